@@ -1,0 +1,52 @@
+# ticketing edge: one Makefile, fragments per folder (bpf/bpf.mk, bench/bench.mk,
+# userspace/userspace.mk, tests/tests.mk). `make run` and `make test` are the
+# two commands README.md promises.
+
+BUILD      ?= build
+CC         ?= gcc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+ROOT       := $(abspath .)
+
+# snprintf truncation is deliberate wherever we use it (bounded messages).
+WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter -Wno-format-truncation
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=c11 -D_GNU_SOURCE $(WARN) -I$(ROOT) -I$(BUILD)
+LDLIBS_BPF := -lxdp -lbpf -lelf -lz
+
+# Sanitizer build of the unit tests (ASan + UBSan).
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Fragments append to these.
+BINS        :=
+UNIT_TESTS  :=
+BPF_TESTS   :=
+
+.PHONY: all deps run test bench clean unit unit-asan bpf-tests integration
+
+all: build-all
+
+include bpf/bpf.mk
+include userspace/userspace.mk
+include bench/bench.mk
+include tests/tests.mk
+
+build-all: $(BINS)
+
+deps:
+	@bash infra/install.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash infra/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/run_all.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run_bench.sh
+
+clean:
+	rm -rf $(BUILD)

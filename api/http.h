@@ -1,0 +1,88 @@
+/* The HTTP layer: a libmicrohttpd server (epoll, thread pool), a table
+ * router, the contract's error model and trace ids. Handlers translate:
+ * parse, call the domain, map the result to a status and body. */
+#ifndef TICKETD_HTTP_H
+#define TICKETD_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Connection;
+struct ticketd;
+
+#define HTTP_MAX_PARAMS 4
+#define TRACE_ID_LEN 32
+
+struct http_req {
+	const char *method;
+	const char *url;
+	const char *body;
+	size_t body_len;
+	char trace_id[TRACE_ID_LEN + 1];
+	const char *params[HTTP_MAX_PARAMS]; /* {name} segments of the route */
+	int n_params;
+	struct MHD_Connection *conn;
+	struct ticketd *app;
+};
+
+struct http_resp {
+	int status;
+	char *body; /* malloc'd, owned by the response */
+	size_t body_len;
+	const char *content_type;
+	const char *extra_header_name, *extra_header_value;
+};
+
+typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/api/events/{id}/seats" */
+	http_handler handler;
+};
+
+/* Header value or NULL. */
+const char *http_header(const struct http_req *req, const char *name);
+
+/* Sets a JSON body (consumes body). */
+void http_json(struct http_resp *resp, int status, json_t *body);
+
+/* Sets the contract's error body {"code","message","traceId","details"?}.
+ * details is consumed and may be NULL. */
+void http_error(struct http_resp *resp, const struct http_req *req, int status,
+		const char *code, const char *message, json_t *details);
+
+/* Plain body copied from text. */
+void http_text(struct http_resp *resp, int status, const char *content_type,
+	       const char *text, size_t len);
+
+/* Parses the request body as a JSON object. On failure it has already set
+ * the error response (400 MALFORMED_JSON or 422 VALIDATION_FAILED) and
+ * returns NULL. An empty body gives an empty object when allow_empty. */
+json_t *http_body_object(const struct http_req *req, struct http_resp *resp,
+			 bool allow_empty);
+
+/* Parses a decimal path id 0..UINT32_MAX; -1 if it is not one. */
+int http_parse_u32(const char *s, uint32_t *out);
+
+/* Trace ids: the one from a valid W3C traceparent header, else a new one. */
+void trace_id_from_traceparent(const char *traceparent, char out[TRACE_ID_LEN + 1]);
+
+/* RFC 3339 UTC with milliseconds, e.g. 2027-03-12T19:30:00.000Z */
+void format_rfc3339_ms(int64_t unix_ms, char out[32]);
+
+/* Route matching: fills params; returns 1 on match, 0 otherwise. */
+int route_match(const char *pattern, const char *path, const char **params,
+		int *n_params, char *scratch, size_t scratch_len);
+
+struct http_server;
+
+/* Starts listening; routes must outlive the server. */
+int http_server_start(struct http_server **out, struct ticketd *app,
+		      const struct route *routes, size_t n_routes, char *err,
+		      size_t errlen);
+void http_server_stop(struct http_server *srv);
+
+#endif

@@ -1,0 +1,271 @@
+/* libmicrohttpd glue: collects the body (bounded), gives every request a
+ * trace id, dispatches through the route table, and records metrics and an
+ * access log line when the response is done. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/http.h"
+#include "userspace/log.h"
+#include "userspace/metrics.h"
+#include "userspace/ticketd.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct ticketd *app;
+	const struct route *routes;
+	size_t n_routes;
+};
+
+/* Per-request state, from the first callback to the completion notice. */
+struct req_ctx {
+	struct timespec start;
+	char *body;
+	size_t body_len, body_cap;
+	int too_large;
+	int status;
+	const char *route; /* pattern, for metrics; static */
+	char method[8];
+	char trace_id[TRACE_ID_LEN + 1];
+};
+
+static const char ROUTE_UNMATCHED[] = "unmatched";
+
+static double elapsed(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn,
+				 struct req_ctx *ctx, struct http_resp *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(resp->body_len, resp->body,
+					    MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(resp->body);
+		return MHD_NO;
+	}
+	resp->body = NULL;
+	MHD_add_response_header(r, "Content-Type",
+				resp->content_type ? resp->content_type
+						   : "application/json");
+	MHD_add_response_header(r, "Trace-Id", ctx->trace_id);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (resp->extra_header_name)
+		MHD_add_response_header(r, resp->extra_header_name,
+					resp->extra_header_value);
+	ctx->status = resp->status;
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void dispatch(struct http_server *srv, struct req_ctx *ctx,
+		     struct MHD_Connection *conn, const char *url,
+		     const char *method, struct http_resp *resp)
+{
+	struct http_req req = {
+		.method = method,
+		.url = url,
+		.body = ctx->body,
+		.body_len = ctx->body_len,
+		.conn = conn,
+		.app = srv->app,
+	};
+	char scratch[512];
+	int path_matched = 0;
+
+	memcpy(req.trace_id, ctx->trace_id, sizeof(req.trace_id));
+	for (size_t i = 0; i < srv->n_routes; i++) {
+		const struct route *rt = &srv->routes[i];
+
+		if (!route_match(rt->pattern, url, req.params, &req.n_params, scratch,
+				 sizeof(scratch)))
+			continue;
+		path_matched = 1;
+		if (strcmp(rt->method, method))
+			continue;
+		ctx->route = rt->pattern;
+		rt->handler(&req, resp);
+		return;
+	}
+	if (path_matched)
+		http_error(resp, &req, 405, "METHOD_NOT_ALLOWED",
+			   "this path does not accept that method", NULL);
+	else
+		http_error(resp, &req, 404, "NOT_FOUND", "no such route", NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct req_ctx *ctx = *con_cls;
+	struct http_resp resp = {0};
+	long max_body = srv->app->cfg.http_max_body;
+
+	if (!ctx) {
+		const char *cl;
+
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+		ctx->route = ROUTE_UNMATCHED;
+		snprintf(ctx->method, sizeof(ctx->method), "%s", method);
+		trace_id_from_traceparent(
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
+			ctx->trace_id);
+		*con_cls = ctx;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoll(cl, NULL, 10) > max_body)
+			ctx->too_large = 1; /* answered below without reading it */
+		else
+			return MHD_YES;
+	}
+	if (*upload_size && !ctx->too_large) {
+		if (ctx->body_len + *upload_size > (size_t)max_body) {
+			ctx->too_large = 1;
+			free(ctx->body);
+			ctx->body = NULL;
+			ctx->body_len = 0;
+		} else {
+			if (ctx->body_len + *upload_size + 1 > ctx->body_cap) {
+				size_t ncap = (ctx->body_len + *upload_size + 1) * 2;
+				char *nb = realloc(ctx->body, ncap);
+
+				if (!nb)
+					return MHD_NO;
+				ctx->body = nb;
+				ctx->body_cap = ncap;
+			}
+			memcpy(ctx->body + ctx->body_len, upload_data, *upload_size);
+			ctx->body_len += *upload_size;
+			ctx->body[ctx->body_len] = '\0';
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size && ctx->too_large) {
+		*upload_size = 0; /* chunked upload past the limit: discard */
+		return MHD_YES;
+	}
+	if (ctx->too_large) {
+		struct http_req req = {.conn = conn};
+		char msg[96];
+
+		memcpy(req.trace_id, ctx->trace_id, sizeof(req.trace_id));
+		snprintf(msg, sizeof(msg), "request body is larger than %ld bytes",
+			 max_body);
+		http_error(&resp, &req, 413, "PAYLOAD_TOO_LARGE", msg, NULL);
+	} else {
+		dispatch(srv, ctx, conn, url, method, &resp);
+	}
+	(void)version;
+	return send_resp(conn, ctx, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct req_ctx *ctx = *con_cls;
+	double secs;
+
+	(void)conn;
+	if (!ctx)
+		return;
+	secs = elapsed(&ctx->start);
+	if (ctx->status)
+		metrics_observe_http(&srv->app->metrics, ctx->route, ctx->method,
+				     ctx->status, secs);
+	if (ctx->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		log_json(ctx->status >= 500 ? LOG_ERROR : LOG_DEBUG, ctx->trace_id,
+			 "request", json_pack("{s:s, s:s, s:i, s:f, s:i}", "method",
+						ctx->method, "route", ctx->route,
+						"status", ctx->status, "seconds", secs,
+						"termination", (int)toe));
+	else
+		log_json(LOG_DEBUG, ctx->trace_id, "request",
+			 json_pack("{s:s, s:s, s:i, s:f}", "method", ctx->method,
+				   "route", ctx->route, "status", ctx->status,
+				   "seconds", secs));
+	free(ctx->body);
+	free(ctx);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_msg(LOG_WARN, NULL, "libmicrohttpd: %s", buf);
+}
+
+int http_server_start(struct http_server **out, struct ticketd *app,
+		      const struct route *routes, size_t n_routes, char *err,
+		      size_t errlen)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	srv->app = app;
+	srv->routes = routes;
+	srv->n_routes = n_routes;
+	addr.sin_port = htons((uint16_t)app->cfg.http_port);
+	if (inet_pton(AF_INET, app->cfg.http_addr, &addr.sin_addr) != 1) {
+		snprintf(err, errlen, "http_addr '%s' is not an IPv4 address",
+			 app->cfg.http_addr);
+		free(srv);
+		return -EINVAL;
+	}
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		NULL, MHD_OPTION_SOCK_ADDR, &addr,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.http_threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.http_max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+		4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, srv, MHD_OPTION_END);
+	if (!srv->daemon) {
+		snprintf(err, errlen, "cannot listen on %s:%d (port in use?)",
+			 app->cfg.http_addr, app->cfg.http_port);
+		free(srv);
+		return -EADDRINUSE;
+	}
+	*out = srv;
+	return 0;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+}

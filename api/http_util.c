@@ -1,0 +1,203 @@
+/* Request and response helpers shared by every handler: error bodies, JSON
+ * bodies, ids, trace ids, times. */
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "api/http.h"
+
+const char *http_header(const struct http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_json(struct http_resp *resp, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)
+			  : NULL;
+
+	json_decref(body);
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = "application/json";
+	if (!text) { /* out of memory: still answer something valid */
+		resp->status = 500;
+		text = strdup("{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}");
+	}
+	resp->body = text;
+	resp->body_len = text ? strlen(text) : 0;
+}
+
+void http_error(struct http_resp *resp, const struct http_req *req, int status,
+		const char *code, const char *message, json_t *details)
+{
+	json_t *body = json_pack("{s:s, s:s, s:s}", "code", code, "message",
+				 message, "traceId", req->trace_id);
+
+	if (body && details)
+		json_object_set_new(body, "details", details);
+	else
+		json_decref(details);
+	http_json(resp, status, body);
+}
+
+void http_text(struct http_resp *resp, int status, const char *content_type,
+	       const char *text, size_t len)
+{
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = content_type;
+	resp->body = malloc(len + 1);
+	resp->body_len = resp->body ? len : 0;
+	if (resp->body) {
+		memcpy(resp->body, text, len);
+		resp->body[len] = '\0';
+	}
+}
+
+json_t *http_body_object(const struct http_req *req, struct http_resp *resp,
+			 bool allow_empty)
+{
+	json_error_t jerr;
+	json_t *obj;
+
+	if (req->body_len == 0) {
+		if (allow_empty)
+			return json_object();
+		http_error(resp, req, 400, "MALFORMED_JSON",
+			   "request body must be a JSON object", NULL);
+		return NULL;
+	}
+	obj = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!obj) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "request body is not valid JSON: %s (at %d:%d)",
+			 jerr.text, jerr.line, jerr.column);
+		http_error(resp, req, 400, "MALFORMED_JSON", msg, NULL);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		http_error(resp, req, 422, "VALIDATION_FAILED",
+			   "request body must be a JSON object", NULL);
+		return NULL;
+	}
+	return obj;
+}
+
+int http_parse_u32(const char *s, uint32_t *out)
+{
+	unsigned long long v = 0;
+
+	if (!s || !*s || strlen(s) > 10)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* W3C trace context: version "00" is exactly 55 characters; a later
+ * version may append "-..." fields; version "ff" and all-zero ids are
+ * invalid. */
+static int traceparent_valid(const char *tp)
+{
+	size_t len = tp ? strlen(tp) : 0;
+
+	if (len < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+		return 0;
+	if (!is_lower_hex(tp, 2) || !strncmp(tp, "ff", 2) ||
+	    !is_lower_hex(tp + 3, 32) || !is_lower_hex(tp + 36, 16) ||
+	    !is_lower_hex(tp + 53, 2))
+		return 0;
+	if (len > 55 && (!strncmp(tp, "00", 2) || tp[55] != '-'))
+		return 0;
+	return strspn(tp + 3, "0") < 32 && strspn(tp + 36, "0") < 16;
+}
+
+void trace_id_from_traceparent(const char *tp, char out[TRACE_ID_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char raw[16];
+
+	if (traceparent_valid(tp)) {
+		memcpy(out, tp + 3, 32);
+		out[32] = '\0';
+		return;
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		memset(raw, 0x5a, sizeof(raw));
+		memcpy(raw, &ts, sizeof(ts) < sizeof(raw) ? sizeof(ts) : sizeof(raw));
+	}
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = digits[raw[i] >> 4];
+		out[2 * i + 1] = digits[raw[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+void format_rfc3339_ms(int64_t unix_ms, char out[32])
+{
+	time_t secs = (time_t)(unix_ms / 1000);
+	int ms = (int)(unix_ms % 1000);
+	struct tm tm;
+
+	if (ms < 0) {
+		ms += 1000;
+		secs -= 1;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+int route_match(const char *pattern, const char *path, const char **params,
+		int *n_params, char *scratch, size_t scratch_len)
+{
+	size_t used = 0;
+
+	*n_params = 0;
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *pend = strchr(pattern, '}');
+			size_t n = strcspn(path, "/");
+
+			if (!pend || n == 0 || *n_params >= HTTP_MAX_PARAMS ||
+			    used + n + 1 > scratch_len)
+				return 0;
+			memcpy(scratch + used, path, n);
+			scratch[used + n] = '\0';
+			params[(*n_params)++] = scratch + used;
+			used += n + 1;
+			pattern = pend + 1;
+			path += n;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	return *pattern == '\0' && *path == '\0';
+}

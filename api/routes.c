@@ -1,0 +1,13 @@
+/* The route table: every REST path of CONTRACT.md and its handler. */
+#include "api/routes.h"
+
+const struct route api_routes[] = {
+	{"GET", "/api/events", route_list_events},
+	{"GET", "/api/events/{id}", route_get_event},
+	{"GET", "/api/events/{id}/seats", route_get_seats},
+	{"POST", "/api/sessions", route_create_session},
+	{"GET", "/healthz", route_healthz},
+	{"GET", "/readyz", route_readyz},
+	{"GET", "/metrics", route_metrics},
+};
+const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);

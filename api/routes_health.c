@@ -1,0 +1,67 @@
+/* GET /healthz, /readyz, /metrics */
+#include <stdlib.h>
+
+#include "api/routes.h"
+#include "userspace/health.h"
+#include "userspace/metrics.h"
+#include "userspace/ticketd.h"
+
+void route_healthz(struct http_req *req, struct http_resp *resp)
+{
+	(void)req;
+	http_json(resp, 200, json_pack("{s:s}", "status", "UP"));
+}
+
+void route_readyz(struct http_req *req, struct http_resp *resp)
+{
+	struct health *h = &req->app->health;
+	json_t *checks = json_object(), *down = json_array();
+	bool ready = atomic_load(&h->checked);
+
+	for (int p = 0; p < HEALTH_N_PARTS; p++) {
+		bool up = atomic_load(&h->up[p]);
+		char why[160];
+
+		if (up) {
+			json_object_set_new(checks, health_part_name(p), json_string("UP"));
+			continue;
+		}
+		ready = false;
+		health_why(h, p, why, sizeof(why));
+		json_object_set_new(checks, health_part_name(p),
+				    json_pack("{s:s, s:s}", "status", "DOWN", "reason", why));
+		json_array_append_new(down, json_string(health_part_name(p)));
+	}
+	http_json(resp, ready ? 200 : 503,
+		  json_pack("{s:s, s:s, s:o, s:o}", "status", ready ? "UP" : "DOWN",
+			    "holdPath", req->app->hold_path, "checks", checks, "down",
+			    down));
+}
+
+void route_metrics(struct http_req *req, struct http_resp *resp)
+{
+	struct ticketd *app = req->app;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = metrics_render_http(&app->metrics, &buf, &len, &cap);
+
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_hold_path Which UDP hold door is live.\n"
+			      "# TYPE ticketd_hold_path gauge\n"
+			      "ticketd_hold_path{path=\"xdp\"} %d\n"
+			      "ticketd_hold_path{path=\"socket\"} %d\n",
+			      app->hold_path[0] == 'x', app->hold_path[0] == 's');
+	for (int p = 0; p < HEALTH_N_PARTS; p++)
+		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",
+				      health_part_name(p), (int)atomic_load(&app->health.up[p]));
+	if (rc) {
+		free(buf);
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	free(resp->body);
+	resp->status = 200;
+	resp->content_type = "text/plain; version=0.0.4";
+	resp->body = buf;
+	resp->body_len = len;
+}

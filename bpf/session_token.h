@@ -1,0 +1,130 @@
+/* Session tokens that the edge can check without asking userspace.
+ *
+ * token = session id (8 bytes) || tag (8 bytes)
+ * session id = slot (u32, big-endian, 1..TKT_SLOT_MAX) || expiry (u32,
+ *              big-endian, Unix seconds)
+ * tag = SipHash-2-4(key, session id), the 64-bit result stored little-endian
+ *       (the reference implementation's byte order).
+ *
+ * The slot is the short holder id that goes into a seat word; the expiry lets
+ * the XDP program refuse a lapsed session without a lookup. Only the holder
+ * of the 128-bit key (ticketd, which installs it into the config map) can mint
+ * a tag. Compiled by the BPF object and by ticketd. */
+#ifndef TICKET_SESSION_TOKEN_H
+#define TICKET_SESSION_TOKEN_H
+
+#include <linux/types.h>
+
+#include "ticket_wire.h"
+
+#ifndef TKT_INLINE
+#define TKT_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* Holder slots fit in 22 bits of a seat word; 0 means "nobody". */
+#define TKT_SLOT_BITS 22
+#define TKT_SLOT_MAX ((1u << TKT_SLOT_BITS) - 1)
+
+struct tkt_token_key {
+	__u64 k0;
+	__u64 k1;
+};
+
+TKT_INLINE __u64 tkt_rotl64(__u64 x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define TKT_SIPROUND(v0, v1, v2, v3)                                          \
+	do {                                                                   \
+		v0 += v1;                                                      \
+		v1 = tkt_rotl64(v1, 13);                                       \
+		v1 ^= v0;                                                      \
+		v0 = tkt_rotl64(v0, 32);                                       \
+		v2 += v3;                                                      \
+		v3 = tkt_rotl64(v3, 16);                                       \
+		v3 ^= v2;                                                      \
+		v0 += v3;                                                      \
+		v3 = tkt_rotl64(v3, 21);                                       \
+		v3 ^= v0;                                                      \
+		v2 += v1;                                                      \
+		v1 = tkt_rotl64(v1, 17);                                       \
+		v1 ^= v2;                                                      \
+		v2 = tkt_rotl64(v2, 32);                                       \
+	} while (0)
+
+/* SipHash-2-4 of exactly 8 bytes, the message given as its little-endian
+ * 64-bit value m. */
+TKT_INLINE __u64 tkt_siphash24_u64(const struct tkt_token_key *key, __u64 m)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ key->k0;
+	__u64 v1 = 0x646f72616e646f6dULL ^ key->k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ key->k0;
+	__u64 v3 = 0x7465646279746573ULL ^ key->k1;
+	__u64 b = ((__u64)8) << 56; /* length 8, no tail bytes */
+
+	v3 ^= m;
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	v3 ^= b;
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+TKT_INLINE __u64 tkt_load_le64(const __u8 *p)
+{
+	return (__u64)p[0] | (__u64)p[1] << 8 | (__u64)p[2] << 16 |
+	       (__u64)p[3] << 24 | (__u64)p[4] << 32 | (__u64)p[5] << 40 |
+	       (__u64)p[6] << 48 | (__u64)p[7] << 56;
+}
+
+TKT_INLINE __u32 tkt_load_be32(const __u8 *p)
+{
+	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 |
+	       (__u32)p[3];
+}
+
+/* Writes the tag of the 8-byte session id at id into tag[8]. */
+TKT_INLINE void tkt_token_tag(const struct tkt_token_key *key, const __u8 *id,
+			      __u8 *tag)
+{
+	__u64 h = tkt_siphash24_u64(key, tkt_load_le64(id));
+	int i;
+
+	for (i = 0; i < 8; i++)
+		tag[i] = (__u8)(h >> (8 * i));
+}
+
+enum tkt_token_verdict {
+	TKT_TOKEN_VALID = 0,
+	TKT_TOKEN_FORGED = -1,  /* tag does not match, or slot out of range */
+	TKT_TOKEN_EXPIRED = -2, /* genuine but past its expiry */
+};
+
+/* Checks a 16-byte token; on success stores its holder slot. now_unix is the
+ * caller's wall clock in seconds. Constant work whatever the input. */
+TKT_INLINE int tkt_token_check(const struct tkt_token_key *key,
+			       const __u8 *token, __u64 now_unix, __u32 *slot)
+{
+	__u64 want = tkt_siphash24_u64(key, tkt_load_le64(token));
+	__u64 got = tkt_load_le64(token + 8);
+	__u32 s = tkt_load_be32(token);
+	__u32 expiry = tkt_load_be32(token + 4);
+
+	if (want != got || s == 0 || s > TKT_SLOT_MAX)
+		return TKT_TOKEN_FORGED;
+	if (now_unix >= expiry)
+		return TKT_TOKEN_EXPIRED;
+	*slot = s;
+	return TKT_TOKEN_VALID;
+}
+
+#endif /* TICKET_SESSION_TOKEN_H */

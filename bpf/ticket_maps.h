@@ -1,0 +1,125 @@
+/* Structs of the edge's maps, seen by the XDP program and by ticketd.
+ *
+ * Every map is pinned under /sys/fs/bpf/ticket/ (see bpf/README.md) and
+ * reused by a restarted daemon, so these layouts are an on-disk format too:
+ * changing one makes the reuse of existing pins fail with a parameter
+ * mismatch instead of silently reading garbage. Add fields only where there
+ * is reserved room, or bump the map's name. */
+#ifndef TICKET_MAPS_H
+#define TICKET_MAPS_H
+
+#include <linux/types.h>
+
+#include "bpf/session_token.h"
+#include "bpf/ticket_wire.h"
+
+#define TKT_PIN_DIR_DEFAULT "/sys/fs/bpf/ticket"
+
+#define TKT_MAX_EVENTS 4096
+/* (slot, event) pairs with a live count; entries are never deleted because
+ * a delete can race an increment on another CPU and lose it. */
+#define TKT_MAX_HOLD_KEYS (1u << 18)
+#define TKT_MAX_RATE_SOURCES (1u << 16)
+/* Power of two, as the ring buffer requires: ~200k records of backlog. */
+#define TKT_CHANGES_BYTES (8u << 20)
+
+#define TKT_HOLD_LIMIT_DEFAULT 8
+#define TKT_NS_PER_SEC 1000000000ull
+#define TKT_NS_PER_MS 1000000ull
+
+/* Config map, key 0. Written by ticketd; the XDP program only reads it.
+ * While udp_port is 0 the program passes every packet (door closed), so a
+ * freshly created map with all zeroes is safe. */
+struct tkt_config {
+	struct tkt_token_key key; /* SipHash key of session tokens */
+	/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns: turns bpf_ktime_get_ns()
+	 * into wall time for token expiry and for reply expiries. ticketd
+	 * rewrites it when the wall clock steps. */
+	__u64 unix_offset_ns;
+	__u32 udp_port;          /* host byte order; 0 = door closed */
+	__u32 hold_secs_default; /* for hold seconds 0 on the wire; 0 = 120 */
+	__u32 hold_limit;        /* per session per event; 0 = 8 */
+	/* Per-source token bucket (GCRA): rl_rate requests per second with
+	 * bursts of rl_burst; rl_rate 0 disables the limit. */
+	__u32 rl_rate;
+	__u32 rl_burst;
+	__u32 reserved[5];
+};
+
+_Static_assert(sizeof(struct tkt_config) == 64, "config is 64 bytes");
+
+/* Events map: event id -> where its seats live. Absent -> NO_SUCH_SEAT;
+ * present but owned == 0 -> WRONG_NODE (the shard map gives the event to
+ * another node; the entry stays so the answer is precise). */
+struct tkt_event {
+	__u32 base;   /* index of seat 0 in the seats array */
+	__u32 nseats; /* seat ids are 0..nseats-1 */
+	__u32 owned;
+	__u32 reserved;
+};
+
+/* Hold-count map key: seats a session slot has HELD or ORDERED in one
+ * event, counted across both doors (value: __u32). The invariant is
+ * count(slot, event) == number of HELD/ORDERED words (lapsed or not) of that
+ * event whose holder is slot. */
+struct tkt_hold_key {
+	__u32 slot;
+	__u32 event_id;
+};
+
+/* Rate-limit map key: the source address; IPv4 as ::ffff:a.b.c.d. The value
+ * is a __u64 theoretical arrival time in monotonic ns (GCRA), one word so it
+ * can be updated with a single CAS from any CPU. */
+struct tkt_peer {
+	__u8 addr[16];
+};
+
+enum tkt_change_source {
+	TKT_SRC_XDP = 1,
+	TKT_SRC_SOCKET = 2,
+	TKT_SRC_REST = 3,
+	TKT_SRC_SWEEPER = 4,
+	TKT_SRC_SAGA = 5,
+};
+
+/* One record per successful seat-word change, in the "changes" ring buffer
+ * (XDP) or ticketd's userspace queue (other doors). old_word -> new_word is
+ * exactly the CAS that happened; the counters in them let the consumer put
+ * records of one seat back in causal order (see edge_poll_changes). */
+struct tkt_change {
+	__u64 mono_ns; /* CLOCK_MONOTONIC, taken right after the CAS */
+	__u64 old_word;
+	__u64 new_word;
+	__u32 event_id;
+	__u32 seat_id;
+	__u32 seat_index; /* base + seat_id: position in the seats array */
+	__u8 op;          /* enum tkt_seat_op */
+	__u8 source;      /* enum tkt_change_source */
+	__u8 reserved[2];
+};
+
+_Static_assert(sizeof(struct tkt_change) == 40, "change record is 40 bytes");
+
+/* Per-CPU counters in the stats map (and ticketd's own for the socket
+ * door). Indices 0..TKT_STATUS_COUNT-1 count replies by status. */
+enum tkt_stat {
+	TKT_STAT_DROPPED = TKT_STATUS_COUNT, /* could not build a reply */
+	TKT_STAT_PASSED,                     /* not ours: XDP_PASS */
+	TKT_STAT_MALFORMED_DROPPED,          /* < 16 bytes, bad magic, bad UDP */
+	TKT_STAT_RINGBUF_FULL,               /* answered RATE_LIMITED for it */
+	TKT_STAT_COUNT,
+};
+
+/* Argument block of the "hold_count" syscall program: lets ticketd change a
+ * count with the same kernel atomics the XDP program uses (a map update
+ * from userspace would overwrite a concurrent XDP increment). */
+struct tkt_count_args {
+	__u32 slot;
+	__u32 event_id;
+	__u32 limit; /* for delta +1: refuse at this count */
+	__s32 delta; /* +1 reserve (limited), -1 release, or any (unlimited add) */
+	__s32 result; /* out: TKT_OK, TKT_LIMIT_EXCEEDED, TKT_RATE_LIMITED */
+	__u32 count;  /* out: the count after the operation */
+};
+
+#endif /* TICKET_MAPS_H */

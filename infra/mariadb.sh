@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Local MariaDB for ticketd: own datadir, socket, pid file and log under
+# $RUN_DIR, 127.0.0.1 only, never the system config or /var/lib/mysql.
+# The first start initialises the datadir and creates the application
+# database and user; later starts keep the data.
+#   infra/mariadb.sh start|stop|status|sql [mariadb client args...]
+# Env: RUN_DIR (<repo>/.run), MARIADB_PORT (3307), MARIADB_DATABASE (ticketing),
+#      MARIADB_USER (ticket), MARIADB_PASSWORD (ticket).
+set -euo pipefail
+SVC=mariadb
+# shellcheck source=lib/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh"
+
+MARIADB_PORT=${MARIADB_PORT:-3307}
+MARIADB_DATABASE=${MARIADB_DATABASE:-ticketing}
+MARIADB_USER=${MARIADB_USER:-ticket}
+MARIADB_PASSWORD=${MARIADB_PASSWORD:-ticket}
+check_port MARIADB_PORT "$MARIADB_PORT"
+[[ $MARIADB_DATABASE =~ ^[A-Za-z0-9_]+$ ]] || die "MARIADB_DATABASE='$MARIADB_DATABASE': use letters, digits, _"
+[[ $MARIADB_USER =~ ^[A-Za-z0-9_]+$ ]] || die "MARIADB_USER='$MARIADB_USER': use letters, digits, _"
+
+DIR=$RUN_DIR/mariadb
+DATADIR=$DIR/data
+SOCK=$DIR/mariadb.sock
+PIDFILE=$PID_DIR/mariadb.pid
+LOG=$LOG_DIR/mariadb.log
+START_TIMEOUT=${MARIADB_START_TIMEOUT:-30}
+
+our_pid() { running_pid "$PIDFILE" mariadbd "$DATADIR"; }
+
+# Root over our socket (unix_socket auth: we run as OS root).
+root_sql() { mariadb --no-defaults --protocol=socket -S "$SOCK" -u root "$@"; }
+server_up() { mariadb-admin --no-defaults --protocol=socket -S "$SOCK" -u root ping; }
+app_answers() {
+    MYSQL_PWD=$MARIADB_PASSWORD mariadb --no-defaults -h 127.0.0.1 -P "$MARIADB_PORT" \
+        -u "$MARIADB_USER" -N -B -e 'select 1' "$MARIADB_DATABASE"
+}
+
+sql_quote() { # single-quoted SQL string literal
+    local s=${1//\\/\\\\}
+    printf "'%s'" "${s//\'/\\\'}"
+}
+
+provision() {
+    local pw host
+    pw=$(sql_quote "$MARIADB_PASSWORD")
+    {
+        printf 'CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n' "$MARIADB_DATABASE"
+        for host in 127.0.0.1 localhost; do
+            printf "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY %s;\n" "$MARIADB_USER" "$host" "$pw"
+            printf "ALTER USER '%s'@'%s' IDENTIFIED BY %s;\n" "$MARIADB_USER" "$host" "$pw"
+            printf "GRANT ALL PRIVILEGES ON \`%s\`.* TO '%s'@'%s';\n" "$MARIADB_DATABASE" "$MARIADB_USER" "$host"
+        done
+    } | root_sql
+}
+
+init_datadir() {
+    say "initialising $DATADIR (first start)"
+    rm -rf "$DATADIR.init"
+    mkdir -p "$DATADIR.init"
+    if ! mariadb-install-db --no-defaults --datadir="$DATADIR.init" --user=root \
+        --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
+        >>"$LOG" 2>&1 {LOCK_FD}>&-; then
+        show_log_tail "$LOG"
+        die "mariadb-install-db failed"
+    fi
+    mv "$DATADIR.init" "$DATADIR" # only a complete datadir gets the real name
+}
+
+start() {
+    need_cmd mariadbd mariadb mariadb-admin mariadb-install-db ss flock setsid
+    take_lock
+    local pid
+    if pid=$(our_pid); then
+        if WAIT_PID=$pid WAIT_COMM=mariadbd wait_until "$START_TIMEOUT" server_up; then
+            app_answers >/dev/null 2>&1 || provision
+            say "already running (pid $pid, 127.0.0.1:$MARIADB_PORT)"
+            return 0
+        fi
+        die "pid $pid runs but does not answer on $SOCK; try '$0 stop'"
+    fi
+    rm -f "$PIDFILE"
+    ensure_port_free "$MARIADB_PORT" MARIADB_PORT
+    mkdir -p "$DIR" "$DIR/tmp"
+    [[ -d $DATADIR/mysql ]] || init_datadir
+    rm -f "$SOCK"
+    # --no-defaults first: no /etc/mysql config, no ~/.my.cnf.
+    setsid mariadbd --no-defaults \
+        --datadir="$DATADIR" --socket="$SOCK" --pid-file="$PIDFILE" \
+        --port="$MARIADB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+        --user=root --tmpdir="$DIR/tmp" --log-error="$LOG" \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+        --innodb-buffer-pool-size=128M --max-connections=500 \
+        </dev/null >>"$LOG" 2>&1 {LOCK_FD}>&- &
+    local launched=$! rc=0
+    WAIT_PID=$launched WAIT_COMM=mariadbd wait_until "$START_TIMEOUT" server_up || rc=$?
+    if ((rc != 0)); then
+        show_log_tail "$LOG"
+        ((rc == 2)) && die "mariadbd exited during start"
+        stop_pid "$launched" mariadbd 10
+        die "mariadb did not answer on $SOCK within ${START_TIMEOUT}s (stopped it again)"
+    fi
+    pid=$(our_pid) || pid=$launched
+    provision || { show_log_tail "$LOG"; die "could not create database/user"; }
+    app_answers >/dev/null || die "user $MARIADB_USER cannot log in to 127.0.0.1:$MARIADB_PORT/$MARIADB_DATABASE"
+    say "started (pid $pid, 127.0.0.1:$MARIADB_PORT, socket $SOCK, db $MARIADB_DATABASE, user $MARIADB_USER)"
+}
+
+stop() {
+    need_cmd flock
+    take_lock
+    local pid
+    if ! pid=$(our_pid); then
+        rm -f "$PIDFILE"
+        say "not running"
+        return 0
+    fi
+    # SIGTERM is a clean InnoDB shutdown; give it time to flush.
+    stop_pid "$pid" mariadbd "${MARIADB_STOP_TIMEOUT:-30}"
+    rm -f "$PIDFILE" "$SOCK"
+    say "stopped (pid $pid)"
+}
+
+status() {
+    local pid
+    if pid=$(our_pid); then
+        if app_answers >/dev/null 2>&1; then
+            say "running (pid $pid, 127.0.0.1:$MARIADB_PORT)"
+            return 0
+        fi
+        say "pid $pid runs but $MARIADB_USER cannot query 127.0.0.1:$MARIADB_PORT/$MARIADB_DATABASE"
+        return 1
+    fi
+    say "stopped"
+    return 3
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+status) status ;;
+sql)
+    shift
+    export MYSQL_PWD=$MARIADB_PASSWORD
+    exec mariadb --no-defaults -h 127.0.0.1 -P "$MARIADB_PORT" -u "$MARIADB_USER" "$MARIADB_DATABASE" "$@"
+    ;;
+*) usage_svc sql ;;
+esac

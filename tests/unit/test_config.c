@@ -1,0 +1,139 @@
+/* Settings: defaults < file < environment < flags, and clear refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "userspace/config.h"
+
+static enum config_result load(struct config *cfg, char *err, int argc, ...)
+{
+	char *argv[16] = {"ticketd"};
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 1; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	return config_load(cfg, argc, argv, err, 256);
+}
+
+static void defaults_match_the_contract(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	unsetenv("TICKETD_HTTP_PORT");
+	assert_int_equal(load(&cfg, err, 1), CONFIG_OK);
+	assert_string_equal(cfg.http_addr, "127.0.0.1");
+	assert_int_equal(cfg.http_port, 8080);
+	assert_int_equal(cfg.db_port, 3307);
+	assert_int_equal(cfg.redis_port, 6380);
+	assert_string_equal(cfg.kafka_bootstrap, "127.0.0.1:9092");
+	assert_int_equal(cfg.udp_port, 7000);
+	assert_int_equal(cfg.hold_default_seconds, 120);
+	assert_int_equal(cfg.hold_limit, 8);
+	assert_false(cfg.demo_data);
+	assert_false(cfg.dev_mode);
+}
+
+static void file_then_env_then_flags_win_in_order(void **state)
+{
+	char path[] = "/tmp/ticketd-config-XXXXXX";
+	struct config cfg;
+	char err[256];
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	fprintf(f, "# comment\nhttp_port = 9001\nredis-port=7001\ndb_port = 5001\n");
+	fclose(f);
+	setenv("TICKETD_REDIS_PORT", "7002", 1);
+	assert_int_equal(load(&cfg, err, 5, "--config", path, "--db-port", "5003"),
+			 CONFIG_OK);
+	assert_int_equal(cfg.http_port, 9001); /* file */
+	assert_int_equal(cfg.redis_port, 7002); /* env over file */
+	assert_int_equal(cfg.db_port, 5003);    /* flag over file */
+	unsetenv("TICKETD_REDIS_PORT");
+	unlink(path);
+}
+
+static void bare_boolean_flag_means_true(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 3, "--demo-data", "--http-port=8181"),
+			 CONFIG_OK);
+	assert_true(cfg.demo_data);
+	assert_int_equal(cfg.http_port, 8181);
+}
+
+static void out_of_range_number_is_refused_with_reason(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 3, "--http-port", "70000"), CONFIG_ERROR);
+	assert_non_null(strstr(err, "http_port"));
+	assert_int_equal(load(&cfg, err, 3, "--hold-default-seconds", "4"),
+			 CONFIG_ERROR);
+	assert_int_equal(load(&cfg, err, 3, "--http-port", "80x"), CONFIG_ERROR);
+}
+
+static void unknown_option_is_refused(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 2, "--no-such-thing"), CONFIG_ERROR);
+	assert_non_null(strstr(err, "no-such-thing"));
+	assert_int_equal(load(&cfg, err, 2, "stray"), CONFIG_ERROR);
+	assert_int_equal(load(&cfg, err, 2, "--db-host"), CONFIG_ERROR);
+}
+
+static void bad_hold_path_is_refused(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 3, "--hold-path", "carrier-pigeon"),
+			 CONFIG_ERROR);
+	assert_int_equal(load(&cfg, err, 3, "--hold-path", "socket"), CONFIG_OK);
+}
+
+static void bad_env_value_names_the_variable(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	setenv("TICKETD_DB_POOL", "lots", 1);
+	assert_int_equal(load(&cfg, err, 1), CONFIG_ERROR);
+	assert_non_null(strstr(err, "TICKETD_DB_POOL"));
+	unsetenv("TICKETD_DB_POOL");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_match_the_contract),
+		cmocka_unit_test(file_then_env_then_flags_win_in_order),
+		cmocka_unit_test(bare_boolean_flag_means_true),
+		cmocka_unit_test(out_of_range_number_is_refused_with_reason),
+		cmocka_unit_test(unknown_option_is_refused),
+		cmocka_unit_test(bad_hold_path_is_refused),
+		cmocka_unit_test(bad_env_value_names_the_variable),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

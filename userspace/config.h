@@ -1,0 +1,69 @@
+/* ticketd's settings: defaults, then a file, then the environment, then
+ * flags. One table (config.c) lists every setting; `ticketd --help` prints
+ * it. */
+#ifndef TICKETD_CONFIG_H
+#define TICKETD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_STR_MAX 256
+
+struct config {
+	char http_addr[CONFIG_STR_MAX];
+	int http_port;
+	int http_threads;
+	int http_max_connections;
+	long http_max_body;
+	char web_root[CONFIG_STR_MAX];
+
+	char db_host[CONFIG_STR_MAX];
+	int db_port;
+	char db_user[CONFIG_STR_MAX];
+	char db_password[CONFIG_STR_MAX];
+	char db_name[CONFIG_STR_MAX];
+	int db_pool;
+
+	char redis_host[CONFIG_STR_MAX];
+	int redis_port;
+
+	char kafka_bootstrap[CONFIG_STR_MAX];
+
+	char hold_path[CONFIG_STR_MAX]; /* auto | xdp | socket */
+	char xdp_iface[CONFIG_STR_MAX];
+	char xdp_netns[CONFIG_STR_MAX];
+	char xdp_peer_iface[CONFIG_STR_MAX];
+	char udp_addr[CONFIG_STR_MAX];
+	int udp_port;
+	int udp_workers;
+	char pin_dir[CONFIG_STR_MAX];
+	char state_dir[CONFIG_STR_MAX];
+
+	long session_ttl;
+	int hold_default_seconds;
+	int hold_limit;
+	bool demo_data;
+	bool dev_mode;
+	char log_level[CONFIG_STR_MAX];
+};
+
+enum config_result {
+	CONFIG_OK = 0,
+	CONFIG_HELP = 1,  /* --help was asked for; help already printed */
+	CONFIG_ERROR = -1 /* message already written to the error buffer */
+};
+
+/* Fills cfg from defaults, the file named by --config or TICKETD_CONFIG,
+ * TICKETD_* environment variables and the command line, in that order. On
+ * CONFIG_ERROR, err holds a one-line reason. */
+enum config_result config_load(struct config *cfg, int argc, char **argv,
+			       char *err, size_t errlen);
+
+/* Sets one setting by its name ("http_port" or "http-port"). */
+int config_set(struct config *cfg, const char *name, const char *value,
+	       char *err, size_t errlen);
+
+void config_print_help(FILE *out, const char *prog);
+
+#endif /* TICKETD_CONFIG_H */

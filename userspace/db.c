@@ -1,0 +1,258 @@
+#include "userspace/db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "userspace/config.h"
+#include "userspace/embedded_sql.h"
+#include "userspace/log.h"
+
+static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
+{
+	unsigned timeout = 3;
+	my_bool reconnect = 1;
+	MYSQL *conn = mysql_init(NULL);
+
+	if (!conn) {
+		snprintf(err, errlen, "mysql_init: out of memory");
+		return NULL;
+	}
+	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &(unsigned){10});
+	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &(unsigned){10});
+	mysql_options(conn, MYSQL_OPT_RECONNECT, &reconnect);
+	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (!mysql_real_connect(conn, pool->host, pool->user, pool->password,
+				pool->name, pool->port, NULL,
+				CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS)) {
+		snprintf(err, errlen, "MariaDB %s:%u: %s", pool->host, pool->port,
+			 mysql_error(conn));
+		mysql_close(conn);
+		return NULL;
+	}
+	/* Times are stored and read as UTC. */
+	if (mysql_query(conn, "SET time_zone = '+00:00'")) {
+		snprintf(err, errlen, "MariaDB: %s", mysql_error(conn));
+		mysql_close(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+int db_pool_open(struct db_pool *pool, const struct config *cfg,
+		 int wait_seconds, char *err, size_t errlen)
+{
+	int i;
+
+	memset(pool, 0, sizeof(*pool));
+	snprintf(pool->host, sizeof(pool->host), "%s", cfg->db_host);
+	snprintf(pool->user, sizeof(pool->user), "%s", cfg->db_user);
+	snprintf(pool->password, sizeof(pool->password), "%s", cfg->db_password);
+	snprintf(pool->name, sizeof(pool->name), "%s", cfg->db_name);
+	pool->port = (unsigned)cfg->db_port;
+	pool->conns = calloc((size_t)cfg->db_pool, sizeof(*pool->conns));
+	pool->free_idx = calloc((size_t)cfg->db_pool, sizeof(*pool->free_idx));
+	if (!pool->conns || !pool->free_idx) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->cond, NULL);
+	for (i = 0; i < cfg->db_pool; i++) {
+		int waited = 0;
+
+		while (!(pool->conns[i] = db_connect(pool, err, errlen))) {
+			if (waited++ >= wait_seconds)
+				goto fail;
+			sleep(1);
+		}
+		pool->free_idx[pool->n_free++] = i;
+		pool->n_conns++;
+	}
+	return 0;
+fail:
+	db_pool_close(pool);
+	return -ECONNREFUSED;
+}
+
+void db_pool_close(struct db_pool *pool)
+{
+	for (int i = 0; i < pool->n_conns; i++)
+		if (pool->conns[i])
+			mysql_close(pool->conns[i]);
+	free(pool->conns);
+	free(pool->free_idx);
+	pool->conns = NULL;
+	pool->free_idx = NULL;
+	pool->n_conns = pool->n_free = 0;
+}
+
+MYSQL *db_get(struct db_pool *pool)
+{
+	MYSQL *conn;
+
+	pthread_mutex_lock(&pool->lock);
+	while (pool->n_free == 0)
+		pthread_cond_wait(&pool->cond, &pool->lock);
+	conn = pool->conns[pool->free_idx[--pool->n_free]];
+	pthread_mutex_unlock(&pool->lock);
+	return conn;
+}
+
+void db_put(struct db_pool *pool, MYSQL *conn)
+{
+	pthread_mutex_lock(&pool->lock);
+	for (int i = 0; i < pool->n_conns; i++)
+		if (pool->conns[i] == conn) {
+			pool->free_idx[pool->n_free++] = i;
+			break;
+		}
+	pthread_cond_signal(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+bool db_ping(struct db_pool *pool)
+{
+	MYSQL *conn = db_get(pool);
+	bool ok = mysql_ping(conn) == 0;
+
+	db_put(pool, conn);
+	return ok;
+}
+
+/* Runs a multi-statement script, draining every result. */
+static int run_script(MYSQL *conn, const char *sql, char *err, size_t errlen)
+{
+	int status;
+
+	if (mysql_real_query(conn, sql, strlen(sql))) {
+		snprintf(err, errlen, "%s", mysql_error(conn));
+		return -EIO;
+	}
+	do {
+		MYSQL_RES *res = mysql_store_result(conn);
+
+		if (res)
+			mysql_free_result(res);
+		else if (mysql_field_count(conn)) {
+			snprintf(err, errlen, "%s", mysql_error(conn));
+			return -EIO;
+		}
+		status = mysql_next_result(conn);
+		if (status > 0) {
+			snprintf(err, errlen, "%s", mysql_error(conn));
+			return -EIO;
+		}
+	} while (status == 0);
+	return 0;
+}
+
+static int query_int(MYSQL *conn, const char *sql, long long *out)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_query(conn, sql) || !(res = mysql_store_result(conn)))
+		return -EIO;
+	row = mysql_fetch_row(res);
+	*out = row && row[0] ? atoll(row[0]) : 0;
+	mysql_free_result(res);
+	return 0;
+}
+
+static int migration_applied(MYSQL *conn, const char *name, bool *applied)
+{
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+	MYSQL_BIND bind = {0};
+	const char *sql = "SELECT 1 FROM schema_migrations WHERE name = ?";
+	unsigned long len = strlen(name);
+	int rc = -EIO;
+
+	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
+		goto out;
+	bind.buffer_type = MYSQL_TYPE_STRING;
+	bind.buffer = (void *)name;
+	bind.buffer_length = len;
+	bind.length = &len;
+	if (mysql_stmt_bind_param(st, &bind) || mysql_stmt_execute(st) ||
+	    mysql_stmt_store_result(st))
+		goto out;
+	*applied = mysql_stmt_num_rows(st) > 0;
+	rc = 0;
+out:
+	if (st)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+static int record_migration(MYSQL *conn, const char *name)
+{
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+	MYSQL_BIND bind = {0};
+	const char *sql = "INSERT INTO schema_migrations (name) VALUES (?)";
+	unsigned long len = strlen(name);
+	int rc = -EIO;
+
+	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
+		goto out;
+	bind.buffer_type = MYSQL_TYPE_STRING;
+	bind.buffer = (void *)name;
+	bind.buffer_length = len;
+	bind.length = &len;
+	if (!mysql_stmt_bind_param(st, &bind) && !mysql_stmt_execute(st))
+		rc = 0;
+out:
+	if (st)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+int db_migrate(struct db_pool *pool, char *err, size_t errlen)
+{
+	MYSQL *conn = db_get(pool);
+	long long locked = 0;
+	int rc = 0;
+
+	if (query_int(conn, "SELECT GET_LOCK('ticketd_migrate', 60)", &locked) ||
+	    locked != 1) {
+		snprintf(err, errlen, "could not take the migration lock");
+		db_put(pool, conn);
+		return -EBUSY;
+	}
+	rc = run_script(conn,
+			"CREATE TABLE IF NOT EXISTS schema_migrations ("
+			" name VARCHAR(128) NOT NULL PRIMARY KEY,"
+			" applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)"
+			") ENGINE=InnoDB",
+			err, errlen);
+	for (const struct embedded_sql *m = migrations_sql; !rc && m->name; m++) {
+		char msg[512];
+		bool applied = false;
+
+		if (migration_applied(conn, m->name, &applied)) {
+			snprintf(err, errlen, "schema_migrations: %s", mysql_error(conn));
+			rc = -EIO;
+			break;
+		}
+		if (applied)
+			continue;
+		if (run_script(conn, m->text, msg, sizeof(msg))) {
+			snprintf(err, errlen, "migration %s: %s", m->name, msg);
+			rc = -EIO;
+			break;
+		}
+		if (record_migration(conn, m->name)) {
+			snprintf(err, errlen, "recording migration %s: %s", m->name,
+				 mysql_error(conn));
+			rc = -EIO;
+			break;
+		}
+		log_msg(LOG_INFO, NULL, "applied migration %s", m->name);
+	}
+	query_int(conn, "SELECT RELEASE_LOCK('ticketd_migrate')", &locked);
+	db_put(pool, conn);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/* Read-only views of the seat table for the REST API: a seat's status as
+ * the contract shows it, and per-event counts. */
+#ifndef TICKETD_SEAT_VIEW_H
+#define TICKETD_SEAT_VIEW_H
+
+#include <stdint.h>
+
+struct ticketd;
+struct event_info;
+
+enum seat_status { SEAT_AVAILABLE = 0, SEAT_HELD, SEAT_SOLD };
+
+struct seat_counts {
+	uint32_t available, held, sold;
+};
+
+const char *seat_status_name(enum seat_status s);
+
+/* Status of seat sid of event e now (an expired hold shows AVAILABLE; a seat
+ * in a pending order shows HELD). */
+enum seat_status seat_view_status(const struct ticketd *app,
+				  const struct event_info *e, uint32_t sid);
+
+struct seat_counts seat_view_counts(const struct ticketd *app,
+				    const struct event_info *e);
+
+#endif
