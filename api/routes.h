@@ -8,9 +8,27 @@ void route_list_events(struct http_req *req, struct http_resp *resp);
 void route_get_event(struct http_req *req, struct http_resp *resp);
 void route_get_seats(struct http_req *req, struct http_resp *resp);
 void route_create_session(struct http_req *req, struct http_resp *resp);
+void route_create_reservation(struct http_req *req, struct http_resp *resp);
+void route_list_reservations(struct http_req *req, struct http_resp *resp);
+void route_extend_reservation(struct http_req *req, struct http_resp *resp);
+void route_delete_reservation(struct http_req *req, struct http_resp *resp);
 void route_healthz(struct http_req *req, struct http_resp *resp);
 void route_readyz(struct http_req *req, struct http_resp *resp);
 void route_metrics(struct http_req *req, struct http_resp *resp);
+
+struct session;
+struct holds_outcome;
+
+/* Checks the Bearer token; on failure the 401 answer is already set. */
+bool api_authenticate(struct http_req *req, struct http_resp *resp,
+		      struct session *s);
+/* The contract's answer for a refused hold operation. */
+void api_holds_error(struct http_req *req, struct http_resp *resp,
+		     const struct holds_outcome *o);
+/* "eventId" and "seatIds"/"seatId" of a body; returns the seat count or -1
+ * with the 422 answer set. */
+int api_parse_event_and_seats(struct http_req *req, struct http_resp *resp,
+			      json_t *body, uint32_t *event_id, uint32_t *ids);
 
 /* Every route, for http_server_start. */
 extern const struct route api_routes[];

@@ -165,6 +165,7 @@ int xdp_trivial(struct xdp_md *ctx)
 SEC("xdp")
 int xdp_pass(struct xdp_md *ctx)
 {
+	(void)ctx;
 	return XDP_PASS;
 }
 

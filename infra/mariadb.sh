@@ -25,11 +25,12 @@ SOCK=$DIR/mariadb.sock
 PIDFILE=$PID_DIR/mariadb.pid
 LOG=$LOG_DIR/mariadb.log
 START_TIMEOUT=${MARIADB_START_TIMEOUT:-30}
+((${#SOCK} < 108)) || die "socket path $SOCK is too long for a unix socket; use a shorter RUN_DIR"
 
-our_pid() { running_pid "$PIDFILE" mariadbd "$DATADIR"; }
+our_pid() { running_pid "$PIDFILE" mariadbd "$DATADIR" || pid_by_cmdline mariadbd "--datadir=$DATADIR "; }
 
 # Root over our socket (unix_socket auth: we run as OS root).
-root_sql() { mariadb --no-defaults --protocol=socket -S "$SOCK" -u root "$@"; }
+root_sql() { mariadb --no-defaults --protocol=socket -S "$SOCK" -u root; }
 server_up() { mariadb-admin --no-defaults --protocol=socket -S "$SOCK" -u root ping; }
 app_answers() {
     MYSQL_PWD=$MARIADB_PASSWORD mariadb --no-defaults -h 127.0.0.1 -P "$MARIADB_PORT" \
@@ -45,6 +46,7 @@ provision() {
     local pw host
     pw=$(sql_quote "$MARIADB_PASSWORD")
     {
+        # shellcheck disable=SC2016 # the backticks are SQL quoting
         printf 'CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n' "$MARIADB_DATABASE"
         for host in 127.0.0.1 localhost; do
             printf "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY %s;\n" "$MARIADB_USER" "$host" "$pw"

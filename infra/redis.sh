@@ -17,7 +17,19 @@ LOG=$LOG_DIR/redis.log
 START_TIMEOUT=${REDIS_START_TIMEOUT:-30}
 
 answers() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
-our_pid() { running_pid "$PIDFILE" redis-server; }
+# Redis rewrites its command line, so without the pid file we know ours by
+# its working directory (the data dir).
+our_pid() {
+    running_pid "$PIDFILE" redis-server && return 0
+    local pid
+    for pid in $(pgrep -x redis-server 2>/dev/null); do
+        if [[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$DIR/data" ]] && pid_is "$pid" redis-server; then
+            printf '%s\n' "$pid"
+            return 0
+        fi
+    done
+    return 1
+}
 
 write_conf() {
     mkdir -p "$DIR/data"

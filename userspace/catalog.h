@@ -5,6 +5,7 @@
 #ifndef TICKETD_CATALOG_H
 #define TICKETD_CATALOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct db_pool;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/http.h"
@@ -14,16 +15,38 @@
 #include "userspace/catalog.h"
 #include "userspace/config.h"
 #include "userspace/db.h"
+#include "userspace/edge_setup.h"
 #include "userspace/health.h"
 #include "userspace/log.h"
 #include "userspace/sessions.h"
 #include "userspace/ticketd.h"
+#include "bpf/seat_word.h"
 
-#define SEAT_TABLE_WORDS (1u << 20)
+/* Changes each event keeps for SSE replay by Last-Event-ID. */
+#define REPLAY_RING 4096
+#define SWEEP_MS 100
 
 bool ticketd_seat_table_usable(const struct ticketd *app)
 {
 	return app->seats != NULL;
+}
+
+uint64_t ticketd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void ticketd_on_seat_event(struct ticketd *app, const struct event_info *e,
+			   const struct seat_event *ev,
+			   const struct tkt_change *rec)
+{
+	(void)app;
+	(void)e;
+	(void)ev;
+	(void)rec;
 }
 
 static int make_dirs(const char *path)
@@ -63,7 +86,7 @@ int main(int argc, char **argv)
 	char err[512], keypath[CONFIG_STR_MAX + 16];
 	sigset_t set;
 	int rc = 1, created = 0;
-	bool db_open = false, health_on = false;
+	bool db_open = false, health_on = false, stream_on = false;
 
 	if (!app)
 		return 1;
@@ -119,15 +142,23 @@ int main(int argc, char **argv)
 		if (created)
 			log_msg(LOG_INFO, NULL, "created %d demo events", created);
 	}
-	app->max_seats = SEAT_TABLE_WORDS;
-	if (catalog_load(&app->catalog, &app->db, app->max_seats, err, sizeof(err))) {
+	if (catalog_load(&app->catalog, &app->db, TKT_MAX_SEATS, err, sizeof(err)) ||
+	    edge_setup_open(app, err, sizeof(err))) {
 		log_msg(LOG_ERROR, NULL, "%s", err);
 		goto out;
 	}
-	app->seats = calloc(app->max_seats, sizeof(*app->seats));
-	app->hold_path = "socket";
-	if (!app->seats) {
-		log_msg(LOG_ERROR, NULL, "cannot allocate the seat table");
+	if (seat_stream_init(&app->stream, app, NULL, REPLAY_RING) ||
+	    seat_stream_start(&app->stream)) {
+		log_msg(LOG_ERROR, NULL, "cannot start the seat change stream");
+		goto out;
+	}
+	stream_on = true;
+	if (sweeper_start(&app->sweeper, app, SWEEP_MS)) {
+		log_msg(LOG_ERROR, NULL, "cannot start the sweeper");
+		goto out;
+	}
+	if (edge_setup_doors(app, err, sizeof(err))) {
+		log_msg(LOG_ERROR, NULL, "%s", err);
 		goto out;
 	}
 	if (health_start(&app->health, app, err, sizeof(err))) {
@@ -147,11 +178,19 @@ int main(int argc, char **argv)
 	log_msg(LOG_INFO, NULL, "stopping on signal %d", wait_for_signal());
 	rc = 0;
 out:
+	/* Doors first (no new changes), then the threads that consume them. */
 	http_server_stop(app->http);
+	if (app->udp || app->edge)
+		edge_setup_close_doors(app);
+	sweeper_stop(&app->sweeper);
+	if (stream_on) {
+		seat_stream_stop(&app->stream);
+		seat_stream_free(&app->stream);
+	}
 	if (health_on)
 		health_stop(&app->health);
+	edge_setup_close(app);
 	catalog_free(&app->catalog);
-	free(app->seats);
 	if (db_open)
 		db_pool_close(&app->db);
 	metrics_destroy(&app->metrics);

@@ -1,18 +1,7 @@
 #include "userspace/seat_view.h"
 
-#include <time.h>
-
+#include "bpf/seat_word.h"
 #include "userspace/ticketd.h"
-
-/* Until bpf/seat_word.h lands this decodes the agreed layout directly:
- * state in bits 63..62, expiry (CLOCK_MONOTONIC ms mod 2^32) in 31..0. */
-static uint32_t now_ms32(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
-}
 
 const char *seat_status_name(enum seat_status s)
 {
@@ -21,35 +10,36 @@ const char *seat_status_name(enum seat_status s)
 	return names[s];
 }
 
-static enum seat_status word_status(uint64_t w, uint32_t now)
+/* A lapsed hold or order already shows AVAILABLE; a seat in a pending
+ * order shows HELD (off sale, not sold). */
+static enum seat_status word_status(__u64 w, __u32 now_ms)
 {
-	unsigned state = (unsigned)(w >> 62);
-
-	if (state == 3)
+	switch (tkt_sw_effective_state(w, now_ms)) {
+	case TKT_SEAT_SOLD:
 		return SEAT_SOLD;
-	if (state == 0 || (int32_t)(now - (uint32_t)w) >= 0)
+	case TKT_SEAT_HELD:
+	case TKT_SEAT_ORDERED:
+		return SEAT_HELD;
+	default:
 		return SEAT_AVAILABLE;
-	return SEAT_HELD;
+	}
 }
 
 enum seat_status seat_view_status(const struct ticketd *app,
 				  const struct event_info *e, uint32_t sid)
 {
-	uint64_t w = __atomic_load_n(&app->seats[e->seat_base + sid], __ATOMIC_ACQUIRE);
-
-	return word_status(w, now_ms32());
+	return word_status(tkt_load64(&app->seats[e->seat_base + sid]),
+			   tkt_ms32(ticketd_now_ns()));
 }
 
 struct seat_counts seat_view_counts(const struct ticketd *app,
 				    const struct event_info *e)
 {
 	struct seat_counts c = {0};
-	uint32_t now = now_ms32();
+	__u32 now = tkt_ms32(ticketd_now_ns());
 
 	for (uint32_t s = 0; s < e->n_seats; s++) {
-		uint64_t w = __atomic_load_n(&app->seats[e->seat_base + s], __ATOMIC_RELAXED);
-
-		switch (word_status(w, now)) {
+		switch (word_status(tkt_load64(&app->seats[e->seat_base + s]), now)) {
 		case SEAT_AVAILABLE:
 			c.available++;
 			break;

@@ -1,5 +1,5 @@
 /* The daemon's one owner of state: everything long-lived hangs off struct
- * ticketd, created by main. Threads: see docs/threads.md. */
+ * ticketd, created by main. Threads and what they own: docs/threads.md. */
 #ifndef TICKETD_TICKETD_H
 #define TICKETD_TICKETD_H
 
@@ -13,8 +13,13 @@
 #include "userspace/db.h"
 #include "userspace/health.h"
 #include "userspace/metrics.h"
+#include "userspace/seat_stream.h"
+#include "userspace/sweeper.h"
 
 struct http_server;
+struct edge;
+struct udp_door;
+struct tkt_change;
 
 struct ticketd {
 	struct config cfg;
@@ -25,14 +30,27 @@ struct ticketd {
 	struct health health;
 	struct http_server *http;
 
-	/* The seat table: one 64-bit word per seat (see bpf/seat_word.h). */
-	uint64_t *seats;
-	uint32_t max_seats;
+	/* The seat table (bpf/seat_word.h): one word per seat, shared with
+	 * the XDP program when edge's backend is bpf. Change words only
+	 * through edge_seat_apply. */
+	struct edge *edge;
+	__u64 *seats;
 	const char *hold_path; /* "xdp" or "socket" */
-
-	atomic_bool stop;
+	struct udp_door *udp;
+	struct seat_stream stream;
+	struct sweeper sweeper;
 };
 
 bool ticketd_seat_table_usable(const struct ticketd *app);
+
+/* CLOCK_MONOTONIC in ns: the clock of seat-word expiries (and of
+ * bpf_ktime_get_ns in the XDP program). */
+uint64_t ticketd_now_ns(void);
+
+/* Called by the change stream's thread for every published change, after
+ * it is versioned: feeds the Redis journal and the SSE hub. */
+void ticketd_on_seat_event(struct ticketd *app, const struct event_info *e,
+			   const struct seat_event *ev,
+			   const struct tkt_change *rec);
 
 #endif

@@ -4,6 +4,8 @@
 TICKETD_SRCS := userspace/main.c userspace/config.c userspace/log.c \
 	userspace/db.c userspace/catalog_store.c userspace/sessions.c \
 	userspace/metrics.c userspace/health.c userspace/seat_view.c \
+	userspace/edge_setup.c userspace/seat_stream.c userspace/sweeper.c \
+	userspace/holds.c api/routes_reservations.c \
 	api/http_util.c api/http_server.c api/routes.c api/routes_events.c \
 	api/routes_sessions.c api/routes_health.c
 TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c
@@ -25,11 +27,11 @@ $(BUILD)/obj/gen/migrations_sql.o: $(TICKETD_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TICKETD_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(BPF_SKEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TICKETD_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/ticketd: $(TICKETD_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(TICKETD_LIBS)
+$(BUILD)/ticketd: $(TICKETD_OBJS) $(EDGE_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(TICKETD_LIBS) $(EDGE_LDLIBS)
 
 -include $(TICKETD_OBJS:.o=.d)

@@ -24,7 +24,7 @@ need_cmd() {
 }
 
 check_port() { # name value
-    [[ $2 =~ ^[0-9]+$ ]] && (($2 > 0 && $2 < 65536)) || die "$1='$2' is not a TCP port"
+    if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 65535)); then die "$1='$2' is not a TCP port"; fi
 }
 
 # One start/stop at a time per service and RUN_DIR; held until the script exits.
@@ -56,6 +56,19 @@ running_pid() { # pidfile comm [cmdline-substring]
     pid=$(head -n1 "$1" 2>/dev/null | tr -dc '0-9')
     pid_is "$pid" "$2" "${3:-}" || return 1
     printf '%s\n' "$pid"
+}
+
+# Fallback when the pid file is gone: the one live process with command name
+# $1 whose command line contains $2 (fixed string).
+pid_by_cmdline() { # comm cmdline-substring
+    local pid
+    for pid in $(pgrep -x "$1" 2>/dev/null); do
+        if pid_is "$pid" "$1" "$2"; then
+            printf '%s\n' "$pid"
+            return 0
+        fi
+    done
+    return 1
 }
 
 port_listening() { # port
@@ -97,20 +110,41 @@ show_log_tail() { # logfile
 }
 
 # SIGTERM, wait up to $3 seconds, then SIGKILL and wait again; returns once
-# the process is gone (or is a zombie nobody reaps, which holds nothing).
+# the process is gone (or is a zombie not yet reaped, which holds nothing).
+# Sets STOP_KILLED=1 when SIGKILL was needed (kafka.sh reads it).
+# shellcheck disable=SC2034 # STOP_KILLED is read by the sourcing script
+STOP_KILLED=0
+# shellcheck disable=SC2034
 stop_pid() { # pid comm grace-seconds
-    local pid=$1 comm=$2 grace=$3 deadline
+    local pid=$1 comm=$2 grace=$3 ticks
+    STOP_KILLED=0
     pid_is "$pid" "$comm" || return 0
     kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + grace))
-    while pid_is "$pid" "$comm" && ((SECONDS < deadline)); do sleep 0.1; done
+    for ((ticks = grace * 10; ticks > 0; ticks--)); do
+        pid_is "$pid" "$comm" || break
+        sleep 0.1
+    done
     if pid_is "$pid" "$comm"; then
         warn "pid $pid still running ${grace}s after SIGTERM; sending SIGKILL"
+        STOP_KILLED=1
         kill -KILL "$pid" 2>/dev/null || true
-        deadline=$((SECONDS + 10))
-        while pid_is "$pid" "$comm" && ((SECONDS < deadline)); do sleep 0.1; done
+        for ((ticks = 100; ticks > 0; ticks--)); do
+            pid_is "$pid" "$comm" || break
+            sleep 0.1
+        done
         pid_is "$pid" "$comm" && die "pid $pid survived SIGKILL"
     fi
+    [[ ${INFRA_REAP_WAIT:-1} == 0 ]] || await_reaped "$pid"
+    return 0
+}
+
+# A stopped process may stay a zombie until init reaps it (this VM's init
+# takes 1-2 s); wait a little so `pgrep` right after a stop finds nothing.
+await_reaped() { # pid...
+    local ticks=80 p
+    for p in "$@"; do
+        while [[ -e /proc/$p ]] && ((ticks-- > 0)); do sleep 0.05; done
+    done
     return 0
 }
 

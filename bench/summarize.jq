@@ -1,0 +1,98 @@
+# Turns the raw repetitions of one bench/run_bench.sh run into the result
+# file bench/results/<name>.json: medians, spreads (min-max) and ratios
+# against the ceiling and against Redis + Lua measured in the same run.
+#
+# Input (jq -s): [series, prog_test_runs, skipped, machine]
+#   series: [{id, title, path, threads, serving_cpu, command,
+#             background_busy_pct, reps: [{rep, load: <udp_load json>,
+#             bpf: {run_cnt, run_time_ns, ns_per_run} | null}]}]
+#   prog_test_runs: [{id, obj, prog, command, reps: [<xdp_calib json>]}]
+# Arguments: name started finished reps secs warmup window batch seats event
+#            mix threads test_runs
+
+def med:
+  sort
+  | if length == 0 then null
+    elif length % 2 == 1 then .[(length - 1) / 2]
+    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+
+# median, min, max of f over the repetitions (nulls left out)
+def spread(f):
+  [.[] | f | select(. != null)]
+  | if length == 0 then null
+    else {median: med, min: min, max: max, n: length} end;
+
+# the serving cost per decision: softirq time of all CPUs for XDP (there is
+# no server process), the server process's CPU time otherwise
+def serving(kind):
+  if kind == "xdp" then .load.host_cpu.softirq_ns_per_decision
+  else .load.host_cpu.server_ns_per_decision end;
+
+def ratio(a; b):
+  if a == null or b == null or b == 0 then null else a / b end;
+
+.[0] as $series | .[1] as $ptrs | .[2] as $skips | .[3] as $machine
+| ($series
+   | map(. as $s
+     | . + {summary: (.reps | {
+         decisions_per_s: spread(.load.decisions_per_s),
+         latency_p50_us: spread(.load.latency_us.p50),
+         latency_p90_us: spread(.load.latency_us.p90),
+         latency_p99_us: spread(.load.latency_us.p99),
+         latency_p999_us: spread(.load.latency_us.p999),
+         latency_max_us: spread(.load.latency_us.max),
+         serving_cpu_ns_per_decision: spread(serving($s.serving_cpu)),
+         softirq_ns_per_decision: spread(.load.host_cpu.softirq_ns_per_decision),
+         server_ns_per_decision: spread(.load.host_cpu.server_ns_per_decision),
+         host_busy_ns_per_decision: spread(.load.host_cpu.busy_ns_per_decision),
+         client_ns_per_decision: spread(.load.cpu.client_ns_per_decision),
+         bpf_ns_per_run: spread(.bpf.ns_per_run),
+         sent: (map(.load.sent) | add),
+         received: (map(.load.received) | add),
+         timeouts: (map(.load.timeouts) | add),
+         invalid: (map(.load.invalid) | add),
+         status: ([.[].load.status | to_entries[]]
+                  | group_by(.key)
+                  | map({key: .[0].key, value: (map(.value) | add)})
+                  | from_entries)
+       })})
+   | sort_by(.path, .threads)) as $S
+| ($S | map({key: .id, value: .summary}) | from_entries) as $by
+| {
+    name: $name,
+    started: $started,
+    finished: $finished,
+    command: "make bench (bench/run_bench.sh)",
+    machine: $machine,
+    config: {reps: $reps, secs: $secs, warmup_s: ($warmup | tonumber),
+             window: $window, batch: $batch, seats: $seats, event: $event,
+             mix: $mix, threads: ($threads | split(" ") | map(select(. != "") | tonumber)),
+             test_runs: $test_runs},
+    series: $S,
+    ratios: [$S[]
+      | . as $s
+      | ($by["ceiling_t\(.threads)"]) as $c
+      | ($by["redis_t\(.threads)"]) as $r
+      | {id, path, threads,
+         rate_vs_ceiling: ratio($s.summary.decisions_per_s.median; $c.decisions_per_s.median),
+         rate_vs_redis: ratio($s.summary.decisions_per_s.median; $r.decisions_per_s.median),
+         p50_vs_redis: ratio($s.summary.latency_p50_us.median; $r.latency_p50_us.median),
+         p99_vs_redis: ratio($s.summary.latency_p99_us.median; $r.latency_p99_us.median),
+         serving_cpu_vs_redis: ratio($s.summary.serving_cpu_ns_per_decision.median;
+                                     $r.serving_cpu_ns_per_decision.median),
+         host_cpu_vs_redis: ratio($s.summary.host_busy_ns_per_decision.median;
+                                  $r.host_busy_ns_per_decision.median)}],
+    prog_test_run: ($ptrs | map(. + {summary: (.reps | {
+        ns_per_run_median: spread(.ns_per_run.median),
+        ns_per_run_mean: spread(.ns_per_run.mean),
+        empty_prog_ns_per_run_median: spread(.empty_prog_ns_per_run.median),
+        net_ns_per_run_median: spread(.net_ns_per_run.median),
+        net_ns_per_run_mean: spread(.net_ns_per_run.mean),
+        bpf_stats_ns_per_run: spread(.bpf_stats.ns_per_run),
+        actions: ([.[].actions | to_entries[]] | group_by(.key)
+                  | map({key: .[0].key, value: (map(.value) | add)}) | from_entries),
+        status: ([.[].status | to_entries[]] | group_by(.key)
+                 | map({key: .[0].key, value: (map(.value) | add)}) | from_entries)
+      })})),
+    skipped: $skips
+  }

@@ -1,0 +1,1441 @@
+/* udp_load: load generator for the UDP hold protocol, and the same workload
+ * against Redis + Lua (the prior design's hold), so both are measured end to
+ * end with one tool.
+ *
+ * Threads: each worker owns its socket (or Redis connection), its slots and
+ * its statistics; main only starts them, joins them and merges the results
+ * after the join. Nothing is shared while they run apart from the read-only
+ * options, so there are no locks.
+ *
+ * A slot is one request in flight. It walks its own seats (the range is cut
+ * into disjoint strides, one per slot, so slots never collide) and, on each
+ * seat, the op cycle given by --mix (default hold,release): the table never
+ * fills up and every session holds at most one seat per slot it serves.
+ *
+ *   closed loop: every slot is always in flight; a reply sends the slot's
+ *     next request (sendmmsg/recvmmsg batches, or a hiredis pipeline).
+ *   open loop:   requests leave on a fixed schedule at --rate in total; the
+ *     latency counts from the scheduled time, so a stall is not hidden
+ *     (no coordinated omission). UDP only.
+ *
+ * Output: one JSON object on stdout. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "userspace/wire_codec.h"
+
+#define MAX_THREADS 64
+#define MAX_WINDOW 4096
+#define MAX_BATCH 256
+#define MAX_OPS 16
+#define MAX_DURATION_S 120.0
+#define MAX_WARMUP_S 10.0
+#define SLOT_BITS 16 /* request id = generation << 16 | slot */
+#define RX_BUF 128   /* a reply is 32 bytes; room to see longer ones */
+#define DRAIN_MAX_NS 500000000LL
+
+/* ---- log-bucket latency histogram (HDR style) ------------------------- */
+
+/* 64 linear sub-buckets per power of two: any value is reported within
+ * 1/64 (1.6 %) of the truth. Values are nanoseconds, capped at 2^40. */
+#define HIST_SUB_BITS 6
+#define HIST_SUB (1 << HIST_SUB_BITS)
+#define HIST_MAX_BITS 40
+#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
+
+struct hist {
+	uint64_t count[HIST_BUCKETS];
+	uint64_t total;
+	uint64_t max;
+	uint64_t min;
+	double sum;
+};
+
+static unsigned hist_index(uint64_t v)
+{
+	unsigned msb, shift;
+
+	if (v >= (1ULL << HIST_MAX_BITS))
+		v = (1ULL << HIST_MAX_BITS) - 1;
+	if (v < (2 * HIST_SUB))
+		return (unsigned)v;
+	msb = 63u - (unsigned)__builtin_clzll(v);
+	shift = msb - HIST_SUB_BITS;
+	return shift * HIST_SUB + (unsigned)(v >> shift);
+}
+
+/* Highest value that lands in bucket idx. */
+static uint64_t hist_upper(unsigned idx)
+{
+	unsigned shift, mant;
+
+	if (idx < 2 * HIST_SUB)
+		return idx;
+	shift = idx / HIST_SUB - 1;
+	mant = idx - shift * HIST_SUB;
+	return (((uint64_t)mant + 1) << shift) - 1;
+}
+
+static void hist_add(struct hist *h, uint64_t v)
+{
+	h->count[hist_index(v)]++;
+	h->total++;
+	h->sum += (double)v;
+	if (v > h->max)
+		h->max = v;
+	if (h->total == 1 || v < h->min)
+		h->min = v;
+}
+
+static void hist_merge(struct hist *into, const struct hist *h)
+{
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		into->count[i] += h->count[i];
+	if (h->total && (!into->total || h->min < into->min))
+		into->min = h->min;
+	into->total += h->total;
+	into->sum += h->sum;
+	if (h->max > into->max)
+		into->max = h->max;
+}
+
+static uint64_t hist_percentile(const struct hist *h, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (!h->total)
+		return 0;
+	want = (uint64_t)ceil(q * (double)h->total);
+	if (want == 0)
+		want = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->count[i];
+		if (seen >= want) {
+			uint64_t up = hist_upper(i);
+
+			return up < h->max ? up : h->max;
+		}
+	}
+	return h->max;
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+enum backend { BACKEND_UDP, BACKEND_REDIS };
+enum loop_mode { MODE_CLOSED, MODE_OPEN };
+
+struct load_opts {
+	enum backend backend;
+	enum loop_mode mode;
+	const char *target; /* UDP host:port */
+	const char *redis;  /* Redis host:port */
+	const char *lua_dir;
+	int threads, window, batch, timeout_ms;
+	double duration_s, warmup_s, rate;
+	uint32_t event, seat_lo, seat_hi;
+	uint8_t ops[MAX_OPS];
+	int nops;
+	const char *mix;
+	uint16_t hold_secs;
+	int server_pid; /* process whose CPU is the serving cost, or 0 */
+	uint8_t (*tokens)[TKT_TOKEN_LEN];
+	int ntokens;
+	/* resolved once by main */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char redis_host[256];
+	uint16_t redis_port;
+	char sha[5][41]; /* per op: EVALSHA digests (index = op) */
+};
+
+static atomic_bool stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_requested, true);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- per-thread state -------------------------------------------------- */
+
+struct slot {
+	uint32_t req_id;  /* of the request in flight */
+	uint32_t gen;     /* bumps with every send */
+	uint32_t global;  /* slot number over all threads */
+	uint32_t k;       /* index of the current seat in this slot's stride */
+	uint32_t nseats;  /* seats in the stride */
+	uint8_t phase;    /* index into ops */
+	bool busy;        /* a request is in flight */
+	int64_t sent_ns;  /* when it left: the timeout counts from here */
+	int64_t lat_ns;   /* where its latency counts from: the send time, or
+			   * in the open loop the time it was due */
+};
+
+struct stats {
+	uint64_t sent, received, invalid, late, timeouts;
+	uint64_t send_errors, recv_errors, redis_errors;
+	uint64_t status[TKT_STATUS_COUNT];
+	uint64_t in_flight_at_end;
+	struct hist lat;
+};
+
+struct worker {
+	pthread_t tid;
+	int index;
+	const struct load_opts *o;
+	struct slot *slots;
+	int64_t start_ns, measure_ns, end_ns;
+	struct stats st;
+	char error[256]; /* first fatal error, empty when none */
+};
+
+static uint32_t slot_seat(const struct load_opts *o, const struct slot *s)
+{
+	uint32_t total = (uint32_t)(o->threads * o->window);
+
+	return o->seat_lo + s->global + s->k * total;
+}
+
+static const uint8_t *slot_token(const struct load_opts *o,
+				 const struct slot *s)
+{
+	return o->tokens[s->global % (uint32_t)o->ntokens];
+}
+
+/* Moves the slot to its next op, and to its next seat after the last op. */
+static void slot_advance(const struct load_opts *o, struct slot *s)
+{
+	if (++s->phase < o->nops)
+		return;
+	s->phase = 0;
+	if (++s->k >= s->nseats)
+		s->k = 0;
+}
+
+static void slots_init(struct worker *w)
+{
+	const struct load_opts *o = w->o;
+	uint32_t total = (uint32_t)(o->threads * o->window);
+	uint64_t range = (uint64_t)o->seat_hi - o->seat_lo + 1;
+
+	for (int i = 0; i < o->window; i++) {
+		struct slot *s = &w->slots[i];
+
+		memset(s, 0, sizeof(*s));
+		s->global = (uint32_t)(w->index * o->window + i);
+		s->nseats = (uint32_t)((range - 1 - s->global) / total + 1);
+	}
+}
+
+static bool measuring(const struct worker *w, int64_t t)
+{
+	return t >= w->measure_ns && t < w->end_ns;
+}
+
+static void record_reply(struct worker *w, struct slot *s, uint8_t status,
+			 int64_t t)
+{
+	if (!measuring(w, t))
+		return;
+	w->st.received++;
+	w->st.status[status]++;
+	hist_add(&w->st.lat, (uint64_t)(t - s->lat_ns));
+}
+
+/* ---- UDP backend ------------------------------------------------------- */
+
+struct udp_io {
+	int fd;
+	struct mmsghdr tx[MAX_BATCH], rx[MAX_BATCH];
+	struct iovec txv[MAX_BATCH], rxv[MAX_BATCH];
+	uint8_t txb[MAX_BATCH][TKT_REQ_LEN];
+	uint8_t rxb[MAX_BATCH][RX_BUF];
+	int tx_slot[MAX_BATCH]; /* which slot each queued request belongs to */
+	int64_t tx_sched[MAX_BATCH]; /* open loop: scheduled time, else 0 */
+	int ntx;
+};
+
+static int udp_open(struct worker *w, struct udp_io *io)
+{
+	const struct load_opts *o = w->o;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 2000};
+	int buf = 4 << 20;
+
+	io->fd = socket(o->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (io->fd < 0 ||
+	    connect(io->fd, (const struct sockaddr *)&o->addr, o->addrlen) <
+		    0) {
+		snprintf(w->error, sizeof(w->error), "socket/connect: %s",
+			 strerror(errno));
+		return -1;
+	}
+	/* Best effort: the kernel caps these at rmem_max / wmem_max. */
+	setsockopt(io->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(io->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	/* A short receive timeout lets the closed loop notice timeouts and
+	 * the end of the run even when nothing comes back. */
+	if (setsockopt(io->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		snprintf(w->error, sizeof(w->error), "SO_RCVTIMEO: %s",
+			 strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < MAX_BATCH; i++) {
+		io->txv[i].iov_base = io->txb[i];
+		io->txv[i].iov_len = TKT_REQ_LEN;
+		io->rxv[i].iov_base = io->rxb[i];
+		io->rxv[i].iov_len = RX_BUF;
+	}
+	return 0;
+}
+
+/* Sends the queued requests and stamps their slots with the send time, or
+ * in the open loop with the time each was scheduled for. Messages the
+ * kernel refuses stay in flight and come back through the timeout path. */
+static void udp_flush(struct worker *w, struct udp_io *io)
+{
+	int done = 0, tries = 0;
+	int64_t t;
+
+	if (!io->ntx)
+		return;
+	t = now_ns();
+	for (int i = 0; i < io->ntx; i++) {
+		struct slot *s = &w->slots[io->tx_slot[i]];
+
+		memset(&io->tx[i].msg_hdr, 0, sizeof(io->tx[i].msg_hdr));
+		io->tx[i].msg_hdr.msg_iov = &io->txv[i];
+		io->tx[i].msg_hdr.msg_iovlen = 1;
+		s->sent_ns = t;
+		s->lat_ns = io->tx_sched[i] ? io->tx_sched[i] : t;
+	}
+	while (done < io->ntx && tries++ < 4) {
+		int n = sendmmsg(io->fd, io->tx + done,
+				 (unsigned)(io->ntx - done), 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ENOBUFS && errno != EAGAIN &&
+			    errno != ECONNREFUSED)
+				break;
+			continue;
+		}
+		done += n;
+	}
+	if (measuring(w, now_ns())) {
+		w->st.sent += (uint64_t)done;
+		w->st.send_errors += (uint64_t)(io->ntx - done);
+	}
+	io->ntx = 0;
+}
+
+static void udp_queue(struct worker *w, struct udp_io *io, int idx,
+		      int64_t sched)
+{
+	const struct load_opts *o = w->o;
+	struct slot *s = &w->slots[idx];
+	struct tkt_request_fields q = {
+		.op = o->ops[s->phase],
+		.event_id = o->event,
+		.seat_id = slot_seat(o, s),
+		.hold_secs = o->hold_secs,
+	};
+
+	s->gen++;
+	s->req_id = s->gen << SLOT_BITS | (uint32_t)idx;
+	s->busy = true;
+	q.req_id = s->req_id;
+	memcpy(q.token, slot_token(o, s), TKT_TOKEN_LEN);
+	tkt_build_request(io->txb[io->ntx], TKT_REQ_LEN, &q);
+	io->tx_sched[io->ntx] = sched;
+	io->tx_slot[io->ntx++] = idx;
+	if (io->ntx == o->batch)
+		udp_flush(w, io);
+}
+
+/* Handles one datagram; returns the slot it completed, or -1. */
+static int udp_take_reply(struct worker *w, const uint8_t *buf, size_t len,
+			  int64_t t)
+{
+	const struct load_opts *o = w->o;
+	struct tkt_reply_fields r;
+	struct tkt_request_fields q = {0};
+	struct slot *s;
+	uint32_t idx;
+
+	if (tkt_parse_reply(buf, len, &r) != TKT_REPLY_VALID) {
+		w->st.invalid++;
+		return -1;
+	}
+	idx = r.req_id & ((1u << SLOT_BITS) - 1);
+	if (idx >= (uint32_t)o->window || !w->slots[idx].busy ||
+	    w->slots[idx].req_id != r.req_id) {
+		w->st.late++; /* answer to a request we gave up on */
+		return -1;
+	}
+	s = &w->slots[idx];
+	q.op = o->ops[s->phase];
+	q.req_id = s->req_id;
+	q.event_id = o->event;
+	q.seat_id = slot_seat(o, s);
+	if (tkt_reply_matches(&r, &q) != TKT_REPLY_VALID) {
+		w->st.invalid++;
+		return -1;
+	}
+	record_reply(w, s, r.status, t);
+	s->busy = false;
+	slot_advance(o, s);
+	return (int)idx;
+}
+
+/* Receives what is there (blocking up to SO_RCVTIMEO for the first one
+ * unless dontwait); returns the number of datagrams. */
+static int udp_receive(struct worker *w, struct udp_io *io, bool dontwait)
+{
+	int n;
+
+	for (int i = 0; i < w->o->batch; i++) {
+		memset(&io->rx[i].msg_hdr, 0, sizeof(io->rx[i].msg_hdr));
+		io->rx[i].msg_hdr.msg_iov = &io->rxv[i];
+		io->rx[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(io->fd, io->rx, (unsigned)w->o->batch,
+		     dontwait ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			w->st.recv_errors++;
+		return 0;
+	}
+	return n;
+}
+
+/* Gives up on requests older than the timeout. In the closed loop the slot
+ * sends the same op again (new request id); in the open loop it is freed. */
+static void udp_expire(struct worker *w, struct udp_io *io, int64_t t,
+		       bool resend, int *free_stack, int *nfree)
+{
+	int64_t limit = (int64_t)w->o->timeout_ms * 1000000;
+
+	for (int i = 0; i < w->o->window; i++) {
+		struct slot *s = &w->slots[i];
+
+		if (!s->busy || t - s->sent_ns < limit)
+			continue;
+		if (measuring(w, t))
+			w->st.timeouts++;
+		if (resend) {
+			udp_queue(w, io, i, 0);
+		} else {
+			s->busy = false;
+			slot_advance(w->o, s);
+			free_stack[(*nfree)++] = i;
+		}
+	}
+}
+
+static void udp_drain(struct worker *w, struct udp_io *io)
+{
+	int64_t until = now_ns() + DRAIN_MAX_NS;
+	int busy;
+
+	for (;;) {
+		int n;
+
+		busy = 0;
+		for (int i = 0; i < w->o->window; i++)
+			busy += w->slots[i].busy;
+		if (!busy || now_ns() >= until)
+			break;
+		n = udp_receive(w, io, false);
+		for (int i = 0; i < n; i++)
+			udp_take_reply(w, io->rxb[i], io->rx[i].msg_len,
+				       now_ns());
+	}
+	w->st.in_flight_at_end = (uint64_t)busy;
+}
+
+static void udp_closed_loop(struct worker *w, struct udp_io *io)
+{
+	int64_t last_scan = now_ns();
+
+	for (int i = 0; i < w->o->window; i++)
+		udp_queue(w, io, i, 0);
+	udp_flush(w, io);
+	for (;;) {
+		int64_t t = now_ns();
+		int n;
+
+		if (t >= w->end_ns || atomic_load(&stop_requested))
+			break;
+		n = udp_receive(w, io, false);
+		t = now_ns();
+		for (int i = 0; i < n; i++) {
+			int idx = udp_take_reply(w, io->rxb[i],
+						 io->rx[i].msg_len, t);
+
+			if (idx >= 0 && t < w->end_ns)
+				udp_queue(w, io, idx, 0);
+		}
+		udp_flush(w, io);
+		if (t - last_scan >= 1000000) {
+			if (t < w->end_ns)
+				udp_expire(w, io, t, true, NULL, NULL);
+			udp_flush(w, io);
+			last_scan = t;
+		}
+	}
+}
+
+static void udp_open_loop(struct worker *w, struct udp_io *io)
+{
+	const struct load_opts *o = w->o;
+	double per_thread = o->rate / o->threads;
+	int64_t interval = (int64_t)(1e9 / per_thread);
+	int64_t next_due = w->start_ns, last_scan = w->start_ns;
+	int *free_stack = calloc((size_t)o->window, sizeof(int));
+	int nfree = 0;
+
+	if (!free_stack) {
+		snprintf(w->error, sizeof(w->error), "out of memory");
+		return;
+	}
+	if (interval < 1)
+		interval = 1;
+	for (int i = o->window - 1; i >= 0; i--)
+		free_stack[nfree++] = i;
+	for (;;) {
+		int64_t t = now_ns();
+		int n;
+
+		if (t >= w->end_ns || atomic_load(&stop_requested))
+			break;
+		/* Send what is due; a request waiting for a free slot keeps
+		 * its scheduled time, so the wait shows in its latency. */
+		while (next_due <= t && nfree > 0 && next_due < w->end_ns) {
+			udp_queue(w, io, free_stack[--nfree], next_due);
+			next_due += interval;
+		}
+		udp_flush(w, io);
+		n = udp_receive(w, io, true);
+		t = now_ns();
+		for (int i = 0; i < n; i++) {
+			int idx = udp_take_reply(w, io->rxb[i],
+						 io->rx[i].msg_len, t);
+
+			if (idx >= 0)
+				free_stack[nfree++] = idx;
+		}
+		if (t - last_scan >= 1000000) {
+			udp_expire(w, io, t, false, free_stack, &nfree);
+			last_scan = t;
+		}
+		if (n == 0 && next_due > t) {
+			/* nothing to read, nothing due: wait for either */
+			struct pollfd pfd = {.fd = io->fd, .events = POLLIN};
+			int64_t wait_ns = next_due - t;
+			struct timespec ts = {
+				.tv_sec = 0,
+				.tv_nsec = wait_ns < 1000000 ? wait_ns : 1000000,
+			};
+
+			ppoll(&pfd, 1, &ts, NULL);
+		}
+	}
+	free(free_stack);
+}
+
+/* ---- Redis backend ------------------------------------------------------ */
+
+struct redis_fifo {
+	int *slot; /* ring of slots in pipeline order */
+	int head, len, cap;
+	int unflushed; /* entries appended since the last send */
+};
+
+static void redis_append(struct worker *w, redisContext *c,
+			 struct redis_fifo *f, int idx)
+{
+	const struct load_opts *o = w->o;
+	struct slot *s = &w->slots[idx];
+	uint8_t op = o->ops[s->phase];
+	uint32_t seat = slot_seat(o, s);
+	unsigned ttl_ms = (o->hold_secs ? o->hold_secs
+					: TKT_HOLD_SECS_DEFAULT) * 1000u;
+	char holder[TKT_TOKEN_HEX_LEN + 1];
+
+	tkt_token_to_hex(slot_token(o, s), holder);
+	switch (op) {
+	case TKT_OP_HOLD:
+		redisAppendCommand(c, "EVALSHA %s 2 seat:{%u}:%u sold:{%u} %s %u %u",
+				   o->sha[op], o->event, seat, o->event, holder,
+				   ttl_ms, seat);
+		break;
+	case TKT_OP_RELEASE:
+		redisAppendCommand(c, "EVALSHA %s 1 seat:{%u}:%u %s",
+				   o->sha[op], o->event, seat, holder);
+		break;
+	case TKT_OP_EXTEND:
+		redisAppendCommand(c, "EVALSHA %s 1 seat:{%u}:%u %s %u",
+				   o->sha[op], o->event, seat, holder, ttl_ms);
+		break;
+	default:
+		redisAppendCommand(c, "EVALSHA %s 2 seat:{%u}:%u sold:{%u} %u",
+				   o->sha[TKT_OP_QUERY], o->event, seat,
+				   o->event, seat);
+		break;
+	}
+	s->busy = true;
+	f->slot[(f->head + f->len) % f->cap] = idx;
+	f->len++;
+	f->unflushed++;
+}
+
+/* Stamps the requests about to leave with the flush time. */
+static void redis_stamp(struct worker *w, struct redis_fifo *f, int64_t t)
+{
+	for (int i = f->len - f->unflushed; i < f->len; i++) {
+		struct slot *s = &w->slots[f->slot[(f->head + i) % f->cap]];
+
+		s->sent_ns = t;
+		s->lat_ns = t;
+	}
+	if (measuring(w, t))
+		w->st.sent += (uint64_t)f->unflushed;
+	f->unflushed = 0;
+}
+
+static int redis_take_reply(struct worker *w, struct redis_fifo *f,
+			    redisReply *r, int64_t t)
+{
+	int idx = f->slot[f->head];
+	struct slot *s = &w->slots[idx];
+
+	f->head = (f->head + 1) % f->cap;
+	f->len--;
+	s->busy = false;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0 &&
+	    r->integer < TKT_STATUS_COUNT) {
+		record_reply(w, s, (uint8_t)r->integer, t);
+	} else {
+		if (measuring(w, t))
+			w->st.redis_errors++;
+		if (!w->error[0] && r->type == REDIS_REPLY_ERROR)
+			snprintf(w->error, sizeof(w->error),
+				 "redis replied: %s", r->str);
+	}
+	slot_advance(w->o, s);
+	freeReplyObject(r);
+	return idx;
+}
+
+static void redis_loop(struct worker *w)
+{
+	const struct load_opts *o = w->o;
+	struct timeval tv = {.tv_sec = o->timeout_ms / 1000,
+			     .tv_usec = (o->timeout_ms % 1000) * 1000};
+	struct redis_fifo f = {.cap = o->window};
+	redisContext *c;
+
+	c = redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
+	if (!c || c->err) {
+		snprintf(w->error, sizeof(w->error), "redis connect: %s",
+			 c ? c->errstr : "out of memory");
+		goto out;
+	}
+	if (redisSetTimeout(c, tv) != REDIS_OK) {
+		snprintf(w->error, sizeof(w->error), "redis timeout: %s",
+			 c->errstr);
+		goto out;
+	}
+	f.slot = calloc((size_t)f.cap, sizeof(int));
+	if (!f.slot) {
+		snprintf(w->error, sizeof(w->error), "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < o->window; i++)
+		redis_append(w, c, &f, i);
+	while (f.len > 0) {
+		bool open = true;
+		void *rv = NULL;
+		int64_t t = now_ns();
+
+		if (t >= w->end_ns || atomic_load(&stop_requested))
+			open = false;
+		redis_stamp(w, &f, t);
+		/* flushes the pipeline, then blocks for one reply */
+		if (redisGetReply(c, &rv) != REDIS_OK) {
+			snprintf(w->error, sizeof(w->error), "redis: %s",
+				 c->errstr);
+			w->st.timeouts += (uint64_t)f.len;
+			break;
+		}
+		t = now_ns();
+		do {
+			int idx = redis_take_reply(w, &f, rv, t);
+
+			if (open && t < w->end_ns)
+				redis_append(w, c, &f, idx);
+			rv = NULL;
+			/* more replies already read? take them too */
+			if (f.len == f.unflushed ||
+			    redisReaderGetReply(c->reader, &rv) != REDIS_OK)
+				break;
+		} while (rv);
+		if (!open && now_ns() > w->end_ns + DRAIN_MAX_NS)
+			break;
+	}
+	w->st.in_flight_at_end = (uint64_t)f.len;
+out:
+	free(f.slot);
+	if (c)
+		redisFree(c);
+}
+
+/* ---- workers --------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct udp_io *io;
+
+	slots_init(w);
+	if (w->o->backend == BACKEND_REDIS) {
+		redis_loop(w);
+		return NULL;
+	}
+	io = calloc(1, sizeof(*io));
+	if (!io) {
+		snprintf(w->error, sizeof(w->error), "out of memory");
+		return NULL;
+	}
+	io->fd = -1;
+	if (udp_open(w, io) == 0) {
+		if (w->o->mode == MODE_CLOSED)
+			udp_closed_loop(w, io);
+		else
+			udp_open_loop(w, io);
+		udp_drain(w, io);
+	}
+	if (io->fd >= 0)
+		close(io->fd);
+	free(io);
+	return NULL;
+}
+
+/* ---- set-up in main --------------------------------------------------------- */
+
+static int resolve_udp(struct load_opts *o)
+{
+	char host[256], port_s[8];
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
+	uint16_t port;
+	int rc;
+
+	if (tkt_split_endpoint(o->target, TKT_DEFAULT_PORT, host, sizeof(host),
+			       &port) < 0) {
+		fprintf(stderr, "udp_load: bad --target '%s'\n", o->target);
+		return -1;
+	}
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	rc = getaddrinfo(host, port_s, &hints, &res);
+	if (rc) {
+		fprintf(stderr, "udp_load: %s: %s\n", host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&o->addr, res->ai_addr, res->ai_addrlen);
+	o->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    n < (1 << 20) && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else if (buf) {
+			buf[n] = '\0';
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Loads the Lua script of each op into Redis (SCRIPT LOAD) and keeps its
+ * digest for EVALSHA. */
+static int redis_prepare(struct load_opts *o)
+{
+	static const char *const files[5] = {
+		[TKT_OP_HOLD] = "redis_hold.lua",
+		[TKT_OP_RELEASE] = "redis_release.lua",
+		[TKT_OP_EXTEND] = "redis_extend.lua",
+		[TKT_OP_QUERY] = "redis_query.lua",
+	};
+	struct timeval tv = {.tv_sec = 2};
+	redisContext *c;
+	int ret = -1;
+
+	if (tkt_split_endpoint(o->redis, 6379, o->redis_host,
+			       sizeof(o->redis_host), &o->redis_port) < 0) {
+		fprintf(stderr, "udp_load: bad --redis '%s'\n", o->redis);
+		return -1;
+	}
+	c = redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
+	if (!c || c->err) {
+		fprintf(stderr, "udp_load: redis %s: %s\n", o->redis,
+			c ? c->errstr : "out of memory");
+		goto out;
+	}
+	for (int op = TKT_OP_HOLD; op <= TKT_OP_QUERY; op++) {
+		char path[4096];
+		char *src;
+		redisReply *r;
+
+		snprintf(path, sizeof(path), "%s/%s", o->lua_dir, files[op]);
+		src = read_file(path);
+		if (!src) {
+			fprintf(stderr, "udp_load: %s: %s\n", path,
+				strerror(errno ? errno : EIO));
+			goto out;
+		}
+		r = redisCommand(c, "SCRIPT LOAD %s", src);
+		free(src);
+		if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+			fprintf(stderr, "udp_load: SCRIPT LOAD %s: %s\n", path,
+				r && r->type == REDIS_REPLY_ERROR ? r->str
+								  : c->errstr);
+			if (r)
+				freeReplyObject(r);
+			goto out;
+		}
+		memcpy(o->sha[op], r->str, 40);
+		o->sha[op][40] = '\0';
+		freeReplyObject(r);
+	}
+	ret = 0;
+out:
+	if (c)
+		redisFree(c);
+	return ret;
+}
+
+static int load_tokens(struct load_opts *o, const char *file,
+		       const char *one)
+{
+	char line[256];
+	int cap = 0;
+	FILE *f;
+
+	if (!file) {
+		o->tokens = calloc(1, TKT_TOKEN_LEN);
+		if (!o->tokens)
+			return -1;
+		o->ntokens = 1;
+		if (one && tkt_token_from_hex(one, o->tokens[0]) < 0) {
+			fprintf(stderr, "udp_load: --token is 32 hex digits\n");
+			return -1;
+		}
+		return 0;
+	}
+	f = fopen(file, "r");
+	if (!f) {
+		fprintf(stderr, "udp_load: %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, " \t\r\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		if (o->ntokens == cap) {
+			void *grown;
+
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(o->tokens, (size_t)cap * TKT_TOKEN_LEN);
+			if (!grown) {
+				fclose(f);
+				return -1;
+			}
+			o->tokens = grown;
+		}
+		if (tkt_token_from_hex(line, o->tokens[o->ntokens]) < 0) {
+			fprintf(stderr, "udp_load: %s: bad token '%s'\n", file,
+				line);
+			fclose(f);
+			return -1;
+		}
+		o->ntokens++;
+	}
+	fclose(f);
+	if (!o->ntokens) {
+		fprintf(stderr, "udp_load: %s holds no tokens\n", file);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_mix(struct load_opts *o)
+{
+	char buf[256], *save = NULL, *tok;
+
+	if (strlen(o->mix) >= sizeof(buf))
+		return -1;
+	strcpy(buf, o->mix);
+	o->nops = 0;
+	for (tok = strtok_r(buf, ",+", &save); tok;
+	     tok = strtok_r(NULL, ",+", &save)) {
+		int op = tkt_op_from_name(tok);
+
+		if (op < 0 || o->nops == MAX_OPS)
+			return -1;
+		o->ops[o->nops++] = (uint8_t)op;
+	}
+	return o->nops ? 0 : -1;
+}
+
+static int parse_num(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
+{
+	unsigned long long a, b;
+	char *end;
+
+	errno = 0;
+	a = strtoull(s, &end, 10);
+	if (errno || end == s || a > UINT32_MAX)
+		return -1;
+	b = a;
+	if (*end == '-') {
+		const char *p = end + 1;
+
+		b = strtoull(p, &end, 10);
+		if (errno || end == p || b > UINT32_MAX)
+			return -1;
+	}
+	if (*end || b < a)
+		return -1;
+	*lo = (uint32_t)a;
+	*hi = (uint32_t)b;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: udp_load [options]\n"
+		"  --target HOST:PORT     UDP door (default 127.0.0.1:7000)\n"
+		"  --backend udp|redis    udp (default), or the same workload as\n"
+		"                         Redis + Lua (EVALSHA, pipelined)\n"
+		"  --redis HOST:PORT      Redis for --backend redis\n"
+		"  --lua-dir DIR          where redis_*.lua live (default bench)\n"
+		"  --threads N            worker threads, 1..%d (default 1)\n"
+		"  --duration S           measured seconds (default 5, max %.0f)\n"
+		"  --warmup S             unmeasured seconds first (default 0.5)\n"
+		"  --mode closed|open     closed (default) or open loop\n"
+		"  --window W             requests in flight per thread (default 64)\n"
+		"  --batch B              sendmmsg/recvmmsg batch (default 32)\n"
+		"  --rate R               open loop: total requests/s\n"
+		"  --timeout-ms N         a request unanswered this long is a\n"
+		"                         timeout (default 1000)\n"
+		"  --token HEX32 | --tokens FILE   (one 32-hex token per line);\n"
+		"                         slot i uses token i mod count\n"
+		"  --event E              event id (default 1)\n"
+		"  --seats A-B            seat range (default 0-16383); needs at\n"
+		"                         least threads x window seats\n"
+		"  --mix OP[,OP...]       op cycle per seat (default hold,release)\n"
+		"  --hold-secs S          hold/extend seconds (default 0 = 120)\n"
+		"  --server-pid PID       also report this process's CPU (the\n"
+		"                         server: redis-server, ticketd)\n"
+		"CPU figures cover the measured window: this process (getrusage),\n"
+		"the machine (/proc/stat) and --server-pid (/proc/PID/stat).\n",
+		MAX_THREADS, MAX_DURATION_S);
+}
+
+/* ---- CPU accounting over the measured window ------------------------------ */
+
+/* Taken by main at the start and the end of the measured window, so the
+ * CPU figures and the decision count cover the same interval. */
+struct cpu_snap {
+	int64_t t;
+	struct rusage self;
+	uint64_t stat[8]; /* /proc/stat "cpu": user nice system idle iowait
+			   * irq softirq steal, in clock ticks */
+	bool have_stat;
+	uint64_t server_ticks; /* utime + stime of --server-pid */
+	bool have_server;
+};
+
+static bool read_proc_stat(uint64_t v[8])
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long a[8];
+	int n;
+
+	if (!f)
+		return false;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &a[0],
+		   &a[1], &a[2], &a[3], &a[4], &a[5], &a[6], &a[7]);
+	fclose(f);
+	if (n != 8)
+		return false;
+	for (int i = 0; i < 8; i++)
+		v[i] = a[i];
+	return true;
+}
+
+static bool read_proc_ticks(int pid, uint64_t *ticks)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the command name may hold spaces: fields count from its ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return false;
+	*ticks = ut + st;
+	return true;
+}
+
+static void take_snap(struct cpu_snap *s, int server_pid)
+{
+	s->t = now_ns();
+	getrusage(RUSAGE_SELF, &s->self);
+	s->have_stat = read_proc_stat(s->stat);
+	s->have_server = server_pid > 0 &&
+			 read_proc_ticks(server_pid, &s->server_ticks);
+}
+
+/* Sleeps until the monotonic time t, or until a signal asks us to stop. */
+static void sleep_until(int64_t t)
+{
+	struct timespec ts = {.tv_sec = t / 1000000000,
+			      .tv_nsec = t % 1000000000};
+
+	while (!atomic_load(&stop_requested) &&
+	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+		       EINTR)
+		;
+}
+
+static double tv_s(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+/* ---- report ------------------------------------------------------------------- */
+
+static void print_report(const struct load_opts *o, struct worker *ws,
+			 double measured_s, double wall_s,
+			 const struct cpu_snap *a, const struct cpu_snap *b)
+{
+	struct stats sum;
+	double user = tv_s(&b->self.ru_utime) - tv_s(&a->self.ru_utime);
+	double sys = tv_s(&b->self.ru_stime) - tv_s(&a->self.ru_stime);
+	double tick_ns = 1e9 / (double)sysconf(_SC_CLK_TCK);
+	const char *err = NULL;
+	bool first = true;
+
+	memset(&sum, 0, sizeof(sum));
+	for (int i = 0; i < o->threads; i++) {
+		const struct stats *s = &ws[i].st;
+
+		sum.sent += s->sent;
+		sum.received += s->received;
+		sum.invalid += s->invalid;
+		sum.late += s->late;
+		sum.timeouts += s->timeouts;
+		sum.send_errors += s->send_errors;
+		sum.recv_errors += s->recv_errors;
+		sum.redis_errors += s->redis_errors;
+		sum.in_flight_at_end += s->in_flight_at_end;
+		for (int k = 0; k < TKT_STATUS_COUNT; k++)
+			sum.status[k] += s->status[k];
+		hist_merge(&sum.lat, &s->lat);
+		if (!err && ws[i].error[0])
+			err = ws[i].error;
+	}
+	printf("{\"tool\":\"udp_load\",\"backend\":\"%s\",\"target\":\"%s\","
+	       "\"mode\":\"%s\",\"threads\":%d,\"window\":%d,\"batch\":%d,",
+	       o->backend == BACKEND_UDP ? "udp" : "redis",
+	       o->backend == BACKEND_UDP ? o->target : o->redis,
+	       o->mode == MODE_CLOSED ? "closed" : "open", o->threads,
+	       o->window, o->batch);
+	if (o->mode == MODE_OPEN)
+		printf("\"rate\":%.0f,", o->rate);
+	printf("\"duration_s\":%.3f,\"warmup_s\":%.3f,\"measured_s\":%.3f,"
+	       "\"mix\":\"%s\",\"event\":%u,\"seats\":[%u,%u],\"tokens\":%d,"
+	       "\"timeout_ms\":%d,",
+	       o->duration_s, o->warmup_s, measured_s, o->mix, o->event,
+	       o->seat_lo, o->seat_hi, o->ntokens, o->timeout_ms);
+	printf("\"sent\":%llu,\"received\":%llu,\"timeouts\":%llu,"
+	       "\"invalid\":%llu,\"late\":%llu,\"send_errors\":%llu,"
+	       "\"recv_errors\":%llu,\"redis_errors\":%llu,"
+	       "\"in_flight_at_end\":%llu,\"status\":{",
+	       (unsigned long long)sum.sent, (unsigned long long)sum.received,
+	       (unsigned long long)sum.timeouts,
+	       (unsigned long long)sum.invalid, (unsigned long long)sum.late,
+	       (unsigned long long)sum.send_errors,
+	       (unsigned long long)sum.recv_errors,
+	       (unsigned long long)sum.redis_errors,
+	       (unsigned long long)sum.in_flight_at_end);
+	for (int k = 0; k < TKT_STATUS_COUNT; k++) {
+		if (!sum.status[k])
+			continue;
+		printf("%s\"%s\":%llu", first ? "" : ",",
+		       tkt_status_name((unsigned)k),
+		       (unsigned long long)sum.status[k]);
+		first = false;
+	}
+	printf("},\"decisions_per_s\":%.1f,",
+	       measured_s > 0 ? (double)sum.received / measured_s : 0.0);
+	printf("\"latency_us\":{\"count\":%llu,\"min\":%.2f,\"mean\":%.2f,"
+	       "\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
+	       "\"max\":%.2f},",
+	       (unsigned long long)sum.lat.total, (double)sum.lat.min / 1e3,
+	       sum.lat.total ? sum.lat.sum / (double)sum.lat.total / 1e3 : 0.0,
+	       (double)hist_percentile(&sum.lat, 0.50) / 1e3,
+	       (double)hist_percentile(&sum.lat, 0.90) / 1e3,
+	       (double)hist_percentile(&sum.lat, 0.99) / 1e3,
+	       (double)hist_percentile(&sum.lat, 0.999) / 1e3,
+	       (double)sum.lat.max / 1e3);
+	/* client CPU over the measured window (getrusage of this process) */
+	printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"window_s\":%.3f,"
+	       "\"wall_s\":%.3f,\"client_ns_per_decision\":%.1f}",
+	       user, sys, (double)(b->t - a->t) / 1e9, wall_s,
+	       sum.received ? (user + sys) * 1e9 / (double)sum.received : 0.0);
+	/* the whole machine over the same window (/proc/stat, all CPUs) */
+	if (a->have_stat && b->have_stat) {
+		double d[8], busy, n = sum.received ? (double)sum.received : 1;
+
+		for (int i = 0; i < 8; i++)
+			d[i] = (double)(b->stat[i] - a->stat[i]) * tick_ns;
+		busy = d[0] + d[1] + d[2] + d[5] + d[6] + d[7];
+		printf(",\"host_cpu\":{\"user_ns\":%.0f,\"system_ns\":%.0f,"
+		       "\"irq_ns\":%.0f,\"softirq_ns\":%.0f,\"idle_ns\":%.0f,"
+		       "\"busy_ns\":%.0f,\"softirq_ns_per_decision\":%.1f,"
+		       "\"busy_ns_per_decision\":%.1f",
+		       d[0] + d[1], d[2], d[5], d[6], d[3] + d[4], busy,
+		       d[6] / n, busy / n);
+		if (a->have_server && b->have_server) {
+			double srv = (double)(b->server_ticks -
+					      a->server_ticks) *
+				     tick_ns;
+
+			printf(",\"server_pid\":%d,\"server_ns\":%.0f,"
+			       "\"server_ns_per_decision\":%.1f",
+			       o->server_pid, srv, srv / n);
+		}
+		printf("}");
+	}
+	if (err) {
+		printf(",\"error\":\"");
+		for (const char *p = err; *p; p++)
+			if (*p == '"' || *p == '\\')
+				printf("\\%c", *p);
+			else if ((unsigned char)*p >= 0x20)
+				putchar(*p);
+		printf("\"");
+	}
+	printf("}\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_TARGET = 256, O_BACKEND, O_REDIS, O_LUADIR, O_THREADS,
+		O_DURATION, O_WARMUP, O_MODE, O_WINDOW, O_BATCH, O_RATE,
+		O_TIMEOUT, O_TOKEN, O_TOKENS, O_EVENT, O_SEATS, O_MIX, O_HOLD,
+		O_SERVER_PID,
+	};
+	static const struct option longopts[] = {
+		{"target", required_argument, NULL, O_TARGET},
+		{"backend", required_argument, NULL, O_BACKEND},
+		{"redis", required_argument, NULL, O_REDIS},
+		{"lua-dir", required_argument, NULL, O_LUADIR},
+		{"threads", required_argument, NULL, O_THREADS},
+		{"duration", required_argument, NULL, O_DURATION},
+		{"warmup", required_argument, NULL, O_WARMUP},
+		{"mode", required_argument, NULL, O_MODE},
+		{"window", required_argument, NULL, O_WINDOW},
+		{"batch", required_argument, NULL, O_BATCH},
+		{"rate", required_argument, NULL, O_RATE},
+		{"timeout-ms", required_argument, NULL, O_TIMEOUT},
+		{"token", required_argument, NULL, O_TOKEN},
+		{"tokens", required_argument, NULL, O_TOKENS},
+		{"event", required_argument, NULL, O_EVENT},
+		{"seats", required_argument, NULL, O_SEATS},
+		{"mix", required_argument, NULL, O_MIX},
+		{"hold-secs", required_argument, NULL, O_HOLD},
+		{"server-pid", required_argument, NULL, O_SERVER_PID},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct load_opts o = {
+		.backend = BACKEND_UDP, .mode = MODE_CLOSED,
+		.target = "127.0.0.1:7000", .lua_dir = "bench", .threads = 1,
+		.window = 64, .batch = 32, .timeout_ms = 1000,
+		.duration_s = 5, .warmup_s = 0.5, .event = 1, .seat_lo = 0,
+		.seat_hi = 16383, .mix = "hold,release",
+	};
+	const char *token = NULL, *tokens_file = NULL;
+	struct worker *ws = NULL;
+	struct cpu_snap snap0, snap1;
+	struct sigaction sa = {.sa_handler = on_signal};
+	int64_t t0, t1;
+	double v;
+	int c, started = 0, rc = 2;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_TARGET:
+			o.target = optarg;
+			break;
+		case O_BACKEND:
+			if (strcmp(optarg, "udp") == 0)
+				o.backend = BACKEND_UDP;
+			else if (strcmp(optarg, "redis") == 0)
+				o.backend = BACKEND_REDIS;
+			else
+				goto bad;
+			break;
+		case O_REDIS:
+			o.redis = optarg;
+			break;
+		case O_LUADIR:
+			o.lua_dir = optarg;
+			break;
+		case O_THREADS:
+			if (parse_num(optarg, 1, MAX_THREADS, &v) < 0)
+				goto bad;
+			o.threads = (int)v;
+			break;
+		case O_DURATION:
+			if (parse_num(optarg, 0.1, MAX_DURATION_S, &v) < 0) {
+				fprintf(stderr, "udp_load: --duration is "
+						"0.1..%.0f s\n",
+					MAX_DURATION_S);
+				return 2;
+			}
+			o.duration_s = v;
+			break;
+		case O_WARMUP:
+			if (parse_num(optarg, 0, MAX_WARMUP_S, &v) < 0)
+				goto bad;
+			o.warmup_s = v;
+			break;
+		case O_MODE:
+			if (strcmp(optarg, "closed") == 0)
+				o.mode = MODE_CLOSED;
+			else if (strcmp(optarg, "open") == 0)
+				o.mode = MODE_OPEN;
+			else
+				goto bad;
+			break;
+		case O_WINDOW:
+			if (parse_num(optarg, 1, MAX_WINDOW, &v) < 0)
+				goto bad;
+			o.window = (int)v;
+			break;
+		case O_BATCH:
+			if (parse_num(optarg, 1, MAX_BATCH, &v) < 0)
+				goto bad;
+			o.batch = (int)v;
+			break;
+		case O_RATE:
+			if (parse_num(optarg, 1, 1e8, &v) < 0)
+				goto bad;
+			o.rate = v;
+			break;
+		case O_TIMEOUT:
+			if (parse_num(optarg, 1, 60000, &v) < 0)
+				goto bad;
+			o.timeout_ms = (int)v;
+			break;
+		case O_TOKEN:
+			token = optarg;
+			break;
+		case O_TOKENS:
+			tokens_file = optarg;
+			break;
+		case O_EVENT:
+			if (parse_num(optarg, 0, UINT32_MAX, &v) < 0)
+				goto bad;
+			o.event = (uint32_t)v;
+			break;
+		case O_SEATS:
+			if (parse_range(optarg, &o.seat_lo, &o.seat_hi) < 0)
+				goto bad;
+			break;
+		case O_MIX:
+			o.mix = optarg;
+			break;
+		case O_HOLD:
+			if (parse_num(optarg, 0, UINT16_MAX, &v) < 0)
+				goto bad;
+			o.hold_secs = (uint16_t)v;
+			break;
+		case O_SERVER_PID:
+			if (parse_num(optarg, 1, 1 << 22, &v) < 0)
+				goto bad;
+			o.server_pid = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc)
+		goto bad;
+	if (parse_mix(&o) < 0) {
+		fprintf(stderr, "udp_load: --mix is ops from hold, release, "
+				"extend, query, comma-separated\n");
+		return 2;
+	}
+	if ((uint64_t)o.seat_hi - o.seat_lo + 1 <
+	    (uint64_t)o.threads * (uint64_t)o.window) {
+		fprintf(stderr, "udp_load: %d threads x window %d need at least "
+				"%d seats; --seats gives %llu\n",
+			o.threads, o.window, o.threads * o.window,
+			(unsigned long long)o.seat_hi - o.seat_lo + 1);
+		return 2;
+	}
+	if (o.batch > o.window)
+		o.batch = o.window;
+	if (o.mode == MODE_OPEN && o.rate <= 0) {
+		fprintf(stderr, "udp_load: --mode open needs --rate\n");
+		return 2;
+	}
+	if (o.backend == BACKEND_REDIS && (o.mode != MODE_CLOSED || !o.redis)) {
+		fprintf(stderr, "udp_load: --backend redis needs --redis and "
+				"runs closed loop only\n");
+		return 2;
+	}
+	if (load_tokens(&o, tokens_file, token) < 0)
+		return 2;
+	if (o.backend == BACKEND_UDP && resolve_udp(&o) < 0)
+		goto out;
+	if (o.backend == BACKEND_REDIS && redis_prepare(&o) < 0)
+		goto out;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	ws = calloc((size_t)o.threads, sizeof(*ws));
+	if (!ws)
+		goto out;
+	for (int i = 0; i < o.threads; i++) {
+		ws[i].slots = calloc((size_t)o.window, sizeof(struct slot));
+		if (!ws[i].slots)
+			goto out;
+	}
+	t0 = now_ns();
+	for (int i = 0; i < o.threads; i++) {
+		ws[i].index = i;
+		ws[i].o = &o;
+		ws[i].start_ns = t0;
+		ws[i].measure_ns = t0 + (int64_t)(o.warmup_s * 1e9);
+		ws[i].end_ns = ws[i].measure_ns + (int64_t)(o.duration_s * 1e9);
+		if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i])) {
+			fprintf(stderr, "udp_load: pthread_create failed\n");
+			atomic_store(&stop_requested, true);
+			break;
+		}
+		started++;
+	}
+	if (started == o.threads) {
+		sleep_until(ws[0].measure_ns);
+		take_snap(&snap0, o.server_pid);
+		sleep_until(ws[0].end_ns);
+		take_snap(&snap1, o.server_pid);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(ws[i].tid, NULL);
+	t1 = now_ns();
+	if (started == o.threads) {
+		double measured = o.duration_s;
+
+		if (atomic_load(&stop_requested)) {
+			/* interrupted: only the part that ran counts */
+			int64_t ran = t1 - ws[0].measure_ns;
+
+			measured = ran > 0 ? (double)ran / 1e9 : 0;
+			if (measured > o.duration_s)
+				measured = o.duration_s;
+		}
+		print_report(&o, ws, measured, (double)(t1 - t0) / 1e9, &snap0,
+			     &snap1);
+		rc = 0;
+		for (int i = 0; i < o.threads; i++)
+			if (ws[i].error[0]) {
+				fprintf(stderr, "udp_load: thread %d: %s\n", i,
+					ws[i].error);
+				rc = 1;
+			}
+	}
+out:
+	if (ws)
+		for (int i = 0; i < o.threads; i++)
+			free(ws[i].slots);
+	free(ws);
+	free(o.tokens);
+	return rc;
+bad:
+	usage(stderr);
+	return 2;
+}

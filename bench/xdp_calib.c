@@ -1,0 +1,1113 @@
+/* xdp_calib: attach the benchmark's calibration XDP program to an interface
+ * (optionally inside a network namespace), detach it, or measure what one
+ * run of any XDP program costs with bpf_prog_test_run_opts.
+ *
+ *   xdp_calib --attach --iface IF [--netns NS] --obj PATH --prog NAME
+ *             [--mode native|skb] [--force]
+ *   xdp_calib --detach --iface IF [--netns NS]
+ *   xdp_calib --prog-test-run N --obj PATH --prog NAME [packet options]
+ *
+ * Generic on purpose: it loads any object by path and program name (no
+ * skeleton), so the same tool measures bench/xdp_trivial.bpf.c and the real
+ * bpf/seat_hold.bpf.c. Every result is one JSON object on stdout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+
+#include "bpf/session_token.h"
+#include "userspace/wire_codec.h"
+
+#define MAX_PACKETS 65536
+#define MAX_FRAME 512
+#define MAX_SETS 32
+#define MAX_TEST_RUNS 10000000L
+#define ETH_LEN 14
+#define IP_LEN 20
+#define UDP_LEN 8
+#define L4_PAYLOAD_OFF (ETH_LEN + IP_LEN + UDP_LEN)
+
+enum calib_cmd { CMD_NONE, CMD_ATTACH, CMD_DETACH, CMD_TEST_RUN };
+
+struct frame {
+	uint16_t len;
+	uint8_t bytes[MAX_FRAME];
+};
+
+struct calib_opts {
+	enum calib_cmd cmd;
+	const char *iface, *netns, *obj, *prog, *pin_root, *mode;
+	bool force, bpf_stats;
+	long runs;
+	/* packet sources: raw frames, or the built-in protocol builder */
+	const char *packet_hex[MAX_SETS];
+	int n_packet_hex;
+	const char *token_hex, *tokens_file, *mint;
+	uint32_t slot_lo, slot_hi, token_ttl;
+	uint32_t event, seat_lo, seat_hi;
+	uint16_t hold_secs, dport;
+	const char *mix, *src_ip, *dst_ip;
+	/* object set-up before and after load */
+	const char *sets[MAX_SETS];
+	int n_sets;
+	const char *map_updates[MAX_SETS];
+	int n_map_updates;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage:\n"
+		"  xdp_calib --attach --iface IF [--netns NS] --obj PATH --prog NAME\n"
+		"            [--mode native|skb] [--force]\n"
+		"  xdp_calib --detach --iface IF [--netns NS]\n"
+		"  xdp_calib --prog-test-run N --obj PATH --prog NAME [options]\n"
+		"object set-up:\n"
+		"  --set VAR=VALUE        write an integer global (.rodata/.data/.bss)\n"
+		"                         before load\n"
+		"  --map-update MAP=KEYHEX:VALHEX  after load (repeatable)\n"
+		"  --pin-root DIR         reuse maps pinned by name under DIR (a live\n"
+		"                         edge's tables!); default: private maps, no pins\n"
+		"  --bpf-stats            also report the kernel's run_time_ns/run_cnt\n"
+		"packets (rotated, one bpf_prog_test_run per packet, repeat 1):\n"
+		"  --packet-hex HEX       a whole Ethernet frame (repeatable)\n"
+		"  or built from the UDP hold protocol:\n"
+		"  --token HEX32 | --tokens FILE | --mint K0HEX,K1HEX [--slots A-B]\n"
+		"                         [--token-ttl SECS]   (mint with bpf/session_token.h)\n"
+		"  --event E (1)  --seats A-B (0-1023)  --mix OP[,OP...] (hold,release)\n"
+		"  --hold-secs S (0)  --dport P (7000)  --src-ip A  --dst-ip A\n"
+		"                         (10.79.0.1 -> 10.79.0.2)\n");
+}
+
+/* ---- small parsers ---------------------------------------------------- */
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
+{
+	char buf[64], *dash;
+	unsigned long a, b;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (parse_ulong(buf, UINT32_MAX, &a) < 0)
+		return -1;
+	b = a;
+	if (dash && parse_ulong(dash + 1, UINT32_MAX, &b) < 0)
+		return -1;
+	if (b < a)
+		return -1;
+	*lo = (uint32_t)a;
+	*hi = (uint32_t)b;
+	return 0;
+}
+
+/* Parses "hold,release,..." into ops[]; returns the count or -1. */
+static int parse_mix(const char *mix, uint8_t *ops, int cap)
+{
+	char buf[128], *save = NULL, *tok;
+	int n = 0;
+
+	if (strlen(mix) >= sizeof(buf))
+		return -1;
+	strcpy(buf, mix);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int op = tkt_op_from_name(tok);
+
+		if (op < 0 || n >= cap)
+			return -1;
+		ops[n++] = (uint8_t)op;
+	}
+	return n > 0 ? n : -1;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- network namespace and attach ----------------------------------- */
+
+static int enter_netns(const char *name)
+{
+	char path[256];
+	int fd, rc;
+
+	if (!name)
+		return 0;
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "xdp_calib: netns %s: %s\n", name,
+			strerror(errno));
+		return -1;
+	}
+	rc = setns(fd, CLONE_NEWNET);
+	if (rc < 0)
+		fprintf(stderr, "xdp_calib: setns %s: %s\n", name,
+			strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static int prog_id_of(int fd, uint32_t *id)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return -1;
+	*id = info.id;
+	return 0;
+}
+
+/* Writes VAR=VALUE into the initial value of whichever global section holds
+ * VAR (found through the object's BTF). Returns 0 or -1 after a message. */
+static int set_global(struct bpf_object *obj, const char *spec)
+{
+	char name[128];
+	const char *eq = strchr(spec, '=');
+	unsigned long long val;
+	struct bpf_map *map;
+	char *end;
+
+	if (!eq || (size_t)(eq - spec) >= sizeof(name)) {
+		fprintf(stderr, "xdp_calib: --set wants VAR=VALUE\n");
+		return -1;
+	}
+	memcpy(name, spec, (size_t)(eq - spec));
+	name[eq - spec] = '\0';
+	errno = 0;
+	val = strtoull(eq + 1, &end, 0);
+	if (errno || *end || end == eq + 1) {
+		fprintf(stderr, "xdp_calib: --set %s: bad number\n", name);
+		return -1;
+	}
+	bpf_object__for_each_map(map, obj) {
+		const struct btf *btf = bpf_object__btf(obj);
+		const struct btf_type *sec;
+		const struct btf_var_secinfo *vs;
+		const char *mname = bpf_map__name(map);
+		const char *dot;
+		size_t size;
+		uint8_t *data;
+		int id;
+
+		if (!btf || !bpf_map__is_internal(map))
+			continue;
+		/* internal maps are named "<obj prefix>.rodata" etc. */
+		dot = strchr(mname, '.');
+		if (!dot)
+			continue;
+		id = btf__find_by_name_kind(btf, dot, BTF_KIND_DATASEC);
+		if (id < 0)
+			continue;
+		sec = btf__type_by_id(btf, (uint32_t)id);
+		vs = btf_var_secinfos(sec);
+		for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+			const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+			if (strcmp(btf__name_by_offset(btf, var->name_off),
+				   name) != 0)
+				continue;
+			{
+				const void *init = bpf_map__initial_value(map, &size);
+				int rc;
+
+				if (!init || vs->offset + vs->size > size)
+					return -1;
+				if (vs->size != 1 && vs->size != 2 &&
+				    vs->size != 4 && vs->size != 8) {
+					fprintf(stderr, "xdp_calib: %s is %u "
+							"bytes, not an integer\n",
+						name, vs->size);
+					return -1;
+				}
+				data = malloc(size);
+				if (!data)
+					return -1;
+				memcpy(data, init, size);
+				/* little-endian host: the low bytes come first */
+				memcpy(data + vs->offset, &val, vs->size);
+				rc = bpf_map__set_initial_value(map, data, size);
+				free(data);
+				if (rc) {
+					fprintf(stderr, "xdp_calib: --set %s: "
+							"%s\n",
+						name, strerror(-rc));
+					return -1;
+				}
+			}
+			return 0;
+		}
+	}
+	fprintf(stderr, "xdp_calib: no global variable %s in the object\n",
+		name);
+	return -1;
+}
+
+static int map_update(struct bpf_object *obj, const char *spec)
+{
+	char name[128];
+	uint8_t key[256], val[4096];
+	const char *eq = strchr(spec, '='), *colon;
+	struct bpf_map *map;
+	char *keyhex;
+	int kn, vn;
+
+	if (!eq || (size_t)(eq - spec) >= sizeof(name) ||
+	    !(colon = strchr(eq, ':'))) {
+		fprintf(stderr, "xdp_calib: --map-update wants MAP=KEY:VAL\n");
+		return -1;
+	}
+	memcpy(name, spec, (size_t)(eq - spec));
+	name[eq - spec] = '\0';
+	keyhex = strndup(eq + 1, (size_t)(colon - eq - 1));
+	if (!keyhex)
+		return -1;
+	kn = tkt_hex_decode(keyhex, key, sizeof(key));
+	free(keyhex);
+	vn = tkt_hex_decode(colon + 1, val, sizeof(val));
+	map = bpf_object__find_map_by_name(obj, name);
+	if (!map) {
+		fprintf(stderr, "xdp_calib: no map %s\n", name);
+		return -1;
+	}
+	if (kn != (int)bpf_map__key_size(map) ||
+	    vn != (int)bpf_map__value_size(map)) {
+		fprintf(stderr, "xdp_calib: map %s wants a %u-byte key and a "
+				"%u-byte value\n",
+			name, bpf_map__key_size(map), bpf_map__value_size(map));
+		return -1;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(map), key, val, BPF_ANY) < 0) {
+		fprintf(stderr, "xdp_calib: update %s: %s\n", name,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens obj, keeps only the named program for loading, applies --set and
+ * pinning, loads, applies --map-update. Returns the object or NULL. */
+static struct bpf_object *load_object(const struct calib_opts *o,
+				      struct bpf_program **progp)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_root);
+	struct bpf_program *p, *want = NULL;
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	int err;
+
+	obj = bpf_object__open_file(o->obj, &oo);
+	if (!obj) {
+		fprintf(stderr, "xdp_calib: open %s: %s\n", o->obj,
+			strerror(errno));
+		return NULL;
+	}
+	bpf_object__for_each_program(p, obj) {
+		bool mine = strcmp(bpf_program__name(p), o->prog) == 0;
+
+		if (mine)
+			want = p;
+		bpf_program__set_autoload(p, mine);
+	}
+	if (!want) {
+		fprintf(stderr, "xdp_calib: no program %s in %s\n", o->prog,
+			o->obj);
+		goto fail;
+	}
+	/* Without --pin-root, never touch bpffs: private maps only. */
+	if (!o->pin_root)
+		bpf_object__for_each_map(map, obj)
+			bpf_map__set_pin_path(map, NULL);
+	for (int i = 0; i < o->n_sets; i++)
+		if (set_global(obj, o->sets[i]) < 0)
+			goto fail;
+	err = bpf_object__load(obj);
+	if (err) {
+		fprintf(stderr, "xdp_calib: load %s: %s\n", o->obj,
+			strerror(-err));
+		goto fail;
+	}
+	for (int i = 0; i < o->n_map_updates; i++)
+		if (map_update(obj, o->map_updates[i]) < 0)
+			goto fail;
+	*progp = want;
+	return obj;
+fail:
+	bpf_object__close(obj);
+	return NULL;
+}
+
+static int cmd_attach(const struct calib_opts *o)
+{
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	uint32_t flags = 0, id = 0;
+	bool skb = o->mode && strcmp(o->mode, "skb") == 0;
+	int ifindex, err;
+
+	obj = load_object(o, &prog);
+	if (!obj)
+		return 1;
+	if (enter_netns(o->netns) < 0)
+		goto fail;
+	ifindex = (int)if_nametoindex(o->iface);
+	if (!ifindex) {
+		fprintf(stderr, "xdp_calib: no interface %s\n", o->iface);
+		goto fail;
+	}
+	flags = skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	if (!o->force)
+		flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(prog), flags, NULL);
+	if (err) {
+		fprintf(stderr, "xdp_calib: attach %s to %s (%s mode): %s\n",
+			o->prog, o->iface, skb ? "skb" : "native",
+			strerror(-err));
+		goto fail;
+	}
+	prog_id_of(bpf_program__fd(prog), &id);
+	printf("{\"attached\":true,\"iface\":\"%s\",\"ifindex\":%d,"
+	       "\"netns\":\"%s\",\"obj\":\"%s\",\"prog\":\"%s\","
+	       "\"prog_id\":%u,\"mode\":\"%s\"}\n",
+	       o->iface, ifindex, o->netns ? o->netns : "", o->obj, o->prog,
+	       id, skb ? "skb" : "native");
+	/* The attachment holds the program; our fds may go. */
+	bpf_object__close(obj);
+	return 0;
+fail:
+	bpf_object__close(obj);
+	return 1;
+}
+
+static int cmd_detach(const struct calib_opts *o)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	uint32_t flags;
+	int ifindex, err;
+
+	if (enter_netns(o->netns) < 0)
+		return 1;
+	ifindex = (int)if_nametoindex(o->iface);
+	if (!ifindex) {
+		fprintf(stderr, "xdp_calib: no interface %s\n", o->iface);
+		return 1;
+	}
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err) {
+		fprintf(stderr, "xdp_calib: query %s: %s\n", o->iface,
+			strerror(-err));
+		return 1;
+	}
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_NONE:
+		printf("{\"detached\":false,\"iface\":\"%s\","
+		       "\"reason\":\"nothing attached\"}\n",
+		       o->iface);
+		return 0;
+	case XDP_ATTACHED_SKB:
+		flags = XDP_FLAGS_SKB_MODE;
+		break;
+	case XDP_ATTACHED_DRV:
+		flags = XDP_FLAGS_DRV_MODE;
+		break;
+	default:
+		fprintf(stderr, "xdp_calib: %s has a mode we did not attach "
+				"(%u); not touching it\n",
+			o->iface, q.attach_mode);
+		return 1;
+	}
+	err = bpf_xdp_detach(ifindex, flags, NULL);
+	if (err) {
+		fprintf(stderr, "xdp_calib: detach %s: %s\n", o->iface,
+			strerror(-err));
+		return 1;
+	}
+	printf("{\"detached\":true,\"iface\":\"%s\",\"prog_id\":%u}\n",
+	       o->iface, q.prog_id);
+	return 0;
+}
+
+/* ---- packets for prog_test_run ----------------------------------------- */
+
+static uint16_t ip_checksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Ethernet + IPv4 + UDP (checksum 0) around one 40-byte request. */
+static void build_frame(struct frame *f, const struct calib_opts *o,
+			const struct in_addr *src, const struct in_addr *dst,
+			const struct tkt_request_fields *q)
+{
+	static const uint8_t dmac[6] = {0x02, 0, 0, 0, 0x79, 0x02};
+	static const uint8_t smac[6] = {0x02, 0, 0, 0, 0x79, 0x01};
+	uint8_t *p = f->bytes, *ip = p + ETH_LEN, *udp = ip + IP_LEN;
+	uint16_t ip_len = IP_LEN + UDP_LEN + TKT_REQ_LEN;
+	uint16_t csum;
+
+	memset(p, 0, L4_PAYLOAD_OFF + TKT_REQ_LEN);
+	memcpy(p, dmac, 6);
+	memcpy(p + 6, smac, 6);
+	p[12] = 0x08; /* IPv4 */
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[6] = 0x40; /* DF */
+	ip[8] = 64;
+	ip[9] = 17; /* UDP */
+	memcpy(ip + 12, &src->s_addr, 4);
+	memcpy(ip + 16, &dst->s_addr, 4);
+	csum = ip_checksum(ip, IP_LEN);
+	ip[10] = (uint8_t)(csum >> 8);
+	ip[11] = (uint8_t)csum;
+	udp[0] = 40000 >> 8;
+	udp[1] = 40000 & 0xff;
+	udp[2] = (uint8_t)(o->dport >> 8);
+	udp[3] = (uint8_t)o->dport;
+	udp[5] = UDP_LEN + TKT_REQ_LEN;
+	tkt_build_request(udp + UDP_LEN, TKT_REQ_LEN, q);
+	f->len = L4_PAYLOAD_OFF + TKT_REQ_LEN;
+}
+
+static int load_tokens_file(const char *path, uint8_t (**out)[TKT_TOKEN_LEN])
+{
+	uint8_t(*toks)[TKT_TOKEN_LEN] = NULL;
+	char line[256];
+	int n = 0, cap = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "xdp_calib: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, " \t\r\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		if (n == cap) {
+			void *grown;
+
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(toks, (size_t)cap * TKT_TOKEN_LEN);
+			if (!grown)
+				goto fail;
+			toks = grown;
+		}
+		if (tkt_token_from_hex(line, toks[n]) < 0) {
+			fprintf(stderr, "xdp_calib: %s: bad token '%s'\n",
+				path, line);
+			goto fail;
+		}
+		n++;
+	}
+	fclose(f);
+	if (n == 0) {
+		fprintf(stderr, "xdp_calib: %s has no tokens\n", path);
+		free(toks);
+		return -1;
+	}
+	*out = toks;
+	return n;
+fail:
+	fclose(f);
+	free(toks);
+	return -1;
+}
+
+/* Mints tokens for slots lo..hi with the key "K0HEX,K1HEX" (the two u64
+ * halves of struct tkt_token_key), valid for ttl seconds from now. */
+static int mint_tokens(const char *keyspec, uint32_t lo, uint32_t hi,
+		       uint32_t ttl, uint8_t (**out)[TKT_TOKEN_LEN])
+{
+	struct tkt_token_key key;
+	uint8_t(*toks)[TKT_TOKEN_LEN];
+	uint32_t expiry = (uint32_t)time(NULL) + ttl;
+	char *end;
+	int n;
+
+	errno = 0;
+	key.k0 = strtoull(keyspec, &end, 16);
+	if (errno || *end != ',') {
+		fprintf(stderr, "xdp_calib: --mint wants K0HEX,K1HEX\n");
+		return -1;
+	}
+	key.k1 = strtoull(end + 1, &end, 16);
+	if (errno || *end) {
+		fprintf(stderr, "xdp_calib: --mint wants K0HEX,K1HEX\n");
+		return -1;
+	}
+	if (lo == 0 || hi > TKT_SLOT_MAX || hi - lo >= MAX_PACKETS) {
+		fprintf(stderr, "xdp_calib: --slots must lie in 1..%u, at "
+				"most %d of them\n",
+			TKT_SLOT_MAX, MAX_PACKETS);
+		return -1;
+	}
+	n = (int)(hi - lo + 1);
+	toks = calloc((size_t)n, TKT_TOKEN_LEN);
+	if (!toks)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		uint32_t slot = lo + (uint32_t)i;
+		uint8_t *t = toks[i];
+
+		t[0] = (uint8_t)(slot >> 24);
+		t[1] = (uint8_t)(slot >> 16);
+		t[2] = (uint8_t)(slot >> 8);
+		t[3] = (uint8_t)slot;
+		t[4] = (uint8_t)(expiry >> 24);
+		t[5] = (uint8_t)(expiry >> 16);
+		t[6] = (uint8_t)(expiry >> 8);
+		t[7] = (uint8_t)expiry;
+		tkt_token_tag(&key, t, t + TKT_SESSION_ID_LEN);
+	}
+	*out = toks;
+	return n;
+}
+
+/* Builds the packet set: for each seat in turn, the mix of ops, each with
+ * the token of that seat (seat index mod token count), so a hold and the
+ * release after it come from one session and every session holds at most
+ * one seat at a time. */
+static int build_packets(const struct calib_opts *o, struct frame **out)
+{
+	uint8_t(*toks)[TKT_TOKEN_LEN] = NULL;
+	uint8_t ops[16];
+	struct in_addr src, dst;
+	struct frame *frames;
+	int ntok, nops, n = 0;
+
+	if (o->n_packet_hex) {
+		frames = calloc((size_t)o->n_packet_hex, sizeof(*frames));
+		if (!frames)
+			return -1;
+		for (int i = 0; i < o->n_packet_hex; i++) {
+			int len = tkt_hex_decode(o->packet_hex[i],
+						 frames[i].bytes, MAX_FRAME);
+
+			if (len < ETH_LEN) {
+				fprintf(stderr, "xdp_calib: --packet-hex %d: "
+						"need a frame of 14..%d bytes\n",
+					i + 1, MAX_FRAME);
+				free(frames);
+				return -1;
+			}
+			frames[i].len = (uint16_t)len;
+		}
+		*out = frames;
+		return o->n_packet_hex;
+	}
+	if (inet_pton(AF_INET, o->src_ip, &src) != 1 ||
+	    inet_pton(AF_INET, o->dst_ip, &dst) != 1) {
+		fprintf(stderr, "xdp_calib: --src-ip/--dst-ip are IPv4\n");
+		return -1;
+	}
+	nops = parse_mix(o->mix, ops, (int)sizeof(ops));
+	if (nops < 0) {
+		fprintf(stderr, "xdp_calib: bad --mix '%s'\n", o->mix);
+		return -1;
+	}
+	if (o->tokens_file)
+		ntok = load_tokens_file(o->tokens_file, &toks);
+	else if (o->mint)
+		ntok = mint_tokens(o->mint, o->slot_lo, o->slot_hi,
+				   o->token_ttl, &toks);
+	else {
+		toks = calloc(1, TKT_TOKEN_LEN);
+		ntok = toks ? 1 : -1;
+		if (toks && o->token_hex &&
+		    tkt_token_from_hex(o->token_hex, toks[0]) < 0) {
+			fprintf(stderr, "xdp_calib: --token is 32 hex\n");
+			ntok = -1;
+		}
+	}
+	if (ntok < 0) {
+		free(toks);
+		return -1;
+	}
+	frames = calloc(MAX_PACKETS, sizeof(*frames));
+	if (!frames) {
+		free(toks);
+		return -1;
+	}
+	for (uint64_t s = o->seat_lo; s <= o->seat_hi && n + nops <= MAX_PACKETS;
+	     s++) {
+		for (int k = 0; k < nops; k++) {
+			struct tkt_request_fields q = {
+				.op = ops[k],
+				.req_id = (uint32_t)n + 1,
+				.event_id = o->event,
+				.seat_id = (uint32_t)s,
+				.hold_secs = o->hold_secs,
+			};
+
+			memcpy(q.token, toks[(s - o->seat_lo) % (uint64_t)ntok],
+			       TKT_TOKEN_LEN);
+			build_frame(&frames[n++], o, &src, &dst, &q);
+		}
+	}
+	free(toks);
+	*out = frames;
+	return n;
+}
+
+/* ---- prog_test_run ----------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct dist {
+	double mean;
+	uint32_t min, p10, median, p90, p99, max;
+};
+
+static struct dist summarize(uint32_t *v, long n)
+{
+	struct dist d = {0};
+	double sum = 0;
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_u32);
+	for (long i = 0; i < n; i++)
+		sum += v[i];
+	d.mean = sum / (double)n;
+	d.min = v[0];
+	d.p10 = v[n / 10];
+	d.median = v[n / 2];
+	d.p90 = v[n * 9 / 10];
+	d.p99 = v[n * 99 / 100];
+	d.max = v[n - 1];
+	return d;
+}
+
+static void print_dist(const char *name, const struct dist *d)
+{
+	printf("\"%s\":{\"mean\":%.2f,\"min\":%u,\"p10\":%u,\"median\":%u,"
+	       "\"p90\":%u,\"p99\":%u,\"max\":%u}",
+	       name, d->mean, d->min, d->p10, d->median, d->p90, d->p99,
+	       d->max);
+}
+
+/* A one-instruction program that returns XDP_PASS: what a test run costs
+ * before the program under test does anything. */
+static int load_empty_prog(void)
+{
+	const struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		 .imm = XDP_PASS},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "calib_empty", "GPL", insns,
+			     2, NULL);
+}
+
+static int count_record(void *ctx, void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	(*(long *)ctx)++;
+	return 0;
+}
+
+static const char *action_name(uint32_t a)
+{
+	static const char *const names[] = {"XDP_ABORTED", "XDP_DROP",
+					    "XDP_PASS", "XDP_TX",
+					    "XDP_REDIRECT"};
+
+	return a < 5 ? names[a] : "OTHER";
+}
+
+static int cmd_test_run(const struct calib_opts *o)
+{
+	struct ring_buffer *rb = NULL;
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	struct frame *frames = NULL;
+	uint32_t *dur = NULL, *base = NULL;
+	long actions[6] = {0}, status[TKT_STATUS_COUNT] = {0};
+	long no_reply = 0, records = 0, failures = 0;
+	struct bpf_prog_info info0, info1;
+	uint32_t ilen;
+	int nframes, prog_fd, empty_fd = -1, stats_fd = -1, ret = 1;
+	int64_t t0, t1;
+
+	obj = load_object(o, &prog);
+	if (!obj)
+		return 1;
+	prog_fd = bpf_program__fd(prog);
+	nframes = build_packets(o, &frames);
+	if (nframes <= 0) {
+		if (nframes == 0)
+			fprintf(stderr, "xdp_calib: no packets to send\n");
+		goto out;
+	}
+	empty_fd = load_empty_prog();
+	if (empty_fd < 0) {
+		fprintf(stderr, "xdp_calib: load empty program: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	/* Records the program emits would fill its ring buffer and change
+	 * its path (RATE_LIMITED): drain them as the daemon would. */
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
+			continue;
+		if (!rb)
+			rb = ring_buffer__new(bpf_map__fd(map), count_record,
+					      &records, NULL);
+		else if (ring_buffer__add(rb, bpf_map__fd(map), count_record,
+					  &records) < 0)
+			fprintf(stderr, "xdp_calib: ring buffer %s not "
+					"drained\n",
+				bpf_map__name(map));
+		if (!rb) {
+			fprintf(stderr, "xdp_calib: ring buffer %s: %s\n",
+				bpf_map__name(map), strerror(errno));
+			goto out;
+		}
+	}
+	if (o->bpf_stats) {
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (stats_fd < 0)
+			fprintf(stderr, "xdp_calib: bpf_enable_stats: %s\n",
+				strerror(errno));
+	}
+	dur = calloc((size_t)o->runs, sizeof(*dur));
+	base = calloc((size_t)o->runs, sizeof(*base));
+	if (!dur || !base)
+		goto out;
+	memset(&info0, 0, sizeof(info0));
+	ilen = sizeof(info0);
+	bpf_obj_get_info_by_fd(prog_fd, &info0, &ilen);
+
+	t0 = now_ns();
+	for (long i = 0; i < o->runs; i++) {
+		const struct frame *f = &frames[i % nframes];
+		uint8_t out[MAX_FRAME + 256];
+		struct tkt_reply_fields r;
+		/* repeat stays 1: XDP test runs keep the rewritten packet
+		 * between repeats, so a second repeat would see our reply,
+		 * not a request. */
+		LIBBPF_OPTS(bpf_test_run_opts, e, .data_in = f->bytes,
+			    .data_size_in = f->len, .repeat = 1);
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = f->bytes,
+			    .data_size_in = f->len, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1);
+
+		/* interleaved, so drift hits both the same way */
+		if (bpf_prog_test_run_opts(empty_fd, &e) < 0 ||
+		    bpf_prog_test_run_opts(prog_fd, &t) < 0) {
+			if (failures++ == 0)
+				fprintf(stderr, "xdp_calib: test run: %s\n",
+					strerror(errno));
+			base[i] = dur[i] = 0;
+			continue;
+		}
+		base[i] = e.duration;
+		dur[i] = t.duration;
+		actions[t.retval < 5 ? t.retval : 5]++;
+		if (t.data_size_out >= L4_PAYLOAD_OFF &&
+		    tkt_parse_reply(out + L4_PAYLOAD_OFF,
+				    t.data_size_out - L4_PAYLOAD_OFF,
+				    &r) == TKT_REPLY_VALID)
+			status[r.status]++;
+		else
+			no_reply++;
+		if (rb && (i & 31) == 31)
+			ring_buffer__consume(rb);
+	}
+	t1 = now_ns();
+	if (rb)
+		ring_buffer__consume(rb);
+	memset(&info1, 0, sizeof(info1));
+	ilen = sizeof(info1);
+	bpf_obj_get_info_by_fd(prog_fd, &info1, &ilen);
+
+	{
+		struct dist dp = summarize(dur, o->runs);
+		struct dist db = summarize(base, o->runs);
+		bool first = true;
+
+		printf("{\"tool\":\"xdp_calib\",\"mode\":\"prog_test_run\","
+		       "\"obj\":\"%s\",\"prog\":\"%s\",\"runs\":%ld,"
+		       "\"packets\":%d,\"frame_len\":%u,\"failures\":%ld,",
+		       o->obj, o->prog, o->runs, nframes, frames[0].len,
+		       failures);
+		print_dist("ns_per_run", &dp);
+		printf(",");
+		print_dist("empty_prog_ns_per_run", &db);
+		printf(",\"net_ns_per_run\":{\"median\":%.1f,\"mean\":%.2f}",
+		       (double)dp.median - (double)db.median,
+		       dp.mean - db.mean);
+		if (stats_fd >= 0 && info1.run_cnt > info0.run_cnt)
+			printf(",\"bpf_stats\":{\"run_cnt\":%llu,"
+			       "\"run_time_ns\":%llu,\"ns_per_run\":%.2f}",
+			       (unsigned long long)(info1.run_cnt -
+						    info0.run_cnt),
+			       (unsigned long long)(info1.run_time_ns -
+						    info0.run_time_ns),
+			       (double)(info1.run_time_ns - info0.run_time_ns) /
+				       (double)(info1.run_cnt - info0.run_cnt));
+		printf(",\"actions\":{");
+		for (uint32_t a = 0; a < 6; a++) {
+			if (!actions[a])
+				continue;
+			printf("%s\"%s\":%ld", first ? "" : ",", action_name(a),
+			       actions[a]);
+			first = false;
+		}
+		printf("},\"status\":{");
+		first = true;
+		for (int s = 0; s < TKT_STATUS_COUNT; s++) {
+			if (!status[s])
+				continue;
+			printf("%s\"%s\":%ld", first ? "" : ",",
+			       tkt_status_name((unsigned)s), status[s]);
+			first = false;
+		}
+		printf("},\"no_reply\":%ld,\"ringbuf_records\":%ld,"
+		       "\"wall_s\":%.3f}\n",
+		       no_reply, records, (double)(t1 - t0) / 1e9);
+	}
+	ret = failures == o->runs ? 1 : 0;
+out:
+	free(dur);
+	free(base);
+	free(frames);
+	ring_buffer__free(rb);
+	if (empty_fd >= 0)
+		close(empty_fd);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	bpf_object__close(obj);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		O_ATTACH = 256, O_DETACH, O_TESTRUN, O_IFACE, O_NETNS, O_OBJ,
+		O_PROG, O_MODE, O_FORCE, O_PINROOT, O_STATS, O_PKTHEX, O_TOKEN,
+		O_TOKENS, O_MINT, O_SLOTS, O_TTL, O_EVENT, O_SEATS, O_MIX,
+		O_HOLD, O_DPORT, O_SRC, O_DST, O_SET, O_MAPUPD,
+	};
+	static const struct option longopts[] = {
+		{"attach", no_argument, NULL, O_ATTACH},
+		{"detach", no_argument, NULL, O_DETACH},
+		{"prog-test-run", required_argument, NULL, O_TESTRUN},
+		{"iface", required_argument, NULL, O_IFACE},
+		{"netns", required_argument, NULL, O_NETNS},
+		{"obj", required_argument, NULL, O_OBJ},
+		{"prog", required_argument, NULL, O_PROG},
+		{"mode", required_argument, NULL, O_MODE},
+		{"force", no_argument, NULL, O_FORCE},
+		{"pin-root", required_argument, NULL, O_PINROOT},
+		{"bpf-stats", no_argument, NULL, O_STATS},
+		{"packet-hex", required_argument, NULL, O_PKTHEX},
+		{"token", required_argument, NULL, O_TOKEN},
+		{"tokens", required_argument, NULL, O_TOKENS},
+		{"mint", required_argument, NULL, O_MINT},
+		{"slots", required_argument, NULL, O_SLOTS},
+		{"token-ttl", required_argument, NULL, O_TTL},
+		{"event", required_argument, NULL, O_EVENT},
+		{"seats", required_argument, NULL, O_SEATS},
+		{"mix", required_argument, NULL, O_MIX},
+		{"hold-secs", required_argument, NULL, O_HOLD},
+		{"dport", required_argument, NULL, O_DPORT},
+		{"src-ip", required_argument, NULL, O_SRC},
+		{"dst-ip", required_argument, NULL, O_DST},
+		{"set", required_argument, NULL, O_SET},
+		{"map-update", required_argument, NULL, O_MAPUPD},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct calib_opts o = {
+		.slot_lo = 1, .slot_hi = 1, .token_ttl = 3600, .event = 1,
+		.seat_lo = 0, .seat_hi = 1023, .dport = TKT_DEFAULT_PORT,
+		.mix = "hold,release", .src_ip = "10.79.0.1",
+		.dst_ip = "10.79.0.2",
+	};
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_ATTACH:
+			o.cmd = CMD_ATTACH;
+			break;
+		case O_DETACH:
+			o.cmd = CMD_DETACH;
+			break;
+		case O_TESTRUN:
+			if (parse_ulong(optarg, MAX_TEST_RUNS, &v) < 0 || !v)
+				goto bad;
+			o.cmd = CMD_TEST_RUN;
+			o.runs = (long)v;
+			break;
+		case O_IFACE:
+			o.iface = optarg;
+			break;
+		case O_NETNS:
+			o.netns = optarg;
+			break;
+		case O_OBJ:
+			o.obj = optarg;
+			break;
+		case O_PROG:
+			o.prog = optarg;
+			break;
+		case O_MODE:
+			if (strcmp(optarg, "native") && strcmp(optarg, "skb"))
+				goto bad;
+			o.mode = optarg;
+			break;
+		case O_FORCE:
+			o.force = true;
+			break;
+		case O_PINROOT:
+			o.pin_root = optarg;
+			break;
+		case O_STATS:
+			o.bpf_stats = true;
+			break;
+		case O_PKTHEX:
+			if (o.n_packet_hex == MAX_SETS)
+				goto bad;
+			o.packet_hex[o.n_packet_hex++] = optarg;
+			break;
+		case O_TOKEN:
+			o.token_hex = optarg;
+			break;
+		case O_TOKENS:
+			o.tokens_file = optarg;
+			break;
+		case O_MINT:
+			o.mint = optarg;
+			break;
+		case O_SLOTS:
+			if (parse_range(optarg, &o.slot_lo, &o.slot_hi) < 0)
+				goto bad;
+			break;
+		case O_TTL:
+			if (parse_ulong(optarg, 86400 * 365, &v) < 0)
+				goto bad;
+			o.token_ttl = (uint32_t)v;
+			break;
+		case O_EVENT:
+			if (parse_ulong(optarg, UINT32_MAX, &v) < 0)
+				goto bad;
+			o.event = (uint32_t)v;
+			break;
+		case O_SEATS:
+			if (parse_range(optarg, &o.seat_lo, &o.seat_hi) < 0)
+				goto bad;
+			break;
+		case O_MIX:
+			o.mix = optarg;
+			break;
+		case O_HOLD:
+			if (parse_ulong(optarg, UINT16_MAX, &v) < 0)
+				goto bad;
+			o.hold_secs = (uint16_t)v;
+			break;
+		case O_DPORT:
+			if (parse_ulong(optarg, UINT16_MAX, &v) < 0 || !v)
+				goto bad;
+			o.dport = (uint16_t)v;
+			break;
+		case O_SRC:
+			o.src_ip = optarg;
+			break;
+		case O_DST:
+			o.dst_ip = optarg;
+			break;
+		case O_SET:
+			if (o.n_sets == MAX_SETS)
+				goto bad;
+			o.sets[o.n_sets++] = optarg;
+			break;
+		case O_MAPUPD:
+			if (o.n_map_updates == MAX_SETS)
+				goto bad;
+			o.map_updates[o.n_map_updates++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc)
+		goto bad;
+	switch (o.cmd) {
+	case CMD_ATTACH:
+		if (!o.iface || !o.obj || !o.prog)
+			goto bad;
+		return cmd_attach(&o);
+	case CMD_DETACH:
+		if (!o.iface)
+			goto bad;
+		return cmd_detach(&o);
+	case CMD_TEST_RUN:
+		if (!o.obj || !o.prog)
+			goto bad;
+		return cmd_test_run(&o);
+	default:
+		break;
+	}
+bad:
+	usage(stderr);
+	return 2;
+}

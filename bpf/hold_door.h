@@ -1,0 +1,484 @@
+/* Serving the UDP hold protocol (v1) against the seat table: the one copy of
+ * the rules, compiled into the XDP program and into ticketd (socket door,
+ * REST door, sweeper, saga).
+ *
+ * A "door" is whatever reaches the seat table: the XDP program with its BPF
+ * maps, or ticketd with the mmapped array (or shm) and its own queue. The
+ * logic here is written against a small set of hooks that the including
+ * file provides, so the same code compiles into both without function
+ * pointers in BPF:
+ *
+ *   struct tkt_door;                         opaque to this file
+ *   const struct tkt_config *tkt_door_config(struct tkt_door *);
+ *   int  tkt_door_event(struct tkt_door *, __u32 event_id, struct tkt_event *);
+ *                                            0 found, <0 absent
+ *   __u64 *tkt_door_seat(struct tkt_door *, __u32 index);   NULL if none
+ *   int  tkt_door_count_reserve(struct tkt_door *, __u32 slot, __u32 event,
+ *                               __u32 limit);   TKT_OK / TKT_LIMIT_EXCEEDED
+ *                                               / TKT_RATE_LIMITED (no room)
+ *   void tkt_door_count_release(struct tkt_door *, __u32 slot, __u32 event);
+ *   struct tkt_change *tkt_door_change_reserve(struct tkt_door *);  NULL=full
+ *   void tkt_door_change_submit(struct tkt_door *, struct tkt_change *);
+ *   void tkt_door_change_discard(struct tkt_door *, struct tkt_change *);
+ *   int  tkt_door_rate_ok(struct tkt_door *, const struct tkt_peer *,
+ *                         __u64 now_ns);
+ *   void tkt_door_stat(struct tkt_door *, __u32 index);
+ *   __u64 tkt_door_now_ns(struct tkt_door *);       CLOCK_MONOTONIC
+ *
+ * The BPF object defines them over its maps (bpf/seat_hold.bpf.c); in
+ * userspace this header defines them as calls through struct tkt_door_ops
+ * (implemented by userspace/edge.c for both of its backends).
+ *
+ * Packet parsing and the in-place reply stay in the BPF program; sockets stay
+ * in userspace/udp_door.c. Everything between "here are the request bytes"
+ * and "here are the reply bytes" is below. */
+#ifndef TICKET_HOLD_DOOR_H
+#define TICKET_HOLD_DOOR_H
+
+#include <linux/types.h>
+
+#include "bpf/seat_word.h"
+#include "bpf/session_token.h"
+#include "bpf/ticket_maps.h"
+#include "bpf/ticket_wire.h"
+
+struct tkt_door;
+
+#if !defined(__bpf__)
+/* Userspace doors: the hooks go through a table so edge.c can offer two
+ * backends (BPF maps or plain shared memory) behind one door type. */
+struct tkt_door_ops {
+	int (*event)(void *impl, __u32 event_id, struct tkt_event *ev);
+	int (*count_reserve)(void *impl, __u32 slot, __u32 event_id,
+			     __u32 limit);
+	void (*count_release)(void *impl, __u32 slot, __u32 event_id);
+	struct tkt_change *(*change_reserve)(void *impl);
+	void (*change_submit)(void *impl, struct tkt_change *rec);
+	void (*change_discard)(void *impl, struct tkt_change *rec);
+	int (*rate_ok)(void *impl, const struct tkt_peer *peer, __u64 now_ns);
+	void (*stat)(void *impl, __u32 index);
+	__u64 (*now_ns)(void *impl);
+};
+
+/* A door as ticketd uses it. cfg points at a snapshot the owner keeps
+ * stable while requests are served (udp_door refreshes it between
+ * batches). */
+struct tkt_door {
+	__u64 *seats; /* TKT_MAX_SEATS words, mmapped */
+	const struct tkt_config *cfg;
+	const struct tkt_door_ops *ops;
+	void *impl;
+	__u8 source; /* enum tkt_change_source stamped on records */
+};
+
+TKT_INLINE const struct tkt_config *tkt_door_config(struct tkt_door *d)
+{
+	return d->cfg;
+}
+
+TKT_INLINE int tkt_door_event(struct tkt_door *d, __u32 event_id,
+			      struct tkt_event *ev)
+{
+	return d->ops->event(d->impl, event_id, ev);
+}
+
+TKT_INLINE __u64 *tkt_door_seat(struct tkt_door *d, __u32 index)
+{
+	return index < TKT_MAX_SEATS ? &d->seats[index] : (__u64 *)0;
+}
+
+TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
+				      __u32 event_id, __u32 limit)
+{
+	return d->ops->count_reserve(d->impl, slot, event_id, limit);
+}
+
+TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
+				       __u32 event_id)
+{
+	d->ops->count_release(d->impl, slot, event_id);
+}
+
+TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
+{
+	return d->ops->change_reserve(d->impl);
+}
+
+TKT_INLINE void tkt_door_change_submit(struct tkt_door *d,
+				       struct tkt_change *rec)
+{
+	d->ops->change_submit(d->impl, rec);
+}
+
+TKT_INLINE void tkt_door_change_discard(struct tkt_door *d,
+					struct tkt_change *rec)
+{
+	d->ops->change_discard(d->impl, rec);
+}
+
+TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
+				__u64 now_ns)
+{
+	return d->ops->rate_ok ? d->ops->rate_ok(d->impl, p, now_ns) : 1;
+}
+
+TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)
+{
+	if (d->ops->stat)
+		d->ops->stat(d->impl, index);
+}
+
+TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d)
+{
+	return d->ops->now_ns(d->impl);
+}
+
+TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
+{
+	return d->source;
+}
+#else
+/* BPF: the includer defines struct tkt_door and these. */
+TKT_INLINE const struct tkt_config *tkt_door_config(struct tkt_door *d);
+TKT_INLINE int tkt_door_event(struct tkt_door *d, __u32 event_id,
+			      struct tkt_event *ev);
+TKT_INLINE __u64 *tkt_door_seat(struct tkt_door *d, __u32 index);
+TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
+				      __u32 event_id, __u32 limit);
+TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
+				       __u32 event_id);
+TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d);
+TKT_INLINE void tkt_door_change_submit(struct tkt_door *d,
+				       struct tkt_change *rec);
+TKT_INLINE void tkt_door_change_discard(struct tkt_door *d,
+					struct tkt_change *rec);
+TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
+				__u64 now_ns);
+TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index);
+TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d);
+TKT_INLINE __u8 tkt_door_source(struct tkt_door *d);
+#endif
+
+/* ---- byte order (wire is big-endian; both targets are little-endian) ---- */
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define tkt_be16(x) __builtin_bswap16(x)
+#define tkt_be32(x) __builtin_bswap32(x)
+#define tkt_be64(x) __builtin_bswap64(x)
+#else
+#define tkt_be16(x) (x)
+#define tkt_be32(x) (x)
+#define tkt_be64(x) (x)
+#endif
+
+/* ---- counters shared by both doors: plain words, CAS only ---- */
+
+/* Takes one unit of a hold count unless it is at limit. The count is a
+ * plain word in a map value or in ticketd's table; a bounded CAS loop keeps
+ * it exact under concurrency without locks. */
+TKT_INLINE int tkt_count_take(__u32 *cnt, __u32 limit)
+{
+	int i;
+
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u32 c = tkt_load32(cnt);
+
+		if (c >= limit)
+			return TKT_LIMIT_EXCEEDED;
+		if (tkt_cas32(cnt, c, c + 1))
+			return TKT_OK;
+	}
+	return TKT_RATE_LIMITED;
+}
+
+/* Gives one unit back; never below zero (a count of 0 means the books were
+ * rebuilt after this hold was made, and underflow would lock the session out
+ * for good). */
+TKT_INLINE void tkt_count_give(__u32 *cnt)
+{
+	int i;
+
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u32 c = tkt_load32(cnt);
+
+		if (c == 0 || tkt_cas32(cnt, c, c - 1))
+			return;
+	}
+}
+
+/* Generic cell rate algorithm: *tat is the theoretical arrival time of the
+ * next request. A request is allowed while it would not push tat more than
+ * burst intervals ahead of now. One word, one CAS, exact integer math. */
+TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
+			     __u32 burst)
+{
+	__u64 interval, tau;
+	int i;
+
+	if (rate == 0)
+		return 1;
+	interval = TKT_NS_PER_SEC / rate;
+	tau = interval * (burst ? burst : 1);
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u64 old = tkt_load64(tat);
+		__u64 t = (__s64)(old - now_ns) > 0 ? old : now_ns;
+
+		if (t + interval - now_ns > tau)
+			return 0;
+		if (tkt_cas64(tat, old, t + interval))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- one operation on one seat ---- */
+
+struct tkt_seat_req {
+	__u32 event_id;
+	__u32 seat_id;
+	__u32 slot;   /* caller's holder slot (0 for QUERY/EXPIRE) */
+	__u32 ttl_ms; /* HOLD, EXTEND, ORDER */
+	__u32 op;     /* enum tkt_seat_op */
+};
+
+struct tkt_seat_res {
+	__u64 word;  /* the word after the op (or as seen, if unchanged) */
+	__u64 now_ns;
+	__u32 index; /* seat's position in the array, if it exists */
+	__u8 status; /* enum tkt_status */
+	__u8 changed;
+	__u8 seen_state; /* effective state before the op */
+	__u8 pad;
+};
+
+/* Applies one op to one seat with every rule of the seat table: event
+ * lookup (absent -> NO_SUCH_SEAT, not owned -> WRONG_NODE), the transition,
+ * the hold limit (a count is reserved before the CAS and given back if the
+ * CAS loses), one change record reserved before the CAS (no room ->
+ * RATE_LIMITED, seat untouched) and submitted only if the CAS wins, and the
+ * previous holder's count taken after a won CAS. This is the only code that
+ * writes seat words. */
+TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq,
+			       __u64 now_ns, struct tkt_seat_res *res)
+{
+	const struct tkt_config *cfg = tkt_door_config(d);
+	struct tkt_seat_change c = {};
+	struct tkt_change *rec = (struct tkt_change *)0;
+	struct tkt_event ev = {};
+	__u32 now_ms = tkt_ms32(now_ns);
+	__u32 limit = cfg->hold_limit ? cfg->hold_limit : TKT_HOLD_LIMIT_DEFAULT;
+	__u32 counted = 0; /* slot we hold a reserved count for */
+	__u64 *w;
+	int won = 0, i;
+
+	res->word = 0;
+	res->now_ns = now_ns;
+	res->index = 0;
+	res->changed = 0;
+	res->seen_state = 0;
+	res->pad = 0;
+
+	if (tkt_door_event(d, rq->event_id, &ev) < 0) {
+		res->status = TKT_NO_SUCH_SEAT;
+		return;
+	}
+	if (!ev.owned) {
+		res->status = TKT_WRONG_NODE;
+		return;
+	}
+	if (rq->seat_id >= ev.nseats || ev.base >= TKT_MAX_SEATS ||
+	    rq->seat_id >= TKT_MAX_SEATS - ev.base) {
+		res->status = TKT_NO_SUCH_SEAT;
+		return;
+	}
+	res->index = ev.base + rq->seat_id;
+	w = tkt_door_seat(d, res->index);
+	if (!w) {
+		res->status = TKT_NO_SUCH_SEAT;
+		return;
+	}
+
+	res->status = TKT_RATE_LIMITED; /* if every CAS attempt loses */
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		tkt_seat_transition(tkt_load64(w), rq->op, rq->slot, now_ms,
+				    rq->ttl_ms, &c);
+		res->word = c.old_word;
+		res->seen_state = c.seen_state;
+		if (!c.changed) {
+			res->status = c.status;
+			break;
+		}
+		if (counted && counted != c.gain_slot) {
+			tkt_door_count_release(d, counted, rq->event_id);
+			counted = 0;
+		}
+		if (c.gain_slot && !counted) {
+			int rc = tkt_door_count_reserve(d, c.gain_slot,
+							rq->event_id, limit);
+			if (rc != TKT_OK) {
+				res->status = (__u8)rc;
+				break;
+			}
+			counted = c.gain_slot;
+		}
+		if (!rec) {
+			rec = tkt_door_change_reserve(d);
+			if (!rec) {
+				tkt_door_stat(d, TKT_STAT_RINGBUF_FULL);
+				res->status = TKT_RATE_LIMITED;
+				break;
+			}
+		}
+		if (tkt_seat_cas(w, &c)) {
+			won = 1;
+			break;
+		}
+	}
+
+	if (won) {
+		if (c.lose_slot)
+			tkt_door_count_release(d, c.lose_slot, rq->event_id);
+		if (rec) {
+			rec->mono_ns = tkt_door_now_ns(d);
+			rec->old_word = c.old_word;
+			rec->new_word = c.new_word;
+			rec->event_id = rq->event_id;
+			rec->seat_id = rq->seat_id;
+			rec->seat_index = res->index;
+			rec->op = (__u8)rq->op;
+			rec->source = tkt_door_source(d);
+			rec->reserved[0] = 0;
+			rec->reserved[1] = 0;
+			tkt_door_change_submit(d, rec);
+		}
+		res->word = c.new_word;
+		res->status = TKT_OK;
+		res->changed = 1;
+		return;
+	}
+	if (rec)
+		tkt_door_change_discard(d, rec);
+	if (counted)
+		tkt_door_count_release(d, counted, rq->event_id);
+}
+
+/* ---- the UDP protocol ---- */
+
+/* Verdict of a datagram before any state is looked at. */
+#define TKT_REQ_DROP (-1) /* < 16 bytes or wrong magic: no answer at all */
+
+/* Checks a request of len bytes. Only the first 16 bytes of req are read
+ * unless len == 40, so a caller may pass a zero-padded copy of a shorter
+ * datagram. Returns TKT_REQ_DROP, TKT_MALFORMED or TKT_OK. */
+TKT_INLINE int tkt_req_check(const struct tkt_req *req, __u32 len)
+{
+	__u32 op, secs;
+	int i;
+
+	if (len < TKT_MIN_ANSWERABLE || tkt_be16(req->magic) != TKT_MAGIC)
+		return TKT_REQ_DROP;
+	if (len != sizeof(struct tkt_req) || req->version != TKT_VERSION)
+		return TKT_MALFORMED;
+	op = req->op;
+	if (op < TKT_OP_HOLD || op > TKT_OP_QUERY)
+		return TKT_MALFORMED;
+	for (i = 0; i < 6; i++)
+		if (req->pad[i])
+			return TKT_MALFORMED;
+	secs = tkt_be16(req->hold_secs);
+	if ((op == TKT_OP_HOLD || op == TKT_OP_EXTEND) && secs != 0 &&
+	    (secs < TKT_HOLD_SECS_MIN || secs > TKT_HOLD_SECS_MAX))
+		return TKT_MALFORMED;
+	return TKT_OK;
+}
+
+/* Reply header echoed from the request's readable first 16 bytes. The
+ * version is ours, so a client speaking another version learns which one
+ * we speak. */
+TKT_INLINE void tkt_reply_init(struct tkt_reply *rep, const struct tkt_req *req,
+			       __u8 status)
+{
+	rep->magic = tkt_be16(TKT_MAGIC);
+	rep->version = TKT_VERSION;
+	rep->op = req->op | TKT_REPLY_OP_BIT;
+	rep->req_id = req->req_id;
+	rep->event_id = req->event_id;
+	rep->seat_id = req->seat_id;
+	rep->status = status;
+	rep->zero[0] = 0;
+	rep->zero[1] = 0;
+	rep->zero[2] = 0;
+	rep->counter = 0;
+	rep->expiry_ms = 0;
+}
+
+#define TKT_DOOR_DROP 0
+#define TKT_DOOR_REPLY 1
+
+/* Serves one request: validation, token (expired or forged ->
+ * BAD_CREDENTIAL), per-source rate limit, then tkt_door_apply. Fills the
+ * 32-byte reply and returns TKT_DOOR_REPLY, or TKT_DOOR_DROP for a datagram
+ * that gets no answer. Counts every outcome in the door's stats. req must be
+ * readable for 40 bytes (zero-padded past len). */
+TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
+			      const struct tkt_req *req, __u32 len,
+			      __u64 now_ns, struct tkt_reply *rep)
+{
+	const struct tkt_config *cfg = tkt_door_config(d);
+	struct tkt_seat_req sr = {};
+	struct tkt_seat_res res = {};
+	__u64 now_unix_ns = now_ns + cfg->unix_offset_ns;
+	__u32 secs, slot = 0;
+	int v = tkt_req_check(req, len);
+
+	if (v == TKT_REQ_DROP) {
+		tkt_door_stat(d, TKT_STAT_MALFORMED_DROPPED);
+		return TKT_DOOR_DROP;
+	}
+	tkt_reply_init(rep, req, TKT_MALFORMED);
+	if (v != TKT_OK)
+		goto out;
+
+	rep->status = TKT_BAD_CREDENTIAL;
+	if (tkt_token_check(&cfg->key, req->token,
+			    now_unix_ns / TKT_NS_PER_SEC,
+			    &slot) != TKT_TOKEN_VALID)
+		goto out;
+
+	rep->status = TKT_RATE_LIMITED;
+	if (!tkt_door_rate_ok(d, peer, now_ns))
+		goto out;
+
+	secs = tkt_be16(req->hold_secs);
+	if (!secs)
+		secs = cfg->hold_secs_default ? cfg->hold_secs_default
+					      : TKT_HOLD_SECS_DEFAULT;
+	sr.event_id = tkt_be32(req->event_id);
+	sr.seat_id = tkt_be32(req->seat_id);
+	sr.slot = slot;
+	sr.ttl_ms = secs * 1000u;
+	sr.op = req->op;
+	tkt_door_apply(d, &sr, now_ns, &res);
+
+	rep->status = res.status;
+	switch (res.status) {
+	case TKT_OK:
+	case TKT_TAKEN:
+	case TKT_SOLD:
+	case TKT_NOT_HOLDER:
+	case TKT_LIMIT_EXCEEDED:
+		/* the seat exists: show its counter and live expiry */
+		rep->counter = tkt_be32(tkt_sw_counter(res.word));
+		rep->expiry_ms = tkt_be64(tkt_sw_expiry_unix_ms(
+			res.word, tkt_ms32(now_ns),
+			now_unix_ns / TKT_NS_PER_MS));
+		break;
+	default:
+		break;
+	}
+out:
+	tkt_door_stat(d, rep->status);
+	return TKT_DOOR_REPLY;
+}
+
+#endif /* TICKET_HOLD_DOOR_H */

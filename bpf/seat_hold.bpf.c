@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* xdp_seat_hold: the UDP hold protocol (v1) served from XDP.
+ *
+ * Ethernet -> IPv4 (no options, no fragments) or IPv6 (UDP directly after
+ * the fixed header) -> UDP to the configured port; everything else passes
+ * untouched. The request is copied to the stack and served by
+ * tkt_door_serve() (bpf/hold_door.h), the code the socket door runs too; the
+ * 32-byte reply is written over the request and sent back out of the same
+ * interface with XDP_TX.
+ *
+ * Also here: xdp_pass (for the host-side veth peer, which must run an XDP
+ * program for XDP_TX frames to arrive) and hold_count, a syscall program
+ * through which ticketd changes hold counts with the same atomics. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/hold_door.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Seat words of every event, TKT_MAX_SEATS u64s; ticketd mmaps it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_MAX_SEATS);
+} seats SEC(".maps");
+
+/* Event id -> struct tkt_event (base index, seat count, owned here?). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct tkt_event);
+	__uint(max_entries, TKT_MAX_EVENTS);
+} events SEC(".maps");
+
+/* One struct tkt_config at key 0: token key, clocks, port, limits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct tkt_config);
+	__uint(max_entries, 1);
+} config SEC(".maps");
+
+/* {slot, event} -> seats that slot has HELD or ORDERED in that event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tkt_hold_key);
+	__type(value, __u32);
+	__uint(max_entries, TKT_MAX_HOLD_KEYS);
+} hold_counts SEC(".maps");
+
+/* Source address -> GCRA theoretical arrival time (ns), per-source limit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tkt_peer);
+	__type(value, __u64);
+	__uint(max_entries, TKT_MAX_RATE_SOURCES);
+} ratelimit SEC(".maps");
+
+/* Per-CPU counters, indexed by enum tkt_stat (replies by status first). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_STAT_COUNT);
+} stats SEC(".maps");
+
+/* struct tkt_change per successful seat change, for ticketd to consume. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TKT_CHANGES_BYTES);
+} changes SEC(".maps");
+
+/* ---- the door hooks of bpf/hold_door.h, over the maps above ---- */
+
+struct tkt_door {
+	const struct tkt_config *cfg;
+};
+
+TKT_INLINE const struct tkt_config *tkt_door_config(struct tkt_door *d)
+{
+	return d->cfg;
+}
+
+TKT_INLINE int tkt_door_event(struct tkt_door *d, __u32 event_id,
+			      struct tkt_event *ev)
+{
+	struct tkt_event *e = bpf_map_lookup_elem(&events, &event_id);
+
+	if (!e)
+		return -1;
+	*ev = *e;
+	return 0;
+}
+
+TKT_INLINE __u64 *tkt_door_seat(struct tkt_door *d, __u32 index)
+{
+	return bpf_map_lookup_elem(&seats, &index);
+}
+
+/* The count word of {slot, event}, created at 0 on first use. Losing the
+ * creation race to another CPU is fine: both then find the same entry. */
+TKT_INLINE __u32 *hold_count_word(__u32 slot, __u32 event_id)
+{
+	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
+	__u32 zero = 0, *p;
+
+	p = bpf_map_lookup_elem(&hold_counts, &k);
+	if (p)
+		return p;
+	bpf_map_update_elem(&hold_counts, &k, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&hold_counts, &k);
+}
+
+TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
+				      __u32 event_id, __u32 limit)
+{
+	__u32 *p = hold_count_word(slot, event_id);
+
+	if (!p)
+		return TKT_RATE_LIMITED; /* map full: no room, like the ring */
+	return tkt_count_take(p, limit);
+}
+
+TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
+				       __u32 event_id)
+{
+	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
+	__u32 *p = bpf_map_lookup_elem(&hold_counts, &k);
+
+	if (p)
+		tkt_count_give(p);
+}
+
+TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
+{
+	return bpf_ringbuf_reserve(&changes, sizeof(struct tkt_change), 0);
+}
+
+/* No wakeups: ticketd polls the ring, and a wakeup per record would cost
+ * more than the rest of the program. */
+TKT_INLINE void tkt_door_change_submit(struct tkt_door *d,
+				       struct tkt_change *rec)
+{
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+}
+
+TKT_INLINE void tkt_door_change_discard(struct tkt_door *d,
+					struct tkt_change *rec)
+{
+	bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+}
+
+TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
+				__u64 now_ns)
+{
+	__u64 *tat;
+
+	if (!d->cfg->rl_rate)
+		return 1;
+	tat = bpf_map_lookup_elem(&ratelimit, p);
+	if (!tat) {
+		bpf_map_update_elem(&ratelimit, p, &now_ns, BPF_NOEXIST);
+		tat = bpf_map_lookup_elem(&ratelimit, p);
+		if (!tat)
+			return 1; /* cannot track it: do not punish it */
+	}
+	return tkt_gcra_take(tat, now_ns, d->cfg->rl_rate, d->cfg->rl_burst);
+}
+
+TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &index);
+
+	if (v)
+		*v += 1; /* per-CPU: no atomics needed */
+}
+
+TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d)
+{
+	return bpf_ktime_get_ns();
+}
+
+TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
+{
+	return TKT_SRC_XDP;
+}
+
+/* ---- parsing: one helper per header, each bounds-checks once ---- */
+
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+struct cursor {
+	void *pos;
+};
+
+/* Returns the EtherType (network order) or -1. */
+static __always_inline int parse_eth(struct cursor *c, void *end,
+				     struct ethhdr **eth)
+{
+	struct ethhdr *h = c->pos;
+
+	if ((void *)(h + 1) > end)
+		return -1;
+	c->pos = h + 1;
+	*eth = h;
+	return h->h_proto;
+}
+
+/* Returns the L4 protocol, or -1 for what we do not serve: options (rare,
+ * and echoing them into a reply makes no sense) and fragments (the request
+ * is not all here). Both go to the stack. */
+static __always_inline int parse_ipv4(struct cursor *c, void *end,
+				      struct iphdr **out)
+{
+	struct iphdr *ip = c->pos;
+
+	if ((void *)(ip + 1) > end)
+		return -1;
+	if (ip->version != 4 || ip->ihl != 5)
+		return -1;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return -1;
+	c->pos = ip + 1;
+	*out = ip;
+	return ip->protocol;
+}
+
+/* Returns the next header; extension headers are not followed, so a
+ * request behind one passes to the stack. */
+static __always_inline int parse_ipv6(struct cursor *c, void *end,
+				      struct ipv6hdr **out)
+{
+	struct ipv6hdr *ip6 = c->pos;
+
+	if ((void *)(ip6 + 1) > end)
+		return -1;
+	if (ip6->version != 6)
+		return -1;
+	c->pos = ip6 + 1;
+	*out = ip6;
+	return ip6->nexthdr;
+}
+
+/* Returns the destination port (network order) or -1. */
+static __always_inline int parse_udp(struct cursor *c, void *end,
+				     struct udphdr **out)
+{
+	struct udphdr *u = c->pos;
+
+	if ((void *)(u + 1) > end)
+		return -1;
+	c->pos = u + 1;
+	*out = u;
+	return u->dest;
+}
+
+/* ---- the reply ---- */
+
+static __always_inline __u16 csum_fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+static __always_inline void stat_inc(__u32 index)
+{
+	tkt_door_stat((struct tkt_door *)0, index);
+}
+
+static __always_inline void swap_macs(struct ethhdr *eth)
+{
+	__u8 tmp[ETH_ALEN];
+
+	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
+}
+
+/* Sum of the UDP header and the 32-byte reply as 16-bit words. */
+static __always_inline __u32 udp_reply_sum(const __u16 *p)
+{
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(struct udphdr) +
+			      sizeof(struct tkt_reply)) / 2; i++)
+		sum += p[i];
+	return sum;
+}
+
+#define REPLY_UDP_LEN (sizeof(struct udphdr) + sizeof(struct tkt_reply))
+
+static __always_inline int reply_v4(struct xdp_md *ctx,
+				    const struct tkt_reply *rep)
+{
+	const int l4 = sizeof(struct ethhdr) + sizeof(struct iphdr);
+	void *data, *end;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct udphdr *udp;
+	__u32 sum = 0, addr;
+	__u16 port, *w;
+	int i;
+
+	if (bpf_xdp_adjust_tail(ctx, (int)(l4 + REPLY_UDP_LEN) -
+					 (int)(ctx->data_end - ctx->data)))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + l4 + REPLY_UDP_LEN > end)
+		return -1;
+	eth = data;
+	ip = data + sizeof(*eth);
+	udp = data + l4;
+
+	swap_macs(eth);
+	addr = ip->saddr;
+	ip->saddr = ip->daddr;
+	ip->daddr = addr;
+	ip->tot_len = bpf_htons(sizeof(struct iphdr) + REPLY_UDP_LEN);
+	ip->ttl = 64;
+	ip->check = 0;
+	w = (__u16 *)ip;
+#pragma unroll
+	for (i = 0; i < (int)sizeof(struct iphdr) / 2; i++)
+		sum += w[i];
+	ip->check = csum_fold(sum);
+
+	port = udp->source;
+	udp->source = udp->dest;
+	udp->dest = port;
+	udp->len = bpf_htons(REPLY_UDP_LEN);
+	udp->check = 0;
+	__builtin_memcpy(udp + 1, rep, sizeof(*rep));
+
+	/* pseudo-header: addresses, protocol, UDP length */
+	sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
+	      (ip->daddr >> 16) + bpf_htons(IPPROTO_UDP) +
+	      bpf_htons(REPLY_UDP_LEN);
+	sum += udp_reply_sum((const __u16 *)udp);
+	udp->check = csum_fold(sum) ?: 0xffff;
+	return 0;
+}
+
+static __always_inline int reply_v6(struct xdp_md *ctx,
+				    const struct tkt_reply *rep)
+{
+	const int l4 = sizeof(struct ethhdr) + sizeof(struct ipv6hdr);
+	struct in6_addr addr;
+	void *data, *end;
+	struct ethhdr *eth;
+	struct ipv6hdr *ip6;
+	struct udphdr *udp;
+	__u32 sum = 0;
+	__u16 port, *w;
+	int i;
+
+	if (bpf_xdp_adjust_tail(ctx, (int)(l4 + REPLY_UDP_LEN) -
+					 (int)(ctx->data_end - ctx->data)))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + l4 + REPLY_UDP_LEN > end)
+		return -1;
+	eth = data;
+	ip6 = data + sizeof(*eth);
+	udp = data + l4;
+
+	swap_macs(eth);
+	addr = ip6->saddr;
+	ip6->saddr = ip6->daddr;
+	ip6->daddr = addr;
+	ip6->payload_len = bpf_htons(REPLY_UDP_LEN);
+	ip6->hop_limit = 64;
+
+	port = udp->source;
+	udp->source = udp->dest;
+	udp->dest = port;
+	udp->len = bpf_htons(REPLY_UDP_LEN);
+	udp->check = 0;
+	__builtin_memcpy(udp + 1, rep, sizeof(*rep));
+
+	/* pseudo-header (RFC 8200 8.1); the checksum is mandatory in IPv6 */
+	w = (__u16 *)&ip6->saddr;
+#pragma unroll
+	for (i = 0; i < 16; i++) /* saddr and daddr, adjacent */
+		sum += w[i];
+	sum += bpf_htons(REPLY_UDP_LEN) + bpf_htons(IPPROTO_UDP);
+	sum += udp_reply_sum((const __u16 *)udp);
+	udp->check = csum_fold(sum) ?: 0xffff;
+	return 0;
+}
+
+static __always_inline int pass(void)
+{
+	stat_inc(TKT_STAT_PASSED);
+	return XDP_PASS;
+}
+
+static __always_inline int drop_malformed(void)
+{
+	stat_inc(TKT_STAT_MALFORMED_DROPPED);
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int xdp_seat_hold(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct cursor c = {.pos = data};
+	struct ipv6hdr *ip6 = (struct ipv6hdr *)0;
+	struct iphdr *ip4 = (struct iphdr *)0;
+	struct tkt_peer peer = {};
+	struct tkt_req req = {};
+	struct tkt_reply rep;
+	struct tkt_door d;
+	struct ethhdr *eth;
+	struct udphdr *udp;
+	__u32 key = 0, ulen, plen;
+	void *payload;
+	int proto, rc;
+
+	d.cfg = bpf_map_lookup_elem(&config, &key);
+	if (!d.cfg || !d.cfg->udp_port)
+		return pass(); /* door closed until ticketd configures it */
+
+	proto = parse_eth(&c, end, &eth);
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (parse_ipv4(&c, end, &ip4) != IPPROTO_UDP)
+			return pass();
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (parse_ipv6(&c, end, &ip6) != IPPROTO_UDP)
+			return pass();
+	} else {
+		return pass();
+	}
+	if (parse_udp(&c, end, &udp) < 0 ||
+	    udp->dest != bpf_htons((__u16)d.cfg->udp_port))
+		return pass();
+
+	/* Ours from here on: never handed to the stack. The UDP length decides
+	 * the datagram's size (Ethernet may pad short frames); it must fit in
+	 * the IP packet, which must fit in the frame. */
+	ulen = bpf_ntohs(udp->len);
+	if (ip4) {
+		__u32 tot = bpf_ntohs(ip4->tot_len);
+
+		if (tot < sizeof(*ip4) + sizeof(*udp) ||
+		    ulen > tot - sizeof(*ip4) ||
+		    (void *)ip4 + tot > end)
+			return drop_malformed();
+		peer.addr[10] = 0xff;
+		peer.addr[11] = 0xff;
+		__builtin_memcpy(&peer.addr[12], &ip4->saddr, 4);
+	} else if (ip6) {
+		__u32 pl = bpf_ntohs(ip6->payload_len);
+
+		if (ulen > pl || (void *)(ip6 + 1) + pl > end)
+			return drop_malformed();
+		__builtin_memcpy(peer.addr, &ip6->saddr, 16);
+	}
+	if (ulen < sizeof(*udp))
+		return drop_malformed();
+	plen = ulen - sizeof(*udp);
+	payload = c.pos;
+	if (plen < TKT_MIN_ANSWERABLE || payload + TKT_MIN_ANSWERABLE > end)
+		return drop_malformed();
+	if (plen >= sizeof(req)) {
+		if (payload + sizeof(req) > end)
+			return drop_malformed();
+		__builtin_memcpy(&req, payload, sizeof(req));
+	} else {
+		__builtin_memcpy(&req, payload, TKT_MIN_ANSWERABLE);
+	}
+
+	if (tkt_door_serve(&d, &peer, &req, plen, bpf_ktime_get_ns(), &rep) ==
+	    TKT_DOOR_DROP)
+		return XDP_DROP;
+
+	rc = ip4 ? reply_v4(ctx, &rep) : reply_v6(ctx, &rep);
+	if (rc < 0) {
+		stat_inc(TKT_STAT_DROPPED);
+		return XDP_DROP;
+	}
+	return XDP_TX;
+}
+
+/* For the host side of a veth pair: frames sent with XDP_TX by the peer are
+ * dropped unless this side runs an XDP program too. */
+SEC("xdp")
+int xdp_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+/* ticketd's way to change a hold count atomically with the XDP program:
+ * run through BPF_PROG_TEST_RUN with struct tkt_count_args as context. */
+SEC("syscall")
+int hold_count(struct tkt_count_args *a)
+{
+	__u32 slot = a->slot, event_id = a->event_id, limit = a->limit;
+	__s32 delta = a->delta, result = TKT_OK;
+	__u32 *p = hold_count_word(slot, event_id), count = 0;
+	int i;
+
+	if (!p) {
+		result = TKT_RATE_LIMITED;
+	} else if (delta == 1) {
+		result = tkt_count_take(p, limit);
+	} else if (delta == -1) {
+		tkt_count_give(p);
+	} else {
+		result = TKT_RATE_LIMITED;
+		for (i = 0; i < TKT_CAS_RETRIES; i++) {
+			__u32 cur = tkt_load32(p);
+			__s64 want = (__s64)cur + delta;
+
+			if (want < 0)
+				want = 0;
+			if (tkt_cas32(p, cur, (__u32)want)) {
+				result = TKT_OK;
+				break;
+			}
+		}
+	}
+	if (p)
+		count = tkt_load32(p);
+	/* Written once each at the end: the verifier refuses stores through
+	 * a ctx pointer that the compiler has offset into a register. */
+	a->result = result;
+	a->count = count;
+	return 0;
+}

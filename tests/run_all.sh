@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs every test: unit (plain and ASan+UBSan), BPF, integration against real
+# Redis, MariaDB and Kafka that it starts under .run-test/ on test ports and
+# stops again. Ends with one "N passed, N failed" line; exits non-zero on any
+# failure.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+
+export RUN_DIR="$ROOT/.run-test"
+export REDIS_PORT=${TEST_REDIS_PORT:-6390} MARIADB_PORT=${TEST_MARIADB_PORT:-3317}
+export KAFKA_PORT=${TEST_KAFKA_PORT:-9102} KAFKA_CONTROLLER_PORT=${TEST_KAFKA_CONTROLLER_PORT:-9103}
+
+passed=0 failed=0
+failures=()
+
+note() { printf '\n=== %s\n' "$*"; }
+
+# Adds a cmocka binary's counts to the totals.
+run_cmocka() {
+	local bin=$1 out
+	out=$("$bin" 2>&1)
+	local rc=$?
+	printf '%s\n' "$out" | grep -E '^\[  (PASSED|FAILED)|^\[  ERROR|^\[==' || true
+	local p f
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [ "$rc" -ne 0 ] || [ "${f:-0}" -ne 0 ]; then
+		failed=$((failed + ${f:-1}))
+		failures+=("$bin")
+		printf '%s\n' "$out" | tail -40
+	fi
+}
+
+note "unit tests"
+for t in "$BUILD"/tests/unit/*; do
+	[ -x "$t" ] && run_cmocka "$t"
+done
+
+note "unit tests under ASan + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in "$BUILD"/asan/tests/unit/*; do
+	[ -x "$t" ] && run_cmocka "$t"
+done
+
+note "BPF tests (bpf_prog_test_run, XDP in a namespace)"
+for t in "$BUILD"/tests/bpf/*; do
+	[ -x "$t" ] && [ -f "$t" ] && run_cmocka "$t"
+done
+for t in tests/bpf/*.sh; do
+	[ -f "$t" ] || continue
+	if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
+done
+
+note "integration tests (real Redis, MariaDB, Kafka)"
+cleanup() { bash infra/services.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+cleanup
+rm -rf "$RUN_DIR"
+if bash infra/services.sh start; then
+	out=$(python3 -m pytest -p no:cacheprovider -q -rfE tests/integration 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | tail -60
+	summary=$(printf '%s\n' "$out" | grep -E '^(=+ )?[0-9]+ (passed|failed)|^(=+ )?.*[0-9]+ (passed|failed).* in ' | tail -1)
+	p=$(printf '%s' "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+	f=$(printf '%s' "$summary" | grep -oE '[0-9]+ (failed|error)' | awk '{s+=$1} END {print s+0}')
+	passed=$((passed + ${p:-0}))
+	if [ "$rc" -ne 0 ]; then
+		failed=$((failed + ${f:-1}))
+		failures+=("tests/integration")
+	fi
+else
+	failed=$((failed + 1))
+	failures+=("infra/services.sh start")
+fi
+cleanup
+trap - EXIT
+
+echo
+if [ "${#failures[@]}" -gt 0 ]; then
+	printf 'failing: %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,132 @@
+/* Session tokens: SipHash-2-4 against the reference vector, and the
+ * verdicts of tkt_token_check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bpf/session_token.h"
+
+static const struct tkt_token_key ref_key = {
+	/* key bytes 00 01 .. 0f, read little-endian as the reference does */
+	.k0 = 0x0706050403020100ull,
+	.k1 = 0x0f0e0d0c0b0a0908ull,
+};
+
+static void mint(const struct tkt_token_key *key, __u32 slot, __u32 expiry,
+		 __u8 token[16])
+{
+	token[0] = (__u8)(slot >> 24);
+	token[1] = (__u8)(slot >> 16);
+	token[2] = (__u8)(slot >> 8);
+	token[3] = (__u8)slot;
+	token[4] = (__u8)(expiry >> 24);
+	token[5] = (__u8)(expiry >> 16);
+	token[6] = (__u8)(expiry >> 8);
+	token[7] = (__u8)expiry;
+	tkt_token_tag(key, token, token + 8);
+}
+
+static void siphash_matches_the_reference_vector_for_8_bytes(void **state)
+{
+	static const __u8 msg[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+	static const __u8 want[8] = {0x62, 0x24, 0x93, 0x9a,
+				     0x79, 0xf5, 0xf5, 0x93};
+	__u8 tag[8];
+
+	(void)state;
+	assert_int_equal(tkt_siphash24_u64(&ref_key, tkt_load_le64(msg)),
+			 0x93f5f5799a932462ull);
+	tkt_token_tag(&ref_key, msg, tag);
+	assert_memory_equal(tag, want, 8);
+}
+
+static void genuine_token_yields_its_slot(void **state)
+{
+	__u8 tok[16];
+	__u32 slot = 0;
+
+	(void)state;
+	mint(&ref_key, 4242, 2000000000u, tok);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
+			 TKT_TOKEN_VALID);
+	assert_int_equal(slot, 4242);
+}
+
+static void any_flipped_bit_is_forged(void **state)
+{
+	__u8 tok[16];
+	__u32 slot = 0;
+	int bit;
+
+	(void)state;
+	mint(&ref_key, 9, 2000000000u, tok);
+	for (bit = 0; bit < 128; bit++) {
+		tok[bit / 8] ^= (__u8)(1u << (bit % 8));
+		assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u,
+						 &slot),
+				 TKT_TOKEN_FORGED);
+		tok[bit / 8] ^= (__u8)(1u << (bit % 8));
+	}
+}
+
+static void token_of_another_key_is_forged(void **state)
+{
+	struct tkt_token_key other = {.k0 = 1, .k1 = 2};
+	__u8 tok[16];
+	__u32 slot = 0;
+
+	(void)state;
+	mint(&other, 9, 2000000000u, tok);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
+			 TKT_TOKEN_FORGED);
+}
+
+static void slot_zero_or_beyond_22_bits_is_forged(void **state)
+{
+	__u8 tok[16];
+	__u32 slot = 0;
+
+	(void)state;
+	mint(&ref_key, 0, 2000000000u, tok);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
+			 TKT_TOKEN_FORGED);
+	mint(&ref_key, TKT_SLOT_MAX + 1, 2000000000u, tok);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
+			 TKT_TOKEN_FORGED);
+	mint(&ref_key, TKT_SLOT_MAX, 2000000000u, tok);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
+			 TKT_TOKEN_VALID);
+}
+
+static void token_is_expired_from_its_expiry_second_on(void **state)
+{
+	__u8 tok[16];
+	__u32 slot = 0;
+
+	(void)state;
+	mint(&ref_key, 5, 1700000000u, tok);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1699999999u, &slot),
+			 TKT_TOKEN_VALID);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
+			 TKT_TOKEN_EXPIRED);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 1800000000u, &slot),
+			 TKT_TOKEN_EXPIRED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(siphash_matches_the_reference_vector_for_8_bytes),
+		cmocka_unit_test(genuine_token_yields_its_slot),
+		cmocka_unit_test(any_flipped_bit_is_forged),
+		cmocka_unit_test(token_of_another_key_is_forged),
+		cmocka_unit_test(slot_zero_or_beyond_22_bits_is_forged),
+		cmocka_unit_test(token_is_expired_from_its_expiry_second_on),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,160 @@
+/* ticketd's handle on the edge: the seat table it shares with the XDP
+ * program, the maps around it, and the stream of seat changes.
+ *
+ * Two backends behind one API:
+ *   bpf  the BPF object (bpf/seat_hold.bpf.c) with its maps pinned under a
+ *        bpffs directory (default /sys/fs/bpf/ticket); the seat array is
+ *        mmapped, so userspace and XDP CAS the same words.
+ *   shm  no BPF: the seat words live in a file mmapped from a directory
+ *        (default /dev/shm/ticket); hold counts in a table in this process.
+ *        Used when BPF maps cannot be created, or on request (--hold-path
+ *        socket); the UDP protocol is then served by udp_door.c alone.
+ * In both, state survives a daemon restart: pins and the seat file are
+ * reused, never re-created empty.
+ *
+ * Every seat change from userspace goes through edge_seat_apply() (or a
+ * door from edge_door()), which runs the shared rules of bpf/hold_door.h.
+ *
+ * Threads: every function may be called from any thread, except
+ * edge_poll_changes (one consumer at a time; a second gets -EBUSY) and
+ * edge_close. Errors are negative errno values. */
+#ifndef TICKET_EDGE_H
+#define TICKET_EDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bpf/hold_door.h"
+#include "bpf/seat_word.h"
+#include "bpf/ticket_maps.h"
+
+struct edge;
+
+enum edge_backend {
+	EDGE_BACKEND_AUTO = 0, /* bpf if the maps can be created, else shm */
+	EDGE_BACKEND_BPF = 1,
+	EDGE_BACKEND_SHM = 2,
+};
+
+enum edge_xdp_mode {
+	EDGE_XDP_NONE = 0,
+	EDGE_XDP_NATIVE = 1,  /* driver mode */
+	EDGE_XDP_GENERIC = 2, /* skb mode: the fallback */
+};
+
+#define EDGE_SHM_DIR_DEFAULT "/dev/shm/ticket"
+
+struct edge_opts {
+	const char *pin_dir; /* bpf: NULL = TKT_PIN_DIR_DEFAULT */
+	const char *shm_dir; /* shm: NULL = EDGE_SHM_DIR_DEFAULT */
+	enum edge_backend backend;
+	/* Capacity of the userspace change queue (records from REST, socket,
+	 * sweeper, saga doors), rounded up to a power of two; 0 = 65536. */
+	unsigned int queue_capacity;
+};
+
+/* Opens the edge: reuses pinned maps (or the seat file) when present, else
+ * creates and pins them; mmaps the seat array. The new edge's config is the
+ * pinned one (all zero when new: UDP door closed). */
+int edge_open(const struct edge_opts *opts, struct edge **out);
+
+/* Detaches XDP, unmaps, frees. Pins and the seat file stay. NULL is fine. */
+void edge_close(struct edge *e);
+
+enum edge_backend edge_backend(const struct edge *e);
+
+/* True when the seat table came from a previous run (pins or seat file
+ * existed), false when it was created empty by this edge_open. */
+bool edge_reused(const struct edge *e);
+
+/* The TKT_MAX_SEATS seat words (shared with the kernel or the seat file).
+ * Read them with atomic loads (edge_seat_read); change them only through
+ * edge_seat_apply or an edge_door. */
+uint64_t *edge_seats(struct edge *e);
+/* Atomic load of the word at index (0 past the end). */
+uint64_t edge_seat_read(struct edge *e, uint32_t index);
+
+/* Installs the config (token key, UDP port, defaults, rate limit). A zero
+ * unix_offset_ns is replaced by the current CLOCK_REALTIME -
+ * CLOCK_MONOTONIC. */
+int edge_set_config(struct edge *e, const struct tkt_config *cfg);
+int edge_get_config(struct edge *e, struct tkt_config *out);
+/* Re-reads both clocks into unix_offset_ns (call when the wall clock
+ * steps; cheap enough to call every few seconds). */
+int edge_refresh_clock(struct edge *e);
+
+/* Declares where an event's seats live and whether this node owns it.
+ * base + nseats <= TKT_MAX_SEATS. In the shm backend the first declaration
+ * of an event in a process also rebuilds its hold counts from the words. */
+int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
+		   uint32_t nseats, bool owned);
+int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out);
+int edge_del_event(struct edge *e, uint32_t event_id);
+
+/* Hold counts (seats a session slot has HELD or ORDERED in an event, both
+ * doors). edge_seat_apply keeps them right by itself; these are for
+ * inspection and for rebuilding state on a fresh node. */
+int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
+			uint32_t *count);
+/* Adds delta (may be negative; the count never goes below 0). */
+int edge_hold_count_add(struct edge *e, uint32_t slot, uint32_t event_id,
+			int32_t delta, uint32_t *count_after);
+
+/* Runs one seat op with every rule of the seat table (see tkt_door_apply
+ * in bpf/hold_door.h) and puts its change record in the stream, stamped
+ * with source. res->status is a TKT_* status. Returns 0, or a negative
+ * errno only for misuse (bad op). */
+int edge_seat_apply(struct edge *e, enum tkt_change_source source,
+		    const struct tkt_seat_req *rq, struct tkt_seat_res *res);
+
+/* Fills a door for serving protocol requests with tkt_door_serve() (the
+ * socket door). cfg must stay valid and unchanged while the door is used;
+ * take it from edge_get_config. */
+void edge_door(struct edge *e, enum tkt_change_source source,
+	       const struct tkt_config *cfg, struct tkt_door *door);
+
+/* Attaches xdp_seat_hold to iface through libxdp, in driver mode or, if
+ * that fails, in generic mode. With netns (a name under /run/netns), iface
+ * is looked up and attached inside that namespace (the calling thread
+ * enters it and returns). With peer_iface, xdp_pass is attached to that
+ * interface in the caller's namespace (the host end of a veth pair, which
+ * drops XDP_TX frames otherwise). Bpf backend only (-EOPNOTSUPP). */
+int edge_attach_xdp(struct edge *e, const char *iface, const char *netns,
+		    const char *peer_iface);
+enum edge_xdp_mode edge_xdp_mode(const struct edge *e);
+int edge_detach_xdp(struct edge *e);
+
+/* The loaded xdp_seat_hold program (for bpf_prog_test_run_opts in tests and
+ * benchmarks), or -EOPNOTSUPP in the shm backend. */
+int edge_xdp_prog_fd(const struct edge *e);
+
+/* Delivers change records from the XDP ring buffer and the userspace queue
+ * to cb, one consumer for both, records of one seat in the order the word
+ * changed (its counter: old_word of each record is new_word of the one
+ * before). A record whose predecessor has not arrived waits for it (at most
+ * 100 ms). Waits up to timeout_ms for the first record (0: just drain,
+ * <0: until one arrives). Returns the number delivered, or a negative
+ * errno; a negative return from cb stops the poll and is returned (that
+ * record counts as delivered). */
+typedef int (*edge_change_cb)(void *ctx, const struct tkt_change *rec);
+int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
+		      int timeout_ms);
+
+/* Userspace change records, for doors that change words themselves under
+ * the reserve-before-CAS rule: reserve (NULL when the queue is full: do not
+ * change the seat), then submit or discard. edge_emit_change is
+ * reserve + copy + submit (-ENOBUFS when full). */
+struct tkt_change *edge_change_reserve(struct edge *e);
+void edge_change_submit(struct edge *e, struct tkt_change *rec);
+void edge_change_discard(struct edge *e, struct tkt_change *rec);
+int edge_emit_change(struct edge *e, const struct tkt_change *rec);
+
+/* Counters by enum tkt_stat: xdp summed over CPUs (zero in shm), user from
+ * the userspace doors. */
+struct edge_stats {
+	uint64_t xdp[TKT_STAT_COUNT];
+	uint64_t user[TKT_STAT_COUNT];
+};
+int edge_stats(struct edge *e, struct edge_stats *out);
+
+#endif /* TICKET_EDGE_H */

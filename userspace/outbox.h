@@ -1,0 +1,36 @@
+/* Transactional outbox: a message to Kafka is written as a row of the
+ * `outbox` table in the same MariaDB transaction as the change it announces,
+ * so the message exists if and only if the change committed. The relay
+ * (outbox_relay.h) publishes the rows; this file only appends them. */
+#ifndef TICKETD_OUTBOX_H
+#define TICKETD_OUTBOX_H
+
+#include <mysql.h>
+#include <stdint.h>
+
+/* Column limits of the outbox table (001_schema.sql). */
+#define OUTBOX_TOPIC_MAX 64
+#define OUTBOX_KEY_MAX 128
+
+/* Kafka header that carries the outbox row id (decimal ASCII); consumers use
+ * it as the message id for inbox de-duplication. */
+#define OUTBOX_ID_HEADER "outbox-id"
+
+/* Inserts one outbox row (topic, key, payload) with a prepared statement on
+ * conn, which must be inside an open transaction (START TRANSACTION or
+ * autocommit off); the caller commits or rolls back, so the row becomes
+ * visible exactly when its transaction commits. Call it after the statements
+ * that lock the business rows of key, so that rows of one key get ids in
+ * commit order. The payload is opaque to the relay (normally JSON).
+ * Returns 0, or -EINVAL (NULL argument, topic/key empty or too long,
+ * not inside a transaction), -ENOMEM, -EDEADLK or -ETIMEDOUT (lock trouble:
+ * the caller retries its whole transaction), -ECONNRESET (server gone),
+ * -EIO (any other SQL error). */
+int outbox_append(MYSQL *conn, const char *topic, const char *key,
+		  const char *payload_json);
+
+/* As outbox_append, and stores the new row's id in *id (when id != NULL). */
+int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
+		     const char *payload_json, uint64_t *id);
+
+#endif
