@@ -133,8 +133,9 @@ background_busy_pct() {
 	sleep 1
 	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
 	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
-		busy=y[1]-x[1]; idle=y[2]-x[2];
-		printf "%.1f", (busy+idle)>0 ? 100*busy/(busy+idle) : 0}'
+		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
+		if (total > 0) pct=100*busy/total;
+		printf "%.1f", pct}'
 }
 
 # run_time_ns and run_cnt of a BPF program (bpf_stats_enabled must be 1).

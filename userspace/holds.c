@@ -6,21 +6,6 @@
 #include "userspace/edge.h"
 #include "userspace/ticketd.h"
 
-/* The wall-clock time matching mono_ms, from one fixed offset so the same
- * word always shows the same expiresAt (taking the two clocks' milliseconds
- * separately would jitter by one). */
-static uint64_t unix_ms_at(uint32_t *mono_ms)
-{
-	struct timespec rt;
-	uint64_t mono_ns = ticketd_now_ns(), offset_ms;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	offset_ms = ((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec -
-		     mono_ns) / 1000000ull;
-	*mono_ms = tkt_ms32(mono_ns);
-	return mono_ns / 1000000ull + offset_ms;
-}
-
 static int apply(struct ticketd *app, uint32_t op, uint32_t slot,
 		 uint32_t event_id, uint32_t seat_id, uint32_t ttl_ms,
 		 struct tkt_seat_res *res)
@@ -34,7 +19,7 @@ static int apply(struct ticketd *app, uint32_t op, uint32_t slot,
 static void set_expiry(struct holds_outcome *out, uint64_t word)
 {
 	uint32_t now_ms;
-	uint64_t now_unix_ms = unix_ms_at(&now_ms);
+	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
 
 	out->expires_unix_ms = (int64_t)tkt_sw_expiry_unix_ms(word, now_ms, now_unix_ms);
 }
@@ -215,7 +200,7 @@ int holds_list(struct ticketd *app, uint32_t slot, struct holds_entry *out,
 	       int max)
 {
 	uint32_t now_ms;
-	uint64_t now_unix_ms = unix_ms_at(&now_ms);
+	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
 	int n = 0;
 
 	for (uint32_t i = 0; i < app->catalog.n_events && n < max; i++) {

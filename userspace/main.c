@@ -18,9 +18,11 @@
 #include "userspace/edge_setup.h"
 #include "userspace/health.h"
 #include "userspace/log.h"
+#include "userspace/recovery.h"
 #include "userspace/sessions.h"
 #include "userspace/ticketd.h"
 #include "bpf/seat_word.h"
+#include "userspace/edge.h"
 
 /* Changes each event keeps for SSE replay by Last-Event-ID. */
 #define REPLAY_RING 4096
@@ -39,14 +41,49 @@ uint64_t ticketd_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t ticketd_unix_ms_at(uint32_t *mono_ms)
+{
+	struct timespec rt;
+	uint64_t mono_ns = ticketd_now_ns(), offset_ms;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	offset_ms = ((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec -
+		     mono_ns) / 1000000ull;
+	*mono_ms = tkt_ms32(mono_ns);
+	return mono_ns / 1000000ull + offset_ms;
+}
+
+int64_t ticketd_word_expiry_unix_ms(uint64_t word)
+{
+	uint32_t now_ms;
+	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
+
+	return (int64_t)tkt_sw_expiry_unix_ms(word, now_ms, now_unix_ms);
+}
+
 void ticketd_on_seat_event(struct ticketd *app, const struct event_info *e,
 			   const struct seat_event *ev,
 			   const struct tkt_change *rec)
 {
-	(void)app;
-	(void)e;
-	(void)ev;
-	(void)rec;
+	struct journal_entry je = {
+		.version = ev->version,
+		.word = rec->new_word,
+		.event_id = e->id,
+		.seat_id = ev->seat_id,
+		.status = ev->status,
+	};
+
+	/* The record's own expiry (even if it has lapsed since: the journal
+	 * then writes a key that is already gone, which is harmless). */
+	if (tkt_sw_state(rec->new_word) == TKT_SEAT_HELD ||
+	    tkt_sw_state(rec->new_word) == TKT_SEAT_ORDERED) {
+		uint32_t now_ms;
+		uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
+
+		je.expiry_unix_ms = (int64_t)now_unix_ms +
+				    (int32_t)(tkt_sw_expiry(rec->new_word) - now_ms);
+	}
+	journal_push(&app->journal, &je);
 }
 
 static int make_dirs(const char *path)
@@ -87,6 +124,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc = 1, created = 0;
 	bool db_open = false, health_on = false, stream_on = false;
+	bool journal_on = false;
+	uint64_t *versions = NULL;
 
 	if (!app)
 		return 1;
@@ -147,12 +186,35 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERROR, NULL, "%s", err);
 		goto out;
 	}
-	if (seat_stream_init(&app->stream, app, NULL, REPLAY_RING) ||
+	if (journal_start(&app->journal, app->cfg.redis_host, app->cfg.redis_port)) {
+		log_msg(LOG_ERROR, NULL, "cannot start the Redis journal");
+		goto out;
+	}
+	journal_on = true;
+	versions = calloc(app->catalog.n_events + 1, sizeof(*versions));
+	if (!versions) {
+		log_msg(LOG_ERROR, NULL, "out of memory");
+		goto out;
+	}
+	recovery_versions(app, versions);
+	if (seat_stream_init(&app->stream, app, versions, REPLAY_RING) ||
 	    seat_stream_start(&app->stream)) {
 		log_msg(LOG_ERROR, NULL, "cannot start the seat change stream");
 		goto out;
 	}
 	stream_on = true;
+	if (!edge_reused(app->edge)) {
+		struct recovery_report rep;
+
+		if (recovery_rebuild(app, &rep, err, sizeof(err))) {
+			log_msg(LOG_ERROR, NULL, "recovery: %s", err);
+			goto out;
+		}
+		log_json(LOG_INFO, NULL, "seat table rebuilt",
+			 json_pack("{s:i, s:i, s:i, s:i, s:b}", "sold", (int)rep.sold,
+				   "holds", (int)rep.holds, "orders", (int)rep.orders,
+				   "skipped", (int)rep.skipped, "redis", rep.redis_ok));
+	}
 	if (sweeper_start(&app->sweeper, app, SWEEP_MS)) {
 		log_msg(LOG_ERROR, NULL, "cannot start the sweeper");
 		goto out;
@@ -187,9 +249,12 @@ out:
 		seat_stream_stop(&app->stream);
 		seat_stream_free(&app->stream);
 	}
+	if (journal_on)
+		journal_stop(&app->journal);
 	if (health_on)
 		health_stop(&app->health);
 	edge_setup_close(app);
+	free(versions);
 	catalog_free(&app->catalog);
 	if (db_open)
 		db_pool_close(&app->db);

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 
 #include "userspace/config.h"
@@ -37,6 +36,8 @@ static const double delay_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
 				      0.05,  0.1,    0.25,  0.5,  1,
 				      2.5,   5,      10,    30,   60};
 #define N_DELAY_BOUNDS (sizeof(delay_bounds) / sizeof(delay_bounds[0]))
+_Static_assert(N_DELAY_BOUNDS == OUTBOX_RELAY_DELAY_BUCKETS,
+	       "delay_bounds and struct outbox_relay disagree");
 
 /* One produced message awaiting its delivery report (librdkafka's per
  * message opaque); freed by the report, which librdkafka always delivers,
@@ -72,11 +73,7 @@ struct relay_state {
 	unsigned long cap[3];
 
 	char mark_sql[128 + MARK_CHUNK * 2];
-	bool db_down_logged, kafka_failed_logged;
-
-	/* Publish-delay histogram (relay thread writes, any thread reads). */
-	atomic_uint_least64_t delay_buckets[N_DELAY_BOUNDS];
-	atomic_uint_least64_t delay_count, delay_sum_us;
+	bool db_down_logged, kafka_failed_logged, leader_known;
 };
 
 static int64_t mono_us(void)
@@ -147,24 +144,26 @@ static void queue_event(rd_kafka_t *rk, void *opaque)
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
 		      const char *buf)
 {
-	if (level > LOG_WARNING)
+	/* level is syslog's: 3 error, 4 warning (syslog.h's names clash with
+	 * log.h's). */
+	if (level > 4)
 		return;
-	log_json(level <= LOG_ERR ? LOG_ERROR : LOG_WARN, NULL, buf,
+	log_json(level <= 3 ? LOG_ERROR : LOG_WARN, NULL, buf,
 		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
 			   rd_kafka_name(rk), "facility", fac));
 }
 
-static void observe_delay(struct relay_state *s, int64_t us)
+static void observe_delay(struct outbox_relay *r, int64_t us)
 {
 	double sec = (double)(us < 0 ? 0 : us) / 1e6;
 
 	for (size_t i = 0; i < N_DELAY_BOUNDS; i++)
 		if (sec <= delay_bounds[i]) {
-			atomic_fetch_add(&s->delay_buckets[i], 1);
+			atomic_fetch_add(&r->delay_buckets[i], 1);
 			break;
 		}
-	atomic_fetch_add(&s->delay_count, 1);
-	atomic_fetch_add(&s->delay_sum_us, (uint64_t)(us < 0 ? 0 : us));
+	atomic_fetch_add(&r->delay_count, 1);
+	atomic_fetch_add(&r->delay_sum_us, (uint64_t)(us < 0 ? 0 : us));
 }
 
 /* Delivery report, called from rd_kafka_poll/flush on the relay thread. A
@@ -184,8 +183,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	if (!f)
 		return;
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		s->acked[s->n_acked++] = f->id;
-		observe_delay(s, mono_us() - f->created_us);
+		/* n_acked + in_flight never exceeds max_in_flight (reading
+		 * waits for marking), so there is always a slot. */
+		if (s->n_acked < (size_t)r->opts.max_in_flight)
+			s->acked[s->n_acked++] = f->id;
+		observe_delay(r, mono_us() - f->created_us);
 	} else {
 		atomic_fetch_add(&r->delivery_failures, 1);
 		if (!s->failed && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
@@ -270,13 +272,17 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 /* Waits up to grace_ms for outstanding reports (they are served into
  * s->acked), purges the rest (their reports say so and mark nothing), and
  * destroys the producer. Afterwards nothing is in flight. */
-static void producer_destroy(struct relay_state *s, int grace_ms)
+static void producer_destroy(struct outbox_relay *r, struct relay_state *s,
+			     int grace_ms)
 {
 	if (!s->rk)
 		return;
 	if (grace_ms > 0)
 		rd_kafka_flush(s->rk, grace_ms);
 	rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	/* Purged messages get their (failed) reports through the queue;
+	 * serve them so every in_flight_msg is freed. */
+	rd_kafka_flush(s->rk, 1000);
 	rd_kafka_poll(s->rk, 0);
 	rd_kafka_queue_cb_event_enable(s->mainq, NULL, NULL);
 	rd_kafka_queue_destroy(s->mainq);
@@ -284,6 +290,7 @@ static void producer_destroy(struct relay_state *s, int grace_ms)
 	s->rk = NULL;
 	s->mainq = NULL;
 	s->in_flight = 0;
+	atomic_store(&r->in_flight, 0);
 }
 
 /* ---- database ------------------------------------------------------------ */
@@ -390,10 +397,11 @@ static bool leader_check(struct outbox_relay *r, struct relay_state *s)
 		s->lock_session = mysql_thread_id(s->conn);
 out:
 	atomic_store(&r->leader, s->lock_session != 0);
-	if (was != (s->lock_session != 0))
+	if (was != (s->lock_session != 0) || !s->leader_known)
 		log_msg(LOG_INFO, NULL, "outbox relay: %s (lock %s)",
 			s->lock_session ? "active" : "standing by, another relay holds the lock",
 			r->lock_name);
+	s->leader_known = true;
 	return s->lock_session != 0;
 }
 
@@ -425,6 +433,8 @@ static int mark_sent(struct outbox_relay *r, struct relay_state *s)
 		done += n;
 		atomic_fetch_add(&r->rows_sent, n);
 		atomic_store(&r->last_sent_id, max_id);
+		if (!s->failed)
+			s->backoff_ms = 0; /* deliveries succeed again */
 	}
 	memmove(s->acked, s->acked + done, (s->n_acked - done) * sizeof(*s->acked));
 	s->n_acked -= done;
@@ -546,20 +556,19 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 		db_failed(r, s, "read", mysql_stmt_error(st));
 		goto out_err;
 	}
-	while ((rc = mysql_stmt_fetch(st)) == 0) {
+	while ((rc = mysql_stmt_fetch(st)) != MYSQL_NO_DATA) {
+		if (rc != 0) { /* 1: error; truncation cannot happen */
+			db_failed(r, s, "read", mysql_stmt_error(st));
+			goto out_err;
+		}
 		s->buf[0][len[0]] = '\0'; /* topic: librdkafka wants a C string */
-		rc = produce_row(r, s, id, s->buf[0], s->buf[1], len[1], s->buf[2],
-				 len[2], read_us - age_us);
-		if (rc)
+		if (produce_row(r, s, id, s->buf[0], s->buf[1], len[1], s->buf[2],
+				len[2], read_us - age_us))
 			break;
 		if (s->cursor == 0)
 			s->ahead_since_ms = mono_ms();
 		s->cursor = id;
 		produced++;
-	}
-	if (rc == 1 && mysql_stmt_errno(st)) {
-		db_failed(r, s, "read", mysql_stmt_error(st));
-		goto out_err;
 	}
 out:
 	mysql_free_result(meta);
@@ -658,7 +667,7 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 		log_json(LOG_ERROR, NULL,
 			 "outbox relay: fatal producer error; recreating the producer",
 			 json_pack("{s:s}", "error", err));
-		producer_destroy(s, 0);
+		producer_destroy(r, s, 0);
 		atomic_fetch_add(&r->producer_restarts, 1);
 		s->failed = true;
 		back_off(r, s);
@@ -713,7 +722,11 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 						  ? 100
 						  : r->opts.prune_interval_ms);
 	if (!s->cycle_error && !s->failed) {
-		s->backoff_ms = 0;
+		/* Healthy and idle: the next failure starts a fresh backoff. A
+		 * failing row keeps messages in flight until it fails, so its
+		 * backoff keeps doubling. */
+		if (s->in_flight == 0)
+			s->backoff_ms = 0;
 		if (s->db_down_logged)
 			log_msg(LOG_INFO, NULL, "outbox relay: database reachable again");
 		s->db_down_logged = false;
@@ -744,7 +757,7 @@ static void *relay_main(void *arg)
 
 	/* Shutting down: give outstanding reports a moment, mark what they
 	 * confirmed, and leave the rest unsent for the next relay. */
-	producer_destroy(s, 2000);
+	producer_destroy(r, s, 2000);
 	if (s->n_acked && s->conn)
 		mark_sent(r, s);
 	db_release(s);
@@ -854,7 +867,7 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
 	if (rc) {
 		snprintf(err, errlen, "outbox relay: pthread_create: %s",
 			 strerror(-rc));
-		producer_destroy(s, 0);
+		producer_destroy(r, s, 0);
 		goto fail;
 	}
 	r->started = true;
@@ -908,7 +921,6 @@ void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st)
 int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
 				size_t *len, size_t *cap)
 {
-	struct relay_state *s = r->priv;
 	struct outbox_relay_stats st;
 	uint64_t cum = 0;
 	int rc = 0;
@@ -946,14 +958,12 @@ int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
 		st.rows_sent, st.delivery_failures, st.producer_restarts,
 		st.db_errors, st.rows_pruned, st.backlog, st.lag_seconds,
 		st.in_flight, st.leader ? 1 : 0);
-	if (!s)
-		return rc ? -ENOMEM : 0;
 	rc |= metrics_appendf(
 		buf, len, cap,
 		"# HELP ticketd_outbox_publish_delay_seconds Time from outbox insert to Kafka acknowledgement.\n"
 		"# TYPE ticketd_outbox_publish_delay_seconds histogram\n");
 	for (size_t i = 0; i < N_DELAY_BOUNDS; i++) {
-		cum += atomic_load(&s->delay_buckets[i]);
+		cum += atomic_load(&r->delay_buckets[i]);
 		rc |= metrics_appendf(
 			buf, len, cap,
 			"ticketd_outbox_publish_delay_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
@@ -964,8 +974,8 @@ int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
 		"ticketd_outbox_publish_delay_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
 		"ticketd_outbox_publish_delay_seconds_sum %.6f\n"
 		"ticketd_outbox_publish_delay_seconds_count %" PRIu64 "\n",
-		(uint64_t)atomic_load(&s->delay_count),
-		(double)atomic_load(&s->delay_sum_us) / 1e6,
-		(uint64_t)atomic_load(&s->delay_count));
+		(uint64_t)atomic_load(&r->delay_count),
+		(double)atomic_load(&r->delay_sum_us) / 1e6,
+		(uint64_t)atomic_load(&r->delay_count));
 	return rc ? -ENOMEM : 0;
 }

@@ -37,6 +37,8 @@
 
 #include "userspace/db.h"
 
+#define OUTBOX_RELAY_DELAY_BUCKETS 15
+
 struct outbox_relay_opts {
 	int batch_size;         /* rows read per query (500) */
 	int max_in_flight;      /* produced, not yet reported (10000) */
@@ -87,6 +89,10 @@ struct outbox_relay {
 		db_errors, rows_pruned, last_sent_id;
 	atomic_int_least64_t backlog, lag_us, in_flight;
 	atomic_bool leader;
+	/* Publish delay (insert to acknowledgement) histogram, buckets in
+	 * outbox_relay.c. */
+	atomic_uint_least64_t delay_buckets[OUTBOX_RELAY_DELAY_BUCKETS];
+	atomic_uint_least64_t delay_count, delay_sum_us;
 
 	/* Relay thread. */
 	void *priv; /* struct relay_state, outbox_relay.c */

@@ -162,7 +162,7 @@ int sessions_create(struct db_pool *db, const struct tkt_token_key *key,
 
 	rc = next_slot_seq(conn, &seq);
 	if (!rc) {
-		uint32_t slot = (uint32_t)((seq - 1) % TKT_SLOT_MAX) + 1;
+		uint32_t slot = (uint32_t)((seq - 1) % SESSION_SLOTS) + 1;
 
 		fill_session(out, slot, (int64_t)time(NULL) + ttl);
 		rc = insert_session(conn, seq, out);

@@ -10,6 +10,11 @@
 
 struct db_pool;
 
+/* Sessions get slots 1..TKT_SLOT_MAX-1; the last slot is ticketd's own,
+ * used only while it rebuilds sold seats on a fresh node. */
+#define SESSION_SLOT_SYSTEM TKT_SLOT_MAX
+#define SESSION_SLOTS (TKT_SLOT_MAX - 1)
+
 struct session {
 	uint8_t id[TKT_SESSION_ID_LEN];
 	uint32_t slot;

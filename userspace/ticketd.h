@@ -12,6 +12,7 @@
 #include "userspace/config.h"
 #include "userspace/db.h"
 #include "userspace/health.h"
+#include "userspace/journal.h"
 #include "userspace/metrics.h"
 #include "userspace/seat_stream.h"
 #include "userspace/sweeper.h"
@@ -39,6 +40,7 @@ struct ticketd {
 	struct udp_door *udp;
 	struct seat_stream stream;
 	struct sweeper sweeper;
+	struct journal journal;
 };
 
 bool ticketd_seat_table_usable(const struct ticketd *app);
@@ -46,6 +48,13 @@ bool ticketd_seat_table_usable(const struct ticketd *app);
 /* CLOCK_MONOTONIC in ns: the clock of seat-word expiries (and of
  * bpf_ktime_get_ns in the XDP program). */
 uint64_t ticketd_now_ns(void);
+
+/* Wall-clock Unix ms now, and the matching seat-word clock in *mono_ms,
+ * from one fixed offset so a word always shows the same expiresAt. */
+uint64_t ticketd_unix_ms_at(uint32_t *mono_ms);
+
+/* Unix ms of a live hold's or order's expiry, 0 for anything else. */
+int64_t ticketd_word_expiry_unix_ms(uint64_t word);
 
 /* Called by the change stream's thread for every published change, after
  * it is versioned: feeds the Redis journal and the SSE hub. */

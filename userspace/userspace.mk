@@ -5,7 +5,8 @@ TICKETD_SRCS := userspace/main.c userspace/config.c userspace/log.c \
 	userspace/db.c userspace/catalog_store.c userspace/sessions.c \
 	userspace/metrics.c userspace/health.c userspace/seat_view.c \
 	userspace/edge_setup.c userspace/seat_stream.c userspace/sweeper.c \
-	userspace/holds.c api/routes_reservations.c \
+	userspace/holds.c api/routes_reservations.c userspace/journal.c \
+	userspace/recovery.c \
 	api/http_util.c api/http_server.c api/routes.c api/routes_events.c \
 	api/routes_sessions.c api/routes_health.c
 TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c

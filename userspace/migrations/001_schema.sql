@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS seats (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- slot_seq feeds the 22-bit holder slot carried in the session token
--- (slot = (slot_seq - 1) mod (2^22 - 1) + 1).
+-- (slot = (slot_seq - 1) mod (2^22 - 2) + 1; the last slot is ticketd's).
 CREATE SEQUENCE IF NOT EXISTS session_slot_seq START WITH 1 INCREMENT BY 1
   NOCACHE;
 

@@ -1,0 +1,125 @@
+/* A Kafka consumer thread for ticketd's own consumers (the saga's payment
+ * results, ...): a consumer group subscribed to some topics, one handler
+ * call per message, and an offset committed only after the handler said the
+ * message is done.
+ *
+ * Delivery is at least once: after a crash, a rebalance or a failed commit a
+ * message can come again, and the outbox relay may publish one twice. A
+ * handler de-duplicates by claiming the message id (the `outbox-id` header)
+ * with inbox_claim() in the same transaction as its effects.
+ *
+ * Threads: kafka_consumer_start creates one thread that owns the librdkafka
+ * consumer and calls the handler; messages of one partition are handled one
+ * at a time in offset order. kafka_consumer_stop, _stats and
+ * _render_metrics may be called from any other thread. */
+#ifndef TICKETD_KAFKA_CONSUMER_H
+#define TICKETD_KAFKA_CONSUMER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KAFKA_CONSUMER_MAX_TOPICS 16
+
+/* One message as the handler sees it; valid only during the handler call. */
+struct kafka_message {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp_ms; /* Kafka's timestamp, -1 when absent */
+	const void *key;      /* NULL when the message has no key */
+	size_t key_len;
+	const void *payload; /* NULL for a tombstone */
+	size_t payload_len;
+	/* The `outbox-id` header as a NUL-terminated string ("" when absent)
+	 * and as a number (0 when absent or not a number). */
+	char outbox_id_str[24];
+	uint64_t outbox_id;
+	const void *priv; /* the rd_kafka_message_t, for kafka_message_header */
+};
+
+/* Finds the last header called name. Returns 0 with *value and *len set
+ * (value NULL for a null header), or -ENOENT. */
+int kafka_message_header(const struct kafka_message *m, const char *name,
+			 const void **value, size_t *len);
+
+/* Handles one message. Return 0 when the message is done: its effects are
+ * committed, or it is a duplicate or a message the handler decided to skip
+ * (after logging it); its offset is then committed. Return a negative errno
+ * to have the same message handed again after a backoff (the partition is
+ * rewound to it; later messages of that partition wait). */
+typedef int (*kafka_handler_fn)(void *arg, const struct kafka_message *m);
+
+struct kafka_consumer_opts {
+	const char *group_id;
+	const char *topics[KAFKA_CONSUMER_MAX_TOPICS + 1]; /* NULL-terminated */
+	kafka_handler_fn handler;
+	void *arg;                     /* handler's first argument */
+	const char *client_id;         /* "ticketd-consumer" */
+	const char *auto_offset_reset; /* where a new group starts: "earliest" */
+	int commit_interval_ms;        /* commit handled offsets this often (200) */
+	int retry_initial_ms;          /* first backoff after a failure (100) */
+	int retry_max_ms;              /* backoff cap (5000) */
+};
+
+struct kafka_consumer_stats {
+	uint64_t handled;          /* messages the handler finished */
+	uint64_t handler_failures; /* handler calls that asked for a retry */
+	uint64_t errors;           /* consumer errors (broker, commit, ...) */
+	uint64_t restarts;         /* consumers recreated after fatal errors */
+	bool assigned;             /* has at least one partition */
+};
+
+struct kafka_consumer {
+	/* Set by start, read-only afterwards; the strings are copies. */
+	struct kafka_consumer_opts opts;
+	char bootstrap[256], group_id[128], client_id[64], offset_reset[16];
+	char topics[KAFKA_CONSUMER_MAX_TOPICS][256];
+	int n_topics;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock; /* guards stopping */
+	pthread_cond_t cond;  /* signalled by stop (ends a backoff early) */
+	bool stopping;
+
+	atomic_uint_least64_t handled, handler_failures, errors, restarts;
+	atomic_int assigned_partitions;
+
+	/* Consumer thread. */
+	void *rk;          /* rd_kafka_t */
+	bool commit_due;   /* offsets stored since the last commit */
+	int64_t next_commit_ms;
+	int backoff_ms;
+};
+
+/* Fills opts with the defaults listed in struct kafka_consumer_opts (no
+ * group, topics or handler). */
+void kafka_consumer_default_opts(struct kafka_consumer_opts *opts);
+
+/* Creates the consumer, subscribes it and starts its thread. opts is
+ * copied (group_id, at least one topic and handler are required). Returns 0,
+ * or -EINVAL (bad argument or librdkafka configuration, reason in err),
+ * -ENOMEM, or -errno of pthread_create; on failure nothing is left
+ * running. Kafka being down is not an error: the consumer keeps trying. */
+int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
+			 const struct kafka_consumer_opts *opts, char *err,
+			 size_t errlen);
+
+/* Stops the thread after the current handler call returns, commits the
+ * offsets of handled messages, leaves the group and frees the consumer.
+ * Safe on a zeroed or stopped consumer. */
+void kafka_consumer_stop(struct kafka_consumer *c);
+
+void kafka_consumer_stats(struct kafka_consumer *c,
+			  struct kafka_consumer_stats *st);
+
+/* Appends the metrics of n consumers (label consumer="<group id>") in
+ * Prometheus text format, each family's HELP and TYPE once. Returns 0 or
+ * -ENOMEM. */
+int kafka_consumer_render_metrics(struct kafka_consumer *const *cs, int n,
+				  char **buf, size_t *len, size_t *cap);
+
+#endif

@@ -1,0 +1,27 @@
+/* Rebuilding the seat table on a fresh node (no pinned maps, no seat file):
+ * sold seats from MariaDB, then live holds and orders from the Redis
+ * journal, all through the ordinary seat rules so hold counts, versions and
+ * the journal stay right. Runs before any door or HTTP request is served.
+ * A table reused from a previous run (pins survived a restart) is already
+ * right and is left alone. */
+#ifndef TICKETD_RECOVERY_H
+#define TICKETD_RECOVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ticketd;
+
+struct recovery_report {
+	uint32_t sold, holds, orders, skipped;
+	int redis_ok;
+};
+
+int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
+		     char *err, size_t errlen);
+
+/* Each event's last journalled version (0 where Redis has none), so SSE
+ * versions keep growing across restarts. out has catalog.n_events slots. */
+void recovery_versions(struct ticketd *app, uint64_t *out);
+
+#endif
