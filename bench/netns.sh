@@ -31,11 +31,10 @@ tkb_bpffs() {
 }
 
 tkb_netns_down() {
-	local i
 	ip netns del "$TKB_NS" 2>/dev/null || true
 	# deleting the namespace destroys tkb1 and with it its peer; wait a
 	# bounded time for the kernel to finish, then remove what is left
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		ip link show "$TKB_HOST_IF" >/dev/null 2>&1 || return 0
 		sleep 0.1
 	done

@@ -4,10 +4,10 @@
 #   bash bench/render_bench.sh bench/results/<name>.json > BENCHMARKS.md
 set -euo pipefail
 
-[ $# -eq 1 ] && [ -f "$1" ] || {
+if [ $# -ne 1 ] || [ ! -f "$1" ]; then
 	echo "usage: $0 RESULT.json" >&2
 	exit 2
-}
+fi
 
 jq -r --arg file "$1" '
 def r0: if . == null then "–" else (. * 1 | round | tostring) end;
@@ -18,8 +18,9 @@ def pct: if . == null then "–" else ((. * 1000 | round) / 10 | tostring) + " %
 def x: if . == null then "–" else (r2 + "×") end;
 def sp(f): if . == null then "–" else "\(.median | f) (\(.min | f)–\(.max | f))" end;
 def statuses: if . == null or . == {} then "–" else (to_entries | map("\(.key) \(.value)") | join(", ")) end;
-def bar($v; $max): if $v == null or $max == null or $max == 0 then ""
-  else ("█" * ([1, ($v / $max * 40 | round)] | max)) end;
+# (parameter names must not shadow builtins: jq binds $top as filter top too)
+def bar($val; $top): if $val == null or $top == null or $top == 0 then ""
+  else ("█" * ([1, ($val / $top * 40 | round)] | max)) end;
 def cpu_what:
   if .serving_cpu == "xdp" then "softirq, all CPUs"
   else "server process (user+sys)" end;
@@ -38,13 +39,13 @@ def cpu_what:
   "",
   "## Decisions per second, end to end",
   "",
-  "One decision = one valid reply matched to its request. The ceiling is the trivial XDP program (parse, one CAS, 32-byte reply, XDP_TX): no UDP path can answer faster on this machine, because the client sockets are the bottleneck.",
+  "One decision = one valid reply matched to its request. The ceiling is the trivial XDP program (parse, one CAS, 32-byte reply, XDP_TX): no UDP path can answer faster on this machine, because the client sockets are the bottleneck. In the closed loop the latency is mostly queueing (requests in flight / rate); the rows with one request in flight give the unloaded round trip.",
   "",
-  "| path | client threads | decisions/s | vs ceiling | vs Redis + Lua | p50 µs | p99 µs | p99.9 µs | timeouts | replies |",
-  "|---|---|---|---|---|---|---|---|---|---|",
+  "| series | path | client threads | in flight per thread | decisions/s | vs ceiling | vs Redis + Lua | p50 µs | p99 µs | p99.9 µs | timeouts | replies |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ($R.series[]
    | . as $s | $ratio[$s.id] as $q
-   | "| \(.title | sub(", [0-9]+ client thread\\(s\\)$"; "")) | \(.threads) | \(.summary.decisions_per_s | sp(k)) | \($q.rate_vs_ceiling | pct) | \($q.rate_vs_redis | x) | \(.summary.latency_p50_us | sp(r0)) | \(.summary.latency_p99_us | sp(r0)) | \(.summary.latency_p999_us | sp(r0)) | \(.summary.timeouts) | \(.summary.status | statuses) |"),
+   | "| `\(.id)` | \(.title) | \(.threads) | \(.window) | \(.summary.decisions_per_s | sp(k)) | \($q.rate_vs_ceiling | pct) | \($q.rate_vs_redis | x) | \(.summary.latency_p50_us | sp(r0)) | \(.summary.latency_p99_us | sp(r0)) | \(.summary.latency_p999_us | sp(r0)) | \(.summary.timeouts) | \(.summary.status | statuses) |"),
   "",
   "```text",
   ($R.series[] | "\(.id | . + " " * ([0, 16 - length] | max)) \(bar(.summary.decisions_per_s.median; $maxrate)) \(.summary.decisions_per_s.median | k)/s"),
@@ -54,20 +55,20 @@ def cpu_what:
   "",
   "What serving one decision costs in CPU time, over the measured window. XDP has no server process: its cost is the softirq time of all CPUs (veth driver, the XDP program, XDP_TX, and the kernel taking the reply into the client socket), an upper bound; the BPF program alone (kernel bpf_stats) is the lower bound. For Redis it is the redis-server process (user + sys, which includes the TCP work done in its system calls). The whole machine column counts everything, the load generator included.",
   "",
-  "| path | client threads | serving ns/decision | counted as | BPF program ns/run | softirq ns/decision | whole machine ns/decision | load generator ns/decision | serving vs Redis + Lua |",
-  "|---|---|---|---|---|---|---|---|---|",
+  "| series | path | client threads | serving ns/decision | counted as | BPF program ns/run | softirq ns/decision | whole machine ns/decision | load generator ns/decision | serving vs Redis + Lua |",
+  "|---|---|---|---|---|---|---|---|---|---|",
   ($R.series[]
    | $ratio[.id] as $q
-   | "| \(.path) | \(.threads) | \(.summary.serving_cpu_ns_per_decision | sp(r0)) | \(cpu_what) | \(.summary.bpf_ns_per_run | sp(r0)) | \(.summary.softirq_ns_per_decision | sp(r0)) | \(.summary.host_busy_ns_per_decision | sp(r0)) | \(.summary.client_ns_per_decision | sp(r0)) | \($q.serving_cpu_vs_redis | x) |"),
+   | "| `\(.id)` | \(.path) | \(.threads) | \(.summary.serving_cpu_ns_per_decision | sp(r0)) | \(cpu_what) | \(.summary.bpf_ns_per_run | sp(r0)) | \(.summary.softirq_ns_per_decision | sp(r0)) | \(.summary.host_busy_ns_per_decision | sp(r0)) | \(.summary.client_ns_per_decision | sp(r0)) | \($q.serving_cpu_vs_redis | x) |"),
   "",
   "## Cost of one program run (bpf_prog_test_run_opts)",
   "",
   "One test run per packet (repeat 1: an XDP test run keeps the rewritten packet between repeats, so a second repeat would see the reply), packets rotating over hold/release of the seats, interleaved with an empty program (`return XDP_PASS`) whose time is the harness overhead. Net = program minus empty program.",
   "",
-  "| program | object | runs × reps | ns/run | empty program ns/run | net ns/run | kernel bpf_stats ns/run | XDP actions | reply statuses |",
-  "|---|---|---|---|---|---|---|---|---|",
+  "| series | program | object | runs × reps | ns/run | empty program ns/run | net ns/run | kernel bpf_stats ns/run | XDP actions | reply statuses |",
+  "|---|---|---|---|---|---|---|---|---|---|",
   ($R.prog_test_run[]
-   | "| `\(.prog)` | `\(.obj)` | \($R.config.test_runs) × \(.reps | length) | \(.summary.ns_per_run_median | sp(r0)) | \(.summary.empty_prog_ns_per_run_median | sp(r0)) | \(.summary.net_ns_per_run_median | sp(r0)) | \(.summary.bpf_stats_ns_per_run | sp(r1)) | \(.summary.actions | statuses) | \(.summary.status | statuses) |"),
+   | "| `\(.id)` | `\(.prog)` | `\(.obj)` | \($R.config.test_runs) × \(.reps | length) | \(.summary.ns_per_run_median | sp(r0)) | \(.summary.empty_prog_ns_per_run_median | sp(r0)) | \(.summary.net_ns_per_run_median | sp(r0)) | \(.summary.bpf_stats_ns_per_run | sp(r1)) | \(.summary.actions | statuses) | \(.summary.status | statuses) |"),
   "",
   (if ($R.skipped | length) > 0 then
      "## Not measured in this run", "",

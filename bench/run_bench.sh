@@ -17,7 +17,8 @@
 #
 # Settings (environment): BENCH_REPS (5, 1..20), BENCH_SECS (3, 1..30),
 # BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32), BENCH_THREADS
-# ("1 2"), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
+# ("1 2"), BENCH_RTT (1: also one thread with one request in flight, the
+# unloaded round trip), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
 # BENCH_TEST_RUNS (200000), BENCH_NAME (UTC time stamp), BENCH_MARKDOWN
 # (BENCHMARKS.md), BUILD (build).
 #
@@ -44,6 +45,7 @@ WARMUP=${BENCH_WARMUP:-0.5}
 WINDOW=${BENCH_WINDOW:-64}
 BATCH=${BENCH_BATCH:-32}
 THREADS_LIST=${BENCH_THREADS:-1 2}
+RTT=${BENCH_RTT:-1}
 SEATS=${BENCH_SEATS:-0-16383}
 EVENT=${BENCH_EVENT:-1}
 MIX=${BENCH_MIX:-hold,release}
@@ -97,7 +99,7 @@ STATS_BEFORE=
 HOOK_STOP=
 
 cleanup() {
-	local rc=$? i
+	local rc=$?
 	set +e
 	if [ -n "$HOOK_STOP" ]; then
 		"$HOOK_STOP"
@@ -105,7 +107,7 @@ cleanup() {
 	fi
 	if [ -n "$REDIS_PID" ]; then
 		redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
-		for i in $(seq 1 30); do
+		for _ in $(seq 1 30); do
 			kill -0 "$REDIS_PID" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -157,15 +159,15 @@ enable_bpf_stats() {
 	sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null
 }
 
-# Records a series' description. Args: id title path threads kind command.
-# kind says what the serving CPU is: "xdp" = softirq time of all CPUs,
-# "process" = CPU time of the server process (--server-pid).
+# Records a series' description. Args: id title path threads window kind
+# command background%. kind says what the serving CPU is: "xdp" = softirq
+# time of all CPUs, "process" = CPU time of the server process.
 series_meta() {
 	jq -n --arg id "$1" --arg title "$2" --arg path "$3" \
-		--argjson threads "$4" --arg kind "$5" --arg command "$6" \
-		--arg bg "$7" \
+		--argjson threads "$4" --argjson window "$5" --arg kind "$6" \
+		--arg command "$7" --arg bg "$8" \
 		'{id: $id, title: $title, path: $path, threads: $threads,
-		  serving_cpu: $kind, command: $command,
+		  window: $window, serving_cpu: $kind, command: $command,
 		  background_busy_pct: ($bg | tonumber)}' >"$WORK/series/$1.meta.json"
 }
 
@@ -203,12 +205,35 @@ skip() { # id reason
 }
 
 # The one workload every path gets. Args: threads [extra udp_load args...]
+# (WINDOW and BATCH may be overridden for one call.)
 load_args() {
 	local threads=$1
 	shift
 	echo "$@" --threads "$threads" --duration "$SECS" --warmup "$WARMUP" \
 		--mode closed --window "$WINDOW" --batch "$BATCH" \
 		--event "$EVENT" --seats "$SEATS" --mix "$MIX"
+}
+
+# Measures one path: closed loop with each thread count of BENCH_THREADS,
+# then (BENCH_RTT=1) one thread with one request in flight.
+# Args: prefix title path kind prog-id background% -- target udp_load args
+measure_path() {
+	local prefix=$1 title=$2 path=$3 kind=$4 prog=$5 bg=$6 t args
+	shift 7
+	for t in $THREADS_LIST; do
+		args=$(load_args "$t" "$@")
+		series_meta "${prefix}_t$t" "$title" "$path" "$t" "$WINDOW" "$kind" \
+			"$UDP_LOAD $args" "$bg"
+		# shellcheck disable=SC2086
+		run_series "${prefix}_t$t" "$prog" -- $args
+	done
+	if [ "$RTT" = 1 ]; then
+		args=$(WINDOW=1 BATCH=1 load_args 1 "$@")
+		series_meta "${prefix}_rtt" "$title" "$path" 1 1 "$kind" \
+			"$UDP_LOAD $args" "$bg"
+		# shellcheck disable=SC2086
+		run_series "${prefix}_rtt" "$prog" -- $args
+	fi
 }
 
 # ---- (a) ceiling: trivial XDP program ------------------------------------------
@@ -225,19 +250,14 @@ bench_ceiling() {
 		[ ! -x "$BUILD/ticketctl" ] ||
 		die "the trivial program does not answer on $TKB_NS_IP:7000"
 	bg=$(background_busy_pct)
-	for t in $THREADS_LIST; do
-		args=$(load_args "$t" --target "$TKB_NS_IP:7000")
-		series_meta "ceiling_t$t" "trivial XDP program (ceiling), $t client thread(s)" \
-			xdp_trivial "$t" xdp "$UDP_LOAD $args" "$bg"
-		# shellcheck disable=SC2086
-		run_series "ceiling_t$t" "$prog" -- $args
-	done
+	measure_path ceiling "trivial XDP program (ceiling)" xdp_trivial xdp \
+		"$prog" "$bg" -- --target "$TKB_NS_IP:7000"
 }
 
 # ---- (b) Redis + Lua baseline ----------------------------------------------------
 
 start_redis() {
-	local p i
+	local p
 	for p in $(seq 6395 6420); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			REDIS_PORT=$p
@@ -248,7 +268,7 @@ start_redis() {
 	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' \
 		--appendonly no --daemonize yes --dir "$WORK" \
 		--pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log" >/dev/null
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG &&
 			[ -s "$WORK/redis.pid" ]; then
 			REDIS_PID=$(cat "$WORK/redis.pid")
@@ -266,15 +286,9 @@ bench_redis() {
 	# sold seats lie outside the benchmark's range
 	redis-cli -p "$REDIS_PORT" sadd "sold:{$EVENT}" 1000001 1000002 1000003 >/dev/null
 	bg=$(background_busy_pct)
-	for t in $THREADS_LIST; do
-		args=$(load_args "$t" --backend redis \
-			--redis "127.0.0.1:$REDIS_PORT" --lua-dir bench \
-			--server-pid "$REDIS_PID")
-		series_meta "redis_t$t" "Redis 7 + Lua (EVALSHA, pipelined), $t client thread(s)" \
-			redis_lua "$t" process "$UDP_LOAD $args" "$bg"
-		# shellcheck disable=SC2086
-		run_series "redis_t$t" "" -- $args
-	done
+	measure_path redis "Redis 7 + Lua (EVALSHA, pipelined)" redis_lua process \
+		"" "$bg" -- --backend redis --redis "127.0.0.1:$REDIS_PORT" \
+		--lua-dir bench --server-pid "$REDIS_PID"
 	log "redis keys left after the runs: $(redis-cli -p "$REDIS_PORT" dbsize)"
 }
 
@@ -282,7 +296,7 @@ bench_redis() {
 
 # Runs a daemon-provided path. Args: id-prefix title path-name kind.
 bench_hooked_path() {
-	local name=$1 title=$2 kind=$3 hook="bench/hooks/$1.sh" bg t args prog
+	local name=$1 title=$2 kind=$3 hook="bench/hooks/$1.sh" bg prog
 	if [ ! -x "$BUILD/ticketd" ]; then
 		skip "$name" "not available yet: $BUILD/ticketd is not built"
 		return 0
@@ -297,7 +311,7 @@ bench_hooked_path() {
 	fi
 	# shellcheck disable=SC1090
 	source "$hook"
-	TKB_TARGET= TKB_TOKENS= TKB_SERVER_PID= TKB_PROG_ID=
+	TKB_TARGET='' TKB_TOKENS='' TKB_SERVER_PID='' TKB_PROG_ID=
 	TKB_EVENT=$EVENT TKB_SEATS=$SEATS
 	HOOK_STOP="bench_${name}_stop"
 	if ! "bench_${name}_start"; then
@@ -306,23 +320,19 @@ bench_hooked_path() {
 		HOOK_STOP=
 		return 0
 	fi
-	[ -n "$TKB_TARGET" ] && [ -s "$TKB_TOKENS" ] ||
+	if [ -z "$TKB_TARGET" ] || [ ! -s "$TKB_TOKENS" ]; then
 		die "$hook: start must export TKB_TARGET and TKB_TOKENS"
+	fi
 	prog=${TKB_PROG_ID:-}
 	if [ "$kind" = xdp ] && [ -z "$prog" ]; then
 		prog=$(bpftool prog show -j | jq -r '[.[] | select(.name == "xdp_seat_hold")][0].id // empty')
 	fi
 	[ "$kind" = xdp ] && enable_bpf_stats
 	bg=$(background_busy_pct)
-	for t in $THREADS_LIST; do
-		args=$(EVENT=$TKB_EVENT SEATS=$TKB_SEATS load_args "$t" \
-			--target "$TKB_TARGET" --tokens "$TKB_TOKENS" \
-			${TKB_SERVER_PID:+--server-pid "$TKB_SERVER_PID"})
-		series_meta "${name}_t$t" "$title, $t client thread(s)" "$name" "$t" \
-			"$kind" "$UDP_LOAD $args" "$bg"
-		# shellcheck disable=SC2086
-		run_series "${name}_t$t" "$prog" -- $args
-	done
+	# shellcheck disable=SC2086
+	EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_path "$name" "$title" "$name" \
+		"$kind" "$prog" "$bg" -- --target "$TKB_TARGET" \
+		--tokens "$TKB_TOKENS" ${TKB_SERVER_PID:+--server-pid "$TKB_SERVER_PID"}
 	if [ "$name" = xdp_full ] && [ -n "${TKB_TESTRUN_ARGS:-}" ]; then
 		# shellcheck disable=SC2086
 		prog_test_run prog_test_run_full "$BUILD/bpf/seat_hold.bpf.o" \
@@ -348,7 +358,7 @@ bench_socket_door() {
 prog_test_run() {
 	local id=$1 obj=$2 prog=$3 r cmd
 	shift 3
-	cmd="$XDP_CALIB --prog-test-run $TEST_RUNS --obj $obj --prog $prog --bpf-stats --event $EVENT --seats $SEATS --mix $MIX $*"
+	cmd="$XDP_CALIB --prog-test-run $TEST_RUNS --obj $obj --prog $prog --bpf-stats --event $EVENT --seats $SEATS --mix $MIX${*:+ $*}"
 	jq -n --arg id "$id" --arg obj "$obj" --arg prog "$prog" --arg command "$cmd" \
 		'{id: $id, obj: $obj, prog: $prog, command: $command}' >"$WORK/series/$id.ptr.meta.json"
 	: >"$WORK/series/$id.ptr.jsonl"

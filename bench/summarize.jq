@@ -56,7 +56,9 @@ def ratio(a; b):
                   | map({key: .[0].key, value: (map(.value) | add)})
                   | from_entries)
        })})
-   | sort_by(.path, .threads)) as $S
+   | sort_by((.window == 1),
+             ({xdp_trivial: 0, xdp_full: 1, socket_door: 2, redis_lua: 3}[.path] // 9),
+             .threads)) as $S
 | ($S | map({key: .id, value: .summary}) | from_entries) as $by
 | {
     name: $name,
@@ -71,8 +73,10 @@ def ratio(a; b):
     series: $S,
     ratios: [$S[]
       | . as $s
-      | ($by["ceiling_t\(.threads)"]) as $c
-      | ($by["redis_t\(.threads)"]) as $r
+      # the same load shape on the reference paths: ..._t1, ..._t2, ..._rtt
+      | (.id | sub("^.*_"; "")) as $shape
+      | ($by["ceiling_\($shape)"]) as $c
+      | ($by["redis_\($shape)"]) as $r
       | {id, path, threads,
          rate_vs_ceiling: ratio($s.summary.decisions_per_s.median; $c.decisions_per_s.median),
          rate_vs_redis: ratio($s.summary.decisions_per_s.median; $r.decisions_per_s.median),

@@ -1369,6 +1369,16 @@ int main(int argc, char **argv)
 	}
 	if (load_tokens(&o, tokens_file, token) < 0)
 		return 2;
+	/* Each slot holds at most one seat at a time, and slot i uses token
+	 * i mod count: say so when that exceeds the contract's default limit
+	 * of 8 seats per session, which would turn holds into LIMIT_EXCEEDED. */
+	if (memchr(o.ops, TKT_OP_HOLD, (size_t)o.nops) &&
+	    (o.threads * o.window + o.ntokens - 1) / o.ntokens > 8)
+		fprintf(stderr, "udp_load: note: %d slots share %d token(s): up "
+				"to %d holds per session (the default limit is "
+				"8; give more tokens with --tokens)\n",
+			o.threads * o.window, o.ntokens,
+			(o.threads * o.window + o.ntokens - 1) / o.ntokens);
 	if (o.backend == BACKEND_UDP && resolve_udp(&o) < 0)
 		goto out;
 	if (o.backend == BACKEND_REDIS && redis_prepare(&o) < 0)

@@ -9,9 +9,14 @@
  *
  * Generic on purpose: it loads any object by path and program name (no
  * skeleton), so the same tool measures bench/xdp_trivial.bpf.c and the real
- * bpf/seat_hold.bpf.c. Every result is one JSON object on stdout. */
+ * bpf/seat_hold.bpf.c. The --edge-* options know the real program's config
+ * and events maps (bpf/ticket_maps.h), so it can also be set up and served
+ * without ticketd: --serve keeps the program attached while this process
+ * drains its ring buffer, the one job of ticketd the XDP path cannot skip.
+ * Every result is one JSON object per line on stdout. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <sched.h>
@@ -31,12 +36,14 @@
 #include <linux/if_link.h>
 
 #include "bpf/session_token.h"
+#include "bpf/ticket_maps.h"
 #include "userspace/wire_codec.h"
 
 #define MAX_PACKETS 65536
 #define MAX_FRAME 512
 #define MAX_SETS 32
 #define MAX_TEST_RUNS 10000000L
+#define MAX_SERVE_S 3600
 #define ETH_LEN 14
 #define IP_LEN 20
 #define UDP_LEN 8
@@ -67,7 +74,22 @@ struct calib_opts {
 	int n_sets;
 	const char *map_updates[MAX_SETS];
 	int n_map_updates;
+	/* the real program's maps (bpf/ticket_maps.h), set after load */
+	uint16_t edge_port;   /* config.udp_port; 0 = leave config alone */
+	uint32_t edge_hold_limit, edge_rl_rate, edge_rl_burst;
+	uint32_t edge_event, edge_nseats; /* events[edge_event]; 0 seats = none */
+	/* attach: stay, drain ring buffers, detach on exit */
+	unsigned serve_s;
+	const char *tokens_out;
 };
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
 
 static void usage(FILE *f)
 {
@@ -84,6 +106,14 @@ static void usage(FILE *f)
 		"  --pin-root DIR         reuse maps pinned by name under DIR (a live\n"
 		"                         edge's tables!); default: private maps, no pins\n"
 		"  --bpf-stats            also report the kernel's run_time_ns/run_cnt\n"
+		"the real program's maps (bpf/ticket_maps.h), set after load:\n"
+		"  --edge-config PORT     config: key of --mint, clock offset, udp_port\n"
+		"  --edge-limits HOLD,RATE,BURST  hold limit (0 = 8), rate limit (0 = off)\n"
+		"  --edge-event E:N       events[E] = seats 0..N-1 at index 0, owned\n"
+		"attach only:\n"
+		"  --serve SECS           stay attached SECS (max %d) draining the ring\n"
+		"                         buffers, then detach (also on SIGINT/SIGTERM)\n"
+		"  --tokens-out FILE      write the tokens of --mint/--slots, one a line\n"
 		"packets (rotated, one bpf_prog_test_run per packet, repeat 1):\n"
 		"  --packet-hex HEX       a whole Ethernet frame (repeatable)\n"
 		"  or built from the UDP hold protocol:\n"
@@ -91,7 +121,8 @@ static void usage(FILE *f)
 		"                         [--token-ttl SECS]   (mint with bpf/session_token.h)\n"
 		"  --event E (1)  --seats A-B (0-1023)  --mix OP[,OP...] (hold,release)\n"
 		"  --hold-secs S (0)  --dport P (7000)  --src-ip A  --dst-ip A\n"
-		"                         (10.79.0.1 -> 10.79.0.2)\n");
+		"                         (10.79.0.1 -> 10.79.0.2)\n",
+		MAX_SERVE_S);
 }
 
 /* ---- small parsers ---------------------------------------------------- */
@@ -560,28 +591,36 @@ fail:
 	return -1;
 }
 
-/* Mints tokens for slots lo..hi with the key "K0HEX,K1HEX" (the two u64
- * halves of struct tkt_token_key), valid for ttl seconds from now. */
+/* Parses "K0HEX,K1HEX": the two u64 halves of struct tkt_token_key. */
+static int parse_mint_key(const char *keyspec, struct tkt_token_key *key)
+{
+	char *end;
+
+	errno = 0;
+	key->k0 = strtoull(keyspec, &end, 16);
+	if (errno || *end != ',')
+		goto bad;
+	key->k1 = strtoull(end + 1, &end, 16);
+	if (errno || *end)
+		goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "xdp_calib: --mint wants K0HEX,K1HEX\n");
+	return -1;
+}
+
+/* Mints tokens for slots lo..hi with the key "K0HEX,K1HEX", valid for ttl
+ * seconds from now. */
 static int mint_tokens(const char *keyspec, uint32_t lo, uint32_t hi,
 		       uint32_t ttl, uint8_t (**out)[TKT_TOKEN_LEN])
 {
 	struct tkt_token_key key;
 	uint8_t(*toks)[TKT_TOKEN_LEN];
 	uint32_t expiry = (uint32_t)time(NULL) + ttl;
-	char *end;
 	int n;
 
-	errno = 0;
-	key.k0 = strtoull(keyspec, &end, 16);
-	if (errno || *end != ',') {
-		fprintf(stderr, "xdp_calib: --mint wants K0HEX,K1HEX\n");
+	if (parse_mint_key(keyspec, &key) < 0)
 		return -1;
-	}
-	key.k1 = strtoull(end + 1, &end, 16);
-	if (errno || *end) {
-		fprintf(stderr, "xdp_calib: --mint wants K0HEX,K1HEX\n");
-		return -1;
-	}
 	if (lo == 0 || hi > TKT_SLOT_MAX || hi - lo >= MAX_PACKETS) {
 		fprintf(stderr, "xdp_calib: --slots must lie in 1..%u, at "
 				"most %d of them\n",
@@ -608,6 +647,148 @@ static int mint_tokens(const char *keyspec, uint32_t lo, uint32_t hi,
 	}
 	*out = toks;
 	return n;
+}
+
+/* The tokens the packets (or --tokens-out) use: from --tokens, --mint or
+ * --token, else one all-zero token. Returns the count or -1. */
+static int prepare_tokens(const struct calib_opts *o,
+			  uint8_t (**out)[TKT_TOKEN_LEN])
+{
+	uint8_t(*toks)[TKT_TOKEN_LEN];
+
+	if (o->tokens_file)
+		return load_tokens_file(o->tokens_file, out);
+	if (o->mint)
+		return mint_tokens(o->mint, o->slot_lo, o->slot_hi,
+				   o->token_ttl, out);
+	toks = calloc(1, TKT_TOKEN_LEN);
+	if (!toks)
+		return -1;
+	if (o->token_hex && tkt_token_from_hex(o->token_hex, toks[0]) < 0) {
+		fprintf(stderr, "xdp_calib: --token is 32 hex\n");
+		free(toks);
+		return -1;
+	}
+	*out = toks;
+	return 1;
+}
+
+static int write_tokens(const char *path, uint8_t (*toks)[TKT_TOKEN_LEN],
+			int n)
+{
+	char tmp[4096], hex[TKT_TOKEN_HEX_LEN + 1];
+	FILE *f;
+
+	/* written whole, then renamed: a reader never sees half a file */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "xdp_calib: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		tkt_token_to_hex(toks[i], hex);
+		fprintf(f, "%s\n", hex);
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		fprintf(stderr, "xdp_calib: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets up the real program's config and events maps (bpf/ticket_maps.h)
+ * the way ticketd would: token key, wall-clock offset, port, limits, one
+ * event. Does nothing without --edge-config / --edge-event. */
+static int edge_setup(struct bpf_object *obj, const struct calib_opts *o)
+{
+	struct bpf_map *map;
+
+	if (o->edge_port) {
+		struct tkt_config cfg;
+		struct timespec rt, mono;
+		uint32_t zero = 0;
+
+		memset(&cfg, 0, sizeof(cfg));
+		if (!o->mint) {
+			fprintf(stderr, "xdp_calib: --edge-config needs the "
+					"token key: give --mint\n");
+			return -1;
+		}
+		if (parse_mint_key(o->mint, &cfg.key) < 0)
+			return -1;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		cfg.unix_offset_ns =
+			((uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec) -
+			((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec);
+		cfg.udp_port = o->edge_port;
+		cfg.hold_limit = o->edge_hold_limit;
+		cfg.rl_rate = o->edge_rl_rate;
+		cfg.rl_burst = o->edge_rl_burst;
+		map = bpf_object__find_map_by_name(obj, "config");
+		if (!map || bpf_map__value_size(map) != sizeof(cfg) ||
+		    bpf_map_update_elem(bpf_map__fd(map), &zero, &cfg,
+					BPF_ANY) < 0) {
+			fprintf(stderr, "xdp_calib: the object has no config map "
+					"of struct tkt_config\n");
+			return -1;
+		}
+	}
+	if (o->edge_nseats) {
+		struct tkt_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.base = 0;
+		ev.nseats = o->edge_nseats;
+		ev.owned = 1;
+		map = bpf_object__find_map_by_name(obj, "events");
+		if (!map || bpf_map__value_size(map) != sizeof(ev) ||
+		    bpf_map_update_elem(bpf_map__fd(map), &o->edge_event, &ev,
+					BPF_ANY) < 0) {
+			fprintf(stderr, "xdp_calib: the object has no events map "
+					"of struct tkt_event\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int count_record(void *ctx, void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	(*(long *)ctx)++;
+	return 0;
+}
+
+/* A consumer for every ring buffer of the object, counting records into
+ * *records. *out stays NULL when there is none. Returns 0 or -1. */
+static int open_ringbufs(struct bpf_object *obj, long *records,
+			 struct ring_buffer **out)
+{
+	struct ring_buffer *rb = NULL;
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
+			continue;
+		if (!rb)
+			rb = ring_buffer__new(bpf_map__fd(map), count_record,
+					      records, NULL);
+		else if (ring_buffer__add(rb, bpf_map__fd(map), count_record,
+					  records) < 0)
+			goto fail;
+		if (!rb)
+			goto fail;
+	}
+	*out = rb;
+	return 0;
+fail:
+	fprintf(stderr, "xdp_calib: ring buffer %s: %s\n", bpf_map__name(map),
+		strerror(errno));
+	ring_buffer__free(rb);
+	return -1;
 }
 
 /* Builds the packet set: for each seat in turn, the mix of ops, each with
@@ -652,24 +833,9 @@ static int build_packets(const struct calib_opts *o, struct frame **out)
 		fprintf(stderr, "xdp_calib: bad --mix '%s'\n", o->mix);
 		return -1;
 	}
-	if (o->tokens_file)
-		ntok = load_tokens_file(o->tokens_file, &toks);
-	else if (o->mint)
-		ntok = mint_tokens(o->mint, o->slot_lo, o->slot_hi,
-				   o->token_ttl, &toks);
-	else {
-		toks = calloc(1, TKT_TOKEN_LEN);
-		ntok = toks ? 1 : -1;
-		if (toks && o->token_hex &&
-		    tkt_token_from_hex(o->token_hex, toks[0]) < 0) {
-			fprintf(stderr, "xdp_calib: --token is 32 hex\n");
-			ntok = -1;
-		}
-	}
-	if (ntok < 0) {
-		free(toks);
+	ntok = prepare_tokens(o, &toks);
+	if (ntok < 0)
 		return -1;
-	}
 	frames = calloc(MAX_PACKETS, sizeof(*frames));
 	if (!frames) {
 		free(toks);
@@ -750,14 +916,6 @@ static int load_empty_prog(void)
 			     2, NULL);
 }
 
-static int count_record(void *ctx, void *data, size_t size)
-{
-	(void)data;
-	(void)size;
-	(*(long *)ctx)++;
-	return 0;
-}
-
 static const char *action_name(uint32_t a)
 {
 	static const char *const names[] = {"XDP_ABORTED", "XDP_DROP",
@@ -772,7 +930,6 @@ static int cmd_test_run(const struct calib_opts *o)
 	struct ring_buffer *rb = NULL;
 	struct bpf_program *prog;
 	struct bpf_object *obj;
-	struct bpf_map *map;
 	struct frame *frames = NULL;
 	uint32_t *dur = NULL, *base = NULL;
 	long actions[6] = {0}, status[TKT_STATUS_COUNT] = {0};
@@ -785,6 +942,8 @@ static int cmd_test_run(const struct calib_opts *o)
 	obj = load_object(o, &prog);
 	if (!obj)
 		return 1;
+	if (edge_setup(obj, o) < 0)
+		goto out;
 	prog_fd = bpf_program__fd(prog);
 	nframes = build_packets(o, &frames);
 	if (nframes <= 0) {
@@ -800,23 +959,8 @@ static int cmd_test_run(const struct calib_opts *o)
 	}
 	/* Records the program emits would fill its ring buffer and change
 	 * its path (RATE_LIMITED): drain them as the daemon would. */
-	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
-			continue;
-		if (!rb)
-			rb = ring_buffer__new(bpf_map__fd(map), count_record,
-					      &records, NULL);
-		else if (ring_buffer__add(rb, bpf_map__fd(map), count_record,
-					  &records) < 0)
-			fprintf(stderr, "xdp_calib: ring buffer %s not "
-					"drained\n",
-				bpf_map__name(map));
-		if (!rb) {
-			fprintf(stderr, "xdp_calib: ring buffer %s: %s\n",
-				bpf_map__name(map), strerror(errno));
-			goto out;
-		}
-	}
+	if (open_ringbufs(obj, &records, &rb) < 0)
+		goto out;
 	if (o->bpf_stats) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (stats_fd < 0)

@@ -6,7 +6,7 @@
  *             under it too, so map and mirror never disagree.
  *   hc_lock   guards the shm backend's hold-count table hc[].
  *   poll_lock held by the single consumer for the whole of a poll; guards
- *             order[], pend[] and the ring buffer's consumer side.
+ *             order[], pend[] and the ring buffer consumer side.
  * No function takes two of these at once, so there is no lock order. The
  * change queue and the rate-limit table are lock-free (CAS). */
 #include "userspace/edge.h"
@@ -41,9 +41,13 @@
 #define HC_SLOTS (TKT_MAX_HOLD_KEYS * 2u)
 #define RL_SLOTS (1u << 16)
 #define QUEUE_DEFAULT (1u << 16)
-#define PEND_MAX (1u << 16)
-#define PEND_WAIT_NS (100 * TKT_NS_PER_MS)
-#define ORDER_KNOWN 0x8000u
+/* Records waiting for their predecessor: an open-addressing table keyed by
+ * (seat, old counter), at most 3/4 full. */
+#define PEND_SLOTS (1u << 17)
+#define PEND_MAX (PEND_SLOTS / 4 * 3)
+/* How long a record may wait for its predecessor before it is delivered
+ * anyway; well inside the 1 s the contract gives a change to reach SSE. */
+#define PEND_WAIT_NS (300 * TKT_NS_PER_MS)
 
 /* ---- userspace change queue: bounded MPSC with per-cell sequence numbers.
  * A producer claims a cell by CAS on tail, fills it, then publishes it by
@@ -81,8 +85,10 @@ struct hc_slot {
 };
 
 struct pend {
-	struct tkt_change rec;
+	uint32_t used;
+	uint32_t pad;
 	uint64_t since_ns;
+	struct tkt_change rec;
 };
 
 struct xdp_att {
@@ -124,9 +130,11 @@ struct edge {
 
 	/* the consumer (edge_poll_changes) */
 	pthread_mutex_t poll_lock;
-	uint16_t *order; /* per seat: ORDER_KNOWN | counter last delivered */
-	struct pend *pend;
-	size_t npend, pend_cap;
+	uint8_t *order;     /* per seat: counter of the last delivered word */
+	uint64_t t_open;    /* records stamped before this are backlog */
+	struct pend *pend;  /* PEND_SLOTS */
+	size_t npend;
+	uint64_t next_flush_ns;
 	edge_change_cb cb;
 	void *cb_ctx;
 	int cb_err;
@@ -498,6 +506,7 @@ static int load_mirrors_from_maps(struct edge *e)
 }
 
 static int ring_cb(void *ctx, void *data, size_t size);
+static void seed_order(struct edge *e);
 
 static int open_bpf(struct edge *e, const char *pin_dir)
 {
@@ -641,7 +650,8 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	e->ev = calloc(EV_SLOTS, sizeof(*e->ev));
 	e->rl = calloc(RL_SLOTS, sizeof(*e->rl));
 	e->order = calloc(TKT_MAX_SEATS, sizeof(*e->order));
-	if (!e->ev || !e->rl || !e->order) {
+	e->pend = calloc(PEND_SLOTS, sizeof(*e->pend));
+	if (!e->ev || !e->rl || !e->order || !e->pend) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -673,6 +683,7 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	}
 	if (err)
 		goto fail;
+	seed_order(e);
 	*out = e;
 	return 0;
 fail:
@@ -971,106 +982,142 @@ int edge_emit_change(struct edge *e, const struct tkt_change *rec)
 	if (!r)
 		return -ENOBUFS;
 	*r = *rec;
+	if (!r->mono_ns)
+		r->mono_ns = mono_ns();
 	edge_change_submit(e, r);
 	return 0;
 }
 
-/* ---- the consumer ---- */
+/* ---- the consumer ----
+ *
+ * Records of one seat can arrive out of order: XDP reserves its ring slot
+ * before the CAS, so two CPUs can CAS in the opposite order of their
+ * reservations; the userspace queue is a second stream; and a producer
+ * preempted between its CAS and its submit holds back its record while the
+ * other stream runs on. The counter in each word puts them back together: a
+ * record is next when its old counter is the counter of the last word
+ * delivered for that seat. Anything else waits for its predecessor (for at
+ * most PEND_WAIT_NS; only a producer that died between CAS and submit can
+ * make it wait that long).
+ *
+ * The expected counters are seeded from the live words when the edge opens;
+ * records stamped before that (a backlog left by a previous daemon, already
+ * reflected in the words) are delivered as they come. The scheme is exact
+ * while fewer than 256 changes of one seat happen during one producer's
+ * stall; a seat changes a few times a second in a real sale. */
 
-static void deliver(struct edge *e, const struct tkt_change *rec)
+static void seed_order(struct edge *e)
+{
+	uint32_t i;
+
+	e->t_open = mono_ns();
+	for (i = 0; i < TKT_MAX_SEATS; i++)
+		e->order[i] = (uint8_t)tkt_sw_counter(tkt_load64(&e->seats[i]));
+}
+
+static uint32_t pend_key(uint32_t idx, uint32_t ctr)
+{
+	return hash32((uint64_t)idx << 8 | ctr) & (PEND_SLOTS - 1);
+}
+
+static struct pend *pend_find(struct edge *e, uint32_t idx, uint32_t ctr)
+{
+	uint32_t i = pend_key(idx, ctr);
+
+	while (e->pend[i].used) {
+		struct pend *p = &e->pend[i];
+
+		if (p->rec.seat_index == idx &&
+		    tkt_sw_counter(p->rec.old_word) == ctr)
+			return p;
+		i = (i + 1) & (PEND_SLOTS - 1);
+	}
+	return NULL;
+}
+
+/* Removes a waiting record, shifting later ones of its probe run back so
+ * lookups never stop early (linear probing without tombstones). */
+static void pend_remove(struct edge *e, struct pend *p)
+{
+	uint32_t i = (uint32_t)(p - e->pend), j = i;
+
+	for (;;) {
+		uint32_t home;
+
+		j = (j + 1) & (PEND_SLOTS - 1);
+		if (!e->pend[j].used)
+			break;
+		home = pend_key(e->pend[j].rec.seat_index,
+				tkt_sw_counter(e->pend[j].rec.old_word));
+		/* j may move to i unless its home lies cyclically in (i, j] */
+		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
+			e->pend[i] = e->pend[j];
+			i = j;
+		}
+	}
+	e->pend[i].used = 0;
+	e->npend--;
+}
+
+static int pend_add(struct edge *e, const struct tkt_change *rec)
+{
+	uint32_t i = pend_key(rec->seat_index, tkt_sw_counter(rec->old_word));
+
+	if (e->npend >= PEND_MAX)
+		return -ENOSPC;
+	while (e->pend[i].used)
+		i = (i + 1) & (PEND_SLOTS - 1);
+	e->pend[i].used = 1;
+	e->pend[i].since_ns = mono_ns();
+	e->pend[i].rec = *rec;
+	e->npend++;
+	return 0;
+}
+
+static void call_cb(struct edge *e, const struct tkt_change *rec)
 {
 	int rc;
 
-	if (rec->seat_index < TKT_MAX_SEATS)
-		e->order[rec->seat_index] =
-			(uint16_t)(ORDER_KNOWN | tkt_sw_counter(rec->new_word));
 	e->delivered++;
 	rc = e->cb(e->cb_ctx, rec);
 	if (rc < 0 && !e->cb_err)
 		e->cb_err = rc;
 }
 
-/* Delivers waiting records of seat idx that now follow in order. */
-static void release_pending(struct edge *e, uint32_t idx)
+/* Delivers rec as the seat's next change, then every waiting record that
+ * follows it. */
+static void deliver_chain(struct edge *e, const struct tkt_change *rec)
 {
-	size_t i;
-	bool again = true;
+	struct tkt_change r = *rec;
+	struct pend *p;
 
-	while (again && !e->cb_err) {
-		again = false;
-		for (i = 0; i < e->npend; i++) {
-			struct pend *p = &e->pend[i];
-
-			if (p->rec.seat_index != idx ||
-			    tkt_sw_counter(p->rec.old_word) !=
-				    (e->order[idx] & 0xffu))
-				continue;
-			{
-				struct tkt_change rec = p->rec;
-
-				e->pend[i] = e->pend[--e->npend];
-				deliver(e, &rec);
-			}
-			again = true;
-			break;
-		}
+	for (;;) {
+		e->order[r.seat_index] = (uint8_t)tkt_sw_counter(r.new_word);
+		call_cb(e, &r);
+		if (!e->npend || e->cb_err)
+			return;
+		p = pend_find(e, r.seat_index, e->order[r.seat_index]);
+		if (!p)
+			return;
+		r = p->rec;
+		pend_remove(e, p);
 	}
 }
 
-/* Records of one seat can arrive out of order: XDP reserves its ring slot
- * before the CAS, so two CPUs can CAS in the opposite order of their
- * reservations, and the userspace queue is a separate stream. The counter
- * in each word puts them back: a record is next when its old counter is the
- * last delivered new counter. The first record seen for a seat is taken as
- * is (nothing earlier is known); a record from before it (possible only for
- * records produced before this consumer started) is delivered as it
- * comes. */
 static void process(struct edge *e, const struct tkt_change *rec)
 {
 	uint32_t idx = rec->seat_index;
-	uint16_t st;
-	int8_t d;
 
-	if (idx >= TKT_MAX_SEATS) {
-		deliver(e, rec);
+	if (idx >= TKT_MAX_SEATS || rec->mono_ns < e->t_open) {
+		call_cb(e, rec); /* no seat to order by, or backlog */
 		return;
 	}
-	st = e->order[idx];
-	d = (int8_t)(tkt_sw_counter(rec->old_word) - (st & 0xffu));
-	if (!(st & ORDER_KNOWN) || d == 0) {
-		deliver(e, rec);
-		if (e->npend)
-			release_pending(e, idx);
+	if (tkt_sw_counter(rec->old_word) == e->order[idx]) {
+		deliver_chain(e, rec);
 		return;
 	}
-	if (d < 0) {
-		int rc;
-
-		e->delivered++;
-		rc = e->cb(e->cb_ctx, rec);
-		if (rc < 0 && !e->cb_err)
-			e->cb_err = rc;
-		return;
-	}
-	if (e->npend == e->pend_cap) {
-		size_t cap = e->pend_cap ? e->pend_cap * 2 : 64;
-		struct pend *np;
-
-		if (cap > PEND_MAX) {
-			deliver(e, rec); /* cannot wait: order lost, not data */
-			return;
-		}
-		np = realloc(e->pend, cap * sizeof(*np));
-		if (!np) {
-			deliver(e, rec);
-			return;
-		}
-		e->pend = np;
-		e->pend_cap = cap;
-	}
-	e->pend[e->npend].rec = *rec;
-	e->pend[e->npend].since_ns = mono_ns();
-	e->npend++;
+	if (pend_add(e, rec) < 0)
+		call_cb(e, rec); /* cannot wait: order lost, not data */
 }
 
 static int ring_cb(void *ctx, void *data, size_t size)
@@ -1085,28 +1132,31 @@ static int ring_cb(void *ctx, void *data, size_t size)
 	return e->cb_err;
 }
 
-/* Records still waiting for a predecessor after PEND_WAIT_NS: the
- * predecessor is not coming (its producer died between CAS and submit), so
- * deliver what we have, oldest first, and follow the words from there. */
+/* A record still waiting after PEND_WAIT_NS will not see its predecessor
+ * (its producer died between CAS and submit): deliver it, oldest first,
+ * and follow the seat from there. */
 static void flush_stale_pending(struct edge *e)
 {
 	uint64_t now = mono_ns();
+	uint32_t i;
 
+	if (!e->npend || now < e->next_flush_ns)
+		return;
+	e->next_flush_ns = now + PEND_WAIT_NS / 4;
 	while (e->npend && !e->cb_err) {
-		size_t i, oldest = e->npend;
+		struct pend *oldest = NULL;
 		struct tkt_change rec;
 
-		for (i = 0; i < e->npend; i++)
-			if (now - e->pend[i].since_ns >= PEND_WAIT_NS &&
-			    (oldest == e->npend ||
-			     e->pend[i].since_ns < e->pend[oldest].since_ns))
-				oldest = i;
-		if (oldest == e->npend)
+		for (i = 0; i < PEND_SLOTS; i++)
+			if (e->pend[i].used &&
+			    now - e->pend[i].since_ns >= PEND_WAIT_NS &&
+			    (!oldest || e->pend[i].since_ns < oldest->since_ns))
+				oldest = &e->pend[i];
+		if (!oldest)
 			return;
-		rec = e->pend[oldest].rec;
-		e->pend[oldest] = e->pend[--e->npend];
-		deliver(e, &rec);
-		release_pending(e, rec.seat_index);
+		rec = oldest->rec;
+		pend_remove(e, oldest);
+		deliver_chain(e, &rec);
 	}
 }
 

@@ -93,11 +93,60 @@ def infra(*args):
                    check=True, env=env, cwd=ROOT, timeout=180)
 
 
+TEST_EVENTS = [("Test Arena A", 40, 50), ("Test Arena B", 40, 50)]
+
+
+def ensure_test_events():
+    """Adds two big events for the tests (beside the demo ones) once."""
+    have = mariadb_sql("SELECT COUNT(*) FROM events WHERE name LIKE 'Test Arena %'")
+    if int(have.strip()) >= len(TEST_EVENTS):
+        return False
+    for name, rows, cols in TEST_EVENTS:
+        mariadb_sql(
+            f"INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols) "
+            f"VALUES ('{name}', 'Test Hall', '2030-01-01 20:00:00', {rows}, {cols}); "
+            f"INSERT INTO seats (event_id, seat_id, r, c, label, price) "
+            f"SELECT LAST_INSERT_ID(), seq, seq DIV {cols}, seq MOD {cols}, "
+            f"CONCAT('T', seq), 1000 + (seq DIV {cols}) * 10 "
+            f"FROM seq_0_to_{rows * cols - 1}")
+    return True
+
+
 @pytest.fixture(scope="session")
 def ticketd():
     d = Ticketd().start()
+    if ensure_test_events():  # the catalogue is loaded at start
+        d.stop()
+        d.start()
     yield d
     d.stop()
+
+
+class SeatAllocator:
+    """Hands each test seats nobody else used in this run."""
+
+    def __init__(self, event_id, n_seats):
+        self.event_id, self.n_seats, self.next = event_id, n_seats, 0
+
+    def take(self, n):
+        assert self.next + n <= self.n_seats, "test arena exhausted"
+        ids = list(range(self.next, self.next + n))
+        self.next += n
+        return ids
+
+
+@pytest.fixture(scope="session")
+def arena(ticketd):
+    events = requests.get(ticketd.base + "/api/events", timeout=5).json()
+    a = [e for e in events if e["name"] == "Test Arena A"][0]
+    return SeatAllocator(a["id"], a["rows"] * a["cols"])
+
+
+@pytest.fixture(scope="session")
+def arena_b(ticketd):
+    events = requests.get(ticketd.base + "/api/events", timeout=5).json()
+    b = [e for e in events if e["name"] == "Test Arena B"][0]
+    return SeatAllocator(b["id"], b["rows"] * b["cols"])
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +171,62 @@ def assert_error(r, status, code):
     assert isinstance(body["message"], str) and body["message"]
     assert body["traceId"] == r.headers["Trace-Id"]
     return body
+
+
+# ---- UDP hold protocol v1 (CONTRACT.md) ----
+import socket
+import struct
+
+UDP_OPS = {"HOLD": 1, "RELEASE": 2, "EXTEND": 3, "QUERY": 4}
+UDP_STATUS = ["OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
+              "RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE"]
+
+
+def udp_packet(op, event_id, seat_id, token_hex, secs=0, req_id=1):
+    return struct.pack(">HBBIII16sH6x", 0x5458, 1, UDP_OPS[op], req_id, event_id,
+                       seat_id, bytes.fromhex(token_hex), secs)
+
+
+def udp_send(data, port=None, host="127.0.0.1", timeout=2.0):
+    """Sends one datagram; returns the reply bytes or None on timeout."""
+    port = port or PORTS["udp"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(data, (host, port))
+        try:
+            return s.recvfrom(2048)[0]
+        except socket.timeout:
+            return None
+
+
+def udp_parse(reply):
+    magic, ver, op, req_id, ev, seat, status, counter, expiry = struct.unpack(
+        ">HBBIIIB3xIQ", reply)
+    assert magic == 0x5458 and ver == 1 and op & 0x80
+    return {"op": op & 0x7f, "reqId": req_id, "eventId": ev, "seatId": seat,
+            "status": UDP_STATUS[status], "counter": counter, "expiryMs": expiry}
+
+
+def udp(op, event_id, seat_id, token_hex, secs=0, req_id=7, **kw):
+    reply = udp_send(udp_packet(op, event_id, seat_id, token_hex, secs, req_id), **kw)
+    assert reply is not None, "no UDP reply"
+    return udp_parse(reply)
+
+
+def new_session(base):
+    r = requests.post(base + "/api/sessions", timeout=5)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def mariadb_sql(sql):
+    """Runs SQL on the test database with the mariadb client."""
+    out = subprocess.run(
+        ["mariadb", "-h", "127.0.0.1", "-P", str(PORTS["mariadb"]), "-u", "ticket",
+         "-pticket", "-N", "-B", "ticketing", "-e", sql],
+        check=True, capture_output=True, text=True, timeout=30)
+    return out.stdout

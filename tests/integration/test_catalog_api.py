@@ -9,15 +9,15 @@ from conftest import assert_error
 def test_demo_data_has_three_events_of_ten_by_ten(api):
     r = requests.get(api.base + "/api/events", timeout=5)
     assert r.status_code == 200
-    events = r.json()
+    events = [e for e in r.json() if e["venue"] != "Test Hall"]
     assert len(events) == 3
-    for e in events:
+    for e in r.json():
         assert set(e) == {"id", "name", "venue", "startsAt", "rows", "cols",
                           "available", "held", "sold"}
         assert isinstance(e["id"], int)
-        assert (e["rows"], e["cols"]) == (10, 10)
-        assert e["available"] + e["held"] + e["sold"] == 100
+        assert e["available"] + e["held"] + e["sold"] == e["rows"] * e["cols"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", e["startsAt"])
+    assert all((e["rows"], e["cols"]) == (10, 10) for e in events)
 
 
 def test_one_event_equals_its_list_entry(api):

@@ -72,6 +72,18 @@ class Paymentd:
             self.proc.kill()
             self.proc.wait(10)
 
+    def stop(self, timeout=5):
+        """SIGTERM, then SIGKILL if it is still there after timeout. Returns
+        the exit status of a process that was running, else None."""
+        if not self.proc or self.proc.poll() is not None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.proc.returncode
+
     def log_text(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -107,11 +119,22 @@ def paymentd(tmp_path):
         started.append(p)
         return p.start() if wait else p
 
+    unclean = []
     try:
         yield start
     finally:
+        # Every process goes, whatever happened: SIGTERM first (so a clean
+        # shutdown is checked on every test, sanitizer builds included),
+        # SIGKILL when that does not work.
         for p in started:
-            p.kill()
+            try:
+                rc = p.stop()
+            finally:
+                p.kill()
+            if rc not in (None, 0):
+                unclean.append(f"exit {rc}:\n{p.log_text()[-3000:]}")
+    if unclean:
+        pytest.fail("paymentd did not stop cleanly on SIGTERM: " + "\n".join(unclean))
 
 
 FAST = ("--delay-min-ms", "20", "--delay-max-ms", "40")
@@ -431,12 +454,17 @@ def test_timeout_hangs_and_the_retry_gets_the_answer_at_once(paymentd):
 
 
 def test_pending_gauge_counts_waiting_authorizations(paymentd):
-    p = paymentd("--delay-min-ms", "1000", "--delay-max-ms", "1000")
+    p = paymentd("--delay-min-ms", "3000", "--delay-max-ms", "3000")
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
         futures = [pool.submit(p.authorize, {"orderId": f"pend-{i}", "amount": 1})
                    for i in range(10)]
-        time.sleep(0.5)
-        assert p.metrics()["paymentd_pending_authorizations"] == 10
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            pending = p.metrics()["paymentd_pending_authorizations"]
+            if pending == 10:
+                break
+            time.sleep(0.05)
+        assert pending == 10
         assert all(f.result().status_code == 200 for f in futures)
     assert p.metrics()["paymentd_pending_authorizations"] == 0
 

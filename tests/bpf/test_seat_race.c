@@ -1,0 +1,371 @@
+/* Both doors on the same seats at the same time: threads running the XDP
+ * program (bpf_prog_test_run_opts, so each run is on the calling thread's
+ * CPU) and threads changing the mmapped words from userspace
+ * (edge_seat_apply), while a consumer drains the change stream. Then an
+ * audit: one holder per seat, each side holds exactly what it won, hold
+ * counts match the words, and the stream has one record per change, in
+ * word order per seat. Needs root; pins under a throwaway bpffs dir. */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "tests/bpf/packets.h"
+#include "userspace/edge.h"
+
+#define EV 9u
+#define NSEATS 4096u
+#define HOT 64u /* churn concentrates on these */
+#define BASE 1000u
+#define XDP_THREADS 2
+#define USER_THREADS 2
+#define SLOTS_PER_THREAD 4
+#define CHURN_OPS 40000
+
+static const struct tkt_token_key key = {.k0 = 0xa5a5a5a5a5a5a5a5ull,
+					 .k1 = 0x5a5a5a5a5a5a5a5aull};
+
+static char pin_dir[64];
+static struct edge *edge;
+static volatile int go;
+
+struct worker {
+	pthread_t th;
+	int xdp; /* which door */
+	int id;
+	uint32_t slots[SLOTS_PER_THREAD];
+	uint32_t owner[NSEATS]; /* slot of ours holding each seat, 0 = none */
+	uint64_t changes;       /* successful changes made */
+	uint64_t wins;          /* phase 1: seats won */
+	int phase;
+	unsigned int rng;
+};
+
+static struct worker workers[XDP_THREADS + USER_THREADS];
+
+/* ---- the consumer ---- */
+
+static pthread_t consumer;
+static volatile int consumer_stop;
+static uint64_t delivered, out_of_order;
+static uint64_t last_new[NSEATS];
+
+static int on_change(void *ctx, const struct tkt_change *rec)
+{
+	uint32_t s = rec->seat_index - BASE;
+
+	(void)ctx;
+	delivered++;
+	if (rec->event_id != EV || s >= NSEATS) {
+		out_of_order++;
+		return 0;
+	}
+	if (rec->old_word != last_new[s])
+		out_of_order++;
+	last_new[s] = rec->new_word;
+	return 0;
+}
+
+static void *consume(void *arg)
+{
+	(void)arg;
+	while (!consumer_stop)
+		if (edge_poll_changes(edge, on_change, NULL, 10) < 0)
+			break;
+	return NULL;
+}
+
+/* ---- the two doors ---- */
+
+static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+{
+	uint8_t in[128], out[256], tok[16];
+	struct tkt_req r;
+	size_t n;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out));
+
+	pkt_token(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
+	pkt_req(&r, op, (uint32_t)w->id, EV, seat, tok, 600);
+	n = pkt_udp4(in, 40000, 7000, &r, sizeof(r));
+	o.data_size_in = (__u32)n;
+	if (bpf_prog_test_run_opts(edge_xdp_prog_fd(edge), &o) ||
+	    o.retval != XDP_TX)
+		return -1;
+	return out[14 + 20 + 8 + 16];
+}
+
+static int user_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+{
+	struct tkt_seat_req rq = {.event_id = EV, .seat_id = seat,
+				  .slot = slot, .ttl_ms = 600000, .op = op};
+	struct tkt_seat_res res;
+
+	(void)w;
+	if (edge_seat_apply(edge, TKT_SRC_REST, &rq, &res))
+		return -1;
+	return res.status;
+}
+
+static int do_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+{
+	int st = w->xdp ? xdp_op(w, op, seat, slot) : user_op(w, op, seat, slot);
+
+	if (st == TKT_OK) {
+		w->changes++;
+		if (op == TKT_OP_HOLD)
+			w->owner[seat] = slot;
+		else
+			w->owner[seat] = 0;
+	}
+	return st;
+}
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	static __thread uint32_t order[NSEATS];
+	uint32_t i, seat;
+
+	while (!go)
+		sched_yield();
+	if (w->phase == 1) {
+		/* everyone tries every seat once, in its own order */
+		for (i = 0; i < NSEATS; i++)
+			order[i] = i;
+		for (i = NSEATS - 1; i > 0; i--) {
+			uint32_t j = (uint32_t)rand_r(&w->rng) % (i + 1), t;
+
+			t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (i = 0; i < NSEATS; i++) {
+			int st = do_op(w, TKT_OP_HOLD, order[i],
+				       w->slots[i % SLOTS_PER_THREAD]);
+
+			if (st == TKT_OK)
+				w->wins++;
+			else if (st != TKT_TAKEN)
+				fprintf(stderr, "phase 1: status %d\n", st);
+		}
+		return NULL;
+	}
+	/* churn: holds, re-holds and releases from both doors */
+	for (i = 0; i < CHURN_OPS; i++) {
+		uint32_t r = (uint32_t)rand_r(&w->rng);
+
+		seat = r % HOT;
+		if (w->owner[seat] && (r >> 8) % 3 == 0)
+			do_op(w, TKT_OP_RELEASE, seat, w->owner[seat]);
+		else
+			do_op(w, TKT_OP_HOLD, seat,
+			      w->owner[seat] ? w->owner[seat]
+					     : w->slots[(r >> 12) %
+							SLOTS_PER_THREAD]);
+	}
+	return NULL;
+}
+
+static void run_phase(int phase)
+{
+	int i;
+
+	go = 0;
+	for (i = 0; i < XDP_THREADS + USER_THREADS; i++) {
+		workers[i].phase = phase;
+		assert_int_equal(pthread_create(&workers[i].th, NULL, run,
+						&workers[i]),
+				 0);
+	}
+	go = 1;
+	for (i = 0; i < XDP_THREADS + USER_THREADS; i++)
+		pthread_join(workers[i].th, NULL);
+}
+
+/* ---- setup and audit ---- */
+
+static void remove_pins(void)
+{
+	DIR *d = opendir(pin_dir);
+	struct dirent *de;
+	char path[512];
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", pin_dir,
+				 de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(pin_dir);
+}
+
+static int setup(void **state)
+{
+	struct edge_opts o = {.backend = EDGE_BACKEND_BPF};
+	struct tkt_config cfg = {.key = key, .udp_port = 7000,
+				 .hold_limit = 1000};
+	int i, j;
+
+	(void)state;
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/ticket-test-race-%d",
+		 (int)getpid());
+	remove_pins();
+	o.pin_dir = pin_dir;
+	if (edge_open(&o, &edge) || edge_reused(edge))
+		return -1;
+	if (edge_set_config(edge, &cfg) ||
+	    edge_set_event(edge, EV, BASE, NSEATS, true))
+		return -1;
+	for (i = 0; i < XDP_THREADS + USER_THREADS; i++) {
+		workers[i].id = i;
+		workers[i].xdp = i < XDP_THREADS;
+		workers[i].rng = 1234u + (unsigned)i;
+		for (j = 0; j < SLOTS_PER_THREAD; j++)
+			workers[i].slots[j] =
+				(uint32_t)(100 + i * SLOTS_PER_THREAD + j);
+	}
+	return pthread_create(&consumer, NULL, consume, NULL) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	consumer_stop = 1;
+	pthread_join(consumer, NULL);
+	edge_close(edge);
+	remove_pins();
+	return 0;
+}
+
+static void audit(void)
+{
+	uint64_t changes = 0;
+	uint32_t s, i, j;
+
+	for (s = 0; s < NSEATS; s++) {
+		uint64_t w = edge_seat_read(edge, BASE + s);
+		uint32_t holder = tkt_sw_holder(w), claims = 0;
+
+		for (i = 0; i < XDP_THREADS + USER_THREADS; i++)
+			if (workers[i].owner[s])
+				claims++;
+		/* at most one holder, and it is the one that thinks so */
+		assert_true(claims <= 1);
+		if (tkt_sw_state(w) == TKT_SEAT_HELD) {
+			assert_int_equal(claims, 1);
+			for (i = 0; i < XDP_THREADS + USER_THREADS; i++)
+				if (workers[i].owner[s])
+					assert_int_equal(workers[i].owner[s],
+							 holder);
+		} else {
+			assert_int_equal(tkt_sw_state(w), TKT_SEAT_AVAILABLE);
+			assert_int_equal(claims, 0);
+		}
+	}
+	/* hold counts equal the seats each slot holds */
+	for (i = 0; i < XDP_THREADS + USER_THREADS; i++) {
+		for (j = 0; j < SLOTS_PER_THREAD; j++) {
+			uint32_t slot = workers[i].slots[j], held = 0, count;
+
+			for (s = 0; s < NSEATS; s++)
+				if (tkt_sw_state(edge_seat_read(edge, BASE + s)) ==
+					    TKT_SEAT_HELD &&
+				    tkt_sw_holder(edge_seat_read(edge, BASE + s)) ==
+					    slot)
+					held++;
+			assert_int_equal(edge_hold_count_get(edge, slot, EV,
+							     &count),
+					 0);
+			if (count != held)
+				fail_msg("slot %u: count %u, holds %u", slot,
+					 count, held);
+		}
+		changes += workers[i].changes;
+	}
+	/* one record per change, each following the previous of its seat */
+	{
+		int tries = 0;
+
+		while (__atomic_load_n(&delivered, __ATOMIC_ACQUIRE) < changes &&
+		       tries++ < 300)
+			usleep(10000);
+	}
+	assert_int_equal(delivered, changes);
+	assert_int_equal(out_of_order, 0);
+	for (s = 0; s < NSEATS; s++)
+		assert_int_equal(last_new[s], edge_seat_read(edge, BASE + s));
+}
+
+static void every_seat_has_one_winner_across_both_doors(void **state)
+{
+	uint64_t wins = 0, xdp_wins = 0, user_wins = 0;
+	uint32_t s, i;
+
+	(void)state;
+	run_phase(1);
+	for (i = 0; i < XDP_THREADS + USER_THREADS; i++) {
+		uint64_t held = 0;
+
+		for (s = 0; s < NSEATS; s++)
+			if (workers[i].owner[s])
+				held++;
+		/* each side's win count equals the seats it holds */
+		assert_int_equal(workers[i].wins, held);
+		wins += workers[i].wins;
+		if (workers[i].xdp)
+			xdp_wins += workers[i].wins;
+		else
+			user_wins += workers[i].wins;
+	}
+	assert_int_equal(wins, NSEATS);
+	printf("# phase 1: xdp won %llu seats, userspace %llu\n",
+	       (unsigned long long)xdp_wins, (unsigned long long)user_wins);
+	audit();
+}
+
+static void churn_from_both_doors_keeps_words_counts_and_stream_in_step(void **state)
+{
+	struct edge_stats st;
+	uint64_t changes = 0;
+	int i;
+
+	(void)state;
+	run_phase(2);
+	audit();
+	for (i = 0; i < XDP_THREADS + USER_THREADS; i++)
+		changes += workers[i].changes;
+	assert_int_equal(edge_stats(edge, &st), 0);
+	printf("# churn: %llu changes, xdp replies ok %llu taken %llu "
+	       "not-holder %llu\n",
+	       (unsigned long long)changes, (unsigned long long)st.xdp[TKT_OK],
+	       (unsigned long long)st.xdp[TKT_TAKEN],
+	       (unsigned long long)st.xdp[TKT_NOT_HOLDER]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_seat_has_one_winner_across_both_doors),
+		cmocka_unit_test(
+			churn_from_both_doors_keeps_words_counts_and_stream_in_step),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

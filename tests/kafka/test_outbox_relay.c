@@ -1,0 +1,654 @@
+/* Outbox relay, inbox and consumer helper against a real MariaDB and a real
+ * Kafka (integration: start them with infra/ first). Pins:
+ * - rows appended in a committed transaction reach Kafka in id order per
+ *   key, with their key, payload and the outbox-id header, and are marked
+ *   sent;
+ * - a rolled-back transaction's row never reaches Kafka;
+ * - while Kafka is down rows stay unsent; when it is back all of them are
+ *   delivered, in order, none lost (stops and starts the broker with
+ *   infra/kafka.sh: needs RUN_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT);
+ * - inbox_claim answers 1 once, then 0; a rolled-back claim does not count;
+ * - only one relay per database is active;
+ * - commit + kick to acknowledgement latency (printed).
+ * Env: MARIADB_HOST (127.0.0.1), MARIADB_PORT (3317), KAFKA_PORT (9102),
+ * REPO_DIR (.) where infra/kafka.sh lives. The test uses its own topic
+ * (outbox-test.<pid>.<time>) and deletes its rows and topic at the end. It
+ * assumes no other outbox relay runs against the same database. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "userspace/config.h"
+#include "userspace/db.h"
+#include "userspace/inbox.h"
+#include "userspace/kafka_consumer.h"
+#include "userspace/log.h"
+#include "userspace/outbox.h"
+#include "userspace/outbox_relay.h"
+
+#define MAX_SEEN 20000
+
+struct seen {
+	uint64_t id;
+	char key[64];
+	char payload[128];
+};
+
+static struct {
+	struct db_pool db;
+	struct outbox_relay relay;
+	struct kafka_consumer consumer;
+	char bootstrap[64];
+	char topic[96];
+	char inbox_consumer[64];
+
+	pthread_mutex_t lock; /* guards seen, n_seen, effects, duplicates */
+	struct seen *seen;
+	size_t n_seen;
+	int effects, duplicates;
+} T = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+/* ---- Kafka side ------------------------------------------------------------ */
+
+static int admin_topic(const char *topic, bool create)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	int rc = -EIO;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", T.bootstrap, err,
+			      sizeof(err)) != RD_KAFKA_CONF_OK)
+		return -EINVAL;
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!rk)
+		return -EINVAL;
+	q = rd_kafka_queue_new(rk);
+	if (create) {
+		rd_kafka_NewTopic_t *nt =
+			rd_kafka_NewTopic_new(topic, 3, 1, err, sizeof(err));
+
+		rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+		rd_kafka_NewTopic_destroy(nt);
+	} else {
+		rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+
+		rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+		rd_kafka_DeleteTopic_destroy(dt);
+	}
+	ev = rd_kafka_queue_poll(q, 30000);
+	if (ev) {
+		const rd_kafka_topic_result_t **res;
+		size_t n = 0;
+
+		if (create)
+			res = rd_kafka_CreateTopics_result_topics(
+				rd_kafka_event_CreateTopics_result(ev), &n);
+		else
+			res = rd_kafka_DeleteTopics_result_topics(
+				rd_kafka_event_DeleteTopics_result(ev), &n);
+		if (rd_kafka_event_error(ev))
+			print_error("admin: %s\n", rd_kafka_event_error_string(ev));
+		else if (n == 1 && !rd_kafka_topic_result_error(res[0]))
+			rc = 0;
+		else if (n == 1)
+			print_error("admin %s: %s\n", topic,
+				    rd_kafka_topic_result_error_string(res[0]));
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* The consumer's handler: records what arrived and applies it through the
+ * inbox, the way ticketd's consumers will. */
+static int on_message(void *arg, const struct kafka_message *m)
+{
+	MYSQL *conn;
+	int rc;
+
+	(void)arg;
+	if (strcmp(m->topic, T.topic))
+		return 0;
+	conn = db_get(&T.db);
+	if (mysql_query(conn, "START TRANSACTION")) {
+		db_put(&T.db, conn);
+		return -EIO;
+	}
+	rc = inbox_claim(conn, T.inbox_consumer, m->outbox_id_str);
+	if (rc < 0 || mysql_commit(conn)) {
+		mysql_rollback(conn);
+		db_put(&T.db, conn);
+		return rc < 0 ? rc : -EIO;
+	}
+	db_put(&T.db, conn);
+
+	pthread_mutex_lock(&T.lock);
+	if (rc == 1)
+		T.effects++;
+	else
+		T.duplicates++;
+	if (T.n_seen < MAX_SEEN) {
+		struct seen *s = &T.seen[T.n_seen++];
+
+		s->id = m->outbox_id;
+		snprintf(s->key, sizeof(s->key), "%.*s", (int)m->key_len,
+			 (const char *)m->key);
+		snprintf(s->payload, sizeof(s->payload), "%.*s",
+			 (int)m->payload_len, (const char *)m->payload);
+	}
+	pthread_mutex_unlock(&T.lock);
+	return 0;
+}
+
+/* Index of the first arrival of id, or -1. */
+static long first_seen(uint64_t id)
+{
+	long at = -1;
+
+	pthread_mutex_lock(&T.lock);
+	for (size_t i = 0; i < T.n_seen; i++)
+		if (T.seen[i].id == id) {
+			at = (long)i;
+			break;
+		}
+	pthread_mutex_unlock(&T.lock);
+	return at;
+}
+
+static bool all_seen(const uint64_t *ids, int n, int timeout_ms)
+{
+	int64_t until = now_us() + (int64_t)timeout_ms * 1000;
+
+	do {
+		int i;
+
+		for (i = 0; i < n && first_seen(ids[i]) >= 0; i++)
+			;
+		if (i == n)
+			return true;
+		usleep(5000);
+	} while (now_us() < until);
+	return false;
+}
+
+/* ---- MariaDB side ---------------------------------------------------------- */
+
+static void begin(MYSQL *conn)
+{
+	assert_int_equal(mysql_query(conn, "START TRANSACTION"), 0);
+}
+
+static long long query_ll(const char *sql, const char *param)
+{
+	MYSQL *conn = db_get(&T.db);
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+	MYSQL_BIND p = {0}, r = {0};
+	unsigned long plen = param ? strlen(param) : 0;
+	long long v = -1;
+
+	assert_non_null(st);
+	assert_int_equal(mysql_stmt_prepare(st, sql, strlen(sql)), 0);
+	if (param) {
+		p.buffer_type = MYSQL_TYPE_STRING;
+		p.buffer = (void *)param;
+		p.buffer_length = plen;
+		p.length = &plen;
+		assert_int_equal(mysql_stmt_bind_param(st, &p), 0);
+	}
+	assert_int_equal(mysql_stmt_execute(st), 0);
+	r.buffer_type = MYSQL_TYPE_LONGLONG;
+	r.buffer = &v;
+	assert_int_equal(mysql_stmt_bind_result(st, &r), 0);
+	assert_int_equal(mysql_stmt_fetch(st), 0);
+	mysql_stmt_close(st);
+	db_put(&T.db, conn);
+	return v;
+}
+
+static long long unsent_rows(void)
+{
+	return query_ll("SELECT COUNT(*) FROM outbox WHERE topic = ? AND sent_at IS NULL",
+			T.topic);
+}
+
+static bool wait_all_sent(int timeout_ms)
+{
+	int64_t until = now_us() + (int64_t)timeout_ms * 1000;
+
+	do {
+		if (unsent_rows() == 0)
+			return true;
+		usleep(10000);
+	} while (now_us() < until);
+	return false;
+}
+
+/* Appends n rows for nkeys keys (<key_prefix>-<i mod nkeys>) in one
+ * committed transaction, then kicks the relay; ids and keys of the rows go
+ * to ids[]/keys[]. */
+static void append_committed(const char *tag, const char *key_prefix, int n,
+			     int nkeys, uint64_t *ids, char (*keys)[64])
+{
+	MYSQL *conn = db_get(&T.db);
+
+	begin(conn);
+	for (int i = 0; i < n; i++) {
+		char payload[128];
+
+		snprintf(keys[i], 64, "%s-%d", key_prefix, i % nkeys);
+		snprintf(payload, sizeof(payload), "{\"tag\":\"%s\",\"n\":%d}", tag, i);
+		assert_int_equal(outbox_append_id(conn, T.topic, keys[i], payload,
+						  &ids[i]),
+				 0);
+	}
+	assert_int_equal(mysql_commit(conn), 0);
+	db_put(&T.db, conn);
+	outbox_relay_kick(&T.relay);
+}
+
+/* For every key, the first arrivals of its ids are in id order, and every id
+ * arrived with its key. */
+static void assert_order_per_key(const uint64_t *ids, char (*keys)[64], int n)
+{
+	for (int i = 0; i < n; i++) {
+		long at = first_seen(ids[i]);
+
+		assert_true(at >= 0);
+		pthread_mutex_lock(&T.lock);
+		assert_string_equal(T.seen[at].key, keys[i]);
+		pthread_mutex_unlock(&T.lock);
+		for (int j = i + 1; j < n; j++)
+			if (!strcmp(keys[i], keys[j])) {
+				assert_true(ids[j] > ids[i]);
+				assert_true(first_seen(ids[j]) > at);
+			}
+	}
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void committed_rows_reach_kafka_in_id_order_with_key_and_header(void **state)
+{
+	uint64_t ids[60];
+	char keys[60][64];
+	char expect[128];
+
+	(void)state;
+	append_committed("commit", "commit-key", 60, 4, ids, keys);
+	assert_true(all_seen(ids, 60, 20000));
+	assert_order_per_key(ids, keys, 60);
+	/* Payload untouched, and the header carried the row id. */
+	snprintf(expect, sizeof(expect), "{\"tag\":\"commit\",\"n\":%d}", 7);
+	pthread_mutex_lock(&T.lock);
+	for (size_t i = 0; i < T.n_seen; i++)
+		if (T.seen[i].id == ids[7])
+			assert_string_equal(T.seen[i].payload, expect);
+	pthread_mutex_unlock(&T.lock);
+	/* Delivered rows end up marked sent. */
+	assert_true(wait_all_sent(5000));
+}
+
+static void rolled_back_row_never_reaches_kafka(void **state)
+{
+	MYSQL *conn = db_get(&T.db);
+	uint64_t rolled = 0, marker[1];
+	char keys[1][64];
+
+	(void)state;
+	begin(conn);
+	assert_int_equal(outbox_append_id(conn, T.topic, "rollback-key", "{}", &rolled),
+			 0);
+	assert_int_equal(mysql_rollback(conn), 0);
+	db_put(&T.db, conn);
+	outbox_relay_kick(&T.relay);
+	append_committed("after-rollback", "marker", 1, 1, marker, keys);
+	assert_true(all_seen(marker, 1, 20000));
+	usleep(300000);
+	assert_true(rolled > 0 && rolled < marker[0]);
+	assert_int_equal(first_seen(rolled), -1);
+	pthread_mutex_lock(&T.lock);
+	for (size_t i = 0; i < T.n_seen; i++)
+		assert_string_not_equal(T.seen[i].key, "rollback-key");
+	pthread_mutex_unlock(&T.lock);
+	assert_int_equal(query_ll("SELECT COUNT(*) FROM outbox WHERE msg_key = ?",
+				  "rollback-key"),
+			 0);
+}
+
+static void append_outside_a_transaction_is_refused(void **state)
+{
+	MYSQL *conn = db_get(&T.db);
+
+	(void)state;
+	assert_int_equal(outbox_append(conn, T.topic, "k", "{}"), -EINVAL);
+	assert_int_equal(inbox_claim(conn, "c", "1"), -EINVAL);
+	begin(conn);
+	assert_int_equal(outbox_append(conn, T.topic, "", "{}"), -EINVAL);
+	assert_int_equal(mysql_rollback(conn), 0);
+	db_put(&T.db, conn);
+}
+
+static void inbox_claim_is_true_once_then_false(void **state)
+{
+	MYSQL *conn = db_get(&T.db);
+	char consumer[64], id[32];
+
+	(void)state;
+	snprintf(consumer, sizeof(consumer), "%s-claim", T.inbox_consumer);
+	snprintf(id, sizeof(id), "m-%ld", (long)time(NULL));
+	begin(conn);
+	assert_int_equal(inbox_claim(conn, consumer, id), 1);
+	assert_int_equal(mysql_commit(conn), 0);
+	begin(conn);
+	assert_int_equal(inbox_claim(conn, consumer, id), 0);
+	/* The duplicate undid only its own statement: the transaction goes on. */
+	assert_int_equal(inbox_claim(conn, consumer, "another"), 1);
+	assert_int_equal(mysql_commit(conn), 0);
+	/* A rolled-back claim leaves the message unclaimed. */
+	begin(conn);
+	assert_int_equal(inbox_claim(conn, consumer, "rolled"), 1);
+	assert_int_equal(mysql_rollback(conn), 0);
+	begin(conn);
+	assert_int_equal(inbox_claim(conn, consumer, "rolled"), 1);
+	assert_int_equal(mysql_commit(conn), 0);
+	db_put(&T.db, conn);
+	assert_int_equal(query_ll("SELECT COUNT(*) FROM inbox WHERE consumer = ?",
+				  consumer),
+			 3);
+}
+
+static int run_kafka_sh(const char *verb)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && bash infra/kafka.sh %s >/dev/null 2>&1",
+		 env_or("REPO_DIR", "."), verb);
+	return system(cmd);
+}
+
+static void rows_stay_unsent_while_kafka_is_down_then_all_arrive_in_order(void **state)
+{
+	enum { N = 90, BATCHES = 3 };
+	uint64_t ids[N];
+	char keys[N][64];
+	struct outbox_relay_stats before, during;
+	char path[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/infra/kafka.sh", env_or("REPO_DIR", "."));
+	if (!getenv("RUN_DIR") || access(path, R_OK)) {
+		print_message("RUN_DIR unset or %s missing: cannot stop the broker\n",
+			      path);
+		skip();
+	}
+	assert_true(wait_all_sent(10000));
+	assert_int_equal(run_kafka_sh("stop"), 0);
+	outbox_relay_stats(&T.relay, &before);
+	for (int b = 0; b < BATCHES; b++) {
+		char tag[32];
+
+		snprintf(tag, sizeof(tag), "outage%d", b);
+		/* The same five keys in every transaction. */
+		append_committed(tag, "outage-key", N / BATCHES, 5,
+				 ids + b * (N / BATCHES), keys + b * (N / BATCHES));
+		usleep(200000);
+	}
+	sleep(3);
+	outbox_relay_stats(&T.relay, &during);
+	assert_int_equal(unsent_rows(), N);
+	assert_int_equal(during.rows_sent, before.rows_sent);
+
+	assert_int_equal(run_kafka_sh("start"), 0);
+	assert_true(wait_all_sent(60000));
+	assert_true(all_seen(ids, N, 30000));
+	assert_order_per_key(ids, keys, N);
+	print_message("outage: %d rows delivered after the broker came back; "
+		      "%d duplicates so far (de-duplicated by the inbox)\n",
+		      N, T.duplicates);
+}
+
+static void second_relay_stands_by(void **state)
+{
+	struct outbox_relay second;
+	struct outbox_relay_stats st;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(outbox_relay_start(&second, &T.db, T.bootstrap, NULL, err,
+					    sizeof(err)),
+			 0);
+	usleep(1000000);
+	outbox_relay_stats(&second, &st);
+	assert_false(st.leader);
+	outbox_relay_stats(&T.relay, &st);
+	assert_true(st.leader);
+	outbox_relay_stop(&second);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void commit_to_ack_latency_is_a_few_ms(void **state)
+{
+	enum { N = 200 };
+	int64_t lat[N];
+	struct outbox_relay_stats st;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	(void)state;
+	assert_true(wait_all_sent(10000));
+	for (int i = 0; i < N; i++) {
+		MYSQL *conn = db_get(&T.db);
+		uint64_t id;
+		int64_t t0;
+
+		begin(conn);
+		assert_int_equal(outbox_append_id(conn, T.topic, "latency", "{}", &id),
+				 0);
+		assert_int_equal(mysql_commit(conn), 0);
+		db_put(&T.db, conn);
+		t0 = now_us();
+		outbox_relay_kick(&T.relay);
+		do {
+			outbox_relay_stats(&T.relay, &st);
+			if (st.last_sent_id >= id)
+				break;
+			usleep(50);
+		} while (now_us() - t0 < 5000000);
+		assert_true(st.last_sent_id >= id);
+		lat[i] = now_us() - t0;
+	}
+	qsort(lat, N, sizeof(lat[0]), cmp_i64);
+	print_message("commit+kick -> acked and marked sent, %d rows: p50 %.2f ms, "
+		      "p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		      N, lat[N / 2] / 1e3, lat[N * 9 / 10] / 1e3,
+		      lat[N * 99 / 100] / 1e3, lat[N - 1] / 1e3);
+	assert_true(lat[N / 2] < 50000);
+
+	assert_int_equal(outbox_relay_render_metrics(&T.relay, &buf, &len, &cap), 0);
+	assert_non_null(strstr(buf, "ticketd_outbox_rows_sent_total "));
+	assert_non_null(strstr(buf, "ticketd_outbox_backlog_rows "));
+	assert_non_null(strstr(buf, "ticketd_outbox_relay_lag_seconds "));
+	assert_non_null(strstr(buf, "ticketd_outbox_publish_delay_seconds_count "));
+	free(buf);
+}
+
+static void every_message_applied_once_through_the_inbox(void **state)
+{
+	size_t distinct = 0;
+
+	(void)state;
+	pthread_mutex_lock(&T.lock);
+	for (size_t i = 0; i < T.n_seen; i++) {
+		bool first = true;
+
+		for (size_t j = 0; j < i && first; j++)
+			first = T.seen[j].id != T.seen[i].id;
+		distinct += first;
+	}
+	assert_int_equal((size_t)T.effects, distinct);
+	assert_int_equal((size_t)(T.effects + T.duplicates), T.n_seen);
+	pthread_mutex_unlock(&T.lock);
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static int run_sql(const char *sql, const char *param)
+{
+	MYSQL *conn = db_get(&T.db);
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+	MYSQL_BIND p = {0};
+	unsigned long plen = strlen(param);
+	int rc = -EIO;
+
+	p.buffer_type = MYSQL_TYPE_STRING;
+	p.buffer = (void *)param;
+	p.buffer_length = plen;
+	p.length = &plen;
+	if (st && !mysql_stmt_prepare(st, sql, strlen(sql)) &&
+	    !mysql_stmt_bind_param(st, &p) && !mysql_stmt_execute(st))
+		rc = 0;
+	if (st)
+		mysql_stmt_close(st);
+	db_put(&T.db, conn);
+	return rc;
+}
+
+static int group_setup(void **state)
+{
+	struct config cfg;
+	struct kafka_consumer_opts co;
+	char err[512];
+	int64_t until;
+	struct outbox_relay_stats st;
+
+	(void)state;
+	log_set_level(env_or("TEST_LOG_LEVEL", "warn"));
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.db_host, sizeof(cfg.db_host), "%s",
+		 env_or("MARIADB_HOST", "127.0.0.1"));
+	cfg.db_port = atoi(env_or("MARIADB_PORT", "3317"));
+	snprintf(cfg.db_user, sizeof(cfg.db_user), "ticket");
+	snprintf(cfg.db_password, sizeof(cfg.db_password), "ticket");
+	snprintf(cfg.db_name, sizeof(cfg.db_name), "ticketing");
+	cfg.db_pool = 4;
+	snprintf(T.bootstrap, sizeof(T.bootstrap), "127.0.0.1:%s",
+		 env_or("KAFKA_PORT", "9102"));
+	snprintf(T.topic, sizeof(T.topic), "outbox-test.%d.%ld", (int)getpid(),
+		 (long)time(NULL));
+	snprintf(T.inbox_consumer, sizeof(T.inbox_consumer), "outbox-test-%d-%ld",
+		 (int)getpid(), (long)time(NULL));
+	T.seen = calloc(MAX_SEEN, sizeof(*T.seen));
+	if (!T.seen)
+		return -1;
+
+	if (db_pool_open(&T.db, &cfg, 10, err, sizeof(err)) ||
+	    db_migrate(&T.db, err, sizeof(err))) {
+		print_error("MariaDB on port %d: %s\n", cfg.db_port, err);
+		return -1;
+	}
+	/* Rows a crashed earlier run left behind would stall any relay on a
+	 * topic that no longer exists. */
+	if (run_sql("DELETE FROM outbox WHERE topic LIKE ? AND sent_at IS NULL",
+		    "outbox-test.%")) {
+		print_error("cleaning old test rows failed\n");
+		return -1;
+	}
+	if (admin_topic(T.topic, true)) {
+		print_error("cannot create topic %s on %s\n", T.topic, T.bootstrap);
+		return -1;
+	}
+
+	kafka_consumer_default_opts(&co);
+	co.group_id = T.inbox_consumer;
+	co.topics[0] = T.topic;
+	co.handler = on_message;
+	if (kafka_consumer_start(&T.consumer, T.bootstrap, &co, err, sizeof(err))) {
+		print_error("consumer: %s\n", err);
+		return -1;
+	}
+	if (outbox_relay_start(&T.relay, &T.db, T.bootstrap, NULL, err,
+			       sizeof(err))) {
+		print_error("relay: %s\n", err);
+		return -1;
+	}
+	until = now_us() + 10000000;
+	do {
+		outbox_relay_stats(&T.relay, &st);
+		if (st.leader)
+			break;
+		usleep(10000);
+	} while (now_us() < until);
+	if (!st.leader) {
+		print_error("the relay did not get the leader lock: is another "
+			    "relay running against this database?\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	outbox_relay_stop(&T.relay);
+	kafka_consumer_stop(&T.consumer);
+	run_sql("DELETE FROM outbox WHERE topic = ?", T.topic);
+	run_sql("DELETE FROM inbox WHERE consumer LIKE CONCAT(?, '%')",
+		T.inbox_consumer);
+	admin_topic(T.topic, false);
+	db_pool_close(&T.db);
+	free(T.seen);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(append_outside_a_transaction_is_refused),
+		cmocka_unit_test(inbox_claim_is_true_once_then_false),
+		cmocka_unit_test(committed_rows_reach_kafka_in_id_order_with_key_and_header),
+		cmocka_unit_test(rolled_back_row_never_reaches_kafka),
+		cmocka_unit_test(second_relay_stands_by),
+		cmocka_unit_test(commit_to_ack_latency_is_a_few_ms),
+		cmocka_unit_test(rows_stay_unsent_while_kafka_is_down_then_all_arrive_in_order),
+		cmocka_unit_test(every_message_applied_once_through_the_inbox),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

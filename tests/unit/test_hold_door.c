@@ -1,0 +1,286 @@
+/* The shared door logic (bpf/hold_door.h) against a fake door whose hooks
+ * can interfere between the transition and the CAS, as another CPU would:
+ * the count and record bookkeeping around a lost CAS, and request
+ * validation. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bpf/hold_door.h"
+#include "tests/bpf/packets.h"
+
+#define ME 3u
+#define OTHER 4u
+#define NOW_NS (5000ull * TKT_NS_PER_SEC)
+#define NOW_MS ((__u32)(NOW_NS / TKT_NS_PER_MS))
+
+struct fake {
+	__u64 seats[16];
+	struct tkt_event ev;
+	__u32 count[8]; /* by slot, one event */
+	int reserved, submitted, discarded;
+	int ring_room;    /* records that fit */
+	int interfere;    /* CAS attempts to spoil */
+	__u64 interfere_word;
+	struct tkt_change rec;
+	struct tkt_config cfg;
+};
+
+static int f_event(void *impl, __u32 id, struct tkt_event *ev)
+{
+	struct fake *f = impl;
+
+	if (id != 1)
+		return -1;
+	*ev = f->ev;
+	return 0;
+}
+
+static int f_count_reserve(void *impl, __u32 slot, __u32 ev, __u32 limit)
+{
+	struct fake *f = impl;
+
+	return tkt_count_take(&f->count[slot], limit);
+}
+
+static void f_count_release(void *impl, __u32 slot, __u32 ev)
+{
+	struct fake *f = impl;
+
+	tkt_count_give(&f->count[slot]);
+}
+
+/* Called after the transition was computed and right before the CAS: the
+ * place where another writer can slip in. */
+static struct tkt_change *f_change_reserve(void *impl)
+{
+	struct fake *f = impl;
+
+	if (f->interfere) {
+		f->interfere--;
+		f->seats[0] = f->interfere_word;
+	}
+	if (f->reserved - f->submitted - f->discarded >= f->ring_room)
+		return NULL;
+	f->reserved++;
+	return &f->rec;
+}
+
+static void f_submit(void *impl, struct tkt_change *r)
+{
+	((struct fake *)impl)->submitted++;
+}
+
+static void f_discard(void *impl, struct tkt_change *r)
+{
+	((struct fake *)impl)->discarded++;
+}
+
+static __u64 f_now(void *impl)
+{
+	return NOW_NS;
+}
+
+static const struct tkt_door_ops ops = {
+	.event = f_event,
+	.count_reserve = f_count_reserve,
+	.count_release = f_count_release,
+	.change_reserve = f_change_reserve,
+	.change_submit = f_submit,
+	.change_discard = f_discard,
+	.now_ns = f_now,
+};
+
+static struct fake fk;
+static struct tkt_door door;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fk, 0, sizeof(fk));
+	fk.ev.nseats = 16;
+	fk.ev.owned = 1;
+	fk.ring_room = 100;
+	fk.cfg.hold_limit = 2;
+	door.seats = fk.seats;
+	door.cfg = &fk.cfg;
+	door.ops = &ops;
+	door.impl = &fk;
+	door.source = TKT_SRC_REST;
+	return 0;
+}
+
+static void apply(__u32 op, __u32 slot, struct tkt_seat_res *res)
+{
+	struct tkt_seat_req rq = {.event_id = 1, .seat_id = 0, .slot = slot,
+				  .ttl_ms = 1000, .op = op};
+
+	tkt_door_apply(&door, &rq, NOW_NS, res);
+}
+
+static void lost_cas_to_a_new_holder_gives_count_and_record_back(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.interfere = 1;
+	fk.interfere_word = tkt_sw_pack(TKT_SEAT_HELD, 1, OTHER, NOW_MS + 5000);
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_TAKEN);
+	assert_int_equal(fk.count[ME], 0);
+	assert_int_equal(fk.reserved, 1);
+	assert_int_equal(fk.discarded, 1);
+	assert_int_equal(fk.submitted, 0);
+}
+
+static void lost_cas_to_a_harmless_change_retries_and_wins(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.interfere = 1;
+	fk.interfere_word = tkt_sw_pack(TKT_SEAT_AVAILABLE, 7, 0, 0);
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.count[ME], 1); /* reserved once, kept */
+	assert_int_equal(fk.reserved, 1);  /* the record survived the retry */
+	assert_int_equal(fk.submitted, 1);
+	assert_int_equal(tkt_sw_counter(fk.seats[0]), 8);
+	assert_int_equal(fk.rec.old_word, tkt_sw_pack(0, 7, 0, 0));
+	assert_int_equal(fk.rec.new_word, fk.seats[0]);
+	assert_int_equal(fk.rec.source, TKT_SRC_REST);
+}
+
+static void full_ring_refuses_and_returns_the_count(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.ring_room = 0;
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_RATE_LIMITED);
+	assert_int_equal(fk.count[ME], 0);
+	assert_int_equal(fk.seats[0], 0);
+}
+
+static void limit_refuses_before_any_record_is_taken(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.count[ME] = 2;
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_LIMIT_EXCEEDED);
+	assert_int_equal(fk.reserved, 0);
+	assert_int_equal(fk.count[ME], 2);
+}
+
+static void taking_a_lapsed_hold_moves_one_count(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.seats[0] = tkt_sw_pack(TKT_SEAT_HELD, 0, OTHER, NOW_MS - 1);
+	fk.count[OTHER] = 1;
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.count[ME], 1);
+	assert_int_equal(fk.count[OTHER], 0);
+	apply(TKT_SEAT_EXPIRE, 0, &res); /* live: nothing to sweep */
+	assert_int_equal(res.changed, 0);
+	assert_int_equal(fk.submitted, 1);
+}
+
+static void seats_outside_the_event_do_not_exist(void **state)
+{
+	struct tkt_seat_req rq = {.event_id = 1, .seat_id = 16, .slot = ME,
+				  .ttl_ms = 1000, .op = TKT_SEAT_HOLD};
+	struct tkt_seat_res res;
+
+	(void)state;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_NO_SUCH_SEAT);
+	rq.seat_id = 0;
+	rq.event_id = 2;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_NO_SUCH_SEAT);
+	/* a base near the end cannot overflow into a valid index */
+	fk.ev.base = TKT_MAX_SEATS - 1;
+	fk.ev.nseats = 0xffffffffu;
+	rq.event_id = 1;
+	rq.seat_id = 2;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_NO_SUCH_SEAT);
+	fk.ev.owned = 0;
+	fk.ev.base = 0;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_WRONG_NODE);
+}
+
+static void request_check_drops_short_or_foreign_and_flags_the_rest(void **state)
+{
+	struct tkt_req r;
+	uint8_t tok[16] = {0};
+	unsigned len, secs;
+
+	(void)state;
+	pkt_req(&r, TKT_OP_HOLD, 1, 1, 1, tok, 0);
+	for (len = 0; len < 16; len++)
+		assert_int_equal(tkt_req_check(&r, len), TKT_REQ_DROP);
+	for (len = 16; len < 40; len++)
+		assert_int_equal(tkt_req_check(&r, len), TKT_MALFORMED);
+	assert_int_equal(tkt_req_check(&r, 40), TKT_OK);
+	assert_int_equal(tkt_req_check(&r, 41), TKT_MALFORMED);
+	for (secs = 0; secs < 700; secs++) {
+		int ok = secs == 0 || (secs >= 5 && secs <= 600);
+
+		r.hold_secs = htons((uint16_t)secs);
+		r.op = TKT_OP_EXTEND;
+		assert_int_equal(tkt_req_check(&r, 40),
+				 ok ? TKT_OK : TKT_MALFORMED);
+		r.op = TKT_OP_QUERY; /* ignored by ops that do not hold */
+		assert_int_equal(tkt_req_check(&r, 40), TKT_OK);
+	}
+	r.hold_secs = 0;
+	r.magic = htons(0x5854);
+	assert_int_equal(tkt_req_check(&r, 40), TKT_REQ_DROP);
+}
+
+static void gcra_allows_the_burst_then_the_rate(void **state)
+{
+	__u64 tat = 0, t = 1000 * TKT_NS_PER_SEC;
+	int i, ok = 0;
+
+	(void)state;
+	for (i = 0; i < 10; i++)
+		ok += tkt_gcra_take(&tat, t, 10, 4);
+	assert_int_equal(ok, 4);
+	/* 100 ms later one more token (rate 10/s) */
+	assert_true(tkt_gcra_take(&tat, t + 100 * TKT_NS_PER_MS, 10, 4));
+	assert_false(tkt_gcra_take(&tat, t + 100 * TKT_NS_PER_MS, 10, 4));
+	/* rate 0: unlimited */
+	assert_true(tkt_gcra_take(&tat, t, 0, 0));
+}
+
+#define T(name) cmocka_unit_test_setup(name, setup)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(lost_cas_to_a_new_holder_gives_count_and_record_back),
+		T(lost_cas_to_a_harmless_change_retries_and_wins),
+		T(full_ring_refuses_and_returns_the_count),
+		T(limit_refuses_before_any_record_is_taken),
+		T(taking_a_lapsed_hold_moves_one_count),
+		T(seats_outside_the_event_do_not_exist),
+		T(request_check_drops_short_or_foreign_and_flags_the_rest),
+		T(gcra_allows_the_burst_then_the_rate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
