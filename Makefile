@@ -10,6 +10,8 @@ ROOT       := $(abspath .)
 
 # snprintf truncation is deliberate wherever we use it (bounded messages).
 WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter -Wno-format-truncation
+# clang has no -Wformat-truncation; let it ignore the option.
+WARN       += $(if $(findstring clang,$(CC)),-Wno-unknown-warning-option)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(WARN) -I$(ROOT) -I$(BUILD)
 LDLIBS_BPF := -lxdp -lbpf -lelf -lz
@@ -27,7 +29,9 @@ BPF_TESTS   :=
 all: build-all
 
 include bpf/bpf.mk
+include userspace/outbox.mk
 include userspace/userspace.mk
+include userspace/paymentd.mk
 include bench/bench.mk
 include tests/tests.mk
 

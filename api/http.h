@@ -27,8 +27,14 @@ struct http_req {
 	struct ticketd *app;
 };
 
+struct http_deferred;
+typedef void (*http_defer_start_fn)(void *arg, struct http_deferred *d);
+
 struct http_resp {
 	int status;
+	/* Set by http_defer: the answer comes later from another thread. */
+	http_defer_start_fn defer_start;
+	void *defer_arg;
 	char *body; /* malloc'd, owned by the response */
 	size_t body_len;
 	const char *content_type;
@@ -57,6 +63,15 @@ void http_error(struct http_resp *resp, const struct http_req *req, int status,
 /* Plain body copied from text. */
 void http_text(struct http_resp *resp, int status, const char *content_type,
 	       const char *text, size_t len);
+
+/* Answers later: after the handler returns, the connection is suspended
+ * (no HTTP thread waits) and start(arg, d) is called; whoever holds d then
+ * calls http_deferred_finish exactly once, from any thread. */
+void http_defer(struct http_resp *resp, http_defer_start_fn start, void *arg);
+/* Sends resp (taking its body) on the deferred connection and resumes it. */
+void http_deferred_finish(struct http_deferred *d, struct http_resp *resp);
+/* The trace id of the deferred request. */
+const char *http_deferred_trace_id(const struct http_deferred *d);
 
 /* Parses the request body as a JSON object. On failure it has already set
  * the error response (400 MALFORMED_JSON or 422 VALIDATION_FAILED) and

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "api/http.h"
@@ -22,8 +23,17 @@ struct http_server {
 	size_t n_routes;
 };
 
+/* A suspended request waiting for http_deferred_finish. */
+struct http_deferred {
+	struct MHD_Connection *conn;
+	struct req_ctx *ctx;
+};
+
 /* Per-request state, from the first callback to the completion notice. */
 struct req_ctx {
+	struct http_deferred deferred;
+	atomic_bool deferred_done;
+	struct http_resp final_resp; /* set by http_deferred_finish */
 	struct timespec start;
 	char *body;
 	size_t body_len, body_cap;
@@ -165,6 +175,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_size = 0; /* chunked upload past the limit: discard */
 		return MHD_YES;
 	}
+	if (ctx->deferred.conn) {
+		/* Resumed by http_deferred_finish: the answer is ready. */
+		if (!atomic_load(&ctx->deferred_done))
+			return MHD_YES;
+		resp = ctx->final_resp;
+		ctx->final_resp.body = NULL;
+		return send_resp(conn, ctx, &resp);
+	}
 	if (ctx->too_large) {
 		struct http_req req = {.conn = conn};
 		char msg[96];
@@ -175,6 +193,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		http_error(&resp, &req, 413, "PAYLOAD_TOO_LARGE", msg, NULL);
 	} else {
 		dispatch(srv, ctx, conn, url, method, &resp);
+		if (resp.defer_start) {
+			/* Suspend first, then start the work, so a quick finish
+			 * can never resume a connection that is not suspended. */
+			ctx->deferred.conn = conn;
+			ctx->deferred.ctx = ctx;
+			free(resp.body);
+			MHD_suspend_connection(conn);
+			resp.defer_start(resp.defer_arg, &ctx->deferred);
+			return MHD_YES;
+		}
 	}
 	(void)version;
 	return send_resp(conn, ctx, &resp);
@@ -206,8 +234,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 				   "route", ctx->route, "status", ctx->status,
 				   "seconds", secs));
 	free(ctx->body);
+	free(ctx->final_resp.body);
 	free(ctx);
 	*con_cls = NULL;
+}
+
+void http_defer(struct http_resp *resp, http_defer_start_fn start, void *arg)
+{
+	resp->defer_start = start;
+	resp->defer_arg = arg;
+}
+
+void http_deferred_finish(struct http_deferred *d, struct http_resp *resp)
+{
+	d->ctx->final_resp = *resp;
+	d->ctx->final_resp.defer_start = NULL;
+	resp->body = NULL;
+	atomic_store(&d->ctx->deferred_done, true);
+	MHD_resume_connection(d->conn);
+}
+
+const char *http_deferred_trace_id(const struct http_deferred *d)
+{
+	return d->ctx->trace_id;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)

@@ -29,7 +29,8 @@ $(BUILD)/udp_load: bench/udp_load.c $(WIRE_CODEC) $(WIRE_CODEC_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ -lhiredis -lpthread -lm
 
-$(BUILD)/xdp_calib: bench/xdp_calib.c $(WIRE_CODEC) $(WIRE_CODEC_HDR) bpf/session_token.h
+$(BUILD)/xdp_calib: bench/xdp_calib.c $(WIRE_CODEC) $(WIRE_CODEC_HDR) bpf/session_token.h \
+	bpf/ticket_maps.h bpf/seat_word.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ $(LDLIBS_BPF)
 

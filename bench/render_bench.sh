@@ -22,7 +22,8 @@ def statuses: if . == null or . == {} then "–" else (to_entries | map("\(.key)
 def bar($val; $top): if $val == null or $top == null or $top == 0 then ""
   else ("█" * ([1, ($val / $top * 40 | round)] | max)) end;
 def cpu_what:
-  if .serving_cpu == "xdp" then "softirq, all CPUs"
+  if .serving_cpu == "xdp" and .path == "xdp_trivial" then "softirq, all CPUs"
+  elif .serving_cpu == "xdp" then "softirq, all CPUs + ring consumer process"
   else "server process (user+sys)" end;
 
 . as $R
@@ -53,7 +54,7 @@ def cpu_what:
   "",
   "## Serving CPU per decision",
   "",
-  "What serving one decision costs in CPU time, over the measured window. XDP has no server process: its cost is the softirq time of all CPUs (veth driver, the XDP program, XDP_TX, and the kernel taking the reply into the client socket), an upper bound; the BPF program alone (kernel bpf_stats) is the lower bound. For Redis it is the redis-server process (user + sys, which includes the TCP work done in its system calls). The whole machine column counts everything, the load generator included.",
+  "What serving one decision costs in CPU time, over the measured window. XDP has no server process: its cost is the softirq time of all CPUs (veth driver, the XDP program, XDP_TX, and the kernel taking the reply into the client socket), plus the process that drains the ring buffer of the program where there is one; an upper bound. The BPF program alone (kernel bpf_stats, which adds about two clock reads per run) is the lower bound. For Redis it is the redis-server process (user + sys, which includes the TCP work done in its system calls). The whole machine column counts everything, the load generator included.",
   "",
   "| series | path | client threads | serving ns/decision | counted as | BPF program ns/run | softirq ns/decision | whole machine ns/decision | load generator ns/decision | serving vs Redis + Lua |",
   "|---|---|---|---|---|---|---|---|---|---|",

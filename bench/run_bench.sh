@@ -6,10 +6,11 @@
 #                    throwaway veth, udp_load closed loop, 1 and 2 threads
 #   (b) redis_lua    the same workload against Redis + Lua (EVALSHA,
 #                    pipelined with the same window), redis-server on loopback
-#   (c) xdp_full     the real XDP program under ticketd        } hooks, skipped
+#   (c) xdp_prog     the real XDP program (bpf/seat_hold.bpf.c) without the
+#                    daemon: xdp_calib sets up its maps and drains its ring
+#       xdp_full     the real XDP program under ticketd        } hooks, skipped
 #       socket_door  ticketd's socket fallback                 } until present
-#   (d) prog_test_run ns per run of the trivial program (and of the real one
-#                    when configured)
+#   (d) prog_test_run ns per run of the trivial and of the real program
 #
 # Each measurement runs BENCH_REPS times; the report gives the median and the
 # spread (min-max) and ratios against the ceiling and against Redis + Lua of
@@ -28,10 +29,11 @@
 #                       one 32-hex token per line, at least one per slot:
 #                       threads x window), TKB_EVENT, TKB_SEATS (A-B, at
 #                       least threads x window seats), TKB_SERVER_PID (the
-#                       process whose CPU is the serving cost; xdp_full may
-#                       leave it empty), optionally TKB_PROG_ID (xdp_full),
-#                       TKB_TESTRUN_ARGS (xdp_calib arguments that make
-#                       prog_test_run of seat_hold.bpf.o reach its OK path)
+#                       process whose CPU is the serving cost: ticketd),
+#                       optionally TKB_PROG_ID (xdp_full; default: found by
+#                       name), TKB_TESTRUN_ARGS (xdp_calib set-up arguments
+#                       for prog_test_run of seat_hold.bpf.o instead of the
+#                       built-in --edge-config ones)
 #   bench_<name>_stop   stops what start started
 set -euo pipefail
 
@@ -105,6 +107,7 @@ cleanup() {
 		"$HOOK_STOP"
 		HOOK_STOP=
 	fi
+	stop_driver
 	if [ -n "$REDIS_PID" ]; then
 		redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
 		for _ in $(seq 1 30); do
@@ -292,17 +295,83 @@ bench_redis() {
 	log "redis keys left after the runs: $(redis-cli -p "$REDIS_PORT" dbsize)"
 }
 
-# ---- (c) the daemon's paths, through hooks ------------------------------------
+# ---- (c) the real program and the daemon's paths --------------------------------
 
-# Runs a daemon-provided path. Args: id-prefix title path-name kind.
+FULL_OBJ=$BUILD/bpf/seat_hold.bpf.o
+FULL_PROG=xdp_seat_hold
+
+# The real program without ticketd: xdp_calib loads it with private maps,
+# configures them as ticketd would (random token key, an event with the
+# benchmark's seats, no rate limit, default hold limit), mints one token per
+# slot, attaches it to tkb1 and drains its ring buffer until stopped.
+DRIVER_PID=
+TESTRUN_KEY=$(od -An -N16 -tx8 /dev/urandom | awk '{print $1 "," $2}')
+edge_args() { # tokens: how many to mint
+	echo --edge-config 7000 --edge-event "$EVENT:$((${SEATS#*-} + 1))" \
+		--mint "$TESTRUN_KEY" --slots "1-$1"
+}
+
+stop_driver() {
+	if [ -n "$DRIVER_PID" ]; then
+		kill -TERM "$DRIVER_PID" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 "$DRIVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$DRIVER_PID" 2>/dev/null || true
+		wait "$DRIVER_PID" 2>/dev/null || true
+		DRIVER_PID=
+	fi
+}
+
+bench_xdp_prog() {
+	local max_t=1 t ntok serve prog bg
+	if [ ! -f "$FULL_OBJ" ]; then
+		skip xdp_prog "not available yet: $FULL_OBJ is not built"
+		return 0
+	fi
+	for t in $THREADS_LIST; do
+		if [ "$t" -gt "$max_t" ]; then max_t=$t; fi
+	done
+	ntok=$((max_t * WINDOW))
+	serve=$((REPS * (SECS + 5) * 4 + 60))
+	[ "$serve" -le 3600 ] || serve=3600
+	tkb_detach
+	# shellcheck disable=SC2046
+	"$XDP_CALIB" --attach --netns "$TKB_NS" --iface "$TKB_NS_IF" \
+		--obj "$FULL_OBJ" --prog "$FULL_PROG" $(edge_args "$ntok") \
+		--tokens-out "$WORK/tokens" --serve "$serve" \
+		>"$WORK/driver.out" 2>"$WORK/driver.err" &
+	DRIVER_PID=$!
+	for _ in $(seq 1 100); do
+		if [ -s "$WORK/driver.out" ]; then break; fi
+		kill -0 "$DRIVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	prog=$(head -n 1 "$WORK/driver.out" 2>/dev/null | jq -r '.prog_id // empty' 2>/dev/null)
+	if [ -z "$prog" ]; then
+		skip xdp_prog "xdp_calib could not set up $FULL_OBJ: $(tail -n 2 "$WORK/driver.err" | tr '\n' ' ')"
+		stop_driver
+		return 0
+	fi
+	enable_bpf_stats
+	bg=$(background_busy_pct)
+	measure_path xdp_prog "full XDP program, no daemon (xdp_calib drains the ring)" \
+		xdp_prog xdp "$prog" "$bg" -- --target "$TKB_NS_IP:7000" \
+		--tokens "$WORK/tokens" --server-pid "$DRIVER_PID"
+	stop_driver
+}
+
+# Runs a path the daemon provides, through bench/hooks/<name>.sh.
+# Args: name title kind ("xdp" or "process": what the serving CPU is).
 bench_hooked_path() {
 	local name=$1 title=$2 kind=$3 hook="bench/hooks/$1.sh" bg prog
 	if [ ! -x "$BUILD/ticketd" ]; then
 		skip "$name" "not available yet: $BUILD/ticketd is not built"
 		return 0
 	fi
-	if [ "$name" = xdp_full ] && [ ! -f "$BUILD/bpf/seat_hold.bpf.o" ]; then
-		skip "$name" "not available yet: $BUILD/bpf/seat_hold.bpf.o is not built"
+	if [ "$name" = xdp_full ] && [ ! -f "$FULL_OBJ" ]; then
+		skip "$name" "not available yet: $FULL_OBJ is not built"
 		return 0
 	fi
 	if [ ! -f "$hook" ]; then
@@ -311,8 +380,9 @@ bench_hooked_path() {
 	fi
 	# shellcheck disable=SC1090
 	source "$hook"
-	TKB_TARGET='' TKB_TOKENS='' TKB_SERVER_PID='' TKB_PROG_ID=
+	TKB_TARGET='' TKB_TOKENS='' TKB_SERVER_PID='' TKB_PROG_ID=''
 	TKB_EVENT=$EVENT TKB_SEATS=$SEATS
+	if [ "$name" = xdp_full ]; then tkb_detach; fi
 	HOOK_STOP="bench_${name}_stop"
 	if ! "bench_${name}_start"; then
 		skip "$name" "its hook failed to start it (see the log above)"
@@ -325,27 +395,21 @@ bench_hooked_path() {
 	fi
 	prog=${TKB_PROG_ID:-}
 	if [ "$kind" = xdp ] && [ -z "$prog" ]; then
-		prog=$(bpftool prog show -j | jq -r '[.[] | select(.name == "xdp_seat_hold")][0].id // empty')
+		prog=$(bpftool prog show -j | jq -r --arg n "$FULL_PROG" \
+			'[.[] | select(.name == $n)][0].id // empty')
 	fi
-	[ "$kind" = xdp ] && enable_bpf_stats
+	if [ "$kind" = xdp ]; then enable_bpf_stats; fi
 	bg=$(background_busy_pct)
 	# shellcheck disable=SC2086
 	EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_path "$name" "$title" "$name" \
 		"$kind" "$prog" "$bg" -- --target "$TKB_TARGET" \
 		--tokens "$TKB_TOKENS" ${TKB_SERVER_PID:+--server-pid "$TKB_SERVER_PID"}
-	if [ "$name" = xdp_full ] && [ -n "${TKB_TESTRUN_ARGS:-}" ]; then
-		# shellcheck disable=SC2086
-		prog_test_run prog_test_run_full "$BUILD/bpf/seat_hold.bpf.o" \
-			xdp_seat_hold $TKB_TESTRUN_ARGS
-	elif [ "$name" = xdp_full ]; then
-		skip prog_test_run_full "the hook gave no TKB_TESTRUN_ARGS (token key and seat table set-up)"
-	fi
 	"$HOOK_STOP"
 	HOOK_STOP=
 }
 
 bench_xdp_full() {
-	bench_hooked_path xdp_full "full XDP program (bpf/seat_hold.bpf.c) under ticketd" xdp
+	bench_hooked_path xdp_full "full XDP program under ticketd" xdp
 }
 
 bench_socket_door() {
@@ -354,7 +418,7 @@ bench_socket_door() {
 
 # ---- (d) prog_test_run -------------------------------------------------------------
 
-# Args: id obj prog [xdp_calib packet options...]
+# Args: id obj prog [xdp_calib options...]
 prog_test_run() {
 	local id=$1 obj=$2 prog=$3 r cmd
 	shift 3
@@ -375,6 +439,15 @@ prog_test_run() {
 
 bench_prog_test_run() {
 	prog_test_run prog_test_run_trivial "$TRIVIAL_OBJ" xdp_trivial
+	if [ ! -f "$FULL_OBJ" ]; then
+		skip prog_test_run_full "not available yet: $FULL_OBJ is not built"
+		return 0
+	fi
+	# A hook may give its own set-up; by default xdp_calib configures the
+	# program's maps itself (one token per seat of the rotation).
+	# shellcheck disable=SC2046,SC2086
+	prog_test_run prog_test_run_full "$FULL_OBJ" "$FULL_PROG" \
+		${TKB_TESTRUN_ARGS:-$(edge_args 1024)}
 }
 
 # ---- report ---------------------------------------------------------------------------
@@ -424,6 +497,7 @@ main() {
 	log "run $NAME: $REPS x ${SECS}s per measurement, window $WINDOW, threads: $THREADS_LIST"
 	bench_ceiling
 	bench_redis
+	bench_xdp_prog
 	bench_xdp_full
 	bench_socket_door
 	bench_prog_test_run

@@ -22,10 +22,14 @@ def spread(f):
   | if length == 0 then null
     else {median: med, min: min, max: max, n: length} end;
 
-# the serving cost per decision: softirq time of all CPUs for XDP (there is
-# no server process), the server process's CPU time otherwise
+# the serving cost per decision: for XDP the softirq time of all CPUs plus
+# the ring-buffer consumer's process when there is one; otherwise the
+# server process's CPU time
 def serving(kind):
-  if kind == "xdp" then .load.host_cpu.softirq_ns_per_decision
+  if kind == "xdp" then
+    (.load.host_cpu.softirq_ns_per_decision // null) as $soft
+    | if $soft == null then null
+      else $soft + (.load.host_cpu.server_ns_per_decision // 0) end
   else .load.host_cpu.server_ns_per_decision end;
 
 def ratio(a; b):
@@ -57,7 +61,7 @@ def ratio(a; b):
                   | from_entries)
        })})
    | sort_by((.window == 1),
-             ({xdp_trivial: 0, xdp_full: 1, socket_door: 2, redis_lua: 3}[.path] // 9),
+             ({xdp_trivial: 0, xdp_prog: 1, xdp_full: 2, socket_door: 3, redis_lua: 4}[.path] // 9),
              .threads)) as $S
 | ($S | map({key: .id, value: .summary}) | from_entries) as $by
 | {

@@ -458,23 +458,45 @@ static void udp_expire(struct worker *w, struct udp_io *io, int64_t t,
 	}
 }
 
+/* After the measured window: finishes every slot's op cycle (a hold gets
+ * its release), so a run leaves no seat held that the next run would find
+ * TAKEN; bounded in time. Nothing here is counted. */
 static void udp_drain(struct worker *w, struct udp_io *io)
 {
-	int64_t until = now_ns() + DRAIN_MAX_NS;
-	int busy;
+	const struct load_opts *o = w->o;
+	int64_t until = now_ns() + DRAIN_MAX_NS, last_scan = now_ns();
+	int busy = 0;
 
+	for (int i = 0; i < o->window; i++)
+		if (!w->slots[i].busy && w->slots[i].phase != 0)
+			udp_queue(w, io, i, 0);
+	udp_flush(w, io);
 	for (;;) {
+		int64_t t = now_ns();
+		bool pending = false;
 		int n;
 
 		busy = 0;
-		for (int i = 0; i < w->o->window; i++)
+		for (int i = 0; i < o->window; i++) {
 			busy += w->slots[i].busy;
-		if (!busy || now_ns() >= until)
+			pending |= w->slots[i].busy || w->slots[i].phase != 0;
+		}
+		if (!pending || t >= until || atomic_load(&stop_requested))
 			break;
 		n = udp_receive(w, io, false);
-		for (int i = 0; i < n; i++)
-			udp_take_reply(w, io->rxb[i], io->rx[i].msg_len,
-				       now_ns());
+		t = now_ns();
+		for (int i = 0; i < n; i++) {
+			int idx = udp_take_reply(w, io->rxb[i],
+						 io->rx[i].msg_len, t);
+
+			if (idx >= 0 && w->slots[idx].phase != 0)
+				udp_queue(w, io, idx, 0);
+		}
+		if (t - last_scan >= 1000000) {
+			udp_expire(w, io, t, true, NULL, NULL);
+			last_scan = t;
+		}
+		udp_flush(w, io);
 	}
 	w->st.in_flight_at_end = (uint64_t)busy;
 }
@@ -698,7 +720,11 @@ static void redis_loop(struct worker *w)
 		do {
 			int idx = redis_take_reply(w, &f, rv, t);
 
-			if (open && t < w->end_ns)
+			/* after the window, only finish the op cycle (a hold
+			 * gets its release) so no seat stays held */
+			if ((open && t < w->end_ns) ||
+			    (w->slots[idx].phase != 0 &&
+			     t < w->end_ns + DRAIN_MAX_NS))
 				redis_append(w, c, &f, idx);
 			rv = NULL;
 			/* more replies already read? take them too */

@@ -35,6 +35,7 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
+#include "bpf/seat_word.h" /* TKT_MAX_SEATS */
 #include "bpf/session_token.h"
 #include "bpf/ticket_maps.h"
 #include "userspace/wire_codec.h"
@@ -406,48 +407,6 @@ static struct bpf_object *load_object(const struct calib_opts *o,
 fail:
 	bpf_object__close(obj);
 	return NULL;
-}
-
-static int cmd_attach(const struct calib_opts *o)
-{
-	struct bpf_program *prog;
-	struct bpf_object *obj;
-	uint32_t flags = 0, id = 0;
-	bool skb = o->mode && strcmp(o->mode, "skb") == 0;
-	int ifindex, err;
-
-	obj = load_object(o, &prog);
-	if (!obj)
-		return 1;
-	if (enter_netns(o->netns) < 0)
-		goto fail;
-	ifindex = (int)if_nametoindex(o->iface);
-	if (!ifindex) {
-		fprintf(stderr, "xdp_calib: no interface %s\n", o->iface);
-		goto fail;
-	}
-	flags = skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	if (!o->force)
-		flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
-	err = bpf_xdp_attach(ifindex, bpf_program__fd(prog), flags, NULL);
-	if (err) {
-		fprintf(stderr, "xdp_calib: attach %s to %s (%s mode): %s\n",
-			o->prog, o->iface, skb ? "skb" : "native",
-			strerror(-err));
-		goto fail;
-	}
-	prog_id_of(bpf_program__fd(prog), &id);
-	printf("{\"attached\":true,\"iface\":\"%s\",\"ifindex\":%d,"
-	       "\"netns\":\"%s\",\"obj\":\"%s\",\"prog\":\"%s\","
-	       "\"prog_id\":%u,\"mode\":\"%s\"}\n",
-	       o->iface, ifindex, o->netns ? o->netns : "", o->obj, o->prog,
-	       id, skb ? "skb" : "native");
-	/* The attachment holds the program; our fds may go. */
-	bpf_object__close(obj);
-	return 0;
-fail:
-	bpf_object__close(obj);
-	return 1;
 }
 
 static int cmd_detach(const struct calib_opts *o)
@@ -862,6 +821,106 @@ static int build_packets(const struct calib_opts *o, struct frame **out)
 	return n;
 }
 
+/* ---- attach ------------------------------------------------------------ */
+
+/* Detaches prog_fd from ifindex only if it is still the one attached. */
+static void detach_ours(int ifindex, uint32_t mode_flags, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = prog_fd);
+	int err = bpf_xdp_detach(ifindex, mode_flags | XDP_FLAGS_REPLACE, &ao);
+
+	if (err)
+		fprintf(stderr, "xdp_calib: detach: %s\n", strerror(-err));
+}
+
+static int cmd_attach(const struct calib_opts *o)
+{
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	struct ring_buffer *rb = NULL;
+	uint8_t(*toks)[TKT_TOKEN_LEN] = NULL;
+	uint32_t flags = 0, mode_flags, id = 0;
+	bool skb = o->mode && strcmp(o->mode, "skb") == 0;
+	long records = 0;
+	int ifindex, err, ret = 1;
+
+	obj = load_object(o, &prog);
+	if (!obj)
+		return 1;
+	if (edge_setup(obj, o) < 0)
+		goto out;
+	if (o->tokens_out) {
+		int n = prepare_tokens(o, &toks);
+
+		if (n < 0 || write_tokens(o->tokens_out, toks, n) < 0)
+			goto out;
+	}
+	if (o->serve_s && open_ringbufs(obj, &records, &rb) < 0)
+		goto out;
+	if (enter_netns(o->netns) < 0)
+		goto out;
+	ifindex = (int)if_nametoindex(o->iface);
+	if (!ifindex) {
+		fprintf(stderr, "xdp_calib: no interface %s\n", o->iface);
+		goto out;
+	}
+	mode_flags = skb ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	flags = mode_flags;
+	if (!o->force)
+		flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(prog), flags, NULL);
+	if (err) {
+		fprintf(stderr, "xdp_calib: attach %s to %s (%s mode): %s\n",
+			o->prog, o->iface, skb ? "skb" : "native",
+			strerror(-err));
+		goto out;
+	}
+	prog_id_of(bpf_program__fd(prog), &id);
+	printf("{\"attached\":true,\"iface\":\"%s\",\"ifindex\":%d,"
+	       "\"netns\":\"%s\",\"obj\":\"%s\",\"prog\":\"%s\","
+	       "\"prog_id\":%u,\"mode\":\"%s\",\"pid\":%d}\n",
+	       o->iface, ifindex, o->netns ? o->netns : "", o->obj, o->prog,
+	       id, skb ? "skb" : "native", (int)getpid());
+	fflush(stdout);
+	ret = 0;
+	if (o->serve_s) {
+		/* Serve: drain what the program emits, as ticketd would, for
+		 * a bounded time, then take the program away again. */
+		struct sigaction sa = {.sa_handler = on_stop};
+		time_t until = time(NULL) + (time_t)o->serve_s;
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		while (!stop_flag && time(NULL) < until) {
+			/* producers may skip the wakeup (BPF_RB_NO_WAKEUP):
+			 * poll briefly, then consume whether woken or not */
+			err = rb ? ring_buffer__poll(rb, 5) : 0;
+			if (rb && err >= 0)
+				err = ring_buffer__consume(rb);
+			if (!rb)
+				usleep(100000);
+			if (err < 0 && err != -EINTR) {
+				fprintf(stderr, "xdp_calib: ring buffer: %s\n",
+					strerror(-err));
+				ret = 1;
+				break;
+			}
+		}
+		if (rb)
+			ring_buffer__consume(rb);
+		detach_ours(ifindex, mode_flags, bpf_program__fd(prog));
+		printf("{\"detached\":true,\"iface\":\"%s\","
+		       "\"ringbuf_records\":%ld}\n",
+		       o->iface, records);
+	}
+	/* Without --serve the attachment holds the program; our fds may go. */
+out:
+	free(toks);
+	ring_buffer__free(rb);
+	bpf_object__close(obj);
+	return ret;
+}
+
 /* ---- prog_test_run ----------------------------------------------------- */
 
 static int cmp_u32(const void *a, const void *b)
@@ -1084,7 +1143,8 @@ int main(int argc, char **argv)
 		O_ATTACH = 256, O_DETACH, O_TESTRUN, O_IFACE, O_NETNS, O_OBJ,
 		O_PROG, O_MODE, O_FORCE, O_PINROOT, O_STATS, O_PKTHEX, O_TOKEN,
 		O_TOKENS, O_MINT, O_SLOTS, O_TTL, O_EVENT, O_SEATS, O_MIX,
-		O_HOLD, O_DPORT, O_SRC, O_DST, O_SET, O_MAPUPD,
+		O_HOLD, O_DPORT, O_SRC, O_DST, O_SET, O_MAPUPD, O_EDGE_CFG,
+		O_EDGE_LIMITS, O_EDGE_EVENT, O_SERVE, O_TOKENS_OUT,
 	};
 	static const struct option longopts[] = {
 		{"attach", no_argument, NULL, O_ATTACH},
@@ -1113,6 +1173,11 @@ int main(int argc, char **argv)
 		{"dst-ip", required_argument, NULL, O_DST},
 		{"set", required_argument, NULL, O_SET},
 		{"map-update", required_argument, NULL, O_MAPUPD},
+		{"edge-config", required_argument, NULL, O_EDGE_CFG},
+		{"edge-limits", required_argument, NULL, O_EDGE_LIMITS},
+		{"edge-event", required_argument, NULL, O_EDGE_EVENT},
+		{"serve", required_argument, NULL, O_SERVE},
+		{"tokens-out", required_argument, NULL, O_TOKENS_OUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1225,6 +1290,43 @@ int main(int argc, char **argv)
 			if (o.n_map_updates == MAX_SETS)
 				goto bad;
 			o.map_updates[o.n_map_updates++] = optarg;
+			break;
+		case O_EDGE_CFG:
+			if (parse_ulong(optarg, UINT16_MAX, &v) < 0 || !v)
+				goto bad;
+			o.edge_port = (uint16_t)v;
+			break;
+		case O_EDGE_LIMITS: {
+			unsigned long a, b, c2;
+			char extra;
+
+			if (sscanf(optarg, "%lu,%lu,%lu%c", &a, &b, &c2,
+				   &extra) != 3 ||
+			    a > UINT32_MAX || b > UINT32_MAX || c2 > UINT32_MAX)
+				goto bad;
+			o.edge_hold_limit = (uint32_t)a;
+			o.edge_rl_rate = (uint32_t)b;
+			o.edge_rl_burst = (uint32_t)c2;
+			break;
+		}
+		case O_EDGE_EVENT: {
+			unsigned long e, n;
+			char extra;
+
+			if (sscanf(optarg, "%lu:%lu%c", &e, &n, &extra) != 2 ||
+			    e > UINT32_MAX || n == 0 || n > TKT_MAX_SEATS)
+				goto bad;
+			o.edge_event = (uint32_t)e;
+			o.edge_nseats = (uint32_t)n;
+			break;
+		}
+		case O_SERVE:
+			if (parse_ulong(optarg, MAX_SERVE_S, &v) < 0 || !v)
+				goto bad;
+			o.serve_s = (unsigned)v;
+			break;
+		case O_TOKENS_OUT:
+			o.tokens_out = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -30,8 +30,13 @@ $(BPF_SKEL): $(BPF_OBJ)
 EDGE_HDRS := userspace/edge.h userspace/udp_door.h $(BPF_HDRS) $(BPF_SKEL)
 EDGE_OBJS := $(BUILD)/edge/edge.o $(BUILD)/edge/udp_door.o
 EDGE_OBJS_ASAN := $(BUILD)/edge-asan/edge.o $(BUILD)/edge-asan/udp_door.o
+EDGE_OBJS_TSAN := $(BUILD)/edge-tsan/edge.o $(BUILD)/edge-tsan/udp_door.o
 EDGE_LIB := $(BUILD)/edge/libedge.a
 EDGE_LIB_ASAN := $(BUILD)/edge-asan/libedge.a
+EDGE_LIB_TSAN := $(BUILD)/edge-tsan/libedge.a
+# ThreadSanitizer for the threaded parts (socket door workers, change queue,
+# consumer); not combinable with ASan, hence its own build.
+TSANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 EDGE_LDLIBS := $(LDLIBS_BPF) -lpthread
 
 $(BUILD)/edge/%.o: userspace/%.c $(EDGE_HDRS)
@@ -42,13 +47,20 @@ $(BUILD)/edge-asan/%.o: userspace/%.c $(EDGE_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -c $< -o $@
 
+$(BUILD)/edge-tsan/%.o: userspace/%.c $(EDGE_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TSANFLAGS) -c $< -o $@
+
+$(EDGE_LIB_TSAN): $(EDGE_OBJS_TSAN)
+	$(AR) rcs $@ $^
+
 $(EDGE_LIB): $(EDGE_OBJS)
 	$(AR) rcs $@ $^
 
 $(EDGE_LIB_ASAN): $(EDGE_OBJS_ASAN)
 	$(AR) rcs $@ $^
 
-# ---- unit tests (no privileges, no BPF), plain and ASan+UBSan ----
+# ---- unit tests (no privileges, no BPF): plain, ASan+UBSan, TSan ----
 
 EDGE_UNIT_PURE := test_seat_word test_session_token test_hold_door
 EDGE_UNIT_LIBS := test_udp_door
@@ -72,13 +84,21 @@ $(BUILD)/asan/tests/unit/test_udp_door: tests/unit/test_udp_door.c $(EDGE_LIB_AS
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) $< -o $@ $(EDGE_LIB_ASAN) -lcmocka $(EDGE_LDLIBS)
 
-UNIT_TESTS += $(EDGE_UNIT) $(EDGE_UNIT_ASAN)
+$(BUILD)/tsan/tests/unit/test_udp_door: tests/unit/test_udp_door.c $(EDGE_LIB_TSAN) $(EDGE_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TSANFLAGS) $< -o $@ $(EDGE_LIB_TSAN) -lcmocka $(EDGE_LDLIBS)
+
+EDGE_UNIT_TSAN := $(BUILD)/tsan/tests/unit/test_udp_door
+
+UNIT_TESTS += $(EDGE_UNIT) $(EDGE_UNIT_ASAN) $(EDGE_UNIT_TSAN)
 UNIT_TESTS_ASAN += $(EDGE_UNIT_ASAN)
+UNIT_TESTS_TSAN += $(EDGE_UNIT_TSAN)
 
 # ---- BPF tests (root: load the object, prog_test_run, netns) ----
 
 EDGE_BPF_TESTS := $(BUILD)/tests/bpf/test_xdp_seat_hold \
-	$(BUILD)/tests/bpf/test_seat_race $(BUILD)/tests/bpf/test_xdp_netns
+	$(BUILD)/tests/bpf/test_seat_race $(BUILD)/tsan/tests/bpf/test_seat_race \
+	$(BUILD)/tests/bpf/test_xdp_netns
 
 $(BUILD)/tests/bpf/test_xdp_seat_hold: tests/bpf/test_xdp_seat_hold.c tests/bpf/packets.h $(EDGE_HDRS)
 	@mkdir -p $(@D)
@@ -87,6 +107,10 @@ $(BUILD)/tests/bpf/test_xdp_seat_hold: tests/bpf/test_xdp_seat_hold.c tests/bpf/
 $(BUILD)/tests/bpf/test_seat_race: tests/bpf/test_seat_race.c tests/bpf/packets.h $(EDGE_LIB) $(EDGE_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(EDGE_LIB) -lcmocka $(EDGE_LDLIBS)
+
+$(BUILD)/tsan/tests/bpf/test_seat_race: tests/bpf/test_seat_race.c tests/bpf/packets.h $(EDGE_LIB_TSAN) $(EDGE_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TSANFLAGS) $< -o $@ $(EDGE_LIB_TSAN) -lcmocka $(EDGE_LDLIBS)
 
 $(BUILD)/tests/bpf/xdp_netns_driver: tests/bpf/xdp_netns_driver.c tests/bpf/packets.h $(EDGE_LIB) $(EDGE_HDRS)
 	@mkdir -p $(@D)
@@ -102,7 +126,7 @@ BPF_TESTS += $(EDGE_BPF_TESTS)
 
 # `make edge-test`: just this part, for whoever works on it.
 .PHONY: edge-test edge-unit edge-bpf-tests
-edge-unit: $(EDGE_UNIT) $(EDGE_UNIT_ASAN)
+edge-unit: $(EDGE_UNIT) $(EDGE_UNIT_ASAN) $(EDGE_UNIT_TSAN)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
 edge-bpf-tests: $(EDGE_BPF_TESTS)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done

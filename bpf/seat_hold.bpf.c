@@ -304,6 +304,36 @@ static __always_inline __u32 udp_reply_sum(const __u16 *p)
 
 #define REPLY_UDP_LEN (sizeof(struct udphdr) + sizeof(struct tkt_reply))
 
+/* Makes the frame exactly hdr + 32 bytes with the hdr bytes of headers
+ * (Ethernet, IP, UDP) kept in front. Shrinking always works; growing (the
+ * MALFORMED answer to a 16..31-byte request) needs tailroom that an
+ * skb-backed frame (veth, generic XDP) may not have, so then the frame
+ * grows at the front instead, by a constant, and the headers move there. */
+static __always_inline int fit_reply(struct xdp_md *ctx, const int hdr)
+{
+	int len = (int)(ctx->data_end - ctx->data);
+	int want = hdr + (int)sizeof(struct tkt_reply);
+	__u8 tmp[sizeof(struct ethhdr) + sizeof(struct ipv6hdr) +
+		 sizeof(struct udphdr)];
+	void *data, *end;
+
+	if (!bpf_xdp_adjust_tail(ctx, want - len))
+		return 0;
+	if (want <= len ||
+	    bpf_xdp_adjust_head(ctx, -(int)sizeof(struct tkt_reply)))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + sizeof(struct tkt_reply) + hdr > end || hdr > (int)sizeof(tmp))
+		return -1;
+	__builtin_memcpy(tmp, data + sizeof(struct tkt_reply), hdr);
+	__builtin_memcpy(data, tmp, hdr);
+	/* now len + 32 >= hdr + 48 bytes: shrink to the reply */
+	return bpf_xdp_adjust_tail(ctx, want - (len + (int)sizeof(struct tkt_reply)))
+		       ? -1
+		       : 0;
+}
+
 static __always_inline int reply_v4(struct xdp_md *ctx,
 				    const struct tkt_reply *rep)
 {
@@ -316,8 +346,7 @@ static __always_inline int reply_v4(struct xdp_md *ctx,
 	__u16 port, *w;
 	int i;
 
-	if (bpf_xdp_adjust_tail(ctx, (int)(l4 + REPLY_UDP_LEN) -
-					 (int)(ctx->data_end - ctx->data)))
+	if (fit_reply(ctx, l4 + sizeof(struct udphdr)))
 		return -1;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
@@ -369,8 +398,7 @@ static __always_inline int reply_v6(struct xdp_md *ctx,
 	__u16 port, *w;
 	int i;
 
-	if (bpf_xdp_adjust_tail(ctx, (int)(l4 + REPLY_UDP_LEN) -
-					 (int)(ctx->data_end - ctx->data)))
+	if (fit_reply(ctx, l4 + sizeof(struct udphdr)))
 		return -1;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;

@@ -40,6 +40,11 @@ struct config {
 	char pin_dir[CONFIG_STR_MAX];
 	char state_dir[CONFIG_STR_MAX];
 
+	char payment_url[CONFIG_STR_MAX];
+	int payment_timeout_ms;
+	int payment_attempts;
+	int payment_deadline_seconds;
+
 	long session_ttl;
 	int hold_default_seconds;
 	int hold_limit;

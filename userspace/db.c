@@ -1,6 +1,7 @@
 #include "userspace/db.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,4 +256,212 @@ int db_migrate(struct db_pool *pool, char *err, size_t errlen)
 	query_int(conn, "SELECT RELEASE_LOCK('ticketd_migrate')", &locked);
 	db_put(pool, conn);
 	return rc;
+}
+
+#define DB_MAX_PARAMS 16
+
+static int errno_of(unsigned err)
+{
+	switch (err) {
+	case 1062: /* ER_DUP_ENTRY */
+		return -EEXIST;
+	case 1213: /* ER_LOCK_DEADLOCK */
+		return -EDEADLK;
+	case 1205: /* ER_LOCK_WAIT_TIMEOUT */
+		return -ETIMEDOUT;
+	case 2006: /* CR_SERVER_GONE_ERROR */
+	case 2013: /* CR_SERVER_LOST */
+		return -ECONNRESET;
+	default:
+		return -EIO;
+	}
+}
+
+struct db_params {
+	MYSQL_BIND bind[DB_MAX_PARAMS];
+	unsigned long len[DB_MAX_PARAMS];
+	uint64_t u[DB_MAX_PARAMS];
+	int64_t i[DB_MAX_PARAMS];
+	my_bool null[DB_MAX_PARAMS];
+};
+
+static int bind_params(struct db_params *p, const char *types, va_list ap)
+{
+	size_t n = strlen(types);
+
+	if (n > DB_MAX_PARAMS)
+		return -EINVAL;
+	memset(p, 0, sizeof(*p));
+	for (size_t k = 0; k < n; k++) {
+		MYSQL_BIND *b = &p->bind[k];
+
+		switch (types[k]) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			b->buffer_type = MYSQL_TYPE_STRING;
+			if (!s) {
+				p->null[k] = 1;
+				b->is_null = &p->null[k];
+				break;
+			}
+			p->len[k] = strlen(s);
+			b->buffer = (void *)s;
+			b->buffer_length = p->len[k];
+			b->length = &p->len[k];
+			break;
+		}
+		case 'u':
+			p->u[k] = va_arg(ap, uint64_t);
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &p->u[k];
+			b->is_unsigned = 1;
+			break;
+		case 'i':
+			p->i[k] = va_arg(ap, int64_t);
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &p->i[k];
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static MYSQL_STMT *prepare(MYSQL *conn, const char *sql, const char *types,
+			   va_list ap, struct db_params *p, int *rc)
+{
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+
+	if (!st) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+		*rc = errno_of(mysql_stmt_errno(st));
+		log_msg(LOG_ERROR, NULL, "prepare failed: %s: %s", mysql_stmt_error(st), sql);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	*rc = bind_params(p, types, ap);
+	if (!*rc && *types && mysql_stmt_bind_param(st, p->bind))
+		*rc = errno_of(mysql_stmt_errno(st));
+	if (*rc) {
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+long long db_exec(MYSQL *conn, const char *sql, const char *types, ...)
+{
+	struct db_params p;
+	MYSQL_STMT *st;
+	long long n;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	st = prepare(conn, sql, types, ap, &p, &rc);
+	va_end(ap);
+	if (!st)
+		return rc;
+	if (mysql_stmt_execute(st)) {
+		n = errno_of(mysql_stmt_errno(st));
+		if (n != -EEXIST)
+			log_msg(LOG_WARN, NULL, "statement failed: %s", mysql_stmt_error(st));
+	} else {
+		n = (long long)mysql_stmt_affected_rows(st);
+	}
+	mysql_stmt_close(st);
+	return n;
+}
+
+long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
+		    const char *types, ...)
+{
+	struct db_params p;
+	MYSQL_STMT *st;
+	MYSQL_RES *meta = NULL;
+	MYSQL_BIND *out = NULL;
+	char (*cells)[DB_CELL_MAX] = NULL;
+	char **values = NULL;
+	unsigned long *lens = NULL;
+	my_bool *nulls = NULL;
+	long long n = 0;
+	unsigned ncols;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	st = prepare(conn, sql, types, ap, &p, &rc);
+	va_end(ap);
+	if (!st)
+		return rc;
+	if (mysql_stmt_execute(st)) {
+		n = errno_of(mysql_stmt_errno(st));
+		goto out;
+	}
+	meta = mysql_stmt_result_metadata(st);
+	ncols = meta ? mysql_num_fields(meta) : 0;
+	out = calloc(ncols + 1, sizeof(*out));
+	cells = calloc(ncols + 1, sizeof(*cells));
+	values = calloc(ncols + 1, sizeof(*values));
+	lens = calloc(ncols + 1, sizeof(*lens));
+	nulls = calloc(ncols + 1, sizeof(*nulls));
+	if (!out || !cells || !values || !lens || !nulls) {
+		n = -ENOMEM;
+		goto out;
+	}
+	for (unsigned c = 0; c < ncols; c++) {
+		out[c].buffer_type = MYSQL_TYPE_STRING;
+		out[c].buffer = cells[c];
+		out[c].buffer_length = DB_CELL_MAX - 1;
+		out[c].length = &lens[c];
+		out[c].is_null = &nulls[c];
+	}
+	if (ncols && (mysql_stmt_bind_result(st, out) || mysql_stmt_store_result(st))) {
+		n = errno_of(mysql_stmt_errno(st));
+		goto out;
+	}
+	while (ncols) {
+		int f = mysql_stmt_fetch(st);
+
+		if (f == MYSQL_NO_DATA)
+			break;
+		if (f == 1) {
+			n = errno_of(mysql_stmt_errno(st));
+			break;
+		}
+		for (unsigned c = 0; c < ncols; c++) {
+			size_t l = lens[c] < DB_CELL_MAX - 1 ? lens[c] : DB_CELL_MAX - 1;
+
+			cells[c][l] = '\0';
+			values[c] = nulls[c] ? NULL : cells[c];
+		}
+		n++;
+		if (row) {
+			rc = row(ctx, (int)ncols, values);
+			if (rc < 0) {
+				n = rc;
+				break;
+			}
+		}
+	}
+out:
+	if (meta)
+		mysql_free_result(meta);
+	free(out);
+	free(cells);
+	free(values);
+	free(lens);
+	free(nulls);
+	mysql_stmt_close(st);
+	return n;
+}
+
+uint64_t db_last_id(MYSQL *conn)
+{
+	return mysql_insert_id(conn);
 }

@@ -6,6 +6,7 @@
 #include <mysql.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct config;
 
@@ -38,3 +39,24 @@ bool db_ping(struct db_pool *pool);
 int db_migrate(struct db_pool *pool, char *err, size_t errlen);
 
 #endif
+
+/* Prepared statements with the parameters given inline. types has one
+ * letter per parameter: 's' const char * (NULL = SQL NULL), 'u' uint64_t,
+ * 'i' int64_t. */
+
+/* Executes a statement; returns the affected rows (>= 0) or a negative
+ * errno: -EEXIST duplicate key, -EDEADLK deadlock, -ETIMEDOUT lock wait,
+ * -ECONNRESET server gone, -EIO anything else. */
+long long db_exec(MYSQL *conn, const char *sql, const char *types, ...);
+
+/* Runs a query and calls row(ctx, n, values) for each result row; values
+ * are NUL-terminated strings (NULL for SQL NULL, at most DB_CELL_MAX-1
+ * bytes). Returns the number of rows or a negative errno as db_exec; a
+ * negative return from row stops and is returned. */
+#define DB_CELL_MAX 1024
+typedef int (*db_row_fn)(void *ctx, int n, char **values);
+long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
+		    const char *types, ...);
+
+/* mysql_insert_id after db_exec of an INSERT. */
+uint64_t db_last_id(MYSQL *conn);

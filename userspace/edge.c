@@ -6,7 +6,7 @@
  *             under it too, so map and mirror never disagree.
  *   hc_lock   guards the shm backend's hold-count table hc[].
  *   poll_lock held by the single consumer for the whole of a poll; guards
- *             order[], pend[] and the ring buffer consumer side.
+ *             last[], pend[] and the ring buffer consumer side.
  * No function takes two of these at once, so there is no lock order. The
  * change queue and the rate-limit table are lock-free (CAS). */
 #include "userspace/edge.h"
@@ -42,12 +42,14 @@
 #define RL_SLOTS (1u << 16)
 #define QUEUE_DEFAULT (1u << 16)
 /* Records waiting for their predecessor: an open-addressing table keyed by
- * (seat, old counter), at most 3/4 full. */
-#define PEND_SLOTS (1u << 17)
+ * (seat, old word), at most 3/4 full. */
+#define PEND_SLOTS (1u << 16)
 #define PEND_MAX (PEND_SLOTS / 4 * 3)
 /* How long a record may wait for its predecessor before it is delivered
- * anyway; well inside the 1 s the contract gives a change to reach SSE. */
-#define PEND_WAIT_NS (300 * TKT_NS_PER_MS)
+ * anyway; inside the 1 s the contract gives a change to reach SSE. Only a
+ * stalled producer makes anything wait, and its own record is late by the
+ * stall already. */
+#define PEND_WAIT_NS (750 * TKT_NS_PER_MS)
 
 /* ---- userspace change queue: bounded MPSC with per-cell sequence numbers.
  * A producer claims a cell by CAS on tail, fills it, then publishes it by
@@ -130,11 +132,12 @@ struct edge {
 
 	/* the consumer (edge_poll_changes) */
 	pthread_mutex_t poll_lock;
-	uint8_t *order;     /* per seat: counter of the last delivered word */
+	__u64 *last;        /* per seat: new_word of the last delivered record */
 	uint64_t t_open;    /* records stamped before this are backlog */
 	struct pend *pend;  /* PEND_SLOTS */
 	size_t npend;
 	uint64_t next_flush_ns;
+	uint64_t late; /* delivered out of word order (see edge_stats) */
 	edge_change_cb cb;
 	void *cb_ctx;
 	int cb_err;
@@ -649,9 +652,9 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 
 	e->ev = calloc(EV_SLOTS, sizeof(*e->ev));
 	e->rl = calloc(RL_SLOTS, sizeof(*e->rl));
-	e->order = calloc(TKT_MAX_SEATS, sizeof(*e->order));
+	e->last = calloc(TKT_MAX_SEATS, sizeof(*e->last));
 	e->pend = calloc(PEND_SLOTS, sizeof(*e->pend));
-	if (!e->ev || !e->rl || !e->order || !e->pend) {
+	if (!e->ev || !e->rl || !e->last || !e->pend) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -666,8 +669,11 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 		e->backend = EDGE_BACKEND_BPF;
 		err = open_bpf(e, opts->pin_dir ? opts->pin_dir
 						: TKT_PIN_DIR_DEFAULT);
+		/* Fall back only where BPF is unavailable. Pinned seats that
+		 * fail to load (another definition, say) hold live state: an
+		 * empty shm table in their place would forget every hold. */
 		if (err && opts->backend == EDGE_BACKEND_AUTO &&
-		    err != -EBUSY) {
+		    err != -EBUSY && !e->reused) {
 			close_backend(e);
 			memset(e->ev, 0, EV_SLOTS * sizeof(*e->ev));
 			e->ev_used = 0;
@@ -700,7 +706,7 @@ void edge_close(struct edge *e)
 	free(e->q.cells);
 	free(e->ev);
 	free(e->rl);
-	free(e->order);
+	free(e->last);
 	free(e->pend);
 	pthread_mutex_destroy(&e->hc_lock);
 	pthread_mutex_destroy(&e->poll_lock);
@@ -958,6 +964,37 @@ int edge_seat_apply(struct edge *e, enum tkt_change_source source,
 	return 0;
 }
 
+int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired)
+{
+	struct tkt_seat_req rq = {.event_id = event_id, .op = TKT_SEAT_EXPIRE};
+	struct tkt_seat_res res;
+	struct tkt_event ev;
+	uint32_t i, n = 0, now_ms;
+	int err = edge_get_event(e, event_id, &ev);
+
+	if (err)
+		return err;
+	now_ms = tkt_ms32(mono_ns());
+	for (i = 0; i < ev.nseats; i++) {
+		uint64_t w = tkt_load64(&e->seats[ev.base + i]);
+		uint32_t st = tkt_sw_state(w);
+
+		/* cheap read first; the CAS path re-checks everything */
+		if ((st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED) ||
+		    !tkt_ms_reached(now_ms, tkt_sw_expiry(w)))
+			continue;
+		rq.seat_id = i;
+		err = edge_seat_apply(e, TKT_SRC_SWEEPER, &rq, &res);
+		if (err)
+			return err;
+		if (res.changed)
+			n++;
+	}
+	if (expired)
+		*expired = n;
+	return 0;
+}
+
 /* ---- change records ---- */
 
 struct tkt_change *edge_change_reserve(struct edge *e)
@@ -993,18 +1030,23 @@ int edge_emit_change(struct edge *e, const struct tkt_change *rec)
  * Records of one seat can arrive out of order: XDP reserves its ring slot
  * before the CAS, so two CPUs can CAS in the opposite order of their
  * reservations; the userspace queue is a second stream; and a producer
- * preempted between its CAS and its submit holds back its record while the
- * other stream runs on. The counter in each word puts them back together: a
- * record is next when its old counter is the counter of the last word
- * delivered for that seat. Anything else waits for its predecessor (for at
- * most PEND_WAIT_NS; only a producer that died between CAS and submit can
- * make it wait that long).
+ * preempted between its CAS and its submit holds its record back while the
+ * other stream runs on. Each record carries the exact CAS (old_word ->
+ * new_word), so they chain: a record is next when its old_word is the
+ * new_word last delivered for that seat. Anything else waits for its
+ * predecessor, for at most PEND_WAIT_NS (only a producer that died between
+ * CAS and submit can make it wait that long).
  *
- * The expected counters are seeded from the live words when the edge opens;
- * records stamped before that (a backlog left by a previous daemon, already
- * reflected in the words) are delivered as they come. The scheme is exact
- * while fewer than 256 changes of one seat happen during one producer's
- * stall; a seat changes a few times a second in a real sale. */
+ * Whole words, not just the 8-bit counter, are compared: a held word also
+ * carries its holder and its expiry in ms, so a word does not come back
+ * after 256 changes the way a counter does (the XDP door can re-hold one
+ * seat 256 times in a few ms while a userspace producer sits preempted).
+ * Only an AVAILABLE word (no holder, no expiry) can recur, after exactly 256
+ * changes of that seat during one stall.
+ *
+ * The chains start from the live words when the edge opens; records stamped
+ * before that (a backlog left by a previous daemon, already reflected in the
+ * words) are delivered as they come. */
 
 static void seed_order(struct edge *e)
 {
@@ -1012,23 +1054,22 @@ static void seed_order(struct edge *e)
 
 	e->t_open = mono_ns();
 	for (i = 0; i < TKT_MAX_SEATS; i++)
-		e->order[i] = (uint8_t)tkt_sw_counter(tkt_load64(&e->seats[i]));
+		e->last[i] = tkt_load64(&e->seats[i]);
 }
 
-static uint32_t pend_key(uint32_t idx, uint32_t ctr)
+static uint32_t pend_key(uint32_t idx, __u64 old_word)
 {
-	return hash32((uint64_t)idx << 8 | ctr) & (PEND_SLOTS - 1);
+	return hash32(old_word ^ hash32(idx)) & (PEND_SLOTS - 1);
 }
 
-static struct pend *pend_find(struct edge *e, uint32_t idx, uint32_t ctr)
+static struct pend *pend_find(struct edge *e, uint32_t idx, __u64 old_word)
 {
-	uint32_t i = pend_key(idx, ctr);
+	uint32_t i = pend_key(idx, old_word);
 
 	while (e->pend[i].used) {
 		struct pend *p = &e->pend[i];
 
-		if (p->rec.seat_index == idx &&
-		    tkt_sw_counter(p->rec.old_word) == ctr)
+		if (p->rec.seat_index == idx && p->rec.old_word == old_word)
 			return p;
 		i = (i + 1) & (PEND_SLOTS - 1);
 	}
@@ -1048,7 +1089,7 @@ static void pend_remove(struct edge *e, struct pend *p)
 		if (!e->pend[j].used)
 			break;
 		home = pend_key(e->pend[j].rec.seat_index,
-				tkt_sw_counter(e->pend[j].rec.old_word));
+				e->pend[j].rec.old_word);
 		/* j may move to i unless its home lies cyclically in (i, j] */
 		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
 			e->pend[i] = e->pend[j];
@@ -1061,7 +1102,7 @@ static void pend_remove(struct edge *e, struct pend *p)
 
 static int pend_add(struct edge *e, const struct tkt_change *rec)
 {
-	uint32_t i = pend_key(rec->seat_index, tkt_sw_counter(rec->old_word));
+	uint32_t i = pend_key(rec->seat_index, rec->old_word);
 
 	if (e->npend >= PEND_MAX)
 		return -ENOSPC;
@@ -1092,11 +1133,11 @@ static void deliver_chain(struct edge *e, const struct tkt_change *rec)
 	struct pend *p;
 
 	for (;;) {
-		e->order[r.seat_index] = (uint8_t)tkt_sw_counter(r.new_word);
+		e->last[r.seat_index] = r.new_word;
 		call_cb(e, &r);
 		if (!e->npend || e->cb_err)
 			return;
-		p = pend_find(e, r.seat_index, e->order[r.seat_index]);
+		p = pend_find(e, r.seat_index, r.new_word);
 		if (!p)
 			return;
 		r = p->rec;
@@ -1112,12 +1153,15 @@ static void process(struct edge *e, const struct tkt_change *rec)
 		call_cb(e, rec); /* no seat to order by, or backlog */
 		return;
 	}
-	if (tkt_sw_counter(rec->old_word) == e->order[idx]) {
+	if (rec->old_word == e->last[idx]) {
 		deliver_chain(e, rec);
 		return;
 	}
-	if (pend_add(e, rec) < 0)
-		call_cb(e, rec); /* cannot wait: order lost, not data */
+	if (pend_add(e, rec) < 0) {
+		/* cannot wait: order lost, not data */
+		__atomic_fetch_add(&e->late, 1, __ATOMIC_RELAXED);
+		call_cb(e, rec);
+	}
 }
 
 static int ring_cb(void *ctx, void *data, size_t size)
@@ -1155,6 +1199,7 @@ static void flush_stale_pending(struct edge *e)
 		if (!oldest)
 			return;
 		rec = oldest->rec;
+		__atomic_fetch_add(&e->late, 1, __ATOMIC_RELAXED);
 		pend_remove(e, oldest);
 		deliver_chain(e, &rec);
 	}
@@ -1224,6 +1269,7 @@ int edge_stats(struct edge *e, struct edge_stats *out)
 	__u32 i;
 
 	memset(out, 0, sizeof(*out));
+	out->stream_late = __atomic_load_n(&e->late, __ATOMIC_RELAXED);
 	for (i = 0; i < TKT_STAT_COUNT; i++)
 		out->user[i] = __atomic_load_n(&e->ustats[i], __ATOMIC_RELAXED);
 	if (e->backend != EDGE_BACKEND_BPF)

@@ -107,6 +107,13 @@ int edge_hold_count_add(struct edge *e, uint32_t slot, uint32_t event_id,
 int edge_seat_apply(struct edge *e, enum tkt_change_source source,
 		    const struct tkt_seat_req *rq, struct tkt_seat_res *res);
 
+/* The sweeper's pass over one event: every HELD or ORDERED word whose
+ * expiry has been reached becomes AVAILABLE (op EXPIRE, source SWEEPER,
+ * one change record each, holder's count given back). Stores how many it
+ * turned in *expired (may be NULL). A word that changes under it is left to
+ * the next pass. */
+int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired);
+
 /* Fills a door for serving protocol requests with tkt_door_serve() (the
  * socket door). cfg must stay valid and unchanged while the door is used;
  * take it from edge_get_config. */
@@ -130,9 +137,10 @@ int edge_xdp_prog_fd(const struct edge *e);
 
 /* Delivers change records from the XDP ring buffer and the userspace queue
  * to cb, one consumer for both, records of one seat in the order the word
- * changed (its counter: old_word of each record is new_word of the one
- * before). A record whose predecessor has not arrived waits for it (at most
- * 100 ms). Waits up to timeout_ms for the first record (0: just drain,
+ * changed (old_word of each record is new_word of the one before, by the
+ * word's counter, counted from the words as they were at edge_open). A
+ * record whose predecessor has not arrived yet waits for it, at most
+ * 750 ms (then it is delivered anyway and counted in stream_late). Waits up to timeout_ms for the first record (0: just drain,
  * <0: until one arrives). Returns the number delivered, or a negative
  * errno; a negative return from cb stops the poll and is returned (that
  * record counts as delivered). */
@@ -154,6 +162,10 @@ int edge_emit_change(struct edge *e, const struct tkt_change *rec);
 struct edge_stats {
 	uint64_t xdp[TKT_STAT_COUNT];
 	uint64_t user[TKT_STAT_COUNT];
+	/* change records delivered out of word order because their
+	 * predecessor did not come within the wait (a producer stalled or
+	 * died between CAS and submit) or there was no room to wait */
+	uint64_t stream_late;
 };
 int edge_stats(struct edge *e, struct edge_stats *out);
 

@@ -60,16 +60,33 @@ static void back_off(struct kafka_consumer *c)
 
 /* ---- librdkafka callbacks (all on the consumer thread but the log) ---- */
 
-/* librdkafka's log lines as JSON, warnings and worse (syslog levels: 3
- * error, 4 warning). Any librdkafka thread. */
+
+/* librdkafka's own log lines as JSON, warnings and worse (level is
+ * syslog's: 3 error, 4 warning; syslog.h's names clash with log.h's).
+ * "FAIL" lines repeat what the error event reports. Any librdkafka thread. */
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
 		      const char *buf)
 {
-	if (level > 4)
+	if (level > 4 || !strcmp(fac, "FAIL"))
 		return;
 	log_json(level <= 3 ? LOG_ERROR : LOG_WARN, NULL, buf,
 		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
 			   rd_kafka_name(rk), "facility", fac));
+}
+
+/* librdkafka's error events (broker down, ...): counted and logged; the
+ * consumer keeps trying on its own. Fatal ones are handled by the loop. */
+static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
+			void *opaque)
+{
+	struct kafka_consumer *c = opaque;
+
+	atomic_fetch_add(&c->errors, 1);
+	log_json(err == RD_KAFKA_RESP_ERR__FATAL ? LOG_ERROR : LOG_WARN, NULL,
+		 reason,
+		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
+			   rd_kafka_name(rk), "error",
+			   rd_kafka_err2name((rd_kafka_resp_err_t)err)));
 }
 
 /* Commits the stored offsets now and waits for the answer. */
@@ -186,6 +203,7 @@ static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
 	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	rd_kafka_conf_set_error_cb(conf, kafka_error);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);

@@ -18,6 +18,7 @@
 #include "userspace/edge_setup.h"
 #include "userspace/health.h"
 #include "userspace/log.h"
+#include "userspace/payment_client.h"
 #include "userspace/recovery.h"
 #include "userspace/sessions.h"
 #include "userspace/ticketd.h"
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc = 1, created = 0;
 	bool db_open = false, health_on = false, stream_on = false;
-	bool journal_on = false;
+	bool journal_on = false, relay_on = false;
 	uint64_t *versions = NULL;
 
 	if (!app)
@@ -215,6 +216,31 @@ int main(int argc, char **argv)
 				   "holds", (int)rep.holds, "orders", (int)rep.orders,
 				   "skipped", (int)rep.skipped, "redis", rep.redis_ok));
 	}
+	if (saga_reconcile(app, !edge_reused(app->edge)))
+		log_msg(LOG_WARN, NULL, "saga: reconciling seat words with orders failed");
+	if (outbox_relay_start(&app->relay, &app->db, app->cfg.kafka_bootstrap, NULL,
+			       err, sizeof(err))) {
+		log_msg(LOG_ERROR, NULL, "outbox relay: %s", err);
+		goto out;
+	}
+	relay_on = true;
+	{
+		struct payment_client_opts po = {
+			.base_url = app->cfg.payment_url,
+			.timeout_ms = app->cfg.payment_timeout_ms,
+			.max_attempts = app->cfg.payment_attempts,
+			.retry_backoff_ms = 100,
+		};
+
+		if (payment_client_start(&app->payments, &po)) {
+			log_msg(LOG_ERROR, NULL, "cannot start the payment client");
+			goto out;
+		}
+	}
+	if (saga_start(&app->saga, app, err, sizeof(err))) {
+		log_msg(LOG_ERROR, NULL, "saga: %s", err);
+		goto out;
+	}
 	if (sweeper_start(&app->sweeper, app, SWEEP_MS)) {
 		log_msg(LOG_ERROR, NULL, "cannot start the sweeper");
 		goto out;
@@ -240,8 +266,14 @@ int main(int argc, char **argv)
 	log_msg(LOG_INFO, NULL, "stopping on signal %d", wait_for_signal());
 	rc = 0;
 out:
-	/* Doors first (no new changes), then the threads that consume them. */
+	/* Pending payments are answered first (their HTTP connections are
+	 * suspended and need the server), then the doors close (no new
+	 * changes), then the threads that consume them stop. */
+	payment_client_stop(app->payments);
 	http_server_stop(app->http);
+	saga_stop(&app->saga);
+	if (relay_on)
+		outbox_relay_stop(&app->relay);
 	if (app->udp || app->edge)
 		edge_setup_close_doors(app);
 	sweeper_stop(&app->sweeper);

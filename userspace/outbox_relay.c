@@ -39,6 +39,26 @@ static const double delay_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
 _Static_assert(N_DELAY_BOUNDS == OUTBOX_RELAY_DELAY_BUCKETS,
 	       "delay_bounds and struct outbox_relay disagree");
 
+enum relay_stmt { ST_LEADER, ST_READ, ST_MARK, ST_BACKLOG, ST_PRUNE, ST_N };
+
+static const char *const stmt_what[ST_N] = {"leader lock", "read", "mark sent",
+					    "backlog", "prune"};
+
+static const char *const stmt_sql[ST_N] = {
+	[ST_LEADER] = "SELECT GET_LOCK(?, 0)",
+	[ST_READ] = "SELECT id, topic, msg_key, payload,"
+		    " TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6))"
+		    " FROM outbox WHERE sent_at IS NULL AND id > ?"
+		    " ORDER BY id LIMIT ?",
+	[ST_MARK] = NULL, /* relay_state.mark_sql */
+	[ST_BACKLOG] = "SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND,"
+		       " MIN(created_at), UTC_TIMESTAMP(6)), 0)"
+		       " FROM outbox WHERE sent_at IS NULL",
+	[ST_PRUNE] = "DELETE FROM outbox WHERE sent_at IS NOT NULL"
+		     " AND sent_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND"
+		     " ORDER BY sent_at LIMIT ?",
+};
+
 /* One produced message awaiting its delivery report (librdkafka's per
  * message opaque); freed by the report, which librdkafka always delivers,
  * also for purged messages. */
@@ -72,6 +92,10 @@ struct relay_state {
 	char *buf[3];
 	unsigned long cap[3];
 
+	/* Prepared statements of the current session (st_session), prepared
+	 * on first use and dropped after an error or a reconnect. */
+	MYSQL_STMT *st[ST_N];
+	unsigned long st_session;
 	char mark_sql[128 + MARK_CHUNK * 2];
 	bool db_down_logged, kafka_failed_logged, leader_known;
 };
@@ -139,19 +163,6 @@ static void queue_event(rd_kafka_t *rk, void *opaque)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* librdkafka's own log lines (errors included: no error_cb is set, so
- * librdkafka logs errors instead) as JSON, warnings and worse only. */
-static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
-		      const char *buf)
-{
-	/* level is syslog's: 3 error, 4 warning (syslog.h's names clash with
-	 * log.h's). */
-	if (level > 4)
-		return;
-	log_json(level <= 3 ? LOG_ERROR : LOG_WARN, NULL, buf,
-		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
-			   rd_kafka_name(rk), "facility", fac));
-}
 
 static void observe_delay(struct outbox_relay *r, int64_t us)
 {
@@ -164,6 +175,33 @@ static void observe_delay(struct outbox_relay *r, int64_t us)
 		}
 	atomic_fetch_add(&r->delay_count, 1);
 	atomic_fetch_add(&r->delay_sum_us, (uint64_t)(us < 0 ? 0 : us));
+}
+
+/* librdkafka's own log lines as JSON, warnings and worse (level is
+ * syslog's: 3 error, 4 warning; syslog.h's names clash with log.h's).
+ * "FAIL" lines repeat what the error event reports. Any librdkafka thread. */
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
+		      const char *buf)
+{
+	if (level > 4 || !strcmp(fac, "FAIL"))
+		return;
+	log_json(level <= 3 ? LOG_ERROR : LOG_WARN, NULL, buf,
+		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
+			   rd_kafka_name(rk), "facility", fac));
+}
+
+/* librdkafka's error events (from rd_kafka_poll, relay thread). Transient
+ * ones (broker down, ...) only delay deliveries; fatal ones are handled by
+ * relay_step. */
+static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
+			void *opaque)
+{
+	(void)opaque;
+	log_json(err == RD_KAFKA_RESP_ERR__FATAL ? LOG_ERROR : LOG_WARN, NULL,
+		 reason,
+		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
+			   rd_kafka_name(rk), "error",
+			   rd_kafka_err2name((rd_kafka_resp_err_t)err)));
 }
 
 /* Delivery report, called from rd_kafka_poll/flush on the relay thread. A
@@ -259,6 +297,7 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	rd_kafka_conf_set_error_cb(conf, kafka_error);
 	s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
 	if (!s->rk) {
 		rd_kafka_conf_destroy(conf);
@@ -319,10 +358,20 @@ static int db_ensure(struct outbox_relay *r, struct relay_state *s)
 	return 0;
 }
 
+static void stmts_close(struct relay_state *s)
+{
+	for (int i = 0; i < ST_N; i++)
+		if (s->st[i]) {
+			mysql_stmt_close(s->st[i]);
+			s->st[i] = NULL;
+		}
+}
+
 static void db_release(struct relay_state *s)
 {
 	if (!s->conn)
 		return;
+	stmts_close(s);
 	db_put(&s->pool, s->conn);
 	db_pool_close(&s->pool);
 	s->conn = NULL;
@@ -342,25 +391,62 @@ static void bind_i64(MYSQL_BIND *b, int64_t *v)
 	b->buffer = v;
 }
 
-/* Prepares sql on the relay's connection and binds params (may be NULL);
- * executes it. Returns the statement, or NULL after recording the error. */
-static MYSQL_STMT *stmt_run(struct outbox_relay *r, struct relay_state *s,
-			    const char *what, const char *sql, MYSQL_BIND *params)
+/* Executes statement `which` with params (may be NULL), preparing it first
+ * when this session has not yet. Returns the statement (owned by the cache;
+ * the caller frees its result), or NULL after recording the error and
+ * dropping the statement. */
+static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
+			     enum relay_stmt which, MYSQL_BIND *params)
 {
-	MYSQL_STMT *st = mysql_stmt_init(s->conn);
+	const char *sql = which == ST_MARK ? s->mark_sql : stmt_sql[which];
+	unsigned long session = mysql_thread_id(s->conn);
+	MYSQL_STMT *st;
 
+	/* After a silent reconnect the old session's statements are gone. */
+	if (session != s->st_session) {
+		stmts_close(s);
+		s->st_session = session;
+	}
+	st = s->st[which];
 	if (!st) {
-		db_failed(r, s, what, "out of memory");
-		return NULL;
+		my_bool update_max = 1;
+
+		st = mysql_stmt_init(s->conn);
+		if (!st) {
+			db_failed(r, s, stmt_what[which], "out of memory");
+			return NULL;
+		}
+		/* Result buffers are sized from each column's longest value. */
+		if (which == ST_READ)
+			mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH,
+					    &update_max);
+		if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+			db_failed(r, s, stmt_what[which], mysql_stmt_error(st));
+			mysql_stmt_close(st);
+			return NULL;
+		}
+		s->st[which] = st;
 	}
-	if (mysql_stmt_prepare(st, sql, strlen(sql)) ||
-	    (params && mysql_stmt_bind_param(st, params)) ||
+	if ((params && mysql_stmt_bind_param(st, params)) ||
 	    mysql_stmt_execute(st)) {
-		db_failed(r, s, what, mysql_stmt_error(st));
+		db_failed(r, s, stmt_what[which], mysql_stmt_error(st));
 		mysql_stmt_close(st);
+		s->st[which] = NULL;
 		return NULL;
 	}
+	if (s->db_down_logged)
+		log_msg(LOG_INFO, NULL, "outbox relay: database reachable again");
+	s->db_down_logged = false;
 	return st;
+}
+
+/* Records a failure on a statement that executed and drops it. */
+static void stmt_failed(struct outbox_relay *r, struct relay_state *s,
+			enum relay_stmt which)
+{
+	db_failed(r, s, stmt_what[which], mysql_stmt_error(s->st[which]));
+	mysql_stmt_close(s->st[which]);
+	s->st[which] = NULL;
 }
 
 /* True while this relay holds the leader lock. The lock belongs to a
@@ -382,20 +468,22 @@ static bool leader_check(struct outbox_relay *r, struct relay_state *s)
 	p.buffer = r->lock_name;
 	p.buffer_length = name_len;
 	p.length = &name_len;
-	st = stmt_run(r, s, "leader lock", "SELECT GET_LOCK(?, 0)", &p);
-	if (!st)
-		goto out;
+	st = stmt_exec(r, s, ST_LEADER, &p);
+	if (!st) {
+		/* Unknown while the database is unreachable: not leading. */
+		atomic_store(&r->leader, false);
+		return false;
+	}
 	bind_i64(&res, &got);
 	res.is_null = &is_null;
 	if (mysql_stmt_bind_result(st, &res) || mysql_stmt_fetch(st)) {
-		db_failed(r, s, "leader lock", mysql_stmt_error(st));
-		mysql_stmt_close(st);
-		goto out;
+		stmt_failed(r, s, ST_LEADER);
+		atomic_store(&r->leader, false);
+		return false;
 	}
-	mysql_stmt_close(st);
+	mysql_stmt_free_result(st);
 	if (!is_null && got == 1)
 		s->lock_session = mysql_thread_id(s->conn);
-out:
 	atomic_store(&r->leader, s->lock_session != 0);
 	if (was != (s->lock_session != 0) || !s->leader_known)
 		log_msg(LOG_INFO, NULL, "outbox relay: %s (lock %s)",
@@ -426,10 +514,9 @@ static int mark_sent(struct outbox_relay *r, struct relay_state *s)
 			if (ids[i] > max_id)
 				max_id = ids[i];
 		}
-		st = stmt_run(r, s, "mark sent", s->mark_sql, p);
+		st = stmt_exec(r, s, ST_MARK, p);
 		if (!st)
 			break;
-		mysql_stmt_close(st);
 		done += n;
 		atomic_fetch_add(&r->rows_sent, n);
 		atomic_store(&r->last_sent_id, max_id);
@@ -505,43 +592,26 @@ static int produce_row(struct outbox_relay *r, struct relay_state *s,
 static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 			    int limit)
 {
-	static const char sql[] =
-		"SELECT id, topic, msg_key, payload,"
-		" TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6))"
-		" FROM outbox WHERE sent_at IS NULL AND id > ?"
-		" ORDER BY id LIMIT ?";
 	MYSQL_BIND p[2], res[5];
-	MYSQL_RES *meta = NULL;
+	MYSQL_RES *meta;
 	MYSQL_FIELD *fields;
 	unsigned long len[3];
 	uint64_t cursor = s->cursor, id = 0;
 	int64_t lim = limit, age_us = 0, read_us;
-	my_bool update_max = 1;
 	MYSQL_STMT *st;
 	int produced = 0, rc;
 
 	memset(p, 0, sizeof(p));
 	bind_u64(&p[0], &cursor);
 	bind_i64(&p[1], &lim);
-	st = mysql_stmt_init(s->conn);
-	if (!st) {
-		db_failed(r, s, "read", "out of memory");
+	st = stmt_exec(r, s, ST_READ, p);
+	if (!st)
+		return -1;
+	if (mysql_stmt_store_result(st) || !(meta = mysql_stmt_result_metadata(st))) {
+		stmt_failed(r, s, ST_READ);
 		return -1;
 	}
-	mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
-	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
-	    mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) ||
-	    mysql_stmt_store_result(st) ||
-	    !(meta = mysql_stmt_result_metadata(st))) {
-		db_failed(r, s, "read", mysql_stmt_error(st));
-		goto out_err;
-	}
 	read_us = mono_us();
-	/* The rows were read on the leader's session: if the connector
-	 * reconnected meanwhile, the lock is gone and so is the right to
-	 * publish them. */
-	if (s->lock_session != mysql_thread_id(s->conn))
-		goto out;
 	fields = mysql_fetch_fields(meta);
 	memset(res, 0, sizeof(res));
 	bind_u64(&res[0], &id);
@@ -549,17 +619,27 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 	for (int i = 0; i < 3; i++)
 		if (bind_text(&res[1 + i], &s->buf[i], &s->cap[i],
 			      fields[1 + i].max_length, &len[i])) {
+			mysql_free_result(meta);
+			mysql_stmt_free_result(st);
 			db_failed(r, s, "read", "out of memory");
-			goto out_err;
+			return -1;
 		}
+	mysql_free_result(meta);
 	if (mysql_stmt_bind_result(st, res)) {
-		db_failed(r, s, "read", mysql_stmt_error(st));
-		goto out_err;
+		stmt_failed(r, s, ST_READ);
+		return -1;
+	}
+	/* The rows were read on the leader's session: if the connector
+	 * reconnected meanwhile, the lock is gone and so is the right to
+	 * publish them. */
+	if (s->lock_session != mysql_thread_id(s->conn)) {
+		mysql_stmt_free_result(st);
+		return 0;
 	}
 	while ((rc = mysql_stmt_fetch(st)) != MYSQL_NO_DATA) {
 		if (rc != 0) { /* 1: error; truncation cannot happen */
-			db_failed(r, s, "read", mysql_stmt_error(st));
-			goto out_err;
+			stmt_failed(r, s, ST_READ);
+			return produced ? produced : -1;
 		}
 		s->buf[0][len[0]] = '\0'; /* topic: librdkafka wants a C string */
 		if (produce_row(r, s, id, s->buf[0], s->buf[1], len[1], s->buf[2],
@@ -570,50 +650,35 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 		s->cursor = id;
 		produced++;
 	}
-out:
-	mysql_free_result(meta);
-	mysql_stmt_close(st);
+	mysql_stmt_free_result(st);
 	return produced;
-out_err:
-	if (meta)
-		mysql_free_result(meta);
-	mysql_stmt_close(st);
-	return produced ? produced : -1;
 }
 
 /* Refreshes the backlog and lag gauges. */
 static void refresh_backlog(struct outbox_relay *r, struct relay_state *s)
 {
-	static const char sql[] =
-		"SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND,"
-		" MIN(created_at), UTC_TIMESTAMP(6)), 0)"
-		" FROM outbox WHERE sent_at IS NULL";
 	MYSQL_BIND res[2];
 	int64_t count = 0, lag = 0;
-	MYSQL_STMT *st = stmt_run(r, s, "backlog", sql, NULL);
+	MYSQL_STMT *st = stmt_exec(r, s, ST_BACKLOG, NULL);
 
 	if (!st)
 		return;
 	memset(res, 0, sizeof(res));
 	bind_i64(&res[0], &count);
 	bind_i64(&res[1], &lag);
-	if (mysql_stmt_bind_result(st, res) || mysql_stmt_fetch(st))
-		db_failed(r, s, "backlog", mysql_stmt_error(st));
-	else {
-		atomic_store(&r->backlog, count);
-		atomic_store(&r->lag_us, lag < 0 ? 0 : lag);
+	if (mysql_stmt_bind_result(st, res) || mysql_stmt_fetch(st)) {
+		stmt_failed(r, s, ST_BACKLOG);
+		return;
 	}
-	mysql_stmt_close(st);
+	mysql_stmt_free_result(st);
+	atomic_store(&r->backlog, count);
+	atomic_store(&r->lag_us, lag < 0 ? 0 : lag);
 }
 
 /* Deletes one batch of rows sent more than prune_after_s ago. Returns true
  * when the batch was full (more may be waiting). */
 static bool prune_sent(struct outbox_relay *r, struct relay_state *s)
 {
-	static const char sql[] =
-		"DELETE FROM outbox WHERE sent_at IS NOT NULL"
-		" AND sent_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND"
-		" ORDER BY sent_at LIMIT ?";
 	MYSQL_BIND p[2];
 	int64_t age = r->opts.prune_after_s, lim = r->opts.prune_batch;
 	MYSQL_STMT *st;
@@ -622,13 +687,13 @@ static bool prune_sent(struct outbox_relay *r, struct relay_state *s)
 	memset(p, 0, sizeof(p));
 	bind_i64(&p[0], &age);
 	bind_i64(&p[1], &lim);
-	st = stmt_run(r, s, "prune", sql, p);
+	st = stmt_exec(r, s, ST_PRUNE, p);
 	if (!st)
 		return false;
 	n = mysql_stmt_affected_rows(st);
-	mysql_stmt_close(st);
-	if (n != (my_ulonglong)-1)
-		atomic_fetch_add(&r->rows_pruned, (uint64_t)n);
+	if (n == (my_ulonglong)-1)
+		return false;
+	atomic_fetch_add(&r->rows_pruned, (uint64_t)n);
 	return n == (my_ulonglong)lim;
 }
 
@@ -712,36 +777,39 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 		more = n == limit && !s->failed;
 	}
 
+	/* Housekeeping is skipped, not hurried, after an error: its timers
+	 * always move into the future, so they never make the wait spin. */
 	now = mono_ms();
 	if (now >= s->next_backlog_ms) {
-		refresh_backlog(r, s);
+		if (!s->cycle_error)
+			refresh_backlog(r, s);
 		s->next_backlog_ms = now + r->opts.backlog_refresh_ms;
 	}
-	if (now >= s->next_prune_ms && atomic_load(&r->leader) && !s->cycle_error)
-		s->next_prune_ms = now + (prune_sent(r, s)
-						  ? 100
-						  : r->opts.prune_interval_ms);
+	if (now >= s->next_prune_ms) {
+		bool full = !s->cycle_error && atomic_load(&r->leader) &&
+			    prune_sent(r, s);
+
+		s->next_prune_ms = now + (full ? 100 : r->opts.prune_interval_ms);
+	}
 	if (!s->cycle_error && !s->failed) {
 		/* Healthy and idle: the next failure starts a fresh backoff. A
 		 * failing row keeps messages in flight until it fails, so its
 		 * backoff keeps doubling. */
 		if (s->in_flight == 0)
 			s->backoff_ms = 0;
-		if (s->db_down_logged)
-			log_msg(LOG_INFO, NULL, "outbox relay: database reachable again");
-		s->db_down_logged = false;
 	}
 wait:
 	now = mono_ms();
 	*deadline = now + r->opts.idle_poll_ms;
+	/* Delivery reports wake us through queue_event: librdkafka empties
+	 * its queue under its lock when serving it, so an event arriving after
+	 * the last rd_kafka_poll always finds it empty and signals. */
 	if (s->backoff_until_ms > now)
 		*deadline = min64(*deadline, s->backoff_until_ms);
-	else if (s->in_flight > 0 && s->cursor != 0)
-		/* Reading waits for the rescan drain or in-flight room; reports
-		 * wake us, this bounds the wait if one slipped through. */
-		*deadline = min64(*deadline, now + 50);
-	*deadline = min64(*deadline, s->next_backlog_ms);
-	*deadline = min64(*deadline, s->next_prune_ms);
+	if (s->next_backlog_ms > now)
+		*deadline = min64(*deadline, s->next_backlog_ms);
+	if (s->next_prune_ms > now)
+		*deadline = min64(*deadline, s->next_prune_ms);
 	return more;
 }
 
@@ -772,7 +840,7 @@ void outbox_relay_default_opts(struct outbox_relay_opts *o)
 	*o = (struct outbox_relay_opts){
 		.batch_size = 500,
 		.max_in_flight = 10000,
-		.linger_ms = 5,
+		.linger_ms = 1,
 		.idle_poll_ms = 200,
 		.backoff_initial_ms = 100,
 		.backoff_max_ms = 5000,

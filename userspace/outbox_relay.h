@@ -15,6 +15,13 @@
  *   were produced) are picked up: the relay reads from the oldest unsent row
  *   whenever nothing is in flight, and drains at least once a second
  *   (rescan_ms) under continuous load to make that happen.
+ * - Kafka down: messages wait in the producer (no message timeout) and rows
+ *   stay unsent; librdkafka reconnects with a backoff capped at
+ *   backoff_max_ms, and the relay sleeps meanwhile (it never spins).
+ * - A row Kafka refuses for good (its topic is missing, it is too large) is
+ *   retried with backoff for ever and holds back the rows after it: order
+ *   comes first. ticketd_outbox_delivery_failures_total and the lag gauge
+ *   show it; the log names the row.
  * - One active relay per database: the relay works only while it holds the
  *   MariaDB user lock opts.lock_name on its own connection, so a second
  *   ticketd node's relay stands by instead of interleaving with this one.
@@ -42,7 +49,9 @@
 struct outbox_relay_opts {
 	int batch_size;         /* rows read per query (500) */
 	int max_in_flight;      /* produced, not yet reported (10000) */
-	int linger_ms;          /* librdkafka linger.ms (5) */
+	int linger_ms;          /* librdkafka linger.ms (1): the relay batches
+				 * by reading many rows at once; every ms here
+				 * is added to each commit-to-ack latency */
 	int idle_poll_ms;       /* look for rows without a kick (200) */
 	int backoff_initial_ms; /* first wait after a failure (100) */
 	int backoff_max_ms;     /* cap of the doubling backoff (5000) */
@@ -121,10 +130,12 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
 void outbox_relay_stop(struct outbox_relay *r);
 
 /* Wakes the relay now: call after committing a transaction that appended
- * outbox rows. Cheap (a mutex and a condition signal); any thread. */
+ * outbox rows (without a kick the relay still finds them within
+ * idle_poll_ms). Cheap (a mutex and a condition signal); any thread, between
+ * start and stop. */
 void outbox_relay_kick(struct outbox_relay *r);
 
-/* Copies the current counters and gauges. Any thread. */
+/* Copies the current counters and gauges. Any thread, also after stop. */
 void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st);
 
 /* Appends the relay's metrics in Prometheus text format (see

@@ -9,8 +9,9 @@
  * the delay timer.
  *
  * Threads and what they own:
- *   - main: parses settings, starts everything, waits for SIGTERM/SIGINT in
- *     sigwait(), then stops everything in order (see main()).
+ *   - main: parses settings, starts everything, waits for SIGTERM/SIGINT
+ *     (its handler writes to a pipe main reads), then stops everything in
+ *     order (see main()).
  *   - libmicrohttpd workers (`threads`, epoll): run on_request() and
  *     on_completed(); a request's struct req_ctx belongs to the worker
  *     serving its connection.
@@ -27,10 +28,12 @@
  * timer heap; the timer thread resumes it when due and libmicrohttpd calls
  * the handler again, which sends the stored reply. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1052,6 +1055,63 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(L_WARN, "libmicrohttpd: %s", buf);
 }
 
+/* Write end of the stop pipe. The one process-wide variable: a signal
+ * handler can reach nothing else. Set before the handlers are installed. */
+static int stop_pipe_wr = -1;
+
+/* Async-signal-safe: one byte (the signal number) into the pipe. Whichever
+ * thread the kernel picks runs it, so no thread needs a special mask. */
+static void on_stop_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(stop_pipe_wr, &b, 1) < 0) {
+		/* Pipe full: a stop is already pending. */
+	}
+	errno = saved;
+}
+
+/* Installs on_stop_signal for SIGTERM and SIGINT; returns the read end of
+ * the pipe, or -errno. */
+static int stop_signals_install(void)
+{
+	struct sigaction sa;
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	stop_pipe_wr = fds[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL)) {
+		int e = errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return -e;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return fds[0];
+}
+
+/* Blocks until a stop signal arrives; returns its number. */
+static int stop_signals_wait(int rd)
+{
+	struct pollfd pfd = {.fd = rd, .events = POLLIN};
+	unsigned char b = 0;
+
+	for (;;) {
+		if (read(rd, &b, 1) == 1)
+			return b;
+		if (errno != EAGAIN && errno != EINTR)
+			return 0;
+		poll(&pfd, 1, -1);
+	}
+}
+
 /* Lets the process hold max_connections sockets plus some slack. */
 static void raise_fd_limit(struct pd_config *cfg)
 {
@@ -1081,9 +1141,8 @@ int main(int argc, char **argv)
 {
 	static struct paymentd pd; /* owned by main; static only for its size */
 	struct sockaddr_in addr = {.sin_family = AF_INET};
-	sigset_t stop_sigs;
 	char err[512], seed_text[24];
-	int sig = 0, rc;
+	int sig, rc, stop_rd;
 	uint64_t deadline;
 
 	switch (cfg_load(&pd.cfg, argc, argv, err, sizeof(err))) {
@@ -1116,16 +1175,10 @@ int main(int argc, char **argv)
 		}
 	raise_fd_limit(&pd.cfg);
 
-	/* SIGTERM/SIGINT are taken by sigwait() below: block them before any
-	 * thread starts so every thread inherits the mask. */
-	sigemptyset(&stop_sigs);
-	sigaddset(&stop_sigs, SIGTERM);
-	sigaddset(&stop_sigs, SIGINT);
-	if ((rc = pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL))) {
-		log_msg(L_ERROR, "pthread_sigmask: %s", strerror(rc));
+	if ((stop_rd = stop_signals_install()) < 0) {
+		log_msg(L_ERROR, "signal handlers: %s", strerror(-stop_rd));
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);
 
 	if ((rc = pay_ledger_create(&pd.ledger, (size_t)pd.cfg.ledger_size)) < 0) {
 		log_msg(L_ERROR, "ledger: %s", strerror(-rc));
@@ -1146,7 +1199,6 @@ int main(int argc, char **argv)
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)pd.cfg.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)pd.cfg.idle_timeout_s,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &pd,
 		MHD_OPTION_END);
 	if (!pd.daemon) {
@@ -1169,8 +1221,7 @@ int main(int argc, char **argv)
 			   (int)pd.cfg.sim.timeout_hang_ms, "threads", pd.cfg.threads,
 			   "maxConnections", pd.cfg.max_connections));
 
-	while (sigwait(&stop_sigs, &sig) != 0)
-		;
+	sig = stop_signals_wait(stop_rd);
 	log_json(L_INFO, "stopping",
 		 json_pack("{s:i, s:I}", "signal", sig, "pending",
 			   (json_int_t)atomic_load(&pd.m.pending)));

@@ -29,7 +29,7 @@ static int apply(struct ticketd *app, uint32_t op, uint32_t slot,
 
 /* A sold seat goes AVAILABLE -> HELD -> ORDERED -> SOLD under ticketd's own
  * slot: three ordinary transitions, no special write path. */
-static int restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_id)
+int recovery_restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_id)
 {
 	int st = apply(app, TKT_SEAT_HOLD, SESSION_SLOT_SYSTEM, event_id, seat_id,
 		       RESTORE_TTL_MS);
@@ -62,7 +62,7 @@ static int rebuild_sold(struct ticketd *app, struct recovery_report *rep,
 		uint32_t e = (uint32_t)strtoul(row[0], NULL, 10);
 		uint32_t s = (uint32_t)strtoul(row[1], NULL, 10);
 
-		if (restore_sold(app, e, s)) {
+		if (recovery_restore_sold(app, e, s)) {
 			snprintf(err, errlen, "cannot restore sold seat %u of event %u", s, e);
 			rc = -EIO;
 			break;

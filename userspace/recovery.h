@@ -20,6 +20,12 @@ struct recovery_report {
 int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 		     char *err, size_t errlen);
 
+/* Makes one seat SOLD through the ordinary transitions under ticketd's own
+ * slot (free -> held -> ordered -> sold). 0, or -EIO when someone else has
+ * the seat. */
+int recovery_restore_sold(struct ticketd *app, uint32_t event_id,
+			  uint32_t seat_id);
+
 /* Each event's last journalled version (0 where Redis has none), so SSE
  * versions keep growing across restarts. out has catalog.n_events slots. */
 void recovery_versions(struct ticketd *app, uint64_t *out);

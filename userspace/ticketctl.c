@@ -123,10 +123,11 @@ static void print_reply(const struct ctl_opts *o,
 					      sizeof(when)) == 0;
 
 	if (o->json) {
-		printf("{\"op\":\"%s\",\"requestId\":%u,\"eventId\":%u,"
-		       "\"seatId\":%u,\"status\":\"%s\",\"statusCode\":%u,"
-		       "\"counter\":%u,\"expiryMs\":%llu,\"expiresAt\":",
-		       tkt_op_name(r->op), r->req_id, r->event_id, r->seat_id,
+		printf("{\"op\":\"%s\",\"opCode\":%u,\"requestId\":%u,"
+		       "\"eventId\":%u,\"seatId\":%u,\"status\":\"%s\","
+		       "\"statusCode\":%u,\"counter\":%u,\"expiryMs\":%llu,"
+		       "\"expiresAt\":",
+		       tkt_op_name(r->op), r->op, r->req_id, r->event_id, r->seat_id,
 		       tkt_status_name(r->status), r->status, r->counter,
 		       (unsigned long long)r->expiry_ms);
 		if (has_when)

@@ -14,10 +14,13 @@
 #include "userspace/health.h"
 #include "userspace/journal.h"
 #include "userspace/metrics.h"
+#include "userspace/outbox_relay.h"
+#include "userspace/saga.h"
 #include "userspace/seat_stream.h"
 #include "userspace/sweeper.h"
 
 struct http_server;
+struct payment_client;
 struct edge;
 struct udp_door;
 struct tkt_change;
@@ -41,6 +44,10 @@ struct ticketd {
 	struct seat_stream stream;
 	struct sweeper sweeper;
 	struct journal journal;
+
+	struct outbox_relay relay;
+	struct payment_client *payments;
+	struct saga saga;
 };
 
 bool ticketd_seat_table_usable(const struct ticketd *app);

@@ -6,14 +6,16 @@ TICKETD_SRCS := userspace/main.c userspace/config.c userspace/log.c \
 	userspace/metrics.c userspace/health.c userspace/seat_view.c \
 	userspace/edge_setup.c userspace/seat_stream.c userspace/sweeper.c \
 	userspace/holds.c api/routes_reservations.c userspace/journal.c \
-	userspace/recovery.c \
+	userspace/recovery.c userspace/orders.c userspace/order_store.c \
+	userspace/saga.c userspace/payment_client.c api/routes_orders.c \
+	$(OUTBOX_SRCS) \
 	api/http_util.c api/http_server.c api/routes.c api/routes_events.c \
 	api/routes_sessions.c api/routes_health.c
 TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c
 MIGRATIONS   := $(sort $(wildcard userspace/migrations/*.sql))
 
-TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka 2>/dev/null)
-TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka 2>/dev/null) -lpthread
+TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null)
+TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null) -lpthread
 
 TICKETD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TICKETD_SRCS)) \
 	$(BUILD)/obj/gen/migrations_sql.o

@@ -19,7 +19,9 @@ PORTS = {
     "kafka": int(os.environ.get("KAFKA_PORT", "9102")),
     "http": int(os.environ.get("TICKETD_TEST_HTTP_PORT", "18080")),
     "udp": int(os.environ.get("TICKETD_TEST_UDP_PORT", "17000")),
+    "paymentd": int(os.environ.get("PAYMENTD_TEST_PORT", "18085")),
 }
+PAYMENT_DEADLINE_SECONDS = 15
 TICKETD = os.path.join(ROOT, "build", "ticketd")
 
 
@@ -40,6 +42,10 @@ class Ticketd:
             "--pin-dir", "/sys/fs/bpf/ticket-test",
             "--hold-path", "socket",
             "--demo-data",
+            "--payment-url", f"http://127.0.0.1:{PORTS['paymentd']}",
+            "--payment-timeout-ms", "1000",
+            "--payment-deadline-seconds", str(PAYMENT_DEADLINE_SECONDS),
+            "--dev-mode",
             "--log-level", "debug",
             *extra_args,
         ]
@@ -112,8 +118,43 @@ def ensure_test_events():
     return True
 
 
+class Paymentd:
+    """The simulated gateway that ticketd calls in the tests."""
+
+    def __init__(self):
+        self.proc = None
+        self.log_path = os.path.join(RUN_DIR, "logs", "paymentd.log")
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(ROOT, "build", "paymentd"), "--port", str(PORTS["paymentd"]),
+             "--delay_min_ms", "20", "--delay_max_ms", "60"], stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{PORTS['paymentd']}/healthz", timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("paymentd did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
 @pytest.fixture(scope="session")
-def ticketd():
+def paymentd():
+    p = Paymentd().start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="session")
+def ticketd(paymentd):
     d = Ticketd().start()
     if ensure_test_events():  # the catalogue is loaded at start
         d.stop()
@@ -123,15 +164,21 @@ def ticketd():
 
 
 class SeatAllocator:
-    """Hands each test seats nobody else used in this run."""
+    """Hands each test AVAILABLE seats no earlier test of this run used (a
+    run over an old .run-test/ skips what earlier runs left held or sold)."""
 
-    def __init__(self, event_id, n_seats):
-        self.event_id, self.n_seats, self.next = event_id, n_seats, 0
+    def __init__(self, base, event_id, n_seats):
+        self.base, self.event_id, self.n_seats, self.next = base, event_id, n_seats, 0
 
     def take(self, n):
-        assert self.next + n <= self.n_seats, "test arena exhausted"
-        ids = list(range(self.next, self.next + n))
-        self.next += n
+        seats = requests.get(f"{self.base}/api/events/{self.event_id}/seats",
+                             timeout=5).json()["seats"]
+        ids = []
+        while len(ids) < n:
+            assert self.next < self.n_seats, "test arena exhausted"
+            if seats[self.next]["status"] == "AVAILABLE":
+                ids.append(self.next)
+            self.next += 1
         return ids
 
 
@@ -139,14 +186,14 @@ class SeatAllocator:
 def arena(ticketd):
     events = requests.get(ticketd.base + "/api/events", timeout=5).json()
     a = [e for e in events if e["name"] == "Test Arena A"][0]
-    return SeatAllocator(a["id"], a["rows"] * a["cols"])
+    return SeatAllocator(ticketd.base, a["id"], a["rows"] * a["cols"])
 
 
 @pytest.fixture(scope="session")
 def arena_b(ticketd):
     events = requests.get(ticketd.base + "/api/events", timeout=5).json()
     b = [e for e in events if e["name"] == "Test Arena B"][0]
-    return SeatAllocator(b["id"], b["rows"] * b["cols"])
+    return SeatAllocator(ticketd.base, b["id"], b["rows"] * b["cols"])
 
 
 @pytest.fixture(scope="session")

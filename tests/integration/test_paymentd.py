@@ -335,6 +335,12 @@ def test_huge_body_is_413(paymentd):
 
     r = requests.post(p.base + "/v1/authorize", data=chunks(), timeout=10)
     assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    # Declared far too large: refused before the body is sent.
+    with socket.create_connection(("127.0.0.1", p.port), timeout=5) as s:
+        s.sendall(b"POST /v1/authorize HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")
+        head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 413 "), head
     # The service is fine afterwards.
     assert p.authorize({"orderId": "after-big", "amount": 1}).status_code == 200
 
@@ -424,6 +430,13 @@ def test_bad_settings_exit_2_with_a_json_log_line(tmp_path, args):
     assert r.returncode == 2, r
     line = json.loads(r.stderr.decode().strip().splitlines()[-1])
     assert line["level"] == "error" and "msg" in line
+
+
+def test_port_in_use_is_an_error_not_a_shared_port(paymentd):
+    p = paymentd(*FAST)
+    r = subprocess.run([PAYMENTD, "--port", str(p.port)], capture_output=True, timeout=10)
+    assert r.returncode == 1
+    assert json.loads(r.stderr.decode().strip().splitlines()[-1])["level"] == "error"
 
 
 def test_help_lists_every_setting():

@@ -382,22 +382,40 @@ static void records_of_a_seat_are_delivered_in_word_order(void **state)
 	struct tkt_change b, c;
 	struct collected got = {0};
 
-	a.old_word = tkt_sw_pack(0, 1, 0, 0);
-	a.new_word = tkt_sw_pack(1, 2, ME, 5);
+	/* a chain starting from the seat's current word (counter 0) */
+	a.old_word = tkt_sw_pack(0, 0, 0, 0);
+	a.new_word = tkt_sw_pack(1, 1, ME, 5);
 	b = a;
 	b.old_word = a.new_word;
-	b.new_word = tkt_sw_pack(0, 3, 0, 0);
+	b.new_word = tkt_sw_pack(0, 2, 0, 0);
 	c = b;
 	c.old_word = b.new_word;
-	c.new_word = tkt_sw_pack(1, 4, OTHER, 9);
-	/* a first (sets the seat's position), then c before b */
-	assert_int_equal(edge_emit_change(f->edge, &a), 0);
+	c.new_word = tkt_sw_pack(1, 3, OTHER, 9);
+	/* queued c, b, a: delivered a, b, c */
 	assert_int_equal(edge_emit_change(f->edge, &c), 0);
 	assert_int_equal(edge_emit_change(f->edge, &b), 0);
+	assert_int_equal(edge_poll_changes(f->edge, collect, &got, 0), 0);
+	assert_int_equal(edge_emit_change(f->edge, &a), 0);
 	assert_int_equal(edge_poll_changes(f->edge, collect, &got, 0), 3);
 	assert_int_equal(got.rec[0].new_word, a.new_word);
 	assert_int_equal(got.rec[1].new_word, b.new_word);
 	assert_int_equal(got.rec[2].new_word, c.new_word);
+}
+
+/* A record whose predecessor never comes (its producer died between CAS
+ * and submit) is delivered after a bounded wait, not held forever. */
+static void record_without_predecessor_is_delivered_after_a_wait(void **state)
+{
+	struct fixture *f = *state;
+	struct tkt_change r = {.seat_index = 61, .event_id = EV, .seat_id = 61};
+	struct collected got = {0};
+
+	r.old_word = tkt_sw_pack(1, 5, ME, 5);
+	r.new_word = tkt_sw_pack(0, 6, 0, 0);
+	assert_int_equal(edge_emit_change(f->edge, &r), 0);
+	assert_int_equal(edge_poll_changes(f->edge, collect, &got, 0), 0);
+	assert_int_equal(edge_poll_changes(f->edge, collect, &got, 2000), 1);
+	assert_int_equal(got.rec[0].new_word, r.new_word);
 }
 
 static void userspace_queue_full_refuses_the_change(void **state)
@@ -456,6 +474,33 @@ static void reopened_shm_edge_keeps_words_and_rebuilds_counts(void **state)
 	assert_int_equal(ask(f, TKT_OP_RELEASE, EV, 50, ME, 0, &rep), TKT_OK);
 }
 
+static void sweep_turns_lapsed_holds_available_and_announces_them(void **state)
+{
+	struct fixture *f = *state;
+	struct tkt_seat_req rq = {.event_id = EV, .seat_id = 80, .slot = ME,
+				  .ttl_ms = 1, .op = TKT_SEAT_HOLD};
+	struct tkt_seat_res res;
+	struct collected got = {0};
+	struct timespec nap = {0, 5000000};
+	uint32_t n = 9, count = 9;
+
+	assert_int_equal(edge_seat_apply(f->edge, TKT_SRC_REST, &rq, &res), 0);
+	rq.seat_id = 81;
+	rq.ttl_ms = 600000;
+	assert_int_equal(edge_seat_apply(f->edge, TKT_SRC_REST, &rq, &res), 0);
+	nanosleep(&nap, NULL);
+	assert_int_equal(edge_sweep(f->edge, EV, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(tkt_sw_state(word(f, 80)), TKT_SEAT_AVAILABLE);
+	assert_int_equal(tkt_sw_state(word(f, 81)), TKT_SEAT_HELD);
+	assert_int_equal(edge_hold_count_get(f->edge, ME, EV, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(edge_poll_changes(f->edge, collect, &got, 0), 3);
+	assert_int_equal(got.rec[2].op, TKT_SEAT_EXPIRE);
+	assert_int_equal(got.rec[2].source, TKT_SRC_SWEEPER);
+	assert_int_equal(edge_sweep(f->edge, 99, NULL), -ENOENT);
+}
+
 static void stats_count_socket_replies_by_status(void **state)
 {
 	struct fixture *f = *state;
@@ -489,8 +534,10 @@ int main(void)
 		T(burst_beyond_the_rate_is_rate_limited),
 		T(order_then_sell_moves_the_seat_to_sold_and_frees_the_count),
 		T(records_of_a_seat_are_delivered_in_word_order),
+		T(record_without_predecessor_is_delivered_after_a_wait),
 		T(userspace_queue_full_refuses_the_change),
 		T(reopened_shm_edge_keeps_words_and_rebuilds_counts),
+		T(sweep_turns_lapsed_holds_available_and_announces_them),
 		T(stats_count_socket_replies_by_status),
 	};
 

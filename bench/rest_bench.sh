@@ -1,0 +1,520 @@
+#!/usr/bin/env bash
+# REST hold benchmark (issue #5): ticketd's POST/DELETE /api/reservations at
+# 1000 concurrent connections against the seed design's hot path (Redis 7 +
+# the Lua hold script, no HTTP layer) measured in the same run, then an
+# oversell audit. Entry point for `make bench` (the lead calls it; it does not
+# touch BENCHMARKS.md):
+#
+#   bash bench/rest_bench.sh            # about 5 minutes with the defaults
+#
+# Writes bench/results/rest_hold.json and prints a markdown table on stdout
+# (bench/rest_render.sh renders it again from the JSON).
+#
+# What it does, in one run (everything it starts it stops: trap on EXIT;
+# every wait and every tool is bounded by `timeout`):
+#   1. starts its own Redis, MariaDB and Kafka (infra/services.sh, RUN_DIR
+#      and ports below), adds a REST_ROWS x REST_COLS event to MariaDB,
+#      starts build/ticketd (socket hold path) and creates REST_SESSIONS
+#      sessions; starts a second, bare redis-server for the baseline.
+#   2. REST_RUNS repetitions, each of (in this order, so noise spreads evenly):
+#        rest      build/bench/rest_load --mode http: every connection loops
+#                  POST /api/reservations (one random seat, holdSeconds
+#                  REST_HOLD_SECS) then, on 201, DELETE it; hold and release
+#                  latency in separate histograms; then the idle audit (the
+#                  seat map shows no hold left behind)
+#        redis     the same loop as EVALSHA of bench/redis_hold.lua and
+#                  bench/redis_release.lua over the same number of
+#                  connections: "Redis+Lua alone, no HTTP layer (a lower
+#                  bound for the seed design's hold latency)"
+#        wrk       (REST_WRK=1) wrk -s bench/rest_hold.lua, the same REST
+#                  loop from a standard tool; its latency mixes holds and
+#                  releases
+#   3. one profile run (not counted): perf record on ticketd, MariaDB
+#      Questions and ticketd-Redis command deltas.
+#   4. the storm audit: holds of REST_STORM_SECS without releases (600 s
+#      holds, the table fills up), then every session's GET /api/reservations
+#      against the seat map and the generator's 201 log (bench/rest_audit.py).
+#
+# Settings (environment): REST_RUNS (5), REST_SECS (10), REST_CONNS (1000),
+# REST_THREADS (2, load generator threads), REST_SESSIONS (2000),
+# REST_ROWS/REST_COLS (100/100), REST_HOLD_SECS (10), REST_WRK (1),
+# REST_STORM_SECS (5), REST_PERF (1), REST_PERF_SECS (5),
+# REST_TICKETD_THREADS (2), REST_OUT (bench/results/rest_hold.json),
+# RUN_DIR (/tmp/restbench), REDIS_PORT (6393), MARIADB_PORT (3319),
+# KAFKA_PORT (9106), KAFKA_CONTROLLER_PORT (9107), REST_HTTP_PORT (18093),
+# REST_UDP_PORT (17093), REST_BASE_REDIS_PORT (6394, the baseline's Redis),
+# REST_PIN_DIR (/sys/fs/bpf/ticket-restbench), REST_LOCK_WAIT (900 s),
+# BUILD (build).
+#
+# Timed runs take /run/tkbench.lock (the lock of bench/run_bench.sh) so two
+# benchmarks never load the machine at once; when run_bench.sh calls this
+# script with the lock on fd 9, or with TKB_LOCK_HELD=1, it is not taken again.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+BUILD=${BUILD:-build}
+RUNS=${REST_RUNS:-5}
+SECS=${REST_SECS:-10}
+CONNS=${REST_CONNS:-1000}
+THREADS=${REST_THREADS:-2}
+SESSIONS=${REST_SESSIONS:-2000}
+ROWS=${REST_ROWS:-100}
+COLS=${REST_COLS:-100}
+HOLD_SECS=${REST_HOLD_SECS:-10}
+WRK=${REST_WRK:-1}
+STORM_SECS=${REST_STORM_SECS:-5}
+PERF=${REST_PERF:-1}
+PERF_SECS=${REST_PERF_SECS:-5}
+TD_THREADS=${REST_TICKETD_THREADS:-2}
+OUT=${REST_OUT:-bench/results/rest_hold.json}
+LOCK_WAIT=${REST_LOCK_WAIT:-900}
+export RUN_DIR=${RUN_DIR:-/tmp/restbench}
+export REDIS_PORT=${REDIS_PORT:-6393}
+export MARIADB_PORT=${MARIADB_PORT:-3319}
+export KAFKA_PORT=${KAFKA_PORT:-9106}
+export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9107}
+HTTP_PORT=${REST_HTTP_PORT:-18093}
+UDP_PORT=${REST_UDP_PORT:-17093}
+BASE_REDIS_PORT=${REST_BASE_REDIS_PORT:-6394}
+PIN_DIR=${REST_PIN_DIR:-/sys/fs/bpf/ticket-restbench}
+BASE=http://127.0.0.1:$HTTP_PORT
+EVENT_NAME="REST Bench Arena ${ROWS}x${COLS}"
+
+log() { printf '[rest-bench] %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+int_in() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+int_in "$RUNS" 1 20 || die "REST_RUNS must be 1..20"
+int_in "$SECS" 1 60 || die "REST_SECS must be 1..60"
+int_in "$CONNS" 1 10000 || die "REST_CONNS must be 1..10000"
+int_in "$THREADS" 1 16 || die "REST_THREADS must be 1..16"
+int_in "$SESSIONS" 1 20000 || die "REST_SESSIONS must be 1..20000"
+int_in "$ROWS" 1 1000 && int_in "$COLS" 1 1000 || die "REST_ROWS/REST_COLS: 1..1000"
+int_in "$HOLD_SECS" 5 600 || die "REST_HOLD_SECS must be 5..600"
+int_in "$STORM_SECS" 1 60 || die "REST_STORM_SECS must be 1..60"
+int_in "$PERF_SECS" 1 30 || die "REST_PERF_SECS must be 1..30"
+[ "$SESSIONS" -ge "$CONNS" ] || die "REST_SESSIONS must be >= REST_CONNS (no shared sessions)"
+SEATS="0-$((ROWS * COLS - 1))"
+
+for tool in jq curl redis-server redis-cli mariadb python3 gcc timeout flock; do
+	command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+[ "$WRK" = 1 ] && { command -v wrk >/dev/null || die "wrk is not installed (REST_WRK=0 skips it)"; }
+[ -x "$BUILD/ticketd" ] && [ -s "$BUILD/ticketd" ] || die "$BUILD/ticketd missing: make $BUILD/ticketd"
+
+# 1000 client sockets + 1000 server sockets + files: raise the soft limit
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge $((CONNS * 2 + 256)) ] ||
+	die "open-file limit $(ulimit -n) is below $((CONNS * 2 + 256))"
+
+WORK=$(mktemp -d /tmp/restbench-work.XXXXXX)
+LOAD=$WORK/rest_load
+TICKETD=$WORK/ticketd # a copy: a rebuild of the tree during the run cannot touch it
+TICKETD_PID=
+BASE_REDIS_PID=
+SERVICES_STARTED=
+PERF_PID=
+LOCKED=
+
+# ---- clean-up ------------------------------------------------------------------
+
+stop_ticketd() {
+	[ -n "$TICKETD_PID" ] || return 0
+	kill -TERM "$TICKETD_PID" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$TICKETD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$TICKETD_PID" 2>/dev/null; then
+		log "ticketd did not stop in 10 s: SIGKILL"
+		kill -KILL "$TICKETD_PID" 2>/dev/null || true
+	fi
+	wait "$TICKETD_PID" 2>/dev/null || true
+	TICKETD_PID=
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
+	stop_ticketd
+	if [ -n "$BASE_REDIS_PID" ]; then
+		redis-cli -p "$BASE_REDIS_PORT" shutdown nosave >/dev/null 2>&1
+		for _ in $(seq 1 30); do
+			kill -0 "$BASE_REDIS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$BASE_REDIS_PID" 2>/dev/null
+	fi
+	if [ -n "$SERVICES_STARTED" ]; then
+		log "stopping the services under $RUN_DIR"
+		timeout 180 bash infra/services.sh stop >&2 || log "infra/services.sh stop failed"
+	fi
+	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# ---- helpers -------------------------------------------------------------------
+
+# Busy share of all CPUs over one second (other work on the machine skews
+# every figure, so the report carries it).
+background_busy_pct() {
+	local a b
+	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
+		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
+		if (total > 0) pct=100*busy/total; printf "%.1f", pct}'
+}
+
+proc_cpu_ticks() { # utime+stime of a process, clock ticks
+	awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+mariadb_q() {
+	timeout 30 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -pticket -N -B ticketing -e "$1"
+}
+
+mariadb_questions() {
+	mariadb_q "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}'
+}
+
+redis_cmds() { # commands processed by a Redis
+	redis-cli -p "$1" info stats 2>/dev/null | tr -d '\r' |
+		awk -F: '/^total_commands_processed:/{print $2}'
+}
+
+wait_http() { # path seconds
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		if [ -n "$TICKETD_PID" ] && ! kill -0 "$TICKETD_PID" 2>/dev/null; then
+			log "ticketd exited; its log:"
+			tail -n 20 "$RUN_DIR/logs/ticketd-restbench.log" >&2
+			return 1
+		fi
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE$1")" = 200 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_ticketd() {
+	mkdir -p "$RUN_DIR/logs"
+	"$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
+		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
+		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
+		--pin-dir "$PIN_DIR" --hold-path socket --demo-data \
+		--http-max-connections 4096 --http-threads "$TD_THREADS" \
+		>>"$RUN_DIR/logs/ticketd-restbench.log" 2>&1 &
+	TICKETD_PID=$!
+	wait_http /readyz 60 || die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-restbench.log)"
+	log "ticketd ready (pid $TICKETD_PID, $BASE, $TD_THREADS HTTP threads)"
+}
+
+event_id() {
+	curl -sf --max-time 5 "$BASE/api/events" |
+		jq -r --arg n "$EVENT_NAME" '[.[] | select(.name == $n)][0].id // empty'
+}
+
+# The big event, added once (the catalogue is loaded at start: restart).
+ensure_event() {
+	local id
+	id=$(event_id)
+	if [ -z "$id" ]; then
+		log "adding the event '$EVENT_NAME' to MariaDB"
+		mariadb_q "INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
+			VALUES ('$EVENT_NAME', 'Bench Hall', '2030-01-01 20:00:00', $ROWS, $COLS);
+			INSERT INTO seats (event_id, seat_id, r, c, label, price)
+			SELECT LAST_INSERT_ID(), seq, seq DIV $COLS, seq MOD $COLS,
+			       CONCAT('B', seq), 1000 + (seq DIV $COLS) * 10
+			FROM seq_0_to_$((ROWS * COLS - 1))" || die "cannot add the event"
+		stop_ticketd
+		start_ticketd
+		id=$(event_id)
+	fi
+	[ -n "$id" ] || die "the event '$EVENT_NAME' is not in the catalogue"
+	EVENT=$id
+}
+
+# REST_SESSIONS tokens, one per line, via POST /api/sessions (curl, 16 at once)
+make_sessions() {
+	local cfg=$WORK/sessions.curl i
+	: >"$cfg"
+	for i in $(seq 1 "$SESSIONS"); do
+		printf 'url = "%s/api/sessions"\n' "$BASE" >>"$cfg"
+	done
+	timeout 300 curl -s --no-progress-meter --parallel --parallel-max 16 -X POST --max-time 10 \
+		-H 'Content-Type: application/json' -w '\n' -K "$cfg" |
+		jq -r 'select(.token != null) | .token' >"$WORK/tokens"
+	[ "$(wc -l <"$WORK/tokens")" -eq "$SESSIONS" ] ||
+		die "asked for $SESSIONS sessions, got $(wc -l <"$WORK/tokens")"
+	log "created $SESSIONS sessions"
+}
+
+start_base_redis() {
+	redis-server --bind 127.0.0.1 --port "$BASE_REDIS_PORT" --save '' \
+		--appendonly no --daemonize yes --maxclients 10000 --dir "$WORK" \
+		--pidfile "$WORK/base-redis.pid" --logfile "$WORK/base-redis.log" >/dev/null ||
+		die "redis-server did not start on port $BASE_REDIS_PORT"
+	for _ in $(seq 1 50); do
+		if [ -s "$WORK/base-redis.pid" ] &&
+			redis-cli -p "$BASE_REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+			BASE_REDIS_PID=$(cat "$WORK/base-redis.pid")
+			# the sold set is not empty, so the sold check does real work;
+			# the sold ids lie outside the benchmark's seats
+			redis-cli -p "$BASE_REDIS_PORT" sadd "sold:{$EVENT}" 1000001 1000002 1000003 >/dev/null
+			log "baseline redis-server ready (pid $BASE_REDIS_PID, port $BASE_REDIS_PORT, no persistence)"
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "redis-server did not answer on port $BASE_REDIS_PORT"
+}
+
+take_lock() {
+	if [ "${TKB_LOCK_HELD:-}" = 1 ] ||
+		[ "$(readlink "/proc/$$/fd/9" 2>/dev/null)" = /run/tkbench.lock ]; then
+		return 0
+	fi
+	exec 8>/run/tkbench.lock
+	log "waiting (at most ${LOCK_WAIT}s) for /run/tkbench.lock: no other benchmark while we measure"
+	flock -w "$LOCK_WAIT" 8 || die "another benchmark held /run/tkbench.lock for ${LOCK_WAIT}s"
+	LOCKED=1
+}
+
+release_lock() {
+	[ -n "$LOCKED" ] || return 0
+	flock -u 8
+	exec 8>&-
+	LOCKED=
+}
+
+# ---- measurements ----------------------------------------------------------------
+
+HTTP_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $SECS --hold-seconds $HOLD_SECS --release 1 --timeout-ms 5000 --server-pid TICKETD_PID"
+REDIS_CMD="REST_LOAD --mode redis --target 127.0.0.1:$BASE_REDIS_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $SECS --hold-seconds $HOLD_SECS --release 1 --timeout-ms 5000 --lua-dir bench --server-pid REDIS_PID"
+WRK_CMD="wrk -t$THREADS -c$CONNS -d${SECS}s --latency --timeout 5s -s bench/rest_hold.lua $BASE -- TOKENS EVENT ${SEATS%-*} ${SEATS#*-} $HOLD_SECS $THREADS"
+
+show() { # a command template as the report prints it
+	local s=$1
+	s=${s//REST_LOAD/rest_load}
+	s=${s//TOKENS/<tokens>}
+	s=${s//TICKETD_PID/<ticketd pid>}
+	s=${s//REDIS_PID/<redis pid>}
+	s=${s//GRANTS/<grants>}
+	s=${s//EVENT/$EVENT}
+	printf '%s' "$s"
+}
+
+fill() { # a command template with this run's values
+	local s=$1
+	s=${s//REST_LOAD/$LOAD}
+	s=${s//TOKENS/$WORK/tokens}
+	s=${s//TICKETD_PID/$TICKETD_PID}
+	s=${s//REDIS_PID/$BASE_REDIS_PID}
+	s=${s//EVENT/$EVENT}
+	printf '%s' "$s"
+}
+
+run_http() { # rep
+	local out=$WORK/rest.$1.json q0 q1 r0 r1 cmd
+	cmd=$(fill "$HTTP_CMD")
+	q0=$(mariadb_questions)
+	r0=$(redis_cmds "$REDIS_PORT")
+	# shellcheck disable=SC2086
+	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$WORK/rest.$1.err" ||
+		die "rest_load (http) rep $1 failed: $(tail -n 3 "$WORK/rest.$1.err")"
+	q1=$(mariadb_questions)
+	r1=$(redis_cmds "$REDIS_PORT")
+	jq -c --argjson rep "$1" --argjson q "$((q1 - q0 - 1))" --argjson r "$((r1 - r0 - 1))" \
+		'{rep: $rep} + . + {side: {mariadb_questions: $q, ticketd_redis_commands: $r}}' \
+		"$out.raw" >"$out"
+	log "$(jq -r '"rest  rep \(.rep): \(.requests_per_s|floor) req/s, \(.holds_granted_per_s|floor) holds granted/s, hold p50 \(.hold_latency_us.p50/1000) ms p95 \(.hold_latency_us.p95/1000) ms p99 \(.hold_latency_us.p99/1000) ms, timeouts \(.errors.timeouts), ticketd CPU \(.cpu.server_us_per_request) us/req, MariaDB queries \(.side.mariadb_questions)"' "$out")"
+	# idle audit: every granted hold was released (or is counted as not)
+	timeout 60 python3 bench/rest_audit.py idle --base "$BASE" --event "$EVENT" \
+		--max-held "$(jq '.holds_unreleased + .in_flight_at_end' "$out")" \
+		>"$WORK/audit-idle.$1.json" || log "idle audit after rep $1 FAILED: $(cat "$WORK/audit-idle.$1.json")"
+}
+
+run_redis() {
+	local out=$WORK/redis.$1.json cmd
+	cmd=$(fill "$REDIS_CMD")
+	# shellcheck disable=SC2086
+	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$WORK/redis.$1.err" ||
+		die "rest_load (redis) rep $1 failed: $(tail -n 3 "$WORK/redis.$1.err")"
+	jq -c --argjson rep "$1" '{rep: $rep} + .' "$out.raw" >"$out"
+	log "$(jq -r '"redis rep \(.rep): \(.requests_per_s|floor) req/s, \(.holds_granted_per_s|floor) holds granted/s, hold p50 \(.hold_latency_us.p50/1000) ms p95 \(.hold_latency_us.p95/1000) ms p99 \(.hold_latency_us.p99/1000) ms, timeouts \(.errors.timeouts), redis CPU \(.cpu.server_us_per_request) us/req"' "$out")"
+}
+
+run_wrk() {
+	local out=$WORK/wrk.$1.json cmd c0 c1 tck
+	cmd=$(fill "$WRK_CMD")
+	c0=$(proc_cpu_ticks "$TICKETD_PID")
+	# shellcheck disable=SC2086
+	timeout $((SECS + 60)) $cmd >"$WORK/wrk.$1.txt" 2>&1 ||
+		die "wrk rep $1 failed: $(tail -n 5 "$WORK/wrk.$1.txt")"
+	c1=$(proc_cpu_ticks "$TICKETD_PID")
+	tck=$(getconf CLK_TCK)
+	sed -n 's/^REST_WRK_JSON //p' "$WORK/wrk.$1.txt" |
+		jq -c --argjson rep "$1" --argjson cpu "$(((c1 - c0) * 1000000 / tck))" \
+			'{rep: $rep} + . + {cpu: {server_s: ($cpu / 1e6),
+			  server_us_per_request: (if .requests > 0 then $cpu / .requests else null end)}}' >"$out"
+	[ -s "$out" ] || die "wrk rep $1 printed no result: $(tail -n 5 "$WORK/wrk.$1.txt")"
+	log "$(jq -r '"wrk   rep \(.rep): \(.requests_per_s|floor) req/s, all-request p50 \(.all_latency_us.p50/1000) ms p99 \(.all_latency_us.p99/1000) ms, status \(.status), errors \(.errors)"' "$out")"
+}
+
+# perf record on ticketd during one extra (uncounted) REST run, plus the
+# MariaDB and Redis traffic of ticketd while it serves holds.
+run_profile() {
+	local cmd out=$WORK/profile.json
+	cmd=$(fill "$HTTP_CMD")
+	cmd=${cmd/--duration $SECS/--duration $((PERF_SECS + 2))}
+	: >"$WORK/perf.txt"
+	if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
+		# shellcheck disable=SC2086
+		timeout $((PERF_SECS + 60)) $cmd >"$WORK/profile.load.json" 2>"$WORK/profile.err" &
+		local load_pid=$!
+		sleep 1
+		timeout $((PERF_SECS + 30)) perf record -F 499 -g -p "$TICKETD_PID" \
+			-o "$WORK/perf.data" -- sleep "$PERF_SECS" >"$WORK/perf.rec.log" 2>&1 &
+		PERF_PID=$!
+		wait "$PERF_PID" || log "perf record failed: $(tail -n 3 "$WORK/perf.rec.log")"
+		PERF_PID=
+		wait "$load_pid" || true
+		if [ -s "$WORK/perf.data" ]; then
+			timeout 120 perf report -i "$WORK/perf.data" --stdio --no-children \
+				--sort dso,sym --percent-limit 0.7 -g none 2>/dev/null |
+				grep -E '^ +[0-9]' | head -40 >"$WORK/perf.txt" || true
+			timeout 120 perf report -i "$WORK/perf.data" --stdio --no-children \
+				--sort dso --percent-limit 0.5 -g none 2>/dev/null |
+				grep -E '^ +[0-9]' | head -20 >"$WORK/perf-dso.txt" || true
+			timeout 120 perf report -i "$WORK/perf.data" --stdio --no-children \
+				--sort comm --percent-limit 0.5 -g none 2>/dev/null |
+				grep -E '^ +[0-9]' | head -20 >"$WORK/perf-comm.txt" || true
+		fi
+	fi
+	jq -n --arg cmd "perf record -F 499 -g -p <ticketd> -- sleep $PERF_SECS (during: $cmd); perf report --no-children --sort dso,sym" \
+		--rawfile sym "$WORK/perf.txt" \
+		--rawfile dso <(cat "$WORK/perf-dso.txt" 2>/dev/null) \
+		--rawfile comm <(cat "$WORK/perf-comm.txt" 2>/dev/null) \
+		'{command: $cmd,
+		  top_symbols: ($sym | split("\n") | map(gsub("^ +"; "") | gsub(" +"; " ")) | map(select(length > 0))),
+		  by_dso: ($dso | split("\n") | map(gsub("^ +"; "") | gsub(" +"; " ")) | map(select(length > 0))),
+		  by_thread: ($comm | split("\n") | map(gsub("^ +"; "") | gsub(" +"; " ")) | map(select(length > 0)))}' >"$out"
+	log "profile: $(jq -r '.top_symbols[:8] | join(" | ")' "$out")"
+}
+
+# Holds without releases until the table is full, then the full audit.
+run_storm() {
+	local n
+	# the timed runs' holds are released or lapse after REST_HOLD_SECS
+	for _ in $(seq 1 $(((HOLD_SECS + 10) * 2))); do
+		n=$(curl -sf --max-time 5 "$BASE/api/events/$EVENT" | jq '.held')
+		[ "$n" = 0 ] && break
+		sleep 0.5
+	done
+	[ "$n" = 0 ] || die "$n seats still held $((HOLD_SECS + 10))s after the timed runs"
+	STORM_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $STORM_SECS --hold-seconds 600 --release 0 --timeout-ms 5000 --grant-log GRANTS --server-pid TICKETD_PID"
+	local cmd
+	cmd=$(fill "$STORM_CMD")
+	cmd=${cmd//GRANTS/$WORK/grants}
+	# shellcheck disable=SC2086
+	timeout $((STORM_SECS + 60)) $cmd >"$WORK/storm.json" 2>"$WORK/storm.err" ||
+		die "storm load failed: $(tail -n 3 "$WORK/storm.err")"
+	log "$(jq -r '"storm: \(.holds) holds, \(.holds_granted) granted, status \(.hold_status), codes \(.codes), hold p99 \(.hold_latency_us.p99/1000) ms"' "$WORK/storm.json")"
+	timeout 300 python3 bench/rest_audit.py storm --base "$BASE" --event "$EVENT" \
+		--tokens "$WORK/tokens" --grants "$WORK/grants" >"$WORK/audit-storm.json" ||
+		log "storm audit FAILED"
+	log "storm audit: $(jq -c '{ok, grants_seen, listed_holds, held_in_map, sessions_at_limit, checks}' "$WORK/audit-storm.json")"
+}
+
+# ---- report ------------------------------------------------------------------------
+
+machine_json() {
+	jq -n --arg host "$(hostname)" --arg kernel "$(uname -r)" \
+		--arg cpu "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" \
+		--argjson cores "$(nproc)" \
+		--argjson mem_mb "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
+		--arg os "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')" \
+		--arg redis "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
+		--arg wrk "$(wrk --version 2>&1 | head -n 1 | awk '{print $2}')" \
+		'{host: $host, kernel: $kernel, cpu: $cpu, nproc: $cores,
+		  mem_mb: $mem_mb, os: $os, redis: $redis, wrk: $wrk}'
+}
+
+assemble() { # started finished bg_before bg_after
+	local alive=false
+	kill -0 "$TICKETD_PID" 2>/dev/null && alive=true
+	jq -n \
+		--slurpfile rest <(cat "$WORK"/rest.*.json | jq -c . | jq -s 'sort_by(.rep)') \
+		--slurpfile redis <(cat "$WORK"/redis.*.json | jq -c . | jq -s 'sort_by(.rep)') \
+		--slurpfile wrk <(cat "$WORK"/wrk.*.json 2>/dev/null | jq -c . | jq -s 'sort_by(.rep)') \
+		--slurpfile idle <(cat "$WORK"/audit-idle.*.json 2>/dev/null | jq -s .) \
+		--slurpfile storm <(cat "$WORK/storm.json") \
+		--slurpfile storm_audit <(cat "$WORK/audit-storm.json") \
+		--slurpfile profile <(cat "$WORK/profile.json") \
+		--slurpfile machine <(machine_json) \
+		--arg started "$1" --arg finished "$2" --arg bg0 "$3" --arg bg1 "$4" \
+		--arg http_cmd "$(show "$HTTP_CMD")" --arg redis_cmd "$(show "$REDIS_CMD")" \
+		--arg wrk_cmd "$(show "$WRK_CMD")" --arg storm_cmd "$(show "$STORM_CMD")" \
+		--arg build "$BUILD_INFO" --argjson alive "$alive" \
+		--argjson runs "$RUNS" --argjson secs "$SECS" --argjson conns "$CONNS" \
+		--argjson threads "$THREADS" --argjson sessions "$SESSIONS" \
+		--argjson rows "$ROWS" --argjson cols "$COLS" --argjson hold "$HOLD_SECS" \
+		--argjson td_threads "$TD_THREADS" --argjson event "$EVENT" \
+		-f bench/rest_summarize.jq >"$OUT.tmp"
+	mv "$OUT.tmp" "$OUT"
+}
+
+main() {
+	local started finished bg0 bg1 r
+	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	mkdir -p "$(dirname "$OUT")"
+	cp "$BUILD/ticketd" "$TICKETD"
+	BUILD_INFO="ticketd $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo '+changes'); rest_load: gcc -O2 bench/rest_load.c"
+	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror bench/rest_load.c -o "$LOAD" -lpthread ||
+		die "cannot build $LOAD"
+
+	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
+	SERVICES_STARTED=1
+	timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed"
+	start_ticketd
+	ensure_event
+	log "event $EVENT '$EVENT_NAME' ($ROWS x $COLS seats)"
+	make_sessions
+	start_base_redis
+
+	take_lock
+	bg0=$(background_busy_pct)
+	log "background CPU busy before the runs: $bg0 %"
+	log "warm-up (3 s, not counted)"
+	# shellcheck disable=SC2046
+	timeout 60 $(fill "$HTTP_CMD" | sed "s/--duration $SECS/--duration 3/") >/dev/null 2>&1 || true
+	# shellcheck disable=SC2046
+	timeout 60 $(fill "$REDIS_CMD" | sed "s/--duration $SECS/--duration 3/") >/dev/null 2>&1 || true
+	for r in $(seq 1 "$RUNS"); do
+		run_http "$r"
+		run_redis "$r"
+		[ "$WRK" = 1 ] && run_wrk "$r"
+	done
+	run_profile
+	run_storm
+	bg1=$(background_busy_pct)
+	release_lock
+	wait_http /healthz 5 || log "ticketd /healthz failed after the runs"
+	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	assemble "$started" "$finished" "$bg0" "$bg1"
+	log "wrote $OUT"
+	bash bench/rest_render.sh "$OUT"
+}
+
+main "$@"

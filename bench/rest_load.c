@@ -1,0 +1,1176 @@
+/* rest_load: closed-loop load generator for the hold/release cycle, over
+ * HTTP/1.1 against ticketd's REST API or over RESP against Redis + Lua (the
+ * seed design's hold script), with the same connection count, the same
+ * loop and the same measurement, so the two sets of figures compare.
+ *
+ * Every connection has one request in flight at a time (request/response,
+ * no pipelining) and loops:
+ *   hold one random seat of --seats, with the next of its own tokens
+ *     http:  POST /api/reservations {"eventId":E,"seatIds":[S],"holdSeconds":H}
+ *     redis: EVALSHA <redis_hold.lua> 2 seat:{E}:S sold:{E} <token> <H*1000> S
+ *   if the hold succeeded (201 / integer 0) and --release is on, release it
+ *     http:  DELETE /api/reservations/E/S
+ *     redis: EVALSHA <redis_release.lua> 1 seat:{E}:S <token>
+ * Connection c owns tokens c, c+conns, c+2*conns, ... (of --tokens) and uses
+ * them in turn, so no session is shared between connections and a session
+ * holds at most one seat at a time (the 8-per-event limit is not reached).
+ *
+ * Hold latency and release latency go to separate histograms (the time from
+ * the first byte written to the last byte of the answer read). All
+ * connections are opened before the clock starts; answers that arrive
+ * after --duration are not counted, but a hold granted then is still
+ * released (drain, at most 2 s) so the table is left clean. A request
+ * unanswered after --timeout-ms counts as a timeout and its connection is
+ * reopened.
+ *
+ * --grant-log FILE writes "<token index> <seat>" for every granted hold:
+ * with --release 0 and a long hold this is the oversell audit's input.
+ *
+ * Threads: each owns its connections, epoll set and statistics; main merges
+ * after the join. Output: one JSON object on stdout. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_THREADS 16
+#define MAX_CONNS 20000
+#define IN_CAP 4096
+#define OUT_CAP 512
+#define DRAIN_NS 2000000000LL
+#define MAX_CODES 16
+
+/* ---- log-bucket histogram, microseconds, within 1/64 of the truth ---- */
+#define HIST_SUB_BITS 6
+#define HIST_SUB (1 << HIST_SUB_BITS)
+#define HIST_MAX_BITS 40
+#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
+
+struct hist {
+	uint64_t count[HIST_BUCKETS];
+	uint64_t total, max;
+	double sum;
+};
+
+static unsigned hist_index(uint64_t v)
+{
+	unsigned msb, shift;
+
+	if (v >= (1ULL << HIST_MAX_BITS))
+		v = (1ULL << HIST_MAX_BITS) - 1;
+	if (v < 2 * HIST_SUB)
+		return (unsigned)v;
+	msb = 63u - (unsigned)__builtin_clzll(v);
+	shift = msb - HIST_SUB_BITS;
+	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
+}
+
+/* the middle of a bucket */
+static double hist_value(unsigned i)
+{
+	unsigned shift;
+	uint64_t lo;
+
+	if (i < 2 * HIST_SUB)
+		return (double)i;
+	shift = i / HIST_SUB - 1;
+	lo = ((uint64_t)(i % HIST_SUB) + HIST_SUB) << shift;
+	return (double)lo + (double)((1ULL << shift) - 1) / 2.0;
+}
+
+static void hist_add(struct hist *h, uint64_t us)
+{
+	h->count[hist_index(us)]++;
+	h->total++;
+	h->sum += (double)us;
+	if (us > h->max)
+		h->max = us;
+}
+
+static void hist_merge(struct hist *a, const struct hist *b)
+{
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		a->count[i] += b->count[i];
+	a->total += b->total;
+	a->sum += b->sum;
+	if (b->max > a->max)
+		a->max = b->max;
+}
+
+static double hist_pct(const struct hist *h, double p)
+{
+	uint64_t want, seen = 0;
+
+	if (!h->total)
+		return 0;
+	want = (uint64_t)((double)h->total * p / 100.0 + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->count[i];
+		if (seen >= want) {
+			double v = hist_value(i);
+
+			return v > (double)h->max ? (double)h->max : v;
+		}
+	}
+	return (double)h->max;
+}
+
+static void hist_json(FILE *f, const char *name, const struct hist *h)
+{
+	fprintf(f,
+		"\"%s\":{\"n\":%llu,\"mean\":%.1f,\"p50\":%.0f,\"p90\":%.0f,"
+		"\"p95\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%llu}",
+		name, (unsigned long long)h->total,
+		h->total ? h->sum / (double)h->total : 0.0, hist_pct(h, 50),
+		hist_pct(h, 90), hist_pct(h, 95), hist_pct(h, 99), hist_pct(h, 99.9),
+		(unsigned long long)h->max);
+}
+
+/* ---- options ---------------------------------------------------------- */
+
+enum mode { MODE_HTTP, MODE_REDIS };
+
+static struct {
+	enum mode mode;
+	char host[64];
+	int port;
+	const char *tokens_path;
+	uint32_t event;
+	uint32_t seat_lo, seat_hi;
+	int conns, threads;
+	double duration;
+	int hold_seconds;
+	bool release;
+	const char *lua_dir;
+	const char *grant_log;
+	int timeout_ms;
+	int server_pid;
+	unsigned seed;
+} opt = {
+	.mode = MODE_HTTP,
+	.host = "127.0.0.1",
+	.port = 8080,
+	.event = 1,
+	.seat_lo = 0,
+	.seat_hi = 9999,
+	.conns = 1000,
+	.threads = 2,
+	.duration = 10,
+	.hold_seconds = 10,
+	.release = true,
+	.lua_dir = "bench",
+	.timeout_ms = 5000,
+	.seed = 1,
+};
+
+static char (*tokens)[33];
+static int n_tokens;
+static char sha_hold[41], sha_release[41];
+
+/* ---- per-connection and per-thread state ------------------------------ */
+
+enum cstate { C_CLOSED, C_CONNECTING, C_IDLE, C_WAIT_HOLD, C_WAIT_REL };
+
+struct conn {
+	int fd;
+	int idx; /* global connection number */
+	enum cstate st;
+	uint32_t seat;
+	int tok;      /* token index of the request in flight */
+	int tok_turn; /* which of the connection's tokens comes next */
+	int64_t sent_ns;
+	char out[OUT_CAP];
+	int out_len, out_off;
+	char in[IN_CAP];
+	int in_len;
+	uint64_t rng;
+};
+
+struct code_count {
+	char code[32];
+	uint64_t n;
+};
+
+struct stats {
+	struct hist hold, rel, all;
+	uint64_t hold_status[600]; /* http status, or 0..9 for Redis replies */
+	uint64_t rel_status[600];
+	struct code_count codes[MAX_CODES];
+	uint64_t timeouts, conn_errors, parse_errors, reconnects;
+	uint64_t holds_unreleased; /* granted, then no successful release */
+	uint64_t in_flight_at_end;
+};
+
+struct worker {
+	pthread_t tid;
+	int id;
+	int epfd;
+	struct conn *conns;
+	int n;
+	struct stats st;
+	char *grants;
+	size_t grants_len, grants_cap;
+	int connected;
+	int fatal;
+};
+
+static struct worker workers[MAX_THREADS];
+static atomic_int ready_count;
+static atomic_int go;
+static int64_t t_start_ns, t_end_ns;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static void die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "rest_load: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static int resp_bulk(char *p, size_t cap, const char *s)
+{
+	return snprintf(p, cap, "$%zu\r\n%s\r\n", strlen(s), s);
+}
+
+static void build_hold(struct conn *c)
+{
+	uint32_t span = opt.seat_hi - opt.seat_lo + 1;
+	int per = 0, k;
+
+	/* this connection's tokens: idx, idx+conns, ... below n_tokens */
+	for (k = c->idx; k < n_tokens; k += opt.conns)
+		per++;
+	c->tok = c->idx + (c->tok_turn % per) * opt.conns;
+	c->tok_turn++;
+	c->seat = opt.seat_lo + (uint32_t)(xorshift(&c->rng) % span);
+	if (opt.mode == MODE_HTTP) {
+		char body[128];
+		int bl = snprintf(body, sizeof(body),
+				  "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
+				  opt.event, c->seat, opt.hold_seconds);
+
+		c->out_len = snprintf(c->out, OUT_CAP,
+				      "POST /api/reservations HTTP/1.1\r\n"
+				      "Host: %s:%d\r\n"
+				      "Authorization: Bearer %s\r\n"
+				      "Content-Type: application/json\r\n"
+				      "Content-Length: %d\r\n\r\n%s",
+				      opt.host, opt.port, tokens[c->tok], bl, body);
+	} else {
+		char key[48], sold[32], ttl[16], seat[16];
+		int n = 0;
+
+		snprintf(key, sizeof(key), "seat:{%u}:%u", opt.event, c->seat);
+		snprintf(sold, sizeof(sold), "sold:{%u}", opt.event);
+		snprintf(ttl, sizeof(ttl), "%d", opt.hold_seconds * 1000);
+		snprintf(seat, sizeof(seat), "%u", c->seat);
+		n += snprintf(c->out + n, OUT_CAP - n, "*8\r\n");
+		n += resp_bulk(c->out + n, OUT_CAP - n, "EVALSHA");
+		n += resp_bulk(c->out + n, OUT_CAP - n, sha_hold);
+		n += resp_bulk(c->out + n, OUT_CAP - n, "2");
+		n += resp_bulk(c->out + n, OUT_CAP - n, key);
+		n += resp_bulk(c->out + n, OUT_CAP - n, sold);
+		n += resp_bulk(c->out + n, OUT_CAP - n, tokens[c->tok]);
+		n += resp_bulk(c->out + n, OUT_CAP - n, ttl);
+		n += resp_bulk(c->out + n, OUT_CAP - n, seat);
+		c->out_len = n;
+	}
+	c->out_off = 0;
+}
+
+static void build_release(struct conn *c)
+{
+	if (opt.mode == MODE_HTTP) {
+		c->out_len = snprintf(c->out, OUT_CAP,
+				      "DELETE /api/reservations/%u/%u HTTP/1.1\r\n"
+				      "Host: %s:%d\r\n"
+				      "Authorization: Bearer %s\r\n\r\n",
+				      opt.event, c->seat, opt.host, opt.port,
+				      tokens[c->tok]);
+	} else {
+		char key[48];
+		int n = 0;
+
+		snprintf(key, sizeof(key), "seat:{%u}:%u", opt.event, c->seat);
+		n += snprintf(c->out + n, OUT_CAP - n, "*5\r\n");
+		n += resp_bulk(c->out + n, OUT_CAP - n, "EVALSHA");
+		n += resp_bulk(c->out + n, OUT_CAP - n, sha_release);
+		n += resp_bulk(c->out + n, OUT_CAP - n, "1");
+		n += resp_bulk(c->out + n, OUT_CAP - n, key);
+		n += resp_bulk(c->out + n, OUT_CAP - n, tokens[c->tok]);
+		c->out_len = n;
+	}
+	c->out_off = 0;
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+/* Returns the bytes of one complete answer in c->in (0: need more, -1:
+ * malformed) and its status: the HTTP status, or for Redis the integer
+ * reply (an error reply is status 599). For HTTP error bodies, *code gets
+ * the "code" field. */
+static int parse_answer(struct conn *c, int *status, char *code, size_t codecap,
+			bool *close_after)
+{
+	code[0] = '\0';
+	*close_after = false;
+	if (opt.mode == MODE_REDIS) {
+		char *eol = memmem(c->in, (size_t)c->in_len, "\r\n", 2);
+
+		if (!eol)
+			return c->in_len >= IN_CAP ? -1 : 0;
+		if (c->in[0] == ':') {
+			*status = atoi(c->in + 1);
+		} else if (c->in[0] == '-') {
+			*status = 599;
+			snprintf(code, codecap, "%.*s",
+				 (int)(eol - c->in - 1 < 31 ? eol - c->in - 1 : 31),
+				 c->in + 1);
+		} else {
+			return -1; /* the scripts only return integers */
+		}
+		return (int)(eol - c->in) + 2;
+	}
+	char *hend = memmem(c->in, (size_t)c->in_len, "\r\n\r\n", 4);
+	long clen = 0;
+	int hlen;
+
+	if (!hend)
+		return c->in_len >= IN_CAP ? -1 : 0;
+	hlen = (int)(hend - c->in) + 4;
+	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.", 7))
+		return -1;
+	*status = atoi(c->in + 9);
+	for (char *p = memmem(c->in, (size_t)hlen, "\r\n", 2); p && p < hend;
+	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
+		char *h = p + 2;
+
+		if (!strncasecmp(h, "Content-Length:", 15))
+			clen = strtol(h + 15, NULL, 10);
+		else if (!strncasecmp(h, "Connection:", 11) &&
+			 strcasestr(h, "close") && strcasestr(h, "close") < hend)
+			*close_after = true;
+		else if (!strncasecmp(h, "Transfer-Encoding:", 18))
+			return -1; /* ticketd answers with Content-Length */
+	}
+	if (clen < 0 || hlen + clen > IN_CAP)
+		return -1;
+	if (c->in_len < hlen + clen)
+		return 0;
+	if (*status >= 300 && clen > 0) {
+		char *b = c->in + hlen, *e = b + clen;
+		char *k = memmem(b, (size_t)clen, "\"code\":\"", 8);
+
+		if (k) {
+			char *q;
+
+			k += 8;
+			q = memchr(k, '"', (size_t)(e - k));
+			if (q)
+				snprintf(code, codecap, "%.*s",
+					 (int)(q - k < 31 ? q - k : 31), k);
+		}
+	}
+	return hlen + (int)clen;
+}
+
+static void count_code(struct stats *st, const char *code)
+{
+	if (!code[0])
+		return;
+	for (int i = 0; i < MAX_CODES; i++) {
+		if (!st->codes[i].code[0]) {
+			snprintf(st->codes[i].code, sizeof(st->codes[i].code), "%s", code);
+			st->codes[i].n = 1;
+			return;
+		}
+		if (!strcmp(st->codes[i].code, code)) {
+			st->codes[i].n++;
+			return;
+		}
+	}
+}
+
+/* ---- connection handling ---------------------------------------------- */
+
+static struct sockaddr_in target;
+
+static int open_conn(struct worker *w, struct conn *c)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	c->st = C_CONNECTING;
+	c->in_len = 0;
+	c->out_len = c->out_off = 0;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		c->fd = -1;
+		c->st = C_CLOSED;
+		return -1;
+	}
+	return 0;
+}
+
+static void close_conn(struct worker *w, struct conn *c)
+{
+	if (c->fd >= 0) {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	c->fd = -1;
+	c->st = C_CLOSED;
+}
+
+static bool measuring(int64_t t)
+{
+	return t >= t_start_ns && t < t_end_ns;
+}
+
+static void want_write(struct worker *w, struct conn *c, bool on)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+				 .data.ptr = c};
+
+	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Writes what is pending; returns -1 when the connection broke. */
+static int flush_out(struct worker *w, struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t k = send(c->fd, c->out + c->out_off,
+				 (size_t)(c->out_len - c->out_off), MSG_NOSIGNAL);
+
+		if (k < 0) {
+			if (errno == EAGAIN) {
+				want_write(w, c, true);
+				return 0;
+			}
+			return -1;
+		}
+		c->out_off += (int)k;
+	}
+	return 0;
+}
+
+static int send_req(struct worker *w, struct conn *c, bool hold)
+{
+	if (hold)
+		build_hold(c);
+	else
+		build_release(c);
+	c->st = hold ? C_WAIT_HOLD : C_WAIT_REL;
+	c->sent_ns = now_ns();
+	return flush_out(w, c);
+}
+
+static void add_grant(struct worker *w, int tok, uint32_t seat)
+{
+	if (w->grants_len + 32 > w->grants_cap) {
+		size_t ncap = w->grants_cap ? w->grants_cap * 2 : 1 << 16;
+		char *nb = realloc(w->grants, ncap);
+
+		if (!nb) {
+			w->fatal = 1;
+			return;
+		}
+		w->grants = nb;
+		w->grants_cap = ncap;
+	}
+	w->grants_len += (size_t)snprintf(w->grants + w->grants_len, 32, "%d %u\n",
+					  tok, seat);
+}
+
+static bool hold_granted(int status)
+{
+	return opt.mode == MODE_HTTP ? status == 201 : status == 0;
+}
+
+static bool release_done(int status)
+{
+	return opt.mode == MODE_HTTP ? status == 204 : status == 0;
+}
+
+/* One complete answer: record it and send the connection's next request. */
+static int on_answer(struct worker *w, struct conn *c, int status,
+		     const char *code, int64_t t)
+{
+	bool in_window = measuring(t);
+	struct stats *st = &w->st;
+	uint64_t us = (uint64_t)((t - c->sent_ns) / 1000);
+	int s = status < 0 || status >= 600 ? 599 : status;
+
+	if (c->st == C_WAIT_HOLD) {
+		bool ok = hold_granted(status);
+
+		if (in_window) {
+			hist_add(&st->hold, us);
+			hist_add(&st->all, us);
+			st->hold_status[s]++;
+			count_code(st, code);
+		}
+		if (ok && opt.grant_log)
+			add_grant(w, c->tok, c->seat);
+		if (ok && opt.release)
+			return send_req(w, c, false);
+		if (ok && in_window)
+			st->holds_unreleased++;
+	} else if (c->st == C_WAIT_REL) {
+		if (in_window) {
+			hist_add(&st->rel, us);
+			hist_add(&st->all, us);
+			st->rel_status[s]++;
+			count_code(st, code);
+		}
+		if (!release_done(status))
+			st->holds_unreleased++;
+	}
+	c->st = C_IDLE;
+	if (t >= t_end_ns)
+		return 0; /* drained: no new hold after the window */
+	return send_req(w, c, true);
+}
+
+static int on_readable(struct worker *w, struct conn *c)
+{
+	for (;;) {
+		ssize_t k = recv(c->fd, c->in + c->in_len,
+				 (size_t)(IN_CAP - c->in_len), 0);
+
+		if (k == 0)
+			return -1;
+		if (k < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->in_len += (int)k;
+		for (;;) {
+			int status = 0, used;
+			char code[32];
+			bool close_after;
+
+			if (c->st != C_WAIT_HOLD && c->st != C_WAIT_REL) {
+				if (c->in_len)
+					w->st.parse_errors++; /* unasked bytes */
+				return c->in_len ? -1 : 0;
+			}
+			used = parse_answer(c, &status, code, sizeof(code),
+					    &close_after);
+			if (used == 0)
+				break;
+			if (used < 0) {
+				w->st.parse_errors++;
+				return -1;
+			}
+			memmove(c->in, c->in + used, (size_t)(c->in_len - used));
+			c->in_len -= used;
+			if (on_answer(w, c, status, code, now_ns()) < 0)
+				return -1;
+			if (close_after)
+				return -1;
+		}
+	}
+}
+
+/* A broken or timed-out connection: its request is lost; reopen it while
+ * the window is open. */
+static void reopen(struct worker *w, struct conn *c, int64_t t)
+{
+	bool was_waiting = c->st == C_WAIT_HOLD || c->st == C_WAIT_REL;
+
+	close_conn(w, c);
+	if (t >= t_end_ns)
+		return;
+	w->st.reconnects++;
+	if (open_conn(w, c) < 0)
+		w->st.conn_errors++;
+	(void)was_waiting;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[256];
+	int64_t deadline = now_ns() + 20000000000LL, last_scan = 0;
+	bool started = false;
+	int pending = w->n;
+
+	/* phase 1: open every connection before the clock starts */
+	for (int i = 0; i < w->n; i++)
+		if (open_conn(w, &w->conns[i]) < 0) {
+			w->st.conn_errors++;
+			pending--;
+		}
+	while (pending > 0 && now_ns() < deadline) {
+		int n = epoll_wait(w->epfd, evs, 256, 100);
+
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			int err = 0;
+			socklen_t el = sizeof(err);
+
+			if (c->st != C_CONNECTING)
+				continue;
+			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			pending--;
+			if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+				w->st.conn_errors++;
+				close_conn(w, c);
+				continue;
+			}
+			c->st = C_IDLE;
+			w->connected++;
+			want_write(w, c, false);
+		}
+	}
+	atomic_fetch_add(&ready_count, 1);
+	while (!atomic_load(&go))
+		usleep(1000);
+
+	/* phase 2: the loop */
+	for (int i = 0; i < w->n; i++)
+		if (w->conns[i].st == C_IDLE &&
+		    send_req(w, &w->conns[i], true) < 0)
+			reopen(w, &w->conns[i], now_ns());
+	started = true;
+	for (;;) {
+		int64_t t = now_ns();
+		int n;
+
+		if (t >= t_end_ns) {
+			bool busy = false;
+
+			for (int i = 0; i < w->n; i++)
+				if (w->conns[i].st == C_WAIT_REL ||
+				    w->conns[i].st == C_WAIT_HOLD)
+					busy = true;
+			if (!busy || t >= t_end_ns + DRAIN_NS)
+				break;
+		}
+		n = epoll_wait(w->epfd, evs, 256, 20);
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+
+			if (c->fd < 0)
+				continue;
+			if (c->st == C_CONNECTING) {
+				int err = 0;
+				socklen_t el = sizeof(err);
+
+				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+				if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+					w->st.conn_errors++;
+					reopen(w, c, now_ns());
+					continue;
+				}
+				c->st = C_IDLE;
+				want_write(w, c, false);
+				if (now_ns() < t_end_ns && send_req(w, c, true) < 0)
+					reopen(w, c, now_ns());
+				continue;
+			}
+			if (evs[i].events & EPOLLOUT) {
+				if (flush_out(w, c) < 0) {
+					w->st.conn_errors++;
+					reopen(w, c, now_ns());
+					continue;
+				}
+				if (c->out_off >= c->out_len)
+					want_write(w, c, false);
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+				if (on_readable(w, c) < 0) {
+					if (c->st == C_WAIT_HOLD || c->st == C_WAIT_REL)
+						w->st.conn_errors++;
+					reopen(w, c, now_ns());
+				}
+			}
+		}
+		t = now_ns();
+		if (t - last_scan > 100000000LL) {
+			last_scan = t;
+			for (int i = 0; i < w->n; i++) {
+				struct conn *c = &w->conns[i];
+
+				if ((c->st == C_WAIT_HOLD || c->st == C_WAIT_REL) &&
+				    t - c->sent_ns > (int64_t)opt.timeout_ms * 1000000LL) {
+					if (measuring(t))
+						w->st.timeouts++;
+					if (c->st == C_WAIT_REL)
+						w->st.holds_unreleased++;
+					reopen(w, c, t);
+				}
+			}
+		}
+	}
+	for (int i = 0; i < w->n; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->st == C_WAIT_HOLD || c->st == C_WAIT_REL)
+			w->st.in_flight_at_end++;
+		if (c->st == C_WAIT_REL)
+			w->st.holds_unreleased++;
+		close_conn(w, c);
+	}
+	(void)started;
+	return NULL;
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+static void load_tokens(void)
+{
+	FILE *f = fopen(opt.tokens_path, "r");
+	char line[128];
+	int cap = 1024;
+
+	if (!f)
+		die("cannot open the tokens file %s", opt.tokens_path);
+	tokens = malloc((size_t)cap * sizeof(*tokens));
+	while (tokens && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n \t")] = '\0';
+		if (strlen(line) != 32)
+			continue;
+		if (n_tokens == cap) {
+			cap *= 2;
+			tokens = realloc(tokens, (size_t)cap * sizeof(*tokens));
+			if (!tokens)
+				break;
+		}
+		memcpy(tokens[n_tokens++], line, 33);
+	}
+	fclose(f);
+	if (!tokens || n_tokens == 0)
+		die("no 32-hex tokens in %s", opt.tokens_path);
+}
+
+/* Blocking RESP command on a fresh connection; returns the first line. */
+static int redis_script_load(const char *path, char *sha)
+{
+	FILE *f = fopen(path, "r");
+	char *src, *cmd, reply[256];
+	long len;
+	int fd, n = 0;
+	ssize_t k;
+
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	src = malloc((size_t)len + 1);
+	cmd = malloc((size_t)len + 128);
+	if (!src || !cmd || fread(src, 1, (size_t)len, f) != (size_t)len) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	src[len] = '\0';
+	n = snprintf(cmd, 128, "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$%ld\r\n", len);
+	memcpy(cmd + n, src, (size_t)len);
+	n += (int)len;
+	memcpy(cmd + n, "\r\n", 2);
+	n += 2;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 ||
+	    send(fd, cmd, (size_t)n, MSG_NOSIGNAL) != n) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	k = recv(fd, reply, sizeof(reply) - 1, 0);
+	close(fd);
+	free(src);
+	free(cmd);
+	if (k < 0)
+		return -1;
+	reply[k] = '\0';
+	/* $40\r\n<sha>\r\n */
+	if (strncmp(reply, "$40\r\n", 5) || k < 45)
+		return -1;
+	memcpy(sha, reply + 5, 40);
+	sha[40] = '\0';
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static double proc_cpu_s(int pid)
+{
+	char path[64], buf[2048], *p;
+	unsigned long long ut, stt;
+	FILE *f;
+	size_t k;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	k = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[k] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &stt) != 2)
+		return -1;
+	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* busy and total jiffies of all CPUs */
+static void host_cpu(unsigned long long *busy, unsigned long long *total)
+{
+	unsigned long long v[10] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+
+	*busy = *total = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+		*total = *busy + v[3] + v[4];
+	}
+	fclose(f);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: rest_load --tokens FILE [--mode http|redis] [--target host:port]\n"
+		"  [--event N] [--seats A-B] [--conns N] [--threads N] [--duration S]\n"
+		"  [--hold-seconds S] [--release 0|1] [--lua-dir DIR] [--grant-log FILE]\n"
+		"  [--timeout-ms MS] [--server-pid PID] [--seed N]\n");
+	exit(2);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"mode", 1, 0, 'm'},	     {"target", 1, 0, 't'},
+		{"tokens", 1, 0, 'k'},	     {"event", 1, 0, 'e'},
+		{"seats", 1, 0, 's'},	     {"conns", 1, 0, 'c'},
+		{"threads", 1, 0, 'T'},	     {"duration", 1, 0, 'd'},
+		{"hold-seconds", 1, 0, 'H'}, {"release", 1, 0, 'r'},
+		{"lua-dir", 1, 0, 'l'},	     {"grant-log", 1, 0, 'g'},
+		{"timeout-ms", 1, 0, 'o'},   {"server-pid", 1, 0, 'p'},
+		{"seed", 1, 0, 'S'},	     {"help", 0, 0, 'h'},
+		{0, 0, 0, 0}};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			if (!strcmp(optarg, "http"))
+				opt.mode = MODE_HTTP;
+			else if (!strcmp(optarg, "redis"))
+				opt.mode = MODE_REDIS;
+			else
+				usage();
+			break;
+		case 't': {
+			char *colon = strrchr(optarg, ':');
+
+			if (!colon || colon - optarg >= (long)sizeof(opt.host))
+				usage();
+			snprintf(opt.host, sizeof(opt.host), "%.*s",
+				 (int)(colon - optarg), optarg);
+			opt.port = atoi(colon + 1);
+			break;
+		}
+		case 'k':
+			opt.tokens_path = optarg;
+			break;
+		case 'e':
+			opt.event = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			if (sscanf(optarg, "%u-%u", &opt.seat_lo, &opt.seat_hi) != 2 ||
+			    opt.seat_hi < opt.seat_lo)
+				usage();
+			break;
+		case 'c':
+			opt.conns = atoi(optarg);
+			break;
+		case 'T':
+			opt.threads = atoi(optarg);
+			break;
+		case 'd':
+			opt.duration = atof(optarg);
+			break;
+		case 'H':
+			opt.hold_seconds = atoi(optarg);
+			break;
+		case 'r':
+			opt.release = atoi(optarg) != 0;
+			break;
+		case 'l':
+			opt.lua_dir = optarg;
+			break;
+		case 'g':
+			opt.grant_log = optarg;
+			break;
+		case 'o':
+			opt.timeout_ms = atoi(optarg);
+			break;
+		case 'p':
+			opt.server_pid = atoi(optarg);
+			break;
+		case 'S':
+			opt.seed = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!opt.tokens_path || opt.conns < 1 || opt.conns > MAX_CONNS ||
+	    opt.threads < 1 || opt.threads > MAX_THREADS || opt.duration <= 0 ||
+	    opt.duration > 600 || opt.timeout_ms < 10 || opt.port < 1 ||
+	    opt.port > 65535)
+		usage();
+	if (opt.threads > opt.conns)
+		opt.threads = opt.conns;
+}
+
+static void status_json(FILE *f, const char *name, const uint64_t *s)
+{
+	bool first = true;
+
+	fprintf(f, "\"%s\":{", name);
+	for (int i = 0; i < 600; i++)
+		if (s[i]) {
+			fprintf(f, "%s\"%d\":%llu", first ? "" : ",", i,
+				(unsigned long long)s[i]);
+			first = false;
+		}
+	fprintf(f, "}");
+}
+
+int main(int argc, char **argv)
+{
+	struct stats tot;
+	double cpu0, cpu1, secs;
+	unsigned long long hb0, ht0, hb1, ht1;
+	struct rusage ru0, ru1;
+	int64_t t_done;
+	int connected = 0;
+	uint64_t granted;
+
+	signal(SIGPIPE, SIG_IGN);
+	parse_args(argc, argv);
+	raise_nofile();
+	load_tokens();
+	if (n_tokens < opt.conns)
+		fprintf(stderr,
+			"rest_load: warning: %d tokens for %d connections: sessions are shared\n",
+			n_tokens, opt.conns);
+	target.sin_family = AF_INET;
+	target.sin_port = htons((uint16_t)opt.port);
+	if (inet_pton(AF_INET, opt.host, &target.sin_addr) != 1)
+		die("target host must be an IPv4 address: %s", opt.host);
+	if (opt.mode == MODE_REDIS) {
+		char p[512];
+
+		snprintf(p, sizeof(p), "%s/redis_hold.lua", opt.lua_dir);
+		if (redis_script_load(p, sha_hold))
+			die("SCRIPT LOAD %s failed", p);
+		snprintf(p, sizeof(p), "%s/redis_release.lua", opt.lua_dir);
+		if (redis_script_load(p, sha_release))
+			die("SCRIPT LOAD %s failed", p);
+	}
+
+	for (int t = 0; t < opt.threads; t++) {
+		struct worker *w = &workers[t];
+
+		w->id = t;
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->conns = calloc((size_t)opt.conns / (size_t)opt.threads + 1,
+				  sizeof(struct conn));
+		if (w->epfd < 0 || !w->conns)
+			die("%s", "out of resources");
+	}
+	for (int i = 0; i < opt.conns; i++) {
+		struct worker *w = &workers[i % opt.threads];
+		struct conn *c = &w->conns[w->n++];
+
+		c->fd = -1;
+		c->idx = i;
+		c->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1) ^ (uint64_t)opt.seed;
+		if (!c->rng)
+			c->rng = 1;
+		for (int k = 0; k < 4; k++)
+			xorshift(&c->rng);
+	}
+	t_start_ns = INT64_MAX / 2;
+	t_end_ns = INT64_MAX / 2;
+	int64_t t_connect = now_ns();
+	for (int t = 0; t < opt.threads; t++)
+		pthread_create(&workers[t].tid, NULL, worker_main, &workers[t]);
+	while (atomic_load(&ready_count) < opt.threads)
+		usleep(1000);
+	double connect_s = (double)(now_ns() - t_connect) / 1e9;
+	for (int t = 0; t < opt.threads; t++)
+		connected += workers[t].connected;
+
+	cpu0 = proc_cpu_s(opt.server_pid);
+	host_cpu(&hb0, &ht0);
+	getrusage(RUSAGE_SELF, &ru0);
+	t_start_ns = now_ns();
+	t_end_ns = t_start_ns + (int64_t)(opt.duration * 1e9);
+	atomic_store(&go, 1);
+	while (now_ns() < t_end_ns)
+		usleep(10000);
+	cpu1 = proc_cpu_s(opt.server_pid);
+	host_cpu(&hb1, &ht1);
+	getrusage(RUSAGE_SELF, &ru1);
+	for (int t = 0; t < opt.threads; t++)
+		pthread_join(workers[t].tid, NULL);
+	t_done = now_ns();
+	secs = opt.duration;
+
+	memset(&tot, 0, sizeof(tot));
+	for (int t = 0; t < opt.threads; t++) {
+		struct stats *s = &workers[t].st;
+
+		hist_merge(&tot.hold, &s->hold);
+		hist_merge(&tot.rel, &s->rel);
+		hist_merge(&tot.all, &s->all);
+		for (int i = 0; i < 600; i++) {
+			tot.hold_status[i] += s->hold_status[i];
+			tot.rel_status[i] += s->rel_status[i];
+		}
+		for (int i = 0; i < MAX_CODES && s->codes[i].code[0]; i++)
+			for (uint64_t k = 0; k < s->codes[i].n; k++)
+				count_code(&tot, s->codes[i].code);
+		tot.timeouts += s->timeouts;
+		tot.conn_errors += s->conn_errors;
+		tot.parse_errors += s->parse_errors;
+		tot.reconnects += s->reconnects;
+		tot.holds_unreleased += s->holds_unreleased;
+		tot.in_flight_at_end += s->in_flight_at_end;
+	}
+	if (opt.grant_log) {
+		FILE *g = fopen(opt.grant_log, "w");
+
+		if (!g)
+			die("cannot write %s", opt.grant_log);
+		for (int t = 0; t < opt.threads; t++)
+			fwrite(workers[t].grants, 1, workers[t].grants_len, g);
+		fclose(g);
+	}
+	granted = tot.hold_status[opt.mode == MODE_HTTP ? 201 : 0];
+
+	double client_cpu =
+		(double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+		(double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+		(double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+		(double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	double server_cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+	double host_busy = ht1 > ht0 ? 100.0 * (double)(hb1 - hb0) / (double)(ht1 - ht0) : -1;
+	FILE *o = stdout;
+
+	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"conns\":%d,"
+		   "\"connected\":%d,\"threads\":%d,\"duration_s\":%.3f,"
+		   "\"connect_s\":%.3f,\"drain_s\":%.3f,\"event\":%u,"
+		   "\"seats\":\"%u-%u\",\"hold_seconds\":%d,\"release\":%s,"
+		   "\"tokens\":%d,",
+		opt.mode == MODE_HTTP ? "http" : "redis", opt.host, opt.port,
+		opt.conns, connected, opt.threads, secs, connect_s,
+		(double)(t_done - t_end_ns) / 1e9, opt.event, opt.seat_lo,
+		opt.seat_hi, opt.hold_seconds, opt.release ? "true" : "false",
+		n_tokens);
+	fprintf(o, "\"requests\":%llu,\"requests_per_s\":%.1f,"
+		   "\"holds\":%llu,\"holds_per_s\":%.1f,\"holds_granted\":%llu,"
+		   "\"holds_granted_per_s\":%.1f,\"releases\":%llu,",
+		(unsigned long long)tot.all.total, (double)tot.all.total / secs,
+		(unsigned long long)tot.hold.total, (double)tot.hold.total / secs,
+		(unsigned long long)granted, (double)granted / secs,
+		(unsigned long long)tot.rel.total);
+	hist_json(o, "hold_latency_us", &tot.hold);
+	fprintf(o, ",");
+	hist_json(o, "release_latency_us", &tot.rel);
+	fprintf(o, ",");
+	hist_json(o, "all_latency_us", &tot.all);
+	fprintf(o, ",");
+	status_json(o, "hold_status", tot.hold_status);
+	fprintf(o, ",");
+	status_json(o, "release_status", tot.rel_status);
+	fprintf(o, ",\"codes\":{");
+	for (int i = 0; i < MAX_CODES && tot.codes[i].code[0]; i++)
+		fprintf(o, "%s\"%s\":%llu", i ? "," : "", tot.codes[i].code,
+			(unsigned long long)tot.codes[i].n);
+	fprintf(o, "},\"errors\":{\"timeouts\":%llu,\"connection\":%llu,"
+		   "\"parse\":%llu,\"reconnects\":%llu},"
+		   "\"holds_unreleased\":%llu,\"in_flight_at_end\":%llu,",
+		(unsigned long long)tot.timeouts, (unsigned long long)tot.conn_errors,
+		(unsigned long long)tot.parse_errors,
+		(unsigned long long)tot.reconnects,
+		(unsigned long long)tot.holds_unreleased,
+		(unsigned long long)tot.in_flight_at_end);
+	fprintf(o, "\"cpu\":{\"server_pid\":%d,\"server_s\":%.3f,"
+		   "\"server_us_per_request\":%.2f,\"client_s\":%.3f,"
+		   "\"host_busy_pct\":%.1f}}\n",
+		opt.server_pid, server_cpu,
+		server_cpu >= 0 && tot.all.total
+			? server_cpu * 1e6 / (double)tot.all.total
+			: -1.0,
+		client_cpu, host_busy);
+	return connected == 0 ? 1 : 0;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# XDP on a real veth: a throwaway network namespace with a veth pair in
+# 10.78.0.0/24 and fd78::/64 (not the addresses `make run` uses), the edge
+# attached through edge_attach_xdp, real UDP HOLD/QUERY/RELEASE from the host
+# side to the namespace address. Needs root. Everything it creates is removed
+# on exit, whatever happens.
+#
+# Installed by bpf/bpf.mk beside its driver (xdp_netns_driver) in the build
+# tree; run it from there.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+driver="$here/xdp_netns_driver"
+id=$$
+ns="tkt-xdp-$id"
+vh="tkth$id"        # host end (xdp_pass)
+vn="tktn$id"        # namespace end (xdp_seat_hold)
+pin="/sys/fs/bpf/ticket-test-netns-$id"
+
+cleanup() {
+	ip netns del "$ns" 2>/dev/null || true
+	ip link del "$vh" 2>/dev/null || true
+	rm -rf "$pin" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$(id -u)" != 0 ]; then
+	echo "test_xdp_netns: needs root" >&2
+	exit 1
+fi
+[ -x "$driver" ] || { echo "missing $driver (make it first)" >&2; exit 1; }
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+ip netns add "$ns"
+ip link add "$vh" type veth peer name "$vn"
+ip link set "$vn" netns "$ns"
+ip addr add 10.78.0.1/24 dev "$vh"
+ip -6 addr add fd78::1/64 dev "$vh" nodad
+ip link set "$vh" up
+ip -n "$ns" link set lo up
+ip -n "$ns" addr add 10.78.0.2/24 dev "$vn"
+ip -n "$ns" -6 addr add fd78::2/64 dev "$vn" nodad
+ip -n "$ns" link set "$vn" up
+
+"$driver" "$pin" "$ns" "$vn" "$vh" 10.78.0.2 fd78::2
+
+# detached on the way out: no XDP program left on either end
+if ip -n "$ns" -d link show "$vn" | grep -q "prog/xdp" ||
+	ip -d link show "$vh" | grep -q "prog/xdp"; then
+	echo "not ok - XDP program left attached after edge_detach_xdp"
+	exit 1
+fi
+echo "ok - nothing left attached"

@@ -1,0 +1,54 @@
+/* The order saga. A payment decision is recorded (payments row + outbox
+ * event on ticketing.payments, one transaction); the saga consumes that
+ * event from Kafka, de-duplicated through the inbox, and ends the order:
+ *
+ *   APPROVED, before the deadline -> sold_seats rows (the primary key
+ *       refuses a second sale), order CONFIRMED, outbox event, one
+ *       transaction; then the seat words ORDERED -> SOLD.
+ *   DECLINED, FAILED (gateway kept failing), or the deadline passed ->
+ *       order CANCELLED with a reason, outbox event; seat words released.
+ *
+ * A deadline thread cancels PENDING orders whose deadline has passed, so no
+ * order stays PENDING, even if no payment ever comes. The conditional
+ * PENDING -> X update makes exactly one of confirm and cancel win. At start
+ * the saga reconciles seat words with orders that ended while the daemon was
+ * down (or between commit and word update). */
+#ifndef TICKETD_SAGA_H
+#define TICKETD_SAGA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "userspace/kafka_consumer.h"
+
+struct ticketd;
+struct order;
+
+struct saga {
+	struct ticketd *app;
+	struct kafka_consumer consumer;
+	bool consumer_on;
+	pthread_t deadline_thread;
+	atomic_bool stop;
+	bool deadline_on;
+	atomic_uint_least64_t confirmed, cancelled, duplicates;
+};
+
+int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen);
+void saga_stop(struct saga *sg);
+
+/* Re-applies finished orders' outcomes to their seat words, and (on a fresh
+ * table) restores PENDING orders' seats as ORDERED. */
+int saga_reconcile(struct ticketd *app, bool fresh_table);
+
+/* Records a gateway decision for an order (payments row + outbox event).
+ * If a decision is already recorded, returns it instead (-EEXIST is not an
+ * error: *status and payment_id then hold the recorded one). */
+int saga_record_payment(struct ticketd *app, const char *order_id,
+			const char *payment_id, const char *status,
+			int attempts, char *recorded_id, size_t id_len,
+			char *recorded_status, size_t st_len);
+
+#endif
