@@ -13,6 +13,8 @@ const struct route api_routes[] = {
 	{"POST", "/api/orders", route_create_order},
 	{"GET", "/api/orders/{id}", route_get_order},
 	{"POST", "/api/payments/authorize", route_authorize_payment},
+	{"GET", "/", route_index},
+	{"GET", "/assets/{file}", route_asset},
 	{"GET", "/healthz", route_healthz},
 	{"GET", "/readyz", route_readyz},
 	{"GET", "/metrics", route_metrics},

@@ -15,6 +15,8 @@ void route_delete_reservation(struct http_req *req, struct http_resp *resp);
 void route_create_order(struct http_req *req, struct http_resp *resp);
 void route_get_order(struct http_req *req, struct http_resp *resp);
 void route_authorize_payment(struct http_req *req, struct http_resp *resp);
+void route_index(struct http_req *req, struct http_resp *resp);
+void route_asset(struct http_req *req, struct http_resp *resp);
 void route_healthz(struct http_req *req, struct http_resp *resp);
 void route_readyz(struct http_req *req, struct http_resp *resp);
 void route_metrics(struct http_req *req, struct http_resp *resp);

@@ -169,6 +169,9 @@ static void on_paid(void *arg, const struct payment_result *r)
 		free(j);
 		return;
 	}
+	/* Apply now (the Kafka copy of the event will find it done); a
+	 * failure here is retried by that copy. */
+	saga_apply_decision(j->app, j->order_id, st);
 	pay_answer(j, pid, st);
 }
 

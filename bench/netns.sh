@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Throwaway network namespace for the benchmark: a veth pair whose inner end
-# (tkb1, 10.79.0.2, inside netns "tkbench") runs the XDP program under test
-# and whose outer end (tkb0, 10.79.0.1) is where the load generator sends
-# from. Kept apart from `make run`'s 10.77.0.0/24.
+# (tkb1, 10.79.0.2 and fd00:79::2, inside netns "tkbench") runs the XDP
+# program under test and whose outer end (tkb0, 10.79.0.1 and fd00:79::1) is
+# where the load generator sends from. Kept apart from `make run`'s
+# 10.77.0.0/24.
 #
 # Source it for the functions (run_bench.sh does), or run it:
 #   bench/netns.sh up | down | status
@@ -16,6 +17,9 @@ TKB_NS_IF=${TKB_NS_IF:-tkb1}
 TKB_HOST_IP=${TKB_HOST_IP:-10.79.0.1}
 TKB_NS_IP=${TKB_NS_IP:-10.79.0.2}
 TKB_PREFIX=${TKB_PREFIX:-24}
+# IPv6 too (the protocol and the real program serve both families)
+TKB_HOST_IP6=${TKB_HOST_IP6:-fd00:79::1}
+TKB_NS_IP6=${TKB_NS_IP6:-fd00:79::2}
 # veth queues: one per core, so two client threads land on two NAPI
 # contexts instead of queueing behind one.
 TKB_QUEUES=${TKB_QUEUES:-$(nproc)}
@@ -59,8 +63,13 @@ tkb_netns_up() {
 	ip -n "$TKB_NS" link set "$TKB_NS_IF" up
 	mac0=$(cat "/sys/class/net/$TKB_HOST_IF/address")
 	mac1=$(ip netns exec "$TKB_NS" cat "/sys/class/net/$TKB_NS_IF/address")
+	ip -6 addr add "$TKB_HOST_IP6/64" dev "$TKB_HOST_IF" nodad
+	ip -n "$TKB_NS" -6 addr add "$TKB_NS_IP6/64" dev "$TKB_NS_IF" nodad
 	ip neigh replace "$TKB_NS_IP" lladdr "$mac1" dev "$TKB_HOST_IF" nud permanent
 	ip -n "$TKB_NS" neigh replace "$TKB_HOST_IP" lladdr "$mac0" \
+		dev "$TKB_NS_IF" nud permanent
+	ip -6 neigh replace "$TKB_NS_IP6" lladdr "$mac1" dev "$TKB_HOST_IF" nud permanent
+	ip -n "$TKB_NS" -6 neigh replace "$TKB_HOST_IP6" lladdr "$mac0" \
 		dev "$TKB_NS_IF" nud permanent
 	tkb_peer_accepts_xdp_tx
 	tkb_log "up: $TKB_HOST_IF $TKB_HOST_IP <-> $TKB_NS/$TKB_NS_IF $TKB_NS_IP ($TKB_QUEUES queues)"

@@ -346,12 +346,20 @@ run_http() { # rep
 }
 
 run_redis() {
-	local out=$WORK/redis.$1.json cmd
+	local out=$WORK/redis.$1.json cmd q0 q1 r0 r1
 	cmd=$(fill "$REDIS_CMD")
+	# ticketd is idle meanwhile: its MariaDB and Redis traffic now is the
+	# background to compare the REST runs' traffic with
+	q0=$(mariadb_questions)
+	r0=$(redis_cmds "$REDIS_PORT")
 	# shellcheck disable=SC2086
 	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$WORK/redis.$1.err" ||
 		die "rest_load (redis) rep $1 failed: $(tail -n 3 "$WORK/redis.$1.err")"
-	jq -c --argjson rep "$1" '{rep: $rep} + .' "$out.raw" >"$out"
+	q1=$(mariadb_questions)
+	r1=$(redis_cmds "$REDIS_PORT")
+	jq -c --argjson rep "$1" --argjson q "$((q1 - q0 - 1))" --argjson r "$((r1 - r0 - 1))" \
+		'{rep: $rep} + . + {side: {mariadb_questions: $q, ticketd_redis_commands: $r}}' \
+		"$out.raw" >"$out"
 	log "$(jq -r '"redis rep \(.rep): \(.requests_per_s|floor) req/s, \(.holds_granted_per_s|floor) holds granted/s, hold p50 \(.hold_latency_us.p50/1000) ms p95 \(.hold_latency_us.p95/1000) ms p99 \(.hold_latency_us.p99/1000) ms, timeouts \(.errors.timeouts), redis CPU \(.cpu.server_us_per_request) us/req"' "$out")"
 }
 

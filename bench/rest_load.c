@@ -23,6 +23,12 @@
  * unanswered after --timeout-ms counts as a timeout and its connection is
  * reopened.
  *
+ * --rate R (open loop): instead of holding again at once, every connection
+ * holds on a fixed schedule, R holds/s in total (each connection every
+ * conns/R seconds, phases spread evenly); a hold's latency counts from its
+ * scheduled time, so a server stall is not hidden (no coordinated omission).
+ * The release still follows its hold at once.
+ *
  * --grant-log FILE writes "<token index> <seat>" for every granted hold:
  * with --release 0 and a long hold this is the oversell audit's input.
  *
@@ -165,6 +171,7 @@ static struct {
 	int timeout_ms;
 	int server_pid;
 	unsigned seed;
+	double rate; /* holds/s in total; 0 = closed loop */
 } opt = {
 	.mode = MODE_HTTP,
 	.host = "127.0.0.1",
@@ -197,7 +204,8 @@ struct conn {
 	uint32_t seat;
 	int tok;      /* token index of the request in flight */
 	int tok_turn; /* which of the connection's tokens comes next */
-	int64_t sent_ns;
+	int64_t sent_ns;  /* latency origin: the send, or the schedule (--rate) */
+	int64_t next_ns;  /* --rate: when the next hold is due */
 	char out[OUT_CAP];
 	int out_len, out_off;
 	char in[IN_CAP];
@@ -218,6 +226,7 @@ struct stats {
 	uint64_t timeouts, conn_errors, parse_errors, reconnects;
 	uint64_t holds_unreleased; /* granted, then no successful release */
 	uint64_t in_flight_at_end;
+	uint64_t late_sends; /* --rate: holds sent after their schedule */
 };
 
 struct worker {
@@ -341,6 +350,8 @@ static void build_release(struct conn *c)
 	}
 	c->out_off = 0;
 }
+
+static void reopen(struct worker *w, struct conn *c, int64_t t);
 
 /* ---- responses -------------------------------------------------------- */
 
@@ -505,13 +516,43 @@ static int flush_out(struct worker *w, struct conn *c)
 
 static int send_req(struct worker *w, struct conn *c, bool hold)
 {
+	int64_t t = now_ns();
+
 	if (hold)
 		build_hold(c);
 	else
 		build_release(c);
 	c->st = hold ? C_WAIT_HOLD : C_WAIT_REL;
-	c->sent_ns = now_ns();
+	c->sent_ns = t;
+	if (hold && opt.rate > 0) {
+		/* the latency counts from the schedule */
+		if (t - c->next_ns > 1000000)
+			w->st.late_sends++;
+		c->sent_ns = c->next_ns < t ? c->next_ns : t;
+		c->next_ns += (int64_t)(1e9 * opt.conns / opt.rate);
+	}
 	return flush_out(w, c);
+}
+
+/* --rate: sends the holds that are due; returns ms until the next one */
+static int send_due(struct worker *w, int64_t t)
+{
+	int64_t next = t + 20000000LL;
+
+	for (int i = 0; i < w->n; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->st != C_IDLE)
+			continue;
+		if (c->next_ns <= t && t < t_end_ns) {
+			if (send_req(w, c, true) < 0)
+				reopen(w, c, t);
+			continue;
+		}
+		if (c->next_ns < next)
+			next = c->next_ns;
+	}
+	return next <= t ? 0 : (int)((next - t + 999999) / 1000000);
 }
 
 static void add_grant(struct worker *w, int tok, uint32_t seat)
@@ -578,6 +619,8 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 	c->st = C_IDLE;
 	if (t >= t_end_ns)
 		return 0; /* drained: no new hold after the window */
+	if (opt.rate > 0 && c->next_ns > t)
+		return 0; /* send_due sends it on schedule */
 	return send_req(w, c, true);
 }
 
@@ -676,14 +719,22 @@ static void *worker_main(void *arg)
 		usleep(1000);
 
 	/* phase 2: the loop */
-	for (int i = 0; i < w->n; i++)
-		if (w->conns[i].st == C_IDLE &&
-		    send_req(w, &w->conns[i], true) < 0)
-			reopen(w, &w->conns[i], now_ns());
+	if (opt.rate > 0) {
+		int64_t interval = (int64_t)(1e9 * opt.conns / opt.rate);
+
+		for (int i = 0; i < w->n; i++)
+			w->conns[i].next_ns = t_start_ns + interval *
+				w->conns[i].idx / opt.conns;
+	} else {
+		for (int i = 0; i < w->n; i++)
+			if (w->conns[i].st == C_IDLE &&
+			    send_req(w, &w->conns[i], true) < 0)
+				reopen(w, &w->conns[i], now_ns());
+	}
 	started = true;
 	for (;;) {
 		int64_t t = now_ns();
-		int n;
+		int n, wait_ms = 20;
 
 		if (t >= t_end_ns) {
 			bool busy = false;
@@ -695,7 +746,9 @@ static void *worker_main(void *arg)
 			if (!busy || t >= t_end_ns + DRAIN_NS)
 				break;
 		}
-		n = epoll_wait(w->epfd, evs, 256, 20);
+		if (opt.rate > 0 && t < t_end_ns)
+			wait_ms = send_due(w, t);
+		n = epoll_wait(w->epfd, evs, 256, wait_ms);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 
@@ -713,6 +766,8 @@ static void *worker_main(void *arg)
 				}
 				c->st = C_IDLE;
 				want_write(w, c, false);
+				if (opt.rate > 0)
+					continue; /* send_due */
 				if (now_ns() < t_end_ns && send_req(w, c, true) < 0)
 					reopen(w, c, now_ns());
 				continue;
@@ -897,7 +952,7 @@ static void usage(void)
 		"usage: rest_load --tokens FILE [--mode http|redis] [--target host:port]\n"
 		"  [--event N] [--seats A-B] [--conns N] [--threads N] [--duration S]\n"
 		"  [--hold-seconds S] [--release 0|1] [--lua-dir DIR] [--grant-log FILE]\n"
-		"  [--timeout-ms MS] [--server-pid PID] [--seed N]\n");
+		"  [--timeout-ms MS] [--server-pid PID] [--seed N] [--rate HOLDS_PER_S]\n");
 	exit(2);
 }
 
@@ -911,7 +966,8 @@ static void parse_args(int argc, char **argv)
 		{"hold-seconds", 1, 0, 'H'}, {"release", 1, 0, 'r'},
 		{"lua-dir", 1, 0, 'l'},	     {"grant-log", 1, 0, 'g'},
 		{"timeout-ms", 1, 0, 'o'},   {"server-pid", 1, 0, 'p'},
-		{"seed", 1, 0, 'S'},	     {"help", 0, 0, 'h'},
+		{"seed", 1, 0, 'S'},	     {"rate", 1, 0, 'R'},
+		{"help", 0, 0, 'h'},
 		{0, 0, 0, 0}};
 	int ch;
 
@@ -976,6 +1032,9 @@ static void parse_args(int argc, char **argv)
 		case 'S':
 			opt.seed = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'R':
+			opt.rate = atof(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -983,7 +1042,7 @@ static void parse_args(int argc, char **argv)
 	if (!opt.tokens_path || opt.conns < 1 || opt.conns > MAX_CONNS ||
 	    opt.threads < 1 || opt.threads > MAX_THREADS || opt.duration <= 0 ||
 	    opt.duration > 600 || opt.timeout_ms < 10 || opt.port < 1 ||
-	    opt.port > 65535)
+	    opt.port > 65535 || opt.rate < 0 || opt.rate > 1e7)
 		usage();
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
@@ -1105,6 +1164,7 @@ int main(int argc, char **argv)
 		tot.reconnects += s->reconnects;
 		tot.holds_unreleased += s->holds_unreleased;
 		tot.in_flight_at_end += s->in_flight_at_end;
+		tot.late_sends += s->late_sends;
 	}
 	if (opt.grant_log) {
 		FILE *g = fopen(opt.grant_log, "w");
@@ -1130,12 +1190,12 @@ int main(int argc, char **argv)
 		   "\"connected\":%d,\"threads\":%d,\"duration_s\":%.3f,"
 		   "\"connect_s\":%.3f,\"drain_s\":%.3f,\"event\":%u,"
 		   "\"seats\":\"%u-%u\",\"hold_seconds\":%d,\"release\":%s,"
-		   "\"tokens\":%d,",
+		   "\"tokens\":%d,\"rate\":%.1f,\"late_sends\":%llu,",
 		opt.mode == MODE_HTTP ? "http" : "redis", opt.host, opt.port,
 		opt.conns, connected, opt.threads, secs, connect_s,
 		(double)(t_done - t_end_ns) / 1e9, opt.event, opt.seat_lo,
 		opt.seat_hi, opt.hold_seconds, opt.release ? "true" : "false",
-		n_tokens);
+		n_tokens, opt.rate, (unsigned long long)tot.late_sends);
 	fprintf(o, "\"requests\":%llu,\"requests_per_s\":%.1f,"
 		   "\"holds\":%llu,\"holds_per_s\":%.1f,\"holds_granted\":%llu,"
 		   "\"holds_granted_per_s\":%.1f,\"releases\":%llu,",

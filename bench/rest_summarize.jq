@@ -116,16 +116,18 @@ $rest[0] as $rest | $redis[0] as $redis | $wrk[0] as $wrk
       hold_p99_lt_50ms: {target_us: 50000, median_us: $rs.hold_latency_us.p99.median,
                          worst_run_us: $rs.hold_latency_us.p99.max,
                          met: ($rs.hold_latency_us.p99.median < 50000)},
-      zero_oversell: {met: (($storm_audit[0].ok // false) and ($idle | all(.ok)))}
+      zero_oversell: {met: (($storm_audit[0].ok // false) and ($idle[0] | all(.ok)))}
     },
     audit: {
-      after_each_rest_run: $idle,
+      after_each_rest_run: $idle[0],
       storm: {command: $storm_cmd, load: $storm[0], audit: $storm_audit[0]},
       ticketd_alive_at_end: $alive
     },
     hot_path_evidence: {
       mariadb_questions_per_rest_run: [$rest[] | .side.mariadb_questions],
       mariadb_questions_per_request: [$rest[] | ratio(.side.mariadb_questions; .requests)],
+      mariadb_questions_while_ticketd_idle: [$redis[] | .side.mariadb_questions],
+      ticketd_redis_commands_while_ticketd_idle: [$redis[] | .side.ticketd_redis_commands],
       ticketd_redis_commands_per_rest_run: [$rest[] | .side.ticketd_redis_commands],
       ticketd_redis_commands_per_granted_hold: [$rest[] | ratio(.side.ticketd_redis_commands; .holds_granted)],
       profile: $profile[0]

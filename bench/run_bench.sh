@@ -2,37 +2,46 @@
 # `make bench`: measures every UDP hold path against the same load in one
 # run, writes bench/results/<name>.json and rewrites BENCHMARKS.md from it.
 #
-#   (a) ceiling      trivial XDP program (bench/xdp_trivial.bpf.c) on a
-#                    throwaway veth, udp_load closed loop, 1 and 2 threads
-#   (b) redis_lua    the same workload against Redis + Lua (EVALSHA,
-#                    pipelined with the same window), redis-server on loopback
-#   (c) xdp_prog     the real XDP program (bpf/seat_hold.bpf.c) without the
-#                    daemon: xdp_calib sets up its maps and drains its ring
-#       xdp_full     the real XDP program under ticketd        } hooks, skipped
-#       socket_door  ticketd's socket fallback                 } until present
-#   (d) prog_test_run ns per run of the trivial and of the real program
+#   ceiling      trivial XDP program (bench/xdp_trivial.bpf.c) on a
+#                throwaway veth (bench/netns.sh), udp_load closed loop
+#   xdp_prog     the real XDP program (bpf/seat_hold.bpf.c) without the
+#                daemon: xdp_calib sets up its maps and drains its ring
+#   redis        the same workload against Redis + Lua (EVALSHA, pipelined
+#                with the same window), a redis-server of ours on loopback
+#   xdp_full     the real XDP program under ticketd        } through hooks,
+#   socket_door  ticketd's socket fallback                 } skipped until
+#                                                          } they exist
+#   prog_test_run  ns per run of the trivial and of the real program
 #
-# Each measurement runs BENCH_REPS times; the report gives the median and the
-# spread (min-max) and ratios against the ceiling and against Redis + Lua of
-# this same run. Everything it starts it stops (trap); every loop is bounded.
+# Each path runs with every thread count of BENCH_THREADS (closed loop,
+# BENCH_WINDOW requests in flight per thread) and with one request in
+# flight (the unloaded round trip). The machine may be shared, so the
+# measurements are interleaved: each of BENCH_REPS rounds measures ceiling,
+# xdp_prog and redis once, one after the other, and the report gives the
+# median and the spread (min-max) over the rounds and ratios against the
+# ceiling and against Redis + Lua of this same run. Everything it starts it
+# stops (trap); every loop is bounded.
 #
 # Settings (environment): BENCH_REPS (5, 1..20), BENCH_SECS (3, 1..30),
 # BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32), BENCH_THREADS
-# ("1 2"), BENCH_RTT (1: also one thread with one request in flight, the
-# unloaded round trip), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
+# ("1 2"), BENCH_RTT (1: also the one-request-in-flight shape),
+# BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
 # BENCH_TEST_RUNS (200000), BENCH_NAME (UTC time stamp), BENCH_MARKDOWN
 # (BENCHMARKS.md), BUILD (build).
 #
-# Hooks for the paths the daemon provides (bench/hooks/<name>.sh, sourced
-# when present; see bench_xdp_full and bench_socket_door below):
-#   bench_<name>_start  must export TKB_TARGET (host:port), TKB_TOKENS (file,
-#                       one 32-hex token per line, at least one per slot:
-#                       threads x window), TKB_EVENT, TKB_SEATS (A-B, at
-#                       least threads x window seats), TKB_SERVER_PID (the
-#                       process whose CPU is the serving cost: ticketd),
-#                       optionally TKB_PROG_ID (xdp_full; default: found by
-#                       name), TKB_TESTRUN_ARGS (xdp_calib set-up arguments
-#                       for prog_test_run of seat_hold.bpf.o instead of the
+# Hooks for the paths the daemon provides: bench/hooks/<name>.sh (name
+# xdp_full or socket_door), sourced when present, defines
+#   bench_<name>_start  starts ticketd for that path (for xdp_full with XDP
+#                       on tkb1 inside netns tkbench, which exists by then,
+#                       on the port 7000 of 10.79.0.2) and exports
+#                       TKB_TARGET (host:port), TKB_TOKENS (file, one
+#                       32-hex token per line, at least one per slot:
+#                       threads x window), TKB_EVENT and TKB_SEATS (A-B, at
+#                       least threads x window seats of that event),
+#                       TKB_SERVER_PID (ticketd: its CPU is the serving
+#                       cost), optionally TKB_PROG_ID (default: found by
+#                       name) and TKB_TESTRUN_ARGS (xdp_calib set-up for
+#                       prog_test_run of seat_hold.bpf.o instead of the
 #                       built-in --edge-config ones)
 #   bench_<name>_stop   stops what start started
 set -euo pipefail
@@ -71,16 +80,24 @@ int_in "$SECS" 1 30 || die "BENCH_SECS must be 1..30"
 int_in "$WINDOW" 1 4096 || die "BENCH_WINDOW must be 1..4096"
 int_in "$BATCH" 1 256 || die "BENCH_BATCH must be 1..256"
 int_in "$TEST_RUNS" 1000 10000000 || die "BENCH_TEST_RUNS must be 1000..10000000"
-for t in $THREADS_LIST; do int_in "$t" 1 64 || die "BENCH_THREADS: $t"; done
+int_in "$EVENT" 0 4294967295 || die "BENCH_EVENT must be a number"
+[[ $SEATS =~ ^[0-9]+-[0-9]+$ ]] || die "BENCH_SEATS must be A-B"
+MAX_T=1
+for t in $THREADS_LIST; do
+	int_in "$t" 1 64 || die "BENCH_THREADS: $t"
+	if [ "$t" -gt "$MAX_T" ]; then MAX_T=$t; fi
+done
 [[ $NAME =~ ^[A-Za-z0-9._-]+$ ]] || die "BENCH_NAME: letters, digits, . _ - only"
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, XDP)"
-for tool in jq ip bpftool redis-server redis-cli; do
+for tool in jq ip bpftool redis-server redis-cli od; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
 done
 UDP_LOAD=$BUILD/udp_load
 XDP_CALIB=$BUILD/xdp_calib
 TRIVIAL_OBJ=$BUILD/bench/xdp_trivial.bpf.o
+FULL_OBJ=$BUILD/bpf/seat_hold.bpf.o
+FULL_PROG=xdp_seat_hold
 for f in "$UDP_LOAD" "$XDP_CALIB" "$TRIVIAL_OBJ"; do
 	[ -e "$f" ] || die "$f missing: run make first"
 done
@@ -97,8 +114,36 @@ source bench/netns.sh
 
 REDIS_PID=
 REDIS_PORT=
+DRIVER_PID=
 STATS_BEFORE=
 HOOK_STOP=
+
+# ---- processes we start, and their cleanup ----------------------------------
+
+stop_driver() {
+	if [ -n "$DRIVER_PID" ]; then
+		kill -TERM "$DRIVER_PID" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 "$DRIVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$DRIVER_PID" 2>/dev/null || true
+		wait "$DRIVER_PID" 2>/dev/null || true
+		DRIVER_PID=
+	fi
+}
+
+stop_redis() {
+	if [ -n "$REDIS_PID" ]; then
+		redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+		for _ in $(seq 1 30); do
+			kill -0 "$REDIS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$REDIS_PID" 2>/dev/null || true
+		REDIS_PID=
+	fi
+}
 
 cleanup() {
 	local rc=$?
@@ -108,15 +153,7 @@ cleanup() {
 		HOOK_STOP=
 	fi
 	stop_driver
-	if [ -n "$REDIS_PID" ]; then
-		redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
-		for _ in $(seq 1 30); do
-			kill -0 "$REDIS_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill "$REDIS_PID" 2>/dev/null
-		REDIS_PID=
-	fi
+	stop_redis
 	tkb_detach
 	tkb_netns_down
 	if [ -n "$STATS_BEFORE" ]; then
@@ -127,137 +164,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
-
-# ---- helpers ---------------------------------------------------------------
-
-# Busy share of all CPUs over one second while nothing of ours runs: other
-# work on the machine skews every figure, so the report carries it.
-background_busy_pct() {
-	local a b
-	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	sleep 1
-	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
-		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
-		if (total > 0) pct=100*busy/total;
-		printf "%.1f", pct}'
-}
-
-# run_time_ns and run_cnt of a BPF program (bpf_stats_enabled must be 1).
-bpf_prog_stats() {
-	local id=$1
-	if [ -z "$id" ]; then
-		echo null
-		return
-	fi
-	bpftool prog show id "$id" -j 2>/dev/null |
-		jq -c '{run_time_ns: (.run_time_ns // 0), run_cnt: (.run_cnt // 0)}' ||
-		echo null
-}
-
-enable_bpf_stats() {
-	if [ -z "$STATS_BEFORE" ]; then
-		STATS_BEFORE=$(sysctl -n kernel.bpf_stats_enabled)
-	fi
-	sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null
-}
-
-# Records a series' description. Args: id title path threads window kind
-# command background%. kind says what the serving CPU is: "xdp" = softirq
-# time of all CPUs, "process" = CPU time of the server process.
-series_meta() {
-	jq -n --arg id "$1" --arg title "$2" --arg path "$3" \
-		--argjson threads "$4" --argjson window "$5" --arg kind "$6" \
-		--arg command "$7" --arg bg "$8" \
-		'{id: $id, title: $title, path: $path, threads: $threads,
-		  window: $window, serving_cpu: $kind, command: $command,
-		  background_busy_pct: ($bg | tonumber)}' >"$WORK/series/$1.meta.json"
-}
-
-# Runs udp_load REPS times for one series. Args: id prog_id -- udp_load args.
-# Writes one JSON object per repetition to $WORK/series/<id>.jsonl.
-run_series() {
-	local id=$1 prog=$2 r out b0 b1
-	shift 3
-	: >"$WORK/series/$id.jsonl"
-	for r in $(seq 1 "$REPS"); do
-		b0=$(bpf_prog_stats "$prog")
-		out="$WORK/$id.$r.json"
-		if ! timeout $((SECS + 30)) "$UDP_LOAD" "$@" >"$out" 2>"$WORK/$id.$r.err"; then
-			log "$id rep $r: udp_load failed: $(tail -n 3 "$WORK/$id.$r.err")"
-			[ -s "$out" ] || continue
-		fi
-		b1=$(bpf_prog_stats "$prog")
-		jq -c --argjson rep "$r" --argjson b0 "$b0" --argjson b1 "$b1" '
-			{rep: $rep, load: .,
-			 bpf: (if $b0 == null or $b1 == null or
-				  ($b1.run_cnt - $b0.run_cnt) <= 0 then null
-			       else {run_cnt: ($b1.run_cnt - $b0.run_cnt),
-				     run_time_ns: ($b1.run_time_ns - $b0.run_time_ns),
-				     ns_per_run: (($b1.run_time_ns - $b0.run_time_ns) /
-						  ($b1.run_cnt - $b0.run_cnt))} end)}' \
-			"$out" >>"$WORK/series/$id.jsonl"
-		log "$(jq -r --arg id "$id" --argjson r "$r" '"\($id) rep \($r): \(.decisions_per_s | floor) decisions/s, p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us, timeouts \(.timeouts)"' "$out")"
-	done
-}
-
-skip() { # id reason
-	log "$1: skipped: $2"
-	jq -n --arg id "$1" --arg reason "$2" '{id: $id, reason: $reason}' \
-		>"$WORK/series/$1.skip.json"
-}
-
-# The one workload every path gets. Args: threads [extra udp_load args...]
-# (WINDOW and BATCH may be overridden for one call.)
-load_args() {
-	local threads=$1
-	shift
-	echo "$@" --threads "$threads" --duration "$SECS" --warmup "$WARMUP" \
-		--mode closed --window "$WINDOW" --batch "$BATCH" \
-		--event "$EVENT" --seats "$SEATS" --mix "$MIX"
-}
-
-# Measures one path: closed loop with each thread count of BENCH_THREADS,
-# then (BENCH_RTT=1) one thread with one request in flight.
-# Args: prefix title path kind prog-id background% -- target udp_load args
-measure_path() {
-	local prefix=$1 title=$2 path=$3 kind=$4 prog=$5 bg=$6 t args
-	shift 7
-	for t in $THREADS_LIST; do
-		args=$(load_args "$t" "$@")
-		series_meta "${prefix}_t$t" "$title" "$path" "$t" "$WINDOW" "$kind" \
-			"$UDP_LOAD $args" "$bg"
-		# shellcheck disable=SC2086
-		run_series "${prefix}_t$t" "$prog" -- $args
-	done
-	if [ "$RTT" = 1 ]; then
-		args=$(WINDOW=1 BATCH=1 load_args 1 "$@")
-		series_meta "${prefix}_rtt" "$title" "$path" 1 1 "$kind" \
-			"$UDP_LOAD $args" "$bg"
-		# shellcheck disable=SC2086
-		run_series "${prefix}_rtt" "$prog" -- $args
-	fi
-}
-
-# ---- (a) ceiling: trivial XDP program ------------------------------------------
-
-bench_ceiling() {
-	local prog bg t args
-	tkb_netns_up
-	prog=$(tkb_attach "$TRIVIAL_OBJ" xdp_trivial) || die "cannot attach the trivial program"
-	enable_bpf_stats
-	# one probe first: the path must answer before we time it
-	"$BUILD/ticketctl" --server "$TKB_NS_IP:7000" \
-		--token 00000000000000000000000000000000 --timeout-ms 1000 \
-		hold "$EVENT" 0 >/dev/null 2>&1 ||
-		[ ! -x "$BUILD/ticketctl" ] ||
-		die "the trivial program does not answer on $TKB_NS_IP:7000"
-	bg=$(background_busy_pct)
-	measure_path ceiling "trivial XDP program (ceiling)" xdp_trivial xdp \
-		"$prog" "$bg" -- --target "$TKB_NS_IP:7000"
-}
-
-# ---- (b) Redis + Lua baseline ----------------------------------------------------
 
 start_redis() {
 	local p
@@ -275,6 +181,10 @@ start_redis() {
 		if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG &&
 			[ -s "$WORK/redis.pid" ]; then
 			REDIS_PID=$(cat "$WORK/redis.pid")
+			# the sold set is not empty, so the sold check does real
+			# work; its seats lie outside the benchmark's range
+			redis-cli -p "$REDIS_PORT" sadd "sold:{$EVENT}" 1000001 \
+				1000002 1000003 >/dev/null
 			return 0
 		fi
 		sleep 0.1
@@ -282,64 +192,141 @@ start_redis() {
 	die "redis-server did not start on port $REDIS_PORT"
 }
 
-bench_redis() {
-	local bg t args
-	start_redis
-	# the sold set is not empty, so the sold check does real work; the
-	# sold seats lie outside the benchmark's range
-	redis-cli -p "$REDIS_PORT" sadd "sold:{$EVENT}" 1000001 1000002 1000003 >/dev/null
-	bg=$(background_busy_pct)
-	measure_path redis "Redis 7 + Lua (EVALSHA, pipelined)" redis_lua process \
-		"" "$bg" -- --backend redis --redis "127.0.0.1:$REDIS_PORT" \
-		--lua-dir bench --server-pid "$REDIS_PID"
-	log "redis keys left after the runs: $(redis-cli -p "$REDIS_PORT" dbsize)"
+enable_bpf_stats() {
+	if [ -z "$STATS_BEFORE" ]; then
+		STATS_BEFORE=$(sysctl -n kernel.bpf_stats_enabled)
+	fi
+	sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null
 }
 
-# ---- (c) the real program and the daemon's paths --------------------------------
+# ---- measuring ------------------------------------------------------------------
 
-FULL_OBJ=$BUILD/bpf/seat_hold.bpf.o
-FULL_PROG=xdp_seat_hold
+# Busy share of all CPUs over one second while nothing of ours runs: other
+# work on the machine skews every figure, so the report carries it.
+background_busy_pct() {
+	local a b
+	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
+		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
+		if (total > 0) pct=100*busy/total;
+		printf "%.1f", pct}'
+}
+
+# run_time_ns and run_cnt of a BPF program (bpf_stats_enabled must be 1).
+bpf_prog_stats() {
+	if [ -z "$1" ]; then
+		echo null
+		return
+	fi
+	bpftool prog show id "$1" -j 2>/dev/null |
+		jq -c '{run_time_ns: (.run_time_ns // 0), run_cnt: (.run_cnt // 0)}' ||
+		echo null
+}
+
+# The load shapes every path gets: one per thread count with WINDOW in
+# flight per thread, and (BENCH_RTT=1) one thread with one in flight.
+SHAPES=()
+for t in $THREADS_LIST; do SHAPES+=("t$t"); done
+if [ "$RTT" = 1 ]; then SHAPES+=(rtt); fi
+
+# udp_load arguments of a shape (the same workload for every path).
+shape_args() {
+	local threads=${1#t} window=$WINDOW batch=$BATCH
+	if [ "$1" = rtt ]; then threads=1 window=1 batch=1; fi
+	echo --threads "$threads" --duration "$SECS" --warmup "$WARMUP" \
+		--mode closed --window "$window" --batch "$batch" \
+		--event "$EVENT" --seats "$SEATS" --mix "$MIX"
+}
+
+# Records what a series is, once. Args: id title path shape kind command.
+# kind says what the serving CPU is: "xdp" = softirq time of all CPUs (plus
+# the ring consumer's process, if any), "process" = the server process.
+series_meta() {
+	local threads=${4#t} window=$WINDOW
+	if [ "$4" = rtt ]; then threads=1 window=1; fi
+	[ -f "$WORK/series/$1.meta.json" ] && return 0
+	jq -n --arg id "$1" --arg title "$2" --arg path "$3" \
+		--argjson threads "$threads" --argjson window "$window" \
+		--arg kind "$5" --arg command "$6" \
+		'{id: $id, title: $title, path: $path, threads: $threads,
+		  window: $window, serving_cpu: $kind, command: $command}' \
+		>"$WORK/series/$1.meta.json"
+}
+
+# One repetition of one series. Args: id rep prog-id background% -- udp_load
+# args. Appends {rep, background_busy_pct, load, bpf} to <id>.jsonl.
+run_one() {
+	local id=$1 r=$2 prog=$3 bg=$4 out b0 b1
+	shift 5
+	out="$WORK/$id.$r.json"
+	b0=$(bpf_prog_stats "$prog")
+	if ! timeout $((SECS + 30)) "$UDP_LOAD" "$@" >"$out" 2>"$WORK/$id.$r.err"; then
+		log "$id rep $r: udp_load failed: $(tail -n 3 "$WORK/$id.$r.err" | tr '\n' ' ')"
+		[ -s "$out" ] || return 0
+	fi
+	b1=$(bpf_prog_stats "$prog")
+	jq -c --argjson rep "$r" --argjson bg "$bg" --argjson b0 "$b0" --argjson b1 "$b1" '
+		{rep: $rep, background_busy_pct: $bg, load: .,
+		 bpf: (if $b0 == null or $b1 == null or
+			  ($b1.run_cnt - $b0.run_cnt) <= 0 then null
+		       else {run_cnt: ($b1.run_cnt - $b0.run_cnt),
+			     run_time_ns: ($b1.run_time_ns - $b0.run_time_ns),
+			     ns_per_run: (($b1.run_time_ns - $b0.run_time_ns) /
+					  ($b1.run_cnt - $b0.run_cnt))} end)}' \
+		"$out" >>"$WORK/series/$id.jsonl"
+	log "$(jq -r --arg id "$id" --argjson r "$r" '"\($id) rep \($r): \(.decisions_per_s | floor) decisions/s, p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us, timeouts \(.timeouts), statuses \(.status | tostring)"' "$out")"
+}
+
+skip() { # id reason
+	log "$1: skipped: $2"
+	jq -n --arg id "$1" --arg reason "$2" '{id: $id, reason: $reason}' \
+		>"$WORK/series/$1.skip.json"
+}
+
+# Runs every shape of a path once. Needs CUR_PROG, CUR_ARGS (the target
+# part of the udp_load arguments) set by the path's up function.
+# Args: prefix title path kind rep background%.
+measure_round() {
+	local prefix=$1 title=$2 path=$3 kind=$4 r=$5 bg=$6 shape args more
+	for shape in "${SHAPES[@]}"; do
+		read -r -a more <<<"$(shape_args "$shape")"
+		args=("${CUR_ARGS[@]}" "${more[@]}")
+		series_meta "${prefix}_$shape" "$title" "$path" "$shape" "$kind" \
+			"$UDP_LOAD ${args[*]}"
+		run_one "${prefix}_$shape" "$r" "$CUR_PROG" "$bg" -- "${args[@]}"
+	done
+}
+
+# ---- the paths: each has an up and a down function ------------------------------
+
+CUR_PROG=
+CUR_ARGS=()
+
+# (a) the ceiling: the trivial program on tkb1.
+ceiling_up() {
+	CUR_PROG=$(tkb_attach "$TRIVIAL_OBJ" xdp_trivial) || return 1
+	CUR_ARGS=(--target "$TKB_NS_IP:7000")
+}
+ceiling_down() { tkb_detach; }
 
 # The real program without ticketd: xdp_calib loads it with private maps,
 # configures them as ticketd would (random token key, an event with the
 # benchmark's seats, no rate limit, default hold limit), mints one token per
 # slot, attaches it to tkb1 and drains its ring buffer until stopped.
-DRIVER_PID=
 TESTRUN_KEY=$(od -An -N16 -tx8 /dev/urandom | awk '{print $1 "," $2}')
-edge_args() { # tokens: how many to mint
+edge_args() { # how many tokens to mint
 	echo --edge-config 7000 --edge-event "$EVENT:$((${SEATS#*-} + 1))" \
 		--mint "$TESTRUN_KEY" --slots "1-$1"
 }
 
-stop_driver() {
-	if [ -n "$DRIVER_PID" ]; then
-		kill -TERM "$DRIVER_PID" 2>/dev/null || true
-		for _ in $(seq 1 50); do
-			kill -0 "$DRIVER_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$DRIVER_PID" 2>/dev/null || true
-		wait "$DRIVER_PID" 2>/dev/null || true
-		DRIVER_PID=
-	fi
-}
-
-bench_xdp_prog() {
-	local max_t=1 t ntok serve prog bg
-	if [ ! -f "$FULL_OBJ" ]; then
-		skip xdp_prog "not available yet: $FULL_OBJ is not built"
-		return 0
-	fi
-	for t in $THREADS_LIST; do
-		if [ "$t" -gt "$max_t" ]; then max_t=$t; fi
-	done
-	ntok=$((max_t * WINDOW))
-	serve=$((REPS * (SECS + 5) * 4 + 60))
-	[ "$serve" -le 3600 ] || serve=3600
-	tkb_detach
+xdp_prog_up() {
+	local serve=$(((SECS + 5) * ${#SHAPES[@]} + 60))
+	rm -f "$WORK/driver.out" "$WORK/tokens"
 	# shellcheck disable=SC2046
 	"$XDP_CALIB" --attach --netns "$TKB_NS" --iface "$TKB_NS_IF" \
-		--obj "$FULL_OBJ" --prog "$FULL_PROG" $(edge_args "$ntok") \
+		--obj "$FULL_OBJ" --prog "$FULL_PROG" $(edge_args $((MAX_T * WINDOW))) \
 		--tokens-out "$WORK/tokens" --serve "$serve" \
 		>"$WORK/driver.out" 2>"$WORK/driver.err" &
 	DRIVER_PID=$!
@@ -348,92 +335,159 @@ bench_xdp_prog() {
 		kill -0 "$DRIVER_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	prog=$(head -n 1 "$WORK/driver.out" 2>/dev/null | jq -r '.prog_id // empty' 2>/dev/null)
-	if [ -z "$prog" ]; then
-		skip xdp_prog "xdp_calib could not set up $FULL_OBJ: $(tail -n 2 "$WORK/driver.err" | tr '\n' ' ')"
+	CUR_PROG=$(head -n 1 "$WORK/driver.out" 2>/dev/null | jq -r '.prog_id // empty' 2>/dev/null || true)
+	if [ -z "$CUR_PROG" ]; then
+		log "xdp_calib could not set up $FULL_OBJ: $(tail -n 2 "$WORK/driver.err" | tr '\n' ' ')"
 		stop_driver
-		return 0
+		return 1
 	fi
-	enable_bpf_stats
-	bg=$(background_busy_pct)
-	measure_path xdp_prog "full XDP program, no daemon (xdp_calib drains the ring)" \
-		xdp_prog xdp "$prog" "$bg" -- --target "$TKB_NS_IP:7000" \
-		--tokens "$WORK/tokens" --server-pid "$DRIVER_PID"
-	stop_driver
+	CUR_ARGS=(--target "$TKB_NS_IP:7000" --tokens "$WORK/tokens" --server-pid "$DRIVER_PID")
 }
+xdp_prog_down() { stop_driver; }
 
-# Runs a path the daemon provides, through bench/hooks/<name>.sh.
-# Args: name title kind ("xdp" or "process": what the serving CPU is).
-bench_hooked_path() {
-	local name=$1 title=$2 kind=$3 hook="bench/hooks/$1.sh" bg prog
-	if [ ! -x "$BUILD/ticketd" ]; then
-		skip "$name" "not available yet: $BUILD/ticketd is not built"
-		return 0
-	fi
-	if [ "$name" = xdp_full ] && [ ! -f "$FULL_OBJ" ]; then
-		skip "$name" "not available yet: $FULL_OBJ is not built"
-		return 0
-	fi
-	if [ ! -f "$hook" ]; then
-		skip "$name" "not available yet: $hook (start/stop ticketd for this path) does not exist"
-		return 0
-	fi
+# (b) Redis + Lua: the server runs for the whole benchmark.
+redis_up() {
+	CUR_PROG=
+	CUR_ARGS=(--backend redis --redis "127.0.0.1:$REDIS_PORT" --lua-dir bench
+		--server-pid "$REDIS_PID")
+}
+redis_down() { :; }
+
+# (c) the daemon's paths, through bench/hooks/<name>.sh. Args: name kind.
+hooked_up() {
+	local name=$1 kind=$2 hook="bench/hooks/$1.sh"
 	# shellcheck disable=SC1090
 	source "$hook"
 	TKB_TARGET='' TKB_TOKENS='' TKB_SERVER_PID='' TKB_PROG_ID=''
 	TKB_EVENT=$EVENT TKB_SEATS=$SEATS
 	if [ "$name" = xdp_full ]; then tkb_detach; fi
 	HOOK_STOP="bench_${name}_stop"
-	if ! "bench_${name}_start"; then
-		skip "$name" "its hook failed to start it (see the log above)"
-		"$HOOK_STOP" || true
-		HOOK_STOP=
-		return 0
-	fi
+	"bench_${name}_start" || return 1
 	if [ -z "$TKB_TARGET" ] || [ ! -s "$TKB_TOKENS" ]; then
-		die "$hook: start must export TKB_TARGET and TKB_TOKENS"
+		log "$hook: start must export TKB_TARGET and TKB_TOKENS"
+		return 1
 	fi
-	prog=${TKB_PROG_ID:-}
-	if [ "$kind" = xdp ] && [ -z "$prog" ]; then
-		prog=$(bpftool prog show -j | jq -r --arg n "$FULL_PROG" \
+	CUR_PROG=${TKB_PROG_ID:-}
+	if [ "$kind" = xdp ] && [ -z "$CUR_PROG" ]; then
+		CUR_PROG=$(bpftool prog show -j | jq -r --arg n "$FULL_PROG" \
 			'[.[] | select(.name == $n)][0].id // empty')
 	fi
-	if [ "$kind" = xdp ]; then enable_bpf_stats; fi
-	bg=$(background_busy_pct)
-	# shellcheck disable=SC2086
-	EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_path "$name" "$title" "$name" \
-		"$kind" "$prog" "$bg" -- --target "$TKB_TARGET" \
-		--tokens "$TKB_TOKENS" ${TKB_SERVER_PID:+--server-pid "$TKB_SERVER_PID"}
-	"$HOOK_STOP"
-	HOOK_STOP=
+	CUR_ARGS=(--target "$TKB_TARGET" --tokens "$TKB_TOKENS")
+	if [ -n "$TKB_SERVER_PID" ]; then CUR_ARGS+=(--server-pid "$TKB_SERVER_PID"); fi
+}
+hooked_down() {
+	if [ -n "$HOOK_STOP" ]; then
+		"$HOOK_STOP" || true
+		HOOK_STOP=
+	fi
+}
+
+# Says why a daemon path cannot run yet, or nothing when it can.
+hooked_missing() { # name
+	if [ ! -x "$BUILD/ticketd" ]; then
+		echo "not available yet: $BUILD/ticketd is not built"
+	elif [ "$1" = xdp_full ] && [ ! -f "$FULL_OBJ" ]; then
+		echo "not available yet: $FULL_OBJ is not built"
+	elif [ ! -f "bench/hooks/$1.sh" ]; then
+		echo "not available yet: bench/hooks/$1.sh (start/stop ticketd for this path) does not exist"
+	fi
 }
 
 bench_xdp_full() {
-	bench_hooked_path xdp_full "full XDP program under ticketd" xdp
+	local why r bg
+	why=$(hooked_missing xdp_full)
+	if [ -n "$why" ]; then skip xdp_full "$why"; return 0; fi
+	for r in $(seq 1 "$REPS"); do
+		bg=$(background_busy_pct)
+		if ! hooked_up xdp_full xdp; then
+			hooked_down
+			skip xdp_full "its hook failed to start it (see the log)"
+			return 0
+		fi
+		# shellcheck disable=SC2153
+		EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_round xdp_full \
+			"full XDP program under ticketd" xdp_full xdp "$r" "$bg"
+		hooked_down
+	done
 }
 
 bench_socket_door() {
-	bench_hooked_path socket_door "ticketd socket door (recvmmsg/sendmmsg)" process
+	local why r bg
+	why=$(hooked_missing socket_door)
+	if [ -n "$why" ]; then skip socket_door "$why"; return 0; fi
+	for r in $(seq 1 "$REPS"); do
+		bg=$(background_busy_pct)
+		if ! hooked_up socket_door process; then
+			hooked_down
+			skip socket_door "its hook failed to start it (see the log)"
+			return 0
+		fi
+		EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_round socket_door \
+			"ticketd socket door (recvmmsg/sendmmsg)" socket_door \
+			process "$r" "$bg"
+		hooked_down
+	done
 }
 
-# ---- (d) prog_test_run -------------------------------------------------------------
+# The interleaved rounds over the paths this script serves itself.
+bench_rounds() {
+	local r bg have_prog=1
+	if [ ! -f "$FULL_OBJ" ]; then
+		have_prog=0
+		skip xdp_prog "not available yet: $FULL_OBJ is not built"
+	fi
+	for r in $(seq 1 "$REPS"); do
+		bg=$(background_busy_pct)
+		log "round $r of $REPS (background load $bg %)"
+		ceiling_up || die "cannot attach the trivial program"
+		if [ "$r" = 1 ] && [ -x "$BUILD/ticketctl" ] &&
+			! "$BUILD/ticketctl" --server "$TKB_NS_IP:7000" \
+				--token 00000000000000000000000000000000 \
+				hold "$EVENT" 0 >/dev/null; then
+			die "the trivial program does not answer on $TKB_NS_IP:7000"
+		fi
+		measure_round ceiling "trivial XDP program (ceiling)" xdp_trivial \
+			xdp "$r" "$bg"
+		ceiling_down
+		if [ "$have_prog" = 1 ]; then
+			if xdp_prog_up; then
+				measure_round xdp_prog "full XDP program, no daemon (xdp_calib drains the ring)" \
+					xdp_prog xdp "$r" "$bg"
+			else
+				log "xdp_prog round $r left out"
+			fi
+			xdp_prog_down
+		fi
+		redis_up
+		measure_round redis "Redis 7 + Lua (EVALSHA, pipelined)" redis_lua \
+			process "$r" "$bg"
+		redis_down
+	done
+	log "redis keys left after the runs: $(redis-cli -p "$REDIS_PORT" dbsize) (1 = the sold set only)"
+}
+
+# ---- prog_test_run ----------------------------------------------------------------
 
 # Args: id obj prog [xdp_calib options...]
 prog_test_run() {
-	local id=$1 obj=$2 prog=$3 r cmd
+	local id=$1 obj=$2 prog=$3 r
 	shift 3
-	cmd="$XDP_CALIB --prog-test-run $TEST_RUNS --obj $obj --prog $prog --bpf-stats --event $EVENT --seats $SEATS --mix $MIX${*:+ $*}"
-	jq -n --arg id "$id" --arg obj "$obj" --arg prog "$prog" --arg command "$cmd" \
-		'{id: $id, obj: $obj, prog: $prog, command: $command}' >"$WORK/series/$id.ptr.meta.json"
+	local cmd=("$XDP_CALIB" --prog-test-run "$TEST_RUNS" --obj "$obj"
+		--prog "$prog" --bpf-stats --event "$EVENT" --seats "$SEATS"
+		--mix "$MIX" "$@")
+	jq -n --arg id "$id" --arg obj "$obj" --arg prog "$prog" \
+		--arg command "${cmd[*]}" \
+		'{id: $id, obj: $obj, prog: $prog, command: $command}' \
+		>"$WORK/series/$id.ptr.meta.json"
 	: >"$WORK/series/$id.ptr.jsonl"
 	for r in $(seq 1 "$REPS"); do
-		# shellcheck disable=SC2086
-		if ! $cmd >"$WORK/$id.$r.json" 2>"$WORK/$id.$r.err"; then
-			log "$id rep $r failed: $(tail -n 3 "$WORK/$id.$r.err")"
+		if ! "${cmd[@]}" >"$WORK/$id.$r.json" 2>"$WORK/$id.$r.err"; then
+			log "$id rep $r failed: $(tail -n 3 "$WORK/$id.$r.err" | tr '\n' ' ')"
 			continue
 		fi
-		jq -c --argjson rep "$r" '{rep: $rep} + .' "$WORK/$id.$r.json" >>"$WORK/series/$id.ptr.jsonl"
-		log "$(jq -r --arg id "$id" '"\($id): \(.ns_per_run.median) ns/run raw, \(.empty_prog_ns_per_run.median) empty, \(.net_ns_per_run.median) net; status \(.status)"' "$WORK/$id.$r.json")"
+		jq -c --argjson rep "$r" '{rep: $rep} + .' "$WORK/$id.$r.json" \
+			>>"$WORK/series/$id.ptr.jsonl"
+		log "$(jq -r --arg id "$id" '"\($id): \(.ns_per_run.median) ns/run, \(.empty_prog_ns_per_run.median) empty program, \(.net_ns_per_run.median) net; statuses \(.status | tostring)"' "$WORK/$id.$r.json")"
 	done
 }
 
@@ -444,7 +498,7 @@ bench_prog_test_run() {
 		return 0
 	fi
 	# A hook may give its own set-up; by default xdp_calib configures the
-	# program's maps itself (one token per seat of the rotation).
+	# program's maps itself (1024 sessions over the rotating seats).
 	# shellcheck disable=SC2046,SC2086
 	prog_test_run prog_test_run_full "$FULL_OBJ" "$FULL_PROG" \
 		${TKB_TESTRUN_ARGS:-$(edge_args 1024)}
@@ -464,24 +518,26 @@ machine_json() {
 }
 
 assemble() {
-	local started=$1 finished=$2
+	local started=$1 finished=$2 m id
+	local series=() ptrs=() skips=()
 	shopt -s nullglob
-	local metas=("$WORK"/series/*.meta.json) skips=("$WORK"/series/*.skip.json)
-	local series=() ptrs=() m id
-	for m in "${metas[@]}"; do
+	for m in "$WORK"/series/*.meta.json; do
 		case "$m" in *.ptr.meta.json) continue ;; esac
 		id=$(basename "$m" .meta.json)
-		series+=("$(jq -c --slurpfile reps <(jq -c . "$WORK/series/$id.jsonl") \
+		[ -s "$WORK/series/$id.jsonl" ] || continue
+		series+=("$(jq -c --slurpfile reps "$WORK/series/$id.jsonl" \
 			'. + {reps: $reps}' "$m")")
 	done
 	for m in "$WORK"/series/*.ptr.meta.json; do
 		id=$(basename "$m" .ptr.meta.json)
-		ptrs+=("$(jq -c --slurpfile reps <(jq -c . "$WORK/series/$id.ptr.jsonl") \
+		ptrs+=("$(jq -c --slurpfile reps "$WORK/series/$id.ptr.jsonl" \
 			'. + {reps: $reps}' "$m")")
 	done
+	skips=("$WORK"/series/*.skip.json)
+	shopt -u nullglob
 	{
-		printf '%s\n' "${series[@]}" | jq -s .
-		printf '%s\n' "${ptrs[@]}" | jq -s .
+		if [ ${#series[@]} -gt 0 ]; then printf '%s\n' "${series[@]}" | jq -s .; else echo '[]'; fi
+		if [ ${#ptrs[@]} -gt 0 ]; then printf '%s\n' "${ptrs[@]}" | jq -s .; else echo '[]'; fi
 		if [ ${#skips[@]} -gt 0 ]; then jq -s . "${skips[@]}"; else echo '[]'; fi
 		machine_json
 	} | jq -s --arg name "$NAME" --arg started "$started" --arg finished "$finished" \
@@ -494,10 +550,11 @@ assemble() {
 main() {
 	local started finished
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	log "run $NAME: $REPS x ${SECS}s per measurement, window $WINDOW, threads: $THREADS_LIST"
-	bench_ceiling
-	bench_redis
-	bench_xdp_prog
+	log "run $NAME: $REPS rounds, ${SECS}s per measurement, shapes ${SHAPES[*]}, window $WINDOW"
+	tkb_netns_up
+	start_redis
+	enable_bpf_stats
+	bench_rounds
 	bench_xdp_full
 	bench_socket_door
 	bench_prog_test_run

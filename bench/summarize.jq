@@ -3,8 +3,8 @@
 # against the ceiling and against Redis + Lua measured in the same run.
 #
 # Input (jq -s): [series, prog_test_runs, skipped, machine]
-#   series: [{id, title, path, threads, serving_cpu, command,
-#             background_busy_pct, reps: [{rep, load: <udp_load json>,
+#   series: [{id, title, path, threads, window, serving_cpu, command,
+#             reps: [{rep, background_busy_pct, load: <udp_load json>,
 #             bpf: {run_cnt, run_time_ns, ns_per_run} | null}]}]
 #   prog_test_runs: [{id, obj, prog, command, reps: [<xdp_calib json>]}]
 # Arguments: name started finished reps secs warmup window batch seats event
@@ -50,6 +50,7 @@ def ratio(a; b):
          server_ns_per_decision: spread(.load.host_cpu.server_ns_per_decision),
          host_busy_ns_per_decision: spread(.load.host_cpu.busy_ns_per_decision),
          client_ns_per_decision: spread(.load.cpu.client_ns_per_decision),
+         background_busy_pct: spread(.background_busy_pct),
          bpf_ns_per_run: spread(.bpf.ns_per_run),
          sent: (map(.load.sent) | add),
          received: (map(.load.received) | add),
@@ -90,7 +91,8 @@ def ratio(a; b):
                                      $r.serving_cpu_ns_per_decision.median),
          host_cpu_vs_redis: ratio($s.summary.host_busy_ns_per_decision.median;
                                   $r.host_busy_ns_per_decision.median)}],
-    prog_test_run: ($ptrs | map(. + {summary: (.reps | {
+    prog_test_run: ($ptrs | sort_by(.id != "prog_test_run_trivial", .id)
+                          | map(. + {summary: (.reps | {
         ns_per_run_median: spread(.ns_per_run.median),
         ns_per_run_mean: spread(.ns_per_run.mean),
         empty_prog_ns_per_run_median: spread(.empty_prog_ns_per_run.median),

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum setting_type { T_STR, T_INT, T_LONG, T_BOOL };
 
@@ -68,6 +69,8 @@ static const struct setting settings[] = {
 	S(hold_default_seconds, T_INT, "120", 5, 600, "default hold, seconds"),
 	S(hold_limit, T_INT, "8", 1, 1000,
 	  "seats one session may hold per event (both doors + orders)"),
+	S(node_id, T_STR, "", 0, 0,
+	  "this node's name, unique among live nodes (empty: host:http_port)"),
 	S(demo_data, T_BOOL, "false", 0, 0,
 	  "create 3 demo events of 10 x 10 seats when there are none"),
 	S(dev_mode, T_BOOL, "false", 0, 0,
@@ -320,6 +323,12 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
 			snprintf(err, errlen, "--%s", msg);
 			return CONFIG_ERROR;
 		}
+	}
+	if (!cfg->node_id[0]) {
+		char host[128] = "ticketd";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(cfg->node_id, sizeof(cfg->node_id), "%s:%d", host, cfg->http_port);
 	}
 	if (strcmp(cfg->hold_path, "auto") && strcmp(cfg->hold_path, "xdp") &&
 	    strcmp(cfg->hold_path, "socket")) {

@@ -48,6 +48,7 @@ struct config {
 	long session_ttl;
 	int hold_default_seconds;
 	int hold_limit;
+	char node_id[CONFIG_STR_MAX];
 	bool demo_data;
 	bool dev_mode;
 	char log_level[CONFIG_STR_MAX];

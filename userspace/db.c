@@ -26,17 +26,14 @@ static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
 	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &(unsigned){10});
 	mysql_options(conn, MYSQL_OPT_RECONNECT, &reconnect);
 	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* Times are stored and read as UTC, also after an automatic
+	 * reconnect (an init command is replayed; a plain SET would not). */
+	mysql_options(conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	if (!mysql_real_connect(conn, pool->host, pool->user, pool->password,
 				pool->name, pool->port, NULL,
 				CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS)) {
 		snprintf(err, errlen, "MariaDB %s:%u: %s", pool->host, pool->port,
 			 mysql_error(conn));
-		mysql_close(conn);
-		return NULL;
-	}
-	/* Times are stored and read as UTC. */
-	if (mysql_query(conn, "SET time_zone = '+00:00'")) {
-		snprintf(err, errlen, "MariaDB: %s", mysql_error(conn));
 		mysql_close(conn);
 		return NULL;
 	}
@@ -100,6 +97,8 @@ MYSQL *db_get(struct db_pool *pool)
 		pthread_cond_wait(&pool->cond, &pool->lock);
 	conn = pool->conns[pool->free_idx[--pool->n_free]];
 	pthread_mutex_unlock(&pool->lock);
+	/* Reconnects (MYSQL_OPT_RECONNECT) if the server went away. */
+	mysql_ping(conn);
 	return conn;
 }
 

@@ -27,7 +27,8 @@ int db_pool_open(struct db_pool *pool, const struct config *cfg,
 void db_pool_close(struct db_pool *pool);
 
 /* Borrows a connection (waits while all are busy); it is pinged and
- * reconnected if the server went away. Return it with db_put. */
+ * reconnected if the server went away (one cheap round trip). Return it
+ * with db_put. */
 MYSQL *db_get(struct db_pool *pool);
 void db_put(struct db_pool *pool, MYSQL *conn);
 

@@ -195,7 +195,14 @@ static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
 			   errlen)) ||
 	    (rc = conf_set(conf, "enable.partition.eof", "false", err, errlen)) ||
 	    (rc = conf_set(conf, "socket.nagle.disable", "true", err, errlen)) ||
-	    (rc = conf_set(conf, "log.connection.close", "false", err, errlen))) {
+	    (rc = conf_set(conf, "log.connection.close", "false", err, errlen)) ||
+	    /* Deliver as soon as a message is there: the saga's end-to-end
+	     * time budget is seconds, not the default half-second fetch wait. */
+	    (rc = conf_set(conf, "fetch.wait.max.ms", "10", err, errlen)) ||
+	    (rc = conf_set(conf, "session.timeout.ms", "6000", err, errlen)) ||
+	    (rc = conf_set(conf, "heartbeat.interval.ms", "1000", err, errlen)) ||
+	    (c->instance_id[0] &&
+	     (rc = conf_set(conf, "group.instance.id", c->instance_id, err, errlen)))) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
 	}
@@ -437,6 +444,11 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 		snprintf(err, errlen, "kafka consumer: invalid arguments");
 		return -EINVAL;
 	}
+	if (opts->instance_id &&
+	    copy_str(c->instance_id, sizeof(c->instance_id), opts->instance_id)) {
+		snprintf(err, errlen, "kafka consumer: invalid instance id");
+		return -EINVAL;
+	}
 	for (int i = 0; i < KAFKA_CONSUMER_MAX_TOPICS && opts->topics[i]; i++)
 		if (copy_str(c->topics[c->n_topics++], sizeof(c->topics[0]),
 			     opts->topics[i])) {
@@ -450,6 +462,7 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 	c->opts = *opts;
 	c->opts.group_id = c->group_id;
 	c->opts.client_id = c->client_id;
+	c->opts.instance_id = c->instance_id[0] ? c->instance_id : NULL;
 	c->opts.auto_offset_reset = c->offset_reset;
 	for (int i = 0; i < c->n_topics; i++)
 		c->opts.topics[i] = c->topics[i];

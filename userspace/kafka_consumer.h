@@ -58,6 +58,11 @@ struct kafka_consumer_opts {
 	kafka_handler_fn handler;
 	void *arg;                     /* handler's first argument */
 	const char *client_id;         /* "ticketd-consumer" */
+	/* Static group membership (group.instance.id): a member restarted with
+	 * the same id takes its partitions back at once instead of waiting a
+	 * session timeout for its dead predecessor. NULL: dynamic membership.
+	 * Two live consumers must never share one. */
+	const char *instance_id;
 	const char *auto_offset_reset; /* where a new group starts: "earliest" */
 	int commit_interval_ms;        /* commit handled offsets this often (200) */
 	int retry_initial_ms;          /* first backoff after a failure (100) */
@@ -76,6 +81,7 @@ struct kafka_consumer {
 	/* Set by start, read-only afterwards; the strings are copies. */
 	struct kafka_consumer_opts opts;
 	char bootstrap[256], group_id[128], client_id[64], offset_reset[16];
+	char instance_id[128];
 	char topics[KAFKA_CONSUMER_MAX_TOPICS][256];
 	int n_topics;
 

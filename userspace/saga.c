@@ -156,6 +156,21 @@ rollback:
 	return rc < 0 ? rc : -EIO;
 }
 
+int saga_apply_decision(struct ticketd *app, const char *order_id,
+			const char *status)
+{
+	char mid[64];
+
+	/* One decision per order: both paths claim the same inbox id. */
+	snprintf(mid, sizeof(mid), "payment:%s", order_id);
+	if (!strcmp(status, "APPROVED"))
+		return finish_order(app, order_id, true, NULL, SAGA_CONSUMER, mid);
+	return finish_order(app, order_id, false,
+			    !strcmp(status, "DECLINED") ? "PAYMENT_DECLINED"
+							: "PAYMENT_FAILED",
+			    SAGA_CONSUMER, mid);
+}
+
 /* Kafka handler: one recorded payment decision. */
 static int on_payment(void *arg, const struct kafka_message *m)
 {
@@ -163,7 +178,6 @@ static int on_payment(void *arg, const struct kafka_message *m)
 	json_t *root = json_loadb(m->payload, m->payload ? m->payload_len : 0, 0, NULL);
 	const char *order_id = json_string_value(json_object_get(root, "orderId"));
 	const char *status = json_string_value(json_object_get(root, "status"));
-	char mid[64];
 	int rc = 0;
 
 	if (!order_id || !status) {
@@ -172,14 +186,7 @@ static int on_payment(void *arg, const struct kafka_message *m)
 		json_decref(root);
 		return 0;
 	}
-	snprintf(mid, sizeof(mid), "%s", m->outbox_id_str[0] ? m->outbox_id_str : order_id);
-	if (!strcmp(status, "APPROVED"))
-		rc = finish_order(app, order_id, true, NULL, SAGA_CONSUMER, mid);
-	else
-		rc = finish_order(app, order_id, false,
-				  !strcmp(status, "DECLINED") ? "PAYMENT_DECLINED"
-							      : "PAYMENT_FAILED",
-				  SAGA_CONSUMER, mid);
+	rc = saga_apply_decision(app, order_id, status);
 	json_decref(root);
 	return rc;
 }
@@ -215,6 +222,8 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 	o.handler = on_payment;
 	o.arg = app;
 	o.client_id = "ticketd-saga";
+	snprintf(sg->instance_id, sizeof(sg->instance_id), "saga-%s", app->cfg.node_id);
+	o.instance_id = sg->instance_id;
 	rc = kafka_consumer_start(&sg->consumer, app->cfg.kafka_bootstrap, &o, err, errlen);
 	if (rc)
 		return rc;

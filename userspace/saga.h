@@ -8,6 +8,12 @@
  *   DECLINED, FAILED (gateway kept failing), or the deadline passed ->
  *       order CANCELLED with a reason, outbox event; seat words released.
  *
+ * The decision is applied twice over, idempotently: at once by the thread
+ * that recorded it (so an order ends within milliseconds and does not
+ * depend on Kafka being up), and again when the event comes back from
+ * Kafka (which covers a crash between recording and applying). Both claim
+ * the inbox id "payment:<orderId>", so exactly one of them acts.
+ *
  * A deadline thread cancels PENDING orders whose deadline has passed, so no
  * order stays PENDING, even if no payment ever comes. The conditional
  * PENDING -> X update makes exactly one of confirm and cancel win. At start
@@ -29,6 +35,7 @@ struct order;
 struct saga {
 	struct ticketd *app;
 	struct kafka_consumer consumer;
+	char instance_id[160];
 	bool consumer_on;
 	pthread_t deadline_thread;
 	atomic_bool stop;
@@ -42,6 +49,11 @@ void saga_stop(struct saga *sg);
 /* Re-applies finished orders' outcomes to their seat words, and (on a fresh
  * table) restores PENDING orders' seats as ORDERED. */
 int saga_reconcile(struct ticketd *app, bool fresh_table);
+
+/* Ends the order as a recorded decision says (APPROVED, DECLINED or
+ * FAILED); a no-op if already applied. 0, or a negative errno to retry. */
+int saga_apply_decision(struct ticketd *app, const char *order_id,
+			const char *status);
 
 /* Records a gateway decision for an order (payments row + outbox event).
  * If a decision is already recorded, returns it instead (-EEXIST is not an

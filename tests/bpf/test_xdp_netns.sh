@@ -5,12 +5,15 @@
 # side to the namespace address. Needs root. Everything it creates is removed
 # on exit, whatever happens.
 #
-# Installed by bpf/bpf.mk beside its driver (xdp_netns_driver) in the build
-# tree; run it from there.
+# Its driver is built by bpf/bpf.mk (`make all`) as
+# $BUILD/tests/bpf/tools/xdp_netns_driver; BUILD defaults to build/ in the
+# checkout, as in the root Makefile.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-driver="$here/xdp_netns_driver"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-build}
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+driver="$build/tests/bpf/tools/xdp_netns_driver"
 id=$$
 ns="tkt-xdp-$id"
 vh="tkth$id"        # host end (xdp_pass)

@@ -1,4 +1,5 @@
-/* Driver of tests/bpf/test_xdp_netns.sh: opens an edge with its pins in a
+/* Driver of tests/bpf/test_xdp_netns.sh (built as
+ * $(BUILD)/tests/bpf/tools/xdp_netns_driver): opens an edge with its pins in a
  * throwaway directory, attaches xdp_seat_hold inside the namespace (and
  * xdp_pass on the host end of the veth) through edge_attach_xdp, then sends
  * real UDP requests from the host side to the namespace address and checks

@@ -501,6 +501,39 @@ static void sweep_turns_lapsed_holds_available_and_announces_them(void **state)
 	assert_int_equal(edge_sweep(f->edge, 99, NULL), -ENOENT);
 }
 
+static void door_on_ipv6_loopback_answers_too(void **state)
+{
+	struct fixture *f = *state;
+	struct udp_door_opts o = {.addr = "::1", .port = -1, .workers = 1};
+	struct timeval tv = {.tv_sec = 1};
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6};
+	struct udp_door *d6;
+	struct tkt_reply rep;
+	struct tkt_req r;
+	uint8_t tok[16];
+	int fd;
+
+	if (udp_door_start(f->edge, &o, &d6) == -EADDRNOTAVAIL)
+		skip(); /* no IPv6 on this host */
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				    sizeof(tv)),
+			 0);
+	to.sin6_addr = in6addr_loopback;
+	to.sin6_port = htons(udp_door_port(d6));
+	token(ME, 3600, tok);
+	pkt_req(&r, TKT_OP_HOLD, 6, EV, 90, tok, 0);
+	assert_int_equal(sendto(fd, &r, sizeof(r), 0, (struct sockaddr *)&to,
+				sizeof(to)),
+			 (ssize_t)sizeof(r));
+	assert_int_equal(recv(fd, &rep, sizeof(rep), 0), 32);
+	assert_int_equal(rep.status, TKT_OK);
+	assert_int_equal(tkt_sw_holder(word(f, 90)), ME);
+	close(fd);
+	assert_int_equal(udp_door_stop(d6), 0);
+}
+
 static void stats_count_socket_replies_by_status(void **state)
 {
 	struct fixture *f = *state;
@@ -538,6 +571,7 @@ int main(void)
 		T(userspace_queue_full_refuses_the_change),
 		T(reopened_shm_edge_keeps_words_and_rebuilds_counts),
 		T(sweep_turns_lapsed_holds_available_and_announces_them),
+		T(door_on_ipv6_loopback_answers_too),
 		T(stats_count_socket_replies_by_status),
 	};
 

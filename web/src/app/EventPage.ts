@@ -1,0 +1,201 @@
+// The event page: the live seat map beside the cart. The map is the
+// server's (snapshot + stream); "mine" comes from the server's answers to
+// our own calls and GET /api/reservations. Nothing changes colour on a guess.
+import { h, clear } from '../shared/dom';
+import { errorBox, notify } from '../shared/errorView';
+import { ApiError } from '../shared/http';
+import { serverNow } from '../shared/clock';
+import { getEvent } from '../features/events/eventsApi';
+import { formatEventDate } from '../features/events/eventDate';
+import { getSeatMap } from '../features/seatmap/seatMapApi';
+import { reduceSeatMap, type SeatMapAction, type SeatMapState } from '../features/seatmap/seatMapState';
+import { openSeatStream, type StreamStatus } from '../features/seatmap/seatStream';
+import { createSeatGrid, seatLegend } from '../features/seatmap/SeatGrid';
+import type { LiveBadge } from '../features/seatmap/LiveBadge';
+import { extendHold, holdSeats, listHolds, releaseHold } from '../features/cart/holdsApi';
+import { HoldsStore } from '../features/cart/holdsStore';
+import { createCartDrawer } from '../features/cart/CartDrawer';
+
+const EXTEND_SECONDS = 120;
+/** While the stream is down, the map is re-read this often. */
+const FALLBACK_POLL_MS = 5_000;
+
+export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBadge): () => void {
+  const ctrl = new AbortController();
+  const holds = new HoldsStore();
+  const pending = new Set<number>();
+  let map: SeatMapState | null = null;
+  let streamStatus: StreamStatus = 'connecting';
+  let reconcileTimer: ReturnType<typeof setTimeout> | undefined;
+
+  clear(root);
+  const title = h('h1', { class: 'event__title' }, 'Event');
+  const meta = h('p', { class: 'event__meta muted' });
+  const grid = createSeatGrid((seatId, look) => {
+    if (look === 'available') void hold(seatId);
+    else if (look === 'mine') void release(seatId);
+  });
+  const cart = createCartDrawer({
+    extend: (seatId) => void extend(seatId),
+    remove: (seatId) => void release(seatId),
+    checkout: () => {
+      location.hash = `#/events/${eventId}/checkout`;
+    },
+  });
+  root.append(
+    h('p', null, h('a', { href: '#/', class: 'back' }, '← All events')),
+    title,
+    meta,
+    h('div', { class: 'event__layout' }, h('section', { class: 'event__map', 'aria-label': 'Seat map' }, seatLegend(), grid.el), cart.el),
+  );
+
+  const render = () => {
+    const mine = new Set(holds.forEvent(eventId).map((x) => x.seatId));
+    grid.render(map, { mine, pending });
+    cart.render(holds.forEvent(eventId), map?.seats ?? null, pending);
+  };
+  holds.subscribe(render);
+
+  const dispatch = (action: SeatMapAction) => {
+    const next = reduceSeatMap(map, action);
+    if (next === map) return;
+    const before = map;
+    map = next;
+    render();
+    // The stream says one of "our" seats became AVAILABLE (expiry, or a
+    // release from another tab): ask the server which holds we still have.
+    if (before && action.type === 'seat' && action.change.status === 'AVAILABLE' && holds.has(eventId, action.change.seatId)) {
+      scheduleReconcile();
+    }
+  };
+
+  const reconcile = async () => {
+    try {
+      holds.replaceAll(await listHolds(ctrl.signal));
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') console.warn('could not list holds', err);
+    }
+  };
+  const scheduleReconcile = () => {
+    clearTimeout(reconcileTimer);
+    reconcileTimer = setTimeout(() => void reconcile(), 150);
+  };
+
+  async function hold(seatId: number): Promise<void> {
+    if (pending.has(seatId)) return;
+    pending.add(seatId);
+    render();
+    try {
+      const granted = await holdSeats(eventId, [seatId]);
+      holds.put(granted.seatIds.map((id) => ({ eventId: granted.eventId, seatId: id, expiresAt: granted.expiresAt })));
+      cart.open();
+    } catch (err) {
+      notify(err);
+      // A hold refused because of another session's hold or sale: the
+      // stream will show it; if it is slow, re-read the map once.
+      if (err instanceof ApiError && (err.code === 'SEAT_UNAVAILABLE' || err.code === 'SEAT_SOLD') && streamStatus !== 'live') {
+        void refreshMap();
+      }
+    } finally {
+      pending.delete(seatId);
+      render();
+    }
+  }
+
+  async function release(seatId: number): Promise<void> {
+    if (pending.has(seatId)) return;
+    pending.add(seatId);
+    render();
+    try {
+      await releaseHold(eventId, seatId);
+      holds.remove(eventId, seatId);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'RESERVATION_EXPIRED') holds.remove(eventId, seatId);
+      else notify(err);
+    } finally {
+      pending.delete(seatId);
+      render();
+    }
+  }
+
+  async function extend(seatId: number): Promise<void> {
+    if (pending.has(seatId)) return;
+    pending.add(seatId);
+    render();
+    try {
+      holds.put([await extendHold(eventId, seatId, EXTEND_SECONDS)]);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'RESERVATION_EXPIRED') holds.remove(eventId, seatId);
+      notify(err);
+    } finally {
+      pending.delete(seatId);
+      render();
+    }
+  }
+
+  async function refreshMap(): Promise<void> {
+    try {
+      dispatch({ type: 'snapshot', body: await getSeatMap(eventId, ctrl.signal) });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') return;
+      if (!map) {
+        clear(grid.el);
+        grid.el.appendChild(errorBox(err));
+      }
+    }
+  }
+
+  // Event details, the first map (REST, for a quick first paint), our holds, then the stream.
+  getEvent(eventId, ctrl.signal)
+    .then((e) => {
+      title.textContent = e.name;
+      clear(meta);
+      meta.append(e.venue, ' · ', h('time', { datetime: e.startsAt }, formatEventDate(e.startsAt)));
+      document.title = `${e.name} · Tickets`;
+    })
+    .catch((err) => {
+      if ((err as Error).name === 'AbortError') return;
+      clear(root);
+      root.append(h('p', null, h('a', { href: '#/', class: 'back' }, '← All events')), errorBox(err));
+      ctrl.abort();
+    });
+  render();
+  void refreshMap();
+  void reconcile();
+
+  const stream = openSeatStream(eventId, {
+    snapshot: (body) => {
+      dispatch({ type: 'snapshot', body });
+      // A fresh snapshot after a gap: our holds may have lapsed meanwhile.
+      scheduleReconcile();
+    },
+    seat: (change) => dispatch({ type: 'seat', change }),
+    status: (s) => {
+      streamStatus = s;
+      badge.set(s);
+    },
+  });
+
+  // Countdowns tick; holds past their expiry leave the cart (the server
+  // frees them within a second, and the stream will say so).
+  const ticker = setInterval(() => {
+    cart.tick();
+    if (holds.dropExpired(serverNow())) scheduleReconcile();
+  }, 250);
+  const poller = setInterval(() => {
+    if (streamStatus !== 'live') void refreshMap();
+  }, FALLBACK_POLL_MS);
+  const onVisible = () => {
+    if (document.visibilityState === 'visible') scheduleReconcile();
+  };
+  document.addEventListener('visibilitychange', onVisible);
+
+  return () => {
+    ctrl.abort();
+    stream.close();
+    clearInterval(ticker);
+    clearInterval(poller);
+    clearTimeout(reconcileTimer);
+    document.removeEventListener('visibilitychange', onVisible);
+  };
+}

@@ -1,0 +1,16 @@
+// Hash routes, so that ticketd only ever serves GET / for the page.
+export type Route =
+  | { page: 'events' }
+  | { page: 'event'; eventId: number }
+  | { page: 'checkout'; eventId: number }
+  | { page: 'not-found' };
+
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, '') || '/';
+  if (path === '/' || path === '') return { page: 'events' };
+  let m = /^\/events\/(\d{1,9})\/?$/.exec(path);
+  if (m) return { page: 'event', eventId: Number(m[1]) };
+  m = /^\/events\/(\d{1,9})\/checkout\/?$/.exec(path);
+  if (m) return { page: 'checkout', eventId: Number(m[1]) };
+  return { page: 'not-found' };
+}

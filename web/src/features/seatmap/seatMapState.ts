@@ -1,0 +1,103 @@
+// The seat map as the server last described it: a snapshot (from
+// GET /api/events/{id}/seats or the stream's `snapshot`) plus the stream's
+// `seat` changes. Versions of an event strictly increase, so anything at or
+// below the version already applied is old news and is ignored.
+
+export type SeatStatus = 'AVAILABLE' | 'HELD' | 'SOLD';
+
+export interface Seat {
+  id: number;
+  r: number;
+  c: number;
+  label: string;
+  price: number;
+  status: SeatStatus;
+}
+
+/** The body of GET /api/events/{id}/seats and of the stream's `snapshot`. */
+export interface SeatMapBody {
+  eventId: number;
+  rows: number;
+  cols: number;
+  version: number;
+  seats: Seat[];
+}
+
+/** One `seat` event of the stream. */
+export interface SeatChange {
+  seatId: number;
+  status: SeatStatus;
+  version: number;
+}
+
+export interface SeatMapState {
+  eventId: number;
+  rows: number;
+  cols: number;
+  /** The highest version applied. */
+  version: number;
+  /** Seats by id. */
+  seats: ReadonlyMap<number, Seat>;
+  /** The version of the change that last touched each seat (the snapshot's for untouched ones). */
+  seatVersions: ReadonlyMap<number, number>;
+}
+
+export type SeatMapAction = { type: 'snapshot'; body: SeatMapBody } | { type: 'seat'; change: SeatChange };
+
+const STATUSES: ReadonlySet<string> = new Set(['AVAILABLE', 'HELD', 'SOLD']);
+
+export function isSeatStatus(s: unknown): s is SeatStatus {
+  return typeof s === 'string' && STATUSES.has(s);
+}
+
+/**
+ * Applies one snapshot or change. Returns the same object when nothing
+ * changed, so callers can skip re-rendering.
+ */
+export function reduceSeatMap(state: SeatMapState | null, action: SeatMapAction): SeatMapState | null {
+  switch (action.type) {
+    case 'snapshot': {
+      const b = action.body;
+      // A snapshot older than what we have already applied would take us back in time.
+      if (state && state.eventId === b.eventId && b.version < state.version) return state;
+      const seats = new Map<number, Seat>();
+      const seatVersions = new Map<number, number>();
+      for (const s of b.seats) {
+        seats.set(s.id, { ...s });
+        seatVersions.set(s.id, b.version);
+      }
+      return { eventId: b.eventId, rows: b.rows, cols: b.cols, version: b.version, seats, seatVersions };
+    }
+    case 'seat': {
+      const c = action.change;
+      // Without a snapshot there is nothing to apply a change to.
+      if (!state) return state;
+      if (!Number.isSafeInteger(c.version) || c.version <= state.version) return state;
+      if (!isSeatStatus(c.status)) return state;
+      const seat = state.seats.get(c.seatId);
+      if (!seat) return { ...state, version: c.version };
+      const seats = new Map(state.seats);
+      seats.set(c.seatId, { ...seat, status: c.status });
+      const seatVersions = new Map(state.seatVersions);
+      seatVersions.set(c.seatId, c.version);
+      return { ...state, version: c.version, seats, seatVersions };
+    }
+  }
+}
+
+/** What a seat looks like to this session. */
+export type SeatLook = 'available' | 'mine' | 'held' | 'sold' | 'pending';
+
+/**
+ * A seat's look from the server's status and what this session knows from
+ * its own server answers: `mine` (a hold the server granted us) and
+ * `pending` (our hold or release request is still in flight).
+ */
+export function seatLook(status: SeatStatus, mine: boolean, pending: boolean): SeatLook {
+  if (status === 'SOLD') return 'sold';
+  if (mine) return 'mine';
+  // Our own hold request is in flight and the stream already says HELD:
+  // most likely ours, but we do not know yet, so say neither.
+  if (pending && status === 'HELD') return 'pending';
+  return status === 'HELD' ? 'held' : 'available';
+}

@@ -1,0 +1,46 @@
+import './styles.css';
+import { h, clear } from './shared/dom';
+import { useTokenSource } from './shared/http';
+import { SessionStore } from './features/session/session';
+import { mountEventList } from './features/events/EventList';
+import { createLiveBadge } from './features/seatmap/LiveBadge';
+import { mountCheckout } from './features/checkout/CheckoutPage';
+import { mountEventPage } from './app/EventPage';
+import { parseRoute } from './app/router';
+
+useTokenSource(new SessionStore(localStorage));
+
+const main = document.getElementById('main') as HTMLElement;
+const liveSlot = document.getElementById('live-slot') as HTMLElement;
+let unmount: (() => void) | null = null;
+
+function route(): void {
+  unmount?.();
+  unmount = null;
+  clear(liveSlot);
+  document.title = 'Tickets';
+  const r = parseRoute(location.hash);
+  switch (r.page) {
+    case 'events':
+      unmount = mountEventList(main);
+      break;
+    case 'event': {
+      const badge = createLiveBadge();
+      liveSlot.appendChild(badge.el);
+      unmount = mountEventPage(main, r.eventId, badge);
+      break;
+    }
+    case 'checkout':
+      document.title = 'Checkout · Tickets';
+      unmount = mountCheckout(main, r.eventId);
+      break;
+    case 'not-found':
+      clear(main);
+      main.append(h('h1', null, 'Page not found'), h('p', null, h('a', { href: '#/' }, 'See all events')));
+      break;
+  }
+  main.focus({ preventScroll: true });
+}
+
+window.addEventListener('hashchange', route);
+route();
