@@ -5,6 +5,7 @@
 #include "userspace/health.h"
 #include "userspace/metrics.h"
 #include "userspace/ticketd.h"
+#include "userspace/edge.h"
 
 void route_healthz(struct http_req *req, struct http_resp *resp)
 {
@@ -38,6 +39,38 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 			    down));
 }
 
+/* UDP door outcomes, XDP (summed over CPUs) and userspace doors. */
+static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
+			     size_t *cap)
+{
+	static const char *const names[TKT_STAT_COUNT] = {
+		"OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
+		"RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE",
+		"dropped", "passed", "malformed_dropped", "ringbuf_full"};
+	struct edge_stats st;
+	int rc;
+
+	if (!app->edge || edge_stats(app->edge, &st))
+		return 0;
+	rc = metrics_appendf(buf, len, cap,
+			     "# HELP ticketd_udp_outcomes_total UDP hold protocol outcomes by door.\n"
+			     "# TYPE ticketd_udp_outcomes_total counter\n");
+	for (int i = 0; i < TKT_STAT_COUNT; i++)
+		rc |= metrics_appendf(buf, len, cap,
+				      "ticketd_udp_outcomes_total{door=\"xdp\",outcome=\"%s\"} %llu\n"
+				      "ticketd_udp_outcomes_total{door=\"userspace\",outcome=\"%s\"} %llu\n",
+				      names[i], (unsigned long long)st.xdp[i], names[i],
+				      (unsigned long long)st.user[i]);
+	rc |= metrics_appendf(buf, len, cap,
+			      "ticketd_seat_changes_published_total %llu\n"
+			      "ticketd_journal_written_total %llu\n"
+			      "ticketd_journal_dropped_total %llu\n",
+			      (unsigned long long)atomic_load(&app->stream.delivered),
+			      (unsigned long long)atomic_load(&app->journal.written),
+			      (unsigned long long)atomic_load(&app->journal.dropped));
+	return rc;
+}
+
 void route_metrics(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = req->app;
@@ -51,6 +84,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "ticketd_hold_path{path=\"xdp\"} %d\n"
 			      "ticketd_hold_path{path=\"socket\"} %d\n",
 			      app->hold_path[0] == 'x', app->hold_path[0] == 's');
+	rc |= render_edge_stats(app, &buf, &len, &cap);
 	rc |= outbox_relay_render_metrics(&app->relay, &buf, &len, &cap);
 	{
 		struct kafka_consumer *consumers[] = {&app->saga.consumer};
@@ -67,6 +101,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.confirmed),
 			      (unsigned long long)atomic_load(&app->saga.cancelled),
 			      (unsigned long long)atomic_load(&app->saga.duplicates));
+	rc |= render_edge_stats(app, &buf, &len, &cap);
 	rc |= outbox_relay_render_metrics(&app->relay, &buf, &len, &cap);
 	{
 		struct kafka_consumer *consumers[] = {&app->saga.consumer};

@@ -5,7 +5,7 @@
 # oversell audit. Entry point for `make bench` (the lead calls it; it does not
 # touch BENCHMARKS.md):
 #
-#   bash bench/rest_bench.sh            # about 5 minutes with the defaults
+#   bash bench/rest_bench.sh            # about 10 minutes with the defaults
 #
 # Writes bench/results/rest_hold.json and prints a markdown table on stdout
 # (bench/rest_render.sh renders it again from the JSON).
@@ -29,15 +29,23 @@
 #        wrk       (REST_WRK=1) wrk -s bench/rest_hold.lua, the same REST
 #                  loop from a standard tool; its latency mixes holds and
 #                  releases
-#   3. one profile run (not counted): perf record on ticketd, MariaDB
-#      Questions and ticketd-Redis command deltas.
-#   4. the storm audit: holds of REST_STORM_SECS without releases (600 s
+#      Around every run: ticketd's MariaDB questions and Redis commands
+#      (during the Redis+Lua runs ticketd idles: that is their background).
+#   3. paced: for each rate of REST_RATES, REST_RATE_RUNS repetitions of rest
+#      and redis with --rate (holds leave on a fixed schedule, latency counts
+#      from it): the latency at a given offered load, not at saturation.
+#   4. one profile run (not counted): perf record on ticketd.
+#   5. the storm audit: holds of REST_STORM_SECS without releases (600 s
 #      holds, the table fills up), then every session's GET /api/reservations
-#      against the seat map and the generator's 201 log (bench/rest_audit.py).
+#      against the seat map and the generator's 201 log (bench/rest_audit.py),
+#      then every hold released again (the seat table outlives a restart; the
+#      sessions are kept in $RUN_DIR/rest-bench.tokens so a later run can
+#      clear what an interrupted one left).
 #
 # Settings (environment): REST_RUNS (5), REST_SECS (10), REST_CONNS (1000),
 # REST_THREADS (2, load generator threads), REST_SESSIONS (2000),
 # REST_ROWS/REST_COLS (100/100), REST_HOLD_SECS (10), REST_WRK (1),
+# REST_RATES ("1000 10000", holds/s; "" = none), REST_RATE_RUNS (3),
 # REST_STORM_SECS (5), REST_PERF (1), REST_PERF_SECS (5),
 # REST_TICKETD_THREADS (2), REST_OUT (bench/results/rest_hold.json),
 # RUN_DIR (/tmp/restbench), REDIS_PORT (6393), MARIADB_PORT (3319),
@@ -64,6 +72,8 @@ ROWS=${REST_ROWS:-100}
 COLS=${REST_COLS:-100}
 HOLD_SECS=${REST_HOLD_SECS:-10}
 WRK=${REST_WRK:-1}
+RATES=${REST_RATES:-1000 10000}
+RATE_RUNS=${REST_RATE_RUNS:-3}
 STORM_SECS=${REST_STORM_SECS:-5}
 PERF=${REST_PERF:-1}
 PERF_SECS=${REST_PERF_SECS:-5}
@@ -96,6 +106,8 @@ int_in "$SESSIONS" 1 20000 || die "REST_SESSIONS must be 1..20000"
 int_in "$ROWS" 1 1000 && int_in "$COLS" 1 1000 || die "REST_ROWS/REST_COLS: 1..1000"
 int_in "$HOLD_SECS" 5 600 || die "REST_HOLD_SECS must be 5..600"
 int_in "$STORM_SECS" 1 60 || die "REST_STORM_SECS must be 1..60"
+int_in "$RATE_RUNS" 1 20 || die "REST_RATE_RUNS must be 1..20"
+for r in $RATES; do int_in "$r" 1 1000000 || die "REST_RATES: $r"; done
 int_in "$PERF_SECS" 1 30 || die "REST_PERF_SECS must be 1..30"
 [ "$SESSIONS" -ge "$CONNS" ] || die "REST_SESSIONS must be >= REST_CONNS (no shared sessions)"
 SEATS="0-$((ROWS * COLS - 1))"
@@ -300,11 +312,16 @@ release_lock() {
 
 # ---- measurements ----------------------------------------------------------------
 
-HTTP_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $SECS --hold-seconds $HOLD_SECS --release 1 --timeout-ms 5000 --server-pid TICKETD_PID"
-REDIS_CMD="REST_LOAD --mode redis --target 127.0.0.1:$BASE_REDIS_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $SECS --hold-seconds $HOLD_SECS --release 1 --timeout-ms 5000 --lua-dir bench --server-pid REDIS_PID"
+# Command templates; fill() puts in this run's values, show() what the
+# report prints. Placeholders: REST_LOAD TOKENS EVENT TICKETD_PID REDIS_PID
+# GRANTS.
+LOAD_COMMON="--tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --hold-seconds $HOLD_SECS --release 1 --timeout-ms 5000"
+HTTP_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT $LOAD_COMMON --server-pid TICKETD_PID"
+REDIS_CMD="REST_LOAD --mode redis --target 127.0.0.1:$BASE_REDIS_PORT $LOAD_COMMON --lua-dir bench --server-pid REDIS_PID"
 WRK_CMD="wrk -t$THREADS -c$CONNS -d${SECS}s --latency --timeout 5s -s bench/rest_hold.lua $BASE -- TOKENS EVENT ${SEATS%-*} ${SEATS#*-} $HOLD_SECS $THREADS"
+STORM_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $STORM_SECS --hold-seconds 600 --release 0 --timeout-ms 5000 --grant-log GRANTS --server-pid TICKETD_PID"
 
-show() { # a command template as the report prints it
+show() {
 	local s=$1
 	s=${s//REST_LOAD/rest_load}
 	s=${s//TOKENS/<tokens>}
@@ -315,82 +332,87 @@ show() { # a command template as the report prints it
 	printf '%s' "$s"
 }
 
-fill() { # a command template with this run's values
+fill() {
 	local s=$1
 	s=${s//REST_LOAD/$LOAD}
 	s=${s//TOKENS/$WORK/tokens}
 	s=${s//TICKETD_PID/$TICKETD_PID}
 	s=${s//REDIS_PID/$BASE_REDIS_PID}
+	s=${s//GRANTS/$WORK/grants}
 	s=${s//EVENT/$EVENT}
 	printf '%s' "$s"
 }
 
-run_http() { # rep
-	local out=$WORK/rest.$1.json q0 q1 r0 r1 cmd
-	cmd=$(fill "$HTTP_CMD")
+# Describes a series. Args: id title kind(rest|redis|wrk) rate(0 = closed
+# loop) command-template
+series_meta() {
+	jq -n --arg id "$1" --arg title "$2" --arg kind "$3" --argjson rate "$4" \
+		--arg command "$(show "$5")" \
+		'{id: $id, title: $title, kind: $kind, rate: $rate, command: $command}' \
+		>"$WORK/series/$1.meta"
+}
+
+held_now() {
+	curl -sf --max-time 5 "$BASE/api/events/$EVENT" | jq '.held'
+}
+
+# One rest_load repetition. Args: id kind(rest|redis) rep command-template.
+# Around it: ticketd's MariaDB questions and Redis commands (during a REST
+# run: what the hold path costs them; during a Redis+Lua run ticketd is
+# idle: the background to compare with).
+run_load() {
+	local id=$1 kind=$2 rep=$3 out=$WORK/series/$1.$3.json q0 q1 r0 r1 cmd
+	cmd=$(fill "$4")
 	q0=$(mariadb_questions)
 	r0=$(redis_cmds "$REDIS_PORT")
 	# shellcheck disable=SC2086
-	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$WORK/rest.$1.err" ||
-		die "rest_load (http) rep $1 failed: $(tail -n 3 "$WORK/rest.$1.err")"
+	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$out.err" ||
+		die "$id rep $rep: rest_load failed: $(tail -n 3 "$out.err")"
 	q1=$(mariadb_questions)
 	r1=$(redis_cmds "$REDIS_PORT")
-	jq -c --argjson rep "$1" --argjson q "$((q1 - q0 - 1))" --argjson r "$((r1 - r0 - 1))" \
-		'{rep: $rep} + . + {side: {mariadb_questions: $q, ticketd_redis_commands: $r}}' \
+	jq -c --argjson rep "$rep" --argjson q "$((q1 - q0 - 1))" --argjson r "$((r1 - r0 - 1))" \
+		'{rep: $rep} + . + {side: {ticketd_mariadb_questions: $q, ticketd_redis_commands: $r}}' \
 		"$out.raw" >"$out"
-	log "$(jq -r '"rest  rep \(.rep): \(.requests_per_s|floor) req/s, \(.holds_granted_per_s|floor) holds granted/s, hold p50 \(.hold_latency_us.p50/1000) ms p95 \(.hold_latency_us.p95/1000) ms p99 \(.hold_latency_us.p99/1000) ms, timeouts \(.errors.timeouts), ticketd CPU \(.cpu.server_us_per_request) us/req, MariaDB queries \(.side.mariadb_questions)"' "$out")"
-	# idle audit: every granted hold was released (or is counted as not)
-	timeout 60 python3 bench/rest_audit.py idle --base "$BASE" --event "$EVENT" \
-		--max-held "$(jq '.holds_unreleased + .in_flight_at_end' "$out")" \
-		>"$WORK/audit-idle.$1.json" || log "idle audit after rep $1 FAILED: $(cat "$WORK/audit-idle.$1.json")"
+	rm -f "$out.raw"
+	log "$(jq -r --arg id "$id" '"\($id) rep \(.rep): \(.requests_per_s|floor) req/s, \(.holds_granted_per_s|floor) holds granted/s, hold p50 \(.hold_latency_us.p50/1000) p95 \(.hold_latency_us.p95/1000) p99 \(.hold_latency_us.p99/1000) max \(.hold_latency_us.max/1000) ms, timeouts \(.errors.timeouts), server CPU \(.cpu.server_us_per_request) us/req, host busy \(.cpu.host_busy_pct) %"' "$out")"
+	if [ "$kind" = rest ]; then
+		# every granted hold was released, or is counted as not
+		timeout 60 python3 bench/rest_audit.py idle --base "$BASE" --event "$EVENT" \
+			--max-held "$(jq '.holds_unreleased + .in_flight_at_end' "$out")" \
+			>"$WORK/audit/idle.$id.$rep.json" ||
+			log "idle audit after $id rep $rep FAILED: $(cat "$WORK/audit/idle.$id.$rep.json")"
+	fi
 }
 
-run_redis() {
-	local out=$WORK/redis.$1.json cmd q0 q1 r0 r1
-	cmd=$(fill "$REDIS_CMD")
-	# ticketd is idle meanwhile: its MariaDB and Redis traffic now is the
-	# background to compare the REST runs' traffic with
-	q0=$(mariadb_questions)
-	r0=$(redis_cmds "$REDIS_PORT")
-	# shellcheck disable=SC2086
-	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$WORK/redis.$1.err" ||
-		die "rest_load (redis) rep $1 failed: $(tail -n 3 "$WORK/redis.$1.err")"
-	q1=$(mariadb_questions)
-	r1=$(redis_cmds "$REDIS_PORT")
-	jq -c --argjson rep "$1" --argjson q "$((q1 - q0 - 1))" --argjson r "$((r1 - r0 - 1))" \
-		'{rep: $rep} + . + {side: {mariadb_questions: $q, ticketd_redis_commands: $r}}' \
-		"$out.raw" >"$out"
-	log "$(jq -r '"redis rep \(.rep): \(.requests_per_s|floor) req/s, \(.holds_granted_per_s|floor) holds granted/s, hold p50 \(.hold_latency_us.p50/1000) ms p95 \(.hold_latency_us.p95/1000) ms p99 \(.hold_latency_us.p99/1000) ms, timeouts \(.errors.timeouts), redis CPU \(.cpu.server_us_per_request) us/req"' "$out")"
-}
-
-run_wrk() {
-	local out=$WORK/wrk.$1.json cmd c0 c1 tck
+run_wrk() { # id rep
+	local out=$WORK/series/$1.$2.json cmd c0 c1 tck
 	cmd=$(fill "$WRK_CMD")
 	c0=$(proc_cpu_ticks "$TICKETD_PID")
 	# shellcheck disable=SC2086
-	timeout $((SECS + 60)) $cmd >"$WORK/wrk.$1.txt" 2>&1 ||
-		die "wrk rep $1 failed: $(tail -n 5 "$WORK/wrk.$1.txt")"
+	timeout $((SECS + 60)) $cmd >"$out.txt" 2>&1 ||
+		die "wrk rep $2 failed: $(tail -n 5 "$out.txt")"
 	c1=$(proc_cpu_ticks "$TICKETD_PID")
 	tck=$(getconf CLK_TCK)
-	sed -n 's/^REST_WRK_JSON //p' "$WORK/wrk.$1.txt" |
-		jq -c --argjson rep "$1" --argjson cpu "$(((c1 - c0) * 1000000 / tck))" \
+	sed -n 's/^REST_WRK_JSON //p' "$out.txt" |
+		jq -c --argjson rep "$2" --argjson cpu "$(((c1 - c0) * 1000000 / tck))" \
 			'{rep: $rep} + . + {cpu: {server_s: ($cpu / 1e6),
 			  server_us_per_request: (if .requests > 0 then $cpu / .requests else null end)}}' >"$out"
-	[ -s "$out" ] || die "wrk rep $1 printed no result: $(tail -n 5 "$WORK/wrk.$1.txt")"
-	log "$(jq -r '"wrk   rep \(.rep): \(.requests_per_s|floor) req/s, all-request p50 \(.all_latency_us.p50/1000) ms p99 \(.all_latency_us.p99/1000) ms, status \(.status), errors \(.errors)"' "$out")"
+	[ -s "$out" ] || die "wrk rep $2 printed no result: $(tail -n 5 "$out.txt")"
+	rm -f "$out.txt"
+	log "$(jq -r --arg id "$1" '"\($id) rep \(.rep): \(.requests_per_s|floor) req/s, all-request p50 \(.all_latency_us.p50/1000) p99 \(.all_latency_us.p99/1000) ms, status \(.status), errors \(.errors)"' "$out")"
 }
 
-# perf record on ticketd during one extra (uncounted) REST run, plus the
-# MariaDB and Redis traffic of ticketd while it serves holds.
+# perf record on ticketd during one extra (uncounted) closed-loop REST run.
 run_profile() {
-	local cmd out=$WORK/profile.json
-	cmd=$(fill "$HTTP_CMD")
-	cmd=${cmd/--duration $SECS/--duration $((PERF_SECS + 2))}
-	: >"$WORK/perf.txt"
+	local cmd out=$WORK/profile.json load_pid
+	cmd="$(fill "$HTTP_CMD") --duration $((PERF_SECS + 2))"
+	: >"$WORK/perf-sym.txt"
+	: >"$WORK/perf-dso.txt"
+	: >"$WORK/perf-comm.txt"
 	if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
 		# shellcheck disable=SC2086
 		timeout $((PERF_SECS + 60)) $cmd >"$WORK/profile.load.json" 2>"$WORK/profile.err" &
-		local load_pid=$!
+		load_pid=$!
 		sleep 1
 		timeout $((PERF_SECS + 30)) perf record -F 499 -g -p "$TICKETD_PID" \
 			-o "$WORK/perf.data" -- sleep "$PERF_SECS" >"$WORK/perf.rec.log" 2>&1 &
@@ -399,50 +421,68 @@ run_profile() {
 		PERF_PID=
 		wait "$load_pid" || true
 		if [ -s "$WORK/perf.data" ]; then
-			timeout 120 perf report -i "$WORK/perf.data" --stdio --no-children \
-				--sort dso,sym --percent-limit 0.7 -g none 2>/dev/null |
-				grep -E '^ +[0-9]' | head -40 >"$WORK/perf.txt" || true
-			timeout 120 perf report -i "$WORK/perf.data" --stdio --no-children \
-				--sort dso --percent-limit 0.5 -g none 2>/dev/null |
-				grep -E '^ +[0-9]' | head -20 >"$WORK/perf-dso.txt" || true
-			timeout 120 perf report -i "$WORK/perf.data" --stdio --no-children \
-				--sort comm --percent-limit 0.5 -g none 2>/dev/null |
-				grep -E '^ +[0-9]' | head -20 >"$WORK/perf-comm.txt" || true
+			local k
+			for k in dso,sym:sym:40 dso:dso:20 comm:comm:20; do
+				timeout 120 perf report -i "$WORK/perf.data" --stdio --no-children \
+					--sort "${k%%:*}" --percent-limit 0.5 -g none 2>/dev/null |
+					grep -E '^ +[0-9]' | head -n "${k##*:}" \
+					>"$WORK/perf-$(echo "$k" | cut -d: -f2).txt" || true
+			done
 		fi
+	else
+		log "profile skipped (REST_PERF=0 or no perf)"
 	fi
-	jq -n --arg cmd "perf record -F 499 -g -p <ticketd> -- sleep $PERF_SECS (during: $cmd); perf report --no-children --sort dso,sym" \
-		--rawfile sym "$WORK/perf.txt" \
-		--rawfile dso <(cat "$WORK/perf-dso.txt" 2>/dev/null) \
-		--rawfile comm <(cat "$WORK/perf-comm.txt" 2>/dev/null) \
-		'{command: $cmd,
-		  top_symbols: ($sym | split("\n") | map(gsub("^ +"; "") | gsub(" +"; " ")) | map(select(length > 0))),
-		  by_dso: ($dso | split("\n") | map(gsub("^ +"; "") | gsub(" +"; " ")) | map(select(length > 0))),
-		  by_thread: ($comm | split("\n") | map(gsub("^ +"; "") | gsub(" +"; " ")) | map(select(length > 0)))}' >"$out"
-	log "profile: $(jq -r '.top_symbols[:8] | join(" | ")' "$out")"
+	jq -n --arg cmd "perf record -F 499 -g -p <ticketd pid> -- sleep $PERF_SECS, during $(show "$HTTP_CMD") --duration $((PERF_SECS + 2)); perf report --no-children --sort dso,sym | dso | comm" \
+		--rawfile sym "$WORK/perf-sym.txt" --rawfile dso "$WORK/perf-dso.txt" \
+		--rawfile comm "$WORK/perf-comm.txt" \
+		'def lines: split("\n") | map(gsub("^ +"; "") | gsub(" +"; " ")) | map(select(length > 0));
+		 {command: $cmd, top_symbols: ($sym | lines), by_dso: ($dso | lines),
+		  by_thread: ($comm | lines)}' >"$out"
+	log "profile by DSO: $(jq -r '.by_dso | join(" | ")' "$out")"
 }
 
-# Holds without releases until the table is full, then the full audit.
+# Holds without releases until the table is full, the full audit, then
+# every hold released again (holds survive a daemon restart: leave none).
 run_storm() {
-	local n
-	# the timed runs' holds are released or lapse after REST_HOLD_SECS
-	for _ in $(seq 1 $(((HOLD_SECS + 10) * 2))); do
-		n=$(curl -sf --max-time 5 "$BASE/api/events/$EVENT" | jq '.held')
+	local n cmd
+	for _ in $(seq 1 $(((HOLD_SECS + 10) * 2))); do # released or lapsed
+		n=$(held_now)
 		[ "$n" = 0 ] && break
 		sleep 0.5
 	done
 	[ "$n" = 0 ] || die "$n seats still held $((HOLD_SECS + 10))s after the timed runs"
-	STORM_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $STORM_SECS --hold-seconds 600 --release 0 --timeout-ms 5000 --grant-log GRANTS --server-pid TICKETD_PID"
-	local cmd
 	cmd=$(fill "$STORM_CMD")
-	cmd=${cmd//GRANTS/$WORK/grants}
 	# shellcheck disable=SC2086
 	timeout $((STORM_SECS + 60)) $cmd >"$WORK/storm.json" 2>"$WORK/storm.err" ||
 		die "storm load failed: $(tail -n 3 "$WORK/storm.err")"
 	log "$(jq -r '"storm: \(.holds) holds, \(.holds_granted) granted, status \(.hold_status), codes \(.codes), hold p99 \(.hold_latency_us.p99/1000) ms"' "$WORK/storm.json")"
 	timeout 300 python3 bench/rest_audit.py storm --base "$BASE" --event "$EVENT" \
-		--tokens "$WORK/tokens" --grants "$WORK/grants" >"$WORK/audit-storm.json" ||
+		--tokens "$WORK/tokens" --grants "$WORK/grants" >"$WORK/audit/storm.json" ||
 		log "storm audit FAILED"
-	log "storm audit: $(jq -c '{ok, grants_seen, listed_holds, held_in_map, sessions_at_limit, checks}' "$WORK/audit-storm.json")"
+	log "storm audit: $(jq -c '{ok, grants_seen, listed_holds, held_in_map, sessions_at_limit, checks}' "$WORK/audit/storm.json")"
+	timeout 300 python3 bench/rest_audit.py release --base "$BASE" --event "$EVENT" \
+		--tokens "$WORK/tokens" >"$WORK/audit/release.json" ||
+		log "release after the storm FAILED"
+	log "release after the storm: $(jq -c '{ok, statuses, held_after}' "$WORK/audit/release.json")"
+}
+
+# Holds left by an earlier run (the storm's are 600 s long; the seat table
+# survives restarts): release them with that run's sessions, else wait.
+clear_leftovers() {
+	local n
+	n=$(held_now)
+	[ "$n" = 0 ] && return 0
+	log "$n seats of event $EVENT are held (left by an earlier run?)"
+	if [ -s "$RUN_DIR/rest-bench.tokens" ]; then
+		timeout 300 python3 bench/rest_audit.py release --base "$BASE" --event "$EVENT" \
+			--tokens "$RUN_DIR/rest-bench.tokens" >/dev/null || true
+	fi
+	for _ in $(seq 1 60); do
+		n=$(held_now)
+		[ "$n" = 0 ] && return 0
+		sleep 0.5
+	done
+	die "$n seats of event $EVENT are still held by sessions this script does not know; they lapse within 10 minutes (or remove $RUN_DIR)"
 }
 
 # ---- report ------------------------------------------------------------------------
@@ -460,23 +500,27 @@ machine_json() {
 }
 
 assemble() { # started finished bg_before bg_after
-	local alive=false
+	local alive=false m id
 	kill -0 "$TICKETD_PID" 2>/dev/null && alive=true
+	for m in "$WORK"/series/*.meta; do
+		id=$(basename "$m" .meta)
+		cat "$WORK/series/$id".*.json 2>/dev/null | jq -s 'sort_by(.rep)' |
+			jq -c --slurpfile meta "$m" '$meta[0] + {reps: .}'
+	done | jq -s . >"$WORK/series.json"
+	cat "$WORK"/audit/idle.*.json 2>/dev/null | jq -s . >"$WORK/idle.json"
 	jq -n \
-		--slurpfile rest <(cat "$WORK"/rest.*.json | jq -c . | jq -s 'sort_by(.rep)') \
-		--slurpfile redis <(cat "$WORK"/redis.*.json | jq -c . | jq -s 'sort_by(.rep)') \
-		--slurpfile wrk <(cat "$WORK"/wrk.*.json 2>/dev/null | jq -c . | jq -s 'sort_by(.rep)') \
-		--slurpfile idle <(cat "$WORK"/audit-idle.*.json 2>/dev/null | jq -s .) \
-		--slurpfile storm <(cat "$WORK/storm.json") \
-		--slurpfile storm_audit <(cat "$WORK/audit-storm.json") \
-		--slurpfile profile <(cat "$WORK/profile.json") \
+		--slurpfile series "$WORK/series.json" \
+		--slurpfile idle "$WORK/idle.json" \
+		--slurpfile storm "$WORK/storm.json" \
+		--slurpfile storm_audit "$WORK/audit/storm.json" \
+		--slurpfile release "$WORK/audit/release.json" \
+		--slurpfile profile "$WORK/profile.json" \
 		--slurpfile machine <(machine_json) \
 		--arg started "$1" --arg finished "$2" --arg bg0 "$3" --arg bg1 "$4" \
-		--arg http_cmd "$(show "$HTTP_CMD")" --arg redis_cmd "$(show "$REDIS_CMD")" \
-		--arg wrk_cmd "$(show "$WRK_CMD")" --arg storm_cmd "$(show "$STORM_CMD")" \
+		--arg storm_cmd "$(show "$STORM_CMD")" \
 		--arg build "$BUILD_INFO" --argjson alive "$alive" \
-		--argjson runs "$RUNS" --argjson secs "$SECS" --argjson conns "$CONNS" \
-		--argjson threads "$THREADS" --argjson sessions "$SESSIONS" \
+		--argjson runs "$RUNS" --argjson rate_runs "$RATE_RUNS" --argjson secs "$SECS" \
+		--argjson conns "$CONNS" --argjson threads "$THREADS" --argjson sessions "$SESSIONS" \
 		--argjson rows "$ROWS" --argjson cols "$COLS" --argjson hold "$HOLD_SECS" \
 		--argjson td_threads "$TD_THREADS" --argjson event "$EVENT" \
 		-f bench/rest_summarize.jq >"$OUT.tmp"
@@ -484,35 +528,55 @@ assemble() { # started finished bg_before bg_after
 }
 
 main() {
-	local started finished bg0 bg1 r
+	local started finished bg0 bg1 r rate
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	mkdir -p "$(dirname "$OUT")"
+	mkdir -p "$(dirname "$OUT")" "$WORK/series" "$WORK/audit"
 	cp "$BUILD/ticketd" "$TICKETD"
-	BUILD_INFO="ticketd $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo '+changes'); rest_load: gcc -O2 bench/rest_load.c"
+	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'); rest_load: gcc -O2 bench/rest_load.c"
 	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror bench/rest_load.c -o "$LOAD" -lpthread ||
 		die "cannot build $LOAD"
 
 	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
 	SERVICES_STARTED=1
-	timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed"
+	if ! timeout 300 bash infra/services.sh start >&2; then
+		log "infra/services.sh start failed; one retry after a stop"
+		timeout 180 bash infra/services.sh stop >&2 || true
+		timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed twice"
+	fi
 	start_ticketd
 	ensure_event
 	log "event $EVENT '$EVENT_NAME' ($ROWS x $COLS seats)"
+	clear_leftovers
 	make_sessions
+	cp "$WORK/tokens" "$RUN_DIR/rest-bench.tokens"
 	start_base_redis
+
+	series_meta rest "ticketd REST: POST /api/reservations (1 seat), then DELETE it when granted; HTTP/1.1 keep-alive, closed loop" rest 0 "$HTTP_CMD --duration $SECS"
+	series_meta redis "Redis+Lua alone, no HTTP layer (a lower bound for the seed design's hold latency): EVALSHA redis_hold.lua, then redis_release.lua when granted; closed loop" redis 0 "$REDIS_CMD --duration $SECS"
+	[ "$WRK" = 1 ] && series_meta rest_wrk "ticketd REST, the same loop from wrk + bench/rest_hold.lua (its latency mixes holds and releases)" wrk 0 "$WRK_CMD"
+	for rate in $RATES; do
+		series_meta "rest_rate$rate" "ticketd REST at $rate holds/s offered (open loop, latency from the schedule)" rest "$rate" "$HTTP_CMD --duration $SECS --rate $rate"
+		series_meta "redis_rate$rate" "Redis+Lua alone, no HTTP layer, at $rate holds/s offered (open loop)" redis "$rate" "$REDIS_CMD --duration $SECS --rate $rate"
+	done
 
 	take_lock
 	bg0=$(background_busy_pct)
 	log "background CPU busy before the runs: $bg0 %"
-	log "warm-up (3 s, not counted)"
+	log "warm-up (3 s each, not counted)"
 	# shellcheck disable=SC2046
-	timeout 60 $(fill "$HTTP_CMD" | sed "s/--duration $SECS/--duration 3/") >/dev/null 2>&1 || true
+	timeout 60 $(fill "$HTTP_CMD") --duration 3 >/dev/null 2>&1 || true
 	# shellcheck disable=SC2046
-	timeout 60 $(fill "$REDIS_CMD" | sed "s/--duration $SECS/--duration 3/") >/dev/null 2>&1 || true
+	timeout 60 $(fill "$REDIS_CMD") --duration 3 >/dev/null 2>&1 || true
 	for r in $(seq 1 "$RUNS"); do
-		run_http "$r"
-		run_redis "$r"
-		[ "$WRK" = 1 ] && run_wrk "$r"
+		run_load rest rest "$r" "$HTTP_CMD --duration $SECS"
+		run_load redis redis "$r" "$REDIS_CMD --duration $SECS"
+		if [ "$WRK" = 1 ]; then run_wrk rest_wrk "$r"; fi
+	done
+	for rate in $RATES; do
+		for r in $(seq 1 "$RATE_RUNS"); do
+			run_load "rest_rate$rate" rest "$r" "$HTTP_CMD --duration $SECS --rate $rate"
+			run_load "redis_rate$rate" redis "$r" "$REDIS_CMD --duration $SECS --rate $rate"
+		done
 	done
 	run_profile
 	run_storm

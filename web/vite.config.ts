@@ -3,6 +3,9 @@
 // file must land flat in dist/assets and nothing may come from public/.
 import { defineConfig } from 'vitest/config';
 
+// Node's process, without pulling in @types/node for one line.
+declare const process: { env: Record<string, string | undefined> };
+
 const backend = process.env.TICKETD_URL ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({

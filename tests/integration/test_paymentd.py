@@ -495,7 +495,8 @@ def test_sigterm_stops_it_and_answers_pending_requests(paymentd):
         # Waiting requests got their decision instead of a dropped connection.
         assert all(f.result().status_code == 200 for f in futures)
     msgs = [line["msg"] for line in p.log_lines()]
-    assert msgs[0] == "listening" and msgs[-2:] == ["stopping", "stopped"]
+    # answered requests may log their line after "stopping"
+    assert msgs[0] == "listening" and msgs[-1] == "stopped" and "stopping" in msgs
 
 
 def test_sigint_stops_it_too(paymentd):

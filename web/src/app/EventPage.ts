@@ -27,6 +27,8 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
   let map: SeatMapState | null = null;
   let streamStatus: StreamStatus = 'connecting';
   let reconcileTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Counts our own hold changes, so an older GET /api/reservations cannot undo a newer answer. */
+  let changes = 0;
 
   clear(root);
   const title = h('h1', { class: 'event__title' }, 'Event');
@@ -70,8 +72,11 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
   };
 
   const reconcile = async () => {
+    const seen = changes;
     try {
-      holds.replaceAll(await listHolds(ctrl.signal));
+      const list = await listHolds(ctrl.signal);
+      if (seen !== changes || pending.size > 0) scheduleReconcile();
+      else holds.replaceAll(list);
     } catch (err) {
       if ((err as Error).name !== 'AbortError') console.warn('could not list holds', err);
     }
@@ -87,6 +92,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     render();
     try {
       const granted = await holdSeats(eventId, [seatId]);
+      changes++;
       holds.put(granted.seatIds.map((id) => ({ eventId: granted.eventId, seatId: id, expiresAt: granted.expiresAt })));
       cart.open();
     } catch (err) {
@@ -108,6 +114,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     render();
     try {
       await releaseHold(eventId, seatId);
+      changes++;
       holds.remove(eventId, seatId);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'RESERVATION_EXPIRED') holds.remove(eventId, seatId);
@@ -123,7 +130,9 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     pending.add(seatId);
     render();
     try {
-      holds.put([await extendHold(eventId, seatId, EXTEND_SECONDS)]);
+      const extended = await extendHold(eventId, seatId, EXTEND_SECONDS);
+      changes++;
+      holds.put([extended]);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'RESERVATION_EXPIRED') holds.remove(eventId, seatId);
       notify(err);

@@ -36,8 +36,8 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
     summary,
     status,
     actions,
-    simulate ? h('p', { class: 'dev-note' }, `Development mode: payments are forced to ${simulate}.`) : null,
   );
+  if (simulate) root.append(h('p', { class: 'dev-note' }, `Development mode: payments are forced to ${simulate}.`));
 
   const renderSummary = (order?: Order) => {
     clear(summary);
