@@ -54,3 +54,8 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# Lists for tests/run_all.sh.
+.PHONY: print-kafka-tests
+print-kafka-tests:
+	@echo $(KAFKA_TESTS)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct MHD_Connection;
 struct ticketd;
@@ -30,8 +31,24 @@ struct http_req {
 struct http_deferred;
 typedef void (*http_defer_start_fn)(void *arg, struct http_deferred *d);
 
+/* A streamed body (SSE): read(cls, pos, buf, max) runs on the connection's
+ * thread whenever the server can send. It returns 1..max bytes,
+ * HTTP_STREAM_END (finish cleanly) or HTTP_STREAM_ABORT (close), or 0 only
+ * after it suspended the connection (MHD_suspend_connection) and arranged
+ * for someone to resume it: a reader that returns 0 otherwise spins.
+ * free(cls) runs once when the connection ends, before its socket is
+ * closed, also when the response could not be sent. */
+typedef ssize_t (*http_stream_read_fn)(void *cls, uint64_t pos, char *buf,
+				       size_t max);
+#define HTTP_STREAM_END ((ssize_t)-1)
+#define HTTP_STREAM_ABORT ((ssize_t)-2)
+
 struct http_resp {
 	int status;
+	/* Set by http_stream: the body is streamed, not in body. */
+	http_stream_read_fn stream_read;
+	void (*stream_free)(void *cls);
+	void *stream_cls;
 	/* Set by http_defer: the answer comes later from another thread. */
 	http_defer_start_fn defer_start;
 	void *defer_arg;
@@ -72,6 +89,12 @@ void http_defer(struct http_resp *resp, http_defer_start_fn start, void *arg);
 void http_deferred_finish(struct http_deferred *d, struct http_resp *resp);
 /* The trace id of the deferred request. */
 const char *http_deferred_trace_id(const struct http_deferred *d);
+
+/* Answers 200 with a streamed body of content_type (see http_stream_read_fn);
+ * cls now belongs to the response, which frees it with stream_free. */
+void http_stream(struct http_resp *resp, const char *content_type,
+		 http_stream_read_fn read, void (*stream_free)(void *cls),
+		 void *cls);
 
 /* Parses the request body as a JSON object. On failure it has already set
  * the error response (400 MALFORMED_JSON or 422 VALIDATION_FAILED) and

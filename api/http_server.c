@@ -14,6 +14,7 @@
 #include "api/http.h"
 #include "userspace/log.h"
 #include "userspace/metrics.h"
+#include "userspace/sse_hub.h"
 #include "userspace/ticketd.h"
 
 struct http_server {
@@ -55,19 +56,65 @@ static double elapsed(const struct timespec *start)
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+_Static_assert(HTTP_STREAM_END == MHD_CONTENT_READER_END_OF_STREAM,
+	       "stream end code is libmicrohttpd's");
+_Static_assert(HTTP_STREAM_ABORT == MHD_CONTENT_READER_END_WITH_ERROR,
+	       "stream abort code is libmicrohttpd's");
+
+/* Size of the buffer libmicrohttpd gives a streamed body's reader when it
+ * cannot use chunked encoding (HTTP/1.0); with HTTP/1.1 the reader writes
+ * straight into the connection's write buffer. */
+#define STREAM_BLOCK 1024
+
+void http_stream(struct http_resp *resp, const char *content_type,
+		 http_stream_read_fn read, void (*stream_free)(void *cls),
+		 void *cls)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->status = 200;
+	resp->content_type = content_type;
+	resp->stream_read = read;
+	resp->stream_free = stream_free;
+	resp->stream_cls = cls;
+}
+
+static struct MHD_Response *stream_response(struct http_resp *resp)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, STREAM_BLOCK, resp->stream_read, resp->stream_cls,
+		resp->stream_free);
+
+	if (!r)
+		resp->stream_free(resp->stream_cls);
+	resp->stream_read = NULL;
+	free(resp->body);
+	resp->body = NULL;
+	if (r) /* for proxies: do not buffer the stream */
+		MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	return r;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn,
 				 struct req_ctx *ctx, struct http_resp *resp)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(resp->body_len, resp->body,
-					    MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(resp->body);
-		return MHD_NO;
+	if (resp->stream_read) {
+		r = stream_response(resp);
+		if (!r)
+			return MHD_NO;
+	} else {
+		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
+						    MHD_RESPMEM_MUST_FREE);
+		if (!r) {
+			free(resp->body);
+			return MHD_NO;
+		}
+		resp->body = NULL;
 	}
-	resp->body = NULL;
 	MHD_add_response_header(r, "Content-Type",
 				resp->content_type ? resp->content_type
 						   : "application/json");
@@ -266,7 +313,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = '\0';
-	log_msg(LOG_WARN, NULL, "libmicrohttpd: %s", buf);
+	/* A stream reader's abort is how ticketd cuts a slow SSE client on
+	 * purpose (counted in ticketd_sse_clients_dropped_total). */
+	log_msg(strstr(buf, "application error generating response") ? LOG_DEBUG
+								      : LOG_WARN,
+		NULL, "libmicrohttpd: %s", buf);
 }
 
 int http_server_start(struct http_server **out, struct ticketd *app,
@@ -315,6 +366,9 @@ void http_server_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
+	/* libmicrohttpd must not stop with suspended connections: idle
+	 * streams are woken and end first. */
+	sse_hub_close(srv->app->sse);
 	MHD_stop_daemon(srv->daemon);
 	free(srv);
 }

@@ -5,6 +5,7 @@ const struct route api_routes[] = {
 	{"GET", "/api/events", route_list_events},
 	{"GET", "/api/events/{id}", route_get_event},
 	{"GET", "/api/events/{id}/seats", route_get_seats},
+	{"GET", "/api/events/{id}/seats/stream", route_seat_stream},
 	{"POST", "/api/sessions", route_create_session},
 	{"POST", "/api/reservations", route_create_reservation},
 	{"GET", "/api/reservations", route_list_reservations},

@@ -7,6 +7,7 @@
 void route_list_events(struct http_req *req, struct http_resp *resp);
 void route_get_event(struct http_req *req, struct http_resp *resp);
 void route_get_seats(struct http_req *req, struct http_resp *resp);
+void route_seat_stream(struct http_req *req, struct http_resp *resp);
 void route_create_session(struct http_req *req, struct http_resp *resp);
 void route_create_reservation(struct http_req *req, struct http_resp *resp);
 void route_list_reservations(struct http_req *req, struct http_resp *resp);

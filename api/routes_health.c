@@ -4,6 +4,7 @@
 #include "api/routes.h"
 #include "userspace/health.h"
 #include "userspace/metrics.h"
+#include "userspace/sse_hub.h"
 #include "userspace/ticketd.h"
 #include "userspace/edge.h"
 
@@ -118,6 +119,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.confirmed),
 			      (unsigned long long)atomic_load(&app->saga.cancelled),
 			      (unsigned long long)atomic_load(&app->saga.duplicates));
+	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	for (int p = 0; p < HEALTH_N_PARTS; p++)
 		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",
 				      health_part_name(p), (int)atomic_load(&app->health.up[p]));

@@ -67,3 +67,7 @@ fuzz-wire: $(FUZZ_WIRE)
 		$(BUILD)/fuzz/corpus-wire
 
 bench-tools: $(BUILD)/ticketctl $(BUILD)/udp_load $(BUILD)/xdp_calib $(BENCH_BPF_OBJ)
+
+# bench/run_bench.sh reads BUILD from the environment: `make bench BUILD=x`
+# must measure the binaries of x.
+bench: export BUILD := $(BUILD)

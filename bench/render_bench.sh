@@ -40,13 +40,13 @@ def cpu_what:
   "",
   "## Decisions per second, end to end",
   "",
-  "One decision = one valid reply matched to its request. The ceiling is the trivial XDP program (parse, one CAS, 32-byte reply, XDP_TX): no UDP path can answer faster on this machine, because the client sockets are the bottleneck. In the closed loop the latency is mostly queueing (requests in flight / rate); the rows with one request in flight give the unloaded round trip.",
+  "One decision = one valid reply matched to its request. The ceiling is the trivial XDP program (parse, one CAS, 32-byte reply, XDP_TX): no UDP path can answer faster on this machine, because the client sockets are the bottleneck. In the closed loop the latency is mostly queueing (requests in flight / rate); the rows with one request in flight give the unloaded round trip. The ratios are taken round by round (the paths of a round ran back to back, which cancels most of the background load) and shown as median (min–max) over the rounds.",
   "",
   "| series | path | client threads | in flight per thread | decisions/s | vs ceiling | vs Redis + Lua | p50 µs | p99 µs | p99.9 µs | timeouts | replies |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ($R.series[]
    | . as $s | $ratio[$s.id] as $q
-   | "| `\(.id)` | \(.title) | \(.threads) | \(.window) | \(.summary.decisions_per_s | sp(k)) | \($q.rate_vs_ceiling | pct) | \($q.rate_vs_redis | x) | \(.summary.latency_p50_us | sp(r0)) | \(.summary.latency_p99_us | sp(r0)) | \(.summary.latency_p999_us | sp(r0)) | \(.summary.timeouts) | \(.summary.status | statuses) |"),
+   | "| `\(.id)` | \(.title) | \(.threads) | \(.window) | \(.summary.decisions_per_s | sp(k)) | \(if .path == "xdp_trivial" then "reference" else ($q.rate_vs_ceiling_paired | sp(pct)) end) | \(if .path == "redis_lua" then "reference" else ($q.rate_vs_redis_paired | sp(x)) end) | \(.summary.latency_p50_us | sp(r0)) | \(.summary.latency_p99_us | sp(r0)) | \(.summary.latency_p999_us | sp(r0)) | \(.summary.timeouts) | \(.summary.status | statuses) |"),
   "",
   "```text",
   ($R.series[] | "\(.id | . + " " * ([0, 16 - length] | max)) \(bar(.summary.decisions_per_s.median; $maxrate)) \(.summary.decisions_per_s.median | k)/s"),
@@ -60,7 +60,7 @@ def cpu_what:
   "|---|---|---|---|---|---|---|---|---|---|",
   ($R.series[]
    | $ratio[.id] as $q
-   | "| `\(.id)` | \(.path) | \(.threads) | \(.summary.serving_cpu_ns_per_decision | sp(r0)) | \(cpu_what) | \(.summary.bpf_ns_per_run | sp(r0)) | \(.summary.softirq_ns_per_decision | sp(r0)) | \(.summary.host_busy_ns_per_decision | sp(r0)) | \(.summary.client_ns_per_decision | sp(r0)) | \($q.serving_cpu_vs_redis | x) |"),
+   | "| `\(.id)` | \(.path) | \(.threads) | \(.summary.serving_cpu_ns_per_decision | sp(r0)) | \(cpu_what) | \(.summary.bpf_ns_per_run | sp(r0)) | \(.summary.softirq_ns_per_decision | sp(r0)) | \(.summary.host_busy_ns_per_decision | sp(r0)) | \(.summary.client_ns_per_decision | sp(r0)) | \(if .path == "redis_lua" then "reference" else ($q.serving_cpu_vs_redis | x) end) |"),
   "",
   "## Cost of one program run (bpf_prog_test_run_opts)",
   "",
@@ -83,8 +83,8 @@ def cpu_what:
   "",
   "Every figure above comes from one of these commands, run as root by `make bench` on the machine above:",
   "",
-  ($R.series[] | "- `\(.id)`: `\(.command)`"),
+  ($R.series[] | "- `\(.id)`: `\(.command)`\(if (.server_command // "") != "" then " against `\(.server_command)`" else "" end)"),
   ($R.prog_test_run[] | "- `\(.id)`: `\(.command)`"),
   "",
-  "The load runs against `10.79.0.2:7000` on a veth pair whose inner end lives in the throwaway network namespace `tkbench` (`bench/netns.sh`); the host-side end runs an XDP_PASS program so XDP_TX frames are accepted. Redis runs on loopback, started and stopped by the script. Raw results: `\($file)`."
+  "The UDP paths run against `10.79.0.2:7000` on a veth pair whose inner end lives in the throwaway network namespace `tkbench` (`bench/netns.sh`); the host-side end runs an XDP_PASS program so XDP_TX frames are accepted. Redis runs over TCP on loopback, started and stopped by the script; its holder is the session token and its sold check a set of the event (`bench/redis_hold.lua`, `bench/redis_release.lua`). Seat ids, tokens and the op cycle are the same for every path. Raw results: `\($file)`."
 ' "$1"

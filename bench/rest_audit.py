@@ -5,7 +5,8 @@ library only. Prints one JSON object; exits 1 when a check fails.
   rest_audit.py idle  --base URL --event E --max-held N
       after the timed runs (every granted hold was released): the seat map
       of event E shows at most N HELD seats (N = holds the load generator
-      could not release), and every event's counts add up.
+      could not release, plus those held before the run), and every
+      event's counts add up.
 
   rest_audit.py storm --base URL --event E --tokens FILE --grants FILE \
                       [--limit 8]

@@ -50,7 +50,8 @@
 # REST_TICKETD_THREADS (2), REST_OUT (bench/results/rest_hold.json),
 # RUN_DIR (/tmp/restbench), REDIS_PORT (6393), MARIADB_PORT (3319),
 # KAFKA_PORT (9106), KAFKA_CONTROLLER_PORT (9107), REST_HTTP_PORT (18093),
-# REST_UDP_PORT (17093), REST_BASE_REDIS_PORT (6394, the baseline's Redis),
+# REST_UDP_PORT (17093), REST_BASE_REDIS_PORT (the baseline's Redis; default
+# the first free port of 6440..6479),
 # REST_PIN_DIR (/sys/fs/bpf/ticket-restbench), REST_LOCK_WAIT (900 s),
 # BUILD (build).
 #
@@ -87,7 +88,7 @@ export KAFKA_PORT=${KAFKA_PORT:-9106}
 export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9107}
 HTTP_PORT=${REST_HTTP_PORT:-18093}
 UDP_PORT=${REST_UDP_PORT:-17093}
-BASE_REDIS_PORT=${REST_BASE_REDIS_PORT:-6394}
+BASE_REDIS_PORT=${REST_BASE_REDIS_PORT:-} # empty: the first free one of 6440..6479
 PIN_DIR=${REST_PIN_DIR:-/sys/fs/bpf/ticket-restbench}
 BASE=http://127.0.0.1:$HTTP_PORT
 EVENT_NAME="REST Bench Arena ${ROWS}x${COLS}"
@@ -192,6 +193,29 @@ proc_cpu_ticks() { # utime+stime of a process, clock ticks
 	awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# CPU ticks of ticketd's back ends (its Redis, MariaDB, the Kafka broker):
+# the hold path's asynchronous work (the Redis journal of seat changes)
+# runs there, on the same two cores.
+backend_ticks() {
+	local s p t out=""
+	for s in redis mariadb kafka; do
+		p=$(tr -dc '0-9' <"$RUN_DIR/pids/$s.pid" 2>/dev/null || true)
+		t=0
+		[ -n "$p" ] && t=$(proc_cpu_ticks "$p")
+		out="$out $t"
+	done
+	echo $out
+}
+
+backend_cpu_json() { # "ticks before" "ticks after"
+	local tck
+	tck=$(getconf CLK_TCK)
+	jq -n --arg a "$1" --arg b "$2" --argjson tck "$tck" '
+		[$a | split(" ") | .[] | tonumber] as $x | [$b | split(" ") | .[] | tonumber] as $y
+		| {redis_s: (($y[0] - $x[0]) / $tck), mariadb_s: (($y[1] - $x[1]) / $tck),
+		   kafka_s: (($y[2] - $x[2]) / $tck)}'
+}
+
 mariadb_q() {
 	timeout 30 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -pticket -N -B ticketing -e "$1"
 }
@@ -220,6 +244,7 @@ wait_http() { # path seconds
 }
 
 start_ticketd() {
+	port_busy "$HTTP_PORT" && die "port $HTTP_PORT is in use (REST_HTTP_PORT)"
 	mkdir -p "$RUN_DIR/logs"
 	"$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
@@ -272,7 +297,20 @@ make_sessions() {
 	log "created $SESSIONS sessions"
 }
 
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 start_base_redis() {
+	local p
+	if [ -z "$BASE_REDIS_PORT" ]; then
+		for p in $(seq 6440 6479); do
+			port_busy "$p" || {
+				BASE_REDIS_PORT=$p
+				break
+			}
+		done
+		[ -n "$BASE_REDIS_PORT" ] || die "no free port in 6440..6479 for the baseline's redis-server"
+	fi
+	port_busy "$BASE_REDIS_PORT" && die "port $BASE_REDIS_PORT is in use (REST_BASE_REDIS_PORT)"
 	redis-server --bind 127.0.0.1 --port "$BASE_REDIS_PORT" --save '' \
 		--appendonly no --daemonize yes --maxclients 10000 --dir "$WORK" \
 		--pidfile "$WORK/base-redis.pid" --logfile "$WORK/base-redis.log" >/dev/null ||
@@ -314,10 +352,10 @@ release_lock() {
 
 # Command templates; fill() puts in this run's values, show() what the
 # report prints. Placeholders: REST_LOAD TOKENS EVENT TICKETD_PID REDIS_PID
-# GRANTS.
+# BASE_PORT GRANTS.
 LOAD_COMMON="--tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --hold-seconds $HOLD_SECS --release 1 --timeout-ms 5000"
 HTTP_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT $LOAD_COMMON --server-pid TICKETD_PID"
-REDIS_CMD="REST_LOAD --mode redis --target 127.0.0.1:$BASE_REDIS_PORT $LOAD_COMMON --lua-dir bench --server-pid REDIS_PID"
+REDIS_CMD="REST_LOAD --mode redis --target 127.0.0.1:BASE_PORT $LOAD_COMMON --lua-dir bench --server-pid REDIS_PID"
 WRK_CMD="wrk -t$THREADS -c$CONNS -d${SECS}s --latency --timeout 5s -s bench/rest_hold.lua $BASE -- TOKENS EVENT ${SEATS%-*} ${SEATS#*-} $HOLD_SECS $THREADS"
 STORM_CMD="REST_LOAD --mode http --target 127.0.0.1:$HTTP_PORT --tokens TOKENS --event EVENT --seats $SEATS --conns $CONNS --threads $THREADS --duration $STORM_SECS --hold-seconds 600 --release 0 --timeout-ms 5000 --grant-log GRANTS --server-pid TICKETD_PID"
 
@@ -327,6 +365,7 @@ show() {
 	s=${s//TOKENS/<tokens>}
 	s=${s//TICKETD_PID/<ticketd pid>}
 	s=${s//REDIS_PID/<redis pid>}
+	s=${s//BASE_PORT/$BASE_REDIS_PORT}
 	s=${s//GRANTS/<grants>}
 	s=${s//EVENT/$EVENT}
 	printf '%s' "$s"
@@ -338,6 +377,7 @@ fill() {
 	s=${s//TOKENS/$WORK/tokens}
 	s=${s//TICKETD_PID/$TICKETD_PID}
 	s=${s//REDIS_PID/$BASE_REDIS_PID}
+	s=${s//BASE_PORT/$BASE_REDIS_PORT}
 	s=${s//GRANTS/$WORK/grants}
 	s=${s//EVENT/$EVENT}
 	printf '%s' "$s"
@@ -361,24 +401,31 @@ held_now() {
 # run: what the hold path costs them; during a Redis+Lua run ticketd is
 # idle: the background to compare with).
 run_load() {
-	local id=$1 kind=$2 rep=$3 out=$WORK/series/$1.$3.json q0 q1 r0 r1 cmd
+	local id=$1 kind=$2 rep=$3 out=$WORK/series/$1.$3.json q0 q1 r0 r1 b0 b1 cmd h0=0
 	cmd=$(fill "$4")
+	# holds left by the previous run (wrk cannot release its last ones;
+	# they lapse after REST_HOLD_SECS)
+	[ "$kind" = rest ] && h0=$(held_now)
 	q0=$(mariadb_questions)
 	r0=$(redis_cmds "$REDIS_PORT")
+	b0=$(backend_ticks)
 	# shellcheck disable=SC2086
 	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$out.err" ||
 		die "$id rep $rep: rest_load failed: $(tail -n 3 "$out.err")"
+	b1=$(backend_ticks)
 	q1=$(mariadb_questions)
 	r1=$(redis_cmds "$REDIS_PORT")
 	jq -c --argjson rep "$rep" --argjson q "$((q1 - q0 - 1))" --argjson r "$((r1 - r0 - 1))" \
-		'{rep: $rep} + . + {side: {ticketd_mariadb_questions: $q, ticketd_redis_commands: $r}}' \
+		--argjson b "$(backend_cpu_json "$b0" "$b1")" \
+		'{rep: $rep} + . + {side: {ticketd_mariadb_questions: $q, ticketd_redis_commands: $r,
+		  ticketd_backends_cpu: $b}}' \
 		"$out.raw" >"$out"
 	rm -f "$out.raw"
 	log "$(jq -r --arg id "$id" '"\($id) rep \(.rep): \(.requests_per_s|floor) req/s, \(.holds_granted_per_s|floor) holds granted/s, hold p50 \(.hold_latency_us.p50/1000) p95 \(.hold_latency_us.p95/1000) p99 \(.hold_latency_us.p99/1000) max \(.hold_latency_us.max/1000) ms, timeouts \(.errors.timeouts), server CPU \(.cpu.server_us_per_request) us/req, host busy \(.cpu.host_busy_pct) %"' "$out")"
 	if [ "$kind" = rest ]; then
 		# every granted hold was released, or is counted as not
 		timeout 60 python3 bench/rest_audit.py idle --base "$BASE" --event "$EVENT" \
-			--max-held "$(jq '.holds_unreleased + .in_flight_at_end' "$out")" \
+			--max-held "$(jq --argjson h0 "$h0" '.holds_unreleased + .in_flight_at_end + $h0' "$out")" \
 			>"$WORK/audit/idle.$id.$rep.json" ||
 			log "idle audit after $id rep $rep FAILED: $(cat "$WORK/audit/idle.$id.$rep.json")"
 	fi

@@ -288,7 +288,8 @@ static void build_hold(struct conn *c)
 	/* this connection's tokens: idx, idx+conns, ... below n_tokens */
 	for (k = c->idx; k < n_tokens; k += opt.conns)
 		per++;
-	c->tok = c->idx + (c->tok_turn % per) * opt.conns;
+	/* fewer tokens than connections: sessions are shared (warned) */
+	c->tok = per ? c->idx + (c->tok_turn % per) * opt.conns : c->idx % n_tokens;
 	c->tok_turn++;
 	c->seat = opt.seat_lo + (uint32_t)(xorshift(&c->rng) % span);
 	if (opt.mode == MODE_HTTP) {
@@ -397,9 +398,13 @@ static int parse_answer(struct conn *c, int *status, char *code, size_t codecap,
 
 		if (!strncasecmp(h, "Content-Length:", 15))
 			clen = strtol(h + 15, NULL, 10);
-		else if (!strncasecmp(h, "Connection:", 11) &&
-			 strcasestr(h, "close") && strcasestr(h, "close") < hend)
-			*close_after = true;
+		else if (!strncasecmp(h, "Connection:", 11)) {
+			char *eol = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
+
+			for (char *q = h + 11; eol && q + 5 <= eol; q++)
+				if (!strncasecmp(q, "close", 5))
+					*close_after = true;
+		}
 		else if (!strncasecmp(h, "Transfer-Encoding:", 18))
 			return -1; /* ticketd answers with Content-Length */
 	}
@@ -534,8 +539,8 @@ static int send_req(struct worker *w, struct conn *c, bool hold)
 	return flush_out(w, c);
 }
 
-/* --rate: sends the holds that are due; returns ms until the next one */
-static int send_due(struct worker *w, int64_t t)
+/* --rate: sends the holds that are due; returns ns until the next one */
+static int64_t send_due(struct worker *w, int64_t t)
 {
 	int64_t next = t + 20000000LL;
 
@@ -552,7 +557,20 @@ static int send_due(struct worker *w, int64_t t)
 		if (c->next_ns < next)
 			next = c->next_ns;
 	}
-	return next <= t ? 0 : (int)((next - t + 999999) / 1000000);
+	return next <= t ? 0 : next - t;
+}
+
+/* epoll_wait with a nanosecond timeout (epoll_pwait2, Linux 5.11): the
+ * paced schedule keeps to tens of microseconds, not to the millisecond */
+static int wait_events(int epfd, struct epoll_event *evs, int max, int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000LL,
+			      .tv_nsec = ns % 1000000000LL};
+	int n = epoll_pwait2(epfd, evs, max, &ts, NULL);
+
+	if (n < 0 && errno == ENOSYS)
+		n = epoll_wait(epfd, evs, max, (int)((ns + 999999) / 1000000));
+	return n;
 }
 
 static void add_grant(struct worker *w, int tok, uint32_t seat)
@@ -734,7 +752,8 @@ static void *worker_main(void *arg)
 	started = true;
 	for (;;) {
 		int64_t t = now_ns();
-		int n, wait_ms = 20;
+		int n;
+		int64_t wait_ns = 20000000LL;
 
 		if (t >= t_end_ns) {
 			bool busy = false;
@@ -747,8 +766,8 @@ static void *worker_main(void *arg)
 				break;
 		}
 		if (opt.rate > 0 && t < t_end_ns)
-			wait_ms = send_due(w, t);
-		n = epoll_wait(w->epfd, evs, 256, wait_ms);
+			wait_ns = send_due(w, t);
+		n = wait_events(w->epfd, evs, 256, wait_ns);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 

@@ -38,6 +38,16 @@ def load_summary:
       p50: spread(.all_latency_us.p50), p95: spread(.all_latency_us.p95),
       p99: spread(.all_latency_us.p99), max: spread(.all_latency_us.max)},
     server_cpu_us_per_request: spread(.cpu.server_us_per_request),
+    # ticketd plus its Redis: the hold path's asynchronous share, the
+    # journal of seat changes (MariaDB and Kafka use the same CPU whether
+    # ticketd serves holds or idles: see backends_cpu_s)
+    serving_cpu_us_per_request_with_journal: spread(
+      if .mode == "http" and .side.ticketd_backends_cpu != null and .requests > 0 then
+        (.cpu.server_s + .side.ticketd_backends_cpu.redis_s) * 1e6 / .requests
+      else .cpu.server_us_per_request end),
+    backends_cpu_s: {redis: spread(.side.ticketd_backends_cpu.redis_s),
+                     mariadb: spread(.side.ticketd_backends_cpu.mariadb_s),
+                     kafka: spread(.side.ticketd_backends_cpu.kafka_s)},
     server_cpu_s: spread(.cpu.server_s),
     client_cpu_s: spread(.cpu.client_s),
     host_busy_pct: spread(.cpu.host_busy_pct),
@@ -71,22 +81,26 @@ def paired($rest; $redis; f):
   | if length == 0 then null else {median: med, min: min, max: max, n: length} end;
 
 def compare($a; $b):
-  ($a.reps | load_summary) as $as | ($b.reps | load_summary) as $bs
+  ($a.reps | load_summary) as $xa | ($b.reps | load_summary) as $xb
   | {rest: $a.id, baseline: $b.id, rate: $a.rate,
      note: "rest / baseline; latency > 1 = slower than the baseline, throughput < 1 = less",
      of_medians: {
-       hold_p50: ratio($as.hold_latency_us.p50.median; $bs.hold_latency_us.p50.median),
-       hold_p95: ratio($as.hold_latency_us.p95.median; $bs.hold_latency_us.p95.median),
-       hold_p99: ratio($as.hold_latency_us.p99.median; $bs.hold_latency_us.p99.median),
-       requests_per_s: ratio($as.requests_per_s.median; $bs.requests_per_s.median),
-       holds_granted_per_s: ratio($as.holds_granted_per_s.median; $bs.holds_granted_per_s.median),
-       server_cpu_us_per_request: ratio($as.server_cpu_us_per_request.median; $bs.server_cpu_us_per_request.median)},
+       hold_p50: ratio($xa.hold_latency_us.p50.median; $xb.hold_latency_us.p50.median),
+       hold_p95: ratio($xa.hold_latency_us.p95.median; $xb.hold_latency_us.p95.median),
+       hold_p99: ratio($xa.hold_latency_us.p99.median; $xb.hold_latency_us.p99.median),
+       requests_per_s: ratio($xa.requests_per_s.median; $xb.requests_per_s.median),
+       holds_granted_per_s: ratio($xa.holds_granted_per_s.median; $xb.holds_granted_per_s.median),
+       server_cpu_us_per_request: ratio($xa.server_cpu_us_per_request.median; $xb.server_cpu_us_per_request.median),
+       serving_cpu_with_journal: ratio($xa.serving_cpu_us_per_request_with_journal.median; $xb.serving_cpu_us_per_request_with_journal.median)},
      paired_by_rep: {
        hold_p50: paired($a.reps; $b.reps; .hold_latency_us.p50),
        hold_p95: paired($a.reps; $b.reps; .hold_latency_us.p95),
        hold_p99: paired($a.reps; $b.reps; .hold_latency_us.p99),
        requests_per_s: paired($a.reps; $b.reps; .requests_per_s),
-       server_cpu_us_per_request: paired($a.reps; $b.reps; .cpu.server_us_per_request)}};
+       server_cpu_us_per_request: paired($a.reps; $b.reps; .cpu.server_us_per_request),
+       serving_cpu_with_journal: paired($a.reps; $b.reps;
+         if .mode == "http" then (.cpu.server_s + .side.ticketd_backends_cpu.redis_s) * 1e6 / .requests
+         else .cpu.server_us_per_request end)}};
 
 def target($s):
   ($s.reps | load_summary) as $x
@@ -136,7 +150,8 @@ $series[0] as $all
       per_series: ($all | map(select(.kind != "wrk")) | map({key: .id, value: {
         requests: [.reps[] | .requests],
         ticketd_mariadb_questions: [.reps[] | .side.ticketd_mariadb_questions],
-        ticketd_redis_commands: [.reps[] | .side.ticketd_redis_commands]}}) | from_entries),
+        ticketd_redis_commands: [.reps[] | .side.ticketd_redis_commands],
+        ticketd_backends_cpu_s: [.reps[] | .side.ticketd_backends_cpu]}}) | from_entries),
       profile: $profile[0]
     }
   }

@@ -27,7 +27,8 @@
 # ("1 2"), BENCH_RTT (1: also the one-request-in-flight shape),
 # BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
 # BENCH_TEST_RUNS (200000), BENCH_NAME (UTC time stamp), BENCH_MARKDOWN
-# (BENCHMARKS.md), BUILD (build).
+# (BENCHMARKS.md), BENCH_LOCK_WAIT (900 s: how long to wait for another
+# benchmark to finish), BUILD (build).
 #
 # Hooks for the paths the daemon provides: bench/hooks/<name>.sh (name
 # xdp_full or socket_door), sourced when present, defines
@@ -63,6 +64,7 @@ MIX=${BENCH_MIX:-hold,release}
 TEST_RUNS=${BENCH_TEST_RUNS:-200000}
 NAME=${BENCH_NAME:-$(date -u +%Y%m%dT%H%M%SZ)}
 MARKDOWN=${BENCH_MARKDOWN:-BENCHMARKS.md}
+LOCK_WAIT=${BENCH_LOCK_WAIT:-900}
 RESULTS_DIR=bench/results
 OUT=$RESULTS_DIR/$NAME.json
 
@@ -81,6 +83,7 @@ int_in "$WINDOW" 1 4096 || die "BENCH_WINDOW must be 1..4096"
 int_in "$BATCH" 1 256 || die "BENCH_BATCH must be 1..256"
 int_in "$TEST_RUNS" 1000 10000000 || die "BENCH_TEST_RUNS must be 1000..10000000"
 int_in "$EVENT" 0 4294967295 || die "BENCH_EVENT must be a number"
+int_in "$LOCK_WAIT" 0 3600 || die "BENCH_LOCK_WAIT must be 0..3600"
 [[ $SEATS =~ ^[0-9]+-[0-9]+$ ]] || die "BENCH_SEATS must be A-B"
 MAX_T=1
 for t in $THREADS_LIST; do
@@ -102,9 +105,15 @@ for f in "$UDP_LOAD" "$XDP_CALIB" "$TRIVIAL_OBJ"; do
 	[ -e "$f" ] || die "$f missing: run make first"
 done
 
-# One benchmark at a time: the names of the netns and veth are fixed.
+# One benchmark at a time (bench/rest_bench.sh takes the same lock): the
+# names of the netns and veth are fixed, and two loads would skew each other.
+# Children see TKB_LOCK_HELD=1 and do not take it again.
 exec 9>/run/tkbench.lock
-flock -n 9 || die "another bench run holds /run/tkbench.lock"
+if ! flock -n 9; then
+	log "another benchmark holds /run/tkbench.lock; waiting up to ${LOCK_WAIT}s"
+	flock -w "$LOCK_WAIT" 9 || die "another bench run still holds /run/tkbench.lock"
+fi
+export TKB_LOCK_HELD=1
 
 WORK=$(mktemp -d /tmp/tkbench.XXXXXX)
 mkdir -p "$WORK/series" "$RESULTS_DIR"
@@ -249,10 +258,10 @@ series_meta() {
 	[ -f "$WORK/series/$1.meta.json" ] && return 0
 	jq -n --arg id "$1" --arg title "$2" --arg path "$3" \
 		--argjson threads "$threads" --argjson window "$window" \
-		--arg kind "$5" --arg command "$6" \
+		--arg kind "$5" --arg command "$6" --arg server "$CUR_SERVER_CMD" \
 		'{id: $id, title: $title, path: $path, threads: $threads,
-		  window: $window, serving_cpu: $kind, command: $command}' \
-		>"$WORK/series/$1.meta.json"
+		  window: $window, serving_cpu: $kind, command: $command,
+		  server_command: $server}' >"$WORK/series/$1.meta.json"
 }
 
 # One repetition of one series. Args: id rep prog-id background% -- udp_load
@@ -303,11 +312,13 @@ measure_round() {
 
 CUR_PROG=
 CUR_ARGS=()
+CUR_SERVER_CMD= # what serves the path, for the report
 
 # (a) the ceiling: the trivial program on tkb1.
 ceiling_up() {
 	CUR_PROG=$(tkb_attach "$TRIVIAL_OBJ" xdp_trivial) || return 1
 	CUR_ARGS=(--target "$TKB_NS_IP:7000")
+	CUR_SERVER_CMD="$XDP_CALIB --attach --netns $TKB_NS --iface $TKB_NS_IF --obj $TRIVIAL_OBJ --prog xdp_trivial"
 }
 ceiling_down() { tkb_detach; }
 
@@ -322,13 +333,11 @@ edge_args() { # how many tokens to mint
 }
 
 xdp_prog_up() {
-	local serve=$(((SECS + 5) * ${#SHAPES[@]} + 60))
+	local serve=$(((SECS + 5) * ${#SHAPES[@]} + 60)) cmd
 	rm -f "$WORK/driver.out" "$WORK/tokens"
-	# shellcheck disable=SC2046
-	"$XDP_CALIB" --attach --netns "$TKB_NS" --iface "$TKB_NS_IF" \
-		--obj "$FULL_OBJ" --prog "$FULL_PROG" $(edge_args $((MAX_T * WINDOW))) \
-		--tokens-out "$WORK/tokens" --serve "$serve" \
-		>"$WORK/driver.out" 2>"$WORK/driver.err" &
+	read -r -a cmd <<<"$XDP_CALIB --attach --netns $TKB_NS --iface $TKB_NS_IF --obj $FULL_OBJ --prog $FULL_PROG $(edge_args $((MAX_T * WINDOW))) --tokens-out $WORK/tokens --serve $serve"
+	CUR_SERVER_CMD="${cmd[*]}"
+	"${cmd[@]}" >"$WORK/driver.out" 2>"$WORK/driver.err" &
 	DRIVER_PID=$!
 	for _ in $(seq 1 100); do
 		if [ -s "$WORK/driver.out" ]; then break; fi
@@ -347,6 +356,7 @@ xdp_prog_down() { stop_driver; }
 
 # (b) Redis + Lua: the server runs for the whole benchmark.
 redis_up() {
+	CUR_SERVER_CMD="redis-server --bind 127.0.0.1 --port $REDIS_PORT --save '' --appendonly no (scripts: bench/redis_*.lua)"
 	CUR_PROG=
 	CUR_ARGS=(--backend redis --redis "127.0.0.1:$REDIS_PORT" --lua-dir bench
 		--server-pid "$REDIS_PID")
@@ -362,6 +372,7 @@ hooked_up() {
 	TKB_EVENT=$EVENT TKB_SEATS=$SEATS
 	if [ "$name" = xdp_full ]; then tkb_detach; fi
 	HOOK_STOP="bench_${name}_stop"
+	CUR_SERVER_CMD="bench_${name}_start of $hook"
 	"bench_${name}_start" || return 1
 	if [ -z "$TKB_TARGET" ] || [ ! -s "$TKB_TOKENS" ]; then
 		log "$hook: start must export TKB_TARGET and TKB_TOKENS"

@@ -35,6 +35,18 @@ def serving(kind):
 def ratio(a; b):
   if a == null or b == null or b == 0 then null else a / b end;
 
+# Rate ratios round by round: the paths of one round ran back to back, so
+# pairing them cancels most of what other work on the machine does to both.
+def paired($xs; $ys):
+  if $xs == null or $ys == null then null
+  else [$xs[] as $x
+        | ($ys[] | select(.rep == $x.rep)) as $y
+        | select(($y.load.decisions_per_s // 0) > 0)
+        | $x.load.decisions_per_s / $y.load.decisions_per_s]
+       | if length == 0 then null
+         else {median: med, min: min, max: max, n: length} end
+  end;
+
 .[0] as $series | .[1] as $ptrs | .[2] as $skips | .[3] as $machine
 | ($series
    | map(. as $s
@@ -65,6 +77,7 @@ def ratio(a; b):
              ({xdp_trivial: 0, xdp_prog: 1, xdp_full: 2, socket_door: 3, redis_lua: 4}[.path] // 9),
              .threads)) as $S
 | ($S | map({key: .id, value: .summary}) | from_entries) as $by
+| ($S | map({key: .id, value: .reps}) | from_entries) as $reps
 | {
     name: $name,
     started: $started,
@@ -85,6 +98,8 @@ def ratio(a; b):
       | {id, path, threads,
          rate_vs_ceiling: ratio($s.summary.decisions_per_s.median; $c.decisions_per_s.median),
          rate_vs_redis: ratio($s.summary.decisions_per_s.median; $r.decisions_per_s.median),
+         rate_vs_ceiling_paired: paired($s.reps; $reps["ceiling_\($shape)"]),
+         rate_vs_redis_paired: paired($s.reps; $reps["redis_\($shape)"]),
          p50_vs_redis: ratio($s.summary.latency_p50_us.median; $r.latency_p50_us.median),
          p99_vs_redis: ratio($s.summary.latency_p99_us.median; $r.latency_p99_us.median),
          serving_cpu_vs_redis: ratio($s.summary.serving_cpu_ns_per_decision.median;

@@ -576,10 +576,11 @@ static void udp_open_loop(struct worker *w, struct udp_io *io)
 			udp_expire(w, io, t, false, free_stack, &nfree);
 			last_scan = t;
 		}
-		if (n == 0 && next_due > t) {
-			/* nothing to read, nothing due: wait for either */
+		if (n == 0 && (next_due > t || nfree == 0)) {
+			/* nothing to read and nothing due, or nothing free to
+			 * send with: wait for a reply or the next due time */
 			struct pollfd pfd = {.fd = io->fd, .events = POLLIN};
-			int64_t wait_ns = next_due - t;
+			int64_t wait_ns = next_due > t ? next_due - t : 1000000;
 			struct timespec ts = {
 				.tv_sec = 0,
 				.tv_nsec = wait_ns < 1000000 ? wait_ns : 1000000,
@@ -1398,7 +1399,8 @@ int main(int argc, char **argv)
 	/* Each slot holds at most one seat at a time, and slot i uses token
 	 * i mod count: say so when that exceeds the contract's default limit
 	 * of 8 seats per session, which would turn holds into LIMIT_EXCEEDED. */
-	if (memchr(o.ops, TKT_OP_HOLD, (size_t)o.nops) &&
+	if (o.backend == BACKEND_UDP &&
+	    memchr(o.ops, TKT_OP_HOLD, (size_t)o.nops) &&
 	    (o.threads * o.window + o.ntokens - 1) / o.ntokens > 8)
 		fprintf(stderr, "udp_load: note: %d slots share %d token(s): up "
 				"to %d holds per session (the default limit is "

@@ -10,6 +10,7 @@ export RUN_DIR=${RUN_DIR:-$ROOT/.run}
 export REDIS_PORT=${REDIS_PORT:-6380} MARIADB_PORT=${MARIADB_PORT:-3307}
 export KAFKA_PORT=${KAFKA_PORT:-9092} KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 HTTP_PORT=${HTTP_PORT:-8080}
+PAYMENTD_PORT=${PAYMENTD_PORT:-8084}
 UDP_PORT=${UDP_PORT:-7000}
 NETNS=${TKT_NETNS:-ticket}
 NS_IF=${TKT_NS_IF:-tkt1}
@@ -17,18 +18,24 @@ HOST_IF=${TKT_HOST_IF:-tkt0}
 NS_ADDR=${TKT_NS_ADDR:-10.77.0.2}
 
 ticketd_pid=
+paymentd_pid=
 stopping=0
+# Stops one child: TERM, then KILL after 10 s.
+stop_pid() {
+	local pid=$1
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
 stop_all() {
 	[ "$stopping" = 1 ] && return
 	stopping=1
 	echo
 	echo "make run: stopping..."
-	if [ -n "$ticketd_pid" ] && kill -0 "$ticketd_pid" 2>/dev/null; then
-		kill -TERM "$ticketd_pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$ticketd_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$ticketd_pid" 2>/dev/null || true
-		wait "$ticketd_pid" 2>/dev/null || true
-	fi
+	stop_pid "$ticketd_pid"
+	stop_pid "$paymentd_pid"
 	bash infra/netns.sh down || true
 	bash infra/services.sh stop || true
 	echo "make run: stopped; data kept in $RUN_DIR"
@@ -47,15 +54,20 @@ else
 	echo "make run: no network namespace; the UDP door runs on a socket at 127.0.0.1:$UDP_PORT"
 fi
 
+./build/paymentd --port "$PAYMENTD_PORT" 2>>"$RUN_DIR/logs/paymentd.log" &
+paymentd_pid=$!
+
 ./build/ticketd --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 	--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
 	--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" --demo-data \
+	--payment-url "http://127.0.0.1:$PAYMENTD_PORT" \
 	"${hold_args[@]}" "$@" 2>>"$RUN_DIR/logs/ticketd.log" &
 ticketd_pid=$!
 
 for _ in $(seq 1 300); do
 	if ! kill -0 "$ticketd_pid" 2>/dev/null; then
 		echo "make run: ticketd exited; last log lines:" >&2
+		ticketd_pid=
 		tail -20 "$RUN_DIR/logs/ticketd.log" >&2
 		exit 1
 	fi
@@ -72,6 +84,7 @@ cat <<INFO
     web page and REST  http://127.0.0.1:$HTTP_PORT/
     readiness          http://127.0.0.1:$HTTP_PORT/readyz
     UDP hold door      $udp_where
+    payment gateway    http://127.0.0.1:$PAYMENTD_PORT (paymentd, simulated)
     Redis              redis-cli -p $REDIS_PORT
     MariaDB            mariadb -h 127.0.0.1 -P $MARIADB_PORT -u ticket -pticket ticketing
     Kafka              kcat -b 127.0.0.1:$KAFKA_PORT -C -t ticketing.orders

@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BUILD=${BUILD:-build}
 
-export RUN_DIR="$ROOT/.run-test"
+export RUN_DIR=${TEST_RUN_DIR:-$ROOT/.run-test}
 export REDIS_PORT=${TEST_REDIS_PORT:-6390} MARIADB_PORT=${TEST_MARIADB_PORT:-3317}
 export KAFKA_PORT=${TEST_KAFKA_PORT:-9102} KAFKA_CONTROLLER_PORT=${TEST_KAFKA_CONTROLLER_PORT:-9103}
 
@@ -60,6 +60,9 @@ trap cleanup EXIT
 cleanup
 rm -rf "$RUN_DIR"
 if bash infra/services.sh start; then
+	for t in $(make -s --no-print-directory print-kafka-tests); do
+		[ -x "$t" ] && run_cmocka "$t"
+	done
 	out=$(python3 -m pytest -p no:cacheprovider -q -rfE tests/integration 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | tail -60

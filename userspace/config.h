@@ -45,6 +45,11 @@ struct config {
 	int payment_attempts;
 	int payment_deadline_seconds;
 
+	int sse_ping_seconds;
+	int sse_max_clients;
+	int sse_queue_events;
+	long sse_queue_bytes;
+
 	long session_ttl;
 	int hold_default_seconds;
 	int hold_limit;

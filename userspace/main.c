@@ -21,6 +21,7 @@
 #include "userspace/payment_client.h"
 #include "userspace/recovery.h"
 #include "userspace/sessions.h"
+#include "userspace/sse_hub.h"
 #include "userspace/ticketd.h"
 #include "bpf/seat_word.h"
 #include "userspace/edge.h"
@@ -85,6 +86,7 @@ void ticketd_on_seat_event(struct ticketd *app, const struct event_info *e,
 				    (int32_t)(tkt_sw_expiry(rec->new_word) - now_ms);
 	}
 	journal_push(&app->journal, &je);
+	sse_hub_publish(app->sse, e, ev, rec->mono_ns);
 }
 
 static int make_dirs(const char *path)
@@ -198,6 +200,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	recovery_versions(app, versions);
+	if (sse_hub_start(&app->sse, app)) {
+		log_msg(LOG_ERROR, NULL, "cannot start the SSE hub");
+		goto out;
+	}
 	if (seat_stream_init(&app->stream, app, versions, REPLAY_RING) ||
 	    seat_stream_start(&app->stream)) {
 		log_msg(LOG_ERROR, NULL, "cannot start the seat change stream");
@@ -281,6 +287,7 @@ out:
 		seat_stream_stop(&app->stream);
 		seat_stream_free(&app->stream);
 	}
+	sse_hub_stop(app->sse);
 	if (journal_on)
 		journal_stop(&app->journal);
 	if (health_on)

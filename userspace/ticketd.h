@@ -20,6 +20,7 @@
 #include "userspace/sweeper.h"
 
 struct http_server;
+struct sse_hub;
 struct payment_client;
 struct edge;
 struct udp_door;
@@ -44,6 +45,7 @@ struct ticketd {
 	struct seat_stream stream;
 	struct sweeper sweeper;
 	struct journal journal;
+	struct sse_hub *sse; /* live seat streams (SSE) */
 
 	struct outbox_relay relay;
 	struct payment_client *payments;

@@ -8,7 +8,7 @@ TICKETD_SRCS := userspace/main.c userspace/config.c userspace/log.c \
 	userspace/holds.c api/routes_reservations.c userspace/journal.c \
 	userspace/recovery.c userspace/orders.c userspace/order_store.c \
 	userspace/saga.c userspace/payment_client.c api/routes_orders.c \
-	api/static_files.c \
+	api/static_files.c userspace/sse_hub.c api/sse.c \
 	$(OUTBOX_SRCS) \
 	api/http_util.c api/http_server.c api/routes.c api/routes_events.c \
 	api/routes_sessions.c api/routes_health.c

@@ -22,6 +22,7 @@ PORTS = {
     "paymentd": int(os.environ.get("PAYMENTD_TEST_PORT", "18085")),
 }
 PAYMENT_DEADLINE_SECONDS = 15
+PIN_DIR = os.environ.get("TICKETD_TEST_PIN_DIR", "/sys/fs/bpf/ticket-test")
 TICKETD = os.path.join(ROOT, "build", "ticketd")
 
 
@@ -39,7 +40,7 @@ class Ticketd:
             "--kafka-bootstrap", f"127.0.0.1:{PORTS['kafka']}",
             "--udp-port", str(PORTS["udp"]),
             "--state-dir", os.path.join(RUN_DIR, "ticketd"),
-            "--pin-dir", "/sys/fs/bpf/ticket-test",
+            "--pin-dir", PIN_DIR,
             "--hold-path", "socket",
             "--demo-data",
             "--payment-url", f"http://127.0.0.1:{PORTS['paymentd']}",

@@ -12,10 +12,9 @@ import time
 import pytest
 import requests
 
-from conftest import (PORTS, RUN_DIR, assert_error, auth, infra, mariadb_sql,
-                      new_session, udp)
+from conftest import (PIN_DIR, PORTS, RUN_DIR, assert_error, auth, infra,
+                      mariadb_sql, new_session, udp)
 
-PIN_DIR = "/sys/fs/bpf/ticket-test"
 SHM_DIR = os.path.join(RUN_DIR, "ticketd", "shm")
 
 

@@ -13,6 +13,7 @@ useTokenSource(new SessionStore(localStorage));
 const main = document.getElementById('main') as HTMLElement;
 const liveSlot = document.getElementById('live-slot') as HTMLElement;
 let unmount: (() => void) | null = null;
+let firstRoute = true;
 
 function route(): void {
   unmount?.();
@@ -39,7 +40,10 @@ function route(): void {
       main.append(h('h1', null, 'Page not found'), h('p', null, h('a', { href: '#/' }, 'See all events')));
       break;
   }
-  main.focus({ preventScroll: true });
+  // After a page change, move focus to the new content (screen readers start there).
+  if (!firstRoute) main.focus({ preventScroll: true });
+  firstRoute = false;
+  window.scrollTo(0, 0);
 }
 
 window.addEventListener('hashchange', route);

@@ -144,7 +144,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
 
   async function refreshMap(): Promise<void> {
     try {
-      dispatch({ type: 'snapshot', body: await getSeatMap(eventId, ctrl.signal) });
+      dispatch({ type: 'snapshot', body: await getSeatMap(eventId, ctrl.signal), from: 'fetch' });
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
       if (!map) {
@@ -174,7 +174,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
 
   const stream = openSeatStream(eventId, {
     snapshot: (body) => {
-      dispatch({ type: 'snapshot', body });
+      dispatch({ type: 'snapshot', body, from: 'stream' });
       // A fresh snapshot after a gap: our holds may have lapsed meanwhile.
       scheduleReconcile();
     },

@@ -12,6 +12,8 @@ import { listHolds } from '../cart/holdsApi';
 import { authorizePayment, createOrder, getOrder, type Order, type PaymentResult } from './ordersApi';
 import { AttemptStore, type Attempt } from './checkoutAttempt';
 import { devSimulate } from './devToggle';
+import { formatRemaining, remainingMs } from '../../shared/countdown';
+import { serverNow } from '../../shared/clock';
 
 const POLL_MS = 400;
 const POLL_GIVE_UP_MS = 60_000;
@@ -24,6 +26,8 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
   let event: EventSummary | null = null;
   let seatIds: number[] = [];
   let running = false;
+  let holdEnds: string | null = null;
+  let holdTimer: ReturnType<typeof setInterval> | undefined;
 
   clear(root);
   const heading = h('h1', null, 'Checkout');
@@ -100,9 +104,27 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
     setActions(back);
   };
 
+  /** While reviewing: how long the earliest of our holds has left. */
+  const showReview = () => {
+    const left = h('strong', { class: 'countdown', role: 'timer' });
+    showStatus('REVIEW', 'Check your seats, then pay.', h('p', { class: 'muted' }, 'Your seats are held for ', left, '.'));
+    const tick = () => {
+      const ms = holdEnds ? remainingMs(holdEnds, serverNow()) : 0;
+      left.textContent = formatRemaining(ms);
+      if (ms <= 0) {
+        clearInterval(holdTimer);
+        showStatus('EXPIRED', 'Your hold has run out.', h('p', { class: 'muted' }, 'Go back to the seat map to pick seats again.'));
+        setActions(h('a', { href: `#/events/${eventId}`, class: 'btn' }, 'Back to the seat map'));
+      }
+    };
+    tick();
+    holdTimer = setInterval(tick, 500);
+  };
+
   async function run(): Promise<void> {
     if (running) return;
     running = true;
+    clearInterval(holdTimer);
     const attempt = attempts.begin(eventId, seatIds);
     try {
       let order: Order;
@@ -169,7 +191,9 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
       const [ev, map, holds] = await Promise.all([getEvent(eventId, ctrl.signal), getSeatMap(eventId, ctrl.signal), listHolds(ctrl.signal)]);
       event = ev;
       seats = new Map(map.seats.map((s) => [s.id, s]));
-      seatIds = holds.filter((x) => x.eventId === eventId).map((x) => x.seatId).sort((a, b) => a - b);
+      const mine = holds.filter((x) => x.eventId === eventId);
+      seatIds = mine.map((x) => x.seatId).sort((a, b) => a - b);
+      holdEnds = mine.map((x) => x.expiresAt).sort((a, b) => Date.parse(a) - Date.parse(b))[0] ?? null;
       const pending = attempts.load(eventId);
       if (pending?.orderId) {
         // A reload mid-payment: carry on with the same order.
@@ -183,7 +207,7 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
         setActions(h('a', { href: `#/events/${eventId}`, class: 'btn' }, 'Pick seats'));
         return;
       }
-      showStatus('REVIEW', 'Check your seats, then pay.');
+      showReview();
       setActions(payButton());
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
@@ -192,5 +216,8 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
     }
   })();
 
-  return () => ctrl.abort();
+  return () => {
+    ctrl.abort();
+    clearInterval(holdTimer);
+  };
 }

@@ -1,7 +1,13 @@
 // The seat map as the server last described it: a snapshot (from
 // GET /api/events/{id}/seats or the stream's `snapshot`) plus the stream's
-// `seat` changes. Versions of an event strictly increase, so anything at or
+// `seat` changes. Versions of an event strictly increase, so a change at or
 // below the version already applied is old news and is ignored.
+//
+// Snapshots: the stream's own snapshot always replaces the map, since what
+// follows it on the same stream continues from it (and a lower version than
+// ours means the server's counter started again). A fetched snapshot is only
+// taken when it is not older than what we have: it may have been read
+// before changes the stream already delivered.
 
 export type SeatStatus = 'AVAILABLE' | 'HELD' | 'SOLD';
 
@@ -42,7 +48,11 @@ export interface SeatMapState {
   seatVersions: ReadonlyMap<number, number>;
 }
 
-export type SeatMapAction = { type: 'snapshot'; body: SeatMapBody } | { type: 'seat'; change: SeatChange };
+export type SnapshotSource = 'stream' | 'fetch';
+
+export type SeatMapAction =
+  | { type: 'snapshot'; body: SeatMapBody; from: SnapshotSource }
+  | { type: 'seat'; change: SeatChange };
 
 const STATUSES: ReadonlySet<string> = new Set(['AVAILABLE', 'HELD', 'SOLD']);
 
@@ -58,8 +68,8 @@ export function reduceSeatMap(state: SeatMapState | null, action: SeatMapAction)
   switch (action.type) {
     case 'snapshot': {
       const b = action.body;
-      // A snapshot older than what we have already applied would take us back in time.
-      if (state && state.eventId === b.eventId && b.version < state.version) return state;
+      // A fetched snapshot older than what we have applied would take us back in time.
+      if (action.from === 'fetch' && state && state.eventId === b.eventId && b.version < state.version) return state;
       const seats = new Map<number, Seat>();
       const seatVersions = new Map<number, number>();
       for (const s of b.seats) {

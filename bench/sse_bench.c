@@ -1,0 +1,665 @@
+/* sse_bench: many live seat streams on one event while holds run.
+ *
+ * Opens --subscribers SSE streams (GET /api/events/{id}/seats/stream) from
+ * one epoll loop per --threads, waits for every snapshot, then sends UDP
+ * HOLD / RELEASE ops at --rate per second on --seats for --duration
+ * seconds. Each op's send time is recorded; the k-th event of a seat at a
+ * subscriber is the k-th op on that seat (nobody else touches those seats),
+ * so every delivery gives one delay: change sent -> event parsed by the
+ * subscriber. Reports delay percentiles, missing deliveries, and ticketd's
+ * RSS and CPU (from /proc/<--server-pid>) before and after the streams.
+ * Prints one JSON object on stdout.
+ *
+ * usage: sse_bench --http 127.0.0.1:8080 --udp 127.0.0.1:7000 --event ID
+ *        --seats A-B --subscribers N --rate R --duration S --server-pid PID
+ *        [--threads T] [--settle S] */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SEATS 64
+#define LINE_MAX_LEN 160
+
+struct opts {
+	struct sockaddr_in http, udp;
+	uint32_t event, seat_lo, seat_hi;
+	int subscribers, threads, server_pid;
+	double rate, duration, settle;
+};
+
+static struct opts o = {.threads = 1, .rate = 20, .duration = 20, .settle = 3,
+			.subscribers = 1000};
+
+/* Send time of the k-th op on seat i (ns, CLOCK_MONOTONIC). */
+static _Atomic uint64_t *op_ns[MAX_SEATS];
+static uint32_t n_seats, ops_cap;
+static atomic_uint ops_done[MAX_SEATS];
+static atomic_bool generating, stop_all;
+static atomic_bool stop_ops; /* the timed ops are over: ignore later events */
+
+struct conn {
+	int fd;
+	uint8_t phase; /* 0 connecting, 1 head, 2 body */
+	uint8_t cstate; /* chunk: 0 size line, 1 data, 2 CRLF */
+	bool snapshot, closed;
+	uint32_t chunk_left;
+	uint32_t last4;
+	char status[16];
+	uint8_t slen;
+	char line[LINE_MAX_LEN];
+	uint16_t llen;
+	uint8_t kind; /* 0 none, 1 snapshot, 2 seat */
+	char data[LINE_MAX_LEN];
+	uint16_t seen[MAX_SEATS];
+};
+
+struct worker {
+	pthread_t thr;
+	int ep;
+	struct conn *conns;
+	int n;
+	atomic_int snapshots, open, failed;
+	uint32_t *delays_us; /* samples */
+	size_t n_delays, cap_delays;
+	uint64_t deliveries, unmatched, other_seats, bytes;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "sse_bench: %s: %s\n", msg, strerror(errno));
+	exit(1);
+}
+
+static int parse_addr(const char *s, struct sockaddr_in *a)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)atoi(colon + 1));
+	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+/* ---- /proc ---- */
+
+static long proc_rss_kib(int pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+static double proc_cpu_s(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- one blocking HTTP request (POST /api/sessions) ---- */
+
+static int http_token(char token[33])
+{
+	char buf[4096];
+	const char *req = "POST /api/sessions HTTP/1.1\r\nHost: x\r\n"
+			  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	size_t len = 0;
+	ssize_t n;
+	char *p;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&o.http, sizeof(o.http)))
+		return -1;
+	if (write(fd, req, strlen(req)) < 0)
+		return -1;
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	p = strstr(buf, "\"token\":\"");
+	if (!p)
+		return -1;
+	memcpy(token, p + 9, 32);
+	token[32] = '\0';
+	return 0;
+}
+
+/* ---- the hold generator ---- */
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+static void *generator(void *arg)
+{
+	const char *token = arg;
+	uint8_t pkt[40], rep[64];
+	bool held[MAX_SEATS] = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct timeval tv = {.tv_sec = 1};
+	uint64_t start = now_ns(), period = (uint64_t)(1e9 / o.rate);
+	uint64_t total = (uint64_t)(o.rate * o.duration);
+
+	if (fd < 0)
+		die("udp socket");
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x54;
+	pkt[1] = 0x58;
+	pkt[2] = 1;
+	for (int i = 0; i < 4; i++)
+		pkt[8 + i] = (uint8_t)(o.event >> (24 - 8 * i));
+	for (int i = 0; i < 16; i++)
+		pkt[16 + i] = (uint8_t)(hexval(token[2 * i]) << 4 | hexval(token[2 * i + 1]));
+	for (uint64_t i = 0; i < total && !atomic_load(&stop_all); i++) {
+		uint32_t k = (uint32_t)(i % n_seats), seat = o.seat_lo + k;
+		uint64_t due = start + i * period, t;
+		unsigned idx = atomic_load(&ops_done[k]);
+		ssize_t r;
+
+		while ((t = now_ns()) < due) {
+			struct timespec ts = {0, (long)(due - t)};
+
+			nanosleep(&ts, NULL);
+		}
+		if (idx >= ops_cap)
+			break;
+		pkt[3] = held[k] ? 2 : 1; /* RELEASE : HOLD */
+		for (int b = 0; b < 4; b++) {
+			pkt[4 + b] = (uint8_t)(i >> (24 - 8 * b));
+			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
+		}
+		atomic_store(&op_ns[k][idx], now_ns());
+		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp, sizeof(o.udp)) < 0)
+			die("sendto");
+		r = recv(fd, rep, sizeof(rep), 0);
+		if (r < 32 || rep[16] != 0) {
+			fprintf(stderr, "sse_bench: op %llu on seat %u: %s %d\n",
+				(unsigned long long)i, seat, r < 32 ? "no reply" : "status",
+				r < 32 ? 0 : rep[16]);
+			exit(1);
+		}
+		held[k] = !held[k];
+		atomic_store(&ops_done[k], idx + 1);
+	}
+	/* Leave the seats free for the next run (these changes are not
+	 * timed: they happen after the measurement). */
+	atomic_store(&stop_ops, true);
+	for (uint32_t k = 0; k < n_seats; k++) {
+		uint32_t seat = o.seat_lo + k;
+
+		if (!held[k])
+			continue;
+		pkt[3] = 2;
+		for (int b = 0; b < 4; b++)
+			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
+		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp, sizeof(o.udp)) < 0 ||
+		    recv(fd, rep, sizeof(rep), 0) < 32)
+			fprintf(stderr, "sse_bench: could not release seat %u\n", seat);
+	}
+	close(fd);
+	atomic_store(&generating, false);
+	return NULL;
+}
+
+/* ---- the subscribers ---- */
+
+static void on_event(struct worker *w, struct conn *c, uint64_t t)
+{
+	const char *p;
+	unsigned seat;
+
+	if (c->kind == 1) {
+		if (!c->snapshot) {
+			c->snapshot = true;
+			atomic_fetch_add(&w->snapshots, 1);
+		}
+		return;
+	}
+	if (c->kind != 2 || !(p = strstr(c->data, "\"seatId\":")) ||
+	    sscanf(p + 9, "%u", &seat) != 1)
+		return;
+	if (seat < o.seat_lo || seat > o.seat_hi) {
+		w->other_seats++; /* not ours (say, an old hold expiring) */
+		return;
+	}
+	if (atomic_load(&stop_ops) && c->seen[seat - o.seat_lo] >= atomic_load(&ops_done[seat - o.seat_lo]))
+		return; /* the final release */
+	{
+		uint32_t k = seat - o.seat_lo, n = c->seen[k]++;
+		uint64_t sent = n < ops_cap ? atomic_load(&op_ns[k][n]) : 0;
+
+		w->deliveries++;
+		if (!sent || sent > t) {
+			w->unmatched++;
+			return;
+		}
+		if (w->n_delays == w->cap_delays) {
+			size_t ncap = w->cap_delays ? w->cap_delays * 2 : 1 << 20;
+			uint32_t *nd = realloc(w->delays_us, ncap * sizeof(*nd));
+
+			if (!nd)
+				die("realloc");
+			w->delays_us = nd;
+			w->cap_delays = ncap;
+		}
+		w->delays_us[w->n_delays++] = (uint32_t)((t - sent) / 1000);
+	}
+}
+
+/* A complete line of the SSE body (kept to its first LINE_MAX_LEN - 1
+ * bytes: enough for a seat event; a snapshot's data line is skipped). */
+static void body_line(struct worker *w, struct conn *c, uint64_t t)
+{
+	c->line[c->llen] = '\0';
+	if (c->llen == 0) {
+		on_event(w, c, t);
+		c->kind = 0;
+		c->data[0] = '\0';
+	} else if (!strncmp(c->line, "event: snapshot", 15)) {
+		c->kind = 1;
+	} else if (!strncmp(c->line, "event: seat", 11)) {
+		c->kind = 2;
+	} else if (!strncmp(c->line, "data: ", 6)) {
+		memcpy(c->data, c->line, c->llen + 1u);
+	}
+	c->llen = 0;
+}
+
+static void body_span(struct worker *w, struct conn *c, const char *p, size_t n,
+		      uint64_t t)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t seg = nl ? (size_t)(nl - p) : n;
+		size_t room = LINE_MAX_LEN - 1u - c->llen;
+		size_t take = seg < room ? seg : room;
+
+		memcpy(c->line + c->llen, p, take);
+		c->llen = (uint16_t)(c->llen + take);
+		if (!nl)
+			return;
+		body_line(w, c, t);
+		p = nl + 1;
+		n -= seg + 1;
+	}
+}
+
+static void feed(struct worker *w, struct conn *c, const char *buf, size_t n, uint64_t t)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		if (c->phase == 1) { /* headers: until CRLF CRLF */
+			char ch = buf[i++];
+
+			if (c->slen < sizeof(c->status) - 1)
+				c->status[c->slen++] = ch;
+			c->last4 = c->last4 << 8 | (uint8_t)ch;
+			if (c->last4 == 0x0d0a0d0a) {
+				if (strncmp(c->status, "HTTP/1.1 200", 12)) {
+					fprintf(stderr, "sse_bench: answer %.12s\n", c->status);
+					atomic_fetch_add(&w->failed, 1);
+				}
+				c->phase = 2;
+			}
+			continue;
+		}
+		switch (c->cstate) {
+		case 0: { /* chunk size line */
+			char ch = buf[i++];
+
+			if (ch == '\n')
+				c->cstate = c->chunk_left ? 1 : 3;
+			else if (ch != '\r')
+				c->chunk_left = c->chunk_left * 16 + (uint32_t)hexval(ch);
+			break;
+		}
+		case 1: {
+			size_t k = n - i < c->chunk_left ? n - i : c->chunk_left;
+
+			body_span(w, c, buf + i, k, t);
+			i += k;
+			c->chunk_left -= (uint32_t)k;
+			if (!c->chunk_left)
+				c->cstate = 2;
+			break;
+		}
+		case 2: /* CRLF after the data */
+			if (buf[i++] == '\n')
+				c->cstate = 0;
+			break;
+		default: /* the stream ended */
+			i = n;
+		}
+	}
+}
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	close(c->fd);
+	atomic_fetch_sub(&w->open, 1);
+}
+
+static void *worker_loop(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[512];
+	char buf[65536];
+	static const char req_fmt[] = "GET /api/events/%u/seats/stream HTTP/1.1\r\n"
+				      "Host: bench\r\nAccept: text/event-stream\r\n\r\n";
+	char req[256];
+	int req_len = snprintf(req, sizeof(req), req_fmt, o.event);
+
+	while (!atomic_load(&stop_all)) {
+		int n = epoll_wait(w->ep, evs, 512, 100);
+
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+
+			if (c->phase == 0) {
+				int err = 0;
+				socklen_t el = sizeof(err);
+
+				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+				if (err || write(c->fd, req, (size_t)req_len) != req_len) {
+					atomic_fetch_add(&w->failed, 1);
+					conn_close(w, c);
+					continue;
+				}
+				c->phase = 1;
+				struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+				epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+				continue;
+			}
+			for (;;) {
+				ssize_t r = read(c->fd, buf, sizeof(buf));
+
+				if (r > 0) {
+					/* Per read: data may land while we work. */
+					uint64_t t = now_ns();
+
+					w->bytes += (uint64_t)r;
+					feed(w, c, buf, (size_t)r, t);
+					if ((size_t)r < sizeof(buf))
+						break;
+					continue;
+				}
+				if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					break;
+				conn_close(w, c); /* EOF or error */
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int connect_one(struct worker *w, struct conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (c->fd < 0)
+		return -1;
+	if (connect(c->fd, (struct sockaddr *)&o.http, sizeof(o.http)) && errno != EINPROGRESS) {
+		close(c->fd);
+		return -1;
+	}
+	c->phase = 0;
+	atomic_fetch_add(&w->open, 1);
+	return epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Streams that got their snapshot or failed, over every worker. */
+static int settled(struct worker *ws)
+{
+	int n = 0;
+
+	for (int t = 0; t < o.threads; t++)
+		n += atomic_load(&ws[t].snapshots) + atomic_load(&ws[t].failed);
+	return n;
+}
+
+static double pct(const uint32_t *v, size_t n, double p)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+	return v[i] / 1000.0;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+
+	nanosleep(&ts, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct worker *ws;
+	char token[33];
+	pthread_t gen;
+	struct rlimit rl;
+	long rss0, rss1, rss2;
+	double cpu0, cpu1, cpu2, cpu3, ccpu2, ccpu3, t_connect, hold_secs;
+	uint64_t t0, t1, t2, t3;
+	size_t total = 0, k = 0;
+	uint32_t *all;
+	uint64_t deliveries = 0, unmatched = 0, other_seats = 0, ops_total = 0;
+	int snaps = 0, failed = 0, open_end = 0;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
+
+		if (!strcmp(a, "--http") && !parse_addr(v, &o.http))
+			continue;
+		if (!strcmp(a, "--udp") && !parse_addr(v, &o.udp))
+			continue;
+		if (!strcmp(a, "--event"))
+			o.event = (uint32_t)atoi(v);
+		else if (!strcmp(a, "--seats") && sscanf(v, "%u-%u", &o.seat_lo, &o.seat_hi) == 2)
+			;
+		else if (!strcmp(a, "--subscribers"))
+			o.subscribers = atoi(v);
+		else if (!strcmp(a, "--threads"))
+			o.threads = atoi(v);
+		else if (!strcmp(a, "--rate"))
+			o.rate = atof(v);
+		else if (!strcmp(a, "--duration"))
+			o.duration = atof(v);
+		else if (!strcmp(a, "--settle"))
+			o.settle = atof(v);
+		else if (!strcmp(a, "--server-pid"))
+			o.server_pid = atoi(v);
+		else {
+			fprintf(stderr, "sse_bench: bad option %s %s (see the comment at the top)\n", a, v);
+			return 2;
+		}
+	}
+	n_seats = o.seat_hi - o.seat_lo + 1;
+	if (!o.event || !o.http.sin_port || !o.udp.sin_port || !o.server_pid ||
+	    o.seat_hi < o.seat_lo || n_seats > MAX_SEATS || o.threads < 1 || o.threads > 16 ||
+	    o.subscribers < 1 || o.rate <= 0) {
+		fprintf(stderr, "sse_bench: missing or bad options (see the comment at the top)\n");
+		return 2;
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)o.subscribers + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < (rlim_t)o.subscribers + 64) {
+			fprintf(stderr, "sse_bench: raise ulimit -n above %d\n", o.subscribers + 64);
+			return 1;
+		}
+	}
+	ops_cap = (uint32_t)(o.rate * o.duration / n_seats) + 16;
+	for (uint32_t i = 0; i < n_seats; i++)
+		if (!(op_ns[i] = calloc(ops_cap, sizeof(*op_ns[i]))))
+			die("calloc");
+	if (http_token(token))
+		die("POST /api/sessions");
+
+	rss0 = proc_rss_kib(o.server_pid);
+	cpu0 = proc_cpu_s(o.server_pid);
+	ws = calloc((size_t)o.threads, sizeof(*ws));
+	for (int t = 0; t < o.threads; t++) {
+		ws[t].n = o.subscribers / o.threads + (t < o.subscribers % o.threads);
+		ws[t].conns = calloc((size_t)ws[t].n, sizeof(struct conn));
+		ws[t].ep = epoll_create1(0);
+		if (!ws[t].conns || ws[t].ep < 0)
+			die("worker");
+		pthread_create(&ws[t].thr, NULL, worker_loop, &ws[t]);
+	}
+	/* At most 500 streams waiting for their snapshot at a time, so the
+	 * listen backlog never overflows. */
+	t0 = now_ns();
+	{
+		int started = 0;
+
+		for (int i = 0; i < o.subscribers; i++) {
+			struct worker *w = &ws[i % o.threads];
+
+			while (started - settled(ws) >= 500 && now_ns() - t0 < 120e9)
+				sleep_s(0.002);
+			if (connect_one(w, &w->conns[i / o.threads]))
+				atomic_fetch_add(&w->failed, 1);
+			started++;
+		}
+	}
+	for (;;) {
+		snaps = failed = 0;
+		for (int t = 0; t < o.threads; t++) {
+			snaps += atomic_load(&ws[t].snapshots);
+			failed += atomic_load(&ws[t].failed);
+		}
+		if (snaps + failed >= o.subscribers || now_ns() - t0 > 120e9)
+			break;
+		sleep_s(0.01);
+	}
+	t1 = now_ns();
+	t_connect = (double)(t1 - t0) / 1e9;
+	sleep_s(o.settle); /* every stream idle and suspended */
+	rss1 = proc_rss_kib(o.server_pid);
+	cpu1 = proc_cpu_s(o.server_pid);
+
+	atomic_store(&generating, true);
+	cpu2 = proc_cpu_s(o.server_pid);
+	ccpu2 = self_cpu_s();
+	t2 = now_ns();
+	pthread_create(&gen, NULL, generator, token);
+	pthread_join(gen, NULL);
+	t3 = now_ns();
+	cpu3 = proc_cpu_s(o.server_pid);
+	ccpu3 = self_cpu_s();
+	hold_secs = (double)(t3 - t2) / 1e9;
+	sleep_s(2); /* stragglers */
+	rss2 = proc_rss_kib(o.server_pid);
+	atomic_store(&stop_all, true);
+	for (int t = 0; t < o.threads; t++) {
+		pthread_join(ws[t].thr, NULL);
+		total += ws[t].n_delays;
+		deliveries += ws[t].deliveries;
+		unmatched += ws[t].unmatched;
+		other_seats += ws[t].other_seats;
+		open_end += atomic_load(&ws[t].open);
+	}
+	for (uint32_t i = 0; i < n_seats; i++)
+		ops_total += atomic_load(&ops_done[i]);
+	all = malloc((total ? total : 1) * sizeof(*all));
+	for (int t = 0; t < o.threads; t++) {
+		memcpy(all + k, ws[t].delays_us, ws[t].n_delays * sizeof(*all));
+		k += ws[t].n_delays;
+	}
+	qsort(all, total, sizeof(*all), cmp_u32);
+	printf("{\"subscribers\":%d,\"connected\":%d,\"failed\":%d,\"openAtEnd\":%d,"
+	       "\"connectSeconds\":%.3f,\"event\":%u,\"seats\":\"%u-%u\",\"ratePerSecond\":%.1f,"
+	       "\"holdSeconds\":%.3f,\"changes\":%llu,\"expectedDeliveries\":%llu,"
+	       "\"deliveries\":%llu,\"unmatched\":%llu,\"otherSeatEvents\":%llu,"
+	       "\"delayMs\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
+	       "\"serverRssKiB\":{\"before\":%ld,\"withStreams\":%ld,\"afterHolds\":%ld},"
+	       "\"rssPerSubscriberKiB\":%.2f,"
+	       "\"serverCpuSeconds\":{\"connect\":%.2f,\"holds\":%.2f},"
+	       "\"serverCpuPercentDuringHolds\":%.1f,\"clientCpuPercentDuringHolds\":%.1f}\n",
+	       o.subscribers, snaps, failed, open_end, t_connect, o.event, o.seat_lo, o.seat_hi,
+	       o.rate, hold_secs, (unsigned long long)ops_total,
+	       (unsigned long long)ops_total * (unsigned long long)snaps,
+	       (unsigned long long)deliveries, (unsigned long long)unmatched,
+	       (unsigned long long)other_seats,
+	       pct(all, total, 50), pct(all, total, 90), pct(all, total, 99),
+	       pct(all, total, 99.9), total ? all[total - 1] / 1000.0 : 0.0, rss0, rss1, rss2,
+	       (double)(rss1 - rss0) / (double)(snaps ? snaps : 1), cpu1 - cpu0, cpu3 - cpu2,
+	       100.0 * (cpu3 - cpu2) / hold_secs, 100.0 * (ccpu3 - ccpu2) / hold_secs);
+	return 0;
+}
