@@ -37,6 +37,8 @@ struct config {
 	char udp_addr[CONFIG_STR_MAX];
 	int udp_port;
 	int udp_workers;
+	int udp_rate_limit;
+	int udp_rate_burst;
 	char pin_dir[CONFIG_STR_MAX];
 	char state_dir[CONFIG_STR_MAX];
 

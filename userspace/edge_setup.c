@@ -9,11 +9,6 @@
 #include "userspace/ticketd.h"
 #include "userspace/udp_door.h"
 
-/* Per-source UDP rate limit: generous for kiosks behind one address, tight
- * enough that one source cannot starve the others. */
-#define UDP_RATE_PER_SOURCE 200000
-#define UDP_BURST_PER_SOURCE 20000
-
 int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 {
 	char shm_dir[CONFIG_STR_MAX + 8];
@@ -36,8 +31,10 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	tc.udp_port = (uint32_t)app->cfg.udp_port;
 	tc.hold_secs_default = (uint32_t)app->cfg.hold_default_seconds;
 	tc.hold_limit = (uint32_t)app->cfg.hold_limit;
-	tc.rl_rate = UDP_RATE_PER_SOURCE;
-	tc.rl_burst = UDP_BURST_PER_SOURCE;
+	/* Per source: generous for kiosks behind one address, tight enough
+	 * that one source cannot starve the others. */
+	tc.rl_rate = (uint32_t)app->cfg.udp_rate_limit;
+	tc.rl_burst = (uint32_t)app->cfg.udp_rate_burst;
 	rc = edge_set_config(app->edge, &tc);
 	for (uint32_t i = 0; !rc && i < app->catalog.n_events; i++) {
 		const struct event_info *e = &app->catalog.events[i];

@@ -35,7 +35,7 @@ fi
 
 if ((with_stack)); then
 	bash "$ROOT/web/build.sh" || fail "the web build failed"
-	trap 'bash "$here/stack.sh" stop' EXIT
+	trap 'bash "$here/stack.sh" stop >/dev/null 2>&1' EXIT
 	bash "$here/stack.sh" start || fail "could not start the stack (logs: RUN_DIR/logs/e2e, see tests/e2e/stack.sh)"
 	TICKETD_URL=$(bash "$here/stack.sh" url)
 fi
@@ -50,6 +50,7 @@ curl -fsS "$TICKETD_URL/readyz" >/dev/null 2>&1 || fail "ticketd at $TICKETD_URL
 curl -fsS "$TICKETD_URL/" 2>/dev/null | grep -q '<div\|<main' ||
 	fail "ticketd at $TICKETD_URL does not serve the page (build it: make web; ticketd --web-root web/dist)"
 
+rm -f "$here"/screenshots/*.png # no stale pictures from an earlier run
 tap=$(mktemp)
 cd "$here"
 node --test --test-reporter=spec --test-reporter-destination=stdout \
@@ -59,6 +60,10 @@ p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -1)
 f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -1)
 s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$tap" | tail -1)
 rm -f "$tap"
+if ((with_stack)); then # stop now, so the summary stays the last line
+	bash "$here/stack.sh" stop >/dev/null 2>&1 || echo "e2e: stack.sh stop failed" >&2
+	trap - EXIT
+fi
 p=${p:-0} f=${f:-0} s=${s:-0}
 # A run that died before reporting counts as a failure.
 if ((rc != 0 && f == 0)); then f=1; fi

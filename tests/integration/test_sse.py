@@ -22,6 +22,13 @@ import requests
 from conftest import (PORTS, RUN_DIR, Ticketd, assert_error, auth, new_session, udp,
                       udp_packet, udp_parse)
 
+# A thousand streams need file descriptors here and in the ticketd that the
+# session fixture starts later (it inherits our limit): raise the soft
+# limit at collection time, before any ticketd exists.
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if _soft < 4096:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(_hard, 4096), _hard))
+
 
 # ---- a minimal SSE client ----
 
@@ -188,19 +195,6 @@ def udp_churn(event_id, seat_id, token, n, between=None):
                 between()
 
 
-def free_seats(base, allocator, k):
-    """k seats from the allocator that are AVAILABLE now (the shared test
-    database keeps seats sold by earlier runs)."""
-    seats = requests.get(f"{base}/api/events/{allocator.event_id}/seats",
-                         timeout=5).json()["seats"]
-    out = []
-    while len(out) < k:
-        [sid] = allocator.take(1)
-        if seats[sid]["status"] == "AVAILABLE":
-            out.append(sid)
-    return out
-
-
 def wait_until(pred, timeout, step=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -239,7 +233,7 @@ def test_stream_starts_with_a_snapshot_equal_to_the_seat_map(api, arena):
 def test_rest_hold_udp_hold_release_and_expiry_each_produce_one_seat_event(api, arena):
     s, snap = open_stream(arena.event_id)
     v0 = snap["json"]["version"]
-    a, b, c = free_seats(api.base, arena, 3)
+    a, b, c = arena.take(3)
     sess = new_session(api.base)
     assert hold(api.base, sess["token"], arena.event_id, [a]).status_code == 201
     assert udp("HOLD", arena.event_id, b, sess["token"])["status"] == "OK"
@@ -266,7 +260,7 @@ def test_two_subscribers_see_identical_sequences(api, arena):
     s1, f1 = open_stream(arena.event_id)
     s2, f2 = open_stream(arena.event_id)
     sess = new_session(api.base)
-    seats = free_seats(api.base, arena, 4)
+    seats = arena.take(4)
     for sid in seats:
         assert hold(api.base, sess["token"], arena.event_id, [sid]).status_code == 201
     for sid in seats:
@@ -286,7 +280,7 @@ def test_last_event_id_replays_exactly_the_missed_changes(api, arena):
     watcher, _ = open_stream(arena.event_id)
     a, _ = open_stream(arena.event_id)
     sess = new_session(api.base)
-    seats = free_seats(api.base, arena, 5)
+    seats = arena.take(5)
     assert hold(api.base, sess["token"], arena.event_id, seats[:2]).status_code == 201
     seen = a.seat_events_until(lambda e: e["json"]["seatId"] == seats[1])
     last_id = seen[-1]["id"]
@@ -313,7 +307,7 @@ def test_last_event_id_older_than_the_ring_replays_from_redis(api, arena_b):
     s.close()
     v0 = snap["json"]["version"]
     sess = new_session(api.base)
-    [sid] = free_seats(api.base, arena_b, 1)
+    [sid] = arena_b.take(1)
     n = 4200
     udp_churn(arena_b.event_id, sid, sess["token"], n)
     key = f"tkt:seats:{arena_b.event_id}"
@@ -367,7 +361,7 @@ def test_stalled_client_is_dropped_without_delaying_a_healthy_one(api, arena):
     stalled = Stream(PORTS["http"], arena.event_id, rcvbuf=4096)
     healthy, snap = open_stream(arena.event_id)
     sess = new_session(api.base)
-    [sid] = free_seats(api.base, arena, 1)
+    [sid] = arena.take(1)
     n = 3000
     seen = []
 
@@ -444,9 +438,8 @@ def test_ping_interval_setting_and_stream_cap():
 
 def test_a_thousand_subscribers_all_get_a_change_within_1s(api):
     n = 1000
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < n + 200:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1000), hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2 * n + 200:
+        pytest.skip("needs ulimit -n of at least 2200 (client and ticketd)")
     # A 10 x 10 demo event keeps the thousand snapshots small; the seat
     # is released again at the end.
     event = [e for e in requests.get(api.base + "/api/events", timeout=5).json()

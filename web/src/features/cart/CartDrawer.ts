@@ -49,6 +49,9 @@ export function createCartDrawer(actions: CartActions): CartDrawer {
   toggle.addEventListener('click', () => setOpen(el.dataset.open !== 'true'));
 
   let countdowns: { el: HTMLElement; row: HTMLElement; expiresAt: string }[] = [];
+  let lastSignature = '';
+  /** A cart button that had focus before a rebuild, to focus again. */
+  let refocus: { action: string; seatId: string } | null = null;
 
   const tick = () => {
     const now = serverNow();
@@ -72,6 +75,13 @@ export function createCartDrawer(actions: CartActions): CartDrawer {
     open: () => setOpen(true),
     tick,
     render(holds, seats, busy) {
+      // Seat changes of others re-render the page often; rebuild the list only
+      // when our cart changed, so focus on its buttons survives.
+      const signature = `${seats ? 1 : 0}|${holds.map((x) => `${x.seatId}@${x.expiresAt}${busy.has(x.seatId) ? '*' : ''}`).join(',')}`;
+      if (signature === lastSignature) return;
+      const focused = list.contains(document.activeElement) ? (document.activeElement as HTMLElement) : null;
+      if (focused?.dataset.action) refocus = { action: focused.dataset.action, seatId: focused.dataset.seatId ?? '' };
+      lastSignature = signature;
       clear(list);
       countdowns = [];
       count.textContent = String(holds.length);
@@ -101,6 +111,20 @@ export function createCartDrawer(actions: CartActions): CartDrawer {
       }
       total.textContent = formatMoney(sumMinor(holds.map((x) => seats?.get(x.seatId)?.price ?? 0)));
       (checkout as HTMLButtonElement).disabled = holds.length === 0;
+      if (refocus) {
+        // Put focus back on the same button of the same seat once it is
+        // enabled again (e.g. after Extend); after Remove, on the list's next button.
+        const again = list.querySelector<HTMLButtonElement>(`button[data-action="${refocus.action}"][data-seat-id="${refocus.seatId}"]`);
+        if (!again) {
+          const next = list.querySelector<HTMLButtonElement>('button:not(:disabled)');
+          if (next) next.focus();
+          else checkout.focus();
+          refocus = null;
+        } else if (!again.disabled) {
+          again.focus();
+          refocus = null;
+        }
+      }
       tick();
     },
   };
