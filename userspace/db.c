@@ -1,6 +1,8 @@
 #include "userspace/db.h"
 
+#include <errmsg.h>
 #include <errno.h>
+#include <mysqld_error.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,21 +261,35 @@ int db_migrate(struct db_pool *pool, char *err, size_t errlen)
 
 #define DB_MAX_PARAMS 16
 
-static int errno_of(unsigned err)
+int db_errno(unsigned err)
 {
 	switch (err) {
-	case 1062: /* ER_DUP_ENTRY */
+	case ER_DUP_ENTRY:
 		return -EEXIST;
-	case 1213: /* ER_LOCK_DEADLOCK */
+	case ER_LOCK_DEADLOCK:
 		return -EDEADLK;
-	case 1205: /* ER_LOCK_WAIT_TIMEOUT */
+	case ER_LOCK_WAIT_TIMEOUT:
 		return -ETIMEDOUT;
-	case 2006: /* CR_SERVER_GONE_ERROR */
-	case 2013: /* CR_SERVER_LOST */
+	case CR_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
 		return -ECONNRESET;
 	default:
 		return -EIO;
 	}
+}
+
+bool db_in_transaction(MYSQL *conn)
+{
+	unsigned status = 0;
+
+	if (mariadb_get_infov(conn, MARIADB_CONNECTION_SERVER_STATUS, &status))
+		return false;
+	return (status & SERVER_STATUS_IN_TRANS) ||
+	       !(status & SERVER_STATUS_AUTOCOMMIT);
 }
 
 struct db_params {
@@ -338,14 +354,14 @@ static MYSQL_STMT *prepare(MYSQL *conn, const char *sql, const char *types,
 		return NULL;
 	}
 	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
-		*rc = errno_of(mysql_stmt_errno(st));
+		*rc = db_errno(mysql_stmt_errno(st));
 		log_msg(LOG_ERROR, NULL, "prepare failed: %s: %s", mysql_stmt_error(st), sql);
 		mysql_stmt_close(st);
 		return NULL;
 	}
 	*rc = bind_params(p, types, ap);
 	if (!*rc && *types && mysql_stmt_bind_param(st, p->bind))
-		*rc = errno_of(mysql_stmt_errno(st));
+		*rc = db_errno(mysql_stmt_errno(st));
 	if (*rc) {
 		mysql_stmt_close(st);
 		return NULL;
@@ -367,7 +383,7 @@ long long db_exec(MYSQL *conn, const char *sql, const char *types, ...)
 	if (!st)
 		return rc;
 	if (mysql_stmt_execute(st)) {
-		n = errno_of(mysql_stmt_errno(st));
+		n = db_errno(mysql_stmt_errno(st));
 		if (n != -EEXIST)
 			log_msg(LOG_WARN, NULL, "statement failed: %s", mysql_stmt_error(st));
 	} else {
@@ -399,7 +415,7 @@ long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
 	if (!st)
 		return rc;
 	if (mysql_stmt_execute(st)) {
-		n = errno_of(mysql_stmt_errno(st));
+		n = db_errno(mysql_stmt_errno(st));
 		goto out;
 	}
 	meta = mysql_stmt_result_metadata(st);
@@ -421,7 +437,7 @@ long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
 		out[c].is_null = &nulls[c];
 	}
 	if (ncols && (mysql_stmt_bind_result(st, out) || mysql_stmt_store_result(st))) {
-		n = errno_of(mysql_stmt_errno(st));
+		n = db_errno(mysql_stmt_errno(st));
 		goto out;
 	}
 	while (ncols) {
@@ -430,7 +446,7 @@ long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
 		if (f == MYSQL_NO_DATA)
 			break;
 		if (f == 1) {
-			n = errno_of(mysql_stmt_errno(st));
+			n = db_errno(mysql_stmt_errno(st));
 			break;
 		}
 		for (unsigned c = 0; c < ncols; c++) {

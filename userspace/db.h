@@ -59,5 +59,16 @@ typedef int (*db_row_fn)(void *ctx, int n, char **values);
 long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
 		    const char *types, ...);
 
+/* Maps a MariaDB client or server error number to a negative errno; the
+ * distinctions are the ones a caller acts on: -EEXIST duplicate key,
+ * -EDEADLK / -ETIMEDOUT retry the transaction, -ECONNRESET reconnect,
+ * -ENOMEM, -EIO anything else. */
+int db_errno(unsigned mysql_err);
+
+/* True when conn is inside a transaction that a later COMMIT/ROLLBACK ends
+ * (one was started, or autocommit is off), judged from the server's last
+ * reply on this connection. */
+bool db_in_transaction(MYSQL *conn);
+
 /* mysql_insert_id after db_exec of an INSERT. */
 uint64_t db_last_id(MYSQL *conn);

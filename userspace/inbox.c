@@ -1,42 +1,12 @@
 /* Claiming message ids in the consumer inbox (see inbox.h). */
 #include "userspace/inbox.h"
 
-#include <errmsg.h>
 #include <errno.h>
 #include <mysqld_error.h>
 #include <stdbool.h>
 #include <string.h>
 
-/* Maps a MariaDB error number to a negative errno (as outbox.c does). */
-static int sql_errno(unsigned err)
-{
-	switch (err) {
-	case ER_LOCK_DEADLOCK:
-		return -EDEADLK;
-	case ER_LOCK_WAIT_TIMEOUT:
-		return -ETIMEDOUT;
-	case CR_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CR_SERVER_GONE_ERROR:
-	case CR_SERVER_LOST:
-	case CR_CONNECTION_ERROR:
-	case CR_CONN_HOST_ERROR:
-		return -ECONNRESET;
-	default:
-		return -EIO;
-	}
-}
-
-/* True when conn is inside a transaction (explicit, or autocommit off). */
-static bool in_transaction(MYSQL *conn)
-{
-	unsigned status = 0;
-
-	if (mariadb_get_infov(conn, MARIADB_CONNECTION_SERVER_STATUS, &status))
-		return false;
-	return (status & SERVER_STATUS_IN_TRANS) ||
-	       !(status & SERVER_STATUS_AUTOCOMMIT);
-}
+#include "userspace/db.h"
 
 /* A plain INSERT rather than INSERT IGNORE: IGNORE would also turn other
  * problems (truncation, a NULL) into a silent "already processed". */
@@ -54,7 +24,7 @@ int inbox_claim(MYSQL *conn, const char *consumer, const char *message_id)
 	    strlen(consumer) > INBOX_CONSUMER_MAX ||
 	    strlen(message_id) > INBOX_MESSAGE_ID_MAX)
 		return -EINVAL;
-	if (!in_transaction(conn))
+	if (!db_in_transaction(conn))
 		return -EINVAL;
 	st = mysql_stmt_init(conn);
 	if (!st)
@@ -72,11 +42,11 @@ int inbox_claim(MYSQL *conn, const char *consumer, const char *message_id)
 	bind[1].length = &len[1];
 	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
 	    mysql_stmt_bind_param(st, bind))
-		rc = sql_errno(mysql_stmt_errno(st));
+		rc = db_errno(mysql_stmt_errno(st));
 	else if (mysql_stmt_execute(st))
 		rc = mysql_stmt_errno(st) == ER_DUP_ENTRY
 			     ? 0
-			     : sql_errno(mysql_stmt_errno(st));
+			     : db_errno(mysql_stmt_errno(st));
 	mysql_stmt_close(st);
 	return rc;
 }

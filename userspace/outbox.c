@@ -1,47 +1,11 @@
 /* Appending to the transactional outbox (see outbox.h). */
 #include "userspace/outbox.h"
 
-#include <errmsg.h>
 #include <errno.h>
-#include <mysqld_error.h>
 #include <stdbool.h>
 #include <string.h>
 
-/* Maps a MariaDB client or server error number to a negative errno; the
- * distinctions are the ones a caller acts on (retry the transaction,
- * reconnect, give up). */
-static int sql_errno(unsigned err)
-{
-	switch (err) {
-	case ER_LOCK_DEADLOCK:
-		return -EDEADLK;
-	case ER_LOCK_WAIT_TIMEOUT:
-		return -ETIMEDOUT;
-	case CR_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CR_SERVER_GONE_ERROR:
-	case CR_SERVER_LOST:
-	case CR_CONNECTION_ERROR:
-	case CR_CONN_HOST_ERROR:
-		return -ECONNRESET;
-	default:
-		return -EIO;
-	}
-}
-
-/* True when conn is inside a transaction that a later COMMIT/ROLLBACK ends:
- * either one was started explicitly or autocommit is off. Judged from the
- * status of the server's last reply, which is current for a connection used
- * by one thread. */
-static bool in_transaction(MYSQL *conn)
-{
-	unsigned status = 0;
-
-	if (mariadb_get_infov(conn, MARIADB_CONNECTION_SERVER_STATUS, &status))
-		return false;
-	return (status & SERVER_STATUS_IN_TRANS) ||
-	       !(status & SERVER_STATUS_AUTOCOMMIT);
-}
+#include "userspace/db.h"
 
 static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
 {
@@ -69,7 +33,7 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 	if (!conn || !topic || !key || !payload_json || !*topic || !*key ||
 	    strlen(topic) > OUTBOX_TOPIC_MAX || strlen(key) > OUTBOX_KEY_MAX)
 		return -EINVAL;
-	if (!in_transaction(conn))
+	if (!db_in_transaction(conn))
 		return -EINVAL;
 	st = mysql_stmt_init(conn);
 	if (!st)
@@ -80,7 +44,7 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 	bind_str(&bind[2], payload_json, &len[2]);
 	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
 	    mysql_stmt_bind_param(st, bind) || mysql_stmt_execute(st))
-		rc = sql_errno(mysql_stmt_errno(st));
+		rc = db_errno(mysql_stmt_errno(st));
 	else if (id)
 		*id = (uint64_t)mysql_stmt_insert_id(st);
 	mysql_stmt_close(st);

@@ -43,7 +43,14 @@ stop_pid() { # name: TERM, wait up to 10 s, then KILL
 case ${1:-} in
 start)
 	mkdir -p "$PIDS" "$LOGS"
-	[[ $external == 1 ]] || bash "$ROOT/infra/services.sh" start
+	if [[ $external == 1 ]]; then
+		# Other ticketds have changed these services' data since this node last
+		# ran: start it fresh, so it rebuilds its seat table from MariaDB and
+		# Redis instead of reusing an older one from its state folder.
+		rm -rf "$RUN_DIR/ticketd-e2e"
+	else
+		bash "$ROOT/infra/services.sh" start
+	fi
 	"$ROOT/build/paymentd" --port "$PAYMENTD_PORT" >>"$LOGS/paymentd.log" 2>&1 &
 	echo $! >"$PIDS/paymentd.pid"
 	"$ROOT/build/ticketd" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
