@@ -24,9 +24,9 @@ BINS        :=
 UNIT_TESTS  :=
 BPF_TESTS   :=
 
-.PHONY: all deps run test bench clean unit unit-asan bpf-tests integration
+.PHONY: all deps run test bench clean unit unit-asan bpf-tests integration web web-test e2e
 
-all: build-all
+all: build-all web
 
 include bpf/bpf.mk
 include userspace/outbox.mk
@@ -39,6 +39,15 @@ build-all: $(BINS)
 
 deps:
 	@bash infra/install.sh
+
+# The browser page (web/dist), served by ticketd at /; quick when up to date.
+web:
+	@bash web/build.sh
+web-test:
+	@bash web/test.sh
+# End-to-end in Chromium with a private stack (own ports, tests/e2e/.run).
+e2e: build-all web
+	@bash tests/e2e/run.sh --with-stack
 
 run: deps
 	@$(MAKE) --no-print-directory all

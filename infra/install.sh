@@ -174,7 +174,18 @@ fetch_kafka() {
     say "Kafka $used: $(find "$kdir/libs" -name '*.jar' | wc -l) jars"
 }
 
+# Node.js comes with the machine image (Debian 12's nodejs 18 is too old for
+# Vite 8, which needs 20.19 or newer); say so clearly instead of failing later.
+check_node() {
+    local v
+    command -v node >/dev/null 2>&1 || die "node (>= 20.19) is required to build web/; install Node.js 20 or newer"
+    v=$(node -p 'process.versions.node')
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' ||
+        die "node $v is too old: web/ needs Node.js 20.19 or newer"
+}
+
 [[ -r $PKG_LIST ]] || die "cannot read $PKG_LIST"
+check_node
 install_packages
 install_pytest
 mount_bpffs

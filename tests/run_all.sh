@@ -34,6 +34,23 @@ run_cmocka() {
 	fi
 }
 
+# Adds the counts of a script that ends with "N passed, N failed" to the totals.
+run_counted() {
+	local name=$1 out rc p f
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | tail -25
+	p=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
+	passed=$((passed + ${p:-0}))
+	if [ "$rc" -ne 0 ] || [ "${f:-0}" -ne 0 ]; then
+		[ "${f:-0}" -gt 0 ] || f=1
+		failed=$((failed + f))
+		failures+=("$name")
+	fi
+}
+
 note "unit tests"
 for t in "$BUILD"/tests/unit/*; do
 	[ -x "$t" ] && run_cmocka "$t"
@@ -53,6 +70,9 @@ for t in tests/bpf/*.sh; do
 	[ -f "$t" ] || continue
 	if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
 done
+
+note "web unit tests (vitest)"
+run_counted web/test.sh bash web/test.sh
 
 note "integration tests (real Redis, MariaDB, Kafka)"
 cleanup() { bash infra/services.sh stop >/dev/null 2>&1 || true; }
@@ -74,6 +94,8 @@ if bash infra/services.sh start; then
 		failed=$((failed + ${f:-1}))
 		failures+=("tests/integration")
 	fi
+	note "web end-to-end (Chromium; its own ticketd --dev-mode and paymentd over these services)"
+	run_counted tests/e2e env E2E_EXTERNAL_SERVICES=1 bash tests/e2e/run.sh --with-stack
 else
 	failed=$((failed + 1))
 	failures+=("infra/services.sh start")

@@ -221,6 +221,14 @@ int main(int argc, char **argv)
 			 json_pack("{s:i, s:i, s:i, s:i, s:b}", "sold", (int)rep.sold,
 				   "holds", (int)rep.holds, "orders", (int)rep.orders,
 				   "skipped", (int)rep.skipped, "redis", rep.redis_ok));
+	} else {
+		struct recovery_report rep;
+
+		if (recovery_sync_sold(app, &rep, err, sizeof(err)))
+			log_msg(LOG_WARN, NULL, "recovery: %s", err);
+		else if (rep.sold || rep.skipped)
+			log_msg(LOG_INFO, NULL, "seat table: %u seats sold meanwhile marked SOLD, %u conflicts",
+				rep.sold, rep.skipped);
 	}
 	if (saga_reconcile(app, !edge_reused(app->edge)))
 		log_msg(LOG_WARN, NULL, "saga: reconciling seat words with orders failed");

@@ -20,6 +20,10 @@ struct recovery_report {
 int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 		     char *err, size_t errlen);
 
+/* On a reused table: makes seats sold in MariaDB meanwhile SOLD too. */
+int recovery_sync_sold(struct ticketd *app, struct recovery_report *rep,
+		       char *err, size_t errlen);
+
 /* Makes one seat SOLD through the ordinary transitions under ticketd's own
  * slot (free -> held -> ordered -> sold). 0, or -EIO when someone else has
  * the seat. */

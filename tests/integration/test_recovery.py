@@ -134,3 +134,15 @@ def test_fresh_node_rebuilds_sold_seats_and_redis_restart_keeps_them_sold(
     restart(ticketd, wipe=True)
     assert_error(hold(api.base, s["token"], arena.event_id, [sid]), 422, "SEAT_SOLD")
     assert udp("QUERY", arena.event_id, sid, s["token"])["status"] == "SOLD"
+
+
+def test_restart_over_reused_table_marks_seats_sold_meanwhile(ticketd, api, arena,
+                                                             back_to_default):
+    """Another node sold a seat while this table was offline: the reused
+    table learns it from MariaDB before serving."""
+    [sid] = arena.take(1)
+    ticketd.stop(signal.SIGTERM)
+    sell_directly(arena.event_id, sid, f"test-sold-offline-{sid}")
+    ticketd.start()
+    s = new_session(api.base)
+    assert_error(hold(api.base, s["token"], arena.event_id, [sid]), 422, "SEAT_SOLD")
