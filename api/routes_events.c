@@ -62,10 +62,14 @@ void route_get_event(struct http_req *req, struct http_resp *resp)
 void route_get_seats(struct http_req *req, struct http_resp *resp)
 {
 	const struct event_info *e = find_event(req, resp);
+	uint64_t version;
 	json_t *seats;
 
 	if (!e)
 		return;
+	/* The version first: the map read after it may already hold changes
+	 * the stream announces next, never miss one it announced. */
+	version = seat_stream_version(&req->app->stream, e->id);
 	seats = json_array();
 	for (uint32_t s = 0; seats && s < e->n_seats; s++) {
 		const struct seat_info *si = &e->seats[s];
@@ -80,5 +84,5 @@ void route_get_seats(struct http_req *req, struct http_resp *resp)
 	http_json(resp, 200,
 		  json_pack("{s:I, s:i, s:i, s:I, s:o}", "eventId", (json_int_t)e->id,
 			    "rows", (int)e->rows, "cols", (int)e->cols, "version",
-			    (json_int_t)0, "seats", seats));
+			    (json_int_t)version, "seats", seats));
 }

@@ -102,23 +102,6 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.confirmed),
 			      (unsigned long long)atomic_load(&app->saga.cancelled),
 			      (unsigned long long)atomic_load(&app->saga.duplicates));
-	rc |= render_edge_stats(app, &buf, &len, &cap);
-	rc |= outbox_relay_render_metrics(&app->relay, &buf, &len, &cap);
-	{
-		struct kafka_consumer *consumers[] = {&app->saga.consumer};
-
-		if (app->saga.consumer_on)
-			rc |= kafka_consumer_render_metrics(consumers, 1, &buf, &len, &cap);
-	}
-	rc |= metrics_appendf(&buf, &len, &cap,
-			      "# HELP ticketd_orders_ended_total Orders the saga ended, by outcome.\n"
-			      "# TYPE ticketd_orders_ended_total counter\n"
-			      "ticketd_orders_ended_total{status=\"CONFIRMED\"} %llu\n"
-			      "ticketd_orders_ended_total{status=\"CANCELLED\"} %llu\n"
-			      "ticketd_saga_duplicates_total %llu\n",
-			      (unsigned long long)atomic_load(&app->saga.confirmed),
-			      (unsigned long long)atomic_load(&app->saga.cancelled),
-			      (unsigned long long)atomic_load(&app->saga.duplicates));
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	for (int p = 0; p < HEALTH_N_PARTS; p++)
 		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",

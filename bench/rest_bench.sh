@@ -49,8 +49,8 @@
 # REST_STORM_SECS (5), REST_PERF (1), REST_PERF_SECS (5),
 # REST_TICKETD_THREADS (2), REST_OUT (bench/results/rest_hold.json),
 # RUN_DIR (/tmp/restbench), REDIS_PORT (6393), MARIADB_PORT (3319),
-# KAFKA_PORT (9106), KAFKA_CONTROLLER_PORT (9107), REST_HTTP_PORT (18093),
-# REST_UDP_PORT (17093), REST_BASE_REDIS_PORT (the baseline's Redis; default
+# KAFKA_PORT (9106), KAFKA_CONTROLLER_PORT (9107), REST_HTTP_PORT (18593),
+# REST_UDP_PORT (17593), REST_BASE_REDIS_PORT (the baseline's Redis; default
 # the first free port of 6440..6479),
 # REST_PIN_DIR (/sys/fs/bpf/ticket-restbench), REST_LOCK_WAIT (900 s),
 # BUILD (build).
@@ -86,8 +86,8 @@ export REDIS_PORT=${REDIS_PORT:-6393}
 export MARIADB_PORT=${MARIADB_PORT:-3319}
 export KAFKA_PORT=${KAFKA_PORT:-9106}
 export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9107}
-HTTP_PORT=${REST_HTTP_PORT:-18093}
-UDP_PORT=${REST_UDP_PORT:-17093}
+HTTP_PORT=${REST_HTTP_PORT:-18593}
+UDP_PORT=${REST_UDP_PORT:-17593}
 BASE_REDIS_PORT=${REST_BASE_REDIS_PORT:-} # empty: the first free one of 6440..6479
 PIN_DIR=${REST_PIN_DIR:-/sys/fs/bpf/ticket-restbench}
 BASE=http://127.0.0.1:$HTTP_PORT
@@ -104,7 +104,7 @@ int_in "$SECS" 1 60 || die "REST_SECS must be 1..60"
 int_in "$CONNS" 1 10000 || die "REST_CONNS must be 1..10000"
 int_in "$THREADS" 1 16 || die "REST_THREADS must be 1..16"
 int_in "$SESSIONS" 1 20000 || die "REST_SESSIONS must be 1..20000"
-int_in "$ROWS" 1 1000 && int_in "$COLS" 1 1000 || die "REST_ROWS/REST_COLS: 1..1000"
+if ! int_in "$ROWS" 1 1000 || ! int_in "$COLS" 1 1000; then die "REST_ROWS/REST_COLS: 1..1000"; fi
 int_in "$HOLD_SECS" 5 600 || die "REST_HOLD_SECS must be 5..600"
 int_in "$STORM_SECS" 1 60 || die "REST_STORM_SECS must be 1..60"
 int_in "$RATE_RUNS" 1 20 || die "REST_RATE_RUNS must be 1..20"
@@ -117,7 +117,7 @@ for tool in jq curl redis-server redis-cli mariadb python3 gcc timeout flock; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [ "$WRK" = 1 ] && { command -v wrk >/dev/null || die "wrk is not installed (REST_WRK=0 skips it)"; }
-[ -x "$BUILD/ticketd" ] && [ -s "$BUILD/ticketd" ] || die "$BUILD/ticketd missing: make $BUILD/ticketd"
+if [ ! -x "$BUILD/ticketd" ] || [ ! -s "$BUILD/ticketd" ]; then die "$BUILD/ticketd missing: make $BUILD/ticketd"; fi
 
 # 1000 client sockets + 1000 server sockets + files: raise the soft limit
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -204,7 +204,7 @@ backend_ticks() {
 		[ -n "$p" ] && t=$(proc_cpu_ticks "$p")
 		out="$out $t"
 	done
-	echo $out
+	printf '%s\n' "${out# }"
 }
 
 backend_cpu_json() { # "ticks before" "ticks after"
@@ -230,8 +230,7 @@ redis_cmds() { # commands processed by a Redis
 }
 
 wait_http() { # path seconds
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
+	for _ in $(seq 1 $(($2 * 10))); do
 		if [ -n "$TICKETD_PID" ] && ! kill -0 "$TICKETD_PID" 2>/dev/null; then
 			log "ticketd exited; its log:"
 			tail -n 20 "$RUN_DIR/logs/ticketd-restbench.log" >&2
@@ -254,6 +253,7 @@ start_ticketd() {
 		>>"$RUN_DIR/logs/ticketd-restbench.log" 2>&1 &
 	TICKETD_PID=$!
 	wait_http /readyz 60 || die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-restbench.log)"
+	check_server
 	log "ticketd ready (pid $TICKETD_PID, $BASE, $TD_THREADS HTTP threads)"
 }
 
@@ -284,9 +284,9 @@ ensure_event() {
 
 # REST_SESSIONS tokens, one per line, via POST /api/sessions (curl, 16 at once)
 make_sessions() {
-	local cfg=$WORK/sessions.curl i
+	local cfg=$WORK/sessions.curl
 	: >"$cfg"
-	for i in $(seq 1 "$SESSIONS"); do
+	for _ in $(seq 1 "$SESSIONS"); do
 		printf 'url = "%s/api/sessions"\n' "$BASE" >>"$cfg"
 	done
 	timeout 300 curl -s --no-progress-meter --parallel --parallel-max 16 -X POST --max-time 10 \
@@ -392,8 +392,26 @@ series_meta() {
 		>"$WORK/series/$1.meta"
 }
 
+# ticketd listens with SO_REUSEPORT (libmicrohttpd's
+# MHD_OPTION_LISTENING_ADDRESS_REUSE): a second daemon started on the same
+# port later binds without an error and takes a share of our connections.
+# Checked before and after every run.
+check_server() {
+	local pids
+	kill -0 "$TICKETD_PID" 2>/dev/null ||
+		die "ticketd (pid $TICKETD_PID) is gone; its log: $(tail -n 3 "$RUN_DIR/logs/ticketd-restbench.log" | tr '\n' ' ')"
+	pids=$(ss -Hltnp "sport = :$HTTP_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | sort -u | tr '\n' ' ')
+	[ "$pids" = "pid=$TICKETD_PID " ] ||
+		die "port $HTTP_PORT is shared (listeners: ${pids:-none}; ours: pid=$TICKETD_PID): another daemon took it, the figures would mix; choose REST_HTTP_PORT"
+}
+
 held_now() {
-	curl -sf --max-time 5 "$BASE/api/events/$EVENT" | jq '.held'
+	local body
+	body=$(curl -sf --max-time 5 "$BASE/api/events/$EVENT") || {
+		log "GET /api/events/$EVENT failed"
+		return 1
+	}
+	jq '.held' <<<"$body"
 }
 
 # One rest_load repetition. Args: id kind(rest|redis) rep command-template.
@@ -406,6 +424,7 @@ run_load() {
 	# holds left by the previous run (wrk cannot release its last ones;
 	# they lapse after REST_HOLD_SECS)
 	[ "$kind" = rest ] && h0=$(held_now)
+	check_server
 	q0=$(mariadb_questions)
 	r0=$(redis_cmds "$REDIS_PORT")
 	b0=$(backend_ticks)
@@ -413,6 +432,7 @@ run_load() {
 	timeout $((SECS + 60)) $cmd >"$out.raw" 2>"$out.err" ||
 		die "$id rep $rep: rest_load failed: $(tail -n 3 "$out.err")"
 	b1=$(backend_ticks)
+	check_server
 	q1=$(mariadb_questions)
 	r1=$(redis_cmds "$REDIS_PORT")
 	jq -c --argjson rep "$rep" --argjson q "$((q1 - q0 - 1))" --argjson r "$((r1 - r0 - 1))" \
@@ -434,11 +454,13 @@ run_load() {
 run_wrk() { # id rep
 	local out=$WORK/series/$1.$2.json cmd c0 c1 tck
 	cmd=$(fill "$WRK_CMD")
+	check_server
 	c0=$(proc_cpu_ticks "$TICKETD_PID")
 	# shellcheck disable=SC2086
 	timeout $((SECS + 60)) $cmd >"$out.txt" 2>&1 ||
 		die "wrk rep $2 failed: $(tail -n 5 "$out.txt")"
 	c1=$(proc_cpu_ticks "$TICKETD_PID")
+	check_server
 	tck=$(getconf CLK_TCK)
 	sed -n 's/^REST_WRK_JSON //p' "$out.txt" |
 		jq -c --argjson rep "$2" --argjson cpu "$(((c1 - c0) * 1000000 / tck))" \

@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
-# `make bench`: measures every UDP hold path against the same load in one
-# run, writes bench/results/<name>.json and rewrites BENCHMARKS.md from it.
+# `make bench`: every benchmark of the project in one go, one after the
+# other under /run/tkbench.lock, each bounded in time, then BENCHMARKS.md
+# assembled from their sections (bench/render_all.sh):
 #
+#   udp     this script: every UDP hold path against the same load in one
+#           run; writes bench/results/<name>.json and bench/results/udp.md
+#   rest    bash bench/rest_bench.sh   -> bench/results/rest_hold.json,
+#           rendered to bench/results/rest_hold.md (bench/rest_render.sh)
+#   sse     bash bench/sse_bench.sh    -> bench/results/sse.md
+#   orders  bash bench/orders_bench.sh -> bench/results/orders.md (when the
+#           script exists)
+#
+# sse and orders run against the back ends the UDP daemon paths use
+# (bench/hooks/ticketd_common.sh: Redis, MariaDB and Kafka of
+# infra/services.sh under /tmp/tkbench-svc on private ports); rest starts
+# its own. A suite whose script writes no bench/results/<name>.md gets one
+# made from what it printed on stdout. A suite that fails or runs out of
+# time keeps the section of its last good run, marked as such.
+#
+# The UDP paths:
 #   ceiling      trivial XDP program (bench/xdp_trivial.bpf.c) on a
 #                throwaway veth (bench/netns.sh), udp_load closed loop
 #   xdp_prog     the real XDP program (bpf/seat_hold.bpf.c) without the
 #                daemon: xdp_calib sets up its maps and drains its ring
+#   xdp_full     the real XDP program under ticketd  } started and stopped
+#   socket_door  ticketd's socket fallback           } by bench/hooks/*.sh
 #   redis        the same workload against Redis + Lua (EVALSHA, pipelined
 #                with the same window), a redis-server of ours on loopback
-#   xdp_full     the real XDP program under ticketd        } through hooks,
-#   socket_door  ticketd's socket fallback                 } skipped until
-#                                                          } they exist
 #   prog_test_run  ns per run of the trivial and of the real program
 #
 # Each path runs with every thread count of BENCH_THREADS (closed loop,
 # BENCH_WINDOW requests in flight per thread) and with one request in
 # flight (the unloaded round trip). The machine may be shared, so the
-# measurements are interleaved: each of BENCH_REPS rounds measures ceiling,
-# xdp_prog and redis once, one after the other, and the report gives the
-# median and the spread (min-max) over the rounds and ratios against the
-# ceiling and against Redis + Lua of this same run. Everything it starts it
-# stops (trap); every loop is bounded.
+# measurements are interleaved: each of BENCH_REPS rounds measures every
+# path once, one after the other, and the report gives the median and the
+# spread (min-max) over the rounds and ratios against the ceiling and
+# against Redis + Lua of the same round. Everything it starts it stops
+# (trap); every loop is bounded.
 #
-# Settings (environment): BENCH_REPS (5, 1..20), BENCH_SECS (3, 1..30),
-# BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32), BENCH_THREADS
-# ("1 2"), BENCH_RTT (1: also the one-request-in-flight shape),
-# BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
+# Settings (environment): BENCH_SUITES ("udp rest sse orders": which parts
+# run), BENCH_BUDGET (1500 s: the whole run; a suite gets at most what is
+# left of it), BENCH_REST_TIMEOUT (840 s), BENCH_SSE_TIMEOUT (300 s),
+# BENCH_ORDERS_TIMEOUT (420 s), BENCH_REPS (5, 1..20), BENCH_SECS (3,
+# 1..30), BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32),
+# BENCH_THREADS ("1 2"), BENCH_RTT (1: also the one-request-in-flight
+# shape), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
 # BENCH_TEST_RUNS (200000), BENCH_NAME (UTC time stamp), BENCH_MARKDOWN
 # (BENCHMARKS.md), BENCH_LOCK_WAIT (900 s: how long to wait for another
 # benchmark to finish), BUILD (build).
@@ -41,10 +60,15 @@
 #                       least threads x window seats of that event),
 #                       TKB_SERVER_PID (ticketd: its CPU is the serving
 #                       cost), optionally TKB_PROG_ID (default: found by
-#                       name) and TKB_TESTRUN_ARGS (xdp_calib set-up for
+#                       name), TKB_AUX_PIDS ("name:pid ...", other
+#                       processes whose CPU per decision is reported beside
+#                       the serving cost, e.g. ticketd's Redis journal) and
+#                       TKB_TESTRUN_ARGS (xdp_calib set-up for
 #                       prog_test_run of seat_hold.bpf.o instead of the
 #                       built-in --edge-config ones)
 #   bench_<name>_stop   stops what start started
+# The hooks run once per round; bench/hooks/ticketd_common.sh starts the
+# back ends once and run_bench.sh stops them (tkd_services_down).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,6 +89,11 @@ TEST_RUNS=${BENCH_TEST_RUNS:-200000}
 NAME=${BENCH_NAME:-$(date -u +%Y%m%dT%H%M%SZ)}
 MARKDOWN=${BENCH_MARKDOWN:-BENCHMARKS.md}
 LOCK_WAIT=${BENCH_LOCK_WAIT:-900}
+SUITES=${BENCH_SUITES:-udp rest sse orders}
+BUDGET=${BENCH_BUDGET:-1500}
+REST_TIMEOUT=${BENCH_REST_TIMEOUT:-840}
+SSE_TIMEOUT=${BENCH_SSE_TIMEOUT:-300}
+ORDERS_TIMEOUT=${BENCH_ORDERS_TIMEOUT:-420}
 RESULTS_DIR=bench/results
 OUT=$RESULTS_DIR/$NAME.json
 
@@ -84,6 +113,14 @@ int_in "$BATCH" 1 256 || die "BENCH_BATCH must be 1..256"
 int_in "$TEST_RUNS" 1000 10000000 || die "BENCH_TEST_RUNS must be 1000..10000000"
 int_in "$EVENT" 0 4294967295 || die "BENCH_EVENT must be a number"
 int_in "$LOCK_WAIT" 0 3600 || die "BENCH_LOCK_WAIT must be 0..3600"
+int_in "$BUDGET" 60 7200 || die "BENCH_BUDGET must be 60..7200"
+for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT"; do
+	int_in "$v" 30 3600 || die "BENCH_*_TIMEOUT must be 30..3600"
+done
+for s in $SUITES; do
+	case "$s" in udp | rest | sse | orders) ;; *) die "BENCH_SUITES: unknown '$s' (udp rest sse orders)" ;; esac
+done
+suite_on() { [[ " $SUITES " == *" $1 "* ]]; }
 [[ $SEATS =~ ^[0-9]+-[0-9]+$ ]] || die "BENCH_SEATS must be A-B"
 MAX_T=1
 for t in $THREADS_LIST; do
@@ -126,6 +163,8 @@ REDIS_PORT=
 DRIVER_PID=
 STATS_BEFORE=
 HOOK_STOP=
+NETNS_UP=
+SUITE_PID=
 
 # ---- processes we start, and their cleanup ----------------------------------
 
@@ -154,20 +193,39 @@ stop_redis() {
 	fi
 }
 
-cleanup() {
-	local rc=$?
-	set +e
+# Everything of the UDP part: the hook's daemon, our drivers, Redis, the
+# netns, bpf_stats. Idempotent (main calls it before the other suites, the
+# EXIT trap again).
+udp_teardown() {
 	if [ -n "$HOOK_STOP" ]; then
 		"$HOOK_STOP"
 		HOOK_STOP=
 	fi
 	stop_driver
 	stop_redis
-	tkb_detach
-	tkb_netns_down
+	if [ -n "$NETNS_UP" ]; then
+		tkb_detach
+		tkb_netns_down
+		NETNS_UP=
+	fi
 	if [ -n "$STATS_BEFORE" ]; then
 		sysctl -q -w kernel.bpf_stats_enabled="$STATS_BEFORE" >/dev/null
+		STATS_BEFORE=
 	fi
+}
+
+# The back ends of bench/hooks/ticketd_common.sh, if they were started.
+services_down() {
+	if declare -F tkd_services_down >/dev/null; then tkd_services_down; fi
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	if declare -F stop_suite >/dev/null; then stop_suite; fi
+	udp_teardown
+	services_down
 	rm -rf "$WORK"
 	exit "$rc"
 }
@@ -264,26 +322,50 @@ series_meta() {
 		  server_command: $server}' >"$WORK/series/$1.meta.json"
 }
 
+# CPU time (user + sys, ns) of the processes of CUR_AUX ("name:pid ..."),
+# as a JSON object {name: ns}.
+aux_cpu_ns() {
+	local item name pid tck ticks out='{}'
+	tck=$(getconf CLK_TCK)
+	for item in $CUR_AUX; do
+		name=${item%%:*} pid=${item#*:}
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		ticks=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat" 2>/dev/null) || continue
+		[ -n "$ticks" ] || continue
+		out=$(jq -c --arg n "$name" --argjson ns "$((ticks * 1000000000 / tck))" '. + {($n): $ns}' <<<"$out")
+	done
+	echo "$out"
+}
+
 # One repetition of one series. Args: id rep prog-id background% -- udp_load
-# args. Appends {rep, background_busy_pct, load, bpf} to <id>.jsonl.
+# args. Appends {rep, background_busy_pct, load, bpf, aux} to <id>.jsonl.
+# aux: the CPU of CUR_AUX's processes over the whole udp_load run (warm-up
+# included: they may work asynchronously), per decision of that run.
 run_one() {
-	local id=$1 r=$2 prog=$3 bg=$4 out b0 b1
+	local id=$1 r=$2 prog=$3 bg=$4 out b0 b1 a0 a1
 	shift 5
 	out="$WORK/$id.$r.json"
 	b0=$(bpf_prog_stats "$prog")
+	a0=$(aux_cpu_ns)
 	if ! timeout $((SECS + 30)) "$UDP_LOAD" "$@" >"$out" 2>"$WORK/$id.$r.err"; then
 		log "$id rep $r: udp_load failed: $(tail -n 3 "$WORK/$id.$r.err" | tr '\n' ' ')"
 		[ -s "$out" ] || return 0
 	fi
+	a1=$(aux_cpu_ns)
 	b1=$(bpf_prog_stats "$prog")
-	jq -c --argjson rep "$r" --argjson bg "$bg" --argjson b0 "$b0" --argjson b1 "$b1" '
-		{rep: $rep, background_busy_pct: $bg, load: .,
+	jq -c --argjson rep "$r" --argjson bg "$bg" --argjson b0 "$b0" --argjson b1 "$b1" \
+		--argjson a0 "$a0" --argjson a1 "$a1" '
+		(.decisions_per_s * (.cpu.wall_s // .measured_s // 0)) as $n
+		| {rep: $rep, background_busy_pct: $bg, load: .,
 		 bpf: (if $b0 == null or $b1 == null or
 			  ($b1.run_cnt - $b0.run_cnt) <= 0 then null
 		       else {run_cnt: ($b1.run_cnt - $b0.run_cnt),
 			     run_time_ns: ($b1.run_time_ns - $b0.run_time_ns),
 			     ns_per_run: (($b1.run_time_ns - $b0.run_time_ns) /
-					  ($b1.run_cnt - $b0.run_cnt))} end)}' \
+					  ($b1.run_cnt - $b0.run_cnt))} end),
+		 aux: ($a1 | with_entries(select($a0[.key] != null)
+			| .value = {cpu_ns: (.value - $a0[.key]),
+				    ns_per_decision: (if $n > 0 then (.value - $a0[.key]) / $n else null end)}))}' \
 		"$out" >>"$WORK/series/$id.jsonl"
 	log "$(jq -r --arg id "$id" --argjson r "$r" '"\($id) rep \($r): \(.decisions_per_s | floor) decisions/s, p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us, timeouts \(.timeouts), statuses \(.status | tostring)"' "$out")"
 }
@@ -313,6 +395,7 @@ measure_round() {
 CUR_PROG=
 CUR_ARGS=()
 CUR_SERVER_CMD= # what serves the path, for the report
+CUR_AUX=        # "name:pid ..." whose CPU is reported beside the serving cost
 
 # (a) the ceiling: the trivial program on tkb1.
 ceiling_up() {
@@ -368,8 +451,9 @@ hooked_up() {
 	local name=$1 kind=$2 hook="bench/hooks/$1.sh"
 	# shellcheck disable=SC1090
 	source "$hook"
-	TKB_TARGET='' TKB_TOKENS='' TKB_SERVER_PID='' TKB_PROG_ID=''
+	TKB_TARGET='' TKB_TOKENS='' TKB_SERVER_PID='' TKB_PROG_ID='' TKB_AUX_PIDS=''
 	TKB_EVENT=$EVENT TKB_SEATS=$SEATS
+	CUR_AUX=
 	if [ "$name" = xdp_full ]; then tkb_detach; fi
 	HOOK_STOP="bench_${name}_stop"
 	CUR_SERVER_CMD="bench_${name}_start of $hook"
@@ -385,8 +469,10 @@ hooked_up() {
 	fi
 	CUR_ARGS=(--target "$TKB_TARGET" --tokens "$TKB_TOKENS")
 	if [ -n "$TKB_SERVER_PID" ]; then CUR_ARGS+=(--server-pid "$TKB_SERVER_PID"); fi
+	CUR_AUX=${TKB_AUX_PIDS:-}
 }
 hooked_down() {
+	CUR_AUX=
 	if [ -n "$HOOK_STOP" ]; then
 		"$HOOK_STOP" || true
 		HOOK_STOP=
@@ -404,49 +490,33 @@ hooked_missing() { # name
 	fi
 }
 
-bench_xdp_full() {
-	local why r bg
-	why=$(hooked_missing xdp_full)
-	if [ -n "$why" ]; then skip xdp_full "$why"; return 0; fi
-	for r in $(seq 1 "$REPS"); do
-		bg=$(background_busy_pct)
-		if ! hooked_up xdp_full xdp; then
-			hooked_down
-			skip xdp_full "its hook failed to start it (see the log)"
-			return 0
-		fi
-		# shellcheck disable=SC2153
-		EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_round xdp_full \
-			"full XDP program under ticketd" xdp_full xdp "$r" "$bg"
+# One round of a daemon path (ticketd started for the round, from a fresh
+# state, and stopped after it). Args: name kind title rep background%.
+# Returns 1 when the hook could not start it.
+daemon_round() {
+	local name=$1 kind=$2 title=$3 r=$4 bg=$5
+	if ! hooked_up "$name" "$kind"; then
 		hooked_down
-	done
+		log "$name round $r left out: its hook failed to start it"
+		return 1
+	fi
+	# shellcheck disable=SC2153
+	EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_round "$name" "$title" \
+		"$name" "$kind" "$r" "$bg"
+	hooked_down
 }
 
-bench_socket_door() {
-	local why r bg
-	why=$(hooked_missing socket_door)
-	if [ -n "$why" ]; then skip socket_door "$why"; return 0; fi
-	for r in $(seq 1 "$REPS"); do
-		bg=$(background_busy_pct)
-		if ! hooked_up socket_door process; then
-			hooked_down
-			skip socket_door "its hook failed to start it (see the log)"
-			return 0
-		fi
-		EVENT=$TKB_EVENT SEATS=$TKB_SEATS measure_round socket_door \
-			"ticketd socket door (recvmmsg/sendmmsg)" socket_door \
-			process "$r" "$bg"
-		hooked_down
-	done
-}
-
-# The interleaved rounds over the paths this script serves itself.
+# The interleaved rounds: every path once per round, back to back.
 bench_rounds() {
-	local r bg have_prog=1
+	local r bg have_prog=1 why_full why_sock fail_full=0 fail_sock=0
 	if [ ! -f "$FULL_OBJ" ]; then
 		have_prog=0
 		skip xdp_prog "not available yet: $FULL_OBJ is not built"
 	fi
+	why_full=$(hooked_missing xdp_full)
+	if [ -n "$why_full" ]; then skip xdp_full "$why_full"; fi
+	why_sock=$(hooked_missing socket_door)
+	if [ -n "$why_sock" ]; then skip socket_door "$why_sock"; fi
 	for r in $(seq 1 "$REPS"); do
 		bg=$(background_busy_pct)
 		log "round $r of $REPS (background load $bg %)"
@@ -469,12 +539,27 @@ bench_rounds() {
 			fi
 			xdp_prog_down
 		fi
+		if [ -z "$why_full" ]; then
+			daemon_round xdp_full xdp "full XDP program under ticketd" \
+				"$r" "$bg" || fail_full=$((fail_full + 1))
+		fi
+		if [ -z "$why_sock" ]; then
+			daemon_round socket_door process \
+				"ticketd socket door (recvmmsg/sendmmsg)" "$r" "$bg" ||
+				fail_sock=$((fail_sock + 1))
+		fi
 		redis_up
 		measure_round redis "Redis 7 + Lua (EVALSHA, pipelined)" redis_lua \
 			process "$r" "$bg"
 		redis_down
 	done
 	log "redis keys left after the runs: $(redis-cli -p "$REDIS_PORT" dbsize) (1 = the sold set only)"
+	if [ "$fail_full" -eq "$REPS" ]; then
+		skip xdp_full "its hook failed to start ticketd in every round (see the log)"
+	fi
+	if [ "$fail_sock" -eq "$REPS" ]; then
+		skip socket_door "its hook failed to start ticketd in every round (see the log)"
+	fi
 }
 
 # ---- prog_test_run ----------------------------------------------------------------
@@ -530,7 +615,7 @@ machine_json() {
 
 assemble() {
 	local started=$1 finished=$2 m id
-	local series=() ptrs=() skips=()
+	local series=() ptrs=() skips=() daemon=()
 	shopt -s nullglob
 	for m in "$WORK"/series/*.meta.json; do
 		case "$m" in *.ptr.meta.json) continue ;; esac
@@ -545,12 +630,15 @@ assemble() {
 			'. + {reps: $reps}' "$m")")
 	done
 	skips=("$WORK"/series/*.skip.json)
+	daemon=("$WORK"/daemon/*.jsonl)
 	shopt -u nullglob
 	{
 		if [ ${#series[@]} -gt 0 ]; then printf '%s\n' "${series[@]}" | jq -s .; else echo '[]'; fi
 		if [ ${#ptrs[@]} -gt 0 ]; then printf '%s\n' "${ptrs[@]}" | jq -s .; else echo '[]'; fi
 		if [ ${#skips[@]} -gt 0 ]; then jq -s . "${skips[@]}"; else echo '[]'; fi
 		machine_json
+		# what ticketd counted, one object per round of each daemon path
+		if [ ${#daemon[@]} -gt 0 ]; then cat "${daemon[@]}" | jq -s 'group_by(.path) | map({key: .[0].path, value: .}) | from_entries'; else echo '{}'; fi
 	} | jq -s --arg name "$NAME" --arg started "$started" --arg finished "$finished" \
 		--argjson reps "$REPS" --argjson secs "$SECS" --arg warmup "$WARMUP" \
 		--argjson window "$WINDOW" --argjson batch "$BATCH" --arg seats "$SEATS" \
@@ -558,23 +646,176 @@ assemble() {
 		--argjson test_runs "$TEST_RUNS" -f bench/summarize.jq >"$OUT"
 }
 
-main() {
-	local started finished
+# ---- the other benchmarks ------------------------------------------------------
+
+RUN_T0=$(date +%s)
+SUITES_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+stop_suite() {
+	[ -n "$SUITE_PID" ] || return 0
+	log "stopping the running suite (pid $SUITE_PID)"
+	kill -TERM "$SUITE_PID" 2>/dev/null || true
+	# its own clean-up may stop services: up to 3 minutes
+	for _ in $(seq 1 1800); do
+		kill -0 "$SUITE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$SUITE_PID" 2>/dev/null || true
+	wait "$SUITE_PID" 2>/dev/null || true
+	SUITE_PID=
+}
+
+# Records how a suite went, for the header of BENCHMARKS.md.
+# Args: name title command status reason started seconds md.
+suite_record() {
+	jq -nc --arg name "$1" --arg title "$2" --arg command "$3" --arg status "$4" \
+		--arg reason "$5" --arg started "$6" --argjson seconds "$7" --arg md "$8" \
+		--arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		'{name: $name, title: $title, command: $command, status: $status,
+		  reason: (if $reason == "" then null else $reason end),
+		  started: $started, finished: $finished, seconds: $seconds, md: $md}' \
+		>>"$WORK/suites.jsonl"
+}
+
+# Runs one benchmark script, bounded by its cap and by what is left of
+# BENCH_BUDGET; its stdout goes to $WORK/suite-<name>.out, its stderr to
+# ours. Args: name title cap md -- command...; sets SUITE_RC.
+run_suite() {
+	local name=$1 title=$2 cap=$3 md=$4 left t0 started status reason=""
+	shift 5
+	SUITE_RC=1
+	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	left=$((BUDGET - ($(date +%s) - RUN_T0) - 45)) # 45 s for assembling and clean-up
+	if [ "$left" -lt 60 ]; then
+		log "suite $name: skipped, the time budget (BENCH_BUDGET=${BUDGET}s) is used up"
+		suite_record "$name" "$title" "$*" skipped "the time budget of make bench (BENCH_BUDGET=${BUDGET}s) was used up" "$started" 0 "$md"
+		return 0
+	fi
+	if [ "$cap" -gt "$left" ]; then cap=$left; fi
+	touch "$WORK/suite-$name.stamp"
+	log "suite $name: $* (at most ${cap}s)"
+	t0=$(date +%s)
+	timeout -k 60 "$cap" "$@" >"$WORK/suite-$name.out" &
+	SUITE_PID=$!
+	SUITE_RC=0
+	wait "$SUITE_PID" || SUITE_RC=$?
+	SUITE_PID=
+	case "$SUITE_RC" in
+	0) status=measured ;;
+	124 | 137) status="timed out" reason="stopped after ${cap}s" ;;
+	*) status=failed reason="exit status $SUITE_RC" ;;
+	esac
+	log "suite $name: $status${reason:+ ($reason)} after $(($(date +%s) - t0))s"
+	suite_record "$name" "$title" "$*" "$status" "$reason" "$started" "$(($(date +%s) - t0))" "$md"
+}
+
+# The markdown of a suite whose script prints it but does not write
+# bench/results/<name>.md itself. Args: name title md command-shown.
+suite_md_from_stdout() {
+	local name=$1 title=$2 md=$3 shown=$4
+	if [ "$md" -nt "$WORK/suite-$name.stamp" ]; then return 0; fi # the script wrote it
+	[ "$SUITE_RC" = 0 ] && [ -s "$WORK/suite-$name.out" ] || return 0
+	{
+		echo "## $title"
+		echo
+		echo "\`$shown\`, finished $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC); printed by the script:"
+		echo
+		cat "$WORK/suite-$name.out"
+	} >"$md.tmp"
+	mv "$md.tmp" "$md"
+}
+
+# The services of bench/hooks/ticketd_common.sh, for sse and orders.
+with_services() {
+	# shellcheck source=bench/hooks/ticketd_common.sh
+	declare -F tkd_services_up >/dev/null || source bench/hooks/ticketd_common.sh
+	tkd_services_up
+}
+
+other_suites() {
+	local svc_env
+	if suite_on rest; then
+		if [ -f bench/rest_bench.sh ]; then
+			run_suite rest "REST holds" "$REST_TIMEOUT" "$RESULTS_DIR/rest_hold.md" \
+				-- env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT \
+				-u KAFKA_CONTROLLER_PORT bash bench/rest_bench.sh
+			if [ "$SUITE_RC" = 0 ] && [ "$RESULTS_DIR/rest_hold.json" -nt "$WORK/suite-rest.stamp" ]; then
+				bash bench/rest_render.sh "$RESULTS_DIR/rest_hold.json" >"$RESULTS_DIR/rest_hold.md.tmp" &&
+					mv "$RESULTS_DIR/rest_hold.md.tmp" "$RESULTS_DIR/rest_hold.md"
+			fi
+		else
+			suite_record rest "REST holds" "bash bench/rest_bench.sh" skipped "bench/rest_bench.sh does not exist" "$SUITES_STARTED" 0 "$RESULTS_DIR/rest_hold.md"
+		fi
+	fi
+	if suite_on sse || suite_on orders; then
+		if ! with_services; then
+			log "the back ends for sse and orders did not start"
+		fi
+	fi
+	svc_env="RUN_DIR=${TKD_RUN_DIR:-} REDIS_PORT=${TKD_REDIS_PORT:-} MARIADB_PORT=${TKD_MARIADB_PORT:-} KAFKA_PORT=${TKD_KAFKA_PORT:-} KAFKA_CONTROLLER_PORT=${TKD_KAFKA_CONTROLLER_PORT:-}"
+	if suite_on sse; then
+		if [ -f bench/sse_bench.sh ]; then
+			# shellcheck disable=SC2086
+			run_suite sse "Seat stream (SSE) fan-out" "$SSE_TIMEOUT" "$RESULTS_DIR/sse.md" \
+				-- env $svc_env bash bench/sse_bench.sh
+			suite_md_from_stdout sse "Seat stream (SSE) fan-out" "$RESULTS_DIR/sse.md" \
+				"$svc_env bash bench/sse_bench.sh"
+		else
+			suite_record sse "Seat stream (SSE) fan-out" "bash bench/sse_bench.sh" skipped "bench/sse_bench.sh does not exist" "$SUITES_STARTED" 0 "$RESULTS_DIR/sse.md"
+		fi
+	fi
+	if suite_on orders; then
+		if [ -f bench/orders_bench.sh ]; then
+			# shellcheck disable=SC2086
+			run_suite orders "Orders" "$ORDERS_TIMEOUT" "$RESULTS_DIR/orders.md" \
+				-- env $svc_env bash bench/orders_bench.sh
+			suite_md_from_stdout orders "Orders" "$RESULTS_DIR/orders.md" \
+				"$svc_env bash bench/orders_bench.sh"
+		else
+			suite_record orders "Orders" "bash bench/orders_bench.sh" skipped "bench/orders_bench.sh does not exist yet" "$SUITES_STARTED" 0 "$RESULTS_DIR/orders.md"
+		fi
+	fi
+	services_down
+}
+
+udp_suite() {
+	local started finished t0
+	t0=$(date +%s)
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	log "run $NAME: $REPS rounds, ${SECS}s per measurement, shapes ${SHAPES[*]}, window $WINDOW"
 	tkb_netns_up
+	NETNS_UP=1
 	start_redis
 	enable_bpf_stats
 	bench_rounds
-	bench_xdp_full
-	bench_socket_door
 	bench_prog_test_run
 	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	udp_teardown
+	services_down
 	assemble "$started" "$finished"
 	log "wrote $OUT"
-	bash bench/render_bench.sh "$OUT" >"$MARKDOWN.tmp"
+	bash bench/render_bench.sh "$OUT" >"$RESULTS_DIR/udp.md.tmp"
+	mv "$RESULTS_DIR/udp.md.tmp" "$RESULTS_DIR/udp.md"
+	log "wrote $RESULTS_DIR/udp.md"
+	suite_record udp "UDP hold path" "bash bench/run_bench.sh (BENCH_SUITES=udp)" measured "" "$started" "$(($(date +%s) - t0))" "$RESULTS_DIR/udp.md"
+}
+
+main() {
+	local s
+	: >"$WORK/suites.jsonl"
+	if suite_on udp; then udp_suite; fi
+	other_suites
+	for s in udp rest sse orders; do
+		suite_on "$s" || suite_record "$s" "$s" "" "not run" "not in BENCH_SUITES of this make bench" "$SUITES_STARTED" 0 ""
+	done
+	jq -s --arg started "$SUITES_STARTED" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		--arg suites "$SUITES" --argjson budget "$BUDGET" \
+		'{command: "make bench", suites_asked: $suites, budget_s: $budget,
+		  started: $started, finished: $finished, suites: .}' \
+		"$WORK/suites.jsonl" >"$RESULTS_DIR/suites.json"
+	bash bench/render_all.sh >"$MARKDOWN.tmp"
 	mv "$MARKDOWN.tmp" "$MARKDOWN"
-	log "wrote $MARKDOWN"
+	log "wrote $MARKDOWN ($(($(date +%s) - RUN_T0))s in all)"
 }
 
 main "$@"

@@ -87,7 +87,10 @@ enum tkt_change_source {
  * exactly the CAS that happened; the counters in them let the consumer put
  * records of one seat back in causal order (see edge_poll_changes). */
 struct tkt_change {
-	__u64 mono_ns; /* CLOCK_MONOTONIC, taken right after the CAS */
+	/* CLOCK_MONOTONIC: taken right after the CAS by ticketd's doors; the
+	 * XDP program reuses the reading its request was served at (one
+	 * clock read per decision), at most a few hundred ns earlier. */
+	__u64 mono_ns;
 	__u64 old_word;
 	__u64 new_word;
 	__u32 event_id;

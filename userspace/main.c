@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +108,18 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
+/* Streams and UDP sockets need many descriptors: take the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_msg(LOG_WARN, NULL, "cannot raise the open-file limit");
+	}
+}
+
 static int wait_for_signal(void)
 {
 	sigset_t set;
@@ -156,6 +169,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	metrics_init(&app->metrics);
+	raise_fd_limit();
 
 	if (make_dirs(app->cfg.state_dir)) {
 		log_msg(LOG_ERROR, NULL, "cannot create state_dir %s: %s",

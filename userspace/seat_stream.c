@@ -86,6 +86,19 @@ struct event_stream *seat_stream_event(struct seat_stream *s, uint32_t event_id)
 	return &s->events[e - s->app->catalog.events];
 }
 
+uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id)
+{
+	struct event_stream *es = seat_stream_event(s, event_id);
+	uint64_t v;
+
+	if (!es)
+		return 0;
+	pthread_mutex_lock(&es->lock);
+	v = es->version;
+	pthread_mutex_unlock(&es->lock);
+	return v;
+}
+
 int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec)
 {
 	struct event_stream *es = seat_stream_event(s, rec->event_id);

@@ -60,6 +60,9 @@ void seat_stream_free(struct seat_stream *s);
 
 struct event_stream *seat_stream_event(struct seat_stream *s, uint32_t event_id);
 
+/* The event's version published so far (0 for an unknown event). */
+uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id);
+
 /* Applies one change record (the consumer thread; exposed for tests). */
 int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec);
 

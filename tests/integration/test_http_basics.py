@@ -95,6 +95,9 @@ def test_metrics_count_requests_by_route_and_status(api):
     assert re.search(r'ticketd_http_request_duration_seconds_bucket\{route="/api/events",'
                      r'le="\+Inf"\} [1-9]', text)
     assert 'ticketd_hold_path{path="' in text
+    samples = [l.rsplit(" ", 1)[0] for l in text.splitlines() if l and not l.startswith("#")]
+    dups = {x for x in samples if samples.count(x) > 1}
+    assert not dups, f"series rendered twice: {sorted(dups)[:5]}"
 
 
 def test_logs_are_json_lines_with_trace_ids(ticketd, api):

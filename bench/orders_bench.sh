@@ -1,0 +1,623 @@
+#!/usr/bin/env bash
+# Orders benchmark (issue #6): the full purchase through ticketd's REST API
+# (hold -> order -> authorize -> order CONFIRMED or CANCELLED) at a fixed
+# offered rate, with the payment gateway (paymentd, DEFAULT delay 50-300 ms
+# and approve ratio 0.8) measured alone in the same run as the baseline,
+# then an audit of MariaDB.
+#
+#   bash bench/orders_bench.sh              # about 4 minutes with the defaults
+#   bash bench/orders_bench.sh --render [bench/results/orders.json]
+#                                           # the markdown again from the JSON
+#
+# Writes bench/results/orders.json and bench/results/orders.md (a section
+# "## Orders and payments" for BENCHMARKS.md) and prints the markdown.
+#
+# In one run (everything it starts it stops: trap on EXIT; every wait and
+# every tool is bounded by `timeout`):
+#   1. its own Redis, MariaDB and Kafka (infra/services.sh under RUN_DIR,
+#      ports below, a fresh RUN_DIR each run), paymentd with its defaults,
+#      ticketd (socket hold path); one ORD_ROWS x ORD_COLS event per measured
+#      orders run plus a warm-up event, added to MariaDB before ticketd loads
+#      the catalogue; ORD_SESSIONS sessions (POST /api/sessions).
+#   2. under /run/tkbench.lock (no other benchmark loads the machine
+#      meanwhile): a warm-up (not counted), then ORD_REPS rounds, each with,
+#      for every rate of ORD_RATES (ascending):
+#        gateway  build/orders_load --mode gateway: POST /v1/authorize straight
+#                 to paymentd on the same open-loop schedule (ORD_GW_SECS):
+#                 the baseline, what the simulated gateway alone costs
+#        orders   build/orders_load --mode orders: per order hold 1-2 seats,
+#                 POST /api/orders (unique Idempotency-Key), authorize, GET
+#                 the order every ORD_POLL_MS until it is final; the target
+#                 rate for ORD_SECS, the others for ORD_REF_SECS
+#      Around every orders run: ticketd's server-side time per route
+#      (/metrics), MariaDB's commits and fsyncs, CPU of ticketd, paymentd,
+#      mariadbd, redis-server and the Kafka broker (/proc), ticketd's busiest
+#      threads. paymentd's log gives the delay it drew for every order, so
+#      ticketd's own share of authorize is measured per order.
+#   3. the audit against MariaDB: every sold seat belongs to exactly one
+#      CONFIRMED order (and each CONFIRMED order's seats are sold to it), no
+#      PENDING order past its deadline, payments agree with orders, counts per
+#      event agree with what the load client observed and with ticketd's seat
+#      counters, paymentd's decision counters agree with the payments table.
+#
+# Settings (environment): ORD_RATES ("100 500", orders/s), ORD_TARGET_RATE
+# (500), ORD_TARGET_P95_MS (1000), ORD_REPS (3), ORD_SECS (20, the target
+# rate's runs), ORD_REF_SECS (10, the other rates), ORD_GW_SECS (5),
+# ORD_WARMUP_SECS (3), ORD_SESSIONS (5000), ORD_ROWS/ORD_COLS (200/100),
+# ORD_CONNS (1000), ORD_POLL_MS (20), ORD_DRAIN_SECS (20),
+# ORD_TICKETD_THREADS (2), ORD_DB_POOL (8), ORD_OUT (bench/results/orders.json),
+# ORD_MD (bench/results/orders.md), ORD_LOCK_WAIT (900 s), ORD_KEEP (0; 1
+# keeps RUN_DIR and the work folder), RUN_DIR (/tmp/ordbench), REDIS_PORT
+# (6398), MARIADB_PORT (3323), KAFKA_PORT (9125), KAFKA_CONTROLLER_PORT
+# (9126), ORD_HTTP_PORT (18380), ORD_UDP_PORT (17380), ORD_PAY_PORT (18385),
+# ORD_PIN_DIR (/sys/fs/bpf/ticket-ordbench), BUILD (build).
+#
+# The lock: when a caller (bench/run_bench.sh) holds /run/tkbench.lock on
+# fd 9, or sets TKB_LOCK_HELD=1, it is not taken again.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+OUT=${ORD_OUT:-bench/results/orders.json}
+MD=${ORD_MD:-bench/results/orders.md}
+
+if [ "${1:-}" = --render ]; then
+	jq -r -f bench/orders_render.jq "${2:-$OUT}"
+	exit 0
+fi
+
+BUILD=${BUILD:-build}
+RATES=${ORD_RATES:-100 500}
+TARGET_RATE=${ORD_TARGET_RATE:-500}
+TARGET_P95_MS=${ORD_TARGET_P95_MS:-1000}
+REPS=${ORD_REPS:-3}
+SECS=${ORD_SECS:-20}
+REF_SECS=${ORD_REF_SECS:-10}
+GW_SECS=${ORD_GW_SECS:-5}
+WARMUP_SECS=${ORD_WARMUP_SECS:-3}
+SESSIONS=${ORD_SESSIONS:-5000}
+ROWS=${ORD_ROWS:-200}
+COLS=${ORD_COLS:-100}
+CONNS=${ORD_CONNS:-1000}
+POLL_MS=${ORD_POLL_MS:-20}
+DRAIN_SECS=${ORD_DRAIN_SECS:-20}
+TD_THREADS=${ORD_TICKETD_THREADS:-2}
+DB_POOL=${ORD_DB_POOL:-8}
+LOCK_WAIT=${ORD_LOCK_WAIT:-900}
+KEEP=${ORD_KEEP:-0}
+export RUN_DIR=${RUN_DIR:-/tmp/ordbench}
+export REDIS_PORT=${REDIS_PORT:-6398}
+export MARIADB_PORT=${MARIADB_PORT:-3323}
+export KAFKA_PORT=${KAFKA_PORT:-9125}
+export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9126}
+HTTP_PORT=${ORD_HTTP_PORT:-18380}
+UDP_PORT=${ORD_UDP_PORT:-17380}
+PAY_PORT=${ORD_PAY_PORT:-18385}
+PIN_DIR=${ORD_PIN_DIR:-/sys/fs/bpf/ticket-ordbench}
+BASE=http://127.0.0.1:$HTTP_PORT
+PAY_BASE=http://127.0.0.1:$PAY_PORT
+RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+
+log() { printf '[orders-bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+int_in() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+int_in "$REPS" 1 20 || die "ORD_REPS must be 1..20"
+int_in "$SECS" 1 120 || die "ORD_SECS must be 1..120"
+int_in "$REF_SECS" 1 120 || die "ORD_REF_SECS must be 1..120"
+int_in "$GW_SECS" 1 60 || die "ORD_GW_SECS must be 1..60"
+int_in "$WARMUP_SECS" 0 30 || die "ORD_WARMUP_SECS must be 0..30"
+int_in "$SESSIONS" 10 100000 || die "ORD_SESSIONS must be 10..100000"
+int_in "$ROWS" 1 1000 && int_in "$COLS" 1 1000 || die "ORD_ROWS/ORD_COLS: 1..1000"
+int_in "$CONNS" 1 10000 || die "ORD_CONNS must be 1..10000"
+int_in "$POLL_MS" 1 1000 || die "ORD_POLL_MS must be 1..1000"
+int_in "$DRAIN_SECS" 1 120 || die "ORD_DRAIN_SECS must be 1..120"
+int_in "$TARGET_RATE" 1 100000 || die "ORD_TARGET_RATE must be 1..100000"
+for r in $RATES; do int_in "$r" 1 100000 || die "ORD_RATES: $r"; done
+RATES=$(printf '%s\n' $RATES | sort -n | uniq | tr '\n' ' ')
+SEATS_PER_EVENT=$((ROWS * COLS))
+for r in $RATES; do
+	s=$REF_SECS
+	[ "$r" = "$TARGET_RATE" ] && s=$SECS
+	# 1 or 2 seats per order: at most 2 x rate x seconds seats
+	[ $((2 * r * s)) -le "$SEATS_PER_EVENT" ] ||
+		die "rate $r for ${s}s may need $((2 * r * s)) seats; the event has $SEATS_PER_EVENT (ORD_ROWS x ORD_COLS)"
+done
+case $RUN_DIR in
+/tmp/?*) ;;
+*) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
+esac
+
+for tool in jq curl mariadb gcc timeout flock awk; do
+	command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+for b in ticketd paymentd; do
+	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge $((CONNS * 2 + 512)) ] ||
+	die "open-file limit $(ulimit -n) is below $((CONNS * 2 + 512))"
+
+WORK=$(mktemp -d /tmp/ordbench-work.XXXXXX)
+LOAD=$WORK/orders_load
+TICKETD=$WORK/ticketd   # copies: a rebuild of the tree during the run cannot touch them
+PAYMENTD=$WORK/paymentd
+TD_LOG=$RUN_DIR/logs/ticketd-ordbench.log
+PAY_LOG=$RUN_DIR/logs/paymentd-ordbench.log
+TICKETD_PID=
+PAYMENTD_PID=
+SERVICES_STARTED=
+LOCKED=
+
+# ---- clean-up ------------------------------------------------------------------
+
+stop_pid() { # pid name
+	local pid=$1
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$2 did not stop in 10 s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+stop_ticketd() {
+	stop_pid "$TICKETD_PID" ticketd
+	TICKETD_PID=
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	release_lock
+	stop_ticketd
+	stop_pid "$PAYMENTD_PID" paymentd
+	PAYMENTD_PID=
+	if [ -n "$SERVICES_STARTED" ]; then
+		log "stopping the services under $RUN_DIR"
+		timeout 180 bash infra/services.sh stop >&2 || log "infra/services.sh stop failed"
+	fi
+	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
+	if [ "$KEEP" = 1 ]; then
+		log "kept $RUN_DIR and $WORK (ORD_KEEP=1)"
+	else
+		[ -n "$SERVICES_STARTED" ] && [ -f "$RUN_DIR/.orders-bench" ] && rm -rf "$RUN_DIR"
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+take_lock() {
+	if [ "${TKB_LOCK_HELD:-}" = 1 ] ||
+		[ "$(readlink "/proc/$$/fd/9" 2>/dev/null)" = /run/tkbench.lock ]; then
+		return 0
+	fi
+	exec 8>/run/tkbench.lock
+	log "waiting (at most ${LOCK_WAIT}s) for /run/tkbench.lock: no other benchmark while we measure"
+	flock -w "$LOCK_WAIT" 8 || die "another benchmark held /run/tkbench.lock for ${LOCK_WAIT}s"
+	LOCKED=1
+}
+
+release_lock() {
+	[ -n "$LOCKED" ] || return 0
+	flock -u 8
+	exec 8>&-
+	LOCKED=
+}
+
+# ---- helpers -------------------------------------------------------------------
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+mariadb_q() {
+	timeout 60 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -pticket -N -B ticketing -e "$1"
+}
+
+background_busy_pct() {
+	local a b
+	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
+		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
+		if (total > 0) pct=100*busy/total; printf "%.1f", pct}'
+}
+
+svc_pid() { tr -dc '0-9' <"$RUN_DIR/pids/$1.pid" 2>/dev/null || true; }
+
+wait_http() { # url seconds pid name
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+			log "$4 exited"
+			return 1
+		fi
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# no PAYMENTD_* / TICKETD_* from the caller's environment: defaults are measured
+clean_env() {
+	local v args=()
+	for v in $(compgen -e); do
+		case $v in PAYMENTD_* | TICKETD_*) args+=(-u "$v") ;; esac
+	done
+	env "${args[@]}" "$@"
+}
+
+start_paymentd() {
+	port_busy "$PAY_PORT" && die "port $PAY_PORT is in use (ORD_PAY_PORT)"
+	clean_env "$PAYMENTD" --port "$PAY_PORT" >>"$PAY_LOG" 2>&1 &
+	PAYMENTD_PID=$!
+	wait_http "$PAY_BASE/healthz" 20 "$PAYMENTD_PID" paymentd ||
+		die "paymentd not ready in 20 s (log: $PAY_LOG)"
+	log "paymentd ready (pid $PAYMENTD_PID, $PAY_BASE, its defaults: $(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" || echo '?'))"
+}
+
+start_ticketd() {
+	port_busy "$HTTP_PORT" && die "port $HTTP_PORT is in use (ORD_HTTP_PORT)"
+	clean_env "$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
+		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
+		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
+		--pin-dir "$PIN_DIR" --hold-path socket --demo-data \
+		--payment-url "$PAY_BASE" --http-threads "$TD_THREADS" \
+		--http-max-connections 4096 --db-pool "$DB_POOL" \
+		>>"$TD_LOG" 2>&1 &
+	TICKETD_PID=$!
+	wait_http "$BASE/readyz" 90 "$TICKETD_PID" ticketd ||
+		{ tail -n 20 "$TD_LOG" >&2; die "ticketd not ready in 90 s (log: $TD_LOG)"; }
+	log "ticketd ready (pid $TICKETD_PID, $BASE, $TD_THREADS HTTP threads, db pool $DB_POOL)"
+}
+
+event_name() { printf 'Orders Bench %s' "$1"; } # tag
+
+# The events: one per measured orders run, and the warm-up's.
+EVENT_TAGS=()
+add_events() {
+	local tag name sql=""
+	EVENT_TAGS=(warmup)
+	for rep in $(seq 1 "$REPS"); do
+		for rate in $RATES; do EVENT_TAGS+=("r$rep-$rate"); done
+	done
+	for tag in "${EVENT_TAGS[@]}"; do
+		name=$(event_name "$tag")
+		sql="$sql INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
+			VALUES ('$name', 'Bench Hall', '2030-01-01 20:00:00', $ROWS, $COLS);
+			INSERT INTO seats (event_id, seat_id, r, c, label, price)
+			SELECT LAST_INSERT_ID(), seq, seq DIV $COLS, seq MOD $COLS,
+			       CONCAT('O', seq), 1000 + (seq DIV $COLS) * 10
+			FROM seq_0_to_$((SEATS_PER_EVENT - 1));"
+	done
+	mariadb_q "$sql" || die "cannot add the events"
+}
+
+declare -A EVENT_ID
+load_event_ids() {
+	local events tag id
+	events=$(curl -sf --max-time 10 "$BASE/api/events") || die "GET /api/events failed"
+	for tag in "${EVENT_TAGS[@]}"; do
+		id=$(jq -r --arg n "$(event_name "$tag")" '[.[] | select(.name == $n)][0].id // empty' <<<"$events")
+		[ -n "$id" ] || die "event '$(event_name "$tag")' is not in the catalogue"
+		EVENT_ID[$tag]=$id
+	done
+}
+
+# ticketd's server-side request time per route: {route: {sum, count}}
+ticketd_routes() {
+	curl -sf --max-time 5 "$BASE/metrics" |
+		awk '/^ticketd_http_request_duration_seconds_(sum|count)\{/{
+			match($0, /route="[^"]*"/); r=substr($0, RSTART+7, RLENGTH-8);
+			k=($1 ~ /_sum\{/) ? "sum" : "count"; print r, k, $2}' |
+		jq -R -s 'split("\n") | map(select(length > 0) | split(" "))
+			| reduce .[] as $x ({}; .[$x[0]][$x[1]] = ($x[2] | tonumber))'
+}
+
+mariadb_status() {
+	mariadb_q "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Com_commit',
+		'Com_rollback','Com_select','Com_insert','Com_update','Innodb_data_fsyncs',
+		'Innodb_os_log_fsyncs','Innodb_row_lock_waits','Innodb_row_lock_time')" |
+		jq -R -s 'split("\n") | map(select(length > 0) | split("\t"))
+			| map({(.[0]): (.[1] | tonumber)}) | add // {}'
+}
+
+delta_json() { # before after -> after - before for numbers, per key (nested one level)
+	jq -n --argjson a "$1" --argjson b "$2" '
+		$b | with_entries(.key as $k | .value |= (
+			if type == "object" then with_entries(.key as $j |
+				.value = (. - ($a[$k][$j] // 0)))
+			else . - ($a[$k] // 0) end))'
+}
+
+# ---- measurements ----------------------------------------------------------------
+
+# Command templates; fill() puts in this run's values, show() what the report
+# prints. Placeholders: ORDERS_LOAD TOKENS EVENT PREFIX GWLOG PIDS
+ORD_CMD="ORDERS_LOAD --mode orders --target 127.0.0.1:$HTTP_PORT --tokens TOKENS --event EVENT --seats 0-$((SEATS_PER_EVENT - 1)) --conns $CONNS --poll-ms $POLL_MS --drain $DRAIN_SECS --key-prefix PREFIX --gateway-log GWLOG PIDS"
+GW_CMD="ORDERS_LOAD --mode gateway --target 127.0.0.1:$PAY_PORT --conns $CONNS --drain $DRAIN_SECS --key-prefix PREFIX --gateway-log GWLOG PIDS"
+
+show() {
+	local s=$1
+	s=${s//ORDERS_LOAD/build/orders_load}
+	s=${s//TOKENS/<$SESSIONS session tokens>}
+	s=${s//GWLOG/<paymentd log>}
+	s=${s//PIDS/--pid ticketd=<pid> ... --threads-of <ticketd pid>}
+	printf '%s' "$s"
+}
+
+fill() { # template event prefix
+	local s=$1 pids
+	pids="--pid ticketd=$TICKETD_PID --pid paymentd=$PAYMENTD_PID"
+	pids="$pids --pid mariadbd=$(svc_pid mariadb) --pid redis=$(svc_pid redis)"
+	pids="$pids --pid kafka=$(svc_pid kafka) --threads-of $TICKETD_PID"
+	s=${s//ORDERS_LOAD/$LOAD}
+	s=${s//TOKENS/$WORK/tokens}
+	s=${s//EVENT/$2}
+	s=${s//PREFIX/$3}
+	s=${s//GWLOG/$PAY_LOG}
+	s=${s//PIDS/$pids}
+	printf '%s' "$s"
+}
+
+# One orders_load run. Args: kind(orders|gateway) rate secs rep(0 = warm-up)
+run_one() {
+	local kind=$1 rate=$2 secs=$3 rep=$4 tag ev=0 prefix tmpl cmd out r0 r1 m0 m1 shown
+	tag=r$rep-$rate
+	[ "$rep" = 0 ] && tag=warmup
+	prefix=$RUN_ID-$kind-$tag
+	if [ "$kind" = orders ]; then
+		tmpl=$ORD_CMD
+		ev=${EVENT_ID[$tag]}
+	else
+		tmpl=$GW_CMD
+	fi
+	tmpl="$tmpl --rate $rate --duration $secs"
+	cmd=$(fill "$tmpl" "$ev" "$prefix")
+	shown=$(show "$tmpl")
+	shown=${shown//EVENT/<event of the run>}
+	shown=${shown//PREFIX/<run>-$kind-$tag}
+	out=$WORK/runs/$kind-$tag.json
+	r0=$(ticketd_routes)
+	m0=$(mariadb_status)
+	# shellcheck disable=SC2086
+	timeout $((secs + DRAIN_SECS + 60)) $cmd >"$out.raw" 2>"$out.err" ||
+		die "$kind $tag: orders_load failed: $(tail -n 3 "$out.err")"
+	r1=$(ticketd_routes)
+	m1=$(mariadb_status)
+	jq -c --arg kind "$kind" --argjson rate "$rate" --argjson rep "$rep" \
+		--arg tag "$tag" --arg command "$shown" --argjson event "$ev" \
+		--argjson routes "$(delta_json "$r0" "$r1")" \
+		--argjson mariadb "$(delta_json "$m0" "$m1")" \
+		'{kind: $kind, rate: $rate, rep: $rep, tag: $tag, event_id: $event,
+		  command: $command, result: .,
+		  side: {ticketd_routes: ($routes | with_entries(select(.value.count > 0)
+				| .value += {mean_ms: (1000 * .value.sum / .value.count)})),
+			 mariadb: $mariadb}}' "$out.raw" >"$out"
+	rm -f "$out.raw"
+	if [ "$kind" = orders ]; then
+		log "$(jq -r '.result as $r | "orders \(.tag) @\(.rate)/s: sustained \($r.sustained.per_s)/s, completed \($r.completed)/\($r.offered), e2e p50 \($r.latency_us.end_to_end.p50/1000|floor) p95 \($r.latency_us.end_to_end.p95/1000|floor) p99 \($r.latency_us.end_to_end.p99/1000|floor) ms, authorize->final p95 \($r.latency_us.authorize_to_final.p95/1000|floor) ms, ticketd adds p50 \($r.latency_us.authorize_minus_gateway_delay.p50/1000) ms to authorize; final \($r.final_status|tostring); errors \($r.errors|tostring); CPU ticketd \($r.cpu.processes.ticketd.core_pct)% mariadbd \($r.cpu.processes.mariadbd.core_pct)% host \($r.cpu.host_busy_pct)%"' "$out")"
+	else
+		log "$(jq -r '.result as $r | "gateway \(.tag) @\(.rate)/s: \($r.completed)/\($r.offered) answered, latency p50 \($r.latency_us.gateway.p50/1000|floor) p95 \($r.latency_us.gateway.p95/1000|floor) p99 \($r.latency_us.gateway.p99/1000|floor) ms, drawn delay p50 \($r.latency_us.gateway_delay.p50/1000|floor) ms, \($r.authorize_status|tostring), errors \($r.errors|tostring)"' "$out")"
+	fi
+}
+
+# ---- audit --------------------------------------------------------------------------
+
+audit_q() { # name sql -> {"name": value}
+	local v
+	v=$(mariadb_q "SET time_zone = '+00:00'; $2" | tail -n 1)
+	[[ $v =~ ^[0-9]+$ ]] || v=-1
+	jq -n --arg k "$1" --argjson v "$v" '{($k): $v}'
+}
+
+run_audit() {
+	local out=$WORK/audit.json per_event="[]" tag id ev db api pend
+	# every order ended (decisions are applied before authorize answers;
+	# a few ms for the stragglers of the last drain)
+	for _ in $(seq 1 50); do
+		pend=$(mariadb_q "SELECT COUNT(*) FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.status = 'PENDING'")
+		[ "$pend" = 0 ] && break
+		sleep 0.2
+	done
+	{
+		audit_q sold_seat_of_order_not_confirmed "SELECT COUNT(*) FROM sold_seats s JOIN orders o ON o.id = s.order_id WHERE o.status <> 'CONFIRMED'"
+		audit_q sold_seat_without_order "SELECT COUNT(*) FROM sold_seats s LEFT JOIN orders o ON o.id = s.order_id WHERE o.id IS NULL"
+		audit_q sold_seat_not_in_its_order "SELECT COUNT(*) FROM sold_seats s LEFT JOIN order_seats os ON os.order_id = s.order_id AND os.event_id = s.event_id AND os.seat_id = s.seat_id WHERE os.order_id IS NULL"
+		audit_q seat_in_two_confirmed_orders "SELECT COUNT(*) FROM (SELECT os.event_id, os.seat_id FROM order_seats os JOIN orders o ON o.id = os.order_id WHERE o.status = 'CONFIRMED' GROUP BY os.event_id, os.seat_id HAVING COUNT(*) > 1) x"
+		audit_q confirmed_seat_not_sold_to_it "SELECT COUNT(*) FROM order_seats os JOIN orders o ON o.id = os.order_id LEFT JOIN sold_seats s ON s.event_id = os.event_id AND s.seat_id = os.seat_id AND s.order_id = o.id WHERE o.status = 'CONFIRMED' AND s.order_id IS NULL"
+		audit_q pending_past_deadline "SELECT COUNT(*) FROM orders WHERE status = 'PENDING' AND payment_deadline < UTC_TIMESTAMP(3)"
+		audit_q pending_with_a_payment "SELECT COUNT(*) FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.status = 'PENDING'"
+		audit_q approved_payment_order_not_confirmed "SELECT COUNT(*) FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.status = 'APPROVED' AND o.status <> 'CONFIRMED'"
+		audit_q declined_payment_order_not_cancelled "SELECT COUNT(*) FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.status <> 'APPROVED' AND o.status <> 'CANCELLED'"
+		audit_q confirmed_order_without_approved_payment "SELECT COUNT(*) FROM orders o LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'APPROVED' WHERE o.status = 'CONFIRMED' AND p.order_id IS NULL"
+		audit_q pending_orders "SELECT COUNT(*) FROM orders WHERE status = 'PENDING'"
+		audit_q orders_total "SELECT COUNT(*) FROM orders"
+		audit_q sold_seats_total "SELECT COUNT(*) FROM sold_seats"
+		audit_q payments_approved "SELECT COUNT(*) FROM payments WHERE status = 'APPROVED'"
+		audit_q payments_declined "SELECT COUNT(*) FROM payments WHERE status = 'DECLINED'"
+		audit_q payments_failed "SELECT COUNT(*) FROM payments WHERE status = 'FAILED'"
+	} | jq -s 'add' >"$WORK/audit-db.json"
+	# per event: MariaDB, ticketd's counters, the load client
+	for tag in "${EVENT_TAGS[@]}"; do
+		id=${EVENT_ID[$tag]}
+		db=$(mariadb_q "SELECT
+			(SELECT COUNT(*) FROM orders WHERE event_id = $id AND status = 'CONFIRMED'),
+			(SELECT COUNT(*) FROM orders WHERE event_id = $id AND status = 'CANCELLED'),
+			(SELECT COUNT(*) FROM orders WHERE event_id = $id AND status = 'PENDING'),
+			(SELECT COUNT(*) FROM sold_seats WHERE event_id = $id),
+			(SELECT COUNT(*) FROM orders WHERE event_id = $id AND status = 'CANCELLED' AND reason = 'PAYMENT_DECLINED')" |
+			jq -R 'split("\t") | map(tonumber) | {confirmed: .[0], cancelled: .[1], pending: .[2], sold_seats: .[3], cancelled_declined: .[4]}')
+		api=$(curl -sf --max-time 10 "$BASE/api/events/$id" | jq -c '{available, held, sold, rows, cols}') || api=null
+		ev=$(jq -c --arg tag "$tag" '.result | {offered, orders_created, completed, confirmed, cancelled, seats_confirmed, not_completed}' "$WORK/runs/orders-$tag.json" 2>/dev/null || echo null)
+		per_event=$(jq -c --arg tag "$tag" --argjson id "$id" --argjson db "$db" --argjson api "$api" --argjson client "$ev" \
+			'. + [{tag: $tag, event_id: $id, db: $db, api: $api, client: $client,
+			  checks: {
+			    confirmed_matches_client: ($client != null and $db.confirmed == $client.confirmed),
+			    cancelled_matches_client: ($client != null and $db.cancelled == $client.cancelled),
+			    orders_match_client: ($client != null and ($db.confirmed + $db.cancelled + $db.pending) == $client.orders_created),
+			    sold_seats_match_client: ($client != null and $db.sold_seats == $client.seats_confirmed),
+			    api_sold_matches_db: ($api != null and $api.sold == $db.sold_seats),
+			    api_counts_add_up: ($api != null and ($api.available + $api.held + $api.sold) == ($api.rows * $api.cols))}}]' \
+			<<<"$per_event")
+	done
+	# paymentd's own counters against the payments table and the baseline runs
+	local pm gw_app gw_dec
+	pm=$(curl -sf --max-time 5 "$PAY_BASE/metrics" |
+		awk '/^paymentd_authorizations_total\{/{match($0, /outcome="[^"]*"/);
+			print substr($0, RSTART+9, RLENGTH-10), $2}' |
+		jq -R -s 'split("\n") | map(select(length > 0) | split(" ") | {(.[0]): (.[1] | tonumber)}) | add // {}')
+	gw_app=$(cat "$WORK"/runs/gateway-*.json | jq -s 'map(.result.authorize_status.APPROVED // 0) | add // 0')
+	gw_dec=$(cat "$WORK"/runs/gateway-*.json | jq -s 'map(.result.authorize_status.DECLINED // 0) | add // 0')
+	jq -n --slurpfile db "$WORK/audit-db.json" --argjson per "$per_event" --argjson pm "$pm" \
+		--argjson gwa "$gw_app" --argjson gwd "$gw_dec" '
+		$db[0] as $d
+		| {db: $d, per_event: $per,
+		   paymentd: {counters: $pm, baseline_approved: $gwa, baseline_declined: $gwd,
+			      approved_matches: ($pm.approved == $d.payments_approved + $gwa),
+			      declined_matches: ($pm.declined == $d.payments_declined + $gwd)},
+		   checks: {
+		     "every sold seat belongs to exactly one CONFIRMED order":
+			($d.sold_seat_of_order_not_confirmed == 0 and $d.sold_seat_without_order == 0
+			 and $d.sold_seat_not_in_its_order == 0 and $d.seat_in_two_confirmed_orders == 0),
+		     "every CONFIRMED order has its seats sold to it": ($d.confirmed_seat_not_sold_to_it == 0),
+		     "no PENDING order past its deadline": ($d.pending_past_deadline == 0),
+		     "no PENDING order with a recorded payment": ($d.pending_with_a_payment == 0),
+		     "payments agree with order states": ($d.approved_payment_order_not_confirmed == 0
+			and $d.declined_payment_order_not_cancelled == 0 and $d.confirmed_order_without_approved_payment == 0),
+		     "orders per event match the load client (confirmed, cancelled, created, sold seats)":
+			([$per[].checks | .confirmed_matches_client and .cancelled_matches_client
+			  and .orders_match_client and .sold_seats_match_client] | all),
+		     "ticketd seat counters match MariaDB (sold) and add up": ([$per[].checks | .api_sold_matches_db and .api_counts_add_up] | all),
+		     "paymentd decisions match the payments table + the baseline calls":
+			($pm.approved == $d.payments_approved + $gwa and $pm.declined == $d.payments_declined + $gwd)}}
+		| .ok = ([.checks[]] | all)' >"$out"
+	log "audit: $(jq -c '{ok, checks}' "$out")"
+}
+
+# ---- report ------------------------------------------------------------------------
+
+machine_json() {
+	jq -n --arg host "$(hostname)" --arg kernel "$(uname -r)" \
+		--arg cpu "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" \
+		--argjson cores "$(nproc)" \
+		--argjson mem_mb "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
+		--arg os "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')" \
+		--arg mariadb "$(mariadb --version | sed -n 's/.*\(Distrib\|from\) \([0-9.]*\).*/\2/p')" \
+		'{host: $host, kernel: $kernel, cpu: $cpu, nproc: $cores, mem_mb: $mem_mb,
+		  os: $os, mariadb: $mariadb}'
+}
+
+assemble() { # started finished bg0 bg1 setup_s measure_s
+	cat "$WORK"/runs/*.json | jq -s 'sort_by(.rep, .rate, .kind)' >"$WORK/runs.json"
+	jq -n --slurpfile runs "$WORK/runs.json" --slurpfile audit "$WORK/audit.json" \
+		--slurpfile machine <(machine_json) \
+		--arg started "$1" --arg finished "$2" --arg bg0 "$3" --arg bg1 "$4" \
+		--argjson setup_s "$5" --argjson measure_s "$6" \
+		--arg build "$BUILD_INFO" --arg run_id "$RUN_ID" \
+		--arg paymentd_defaults "$PAY_DEFAULTS" \
+		--argjson reps "$REPS" --argjson secs "$SECS" --argjson ref_secs "$REF_SECS" \
+		--argjson gw_secs "$GW_SECS" --argjson warmup "$WARMUP_SECS" \
+		--argjson sessions "$SESSIONS" --argjson rows "$ROWS" --argjson cols "$COLS" \
+		--argjson conns "$CONNS" --argjson poll "$POLL_MS" \
+		--argjson td_threads "$TD_THREADS" --argjson db_pool "$DB_POOL" \
+		--argjson target_rate "$TARGET_RATE" --argjson target_p95_ms "$TARGET_P95_MS" \
+		--argjson rates "[$(echo $RATES | tr ' ' ',')]" \
+		-f bench/orders_summarize.jq >"$OUT.tmp"
+	mv "$OUT.tmp" "$OUT"
+}
+
+main() {
+	local started finished bg0 bg1 rep rate t_setup t_measure t0
+	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	t0=$(date +%s)
+	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
+	cp "$BUILD/ticketd" "$TICKETD"
+	cp "$BUILD/paymentd" "$PAYMENTD"
+	if [ -x "$BUILD/orders_load" ] && [ "$BUILD/orders_load" -nt bench/orders_load.c ]; then
+		cp "$BUILD/orders_load" "$LOAD"
+		LOAD_INFO="$BUILD/orders_load (make: bench/orders.mk)"
+	else
+		gcc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-format-truncation bench/orders_load.c -o "$LOAD" ||
+			die "cannot build orders_load"
+		LOAD_INFO="gcc -O2 bench/orders_load.c"
+	fi
+	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), paymentd sha256 $(sha256sum "$PAYMENTD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf 2>/dev/null || echo ' + uncommitted changes in userspace/api/bpf'); orders_load: $LOAD_INFO"
+
+	# a fresh RUN_DIR: stop what an interrupted run left there, then wipe it
+	if [ -d "$RUN_DIR" ]; then
+		[ -f "$RUN_DIR/.orders-bench" ] || [ -z "$(ls -A "$RUN_DIR")" ] ||
+			die "$RUN_DIR exists and is not this benchmark's (no .orders-bench marker)"
+		timeout 180 bash infra/services.sh stop >&2 || true
+		rm -rf "$RUN_DIR"
+	fi
+	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
+	mkdir -p "$RUN_DIR/logs"
+	touch "$RUN_DIR/.orders-bench"
+
+	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
+	SERVICES_STARTED=1
+	if ! timeout 300 bash infra/services.sh start >&2; then
+		log "infra/services.sh start failed; one retry after a stop"
+		timeout 180 bash infra/services.sh stop >&2 || true
+		timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed twice"
+	fi
+	start_paymentd
+	PAY_DEFAULTS=$(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" || echo '?')
+	start_ticketd # creates the schema
+	add_events
+	stop_ticketd
+	start_ticketd # loads the new events
+	load_event_ids
+	log "events: $(for t in "${EVENT_TAGS[@]}"; do printf '%s=%s ' "$t" "${EVENT_ID[$t]}"; done)($ROWS x $COLS seats each)"
+	timeout 300 "$LOAD" --mode sessions --target "127.0.0.1:$HTTP_PORT" --count "$SESSIONS" \
+		--conns 64 --drain 240 >"$WORK/tokens" 2>"$WORK/sessions.err" ||
+		die "creating $SESSIONS sessions failed: $(tail -n 3 "$WORK/sessions.err")"
+	[ "$(wc -l <"$WORK/tokens")" -eq "$SESSIONS" ] || die "asked for $SESSIONS sessions, got $(wc -l <"$WORK/tokens")"
+	log "created $SESSIONS sessions"
+	t_setup=$(($(date +%s) - t0))
+
+	take_lock
+	t0=$(date +%s)
+	bg0=$(background_busy_pct)
+	log "background CPU busy before the runs: $bg0 %"
+	if [ "$WARMUP_SECS" -gt 0 ]; then
+		log "warm-up (${WARMUP_SECS}s gateway and orders at ${RATES%% *}/s, not counted)"
+		run_one gateway "${RATES%% *}" "$WARMUP_SECS" 0
+		run_one orders "${RATES%% *}" "$WARMUP_SECS" 0
+	fi
+	for rep in $(seq 1 "$REPS"); do
+		for rate in $RATES; do
+			run_one gateway "$rate" "$GW_SECS" "$rep"
+			if [ "$rate" = "$TARGET_RATE" ]; then
+				run_one orders "$rate" "$SECS" "$rep"
+			else
+				run_one orders "$rate" "$REF_SECS" "$rep"
+			fi
+		done
+	done
+	bg1=$(background_busy_pct)
+	t_measure=$(($(date +%s) - t0))
+	release_lock
+	run_audit
+	wait_http "$BASE/healthz" 5 || log "ticketd /healthz failed after the runs"
+	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	assemble "$started" "$finished" "$bg0" "$bg1" "$t_setup" "$t_measure"
+	jq -r -f bench/orders_render.jq "$OUT" >"$MD.tmp"
+	mv "$MD.tmp" "$MD"
+	log "wrote $OUT and $MD"
+	cat "$MD"
+}
+
+main "$@"

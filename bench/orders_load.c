@@ -1,0 +1,1608 @@
+/* orders_load: open-loop load generator for the full purchase against
+ * ticketd's REST API (issue #6), the same schedule against paymentd alone
+ * (the baseline: the simulated gateway delay), and a session maker.
+ *
+ *   --mode orders   every order, on its own keep-alive connection:
+ *                     POST /api/reservations {"eventId","seatIds":[1-2 seats],"holdSeconds"}
+ *                     POST /api/orders  (Idempotency-Key: <key-prefix>-<n>)
+ *                     POST /api/payments/authorize {"orderId"}
+ *                     GET  /api/orders/{id}, again every --poll-ms while PENDING
+ *                   Orders start on a fixed schedule (--rate per second for
+ *                   --duration seconds, order n at t0 + n/rate) whatever the
+ *                   server does (open loop). Latency of the whole purchase
+ *                   counts from the scheduled start, so a stall is not hidden
+ *                   (no coordinated omission); an order that waits for a free
+ *                   connection counts that wait (start_lag).
+ *   --mode gateway  the same schedule, one POST /v1/authorize
+ *                   {"orderId":"<key-prefix>-<n>","amount":1000,"currency":"EUR"}
+ *                   per order, straight to paymentd: its simulated delay plus
+ *                   its own HTTP cost, with nothing of ticketd.
+ *   --mode sessions --count N: POST /api/sessions N times over --conns
+ *                   connections as fast as they answer; prints one token per
+ *                   line (stdout) and nothing else.
+ *
+ * Seats: order n takes the next 1 or 2 seats (random, seeded) of --seats A-B
+ * in turn, so orders never compete for a seat (a failed hold is an error,
+ * not contention). Sessions: order n uses token n mod (tokens); a session
+ * holds at most 8 seats per event, which the spacing of one use every
+ * tokens/rate seconds keeps far away.
+ *
+ * --gateway-log FILE (paymentd's JSON log, read after the run): the
+ * simulated delay paymentd drew for each order ("delayMs" of its
+ * "authorize" line, looked up by orderId), so the report shows the gateway's
+ * delay for these very orders and what ticketd adds to it
+ * (authorize latency - delay).
+ *
+ * --pid NAME=PID (repeatable): CPU seconds of these processes over the run;
+ * --threads-of PID: the same per thread (top 8), which thread of ticketd
+ * is busy.
+ *
+ * One thread, epoll, HTTP/1.1, one request in flight per connection. Output:
+ * one JSON object on stdout (modes orders and gateway); --orders-log FILE
+ * writes one line per order (CSV) for a closer look. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 20000
+#define MAX_ORDERS 2000000
+#define IN_CAP 8192
+#define OUT_CAP 1024
+#define MAX_KEYS 48
+#define MAX_PIDS 8
+#define TOP_THREADS 8
+
+/* ---- log-bucket histogram, microseconds, within 1/64 of the truth ---- */
+#define HIST_SUB_BITS 6
+#define HIST_SUB (1 << HIST_SUB_BITS)
+#define HIST_MAX_BITS 40
+#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
+
+struct hist {
+	uint64_t count[HIST_BUCKETS];
+	uint64_t total, max;
+	double sum;
+};
+
+static unsigned hist_index(uint64_t v)
+{
+	unsigned msb, shift;
+
+	if (v >= (1ULL << HIST_MAX_BITS))
+		v = (1ULL << HIST_MAX_BITS) - 1;
+	if (v < 2 * HIST_SUB)
+		return (unsigned)v;
+	msb = 63u - (unsigned)__builtin_clzll(v);
+	shift = msb - HIST_SUB_BITS;
+	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
+}
+
+static double hist_value(unsigned i)
+{
+	unsigned shift;
+	uint64_t lo;
+
+	if (i < 2 * HIST_SUB)
+		return (double)i;
+	shift = i / HIST_SUB - 1;
+	lo = ((uint64_t)(i % HIST_SUB) + HIST_SUB) << shift;
+	return (double)lo + (double)((1ULL << shift) - 1) / 2.0;
+}
+
+static void hist_add(struct hist *h, int64_t us)
+{
+	uint64_t v = us < 0 ? 0 : (uint64_t)us;
+
+	h->count[hist_index(v)]++;
+	h->total++;
+	h->sum += (double)v;
+	if (v > h->max)
+		h->max = v;
+}
+
+static double hist_pct(const struct hist *h, double p)
+{
+	uint64_t want, seen = 0;
+
+	if (!h->total)
+		return 0;
+	want = (uint64_t)((double)h->total * p / 100.0 + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->count[i];
+		if (seen >= want) {
+			double v = hist_value(i);
+
+			return v > (double)h->max ? (double)h->max : v;
+		}
+	}
+	return (double)h->max;
+}
+
+static void hist_json(FILE *f, const char *name, const struct hist *h)
+{
+	fprintf(f,
+		"\"%s\":{\"n\":%llu,\"mean\":%.0f,\"p50\":%.0f,\"p90\":%.0f,"
+		"\"p95\":%.0f,\"p99\":%.0f,\"max\":%llu}",
+		name, (unsigned long long)h->total,
+		h->total ? h->sum / (double)h->total : 0.0, hist_pct(h, 50),
+		hist_pct(h, 90), hist_pct(h, 95), hist_pct(h, 99),
+		(unsigned long long)h->max);
+}
+
+/* ---- named counters ("hold 409 SEAT_UNAVAILABLE" -> n) ------------------ */
+
+struct counter {
+	char key[64];
+	uint64_t n;
+};
+
+struct counters {
+	struct counter c[MAX_KEYS];
+	uint64_t other;
+};
+
+static void count(struct counters *cs, const char *key)
+{
+	for (int i = 0; i < MAX_KEYS; i++) {
+		if (!cs->c[i].key[0]) {
+			snprintf(cs->c[i].key, sizeof(cs->c[i].key), "%s", key);
+			cs->c[i].n = 1;
+			return;
+		}
+		if (!strcmp(cs->c[i].key, key)) {
+			cs->c[i].n++;
+			return;
+		}
+	}
+	cs->other++;
+}
+
+static void counters_json(FILE *f, const char *name, const struct counters *cs)
+{
+	fprintf(f, "\"%s\":{", name);
+	for (int i = 0; i < MAX_KEYS && cs->c[i].key[0]; i++)
+		fprintf(f, "%s\"%s\":%llu", i ? "," : "", cs->c[i].key,
+			(unsigned long long)cs->c[i].n);
+	if (cs->other)
+		fprintf(f, "%s\"(other)\":%llu", cs->c[0].key[0] ? "," : "",
+			(unsigned long long)cs->other);
+	fprintf(f, "}");
+}
+
+static uint64_t counter_get(const struct counters *cs, const char *key)
+{
+	for (int i = 0; i < MAX_KEYS && cs->c[i].key[0]; i++)
+		if (!strcmp(cs->c[i].key, key))
+			return cs->c[i].n;
+	return 0;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+enum mode { M_ORDERS, M_GATEWAY, M_SESSIONS };
+
+static struct {
+	enum mode mode;
+	char host[64];
+	int port;
+	const char *tokens_path;
+	uint32_t event;
+	uint32_t seat_lo, seat_hi;
+	int max_seats; /* 1..2 per order */
+	int conns;
+	double rate, duration;
+	int count; /* sessions */
+	int hold_seconds;
+	int poll_ms;
+	int final_timeout_ms;
+	int timeout_ms;
+	double drain_s;
+	double steady_skip_s;
+	const char *key_prefix;
+	const char *gateway_log;
+	const char *orders_log;
+	unsigned seed;
+	int n_pids;
+	char pid_name[MAX_PIDS][32];
+	int pid[MAX_PIDS];
+	int threads_of;
+} opt = {
+	.mode = M_ORDERS,
+	.host = "127.0.0.1",
+	.port = 8080,
+	.event = 1,
+	.seat_lo = 0,
+	.seat_hi = 99,
+	.max_seats = 2,
+	.conns = 1000,
+	.rate = 100,
+	.duration = 10,
+	.count = 100,
+	.hold_seconds = 120,
+	.poll_ms = 20,
+	.final_timeout_ms = 10000,
+	.timeout_ms = 15000,
+	.drain_s = 20,
+	.steady_skip_s = 2,
+	.key_prefix = "ob",
+	.seed = 1,
+};
+
+static char (*tokens)[33];
+static int n_tokens;
+
+__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "orders_load: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* ---- orders and connections -------------------------------------------- */
+
+enum step { S_NEW, S_HOLD, S_ORDER, S_AUTH, S_GET, S_PARKED, S_DONE };
+static const char *const step_name[] = {"new", "hold", "order", "authorize",
+					"get", "parked", "done"};
+
+enum outcome { O_NONE, O_CONFIRMED, O_CANCELLED, O_NOT_FINAL, O_ERROR,
+	       O_UNFINISHED, O_GW_OK };
+
+struct conn;
+
+struct order {
+	int64_t sched;       /* when it should start */
+	int64_t t_first;     /* first request sent */
+	int64_t t_sent;      /* the request in flight */
+	int64_t t_auth_sent; /* authorize sent */
+	int64_t t_final;     /* final status observed */
+	int64_t next_poll;
+	int32_t hold_us, order_us, auth_us;
+	uint32_t seats[2];
+	uint8_t nseats;
+	uint8_t step;
+	uint8_t outcome;
+	uint8_t gets;
+	int tok;
+	char id[48];
+	char auth[12];   /* APPROVED, DECLINED */
+	char status[12]; /* CONFIRMED, CANCELLED */
+	char reason[32];
+	struct conn *c;
+	int park_idx;
+};
+
+enum cstate { C_CLOSED, C_CONNECTING, C_READY, C_BUSY };
+
+struct conn {
+	int fd;
+	int idx;
+	enum cstate st;
+	struct order *o; /* bound order, or NULL (free) */
+	char out[OUT_CAP];
+	int out_len, out_off;
+	char in[IN_CAP];
+	int in_len;
+};
+
+static struct sockaddr_in target;
+static int epfd;
+static struct conn *conns;
+static int *free_stack, n_free;
+static struct order *orders;
+static int n_orders;
+static struct order **parked;
+static int n_parked;
+static int active; /* orders bound to a connection */
+static int64_t t_start, t_end;
+static uint32_t seat_cursor;
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+static struct {
+	struct hist start_lag, hold, order, auth, get, auth_to_final, e2e,
+		gw_delay, auth_minus_delay, gw_latency, gw_service, gw_minus_delay;
+	struct counters errors, final, auth_status, mismatch;
+	uint64_t finals, created, seats_confirmed, seats_cancelled, gets;
+	uint64_t not_started, timeouts, conn_errors, parse_errors, reconnects;
+	uint64_t gw_log_found, gw_log_missing;
+	uint64_t *per_sec;
+	int n_sec;
+	int64_t t_last_final;
+} st;
+
+static void want_write(struct conn *c, bool on)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+				 .data.ptr = c};
+
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static int open_conn(struct conn *c)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	c->st = C_CONNECTING;
+	c->in_len = 0;
+	return 0;
+}
+
+static void close_conn(struct conn *c)
+{
+	if (c->fd >= 0) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	c->fd = -1;
+	c->st = C_CLOSED;
+	c->in_len = 0;
+}
+
+/* Writes what is pending; -1 when the connection broke. */
+static int flush_out(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t k = send(c->fd, c->out + c->out_off,
+				 (size_t)(c->out_len - c->out_off), MSG_NOSIGNAL);
+
+		if (k < 0) {
+			if (errno == EAGAIN) {
+				want_write(c, true);
+				return 0;
+			}
+			return -1;
+		}
+		c->out_off += (int)k;
+	}
+	want_write(c, false);
+	return 0;
+}
+
+static void release_conn(struct conn *c)
+{
+	if (c->o)
+		active--;
+	c->o = NULL;
+	free_stack[n_free++] = c->idx;
+}
+
+static void park(struct order *o)
+{
+	o->park_idx = n_parked;
+	parked[n_parked++] = o;
+}
+
+static void unpark(struct order *o)
+{
+	struct order *last = parked[--n_parked];
+
+	last->park_idx = o->park_idx;
+	parked[o->park_idx] = last;
+	o->park_idx = -1;
+}
+
+/* Builds the request of the order's current step into its connection. */
+static void build(struct order *o)
+{
+	struct conn *c = o->c;
+	char body[256];
+	int bl = 0;
+	const char *tok = n_tokens ? tokens[o->tok] : "";
+
+	switch (o->step) {
+	case S_HOLD:
+		if (o->nseats == 2)
+			bl = snprintf(body, sizeof(body),
+				      "{\"eventId\":%u,\"seatIds\":[%u,%u],\"holdSeconds\":%d}",
+				      opt.event, o->seats[0], o->seats[1], opt.hold_seconds);
+		else
+			bl = snprintf(body, sizeof(body),
+				      "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
+				      opt.event, o->seats[0], opt.hold_seconds);
+		c->out_len = snprintf(c->out, OUT_CAP,
+				      "POST /api/reservations HTTP/1.1\r\nHost: %s:%d\r\n"
+				      "Authorization: Bearer %s\r\n"
+				      "Content-Type: application/json\r\n"
+				      "Content-Length: %d\r\n\r\n%s",
+				      opt.host, opt.port, tok, bl, body);
+		break;
+	case S_ORDER:
+		if (o->nseats == 2)
+			bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":[%u,%u]}",
+				      opt.event, o->seats[0], o->seats[1]);
+		else
+			bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":[%u]}",
+				      opt.event, o->seats[0]);
+		c->out_len = snprintf(c->out, OUT_CAP,
+				      "POST /api/orders HTTP/1.1\r\nHost: %s:%d\r\n"
+				      "Authorization: Bearer %s\r\n"
+				      "Idempotency-Key: %s-%d\r\n"
+				      "Content-Type: application/json\r\n"
+				      "Content-Length: %d\r\n\r\n%s",
+				      opt.host, opt.port, tok, opt.key_prefix,
+				      (int)(o - orders), bl, body);
+		break;
+	case S_AUTH:
+		if (opt.mode == M_GATEWAY) {
+			bl = snprintf(body, sizeof(body),
+				      "{\"orderId\":\"%s-%d\",\"amount\":1000,\"currency\":\"EUR\"}",
+				      opt.key_prefix, (int)(o - orders));
+			c->out_len = snprintf(c->out, OUT_CAP,
+					      "POST /v1/authorize HTTP/1.1\r\nHost: %s:%d\r\n"
+					      "Content-Type: application/json\r\n"
+					      "Content-Length: %d\r\n\r\n%s",
+					      opt.host, opt.port, bl, body);
+		} else {
+			bl = snprintf(body, sizeof(body), "{\"orderId\":\"%s\"}", o->id);
+			c->out_len = snprintf(c->out, OUT_CAP,
+					      "POST /api/payments/authorize HTTP/1.1\r\n"
+					      "Host: %s:%d\r\nAuthorization: Bearer %s\r\n"
+					      "Content-Type: application/json\r\n"
+					      "Content-Length: %d\r\n\r\n%s",
+					      opt.host, opt.port, tok, bl, body);
+		}
+		break;
+	case S_GET:
+		c->out_len = snprintf(c->out, OUT_CAP,
+				      "GET /api/orders/%s HTTP/1.1\r\nHost: %s:%d\r\n"
+				      "Authorization: Bearer %s\r\n\r\n",
+				      o->id, opt.host, opt.port, tok);
+		break;
+	case S_NEW: /* sessions mode */
+		c->out_len = snprintf(c->out, OUT_CAP,
+				      "POST /api/sessions HTTP/1.1\r\nHost: %s:%d\r\n"
+				      "Content-Length: 0\r\n\r\n",
+				      opt.host, opt.port);
+		break;
+	default:
+		c->out_len = 0;
+	}
+	c->out_off = 0;
+}
+
+static void fail_order(struct order *o, const char *what, int64_t t);
+
+/* Sends the order's current step (reconnecting first when needed). */
+static void send_step(struct order *o, int64_t t)
+{
+	struct conn *c = o->c;
+
+	build(o);
+	o->t_sent = t;
+	if (!o->t_first)
+		o->t_first = t;
+	if (c->fd < 0) {
+		st.reconnects++;
+		if (open_conn(c) < 0) {
+			st.conn_errors++;
+			fail_order(o, "connect", t);
+			return;
+		}
+		c->st = C_CONNECTING; /* flushed once connected */
+		return;
+	}
+	c->st = C_BUSY;
+	if (flush_out(c) < 0) {
+		st.conn_errors++;
+		close_conn(c);
+		fail_order(o, "connection", t);
+	}
+}
+
+static void finish_order(struct order *o, enum outcome oc, int64_t t)
+{
+	struct conn *c = o->c;
+
+	o->outcome = (uint8_t)oc;
+	o->step = S_DONE;
+	if (o->park_idx >= 0)
+		unpark(o);
+	if (c) {
+		if (c->st == C_BUSY)
+			c->st = C_READY;
+		o->c = NULL;
+		release_conn(c);
+	}
+	if (oc == O_CONFIRMED || oc == O_CANCELLED || oc == O_GW_OK) {
+		int64_t sec = (t - t_start) / 1000000000LL;
+
+		o->t_final = t;
+		st.finals++;
+		if (t > st.t_last_final)
+			st.t_last_final = t;
+		if (sec >= 0 && sec < st.n_sec)
+			st.per_sec[sec]++;
+	}
+}
+
+static void fail_order(struct order *o, const char *what, int64_t t)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s %s", step_name[o->step], what);
+	count(&st.errors, key);
+	finish_order(o, O_ERROR, t);
+}
+
+/* Next order on the schedule: its seats and session. */
+static int setup_order(struct order *o, int n)
+{
+	uint32_t span = opt.seat_hi - opt.seat_lo + 1;
+
+	o->park_idx = -1;
+	o->sched = opt.rate > 0 ? t_start + (int64_t)((double)n * 1e9 / opt.rate) : t_start;
+	o->tok = n_tokens ? n % n_tokens : 0;
+	o->nseats = (uint8_t)(opt.max_seats > 1 ? 1 + xorshift(&rng) % 2 : 1);
+	if (opt.mode != M_ORDERS) {
+		o->nseats = 0;
+		return 0;
+	}
+	if (seat_cursor + o->nseats > span)
+		o->nseats = (uint8_t)(span - seat_cursor);
+	if (o->nseats == 0)
+		return -1; /* out of seats */
+	for (int i = 0; i < o->nseats; i++)
+		o->seats[i] = opt.seat_lo + seat_cursor++;
+	return 0;
+}
+
+/* ---- answers --------------------------------------------------------- */
+
+/* Bytes of one complete answer (0: need more, -1: malformed); status, body. */
+static int parse_answer(struct conn *c, int *status, const char **body,
+			int *body_len, bool *close_after)
+{
+	char *hend = memmem(c->in, (size_t)c->in_len, "\r\n\r\n", 4);
+	long clen = 0;
+	int hlen;
+
+	*close_after = false;
+	if (!hend)
+		return c->in_len >= IN_CAP ? -1 : 0;
+	hlen = (int)(hend - c->in) + 4;
+	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.", 7))
+		return -1;
+	*status = atoi(c->in + 9);
+	for (char *p = memmem(c->in, (size_t)hlen, "\r\n", 2); p && p < hend;
+	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
+		char *h = p + 2;
+
+		if (!strncasecmp(h, "Content-Length:", 15))
+			clen = strtol(h + 15, NULL, 10);
+		else if (!strncasecmp(h, "Connection:", 11)) {
+			char *eol = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
+
+			for (char *q = h + 11; eol && q + 5 <= eol; q++)
+				if (!strncasecmp(q, "close", 5))
+					*close_after = true;
+		} else if (!strncasecmp(h, "Transfer-Encoding:", 18))
+			return -1; /* both servers answer with Content-Length */
+	}
+	if (clen < 0 || hlen + clen > IN_CAP)
+		return -1;
+	if (c->in_len < hlen + clen)
+		return 0;
+	*body = c->in + hlen;
+	*body_len = (int)clen;
+	return hlen + (int)clen;
+}
+
+/* The string value of "key" in a flat JSON body (first occurrence). */
+static bool json_str(const char *b, int len, const char *key, char *out, size_t cap)
+{
+	char pat[48];
+	int pl = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	const char *k = memmem(b, (size_t)len, pat, (size_t)pl), *q;
+
+	out[0] = '\0';
+	if (!k)
+		return false;
+	k += pl;
+	q = memchr(k, '"', (size_t)(b + len - k));
+	if (!q || (size_t)(q - k) >= cap)
+		return false;
+	memcpy(out, k, (size_t)(q - k));
+	out[q - k] = '\0';
+	return true;
+}
+
+static void http_fail(struct order *o, int status, const char *b, int len, int64_t t)
+{
+	char code[40], what[64];
+
+	if (!json_str(b, len, "code", code, sizeof(code)))
+		snprintf(code, sizeof(code), "-");
+	snprintf(what, sizeof(what), "%d %s", status, code);
+	fail_order(o, what, t);
+}
+
+static FILE *tokens_out;
+
+/* One complete answer for the order bound to c. */
+static void on_answer(struct conn *c, int status, const char *b, int len, int64_t t)
+{
+	struct order *o = c->o;
+	int64_t us = (t - o->t_sent) / 1000;
+	bool in = t >= t_start; /* every answer of the run counts */
+
+	if (c->fd >= 0)
+		c->st = C_READY;
+	(void)in;
+	switch (o->step) {
+	case S_NEW: { /* a session */
+		char tok[40];
+
+		if (status == 201 && json_str(b, len, "token", tok, sizeof(tok))) {
+			fprintf(tokens_out, "%s\n", tok);
+			finish_order(o, O_GW_OK, t);
+		} else {
+			http_fail(o, status, b, len, t);
+		}
+		return;
+	}
+	case S_HOLD:
+		hist_add(&st.hold, us);
+		o->hold_us = (int32_t)us;
+		if (status != 201)
+			{ http_fail(o, status, b, len, t); return; }
+		o->step = S_ORDER;
+		{ send_step(o, t); return; }
+	case S_ORDER:
+		hist_add(&st.order, us);
+		o->order_us = (int32_t)us;
+		if (status != 201 || !json_str(b, len, "orderId", o->id, sizeof(o->id)))
+			{ http_fail(o, status, b, len, t); return; }
+		st.created++;
+		o->step = S_AUTH;
+		{ send_step(o, t); return; }
+	case S_AUTH:
+		if (opt.mode == M_GATEWAY) {
+			hist_add(&st.gw_latency, (t - o->sched) / 1000);
+			hist_add(&st.gw_service, us);
+			o->auth_us = (int32_t)us;
+			if (status != 200)
+				{ http_fail(o, status, b, len, t); return; }
+			json_str(b, len, "status", o->auth, sizeof(o->auth));
+			count(&st.auth_status, o->auth);
+			{ finish_order(o, O_GW_OK, t); return; }
+		}
+		hist_add(&st.auth, us);
+		o->auth_us = (int32_t)us;
+		o->t_auth_sent = o->t_sent;
+		if (status != 200)
+			{ http_fail(o, status, b, len, t); return; }
+		{
+			char s[16], r[32], k[56];
+
+			json_str(b, len, "status", s, sizeof(s));
+			snprintf(o->auth, sizeof(o->auth), "%s", s);
+			if (json_str(b, len, "reason", r, sizeof(r)))
+				snprintf(k, sizeof(k), "%s %s", s, r);
+			else
+				snprintf(k, sizeof(k), "%s", s);
+			count(&st.auth_status, k);
+		}
+		o->step = S_GET;
+		{ send_step(o, t); return; }
+	case S_GET:
+		hist_add(&st.get, us);
+		st.gets++;
+		o->gets++;
+		if (status != 200)
+			{ http_fail(o, status, b, len, t); return; }
+		json_str(b, len, "status", o->status, sizeof(o->status));
+		if (!strcmp(o->status, "PENDING")) {
+			if ((t - o->t_auth_sent) / 1000000 > opt.final_timeout_ms) {
+				count(&st.final, "PENDING (not final in time)");
+				{ finish_order(o, O_NOT_FINAL, t); return; }
+			}
+			o->step = S_PARKED;
+			o->next_poll = t + (int64_t)opt.poll_ms * 1000000LL;
+			park(o);
+			return;
+		}
+		{
+			char k[64];
+			bool confirmed = !strcmp(o->status, "CONFIRMED");
+
+			if (!confirmed)
+				json_str(b, len, "reason", o->reason, sizeof(o->reason));
+			snprintf(k, sizeof(k), "%s%s%s", o->status, confirmed ? "" : " ",
+				 confirmed ? "" : o->reason);
+			count(&st.final, k);
+			hist_add(&st.auth_to_final, (t - o->t_auth_sent) / 1000);
+			hist_add(&st.e2e, (t - o->sched) / 1000);
+			if (confirmed)
+				st.seats_confirmed += o->nseats;
+			else
+				st.seats_cancelled += o->nseats;
+			if (confirmed != !strcmp(o->auth, "APPROVED")) {
+				snprintf(k, sizeof(k), "authorize %s, order %s", o->auth,
+					 o->status);
+				count(&st.mismatch, k);
+			}
+			{ finish_order(o, confirmed ? O_CONFIRMED : O_CANCELLED, t); return; }
+		}
+	default:
+		st.parse_errors++;
+	}
+}
+
+static int on_readable(struct conn *c)
+{
+	for (;;) {
+		ssize_t k = recv(c->fd, c->in + c->in_len, (size_t)(IN_CAP - c->in_len), 0);
+
+		if (k == 0)
+			return -1;
+		if (k < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->in_len += (int)k;
+		for (;;) {
+			int status = 0, used, blen = 0;
+			const char *body = NULL;
+			bool close_after;
+			int64_t t;
+
+			if (!c->in_len)
+				break;
+			if (c->st != C_BUSY || !c->o) {
+				st.parse_errors++; /* bytes nobody asked for */
+				return -1;
+			}
+			used = parse_answer(c, &status, &body, &blen, &close_after);
+			if (used == 0)
+				break;
+			if (used < 0) {
+				st.parse_errors++;
+				return -1;
+			}
+			t = now_ns();
+			{
+				char copy[IN_CAP];
+
+				memcpy(copy, body, (size_t)blen);
+				memmove(c->in, c->in + used, (size_t)(c->in_len - used));
+				c->in_len -= used;
+				if (close_after) {
+					/* answer handled on a fresh connection */
+					struct order *o = c->o;
+
+					close_conn(c);
+					c->o = o;
+				}
+				on_answer(c, status, copy, blen, t);
+			}
+			if (c->fd < 0)
+				return 0;
+		}
+	}
+}
+
+/* ---- CPU ------------------------------------------------------------- */
+
+static double stat_cpu_s(const char *path, char *comm, size_t commcap)
+{
+	char buf[2048], *p, *q;
+	unsigned long long ut, stt;
+	FILE *f = fopen(path, "r");
+	size_t k;
+
+	if (!f)
+		return -1;
+	k = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[k] = '\0';
+	p = strrchr(buf, ')');
+	q = strchr(buf, '(');
+	if (comm && q && p && p > q)
+		snprintf(comm, commcap, "%.*s", (int)(p - q - 1), q + 1);
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &stt) != 2)
+		return -1;
+	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double pid_cpu(int pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return stat_cpu_s(path, NULL, 0);
+}
+
+struct thread_cpu {
+	int tid;
+	char comm[32];
+	double s0, s1;
+};
+
+static struct thread_cpu *threads;
+static int n_threads;
+
+static void threads_sample(int pid, bool first)
+{
+	char dir[64], path[128];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int tid = atoi(e->d_name);
+		char comm[32];
+		double s;
+		int i;
+
+		if (tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/stat", dir, tid);
+		s = stat_cpu_s(path, comm, sizeof(comm));
+		if (s < 0)
+			continue;
+		for (i = 0; i < n_threads && threads[i].tid != tid; i++)
+			;
+		if (i == n_threads) {
+			struct thread_cpu *nt = realloc(threads, (size_t)(n_threads + 1) * sizeof(*nt));
+
+			if (!nt)
+				break;
+			threads = nt;
+			threads[i].tid = tid;
+			snprintf(threads[i].comm, sizeof(threads[i].comm), "%s", comm);
+			threads[i].s0 = first ? s : 0;
+			threads[i].s1 = s;
+			n_threads++;
+		} else {
+			threads[i].s1 = s;
+		}
+		if (first)
+			threads[i].s0 = s;
+	}
+	closedir(d);
+}
+
+static int cmp_thread(const void *a, const void *b)
+{
+	const struct thread_cpu *x = a, *y = b;
+	double dx = x->s1 - x->s0, dy = y->s1 - y->s0;
+
+	return dx < dy ? 1 : dx > dy ? -1 : 0;
+}
+
+static void host_cpu(unsigned long long *busy, unsigned long long *total)
+{
+	unsigned long long v[10] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+
+	*busy = *total = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+		*total = *busy + v[3] + v[4];
+	}
+	fclose(f);
+}
+
+/* ---- paymentd's log: orderId -> delayMs ----------------------------------- */
+
+struct gw_entry {
+	char *id;
+	int delay_ms;
+};
+
+static struct gw_entry *gw_map;
+static size_t gw_cap;
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static struct gw_entry *gw_slot(const char *id)
+{
+	size_t i = hash_str(id) & (gw_cap - 1);
+
+	while (gw_map[i].id && strcmp(gw_map[i].id, id))
+		i = (i + 1) & (gw_cap - 1);
+	return &gw_map[i];
+}
+
+/* Reads the orders of interest from paymentd's log; the first decision of
+ * an order (not a replay) carries its delay. */
+static void gw_load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+
+	gw_cap = 1;
+	while (gw_cap < (size_t)n_orders * 2 + 16)
+		gw_cap <<= 1;
+	gw_map = calloc(gw_cap, sizeof(*gw_map));
+	if (!gw_map)
+		die("%s", "out of memory");
+	/* the keys: this run's order ids */
+	for (int i = 0; i < n_orders; i++) {
+		char idbuf[64];
+		struct gw_entry *e;
+
+		if (opt.mode == M_GATEWAY)
+			snprintf(idbuf, sizeof(idbuf), "%s-%d", opt.key_prefix, i);
+		else if (orders[i].id[0])
+			snprintf(idbuf, sizeof(idbuf), "%s", orders[i].id);
+		else
+			continue;
+		e = gw_slot(idbuf);
+		if (!e->id) {
+			e->id = strdup(idbuf);
+			e->delay_ms = -1;
+		}
+	}
+	if (!f) {
+		fprintf(stderr, "orders_load: cannot read the gateway log %s\n", path);
+		return;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char id[64], *p;
+		struct gw_entry *e;
+		int len = (int)strlen(line);
+
+		if (!strstr(line, "\"msg\":\"authorize\"") || strstr(line, "\"replay\":true"))
+			continue;
+		if (!json_str(line, len, "orderId", id, sizeof(id)))
+			continue;
+		p = strstr(line, "\"delayMs\":");
+		if (!p)
+			continue;
+		e = gw_slot(id);
+		if (e->id && e->delay_ms < 0)
+			e->delay_ms = atoi(p + 10);
+	}
+	free(line);
+	fclose(f);
+}
+
+static int gw_delay(const struct order *o)
+{
+	char idbuf[64];
+	struct gw_entry *e;
+
+	if (opt.mode == M_GATEWAY)
+		snprintf(idbuf, sizeof(idbuf), "%s-%d", opt.key_prefix, (int)(o - orders));
+	else
+		snprintf(idbuf, sizeof(idbuf), "%s", o->id);
+	e = gw_slot(idbuf);
+	return e->id ? e->delay_ms : -1;
+}
+
+/* ---- set-up ---------------------------------------------------------- */
+
+static void load_tokens(void)
+{
+	FILE *f = fopen(opt.tokens_path, "r");
+	char line[128];
+	int cap = 1024;
+
+	if (!f)
+		die("cannot open the tokens file %s", opt.tokens_path);
+	tokens = malloc((size_t)cap * sizeof(*tokens));
+	while (tokens && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n \t")] = '\0';
+		if (strlen(line) != 32)
+			continue;
+		if (n_tokens == cap) {
+			cap *= 2;
+			tokens = realloc(tokens, (size_t)cap * sizeof(*tokens));
+			if (!tokens)
+				break;
+		}
+		memcpy(tokens[n_tokens++], line, 33);
+	}
+	fclose(f);
+	if (!tokens || n_tokens == 0)
+		die("no 32-hex tokens in %s", opt.tokens_path);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: orders_load [--mode orders|gateway|sessions] --target host:port\n"
+		"  [--tokens FILE] [--event N] [--seats A-B] [--max-seats 1|2]\n"
+		"  [--rate ORDERS_PER_S] [--duration S] [--count N (sessions)]\n"
+		"  [--conns N] [--hold-seconds S] [--poll-ms MS] [--final-timeout-ms MS]\n"
+		"  [--timeout-ms MS] [--drain S] [--steady-skip S] [--key-prefix STR]\n"
+		"  [--gateway-log FILE] [--orders-log FILE] [--seed N]\n"
+		"  [--pid NAME=PID]... [--threads-of PID]\n");
+	exit(2);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"mode", 1, 0, 'm'},	      {"target", 1, 0, 't'},
+		{"tokens", 1, 0, 'k'},	      {"event", 1, 0, 'e'},
+		{"seats", 1, 0, 's'},	      {"max-seats", 1, 0, 'x'},
+		{"rate", 1, 0, 'R'},	      {"duration", 1, 0, 'd'},
+		{"count", 1, 0, 'n'},	      {"conns", 1, 0, 'c'},
+		{"hold-seconds", 1, 0, 'H'},  {"poll-ms", 1, 0, 'P'},
+		{"final-timeout-ms", 1, 0, 'F'}, {"timeout-ms", 1, 0, 'o'},
+		{"drain", 1, 0, 'D'},	      {"steady-skip", 1, 0, 'K'},
+		{"key-prefix", 1, 0, 'p'},    {"gateway-log", 1, 0, 'g'},
+		{"orders-log", 1, 0, 'l'},    {"seed", 1, 0, 'S'},
+		{"pid", 1, 0, 'i'},	      {"threads-of", 1, 0, 'T'},
+		{"help", 0, 0, 'h'},	      {0, 0, 0, 0}};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			if (!strcmp(optarg, "orders"))
+				opt.mode = M_ORDERS;
+			else if (!strcmp(optarg, "gateway"))
+				opt.mode = M_GATEWAY;
+			else if (!strcmp(optarg, "sessions"))
+				opt.mode = M_SESSIONS;
+			else
+				usage();
+			break;
+		case 't': {
+			char *colon = strrchr(optarg, ':');
+
+			if (!colon || colon - optarg >= (long)sizeof(opt.host))
+				usage();
+			snprintf(opt.host, sizeof(opt.host), "%.*s", (int)(colon - optarg), optarg);
+			opt.port = atoi(colon + 1);
+			break;
+		}
+		case 'k': opt.tokens_path = optarg; break;
+		case 'e': opt.event = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 's':
+			if (sscanf(optarg, "%u-%u", &opt.seat_lo, &opt.seat_hi) != 2 ||
+			    opt.seat_hi < opt.seat_lo)
+				usage();
+			break;
+		case 'x': opt.max_seats = atoi(optarg); break;
+		case 'R': opt.rate = atof(optarg); break;
+		case 'd': opt.duration = atof(optarg); break;
+		case 'n': opt.count = atoi(optarg); break;
+		case 'c': opt.conns = atoi(optarg); break;
+		case 'H': opt.hold_seconds = atoi(optarg); break;
+		case 'P': opt.poll_ms = atoi(optarg); break;
+		case 'F': opt.final_timeout_ms = atoi(optarg); break;
+		case 'o': opt.timeout_ms = atoi(optarg); break;
+		case 'D': opt.drain_s = atof(optarg); break;
+		case 'K': opt.steady_skip_s = atof(optarg); break;
+		case 'p': opt.key_prefix = optarg; break;
+		case 'g': opt.gateway_log = optarg; break;
+		case 'l': opt.orders_log = optarg; break;
+		case 'S': opt.seed = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'i': {
+			char *eq = strchr(optarg, '=');
+
+			if (!eq || opt.n_pids >= MAX_PIDS || eq - optarg >= 32)
+				usage();
+			snprintf(opt.pid_name[opt.n_pids], 32, "%.*s", (int)(eq - optarg), optarg);
+			opt.pid[opt.n_pids++] = atoi(eq + 1);
+			break;
+		}
+		case 'T': opt.threads_of = atoi(optarg); break;
+		default:
+			usage();
+		}
+	}
+	if (opt.conns < 1 || opt.conns > MAX_CONNS || opt.port < 1 || opt.port > 65535 ||
+	    opt.timeout_ms < 100 || opt.poll_ms < 1 || opt.drain_s < 0 ||
+	    opt.drain_s > 600 || opt.max_seats < 1 || opt.max_seats > 2 ||
+	    strlen(opt.key_prefix) > 40)
+		usage();
+	if (opt.mode == M_SESSIONS) {
+		if (opt.count < 1 || opt.count > MAX_ORDERS)
+			usage();
+	} else if (opt.rate <= 0 || opt.rate > 100000 || opt.duration <= 0 ||
+		   opt.duration > 600 || opt.rate * opt.duration > MAX_ORDERS) {
+		usage();
+	}
+	if (opt.mode == M_ORDERS && !opt.tokens_path)
+		usage();
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+static void on_connected(struct conn *c, int64_t t)
+{
+	c->st = C_READY;
+	want_write(c, false);
+	if (c->o && c->out_len > c->out_off) { /* a step waiting for this connect */
+		c->st = C_BUSY;
+		if (flush_out(c) < 0) {
+			st.conn_errors++;
+			close_conn(c);
+			fail_order(c->o, "connection", t);
+		}
+	}
+}
+
+static void broken(struct conn *c, int64_t t)
+{
+	struct order *o = c->o;
+	bool waiting = o && c->st != C_READY;
+
+	close_conn(c);
+	if (o && waiting) {
+		st.conn_errors++;
+		fail_order(o, "connection", t);
+	}
+	/* a parked order keeps its (closed) connection: its next GET reconnects */
+}
+
+static void run(void)
+{
+	struct epoll_event evs[512];
+	int next = 0, pending;
+	int64_t last_scan = 0, deadline;
+
+	/* every connection open before the clock starts */
+	for (int i = 0; i < opt.conns; i++)
+		if (open_conn(&conns[i]) < 0)
+			st.conn_errors++;
+	pending = opt.conns;
+	deadline = now_ns() + 20000000000LL;
+	while (pending > 0 && now_ns() < deadline) {
+		int n = epoll_wait(epfd, evs, 512, 100);
+
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			int err = 0;
+			socklen_t el = sizeof(err);
+
+			if (c->st != C_CONNECTING)
+				continue;
+			pending--;
+			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+				st.conn_errors++;
+				close_conn(c);
+				continue;
+			}
+			c->st = C_READY;
+			want_write(c, false);
+		}
+	}
+	t_start = now_ns() + 20000000LL;
+	t_end = opt.mode == M_SESSIONS ? t_start
+				      : t_start + (int64_t)(opt.duration * 1e9);
+	for (int i = 0; i < n_orders; i++)
+		if (setup_order(&orders[i], i) < 0) {
+			n_orders = i; /* out of seats: fewer orders (reported) */
+			break;
+		}
+	while (now_ns() < t_start)
+		;
+	for (;;) {
+		int64_t t = now_ns(), wait_ns = 50000000LL;
+		int n;
+
+		/* start what is due while a connection is free */
+		while (next < n_orders && orders[next].sched <= t && n_free > 0) {
+			struct order *o = &orders[next++];
+			struct conn *c = &conns[free_stack[--n_free]];
+
+			o->c = c;
+			c->o = o;
+			active++;
+			o->step = opt.mode == M_ORDERS	   ? S_HOLD
+				  : opt.mode == M_GATEWAY ? S_AUTH
+							  : S_NEW;
+			send_step(o, t);
+			hist_add(&st.start_lag, (t - o->sched) / 1000);
+		}
+		/* polls that are due */
+		for (int i = 0; i < n_parked;) {
+			struct order *o = parked[i];
+
+			if (o->next_poll <= t) {
+				unpark(o);
+				o->step = S_GET;
+				send_step(o, t);
+				continue; /* parked[i] is another order now */
+			}
+			if (o->next_poll - t < wait_ns)
+				wait_ns = o->next_poll - t;
+			i++;
+		}
+		/* unanswered requests */
+		if (t - last_scan > 50000000LL) {
+			last_scan = t;
+			for (int i = 0; i < opt.conns; i++) {
+				struct conn *c = &conns[i];
+
+				if (c->o && (c->st == C_BUSY || c->st == C_CONNECTING) &&
+				    t - c->o->t_sent > (int64_t)opt.timeout_ms * 1000000LL) {
+					struct order *o = c->o;
+
+					st.timeouts++;
+					close_conn(c);
+					fail_order(o, "timeout", t);
+				}
+			}
+		}
+		if (next >= n_orders && active == 0)
+			break;
+		if (t > t_end + (int64_t)(opt.drain_s * 1e9))
+			break;
+		if (next < n_orders && n_free > 0) {
+			int64_t d = orders[next].sched - t;
+
+			if (d < wait_ns)
+				wait_ns = d < 0 ? 0 : d;
+		}
+		{
+			struct timespec ts = {.tv_sec = wait_ns / 1000000000LL,
+					      .tv_nsec = wait_ns % 1000000000LL};
+
+			n = epoll_pwait2(epfd, evs, 512, &ts, NULL);
+			if (n < 0 && errno == ENOSYS)
+				n = epoll_wait(epfd, evs, 512, (int)((wait_ns + 999999) / 1000000));
+		}
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			int64_t tn = now_ns();
+
+			if (c->fd < 0)
+				continue;
+			if (c->st == C_CONNECTING) {
+				int err = 0;
+				socklen_t el = sizeof(err);
+
+				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+				if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+					broken(c, tn);
+					continue;
+				}
+				on_connected(c, tn);
+				continue;
+			}
+			if (evs[i].events & EPOLLOUT) {
+				if (flush_out(c) < 0) {
+					broken(c, tn);
+					continue;
+				}
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+				if (on_readable(c) < 0)
+					broken(c, now_ns());
+			}
+		}
+	}
+	/* what never started or never ended */
+	st.not_started = (uint64_t)(n_orders - next);
+	for (int i = 0; i < next; i++) {
+		struct order *o = &orders[i];
+
+		if (o->step != S_DONE) {
+			char key[64];
+
+			snprintf(key, sizeof(key), "%s unfinished at the end of the drain",
+				 step_name[o->step]);
+			count(&st.errors, key);
+			o->outcome = O_UNFINISHED;
+		}
+	}
+	for (int i = 0; i < opt.conns; i++)
+		close_conn(&conns[i]);
+}
+
+static void write_orders_log(void)
+{
+	FILE *f = fopen(opt.orders_log, "w");
+
+	if (!f)
+		die("cannot write %s", opt.orders_log);
+	fprintf(f, "n,sched_ms,seats,order_id,hold_us,order_us,auth_us,auth_status,"
+		   "final_status,reason,gets,auth_to_final_us,e2e_us,gateway_delay_ms,outcome\n");
+	for (int i = 0; i < n_orders; i++) {
+		struct order *o = &orders[i];
+
+		fprintf(f, "%d,%.3f,%d,%s,%d,%d,%d,%s,%s,%s,%d,%lld,%lld,%d,%d\n", i,
+			(double)(o->sched - t_start) / 1e6, o->nseats, o->id, o->hold_us,
+			o->order_us, o->auth_us, o->auth, o->status, o->reason, o->gets,
+			o->t_final && o->t_auth_sent ? (long long)((o->t_final - o->t_auth_sent) / 1000) : -1LL,
+			o->t_final ? (long long)((o->t_final - o->sched) / 1000) : -1LL,
+			gw_map ? gw_delay(o) : -1, o->outcome);
+	}
+	fclose(f);
+}
+
+static void print_per_sec(FILE *f, int64_t t_stop)
+{
+	int secs = (int)((t_stop - t_start + 999999999LL) / 1000000000LL);
+
+	if (secs > st.n_sec)
+		secs = st.n_sec;
+	fprintf(f, "\"completed_per_second\":[");
+	for (int i = 0; i < secs; i++)
+		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)st.per_sec[i]);
+	fprintf(f, "]");
+}
+
+int main(int argc, char **argv)
+{
+	double cpu0[MAX_PIDS], cpu1[MAX_PIDS];
+	unsigned long long hb0, ht0, hb1, ht1;
+	struct rusage ru0, ru1;
+	int64_t t_stop;
+	FILE *o = stdout;
+
+	signal(SIGPIPE, SIG_IGN);
+	parse_args(argc, argv);
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	if (opt.tokens_path)
+		load_tokens();
+	rng ^= (uint64_t)opt.seed * 0x2545F4914F6CDD1DULL;
+	if (!rng)
+		rng = 1;
+	target.sin_family = AF_INET;
+	target.sin_port = htons((uint16_t)opt.port);
+	if (inet_pton(AF_INET, opt.host, &target.sin_addr) != 1)
+		die("target host must be an IPv4 address: %s", opt.host);
+	n_orders = opt.mode == M_SESSIONS ? opt.count : (int)(opt.rate * opt.duration + 0.5);
+	if (opt.conns > n_orders)
+		opt.conns = n_orders;
+	orders = calloc((size_t)n_orders, sizeof(*orders));
+	conns = calloc((size_t)opt.conns, sizeof(*conns));
+	free_stack = calloc((size_t)opt.conns, sizeof(int));
+	parked = calloc((size_t)opt.conns, sizeof(*parked));
+	st.n_sec = (int)(opt.duration + opt.drain_s) + 4;
+	st.per_sec = calloc((size_t)st.n_sec, sizeof(uint64_t));
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!orders || !conns || !free_stack || !parked || !st.per_sec || epfd < 0)
+		die("%s", "out of resources");
+	for (int i = 0; i < opt.conns; i++) {
+		conns[i].fd = -1;
+		conns[i].idx = i;
+		free_stack[n_free++] = opt.conns - 1 - i;
+	}
+	tokens_out = stdout;
+
+	for (int i = 0; i < opt.n_pids; i++)
+		cpu0[i] = pid_cpu(opt.pid[i]);
+	if (opt.threads_of)
+		threads_sample(opt.threads_of, true);
+	host_cpu(&hb0, &ht0);
+	getrusage(RUSAGE_SELF, &ru0);
+	run();
+	t_stop = now_ns();
+	for (int i = 0; i < opt.n_pids; i++)
+		cpu1[i] = pid_cpu(opt.pid[i]);
+	if (opt.threads_of)
+		threads_sample(opt.threads_of, false);
+	host_cpu(&hb1, &ht1);
+	getrusage(RUSAGE_SELF, &ru1);
+
+	if (opt.mode == M_SESSIONS) {
+		fflush(stdout);
+		if (st.finals != (uint64_t)n_orders) {
+			fprintf(stderr, "orders_load: %llu of %d sessions created; errors: ",
+				(unsigned long long)st.finals, n_orders);
+			counters_json(stderr, "errors", &st.errors);
+			fprintf(stderr, "\n");
+			return 1;
+		}
+		return 0;
+	}
+
+	if (opt.gateway_log) {
+		gw_load(opt.gateway_log);
+		for (int i = 0; i < n_orders; i++) {
+			struct order *od = &orders[i];
+			int d;
+
+			if (!od->auth[0] || !od->auth_us)
+				continue; /* no authorize answer */
+			d = gw_delay(od);
+			if (d < 0) {
+				st.gw_log_missing++;
+				continue;
+			}
+			st.gw_log_found++;
+			hist_add(&st.gw_delay, (int64_t)d * 1000);
+			if (opt.mode == M_GATEWAY)
+				hist_add(&st.gw_minus_delay, od->auth_us - (int64_t)d * 1000);
+			else
+				hist_add(&st.auth_minus_delay, od->auth_us - (int64_t)d * 1000);
+		}
+	}
+	if (opt.orders_log)
+		write_orders_log();
+
+	/* sustained: completions in the steady part of the schedule window */
+	double secs = opt.duration;
+	double skip = opt.steady_skip_s < secs / 2 ? opt.steady_skip_s : 0;
+	uint64_t in_window = 0, min_sec = UINT64_MAX, max_sec = 0;
+	int from = (int)skip, to = (int)secs; /* whole seconds [from, to) */
+
+	for (int i = from; i < to && i < st.n_sec; i++) {
+		in_window += st.per_sec[i];
+		if (st.per_sec[i] < min_sec)
+			min_sec = st.per_sec[i];
+		if (st.per_sec[i] > max_sec)
+			max_sec = st.per_sec[i];
+	}
+	if (min_sec == UINT64_MAX)
+		min_sec = 0;
+	double client_cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+			    (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+			    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+			    (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	double wall = (double)(t_stop - t_start) / 1e9;
+	double host_busy = ht1 > ht0 ? 100.0 * (double)(hb1 - hb0) / (double)(ht1 - ht0) : -1;
+	uint64_t started = (uint64_t)n_orders - st.not_started;
+
+	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"event\":%u,\"seats\":\"%u-%u\","
+		   "\"rate\":%.1f,\"duration_s\":%.3f,\"conns\":%d,\"tokens\":%d,"
+		   "\"poll_ms\":%d,\"offered\":%d,\"started\":%llu,\"not_started\":%llu,"
+		   "\"wall_s\":%.3f,",
+		opt.mode == M_ORDERS ? "orders" : "gateway", opt.host, opt.port, opt.event,
+		opt.seat_lo, opt.seat_hi, opt.rate, secs, opt.conns, n_tokens, opt.poll_ms,
+		n_orders, (unsigned long long)started, (unsigned long long)st.not_started,
+		wall);
+	fprintf(o, "\"completed\":%llu,\"completed_per_s\":%.1f,"
+		   "\"sustained\":{\"window_s\":[%d,%d],\"completed\":%llu,\"per_s\":%.1f,"
+		   "\"min_second\":%llu,\"max_second\":%llu},",
+		(unsigned long long)st.finals,
+		st.t_last_final > t_start
+			? (double)st.finals / ((double)(st.t_last_final - t_start) / 1e9)
+			: 0.0,
+		from, to, (unsigned long long)in_window,
+		to > from ? (double)in_window / (double)(to - from) : 0.0,
+		(unsigned long long)min_sec, (unsigned long long)max_sec);
+	print_per_sec(o, t_stop);
+	fprintf(o, ",\"last_completion_after_end_s\":%.3f,",
+		st.t_last_final ? (double)(st.t_last_final - t_end) / 1e9 : 0.0);
+	fprintf(o, "\"latency_us\":{");
+	hist_json(o, "start_lag", &st.start_lag);
+	if (opt.mode == M_ORDERS) {
+		fprintf(o, ",");
+		hist_json(o, "hold", &st.hold);
+		fprintf(o, ",");
+		hist_json(o, "order", &st.order);
+		fprintf(o, ",");
+		hist_json(o, "authorize", &st.auth);
+		fprintf(o, ",");
+		hist_json(o, "get", &st.get);
+		fprintf(o, ",");
+		hist_json(o, "authorize_to_final", &st.auth_to_final);
+		fprintf(o, ",");
+		hist_json(o, "end_to_end", &st.e2e);
+		fprintf(o, ",");
+		hist_json(o, "gateway_delay", &st.gw_delay);
+		fprintf(o, ",");
+		hist_json(o, "authorize_minus_gateway_delay", &st.auth_minus_delay);
+	} else {
+		fprintf(o, ",");
+		hist_json(o, "gateway", &st.gw_latency);
+		fprintf(o, ",");
+		hist_json(o, "gateway_service", &st.gw_service);
+		fprintf(o, ",");
+		hist_json(o, "gateway_delay", &st.gw_delay);
+		fprintf(o, ",");
+		hist_json(o, "gateway_minus_delay", &st.gw_minus_delay);
+	}
+	fprintf(o, "},");
+	counters_json(o, "authorize_status", &st.auth_status);
+	fprintf(o, ",");
+	counters_json(o, "final_status", &st.final);
+	fprintf(o, ",\"confirmed\":%llu,\"cancelled\":%llu,\"orders_created\":%llu,"
+		   "\"seats_confirmed\":%llu,\"seats_cancelled\":%llu,\"gets\":%llu,",
+		(unsigned long long)(counter_get(&st.final, "CONFIRMED")),
+		(unsigned long long)(st.finals - counter_get(&st.final, "CONFIRMED")) *
+			(opt.mode == M_ORDERS),
+		(unsigned long long)st.created, (unsigned long long)st.seats_confirmed,
+		(unsigned long long)st.seats_cancelled, (unsigned long long)st.gets);
+	counters_json(o, "mismatches", &st.mismatch);
+	fprintf(o, ",");
+	counters_json(o, "errors", &st.errors);
+	fprintf(o, ",\"not_completed\":%llu,\"timeouts\":%llu,\"connection_errors\":%llu,"
+		   "\"parse_errors\":%llu,\"reconnects\":%llu,"
+		   "\"gateway_log\":{\"found\":%llu,\"missing\":%llu},",
+		(unsigned long long)((uint64_t)n_orders - st.finals), /* anything not ended */
+		(unsigned long long)st.timeouts, (unsigned long long)st.conn_errors,
+		(unsigned long long)st.parse_errors, (unsigned long long)st.reconnects,
+		(unsigned long long)st.gw_log_found, (unsigned long long)st.gw_log_missing);
+	fprintf(o, "\"cpu\":{\"wall_s\":%.3f,\"host_busy_pct\":%.1f,\"client_s\":%.3f,"
+		   "\"processes\":{",
+		wall, host_busy, client_cpu);
+	for (int i = 0; i < opt.n_pids; i++)
+		fprintf(o, "%s\"%s\":{\"pid\":%d,\"cpu_s\":%.2f,\"core_pct\":%.1f}",
+			i ? "," : "", opt.pid_name[i], opt.pid[i],
+			cpu0[i] >= 0 && cpu1[i] >= 0 ? cpu1[i] - cpu0[i] : -1.0,
+			cpu0[i] >= 0 && cpu1[i] >= 0 && wall > 0
+				? 100.0 * (cpu1[i] - cpu0[i]) / wall
+				: -1.0);
+	fprintf(o, "},\"threads\":[");
+	if (n_threads) {
+		qsort(threads, (size_t)n_threads, sizeof(*threads), cmp_thread);
+		for (int i = 0; i < n_threads && i < TOP_THREADS; i++)
+			fprintf(o, "%s{\"tid\":%d,\"comm\":\"%s\",\"cpu_s\":%.2f,\"core_pct\":%.1f}",
+				i ? "," : "", threads[i].tid, threads[i].comm,
+				threads[i].s1 - threads[i].s0,
+				wall > 0 ? 100.0 * (threads[i].s1 - threads[i].s0) / wall : 0.0);
+	}
+	fprintf(o, "]}}\n");
+	return 0;
+}

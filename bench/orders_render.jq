@@ -1,0 +1,107 @@
+# bench/orders_render.jq: bench/results/orders.json -> the markdown section
+# "## Orders and payments" (bench/results/orders.md). jq -r -f.
+
+def num:
+  if . == null then "–"
+  elif (. | fabs) >= 100 then (. | round | tostring)
+  elif (. | fabs) >= 10 then ((. * 10 | round) / 10 | tostring)
+  else ((. * 100 | round) / 100 | tostring) end;
+
+# median (min-max) over the rounds
+def cell:
+  if . == null then "–"
+  elif .n == 1 then (.median | num)
+  else "\(.median | num) (\(.min | num)-\(.max | num))" end;
+
+def yes: if . then "met" else "**missed**" end;
+def ok: if . then "pass" else "**FAIL**" end;
+
+def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" then "none" else . end;
+
+. as $r
+| ($r.series | map({key: (.rate | tostring), value: .}) | from_entries) as $by
+| ($r.target) as $t
+| ($by[$t.rate | tostring]) as $ts
+| ([$r.series[].rate]) as $rates
+| def cmd_o($rate): "[O\($rate)]";
+  def cmd_g($rate): "[G\($rate)]";
+  def lat_row($label; $cmd; $l): "| \($label) | \($cmd) | \($l.p50 | cell) | \($l.p95 | cell) | \($l.p99 | cell) | \($l.max | cell) |";
+[
+  "## Orders and payments",
+  "",
+  "The full purchase through ticketd's REST API, offered open loop at a fixed rate: per order hold 1-2 seats (`POST /api/reservations`), `POST /api/orders` with a unique `Idempotency-Key`, `POST /api/payments/authorize`, then `GET /api/orders/{id}` every \($r.settings.poll_ms) ms until it is CONFIRMED or CANCELLED. paymentd runs with its defaults (\($r.settings.paymentd)). Baseline in the same run: the same schedule straight to paymentd's `POST /v1/authorize` (no ticketd). Latency counts from each order's scheduled start (no coordinated omission); every order has its own keep-alive connection and session (\($r.settings.sessions) sessions), seats never contended.",
+  "",
+  "- Command: `\($r.command)` (run \($r.run_id), \($r.started) to \($r.finished); set-up \($r.setup_s) s, measurement \($r.measure_s) s under `/run/tkbench.lock`). Per round and rate: gateway alone \($r.settings.gateway_secs) s, then orders (\($r.settings.target_secs) s at \($t.rate)/s, \($r.settings.reference_secs) s at the other rates); \($r.settings.reps) rounds, interleaved; a warm-up before (not counted).",
+  "- Machine: \($r.machine.cpu), \($r.machine.nproc) cores, \($r.machine.mem_mb) MiB, \($r.machine.os), kernel \($r.machine.kernel), MariaDB \($r.machine.mariadb); shared and noisy: CPU busy \($r.background_busy_pct.before)% before the runs, \($r.background_busy_pct.after)% after.",
+  "- ticketd: socket hold path, \($r.settings.ticketd_http_threads) HTTP threads, DB pool \($r.settings.ticketd_db_pool); \($r.build).",
+  "- Figures: median over the \($r.settings.reps) rounds, spread (min-max) in brackets; latency in ms.",
+  "",
+  "### Target (issue #6)",
+  "",
+  "| figure | command | target | measured | |",
+  "|---|---|---|---|---|",
+  (if $ts == null then "| (the target rate was not measured) | | | | |" else
+    "| sustained orders/s at \($t.rate)/s offered (completed per second, seconds 2 to \($r.settings.target_secs)) | \(cmd_o($t.rate)) | \($t.rate)/s (>= 98%) | \($ts.orders.sustained_per_s | cell) | \($t.sustained_met | yes) |",
+    "| end-to-end p95 at \($t.rate)/s (first request to final status seen) | \(cmd_o($t.rate)) | < \($t.p95_end_to_end_target_ms) ms | \($ts.orders.latency_ms.end_to_end.p95 | cell) | \($t.p95_met | yes) |",
+    "| authorize -> final status p95 at \($t.rate)/s | \(cmd_o($t.rate)) | | \($ts.orders.latency_ms.authorize_to_final.p95 | cell) | |",
+    "| paymentd alone, p95 at \($t.rate)/s (baseline) | \(cmd_g($t.rate)) | | \($ts.gateway.latency_ms.gateway.p95 | cell) | |"
+  end),
+  "",
+  "Rule: \($t.rule).",
+  "",
+  "### Latency (ms)",
+  "",
+  "| rate, measure | command | p50 | p95 | p99 | max |",
+  "|---|---|---|---|---|---|",
+  ($rates[] as $rate | $by[$rate | tostring] as $s | $s.orders.latency_ms as $l |
+    lat_row("\($rate)/s end to end: scheduled start -> CONFIRMED/CANCELLED seen"; cmd_o($rate); $l.end_to_end),
+    lat_row("\($rate)/s authorize sent -> final status seen"; cmd_o($rate); $l.authorize_to_final),
+    lat_row("\($rate)/s hold (`POST /api/reservations`)"; cmd_o($rate); $l.hold),
+    lat_row("\($rate)/s order (`POST /api/orders`)"; cmd_o($rate); $l.order),
+    lat_row("\($rate)/s authorize (`POST /api/payments/authorize`, gateway included)"; cmd_o($rate); $l.authorize),
+    lat_row("\($rate)/s &nbsp; of it: paymentd's drawn delay for these orders (its log)"; cmd_o($rate); $l.gateway_delay),
+    lat_row("\($rate)/s &nbsp; of it: ticketd's share (authorize - that delay, per order)"; cmd_o($rate); $l.authorize_minus_gateway_delay),
+    lat_row("\($rate)/s `GET /api/orders/{id}`"; cmd_o($rate); $l.get),
+    lat_row("\($rate)/s start lag (waiting for a free connection)"; cmd_o($rate); $l.start_lag),
+    lat_row("\($rate)/s baseline: paymentd alone, `POST /v1/authorize`"; cmd_g($rate); $s.gateway.latency_ms.gateway),
+    lat_row("\($rate)/s baseline: &nbsp; its drawn delay (its log)"; cmd_g($rate); $s.gateway.latency_ms.gateway_delay),
+    lat_row("\($rate)/s baseline: &nbsp; paymentd's own cost (latency - delay)"; cmd_g($rate); $s.gateway.latency_ms.gateway_minus_delay)
+  ),
+  "",
+  "### Throughput and outcomes (sums over the rounds)",
+  "",
+  "| rate | command | offered | completed | sustained/s | slowest second | final status | authorize answers | declined share % | errors, not completed |",
+  "|---|---|---|---|---|---|---|---|---|---|",
+  ($rates[] as $rate | $by[$rate | tostring].orders as $o |
+    "| \($rate)/s | \(cmd_o($rate)) | \($o.offered) | \($o.completed) | \($o.sustained_per_s | cell) | \($o.slowest_second | cell) | \($o.final_status | counters) | \($o.authorize_status | counters) | \($o.declined_share_pct | cell) | \($o.errors | counters); not completed \($o.not_completed) |"),
+  ($rates[] as $rate | $by[$rate | tostring].gateway as $g |
+    "| \($rate)/s baseline | \(cmd_g($rate)) | \($g.offered) | \($g.answered) | | | | \($g.authorize_status | counters) | | \($g.errors | counters) |"),
+  "",
+  "### Where the time and the CPU go",
+  "",
+  "CPU in % of one core over each orders run (/proc, median and spread over the rounds; the machine has \($r.machine.nproc) cores), CPU ms per completed order, ticketd's server-side mean time per route (its /metrics, request to response), MariaDB's commits and fsyncs per completed order (SHOW GLOBAL STATUS deltas, everything ticketd did meanwhile).",
+  "",
+  "| rate | command | ticketd | paymentd | mariadbd | redis | kafka | host busy | load client |",
+  "|---|---|---|---|---|---|---|---|---|",
+  ($rates[] as $rate | $by[$rate | tostring].orders.cpu_core_pct as $c |
+    "| \($rate)/s, % of a core | \(cmd_o($rate)) | \($c.ticketd | cell) | \($c.paymentd | cell) | \($c.mariadbd | cell) | \($c.redis | cell) | \($c.kafka | cell) | \($c.host_busy_pct | cell) | \($c.load_client_pct | cell) |"),
+  ($rates[] as $rate | $by[$rate | tostring].orders.cpu_ms_per_order as $c |
+    "| \($rate)/s, CPU ms per order | \(cmd_o($rate)) | \($c.ticketd | cell) | \($c.paymentd | cell) | \($c.mariadbd | cell) | \($c.redis | cell) | \($c.kafka | cell) | | |"),
+  "",
+  "| rate | command | server-side mean ms per route | MariaDB per order | busiest ticketd threads (first round) |",
+  "|---|---|---|---|---|",
+  ($rates[] as $rate | $by[$rate | tostring].orders as $o |
+    "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–") |"),
+  "",
+  "### Audit (MariaDB, after the runs)",
+  "",
+  ($r.audit.checks | to_entries[] | "- \(.value | ok): \(.key)"),
+  "- Totals: \($r.audit.db.orders_total) orders (\($r.audit.db.pending_orders) PENDING), \($r.audit.db.sold_seats_total) sold seats, payments \($r.audit.db.payments_approved) APPROVED / \($r.audit.db.payments_declined) DECLINED / \($r.audit.db.payments_failed) FAILED; paymentd counted \($r.audit.paymentd.counters.approved // "?") approved and \($r.audit.paymentd.counters.declined // "?") declined, \($r.audit.paymentd.baseline_approved) and \($r.audit.paymentd.baseline_declined) of them the baseline's.",
+  "",
+  "Commands (`build/orders_load` is `bench/orders_load.c`, built by `bench/orders.mk`; `bash bench/orders_bench.sh` runs all of them and fills in the placeholders):",
+  "",
+  ($rates[] as $rate | $by[$rate | tostring] as $s |
+    "- \(cmd_g($rate)): `\($s.gateway_command)`",
+    "- \(cmd_o($rate)): `\($s.orders_command)`"),
+  ""
+] | .[]
