@@ -269,17 +269,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (ctx->status)
 		metrics_observe_http(&srv->app->metrics, ctx->route, ctx->method,
 				     ctx->status, secs);
-	if (ctx->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_json(ctx->status >= 500 ? LOG_ERROR : LOG_DEBUG, ctx->trace_id,
+	if (ctx->status >= 500)
+		log_json(LOG_ERROR, ctx->trace_id,
 			 "request", json_pack("{s:s, s:s, s:i, s:f, s:i}", "method",
 						ctx->method, "route", ctx->route,
 						"status", ctx->status, "seconds", secs,
 						"termination", (int)toe));
-	else
+	else if (log_enabled(LOG_DEBUG)) /* the access log costs a JSON object */
 		log_json(LOG_DEBUG, ctx->trace_id, "request",
-			 json_pack("{s:s, s:s, s:i, s:f}", "method", ctx->method,
+			 json_pack("{s:s, s:s, s:i, s:f, s:i}", "method", ctx->method,
 				   "route", ctx->route, "status", ctx->status,
-				   "seconds", secs));
+				   "seconds", secs, "termination", (int)toe));
 	free(ctx->body);
 	free(ctx->final_resp.body);
 	free(ctx);
@@ -349,8 +349,8 @@ int http_server_start(struct http_server **out, struct ticketd *app,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.http_threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.http_max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
+		4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
+MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, srv, MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, errlen, "cannot listen on %s:%d (port in use?)",

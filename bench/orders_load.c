@@ -228,6 +228,10 @@ static struct {
 	char pid_name[MAX_PIDS][32];
 	int pid[MAX_PIDS];
 	int threads_of;
+	int n_watch;
+	char watch_name[MAX_PIDS][48];
+	int watch_tid[MAX_PIDS];
+	double start_grace_s;
 } opt = {
 	.mode = M_ORDERS,
 	.host = "127.0.0.1",
@@ -246,6 +250,7 @@ static struct {
 	.timeout_ms = 15000,
 	.drain_s = 20,
 	.steady_skip_s = 2,
+	.start_grace_s = 1,
 	.key_prefix = "ob",
 	.seed = 1,
 };
@@ -947,6 +952,85 @@ static void host_cpu(unsigned long long *busy, unsigned long long *total)
 	fclose(f);
 }
 
+/* ---- what a thread is doing: /proc/<tid>/syscall every 10 ms ----------------
+ * "running" (on a CPU), or the system call it blocks in; poll() with its
+ * timeout (libmariadb waits for the server in poll with no timeout, curl's
+ * multi loop in poll with a timeout of at most 20 ms here). */
+
+#define WATCH_STATES 24
+#define WATCH_EVERY_NS 10000000LL
+
+static struct {
+	struct counters states;
+	uint64_t samples;
+} watch[MAX_PIDS];
+static int64_t next_watch;
+
+static const char *syscall_name(long nr)
+{
+	switch (nr) {
+	case 0: return "read";
+	case 1: return "write";
+	case 7: return "poll";
+	case 23: return "select";
+	case 35: return "nanosleep";
+	case 44: return "sendto";
+	case 45: return "recvfrom";
+	case 46: return "sendmsg";
+	case 47: return "recvmsg";
+	case 74: return "fsync";
+	case 202: return "futex";
+	case 230: return "clock_nanosleep";
+	case 232: return "epoll_wait";
+	case 270: return "pselect6";
+	case 271: return "ppoll";
+	case 281: return "epoll_pwait";
+	case 441: return "epoll_pwait2";
+	default: return NULL;
+	}
+}
+
+static void watch_sample(void)
+{
+	for (int i = 0; i < opt.n_watch; i++) {
+		char path[96], buf[256], key[64];
+		FILE *f;
+		long nr;
+		unsigned long a[6] = {0};
+		int k;
+
+		if (opt.threads_of)
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall",
+				 opt.threads_of, opt.watch_tid[i]);
+		else
+			snprintf(path, sizeof(path), "/proc/%d/syscall", opt.watch_tid[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		k = fgets(buf, sizeof(buf), f) ? 1 : 0;
+		fclose(f);
+		if (!k)
+			continue;
+		watch[i].samples++;
+		if (!strncmp(buf, "running", 7)) {
+			count(&watch[i].states, "running");
+			continue;
+		}
+		if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2],
+			   &a[3], &a[4], &a[5]) < 1) {
+			count(&watch[i].states, "?");
+			continue;
+		}
+		if (nr == 7)
+			snprintf(key, sizeof(key), "poll timeout %d ms", (int)(int32_t)a[2]);
+		else if (syscall_name(nr))
+			snprintf(key, sizeof(key), "%s", syscall_name(nr));
+		else
+			snprintf(key, sizeof(key), "syscall %ld", nr);
+		count(&watch[i].states, key);
+	}
+}
+
 /* ---- paymentd's log: orderId -> delayMs ----------------------------------- */
 
 struct gw_entry {
@@ -1080,7 +1164,8 @@ static void usage(void)
 		"  [--conns N] [--hold-seconds S] [--poll-ms MS] [--final-timeout-ms MS]\n"
 		"  [--timeout-ms MS] [--drain S] [--steady-skip S] [--key-prefix STR]\n"
 		"  [--gateway-log FILE] [--orders-log FILE] [--seed N]\n"
-		"  [--pid NAME=PID]... [--threads-of PID]\n");
+		"  [--pid NAME=PID]... [--threads-of PID] [--watch NAME=TID]...\n"
+		"  [--start-grace S]\n");
 	exit(2);
 }
 
@@ -1098,6 +1183,7 @@ static void parse_args(int argc, char **argv)
 		{"key-prefix", 1, 0, 'p'},    {"gateway-log", 1, 0, 'g'},
 		{"orders-log", 1, 0, 'l'},    {"seed", 1, 0, 'S'},
 		{"pid", 1, 0, 'i'},	      {"threads-of", 1, 0, 'T'},
+		{"watch", 1, 0, 'w'},	      {"start-grace", 1, 0, 'G'},
 		{"help", 0, 0, 'h'},	      {0, 0, 0, 0}};
 	int ch;
 
@@ -1154,6 +1240,16 @@ static void parse_args(int argc, char **argv)
 			break;
 		}
 		case 'T': opt.threads_of = atoi(optarg); break;
+		case 'w': {
+			char *eq = strrchr(optarg, '=');
+
+			if (!eq || opt.n_watch >= MAX_PIDS || eq - optarg >= 48)
+				usage();
+			snprintf(opt.watch_name[opt.n_watch], 48, "%.*s", (int)(eq - optarg), optarg);
+			opt.watch_tid[opt.n_watch++] = atoi(eq + 1);
+			break;
+		}
+		case 'G': opt.start_grace_s = atof(optarg); break;
 		default:
 			usage();
 		}
@@ -1166,6 +1262,8 @@ static void parse_args(int argc, char **argv)
 	if (opt.mode == M_SESSIONS) {
 		if (opt.count < 1 || opt.count > MAX_ORDERS)
 			usage();
+		opt.rate = 0; /* as fast as the connections answer */
+		opt.duration = 0;
 	} else if (opt.rate <= 0 || opt.rate > 100000 || opt.duration <= 0 ||
 		   opt.duration > 600 || opt.rate * opt.duration > MAX_ORDERS) {
 		usage();
@@ -1250,8 +1348,18 @@ static void run(void)
 		int64_t t = now_ns(), wait_ns = 50000000LL;
 		int n;
 
-		/* start what is due while a connection is free */
-		while (next < n_orders && orders[next].sched <= t && n_free > 0) {
+		if (opt.n_watch && t >= next_watch) {
+			watch_sample();
+			next_watch = t + WATCH_EVERY_NS;
+		}
+		if (opt.n_watch && next_watch - t < wait_ns)
+			wait_ns = next_watch - t > 0 ? next_watch - t : 0;
+		/* start what is due while a connection is free; nothing starts
+		 * later than start_grace after the offered window (what is left
+		 * then is counted as never started) */
+		while (next < n_orders && orders[next].sched <= t && n_free > 0 &&
+		       (opt.mode == M_SESSIONS ||
+			t < t_end + (int64_t)(opt.start_grace_s * 1e9))) {
 			struct order *o = &orders[next++];
 			struct conn *c = &conns[free_stack[--n_free]];
 
@@ -1294,7 +1402,10 @@ static void run(void)
 				}
 			}
 		}
-		if (next >= n_orders && active == 0)
+		if (active == 0 &&
+		    (next >= n_orders ||
+		     (opt.mode != M_SESSIONS &&
+		      t >= t_end + (int64_t)(opt.start_grace_s * 1e9))))
 			break;
 		if (t > t_end + (int64_t)(opt.drain_s * 1e9))
 			break;
@@ -1603,6 +1714,14 @@ int main(int argc, char **argv)
 				threads[i].s1 - threads[i].s0,
 				wall > 0 ? 100.0 * (threads[i].s1 - threads[i].s0) / wall : 0.0);
 	}
-	fprintf(o, "]}}\n");
+	fprintf(o, "]},\"watch\":{");
+	for (int i = 0; i < opt.n_watch; i++) {
+		fprintf(o, "%s\"%s\":{\"tid\":%d,\"samples\":%llu,", i ? "," : "",
+			opt.watch_name[i], opt.watch_tid[i],
+			(unsigned long long)watch[i].samples);
+		counters_json(o, "states", &watch[i].states);
+		fprintf(o, "}");
+	}
+	fprintf(o, "}}\n");
 	return 0;
 }

@@ -25,7 +25,7 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
 | ([$r.series[].rate]) as $rates
 | def cmd_o($rate): "[O\($rate)]";
   def cmd_g($rate): "[G\($rate)]";
-  def lat_row($label; $cmd; $l): "| \($label) | \($cmd) | \($l.p50 | cell) | \($l.p95 | cell) | \($l.p99 | cell) | \($l.max | cell) |";
+  def lat_row($lbl; $cmd; $l): "| \($lbl) | \($cmd) | \($l.p50 | cell) | \($l.p95 | cell) | \($l.p99 | cell) | \($l.max | cell) |";
 [
   "## Orders and payments",
   "",

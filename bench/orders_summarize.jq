@@ -24,7 +24,8 @@ def lat_stats($runs; $name):
 def sum_counters: reduce .[] as $o ({}; reduce ($o | to_entries[]) as $e (.; .[$e.key] += $e.value));
 
 def per_order($runs; f):
-  $runs | map(if .result.completed > 0 then (.result.completed as $c | (f) / $c) else null end) | stats;
+  $runs | map(.result.completed as $c | (f) as $v
+    | if $c > 0 and $v != null then $v / $c else null end) | stats;
 
 ($runs[0] | map(select(.rep > 0))) as $counted
 | ($runs[0] | map(select(.rep == 0))) as $warmup
@@ -95,7 +96,7 @@ def per_order($runs; f):
             cpu_ms_per_order: (
               ($o[0].result.cpu.processes // {} | keys) as $names
               | reduce $names[] as $p ({}; .[$p] = per_order($o; 1000 * .result.cpu.processes[$p].cpu_s))),
-            ticketd_threads: ($o | map(.result.cpu.threads[0:5] | map("\(.comm)[\(.tid)] \(.core_pct)%") | join(", "))),
+            ticketd_threads: ($o | map(.result.cpu.threads[0:6] | map("\($roles[0][.tid | tostring] // .comm) \(.core_pct)%") | join(", "))),
             server_mean_ms: (
               ($o | map(.side.ticketd_routes | keys) | add // [] | unique) as $routes
               | reduce $routes[] as $r ({}; .[$r] = ($o | map(.side.ticketd_routes[$r].mean_ms | if . == null then null else (. * 100 | round) / 100 end) | stats))),

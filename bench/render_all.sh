@@ -54,7 +54,7 @@ if [ -s "$SUITES" ]; then
 	jq -r '"- This `make bench`: \(.started) to \(.finished) (UTC), parts `\(.suites_asked)`, time budget \(.budget_s) s"' "$SUITES"
 fi
 echo "- Assembled: $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC)"
-echo "- Method: every figure names the command that produced it and is set beside a baseline measured in the same run of its benchmark (UDP: the calibration ceiling and Redis + Lua of the same round; REST: Redis + Lua alone in alternating runs); figures are medians with their spread (min–max) over the runs or rounds, and ratios."
+echo "- Method: every figure names the command that produced it. Where a section has a baseline it was measured in the same run of that benchmark (UDP: the calibration ceiling and Redis + Lua of the same round; REST: Redis + Lua alone in alternating runs; orders: the payment gateway alone) and the section gives ratios to it; figures are medians with their spread (min–max) over the runs or rounds where the benchmark repeats them."
 echo
 echo "| section | command | in this \`make bench\` | figures below from |"
 echo "|---|---|---|---|"
@@ -69,7 +69,12 @@ for s in "${SECTIONS[@]}"; do
 	else
 		from="– (no results)"
 	fi
-	echo "| [$title](#$(tr 'A-Z' 'a-z' <<<"$title" | sed 's/[^a-z0-9 -]//g; s/ /-/g')) | \`${cmd:-–}\` | $status | $from |"
+	# the section's own heading where it brings one (the link must match)
+	if [ -s "$md" ]; then
+		h=$(grep -m1 -E '^#{1,6} ' "$md" || true)
+		case "$h" in "## "* | "# "*) title=${h#\#}; title=${title#\#}; title=${title# } ;; esac
+	fi
+	echo "| [$title](#$(tr '[:upper:]' '[:lower:]' <<<"$title" | sed 's/[^a-z0-9 -]//g; s/ /-/g')) | \`${cmd:-–}\` | $status | $from |"
 done
 echo
 

@@ -40,7 +40,7 @@ def tfig:
   elif .id == "xdp_full_vs_ceiling" then "\(. | sp(pct)) of the ceiling"
   elif (.id | startswith("xdp_full_vs_redis")) then "\(. | sp(x)) Redis + Lua"
   elif .id == "prog_alone" then "\(.median | r0) ns (\(.min | r0)–\(.max | r0)) = \(1000 / .median | r1) M decisions/s per core"
-  elif (.id | startswith("serving_cpu")) then "\(. | sp(x)) below Redis + Lua\(if .median < 1 then " (that is, \(1 / .median | r2)× more than Redis + Lua)" else "" end)"
+  elif (.id | startswith("serving_cpu")) then "Redis + Lua ÷ full XDP path: \(. | sp(x))\(if .median < 1 then " (the full XDP path costs \(1 / .median | r2)× as much as Redis + Lua)" else "" end)"
   else (. | sp(r2)) end;
 
 . as $R

@@ -5,18 +5,19 @@
 #
 #   udp     this script: every UDP hold path against the same load in one
 #           run; writes bench/results/<name>.json and bench/results/udp.md
+#   sse     bash bench/sse_bench.sh    -> bench/results/sse.md
 #   rest    bash bench/rest_bench.sh   -> bench/results/rest_hold.json,
 #           rendered to bench/results/rest_hold.md (bench/rest_render.sh)
-#   sse     bash bench/sse_bench.sh    -> bench/results/sse.md
 #   orders  bash bench/orders_bench.sh -> bench/results/orders.md (when the
 #           script exists)
 #
-# sse and orders run against the back ends the UDP daemon paths use
+# in that order: sse runs against the back ends the UDP daemon paths use
 # (bench/hooks/ticketd_common.sh: Redis, MariaDB and Kafka of
-# infra/services.sh under /tmp/tkbench-svc on private ports); rest starts
-# its own. A suite whose script writes no bench/results/<name>.md gets one
-# made from what it printed on stdout. A suite that fails or runs out of
-# time keeps the section of its last good run, marked as such.
+# infra/services.sh under /tmp/tkbench-svc on private ports), which are
+# stopped after it; rest and orders start their own. A suite whose script
+# writes no bench/results/<name>.md gets one made from what it printed on
+# stdout. A suite that fails or runs out of time keeps the section of its
+# last good run, marked as such in BENCHMARKS.md.
 #
 # The UDP paths:
 #   ceiling      trivial XDP program (bench/xdp_trivial.bpf.c) on a
@@ -732,13 +733,38 @@ with_services() {
 	tkd_services_up
 }
 
+# The environment that points a script at the back ends of
+# bench/hooks/ticketd_common.sh (sse_bench.sh takes them from there).
+svc_env() {
+	echo "RUN_DIR=$TKD_RUN_DIR REDIS_PORT=$TKD_REDIS_PORT MARIADB_PORT=$TKD_MARIADB_PORT KAFKA_PORT=$TKD_KAFKA_PORT KAFKA_CONTROLLER_PORT=$TKD_KAFKA_CONTROLLER_PORT"
+}
+# rest and orders start back ends of their own from their defaults: none
+# of ours (or a caller's) may leak into them.
+OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT)
+
+# sse first, while the UDP part's back ends still run (it needs some and
+# starts none), then rest and orders with their own.
 other_suites() {
-	local svc_env
+	local env_sse
+	if suite_on sse; then
+		if [ ! -f bench/sse_bench.sh ]; then
+			suite_record sse "Seat stream (SSE) fan-out" "bash bench/sse_bench.sh" skipped "bench/sse_bench.sh does not exist" "$SUITES_STARTED" 0 "$RESULTS_DIR/sse.md"
+		elif ! with_services; then
+			suite_record sse "Seat stream (SSE) fan-out" "bash bench/sse_bench.sh" failed "its back ends (infra/services.sh under ${TKD_RUN_DIR:-?}) did not start" "$SUITES_STARTED" 0 "$RESULTS_DIR/sse.md"
+		else
+			env_sse=$(svc_env)
+			# shellcheck disable=SC2086
+			run_suite sse "Seat stream (SSE) fan-out" "$SSE_TIMEOUT" "$RESULTS_DIR/sse.md" \
+				-- env $env_sse bash bench/sse_bench.sh
+			suite_md_from_stdout sse "Seat stream (SSE) fan-out" "$RESULTS_DIR/sse.md" \
+				"$env_sse bash bench/sse_bench.sh"
+		fi
+	fi
+	services_down
 	if suite_on rest; then
 		if [ -f bench/rest_bench.sh ]; then
 			run_suite rest "REST holds" "$REST_TIMEOUT" "$RESULTS_DIR/rest_hold.md" \
-				-- env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT \
-				-u KAFKA_CONTROLLER_PORT bash bench/rest_bench.sh
+				-- "${OWN_SVC[@]}" bash bench/rest_bench.sh
 			if [ "$SUITE_RC" = 0 ] && [ "$RESULTS_DIR/rest_hold.json" -nt "$WORK/suite-rest.stamp" ]; then
 				bash bench/rest_render.sh "$RESULTS_DIR/rest_hold.json" >"$RESULTS_DIR/rest_hold.md.tmp" &&
 					mv "$RESULTS_DIR/rest_hold.md.tmp" "$RESULTS_DIR/rest_hold.md"
@@ -747,35 +773,16 @@ other_suites() {
 			suite_record rest "REST holds" "bash bench/rest_bench.sh" skipped "bench/rest_bench.sh does not exist" "$SUITES_STARTED" 0 "$RESULTS_DIR/rest_hold.md"
 		fi
 	fi
-	if suite_on sse || suite_on orders; then
-		if ! with_services; then
-			log "the back ends for sse and orders did not start"
-		fi
-	fi
-	svc_env="RUN_DIR=${TKD_RUN_DIR:-} REDIS_PORT=${TKD_REDIS_PORT:-} MARIADB_PORT=${TKD_MARIADB_PORT:-} KAFKA_PORT=${TKD_KAFKA_PORT:-} KAFKA_CONTROLLER_PORT=${TKD_KAFKA_CONTROLLER_PORT:-}"
-	if suite_on sse; then
-		if [ -f bench/sse_bench.sh ]; then
-			# shellcheck disable=SC2086
-			run_suite sse "Seat stream (SSE) fan-out" "$SSE_TIMEOUT" "$RESULTS_DIR/sse.md" \
-				-- env $svc_env bash bench/sse_bench.sh
-			suite_md_from_stdout sse "Seat stream (SSE) fan-out" "$RESULTS_DIR/sse.md" \
-				"$svc_env bash bench/sse_bench.sh"
-		else
-			suite_record sse "Seat stream (SSE) fan-out" "bash bench/sse_bench.sh" skipped "bench/sse_bench.sh does not exist" "$SUITES_STARTED" 0 "$RESULTS_DIR/sse.md"
-		fi
-	fi
 	if suite_on orders; then
 		if [ -f bench/orders_bench.sh ]; then
-			# shellcheck disable=SC2086
 			run_suite orders "Orders" "$ORDERS_TIMEOUT" "$RESULTS_DIR/orders.md" \
-				-- env $svc_env bash bench/orders_bench.sh
+				-- "${OWN_SVC[@]}" bash bench/orders_bench.sh
 			suite_md_from_stdout orders "Orders" "$RESULTS_DIR/orders.md" \
-				"$svc_env bash bench/orders_bench.sh"
+				"bash bench/orders_bench.sh"
 		else
 			suite_record orders "Orders" "bash bench/orders_bench.sh" skipped "bench/orders_bench.sh does not exist yet" "$SUITES_STARTED" 0 "$RESULTS_DIR/orders.md"
 		fi
 	fi
-	services_down
 }
 
 udp_suite() {
@@ -791,7 +798,8 @@ udp_suite() {
 	bench_prog_test_run
 	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	udp_teardown
-	services_down
+	# ticketd's back ends stay up for sse (other_suites stops them)
+	if ! suite_on sse; then services_down; fi
 	assemble "$started" "$finished"
 	log "wrote $OUT"
 	bash bench/render_bench.sh "$OUT" >"$RESULTS_DIR/udp.md.tmp"

@@ -21,6 +21,11 @@ int log_set_level(const char *name)
 	return -1;
 }
 
+int log_enabled(enum log_level level)
+{
+	return level >= min_level;
+}
+
 void log_json(enum log_level level, const char *trace_id, const char *msg,
 	      void *fields)
 {

@@ -8,6 +8,9 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* Set once by main before any thread starts; read-only afterwards. */
 int log_set_level(const char *name);
 
+/* True when lines of this level are written (skip building them if not). */
+int log_enabled(enum log_level level);
+
 /* Writes {"ts","level","msg","traceId"?, ...fields} as one line. fields is
  * NULL or a jansson object (json_t *) that is consumed. */
 void log_json(enum log_level level, const char *trace_id, const char *msg,

@@ -93,8 +93,8 @@ tkd_port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Waits up to $1 s for GET /readyz 200; prints its body.
 tkd_wait_ready() {
-	local i code body=$TKD_RUN_DIR/readyz.json
-	for i in $(seq 1 $(($1 * 10))); do
+	local code body=$TKD_RUN_DIR/readyz.json
+	for _ in $(seq 1 $(($1 * 10))); do
 		if ! kill -0 "$TKD_PID" 2>/dev/null; then
 			tkd_log "ticketd exited while starting; its log: $(tail -n 5 "$TKD_LOG" | tr '\n' ' ')"
 			return 1
@@ -202,9 +202,9 @@ tkd_ensure_event() {
 
 # TKD_SESSIONS tokens into $1, one per line (POST /api/sessions, 16 at once).
 tkd_mint() {
-	local out=$1 cfg=$1.curl i n
+	local out=$1 cfg=$1.curl n
 	: >"$cfg"
-	for i in $(seq 1 "$TKD_SESSIONS"); do
+	for _ in $(seq 1 "$TKD_SESSIONS"); do
 		printf 'url = "%s/api/sessions"\n' "$TKD_BASE" >>"$cfg"
 	done
 	timeout 120 curl -s --no-progress-meter --parallel --parallel-max 16 -X POST \
@@ -250,7 +250,8 @@ tkd_hook_start() {
 	export TKB_SEATS=${SEATS:-0-16383}
 	export TKB_SERVER_PID=$TKD_PID
 	# ticketd's Redis: the journal of every seat change lands there
-	export TKB_AUX_PIDS="journal_redis:$(tkd_redis_pid)"
+	TKB_AUX_PIDS="journal_redis:$(tkd_redis_pid)"
+	export TKB_AUX_PIDS
 	CUR_SERVER_CMD="${TKD_CMD[*]}"
 	CUR_SERVER_CMD="${BUILD:-build}/ticketd ${CUR_SERVER_CMD#"$TKD_TICKETD "}"
 	tkd_log "$name: ticketd pid $TKD_PID ($TKD_PATH), event $TKD_EVENT_ID, $TKD_SESSIONS sessions"
