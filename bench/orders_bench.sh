@@ -640,9 +640,17 @@ main() {
 	[ "$(wc -l <"$WORK/tokens")" -eq "$SESSIONS" ] || die "asked for $SESSIONS sessions, got $(wc -l <"$WORK/tokens")"
 	log "created $SESSIONS sessions"
 	thread_roles >"$WORK/thread_roles.json" || echo '{}' >"$WORK/thread_roles.json"
+	# the threads to watch, named after their start routine
 	WATCH=$(jq -r '[to_entries[] | select(.value | test("client_loop|relay_main|consumer_main|libmicrohttpd"))]
-		| sort_by(.key | tonumber) | to_entries
-		| map("--watch \(.value.value | sub("\\?\\? \\(libmicrohttpd.*"; "http_worker") | gsub("[^A-Za-z0-9_]"; ""))_\(.key)=\(.value.key)")
+		| sort_by(.key | tonumber)
+		| (map(select(.value | test("libmicrohttpd")) | .key)) as $http
+		| map(.key as $t | .value as $v
+		    | (if ($v | test("libmicrohttpd")) then "http_worker_\(($http | index($t)) + 1)"
+		       elif $v == "client_loop" then "payment_client"
+		       elif $v == "relay_main" then "outbox_relay"
+		       elif $v == "consumer_main" then "saga_consumer"
+		       else ($v | gsub("[^A-Za-z0-9_]"; "")) end) as $n
+		    | "--watch \($n)=\($t)")
 		| join(" ")' "$WORK/thread_roles.json")
 	log "ticketd threads (gdb): $(jq -c . "$WORK/thread_roles.json"); watched: ${WATCH:-none}"
 	t_setup=$(($(date +%s) - t0))

@@ -70,12 +70,14 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   "",
   "### Throughput and outcomes (sums over the rounds)",
   "",
-  "| rate | command | offered | completed | sustained/s | slowest second | final status | authorize answers | declined share % | errors, not completed |",
-  "|---|---|---|---|---|---|---|---|---|---|",
+  "| rate | command | offered | completed | never started | sustained/s | slowest second | final status | authorize answers | declined share % | errors | ticketd idle again after (s) |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ($rates[] as $rate | $by[$rate | tostring].orders as $o |
-    "| \($rate)/s | \(cmd_o($rate)) | \($o.offered) | \($o.completed) | \($o.sustained_per_s | cell) | \($o.slowest_second | cell) | \($o.final_status | counters) | \($o.authorize_status | counters) | \($o.declined_share_pct | cell) | \($o.errors | counters); not completed \($o.not_completed) |"),
+    "| \($rate)/s | \(cmd_o($rate)) | \($o.offered) | \($o.completed) | \($o.not_started) | \($o.sustained_per_s | cell) | \($o.slowest_second | cell) | \($o.final_status | counters) | \($o.authorize_status | counters) | \($o.declined_share_pct | cell) | \($o.errors | counters) | \($o.settle_s | cell) |"),
   ($rates[] as $rate | $by[$rate | tostring].gateway as $g |
-    "| \($rate)/s baseline | \(cmd_g($rate)) | \($g.offered) | \($g.answered) | | | | \($g.authorize_status | counters) | | \($g.errors | counters) |"),
+    "| \($rate)/s baseline | \(cmd_g($rate)) | \($g.offered) | \($g.answered) | | | | | \($g.authorize_status | counters) | | \($g.errors | counters) | |"),
+  "",
+  "Latency percentiles cover the orders that completed; orders never started (all \($r.settings.conns) client connections busy until the offered window had passed) are not in them. \"PAYMENT_FAILED\" / \"DECLINED PAYMENT_GATEWAY_FAILED\" means ticketd gave up on the gateway (3 attempts with a 2 s timeout each), not that paymentd failed: paymentd had no failures configured.",
   "",
   "### Where the time and the CPU go",
   "",
@@ -92,6 +94,13 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   "|---|---|---|---|---|",
   ($rates[] as $rate | $by[$rate | tostring].orders as $o |
     "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–") |"),
+  "",
+  "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or runnable; `poll timeout -1 ms` = libmariadb waiting for the database's answer; `poll timeout 0..20 ms` = curl's multi loop waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting for a lock or a database connection of the pool). Threads found by their start routine (gdb backtrace after start).",
+  "",
+  "| rate | thread | command | samples | states |",
+  "|---|---|---|---|---|",
+  ($rates[] as $rate | $by[$rate | tostring].orders.thread_states | to_entries[] as $e |
+    "| \($rate)/s | \($e.key) | \(cmd_o($rate)) | \($e.value.samples) | \($e.value.pct | to_entries | sort_by(-.value) | .[0:6] | map("\(.key) \(.value)%") | join(", ")) |"),
   "",
   "### Audit (MariaDB, after the runs)",
   "",

@@ -96,6 +96,14 @@ def per_order($runs; f):
             cpu_ms_per_order: (
               ($o[0].result.cpu.processes // {} | keys) as $names
               | reduce $names[] as $p ({}; .[$p] = per_order($o; 1000 * .result.cpu.processes[$p].cpu_s))),
+            thread_states: (
+              ($o | map(.result.watch // {} | keys) | add // [] | unique) as $names
+              | reduce $names[] as $n ({}; .[$n] = (
+                  ($o | map(.result.watch[$n].states // {}) | sum_counters) as $st
+                  | ([$st[]] | add // 0) as $tot
+                  | {samples: $tot,
+                     pct: ($st | map_values(if $tot > 0 then (1000 * . / $tot | round) / 10 else 0 end))}))),
+            settle_s: ($o | map(.settle_s) | stats),
             ticketd_threads: ($o | map(.result.cpu.threads[0:6] | map("\($roles[0][.tid | tostring] // .comm) \(.core_pct)%") | join(", "))),
             server_mean_ms: (
               ($o | map(.side.ticketd_routes | keys) | add // [] | unique) as $routes

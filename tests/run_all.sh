@@ -78,7 +78,8 @@ note "integration tests (real Redis, MariaDB, Kafka)"
 cleanup() { bash infra/services.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 cleanup
-rm -rf "$RUN_DIR"
+# Test state only: services' data and the test seat table's pins.
+rm -rf "$RUN_DIR" "${TICKETD_TEST_PIN_DIR:-/sys/fs/bpf/ticket-test}"
 if bash infra/services.sh start; then
 	for t in $(make -s --no-print-directory print-kafka-tests); do
 		[ -x "$t" ] && run_cmocka "$t"
