@@ -269,8 +269,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (ctx->status)
 		metrics_observe_http(&srv->app->metrics, ctx->route, ctx->method,
 				     ctx->status, secs);
-	if (ctx->status >= 500)
-		log_json(LOG_ERROR, ctx->trace_id,
+	if (ctx->status >= 500) /* a dependency or shutdown: not a crash */
+		log_json(LOG_WARN, ctx->trace_id,
 			 "request", json_pack("{s:s, s:s, s:i, s:f, s:i}", "method",
 						ctx->method, "route", ctx->route,
 						"status", ctx->status, "seconds", secs,

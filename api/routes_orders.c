@@ -121,6 +121,8 @@ void route_get_order(struct http_req *req, struct http_resp *resp)
 
 /* One authorization in flight: from the suspended request to its answer. */
 struct pay_job {
+	struct saga_job job; /* first: recording runs on a saga worker */
+	struct payment_result result;
 	struct ticketd *app;
 	struct http_deferred *d;
 	char order_id[ORDER_ID_LEN + 1];
@@ -146,9 +148,11 @@ static void pay_answer(struct pay_job *j, const char *payment_id,
 	free(j);
 }
 
-static void on_paid(void *arg, const struct payment_result *r)
+/* On a saga worker: record the decision, apply it, answer the client. */
+static void record_and_answer(struct saga_job *job)
 {
-	struct pay_job *j = arg;
+	struct pay_job *j = (struct pay_job *)job;
+	const struct payment_result *r = &j->result;
 	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED"};
 	char pid[48], st[16];
 	int rc = saga_record_payment(j->app, j->order_id, r->payment_id,
@@ -173,6 +177,17 @@ static void on_paid(void *arg, const struct payment_result *r)
 	 * failure here is retried by that copy. */
 	saga_apply_decision(j->app, j->order_id, st);
 	pay_answer(j, pid, st);
+}
+
+/* On the payment client's thread: hand the decision to the saga's workers,
+ * so the one gateway thread never waits on MariaDB. */
+static void on_paid(void *arg, const struct payment_result *r)
+{
+	struct pay_job *j = arg;
+
+	j->result = *r;
+	j->job.run = record_and_answer;
+	saga_submit(&j->app->saga, &j->job);
 }
 
 static void start_payment(void *arg, struct http_deferred *d)

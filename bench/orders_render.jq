@@ -43,6 +43,7 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   (if $ts == null then "| (the target rate was not measured) | | | | |" else
     "| sustained orders/s at \($t.rate)/s offered (completed per second, seconds 2 to \($r.settings.target_secs)) | \(cmd_o($t.rate)) | \($t.rate)/s (>= 98%) | \($ts.orders.sustained_per_s | cell) | \($t.sustained_met | yes) |",
     "| end-to-end p95 at \($t.rate)/s (first request to final status seen) | \(cmd_o($t.rate)) | < \($t.p95_end_to_end_target_ms) ms | \($ts.orders.latency_ms.end_to_end.p95 | cell) | \($t.p95_met | yes) |",
+    "| orders offered / completed / never started at \($t.rate)/s (sums over the rounds) | \(cmd_o($t.rate)) | all offered complete | \($ts.orders.offered) / \($ts.orders.completed) / \($ts.orders.not_started) | \(($ts.orders.not_started == 0 and $ts.orders.not_completed == 0) | yes) |",
     "| authorize -> final status p95 at \($t.rate)/s | \(cmd_o($t.rate)) | | \($ts.orders.latency_ms.authorize_to_final.p95 | cell) | |",
     "| paymentd alone, p95 at \($t.rate)/s (baseline) | \(cmd_g($t.rate)) | | \($ts.gateway.latency_ms.gateway.p95 | cell) | |"
   end),
@@ -95,17 +96,22 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   ($rates[] as $rate | $by[$rate | tostring].orders as $o |
     "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–") |"),
   "",
-  "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or runnable; `poll timeout -1 ms` = libmariadb waiting for the database's answer; `poll timeout 0..20 ms` = curl's multi loop waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting for a lock or a database connection of the pool). Threads found by their start routine (gdb backtrace after start).",
+  "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or waiting for one; `poll timeout 10000 ms` = libmariadb waiting for MariaDB's answer, 10 s being the read timeout ticketd sets in userspace/db.c; `poll timeout 0..20 ms` = curl's multi loop in the payment client waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting on a lock or condition: a free database connection of the pool, a queue). Threads found by their start routine (gdb backtrace after start).",
   "",
   "| rate | thread | command | samples | states |",
   "|---|---|---|---|---|",
   ($rates[] as $rate | $by[$rate | tostring].orders.thread_states | to_entries[] as $e |
     "| \($rate)/s | \($e.key) | \(cmd_o($rate)) | \($e.value.samples) | \($e.value.pct | to_entries | sort_by(-.value) | .[0:6] | map("\(.key) \(.value)%") | join(", ")) |"),
   "",
+  ($rates[] as $rate | $by[$rate | tostring].orders.thread_states.payment_client as $p
+    | select($p != null)
+    | ($p.pct | to_entries | map(select(.key | test("^poll timeout ([0-9]|1[0-9]|20) ms$")) | .value) | add // 0) as $idle
+    | "- \($rate)/s: the payment client thread (`client_loop` in userspace/payment_client.c: one thread runs curl for every authorization and, in `on_paid`, records and applies each decision with blocking MariaDB transactions) was busy in \((1000 - 10 * $idle | round) / 10)% of the samples (waiting for MariaDB \($p.pct["poll timeout 10000 ms"] // 0)%, running \($p.pct.running // 0)%) and idle in curl's poll \(($idle * 10 | round) / 10)%."),
+  "",
   "### Audit (MariaDB, after the runs)",
   "",
   ($r.audit.checks | to_entries[] | "- \(.value | ok): \(.key)"),
-  "- Totals: \($r.audit.db.orders_total) orders (\($r.audit.db.pending_orders) PENDING), \($r.audit.db.sold_seats_total) sold seats, payments \($r.audit.db.payments_approved) APPROVED / \($r.audit.db.payments_declined) DECLINED / \($r.audit.db.payments_failed) FAILED; paymentd counted \($r.audit.paymentd.counters.approved // "?") approved and \($r.audit.paymentd.counters.declined // "?") declined, \($r.audit.paymentd.baseline_approved) and \($r.audit.paymentd.baseline_declined) of them the baseline's.",
+  "- Totals: \($r.audit.db.orders_total) orders (\($r.audit.db.pending_orders) PENDING), \($r.audit.db.sold_seats_total) sold seats, payments \($r.audit.db.payments_approved) APPROVED / \($r.audit.db.payments_declined) DECLINED / \($r.audit.db.payments_failed) FAILED; paymentd counted \($r.audit.paymentd.counters.approved // "?") approved and \($r.audit.paymentd.counters.declined // "?") declined, \($r.audit.paymentd.baseline_approved) and \($r.audit.paymentd.baseline_declined) of them the baseline's: of the \($r.audit.db.payments_failed) orders ticketd recorded as FAILED (and CANCELLED), paymentd had decided \($r.audit.paymentd.failed_rows_decided_by_paymentd), \($r.audit.paymentd.failed_rows_approved_by_paymentd) of them APPROVED.",
   "",
   "Commands (`build/orders_load` is `bench/orders_load.c`, built by `bench/orders.mk`; `bash bench/orders_bench.sh` runs all of them and fills in the placeholders):",
   "",

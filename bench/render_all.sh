@@ -65,7 +65,7 @@ for s in "${SECTIONS[@]}"; do
 	if [ "$(jq -r '.status // ""' <<<"$j")" = measured ] && [ -s "$md" ]; then
 		from="this run"
 	elif [ -s "$md" ]; then
-		from="an earlier run (file of $(mtime_utc "$md"))"
+		from="a separate run (file of $(mtime_utc "$md"))"
 	else
 		from="– (no results)"
 	fi
@@ -86,7 +86,7 @@ for s in "${SECTIONS[@]}"; do
 	j=$(suite_json "$name")
 	stale=""
 	if [ "$(jq -r '.status // ""' <<<"$j")" != measured ]; then
-		stale="> Not measured by this \`make bench\` ($(jq -r 'if . == null then "no record" else .status + (if .reason then ": " + .reason else "" end) end' <<<"$j")); the figures of this section are from an earlier run (file of $(mtime_utc "$md")), with the baseline of that run."
+		stale="> Not measured by this \`make bench\` ($(jq -r 'if . == null then "no record" else .status + (if .reason then ": " + .reason else "" end) end' <<<"$j")); the figures of this section are from a separate run of its benchmark (file of $(mtime_utc "$md")), with the baseline of that run."
 	fi
 	first=$(grep -m1 -E '^#{1,6} ' "$md" || true)
 	case "$first" in

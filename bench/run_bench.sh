@@ -721,7 +721,9 @@ suite_md_from_stdout() {
 		echo
 		echo "\`$shown\`, finished $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC); printed by the script:"
 		echo
-		cat "$WORK/suite-$name.out"
+		# a text line right after a table would be read as one more row
+		awk '{ if (prev ~ /^\|/ && $0 !~ /^\|/ && $0 != "") print ""; print; prev = $0 }' \
+			"$WORK/suite-$name.out"
 	} >"$md.tmp"
 	mv "$md.tmp" "$md"
 }

@@ -298,8 +298,10 @@ out:
 	 * suspended and need the server), then the doors close (no new
 	 * changes), then the threads that consume them stop. */
 	payment_client_stop(app->payments);
+	saga_quiesce(&app->saga);
 	http_server_stop(app->http);
 	saga_stop(&app->saga);
+	payment_client_free(app->payments);
 	if (relay_on)
 		outbox_relay_stop(&app->relay);
 	if (app->udp || app->edge)

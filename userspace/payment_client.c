@@ -239,6 +239,11 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&pc->lock);
+	if (pc->stop) {
+		pthread_mutex_unlock(&pc->lock);
+		finish(j, PAYMENT_FAILED, NULL);
+		return 0;
+	}
 	j->next = pc->incoming;
 	pc->incoming = j;
 	pthread_mutex_unlock(&pc->lock);
@@ -248,13 +253,25 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 
 void payment_client_stop(struct payment_client *pc)
 {
+	bool was;
+
 	if (!pc)
 		return;
 	pthread_mutex_lock(&pc->lock);
+	was = pc->stop;
 	pc->stop = true;
 	pthread_mutex_unlock(&pc->lock);
+	if (was)
+		return;
 	curl_multi_wakeup(pc->multi);
 	pthread_join(pc->thread, NULL);
+}
+
+void payment_client_free(struct payment_client *pc)
+{
+	if (!pc)
+		return;
+	payment_client_stop(pc);
 	curl_multi_cleanup(pc->multi);
 	free(pc);
 }

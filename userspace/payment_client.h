@@ -41,7 +41,10 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 			  uint64_t amount, const char *simulate,
 			  payment_done_fn done, void *arg);
 
-/* Fails what is still pending (calling every done), then stops. */
+/* Fails what is still pending (calling every done), then stops; later
+ * submits fail at once (done is called inline). */
 void payment_client_stop(struct payment_client *pc);
+/* Frees a stopped client (after nothing can submit any more). */
+void payment_client_free(struct payment_client *pc);
 
 #endif

@@ -209,12 +209,65 @@ static void *deadline_loop(void *arg)
 	return NULL;
 }
 
+static void *worker_loop(void *arg)
+{
+	struct saga *sg = arg;
+
+	for (;;) {
+		struct saga_job *job;
+
+		pthread_mutex_lock(&sg->lock);
+		while (!sg->jobs && !sg->stopping)
+			pthread_cond_wait(&sg->cond, &sg->lock);
+		job = sg->jobs;
+		if (job) {
+			sg->jobs = job->next;
+			if (!sg->jobs)
+				sg->tail = NULL;
+			sg->busy++;
+		}
+		pthread_mutex_unlock(&sg->lock);
+		if (!job)
+			return NULL; /* stopping and drained */
+		job->run(job);
+		pthread_mutex_lock(&sg->lock);
+		sg->busy--;
+		pthread_cond_broadcast(&sg->cond);
+		pthread_mutex_unlock(&sg->lock);
+	}
+}
+
+void saga_submit(struct saga *sg, struct saga_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&sg->lock);
+	if (sg->stopping || !sg->n_workers) {
+		pthread_mutex_unlock(&sg->lock);
+		job->run(job);
+		return;
+	}
+	if (sg->tail)
+		sg->tail->next = job;
+	else
+		sg->jobs = job;
+	sg->tail = job;
+	pthread_cond_signal(&sg->cond);
+	pthread_mutex_unlock(&sg->lock);
+}
+
 int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 {
 	struct kafka_consumer_opts o;
 	int rc;
 
 	sg->app = app;
+	pthread_mutex_init(&sg->lock, NULL);
+	pthread_cond_init(&sg->cond, NULL);
+	for (sg->n_workers = 0; sg->n_workers < SAGA_WORKERS; sg->n_workers++)
+		if (pthread_create(&sg->workers[sg->n_workers], NULL, worker_loop, sg)) {
+			snprintf(err, errlen, "cannot start the saga workers");
+			return -EAGAIN;
+		}
 	kafka_consumer_default_opts(&o);
 	o.group_id = SAGA_CONSUMER;
 	o.topics[0] = PAYMENTS_TOPIC;
@@ -237,8 +290,26 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 	return 0;
 }
 
+void saga_quiesce(struct saga *sg)
+{
+	if (!sg->app)
+		return;
+	pthread_mutex_lock(&sg->lock);
+	sg->stopping = true;
+	pthread_cond_broadcast(&sg->cond);
+	while (sg->jobs || sg->busy)
+		pthread_cond_wait(&sg->cond, &sg->lock);
+	pthread_mutex_unlock(&sg->lock);
+}
+
 void saga_stop(struct saga *sg)
 {
+	if (!sg->app)
+		return;
+	saga_quiesce(sg);
+	for (int i = 0; i < sg->n_workers; i++)
+		pthread_join(sg->workers[i], NULL);
+	sg->n_workers = 0;
 	atomic_store(&sg->stop, true);
 	if (sg->deadline_on)
 		pthread_join(sg->deadline_thread, NULL);

@@ -32,8 +32,24 @@
 struct ticketd;
 struct order;
 
+#define SAGA_WORKERS 6
+
+/* A unit of saga work run on the saga's workers (recording and applying a
+ * payment decision): many in parallel so MariaDB can group their commits. */
+struct saga_job {
+	struct saga_job *next;
+	void (*run)(struct saga_job *job);
+};
+
 struct saga {
 	struct ticketd *app;
+	pthread_t workers[SAGA_WORKERS];
+	int n_workers;
+	pthread_mutex_t lock; /* guards jobs, tail, stopping */
+	pthread_cond_t cond;
+	struct saga_job *jobs, *tail;
+	int busy;      /* jobs being run by workers */
+	bool stopping; /* no more queueing: saga_submit runs jobs inline */
 	struct kafka_consumer consumer;
 	char instance_id[160];
 	bool consumer_on;
@@ -44,6 +60,13 @@ struct saga {
 };
 
 int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen);
+
+/* Runs job->run(job) on a saga worker (inline once saga_quiesce began). */
+void saga_submit(struct saga *sg, struct saga_job *job);
+
+/* Waits until every queued job has run; later jobs run inline. Called at
+ * shutdown before the HTTP server stops, so no deferred answer is left. */
+void saga_quiesce(struct saga *sg);
 void saga_stop(struct saga *sg);
 
 /* Re-applies finished orders' outcomes to their seat words, and (on a fresh
