@@ -29,42 +29,95 @@ static redisContext *connect_redis(const char *host, int port)
 	return c;
 }
 
-static int append_entry(redisContext *c, const struct journal_entry *e)
-{
-	char key[64], sid[16], ver[32], val[64], pxat[24], st[4];
-	uint32_t state = tkt_sw_state(e->word);
-	int n = 0;
+/* One batch becomes, per event, ONE stream entry holding all its changes
+ * ("c" = "version:seat:status" joined by ';', id = the last version), and,
+ * per seat, only the last state of its hold key (SET with PXAT, or one
+ * multi-key DEL). A hold and its release in the same batch cost one DEL:
+ * Redis work grows with batches and seats, not with every change. */
+#define BATCH_TEXT_MAX (BATCH * 40)
 
-	snprintf(key, sizeof(key), "tkt:hold:%u:%u", e->event_id, e->seat_id);
-	if ((state == TKT_SEAT_HELD || state == TKT_SEAT_ORDERED) &&
-	    e->expiry_unix_ms > 0) {
-		snprintf(val, sizeof(val), "%u:%u:%" PRId64, tkt_sw_holder(e->word),
-			 state, e->expiry_unix_ms);
-		snprintf(pxat, sizeof(pxat), "%" PRId64, e->expiry_unix_ms);
-		redisAppendCommand(c, "SET %s %s PXAT %s", key, val, pxat);
-	} else {
-		redisAppendCommand(c, "DEL %s", key);
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct journal_entry *x = a, *y = b;
+
+	if (x->event_id != y->event_id)
+		return x->event_id < y->event_id ? -1 : 1;
+	return x->version < y->version ? -1 : x->version > y->version;
+}
+
+/* Appends the pipelined commands of a batch (sorted by event, version);
+ * returns how many were appended. */
+static int append_batch(redisContext *c, struct journal_entry *b, uint32_t n,
+			char *text)
+{
+	const char *del_argv[BATCH + 1];
+	size_t del_len[BATCH + 1];
+	char keys[BATCH][40];
+	int cmds = 0, n_del = 1;
+
+	qsort(b, n, sizeof(*b), cmp_entry);
+	for (uint32_t i = 0; i < n;) {
+		uint32_t e = b[i].event_id, j = i;
+		size_t len = 0;
+		char key[40], id[32];
+
+		for (; j < n && b[j].event_id == e; j++)
+			len += (size_t)snprintf(text + len, BATCH_TEXT_MAX - len, "%s%" PRIu64 ":%u:%u",
+						j > i ? ";" : "", b[j].version, b[j].seat_id,
+						b[j].status);
+		snprintf(key, sizeof(key), "tkt:seats:%u", e);
+		snprintf(id, sizeof(id), "%" PRIu64 "-0", b[j - 1].version);
+		redisAppendCommand(c, "XADD %s MAXLEN ~ %d %s c %b", key, JOURNAL_STREAM_LEN,
+				   id, text, len);
+		cmds++;
+		i = j;
 	}
-	n++;
-	snprintf(key, sizeof(key), "tkt:seats:%u", e->event_id);
-	snprintf(ver, sizeof(ver), "%" PRIu64 "-0", e->version);
-	snprintf(sid, sizeof(sid), "%u", e->seat_id);
-	snprintf(st, sizeof(st), "%u", e->status);
-	redisAppendCommand(c, "XADD %s MAXLEN ~ %d %s seat %s status %s", key,
-			   JOURNAL_STREAM_LEN, ver, sid, st);
-	return n + 1;
+	/* Hold keys: the last change of each seat wins (b is in version order
+	 * within an event, so walk backwards and skip seats already done). */
+	for (uint32_t i = n; i-- > 0;) {
+		const struct journal_entry *x = &b[i];
+		uint32_t state = tkt_sw_state(x->word);
+		bool seen = false;
+
+		for (uint32_t k = i + 1; k < n && b[k].event_id == x->event_id; k++)
+			if (b[k].seat_id == x->seat_id) {
+				seen = true;
+				break;
+			}
+		if (seen)
+			continue;
+		snprintf(keys[i], sizeof(keys[i]), "tkt:hold:%u:%u", x->event_id, x->seat_id);
+		if ((state == TKT_SEAT_HELD || state == TKT_SEAT_ORDERED) &&
+		    x->expiry_unix_ms > 0) {
+			char val[64], pxat[24];
+
+			snprintf(val, sizeof(val), "%u:%u:%" PRId64, tkt_sw_holder(x->word), state,
+				 x->expiry_unix_ms);
+			snprintf(pxat, sizeof(pxat), "%" PRId64, x->expiry_unix_ms);
+			redisAppendCommand(c, "SET %s %s PXAT %s", keys[i], val, pxat);
+			cmds++;
+		} else {
+			del_argv[n_del] = keys[i];
+			del_len[n_del++] = strlen(keys[i]);
+		}
+	}
+	if (n_del > 1) {
+		del_argv[0] = "DEL";
+		del_len[0] = 3;
+		redisAppendCommandArgv(c, n_del, del_argv, del_len);
+		cmds++;
+	}
+	return cmds;
 }
 
 /* Sends one pipelined batch; returns 0 when Redis took every command. A
  * stream id at or below the stream's last one (after a version reset) is
  * not a transport failure: it is counted and skipped. */
 static int write_batch(struct journal *j, redisContext *c,
-		       const struct journal_entry *batch, uint32_t n)
+		       struct journal_entry *batch, uint32_t n, char *text)
 {
-	int cmds = 0, rc = 0;
+	int cmds = append_batch(c, batch, n, text), rc = 0;
 
-	for (uint32_t i = 0; i < n; i++)
-		cmds += append_entry(c, &batch[i]);
 	for (int i = 0; i < cmds; i++) {
 		redisReply *r = NULL;
 
@@ -87,11 +140,15 @@ static void *journal_loop(void *arg)
 {
 	struct journal *j = arg;
 	struct journal_entry *batch = calloc(BATCH, sizeof(*batch));
+	char *text = malloc(BATCH_TEXT_MAX);
 	redisContext *c = NULL;
 	unsigned backoff_ms = 50;
 
-	if (!batch)
+	if (!batch || !text) {
+		free(batch);
+		free(text);
 		return NULL;
+	}
 	for (;;) {
 		uint32_t n = 0;
 
@@ -111,7 +168,7 @@ static void *journal_loop(void *arg)
 
 		if (!c)
 			c = connect_redis(j->host, j->port);
-		if (c && write_batch(j, c, batch, n) == 0) {
+		if (c && write_batch(j, c, batch, n, text) == 0) {
 			atomic_store(&j->connected, true);
 			backoff_ms = 50;
 			pthread_mutex_lock(&j->lock);
@@ -144,6 +201,7 @@ static void *journal_loop(void *arg)
 	if (c)
 		redisFree(c);
 	free(batch);
+	free(text);
 	return NULL;
 }
 
@@ -290,6 +348,7 @@ int journal_read_since(const char *host, int port, uint32_t event_id,
 	for (size_t i = 0; i < r->elements && n < max; i++) {
 		redisReply *e = r->element[i];
 		struct seat_event ev = {0};
+		const char *packed = NULL;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
 			continue;
@@ -298,12 +357,36 @@ int journal_read_since(const char *host, int port, uint32_t event_id,
 			const char *k = e->element[1]->element[f]->str;
 			const char *v = e->element[1]->element[f + 1]->str;
 
-			if (!strcmp(k, "seat"))
+			if (!strcmp(k, "c"))
+				packed = v;
+			else if (!strcmp(k, "seat"))
 				ev.seat_id = (uint32_t)strtoul(v, NULL, 10);
 			else if (!strcmp(k, "status"))
 				ev.status = (uint8_t)atoi(v);
 		}
-		out[n++] = ev;
+		if (!packed) { /* one change per entry (older journals) */
+			if (ev.version > after)
+				out[n++] = ev;
+			continue;
+		}
+		/* "version:seat:status;..." in version order */
+		for (const char *p = packed; *p && n < max;) {
+			unsigned long long v;
+			unsigned seat, st;
+			int used = 0;
+
+			if (sscanf(p, "%llu:%u:%u%n", &v, &seat, &st, &used) != 3 || !used)
+				break;
+			p += used;
+			if (*p == ';')
+				p++;
+			if (v <= after)
+				continue;
+			out[n].version = v;
+			out[n].seat_id = seat;
+			out[n].status = (uint8_t)st;
+			n++;
+		}
 	}
 	freeReplyObject(r);
 	redisFree(c);

@@ -5,8 +5,14 @@
  *   tkt:hold:{event}:{seat}  "slot:state:expiryUnixMs", expiring at that
  *                            time (PXAT); deleted when the seat is released,
  *                            lapses or is sold. Live holds and orders only.
- *   tkt:seats:{event}        stream, entry id "<version>-0", fields seat,
- *                            status; trimmed to about JOURNAL_STREAM_LEN.
+ *   tkt:seats:{event}        stream, one entry per event per written batch:
+ *                            id "<last version>-0", field c =
+ *                            "version:seat:status;..." in version order;
+ *                            trimmed to about JOURNAL_STREAM_LEN entries.
+ *
+ * Within a batch a seat's hold key gets only its last state, so a hold and
+ * its release cost one DEL between them (write amplification bounded by
+ * batches and seats, not by changes).
  *
  * Memory is bounded: the queue holds JOURNAL_QUEUE entries; while Redis is
  * unreachable the writer retries with backoff, and entries that do not fit
@@ -22,7 +28,7 @@
 #include <stdint.h>
 
 #define JOURNAL_QUEUE 65536
-#define JOURNAL_STREAM_LEN 10000
+#define JOURNAL_STREAM_LEN 2000 /* entries; one per event per batch */
 
 struct journal_entry {
 	uint64_t version;
