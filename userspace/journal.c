@@ -240,14 +240,17 @@ void journal_push(struct journal *j, const struct journal_entry *e)
 {
 	pthread_mutex_lock(&j->lock);
 	if (j->len == JOURNAL_QUEUE) {
-		/* Drop the oldest: the newest state of a seat matters most. */
-		j->head = (j->head + 1) % JOURNAL_QUEUE;
-		j->len--;
+		/* Full (Redis away for long): drop this one and count it. Only
+		 * the writer moves head, so the batch it is writing stays valid. */
 		atomic_fetch_add(&j->dropped, 1);
+		pthread_mutex_unlock(&j->lock);
+		return;
 	}
 	j->q[(j->head + j->len) % JOURNAL_QUEUE] = *e;
-	j->len++;
-	pthread_cond_signal(&j->cond);
+	/* The writer sleeps only on an empty queue: wake it on the first
+	 * entry, not on every one (a wake-up is a system call). */
+	if (j->len++ == 0)
+		pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
 

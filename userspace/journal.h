@@ -55,7 +55,7 @@ int journal_start(struct journal *j, const char *host, int port);
 /* Writes what is queued (bounded wait) and stops. */
 void journal_stop(struct journal *j);
 
-/* Queues one change; never blocks (a full queue drops and counts). */
+/* Queues one change; never blocks (a full queue drops it and counts). */
 void journal_push(struct journal *j, const struct journal_entry *e);
 
 /* Last version journalled for an event (0 when none or Redis is down). */
