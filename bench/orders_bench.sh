@@ -579,13 +579,13 @@ machine_json() {
 		  os: $os, mariadb: $mariadb}'
 }
 
-assemble() { # started finished bg0 bg1 setup_s measure_s
+assemble() { # started finished bg0 bg1 setup_s measure_s lock_wait_s
 	cat "$WORK"/runs/*.json | jq -s 'sort_by(.rep, .rate, .kind)' >"$WORK/runs.json"
 	jq -n --slurpfile runs "$WORK/runs.json" --slurpfile audit "$WORK/audit.json" \
 		--slurpfile machine <(machine_json) \
 		--slurpfile roles "$WORK/thread_roles.json" \
 		--arg started "$1" --arg finished "$2" --arg bg0 "$3" --arg bg1 "$4" \
-		--argjson setup_s "$5" --argjson measure_s "$6" \
+		--argjson setup_s "$5" --argjson measure_s "$6" --argjson lock_wait_s "$7" \
 		--arg build "$BUILD_INFO" --arg run_id "$RUN_ID" \
 		--arg paymentd_defaults "$PAY_DEFAULTS" \
 		--argjson reps "$REPS" --argjson secs "$SECS" --argjson ref_secs "$REF_SECS" \
@@ -600,7 +600,7 @@ assemble() { # started finished bg0 bg1 setup_s measure_s
 }
 
 main() {
-	local started finished bg0 bg1 rep rate t_setup t_measure t0
+	local started finished bg0 bg1 rep rate t_setup t_measure t_lock t0
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	t0=$(date +%s)
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
@@ -639,7 +639,9 @@ main() {
 		timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed twice"
 	fi
 	start_paymentd
-	PAY_DEFAULTS=$(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" || echo '?')
+	PAY_DEFAULTS=$(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" |
+		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/delay \1-\2 ms (uniform), approve ratio \3/' || true)
+	[ -n "$PAY_DEFAULTS" ] || PAY_DEFAULTS='? (not in its log)'
 	start_ticketd # creates the schema
 	add_events
 	stop_ticketd
@@ -653,11 +655,14 @@ main() {
 	log "created $SESSIONS sessions"
 	thread_roles >"$WORK/thread_roles.json" || echo '{}' >"$WORK/thread_roles.json"
 	# the threads to watch, named after their start routine
-	WATCH=$(jq -r '[to_entries[] | select(.value | test("client_loop|relay_main|consumer_main|libmicrohttpd"))]
+	WATCH=$(jq -r '[to_entries[] | select(.value | test("client_loop|relay_main|consumer_main|libmicrohttpd|^worker_loop$"))]
 		| sort_by(.key | tonumber)
 		| (map(select(.value | test("libmicrohttpd")) | .key)) as $http
+		| (map(select(.value == "worker_loop") | .key)) as $saga
+		| .[0:16]
 		| map(.key as $t | .value as $v
 		    | (if ($v | test("libmicrohttpd")) then "http_worker_\(($http | index($t)) + 1)"
+		       elif $v == "worker_loop" then "saga_worker_\(($saga | index($t)) + 1)"
 		       elif $v == "client_loop" then "payment_client"
 		       elif $v == "relay_main" then "outbox_relay"
 		       elif $v == "consumer_main" then "saga_consumer"
@@ -667,7 +672,9 @@ main() {
 	log "ticketd threads (gdb): $(jq -c . "$WORK/thread_roles.json"); watched: ${WATCH:-none}"
 	t_setup=$(($(date +%s) - t0))
 
+	t0=$(date +%s)
 	take_lock
+	t_lock=$(($(date +%s) - t0))
 	t0=$(date +%s)
 	bg0=$(background_busy_pct)
 	log "background CPU busy before the runs: $bg0 %"
@@ -692,7 +699,7 @@ main() {
 	run_audit
 	wait_http "$BASE/healthz" 5 || log "ticketd /healthz failed after the runs"
 	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	assemble "$started" "$finished" "$bg0" "$bg1" "$t_setup" "$t_measure"
+	assemble "$started" "$finished" "$bg0" "$bg1" "$t_setup" "$t_measure" "$t_lock"
 	jq -r -f bench/orders_render.jq "$OUT" >"$MD.tmp"
 	mv "$MD.tmp" "$MD"
 	log "wrote $OUT and $MD"

@@ -70,6 +70,7 @@
 #define OUT_CAP 1024
 #define MAX_KEYS 48
 #define MAX_PIDS 8
+#define MAX_WATCH 16
 #define TOP_THREADS 8
 
 /* ---- log-bucket histogram, microseconds, within 1/64 of the truth ---- */
@@ -229,8 +230,8 @@ static struct {
 	int pid[MAX_PIDS];
 	int threads_of;
 	int n_watch;
-	char watch_name[MAX_PIDS][48];
-	int watch_tid[MAX_PIDS];
+	char watch_name[MAX_WATCH][48];
+	int watch_tid[MAX_WATCH];
 	double start_grace_s;
 } opt = {
 	.mode = M_ORDERS,
@@ -963,7 +964,7 @@ static void host_cpu(unsigned long long *busy, unsigned long long *total)
 static struct {
 	struct counters states;
 	uint64_t samples;
-} watch[MAX_PIDS];
+} watch[MAX_WATCH];
 static int64_t next_watch;
 
 static const char *syscall_name(long nr)
@@ -1243,7 +1244,7 @@ static void parse_args(int argc, char **argv)
 		case 'w': {
 			char *eq = strrchr(optarg, '=');
 
-			if (!eq || opt.n_watch >= MAX_PIDS || eq - optarg >= 48)
+			if (!eq || opt.n_watch >= MAX_WATCH || eq - optarg >= 48)
 				usage();
 			snprintf(opt.watch_name[opt.n_watch], 48, "%.*s", (int)(eq - optarg), optarg);
 			opt.watch_tid[opt.n_watch++] = atoi(eq + 1);

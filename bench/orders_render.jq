@@ -29,9 +29,9 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
 [
   "## Orders and payments",
   "",
-  "The full purchase through ticketd's REST API, offered open loop at a fixed rate: per order hold 1-2 seats (`POST /api/reservations`), `POST /api/orders` with a unique `Idempotency-Key`, `POST /api/payments/authorize`, then `GET /api/orders/{id}` every \($r.settings.poll_ms) ms until it is CONFIRMED or CANCELLED. paymentd runs with its defaults (\($r.settings.paymentd)). Baseline in the same run: the same schedule straight to paymentd's `POST /v1/authorize` (no ticketd). Latency counts from each order's scheduled start (no coordinated omission); every order has its own keep-alive connection and session (\($r.settings.sessions) sessions), seats never contended.",
+  "The full purchase through ticketd's REST API, offered open loop at a fixed rate: per order hold 1-2 seats (`POST /api/reservations`), `POST /api/orders` with a unique `Idempotency-Key`, `POST /api/payments/authorize`, then `GET /api/orders/{id}` every \($r.settings.poll_ms) ms until it is CONFIRMED or CANCELLED. paymentd runs with \($r.settings.paymentd | sub("^(its )?defaults: "; "its defaults: ")). Baseline in the same run: the same schedule straight to paymentd's `POST /v1/authorize` (no ticketd). Latency counts from each order's scheduled start (no coordinated omission); every order has its own keep-alive connection and session (\($r.settings.sessions) sessions), seats never contended.",
   "",
-  "- Command: `\($r.command)` (run \($r.run_id), \($r.started) to \($r.finished); set-up \($r.setup_s) s, measurement \($r.measure_s) s under `/run/tkbench.lock`). Per round and rate: gateway alone \($r.settings.gateway_secs) s, then orders (\($r.settings.target_secs) s at \($t.rate)/s, \($r.settings.reference_secs) s at the other rates); \($r.settings.reps) rounds, interleaved; a warm-up before (not counted).",
+  "- Command: `\($r.command)` (run \($r.run_id), \($r.started) to \($r.finished); set-up \($r.setup_s) s, \(if $r.lock_wait_s then "waited \($r.lock_wait_s) s for the lock, " else "" end)measurement \($r.measure_s) s under `/run/tkbench.lock`). Per round and rate: gateway alone \($r.settings.gateway_secs) s, then orders (\($r.settings.target_secs) s at \($t.rate)/s, \($r.settings.reference_secs) s at the other rates); \($r.settings.reps) rounds, interleaved; a warm-up before (not counted).",
   "- Machine: \($r.machine.cpu), \($r.machine.nproc) cores, \($r.machine.mem_mb) MiB, \($r.machine.os), kernel \($r.machine.kernel), MariaDB \($r.machine.mariadb); shared and noisy: CPU busy \($r.background_busy_pct.before)% before the runs, \($r.background_busy_pct.after)% after.",
   "- ticketd: socket hold path, \($r.settings.ticketd_http_threads) HTTP threads, DB pool \($r.settings.ticketd_db_pool); \($r.build).",
   "- Figures: median over the \($r.settings.reps) rounds, spread (min-max) in brackets; latency in ms.",
@@ -78,7 +78,7 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   ($rates[] as $rate | $by[$rate | tostring].gateway as $g |
     "| \($rate)/s baseline | \(cmd_g($rate)) | \($g.offered) | \($g.answered) | | | | | \($g.authorize_status | counters) | | \($g.errors | counters) | |"),
   "",
-  "Latency percentiles cover the orders that completed; orders never started (all \($r.settings.conns) client connections busy until the offered window had passed) are not in them. \"PAYMENT_FAILED\" / \"DECLINED PAYMENT_GATEWAY_FAILED\" means ticketd gave up on the gateway (3 attempts with a 2 s timeout each), not that paymentd failed: paymentd had no failures configured.",
+  "Latency percentiles cover the orders that completed; orders never started (all \($r.settings.conns) client connections busy until the offered window had passed) are not in them.\(if ([$r.series[].orders.final_status | keys[]] | any(test("PAYMENT_FAILED"))) then " \"PAYMENT_FAILED\" / \"DECLINED PAYMENT_GATEWAY_FAILED\" means ticketd gave up on the gateway (its attempts timed out), not that paymentd failed: paymentd had no failures configured." else "" end)",
   "",
   "### Where the time and the CPU go",
   "",
@@ -91,22 +91,25 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   ($rates[] as $rate | $by[$rate | tostring].orders.cpu_ms_per_order as $c |
     "| \($rate)/s, CPU ms per order | \(cmd_o($rate)) | \($c.ticketd | cell) | \($c.paymentd | cell) | \($c.mariadbd | cell) | \($c.redis | cell) | \($c.kafka | cell) | | |"),
   "",
+  ($rates[] as $rate | $by[$rate | tostring].orders as $o | select($o.cpu_ms_per_order_all_services != null) |
+    "- \($rate)/s: all five services together spent \($o.cpu_ms_per_order_all_services | cell) CPU ms per completed order, so this machine's \($r.machine.nproc) cores, given to them alone, would carry at most \($o.cpu_bound_orders_per_s | cell) orders/s at that cost."),
+  "",
   "| rate | command | server-side mean ms per route | MariaDB per order | busiest ticketd threads (first round) |",
   "|---|---|---|---|---|",
   ($rates[] as $rate | $by[$rate | tostring].orders as $o |
-    "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–") |"),
+    "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–" | gsub("\\?\\? \\((?<l>lib[a-z]+)[^)]*\\)"; "\(.l)")) |"),
   "",
-  "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or waiting for one; `poll timeout 10000 ms` = libmariadb waiting for MariaDB's answer, 10 s being the read timeout ticketd sets in userspace/db.c; `poll timeout 0..20 ms` = curl's multi loop in the payment client waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting on a lock or condition: a free database connection of the pool, a queue). Threads found by their start routine (gdb backtrace after start).",
+  "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or waiting for one; `poll timeout 10000 ms` = libmariadb waiting for MariaDB's answer, 10 s being the read timeout ticketd sets in userspace/db.c; `poll timeout 0..20 ms` = curl's multi loop in the payment client waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting on a lock or condition: a free connection of the database pool, or an empty job queue (idle saga workers)). Threads found by their start routine (gdb backtrace after start).",
   "",
   "| rate | thread | command | samples | states |",
   "|---|---|---|---|---|",
   ($rates[] as $rate | $by[$rate | tostring].orders.thread_states | to_entries[] as $e |
-    "| \($rate)/s | \($e.key) | \(cmd_o($rate)) | \($e.value.samples) | \($e.value.pct | to_entries | sort_by(-.value) | .[0:6] | map("\(.key) \(.value)%") | join(", ")) |"),
+    "| \($rate)/s | \($e.key) | \(cmd_o($rate)) | \($e.value.samples) | \($e.value.pct | to_entries | map(select(.value >= 0.5)) | sort_by(-.value) | .[0:6] | map("\(.key) \(.value)%") | join(", ")) |"),
   "",
-  ($rates[] as $rate | $by[$rate | tostring].orders.thread_states.payment_client as $p
-    | select($p != null)
-    | ($p.pct | to_entries | map(select(.key | test("^poll timeout ([0-9]|1[0-9]|20) ms$")) | .value) | add // 0) as $idle
-    | "- \($rate)/s: the payment client thread (`client_loop` in userspace/payment_client.c: one thread runs curl for every authorization and, in `on_paid`, records and applies each decision with blocking MariaDB transactions) was busy in \((1000 - 10 * $idle | round) / 10)% of the samples (waiting for MariaDB \($p.pct["poll timeout 10000 ms"] // 0)%, running \($p.pct.running // 0)%) and idle in curl's poll \(($idle * 10 | round) / 10)%."),
+  ($rates[] as $rate | $by[$rate | tostring].orders.thread_states as $ts | select($ts != null and ($ts | length) > 0)
+    | "- \($rate)/s, share of the samples each watched thread spent waiting for MariaDB or running (busy), busiest first: \(
+        $ts | to_entries | map({k: .key, b: (((.value.pct["poll timeout 10000 ms"] // 0) + (.value.pct.running // 0)) * 10 | round / 10)})
+        | sort_by(-.b) | map("\(.k) \(.b)%") | join(", "))."),
   "",
   "### Audit (MariaDB, after the runs)",
   "",

@@ -39,7 +39,9 @@ def per_order($runs; f):
     started: $started,
     finished: $finished,
     setup_s: $setup_s,
+    lock_wait_s: $lock_wait_s,
     measure_s: $measure_s,
+    thread_roles: $roles[0],
     machine: $machine[0],
     build: $build,
     background_busy_pct: {before: ($bg0 | tonumber), after: ($bg1 | tonumber)},
@@ -48,7 +50,7 @@ def per_order($runs; f):
       reference_secs: $ref_secs, gateway_secs: $gw_secs, warmup_secs: $warmup,
       sessions: $sessions, event_seats: "\($rows) x \($cols)", conns: $conns,
       poll_ms: $poll, ticketd_http_threads: $td_threads, ticketd_db_pool: $db_pool,
-      paymentd: ("defaults: " + $paymentd_defaults),
+      paymentd: ("its defaults: " + $paymentd_defaults),
       seats_per_order: "1 or 2 (random), consecutive, never contended"
     },
     target: {rate: $target_rate, p95_end_to_end_target_ms: $target_p95_ms,
@@ -104,6 +106,10 @@ def per_order($runs; f):
                   | {samples: $tot,
                      pct: ($st | map_values(if $tot > 0 then (1000 * . / $tot | round) / 10 else 0 end))}))),
             settle_s: ($o | map(.settle_s) | stats),
+            cpu_ms_per_order_all_services: per_order($o; 1000 * ([.result.cpu.processes[].cpu_s] | add)),
+            cpu_bound_orders_per_s: ($o | map(.result.completed as $c
+              | ([.result.cpu.processes[].cpu_s] | add) as $cpu
+              | if $c > 0 and $cpu > 0 then ($machine[0].nproc * $c / $cpu | round) else null end) | stats),
             ticketd_threads: ($o | map(.result.cpu.threads[0:6] | map("\($roles[0][.tid | tostring] // .comm) \(.core_pct)%") | join(", "))),
             server_mean_ms: (
               ($o | map(.side.ticketd_routes | keys) | add // [] | unique) as $routes

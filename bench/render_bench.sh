@@ -51,7 +51,7 @@ def tfig:
 | ($R.config.reps | nrounds) as $rounds
 | "## UDP hold path",
   "",
-  "`make bench` runs `bench/run_bench.sh` for this section (rendered by `bench/render_bench.sh` from `\($file)`). Run `\($R.name)`, \($R.started) to \($R.finished) (UTC), on \($R.machine.cpu), \($R.machine.cores) cores, kernel \($R.machine.kernel), Redis \($R.machine.redis).",
+  "`make bench` runs `bench/run_bench.sh` for this section (rendered by `bench/render_bench.sh` from `\($file)`). Run `\($R.name)`, \($R.started) to \($R.finished) (UTC), on \($R.machine.cpu), \($R.machine.cores) cores, kernel \($R.machine.kernel), Redis \($R.machine.redis)\(if ($R.machine.build // "") != "" then "; measured build: \($R.machine.build)" else "" end).",
   "",
   "- Workload: closed loop, \($R.config.window) requests in flight per client thread (sendmmsg/recvmmsg batches of \($R.config.batch), or a hiredis pipeline as deep), op cycle `\($R.config.mix)` per seat on rotating seats \($R.config.seats) of one event (event \($R.config.event) of the bench'"'"'s own tables for the paths without ticketd, ticketd'"'"'s 128 x 128 bench event for its paths), one session token per request slot",
   "- Each figure: \($rounds) rounds of \($R.config.secs) s (after \($R.config.warmup_s) s warm-up); every round measures all paths back to back (ceiling, xdp_prog, xdp_full, socket_door, redis; ticketd is started from a fresh state for each of its paths and stopped after it); shown as median (min–max) over the rounds. Ratios are taken round by round against the ceiling and against Redis + Lua of the same round.",

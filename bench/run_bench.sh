@@ -610,8 +610,17 @@ machine_json() {
 		--argjson mem_mb "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
 		--arg os "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')" \
 		--arg redis "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
+		--arg build "${BUILD_INFO:-}" \
 		'{host: $host, kernel: $kernel, cpu: $cpu, cores: $cores,
-		  mem_mb: $mem_mb, os: $os, redis: $redis}'
+		  mem_mb: $mem_mb, os: $os, redis: $redis, build: $build}'
+}
+
+# What was measured: others change the tree while benchmarks run.
+build_info() {
+	local t
+	t=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+	git diff --quiet HEAD 2>/dev/null || t="$t + uncommitted changes"
+	echo "tree $t; ticketd sha256 $(sha256sum "$BUILD/ticketd" 2>/dev/null | cut -c1-12), seat_hold.bpf.o sha256 $(sha256sum "$FULL_OBJ" 2>/dev/null | cut -c1-12)"
 }
 
 assemble() {
@@ -696,7 +705,8 @@ run_suite() {
 	touch "$WORK/suite-$name.stamp"
 	log "suite $name: $* (at most ${cap}s)"
 	t0=$(date +%s)
-	timeout -k 60 "$cap" "$@" >"$WORK/suite-$name.out" &
+	timeout -k 60 "$cap" "$@" >"$WORK/suite-$name.out" \
+		2> >(tee "$WORK/suite-$name.err" >&2) &
 	SUITE_PID=$!
 	SUITE_RC=0
 	wait "$SUITE_PID" || SUITE_RC=$?
@@ -704,7 +714,14 @@ run_suite() {
 	case "$SUITE_RC" in
 	0) status=measured ;;
 	124 | 137) status="timed out" reason="stopped after ${cap}s" ;;
-	*) status=failed reason="exit status $SUITE_RC" ;;
+	*)
+		status=failed
+		# its last error line says why (for the header of BENCHMARKS.md);
+		# give tee a moment to write it
+		sleep 0.5
+		reason="exit status $SUITE_RC$(grep -i 'error' "$WORK/suite-$name.err" 2>/dev/null |
+			tail -n 1 | tr '|' '/' | cut -c1-200 | sed 's/^/: /')"
+		;;
 	esac
 	log "suite $name: $status${reason:+ ($reason)} after $(($(date +%s) - t0))s"
 	suite_record "$name" "$title" "$*" "$status" "$reason" "$started" "$(($(date +%s) - t0))" "$md"
@@ -791,6 +808,7 @@ udp_suite() {
 	local started finished t0
 	t0=$(date +%s)
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	BUILD_INFO=$(build_info)
 	log "run $NAME: $REPS rounds, ${SECS}s per measurement, shapes ${SHAPES[*]}, window $WINDOW"
 	tkb_netns_up
 	NETNS_UP=1
