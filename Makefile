@@ -33,6 +33,7 @@ include userspace/outbox.mk
 include userspace/userspace.mk
 include userspace/paymentd.mk
 include bench/bench.mk
+include bench/orders.mk
 include tests/tests.mk
 
 build-all: $(BINS)

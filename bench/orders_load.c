@@ -35,7 +35,14 @@
  *
  * --pid NAME=PID (repeatable): CPU seconds of these processes over the run;
  * --threads-of PID: the same per thread (top 8), which thread of ticketd
- * is busy.
+ * is busy; --watch NAME=TID (repeatable, a thread of --threads-of): every
+ * 10 ms, what that thread is doing (/proc/.../syscall: running, or the
+ * system call it waits in, poll() with its timeout).
+ *
+ * Overload: no order starts later than --start-grace (1 s) after the
+ * offered window; the rest count as never started. Orders in flight then
+ * may end during --drain seconds; a request unanswered for --timeout-ms is
+ * an error. Latency percentiles cover the orders that ended.
  *
  * One thread, epoll, HTTP/1.1, one request in flight per connection. Output:
  * one JSON object on stdout (modes orders and gateway); --orders-log FILE
