@@ -42,39 +42,17 @@ static bool valid_key(const char *k)
 	return true;
 }
 
-void route_create_order(struct http_req *req, struct http_resp *resp)
+/* The contract's answer to one orders_create outcome. */
+static void answer_order(struct http_req *req, struct http_resp *resp,
+			 enum orders_result result, const struct order *o,
+			 const uint32_t *not_held, int n_not_held)
 {
-	const char *key = http_header(req, "Idempotency-Key");
-	uint32_t event_id, ids[HOLDS_MAX_SEATS], not_held[HOLDS_MAX_SEATS];
-	struct session s;
-	struct order o;
-	json_t *body, *list;
-	int n, n_not_held = 0;
+	json_t *list;
 
-	if (!api_authenticate(req, resp, &s))
-		return;
-	if (!key) {
-		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
-			   "the Idempotency-Key header is required (1 to 64 characters)", NULL);
-		return;
-	}
-	if (!valid_key(key)) {
-		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
-			   "Idempotency-Key must be 1 to 64 visible ASCII characters", NULL);
-		return;
-	}
-	body = http_body_object(req, resp, false);
-	if (!body)
-		return;
-	n = api_parse_event_and_seats(req, resp, body, &event_id, ids);
-	json_decref(body);
-	if (n < 0)
-		return;
-	switch (orders_create(req->app, &s, key, event_id, ids, n, &o, not_held,
-			      &n_not_held)) {
+	switch (result) {
 	case ORDERS_CREATED:
 	case ORDERS_REPLAYED:
-		http_json(resp, 201, order_json(&o));
+		http_json(resp, 201, order_json(o));
 		return;
 	case ORDERS_NO_EVENT:
 		http_error(resp, req, 404, "EVENT_NOT_FOUND", "no such event", NULL);
@@ -102,6 +80,82 @@ void route_create_order(struct http_req *req, struct http_resp *resp)
 			   "the order could not be stored; nothing was ordered, retry", NULL);
 		return;
 	}
+}
+
+/* One order being created on a saga worker, its request suspended: the
+ * HTTP threads never wait on MariaDB's commits. */
+struct order_job {
+	struct saga_job job; /* first */
+	struct ticketd *app;
+	struct http_deferred *d;
+	struct session s;
+	char key[65];
+	uint32_t event_id, ids[HOLDS_MAX_SEATS];
+	int n;
+};
+
+static void create_and_answer(struct saga_job *job)
+{
+	struct order_job *j = (struct order_job *)job;
+	uint32_t not_held[HOLDS_MAX_SEATS];
+	struct http_resp resp = {0};
+	struct http_req req = {.app = j->app};
+	struct order o;
+	int n_not_held = 0;
+	enum orders_result r = orders_create(j->app, &j->s, j->key, j->event_id,
+					     j->ids, j->n, &o, not_held, &n_not_held);
+
+	snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
+	answer_order(&req, &resp, r, &o, not_held, n_not_held);
+	http_deferred_finish(j->d, &resp);
+	free(j);
+}
+
+static void start_order(void *arg, struct http_deferred *d)
+{
+	struct order_job *j = arg;
+
+	j->d = d;
+	j->job.run = create_and_answer;
+	saga_submit(&j->app->saga, &j->job);
+}
+
+void route_create_order(struct http_req *req, struct http_resp *resp)
+{
+	const char *key = http_header(req, "Idempotency-Key");
+	struct order_job *j;
+	json_t *body;
+
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	if (!api_authenticate(req, resp, &j->s))
+		goto refuse;
+	if (!key) {
+		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
+			   "the Idempotency-Key header is required (1 to 64 characters)", NULL);
+		goto refuse;
+	}
+	if (!valid_key(key)) {
+		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
+			   "Idempotency-Key must be 1 to 64 visible ASCII characters", NULL);
+		goto refuse;
+	}
+	body = http_body_object(req, resp, false);
+	if (!body)
+		goto refuse;
+	j->n = api_parse_event_and_seats(req, resp, body, &j->event_id, j->ids);
+	json_decref(body);
+	if (j->n < 0)
+		goto refuse;
+	j->app = req->app;
+	snprintf(j->key, sizeof(j->key), "%s", key);
+	http_defer(resp, start_order, j);
+	return;
+refuse:
+	free(j);
 }
 
 void route_get_order(struct http_req *req, struct http_resp *resp)

@@ -182,10 +182,17 @@ def test_approved_payment_confirms_order_sells_seats_and_reaches_kafka(api, aren
     assert final["status"] == "CONFIRMED"
     assert statuses(api.base, arena.event_id, seats) == ["SOLD", "SOLD"]
     assert_error(authorize(api.base, s["token"], o["orderId"]), 409, "ORDER_NOT_PENDING")
-    time.sleep(0.5)
-    types = [m[2]["type"] for m in kafka_messages("ticketing.orders") if m[0] == o["orderId"]]
+    # the relay publishes asynchronously (and a just-started broker may
+    # still be loading its coordinators): wait for the messages, bounded
+    deadline = time.time() + 15
+    while True:
+        types = [m[2]["type"] for m in kafka_messages("ticketing.orders")
+                 if m[0] == o["orderId"]]
+        pays = [m[2] for m in kafka_messages("ticketing.payments") if m[0] == o["orderId"]]
+        if ("OrderConfirmed" in types and pays) or time.time() > deadline:
+            break
+        time.sleep(0.3)
     assert "OrderCreated" in types and "OrderConfirmed" in types
-    pays = [m[2] for m in kafka_messages("ticketing.payments") if m[0] == o["orderId"]]
     assert pays and pays[0]["status"] == "APPROVED"
 
 
