@@ -9,6 +9,21 @@
 #include "userspace/ticketd.h"
 #include "userspace/udp_door.h"
 
+int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
+		    uint32_t slot, uint32_t event_id, uint32_t seat_id,
+		    uint32_t ttl_ms, struct tkt_seat_res *res)
+{
+	struct tkt_seat_req rq = {.event_id = event_id, .seat_id = seat_id,
+				  .slot = slot, .ttl_ms = ttl_ms, .op = op};
+	struct tkt_seat_res local;
+
+	if (!res)
+		res = &local;
+	if (edge_seat_apply(app->edge, (enum tkt_change_source)source, &rq, res))
+		return TKT_MALFORMED;
+	return res->status;
+}
+
 int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 {
 	char shm_dir[CONFIG_STR_MAX + 8];

@@ -6,16 +6,6 @@
 #include "userspace/edge.h"
 #include "userspace/ticketd.h"
 
-static int apply(struct ticketd *app, uint32_t op, uint32_t slot,
-		 uint32_t event_id, uint32_t seat_id, uint32_t ttl_ms,
-		 struct tkt_seat_res *res)
-{
-	struct tkt_seat_req rq = {.event_id = event_id, .seat_id = seat_id,
-				  .slot = slot, .ttl_ms = ttl_ms, .op = op};
-
-	return edge_seat_apply(app->edge, TKT_SRC_REST, &rq, res);
-}
-
 static void set_expiry(struct holds_outcome *out, uint64_t word)
 {
 	uint32_t now_ms;
@@ -114,7 +104,7 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 	for (int i = 0; i < n; i++) {
 		struct tkt_seat_res res;
 
-		apply(app, TKT_SEAT_HOLD, slot, event_id, seat_ids[i], secs * 1000u,
+		ticketd_seat_op(app, TKT_SRC_REST, TKT_SEAT_HOLD, slot, event_id, seat_ids[i], secs * 1000u,
 		      &res);
 		if (res.status == TKT_OK) {
 			if (res.seen_state == TKT_SEAT_AVAILABLE)
@@ -127,7 +117,7 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		for (int k = 0; k < n_new; k++) {
 			struct tkt_seat_res undo;
 
-			apply(app, TKT_SEAT_RELEASE, slot, event_id, newly[k], 0, &undo);
+			ticketd_seat_op(app, TKT_SRC_REST, TKT_SEAT_RELEASE, slot, event_id, newly[k], 0, &undo);
 		}
 		out->result = result_of_status(res.status);
 		out->seats[0] = seat_ids[i];
@@ -174,7 +164,7 @@ static void holder_op(struct ticketd *app, uint32_t op, uint32_t slot,
 		out->result = HOLDS_NO_SEAT;
 		return;
 	}
-	apply(app, op, slot, event_id, seat_id, secs * 1000u, &res);
+	ticketd_seat_op(app, TKT_SRC_REST, op, slot, event_id, seat_id, secs * 1000u, &res);
 	if (res.status != TKT_OK) {
 		out->result = refusal(slot, &res);
 		return;

@@ -41,27 +41,15 @@ static void request_hash(uint32_t event_id, const uint32_t *sorted, int n,
 	hex_encode(md, mdlen, out);
 }
 
-static int apply(struct ticketd *app, uint32_t op, uint32_t slot,
-		 uint32_t event_id, uint32_t seat_id, uint32_t ttl_ms)
-{
-	struct tkt_seat_req rq = {.event_id = event_id, .seat_id = seat_id,
-				  .slot = slot, .ttl_ms = ttl_ms, .op = op};
-	struct tkt_seat_res res;
-
-	if (edge_seat_apply(app->edge, TKT_SRC_SAGA, &rq, &res))
-		return TKT_MALFORMED;
-	return res.status;
-}
-
 /* Gives seats moved to ORDERED back to the caller as holds (the order did
  * not happen). The seat is AVAILABLE for an instant in between. */
 static void unorder(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		    const uint32_t *seats, int n)
 {
 	for (int i = 0; i < n; i++) {
-		apply(app, TKT_SEAT_CANCEL, slot, event_id, seats[i], 0);
-		apply(app, TKT_SEAT_HOLD, slot, event_id, seats[i],
-		      (uint32_t)app->cfg.hold_default_seconds * 1000u);
+		ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_CANCEL, slot, event_id, seats[i], 0, NULL);
+		ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_HOLD, slot, event_id, seats[i],
+		      (uint32_t)app->cfg.hold_default_seconds * 1000u, NULL);
 	}
 }
 
@@ -163,8 +151,8 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 		goto rollback;
 	}
 	for (ordered = 0; ordered < n; ordered++) {
-		int st = apply(app, TKT_SEAT_ORDER, s->slot, event_id, out->seats[ordered],
-			       (uint32_t)app->cfg.payment_deadline_seconds * 1000u);
+		int st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_ORDER, s->slot, event_id, out->seats[ordered],
+			       (uint32_t)app->cfg.payment_deadline_seconds * 1000u, NULL);
 
 		if (st != TKT_OK) { /* lost a race with a release or expiry */
 			not_held[0] = out->seats[ordered];

@@ -17,31 +17,20 @@
  * half-way leaves nothing stuck. */
 #define RESTORE_TTL_MS 60000u
 
-static int apply(struct ticketd *app, uint32_t op, uint32_t slot,
-		 uint32_t event_id, uint32_t seat_id, uint32_t ttl_ms)
-{
-	struct tkt_seat_req rq = {.event_id = event_id, .seat_id = seat_id,
-				  .slot = slot, .ttl_ms = ttl_ms, .op = op};
-	struct tkt_seat_res res;
-	int rc = edge_seat_apply(app->edge, TKT_SRC_SAGA, &rq, &res);
-
-	return rc ? rc : res.status;
-}
-
 /* A sold seat goes AVAILABLE -> HELD -> ORDERED -> SOLD under ticketd's own
  * slot: three ordinary transitions, no special write path. */
 int recovery_restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_id)
 {
-	int st = apply(app, TKT_SEAT_HOLD, SESSION_SLOT_SYSTEM, event_id, seat_id,
-		       RESTORE_TTL_MS);
+	int st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_HOLD, SESSION_SLOT_SYSTEM, event_id, seat_id,
+		       RESTORE_TTL_MS, NULL);
 
 	if (st == TKT_SOLD)
 		return 0; /* already there */
 	if (st == TKT_OK)
-		st = apply(app, TKT_SEAT_ORDER, SESSION_SLOT_SYSTEM, event_id, seat_id,
-			   RESTORE_TTL_MS);
+		st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_ORDER, SESSION_SLOT_SYSTEM, event_id, seat_id,
+			   RESTORE_TTL_MS, NULL);
 	if (st == TKT_OK)
-		st = apply(app, TKT_SEAT_SELL, SESSION_SLOT_SYSTEM, event_id, seat_id, 0);
+		st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_SELL, SESSION_SLOT_SYSTEM, event_id, seat_id, 0, NULL);
 	return st == TKT_OK ? 0 : -EIO;
 }
 
@@ -108,11 +97,11 @@ static int restore_hold(void *ctx, const struct journal_hold *h)
 		hc->rep->skipped++;
 		return 0;
 	}
-	st = apply(hc->app, TKT_SEAT_HOLD, h->slot, h->event_id, h->seat_id,
-		   (uint32_t)left);
+	st = ticketd_seat_op(hc->app, TKT_SRC_SAGA, TKT_SEAT_HOLD, h->slot, h->event_id, h->seat_id,
+		   (uint32_t)left, NULL);
 	if (st == TKT_OK && h->state == TKT_SEAT_ORDERED)
-		st = apply(hc->app, TKT_SEAT_ORDER, h->slot, h->event_id, h->seat_id,
-			   (uint32_t)left);
+		st = ticketd_seat_op(hc->app, TKT_SRC_SAGA, TKT_SEAT_ORDER, h->slot, h->event_id, h->seat_id,
+			   (uint32_t)left, NULL);
 	if (st != TKT_OK) {
 		hc->rep->skipped++; /* unknown event, sold meanwhile, ... */
 		return 0;

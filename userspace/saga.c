@@ -27,26 +27,14 @@
 #define CONFIRM_MARGIN_MS 1000
 #define DEADLINE_POLL_MS 200
 
-static int apply(struct ticketd *app, uint32_t op, uint32_t slot,
-		 uint32_t event_id, uint32_t seat_id)
-{
-	struct tkt_seat_req rq = {.event_id = event_id, .seat_id = seat_id,
-				  .slot = slot, .ttl_ms = 1000, .op = op};
-	struct tkt_seat_res res;
-
-	if (edge_seat_apply(app->edge, TKT_SRC_SAGA, &rq, &res))
-		return TKT_MALFORMED;
-	return res.status;
-}
-
 /* Seat words follow a committed outcome. SELL of a word that is no longer
  * this order's (it cannot be: the margin keeps it live) is logged. */
 static void apply_outcome(struct ticketd *app, const struct order *o,
 			  bool sold)
 {
 	for (int i = 0; i < o->n_seats; i++) {
-		int st = apply(app, sold ? TKT_SEAT_SELL : TKT_SEAT_CANCEL, o->slot,
-			       o->event_id, o->seats[i]);
+		int st = ticketd_seat_op(app, TKT_SRC_SAGA, sold ? TKT_SEAT_SELL : TKT_SEAT_CANCEL, o->slot,
+			       o->event_id, o->seats[i], 0, NULL);
 
 		if (st != TKT_OK && sold)
 			log_msg(LOG_ERROR, NULL,
@@ -380,25 +368,22 @@ static int reconcile_row(void *ctx, int n, char **v)
 
 	(void)n;
 	if (!strcmp(v[1], "CONFIRMED")) {
-		st = apply(rc->app, TKT_SEAT_SELL, slot, event_id, seat_id);
+		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_SELL, slot, event_id, seat_id, 0, NULL);
 		/* The word lapsed while the daemon was down: sold is sold. */
 		if (st != TKT_OK && st != TKT_SOLD &&
 		    recovery_restore_sold(rc->app, event_id, seat_id) == 0)
 			st = TKT_OK;
 	} else if (!strcmp(v[1], "CANCELLED")) {
-		st = apply(rc->app, TKT_SEAT_CANCEL, slot, event_id, seat_id);
+		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_CANCEL, slot, event_id, seat_id, 0, NULL);
 	} else if (rc->fresh && deadline > rc->now_unix_ms) {
 		/* A PENDING order on a rebuilt table: its seats are ORDERED
 		 * again until the same deadline. */
 		uint32_t ttl = (uint32_t)(deadline - rc->now_unix_ms);
-		struct tkt_seat_req rq = {.event_id = event_id, .seat_id = seat_id,
-					  .slot = slot, .ttl_ms = ttl, .op = TKT_SEAT_HOLD};
-		struct tkt_seat_res res;
 
-		edge_seat_apply(rc->app->edge, TKT_SRC_SAGA, &rq, &res);
-		rq.op = TKT_SEAT_ORDER;
-		edge_seat_apply(rc->app->edge, TKT_SRC_SAGA, &rq, &res);
-		st = res.status;
+		ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_HOLD, slot, event_id,
+				seat_id, ttl, NULL);
+		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_ORDER, slot,
+				     event_id, seat_id, ttl, NULL);
 	} else {
 		return 0;
 	}

@@ -7,31 +7,17 @@
 #include "userspace/edge.h"
 #include "userspace/ticketd.h"
 
-int sweeper_pass(struct ticketd *app, uint64_t *busy)
+int sweeper_pass(struct ticketd *app)
 {
-	uint32_t now_ms = tkt_ms32(ticketd_now_ns());
 	int n = 0;
 
 	for (uint32_t i = 0; i < app->catalog.n_events; i++) {
-		const struct event_info *e = &app->catalog.events[i];
+		uint32_t expired = 0;
 
-		for (uint32_t s = 0; s < e->n_seats; s++) {
-			uint64_t w = tkt_load64(&app->seats[e->seat_base + s]);
-			uint32_t st = tkt_sw_state(w);
-			struct tkt_seat_req rq = {.event_id = e->id, .seat_id = s,
-						  .op = TKT_SEAT_EXPIRE};
-			struct tkt_seat_res res;
-
-			if ((st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED) ||
-			    !tkt_ms_reached(now_ms, tkt_sw_expiry(w)))
-				continue;
-			if (edge_seat_apply(app->edge, TKT_SRC_SWEEPER, &rq, &res))
-				continue;
-			if (res.status == TKT_OK && res.changed)
-				n++;
-			else if (res.status == TKT_RATE_LIMITED && busy)
-				(*busy)++; /* stream full: next pass retries */
-		}
+		/* edge_sweep reads cheaply and EXPIREs through the shared rules;
+		 * a seat it could not change now is retried next pass. */
+		if (!edge_sweep(app->edge, app->catalog.events[i].id, &expired))
+			n += (int)expired;
 	}
 	return n;
 }
@@ -43,11 +29,9 @@ static void *sweeper_loop(void *arg)
 				 .tv_nsec = (long)(sw->sweep_ms % 1000) * 1000000L};
 
 	while (!atomic_load(&sw->stop)) {
-		uint64_t busy = 0;
-		int n = sweeper_pass(sw->app, &busy);
+		int n = sweeper_pass(sw->app);
 
 		atomic_fetch_add(&sw->expired, (uint64_t)n);
-		atomic_fetch_add(&sw->busy, busy);
 		nanosleep(&pause, NULL);
 	}
 	return NULL;

@@ -17,11 +17,11 @@ struct sweeper {
 	pthread_t thread;
 	atomic_bool stop;
 	unsigned sweep_ms;
-	atomic_uint_least64_t expired, busy;
+	atomic_uint_least64_t expired;
 };
 
 /* One pass over every event's seats; returns how many it expired. */
-int sweeper_pass(struct ticketd *app, uint64_t *busy);
+int sweeper_pass(struct ticketd *app);
 
 int sweeper_start(struct sweeper *sw, struct ticketd *app, unsigned sweep_ms);
 void sweeper_stop(struct sweeper *sw);

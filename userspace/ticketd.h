@@ -25,6 +25,7 @@ struct payment_client;
 struct edge;
 struct udp_door;
 struct tkt_change;
+struct tkt_seat_res;
 
 struct ticketd {
 	struct config cfg;
@@ -64,6 +65,13 @@ uint64_t ticketd_unix_ms_at(uint32_t *mono_ms);
 
 /* Unix ms of a live hold's or order's expiry, 0 for anything else. */
 int64_t ticketd_word_expiry_unix_ms(uint64_t word);
+
+/* One seat op through the shared rules (edge_seat_apply) for the daemon's
+ * own doors; returns the TKT_* status (TKT_MALFORMED on misuse). res may be
+ * NULL when only the status matters. */
+int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
+		    uint32_t slot, uint32_t event_id, uint32_t seat_id,
+		    uint32_t ttl_ms, struct tkt_seat_res *res);
 
 /* Called by the change stream's thread for every published change, after
  * it is versioned: feeds the Redis journal and the SSE hub. */
