@@ -108,6 +108,15 @@ install_pytest() {
     python3 -m pytest --version >/dev/null 2>&1 || die "python3 -m pytest still does not work"
 }
 
+# The integration tests speak HTTP with requests.
+install_requests() {
+    python3 -c 'import requests' 2>/dev/null && return 0
+    say "python requests missing; installing it with pip"
+    python3 -m pip install -q requests ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-requests ||
+        die "could not install python requests"
+}
+
 # --- 3. bpffs -----------------------------------------------------------------
 
 mount_bpffs() {
@@ -188,5 +197,6 @@ check_node() {
 check_node
 install_packages
 install_pytest
+install_requests
 mount_bpffs
 fetch_kafka
