@@ -9,19 +9,6 @@
 #include "userspace/log.h"
 #include "userspace/ticketd.h"
 
-static uint8_t status_of_state(uint32_t state)
-{
-	switch (state) {
-	case TKT_SEAT_SOLD:
-		return SEAT_SOLD;
-	case TKT_SEAT_HELD:
-	case TKT_SEAT_ORDERED:
-		return SEAT_HELD;
-	default:
-		return SEAT_AVAILABLE;
-	}
-}
-
 static void count_add(struct seat_counts *c, uint8_t st, int delta)
 {
 	uint32_t *slot = st == SEAT_SOLD ? &c->sold : st == SEAT_HELD ? &c->held
@@ -58,7 +45,7 @@ int seat_stream_init(struct seat_stream *s, struct ticketd *app,
 		for (uint32_t sid = 0; sid < e->n_seats; sid++) {
 			uint64_t w = tkt_load64(&app->seats[e->seat_base + sid]);
 
-			es->status[sid] = status_of_state(tkt_sw_effective_state(w, now_ms));
+			es->status[sid] = (uint8_t)seat_status_of_state(tkt_sw_effective_state(w, now_ms));
 			count_add(&es->counts, es->status[sid], 1);
 		}
 	}
@@ -111,7 +98,7 @@ int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec)
 	}
 	/* The record's raw state, not its state "now": a hold published late
 	 * must not look lapsed; a lapse is announced by the sweeper's record. */
-	st = status_of_state(tkt_sw_state(rec->new_word));
+	st = (uint8_t)seat_status_of_state(tkt_sw_state(rec->new_word));
 	pthread_mutex_lock(&es->lock);
 	count_add(&es->counts, es->status[rec->seat_id], -1);
 	es->status[rec->seat_id] = st;

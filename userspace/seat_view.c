@@ -10,11 +10,9 @@ const char *seat_status_name(enum seat_status s)
 	return names[s];
 }
 
-/* A lapsed hold or order already shows AVAILABLE; a seat in a pending
- * order shows HELD (off sale, not sold). */
-static enum seat_status word_status(__u64 w, __u32 now_ms)
+enum seat_status seat_status_of_state(uint32_t state)
 {
-	switch (tkt_sw_effective_state(w, now_ms)) {
+	switch (state) {
 	case TKT_SEAT_SOLD:
 		return SEAT_SOLD;
 	case TKT_SEAT_HELD:
@@ -23,6 +21,12 @@ static enum seat_status word_status(__u64 w, __u32 now_ms)
 	default:
 		return SEAT_AVAILABLE;
 	}
+}
+
+/* A lapsed hold or order already shows AVAILABLE. */
+static enum seat_status word_status(__u64 w, __u32 now_ms)
+{
+	return seat_status_of_state(tkt_sw_effective_state(w, now_ms));
 }
 
 enum seat_status seat_view_status(const struct ticketd *app,

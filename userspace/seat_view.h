@@ -16,6 +16,10 @@ struct seat_counts {
 
 const char *seat_status_name(enum seat_status s);
 
+/* The contract's status of a seat-word state (TKT_SEAT_*): ORDERED shows
+ * HELD (off sale, not sold). */
+enum seat_status seat_status_of_state(uint32_t state);
+
 /* Status of seat sid of event e now (an expired hold shows AVAILABLE; a seat
  * in a pending order shows HELD). */
 enum seat_status seat_view_status(const struct ticketd *app,
