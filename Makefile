@@ -1,6 +1,15 @@
-# ticketing edge: one Makefile, fragments per folder (bpf/bpf.mk, bench/bench.mk,
-# userspace/userspace.mk, tests/tests.mk). `make run` and `make test` are the
-# two commands README.md promises.
+# ticketing edge: one Makefile, one fragment per folder. Each fragment builds
+# its own folder's sources and tests and nothing else:
+#
+#   bpf/bpf.mk                     XDP object, skeleton, BPF and seat-rule tests
+#   userspace/lib/lib.mk           libtkt.a: shared library (+ its tests, fuzzer)
+#   api/api.mk                     libapi.a: generic HTTP/SSE layer (+ tests)
+#   userspace/ticketd/ticketd.mk   ticketd (+ its unit and Kafka tests)
+#   userspace/paymentd/paymentd.mk paymentd (+ its tests)
+#   userspace/ticketctl/ticketctl.mk ticketctl
+#   bench/bench.mk                 load tools and benchmark programs
+#
+# `make run` and `make test` are the two commands README.md promises.
 
 BUILD      ?= build
 CC         ?= gcc
@@ -16,25 +25,70 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(WARN) -I$(ROOT) -I$(BUILD)
 LDLIBS_BPF := -lxdp -lbpf -lelf -lz
 
-# Sanitizer build of the unit tests (ASan + UBSan).
+# Sanitizer builds: ASan + UBSan, and TSan for the threaded parts (TSan
+# does not combine with ASan, hence a third flavour).
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TSANFLAGS  := -fsanitize=thread -fno-omit-frame-pointer
 
-# Fragments append to these.
-BINS        :=
-UNIT_TESTS  :=
-BPF_TESTS   :=
+# Artefacts that more than one fragment links, named here so that the order
+# in which fragments are read does not matter. Each is built by the fragment
+# of its folder.
+BPF_OBJ       := $(BUILD)/bpf/seat_hold.bpf.o
+BPF_SKEL      := $(BUILD)/bpf/seat_hold.skel.h
+LIBTKT        := $(BUILD)/lib/libtkt.a
+LIBTKT_ASAN   := $(BUILD)/asan/lib/libtkt.a
+LIBTKT_TSAN   := $(BUILD)/tsan/lib/libtkt.a
+LIBAPI        := $(BUILD)/api/libapi.a
+LIBAPI_ASAN   := $(BUILD)/asan/api/libapi.a
 
-.PHONY: all deps run test bench clean unit unit-asan bpf-tests integration web web-test e2e
+# Fragments append to these. UNIT_TESTS and ASAN_UNIT_TESTS are run by
+# tests/run_all.sh (every executable in $(BUILD)/tests/unit and
+# $(BUILD)/asan/tests/unit), BPF_TESTS likewise from $(BUILD)/tests/bpf.
+BINS            :=
+UNIT_TESTS      :=
+ASAN_UNIT_TESTS :=
+BPF_TESTS       :=
+KAFKA_TESTS     :=
+ALL_OBJS        :=
+
+.PHONY: all deps run test bench clean web web-test e2e build-all
 
 all: build-all web
 
+# Objects, in three flavours told apart by their folder under $(BUILD).
+# A fragment gives its objects their library flags with a private
+# target-specific EXTRA_CFLAGS (private: a test binary's flags never leak
+# into the objects it links).
+$(BUILD)/obj/%.o: %.c | $(BPF_SKEL)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/asan/obj/%.o: %.c | $(BPF_SKEL)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/tsan/obj/%.o: %.c | $(BPF_SKEL)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TSANFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+
+# $(call objs,FLAVOUR,SOURCES): object paths; FLAVOUR is empty, asan/ or tsan/.
+objs = $(patsubst %.c,$(BUILD)/$(1)obj/%.o,$(2))
+
+# Links a test or tool: its .c sources and archives from the prerequisites,
+# then EXTRA_LDLIBS. Sanitizer flavours add their flags through FLAVOUR_CFLAGS.
+define link_c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(FLAVOUR_CFLAGS) $(EXTRA_CFLAGS) $(filter %.c,$^) -o $@ \
+		$(filter %.o %.a,$^) $(EXTRA_LDLIBS)
+endef
+
 include bpf/bpf.mk
-include userspace/outbox.mk
-include userspace/userspace.mk
-include userspace/paymentd.mk
+include userspace/lib/lib.mk
+include api/api.mk
+include userspace/ticketd/ticketd.mk
+include userspace/paymentd/paymentd.mk
+include userspace/ticketctl/ticketctl.mk
 include bench/bench.mk
-include bench/orders.mk
-include tests/tests.mk
+
+BINS += $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(BPF_TESTS) $(KAFKA_TESTS)
 
 build-all: $(BINS)
 
@@ -69,3 +123,6 @@ clean:
 .PHONY: print-kafka-tests
 print-kafka-tests:
 	@echo $(KAFKA_TESTS)
+
+# Header dependencies of every object the fragments listed in ALL_OBJS.
+-include $(ALL_OBJS:.o=.d)

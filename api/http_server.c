@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "api/http.h"
-#include "userspace/log.h"
-#include "userspace/metrics.h"
-#include "userspace/sse_hub.h"
-#include "userspace/ticketd.h"
+#include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
+#include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/ticketd.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;

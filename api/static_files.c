@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/routes.h"
-#include "userspace/ticketd.h"
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/ticketd.h"
 
 #define STATIC_MAX_BYTES (8 << 20)
 

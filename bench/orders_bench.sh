@@ -608,7 +608,7 @@ main() {
 	cp "$BUILD/paymentd" "$PAYMENTD"
 	if [ -x "$BUILD/orders_load" ] && [ "$BUILD/orders_load" -nt bench/orders_load.c ]; then
 		cp "$BUILD/orders_load" "$LOAD"
-		LOAD_INFO="$BUILD/orders_load (make: bench/orders.mk)"
+		LOAD_INFO="$BUILD/orders_load (make: bench/bench.mk)"
 	else
 		gcc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-format-truncation bench/orders_load.c -o "$LOAD" ||
 			die "cannot build orders_load"

@@ -99,7 +99,7 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   ($rates[] as $rate | $by[$rate | tostring].orders as $o |
     "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–" | gsub("\\?\\? \\((?<l>lib[a-z]+)[^)]*\\)"; "\(.l)")) |"),
   "",
-  "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or waiting for one; `poll timeout 10000 ms` = libmariadb waiting for MariaDB's answer, 10 s being the read timeout ticketd sets in userspace/db.c; `poll timeout 0..20 ms` = curl's multi loop in the payment client waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting on a lock or condition: a free connection of the database pool, or an empty job queue (idle saga workers)). Threads found by their start routine (gdb backtrace after start).",
+  "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or waiting for one; `poll timeout 10000 ms` = libmariadb waiting for MariaDB's answer, 10 s being the read timeout ticketd sets in userspace/ticketd/db/db.c; `poll timeout 0..20 ms` = curl's multi loop in the payment client waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting on a lock or condition: a free connection of the database pool, or an empty job queue (idle saga workers)). Threads found by their start routine (gdb backtrace after start).",
   "",
   "| rate | thread | command | samples | states |",
   "|---|---|---|---|---|",
@@ -116,7 +116,7 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   ($r.audit.checks | to_entries[] | "- \(.value | ok): \(.key)"),
   "- Totals: \($r.audit.db.orders_total) orders (\($r.audit.db.pending_orders) PENDING), \($r.audit.db.sold_seats_total) sold seats, payments \($r.audit.db.payments_approved) APPROVED / \($r.audit.db.payments_declined) DECLINED / \($r.audit.db.payments_failed) FAILED; paymentd counted \($r.audit.paymentd.counters.approved // "?") approved and \($r.audit.paymentd.counters.declined // "?") declined, \($r.audit.paymentd.baseline_approved) and \($r.audit.paymentd.baseline_declined) of them the baseline's\(if ($r.audit.db.payments_failed // 0) > 0 then ": of the \($r.audit.db.payments_failed) orders ticketd recorded as FAILED (and CANCELLED), paymentd had decided \($r.audit.paymentd.failed_rows_decided_by_paymentd), \($r.audit.paymentd.failed_rows_approved_by_paymentd) of them APPROVED" else "" end).",
   "",
-  "Commands (`build/orders_load` is `bench/orders_load.c`, built by `bench/orders.mk`; `bash bench/orders_bench.sh` runs all of them and fills in the placeholders):",
+  "Commands (`build/orders_load` is `bench/orders_load.c`, built by `bench/bench.mk`; `bash bench/orders_bench.sh` runs all of them and fills in the placeholders):",
   "",
   ($rates[] as $rate | $by[$rate | tostring] as $s |
     "- \(cmd_g($rate)): `\($s.gateway_command)`",

@@ -39,7 +39,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "userspace/wire_codec.h"
+#include "userspace/lib/wire_codec.h"
 
 #define MAX_THREADS 64
 #define MAX_WINDOW 4096

@@ -38,7 +38,8 @@
 #include "bpf/seat_word.h" /* TKT_MAX_SEATS */
 #include "bpf/session_token.h"
 #include "bpf/ticket_maps.h"
-#include "userspace/wire_codec.h"
+#include "userspace/lib/hex.h"
+#include "userspace/lib/wire_codec.h"
 
 #define MAX_PACKETS 65536
 #define MAX_FRAME 512
@@ -334,9 +335,9 @@ static int map_update(struct bpf_object *obj, const char *spec)
 	keyhex = strndup(eq + 1, (size_t)(colon - eq - 1));
 	if (!keyhex)
 		return -1;
-	kn = tkt_hex_decode(keyhex, key, sizeof(key));
+	kn = hex_decode_loose(keyhex, key, sizeof(key));
 	free(keyhex);
-	vn = tkt_hex_decode(colon + 1, val, sizeof(val));
+	vn = hex_decode_loose(colon + 1, val, sizeof(val));
 	map = bpf_object__find_map_by_name(obj, name);
 	if (!map) {
 		fprintf(stderr, "xdp_calib: no map %s\n", name);
@@ -767,7 +768,7 @@ static int build_packets(const struct calib_opts *o, struct frame **out)
 		if (!frames)
 			return -1;
 		for (int i = 0; i < o->n_packet_hex; i++) {
-			int len = tkt_hex_decode(o->packet_hex[i],
+			int len = hex_decode_loose(o->packet_hex[i],
 						 frames[i].bytes, MAX_FRAME);
 
 			if (len < ETH_LEN) {

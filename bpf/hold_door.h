@@ -27,10 +27,10 @@
  *
  * The BPF object defines them over its maps (bpf/seat_hold.bpf.c); in
  * userspace this header defines them as calls through struct tkt_door_ops
- * (implemented by userspace/edge.c for both of its backends).
+ * (implemented by userspace/lib/edge.c for both of its backends).
  *
  * Packet parsing and the in-place reply stay in the BPF program; sockets stay
- * in userspace/udp_door.c. Everything between "here are the request bytes"
+ * in userspace/lib/udp_door.c. Everything between "here are the request bytes"
  * and "here are the reply bytes" is below. */
 #ifndef TICKET_HOLD_DOOR_H
 #define TICKET_HOLD_DOOR_H

@@ -24,7 +24,7 @@
 #include <linux/bpf.h>
 
 #include "tests/bpf/packets.h"
-#include "userspace/edge.h"
+#include "userspace/lib/edge.h"
 
 #define EV 9u
 #define NSEATS 4096u

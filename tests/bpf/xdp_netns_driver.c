@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "tests/bpf/packets.h"
-#include "userspace/edge.h"
+#include "userspace/lib/edge.h"
 
 #define EV 1u
 #define EV_REMOTE 2u

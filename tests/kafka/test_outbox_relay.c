@@ -34,13 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userspace/config.h"
-#include "userspace/db.h"
-#include "userspace/inbox.h"
-#include "userspace/kafka_consumer.h"
-#include "userspace/log.h"
-#include "userspace/outbox.h"
-#include "userspace/outbox_relay.h"
+#include "userspace/ticketd/config.h"
+#include "userspace/ticketd/db/db.h"
+#include "userspace/ticketd/messaging/inbox.h"
+#include "userspace/ticketd/messaging/kafka_consumer.h"
+#include "userspace/lib/log.h"
+#include "userspace/ticketd/messaging/outbox.h"
+#include "userspace/ticketd/messaging/outbox_relay.h"
 
 #define MAX_SEEN 20000
 

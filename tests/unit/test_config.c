@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "userspace/config.h"
+#include "userspace/ticketd/config.h"
 
 static enum config_result load(struct config *cfg, char *err, int argc, ...)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "api/http.h"
-#include "userspace/sessions.h"
+#include "userspace/lib/hex.h"
 
 static void valid_traceparent_gives_its_trace_id(void **state)
 {

@@ -1,4 +1,4 @@
-/* paymentd's decision logic and idempotency ledger (userspace/payment_sim.c),
+/* paymentd's decision logic and idempotency ledger (userspace/paymentd/payment_sim.c),
  * without HTTP. */
 #include <errno.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "userspace/payment_sim.h"
+#include "userspace/paymentd/payment_sim.h"
 
 #define DRAWS 100000
 

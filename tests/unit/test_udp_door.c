@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "tests/bpf/packets.h"
-#include "userspace/edge.h"
-#include "userspace/udp_door.h"
+#include "userspace/lib/edge.h"
+#include "userspace/lib/udp_door.h"
 
 #define EV 1u
 #define EV_REMOTE 2u

@@ -1,0 +1,361 @@
+/* ticketctl: send one UDP hold-protocol request and print the answer.
+ *
+ *   ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]
+ *   ticketctl [options] raw HEX
+ *
+ * Exit status: 0 the reply says OK, 1 it carries another status, 2 usage
+ * error, no valid reply before the timeout, or a socket error. */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "userspace/lib/hex.h"
+#include "userspace/lib/wire_codec.h"
+
+enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_USAGE = 2 };
+
+#define DEFAULT_SERVER "127.0.0.1:7000"
+#define DEFAULT_TIMEOUT_MS 1000
+#define MAX_RAW 2048
+
+struct ctl_opts {
+	const char *server;
+	const char *token_hex;
+	long timeout_ms;
+	bool json;
+	bool have_req_id;
+	uint32_t req_id;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
+		"       ticketctl [options] raw HEX\n"
+		"options:\n"
+		"  --server HOST:PORT   UDP door (IPv4, name, or [IPv6]:port);\n"
+		"                       default $TICKET_SERVER or " DEFAULT_SERVER "\n"
+		"  --token HEX32        session token; default $TICKET_TOKEN\n"
+		"  --timeout-ms N       wait this long for the reply (default %d)\n"
+		"  --req-id N           request id to send (default random)\n"
+		"  --json               print the reply as one JSON object\n"
+		"SECONDS (hold, extend) is sent as is: 0 means the server default;\n"
+		"the server answers MALFORMED outside 5..600.\n"
+		"raw sends the bytes of HEX unchanged and prints whatever reply comes.\n"
+		"exit: 0 OK, 1 other status, 2 usage error, timeout or socket error\n",
+		DEFAULT_TIMEOUT_MS);
+}
+
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Opens a UDP socket connected to the endpoint, so only datagrams from the
+ * server reach us. Returns the fd, or -1 after printing why. */
+static int open_connected(const char *endpoint)
+{
+	char host[256], port_s[8];
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res, *ai;
+	uint16_t port;
+	int fd = -1, rc;
+
+	if (tkt_split_endpoint(endpoint, TKT_DEFAULT_PORT, host, sizeof(host),
+			       &port) < 0) {
+		fprintf(stderr, "ticketctl: bad --server '%s'\n", endpoint);
+		return -1;
+	}
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	rc = getaddrinfo(host, port_s, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "ticketctl: %s: %s\n", host, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		fprintf(stderr, "ticketctl: cannot reach %s: %s\n", endpoint,
+			strerror(errno));
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void print_reply(const struct ctl_opts *o,
+			const struct tkt_reply_fields *r, int64_t rtt_us)
+{
+	char when[40] = "";
+	bool has_when = r->expiry_ms != 0 &&
+			tkt_format_rfc3339_ms(r->expiry_ms, when,
+					      sizeof(when)) == 0;
+
+	if (o->json) {
+		printf("{\"op\":\"%s\",\"opCode\":%u,\"requestId\":%u,"
+		       "\"eventId\":%u,\"seatId\":%u,\"status\":\"%s\","
+		       "\"statusCode\":%u,\"counter\":%u,\"expiryMs\":%llu,"
+		       "\"expiresAt\":",
+		       tkt_op_name(r->op), r->op, r->req_id, r->event_id, r->seat_id,
+		       tkt_status_name(r->status), r->status, r->counter,
+		       (unsigned long long)r->expiry_ms);
+		if (has_when)
+			printf("\"%s\"", when);
+		else
+			printf("null");
+		printf(",\"rttUs\":%lld}\n", (long long)rtt_us);
+		return;
+	}
+	printf("%s event=%u seat=%u: %s counter=%u expiry=%llu (%s) "
+	       "rtt=%.3fms\n",
+	       tkt_op_name(r->op), r->event_id, r->seat_id,
+	       tkt_status_name(r->status), r->counter,
+	       (unsigned long long)r->expiry_ms,
+	       r->expiry_ms == 0 ? "none" : (has_when ? when : "invalid"),
+	       (double)rtt_us / 1000.0);
+}
+
+static void print_failure(const struct ctl_opts *o, const char *what,
+			  const char *detail)
+{
+	if (o->json)
+		printf("{\"error\":\"%s\",\"detail\":\"%s\",\"timeoutMs\":%ld}\n",
+		       what, detail, o->timeout_ms);
+	fprintf(stderr, "ticketctl: %s%s%s\n", what, *detail ? ": " : "",
+		detail);
+}
+
+/* Sends len bytes and waits for a valid reply; with q set, only the reply
+ * that matches q counts (stray datagrams are skipped). Returns the exit
+ * status. */
+static int exchange(const struct ctl_opts *o, const uint8_t *msg, size_t len,
+		    const struct tkt_request_fields *q)
+{
+	uint8_t buf[MAX_RAW];
+	struct tkt_reply_fields r;
+	enum tkt_reply_err last = TKT_REPLY_VALID;
+	int64_t start, deadline;
+	int fd, ret = EXIT_USAGE;
+	unsigned skipped = 0;
+
+	fd = open_connected(o->server);
+	if (fd < 0)
+		return EXIT_USAGE;
+	start = now_us();
+	deadline = start + o->timeout_ms * 1000;
+	if (send(fd, msg, len, 0) != (ssize_t)len) {
+		print_failure(o, "send failed", strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		int64_t left = deadline - now_us();
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		enum tkt_reply_err err;
+		ssize_t n;
+		int pr;
+
+		if (left <= 0)
+			break;
+		pr = poll(&pfd, 1, (int)((left + 999) / 1000));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0) {
+			print_failure(o, "poll failed", strerror(errno));
+			goto out;
+		}
+		if (pr == 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			/* ECONNREFUSED: ICMP port unreachable, nobody listens */
+			print_failure(o, "receive failed", strerror(errno));
+			goto out;
+		}
+		err = tkt_parse_reply(buf, (size_t)n, &r);
+		if (err == TKT_REPLY_VALID && q)
+			err = tkt_reply_matches(&r, q);
+		if (err != TKT_REPLY_VALID) {
+			last = err;
+			skipped++;
+			continue;
+		}
+		print_reply(o, &r, now_us() - start);
+		ret = r.status == TKT_OK ? EXIT_OK : EXIT_STATUS;
+		goto out;
+	}
+	{
+		char detail[128] = "";
+
+		if (skipped)
+			snprintf(detail, sizeof(detail),
+				 "%u invalid datagram(s) ignored, last: %s",
+				 skipped, tkt_reply_err_name(last));
+		print_failure(o, "timeout", detail);
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+static int cmd_raw(const struct ctl_opts *o, const char *hex)
+{
+	uint8_t msg[MAX_RAW];
+	int n = hex_decode_loose(hex, msg, sizeof(msg));
+
+	if (n <= 0) {
+		fprintf(stderr, "ticketctl: raw needs 1..%d bytes of hex\n",
+			MAX_RAW);
+		return EXIT_USAGE;
+	}
+	return exchange(o, msg, (size_t)n, NULL);
+}
+
+static int cmd_op(const struct ctl_opts *o, int op, int argc, char **argv)
+{
+	struct tkt_request_fields q = {.op = (uint8_t)op};
+	uint8_t msg[TKT_REQ_LEN];
+	uint32_t secs = 0;
+	bool takes_secs = op == TKT_OP_HOLD || op == TKT_OP_EXTEND;
+
+	if (argc < 2 || argc > (takes_secs ? 3 : 2)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_u32(argv[0], UINT32_MAX, &q.event_id) < 0 ||
+	    parse_u32(argv[1], UINT32_MAX, &q.seat_id) < 0 ||
+	    (argc == 3 && parse_u32(argv[2], UINT16_MAX, &secs) < 0)) {
+		fprintf(stderr, "ticketctl: EVENT and SEAT are 0..%u, "
+				"SECONDS 0..65535\n", UINT32_MAX);
+		return EXIT_USAGE;
+	}
+	q.hold_secs = (uint16_t)secs;
+	if (!o->token_hex) {
+		fprintf(stderr, "ticketctl: no token: give --token or set "
+				"TICKET_TOKEN\n");
+		return EXIT_USAGE;
+	}
+	if (tkt_token_from_hex(o->token_hex, q.token) < 0) {
+		fprintf(stderr, "ticketctl: the token is 32 hex digits\n");
+		return EXIT_USAGE;
+	}
+	if (o->have_req_id)
+		q.req_id = o->req_id;
+	else if (getrandom(&q.req_id, sizeof(q.req_id), 0) !=
+		 sizeof(q.req_id))
+		q.req_id = (uint32_t)now_us() ^ (uint32_t)getpid();
+	tkt_build_request(msg, sizeof(msg), &q);
+	return exchange(o, msg, sizeof(msg), &q);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"server", required_argument, NULL, 's'},
+		{"token", required_argument, NULL, 't'},
+		{"timeout-ms", required_argument, NULL, 'T'},
+		{"req-id", required_argument, NULL, 'r'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ctl_opts o = {
+		.server = getenv("TICKET_SERVER"),
+		.token_hex = getenv("TICKET_TOKEN"),
+		.timeout_ms = DEFAULT_TIMEOUT_MS,
+	};
+	uint32_t v;
+	int c, op;
+
+	if (!o.server || !*o.server)
+		o.server = DEFAULT_SERVER;
+	if (o.token_hex && !*o.token_hex)
+		o.token_hex = NULL;
+	/* '+': stop at the command, so numbers after it are never options */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o.server = optarg;
+			break;
+		case 't':
+			o.token_hex = optarg;
+			break;
+		case 'T':
+			if (parse_u32(optarg, 600000, &v) < 0 || v == 0) {
+				fprintf(stderr, "ticketctl: --timeout-ms is "
+						"1..600000\n");
+				return EXIT_USAGE;
+			}
+			o.timeout_ms = v;
+			break;
+		case 'r':
+			if (parse_u32(optarg, UINT32_MAX, &o.req_id) < 0) {
+				fprintf(stderr, "ticketctl: bad --req-id\n");
+				return EXIT_USAGE;
+			}
+			o.have_req_id = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[optind], "raw") == 0) {
+		if (argc - optind != 2) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return cmd_raw(&o, argv[optind + 1]);
+	}
+	op = tkt_op_from_name(argv[optind]);
+	if (op < 0) {
+		fprintf(stderr, "ticketctl: unknown command '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return cmd_op(&o, op, argc - optind - 1, argv + optind + 1);
+}

@@ -1,0 +1,225 @@
+/* Data access for orders, order seats, sold seats and payments. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "userspace/ticketd/db/db.h"
+#include "userspace/ticketd/commerce/orders.h"
+
+#define ORDER_COLS                                                              \
+	"id, session_id, slot, event_id, status, COALESCE(reason, ''), amount,"  \
+	" CAST(UNIX_TIMESTAMP(created_at) * 1000 AS SIGNED),"                     \
+	" CAST(UNIX_TIMESTAMP(payment_deadline) * 1000 AS SIGNED), request_hash"
+
+static int order_row(void *ctx, int n, char **v)
+{
+	struct order *o = ctx;
+
+	(void)n;
+	snprintf(o->id, sizeof(o->id), "%s", v[0]);
+	snprintf(o->session_id, sizeof(o->session_id), "%s", v[1]);
+	o->slot = (uint32_t)strtoul(v[2], NULL, 10);
+	o->event_id = (uint32_t)strtoul(v[3], NULL, 10);
+	snprintf(o->status, sizeof(o->status), "%s", v[4]);
+	snprintf(o->reason, sizeof(o->reason), "%s", v[5]);
+	o->amount = strtoull(v[6], NULL, 10);
+	o->created_ms = strtoll(v[7], NULL, 10);
+	o->deadline_ms = strtoll(v[8], NULL, 10);
+	snprintf(o->request_hash, sizeof(o->request_hash), "%s", v[9]);
+	return 0;
+}
+
+static int seat_row(void *ctx, int n, char **v)
+{
+	struct order *o = ctx;
+
+	(void)n;
+	if (o->n_seats < HOLDS_MAX_SEATS)
+		o->seats[o->n_seats++] = (uint32_t)strtoul(v[0], NULL, 10);
+	return 0;
+}
+
+static int load_seats(MYSQL *c, struct order *o)
+{
+	long long n;
+
+	o->n_seats = 0;
+	n = db_select(c, "SELECT seat_id FROM order_seats WHERE order_id = ? ORDER BY seat_id",
+		      seat_row, o, "s", o->id);
+	return n < 0 ? (int)n : 0;
+}
+
+int order_store_insert(MYSQL *c, const struct order *o, const char *key)
+{
+	long long n = db_exec(
+		c,
+		"INSERT INTO orders (id, session_id, slot, event_id, status, amount,"
+		" idempotency_key, request_hash, created_at, payment_deadline)"
+		" VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, FROM_UNIXTIME(? / 1000),"
+		" FROM_UNIXTIME(? / 1000))",
+		"ssuuussii", o->id, o->session_id, (uint64_t)o->slot,
+		(uint64_t)o->event_id, o->amount, key, o->request_hash,
+		(int64_t)o->created_ms, (int64_t)o->deadline_ms);
+
+	return n < 0 ? (int)n : 0;
+}
+
+int order_store_insert_seats(MYSQL *c, const struct order *o,
+			     const uint32_t *prices)
+{
+	for (int i = 0; i < o->n_seats; i++) {
+		long long n = db_exec(c,
+				      "INSERT INTO order_seats (order_id, event_id, seat_id, price)"
+				      " VALUES (?, ?, ?, ?)",
+				      "suuu", o->id, (uint64_t)o->event_id,
+				      (uint64_t)o->seats[i], (uint64_t)prices[i]);
+		if (n < 0)
+			return (int)n;
+	}
+	return 0;
+}
+
+int order_store_find_by_key(MYSQL *c, const char *session_id, const char *key,
+			    struct order *out)
+{
+	long long n;
+
+	memset(out, 0, sizeof(*out));
+	n = db_select(c,
+		      "SELECT " ORDER_COLS " FROM orders WHERE session_id = ?"
+		      " AND idempotency_key = ?",
+		      order_row, out, "ss", session_id, key);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -ENOENT;
+	return load_seats(c, out);
+}
+
+int order_store_get(MYSQL *c, const char *order_id, bool for_update,
+		    struct order *out)
+{
+	long long n;
+
+	memset(out, 0, sizeof(*out));
+	n = db_select(c,
+		      for_update ? "SELECT " ORDER_COLS " FROM orders WHERE id = ? FOR UPDATE"
+				 : "SELECT " ORDER_COLS " FROM orders WHERE id = ?",
+		      order_row, out, "s", order_id);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -ENOENT;
+	return load_seats(c, out);
+}
+
+int order_store_finish(MYSQL *c, const char *order_id, const char *status,
+		       const char *reason)
+{
+	long long n = db_exec(c,
+			      "UPDATE orders SET status = ?, reason = ?"
+			      " WHERE id = ? AND status = 'PENDING'",
+			      "sss", status, reason, order_id);
+
+	return n < 0 ? (int)n : (int)(n > 0);
+}
+
+int order_store_insert_sold(MYSQL *c, const struct order *o)
+{
+	for (int i = 0; i < o->n_seats; i++) {
+		long long n = db_exec(c,
+				      "INSERT INTO sold_seats (event_id, seat_id, order_id)"
+				      " VALUES (?, ?, ?)",
+				      "uus", (uint64_t)o->event_id, (uint64_t)o->seats[i], o->id);
+		if (n < 0)
+			return (int)n;
+	}
+	return 0;
+}
+
+struct due_ctx {
+	char (*ids)[ORDER_ID_LEN + 1];
+	int n, max;
+};
+
+static int due_row(void *ctx, int n, char **v)
+{
+	struct due_ctx *d = ctx;
+
+	(void)n;
+	if (d->n < d->max)
+		snprintf(d->ids[d->n++], ORDER_ID_LEN + 1, "%s", v[0]);
+	return 0;
+}
+
+int order_store_due(MYSQL *c, char (*ids)[ORDER_ID_LEN + 1], int max)
+{
+	struct due_ctx d = {.ids = ids, .max = max};
+	long long n = db_select(c,
+				"SELECT id FROM orders WHERE status = 'PENDING'"
+				" AND payment_deadline <= NOW(3) ORDER BY payment_deadline"
+				" LIMIT ?",
+				due_row, &d, "u", (uint64_t)max);
+
+	return n < 0 ? (int)n : d.n;
+}
+
+int payment_store_insert(MYSQL *c, const char *payment_id,
+			 const char *order_id, const char *status, int attempts)
+{
+	long long n = db_exec(c,
+			      "INSERT INTO payments (id, order_id, status, attempts, decided_at)"
+			      " VALUES (?, ?, ?, ?, NOW(3))",
+			      "sssu", payment_id, order_id, status, (uint64_t)attempts);
+
+	return n < 0 ? (int)n : 0;
+}
+
+struct pay_ctx {
+	char *pid, *st;
+	size_t pid_len, st_len;
+};
+
+static int pay_row(void *ctx, int n, char **v)
+{
+	struct pay_ctx *p = ctx;
+
+	(void)n;
+	snprintf(p->pid, p->pid_len, "%s", v[0]);
+	snprintf(p->st, p->st_len, "%s", v[1]);
+	return 0;
+}
+
+int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
+		      size_t pid_len, char *status, size_t st_len)
+{
+	struct pay_ctx p = {payment_id, status, pid_len, st_len};
+	long long n = db_select(c, "SELECT id, status FROM payments WHERE order_id = ?",
+				pay_row, &p, "s", order_id);
+
+	if (n < 0)
+		return (int)n;
+	return n ? 0 : -ENOENT;
+}
+
+char *order_event_json(const char *type, const struct order *o)
+{
+	json_t *seats = json_array(), *body;
+	char *text;
+
+	for (int i = 0; seats && i < o->n_seats; i++)
+		json_array_append_new(seats, json_integer(o->seats[i]));
+	body = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:I, s:I}", "type", type,
+			 "orderId", o->id, "sessionId", o->session_id, "eventId",
+			 (json_int_t)o->event_id, "seatIds", seats, "amount",
+			 (json_int_t)o->amount, "status", o->status, "createdAtMs",
+			 (json_int_t)o->created_ms, "paymentDeadlineMs",
+			 (json_int_t)o->deadline_ms);
+	if (body && o->reason[0])
+		json_object_set_new(body, "reason", json_string(o->reason));
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	return text;
+}

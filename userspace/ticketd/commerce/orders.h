@@ -1,0 +1,79 @@
+/* Orders: held seats become an order in one MariaDB transaction (order,
+ * its seats, an outbox row) while their seat words move HELD -> ORDERED
+ * with the payment deadline as expiry, so a hold cannot lapse under a
+ * pending order. Idempotency keys belong to a session; the unique key
+ * (session_id, idempotency_key) serialises concurrent identical requests. */
+#ifndef TICKETD_ORDERS_H
+#define TICKETD_ORDERS_H
+
+#include <mysql.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "userspace/ticketd/seats/holds.h"
+
+struct ticketd;
+struct session;
+
+#define ORDER_ID_LEN 40
+
+struct order {
+	char id[ORDER_ID_LEN + 1];
+	char session_id[17];
+	uint32_t slot;
+	uint32_t event_id;
+	char status[16]; /* PENDING, CONFIRMED, CANCELLED */
+	char reason[65]; /* for CANCELLED */
+	uint64_t amount;
+	int64_t created_ms, deadline_ms;
+	char request_hash[65];
+	uint32_t seats[HOLDS_MAX_SEATS];
+	int n_seats;
+};
+
+enum orders_result {
+	ORDERS_CREATED = 0, /* 201, new */
+	ORDERS_REPLAYED,    /* 201, the same key and body again */
+	ORDERS_NO_EVENT,    /* 404 */
+	ORDERS_NO_SEAT,     /* 422 VALIDATION_FAILED */
+	ORDERS_NOT_HELD,    /* 409 SEAT_NOT_HELD, seats listed */
+	ORDERS_KEY_REUSED,  /* 422 IDEMPOTENCY_KEY_REUSED */
+	ORDERS_UNAVAILABLE, /* 503: the database failed */
+};
+
+enum orders_result orders_create(struct ticketd *app, const struct session *s,
+				 const char *idempotency_key, uint32_t event_id,
+				 const uint32_t *seat_ids, int n,
+				 struct order *out, uint32_t *not_held,
+				 int *n_not_held);
+
+/* The caller's order, or -ENOENT (also for another session's order). */
+int orders_get(struct ticketd *app, const struct session *s,
+	       const char *order_id, struct order *out);
+
+/* Data access (order_store.c). */
+int order_store_insert(MYSQL *c, const struct order *o, const char *key);
+int order_store_insert_seats(MYSQL *c, const struct order *o,
+			     const uint32_t *prices);
+int order_store_find_by_key(MYSQL *c, const char *session_id, const char *key,
+			    struct order *out);
+int order_store_get(MYSQL *c, const char *order_id, bool for_update,
+		    struct order *out);
+/* PENDING -> status; returns 1 if this call made the change, 0 if the order
+ * was no longer PENDING. */
+int order_store_finish(MYSQL *c, const char *order_id, const char *status,
+		       const char *reason);
+/* sold_seats rows for every seat; -EEXIST when a seat is already sold. */
+int order_store_insert_sold(MYSQL *c, const struct order *o);
+/* PENDING orders whose deadline has passed (ids), at most max. */
+int order_store_due(MYSQL *c, char (*ids)[ORDER_ID_LEN + 1], int max);
+
+int payment_store_insert(MYSQL *c, const char *payment_id,
+			 const char *order_id, const char *status, int attempts);
+int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
+		      size_t pid_len, char *status, size_t st_len);
+
+/* JSON payload of an order event for the outbox. */
+char *order_event_json(const char *type, const struct order *o);
+
+#endif

@@ -1,0 +1,416 @@
+#include "userspace/ticketd/commerce/saga.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpf/seat_word.h"
+#include "userspace/lib/edge.h"
+#include "userspace/ticketd/messaging/inbox.h"
+#include "userspace/lib/log.h"
+#include "userspace/ticketd/commerce/orders.h"
+#include "userspace/ticketd/messaging/outbox.h"
+#include "userspace/ticketd/messaging/outbox_relay.h"
+#include "userspace/ticketd/seats/recovery.h"
+#include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/ticketd.h"
+
+#define PAYMENTS_TOPIC "ticketing.payments"
+#define ORDERS_TOPIC "ticketing.orders"
+#define SEATS_TOPIC "ticketing.seats"
+#define SAGA_CONSUMER "ticketd-saga"
+/* An approval this close to the deadline is treated as late: the seat words
+ * lapse at the deadline and must not lapse between CONFIRMED and SOLD. */
+#define CONFIRM_MARGIN_MS 1000
+#define DEADLINE_POLL_MS 200
+
+/* Seat words follow a committed outcome. SELL of a word that is no longer
+ * this order's (it cannot be: the margin keeps it live) is logged. */
+static void apply_outcome(struct ticketd *app, const struct order *o,
+			  bool sold)
+{
+	for (int i = 0; i < o->n_seats; i++) {
+		int st = ticketd_seat_op(app, TKT_SRC_SAGA, sold ? TKT_SEAT_SELL : TKT_SEAT_CANCEL, o->slot,
+			       o->event_id, o->seats[i], 0, NULL);
+
+		if (st != TKT_OK && sold)
+			log_msg(LOG_ERROR, NULL,
+				"order %s: seat %u of event %u could not be marked SOLD (%d)",
+				o->id, o->seats[i], o->event_id, st);
+	}
+}
+
+static int64_t unix_ms(void)
+{
+	uint32_t mono;
+
+	return (int64_t)ticketd_unix_ms_at(&mono);
+}
+
+/* Ends a PENDING order in one transaction on c (already started). Returns
+ * 1 when this call ended it, 0 when it was no longer PENDING, <0 on error
+ * (the caller rolls back). */
+static int end_order(struct ticketd *app, MYSQL *c, struct order *o,
+		     bool approve, const char *reason)
+{
+	char *payload;
+	int rc;
+
+	if (approve) {
+		rc = order_store_insert_sold(c, o);
+		if (rc == -EEXIST) /* the database refuses a second sale */
+			return -EEXIST;
+		if (rc)
+			return rc;
+	}
+	rc = order_store_finish(c, o->id, approve ? "CONFIRMED" : "CANCELLED",
+				approve ? NULL : reason);
+	if (rc <= 0)
+		return rc;
+	snprintf(o->status, sizeof(o->status), "%s", approve ? "CONFIRMED" : "CANCELLED");
+	snprintf(o->reason, sizeof(o->reason), "%s", approve ? "" : reason);
+	payload = order_event_json(approve ? "OrderConfirmed" : "OrderCancelled", o);
+	if (!payload)
+		return -ENOMEM;
+	rc = outbox_append(c, ORDERS_TOPIC, o->id, payload);
+	if (!rc && approve)
+		rc = outbox_append(c, SEATS_TOPIC, o->id, payload);
+	free(payload);
+	return rc ? rc : 1;
+}
+
+/* Runs end_order in its own transaction, then moves the seat words. */
+static int finish_order(struct ticketd *app, const char *order_id, bool approve,
+			const char *reason, const char *consumer,
+			const char *message_id)
+{
+	MYSQL *c = db_get(&app->db);
+	struct order o;
+	int rc;
+
+	if (mysql_query(c, "START TRANSACTION")) {
+		db_put(&app->db, c);
+		return -EIO;
+	}
+	if (consumer) {
+		rc = inbox_claim(c, consumer, message_id);
+		if (rc == 0) {
+			atomic_fetch_add(&app->saga.duplicates, 1);
+			mysql_query(c, "ROLLBACK");
+			db_put(&app->db, c);
+			return 0;
+		}
+		if (rc < 0)
+			goto rollback;
+	}
+	rc = order_store_get(c, order_id, true, &o);
+	if (rc == -ENOENT) { /* not ours to end; still consumed */
+		mysql_commit(c);
+		db_put(&app->db, c);
+		return 0;
+	}
+	if (rc)
+		goto rollback;
+	if (approve && unix_ms() > o.deadline_ms - CONFIRM_MARGIN_MS) {
+		approve = false;
+		reason = "PAYMENT_DEADLINE";
+	}
+	rc = end_order(app, c, &o, approve, reason);
+	if (rc == -EEXIST) {
+		/* A seat is sold already: compensate instead of confirming. */
+		mysql_query(c, "ROLLBACK");
+		db_put(&app->db, c);
+		log_msg(LOG_ERROR, NULL, "order %s: a seat is already sold; cancelling", order_id);
+		return finish_order(app, order_id, false, "SEAT_ALREADY_SOLD", NULL, NULL);
+	}
+	if (rc < 0 || mysql_commit(c))
+		goto rollback;
+	db_put(&app->db, c);
+	outbox_relay_kick(&app->relay);
+	if (rc == 1) {
+		apply_outcome(app, &o, approve);
+		atomic_fetch_add(approve ? &app->saga.confirmed : &app->saga.cancelled, 1);
+		log_json(LOG_INFO, NULL, "order ended",
+			 json_pack("{s:s, s:s, s:s}", "orderId", o.id, "status", o.status,
+				   "reason", o.reason));
+	}
+	return 0;
+rollback:
+	mysql_query(c, "ROLLBACK");
+	db_put(&app->db, c);
+	return rc < 0 ? rc : -EIO;
+}
+
+int saga_apply_decision(struct ticketd *app, const char *order_id,
+			const char *status)
+{
+	char mid[64];
+
+	/* One decision per order: both paths claim the same inbox id. */
+	snprintf(mid, sizeof(mid), "payment:%s", order_id);
+	if (!strcmp(status, "APPROVED"))
+		return finish_order(app, order_id, true, NULL, SAGA_CONSUMER, mid);
+	return finish_order(app, order_id, false,
+			    !strcmp(status, "DECLINED") ? "PAYMENT_DECLINED"
+							: "PAYMENT_FAILED",
+			    SAGA_CONSUMER, mid);
+}
+
+/* Kafka handler: one recorded payment decision. */
+static int on_payment(void *arg, const struct kafka_message *m)
+{
+	struct ticketd *app = arg;
+	json_t *root = json_loadb(m->payload, m->payload ? m->payload_len : 0, 0, NULL);
+	const char *order_id = json_string_value(json_object_get(root, "orderId"));
+	const char *status = json_string_value(json_object_get(root, "status"));
+	int rc = 0;
+
+	if (!order_id || !status) {
+		log_msg(LOG_WARN, NULL, "saga: skipping malformed payment message at %s/%d/%lld",
+			m->topic, m->partition, (long long)m->offset);
+		json_decref(root);
+		return 0;
+	}
+	rc = saga_apply_decision(app, order_id, status);
+	json_decref(root);
+	return rc;
+}
+
+static void *deadline_loop(void *arg)
+{
+	struct saga *sg = arg;
+	char ids[64][ORDER_ID_LEN + 1];
+
+	while (!atomic_load(&sg->stop)) {
+		MYSQL *c = db_get(&sg->app->db);
+		int n = order_store_due(c, ids, 64);
+
+		db_put(&sg->app->db, c);
+		for (int i = 0; i < n; i++)
+			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL, NULL);
+		struct timespec ts = {0, DEADLINE_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void *worker_loop(void *arg)
+{
+	struct saga *sg = arg;
+
+	for (;;) {
+		struct saga_job *job;
+
+		pthread_mutex_lock(&sg->lock);
+		while (!sg->jobs && !sg->stopping)
+			pthread_cond_wait(&sg->cond, &sg->lock);
+		job = sg->jobs;
+		if (job) {
+			sg->jobs = job->next;
+			if (!sg->jobs)
+				sg->tail = NULL;
+			sg->busy++;
+		}
+		pthread_mutex_unlock(&sg->lock);
+		if (!job)
+			return NULL; /* stopping and drained */
+		job->run(job);
+		pthread_mutex_lock(&sg->lock);
+		sg->busy--;
+		pthread_cond_broadcast(&sg->cond);
+		pthread_mutex_unlock(&sg->lock);
+	}
+}
+
+void saga_submit(struct saga *sg, struct saga_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&sg->lock);
+	if (sg->stopping || !sg->n_workers) {
+		pthread_mutex_unlock(&sg->lock);
+		job->run(job);
+		return;
+	}
+	if (sg->tail)
+		sg->tail->next = job;
+	else
+		sg->jobs = job;
+	sg->tail = job;
+	pthread_cond_signal(&sg->cond);
+	pthread_mutex_unlock(&sg->lock);
+}
+
+int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
+{
+	struct kafka_consumer_opts o;
+	int rc;
+
+	sg->app = app;
+	pthread_mutex_init(&sg->lock, NULL);
+	pthread_cond_init(&sg->cond, NULL);
+	for (sg->n_workers = 0; sg->n_workers < SAGA_WORKERS; sg->n_workers++)
+		if (pthread_create(&sg->workers[sg->n_workers], NULL, worker_loop, sg)) {
+			snprintf(err, errlen, "cannot start the saga workers");
+			return -EAGAIN;
+		}
+	kafka_consumer_default_opts(&o);
+	o.group_id = SAGA_CONSUMER;
+	o.topics[0] = PAYMENTS_TOPIC;
+	o.topics[1] = NULL;
+	o.handler = on_payment;
+	o.arg = app;
+	o.client_id = "ticketd-saga";
+	snprintf(sg->instance_id, sizeof(sg->instance_id), "saga-%s", app->cfg.node_id);
+	o.instance_id = sg->instance_id;
+	rc = kafka_consumer_start(&sg->consumer, app->cfg.kafka_bootstrap, &o, err, errlen);
+	if (rc)
+		return rc;
+	sg->consumer_on = true;
+	atomic_store(&sg->stop, false);
+	if (pthread_create(&sg->deadline_thread, NULL, deadline_loop, sg)) {
+		snprintf(err, errlen, "cannot start the deadline thread");
+		return -EAGAIN;
+	}
+	sg->deadline_on = true;
+	return 0;
+}
+
+void saga_quiesce(struct saga *sg)
+{
+	if (!sg->app)
+		return;
+	pthread_mutex_lock(&sg->lock);
+	sg->stopping = true;
+	pthread_cond_broadcast(&sg->cond);
+	while (sg->jobs || sg->busy)
+		pthread_cond_wait(&sg->cond, &sg->lock);
+	pthread_mutex_unlock(&sg->lock);
+}
+
+void saga_stop(struct saga *sg)
+{
+	if (!sg->app)
+		return;
+	saga_quiesce(sg);
+	for (int i = 0; i < sg->n_workers; i++)
+		pthread_join(sg->workers[i], NULL);
+	sg->n_workers = 0;
+	atomic_store(&sg->stop, true);
+	if (sg->deadline_on)
+		pthread_join(sg->deadline_thread, NULL);
+	sg->deadline_on = false;
+	if (sg->consumer_on)
+		kafka_consumer_stop(&sg->consumer);
+	sg->consumer_on = false;
+}
+
+int saga_record_payment(struct ticketd *app, const char *order_id,
+			const char *payment_id, const char *status,
+			int attempts, char *recorded_id, size_t id_len,
+			char *recorded_status, size_t st_len)
+{
+	MYSQL *c = db_get(&app->db);
+	json_t *ev;
+	char *payload = NULL;
+	int rc;
+
+	if (mysql_query(c, "START TRANSACTION")) {
+		db_put(&app->db, c);
+		return -EIO;
+	}
+	rc = payment_store_insert(c, payment_id, order_id, status, attempts);
+	if (rc == -EEXIST) {
+		mysql_query(c, "ROLLBACK");
+		rc = payment_store_get(c, order_id, recorded_id, id_len, recorded_status,
+				       st_len);
+		db_put(&app->db, c);
+		return rc ? rc : -EEXIST;
+	}
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:i}", "type", "PaymentDecided", "orderId",
+		       order_id, "paymentId", payment_id, "status", status, "attempts",
+		       attempts);
+	payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (rc || !payload || outbox_append(c, PAYMENTS_TOPIC, order_id, payload) ||
+	    mysql_commit(c)) {
+		mysql_query(c, "ROLLBACK");
+		db_put(&app->db, c);
+		free(payload);
+		return rc ? rc : -EIO;
+	}
+	db_put(&app->db, c);
+	free(payload);
+	outbox_relay_kick(&app->relay);
+	snprintf(recorded_id, id_len, "%s", payment_id);
+	snprintf(recorded_status, st_len, "%s", status);
+	return 0;
+}
+
+struct reconcile_ctx {
+	struct ticketd *app;
+	bool fresh;
+	int64_t now_unix_ms;
+	int fixed;
+};
+
+/* One row: order id, status, slot, event, seat, deadline (unix ms). */
+static int reconcile_row(void *ctx, int n, char **v)
+{
+	struct reconcile_ctx *rc = ctx;
+	uint32_t slot = (uint32_t)strtoul(v[2], NULL, 10);
+	uint32_t event_id = (uint32_t)strtoul(v[3], NULL, 10);
+	uint32_t seat_id = (uint32_t)strtoul(v[4], NULL, 10);
+	int64_t deadline = strtoll(v[5], NULL, 10);
+	int st;
+
+	(void)n;
+	if (!strcmp(v[1], "CONFIRMED")) {
+		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_SELL, slot, event_id, seat_id, 0, NULL);
+		/* The word lapsed while the daemon was down: sold is sold. */
+		if (st != TKT_OK && st != TKT_SOLD &&
+		    recovery_restore_sold(rc->app, event_id, seat_id) == 0)
+			st = TKT_OK;
+	} else if (!strcmp(v[1], "CANCELLED")) {
+		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_CANCEL, slot, event_id, seat_id, 0, NULL);
+	} else if (rc->fresh && deadline > rc->now_unix_ms) {
+		/* A PENDING order on a rebuilt table: its seats are ORDERED
+		 * again until the same deadline. */
+		uint32_t ttl = (uint32_t)(deadline - rc->now_unix_ms);
+
+		ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_HOLD, slot, event_id,
+				seat_id, ttl, NULL);
+		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_ORDER, slot,
+				     event_id, seat_id, ttl, NULL);
+	} else {
+		return 0;
+	}
+	if (st == TKT_OK)
+		rc->fixed++;
+	return 0;
+}
+
+int saga_reconcile(struct ticketd *app, bool fresh_table)
+{
+	struct reconcile_ctx ctx = {.app = app, .fresh = fresh_table,
+				    .now_unix_ms = unix_ms()};
+	MYSQL *c = db_get(&app->db);
+	long long n = db_select(
+		c,
+		"SELECT o.id, o.status, o.slot, os.event_id, os.seat_id,"
+		" CAST(UNIX_TIMESTAMP(o.payment_deadline) * 1000 AS SIGNED)"
+		" FROM orders o JOIN order_seats os ON os.order_id = o.id"
+		" WHERE o.slot > 0 AND (o.status = 'PENDING'"
+		"   OR o.updated_at > NOW(3) - INTERVAL 1 DAY)",
+		reconcile_row, &ctx, "");
+
+	db_put(&app->db, c);
+	if (n < 0)
+		return (int)n;
+	if (ctx.fixed)
+		log_msg(LOG_INFO, NULL, "saga: reconciled %d seat words with their orders",
+			ctx.fixed);
+	return 0;
+}

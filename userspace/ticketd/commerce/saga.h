@@ -1,0 +1,89 @@
+/* The order saga. A payment decision is recorded (payments row + outbox
+ * event on ticketing.payments, one transaction); the saga consumes that
+ * event from Kafka, de-duplicated through the inbox, and ends the order:
+ *
+ *   APPROVED, before the deadline -> sold_seats rows (the primary key
+ *       refuses a second sale), order CONFIRMED, outbox event, one
+ *       transaction; then the seat words ORDERED -> SOLD.
+ *   DECLINED, FAILED (gateway kept failing), or the deadline passed ->
+ *       order CANCELLED with a reason, outbox event; seat words released.
+ *
+ * The decision is applied twice over, idempotently: at once by the thread
+ * that recorded it (so an order ends within milliseconds and does not
+ * depend on Kafka being up), and again when the event comes back from
+ * Kafka (which covers a crash between recording and applying). Both claim
+ * the inbox id "payment:<orderId>", so exactly one of them acts.
+ *
+ * A deadline thread cancels PENDING orders whose deadline has passed, so no
+ * order stays PENDING, even if no payment ever comes. The conditional
+ * PENDING -> X update makes exactly one of confirm and cancel win. At start
+ * the saga reconciles seat words with orders that ended while the daemon was
+ * down (or between commit and word update). */
+#ifndef TICKETD_SAGA_H
+#define TICKETD_SAGA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "userspace/ticketd/messaging/kafka_consumer.h"
+
+struct ticketd;
+struct order;
+
+#define SAGA_WORKERS 6
+
+/* A unit of saga work run on the saga's workers (recording and applying a
+ * payment decision): many in parallel so MariaDB can group their commits. */
+struct saga_job {
+	struct saga_job *next;
+	void (*run)(struct saga_job *job);
+};
+
+struct saga {
+	struct ticketd *app;
+	pthread_t workers[SAGA_WORKERS];
+	int n_workers;
+	pthread_mutex_t lock; /* guards jobs, tail, stopping */
+	pthread_cond_t cond;
+	struct saga_job *jobs, *tail;
+	int busy;      /* jobs being run by workers */
+	bool stopping; /* no more queueing: saga_submit runs jobs inline */
+	struct kafka_consumer consumer;
+	char instance_id[160];
+	bool consumer_on;
+	pthread_t deadline_thread;
+	atomic_bool stop;
+	bool deadline_on;
+	atomic_uint_least64_t confirmed, cancelled, duplicates;
+};
+
+int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen);
+
+/* Runs job->run(job) on a saga worker (inline once saga_quiesce began). */
+void saga_submit(struct saga *sg, struct saga_job *job);
+
+/* Waits until every queued job has run; later jobs run inline. Called at
+ * shutdown before the HTTP server stops, so no deferred answer is left. */
+void saga_quiesce(struct saga *sg);
+void saga_stop(struct saga *sg);
+
+/* Re-applies finished orders' outcomes to their seat words, and (on a fresh
+ * table) restores PENDING orders' seats as ORDERED. */
+int saga_reconcile(struct ticketd *app, bool fresh_table);
+
+/* Ends the order as a recorded decision says (APPROVED, DECLINED or
+ * FAILED); a no-op if already applied. 0, or a negative errno to retry. */
+int saga_apply_decision(struct ticketd *app, const char *order_id,
+			const char *status);
+
+/* Records a gateway decision for an order (payments row + outbox event).
+ * If a decision is already recorded, returns it instead (-EEXIST is not an
+ * error: *status and payment_id then hold the recorded one). */
+int saga_record_payment(struct ticketd *app, const char *order_id,
+			const char *payment_id, const char *status,
+			int attempts, char *recorded_id, size_t id_len,
+			char *recorded_status, size_t st_len);
+
+#endif

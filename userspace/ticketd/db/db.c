@@ -1,0 +1,482 @@
+#include "userspace/ticketd/db/db.h"
+
+#include <errmsg.h>
+#include <errno.h>
+#include <mysqld_error.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "userspace/ticketd/config.h"
+#include "userspace/ticketd/db/embedded_sql.h"
+#include "userspace/lib/log.h"
+
+static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
+{
+	unsigned timeout = 3;
+	my_bool reconnect = 1;
+	MYSQL *conn = mysql_init(NULL);
+
+	if (!conn) {
+		snprintf(err, errlen, "mysql_init: out of memory");
+		return NULL;
+	}
+	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &(unsigned){10});
+	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &(unsigned){10});
+	mysql_options(conn, MYSQL_OPT_RECONNECT, &reconnect);
+	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* Times are stored and read as UTC, also after an automatic
+	 * reconnect (an init command is replayed; a plain SET would not). */
+	mysql_options(conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	if (!mysql_real_connect(conn, pool->host, pool->user, pool->password,
+				pool->name, pool->port, NULL,
+				CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS)) {
+		snprintf(err, errlen, "MariaDB %s:%u: %s", pool->host, pool->port,
+			 mysql_error(conn));
+		mysql_close(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+int db_pool_open(struct db_pool *pool, const struct config *cfg,
+		 int wait_seconds, char *err, size_t errlen)
+{
+	int i;
+
+	memset(pool, 0, sizeof(*pool));
+	snprintf(pool->host, sizeof(pool->host), "%s", cfg->db_host);
+	snprintf(pool->user, sizeof(pool->user), "%s", cfg->db_user);
+	snprintf(pool->password, sizeof(pool->password), "%s", cfg->db_password);
+	snprintf(pool->name, sizeof(pool->name), "%s", cfg->db_name);
+	pool->port = (unsigned)cfg->db_port;
+	pool->conns = calloc((size_t)cfg->db_pool, sizeof(*pool->conns));
+	pool->free_idx = calloc((size_t)cfg->db_pool, sizeof(*pool->free_idx));
+	if (!pool->conns || !pool->free_idx) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->cond, NULL);
+	for (i = 0; i < cfg->db_pool; i++) {
+		int waited = 0;
+
+		while (!(pool->conns[i] = db_connect(pool, err, errlen))) {
+			if (waited++ >= wait_seconds)
+				goto fail;
+			sleep(1);
+		}
+		pool->free_idx[pool->n_free++] = i;
+		pool->n_conns++;
+	}
+	return 0;
+fail:
+	db_pool_close(pool);
+	return -ECONNREFUSED;
+}
+
+void db_pool_close(struct db_pool *pool)
+{
+	for (int i = 0; i < pool->n_conns; i++)
+		if (pool->conns[i])
+			mysql_close(pool->conns[i]);
+	free(pool->conns);
+	free(pool->free_idx);
+	pool->conns = NULL;
+	pool->free_idx = NULL;
+	pool->n_conns = pool->n_free = 0;
+}
+
+MYSQL *db_get(struct db_pool *pool)
+{
+	MYSQL *conn;
+
+	pthread_mutex_lock(&pool->lock);
+	while (pool->n_free == 0)
+		pthread_cond_wait(&pool->cond, &pool->lock);
+	conn = pool->conns[pool->free_idx[--pool->n_free]];
+	pthread_mutex_unlock(&pool->lock);
+	/* Reconnects (MYSQL_OPT_RECONNECT) if the server went away. */
+	mysql_ping(conn);
+	return conn;
+}
+
+void db_put(struct db_pool *pool, MYSQL *conn)
+{
+	pthread_mutex_lock(&pool->lock);
+	for (int i = 0; i < pool->n_conns; i++)
+		if (pool->conns[i] == conn) {
+			pool->free_idx[pool->n_free++] = i;
+			break;
+		}
+	pthread_cond_signal(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+bool db_ping(struct db_pool *pool)
+{
+	MYSQL *conn = db_get(pool);
+	bool ok = mysql_ping(conn) == 0;
+
+	db_put(pool, conn);
+	return ok;
+}
+
+/* Runs a multi-statement script, draining every result. */
+static int run_script(MYSQL *conn, const char *sql, char *err, size_t errlen)
+{
+	int status;
+
+	if (mysql_real_query(conn, sql, strlen(sql))) {
+		snprintf(err, errlen, "%s", mysql_error(conn));
+		return -EIO;
+	}
+	do {
+		MYSQL_RES *res = mysql_store_result(conn);
+
+		if (res)
+			mysql_free_result(res);
+		else if (mysql_field_count(conn)) {
+			snprintf(err, errlen, "%s", mysql_error(conn));
+			return -EIO;
+		}
+		status = mysql_next_result(conn);
+		if (status > 0) {
+			snprintf(err, errlen, "%s", mysql_error(conn));
+			return -EIO;
+		}
+	} while (status == 0);
+	return 0;
+}
+
+static int query_int(MYSQL *conn, const char *sql, long long *out)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_query(conn, sql) || !(res = mysql_store_result(conn)))
+		return -EIO;
+	row = mysql_fetch_row(res);
+	*out = row && row[0] ? atoll(row[0]) : 0;
+	mysql_free_result(res);
+	return 0;
+}
+
+static int migration_applied(MYSQL *conn, const char *name, bool *applied)
+{
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+	MYSQL_BIND bind = {0};
+	const char *sql = "SELECT 1 FROM schema_migrations WHERE name = ?";
+	unsigned long len = strlen(name);
+	int rc = -EIO;
+
+	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
+		goto out;
+	bind.buffer_type = MYSQL_TYPE_STRING;
+	bind.buffer = (void *)name;
+	bind.buffer_length = len;
+	bind.length = &len;
+	if (mysql_stmt_bind_param(st, &bind) || mysql_stmt_execute(st) ||
+	    mysql_stmt_store_result(st))
+		goto out;
+	*applied = mysql_stmt_num_rows(st) > 0;
+	rc = 0;
+out:
+	if (st)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+static int record_migration(MYSQL *conn, const char *name)
+{
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+	MYSQL_BIND bind = {0};
+	const char *sql = "INSERT INTO schema_migrations (name) VALUES (?)";
+	unsigned long len = strlen(name);
+	int rc = -EIO;
+
+	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
+		goto out;
+	bind.buffer_type = MYSQL_TYPE_STRING;
+	bind.buffer = (void *)name;
+	bind.buffer_length = len;
+	bind.length = &len;
+	if (!mysql_stmt_bind_param(st, &bind) && !mysql_stmt_execute(st))
+		rc = 0;
+out:
+	if (st)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+int db_migrate(struct db_pool *pool, char *err, size_t errlen)
+{
+	MYSQL *conn = db_get(pool);
+	long long locked = 0;
+	int rc = 0;
+
+	if (query_int(conn, "SELECT GET_LOCK('ticketd_migrate', 60)", &locked) ||
+	    locked != 1) {
+		snprintf(err, errlen, "could not take the migration lock");
+		db_put(pool, conn);
+		return -EBUSY;
+	}
+	rc = run_script(conn,
+			"CREATE TABLE IF NOT EXISTS schema_migrations ("
+			" name VARCHAR(128) NOT NULL PRIMARY KEY,"
+			" applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)"
+			") ENGINE=InnoDB",
+			err, errlen);
+	for (const struct embedded_sql *m = migrations_sql; !rc && m->name; m++) {
+		char msg[512];
+		bool applied = false;
+
+		if (migration_applied(conn, m->name, &applied)) {
+			snprintf(err, errlen, "schema_migrations: %s", mysql_error(conn));
+			rc = -EIO;
+			break;
+		}
+		if (applied)
+			continue;
+		if (run_script(conn, m->text, msg, sizeof(msg))) {
+			snprintf(err, errlen, "migration %s: %s", m->name, msg);
+			rc = -EIO;
+			break;
+		}
+		if (record_migration(conn, m->name)) {
+			snprintf(err, errlen, "recording migration %s: %s", m->name,
+				 mysql_error(conn));
+			rc = -EIO;
+			break;
+		}
+		log_msg(LOG_INFO, NULL, "applied migration %s", m->name);
+	}
+	query_int(conn, "SELECT RELEASE_LOCK('ticketd_migrate')", &locked);
+	db_put(pool, conn);
+	return rc;
+}
+
+#define DB_MAX_PARAMS 16
+
+int db_errno(unsigned err)
+{
+	switch (err) {
+	case ER_DUP_ENTRY:
+		return -EEXIST;
+	case ER_LOCK_DEADLOCK:
+		return -EDEADLK;
+	case ER_LOCK_WAIT_TIMEOUT:
+		return -ETIMEDOUT;
+	case CR_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+		return -ECONNRESET;
+	default:
+		return -EIO;
+	}
+}
+
+bool db_in_transaction(MYSQL *conn)
+{
+	unsigned status = 0;
+
+	if (mariadb_get_infov(conn, MARIADB_CONNECTION_SERVER_STATUS, &status))
+		return false;
+	return (status & SERVER_STATUS_IN_TRANS) ||
+	       !(status & SERVER_STATUS_AUTOCOMMIT);
+}
+
+struct db_params {
+	MYSQL_BIND bind[DB_MAX_PARAMS];
+	unsigned long len[DB_MAX_PARAMS];
+	uint64_t u[DB_MAX_PARAMS];
+	int64_t i[DB_MAX_PARAMS];
+	my_bool null[DB_MAX_PARAMS];
+};
+
+static int bind_params(struct db_params *p, const char *types, va_list ap)
+{
+	size_t n = strlen(types);
+
+	if (n > DB_MAX_PARAMS)
+		return -EINVAL;
+	memset(p, 0, sizeof(*p));
+	for (size_t k = 0; k < n; k++) {
+		MYSQL_BIND *b = &p->bind[k];
+
+		switch (types[k]) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			b->buffer_type = MYSQL_TYPE_STRING;
+			if (!s) {
+				p->null[k] = 1;
+				b->is_null = &p->null[k];
+				break;
+			}
+			p->len[k] = strlen(s);
+			b->buffer = (void *)s;
+			b->buffer_length = p->len[k];
+			b->length = &p->len[k];
+			break;
+		}
+		case 'u':
+			p->u[k] = va_arg(ap, uint64_t);
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &p->u[k];
+			b->is_unsigned = 1;
+			break;
+		case 'i':
+			p->i[k] = va_arg(ap, int64_t);
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &p->i[k];
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static MYSQL_STMT *prepare(MYSQL *conn, const char *sql, const char *types,
+			   va_list ap, struct db_params *p, int *rc)
+{
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+
+	if (!st) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+		*rc = db_errno(mysql_stmt_errno(st));
+		log_msg(LOG_ERROR, NULL, "prepare failed: %s: %s", mysql_stmt_error(st), sql);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	*rc = bind_params(p, types, ap);
+	if (!*rc && *types && mysql_stmt_bind_param(st, p->bind))
+		*rc = db_errno(mysql_stmt_errno(st));
+	if (*rc) {
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+long long db_exec(MYSQL *conn, const char *sql, const char *types, ...)
+{
+	struct db_params p;
+	MYSQL_STMT *st;
+	long long n;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	st = prepare(conn, sql, types, ap, &p, &rc);
+	va_end(ap);
+	if (!st)
+		return rc;
+	if (mysql_stmt_execute(st)) {
+		n = db_errno(mysql_stmt_errno(st));
+		if (n != -EEXIST)
+			log_msg(LOG_WARN, NULL, "statement failed: %s", mysql_stmt_error(st));
+	} else {
+		n = (long long)mysql_stmt_affected_rows(st);
+	}
+	mysql_stmt_close(st);
+	return n;
+}
+
+long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
+		    const char *types, ...)
+{
+	struct db_params p;
+	MYSQL_STMT *st;
+	MYSQL_RES *meta = NULL;
+	MYSQL_BIND *out = NULL;
+	char (*cells)[DB_CELL_MAX] = NULL;
+	char **values = NULL;
+	unsigned long *lens = NULL;
+	my_bool *nulls = NULL;
+	long long n = 0;
+	unsigned ncols;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	st = prepare(conn, sql, types, ap, &p, &rc);
+	va_end(ap);
+	if (!st)
+		return rc;
+	if (mysql_stmt_execute(st)) {
+		n = db_errno(mysql_stmt_errno(st));
+		goto out;
+	}
+	meta = mysql_stmt_result_metadata(st);
+	ncols = meta ? mysql_num_fields(meta) : 0;
+	out = calloc(ncols + 1, sizeof(*out));
+	cells = calloc(ncols + 1, sizeof(*cells));
+	values = calloc(ncols + 1, sizeof(*values));
+	lens = calloc(ncols + 1, sizeof(*lens));
+	nulls = calloc(ncols + 1, sizeof(*nulls));
+	if (!out || !cells || !values || !lens || !nulls) {
+		n = -ENOMEM;
+		goto out;
+	}
+	for (unsigned c = 0; c < ncols; c++) {
+		out[c].buffer_type = MYSQL_TYPE_STRING;
+		out[c].buffer = cells[c];
+		out[c].buffer_length = DB_CELL_MAX - 1;
+		out[c].length = &lens[c];
+		out[c].is_null = &nulls[c];
+	}
+	if (ncols && (mysql_stmt_bind_result(st, out) || mysql_stmt_store_result(st))) {
+		n = db_errno(mysql_stmt_errno(st));
+		goto out;
+	}
+	while (ncols) {
+		int f = mysql_stmt_fetch(st);
+
+		if (f == MYSQL_NO_DATA)
+			break;
+		if (f == 1) {
+			n = db_errno(mysql_stmt_errno(st));
+			break;
+		}
+		for (unsigned c = 0; c < ncols; c++) {
+			size_t l = lens[c] < DB_CELL_MAX - 1 ? lens[c] : DB_CELL_MAX - 1;
+
+			cells[c][l] = '\0';
+			values[c] = nulls[c] ? NULL : cells[c];
+		}
+		n++;
+		if (row) {
+			rc = row(ctx, (int)ncols, values);
+			if (rc < 0) {
+				n = rc;
+				break;
+			}
+		}
+	}
+out:
+	if (meta)
+		mysql_free_result(meta);
+	free(out);
+	free(cells);
+	free(values);
+	free(lens);
+	free(nulls);
+	mysql_stmt_close(st);
+	return n;
+}
+
+uint64_t db_last_id(MYSQL *conn)
+{
+	return mysql_insert_id(conn);
+}

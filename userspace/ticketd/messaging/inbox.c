@@ -1,0 +1,52 @@
+/* Claiming message ids in the consumer inbox (see inbox.h). */
+#include "userspace/ticketd/messaging/inbox.h"
+
+#include <errno.h>
+#include <mysqld_error.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "userspace/ticketd/db/db.h"
+
+/* A plain INSERT rather than INSERT IGNORE: IGNORE would also turn other
+ * problems (truncation, a NULL) into a silent "already processed". */
+int inbox_claim(MYSQL *conn, const char *consumer, const char *message_id)
+{
+	static const char sql[] =
+		"INSERT INTO inbox (consumer, message_id, processed_at)"
+		" VALUES (?, ?, UTC_TIMESTAMP(3))";
+	MYSQL_BIND bind[2];
+	unsigned long len[2];
+	MYSQL_STMT *st;
+	int rc = 1;
+
+	if (!conn || !consumer || !message_id || !*consumer || !*message_id ||
+	    strlen(consumer) > INBOX_CONSUMER_MAX ||
+	    strlen(message_id) > INBOX_MESSAGE_ID_MAX)
+		return -EINVAL;
+	if (!db_in_transaction(conn))
+		return -EINVAL;
+	st = mysql_stmt_init(conn);
+	if (!st)
+		return -ENOMEM;
+	memset(bind, 0, sizeof(bind));
+	len[0] = (unsigned long)strlen(consumer);
+	len[1] = (unsigned long)strlen(message_id);
+	bind[0].buffer_type = MYSQL_TYPE_STRING;
+	bind[0].buffer = (void *)consumer;
+	bind[0].buffer_length = len[0];
+	bind[0].length = &len[0];
+	bind[1].buffer_type = MYSQL_TYPE_STRING;
+	bind[1].buffer = (void *)message_id;
+	bind[1].buffer_length = len[1];
+	bind[1].length = &len[1];
+	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
+	    mysql_stmt_bind_param(st, bind))
+		rc = db_errno(mysql_stmt_errno(st));
+	else if (mysql_stmt_execute(st))
+		rc = mysql_stmt_errno(st) == ER_DUP_ENTRY
+			     ? 0
+			     : db_errno(mysql_stmt_errno(st));
+	mysql_stmt_close(st);
+	return rc;
+}

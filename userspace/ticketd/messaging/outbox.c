@@ -1,0 +1,59 @@
+/* Appending to the transactional outbox (see outbox.h). */
+#include "userspace/ticketd/messaging/outbox.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "userspace/ticketd/db/db.h"
+
+static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+	*len = (unsigned long)strlen(s);
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)s;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+/* Inserts the row; the caller's transaction decides its fate. created_at is
+ * written in UTC explicitly so lag and pruning do not depend on a session's
+ * time_zone. */
+int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
+		     const char *payload_json, uint64_t *id)
+{
+	static const char sql[] =
+		"INSERT INTO outbox (topic, msg_key, payload, created_at)"
+		" VALUES (?, ?, ?, UTC_TIMESTAMP(3))";
+	MYSQL_BIND bind[3];
+	unsigned long len[3];
+	MYSQL_STMT *st;
+	int rc = 0;
+
+	if (!conn || !topic || !key || !payload_json || !*topic || !*key ||
+	    strlen(topic) > OUTBOX_TOPIC_MAX || strlen(key) > OUTBOX_KEY_MAX)
+		return -EINVAL;
+	if (!db_in_transaction(conn))
+		return -EINVAL;
+	st = mysql_stmt_init(conn);
+	if (!st)
+		return -ENOMEM;
+	memset(bind, 0, sizeof(bind));
+	bind_str(&bind[0], topic, &len[0]);
+	bind_str(&bind[1], key, &len[1]);
+	bind_str(&bind[2], payload_json, &len[2]);
+	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
+	    mysql_stmt_bind_param(st, bind) || mysql_stmt_execute(st))
+		rc = db_errno(mysql_stmt_errno(st));
+	else if (id)
+		*id = (uint64_t)mysql_stmt_insert_id(st);
+	mysql_stmt_close(st);
+	return rc;
+}
+
+/* See outbox_append_id. */
+int outbox_append(MYSQL *conn, const char *topic, const char *key,
+		  const char *payload_json)
+{
+	return outbox_append_id(conn, topic, key, payload_json, NULL);
+}

@@ -1,0 +1,146 @@
+/* The outbox relay: one thread that publishes committed outbox rows to Kafka
+ * in id order and marks a row sent only when Kafka's delivery report for it
+ * succeeded.
+ *
+ * Guarantees
+ * - At least once: a row is marked sent only after its delivery report
+ *   succeeded (idempotent producer, acks=all). A crash between the ack and
+ *   the mark, or a retry after a failure, publishes a row again; consumers
+ *   de-duplicate by the `outbox-id` header through the inbox (inbox.h).
+ * - Order: rows are produced in id order through one idempotent producer
+ *   with no message timeout, so one key's rows (one partition) reach Kafka in
+ *   id order without gaps. The first occurrence of each id in a partition is
+ *   in id order even when retries add duplicates.
+ * - Rows committed late (a smaller id becoming visible after larger ones
+ *   were produced) are picked up: the relay reads from the oldest unsent row
+ *   whenever nothing is in flight, and drains at least once a second
+ *   (rescan_ms) under continuous load to make that happen.
+ * - Kafka down: messages wait in the producer (no message timeout) and rows
+ *   stay unsent; librdkafka reconnects with a backoff capped at
+ *   backoff_max_ms, and the relay sleeps meanwhile (it never spins).
+ * - A row Kafka refuses for good (its topic is missing, it is too large) is
+ *   retried with backoff for ever and holds back the rows after it: order
+ *   comes first. ticketd_outbox_delivery_failures_total and the lag gauge
+ *   show it; the log names the row.
+ * - One active relay per database: the relay works only while it holds the
+ *   MariaDB user lock opts.lock_name on its own connection, so a second
+ *   ticketd node's relay stands by instead of interleaving with this one.
+ *
+ * Threads: outbox_relay_start creates the relay thread, which alone uses the
+ * producer, the relay's own MariaDB connection and everything marked "relay
+ * thread" below. outbox_relay_kick and outbox_relay_render_metrics may be
+ * called from any thread. librdkafka's internal threads only call
+ * queue_event (takes r->lock) and the log callback.
+ * Lock order: librdkafka's queue lock, then r->lock; r->lock is never held
+ * while calling librdkafka or MariaDB. */
+#ifndef TICKETD_OUTBOX_RELAY_H
+#define TICKETD_OUTBOX_RELAY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "userspace/ticketd/db/db.h"
+
+#define OUTBOX_RELAY_DELAY_BUCKETS 15
+
+struct outbox_relay_opts {
+	int batch_size;         /* rows read per query (500) */
+	int max_in_flight;      /* produced, not yet reported (10000) */
+	int linger_ms;          /* librdkafka linger.ms (1): the relay batches
+				 * by reading many rows at once; every ms here
+				 * is added to each commit-to-ack latency */
+	int idle_poll_ms;       /* look for rows without a kick (200) */
+	int backoff_initial_ms; /* first wait after a failure (100) */
+	int backoff_max_ms;     /* cap of the doubling backoff (5000) */
+	int backlog_refresh_ms; /* backlog and lag gauges (1000) */
+	int rescan_ms;          /* longest run ahead of the oldest unsent (1000) */
+	int prune_interval_ms;  /* how often to prune sent rows (60000) */
+	int prune_after_s;      /* keep sent rows this long (3600) */
+	int prune_batch;        /* rows deleted per statement (1000) */
+	const char *lock_name;  /* leader lock ("ticketd.outbox_relay") */
+	const char *client_id;  /* Kafka client.id ("ticketd-outbox") */
+};
+
+/* A snapshot of the relay's counters and gauges. */
+struct outbox_relay_stats {
+	uint64_t rows_sent;         /* rows marked sent by this relay */
+	uint64_t delivery_failures; /* failed delivery reports and produce calls */
+	uint64_t producer_restarts; /* producers recreated after fatal errors */
+	uint64_t db_errors;         /* failed MariaDB operations */
+	uint64_t rows_pruned;       /* sent rows deleted */
+	uint64_t last_sent_id;      /* highest id this relay marked sent */
+	int64_t backlog;            /* unsent rows at the last refresh, -1 unknown */
+	double lag_seconds;         /* age of the oldest unsent row at that time */
+	int64_t in_flight;          /* produced, no delivery report yet */
+	bool leader;                /* holds the leader lock */
+};
+
+struct outbox_relay {
+	/* Set by start, read-only afterwards. */
+	struct outbox_relay_opts opts;
+	char bootstrap[256];
+	char lock_name[64];
+	char client_id[64];
+	struct db_pool *shared_db; /* settings for the relay's own connection */
+
+	pthread_t thread;
+	bool started;
+
+	pthread_mutex_t lock; /* guards kicked, kafka_ready, stopping */
+	pthread_cond_t cond;  /* signalled on kick, Kafka event and stop */
+	bool kicked, kafka_ready, stopping;
+
+	/* Written by the relay thread, read anywhere. */
+	atomic_uint_least64_t rows_sent, delivery_failures, producer_restarts,
+		db_errors, rows_pruned, last_sent_id;
+	atomic_int_least64_t backlog, lag_us, in_flight;
+	atomic_bool leader;
+	/* Publish delay (insert to acknowledgement) histogram, buckets in
+	 * outbox_relay.c. */
+	atomic_uint_least64_t delay_buckets[OUTBOX_RELAY_DELAY_BUCKETS];
+	atomic_uint_least64_t delay_count, delay_sum_us;
+
+	/* Relay thread. */
+	void *priv; /* struct relay_state, outbox_relay.c */
+};
+
+/* Fills opts with the defaults listed in struct outbox_relay_opts. */
+void outbox_relay_default_opts(struct outbox_relay_opts *opts);
+
+/* Starts the relay thread. db supplies the MariaDB settings; the relay opens
+ * one connection of its own (it holds a session lock and must not shrink the
+ * shared pool). bootstrap is Kafka's bootstrap.servers; opts may be NULL
+ * (defaults) and is copied. Creates the producer before returning, so a bad
+ * configuration fails here; Kafka or MariaDB being down does not (the
+ * thread retries with backoff). Returns 0, or -EINVAL (bad argument or
+ * producer configuration; reason in err), -ENOMEM, or -errno of
+ * pthread_create. On failure nothing is left running. */
+int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
+		       const char *bootstrap,
+		       const struct outbox_relay_opts *opts, char *err,
+		       size_t errlen);
+
+/* Stops the thread and frees everything start took. Rows whose delivery
+ * report arrives within a short grace period (up to 2 s) are still marked
+ * sent; the rest stay unsent and are published again by the next relay.
+ * Safe to call on a relay that was never started or already stopped. */
+void outbox_relay_stop(struct outbox_relay *r);
+
+/* Wakes the relay now: call after committing a transaction that appended
+ * outbox rows (without a kick the relay still finds them within
+ * idle_poll_ms). Cheap (a mutex and a condition signal); any thread, between
+ * start and stop. */
+void outbox_relay_kick(struct outbox_relay *r);
+
+/* Copies the current counters and gauges. Any thread, also after stop. */
+void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st);
+
+/* Appends the relay's metrics in Prometheus text format (see
+ * metrics_appendf). Returns 0 or -ENOMEM. Any thread. */
+int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
+				size_t *len, size_t *cap);
+
+#endif

@@ -1,0 +1,23 @@
+/* The route table: every REST path of CONTRACT.md and its handler. */
+#include "userspace/ticketd/rest/routes.h"
+
+const struct route api_routes[] = {
+	{"GET", "/api/events", route_list_events},
+	{"GET", "/api/events/{id}", route_get_event},
+	{"GET", "/api/events/{id}/seats", route_get_seats},
+	{"GET", "/api/events/{id}/seats/stream", route_seat_stream},
+	{"POST", "/api/sessions", route_create_session},
+	{"POST", "/api/reservations", route_create_reservation},
+	{"GET", "/api/reservations", route_list_reservations},
+	{"POST", "/api/reservations/{eventId}/{seatId}/extend", route_extend_reservation},
+	{"DELETE", "/api/reservations/{eventId}/{seatId}", route_delete_reservation},
+	{"POST", "/api/orders", route_create_order},
+	{"GET", "/api/orders/{id}", route_get_order},
+	{"POST", "/api/payments/authorize", route_authorize_payment},
+	{"GET", "/", route_index},
+	{"GET", "/assets/{file}", route_asset},
+	{"GET", "/healthz", route_healthz},
+	{"GET", "/readyz", route_readyz},
+	{"GET", "/metrics", route_metrics},
+};
+const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -1,0 +1,119 @@
+/* GET /healthz, /readyz, /metrics */
+#include <stdlib.h>
+
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/health.h"
+#include "userspace/lib/metrics.h"
+#include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/ticketd.h"
+#include "userspace/lib/edge.h"
+
+void route_healthz(struct http_req *req, struct http_resp *resp)
+{
+	(void)req;
+	http_json(resp, 200, json_pack("{s:s}", "status", "UP"));
+}
+
+void route_readyz(struct http_req *req, struct http_resp *resp)
+{
+	struct health *h = &req->app->health;
+	json_t *checks = json_object(), *down = json_array();
+	bool ready = atomic_load(&h->checked);
+
+	for (int p = 0; p < HEALTH_N_PARTS; p++) {
+		bool up = atomic_load(&h->up[p]);
+		char why[160];
+
+		if (up) {
+			json_object_set_new(checks, health_part_name(p), json_string("UP"));
+			continue;
+		}
+		ready = false;
+		health_why(h, p, why, sizeof(why));
+		json_object_set_new(checks, health_part_name(p),
+				    json_pack("{s:s, s:s}", "status", "DOWN", "reason", why));
+		json_array_append_new(down, json_string(health_part_name(p)));
+	}
+	http_json(resp, ready ? 200 : 503,
+		  json_pack("{s:s, s:s, s:o, s:o}", "status", ready ? "UP" : "DOWN",
+			    "holdPath", req->app->hold_path, "checks", checks, "down",
+			    down));
+}
+
+/* UDP door outcomes, XDP (summed over CPUs) and userspace doors. */
+static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
+			     size_t *cap)
+{
+	static const char *const names[TKT_STAT_COUNT] = {
+		"OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
+		"RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE",
+		"dropped", "passed", "malformed_dropped", "ringbuf_full"};
+	struct edge_stats st;
+	int rc;
+
+	if (!app->edge || edge_stats(app->edge, &st))
+		return 0;
+	rc = metrics_appendf(buf, len, cap,
+			     "# HELP ticketd_udp_outcomes_total UDP hold protocol outcomes by door.\n"
+			     "# TYPE ticketd_udp_outcomes_total counter\n");
+	for (int i = 0; i < TKT_STAT_COUNT; i++)
+		rc |= metrics_appendf(buf, len, cap,
+				      "ticketd_udp_outcomes_total{door=\"xdp\",outcome=\"%s\"} %llu\n"
+				      "ticketd_udp_outcomes_total{door=\"userspace\",outcome=\"%s\"} %llu\n",
+				      names[i], (unsigned long long)st.xdp[i], names[i],
+				      (unsigned long long)st.user[i]);
+	rc |= metrics_appendf(buf, len, cap,
+			      "ticketd_seat_changes_published_total %llu\n"
+			      "ticketd_journal_written_total %llu\n"
+			      "ticketd_journal_dropped_total %llu\n",
+			      (unsigned long long)atomic_load(&app->stream.delivered),
+			      (unsigned long long)atomic_load(&app->journal.written),
+			      (unsigned long long)atomic_load(&app->journal.dropped));
+	return rc;
+}
+
+void route_metrics(struct http_req *req, struct http_resp *resp)
+{
+	struct ticketd *app = req->app;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = metrics_render_http(&app->metrics, &buf, &len, &cap);
+
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_hold_path Which UDP hold door is live.\n"
+			      "# TYPE ticketd_hold_path gauge\n"
+			      "ticketd_hold_path{path=\"xdp\"} %d\n"
+			      "ticketd_hold_path{path=\"socket\"} %d\n",
+			      app->hold_path[0] == 'x', app->hold_path[0] == 's');
+	rc |= render_edge_stats(app, &buf, &len, &cap);
+	rc |= outbox_relay_render_metrics(&app->relay, &buf, &len, &cap);
+	{
+		struct kafka_consumer *consumers[] = {&app->saga.consumer};
+
+		if (app->saga.consumer_on)
+			rc |= kafka_consumer_render_metrics(consumers, 1, &buf, &len, &cap);
+	}
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_orders_ended_total Orders the saga ended, by outcome.\n"
+			      "# TYPE ticketd_orders_ended_total counter\n"
+			      "ticketd_orders_ended_total{status=\"CONFIRMED\"} %llu\n"
+			      "ticketd_orders_ended_total{status=\"CANCELLED\"} %llu\n"
+			      "ticketd_saga_duplicates_total %llu\n",
+			      (unsigned long long)atomic_load(&app->saga.confirmed),
+			      (unsigned long long)atomic_load(&app->saga.cancelled),
+			      (unsigned long long)atomic_load(&app->saga.duplicates));
+	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
+	for (int p = 0; p < HEALTH_N_PARTS; p++)
+		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",
+				      health_part_name(p), (int)atomic_load(&app->health.up[p]));
+	if (rc) {
+		free(buf);
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	free(resp->body);
+	resp->status = 200;
+	resp->content_type = "text/plain; version=0.0.4";
+	resp->body = buf;
+	resp->body_len = len;
+}

@@ -1,0 +1,330 @@
+/* POST /api/orders, GET /api/orders/{id}, POST /api/payments/authorize */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/lib/log.h"
+#include "userspace/ticketd/commerce/orders.h"
+#include "userspace/ticketd/commerce/payment_client.h"
+#include "userspace/ticketd/commerce/saga.h"
+#include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/ticketd.h"
+
+static json_t *order_json(const struct order *o)
+{
+	json_t *seats = json_array(), *body;
+	char created[32], deadline[32];
+
+	for (int i = 0; seats && i < o->n_seats; i++)
+		json_array_append_new(seats, json_integer(o->seats[i]));
+	format_rfc3339_ms(o->created_ms, created);
+	format_rfc3339_ms(o->deadline_ms, deadline);
+	body = json_pack("{s:s, s:s, s:I, s:o, s:I, s:s, s:s}", "orderId", o->id,
+			 "status", o->status, "eventId", (json_int_t)o->event_id,
+			 "seatIds", seats, "amount", (json_int_t)o->amount, "createdAt",
+			 created, "paymentDeadline", deadline);
+	if (body && !strcmp(o->status, "CANCELLED"))
+		json_object_set_new(body, "reason", json_string(o->reason));
+	return body;
+}
+
+static bool valid_key(const char *k)
+{
+	size_t n = k ? strlen(k) : 0;
+
+	if (n < 1 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* The contract's answer to one orders_create outcome. */
+static void answer_order(struct http_req *req, struct http_resp *resp,
+			 enum orders_result result, const struct order *o,
+			 const uint32_t *not_held, int n_not_held)
+{
+	json_t *list;
+
+	switch (result) {
+	case ORDERS_CREATED:
+	case ORDERS_REPLAYED:
+		http_json(resp, 201, order_json(o));
+		return;
+	case ORDERS_NO_EVENT:
+		http_error(resp, req, 404, "EVENT_NOT_FOUND", "no such event", NULL);
+		return;
+	case ORDERS_NO_SEAT:
+		http_error(resp, req, 422, "VALIDATION_FAILED",
+			   "a seat id does not exist in this event", NULL);
+		return;
+	case ORDERS_NOT_HELD:
+		list = json_array();
+		for (int i = 0; list && i < n_not_held; i++)
+			json_array_append_new(list, json_integer(not_held[i]));
+		http_error(resp, req, 409, "SEAT_NOT_HELD",
+			   "an order takes only seats you hold; nothing was ordered",
+			   json_pack("{s:o}", "seatIds", list));
+		return;
+	case ORDERS_KEY_REUSED:
+		http_error(resp, req, 422, "IDEMPOTENCY_KEY_REUSED",
+			   "this Idempotency-Key was used for a different request", NULL);
+		return;
+	default:
+		resp->extra_header_name = "Retry-After";
+		resp->extra_header_value = "1";
+		http_error(resp, req, 503, "UNAVAILABLE",
+			   "the order could not be stored; nothing was ordered, retry", NULL);
+		return;
+	}
+}
+
+/* One order being created on a saga worker, its request suspended: the
+ * HTTP threads never wait on MariaDB's commits. */
+struct order_job {
+	struct saga_job job; /* first */
+	struct ticketd *app;
+	struct http_deferred *d;
+	struct session s;
+	char key[65];
+	uint32_t event_id, ids[HOLDS_MAX_SEATS];
+	int n;
+};
+
+static void create_and_answer(struct saga_job *job)
+{
+	struct order_job *j = (struct order_job *)job;
+	uint32_t not_held[HOLDS_MAX_SEATS];
+	struct http_resp resp = {0};
+	struct http_req req = {.app = j->app};
+	struct order o;
+	int n_not_held = 0;
+	enum orders_result r = orders_create(j->app, &j->s, j->key, j->event_id,
+					     j->ids, j->n, &o, not_held, &n_not_held);
+
+	snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
+	answer_order(&req, &resp, r, &o, not_held, n_not_held);
+	http_deferred_finish(j->d, &resp);
+	free(j);
+}
+
+static void start_order(void *arg, struct http_deferred *d)
+{
+	struct order_job *j = arg;
+
+	j->d = d;
+	j->job.run = create_and_answer;
+	saga_submit(&j->app->saga, &j->job);
+}
+
+void route_create_order(struct http_req *req, struct http_resp *resp)
+{
+	const char *key = http_header(req, "Idempotency-Key");
+	struct order_job *j;
+	json_t *body;
+
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	if (!api_authenticate(req, resp, &j->s))
+		goto refuse;
+	if (!key) {
+		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
+			   "the Idempotency-Key header is required (1 to 64 characters)", NULL);
+		goto refuse;
+	}
+	if (!valid_key(key)) {
+		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
+			   "Idempotency-Key must be 1 to 64 visible ASCII characters", NULL);
+		goto refuse;
+	}
+	body = http_body_object(req, resp, false);
+	if (!body)
+		goto refuse;
+	j->n = api_parse_event_and_seats(req, resp, body, &j->event_id, j->ids);
+	json_decref(body);
+	if (j->n < 0)
+		goto refuse;
+	j->app = req->app;
+	snprintf(j->key, sizeof(j->key), "%s", key);
+	http_defer(resp, start_order, j);
+	return;
+refuse:
+	free(j);
+}
+
+void route_get_order(struct http_req *req, struct http_resp *resp)
+{
+	struct session s;
+	struct order o;
+
+	if (!api_authenticate(req, resp, &s))
+		return;
+	if (strlen(req->params[0]) > ORDER_ID_LEN ||
+	    orders_get(req->app, &s, req->params[0], &o)) {
+		http_error(resp, req, 404, "ORDER_NOT_FOUND", "no such order", NULL);
+		return;
+	}
+	http_json(resp, 200, order_json(&o));
+}
+
+/* One authorization in flight: from the suspended request to its answer. */
+struct pay_job {
+	struct saga_job job; /* first: recording runs on a saga worker */
+	struct payment_result result;
+	struct ticketd *app;
+	struct http_deferred *d;
+	char order_id[ORDER_ID_LEN + 1];
+	uint64_t amount;
+	char simulate[16];
+};
+
+static void pay_answer(struct pay_job *j, const char *payment_id,
+		       const char *status)
+{
+	struct http_resp resp = {0};
+	json_t *body;
+
+	if (!strcmp(status, "FAILED"))
+		body = json_pack("{s:s, s:s, s:s, s:s}", "orderId", j->order_id,
+				 "paymentId", payment_id, "status", "DECLINED", "reason",
+				 "PAYMENT_GATEWAY_FAILED");
+	else
+		body = json_pack("{s:s, s:s, s:s}", "orderId", j->order_id, "paymentId",
+				 payment_id, "status", status);
+	http_json(&resp, 200, body);
+	http_deferred_finish(j->d, &resp);
+	free(j);
+}
+
+/* On a saga worker: record the decision, apply it, answer the client. */
+static void record_and_answer(struct saga_job *job)
+{
+	struct pay_job *j = (struct pay_job *)job;
+	const struct payment_result *r = &j->result;
+	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED"};
+	char pid[48], st[16];
+	int rc = saga_record_payment(j->app, j->order_id, r->payment_id,
+				     names[r->outcome], r->attempts, pid, sizeof(pid),
+				     st, sizeof(st));
+
+	if (rc && rc != -EEXIST) {
+		struct http_resp resp = {0};
+		struct http_req req = {0};
+
+		snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
+		log_msg(LOG_ERROR, req.trace_id, "recording payment of %s failed", j->order_id);
+		resp.extra_header_name = "Retry-After";
+		resp.extra_header_value = "1";
+		http_error(&resp, &req, 503, "UNAVAILABLE",
+			   "the payment outcome could not be recorded; retry", NULL);
+		http_deferred_finish(j->d, &resp);
+		free(j);
+		return;
+	}
+	/* Apply now (the Kafka copy of the event will find it done); a
+	 * failure here is retried by that copy. */
+	saga_apply_decision(j->app, j->order_id, st);
+	pay_answer(j, pid, st);
+}
+
+/* On the payment client's thread: hand the decision to the saga's workers,
+ * so the one gateway thread never waits on MariaDB. */
+static void on_paid(void *arg, const struct payment_result *r)
+{
+	struct pay_job *j = arg;
+
+	j->result = *r;
+	j->job.run = record_and_answer;
+	saga_submit(&j->app->saga, &j->job);
+}
+
+static void start_payment(void *arg, struct http_deferred *d)
+{
+	struct pay_job *j = arg;
+	struct payment_result failed = {.outcome = PAYMENT_FAILED};
+
+	j->d = d;
+	if (payment_client_submit(j->app->payments, j->order_id, j->amount,
+				  j->simulate[0] ? j->simulate : NULL, on_paid, j))
+		on_paid(j, &failed);
+}
+
+void route_authorize_payment(struct http_req *req, struct http_resp *resp)
+{
+	struct session s;
+	struct order o;
+	struct pay_job *j;
+	const char *order_id, *simulate = NULL;
+	json_t *body, *sim;
+	char pid[48], st[16];
+	MYSQL *c;
+	int have_payment;
+
+	if (!api_authenticate(req, resp, &s))
+		return;
+	body = http_body_object(req, resp, false);
+	if (!body)
+		return;
+	order_id = json_string_value(json_object_get(body, "orderId"));
+	sim = json_object_get(body, "simulate");
+	if (!order_id || !*order_id || strlen(order_id) > ORDER_ID_LEN) {
+		json_decref(body);
+		http_error(resp, req, 422, "VALIDATION_FAILED",
+			   "orderId must be an order id string",
+			   json_pack("{s:s}", "field", "orderId"));
+		return;
+	}
+	if (sim) {
+		simulate = json_string_value(sim);
+		if (!req->app->cfg.dev_mode || !simulate ||
+		    (strcmp(simulate, "approve") && strcmp(simulate, "decline"))) {
+			json_decref(body);
+			http_error(resp, req, 422, "VALIDATION_FAILED",
+				   req->app->cfg.dev_mode
+					   ? "simulate must be \"approve\" or \"decline\""
+					   : "simulate is accepted only in development mode",
+				   json_pack("{s:s}", "field", "simulate"));
+			return;
+		}
+	}
+	if (orders_get(req->app, &s, order_id, &o)) {
+		json_decref(body);
+		http_error(resp, req, 404, "ORDER_NOT_FOUND", "no such order", NULL);
+		return;
+	}
+	if (strcmp(o.status, "PENDING")) {
+		json_decref(body);
+		http_error(resp, req, 409, "ORDER_NOT_PENDING", "the order is not pending",
+			   json_pack("{s:s}", "status", o.status));
+		return;
+	}
+	c = db_get(&req->app->db);
+	have_payment = !payment_store_get(c, o.id, pid, sizeof(pid), st, sizeof(st));
+	db_put(&req->app->db, c);
+	if (have_payment) { /* decided already; the saga is ending the order */
+		json_decref(body);
+		http_json(resp, 200,
+			  json_pack("{s:s, s:s, s:s}", "orderId", o.id, "paymentId", pid,
+				    "status", strcmp(st, "APPROVED") ? "DECLINED" : "APPROVED"));
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		json_decref(body);
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	j->app = req->app;
+	snprintf(j->order_id, sizeof(j->order_id), "%s", o.id);
+	j->amount = o.amount;
+	if (simulate)
+		snprintf(j->simulate, sizeof(j->simulate), "%s", simulate);
+	json_decref(body);
+	http_defer(resp, start_payment, j);
+}

@@ -1,0 +1,28 @@
+/* POST /api/sessions */
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/lib/log.h"
+#include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/ticketd.h"
+
+void route_create_session(struct http_req *req, struct http_resp *resp)
+{
+	struct ticketd *app = req->app;
+	struct session s;
+	char token[33], expires[32];
+	json_t *body = http_body_object(req, resp, true);
+
+	if (!body)
+		return;
+	json_decref(body); /* no fields are defined yet; any object is fine */
+	if (sessions_create(&app->db, &app->token_key, app->cfg.session_ttl, &s,
+			    token)) {
+		log_msg(LOG_ERROR, req->trace_id, "creating a session failed");
+		http_error(resp, req, 503, "UNAVAILABLE",
+			   "sessions cannot be created right now; try again", NULL);
+		return;
+	}
+	format_rfc3339_ms(s.expires_unix * 1000, expires);
+	http_json(resp, 201,
+		  json_pack("{s:s, s:s, s:s}", "sessionId", s.id_hex, "token", token,
+			    "expiresAt", expires));
+}

@@ -1,0 +1,114 @@
+/* GET /api/events/{id}/seats/stream: the HTTP side of the live seat stream.
+ * It parses the request, registers the stream with the SSE hub
+ * (userspace/ticketd/live/sse_hub.c, which owns frames, queues and the lock order) and
+ * hands libmicrohttpd a streamed response whose reader is the hub's.
+ *
+ * Liveness: an idle stream is suspended, so libmicrohttpd's connection
+ * timeout never runs for it (timeouts restart on resume), and a stream
+ * that is sending refreshes it with every write; only a stream whose
+ * socket stays unwritable for the whole timeout is cut, which is what we
+ * want. Pings every sse_ping_seconds write to every stream; a peer that
+ * vanished without a reset is found by TCP_USER_TIMEOUT (unacknowledged
+ * data for two ping periods aborts the socket) and the failed write then
+ * ends the stream.
+ *
+ * A stream's socket gets a fixed send buffer (SSE_SNDBUF; the kernel
+ * doubles it) instead of autotuning's up to 4 MiB: kernel memory per
+ * stream stays bounded, and a client that stops reading shows up in its
+ * queue (and is dropped) after that much rather than after megabytes. */
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/ticketd.h"
+
+#define SSE_SNDBUF 65536
+
+static void conn_suspend(void *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+static void conn_resume(void *conn)
+{
+	MHD_resume_connection(conn);
+}
+
+static const struct sse_conn_ops mhd_ops = {
+	.suspend = conn_suspend,
+	.resume = conn_resume,
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	return sse_client_read(cls, buf, max);
+}
+
+static void stream_free(void *cls)
+{
+	sse_client_release(cls);
+}
+
+static int conn_fd(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci ? ci->connect_fd : -1;
+}
+
+void route_seat_stream(struct http_req *req, struct http_resp *resp)
+{
+	struct ticketd *app = req->app;
+	struct sse_client *c = NULL;
+	uint32_t id;
+	int fd;
+	char msg[96];
+
+	if (http_parse_u32(req->params[0], &id)) {
+		http_error(resp, req, 400, "VALIDATION_FAILED",
+			   "event id must be a non-negative integer",
+			   json_pack("{s:s}", "id", req->params[0]));
+		return;
+	}
+	fd = conn_fd(req->conn);
+	switch (sse_hub_subscribe(app->sse, id, http_header(req, "Last-Event-ID"),
+				  &mhd_ops, req->conn, fd, &c)) {
+	case SSE_SUBSCRIBED:
+		break;
+	case SSE_NO_SUCH_EVENT:
+		snprintf(msg, sizeof(msg), "event %u does not exist", id);
+		http_error(resp, req, 404, "EVENT_NOT_FOUND", msg, NULL);
+		return;
+	case SSE_TOO_MANY_STREAMS:
+		snprintf(msg, sizeof(msg), "this server already serves %d seat streams",
+			 app->cfg.sse_max_clients);
+		http_error(resp, req, 503, "TOO_MANY_STREAMS", msg, NULL);
+		resp->extra_header_name = "Retry-After";
+		resp->extra_header_value = "5";
+		return;
+	case SSE_SHUTTING_DOWN:
+		http_error(resp, req, 503, "UNAVAILABLE", "the server is shutting down",
+			   NULL);
+		return;
+	case SSE_NO_MEMORY:
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	if (fd >= 0) {
+		unsigned ms = (unsigned)app->cfg.sse_ping_seconds * 2000u + 5000u;
+		int sndbuf = SSE_SNDBUF;
+
+		/* Best effort both: without the first a silent peer lingers
+		 * until TCP's own retransmission timeout, without the second
+		 * a stalled one takes longer to find. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
+	http_stream(resp, "text/event-stream", stream_read, stream_free, c);
+}

@@ -1,0 +1,397 @@
+#include "userspace/ticketd/seats/journal.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpf/seat_word.h"
+#include "userspace/lib/log.h"
+#include "userspace/ticketd/seats/seat_stream.h"
+
+#define BATCH 512
+
+static redisContext *connect_redis(const char *host, int port)
+{
+	struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+	redisContext *c = redisConnectWithTimeout(host, port, tv);
+
+	if (!c)
+		return NULL;
+	if (c->err) {
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, (struct timeval){.tv_sec = 2, .tv_usec = 0});
+	return c;
+}
+
+/* One batch becomes, per event, ONE stream entry holding all its changes
+ * ("c" = "version:seat:status" joined by ';', id = the last version), and,
+ * per seat, only the last state of its hold key (SET with PXAT, or one
+ * multi-key DEL). A hold and its release in the same batch cost one DEL:
+ * Redis work grows with batches and seats, not with every change. */
+#define BATCH_TEXT_MAX (BATCH * 40)
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct journal_entry *x = a, *y = b;
+
+	if (x->event_id != y->event_id)
+		return x->event_id < y->event_id ? -1 : 1;
+	return x->version < y->version ? -1 : x->version > y->version;
+}
+
+/* Appends the pipelined commands of a batch (sorted by event, version);
+ * returns how many were appended. */
+static int append_batch(redisContext *c, struct journal_entry *b, uint32_t n,
+			char *text)
+{
+	const char *del_argv[BATCH + 1];
+	size_t del_len[BATCH + 1];
+	char keys[BATCH][40];
+	int cmds = 0, n_del = 1;
+
+	qsort(b, n, sizeof(*b), cmp_entry);
+	for (uint32_t i = 0; i < n;) {
+		uint32_t e = b[i].event_id, j = i;
+		size_t len = 0;
+		char key[40], id[32];
+
+		for (; j < n && b[j].event_id == e; j++)
+			len += (size_t)snprintf(text + len, BATCH_TEXT_MAX - len, "%s%" PRIu64 ":%u:%u",
+						j > i ? ";" : "", b[j].version, b[j].seat_id,
+						b[j].status);
+		snprintf(key, sizeof(key), "tkt:seats:%u", e);
+		snprintf(id, sizeof(id), "%" PRIu64 "-0", b[j - 1].version);
+		redisAppendCommand(c, "XADD %s MAXLEN ~ %d %s c %b", key, JOURNAL_STREAM_LEN,
+				   id, text, len);
+		cmds++;
+		i = j;
+	}
+	/* Hold keys: the last change of each seat wins (b is in version order
+	 * within an event, so walk backwards and skip seats already done). */
+	for (uint32_t i = n; i-- > 0;) {
+		const struct journal_entry *x = &b[i];
+		uint32_t state = tkt_sw_state(x->word);
+		bool seen = false;
+
+		for (uint32_t k = i + 1; k < n && b[k].event_id == x->event_id; k++)
+			if (b[k].seat_id == x->seat_id) {
+				seen = true;
+				break;
+			}
+		if (seen)
+			continue;
+		snprintf(keys[i], sizeof(keys[i]), "tkt:hold:%u:%u", x->event_id, x->seat_id);
+		if ((state == TKT_SEAT_HELD || state == TKT_SEAT_ORDERED) &&
+		    x->expiry_unix_ms > 0) {
+			char val[64], pxat[24];
+
+			snprintf(val, sizeof(val), "%u:%u:%" PRId64, tkt_sw_holder(x->word), state,
+				 x->expiry_unix_ms);
+			snprintf(pxat, sizeof(pxat), "%" PRId64, x->expiry_unix_ms);
+			redisAppendCommand(c, "SET %s %s PXAT %s", keys[i], val, pxat);
+			cmds++;
+		} else {
+			del_argv[n_del] = keys[i];
+			del_len[n_del++] = strlen(keys[i]);
+		}
+	}
+	if (n_del > 1) {
+		del_argv[0] = "DEL";
+		del_len[0] = 3;
+		redisAppendCommandArgv(c, n_del, del_argv, del_len);
+		cmds++;
+	}
+	return cmds;
+}
+
+/* Sends one pipelined batch; returns 0 when Redis took every command. A
+ * stream id at or below the stream's last one (after a version reset) is
+ * not a transport failure: it is counted and skipped. */
+static int write_batch(struct journal *j, redisContext *c,
+		       struct journal_entry *batch, uint32_t n, char *text)
+{
+	int cmds = append_batch(c, batch, n, text), rc = 0;
+
+	for (int i = 0; i < cmds; i++) {
+		redisReply *r = NULL;
+
+		if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+			if (r)
+				freeReplyObject(r);
+			return -EIO;
+		}
+		if (r->type == REDIS_REPLY_ERROR)
+			rc = 1;
+		freeReplyObject(r);
+	}
+	if (rc)
+		atomic_fetch_add(&j->failed_batches, 1);
+	atomic_fetch_add(&j->written, n);
+	return 0;
+}
+
+static void *journal_loop(void *arg)
+{
+	struct journal *j = arg;
+	struct journal_entry *batch = calloc(BATCH, sizeof(*batch));
+	char *text = malloc(BATCH_TEXT_MAX);
+	redisContext *c = NULL;
+	unsigned backoff_ms = 50;
+
+	if (!batch || !text) {
+		free(batch);
+		free(text);
+		return NULL;
+	}
+	for (;;) {
+		uint32_t n = 0;
+
+		pthread_mutex_lock(&j->lock);
+		while (!j->len && !j->stop)
+			pthread_cond_wait(&j->cond, &j->lock);
+		if (!j->len && j->stop) {
+			pthread_mutex_unlock(&j->lock);
+			break;
+		}
+		/* Peek: entries leave the queue only once Redis has them. */
+		while (n < BATCH && n < j->len) {
+			batch[n] = j->q[(j->head + n) % JOURNAL_QUEUE];
+			n++;
+		}
+		pthread_mutex_unlock(&j->lock);
+
+		if (!c)
+			c = connect_redis(j->host, j->port);
+		if (c && write_batch(j, c, batch, n, text) == 0) {
+			atomic_store(&j->connected, true);
+			backoff_ms = 50;
+			pthread_mutex_lock(&j->lock);
+			j->head = (j->head + n) % JOURNAL_QUEUE;
+			j->len -= n;
+			pthread_mutex_unlock(&j->lock);
+			continue;
+		}
+		if (c) {
+			redisFree(c);
+			c = NULL;
+		}
+		if (atomic_exchange(&j->connected, false))
+			log_msg(LOG_WARN, NULL, "journal: Redis %s:%d unreachable; retrying",
+				j->host, j->port);
+		pthread_mutex_lock(&j->lock);
+		if (j->stop) { /* do not hang shutdown on a dead Redis */
+			atomic_fetch_add(&j->dropped, j->len);
+			j->len = 0;
+			pthread_mutex_unlock(&j->lock);
+			break;
+		}
+		pthread_mutex_unlock(&j->lock);
+		struct timespec ts = {.tv_sec = backoff_ms / 1000,
+				      .tv_nsec = (long)(backoff_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		if (backoff_ms < 2000)
+			backoff_ms *= 2;
+	}
+	if (c)
+		redisFree(c);
+	free(batch);
+	free(text);
+	return NULL;
+}
+
+int journal_start(struct journal *j, const char *host, int port)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->host, sizeof(j->host), "%s", host);
+	j->port = port;
+	j->q = calloc(JOURNAL_QUEUE, sizeof(*j->q));
+	if (!j->q)
+		return -ENOMEM;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	if (pthread_create(&j->thread, NULL, journal_loop, j)) {
+		free(j->q);
+		j->q = NULL;
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+void journal_stop(struct journal *j)
+{
+	if (!j->q)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->stop = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->thread, NULL);
+	free(j->q);
+	j->q = NULL;
+}
+
+void journal_push(struct journal *j, const struct journal_entry *e)
+{
+	pthread_mutex_lock(&j->lock);
+	if (j->len == JOURNAL_QUEUE) {
+		/* Full (Redis away for long): drop this one and count it. Only
+		 * the writer moves head, so the batch it is writing stays valid. */
+		atomic_fetch_add(&j->dropped, 1);
+		pthread_mutex_unlock(&j->lock);
+		return;
+	}
+	j->q[(j->head + j->len) % JOURNAL_QUEUE] = *e;
+	/* The writer sleeps only on an empty queue: wake it on the first
+	 * entry, not on every one (a wake-up is a system call). */
+	if (j->len++ == 0)
+		pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+uint64_t journal_last_version(const char *host, int port, uint32_t event_id)
+{
+	redisContext *c = connect_redis(host, port);
+	redisReply *r;
+	uint64_t v = 0;
+
+	if (!c)
+		return 0;
+	r = redisCommand(c, "XREVRANGE tkt:seats:%u + - COUNT 1", event_id);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY &&
+	    r->element[0]->elements >= 1 &&
+	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+		v = strtoull(r->element[0]->element[0]->str, NULL, 10);
+	if (r)
+		freeReplyObject(r);
+	redisFree(c);
+	return v;
+}
+
+static int parse_hold(const char *key, const char *val, struct journal_hold *h)
+{
+	unsigned slot, state;
+	long long expiry;
+
+	if (sscanf(key, "tkt:hold:%u:%u", &h->event_id, &h->seat_id) != 2 ||
+	    sscanf(val, "%u:%u:%lld", &slot, &state, &expiry) != 3)
+		return -1;
+	if (slot == 0 || slot > TKT_SLOT_MAX ||
+	    (state != TKT_SEAT_HELD && state != TKT_SEAT_ORDERED))
+		return -1;
+	h->slot = slot;
+	h->state = (uint8_t)state;
+	h->expiry_unix_ms = expiry;
+	return 0;
+}
+
+int journal_scan_holds(const char *host, int port,
+		       int (*cb)(void *ctx, const struct journal_hold *h),
+		       void *ctx)
+{
+	redisContext *c = connect_redis(host, port);
+	char cursor[32] = "0";
+	int n = 0, rc = 0;
+
+	if (!c)
+		return -ECONNREFUSED;
+	do {
+		redisReply *r = redisCommand(c, "SCAN %s MATCH tkt:hold:* COUNT 1000",
+					     cursor);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			if (r)
+				freeReplyObject(r);
+			rc = -EIO;
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements && !rc; i++) {
+			const char *key = r->element[1]->element[i]->str;
+			redisReply *v = redisCommand(c, "GET %s", key);
+			struct journal_hold h;
+
+			if (v && v->type == REDIS_REPLY_STRING &&
+			    !parse_hold(key, v->str, &h)) {
+				rc = cb(ctx, &h);
+				n++;
+			}
+			if (v)
+				freeReplyObject(v);
+		}
+		freeReplyObject(r);
+	} while (!rc && strcmp(cursor, "0"));
+	redisFree(c);
+	return rc < 0 ? rc : n;
+}
+
+int journal_read_since(const char *host, int port, uint32_t event_id,
+		       uint64_t after, struct seat_event *out, int max)
+{
+	redisContext *c = connect_redis(host, port);
+	redisReply *r;
+	int n = 0;
+
+	if (!c)
+		return -ECONNREFUSED;
+	r = redisCommand(c, "XRANGE tkt:seats:%u (%" PRIu64 "-0 + COUNT %d",
+			 event_id, after, max);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		redisFree(c);
+		return -EIO;
+	}
+	for (size_t i = 0; i < r->elements && n < max; i++) {
+		redisReply *e = r->element[i];
+		struct seat_event ev = {0};
+		const char *packed = NULL;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+			continue;
+		ev.version = strtoull(e->element[0]->str, NULL, 10);
+		for (size_t f = 0; f + 1 < e->element[1]->elements; f += 2) {
+			const char *k = e->element[1]->element[f]->str;
+			const char *v = e->element[1]->element[f + 1]->str;
+
+			if (!strcmp(k, "c"))
+				packed = v;
+			else if (!strcmp(k, "seat"))
+				ev.seat_id = (uint32_t)strtoul(v, NULL, 10);
+			else if (!strcmp(k, "status"))
+				ev.status = (uint8_t)atoi(v);
+		}
+		if (!packed) { /* one change per entry (older journals) */
+			if (ev.version > after)
+				out[n++] = ev;
+			continue;
+		}
+		/* "version:seat:status;..." in version order */
+		for (const char *p = packed; *p && n < max;) {
+			unsigned long long v;
+			unsigned seat, st;
+			int used = 0;
+
+			if (sscanf(p, "%llu:%u:%u%n", &v, &seat, &st, &used) != 3 || !used)
+				break;
+			p += used;
+			if (*p == ';')
+				p++;
+			if (v <= after)
+				continue;
+			out[n].version = v;
+			out[n].seat_id = seat;
+			out[n].status = (uint8_t)st;
+			n++;
+		}
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	return n;
+}

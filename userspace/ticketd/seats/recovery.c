@@ -1,0 +1,147 @@
+#include "userspace/ticketd/seats/recovery.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf/seat_word.h"
+#include "userspace/lib/edge.h"
+#include "userspace/ticketd/seats/journal.h"
+#include "userspace/lib/log.h"
+#include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/ticketd.h"
+
+/* Long enough for the three steps of a restore, short enough that a crash
+ * half-way leaves nothing stuck. */
+#define RESTORE_TTL_MS 60000u
+
+/* A sold seat goes AVAILABLE -> HELD -> ORDERED -> SOLD under ticketd's own
+ * slot: three ordinary transitions, no special write path. */
+int recovery_restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_id)
+{
+	int st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_HOLD, SESSION_SLOT_SYSTEM, event_id, seat_id,
+		       RESTORE_TTL_MS, NULL);
+
+	if (st == TKT_SOLD)
+		return 0; /* already there */
+	if (st == TKT_OK)
+		st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_ORDER, SESSION_SLOT_SYSTEM, event_id, seat_id,
+			   RESTORE_TTL_MS, NULL);
+	if (st == TKT_OK)
+		st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_SELL, SESSION_SLOT_SYSTEM, event_id, seat_id, 0, NULL);
+	return st == TKT_OK ? 0 : -EIO;
+}
+
+/* Makes every seat in sold_seats SOLD in the table. On a fresh table a
+ * failure is fatal; on a reused one (another node may have sold while this
+ * table was offline) a seat someone holds live is logged and counted, and
+ * the database's primary key still refuses a second sale. */
+static int rebuild_sold(struct ticketd *app, struct recovery_report *rep,
+			bool strict, char *err, size_t errlen)
+{
+	MYSQL *conn = db_get(&app->db);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc = 0;
+
+	if (mysql_query(conn, "SELECT event_id, seat_id FROM sold_seats") ||
+	    !(res = mysql_store_result(conn))) {
+		snprintf(err, errlen, "reading sold seats: %s", mysql_error(conn));
+		db_put(&app->db, conn);
+		return -EIO;
+	}
+	while ((row = mysql_fetch_row(res))) {
+		uint32_t e = (uint32_t)strtoul(row[0], NULL, 10);
+		uint32_t s = (uint32_t)strtoul(row[1], NULL, 10);
+
+		const struct event_info *ev = catalog_find(&app->catalog, e);
+
+		if (ev && s < ev->n_seats &&
+		    tkt_sw_state(tkt_load64(&app->seats[ev->seat_base + s])) == TKT_SEAT_SOLD)
+			continue;
+		if (recovery_restore_sold(app, e, s)) {
+			if (!strict) {
+				log_msg(LOG_WARN, NULL,
+					"seat %u of event %u is sold in MariaDB but held in the table",
+					s, e);
+				rep->skipped++;
+				continue;
+			}
+			snprintf(err, errlen, "cannot restore sold seat %u of event %u", s, e);
+			rc = -EIO;
+			break;
+		}
+		rep->sold++;
+	}
+	mysql_free_result(res);
+	db_put(&app->db, conn);
+	return rc;
+}
+
+struct hold_ctx {
+	struct ticketd *app;
+	struct recovery_report *rep;
+};
+
+static int restore_hold(void *ctx, const struct journal_hold *h)
+{
+	struct hold_ctx *hc = ctx;
+	uint32_t now_ms;
+	int64_t now_unix_ms = (int64_t)ticketd_unix_ms_at(&now_ms);
+	int64_t left = h->expiry_unix_ms - now_unix_ms;
+	int st;
+
+	if (left <= 0 || left > 0x7fffffff) {
+		hc->rep->skipped++;
+		return 0;
+	}
+	st = ticketd_seat_op(hc->app, TKT_SRC_SAGA, TKT_SEAT_HOLD, h->slot, h->event_id, h->seat_id,
+		   (uint32_t)left, NULL);
+	if (st == TKT_OK && h->state == TKT_SEAT_ORDERED)
+		st = ticketd_seat_op(hc->app, TKT_SRC_SAGA, TKT_SEAT_ORDER, h->slot, h->event_id, h->seat_id,
+			   (uint32_t)left, NULL);
+	if (st != TKT_OK) {
+		hc->rep->skipped++; /* unknown event, sold meanwhile, ... */
+		return 0;
+	}
+	if (h->state == TKT_SEAT_ORDERED)
+		hc->rep->orders++;
+	else
+		hc->rep->holds++;
+	return 0;
+}
+
+int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
+		     char *err, size_t errlen)
+{
+	struct hold_ctx hc = {.app = app, .rep = rep};
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	rc = rebuild_sold(app, rep, true, err, errlen);
+	if (rc)
+		return rc;
+	rc = journal_scan_holds(app->cfg.redis_host, app->cfg.redis_port,
+				restore_hold, &hc);
+	rep->redis_ok = rc >= 0;
+	if (rc < 0)
+		log_msg(LOG_WARN, NULL,
+			"recovery: Redis unreachable, live holds cannot be restored");
+	return 0;
+}
+
+int recovery_sync_sold(struct ticketd *app, struct recovery_report *rep,
+		       char *err, size_t errlen)
+{
+	memset(rep, 0, sizeof(*rep));
+	return rebuild_sold(app, rep, false, err, errlen);
+}
+
+void recovery_versions(struct ticketd *app, uint64_t *out)
+{
+	for (uint32_t i = 0; i < app->catalog.n_events; i++)
+		out[i] = journal_last_version(app->cfg.redis_host, app->cfg.redis_port,
+					      app->catalog.events[i].id);
+}

@@ -1,0 +1,151 @@
+#include "userspace/ticketd/seats/seat_stream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf/seat_word.h"
+#include "userspace/lib/edge.h"
+#include "userspace/lib/log.h"
+#include "userspace/ticketd/ticketd.h"
+
+static void count_add(struct seat_counts *c, uint8_t st, int delta)
+{
+	uint32_t *slot = st == SEAT_SOLD ? &c->sold : st == SEAT_HELD ? &c->held
+								 : &c->available;
+	*slot = (uint32_t)((int64_t)*slot + delta);
+}
+
+int seat_stream_init(struct seat_stream *s, struct ticketd *app,
+		     const uint64_t *start_versions, uint32_t ring_cap)
+{
+	const struct catalog *cat = &app->catalog;
+	uint32_t now_ms = tkt_ms32(ticketd_now_ns());
+
+	memset(s, 0, sizeof(*s));
+	s->app = app;
+	s->n_events = cat->n_events;
+	s->events = calloc(cat->n_events ? cat->n_events : 1, sizeof(*s->events));
+	if (!s->events)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < cat->n_events; i++) {
+		struct event_stream *es = &s->events[i];
+		const struct event_info *e = &cat->events[i];
+
+		pthread_mutex_init(&es->lock, NULL);
+		es->event = e;
+		es->version = start_versions ? start_versions[i] : 0;
+		es->status = calloc(e->n_seats, 1);
+		es->ring = calloc(ring_cap, sizeof(*es->ring));
+		es->ring_cap = ring_cap;
+		if (!es->status || !es->ring) {
+			seat_stream_free(s);
+			return -ENOMEM;
+		}
+		for (uint32_t sid = 0; sid < e->n_seats; sid++) {
+			uint64_t w = tkt_load64(&app->seats[e->seat_base + sid]);
+
+			es->status[sid] = (uint8_t)seat_status_of_state(tkt_sw_effective_state(w, now_ms));
+			count_add(&es->counts, es->status[sid], 1);
+		}
+	}
+	return 0;
+}
+
+void seat_stream_free(struct seat_stream *s)
+{
+	for (uint32_t i = 0; s->events && i < s->n_events; i++) {
+		free(s->events[i].status);
+		free(s->events[i].ring);
+		pthread_mutex_destroy(&s->events[i].lock);
+	}
+	free(s->events);
+	s->events = NULL;
+	s->n_events = 0;
+}
+
+struct event_stream *seat_stream_event(struct seat_stream *s, uint32_t event_id)
+{
+	const struct event_info *e = catalog_find(&s->app->catalog, event_id);
+
+	if (!e)
+		return NULL;
+	return &s->events[e - s->app->catalog.events];
+}
+
+uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id)
+{
+	struct event_stream *es = seat_stream_event(s, event_id);
+	uint64_t v;
+
+	if (!es)
+		return 0;
+	pthread_mutex_lock(&es->lock);
+	v = es->version;
+	pthread_mutex_unlock(&es->lock);
+	return v;
+}
+
+int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec)
+{
+	struct event_stream *es = seat_stream_event(s, rec->event_id);
+	struct seat_event ev;
+	uint8_t st;
+
+	if (!es || rec->seat_id >= es->event->n_seats) {
+		atomic_fetch_add(&s->unknown_event, 1);
+		return 0;
+	}
+	/* The record's raw state, not its state "now": a hold published late
+	 * must not look lapsed; a lapse is announced by the sweeper's record. */
+	st = (uint8_t)seat_status_of_state(tkt_sw_state(rec->new_word));
+	pthread_mutex_lock(&es->lock);
+	count_add(&es->counts, es->status[rec->seat_id], -1);
+	es->status[rec->seat_id] = st;
+	count_add(&es->counts, st, 1);
+	ev.version = ++es->version;
+	ev.seat_id = rec->seat_id;
+	ev.status = st;
+	es->ring[es->ring_head] = ev;
+	es->ring_head = (es->ring_head + 1) % es->ring_cap;
+	if (es->ring_len < es->ring_cap)
+		es->ring_len++;
+	pthread_mutex_unlock(&es->lock);
+	atomic_fetch_add(&s->delivered, 1);
+	ticketd_on_seat_event(s->app, es->event, &ev, rec);
+	return 0;
+}
+
+static int on_change(void *ctx, const struct tkt_change *rec)
+{
+	return seat_stream_apply(ctx, rec);
+}
+
+static void *stream_loop(void *arg)
+{
+	struct seat_stream *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		int n = edge_poll_changes(s->app->edge, on_change, s, 50);
+
+		if (n < 0 && n != -EINTR) {
+			log_msg(LOG_ERROR, NULL, "seat change stream: poll failed (%d)", n);
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* Whatever is still queued is published before we stop. */
+	edge_poll_changes(s->app->edge, on_change, s, 0);
+	return NULL;
+}
+
+int seat_stream_start(struct seat_stream *s)
+{
+	return -pthread_create(&s->thread, NULL, stream_loop, s);
+}
+
+void seat_stream_stop(struct seat_stream *s)
+{
+	atomic_store(&s->stop, true);
+	pthread_join(s->thread, NULL);
+}

@@ -1,0 +1,59 @@
+#include "userspace/ticketd/seats/seat_view.h"
+
+#include "bpf/seat_word.h"
+#include "userspace/ticketd/ticketd.h"
+
+const char *seat_status_name(enum seat_status s)
+{
+	static const char *const names[] = {"AVAILABLE", "HELD", "SOLD"};
+
+	return names[s];
+}
+
+enum seat_status seat_status_of_state(uint32_t state)
+{
+	switch (state) {
+	case TKT_SEAT_SOLD:
+		return SEAT_SOLD;
+	case TKT_SEAT_HELD:
+	case TKT_SEAT_ORDERED:
+		return SEAT_HELD;
+	default:
+		return SEAT_AVAILABLE;
+	}
+}
+
+/* A lapsed hold or order already shows AVAILABLE. */
+static enum seat_status word_status(__u64 w, __u32 now_ms)
+{
+	return seat_status_of_state(tkt_sw_effective_state(w, now_ms));
+}
+
+enum seat_status seat_view_status(const struct ticketd *app,
+				  const struct event_info *e, uint32_t sid)
+{
+	return word_status(tkt_load64(&app->seats[e->seat_base + sid]),
+			   tkt_ms32(ticketd_now_ns()));
+}
+
+struct seat_counts seat_view_counts(const struct ticketd *app,
+				    const struct event_info *e)
+{
+	struct seat_counts c = {0};
+	__u32 now = tkt_ms32(ticketd_now_ns());
+
+	for (uint32_t s = 0; s < e->n_seats; s++) {
+		switch (word_status(tkt_load64(&app->seats[e->seat_base + s]), now)) {
+		case SEAT_AVAILABLE:
+			c.available++;
+			break;
+		case SEAT_HELD:
+			c.held++;
+			break;
+		case SEAT_SOLD:
+			c.sold++;
+			break;
+		}
+	}
+	return c;
+}

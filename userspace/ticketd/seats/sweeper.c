@@ -1,0 +1,55 @@
+#include "userspace/ticketd/seats/sweeper.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "bpf/seat_word.h"
+#include "userspace/lib/edge.h"
+#include "userspace/ticketd/ticketd.h"
+
+int sweeper_pass(struct ticketd *app)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < app->catalog.n_events; i++) {
+		uint32_t expired = 0;
+
+		/* edge_sweep reads cheaply and EXPIREs through the shared rules;
+		 * a seat it could not change now is retried next pass. */
+		if (!edge_sweep(app->edge, app->catalog.events[i].id, &expired))
+			n += (int)expired;
+	}
+	return n;
+}
+
+static void *sweeper_loop(void *arg)
+{
+	struct sweeper *sw = arg;
+	struct timespec pause = {.tv_sec = sw->sweep_ms / 1000,
+				 .tv_nsec = (long)(sw->sweep_ms % 1000) * 1000000L};
+
+	while (!atomic_load(&sw->stop)) {
+		int n = sweeper_pass(sw->app);
+
+		atomic_fetch_add(&sw->expired, (uint64_t)n);
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+int sweeper_start(struct sweeper *sw, struct ticketd *app, unsigned sweep_ms)
+{
+	sw->app = app;
+	sw->sweep_ms = sweep_ms ? sweep_ms : 100;
+	atomic_store(&sw->stop, false);
+	return -pthread_create(&sw->thread, NULL, sweeper_loop, sw);
+}
+
+void sweeper_stop(struct sweeper *sw)
+{
+	if (!sw->app)
+		return;
+	atomic_store(&sw->stop, true);
+	pthread_join(sw->thread, NULL);
+	sw->app = NULL;
+}

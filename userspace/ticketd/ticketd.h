@@ -1,0 +1,82 @@
+/* The daemon's one owner of state: everything long-lived hangs off struct
+ * ticketd, created by main. Threads and what they own: docs/threads.md. */
+#ifndef TICKETD_TICKETD_H
+#define TICKETD_TICKETD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bpf/session_token.h"
+#include "userspace/ticketd/commerce/catalog.h"
+#include "userspace/ticketd/config.h"
+#include "userspace/ticketd/db/db.h"
+#include "userspace/ticketd/health.h"
+#include "userspace/ticketd/seats/journal.h"
+#include "userspace/lib/metrics.h"
+#include "userspace/ticketd/messaging/outbox_relay.h"
+#include "userspace/ticketd/commerce/saga.h"
+#include "userspace/ticketd/seats/seat_stream.h"
+#include "userspace/ticketd/seats/sweeper.h"
+
+struct http_server;
+struct sse_hub;
+struct payment_client;
+struct edge;
+struct udp_door;
+struct tkt_change;
+struct tkt_seat_res;
+
+struct ticketd {
+	struct config cfg;
+	struct db_pool db;
+	struct catalog catalog; /* read-only after start */
+	struct tkt_token_key token_key;
+	struct metrics metrics;
+	struct health health;
+	struct http_server *http;
+
+	/* The seat table (bpf/seat_word.h): one word per seat, shared with
+	 * the XDP program when edge's backend is bpf. Change words only
+	 * through edge_seat_apply. */
+	struct edge *edge;
+	__u64 *seats;
+	const char *hold_path; /* "xdp" or "socket" */
+	struct udp_door *udp;
+	struct seat_stream stream;
+	struct sweeper sweeper;
+	struct journal journal;
+	struct sse_hub *sse; /* live seat streams (SSE) */
+
+	struct outbox_relay relay;
+	struct payment_client *payments;
+	struct saga saga;
+};
+
+bool ticketd_seat_table_usable(const struct ticketd *app);
+
+/* CLOCK_MONOTONIC in ns: the clock of seat-word expiries (and of
+ * bpf_ktime_get_ns in the XDP program). */
+uint64_t ticketd_now_ns(void);
+
+/* Wall-clock Unix ms now, and the matching seat-word clock in *mono_ms,
+ * from one fixed offset so a word always shows the same expiresAt. */
+uint64_t ticketd_unix_ms_at(uint32_t *mono_ms);
+
+/* Unix ms of a live hold's or order's expiry, 0 for anything else. */
+int64_t ticketd_word_expiry_unix_ms(uint64_t word);
+
+/* One seat op through the shared rules (edge_seat_apply) for the daemon's
+ * own doors; returns the TKT_* status (TKT_MALFORMED on misuse). res may be
+ * NULL when only the status matters. */
+int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
+		    uint32_t slot, uint32_t event_id, uint32_t seat_id,
+		    uint32_t ttl_ms, struct tkt_seat_res *res);
+
+/* Called by the change stream's thread for every published change, after
+ * it is versioned: feeds the Redis journal and the SSE hub. */
+void ticketd_on_seat_event(struct ticketd *app, const struct event_info *e,
+			   const struct seat_event *ev,
+			   const struct tkt_change *rec);
+
+#endif

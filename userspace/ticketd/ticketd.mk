@@ -1,0 +1,86 @@
+# userspace/ticketd/ticketd.mk: the daemon, from every .c below
+# userspace/ticketd/ (seats/, live/, commerce/, messaging/, db/, rest/ and
+# the composition root main.c), linked with libapi.a and libtkt.a; its unit
+# tests (plain and ASan + UBSan) link libticketd.a, every object but main;
+# and the Kafka tests of the outbox relay.
+#
+# The Kafka test needs running services (it does not start them) and
+# restarts Kafka and MariaDB through infra/kafka.sh and infra/mariadb.sh
+# with the same environment:
+#   export RUN_DIR=... MARIADB_PORT=... KAFKA_PORT=... KAFKA_CONTROLLER_PORT=...
+#   bash infra/services.sh start mariadb kafka
+#   make kafka-tests && $(BUILD)/tests/kafka/test_outbox_relay
+#   bash infra/services.sh stop
+# There is no TSan build of ticketd: TSan crashes in librdkafka's own
+# threads (an uninstrumented library), before any test runs.
+
+TICKETD_SRCS := $(wildcard userspace/ticketd/*.c userspace/ticketd/*/*.c)
+TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c
+MIGRATIONS   := $(sort $(wildcard userspace/ticketd/db/migrations/*.sql))
+
+TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null)
+TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null) -lpthread
+
+TICKETD_OBJS := $(call objs,,$(TICKETD_SRCS) $(TICKETD_GEN))
+TICKETD_OBJS_ASAN := $(call objs,asan/,$(TICKETD_SRCS) $(TICKETD_GEN))
+$(TICKETD_OBJS) $(TICKETD_OBJS_ASAN): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+ALL_OBJS += $(TICKETD_OBJS) $(TICKETD_OBJS_ASAN)
+
+# The migrations, embedded as a C array (compiled by the generic object
+# rules from $(BUILD)/gen, hence the two rules for the generated source).
+$(TICKETD_GEN): userspace/ticketd/db/embed_sql.sh $(MIGRATIONS)
+	@mkdir -p $(dir $@)
+	sh userspace/ticketd/db/embed_sql.sh $@ migrations_sql $(MIGRATIONS)
+$(call objs,,$(TICKETD_GEN)): $(TICKETD_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+$(call objs,asan/,$(TICKETD_GEN)): $(TICKETD_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+
+TICKETD := $(BUILD)/ticketd
+LIBTICKETD := $(BUILD)/lib/libticketd.a
+LIBTICKETD_ASAN := $(BUILD)/asan/lib/libticketd.a
+TICKETD_LINK := $(TICKETD_LIBS) $(API_LDLIBS) $(LIBTKT_LDLIBS)
+
+$(TICKETD): $(TICKETD_OBJS) $(LIBAPI) $(LIBTKT)
+	$(link_c)
+$(TICKETD): private EXTRA_LDLIBS := $(TICKETD_LINK)
+
+$(LIBTICKETD): $(filter-out %/main.o,$(TICKETD_OBJS))
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+$(LIBTICKETD_ASAN): $(filter-out %/main.o,$(TICKETD_OBJS_ASAN))
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# ---- unit tests ----
+TICKETD_UNIT := test_config test_sessions
+TICKETD_TESTS := $(addprefix $(BUILD)/tests/unit/,$(TICKETD_UNIT))
+TICKETD_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(TICKETD_UNIT))
+
+$(TICKETD_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBTICKETD) $(LIBAPI) $(LIBTKT)
+	$(link_c)
+$(TICKETD_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBTICKETD_ASAN) $(LIBAPI_ASAN) $(LIBTKT_ASAN)
+	$(link_c)
+
+# ---- Kafka tests (real MariaDB + Kafka; run by tests/run_all.sh) ----
+TICKETD_KAFKA := $(BUILD)/tests/kafka/test_outbox_relay
+TICKETD_KAFKA_ASAN := $(BUILD)/asan/tests/kafka/test_outbox_relay
+
+$(TICKETD_KAFKA): tests/kafka/test_outbox_relay.c $(LIBTICKETD) $(LIBAPI) $(LIBTKT)
+	$(link_c)
+$(TICKETD_KAFKA_ASAN): tests/kafka/test_outbox_relay.c $(LIBTICKETD_ASAN) $(LIBAPI_ASAN) $(LIBTKT_ASAN)
+	$(link_c)
+
+$(TICKETD_TESTS) $(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(TICKETD_TESTS) $(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN): private EXTRA_LDLIBS := -lcmocka $(TICKETD_LINK)
+$(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
+
+BINS            += $(TICKETD)
+UNIT_TESTS      += $(TICKETD_TESTS)
+ASAN_UNIT_TESTS += $(TICKETD_TESTS_ASAN)
+KAFKA_TESTS     += $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN)
+
+.PHONY: kafka-tests
+kafka-tests: $(KAFKA_TESTS)
