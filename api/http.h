@@ -10,11 +10,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "userspace/lib/traceparent.h"
+
 struct MHD_Connection;
 struct ticketd;
 
 #define HTTP_MAX_PARAMS 4
-#define TRACE_ID_LEN 32
 
 struct http_req {
 	const char *method;
@@ -104,12 +105,6 @@ json_t *http_body_object(const struct http_req *req, struct http_resp *resp,
 
 /* Parses a decimal path id 0..UINT32_MAX; -1 if it is not one. */
 int http_parse_u32(const char *s, uint32_t *out);
-
-/* Trace ids: the one from a valid W3C traceparent header, else a new one. */
-void trace_id_from_traceparent(const char *traceparent, char out[TRACE_ID_LEN + 1]);
-
-/* RFC 3339 UTC with milliseconds, e.g. 2027-03-12T19:30:00.000Z */
-void format_rfc3339_ms(int64_t unix_ms, char out[32]);
 
 /* Route matching: fills params; returns 1 on match, 0 otherwise. */
 int route_match(const char *pattern, const char *path, const char **params,

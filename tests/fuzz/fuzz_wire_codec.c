@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "userspace/lib/hex.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
 
 static void check(int cond)

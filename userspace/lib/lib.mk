@@ -27,7 +27,7 @@ $(LIBTKT_TSAN): $(LIBTKT_OBJS_TSAN)
 
 # ---- unit tests: plain, ASan + UBSan, and TSan for the threaded door ----
 
-LIBTKT_UNIT := test_udp_door test_wire_codec
+LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text
 LIBTKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_TSAN := $(BUILD)/tests/unit/test_udp_door.tsan
@@ -51,7 +51,7 @@ ASAN_UNIT_TESTS += $(LIBTKT_TESTS_ASAN)
 FUZZ_SECS ?= 30
 FUZZ_WIRE := $(BUILD)/fuzz/fuzz_wire_codec
 
-$(FUZZ_WIRE): tests/fuzz/fuzz_wire_codec.c userspace/lib/wire_codec.c userspace/lib/hex.c userspace/lib/hex.h userspace/lib/wire_codec.h bpf/ticket_wire.h
+$(FUZZ_WIRE): tests/fuzz/fuzz_wire_codec.c userspace/lib/wire_codec.c userspace/lib/hex.c userspace/lib/timefmt.c userspace/lib/wire_codec.h bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

@@ -195,28 +195,6 @@ void tkt_token_to_hex(const uint8_t token[TKT_TOKEN_LEN],
 	hex_encode(token, TKT_TOKEN_LEN, out);
 }
 
-int tkt_format_rfc3339_ms(uint64_t unix_ms, char *out, size_t cap)
-{
-	struct tm tm;
-	time_t secs;
-	size_t n;
-	int m;
-
-	/* Beyond year 9999 RFC 3339 has no four-digit year. */
-	if (unix_ms > 253402300799999ULL)
-		return -1;
-	secs = (time_t)(unix_ms / 1000);
-	if (!gmtime_r(&secs, &tm))
-		return -1;
-	n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n == 0)
-		return -1;
-	m = snprintf(out + n, cap - n, ".%03uZ", (unsigned)(unix_ms % 1000));
-	if (m < 0 || (size_t)m >= cap - n)
-		return -1;
-	return 0;
-}
-
 int tkt_split_endpoint(const char *text, uint16_t default_port, char *host,
 		       size_t hcap, uint16_t *port)
 {

@@ -85,11 +85,6 @@ int tkt_token_from_hex(const char *hex, uint8_t token[TKT_TOKEN_LEN]);
 void tkt_token_to_hex(const uint8_t token[TKT_TOKEN_LEN],
 		      char out[TKT_TOKEN_HEX_LEN + 1]);
 
-/* Formats Unix milliseconds as RFC 3339 UTC with milliseconds
- * ("2024-11-27T10:36:00.123Z"). Returns 0, or -1 when cap is too small
- * or the time is not representable. */
-int tkt_format_rfc3339_ms(uint64_t unix_ms, char *out, size_t cap);
-
 /* Splits an endpoint as written on command lines ("host:port",
  * "[v6addr]:port", a bare host or a bare IPv6 address) into host[hcap] and
  * *port; a missing port gives default_port. Returns 0, or -1 on an empty

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "userspace/lib/hex.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
 
 enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_USAGE = 2 };

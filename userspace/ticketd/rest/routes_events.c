@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "userspace/ticketd/rest/routes.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/seats/seat_view.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -10,7 +11,7 @@ static json_t *event_json(const struct ticketd *app, const struct event_info *e)
 	struct seat_counts c = seat_view_counts(app, e);
 	char starts[32];
 
-	format_rfc3339_ms(e->starts_at_ms, starts);
+	tkt_format_rfc3339_ms(e->starts_at_ms, starts, sizeof(starts));
 	return json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I}", "id",
 			 (json_int_t)e->id, "name", e->name, "venue", e->venue,
 			 "startsAt", starts, "rows", (int)e->rows, "cols",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "userspace/ticketd/rest/routes.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/commerce/payment_client.h"
@@ -19,8 +20,8 @@ static json_t *order_json(const struct order *o)
 
 	for (int i = 0; seats && i < o->n_seats; i++)
 		json_array_append_new(seats, json_integer(o->seats[i]));
-	format_rfc3339_ms(o->created_ms, created);
-	format_rfc3339_ms(o->deadline_ms, deadline);
+	tkt_format_rfc3339_ms(o->created_ms, created, sizeof(created));
+	tkt_format_rfc3339_ms(o->deadline_ms, deadline, sizeof(deadline));
 	body = json_pack("{s:s, s:s, s:I, s:o, s:I, s:s, s:s}", "orderId", o->id,
 			 "status", o->status, "eventId", (json_int_t)o->event_id,
 			 "seatIds", seats, "amount", (json_int_t)o->amount, "createdAt",

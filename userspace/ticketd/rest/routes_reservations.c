@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "userspace/ticketd/rest/routes.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/seats/holds.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/ticketd.h"
@@ -205,7 +206,7 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 		api_holds_error(req, resp, &o);
 		return;
 	}
-	format_rfc3339_ms(o.expires_unix_ms, expires);
+	tkt_format_rfc3339_ms(o.expires_unix_ms, expires, sizeof(expires));
 	http_json(resp, 201,
 		  json_pack("{s:I, s:o, s:s, s:I}", "eventId", (json_int_t)event_id,
 			    "seatIds", seat_list_json(ids, n), "expiresAt", expires,
@@ -226,7 +227,7 @@ void route_list_reservations(struct http_req *req, struct http_resp *resp)
 	for (int i = 0; list && i < n; i++) {
 		char expires[32];
 
-		format_rfc3339_ms(entries[i].expires_unix_ms, expires);
+		tkt_format_rfc3339_ms(entries[i].expires_unix_ms, expires, sizeof(expires));
 		json_array_append_new(list,
 				      json_pack("{s:I, s:I, s:s}", "eventId",
 						(json_int_t)entries[i].event_id, "seatId",
@@ -282,7 +283,7 @@ void route_extend_reservation(struct http_req *req, struct http_resp *resp)
 		api_holds_error(req, resp, &o);
 		return;
 	}
-	format_rfc3339_ms(o.expires_unix_ms, expires);
+	tkt_format_rfc3339_ms(o.expires_unix_ms, expires, sizeof(expires));
 	http_json(resp, 200,
 		  json_pack("{s:I, s:I, s:s}", "eventId", (json_int_t)event_id,
 			    "seatId", (json_int_t)seat_id, "expiresAt", expires));

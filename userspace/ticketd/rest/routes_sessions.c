@@ -1,5 +1,6 @@
 /* POST /api/sessions */
 #include "userspace/ticketd/rest/routes.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/ticketd.h"
@@ -21,7 +22,7 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 			   "sessions cannot be created right now; try again", NULL);
 		return;
 	}
-	format_rfc3339_ms(s.expires_unix * 1000, expires);
+	tkt_format_rfc3339_ms(s.expires_unix * 1000, expires, sizeof(expires));
 	http_json(resp, 201,
 		  json_pack("{s:s, s:s, s:s}", "sessionId", s.id_hex, "token", token,
 			    "expiresAt", expires));

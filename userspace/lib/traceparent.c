@@ -1,0 +1,53 @@
+#include "userspace/lib/traceparent.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "userspace/lib/hex.h"
+
+static int is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* W3C trace context: version "00" is exactly 55 characters; a later
+ * version may append "-..." fields; version "ff" and all-zero ids are
+ * invalid. */
+static int traceparent_valid(const char *tp)
+{
+	size_t len = tp ? strlen(tp) : 0;
+
+	if (len < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+		return 0;
+	if (!is_lower_hex(tp, 2) || !strncmp(tp, "ff", 2) ||
+	    !is_lower_hex(tp + 3, 32) || !is_lower_hex(tp + 36, 16) ||
+	    !is_lower_hex(tp + 53, 2))
+		return 0;
+	if (len > 55 && (!strncmp(tp, "00", 2) || tp[55] != '-'))
+		return 0;
+	return strspn(tp + 3, "0") < 32 && strspn(tp + 36, "0") < 16;
+}
+
+void trace_id_from_traceparent(const char *tp, char out[TRACE_ID_LEN + 1])
+{
+	unsigned char raw[16];
+
+	if (traceparent_valid(tp)) {
+		memcpy(out, tp + 3, 32);
+		out[32] = '\0';
+		return;
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		memset(raw, 0x5a, sizeof(raw));
+		memcpy(raw, &ts, sizeof(ts) < sizeof(raw) ? sizeof(ts) : sizeof(raw));
+	}
+	hex_encode(raw, sizeof(raw), out);
+}
