@@ -3,7 +3,7 @@
 # and ASan + UBSan; and its unit test.
 
 API_SRCS := $(wildcard api/*.c)
-API_CFLAGS := $(shell pkg-config --cflags jansson libmicrohttpd libmariadb hiredis rdkafka 2>/dev/null)
+API_CFLAGS := $(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null)
 # What a program linking libapi.a adds.
 API_LDLIBS := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null) -lpthread
 

@@ -1,6 +1,11 @@
 /* The HTTP layer: a libmicrohttpd server (epoll, thread pool), a table
- * router, the contract's error model and trace ids. Handlers translate:
- * parse, call the domain, map the result to a status and body. */
+ * router, JSON answers and errors ({"code","message","traceId","details"?}),
+ * trace ids, streamed (SSE) and deferred answers, static files.
+ *
+ * It knows nothing of the program that uses it: the program passes its
+ * routes, an opaque context (http_req.app) and callbacks in struct
+ * http_server_opts. Handlers translate: parse, call the domain, map the
+ * result to a status and body. */
 #ifndef TICKETD_HTTP_H
 #define TICKETD_HTTP_H
 
@@ -13,7 +18,6 @@
 #include "userspace/lib/traceparent.h"
 
 struct MHD_Connection;
-struct ticketd;
 
 #define HTTP_MAX_PARAMS 4
 
@@ -26,7 +30,7 @@ struct http_req {
 	const char *params[HTTP_MAX_PARAMS]; /* {name} segments of the route */
 	int n_params;
 	struct MHD_Connection *conn;
-	struct ticketd *app;
+	void *app; /* http_server_opts.app */
 };
 
 struct http_deferred;
@@ -110,10 +114,41 @@ int http_parse_u32(const char *s, uint32_t *out);
 int route_match(const char *pattern, const char *path, const char **params,
 		int *n_params, char *scratch, size_t scratch_len);
 
+/* The connection of a request, for streamed answers: its socket (-1 if
+ * unknown), and suspend/resume for a reader with nothing to send (the
+ * connection is a struct MHD_Connection passed as void * so callers need
+ * not include microhttpd.h). */
+int http_conn_fd(struct MHD_Connection *conn);
+void http_conn_suspend(void *conn);
+void http_conn_resume(void *conn);
+
+/* Answers with the file dir/name (a single path segment: no '/', no
+ * leading '.'), its type from the extension; 404 if it is missing. */
+void http_send_file(struct http_req *req, struct http_resp *resp,
+		    const char *dir, const char *name);
+
 struct http_server;
 
+struct http_server_opts {
+	const char *addr; /* IPv4 listen address */
+	int port;
+	int threads;         /* epoll worker threads */
+	int max_connections; /* streams included */
+	long max_body;       /* larger bodies: 413 PAYLOAD_TOO_LARGE */
+	void *app;           /* handed to every handler as req->app */
+	/* Called once per answered request on the worker thread, after the
+	 * response is done (route is the matched pattern or "unmatched"). */
+	void (*on_done)(void *app, const char *route, const char *method,
+			int status, double seconds);
+	/* Called by http_server_stop before the server stops, so that the
+	 * program can end its suspended streams (libmicrohttpd must not stop
+	 * with suspended connections). */
+	void (*before_stop)(void *app);
+};
+
 /* Starts listening; routes must outlive the server. */
-int http_server_start(struct http_server **out, struct ticketd *app,
+int http_server_start(struct http_server **out,
+		      const struct http_server_opts *opts,
 		      const struct route *routes, size_t n_routes, char *err,
 		      size_t errlen);
 void http_server_stop(struct http_server *srv);

@@ -12,14 +12,12 @@
 #include <time.h>
 
 #include "api/http.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
-#include "userspace/lib/metrics.h"
-#include "userspace/ticketd/live/sse_hub.h"
-#include "userspace/ticketd/ticketd.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
-	struct ticketd *app;
+	struct http_server_opts opts;
 	const struct route *routes;
 	size_t n_routes;
 };
@@ -35,7 +33,7 @@ struct req_ctx {
 	struct http_deferred deferred;
 	atomic_bool deferred_done;
 	struct http_resp final_resp; /* set by http_deferred_finish */
-	struct timespec start;
+	double start; /* tkt_mono_seconds */
 	char *body;
 	size_t body_len, body_cap;
 	int too_large;
@@ -46,15 +44,6 @@ struct req_ctx {
 };
 
 static const char ROUTE_UNMATCHED[] = "unmatched";
-
-static double elapsed(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) +
-	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
 
 _Static_assert(HTTP_STREAM_END == MHD_CONTENT_READER_END_OF_STREAM,
 	       "stream end code is libmicrohttpd's");
@@ -139,7 +128,7 @@ static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 		.body = ctx->body,
 		.body_len = ctx->body_len,
 		.conn = conn,
-		.app = srv->app,
+		.app = srv->opts.app,
 	};
 	char scratch[512];
 	int path_matched = 0;
@@ -173,7 +162,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct http_server *srv = cls;
 	struct req_ctx *ctx = *con_cls;
 	struct http_resp resp = {0};
-	long max_body = srv->app->cfg.http_max_body;
+	long max_body = srv->opts.max_body;
 
 	if (!ctx) {
 		const char *cl;
@@ -181,7 +170,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		ctx = calloc(1, sizeof(*ctx));
 		if (!ctx)
 			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+		ctx->start = tkt_mono_seconds();
 		ctx->route = ROUTE_UNMATCHED;
 		snprintf(ctx->method, sizeof(ctx->method), "%s", method);
 		trace_id_from_traceparent(
@@ -265,10 +254,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	(void)conn;
 	if (!ctx)
 		return;
-	secs = elapsed(&ctx->start);
-	if (ctx->status)
-		metrics_observe_http(&srv->app->metrics, ctx->route, ctx->method,
-				     ctx->status, secs);
+	secs = tkt_mono_seconds() - ctx->start;
+	if (ctx->status && srv->opts.on_done)
+		srv->opts.on_done(srv->opts.app, ctx->route, ctx->method,
+				  ctx->status, secs);
 	if (ctx->status >= 500) /* a dependency or shutdown: not a crash */
 		log_json(LOG_WARN, ctx->trace_id,
 			 "request", json_pack("{s:s, s:s, s:i, s:f, s:i}", "method",
@@ -313,14 +302,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = '\0';
-	/* A stream reader's abort is how ticketd cuts a slow SSE client on
-	 * purpose (counted in ticketd_sse_clients_dropped_total). */
+	/* A stream reader's abort is how a program cuts a slow stream on
+	 * purpose (and counts it itself): not worth a warning. */
 	log_msg(strstr(buf, "application error generating response") ? LOG_DEBUG
 								      : LOG_WARN,
 		NULL, "libmicrohttpd: %s", buf);
 }
 
-int http_server_start(struct http_server **out, struct ticketd *app,
+int http_server_start(struct http_server **out,
+		      const struct http_server_opts *opts,
 		      const struct route *routes, size_t n_routes, char *err,
 		      size_t errlen)
 {
@@ -331,13 +321,13 @@ int http_server_start(struct http_server **out, struct ticketd *app,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	srv->app = app;
+	srv->opts = *opts;
 	srv->routes = routes;
 	srv->n_routes = n_routes;
-	addr.sin_port = htons((uint16_t)app->cfg.http_port);
-	if (inet_pton(AF_INET, app->cfg.http_addr, &addr.sin_addr) != 1) {
+	addr.sin_port = htons((uint16_t)opts->port);
+	if (inet_pton(AF_INET, opts->addr, &addr.sin_addr) != 1) {
 		snprintf(err, errlen, "http_addr '%s' is not an IPv4 address",
-			 app->cfg.http_addr);
+			 opts->addr);
 		free(srv);
 		return -EINVAL;
 	}
@@ -346,15 +336,14 @@ int http_server_start(struct http_server **out, struct ticketd *app,
 			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 		NULL, MHD_OPTION_SOCK_ADDR, &addr,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.http_threads,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.http_max_connections,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 		4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
-MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, srv, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, errlen, "cannot listen on %s:%d (port in use?)",
-			 app->cfg.http_addr, app->cfg.http_port);
+			 opts->addr, opts->port);
 		free(srv);
 		return -EADDRINUSE;
 	}
@@ -366,9 +355,26 @@ void http_server_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	/* libmicrohttpd must not stop with suspended connections: idle
-	 * streams are woken and end first. */
-	sse_hub_close(srv->app->sse);
+	if (srv->opts.before_stop)
+		srv->opts.before_stop(srv->opts.app);
 	MHD_stop_daemon(srv->daemon);
 	free(srv);
+}
+
+int http_conn_fd(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci ? ci->connect_fd : -1;
+}
+
+void http_conn_suspend(void *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+void http_conn_resume(void *conn)
+{
+	MHD_resume_connection(conn);
 }

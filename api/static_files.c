@@ -1,6 +1,6 @@
-/* The built web page (web/dist): GET / and GET /assets/{file}. Files are
- * read per request (small, page-cache hot); names come from one path
- * segment, so they cannot climb out of the web root. */
+/* Static files (a built web page): read per request (small, page-cache
+ * hot); names come from one path segment, so they cannot climb out of the
+ * folder they are served from. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "userspace/ticketd/rest/routes.h"
-#include "userspace/ticketd/ticketd.h"
+#include "api/http.h"
 
 #define STATIC_MAX_BYTES (8 << 20)
+#define STATIC_PATH_MAX 1024
 
 static const char *content_type(const char *name)
 {
@@ -37,10 +37,10 @@ static const char *content_type(const char *name)
 	return "application/octet-stream";
 }
 
-static void send_file(struct http_req *req, struct http_resp *resp,
-		      const char *dir, const char *name)
+void http_send_file(struct http_req *req, struct http_resp *resp,
+		    const char *dir, const char *name)
 {
-	char path[CONFIG_STR_MAX * 2];
+	char path[STATIC_PATH_MAX];
 	struct stat st;
 	char *buf;
 	ssize_t n;
@@ -73,17 +73,4 @@ static void send_file(struct http_req *req, struct http_resp *resp,
 	resp->content_type = content_type(name);
 	resp->body = buf;
 	resp->body_len = (size_t)n;
-}
-
-void route_index(struct http_req *req, struct http_resp *resp)
-{
-	send_file(req, resp, req->app->cfg.web_root, "index.html");
-}
-
-void route_asset(struct http_req *req, struct http_resp *resp)
-{
-	char dir[CONFIG_STR_MAX + 8];
-
-	snprintf(dir, sizeof(dir), "%s/assets", req->app->cfg.web_root);
-	send_file(req, resp, dir, req->params[0]);
 }

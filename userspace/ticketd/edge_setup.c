@@ -141,3 +141,8 @@ void edge_setup_close(struct ticketd *app)
 	app->edge = NULL;
 	app->seats = NULL;
 }
+
+bool ticketd_seat_table_usable(const struct ticketd *app)
+{
+	return app->seats != NULL;
+}

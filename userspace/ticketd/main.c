@@ -1,6 +1,11 @@
-/* ticketd: the ticketing edge daemon. Start-up order matters: the seat
- * table and the catalogue are ready before the HTTP server (or any UDP
- * door) accepts a single request. */
+/* ticketd: the composition root. It only wires the parts together, as a
+ * table of start and stop steps (`steps` below): they start in order and
+ * stop in reverse, each stopped only if it started. Start-up order matters:
+ * the seat table and the catalogue are ready before the HTTP server (or any
+ * UDP door) accepts a single request; at shutdown pending payments are
+ * answered first (their HTTP connections are suspended and need the
+ * server), then the doors close (no new changes), then the threads that
+ * consume them stop. Threads and what they own: docs/threads.md. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,7 +13,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api/http.h"
@@ -26,69 +30,12 @@
 #include "userspace/ticketd/ticketd.h"
 #include "bpf/seat_word.h"
 #include "userspace/lib/edge.h"
+#include "userspace/lib/metrics.h"
+#include "userspace/ticketd/seats/journal.h"
 
 /* Changes each event keeps for SSE replay by Last-Event-ID. */
 #define REPLAY_RING 4096
 #define SWEEP_MS 100
-
-bool ticketd_seat_table_usable(const struct ticketd *app)
-{
-	return app->seats != NULL;
-}
-
-uint64_t ticketd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t ticketd_unix_ms_at(uint32_t *mono_ms)
-{
-	struct timespec rt;
-	uint64_t mono_ns = ticketd_now_ns(), offset_ms;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	offset_ms = ((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec -
-		     mono_ns) / 1000000ull;
-	*mono_ms = tkt_ms32(mono_ns);
-	return mono_ns / 1000000ull + offset_ms;
-}
-
-int64_t ticketd_word_expiry_unix_ms(uint64_t word)
-{
-	uint32_t now_ms;
-	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
-
-	return (int64_t)tkt_sw_expiry_unix_ms(word, now_ms, now_unix_ms);
-}
-
-void ticketd_on_seat_event(struct ticketd *app, const struct event_info *e,
-			   const struct seat_event *ev,
-			   const struct tkt_change *rec)
-{
-	struct journal_entry je = {
-		.version = ev->version,
-		.word = rec->new_word,
-		.event_id = e->id,
-		.seat_id = ev->seat_id,
-		.status = ev->status,
-	};
-
-	/* The record's own expiry (even if it has lapsed since: the journal
-	 * then writes a key that is already gone, which is harmless). */
-	if (tkt_sw_state(rec->new_word) == TKT_SEAT_HELD ||
-	    tkt_sw_state(rec->new_word) == TKT_SEAT_ORDERED) {
-		uint32_t now_ms;
-		uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
-
-		je.expiry_unix_ms = (int64_t)now_unix_ms +
-				    (int32_t)(tkt_sw_expiry(rec->new_word) - now_ms);
-	}
-	journal_push(&app->journal, &je);
-	sse_hub_publish(app->sse, e, ev, rec->mono_ns);
-}
 
 static int make_dirs(const char *path)
 {
@@ -133,15 +80,295 @@ static int wait_for_signal(void)
 	return sig;
 }
 
+/* ---- start and stop steps ---- */
+
+static int start_state(struct ticketd *app, char *err, size_t errlen)
+{
+	char keypath[CONFIG_STR_MAX + 16];
+
+	if (make_dirs(app->cfg.state_dir)) {
+		snprintf(err, errlen, "cannot create state_dir %s: %s",
+			 app->cfg.state_dir, strerror(errno));
+		return -1;
+	}
+	snprintf(keypath, sizeof(keypath), "%s/token.key", app->cfg.state_dir);
+	return sessions_load_key(keypath, &app->token_key, err, errlen);
+}
+
+static int start_db(struct ticketd *app, char *err, size_t errlen)
+{
+	return db_pool_open(&app->db, &app->cfg, 30, err, errlen);
+}
+
+static void stop_db(struct ticketd *app)
+{
+	db_pool_close(&app->db);
+}
+
+static int start_schema(struct ticketd *app, char *err, size_t errlen)
+{
+	int created = 0;
+
+	if (db_migrate(&app->db, err, errlen))
+		return -1;
+	if (!app->cfg.demo_data)
+		return 0;
+	if (catalog_seed_demo(&app->db, &created, err, errlen))
+		return -1;
+	if (created)
+		log_msg(LOG_INFO, NULL, "created %d demo events", created);
+	return 0;
+}
+
+static int start_catalog(struct ticketd *app, char *err, size_t errlen)
+{
+	return catalog_load(&app->catalog, &app->db, TKT_MAX_SEATS, err, errlen);
+}
+
+static void stop_catalog(struct ticketd *app)
+{
+	catalog_free(&app->catalog);
+}
+
+static int start_edge(struct ticketd *app, char *err, size_t errlen)
+{
+	return edge_setup_open(app, err, errlen);
+}
+
+static int start_journal(struct ticketd *app, char *err, size_t errlen)
+{
+	if (!journal_start(&app->journal, app->cfg.redis_host, app->cfg.redis_port))
+		return 0;
+	snprintf(err, errlen, "cannot start the Redis journal");
+	return -1;
+}
+
+static void stop_journal(struct ticketd *app)
+{
+	journal_stop(&app->journal);
+}
+
+static int start_sse(struct ticketd *app, char *err, size_t errlen)
+{
+	if (!sse_hub_start(&app->sse, app))
+		return 0;
+	snprintf(err, errlen, "cannot start the SSE hub");
+	return -1;
+}
+
+static void stop_sse(struct ticketd *app)
+{
+	sse_hub_stop(app->sse);
+}
+
+/* The change stream, its versions continued from the journal, and its
+ * sinks: the journal first (durability), then the live streams. */
+static int start_stream(struct ticketd *app, char *err, size_t errlen)
+{
+	uint64_t *versions = calloc(app->catalog.n_events + 1, sizeof(*versions));
+	int rc;
+
+	if (!versions) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	recovery_versions(app, versions);
+	rc = seat_stream_init(&app->stream, &app->catalog, app->edge, versions,
+			      REPLAY_RING);
+	free(versions);
+	if (!rc)
+		rc = seat_stream_add_sink(&app->stream, journal_seat_sink, &app->journal);
+	if (!rc)
+		rc = seat_stream_add_sink(&app->stream, sse_hub_seat_sink, app->sse);
+	if (!rc && (rc = seat_stream_start(&app->stream)))
+		seat_stream_free(&app->stream);
+	if (rc)
+		snprintf(err, errlen, "cannot start the seat change stream");
+	return rc;
+}
+
+static void stop_stream(struct ticketd *app)
+{
+	seat_stream_stop(&app->stream);
+	seat_stream_free(&app->stream);
+}
+
+/* A fresh node rebuilds its seat table from MariaDB and Redis; a reused
+ * one only marks seats sold meanwhile. Then orders and words agree. */
+static int start_recovery(struct ticketd *app, char *err, size_t errlen)
+{
+	struct recovery_report rep;
+
+	if (!edge_reused(app->edge)) {
+		if (recovery_rebuild(app, &rep, err, errlen))
+			return -1;
+		log_json(LOG_INFO, NULL, "seat table rebuilt",
+			 json_pack("{s:i, s:i, s:i, s:i, s:b}", "sold", (int)rep.sold,
+				   "holds", (int)rep.holds, "orders", (int)rep.orders,
+				   "skipped", (int)rep.skipped, "redis", rep.redis_ok));
+	} else if (recovery_sync_sold(app, &rep, err, errlen)) {
+		log_msg(LOG_WARN, NULL, "recovery: %s", err);
+	} else if (rep.sold || rep.skipped) {
+		log_msg(LOG_INFO, NULL, "seat table: %u seats sold meanwhile marked SOLD, %u conflicts",
+			rep.sold, rep.skipped);
+	}
+	if (saga_reconcile(app, !edge_reused(app->edge)))
+		log_msg(LOG_WARN, NULL, "saga: reconciling seat words with orders failed");
+	return 0;
+}
+
+static int start_relay(struct ticketd *app, char *err, size_t errlen)
+{
+	return outbox_relay_start(&app->relay, &app->db, app->cfg.kafka_bootstrap,
+				  NULL, err, errlen);
+}
+
+static void stop_relay(struct ticketd *app)
+{
+	outbox_relay_stop(&app->relay);
+}
+
+static int start_payments(struct ticketd *app, char *err, size_t errlen)
+{
+	struct payment_client_opts po = {
+		.base_url = app->cfg.payment_url,
+		.timeout_ms = app->cfg.payment_timeout_ms,
+		.max_attempts = app->cfg.payment_attempts,
+		.retry_backoff_ms = 100,
+	};
+
+	if (!payment_client_start(&app->payments, &po))
+		return 0;
+	snprintf(err, errlen, "cannot start the payment client");
+	return -1;
+}
+
+static void stop_payments(struct ticketd *app)
+{
+	payment_client_free(app->payments);
+}
+
+static int start_saga(struct ticketd *app, char *err, size_t errlen)
+{
+	return saga_start(&app->saga, app, err, errlen);
+}
+
+static void stop_saga(struct ticketd *app)
+{
+	saga_stop(&app->saga);
+}
+
+static int start_sweeper(struct ticketd *app, char *err, size_t errlen)
+{
+	if (!sweeper_start(&app->sweeper, app, SWEEP_MS))
+		return 0;
+	snprintf(err, errlen, "cannot start the sweeper");
+	return -1;
+}
+
+static void stop_sweeper(struct ticketd *app)
+{
+	sweeper_stop(&app->sweeper);
+}
+
+static int start_doors(struct ticketd *app, char *err, size_t errlen)
+{
+	return edge_setup_doors(app, err, errlen);
+}
+
+static int start_health(struct ticketd *app, char *err, size_t errlen)
+{
+	return health_start(&app->health, app, err, errlen);
+}
+
+static void stop_health(struct ticketd *app)
+{
+	health_stop(&app->health);
+}
+
+static void on_http_done(void *ctx, const char *route, const char *method,
+			 int status, double seconds)
+{
+	struct ticketd *app = ctx;
+
+	metrics_observe_http(&app->metrics, route, method, status, seconds);
+}
+
+/* libmicrohttpd must not stop with suspended connections: idle streams
+ * are woken and end first. */
+static void before_http_stop(void *ctx)
+{
+	struct ticketd *app = ctx;
+
+	sse_hub_close(app->sse);
+}
+
+static int start_http(struct ticketd *app, char *err, size_t errlen)
+{
+	struct http_server_opts o = {
+		.addr = app->cfg.http_addr,
+		.port = app->cfg.http_port,
+		.threads = app->cfg.http_threads,
+		.max_connections = app->cfg.http_max_connections,
+		.max_body = app->cfg.http_max_body,
+		.app = app,
+		.on_done = on_http_done,
+		.before_stop = before_http_stop,
+	};
+
+	return http_server_start(&app->http, &o, api_routes, api_n_routes, err,
+				 errlen);
+}
+
+static void stop_http(struct ticketd *app)
+{
+	http_server_stop(app->http);
+}
+
+/* Runs first at shutdown: pending authorizations fail over to the saga
+ * workers, which drain (later jobs run inline), while the HTTP server still
+ * runs to answer them. */
+static void stop_answering_payments(struct ticketd *app)
+{
+	payment_client_stop(app->payments);
+	saga_quiesce(&app->saga);
+}
+
+struct step {
+	const char *name;
+	int (*start)(struct ticketd *app, char *err, size_t errlen);
+	void (*stop)(struct ticketd *app);
+};
+
+static const struct step steps[] = {
+	{"state", start_state, NULL},
+	{"database", start_db, stop_db},
+	{"schema", start_schema, NULL},
+	{"catalogue", start_catalog, stop_catalog},
+	{"seat table", start_edge, edge_setup_close},
+	{"journal", start_journal, stop_journal},
+	{"sse", start_sse, stop_sse},
+	{"seat stream", start_stream, stop_stream},
+	{"recovery", start_recovery, NULL},
+	{"outbox relay", start_relay, stop_relay},
+	{"payment client", start_payments, stop_payments},
+	{"saga", start_saga, stop_saga},
+	{"sweeper", start_sweeper, stop_sweeper},
+	{"udp doors", start_doors, edge_setup_close_doors},
+	{"health", start_health, stop_health},
+	{"http", start_http, stop_http},
+	{"payments drain", NULL, stop_answering_payments},
+};
+
+#define N_STEPS (sizeof(steps) / sizeof(steps[0]))
+
 int main(int argc, char **argv)
 {
 	struct ticketd *app = calloc(1, sizeof(*app));
-	char err[512], keypath[CONFIG_STR_MAX + 16];
+	char err[512];
 	sigset_t set;
-	int rc = 1, created = 0;
-	bool db_open = false, health_on = false, stream_on = false;
-	bool journal_on = false, relay_on = false;
-	uint64_t *versions = NULL;
+	size_t started = 0;
+	int rc = 1;
 
 	if (!app)
 		return 1;
@@ -171,156 +398,27 @@ int main(int argc, char **argv)
 	metrics_init(&app->metrics);
 	raise_fd_limit();
 
-	if (make_dirs(app->cfg.state_dir)) {
-		log_msg(LOG_ERROR, NULL, "cannot create state_dir %s: %s",
-			app->cfg.state_dir, strerror(errno));
-		goto out;
-	}
-	snprintf(keypath, sizeof(keypath), "%s/token.key", app->cfg.state_dir);
-	if (sessions_load_key(keypath, &app->token_key, err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "%s", err);
-		goto out;
-	}
-	if (db_pool_open(&app->db, &app->cfg, 30, err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "%s", err);
-		goto out;
-	}
-	db_open = true;
-	if (db_migrate(&app->db, err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "%s", err);
-		goto out;
-	}
-	if (app->cfg.demo_data) {
-		if (catalog_seed_demo(&app->db, &created, err, sizeof(err))) {
-			log_msg(LOG_ERROR, NULL, "%s", err);
-			goto out;
-		}
-		if (created)
-			log_msg(LOG_INFO, NULL, "created %d demo events", created);
-	}
-	if (catalog_load(&app->catalog, &app->db, TKT_MAX_SEATS, err, sizeof(err)) ||
-	    edge_setup_open(app, err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "%s", err);
-		goto out;
-	}
-	if (journal_start(&app->journal, app->cfg.redis_host, app->cfg.redis_port)) {
-		log_msg(LOG_ERROR, NULL, "cannot start the Redis journal");
-		goto out;
-	}
-	journal_on = true;
-	versions = calloc(app->catalog.n_events + 1, sizeof(*versions));
-	if (!versions) {
-		log_msg(LOG_ERROR, NULL, "out of memory");
-		goto out;
-	}
-	recovery_versions(app, versions);
-	if (sse_hub_start(&app->sse, app)) {
-		log_msg(LOG_ERROR, NULL, "cannot start the SSE hub");
-		goto out;
-	}
-	if (seat_stream_init(&app->stream, app, versions, REPLAY_RING) ||
-	    seat_stream_start(&app->stream)) {
-		log_msg(LOG_ERROR, NULL, "cannot start the seat change stream");
-		goto out;
-	}
-	stream_on = true;
-	if (!edge_reused(app->edge)) {
-		struct recovery_report rep;
+	for (; started < N_STEPS; started++) {
+		const struct step *st = &steps[started];
 
-		if (recovery_rebuild(app, &rep, err, sizeof(err))) {
-			log_msg(LOG_ERROR, NULL, "recovery: %s", err);
-			goto out;
-		}
-		log_json(LOG_INFO, NULL, "seat table rebuilt",
-			 json_pack("{s:i, s:i, s:i, s:i, s:b}", "sold", (int)rep.sold,
-				   "holds", (int)rep.holds, "orders", (int)rep.orders,
-				   "skipped", (int)rep.skipped, "redis", rep.redis_ok));
-	} else {
-		struct recovery_report rep;
-
-		if (recovery_sync_sold(app, &rep, err, sizeof(err)))
-			log_msg(LOG_WARN, NULL, "recovery: %s", err);
-		else if (rep.sold || rep.skipped)
-			log_msg(LOG_INFO, NULL, "seat table: %u seats sold meanwhile marked SOLD, %u conflicts",
-				rep.sold, rep.skipped);
-	}
-	if (saga_reconcile(app, !edge_reused(app->edge)))
-		log_msg(LOG_WARN, NULL, "saga: reconciling seat words with orders failed");
-	if (outbox_relay_start(&app->relay, &app->db, app->cfg.kafka_bootstrap, NULL,
-			       err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "outbox relay: %s", err);
-		goto out;
-	}
-	relay_on = true;
-	{
-		struct payment_client_opts po = {
-			.base_url = app->cfg.payment_url,
-			.timeout_ms = app->cfg.payment_timeout_ms,
-			.max_attempts = app->cfg.payment_attempts,
-			.retry_backoff_ms = 100,
-		};
-
-		if (payment_client_start(&app->payments, &po)) {
-			log_msg(LOG_ERROR, NULL, "cannot start the payment client");
-			goto out;
+		err[0] = '\0';
+		if (st->start && st->start(app, err, sizeof(err))) {
+			log_msg(LOG_ERROR, NULL, "%s: %s", st->name,
+				err[0] ? err : "failed to start");
+			break;
 		}
 	}
-	if (saga_start(&app->saga, app, err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "saga: %s", err);
-		goto out;
+	if (started == N_STEPS) {
+		log_json(LOG_INFO, NULL, "ticketd serving",
+			 json_pack("{s:s, s:i, s:i, s:s}", "httpAddr", app->cfg.http_addr,
+				   "httpPort", app->cfg.http_port, "events",
+				   (int)app->catalog.n_events, "holdPath", app->hold_path));
+		log_msg(LOG_INFO, NULL, "stopping on signal %d", wait_for_signal());
+		rc = 0;
 	}
-	if (sweeper_start(&app->sweeper, app, SWEEP_MS)) {
-		log_msg(LOG_ERROR, NULL, "cannot start the sweeper");
-		goto out;
-	}
-	if (edge_setup_doors(app, err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "%s", err);
-		goto out;
-	}
-	if (health_start(&app->health, app, err, sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "%s", err);
-		goto out;
-	}
-	health_on = true;
-	if (http_server_start(&app->http, app, api_routes, api_n_routes, err,
-			      sizeof(err))) {
-		log_msg(LOG_ERROR, NULL, "%s", err);
-		goto out;
-	}
-	log_json(LOG_INFO, NULL, "ticketd serving",
-		 json_pack("{s:s, s:i, s:i, s:s}", "httpAddr", app->cfg.http_addr,
-			   "httpPort", app->cfg.http_port, "events",
-			   (int)app->catalog.n_events, "holdPath", app->hold_path));
-	log_msg(LOG_INFO, NULL, "stopping on signal %d", wait_for_signal());
-	rc = 0;
-out:
-	/* Pending payments are answered first (their HTTP connections are
-	 * suspended and need the server), then the doors close (no new
-	 * changes), then the threads that consume them stop. */
-	payment_client_stop(app->payments);
-	saga_quiesce(&app->saga);
-	http_server_stop(app->http);
-	saga_stop(&app->saga);
-	payment_client_free(app->payments);
-	if (relay_on)
-		outbox_relay_stop(&app->relay);
-	if (app->udp || app->edge)
-		edge_setup_close_doors(app);
-	sweeper_stop(&app->sweeper);
-	if (stream_on) {
-		seat_stream_stop(&app->stream);
-		seat_stream_free(&app->stream);
-	}
-	sse_hub_stop(app->sse);
-	if (journal_on)
-		journal_stop(&app->journal);
-	if (health_on)
-		health_stop(&app->health);
-	edge_setup_close(app);
-	free(versions);
-	catalog_free(&app->catalog);
-	if (db_open)
-		db_pool_close(&app->db);
+	while (started-- > 0)
+		if (steps[started].stop)
+			steps[started].stop(app);
 	metrics_destroy(&app->metrics);
 	free(app);
 	return rc;

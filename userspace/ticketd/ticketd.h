@@ -53,30 +53,13 @@ struct ticketd {
 	struct saga saga;
 };
 
-bool ticketd_seat_table_usable(const struct ticketd *app);
-
-/* CLOCK_MONOTONIC in ns: the clock of seat-word expiries (and of
- * bpf_ktime_get_ns in the XDP program). */
-uint64_t ticketd_now_ns(void);
-
-/* Wall-clock Unix ms now, and the matching seat-word clock in *mono_ms,
- * from one fixed offset so a word always shows the same expiresAt. */
-uint64_t ticketd_unix_ms_at(uint32_t *mono_ms);
-
-/* Unix ms of a live hold's or order's expiry, 0 for anything else. */
-int64_t ticketd_word_expiry_unix_ms(uint64_t word);
-
 /* One seat op through the shared rules (edge_seat_apply) for the daemon's
  * own doors; returns the TKT_* status (TKT_MALFORMED on misuse). res may be
- * NULL when only the status matters. */
+ * NULL when only the status matters. (edge_setup.c) */
 int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
 		    uint32_t slot, uint32_t event_id, uint32_t seat_id,
 		    uint32_t ttl_ms, struct tkt_seat_res *res);
 
-/* Called by the change stream's thread for every published change, after
- * it is versioned: feeds the Redis journal and the SSE hub. */
-void ticketd_on_seat_event(struct ticketd *app, const struct event_info *e,
-			   const struct seat_event *ev,
-			   const struct tkt_change *rec);
+bool ticketd_seat_table_usable(const struct ticketd *app);
 
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf/ticket_maps.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
@@ -523,82 +524,62 @@ static struct sse_frame *build_replay(struct sse_hub *hub, uint32_t event_id,
 	return f;
 }
 
+void sse_hub_seat_sink(void *hub, const struct event_info *e,
+		       const struct seat_event *ev, const struct tkt_change *rec)
+{
+	sse_hub_publish(hub, e, ev, rec->mono_ns);
+}
+
 enum plan { PLAN_LIVE, PLAN_REPLAY, PLAN_SNAPSHOT };
 
-enum sse_subscribe_result sse_hub_subscribe(struct sse_hub *hub,
-					    uint32_t event_id,
-					    const char *last_event_id,
-					    const struct sse_conn_ops *ops,
-					    void *conn, int fd,
-					    struct sse_client **out)
-{
-	const struct event_info *e = catalog_find(&hub->app->catalog, event_id);
-	struct event_stream *es;
+/* What sse_hub_subscribe decides and copies under the event's lock. */
+struct sub_plan {
 	struct sse_topic *t;
 	struct sse_client *c;
-	struct seat_event *ring = NULL;
-	uint8_t *status = NULL;
-	struct sse_frame *snap = NULL, *pre = NULL;
-	uint64_t last = 0, v, n_ring = 0, redis_need = 0;
-	bool have_last = parse_u64(last_event_id, &last);
-	enum plan plan = PLAN_SNAPSHOT;
-	enum sse_subscribe_result fail = SSE_SUBSCRIBED;
+	bool have_last;
+	uint64_t last;
+	/* out */
+	enum plan plan;
+	enum sse_subscribe_result fail;
+	uint64_t v, n_ring, redis_need;
+	struct seat_event *ring;
+	uint8_t *status;
+	struct sse_frame *snap;
+};
 
-	if (!e)
-		return SSE_NO_SUCH_EVENT;
-	if (atomic_load(&hub->closing))
-		return SSE_SHUTTING_DOWN;
-	if (atomic_fetch_add(&hub->subscribers, 1) >= hub->max_clients) {
-		atomic_fetch_sub(&hub->subscribers, 1);
-		atomic_fetch_add(&hub->rejected_limit, 1);
-		return SSE_TOO_MANY_STREAMS;
+/* The version, what the client lacks up to it, and its place in the log,
+ * all under the event's lock (seat_stream_with_event): the change stream
+ * cannot publish version v+1 in between, so nothing is lost or sent twice.
+ * The expensive parts (formatting, Redis) come after the locks. */
+static void subscribe_locked(void *ctx, const struct seat_stream_view *view)
+{
+	struct sub_plan *p = ctx;
+	struct sse_topic *t = p->t;
+	struct sse_client *c = p->c;
+	uint64_t v = view->version;
+
+	p->v = v;
+	if (p->have_last && p->last == v) {
+		p->plan = PLAN_LIVE;
+	} else if (p->have_last && p->last < v && v - p->last <= REPLAY_MAX) {
+		uint64_t from = p->last + 1 > view->oldest_replay ? p->last + 1
+								  : view->oldest_replay;
+
+		p->plan = PLAN_REPLAY;
+		p->n_ring = v - from + 1;
+		p->redis_need = from - (p->last + 1);
+		if (p->n_ring && !(p->ring = calloc(p->n_ring, sizeof(*p->ring))))
+			p->fail = SSE_NO_MEMORY;
+		if (p->ring)
+			seat_stream_view_replay(view, from, p->n_ring, p->ring);
 	}
-	t = &hub->topics[e - hub->app->catalog.events];
-	es = seat_stream_event(&hub->app->stream, event_id);
-	c = calloc(1, sizeof(*c));
-	if (!c || !es) {
-		free(c);
-		atomic_fetch_sub(&hub->subscribers, 1);
-		return SSE_NO_MEMORY;
-	}
-	c->t = t;
-	c->ops = ops;
-	c->conn = conn;
-	c->fd = fd;
-
-	/* The version, what the client lacks up to it, and its place in the
-	 * log, all under the event's lock: the change stream cannot publish
-	 * version v+1 in between, so nothing is lost or sent twice. The
-	 * expensive parts (formatting, Redis) come after the locks. */
-	pthread_mutex_lock(&es->lock);
-	v = es->version;
-	if (have_last && last == v) {
-		plan = PLAN_LIVE;
-	} else if (have_last && last < v && v - last <= REPLAY_MAX) {
-		uint64_t oldest = v - es->ring_len + 1; /* v + 1 when empty */
-		uint64_t from = last + 1 > oldest ? last + 1 : oldest;
-
-		plan = PLAN_REPLAY;
-		n_ring = v - from + 1;
-		redis_need = from - (last + 1);
-		if (n_ring && !(ring = calloc(n_ring, sizeof(*ring))))
-			fail = SSE_NO_MEMORY;
-		for (uint64_t i = 0; ring && i < n_ring; i++) {
-			/* version x sits v - x slots behind the newest */
-			uint64_t back = v - (from + i);
-			uint32_t idx = (uint32_t)((es->ring_head + es->ring_cap - 1 -
-						   back % es->ring_cap) % es->ring_cap);
-
-			ring[i] = es->ring[idx];
-		}
-	}
-	if (!fail) {
+	if (!p->fail) {
 		pthread_mutex_lock(&t->lock);
 		if (t->closing) {
-			fail = SSE_SHUTTING_DOWN;
+			p->fail = SSE_SHUTTING_DOWN;
 		} else {
-			if (plan == PLAN_SNAPSHOT && t->snap && t->snap->version == v)
-				snap = frame_ref(t->snap);
+			if (p->plan == PLAN_SNAPSHOT && t->snap && t->snap->version == v)
+				p->snap = frame_ref(t->snap);
 			c->cursor = t->next;
 			c->min_version = v;
 			c->ping_gen = t->ping_gen;
@@ -611,12 +592,68 @@ enum sse_subscribe_result sse_hub_subscribe(struct sse_hub *hub,
 	}
 	/* The published map at v: for the snapshot, or in case Redis turns
 	 * out not to have the whole gap. */
-	if (!fail && ((plan == PLAN_SNAPSHOT && !snap) || redis_need)) {
-		status = malloc(e->n_seats ? e->n_seats : 1);
-		if (status)
-			memcpy(status, es->status, e->n_seats);
+	if (!p->fail && ((p->plan == PLAN_SNAPSHOT && !p->snap) || p->redis_need)) {
+		uint32_t n = view->event->n_seats;
+
+		p->status = malloc(n ? n : 1);
+		if (p->status)
+			memcpy(p->status, view->status, n);
 	}
-	pthread_mutex_unlock(&es->lock);
+}
+
+enum sse_subscribe_result sse_hub_subscribe(struct sse_hub *hub,
+					    uint32_t event_id,
+					    const char *last_event_id,
+					    const struct sse_conn_ops *ops,
+					    void *conn, int fd,
+					    struct sse_client **out)
+{
+	const struct event_info *e = catalog_find(&hub->app->catalog, event_id);
+	struct sse_topic *t;
+	struct sse_client *c;
+	struct seat_event *ring;
+	uint8_t *status;
+	struct sse_frame *snap, *pre = NULL;
+	uint64_t last = 0, v, n_ring, redis_need;
+	bool have_last = parse_u64(last_event_id, &last);
+	enum plan plan;
+	enum sse_subscribe_result fail;
+	struct sub_plan p = {.plan = PLAN_SNAPSHOT, .fail = SSE_SUBSCRIBED};
+
+	if (!e)
+		return SSE_NO_SUCH_EVENT;
+	if (atomic_load(&hub->closing))
+		return SSE_SHUTTING_DOWN;
+	if (atomic_fetch_add(&hub->subscribers, 1) >= hub->max_clients) {
+		atomic_fetch_sub(&hub->subscribers, 1);
+		atomic_fetch_add(&hub->rejected_limit, 1);
+		return SSE_TOO_MANY_STREAMS;
+	}
+	t = &hub->topics[e - hub->app->catalog.events];
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		atomic_fetch_sub(&hub->subscribers, 1);
+		return SSE_NO_MEMORY;
+	}
+	c->t = t;
+	c->ops = ops;
+	c->conn = conn;
+	c->fd = fd;
+
+	p.t = t;
+	p.c = c;
+	p.have_last = have_last;
+	p.last = last;
+	if (seat_stream_with_event(&hub->app->stream, event_id, subscribe_locked, &p))
+		p.fail = SSE_NO_SUCH_EVENT;
+	plan = p.plan;
+	fail = p.fail;
+	v = p.v;
+	n_ring = p.n_ring;
+	redis_need = p.redis_need;
+	ring = p.ring;
+	status = p.status;
+	snap = p.snap;
 	if (fail) {
 		free(ring);
 		free(c);

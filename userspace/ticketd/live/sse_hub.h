@@ -86,6 +86,13 @@ void sse_hub_stop(struct sse_hub *hub);
 void sse_hub_publish(struct sse_hub *hub, const struct event_info *e,
 		     const struct seat_event *ev, uint64_t change_mono_ns);
 
+struct tkt_change;
+
+/* The seat stream's sink (seat_sink_fn; ctx is the hub): sse_hub_publish
+ * with the change record's time. */
+void sse_hub_seat_sink(void *hub, const struct event_info *e,
+		       const struct seat_event *ev, const struct tkt_change *rec);
+
 /* Registers a stream of event_id for connection conn (socket fd). The
  * stream starts with a snapshot, or with the changes after a valid
  * Last-Event-ID (last_event_id: the header's value or NULL) when the

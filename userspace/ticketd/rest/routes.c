@@ -1,4 +1,4 @@
-/* The route table: every REST path of CONTRACT.md and its handler. */
+/* The route table: every REST path of the API (docs/api.md) and its handler. */
 #include "userspace/ticketd/rest/routes.h"
 
 const struct route api_routes[] = {

@@ -1,8 +1,16 @@
-/* The route table of ticketd's REST API (see CONTRACT.md). */
+/* ticketd's REST API (docs/api.md): the route table and the helpers its
+ * handlers share. Handlers get the daemon as req->app. */
 #ifndef TICKETD_ROUTES_H
 #define TICKETD_ROUTES_H
 
 #include "api/http.h"
+
+struct ticketd;
+
+static inline struct ticketd *rest_app(const struct http_req *req)
+{
+	return req->app;
+}
 
 void route_list_events(struct http_req *req, struct http_resp *resp);
 void route_get_event(struct http_req *req, struct http_resp *resp);

@@ -21,7 +21,7 @@ static json_t *event_json(const struct ticketd *app, const struct event_info *e)
 
 void route_list_events(struct http_req *req, struct http_resp *resp)
 {
-	const struct catalog *cat = &req->app->catalog;
+	const struct catalog *cat = &rest_app(req)->catalog;
 	json_t *list = json_array();
 
 	for (uint32_t i = 0; list && i < cat->n_events; i++)
@@ -42,7 +42,7 @@ static const struct event_info *find_event(struct http_req *req,
 			   json_pack("{s:s}", "id", req->params[0]));
 		return NULL;
 	}
-	e = catalog_find(&req->app->catalog, id);
+	e = catalog_find(&rest_app(req)->catalog, id);
 	if (!e) {
 		char msg[64];
 
@@ -70,7 +70,7 @@ void route_get_seats(struct http_req *req, struct http_resp *resp)
 		return;
 	/* The version first: the map read after it may already hold changes
 	 * the stream announces next, never miss one it announced. */
-	version = seat_stream_version(&req->app->stream, e->id);
+	version = seat_stream_version(&rest_app(req)->stream, e->id);
 	seats = json_array();
 	for (uint32_t s = 0; seats && s < e->n_seats; s++) {
 		const struct seat_info *si = &e->seats[s];

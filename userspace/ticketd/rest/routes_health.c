@@ -16,7 +16,7 @@ void route_healthz(struct http_req *req, struct http_resp *resp)
 
 void route_readyz(struct http_req *req, struct http_resp *resp)
 {
-	struct health *h = &req->app->health;
+	struct health *h = &rest_app(req)->health;
 	json_t *checks = json_object(), *down = json_array();
 	bool ready = atomic_load(&h->checked);
 
@@ -36,7 +36,7 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 	}
 	http_json(resp, ready ? 200 : 503,
 		  json_pack("{s:s, s:s, s:o, s:o}", "status", ready ? "UP" : "DOWN",
-			    "holdPath", req->app->hold_path, "checks", checks, "down",
+			    "holdPath", rest_app(req)->hold_path, "checks", checks, "down",
 			    down));
 }
 

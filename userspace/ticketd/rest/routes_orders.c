@@ -283,11 +283,11 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 	}
 	if (sim) {
 		simulate = json_string_value(sim);
-		if (!req->app->cfg.dev_mode || !simulate ||
+		if (!rest_app(req)->cfg.dev_mode || !simulate ||
 		    (strcmp(simulate, "approve") && strcmp(simulate, "decline"))) {
 			json_decref(body);
 			http_error(resp, req, 422, "VALIDATION_FAILED",
-				   req->app->cfg.dev_mode
+				   rest_app(req)->cfg.dev_mode
 					   ? "simulate must be \"approve\" or \"decline\""
 					   : "simulate is accepted only in development mode",
 				   json_pack("{s:s}", "field", "simulate"));
@@ -305,9 +305,9 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "status", o.status));
 		return;
 	}
-	c = db_get(&req->app->db);
+	c = db_get(&rest_app(req)->db);
 	have_payment = !payment_store_get(c, o.id, pid, sizeof(pid), st, sizeof(st));
-	db_put(&req->app->db, c);
+	db_put(&rest_app(req)->db, c);
 	if (have_payment) { /* decided already; the saga is ending the order */
 		json_decref(body);
 		http_json(resp, 200,

@@ -14,7 +14,7 @@
 bool api_authenticate(struct http_req *req, struct http_resp *resp,
 		      struct session *s)
 {
-	switch (sessions_check_bearer(&req->app->token_key,
+	switch (sessions_check_bearer(&rest_app(req)->token_key,
 				      http_header(req, "Authorization"), s)) {
 	case SESSION_AUTH_OK:
 		return true;
@@ -85,9 +85,9 @@ void api_holds_error(struct http_req *req, struct http_resp *resp,
 
 		snprintf(msg, sizeof(msg),
 			 "a session may hold at most %d seats per event",
-			 req->app->cfg.hold_limit);
+			 rest_app(req)->cfg.hold_limit);
 		http_error(resp, req, 422, "HOLD_LIMIT_EXCEEDED", msg,
-			   json_pack("{s:i}", "limit", req->app->cfg.hold_limit));
+			   json_pack("{s:i}", "limit", rest_app(req)->cfg.hold_limit));
 		return;
 	}
 	case HOLDS_EXPIRED:
@@ -181,7 +181,7 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	struct session s;
 	struct holds_outcome o;
 	uint32_t event_id, ids[HOLDS_MAX_SEATS];
-	json_int_t secs = req->app->cfg.hold_default_seconds;
+	json_int_t secs = rest_app(req)->cfg.hold_default_seconds;
 	json_t *body, *hs;
 	char expires[32];
 	int n;

@@ -16,7 +16,6 @@
  * doubles it) instead of autotuning's up to 4 MiB: kernel memory per
  * stream stays bounded, and a client that stops reading shows up in its
  * queue (and is dropped) after that much rather than after megabytes. */
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -28,19 +27,9 @@
 
 #define SSE_SNDBUF 65536
 
-static void conn_suspend(void *conn)
-{
-	MHD_suspend_connection(conn);
-}
-
-static void conn_resume(void *conn)
-{
-	MHD_resume_connection(conn);
-}
-
 static const struct sse_conn_ops mhd_ops = {
-	.suspend = conn_suspend,
-	.resume = conn_resume,
+	.suspend = http_conn_suspend,
+	.resume = http_conn_resume,
 };
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -52,14 +41,6 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
 	sse_client_release(cls);
-}
-
-static int conn_fd(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-	return ci ? ci->connect_fd : -1;
 }
 
 void route_seat_stream(struct http_req *req, struct http_resp *resp)
@@ -76,7 +57,7 @@ void route_seat_stream(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "id", req->params[0]));
 		return;
 	}
-	fd = conn_fd(req->conn);
+	fd = http_conn_fd(req->conn);
 	switch (sse_hub_subscribe(app->sse, id, http_header(req, "Last-Event-ID"),
 				  &mhd_ops, req->conn, fd, &c)) {
 	case SSE_SUBSCRIBED:

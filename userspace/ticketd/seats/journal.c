@@ -9,8 +9,11 @@
 #include <time.h>
 
 #include "bpf/seat_word.h"
+#include "bpf/ticket_maps.h"
 #include "userspace/lib/log.h"
+#include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/seats/seat_stream.h"
+#include "userspace/ticketd/seats/seat_view.h"
 
 #define BATCH 512
 
@@ -394,4 +397,28 @@ int journal_read_since(const char *host, int port, uint32_t event_id,
 	freeReplyObject(r);
 	redisFree(c);
 	return n;
+}
+
+void journal_seat_sink(void *journal, const struct event_info *e,
+		       const struct seat_event *ev, const struct tkt_change *rec)
+{
+	struct journal_entry je = {
+		.version = ev->version,
+		.word = rec->new_word,
+		.event_id = e->id,
+		.seat_id = ev->seat_id,
+		.status = ev->status,
+	};
+
+	/* The record's own expiry (even if it has lapsed since: the journal
+	 * then writes a key that is already gone, which is harmless). */
+	if (tkt_sw_state(rec->new_word) == TKT_SEAT_HELD ||
+	    tkt_sw_state(rec->new_word) == TKT_SEAT_ORDERED) {
+		uint32_t now_ms;
+		uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
+
+		je.expiry_unix_ms = (int64_t)now_unix_ms +
+				    (int32_t)(tkt_sw_expiry(rec->new_word) - now_ms);
+	}
+	journal_push(journal, &je);
 }

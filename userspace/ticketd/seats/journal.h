@@ -58,6 +58,15 @@ void journal_stop(struct journal *j);
 /* Queues one change; never blocks (a full queue drops it and counts). */
 void journal_push(struct journal *j, const struct journal_entry *e);
 
+struct event_info;
+struct seat_event;
+struct tkt_change;
+
+/* The seat stream's sink (seat_sink_fn; ctx is the journal): journals
+ * every published change with its hold's wall-clock expiry. */
+void journal_seat_sink(void *journal, const struct event_info *e,
+		       const struct seat_event *ev, const struct tkt_change *rec);
+
 /* Last version journalled for an event (0 when none or Redis is down). */
 uint64_t journal_last_version(const char *host, int port, uint32_t event_id);
 

@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
-#include "userspace/ticketd/ticketd.h"
+#include "userspace/ticketd/commerce/catalog.h"
 
 static void count_add(struct seat_counts *c, uint8_t st, int delta)
 {
@@ -16,14 +17,16 @@ static void count_add(struct seat_counts *c, uint8_t st, int delta)
 	*slot = (uint32_t)((int64_t)*slot + delta);
 }
 
-int seat_stream_init(struct seat_stream *s, struct ticketd *app,
-		     const uint64_t *start_versions, uint32_t ring_cap)
+int seat_stream_init(struct seat_stream *s, const struct catalog *cat,
+		     struct edge *edge, const uint64_t *start_versions,
+		     uint32_t ring_cap)
 {
-	const struct catalog *cat = &app->catalog;
-	uint32_t now_ms = tkt_ms32(ticketd_now_ns());
+	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
+	__u64 *seats = (__u64 *)edge_seats(edge);
 
 	memset(s, 0, sizeof(*s));
-	s->app = app;
+	s->catalog = cat;
+	s->edge = edge;
 	s->n_events = cat->n_events;
 	s->events = calloc(cat->n_events ? cat->n_events : 1, sizeof(*s->events));
 	if (!s->events)
@@ -43,7 +46,7 @@ int seat_stream_init(struct seat_stream *s, struct ticketd *app,
 			return -ENOMEM;
 		}
 		for (uint32_t sid = 0; sid < e->n_seats; sid++) {
-			uint64_t w = tkt_load64(&app->seats[e->seat_base + sid]);
+			uint64_t w = tkt_load64(&seats[e->seat_base + sid]);
 
 			es->status[sid] = (uint8_t)seat_status_of_state(tkt_sw_effective_state(w, now_ms));
 			count_add(&es->counts, es->status[sid], 1);
@@ -64,13 +67,59 @@ void seat_stream_free(struct seat_stream *s)
 	s->n_events = 0;
 }
 
-struct event_stream *seat_stream_event(struct seat_stream *s, uint32_t event_id)
+int seat_stream_add_sink(struct seat_stream *s, seat_sink_fn fn, void *ctx)
 {
-	const struct event_info *e = catalog_find(&s->app->catalog, event_id);
+	if (s->n_sinks >= SEAT_STREAM_MAX_SINKS)
+		return -ENOSPC;
+	s->sinks[s->n_sinks].fn = fn;
+	s->sinks[s->n_sinks].ctx = ctx;
+	s->n_sinks++;
+	return 0;
+}
+
+static struct event_stream *seat_stream_event(struct seat_stream *s,
+					      uint32_t event_id)
+{
+	const struct event_info *e = catalog_find(s->catalog, event_id);
 
 	if (!e)
 		return NULL;
-	return &s->events[e - s->app->catalog.events];
+	return &s->events[e - s->catalog->events];
+}
+
+int seat_stream_with_event(struct seat_stream *s, uint32_t event_id,
+			   void (*fn)(void *ctx, const struct seat_stream_view *v),
+			   void *ctx)
+{
+	struct event_stream *es = seat_stream_event(s, event_id);
+	struct seat_stream_view v;
+
+	if (!es)
+		return -ENOENT;
+	pthread_mutex_lock(&es->lock);
+	v.event = es->event;
+	v.version = es->version;
+	v.oldest_replay = es->version - es->ring_len + 1;
+	v.status = es->status;
+	v.es = es;
+	fn(ctx, &v);
+	pthread_mutex_unlock(&es->lock);
+	return 0;
+}
+
+void seat_stream_view_replay(const struct seat_stream_view *v, uint64_t from,
+			     uint64_t n, struct seat_event *out)
+{
+	const struct event_stream *es = v->es;
+
+	for (uint64_t i = 0; i < n; i++) {
+		/* version x sits version - x slots behind the newest */
+		uint64_t back = v->version - (from + i);
+		uint32_t idx = (uint32_t)((es->ring_head + es->ring_cap - 1 -
+					   back % es->ring_cap) % es->ring_cap);
+
+		out[i] = es->ring[idx];
+	}
 }
 
 uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id)
@@ -112,7 +161,8 @@ int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec)
 		es->ring_len++;
 	pthread_mutex_unlock(&es->lock);
 	atomic_fetch_add(&s->delivered, 1);
-	ticketd_on_seat_event(s->app, es->event, &ev, rec);
+	for (int i = 0; i < s->n_sinks; i++)
+		s->sinks[i].fn(s->sinks[i].ctx, es->event, &ev, rec);
 	return 0;
 }
 
@@ -126,7 +176,7 @@ static void *stream_loop(void *arg)
 	struct seat_stream *s = arg;
 
 	while (!atomic_load(&s->stop)) {
-		int n = edge_poll_changes(s->app->edge, on_change, s, 50);
+		int n = edge_poll_changes(s->edge, on_change, s, 50);
 
 		if (n < 0 && n != -EINTR) {
 			log_msg(LOG_ERROR, NULL, "seat change stream: poll failed (%d)", n);
@@ -135,7 +185,7 @@ static void *stream_loop(void *arg)
 		}
 	}
 	/* Whatever is still queued is published before we stop. */
-	edge_poll_changes(s->app->edge, on_change, s, 0);
+	edge_poll_changes(s->edge, on_change, s, 0);
 	return NULL;
 }
 

@@ -1,8 +1,10 @@
 /* The one change path: a single thread consumes every seat-word change
  * (XDP ring buffer and ticketd's own doors, via edge_poll_changes), stamps it
  * with its event's next version, updates the published seat map, and hands
- * it to the Redis journal and the SSE hub. Versions of an event therefore
- * strictly increase without gaps, in one order that every reader sees.
+ * it to the sinks registered with seat_stream_add_sink (the Redis journal,
+ * the SSE hub), in registration order, after the event's lock is released.
+ * Versions of an event therefore strictly increase without gaps, in one
+ * order that every reader sees.
  *
  * The published map is what SSE shows: a snapshot and its version are read
  * together under the event's lock, so a snapshot at version v contains
@@ -18,7 +20,8 @@
 
 #include "userspace/ticketd/seats/seat_view.h"
 
-struct ticketd;
+struct catalog;
+struct edge;
 struct tkt_change;
 struct event_info;
 
@@ -40,25 +43,64 @@ struct event_stream {
 	uint32_t ring_cap, ring_len, ring_head;
 };
 
+/* A consumer of published changes, called on the stream's thread with no
+ * lock held; it must not block (queue the work and return). */
+typedef void (*seat_sink_fn)(void *ctx, const struct event_info *e,
+			     const struct seat_event *ev,
+			     const struct tkt_change *rec);
+
+#define SEAT_STREAM_MAX_SINKS 4
+
 struct seat_stream {
-	struct ticketd *app;
-	struct event_stream *events; /* parallel to app->catalog.events */
+	const struct catalog *catalog;
+	struct edge *edge;
+	struct event_stream *events; /* parallel to catalog->events */
 	uint32_t n_events;
+	struct {
+		seat_sink_fn fn;
+		void *ctx;
+	} sinks[SEAT_STREAM_MAX_SINKS];
+	int n_sinks;
 	pthread_t thread;
 	atomic_bool stop;
 	atomic_uint_least64_t delivered, unknown_event;
 };
 
-/* Builds the published map from the seat table as it is now, with each
- * event's version starting at start_versions[i] (NULL: 0). Call before the
- * edge's doors open and before seat_stream_start. */
-int seat_stream_init(struct seat_stream *s, struct ticketd *app,
-		     const uint64_t *start_versions, uint32_t ring_cap);
+/* Builds the published map from the seat table (edge_seats(edge)) as it is
+ * now, with each event's version starting at start_versions[i] (NULL: 0).
+ * Call before the edge's doors open and before seat_stream_start. */
+int seat_stream_init(struct seat_stream *s, const struct catalog *catalog,
+		     struct edge *edge, const uint64_t *start_versions,
+		     uint32_t ring_cap);
+/* Registers a sink (before seat_stream_start); -ENOSPC past
+ * SEAT_STREAM_MAX_SINKS. */
+int seat_stream_add_sink(struct seat_stream *s, seat_sink_fn fn, void *ctx);
 int seat_stream_start(struct seat_stream *s);
 void seat_stream_stop(struct seat_stream *s);
 void seat_stream_free(struct seat_stream *s);
 
-struct event_stream *seat_stream_event(struct seat_stream *s, uint32_t event_id);
+/* What a reader sees of one event while seat_stream_with_event holds its
+ * lock: no change is published in between. */
+struct seat_stream_view {
+	const struct event_info *event;
+	uint64_t version;        /* changes 1..version are published */
+	uint64_t oldest_replay;  /* oldest version still in the replay ring
+				  * (version + 1 when the ring is empty) */
+	const uint8_t *status;   /* published status per seat, at version */
+	const struct event_stream *es;
+};
+
+/* Calls fn(ctx, view) with the event's lock held; returns -ENOENT for an
+ * unknown event, else 0. fn must be quick and may take only locks that
+ * come after the event lock (docs/threads.md). */
+int seat_stream_with_event(struct seat_stream *s, uint32_t event_id,
+			   void (*fn)(void *ctx, const struct seat_stream_view *v),
+			   void *ctx);
+
+/* Inside fn: copies the published changes with versions from..from+n-1
+ * (all within oldest_replay..version) into out. */
+void seat_stream_view_replay(const struct seat_stream_view *v, uint64_t from,
+			     uint64_t n, struct seat_event *out);
 
 /* The event's version published so far (0 for an unknown event). */
 uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id);

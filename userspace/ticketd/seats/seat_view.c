@@ -1,6 +1,7 @@
 #include "userspace/ticketd/seats/seat_view.h"
 
 #include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
 #include "userspace/ticketd/ticketd.h"
 
 const char *seat_status_name(enum seat_status s)
@@ -56,4 +57,28 @@ struct seat_counts seat_view_counts(const struct ticketd *app,
 		}
 	}
 	return c;
+}
+
+uint64_t ticketd_now_ns(void)
+{
+	return tkt_mono_ns();
+}
+
+uint64_t ticketd_unix_ms_at(uint32_t *mono_ms)
+{
+	struct timespec rt;
+	uint64_t mono_ns = tkt_mono_ns(), offset_ms;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	offset_ms = (tkt_timespec_ns(&rt) - mono_ns) / 1000000ull;
+	*mono_ms = tkt_ms32(mono_ns);
+	return mono_ns / 1000000ull + offset_ms;
+}
+
+int64_t ticketd_word_expiry_unix_ms(uint64_t word)
+{
+	uint32_t now_ms;
+	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
+
+	return (int64_t)tkt_sw_expiry_unix_ms(word, now_ms, now_unix_ms);
 }

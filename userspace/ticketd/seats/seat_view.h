@@ -1,5 +1,5 @@
-/* Read-only views of the seat table for the REST API: a seat's status as
- * the contract shows it, and per-event counts. */
+/* Read-only views of the seat table: a seat's status as clients see it,
+ * per-event counts, and seat-word expiries in wall-clock time. */
 #ifndef TICKETD_SEAT_VIEW_H
 #define TICKETD_SEAT_VIEW_H
 
@@ -27,5 +27,16 @@ enum seat_status seat_view_status(const struct ticketd *app,
 
 struct seat_counts seat_view_counts(const struct ticketd *app,
 				    const struct event_info *e);
+
+/* CLOCK_MONOTONIC in ns: the clock of seat-word expiries (and of
+ * bpf_ktime_get_ns in the XDP program). */
+uint64_t ticketd_now_ns(void);
+
+/* Wall-clock Unix ms now, and the matching seat-word clock in *mono_ms,
+ * from one fixed offset so a word always shows the same expiresAt. */
+uint64_t ticketd_unix_ms_at(uint32_t *mono_ms);
+
+/* Unix ms of a live hold's or order's expiry, 0 for anything else. */
+int64_t ticketd_word_expiry_unix_ms(uint64_t word);
 
 #endif
