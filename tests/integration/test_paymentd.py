@@ -444,7 +444,7 @@ def test_help_lists_every_setting():
     assert r.returncode == 0
     for name in ("addr", "port", "delay_min_ms", "delay_max_ms", "approve_ratio",
                  "fail_ratio", "timeout_ratio", "timeout_hang_ms", "seed", "threads"):
-        assert f"--{name}" in r.stdout, name
+        assert f"--{name.replace('_', '-')}" in r.stdout, name
 
 
 def test_timeout_hangs_and_the_retry_gets_the_answer_at_once(paymentd):

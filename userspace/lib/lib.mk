@@ -27,7 +27,7 @@ $(LIBTKT_TSAN): $(LIBTKT_OBJS_TSAN)
 
 # ---- unit tests: plain, ASan + UBSan, and TSan for the threaded door ----
 
-LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text
+LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_settings
 LIBTKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_TSAN := $(BUILD)/tests/unit/test_udp_door.tsan

@@ -1,5 +1,6 @@
-/* Structured logs: one JSON object per line on stderr, with the trace id of
- * the request or job that produced it. */
+/* Structured logs for every program: one JSON object per line on stderr,
+ * {"ts","level","service"?,"msg","traceId"?, ...fields}, with the trace id
+ * of the request or job that produced it. */
 #ifndef TICKETD_LOG_H
 #define TICKETD_LOG_H
 
@@ -7,6 +8,10 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Set once by main before any thread starts; read-only afterwards. */
 int log_set_level(const char *name);
+
+/* Names the program in every line ("service"); set once by main, before
+ * threads start, or never. name must outlive the program. */
+void log_set_service(const char *name);
 
 /* True when lines of this level are written (skip building them if not). */
 int log_enabled(enum log_level level);

@@ -33,15 +33,21 @@ static int traceparent_valid(const char *tp)
 	return strspn(tp + 3, "0") < 32 && strspn(tp + 36, "0") < 16;
 }
 
+int trace_id_parse(const char *tp, char out[TRACE_ID_LEN + 1])
+{
+	if (!traceparent_valid(tp))
+		return -1;
+	memcpy(out, tp + 3, 32);
+	out[32] = '\0';
+	return 0;
+}
+
 void trace_id_from_traceparent(const char *tp, char out[TRACE_ID_LEN + 1])
 {
 	unsigned char raw[16];
 
-	if (traceparent_valid(tp)) {
-		memcpy(out, tp + 3, 32);
-		out[32] = '\0';
+	if (!trace_id_parse(tp, out))
 		return;
-	}
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
 		struct timespec ts;
 

@@ -49,6 +49,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/clock.h"
+#include "userspace/lib/log.h"
+#include "userspace/lib/settings.h"
+#include "userspace/lib/traceparent.h"
 #include "userspace/paymentd/payment_sim.h"
 
 /* ---- settings --------------------------------------------------------- */
@@ -68,281 +72,50 @@ struct pd_config {
 	char log_level[CFG_STR_MAX];
 };
 
-enum cfg_type { C_STR, C_INT, C_U32, C_U64, C_RATIO };
-
-struct cfg_setting {
-	const char *name;
-	enum cfg_type type;
-	size_t offset;
-	const char *def;
-	long long min, max; /* C_INT, C_U32 */
-	const char *help;
-};
-
 #define SET(name, field, type, def, min, max, help)                           \
-	{ name, type, offsetof(struct pd_config, field), def, min, max, help }
+	{ name, type, offsetof(struct pd_config, field),                       \
+	  sizeof(((struct pd_config *)0)->field), def, min, max, help }
 
-static const struct cfg_setting cfg_settings[] = {
-	SET("addr", addr, C_STR, "127.0.0.1", 0, 0, "listen address (IPv4)"),
-	SET("port", port, C_INT, "8084", 1, 65535, "listen port"),
-	SET("delay_min_ms", sim.delay_min_ms, C_U32, "50", 0, 600000,
+static const struct setting cfg_settings[] = {
+	SET("addr", addr, SETTING_STR, "127.0.0.1", 0, 0, "listen address (IPv4)"),
+	SET("port", port, SETTING_INT, "8084", 1, 65535, "listen port"),
+	SET("delay_min_ms", sim.delay_min_ms, SETTING_U32, "50", 0, 600000,
 	    "shortest simulated processing time, ms"),
-	SET("delay_max_ms", sim.delay_max_ms, C_U32, "300", 0, 600000,
+	SET("delay_max_ms", sim.delay_max_ms, SETTING_U32, "300", 0, 600000,
 	    "longest simulated processing time, ms"),
-	SET("approve_ratio", sim.approve_ratio, C_RATIO, "0.8", 0, 0,
+	SET("approve_ratio", sim.approve_ratio, SETTING_RATIO, "0.8", 0, 0,
 	    "fraction of answered authorizations that are APPROVED"),
-	SET("fail_ratio", sim.fail_ratio, C_RATIO, "0.0", 0, 0,
+	SET("fail_ratio", sim.fail_ratio, SETTING_RATIO, "0.0", 0, 0,
 	    "fraction of new authorizations answered 503 GATEWAY_ERROR"),
-	SET("timeout_ratio", sim.timeout_ratio, C_RATIO, "0.0", 0, 0,
+	SET("timeout_ratio", sim.timeout_ratio, SETTING_RATIO, "0.0", 0, 0,
 	    "fraction of new authorizations that hang timeout_hang_ms first"),
-	SET("timeout_hang_ms", sim.timeout_hang_ms, C_U32, "10000", 0, 3600000,
+	SET("timeout_hang_ms", sim.timeout_hang_ms, SETTING_U32, "10000", 0, 3600000,
 	    "how long an injected timeout hangs before answering, ms"),
-	SET("seed", seed, C_U64, "0", 0, 0,
+	SET("seed", seed, SETTING_U64, "0", 0, 0,
 	    "random seed; 0 picks one at start (logged); fixed = reproducible"),
-	SET("threads", threads, C_INT, "4", 1, 64, "HTTP worker threads (epoll)"),
-	SET("max_connections", max_connections, C_INT, "10000", 16, 1000000,
+	SET("threads", threads, SETTING_INT, "4", 1, 64, "HTTP worker threads (epoll)"),
+	SET("max_connections", max_connections, SETTING_INT, "10000", 16, 1000000,
 	    "most concurrent HTTP connections (pending ones included)"),
-	SET("max_body", max_body, C_INT, "16384", 256, 16777216,
+	SET("max_body", max_body, SETTING_INT, "16384", 256, 16777216,
 	    "largest accepted request body, bytes (larger: 413)"),
-	SET("ledger_size", ledger_size, C_INT, "1000000", 1, 100000000,
+	SET("ledger_size", ledger_size, SETTING_INT, "1000000", 1, 100000000,
 	    "orders remembered for idempotent replies (oldest forgotten first)"),
-	SET("idle_timeout_s", idle_timeout_s, C_INT, "60", 1, 86400,
+	SET("idle_timeout_s", idle_timeout_s, SETTING_INT, "60", 1, 86400,
 	    "close a connection idle this long, seconds"),
-	SET("log_level", log_level, C_STR, "info", 0, 0,
+	SET("log_level", log_level, SETTING_STR, "info", 0, 0,
 	    "debug, info, warn or error"),
 };
 
-#define N_CFG (sizeof(cfg_settings) / sizeof(cfg_settings[0]))
-
-static const struct cfg_setting *cfg_find(const char *name, size_t len)
-{
-	char norm[64];
-	size_t i;
-
-	if (len >= sizeof(norm))
-		return NULL;
-	for (i = 0; i < len; i++)
-		norm[i] = name[i] == '-' ? '_' : name[i];
-	norm[len] = '\0';
-	for (i = 0; i < N_CFG; i++)
-		if (!strcasecmp(cfg_settings[i].name, norm))
-			return &cfg_settings[i];
-	return NULL;
-}
-
-static int cfg_apply(struct pd_config *cfg, const struct cfg_setting *s,
-		     const char *value, char *err, size_t errlen)
-{
-	char *p = (char *)cfg + s->offset;
-	char *end;
-
-	errno = 0;
-	switch (s->type) {
-	case C_STR:
-		if (strlen(value) >= CFG_STR_MAX) {
-			snprintf(err, errlen, "%s: value too long", s->name);
-			return -EINVAL;
-		}
-		strcpy(p, value);
-		return 0;
-	case C_INT:
-	case C_U32: {
-		long long n = strtoll(value, &end, 10);
-
-		if (errno || end == value || *end || n < s->min || n > s->max) {
-			snprintf(err, errlen, "%s: expected an integer in %lld..%lld, got '%s'",
-				 s->name, s->min, s->max, value);
-			return -EINVAL;
-		}
-		if (s->type == C_INT)
-			*(int *)p = (int)n;
-		else
-			*(uint32_t *)p = (uint32_t)n;
-		return 0;
-	}
-	case C_U64: {
-		unsigned long long n;
-
-		while (*value == ' ')
-			value++;
-		n = strtoull(value, &end, 0);
-		if (errno || end == value || *end || *value == '-') {
-			snprintf(err, errlen, "%s: expected an unsigned 64-bit integer, got '%s'",
-				 s->name, value);
-			return -EINVAL;
-		}
-		*(uint64_t *)p = n;
-		return 0;
-	}
-	case C_RATIO: {
-		double d = strtod(value, &end);
-
-		if (errno || end == value || *end || !(d >= 0.0 && d <= 1.0)) {
-			snprintf(err, errlen, "%s: expected a number in 0..1, got '%s'",
-				 s->name, value);
-			return -EINVAL;
-		}
-		*(double *)p = d;
-		return 0;
-	}
-	}
-	return -EINVAL;
-}
-
-static void cfg_print_help(FILE *out, const char *prog)
-{
-	fprintf(out,
-		"usage: %s [--SETTING VALUE | --SETTING=VALUE]...\n\n"
-		"paymentd simulates a card gateway. Each setting comes from, later\n"
-		"winning: its default, the environment variable PAYMENTD_<SETTING>\n"
-		"(e.g. PAYMENTD_FAIL_RATIO=0.1), the command line (--fail-ratio 0.1\n"
-		"or --fail_ratio 0.1).\n\n",
-		prog);
-	for (size_t i = 0; i < N_CFG; i++)
-		fprintf(out, "  --%-16s %s (default: %s)\n", cfg_settings[i].name,
-			cfg_settings[i].help, cfg_settings[i].def);
-	fprintf(out,
-		"\nEndpoints: POST /v1/authorize, GET /healthz, GET /metrics.\n"
-		"Orders are remembered in memory only: a restart forgets them.\n");
-}
-
-enum cfg_result { CFG_OK = 0, CFG_HELP = 1, CFG_ERROR = -1 };
-
-static enum cfg_result cfg_load(struct pd_config *cfg, int argc, char **argv,
-				char *err, size_t errlen)
-{
-	char msg[256], env[96];
-
-	memset(cfg, 0, sizeof(*cfg));
-	for (size_t i = 0; i < N_CFG; i++)
-		if (cfg_apply(cfg, &cfg_settings[i], cfg_settings[i].def, msg,
-			      sizeof(msg)) < 0) {
-			snprintf(err, errlen, "bad default: %s", msg);
-			return CFG_ERROR;
-		}
-	for (int a = 1; a < argc; a++)
-		if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-			cfg_print_help(stdout, argv[0]);
-			return CFG_HELP;
-		}
-	for (size_t i = 0; i < N_CFG; i++) {
-		const char *v;
-		size_t j;
-
-		snprintf(env, sizeof(env), "PAYMENTD_%s", cfg_settings[i].name);
-		for (j = 9; env[j]; j++)
-			if (env[j] >= 'a' && env[j] <= 'z')
-				env[j] = (char)(env[j] - 'a' + 'A');
-		v = getenv(env);
-		if (v && cfg_apply(cfg, &cfg_settings[i], v, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s: %s", env, msg);
-			return CFG_ERROR;
-		}
-	}
-	for (int a = 1; a < argc; a++) {
-		const char *arg = argv[a], *eq, *val;
-		const struct cfg_setting *s;
-		size_t nlen;
-
-		if (strncmp(arg, "--", 2)) {
-			snprintf(err, errlen, "unexpected argument '%s' (see --help)", arg);
-			return CFG_ERROR;
-		}
-		arg += 2;
-		eq = strchr(arg, '=');
-		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-		s = cfg_find(arg, nlen);
-		if (!s) {
-			snprintf(err, errlen, "unknown option '--%.*s' (see --help)",
-				 (int)nlen, arg);
-			return CFG_ERROR;
-		}
-		if (eq) {
-			val = eq + 1;
-		} else if (a + 1 < argc) {
-			val = argv[++a];
-		} else {
-			snprintf(err, errlen, "option '--%s' needs a value", s->name);
-			return CFG_ERROR;
-		}
-		if (cfg_apply(cfg, s, val, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "--%s", msg);
-			return CFG_ERROR;
-		}
-	}
-	if (pay_sim_config_check(&cfg->sim, msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "%s", msg);
-		return CFG_ERROR;
-	}
-	return CFG_OK;
-}
-
-/* ---- logs: one JSON object per line on stderr -------------------------- */
-
-enum level { L_DEBUG, L_INFO, L_WARN, L_ERROR };
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
-
-/* Set once by main before any thread starts; read-only afterwards. */
-static enum level log_min = L_INFO;
-
-/* Writes {"ts","level","msg",...fields}; fields (may be NULL) is consumed. */
-static void log_json(enum level lv, const char *msg, json_t *fields)
-{
-	json_t *obj = json_object();
-	struct timespec ts;
-	struct tm tm;
-	char when[40], *line;
-	size_t len, off = 0;
-
-	if (lv < log_min || !obj) {
-		json_decref(obj);
-		json_decref(fields);
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	json_object_set_new(obj, "ts", json_string(when));
-	json_object_set_new(obj, "level", json_string(level_names[lv]));
-	json_object_set_new(obj, "service", json_string("paymentd"));
-	json_object_set_new(obj, "msg", json_string(msg));
-	if (fields)
-		json_object_update(obj, fields);
-	json_decref(fields);
-	line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
-				       JSON_REAL_PRECISION(12));
-	json_decref(obj);
-	if (!line)
-		return;
-	len = strlen(line);
-	line[len] = '\n'; /* replaces the NUL: one write() per line */
-	while (off < len + 1) {
-		ssize_t n = write(STDERR_FILENO, line + off, len + 1 - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	free(line);
-}
-
-__attribute__((format(printf, 2, 3))) static void log_msg(enum level lv,
-							  const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	if (lv < log_min)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	log_json(lv, buf, NULL);
-}
+static const struct settings_spec cfg_spec = {
+	.prog = "paymentd",
+	.env_prefix = "PAYMENTD_",
+	.intro = "paymentd simulates a card gateway (e.g. PAYMENTD_FAIL_RATIO=0.1 or\n"
+		 "--fail-ratio 0.1 answers 10 % of new authorizations 503).",
+	.outro = "Endpoints: POST /v1/authorize, GET /healthz, GET /metrics.\n"
+		 "Orders are remembered in memory only: a restart forgets them.",
+	.table = cfg_settings,
+	.n = sizeof(cfg_settings) / sizeof(cfg_settings[0]),
+};
 
 /* ---- counters ----------------------------------------------------------- */
 
@@ -378,14 +151,6 @@ struct pd_timer {
 	bool stopping;
 	pthread_t thread;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static bool item_before(const struct timer_item *a, const struct timer_item *b)
 {
@@ -447,7 +212,7 @@ static void *timer_main(void *arg)
 			pthread_cond_wait(&t->wake, &t->lock);
 			continue;
 		}
-		now = mono_ns();
+		now = tkt_mono_ns();
 		while (t->n && nb < RESUME_BATCH &&
 		       (t->stopping || t->heap[0].due_ns <= now))
 			batch[nb++] = heap_pop(t).conn;
@@ -504,7 +269,7 @@ static int timer_suspend(struct pd_timer *t, struct MHD_Connection *conn,
 			 uint32_t delay_ms)
 {
 	struct timer_item it = {
-		.due_ns = mono_ns() + (uint64_t)delay_ms * 1000000ULL,
+		.due_ns = tkt_mono_ns() + (uint64_t)delay_ms * 1000000ULL,
 		.conn = conn,
 	};
 
@@ -587,29 +352,11 @@ struct req_ctx {
 	size_t reply_len;
 	const char *content_type; /* static */
 	uint64_t start_ns;
-	char trace_id[33];
+	char trace_id[TRACE_ID_LEN + 1];
 };
 
 static const char CT_JSON[] = "application/json";
 static const char CT_PROM[] = "text/plain; version=0.0.4; charset=utf-8";
-
-/* The 32-hex trace id of a W3C traceparent, for log correlation. */
-static void trace_from_header(const char *tp, char out[33])
-{
-	out[0] = '\0';
-	if (!tp || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-')
-		return;
-	for (int i = 0; i < 32; i++) {
-		char c = tp[3 + i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return;
-	}
-	memcpy(out, tp + 3, 32);
-	out[32] = '\0';
-	if (!strcmp(out, "00000000000000000000000000000000"))
-		out[0] = '\0';
-}
 
 static void set_reply_json(struct req_ctx *ctx, unsigned status, json_t *body)
 {
@@ -837,7 +584,7 @@ static uint32_t handle_authorize(struct paymentd *pd, struct req_ctx *ctx)
 	rc = pay_ledger_authorize(pd->ledger, &pd->cfg.sim, pd->seed, &req, &res);
 	if (rc < 0) {
 		json_decref(root);
-		log_msg(L_ERROR, "ledger: %s", strerror(-rc));
+		log_msg(LOG_ERROR, NULL, "ledger: %s", strerror(-rc));
 		set_error(ctx, 500, "INTERNAL", "out of memory");
 		return 0;
 	}
@@ -845,7 +592,7 @@ static uint32_t handle_authorize(struct paymentd *pd, struct req_ctx *ctx)
 	if (res.replay) {
 		atomic_fetch_add_explicit(&m->replays, 1, memory_order_relaxed);
 		if (res.amount != req.amount)
-			log_json(L_WARN, "replay with a different amount",
+			log_json(LOG_WARN, NULL, "replay with a different amount",
 				 json_pack("{s:s%, s:I, s:I}", "orderId", req.order_id,
 					   req.order_id_len, "amount",
 					   (json_int_t)req.amount, "recordedAmount",
@@ -877,9 +624,7 @@ static uint32_t handle_authorize(struct paymentd *pd, struct req_ctx *ctx)
 			   res.replay, "delayMs", (json_int_t)res.decision.delay_ms);
 	if (fields && req.simulate != PAY_SIMULATE_NONE)
 		json_object_set(fields, "simulate", json_object_get(root, "simulate"));
-	if (fields && ctx->trace_id[0])
-		json_object_set_new(fields, "traceId", json_string(ctx->trace_id));
-	log_json(L_INFO, "authorize", fields);
+	log_json(LOG_INFO, ctx->trace_id, "authorize", fields);
 
 	if (res.decision.fault == PAY_FAULT_GATEWAY_ERROR)
 		set_error(ctx, 503, "GATEWAY_ERROR",
@@ -945,10 +690,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		ctx = calloc(1, sizeof(*ctx));
 		if (!ctx)
 			return MHD_NO;
-		ctx->start_ns = mono_ns();
-		trace_from_header(
-			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
-			ctx->trace_id);
+		ctx->start_ns = tkt_mono_ns();
+		/* For log correlation only: none when the caller sent none. */
+		if (trace_id_parse(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							       "traceparent"),
+				   ctx->trace_id))
+			ctx->trace_id[0] = '\0';
 		*con_cls = ctx;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -1026,15 +773,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		return;
 	if (ctx->phase == PH_WAITING) /* closed before its reply was sent */
 		atomic_fetch_sub_explicit(&pd->m.pending, 1, memory_order_relaxed);
-	if (log_min <= L_DEBUG || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+	if (log_enabled(LOG_DEBUG) || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
 		json_t *f = json_pack("{s:i, s:f, s:i}", "status", (int)ctx->status,
-				      "ms", (double)(mono_ns() - ctx->start_ns) / 1e6,
+				      "ms", (double)(tkt_mono_ns() - ctx->start_ns) / 1e6,
 				      "termination", (int)toe);
 
-		if (f && ctx->trace_id[0])
-			json_object_set_new(f, "traceId", json_string(ctx->trace_id));
-		log_json(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? L_DEBUG : L_INFO,
-			 "request", f);
+		log_json(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOG_DEBUG : LOG_INFO,
+			 ctx->trace_id, "request", f);
 	}
 	free(ctx->body);
 	free(ctx->reply);
@@ -1052,7 +797,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 #pragma GCC diagnostic pop
 	buf[strcspn(buf, "\n")] = '\0';
-	log_msg(L_WARN, "libmicrohttpd: %s", buf);
+	log_msg(LOG_WARN, NULL, "libmicrohttpd: %s", buf);
 }
 
 /* Write end of the stop pipe. The one process-wide variable: a signal
@@ -1130,7 +875,7 @@ static void raise_fd_limit(struct pd_config *cfg)
 	if (rl.rlim_cur < want) {
 		int lim = rl.rlim_cur > 80 ? (int)(rl.rlim_cur - 64) : 16;
 
-		log_msg(L_WARN,
+		log_msg(LOG_WARN, NULL,
 			"max_connections %d lowered to %d by the open-file limit (%llu)",
 			cfg->max_connections, lim, (unsigned long long)rl.rlim_cur);
 		cfg->max_connections = lim;
@@ -1145,47 +890,49 @@ int main(int argc, char **argv)
 	int sig, rc, stop_rd;
 	uint64_t deadline;
 
-	switch (cfg_load(&pd.cfg, argc, argv, err, sizeof(err))) {
-	case CFG_HELP:
+	log_set_service("paymentd");
+	switch (settings_load(&cfg_spec, &pd.cfg, argc, argv, err, sizeof(err))) {
+	case SETTINGS_HELP:
 		return 0;
-	case CFG_ERROR:
-		log_msg(L_ERROR, "bad settings: %s", err);
+	case SETTINGS_ERROR:
+		log_msg(LOG_ERROR, NULL, "bad settings: %s", err);
 		return 2;
-	case CFG_OK:
+	case SETTINGS_OK:
 		break;
 	}
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(pd.cfg.log_level, level_names[i]))
-			log_min = (enum level)i;
-	if (strcmp(pd.cfg.log_level, level_names[log_min])) {
-		log_msg(L_ERROR, "bad settings: log_level must be debug, info, warn or error");
+	if (pay_sim_config_check(&pd.cfg.sim, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERROR, NULL, "bad settings: %s", err);
+		return 2;
+	}
+	if (log_set_level(pd.cfg.log_level)) {
+		log_msg(LOG_ERROR, NULL, "bad settings: log_level must be debug, info, warn or error");
 		return 2;
 	}
 	addr.sin_port = htons((uint16_t)pd.cfg.port);
 	if (inet_pton(AF_INET, pd.cfg.addr, &addr.sin_addr) != 1) {
-		log_msg(L_ERROR, "bad settings: addr '%s' is not an IPv4 address",
+		log_msg(LOG_ERROR, NULL, "bad settings: addr '%s' is not an IPv4 address",
 			pd.cfg.addr);
 		return 2;
 	}
 	pd.seed = pd.cfg.seed;
 	while (!pd.seed)
 		if (getrandom(&pd.seed, sizeof(pd.seed), 0) != sizeof(pd.seed)) {
-			log_msg(L_ERROR, "getrandom: %s", strerror(errno));
+			log_msg(LOG_ERROR, NULL, "getrandom: %s", strerror(errno));
 			return 1;
 		}
 	raise_fd_limit(&pd.cfg);
 
 	if ((stop_rd = stop_signals_install()) < 0) {
-		log_msg(L_ERROR, "signal handlers: %s", strerror(-stop_rd));
+		log_msg(LOG_ERROR, NULL, "signal handlers: %s", strerror(-stop_rd));
 		return 1;
 	}
 
 	if ((rc = pay_ledger_create(&pd.ledger, (size_t)pd.cfg.ledger_size)) < 0) {
-		log_msg(L_ERROR, "ledger: %s", strerror(-rc));
+		log_msg(LOG_ERROR, NULL, "ledger: %s", strerror(-rc));
 		return 1;
 	}
 	if ((rc = timer_start(&pd.timer)) < 0) {
-		log_msg(L_ERROR, "timer thread: %s", strerror(-rc));
+		log_msg(LOG_ERROR, NULL, "timer thread: %s", strerror(-rc));
 		pay_ledger_destroy(pd.ledger);
 		return 1;
 	}
@@ -1202,7 +949,7 @@ int main(int argc, char **argv)
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &pd,
 		MHD_OPTION_END);
 	if (!pd.daemon) {
-		log_msg(L_ERROR, "cannot listen on %s:%d (in use, or bad address)",
+		log_msg(LOG_ERROR, NULL, "cannot listen on %s:%d (in use, or bad address)",
 			pd.cfg.addr, pd.cfg.port);
 		timer_stop(&pd.timer);
 		timer_destroy(&pd.timer);
@@ -1210,7 +957,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(seed_text, sizeof(seed_text), "%" PRIu64, pd.seed);
-	log_json(L_INFO, "listening",
+	log_json(LOG_INFO, NULL, "listening",
 		 json_pack("{s:s, s:i, s:s, s:b, s:i, s:i, s:f, s:f, s:f, s:i, s:i, s:i}",
 			   "addr", pd.cfg.addr, "port", pd.cfg.port, "seed",
 			   seed_text, "seedFixed", pd.cfg.seed != 0,
@@ -1222,7 +969,7 @@ int main(int argc, char **argv)
 			   "maxConnections", pd.cfg.max_connections));
 
 	sig = stop_signals_wait(stop_rd);
-	log_json(L_INFO, "stopping",
+	log_json(LOG_INFO, NULL, "stopping",
 		 json_pack("{s:i, s:I}", "signal", sig, "pending",
 			   (json_int_t)atomic_load(&pd.m.pending)));
 
@@ -1230,8 +977,8 @@ int main(int argc, char **argv)
 	 * connections. Resume them all (they answer with their decision at
 	 * once), give them a moment to be sent, then stop the daemon. */
 	timer_stop(&pd.timer);
-	deadline = mono_ns() + 2000000000ULL;
-	while (atomic_load(&pd.m.pending) > 0 && mono_ns() < deadline) {
+	deadline = tkt_mono_ns() + 2000000000ULL;
+	while (atomic_load(&pd.m.pending) > 0 && tkt_mono_ns() < deadline) {
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = 10000000};
 
 		nanosleep(&ts, NULL);
@@ -1239,6 +986,6 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(pd.daemon);
 	timer_destroy(&pd.timer);
 	pay_ledger_destroy(pd.ledger);
-	log_msg(L_INFO, "stopped");
+	log_msg(LOG_INFO, NULL, "stopped");
 	return 0;
 }
