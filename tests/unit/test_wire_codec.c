@@ -1,5 +1,5 @@
 /* Unit tests of the client-side wire codec (userspace/lib/wire_codec.c): the
- * byte layouts of CONTRACT.md "UDP hold protocol, version 1", written out
+ * byte layouts of the UDP hold protocol, version 1 (docs/protocol.md), written out
  * by hand here so that a change of the structs shows up as a failure. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Client side of the UDP hold protocol, version 1 (CONTRACT.md): build a
+/* Client side of the UDP hold protocol, version 1 (docs/protocol.md): build a
  * request into a caller's buffer, parse and validate a reply into a plain
  * struct. Pure functions: no I/O, no allocation, no global state, so that
  * ticketctl, the load generator, the unit tests and the fuzzer share them.
