@@ -27,10 +27,10 @@ $(LIBTKT_TSAN): $(LIBTKT_OBJS_TSAN)
 
 # ---- unit tests: plain, ASan + UBSan, and TSan for the threaded door ----
 
-LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_settings
+LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_settings test_worker
 LIBTKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(LIBTKT_UNIT))
-LIBTKT_TESTS_TSAN := $(BUILD)/tests/unit/test_udp_door.tsan
+LIBTKT_TESTS_TSAN := $(BUILD)/tests/unit/test_udp_door.tsan $(BUILD)/tests/unit/test_worker.tsan
 
 $(LIBTKT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBTKT)
 	$(link_c)

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/clock.h"
+
 #define RX_BUF 64 /* > 40: a longer datagram shows up as MSG_TRUNC anyway */
 
 struct worker {
@@ -35,14 +37,6 @@ struct udp_door {
 	int nworkers;
 	struct worker *w;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * TKT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static void peer_of(const struct sockaddr_storage *ss, struct tkt_peer *p)
 {
@@ -129,7 +123,7 @@ static int serve_batch(struct worker *wk, struct batch *b)
 		memset(&req, 0, sizeof(req));
 		memcpy(&req, b->rx[i], len < sizeof(req) ? len : sizeof(req));
 		peer_of(&b->from[i], &peer);
-		if (tkt_door_serve(&door, &peer, &req, len, mono_ns(),
+		if (tkt_door_serve(&door, &peer, &req, len, tkt_mono_ns(),
 				   &b->tx[m]) != TKT_DOOR_REPLY)
 			continue;
 		b->iov_out[m].iov_base = &b->tx[m];

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "userspace/lib/hex.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
 
@@ -70,14 +71,6 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Opens a UDP socket connected to the endpoint, so only datagrams from the
@@ -174,14 +167,14 @@ static int exchange(const struct ctl_opts *o, const uint8_t *msg, size_t len,
 	fd = open_connected(o->server);
 	if (fd < 0)
 		return EXIT_USAGE;
-	start = now_us();
+	start = (int64_t)(tkt_mono_ns() / 1000);
 	deadline = start + o->timeout_ms * 1000;
 	if (send(fd, msg, len, 0) != (ssize_t)len) {
 		print_failure(o, "send failed", strerror(errno));
 		goto out;
 	}
 	for (;;) {
-		int64_t left = deadline - now_us();
+		int64_t left = deadline - (int64_t)(tkt_mono_ns() / 1000);
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		enum tkt_reply_err err;
 		ssize_t n;
@@ -214,7 +207,7 @@ static int exchange(const struct ctl_opts *o, const uint8_t *msg, size_t len,
 			skipped++;
 			continue;
 		}
-		print_reply(o, &r, now_us() - start);
+		print_reply(o, &r, (int64_t)(tkt_mono_ns() / 1000) - start);
 		ret = r.status == TKT_OK ? EXIT_OK : EXIT_STATUS;
 		goto out;
 	}
@@ -277,7 +270,7 @@ static int cmd_op(const struct ctl_opts *o, int op, int argc, char **argv)
 		q.req_id = o->req_id;
 	else if (getrandom(&q.req_id, sizeof(q.req_id), 0) !=
 		 sizeof(q.req_id))
-		q.req_id = (uint32_t)now_us() ^ (uint32_t)getpid();
+		q.req_id = (uint32_t)(int64_t)(tkt_mono_ns() / 1000) ^ (uint32_t)getpid();
 	tkt_build_request(msg, sizeof(msg), &q);
 	return exchange(o, msg, sizeof(msg), &q);
 }

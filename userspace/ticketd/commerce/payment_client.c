@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
 
 struct job {
@@ -37,14 +38,6 @@ struct payment_client {
 	struct job *waiting;  /* backing off before a retry (thread only) */
 	int running;          /* easy handles in the multi (thread only) */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -135,7 +128,7 @@ static void attempt_done(struct payment_client *pc, struct job *j, CURLcode cc)
 		finish(j, PAYMENT_FAILED, NULL);
 		return;
 	}
-	j->not_before_ms = now_ms() + ((uint64_t)pc->opts.retry_backoff_ms << (j->attempts - 1));
+	j->not_before_ms = (uint64_t)tkt_mono_ms() + ((uint64_t)pc->opts.retry_backoff_ms << (j->attempts - 1));
 	j->next = pc->waiting;
 	pc->waiting = j;
 }
@@ -161,7 +154,7 @@ static void *client_loop(void *arg)
 				finish(j, PAYMENT_FAILED, NULL);
 		}
 		for (pp = &pc->waiting; (j = *pp);) {
-			if (!stop && j->not_before_ms > now_ms()) {
+			if (!stop && j->not_before_ms > (uint64_t)tkt_mono_ms()) {
 				pp = &j->next;
 				continue;
 			}

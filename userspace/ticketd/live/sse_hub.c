@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/clock.h"
 #include "bpf/ticket_maps.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/lib/log.h"
@@ -120,14 +121,6 @@ struct sse_hub {
 	atomic_uint_least64_t delay_buckets[N_DELAY_BUCKETS];
 	atomic_uint_least64_t delay_count, delay_sum_ns;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static struct sse_frame *frame_new(size_t cap)
 {
@@ -436,7 +429,7 @@ ssize_t sse_client_read(struct sse_client *c, char *buf, size_t max)
 		c->off = 0;
 		c->cursor++;
 		if (!now)
-			now = mono_ns();
+			now = tkt_mono_ns();
 		observe_delay(hub, now > f->mono_ns ? now - f->mono_ns : 0);
 		atomic_fetch_add(&hub->events_sent, 1);
 	}
@@ -819,11 +812,11 @@ static void *hub_loop(void *arg)
 {
 	struct sse_hub *hub = arg;
 	struct epoll_event evs[HUB_EVENTS];
-	uint64_t next_ping = mono_ns() + (uint64_t)hub->ping_ms * 1000000ull;
-	uint64_t next_scan = mono_ns() + SCAN_MS * 1000000ull;
+	uint64_t next_ping = tkt_mono_ns() + (uint64_t)hub->ping_ms * 1000000ull;
+	uint64_t next_scan = tkt_mono_ns() + SCAN_MS * 1000000ull;
 
 	while (!atomic_load(&hub->stop)) {
-		uint64_t now = mono_ns(), due = next_ping < next_scan ? next_ping : next_scan;
+		uint64_t now = tkt_mono_ns(), due = next_ping < next_scan ? next_ping : next_scan;
 		int timeout = due > now ? (int)((due - now + 999999) / 1000000) : 0;
 		bool ping, scan;
 		int n;
@@ -835,7 +828,7 @@ static void *hub_loop(void *arg)
 			struct timespec ts = {0, 10 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 		}
-		now = mono_ns();
+		now = tkt_mono_ns();
 		ping = now >= next_ping;
 		scan = now >= next_scan;
 		if (ping)

@@ -14,52 +14,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/messaging/outbox.h"
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool stopping(struct kafka_consumer *c)
-{
-	bool s;
-
-	pthread_mutex_lock(&c->lock);
-	s = c->stopping;
-	pthread_mutex_unlock(&c->lock);
-	return s;
-}
 
 /* Sleeps the current backoff step (then doubles it, up to the cap), or
  * less when stop is requested. */
 static void back_off(struct kafka_consumer *c)
 {
-	int64_t until;
-	struct timespec ts;
-
 	if (c->backoff_ms == 0)
 		c->backoff_ms = c->opts.retry_initial_ms;
-	until = mono_ms() + c->backoff_ms;
-	ts.tv_sec = until / 1000;
-	ts.tv_nsec = (until % 1000) * 1000000;
-	pthread_mutex_lock(&c->lock);
-	while (!c->stopping)
-		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
-			break;
-	pthread_mutex_unlock(&c->lock);
+	worker_wait_until(&c->w, tkt_mono_ms() + c->backoff_ms);
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > c->opts.retry_max_ms)
 		c->backoff_ms = c->opts.retry_max_ms;
 }
 
 /* ---- librdkafka callbacks (all on the consumer thread but the log) ---- */
-
 
 /* librdkafka's own log lines as JSON, warnings and worse (level is
  * syslog's: 3 error, 4 warning; syslog.h's names clash with log.h's).
@@ -237,7 +209,7 @@ static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
 	}
 	c->rk = rk;
 	c->commit_due = false;
-	c->next_commit_ms = mono_ms() + c->opts.commit_interval_ms;
+	c->next_commit_ms = tkt_mono_ms() + c->opts.commit_interval_ms;
 	return 0;
 }
 
@@ -356,7 +328,7 @@ static void *consumer_main(void *arg)
 	struct kafka_consumer *c = arg;
 	char err[512];
 
-	while (!stopping(c)) {
+	while (!worker_stopping(&c->w)) {
 		rd_kafka_message_t *m;
 
 		if (!c->rk) {
@@ -391,11 +363,11 @@ static void *consumer_main(void *arg)
 			back_off(c);
 			continue;
 		}
-		if (c->commit_due && mono_ms() >= c->next_commit_ms) {
+		if (c->commit_due && tkt_mono_ms() >= c->next_commit_ms) {
 			/* Async: the result comes back through on_commit. */
 			rd_kafka_commit(c->rk, NULL, 1);
 			c->commit_due = false;
-			c->next_commit_ms = mono_ms() + c->opts.commit_interval_ms;
+			c->next_commit_ms = tkt_mono_ms() + c->opts.commit_interval_ms;
 		}
 	}
 	consumer_destroy(c, true);
@@ -429,7 +401,6 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 			 const struct kafka_consumer_opts *opts, char *err,
 			 size_t errlen)
 {
-	pthread_condattr_t ca;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -468,41 +439,21 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 		c->opts.topics[i] = c->topics[i];
 	c->opts.topics[c->n_topics] = NULL;
 
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	rc = consumer_create(c, err, errlen);
 	if (rc)
-		goto fail;
-	rc = -pthread_create(&c->thread, NULL, consumer_main, c);
+		return rc;
+	rc = worker_start(&c->w, consumer_main, c);
 	if (rc) {
 		snprintf(err, errlen, "kafka consumer: pthread_create: %s",
 			 strerror(-rc));
 		consumer_destroy(c, false);
-		goto fail;
 	}
-	c->started = true;
-	return 0;
-fail:
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->lock);
 	return rc;
 }
 
 void kafka_consumer_stop(struct kafka_consumer *c)
 {
-	if (!c->started)
-		return;
-	pthread_mutex_lock(&c->lock);
-	c->stopping = true;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	pthread_join(c->thread, NULL);
-	c->started = false;
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->lock);
+	worker_stop(&c->w);
 }
 
 void kafka_consumer_stats(struct kafka_consumer *c,

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "userspace/lib/worker.h"
+
 #define KAFKA_CONSUMER_MAX_TOPICS 16
 
 /* One message as the handler sees it; valid only during the handler call. */
@@ -85,11 +87,7 @@ struct kafka_consumer {
 	char topics[KAFKA_CONSUMER_MAX_TOPICS][256];
 	int n_topics;
 
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t lock; /* guards stopping */
-	pthread_cond_t cond;  /* signalled by stop (ends a backoff early) */
-	bool stopping;
+	struct worker w; /* the consumer thread; stop ends a backoff early */
 
 	atomic_uint_least64_t handled, handler_failures, errors, restarts;
 	atomic_int assigned_partitions;

@@ -4,7 +4,7 @@
  * serve delivery reports, mark the delivered rows sent, then, when allowed,
  * read the next unsent rows and produce them; housekeeping (backlog gauge,
  * pruning) runs on its own timers. Between iterations the thread sleeps on
- * r->cond until a kick, a librdkafka queue event, a timer or stop.
+ * r->w until a kick, a librdkafka queue event, a timer or stop.
  *
  * Reading is allowed only when: this relay holds the leader lock, every
  * delivered row is already marked (n_acked == 0), no failure is being
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "userspace/lib/clock.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
@@ -100,29 +101,6 @@ struct relay_state {
 	bool db_down_logged, kafka_failed_logged, leader_known;
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_ms(void)
-{
-	return mono_us() / 1000;
-}
-
-static bool stopping(struct outbox_relay *r)
-{
-	bool s;
-
-	pthread_mutex_lock(&r->lock);
-	s = r->stopping;
-	pthread_mutex_unlock(&r->lock);
-	return s;
-}
-
 /* Starts or lengthens the backoff: doubles from backoff_initial_ms up to
  * backoff_max_ms; reading waits until it ends. */
 static void back_off(struct outbox_relay *r, struct relay_state *s)
@@ -134,7 +112,7 @@ static void back_off(struct outbox_relay *r, struct relay_state *s)
 		s->backoff_ms *= 2;
 	if (s->backoff_ms > r->opts.backoff_max_ms)
 		s->backoff_ms = r->opts.backoff_max_ms;
-	s->backoff_until_ms = mono_ms() + s->backoff_ms;
+	s->backoff_until_ms = tkt_mono_ms() + s->backoff_ms;
 }
 
 static void db_failed(struct outbox_relay *r, struct relay_state *s,
@@ -157,12 +135,8 @@ static void queue_event(rd_kafka_t *rk, void *opaque)
 	struct outbox_relay *r = opaque;
 
 	(void)rk;
-	pthread_mutex_lock(&r->lock);
-	r->kafka_ready = true;
-	pthread_cond_signal(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	worker_kick(&r->w);
 }
-
 
 static void observe_delay(struct outbox_relay *r, int64_t us)
 {
@@ -225,7 +199,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 		 * waits for marking), so there is always a slot. */
 		if (s->n_acked < (size_t)r->opts.max_in_flight)
 			s->acked[s->n_acked++] = f->id;
-		observe_delay(r, mono_us() - f->created_us);
+		observe_delay(r, (int64_t)(tkt_mono_ns() / 1000) - f->created_us);
 	} else {
 		atomic_fetch_add(&r->delivery_failures, 1);
 		if (!s->failed && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
@@ -611,7 +585,7 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 		stmt_failed(r, s, ST_READ);
 		return -1;
 	}
-	read_us = mono_us();
+	read_us = (int64_t)(tkt_mono_ns() / 1000);
 	fields = mysql_fetch_fields(meta);
 	memset(res, 0, sizeof(res));
 	bind_u64(&res[0], &id);
@@ -646,7 +620,7 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 				len[2], read_us - age_us))
 			break;
 		if (s->cursor == 0)
-			s->ahead_since_ms = mono_ms();
+			s->ahead_since_ms = tkt_mono_ms();
 		s->cursor = id;
 		produced++;
 	}
@@ -702,16 +676,7 @@ static bool prune_sent(struct outbox_relay *r, struct relay_state *s)
 /* Sleeps until deadline_ms (monotonic), a kick, a Kafka event or stop. */
 static void relay_wait(struct outbox_relay *r, int64_t deadline_ms)
 {
-	struct timespec ts = {.tv_sec = deadline_ms / 1000,
-			      .tv_nsec = (deadline_ms % 1000) * 1000000};
-
-	pthread_mutex_lock(&r->lock);
-	while (!r->kicked && !r->kafka_ready && !r->stopping)
-		if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
-			break;
-	r->kicked = false;
-	r->kafka_ready = false;
-	pthread_mutex_unlock(&r->lock);
+	worker_wait_until(&r->w, deadline_ms);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -737,7 +702,7 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 		s->failed = true;
 		back_off(r, s);
 	}
-	now = mono_ms();
+	now = tkt_mono_ms();
 	if (!s->rk && now >= s->backoff_until_ms) {
 		if (producer_create(r, s, err, sizeof(err))) {
 			if (!s->kafka_failed_logged)
@@ -757,7 +722,7 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 	if (s->n_acked && mark_sent(r, s))
 		goto wait;
 
-	now = mono_ms();
+	now = tkt_mono_ms();
 	if (s->in_flight == 0) {
 		s->cursor = 0;
 		if (s->failed && now >= s->backoff_until_ms)
@@ -779,7 +744,7 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 
 	/* Housekeeping is skipped, not hurried, after an error: its timers
 	 * always move into the future, so they never make the wait spin. */
-	now = mono_ms();
+	now = tkt_mono_ms();
 	if (now >= s->next_backlog_ms) {
 		if (!s->cycle_error)
 			refresh_backlog(r, s);
@@ -799,7 +764,7 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 			s->backoff_ms = 0;
 	}
 wait:
-	now = mono_ms();
+	now = tkt_mono_ms();
 	*deadline = now + r->opts.idle_poll_ms;
 	/* Delivery reports wake us through queue_event: librdkafka empties
 	 * its queue under its lock when serving it, so an event arriving after
@@ -819,7 +784,7 @@ static void *relay_main(void *arg)
 	struct relay_state *s = r->priv;
 	int64_t deadline;
 
-	while (!stopping(r))
+	while (!worker_stopping(&r->w))
 		if (!relay_step(r, s, &deadline))
 			relay_wait(r, deadline);
 
@@ -884,7 +849,6 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
 		       size_t errlen)
 {
 	struct relay_state *s;
-	pthread_condattr_t ca;
 	size_t off;
 	int rc;
 
@@ -922,27 +886,18 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
 					",?");
 	snprintf(s->mark_sql + off, sizeof(s->mark_sql) - off, ")");
 
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &ca);
-	pthread_condattr_destroy(&ca);
-
 	rc = producer_create(r, s, err, errlen);
 	if (rc)
 		goto fail;
-	rc = -pthread_create(&r->thread, NULL, relay_main, r);
+	rc = worker_start(&r->w, relay_main, r);
 	if (rc) {
 		snprintf(err, errlen, "outbox relay: pthread_create: %s",
 			 strerror(-rc));
 		producer_destroy(r, s, 0);
 		goto fail;
 	}
-	r->started = true;
 	return 0;
 fail:
-	pthread_cond_destroy(&r->cond);
-	pthread_mutex_destroy(&r->lock);
 	state_free(s);
 	r->priv = NULL;
 	return rc;
@@ -950,26 +905,16 @@ fail:
 
 void outbox_relay_stop(struct outbox_relay *r)
 {
-	if (!r->started)
+	if (!r->w.started)
 		return;
-	pthread_mutex_lock(&r->lock);
-	r->stopping = true;
-	pthread_cond_signal(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-	pthread_join(r->thread, NULL);
-	r->started = false;
-	pthread_cond_destroy(&r->cond);
-	pthread_mutex_destroy(&r->lock);
+	worker_stop(&r->w);
 	state_free(r->priv);
 	r->priv = NULL;
 }
 
 void outbox_relay_kick(struct outbox_relay *r)
 {
-	pthread_mutex_lock(&r->lock);
-	r->kicked = true;
-	pthread_cond_signal(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	worker_kick(&r->w);
 }
 
 void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st)

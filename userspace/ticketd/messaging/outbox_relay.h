@@ -30,8 +30,8 @@
  * producer, the relay's own MariaDB connection and everything marked "relay
  * thread" below. outbox_relay_kick and outbox_relay_render_metrics may be
  * called from any thread. librdkafka's internal threads only call
- * queue_event (takes r->lock) and the log callback.
- * Lock order: librdkafka's queue lock, then r->lock; r->lock is never held
+ * queue_event (takes r->w.lock) and the log callback.
+ * Lock order: librdkafka's queue lock, then r->w.lock; r->w.lock is never held
  * while calling librdkafka or MariaDB. */
 #ifndef TICKETD_OUTBOX_RELAY_H
 #define TICKETD_OUTBOX_RELAY_H
@@ -41,6 +41,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "userspace/lib/worker.h"
 
 #include "userspace/ticketd/db/db.h"
 
@@ -86,12 +88,8 @@ struct outbox_relay {
 	char client_id[64];
 	struct db_pool *shared_db; /* settings for the relay's own connection */
 
-	pthread_t thread;
-	bool started;
-
-	pthread_mutex_t lock; /* guards kicked, kafka_ready, stopping */
-	pthread_cond_t cond;  /* signalled on kick, Kafka event and stop */
-	bool kicked, kafka_ready, stopping;
+	struct worker w; /* the relay thread; kicked by outbox_relay_kick and
+			  * by librdkafka's queue events */
 
 	/* Written by the relay thread, read anywhere. */
 	atomic_uint_least64_t rows_sent, delivery_failures, producer_restarts,
