@@ -1,6 +1,7 @@
-/* Prometheus metrics of the HTTP layer: request counts by route, method and
- * status, and latency histograms by route. Other parts register gauges and
- * counters through metrics_render's callback list. */
+/* Prometheus text: the HTTP request series (counts by route, method and
+ * status; latency histograms by route), fed by a program's http_server_opts
+ * on_done callback, and metrics_appendf, with which every other part
+ * renders its own counters and gauges into the same /metrics answer. */
 #ifndef TICKETD_METRICS_H
 #define TICKETD_METRICS_H
 

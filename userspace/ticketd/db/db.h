@@ -1,5 +1,8 @@
-/* MariaDB access: a small pool of connections, and the migrations that
- * ticketd applies at start. Table-group data access lives in *_store.c. */
+/* MariaDB access: a small pool of connections, and the migrations (embedded
+ * from the .sql files of db/migrations/) that ticketd applies at start. The SQL of each
+ * table group lives beside its domain: commerce/catalog_store.c,
+ * commerce/order_store.c, commerce/sessions.c, messaging/outbox.c,
+ * messaging/inbox.c, commerce/saga.c. */
 #ifndef TICKETD_DB_H
 #define TICKETD_DB_H
 
@@ -26,9 +29,9 @@ int db_pool_open(struct db_pool *pool, const struct config *cfg,
 		 int wait_seconds, char *err, size_t errlen);
 void db_pool_close(struct db_pool *pool);
 
-/* Borrows a connection (waits while all are busy); it is pinged and
- * reconnected if the server went away (one cheap round trip). Return it
- * with db_put. */
+/* Borrows a connection, waiting without a bound while all are busy; it is
+ * pinged and reconnected if the server went away (one cheap round trip).
+ * Return it with db_put. */
 MYSQL *db_get(struct db_pool *pool);
 void db_put(struct db_pool *pool, MYSQL *conn);
 

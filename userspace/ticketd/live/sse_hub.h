@@ -21,8 +21,8 @@
  *   seat_stream thread   sse_hub_publish: topic->lock only, taken after
  *                        the event_stream lock is released; wakes the hub
  *                        thread through an eventfd.
- *   HTTP worker threads  sse_hub_subscribe: event_stream->lock, and
- *                        topic->lock inside it, so a snapshot at version v
+ *   HTTP worker threads  sse_hub_subscribe: event_stream->lock (through
+ *                        seat_stream_with_event), and topic->lock inside it, so a snapshot at version v
  *                        and the log position that continues after v are
  *                        taken together. sse_client_read: topic->lock
  *                        (libmicrohttpd holds the response's mutex around
@@ -33,10 +33,7 @@
  *   hub thread           resume_lock, and topic->lock inside it; resumes
  *                        the waiters it took off a topic after dropping
  *                        topic->lock; hub->lock (a leaf) for freed clients.
- *   Order: resume_lock or event_stream->lock (never both), then
- *   topic->lock, then libmicrohttpd's mutexes. libmicrohttpd 0.9.75 calls
- *   the reader and the free callback without its cleanup mutex, so nothing
- *   takes these the other way round. */
+ *   The order of these locks: docs/threads.md, "Lock order". */
 #ifndef TICKETD_SSE_HUB_H
 #define TICKETD_SSE_HUB_H
 
