@@ -62,6 +62,11 @@ for t in "$BUILD"/asan/tests/unit/*; do
 	[ -x "$t" ] && run_cmocka "$t"
 done
 
+note "layout of the source tree (tests/layout)"
+for t in tests/layout/*.sh; do
+	run_counted "$t" env BUILD="$BUILD" bash "$t"
+done
+
 note "BPF tests (bpf_prog_test_run, XDP in a namespace)"
 for t in "$BUILD"/tests/bpf/*; do
 	[ -x "$t" ] && [ -f "$t" ] && run_cmocka "$t"
