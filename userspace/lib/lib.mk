@@ -5,7 +5,7 @@
 # cmocka; and `make fuzz-wire`.
 
 LIBTKT_SRCS := $(wildcard userspace/lib/*.c)
-LIBTKT_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+LIBTKT_CFLAGS := $(shell pkg-config --cflags jansson rdkafka 2>/dev/null)
 # What a program linking libtkt.a adds (it pulls only the objects it uses).
 LIBTKT_LDLIBS := $(LDLIBS_BPF) $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
 

@@ -1,3 +1,4 @@
+#include "userspace/lib/kafka.h"
 #include "userspace/ticketd/health.h"
 
 #include <errno.h>
@@ -134,10 +135,10 @@ int health_start(struct health *h, struct ticketd *app, char *err,
 	pthread_mutex_init(&h->lock, NULL);
 	for (int i = 0; i < HEALTH_N_PARTS; i++)
 		snprintf(h->why[i], sizeof(h->why[i]), "not checked yet");
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", app->cfg.kafka_bootstrap,
-			      kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(conf, "client.id", "ticketd-health", kerr,
-			      sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+	if (tkt_kafka_conf_set(conf, "bootstrap.servers", app->cfg.kafka_bootstrap,
+			       kerr, sizeof(kerr)) ||
+	    tkt_kafka_conf_set(conf, "client.id", "ticketd-health", kerr,
+			       sizeof(kerr))) {
 		snprintf(err, errlen, "kafka config: %s", kerr);
 		rd_kafka_conf_destroy(conf);
 		return -EINVAL;

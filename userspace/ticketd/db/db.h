@@ -1,8 +1,8 @@
-/* MariaDB access: a small pool of connections, and the migrations (embedded
- * from the .sql files of db/migrations/) that ticketd applies at start. The SQL of each
- * table group lives beside its domain: commerce/catalog_store.c,
- * commerce/order_store.c, commerce/sessions.c, messaging/outbox.c,
- * messaging/inbox.c, commerce/saga.c. */
+/* MariaDB access: a small pool of connections, and the migrations
+ * (embedded from the .sql files of db/migrations/) that ticketd applies at
+ * start. The SQL of each table group lives beside its domain:
+ * commerce/catalog_store.c, commerce/order_store.c, commerce/sessions.c,
+ * messaging/outbox.c, messaging/inbox.c, commerce/saga.c. */
 #ifndef TICKETD_DB_H
 #define TICKETD_DB_H
 

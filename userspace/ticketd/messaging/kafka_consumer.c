@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "userspace/lib/clock.h"
+#include "userspace/lib/kafka.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/messaging/outbox.h"
@@ -33,19 +34,6 @@ static void back_off(struct kafka_consumer *c)
 
 /* ---- librdkafka callbacks (all on the consumer thread but the log) ---- */
 
-/* librdkafka's own log lines as JSON, warnings and worse (level is
- * syslog's: 3 error, 4 warning; syslog.h's names clash with log.h's).
- * "FAIL" lines repeat what the error event reports. Any librdkafka thread. */
-static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
-		      const char *buf)
-{
-	if (level > 4 || !strcmp(fac, "FAIL"))
-		return;
-	log_json(level <= 3 ? LOG_ERROR : LOG_WARN, NULL, buf,
-		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
-			   rd_kafka_name(rk), "facility", fac));
-}
-
 /* librdkafka's error events (broker down, ...): counted and logged; the
  * consumer keeps trying on its own. Fatal ones are handled by the loop. */
 static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
@@ -54,11 +42,7 @@ static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
 	struct kafka_consumer *c = opaque;
 
 	atomic_fetch_add(&c->errors, 1);
-	log_json(err == RD_KAFKA_RESP_ERR__FATAL ? LOG_ERROR : LOG_WARN, NULL,
-		 reason,
-		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
-			   rd_kafka_name(rk), "error",
-			   rd_kafka_err2name((rd_kafka_resp_err_t)err)));
+	tkt_kafka_log_error(rk, err, reason);
 }
 
 /* Commits the stored offsets now and waits for the answer. */
@@ -135,14 +119,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- consumer ---------------------------------------------------------- */
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-		    char *err, size_t errlen)
-{
-	if (rd_kafka_conf_set(conf, name, value, err, errlen) != RD_KAFKA_CONF_OK)
-		return -EINVAL;
-	return 0;
-}
-
 /* Creates the consumer and subscribes it. Returns 0 or -EINVAL/-ENOMEM with
  * the reason in err. */
 static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
@@ -157,31 +133,31 @@ static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if ((rc = conf_set(conf, "bootstrap.servers", c->bootstrap, err, errlen)) ||
-	    (rc = conf_set(conf, "group.id", c->group_id, err, errlen)) ||
-	    (rc = conf_set(conf, "client.id", c->client_id, err, errlen)) ||
-	    (rc = conf_set(conf, "enable.auto.commit", "false", err, errlen)) ||
-	    (rc = conf_set(conf, "enable.auto.offset.store", "false", err,
+	if ((rc = tkt_kafka_conf_set(conf, "bootstrap.servers", c->bootstrap, err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "group.id", c->group_id, err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "client.id", c->client_id, err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "enable.auto.offset.store", "false", err,
 			   errlen)) ||
-	    (rc = conf_set(conf, "auto.offset.reset", c->offset_reset, err,
+	    (rc = tkt_kafka_conf_set(conf, "auto.offset.reset", c->offset_reset, err,
 			   errlen)) ||
-	    (rc = conf_set(conf, "enable.partition.eof", "false", err, errlen)) ||
-	    (rc = conf_set(conf, "socket.nagle.disable", "true", err, errlen)) ||
-	    (rc = conf_set(conf, "log.connection.close", "false", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "socket.nagle.disable", "true", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "log.connection.close", "false", err, errlen)) ||
 	    /* Deliver as soon as a message is there: the saga's end-to-end
 	     * time budget is seconds, not the default half-second fetch wait. */
-	    (rc = conf_set(conf, "fetch.wait.max.ms", "10", err, errlen)) ||
-	    (rc = conf_set(conf, "session.timeout.ms", "6000", err, errlen)) ||
-	    (rc = conf_set(conf, "heartbeat.interval.ms", "1000", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "session.timeout.ms", "6000", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", err, errlen)) ||
 	    (c->instance_id[0] &&
-	     (rc = conf_set(conf, "group.instance.id", c->instance_id, err, errlen)))) {
+	     (rc = tkt_kafka_conf_set(conf, "group.instance.id", c->instance_id, err, errlen)))) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
 	}
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
-	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	rd_kafka_conf_set_log_cb(conf, tkt_kafka_log);
 	rd_kafka_conf_set_error_cb(conf, kafka_error);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
 	if (!rk) {

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "userspace/lib/clock.h"
+#include "userspace/lib/kafka.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
@@ -151,19 +152,6 @@ static void observe_delay(struct outbox_relay *r, int64_t us)
 	atomic_fetch_add(&r->delay_sum_us, (uint64_t)(us < 0 ? 0 : us));
 }
 
-/* librdkafka's own log lines as JSON, warnings and worse (level is
- * syslog's: 3 error, 4 warning; syslog.h's names clash with log.h's).
- * "FAIL" lines repeat what the error event reports. Any librdkafka thread. */
-static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
-		      const char *buf)
-{
-	if (level > 4 || !strcmp(fac, "FAIL"))
-		return;
-	log_json(level <= 3 ? LOG_ERROR : LOG_WARN, NULL, buf,
-		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
-			   rd_kafka_name(rk), "facility", fac));
-}
-
 /* librdkafka's error events (from rd_kafka_poll, relay thread). Transient
  * ones (broker down, ...) only delay deliveries; fatal ones are handled by
  * relay_step. */
@@ -171,11 +159,7 @@ static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
 			void *opaque)
 {
 	(void)opaque;
-	log_json(err == RD_KAFKA_RESP_ERR__FATAL ? LOG_ERROR : LOG_WARN, NULL,
-		 reason,
-		 json_pack("{s:s, s:s, s:s}", "component", "kafka", "client",
-			   rd_kafka_name(rk), "error",
-			   rd_kafka_err2name((rd_kafka_resp_err_t)err)));
+	tkt_kafka_log_error(rk, err, reason);
 }
 
 /* Delivery report, called from rd_kafka_poll/flush on the relay thread. A
@@ -219,14 +203,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 
 /* ---- producer ---------------------------------------------------------- */
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-		    char *err, size_t errlen)
-{
-	if (rd_kafka_conf_set(conf, name, value, err, errlen) != RD_KAFKA_CONF_OK)
-		return -EINVAL;
-	return 0;
-}
-
 /* Creates the idempotent producer and routes its main-queue events to
  * queue_event. Returns 0 or -EINVAL/-ENOMEM with the reason in err. */
 static int producer_create(struct outbox_relay *r, struct relay_state *s,
@@ -249,28 +225,28 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 	 * with an epoch bump), which would reorder a key once the relay
 	 * re-sends it. Without a timeout, a message fails only for a permanent
 	 * reason or a fatal error, and Kafka being down just delays it. */
-	if ((rc = conf_set(conf, "bootstrap.servers", r->bootstrap, err, errlen)) ||
-	    (rc = conf_set(conf, "client.id", r->client_id, err, errlen)) ||
-	    (rc = conf_set(conf, "enable.idempotence", "true", err, errlen)) ||
-	    (rc = conf_set(conf, "acks", "all", err, errlen)) ||
-	    (rc = conf_set(conf, "linger.ms", num[0], err, errlen)) ||
-	    (rc = conf_set(conf, "message.timeout.ms", "0", err, errlen)) ||
-	    (rc = conf_set(conf, "queue.buffering.max.messages", num[1], err,
+	if ((rc = tkt_kafka_conf_set(conf, "bootstrap.servers", r->bootstrap, err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "client.id", r->client_id, err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "acks", "all", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "linger.ms", num[0], err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "message.timeout.ms", "0", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "queue.buffering.max.messages", num[1], err,
 			   errlen)) ||
-	    (rc = conf_set(conf, "reconnect.backoff.ms", "100", err, errlen)) ||
-	    (rc = conf_set(conf, "reconnect.backoff.max.ms", num[2], err,
+	    (rc = tkt_kafka_conf_set(conf, "reconnect.backoff.ms", "100", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "reconnect.backoff.max.ms", num[2], err,
 			   errlen)) ||
 	    /* The Java client's partitioner: a key lands on the same partition
 	     * whichever client produced it. */
-	    (rc = conf_set(conf, "partitioner", "murmur2_random", err, errlen)) ||
-	    (rc = conf_set(conf, "socket.nagle.disable", "true", err, errlen)) ||
-	    (rc = conf_set(conf, "log.connection.close", "false", err, errlen))) {
+	    (rc = tkt_kafka_conf_set(conf, "partitioner", "murmur2_random", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "socket.nagle.disable", "true", err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "log.connection.close", "false", err, errlen))) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
 	}
 	rd_kafka_conf_set_opaque(conf, r);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	rd_kafka_conf_set_log_cb(conf, tkt_kafka_log);
 	rd_kafka_conf_set_error_cb(conf, kafka_error);
 	s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
 	if (!s->rk) {
