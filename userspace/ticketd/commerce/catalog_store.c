@@ -175,22 +175,6 @@ static int exec_stmt(MYSQL *conn, const char *sql, MYSQL_BIND *params,
 	return rc;
 }
 
-static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
-{
-	*len = strlen(s);
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = (void *)s;
-	b->buffer_length = *len;
-	b->length = len;
-}
-
-static void bind_u32(MYSQL_BIND *b, uint32_t *v)
-{
-	b->buffer_type = MYSQL_TYPE_LONG;
-	b->buffer = v;
-	b->is_unsigned = 1;
-}
-
 static int insert_demo_event(MYSQL *conn, const struct demo_event *d,
 			     char *err, size_t errlen)
 {
@@ -199,11 +183,11 @@ static int insert_demo_event(MYSQL *conn, const struct demo_event *d,
 	unsigned long l0, l1, l2;
 	uint32_t r = rows, c = cols, event_id;
 
-	bind_str(&ev[0], d->name, &l0);
-	bind_str(&ev[1], d->venue, &l1);
-	bind_str(&ev[2], d->starts_at, &l2);
-	bind_u32(&ev[3], &r);
-	bind_u32(&ev[4], &c);
+	db_bind_str(&ev[0], d->name, &l0);
+	db_bind_str(&ev[1], d->venue, &l1);
+	db_bind_str(&ev[2], d->starts_at, &l2);
+	db_bind_u32(&ev[3], &r);
+	db_bind_u32(&ev[4], &c);
 	if (exec_stmt(conn,
 		      "INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)"
 		      " VALUES (?, ?, ?, ?, ?)",
@@ -218,12 +202,12 @@ static int insert_demo_event(MYSQL *conn, const struct demo_event *d,
 		uint32_t price = d->top_price - sr * d->row_step;
 
 		snprintf(label, sizeof(label), "%c%u", 'A' + sr, sc + 1);
-		bind_u32(&sb[0], &event_id);
-		bind_u32(&sb[1], &sid);
-		bind_u32(&sb[2], &sr);
-		bind_u32(&sb[3], &sc);
-		bind_str(&sb[4], label, &ll);
-		bind_u32(&sb[5], &price);
+		db_bind_u32(&sb[0], &event_id);
+		db_bind_u32(&sb[1], &sid);
+		db_bind_u32(&sb[2], &sr);
+		db_bind_u32(&sb[3], &sc);
+		db_bind_str(&sb[4], label, &ll);
+		db_bind_u32(&sb[5], &price);
 		if (exec_stmt(conn,
 			      "INSERT INTO seats (event_id, seat_id, r, c, label, price)"
 			      " VALUES (?, ?, ?, ?, ?, ?)",

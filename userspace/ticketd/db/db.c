@@ -165,20 +165,47 @@ static int query_int(MYSQL *conn, const char *sql, long long *out)
 	return 0;
 }
 
+void db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+	*len = (unsigned long)strlen(s);
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)s;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+void db_bind_u32(MYSQL_BIND *b, uint32_t *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = v;
+	b->is_unsigned = 1;
+}
+
+void db_bind_u64(MYSQL_BIND *b, uint64_t *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+	b->is_unsigned = 1;
+}
+
+void db_bind_i64(MYSQL_BIND *b, int64_t *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+	b->is_unsigned = 0;
+}
+
 static int migration_applied(MYSQL *conn, const char *name, bool *applied)
 {
 	MYSQL_STMT *st = mysql_stmt_init(conn);
 	MYSQL_BIND bind = {0};
 	const char *sql = "SELECT 1 FROM schema_migrations WHERE name = ?";
-	unsigned long len = strlen(name);
+	unsigned long len;
 	int rc = -EIO;
 
 	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
 		goto out;
-	bind.buffer_type = MYSQL_TYPE_STRING;
-	bind.buffer = (void *)name;
-	bind.buffer_length = len;
-	bind.length = &len;
+	db_bind_str(&bind, name, &len);
 	if (mysql_stmt_bind_param(st, &bind) || mysql_stmt_execute(st) ||
 	    mysql_stmt_store_result(st))
 		goto out;
@@ -195,15 +222,12 @@ static int record_migration(MYSQL *conn, const char *name)
 	MYSQL_STMT *st = mysql_stmt_init(conn);
 	MYSQL_BIND bind = {0};
 	const char *sql = "INSERT INTO schema_migrations (name) VALUES (?)";
-	unsigned long len = strlen(name);
+	unsigned long len;
 	int rc = -EIO;
 
 	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
 		goto out;
-	bind.buffer_type = MYSQL_TYPE_STRING;
-	bind.buffer = (void *)name;
-	bind.buffer_length = len;
-	bind.length = &len;
+	db_bind_str(&bind, name, &len);
 	if (!mysql_stmt_bind_param(st, &bind) && !mysql_stmt_execute(st))
 		rc = 0;
 out:

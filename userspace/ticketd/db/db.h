@@ -38,6 +38,13 @@ void db_put(struct db_pool *pool, MYSQL *conn);
 /* True when the database answers a ping within its timeouts. */
 bool db_ping(struct db_pool *pool);
 
+/* Fill one statement parameter: a string (its length kept in *len, which
+ * must live until the statement runs), or an integer. */
+void db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len);
+void db_bind_u32(MYSQL_BIND *b, uint32_t *v);
+void db_bind_u64(MYSQL_BIND *b, uint64_t *v);
+void db_bind_i64(MYSQL_BIND *b, int64_t *v);
+
 /* Applies every embedded migration not yet recorded in schema_migrations,
  * under a named lock so concurrent daemons do not race. */
 int db_migrate(struct db_pool *pool, char *err, size_t errlen);

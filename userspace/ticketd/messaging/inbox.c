@@ -30,16 +30,8 @@ int inbox_claim(MYSQL *conn, const char *consumer, const char *message_id)
 	if (!st)
 		return -ENOMEM;
 	memset(bind, 0, sizeof(bind));
-	len[0] = (unsigned long)strlen(consumer);
-	len[1] = (unsigned long)strlen(message_id);
-	bind[0].buffer_type = MYSQL_TYPE_STRING;
-	bind[0].buffer = (void *)consumer;
-	bind[0].buffer_length = len[0];
-	bind[0].length = &len[0];
-	bind[1].buffer_type = MYSQL_TYPE_STRING;
-	bind[1].buffer = (void *)message_id;
-	bind[1].buffer_length = len[1];
-	bind[1].length = &len[1];
+	db_bind_str(&bind[0], consumer, &len[0]);
+	db_bind_str(&bind[1], message_id, &len[1]);
 	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
 	    mysql_stmt_bind_param(st, bind))
 		rc = db_errno(mysql_stmt_errno(st));

@@ -7,15 +7,6 @@
 
 #include "userspace/ticketd/db/db.h"
 
-static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
-{
-	*len = (unsigned long)strlen(s);
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = (void *)s;
-	b->buffer_length = *len;
-	b->length = len;
-}
-
 /* Inserts the row; the caller's transaction decides its fate. created_at is
  * written in UTC explicitly so lag and pruning do not depend on a session's
  * time_zone. */
@@ -39,9 +30,9 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 	if (!st)
 		return -ENOMEM;
 	memset(bind, 0, sizeof(bind));
-	bind_str(&bind[0], topic, &len[0]);
-	bind_str(&bind[1], key, &len[1]);
-	bind_str(&bind[2], payload_json, &len[2]);
+	db_bind_str(&bind[0], topic, &len[0]);
+	db_bind_str(&bind[1], key, &len[1]);
+	db_bind_str(&bind[2], payload_json, &len[2]);
 	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
 	    mysql_stmt_bind_param(st, bind) || mysql_stmt_execute(st))
 		rc = db_errno(mysql_stmt_errno(st));

@@ -328,19 +328,6 @@ static void db_release(struct relay_state *s)
 	s->lock_session = 0;
 }
 
-static void bind_u64(MYSQL_BIND *b, uint64_t *v)
-{
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
-	b->is_unsigned = 1;
-}
-
-static void bind_i64(MYSQL_BIND *b, int64_t *v)
-{
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
-}
-
 /* Executes statement `which` with params (may be NULL), preparing it first
  * when this session has not yet. Returns the statement (owned by the cache;
  * the caller frees its result), or NULL after recording the error and
@@ -405,7 +392,7 @@ static void stmt_failed(struct outbox_relay *r, struct relay_state *s,
 static bool leader_check(struct outbox_relay *r, struct relay_state *s)
 {
 	MYSQL_BIND p = {0}, res = {0};
-	unsigned long name_len = strlen(r->lock_name);
+	unsigned long name_len;
 	int64_t got = 0;
 	my_bool is_null = 0;
 	MYSQL_STMT *st;
@@ -414,17 +401,14 @@ static bool leader_check(struct outbox_relay *r, struct relay_state *s)
 	if (s->lock_session && s->lock_session == mysql_thread_id(s->conn))
 		return true;
 	s->lock_session = 0;
-	p.buffer_type = MYSQL_TYPE_STRING;
-	p.buffer = r->lock_name;
-	p.buffer_length = name_len;
-	p.length = &name_len;
+	db_bind_str(&p, r->lock_name, &name_len);
 	st = stmt_exec(r, s, ST_LEADER, &p);
 	if (!st) {
 		/* Unknown while the database is unreachable: not leading. */
 		atomic_store(&r->leader, false);
 		return false;
 	}
-	bind_i64(&res, &got);
+	db_bind_i64(&res, &got);
 	res.is_null = &is_null;
 	if (mysql_stmt_bind_result(st, &res) || mysql_stmt_fetch(st)) {
 		stmt_failed(r, s, ST_LEADER);
@@ -460,7 +444,7 @@ static int mark_sent(struct outbox_relay *r, struct relay_state *s)
 		memset(p, 0, sizeof(p));
 		for (size_t i = 0; i < MARK_CHUNK; i++) {
 			ids[i] = s->acked[done + (i < n ? i : n - 1)];
-			bind_u64(&p[i], &ids[i]);
+			db_bind_u64(&p[i], &ids[i]);
 			if (ids[i] > max_id)
 				max_id = ids[i];
 		}
@@ -552,8 +536,8 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 	int produced = 0, rc;
 
 	memset(p, 0, sizeof(p));
-	bind_u64(&p[0], &cursor);
-	bind_i64(&p[1], &lim);
+	db_bind_u64(&p[0], &cursor);
+	db_bind_i64(&p[1], &lim);
 	st = stmt_exec(r, s, ST_READ, p);
 	if (!st)
 		return -1;
@@ -564,8 +548,8 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 	read_us = (int64_t)(tkt_mono_ns() / 1000);
 	fields = mysql_fetch_fields(meta);
 	memset(res, 0, sizeof(res));
-	bind_u64(&res[0], &id);
-	bind_i64(&res[4], &age_us);
+	db_bind_u64(&res[0], &id);
+	db_bind_i64(&res[4], &age_us);
 	for (int i = 0; i < 3; i++)
 		if (bind_text(&res[1 + i], &s->buf[i], &s->cap[i],
 			      fields[1 + i].max_length, &len[i])) {
@@ -614,8 +598,8 @@ static void refresh_backlog(struct outbox_relay *r, struct relay_state *s)
 	if (!st)
 		return;
 	memset(res, 0, sizeof(res));
-	bind_i64(&res[0], &count);
-	bind_i64(&res[1], &lag);
+	db_bind_i64(&res[0], &count);
+	db_bind_i64(&res[1], &lag);
 	if (mysql_stmt_bind_result(st, res) || mysql_stmt_fetch(st)) {
 		stmt_failed(r, s, ST_BACKLOG);
 		return;
@@ -635,8 +619,8 @@ static bool prune_sent(struct outbox_relay *r, struct relay_state *s)
 	my_ulonglong n;
 
 	memset(p, 0, sizeof(p));
-	bind_i64(&p[0], &age);
-	bind_i64(&p[1], &lim);
+	db_bind_i64(&p[0], &age);
+	db_bind_i64(&p[1], &lim);
 	st = stmt_exec(r, s, ST_PRUNE, p);
 	if (!st)
 		return false;
