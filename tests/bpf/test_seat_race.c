@@ -99,7 +99,7 @@ static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
 		    .data_size_out = sizeof(out));
 
-	pkt_token(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
+	tkt_token_mint(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
 	pkt_req(&r, op, (uint32_t)w->id, EV, seat, tok, 600);
 	n = pkt_udp4(in, 40000, 7000, &r, sizeof(r));
 	o.data_size_in = (__u32)n;

@@ -398,17 +398,17 @@ static void make_token(enum tok t, uint8_t tok[16])
 
 	switch (t) {
 	case T_GOOD:
-		pkt_token(&key, ME, now_unix + 3600, tok);
+		tkt_token_mint(&key, ME, now_unix + 3600, tok);
 		break;
 	case T_OTHER:
-		pkt_token(&key, OTHER, now_unix + 3600, tok);
+		tkt_token_mint(&key, OTHER, now_unix + 3600, tok);
 		break;
 	case T_FORGED:
-		pkt_token(&key, ME, now_unix + 3600, tok);
+		tkt_token_mint(&key, ME, now_unix + 3600, tok);
 		tok[15] ^= 0x40;
 		break;
 	case T_EXPIRED:
-		pkt_token(&key, ME, now_unix - 5, tok);
+		tkt_token_mint(&key, ME, now_unix - 5, tok);
 		break;
 	}
 }
