@@ -113,15 +113,42 @@ TKT_INLINE int tkt_ms_reached(__u32 now_ms, __u32 deadline_ms)
 	return (__s32)(now_ms - deadline_ms) >= 0;
 }
 
-/* The state every transition acts on: a lapsed hold or order is AVAILABLE. */
-TKT_INLINE __u32 tkt_sw_effective_state(__u64 w, __u32 now_ms)
+/* A claimed word is a hold or an order: it has a holder and an expiry, and
+ * it counts towards its holder's hold count whether it has lapsed or not. */
+TKT_INLINE int tkt_sw_claimed(__u64 w)
 {
 	__u32 st = tkt_sw_state(w);
 
-	if ((st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED) &&
-	    tkt_ms_reached(now_ms, tkt_sw_expiry(w)))
+	return st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED;
+}
+
+/* Claimed, and its expiry has been reached: AVAILABLE to every transition,
+ * until the sweeper (or a new holder) rewrites it. */
+TKT_INLINE int tkt_sw_lapsed(__u64 w, __u32 now_ms)
+{
+	return tkt_sw_claimed(w) && tkt_ms_reached(now_ms, tkt_sw_expiry(w));
+}
+
+/* Claimed and not lapsed: a hold or an order somebody has right now. */
+TKT_INLINE int tkt_sw_live(__u64 w, __u32 now_ms)
+{
+	return tkt_sw_claimed(w) && !tkt_ms_reached(now_ms, tkt_sw_expiry(w));
+}
+
+/* What slot has of w right now: HELD or ORDERED when w is slot's live
+ * claim, else AVAILABLE (0) for a free, sold or lapsed word or somebody
+ * else's, so the answer also reads as "claimed by slot and not lapsed". */
+TKT_INLINE __u32 tkt_sw_claimed_by(__u64 w, __u32 slot, __u32 now_ms)
+{
+	if (!tkt_sw_live(w, now_ms) || tkt_sw_holder(w) != slot)
 		return TKT_SEAT_AVAILABLE;
-	return st;
+	return tkt_sw_state(w);
+}
+
+/* The state every transition acts on: a lapsed hold or order is AVAILABLE. */
+TKT_INLINE __u32 tkt_sw_effective_state(__u64 w, __u32 now_ms)
+{
+	return tkt_sw_lapsed(w, now_ms) ? TKT_SEAT_AVAILABLE : tkt_sw_state(w);
 }
 
 /* Outcome of one transition, computed from the word read before the CAS. */
@@ -165,12 +192,7 @@ TKT_INLINE void tkt_seat_set(struct tkt_seat_change *c, __u64 nw)
 /* Who loses a count when a lapsed word is overwritten or swept. */
 TKT_INLINE __u32 tkt_sw_lapsed_holder(__u64 w, __u32 now_ms)
 {
-	__u32 st = tkt_sw_state(w);
-
-	if ((st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED) &&
-	    tkt_ms_reached(now_ms, tkt_sw_expiry(w)))
-		return tkt_sw_holder(w);
-	return 0;
+	return tkt_sw_lapsed(w, now_ms) ? tkt_sw_holder(w) : 0;
 }
 
 /* Shared refusal for ops that need the caller to be the live holder. A sold
@@ -189,6 +211,10 @@ TKT_INLINE void tkt_seat_hold(__u64 w, __u32 slot, __u32 now_ms, __u32 ttl_ms,
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 	__u32 exp = now_ms + ttl_ms;
 
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
+		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot, exp));
+		return;
+	}
 	switch (st) {
 	case TKT_SEAT_AVAILABLE: {
 		__u32 prev = tkt_sw_lapsed_holder(w, now_ms);
@@ -201,12 +227,6 @@ TKT_INLINE void tkt_seat_hold(__u64 w, __u32 slot, __u32 now_ms, __u32 ttl_ms,
 		return;
 	}
 	case TKT_SEAT_HELD:
-		if (tkt_sw_holder(w) == slot) {
-			tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot, exp));
-			return;
-		}
-		tkt_seat_nochange(c, w, TKT_TAKEN);
-		return;
 	case TKT_SEAT_ORDERED:
 		tkt_seat_nochange(c, w, TKT_TAKEN);
 		return;
@@ -222,7 +242,7 @@ TKT_INLINE void tkt_seat_release(__u64 w, __u32 slot, __u32 now_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_HELD && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_AVAILABLE, 0, 0));
 		c->lose_slot = slot;
 		return;
@@ -237,7 +257,7 @@ TKT_INLINE void tkt_seat_extend(__u64 w, __u32 slot, __u32 now_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_HELD && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot,
 					    now_ms + ttl_ms));
 		return;
@@ -266,7 +286,7 @@ TKT_INLINE void tkt_seat_order(__u64 w, __u32 slot, __u32 now_ms, __u32 ttl_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_HELD && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_ORDERED, slot,
 					    now_ms + ttl_ms));
 		return;
@@ -283,7 +303,7 @@ TKT_INLINE void tkt_seat_sell(__u64 w, __u32 slot, __u32 now_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_ORDERED && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_ORDERED) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_SOLD, 0, 0));
 		c->lose_slot = slot;
 		return;
@@ -311,13 +331,9 @@ TKT_INLINE void tkt_seat_cancel(__u64 w, __u32 slot, struct tkt_seat_change *c)
 TKT_INLINE void tkt_seat_expire(__u64 w, __u32 now_ms,
 				struct tkt_seat_change *c)
 {
-	__u32 prev = tkt_sw_lapsed_holder(w, now_ms);
-	__u32 st = tkt_sw_state(w);
-
-	if ((st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED) &&
-	    tkt_ms_reached(now_ms, tkt_sw_expiry(w))) {
+	if (tkt_sw_lapsed(w, now_ms)) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_AVAILABLE, 0, 0));
-		c->lose_slot = prev;
+		c->lose_slot = tkt_sw_holder(w);
 		return;
 	}
 	tkt_seat_nochange(c, w, TKT_OK);
@@ -387,9 +403,7 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 TKT_INLINE __u64 tkt_sw_expiry_unix_ms(__u64 w, __u32 now_ms,
 				       __u64 now_unix_ms)
 {
-	__u32 st = tkt_sw_effective_state(w, now_ms);
-
-	if (st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED)
+	if (!tkt_sw_live(w, now_ms))
 		return 0;
 	return now_unix_ms + (__u64)(__s64)(__s32)(tkt_sw_expiry(w) - now_ms);
 }

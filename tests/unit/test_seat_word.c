@@ -223,6 +223,34 @@ static void table_covers_every_combination_once(void **state)
 					assert_int_equal(seen[s][op][l][m], 1);
 }
 
+/* tkt_sw_claimed / _lapsed / _live / _claimed_by over every state, live or
+ * lapsed, mine or another's, and exactly at the deadline. */
+static void claim_helpers_tell_live_lapsed_and_whose(void **state)
+{
+	const __u32 now = 1000000u;
+	__u32 st;
+
+	(void)state;
+	for (st = 0; st < 4; st++) {
+		int claimed = st == H || st == O;
+
+		for (int lapsed = 0; lapsed < 2; lapsed++) {
+			__u64 w = claimed ? tkt_sw_pack(st, 9, ME,
+							lapsed ? now : now + 1)
+					  : tkt_sw_pack(st, 9, 0, 0);
+
+			assert_int_equal(tkt_sw_claimed(w), claimed);
+			assert_int_equal(tkt_sw_lapsed(w, now), claimed && lapsed);
+			assert_int_equal(tkt_sw_live(w, now), claimed && !lapsed);
+			assert_int_equal(tkt_sw_claimed_by(w, ME, now),
+					 claimed && !lapsed ? st : A);
+			assert_int_equal(tkt_sw_claimed_by(w, OTHER, now), A);
+			assert_int_equal(tkt_sw_effective_state(w, now),
+					 claimed && lapsed ? A : st);
+		}
+	}
+}
+
 static void pack_and_unpack_round_trip(void **state)
 {
 	__u64 w = tkt_sw_pack(TKT_SEAT_ORDERED, 0xab, TKT_SLOT_MAX, 0xdeadbeef);
@@ -367,6 +395,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_state_op_expiry_and_holder_follows_the_table),
 		cmocka_unit_test(table_covers_every_combination_once),
+		cmocka_unit_test(claim_helpers_tell_live_lapsed_and_whose),
 		cmocka_unit_test(pack_and_unpack_round_trip),
 		cmocka_unit_test(expiry_compares_serially_across_the_wrap),
 		cmocka_unit_test(counter_increments_on_every_change_and_wraps),
