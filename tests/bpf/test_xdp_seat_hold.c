@@ -538,8 +538,7 @@ static void check_reply(const struct fx *f, const uint8_t *in, const uint8_t *ou
 	}
 	/* expiry: Unix ms of a live hold, 0 otherwise */
 	exp_ms = pkt_be64(rep + 24);
-	if (tkt_sw_effective_state(after_word, now_ms32()) == H ||
-	    tkt_sw_effective_state(after_word, now_ms32()) == O) {
+	if (tkt_sw_live(after_word, now_ms32())) {
 		int32_t left = (int32_t)(tkt_sw_expiry(after_word) - now_ms32());
 		uint64_t want = (pkt_real_ns() / 1000000u) + (uint64_t)(int64_t)left;
 

@@ -141,8 +141,9 @@ static void run(struct edge *e, const char *addr, uint32_t seat)
 	}
 	st = ask(&t, TKT_OP_HOLD, EV, seat, ME, &rep);
 	w = edge_seat_read(e, seat);
-	CHECK(st == TKT_OK && tkt_sw_state(w) == TKT_SEAT_HELD &&
-		      tkt_sw_holder(w) == ME &&
+	CHECK(st == TKT_OK &&
+		      tkt_sw_claimed_by(w, ME, tkt_ms32(pkt_mono_ns())) ==
+			      TKT_SEAT_HELD &&
 		      ntohl(rep.counter) == tkt_sw_counter(w),
 	      "%s: HOLD of a free seat is OK and sets the word (status %d)",
 	      addr, st);

@@ -75,8 +75,7 @@ static int seats_not_held(struct ticketd *app, const struct event_info *e,
 	for (int i = 0; i < n; i++) {
 		uint64_t w = tkt_load64(&app->seats[e->seat_base + seats[i]]);
 
-		if (tkt_sw_effective_state(w, now_ms) != TKT_SEAT_HELD ||
-		    tkt_sw_holder(w) != slot)
+		if (tkt_sw_claimed_by(w, slot, now_ms) != TKT_SEAT_HELD)
 			out[k++] = seats[i];
 	}
 	return k;

@@ -199,8 +199,7 @@ int holds_list(struct ticketd *app, uint32_t slot, struct holds_entry *out,
 		for (uint32_t s = 0; s < e->n_seats && n < max; s++) {
 			uint64_t w = tkt_load64(&app->seats[e->seat_base + s]);
 
-			if (tkt_sw_holder(w) != slot ||
-			    tkt_sw_effective_state(w, now_ms) != TKT_SEAT_HELD)
+			if (tkt_sw_claimed_by(w, slot, now_ms) != TKT_SEAT_HELD)
 				continue;
 			out[n].event_id = e->id;
 			out[n].seat_id = s;
