@@ -61,6 +61,19 @@ enum tkt_seat_op {
 	TKT_SEAT_OP_MAX = 8,
 };
 
+_Static_assert((int)TKT_SEAT_HOLD == (int)TKT_OP_HOLD &&
+		       (int)TKT_SEAT_RELEASE == (int)TKT_OP_RELEASE &&
+		       (int)TKT_SEAT_EXTEND == (int)TKT_OP_EXTEND &&
+		       (int)TKT_SEAT_QUERY == (int)TKT_OP_QUERY,
+	       "the wire ops are the first seat ops, untranslated");
+
+/* The ops a datagram may carry: the four wire ops. Every other seat op is
+ * the daemon's own, and no UDP door (XDP or socket) may run one. */
+TKT_INLINE int tkt_seat_op_on_wire(__u32 op)
+{
+	return op >= TKT_OP_HOLD && op <= TKT_OP_QUERY;
+}
+
 #define TKT_SW_STATE_SHIFT 62
 #define TKT_SW_CTR_SHIFT 54
 #define TKT_SW_CTR_MASK 0xffu

@@ -251,6 +251,28 @@ static void request_check_drops_short_or_foreign_and_flags_the_rest(void **state
 	assert_int_equal(tkt_req_check(&r, 40), TKT_REQ_DROP);
 }
 
+/* A datagram may only carry HOLD, RELEASE, EXTEND or QUERY: every op value
+ * the daemon alone may run (ORDER .. and whatever follows) is MALFORMED, as
+ * is every value nobody defined. */
+static void request_check_refuses_every_op_but_the_wire_ops(void **state)
+{
+	struct tkt_req r;
+	uint8_t tok[16] = {0};
+	unsigned op;
+
+	(void)state;
+	for (op = 0; op < 256; op++) {
+		int wire = op >= TKT_OP_HOLD && op <= TKT_OP_QUERY;
+
+		pkt_req(&r, (uint8_t)op, 1, 1, 1, tok, 0);
+		assert_int_equal(tkt_req_check(&r, 40),
+				 wire ? TKT_OK : TKT_MALFORMED);
+		assert_int_equal(tkt_seat_op_on_wire(op), wire);
+	}
+	for (op = TKT_SEAT_QUERY + 1; op <= TKT_SEAT_OP_MAX; op++)
+		assert_false(tkt_seat_op_on_wire(op));
+}
+
 static void gcra_allows_the_burst_then_the_rate(void **state)
 {
 	__u64 tat = 0, t = 1000 * TKT_NS_PER_SEC;
@@ -279,6 +301,7 @@ int main(void)
 		T(taking_a_lapsed_hold_moves_one_count),
 		T(seats_outside_the_event_do_not_exist),
 		T(request_check_drops_short_or_foreign_and_flags_the_rest),
+		T(request_check_refuses_every_op_but_the_wire_ops),
 		T(gcra_allows_the_burst_then_the_rate),
 	};
 
