@@ -215,38 +215,53 @@ TKT_INLINE void tkt_seat_refuse(struct tkt_seat_change *c, __u64 w, __u32 st)
 	tkt_seat_nochange(c, w, st == TKT_SEAT_SOLD ? TKT_SOLD : TKT_NOT_HOLDER);
 }
 
+/* What HOLD may take for slot: a free (or lapsed) seat, or slot's own live
+ * hold. Not slot's own pending order: re-holding it would pull it out of the
+ * order. */
+TKT_INLINE int tkt_seat_takeable(__u64 w, __u32 slot, __u32 now_ms)
+{
+	return tkt_sw_effective_state(w, now_ms) == TKT_SEAT_AVAILABLE ||
+	       tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD;
+}
+
+/* Refusal of a seat that is not takeable: SOLD, or TAKEN by a live hold or
+ * order (whoever's). */
+TKT_INLINE void tkt_seat_untakeable(struct tkt_seat_change *c, __u64 w,
+				    __u32 now_ms)
+{
+	tkt_seat_nochange(c, w,
+			  tkt_sw_effective_state(w, now_ms) == TKT_SEAT_SOLD
+				  ? TKT_SOLD
+				  : TKT_TAKEN);
+}
+
+/* Takes a takeable w for slot as nw, a hold or order of slot. A free or
+ * lapsed seat gains slot a count and takes one from the lapsed holder
+ * (netted when that is slot itself); slot's own live hold moves none. */
+TKT_INLINE void tkt_seat_take(struct tkt_seat_change *c, __u64 w, __u32 slot,
+			      __u32 now_ms, __u64 nw)
+{
+	__u32 prev = tkt_sw_lapsed_holder(w, now_ms);
+
+	tkt_seat_set(c, nw);
+	if (tkt_sw_effective_state(w, now_ms) == TKT_SEAT_AVAILABLE &&
+	    prev != slot) {
+		c->gain_slot = slot;
+		c->lose_slot = prev;
+	}
+}
+
 /* HOLD: a free (or lapsed) seat becomes the caller's; the caller's own live
- * hold gets a fresh expiry; anything else is refused. A seat in the caller's
- * own pending order is TAKEN: re-holding it would pull it out of the order. */
+ * hold gets a fresh expiry; anything else is refused. */
 TKT_INLINE void tkt_seat_hold(__u64 w, __u32 slot, __u32 now_ms, __u32 ttl_ms,
 			      struct tkt_seat_change *c)
 {
-	__u32 st = tkt_sw_effective_state(w, now_ms);
-	__u32 exp = now_ms + ttl_ms;
-
-	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
-		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot, exp));
+	if (!tkt_seat_takeable(w, slot, now_ms)) {
+		tkt_seat_untakeable(c, w, now_ms);
 		return;
 	}
-	switch (st) {
-	case TKT_SEAT_AVAILABLE: {
-		__u32 prev = tkt_sw_lapsed_holder(w, now_ms);
-
-		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot, exp));
-		if (prev != slot) {
-			c->gain_slot = slot;
-			c->lose_slot = prev;
-		}
-		return;
-	}
-	case TKT_SEAT_HELD:
-	case TKT_SEAT_ORDERED:
-		tkt_seat_nochange(c, w, TKT_TAKEN);
-		return;
-	default:
-		tkt_seat_nochange(c, w, TKT_SOLD);
-		return;
-	}
+	tkt_seat_take(c, w, slot, now_ms,
+		      tkt_sw_bump(w, TKT_SEAT_HELD, slot, now_ms + ttl_ms));
 }
 
 /* RELEASE: only the live holder of a HELD seat may give it back. */
