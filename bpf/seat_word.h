@@ -339,19 +339,23 @@ TKT_INLINE void tkt_seat_sell(__u64 w, __u32 slot, __u32 now_ms,
 	tkt_seat_refuse(c, w, st);
 }
 
-/* CANCEL: the holder's order ends without a sale, live or lapsed (a lapsed
- * order is exactly what the saga cancels after the deadline). If someone
- * already re-held the lapsed seat, there is nothing left to cancel. */
+/* slot's order, live or lapsed: what CANCEL acts on (a lapsed order is
+ * exactly what the saga ends after the deadline). If someone already
+ * re-held the lapsed seat, the order is gone. */
+TKT_INLINE int tkt_sw_order_of(__u64 w, __u32 slot)
+{
+	return tkt_sw_state(w) == TKT_SEAT_ORDERED && tkt_sw_holder(w) == slot;
+}
+
+/* CANCEL: the holder's order ends without a sale. */
 TKT_INLINE void tkt_seat_cancel(__u64 w, __u32 slot, struct tkt_seat_change *c)
 {
-	__u32 st = tkt_sw_state(w);
-
-	if (st == TKT_SEAT_ORDERED && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_order_of(w, slot)) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_AVAILABLE, 0, 0));
 		c->lose_slot = slot;
 		return;
 	}
-	tkt_seat_refuse(c, w, st);
+	tkt_seat_refuse(c, w, tkt_sw_state(w));
 }
 
 /* EXPIRE: the sweeper makes a lapsed hold or order AVAILABLE. Anything else
