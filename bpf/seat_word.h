@@ -48,7 +48,10 @@ enum tkt_seat_state {
 };
 
 /* Operations on a seat. The first four equal the wire ops (enum tkt_op) so a
- * request's op needs no translation; the others are daemon-only. */
+ * request's op needs no translation; the others are daemon-only (see
+ * tkt_seat_op_on_wire). UNORDER and the RESTORE_ ops each do in one CAS what
+ * used to take two or three, so no other session can take the seat between
+ * the steps. */
 enum tkt_seat_op {
 	TKT_SEAT_HOLD = 1,    /* new hold, or refresh by the same holder */
 	TKT_SEAT_RELEASE = 2, /* holder gives the hold back */
@@ -58,7 +61,12 @@ enum tkt_seat_op {
 	TKT_SEAT_SELL = 6,    /* holder's live ORDERED -> SOLD */
 	TKT_SEAT_CANCEL = 7,  /* holder's ORDERED (live or lapsed) -> AVAILABLE */
 	TKT_SEAT_EXPIRE = 8,  /* sweeper: lapsed HELD/ORDERED -> AVAILABLE */
-	TKT_SEAT_OP_MAX = 8,
+	TKT_SEAT_UNORDER = 9, /* holder's ORDERED (live or lapsed) -> holder's
+				 HELD until now + ttl */
+	TKT_SEAT_RESTORE_ORDERED = 10, /* what HOLD may take -> holder's ORDERED
+					  until now + ttl */
+	TKT_SEAT_RESTORE_SOLD = 11,    /* what HOLD may take -> SOLD */
+	TKT_SEAT_OP_MAX = 11,
 };
 
 _Static_assert((int)TKT_SEAT_HOLD == (int)TKT_OP_HOLD &&
@@ -339,9 +347,9 @@ TKT_INLINE void tkt_seat_sell(__u64 w, __u32 slot, __u32 now_ms,
 	tkt_seat_refuse(c, w, st);
 }
 
-/* slot's order, live or lapsed: what CANCEL acts on (a lapsed order is
- * exactly what the saga ends after the deadline). If someone already
- * re-held the lapsed seat, the order is gone. */
+/* slot's order, live or lapsed: what CANCEL and UNORDER act on (a lapsed
+ * order is exactly what the saga ends after the deadline). If someone
+ * already re-held the lapsed seat, the order is gone. */
 TKT_INLINE int tkt_sw_order_of(__u64 w, __u32 slot)
 {
 	return tkt_sw_state(w) == TKT_SEAT_ORDERED && tkt_sw_holder(w) == slot;
@@ -358,6 +366,60 @@ TKT_INLINE void tkt_seat_cancel(__u64 w, __u32 slot, struct tkt_seat_change *c)
 	tkt_seat_refuse(c, w, tkt_sw_state(w));
 }
 
+/* UNORDER (daemon only): an order that did not happen gives its seat back
+ * to the holder as a hold until now + ttl. CANCEL then HOLD would leave the
+ * seat AVAILABLE in between, for any session to take. Acts on what CANCEL
+ * acts on and refuses what it refuses; the count stays with the holder
+ * (held and ordered seats count alike, and a lapsed word keeps its count
+ * until it is rewritten). */
+TKT_INLINE void tkt_seat_unorder(__u64 w, __u32 slot, __u32 now_ms,
+				 __u32 ttl_ms, struct tkt_seat_change *c)
+{
+	if (tkt_sw_order_of(w, slot)) {
+		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot,
+					    now_ms + ttl_ms));
+		return;
+	}
+	tkt_seat_refuse(c, w, tkt_sw_state(w));
+}
+
+/* RESTORE_ORDERED (daemon only): HOLD then ORDER with the same ttl, as one
+ * step: what HOLD may take becomes slot's ORDERED until now + ttl. The saga
+ * re-applies a pending order with it, recovery a journaled one. Refusals and
+ * counts are HOLD's (a count for slot unless the seat was its own hold, the
+ * lapsed holder's count back), so the hold limit applies as it did to the
+ * HOLD. */
+TKT_INLINE void tkt_seat_restore_ordered(__u64 w, __u32 slot, __u32 now_ms,
+					 __u32 ttl_ms,
+					 struct tkt_seat_change *c)
+{
+	if (!tkt_seat_takeable(w, slot, now_ms)) {
+		tkt_seat_untakeable(c, w, now_ms);
+		return;
+	}
+	tkt_seat_take(c, w, slot, now_ms,
+		      tkt_sw_bump(w, TKT_SEAT_ORDERED, slot, now_ms + ttl_ms));
+}
+
+/* RESTORE_SOLD (daemon only): HOLD, ORDER, SELL as one step: what HOLD may
+ * take for slot becomes SOLD, how a sale the database knows is put back into
+ * the table. Refused as HOLD refuses (SOLD for a sold seat, which callers
+ * take as "already there"). Nobody gains a count, so no hold limit applies;
+ * whoever had a claim on the word loses its count: slot for its own live
+ * hold, else the lapsed holder (0 for a free seat). */
+TKT_INLINE void tkt_seat_restore_sold(__u64 w, __u32 slot, __u32 now_ms,
+				      struct tkt_seat_change *c)
+{
+	if (!tkt_seat_takeable(w, slot, now_ms)) {
+		tkt_seat_untakeable(c, w, now_ms);
+		return;
+	}
+	tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_SOLD, 0, 0));
+	c->lose_slot = tkt_sw_claimed_by(w, slot, now_ms)
+			       ? slot
+			       : tkt_sw_lapsed_holder(w, now_ms);
+}
+
 /* EXPIRE: the sweeper makes a lapsed hold or order AVAILABLE. Anything else
  * is left alone with status OK and changed == 0: there is nothing to do. */
 TKT_INLINE void tkt_seat_expire(__u64 w, __u32 now_ms,
@@ -372,7 +434,8 @@ TKT_INLINE void tkt_seat_expire(__u64 w, __u32 now_ms,
 }
 
 /* Computes op on the word w. slot is the caller's holder slot (ignored by
- * QUERY and EXPIRE); ttl_ms the hold/extend/order duration, 1..2^31-1 ms.
+ * QUERY and EXPIRE); ttl_ms the duration of the hold or order the op leaves
+ * (HOLD, EXTEND, ORDER, UNORDER, RESTORE_ORDERED), 1..2^31-1 ms.
  * Never touches memory: the caller CASes c->new_word in. */
 TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 				    __u32 now_ms, __u32 ttl_ms,
@@ -399,7 +462,8 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 		return;
 	}
 	if ((op == TKT_SEAT_HOLD || op == TKT_SEAT_EXTEND ||
-	     op == TKT_SEAT_ORDER) &&
+	     op == TKT_SEAT_ORDER || op == TKT_SEAT_UNORDER ||
+	     op == TKT_SEAT_RESTORE_ORDERED) &&
 	    (ttl_ms == 0 || ttl_ms > 0x7fffffffu)) {
 		tkt_seat_nochange(c, w, TKT_MALFORMED);
 		return;
@@ -422,6 +486,15 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 		return;
 	case TKT_SEAT_CANCEL:
 		tkt_seat_cancel(w, slot, c);
+		return;
+	case TKT_SEAT_UNORDER:
+		tkt_seat_unorder(w, slot, now_ms, ttl_ms, c);
+		return;
+	case TKT_SEAT_RESTORE_ORDERED:
+		tkt_seat_restore_ordered(w, slot, now_ms, ttl_ms, c);
+		return;
+	case TKT_SEAT_RESTORE_SOLD:
+		tkt_seat_restore_sold(w, slot, now_ms, c);
 		return;
 	default:
 		tkt_seat_nochange(c, w, TKT_MALFORMED);
