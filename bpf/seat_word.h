@@ -1,11 +1,12 @@
 /* The seat word: one u64 per seat, the single source of truth for holds.
  *
  * The XDP program and ticketd both include this header, so the transition
- * rules exist exactly once. Everything here is a pure function of its
- * arguments except tkt_cas64/tkt_cas32/tkt_load64, the only atomic operations
- * on shared memory. No code may write a seat word except through tkt_cas64
- * driven by tkt_door_apply() (bpf/hold_door.h), which is what keeps hold
- * counts and change records in step with the words.
+ * rules exist exactly once (the BPF build leaves the daemon-only ops out:
+ * the XDP program serves the wire ops alone). Everything here is a pure
+ * function of its arguments except tkt_cas64/tkt_cas32/tkt_load64, the only
+ * atomic operations on shared memory. No code may write a seat word except
+ * through tkt_cas64 driven by tkt_door_apply() (bpf/hold_door.h), which is
+ * what keeps hold counts and change records in step with the words.
  *
  * Layout (bit 63 first):
  *   63..62 state    0 AVAILABLE, 1 HELD, 2 ORDERED, 3 SOLD
@@ -453,10 +454,12 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 		tkt_seat_query(w, now_ms, c);
 		return;
 	}
+#if !defined(__bpf__)
 	if (op == TKT_SEAT_EXPIRE) {
 		tkt_seat_expire(w, now_ms, c);
 		return;
 	}
+#endif
 	if (slot == 0 || slot > TKT_SW_HOLDER_MASK) {
 		tkt_seat_nochange(c, w, TKT_BAD_CREDENTIAL);
 		return;
@@ -478,6 +481,10 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 	case TKT_SEAT_EXTEND:
 		tkt_seat_extend(w, slot, now_ms, ttl_ms, c);
 		return;
+#if !defined(__bpf__)
+	/* The daemon-only ops are not even compiled into the XDP program,
+	 * which therefore answers any of them MALFORMED (tkt_req_check has
+	 * refused them before this anyway). */
 	case TKT_SEAT_ORDER:
 		tkt_seat_order(w, slot, now_ms, ttl_ms, c);
 		return;
@@ -496,6 +503,7 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 	case TKT_SEAT_RESTORE_SOLD:
 		tkt_seat_restore_sold(w, slot, now_ms, c);
 		return;
+#endif
 	default:
 		tkt_seat_nochange(c, w, TKT_MALFORMED);
 		return;
