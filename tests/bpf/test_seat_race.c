@@ -91,7 +91,9 @@ static void *consume(void *arg)
 
 /* ---- the two doors ---- */
 
-static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+/* One datagram through the XDP program; its reply status, or -1. */
+static int xdp_req(uint32_t req_id, uint32_t ev, uint8_t op, uint32_t seat,
+		   uint32_t slot)
 {
 	uint8_t in[128], out[256], tok[16];
 	struct tkt_req r;
@@ -100,7 +102,7 @@ static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
 		    .data_size_out = sizeof(out));
 
 	tkt_token_mint(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
-	pkt_req(&r, op, (uint32_t)w->id, EV, seat, tok, 600);
+	pkt_req(&r, op, req_id, ev, seat, tok, 600);
 	n = pkt_udp4(in, 40000, 7000, &r, sizeof(r));
 	o.data_size_in = (__u32)n;
 	if (bpf_prog_test_run_opts(edge_xdp_prog_fd(edge), &o) ||
@@ -109,16 +111,28 @@ static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
 	return out[14 + 20 + 8 + 16];
 }
 
-static int user_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+/* One op through ticketd's side of the table; its status, or -1. */
+static int user_req(enum tkt_change_source src, uint32_t ev, uint32_t op,
+		    uint32_t seat, uint32_t slot)
 {
-	struct tkt_seat_req rq = {.event_id = EV, .seat_id = seat,
+	struct tkt_seat_req rq = {.event_id = ev, .seat_id = seat,
 				  .slot = slot, .ttl_ms = 600000, .op = op};
 	struct tkt_seat_res res;
 
-	(void)w;
-	if (edge_seat_apply(edge, TKT_SRC_REST, &rq, &res))
+	if (edge_seat_apply(edge, src, &rq, &res))
 		return -1;
 	return res.status;
+}
+
+static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+{
+	return xdp_req((uint32_t)w->id, EV, op, seat, slot);
+}
+
+static int user_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+{
+	(void)w;
+	return user_req(TKT_SRC_REST, EV, op, seat, slot);
 }
 
 static int do_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
