@@ -137,12 +137,14 @@ static enum holds_result refusal(uint32_t slot, const struct tkt_seat_res *res)
 {
 	if (res->status == TKT_RATE_LIMITED)
 		return HOLDS_BUSY;
+	/* the word as the op saw it, at the instant it saw it */
+	if (tkt_sw_claimed_by(res->word, slot, tkt_ms32(res->now_ns)) ==
+	    TKT_SEAT_ORDERED)
+		return HOLDS_IN_ORDER;
 	switch (res->seen_state) {
 	case TKT_SEAT_SOLD:
 		return HOLDS_SOLD;
 	case TKT_SEAT_ORDERED:
-		return tkt_sw_holder(res->word) == slot ? HOLDS_IN_ORDER
-							: HOLDS_NOT_HOLDER;
 	case TKT_SEAT_HELD:
 		return HOLDS_NOT_HOLDER;
 	default:
