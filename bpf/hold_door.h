@@ -380,7 +380,7 @@ TKT_INLINE int tkt_req_check(const struct tkt_req *req, __u32 len)
 	if (len != sizeof(struct tkt_req) || req->version != TKT_VERSION)
 		return TKT_MALFORMED;
 	op = req->op;
-	if (op < TKT_OP_HOLD || op > TKT_OP_QUERY)
+	if (!tkt_seat_op_on_wire(op))
 		return TKT_MALFORMED;
 	for (i = 0; i < 6; i++)
 		if (req->pad[i])

@@ -1,11 +1,12 @@
 /* The seat word: one u64 per seat, the single source of truth for holds.
  *
  * The XDP program and ticketd both include this header, so the transition
- * rules exist exactly once. Everything here is a pure function of its
- * arguments except tkt_cas64/tkt_cas32/tkt_load64, the only atomic operations
- * on shared memory. No code may write a seat word except through tkt_cas64
- * driven by tkt_door_apply() (bpf/hold_door.h), which is what keeps hold
- * counts and change records in step with the words.
+ * rules exist exactly once (the BPF build leaves the daemon-only ops out:
+ * the XDP program serves the wire ops alone). Everything here is a pure
+ * function of its arguments except tkt_cas64/tkt_cas32/tkt_load64, the only
+ * atomic operations on shared memory. No code may write a seat word except
+ * through tkt_cas64 driven by tkt_door_apply() (bpf/hold_door.h), which is
+ * what keeps hold counts and change records in step with the words.
  *
  * Layout (bit 63 first):
  *   63..62 state    0 AVAILABLE, 1 HELD, 2 ORDERED, 3 SOLD
@@ -48,7 +49,10 @@ enum tkt_seat_state {
 };
 
 /* Operations on a seat. The first four equal the wire ops (enum tkt_op) so a
- * request's op needs no translation; the others are daemon-only. */
+ * request's op needs no translation; the others are daemon-only (see
+ * tkt_seat_op_on_wire). UNORDER and the RESTORE_ ops each do in one CAS what
+ * used to take two or three, so no other session can take the seat between
+ * the steps. */
 enum tkt_seat_op {
 	TKT_SEAT_HOLD = 1,    /* new hold, or refresh by the same holder */
 	TKT_SEAT_RELEASE = 2, /* holder gives the hold back */
@@ -58,8 +62,26 @@ enum tkt_seat_op {
 	TKT_SEAT_SELL = 6,    /* holder's live ORDERED -> SOLD */
 	TKT_SEAT_CANCEL = 7,  /* holder's ORDERED (live or lapsed) -> AVAILABLE */
 	TKT_SEAT_EXPIRE = 8,  /* sweeper: lapsed HELD/ORDERED -> AVAILABLE */
-	TKT_SEAT_OP_MAX = 8,
+	TKT_SEAT_UNORDER = 9, /* holder's ORDERED (live or lapsed) -> holder's
+				 HELD until now + ttl */
+	TKT_SEAT_RESTORE_ORDERED = 10, /* what HOLD may take -> holder's ORDERED
+					  until now + ttl */
+	TKT_SEAT_RESTORE_SOLD = 11,    /* what HOLD may take -> SOLD */
+	TKT_SEAT_OP_MAX = 11,
 };
+
+_Static_assert((int)TKT_SEAT_HOLD == (int)TKT_OP_HOLD &&
+		       (int)TKT_SEAT_RELEASE == (int)TKT_OP_RELEASE &&
+		       (int)TKT_SEAT_EXTEND == (int)TKT_OP_EXTEND &&
+		       (int)TKT_SEAT_QUERY == (int)TKT_OP_QUERY,
+	       "the wire ops are the first seat ops, untranslated");
+
+/* The ops a datagram may carry: the four wire ops. Every other seat op is
+ * the daemon's own, and no UDP door (XDP or socket) may run one. */
+TKT_INLINE int tkt_seat_op_on_wire(__u32 op)
+{
+	return op >= TKT_OP_HOLD && op <= TKT_OP_QUERY;
+}
 
 #define TKT_SW_STATE_SHIFT 62
 #define TKT_SW_CTR_SHIFT 54
@@ -113,15 +135,42 @@ TKT_INLINE int tkt_ms_reached(__u32 now_ms, __u32 deadline_ms)
 	return (__s32)(now_ms - deadline_ms) >= 0;
 }
 
-/* The state every transition acts on: a lapsed hold or order is AVAILABLE. */
-TKT_INLINE __u32 tkt_sw_effective_state(__u64 w, __u32 now_ms)
+/* A claimed word is a hold or an order: it has a holder and an expiry, and
+ * it counts towards its holder's hold count whether it has lapsed or not. */
+TKT_INLINE int tkt_sw_claimed(__u64 w)
 {
 	__u32 st = tkt_sw_state(w);
 
-	if ((st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED) &&
-	    tkt_ms_reached(now_ms, tkt_sw_expiry(w)))
+	return st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED;
+}
+
+/* Claimed, and its expiry has been reached: AVAILABLE to every transition,
+ * until the sweeper (or a new holder) rewrites it. */
+TKT_INLINE int tkt_sw_lapsed(__u64 w, __u32 now_ms)
+{
+	return tkt_sw_claimed(w) && tkt_ms_reached(now_ms, tkt_sw_expiry(w));
+}
+
+/* Claimed and not lapsed: a hold or an order somebody has right now. */
+TKT_INLINE int tkt_sw_live(__u64 w, __u32 now_ms)
+{
+	return tkt_sw_claimed(w) && !tkt_ms_reached(now_ms, tkt_sw_expiry(w));
+}
+
+/* What slot has of w right now: HELD or ORDERED when w is slot's live
+ * claim, else AVAILABLE (0) for a free, sold or lapsed word or somebody
+ * else's, so the answer also reads as "claimed by slot and not lapsed". */
+TKT_INLINE __u32 tkt_sw_claimed_by(__u64 w, __u32 slot, __u32 now_ms)
+{
+	if (!tkt_sw_live(w, now_ms) || tkt_sw_holder(w) != slot)
 		return TKT_SEAT_AVAILABLE;
-	return st;
+	return tkt_sw_state(w);
+}
+
+/* The state every transition acts on: a lapsed hold or order is AVAILABLE. */
+TKT_INLINE __u32 tkt_sw_effective_state(__u64 w, __u32 now_ms)
+{
+	return tkt_sw_lapsed(w, now_ms) ? TKT_SEAT_AVAILABLE : tkt_sw_state(w);
 }
 
 /* Outcome of one transition, computed from the word read before the CAS. */
@@ -165,12 +214,7 @@ TKT_INLINE void tkt_seat_set(struct tkt_seat_change *c, __u64 nw)
 /* Who loses a count when a lapsed word is overwritten or swept. */
 TKT_INLINE __u32 tkt_sw_lapsed_holder(__u64 w, __u32 now_ms)
 {
-	__u32 st = tkt_sw_state(w);
-
-	if ((st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED) &&
-	    tkt_ms_reached(now_ms, tkt_sw_expiry(w)))
-		return tkt_sw_holder(w);
-	return 0;
+	return tkt_sw_lapsed(w, now_ms) ? tkt_sw_holder(w) : 0;
 }
 
 /* Shared refusal for ops that need the caller to be the live holder. A sold
@@ -180,40 +224,53 @@ TKT_INLINE void tkt_seat_refuse(struct tkt_seat_change *c, __u64 w, __u32 st)
 	tkt_seat_nochange(c, w, st == TKT_SEAT_SOLD ? TKT_SOLD : TKT_NOT_HOLDER);
 }
 
+/* What HOLD may take for slot: a free (or lapsed) seat, or slot's own live
+ * hold. Not slot's own pending order: re-holding it would pull it out of the
+ * order. */
+TKT_INLINE int tkt_seat_takeable(__u64 w, __u32 slot, __u32 now_ms)
+{
+	return tkt_sw_effective_state(w, now_ms) == TKT_SEAT_AVAILABLE ||
+	       tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD;
+}
+
+/* Refusal of a seat that is not takeable: SOLD, or TAKEN by a live hold or
+ * order (whoever's). */
+TKT_INLINE void tkt_seat_untakeable(struct tkt_seat_change *c, __u64 w,
+				    __u32 now_ms)
+{
+	tkt_seat_nochange(c, w,
+			  tkt_sw_effective_state(w, now_ms) == TKT_SEAT_SOLD
+				  ? TKT_SOLD
+				  : TKT_TAKEN);
+}
+
+/* Takes a takeable w for slot as nw, a hold or order of slot. A free or
+ * lapsed seat gains slot a count and takes one from the lapsed holder
+ * (netted when that is slot itself); slot's own live hold moves none. */
+TKT_INLINE void tkt_seat_take(struct tkt_seat_change *c, __u64 w, __u32 slot,
+			      __u32 now_ms, __u64 nw)
+{
+	__u32 prev = tkt_sw_lapsed_holder(w, now_ms);
+
+	tkt_seat_set(c, nw);
+	if (tkt_sw_effective_state(w, now_ms) == TKT_SEAT_AVAILABLE &&
+	    prev != slot) {
+		c->gain_slot = slot;
+		c->lose_slot = prev;
+	}
+}
+
 /* HOLD: a free (or lapsed) seat becomes the caller's; the caller's own live
- * hold gets a fresh expiry; anything else is refused. A seat in the caller's
- * own pending order is TAKEN: re-holding it would pull it out of the order. */
+ * hold gets a fresh expiry; anything else is refused. */
 TKT_INLINE void tkt_seat_hold(__u64 w, __u32 slot, __u32 now_ms, __u32 ttl_ms,
 			      struct tkt_seat_change *c)
 {
-	__u32 st = tkt_sw_effective_state(w, now_ms);
-	__u32 exp = now_ms + ttl_ms;
-
-	switch (st) {
-	case TKT_SEAT_AVAILABLE: {
-		__u32 prev = tkt_sw_lapsed_holder(w, now_ms);
-
-		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot, exp));
-		if (prev != slot) {
-			c->gain_slot = slot;
-			c->lose_slot = prev;
-		}
+	if (!tkt_seat_takeable(w, slot, now_ms)) {
+		tkt_seat_untakeable(c, w, now_ms);
 		return;
 	}
-	case TKT_SEAT_HELD:
-		if (tkt_sw_holder(w) == slot) {
-			tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot, exp));
-			return;
-		}
-		tkt_seat_nochange(c, w, TKT_TAKEN);
-		return;
-	case TKT_SEAT_ORDERED:
-		tkt_seat_nochange(c, w, TKT_TAKEN);
-		return;
-	default:
-		tkt_seat_nochange(c, w, TKT_SOLD);
-		return;
-	}
+	tkt_seat_take(c, w, slot, now_ms,
+		      tkt_sw_bump(w, TKT_SEAT_HELD, slot, now_ms + ttl_ms));
 }
 
 /* RELEASE: only the live holder of a HELD seat may give it back. */
@@ -222,7 +279,7 @@ TKT_INLINE void tkt_seat_release(__u64 w, __u32 slot, __u32 now_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_HELD && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_AVAILABLE, 0, 0));
 		c->lose_slot = slot;
 		return;
@@ -237,7 +294,7 @@ TKT_INLINE void tkt_seat_extend(__u64 w, __u32 slot, __u32 now_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_HELD && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot,
 					    now_ms + ttl_ms));
 		return;
@@ -266,7 +323,7 @@ TKT_INLINE void tkt_seat_order(__u64 w, __u32 slot, __u32 now_ms, __u32 ttl_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_HELD && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_HELD) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_ORDERED, slot,
 					    now_ms + ttl_ms));
 		return;
@@ -283,7 +340,7 @@ TKT_INLINE void tkt_seat_sell(__u64 w, __u32 slot, __u32 now_ms,
 {
 	__u32 st = tkt_sw_effective_state(w, now_ms);
 
-	if (st == TKT_SEAT_ORDERED && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_claimed_by(w, slot, now_ms) == TKT_SEAT_ORDERED) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_SOLD, 0, 0));
 		c->lose_slot = slot;
 		return;
@@ -291,19 +348,77 @@ TKT_INLINE void tkt_seat_sell(__u64 w, __u32 slot, __u32 now_ms,
 	tkt_seat_refuse(c, w, st);
 }
 
-/* CANCEL: the holder's order ends without a sale, live or lapsed (a lapsed
- * order is exactly what the saga cancels after the deadline). If someone
- * already re-held the lapsed seat, there is nothing left to cancel. */
+/* slot's order, live or lapsed: what CANCEL and UNORDER act on (a lapsed
+ * order is exactly what the saga ends after the deadline). If someone
+ * already re-held the lapsed seat, the order is gone. */
+TKT_INLINE int tkt_sw_order_of(__u64 w, __u32 slot)
+{
+	return tkt_sw_state(w) == TKT_SEAT_ORDERED && tkt_sw_holder(w) == slot;
+}
+
+/* CANCEL: the holder's order ends without a sale. */
 TKT_INLINE void tkt_seat_cancel(__u64 w, __u32 slot, struct tkt_seat_change *c)
 {
-	__u32 st = tkt_sw_state(w);
-
-	if (st == TKT_SEAT_ORDERED && tkt_sw_holder(w) == slot) {
+	if (tkt_sw_order_of(w, slot)) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_AVAILABLE, 0, 0));
 		c->lose_slot = slot;
 		return;
 	}
-	tkt_seat_refuse(c, w, st);
+	tkt_seat_refuse(c, w, tkt_sw_state(w));
+}
+
+/* UNORDER (daemon only): an order that did not happen gives its seat back
+ * to the holder as a hold until now + ttl. CANCEL then HOLD would leave the
+ * seat AVAILABLE in between, for any session to take. Acts on what CANCEL
+ * acts on and refuses what it refuses; the count stays with the holder
+ * (held and ordered seats count alike, and a lapsed word keeps its count
+ * until it is rewritten). */
+TKT_INLINE void tkt_seat_unorder(__u64 w, __u32 slot, __u32 now_ms,
+				 __u32 ttl_ms, struct tkt_seat_change *c)
+{
+	if (tkt_sw_order_of(w, slot)) {
+		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_HELD, slot,
+					    now_ms + ttl_ms));
+		return;
+	}
+	tkt_seat_refuse(c, w, tkt_sw_state(w));
+}
+
+/* RESTORE_ORDERED (daemon only): HOLD then ORDER with the same ttl, as one
+ * step: what HOLD may take becomes slot's ORDERED until now + ttl. The saga
+ * re-applies a pending order with it, recovery a journaled one. Refusals and
+ * counts are HOLD's (a count for slot unless the seat was its own hold, the
+ * lapsed holder's count back), so the hold limit applies as it did to the
+ * HOLD. */
+TKT_INLINE void tkt_seat_restore_ordered(__u64 w, __u32 slot, __u32 now_ms,
+					 __u32 ttl_ms,
+					 struct tkt_seat_change *c)
+{
+	if (!tkt_seat_takeable(w, slot, now_ms)) {
+		tkt_seat_untakeable(c, w, now_ms);
+		return;
+	}
+	tkt_seat_take(c, w, slot, now_ms,
+		      tkt_sw_bump(w, TKT_SEAT_ORDERED, slot, now_ms + ttl_ms));
+}
+
+/* RESTORE_SOLD (daemon only): HOLD, ORDER, SELL as one step: what HOLD may
+ * take for slot becomes SOLD, how a sale the database knows is put back into
+ * the table. Refused as HOLD refuses (SOLD for a sold seat, which callers
+ * take as "already there"). Nobody gains a count, so no hold limit applies;
+ * whoever had a claim on the word loses its count: slot for its own live
+ * hold, else the lapsed holder (0 for a free seat). */
+TKT_INLINE void tkt_seat_restore_sold(__u64 w, __u32 slot, __u32 now_ms,
+				      struct tkt_seat_change *c)
+{
+	if (!tkt_seat_takeable(w, slot, now_ms)) {
+		tkt_seat_untakeable(c, w, now_ms);
+		return;
+	}
+	tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_SOLD, 0, 0));
+	c->lose_slot = tkt_sw_claimed_by(w, slot, now_ms)
+			       ? slot
+			       : tkt_sw_lapsed_holder(w, now_ms);
 }
 
 /* EXPIRE: the sweeper makes a lapsed hold or order AVAILABLE. Anything else
@@ -311,20 +426,17 @@ TKT_INLINE void tkt_seat_cancel(__u64 w, __u32 slot, struct tkt_seat_change *c)
 TKT_INLINE void tkt_seat_expire(__u64 w, __u32 now_ms,
 				struct tkt_seat_change *c)
 {
-	__u32 prev = tkt_sw_lapsed_holder(w, now_ms);
-	__u32 st = tkt_sw_state(w);
-
-	if ((st == TKT_SEAT_HELD || st == TKT_SEAT_ORDERED) &&
-	    tkt_ms_reached(now_ms, tkt_sw_expiry(w))) {
+	if (tkt_sw_lapsed(w, now_ms)) {
 		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_AVAILABLE, 0, 0));
-		c->lose_slot = prev;
+		c->lose_slot = tkt_sw_holder(w);
 		return;
 	}
 	tkt_seat_nochange(c, w, TKT_OK);
 }
 
 /* Computes op on the word w. slot is the caller's holder slot (ignored by
- * QUERY and EXPIRE); ttl_ms the hold/extend/order duration, 1..2^31-1 ms.
+ * QUERY and EXPIRE); ttl_ms the duration of the hold or order the op leaves
+ * (HOLD, EXTEND, ORDER, UNORDER, RESTORE_ORDERED), 1..2^31-1 ms.
  * Never touches memory: the caller CASes c->new_word in. */
 TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 				    __u32 now_ms, __u32 ttl_ms,
@@ -342,16 +454,19 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 		tkt_seat_query(w, now_ms, c);
 		return;
 	}
+#if !defined(__bpf__)
 	if (op == TKT_SEAT_EXPIRE) {
 		tkt_seat_expire(w, now_ms, c);
 		return;
 	}
+#endif
 	if (slot == 0 || slot > TKT_SW_HOLDER_MASK) {
 		tkt_seat_nochange(c, w, TKT_BAD_CREDENTIAL);
 		return;
 	}
 	if ((op == TKT_SEAT_HOLD || op == TKT_SEAT_EXTEND ||
-	     op == TKT_SEAT_ORDER) &&
+	     op == TKT_SEAT_ORDER || op == TKT_SEAT_UNORDER ||
+	     op == TKT_SEAT_RESTORE_ORDERED) &&
 	    (ttl_ms == 0 || ttl_ms > 0x7fffffffu)) {
 		tkt_seat_nochange(c, w, TKT_MALFORMED);
 		return;
@@ -366,6 +481,10 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 	case TKT_SEAT_EXTEND:
 		tkt_seat_extend(w, slot, now_ms, ttl_ms, c);
 		return;
+#if !defined(__bpf__)
+	/* The daemon-only ops are not even compiled into the XDP program,
+	 * which therefore answers any of them MALFORMED (tkt_req_check has
+	 * refused them before this anyway). */
 	case TKT_SEAT_ORDER:
 		tkt_seat_order(w, slot, now_ms, ttl_ms, c);
 		return;
@@ -375,6 +494,16 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 	case TKT_SEAT_CANCEL:
 		tkt_seat_cancel(w, slot, c);
 		return;
+	case TKT_SEAT_UNORDER:
+		tkt_seat_unorder(w, slot, now_ms, ttl_ms, c);
+		return;
+	case TKT_SEAT_RESTORE_ORDERED:
+		tkt_seat_restore_ordered(w, slot, now_ms, ttl_ms, c);
+		return;
+	case TKT_SEAT_RESTORE_SOLD:
+		tkt_seat_restore_sold(w, slot, now_ms, c);
+		return;
+#endif
 	default:
 		tkt_seat_nochange(c, w, TKT_MALFORMED);
 		return;
@@ -387,9 +516,7 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 TKT_INLINE __u64 tkt_sw_expiry_unix_ms(__u64 w, __u32 now_ms,
 				       __u64 now_unix_ms)
 {
-	__u32 st = tkt_sw_effective_state(w, now_ms);
-
-	if (st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED)
+	if (!tkt_sw_live(w, now_ms))
 		return 0;
 	return now_unix_ms + (__u64)(__s64)(__s32)(tkt_sw_expiry(w) - now_ms);
 }

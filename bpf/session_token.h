@@ -92,6 +92,14 @@ TKT_INLINE __u32 tkt_load_be32(const __u8 *p)
 	       (__u32)p[3];
 }
 
+TKT_INLINE void tkt_store_be32(__u8 *p, __u32 v)
+{
+	p[0] = (__u8)(v >> 24);
+	p[1] = (__u8)(v >> 16);
+	p[2] = (__u8)(v >> 8);
+	p[3] = (__u8)v;
+}
+
 /* Writes the tag of the 8-byte session id at id into tag[8]. */
 TKT_INLINE void tkt_token_tag(const struct tkt_token_key *key, const __u8 *id,
 			      __u8 *tag)
@@ -125,6 +133,18 @@ TKT_INLINE int tkt_token_check(const struct tkt_token_key *key,
 		return TKT_TOKEN_EXPIRED;
 	*slot = s;
 	return TKT_TOKEN_VALID;
+}
+
+/* Writes the 16-byte token of slot, valid until expiry (Unix seconds): the
+ * session id, then its tag. What tkt_token_check accepts; only the holder of
+ * the key (ticketd, and tests) can mint. The slot is not range-checked here:
+ * tkt_token_check refuses 0 and slots beyond TKT_SLOT_MAX. */
+TKT_INLINE void tkt_token_mint(const struct tkt_token_key *key, __u32 slot,
+			       __u32 expiry, __u8 *token)
+{
+	tkt_store_be32(token, slot);
+	tkt_store_be32(token + 4, expiry);
+	tkt_token_tag(key, token, token + TKT_SESSION_ID_LEN);
 }
 
 #endif /* TICKET_SESSION_TOKEN_H */

@@ -4,7 +4,10 @@
  * (edge_seat_apply), while a consumer drains the change stream. Then an
  * audit: one holder per seat, each side holds exactly what it won, hold
  * counts match the words, and the stream has one record per change, in
- * word order per seat. Needs root; pins under a throwaway bpffs dir. */
+ * word order per seat. Last, the daemon moves seats between states with its
+ * one-CAS ops while other sessions hammer HOLD on them from both doors: no
+ * other session may ever win one of them. Needs root; pins under a
+ * throwaway bpffs dir. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +38,18 @@
 #define SLOTS_PER_THREAD 4
 #define CHURN_OPS 40000
 
+/* The daemon's moves: seats of their own event after the churn's. */
+#define EV_MOVE 10u
+#define BASE_MOVE (BASE + NSEATS)
+#define NMOVE 32u    /* moved with the one-CAS ops: nobody may get one */
+#define NCONTROL 32u /* moved the old way, CANCEL then HOLD, for contrast */
+#define MOVE_SEATS (NMOVE + NCONTROL)
+#define MOVER_SLOT 900u
+#define ATTACKERS (XDP_THREADS + USER_THREADS)
+#define MOVE_ROUNDS 400
+#define MOVE_MAX_SECONDS 10
+#define ATTACK_MAX_TRIES 4000000u
+
 static const struct tkt_token_key key = {.k0 = 0xa5a5a5a5a5a5a5a5ull,
 					 .k1 = 0x5a5a5a5a5a5a5a5aull};
 
@@ -63,12 +78,29 @@ static pthread_t consumer;
 static int consumer_stop;
 static uint64_t delivered, out_of_order;
 static uint64_t last_new[NSEATS];
+static uint64_t move_delivered, move_out_of_order;
+static uint64_t move_last_new[MOVE_SEATS];
+
+/* Records of the daemon's moves, counted apart from the doors' phases. */
+static void on_move(const struct tkt_change *rec)
+{
+	uint32_t m = rec->seat_index - BASE_MOVE;
+
+	if (rec->old_word != __atomic_load_n(&move_last_new[m], __ATOMIC_RELAXED))
+		__atomic_fetch_add(&move_out_of_order, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&move_last_new[m], rec->new_word, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&move_delivered, 1, __ATOMIC_RELEASE);
+}
 
 static int on_change(void *ctx, const struct tkt_change *rec)
 {
 	uint32_t s = rec->seat_index - BASE;
 
 	(void)ctx;
+	if (rec->event_id == EV_MOVE && rec->seat_index - BASE_MOVE < MOVE_SEATS) {
+		on_move(rec);
+		return 0;
+	}
 	__atomic_fetch_add(&delivered, 1, __ATOMIC_RELEASE);
 	if (rec->event_id != EV || s >= NSEATS) {
 		__atomic_fetch_add(&out_of_order, 1, __ATOMIC_RELAXED);
@@ -91,7 +123,9 @@ static void *consume(void *arg)
 
 /* ---- the two doors ---- */
 
-static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+/* One datagram through the XDP program; its reply status, or -1. */
+static int xdp_req(uint32_t req_id, uint32_t ev, uint8_t op, uint32_t seat,
+		   uint32_t slot)
 {
 	uint8_t in[128], out[256], tok[16];
 	struct tkt_req r;
@@ -99,8 +133,8 @@ static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
 		    .data_size_out = sizeof(out));
 
-	pkt_token(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
-	pkt_req(&r, op, (uint32_t)w->id, EV, seat, tok, 600);
+	tkt_token_mint(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
+	pkt_req(&r, op, req_id, ev, seat, tok, 600);
 	n = pkt_udp4(in, 40000, 7000, &r, sizeof(r));
 	o.data_size_in = (__u32)n;
 	if (bpf_prog_test_run_opts(edge_xdp_prog_fd(edge), &o) ||
@@ -109,16 +143,28 @@ static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
 	return out[14 + 20 + 8 + 16];
 }
 
-static int user_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+/* One op through ticketd's side of the table; its status, or -1. */
+static int user_req(enum tkt_change_source src, uint32_t ev, uint32_t op,
+		    uint32_t seat, uint32_t slot)
 {
-	struct tkt_seat_req rq = {.event_id = EV, .seat_id = seat,
+	struct tkt_seat_req rq = {.event_id = ev, .seat_id = seat,
 				  .slot = slot, .ttl_ms = 600000, .op = op};
 	struct tkt_seat_res res;
 
-	(void)w;
-	if (edge_seat_apply(edge, TKT_SRC_REST, &rq, &res))
+	if (edge_seat_apply(edge, src, &rq, &res))
 		return -1;
 	return res.status;
+}
+
+static int xdp_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+{
+	return xdp_req((uint32_t)w->id, EV, op, seat, slot);
+}
+
+static int user_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
+{
+	(void)w;
+	return user_req(TKT_SRC_REST, EV, op, seat, slot);
 }
 
 static int do_op(struct worker *w, uint8_t op, uint32_t seat, uint32_t slot)
@@ -378,12 +424,214 @@ static void churn_from_both_doors_keeps_words_counts_and_stream_in_step(void **s
 	       (unsigned long long)st.xdp[TKT_NOT_HOLDER]);
 }
 
+/* ---- the daemon's one-CAS moves against other sessions ---- */
+
+struct attacker {
+	pthread_t th;
+	int xdp;
+	uint32_t slot;
+	uint64_t tries; /* __atomic: the mover waits for the first */
+	uint64_t wins, wins_moved; /* read after join */
+	uint8_t won[MOVE_SEATS];
+};
+
+static struct attacker attackers[ATTACKERS];
+static int move_stop; /* __atomic */
+
+/* Another session: HOLD on every seat of the event in turn, from its door,
+ * until told to stop (or a bound on tries). A control seat it wins is its
+ * own from then on; a moved seat it wins is the failure this test is for. */
+static void *attack(void *arg)
+{
+	struct attacker *a = arg;
+	uint32_t i = 0, m;
+
+	while (!__atomic_load_n(&move_stop, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&a->tries, __ATOMIC_RELAXED) < ATTACK_MAX_TRIES) {
+		int st;
+
+		m = i++ % MOVE_SEATS;
+		if (a->won[m])
+			continue;
+		st = a->xdp ? xdp_req(a->slot, EV_MOVE, TKT_OP_HOLD, m, a->slot)
+			    : user_req(TKT_SRC_REST, EV_MOVE, TKT_SEAT_HOLD, m,
+				       a->slot);
+		__atomic_fetch_add(&a->tries, 1, __ATOMIC_RELAXED);
+		if (st != TKT_OK)
+			continue;
+		a->wins++;
+		if (m < NMOVE)
+			a->wins_moved++;
+		else
+			a->won[m] = 1;
+	}
+	return NULL;
+}
+
+static int mover_op(uint32_t op, uint32_t m)
+{
+	return user_req(TKT_SRC_SAGA, EV_MOVE, op, m, MOVER_SLOT);
+}
+
+static void daemon_moves_leave_no_window_for_other_sessions(void **state)
+{
+	/* ORDERED -> HELD -> ORDERED -> HELD -> ORDERED, four ways */
+	static const uint32_t cycle[] = {TKT_SEAT_UNORDER, TKT_SEAT_ORDER,
+					 TKT_SEAT_UNORDER,
+					 TKT_SEAT_RESTORE_ORDERED};
+	uint8_t control_mine[MOVE_SEATS] = {0};
+	uint64_t changes = 0, tries = 0, late_before;
+	uint32_t m, lost = 0, kept = 0, count;
+	struct edge_stats es;
+	int failures = 0, rounds, i, k, wait;
+	time_t t0;
+
+	(void)state;
+	assert_int_equal(edge_set_event(edge, EV_MOVE, BASE_MOVE, MOVE_SEATS,
+					true),
+			 0);
+	assert_int_equal(edge_stats(edge, &es), 0);
+	late_before = es.stream_late;
+
+	/* the daemon has every seat before anyone else asks: the moved ones
+	 * ORDERED straight from AVAILABLE, the control ones HELD */
+	for (m = 0; m < MOVE_SEATS; m++) {
+		assert_int_equal(mover_op(m < NMOVE ? TKT_SEAT_RESTORE_ORDERED
+						    : TKT_SEAT_HOLD,
+					  m),
+				 TKT_OK);
+		control_mine[m] = m >= NMOVE;
+		changes++;
+	}
+	__atomic_store_n(&move_stop, 0, __ATOMIC_RELEASE);
+	for (i = 0; i < ATTACKERS; i++) {
+		attackers[i].xdp = i < XDP_THREADS;
+		attackers[i].slot = MOVER_SLOT + 1 + (uint32_t)i;
+		assert_int_equal(pthread_create(&attackers[i].th, NULL, attack,
+						&attackers[i]),
+				 0);
+	}
+	/* every other session is hammering before the first move */
+	for (i = 0; i < ATTACKERS; i++)
+		for (wait = 0; wait < 5000 &&
+			       !__atomic_load_n(&attackers[i].tries,
+						__ATOMIC_RELAXED);
+		     wait++)
+			usleep(1000);
+
+	t0 = time(NULL);
+	for (rounds = 0; rounds < MOVE_ROUNDS &&
+			 time(NULL) - t0 < MOVE_MAX_SECONDS;
+	     rounds++) {
+		for (m = 0; m < NMOVE; m++)
+			for (k = 0; k < 4; k++) {
+				if (mover_op(cycle[k], m) == TKT_OK)
+					changes++;
+				else
+					failures++;
+			}
+		/* the same move the old way: ORDER, then CANCEL and HOLD,
+		 * with the seat AVAILABLE between the two */
+		for (m = NMOVE; m < MOVE_SEATS; m++) {
+			if (!control_mine[m])
+				continue;
+			assert_int_equal(mover_op(TKT_SEAT_ORDER, m), TKT_OK);
+			assert_int_equal(mover_op(TKT_SEAT_CANCEL, m), TKT_OK);
+			changes += 2;
+			if (mover_op(TKT_SEAT_HOLD, m) == TKT_OK) {
+				changes++;
+			} else {
+				control_mine[m] = 0;
+				lost++;
+			}
+		}
+	}
+	/* and the moved seats end SOLD straight from the daemon's hold */
+	for (m = 0; m < NMOVE; m++) {
+		if (mover_op(TKT_SEAT_UNORDER, m) == TKT_OK)
+			changes++;
+		else
+			failures++;
+		if (mover_op(TKT_SEAT_RESTORE_SOLD, m) == TKT_OK)
+			changes++;
+		else
+			failures++;
+	}
+	__atomic_store_n(&move_stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < ATTACKERS; i++) {
+		pthread_join(attackers[i].th, NULL);
+		tries += attackers[i].tries;
+		changes += attackers[i].wins;
+	}
+	printf("# moves: %d rounds of %u seats, %d daemon ops refused, %llu "
+	       "HOLDs by other sessions; CANCEL then HOLD lost %u of %u "
+	       "seats to them\n",
+	       rounds, NMOVE, failures, (unsigned long long)tries, lost,
+	       NCONTROL);
+
+	/* nobody else ever won a seat the daemon was moving, and the daemon
+	 * never lost one of its own moves */
+	assert_int_equal(failures, 0);
+	assert_true(rounds > 0);
+	for (i = 0; i < ATTACKERS; i++) {
+		assert_true(attackers[i].tries > 0);
+		assert_int_equal(attackers[i].wins_moved, 0);
+	}
+
+	/* words: moved seats SOLD; control seats with whoever won them last */
+	for (m = 0; m < MOVE_SEATS; m++) {
+		uint64_t w = edge_seat_read(edge, BASE_MOVE + m);
+		uint32_t owner = control_mine[m] ? MOVER_SLOT : 0, claims = 0;
+
+		if (m < NMOVE) {
+			assert_int_equal(tkt_sw_state(w), TKT_SEAT_SOLD);
+			continue;
+		}
+		for (i = 0; i < ATTACKERS; i++)
+			if (attackers[i].won[m]) {
+				owner = attackers[i].slot;
+				claims++;
+			}
+		assert_int_equal(claims, !control_mine[m]);
+		assert_int_equal(tkt_sw_state(w), TKT_SEAT_HELD);
+		assert_int_equal(tkt_sw_holder(w), owner);
+		kept += control_mine[m];
+	}
+	/* hold counts: the daemon's control seats, each session's wins */
+	assert_int_equal(edge_hold_count_get(edge, MOVER_SLOT, EV_MOVE, &count), 0);
+	assert_int_equal(count, kept);
+	for (i = 0; i < ATTACKERS; i++) {
+		assert_int_equal(edge_hold_count_get(edge, attackers[i].slot,
+						     EV_MOVE, &count),
+				 0);
+		assert_int_equal(count, attackers[i].wins);
+	}
+	/* one record per change, in word order per seat */
+	for (wait = 0; wait < 300 &&
+		       __atomic_load_n(&move_delivered, __ATOMIC_ACQUIRE) < changes;
+	     wait++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&move_delivered, __ATOMIC_ACQUIRE),
+			 changes);
+	assert_int_equal(edge_stats(edge, &es), 0);
+	if (es.stream_late == late_before) {
+		assert_int_equal(__atomic_load_n(&move_out_of_order,
+						 __ATOMIC_ACQUIRE),
+				 0);
+		for (m = 0; m < MOVE_SEATS; m++)
+			assert_int_equal(__atomic_load_n(&move_last_new[m],
+							 __ATOMIC_ACQUIRE),
+					 edge_seat_read(edge, BASE_MOVE + m));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_seat_has_one_winner_across_both_doors),
 		cmocka_unit_test(
 			churn_from_both_doors_keeps_words_counts_and_stream_in_step),
+		cmocka_unit_test(daemon_moves_leave_no_window_for_other_sessions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -210,6 +210,39 @@ static const struct fx table[] = {
 	{.name = "op_5_is_malformed", .op = 5, .event = EV, .seat = SEAT,
 	 .before = FREE, .action = XDP_TX, .status = TKT_MALFORMED,
 	 .after = FREE, .after_exp = E_KEEP},
+	/* Daemon-only ops never run from a datagram: each fixture starts
+	 * from a word the op would change if it ran. */
+	{.name = "sell_from_a_datagram_is_malformed", .op = TKT_SEAT_SELL,
+	 .event = EV, .seat = SEAT, .before = W(O, ME, 0), .count_me = 1,
+	 .action = XDP_TX, .status = TKT_MALFORMED, .after = W(O, ME, 0),
+	 .after_exp = E_KEEP, .count_me_after = 1},
+	{.name = "cancel_from_a_datagram_is_malformed", .op = TKT_SEAT_CANCEL,
+	 .event = EV, .seat = SEAT, .before = W(O, ME, 0), .count_me = 1,
+	 .action = XDP_TX, .status = TKT_MALFORMED, .after = W(O, ME, 0),
+	 .after_exp = E_KEEP, .count_me_after = 1},
+	{.name = "expire_from_a_datagram_is_malformed", .op = TKT_SEAT_EXPIRE,
+	 .event = EV, .seat = SEAT, .before = W(H, OTHER, 1),
+	 .count_other = 1, .action = XDP_TX, .status = TKT_MALFORMED,
+	 .after = W(H, OTHER, 1), .after_exp = E_KEEP,
+	 .count_other_after = 1},
+	{.name = "unorder_from_a_datagram_is_malformed",
+	 .op = TKT_SEAT_UNORDER, .event = EV, .seat = SEAT,
+	 .before = W(O, ME, 0), .count_me = 1, .action = XDP_TX,
+	 .status = TKT_MALFORMED, .after = W(O, ME, 0), .after_exp = E_KEEP,
+	 .count_me_after = 1},
+	{.name = "restore_ordered_from_a_datagram_is_malformed",
+	 .op = TKT_SEAT_RESTORE_ORDERED, .event = EV, .seat = SEAT,
+	 .before = FREE, .action = XDP_TX, .status = TKT_MALFORMED,
+	 .after = FREE, .after_exp = E_KEEP},
+	{.name = "restore_sold_from_a_datagram_is_malformed",
+	 .op = TKT_SEAT_RESTORE_SOLD, .event = EV, .seat = SEAT,
+	 .before = W(H, ME, 0), .count_me = 1, .action = XDP_TX,
+	 .status = TKT_MALFORMED, .after = W(H, ME, 0), .after_exp = E_KEEP,
+	 .count_me_after = 1},
+	{.name = "op_past_the_last_seat_op_is_malformed",
+	 .op = TKT_SEAT_OP_MAX + 1, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_TX, .status = TKT_MALFORMED, .after = FREE,
+	 .after_exp = E_KEEP},
 	{.name = "nonzero_padding_is_malformed", .op = TKT_OP_HOLD,
 	 .event = EV, .seat = SEAT, .pad_byte = 1, .before = FREE,
 	 .action = XDP_TX, .status = TKT_MALFORMED, .after = FREE,
@@ -398,17 +431,17 @@ static void make_token(enum tok t, uint8_t tok[16])
 
 	switch (t) {
 	case T_GOOD:
-		pkt_token(&key, ME, now_unix + 3600, tok);
+		tkt_token_mint(&key, ME, now_unix + 3600, tok);
 		break;
 	case T_OTHER:
-		pkt_token(&key, OTHER, now_unix + 3600, tok);
+		tkt_token_mint(&key, OTHER, now_unix + 3600, tok);
 		break;
 	case T_FORGED:
-		pkt_token(&key, ME, now_unix + 3600, tok);
+		tkt_token_mint(&key, ME, now_unix + 3600, tok);
 		tok[15] ^= 0x40;
 		break;
 	case T_EXPIRED:
-		pkt_token(&key, ME, now_unix - 5, tok);
+		tkt_token_mint(&key, ME, now_unix - 5, tok);
 		break;
 	}
 }
@@ -538,8 +571,7 @@ static void check_reply(const struct fx *f, const uint8_t *in, const uint8_t *ou
 	}
 	/* expiry: Unix ms of a live hold, 0 otherwise */
 	exp_ms = pkt_be64(rep + 24);
-	if (tkt_sw_effective_state(after_word, now_ms32()) == H ||
-	    tkt_sw_effective_state(after_word, now_ms32()) == O) {
+	if (tkt_sw_live(after_word, now_ms32())) {
 		int32_t left = (int32_t)(tkt_sw_expiry(after_word) - now_ms32());
 		uint64_t want = (pkt_real_ns() / 1000000u) + (uint64_t)(int64_t)left;
 

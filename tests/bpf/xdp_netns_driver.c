@@ -109,7 +109,7 @@ static int ask(struct target *t, uint8_t op, uint32_t event, uint32_t seat,
 	uint8_t tok[16];
 	int n;
 
-	pkt_token(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
+	tkt_token_mint(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
 	pkt_req(&r, op, ++id, event, seat, tok, 0);
 	n = exchange(t, &r, sizeof(r), rep);
 	if (n != 32 || ntohl(rep->req_id) != id || rep->op != (op | 0x80))
@@ -141,8 +141,9 @@ static void run(struct edge *e, const char *addr, uint32_t seat)
 	}
 	st = ask(&t, TKT_OP_HOLD, EV, seat, ME, &rep);
 	w = edge_seat_read(e, seat);
-	CHECK(st == TKT_OK && tkt_sw_state(w) == TKT_SEAT_HELD &&
-		      tkt_sw_holder(w) == ME &&
+	CHECK(st == TKT_OK &&
+		      tkt_sw_claimed_by(w, ME, tkt_ms32(pkt_mono_ns())) ==
+			      TKT_SEAT_HELD &&
 		      ntohl(rep.counter) == tkt_sw_counter(w),
 	      "%s: HOLD of a free seat is OK and sets the word (status %d)",
 	      addr, st);
@@ -160,7 +161,7 @@ static void run(struct edge *e, const char *addr, uint32_t seat)
 	CHECK(st == TKT_WRONG_NODE, "%s: event of another node is WRONG_NODE",
 	      addr);
 
-	pkt_token(&key, ME, (uint32_t)(time(NULL) + 3600), tok);
+	tkt_token_mint(&key, ME, (uint32_t)(time(NULL) + 3600), tok);
 	tok[12] ^= 0x10;
 	pkt_req(&r, TKT_OP_HOLD, 900, EV, seat, tok, 0);
 	n = exchange(&t, &r, sizeof(r), &rep);

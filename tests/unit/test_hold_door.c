@@ -196,6 +196,121 @@ static void taking_a_lapsed_hold_moves_one_count(void **state)
 	assert_int_equal(fk.submitted, 1);
 }
 
+/* ---- the daemon-only composite ops through the door: counts, limit,
+ * one record per CAS ---- */
+
+static void unorder_keeps_the_holders_count_and_writes_one_record(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.seats[0] = tkt_sw_pack(TKT_SEAT_ORDERED, 4, ME, NOW_MS + 60000);
+	fk.count[ME] = 2; /* at the limit: UNORDER needs no new count */
+	apply(TKT_SEAT_UNORDER, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.seats[0],
+			 tkt_sw_pack(TKT_SEAT_HELD, 5, ME, NOW_MS + 1000));
+	assert_int_equal(fk.count[ME], 2);
+	assert_int_equal(fk.submitted, 1);
+	assert_int_equal(fk.rec.op, TKT_SEAT_UNORDER);
+	assert_int_equal(fk.rec.old_word,
+			 tkt_sw_pack(TKT_SEAT_ORDERED, 4, ME, NOW_MS + 60000));
+	assert_int_equal(fk.rec.new_word, fk.seats[0]);
+	/* another session cannot unorder it, nor unorder a hold */
+	apply(TKT_SEAT_UNORDER, OTHER, &res);
+	assert_int_equal(res.status, TKT_NOT_HOLDER);
+	apply(TKT_SEAT_UNORDER, ME, &res);
+	assert_int_equal(res.status, TKT_NOT_HOLDER);
+	assert_int_equal(fk.reserved, 1);
+}
+
+static void restore_ordered_reserves_a_count_within_the_limit(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.count[ME] = 2;
+	apply(TKT_SEAT_RESTORE_ORDERED, ME, &res);
+	assert_int_equal(res.status, TKT_LIMIT_EXCEEDED);
+	assert_int_equal(fk.seats[0], 0);
+	assert_int_equal(fk.reserved, 0);
+	fk.count[ME] = 1;
+	apply(TKT_SEAT_RESTORE_ORDERED, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.seats[0],
+			 tkt_sw_pack(TKT_SEAT_ORDERED, 1, ME, NOW_MS + 1000));
+	assert_int_equal(fk.count[ME], 2);
+	assert_int_equal(fk.submitted, 1);
+	assert_int_equal(fk.rec.op, TKT_SEAT_RESTORE_ORDERED);
+	/* from its own hold: no new count, so the limit does not bite */
+	fk.seats[0] = tkt_sw_pack(TKT_SEAT_HELD, 9, ME, NOW_MS + 5);
+	apply(TKT_SEAT_RESTORE_ORDERED, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.count[ME], 2);
+	assert_int_equal(tkt_sw_state(fk.seats[0]), TKT_SEAT_ORDERED);
+}
+
+static void restore_ordered_of_a_lapsed_claim_moves_one_count(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.seats[0] = tkt_sw_pack(TKT_SEAT_ORDERED, 0, OTHER, NOW_MS - 1);
+	fk.count[OTHER] = 1;
+	apply(TKT_SEAT_RESTORE_ORDERED, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.count[ME], 1);
+	assert_int_equal(fk.count[OTHER], 0);
+	assert_int_equal(tkt_sw_holder(fk.seats[0]), ME);
+}
+
+static void restore_ordered_losing_its_cas_gives_the_count_back(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.interfere = 1;
+	fk.interfere_word = tkt_sw_pack(TKT_SEAT_HELD, 1, OTHER, NOW_MS + 5000);
+	apply(TKT_SEAT_RESTORE_ORDERED, ME, &res);
+	assert_int_equal(res.status, TKT_TAKEN);
+	assert_int_equal(fk.count[ME], 0);
+	assert_int_equal(fk.discarded, 1);
+	assert_int_equal(fk.submitted, 0);
+}
+
+static void restore_sold_takes_no_count_and_gives_back_the_claims(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	/* a lapsed hold of another session: its count goes, none is taken
+	 * even at the limit */
+	fk.seats[0] = tkt_sw_pack(TKT_SEAT_HELD, 0, OTHER, NOW_MS - 1);
+	fk.count[OTHER] = 1;
+	fk.count[ME] = 2;
+	apply(TKT_SEAT_RESTORE_SOLD, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.seats[0], tkt_sw_pack(TKT_SEAT_SOLD, 1, 0, 0));
+	assert_int_equal(fk.count[OTHER], 0);
+	assert_int_equal(fk.count[ME], 2);
+	assert_int_equal(fk.submitted, 1);
+	assert_int_equal(fk.rec.op, TKT_SEAT_RESTORE_SOLD);
+	/* sold already: SOLD, nothing written */
+	apply(TKT_SEAT_RESTORE_SOLD, ME, &res);
+	assert_int_equal(res.status, TKT_SOLD);
+	assert_int_equal(fk.reserved, 1);
+	/* its own live hold: its own count goes */
+	fk.seats[0] = tkt_sw_pack(TKT_SEAT_HELD, 3, ME, NOW_MS + 5000);
+	apply(TKT_SEAT_RESTORE_SOLD, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.count[ME], 1);
+	/* somebody else's live hold: TAKEN */
+	fk.seats[0] = tkt_sw_pack(TKT_SEAT_HELD, 3, OTHER, NOW_MS + 5000);
+	apply(TKT_SEAT_RESTORE_SOLD, ME, &res);
+	assert_int_equal(res.status, TKT_TAKEN);
+	assert_int_equal(fk.submitted, 2);
+}
+
 static void seats_outside_the_event_do_not_exist(void **state)
 {
 	struct tkt_seat_req rq = {.event_id = 1, .seat_id = 16, .slot = ME,
@@ -251,6 +366,28 @@ static void request_check_drops_short_or_foreign_and_flags_the_rest(void **state
 	assert_int_equal(tkt_req_check(&r, 40), TKT_REQ_DROP);
 }
 
+/* A datagram may only carry HOLD, RELEASE, EXTEND or QUERY: every op value
+ * the daemon alone may run (ORDER .. and whatever follows) is MALFORMED, as
+ * is every value nobody defined. */
+static void request_check_refuses_every_op_but_the_wire_ops(void **state)
+{
+	struct tkt_req r;
+	uint8_t tok[16] = {0};
+	unsigned op;
+
+	(void)state;
+	for (op = 0; op < 256; op++) {
+		int wire = op >= TKT_OP_HOLD && op <= TKT_OP_QUERY;
+
+		pkt_req(&r, (uint8_t)op, 1, 1, 1, tok, 0);
+		assert_int_equal(tkt_req_check(&r, 40),
+				 wire ? TKT_OK : TKT_MALFORMED);
+		assert_int_equal(tkt_seat_op_on_wire(op), wire);
+	}
+	for (op = TKT_SEAT_QUERY + 1; op <= TKT_SEAT_OP_MAX; op++)
+		assert_false(tkt_seat_op_on_wire(op));
+}
+
 static void gcra_allows_the_burst_then_the_rate(void **state)
 {
 	__u64 tat = 0, t = 1000 * TKT_NS_PER_SEC;
@@ -277,8 +414,14 @@ int main(void)
 		T(full_ring_refuses_and_returns_the_count),
 		T(limit_refuses_before_any_record_is_taken),
 		T(taking_a_lapsed_hold_moves_one_count),
+		T(unorder_keeps_the_holders_count_and_writes_one_record),
+		T(restore_ordered_reserves_a_count_within_the_limit),
+		T(restore_ordered_of_a_lapsed_claim_moves_one_count),
+		T(restore_ordered_losing_its_cas_gives_the_count_back),
+		T(restore_sold_takes_no_count_and_gives_back_the_claims),
 		T(seats_outside_the_event_do_not_exist),
 		T(request_check_drops_short_or_foreign_and_flags_the_rest),
+		T(request_check_refuses_every_op_but_the_wire_ops),
 		T(gcra_allows_the_burst_then_the_rate),
 	};
 

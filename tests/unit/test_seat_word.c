@@ -52,7 +52,11 @@ struct row {
 	KEEP(A, l, m, TKT_SEAT_ORDER, TKT_NOT_HOLDER),                         \
 	KEEP(A, l, m, TKT_SEAT_SELL, TKT_NOT_HOLDER),                          \
 	KEEP(A, l, m, TKT_SEAT_CANCEL, TKT_NOT_HOLDER),                        \
-	KEEP(A, l, m, TKT_SEAT_EXPIRE, TKT_OK)
+	KEEP(A, l, m, TKT_SEAT_EXPIRE, TKT_OK),                                \
+	KEEP(A, l, m, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),                       \
+	MOVE(A, l, m, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, SAME,    \
+	     NONE_),                                                           \
+	MOVE(A, l, m, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, NONE_)
 
 #define SOLD_ROWS(l, m)                                                        \
 	KEEP(S, l, m, TKT_SEAT_HOLD, TKT_SOLD),                                \
@@ -62,7 +66,10 @@ struct row {
 	KEEP(S, l, m, TKT_SEAT_ORDER, TKT_SOLD),                               \
 	KEEP(S, l, m, TKT_SEAT_SELL, TKT_SOLD),                                \
 	KEEP(S, l, m, TKT_SEAT_CANCEL, TKT_SOLD),                              \
-	KEEP(S, l, m, TKT_SEAT_EXPIRE, TKT_OK)
+	KEEP(S, l, m, TKT_SEAT_EXPIRE, TKT_OK),                                \
+	KEEP(S, l, m, TKT_SEAT_UNORDER, TKT_SOLD),                             \
+	KEEP(S, l, m, TKT_SEAT_RESTORE_ORDERED, TKT_SOLD),                     \
+	KEEP(S, l, m, TKT_SEAT_RESTORE_SOLD, TKT_SOLD)
 
 static const struct row table[] = {
 	AVAILABLE_ROWS(0, 0),
@@ -79,6 +86,9 @@ static const struct row table[] = {
 	KEEP(H, 0, 1, TKT_SEAT_SELL, TKT_NOT_HOLDER),
 	KEEP(H, 0, 1, TKT_SEAT_CANCEL, TKT_NOT_HOLDER),
 	KEEP(H, 0, 1, TKT_SEAT_EXPIRE, TKT_OK),
+	KEEP(H, 0, 1, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
+	MOVE(H, 0, 1, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, NONE_, NONE_),
+	MOVE(H, 0, 1, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, SAME),
 	/* HELD, live, other's */
 	KEEP(H, 0, 0, TKT_SEAT_HOLD, TKT_TAKEN),
 	KEEP(H, 0, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -88,6 +98,9 @@ static const struct row table[] = {
 	KEEP(H, 0, 0, TKT_SEAT_SELL, TKT_NOT_HOLDER),
 	KEEP(H, 0, 0, TKT_SEAT_CANCEL, TKT_NOT_HOLDER),
 	KEEP(H, 0, 0, TKT_SEAT_EXPIRE, TKT_OK),
+	KEEP(H, 0, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
+	KEEP(H, 0, 0, TKT_SEAT_RESTORE_ORDERED, TKT_TAKEN),
+	KEEP(H, 0, 0, TKT_SEAT_RESTORE_SOLD, TKT_TAKEN),
 	/* HELD, lapsed, mine: free again, re-taking it is count-neutral */
 	MOVE(H, 1, 1, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	KEEP(H, 1, 1, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -97,6 +110,9 @@ static const struct row table[] = {
 	KEEP(H, 1, 1, TKT_SEAT_SELL, TKT_NOT_HOLDER),
 	KEEP(H, 1, 1, TKT_SEAT_CANCEL, TKT_NOT_HOLDER),
 	MOVE(H, 1, 1, TKT_SEAT_EXPIRE, A, NONE_, EXP_ZERO, NONE_, SAME),
+	KEEP(H, 1, 1, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
+	MOVE(H, 1, 1, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, NONE_, NONE_),
+	MOVE(H, 1, 1, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, SAME),
 	/* HELD, lapsed, other's: a steal moves the count */
 	MOVE(H, 1, 0, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, SAME, OTHR),
 	KEEP(H, 1, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -106,6 +122,9 @@ static const struct row table[] = {
 	KEEP(H, 1, 0, TKT_SEAT_SELL, TKT_NOT_HOLDER),
 	KEEP(H, 1, 0, TKT_SEAT_CANCEL, TKT_NOT_HOLDER),
 	MOVE(H, 1, 0, TKT_SEAT_EXPIRE, A, NONE_, EXP_ZERO, NONE_, OTHR),
+	KEEP(H, 1, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
+	MOVE(H, 1, 0, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, SAME, OTHR),
+	MOVE(H, 1, 0, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, OTHR),
 
 	/* ORDERED, live, mine */
 	KEEP(O, 0, 1, TKT_SEAT_HOLD, TKT_TAKEN),
@@ -116,6 +135,9 @@ static const struct row table[] = {
 	MOVE(O, 0, 1, TKT_SEAT_SELL, S, NONE_, EXP_ZERO, NONE_, SAME),
 	MOVE(O, 0, 1, TKT_SEAT_CANCEL, A, NONE_, EXP_ZERO, NONE_, SAME),
 	KEEP(O, 0, 1, TKT_SEAT_EXPIRE, TKT_OK),
+	MOVE(O, 0, 1, TKT_SEAT_UNORDER, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
+	KEEP(O, 0, 1, TKT_SEAT_RESTORE_ORDERED, TKT_TAKEN),
+	KEEP(O, 0, 1, TKT_SEAT_RESTORE_SOLD, TKT_TAKEN),
 	/* ORDERED, live, other's */
 	KEEP(O, 0, 0, TKT_SEAT_HOLD, TKT_TAKEN),
 	KEEP(O, 0, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -125,6 +147,9 @@ static const struct row table[] = {
 	KEEP(O, 0, 0, TKT_SEAT_SELL, TKT_NOT_HOLDER),
 	KEEP(O, 0, 0, TKT_SEAT_CANCEL, TKT_NOT_HOLDER),
 	KEEP(O, 0, 0, TKT_SEAT_EXPIRE, TKT_OK),
+	KEEP(O, 0, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
+	KEEP(O, 0, 0, TKT_SEAT_RESTORE_ORDERED, TKT_TAKEN),
+	KEEP(O, 0, 0, TKT_SEAT_RESTORE_SOLD, TKT_TAKEN),
 	/* ORDERED, lapsed (deadline passed), mine: cancellable, not sellable */
 	MOVE(O, 1, 1, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	KEEP(O, 1, 1, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -134,6 +159,9 @@ static const struct row table[] = {
 	KEEP(O, 1, 1, TKT_SEAT_SELL, TKT_NOT_HOLDER),
 	MOVE(O, 1, 1, TKT_SEAT_CANCEL, A, NONE_, EXP_ZERO, NONE_, SAME),
 	MOVE(O, 1, 1, TKT_SEAT_EXPIRE, A, NONE_, EXP_ZERO, NONE_, SAME),
+	MOVE(O, 1, 1, TKT_SEAT_UNORDER, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
+	MOVE(O, 1, 1, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, NONE_, NONE_),
+	MOVE(O, 1, 1, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, SAME),
 	/* ORDERED, lapsed, other's */
 	MOVE(O, 1, 0, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, SAME, OTHR),
 	KEEP(O, 1, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -143,6 +171,9 @@ static const struct row table[] = {
 	KEEP(O, 1, 0, TKT_SEAT_SELL, TKT_NOT_HOLDER),
 	KEEP(O, 1, 0, TKT_SEAT_CANCEL, TKT_NOT_HOLDER),
 	MOVE(O, 1, 0, TKT_SEAT_EXPIRE, A, NONE_, EXP_ZERO, NONE_, OTHR),
+	KEEP(O, 1, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
+	MOVE(O, 1, 0, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, SAME, OTHR),
+	MOVE(O, 1, 0, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, OTHR),
 
 	SOLD_ROWS(0, 0),
 	SOLD_ROWS(0, 1),
@@ -201,7 +232,8 @@ static void every_state_op_expiry_and_holder_follows_the_table(void **state)
 	size_t i, n;
 
 	(void)state;
-	assert_int_equal(sizeof(table) / sizeof(table[0]), 4 * 8 * 2 * 2);
+	assert_int_equal(sizeof(table) / sizeof(table[0]),
+			 4 * TKT_SEAT_OP_MAX * 2 * 2);
 	for (n = 0; n < sizeof(nows) / sizeof(nows[0]); n++)
 		for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 			check_row(&table[i], nows[n], 41);
@@ -209,7 +241,7 @@ static void every_state_op_expiry_and_holder_follows_the_table(void **state)
 
 static void table_covers_every_combination_once(void **state)
 {
-	int seen[4][9][2][2] = {{{{0}}}};
+	int seen[4][TKT_SEAT_OP_MAX + 1][2][2] = {{{{0}}}};
 	size_t i;
 
 	(void)state;
@@ -221,6 +253,34 @@ static void table_covers_every_combination_once(void **state)
 			for (int l = 0; l < 2; l++)
 				for (int m = 0; m < 2; m++)
 					assert_int_equal(seen[s][op][l][m], 1);
+}
+
+/* tkt_sw_claimed / _lapsed / _live / _claimed_by over every state, live or
+ * lapsed, mine or another's, and exactly at the deadline. */
+static void claim_helpers_tell_live_lapsed_and_whose(void **state)
+{
+	const __u32 now = 1000000u;
+	__u32 st;
+
+	(void)state;
+	for (st = 0; st < 4; st++) {
+		int claimed = st == H || st == O;
+
+		for (int lapsed = 0; lapsed < 2; lapsed++) {
+			__u64 w = claimed ? tkt_sw_pack(st, 9, ME,
+							lapsed ? now : now + 1)
+					  : tkt_sw_pack(st, 9, 0, 0);
+
+			assert_int_equal(tkt_sw_claimed(w), claimed);
+			assert_int_equal(tkt_sw_lapsed(w, now), claimed && lapsed);
+			assert_int_equal(tkt_sw_live(w, now), claimed && !lapsed);
+			assert_int_equal(tkt_sw_claimed_by(w, ME, now),
+					 claimed && !lapsed ? st : A);
+			assert_int_equal(tkt_sw_claimed_by(w, OTHER, now), A);
+			assert_int_equal(tkt_sw_effective_state(w, now),
+					 claimed && lapsed ? A : st);
+		}
+	}
 }
 
 static void pack_and_unpack_round_trip(void **state)
@@ -314,6 +374,156 @@ static void zero_or_huge_ttl_is_malformed(void **state)
 	assert_int_equal(c.status, TKT_MALFORMED);
 }
 
+/* ---- the daemon-only composite ops against the steps they replace ---- */
+
+struct outcome {
+	int ok;        /* every step (or the op) changed the word */
+	__u8 status;   /* of the first step that did not */
+	__u64 word;    /* the word at the end */
+	int delta_me;  /* hold-count change of ME */
+	int delta_other;
+	int cas;       /* CASes it took */
+};
+
+static void count_delta(const struct tkt_seat_change *c, struct outcome *o)
+{
+	o->delta_me += (c->gain_slot == ME) - (c->lose_slot == ME);
+	o->delta_other += (c->gain_slot == OTHER) - (c->lose_slot == OTHER);
+}
+
+/* Runs ops one after the other on w at the same instant, as the callers did
+ * with one CAS each, stopping at the first refusal. */
+static struct outcome run_steps(__u64 w, const __u32 *ops, int n, __u32 now)
+{
+	struct outcome o = {.ok = 1, .word = w};
+	struct tkt_seat_change c;
+
+	for (int i = 0; i < n; i++) {
+		tkt_seat_transition(o.word, ops[i], ME, now, TTL, &c);
+		if (!c.changed) {
+			o.ok = 0;
+			o.status = c.status;
+			return o;
+		}
+		count_delta(&c, &o);
+		o.word = c.new_word;
+		o.cas++;
+	}
+	return o;
+}
+
+static __u64 strip_counter(__u64 w)
+{
+	return w & ~((__u64)TKT_SW_CTR_MASK << TKT_SW_CTR_SHIFT);
+}
+
+/* op must end where its steps end, from every starting word the steps
+ * accept (from the same state, holder and expiry, with the same net count
+ * changes, in one CAS with the counter one up); and, where the first
+ * `gate` steps refuse, refuse with the same status. */
+static void op_equals_its_steps(__u32 op, const __u32 *steps, int n, int gate)
+{
+	static const __u32 nows[] = {1000000u, 2u, 0xfffffff0u};
+	char what[96];
+
+	for (size_t k = 0; k < sizeof(nows) / sizeof(nows[0]); k++)
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+			__u32 now = nows[k];
+			__u64 w = row_word(&table[i], now, 200);
+			struct outcome want, gated, got;
+
+			if (table[i].op != TKT_SEAT_HOLD)
+				continue; /* one pass per starting word */
+			want = run_steps(w, steps, n, now);
+			gated = run_steps(w, steps, gate, now);
+			got = run_steps(w, &op, 1, now);
+			snprintf(what, sizeof(what),
+				 "op %u from state %u lapsed %d mine %d now %u",
+				 op, table[i].state, table[i].lapsed,
+				 table[i].mine, now);
+			if (!gated.ok) {
+				if (got.ok || got.status != gated.status)
+					fail_msg("%s: ok %d status %u, steps "
+						 "refuse with %u",
+						 what, got.ok, got.status,
+						 gated.status);
+				continue;
+			}
+			if (!want.ok || !got.ok)
+				fail_msg("%s: ok %d, steps ok %d (status %u)",
+					 what, got.ok, want.ok, want.status);
+			if (strip_counter(got.word) != strip_counter(want.word) ||
+			    got.delta_me != want.delta_me ||
+			    got.delta_other != want.delta_other)
+				fail_msg("%s: word %llx counts %d %d, steps "
+					 "%llx %d %d",
+					 what, (unsigned long long)got.word,
+					 got.delta_me, got.delta_other,
+					 (unsigned long long)want.word,
+					 want.delta_me, want.delta_other);
+			assert_int_equal(got.cas, 1);
+			assert_int_equal(want.cas, n);
+			assert_int_equal(tkt_sw_counter(got.word), 201);
+		}
+}
+
+static void restore_ordered_is_hold_then_order_in_one_cas(void **state)
+{
+	static const __u32 steps[] = {TKT_SEAT_HOLD, TKT_SEAT_ORDER};
+
+	(void)state;
+	op_equals_its_steps(TKT_SEAT_RESTORE_ORDERED, steps, 2, 2);
+}
+
+static void restore_sold_is_hold_order_sell_in_one_cas(void **state)
+{
+	static const __u32 steps[] = {TKT_SEAT_HOLD, TKT_SEAT_ORDER,
+				      TKT_SEAT_SELL};
+
+	(void)state;
+	op_equals_its_steps(TKT_SEAT_RESTORE_SOLD, steps, 3, 3);
+}
+
+/* UNORDER acts where CANCEL acts (the pair used to go on to HOLD a seat
+ * CANCEL had refused; UNORDER refuses it as CANCEL does), and from there
+ * ends where CANCEL then HOLD ended, without the AVAILABLE word between. */
+static void unorder_is_cancel_then_hold_in_one_cas(void **state)
+{
+	static const __u32 steps[] = {TKT_SEAT_CANCEL, TKT_SEAT_HOLD};
+
+	(void)state;
+	op_equals_its_steps(TKT_SEAT_UNORDER, steps, 2, 1);
+}
+
+static void daemon_only_ops_check_slot_and_ttl(void **state)
+{
+	static const __u32 ops[] = {TKT_SEAT_UNORDER, TKT_SEAT_RESTORE_ORDERED,
+				    TKT_SEAT_RESTORE_SOLD};
+	__u64 mine = tkt_sw_pack(TKT_SEAT_ORDERED, 3, ME, 5000);
+	struct tkt_seat_change c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		__u64 w = ops[i] == TKT_SEAT_UNORDER ? mine : 0;
+		int needs_ttl = ops[i] != TKT_SEAT_RESTORE_SOLD;
+
+		tkt_seat_transition(w, ops[i], 0, 1000, TTL, &c);
+		assert_int_equal(c.status, TKT_BAD_CREDENTIAL);
+		tkt_seat_transition(w, ops[i], TKT_SLOT_MAX + 1, 1000, TTL, &c);
+		assert_int_equal(c.status, TKT_BAD_CREDENTIAL);
+		tkt_seat_transition(w, ops[i], ME, 1000, 0, &c);
+		assert_int_equal(c.status, needs_ttl ? TKT_MALFORMED : TKT_OK);
+		assert_int_equal(c.changed, !needs_ttl);
+		tkt_seat_transition(w, ops[i], ME, 1000, 0x80000000u, &c);
+		assert_int_equal(c.status, needs_ttl ? TKT_MALFORMED : TKT_OK);
+		tkt_seat_transition(w, ops[i], ME, 1000, 0x7fffffffu, &c);
+		assert_int_equal(c.status, TKT_OK);
+		assert_true(c.changed);
+	}
+	tkt_seat_transition(0, TKT_SEAT_OP_MAX + 1, ME, 10, TTL, &c);
+	assert_int_equal(c.status, TKT_MALFORMED);
+}
+
 static void seen_state_tells_in_order_from_not_yours(void **state)
 {
 	struct tkt_seat_change c;
@@ -367,11 +577,16 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_state_op_expiry_and_holder_follows_the_table),
 		cmocka_unit_test(table_covers_every_combination_once),
+		cmocka_unit_test(claim_helpers_tell_live_lapsed_and_whose),
 		cmocka_unit_test(pack_and_unpack_round_trip),
 		cmocka_unit_test(expiry_compares_serially_across_the_wrap),
 		cmocka_unit_test(counter_increments_on_every_change_and_wraps),
 		cmocka_unit_test(slot_zero_or_too_big_is_a_bad_credential),
 		cmocka_unit_test(zero_or_huge_ttl_is_malformed),
+		cmocka_unit_test(restore_ordered_is_hold_then_order_in_one_cas),
+		cmocka_unit_test(restore_sold_is_hold_order_sell_in_one_cas),
+		cmocka_unit_test(unorder_is_cancel_then_hold_in_one_cas),
+		cmocka_unit_test(daemon_only_ops_check_slot_and_ttl),
 		cmocka_unit_test(seen_state_tells_in_order_from_not_yours),
 		cmocka_unit_test(reply_expiry_is_unix_ms_of_live_words_only),
 		cmocka_unit_test(cas_succeeds_only_on_the_word_it_was_computed_from),

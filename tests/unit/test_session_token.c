@@ -1,5 +1,5 @@
 /* Session tokens: SipHash-2-4 against the reference vector, and the
- * verdicts of tkt_token_check. */
+ * verdicts of tkt_token_check on what tkt_token_mint writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,20 +15,6 @@ static const struct tkt_token_key ref_key = {
 	.k0 = 0x0706050403020100ull,
 	.k1 = 0x0f0e0d0c0b0a0908ull,
 };
-
-static void mint(const struct tkt_token_key *key, __u32 slot, __u32 expiry,
-		 __u8 token[16])
-{
-	token[0] = (__u8)(slot >> 24);
-	token[1] = (__u8)(slot >> 16);
-	token[2] = (__u8)(slot >> 8);
-	token[3] = (__u8)slot;
-	token[4] = (__u8)(expiry >> 24);
-	token[5] = (__u8)(expiry >> 16);
-	token[6] = (__u8)(expiry >> 8);
-	token[7] = (__u8)expiry;
-	tkt_token_tag(key, token, token + 8);
-}
 
 static void siphash_matches_the_reference_vector_for_8_bytes(void **state)
 {
@@ -50,7 +36,7 @@ static void genuine_token_yields_its_slot(void **state)
 	__u32 slot = 0;
 
 	(void)state;
-	mint(&ref_key, 4242, 2000000000u, tok);
+	tkt_token_mint(&ref_key, 4242, 2000000000u, tok);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
 			 TKT_TOKEN_VALID);
 	assert_int_equal(slot, 4242);
@@ -63,7 +49,7 @@ static void any_flipped_bit_is_forged(void **state)
 	int bit;
 
 	(void)state;
-	mint(&ref_key, 9, 2000000000u, tok);
+	tkt_token_mint(&ref_key, 9, 2000000000u, tok);
 	for (bit = 0; bit < 128; bit++) {
 		tok[bit / 8] ^= (__u8)(1u << (bit % 8));
 		assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u,
@@ -80,7 +66,7 @@ static void token_of_another_key_is_forged(void **state)
 	__u32 slot = 0;
 
 	(void)state;
-	mint(&other, 9, 2000000000u, tok);
+	tkt_token_mint(&other, 9, 2000000000u, tok);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
 			 TKT_TOKEN_FORGED);
 }
@@ -91,13 +77,13 @@ static void slot_zero_or_beyond_22_bits_is_forged(void **state)
 	__u32 slot = 0;
 
 	(void)state;
-	mint(&ref_key, 0, 2000000000u, tok);
+	tkt_token_mint(&ref_key, 0, 2000000000u, tok);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
 			 TKT_TOKEN_FORGED);
-	mint(&ref_key, TKT_SLOT_MAX + 1, 2000000000u, tok);
+	tkt_token_mint(&ref_key, TKT_SLOT_MAX + 1, 2000000000u, tok);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
 			 TKT_TOKEN_FORGED);
-	mint(&ref_key, TKT_SLOT_MAX, 2000000000u, tok);
+	tkt_token_mint(&ref_key, TKT_SLOT_MAX, 2000000000u, tok);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
 			 TKT_TOKEN_VALID);
 }
@@ -108,13 +94,35 @@ static void token_is_expired_from_its_expiry_second_on(void **state)
 	__u32 slot = 0;
 
 	(void)state;
-	mint(&ref_key, 5, 1700000000u, tok);
+	tkt_token_mint(&ref_key, 5, 1700000000u, tok);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1699999999u, &slot),
 			 TKT_TOKEN_VALID);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1700000000u, &slot),
 			 TKT_TOKEN_EXPIRED);
 	assert_int_equal(tkt_token_check(&ref_key, tok, 1800000000u, &slot),
 			 TKT_TOKEN_EXPIRED);
+}
+
+static void minted_token_is_slot_and_expiry_big_endian_then_tag(void **state)
+{
+	__u8 tok[16], tag[8];
+	__u32 slot = 0;
+
+	(void)state;
+	tkt_token_mint(&ref_key, 0x00123456u, 0x89abcdefu, tok);
+	assert_int_equal(tok[0], 0x00);
+	assert_int_equal(tok[1], 0x12);
+	assert_int_equal(tok[2], 0x34);
+	assert_int_equal(tok[3], 0x56);
+	assert_int_equal(tok[4], 0x89);
+	assert_int_equal(tok[5], 0xab);
+	assert_int_equal(tok[6], 0xcd);
+	assert_int_equal(tok[7], 0xef);
+	tkt_token_tag(&ref_key, tok, tag);
+	assert_memory_equal(tok + 8, tag, 8);
+	assert_int_equal(tkt_token_check(&ref_key, tok, 0x89abcdeeu, &slot),
+			 TKT_TOKEN_VALID);
+	assert_int_equal(slot, 0x123456);
 }
 
 int main(void)
@@ -126,6 +134,7 @@ int main(void)
 		cmocka_unit_test(token_of_another_key_is_forged),
 		cmocka_unit_test(slot_zero_or_beyond_22_bits_is_forged),
 		cmocka_unit_test(token_is_expired_from_its_expiry_second_on),
+		cmocka_unit_test(minted_token_is_slot_and_expiry_big_endian_then_tag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,13 +17,10 @@ static const struct tkt_token_key key = {0x0706050403020100ULL,
 
 static void make_token(uint32_t slot, uint32_t expiry, char out[40])
 {
-	uint8_t t[16] = {(uint8_t)(slot >> 24), (uint8_t)(slot >> 16),
-			 (uint8_t)(slot >> 8),  (uint8_t)slot,
-			 (uint8_t)(expiry >> 24), (uint8_t)(expiry >> 16),
-			 (uint8_t)(expiry >> 8), (uint8_t)expiry};
+	uint8_t t[16];
 	char hex[33];
 
-	tkt_token_tag(&key, t, t + 8);
+	tkt_token_mint(&key, slot, expiry, t);
 	hex_encode(t, 16, hex);
 	snprintf(out, 40, "Bearer %s", hex);
 }

@@ -43,15 +43,14 @@ static void request_hash(uint32_t event_id, const uint32_t *sorted, int n,
 }
 
 /* Gives seats moved to ORDERED back to the caller as holds (the order did
- * not happen). The seat is AVAILABLE for an instant in between. */
+ * not happen), each in one CAS: no other session can take the seat on the
+ * way back. */
 static void unorder(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		    const uint32_t *seats, int n)
 {
-	for (int i = 0; i < n; i++) {
-		ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_CANCEL, slot, event_id, seats[i], 0, NULL);
-		ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_HOLD, slot, event_id, seats[i],
-		      (uint32_t)app->cfg.hold_default_seconds * 1000u, NULL);
-	}
+	for (int i = 0; i < n; i++)
+		ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_UNORDER, slot, event_id, seats[i],
+				(uint32_t)app->cfg.hold_default_seconds * 1000u, NULL);
 }
 
 static void new_order_id(char out[ORDER_ID_LEN + 1])
@@ -75,8 +74,7 @@ static int seats_not_held(struct ticketd *app, const struct event_info *e,
 	for (int i = 0; i < n; i++) {
 		uint64_t w = tkt_load64(&app->seats[e->seat_base + seats[i]]);
 
-		if (tkt_sw_effective_state(w, now_ms) != TKT_SEAT_HELD ||
-		    tkt_sw_holder(w) != slot)
+		if (tkt_sw_claimed_by(w, slot, now_ms) != TKT_SEAT_HELD)
 			out[k++] = seats[i];
 	}
 	return k;

@@ -377,12 +377,10 @@ static int reconcile_row(void *ctx, int n, char **v)
 		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_CANCEL, slot, event_id, seat_id, 0, NULL);
 	} else if (rc->fresh && deadline > rc->now_unix_ms) {
 		/* A PENDING order on a rebuilt table: its seats are ORDERED
-		 * again until the same deadline. */
+		 * again until the same deadline, each in one CAS. */
 		uint32_t ttl = (uint32_t)(deadline - rc->now_unix_ms);
 
-		ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_HOLD, slot, event_id,
-				seat_id, ttl, NULL);
-		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_ORDER, slot,
+		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_RESTORE_ORDERED, slot,
 				     event_id, seat_id, ttl, NULL);
 	} else {
 		return 0;

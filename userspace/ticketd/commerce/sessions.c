@@ -53,18 +53,13 @@ int sessions_load_key(const char *path, struct tkt_token_key *key, char *err,
 	return 0;
 }
 
-static void fill_session(struct session *s, uint32_t slot, int64_t expires)
+/* The session a token (or a freshly minted one) stands for: its 8-byte id
+ * is the slot and the expiry, big-endian (bpf/session_token.h). */
+static void fill_session(struct session *s, const uint8_t token[TKT_TOKEN_LEN])
 {
-	s->slot = slot;
-	s->expires_unix = expires;
-	s->id[0] = (uint8_t)(slot >> 24);
-	s->id[1] = (uint8_t)(slot >> 16);
-	s->id[2] = (uint8_t)(slot >> 8);
-	s->id[3] = (uint8_t)slot;
-	s->id[4] = (uint8_t)((uint64_t)expires >> 24);
-	s->id[5] = (uint8_t)((uint64_t)expires >> 16);
-	s->id[6] = (uint8_t)((uint64_t)expires >> 8);
-	s->id[7] = (uint8_t)expires;
+	memcpy(s->id, token, TKT_SESSION_ID_LEN);
+	s->slot = tkt_load_be32(token);
+	s->expires_unix = tkt_load_be32(token + 4);
 	hex_encode(s->id, sizeof(s->id), s->id_hex);
 }
 
@@ -128,14 +123,13 @@ int sessions_create(struct db_pool *db, const struct tkt_token_key *key,
 	if (!rc) {
 		uint32_t slot = (uint32_t)((seq - 1) % SESSION_SLOTS) + 1;
 
-		fill_session(out, slot, (int64_t)time(NULL) + ttl);
+		tkt_token_mint(key, slot, (uint32_t)(time(NULL) + ttl), token);
+		fill_session(out, token);
 		rc = insert_session(conn, seq, out);
 	}
 	db_put(db, conn);
 	if (rc)
 		return rc;
-	memcpy(token, out->id, TKT_SESSION_ID_LEN);
-	tkt_token_tag(key, out->id, token + TKT_SESSION_ID_LEN);
 	hex_encode(token, sizeof(token), token_hex);
 	return 0;
 }
@@ -161,6 +155,6 @@ enum session_auth sessions_check_bearer(const struct tkt_token_key *key,
 		return SESSION_AUTH_FORGED;
 	if (verdict == TKT_TOKEN_EXPIRED)
 		return SESSION_AUTH_EXPIRED;
-	fill_session(out, slot, tkt_load_be32(token + 4));
+	fill_session(out, token);
 	return SESSION_AUTH_OK;
 }

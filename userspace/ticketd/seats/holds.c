@@ -15,10 +15,12 @@ static void set_expiry(struct holds_outcome *out, uint64_t word)
 }
 
 /* Reads the seats first so a request that cannot succeed changes nothing
- * (no hold-then-rollback flicker on the stream in the common case). */
+ * (no hold-then-rollback flicker on the stream in the common case). Each
+ * seat is judged by the HOLD rule itself (tkt_seat_transition on the word as
+ * read), not by a copy of it. */
 static enum holds_result precheck(struct ticketd *app, uint32_t slot,
 				  const struct event_info *e,
-				  const uint32_t *seat_ids, int n,
+				  const uint32_t *seat_ids, int n, uint32_t ttl_ms,
 				  struct holds_outcome *out, int *new_seats)
 {
 	uint32_t now_ms = tkt_ms32(ticketd_now_ns());
@@ -28,14 +30,14 @@ static enum holds_result precheck(struct ticketd *app, uint32_t slot,
 	*new_seats = 0;
 	for (int i = 0; i < n; i++) {
 		uint64_t w = tkt_load64(&app->seats[e->seat_base + seat_ids[i]]);
-		uint32_t st = tkt_sw_effective_state(w, now_ms);
+		struct tkt_seat_change c;
 
-		if (st == TKT_SEAT_SOLD)
+		tkt_seat_transition(w, TKT_SEAT_HOLD, slot, now_ms, ttl_ms, &c);
+		if (c.status == TKT_SOLD)
 			sold[n_sold++] = seat_ids[i];
-		else if (st == TKT_SEAT_ORDERED ||
-			 (st == TKT_SEAT_HELD && tkt_sw_holder(w) != slot))
+		else if (c.status == TKT_TAKEN)
 			taken[n_taken++] = seat_ids[i];
-		else if (st == TKT_SEAT_AVAILABLE)
+		else if (c.seen_state == TKT_SEAT_AVAILABLE)
 			(*new_seats)++;
 	}
 	if (n_sold) {
@@ -93,7 +95,8 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 			out->result = HOLDS_NO_SEAT;
 			return;
 		}
-	out->result = precheck(app, slot, e, seat_ids, n, out, &new_seats);
+	out->result = precheck(app, slot, e, seat_ids, n, secs * 1000u, out,
+			       &new_seats);
 	if (out->result != HOLDS_OK)
 		return;
 	edge_hold_count_get(app->edge, slot, event_id, &count);
@@ -134,12 +137,14 @@ static enum holds_result refusal(uint32_t slot, const struct tkt_seat_res *res)
 {
 	if (res->status == TKT_RATE_LIMITED)
 		return HOLDS_BUSY;
+	/* the word as the op saw it, at the instant it saw it */
+	if (tkt_sw_claimed_by(res->word, slot, tkt_ms32(res->now_ns)) ==
+	    TKT_SEAT_ORDERED)
+		return HOLDS_IN_ORDER;
 	switch (res->seen_state) {
 	case TKT_SEAT_SOLD:
 		return HOLDS_SOLD;
 	case TKT_SEAT_ORDERED:
-		return tkt_sw_holder(res->word) == slot ? HOLDS_IN_ORDER
-							: HOLDS_NOT_HOLDER;
 	case TKT_SEAT_HELD:
 		return HOLDS_NOT_HOLDER;
 	default:
@@ -199,8 +204,7 @@ int holds_list(struct ticketd *app, uint32_t slot, struct holds_entry *out,
 		for (uint32_t s = 0; s < e->n_seats && n < max; s++) {
 			uint64_t w = tkt_load64(&app->seats[e->seat_base + s]);
 
-			if (tkt_sw_holder(w) != slot ||
-			    tkt_sw_effective_state(w, now_ms) != TKT_SEAT_HELD)
+			if (tkt_sw_claimed_by(w, slot, now_ms) != TKT_SEAT_HELD)
 				continue;
 			out[n].event_id = e->id;
 			out[n].seat_id = s;

@@ -13,24 +13,16 @@
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/ticketd.h"
 
-/* Long enough for the three steps of a restore, short enough that a crash
- * half-way leaves nothing stuck. */
-#define RESTORE_TTL_MS 60000u
-
-/* A sold seat goes AVAILABLE -> HELD -> ORDERED -> SOLD under ticketd's own
- * slot: three ordinary transitions, no special write path. */
+/* A sold seat goes AVAILABLE -> SOLD in one CAS (RESTORE_SOLD, the shared
+ * rules' HOLD, ORDER, SELL as one step) under ticketd's own slot: no special
+ * write path, and no moment at which another session could hold the seat. */
 int recovery_restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_id)
 {
-	int st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_HOLD, SESSION_SLOT_SYSTEM, event_id, seat_id,
-		       RESTORE_TTL_MS, NULL);
+	int st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_RESTORE_SOLD, SESSION_SLOT_SYSTEM,
+				 event_id, seat_id, 0, NULL);
 
 	if (st == TKT_SOLD)
 		return 0; /* already there */
-	if (st == TKT_OK)
-		st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_ORDER, SESSION_SLOT_SYSTEM, event_id, seat_id,
-			   RESTORE_TTL_MS, NULL);
-	if (st == TKT_OK)
-		st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_SELL, SESSION_SLOT_SYSTEM, event_id, seat_id, 0, NULL);
 	return st == TKT_OK ? 0 : -EIO;
 }
 
@@ -97,11 +89,12 @@ static int restore_hold(void *ctx, const struct journal_hold *h)
 		hc->rep->skipped++;
 		return 0;
 	}
-	st = ticketd_seat_op(hc->app, TKT_SRC_SAGA, TKT_SEAT_HOLD, h->slot, h->event_id, h->seat_id,
-		   (uint32_t)left, NULL);
-	if (st == TKT_OK && h->state == TKT_SEAT_ORDERED)
-		st = ticketd_seat_op(hc->app, TKT_SRC_SAGA, TKT_SEAT_ORDER, h->slot, h->event_id, h->seat_id,
-			   (uint32_t)left, NULL);
+	/* One CAS either way: a journaled order is ORDERED again without a
+	 * HELD word in between. */
+	st = ticketd_seat_op(hc->app, TKT_SRC_SAGA,
+			     h->state == TKT_SEAT_ORDERED ? TKT_SEAT_RESTORE_ORDERED
+							  : TKT_SEAT_HOLD,
+			     h->slot, h->event_id, h->seat_id, (uint32_t)left, NULL);
 	if (st != TKT_OK) {
 		hc->rep->skipped++; /* unknown event, sold meanwhile, ... */
 		return 0;
