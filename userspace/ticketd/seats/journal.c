@@ -90,8 +90,7 @@ static int append_batch(redisContext *c, struct journal_entry *b, uint32_t n,
 		if (seen)
 			continue;
 		snprintf(keys[i], sizeof(keys[i]), "tkt:hold:%u:%u", x->event_id, x->seat_id);
-		if ((state == TKT_SEAT_HELD || state == TKT_SEAT_ORDERED) &&
-		    x->expiry_unix_ms > 0) {
+		if (tkt_sw_claimed(x->word) && x->expiry_unix_ms > 0) {
 			char val[64], pxat[24];
 
 			snprintf(val, sizeof(val), "%u:%u:%" PRId64, tkt_sw_holder(x->word), state,
@@ -412,8 +411,7 @@ void journal_seat_sink(void *journal, const struct event_info *e,
 
 	/* The record's own expiry (even if it has lapsed since: the journal
 	 * then writes a key that is already gone, which is harmless). */
-	if (tkt_sw_state(rec->new_word) == TKT_SEAT_HELD ||
-	    tkt_sw_state(rec->new_word) == TKT_SEAT_ORDERED) {
+	if (tkt_sw_claimed(rec->new_word)) {
 		uint32_t now_ms;
 		uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
 
