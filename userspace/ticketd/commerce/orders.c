@@ -1,5 +1,4 @@
 #include "userspace/ticketd/commerce/orders.h"
-#include "userspace/lib/hex.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -9,7 +8,9 @@
 #include <sys/random.h>
 
 #include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
+#include "userspace/lib/hex.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/messaging/outbox.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
@@ -68,7 +69,7 @@ static int seats_not_held(struct ticketd *app, const struct event_info *e,
 			  uint32_t slot, const uint32_t *seats, int n,
 			  uint32_t *out)
 {
-	uint32_t now_ms = tkt_ms32(ticketd_now_ns());
+	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
 	int k = 0;
 
 	for (int i = 0; i < n; i++) {

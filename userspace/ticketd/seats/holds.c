@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -23,7 +24,7 @@ static enum holds_result precheck(struct ticketd *app, uint32_t slot,
 				  const uint32_t *seat_ids, int n, uint32_t ttl_ms,
 				  struct holds_outcome *out, int *new_seats)
 {
-	uint32_t now_ms = tkt_ms32(ticketd_now_ns());
+	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
 	int n_taken = 0, n_sold = 0;
 	uint32_t taken[HOLDS_MAX_SEATS], sold[HOLDS_MAX_SEATS];
 

@@ -34,14 +34,14 @@ enum seat_status seat_view_status(const struct ticketd *app,
 				  const struct event_info *e, uint32_t sid)
 {
 	return word_status(tkt_load64(&app->seats[e->seat_base + sid]),
-			   tkt_ms32(ticketd_now_ns()));
+			   tkt_ms32(tkt_mono_ns()));
 }
 
 struct seat_counts seat_view_counts(const struct ticketd *app,
 				    const struct event_info *e)
 {
 	struct seat_counts c = {0};
-	__u32 now = tkt_ms32(ticketd_now_ns());
+	__u32 now = tkt_ms32(tkt_mono_ns());
 
 	for (uint32_t s = 0; s < e->n_seats; s++) {
 		switch (word_status(tkt_load64(&app->seats[e->seat_base + s]), now)) {
@@ -57,11 +57,6 @@ struct seat_counts seat_view_counts(const struct ticketd *app,
 		}
 	}
 	return c;
-}
-
-uint64_t ticketd_now_ns(void)
-{
-	return tkt_mono_ns();
 }
 
 uint64_t ticketd_unix_ms_at(uint32_t *mono_ms)

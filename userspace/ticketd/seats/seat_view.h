@@ -28,10 +28,6 @@ enum seat_status seat_view_status(const struct ticketd *app,
 struct seat_counts seat_view_counts(const struct ticketd *app,
 				    const struct event_info *e);
 
-/* CLOCK_MONOTONIC in ns: the clock of seat-word expiries (and of
- * bpf_ktime_get_ns in the XDP program). */
-uint64_t ticketd_now_ns(void);
-
 /* Wall-clock Unix ms now, and the matching seat-word clock in *mono_ms,
  * from one fixed offset so a word always shows the same expiresAt. */
 uint64_t ticketd_unix_ms_at(uint32_t *mono_ms);
