@@ -1,4 +1,4 @@
-/* UDP hold protocol, version 1: the wire structs of CONTRACT.md.
+/* UDP hold protocol, version 1: the wire structs (docs/protocol.md).
  *
  * Included by the XDP program, ticketd's socket door, ticketctl, the load
  * generator and the tests. All integers on the wire are big-endian. */

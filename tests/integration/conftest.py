@@ -221,7 +221,7 @@ def assert_error(r, status, code):
     return body
 
 
-# ---- UDP hold protocol v1 (CONTRACT.md) ----
+# ---- UDP hold protocol v1 (docs/protocol.md) ----
 import socket
 import struct
 

@@ -1,5 +1,5 @@
 """Orders, payments and the saga against real MariaDB, Kafka and paymentd
-(CONTRACT.md: POST /api/orders, GET /api/orders/{id},
+(docs/api.md: POST /api/orders, GET /api/orders/{id},
 POST /api/payments/authorize)."""
 import concurrent.futures as cf
 import json

@@ -1,4 +1,4 @@
-"""Browser holds over REST against the shared seat table (CONTRACT.md,
+"""Browser holds over REST against the shared seat table (docs/api.md,
 POST/GET/extend/DELETE /api/reservations), with every contract code."""
 import concurrent.futures as cf
 import datetime as dt

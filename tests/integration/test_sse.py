@@ -1,4 +1,4 @@
-"""The live seat stream, GET /api/events/{id}/seats/stream (CONTRACT.md,
+"""The live seat stream, GET /api/events/{id}/seats/stream (docs/api.md,
 "Server-sent events"), black-box against a real ticketd: snapshot first,
 one seat event per change from either door, the same order for everyone,
 Last-Event-ID replay from memory and from Redis, pings, slow clients
