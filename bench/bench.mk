@@ -7,12 +7,16 @@
 #                                     (hold, order, authorize, poll), the same
 #                                     schedule against paymentd alone, and a
 #                                     session maker
+#   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
+#   $(BUILD)/sse_bench                seat-stream fan-out client
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
 
 BENCH_BPF_OBJ := $(BUILD)/bench/xdp_trivial.bpf.o
 UDP_LOAD := $(BUILD)/udp_load
 XDP_CALIB := $(BUILD)/xdp_calib
 ORDERS_LOAD := $(BUILD)/orders_load
+REST_LOAD := $(BUILD)/rest_load
+SSE_BENCH := $(BUILD)/sse_bench
 
 $(UDP_LOAD): bench/udp_load.c $(LIBTKT)
 	$(link_c)
@@ -25,14 +29,23 @@ $(XDP_CALIB): private EXTRA_LDLIBS := $(LDLIBS_BPF)
 $(ORDERS_LOAD): bench/orders_load.c
 	$(link_c)
 
+$(REST_LOAD): bench/rest_load.c
+	$(link_c)
+$(REST_LOAD): private EXTRA_LDLIBS := -lpthread
+
+$(SSE_BENCH): bench/sse_bench.c
+	$(link_c)
+$(SSE_BENCH): private EXTRA_LDLIBS := -lpthread
+
 $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-BINS += $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(BENCH_BPF_OBJ)
+BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH)
+BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 .PHONY: bench-tools bench-orders
-bench-tools: $(TICKETCTL) $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(BENCH_BPF_OBJ)
+bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/orders_bench.sh

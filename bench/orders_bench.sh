@@ -135,10 +135,10 @@ case $RUN_DIR in
 *) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
 esac
 
-for tool in jq curl mariadb gcc timeout flock awk; do
+for tool in jq curl mariadb timeout flock awk; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
-for b in ticketd paymentd; do
+for b in ticketd paymentd orders_load; do
 	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -606,14 +606,8 @@ main() {
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
 	cp "$BUILD/ticketd" "$TICKETD"
 	cp "$BUILD/paymentd" "$PAYMENTD"
-	if [ -x "$BUILD/orders_load" ] && [ "$BUILD/orders_load" -nt bench/orders_load.c ]; then
-		cp "$BUILD/orders_load" "$LOAD"
-		LOAD_INFO="$BUILD/orders_load (make: bench/bench.mk)"
-	else
-		gcc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-format-truncation bench/orders_load.c -o "$LOAD" ||
-			die "cannot build orders_load"
-		LOAD_INFO="gcc -O2 bench/orders_load.c"
-	fi
+	cp "$BUILD/orders_load" "$LOAD"
+	LOAD_INFO="$BUILD/orders_load (bench/bench.mk) sha256 $(sha256sum "$LOAD" | cut -c1-12)"
 	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), paymentd sha256 $(sha256sum "$PAYMENTD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf 2>/dev/null || echo ' + uncommitted changes in userspace/api/bpf'); orders_load: $LOAD_INFO"
 
 	# one instance per RUN_DIR (it is wiped and its ports reused): a second

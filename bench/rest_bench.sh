@@ -17,7 +17,7 @@
 #      starts build/ticketd (socket hold path) and creates REST_SESSIONS
 #      sessions; starts a second, bare redis-server for the baseline.
 #   2. REST_RUNS repetitions, each of (in this order, so noise spreads evenly):
-#        rest      build/bench/rest_load --mode http: every connection loops
+#        rest      build/rest_load --mode http: every connection loops
 #                  POST /api/reservations (one random seat, holdSeconds
 #                  REST_HOLD_SECS) then, on 201, DELETE it; hold and release
 #                  latency in separate histograms; then the idle audit (the
@@ -113,11 +113,13 @@ int_in "$PERF_SECS" 1 30 || die "REST_PERF_SECS must be 1..30"
 [ "$SESSIONS" -ge "$CONNS" ] || die "REST_SESSIONS must be >= REST_CONNS (no shared sessions)"
 SEATS="0-$((ROWS * COLS - 1))"
 
-for tool in jq curl redis-server redis-cli mariadb python3 gcc timeout flock; do
+for tool in jq curl redis-server redis-cli mariadb python3 timeout flock; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [ "$WRK" = 1 ] && { command -v wrk >/dev/null || die "wrk is not installed (REST_WRK=0 skips it)"; }
-if [ ! -x "$BUILD/ticketd" ] || [ ! -s "$BUILD/ticketd" ]; then die "$BUILD/ticketd missing: make $BUILD/ticketd"; fi
+for b in ticketd rest_load; do
+	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
+done
 
 # 1000 client sockets + 1000 server sockets + files: raise the soft limit
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -126,7 +128,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 WORK=$(mktemp -d /tmp/restbench-work.XXXXXX)
 LOAD=$WORK/rest_load
-TICKETD=$WORK/ticketd # a copy: a rebuild of the tree during the run cannot touch it
+TICKETD=$WORK/ticketd # copies: a rebuild of the tree during the run cannot touch them
 TICKETD_PID=
 BASE_REDIS_PID=
 SERVICES_STARTED=
@@ -601,9 +603,8 @@ main() {
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	mkdir -p "$(dirname "$OUT")" "$WORK/series" "$WORK/audit"
 	cp "$BUILD/ticketd" "$TICKETD"
-	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'); rest_load: gcc -O2 bench/rest_load.c"
-	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror bench/rest_load.c -o "$LOAD" -lpthread ||
-		die "cannot build $LOAD"
+	cp "$BUILD/rest_load" "$LOAD"
+	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'); rest_load: $BUILD/rest_load (bench/bench.mk) sha256 $(sha256sum "$LOAD" | cut -c1-12)"
 
 	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
 	SERVICES_STARTED=1

@@ -34,7 +34,6 @@
  *
  * Threads: each owns its connections, epoll set and statistics; main merges
  * after the join. Output: one JSON object on stdout. */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +42,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -265,10 +265,14 @@ static uint64_t xorshift(uint64_t *s)
 	return *s = x;
 }
 
-static void die(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "rest_load: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(2);
 }

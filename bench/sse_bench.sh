@@ -34,15 +34,10 @@ UDP_PORT=${SSE_UDP_PORT:-17480}
 OUT=${SSE_OUT:-bench/results/sse.json}
 BASE="http://127.0.0.1:$HTTP_PORT"
 
-for bin in "$BUILD/ticketd"; do
-	[ -x "$bin" ] || { echo "sse_bench.sh: $bin missing (make $bin)" >&2; exit 1; }
+# Both are built by make (bench/bench.mk for the client).
+for bin in "$BUILD/ticketd" "$BUILD/sse_bench"; do
+	[ -x "$bin" ] || { echo "sse_bench.sh: $bin missing: make $bin" >&2; exit 1; }
 done
-# The client is one file with no dependencies beyond libc.
-if [ ! -x "$BUILD/sse_bench" ] || [ bench/sse_bench.c -nt "$BUILD/sse_bench" ]; then
-	mkdir -p "$BUILD"
-	${CC:-cc} -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
-		-o "$BUILD/sse_bench" bench/sse_bench.c -lpthread
-fi
 ports=$(sysctl -n net.ipv4.ip_local_port_range | awk '{print $2 - $1}')
 if [ "$ports" -lt $((N + 1000)) ]; then
 	echo "sse_bench.sh: only $ports ephemeral ports for $N streams" >&2
