@@ -1,5 +1,7 @@
 # bench/bench.mk: the load tools and benchmark programs. `make bench` runs
 # bench/run_bench.sh, which writes BENCHMARKS.md.
+#   $(BUILD)/bench/libbench.a         bench/lib: what the load tools share
+#                                     (histogram and its one percentile rule)
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects
 #   $(BUILD)/bench/xdp_trivial.bpf.o  the calibration XDP program
@@ -10,6 +12,39 @@
 #   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
 #   $(BUILD)/sse_bench                seat-stream fan-out client
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
+
+# ---- bench/lib: libbench.a, plain and ASan + UBSan (for its unit test) ----
+
+LIBBENCH := $(BUILD)/bench/libbench.a
+LIBBENCH_ASAN := $(BUILD)/asan/bench/libbench.a
+LIBBENCH_SRCS := $(wildcard bench/lib/*.c)
+LIBBENCH_HDRS := $(wildcard bench/lib/*.h)
+LIBBENCH_OBJS := $(call objs,,$(LIBBENCH_SRCS))
+LIBBENCH_OBJS_ASAN := $(call objs,asan/,$(LIBBENCH_SRCS))
+ALL_OBJS += $(LIBBENCH_OBJS) $(LIBBENCH_OBJS_ASAN)
+
+$(LIBBENCH): $(LIBBENCH_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+$(LIBBENCH_ASAN): $(LIBBENCH_OBJS_ASAN)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+BENCH_UNIT := test_bench_hist
+BENCH_TESTS := $(addprefix $(BUILD)/tests/unit/,$(BENCH_UNIT))
+BENCH_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(BENCH_UNIT))
+
+$(BENCH_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBBENCH)
+	$(link_c)
+$(BENCH_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_ASAN)
+	$(link_c)
+$(BENCH_TESTS) $(BENCH_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
+$(BENCH_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
+
+UNIT_TESTS      += $(BENCH_TESTS)
+ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN)
+
+# ---- the tools ----
 
 BENCH_BPF_OBJ := $(BUILD)/bench/xdp_trivial.bpf.o
 UDP_LOAD := $(BUILD)/udp_load
