@@ -53,22 +53,23 @@ ORDERS_LOAD := $(BUILD)/orders_load
 REST_LOAD := $(BUILD)/rest_load
 SSE_BENCH := $(BUILD)/sse_bench
 
-$(UDP_LOAD): bench/udp_load.c $(LIBTKT)
+# Each tool links libbench.a before libtkt.a (bench/lib uses the wire codec).
+$(UDP_LOAD): bench/udp_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
-$(UDP_LOAD): private EXTRA_LDLIBS := -lhiredis -lpthread -lm
+$(UDP_LOAD): private EXTRA_LDLIBS := -lhiredis -lpthread
 
-$(XDP_CALIB): bench/xdp_calib.c $(LIBTKT) $(BPF_SKEL)
+$(XDP_CALIB): bench/xdp_calib.c $(LIBBENCH) $(LIBTKT) $(BPF_SKEL) $(LIBBENCH_HDRS)
 	$(link_c)
 $(XDP_CALIB): private EXTRA_LDLIBS := $(LDLIBS_BPF)
 
-$(ORDERS_LOAD): bench/orders_load.c
+$(ORDERS_LOAD): bench/orders_load.c $(LIBBENCH) $(LIBBENCH_HDRS)
 	$(link_c)
 
-$(REST_LOAD): bench/rest_load.c
+$(REST_LOAD): bench/rest_load.c $(LIBBENCH) $(LIBBENCH_HDRS)
 	$(link_c)
 $(REST_LOAD): private EXTRA_LDLIBS := -lpthread
 
-$(SSE_BENCH): bench/sse_bench.c
+$(SSE_BENCH): bench/sse_bench.c $(LIBBENCH) $(LIBBENCH_HDRS)
 	$(link_c)
 $(SSE_BENCH): private EXTRA_LDLIBS := -lpthread
 

@@ -71,6 +71,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/hist.h"
+
 #define MAX_CONNS 20000
 #define MAX_ORDERS 2000000
 #define IN_CAP 8192
@@ -80,83 +82,10 @@
 #define MAX_WATCH 16
 #define TOP_THREADS 8
 
-/* ---- log-bucket histogram, microseconds, within 1/64 of the truth ---- */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_MAX_BITS 40
-#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total, max;
-	double sum;
-};
-
-static unsigned hist_index(uint64_t v)
+/* Latencies in microseconds: "name":{n, mean, percentiles, max}. */
+static void hist_json(FILE *f, const char *name, const struct bench_hist *h)
 {
-	unsigned msb, shift;
-
-	if (v >= (1ULL << HIST_MAX_BITS))
-		v = (1ULL << HIST_MAX_BITS) - 1;
-	if (v < 2 * HIST_SUB)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - HIST_SUB_BITS;
-	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
-}
-
-static double hist_value(unsigned i)
-{
-	unsigned shift;
-	uint64_t lo;
-
-	if (i < 2 * HIST_SUB)
-		return (double)i;
-	shift = i / HIST_SUB - 1;
-	lo = ((uint64_t)(i % HIST_SUB) + HIST_SUB) << shift;
-	return (double)lo + (double)((1ULL << shift) - 1) / 2.0;
-}
-
-static void hist_add(struct hist *h, int64_t us)
-{
-	uint64_t v = us < 0 ? 0 : (uint64_t)us;
-
-	h->count[hist_index(v)]++;
-	h->total++;
-	h->sum += (double)v;
-	if (v > h->max)
-		h->max = v;
-}
-
-static double hist_pct(const struct hist *h, double p)
-{
-	uint64_t want, seen = 0;
-
-	if (!h->total)
-		return 0;
-	want = (uint64_t)((double)h->total * p / 100.0 + 0.999999);
-	if (want < 1)
-		want = 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want) {
-			double v = hist_value(i);
-
-			return v > (double)h->max ? (double)h->max : v;
-		}
-	}
-	return (double)h->max;
-}
-
-static void hist_json(FILE *f, const char *name, const struct hist *h)
-{
-	fprintf(f,
-		"\"%s\":{\"n\":%llu,\"mean\":%.0f,\"p50\":%.0f,\"p90\":%.0f,"
-		"\"p95\":%.0f,\"p99\":%.0f,\"max\":%llu}",
-		name, (unsigned long long)h->total,
-		h->total ? h->sum / (double)h->total : 0.0, hist_pct(h, 50),
-		hist_pct(h, 90), hist_pct(h, 95), hist_pct(h, 99),
-		(unsigned long long)h->max);
+	bench_hist_json(f, name, h, "n,mean,p50,p90,p95,p99,max", 1, 0);
 }
 
 /* ---- named counters ("hold 409 SEAT_UNAVAILABLE" -> n) ------------------ */
@@ -356,7 +285,7 @@ static uint32_t seat_cursor;
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
 static struct {
-	struct hist start_lag, hold, order, auth, get, auth_to_final, e2e,
+	struct bench_hist start_lag, hold, order, auth, get, auth_to_final, e2e,
 		gw_delay, auth_minus_delay, gw_latency, gw_service, gw_minus_delay;
 	struct counters errors, final, auth_status, mismatch;
 	uint64_t finals, created, seats_confirmed, seats_cancelled, gets;
@@ -713,14 +642,14 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		return;
 	}
 	case S_HOLD:
-		hist_add(&st.hold, us);
+		bench_hist_add(&st.hold, us);
 		o->hold_us = (int32_t)us;
 		if (status != 201)
 			{ http_fail(o, status, b, len, t); return; }
 		o->step = S_ORDER;
 		{ send_step(o, t); return; }
 	case S_ORDER:
-		hist_add(&st.order, us);
+		bench_hist_add(&st.order, us);
 		o->order_us = (int32_t)us;
 		if (status != 201 || !json_str(b, len, "orderId", o->id, sizeof(o->id)))
 			{ http_fail(o, status, b, len, t); return; }
@@ -729,8 +658,8 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		{ send_step(o, t); return; }
 	case S_AUTH:
 		if (opt.mode == M_GATEWAY) {
-			hist_add(&st.gw_latency, (t - o->sched) / 1000);
-			hist_add(&st.gw_service, us);
+			bench_hist_add(&st.gw_latency, (t - o->sched) / 1000);
+			bench_hist_add(&st.gw_service, us);
 			o->auth_us = (int32_t)us;
 			if (status != 200)
 				{ http_fail(o, status, b, len, t); return; }
@@ -738,7 +667,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			count(&st.auth_status, o->auth);
 			{ finish_order(o, O_GW_OK, t); return; }
 		}
-		hist_add(&st.auth, us);
+		bench_hist_add(&st.auth, us);
 		o->auth_us = (int32_t)us;
 		o->t_auth_sent = o->t_sent;
 		if (status != 200)
@@ -757,7 +686,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		o->step = S_GET;
 		{ send_step(o, t); return; }
 	case S_GET:
-		hist_add(&st.get, us);
+		bench_hist_add(&st.get, us);
 		st.gets++;
 		o->gets++;
 		if (status != 200)
@@ -782,8 +711,8 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			snprintf(k, sizeof(k), "%s%s%s", o->status, confirmed ? "" : " ",
 				 confirmed ? "" : o->reason);
 			count(&st.final, k);
-			hist_add(&st.auth_to_final, (t - o->t_auth_sent) / 1000);
-			hist_add(&st.e2e, (t - o->sched) / 1000);
+			bench_hist_add(&st.auth_to_final, (t - o->t_auth_sent) / 1000);
+			bench_hist_add(&st.e2e, (t - o->sched) / 1000);
 			if (confirmed)
 				st.seats_confirmed += o->nseats;
 			else
@@ -1378,7 +1307,7 @@ static void run(void)
 				  : opt.mode == M_GATEWAY ? S_AUTH
 							  : S_NEW;
 			send_step(o, t);
-			hist_add(&st.start_lag, (t - o->sched) / 1000);
+			bench_hist_add(&st.start_lag, (t - o->sched) / 1000);
 		}
 		/* polls that are due */
 		for (int i = 0; i < n_parked;) {
@@ -1599,11 +1528,11 @@ int main(int argc, char **argv)
 				continue;
 			}
 			st.gw_log_found++;
-			hist_add(&st.gw_delay, (int64_t)d * 1000);
+			bench_hist_add(&st.gw_delay, (int64_t)d * 1000);
 			if (opt.mode == M_GATEWAY)
-				hist_add(&st.gw_minus_delay, od->auth_us - (int64_t)d * 1000);
+				bench_hist_add(&st.gw_minus_delay, od->auth_us - (int64_t)d * 1000);
 			else
-				hist_add(&st.auth_minus_delay, od->auth_us - (int64_t)d * 1000);
+				bench_hist_add(&st.auth_minus_delay, od->auth_us - (int64_t)d * 1000);
 		}
 	}
 	if (opt.orders_log)

@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/hist.h"
+
 #define MAX_THREADS 16
 #define MAX_CONNS 20000
 #define IN_CAP 4096
@@ -63,92 +65,10 @@
 #define DRAIN_NS 2000000000LL
 #define MAX_CODES 16
 
-/* ---- log-bucket histogram, microseconds, within 1/64 of the truth ---- */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_MAX_BITS 40
-#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total, max;
-	double sum;
-};
-
-static unsigned hist_index(uint64_t v)
+/* Latencies in microseconds: "name":{n, mean, percentiles, max}. */
+static void hist_json(FILE *f, const char *name, const struct bench_hist *h)
 {
-	unsigned msb, shift;
-
-	if (v >= (1ULL << HIST_MAX_BITS))
-		v = (1ULL << HIST_MAX_BITS) - 1;
-	if (v < 2 * HIST_SUB)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - HIST_SUB_BITS;
-	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
-}
-
-/* the middle of a bucket */
-static double hist_value(unsigned i)
-{
-	unsigned shift;
-	uint64_t lo;
-
-	if (i < 2 * HIST_SUB)
-		return (double)i;
-	shift = i / HIST_SUB - 1;
-	lo = ((uint64_t)(i % HIST_SUB) + HIST_SUB) << shift;
-	return (double)lo + (double)((1ULL << shift) - 1) / 2.0;
-}
-
-static void hist_add(struct hist *h, uint64_t us)
-{
-	h->count[hist_index(us)]++;
-	h->total++;
-	h->sum += (double)us;
-	if (us > h->max)
-		h->max = us;
-}
-
-static void hist_merge(struct hist *a, const struct hist *b)
-{
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		a->count[i] += b->count[i];
-	a->total += b->total;
-	a->sum += b->sum;
-	if (b->max > a->max)
-		a->max = b->max;
-}
-
-static double hist_pct(const struct hist *h, double p)
-{
-	uint64_t want, seen = 0;
-
-	if (!h->total)
-		return 0;
-	want = (uint64_t)((double)h->total * p / 100.0 + 0.999999);
-	if (want < 1)
-		want = 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want) {
-			double v = hist_value(i);
-
-			return v > (double)h->max ? (double)h->max : v;
-		}
-	}
-	return (double)h->max;
-}
-
-static void hist_json(FILE *f, const char *name, const struct hist *h)
-{
-	fprintf(f,
-		"\"%s\":{\"n\":%llu,\"mean\":%.1f,\"p50\":%.0f,\"p90\":%.0f,"
-		"\"p95\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%llu}",
-		name, (unsigned long long)h->total,
-		h->total ? h->sum / (double)h->total : 0.0, hist_pct(h, 50),
-		hist_pct(h, 90), hist_pct(h, 95), hist_pct(h, 99), hist_pct(h, 99.9),
-		(unsigned long long)h->max);
+	bench_hist_json(f, name, h, "n,mean,p50,p90,p95,p99,p999,max", 1, 1);
 }
 
 /* ---- options ---------------------------------------------------------- */
@@ -219,7 +139,7 @@ struct code_count {
 };
 
 struct stats {
-	struct hist hold, rel, all;
+	struct bench_hist hold, rel, all; /* us */
 	uint64_t hold_status[600]; /* http status, or 0..9 for Redis replies */
 	uint64_t rel_status[600];
 	struct code_count codes[MAX_CODES];
@@ -610,15 +530,15 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 {
 	bool in_window = measuring(t);
 	struct stats *st = &w->st;
-	uint64_t us = (uint64_t)((t - c->sent_ns) / 1000);
+	int64_t us = (t - c->sent_ns) / 1000;
 	int s = status < 0 || status >= 600 ? 599 : status;
 
 	if (c->st == C_WAIT_HOLD) {
 		bool ok = hold_granted(status);
 
 		if (in_window) {
-			hist_add(&st->hold, us);
-			hist_add(&st->all, us);
+			bench_hist_add(&st->hold, us);
+			bench_hist_add(&st->all, us);
 			st->hold_status[s]++;
 			count_code(st, code);
 		}
@@ -630,8 +550,8 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 			st->holds_unreleased++;
 	} else if (c->st == C_WAIT_REL) {
 		if (in_window) {
-			hist_add(&st->rel, us);
-			hist_add(&st->all, us);
+			bench_hist_add(&st->rel, us);
+			bench_hist_add(&st->all, us);
 			st->rel_status[s]++;
 			count_code(st, code);
 		}
@@ -1171,9 +1091,9 @@ int main(int argc, char **argv)
 	for (int t = 0; t < opt.threads; t++) {
 		struct stats *s = &workers[t].st;
 
-		hist_merge(&tot.hold, &s->hold);
-		hist_merge(&tot.rel, &s->rel);
-		hist_merge(&tot.all, &s->all);
+		bench_hist_merge(&tot.hold, &s->hold);
+		bench_hist_merge(&tot.rel, &s->rel);
+		bench_hist_merge(&tot.all, &s->all);
 		for (int i = 0; i < 600; i++) {
 			tot.hold_status[i] += s->hold_status[i];
 			tot.rel_status[i] += s->rel_status[i];

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/hist.h"
+
 #define MAX_SEATS 64
 #define LINE_MAX_LEN 160
 
@@ -72,8 +74,7 @@ struct worker {
 	struct conn *conns;
 	int n;
 	atomic_int snapshots, open, failed;
-	uint32_t *delays_us; /* samples */
-	size_t n_delays, cap_delays;
+	struct bench_hist delays; /* ns */
 	uint64_t deliveries, unmatched, other_seats, bytes;
 };
 
@@ -293,16 +294,7 @@ static void on_event(struct worker *w, struct conn *c, uint64_t t)
 			w->unmatched++;
 			return;
 		}
-		if (w->n_delays == w->cap_delays) {
-			size_t ncap = w->cap_delays ? w->cap_delays * 2 : 1 << 20;
-			uint32_t *nd = realloc(w->delays_us, ncap * sizeof(*nd));
-
-			if (!nd)
-				die("realloc");
-			w->delays_us = nd;
-			w->cap_delays = ncap;
-		}
-		w->delays_us[w->n_delays++] = (uint32_t)((t - sent) / 1000);
+		bench_hist_add(&w->delays, (int64_t)(t - sent));
 	}
 }
 
@@ -473,13 +465,6 @@ static int connect_one(struct worker *w, struct conn *c)
 	return epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Streams that got their snapshot or failed, over every worker. */
 static int settled(struct worker *ws)
 {
@@ -488,16 +473,6 @@ static int settled(struct worker *ws)
 	for (int t = 0; t < o.threads; t++)
 		n += atomic_load(&ws[t].snapshots) + atomic_load(&ws[t].failed);
 	return n;
-}
-
-static double pct(const uint32_t *v, size_t n, double p)
-{
-	size_t i;
-
-	if (!n)
-		return 0;
-	i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-	return v[i] / 1000.0;
 }
 
 static void sleep_s(double s)
@@ -516,8 +491,7 @@ int main(int argc, char **argv)
 	long rss0, rss1, rss2;
 	double cpu0, cpu1, cpu2, cpu3, ccpu2, ccpu3, t_connect, hold_secs;
 	uint64_t t0, t1, t2, t3;
-	size_t total = 0, k = 0;
-	uint32_t *all;
+	struct bench_hist *all = calloc(1, sizeof(*all));
 	uint64_t deliveries = 0, unmatched = 0, other_seats = 0, ops_total = 0;
 	int snaps = 0, failed = 0, open_end = 0;
 
@@ -627,9 +601,11 @@ int main(int argc, char **argv)
 	sleep_s(2); /* stragglers */
 	rss2 = proc_rss_kib(o.server_pid);
 	atomic_store(&stop_all, true);
+	if (!all)
+		die("calloc");
 	for (int t = 0; t < o.threads; t++) {
 		pthread_join(ws[t].thr, NULL);
-		total += ws[t].n_delays;
+		bench_hist_merge(all, &ws[t].delays);
 		deliveries += ws[t].deliveries;
 		unmatched += ws[t].unmatched;
 		other_seats += ws[t].other_seats;
@@ -637,28 +613,21 @@ int main(int argc, char **argv)
 	}
 	for (uint32_t i = 0; i < n_seats; i++)
 		ops_total += atomic_load(&ops_done[i]);
-	all = malloc((total ? total : 1) * sizeof(*all));
-	for (int t = 0; t < o.threads; t++) {
-		memcpy(all + k, ws[t].delays_us, ws[t].n_delays * sizeof(*all));
-		k += ws[t].n_delays;
-	}
-	qsort(all, total, sizeof(*all), cmp_u32);
 	printf("{\"subscribers\":%d,\"connected\":%d,\"failed\":%d,\"openAtEnd\":%d,"
 	       "\"connectSeconds\":%.3f,\"event\":%u,\"seats\":\"%u-%u\",\"ratePerSecond\":%.1f,"
 	       "\"holdSeconds\":%.3f,\"changes\":%llu,\"expectedDeliveries\":%llu,"
-	       "\"deliveries\":%llu,\"unmatched\":%llu,\"otherSeatEvents\":%llu,"
-	       "\"delayMs\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
-	       "\"serverRssKiB\":{\"before\":%ld,\"withStreams\":%ld,\"afterHolds\":%ld},"
-	       "\"rssPerSubscriberKiB\":%.2f,"
-	       "\"serverCpuSeconds\":{\"connect\":%.2f,\"holds\":%.2f},"
-	       "\"serverCpuPercentDuringHolds\":%.1f,\"clientCpuPercentDuringHolds\":%.1f}\n",
+	       "\"deliveries\":%llu,\"unmatched\":%llu,\"otherSeatEvents\":%llu,",
 	       o.subscribers, snaps, failed, open_end, t_connect, o.event, o.seat_lo, o.seat_hi,
 	       o.rate, hold_secs, (unsigned long long)ops_total,
 	       (unsigned long long)ops_total * (unsigned long long)snaps,
 	       (unsigned long long)deliveries, (unsigned long long)unmatched,
-	       (unsigned long long)other_seats,
-	       pct(all, total, 50), pct(all, total, 90), pct(all, total, 99),
-	       pct(all, total, 99.9), total ? all[total - 1] / 1000.0 : 0.0, rss0, rss1, rss2,
+	       (unsigned long long)other_seats);
+	bench_hist_json(stdout, "delayMs", all, "p50,p90,p99,p999,max", 1e6, 2);
+	printf(",\"serverRssKiB\":{\"before\":%ld,\"withStreams\":%ld,\"afterHolds\":%ld},"
+	       "\"rssPerSubscriberKiB\":%.2f,"
+	       "\"serverCpuSeconds\":{\"connect\":%.2f,\"holds\":%.2f},"
+	       "\"serverCpuPercentDuringHolds\":%.1f,\"clientCpuPercentDuringHolds\":%.1f}\n",
+	       rss0, rss1, rss2,
 	       (double)(rss1 - rss0) / (double)(snaps ? snaps : 1), cpu1 - cpu0, cpu3 - cpu2,
 	       100.0 * (cpu3 - cpu2) / hold_secs, 100.0 * (ccpu3 - ccpu2) / hold_secs);
 	return 0;

@@ -21,7 +21,6 @@
  * Output: one JSON object on stdout. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,6 +38,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "bench/lib/hist.h"
 #include "userspace/lib/wire_codec.h"
 
 #define MAX_THREADS 64
@@ -50,91 +50,6 @@
 #define SLOT_BITS 16 /* request id = generation << 16 | slot */
 #define RX_BUF 128   /* a reply is 32 bytes; room to see longer ones */
 #define DRAIN_MAX_NS 500000000LL
-
-/* ---- log-bucket latency histogram (HDR style) ------------------------- */
-
-/* 64 linear sub-buckets per power of two: any value is reported within
- * 1/64 (1.6 %) of the truth. Values are nanoseconds, capped at 2^40. */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_MAX_BITS 40
-#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total;
-	uint64_t max;
-	uint64_t min;
-	double sum;
-};
-
-static unsigned hist_index(uint64_t v)
-{
-	unsigned msb, shift;
-
-	if (v >= (1ULL << HIST_MAX_BITS))
-		v = (1ULL << HIST_MAX_BITS) - 1;
-	if (v < (2 * HIST_SUB))
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - HIST_SUB_BITS;
-	return shift * HIST_SUB + (unsigned)(v >> shift);
-}
-
-/* Highest value that lands in bucket idx. */
-static uint64_t hist_upper(unsigned idx)
-{
-	unsigned shift, mant;
-
-	if (idx < 2 * HIST_SUB)
-		return idx;
-	shift = idx / HIST_SUB - 1;
-	mant = idx - shift * HIST_SUB;
-	return (((uint64_t)mant + 1) << shift) - 1;
-}
-
-static void hist_add(struct hist *h, uint64_t v)
-{
-	h->count[hist_index(v)]++;
-	h->total++;
-	h->sum += (double)v;
-	if (v > h->max)
-		h->max = v;
-	if (h->total == 1 || v < h->min)
-		h->min = v;
-}
-
-static void hist_merge(struct hist *into, const struct hist *h)
-{
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		into->count[i] += h->count[i];
-	if (h->total && (!into->total || h->min < into->min))
-		into->min = h->min;
-	into->total += h->total;
-	into->sum += h->sum;
-	if (h->max > into->max)
-		into->max = h->max;
-}
-
-static uint64_t hist_percentile(const struct hist *h, double q)
-{
-	uint64_t want, seen = 0;
-
-	if (!h->total)
-		return 0;
-	want = (uint64_t)ceil(q * (double)h->total);
-	if (want == 0)
-		want = 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want) {
-			uint64_t up = hist_upper(i);
-
-			return up < h->max ? up : h->max;
-		}
-	}
-	return h->max;
-}
 
 /* ---- options -------------------------------------------------------------- */
 
@@ -201,7 +116,7 @@ struct stats {
 	uint64_t send_errors, recv_errors, redis_errors;
 	uint64_t status[TKT_STATUS_COUNT];
 	uint64_t in_flight_at_end;
-	struct hist lat;
+	struct bench_hist lat; /* ns */
 };
 
 struct worker {
@@ -264,7 +179,7 @@ static void record_reply(struct worker *w, struct slot *s, uint8_t status,
 		return;
 	w->st.received++;
 	w->st.status[status]++;
-	hist_add(&w->st.lat, (uint64_t)(t - s->lat_ns));
+	bench_hist_add(&w->st.lat, t - s->lat_ns);
 }
 
 /* ---- UDP backend ------------------------------------------------------- */
@@ -1132,7 +1047,7 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 		sum.in_flight_at_end += s->in_flight_at_end;
 		for (int k = 0; k < TKT_STATUS_COUNT; k++)
 			sum.status[k] += s->status[k];
-		hist_merge(&sum.lat, &s->lat);
+		bench_hist_merge(&sum.lat, &s->lat);
 		if (!err && ws[i].error[0])
 			err = ws[i].error;
 	}
@@ -1170,16 +1085,9 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 	}
 	printf("},\"decisions_per_s\":%.1f,",
 	       measured_s > 0 ? (double)sum.received / measured_s : 0.0);
-	printf("\"latency_us\":{\"count\":%llu,\"min\":%.2f,\"mean\":%.2f,"
-	       "\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
-	       "\"max\":%.2f},",
-	       (unsigned long long)sum.lat.total, (double)sum.lat.min / 1e3,
-	       sum.lat.total ? sum.lat.sum / (double)sum.lat.total / 1e3 : 0.0,
-	       (double)hist_percentile(&sum.lat, 0.50) / 1e3,
-	       (double)hist_percentile(&sum.lat, 0.90) / 1e3,
-	       (double)hist_percentile(&sum.lat, 0.99) / 1e3,
-	       (double)hist_percentile(&sum.lat, 0.999) / 1e3,
-	       (double)sum.lat.max / 1e3);
+	bench_hist_json(stdout, "latency_us", &sum.lat,
+			"count,min,mean,p50,p90,p99,p999,max", 1e3, 2);
+	printf(",");
 	/* client CPU over the measured window (getrusage of this process) */
 	printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"window_s\":%.3f,"
 	       "\"wall_s\":%.3f,\"client_ns_per_decision\":%.1f}",

@@ -35,6 +35,7 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
+#include "bench/lib/hist.h"
 #include "bpf/seat_word.h" /* TKT_MAX_SEATS */
 #include "bpf/session_token.h"
 #include "bpf/ticket_maps.h"
@@ -924,42 +925,11 @@ out:
 
 /* ---- prog_test_run ----------------------------------------------------- */
 
-static int cmp_u32(const void *a, const void *b)
+/* ns per run: "name":{mean, min, percentiles, max} */
+static void print_dist(const char *name, const struct bench_hist *h)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct dist {
-	double mean;
-	uint32_t min, p10, median, p90, p99, max;
-};
-
-static struct dist summarize(uint32_t *v, long n)
-{
-	struct dist d = {0};
-	double sum = 0;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_u32);
-	for (long i = 0; i < n; i++)
-		sum += v[i];
-	d.mean = sum / (double)n;
-	d.min = v[0];
-	d.p10 = v[n / 10];
-	d.median = v[n / 2];
-	d.p90 = v[n * 9 / 10];
-	d.p99 = v[n * 99 / 100];
-	d.max = v[n - 1];
-	return d;
-}
-
-static void print_dist(const char *name, const struct dist *d)
-{
-	printf("\"%s\":{\"mean\":%.2f,\"min\":%u,\"p10\":%u,\"median\":%u,"
-	       "\"p90\":%u,\"p99\":%u,\"max\":%u}",
-	       name, d->mean, d->min, d->p10, d->median, d->p90, d->p99,
-	       d->max);
+	bench_hist_json(stdout, name, h, "mean,min,p10,median,p90,p99,max", 1,
+			2);
 }
 
 /* A one-instruction program that returns XDP_PASS: what a test run costs
@@ -991,7 +961,7 @@ static int cmd_test_run(const struct calib_opts *o)
 	struct bpf_program *prog;
 	struct bpf_object *obj;
 	struct frame *frames = NULL;
-	uint32_t *dur = NULL, *base = NULL;
+	struct bench_hist *dur = NULL, *base = NULL; /* ns per run */
 	long actions[6] = {0}, status[TKT_STATUS_COUNT] = {0};
 	long no_reply = 0, records = 0, failures = 0;
 	struct bpf_prog_info info0, info1;
@@ -1027,8 +997,8 @@ static int cmd_test_run(const struct calib_opts *o)
 			fprintf(stderr, "xdp_calib: bpf_enable_stats: %s\n",
 				strerror(errno));
 	}
-	dur = calloc((size_t)o->runs, sizeof(*dur));
-	base = calloc((size_t)o->runs, sizeof(*base));
+	dur = calloc(1, sizeof(*dur));
+	base = calloc(1, sizeof(*base));
 	if (!dur || !base)
 		goto out;
 	memset(&info0, 0, sizeof(info0));
@@ -1055,11 +1025,10 @@ static int cmd_test_run(const struct calib_opts *o)
 			if (failures++ == 0)
 				fprintf(stderr, "xdp_calib: test run: %s\n",
 					strerror(errno));
-			base[i] = dur[i] = 0;
 			continue;
 		}
-		base[i] = e.duration;
-		dur[i] = t.duration;
+		bench_hist_add(base, e.duration);
+		bench_hist_add(dur, t.duration);
 		actions[t.retval < 5 ? t.retval : 5]++;
 		if (t.data_size_out >= L4_PAYLOAD_OFF &&
 		    tkt_parse_reply(out + L4_PAYLOAD_OFF,
@@ -1079,8 +1048,6 @@ static int cmd_test_run(const struct calib_opts *o)
 	bpf_obj_get_info_by_fd(prog_fd, &info1, &ilen);
 
 	{
-		struct dist dp = summarize(dur, o->runs);
-		struct dist db = summarize(base, o->runs);
 		bool first = true;
 
 		printf("{\"tool\":\"xdp_calib\",\"mode\":\"prog_test_run\","
@@ -1088,12 +1055,13 @@ static int cmd_test_run(const struct calib_opts *o)
 		       "\"packets\":%d,\"frame_len\":%u,\"failures\":%ld,",
 		       o->obj, o->prog, o->runs, nframes, frames[0].len,
 		       failures);
-		print_dist("ns_per_run", &dp);
+		print_dist("ns_per_run", dur);
 		printf(",");
-		print_dist("empty_prog_ns_per_run", &db);
+		print_dist("empty_prog_ns_per_run", base);
 		printf(",\"net_ns_per_run\":{\"median\":%.1f,\"mean\":%.2f}",
-		       (double)dp.median - (double)db.median,
-		       dp.mean - db.mean);
+		       (double)bench_hist_percentile(dur, 0.5) -
+			       (double)bench_hist_percentile(base, 0.5),
+		       bench_hist_mean(dur) - bench_hist_mean(base));
 		if (stats_fd >= 0 && info1.run_cnt > info0.run_cnt)
 			printf(",\"bpf_stats\":{\"run_cnt\":%llu,"
 			       "\"run_time_ns\":%llu,\"ns_per_run\":%.2f}",
