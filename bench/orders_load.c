@@ -71,6 +71,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 
 #define MAX_CONNS 20000
@@ -782,36 +783,6 @@ static int on_readable(struct conn *c)
 
 /* ---- CPU ------------------------------------------------------------- */
 
-static double stat_cpu_s(const char *path, char *comm, size_t commcap)
-{
-	char buf[2048], *p, *q;
-	unsigned long long ut, stt;
-	FILE *f = fopen(path, "r");
-	size_t k;
-
-	if (!f)
-		return -1;
-	k = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[k] = '\0';
-	p = strrchr(buf, ')');
-	q = strchr(buf, '(');
-	if (comm && q && p && p > q)
-		snprintf(comm, commcap, "%.*s", (int)(p - q - 1), q + 1);
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &stt) != 2)
-		return -1;
-	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double pid_cpu(int pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	return stat_cpu_s(path, NULL, 0);
-}
-
 struct thread_cpu {
 	int tid;
 	char comm[32];
@@ -840,7 +811,7 @@ static void threads_sample(int pid, bool first)
 		if (tid <= 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%d/stat", dir, tid);
-		s = stat_cpu_s(path, comm, sizeof(comm));
+		s = bench_stat_cpu_s(path, comm, sizeof(comm));
 		if (s < 0)
 			continue;
 		for (i = 0; i < n_threads && threads[i].tid != tid; i++)
@@ -871,22 +842,6 @@ static int cmp_thread(const void *a, const void *b)
 	double dx = x->s1 - x->s0, dy = y->s1 - y->s0;
 
 	return dx < dy ? 1 : dx > dy ? -1 : 0;
-}
-
-static void host_cpu(unsigned long long *busy, unsigned long long *total)
-{
-	unsigned long long v[10] = {0};
-	FILE *f = fopen("/proc/stat", "r");
-
-	*busy = *total = 0;
-	if (!f)
-		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-		*total = *busy + v[3] + v[4];
-	}
-	fclose(f);
 }
 
 /* ---- what a thread is doing: /proc/<tid>/syscall every 10 ms ----------------
@@ -1443,9 +1398,8 @@ static void print_per_sec(FILE *f, int64_t t_stop)
 
 int main(int argc, char **argv)
 {
-	double cpu0[MAX_PIDS], cpu1[MAX_PIDS];
-	unsigned long long hb0, ht0, hb1, ht1;
-	struct rusage ru0, ru1;
+	double cpu0[MAX_PIDS], cpu1[MAX_PIDS], self0, self1;
+	struct bench_host_cpu host0, host1;
 	int64_t t_stop;
 	FILE *o = stdout;
 
@@ -1488,19 +1442,19 @@ int main(int argc, char **argv)
 	tokens_out = stdout;
 
 	for (int i = 0; i < opt.n_pids; i++)
-		cpu0[i] = pid_cpu(opt.pid[i]);
+		cpu0[i] = bench_pid_cpu_s(opt.pid[i]);
 	if (opt.threads_of)
 		threads_sample(opt.threads_of, true);
-	host_cpu(&hb0, &ht0);
-	getrusage(RUSAGE_SELF, &ru0);
+	bench_host_cpu_read(&host0);
+	self0 = bench_self_cpu_s(NULL, NULL);
 	run();
 	t_stop = now_ns();
 	for (int i = 0; i < opt.n_pids; i++)
-		cpu1[i] = pid_cpu(opt.pid[i]);
+		cpu1[i] = bench_pid_cpu_s(opt.pid[i]);
 	if (opt.threads_of)
 		threads_sample(opt.threads_of, false);
-	host_cpu(&hb1, &ht1);
-	getrusage(RUSAGE_SELF, &ru1);
+	bench_host_cpu_read(&host1);
+	self1 = bench_self_cpu_s(NULL, NULL);
 
 	if (opt.mode == M_SESSIONS) {
 		fflush(stdout);
@@ -1553,12 +1507,9 @@ int main(int argc, char **argv)
 	}
 	if (min_sec == UINT64_MAX)
 		min_sec = 0;
-	double client_cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-			    (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-			    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-			    (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	double client_cpu = self1 - self0;
 	double wall = (double)(t_stop - t_start) / 1e9;
-	double host_busy = ht1 > ht0 ? 100.0 * (double)(hb1 - hb0) / (double)(ht1 - ht0) : -1;
+	double host_busy = bench_host_busy_pct(&host0, &host1);
 	uint64_t started = (uint64_t)n_orders - st.not_started;
 
 	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"event\":%u,\"seats\":\"%u-%u\","

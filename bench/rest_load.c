@@ -56,6 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 
 #define MAX_THREADS 16
@@ -849,46 +850,6 @@ static void raise_nofile(void)
 	}
 }
 
-static double proc_cpu_s(int pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long long ut, stt;
-	FILE *f;
-	size_t k;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	k = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[k] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &stt) != 2)
-		return -1;
-	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* busy and total jiffies of all CPUs */
-static void host_cpu(unsigned long long *busy, unsigned long long *total)
-{
-	unsigned long long v[10] = {0};
-	FILE *f = fopen("/proc/stat", "r");
-
-	*busy = *total = 0;
-	if (!f)
-		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-		*total = *busy + v[3] + v[4];
-	}
-	fclose(f);
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1008,9 +969,8 @@ static void status_json(FILE *f, const char *name, const uint64_t *s)
 int main(int argc, char **argv)
 {
 	struct stats tot;
-	double cpu0, cpu1, secs;
-	unsigned long long hb0, ht0, hb1, ht1;
-	struct rusage ru0, ru1;
+	double cpu0, cpu1, secs, self0, self1;
+	struct bench_host_cpu host0, host1;
 	int64_t t_done;
 	int connected = 0;
 	uint64_t granted;
@@ -1071,17 +1031,17 @@ int main(int argc, char **argv)
 	for (int t = 0; t < opt.threads; t++)
 		connected += workers[t].connected;
 
-	cpu0 = proc_cpu_s(opt.server_pid);
-	host_cpu(&hb0, &ht0);
-	getrusage(RUSAGE_SELF, &ru0);
+	cpu0 = bench_pid_cpu_s(opt.server_pid);
+	bench_host_cpu_read(&host0);
+	self0 = bench_self_cpu_s(NULL, NULL);
 	t_start_ns = now_ns();
 	t_end_ns = t_start_ns + (int64_t)(opt.duration * 1e9);
 	atomic_store(&go, 1);
 	while (now_ns() < t_end_ns)
 		usleep(10000);
-	cpu1 = proc_cpu_s(opt.server_pid);
-	host_cpu(&hb1, &ht1);
-	getrusage(RUSAGE_SELF, &ru1);
+	cpu1 = bench_pid_cpu_s(opt.server_pid);
+	bench_host_cpu_read(&host1);
+	self1 = bench_self_cpu_s(NULL, NULL);
 	for (int t = 0; t < opt.threads; t++)
 		pthread_join(workers[t].tid, NULL);
 	t_done = now_ns();
@@ -1120,13 +1080,9 @@ int main(int argc, char **argv)
 	}
 	granted = tot.hold_status[opt.mode == MODE_HTTP ? 201 : 0];
 
-	double client_cpu =
-		(double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-		(double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-		(double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-		(double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	double client_cpu = self1 - self0;
 	double server_cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-	double host_busy = ht1 > ht0 ? 100.0 * (double)(hb1 - hb0) / (double)(ht1 - ht0) : -1;
+	double host_busy = bench_host_busy_pct(&host0, &host1);
 	FILE *o = stdout;
 
 	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"conns\":%d,"

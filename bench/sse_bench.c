@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 
 #define MAX_SEATS 64
@@ -104,55 +105,6 @@ static int parse_addr(const char *s, struct sockaddr_in *a)
 	a->sin_family = AF_INET;
 	a->sin_port = htons((uint16_t)atoi(colon + 1));
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
-}
-
-/* ---- /proc ---- */
-
-static long proc_rss_kib(int pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kib = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kib;
-}
-
-static double proc_cpu_s(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the name may hold spaces */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- one blocking HTTP request (POST /api/sessions) ---- */
@@ -545,8 +497,8 @@ int main(int argc, char **argv)
 	if (http_token(token))
 		die("POST /api/sessions");
 
-	rss0 = proc_rss_kib(o.server_pid);
-	cpu0 = proc_cpu_s(o.server_pid);
+	rss0 = bench_pid_rss_kib(o.server_pid);
+	cpu0 = bench_pid_cpu_s(o.server_pid);
 	ws = calloc((size_t)o.threads, sizeof(*ws));
 	for (int t = 0; t < o.threads; t++) {
 		ws[t].n = o.subscribers / o.threads + (t < o.subscribers % o.threads);
@@ -585,21 +537,21 @@ int main(int argc, char **argv)
 	t1 = now_ns();
 	t_connect = (double)(t1 - t0) / 1e9;
 	sleep_s(o.settle); /* every stream idle and suspended */
-	rss1 = proc_rss_kib(o.server_pid);
-	cpu1 = proc_cpu_s(o.server_pid);
+	rss1 = bench_pid_rss_kib(o.server_pid);
+	cpu1 = bench_pid_cpu_s(o.server_pid);
 
 	atomic_store(&generating, true);
-	cpu2 = proc_cpu_s(o.server_pid);
-	ccpu2 = self_cpu_s();
+	cpu2 = bench_pid_cpu_s(o.server_pid);
+	ccpu2 = bench_self_cpu_s(NULL, NULL);
 	t2 = now_ns();
 	pthread_create(&gen, NULL, generator, token);
 	pthread_join(gen, NULL);
 	t3 = now_ns();
-	cpu3 = proc_cpu_s(o.server_pid);
-	ccpu3 = self_cpu_s();
+	cpu3 = bench_pid_cpu_s(o.server_pid);
+	ccpu3 = bench_self_cpu_s(NULL, NULL);
 	hold_secs = (double)(t3 - t2) / 1e9;
 	sleep_s(2); /* stragglers */
-	rss2 = proc_rss_kib(o.server_pid);
+	rss2 = bench_pid_rss_kib(o.server_pid);
 	atomic_store(&stop_all, true);
 	if (!all)
 		die("calloc");

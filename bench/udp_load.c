@@ -31,13 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
+#include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "userspace/lib/wire_codec.h"
 
@@ -943,63 +943,17 @@ static void usage(FILE *f)
  * CPU figures and the decision count cover the same interval. */
 struct cpu_snap {
 	int64_t t;
-	struct rusage self;
-	uint64_t stat[8]; /* /proc/stat "cpu": user nice system idle iowait
-			   * irq softirq steal, in clock ticks */
-	bool have_stat;
-	uint64_t server_ticks; /* utime + stime of --server-pid */
-	bool have_server;
+	double self_user_s, self_sys_s; /* this process */
+	struct bench_host_cpu host;     /* the machine, all CPUs */
+	double server_s;                /* --server-pid, or -1 */
 };
-
-static bool read_proc_stat(uint64_t v[8])
-{
-	FILE *f = fopen("/proc/stat", "r");
-	unsigned long long a[8];
-	int n;
-
-	if (!f)
-		return false;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &a[0],
-		   &a[1], &a[2], &a[3], &a[4], &a[5], &a[6], &a[7]);
-	fclose(f);
-	if (n != 8)
-		return false;
-	for (int i = 0; i < 8; i++)
-		v[i] = a[i];
-	return true;
-}
-
-static bool read_proc_ticks(int pid, uint64_t *ticks)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* the command name may hold spaces: fields count from its ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		return false;
-	*ticks = ut + st;
-	return true;
-}
 
 static void take_snap(struct cpu_snap *s, int server_pid)
 {
 	s->t = now_ns();
-	getrusage(RUSAGE_SELF, &s->self);
-	s->have_stat = read_proc_stat(s->stat);
-	s->have_server = server_pid > 0 &&
-			 read_proc_ticks(server_pid, &s->server_ticks);
+	bench_self_cpu_s(&s->self_user_s, &s->self_sys_s);
+	bench_host_cpu_read(&s->host);
+	s->server_s = bench_pid_cpu_s(server_pid);
 }
 
 /* Sleeps until the monotonic time t, or until a signal asks us to stop. */
@@ -1014,11 +968,6 @@ static void sleep_until(int64_t t)
 		;
 }
 
-static double tv_s(const struct timeval *tv)
-{
-	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
-}
-
 /* ---- report ------------------------------------------------------------------- */
 
 static void print_report(const struct load_opts *o, struct worker *ws,
@@ -1026,9 +975,9 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 			 const struct cpu_snap *a, const struct cpu_snap *b)
 {
 	struct stats sum;
-	double user = tv_s(&b->self.ru_utime) - tv_s(&a->self.ru_utime);
-	double sys = tv_s(&b->self.ru_stime) - tv_s(&a->self.ru_stime);
-	double tick_ns = 1e9 / (double)sysconf(_SC_CLK_TCK);
+	double user = b->self_user_s - a->self_user_s;
+	double sys = b->self_sys_s - a->self_sys_s;
+	double tick_ns = bench_tick_ns();
 	const char *err = NULL;
 	bool first = true;
 
@@ -1094,22 +1043,26 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 	       user, sys, (double)(b->t - a->t) / 1e9, wall_s,
 	       sum.received ? (user + sys) * 1e9 / (double)sum.received : 0.0);
 	/* the whole machine over the same window (/proc/stat, all CPUs) */
-	if (a->have_stat && b->have_stat) {
-		double d[8], busy, n = sum.received ? (double)sum.received : 1;
+	if (a->host.ok && b->host.ok) {
+		double d[BENCH_CPU_FIELDS], busy;
+		double n = sum.received ? (double)sum.received : 1;
 
-		for (int i = 0; i < 8; i++)
-			d[i] = (double)(b->stat[i] - a->stat[i]) * tick_ns;
-		busy = d[0] + d[1] + d[2] + d[5] + d[6] + d[7];
+		for (int i = 0; i < BENCH_CPU_FIELDS; i++)
+			d[i] = (double)(b->host.ticks[i] - a->host.ticks[i]) *
+			       tick_ns;
+		busy = (double)(bench_host_busy(&b->host) -
+				bench_host_busy(&a->host)) *
+		       tick_ns;
 		printf(",\"host_cpu\":{\"user_ns\":%.0f,\"system_ns\":%.0f,"
 		       "\"irq_ns\":%.0f,\"softirq_ns\":%.0f,\"idle_ns\":%.0f,"
 		       "\"busy_ns\":%.0f,\"softirq_ns_per_decision\":%.1f,"
 		       "\"busy_ns_per_decision\":%.1f",
-		       d[0] + d[1], d[2], d[5], d[6], d[3] + d[4], busy,
-		       d[6] / n, busy / n);
-		if (a->have_server && b->have_server) {
-			double srv = (double)(b->server_ticks -
-					      a->server_ticks) *
-				     tick_ns;
+		       d[BENCH_CPU_USER] + d[BENCH_CPU_NICE], d[BENCH_CPU_SYSTEM],
+		       d[BENCH_CPU_IRQ], d[BENCH_CPU_SOFTIRQ],
+		       d[BENCH_CPU_IDLE] + d[BENCH_CPU_IOWAIT], busy,
+		       d[BENCH_CPU_SOFTIRQ] / n, busy / n);
+		if (a->server_s >= 0 && b->server_s >= 0) {
+			double srv = (b->server_s - a->server_s) * 1e9;
 
 			printf(",\"server_pid\":%d,\"server_ns\":%.0f,"
 			       "\"server_ns_per_decision\":%.1f",
