@@ -62,14 +62,14 @@ $(XDP_CALIB): bench/xdp_calib.c $(LIBBENCH) $(LIBTKT) $(BPF_SKEL) $(LIBBENCH_HDR
 	$(link_c)
 $(XDP_CALIB): private EXTRA_LDLIBS := $(LDLIBS_BPF)
 
-$(ORDERS_LOAD): bench/orders_load.c $(LIBBENCH) $(LIBBENCH_HDRS)
+$(ORDERS_LOAD): bench/orders_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
 
-$(REST_LOAD): bench/rest_load.c $(LIBBENCH) $(LIBBENCH_HDRS)
+$(REST_LOAD): bench/rest_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
 $(REST_LOAD): private EXTRA_LDLIBS := -lpthread
 
-$(SSE_BENCH): bench/sse_bench.c $(LIBBENCH) $(LIBBENCH_HDRS)
+$(SSE_BENCH): bench/sse_bench.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
 $(SSE_BENCH): private EXTRA_LDLIBS := -lpthread
 

@@ -50,13 +50,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -64,15 +60,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/conn.h"
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
 
 #define MAX_CONNS 20000
 #define MAX_ORDERS 2000000
@@ -143,8 +139,7 @@ enum mode { M_ORDERS, M_GATEWAY, M_SESSIONS };
 
 static struct {
 	enum mode mode;
-	char host[64];
-	int port;
+	const char *target;
 	const char *tokens_path;
 	uint32_t event;
 	uint32_t seat_lo, seat_hi;
@@ -172,8 +167,7 @@ static struct {
 	double start_grace_s;
 } opt = {
 	.mode = M_ORDERS,
-	.host = "127.0.0.1",
-	.port = 8080,
+	.target = "127.0.0.1:8080",
 	.event = 1,
 	.seat_lo = 0,
 	.seat_hi = 99,
@@ -195,18 +189,6 @@ static struct {
 
 static char (*tokens)[33];
 static int n_tokens;
-
-__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "orders_load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(2);
-}
 
 static int64_t now_ns(void)
 {
@@ -272,7 +254,7 @@ struct conn {
 	int in_len;
 };
 
-static struct sockaddr_in target;
+static struct bench_endpoint target; /* --target, resolved */
 static int epfd;
 static struct conn *conns;
 static int *free_stack, n_free;
@@ -299,30 +281,15 @@ static struct {
 
 static void want_write(struct conn *c, bool on)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
-				 .data.ptr = c};
-
-	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	bench_epoll_want_write(epfd, c->fd, c, on);
 }
 
 static int open_conn(struct conn *c)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+	int fd = bench_tcp_open(&target, epfd, EPOLLIN | EPOLLOUT, c);
 
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 &&
-	    errno != EINPROGRESS) {
-		close(fd);
-		return -1;
-	}
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		return -1;
-	}
 	c->fd = fd;
 	c->st = C_CONNECTING;
 	c->in_len = 0;
@@ -331,10 +298,7 @@ static int open_conn(struct conn *c)
 
 static void close_conn(struct conn *c)
 {
-	if (c->fd >= 0) {
-		epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-	}
+	bench_epoll_close(epfd, c->fd);
 	c->fd = -1;
 	c->st = C_CLOSED;
 	c->in_len = 0;
@@ -343,21 +307,11 @@ static void close_conn(struct conn *c)
 /* Writes what is pending; -1 when the connection broke. */
 static int flush_out(struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t k = send(c->fd, c->out + c->out_off,
-				 (size_t)(c->out_len - c->out_off), MSG_NOSIGNAL);
+	int rc = bench_send_pending(c->fd, c->out, c->out_len, &c->out_off);
 
-		if (k < 0) {
-			if (errno == EAGAIN) {
-				want_write(c, true);
-				return 0;
-			}
-			return -1;
-		}
-		c->out_off += (int)k;
-	}
-	want_write(c, false);
-	return 0;
+	if (rc >= 0)
+		want_write(c, rc == 0);
+	return rc < 0 ? -1 : 0;
 }
 
 static void release_conn(struct conn *c)
@@ -406,7 +360,7 @@ static void build(struct order *o)
 				      "Authorization: Bearer %s\r\n"
 				      "Content-Type: application/json\r\n"
 				      "Content-Length: %d\r\n\r\n%s",
-				      opt.host, opt.port, tok, bl, body);
+				      target.host, target.port, tok, bl, body);
 		break;
 	case S_ORDER:
 		if (o->nseats == 2)
@@ -421,7 +375,7 @@ static void build(struct order *o)
 				      "Idempotency-Key: %s-%d\r\n"
 				      "Content-Type: application/json\r\n"
 				      "Content-Length: %d\r\n\r\n%s",
-				      opt.host, opt.port, tok, opt.key_prefix,
+				      target.host, target.port, tok, opt.key_prefix,
 				      (int)(o - orders), bl, body);
 		break;
 	case S_AUTH:
@@ -433,7 +387,7 @@ static void build(struct order *o)
 					      "POST /v1/authorize HTTP/1.1\r\nHost: %s:%d\r\n"
 					      "Content-Type: application/json\r\n"
 					      "Content-Length: %d\r\n\r\n%s",
-					      opt.host, opt.port, bl, body);
+					      target.host, target.port, bl, body);
 		} else {
 			bl = snprintf(body, sizeof(body), "{\"orderId\":\"%s\"}", o->id);
 			c->out_len = snprintf(c->out, OUT_CAP,
@@ -441,20 +395,20 @@ static void build(struct order *o)
 					      "Host: %s:%d\r\nAuthorization: Bearer %s\r\n"
 					      "Content-Type: application/json\r\n"
 					      "Content-Length: %d\r\n\r\n%s",
-					      opt.host, opt.port, tok, bl, body);
+					      target.host, target.port, tok, bl, body);
 		}
 		break;
 	case S_GET:
 		c->out_len = snprintf(c->out, OUT_CAP,
 				      "GET /api/orders/%s HTTP/1.1\r\nHost: %s:%d\r\n"
 				      "Authorization: Bearer %s\r\n\r\n",
-				      o->id, opt.host, opt.port, tok);
+				      o->id, target.host, target.port, tok);
 		break;
 	case S_NEW: /* sessions mode */
 		c->out_len = snprintf(c->out, OUT_CAP,
 				      "POST /api/sessions HTTP/1.1\r\nHost: %s:%d\r\n"
 				      "Content-Length: 0\r\n\r\n",
-				      opt.host, opt.port);
+				      target.host, target.port);
 		break;
 	default:
 		c->out_len = 0;
@@ -550,69 +504,11 @@ static int setup_order(struct order *o, int n)
 
 /* ---- answers --------------------------------------------------------- */
 
-/* Bytes of one complete answer (0: need more, -1: malformed); status, body. */
-static int parse_answer(struct conn *c, int *status, const char **body,
-			int *body_len, bool *close_after)
-{
-	char *hend = memmem(c->in, (size_t)c->in_len, "\r\n\r\n", 4);
-	long clen = 0;
-	int hlen;
-
-	*close_after = false;
-	if (!hend)
-		return c->in_len >= IN_CAP ? -1 : 0;
-	hlen = (int)(hend - c->in) + 4;
-	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.", 7))
-		return -1;
-	*status = atoi(c->in + 9);
-	for (char *p = memmem(c->in, (size_t)hlen, "\r\n", 2); p && p < hend;
-	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
-		char *h = p + 2;
-
-		if (!strncasecmp(h, "Content-Length:", 15))
-			clen = strtol(h + 15, NULL, 10);
-		else if (!strncasecmp(h, "Connection:", 11)) {
-			char *eol = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
-
-			for (char *q = h + 11; eol && q + 5 <= eol; q++)
-				if (!strncasecmp(q, "close", 5))
-					*close_after = true;
-		} else if (!strncasecmp(h, "Transfer-Encoding:", 18))
-			return -1; /* both servers answer with Content-Length */
-	}
-	if (clen < 0 || hlen + clen > IN_CAP)
-		return -1;
-	if (c->in_len < hlen + clen)
-		return 0;
-	*body = c->in + hlen;
-	*body_len = (int)clen;
-	return hlen + (int)clen;
-}
-
-/* The string value of "key" in a flat JSON body (first occurrence). */
-static bool json_str(const char *b, int len, const char *key, char *out, size_t cap)
-{
-	char pat[48];
-	int pl = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	const char *k = memmem(b, (size_t)len, pat, (size_t)pl), *q;
-
-	out[0] = '\0';
-	if (!k)
-		return false;
-	k += pl;
-	q = memchr(k, '"', (size_t)(b + len - k));
-	if (!q || (size_t)(q - k) >= cap)
-		return false;
-	memcpy(out, k, (size_t)(q - k));
-	out[q - k] = '\0';
-	return true;
-}
-
 static void http_fail(struct order *o, int status, const char *b, int len, int64_t t)
 {
 	char code[40], what[64];
 
-	if (!json_str(b, len, "code", code, sizeof(code)))
+	if (!bench_json_str(b, len, "code", code, sizeof(code)))
 		snprintf(code, sizeof(code), "-");
 	snprintf(what, sizeof(what), "%d %s", status, code);
 	fail_order(o, what, t);
@@ -634,7 +530,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 	case S_NEW: { /* a session */
 		char tok[40];
 
-		if (status == 201 && json_str(b, len, "token", tok, sizeof(tok))) {
+		if (status == 201 && bench_json_str(b, len, "token", tok, sizeof(tok))) {
 			fprintf(tokens_out, "%s\n", tok);
 			finish_order(o, O_GW_OK, t);
 		} else {
@@ -652,7 +548,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 	case S_ORDER:
 		bench_hist_add(&st.order, us);
 		o->order_us = (int32_t)us;
-		if (status != 201 || !json_str(b, len, "orderId", o->id, sizeof(o->id)))
+		if (status != 201 || !bench_json_str(b, len, "orderId", o->id, sizeof(o->id)))
 			{ http_fail(o, status, b, len, t); return; }
 		st.created++;
 		o->step = S_AUTH;
@@ -664,7 +560,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			o->auth_us = (int32_t)us;
 			if (status != 200)
 				{ http_fail(o, status, b, len, t); return; }
-			json_str(b, len, "status", o->auth, sizeof(o->auth));
+			bench_json_str(b, len, "status", o->auth, sizeof(o->auth));
 			count(&st.auth_status, o->auth);
 			{ finish_order(o, O_GW_OK, t); return; }
 		}
@@ -676,9 +572,9 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		{
 			char s[16], r[32], k[56];
 
-			json_str(b, len, "status", s, sizeof(s));
+			bench_json_str(b, len, "status", s, sizeof(s));
 			snprintf(o->auth, sizeof(o->auth), "%s", s);
-			if (json_str(b, len, "reason", r, sizeof(r)))
+			if (bench_json_str(b, len, "reason", r, sizeof(r)))
 				snprintf(k, sizeof(k), "%s %s", s, r);
 			else
 				snprintf(k, sizeof(k), "%s", s);
@@ -692,7 +588,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		o->gets++;
 		if (status != 200)
 			{ http_fail(o, status, b, len, t); return; }
-		json_str(b, len, "status", o->status, sizeof(o->status));
+		bench_json_str(b, len, "status", o->status, sizeof(o->status));
 		if (!strcmp(o->status, "PENDING")) {
 			if ((t - o->t_auth_sent) / 1000000 > opt.final_timeout_ms) {
 				count(&st.final, "PENDING (not final in time)");
@@ -708,7 +604,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			bool confirmed = !strcmp(o->status, "CONFIRMED");
 
 			if (!confirmed)
-				json_str(b, len, "reason", o->reason, sizeof(o->reason));
+				bench_json_str(b, len, "reason", o->reason, sizeof(o->reason));
 			snprintf(k, sizeof(k), "%s%s%s", o->status, confirmed ? "" : " ",
 				 confirmed ? "" : o->reason);
 			count(&st.final, k);
@@ -741,9 +637,8 @@ static int on_readable(struct conn *c)
 			return errno == EAGAIN ? 0 : -1;
 		c->in_len += (int)k;
 		for (;;) {
-			int status = 0, used, blen = 0;
-			const char *body = NULL;
-			bool close_after;
+			struct bench_http_answer a;
+			int used;
 			int64_t t;
 
 			if (!c->in_len)
@@ -752,7 +647,7 @@ static int on_readable(struct conn *c)
 				st.parse_errors++; /* bytes nobody asked for */
 				return -1;
 			}
-			used = parse_answer(c, &status, &body, &blen, &close_after);
+			used = bench_http_answer(c->in, c->in_len, IN_CAP, &a);
 			if (used == 0)
 				break;
 			if (used < 0) {
@@ -763,17 +658,17 @@ static int on_readable(struct conn *c)
 			{
 				char copy[IN_CAP];
 
-				memcpy(copy, body, (size_t)blen);
+				memcpy(copy, c->in + a.body_off, (size_t)a.body_len);
 				memmove(c->in, c->in + used, (size_t)(c->in_len - used));
 				c->in_len -= used;
-				if (close_after) {
+				if (a.close_after) {
 					/* answer handled on a fresh connection */
 					struct order *o = c->o;
 
 					close_conn(c);
 					c->o = o;
 				}
-				on_answer(c, status, copy, blen, t);
+				on_answer(c, a.status, copy, a.body_len, t);
 			}
 			if (c->fd < 0)
 				return 0;
@@ -964,7 +859,7 @@ static void gw_load(const char *path)
 		gw_cap <<= 1;
 	gw_map = calloc(gw_cap, sizeof(*gw_map));
 	if (!gw_map)
-		die("%s", "out of memory");
+		bench_die("%s", "out of memory");
 	/* the keys: this run's order ids */
 	for (int i = 0; i < n_orders; i++) {
 		char idbuf[64];
@@ -993,7 +888,7 @@ static void gw_load(const char *path)
 
 		if (!strstr(line, "\"msg\":\"authorize\"") || strstr(line, "\"replay\":true"))
 			continue;
-		if (!json_str(line, len, "orderId", id, sizeof(id)))
+		if (!bench_json_str(line, len, "orderId", id, sizeof(id)))
 			continue;
 		p = strstr(line, "\"delayMs\":");
 		if (!p)
@@ -1028,7 +923,7 @@ static void load_tokens(void)
 	int cap = 1024;
 
 	if (!f)
-		die("cannot open the tokens file %s", opt.tokens_path);
+		bench_die("cannot open the tokens file %s", opt.tokens_path);
 	tokens = malloc((size_t)cap * sizeof(*tokens));
 	while (tokens && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\r\n \t")] = '\0';
@@ -1044,7 +939,7 @@ static void load_tokens(void)
 	}
 	fclose(f);
 	if (!tokens || n_tokens == 0)
-		die("no 32-hex tokens in %s", opt.tokens_path);
+		bench_die("no 32-hex tokens in %s", opt.tokens_path);
 }
 
 static void usage(void)
@@ -1091,15 +986,7 @@ static void parse_args(int argc, char **argv)
 			else
 				usage();
 			break;
-		case 't': {
-			char *colon = strrchr(optarg, ':');
-
-			if (!colon || colon - optarg >= (long)sizeof(opt.host))
-				usage();
-			snprintf(opt.host, sizeof(opt.host), "%.*s", (int)(colon - optarg), optarg);
-			opt.port = atoi(colon + 1);
-			break;
-		}
+		case 't': opt.target = optarg; break;
 		case 'k': opt.tokens_path = optarg; break;
 		case 'e': opt.event = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 's':
@@ -1146,7 +1033,7 @@ static void parse_args(int argc, char **argv)
 			usage();
 		}
 	}
-	if (opt.conns < 1 || opt.conns > MAX_CONNS || opt.port < 1 || opt.port > 65535 ||
+	if (opt.conns < 1 || opt.conns > MAX_CONNS ||
 	    opt.timeout_ms < 100 || opt.poll_ms < 1 || opt.drain_s < 0 ||
 	    opt.drain_s > 600 || opt.max_seats < 1 || opt.max_seats > 2 ||
 	    strlen(opt.key_prefix) > 40)
@@ -1162,6 +1049,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (opt.mode == M_ORDERS && !opt.tokens_path)
 		usage();
+	if (bench_endpoint_parse(opt.target, 8080, &target) < 0)
+		exit(2);
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -1210,14 +1099,11 @@ static void run(void)
 
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
-			int err = 0;
-			socklen_t el = sizeof(err);
 
 			if (c->st != C_CONNECTING)
 				continue;
 			pending--;
-			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-			if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+			if (!bench_tcp_connected(c->fd, evs[i].events)) {
 				st.conn_errors++;
 				close_conn(c);
 				continue;
@@ -1307,14 +1193,7 @@ static void run(void)
 			if (d < wait_ns)
 				wait_ns = d < 0 ? 0 : d;
 		}
-		{
-			struct timespec ts = {.tv_sec = wait_ns / 1000000000LL,
-					      .tv_nsec = wait_ns % 1000000000LL};
-
-			n = epoll_pwait2(epfd, evs, 512, &ts, NULL);
-			if (n < 0 && errno == ENOSYS)
-				n = epoll_wait(epfd, evs, 512, (int)((wait_ns + 999999) / 1000000));
-		}
+		n = bench_epoll_wait_ns(epfd, evs, 512, wait_ns);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			int64_t tn = now_ns();
@@ -1322,11 +1201,7 @@ static void run(void)
 			if (c->fd < 0)
 				continue;
 			if (c->st == C_CONNECTING) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-				if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+				if (!bench_tcp_connected(c->fd, evs[i].events)) {
 					broken(c, tn);
 					continue;
 				}
@@ -1368,7 +1243,7 @@ static void write_orders_log(void)
 	FILE *f = fopen(opt.orders_log, "w");
 
 	if (!f)
-		die("cannot write %s", opt.orders_log);
+		bench_die("cannot write %s", opt.orders_log);
 	fprintf(f, "n,sched_ms,seats,order_id,hold_us,order_us,auth_us,auth_status,"
 		   "final_status,reason,gets,auth_to_final_us,e2e_us,gateway_delay_ms,outcome\n");
 	for (int i = 0; i < n_orders; i++) {
@@ -1403,25 +1278,15 @@ int main(int argc, char **argv)
 	int64_t t_stop;
 	FILE *o = stdout;
 
+	bench_prog = "orders_load";
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
-	{
-		struct rlimit rl;
-
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
+	bench_raise_nofile();
 	if (opt.tokens_path)
 		load_tokens();
 	rng ^= (uint64_t)opt.seed * 0x2545F4914F6CDD1DULL;
 	if (!rng)
 		rng = 1;
-	target.sin_family = AF_INET;
-	target.sin_port = htons((uint16_t)opt.port);
-	if (inet_pton(AF_INET, opt.host, &target.sin_addr) != 1)
-		die("target host must be an IPv4 address: %s", opt.host);
 	n_orders = opt.mode == M_SESSIONS ? opt.count : (int)(opt.rate * opt.duration + 0.5);
 	if (opt.conns > n_orders)
 		opt.conns = n_orders;
@@ -1433,7 +1298,7 @@ int main(int argc, char **argv)
 	st.per_sec = calloc((size_t)st.n_sec, sizeof(uint64_t));
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!orders || !conns || !free_stack || !parked || !st.per_sec || epfd < 0)
-		die("%s", "out of resources");
+		bench_die("%s", "out of resources");
 	for (int i = 0; i < opt.conns; i++) {
 		conns[i].fd = -1;
 		conns[i].idx = i;
@@ -1516,7 +1381,7 @@ int main(int argc, char **argv)
 		   "\"rate\":%.1f,\"duration_s\":%.3f,\"conns\":%d,\"tokens\":%d,"
 		   "\"poll_ms\":%d,\"offered\":%d,\"started\":%llu,\"not_started\":%llu,"
 		   "\"wall_s\":%.3f,",
-		opt.mode == M_ORDERS ? "orders" : "gateway", opt.host, opt.port, opt.event,
+		opt.mode == M_ORDERS ? "orders" : "gateway", target.host, target.port, opt.event,
 		opt.seat_lo, opt.seat_hi, opt.rate, secs, opt.conns, n_tokens, opt.poll_ms,
 		n_orders, (unsigned long long)started, (unsigned long long)st.not_started,
 		wall);

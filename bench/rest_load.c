@@ -34,12 +34,8 @@
  *
  * Threads: each owns its connections, epoll set and statistics; main merges
  * after the join. Output: one JSON object on stdout. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,15 +45,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/conn.h"
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
 
 #define MAX_THREADS 16
 #define MAX_CONNS 20000
@@ -78,8 +74,7 @@ enum mode { MODE_HTTP, MODE_REDIS };
 
 static struct {
 	enum mode mode;
-	char host[64];
-	int port;
+	const char *target;
 	const char *tokens_path;
 	uint32_t event;
 	uint32_t seat_lo, seat_hi;
@@ -95,8 +90,7 @@ static struct {
 	double rate; /* holds/s in total; 0 = closed loop */
 } opt = {
 	.mode = MODE_HTTP,
-	.host = "127.0.0.1",
-	.port = 8080,
+	.target = "127.0.0.1:8080",
 	.event = 1,
 	.seat_lo = 0,
 	.seat_hi = 9999,
@@ -110,6 +104,7 @@ static struct {
 	.seed = 1,
 };
 
+static struct bench_endpoint target; /* --target, resolved */
 static char (*tokens)[33];
 static int n_tokens;
 static char sha_hold[41], sha_release[41];
@@ -186,18 +181,6 @@ static uint64_t xorshift(uint64_t *s)
 	return *s = x;
 }
 
-__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "rest_load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(2);
-}
-
 /* ---- requests --------------------------------------------------------- */
 
 static int resp_bulk(char *p, size_t cap, const char *s)
@@ -229,7 +212,8 @@ static void build_hold(struct conn *c)
 				      "Authorization: Bearer %s\r\n"
 				      "Content-Type: application/json\r\n"
 				      "Content-Length: %d\r\n\r\n%s",
-				      opt.host, opt.port, tokens[c->tok], bl, body);
+				      target.host, target.port, tokens[c->tok], bl,
+				      body);
 	} else {
 		char key[48], sold[32], ttl[16], seat[16];
 		int n = 0;
@@ -259,7 +243,7 @@ static void build_release(struct conn *c)
 				      "DELETE /api/reservations/%u/%u HTTP/1.1\r\n"
 				      "Host: %s:%d\r\n"
 				      "Authorization: Bearer %s\r\n\r\n",
-				      opt.event, c->seat, opt.host, opt.port,
+				      opt.event, c->seat, target.host, target.port,
 				      tokens[c->tok]);
 	} else {
 		char key[48];
@@ -307,51 +291,17 @@ static int parse_answer(struct conn *c, int *status, char *code, size_t codecap,
 		}
 		return (int)(eol - c->in) + 2;
 	}
-	char *hend = memmem(c->in, (size_t)c->in_len, "\r\n\r\n", 4);
-	long clen = 0;
-	int hlen;
+	struct bench_http_answer a;
+	int used = bench_http_answer(c->in, c->in_len, IN_CAP, &a);
 
-	if (!hend)
-		return c->in_len >= IN_CAP ? -1 : 0;
-	hlen = (int)(hend - c->in) + 4;
-	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.", 7))
-		return -1;
-	*status = atoi(c->in + 9);
-	for (char *p = memmem(c->in, (size_t)hlen, "\r\n", 2); p && p < hend;
-	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
-		char *h = p + 2;
-
-		if (!strncasecmp(h, "Content-Length:", 15))
-			clen = strtol(h + 15, NULL, 10);
-		else if (!strncasecmp(h, "Connection:", 11)) {
-			char *eol = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
-
-			for (char *q = h + 11; eol && q + 5 <= eol; q++)
-				if (!strncasecmp(q, "close", 5))
-					*close_after = true;
-		}
-		else if (!strncasecmp(h, "Transfer-Encoding:", 18))
-			return -1; /* ticketd answers with Content-Length */
-	}
-	if (clen < 0 || hlen + clen > IN_CAP)
-		return -1;
-	if (c->in_len < hlen + clen)
-		return 0;
-	if (*status >= 300 && clen > 0) {
-		char *b = c->in + hlen, *e = b + clen;
-		char *k = memmem(b, (size_t)clen, "\"code\":\"", 8);
-
-		if (k) {
-			char *q;
-
-			k += 8;
-			q = memchr(k, '"', (size_t)(e - k));
-			if (q)
-				snprintf(code, codecap, "%.*s",
-					 (int)(q - k < 31 ? q - k : 31), k);
-		}
-	}
-	return hlen + (int)clen;
+	if (used <= 0)
+		return used;
+	*status = a.status;
+	*close_after = a.close_after;
+	if (a.status >= 300 && a.body_len > 0)
+		bench_json_str(c->in + a.body_off, a.body_len, "code", code,
+			       codecap);
+	return used;
 }
 
 static void count_code(struct stats *st, const char *code)
@@ -373,41 +323,18 @@ static void count_code(struct stats *st, const char *code)
 
 /* ---- connection handling ---------------------------------------------- */
 
-static struct sockaddr_in target;
-
 static int open_conn(struct worker *w, struct conn *c)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 &&
-	    errno != EINPROGRESS) {
-		close(fd);
-		return -1;
-	}
-	c->fd = fd;
-	c->st = C_CONNECTING;
+	c->fd = bench_tcp_open(&target, w->epfd, EPOLLIN | EPOLLOUT, c);
+	c->st = c->fd < 0 ? C_CLOSED : C_CONNECTING;
 	c->in_len = 0;
 	c->out_len = c->out_off = 0;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		c->fd = -1;
-		c->st = C_CLOSED;
-		return -1;
-	}
-	return 0;
+	return c->fd < 0 ? -1 : 0;
 }
 
 static void close_conn(struct worker *w, struct conn *c)
 {
-	if (c->fd >= 0) {
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-	}
+	bench_epoll_close(w->epfd, c->fd);
 	c->fd = -1;
 	c->st = C_CLOSED;
 }
@@ -419,29 +346,17 @@ static bool measuring(int64_t t)
 
 static void want_write(struct worker *w, struct conn *c, bool on)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
-				 .data.ptr = c};
-
-	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	bench_epoll_want_write(w->epfd, c->fd, c, on);
 }
 
 /* Writes what is pending; returns -1 when the connection broke. */
 static int flush_out(struct worker *w, struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t k = send(c->fd, c->out + c->out_off,
-				 (size_t)(c->out_len - c->out_off), MSG_NOSIGNAL);
+	int rc = bench_send_pending(c->fd, c->out, c->out_len, &c->out_off);
 
-		if (k < 0) {
-			if (errno == EAGAIN) {
-				want_write(w, c, true);
-				return 0;
-			}
-			return -1;
-		}
-		c->out_off += (int)k;
-	}
-	return 0;
+	if (rc == 0)
+		want_write(w, c, true);
+	return rc < 0 ? -1 : 0;
 }
 
 static int send_req(struct worker *w, struct conn *c, bool hold)
@@ -483,19 +398,6 @@ static int64_t send_due(struct worker *w, int64_t t)
 			next = c->next_ns;
 	}
 	return next <= t ? 0 : next - t;
-}
-
-/* epoll_wait with a nanosecond timeout (epoll_pwait2, Linux 5.11): the
- * paced schedule keeps to tens of microseconds, not to the millisecond */
-static int wait_events(int epfd, struct epoll_event *evs, int max, int64_t ns)
-{
-	struct timespec ts = {.tv_sec = ns / 1000000000LL,
-			      .tv_nsec = ns % 1000000000LL};
-	int n = epoll_pwait2(epfd, evs, max, &ts, NULL);
-
-	if (n < 0 && errno == ENOSYS)
-		n = epoll_wait(epfd, evs, max, (int)((ns + 999999) / 1000000));
-	return n;
 }
 
 static void add_grant(struct worker *w, int tok, uint32_t seat)
@@ -640,14 +542,11 @@ static void *worker_main(void *arg)
 
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
-			int err = 0;
-			socklen_t el = sizeof(err);
 
 			if (c->st != C_CONNECTING)
 				continue;
-			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
 			pending--;
-			if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+			if (!bench_tcp_connected(c->fd, evs[i].events)) {
 				w->st.conn_errors++;
 				close_conn(w, c);
 				continue;
@@ -692,18 +591,14 @@ static void *worker_main(void *arg)
 		}
 		if (opt.rate > 0 && t < t_end_ns)
 			wait_ns = send_due(w, t);
-		n = wait_events(w->epfd, evs, 256, wait_ns);
+		n = bench_epoll_wait_ns(w->epfd, evs, 256, wait_ns);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 
 			if (c->fd < 0)
 				continue;
 			if (c->st == C_CONNECTING) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-				if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+				if (!bench_tcp_connected(c->fd, evs[i].events)) {
 					w->st.conn_errors++;
 					reopen(w, c, now_ns());
 					continue;
@@ -772,7 +667,7 @@ static void load_tokens(void)
 	int cap = 1024;
 
 	if (!f)
-		die("cannot open the tokens file %s", opt.tokens_path);
+		bench_die("cannot open the tokens file %s", opt.tokens_path);
 	tokens = malloc((size_t)cap * sizeof(*tokens));
 	while (tokens && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\r\n \t")] = '\0';
@@ -788,7 +683,7 @@ static void load_tokens(void)
 	}
 	fclose(f);
 	if (!tokens || n_tokens == 0)
-		die("no 32-hex tokens in %s", opt.tokens_path);
+		bench_die("no 32-hex tokens in %s", opt.tokens_path);
 }
 
 /* Blocking RESP command on a fresh connection; returns the first line. */
@@ -818,9 +713,8 @@ static int redis_script_load(const char *path, char *sha)
 	n += (int)len;
 	memcpy(cmd + n, "\r\n", 2);
 	n += 2;
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 ||
-	    send(fd, cmd, (size_t)n, MSG_NOSIGNAL) != n) {
+	fd = bench_tcp_connect(&target);
+	if (fd < 0 || send(fd, cmd, (size_t)n, MSG_NOSIGNAL) != n) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -838,16 +732,6 @@ static int redis_script_load(const char *path, char *sha)
 	memcpy(sha, reply + 5, 40);
 	sha[40] = '\0';
 	return 0;
-}
-
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 static void usage(void)
@@ -885,16 +769,9 @@ static void parse_args(int argc, char **argv)
 			else
 				usage();
 			break;
-		case 't': {
-			char *colon = strrchr(optarg, ':');
-
-			if (!colon || colon - optarg >= (long)sizeof(opt.host))
-				usage();
-			snprintf(opt.host, sizeof(opt.host), "%.*s",
-				 (int)(colon - optarg), optarg);
-			opt.port = atoi(colon + 1);
+		case 't':
+			opt.target = optarg;
 			break;
-		}
 		case 'k':
 			opt.tokens_path = optarg;
 			break;
@@ -945,9 +822,11 @@ static void parse_args(int argc, char **argv)
 	}
 	if (!opt.tokens_path || opt.conns < 1 || opt.conns > MAX_CONNS ||
 	    opt.threads < 1 || opt.threads > MAX_THREADS || opt.duration <= 0 ||
-	    opt.duration > 600 || opt.timeout_ms < 10 || opt.port < 1 ||
-	    opt.port > 65535 || opt.rate < 0 || opt.rate > 1e7)
+	    opt.duration > 600 || opt.timeout_ms < 10 || opt.rate < 0 ||
+	    opt.rate > 1e7)
 		usage();
+	if (bench_endpoint_parse(opt.target, 8080, &target) < 0)
+		exit(2);
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
 }
@@ -975,27 +854,24 @@ int main(int argc, char **argv)
 	int connected = 0;
 	uint64_t granted;
 
+	bench_prog = "rest_load";
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
-	raise_nofile();
+	bench_raise_nofile();
 	load_tokens();
 	if (n_tokens < opt.conns)
 		fprintf(stderr,
 			"rest_load: warning: %d tokens for %d connections: sessions are shared\n",
 			n_tokens, opt.conns);
-	target.sin_family = AF_INET;
-	target.sin_port = htons((uint16_t)opt.port);
-	if (inet_pton(AF_INET, opt.host, &target.sin_addr) != 1)
-		die("target host must be an IPv4 address: %s", opt.host);
 	if (opt.mode == MODE_REDIS) {
 		char p[512];
 
 		snprintf(p, sizeof(p), "%s/redis_hold.lua", opt.lua_dir);
 		if (redis_script_load(p, sha_hold))
-			die("SCRIPT LOAD %s failed", p);
+			bench_die("SCRIPT LOAD %s failed", p);
 		snprintf(p, sizeof(p), "%s/redis_release.lua", opt.lua_dir);
 		if (redis_script_load(p, sha_release))
-			die("SCRIPT LOAD %s failed", p);
+			bench_die("SCRIPT LOAD %s failed", p);
 	}
 
 	for (int t = 0; t < opt.threads; t++) {
@@ -1006,7 +882,7 @@ int main(int argc, char **argv)
 		w->conns = calloc((size_t)opt.conns / (size_t)opt.threads + 1,
 				  sizeof(struct conn));
 		if (w->epfd < 0 || !w->conns)
-			die("%s", "out of resources");
+			bench_die("%s", "out of resources");
 	}
 	for (int i = 0; i < opt.conns; i++) {
 		struct worker *w = &workers[i % opt.threads];
@@ -1073,7 +949,7 @@ int main(int argc, char **argv)
 		FILE *g = fopen(opt.grant_log, "w");
 
 		if (!g)
-			die("cannot write %s", opt.grant_log);
+			bench_die("cannot write %s", opt.grant_log);
 		for (int t = 0; t < opt.threads; t++)
 			fwrite(workers[t].grants, 1, workers[t].grants_len, g);
 		fclose(g);
@@ -1090,7 +966,7 @@ int main(int argc, char **argv)
 		   "\"connect_s\":%.3f,\"drain_s\":%.3f,\"event\":%u,"
 		   "\"seats\":\"%u-%u\",\"hold_seconds\":%d,\"release\":%s,"
 		   "\"tokens\":%d,\"rate\":%.1f,\"late_sends\":%llu,",
-		opt.mode == MODE_HTTP ? "http" : "redis", opt.host, opt.port,
+		opt.mode == MODE_HTTP ? "http" : "redis", target.host, target.port,
 		opt.conns, connected, opt.threads, secs, connect_s,
 		(double)(t_done - t_end_ns) / 1e9, opt.event, opt.seat_lo,
 		opt.seat_hi, opt.hold_seconds, opt.release ? "true" : "false",

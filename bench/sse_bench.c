@@ -13,10 +13,7 @@
  * usage: sse_bench --http 127.0.0.1:8080 --udp 127.0.0.1:7000 --event ID
  *        --seats A-B --subscribers N --rate R --duration S --server-pid PID
  *        [--threads T] [--settle S] */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,19 +22,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/conn.h"
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
 
 #define MAX_SEATS 64
 #define LINE_MAX_LEN 160
 
 struct opts {
-	struct sockaddr_in http, udp;
+	struct bench_endpoint http, udp;
+	bool have_http, have_udp;
 	uint32_t event, seat_lo, seat_hi;
 	int subscribers, threads, server_pid;
 	double rate, duration, settle;
@@ -89,22 +88,7 @@ static uint64_t now_ns(void)
 
 static void die(const char *msg)
 {
-	fprintf(stderr, "sse_bench: %s: %s\n", msg, strerror(errno));
-	exit(1);
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *a)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	a->sin_family = AF_INET;
-	a->sin_port = htons((uint16_t)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+	bench_die("%s: %s", msg, strerror(errno));
 }
 
 /* ---- one blocking HTTP request (POST /api/sessions) ---- */
@@ -114,25 +98,20 @@ static int http_token(char token[33])
 	char buf[4096];
 	const char *req = "POST /api/sessions HTTP/1.1\r\nHost: x\r\n"
 			  "Content-Length: 0\r\nConnection: close\r\n\r\n";
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = bench_tcp_connect(&o.http);
 	size_t len = 0;
 	ssize_t n;
-	char *p;
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)&o.http, sizeof(o.http)))
+	if (fd < 0)
 		return -1;
-	if (write(fd, req, strlen(req)) < 0)
+	if (write(fd, req, strlen(req)) < 0) {
+		close(fd);
 		return -1;
+	}
 	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
 		len += (size_t)n;
 	close(fd);
-	buf[len] = '\0';
-	p = strstr(buf, "\"token\":\"");
-	if (!p)
-		return -1;
-	memcpy(token, p + 9, 32);
-	token[32] = '\0';
-	return 0;
+	return bench_json_str(buf, (int)len, "token", token, 33) ? 0 : -1;
 }
 
 /* ---- the hold generator ---- */
@@ -147,7 +126,7 @@ static void *generator(void *arg)
 	const char *token = arg;
 	uint8_t pkt[40], rep[64];
 	bool held[MAX_SEATS] = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = socket(o.udp.addr.ss_family, SOCK_DGRAM, 0);
 	struct timeval tv = {.tv_sec = 1};
 	uint64_t start = now_ns(), period = (uint64_t)(1e9 / o.rate);
 	uint64_t total = (uint64_t)(o.rate * o.duration);
@@ -182,7 +161,7 @@ static void *generator(void *arg)
 			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
 		}
 		atomic_store(&op_ns[k][idx], now_ns());
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp, sizeof(o.udp)) < 0)
+		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp.addr, o.udp.addrlen) < 0)
 			die("sendto");
 		r = recv(fd, rep, sizeof(rep), 0);
 		if (r < 32 || rep[16] != 0) {
@@ -205,7 +184,7 @@ static void *generator(void *arg)
 		pkt[3] = 2;
 		for (int b = 0; b < 4; b++)
 			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp, sizeof(o.udp)) < 0 ||
+		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp.addr, o.udp.addrlen) < 0 ||
 		    recv(fd, rep, sizeof(rep), 0) < 32)
 			fprintf(stderr, "sse_bench: could not release seat %u\n", seat);
 	}
@@ -364,11 +343,8 @@ static void *worker_loop(void *arg)
 			struct conn *c = evs[i].data.ptr;
 
 			if (c->phase == 0) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-				if (err || write(c->fd, req, (size_t)req_len) != req_len) {
+				if (!bench_tcp_connected(c->fd, evs[i].events) ||
+				    write(c->fd, req, (size_t)req_len) != req_len) {
 					atomic_fetch_add(&w->failed, 1);
 					conn_close(w, c);
 					continue;
@@ -403,18 +379,12 @@ static void *worker_loop(void *arg)
 
 static int connect_one(struct worker *w, struct conn *c)
 {
-	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	c->fd = bench_tcp_open(&o.http, w->ep, EPOLLOUT, c);
 	if (c->fd < 0)
 		return -1;
-	if (connect(c->fd, (struct sockaddr *)&o.http, sizeof(o.http)) && errno != EINPROGRESS) {
-		close(c->fd);
-		return -1;
-	}
 	c->phase = 0;
 	atomic_fetch_add(&w->open, 1);
-	return epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev);
+	return 0;
 }
 
 /* Streams that got their snapshot or failed, over every worker. */
@@ -439,7 +409,6 @@ int main(int argc, char **argv)
 	struct worker *ws;
 	char token[33];
 	pthread_t gen;
-	struct rlimit rl;
 	long rss0, rss1, rss2;
 	double cpu0, cpu1, cpu2, cpu3, ccpu2, ccpu3, t_connect, hold_secs;
 	uint64_t t0, t1, t2, t3;
@@ -447,13 +416,18 @@ int main(int argc, char **argv)
 	uint64_t deliveries = 0, unmatched = 0, other_seats = 0, ops_total = 0;
 	int snaps = 0, failed = 0, open_end = 0;
 
+	bench_prog = "sse_bench";
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
 
-		if (!strcmp(a, "--http") && !parse_addr(v, &o.http))
+		if (!strcmp(a, "--http") && !bench_endpoint_parse(v, 0, &o.http)) {
+			o.have_http = true;
 			continue;
-		if (!strcmp(a, "--udp") && !parse_addr(v, &o.udp))
+		}
+		if (!strcmp(a, "--udp") && !bench_endpoint_parse(v, 0, &o.udp)) {
+			o.have_udp = true;
 			continue;
+		}
 		if (!strcmp(a, "--event"))
 			o.event = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--seats") && sscanf(v, "%u-%u", &o.seat_lo, &o.seat_hi) == 2)
@@ -476,19 +450,15 @@ int main(int argc, char **argv)
 		}
 	}
 	n_seats = o.seat_hi - o.seat_lo + 1;
-	if (!o.event || !o.http.sin_port || !o.udp.sin_port || !o.server_pid ||
+	if (!o.event || !o.have_http || !o.have_udp || !o.server_pid ||
 	    o.seat_hi < o.seat_lo || n_seats > MAX_SEATS || o.threads < 1 || o.threads > 16 ||
 	    o.subscribers < 1 || o.rate <= 0) {
 		fprintf(stderr, "sse_bench: missing or bad options (see the comment at the top)\n");
 		return 2;
 	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < (rlim_t)o.subscribers + 64) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < (rlim_t)o.subscribers + 64) {
-			fprintf(stderr, "sse_bench: raise ulimit -n above %d\n", o.subscribers + 64);
-			return 1;
-		}
+	if (bench_raise_nofile() < (long)o.subscribers + 64) {
+		fprintf(stderr, "sse_bench: raise ulimit -n above %d\n", o.subscribers + 64);
+		return 1;
 	}
 	ops_cap = (uint32_t)(o.rate * o.duration / n_seats) + 16;
 	for (uint32_t i = 0; i < n_seats; i++)

@@ -21,7 +21,6 @@
  * Output: one JSON object on stdout. */
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,8 +36,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include "bench/lib/conn.h"
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
 #include "userspace/lib/wire_codec.h"
 
 #define MAX_THREADS 64
@@ -73,10 +74,7 @@ struct load_opts {
 	uint8_t (*tokens)[TKT_TOKEN_LEN];
 	int ntokens;
 	/* resolved once by main */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	char redis_host[256];
-	uint16_t redis_port;
+	struct bench_endpoint udp, redis_ep;
 	char sha[5][41]; /* per op: EVALSHA digests (index = op) */
 };
 
@@ -201,9 +199,9 @@ static int udp_open(struct worker *w, struct udp_io *io)
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 2000};
 	int buf = 4 << 20;
 
-	io->fd = socket(o->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	io->fd = socket(o->udp.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (io->fd < 0 ||
-	    connect(io->fd, (const struct sockaddr *)&o->addr, o->addrlen) <
+	    connect(io->fd, (const struct sockaddr *)&o->udp.addr, o->udp.addrlen) <
 		    0) {
 		snprintf(w->error, sizeof(w->error), "socket/connect: %s",
 			 strerror(errno));
@@ -599,7 +597,7 @@ static void redis_loop(struct worker *w)
 	struct redis_fifo f = {.cap = o->window};
 	redisContext *c;
 
-	c = redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
+	c = redisConnectWithTimeout(o->redis_ep.host, o->redis_ep.port, tv);
 	if (!c || c->err) {
 		snprintf(w->error, sizeof(w->error), "redis connect: %s",
 			 c ? c->errstr : "out of memory");
@@ -691,30 +689,6 @@ static void *worker_main(void *arg)
 
 /* ---- set-up in main --------------------------------------------------------- */
 
-static int resolve_udp(struct load_opts *o)
-{
-	char host[256], port_s[8];
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
-	uint16_t port;
-	int rc;
-
-	if (tkt_split_endpoint(o->target, TKT_DEFAULT_PORT, host, sizeof(host),
-			       &port) < 0) {
-		fprintf(stderr, "udp_load: bad --target '%s'\n", o->target);
-		return -1;
-	}
-	snprintf(port_s, sizeof(port_s), "%u", port);
-	rc = getaddrinfo(host, port_s, &hints, &res);
-	if (rc) {
-		fprintf(stderr, "udp_load: %s: %s\n", host, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(&o->addr, res->ai_addr, res->ai_addrlen);
-	o->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 static char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -751,12 +725,9 @@ static int redis_prepare(struct load_opts *o)
 	redisContext *c;
 	int ret = -1;
 
-	if (tkt_split_endpoint(o->redis, 6379, o->redis_host,
-			       sizeof(o->redis_host), &o->redis_port) < 0) {
-		fprintf(stderr, "udp_load: bad --redis '%s'\n", o->redis);
+	if (bench_endpoint_parse(o->redis, 6379, &o->redis_ep) < 0)
 		return -1;
-	}
-	c = redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
+	c = redisConnectWithTimeout(o->redis_ep.host, o->redis_ep.port, tv);
 	if (!c || c->err) {
 		fprintf(stderr, "udp_load: redis %s: %s\n", o->redis,
 			c ? c->errstr : "out of memory");
@@ -1128,6 +1099,7 @@ int main(int argc, char **argv)
 	double v;
 	int c, started = 0, rc = 2;
 
+	bench_prog = "udp_load";
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_TARGET:
@@ -1268,7 +1240,8 @@ int main(int argc, char **argv)
 				"8; give more tokens with --tokens)\n",
 			o.threads * o.window, o.ntokens,
 			(o.threads * o.window + o.ntokens - 1) / o.ntokens);
-	if (o.backend == BACKEND_UDP && resolve_udp(&o) < 0)
+	if (o.backend == BACKEND_UDP &&
+	    bench_endpoint_parse(o.target, TKT_DEFAULT_PORT, &o.udp) < 0)
 		goto out;
 	if (o.backend == BACKEND_REDIS && redis_prepare(&o) < 0)
 		goto out;
