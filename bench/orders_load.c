@@ -69,6 +69,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "bench/lib/proto.h"
 
 #define MAX_CONNS 20000
 #define MAX_ORDERS 2000000
@@ -187,7 +188,7 @@ static struct {
 	.seed = 1,
 };
 
-static char (*tokens)[33];
+static bench_token_hex *tokens;
 static int n_tokens;
 
 static int64_t now_ns(void)
@@ -916,31 +917,6 @@ static int gw_delay(const struct order *o)
 
 /* ---- set-up ---------------------------------------------------------- */
 
-static void load_tokens(void)
-{
-	FILE *f = fopen(opt.tokens_path, "r");
-	char line[128];
-	int cap = 1024;
-
-	if (!f)
-		bench_die("cannot open the tokens file %s", opt.tokens_path);
-	tokens = malloc((size_t)cap * sizeof(*tokens));
-	while (tokens && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n \t")] = '\0';
-		if (strlen(line) != 32)
-			continue;
-		if (n_tokens == cap) {
-			cap *= 2;
-			tokens = realloc(tokens, (size_t)cap * sizeof(*tokens));
-			if (!tokens)
-				break;
-		}
-		memcpy(tokens[n_tokens++], line, 33);
-	}
-	fclose(f);
-	if (!tokens || n_tokens == 0)
-		bench_die("no 32-hex tokens in %s", opt.tokens_path);
-}
 
 static void usage(void)
 {
@@ -1282,8 +1258,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
 	bench_raise_nofile();
-	if (opt.tokens_path)
-		load_tokens();
+	if (opt.tokens_path &&
+	    !(tokens = bench_load_tokens_hex(opt.tokens_path, &n_tokens)))
+		exit(2);
 	rng ^= (uint64_t)opt.seed * 0x2545F4914F6CDD1DULL;
 	if (!rng)
 		rng = 1;

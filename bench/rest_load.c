@@ -54,6 +54,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "bench/lib/proto.h"
 
 #define MAX_THREADS 16
 #define MAX_CONNS 20000
@@ -105,7 +106,7 @@ static struct {
 };
 
 static struct bench_endpoint target; /* --target, resolved */
-static char (*tokens)[33];
+static bench_token_hex *tokens;
 static int n_tokens;
 static char sha_hold[41], sha_release[41];
 
@@ -660,31 +661,6 @@ static void *worker_main(void *arg)
 
 /* ---- set-up ----------------------------------------------------------- */
 
-static void load_tokens(void)
-{
-	FILE *f = fopen(opt.tokens_path, "r");
-	char line[128];
-	int cap = 1024;
-
-	if (!f)
-		bench_die("cannot open the tokens file %s", opt.tokens_path);
-	tokens = malloc((size_t)cap * sizeof(*tokens));
-	while (tokens && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n \t")] = '\0';
-		if (strlen(line) != 32)
-			continue;
-		if (n_tokens == cap) {
-			cap *= 2;
-			tokens = realloc(tokens, (size_t)cap * sizeof(*tokens));
-			if (!tokens)
-				break;
-		}
-		memcpy(tokens[n_tokens++], line, 33);
-	}
-	fclose(f);
-	if (!tokens || n_tokens == 0)
-		bench_die("no 32-hex tokens in %s", opt.tokens_path);
-}
 
 /* Blocking RESP command on a fresh connection; returns the first line. */
 static int redis_script_load(const char *path, char *sha)
@@ -858,7 +834,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
 	bench_raise_nofile();
-	load_tokens();
+	tokens = bench_load_tokens_hex(opt.tokens_path, &n_tokens);
+	if (!tokens)
+		exit(2);
 	if (n_tokens < opt.conns)
 		fprintf(stderr,
 			"rest_load: warning: %d tokens for %d connections: sessions are shared\n",

@@ -40,6 +40,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "bench/lib/proto.h"
 #include "userspace/lib/wire_codec.h"
 
 #define MAX_THREADS 64
@@ -71,7 +72,7 @@ struct load_opts {
 	const char *mix;
 	uint16_t hold_secs;
 	int server_pid; /* process whose CPU is the serving cost, or 0 */
-	uint8_t (*tokens)[TKT_TOKEN_LEN];
+	bench_token *tokens;
 	int ntokens;
 	/* resolved once by main */
 	struct bench_endpoint udp, redis_ep;
@@ -766,79 +767,6 @@ out:
 	return ret;
 }
 
-static int load_tokens(struct load_opts *o, const char *file,
-		       const char *one)
-{
-	char line[256];
-	int cap = 0;
-	FILE *f;
-
-	if (!file) {
-		o->tokens = calloc(1, TKT_TOKEN_LEN);
-		if (!o->tokens)
-			return -1;
-		o->ntokens = 1;
-		if (one && tkt_token_from_hex(one, o->tokens[0]) < 0) {
-			fprintf(stderr, "udp_load: --token is 32 hex digits\n");
-			return -1;
-		}
-		return 0;
-	}
-	f = fopen(file, "r");
-	if (!f) {
-		fprintf(stderr, "udp_load: %s: %s\n", file, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, " \t\r\n")] = '\0';
-		if (!line[0] || line[0] == '#')
-			continue;
-		if (o->ntokens == cap) {
-			void *grown;
-
-			cap = cap ? cap * 2 : 256;
-			grown = realloc(o->tokens, (size_t)cap * TKT_TOKEN_LEN);
-			if (!grown) {
-				fclose(f);
-				return -1;
-			}
-			o->tokens = grown;
-		}
-		if (tkt_token_from_hex(line, o->tokens[o->ntokens]) < 0) {
-			fprintf(stderr, "udp_load: %s: bad token '%s'\n", file,
-				line);
-			fclose(f);
-			return -1;
-		}
-		o->ntokens++;
-	}
-	fclose(f);
-	if (!o->ntokens) {
-		fprintf(stderr, "udp_load: %s holds no tokens\n", file);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_mix(struct load_opts *o)
-{
-	char buf[256], *save = NULL, *tok;
-
-	if (strlen(o->mix) >= sizeof(buf))
-		return -1;
-	strcpy(buf, o->mix);
-	o->nops = 0;
-	for (tok = strtok_r(buf, ",+", &save); tok;
-	     tok = strtok_r(NULL, ",+", &save)) {
-		int op = tkt_op_from_name(tok);
-
-		if (op < 0 || o->nops == MAX_OPS)
-			return -1;
-		o->ops[o->nops++] = (uint8_t)op;
-	}
-	return o->nops ? 0 : -1;
-}
-
 static int parse_num(const char *s, double lo, double hi, double *out)
 {
 	char *end;
@@ -1203,7 +1131,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto bad;
-	if (parse_mix(&o) < 0) {
+	o.nops = bench_parse_mix(o.mix, o.ops, MAX_OPS);
+	if (o.nops < 0) {
 		fprintf(stderr, "udp_load: --mix is ops from hold, release, "
 				"extend, query, comma-separated\n");
 		return 2;
@@ -1227,7 +1156,8 @@ int main(int argc, char **argv)
 				"runs closed loop only\n");
 		return 2;
 	}
-	if (load_tokens(&o, tokens_file, token) < 0)
+	o.ntokens = bench_tokens_from(tokens_file, token, &o.tokens);
+	if (o.ntokens < 0)
 		return 2;
 	/* Each slot holds at most one seat at a time, and slot i uses token
 	 * i mod count: say so when that exceeds the contract's default limit

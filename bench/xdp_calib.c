@@ -36,6 +36,8 @@
 #include <linux/if_link.h>
 
 #include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
+#include "bench/lib/proto.h"
 #include "bpf/seat_word.h" /* TKT_MAX_SEATS */
 #include "bpf/session_token.h"
 #include "bpf/ticket_maps.h"
@@ -166,26 +168,6 @@ static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
 	*lo = (uint32_t)a;
 	*hi = (uint32_t)b;
 	return 0;
-}
-
-/* Parses "hold,release,..." into ops[]; returns the count or -1. */
-static int parse_mix(const char *mix, uint8_t *ops, int cap)
-{
-	char buf[128], *save = NULL, *tok;
-	int n = 0;
-
-	if (strlen(mix) >= sizeof(buf))
-		return -1;
-	strcpy(buf, mix);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		int op = tkt_op_from_name(tok);
-
-		if (op < 0 || n >= cap)
-			return -1;
-		ops[n++] = (uint8_t)op;
-	}
-	return n > 0 ? n : -1;
 }
 
 static int64_t now_ns(void)
@@ -507,51 +489,6 @@ static void build_frame(struct frame *f, const struct calib_opts *o,
 	f->len = L4_PAYLOAD_OFF + TKT_REQ_LEN;
 }
 
-static int load_tokens_file(const char *path, uint8_t (**out)[TKT_TOKEN_LEN])
-{
-	uint8_t(*toks)[TKT_TOKEN_LEN] = NULL;
-	char line[256];
-	int n = 0, cap = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f) {
-		fprintf(stderr, "xdp_calib: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, " \t\r\n")] = '\0';
-		if (!line[0] || line[0] == '#')
-			continue;
-		if (n == cap) {
-			void *grown;
-
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(toks, (size_t)cap * TKT_TOKEN_LEN);
-			if (!grown)
-				goto fail;
-			toks = grown;
-		}
-		if (tkt_token_from_hex(line, toks[n]) < 0) {
-			fprintf(stderr, "xdp_calib: %s: bad token '%s'\n",
-				path, line);
-			goto fail;
-		}
-		n++;
-	}
-	fclose(f);
-	if (n == 0) {
-		fprintf(stderr, "xdp_calib: %s has no tokens\n", path);
-		free(toks);
-		return -1;
-	}
-	*out = toks;
-	return n;
-fail:
-	fclose(f);
-	free(toks);
-	return -1;
-}
-
 /* Parses "K0HEX,K1HEX": the two u64 halves of struct tkt_token_key. */
 static int parse_mint_key(const char *keyspec, struct tkt_token_key *key)
 {
@@ -615,23 +552,10 @@ static int mint_tokens(const char *keyspec, uint32_t lo, uint32_t hi,
 static int prepare_tokens(const struct calib_opts *o,
 			  uint8_t (**out)[TKT_TOKEN_LEN])
 {
-	uint8_t(*toks)[TKT_TOKEN_LEN];
-
-	if (o->tokens_file)
-		return load_tokens_file(o->tokens_file, out);
-	if (o->mint)
+	if (!o->tokens_file && o->mint)
 		return mint_tokens(o->mint, o->slot_lo, o->slot_hi,
 				   o->token_ttl, out);
-	toks = calloc(1, TKT_TOKEN_LEN);
-	if (!toks)
-		return -1;
-	if (o->token_hex && tkt_token_from_hex(o->token_hex, toks[0]) < 0) {
-		fprintf(stderr, "xdp_calib: --token is 32 hex\n");
-		free(toks);
-		return -1;
-	}
-	*out = toks;
-	return 1;
+	return bench_tokens_from(o->tokens_file, o->token_hex, out);
 }
 
 static int write_tokens(const char *path, uint8_t (*toks)[TKT_TOKEN_LEN],
@@ -789,7 +713,7 @@ static int build_packets(const struct calib_opts *o, struct frame **out)
 		fprintf(stderr, "xdp_calib: --src-ip/--dst-ip are IPv4\n");
 		return -1;
 	}
-	nops = parse_mix(o->mix, ops, (int)sizeof(ops));
+	nops = bench_parse_mix(o->mix, ops, (int)sizeof(ops));
 	if (nops < 0) {
 		fprintf(stderr, "xdp_calib: bad --mix '%s'\n", o->mix);
 		return -1;
@@ -1159,6 +1083,7 @@ int main(int argc, char **argv)
 	unsigned long v;
 	int c;
 
+	bench_prog = "xdp_calib";
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_ATTACH:
