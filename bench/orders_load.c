@@ -70,6 +70,7 @@
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
 #include "bench/lib/proto.h"
+#include "userspace/lib/clock.h"
 
 #define MAX_CONNS 20000
 #define MAX_ORDERS 2000000
@@ -191,22 +192,10 @@ static struct {
 static bench_token_hex *tokens;
 static int n_tokens;
 
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- orders and connections -------------------------------------------- */
@@ -489,7 +478,7 @@ static int setup_order(struct order *o, int n)
 	o->park_idx = -1;
 	o->sched = opt.rate > 0 ? t_start + (int64_t)((double)n * 1e9 / opt.rate) : t_start;
 	o->tok = n_tokens ? n % n_tokens : 0;
-	o->nseats = (uint8_t)(opt.max_seats > 1 ? 1 + xorshift(&rng) % 2 : 1);
+	o->nseats = (uint8_t)(opt.max_seats > 1 ? 1 + bench_xorshift(&rng) % 2 : 1);
 	if (opt.mode != M_ORDERS) {
 		o->nseats = 0;
 		return 0;

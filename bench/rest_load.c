@@ -55,6 +55,7 @@
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
 #include "bench/lib/proto.h"
+#include "userspace/lib/clock.h"
 
 #define MAX_THREADS 16
 #define MAX_CONNS 20000
@@ -164,22 +165,10 @@ static atomic_int ready_count;
 static atomic_int go;
 static int64_t t_start_ns, t_end_ns;
 
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -200,7 +189,7 @@ static void build_hold(struct conn *c)
 	/* fewer tokens than connections: sessions are shared (warned) */
 	c->tok = per ? c->idx + (c->tok_turn % per) * opt.conns : c->idx % n_tokens;
 	c->tok_turn++;
-	c->seat = opt.seat_lo + (uint32_t)(xorshift(&c->rng) % span);
+	c->seat = opt.seat_lo + (uint32_t)(bench_xorshift(&c->rng) % span);
 	if (opt.mode == MODE_HTTP) {
 		char body[128];
 		int bl = snprintf(body, sizeof(body),
@@ -872,7 +861,7 @@ int main(int argc, char **argv)
 		if (!c->rng)
 			c->rng = 1;
 		for (int k = 0; k < 4; k++)
-			xorshift(&c->rng);
+			bench_xorshift(&c->rng);
 	}
 	t_start_ns = INT64_MAX / 2;
 	t_end_ns = INT64_MAX / 2;

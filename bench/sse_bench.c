@@ -30,6 +30,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "userspace/lib/clock.h"
 
 #define MAX_SEATS 64
 #define LINE_MAX_LEN 160
@@ -78,14 +79,6 @@ struct worker {
 	uint64_t deliveries, unmatched, other_seats, bytes;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void die(const char *msg)
 {
 	bench_die("%s: %s", msg, strerror(errno));
@@ -128,7 +121,7 @@ static void *generator(void *arg)
 	bool held[MAX_SEATS] = {0};
 	int fd = socket(o.udp.addr.ss_family, SOCK_DGRAM, 0);
 	struct timeval tv = {.tv_sec = 1};
-	uint64_t start = now_ns(), period = (uint64_t)(1e9 / o.rate);
+	uint64_t start = tkt_mono_ns(), period = (uint64_t)(1e9 / o.rate);
 	uint64_t total = (uint64_t)(o.rate * o.duration);
 
 	if (fd < 0)
@@ -148,7 +141,7 @@ static void *generator(void *arg)
 		unsigned idx = atomic_load(&ops_done[k]);
 		ssize_t r;
 
-		while ((t = now_ns()) < due) {
+		while ((t = tkt_mono_ns()) < due) {
 			struct timespec ts = {0, (long)(due - t)};
 
 			nanosleep(&ts, NULL);
@@ -160,7 +153,7 @@ static void *generator(void *arg)
 			pkt[4 + b] = (uint8_t)(i >> (24 - 8 * b));
 			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
 		}
-		atomic_store(&op_ns[k][idx], now_ns());
+		atomic_store(&op_ns[k][idx], tkt_mono_ns());
 		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp.addr, o.udp.addrlen) < 0)
 			die("sendto");
 		r = recv(fd, rep, sizeof(rep), 0);
@@ -359,7 +352,7 @@ static void *worker_loop(void *arg)
 
 				if (r > 0) {
 					/* Per read: data may land while we work. */
-					uint64_t t = now_ns();
+					uint64_t t = tkt_mono_ns();
 
 					w->bytes += (uint64_t)r;
 					feed(w, c, buf, (size_t)r, t);
@@ -480,14 +473,14 @@ int main(int argc, char **argv)
 	}
 	/* At most 500 streams waiting for their snapshot at a time, so the
 	 * listen backlog never overflows. */
-	t0 = now_ns();
+	t0 = tkt_mono_ns();
 	{
 		int started = 0;
 
 		for (int i = 0; i < o.subscribers; i++) {
 			struct worker *w = &ws[i % o.threads];
 
-			while (started - settled(ws) >= 500 && now_ns() - t0 < 120e9)
+			while (started - settled(ws) >= 500 && tkt_mono_ns() - t0 < 120e9)
 				sleep_s(0.002);
 			if (connect_one(w, &w->conns[i / o.threads]))
 				atomic_fetch_add(&w->failed, 1);
@@ -500,11 +493,11 @@ int main(int argc, char **argv)
 			snaps += atomic_load(&ws[t].snapshots);
 			failed += atomic_load(&ws[t].failed);
 		}
-		if (snaps + failed >= o.subscribers || now_ns() - t0 > 120e9)
+		if (snaps + failed >= o.subscribers || tkt_mono_ns() - t0 > 120e9)
 			break;
 		sleep_s(0.01);
 	}
-	t1 = now_ns();
+	t1 = tkt_mono_ns();
 	t_connect = (double)(t1 - t0) / 1e9;
 	sleep_s(o.settle); /* every stream idle and suspended */
 	rss1 = bench_pid_rss_kib(o.server_pid);
@@ -513,10 +506,10 @@ int main(int argc, char **argv)
 	atomic_store(&generating, true);
 	cpu2 = bench_pid_cpu_s(o.server_pid);
 	ccpu2 = bench_self_cpu_s(NULL, NULL);
-	t2 = now_ns();
+	t2 = tkt_mono_ns();
 	pthread_create(&gen, NULL, generator, token);
 	pthread_join(gen, NULL);
-	t3 = now_ns();
+	t3 = tkt_mono_ns();
 	cpu3 = bench_pid_cpu_s(o.server_pid);
 	ccpu3 = bench_self_cpu_s(NULL, NULL);
 	hold_secs = (double)(t3 - t2) / 1e9;

@@ -41,6 +41,7 @@
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
 #include "bench/lib/proto.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/wire_codec.h"
 
 #define MAX_THREADS 64
@@ -87,12 +88,10 @@ static void on_signal(int sig)
 	atomic_store(&stop_requested, true);
 }
 
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- per-thread state -------------------------------------------------- */

@@ -41,6 +41,7 @@
 #include "bpf/seat_word.h" /* TKT_MAX_SEATS */
 #include "bpf/session_token.h"
 #include "bpf/ticket_maps.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/hex.h"
 #include "userspace/lib/wire_codec.h"
 
@@ -170,12 +171,10 @@ static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
 	return 0;
 }
 
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- network namespace and attach ----------------------------------- */

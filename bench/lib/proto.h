@@ -28,4 +28,15 @@ bench_token_hex *bench_load_tokens_hex(const char *path, int *n);
  * '+', into ops[cap]. Returns the number of ops, or -1. */
 int bench_parse_mix(const char *mix, uint8_t *ops, int cap);
 
+/* xorshift64: the tools' seeded choice of seats; *s must not be 0. */
+static inline uint64_t bench_xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
 #endif
