@@ -52,7 +52,6 @@
 #endif
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -69,6 +68,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
 #include "bench/lib/proto.h"
 #include "userspace/lib/clock.h"
 
@@ -139,9 +139,9 @@ static uint64_t counter_get(const struct counters *cs, const char *key)
 
 enum mode { M_ORDERS, M_GATEWAY, M_SESSIONS };
 
-static struct {
+static struct orders_opts {
 	enum mode mode;
-	const char *target;
+	struct bench_endpoint target;
 	const char *tokens_path;
 	uint32_t event;
 	uint32_t seat_lo, seat_hi;
@@ -158,7 +158,7 @@ static struct {
 	const char *key_prefix;
 	const char *gateway_log;
 	const char *orders_log;
-	unsigned seed;
+	uint32_t seed;
 	int n_pids;
 	char pid_name[MAX_PIDS][32];
 	int pid[MAX_PIDS];
@@ -169,7 +169,6 @@ static struct {
 	double start_grace_s;
 } opt = {
 	.mode = M_ORDERS,
-	.target = "127.0.0.1:8080",
 	.event = 1,
 	.seat_lo = 0,
 	.seat_hi = 99,
@@ -244,7 +243,6 @@ struct conn {
 	int in_len;
 };
 
-static struct bench_endpoint target; /* --target, resolved */
 static int epfd;
 static struct conn *conns;
 static int *free_stack, n_free;
@@ -276,7 +274,7 @@ static void want_write(struct conn *c, bool on)
 
 static int open_conn(struct conn *c)
 {
-	int fd = bench_tcp_open(&target, epfd, EPOLLIN | EPOLLOUT, c);
+	int fd = bench_tcp_open(&opt.target, epfd, EPOLLIN | EPOLLOUT, c);
 
 	if (fd < 0)
 		return -1;
@@ -350,7 +348,7 @@ static void build(struct order *o)
 				      "Authorization: Bearer %s\r\n"
 				      "Content-Type: application/json\r\n"
 				      "Content-Length: %d\r\n\r\n%s",
-				      target.host, target.port, tok, bl, body);
+				      opt.target.host, opt.target.port, tok, bl, body);
 		break;
 	case S_ORDER:
 		if (o->nseats == 2)
@@ -365,7 +363,7 @@ static void build(struct order *o)
 				      "Idempotency-Key: %s-%d\r\n"
 				      "Content-Type: application/json\r\n"
 				      "Content-Length: %d\r\n\r\n%s",
-				      target.host, target.port, tok, opt.key_prefix,
+				      opt.target.host, opt.target.port, tok, opt.key_prefix,
 				      (int)(o - orders), bl, body);
 		break;
 	case S_AUTH:
@@ -377,7 +375,7 @@ static void build(struct order *o)
 					      "POST /v1/authorize HTTP/1.1\r\nHost: %s:%d\r\n"
 					      "Content-Type: application/json\r\n"
 					      "Content-Length: %d\r\n\r\n%s",
-					      target.host, target.port, bl, body);
+					      opt.target.host, opt.target.port, bl, body);
 		} else {
 			bl = snprintf(body, sizeof(body), "{\"orderId\":\"%s\"}", o->id);
 			c->out_len = snprintf(c->out, OUT_CAP,
@@ -385,20 +383,20 @@ static void build(struct order *o)
 					      "Host: %s:%d\r\nAuthorization: Bearer %s\r\n"
 					      "Content-Type: application/json\r\n"
 					      "Content-Length: %d\r\n\r\n%s",
-					      target.host, target.port, tok, bl, body);
+					      opt.target.host, opt.target.port, tok, bl, body);
 		}
 		break;
 	case S_GET:
 		c->out_len = snprintf(c->out, OUT_CAP,
 				      "GET /api/orders/%s HTTP/1.1\r\nHost: %s:%d\r\n"
 				      "Authorization: Bearer %s\r\n\r\n",
-				      o->id, target.host, target.port, tok);
+				      o->id, opt.target.host, opt.target.port, tok);
 		break;
 	case S_NEW: /* sessions mode */
 		c->out_len = snprintf(c->out, OUT_CAP,
 				      "POST /api/sessions HTTP/1.1\r\nHost: %s:%d\r\n"
 				      "Content-Length: 0\r\n\r\n",
-				      target.host, target.port);
+				      opt.target.host, opt.target.port);
 		break;
 	default:
 		c->out_len = 0;
@@ -907,115 +905,124 @@ static int gw_delay(const struct order *o)
 /* ---- set-up ---------------------------------------------------------- */
 
 
-static void usage(void)
+/* "NAME=ID" into name[cap] and *id; the '=' is the first one, or the
+ * last one when last (thread names may hold '='). */
+static int name_id(const char *arg, bool last, char *name, size_t cap, int *id)
 {
-	fprintf(stderr,
-		"usage: orders_load [--mode orders|gateway|sessions] --target host:port\n"
-		"  [--tokens FILE] [--event N] [--seats A-B] [--max-seats 1|2]\n"
-		"  [--rate ORDERS_PER_S] [--duration S] [--count N (sessions)]\n"
-		"  [--conns N] [--hold-seconds S] [--poll-ms MS] [--final-timeout-ms MS]\n"
-		"  [--timeout-ms MS] [--drain S] [--steady-skip S] [--key-prefix STR]\n"
-		"  [--gateway-log FILE] [--orders-log FILE] [--seed N]\n"
-		"  [--pid NAME=PID]... [--threads-of PID] [--watch NAME=TID]...\n"
-		"  [--start-grace S]\n");
-	exit(2);
+	const char *eq = last ? strrchr(arg, '=') : strchr(arg, '=');
+	double v;
+
+	if (!eq || eq == arg || (size_t)(eq - arg) >= cap ||
+	    bench_parse_double(eq + 1, 1, 1 << 22, &v) < 0 || v != (int)v)
+		return -1;
+	snprintf(name, cap, "%.*s", (int)(eq - arg), arg);
+	*id = (int)v;
+	return 0;
 }
+
+static int parse_pid(const char *arg, void *settings)
+{
+	struct orders_opts *o = settings;
+
+	if (o->n_pids >= MAX_PIDS ||
+	    name_id(arg, false, o->pid_name[o->n_pids],
+		    sizeof(o->pid_name[0]), &o->pid[o->n_pids]) < 0)
+		return -1;
+	o->n_pids++;
+	return 0;
+}
+
+static int parse_watch(const char *arg, void *settings)
+{
+	struct orders_opts *o = settings;
+
+	if (o->n_watch >= MAX_WATCH ||
+	    name_id(arg, true, o->watch_name[o->n_watch],
+		    sizeof(o->watch_name[0]), &o->watch_tid[o->n_watch]) < 0)
+		return -1;
+	o->n_watch++;
+	return 0;
+}
+
+
+#define BENCH_OPTS_TYPE struct orders_opts
+
+static const char *const modes[] = {"orders", "gateway", "sessions", NULL};
+
+static const struct bench_opt options[] = {
+	BOPT(CHOICE, "mode", mode, .choices = modes,
+	     .help = "purchases against ticketd (default), the\n"
+		     "same schedule against paymentd, or sessions"),
+	BOPT(ENDPOINT, "target", target, .lo = 8080, .def = "127.0.0.1:8080",
+	     .arg = "HOST:PORT",
+	     .help = "ticketd, or paymentd for --mode gateway\n"
+		     "(default 127.0.0.1:8080)"),
+	BOPT(STR, "tokens", tokens_path, .arg = "FILE",
+	     .help = "session tokens (required for --mode orders)"),
+	BOPT_EVENT(event),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
+	      .help = "the seats orders take in turn (default 0-99)"),
+	BOPT(INT, "max-seats", max_seats, .lo = 1, .hi = 2, .arg = "1|2",
+	     .help = "seats per order at most (default 2)"),
+	BOPT(DOUBLE, "rate", rate, .lo = 0.001, .hi = 100000,
+	     .arg = "ORDERS_PER_S", .help = "offered orders/s (default 100)"),
+	BOPT(DOUBLE, "duration", duration, .lo = 0.001, .hi = 600, .arg = "S",
+	     .help = "offered window (default 10)"),
+	BOPT(INT, "count", count, .lo = 1, .hi = MAX_ORDERS, .arg = "N",
+	     .help = "--mode sessions: how many (default 100)"),
+	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
+	     .help = "keep-alive connections (default 1000)"),
+	BOPT(INT, "hold-seconds", hold_seconds, .lo = 1, .hi = 86400,
+	     .arg = "S", .help = "holdSeconds of the holds (default 120)"),
+	BOPT(INT, "poll-ms", poll_ms, .lo = 1, .hi = 60000, .arg = "MS",
+	     .help = "GET again while PENDING (default 20)"),
+	BOPT(INT, "final-timeout-ms", final_timeout_ms, .lo = 1, .hi = 600000,
+	     .arg = "MS", .help = "not final this long after authorize:\n"
+				  "counted as such (default 10000)"),
+	BOPT(INT, "timeout-ms", timeout_ms, .lo = 100, .hi = 600000,
+	     .arg = "MS", .help = "a request unanswered this long is an\n"
+				  "error (default 15000)"),
+	BOPT(DOUBLE, "drain", drain_s, .lo = 0, .hi = 600, .arg = "S",
+	     .help = "orders in flight may end this long after\n"
+		     "the window (default 20)"),
+	BOPT(DOUBLE, "steady-skip", steady_skip_s, .lo = 0, .hi = 600,
+	     .arg = "S", .help = "first seconds left out of \"sustained\"\n"
+				 "(default 2)"),
+	BOPT(STR, "key-prefix", key_prefix, .arg = "STR",
+	     .help = "Idempotency-Key prefix, 40 at most (default ob)"),
+	BOPT(STR, "gateway-log", gateway_log, .arg = "FILE",
+	     .help = "paymentd's JSON log, read after the run"),
+	BOPT(STR, "orders-log", orders_log, .arg = "FILE",
+	     .help = "writes one CSV line per order"),
+	BOPT(U32, "seed", seed, .lo = 0, .hi = UINT32_MAX, .arg = "N",
+	     .help = "seat count seed (default 1)"),
+	BOPT(FUNC, "pid", n_pids, .parse = parse_pid, .arg = "NAME=PID",
+	     .help = "CPU seconds of this process (repeatable)"),
+	BOPT(INT, "threads-of", threads_of, .lo = 1, .hi = 1 << 22,
+	     .arg = "PID", .help = "CPU per thread of this process (top 8)"),
+	BOPT(FUNC, "watch", n_watch, .parse = parse_watch, .arg = "NAME=TID",
+	     .help = "what this thread is doing every 10 ms\n"
+		     "(repeatable)"),
+	BOPT(DOUBLE, "start-grace", start_grace_s, .lo = 0, .hi = 600,
+	     .arg = "S", .help = "no order starts later than this after\n"
+				 "the window (default 1)"),
+	BENCH_OPTS_END,
+};
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"mode", 1, 0, 'm'},	      {"target", 1, 0, 't'},
-		{"tokens", 1, 0, 'k'},	      {"event", 1, 0, 'e'},
-		{"seats", 1, 0, 's'},	      {"max-seats", 1, 0, 'x'},
-		{"rate", 1, 0, 'R'},	      {"duration", 1, 0, 'd'},
-		{"count", 1, 0, 'n'},	      {"conns", 1, 0, 'c'},
-		{"hold-seconds", 1, 0, 'H'},  {"poll-ms", 1, 0, 'P'},
-		{"final-timeout-ms", 1, 0, 'F'}, {"timeout-ms", 1, 0, 'o'},
-		{"drain", 1, 0, 'D'},	      {"steady-skip", 1, 0, 'K'},
-		{"key-prefix", 1, 0, 'p'},    {"gateway-log", 1, 0, 'g'},
-		{"orders-log", 1, 0, 'l'},    {"seed", 1, 0, 'S'},
-		{"pid", 1, 0, 'i'},	      {"threads-of", 1, 0, 'T'},
-		{"watch", 1, 0, 'w'},	      {"start-grace", 1, 0, 'G'},
-		{"help", 0, 0, 'h'},	      {0, 0, 0, 0}};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-			if (!strcmp(optarg, "orders"))
-				opt.mode = M_ORDERS;
-			else if (!strcmp(optarg, "gateway"))
-				opt.mode = M_GATEWAY;
-			else if (!strcmp(optarg, "sessions"))
-				opt.mode = M_SESSIONS;
-			else
-				usage();
-			break;
-		case 't': opt.target = optarg; break;
-		case 'k': opt.tokens_path = optarg; break;
-		case 'e': opt.event = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 's':
-			if (sscanf(optarg, "%u-%u", &opt.seat_lo, &opt.seat_hi) != 2 ||
-			    opt.seat_hi < opt.seat_lo)
-				usage();
-			break;
-		case 'x': opt.max_seats = atoi(optarg); break;
-		case 'R': opt.rate = atof(optarg); break;
-		case 'd': opt.duration = atof(optarg); break;
-		case 'n': opt.count = atoi(optarg); break;
-		case 'c': opt.conns = atoi(optarg); break;
-		case 'H': opt.hold_seconds = atoi(optarg); break;
-		case 'P': opt.poll_ms = atoi(optarg); break;
-		case 'F': opt.final_timeout_ms = atoi(optarg); break;
-		case 'o': opt.timeout_ms = atoi(optarg); break;
-		case 'D': opt.drain_s = atof(optarg); break;
-		case 'K': opt.steady_skip_s = atof(optarg); break;
-		case 'p': opt.key_prefix = optarg; break;
-		case 'g': opt.gateway_log = optarg; break;
-		case 'l': opt.orders_log = optarg; break;
-		case 'S': opt.seed = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'i': {
-			char *eq = strchr(optarg, '=');
-
-			if (!eq || opt.n_pids >= MAX_PIDS || eq - optarg >= 32)
-				usage();
-			snprintf(opt.pid_name[opt.n_pids], 32, "%.*s", (int)(eq - optarg), optarg);
-			opt.pid[opt.n_pids++] = atoi(eq + 1);
-			break;
-		}
-		case 'T': opt.threads_of = atoi(optarg); break;
-		case 'w': {
-			char *eq = strrchr(optarg, '=');
-
-			if (!eq || opt.n_watch >= MAX_WATCH || eq - optarg >= 48)
-				usage();
-			snprintf(opt.watch_name[opt.n_watch], 48, "%.*s", (int)(eq - optarg), optarg);
-			opt.watch_tid[opt.n_watch++] = atoi(eq + 1);
-			break;
-		}
-		case 'G': opt.start_grace_s = atof(optarg); break;
-		default:
-			usage();
-		}
-	}
-	if (opt.conns < 1 || opt.conns > MAX_CONNS ||
-	    opt.timeout_ms < 100 || opt.poll_ms < 1 || opt.drain_s < 0 ||
-	    opt.drain_s > 600 || opt.max_seats < 1 || opt.max_seats > 2 ||
-	    strlen(opt.key_prefix) > 40)
-		usage();
+	bench_opts_parse(options, &opt, "usage: orders_load [options]", argc,
+			 argv);
+	if (strlen(opt.key_prefix) > 40)
+		bench_die("--key-prefix is 40 characters at most");
 	if (opt.mode == M_SESSIONS) {
-		if (opt.count < 1 || opt.count > MAX_ORDERS)
-			usage();
 		opt.rate = 0; /* as fast as the connections answer */
 		opt.duration = 0;
-	} else if (opt.rate <= 0 || opt.rate > 100000 || opt.duration <= 0 ||
-		   opt.duration > 600 || opt.rate * opt.duration > MAX_ORDERS) {
-		usage();
+	} else if (opt.rate * opt.duration > MAX_ORDERS) {
+		bench_die("--rate x --duration is %d orders at most", MAX_ORDERS);
 	}
 	if (opt.mode == M_ORDERS && !opt.tokens_path)
-		usage();
-	if (bench_endpoint_parse(opt.target, 8080, &target) < 0)
-		exit(2);
+		bench_die("--mode orders needs --tokens");
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -1347,7 +1354,7 @@ int main(int argc, char **argv)
 		   "\"rate\":%.1f,\"duration_s\":%.3f,\"conns\":%d,\"tokens\":%d,"
 		   "\"poll_ms\":%d,\"offered\":%d,\"started\":%llu,\"not_started\":%llu,"
 		   "\"wall_s\":%.3f,",
-		opt.mode == M_ORDERS ? "orders" : "gateway", target.host, target.port, opt.event,
+		opt.mode == M_ORDERS ? "orders" : "gateway", opt.target.host, opt.target.port, opt.event,
 		opt.seat_lo, opt.seat_hi, opt.rate, secs, opt.conns, n_tokens, opt.poll_ms,
 		n_orders, (unsigned long long)started, (unsigned long long)st.not_started,
 		wall);

@@ -35,7 +35,6 @@
  * Threads: each owns its connections, epoll set and statistics; main merges
  * after the join. Output: one JSON object on stdout. */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,6 +53,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
 #include "bench/lib/proto.h"
 #include "userspace/lib/clock.h"
 
@@ -74,25 +74,24 @@ static void hist_json(FILE *f, const char *name, const struct bench_hist *h)
 
 enum mode { MODE_HTTP, MODE_REDIS };
 
-static struct {
+static struct rest_opts {
 	enum mode mode;
-	const char *target;
+	struct bench_endpoint target;
 	const char *tokens_path;
 	uint32_t event;
 	uint32_t seat_lo, seat_hi;
 	int conns, threads;
 	double duration;
 	int hold_seconds;
-	bool release;
+	int release; /* 0 or 1 */
 	const char *lua_dir;
 	const char *grant_log;
 	int timeout_ms;
 	int server_pid;
-	unsigned seed;
+	uint32_t seed;
 	double rate; /* holds/s in total; 0 = closed loop */
 } opt = {
 	.mode = MODE_HTTP,
-	.target = "127.0.0.1:8080",
 	.event = 1,
 	.seat_lo = 0,
 	.seat_hi = 9999,
@@ -100,13 +99,12 @@ static struct {
 	.threads = 2,
 	.duration = 10,
 	.hold_seconds = 10,
-	.release = true,
+	.release = 1,
 	.lua_dir = "bench",
 	.timeout_ms = 5000,
 	.seed = 1,
 };
 
-static struct bench_endpoint target; /* --target, resolved */
 static bench_token_hex *tokens;
 static int n_tokens;
 static char sha_hold[41], sha_release[41];
@@ -202,7 +200,7 @@ static void build_hold(struct conn *c)
 				      "Authorization: Bearer %s\r\n"
 				      "Content-Type: application/json\r\n"
 				      "Content-Length: %d\r\n\r\n%s",
-				      target.host, target.port, tokens[c->tok], bl,
+				      opt.target.host, opt.target.port, tokens[c->tok], bl,
 				      body);
 	} else {
 		char key[48], sold[32], ttl[16], seat[16];
@@ -233,7 +231,7 @@ static void build_release(struct conn *c)
 				      "DELETE /api/reservations/%u/%u HTTP/1.1\r\n"
 				      "Host: %s:%d\r\n"
 				      "Authorization: Bearer %s\r\n\r\n",
-				      opt.event, c->seat, target.host, target.port,
+				      opt.event, c->seat, opt.target.host, opt.target.port,
 				      tokens[c->tok]);
 	} else {
 		char key[48];
@@ -315,7 +313,7 @@ static void count_code(struct stats *st, const char *code)
 
 static int open_conn(struct worker *w, struct conn *c)
 {
-	c->fd = bench_tcp_open(&target, w->epfd, EPOLLIN | EPOLLOUT, c);
+	c->fd = bench_tcp_open(&opt.target, w->epfd, EPOLLIN | EPOLLOUT, c);
 	c->st = c->fd < 0 ? C_CLOSED : C_CONNECTING;
 	c->in_len = 0;
 	c->out_len = c->out_off = 0;
@@ -678,7 +676,7 @@ static int redis_script_load(const char *path, char *sha)
 	n += (int)len;
 	memcpy(cmd + n, "\r\n", 2);
 	n += 2;
-	fd = bench_tcp_connect(&target);
+	fd = bench_tcp_connect(&opt.target);
 	if (fd < 0 || send(fd, cmd, (size_t)n, MSG_NOSIGNAL) != n) {
 		if (fd >= 0)
 			close(fd);
@@ -699,99 +697,56 @@ static int redis_script_load(const char *path, char *sha)
 	return 0;
 }
 
-static void usage(void)
-{
-	fprintf(stderr,
-		"usage: rest_load --tokens FILE [--mode http|redis] [--target host:port]\n"
-		"  [--event N] [--seats A-B] [--conns N] [--threads N] [--duration S]\n"
-		"  [--hold-seconds S] [--release 0|1] [--lua-dir DIR] [--grant-log FILE]\n"
-		"  [--timeout-ms MS] [--server-pid PID] [--seed N] [--rate HOLDS_PER_S]\n");
-	exit(2);
-}
+
+#define BENCH_OPTS_TYPE struct rest_opts
+
+static const char *const modes[] = {"http", "redis", NULL};
+
+static const struct bench_opt options[] = {
+	BOPT(CHOICE, "mode", mode, .choices = modes,
+	     .help = "ticketd's REST API (default) or Redis + Lua"),
+	BOPT(ENDPOINT, "target", target, .lo = 8080, .def = "127.0.0.1:8080",
+	     .arg = "HOST:PORT",
+	     .help = "ticketd's HTTP port, or the Redis\n"
+		     "(default 127.0.0.1:8080)"),
+	BOPT(STR, "tokens", tokens_path, .arg = "FILE",
+	     .help = "session tokens, one 32-hex token a line\n"
+		     "(required); connection c uses c, c+conns, ..."),
+	BOPT_EVENT(event),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
+	      .help = "random seats of this range (default 0-9999)"),
+	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
+	     .help = "connections, one request in flight each\n(default 1000)"),
+	BOPT(INT, "threads", threads, .lo = 1, .hi = MAX_THREADS, .arg = "N",
+	     .help = "epoll threads (default 2)"),
+	BOPT(DOUBLE, "duration", duration, .lo = 0.001, .hi = 600, .arg = "S",
+	     .help = "measured seconds (default 10)"),
+	BOPT(INT, "hold-seconds", hold_seconds, .lo = 1, .hi = 86400,
+	     .arg = "S", .help = "holdSeconds of every hold (default 10)"),
+	BOPT(INT, "release", release, .lo = 0, .hi = 1, .arg = "0|1",
+	     .help = "release every granted hold (default 1)"),
+	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR",
+	     .help = "where redis_*.lua live (default bench)"),
+	BOPT(STR, "grant-log", grant_log, .arg = "FILE",
+	     .help = "writes \"<token index> <seat>\" per granted hold"),
+	BOPT(INT, "timeout-ms", timeout_ms, .lo = 10, .hi = 600000, .arg = "MS",
+	     .help = "a request unanswered this long is a\n"
+		     "timeout (default 5000)"),
+	BOPT(INT, "server-pid", server_pid, .lo = 0, .hi = 1 << 22,
+	     .arg = "PID", .help = "also report this process's CPU"),
+	BOPT(U32, "seed", seed, .lo = 0, .hi = UINT32_MAX, .arg = "N",
+	     .help = "seat choice seed (default 1)"),
+	BOPT(DOUBLE, "rate", rate, .lo = 0, .hi = 1e7, .arg = "HOLDS_PER_S",
+	     .help = "paced holds in total (default 0: closed loop)"),
+	BENCH_OPTS_END,
+};
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"mode", 1, 0, 'm'},	     {"target", 1, 0, 't'},
-		{"tokens", 1, 0, 'k'},	     {"event", 1, 0, 'e'},
-		{"seats", 1, 0, 's'},	     {"conns", 1, 0, 'c'},
-		{"threads", 1, 0, 'T'},	     {"duration", 1, 0, 'd'},
-		{"hold-seconds", 1, 0, 'H'}, {"release", 1, 0, 'r'},
-		{"lua-dir", 1, 0, 'l'},	     {"grant-log", 1, 0, 'g'},
-		{"timeout-ms", 1, 0, 'o'},   {"server-pid", 1, 0, 'p'},
-		{"seed", 1, 0, 'S'},	     {"rate", 1, 0, 'R'},
-		{"help", 0, 0, 'h'},
-		{0, 0, 0, 0}};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-			if (!strcmp(optarg, "http"))
-				opt.mode = MODE_HTTP;
-			else if (!strcmp(optarg, "redis"))
-				opt.mode = MODE_REDIS;
-			else
-				usage();
-			break;
-		case 't':
-			opt.target = optarg;
-			break;
-		case 'k':
-			opt.tokens_path = optarg;
-			break;
-		case 'e':
-			opt.event = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 's':
-			if (sscanf(optarg, "%u-%u", &opt.seat_lo, &opt.seat_hi) != 2 ||
-			    opt.seat_hi < opt.seat_lo)
-				usage();
-			break;
-		case 'c':
-			opt.conns = atoi(optarg);
-			break;
-		case 'T':
-			opt.threads = atoi(optarg);
-			break;
-		case 'd':
-			opt.duration = atof(optarg);
-			break;
-		case 'H':
-			opt.hold_seconds = atoi(optarg);
-			break;
-		case 'r':
-			opt.release = atoi(optarg) != 0;
-			break;
-		case 'l':
-			opt.lua_dir = optarg;
-			break;
-		case 'g':
-			opt.grant_log = optarg;
-			break;
-		case 'o':
-			opt.timeout_ms = atoi(optarg);
-			break;
-		case 'p':
-			opt.server_pid = atoi(optarg);
-			break;
-		case 'S':
-			opt.seed = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'R':
-			opt.rate = atof(optarg);
-			break;
-		default:
-			usage();
-		}
-	}
-	if (!opt.tokens_path || opt.conns < 1 || opt.conns > MAX_CONNS ||
-	    opt.threads < 1 || opt.threads > MAX_THREADS || opt.duration <= 0 ||
-	    opt.duration > 600 || opt.timeout_ms < 10 || opt.rate < 0 ||
-	    opt.rate > 1e7)
-		usage();
-	if (bench_endpoint_parse(opt.target, 8080, &target) < 0)
-		exit(2);
+	bench_opts_parse(options, &opt,
+			 "usage: rest_load --tokens FILE [options]", argc, argv);
+	if (!opt.tokens_path)
+		bench_die("--tokens is required");
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
 }
@@ -933,7 +888,7 @@ int main(int argc, char **argv)
 		   "\"connect_s\":%.3f,\"drain_s\":%.3f,\"event\":%u,"
 		   "\"seats\":\"%u-%u\",\"hold_seconds\":%d,\"release\":%s,"
 		   "\"tokens\":%d,\"rate\":%.1f,\"late_sends\":%llu,",
-		opt.mode == MODE_HTTP ? "http" : "redis", target.host, target.port,
+		opt.mode == MODE_HTTP ? "http" : "redis", opt.target.host, opt.target.port,
 		opt.conns, connected, opt.threads, secs, connect_s,
 		(double)(t_done - t_end_ns) / 1e9, opt.event, opt.seat_lo,
 		opt.seat_hi, opt.hold_seconds, opt.release ? "true" : "false",

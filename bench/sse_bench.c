@@ -11,8 +11,7 @@
  * Prints one JSON object on stdout.
  *
  * usage: sse_bench --http 127.0.0.1:8080 --udp 127.0.0.1:7000 --event ID
- *        --seats A-B --subscribers N --rate R --duration S --server-pid PID
- *        [--threads T] [--settle S] */
+ *        --seats A-B --server-pid PID [options] (sse_bench --help) */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +29,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
 #include "userspace/lib/clock.h"
 
 #define MAX_SEATS 64
@@ -37,7 +37,6 @@
 
 struct opts {
 	struct bench_endpoint http, udp;
-	bool have_http, have_udp;
 	uint32_t event, seat_lo, seat_hi;
 	int subscribers, threads, server_pid;
 	double rate, duration, settle;
@@ -397,6 +396,39 @@ static void sleep_s(double s)
 	nanosleep(&ts, NULL);
 }
 
+
+#define BENCH_OPTS_TYPE struct opts
+
+static const char usage[] =
+	"usage: sse_bench --http HOST:PORT --udp HOST:PORT --event ID --seats A-B\n"
+	"                 --server-pid PID [options]";
+
+static const struct bench_opt options[] = {
+	BOPT(ENDPOINT, "http", http, .arg = "HOST:PORT",
+	     .help = "ticketd's HTTP port (required)"),
+	BOPT(ENDPOINT, "udp", udp, .arg = "HOST:PORT",
+	     .help = "ticketd's UDP door (required)"),
+	BOPT(U32, "event", event, .lo = 1, .hi = UINT32_MAX, .arg = "ID",
+	     .help = "the event streamed (required)"),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
+	      .help = "free seats nobody else touches, at most 64\n"
+		      "(required)"),
+	BOPT(INT, "server-pid", server_pid, .lo = 1, .hi = 1 << 22,
+	     .arg = "PID", .help = "ticketd, for its RSS and CPU (required)"),
+	BOPT(INT, "subscribers", subscribers, .lo = 1, .hi = 1000000,
+	     .arg = "N", .help = "streams (default 1000)"),
+	BOPT(INT, "threads", threads, .lo = 1, .hi = 16, .arg = "T",
+	     .help = "epoll threads of the streams (default 1)"),
+	BOPT(DOUBLE, "rate", rate, .lo = 0.01, .hi = 1e6, .arg = "R",
+	     .help = "holds and releases per second (default 20)"),
+	BOPT(DOUBLE, "duration", duration, .lo = 0.01, .hi = 3600, .arg = "S",
+	     .help = "seconds of holds and releases (default 20)"),
+	BOPT(DOUBLE, "settle", settle, .lo = 0, .hi = 600, .arg = "S",
+	     .help = "idle seconds between the snapshots and the\n"
+		     "holds (default 3)"),
+	BENCH_OPTS_END,
+};
+
 int main(int argc, char **argv)
 {
 	struct worker *ws;
@@ -410,43 +442,12 @@ int main(int argc, char **argv)
 	int snaps = 0, failed = 0, open_end = 0;
 
 	bench_prog = "sse_bench";
-	for (int i = 1; i + 1 < argc; i += 2) {
-		const char *a = argv[i], *v = argv[i + 1];
-
-		if (!strcmp(a, "--http") && !bench_endpoint_parse(v, 0, &o.http)) {
-			o.have_http = true;
-			continue;
-		}
-		if (!strcmp(a, "--udp") && !bench_endpoint_parse(v, 0, &o.udp)) {
-			o.have_udp = true;
-			continue;
-		}
-		if (!strcmp(a, "--event"))
-			o.event = (uint32_t)atoi(v);
-		else if (!strcmp(a, "--seats") && sscanf(v, "%u-%u", &o.seat_lo, &o.seat_hi) == 2)
-			;
-		else if (!strcmp(a, "--subscribers"))
-			o.subscribers = atoi(v);
-		else if (!strcmp(a, "--threads"))
-			o.threads = atoi(v);
-		else if (!strcmp(a, "--rate"))
-			o.rate = atof(v);
-		else if (!strcmp(a, "--duration"))
-			o.duration = atof(v);
-		else if (!strcmp(a, "--settle"))
-			o.settle = atof(v);
-		else if (!strcmp(a, "--server-pid"))
-			o.server_pid = atoi(v);
-		else {
-			fprintf(stderr, "sse_bench: bad option %s %s (see the comment at the top)\n", a, v);
-			return 2;
-		}
-	}
+	bench_opts_parse(options, &o, usage, argc, argv);
 	n_seats = o.seat_hi - o.seat_lo + 1;
-	if (!o.event || !o.have_http || !o.have_udp || !o.server_pid ||
-	    o.seat_hi < o.seat_lo || n_seats > MAX_SEATS || o.threads < 1 || o.threads > 16 ||
-	    o.subscribers < 1 || o.rate <= 0) {
-		fprintf(stderr, "sse_bench: missing or bad options (see the comment at the top)\n");
+	if (!o.event || !o.http.addrlen || !o.udp.addrlen || !o.server_pid ||
+	    n_seats > MAX_SEATS) {
+		bench_err("needs --http, --udp, --event, --server-pid and --seats "
+			  "of at most %d seats", MAX_SEATS);
 		return 2;
 	}
 	if (bench_raise_nofile() < (long)o.subscribers + 64) {

@@ -20,7 +20,6 @@
  *
  * Output: one JSON object on stdout. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +39,7 @@
 #include "bench/lib/cpu.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
 #include "bench/lib/proto.h"
 #include "userspace/lib/clock.h"
 #include "userspace/lib/wire_codec.h"
@@ -71,6 +71,7 @@ struct load_opts {
 	uint8_t ops[MAX_OPS];
 	int nops;
 	const char *mix;
+	const char *token_hex, *tokens_file;
 	uint16_t hold_secs;
 	int server_pid; /* process whose CPU is the serving cost, or 0 */
 	bench_token *tokens;
@@ -766,74 +767,61 @@ out:
 	return ret;
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi))
-		return -1;
-	*out = v;
-	return 0;
-}
+#define BENCH_OPTS_TYPE struct load_opts
 
-static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
-{
-	unsigned long long a, b;
-	char *end;
+static const char *const backends[] = {"udp", "redis", NULL};
+static const char *const modes[] = {"closed", "open", NULL};
 
-	errno = 0;
-	a = strtoull(s, &end, 10);
-	if (errno || end == s || a > UINT32_MAX)
-		return -1;
-	b = a;
-	if (*end == '-') {
-		const char *p = end + 1;
-
-		b = strtoull(p, &end, 10);
-		if (errno || end == p || b > UINT32_MAX)
-			return -1;
-	}
-	if (*end || b < a)
-		return -1;
-	*lo = (uint32_t)a;
-	*hi = (uint32_t)b;
-	return 0;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: udp_load [options]\n"
-		"  --target HOST:PORT     UDP door (default 127.0.0.1:7000)\n"
-		"  --backend udp|redis    udp (default), or the same workload as\n"
-		"                         Redis + Lua (EVALSHA, pipelined)\n"
-		"  --redis HOST:PORT      Redis for --backend redis\n"
-		"  --lua-dir DIR          where redis_*.lua live (default bench)\n"
-		"  --threads N            worker threads, 1..%d (default 1)\n"
-		"  --duration S           measured seconds (default 5, max %.0f)\n"
-		"  --warmup S             unmeasured seconds first (default 0.5)\n"
-		"  --mode closed|open     closed (default) or open loop\n"
-		"  --window W             requests in flight per thread (default 64)\n"
-		"  --batch B              sendmmsg/recvmmsg batch (default 32)\n"
-		"  --rate R               open loop: total requests/s\n"
-		"  --timeout-ms N         a request unanswered this long is a\n"
-		"                         timeout (default 1000)\n"
-		"  --token HEX32 | --tokens FILE   (one 32-hex token per line);\n"
-		"                         slot i uses token i mod count\n"
-		"  --event E              event id (default 1)\n"
-		"  --seats A-B            seat range (default 0-16383); needs at\n"
-		"                         least threads x window seats\n"
-		"  --mix OP[,OP...]       op cycle per seat (default hold,release)\n"
-		"  --hold-secs S          hold/extend seconds (default 0 = 120)\n"
-		"  --server-pid PID       also report this process's CPU (the\n"
-		"                         server: redis-server, ticketd)\n"
-		"CPU figures cover the measured window: this process (getrusage),\n"
-		"the machine (/proc/stat) and --server-pid (/proc/PID/stat).\n",
-		MAX_THREADS, MAX_DURATION_S);
-}
+static const struct bench_opt options[] = {
+	BOPT(STR, "target", target, .arg = "HOST:PORT",
+	     .help = "UDP door (default 127.0.0.1:7000)"),
+	BOPT(CHOICE, "backend", backend, .choices = backends,
+	     .help = "udp (default), or the same workload as\n"
+		     "Redis + Lua (EVALSHA, pipelined)"),
+	BOPT(STR, "redis", redis, .arg = "HOST:PORT",
+	     .help = "Redis for --backend redis"),
+	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR",
+	     .help = "where redis_*.lua live (default bench)"),
+	BOPT(INT, "threads", threads, .lo = 1, .hi = MAX_THREADS, .arg = "N",
+	     .help = "worker threads (default 1)"),
+	BOPT(DOUBLE, "duration", duration_s, .lo = 0.1, .hi = MAX_DURATION_S,
+	     .arg = "S", .help = "measured seconds (default 5)"),
+	BOPT(DOUBLE, "warmup", warmup_s, .lo = 0, .hi = MAX_WARMUP_S,
+	     .arg = "S", .help = "unmeasured seconds first (default 0.5)"),
+	BOPT(CHOICE, "mode", mode, .choices = modes,
+	     .help = "closed (default) or open loop"),
+	BOPT(INT, "window", window, .lo = 1, .hi = MAX_WINDOW, .arg = "W",
+	     .help = "requests in flight per thread (default 64)"),
+	BOPT(INT, "batch", batch, .lo = 1, .hi = MAX_BATCH, .arg = "B",
+	     .help = "sendmmsg/recvmmsg batch (default 32)"),
+	BOPT(DOUBLE, "rate", rate, .lo = 1, .hi = 1e8, .arg = "R",
+	     .help = "open loop: total requests/s"),
+	BOPT(INT, "timeout-ms", timeout_ms, .lo = 1, .hi = 60000, .arg = "N",
+	     .help = "a request unanswered this long is a\n"
+		     "timeout (default 1000)"),
+	BOPT(STR, "token", token_hex, .arg = "HEX32",
+	     .help = "the session token of every slot"),
+	BOPT(STR, "tokens", tokens_file, .arg = "FILE",
+	     .help = "one 32-hex token per line; slot i\n"
+		     "uses token i mod count"),
+	BOPT_EVENT(event),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
+	      .help = "seat range (default 0-16383); needs at\n"
+		      "least threads x window seats"),
+	BOPT(STR, "mix", mix, .arg = "OP[,OP...]",
+	     .help = "op cycle per seat (default hold,release)"),
+	BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = UINT16_MAX, .arg = "S",
+	     .help = "hold/extend seconds (default 0 = 120)"),
+	BOPT(INT, "server-pid", server_pid, .lo = 1, .hi = 1 << 22,
+	     .arg = "PID",
+	     .help = "also report this process's CPU (the\n"
+		     "server: redis-server, ticketd)"),
+	BENCH_OPT_HEADING("CPU figures cover the measured window: this process "
+			  "(getrusage),\nthe machine (/proc/stat) and "
+			  "--server-pid (/proc/PID/stat)."),
+	BENCH_OPTS_END,
+};
 
 /* ---- CPU accounting over the measured window ------------------------------ */
 
@@ -982,35 +970,6 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 
 int main(int argc, char **argv)
 {
-	enum {
-		O_TARGET = 256, O_BACKEND, O_REDIS, O_LUADIR, O_THREADS,
-		O_DURATION, O_WARMUP, O_MODE, O_WINDOW, O_BATCH, O_RATE,
-		O_TIMEOUT, O_TOKEN, O_TOKENS, O_EVENT, O_SEATS, O_MIX, O_HOLD,
-		O_SERVER_PID,
-	};
-	static const struct option longopts[] = {
-		{"target", required_argument, NULL, O_TARGET},
-		{"backend", required_argument, NULL, O_BACKEND},
-		{"redis", required_argument, NULL, O_REDIS},
-		{"lua-dir", required_argument, NULL, O_LUADIR},
-		{"threads", required_argument, NULL, O_THREADS},
-		{"duration", required_argument, NULL, O_DURATION},
-		{"warmup", required_argument, NULL, O_WARMUP},
-		{"mode", required_argument, NULL, O_MODE},
-		{"window", required_argument, NULL, O_WINDOW},
-		{"batch", required_argument, NULL, O_BATCH},
-		{"rate", required_argument, NULL, O_RATE},
-		{"timeout-ms", required_argument, NULL, O_TIMEOUT},
-		{"token", required_argument, NULL, O_TOKEN},
-		{"tokens", required_argument, NULL, O_TOKENS},
-		{"event", required_argument, NULL, O_EVENT},
-		{"seats", required_argument, NULL, O_SEATS},
-		{"mix", required_argument, NULL, O_MIX},
-		{"hold-secs", required_argument, NULL, O_HOLD},
-		{"server-pid", required_argument, NULL, O_SERVER_PID},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct load_opts o = {
 		.backend = BACKEND_UDP, .mode = MODE_CLOSED,
 		.target = "127.0.0.1:7000", .lua_dir = "bench", .threads = 1,
@@ -1018,118 +977,14 @@ int main(int argc, char **argv)
 		.duration_s = 5, .warmup_s = 0.5, .event = 1, .seat_lo = 0,
 		.seat_hi = 16383, .mix = "hold,release",
 	};
-	const char *token = NULL, *tokens_file = NULL;
 	struct worker *ws = NULL;
 	struct cpu_snap snap0, snap1;
 	struct sigaction sa = {.sa_handler = on_signal};
 	int64_t t0, t1;
-	double v;
-	int c, started = 0, rc = 2;
+	int started = 0, rc = 2;
 
 	bench_prog = "udp_load";
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_TARGET:
-			o.target = optarg;
-			break;
-		case O_BACKEND:
-			if (strcmp(optarg, "udp") == 0)
-				o.backend = BACKEND_UDP;
-			else if (strcmp(optarg, "redis") == 0)
-				o.backend = BACKEND_REDIS;
-			else
-				goto bad;
-			break;
-		case O_REDIS:
-			o.redis = optarg;
-			break;
-		case O_LUADIR:
-			o.lua_dir = optarg;
-			break;
-		case O_THREADS:
-			if (parse_num(optarg, 1, MAX_THREADS, &v) < 0)
-				goto bad;
-			o.threads = (int)v;
-			break;
-		case O_DURATION:
-			if (parse_num(optarg, 0.1, MAX_DURATION_S, &v) < 0) {
-				fprintf(stderr, "udp_load: --duration is "
-						"0.1..%.0f s\n",
-					MAX_DURATION_S);
-				return 2;
-			}
-			o.duration_s = v;
-			break;
-		case O_WARMUP:
-			if (parse_num(optarg, 0, MAX_WARMUP_S, &v) < 0)
-				goto bad;
-			o.warmup_s = v;
-			break;
-		case O_MODE:
-			if (strcmp(optarg, "closed") == 0)
-				o.mode = MODE_CLOSED;
-			else if (strcmp(optarg, "open") == 0)
-				o.mode = MODE_OPEN;
-			else
-				goto bad;
-			break;
-		case O_WINDOW:
-			if (parse_num(optarg, 1, MAX_WINDOW, &v) < 0)
-				goto bad;
-			o.window = (int)v;
-			break;
-		case O_BATCH:
-			if (parse_num(optarg, 1, MAX_BATCH, &v) < 0)
-				goto bad;
-			o.batch = (int)v;
-			break;
-		case O_RATE:
-			if (parse_num(optarg, 1, 1e8, &v) < 0)
-				goto bad;
-			o.rate = v;
-			break;
-		case O_TIMEOUT:
-			if (parse_num(optarg, 1, 60000, &v) < 0)
-				goto bad;
-			o.timeout_ms = (int)v;
-			break;
-		case O_TOKEN:
-			token = optarg;
-			break;
-		case O_TOKENS:
-			tokens_file = optarg;
-			break;
-		case O_EVENT:
-			if (parse_num(optarg, 0, UINT32_MAX, &v) < 0)
-				goto bad;
-			o.event = (uint32_t)v;
-			break;
-		case O_SEATS:
-			if (parse_range(optarg, &o.seat_lo, &o.seat_hi) < 0)
-				goto bad;
-			break;
-		case O_MIX:
-			o.mix = optarg;
-			break;
-		case O_HOLD:
-			if (parse_num(optarg, 0, UINT16_MAX, &v) < 0)
-				goto bad;
-			o.hold_secs = (uint16_t)v;
-			break;
-		case O_SERVER_PID:
-			if (parse_num(optarg, 1, 1 << 22, &v) < 0)
-				goto bad;
-			o.server_pid = (int)v;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			goto bad;
-		}
-	}
-	if (optind != argc)
-		goto bad;
+	bench_opts_parse(options, &o, "usage: udp_load [options]", argc, argv);
 	o.nops = bench_parse_mix(o.mix, o.ops, MAX_OPS);
 	if (o.nops < 0) {
 		fprintf(stderr, "udp_load: --mix is ops from hold, release, "
@@ -1155,7 +1010,7 @@ int main(int argc, char **argv)
 				"runs closed loop only\n");
 		return 2;
 	}
-	o.ntokens = bench_tokens_from(tokens_file, token, &o.tokens);
+	o.ntokens = bench_tokens_from(o.tokens_file, o.token_hex, &o.tokens);
 	if (o.ntokens < 0)
 		return 2;
 	/* Each slot holds at most one seat at a time, and slot i uses token
@@ -1236,7 +1091,4 @@ out:
 	free(ws);
 	free(o.tokens);
 	return rc;
-bad:
-	usage(stderr);
-	return 2;
 }

@@ -27,7 +27,8 @@ int bench_endpoint_parse(const char *text, uint16_t default_port,
 	memset(ep, 0, sizeof(*ep));
 	if (strlen(text) >= sizeof(ep->text) ||
 	    tkt_split_endpoint(text, default_port, ep->host, sizeof(ep->host),
-			       &ep->port) < 0) {
+			       &ep->port) < 0 ||
+	    ep->port == 0) {
 		bench_err("bad endpoint '%s' (host:port)", text);
 		return -1;
 	}

@@ -20,8 +20,9 @@ struct bench_endpoint {
 	socklen_t addrlen;
 };
 
-/* Splits and resolves text (a missing port gives default_port). Returns 0,
- * or -1 after a message. */
+/* Splits and resolves text (a missing port gives default_port; with a
+ * default_port of 0 the port is required). Returns 0, or -1 after a
+ * message. */
 int bench_endpoint_parse(const char *text, uint16_t default_port,
 			 struct bench_endpoint *ep);
 
