@@ -70,13 +70,13 @@
 #include "bench/lib/msg.h"
 #include "bench/lib/opts.h"
 #include "bench/lib/proto.h"
+#include "bench/lib/tally.h"
 #include "userspace/lib/clock.h"
 
 #define MAX_CONNS 20000
 #define MAX_ORDERS 2000000
 #define IN_CAP 8192
 #define OUT_CAP 1024
-#define MAX_KEYS 48
 #define MAX_PIDS 8
 #define MAX_WATCH 16
 #define TOP_THREADS 8
@@ -87,57 +87,16 @@ static void hist_json(FILE *f, const char *name, const struct bench_hist *h)
 	bench_hist_json(f, name, h, "n,mean,p50,p90,p95,p99,max", 1, 0);
 }
 
-/* ---- named counters ("hold 409 SEAT_UNAVAILABLE" -> n) ------------------ */
-
-struct counter {
-	char key[64];
-	uint64_t n;
-};
-
-struct counters {
-	struct counter c[MAX_KEYS];
-	uint64_t other;
-};
-
-static void count(struct counters *cs, const char *key)
-{
-	for (int i = 0; i < MAX_KEYS; i++) {
-		if (!cs->c[i].key[0]) {
-			snprintf(cs->c[i].key, sizeof(cs->c[i].key), "%s", key);
-			cs->c[i].n = 1;
-			return;
-		}
-		if (!strcmp(cs->c[i].key, key)) {
-			cs->c[i].n++;
-			return;
-		}
-	}
-	cs->other++;
-}
-
-static void counters_json(FILE *f, const char *name, const struct counters *cs)
-{
-	fprintf(f, "\"%s\":{", name);
-	for (int i = 0; i < MAX_KEYS && cs->c[i].key[0]; i++)
-		fprintf(f, "%s\"%s\":%llu", i ? "," : "", cs->c[i].key,
-			(unsigned long long)cs->c[i].n);
-	if (cs->other)
-		fprintf(f, "%s\"(other)\":%llu", cs->c[0].key[0] ? "," : "",
-			(unsigned long long)cs->other);
-	fprintf(f, "}");
-}
-
-static uint64_t counter_get(const struct counters *cs, const char *key)
-{
-	for (int i = 0; i < MAX_KEYS && cs->c[i].key[0]; i++)
-		if (!strcmp(cs->c[i].key, key))
-			return cs->c[i].n;
-	return 0;
-}
-
 /* ---- options ------------------------------------------------------------ */
 
 enum mode { M_ORDERS, M_GATEWAY, M_SESSIONS };
+
+/* NAME=ID arguments, in the order given. */
+struct named_ids {
+	int n;
+	char name[MAX_WATCH][48];
+	int id[MAX_WATCH];
+};
 
 static struct orders_opts {
 	enum mode mode;
@@ -159,13 +118,9 @@ static struct orders_opts {
 	const char *gateway_log;
 	const char *orders_log;
 	uint32_t seed;
-	int n_pids;
-	char pid_name[MAX_PIDS][32];
-	int pid[MAX_PIDS];
+	struct named_ids pids; /* --pid NAME=PID */
 	int threads_of;
-	int n_watch;
-	char watch_name[MAX_WATCH][48];
-	int watch_tid[MAX_WATCH];
+	struct named_ids watched; /* --watch NAME=TID */
 	double start_grace_s;
 } opt = {
 	.mode = M_ORDERS,
@@ -258,7 +213,7 @@ static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static struct {
 	struct bench_hist start_lag, hold, order, auth, get, auth_to_final, e2e,
 		gw_delay, auth_minus_delay, gw_latency, gw_service, gw_minus_delay;
-	struct counters errors, final, auth_status, mismatch;
+	struct bench_tally errors, final, auth_status, mismatch;
 	uint64_t finals, created, seats_confirmed, seats_cancelled, gets;
 	uint64_t not_started, timeouts, conn_errors, parse_errors, reconnects;
 	uint64_t gw_log_found, gw_log_missing;
@@ -464,7 +419,7 @@ static void fail_order(struct order *o, const char *what, int64_t t)
 	char key[64];
 
 	snprintf(key, sizeof(key), "%s %s", step_name[o->step], what);
-	count(&st.errors, key);
+	bench_tally_add(&st.errors, key, 1);
 	finish_order(o, O_ERROR, t);
 }
 
@@ -549,7 +504,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			if (status != 200)
 				{ http_fail(o, status, b, len, t); return; }
 			bench_json_str(b, len, "status", o->auth, sizeof(o->auth));
-			count(&st.auth_status, o->auth);
+			bench_tally_add(&st.auth_status, o->auth, 1);
 			{ finish_order(o, O_GW_OK, t); return; }
 		}
 		bench_hist_add(&st.auth, us);
@@ -566,7 +521,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 				snprintf(k, sizeof(k), "%s %s", s, r);
 			else
 				snprintf(k, sizeof(k), "%s", s);
-			count(&st.auth_status, k);
+			bench_tally_add(&st.auth_status, k, 1);
 		}
 		o->step = S_GET;
 		{ send_step(o, t); return; }
@@ -579,7 +534,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		bench_json_str(b, len, "status", o->status, sizeof(o->status));
 		if (!strcmp(o->status, "PENDING")) {
 			if ((t - o->t_auth_sent) / 1000000 > opt.final_timeout_ms) {
-				count(&st.final, "PENDING (not final in time)");
+				bench_tally_add(&st.final, "PENDING (not final in time)", 1);
 				{ finish_order(o, O_NOT_FINAL, t); return; }
 			}
 			o->step = S_PARKED;
@@ -595,7 +550,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 				bench_json_str(b, len, "reason", o->reason, sizeof(o->reason));
 			snprintf(k, sizeof(k), "%s%s%s", o->status, confirmed ? "" : " ",
 				 confirmed ? "" : o->reason);
-			count(&st.final, k);
+			bench_tally_add(&st.final, k, 1);
 			bench_hist_add(&st.auth_to_final, (t - o->t_auth_sent) / 1000);
 			bench_hist_add(&st.e2e, (t - o->sched) / 1000);
 			if (confirmed)
@@ -605,7 +560,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			if (confirmed != !strcmp(o->auth, "APPROVED")) {
 				snprintf(k, sizeof(k), "authorize %s, order %s", o->auth,
 					 o->status);
-				count(&st.mismatch, k);
+				bench_tally_add(&st.mismatch, k, 1);
 			}
 			{ finish_order(o, confirmed ? O_CONFIRMED : O_CANCELLED, t); return; }
 		}
@@ -736,7 +691,7 @@ static int cmp_thread(const void *a, const void *b)
 #define WATCH_EVERY_NS 10000000LL
 
 static struct {
-	struct counters states;
+	struct bench_tally states;
 	uint64_t samples;
 } watch[MAX_WATCH];
 static int64_t next_watch;
@@ -767,7 +722,7 @@ static const char *syscall_name(long nr)
 
 static void watch_sample(void)
 {
-	for (int i = 0; i < opt.n_watch; i++) {
+	for (int i = 0; i < opt.watched.n; i++) {
 		char path[96], buf[256], key[64];
 		FILE *f;
 		long nr;
@@ -776,9 +731,9 @@ static void watch_sample(void)
 
 		if (opt.threads_of)
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall",
-				 opt.threads_of, opt.watch_tid[i]);
+				 opt.threads_of, opt.watched.id[i]);
 		else
-			snprintf(path, sizeof(path), "/proc/%d/syscall", opt.watch_tid[i]);
+			snprintf(path, sizeof(path), "/proc/%d/syscall", opt.watched.id[i]);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
@@ -788,12 +743,12 @@ static void watch_sample(void)
 			continue;
 		watch[i].samples++;
 		if (!strncmp(buf, "running", 7)) {
-			count(&watch[i].states, "running");
+			bench_tally_add(&watch[i].states, "running", 1);
 			continue;
 		}
 		if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2],
 			   &a[3], &a[4], &a[5]) < 1) {
-			count(&watch[i].states, "?");
+			bench_tally_add(&watch[i].states, "?", 1);
 			continue;
 		}
 		if (nr == 7)
@@ -802,7 +757,7 @@ static void watch_sample(void)
 			snprintf(key, sizeof(key), "%s", syscall_name(nr));
 		else
 			snprintf(key, sizeof(key), "syscall %ld", nr);
-		count(&watch[i].states, key);
+		bench_tally_add(&watch[i].states, key, 1);
 	}
 }
 
@@ -905,18 +860,21 @@ static int gw_delay(const struct order *o)
 /* ---- set-up ---------------------------------------------------------- */
 
 
-/* "NAME=ID" into name[cap] and *id; the '=' is the first one, or the
+/* Adds "NAME=ID" to l (at most cap); the '=' is the first one, or the
  * last one when last (thread names may hold '='). */
-static int name_id(const char *arg, bool last, char *name, size_t cap, int *id)
+static int add_named_id(struct named_ids *l, int cap, const char *arg,
+			bool last)
 {
 	const char *eq = last ? strrchr(arg, '=') : strchr(arg, '=');
 	double v;
 
-	if (!eq || eq == arg || (size_t)(eq - arg) >= cap ||
+	if (l->n >= cap || !eq || eq == arg ||
+	    (size_t)(eq - arg) >= sizeof(l->name[0]) ||
 	    bench_parse_double(eq + 1, 1, 1 << 22, &v) < 0 || v != (int)v)
 		return -1;
-	snprintf(name, cap, "%.*s", (int)(eq - arg), arg);
-	*id = (int)v;
+	snprintf(l->name[l->n], sizeof(l->name[0]), "%.*s", (int)(eq - arg),
+		 arg);
+	l->id[l->n++] = (int)v;
 	return 0;
 }
 
@@ -924,26 +882,15 @@ static int parse_pid(const char *arg, void *settings)
 {
 	struct orders_opts *o = settings;
 
-	if (o->n_pids >= MAX_PIDS ||
-	    name_id(arg, false, o->pid_name[o->n_pids],
-		    sizeof(o->pid_name[0]), &o->pid[o->n_pids]) < 0)
-		return -1;
-	o->n_pids++;
-	return 0;
+	return add_named_id(&o->pids, MAX_PIDS, arg, false);
 }
 
 static int parse_watch(const char *arg, void *settings)
 {
 	struct orders_opts *o = settings;
 
-	if (o->n_watch >= MAX_WATCH ||
-	    name_id(arg, true, o->watch_name[o->n_watch],
-		    sizeof(o->watch_name[0]), &o->watch_tid[o->n_watch]) < 0)
-		return -1;
-	o->n_watch++;
-	return 0;
+	return add_named_id(&o->watched, MAX_WATCH, arg, true);
 }
-
 
 #define BENCH_OPTS_TYPE struct orders_opts
 
@@ -996,11 +943,11 @@ static const struct bench_opt options[] = {
 	     .help = "writes one CSV line per order"),
 	BOPT(U32, "seed", seed, .lo = 0, .hi = UINT32_MAX, .arg = "N",
 	     .help = "seat count seed (default 1)"),
-	BOPT(FUNC, "pid", n_pids, .parse = parse_pid, .arg = "NAME=PID",
+	BOPT(FUNC, "pid", pids, .parse = parse_pid, .arg = "NAME=PID",
 	     .help = "CPU seconds of this process (repeatable)"),
 	BOPT(INT, "threads-of", threads_of, .lo = 1, .hi = 1 << 22,
 	     .arg = "PID", .help = "CPU per thread of this process (top 8)"),
-	BOPT(FUNC, "watch", n_watch, .parse = parse_watch, .arg = "NAME=TID",
+	BOPT(FUNC, "watch", watched, .parse = parse_watch, .arg = "NAME=TID",
 	     .help = "what this thread is doing every 10 ms\n"
 		     "(repeatable)"),
 	BOPT(DOUBLE, "start-grace", start_grace_s, .lo = 0, .hi = 600,
@@ -1098,11 +1045,11 @@ static void run(void)
 		int64_t t = now_ns(), wait_ns = 50000000LL;
 		int n;
 
-		if (opt.n_watch && t >= next_watch) {
+		if (opt.watched.n && t >= next_watch) {
 			watch_sample();
 			next_watch = t + WATCH_EVERY_NS;
 		}
-		if (opt.n_watch && next_watch - t < wait_ns)
+		if (opt.watched.n && next_watch - t < wait_ns)
 			wait_ns = next_watch - t > 0 ? next_watch - t : 0;
 		/* start what is due while a connection is free; nothing starts
 		 * later than start_grace after the offered window (what is left
@@ -1202,7 +1149,7 @@ static void run(void)
 
 			snprintf(key, sizeof(key), "%s unfinished at the end of the drain",
 				 step_name[o->step]);
-			count(&st.errors, key);
+			bench_tally_add(&st.errors, key, 1);
 			o->outcome = O_UNFINISHED;
 		}
 	}
@@ -1279,16 +1226,16 @@ int main(int argc, char **argv)
 	}
 	tokens_out = stdout;
 
-	for (int i = 0; i < opt.n_pids; i++)
-		cpu0[i] = bench_pid_cpu_s(opt.pid[i]);
+	for (int i = 0; i < opt.pids.n; i++)
+		cpu0[i] = bench_pid_cpu_s(opt.pids.id[i]);
 	if (opt.threads_of)
 		threads_sample(opt.threads_of, true);
 	bench_host_cpu_read(&host0);
 	self0 = bench_self_cpu_s(NULL, NULL);
 	run();
 	t_stop = now_ns();
-	for (int i = 0; i < opt.n_pids; i++)
-		cpu1[i] = bench_pid_cpu_s(opt.pid[i]);
+	for (int i = 0; i < opt.pids.n; i++)
+		cpu1[i] = bench_pid_cpu_s(opt.pids.id[i]);
 	if (opt.threads_of)
 		threads_sample(opt.threads_of, false);
 	bench_host_cpu_read(&host1);
@@ -1299,7 +1246,7 @@ int main(int argc, char **argv)
 		if (st.finals != (uint64_t)n_orders) {
 			fprintf(stderr, "orders_load: %llu of %d sessions created; errors: ",
 				(unsigned long long)st.finals, n_orders);
-			counters_json(stderr, "errors", &st.errors);
+			bench_tally_json(stderr, "errors", &st.errors);
 			fprintf(stderr, "\n");
 			return 1;
 		}
@@ -1401,19 +1348,19 @@ int main(int argc, char **argv)
 		hist_json(o, "gateway_minus_delay", &st.gw_minus_delay);
 	}
 	fprintf(o, "},");
-	counters_json(o, "authorize_status", &st.auth_status);
+	bench_tally_json(o, "authorize_status", &st.auth_status);
 	fprintf(o, ",");
-	counters_json(o, "final_status", &st.final);
+	bench_tally_json(o, "final_status", &st.final);
 	fprintf(o, ",\"confirmed\":%llu,\"cancelled\":%llu,\"orders_created\":%llu,"
 		   "\"seats_confirmed\":%llu,\"seats_cancelled\":%llu,\"gets\":%llu,",
-		(unsigned long long)(counter_get(&st.final, "CONFIRMED")),
-		(unsigned long long)(st.finals - counter_get(&st.final, "CONFIRMED")) *
+		(unsigned long long)(bench_tally_get(&st.final, "CONFIRMED")),
+		(unsigned long long)(st.finals - bench_tally_get(&st.final, "CONFIRMED")) *
 			(opt.mode == M_ORDERS),
 		(unsigned long long)st.created, (unsigned long long)st.seats_confirmed,
 		(unsigned long long)st.seats_cancelled, (unsigned long long)st.gets);
-	counters_json(o, "mismatches", &st.mismatch);
+	bench_tally_json(o, "mismatches", &st.mismatch);
 	fprintf(o, ",");
-	counters_json(o, "errors", &st.errors);
+	bench_tally_json(o, "errors", &st.errors);
 	fprintf(o, ",\"not_completed\":%llu,\"timeouts\":%llu,\"connection_errors\":%llu,"
 		   "\"parse_errors\":%llu,\"reconnects\":%llu,"
 		   "\"gateway_log\":{\"found\":%llu,\"missing\":%llu},",
@@ -1424,9 +1371,9 @@ int main(int argc, char **argv)
 	fprintf(o, "\"cpu\":{\"wall_s\":%.3f,\"host_busy_pct\":%.1f,\"client_s\":%.3f,"
 		   "\"processes\":{",
 		wall, host_busy, client_cpu);
-	for (int i = 0; i < opt.n_pids; i++)
+	for (int i = 0; i < opt.pids.n; i++)
 		fprintf(o, "%s\"%s\":{\"pid\":%d,\"cpu_s\":%.2f,\"core_pct\":%.1f}",
-			i ? "," : "", opt.pid_name[i], opt.pid[i],
+			i ? "," : "", opt.pids.name[i], opt.pids.id[i],
 			cpu0[i] >= 0 && cpu1[i] >= 0 ? cpu1[i] - cpu0[i] : -1.0,
 			cpu0[i] >= 0 && cpu1[i] >= 0 && wall > 0
 				? 100.0 * (cpu1[i] - cpu0[i]) / wall
@@ -1441,11 +1388,11 @@ int main(int argc, char **argv)
 				wall > 0 ? 100.0 * (threads[i].s1 - threads[i].s0) / wall : 0.0);
 	}
 	fprintf(o, "]},\"watch\":{");
-	for (int i = 0; i < opt.n_watch; i++) {
+	for (int i = 0; i < opt.watched.n; i++) {
 		fprintf(o, "%s\"%s\":{\"tid\":%d,\"samples\":%llu,", i ? "," : "",
-			opt.watch_name[i], opt.watch_tid[i],
+			opt.watched.name[i], opt.watched.id[i],
 			(unsigned long long)watch[i].samples);
-		counters_json(o, "states", &watch[i].states);
+		bench_tally_json(o, "states", &watch[i].states);
 		fprintf(o, "}");
 	}
 	fprintf(o, "}}\n");

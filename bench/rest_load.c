@@ -55,6 +55,7 @@
 #include "bench/lib/msg.h"
 #include "bench/lib/opts.h"
 #include "bench/lib/proto.h"
+#include "bench/lib/tally.h"
 #include "userspace/lib/clock.h"
 
 #define MAX_THREADS 16
@@ -62,7 +63,6 @@
 #define IN_CAP 4096
 #define OUT_CAP 512
 #define DRAIN_NS 2000000000LL
-#define MAX_CODES 16
 
 /* Latencies in microseconds: "name":{n, mean, percentiles, max}. */
 static void hist_json(FILE *f, const char *name, const struct bench_hist *h)
@@ -129,16 +129,11 @@ struct conn {
 	uint64_t rng;
 };
 
-struct code_count {
-	char code[32];
-	uint64_t n;
-};
-
 struct stats {
 	struct bench_hist hold, rel, all; /* us */
 	uint64_t hold_status[600]; /* http status, or 0..9 for Redis replies */
 	uint64_t rel_status[600];
-	struct code_count codes[MAX_CODES];
+	struct bench_tally codes; /* the "code" of error answers */
 	uint64_t timeouts, conn_errors, parse_errors, reconnects;
 	uint64_t holds_unreleased; /* granted, then no successful release */
 	uint64_t in_flight_at_end;
@@ -292,22 +287,6 @@ static int parse_answer(struct conn *c, int *status, char *code, size_t codecap,
 	return used;
 }
 
-static void count_code(struct stats *st, const char *code)
-{
-	if (!code[0])
-		return;
-	for (int i = 0; i < MAX_CODES; i++) {
-		if (!st->codes[i].code[0]) {
-			snprintf(st->codes[i].code, sizeof(st->codes[i].code), "%s", code);
-			st->codes[i].n = 1;
-			return;
-		}
-		if (!strcmp(st->codes[i].code, code)) {
-			st->codes[i].n++;
-			return;
-		}
-	}
-}
 
 /* ---- connection handling ---------------------------------------------- */
 
@@ -431,7 +410,7 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 			bench_hist_add(&st->hold, us);
 			bench_hist_add(&st->all, us);
 			st->hold_status[s]++;
-			count_code(st, code);
+			bench_tally_add(&st->codes, code, 1);
 		}
 		if (ok && opt.grant_log)
 			add_grant(w, c->tok, c->seat);
@@ -444,7 +423,7 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 			bench_hist_add(&st->rel, us);
 			bench_hist_add(&st->all, us);
 			st->rel_status[s]++;
-			count_code(st, code);
+			bench_tally_add(&st->codes, code, 1);
 		}
 		if (!release_done(status))
 			st->holds_unreleased++;
@@ -856,9 +835,7 @@ int main(int argc, char **argv)
 			tot.hold_status[i] += s->hold_status[i];
 			tot.rel_status[i] += s->rel_status[i];
 		}
-		for (int i = 0; i < MAX_CODES && s->codes[i].code[0]; i++)
-			for (uint64_t k = 0; k < s->codes[i].n; k++)
-				count_code(&tot, s->codes[i].code);
+		bench_tally_merge(&tot.codes, &s->codes);
 		tot.timeouts += s->timeouts;
 		tot.conn_errors += s->conn_errors;
 		tot.parse_errors += s->parse_errors;
@@ -909,11 +886,9 @@ int main(int argc, char **argv)
 	status_json(o, "hold_status", tot.hold_status);
 	fprintf(o, ",");
 	status_json(o, "release_status", tot.rel_status);
-	fprintf(o, ",\"codes\":{");
-	for (int i = 0; i < MAX_CODES && tot.codes[i].code[0]; i++)
-		fprintf(o, "%s\"%s\":%llu", i ? "," : "", tot.codes[i].code,
-			(unsigned long long)tot.codes[i].n);
-	fprintf(o, "},\"errors\":{\"timeouts\":%llu,\"connection\":%llu,"
+	fprintf(o, ",");
+	bench_tally_json(o, "codes", &tot.codes);
+	fprintf(o, ",\"errors\":{\"timeouts\":%llu,\"connection\":%llu,"
 		   "\"parse\":%llu,\"reconnects\":%llu},"
 		   "\"holds_unreleased\":%llu,\"in_flight_at_end\":%llu,",
 		(unsigned long long)tot.timeouts, (unsigned long long)tot.conn_errors,
