@@ -284,20 +284,20 @@ static void unpark(struct order *o)
 static void build(struct order *o)
 {
 	struct conn *c = o->c;
-	char body[256];
+	char body[256], seats[32];
 	int bl = 0;
 	const char *tok = n_tokens ? tokens[o->tok] : "";
 
+	/* the order's seat ids as a JSON array: [s0] or [s0,s1] */
+	if (o->nseats == 2)
+		snprintf(seats, sizeof(seats), "[%u,%u]", o->seats[0], o->seats[1]);
+	else
+		snprintf(seats, sizeof(seats), "[%u]", o->seats[0]);
 	switch (o->step) {
 	case S_HOLD:
-		if (o->nseats == 2)
-			bl = snprintf(body, sizeof(body),
-				      "{\"eventId\":%u,\"seatIds\":[%u,%u],\"holdSeconds\":%d}",
-				      opt.event, o->seats[0], o->seats[1], opt.hold_seconds);
-		else
-			bl = snprintf(body, sizeof(body),
-				      "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
-				      opt.event, o->seats[0], opt.hold_seconds);
+		bl = snprintf(body, sizeof(body),
+			      "{\"eventId\":%u,\"seatIds\":%s,\"holdSeconds\":%d}",
+			      opt.event, seats, opt.hold_seconds);
 		c->out_len = snprintf(c->out, OUT_CAP,
 				      "POST /api/reservations HTTP/1.1\r\nHost: %s:%d\r\n"
 				      "Authorization: Bearer %s\r\n"
@@ -306,12 +306,8 @@ static void build(struct order *o)
 				      opt.target.host, opt.target.port, tok, bl, body);
 		break;
 	case S_ORDER:
-		if (o->nseats == 2)
-			bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":[%u,%u]}",
-				      opt.event, o->seats[0], o->seats[1]);
-		else
-			bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":[%u]}",
-				      opt.event, o->seats[0]);
+		bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":%s}",
+			      opt.event, seats);
 		c->out_len = snprintf(c->out, OUT_CAP,
 				      "POST /api/orders HTTP/1.1\r\nHost: %s:%d\r\n"
 				      "Authorization: Bearer %s\r\n"

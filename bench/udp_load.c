@@ -348,6 +348,24 @@ static int udp_receive(struct worker *w, struct udp_io *io, bool dontwait)
 	return n;
 }
 
+/* Receives what is there (udp_receive) and matches each reply to its slot:
+ * the slots it completed go to done[] (room for a batch), *t is when they
+ * came. Returns how many completed. */
+static int udp_collect(struct worker *w, struct udp_io *io, bool dontwait,
+		       int *done, int64_t *t)
+{
+	int n = udp_receive(w, io, dontwait), k = 0;
+
+	*t = now_ns();
+	for (int i = 0; i < n; i++) {
+		int idx = udp_take_reply(w, io->rxb[i], io->rx[i].msg_len, *t);
+
+		if (idx >= 0)
+			done[k++] = idx;
+	}
+	return k;
+}
+
 /* Gives up on requests older than the timeout. In the closed loop the slot
  * sends the same op again (new request id); in the open loop it is freed. */
 static void udp_expire(struct worker *w, struct udp_io *io, int64_t t,
@@ -379,7 +397,7 @@ static void udp_drain(struct worker *w, struct udp_io *io)
 {
 	const struct load_opts *o = w->o;
 	int64_t until = now_ns() + DRAIN_MAX_NS, last_scan = now_ns();
-	int busy = 0;
+	int busy = 0, done[MAX_BATCH];
 
 	for (int i = 0; i < o->window; i++)
 		if (!w->slots[i].busy && w->slots[i].phase != 0)
@@ -397,15 +415,10 @@ static void udp_drain(struct worker *w, struct udp_io *io)
 		}
 		if (!pending || t >= until || atomic_load(&stop_requested))
 			break;
-		n = udp_receive(w, io, false);
-		t = now_ns();
-		for (int i = 0; i < n; i++) {
-			int idx = udp_take_reply(w, io->rxb[i],
-						 io->rx[i].msg_len, t);
-
-			if (idx >= 0 && w->slots[idx].phase != 0)
-				udp_queue(w, io, idx, 0);
-		}
+		n = udp_collect(w, io, false, done, &t);
+		for (int i = 0; i < n; i++)
+			if (w->slots[done[i]].phase != 0)
+				udp_queue(w, io, done[i], 0);
 		if (t - last_scan >= 1000000) {
 			udp_expire(w, io, t, true, NULL, NULL);
 			last_scan = t;
@@ -418,6 +431,7 @@ static void udp_drain(struct worker *w, struct udp_io *io)
 static void udp_closed_loop(struct worker *w, struct udp_io *io)
 {
 	int64_t last_scan = now_ns();
+	int done[MAX_BATCH];
 
 	for (int i = 0; i < w->o->window; i++)
 		udp_queue(w, io, i, 0);
@@ -428,15 +442,9 @@ static void udp_closed_loop(struct worker *w, struct udp_io *io)
 
 		if (t >= w->end_ns || atomic_load(&stop_requested))
 			break;
-		n = udp_receive(w, io, false);
-		t = now_ns();
-		for (int i = 0; i < n; i++) {
-			int idx = udp_take_reply(w, io->rxb[i],
-						 io->rx[i].msg_len, t);
-
-			if (idx >= 0 && t < w->end_ns)
-				udp_queue(w, io, idx, 0);
-		}
+		n = udp_collect(w, io, false, done, &t);
+		for (int i = 0; i < n && t < w->end_ns; i++)
+			udp_queue(w, io, done[i], 0);
 		udp_flush(w, io);
 		if (t - last_scan >= 1000000) {
 			if (t < w->end_ns)
@@ -454,7 +462,7 @@ static void udp_open_loop(struct worker *w, struct udp_io *io)
 	int64_t interval = (int64_t)(1e9 / per_thread);
 	int64_t next_due = w->start_ns, last_scan = w->start_ns;
 	int *free_stack = calloc((size_t)o->window, sizeof(int));
-	int nfree = 0;
+	int nfree = 0, done[MAX_BATCH];
 
 	if (!free_stack) {
 		snprintf(w->error, sizeof(w->error), "out of memory");
@@ -477,15 +485,9 @@ static void udp_open_loop(struct worker *w, struct udp_io *io)
 			next_due += interval;
 		}
 		udp_flush(w, io);
-		n = udp_receive(w, io, true);
-		t = now_ns();
-		for (int i = 0; i < n; i++) {
-			int idx = udp_take_reply(w, io->rxb[i],
-						 io->rx[i].msg_len, t);
-
-			if (idx >= 0)
-				free_stack[nfree++] = idx;
-		}
+		n = udp_collect(w, io, true, done, &t);
+		for (int i = 0; i < n; i++)
+			free_stack[nfree++] = done[i];
 		if (t - last_scan >= 1000000) {
 			udp_expire(w, io, t, false, free_stack, &nfree);
 			last_scan = t;
