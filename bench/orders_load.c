@@ -122,26 +122,7 @@ static struct orders_opts {
 	int threads_of;
 	struct named_ids watched; /* --watch NAME=TID */
 	double start_grace_s;
-} opt = {
-	.mode = M_ORDERS,
-	.event = 1,
-	.seat_lo = 0,
-	.seat_hi = 99,
-	.max_seats = 2,
-	.conns = 1000,
-	.rate = 100,
-	.duration = 10,
-	.count = 100,
-	.hold_seconds = 120,
-	.poll_ms = 20,
-	.final_timeout_ms = 10000,
-	.timeout_ms = 15000,
-	.drain_s = 20,
-	.steady_skip_s = 2,
-	.start_grace_s = 1,
-	.key_prefix = "ob",
-	.seed = 1,
-};
+} opt; /* the defaults are in options[] */
 
 static bench_token_hex *tokens;
 static int n_tokens;
@@ -284,9 +265,9 @@ static void unpark(struct order *o)
 static void build(struct order *o)
 {
 	struct conn *c = o->c;
-	char body[256], seats[32];
-	int bl = 0;
-	const char *tok = n_tokens ? tokens[o->tok] : "";
+	char body[256], seats[32], path[96], key[80];
+	const char *tok = n_tokens ? tokens[o->tok] : NULL;
+	int n = (int)(o - orders), len;
 
 	/* the order's seat ids as a JSON array: [s0] or [s0,s1] */
 	if (o->nseats == 2)
@@ -295,63 +276,50 @@ static void build(struct order *o)
 		snprintf(seats, sizeof(seats), "[%u]", o->seats[0]);
 	switch (o->step) {
 	case S_HOLD:
-		bl = snprintf(body, sizeof(body),
-			      "{\"eventId\":%u,\"seatIds\":%s,\"holdSeconds\":%d}",
-			      opt.event, seats, opt.hold_seconds);
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/reservations HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n"
-				      "Content-Type: application/json\r\n"
-				      "Content-Length: %d\r\n\r\n%s",
-				      opt.target.host, opt.target.port, tok, bl, body);
+		snprintf(body, sizeof(body),
+			 "{\"eventId\":%u,\"seatIds\":%s,\"holdSeconds\":%d}",
+			 opt.event, seats, opt.hold_seconds);
+		len = bench_http_request(c->out, OUT_CAP, "POST",
+					 "/api/reservations", &opt.target, tok,
+					 NULL, body);
 		break;
 	case S_ORDER:
-		bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":%s}",
-			      opt.event, seats);
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/orders HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n"
-				      "Idempotency-Key: %s-%d\r\n"
-				      "Content-Type: application/json\r\n"
-				      "Content-Length: %d\r\n\r\n%s",
-				      opt.target.host, opt.target.port, tok, opt.key_prefix,
-				      (int)(o - orders), bl, body);
+		snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":%s}",
+			 opt.event, seats);
+		snprintf(key, sizeof(key), "Idempotency-Key: %s-%d\r\n",
+			 opt.key_prefix, n);
+		len = bench_http_request(c->out, OUT_CAP, "POST", "/api/orders",
+					 &opt.target, tok, key, body);
 		break;
 	case S_AUTH:
 		if (opt.mode == M_GATEWAY) {
-			bl = snprintf(body, sizeof(body),
-				      "{\"orderId\":\"%s-%d\",\"amount\":1000,\"currency\":\"EUR\"}",
-				      opt.key_prefix, (int)(o - orders));
-			c->out_len = snprintf(c->out, OUT_CAP,
-					      "POST /v1/authorize HTTP/1.1\r\nHost: %s:%d\r\n"
-					      "Content-Type: application/json\r\n"
-					      "Content-Length: %d\r\n\r\n%s",
-					      opt.target.host, opt.target.port, bl, body);
-		} else {
-			bl = snprintf(body, sizeof(body), "{\"orderId\":\"%s\"}", o->id);
-			c->out_len = snprintf(c->out, OUT_CAP,
-					      "POST /api/payments/authorize HTTP/1.1\r\n"
-					      "Host: %s:%d\r\nAuthorization: Bearer %s\r\n"
-					      "Content-Type: application/json\r\n"
-					      "Content-Length: %d\r\n\r\n%s",
-					      opt.target.host, opt.target.port, tok, bl, body);
+			snprintf(body, sizeof(body),
+				 "{\"orderId\":\"%s-%d\",\"amount\":1000,"
+				 "\"currency\":\"EUR\"}",
+				 opt.key_prefix, n);
+			len = bench_http_request(c->out, OUT_CAP, "POST",
+						 "/v1/authorize", &opt.target,
+						 NULL, NULL, body);
+			break;
 		}
+		snprintf(body, sizeof(body), "{\"orderId\":\"%s\"}", o->id);
+		len = bench_http_request(c->out, OUT_CAP, "POST",
+					 "/api/payments/authorize", &opt.target,
+					 tok, NULL, body);
 		break;
 	case S_GET:
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "GET /api/orders/%s HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n\r\n",
-				      o->id, opt.target.host, opt.target.port, tok);
+		snprintf(path, sizeof(path), "/api/orders/%s", o->id);
+		len = bench_http_request(c->out, OUT_CAP, "GET", path,
+					 &opt.target, tok, NULL, NULL);
 		break;
 	case S_NEW: /* sessions mode */
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/sessions HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Content-Length: 0\r\n\r\n",
-				      opt.target.host, opt.target.port);
+		len = bench_http_request(c->out, OUT_CAP, "POST", "/api/sessions",
+					 &opt.target, NULL, NULL, "");
 		break;
 	default:
-		c->out_len = 0;
+		len = 0;
 	}
+	c->out_len = len < 0 ? 0 : len;
 	c->out_off = 0;
 }
 
@@ -893,52 +861,52 @@ static int parse_watch(const char *arg, void *settings)
 static const char *const modes[] = {"orders", "gateway", "sessions", NULL};
 
 static const struct bench_opt options[] = {
-	BOPT(CHOICE, "mode", mode, .choices = modes,
-	     .help = "purchases against ticketd (default), the\n"
-		     "same schedule against paymentd, or sessions"),
-	BOPT(ENDPOINT, "target", target, .lo = 8080, .def = "127.0.0.1:8080",
-	     .arg = "HOST:PORT",
-	     .help = "ticketd, or paymentd for --mode gateway\n"
-		     "(default 127.0.0.1:8080)"),
+	BOPT(CHOICE, "mode", mode, .choices = modes, .def = "orders",
+	     .help = "purchases against ticketd, the same\n"
+		     "schedule against paymentd, or sessions"),
+	BOPT(ENDPOINT, "target", target, .lo = 8080, .arg = "HOST:PORT",
+	     .def = "127.0.0.1:8080",
+	     .help = "ticketd, or paymentd for --mode gateway"),
 	BOPT(STR, "tokens", tokens_path, .arg = "FILE",
 	     .help = "session tokens (required for --mode orders)"),
 	BOPT_EVENT(event),
-	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
-	      .help = "the seats orders take in turn (default 0-99)"),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B", .def = "0-99",
+	      .help = "the seats orders take in turn"),
 	BOPT(INT, "max-seats", max_seats, .lo = 1, .hi = 2, .arg = "1|2",
-	     .help = "seats per order at most (default 2)"),
+	     .def = "2", .help = "seats per order at most"),
 	BOPT(DOUBLE, "rate", rate, .lo = 0.001, .hi = 100000,
-	     .arg = "ORDERS_PER_S", .help = "offered orders/s (default 100)"),
+	     .arg = "ORDERS_PER_S", .def = "100", .help = "offered orders/s"),
 	BOPT(DOUBLE, "duration", duration, .lo = 0.001, .hi = 600, .arg = "S",
-	     .help = "offered window (default 10)"),
+	     .def = "10", .help = "offered window"),
 	BOPT(INT, "count", count, .lo = 1, .hi = MAX_ORDERS, .arg = "N",
-	     .help = "--mode sessions: how many (default 100)"),
+	     .def = "100", .help = "--mode sessions: how many"),
 	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
-	     .help = "keep-alive connections (default 1000)"),
+	     .def = "1000", .help = "keep-alive connections"),
 	BOPT(INT, "hold-seconds", hold_seconds, .lo = 1, .hi = 86400,
-	     .arg = "S", .help = "holdSeconds of the holds (default 120)"),
+	     .arg = "S", .def = "120", .help = "holdSeconds of the holds"),
 	BOPT(INT, "poll-ms", poll_ms, .lo = 1, .hi = 60000, .arg = "MS",
-	     .help = "GET again while PENDING (default 20)"),
+	     .def = "20", .help = "GET again while PENDING"),
 	BOPT(INT, "final-timeout-ms", final_timeout_ms, .lo = 1, .hi = 600000,
-	     .arg = "MS", .help = "not final this long after authorize:\n"
-				  "counted as such (default 10000)"),
+	     .arg = "MS", .def = "10000",
+	     .help = "not final this long after authorize:\n"
+		     "counted as such"),
 	BOPT(INT, "timeout-ms", timeout_ms, .lo = 100, .hi = 600000,
-	     .arg = "MS", .help = "a request unanswered this long is an\n"
-				  "error (default 15000)"),
+	     .arg = "MS", .def = "15000",
+	     .help = "a request unanswered this long is an\nerror"),
 	BOPT(DOUBLE, "drain", drain_s, .lo = 0, .hi = 600, .arg = "S",
-	     .help = "orders in flight may end this long after\n"
-		     "the window (default 20)"),
+	     .def = "20", .help = "orders in flight may end this long after\n"
+				  "the window"),
 	BOPT(DOUBLE, "steady-skip", steady_skip_s, .lo = 0, .hi = 600,
-	     .arg = "S", .help = "first seconds left out of \"sustained\"\n"
-				 "(default 2)"),
-	BOPT(STR, "key-prefix", key_prefix, .arg = "STR",
-	     .help = "Idempotency-Key prefix, 40 at most (default ob)"),
+	     .arg = "S", .def = "2",
+	     .help = "first seconds left out of \"sustained\""),
+	BOPT(STR, "key-prefix", key_prefix, .arg = "STR", .def = "ob",
+	     .help = "Idempotency-Key prefix, 40 at most"),
 	BOPT(STR, "gateway-log", gateway_log, .arg = "FILE",
 	     .help = "paymentd's JSON log, read after the run"),
 	BOPT(STR, "orders-log", orders_log, .arg = "FILE",
 	     .help = "writes one CSV line per order"),
 	BOPT(U32, "seed", seed, .lo = 0, .hi = UINT32_MAX, .arg = "N",
-	     .help = "seat count seed (default 1)"),
+	     .def = "1", .help = "seat count seed"),
 	BOPT(FUNC, "pid", pids, .parse = parse_pid, .arg = "NAME=PID",
 	     .help = "CPU seconds of this process (repeatable)"),
 	BOPT(INT, "threads-of", threads_of, .lo = 1, .hi = 1 << 22,
@@ -947,8 +915,8 @@ static const struct bench_opt options[] = {
 	     .help = "what this thread is doing every 10 ms\n"
 		     "(repeatable)"),
 	BOPT(DOUBLE, "start-grace", start_grace_s, .lo = 0, .hi = 600,
-	     .arg = "S", .help = "no order starts later than this after\n"
-				 "the window (default 1)"),
+	     .arg = "S", .def = "1",
+	     .help = "no order starts later than this after\nthe window"),
 	BENCH_OPTS_END,
 };
 
@@ -997,36 +965,34 @@ static void broken(struct conn *c, int64_t t)
 	/* a parked order keeps its (closed) connection: its next GET reconnects */
 }
 
+/* bench_await_connects: a connection opened before the run is ready */
+static bool first_connect(void *ptr, uint32_t events, void *ctx)
+{
+	struct conn *c = ptr;
+
+	if (c->st != C_CONNECTING)
+		return false;
+	if (!bench_tcp_connected(c->fd, events)) {
+		st.conn_errors++;
+		close_conn(c);
+		return true;
+	}
+	c->st = C_READY;
+	want_write(c, false);
+	return true;
+}
+
 static void run(void)
 {
 	struct epoll_event evs[512];
-	int next = 0, pending;
-	int64_t last_scan = 0, deadline;
+	int next = 0;
+	int64_t last_scan = 0;
 
 	/* every connection open before the clock starts */
 	for (int i = 0; i < opt.conns; i++)
 		if (open_conn(&conns[i]) < 0)
 			st.conn_errors++;
-	pending = opt.conns;
-	deadline = now_ns() + 20000000000LL;
-	while (pending > 0 && now_ns() < deadline) {
-		int n = epoll_wait(epfd, evs, 512, 100);
-
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-
-			if (c->st != C_CONNECTING)
-				continue;
-			pending--;
-			if (!bench_tcp_connected(c->fd, evs[i].events)) {
-				st.conn_errors++;
-				close_conn(c);
-				continue;
-			}
-			c->st = C_READY;
-			want_write(c, false);
-		}
-	}
+	bench_await_connects(epfd, opt.conns, 20000, first_connect, NULL);
 	t_start = now_ns() + 20000000LL;
 	t_end = opt.mode == M_SESSIONS ? t_start
 				      : t_start + (int64_t)(opt.duration * 1e9);

@@ -90,20 +90,7 @@ static struct rest_opts {
 	int server_pid;
 	uint32_t seed;
 	double rate; /* holds/s in total; 0 = closed loop */
-} opt = {
-	.mode = MODE_HTTP,
-	.event = 1,
-	.seat_lo = 0,
-	.seat_hi = 9999,
-	.conns = 1000,
-	.threads = 2,
-	.duration = 10,
-	.hold_seconds = 10,
-	.release = 1,
-	.lua_dir = "bench",
-	.timeout_ms = 5000,
-	.seed = 1,
-};
+} opt; /* the defaults are in options[] */
 
 static bench_token_hex *tokens;
 static int n_tokens;
@@ -185,18 +172,13 @@ static void build_hold(struct conn *c)
 	c->seat = opt.seat_lo + (uint32_t)(bench_xorshift(&c->rng) % span);
 	if (opt.mode == MODE_HTTP) {
 		char body[128];
-		int bl = snprintf(body, sizeof(body),
-				  "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
-				  opt.event, c->seat, opt.hold_seconds);
 
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/reservations HTTP/1.1\r\n"
-				      "Host: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n"
-				      "Content-Type: application/json\r\n"
-				      "Content-Length: %d\r\n\r\n%s",
-				      opt.target.host, opt.target.port, tokens[c->tok], bl,
-				      body);
+		snprintf(body, sizeof(body),
+			 "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
+			 opt.event, c->seat, opt.hold_seconds);
+		c->out_len = bench_http_request(c->out, OUT_CAP, "POST",
+						"/api/reservations", &opt.target,
+						tokens[c->tok], NULL, body);
 	} else {
 		char key[48], sold[32], ttl[16], seat[16];
 		int n = 0;
@@ -222,12 +204,13 @@ static void build_hold(struct conn *c)
 static void build_release(struct conn *c)
 {
 	if (opt.mode == MODE_HTTP) {
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "DELETE /api/reservations/%u/%u HTTP/1.1\r\n"
-				      "Host: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n\r\n",
-				      opt.event, c->seat, opt.target.host, opt.target.port,
-				      tokens[c->tok]);
+		char path[64];
+
+		snprintf(path, sizeof(path), "/api/reservations/%u/%u",
+			 opt.event, c->seat);
+		c->out_len = bench_http_request(c->out, OUT_CAP, "DELETE", path,
+						&opt.target, tokens[c->tok],
+						NULL, NULL);
 	} else {
 		char key[48];
 		int n = 0;
@@ -490,11 +473,30 @@ static void reopen(struct worker *w, struct conn *c, int64_t t)
 	(void)was_waiting;
 }
 
+/* bench_await_connects: a connection opened before the clock is ready */
+static bool first_connect(void *ptr, uint32_t events, void *ctx)
+{
+	struct worker *w = ctx;
+	struct conn *c = ptr;
+
+	if (c->st != C_CONNECTING)
+		return false;
+	if (!bench_tcp_connected(c->fd, events)) {
+		w->st.conn_errors++;
+		close_conn(w, c);
+		return true;
+	}
+	c->st = C_IDLE;
+	w->connected++;
+	want_write(w, c, false);
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event evs[256];
-	int64_t deadline = now_ns() + 20000000000LL, last_scan = 0;
+	int64_t last_scan = 0;
 	bool started = false;
 	int pending = w->n;
 
@@ -504,25 +506,7 @@ static void *worker_main(void *arg)
 			w->st.conn_errors++;
 			pending--;
 		}
-	while (pending > 0 && now_ns() < deadline) {
-		int n = epoll_wait(w->epfd, evs, 256, 100);
-
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-
-			if (c->st != C_CONNECTING)
-				continue;
-			pending--;
-			if (!bench_tcp_connected(c->fd, evs[i].events)) {
-				w->st.conn_errors++;
-				close_conn(w, c);
-				continue;
-			}
-			c->st = C_IDLE;
-			w->connected++;
-			want_write(w, c, false);
-		}
-	}
+	bench_await_connects(w->epfd, pending, 20000, first_connect, w);
 	atomic_fetch_add(&ready_count, 1);
 	while (!atomic_load(&go))
 		usleep(1000);
@@ -682,39 +666,38 @@ static int redis_script_load(const char *path, char *sha)
 static const char *const modes[] = {"http", "redis", NULL};
 
 static const struct bench_opt options[] = {
-	BOPT(CHOICE, "mode", mode, .choices = modes,
-	     .help = "ticketd's REST API (default) or Redis + Lua"),
-	BOPT(ENDPOINT, "target", target, .lo = 8080, .def = "127.0.0.1:8080",
-	     .arg = "HOST:PORT",
-	     .help = "ticketd's HTTP port, or the Redis\n"
-		     "(default 127.0.0.1:8080)"),
+	BOPT(CHOICE, "mode", mode, .choices = modes, .def = "http",
+	     .help = "ticketd's REST API or Redis + Lua"),
+	BOPT(ENDPOINT, "target", target, .lo = 8080, .arg = "HOST:PORT",
+	     .def = "127.0.0.1:8080",
+	     .help = "ticketd's HTTP port, or the Redis"),
 	BOPT(STR, "tokens", tokens_path, .arg = "FILE",
 	     .help = "session tokens, one 32-hex token a line\n"
 		     "(required); connection c uses c, c+conns, ..."),
 	BOPT_EVENT(event),
-	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
-	      .help = "random seats of this range (default 0-9999)"),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B", .def = "0-9999",
+	      .help = "random seats of this range"),
 	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
-	     .help = "connections, one request in flight each\n(default 1000)"),
+	     .def = "1000", .help = "connections, one request in flight each"),
 	BOPT(INT, "threads", threads, .lo = 1, .hi = MAX_THREADS, .arg = "N",
-	     .help = "epoll threads (default 2)"),
+	     .def = "2", .help = "epoll threads"),
 	BOPT(DOUBLE, "duration", duration, .lo = 0.001, .hi = 600, .arg = "S",
-	     .help = "measured seconds (default 10)"),
+	     .def = "10", .help = "measured seconds"),
 	BOPT(INT, "hold-seconds", hold_seconds, .lo = 1, .hi = 86400,
-	     .arg = "S", .help = "holdSeconds of every hold (default 10)"),
+	     .arg = "S", .def = "10", .help = "holdSeconds of every hold"),
 	BOPT(INT, "release", release, .lo = 0, .hi = 1, .arg = "0|1",
-	     .help = "release every granted hold (default 1)"),
-	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR",
-	     .help = "where redis_*.lua live (default bench)"),
+	     .def = "1", .help = "release every granted hold"),
+	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR", .def = "bench",
+	     .help = "where redis_*.lua live"),
 	BOPT(STR, "grant-log", grant_log, .arg = "FILE",
 	     .help = "writes \"<token index> <seat>\" per granted hold"),
 	BOPT(INT, "timeout-ms", timeout_ms, .lo = 10, .hi = 600000, .arg = "MS",
-	     .help = "a request unanswered this long is a\n"
-		     "timeout (default 5000)"),
+	     .def = "5000", .help = "a request unanswered this long is a\n"
+				    "timeout"),
 	BOPT(INT, "server-pid", server_pid, .lo = 0, .hi = 1 << 22,
 	     .arg = "PID", .help = "also report this process's CPU"),
 	BOPT(U32, "seed", seed, .lo = 0, .hi = UINT32_MAX, .arg = "N",
-	     .help = "seat choice seed (default 1)"),
+	     .def = "1", .help = "seat choice seed"),
 	BOPT(DOUBLE, "rate", rate, .lo = 0, .hi = 1e7, .arg = "HOLDS_PER_S",
 	     .help = "paced holds in total (default 0: closed loop)"),
 	BENCH_OPTS_END,

@@ -42,8 +42,7 @@ struct opts {
 	double rate, duration, settle;
 };
 
-static struct opts o = {.threads = 1, .rate = 20, .duration = 20, .settle = 3,
-			.subscribers = 1000};
+static struct opts o; /* the defaults are in options[] */
 
 /* Send time of the k-th op on seat i (ns, CLOCK_MONOTONIC). */
 static _Atomic uint64_t *op_ns[MAX_SEATS];
@@ -87,16 +86,17 @@ static void die(const char *msg)
 
 static int http_token(char token[33])
 {
-	char buf[4096];
-	const char *req = "POST /api/sessions HTTP/1.1\r\nHost: x\r\n"
-			  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	char buf[4096], req[256];
+	int req_len = bench_http_request(req, sizeof(req), "POST", "/api/sessions",
+					 &o.http, NULL, "Connection: close\r\n",
+					 "");
 	int fd = bench_tcp_connect(&o.http);
 	size_t len = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	if (write(fd, req, strlen(req)) < 0) {
+	if (write(fd, req, (size_t)req_len) != req_len) {
 		close(fd);
 		return -1;
 	}
@@ -323,10 +323,12 @@ static void *worker_loop(void *arg)
 	struct worker *w = arg;
 	struct epoll_event evs[512];
 	char buf[65536];
-	static const char req_fmt[] = "GET /api/events/%u/seats/stream HTTP/1.1\r\n"
-				      "Host: bench\r\nAccept: text/event-stream\r\n\r\n";
-	char req[256];
-	int req_len = snprintf(req, sizeof(req), req_fmt, o.event);
+	char req[256], path[64];
+	int req_len;
+
+	snprintf(path, sizeof(path), "/api/events/%u/seats/stream", o.event);
+	req_len = bench_http_request(req, sizeof(req), "GET", path, &o.http, NULL,
+				     "Accept: text/event-stream\r\n", NULL);
 
 	while (!atomic_load(&stop_all)) {
 		int n = epoll_wait(w->ep, evs, 512, 100);
@@ -416,16 +418,16 @@ static const struct bench_opt options[] = {
 	BOPT(INT, "server-pid", server_pid, .lo = 1, .hi = 1 << 22,
 	     .arg = "PID", .help = "ticketd, for its RSS and CPU (required)"),
 	BOPT(INT, "subscribers", subscribers, .lo = 1, .hi = 1000000,
-	     .arg = "N", .help = "streams (default 1000)"),
+	     .arg = "N", .def = "1000", .help = "streams"),
 	BOPT(INT, "threads", threads, .lo = 1, .hi = 16, .arg = "T",
-	     .help = "epoll threads of the streams (default 1)"),
+	     .def = "1", .help = "epoll threads of the streams"),
 	BOPT(DOUBLE, "rate", rate, .lo = 0.01, .hi = 1e6, .arg = "R",
-	     .help = "holds and releases per second (default 20)"),
+	     .def = "20", .help = "holds and releases per second"),
 	BOPT(DOUBLE, "duration", duration, .lo = 0.01, .hi = 3600, .arg = "S",
-	     .help = "seconds of holds and releases (default 20)"),
+	     .def = "20", .help = "seconds of holds and releases"),
 	BOPT(DOUBLE, "settle", settle, .lo = 0, .hi = 600, .arg = "S",
-	     .help = "idle seconds between the snapshots and the\n"
-		     "holds (default 3)"),
+	     .def = "3", .help = "idle seconds between the snapshots and the\n"
+				 "holds"),
 	BENCH_OPTS_END,
 };
 

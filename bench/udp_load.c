@@ -776,43 +776,43 @@ static const char *const backends[] = {"udp", "redis", NULL};
 static const char *const modes[] = {"closed", "open", NULL};
 
 static const struct bench_opt options[] = {
-	BOPT(STR, "target", target, .arg = "HOST:PORT",
-	     .help = "UDP door (default 127.0.0.1:7000)"),
-	BOPT(CHOICE, "backend", backend, .choices = backends,
-	     .help = "udp (default), or the same workload as\n"
+	BOPT(STR, "target", target, .arg = "HOST:PORT", .def = "127.0.0.1:7000",
+	     .help = "UDP door"),
+	BOPT(CHOICE, "backend", backend, .choices = backends, .def = "udp",
+	     .help = "the UDP door, or the same workload as\n"
 		     "Redis + Lua (EVALSHA, pipelined)"),
 	BOPT(STR, "redis", redis, .arg = "HOST:PORT",
 	     .help = "Redis for --backend redis"),
-	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR",
-	     .help = "where redis_*.lua live (default bench)"),
+	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR", .def = "bench",
+	     .help = "where redis_*.lua live"),
 	BOPT(INT, "threads", threads, .lo = 1, .hi = MAX_THREADS, .arg = "N",
-	     .help = "worker threads (default 1)"),
+	     .def = "1", .help = "worker threads"),
 	BOPT(DOUBLE, "duration", duration_s, .lo = 0.1, .hi = MAX_DURATION_S,
-	     .arg = "S", .help = "measured seconds (default 5)"),
+	     .arg = "S", .def = "5", .help = "measured seconds"),
 	BOPT(DOUBLE, "warmup", warmup_s, .lo = 0, .hi = MAX_WARMUP_S,
-	     .arg = "S", .help = "unmeasured seconds first (default 0.5)"),
-	BOPT(CHOICE, "mode", mode, .choices = modes,
-	     .help = "closed (default) or open loop"),
+	     .arg = "S", .def = "0.5", .help = "unmeasured seconds first"),
+	BOPT(CHOICE, "mode", mode, .choices = modes, .def = "closed",
+	     .help = "closed or open loop"),
 	BOPT(INT, "window", window, .lo = 1, .hi = MAX_WINDOW, .arg = "W",
-	     .help = "requests in flight per thread (default 64)"),
+	     .def = "64", .help = "requests in flight per thread"),
 	BOPT(INT, "batch", batch, .lo = 1, .hi = MAX_BATCH, .arg = "B",
-	     .help = "sendmmsg/recvmmsg batch (default 32)"),
+	     .def = "32", .help = "sendmmsg/recvmmsg batch"),
 	BOPT(DOUBLE, "rate", rate, .lo = 1, .hi = 1e8, .arg = "R",
 	     .help = "open loop: total requests/s"),
 	BOPT(INT, "timeout-ms", timeout_ms, .lo = 1, .hi = 60000, .arg = "N",
-	     .help = "a request unanswered this long is a\n"
-		     "timeout (default 1000)"),
+	     .def = "1000", .help = "a request unanswered this long is a\n"
+				    "timeout"),
 	BOPT(STR, "token", token_hex, .arg = "HEX32",
 	     .help = "the session token of every slot"),
 	BOPT(STR, "tokens", tokens_file, .arg = "FILE",
 	     .help = "one 32-hex token per line; slot i\n"
 		     "uses token i mod count"),
 	BOPT_EVENT(event),
-	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
-	      .help = "seat range (default 0-16383); needs at\n"
-		      "least threads x window seats"),
-	BOPT(STR, "mix", mix, .arg = "OP[,OP...]",
-	     .help = "op cycle per seat (default hold,release)"),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B", .def = "0-16383",
+	      .help = "seat range; needs at least threads x\n"
+		      "window seats"),
+	BOPT(STR, "mix", mix, .arg = "OP[,OP...]", .def = "hold,release",
+	     .help = "op cycle per seat"),
 	BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = UINT16_MAX, .arg = "S",
 	     .help = "hold/extend seconds (default 0 = 120)"),
 	BOPT(INT, "server-pid", server_pid, .lo = 1, .hi = 1 << 22,
@@ -972,13 +972,7 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 
 int main(int argc, char **argv)
 {
-	struct load_opts o = {
-		.backend = BACKEND_UDP, .mode = MODE_CLOSED,
-		.target = "127.0.0.1:7000", .lua_dir = "bench", .threads = 1,
-		.window = 64, .batch = 32, .timeout_ms = 1000,
-		.duration_s = 5, .warmup_s = 0.5, .event = 1, .seat_lo = 0,
-		.seat_hi = 16383, .mix = "hold,release",
-	};
+	struct load_opts o = {0}; /* the defaults are in options[] */
 	struct worker *ws = NULL;
 	struct cpu_snap snap0, snap1;
 	struct sigaction sa = {.sa_handler = on_signal};

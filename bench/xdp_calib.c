@@ -152,8 +152,8 @@ static const struct bench_opt options[] = {
 	     .help = "the interface lives in /run/netns/NS"),
 	BOPT(STR, "obj", obj, .arg = "PATH", .help = "the BPF object"),
 	BOPT(STR, "prog", prog, .arg = "NAME", .help = "its XDP program"),
-	BOPT(CHOICE, "mode", mode, .choices = xdp_modes,
-	     .help = "attach mode (default native)"),
+	BOPT(CHOICE, "mode", mode, .choices = xdp_modes, .def = "native",
+	     .help = "attach mode"),
 	BOPT(FLAG, "force", force, .help = "replace a program already attached"),
 	BENCH_OPT_HEADING("object set-up:"),
 	BOPT2(LIST, "set", sets, n_sets, .hi = MAX_SETS, .arg = "VAR=VALUE",
@@ -192,21 +192,23 @@ static const struct bench_opt options[] = {
 	     .help = "one 32-hex token a line"),
 	BOPT(STR, "mint", mint, .arg = "K0HEX,K1HEX",
 	     .help = "mint tokens with bpf/session_token.h"),
-	BOPT2(RANGE, "slots", slot_lo, slot_hi, .arg = "A-B",
-	      .help = "--mint: session slots (default 1-1)"),
+	BOPT2(RANGE, "slots", slot_lo, slot_hi, .arg = "A-B", .def = "1-1",
+	      .help = "--mint: session slots"),
 	BOPT(U32, "token-ttl", token_ttl, .lo = 0, .hi = 86400 * 365,
-	     .arg = "SECS", .help = "--mint: lifetime (default 3600)"),
+	     .arg = "SECS", .def = "3600", .help = "--mint: lifetime"),
 	BOPT_EVENT(event),
-	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
-	      .help = "seats (default 0-1023)"),
-	BOPT(STR, "mix", mix, .arg = "OP[,OP...]",
-	     .help = "op cycle per seat (default hold,release)"),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B", .def = "0-1023",
+	      .help = "seats"),
+	BOPT(STR, "mix", mix, .arg = "OP[,OP...]", .def = "hold,release",
+	     .help = "op cycle per seat"),
 	BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = UINT16_MAX, .arg = "S",
 	     .help = "hold seconds (default 0)"),
 	BOPT(U16, "dport", dport, .lo = 1, .hi = UINT16_MAX, .arg = "P",
-	     .help = "UDP destination port (default 7000)"),
-	BOPT(STR, "src-ip", src_ip, .arg = "A", .help = "(default 10.79.0.1)"),
-	BOPT(STR, "dst-ip", dst_ip, .arg = "A", .help = "(default 10.79.0.2)"),
+	     .def = "7000", .help = "UDP destination port"),
+	BOPT(STR, "src-ip", src_ip, .arg = "A", .def = "10.79.0.1",
+	     .help = "IPv4 source"),
+	BOPT(STR, "dst-ip", dst_ip, .arg = "A", .def = "10.79.0.2",
+	     .help = "IPv4 destination"),
 	BENCH_OPTS_END,
 };
 
@@ -1070,12 +1072,8 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct calib_opts o = {
-		.slot_lo = 1, .slot_hi = 1, .token_ttl = 3600, .event = 1,
-		.seat_lo = 0, .seat_hi = 1023, .dport = TKT_DEFAULT_PORT,
-		.mix = "hold,release", .src_ip = "10.79.0.1",
-		.dst_ip = "10.79.0.2",
-	};
+	struct calib_opts o = {0}; /* the defaults are in options[] */
+
 	bench_prog = "xdp_calib";
 	bench_opts_parse(options, &o, usage, argc, argv);
 	if (o.runs && o.cmd != CMD_NONE) {

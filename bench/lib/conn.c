@@ -147,6 +147,53 @@ long bench_raise_nofile(void)
 	return rl.rlim_cur > (rlim_t)LONG_MAX ? LONG_MAX : (long)rl.rlim_cur;
 }
 
+void bench_await_connects(int epfd, int pending, int timeout_ms,
+			  bool (*ended)(void *ptr, uint32_t events, void *ctx),
+			  void *ctx)
+{
+	struct timespec t0, t;
+	struct epoll_event evs[256];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (pending > 0) {
+		int n, waited_ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited_ms = (int)((t.tv_sec - t0.tv_sec) * 1000 +
+				  (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (waited_ms >= timeout_ms)
+			break;
+		n = epoll_wait(epfd, evs, 256, 100);
+		for (int i = 0; i < n; i++)
+			if (ended(evs[i].data.ptr, evs[i].events, ctx))
+				pending--;
+	}
+}
+
+int bench_http_request(char *out, size_t cap, const char *method,
+		       const char *path, const struct bench_endpoint *ep,
+		       const char *token, const char *extra, const char *body)
+{
+	bool v6 = strchr(ep->host, ':') != NULL;
+	int n = snprintf(out, cap,
+			 "%s %s HTTP/1.1\r\nHost: %s%s%s:%u\r\n%s%s%s%s",
+			 method, path, v6 ? "[" : "", ep->host, v6 ? "]" : "",
+			 ep->port, token ? "Authorization: Bearer " : "",
+			 token ? token : "", token ? "\r\n" : "",
+			 extra ? extra : "");
+
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	if (body)
+		n += snprintf(out + n, cap - (size_t)n,
+			      "%sContent-Length: %zu\r\n\r\n%s",
+			      *body ? "Content-Type: application/json\r\n" : "",
+			      strlen(body), body);
+	else
+		n += snprintf(out + n, cap - (size_t)n, "\r\n");
+	return (size_t)n < cap ? n : -1;
+}
+
 int bench_http_answer(const char *in, int len, int cap,
 		      struct bench_http_answer *a)
 {

@@ -59,6 +59,23 @@ int bench_send_pending(int fd, const char *buf, int len, int *off);
  * now in force. */
 long bench_raise_nofile(void);
 
+/* Waits until the `pending` connects under way on epfd (bench_tcp_open)
+ * have ended, at most timeout_ms: each event goes to ended(ptr, events,
+ * ctx), which says whether it ended one of them (bench_tcp_connected
+ * tells how). The tools open every connection before their clock starts. */
+void bench_await_connects(int epfd, int pending, int timeout_ms,
+			  bool (*ended)(void *ptr, uint32_t events, void *ctx),
+			  void *ctx);
+
+/* Writes one HTTP/1.1 request into out[cap]: "METHOD path", Host (ep),
+ * "Authorization: Bearer token" when token is not NULL, the header lines
+ * of extra ("Name: value\r\n" each) when not NULL, and body when not NULL
+ * (Content-Length always, Content-Type: application/json when it is not
+ * empty). Returns its length, or -1 when it does not fit. */
+int bench_http_request(char *out, size_t cap, const char *method,
+		       const char *path, const struct bench_endpoint *ep,
+		       const char *token, const char *extra, const char *body);
+
 /* One HTTP/1.x answer at the start of a receive buffer. */
 struct bench_http_answer {
 	int status;

@@ -157,10 +157,10 @@ static bool takes_arg(enum bench_opt_kind k)
 }
 
 /* "  --name ARG" (a choice's ARG: its choices, a|b) then the help at
- * HELP_COLUMN, its further lines indented as far. */
+ * HELP_COLUMN, its further lines indented as far, and its default. */
 static void usage_row(FILE *f, const struct bench_opt *o)
 {
-	const char *h = o->help ? o->help : "";
+	const char *h = o->help;
 	int w = fprintf(f, "  --%s", o->name);
 
 	if (o->kind == BENCH_OPT_CHOICE && !o->arg)
@@ -175,12 +175,18 @@ static void usage_row(FILE *f, const struct bench_opt *o)
 	for (;;) {
 		size_t n = strcspn(h, "\n");
 
-		fprintf(f, "%*s%.*s\n", HELP_COLUMN - w, "", (int)n, h);
+		w += fprintf(f, "%*s%.*s", HELP_COLUMN - w, "", (int)n, h);
 		if (!h[n])
 			break;
+		fputc('\n', f);
 		h += n + 1;
 		w = 0;
 	}
+	if (o->def && w + 11 + (int)strlen(o->def) > 79)
+		fprintf(f, "\n%*s(default %s)", HELP_COLUMN, "", o->def);
+	else if (o->def)
+		fprintf(f, " (default %s)", o->def);
+	fputc('\n', f);
 }
 
 void bench_opts_usage(FILE *f, const char *usage,

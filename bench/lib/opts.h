@@ -2,9 +2,9 @@
  * the tool's settings struct it writes (by offsetof, as xdp-tools' params
  * do), how to read its argument and its line of help. bench_opts_parse
  * reads argv into the struct and answers --help from the same table, so
- * the flags, their checks and their help cannot drift apart. A row's .def,
- * when set, is applied as if given first (an endpoint's default, which
- * must be resolved like any other).
+ * the flags, their checks, their defaults and their help cannot drift
+ * apart. A row's .def, when set, is applied as if given first and named
+ * in the help.
  *
  *   #define BENCH_OPTS_TYPE struct my_opts
  *   static const struct bench_opt table[] = {
@@ -51,8 +51,9 @@ struct bench_opt {
 	const char *const *choices; /* NULL-terminated */
 	int (*parse)(const char *arg, void *settings);
 	const char *arg;  /* the argument in the help ("N", "FILE") */
-	const char *help; /* may hold '\n' for more lines */
-	const char *def;  /* applied before argv when not NULL */
+	const char *help; /* may hold '\n' for more lines; not NULL */
+	const char *def;  /* the default: applied before argv, and shown
+			   * in the help, when not NULL */
 };
 
 #define BENCH_OPT(kind_, name_, type_, field_, ...)                          \
@@ -74,7 +75,7 @@ struct bench_opt {
 /* Rows several tools share. */
 #define BOPT_EVENT(field_)                                                  \
 	BOPT(U32, "event", field_, .lo = 0, .hi = UINT32_MAX, .arg = "E",    \
-	     .help = "event id (default 1)")
+	     .def = "1", .help = "event id")
 #define BENCH_OPTS_END {.kind = BENCH_OPT_END}
 
 /* Reads argv (no positional arguments) into settings and returns; exits
