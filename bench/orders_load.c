@@ -536,13 +536,10 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 static int on_readable(struct conn *c)
 {
 	for (;;) {
-		ssize_t k = recv(c->fd, c->in + c->in_len, (size_t)(IN_CAP - c->in_len), 0);
+		int got = bench_recv_more(c->fd, c->in, &c->in_len, IN_CAP);
 
-		if (k == 0)
-			return -1;
-		if (k < 0)
-			return errno == EAGAIN ? 0 : -1;
-		c->in_len += (int)k;
+		if (got <= 0)
+			return got;
 		for (;;) {
 			struct bench_http_answer a;
 			int used;
@@ -1143,6 +1140,17 @@ static void write_orders_log(void)
 	fclose(f);
 }
 
+/* The CPU readings around the run: this process and the machine, the
+ * --pid processes into pid_s[], the threads of --threads-of. */
+static void read_cpu(struct bench_cpu_reading *r, double *pid_s, bool first)
+{
+	bench_cpu_read(r, 0);
+	for (int i = 0; i < opt.pids.n; i++)
+		pid_s[i] = bench_pid_cpu_s(opt.pids.id[i]);
+	if (opt.threads_of)
+		threads_sample(opt.threads_of, first);
+}
+
 static void print_per_sec(FILE *f, int64_t t_stop)
 {
 	int secs = (int)((t_stop - t_start + 999999999LL) / 1000000000LL);
@@ -1157,8 +1165,8 @@ static void print_per_sec(FILE *f, int64_t t_stop)
 
 int main(int argc, char **argv)
 {
-	double cpu0[MAX_PIDS], cpu1[MAX_PIDS], self0, self1;
-	struct bench_host_cpu host0, host1;
+	double cpu0[MAX_PIDS], cpu1[MAX_PIDS];
+	struct bench_cpu_reading r0, r1;
 	int64_t t_stop;
 	FILE *o = stdout;
 
@@ -1191,20 +1199,10 @@ int main(int argc, char **argv)
 	}
 	tokens_out = stdout;
 
-	for (int i = 0; i < opt.pids.n; i++)
-		cpu0[i] = bench_pid_cpu_s(opt.pids.id[i]);
-	if (opt.threads_of)
-		threads_sample(opt.threads_of, true);
-	bench_host_cpu_read(&host0);
-	self0 = bench_self_cpu_s(NULL, NULL);
+	read_cpu(&r0, cpu0, true);
 	run();
 	t_stop = now_ns();
-	for (int i = 0; i < opt.pids.n; i++)
-		cpu1[i] = bench_pid_cpu_s(opt.pids.id[i]);
-	if (opt.threads_of)
-		threads_sample(opt.threads_of, false);
-	bench_host_cpu_read(&host1);
-	self1 = bench_self_cpu_s(NULL, NULL);
+	read_cpu(&r1, cpu1, false);
 
 	if (opt.mode == M_SESSIONS) {
 		fflush(stdout);
@@ -1257,9 +1255,10 @@ int main(int argc, char **argv)
 	}
 	if (min_sec == UINT64_MAX)
 		min_sec = 0;
-	double client_cpu = self1 - self0;
+	double client_cpu = r1.self_user_s + r1.self_sys_s - r0.self_user_s -
+			    r0.self_sys_s;
 	double wall = (double)(t_stop - t_start) / 1e9;
-	double host_busy = bench_host_busy_pct(&host0, &host1);
+	double host_busy = bench_host_busy_pct(&r0.host, &r1.host);
 	uint64_t started = (uint64_t)n_orders - st.not_started;
 
 	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"event\":%u,\"seats\":\"%u-%u\","

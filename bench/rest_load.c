@@ -422,14 +422,10 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 static int on_readable(struct worker *w, struct conn *c)
 {
 	for (;;) {
-		ssize_t k = recv(c->fd, c->in + c->in_len,
-				 (size_t)(IN_CAP - c->in_len), 0);
+		int got = bench_recv_more(c->fd, c->in, &c->in_len, IN_CAP);
 
-		if (k == 0)
-			return -1;
-		if (k < 0)
-			return errno == EAGAIN ? 0 : -1;
-		c->in_len += (int)k;
+		if (got <= 0)
+			return got;
 		for (;;) {
 			int status = 0, used;
 			char code[32];
@@ -730,8 +726,8 @@ static void status_json(FILE *f, const char *name, const uint64_t *s)
 int main(int argc, char **argv)
 {
 	struct stats tot;
-	double cpu0, cpu1, secs, self0, self1;
-	struct bench_host_cpu host0, host1;
+	double secs;
+	struct bench_cpu_reading r0, r1;
 	int64_t t_done;
 	int connected = 0;
 	uint64_t granted;
@@ -791,17 +787,13 @@ int main(int argc, char **argv)
 	for (int t = 0; t < opt.threads; t++)
 		connected += workers[t].connected;
 
-	cpu0 = bench_pid_cpu_s(opt.server_pid);
-	bench_host_cpu_read(&host0);
-	self0 = bench_self_cpu_s(NULL, NULL);
+	bench_cpu_read(&r0, opt.server_pid);
 	t_start_ns = now_ns();
 	t_end_ns = t_start_ns + (int64_t)(opt.duration * 1e9);
 	atomic_store(&go, 1);
 	while (now_ns() < t_end_ns)
 		usleep(10000);
-	cpu1 = bench_pid_cpu_s(opt.server_pid);
-	bench_host_cpu_read(&host1);
-	self1 = bench_self_cpu_s(NULL, NULL);
+	bench_cpu_read(&r1, opt.server_pid);
 	for (int t = 0; t < opt.threads; t++)
 		pthread_join(workers[t].tid, NULL);
 	t_done = now_ns();
@@ -838,9 +830,11 @@ int main(int argc, char **argv)
 	}
 	granted = tot.hold_status[opt.mode == MODE_HTTP ? 201 : 0];
 
-	double client_cpu = self1 - self0;
-	double server_cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-	double host_busy = bench_host_busy_pct(&host0, &host1);
+	double client_cpu = r1.self_user_s + r1.self_sys_s - r0.self_user_s -
+			    r0.self_sys_s;
+	double server_cpu = r0.pid_s >= 0 && r1.pid_s >= 0 ? r1.pid_s - r0.pid_s
+							   : -1;
+	double host_busy = bench_host_busy_pct(&r0.host, &r1.host);
 	FILE *o = stdout;
 
 	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"conns\":%d,"

@@ -827,23 +827,6 @@ static const struct bench_opt options[] = {
 
 /* ---- CPU accounting over the measured window ------------------------------ */
 
-/* Taken by main at the start and the end of the measured window, so the
- * CPU figures and the decision count cover the same interval. */
-struct cpu_snap {
-	int64_t t;
-	double self_user_s, self_sys_s; /* this process */
-	struct bench_host_cpu host;     /* the machine, all CPUs */
-	double server_s;                /* --server-pid, or -1 */
-};
-
-static void take_snap(struct cpu_snap *s, int server_pid)
-{
-	s->t = now_ns();
-	bench_self_cpu_s(&s->self_user_s, &s->self_sys_s);
-	bench_host_cpu_read(&s->host);
-	s->server_s = bench_pid_cpu_s(server_pid);
-}
-
 /* Sleeps until the monotonic time t, or until a signal asks us to stop. */
 static void sleep_until(int64_t t)
 {
@@ -860,7 +843,8 @@ static void sleep_until(int64_t t)
 
 static void print_report(const struct load_opts *o, struct worker *ws,
 			 double measured_s, double wall_s,
-			 const struct cpu_snap *a, const struct cpu_snap *b)
+			 const struct bench_cpu_reading *a,
+			 const struct bench_cpu_reading *b)
 {
 	struct stats sum;
 	double user = b->self_user_s - a->self_user_s;
@@ -928,7 +912,7 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 	/* client CPU over the measured window (getrusage of this process) */
 	printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"window_s\":%.3f,"
 	       "\"wall_s\":%.3f,\"client_ns_per_decision\":%.1f}",
-	       user, sys, (double)(b->t - a->t) / 1e9, wall_s,
+	       user, sys, (double)(b->t_ns - a->t_ns) / 1e9, wall_s,
 	       sum.received ? (user + sys) * 1e9 / (double)sum.received : 0.0);
 	/* the whole machine over the same window (/proc/stat, all CPUs) */
 	if (a->host.ok && b->host.ok) {
@@ -949,8 +933,8 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 		       d[BENCH_CPU_IRQ], d[BENCH_CPU_SOFTIRQ],
 		       d[BENCH_CPU_IDLE] + d[BENCH_CPU_IOWAIT], busy,
 		       d[BENCH_CPU_SOFTIRQ] / n, busy / n);
-		if (a->server_s >= 0 && b->server_s >= 0) {
-			double srv = (b->server_s - a->server_s) * 1e9;
+		if (a->pid_s >= 0 && b->pid_s >= 0) {
+			double srv = (b->pid_s - a->pid_s) * 1e9;
 
 			printf(",\"server_pid\":%d,\"server_ns\":%.0f,"
 			       "\"server_ns_per_decision\":%.1f",
@@ -974,7 +958,9 @@ int main(int argc, char **argv)
 {
 	struct load_opts o = {0}; /* the defaults are in options[] */
 	struct worker *ws = NULL;
-	struct cpu_snap snap0, snap1;
+	/* at the start and the end of the measured window, so the CPU
+	 * figures and the decision count cover the same interval */
+	struct bench_cpu_reading snap0, snap1;
 	struct sigaction sa = {.sa_handler = on_signal};
 	int64_t t0, t1;
 	int started = 0, rc = 2;
@@ -1052,9 +1038,9 @@ int main(int argc, char **argv)
 	}
 	if (started == o.threads) {
 		sleep_until(ws[0].measure_ns);
-		take_snap(&snap0, o.server_pid);
+		bench_cpu_read(&snap0, o.server_pid);
 		sleep_until(ws[0].end_ns);
-		take_snap(&snap1, o.server_pid);
+		bench_cpu_read(&snap1, o.server_pid);
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(ws[i].tid, NULL);

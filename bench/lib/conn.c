@@ -133,6 +133,18 @@ int bench_send_pending(int fd, const char *buf, int len, int *off)
 	return 1;
 }
 
+int bench_recv_more(int fd, char *buf, int *len, int cap)
+{
+	ssize_t k = recv(fd, buf + *len, (size_t)(cap - *len), 0);
+
+	if (k == 0)
+		return -1;
+	if (k < 0)
+		return errno == EAGAIN ? 0 : -1;
+	*len += (int)k;
+	return 1;
+}
+
 long bench_raise_nofile(void)
 {
 	struct rlimit rl;

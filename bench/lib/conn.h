@@ -55,6 +55,11 @@ int bench_epoll_wait_ns(int epfd, struct epoll_event *evs, int max,
  * connection broke. */
 int bench_send_pending(int fd, const char *buf, int len, int *off);
 
+/* Reads what a non-blocking socket has into buf[*len..cap), *len grown.
+ * Returns 1 after reading, 0 when there is nothing (EAGAIN), -1 when the
+ * peer closed, the read failed or the buffer is full. */
+int bench_recv_more(int fd, char *buf, int *len, int cap);
+
 /* Raises the soft open-file limit to the hard one; returns the soft limit
  * now in force. */
 long bench_raise_nofile(void);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 int bench_host_cpu_read(struct bench_host_cpu *s)
@@ -132,4 +133,15 @@ double bench_self_cpu_s(double *user_s, double *sys_s)
 	if (sys_s)
 		*sys_s = s;
 	return u + s;
+}
+
+void bench_cpu_read(struct bench_cpu_reading *r, int pid)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r->t_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	bench_self_cpu_s(&r->self_user_s, &r->self_sys_s);
+	bench_host_cpu_read(&r->host);
+	r->pid_s = bench_pid_cpu_s(pid);
 }

@@ -58,4 +58,16 @@ long bench_pid_rss_kib(int pid);
  * pointer may be NULL. Returns their sum. */
 double bench_self_cpu_s(double *user_s, double *sys_s);
 
+/* One reading of what the tools report CPU for; a window's figures are
+ * the differences of two. */
+struct bench_cpu_reading {
+	int64_t t_ns;                   /* CLOCK_MONOTONIC */
+	double self_user_s, self_sys_s; /* this process */
+	struct bench_host_cpu host;     /* the machine */
+	double pid_s;                   /* bench_pid_cpu_s(pid), or -1 */
+};
+
+/* Takes a reading (pid 0: none). */
+void bench_cpu_read(struct bench_cpu_reading *r, int pid);
+
 #endif
