@@ -667,12 +667,10 @@ static const struct bench_opt options[] = {
 	BOPT(ENDPOINT, "target", target, .lo = 8080, .arg = "HOST:PORT",
 	     .def = "127.0.0.1:8080",
 	     .help = "ticketd's HTTP port, or the Redis"),
-	BOPT(STR, "tokens", tokens_path, .arg = "FILE",
-	     .help = "session tokens, one 32-hex token a line\n"
-		     "(required); connection c uses c, c+conns, ..."),
+	BOPT_TOKENS(tokens_path, "\n(required); connection c uses c, c+conns,\n"
+				 "c+2*conns, ... in turn"),
 	BOPT_EVENT(event),
-	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B", .def = "0-9999",
-	      .help = "random seats of this range"),
+	BOPT_SEATS(seat_lo, seat_hi, "0-9999", "random seats of this range"),
 	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
 	     .def = "1000", .help = "connections, one request in flight each"),
 	BOPT(INT, "threads", threads, .lo = 1, .hi = MAX_THREADS, .arg = "N",

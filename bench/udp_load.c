@@ -804,13 +804,10 @@ static const struct bench_opt options[] = {
 				    "timeout"),
 	BOPT(STR, "token", token_hex, .arg = "HEX32",
 	     .help = "the session token of every slot"),
-	BOPT(STR, "tokens", tokens_file, .arg = "FILE",
-	     .help = "one 32-hex token per line; slot i\n"
-		     "uses token i mod count"),
+	BOPT_TOKENS(tokens_file, ";\nslot i uses token i mod count"),
 	BOPT_EVENT(event),
-	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B", .def = "0-16383",
-	      .help = "seat range; needs at least threads x\n"
-		      "window seats"),
+	BOPT_SEATS(seat_lo, seat_hi, "0-16383",
+		   "seat range; needs at least threads x\nwindow seats"),
 	BOPT(STR, "mix", mix, .arg = "OP[,OP...]", .def = "hold,release",
 	     .help = "op cycle per seat"),
 	BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = UINT16_MAX, .arg = "S",

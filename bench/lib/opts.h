@@ -72,10 +72,16 @@ struct bench_opt {
 #define BOPT2(kind_, name_, field_, field2_, ...) \
 	BENCH_OPT2(kind_, name_, BENCH_OPTS_TYPE, field_, field2_, __VA_ARGS__)
 
-/* Rows several tools share. */
+/* Rows several tools share: --event E, --seats A-B, --tokens FILE. */
 #define BOPT_EVENT(field_)                                                  \
 	BOPT(U32, "event", field_, .lo = 0, .hi = UINT32_MAX, .arg = "E",    \
 	     .def = "1", .help = "event id")
+#define BOPT_SEATS(lo_field_, hi_field_, def_, help_)                       \
+	BOPT2(RANGE, "seats", lo_field_, hi_field_, .arg = "A-B",            \
+	      .def = (def_), .help = (help_))
+#define BOPT_TOKENS(field_, help_)                                          \
+	BOPT(STR, "tokens", field_, .arg = "FILE",                           \
+	     .help = "session tokens, one 32-hex token a line" help_)
 #define BENCH_OPTS_END {.kind = BENCH_OPT_END}
 
 /* Reads argv (no positional arguments) into settings and returns; exits
