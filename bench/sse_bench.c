@@ -31,6 +31,8 @@
 #include "bench/lib/msg.h"
 #include "bench/lib/opts.h"
 #include "userspace/lib/clock.h"
+#include "userspace/lib/hex.h"
+#include "userspace/lib/wire_codec.h"
 
 #define MAX_SEATS 64
 #define LINE_MAX_LEN 160
@@ -54,7 +56,8 @@ static atomic_bool stop_ops; /* the timed ops are over: ignore later events */
 struct conn {
 	int fd;
 	uint8_t phase; /* 0 connecting, 1 head, 2 body */
-	uint8_t cstate; /* chunk: 0 size line, 1 data, 2 CRLF */
+	uint8_t cstate; /* chunk: 0 size line, 1 data, 2 CRLF, 3 end,
+			 * 4 rest of the size line (an extension) */
 	bool snapshot, closed;
 	uint32_t chunk_left;
 	uint32_t last4;
@@ -108,15 +111,33 @@ static int http_token(char token[33])
 
 /* ---- the hold generator ---- */
 
-static int hexval(char c)
+/* One op on seat over the UDP door (the socket has a receive timeout):
+ * the reply's status, or -1 when no valid reply to it came. */
+static int udp_op(int fd, uint8_t op, uint32_t req_id, uint32_t seat,
+		  const uint8_t token[TKT_TOKEN_LEN])
 {
-	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+	struct tkt_request_fields q = {
+		.op = op, .req_id = req_id, .event_id = o.event, .seat_id = seat,
+	};
+	struct tkt_reply_fields r;
+	uint8_t pkt[TKT_REQ_LEN], rep[64];
+	ssize_t n;
+
+	memcpy(q.token, token, TKT_TOKEN_LEN);
+	tkt_build_request(pkt, sizeof(pkt), &q);
+	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp.addr,
+		   o.udp.addrlen) < 0)
+		return -1;
+	n = recv(fd, rep, sizeof(rep), 0);
+	if (n < 0 || tkt_parse_reply(rep, (size_t)n, &r) != TKT_REPLY_VALID ||
+	    tkt_reply_matches(&r, &q) != TKT_REPLY_VALID)
+		return -1;
+	return r.status;
 }
 
 static void *generator(void *arg)
 {
-	const char *token = arg;
-	uint8_t pkt[40], rep[64];
+	uint8_t token[TKT_TOKEN_LEN];
 	bool held[MAX_SEATS] = {0};
 	int fd = socket(o.udp.addr.ss_family, SOCK_DGRAM, 0);
 	struct timeval tv = {.tv_sec = 1};
@@ -125,20 +146,14 @@ static void *generator(void *arg)
 
 	if (fd < 0)
 		die("udp socket");
+	if (tkt_token_from_hex(arg, token) < 0)
+		bench_die("POST /api/sessions gave no 32-hex token");
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(pkt, 0, sizeof(pkt));
-	pkt[0] = 0x54;
-	pkt[1] = 0x58;
-	pkt[2] = 1;
-	for (int i = 0; i < 4; i++)
-		pkt[8 + i] = (uint8_t)(o.event >> (24 - 8 * i));
-	for (int i = 0; i < 16; i++)
-		pkt[16 + i] = (uint8_t)(hexval(token[2 * i]) << 4 | hexval(token[2 * i + 1]));
 	for (uint64_t i = 0; i < total && !atomic_load(&stop_all); i++) {
 		uint32_t k = (uint32_t)(i % n_seats), seat = o.seat_lo + k;
 		uint64_t due = start + i * period, t;
 		unsigned idx = atomic_load(&ops_done[k]);
-		ssize_t r;
+		int status;
 
 		while ((t = tkt_mono_ns()) < due) {
 			struct timespec ts = {0, (long)(due - t)};
@@ -147,19 +162,14 @@ static void *generator(void *arg)
 		}
 		if (idx >= ops_cap)
 			break;
-		pkt[3] = held[k] ? 2 : 1; /* RELEASE : HOLD */
-		for (int b = 0; b < 4; b++) {
-			pkt[4 + b] = (uint8_t)(i >> (24 - 8 * b));
-			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
-		}
 		atomic_store(&op_ns[k][idx], tkt_mono_ns());
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp.addr, o.udp.addrlen) < 0)
-			die("sendto");
-		r = recv(fd, rep, sizeof(rep), 0);
-		if (r < 32 || rep[16] != 0) {
-			fprintf(stderr, "sse_bench: op %llu on seat %u: %s %d\n",
-				(unsigned long long)i, seat, r < 32 ? "no reply" : "status",
-				r < 32 ? 0 : rep[16]);
+		status = udp_op(fd, held[k] ? TKT_OP_RELEASE : TKT_OP_HOLD,
+				(uint32_t)i, seat, token);
+		if (status != TKT_OK) {
+			fprintf(stderr, "sse_bench: op %llu on seat %u: %s\n",
+				(unsigned long long)i, seat,
+				status < 0 ? "no valid reply"
+					   : tkt_status_name((unsigned)status));
 			exit(1);
 		}
 		held[k] = !held[k];
@@ -171,13 +181,8 @@ static void *generator(void *arg)
 	for (uint32_t k = 0; k < n_seats; k++) {
 		uint32_t seat = o.seat_lo + k;
 
-		if (!held[k])
-			continue;
-		pkt[3] = 2;
-		for (int b = 0; b < 4; b++)
-			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp.addr, o.udp.addrlen) < 0 ||
-		    recv(fd, rep, sizeof(rep), 0) < 32)
+		if (held[k] && udp_op(fd, TKT_OP_RELEASE, (uint32_t)(total + k),
+				      seat, token) < 0)
 			fprintf(stderr, "sse_bench: could not release seat %u\n", seat);
 	}
 	close(fd);
@@ -280,13 +285,17 @@ static void feed(struct worker *w, struct conn *c, const char *buf, size_t n, ui
 			continue;
 		}
 		switch (c->cstate) {
-		case 0: { /* chunk size line */
+		case 0: /* chunk size line: hex digits, then maybe ";ext" */
+		case 4: {
 			char ch = buf[i++];
+			int d = hex_digit(ch);
 
 			if (ch == '\n')
 				c->cstate = c->chunk_left ? 1 : 3;
-			else if (ch != '\r')
-				c->chunk_left = c->chunk_left * 16 + (uint32_t)hexval(ch);
+			else if (c->cstate == 0 && d >= 0)
+				c->chunk_left = c->chunk_left * 16 + (uint32_t)d;
+			else
+				c->cstate = 4;
 			break;
 		}
 		case 1: {
