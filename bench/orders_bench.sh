@@ -65,6 +65,10 @@ OUT=${ORD_OUT:-bench/results/orders.json}
 MD=${ORD_MD:-bench/results/orders.md}
 
 if [ "${1:-}" = --render ]; then
+	[ -s "${2:-$OUT}" ] || {
+		echo "orders_bench: ${2:-$OUT} missing: raw results are not kept in git (bash bench/orders_bench.sh writes it); $MD keeps the last rendered section" >&2
+		exit 1
+	}
 	jq -r -f bench/orders_render.jq "${2:-$OUT}"
 	exit 0
 fi

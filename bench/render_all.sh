@@ -9,6 +9,10 @@
 # bench/run_bench.sh) says which sections this run measured; a section it
 # did not re-measure is marked as coming from an earlier run.
 #   bash bench/render_all.sh > BENCHMARKS.md
+# It reads no raw results: bench/results/*.json other than suites.json are
+# not kept in git (.gitignore), so a clean clone assembles the same file
+# from the .md sections; a section whose .md is missing is skipped, and
+# said so on stderr.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -82,7 +86,10 @@ echo
 
 for s in "${SECTIONS[@]}"; do
 	IFS='|' read -r name md title cmd <<<"$s"
-	[ -s "$md" ] || continue
+	if [ ! -s "$md" ]; then
+		echo "render_all: skipped section '$title': $md is missing${cmd:+ (\`$cmd\` writes it)}" >&2
+		continue
+	fi
 	j=$(suite_json "$name")
 	stale=""
 	if [ "$(jq -r '.status // ""' <<<"$j")" != measured ]; then
