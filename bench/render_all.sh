@@ -59,6 +59,7 @@ if [ -s "$SUITES" ]; then
 fi
 echo "- Assembled: $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC)"
 echo "- Method: every figure names the command that produced it. Where a section has a baseline it was measured in the same run of that benchmark (UDP: the calibration ceiling and Redis + Lua of the same round; REST: Redis + Lua alone in alternating runs; orders: the payment gateway alone) and the section gives ratios to it; figures are medians with their spread (min–max) over the runs or rounds where the benchmark repeats them."
+echo "- Percentiles: one rule for every tool, nearest rank: the q-th percentile of N values is the value of rank ⌈q·N⌉ counted from the smallest (p99 of 1000 latencies is the 990th, p50 of 4 is the 2nd). Every load tool (\`udp_load\`, \`rest_load\`, \`orders_load\`, \`sse_bench\`, \`xdp_calib\`) records into the one histogram of \`bench/lib/hist.c\`, which reports the top of the bucket holding that rank: exact below 128 of the unit it records, at most 1/64 (1.6 %) above the true value beyond; \`tests/unit/test_bench_hist.c\` checks the rule."
 echo
 echo "| section | command | in this \`make bench\` | figures below from |"
 echo "|---|---|---|---|"
