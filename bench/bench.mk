@@ -1,7 +1,14 @@
 # bench/bench.mk: the load tools and benchmark programs. `make bench` runs
 # bench/run_bench.sh, which writes BENCHMARKS.md.
-#   $(BUILD)/bench/libbench.a         bench/lib: what the load tools share
-#                                     (histogram and its one percentile rule)
+#   $(BUILD)/bench/libbench.a         bench/lib: what the load tools share,
+#                                     linked before libtkt.a: hist (the one
+#                                     histogram and percentile rule), cpu
+#                                     (/proc and getrusage), opts (option
+#                                     tables and --help), conn (endpoints,
+#                                     epoll plumbing, HTTP/1.1), proto
+#                                     (tokens, op cycles), tally (named
+#                                     counters), msg; bench/lib/common.sh is
+#                                     the scripts' shell counterpart
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects
 #   $(BUILD)/bench/xdp_trivial.bpf.o  the calibration XDP program
