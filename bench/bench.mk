@@ -1,5 +1,14 @@
 # bench/bench.mk: the load tools and benchmark programs. `make bench` runs
 # bench/run_bench.sh, which writes BENCHMARKS.md.
+#   $(BUILD)/bench/libbench.a         bench/lib: what the load tools share,
+#                                     linked before libtkt.a: hist (the one
+#                                     histogram and percentile rule), cpu
+#                                     (/proc and getrusage), opts (option
+#                                     tables and --help), conn (endpoints,
+#                                     epoll plumbing, HTTP/1.1), proto
+#                                     (tokens, op cycles), tally (named
+#                                     counters), msg; bench/lib/common.sh is
+#                                     the scripts' shell counterpart
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects
 #   $(BUILD)/bench/xdp_trivial.bpf.o  the calibration XDP program
@@ -7,32 +16,79 @@
 #                                     (hold, order, authorize, poll), the same
 #                                     schedule against paymentd alone, and a
 #                                     session maker
+#   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
+#   $(BUILD)/sse_bench                seat-stream fan-out client
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
+
+# ---- bench/lib: libbench.a, plain and ASan + UBSan (for its unit test) ----
+
+LIBBENCH := $(BUILD)/bench/libbench.a
+LIBBENCH_ASAN := $(BUILD)/asan/bench/libbench.a
+LIBBENCH_SRCS := $(wildcard bench/lib/*.c)
+LIBBENCH_HDRS := $(wildcard bench/lib/*.h)
+LIBBENCH_OBJS := $(call objs,,$(LIBBENCH_SRCS))
+LIBBENCH_OBJS_ASAN := $(call objs,asan/,$(LIBBENCH_SRCS))
+ALL_OBJS += $(LIBBENCH_OBJS) $(LIBBENCH_OBJS_ASAN)
+
+$(LIBBENCH): $(LIBBENCH_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+$(LIBBENCH_ASAN): $(LIBBENCH_OBJS_ASAN)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+BENCH_UNIT := test_bench_hist
+BENCH_TESTS := $(addprefix $(BUILD)/tests/unit/,$(BENCH_UNIT))
+BENCH_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(BENCH_UNIT))
+
+$(BENCH_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBBENCH)
+	$(link_c)
+$(BENCH_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_ASAN)
+	$(link_c)
+$(BENCH_TESTS) $(BENCH_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
+$(BENCH_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
+
+UNIT_TESTS      += $(BENCH_TESTS)
+ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN)
+
+# ---- the tools ----
 
 BENCH_BPF_OBJ := $(BUILD)/bench/xdp_trivial.bpf.o
 UDP_LOAD := $(BUILD)/udp_load
 XDP_CALIB := $(BUILD)/xdp_calib
 ORDERS_LOAD := $(BUILD)/orders_load
+REST_LOAD := $(BUILD)/rest_load
+SSE_BENCH := $(BUILD)/sse_bench
 
-$(UDP_LOAD): bench/udp_load.c $(LIBTKT)
+# Each tool links libbench.a before libtkt.a (bench/lib uses the wire codec).
+$(UDP_LOAD): bench/udp_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
-$(UDP_LOAD): private EXTRA_LDLIBS := -lhiredis -lpthread -lm
+$(UDP_LOAD): private EXTRA_LDLIBS := -lhiredis -lpthread
 
-$(XDP_CALIB): bench/xdp_calib.c $(LIBTKT) $(BPF_SKEL)
+$(XDP_CALIB): bench/xdp_calib.c $(LIBBENCH) $(LIBTKT) $(BPF_SKEL) $(LIBBENCH_HDRS)
 	$(link_c)
 $(XDP_CALIB): private EXTRA_LDLIBS := $(LDLIBS_BPF)
 
-$(ORDERS_LOAD): bench/orders_load.c
+$(ORDERS_LOAD): bench/orders_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
+
+$(REST_LOAD): bench/rest_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
+	$(link_c)
+$(REST_LOAD): private EXTRA_LDLIBS := -lpthread
+
+$(SSE_BENCH): bench/sse_bench.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
+	$(link_c)
+$(SSE_BENCH): private EXTRA_LDLIBS := -lpthread
 
 $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-BINS += $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(BENCH_BPF_OBJ)
+BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH)
+BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 .PHONY: bench-tools bench-orders
-bench-tools: $(TICKETCTL) $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(BENCH_BPF_OBJ)
+bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/orders_bench.sh

@@ -57,19 +57,21 @@
 # The lock: when a caller (bench/run_bench.sh) holds /run/tkbench.lock on
 # fd 9, or sets TKB_LOCK_HELD=1, it is not taken again.
 set -euo pipefail
-
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # ROOT (the cwd), BUILD, helpers
 
 OUT=${ORD_OUT:-bench/results/orders.json}
 MD=${ORD_MD:-bench/results/orders.md}
 
 if [ "${1:-}" = --render ]; then
+	[ -s "${2:-$OUT}" ] || {
+		echo "orders_bench: ${2:-$OUT} missing: raw results are not kept in git (bash bench/orders_bench.sh writes it); $MD keeps the last rendered section" >&2
+		exit 1
+	}
 	jq -r -f bench/orders_render.jq "${2:-$OUT}"
 	exit 0
 fi
 
-BUILD=${BUILD:-build}
 RATES=${ORD_RATES:-100 500}
 TARGET_RATE=${ORD_TARGET_RATE:-500}
 TARGET_P95_MS=${ORD_TARGET_P95_MS:-1000}
@@ -103,11 +105,6 @@ PAY_BASE=http://127.0.0.1:$PAY_PORT
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 
 log() { printf '[orders-bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-int_in() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 int_in "$REPS" 1 20 || die "ORD_REPS must be 1..20"
 int_in "$SECS" 1 120 || die "ORD_SECS must be 1..120"
 int_in "$REF_SECS" 1 120 || die "ORD_REF_SECS must be 1..120"
@@ -135,10 +132,10 @@ case $RUN_DIR in
 *) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
 esac
 
-for tool in jq curl mariadb gcc timeout flock awk; do
+for tool in jq curl mariadb timeout flock awk; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
-for b in ticketd paymentd; do
+for b in ticketd paymentd orders_load; do
 	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -159,26 +156,6 @@ LOCKED=
 
 # ---- clean-up ------------------------------------------------------------------
 
-stop_pid() { # pid name
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "$2 did not stop in 10 s: SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-stop_ticketd() {
-	stop_pid "$TICKETD_PID" ticketd
-	TICKETD_PID=
-}
-
 cleanup() {
 	local rc=$?
 	set +e
@@ -187,10 +164,7 @@ cleanup() {
 	stop_ticketd
 	stop_pid "$PAYMENTD_PID" paymentd
 	PAYMENTD_PID=
-	if [ -n "$SERVICES_STARTED" ]; then
-		log "stopping the services under $RUN_DIR"
-		timeout 180 bash infra/services.sh stop >&2 || log "infra/services.sh stop failed"
-	fi
+	bench_services_down
 	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
 	if [ "$KEEP" = 1 ]; then
 		log "kept $RUN_DIR and $WORK (ORD_KEEP=1)"
@@ -203,56 +177,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-take_lock() {
-	if [ "${TKB_LOCK_HELD:-}" = 1 ] ||
-		[ "$(readlink "/proc/$$/fd/9" 2>/dev/null)" = /run/tkbench.lock ]; then
-		return 0
-	fi
-	exec 8>/run/tkbench.lock
-	log "waiting (at most ${LOCK_WAIT}s) for /run/tkbench.lock: no other benchmark while we measure"
-	flock -w "$LOCK_WAIT" 8 || die "another benchmark held /run/tkbench.lock for ${LOCK_WAIT}s"
-	LOCKED=1
-}
-
-release_lock() {
-	[ -n "$LOCKED" ] || return 0
-	flock -u 8
-	exec 8>&-
-	LOCKED=
-}
-
 # ---- helpers -------------------------------------------------------------------
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-mariadb_q() {
-	timeout 60 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -pticket -N -B ticketing -e "$1"
-}
-
-background_busy_pct() {
-	local a b
-	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	sleep 1
-	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
-		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
-		if (total > 0) pct=100*busy/total; printf "%.1f", pct}'
-}
-
-svc_pid() { tr -dc '0-9' <"$RUN_DIR/pids/$1.pid" 2>/dev/null || true; }
-
-wait_http() { # url seconds pid name
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
-		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
-			log "$4 exited"
-			return 1
-		fi
-		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # no PAYMENTD_* / TICKETD_* from the caller's environment: defaults are
 # measured. An array, not a function: `cmd &` must leave the daemon's own pid
@@ -569,14 +494,9 @@ run_audit() {
 # ---- report ------------------------------------------------------------------------
 
 machine_json() {
-	jq -n --arg host "$(hostname)" --arg kernel "$(uname -r)" \
-		--arg cpu "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" \
-		--argjson cores "$(nproc)" \
-		--argjson mem_mb "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
-		--arg os "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')" \
-		--arg mariadb "$(mariadb --version | sed -n 's/.*\(Distrib\|from\) \([0-9.]*\).*/\2/p')" \
-		'{host: $host, kernel: $kernel, cpu: $cpu, nproc: $cores, mem_mb: $mem_mb,
-		  os: $os, mariadb: $mariadb}'
+	bench_machine_json nproc |
+		jq --arg mariadb "$(mariadb --version | sed -n 's/.*\(Distrib\|from\) \([0-9.]*\).*/\2/p')" \
+			'. + {mariadb: $mariadb}'
 }
 
 assemble() { # started finished bg0 bg1 setup_s measure_s lock_wait_s
@@ -606,14 +526,8 @@ main() {
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
 	cp "$BUILD/ticketd" "$TICKETD"
 	cp "$BUILD/paymentd" "$PAYMENTD"
-	if [ -x "$BUILD/orders_load" ] && [ "$BUILD/orders_load" -nt bench/orders_load.c ]; then
-		cp "$BUILD/orders_load" "$LOAD"
-		LOAD_INFO="$BUILD/orders_load (make: bench/bench.mk)"
-	else
-		gcc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-format-truncation bench/orders_load.c -o "$LOAD" ||
-			die "cannot build orders_load"
-		LOAD_INFO="gcc -O2 bench/orders_load.c"
-	fi
+	cp "$BUILD/orders_load" "$LOAD"
+	LOAD_INFO="$BUILD/orders_load (bench/bench.mk) sha256 $(sha256sum "$LOAD" | cut -c1-12)"
 	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), paymentd sha256 $(sha256sum "$PAYMENTD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf 2>/dev/null || echo ' + uncommitted changes in userspace/api/bpf'); orders_load: $LOAD_INFO"
 
 	# one instance per RUN_DIR (it is wiped and its ports reused): a second
@@ -631,13 +545,7 @@ main() {
 	mkdir -p "$RUN_DIR/logs"
 	touch "$RUN_DIR/.orders-bench"
 
-	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
-	SERVICES_STARTED=1
-	if ! timeout 300 bash infra/services.sh start >&2; then
-		log "infra/services.sh start failed; one retry after a stop"
-		timeout 180 bash infra/services.sh stop >&2 || true
-		timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed twice"
-	fi
+	bench_services_up
 	start_paymentd
 	PAY_DEFAULTS=$(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" |
 		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/delay \1-\2 ms (uniform), approve ratio \3/' || true)

@@ -50,13 +50,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -64,157 +59,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/lib/conn.h"
+#include "bench/lib/cpu.h"
+#include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
+#include "bench/lib/proto.h"
+#include "bench/lib/tally.h"
+#include "userspace/lib/clock.h"
 
 #define MAX_CONNS 20000
 #define MAX_ORDERS 2000000
 #define IN_CAP 8192
 #define OUT_CAP 1024
-#define MAX_KEYS 48
 #define MAX_PIDS 8
 #define MAX_WATCH 16
 #define TOP_THREADS 8
 
-/* ---- log-bucket histogram, microseconds, within 1/64 of the truth ---- */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_MAX_BITS 40
-#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total, max;
-	double sum;
-};
-
-static unsigned hist_index(uint64_t v)
+/* Latencies in microseconds: "name":{n, mean, percentiles, max}. */
+static void hist_json(FILE *f, const char *name, const struct bench_hist *h)
 {
-	unsigned msb, shift;
-
-	if (v >= (1ULL << HIST_MAX_BITS))
-		v = (1ULL << HIST_MAX_BITS) - 1;
-	if (v < 2 * HIST_SUB)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - HIST_SUB_BITS;
-	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
-}
-
-static double hist_value(unsigned i)
-{
-	unsigned shift;
-	uint64_t lo;
-
-	if (i < 2 * HIST_SUB)
-		return (double)i;
-	shift = i / HIST_SUB - 1;
-	lo = ((uint64_t)(i % HIST_SUB) + HIST_SUB) << shift;
-	return (double)lo + (double)((1ULL << shift) - 1) / 2.0;
-}
-
-static void hist_add(struct hist *h, int64_t us)
-{
-	uint64_t v = us < 0 ? 0 : (uint64_t)us;
-
-	h->count[hist_index(v)]++;
-	h->total++;
-	h->sum += (double)v;
-	if (v > h->max)
-		h->max = v;
-}
-
-static double hist_pct(const struct hist *h, double p)
-{
-	uint64_t want, seen = 0;
-
-	if (!h->total)
-		return 0;
-	want = (uint64_t)((double)h->total * p / 100.0 + 0.999999);
-	if (want < 1)
-		want = 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want) {
-			double v = hist_value(i);
-
-			return v > (double)h->max ? (double)h->max : v;
-		}
-	}
-	return (double)h->max;
-}
-
-static void hist_json(FILE *f, const char *name, const struct hist *h)
-{
-	fprintf(f,
-		"\"%s\":{\"n\":%llu,\"mean\":%.0f,\"p50\":%.0f,\"p90\":%.0f,"
-		"\"p95\":%.0f,\"p99\":%.0f,\"max\":%llu}",
-		name, (unsigned long long)h->total,
-		h->total ? h->sum / (double)h->total : 0.0, hist_pct(h, 50),
-		hist_pct(h, 90), hist_pct(h, 95), hist_pct(h, 99),
-		(unsigned long long)h->max);
-}
-
-/* ---- named counters ("hold 409 SEAT_UNAVAILABLE" -> n) ------------------ */
-
-struct counter {
-	char key[64];
-	uint64_t n;
-};
-
-struct counters {
-	struct counter c[MAX_KEYS];
-	uint64_t other;
-};
-
-static void count(struct counters *cs, const char *key)
-{
-	for (int i = 0; i < MAX_KEYS; i++) {
-		if (!cs->c[i].key[0]) {
-			snprintf(cs->c[i].key, sizeof(cs->c[i].key), "%s", key);
-			cs->c[i].n = 1;
-			return;
-		}
-		if (!strcmp(cs->c[i].key, key)) {
-			cs->c[i].n++;
-			return;
-		}
-	}
-	cs->other++;
-}
-
-static void counters_json(FILE *f, const char *name, const struct counters *cs)
-{
-	fprintf(f, "\"%s\":{", name);
-	for (int i = 0; i < MAX_KEYS && cs->c[i].key[0]; i++)
-		fprintf(f, "%s\"%s\":%llu", i ? "," : "", cs->c[i].key,
-			(unsigned long long)cs->c[i].n);
-	if (cs->other)
-		fprintf(f, "%s\"(other)\":%llu", cs->c[0].key[0] ? "," : "",
-			(unsigned long long)cs->other);
-	fprintf(f, "}");
-}
-
-static uint64_t counter_get(const struct counters *cs, const char *key)
-{
-	for (int i = 0; i < MAX_KEYS && cs->c[i].key[0]; i++)
-		if (!strcmp(cs->c[i].key, key))
-			return cs->c[i].n;
-	return 0;
+	bench_hist_json(f, name, h, "n,mean,p50,p90,p95,p99,max", 1, 0);
 }
 
 /* ---- options ------------------------------------------------------------ */
 
 enum mode { M_ORDERS, M_GATEWAY, M_SESSIONS };
 
-static struct {
+/* NAME=ID arguments, in the order given. */
+struct named_ids {
+	int n;
+	char name[MAX_WATCH][48];
+	int id[MAX_WATCH];
+};
+
+static struct orders_opts {
 	enum mode mode;
-	char host[64];
-	int port;
+	struct bench_endpoint target;
 	const char *tokens_path;
 	uint32_t event;
 	uint32_t seat_lo, seat_hi;
@@ -231,69 +117,20 @@ static struct {
 	const char *key_prefix;
 	const char *gateway_log;
 	const char *orders_log;
-	unsigned seed;
-	int n_pids;
-	char pid_name[MAX_PIDS][32];
-	int pid[MAX_PIDS];
+	uint32_t seed;
+	struct named_ids pids; /* --pid NAME=PID */
 	int threads_of;
-	int n_watch;
-	char watch_name[MAX_WATCH][48];
-	int watch_tid[MAX_WATCH];
+	struct named_ids watched; /* --watch NAME=TID */
 	double start_grace_s;
-} opt = {
-	.mode = M_ORDERS,
-	.host = "127.0.0.1",
-	.port = 8080,
-	.event = 1,
-	.seat_lo = 0,
-	.seat_hi = 99,
-	.max_seats = 2,
-	.conns = 1000,
-	.rate = 100,
-	.duration = 10,
-	.count = 100,
-	.hold_seconds = 120,
-	.poll_ms = 20,
-	.final_timeout_ms = 10000,
-	.timeout_ms = 15000,
-	.drain_s = 20,
-	.steady_skip_s = 2,
-	.start_grace_s = 1,
-	.key_prefix = "ob",
-	.seed = 1,
-};
+} opt; /* the defaults are in options[] */
 
-static char (*tokens)[33];
+static bench_token_hex *tokens;
 static int n_tokens;
 
-__attribute__((format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "orders_load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(2);
-}
-
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- orders and connections -------------------------------------------- */
@@ -342,7 +179,6 @@ struct conn {
 	int in_len;
 };
 
-static struct sockaddr_in target;
 static int epfd;
 static struct conn *conns;
 static int *free_stack, n_free;
@@ -356,9 +192,9 @@ static uint32_t seat_cursor;
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 
 static struct {
-	struct hist start_lag, hold, order, auth, get, auth_to_final, e2e,
+	struct bench_hist start_lag, hold, order, auth, get, auth_to_final, e2e,
 		gw_delay, auth_minus_delay, gw_latency, gw_service, gw_minus_delay;
-	struct counters errors, final, auth_status, mismatch;
+	struct bench_tally errors, final, auth_status, mismatch;
 	uint64_t finals, created, seats_confirmed, seats_cancelled, gets;
 	uint64_t not_started, timeouts, conn_errors, parse_errors, reconnects;
 	uint64_t gw_log_found, gw_log_missing;
@@ -369,30 +205,15 @@ static struct {
 
 static void want_write(struct conn *c, bool on)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
-				 .data.ptr = c};
-
-	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	bench_epoll_want_write(epfd, c->fd, c, on);
 }
 
 static int open_conn(struct conn *c)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+	int fd = bench_tcp_open(&opt.target, epfd, EPOLLIN | EPOLLOUT, c);
 
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 &&
-	    errno != EINPROGRESS) {
-		close(fd);
-		return -1;
-	}
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		return -1;
-	}
 	c->fd = fd;
 	c->st = C_CONNECTING;
 	c->in_len = 0;
@@ -401,10 +222,7 @@ static int open_conn(struct conn *c)
 
 static void close_conn(struct conn *c)
 {
-	if (c->fd >= 0) {
-		epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-	}
+	bench_epoll_close(epfd, c->fd);
 	c->fd = -1;
 	c->st = C_CLOSED;
 	c->in_len = 0;
@@ -413,21 +231,11 @@ static void close_conn(struct conn *c)
 /* Writes what is pending; -1 when the connection broke. */
 static int flush_out(struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t k = send(c->fd, c->out + c->out_off,
-				 (size_t)(c->out_len - c->out_off), MSG_NOSIGNAL);
+	int rc = bench_send_pending(c->fd, c->out, c->out_len, &c->out_off);
 
-		if (k < 0) {
-			if (errno == EAGAIN) {
-				want_write(c, true);
-				return 0;
-			}
-			return -1;
-		}
-		c->out_off += (int)k;
-	}
-	want_write(c, false);
-	return 0;
+	if (rc >= 0)
+		want_write(c, rc == 0);
+	return rc < 0 ? -1 : 0;
 }
 
 static void release_conn(struct conn *c)
@@ -457,78 +265,61 @@ static void unpark(struct order *o)
 static void build(struct order *o)
 {
 	struct conn *c = o->c;
-	char body[256];
-	int bl = 0;
-	const char *tok = n_tokens ? tokens[o->tok] : "";
+	char body[256], seats[32], path[96], key[80];
+	const char *tok = n_tokens ? tokens[o->tok] : NULL;
+	int n = (int)(o - orders), len;
 
+	/* the order's seat ids as a JSON array: [s0] or [s0,s1] */
+	if (o->nseats == 2)
+		snprintf(seats, sizeof(seats), "[%u,%u]", o->seats[0], o->seats[1]);
+	else
+		snprintf(seats, sizeof(seats), "[%u]", o->seats[0]);
 	switch (o->step) {
 	case S_HOLD:
-		if (o->nseats == 2)
-			bl = snprintf(body, sizeof(body),
-				      "{\"eventId\":%u,\"seatIds\":[%u,%u],\"holdSeconds\":%d}",
-				      opt.event, o->seats[0], o->seats[1], opt.hold_seconds);
-		else
-			bl = snprintf(body, sizeof(body),
-				      "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
-				      opt.event, o->seats[0], opt.hold_seconds);
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/reservations HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n"
-				      "Content-Type: application/json\r\n"
-				      "Content-Length: %d\r\n\r\n%s",
-				      opt.host, opt.port, tok, bl, body);
+		snprintf(body, sizeof(body),
+			 "{\"eventId\":%u,\"seatIds\":%s,\"holdSeconds\":%d}",
+			 opt.event, seats, opt.hold_seconds);
+		len = bench_http_request(c->out, OUT_CAP, "POST",
+					 "/api/reservations", &opt.target, tok,
+					 NULL, body);
 		break;
 	case S_ORDER:
-		if (o->nseats == 2)
-			bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":[%u,%u]}",
-				      opt.event, o->seats[0], o->seats[1]);
-		else
-			bl = snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":[%u]}",
-				      opt.event, o->seats[0]);
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/orders HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n"
-				      "Idempotency-Key: %s-%d\r\n"
-				      "Content-Type: application/json\r\n"
-				      "Content-Length: %d\r\n\r\n%s",
-				      opt.host, opt.port, tok, opt.key_prefix,
-				      (int)(o - orders), bl, body);
+		snprintf(body, sizeof(body), "{\"eventId\":%u,\"seatIds\":%s}",
+			 opt.event, seats);
+		snprintf(key, sizeof(key), "Idempotency-Key: %s-%d\r\n",
+			 opt.key_prefix, n);
+		len = bench_http_request(c->out, OUT_CAP, "POST", "/api/orders",
+					 &opt.target, tok, key, body);
 		break;
 	case S_AUTH:
 		if (opt.mode == M_GATEWAY) {
-			bl = snprintf(body, sizeof(body),
-				      "{\"orderId\":\"%s-%d\",\"amount\":1000,\"currency\":\"EUR\"}",
-				      opt.key_prefix, (int)(o - orders));
-			c->out_len = snprintf(c->out, OUT_CAP,
-					      "POST /v1/authorize HTTP/1.1\r\nHost: %s:%d\r\n"
-					      "Content-Type: application/json\r\n"
-					      "Content-Length: %d\r\n\r\n%s",
-					      opt.host, opt.port, bl, body);
-		} else {
-			bl = snprintf(body, sizeof(body), "{\"orderId\":\"%s\"}", o->id);
-			c->out_len = snprintf(c->out, OUT_CAP,
-					      "POST /api/payments/authorize HTTP/1.1\r\n"
-					      "Host: %s:%d\r\nAuthorization: Bearer %s\r\n"
-					      "Content-Type: application/json\r\n"
-					      "Content-Length: %d\r\n\r\n%s",
-					      opt.host, opt.port, tok, bl, body);
+			snprintf(body, sizeof(body),
+				 "{\"orderId\":\"%s-%d\",\"amount\":1000,"
+				 "\"currency\":\"EUR\"}",
+				 opt.key_prefix, n);
+			len = bench_http_request(c->out, OUT_CAP, "POST",
+						 "/v1/authorize", &opt.target,
+						 NULL, NULL, body);
+			break;
 		}
+		snprintf(body, sizeof(body), "{\"orderId\":\"%s\"}", o->id);
+		len = bench_http_request(c->out, OUT_CAP, "POST",
+					 "/api/payments/authorize", &opt.target,
+					 tok, NULL, body);
 		break;
 	case S_GET:
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "GET /api/orders/%s HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n\r\n",
-				      o->id, opt.host, opt.port, tok);
+		snprintf(path, sizeof(path), "/api/orders/%s", o->id);
+		len = bench_http_request(c->out, OUT_CAP, "GET", path,
+					 &opt.target, tok, NULL, NULL);
 		break;
 	case S_NEW: /* sessions mode */
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/sessions HTTP/1.1\r\nHost: %s:%d\r\n"
-				      "Content-Length: 0\r\n\r\n",
-				      opt.host, opt.port);
+		len = bench_http_request(c->out, OUT_CAP, "POST", "/api/sessions",
+					 &opt.target, NULL, NULL, "");
 		break;
 	default:
-		c->out_len = 0;
+		len = 0;
 	}
+	c->out_len = len < 0 ? 0 : len;
 	c->out_off = 0;
 }
 
@@ -592,7 +383,7 @@ static void fail_order(struct order *o, const char *what, int64_t t)
 	char key[64];
 
 	snprintf(key, sizeof(key), "%s %s", step_name[o->step], what);
-	count(&st.errors, key);
+	bench_tally_add(&st.errors, key, 1);
 	finish_order(o, O_ERROR, t);
 }
 
@@ -604,7 +395,7 @@ static int setup_order(struct order *o, int n)
 	o->park_idx = -1;
 	o->sched = opt.rate > 0 ? t_start + (int64_t)((double)n * 1e9 / opt.rate) : t_start;
 	o->tok = n_tokens ? n % n_tokens : 0;
-	o->nseats = (uint8_t)(opt.max_seats > 1 ? 1 + xorshift(&rng) % 2 : 1);
+	o->nseats = (uint8_t)(opt.max_seats > 1 ? 1 + bench_xorshift(&rng) % 2 : 1);
 	if (opt.mode != M_ORDERS) {
 		o->nseats = 0;
 		return 0;
@@ -620,69 +411,11 @@ static int setup_order(struct order *o, int n)
 
 /* ---- answers --------------------------------------------------------- */
 
-/* Bytes of one complete answer (0: need more, -1: malformed); status, body. */
-static int parse_answer(struct conn *c, int *status, const char **body,
-			int *body_len, bool *close_after)
-{
-	char *hend = memmem(c->in, (size_t)c->in_len, "\r\n\r\n", 4);
-	long clen = 0;
-	int hlen;
-
-	*close_after = false;
-	if (!hend)
-		return c->in_len >= IN_CAP ? -1 : 0;
-	hlen = (int)(hend - c->in) + 4;
-	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.", 7))
-		return -1;
-	*status = atoi(c->in + 9);
-	for (char *p = memmem(c->in, (size_t)hlen, "\r\n", 2); p && p < hend;
-	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
-		char *h = p + 2;
-
-		if (!strncasecmp(h, "Content-Length:", 15))
-			clen = strtol(h + 15, NULL, 10);
-		else if (!strncasecmp(h, "Connection:", 11)) {
-			char *eol = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
-
-			for (char *q = h + 11; eol && q + 5 <= eol; q++)
-				if (!strncasecmp(q, "close", 5))
-					*close_after = true;
-		} else if (!strncasecmp(h, "Transfer-Encoding:", 18))
-			return -1; /* both servers answer with Content-Length */
-	}
-	if (clen < 0 || hlen + clen > IN_CAP)
-		return -1;
-	if (c->in_len < hlen + clen)
-		return 0;
-	*body = c->in + hlen;
-	*body_len = (int)clen;
-	return hlen + (int)clen;
-}
-
-/* The string value of "key" in a flat JSON body (first occurrence). */
-static bool json_str(const char *b, int len, const char *key, char *out, size_t cap)
-{
-	char pat[48];
-	int pl = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	const char *k = memmem(b, (size_t)len, pat, (size_t)pl), *q;
-
-	out[0] = '\0';
-	if (!k)
-		return false;
-	k += pl;
-	q = memchr(k, '"', (size_t)(b + len - k));
-	if (!q || (size_t)(q - k) >= cap)
-		return false;
-	memcpy(out, k, (size_t)(q - k));
-	out[q - k] = '\0';
-	return true;
-}
-
 static void http_fail(struct order *o, int status, const char *b, int len, int64_t t)
 {
 	char code[40], what[64];
 
-	if (!json_str(b, len, "code", code, sizeof(code)))
+	if (!bench_json_str(b, len, "code", code, sizeof(code)))
 		snprintf(code, sizeof(code), "-");
 	snprintf(what, sizeof(what), "%d %s", status, code);
 	fail_order(o, what, t);
@@ -704,7 +437,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 	case S_NEW: { /* a session */
 		char tok[40];
 
-		if (status == 201 && json_str(b, len, "token", tok, sizeof(tok))) {
+		if (status == 201 && bench_json_str(b, len, "token", tok, sizeof(tok))) {
 			fprintf(tokens_out, "%s\n", tok);
 			finish_order(o, O_GW_OK, t);
 		} else {
@@ -713,32 +446,32 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		return;
 	}
 	case S_HOLD:
-		hist_add(&st.hold, us);
+		bench_hist_add(&st.hold, us);
 		o->hold_us = (int32_t)us;
 		if (status != 201)
 			{ http_fail(o, status, b, len, t); return; }
 		o->step = S_ORDER;
 		{ send_step(o, t); return; }
 	case S_ORDER:
-		hist_add(&st.order, us);
+		bench_hist_add(&st.order, us);
 		o->order_us = (int32_t)us;
-		if (status != 201 || !json_str(b, len, "orderId", o->id, sizeof(o->id)))
+		if (status != 201 || !bench_json_str(b, len, "orderId", o->id, sizeof(o->id)))
 			{ http_fail(o, status, b, len, t); return; }
 		st.created++;
 		o->step = S_AUTH;
 		{ send_step(o, t); return; }
 	case S_AUTH:
 		if (opt.mode == M_GATEWAY) {
-			hist_add(&st.gw_latency, (t - o->sched) / 1000);
-			hist_add(&st.gw_service, us);
+			bench_hist_add(&st.gw_latency, (t - o->sched) / 1000);
+			bench_hist_add(&st.gw_service, us);
 			o->auth_us = (int32_t)us;
 			if (status != 200)
 				{ http_fail(o, status, b, len, t); return; }
-			json_str(b, len, "status", o->auth, sizeof(o->auth));
-			count(&st.auth_status, o->auth);
+			bench_json_str(b, len, "status", o->auth, sizeof(o->auth));
+			bench_tally_add(&st.auth_status, o->auth, 1);
 			{ finish_order(o, O_GW_OK, t); return; }
 		}
-		hist_add(&st.auth, us);
+		bench_hist_add(&st.auth, us);
 		o->auth_us = (int32_t)us;
 		o->t_auth_sent = o->t_sent;
 		if (status != 200)
@@ -746,26 +479,26 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 		{
 			char s[16], r[32], k[56];
 
-			json_str(b, len, "status", s, sizeof(s));
+			bench_json_str(b, len, "status", s, sizeof(s));
 			snprintf(o->auth, sizeof(o->auth), "%s", s);
-			if (json_str(b, len, "reason", r, sizeof(r)))
+			if (bench_json_str(b, len, "reason", r, sizeof(r)))
 				snprintf(k, sizeof(k), "%s %s", s, r);
 			else
 				snprintf(k, sizeof(k), "%s", s);
-			count(&st.auth_status, k);
+			bench_tally_add(&st.auth_status, k, 1);
 		}
 		o->step = S_GET;
 		{ send_step(o, t); return; }
 	case S_GET:
-		hist_add(&st.get, us);
+		bench_hist_add(&st.get, us);
 		st.gets++;
 		o->gets++;
 		if (status != 200)
 			{ http_fail(o, status, b, len, t); return; }
-		json_str(b, len, "status", o->status, sizeof(o->status));
+		bench_json_str(b, len, "status", o->status, sizeof(o->status));
 		if (!strcmp(o->status, "PENDING")) {
 			if ((t - o->t_auth_sent) / 1000000 > opt.final_timeout_ms) {
-				count(&st.final, "PENDING (not final in time)");
+				bench_tally_add(&st.final, "PENDING (not final in time)", 1);
 				{ finish_order(o, O_NOT_FINAL, t); return; }
 			}
 			o->step = S_PARKED;
@@ -778,12 +511,12 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			bool confirmed = !strcmp(o->status, "CONFIRMED");
 
 			if (!confirmed)
-				json_str(b, len, "reason", o->reason, sizeof(o->reason));
+				bench_json_str(b, len, "reason", o->reason, sizeof(o->reason));
 			snprintf(k, sizeof(k), "%s%s%s", o->status, confirmed ? "" : " ",
 				 confirmed ? "" : o->reason);
-			count(&st.final, k);
-			hist_add(&st.auth_to_final, (t - o->t_auth_sent) / 1000);
-			hist_add(&st.e2e, (t - o->sched) / 1000);
+			bench_tally_add(&st.final, k, 1);
+			bench_hist_add(&st.auth_to_final, (t - o->t_auth_sent) / 1000);
+			bench_hist_add(&st.e2e, (t - o->sched) / 1000);
 			if (confirmed)
 				st.seats_confirmed += o->nseats;
 			else
@@ -791,7 +524,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			if (confirmed != !strcmp(o->auth, "APPROVED")) {
 				snprintf(k, sizeof(k), "authorize %s, order %s", o->auth,
 					 o->status);
-				count(&st.mismatch, k);
+				bench_tally_add(&st.mismatch, k, 1);
 			}
 			{ finish_order(o, confirmed ? O_CONFIRMED : O_CANCELLED, t); return; }
 		}
@@ -803,17 +536,13 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 static int on_readable(struct conn *c)
 {
 	for (;;) {
-		ssize_t k = recv(c->fd, c->in + c->in_len, (size_t)(IN_CAP - c->in_len), 0);
+		int got = bench_recv_more(c->fd, c->in, &c->in_len, IN_CAP);
 
-		if (k == 0)
-			return -1;
-		if (k < 0)
-			return errno == EAGAIN ? 0 : -1;
-		c->in_len += (int)k;
+		if (got <= 0)
+			return got;
 		for (;;) {
-			int status = 0, used, blen = 0;
-			const char *body = NULL;
-			bool close_after;
+			struct bench_http_answer a;
+			int used;
 			int64_t t;
 
 			if (!c->in_len)
@@ -822,7 +551,7 @@ static int on_readable(struct conn *c)
 				st.parse_errors++; /* bytes nobody asked for */
 				return -1;
 			}
-			used = parse_answer(c, &status, &body, &blen, &close_after);
+			used = bench_http_answer(c->in, c->in_len, IN_CAP, &a);
 			if (used == 0)
 				break;
 			if (used < 0) {
@@ -833,17 +562,17 @@ static int on_readable(struct conn *c)
 			{
 				char copy[IN_CAP];
 
-				memcpy(copy, body, (size_t)blen);
+				memcpy(copy, c->in + a.body_off, (size_t)a.body_len);
 				memmove(c->in, c->in + used, (size_t)(c->in_len - used));
 				c->in_len -= used;
-				if (close_after) {
+				if (a.close_after) {
 					/* answer handled on a fresh connection */
 					struct order *o = c->o;
 
 					close_conn(c);
 					c->o = o;
 				}
-				on_answer(c, status, copy, blen, t);
+				on_answer(c, a.status, copy, a.body_len, t);
 			}
 			if (c->fd < 0)
 				return 0;
@@ -852,36 +581,6 @@ static int on_readable(struct conn *c)
 }
 
 /* ---- CPU ------------------------------------------------------------- */
-
-static double stat_cpu_s(const char *path, char *comm, size_t commcap)
-{
-	char buf[2048], *p, *q;
-	unsigned long long ut, stt;
-	FILE *f = fopen(path, "r");
-	size_t k;
-
-	if (!f)
-		return -1;
-	k = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[k] = '\0';
-	p = strrchr(buf, ')');
-	q = strchr(buf, '(');
-	if (comm && q && p && p > q)
-		snprintf(comm, commcap, "%.*s", (int)(p - q - 1), q + 1);
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &stt) != 2)
-		return -1;
-	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double pid_cpu(int pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	return stat_cpu_s(path, NULL, 0);
-}
 
 struct thread_cpu {
 	int tid;
@@ -911,7 +610,7 @@ static void threads_sample(int pid, bool first)
 		if (tid <= 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%d/stat", dir, tid);
-		s = stat_cpu_s(path, comm, sizeof(comm));
+		s = bench_stat_cpu_s(path, comm, sizeof(comm));
 		if (s < 0)
 			continue;
 		for (i = 0; i < n_threads && threads[i].tid != tid; i++)
@@ -944,22 +643,6 @@ static int cmp_thread(const void *a, const void *b)
 	return dx < dy ? 1 : dx > dy ? -1 : 0;
 }
 
-static void host_cpu(unsigned long long *busy, unsigned long long *total)
-{
-	unsigned long long v[10] = {0};
-	FILE *f = fopen("/proc/stat", "r");
-
-	*busy = *total = 0;
-	if (!f)
-		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-		*total = *busy + v[3] + v[4];
-	}
-	fclose(f);
-}
-
 /* ---- what a thread is doing: /proc/<tid>/syscall every 10 ms ----------------
  * "running" (on a CPU), or the system call it blocks in; poll() with its
  * timeout (libmariadb waits for the server in poll with no timeout, curl's
@@ -969,7 +652,7 @@ static void host_cpu(unsigned long long *busy, unsigned long long *total)
 #define WATCH_EVERY_NS 10000000LL
 
 static struct {
-	struct counters states;
+	struct bench_tally states;
 	uint64_t samples;
 } watch[MAX_WATCH];
 static int64_t next_watch;
@@ -1000,7 +683,7 @@ static const char *syscall_name(long nr)
 
 static void watch_sample(void)
 {
-	for (int i = 0; i < opt.n_watch; i++) {
+	for (int i = 0; i < opt.watched.n; i++) {
 		char path[96], buf[256], key[64];
 		FILE *f;
 		long nr;
@@ -1009,9 +692,9 @@ static void watch_sample(void)
 
 		if (opt.threads_of)
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall",
-				 opt.threads_of, opt.watch_tid[i]);
+				 opt.threads_of, opt.watched.id[i]);
 		else
-			snprintf(path, sizeof(path), "/proc/%d/syscall", opt.watch_tid[i]);
+			snprintf(path, sizeof(path), "/proc/%d/syscall", opt.watched.id[i]);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
@@ -1021,12 +704,12 @@ static void watch_sample(void)
 			continue;
 		watch[i].samples++;
 		if (!strncmp(buf, "running", 7)) {
-			count(&watch[i].states, "running");
+			bench_tally_add(&watch[i].states, "running", 1);
 			continue;
 		}
 		if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2],
 			   &a[3], &a[4], &a[5]) < 1) {
-			count(&watch[i].states, "?");
+			bench_tally_add(&watch[i].states, "?", 1);
 			continue;
 		}
 		if (nr == 7)
@@ -1035,7 +718,7 @@ static void watch_sample(void)
 			snprintf(key, sizeof(key), "%s", syscall_name(nr));
 		else
 			snprintf(key, sizeof(key), "syscall %ld", nr);
-		count(&watch[i].states, key);
+		bench_tally_add(&watch[i].states, key, 1);
 	}
 }
 
@@ -1080,7 +763,7 @@ static void gw_load(const char *path)
 		gw_cap <<= 1;
 	gw_map = calloc(gw_cap, sizeof(*gw_map));
 	if (!gw_map)
-		die("%s", "out of memory");
+		bench_die("%s", "out of memory");
 	/* the keys: this run's order ids */
 	for (int i = 0; i < n_orders; i++) {
 		char idbuf[64];
@@ -1109,7 +792,7 @@ static void gw_load(const char *path)
 
 		if (!strstr(line, "\"msg\":\"authorize\"") || strstr(line, "\"replay\":true"))
 			continue;
-		if (!json_str(line, len, "orderId", id, sizeof(id)))
+		if (!bench_json_str(line, len, "orderId", id, sizeof(id)))
 			continue;
 		p = strstr(line, "\"delayMs\":");
 		if (!p)
@@ -1137,147 +820,115 @@ static int gw_delay(const struct order *o)
 
 /* ---- set-up ---------------------------------------------------------- */
 
-static void load_tokens(void)
-{
-	FILE *f = fopen(opt.tokens_path, "r");
-	char line[128];
-	int cap = 1024;
 
-	if (!f)
-		die("cannot open the tokens file %s", opt.tokens_path);
-	tokens = malloc((size_t)cap * sizeof(*tokens));
-	while (tokens && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n \t")] = '\0';
-		if (strlen(line) != 32)
-			continue;
-		if (n_tokens == cap) {
-			cap *= 2;
-			tokens = realloc(tokens, (size_t)cap * sizeof(*tokens));
-			if (!tokens)
-				break;
-		}
-		memcpy(tokens[n_tokens++], line, 33);
-	}
-	fclose(f);
-	if (!tokens || n_tokens == 0)
-		die("no 32-hex tokens in %s", opt.tokens_path);
+/* Adds "NAME=ID" to l (at most cap); the '=' is the first one, or the
+ * last one when last (thread names may hold '='). */
+static int add_named_id(struct named_ids *l, int cap, const char *arg,
+			bool last)
+{
+	const char *eq = last ? strrchr(arg, '=') : strchr(arg, '=');
+	double v;
+
+	if (l->n >= cap || !eq || eq == arg ||
+	    (size_t)(eq - arg) >= sizeof(l->name[0]) ||
+	    bench_parse_double(eq + 1, 1, 1 << 22, &v) < 0 || v != (int)v)
+		return -1;
+	snprintf(l->name[l->n], sizeof(l->name[0]), "%.*s", (int)(eq - arg),
+		 arg);
+	l->id[l->n++] = (int)v;
+	return 0;
 }
 
-static void usage(void)
+static int parse_pid(const char *arg, void *settings)
 {
-	fprintf(stderr,
-		"usage: orders_load [--mode orders|gateway|sessions] --target host:port\n"
-		"  [--tokens FILE] [--event N] [--seats A-B] [--max-seats 1|2]\n"
-		"  [--rate ORDERS_PER_S] [--duration S] [--count N (sessions)]\n"
-		"  [--conns N] [--hold-seconds S] [--poll-ms MS] [--final-timeout-ms MS]\n"
-		"  [--timeout-ms MS] [--drain S] [--steady-skip S] [--key-prefix STR]\n"
-		"  [--gateway-log FILE] [--orders-log FILE] [--seed N]\n"
-		"  [--pid NAME=PID]... [--threads-of PID] [--watch NAME=TID]...\n"
-		"  [--start-grace S]\n");
-	exit(2);
+	struct orders_opts *o = settings;
+
+	return add_named_id(&o->pids, MAX_PIDS, arg, false);
 }
+
+static int parse_watch(const char *arg, void *settings)
+{
+	struct orders_opts *o = settings;
+
+	return add_named_id(&o->watched, MAX_WATCH, arg, true);
+}
+
+#define BENCH_OPTS_TYPE struct orders_opts
+
+static const char *const modes[] = {"orders", "gateway", "sessions", NULL};
+
+static const struct bench_opt options[] = {
+	BOPT(CHOICE, "mode", mode, .choices = modes, .def = "orders",
+	     .help = "purchases against ticketd, the same\n"
+		     "schedule against paymentd, or sessions"),
+	BOPT(ENDPOINT, "target", target, .lo = 8080, .arg = "HOST:PORT",
+	     .def = "127.0.0.1:8080",
+	     .help = "ticketd, or paymentd for --mode gateway"),
+	BOPT_TOKENS(tokens_path, "\n(required for --mode orders)"),
+	BOPT_EVENT(event),
+	BOPT_SEATS(seat_lo, seat_hi, "0-99", "the seats orders take in turn"),
+	BOPT(INT, "max-seats", max_seats, .lo = 1, .hi = 2, .arg = "1|2",
+	     .def = "2", .help = "seats per order at most"),
+	BOPT(DOUBLE, "rate", rate, .lo = 0.001, .hi = 100000,
+	     .arg = "ORDERS_PER_S", .def = "100", .help = "offered orders/s"),
+	BOPT(DOUBLE, "duration", duration, .lo = 0.001, .hi = 600, .arg = "S",
+	     .def = "10", .help = "offered window"),
+	BOPT(INT, "count", count, .lo = 1, .hi = MAX_ORDERS, .arg = "N",
+	     .def = "100", .help = "--mode sessions: how many"),
+	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
+	     .def = "1000", .help = "keep-alive connections"),
+	BOPT(INT, "hold-seconds", hold_seconds, .lo = 1, .hi = 86400,
+	     .arg = "S", .def = "120", .help = "holdSeconds of the holds"),
+	BOPT(INT, "poll-ms", poll_ms, .lo = 1, .hi = 60000, .arg = "MS",
+	     .def = "20", .help = "GET again while PENDING"),
+	BOPT(INT, "final-timeout-ms", final_timeout_ms, .lo = 1, .hi = 600000,
+	     .arg = "MS", .def = "10000",
+	     .help = "not final this long after authorize:\n"
+		     "counted as such"),
+	BOPT(INT, "timeout-ms", timeout_ms, .lo = 100, .hi = 600000,
+	     .arg = "MS", .def = "15000",
+	     .help = "a request unanswered this long is an\nerror"),
+	BOPT(DOUBLE, "drain", drain_s, .lo = 0, .hi = 600, .arg = "S",
+	     .def = "20", .help = "orders in flight may end this long after\n"
+				  "the window"),
+	BOPT(DOUBLE, "steady-skip", steady_skip_s, .lo = 0, .hi = 600,
+	     .arg = "S", .def = "2",
+	     .help = "first seconds left out of \"sustained\""),
+	BOPT(STR, "key-prefix", key_prefix, .arg = "STR", .def = "ob",
+	     .help = "Idempotency-Key prefix, 40 at most"),
+	BOPT(STR, "gateway-log", gateway_log, .arg = "FILE",
+	     .help = "paymentd's JSON log, read after the run"),
+	BOPT(STR, "orders-log", orders_log, .arg = "FILE",
+	     .help = "writes one CSV line per order"),
+	BOPT(U32, "seed", seed, .lo = 0, .hi = UINT32_MAX, .arg = "N",
+	     .def = "1", .help = "seat count seed"),
+	BOPT(FUNC, "pid", pids, .parse = parse_pid, .arg = "NAME=PID",
+	     .help = "CPU seconds of this process (repeatable)"),
+	BOPT(INT, "threads-of", threads_of, .lo = 1, .hi = 1 << 22,
+	     .arg = "PID", .help = "CPU per thread of this process (top 8)"),
+	BOPT(FUNC, "watch", watched, .parse = parse_watch, .arg = "NAME=TID",
+	     .help = "what this thread is doing every 10 ms\n"
+		     "(repeatable)"),
+	BOPT(DOUBLE, "start-grace", start_grace_s, .lo = 0, .hi = 600,
+	     .arg = "S", .def = "1",
+	     .help = "no order starts later than this after\nthe window"),
+	BENCH_OPTS_END,
+};
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"mode", 1, 0, 'm'},	      {"target", 1, 0, 't'},
-		{"tokens", 1, 0, 'k'},	      {"event", 1, 0, 'e'},
-		{"seats", 1, 0, 's'},	      {"max-seats", 1, 0, 'x'},
-		{"rate", 1, 0, 'R'},	      {"duration", 1, 0, 'd'},
-		{"count", 1, 0, 'n'},	      {"conns", 1, 0, 'c'},
-		{"hold-seconds", 1, 0, 'H'},  {"poll-ms", 1, 0, 'P'},
-		{"final-timeout-ms", 1, 0, 'F'}, {"timeout-ms", 1, 0, 'o'},
-		{"drain", 1, 0, 'D'},	      {"steady-skip", 1, 0, 'K'},
-		{"key-prefix", 1, 0, 'p'},    {"gateway-log", 1, 0, 'g'},
-		{"orders-log", 1, 0, 'l'},    {"seed", 1, 0, 'S'},
-		{"pid", 1, 0, 'i'},	      {"threads-of", 1, 0, 'T'},
-		{"watch", 1, 0, 'w'},	      {"start-grace", 1, 0, 'G'},
-		{"help", 0, 0, 'h'},	      {0, 0, 0, 0}};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-			if (!strcmp(optarg, "orders"))
-				opt.mode = M_ORDERS;
-			else if (!strcmp(optarg, "gateway"))
-				opt.mode = M_GATEWAY;
-			else if (!strcmp(optarg, "sessions"))
-				opt.mode = M_SESSIONS;
-			else
-				usage();
-			break;
-		case 't': {
-			char *colon = strrchr(optarg, ':');
-
-			if (!colon || colon - optarg >= (long)sizeof(opt.host))
-				usage();
-			snprintf(opt.host, sizeof(opt.host), "%.*s", (int)(colon - optarg), optarg);
-			opt.port = atoi(colon + 1);
-			break;
-		}
-		case 'k': opt.tokens_path = optarg; break;
-		case 'e': opt.event = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 's':
-			if (sscanf(optarg, "%u-%u", &opt.seat_lo, &opt.seat_hi) != 2 ||
-			    opt.seat_hi < opt.seat_lo)
-				usage();
-			break;
-		case 'x': opt.max_seats = atoi(optarg); break;
-		case 'R': opt.rate = atof(optarg); break;
-		case 'd': opt.duration = atof(optarg); break;
-		case 'n': opt.count = atoi(optarg); break;
-		case 'c': opt.conns = atoi(optarg); break;
-		case 'H': opt.hold_seconds = atoi(optarg); break;
-		case 'P': opt.poll_ms = atoi(optarg); break;
-		case 'F': opt.final_timeout_ms = atoi(optarg); break;
-		case 'o': opt.timeout_ms = atoi(optarg); break;
-		case 'D': opt.drain_s = atof(optarg); break;
-		case 'K': opt.steady_skip_s = atof(optarg); break;
-		case 'p': opt.key_prefix = optarg; break;
-		case 'g': opt.gateway_log = optarg; break;
-		case 'l': opt.orders_log = optarg; break;
-		case 'S': opt.seed = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'i': {
-			char *eq = strchr(optarg, '=');
-
-			if (!eq || opt.n_pids >= MAX_PIDS || eq - optarg >= 32)
-				usage();
-			snprintf(opt.pid_name[opt.n_pids], 32, "%.*s", (int)(eq - optarg), optarg);
-			opt.pid[opt.n_pids++] = atoi(eq + 1);
-			break;
-		}
-		case 'T': opt.threads_of = atoi(optarg); break;
-		case 'w': {
-			char *eq = strrchr(optarg, '=');
-
-			if (!eq || opt.n_watch >= MAX_WATCH || eq - optarg >= 48)
-				usage();
-			snprintf(opt.watch_name[opt.n_watch], 48, "%.*s", (int)(eq - optarg), optarg);
-			opt.watch_tid[opt.n_watch++] = atoi(eq + 1);
-			break;
-		}
-		case 'G': opt.start_grace_s = atof(optarg); break;
-		default:
-			usage();
-		}
-	}
-	if (opt.conns < 1 || opt.conns > MAX_CONNS || opt.port < 1 || opt.port > 65535 ||
-	    opt.timeout_ms < 100 || opt.poll_ms < 1 || opt.drain_s < 0 ||
-	    opt.drain_s > 600 || opt.max_seats < 1 || opt.max_seats > 2 ||
-	    strlen(opt.key_prefix) > 40)
-		usage();
+	bench_opts_parse(options, &opt, "usage: orders_load [options]", argc,
+			 argv);
+	if (strlen(opt.key_prefix) > 40)
+		bench_die("--key-prefix is 40 characters at most");
 	if (opt.mode == M_SESSIONS) {
-		if (opt.count < 1 || opt.count > MAX_ORDERS)
-			usage();
 		opt.rate = 0; /* as fast as the connections answer */
 		opt.duration = 0;
-	} else if (opt.rate <= 0 || opt.rate > 100000 || opt.duration <= 0 ||
-		   opt.duration > 600 || opt.rate * opt.duration > MAX_ORDERS) {
-		usage();
+	} else if (opt.rate * opt.duration > MAX_ORDERS) {
+		bench_die("--rate x --duration is %d orders at most", MAX_ORDERS);
 	}
 	if (opt.mode == M_ORDERS && !opt.tokens_path)
-		usage();
+		bench_die("--mode orders needs --tokens");
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -1309,39 +960,37 @@ static void broken(struct conn *c, int64_t t)
 	/* a parked order keeps its (closed) connection: its next GET reconnects */
 }
 
+/* bench_await_connects: a connection opened before the run is ready */
+static bool first_connect(void *ptr, uint32_t events, void *ctx)
+{
+	struct conn *c = ptr;
+
+	if (c->st != C_CONNECTING)
+		return false;
+	if (!bench_tcp_connected(c->fd, events)) {
+		st.conn_errors++;
+		close_conn(c);
+		return true;
+	}
+	c->st = C_READY;
+	want_write(c, false);
+	return true;
+}
+
 static void run(void)
 {
 	struct epoll_event evs[512];
-	int next = 0, pending;
-	int64_t last_scan = 0, deadline;
+	int next = 0, opened = 0;
+	int64_t last_scan = 0;
 
 	/* every connection open before the clock starts */
-	for (int i = 0; i < opt.conns; i++)
+	for (int i = 0; i < opt.conns; i++) {
 		if (open_conn(&conns[i]) < 0)
 			st.conn_errors++;
-	pending = opt.conns;
-	deadline = now_ns() + 20000000000LL;
-	while (pending > 0 && now_ns() < deadline) {
-		int n = epoll_wait(epfd, evs, 512, 100);
-
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-			int err = 0;
-			socklen_t el = sizeof(err);
-
-			if (c->st != C_CONNECTING)
-				continue;
-			pending--;
-			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-			if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
-				st.conn_errors++;
-				close_conn(c);
-				continue;
-			}
-			c->st = C_READY;
-			want_write(c, false);
-		}
+		else
+			opened++;
 	}
+	bench_await_connects(epfd, opened, 20000, first_connect, NULL);
 	t_start = now_ns() + 20000000LL;
 	t_end = opt.mode == M_SESSIONS ? t_start
 				      : t_start + (int64_t)(opt.duration * 1e9);
@@ -1356,11 +1005,11 @@ static void run(void)
 		int64_t t = now_ns(), wait_ns = 50000000LL;
 		int n;
 
-		if (opt.n_watch && t >= next_watch) {
+		if (opt.watched.n && t >= next_watch) {
 			watch_sample();
 			next_watch = t + WATCH_EVERY_NS;
 		}
-		if (opt.n_watch && next_watch - t < wait_ns)
+		if (opt.watched.n && next_watch - t < wait_ns)
 			wait_ns = next_watch - t > 0 ? next_watch - t : 0;
 		/* start what is due while a connection is free; nothing starts
 		 * later than start_grace after the offered window (what is left
@@ -1378,7 +1027,7 @@ static void run(void)
 				  : opt.mode == M_GATEWAY ? S_AUTH
 							  : S_NEW;
 			send_step(o, t);
-			hist_add(&st.start_lag, (t - o->sched) / 1000);
+			bench_hist_add(&st.start_lag, (t - o->sched) / 1000);
 		}
 		/* polls that are due */
 		for (int i = 0; i < n_parked;) {
@@ -1423,14 +1072,7 @@ static void run(void)
 			if (d < wait_ns)
 				wait_ns = d < 0 ? 0 : d;
 		}
-		{
-			struct timespec ts = {.tv_sec = wait_ns / 1000000000LL,
-					      .tv_nsec = wait_ns % 1000000000LL};
-
-			n = epoll_pwait2(epfd, evs, 512, &ts, NULL);
-			if (n < 0 && errno == ENOSYS)
-				n = epoll_wait(epfd, evs, 512, (int)((wait_ns + 999999) / 1000000));
-		}
+		n = bench_epoll_wait_ns(epfd, evs, 512, wait_ns);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			int64_t tn = now_ns();
@@ -1438,11 +1080,7 @@ static void run(void)
 			if (c->fd < 0)
 				continue;
 			if (c->st == C_CONNECTING) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-				if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+				if (!bench_tcp_connected(c->fd, evs[i].events)) {
 					broken(c, tn);
 					continue;
 				}
@@ -1471,7 +1109,7 @@ static void run(void)
 
 			snprintf(key, sizeof(key), "%s unfinished at the end of the drain",
 				 step_name[o->step]);
-			count(&st.errors, key);
+			bench_tally_add(&st.errors, key, 1);
 			o->outcome = O_UNFINISHED;
 		}
 	}
@@ -1484,7 +1122,7 @@ static void write_orders_log(void)
 	FILE *f = fopen(opt.orders_log, "w");
 
 	if (!f)
-		die("cannot write %s", opt.orders_log);
+		bench_die("cannot write %s", opt.orders_log);
 	fprintf(f, "n,sched_ms,seats,order_id,hold_us,order_us,auth_us,auth_status,"
 		   "final_status,reason,gets,auth_to_final_us,e2e_us,gateway_delay_ms,outcome\n");
 	for (int i = 0; i < n_orders; i++) {
@@ -1498,6 +1136,17 @@ static void write_orders_log(void)
 			gw_map ? gw_delay(o) : -1, o->outcome);
 	}
 	fclose(f);
+}
+
+/* The CPU readings around the run: this process and the machine, the
+ * --pid processes into pid_s[], the threads of --threads-of. */
+static void read_cpu(struct bench_cpu_reading *r, double *pid_s, bool first)
+{
+	bench_cpu_read(r, 0);
+	for (int i = 0; i < opt.pids.n; i++)
+		pid_s[i] = bench_pid_cpu_s(opt.pids.id[i]);
+	if (opt.threads_of)
+		threads_sample(opt.threads_of, first);
 }
 
 static void print_per_sec(FILE *f, int64_t t_stop)
@@ -1515,30 +1164,20 @@ static void print_per_sec(FILE *f, int64_t t_stop)
 int main(int argc, char **argv)
 {
 	double cpu0[MAX_PIDS], cpu1[MAX_PIDS];
-	unsigned long long hb0, ht0, hb1, ht1;
-	struct rusage ru0, ru1;
+	struct bench_cpu_reading r0, r1;
 	int64_t t_stop;
 	FILE *o = stdout;
 
+	bench_prog = "orders_load";
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
-	{
-		struct rlimit rl;
-
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
-	if (opt.tokens_path)
-		load_tokens();
+	bench_raise_nofile();
+	if (opt.tokens_path &&
+	    !(tokens = bench_load_tokens_hex(opt.tokens_path, &n_tokens)))
+		exit(2);
 	rng ^= (uint64_t)opt.seed * 0x2545F4914F6CDD1DULL;
 	if (!rng)
 		rng = 1;
-	target.sin_family = AF_INET;
-	target.sin_port = htons((uint16_t)opt.port);
-	if (inet_pton(AF_INET, opt.host, &target.sin_addr) != 1)
-		die("target host must be an IPv4 address: %s", opt.host);
 	n_orders = opt.mode == M_SESSIONS ? opt.count : (int)(opt.rate * opt.duration + 0.5);
 	if (opt.conns > n_orders)
 		opt.conns = n_orders;
@@ -1550,7 +1189,7 @@ int main(int argc, char **argv)
 	st.per_sec = calloc((size_t)st.n_sec, sizeof(uint64_t));
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!orders || !conns || !free_stack || !parked || !st.per_sec || epfd < 0)
-		die("%s", "out of resources");
+		bench_die("%s", "out of resources");
 	for (int i = 0; i < opt.conns; i++) {
 		conns[i].fd = -1;
 		conns[i].idx = i;
@@ -1558,27 +1197,17 @@ int main(int argc, char **argv)
 	}
 	tokens_out = stdout;
 
-	for (int i = 0; i < opt.n_pids; i++)
-		cpu0[i] = pid_cpu(opt.pid[i]);
-	if (opt.threads_of)
-		threads_sample(opt.threads_of, true);
-	host_cpu(&hb0, &ht0);
-	getrusage(RUSAGE_SELF, &ru0);
+	read_cpu(&r0, cpu0, true);
 	run();
 	t_stop = now_ns();
-	for (int i = 0; i < opt.n_pids; i++)
-		cpu1[i] = pid_cpu(opt.pid[i]);
-	if (opt.threads_of)
-		threads_sample(opt.threads_of, false);
-	host_cpu(&hb1, &ht1);
-	getrusage(RUSAGE_SELF, &ru1);
+	read_cpu(&r1, cpu1, false);
 
 	if (opt.mode == M_SESSIONS) {
 		fflush(stdout);
 		if (st.finals != (uint64_t)n_orders) {
 			fprintf(stderr, "orders_load: %llu of %d sessions created; errors: ",
 				(unsigned long long)st.finals, n_orders);
-			counters_json(stderr, "errors", &st.errors);
+			bench_tally_json(stderr, "errors", &st.errors);
 			fprintf(stderr, "\n");
 			return 1;
 		}
@@ -1599,11 +1228,11 @@ int main(int argc, char **argv)
 				continue;
 			}
 			st.gw_log_found++;
-			hist_add(&st.gw_delay, (int64_t)d * 1000);
+			bench_hist_add(&st.gw_delay, (int64_t)d * 1000);
 			if (opt.mode == M_GATEWAY)
-				hist_add(&st.gw_minus_delay, od->auth_us - (int64_t)d * 1000);
+				bench_hist_add(&st.gw_minus_delay, od->auth_us - (int64_t)d * 1000);
 			else
-				hist_add(&st.auth_minus_delay, od->auth_us - (int64_t)d * 1000);
+				bench_hist_add(&st.auth_minus_delay, od->auth_us - (int64_t)d * 1000);
 		}
 	}
 	if (opt.orders_log)
@@ -1624,19 +1253,17 @@ int main(int argc, char **argv)
 	}
 	if (min_sec == UINT64_MAX)
 		min_sec = 0;
-	double client_cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-			    (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-			    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-			    (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	double client_cpu = r1.self_user_s + r1.self_sys_s - r0.self_user_s -
+			    r0.self_sys_s;
 	double wall = (double)(t_stop - t_start) / 1e9;
-	double host_busy = ht1 > ht0 ? 100.0 * (double)(hb1 - hb0) / (double)(ht1 - ht0) : -1;
+	double host_busy = bench_host_busy_pct(&r0.host, &r1.host);
 	uint64_t started = (uint64_t)n_orders - st.not_started;
 
 	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"event\":%u,\"seats\":\"%u-%u\","
 		   "\"rate\":%.1f,\"duration_s\":%.3f,\"conns\":%d,\"tokens\":%d,"
 		   "\"poll_ms\":%d,\"offered\":%d,\"started\":%llu,\"not_started\":%llu,"
 		   "\"wall_s\":%.3f,",
-		opt.mode == M_ORDERS ? "orders" : "gateway", opt.host, opt.port, opt.event,
+		opt.mode == M_ORDERS ? "orders" : "gateway", opt.target.host, opt.target.port, opt.event,
 		opt.seat_lo, opt.seat_hi, opt.rate, secs, opt.conns, n_tokens, opt.poll_ms,
 		n_orders, (unsigned long long)started, (unsigned long long)st.not_started,
 		wall);
@@ -1683,19 +1310,19 @@ int main(int argc, char **argv)
 		hist_json(o, "gateway_minus_delay", &st.gw_minus_delay);
 	}
 	fprintf(o, "},");
-	counters_json(o, "authorize_status", &st.auth_status);
+	bench_tally_json(o, "authorize_status", &st.auth_status);
 	fprintf(o, ",");
-	counters_json(o, "final_status", &st.final);
+	bench_tally_json(o, "final_status", &st.final);
 	fprintf(o, ",\"confirmed\":%llu,\"cancelled\":%llu,\"orders_created\":%llu,"
 		   "\"seats_confirmed\":%llu,\"seats_cancelled\":%llu,\"gets\":%llu,",
-		(unsigned long long)(counter_get(&st.final, "CONFIRMED")),
-		(unsigned long long)(st.finals - counter_get(&st.final, "CONFIRMED")) *
+		(unsigned long long)(bench_tally_get(&st.final, "CONFIRMED")),
+		(unsigned long long)(st.finals - bench_tally_get(&st.final, "CONFIRMED")) *
 			(opt.mode == M_ORDERS),
 		(unsigned long long)st.created, (unsigned long long)st.seats_confirmed,
 		(unsigned long long)st.seats_cancelled, (unsigned long long)st.gets);
-	counters_json(o, "mismatches", &st.mismatch);
+	bench_tally_json(o, "mismatches", &st.mismatch);
 	fprintf(o, ",");
-	counters_json(o, "errors", &st.errors);
+	bench_tally_json(o, "errors", &st.errors);
 	fprintf(o, ",\"not_completed\":%llu,\"timeouts\":%llu,\"connection_errors\":%llu,"
 		   "\"parse_errors\":%llu,\"reconnects\":%llu,"
 		   "\"gateway_log\":{\"found\":%llu,\"missing\":%llu},",
@@ -1706,9 +1333,9 @@ int main(int argc, char **argv)
 	fprintf(o, "\"cpu\":{\"wall_s\":%.3f,\"host_busy_pct\":%.1f,\"client_s\":%.3f,"
 		   "\"processes\":{",
 		wall, host_busy, client_cpu);
-	for (int i = 0; i < opt.n_pids; i++)
+	for (int i = 0; i < opt.pids.n; i++)
 		fprintf(o, "%s\"%s\":{\"pid\":%d,\"cpu_s\":%.2f,\"core_pct\":%.1f}",
-			i ? "," : "", opt.pid_name[i], opt.pid[i],
+			i ? "," : "", opt.pids.name[i], opt.pids.id[i],
 			cpu0[i] >= 0 && cpu1[i] >= 0 ? cpu1[i] - cpu0[i] : -1.0,
 			cpu0[i] >= 0 && cpu1[i] >= 0 && wall > 0
 				? 100.0 * (cpu1[i] - cpu0[i]) / wall
@@ -1723,11 +1350,11 @@ int main(int argc, char **argv)
 				wall > 0 ? 100.0 * (threads[i].s1 - threads[i].s0) / wall : 0.0);
 	}
 	fprintf(o, "]},\"watch\":{");
-	for (int i = 0; i < opt.n_watch; i++) {
+	for (int i = 0; i < opt.watched.n; i++) {
 		fprintf(o, "%s\"%s\":{\"tid\":%d,\"samples\":%llu,", i ? "," : "",
-			opt.watch_name[i], opt.watch_tid[i],
+			opt.watched.name[i], opt.watched.id[i],
 			(unsigned long long)watch[i].samples);
-		counters_json(o, "states", &watch[i].states);
+		bench_tally_json(o, "states", &watch[i].states);
 		fprintf(o, "}");
 	}
 	fprintf(o, "}}\n");

@@ -9,6 +9,10 @@
 # bench/run_bench.sh) says which sections this run measured; a section it
 # did not re-measure is marked as coming from an earlier run.
 #   bash bench/render_all.sh > BENCHMARKS.md
+# It reads no raw results: bench/results/*.json other than suites.json are
+# not kept in git (.gitignore), so a clean clone assembles the same file
+# from the .md sections; a section whose .md is missing is skipped, and
+# said so on stderr.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +59,7 @@ if [ -s "$SUITES" ]; then
 fi
 echo "- Assembled: $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC)"
 echo "- Method: every figure names the command that produced it. Where a section has a baseline it was measured in the same run of that benchmark (UDP: the calibration ceiling and Redis + Lua of the same round; REST: Redis + Lua alone in alternating runs; orders: the payment gateway alone) and the section gives ratios to it; figures are medians with their spread (min–max) over the runs or rounds where the benchmark repeats them."
+echo "- Percentiles: one rule for every tool, nearest rank: the q-th percentile of N values is the value of rank ⌈q·N⌉ counted from the smallest (p99 of 1000 latencies is the 990th, p50 of 4 is the 2nd). Every load tool (\`udp_load\`, \`rest_load\`, \`orders_load\`, \`sse_bench\`, \`xdp_calib\`) records into the one histogram of \`bench/lib/hist.c\`, which reports the top of the bucket holding that rank: exact below 128 of the unit it records, at most 1/64 (1.6 %) above the true value beyond; \`tests/unit/test_bench_hist.c\` checks the rule."
 echo
 echo "| section | command | in this \`make bench\` | figures below from |"
 echo "|---|---|---|---|"
@@ -82,7 +87,10 @@ echo
 
 for s in "${SECTIONS[@]}"; do
 	IFS='|' read -r name md title cmd <<<"$s"
-	[ -s "$md" ] || continue
+	if [ ! -s "$md" ]; then
+		echo "render_all: skipped section '$title': $md is missing${cmd:+ (\`$cmd\` writes it)}" >&2
+		continue
+	fi
 	j=$(suite_json "$name")
 	stale=""
 	if [ "$(jq -r '.status // ""' <<<"$j")" != measured ]; then

@@ -6,9 +6,13 @@
 #   bash bench/render_bench.sh bench/results/<name>.json > bench/results/udp.md
 set -euo pipefail
 
-if [ $# -ne 1 ] || [ ! -f "$1" ]; then
+if [ $# -ne 1 ]; then
 	echo "usage: $0 RESULT.json" >&2
 	exit 2
+fi
+if [ ! -f "$1" ]; then
+	echo "render_bench: $1 missing: raw results are not kept in git (bash bench/run_bench.sh writes them); bench/results/udp.md keeps the last rendered section" >&2
+	exit 1
 fi
 
 jq -r --arg file "$1" '
@@ -130,5 +134,5 @@ def tfig:
   ($R.series[] | "- `\(.id)`: `\(.command | gsub("/tmp/tkbench\\.[A-Za-z0-9]+/[A-Za-z0-9_.-]*tokens"; "<tokens>") | gsub("--server-pid [0-9]+"; "--server-pid <pid>"))`\(if (.server_command // "") != "" then " against `\(.server_command | gsub("/tmp/tkbench\\.[A-Za-z0-9]+/tokens"; "<tokens>"))`" else "" end)"),
   ($R.prog_test_run[] | "- `\(.id)`: `\(.command)`"),
   "",
-  "The XDP paths run against `10.79.0.2:7000` on a veth pair whose inner end lives in the throwaway network namespace `tkbench` (`bench/netns.sh`); the host-side end runs an XDP_PASS program so XDP_TX frames are accepted (ticketd attaches its own there, `--xdp-peer-iface`). The socket door listens on `127.0.0.1:17300`. Redis runs over TCP on loopback, started and stopped by the script; its holder is the session token and its sold check a set of the event (`bench/redis_hold.lua`, `bench/redis_release.lua`). Seat ids, the op cycle and one token per request slot are the same for every path. Raw results: `\($file)`."
+  "The XDP paths run against `10.79.0.2:7000` on a veth pair whose inner end lives in the throwaway network namespace `tkbench` (`bench/netns.sh`); the host-side end runs an XDP_PASS program so XDP_TX frames are accepted (ticketd attaches its own there, `--xdp-peer-iface`). The socket door listens on `127.0.0.1:17300`. Redis runs over TCP on loopback, started and stopped by the script; its holder is the session token and its sold check a set of the event (`bench/redis_hold.lua`, `bench/redis_release.lua`). Seat ids, the op cycle and one token per request slot are the same for every path. Raw results: `\($file)` (on the machine that ran it: raw results are not kept in git)."
 ' "$1"

@@ -17,7 +17,7 @@
 #      starts build/ticketd (socket hold path) and creates REST_SESSIONS
 #      sessions; starts a second, bare redis-server for the baseline.
 #   2. REST_RUNS repetitions, each of (in this order, so noise spreads evenly):
-#        rest      build/bench/rest_load --mode http: every connection loops
+#        rest      build/rest_load --mode http: every connection loops
 #                  POST /api/reservations (one random seat, holdSeconds
 #                  REST_HOLD_SECS) then, on 201, DELETE it; hold and release
 #                  latency in separate histograms; then the idle audit (the
@@ -59,11 +59,9 @@
 # benchmarks never load the machine at once; when run_bench.sh calls this
 # script with the lock on fd 9, or with TKB_LOCK_HELD=1, it is not taken again.
 set -euo pipefail
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # ROOT (the cwd), BUILD, helpers
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
-BUILD=${BUILD:-build}
 RUNS=${REST_RUNS:-5}
 SECS=${REST_SECS:-10}
 CONNS=${REST_CONNS:-1000}
@@ -94,11 +92,6 @@ BASE=http://127.0.0.1:$HTTP_PORT
 EVENT_NAME="REST Bench Arena ${ROWS}x${COLS}"
 
 log() { printf '[rest-bench] %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-int_in() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 int_in "$RUNS" 1 20 || die "REST_RUNS must be 1..20"
 int_in "$SECS" 1 60 || die "REST_SECS must be 1..60"
 int_in "$CONNS" 1 10000 || die "REST_CONNS must be 1..10000"
@@ -113,11 +106,13 @@ int_in "$PERF_SECS" 1 30 || die "REST_PERF_SECS must be 1..30"
 [ "$SESSIONS" -ge "$CONNS" ] || die "REST_SESSIONS must be >= REST_CONNS (no shared sessions)"
 SEATS="0-$((ROWS * COLS - 1))"
 
-for tool in jq curl redis-server redis-cli mariadb python3 gcc timeout flock; do
+for tool in jq curl redis-server redis-cli mariadb python3 timeout flock; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [ "$WRK" = 1 ] && { command -v wrk >/dev/null || die "wrk is not installed (REST_WRK=0 skips it)"; }
-if [ ! -x "$BUILD/ticketd" ] || [ ! -s "$BUILD/ticketd" ]; then die "$BUILD/ticketd missing: make $BUILD/ticketd"; fi
+for b in ticketd rest_load; do
+	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
+done
 
 # 1000 client sockets + 1000 server sockets + files: raise the soft limit
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -126,7 +121,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 WORK=$(mktemp -d /tmp/restbench-work.XXXXXX)
 LOAD=$WORK/rest_load
-TICKETD=$WORK/ticketd # a copy: a rebuild of the tree during the run cannot touch it
+TICKETD=$WORK/ticketd # copies: a rebuild of the tree during the run cannot touch them
 TICKETD_PID=
 BASE_REDIS_PID=
 SERVICES_STARTED=
@@ -134,21 +129,6 @@ PERF_PID=
 LOCKED=
 
 # ---- clean-up ------------------------------------------------------------------
-
-stop_ticketd() {
-	[ -n "$TICKETD_PID" ] || return 0
-	kill -TERM "$TICKETD_PID" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$TICKETD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$TICKETD_PID" 2>/dev/null; then
-		log "ticketd did not stop in 10 s: SIGKILL"
-		kill -KILL "$TICKETD_PID" 2>/dev/null || true
-	fi
-	wait "$TICKETD_PID" 2>/dev/null || true
-	TICKETD_PID=
-}
 
 cleanup() {
 	local rc=$?
@@ -164,10 +144,7 @@ cleanup() {
 		done
 		kill -KILL "$BASE_REDIS_PID" 2>/dev/null
 	fi
-	if [ -n "$SERVICES_STARTED" ]; then
-		log "stopping the services under $RUN_DIR"
-		timeout 180 bash infra/services.sh stop >&2 || log "infra/services.sh stop failed"
-	fi
+	bench_services_down
 	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
 	rm -rf "$WORK"
 	exit "$rc"
@@ -176,18 +153,6 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- helpers -------------------------------------------------------------------
-
-# Busy share of all CPUs over one second (other work on the machine skews
-# every figure, so the report carries it).
-background_busy_pct() {
-	local a b
-	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	sleep 1
-	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
-		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
-		if (total > 0) pct=100*busy/total; printf "%.1f", pct}'
-}
 
 proc_cpu_ticks() { # utime+stime of a process, clock ticks
 	awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0
@@ -199,7 +164,7 @@ proc_cpu_ticks() { # utime+stime of a process, clock ticks
 backend_ticks() {
 	local s p t out=""
 	for s in redis mariadb kafka; do
-		p=$(tr -dc '0-9' <"$RUN_DIR/pids/$s.pid" 2>/dev/null || true)
+		p=$(svc_pid "$s")
 		t=0
 		[ -n "$p" ] && t=$(proc_cpu_ticks "$p")
 		out="$out $t"
@@ -216,10 +181,6 @@ backend_cpu_json() { # "ticks before" "ticks after"
 		   kafka_s: (($y[2] - $x[2]) / $tck)}'
 }
 
-mariadb_q() {
-	timeout 30 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -pticket -N -B ticketing -e "$1"
-}
-
 mariadb_questions() {
 	mariadb_q "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}'
 }
@@ -227,19 +188,6 @@ mariadb_questions() {
 redis_cmds() { # commands processed by a Redis
 	redis-cli -p "$1" info stats 2>/dev/null | tr -d '\r' |
 		awk -F: '/^total_commands_processed:/{print $2}'
-}
-
-wait_http() { # path seconds
-	for _ in $(seq 1 $(($2 * 10))); do
-		if [ -n "$TICKETD_PID" ] && ! kill -0 "$TICKETD_PID" 2>/dev/null; then
-			log "ticketd exited; its log:"
-			tail -n 20 "$RUN_DIR/logs/ticketd-restbench.log" >&2
-			return 1
-		fi
-		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE$1")" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 start_ticketd() {
@@ -252,7 +200,7 @@ start_ticketd() {
 		--http-max-connections 4096 --http-threads "$TD_THREADS" \
 		>>"$RUN_DIR/logs/ticketd-restbench.log" 2>&1 &
 	TICKETD_PID=$!
-	wait_http /readyz 60 || die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-restbench.log)"
+	wait_http "$BASE/readyz" 60 "$TICKETD_PID" ticketd "$RUN_DIR/logs/ticketd-restbench.log" || die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-restbench.log)"
 	check_server
 	log "ticketd ready (pid $TICKETD_PID, $BASE, $TD_THREADS HTTP threads)"
 }
@@ -297,8 +245,6 @@ make_sessions() {
 	log "created $SESSIONS sessions"
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 start_base_redis() {
 	local p
 	if [ -z "$BASE_REDIS_PORT" ]; then
@@ -328,24 +274,6 @@ start_base_redis() {
 		sleep 0.1
 	done
 	die "redis-server did not answer on port $BASE_REDIS_PORT"
-}
-
-take_lock() {
-	if [ "${TKB_LOCK_HELD:-}" = 1 ] ||
-		[ "$(readlink "/proc/$$/fd/9" 2>/dev/null)" = /run/tkbench.lock ]; then
-		return 0
-	fi
-	exec 8>/run/tkbench.lock
-	log "waiting (at most ${LOCK_WAIT}s) for /run/tkbench.lock: no other benchmark while we measure"
-	flock -w "$LOCK_WAIT" 8 || die "another benchmark held /run/tkbench.lock for ${LOCK_WAIT}s"
-	LOCKED=1
-}
-
-release_lock() {
-	[ -n "$LOCKED" ] || return 0
-	flock -u 8
-	exec 8>&-
-	LOCKED=
 }
 
 # ---- measurements ----------------------------------------------------------------
@@ -557,15 +485,9 @@ clear_leftovers() {
 # ---- report ------------------------------------------------------------------------
 
 machine_json() {
-	jq -n --arg host "$(hostname)" --arg kernel "$(uname -r)" \
-		--arg cpu "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" \
-		--argjson cores "$(nproc)" \
-		--argjson mem_mb "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
-		--arg os "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')" \
-		--arg redis "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
+	bench_machine_json nproc | jq --arg redis "$(redis_version)" \
 		--arg wrk "$(wrk --version 2>&1 | head -n 1 | awk '{print $2}')" \
-		'{host: $host, kernel: $kernel, cpu: $cpu, nproc: $cores,
-		  mem_mb: $mem_mb, os: $os, redis: $redis, wrk: $wrk}'
+		'. + {redis: $redis, wrk: $wrk}'
 }
 
 assemble() { # started finished bg_before bg_after
@@ -601,17 +523,10 @@ main() {
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	mkdir -p "$(dirname "$OUT")" "$WORK/series" "$WORK/audit"
 	cp "$BUILD/ticketd" "$TICKETD"
-	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'); rest_load: gcc -O2 bench/rest_load.c"
-	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror bench/rest_load.c -o "$LOAD" -lpthread ||
-		die "cannot build $LOAD"
+	cp "$BUILD/rest_load" "$LOAD"
+	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'); rest_load: $BUILD/rest_load (bench/bench.mk) sha256 $(sha256sum "$LOAD" | cut -c1-12)"
 
-	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
-	SERVICES_STARTED=1
-	if ! timeout 300 bash infra/services.sh start >&2; then
-		log "infra/services.sh start failed; one retry after a stop"
-		timeout 180 bash infra/services.sh stop >&2 || true
-		timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed twice"
-	fi
+	bench_services_up
 	start_ticketd
 	ensure_event
 	log "event $EVENT '$EVENT_NAME' ($ROWS x $COLS seats)"
@@ -651,7 +566,7 @@ main() {
 	run_storm
 	bg1=$(background_busy_pct)
 	release_lock
-	wait_http /healthz 5 || log "ticketd /healthz failed after the runs"
+	wait_http "$BASE/healthz" 5 || log "ticketd /healthz failed after the runs"
 	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	assemble "$started" "$finished" "$bg0" "$bg1"
 	log "wrote $OUT"

@@ -34,162 +34,65 @@
  *
  * Threads: each owns its connections, epoll set and statistics; main merges
  * after the join. Output: one JSON object on stdout. */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/lib/conn.h"
+#include "bench/lib/cpu.h"
+#include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
+#include "bench/lib/proto.h"
+#include "bench/lib/tally.h"
+#include "userspace/lib/clock.h"
 
 #define MAX_THREADS 16
 #define MAX_CONNS 20000
 #define IN_CAP 4096
 #define OUT_CAP 512
 #define DRAIN_NS 2000000000LL
-#define MAX_CODES 16
 
-/* ---- log-bucket histogram, microseconds, within 1/64 of the truth ---- */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_MAX_BITS 40
-#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total, max;
-	double sum;
-};
-
-static unsigned hist_index(uint64_t v)
+/* Latencies in microseconds: "name":{n, mean, percentiles, max}. */
+static void hist_json(FILE *f, const char *name, const struct bench_hist *h)
 {
-	unsigned msb, shift;
-
-	if (v >= (1ULL << HIST_MAX_BITS))
-		v = (1ULL << HIST_MAX_BITS) - 1;
-	if (v < 2 * HIST_SUB)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - HIST_SUB_BITS;
-	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
-}
-
-/* the middle of a bucket */
-static double hist_value(unsigned i)
-{
-	unsigned shift;
-	uint64_t lo;
-
-	if (i < 2 * HIST_SUB)
-		return (double)i;
-	shift = i / HIST_SUB - 1;
-	lo = ((uint64_t)(i % HIST_SUB) + HIST_SUB) << shift;
-	return (double)lo + (double)((1ULL << shift) - 1) / 2.0;
-}
-
-static void hist_add(struct hist *h, uint64_t us)
-{
-	h->count[hist_index(us)]++;
-	h->total++;
-	h->sum += (double)us;
-	if (us > h->max)
-		h->max = us;
-}
-
-static void hist_merge(struct hist *a, const struct hist *b)
-{
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		a->count[i] += b->count[i];
-	a->total += b->total;
-	a->sum += b->sum;
-	if (b->max > a->max)
-		a->max = b->max;
-}
-
-static double hist_pct(const struct hist *h, double p)
-{
-	uint64_t want, seen = 0;
-
-	if (!h->total)
-		return 0;
-	want = (uint64_t)((double)h->total * p / 100.0 + 0.999999);
-	if (want < 1)
-		want = 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want) {
-			double v = hist_value(i);
-
-			return v > (double)h->max ? (double)h->max : v;
-		}
-	}
-	return (double)h->max;
-}
-
-static void hist_json(FILE *f, const char *name, const struct hist *h)
-{
-	fprintf(f,
-		"\"%s\":{\"n\":%llu,\"mean\":%.1f,\"p50\":%.0f,\"p90\":%.0f,"
-		"\"p95\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%llu}",
-		name, (unsigned long long)h->total,
-		h->total ? h->sum / (double)h->total : 0.0, hist_pct(h, 50),
-		hist_pct(h, 90), hist_pct(h, 95), hist_pct(h, 99), hist_pct(h, 99.9),
-		(unsigned long long)h->max);
+	bench_hist_json(f, name, h, "n,mean,p50,p90,p95,p99,p999,max", 1, 1);
 }
 
 /* ---- options ---------------------------------------------------------- */
 
 enum mode { MODE_HTTP, MODE_REDIS };
 
-static struct {
+static struct rest_opts {
 	enum mode mode;
-	char host[64];
-	int port;
+	struct bench_endpoint target;
 	const char *tokens_path;
 	uint32_t event;
 	uint32_t seat_lo, seat_hi;
 	int conns, threads;
 	double duration;
 	int hold_seconds;
-	bool release;
+	int release; /* 0 or 1 */
 	const char *lua_dir;
 	const char *grant_log;
 	int timeout_ms;
 	int server_pid;
-	unsigned seed;
+	uint32_t seed;
 	double rate; /* holds/s in total; 0 = closed loop */
-} opt = {
-	.mode = MODE_HTTP,
-	.host = "127.0.0.1",
-	.port = 8080,
-	.event = 1,
-	.seat_lo = 0,
-	.seat_hi = 9999,
-	.conns = 1000,
-	.threads = 2,
-	.duration = 10,
-	.hold_seconds = 10,
-	.release = true,
-	.lua_dir = "bench",
-	.timeout_ms = 5000,
-	.seed = 1,
-};
+} opt; /* the defaults are in options[] */
 
-static char (*tokens)[33];
+static bench_token_hex *tokens;
 static int n_tokens;
 static char sha_hold[41], sha_release[41];
 
@@ -213,16 +116,11 @@ struct conn {
 	uint64_t rng;
 };
 
-struct code_count {
-	char code[32];
-	uint64_t n;
-};
-
 struct stats {
-	struct hist hold, rel, all;
+	struct bench_hist hold, rel, all; /* us */
 	uint64_t hold_status[600]; /* http status, or 0..9 for Redis replies */
 	uint64_t rel_status[600];
-	struct code_count codes[MAX_CODES];
+	struct bench_tally codes; /* the "code" of error answers */
 	uint64_t timeouts, conn_errors, parse_errors, reconnects;
 	uint64_t holds_unreleased; /* granted, then no successful release */
 	uint64_t in_flight_at_end;
@@ -247,30 +145,10 @@ static atomic_int ready_count;
 static atomic_int go;
 static int64_t t_start_ns, t_end_ns;
 
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-static void die(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "rest_load: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	exit(2);
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -291,20 +169,16 @@ static void build_hold(struct conn *c)
 	/* fewer tokens than connections: sessions are shared (warned) */
 	c->tok = per ? c->idx + (c->tok_turn % per) * opt.conns : c->idx % n_tokens;
 	c->tok_turn++;
-	c->seat = opt.seat_lo + (uint32_t)(xorshift(&c->rng) % span);
+	c->seat = opt.seat_lo + (uint32_t)(bench_xorshift(&c->rng) % span);
 	if (opt.mode == MODE_HTTP) {
 		char body[128];
-		int bl = snprintf(body, sizeof(body),
-				  "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
-				  opt.event, c->seat, opt.hold_seconds);
 
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "POST /api/reservations HTTP/1.1\r\n"
-				      "Host: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n"
-				      "Content-Type: application/json\r\n"
-				      "Content-Length: %d\r\n\r\n%s",
-				      opt.host, opt.port, tokens[c->tok], bl, body);
+		snprintf(body, sizeof(body),
+			 "{\"eventId\":%u,\"seatIds\":[%u],\"holdSeconds\":%d}",
+			 opt.event, c->seat, opt.hold_seconds);
+		c->out_len = bench_http_request(c->out, OUT_CAP, "POST",
+						"/api/reservations", &opt.target,
+						tokens[c->tok], NULL, body);
 	} else {
 		char key[48], sold[32], ttl[16], seat[16];
 		int n = 0;
@@ -330,12 +204,13 @@ static void build_hold(struct conn *c)
 static void build_release(struct conn *c)
 {
 	if (opt.mode == MODE_HTTP) {
-		c->out_len = snprintf(c->out, OUT_CAP,
-				      "DELETE /api/reservations/%u/%u HTTP/1.1\r\n"
-				      "Host: %s:%d\r\n"
-				      "Authorization: Bearer %s\r\n\r\n",
-				      opt.event, c->seat, opt.host, opt.port,
-				      tokens[c->tok]);
+		char path[64];
+
+		snprintf(path, sizeof(path), "/api/reservations/%u/%u",
+			 opt.event, c->seat);
+		c->out_len = bench_http_request(c->out, OUT_CAP, "DELETE", path,
+						&opt.target, tokens[c->tok],
+						NULL, NULL);
 	} else {
 		char key[48];
 		int n = 0;
@@ -382,107 +257,34 @@ static int parse_answer(struct conn *c, int *status, char *code, size_t codecap,
 		}
 		return (int)(eol - c->in) + 2;
 	}
-	char *hend = memmem(c->in, (size_t)c->in_len, "\r\n\r\n", 4);
-	long clen = 0;
-	int hlen;
+	struct bench_http_answer a;
+	int used = bench_http_answer(c->in, c->in_len, IN_CAP, &a);
 
-	if (!hend)
-		return c->in_len >= IN_CAP ? -1 : 0;
-	hlen = (int)(hend - c->in) + 4;
-	if (c->in_len < 12 || memcmp(c->in, "HTTP/1.", 7))
-		return -1;
-	*status = atoi(c->in + 9);
-	for (char *p = memmem(c->in, (size_t)hlen, "\r\n", 2); p && p < hend;
-	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
-		char *h = p + 2;
-
-		if (!strncasecmp(h, "Content-Length:", 15))
-			clen = strtol(h + 15, NULL, 10);
-		else if (!strncasecmp(h, "Connection:", 11)) {
-			char *eol = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
-
-			for (char *q = h + 11; eol && q + 5 <= eol; q++)
-				if (!strncasecmp(q, "close", 5))
-					*close_after = true;
-		}
-		else if (!strncasecmp(h, "Transfer-Encoding:", 18))
-			return -1; /* ticketd answers with Content-Length */
-	}
-	if (clen < 0 || hlen + clen > IN_CAP)
-		return -1;
-	if (c->in_len < hlen + clen)
-		return 0;
-	if (*status >= 300 && clen > 0) {
-		char *b = c->in + hlen, *e = b + clen;
-		char *k = memmem(b, (size_t)clen, "\"code\":\"", 8);
-
-		if (k) {
-			char *q;
-
-			k += 8;
-			q = memchr(k, '"', (size_t)(e - k));
-			if (q)
-				snprintf(code, codecap, "%.*s",
-					 (int)(q - k < 31 ? q - k : 31), k);
-		}
-	}
-	return hlen + (int)clen;
+	if (used <= 0)
+		return used;
+	*status = a.status;
+	*close_after = a.close_after;
+	if (a.status >= 300 && a.body_len > 0)
+		bench_json_str(c->in + a.body_off, a.body_len, "code", code,
+			       codecap);
+	return used;
 }
 
-static void count_code(struct stats *st, const char *code)
-{
-	if (!code[0])
-		return;
-	for (int i = 0; i < MAX_CODES; i++) {
-		if (!st->codes[i].code[0]) {
-			snprintf(st->codes[i].code, sizeof(st->codes[i].code), "%s", code);
-			st->codes[i].n = 1;
-			return;
-		}
-		if (!strcmp(st->codes[i].code, code)) {
-			st->codes[i].n++;
-			return;
-		}
-	}
-}
 
 /* ---- connection handling ---------------------------------------------- */
 
-static struct sockaddr_in target;
-
 static int open_conn(struct worker *w, struct conn *c)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 &&
-	    errno != EINPROGRESS) {
-		close(fd);
-		return -1;
-	}
-	c->fd = fd;
-	c->st = C_CONNECTING;
+	c->fd = bench_tcp_open(&opt.target, w->epfd, EPOLLIN | EPOLLOUT, c);
+	c->st = c->fd < 0 ? C_CLOSED : C_CONNECTING;
 	c->in_len = 0;
 	c->out_len = c->out_off = 0;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		c->fd = -1;
-		c->st = C_CLOSED;
-		return -1;
-	}
-	return 0;
+	return c->fd < 0 ? -1 : 0;
 }
 
 static void close_conn(struct worker *w, struct conn *c)
 {
-	if (c->fd >= 0) {
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-	}
+	bench_epoll_close(w->epfd, c->fd);
 	c->fd = -1;
 	c->st = C_CLOSED;
 }
@@ -494,29 +296,17 @@ static bool measuring(int64_t t)
 
 static void want_write(struct worker *w, struct conn *c, bool on)
 {
-	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
-				 .data.ptr = c};
-
-	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	bench_epoll_want_write(w->epfd, c->fd, c, on);
 }
 
 /* Writes what is pending; returns -1 when the connection broke. */
 static int flush_out(struct worker *w, struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t k = send(c->fd, c->out + c->out_off,
-				 (size_t)(c->out_len - c->out_off), MSG_NOSIGNAL);
+	int rc = bench_send_pending(c->fd, c->out, c->out_len, &c->out_off);
 
-		if (k < 0) {
-			if (errno == EAGAIN) {
-				want_write(w, c, true);
-				return 0;
-			}
-			return -1;
-		}
-		c->out_off += (int)k;
-	}
-	return 0;
+	if (rc == 0)
+		want_write(w, c, true);
+	return rc < 0 ? -1 : 0;
 }
 
 static int send_req(struct worker *w, struct conn *c, bool hold)
@@ -560,19 +350,6 @@ static int64_t send_due(struct worker *w, int64_t t)
 	return next <= t ? 0 : next - t;
 }
 
-/* epoll_wait with a nanosecond timeout (epoll_pwait2, Linux 5.11): the
- * paced schedule keeps to tens of microseconds, not to the millisecond */
-static int wait_events(int epfd, struct epoll_event *evs, int max, int64_t ns)
-{
-	struct timespec ts = {.tv_sec = ns / 1000000000LL,
-			      .tv_nsec = ns % 1000000000LL};
-	int n = epoll_pwait2(epfd, evs, max, &ts, NULL);
-
-	if (n < 0 && errno == ENOSYS)
-		n = epoll_wait(epfd, evs, max, (int)((ns + 999999) / 1000000));
-	return n;
-}
-
 static void add_grant(struct worker *w, int tok, uint32_t seat)
 {
 	if (w->grants_len + 32 > w->grants_cap) {
@@ -606,17 +383,17 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 {
 	bool in_window = measuring(t);
 	struct stats *st = &w->st;
-	uint64_t us = (uint64_t)((t - c->sent_ns) / 1000);
+	int64_t us = (t - c->sent_ns) / 1000;
 	int s = status < 0 || status >= 600 ? 599 : status;
 
 	if (c->st == C_WAIT_HOLD) {
 		bool ok = hold_granted(status);
 
 		if (in_window) {
-			hist_add(&st->hold, us);
-			hist_add(&st->all, us);
+			bench_hist_add(&st->hold, us);
+			bench_hist_add(&st->all, us);
 			st->hold_status[s]++;
-			count_code(st, code);
+			bench_tally_add(&st->codes, code, 1);
 		}
 		if (ok && opt.grant_log)
 			add_grant(w, c->tok, c->seat);
@@ -626,10 +403,10 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 			st->holds_unreleased++;
 	} else if (c->st == C_WAIT_REL) {
 		if (in_window) {
-			hist_add(&st->rel, us);
-			hist_add(&st->all, us);
+			bench_hist_add(&st->rel, us);
+			bench_hist_add(&st->all, us);
 			st->rel_status[s]++;
-			count_code(st, code);
+			bench_tally_add(&st->codes, code, 1);
 		}
 		if (!release_done(status))
 			st->holds_unreleased++;
@@ -645,14 +422,10 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 static int on_readable(struct worker *w, struct conn *c)
 {
 	for (;;) {
-		ssize_t k = recv(c->fd, c->in + c->in_len,
-				 (size_t)(IN_CAP - c->in_len), 0);
+		int got = bench_recv_more(c->fd, c->in, &c->in_len, IN_CAP);
 
-		if (k == 0)
-			return -1;
-		if (k < 0)
-			return errno == EAGAIN ? 0 : -1;
-		c->in_len += (int)k;
+		if (got <= 0)
+			return got;
 		for (;;) {
 			int status = 0, used;
 			char code[32];
@@ -696,11 +469,30 @@ static void reopen(struct worker *w, struct conn *c, int64_t t)
 	(void)was_waiting;
 }
 
+/* bench_await_connects: a connection opened before the clock is ready */
+static bool first_connect(void *ptr, uint32_t events, void *ctx)
+{
+	struct worker *w = ctx;
+	struct conn *c = ptr;
+
+	if (c->st != C_CONNECTING)
+		return false;
+	if (!bench_tcp_connected(c->fd, events)) {
+		w->st.conn_errors++;
+		close_conn(w, c);
+		return true;
+	}
+	c->st = C_IDLE;
+	w->connected++;
+	want_write(w, c, false);
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event evs[256];
-	int64_t deadline = now_ns() + 20000000000LL, last_scan = 0;
+	int64_t last_scan = 0;
 	bool started = false;
 	int pending = w->n;
 
@@ -710,28 +502,7 @@ static void *worker_main(void *arg)
 			w->st.conn_errors++;
 			pending--;
 		}
-	while (pending > 0 && now_ns() < deadline) {
-		int n = epoll_wait(w->epfd, evs, 256, 100);
-
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-			int err = 0;
-			socklen_t el = sizeof(err);
-
-			if (c->st != C_CONNECTING)
-				continue;
-			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-			pending--;
-			if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
-				w->st.conn_errors++;
-				close_conn(w, c);
-				continue;
-			}
-			c->st = C_IDLE;
-			w->connected++;
-			want_write(w, c, false);
-		}
-	}
+	bench_await_connects(w->epfd, pending, 20000, first_connect, w);
 	atomic_fetch_add(&ready_count, 1);
 	while (!atomic_load(&go))
 		usleep(1000);
@@ -767,18 +538,14 @@ static void *worker_main(void *arg)
 		}
 		if (opt.rate > 0 && t < t_end_ns)
 			wait_ns = send_due(w, t);
-		n = wait_events(w->epfd, evs, 256, wait_ns);
+		n = bench_epoll_wait_ns(w->epfd, evs, 256, wait_ns);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 
 			if (c->fd < 0)
 				continue;
 			if (c->st == C_CONNECTING) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-				if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+				if (!bench_tcp_connected(c->fd, evs[i].events)) {
 					w->st.conn_errors++;
 					reopen(w, c, now_ns());
 					continue;
@@ -840,31 +607,6 @@ static void *worker_main(void *arg)
 
 /* ---- set-up ----------------------------------------------------------- */
 
-static void load_tokens(void)
-{
-	FILE *f = fopen(opt.tokens_path, "r");
-	char line[128];
-	int cap = 1024;
-
-	if (!f)
-		die("cannot open the tokens file %s", opt.tokens_path);
-	tokens = malloc((size_t)cap * sizeof(*tokens));
-	while (tokens && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n \t")] = '\0';
-		if (strlen(line) != 32)
-			continue;
-		if (n_tokens == cap) {
-			cap *= 2;
-			tokens = realloc(tokens, (size_t)cap * sizeof(*tokens));
-			if (!tokens)
-				break;
-		}
-		memcpy(tokens[n_tokens++], line, 33);
-	}
-	fclose(f);
-	if (!tokens || n_tokens == 0)
-		die("no 32-hex tokens in %s", opt.tokens_path);
-}
 
 /* Blocking RESP command on a fresh connection; returns the first line. */
 static int redis_script_load(const char *path, char *sha)
@@ -893,9 +635,8 @@ static int redis_script_load(const char *path, char *sha)
 	n += (int)len;
 	memcpy(cmd + n, "\r\n", 2);
 	n += 2;
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 ||
-	    send(fd, cmd, (size_t)n, MSG_NOSIGNAL) != n) {
+	fd = bench_tcp_connect(&opt.target);
+	if (fd < 0 || send(fd, cmd, (size_t)n, MSG_NOSIGNAL) != n) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -915,154 +656,53 @@ static int redis_script_load(const char *path, char *sha)
 	return 0;
 }
 
-static void raise_nofile(void)
-{
-	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
+#define BENCH_OPTS_TYPE struct rest_opts
 
-static double proc_cpu_s(int pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long long ut, stt;
-	FILE *f;
-	size_t k;
+static const char *const modes[] = {"http", "redis", NULL};
 
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	k = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[k] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &stt) != 2)
-		return -1;
-	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* busy and total jiffies of all CPUs */
-static void host_cpu(unsigned long long *busy, unsigned long long *total)
-{
-	unsigned long long v[10] = {0};
-	FILE *f = fopen("/proc/stat", "r");
-
-	*busy = *total = 0;
-	if (!f)
-		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-		*total = *busy + v[3] + v[4];
-	}
-	fclose(f);
-}
-
-static void usage(void)
-{
-	fprintf(stderr,
-		"usage: rest_load --tokens FILE [--mode http|redis] [--target host:port]\n"
-		"  [--event N] [--seats A-B] [--conns N] [--threads N] [--duration S]\n"
-		"  [--hold-seconds S] [--release 0|1] [--lua-dir DIR] [--grant-log FILE]\n"
-		"  [--timeout-ms MS] [--server-pid PID] [--seed N] [--rate HOLDS_PER_S]\n");
-	exit(2);
-}
+static const struct bench_opt options[] = {
+	BOPT(CHOICE, "mode", mode, .choices = modes, .def = "http",
+	     .help = "ticketd's REST API or Redis + Lua"),
+	BOPT(ENDPOINT, "target", target, .lo = 8080, .arg = "HOST:PORT",
+	     .def = "127.0.0.1:8080",
+	     .help = "ticketd's HTTP port, or the Redis"),
+	BOPT_TOKENS(tokens_path, "\n(required); connection c uses c, c+conns,\n"
+				 "c+2*conns, ... in turn"),
+	BOPT_EVENT(event),
+	BOPT_SEATS(seat_lo, seat_hi, "0-9999", "random seats of this range"),
+	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
+	     .def = "1000", .help = "connections, one request in flight each"),
+	BOPT(INT, "threads", threads, .lo = 1, .hi = MAX_THREADS, .arg = "N",
+	     .def = "2", .help = "epoll threads"),
+	BOPT(DOUBLE, "duration", duration, .lo = 0.001, .hi = 600, .arg = "S",
+	     .def = "10", .help = "measured seconds"),
+	BOPT(INT, "hold-seconds", hold_seconds, .lo = 1, .hi = 86400,
+	     .arg = "S", .def = "10", .help = "holdSeconds of every hold"),
+	BOPT(INT, "release", release, .lo = 0, .hi = 1, .arg = "0|1",
+	     .def = "1", .help = "release every granted hold"),
+	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR", .def = "bench",
+	     .help = "where redis_*.lua live"),
+	BOPT(STR, "grant-log", grant_log, .arg = "FILE",
+	     .help = "writes \"<token index> <seat>\" per granted hold"),
+	BOPT(INT, "timeout-ms", timeout_ms, .lo = 10, .hi = 600000, .arg = "MS",
+	     .def = "5000", .help = "a request unanswered this long is a\n"
+				    "timeout"),
+	BOPT(INT, "server-pid", server_pid, .lo = 0, .hi = 1 << 22,
+	     .arg = "PID", .help = "also report this process's CPU"),
+	BOPT(U32, "seed", seed, .lo = 0, .hi = UINT32_MAX, .arg = "N",
+	     .def = "1", .help = "seat choice seed"),
+	BOPT(DOUBLE, "rate", rate, .lo = 0, .hi = 1e7, .arg = "HOLDS_PER_S",
+	     .help = "paced holds in total (default 0: closed loop)"),
+	BENCH_OPTS_END,
+};
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"mode", 1, 0, 'm'},	     {"target", 1, 0, 't'},
-		{"tokens", 1, 0, 'k'},	     {"event", 1, 0, 'e'},
-		{"seats", 1, 0, 's'},	     {"conns", 1, 0, 'c'},
-		{"threads", 1, 0, 'T'},	     {"duration", 1, 0, 'd'},
-		{"hold-seconds", 1, 0, 'H'}, {"release", 1, 0, 'r'},
-		{"lua-dir", 1, 0, 'l'},	     {"grant-log", 1, 0, 'g'},
-		{"timeout-ms", 1, 0, 'o'},   {"server-pid", 1, 0, 'p'},
-		{"seed", 1, 0, 'S'},	     {"rate", 1, 0, 'R'},
-		{"help", 0, 0, 'h'},
-		{0, 0, 0, 0}};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-			if (!strcmp(optarg, "http"))
-				opt.mode = MODE_HTTP;
-			else if (!strcmp(optarg, "redis"))
-				opt.mode = MODE_REDIS;
-			else
-				usage();
-			break;
-		case 't': {
-			char *colon = strrchr(optarg, ':');
-
-			if (!colon || colon - optarg >= (long)sizeof(opt.host))
-				usage();
-			snprintf(opt.host, sizeof(opt.host), "%.*s",
-				 (int)(colon - optarg), optarg);
-			opt.port = atoi(colon + 1);
-			break;
-		}
-		case 'k':
-			opt.tokens_path = optarg;
-			break;
-		case 'e':
-			opt.event = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case 's':
-			if (sscanf(optarg, "%u-%u", &opt.seat_lo, &opt.seat_hi) != 2 ||
-			    opt.seat_hi < opt.seat_lo)
-				usage();
-			break;
-		case 'c':
-			opt.conns = atoi(optarg);
-			break;
-		case 'T':
-			opt.threads = atoi(optarg);
-			break;
-		case 'd':
-			opt.duration = atof(optarg);
-			break;
-		case 'H':
-			opt.hold_seconds = atoi(optarg);
-			break;
-		case 'r':
-			opt.release = atoi(optarg) != 0;
-			break;
-		case 'l':
-			opt.lua_dir = optarg;
-			break;
-		case 'g':
-			opt.grant_log = optarg;
-			break;
-		case 'o':
-			opt.timeout_ms = atoi(optarg);
-			break;
-		case 'p':
-			opt.server_pid = atoi(optarg);
-			break;
-		case 'S':
-			opt.seed = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'R':
-			opt.rate = atof(optarg);
-			break;
-		default:
-			usage();
-		}
-	}
-	if (!opt.tokens_path || opt.conns < 1 || opt.conns > MAX_CONNS ||
-	    opt.threads < 1 || opt.threads > MAX_THREADS || opt.duration <= 0 ||
-	    opt.duration > 600 || opt.timeout_ms < 10 || opt.port < 1 ||
-	    opt.port > 65535 || opt.rate < 0 || opt.rate > 1e7)
-		usage();
+	bench_opts_parse(options, &opt,
+			 "usage: rest_load --tokens FILE [options]", argc, argv);
+	if (!opt.tokens_path)
+		bench_die("--tokens is required");
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
 }
@@ -1084,34 +724,32 @@ static void status_json(FILE *f, const char *name, const uint64_t *s)
 int main(int argc, char **argv)
 {
 	struct stats tot;
-	double cpu0, cpu1, secs;
-	unsigned long long hb0, ht0, hb1, ht1;
-	struct rusage ru0, ru1;
+	double secs;
+	struct bench_cpu_reading r0, r1;
 	int64_t t_done;
 	int connected = 0;
 	uint64_t granted;
 
+	bench_prog = "rest_load";
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
-	raise_nofile();
-	load_tokens();
+	bench_raise_nofile();
+	tokens = bench_load_tokens_hex(opt.tokens_path, &n_tokens);
+	if (!tokens)
+		exit(2);
 	if (n_tokens < opt.conns)
 		fprintf(stderr,
 			"rest_load: warning: %d tokens for %d connections: sessions are shared\n",
 			n_tokens, opt.conns);
-	target.sin_family = AF_INET;
-	target.sin_port = htons((uint16_t)opt.port);
-	if (inet_pton(AF_INET, opt.host, &target.sin_addr) != 1)
-		die("target host must be an IPv4 address: %s", opt.host);
 	if (opt.mode == MODE_REDIS) {
 		char p[512];
 
 		snprintf(p, sizeof(p), "%s/redis_hold.lua", opt.lua_dir);
 		if (redis_script_load(p, sha_hold))
-			die("SCRIPT LOAD %s failed", p);
+			bench_die("SCRIPT LOAD %s failed", p);
 		snprintf(p, sizeof(p), "%s/redis_release.lua", opt.lua_dir);
 		if (redis_script_load(p, sha_release))
-			die("SCRIPT LOAD %s failed", p);
+			bench_die("SCRIPT LOAD %s failed", p);
 	}
 
 	for (int t = 0; t < opt.threads; t++) {
@@ -1122,7 +760,7 @@ int main(int argc, char **argv)
 		w->conns = calloc((size_t)opt.conns / (size_t)opt.threads + 1,
 				  sizeof(struct conn));
 		if (w->epfd < 0 || !w->conns)
-			die("%s", "out of resources");
+			bench_die("%s", "out of resources");
 	}
 	for (int i = 0; i < opt.conns; i++) {
 		struct worker *w = &workers[i % opt.threads];
@@ -1134,7 +772,7 @@ int main(int argc, char **argv)
 		if (!c->rng)
 			c->rng = 1;
 		for (int k = 0; k < 4; k++)
-			xorshift(&c->rng);
+			bench_xorshift(&c->rng);
 	}
 	t_start_ns = INT64_MAX / 2;
 	t_end_ns = INT64_MAX / 2;
@@ -1147,17 +785,13 @@ int main(int argc, char **argv)
 	for (int t = 0; t < opt.threads; t++)
 		connected += workers[t].connected;
 
-	cpu0 = proc_cpu_s(opt.server_pid);
-	host_cpu(&hb0, &ht0);
-	getrusage(RUSAGE_SELF, &ru0);
+	bench_cpu_read(&r0, opt.server_pid);
 	t_start_ns = now_ns();
 	t_end_ns = t_start_ns + (int64_t)(opt.duration * 1e9);
 	atomic_store(&go, 1);
 	while (now_ns() < t_end_ns)
 		usleep(10000);
-	cpu1 = proc_cpu_s(opt.server_pid);
-	host_cpu(&hb1, &ht1);
-	getrusage(RUSAGE_SELF, &ru1);
+	bench_cpu_read(&r1, opt.server_pid);
 	for (int t = 0; t < opt.threads; t++)
 		pthread_join(workers[t].tid, NULL);
 	t_done = now_ns();
@@ -1167,16 +801,14 @@ int main(int argc, char **argv)
 	for (int t = 0; t < opt.threads; t++) {
 		struct stats *s = &workers[t].st;
 
-		hist_merge(&tot.hold, &s->hold);
-		hist_merge(&tot.rel, &s->rel);
-		hist_merge(&tot.all, &s->all);
+		bench_hist_merge(&tot.hold, &s->hold);
+		bench_hist_merge(&tot.rel, &s->rel);
+		bench_hist_merge(&tot.all, &s->all);
 		for (int i = 0; i < 600; i++) {
 			tot.hold_status[i] += s->hold_status[i];
 			tot.rel_status[i] += s->rel_status[i];
 		}
-		for (int i = 0; i < MAX_CODES && s->codes[i].code[0]; i++)
-			for (uint64_t k = 0; k < s->codes[i].n; k++)
-				count_code(&tot, s->codes[i].code);
+		bench_tally_merge(&tot.codes, &s->codes);
 		tot.timeouts += s->timeouts;
 		tot.conn_errors += s->conn_errors;
 		tot.parse_errors += s->parse_errors;
@@ -1189,20 +821,18 @@ int main(int argc, char **argv)
 		FILE *g = fopen(opt.grant_log, "w");
 
 		if (!g)
-			die("cannot write %s", opt.grant_log);
+			bench_die("cannot write %s", opt.grant_log);
 		for (int t = 0; t < opt.threads; t++)
 			fwrite(workers[t].grants, 1, workers[t].grants_len, g);
 		fclose(g);
 	}
 	granted = tot.hold_status[opt.mode == MODE_HTTP ? 201 : 0];
 
-	double client_cpu =
-		(double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-		(double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-		(double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-		(double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
-	double server_cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-	double host_busy = ht1 > ht0 ? 100.0 * (double)(hb1 - hb0) / (double)(ht1 - ht0) : -1;
+	double client_cpu = r1.self_user_s + r1.self_sys_s - r0.self_user_s -
+			    r0.self_sys_s;
+	double server_cpu = r0.pid_s >= 0 && r1.pid_s >= 0 ? r1.pid_s - r0.pid_s
+							   : -1;
+	double host_busy = bench_host_busy_pct(&r0.host, &r1.host);
 	FILE *o = stdout;
 
 	fprintf(o, "{\"mode\":\"%s\",\"target\":\"%s:%d\",\"conns\":%d,"
@@ -1210,7 +840,7 @@ int main(int argc, char **argv)
 		   "\"connect_s\":%.3f,\"drain_s\":%.3f,\"event\":%u,"
 		   "\"seats\":\"%u-%u\",\"hold_seconds\":%d,\"release\":%s,"
 		   "\"tokens\":%d,\"rate\":%.1f,\"late_sends\":%llu,",
-		opt.mode == MODE_HTTP ? "http" : "redis", opt.host, opt.port,
+		opt.mode == MODE_HTTP ? "http" : "redis", opt.target.host, opt.target.port,
 		opt.conns, connected, opt.threads, secs, connect_s,
 		(double)(t_done - t_end_ns) / 1e9, opt.event, opt.seat_lo,
 		opt.seat_hi, opt.hold_seconds, opt.release ? "true" : "false",
@@ -1231,11 +861,9 @@ int main(int argc, char **argv)
 	status_json(o, "hold_status", tot.hold_status);
 	fprintf(o, ",");
 	status_json(o, "release_status", tot.rel_status);
-	fprintf(o, ",\"codes\":{");
-	for (int i = 0; i < MAX_CODES && tot.codes[i].code[0]; i++)
-		fprintf(o, "%s\"%s\":%llu", i ? "," : "", tot.codes[i].code,
-			(unsigned long long)tot.codes[i].n);
-	fprintf(o, "},\"errors\":{\"timeouts\":%llu,\"connection\":%llu,"
+	fprintf(o, ",");
+	bench_tally_json(o, "codes", &tot.codes);
+	fprintf(o, ",\"errors\":{\"timeouts\":%llu,\"connection\":%llu,"
 		   "\"parse\":%llu,\"reconnects\":%llu},"
 		   "\"holds_unreleased\":%llu,\"in_flight_at_end\":%llu,",
 		(unsigned long long)tot.timeouts, (unsigned long long)tot.conn_errors,

@@ -5,7 +5,7 @@
 set -euo pipefail
 IN=${1:-bench/results/rest_hold.json}
 [ -s "$IN" ] || {
-	echo "rest_render: $IN missing" >&2
+	echo "rest_render: $IN missing: raw results are not kept in git (bash bench/rest_bench.sh writes it); bench/results/rest_hold.md keeps the last rendered section" >&2
 	exit 1
 }
 

@@ -71,11 +71,9 @@
 # The hooks run once per round; bench/hooks/ticketd_common.sh starts the
 # back ends once and run_bench.sh stops them (tkd_services_down).
 set -euo pipefail
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # ROOT (the cwd), BUILD, helpers
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-
-BUILD=${BUILD:-build}
 REPS=${BENCH_REPS:-5}
 SECS=${BENCH_SECS:-3}
 WARMUP=${BENCH_WARMUP:-0.5}
@@ -99,14 +97,7 @@ RESULTS_DIR=bench/results
 OUT=$RESULTS_DIR/$NAME.json
 
 log() { printf '[bench] %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
 
-int_in() { # value lo hi
-	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
-}
 int_in "$REPS" 1 20 || die "BENCH_REPS must be 1..20"
 int_in "$SECS" 1 30 || die "BENCH_SECS must be 1..30"
 int_in "$WINDOW" 1 4096 || die "BENCH_WINDOW must be 1..4096"
@@ -170,16 +161,8 @@ SUITE_PID=
 # ---- processes we start, and their cleanup ----------------------------------
 
 stop_driver() {
-	if [ -n "$DRIVER_PID" ]; then
-		kill -TERM "$DRIVER_PID" 2>/dev/null || true
-		for _ in $(seq 1 50); do
-			kill -0 "$DRIVER_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$DRIVER_PID" 2>/dev/null || true
-		wait "$DRIVER_PID" 2>/dev/null || true
-		DRIVER_PID=
-	fi
+	stop_pid "$DRIVER_PID" "xdp_calib (pid $DRIVER_PID)" 50
+	DRIVER_PID=
 }
 
 stop_redis() {
@@ -268,19 +251,6 @@ enable_bpf_stats() {
 }
 
 # ---- measuring ------------------------------------------------------------------
-
-# Busy share of all CPUs over one second while nothing of ours runs: other
-# work on the machine skews every figure, so the report carries it.
-background_busy_pct() {
-	local a b
-	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	sleep 1
-	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
-		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
-		if (total > 0) pct=100*busy/total;
-		printf "%.1f", pct}'
-}
 
 # run_time_ns and run_cnt of a BPF program (bpf_stats_enabled must be 1).
 bpf_prog_stats() {
@@ -604,15 +574,8 @@ bench_prog_test_run() {
 # ---- report ---------------------------------------------------------------------------
 
 machine_json() {
-	jq -n --arg host "$(hostname)" --arg kernel "$(uname -r)" \
-		--arg cpu "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" \
-		--argjson cores "$(nproc)" \
-		--argjson mem_mb "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
-		--arg os "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')" \
-		--arg redis "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" \
-		--arg build "${BUILD_INFO:-}" \
-		'{host: $host, kernel: $kernel, cpu: $cpu, cores: $cores,
-		  mem_mb: $mem_mb, os: $os, redis: $redis, build: $build}'
+	bench_machine_json cores | jq --arg redis "$(redis_version)" \
+		--arg build "${BUILD_INFO:-}" '. + {redis: $redis, build: $build}'
 }
 
 # What was measured: others change the tree while benchmarks run.
@@ -664,14 +627,8 @@ SUITES_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 stop_suite() {
 	[ -n "$SUITE_PID" ] || return 0
 	log "stopping the running suite (pid $SUITE_PID)"
-	kill -TERM "$SUITE_PID" 2>/dev/null || true
 	# its own clean-up may stop services: up to 3 minutes
-	for _ in $(seq 1 1800); do
-		kill -0 "$SUITE_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SUITE_PID" 2>/dev/null || true
-	wait "$SUITE_PID" 2>/dev/null || true
+	stop_pid "$SUITE_PID" "the suite (pid $SUITE_PID)" 1800
 	SUITE_PID=
 }
 

@@ -11,12 +11,8 @@
  * Prints one JSON object on stdout.
  *
  * usage: sse_bench --http 127.0.0.1:8080 --udp 127.0.0.1:7000 --event ID
- *        --seats A-B --subscribers N --rate R --duration S --server-pid PID
- *        [--threads T] [--settle S] */
-#include <arpa/inet.h>
+ *        --seats A-B --server-pid PID [options] (sse_bench --help) */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,23 +21,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/lib/conn.h"
+#include "bench/lib/cpu.h"
+#include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
+#include "userspace/lib/clock.h"
+#include "userspace/lib/hex.h"
+#include "userspace/lib/wire_codec.h"
 
 #define MAX_SEATS 64
 #define LINE_MAX_LEN 160
 
 struct opts {
-	struct sockaddr_in http, udp;
+	struct bench_endpoint http, udp;
 	uint32_t event, seat_lo, seat_hi;
 	int subscribers, threads, server_pid;
 	double rate, duration, settle;
 };
 
-static struct opts o = {.threads = 1, .rate = 20, .duration = 20, .settle = 3,
-			.subscribers = 1000};
+static struct opts o; /* the defaults are in options[] */
 
 /* Send time of the k-th op on seat i (ns, CLOCK_MONOTONIC). */
 static _Atomic uint64_t *op_ns[MAX_SEATS];
@@ -53,7 +56,8 @@ static atomic_bool stop_ops; /* the timed ops are over: ignore later events */
 struct conn {
 	int fd;
 	uint8_t phase; /* 0 connecting, 1 head, 2 body */
-	uint8_t cstate; /* chunk: 0 size line, 1 data, 2 CRLF */
+	uint8_t cstate; /* chunk: 0 size line, 1 data, 2 CRLF, 3 end,
+			 * 4 rest of the size line (an extension) */
 	bool snapshot, closed;
 	uint32_t chunk_left;
 	uint32_t last4;
@@ -72,170 +76,100 @@ struct worker {
 	struct conn *conns;
 	int n;
 	atomic_int snapshots, open, failed;
-	uint32_t *delays_us; /* samples */
-	size_t n_delays, cap_delays;
+	struct bench_hist delays; /* ns */
 	uint64_t deliveries, unmatched, other_seats, bytes;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void die(const char *msg)
 {
-	fprintf(stderr, "sse_bench: %s: %s\n", msg, strerror(errno));
-	exit(1);
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *a)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	a->sin_family = AF_INET;
-	a->sin_port = htons((uint16_t)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
-}
-
-/* ---- /proc ---- */
-
-static long proc_rss_kib(int pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kib = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kib;
-}
-
-static double proc_cpu_s(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the name may hold spaces */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	bench_die("%s: %s", msg, strerror(errno));
 }
 
 /* ---- one blocking HTTP request (POST /api/sessions) ---- */
 
 static int http_token(char token[33])
 {
-	char buf[4096];
-	const char *req = "POST /api/sessions HTTP/1.1\r\nHost: x\r\n"
-			  "Content-Length: 0\r\nConnection: close\r\n\r\n";
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char buf[4096], req[256];
+	int req_len = bench_http_request(req, sizeof(req), "POST", "/api/sessions",
+					 &o.http, NULL, "Connection: close\r\n",
+					 "");
+	int fd = bench_tcp_connect(&o.http);
 	size_t len = 0;
 	ssize_t n;
-	char *p;
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)&o.http, sizeof(o.http)))
+	if (fd < 0)
 		return -1;
-	if (write(fd, req, strlen(req)) < 0)
+	if (write(fd, req, (size_t)req_len) != req_len) {
+		close(fd);
 		return -1;
+	}
 	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
 		len += (size_t)n;
 	close(fd);
-	buf[len] = '\0';
-	p = strstr(buf, "\"token\":\"");
-	if (!p)
-		return -1;
-	memcpy(token, p + 9, 32);
-	token[32] = '\0';
-	return 0;
+	return bench_json_str(buf, (int)len, "token", token, 33) ? 0 : -1;
 }
 
 /* ---- the hold generator ---- */
 
-static int hexval(char c)
+/* One op on seat over the UDP door (the socket has a receive timeout):
+ * the reply's status, or -1 when no valid reply to it came. */
+static int udp_op(int fd, uint8_t op, uint32_t req_id, uint32_t seat,
+		  const uint8_t token[TKT_TOKEN_LEN])
 {
-	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+	struct tkt_request_fields q = {
+		.op = op, .req_id = req_id, .event_id = o.event, .seat_id = seat,
+	};
+	struct tkt_reply_fields r;
+	uint8_t pkt[TKT_REQ_LEN], rep[64];
+	ssize_t n;
+
+	memcpy(q.token, token, TKT_TOKEN_LEN);
+	tkt_build_request(pkt, sizeof(pkt), &q);
+	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp.addr,
+		   o.udp.addrlen) < 0)
+		return -1;
+	n = recv(fd, rep, sizeof(rep), 0);
+	if (n < 0 || tkt_parse_reply(rep, (size_t)n, &r) != TKT_REPLY_VALID ||
+	    tkt_reply_matches(&r, &q) != TKT_REPLY_VALID)
+		return -1;
+	return r.status;
 }
 
 static void *generator(void *arg)
 {
-	const char *token = arg;
-	uint8_t pkt[40], rep[64];
+	uint8_t token[TKT_TOKEN_LEN];
 	bool held[MAX_SEATS] = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = socket(o.udp.addr.ss_family, SOCK_DGRAM, 0);
 	struct timeval tv = {.tv_sec = 1};
-	uint64_t start = now_ns(), period = (uint64_t)(1e9 / o.rate);
+	uint64_t start = tkt_mono_ns(), period = (uint64_t)(1e9 / o.rate);
 	uint64_t total = (uint64_t)(o.rate * o.duration);
 
 	if (fd < 0)
 		die("udp socket");
+	if (tkt_token_from_hex(arg, token) < 0)
+		bench_die("POST /api/sessions gave no 32-hex token");
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(pkt, 0, sizeof(pkt));
-	pkt[0] = 0x54;
-	pkt[1] = 0x58;
-	pkt[2] = 1;
-	for (int i = 0; i < 4; i++)
-		pkt[8 + i] = (uint8_t)(o.event >> (24 - 8 * i));
-	for (int i = 0; i < 16; i++)
-		pkt[16 + i] = (uint8_t)(hexval(token[2 * i]) << 4 | hexval(token[2 * i + 1]));
 	for (uint64_t i = 0; i < total && !atomic_load(&stop_all); i++) {
 		uint32_t k = (uint32_t)(i % n_seats), seat = o.seat_lo + k;
 		uint64_t due = start + i * period, t;
 		unsigned idx = atomic_load(&ops_done[k]);
-		ssize_t r;
+		int status;
 
-		while ((t = now_ns()) < due) {
+		while ((t = tkt_mono_ns()) < due) {
 			struct timespec ts = {0, (long)(due - t)};
 
 			nanosleep(&ts, NULL);
 		}
 		if (idx >= ops_cap)
 			break;
-		pkt[3] = held[k] ? 2 : 1; /* RELEASE : HOLD */
-		for (int b = 0; b < 4; b++) {
-			pkt[4 + b] = (uint8_t)(i >> (24 - 8 * b));
-			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
-		}
-		atomic_store(&op_ns[k][idx], now_ns());
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp, sizeof(o.udp)) < 0)
-			die("sendto");
-		r = recv(fd, rep, sizeof(rep), 0);
-		if (r < 32 || rep[16] != 0) {
-			fprintf(stderr, "sse_bench: op %llu on seat %u: %s %d\n",
-				(unsigned long long)i, seat, r < 32 ? "no reply" : "status",
-				r < 32 ? 0 : rep[16]);
+		atomic_store(&op_ns[k][idx], tkt_mono_ns());
+		status = udp_op(fd, held[k] ? TKT_OP_RELEASE : TKT_OP_HOLD,
+				(uint32_t)i, seat, token);
+		if (status != TKT_OK) {
+			fprintf(stderr, "sse_bench: op %llu on seat %u: %s\n",
+				(unsigned long long)i, seat,
+				status < 0 ? "no valid reply"
+					   : tkt_status_name((unsigned)status));
 			exit(1);
 		}
 		held[k] = !held[k];
@@ -247,13 +181,8 @@ static void *generator(void *arg)
 	for (uint32_t k = 0; k < n_seats; k++) {
 		uint32_t seat = o.seat_lo + k;
 
-		if (!held[k])
-			continue;
-		pkt[3] = 2;
-		for (int b = 0; b < 4; b++)
-			pkt[12 + b] = (uint8_t)(seat >> (24 - 8 * b));
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&o.udp, sizeof(o.udp)) < 0 ||
-		    recv(fd, rep, sizeof(rep), 0) < 32)
+		if (held[k] && udp_op(fd, TKT_OP_RELEASE, (uint32_t)(total + k),
+				      seat, token) < 0)
 			fprintf(stderr, "sse_bench: could not release seat %u\n", seat);
 	}
 	close(fd);
@@ -293,16 +222,7 @@ static void on_event(struct worker *w, struct conn *c, uint64_t t)
 			w->unmatched++;
 			return;
 		}
-		if (w->n_delays == w->cap_delays) {
-			size_t ncap = w->cap_delays ? w->cap_delays * 2 : 1 << 20;
-			uint32_t *nd = realloc(w->delays_us, ncap * sizeof(*nd));
-
-			if (!nd)
-				die("realloc");
-			w->delays_us = nd;
-			w->cap_delays = ncap;
-		}
-		w->delays_us[w->n_delays++] = (uint32_t)((t - sent) / 1000);
+		bench_hist_add(&w->delays, (int64_t)(t - sent));
 	}
 }
 
@@ -365,13 +285,17 @@ static void feed(struct worker *w, struct conn *c, const char *buf, size_t n, ui
 			continue;
 		}
 		switch (c->cstate) {
-		case 0: { /* chunk size line */
+		case 0: /* chunk size line: hex digits, then maybe ";ext" */
+		case 4: {
 			char ch = buf[i++];
+			int d = hex_digit(ch);
 
 			if (ch == '\n')
 				c->cstate = c->chunk_left ? 1 : 3;
-			else if (ch != '\r')
-				c->chunk_left = c->chunk_left * 16 + (uint32_t)hexval(ch);
+			else if (c->cstate == 0 && d >= 0)
+				c->chunk_left = c->chunk_left * 16 + (uint32_t)d;
+			else
+				c->cstate = 4;
 			break;
 		}
 		case 1: {
@@ -408,10 +332,12 @@ static void *worker_loop(void *arg)
 	struct worker *w = arg;
 	struct epoll_event evs[512];
 	char buf[65536];
-	static const char req_fmt[] = "GET /api/events/%u/seats/stream HTTP/1.1\r\n"
-				      "Host: bench\r\nAccept: text/event-stream\r\n\r\n";
-	char req[256];
-	int req_len = snprintf(req, sizeof(req), req_fmt, o.event);
+	char req[256], path[64];
+	int req_len;
+
+	snprintf(path, sizeof(path), "/api/events/%u/seats/stream", o.event);
+	req_len = bench_http_request(req, sizeof(req), "GET", path, &o.http, NULL,
+				     "Accept: text/event-stream\r\n", NULL);
 
 	while (!atomic_load(&stop_all)) {
 		int n = epoll_wait(w->ep, evs, 512, 100);
@@ -420,11 +346,8 @@ static void *worker_loop(void *arg)
 			struct conn *c = evs[i].data.ptr;
 
 			if (c->phase == 0) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-				if (err || write(c->fd, req, (size_t)req_len) != req_len) {
+				if (!bench_tcp_connected(c->fd, evs[i].events) ||
+				    write(c->fd, req, (size_t)req_len) != req_len) {
 					atomic_fetch_add(&w->failed, 1);
 					conn_close(w, c);
 					continue;
@@ -439,7 +362,7 @@ static void *worker_loop(void *arg)
 
 				if (r > 0) {
 					/* Per read: data may land while we work. */
-					uint64_t t = now_ns();
+					uint64_t t = tkt_mono_ns();
 
 					w->bytes += (uint64_t)r;
 					feed(w, c, buf, (size_t)r, t);
@@ -459,25 +382,12 @@ static void *worker_loop(void *arg)
 
 static int connect_one(struct worker *w, struct conn *c)
 {
-	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	c->fd = bench_tcp_open(&o.http, w->ep, EPOLLOUT, c);
 	if (c->fd < 0)
 		return -1;
-	if (connect(c->fd, (struct sockaddr *)&o.http, sizeof(o.http)) && errno != EINPROGRESS) {
-		close(c->fd);
-		return -1;
-	}
 	c->phase = 0;
 	atomic_fetch_add(&w->open, 1);
-	return epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev);
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
+	return 0;
 }
 
 /* Streams that got their snapshot or failed, over every worker. */
@@ -490,16 +400,6 @@ static int settled(struct worker *ws)
 	return n;
 }
 
-static double pct(const uint32_t *v, size_t n, double p)
-{
-	size_t i;
-
-	if (!n)
-		return 0;
-	i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-	return v[i] / 1000.0;
-}
-
 static void sleep_s(double s)
 {
 	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -507,62 +407,63 @@ static void sleep_s(double s)
 	nanosleep(&ts, NULL);
 }
 
+
+#define BENCH_OPTS_TYPE struct opts
+
+static const char usage[] =
+	"usage: sse_bench --http HOST:PORT --udp HOST:PORT --event ID --seats A-B\n"
+	"                 --server-pid PID [options]";
+
+static const struct bench_opt options[] = {
+	BOPT(ENDPOINT, "http", http, .arg = "HOST:PORT",
+	     .help = "ticketd's HTTP port (required)"),
+	BOPT(ENDPOINT, "udp", udp, .arg = "HOST:PORT",
+	     .help = "ticketd's UDP door (required)"),
+	BOPT(U32, "event", event, .lo = 1, .hi = UINT32_MAX, .arg = "ID",
+	     .help = "the event streamed (required)"),
+	BOPT2(RANGE, "seats", seat_lo, seat_hi, .arg = "A-B",
+	      .help = "free seats nobody else touches, at most 64\n"
+		      "(required)"),
+	BOPT(INT, "server-pid", server_pid, .lo = 1, .hi = 1 << 22,
+	     .arg = "PID", .help = "ticketd, for its RSS and CPU (required)"),
+	BOPT(INT, "subscribers", subscribers, .lo = 1, .hi = 1000000,
+	     .arg = "N", .def = "1000", .help = "streams"),
+	BOPT(INT, "threads", threads, .lo = 1, .hi = 16, .arg = "T",
+	     .def = "1", .help = "epoll threads of the streams"),
+	BOPT(DOUBLE, "rate", rate, .lo = 0.01, .hi = 1e6, .arg = "R",
+	     .def = "20", .help = "holds and releases per second"),
+	BOPT(DOUBLE, "duration", duration, .lo = 0.01, .hi = 3600, .arg = "S",
+	     .def = "20", .help = "seconds of holds and releases"),
+	BOPT(DOUBLE, "settle", settle, .lo = 0, .hi = 600, .arg = "S",
+	     .def = "3", .help = "idle seconds between the snapshots and the\n"
+				 "holds"),
+	BENCH_OPTS_END,
+};
+
 int main(int argc, char **argv)
 {
 	struct worker *ws;
 	char token[33];
 	pthread_t gen;
-	struct rlimit rl;
 	long rss0, rss1, rss2;
 	double cpu0, cpu1, cpu2, cpu3, ccpu2, ccpu3, t_connect, hold_secs;
 	uint64_t t0, t1, t2, t3;
-	size_t total = 0, k = 0;
-	uint32_t *all;
+	struct bench_hist *all = calloc(1, sizeof(*all));
 	uint64_t deliveries = 0, unmatched = 0, other_seats = 0, ops_total = 0;
 	int snaps = 0, failed = 0, open_end = 0;
 
-	for (int i = 1; i + 1 < argc; i += 2) {
-		const char *a = argv[i], *v = argv[i + 1];
-
-		if (!strcmp(a, "--http") && !parse_addr(v, &o.http))
-			continue;
-		if (!strcmp(a, "--udp") && !parse_addr(v, &o.udp))
-			continue;
-		if (!strcmp(a, "--event"))
-			o.event = (uint32_t)atoi(v);
-		else if (!strcmp(a, "--seats") && sscanf(v, "%u-%u", &o.seat_lo, &o.seat_hi) == 2)
-			;
-		else if (!strcmp(a, "--subscribers"))
-			o.subscribers = atoi(v);
-		else if (!strcmp(a, "--threads"))
-			o.threads = atoi(v);
-		else if (!strcmp(a, "--rate"))
-			o.rate = atof(v);
-		else if (!strcmp(a, "--duration"))
-			o.duration = atof(v);
-		else if (!strcmp(a, "--settle"))
-			o.settle = atof(v);
-		else if (!strcmp(a, "--server-pid"))
-			o.server_pid = atoi(v);
-		else {
-			fprintf(stderr, "sse_bench: bad option %s %s (see the comment at the top)\n", a, v);
-			return 2;
-		}
-	}
+	bench_prog = "sse_bench";
+	bench_opts_parse(options, &o, usage, argc, argv);
 	n_seats = o.seat_hi - o.seat_lo + 1;
-	if (!o.event || !o.http.sin_port || !o.udp.sin_port || !o.server_pid ||
-	    o.seat_hi < o.seat_lo || n_seats > MAX_SEATS || o.threads < 1 || o.threads > 16 ||
-	    o.subscribers < 1 || o.rate <= 0) {
-		fprintf(stderr, "sse_bench: missing or bad options (see the comment at the top)\n");
+	if (!o.event || !o.http.addrlen || !o.udp.addrlen || !o.server_pid ||
+	    n_seats > MAX_SEATS) {
+		bench_err("needs --http, --udp, --event, --server-pid and --seats "
+			  "of at most %d seats", MAX_SEATS);
 		return 2;
 	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < (rlim_t)o.subscribers + 64) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < (rlim_t)o.subscribers + 64) {
-			fprintf(stderr, "sse_bench: raise ulimit -n above %d\n", o.subscribers + 64);
-			return 1;
-		}
+	if (bench_raise_nofile() < (long)o.subscribers + 64) {
+		fprintf(stderr, "sse_bench: raise ulimit -n above %d\n", o.subscribers + 64);
+		return 1;
 	}
 	ops_cap = (uint32_t)(o.rate * o.duration / n_seats) + 16;
 	for (uint32_t i = 0; i < n_seats; i++)
@@ -571,8 +472,8 @@ int main(int argc, char **argv)
 	if (http_token(token))
 		die("POST /api/sessions");
 
-	rss0 = proc_rss_kib(o.server_pid);
-	cpu0 = proc_cpu_s(o.server_pid);
+	rss0 = bench_pid_rss_kib(o.server_pid);
+	cpu0 = bench_pid_cpu_s(o.server_pid);
 	ws = calloc((size_t)o.threads, sizeof(*ws));
 	for (int t = 0; t < o.threads; t++) {
 		ws[t].n = o.subscribers / o.threads + (t < o.subscribers % o.threads);
@@ -584,14 +485,14 @@ int main(int argc, char **argv)
 	}
 	/* At most 500 streams waiting for their snapshot at a time, so the
 	 * listen backlog never overflows. */
-	t0 = now_ns();
+	t0 = tkt_mono_ns();
 	{
 		int started = 0;
 
 		for (int i = 0; i < o.subscribers; i++) {
 			struct worker *w = &ws[i % o.threads];
 
-			while (started - settled(ws) >= 500 && now_ns() - t0 < 120e9)
+			while (started - settled(ws) >= 500 && tkt_mono_ns() - t0 < 120e9)
 				sleep_s(0.002);
 			if (connect_one(w, &w->conns[i / o.threads]))
 				atomic_fetch_add(&w->failed, 1);
@@ -604,32 +505,34 @@ int main(int argc, char **argv)
 			snaps += atomic_load(&ws[t].snapshots);
 			failed += atomic_load(&ws[t].failed);
 		}
-		if (snaps + failed >= o.subscribers || now_ns() - t0 > 120e9)
+		if (snaps + failed >= o.subscribers || tkt_mono_ns() - t0 > 120e9)
 			break;
 		sleep_s(0.01);
 	}
-	t1 = now_ns();
+	t1 = tkt_mono_ns();
 	t_connect = (double)(t1 - t0) / 1e9;
 	sleep_s(o.settle); /* every stream idle and suspended */
-	rss1 = proc_rss_kib(o.server_pid);
-	cpu1 = proc_cpu_s(o.server_pid);
+	rss1 = bench_pid_rss_kib(o.server_pid);
+	cpu1 = bench_pid_cpu_s(o.server_pid);
 
 	atomic_store(&generating, true);
-	cpu2 = proc_cpu_s(o.server_pid);
-	ccpu2 = self_cpu_s();
-	t2 = now_ns();
+	cpu2 = bench_pid_cpu_s(o.server_pid);
+	ccpu2 = bench_self_cpu_s(NULL, NULL);
+	t2 = tkt_mono_ns();
 	pthread_create(&gen, NULL, generator, token);
 	pthread_join(gen, NULL);
-	t3 = now_ns();
-	cpu3 = proc_cpu_s(o.server_pid);
-	ccpu3 = self_cpu_s();
+	t3 = tkt_mono_ns();
+	cpu3 = bench_pid_cpu_s(o.server_pid);
+	ccpu3 = bench_self_cpu_s(NULL, NULL);
 	hold_secs = (double)(t3 - t2) / 1e9;
 	sleep_s(2); /* stragglers */
-	rss2 = proc_rss_kib(o.server_pid);
+	rss2 = bench_pid_rss_kib(o.server_pid);
 	atomic_store(&stop_all, true);
+	if (!all)
+		die("calloc");
 	for (int t = 0; t < o.threads; t++) {
 		pthread_join(ws[t].thr, NULL);
-		total += ws[t].n_delays;
+		bench_hist_merge(all, &ws[t].delays);
 		deliveries += ws[t].deliveries;
 		unmatched += ws[t].unmatched;
 		other_seats += ws[t].other_seats;
@@ -637,28 +540,21 @@ int main(int argc, char **argv)
 	}
 	for (uint32_t i = 0; i < n_seats; i++)
 		ops_total += atomic_load(&ops_done[i]);
-	all = malloc((total ? total : 1) * sizeof(*all));
-	for (int t = 0; t < o.threads; t++) {
-		memcpy(all + k, ws[t].delays_us, ws[t].n_delays * sizeof(*all));
-		k += ws[t].n_delays;
-	}
-	qsort(all, total, sizeof(*all), cmp_u32);
 	printf("{\"subscribers\":%d,\"connected\":%d,\"failed\":%d,\"openAtEnd\":%d,"
 	       "\"connectSeconds\":%.3f,\"event\":%u,\"seats\":\"%u-%u\",\"ratePerSecond\":%.1f,"
 	       "\"holdSeconds\":%.3f,\"changes\":%llu,\"expectedDeliveries\":%llu,"
-	       "\"deliveries\":%llu,\"unmatched\":%llu,\"otherSeatEvents\":%llu,"
-	       "\"delayMs\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
-	       "\"serverRssKiB\":{\"before\":%ld,\"withStreams\":%ld,\"afterHolds\":%ld},"
-	       "\"rssPerSubscriberKiB\":%.2f,"
-	       "\"serverCpuSeconds\":{\"connect\":%.2f,\"holds\":%.2f},"
-	       "\"serverCpuPercentDuringHolds\":%.1f,\"clientCpuPercentDuringHolds\":%.1f}\n",
+	       "\"deliveries\":%llu,\"unmatched\":%llu,\"otherSeatEvents\":%llu,",
 	       o.subscribers, snaps, failed, open_end, t_connect, o.event, o.seat_lo, o.seat_hi,
 	       o.rate, hold_secs, (unsigned long long)ops_total,
 	       (unsigned long long)ops_total * (unsigned long long)snaps,
 	       (unsigned long long)deliveries, (unsigned long long)unmatched,
-	       (unsigned long long)other_seats,
-	       pct(all, total, 50), pct(all, total, 90), pct(all, total, 99),
-	       pct(all, total, 99.9), total ? all[total - 1] / 1000.0 : 0.0, rss0, rss1, rss2,
+	       (unsigned long long)other_seats);
+	bench_hist_json(stdout, "delayMs", all, "p50,p90,p99,p999,max", 1e6, 2);
+	printf(",\"serverRssKiB\":{\"before\":%ld,\"withStreams\":%ld,\"afterHolds\":%ld},"
+	       "\"rssPerSubscriberKiB\":%.2f,"
+	       "\"serverCpuSeconds\":{\"connect\":%.2f,\"holds\":%.2f},"
+	       "\"serverCpuPercentDuringHolds\":%.1f,\"clientCpuPercentDuringHolds\":%.1f}\n",
+	       rss0, rss1, rss2,
 	       (double)(rss1 - rss0) / (double)(snaps ? snaps : 1), cpu1 - cpu0, cpu3 - cpu2,
 	       100.0 * (cpu3 - cpu2) / hold_secs, 100.0 * (ccpu3 - ccpu2) / hold_secs);
 	return 0;

@@ -19,10 +19,9 @@
 # SSE_HTTP_PORT (18480), SSE_UDP_PORT (17480), SSE_OUT
 # (bench/results/sse.json), BUILD (build).
 set -euo pipefail
-
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-BUILD=${BUILD:-build}
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # ROOT (the cwd), BUILD, helpers
+log() { printf '[sse-bench] %s\n' "$*" >&2; }
 N=${SSE_SUBSCRIBERS:-10000}
 RATE=${SSE_RATE:-20}
 SECS=${SSE_SECS:-20}
@@ -34,15 +33,10 @@ UDP_PORT=${SSE_UDP_PORT:-17480}
 OUT=${SSE_OUT:-bench/results/sse.json}
 BASE="http://127.0.0.1:$HTTP_PORT"
 
-for bin in "$BUILD/ticketd"; do
-	[ -x "$bin" ] || { echo "sse_bench.sh: $bin missing (make $bin)" >&2; exit 1; }
+# Both are built by make (bench/bench.mk for the client).
+for bin in "$BUILD/ticketd" "$BUILD/sse_bench"; do
+	[ -x "$bin" ] || { echo "sse_bench.sh: $bin missing: make $bin" >&2; exit 1; }
 done
-# The client is one file with no dependencies beyond libc.
-if [ ! -x "$BUILD/sse_bench" ] || [ bench/sse_bench.c -nt "$BUILD/sse_bench" ]; then
-	mkdir -p "$BUILD"
-	${CC:-cc} -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
-		-o "$BUILD/sse_bench" bench/sse_bench.c -lpthread
-fi
 ports=$(sysctl -n net.ipv4.ip_local_port_range | awk '{print $2 - $1}')
 if [ "$ports" -lt $((N + 1000)) ]; then
 	echo "sse_bench.sh: only $ports ephemeral ports for $N streams" >&2
@@ -54,13 +48,7 @@ ulimit -n $((N + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 mkdir -p "$RUN_DIR/logs" "$(dirname "$OUT")"
 LOG="$RUN_DIR/logs/ticketd-sse-bench.log"
 TICKETD_PID=
-cleanup() {
-	if [ -n "$TICKETD_PID" ] && kill -0 "$TICKETD_PID" 2>/dev/null; then
-		kill -TERM "$TICKETD_PID"
-		for _ in $(seq 100); do kill -0 "$TICKETD_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$TICKETD_PID" 2>/dev/null || true
-	fi
-}
+cleanup() { stop_ticketd; }
 trap cleanup EXIT
 
 "$BUILD/ticketd" --http-port "$HTTP_PORT" --udp-port "$UDP_PORT" \

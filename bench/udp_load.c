@@ -20,9 +20,6 @@
  *
  * Output: one JSON object on stdout. */
 #include <errno.h>
-#include <getopt.h>
-#include <math.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,13 +29,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
+#include "bench/lib/conn.h"
+#include "bench/lib/cpu.h"
+#include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
+#include "bench/lib/proto.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/wire_codec.h"
 
 #define MAX_THREADS 64
@@ -50,91 +53,6 @@
 #define SLOT_BITS 16 /* request id = generation << 16 | slot */
 #define RX_BUF 128   /* a reply is 32 bytes; room to see longer ones */
 #define DRAIN_MAX_NS 500000000LL
-
-/* ---- log-bucket latency histogram (HDR style) ------------------------- */
-
-/* 64 linear sub-buckets per power of two: any value is reported within
- * 1/64 (1.6 %) of the truth. Values are nanoseconds, capped at 2^40. */
-#define HIST_SUB_BITS 6
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_MAX_BITS 40
-#define HIST_BUCKETS ((HIST_MAX_BITS - HIST_SUB_BITS + 1) * HIST_SUB)
-
-struct hist {
-	uint64_t count[HIST_BUCKETS];
-	uint64_t total;
-	uint64_t max;
-	uint64_t min;
-	double sum;
-};
-
-static unsigned hist_index(uint64_t v)
-{
-	unsigned msb, shift;
-
-	if (v >= (1ULL << HIST_MAX_BITS))
-		v = (1ULL << HIST_MAX_BITS) - 1;
-	if (v < (2 * HIST_SUB))
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - HIST_SUB_BITS;
-	return shift * HIST_SUB + (unsigned)(v >> shift);
-}
-
-/* Highest value that lands in bucket idx. */
-static uint64_t hist_upper(unsigned idx)
-{
-	unsigned shift, mant;
-
-	if (idx < 2 * HIST_SUB)
-		return idx;
-	shift = idx / HIST_SUB - 1;
-	mant = idx - shift * HIST_SUB;
-	return (((uint64_t)mant + 1) << shift) - 1;
-}
-
-static void hist_add(struct hist *h, uint64_t v)
-{
-	h->count[hist_index(v)]++;
-	h->total++;
-	h->sum += (double)v;
-	if (v > h->max)
-		h->max = v;
-	if (h->total == 1 || v < h->min)
-		h->min = v;
-}
-
-static void hist_merge(struct hist *into, const struct hist *h)
-{
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		into->count[i] += h->count[i];
-	if (h->total && (!into->total || h->min < into->min))
-		into->min = h->min;
-	into->total += h->total;
-	into->sum += h->sum;
-	if (h->max > into->max)
-		into->max = h->max;
-}
-
-static uint64_t hist_percentile(const struct hist *h, double q)
-{
-	uint64_t want, seen = 0;
-
-	if (!h->total)
-		return 0;
-	want = (uint64_t)ceil(q * (double)h->total);
-	if (want == 0)
-		want = 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want) {
-			uint64_t up = hist_upper(i);
-
-			return up < h->max ? up : h->max;
-		}
-	}
-	return h->max;
-}
 
 /* ---- options -------------------------------------------------------------- */
 
@@ -153,15 +71,13 @@ struct load_opts {
 	uint8_t ops[MAX_OPS];
 	int nops;
 	const char *mix;
+	const char *token_hex, *tokens_file;
 	uint16_t hold_secs;
 	int server_pid; /* process whose CPU is the serving cost, or 0 */
-	uint8_t (*tokens)[TKT_TOKEN_LEN];
+	bench_token *tokens;
 	int ntokens;
 	/* resolved once by main */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	char redis_host[256];
-	uint16_t redis_port;
+	struct bench_endpoint udp, redis_ep;
 	char sha[5][41]; /* per op: EVALSHA digests (index = op) */
 };
 
@@ -173,12 +89,10 @@ static void on_signal(int sig)
 	atomic_store(&stop_requested, true);
 }
 
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- per-thread state -------------------------------------------------- */
@@ -201,7 +115,7 @@ struct stats {
 	uint64_t send_errors, recv_errors, redis_errors;
 	uint64_t status[TKT_STATUS_COUNT];
 	uint64_t in_flight_at_end;
-	struct hist lat;
+	struct bench_hist lat; /* ns */
 };
 
 struct worker {
@@ -264,7 +178,7 @@ static void record_reply(struct worker *w, struct slot *s, uint8_t status,
 		return;
 	w->st.received++;
 	w->st.status[status]++;
-	hist_add(&w->st.lat, (uint64_t)(t - s->lat_ns));
+	bench_hist_add(&w->st.lat, t - s->lat_ns);
 }
 
 /* ---- UDP backend ------------------------------------------------------- */
@@ -286,9 +200,9 @@ static int udp_open(struct worker *w, struct udp_io *io)
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 2000};
 	int buf = 4 << 20;
 
-	io->fd = socket(o->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	io->fd = socket(o->udp.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (io->fd < 0 ||
-	    connect(io->fd, (const struct sockaddr *)&o->addr, o->addrlen) <
+	    connect(io->fd, (const struct sockaddr *)&o->udp.addr, o->udp.addrlen) <
 		    0) {
 		snprintf(w->error, sizeof(w->error), "socket/connect: %s",
 			 strerror(errno));
@@ -434,6 +348,24 @@ static int udp_receive(struct worker *w, struct udp_io *io, bool dontwait)
 	return n;
 }
 
+/* Receives what is there (udp_receive) and matches each reply to its slot:
+ * the slots it completed go to done[] (room for a batch), *t is when they
+ * came. Returns how many completed. */
+static int udp_collect(struct worker *w, struct udp_io *io, bool dontwait,
+		       int *done, int64_t *t)
+{
+	int n = udp_receive(w, io, dontwait), k = 0;
+
+	*t = now_ns();
+	for (int i = 0; i < n; i++) {
+		int idx = udp_take_reply(w, io->rxb[i], io->rx[i].msg_len, *t);
+
+		if (idx >= 0)
+			done[k++] = idx;
+	}
+	return k;
+}
+
 /* Gives up on requests older than the timeout. In the closed loop the slot
  * sends the same op again (new request id); in the open loop it is freed. */
 static void udp_expire(struct worker *w, struct udp_io *io, int64_t t,
@@ -465,7 +397,7 @@ static void udp_drain(struct worker *w, struct udp_io *io)
 {
 	const struct load_opts *o = w->o;
 	int64_t until = now_ns() + DRAIN_MAX_NS, last_scan = now_ns();
-	int busy = 0;
+	int busy = 0, done[MAX_BATCH];
 
 	for (int i = 0; i < o->window; i++)
 		if (!w->slots[i].busy && w->slots[i].phase != 0)
@@ -483,15 +415,10 @@ static void udp_drain(struct worker *w, struct udp_io *io)
 		}
 		if (!pending || t >= until || atomic_load(&stop_requested))
 			break;
-		n = udp_receive(w, io, false);
-		t = now_ns();
-		for (int i = 0; i < n; i++) {
-			int idx = udp_take_reply(w, io->rxb[i],
-						 io->rx[i].msg_len, t);
-
-			if (idx >= 0 && w->slots[idx].phase != 0)
-				udp_queue(w, io, idx, 0);
-		}
+		n = udp_collect(w, io, false, done, &t);
+		for (int i = 0; i < n; i++)
+			if (w->slots[done[i]].phase != 0)
+				udp_queue(w, io, done[i], 0);
 		if (t - last_scan >= 1000000) {
 			udp_expire(w, io, t, true, NULL, NULL);
 			last_scan = t;
@@ -504,6 +431,7 @@ static void udp_drain(struct worker *w, struct udp_io *io)
 static void udp_closed_loop(struct worker *w, struct udp_io *io)
 {
 	int64_t last_scan = now_ns();
+	int done[MAX_BATCH];
 
 	for (int i = 0; i < w->o->window; i++)
 		udp_queue(w, io, i, 0);
@@ -514,15 +442,9 @@ static void udp_closed_loop(struct worker *w, struct udp_io *io)
 
 		if (t >= w->end_ns || atomic_load(&stop_requested))
 			break;
-		n = udp_receive(w, io, false);
-		t = now_ns();
-		for (int i = 0; i < n; i++) {
-			int idx = udp_take_reply(w, io->rxb[i],
-						 io->rx[i].msg_len, t);
-
-			if (idx >= 0 && t < w->end_ns)
-				udp_queue(w, io, idx, 0);
-		}
+		n = udp_collect(w, io, false, done, &t);
+		for (int i = 0; i < n && t < w->end_ns; i++)
+			udp_queue(w, io, done[i], 0);
 		udp_flush(w, io);
 		if (t - last_scan >= 1000000) {
 			if (t < w->end_ns)
@@ -540,7 +462,7 @@ static void udp_open_loop(struct worker *w, struct udp_io *io)
 	int64_t interval = (int64_t)(1e9 / per_thread);
 	int64_t next_due = w->start_ns, last_scan = w->start_ns;
 	int *free_stack = calloc((size_t)o->window, sizeof(int));
-	int nfree = 0;
+	int nfree = 0, done[MAX_BATCH];
 
 	if (!free_stack) {
 		snprintf(w->error, sizeof(w->error), "out of memory");
@@ -563,15 +485,9 @@ static void udp_open_loop(struct worker *w, struct udp_io *io)
 			next_due += interval;
 		}
 		udp_flush(w, io);
-		n = udp_receive(w, io, true);
-		t = now_ns();
-		for (int i = 0; i < n; i++) {
-			int idx = udp_take_reply(w, io->rxb[i],
-						 io->rx[i].msg_len, t);
-
-			if (idx >= 0)
-				free_stack[nfree++] = idx;
-		}
+		n = udp_collect(w, io, true, done, &t);
+		for (int i = 0; i < n; i++)
+			free_stack[nfree++] = done[i];
 		if (t - last_scan >= 1000000) {
 			udp_expire(w, io, t, false, free_stack, &nfree);
 			last_scan = t;
@@ -684,7 +600,7 @@ static void redis_loop(struct worker *w)
 	struct redis_fifo f = {.cap = o->window};
 	redisContext *c;
 
-	c = redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
+	c = redisConnectWithTimeout(o->redis_ep.host, o->redis_ep.port, tv);
 	if (!c || c->err) {
 		snprintf(w->error, sizeof(w->error), "redis connect: %s",
 			 c ? c->errstr : "out of memory");
@@ -776,30 +692,6 @@ static void *worker_main(void *arg)
 
 /* ---- set-up in main --------------------------------------------------------- */
 
-static int resolve_udp(struct load_opts *o)
-{
-	char host[256], port_s[8];
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
-	uint16_t port;
-	int rc;
-
-	if (tkt_split_endpoint(o->target, TKT_DEFAULT_PORT, host, sizeof(host),
-			       &port) < 0) {
-		fprintf(stderr, "udp_load: bad --target '%s'\n", o->target);
-		return -1;
-	}
-	snprintf(port_s, sizeof(port_s), "%u", port);
-	rc = getaddrinfo(host, port_s, &hints, &res);
-	if (rc) {
-		fprintf(stderr, "udp_load: %s: %s\n", host, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(&o->addr, res->ai_addr, res->ai_addrlen);
-	o->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 static char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -836,12 +728,9 @@ static int redis_prepare(struct load_opts *o)
 	redisContext *c;
 	int ret = -1;
 
-	if (tkt_split_endpoint(o->redis, 6379, o->redis_host,
-			       sizeof(o->redis_host), &o->redis_port) < 0) {
-		fprintf(stderr, "udp_load: bad --redis '%s'\n", o->redis);
+	if (bench_endpoint_parse(o->redis, 6379, &o->redis_ep) < 0)
 		return -1;
-	}
-	c = redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
+	c = redisConnectWithTimeout(o->redis_ep.host, o->redis_ep.port, tv);
 	if (!c || c->err) {
 		fprintf(stderr, "udp_load: redis %s: %s\n", o->redis,
 			c ? c->errstr : "out of memory");
@@ -880,212 +769,60 @@ out:
 	return ret;
 }
 
-static int load_tokens(struct load_opts *o, const char *file,
-		       const char *one)
-{
-	char line[256];
-	int cap = 0;
-	FILE *f;
 
-	if (!file) {
-		o->tokens = calloc(1, TKT_TOKEN_LEN);
-		if (!o->tokens)
-			return -1;
-		o->ntokens = 1;
-		if (one && tkt_token_from_hex(one, o->tokens[0]) < 0) {
-			fprintf(stderr, "udp_load: --token is 32 hex digits\n");
-			return -1;
-		}
-		return 0;
-	}
-	f = fopen(file, "r");
-	if (!f) {
-		fprintf(stderr, "udp_load: %s: %s\n", file, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, " \t\r\n")] = '\0';
-		if (!line[0] || line[0] == '#')
-			continue;
-		if (o->ntokens == cap) {
-			void *grown;
+#define BENCH_OPTS_TYPE struct load_opts
 
-			cap = cap ? cap * 2 : 256;
-			grown = realloc(o->tokens, (size_t)cap * TKT_TOKEN_LEN);
-			if (!grown) {
-				fclose(f);
-				return -1;
-			}
-			o->tokens = grown;
-		}
-		if (tkt_token_from_hex(line, o->tokens[o->ntokens]) < 0) {
-			fprintf(stderr, "udp_load: %s: bad token '%s'\n", file,
-				line);
-			fclose(f);
-			return -1;
-		}
-		o->ntokens++;
-	}
-	fclose(f);
-	if (!o->ntokens) {
-		fprintf(stderr, "udp_load: %s holds no tokens\n", file);
-		return -1;
-	}
-	return 0;
-}
+static const char *const backends[] = {"udp", "redis", NULL};
+static const char *const modes[] = {"closed", "open", NULL};
 
-static int parse_mix(struct load_opts *o)
-{
-	char buf[256], *save = NULL, *tok;
-
-	if (strlen(o->mix) >= sizeof(buf))
-		return -1;
-	strcpy(buf, o->mix);
-	o->nops = 0;
-	for (tok = strtok_r(buf, ",+", &save); tok;
-	     tok = strtok_r(NULL, ",+", &save)) {
-		int op = tkt_op_from_name(tok);
-
-		if (op < 0 || o->nops == MAX_OPS)
-			return -1;
-		o->ops[o->nops++] = (uint8_t)op;
-	}
-	return o->nops ? 0 : -1;
-}
-
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi))
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
-{
-	unsigned long long a, b;
-	char *end;
-
-	errno = 0;
-	a = strtoull(s, &end, 10);
-	if (errno || end == s || a > UINT32_MAX)
-		return -1;
-	b = a;
-	if (*end == '-') {
-		const char *p = end + 1;
-
-		b = strtoull(p, &end, 10);
-		if (errno || end == p || b > UINT32_MAX)
-			return -1;
-	}
-	if (*end || b < a)
-		return -1;
-	*lo = (uint32_t)a;
-	*hi = (uint32_t)b;
-	return 0;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: udp_load [options]\n"
-		"  --target HOST:PORT     UDP door (default 127.0.0.1:7000)\n"
-		"  --backend udp|redis    udp (default), or the same workload as\n"
-		"                         Redis + Lua (EVALSHA, pipelined)\n"
-		"  --redis HOST:PORT      Redis for --backend redis\n"
-		"  --lua-dir DIR          where redis_*.lua live (default bench)\n"
-		"  --threads N            worker threads, 1..%d (default 1)\n"
-		"  --duration S           measured seconds (default 5, max %.0f)\n"
-		"  --warmup S             unmeasured seconds first (default 0.5)\n"
-		"  --mode closed|open     closed (default) or open loop\n"
-		"  --window W             requests in flight per thread (default 64)\n"
-		"  --batch B              sendmmsg/recvmmsg batch (default 32)\n"
-		"  --rate R               open loop: total requests/s\n"
-		"  --timeout-ms N         a request unanswered this long is a\n"
-		"                         timeout (default 1000)\n"
-		"  --token HEX32 | --tokens FILE   (one 32-hex token per line);\n"
-		"                         slot i uses token i mod count\n"
-		"  --event E              event id (default 1)\n"
-		"  --seats A-B            seat range (default 0-16383); needs at\n"
-		"                         least threads x window seats\n"
-		"  --mix OP[,OP...]       op cycle per seat (default hold,release)\n"
-		"  --hold-secs S          hold/extend seconds (default 0 = 120)\n"
-		"  --server-pid PID       also report this process's CPU (the\n"
-		"                         server: redis-server, ticketd)\n"
-		"CPU figures cover the measured window: this process (getrusage),\n"
-		"the machine (/proc/stat) and --server-pid (/proc/PID/stat).\n",
-		MAX_THREADS, MAX_DURATION_S);
-}
-
-/* ---- CPU accounting over the measured window ------------------------------ */
-
-/* Taken by main at the start and the end of the measured window, so the
- * CPU figures and the decision count cover the same interval. */
-struct cpu_snap {
-	int64_t t;
-	struct rusage self;
-	uint64_t stat[8]; /* /proc/stat "cpu": user nice system idle iowait
-			   * irq softirq steal, in clock ticks */
-	bool have_stat;
-	uint64_t server_ticks; /* utime + stime of --server-pid */
-	bool have_server;
+static const struct bench_opt options[] = {
+	BOPT(STR, "target", target, .arg = "HOST:PORT", .def = "127.0.0.1:7000",
+	     .help = "UDP door"),
+	BOPT(CHOICE, "backend", backend, .choices = backends, .def = "udp",
+	     .help = "the UDP door, or the same workload as\n"
+		     "Redis + Lua (EVALSHA, pipelined)"),
+	BOPT(STR, "redis", redis, .arg = "HOST:PORT",
+	     .help = "Redis for --backend redis"),
+	BOPT(STR, "lua-dir", lua_dir, .arg = "DIR", .def = "bench",
+	     .help = "where redis_*.lua live"),
+	BOPT(INT, "threads", threads, .lo = 1, .hi = MAX_THREADS, .arg = "N",
+	     .def = "1", .help = "worker threads"),
+	BOPT(DOUBLE, "duration", duration_s, .lo = 0.1, .hi = MAX_DURATION_S,
+	     .arg = "S", .def = "5", .help = "measured seconds"),
+	BOPT(DOUBLE, "warmup", warmup_s, .lo = 0, .hi = MAX_WARMUP_S,
+	     .arg = "S", .def = "0.5", .help = "unmeasured seconds first"),
+	BOPT(CHOICE, "mode", mode, .choices = modes, .def = "closed",
+	     .help = "closed or open loop"),
+	BOPT(INT, "window", window, .lo = 1, .hi = MAX_WINDOW, .arg = "W",
+	     .def = "64", .help = "requests in flight per thread"),
+	BOPT(INT, "batch", batch, .lo = 1, .hi = MAX_BATCH, .arg = "B",
+	     .def = "32", .help = "sendmmsg/recvmmsg batch"),
+	BOPT(DOUBLE, "rate", rate, .lo = 1, .hi = 1e8, .arg = "R",
+	     .help = "open loop: total requests/s"),
+	BOPT(INT, "timeout-ms", timeout_ms, .lo = 1, .hi = 60000, .arg = "N",
+	     .def = "1000", .help = "a request unanswered this long is a\n"
+				    "timeout"),
+	BOPT(STR, "token", token_hex, .arg = "HEX32",
+	     .help = "the session token of every slot"),
+	BOPT_TOKENS(tokens_file, ";\nslot i uses token i mod count"),
+	BOPT_EVENT(event),
+	BOPT_SEATS(seat_lo, seat_hi, "0-16383",
+		   "seat range; needs at least threads x\nwindow seats"),
+	BOPT(STR, "mix", mix, .arg = "OP[,OP...]", .def = "hold,release",
+	     .help = "op cycle per seat"),
+	BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = UINT16_MAX, .arg = "S",
+	     .help = "hold/extend seconds (default 0 = 120)"),
+	BOPT(INT, "server-pid", server_pid, .lo = 1, .hi = 1 << 22,
+	     .arg = "PID",
+	     .help = "also report this process's CPU (the\n"
+		     "server: redis-server, ticketd)"),
+	BENCH_OPT_HEADING("CPU figures cover the measured window: this process "
+			  "(getrusage),\nthe machine (/proc/stat) and "
+			  "--server-pid (/proc/PID/stat)."),
+	BENCH_OPTS_END,
 };
 
-static bool read_proc_stat(uint64_t v[8])
-{
-	FILE *f = fopen("/proc/stat", "r");
-	unsigned long long a[8];
-	int n;
-
-	if (!f)
-		return false;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &a[0],
-		   &a[1], &a[2], &a[3], &a[4], &a[5], &a[6], &a[7]);
-	fclose(f);
-	if (n != 8)
-		return false;
-	for (int i = 0; i < 8; i++)
-		v[i] = a[i];
-	return true;
-}
-
-static bool read_proc_ticks(int pid, uint64_t *ticks)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* the command name may hold spaces: fields count from its ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		return false;
-	*ticks = ut + st;
-	return true;
-}
-
-static void take_snap(struct cpu_snap *s, int server_pid)
-{
-	s->t = now_ns();
-	getrusage(RUSAGE_SELF, &s->self);
-	s->have_stat = read_proc_stat(s->stat);
-	s->have_server = server_pid > 0 &&
-			 read_proc_ticks(server_pid, &s->server_ticks);
-}
+/* ---- CPU accounting over the measured window ------------------------------ */
 
 /* Sleeps until the monotonic time t, or until a signal asks us to stop. */
 static void sleep_until(int64_t t)
@@ -1099,21 +836,17 @@ static void sleep_until(int64_t t)
 		;
 }
 
-static double tv_s(const struct timeval *tv)
-{
-	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
-}
-
 /* ---- report ------------------------------------------------------------------- */
 
 static void print_report(const struct load_opts *o, struct worker *ws,
 			 double measured_s, double wall_s,
-			 const struct cpu_snap *a, const struct cpu_snap *b)
+			 const struct bench_cpu_reading *a,
+			 const struct bench_cpu_reading *b)
 {
 	struct stats sum;
-	double user = tv_s(&b->self.ru_utime) - tv_s(&a->self.ru_utime);
-	double sys = tv_s(&b->self.ru_stime) - tv_s(&a->self.ru_stime);
-	double tick_ns = 1e9 / (double)sysconf(_SC_CLK_TCK);
+	double user = b->self_user_s - a->self_user_s;
+	double sys = b->self_sys_s - a->self_sys_s;
+	double tick_ns = bench_tick_ns();
 	const char *err = NULL;
 	bool first = true;
 
@@ -1132,7 +865,7 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 		sum.in_flight_at_end += s->in_flight_at_end;
 		for (int k = 0; k < TKT_STATUS_COUNT; k++)
 			sum.status[k] += s->status[k];
-		hist_merge(&sum.lat, &s->lat);
+		bench_hist_merge(&sum.lat, &s->lat);
 		if (!err && ws[i].error[0])
 			err = ws[i].error;
 	}
@@ -1170,38 +903,35 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 	}
 	printf("},\"decisions_per_s\":%.1f,",
 	       measured_s > 0 ? (double)sum.received / measured_s : 0.0);
-	printf("\"latency_us\":{\"count\":%llu,\"min\":%.2f,\"mean\":%.2f,"
-	       "\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
-	       "\"max\":%.2f},",
-	       (unsigned long long)sum.lat.total, (double)sum.lat.min / 1e3,
-	       sum.lat.total ? sum.lat.sum / (double)sum.lat.total / 1e3 : 0.0,
-	       (double)hist_percentile(&sum.lat, 0.50) / 1e3,
-	       (double)hist_percentile(&sum.lat, 0.90) / 1e3,
-	       (double)hist_percentile(&sum.lat, 0.99) / 1e3,
-	       (double)hist_percentile(&sum.lat, 0.999) / 1e3,
-	       (double)sum.lat.max / 1e3);
+	bench_hist_json(stdout, "latency_us", &sum.lat,
+			"count,min,mean,p50,p90,p99,p999,max", 1e3, 2);
+	printf(",");
 	/* client CPU over the measured window (getrusage of this process) */
 	printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"window_s\":%.3f,"
 	       "\"wall_s\":%.3f,\"client_ns_per_decision\":%.1f}",
-	       user, sys, (double)(b->t - a->t) / 1e9, wall_s,
+	       user, sys, (double)(b->t_ns - a->t_ns) / 1e9, wall_s,
 	       sum.received ? (user + sys) * 1e9 / (double)sum.received : 0.0);
 	/* the whole machine over the same window (/proc/stat, all CPUs) */
-	if (a->have_stat && b->have_stat) {
-		double d[8], busy, n = sum.received ? (double)sum.received : 1;
+	if (a->host.ok && b->host.ok) {
+		double d[BENCH_CPU_FIELDS], busy;
+		double n = sum.received ? (double)sum.received : 1;
 
-		for (int i = 0; i < 8; i++)
-			d[i] = (double)(b->stat[i] - a->stat[i]) * tick_ns;
-		busy = d[0] + d[1] + d[2] + d[5] + d[6] + d[7];
+		for (int i = 0; i < BENCH_CPU_FIELDS; i++)
+			d[i] = (double)(b->host.ticks[i] - a->host.ticks[i]) *
+			       tick_ns;
+		busy = (double)(bench_host_busy(&b->host) -
+				bench_host_busy(&a->host)) *
+		       tick_ns;
 		printf(",\"host_cpu\":{\"user_ns\":%.0f,\"system_ns\":%.0f,"
 		       "\"irq_ns\":%.0f,\"softirq_ns\":%.0f,\"idle_ns\":%.0f,"
 		       "\"busy_ns\":%.0f,\"softirq_ns_per_decision\":%.1f,"
 		       "\"busy_ns_per_decision\":%.1f",
-		       d[0] + d[1], d[2], d[5], d[6], d[3] + d[4], busy,
-		       d[6] / n, busy / n);
-		if (a->have_server && b->have_server) {
-			double srv = (double)(b->server_ticks -
-					      a->server_ticks) *
-				     tick_ns;
+		       d[BENCH_CPU_USER] + d[BENCH_CPU_NICE], d[BENCH_CPU_SYSTEM],
+		       d[BENCH_CPU_IRQ], d[BENCH_CPU_SOFTIRQ],
+		       d[BENCH_CPU_IDLE] + d[BENCH_CPU_IOWAIT], busy,
+		       d[BENCH_CPU_SOFTIRQ] / n, busy / n);
+		if (a->pid_s >= 0 && b->pid_s >= 0) {
+			double srv = (b->pid_s - a->pid_s) * 1e9;
 
 			printf(",\"server_pid\":%d,\"server_ns\":%.0f,"
 			       "\"server_ns_per_decision\":%.1f",
@@ -1223,154 +953,19 @@ static void print_report(const struct load_opts *o, struct worker *ws,
 
 int main(int argc, char **argv)
 {
-	enum {
-		O_TARGET = 256, O_BACKEND, O_REDIS, O_LUADIR, O_THREADS,
-		O_DURATION, O_WARMUP, O_MODE, O_WINDOW, O_BATCH, O_RATE,
-		O_TIMEOUT, O_TOKEN, O_TOKENS, O_EVENT, O_SEATS, O_MIX, O_HOLD,
-		O_SERVER_PID,
-	};
-	static const struct option longopts[] = {
-		{"target", required_argument, NULL, O_TARGET},
-		{"backend", required_argument, NULL, O_BACKEND},
-		{"redis", required_argument, NULL, O_REDIS},
-		{"lua-dir", required_argument, NULL, O_LUADIR},
-		{"threads", required_argument, NULL, O_THREADS},
-		{"duration", required_argument, NULL, O_DURATION},
-		{"warmup", required_argument, NULL, O_WARMUP},
-		{"mode", required_argument, NULL, O_MODE},
-		{"window", required_argument, NULL, O_WINDOW},
-		{"batch", required_argument, NULL, O_BATCH},
-		{"rate", required_argument, NULL, O_RATE},
-		{"timeout-ms", required_argument, NULL, O_TIMEOUT},
-		{"token", required_argument, NULL, O_TOKEN},
-		{"tokens", required_argument, NULL, O_TOKENS},
-		{"event", required_argument, NULL, O_EVENT},
-		{"seats", required_argument, NULL, O_SEATS},
-		{"mix", required_argument, NULL, O_MIX},
-		{"hold-secs", required_argument, NULL, O_HOLD},
-		{"server-pid", required_argument, NULL, O_SERVER_PID},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct load_opts o = {
-		.backend = BACKEND_UDP, .mode = MODE_CLOSED,
-		.target = "127.0.0.1:7000", .lua_dir = "bench", .threads = 1,
-		.window = 64, .batch = 32, .timeout_ms = 1000,
-		.duration_s = 5, .warmup_s = 0.5, .event = 1, .seat_lo = 0,
-		.seat_hi = 16383, .mix = "hold,release",
-	};
-	const char *token = NULL, *tokens_file = NULL;
+	struct load_opts o = {0}; /* the defaults are in options[] */
 	struct worker *ws = NULL;
-	struct cpu_snap snap0, snap1;
+	/* at the start and the end of the measured window, so the CPU
+	 * figures and the decision count cover the same interval */
+	struct bench_cpu_reading snap0, snap1;
 	struct sigaction sa = {.sa_handler = on_signal};
 	int64_t t0, t1;
-	double v;
-	int c, started = 0, rc = 2;
+	int started = 0, rc = 2;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_TARGET:
-			o.target = optarg;
-			break;
-		case O_BACKEND:
-			if (strcmp(optarg, "udp") == 0)
-				o.backend = BACKEND_UDP;
-			else if (strcmp(optarg, "redis") == 0)
-				o.backend = BACKEND_REDIS;
-			else
-				goto bad;
-			break;
-		case O_REDIS:
-			o.redis = optarg;
-			break;
-		case O_LUADIR:
-			o.lua_dir = optarg;
-			break;
-		case O_THREADS:
-			if (parse_num(optarg, 1, MAX_THREADS, &v) < 0)
-				goto bad;
-			o.threads = (int)v;
-			break;
-		case O_DURATION:
-			if (parse_num(optarg, 0.1, MAX_DURATION_S, &v) < 0) {
-				fprintf(stderr, "udp_load: --duration is "
-						"0.1..%.0f s\n",
-					MAX_DURATION_S);
-				return 2;
-			}
-			o.duration_s = v;
-			break;
-		case O_WARMUP:
-			if (parse_num(optarg, 0, MAX_WARMUP_S, &v) < 0)
-				goto bad;
-			o.warmup_s = v;
-			break;
-		case O_MODE:
-			if (strcmp(optarg, "closed") == 0)
-				o.mode = MODE_CLOSED;
-			else if (strcmp(optarg, "open") == 0)
-				o.mode = MODE_OPEN;
-			else
-				goto bad;
-			break;
-		case O_WINDOW:
-			if (parse_num(optarg, 1, MAX_WINDOW, &v) < 0)
-				goto bad;
-			o.window = (int)v;
-			break;
-		case O_BATCH:
-			if (parse_num(optarg, 1, MAX_BATCH, &v) < 0)
-				goto bad;
-			o.batch = (int)v;
-			break;
-		case O_RATE:
-			if (parse_num(optarg, 1, 1e8, &v) < 0)
-				goto bad;
-			o.rate = v;
-			break;
-		case O_TIMEOUT:
-			if (parse_num(optarg, 1, 60000, &v) < 0)
-				goto bad;
-			o.timeout_ms = (int)v;
-			break;
-		case O_TOKEN:
-			token = optarg;
-			break;
-		case O_TOKENS:
-			tokens_file = optarg;
-			break;
-		case O_EVENT:
-			if (parse_num(optarg, 0, UINT32_MAX, &v) < 0)
-				goto bad;
-			o.event = (uint32_t)v;
-			break;
-		case O_SEATS:
-			if (parse_range(optarg, &o.seat_lo, &o.seat_hi) < 0)
-				goto bad;
-			break;
-		case O_MIX:
-			o.mix = optarg;
-			break;
-		case O_HOLD:
-			if (parse_num(optarg, 0, UINT16_MAX, &v) < 0)
-				goto bad;
-			o.hold_secs = (uint16_t)v;
-			break;
-		case O_SERVER_PID:
-			if (parse_num(optarg, 1, 1 << 22, &v) < 0)
-				goto bad;
-			o.server_pid = (int)v;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			goto bad;
-		}
-	}
-	if (optind != argc)
-		goto bad;
-	if (parse_mix(&o) < 0) {
+	bench_prog = "udp_load";
+	bench_opts_parse(options, &o, "usage: udp_load [options]", argc, argv);
+	o.nops = bench_parse_mix(o.mix, o.ops, MAX_OPS);
+	if (o.nops < 0) {
 		fprintf(stderr, "udp_load: --mix is ops from hold, release, "
 				"extend, query, comma-separated\n");
 		return 2;
@@ -1394,7 +989,8 @@ int main(int argc, char **argv)
 				"runs closed loop only\n");
 		return 2;
 	}
-	if (load_tokens(&o, tokens_file, token) < 0)
+	o.ntokens = bench_tokens_from(o.tokens_file, o.token_hex, &o.tokens);
+	if (o.ntokens < 0)
 		return 2;
 	/* Each slot holds at most one seat at a time, and slot i uses token
 	 * i mod count: say so when that exceeds the contract's default limit
@@ -1407,7 +1003,8 @@ int main(int argc, char **argv)
 				"8; give more tokens with --tokens)\n",
 			o.threads * o.window, o.ntokens,
 			(o.threads * o.window + o.ntokens - 1) / o.ntokens);
-	if (o.backend == BACKEND_UDP && resolve_udp(&o) < 0)
+	if (o.backend == BACKEND_UDP &&
+	    bench_endpoint_parse(o.target, TKT_DEFAULT_PORT, &o.udp) < 0)
 		goto out;
 	if (o.backend == BACKEND_REDIS && redis_prepare(&o) < 0)
 		goto out;
@@ -1438,9 +1035,9 @@ int main(int argc, char **argv)
 	}
 	if (started == o.threads) {
 		sleep_until(ws[0].measure_ns);
-		take_snap(&snap0, o.server_pid);
+		bench_cpu_read(&snap0, o.server_pid);
 		sleep_until(ws[0].end_ns);
-		take_snap(&snap1, o.server_pid);
+		bench_cpu_read(&snap1, o.server_pid);
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(ws[i].tid, NULL);
@@ -1473,7 +1070,4 @@ out:
 	free(ws);
 	free(o.tokens);
 	return rc;
-bad:
-	usage(stderr);
-	return 2;
 }

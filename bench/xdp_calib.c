@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <getopt.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -35,9 +34,14 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
+#include "bench/lib/hist.h"
+#include "bench/lib/msg.h"
+#include "bench/lib/opts.h"
+#include "bench/lib/proto.h"
 #include "bpf/seat_word.h" /* TKT_MAX_SEATS */
 #include "bpf/session_token.h"
 #include "bpf/ticket_maps.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/hex.h"
 #include "userspace/lib/wire_codec.h"
 
@@ -52,6 +56,7 @@
 #define L4_PAYLOAD_OFF (ETH_LEN + IP_LEN + UDP_LEN)
 
 enum calib_cmd { CMD_NONE, CMD_ATTACH, CMD_DETACH, CMD_TEST_RUN };
+enum xdp_mode { XDP_MODE_NATIVE, XDP_MODE_SKB };
 
 struct frame {
 	uint16_t len;
@@ -60,7 +65,8 @@ struct frame {
 
 struct calib_opts {
 	enum calib_cmd cmd;
-	const char *iface, *netns, *obj, *prog, *pin_root, *mode;
+	const char *iface, *netns, *obj, *prog, *pin_root;
+	int mode; /* enum xdp_mode */
 	bool force, bpf_stats;
 	long runs;
 	/* packet sources: raw frames, or the built-in protocol builder */
@@ -81,7 +87,7 @@ struct calib_opts {
 	uint32_t edge_hold_limit, edge_rl_rate, edge_rl_burst;
 	uint32_t edge_event, edge_nseats; /* events[edge_event]; 0 seats = none */
 	/* attach: stay, drain ring buffers, detach on exit */
-	unsigned serve_s;
+	uint32_t serve_s;
 	const char *tokens_out;
 };
 
@@ -93,106 +99,121 @@ static void on_stop(int sig)
 	stop_flag = 1;
 }
 
-static void usage(FILE *f)
+static int parse_edge_limits(const char *arg, void *settings)
 {
-	fprintf(f,
-		"usage:\n"
-		"  xdp_calib --attach --iface IF [--netns NS] --obj PATH --prog NAME\n"
-		"            [--mode native|skb] [--force]\n"
-		"  xdp_calib --detach --iface IF [--netns NS]\n"
-		"  xdp_calib --prog-test-run N --obj PATH --prog NAME [options]\n"
-		"object set-up:\n"
-		"  --set VAR=VALUE        write an integer global (.rodata/.data/.bss)\n"
-		"                         before load\n"
-		"  --map-update MAP=KEYHEX:VALHEX  after load (repeatable)\n"
-		"  --pin-root DIR         reuse maps pinned by name under DIR (a live\n"
-		"                         edge's tables!); default: private maps, no pins\n"
-		"  --bpf-stats            also report the kernel's run_time_ns/run_cnt\n"
-		"the real program's maps (bpf/ticket_maps.h), set after load:\n"
-		"  --edge-config PORT     config: key of --mint, clock offset, udp_port\n"
-		"  --edge-limits HOLD,RATE,BURST  hold limit (0 = 8), rate limit (0 = off)\n"
-		"  --edge-event E:N       events[E] = seats 0..N-1 at index 0, owned\n"
-		"attach only:\n"
-		"  --serve SECS           stay attached SECS (max %d) draining the ring\n"
-		"                         buffers, then detach (also on SIGINT/SIGTERM)\n"
-		"  --tokens-out FILE      write the tokens of --mint/--slots, one a line\n"
-		"packets (rotated, one bpf_prog_test_run per packet, repeat 1):\n"
-		"  --packet-hex HEX       a whole Ethernet frame (repeatable)\n"
-		"  or built from the UDP hold protocol:\n"
-		"  --token HEX32 | --tokens FILE | --mint K0HEX,K1HEX [--slots A-B]\n"
-		"                         [--token-ttl SECS]   (mint with bpf/session_token.h)\n"
-		"  --event E (1)  --seats A-B (0-1023)  --mix OP[,OP...] (hold,release)\n"
-		"  --hold-secs S (0)  --dport P (7000)  --src-ip A  --dst-ip A\n"
-		"                         (10.79.0.1 -> 10.79.0.2)\n",
-		MAX_SERVE_S);
-}
+	struct calib_opts *o = settings;
+	unsigned long a, b, c;
+	char extra;
 
-/* ---- small parsers ---------------------------------------------------- */
-
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
+	if (sscanf(arg, "%lu,%lu,%lu%c", &a, &b, &c, &extra) != 3 ||
+	    a > UINT32_MAX || b > UINT32_MAX || c > UINT32_MAX)
 		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
+	o->edge_hold_limit = (uint32_t)a;
+	o->edge_rl_rate = (uint32_t)b;
+	o->edge_rl_burst = (uint32_t)c;
 	return 0;
 }
 
-static int parse_range(const char *s, uint32_t *lo, uint32_t *hi)
+static int parse_edge_event(const char *arg, void *settings)
 {
-	char buf[64], *dash;
-	unsigned long a, b;
+	struct calib_opts *o = settings;
+	unsigned long e, n;
+	char extra;
 
-	if (strlen(s) >= sizeof(buf))
+	if (sscanf(arg, "%lu:%lu%c", &e, &n, &extra) != 2 || e > UINT32_MAX ||
+	    n == 0 || n > TKT_MAX_SEATS)
 		return -1;
-	strcpy(buf, s);
-	dash = strchr(buf, '-');
-	if (dash)
-		*dash = '\0';
-	if (parse_ulong(buf, UINT32_MAX, &a) < 0)
-		return -1;
-	b = a;
-	if (dash && parse_ulong(dash + 1, UINT32_MAX, &b) < 0)
-		return -1;
-	if (b < a)
-		return -1;
-	*lo = (uint32_t)a;
-	*hi = (uint32_t)b;
+	o->edge_event = (uint32_t)e;
+	o->edge_nseats = (uint32_t)n;
 	return 0;
 }
 
-/* Parses "hold,release,..." into ops[]; returns the count or -1. */
-static int parse_mix(const char *mix, uint8_t *ops, int cap)
-{
-	char buf[128], *save = NULL, *tok;
-	int n = 0;
 
-	if (strlen(mix) >= sizeof(buf))
-		return -1;
-	strcpy(buf, mix);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		int op = tkt_op_from_name(tok);
+#define BENCH_OPTS_TYPE struct calib_opts
 
-		if (op < 0 || n >= cap)
-			return -1;
-		ops[n++] = (uint8_t)op;
-	}
-	return n > 0 ? n : -1;
-}
+static const char *const xdp_modes[] = {"native", "skb", NULL};
 
+static const char usage[] =
+	"usage:\n"
+	"  xdp_calib --attach --iface IF [--netns NS] --obj PATH --prog NAME\n"
+	"            [--mode native|skb] [--force]\n"
+	"  xdp_calib --detach --iface IF [--netns NS]\n"
+	"  xdp_calib --prog-test-run N --obj PATH --prog NAME [options]";
+
+static const struct bench_opt options[] = {
+	BOPT(SET, "attach", cmd, .lo = CMD_ATTACH,
+	     .help = "attach --obj's --prog to --iface"),
+	BOPT(SET, "detach", cmd, .lo = CMD_DETACH,
+	     .help = "detach what is attached to --iface"),
+	BOPT(LONG, "prog-test-run", runs, .lo = 1, .hi = MAX_TEST_RUNS,
+	     .arg = "N", .help = "N bpf_prog_test_run of --prog, one a packet"),
+	BOPT(STR, "iface", iface, .arg = "IF", .help = "the interface"),
+	BOPT(STR, "netns", netns, .arg = "NS",
+	     .help = "the interface lives in /run/netns/NS"),
+	BOPT(STR, "obj", obj, .arg = "PATH", .help = "the BPF object"),
+	BOPT(STR, "prog", prog, .arg = "NAME", .help = "its XDP program"),
+	BOPT(CHOICE, "mode", mode, .choices = xdp_modes, .def = "native",
+	     .help = "attach mode"),
+	BOPT(FLAG, "force", force, .help = "replace a program already attached"),
+	BENCH_OPT_HEADING("object set-up:"),
+	BOPT2(LIST, "set", sets, n_sets, .hi = MAX_SETS, .arg = "VAR=VALUE",
+	      .help = "write an integer global (.rodata/.data/.bss)\n"
+		      "before load (repeatable)"),
+	BOPT2(LIST, "map-update", map_updates, n_map_updates, .hi = MAX_SETS,
+	      .arg = "MAP=KEYHEX:VALHEX", .help = "after load (repeatable)"),
+	BOPT(STR, "pin-root", pin_root, .arg = "DIR",
+	     .help = "reuse maps pinned by name under DIR (a live\n"
+		     "edge's tables!); default: private maps, no pins"),
+	BOPT(FLAG, "bpf-stats", bpf_stats,
+	     .help = "also report the kernel's run_time_ns/run_cnt"),
+	BENCH_OPT_HEADING("the real program's maps (bpf/ticket_maps.h), set "
+			  "after load:"),
+	BOPT(U16, "edge-config", edge_port, .lo = 1, .hi = UINT16_MAX,
+	     .arg = "PORT", .help = "config: key of --mint, clock offset, udp_port"),
+	BOPT(FUNC, "edge-limits", edge_hold_limit, .parse = parse_edge_limits,
+	     .arg = "HOLD,RATE,BURST",
+	     .help = "hold limit (0 = 8), rate limit (0 = off)"),
+	BOPT(FUNC, "edge-event", edge_event, .parse = parse_edge_event,
+	     .arg = "E:N", .help = "events[E] = seats 0..N-1 at index 0, owned"),
+	BENCH_OPT_HEADING("attach only:"),
+	BOPT(U32, "serve", serve_s, .lo = 1, .hi = MAX_SERVE_S, .arg = "SECS",
+	     .help = "stay attached SECS draining the ring buffers,\n"
+		     "then detach (also on SIGINT/SIGTERM)"),
+	BOPT(STR, "tokens-out", tokens_out, .arg = "FILE",
+	     .help = "write the tokens of --mint/--slots, one a line"),
+	BENCH_OPT_HEADING("packets (rotated, one bpf_prog_test_run per packet, "
+			  "repeat 1):"),
+	BOPT2(LIST, "packet-hex", packet_hex, n_packet_hex, .hi = MAX_SETS,
+	      .arg = "HEX", .help = "a whole Ethernet frame (repeatable)"),
+	BENCH_OPT_HEADING("  or built from the UDP hold protocol:"),
+	BOPT(STR, "token", token_hex, .arg = "HEX32",
+	     .help = "one token for every packet"),
+	BOPT_TOKENS(tokens_file, ""),
+	BOPT(STR, "mint", mint, .arg = "K0HEX,K1HEX",
+	     .help = "mint tokens with bpf/session_token.h"),
+	BOPT2(RANGE, "slots", slot_lo, slot_hi, .arg = "A-B", .def = "1-1",
+	      .help = "--mint: session slots"),
+	BOPT(U32, "token-ttl", token_ttl, .lo = 0, .hi = 86400 * 365,
+	     .arg = "SECS", .def = "3600", .help = "--mint: lifetime"),
+	BOPT_EVENT(event),
+	BOPT_SEATS(seat_lo, seat_hi, "0-1023", "seats"),
+	BOPT(STR, "mix", mix, .arg = "OP[,OP...]", .def = "hold,release",
+	     .help = "op cycle per seat"),
+	BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = UINT16_MAX, .arg = "S",
+	     .help = "hold seconds (default 0)"),
+	BOPT(U16, "dport", dport, .lo = 1, .hi = UINT16_MAX, .arg = "P",
+	     .def = "7000", .help = "UDP destination port"),
+	BOPT(STR, "src-ip", src_ip, .arg = "A", .def = "10.79.0.1",
+	     .help = "IPv4 source"),
+	BOPT(STR, "dst-ip", dst_ip, .arg = "A", .def = "10.79.0.2",
+	     .help = "IPv4 destination"),
+	BENCH_OPTS_END,
+};
+
+/* CLOCK_MONOTONIC, signed for differences */
 static int64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)tkt_mono_ns();
 }
 
 /* ---- network namespace and attach ----------------------------------- */
@@ -506,51 +527,6 @@ static void build_frame(struct frame *f, const struct calib_opts *o,
 	f->len = L4_PAYLOAD_OFF + TKT_REQ_LEN;
 }
 
-static int load_tokens_file(const char *path, uint8_t (**out)[TKT_TOKEN_LEN])
-{
-	uint8_t(*toks)[TKT_TOKEN_LEN] = NULL;
-	char line[256];
-	int n = 0, cap = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f) {
-		fprintf(stderr, "xdp_calib: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, " \t\r\n")] = '\0';
-		if (!line[0] || line[0] == '#')
-			continue;
-		if (n == cap) {
-			void *grown;
-
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(toks, (size_t)cap * TKT_TOKEN_LEN);
-			if (!grown)
-				goto fail;
-			toks = grown;
-		}
-		if (tkt_token_from_hex(line, toks[n]) < 0) {
-			fprintf(stderr, "xdp_calib: %s: bad token '%s'\n",
-				path, line);
-			goto fail;
-		}
-		n++;
-	}
-	fclose(f);
-	if (n == 0) {
-		fprintf(stderr, "xdp_calib: %s has no tokens\n", path);
-		free(toks);
-		return -1;
-	}
-	*out = toks;
-	return n;
-fail:
-	fclose(f);
-	free(toks);
-	return -1;
-}
-
 /* Parses "K0HEX,K1HEX": the two u64 halves of struct tkt_token_key. */
 static int parse_mint_key(const char *keyspec, struct tkt_token_key *key)
 {
@@ -614,23 +590,10 @@ static int mint_tokens(const char *keyspec, uint32_t lo, uint32_t hi,
 static int prepare_tokens(const struct calib_opts *o,
 			  uint8_t (**out)[TKT_TOKEN_LEN])
 {
-	uint8_t(*toks)[TKT_TOKEN_LEN];
-
-	if (o->tokens_file)
-		return load_tokens_file(o->tokens_file, out);
-	if (o->mint)
+	if (!o->tokens_file && o->mint)
 		return mint_tokens(o->mint, o->slot_lo, o->slot_hi,
 				   o->token_ttl, out);
-	toks = calloc(1, TKT_TOKEN_LEN);
-	if (!toks)
-		return -1;
-	if (o->token_hex && tkt_token_from_hex(o->token_hex, toks[0]) < 0) {
-		fprintf(stderr, "xdp_calib: --token is 32 hex\n");
-		free(toks);
-		return -1;
-	}
-	*out = toks;
-	return 1;
+	return bench_tokens_from(o->tokens_file, o->token_hex, out);
 }
 
 static int write_tokens(const char *path, uint8_t (*toks)[TKT_TOKEN_LEN],
@@ -788,7 +751,7 @@ static int build_packets(const struct calib_opts *o, struct frame **out)
 		fprintf(stderr, "xdp_calib: --src-ip/--dst-ip are IPv4\n");
 		return -1;
 	}
-	nops = parse_mix(o->mix, ops, (int)sizeof(ops));
+	nops = bench_parse_mix(o->mix, ops, (int)sizeof(ops));
 	if (nops < 0) {
 		fprintf(stderr, "xdp_calib: bad --mix '%s'\n", o->mix);
 		return -1;
@@ -841,7 +804,7 @@ static int cmd_attach(const struct calib_opts *o)
 	struct ring_buffer *rb = NULL;
 	uint8_t(*toks)[TKT_TOKEN_LEN] = NULL;
 	uint32_t flags = 0, mode_flags, id = 0;
-	bool skb = o->mode && strcmp(o->mode, "skb") == 0;
+	bool skb = o->mode == XDP_MODE_SKB;
 	long records = 0;
 	int ifindex, err, ret = 1;
 
@@ -924,42 +887,11 @@ out:
 
 /* ---- prog_test_run ----------------------------------------------------- */
 
-static int cmp_u32(const void *a, const void *b)
+/* ns per run: "name":{mean, min, percentiles, max} */
+static void print_dist(const char *name, const struct bench_hist *h)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct dist {
-	double mean;
-	uint32_t min, p10, median, p90, p99, max;
-};
-
-static struct dist summarize(uint32_t *v, long n)
-{
-	struct dist d = {0};
-	double sum = 0;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_u32);
-	for (long i = 0; i < n; i++)
-		sum += v[i];
-	d.mean = sum / (double)n;
-	d.min = v[0];
-	d.p10 = v[n / 10];
-	d.median = v[n / 2];
-	d.p90 = v[n * 9 / 10];
-	d.p99 = v[n * 99 / 100];
-	d.max = v[n - 1];
-	return d;
-}
-
-static void print_dist(const char *name, const struct dist *d)
-{
-	printf("\"%s\":{\"mean\":%.2f,\"min\":%u,\"p10\":%u,\"median\":%u,"
-	       "\"p90\":%u,\"p99\":%u,\"max\":%u}",
-	       name, d->mean, d->min, d->p10, d->median, d->p90, d->p99,
-	       d->max);
+	bench_hist_json(stdout, name, h, "mean,min,p10,median,p90,p99,max", 1,
+			2);
 }
 
 /* A one-instruction program that returns XDP_PASS: what a test run costs
@@ -991,7 +923,7 @@ static int cmd_test_run(const struct calib_opts *o)
 	struct bpf_program *prog;
 	struct bpf_object *obj;
 	struct frame *frames = NULL;
-	uint32_t *dur = NULL, *base = NULL;
+	struct bench_hist *dur = NULL, *base = NULL; /* ns per run */
 	long actions[6] = {0}, status[TKT_STATUS_COUNT] = {0};
 	long no_reply = 0, records = 0, failures = 0;
 	struct bpf_prog_info info0, info1;
@@ -1027,8 +959,8 @@ static int cmd_test_run(const struct calib_opts *o)
 			fprintf(stderr, "xdp_calib: bpf_enable_stats: %s\n",
 				strerror(errno));
 	}
-	dur = calloc((size_t)o->runs, sizeof(*dur));
-	base = calloc((size_t)o->runs, sizeof(*base));
+	dur = calloc(1, sizeof(*dur));
+	base = calloc(1, sizeof(*base));
 	if (!dur || !base)
 		goto out;
 	memset(&info0, 0, sizeof(info0));
@@ -1055,11 +987,10 @@ static int cmd_test_run(const struct calib_opts *o)
 			if (failures++ == 0)
 				fprintf(stderr, "xdp_calib: test run: %s\n",
 					strerror(errno));
-			base[i] = dur[i] = 0;
 			continue;
 		}
-		base[i] = e.duration;
-		dur[i] = t.duration;
+		bench_hist_add(base, e.duration);
+		bench_hist_add(dur, t.duration);
 		actions[t.retval < 5 ? t.retval : 5]++;
 		if (t.data_size_out >= L4_PAYLOAD_OFF &&
 		    tkt_parse_reply(out + L4_PAYLOAD_OFF,
@@ -1079,8 +1010,6 @@ static int cmd_test_run(const struct calib_opts *o)
 	bpf_obj_get_info_by_fd(prog_fd, &info1, &ilen);
 
 	{
-		struct dist dp = summarize(dur, o->runs);
-		struct dist db = summarize(base, o->runs);
 		bool first = true;
 
 		printf("{\"tool\":\"xdp_calib\",\"mode\":\"prog_test_run\","
@@ -1088,12 +1017,13 @@ static int cmd_test_run(const struct calib_opts *o)
 		       "\"packets\":%d,\"frame_len\":%u,\"failures\":%ld,",
 		       o->obj, o->prog, o->runs, nframes, frames[0].len,
 		       failures);
-		print_dist("ns_per_run", &dp);
+		print_dist("ns_per_run", dur);
 		printf(",");
-		print_dist("empty_prog_ns_per_run", &db);
+		print_dist("empty_prog_ns_per_run", base);
 		printf(",\"net_ns_per_run\":{\"median\":%.1f,\"mean\":%.2f}",
-		       (double)dp.median - (double)db.median,
-		       dp.mean - db.mean);
+		       (double)bench_hist_percentile(dur, 0.5) -
+			       (double)bench_hist_percentile(base, 0.5),
+		       bench_hist_mean(dur) - bench_hist_mean(base));
 		if (stats_fd >= 0 && info1.run_cnt > info0.run_cnt)
 			printf(",\"bpf_stats\":{\"run_cnt\":%llu,"
 			       "\"run_time_ns\":%llu,\"ns_per_run\":%.2f}",
@@ -1140,204 +1070,16 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum {
-		O_ATTACH = 256, O_DETACH, O_TESTRUN, O_IFACE, O_NETNS, O_OBJ,
-		O_PROG, O_MODE, O_FORCE, O_PINROOT, O_STATS, O_PKTHEX, O_TOKEN,
-		O_TOKENS, O_MINT, O_SLOTS, O_TTL, O_EVENT, O_SEATS, O_MIX,
-		O_HOLD, O_DPORT, O_SRC, O_DST, O_SET, O_MAPUPD, O_EDGE_CFG,
-		O_EDGE_LIMITS, O_EDGE_EVENT, O_SERVE, O_TOKENS_OUT,
-	};
-	static const struct option longopts[] = {
-		{"attach", no_argument, NULL, O_ATTACH},
-		{"detach", no_argument, NULL, O_DETACH},
-		{"prog-test-run", required_argument, NULL, O_TESTRUN},
-		{"iface", required_argument, NULL, O_IFACE},
-		{"netns", required_argument, NULL, O_NETNS},
-		{"obj", required_argument, NULL, O_OBJ},
-		{"prog", required_argument, NULL, O_PROG},
-		{"mode", required_argument, NULL, O_MODE},
-		{"force", no_argument, NULL, O_FORCE},
-		{"pin-root", required_argument, NULL, O_PINROOT},
-		{"bpf-stats", no_argument, NULL, O_STATS},
-		{"packet-hex", required_argument, NULL, O_PKTHEX},
-		{"token", required_argument, NULL, O_TOKEN},
-		{"tokens", required_argument, NULL, O_TOKENS},
-		{"mint", required_argument, NULL, O_MINT},
-		{"slots", required_argument, NULL, O_SLOTS},
-		{"token-ttl", required_argument, NULL, O_TTL},
-		{"event", required_argument, NULL, O_EVENT},
-		{"seats", required_argument, NULL, O_SEATS},
-		{"mix", required_argument, NULL, O_MIX},
-		{"hold-secs", required_argument, NULL, O_HOLD},
-		{"dport", required_argument, NULL, O_DPORT},
-		{"src-ip", required_argument, NULL, O_SRC},
-		{"dst-ip", required_argument, NULL, O_DST},
-		{"set", required_argument, NULL, O_SET},
-		{"map-update", required_argument, NULL, O_MAPUPD},
-		{"edge-config", required_argument, NULL, O_EDGE_CFG},
-		{"edge-limits", required_argument, NULL, O_EDGE_LIMITS},
-		{"edge-event", required_argument, NULL, O_EDGE_EVENT},
-		{"serve", required_argument, NULL, O_SERVE},
-		{"tokens-out", required_argument, NULL, O_TOKENS_OUT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct calib_opts o = {
-		.slot_lo = 1, .slot_hi = 1, .token_ttl = 3600, .event = 1,
-		.seat_lo = 0, .seat_hi = 1023, .dport = TKT_DEFAULT_PORT,
-		.mix = "hold,release", .src_ip = "10.79.0.1",
-		.dst_ip = "10.79.0.2",
-	};
-	unsigned long v;
-	int c;
+	struct calib_opts o = {0}; /* the defaults are in options[] */
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_ATTACH:
-			o.cmd = CMD_ATTACH;
-			break;
-		case O_DETACH:
-			o.cmd = CMD_DETACH;
-			break;
-		case O_TESTRUN:
-			if (parse_ulong(optarg, MAX_TEST_RUNS, &v) < 0 || !v)
-				goto bad;
-			o.cmd = CMD_TEST_RUN;
-			o.runs = (long)v;
-			break;
-		case O_IFACE:
-			o.iface = optarg;
-			break;
-		case O_NETNS:
-			o.netns = optarg;
-			break;
-		case O_OBJ:
-			o.obj = optarg;
-			break;
-		case O_PROG:
-			o.prog = optarg;
-			break;
-		case O_MODE:
-			if (strcmp(optarg, "native") && strcmp(optarg, "skb"))
-				goto bad;
-			o.mode = optarg;
-			break;
-		case O_FORCE:
-			o.force = true;
-			break;
-		case O_PINROOT:
-			o.pin_root = optarg;
-			break;
-		case O_STATS:
-			o.bpf_stats = true;
-			break;
-		case O_PKTHEX:
-			if (o.n_packet_hex == MAX_SETS)
-				goto bad;
-			o.packet_hex[o.n_packet_hex++] = optarg;
-			break;
-		case O_TOKEN:
-			o.token_hex = optarg;
-			break;
-		case O_TOKENS:
-			o.tokens_file = optarg;
-			break;
-		case O_MINT:
-			o.mint = optarg;
-			break;
-		case O_SLOTS:
-			if (parse_range(optarg, &o.slot_lo, &o.slot_hi) < 0)
-				goto bad;
-			break;
-		case O_TTL:
-			if (parse_ulong(optarg, 86400 * 365, &v) < 0)
-				goto bad;
-			o.token_ttl = (uint32_t)v;
-			break;
-		case O_EVENT:
-			if (parse_ulong(optarg, UINT32_MAX, &v) < 0)
-				goto bad;
-			o.event = (uint32_t)v;
-			break;
-		case O_SEATS:
-			if (parse_range(optarg, &o.seat_lo, &o.seat_hi) < 0)
-				goto bad;
-			break;
-		case O_MIX:
-			o.mix = optarg;
-			break;
-		case O_HOLD:
-			if (parse_ulong(optarg, UINT16_MAX, &v) < 0)
-				goto bad;
-			o.hold_secs = (uint16_t)v;
-			break;
-		case O_DPORT:
-			if (parse_ulong(optarg, UINT16_MAX, &v) < 0 || !v)
-				goto bad;
-			o.dport = (uint16_t)v;
-			break;
-		case O_SRC:
-			o.src_ip = optarg;
-			break;
-		case O_DST:
-			o.dst_ip = optarg;
-			break;
-		case O_SET:
-			if (o.n_sets == MAX_SETS)
-				goto bad;
-			o.sets[o.n_sets++] = optarg;
-			break;
-		case O_MAPUPD:
-			if (o.n_map_updates == MAX_SETS)
-				goto bad;
-			o.map_updates[o.n_map_updates++] = optarg;
-			break;
-		case O_EDGE_CFG:
-			if (parse_ulong(optarg, UINT16_MAX, &v) < 0 || !v)
-				goto bad;
-			o.edge_port = (uint16_t)v;
-			break;
-		case O_EDGE_LIMITS: {
-			unsigned long a, b, c2;
-			char extra;
-
-			if (sscanf(optarg, "%lu,%lu,%lu%c", &a, &b, &c2,
-				   &extra) != 3 ||
-			    a > UINT32_MAX || b > UINT32_MAX || c2 > UINT32_MAX)
-				goto bad;
-			o.edge_hold_limit = (uint32_t)a;
-			o.edge_rl_rate = (uint32_t)b;
-			o.edge_rl_burst = (uint32_t)c2;
-			break;
-		}
-		case O_EDGE_EVENT: {
-			unsigned long e, n;
-			char extra;
-
-			if (sscanf(optarg, "%lu:%lu%c", &e, &n, &extra) != 2 ||
-			    e > UINT32_MAX || n == 0 || n > TKT_MAX_SEATS)
-				goto bad;
-			o.edge_event = (uint32_t)e;
-			o.edge_nseats = (uint32_t)n;
-			break;
-		}
-		case O_SERVE:
-			if (parse_ulong(optarg, MAX_SERVE_S, &v) < 0 || !v)
-				goto bad;
-			o.serve_s = (unsigned)v;
-			break;
-		case O_TOKENS_OUT:
-			o.tokens_out = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			goto bad;
-		}
+	bench_prog = "xdp_calib";
+	bench_opts_parse(options, &o, usage, argc, argv);
+	if (o.runs && o.cmd != CMD_NONE) {
+		bench_err("one of --attach, --detach and --prog-test-run");
+		return 2;
 	}
-	if (optind != argc)
-		goto bad;
+	if (o.runs)
+		o.cmd = CMD_TEST_RUN;
 	switch (o.cmd) {
 	case CMD_ATTACH:
 		if (!o.iface || !o.obj || !o.prog)
@@ -1355,6 +1097,7 @@ int main(int argc, char **argv)
 		break;
 	}
 bad:
-	usage(stderr);
+	bench_err("missing options");
+	fprintf(stderr, "%s\n(xdp_calib --help lists the options)\n", usage);
 	return 2;
 }

@@ -20,7 +20,9 @@
 # TKD_KAFKA_CONTROLLER_PORT (9124), TKD_HTTP_PORT (18300), TKD_SOCKET_ADDR
 # (127.0.0.1), TKD_SOCKET_PORT (17300), TKD_PIN_DIR (/sys/fs/bpf/ticket-bench).
 # Uses from run_bench.sh when present: BUILD, WORK, SEATS, MAX_T, WINDOW,
-# TKB_NS, TKB_NS_IF, TKB_HOST_IF, TKB_NS_IP, tkb_peer_accepts_xdp_tx.
+# TKB_NS, TKB_NS_IF, TKB_HOST_IF, TKB_NS_IP, tkb_peer_accepts_xdp_tx; its
+# log() and the helpers of bench/lib/common.sh (port_busy, svc_pid,
+# stop_pid).
 
 TKD_RUN_DIR=${TKD_RUN_DIR:-/tmp/tkbench-svc}
 TKD_REDIS_PORT=${TKD_REDIS_PORT:-6396}
@@ -85,11 +87,7 @@ tkd_services_down() {
 	TKD_SERVICES_STARTED=
 }
 
-tkd_redis_pid() {
-	tr -dc '0-9' <"$TKD_RUN_DIR/pids/redis.pid" 2>/dev/null || true
-}
-
-tkd_port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+tkd_redis_pid() { RUN_DIR=$TKD_RUN_DIR svc_pid redis; }
 
 # Waits up to $1 s for GET /readyz 200; prints its body.
 tkd_wait_ready() {
@@ -117,7 +115,7 @@ tkd_launch() {
 	local path=$1 ready
 	shift
 	tkd_stop
-	if tkd_port_busy "$TKD_HTTP_PORT"; then
+	if port_busy "$TKD_HTTP_PORT"; then
 		tkd_log "port $TKD_HTTP_PORT is in use by something else (TKD_HTTP_PORT)"
 		return 1
 	fi
@@ -156,17 +154,7 @@ tkd_launch() {
 
 # Stops ticketd by pid: SIGTERM, up to 20 s, then SIGKILL.
 tkd_stop() {
-	[ -n "$TKD_PID" ] || return 0
-	kill -TERM "$TKD_PID" 2>/dev/null || true
-	for _ in $(seq 1 200); do
-		kill -0 "$TKD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$TKD_PID" 2>/dev/null; then
-		tkd_log "ticketd (pid $TKD_PID) did not stop in 20 s: SIGKILL"
-		kill -KILL "$TKD_PID" 2>/dev/null || true
-	fi
-	wait "$TKD_PID" 2>/dev/null || true
+	stop_pid "$TKD_PID" "ticketd (pid $TKD_PID)" 200
 	TKD_PID=
 }
 

@@ -1,0 +1,133 @@
+# shellcheck shell=bash
+# bench/lib/common.sh: what the benchmark scripts share. Sourced by
+# bench/run_bench.sh, rest_bench.sh, orders_bench.sh, sse_bench.sh and
+# bench/hooks/ticketd_common.sh (more than once does no harm: it sets ROOT
+# and BUILD, moves to ROOT and defines functions). The script defines log()
+# ("[its name] message" on stderr); die() uses it.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+
+die() {
+	log "error: $*"
+	exit 1
+}
+
+int_in() { # value lo hi
+	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The pid of a service of infra/services.sh under RUN_DIR, or nothing.
+svc_pid() { tr -dc '0-9' <"$RUN_DIR/pids/$1.pid" 2>/dev/null || true; }
+
+mariadb_q() { # sql, against MARIADB_PORT
+	timeout 60 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -pticket -N -B ticketing -e "$1"
+}
+
+# Stops a child of ours: SIGTERM, at most tenths/10 seconds of waiting
+# (default 10 s), then SIGKILL. Args: pid name [tenths].
+stop_pid() {
+	local pid=$1 tenths=${3:-100} i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < tenths; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$2 did not stop in $((tenths / 10)) s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# The ticketd a benchmark started (TICKETD_PID), if any.
+stop_ticketd() {
+	stop_pid "${TICKETD_PID:-}" ticketd
+	TICKETD_PID=
+}
+
+# Waits until url answers 200, at most seconds; gives up early when the
+# server (pid) exits, then shows the end of its log when one is named.
+# Args: url seconds [pid name [log]].
+wait_http() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+			log "$4 exited${5:+; its log:}"
+			[ -n "${5:-}" ] && tail -n 20 "$5" >&2
+			return 1
+		fi
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Busy share of all CPUs over one second while nothing of ours runs: other
+# work on the machine skews every figure, so the reports carry it.
+background_busy_pct() {
+	local a b
+	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
+		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
+		if (total > 0) pct=100*busy/total; printf "%.1f", pct}'
+}
+
+# The machine, as the reports describe it; its core count under the key $1.
+bench_machine_json() {
+	jq -n --arg host "$(hostname)" --arg kernel "$(uname -r)" \
+		--arg cpu "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" \
+		--argjson cores "$(nproc)" --arg key "$1" \
+		--argjson mem_mb "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
+		--arg os "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')" \
+		'{host: $host, kernel: $kernel, cpu: $cpu, ($key): $cores,
+		  mem_mb: $mem_mb, os: $os}'
+}
+
+redis_version() { redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'; }
+
+# The back ends of infra/services.sh (Redis, MariaDB, Kafka) under RUN_DIR,
+# on the ports of the environment; one retry after a stop. From the first
+# try on, SERVICES_STARTED says that bench_services_down is due.
+bench_services_up() {
+	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
+	SERVICES_STARTED=1
+	if ! timeout 300 bash infra/services.sh start >&2; then
+		log "infra/services.sh start failed; one retry after a stop"
+		timeout 180 bash infra/services.sh stop >&2 || true
+		timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed twice"
+	fi
+}
+
+bench_services_down() {
+	[ -n "${SERVICES_STARTED:-}" ] || return 0
+	log "stopping the services under $RUN_DIR"
+	timeout 180 bash infra/services.sh stop >&2 || log "infra/services.sh stop failed"
+}
+
+# /run/tkbench.lock: one timed benchmark on the machine at a time. Not
+# taken again when bench/run_bench.sh holds it on fd 9 for us, or with
+# TKB_LOCK_HELD=1. Waits at most LOCK_WAIT seconds; sets LOCKED.
+take_lock() {
+	if [ "${TKB_LOCK_HELD:-}" = 1 ] ||
+		[ "$(readlink "/proc/$$/fd/9" 2>/dev/null)" = /run/tkbench.lock ]; then
+		return 0
+	fi
+	exec 8>/run/tkbench.lock
+	log "waiting (at most ${LOCK_WAIT}s) for /run/tkbench.lock: no other benchmark while we measure"
+	flock -w "$LOCK_WAIT" 8 || die "another benchmark held /run/tkbench.lock for ${LOCK_WAIT}s"
+	LOCKED=1
+}
+
+release_lock() {
+	[ -n "${LOCKED:-}" ] || return 0
+	flock -u 8
+	exec 8>&-
+	LOCKED=
+}
