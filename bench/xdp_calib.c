@@ -567,20 +567,8 @@ static int mint_tokens(const char *keyspec, uint32_t lo, uint32_t hi,
 	toks = calloc((size_t)n, TKT_TOKEN_LEN);
 	if (!toks)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		uint32_t slot = lo + (uint32_t)i;
-		uint8_t *t = toks[i];
-
-		t[0] = (uint8_t)(slot >> 24);
-		t[1] = (uint8_t)(slot >> 16);
-		t[2] = (uint8_t)(slot >> 8);
-		t[3] = (uint8_t)slot;
-		t[4] = (uint8_t)(expiry >> 24);
-		t[5] = (uint8_t)(expiry >> 16);
-		t[6] = (uint8_t)(expiry >> 8);
-		t[7] = (uint8_t)expiry;
-		tkt_token_tag(&key, t, t + TKT_SESSION_ID_LEN);
-	}
+	for (int i = 0; i < n; i++)
+		tkt_token_mint(&key, lo + (uint32_t)i, expiry, toks[i]);
 	*out = toks;
 	return n;
 }

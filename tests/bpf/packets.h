@@ -42,15 +42,6 @@ static inline uint64_t pkt_real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* A token for slot with the given expiry (Unix seconds). Only
- * tests/unit/test_udp_door.c still calls this; new code calls
- * tkt_token_mint, and this goes once that test does too. */
-static inline void pkt_token(const struct tkt_token_key *key, uint32_t slot,
-			     uint32_t expiry, uint8_t tok[16])
-{
-	tkt_token_mint(key, slot, expiry, tok);
-}
-
 static inline void pkt_req(struct tkt_req *r, uint8_t op, uint32_t req_id,
 			   uint32_t event, uint32_t seat, const uint8_t tok[16],
 			   uint16_t secs)

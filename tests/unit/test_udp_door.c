@@ -109,7 +109,7 @@ static int teardown(void **state)
 
 static void token(uint32_t slot, int32_t life, uint8_t tok[16])
 {
-	pkt_token(&key, slot, (uint32_t)(time(NULL) + life), tok);
+	tkt_token_mint(&key, slot, (uint32_t)(time(NULL) + life), tok);
 }
 
 /* Sends len bytes of req; returns the reply length (-1: none came). */
