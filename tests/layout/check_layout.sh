@@ -50,7 +50,7 @@ allowed() {
 	paymentd) echo "lib" ;;
 	ticketctl) echo "bpf lib" ;;
 	bench) echo "bpf lib generated" ;;
-	tests) echo "bpf lib api ticketd paymentd generated" ;;
+	tests) echo "bpf lib api ticketd paymentd bench generated" ;;
 	*) echo "" ;;
 	esac
 }
