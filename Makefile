@@ -74,6 +74,12 @@ objs = $(patsubst %.c,$(BUILD)/$(1)obj/%.o,$(2))
 
 # Links a test or tool: its .c sources and archives from the prerequisites,
 # then EXTRA_LDLIBS. Sanitizer flavours add their flags through FLAVOUR_CFLAGS.
+# Archives the prerequisites into a static library.
+define archive
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+endef
+
 define link_c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(FLAVOUR_CFLAGS) $(EXTRA_CFLAGS) $(filter %.c,$^) -o $@ \

@@ -13,11 +13,9 @@ $(API_OBJS) $(API_OBJS_ASAN): private EXTRA_CFLAGS := $(API_CFLAGS)
 ALL_OBJS += $(API_OBJS) $(API_OBJS_ASAN)
 
 $(LIBAPI): $(API_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 $(LIBAPI_ASAN): $(API_OBJS_ASAN)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 
 API_TEST := $(BUILD)/tests/unit/test_http_util
 API_TEST_ASAN := $(BUILD)/asan/tests/unit/test_http_util

@@ -31,11 +31,9 @@ LIBBENCH_OBJS_ASAN := $(call objs,asan/,$(LIBBENCH_SRCS))
 ALL_OBJS += $(LIBBENCH_OBJS) $(LIBBENCH_OBJS_ASAN)
 
 $(LIBBENCH): $(LIBBENCH_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 $(LIBBENCH_ASAN): $(LIBBENCH_OBJS_ASAN)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 
 BENCH_UNIT := test_bench_hist
 BENCH_TESTS := $(addprefix $(BUILD)/tests/unit/,$(BENCH_UNIT))

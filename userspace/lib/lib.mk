@@ -16,14 +16,11 @@ $(LIBTKT_OBJS) $(LIBTKT_OBJS_ASAN) $(LIBTKT_OBJS_TSAN): private EXTRA_CFLAGS := 
 ALL_OBJS += $(LIBTKT_OBJS) $(LIBTKT_OBJS_ASAN) $(LIBTKT_OBJS_TSAN)
 
 $(LIBTKT): $(LIBTKT_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 $(LIBTKT_ASAN): $(LIBTKT_OBJS_ASAN)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 $(LIBTKT_TSAN): $(LIBTKT_OBJS_TSAN)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 
 # ---- unit tests: plain, ASan + UBSan, and TSan for the threaded door ----
 

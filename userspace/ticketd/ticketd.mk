@@ -48,11 +48,9 @@ $(TICKETD): $(TICKETD_OBJS) $(LIBAPI) $(LIBTKT)
 $(TICKETD): private EXTRA_LDLIBS := $(TICKETD_LINK)
 
 $(LIBTICKETD): $(filter-out %/main.o,$(TICKETD_OBJS))
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 $(LIBTICKETD_ASAN): $(filter-out %/main.o,$(TICKETD_OBJS_ASAN))
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
+	$(archive)
 
 # ---- unit tests ----
 TICKETD_UNIT := test_config test_sessions
