@@ -295,7 +295,8 @@ const char *http_deferred_trace_id(const struct http_deferred *d)
 	return d->ctx->trace_id;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
 

@@ -6,7 +6,8 @@
 
 const char *bench_prog = "bench";
 
-static void vmsg(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void vmsg(const char *fmt,
+							     va_list ap)
 {
 	fprintf(stderr, "%s: ", bench_prog);
 	vfprintf(stderr, fmt, ap);
