@@ -91,17 +91,6 @@ static const struct settings_spec spec = {
 	.n = sizeof(settings) / sizeof(settings[0]),
 };
 
-int config_set(struct config *cfg, const char *name, const char *value,
-	       char *err, size_t errlen)
-{
-	return settings_set(&spec, cfg, name, value, err, errlen);
-}
-
-void config_print_help(FILE *out, const char *prog)
-{
-	settings_print_help(&spec, out, prog);
-}
-
 enum config_result config_load(struct config *cfg, int argc, char **argv,
 			       char *err, size_t errlen)
 {

@@ -73,10 +73,4 @@ enum config_result {
 enum config_result config_load(struct config *cfg, int argc, char **argv,
 			       char *err, size_t errlen);
 
-/* Sets one setting by its name ("http_port" or "http-port"). */
-int config_set(struct config *cfg, const char *name, const char *value,
-	       char *err, size_t errlen);
-
-void config_print_help(FILE *out, const char *prog);
-
 #endif /* TICKETD_CONFIG_H */

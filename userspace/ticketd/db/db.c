@@ -500,7 +500,3 @@ out:
 	return n;
 }
 
-uint64_t db_last_id(MYSQL *conn)
-{
-	return mysql_insert_id(conn);
-}

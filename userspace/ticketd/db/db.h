@@ -80,5 +80,3 @@ int db_errno(unsigned mysql_err);
  * reply on this connection. */
 bool db_in_transaction(MYSQL *conn);
 
-/* mysql_insert_id after db_exec of an INSERT. */
-uint64_t db_last_id(MYSQL *conn);

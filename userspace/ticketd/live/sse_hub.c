@@ -302,7 +302,9 @@ static void drop_locked(struct sse_hub *hub, struct sse_client *c, bool reader,
 	}
 }
 
-void sse_hub_publish(struct sse_hub *hub, const struct event_info *e,
+/* Called (through sse_hub_seat_sink) by the seat change stream's one
+ * thread for every change, in version order. Never blocks on a client. */
+static void sse_hub_publish(struct sse_hub *hub, const struct event_info *e,
 		     const struct seat_event *ev, uint64_t change_mono_ns)
 {
 	struct sse_topic *t;

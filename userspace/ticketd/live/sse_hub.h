@@ -78,11 +78,6 @@ void sse_hub_close(struct sse_hub *hub);
  * and the seat change stream have stopped. NULL is fine. */
 void sse_hub_stop(struct sse_hub *hub);
 
-/* Called by the seat change stream's one thread for every change, in
- * version order. Never blocks on a client. */
-void sse_hub_publish(struct sse_hub *hub, const struct event_info *e,
-		     const struct seat_event *ev, uint64_t change_mono_ns);
-
 struct tkt_change;
 
 /* The seat stream's sink (seat_sink_fn; ctx is the hub): sse_hub_publish

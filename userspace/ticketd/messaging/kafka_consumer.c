@@ -207,7 +207,9 @@ static void consumer_destroy(struct kafka_consumer *c, bool graceful)
 	atomic_store(&c->assigned_partitions, 0);
 }
 
-int kafka_message_header(const struct kafka_message *m, const char *name,
+/* Finds the last header called name. Returns 0 with *value and *len set
+ * (value NULL for a null header), or -ENOENT. */
+static int kafka_message_header(const struct kafka_message *m, const char *name,
 			 const void **value, size_t *len)
 {
 	rd_kafka_headers_t *hdrs = NULL;

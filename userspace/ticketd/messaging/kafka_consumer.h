@@ -42,11 +42,6 @@ struct kafka_message {
 	const void *priv; /* the rd_kafka_message_t, for kafka_message_header */
 };
 
-/* Finds the last header called name. Returns 0 with *value and *len set
- * (value NULL for a null header), or -ENOENT. */
-int kafka_message_header(const struct kafka_message *m, const char *name,
-			 const void **value, size_t *len);
-
 /* Handles one message. Return 0 when the message is done: its effects are
  * committed, or it is a duplicate or a message the handler decided to skip
  * (after logging it); its offset is then committed. Return a negative errno

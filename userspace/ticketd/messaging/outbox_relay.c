@@ -758,9 +758,8 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
-/* ---- public ------------------------------------------------------------- */
-
-void outbox_relay_default_opts(struct outbox_relay_opts *o)
+/* The defaults, used when outbox_relay_start gets no options. */
+static void outbox_relay_default_opts(struct outbox_relay_opts *o)
 {
 	*o = (struct outbox_relay_opts){
 		.batch_size = 500,
@@ -778,6 +777,8 @@ void outbox_relay_default_opts(struct outbox_relay_opts *o)
 		.client_id = "ticketd-outbox",
 	};
 }
+
+/* ---- public ------------------------------------------------------------- */
 
 static bool opts_valid(const struct outbox_relay_opts *o)
 {

@@ -105,9 +105,6 @@ struct outbox_relay {
 	void *priv; /* struct relay_state, outbox_relay.c */
 };
 
-/* Fills opts with the defaults listed in struct outbox_relay_opts. */
-void outbox_relay_default_opts(struct outbox_relay_opts *opts);
-
 /* Starts the relay thread. db supplies the MariaDB settings; the relay opens
  * one connection of its own (it holds a session lock and must not shrink the
  * shared pool). bootstrap is Kafka's bootstrap.servers; opts may be NULL

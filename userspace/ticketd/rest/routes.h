@@ -36,9 +36,6 @@ struct holds_outcome;
 /* Checks the Bearer token; on failure the 401 answer is already set. */
 bool api_authenticate(struct http_req *req, struct http_resp *resp,
 		      struct session *s);
-/* The contract's answer for a refused hold operation. */
-void api_holds_error(struct http_req *req, struct http_resp *resp,
-		     const struct holds_outcome *o);
 /* "eventId" and "seatIds"/"seatId" of a body; returns the seat count or -1
  * with the 422 answer set. */
 int api_parse_event_and_seats(struct http_req *req, struct http_resp *resp,

@@ -60,7 +60,7 @@ static json_t *seat_list_json(const uint32_t *seats, int n)
 }
 
 /* Answers a domain refusal with the contract's status and code. */
-void api_holds_error(struct http_req *req, struct http_resp *resp,
+static void api_holds_error(struct http_req *req, struct http_resp *resp,
 		     const struct holds_outcome *o)
 {
 	switch (o->result) {

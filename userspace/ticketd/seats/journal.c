@@ -238,7 +238,8 @@ void journal_stop(struct journal *j)
 	j->q = NULL;
 }
 
-void journal_push(struct journal *j, const struct journal_entry *e)
+/* Queues one change; never blocks (a full queue drops it and counts). */
+static void journal_push(struct journal *j, const struct journal_entry *e)
 {
 	pthread_mutex_lock(&j->lock);
 	if (j->len == JOURNAL_QUEUE) {

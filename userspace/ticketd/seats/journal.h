@@ -55,9 +55,6 @@ int journal_start(struct journal *j, const char *host, int port);
 /* Writes what is queued (bounded wait) and stops. */
 void journal_stop(struct journal *j);
 
-/* Queues one change; never blocks (a full queue drops it and counts). */
-void journal_push(struct journal *j, const struct journal_entry *e);
-
 struct event_info;
 struct seat_event;
 struct tkt_change;

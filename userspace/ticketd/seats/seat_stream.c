@@ -135,7 +135,9 @@ uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id)
 	return v;
 }
 
-int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec)
+/* Versions one change record, updates the published map and the replay
+ * ring under the event's lock, then hands the change to every sink. */
+static int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec)
 {
 	struct event_stream *es = seat_stream_event(s, rec->event_id);
 	struct seat_event ev;

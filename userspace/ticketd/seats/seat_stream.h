@@ -105,7 +105,4 @@ void seat_stream_view_replay(const struct seat_stream_view *v, uint64_t from,
 /* The event's version published so far (0 for an unknown event). */
 uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id);
 
-/* Applies one change record (the consumer thread; exposed for tests). */
-int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec);
-
 #endif

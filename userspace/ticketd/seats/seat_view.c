@@ -70,10 +70,3 @@ uint64_t ticketd_unix_ms_at(uint32_t *mono_ms)
 	return mono_ns / 1000000ull + offset_ms;
 }
 
-int64_t ticketd_word_expiry_unix_ms(uint64_t word)
-{
-	uint32_t now_ms;
-	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
-
-	return (int64_t)tkt_sw_expiry_unix_ms(word, now_ms, now_unix_ms);
-}

@@ -32,7 +32,4 @@ struct seat_counts seat_view_counts(const struct ticketd *app,
  * from one fixed offset so a word always shows the same expiresAt. */
 uint64_t ticketd_unix_ms_at(uint32_t *mono_ms);
 
-/* Unix ms of a live hold's or order's expiry, 0 for anything else. */
-int64_t ticketd_word_expiry_unix_ms(uint64_t word);
-
 #endif

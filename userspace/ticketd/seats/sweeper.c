@@ -7,7 +7,8 @@
 #include "userspace/lib/edge.h"
 #include "userspace/ticketd/ticketd.h"
 
-int sweeper_pass(struct ticketd *app)
+/* One pass over every event's seats; returns how many it expired. */
+static int sweeper_pass(struct ticketd *app)
 {
 	int n = 0;
 

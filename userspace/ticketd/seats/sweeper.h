@@ -20,9 +20,6 @@ struct sweeper {
 	atomic_uint_least64_t expired;
 };
 
-/* One pass over every event's seats; returns how many it expired. */
-int sweeper_pass(struct ticketd *app);
-
 int sweeper_start(struct sweeper *sw, struct ticketd *app, unsigned sweep_ms);
 void sweeper_stop(struct sweeper *sw);
 
