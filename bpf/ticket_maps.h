@@ -34,7 +34,8 @@ struct tkt_config {
 	struct tkt_token_key key; /* SipHash key of session tokens */
 	/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns: turns bpf_ktime_get_ns()
 	 * into wall time for token expiry and for reply expiries. ticketd
-	 * rewrites it when the wall clock steps. */
+	 * measures it when it installs the config at start; a later step of
+	 * the wall clock is followed only at the next start. */
 	__u64 unix_offset_ns;
 	__u32 udp_port;          /* host byte order; 0 = door closed */
 	__u32 hold_secs_default; /* for hold seconds 0 on the wire; 0 = 120 */
