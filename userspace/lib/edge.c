@@ -35,6 +35,7 @@
 #include <xdp/libxdp.h>
 
 #include "bpf/seat_hold.skel.h"
+#include "userspace/lib/clock.h"
 
 #define SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
 #define EV_SLOTS (TKT_MAX_EVENTS * 2u)
@@ -144,14 +145,6 @@ struct edge {
 	int delivered;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * TKT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t unix_offset_ns(void)
 {
 	struct timespec r, m1, m2;
@@ -161,10 +154,8 @@ static uint64_t unix_offset_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &m1);
 	clock_gettime(CLOCK_REALTIME, &r);
 	clock_gettime(CLOCK_MONOTONIC, &m2);
-	mono = ((uint64_t)m1.tv_sec * TKT_NS_PER_SEC + (uint64_t)m1.tv_nsec +
-		(uint64_t)m2.tv_sec * TKT_NS_PER_SEC + (uint64_t)m2.tv_nsec) /
-	       2;
-	real = (uint64_t)r.tv_sec * TKT_NS_PER_SEC + (uint64_t)r.tv_nsec;
+	mono = (tkt_timespec_ns(&m1) + tkt_timespec_ns(&m2)) / 2;
+	real = tkt_timespec_ns(&r);
 	return real - mono;
 }
 
@@ -412,7 +403,7 @@ static void op_stat(void *impl, __u32 index)
 
 static __u64 op_now_ns(void *impl)
 {
-	return mono_ns();
+	return tkt_mono_ns();
 }
 
 static const struct tkt_door_ops edge_door_ops = {
@@ -960,7 +951,7 @@ int edge_seat_apply(struct edge *e, enum tkt_change_source source,
 		return -EINVAL;
 	edge_get_config(e, &cfg);
 	edge_door(e, source, &cfg, &d);
-	tkt_door_apply(&d, rq, mono_ns(), res);
+	tkt_door_apply(&d, rq, tkt_mono_ns(), res);
 	return 0;
 }
 
@@ -974,7 +965,7 @@ int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired)
 
 	if (err)
 		return err;
-	now_ms = tkt_ms32(mono_ns());
+	now_ms = tkt_ms32(tkt_mono_ns());
 	for (i = 0; i < ev.nseats; i++) {
 		uint64_t w = tkt_load64(&e->seats[ev.base + i]);
 		uint32_t st = tkt_sw_state(w);
@@ -1020,7 +1011,7 @@ int edge_emit_change(struct edge *e, const struct tkt_change *rec)
 		return -ENOBUFS;
 	*r = *rec;
 	if (!r->mono_ns)
-		r->mono_ns = mono_ns();
+		r->mono_ns = tkt_mono_ns();
 	edge_change_submit(e, r);
 	return 0;
 }
@@ -1052,7 +1043,7 @@ static void seed_order(struct edge *e)
 {
 	uint32_t i;
 
-	e->t_open = mono_ns();
+	e->t_open = tkt_mono_ns();
 	for (i = 0; i < TKT_MAX_SEATS; i++)
 		e->last[i] = tkt_load64(&e->seats[i]);
 }
@@ -1109,7 +1100,7 @@ static int pend_add(struct edge *e, const struct tkt_change *rec)
 	while (e->pend[i].used)
 		i = (i + 1) & (PEND_SLOTS - 1);
 	e->pend[i].used = 1;
-	e->pend[i].since_ns = mono_ns();
+	e->pend[i].since_ns = tkt_mono_ns();
 	e->pend[i].rec = *rec;
 	e->npend++;
 	return 0;
@@ -1181,7 +1172,7 @@ static int ring_cb(void *ctx, void *data, size_t size)
  * and follow the seat from there. */
 static void flush_stale_pending(struct edge *e)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = tkt_mono_ns();
 	uint32_t i;
 
 	if (!e->npend || now < e->next_flush_ns)
@@ -1235,7 +1226,7 @@ static int drain_once(struct edge *e)
 int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
 		      int timeout_ms)
 {
-	uint64_t deadline = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms
+	uint64_t deadline = tkt_mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms
 								 : 0) *
 						  TKT_NS_PER_MS;
 	int n;
@@ -1254,7 +1245,7 @@ int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
 
 		n = drain_once(e);
 		if (n != 0 || timeout_ms == 0 ||
-		    (timeout_ms > 0 && mono_ns() >= deadline))
+		    (timeout_ms > 0 && tkt_mono_ns() >= deadline))
 			break;
 		nanosleep(&nap, NULL);
 	}
