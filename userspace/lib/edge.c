@@ -735,25 +735,11 @@ int edge_xdp_prog_fd(const struct edge *e)
 
 /* ---- config ---- */
 
-static int write_config(struct edge *e, const struct tkt_config *cfg)
-{
-	__u32 key = 0;
-	int err = 0;
-
-	pthread_rwlock_wrlock(&e->cfg_lock);
-	if (e->backend == EDGE_BACKEND_BPF &&
-	    bpf_map_update_elem(bpf_map__fd(e->skel->maps.config), &key, cfg,
-				BPF_ANY) < 0)
-		err = -errno;
-	if (!err)
-		e->cfg = *cfg;
-	pthread_rwlock_unlock(&e->cfg_lock);
-	return err;
-}
-
 int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 {
 	struct tkt_config c;
+	__u32 key = 0;
+	int err = 0;
 
 	if (!cfg || cfg->udp_port > 65535 ||
 	    (cfg->hold_secs_default &&
@@ -763,7 +749,15 @@ int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 	c = *cfg;
 	if (!c.unix_offset_ns)
 		c.unix_offset_ns = unix_offset_ns();
-	return write_config(e, &c);
+	pthread_rwlock_wrlock(&e->cfg_lock);
+	if (e->backend == EDGE_BACKEND_BPF &&
+	    bpf_map_update_elem(bpf_map__fd(e->skel->maps.config), &key, &c,
+				BPF_ANY) < 0)
+		err = -errno;
+	if (!err)
+		e->cfg = c;
+	pthread_rwlock_unlock(&e->cfg_lock);
+	return err;
 }
 
 int edge_get_config(struct edge *e, struct tkt_config *out)
@@ -772,15 +766,6 @@ int edge_get_config(struct edge *e, struct tkt_config *out)
 	*out = e->cfg;
 	pthread_rwlock_unlock(&e->cfg_lock);
 	return 0;
-}
-
-int edge_refresh_clock(struct edge *e)
-{
-	struct tkt_config c;
-
-	edge_get_config(e, &c);
-	c.unix_offset_ns = unix_offset_ns();
-	return write_config(e, &c);
 }
 
 /* ---- events ---- */
@@ -858,30 +843,6 @@ int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out)
 	return err;
 }
 
-int edge_del_event(struct edge *e, uint32_t event_id)
-{
-	struct ev_slot *s;
-	int err = 0;
-
-	pthread_rwlock_wrlock(&e->ev_lock);
-	s = ev_find(e, event_id, false);
-	if (!s || !s->present) {
-		err = -ENOENT;
-		goto out;
-	}
-	if (e->backend == EDGE_BACKEND_BPF &&
-	    bpf_map_delete_elem(bpf_map__fd(e->skel->maps.events),
-				&event_id) < 0 &&
-	    errno != ENOENT) {
-		err = -errno;
-		goto out;
-	}
-	s->present = 0;
-out:
-	pthread_rwlock_unlock(&e->ev_lock);
-	return err;
-}
-
 /* ---- hold counts ---- */
 
 int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
@@ -908,25 +869,6 @@ int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
 	}
 	pthread_mutex_unlock(&e->hc_lock);
 	return 0;
-}
-
-int edge_hold_count_add(struct edge *e, uint32_t slot, uint32_t event_id,
-			int32_t delta, uint32_t *count_after)
-{
-	uint32_t dummy;
-	int rc;
-
-	if (!slot || slot > TKT_SLOT_MAX)
-		return -EINVAL;
-	if (!count_after)
-		count_after = &dummy;
-	if (delta == 0)
-		return edge_hold_count_get(e, slot, event_id, count_after);
-	/* a limit of UINT32_MAX makes +1 an unconditional add */
-	rc = count_op(e, slot, event_id, delta, UINT32_MAX, count_after);
-	if (rc < 0)
-		return rc;
-	return rc == TKT_OK ? 0 : -ENOSPC;
 }
 
 /* ---- seat ops ---- */
