@@ -8,7 +8,8 @@
  *   poll_lock held by the single consumer for the whole of a poll; guards
  *             last[], pend[] and the ring buffer consumer side.
  * No function takes two of these at once, so there is no lock order. The
- * change queue and the rate-limit table are lock-free (CAS). */
+ * change queue (change_queue.h) and the rate-limit table are lock-free
+ * (CAS). */
 #include "userspace/lib/edge.h"
 
 #include <errno.h>
@@ -35,6 +36,7 @@
 #include <xdp/libxdp.h>
 
 #include "bpf/seat_hold.skel.h"
+#include "userspace/lib/change_queue.h"
 #include "userspace/lib/clock.h"
 
 #define SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
@@ -51,26 +53,6 @@
  * stalled producer makes anything wait, and its own record is late by the
  * stall already. */
 #define PEND_WAIT_NS (750 * TKT_NS_PER_MS)
-
-/* ---- userspace change queue: bounded MPSC with per-cell sequence numbers.
- * A producer claims a cell by CAS on tail, fills it, then publishes it by
- * storing seq = pos + 1; the consumer takes cells strictly in claim order
- * and stops at the first one not yet published, exactly like the BPF ring
- * buffer stops at a reserved-but-unsubmitted record. */
-struct chq_cell {
-	uint64_t seq;
-	uint64_t pos;
-	uint32_t valid; /* 0: discarded */
-	uint32_t pad;
-	struct tkt_change rec;
-};
-
-struct chq {
-	struct chq_cell *cells;
-	uint64_t mask;
-	uint64_t tail __attribute__((aligned(64))); /* producers */
-	uint64_t head __attribute__((aligned(64))); /* consumer only */
-};
 
 struct ev_slot {
 	uint32_t id;
@@ -127,7 +109,7 @@ struct edge {
 	struct ev_slot *ev;
 	uint32_t ev_used;
 
-	struct chq q;
+	struct change_queue q;
 	__u64 *rl; /* RL_SLOTS GCRA words, indexed by a hash of the peer */
 	uint64_t ustats[TKT_STAT_COUNT];
 
@@ -167,75 +149,6 @@ static uint32_t hash32(uint64_t x)
 	x *= 0xc4ceb9fe1a85ec53ull;
 	x ^= x >> 33;
 	return (uint32_t)x;
-}
-
-/* ---- change queue ---- */
-
-static int chq_init(struct chq *q, unsigned int cap)
-{
-	uint64_t n = 1, i;
-
-	while (n < cap)
-		n <<= 1;
-	q->cells = calloc(n, sizeof(*q->cells));
-	if (!q->cells)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		q->cells[i].seq = i;
-	q->mask = n - 1;
-	q->tail = 0;
-	q->head = 0;
-	return 0;
-}
-
-static struct tkt_change *chq_reserve(struct chq *q)
-{
-	uint64_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
-
-	for (;;) {
-		struct chq_cell *c = &q->cells[pos & q->mask];
-		uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
-		int64_t diff = (int64_t)(seq - pos);
-
-		if (diff == 0) {
-			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1,
-							1, __ATOMIC_RELAXED,
-							__ATOMIC_RELAXED)) {
-				c->pos = pos;
-				return &c->rec;
-			}
-		} else if (diff < 0) {
-			return NULL; /* full */
-		} else {
-			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
-		}
-	}
-}
-
-static void chq_publish(struct tkt_change *rec, uint32_t valid)
-{
-	struct chq_cell *c =
-		(struct chq_cell *)((char *)rec - offsetof(struct chq_cell, rec));
-
-	c->valid = valid;
-	__atomic_store_n(&c->seq, c->pos + 1, __ATOMIC_RELEASE);
-}
-
-/* Takes the next published cell; returns 1 with *out filled, 0 if it was a
- * discarded reservation (skip it), -1 if nothing is ready. */
-static int chq_take(struct chq *q, struct tkt_change *out)
-{
-	struct chq_cell *c = &q->cells[q->head & q->mask];
-	int valid;
-
-	if (__atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) != q->head + 1)
-		return -1;
-	valid = c->valid;
-	if (valid)
-		*out = c->rec;
-	__atomic_store_n(&c->seq, q->head + q->mask + 1, __ATOMIC_RELEASE);
-	q->head++;
-	return valid ? 1 : 0;
 }
 
 /* ---- event mirror ---- */
@@ -649,8 +562,9 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = chq_init(&e->q, opts->queue_capacity ? opts->queue_capacity
-						   : QUEUE_DEFAULT);
+	err = change_queue_init(&e->q, opts->queue_capacity
+					       ? opts->queue_capacity
+					       : QUEUE_DEFAULT);
 	if (err)
 		goto fail;
 
@@ -694,7 +608,7 @@ void edge_close(struct edge *e)
 		return;
 	(void)edge_detach_xdp(e);
 	close_backend(e);
-	free(e->q.cells);
+	change_queue_free(&e->q);
 	free(e->ev);
 	free(e->rl);
 	free(e->last);
@@ -932,17 +846,17 @@ int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired)
 
 struct tkt_change *edge_change_reserve(struct edge *e)
 {
-	return chq_reserve(&e->q);
+	return change_queue_reserve(&e->q);
 }
 
 void edge_change_submit(struct edge *e, struct tkt_change *rec)
 {
-	chq_publish(rec, 1);
+	change_queue_submit(rec);
 }
 
 void edge_change_discard(struct edge *e, struct tkt_change *rec)
 {
-	chq_publish(rec, 0);
+	change_queue_discard(rec);
 }
 
 int edge_emit_change(struct edge *e, const struct tkt_change *rec)
@@ -1152,7 +1066,8 @@ static int drain_once(struct edge *e)
 			if (rc > 0)
 				progress = 1;
 		}
-		while (!e->cb_err && (rc = chq_take(&e->q, &rec)) >= 0) {
+		while (!e->cb_err &&
+		       (rc = change_queue_take(&e->q, &rec)) >= 0) {
 			progress = 1;
 			if (rc == 1)
 				process(e, &rec);
