@@ -25,12 +25,14 @@ $(LIBTKT_TSAN): $(LIBTKT_OBJS_TSAN)
 	@mkdir -p $(@D)
 	rm -f $@ && $(AR) rcs $@ $^
 
-# ---- unit tests: plain, ASan + UBSan, and TSan for the threaded door ----
+# ---- unit tests: plain, ASan + UBSan, and TSan for the threaded door and
+# the change queue ----
 
-LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text
+LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_change_queue
 LIBTKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(LIBTKT_UNIT))
-LIBTKT_TESTS_TSAN := $(BUILD)/tests/unit/test_udp_door.tsan
+LIBTKT_TESTS_TSAN := $(BUILD)/tests/unit/test_udp_door.tsan \
+	$(BUILD)/tests/unit/test_change_queue.tsan
 
 $(LIBTKT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBTKT)
 	$(link_c)
