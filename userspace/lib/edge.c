@@ -1,4 +1,5 @@
-/* The edge: seat table, maps, change stream (see edge.h).
+/* The edge: seat table, maps, change stream (see edge.h). The bpf backend
+ * is in edge_bpf.c.
  *
  * Ownership and locks (see also the comment on struct edge):
  *   cfg_lock  guards cfg (the config mirror); readers copy it out.
@@ -10,36 +11,24 @@
  * No function takes two of these at once, so there is no lock order. The
  * change queue (change_queue.h) and the rate-limit table are lock-free
  * (CAS). */
-#include "userspace/lib/edge.h"
+#include "userspace/lib/edge_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <linux/magic.h>
-#include <xdp/libxdp.h>
-
-#include "bpf/seat_hold.skel.h"
-#include "userspace/lib/change_queue.h"
 #include "userspace/lib/clock.h"
 
-#define SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
 #define EV_SLOTS (TKT_MAX_EVENTS * 2u)
 #define HC_SLOTS (TKT_MAX_HOLD_KEYS * 2u)
 #define RL_SLOTS (1u << 16)
@@ -76,57 +65,6 @@ struct pend {
 	struct tkt_change rec;
 };
 
-struct xdp_att {
-	struct xdp_program *prog;
-	int ifindex;
-	enum xdp_attach_mode mode;
-	char netns[NAME_MAX + 1]; /* "" = caller's namespace */
-};
-
-struct edge {
-	enum edge_backend backend;
-	bool reused;
-	__u64 *seats; /* mmapped, SEATS_BYTES */
-	int lock_fd;     /* flock: one process per seat table */
-
-	/* bpf backend */
-	struct seat_hold *skel;
-	struct ring_buffer *rb;
-	int ncpus;
-	struct xdp_att att_main, att_peer;
-	enum edge_xdp_mode xdp_mode;
-
-	/* shm backend */
-	int seat_fd;
-	pthread_mutex_t hc_lock;
-	struct hc_slot *hc;
-	uint32_t hc_used;
-
-	pthread_rwlock_t cfg_lock;
-	struct tkt_config cfg;
-
-	pthread_rwlock_t ev_lock;
-	struct ev_slot *ev;
-	uint32_t ev_used;
-
-	struct change_queue q;
-	__u64 *rl; /* RL_SLOTS GCRA words, indexed by a hash of the peer */
-	uint64_t ustats[TKT_STAT_COUNT];
-
-	/* the consumer (edge_poll_changes) */
-	pthread_mutex_t poll_lock;
-	__u64 *last;        /* per seat: new_word of the last delivered record */
-	uint64_t t_open;    /* records stamped before this are backlog */
-	struct pend *pend;  /* PEND_SLOTS */
-	size_t npend;
-	uint64_t next_flush_ns;
-	uint64_t late; /* delivered out of word order (see edge_stats) */
-	edge_change_cb cb;
-	void *cb_ctx;
-	int cb_err;
-	int delivered;
-};
-
 static uint64_t unix_offset_ns(void)
 {
 	struct timespec r, m1, m2;
@@ -141,21 +79,11 @@ static uint64_t unix_offset_ns(void)
 	return real - mono;
 }
 
-static uint32_t hash32(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return (uint32_t)x;
-}
-
 /* ---- event mirror ---- */
 
 static struct ev_slot *ev_find(struct edge *e, uint32_t id, bool insert)
 {
-	uint32_t i, h = hash32(id);
+	uint32_t i, h = edge_hash32(id);
 
 	for (i = 0; i < EV_SLOTS; i++) {
 		struct ev_slot *s = &e->ev[(h + i) & (EV_SLOTS - 1)];
@@ -174,12 +102,24 @@ static struct ev_slot *ev_find(struct edge *e, uint32_t id, bool insert)
 	return NULL;
 }
 
+int edge_mirror_event(struct edge *e, uint32_t event_id,
+		      const struct tkt_event *ev)
+{
+	struct ev_slot *s = ev_find(e, event_id, true);
+
+	if (!s)
+		return -ENOSPC;
+	s->present = 1;
+	s->ev = *ev;
+	return 0;
+}
+
 /* ---- shm hold counts (under hc_lock) ---- */
 
 static struct hc_slot *hc_find(struct edge *e, uint32_t slot, uint32_t event,
 			       bool insert)
 {
-	uint32_t i, h = hash32((uint64_t)slot << 32 | event);
+	uint32_t i, h = edge_hash32((uint64_t)slot << 32 | event);
 
 	for (i = 0; i < HC_SLOTS; i++) {
 		struct hc_slot *s = &e->hc[(h + i) & (HC_SLOTS - 1)];
@@ -200,29 +140,14 @@ static struct hc_slot *hc_find(struct edge *e, uint32_t slot, uint32_t event,
 }
 
 /* One count operation, both backends: delta +1 refuses at limit
- * (LIMIT_EXCEEDED), any other delta is a plain add floored at 0. Returns a TKT_* status, or a negative errno when
- * the kernel could not be asked. */
+ * (LIMIT_EXCEEDED), -1 is a release floored at 0. Returns a TKT_* status,
+ * or a negative errno when the kernel could not be asked. */
 static int count_op(struct edge *e, uint32_t slot, uint32_t event,
-		    int32_t delta, uint32_t limit, uint32_t *after)
+		    int32_t delta, uint32_t limit)
 {
-	if (e->backend == EDGE_BACKEND_BPF) {
-		struct tkt_count_args a = {
-			.slot = slot,
-			.event_id = event,
-			.limit = limit,
-			.delta = delta,
-		};
-		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a,
-			    .ctx_size_in = sizeof(a));
-		int err = bpf_prog_test_run_opts(
-			bpf_program__fd(e->skel->progs.hold_count), &o);
-
-		if (err)
-			return -errno;
-		if (after)
-			*after = a.count;
-		return a.result;
-	} else {
+	if (e->backend == EDGE_BACKEND_BPF)
+		return edge_bpf_count(e, slot, event, delta, limit);
+	{
 		struct hc_slot *s;
 		int rc = TKT_OK;
 
@@ -230,8 +155,6 @@ static int count_op(struct edge *e, uint32_t slot, uint32_t event,
 		s = hc_find(e, slot, event, delta > 0);
 		if (!s) {
 			rc = delta > 0 ? TKT_RATE_LIMITED : TKT_OK;
-			if (after)
-				*after = 0;
 			pthread_mutex_unlock(&e->hc_lock);
 			return rc;
 		}
@@ -243,8 +166,6 @@ static int count_op(struct edge *e, uint32_t slot, uint32_t event,
 			s->count = 0;
 		else
 			s->count += (uint32_t)delta;
-		if (after)
-			*after = s->count;
 		pthread_mutex_unlock(&e->hc_lock);
 		return rc;
 	}
@@ -260,7 +181,7 @@ static int op_event(void *impl, __u32 event_id, struct tkt_event *ev)
 static int op_count_reserve(void *impl, __u32 slot, __u32 event_id,
 			    __u32 limit)
 {
-	int rc = count_op(impl, slot, event_id, 1, limit, NULL);
+	int rc = count_op(impl, slot, event_id, 1, limit);
 
 	return rc < 0 ? TKT_RATE_LIMITED : rc;
 }
@@ -270,7 +191,7 @@ static void op_count_release(void *impl, __u32 slot, __u32 event_id)
 	/* A failed release can only be the kernel refusing the syscall; the
 	 * count then stays one too high until rebuilt, which errs on the
 	 * side of refusing holds, never of overselling. */
-	(void)count_op(impl, slot, event_id, -1, 0, NULL);
+	(void)count_op(impl, slot, event_id, -1, 0);
 }
 
 static struct tkt_change *op_change_reserve(void *impl)
@@ -302,7 +223,7 @@ static int op_rate_ok(void *impl, const struct tkt_peer *p, __u64 now)
 		return 1;
 	memcpy(&a, p->addr, 8);
 	memcpy(&b, p->addr + 8, 8);
-	return tkt_gcra_take(&e->rl[hash32(a ^ hash32(b)) & (RL_SLOTS - 1)],
+	return tkt_gcra_take(&e->rl[edge_hash32(a ^ edge_hash32(b)) & (RL_SLOTS - 1)],
 			     now, cfg.rl_rate, cfg.rl_burst);
 }
 
@@ -333,7 +254,7 @@ static const struct tkt_door_ops edge_door_ops = {
 
 /* ---- open / close ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
+int edge_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 	size_t i, n = strlen(path);
@@ -352,24 +273,7 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* A pin directory must sit on bpffs; mount it at /sys/fs/bpf if nothing
- * is there yet (a fresh machine), as `ip` and libxdp would. */
-static int ensure_bpffs(const char *pin_dir)
-{
-	struct statfs st;
-
-	if (strncmp(pin_dir, "/sys/fs/bpf", 11) != 0)
-		return 0;
-	if (statfs("/sys/fs/bpf", &st) < 0)
-		return -errno;
-	if (st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
-		return -errno;
-	return 0;
-}
-
-static int lock_path(const char *path, int flags)
+int edge_lock_path(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC, 0600);
 
@@ -384,91 +288,7 @@ static int lock_path(const char *path, int flags)
 	return fd;
 }
 
-static int load_mirrors_from_maps(struct edge *e)
-{
-	int ev_fd = bpf_map__fd(e->skel->maps.events);
-	__u32 key = 0, next;
-	void *prev = NULL;
-	int err;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.config), &key,
-				&e->cfg) < 0)
-		return -errno;
-
-	while ((err = bpf_map_get_next_key(ev_fd, prev, &next)) == 0) {
-		struct tkt_event ev;
-		struct ev_slot *s;
-
-		if (bpf_map_lookup_elem(ev_fd, &next, &ev) == 0) {
-			s = ev_find(e, next, true);
-			if (!s)
-				return -ENOSPC;
-			s->present = 1;
-			s->ev = ev;
-		}
-		key = next;
-		prev = &key;
-	}
-	return err == -ENOENT ? 0 : err;
-}
-
-static int ring_cb(void *ctx, void *data, size_t size);
 static void seed_order(struct edge *e);
-
-static int open_bpf(struct edge *e, const char *pin_dir)
-{
-	char path[PATH_MAX];
-	struct bpf_map *m;
-	void *mem;
-	int err, n;
-
-	err = ensure_bpffs(pin_dir);
-	if (err)
-		return err;
-	err = mkdir_p(pin_dir, 0700);
-	if (err)
-		return err;
-	e->lock_fd = lock_path(pin_dir, O_RDONLY | O_DIRECTORY);
-	if (e->lock_fd < 0)
-		return e->lock_fd;
-
-	e->skel = seat_hold__open();
-	if (!e->skel)
-		return errno ? -errno : -EINVAL;
-	bpf_object__for_each_map(m, e->skel->obj)
-	{
-		n = snprintf(path, sizeof(path), "%s/%s", pin_dir,
-			     bpf_map__name(m));
-		if (n < 0 || (size_t)n >= sizeof(path))
-			return -ENAMETOOLONG;
-		/* libbpf reuses an existing pin (and refuses one whose
-		 * definition differs) or creates the map and pins it */
-		err = bpf_map__set_pin_path(m, path);
-		if (err)
-			return err;
-	}
-	n = snprintf(path, sizeof(path), "%s/seats", pin_dir);
-	e->reused = access(path, F_OK) == 0;
-
-	err = seat_hold__load(e->skel);
-	if (err)
-		return err;
-
-	mem = mmap(NULL, SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   bpf_map__fd(e->skel->maps.seats), 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	e->seats = mem;
-
-	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.changes), ring_cb,
-				 e, NULL);
-	if (!e->rb)
-		return errno ? -errno : -ENOMEM;
-	e->ncpus = libbpf_num_possible_cpus();
-	if (e->ncpus <= 0)
-		return e->ncpus ? e->ncpus : -EINVAL;
-	return load_mirrors_from_maps(e);
-}
 
 static int open_shm(struct edge *e, const char *dir)
 {
@@ -477,27 +297,27 @@ static int open_shm(struct edge *e, const char *dir)
 	void *mem;
 	int err, n;
 
-	err = mkdir_p(dir, 0700);
+	err = edge_mkdir_p(dir, 0700);
 	if (err)
 		return err;
 	n = snprintf(path, sizeof(path), "%s/seats", dir);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	e->seat_fd = lock_path(path, O_RDWR | O_CREAT);
+	e->seat_fd = edge_lock_path(path, O_RDWR | O_CREAT);
 	if (e->seat_fd < 0)
 		return e->seat_fd;
 	if (fstat(e->seat_fd, &st) < 0)
 		return -errno;
 	if (st.st_size == 0) {
-		if (ftruncate(e->seat_fd, (off_t)SEATS_BYTES) < 0)
+		if (ftruncate(e->seat_fd, (off_t)EDGE_SEATS_BYTES) < 0)
 			return -errno;
 		e->reused = false;
-	} else if ((size_t)st.st_size == SEATS_BYTES) {
+	} else if ((size_t)st.st_size == EDGE_SEATS_BYTES) {
 		e->reused = true;
 	} else {
 		return -EINVAL; /* not our file, or another layout: keep it */
 	}
-	mem = mmap(NULL, SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+	mem = mmap(NULL, EDGE_SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   e->seat_fd, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
@@ -508,25 +328,14 @@ static int open_shm(struct edge *e, const char *dir)
 
 static void close_backend(struct edge *e)
 {
-	if (e->rb) {
-		ring_buffer__free(e->rb);
-		e->rb = NULL;
-	}
+	edge_bpf_close(e);
 	if (e->seats) {
-		munmap(e->seats, SEATS_BYTES);
+		munmap(e->seats, EDGE_SEATS_BYTES);
 		e->seats = NULL;
-	}
-	if (e->skel) {
-		seat_hold__destroy(e->skel); /* maps stay pinned */
-		e->skel = NULL;
 	}
 	if (e->seat_fd >= 0) {
 		close(e->seat_fd);
 		e->seat_fd = -1;
-	}
-	if (e->lock_fd >= 0) {
-		close(e->lock_fd);
-		e->lock_fd = -1;
 	}
 	free(e->hc);
 	e->hc = NULL;
@@ -548,7 +357,6 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	if (!e)
 		return -ENOMEM;
 	e->seat_fd = -1;
-	e->lock_fd = -1;
 	pthread_mutex_init(&e->hc_lock, NULL);
 	pthread_mutex_init(&e->poll_lock, NULL);
 	pthread_rwlock_init(&e->cfg_lock, NULL);
@@ -572,8 +380,8 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	if (opts->backend == EDGE_BACKEND_BPF ||
 	    opts->backend == EDGE_BACKEND_AUTO) {
 		e->backend = EDGE_BACKEND_BPF;
-		err = open_bpf(e, opts->pin_dir ? opts->pin_dir
-						: TKT_PIN_DIR_DEFAULT);
+		err = edge_bpf_open(e, opts->pin_dir ? opts->pin_dir
+						     : TKT_PIN_DIR_DEFAULT);
 		/* Fall back only where BPF is unavailable. Pinned seats that
 		 * fail to load (another definition, say) hold live state: an
 		 * empty shm table in their place would forget every hold. */
@@ -640,19 +448,11 @@ uint64_t edge_seat_read(struct edge *e, uint32_t index)
 	return index < TKT_MAX_SEATS ? tkt_load64(&e->seats[index]) : 0;
 }
 
-int edge_xdp_prog_fd(const struct edge *e)
-{
-	if (e->backend != EDGE_BACKEND_BPF)
-		return -EOPNOTSUPP;
-	return bpf_program__fd(e->skel->progs.xdp_seat_hold);
-}
-
 /* ---- config ---- */
 
 int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 {
 	struct tkt_config c;
-	__u32 key = 0;
 	int err = 0;
 
 	if (!cfg || cfg->udp_port > 65535 ||
@@ -664,10 +464,8 @@ int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 	if (!c.unix_offset_ns)
 		c.unix_offset_ns = unix_offset_ns();
 	pthread_rwlock_wrlock(&e->cfg_lock);
-	if (e->backend == EDGE_BACKEND_BPF &&
-	    bpf_map_update_elem(bpf_map__fd(e->skel->maps.config), &key, &c,
-				BPF_ANY) < 0)
-		err = -errno;
+	if (e->backend == EDGE_BACKEND_BPF)
+		err = edge_bpf_write_config(e, &c);
 	if (!err)
 		e->cfg = c;
 	pthread_rwlock_unlock(&e->cfg_lock);
@@ -700,8 +498,7 @@ static int rebuild_counts(struct edge *e, const struct tkt_event *ev,
 		if ((st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED) ||
 		    !tkt_sw_holder(w))
 			continue;
-		rc = count_op(e, tkt_sw_holder(w), event_id, 1, UINT32_MAX,
-			      NULL);
+		rc = count_op(e, tkt_sw_holder(w), event_id, 1, UINT32_MAX);
 		if (rc < 0)
 			return rc;
 		if (rc != TKT_OK)
@@ -725,11 +522,10 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		err = -ENOSPC;
 		goto out;
 	}
-	if (e->backend == EDGE_BACKEND_BPF &&
-	    bpf_map_update_elem(bpf_map__fd(e->skel->maps.events), &event_id,
-				&ev, BPF_ANY) < 0) {
-		err = -errno;
-		goto out;
+	if (e->backend == EDGE_BACKEND_BPF) {
+		err = edge_bpf_write_event(e, event_id, &ev);
+		if (err)
+			goto out;
 	}
 	s->ev = ev;
 	s->present = 1;
@@ -764,17 +560,8 @@ int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
 {
 	if (!slot || slot > TKT_SLOT_MAX || !count)
 		return -EINVAL;
-	if (e->backend == EDGE_BACKEND_BPF) {
-		struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
-
-		if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.hold_counts),
-					&k, count) < 0) {
-			if (errno != ENOENT)
-				return -errno;
-			*count = 0;
-		}
-		return 0;
-	}
+	if (e->backend == EDGE_BACKEND_BPF)
+		return edge_bpf_hold_count(e, slot, event_id, count);
 	pthread_mutex_lock(&e->hc_lock);
 	{
 		struct hc_slot *s = hc_find(e, slot, event_id, false);
@@ -906,7 +693,7 @@ static void seed_order(struct edge *e)
 
 static uint32_t pend_key(uint32_t idx, __u64 old_word)
 {
-	return hash32(old_word ^ hash32(idx)) & (PEND_SLOTS - 1);
+	return edge_hash32(old_word ^ edge_hash32(idx)) & (PEND_SLOTS - 1);
 }
 
 static struct pend *pend_find(struct edge *e, uint32_t idx, __u64 old_word)
@@ -1011,15 +798,9 @@ static void process(struct edge *e, const struct tkt_change *rec)
 	}
 }
 
-static int ring_cb(void *ctx, void *data, size_t size)
+int edge_reorder_record(struct edge *e, const struct tkt_change *rec)
 {
-	struct edge *e = ctx;
-	struct tkt_change rec;
-
-	if (size < sizeof(rec))
-		return 0;
-	memcpy(&rec, data, sizeof(rec));
-	process(e, &rec);
+	process(e, rec);
 	return e->cb_err;
 }
 
@@ -1059,13 +840,11 @@ static int drain_once(struct edge *e)
 
 	while (progress && !e->cb_err) {
 		progress = 0;
-		if (e->rb) {
-			rc = ring_buffer__consume(e->rb);
-			if (rc < 0 && !e->cb_err)
-				return rc;
-			if (rc > 0)
-				progress = 1;
-		}
+		rc = edge_bpf_consume(e);
+		if (rc < 0 && !e->cb_err)
+			return rc;
+		if (rc > 0)
+			progress = 1;
 		while (!e->cb_err &&
 		       (rc = change_queue_take(&e->q, &rec)) >= 0) {
 			progress = 1;
@@ -1122,168 +901,5 @@ int edge_stats(struct edge *e, struct edge_stats *out)
 		out->user[i] = __atomic_load_n(&e->ustats[i], __ATOMIC_RELAXED);
 	if (e->backend != EDGE_BACKEND_BPF)
 		return 0;
-	{
-		uint64_t *vals = calloc((size_t)e->ncpus, sizeof(uint64_t));
-		int fd = bpf_map__fd(e->skel->maps.stats), c, err = 0;
-
-		if (!vals)
-			return -ENOMEM;
-		for (i = 0; i < TKT_STAT_COUNT && !err; i++) {
-			if (bpf_map_lookup_elem(fd, &i, vals) < 0) {
-				err = -errno;
-				break;
-			}
-			for (c = 0; c < e->ncpus; c++)
-				out->xdp[i] += vals[c];
-		}
-		free(vals);
-		return err;
-	}
-}
-
-/* ---- XDP attach ---- */
-
-static int netns_enter(const char *name, int *saved)
-{
-	char path[PATH_MAX];
-	int fd, err = 0;
-
-	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*saved < 0)
-		return -errno;
-	if (snprintf(path, sizeof(path), "/run/netns/%s", name) >=
-	    (int)sizeof(path)) {
-		err = -ENAMETOOLONG;
-		goto fail;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if (setns(fd, CLONE_NEWNET) < 0)
-		err = -errno;
-	close(fd);
-	if (!err)
-		return 0;
-fail:
-	close(*saved);
-	*saved = -1;
-	return err;
-}
-
-static int netns_leave(int saved)
-{
-	int err = 0;
-
-	if (saved < 0)
-		return 0;
-	if (setns(saved, CLONE_NEWNET) < 0)
-		err = -errno;
-	close(saved);
-	return err;
-}
-
-/* Attaches one program, native first, generic if the driver refuses. */
-static int attach_one(int prog_fd, const char *iface, struct xdp_att *att)
-{
-	struct xdp_program *p;
-	int err;
-
-	att->ifindex = (int)if_nametoindex(iface);
-	if (!att->ifindex)
-		return -errno;
-	p = xdp_program__from_fd(prog_fd);
-	err = libxdp_get_error(p);
-	if (err)
-		return err;
-	att->mode = XDP_MODE_NATIVE;
-	err = xdp_program__attach(p, att->ifindex, XDP_MODE_NATIVE, 0);
-	if (err) {
-		att->mode = XDP_MODE_SKB;
-		err = xdp_program__attach(p, att->ifindex, XDP_MODE_SKB, 0);
-	}
-	if (err) {
-		xdp_program__close(p);
-		return err;
-	}
-	att->prog = p;
-	return 0;
-}
-
-static int detach_one(struct xdp_att *att)
-{
-	int saved = -1, err = 0, err2;
-
-	if (!att->prog)
-		return 0;
-	if (att->netns[0]) {
-		err = netns_enter(att->netns, &saved);
-		if (err)
-			return err;
-	}
-	err = xdp_program__detach(att->prog, att->ifindex, att->mode, 0);
-	err2 = netns_leave(saved);
-	if (!err)
-		err = err2;
-	xdp_program__close(att->prog);
-	memset(att, 0, sizeof(*att));
-	return err;
-}
-
-int edge_attach_xdp(struct edge *e, const char *iface, const char *netns,
-		    const char *peer_iface)
-{
-	int saved = -1, err, err2;
-
-	if (e->backend != EDGE_BACKEND_BPF)
-		return -EOPNOTSUPP;
-	if (!iface || e->att_main.prog)
-		return e->att_main.prog ? -EALREADY : -EINVAL;
-	if (netns && strlen(netns) >= sizeof(e->att_main.netns))
-		return -ENAMETOOLONG;
-
-	if (netns) {
-		err = netns_enter(netns, &saved);
-		if (err)
-			return err;
-	}
-	err = attach_one(bpf_program__fd(e->skel->progs.xdp_seat_hold), iface,
-			 &e->att_main);
-	err2 = netns_leave(saved);
-	if (!err && err2) {
-		/* attached but this thread is stuck in the wrong namespace:
-		 * nothing sensible can follow */
-		return err2;
-	}
-	if (err)
-		return err;
-	if (netns)
-		strcpy(e->att_main.netns, netns);
-
-	if (peer_iface) {
-		err = attach_one(bpf_program__fd(e->skel->progs.xdp_pass),
-				 peer_iface, &e->att_peer);
-		if (err) {
-			detach_one(&e->att_main);
-			return err;
-		}
-	}
-	e->xdp_mode = e->att_main.mode == XDP_MODE_NATIVE ? EDGE_XDP_NATIVE
-							  : EDGE_XDP_GENERIC;
-	return 0;
-}
-
-enum edge_xdp_mode edge_xdp_mode(const struct edge *e)
-{
-	return e->xdp_mode;
-}
-
-int edge_detach_xdp(struct edge *e)
-{
-	int err = detach_one(&e->att_peer);
-	int err2 = detach_one(&e->att_main);
-
-	e->xdp_mode = EDGE_XDP_NONE;
-	return err ? err : err2;
+	return edge_bpf_stats(e, out->xdp);
 }

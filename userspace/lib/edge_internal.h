@@ -1,0 +1,130 @@
+/* Private to the edge: struct edge and what one of its files offers the
+ * others. Include it only from userspace/lib/edge*.c; everything else uses
+ * edge.h.
+ *
+ *   edge.c          the seat-table API: open and close, config, events,
+ *                   hold counts, seat ops, the sweep, stats, the door ops
+ *   edge_bpf.c      bpf backend: skeleton, pins, maps, ring buffer, XDP
+ *
+ * The backend's own state sits behind e->bpf, which is set in the bpf
+ * backend only, and is known to its file alone. */
+#ifndef TICKET_EDGE_INTERNAL_H
+#define TICKET_EDGE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "userspace/lib/change_queue.h"
+#include "userspace/lib/edge.h"
+
+/* The seat array, in both backends. */
+#define EDGE_SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
+
+struct edge_bpf;
+struct ev_slot;
+struct hc_slot;
+struct pend;
+
+struct edge {
+	enum edge_backend backend;
+	bool reused;  /* set by the backend's open */
+	__u64 *seats; /* mmapped by the backend, EDGE_SEATS_BYTES */
+
+	/* bpf backend (edge_bpf.c); NULL in the shm backend */
+	struct edge_bpf *bpf;
+
+	/* shm backend */
+	int seat_fd;
+	pthread_mutex_t hc_lock;
+	struct hc_slot *hc;
+	uint32_t hc_used;
+
+	pthread_rwlock_t cfg_lock;
+	struct tkt_config cfg;
+
+	pthread_rwlock_t ev_lock;
+	struct ev_slot *ev;
+	uint32_t ev_used;
+
+	struct change_queue q;
+	__u64 *rl; /* RL_SLOTS GCRA words, indexed by a hash of the peer */
+	uint64_t ustats[TKT_STAT_COUNT];
+
+	/* the consumer (edge_poll_changes) */
+	pthread_mutex_t poll_lock;
+	__u64 *last;        /* per seat: new_word of the last delivered record */
+	uint64_t t_open;    /* records stamped before this are backlog */
+	struct pend *pend;  /* PEND_SLOTS */
+	size_t npend;
+	uint64_t next_flush_ns;
+	uint64_t late; /* delivered out of word order (see edge_stats) */
+	edge_change_cb cb;
+	void *cb_ctx;
+	int cb_err;
+	int delivered;
+};
+
+/* The hash of every open-addressing table of the edge. */
+static inline uint32_t edge_hash32(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+/* ---- edge.c, for the backends ---- */
+
+/* mkdir -p; 0 or a negative errno. */
+int edge_mkdir_p(const char *path, mode_t mode);
+/* Opens path (flags | O_CLOEXEC, mode 0600 if created) and takes an
+ * exclusive flock on it without waiting: the fd, -EBUSY when another
+ * process holds it, or a negative errno. */
+int edge_lock_path(const char *path, int flags);
+/* Puts an event found in the pinned events map into the mirror, while
+ * edge_open runs (no lock). 0, or -ENOSPC when the mirror is full. */
+int edge_mirror_event(struct edge *e, uint32_t event_id,
+		      const struct tkt_event *ev);
+
+/* ---- edge.c, the consumer ---- */
+
+/* Takes one record from the ring buffer: ordered and delivered, or kept
+ * to wait for its predecessor. Returns the callback's error, if any. */
+int edge_reorder_record(struct edge *e, const struct tkt_change *rec);
+
+/* ---- edge_bpf.c ---- */
+
+/* Mounts bpffs if needed, locks pin_dir, loads the skeleton reusing or
+ * creating the pins, mmaps the seats, opens the ring buffer and reads the
+ * config and events maps into e->cfg and the event mirror. Sets e->bpf
+ * (left for edge_bpf_close on error) and e->reused. */
+int edge_bpf_open(struct edge *e, const char *pin_dir);
+/* Frees what edge_bpf_open made, maps stay pinned; no-op without e->bpf.
+ * XDP must be detached first (edge_detach_xdp). */
+void edge_bpf_close(struct edge *e);
+/* One hold-count operation by the kernel's hold_count program, so
+ * userspace and XDP count under the same rules: delta +1 refuses at limit
+ * (TKT_LIMIT_EXCEEDED), -1 is a release floored at 0. Returns a TKT_*
+ * status, or a negative errno when the kernel could not be asked. */
+int edge_bpf_count(struct edge *e, uint32_t slot, uint32_t event_id,
+		   int32_t delta, uint32_t limit);
+/* The pinned count (0 when there is none), or a negative errno. */
+int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
+			uint32_t *count);
+/* Writes the config map / one entry of the events map: 0 or -errno. */
+int edge_bpf_write_config(struct edge *e, const struct tkt_config *cfg);
+int edge_bpf_write_event(struct edge *e, uint32_t event_id,
+			 const struct tkt_event *ev);
+/* Adds the XDP counters, summed over CPUs, into xdp[TKT_STAT_COUNT]. */
+int edge_bpf_stats(struct edge *e, uint64_t *xdp);
+/* Hands what the ring buffer holds to edge_reorder_record (consumer only):
+ * the number of records, 0 in the shm backend, or a negative error (the
+ * callback's among them). */
+int edge_bpf_consume(struct edge *e);
+
+#endif /* TICKET_EDGE_INTERNAL_H */
