@@ -1,11 +1,11 @@
-/* The edge: seat table, maps, change stream (see edge.h). The bpf backend
- * is in edge_bpf.c.
+/* The edge: seat table, maps, change stream (see edge.h). The backends
+ * are in edge_bpf.c and edge_shm.c.
  *
  * Ownership and locks (see also the comment on struct edge):
  *   cfg_lock  guards cfg (the config mirror); readers copy it out.
  *   ev_lock   guards the event mirror ev[]; the BPF events map is written
  *             under it too, so map and mirror never disagree.
- *   hc_lock   guards the shm backend's hold-count table hc[].
+ *   hc_lock   guards the shm backend's hold-count table (edge_shm.c).
  *   poll_lock held by the single consumer for the whole of a poll; guards
  *             last[], pend[] and the ring buffer consumer side.
  * No function takes two of these at once, so there is no lock order. The
@@ -18,11 +18,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +28,6 @@
 #include "userspace/lib/clock.h"
 
 #define EV_SLOTS (TKT_MAX_EVENTS * 2u)
-#define HC_SLOTS (TKT_MAX_HOLD_KEYS * 2u)
 #define RL_SLOTS (1u << 16)
 #define QUEUE_DEFAULT (1u << 16)
 /* Records waiting for their predecessor: an open-addressing table keyed by
@@ -50,12 +47,6 @@ struct ev_slot {
 	uint8_t counted; /* shm: hold counts rebuilt from words */
 	uint8_t pad;
 	struct tkt_event ev;
-};
-
-struct hc_slot {
-	uint32_t slot; /* 0 = free */
-	uint32_t event_id;
-	uint32_t count;
 };
 
 struct pend {
@@ -114,31 +105,6 @@ int edge_mirror_event(struct edge *e, uint32_t event_id,
 	return 0;
 }
 
-/* ---- shm hold counts (under hc_lock) ---- */
-
-static struct hc_slot *hc_find(struct edge *e, uint32_t slot, uint32_t event,
-			       bool insert)
-{
-	uint32_t i, h = edge_hash32((uint64_t)slot << 32 | event);
-
-	for (i = 0; i < HC_SLOTS; i++) {
-		struct hc_slot *s = &e->hc[(h + i) & (HC_SLOTS - 1)];
-
-		if (s->slot == slot && s->event_id == event)
-			return s;
-		if (!s->slot) {
-			if (!insert || e->hc_used >= TKT_MAX_HOLD_KEYS)
-				return NULL;
-			s->slot = slot;
-			s->event_id = event;
-			s->count = 0;
-			e->hc_used++;
-			return s;
-		}
-	}
-	return NULL;
-}
-
 /* One count operation, both backends: delta +1 refuses at limit
  * (LIMIT_EXCEEDED), -1 is a release floored at 0. Returns a TKT_* status,
  * or a negative errno when the kernel could not be asked. */
@@ -147,28 +113,7 @@ static int count_op(struct edge *e, uint32_t slot, uint32_t event,
 {
 	if (e->backend == EDGE_BACKEND_BPF)
 		return edge_bpf_count(e, slot, event, delta, limit);
-	{
-		struct hc_slot *s;
-		int rc = TKT_OK;
-
-		pthread_mutex_lock(&e->hc_lock);
-		s = hc_find(e, slot, event, delta > 0);
-		if (!s) {
-			rc = delta > 0 ? TKT_RATE_LIMITED : TKT_OK;
-			pthread_mutex_unlock(&e->hc_lock);
-			return rc;
-		}
-		if (delta == 1 && s->count >= limit)
-			rc = TKT_LIMIT_EXCEEDED;
-		else if (delta > 0 && s->count > UINT32_MAX - (uint32_t)delta)
-			s->count = UINT32_MAX;
-		else if (delta < 0 && (uint32_t)-(int64_t)delta > s->count)
-			s->count = 0;
-		else
-			s->count += (uint32_t)delta;
-		pthread_mutex_unlock(&e->hc_lock);
-		return rc;
-	}
+	return edge_shm_count(e, slot, event, delta, limit);
 }
 
 /* ---- door ops (struct tkt_door_ops over an edge) ---- */
@@ -290,56 +235,10 @@ int edge_lock_path(const char *path, int flags)
 
 static void seed_order(struct edge *e);
 
-static int open_shm(struct edge *e, const char *dir)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	void *mem;
-	int err, n;
-
-	err = edge_mkdir_p(dir, 0700);
-	if (err)
-		return err;
-	n = snprintf(path, sizeof(path), "%s/seats", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	e->seat_fd = edge_lock_path(path, O_RDWR | O_CREAT);
-	if (e->seat_fd < 0)
-		return e->seat_fd;
-	if (fstat(e->seat_fd, &st) < 0)
-		return -errno;
-	if (st.st_size == 0) {
-		if (ftruncate(e->seat_fd, (off_t)EDGE_SEATS_BYTES) < 0)
-			return -errno;
-		e->reused = false;
-	} else if ((size_t)st.st_size == EDGE_SEATS_BYTES) {
-		e->reused = true;
-	} else {
-		return -EINVAL; /* not our file, or another layout: keep it */
-	}
-	mem = mmap(NULL, EDGE_SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   e->seat_fd, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	e->seats = mem;
-	e->hc = calloc(HC_SLOTS, sizeof(*e->hc));
-	return e->hc ? 0 : -ENOMEM;
-}
-
 static void close_backend(struct edge *e)
 {
 	edge_bpf_close(e);
-	if (e->seats) {
-		munmap(e->seats, EDGE_SEATS_BYTES);
-		e->seats = NULL;
-	}
-	if (e->seat_fd >= 0) {
-		close(e->seat_fd);
-		e->seat_fd = -1;
-	}
-	free(e->hc);
-	e->hc = NULL;
-	e->hc_used = 0;
+	edge_shm_close(e);
 	e->reused = false;
 }
 
@@ -356,8 +255,6 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->seat_fd = -1;
-	pthread_mutex_init(&e->hc_lock, NULL);
 	pthread_mutex_init(&e->poll_lock, NULL);
 	pthread_rwlock_init(&e->cfg_lock, NULL);
 	pthread_rwlock_init(&e->ev_lock, NULL);
@@ -397,8 +294,8 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	}
 	if (opts->backend == EDGE_BACKEND_SHM || err == 1) {
 		e->backend = EDGE_BACKEND_SHM;
-		err = open_shm(e, opts->shm_dir ? opts->shm_dir
-						: EDGE_SHM_DIR_DEFAULT);
+		err = edge_shm_open(e, opts->shm_dir ? opts->shm_dir
+						     : EDGE_SHM_DIR_DEFAULT);
 	}
 	if (err)
 		goto fail;
@@ -421,7 +318,6 @@ void edge_close(struct edge *e)
 	free(e->rl);
 	free(e->last);
 	free(e->pend);
-	pthread_mutex_destroy(&e->hc_lock);
 	pthread_mutex_destroy(&e->poll_lock);
 	pthread_rwlock_destroy(&e->cfg_lock);
 	pthread_rwlock_destroy(&e->ev_lock);
@@ -482,31 +378,6 @@ int edge_get_config(struct edge *e, struct tkt_config *out)
 
 /* ---- events ---- */
 
-/* shm backend: after a restart the words are back but the counts are not;
- * recount the event's HELD/ORDERED words by holder. Called with ev_lock
- * held; takes hc_lock (the only nesting: ev_lock -> hc_lock). */
-static int rebuild_counts(struct edge *e, const struct tkt_event *ev,
-			  uint32_t event_id)
-{
-	uint32_t i;
-
-	for (i = 0; i < ev->nseats; i++) {
-		uint64_t w = tkt_load64(&e->seats[ev->base + i]);
-		uint32_t st = tkt_sw_state(w);
-		int rc;
-
-		if ((st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED) ||
-		    !tkt_sw_holder(w))
-			continue;
-		rc = count_op(e, tkt_sw_holder(w), event_id, 1, UINT32_MAX);
-		if (rc < 0)
-			return rc;
-		if (rc != TKT_OK)
-			return -ENOSPC;
-	}
-	return 0;
-}
-
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		   uint32_t nseats, bool owned)
 {
@@ -530,7 +401,7 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 	s->ev = ev;
 	s->present = 1;
 	if (e->backend == EDGE_BACKEND_SHM && !s->counted) {
-		err = rebuild_counts(e, &ev, event_id);
+		err = edge_shm_rebuild_counts(e, event_id, &ev);
 		s->counted = 1;
 	}
 out:
@@ -562,13 +433,7 @@ int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
 		return -EINVAL;
 	if (e->backend == EDGE_BACKEND_BPF)
 		return edge_bpf_hold_count(e, slot, event_id, count);
-	pthread_mutex_lock(&e->hc_lock);
-	{
-		struct hc_slot *s = hc_find(e, slot, event_id, false);
-
-		*count = s ? s->count : 0;
-	}
-	pthread_mutex_unlock(&e->hc_lock);
+	edge_shm_hold_count(e, slot, event_id, count);
 	return 0;
 }
 

@@ -5,9 +5,10 @@
  *   edge.c          the seat-table API: open and close, config, events,
  *                   hold counts, seat ops, the sweep, stats, the door ops
  *   edge_bpf.c      bpf backend: skeleton, pins, maps, ring buffer, XDP
+ *   edge_shm.c      shm backend: the seat file, its lock, hold counts
  *
- * The backend's own state sits behind e->bpf, which is set in the bpf
- * backend only, and is known to its file alone. */
+ * Each backend's own state sits behind its pointer (e->bpf or e->shm, the
+ * other one is NULL) and is known to its file alone. */
 #ifndef TICKET_EDGE_INTERNAL_H
 #define TICKET_EDGE_INTERNAL_H
 
@@ -24,8 +25,8 @@
 #define EDGE_SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
 
 struct edge_bpf;
+struct edge_shm;
 struct ev_slot;
-struct hc_slot;
 struct pend;
 
 struct edge {
@@ -33,14 +34,9 @@ struct edge {
 	bool reused;  /* set by the backend's open */
 	__u64 *seats; /* mmapped by the backend, EDGE_SEATS_BYTES */
 
-	/* bpf backend (edge_bpf.c); NULL in the shm backend */
-	struct edge_bpf *bpf;
-
-	/* shm backend */
-	int seat_fd;
-	pthread_mutex_t hc_lock;
-	struct hc_slot *hc;
-	uint32_t hc_used;
+	/* the backend: one of the two is set */
+	struct edge_bpf *bpf; /* edge_bpf.c */
+	struct edge_shm *shm; /* edge_shm.c */
 
 	pthread_rwlock_t cfg_lock;
 	struct tkt_config cfg;
@@ -126,5 +122,24 @@ int edge_bpf_stats(struct edge *e, uint64_t *xdp);
  * the number of records, 0 in the shm backend, or a negative error (the
  * callback's among them). */
 int edge_bpf_consume(struct edge *e);
+
+/* ---- edge_shm.c ---- */
+
+/* Locks <dir>/seats (created if missing), mmaps it and makes the hold-count
+ * table. Sets e->shm (left for edge_shm_close on error) and e->reused. */
+int edge_shm_open(struct edge *e, const char *dir);
+/* Unmaps the seats and closes the file (it stays); no-op without e->shm. */
+void edge_shm_close(struct edge *e);
+/* The same operation as edge_bpf_count on the process's table; returns a
+ * TKT_* status (TKT_RATE_LIMITED when the table has no room for a key). */
+int edge_shm_count(struct edge *e, uint32_t slot, uint32_t event_id,
+		   int32_t delta, uint32_t limit);
+void edge_shm_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
+			 uint32_t *count);
+/* Counts the event's HELD and ORDERED words by holder into the table (the
+ * words survive a restart, the counts do not). Called under ev_lock. 0 or
+ * -ENOSPC. */
+int edge_shm_rebuild_counts(struct edge *e, uint32_t event_id,
+			    const struct tkt_event *ev);
 
 #endif /* TICKET_EDGE_INTERNAL_H */
