@@ -6,6 +6,7 @@
  *                   hold counts, seat ops, the sweep, stats, the door ops
  *   edge_bpf.c      bpf backend: skeleton, pins, maps, ring buffer, XDP
  *   edge_shm.c      shm backend: the seat file, its lock, hold counts
+ *   edge_reorder.c  the consumer: edge_poll_changes, the per-seat reorder
  *
  * Each backend's own state sits behind its pointer (e->bpf or e->shm, the
  * other one is NULL) and is known to its file alone. */
@@ -38,18 +39,21 @@ struct edge {
 	struct edge_bpf *bpf; /* edge_bpf.c */
 	struct edge_shm *shm; /* edge_shm.c */
 
+	/* edge.c; the locks are described at the top of edge.c */
 	pthread_rwlock_t cfg_lock;
-	struct tkt_config cfg;
+	struct tkt_config cfg; /* mirror of the config map (bpf) */
 
 	pthread_rwlock_t ev_lock;
-	struct ev_slot *ev;
+	struct ev_slot *ev; /* mirror of the events map (bpf) */
 	uint32_t ev_used;
 
+	/* producers: edge.c (the door ops, edge_emit_change); consumer:
+	 * edge_reorder.c */
 	struct change_queue q;
 	__u64 *rl; /* RL_SLOTS GCRA words, indexed by a hash of the peer */
 	uint64_t ustats[TKT_STAT_COUNT];
 
-	/* the consumer (edge_poll_changes) */
+	/* the consumer (edge_reorder.c), under poll_lock */
 	pthread_mutex_t poll_lock;
 	__u64 *last;        /* per seat: new_word of the last delivered record */
 	uint64_t t_open;    /* records stamped before this are backlog */
@@ -86,12 +90,6 @@ int edge_lock_path(const char *path, int flags);
  * edge_open runs (no lock). 0, or -ENOSPC when the mirror is full. */
 int edge_mirror_event(struct edge *e, uint32_t event_id,
 		      const struct tkt_event *ev);
-
-/* ---- edge.c, the consumer ---- */
-
-/* Takes one record from the ring buffer: ordered and delivered, or kept
- * to wait for its predecessor. Returns the callback's error, if any. */
-int edge_reorder_record(struct edge *e, const struct tkt_change *rec);
 
 /* ---- edge_bpf.c ---- */
 
@@ -141,5 +139,20 @@ void edge_shm_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
  * -ENOSPC. */
 int edge_shm_rebuild_counts(struct edge *e, uint32_t event_id,
 			    const struct tkt_event *ev);
+
+/* ---- edge_reorder.c ---- */
+
+/* Inits poll_lock and allocates the consumer's tables: 0 or -ENOMEM (then
+ * edge_reorder_free). */
+int edge_reorder_init(struct edge *e);
+/* Starts every seat's chain from its live word, and counts records stamped
+ * before now as backlog; at the end of edge_open, once the seats are
+ * mapped. */
+void edge_reorder_start(struct edge *e);
+void edge_reorder_free(struct edge *e);
+/* Takes one record from the ring buffer, under poll_lock: delivered with
+ * every record waiting for it, or kept to wait for its predecessor.
+ * Returns the callback's error, if any. */
+int edge_reorder_record(struct edge *e, const struct tkt_change *rec);
 
 #endif /* TICKET_EDGE_INTERNAL_H */
