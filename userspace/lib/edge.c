@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,6 +213,17 @@ int edge_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+int edge_map_seats(struct edge *e, int fd)
+{
+	void *mem = mmap(NULL, EDGE_SEATS_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	e->seats = mem;
+	return 0;
+}
+
 int edge_lock_path(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC, 0600);
@@ -231,6 +243,10 @@ int edge_lock_path(const char *path, int flags)
 
 static void close_backend(struct edge *e)
 {
+	if (e->seats) {
+		munmap(e->seats, EDGE_SEATS_BYTES);
+		e->seats = NULL;
+	}
 	edge_bpf_close(e);
 	edge_shm_close(e);
 	e->reused = false;

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -114,7 +113,6 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	char path[PATH_MAX];
 	struct edge_bpf *b;
 	struct bpf_map *m;
-	void *mem;
 	int err, n;
 
 	b = calloc(1, sizeof(*b));
@@ -154,12 +152,9 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	err = seat_hold__load(b->skel);
 	if (err)
 		return err;
-
-	mem = mmap(NULL, EDGE_SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   bpf_map__fd(b->skel->maps.seats), 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	e->seats = mem;
+	err = edge_map_seats(e, bpf_map__fd(b->skel->maps.seats));
+	if (err)
+		return err;
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.changes), ring_cb,
 				 e, NULL);
@@ -179,10 +174,6 @@ void edge_bpf_close(struct edge *e)
 		return;
 	if (b->rb)
 		ring_buffer__free(b->rb);
-	if (e->seats) {
-		munmap(e->seats, EDGE_SEATS_BYTES);
-		e->seats = NULL;
-	}
 	if (b->skel)
 		seat_hold__destroy(b->skel); /* maps stay pinned */
 	if (b->lock_fd >= 0)

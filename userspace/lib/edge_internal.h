@@ -86,6 +86,9 @@ int edge_mkdir_p(const char *path, mode_t mode);
  * exclusive flock on it without waiting: the fd, -EBUSY when another
  * process holds it, or a negative errno. */
 int edge_lock_path(const char *path, int flags);
+/* mmaps the seat array shared from fd (the seats map or the seat file)
+ * into e->seats; edge_close unmaps it. 0 or a negative errno. */
+int edge_map_seats(struct edge *e, int fd);
 /* Puts an event found in the pinned events map into the mirror, while
  * edge_open runs (no lock). 0, or -ENOSPC when the mirror is full. */
 int edge_mirror_event(struct edge *e, uint32_t event_id,
@@ -94,12 +97,13 @@ int edge_mirror_event(struct edge *e, uint32_t event_id,
 /* ---- edge_bpf.c ---- */
 
 /* Mounts bpffs if needed, locks pin_dir, loads the skeleton reusing or
- * creating the pins, mmaps the seats, opens the ring buffer and reads the
+ * creating the pins, maps the seats (edge_map_seats), opens the ring buffer and reads the
  * config and events maps into e->cfg and the event mirror. Sets e->bpf
  * (left for edge_bpf_close on error) and e->reused. */
 int edge_bpf_open(struct edge *e, const char *pin_dir);
-/* Frees what edge_bpf_open made, maps stay pinned; no-op without e->bpf.
- * XDP must be detached first (edge_detach_xdp). */
+/* Frees what edge_bpf_open made but the seat mapping (edge.c unmaps it
+ * first); maps stay pinned. No-op without e->bpf. XDP must be detached
+ * first (edge_detach_xdp). */
 void edge_bpf_close(struct edge *e);
 /* One hold-count operation by the kernel's hold_count program, so
  * userspace and XDP count under the same rules: delta +1 refuses at limit
@@ -123,10 +127,11 @@ int edge_bpf_consume(struct edge *e);
 
 /* ---- edge_shm.c ---- */
 
-/* Locks <dir>/seats (created if missing), mmaps it and makes the hold-count
- * table. Sets e->shm (left for edge_shm_close on error) and e->reused. */
+/* Locks <dir>/seats (created if missing), maps it (edge_map_seats) and
+ * makes the hold-count table. Sets e->shm (left for edge_shm_close on error) and e->reused. */
 int edge_shm_open(struct edge *e, const char *dir);
-/* Unmaps the seats and closes the file (it stays); no-op without e->shm. */
+/* Closes the seat file (it stays) and frees the table, once edge.c has
+ * unmapped the seats. No-op without e->shm. */
 void edge_shm_close(struct edge *e);
 /* The same operation as edge_bpf_count on the process's table; returns a
  * TKT_* status (TKT_RATE_LIMITED when the table has no room for a key). */

@@ -21,7 +21,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,7 +46,6 @@ int edge_shm_open(struct edge *e, const char *dir)
 	char path[PATH_MAX];
 	struct edge_shm *m;
 	struct stat st;
-	void *mem;
 	int err, n;
 
 	m = calloc(1, sizeof(*m));
@@ -77,11 +75,9 @@ int edge_shm_open(struct edge *e, const char *dir)
 	} else {
 		return -EINVAL; /* not our file, or another layout: keep it */
 	}
-	mem = mmap(NULL, EDGE_SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   m->seat_fd, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	e->seats = mem;
+	err = edge_map_seats(e, m->seat_fd);
+	if (err)
+		return err;
 	m->hc = calloc(HC_SLOTS, sizeof(*m->hc));
 	return m->hc ? 0 : -ENOMEM;
 }
@@ -92,10 +88,6 @@ void edge_shm_close(struct edge *e)
 
 	if (!m)
 		return;
-	if (e->seats) {
-		munmap(e->seats, EDGE_SEATS_BYTES);
-		e->seats = NULL;
-	}
 	if (m->seat_fd >= 0)
 		close(m->seat_fd);
 	free(m->hc);
