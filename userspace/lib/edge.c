@@ -1,75 +1,45 @@
-/* The edge: seat table, maps, change stream (see edge.h).
+/* The edge's seat-table API (see edge.h): open and close, config, the
+ * event mirror, hold counts, seat ops and the sweep, the door ops that run
+ * bpf/hold_door.h's rules on the edge, the producer side of the change
+ * stream, stats. The seat words and hold counts live in a backend,
+ * edge_bpf.c or edge_shm.c; the consumer is edge_reorder.c; struct edge is
+ * in edge_internal.h.
  *
- * Ownership and locks (see also the comment on struct edge):
- *   cfg_lock  guards cfg (the config mirror); readers copy it out.
+ * Guarantees: every seat change from userspace runs tkt_door_apply or
+ * tkt_door_serve over edge_door_ops, the rules XDP runs, and reserves its
+ * change record before its CAS; the config and event mirrors never
+ * disagree with the BPF maps (each written under the mirror's lock, map
+ * first).
+ *
+ * Locks:
+ *   cfg_lock  guards cfg (the config mirror); readers copy it out. The BPF
+ *             config map is written under it too.
  *   ev_lock   guards the event mirror ev[]; the BPF events map is written
- *             under it too, so map and mirror never disagree.
- *   hc_lock   guards the shm backend's hold-count table hc[].
- *   poll_lock held by the single consumer for the whole of a poll; guards
- *             last[], pend[] and the ring buffer consumer side.
- * No function takes two of these at once, so there is no lock order. The
- * change queue and the rate-limit table are lock-free (CAS). */
-#include "userspace/lib/edge.h"
+ *             under it too, so map and mirror never disagree. In the shm
+ *             backend edge_set_event rebuilds hold counts under it, taking
+ *             hc_lock (edge_shm.c): ev_lock -> hc_lock is the edge's one
+ *             nesting.
+ * The producer side of the change queue (change_queue.h), the rate-limit
+ * table rl[] (CAS) and the counters ustats[] (atomic adds) take no lock. */
+#include "userspace/lib/edge_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <linux/magic.h>
-#include <xdp/libxdp.h>
+#include "userspace/lib/clock.h"
 
-#include "bpf/seat_hold.skel.h"
-
-#define SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
 #define EV_SLOTS (TKT_MAX_EVENTS * 2u)
-#define HC_SLOTS (TKT_MAX_HOLD_KEYS * 2u)
 #define RL_SLOTS (1u << 16)
 #define QUEUE_DEFAULT (1u << 16)
-/* Records waiting for their predecessor: an open-addressing table keyed by
- * (seat, old word), at most 3/4 full. */
-#define PEND_SLOTS (1u << 16)
-#define PEND_MAX (PEND_SLOTS / 4 * 3)
-/* How long a record may wait for its predecessor before it is delivered
- * anyway; inside the 1 s the contract gives a change to reach SSE. Only a
- * stalled producer makes anything wait, and its own record is late by the
- * stall already. */
-#define PEND_WAIT_NS (750 * TKT_NS_PER_MS)
-
-/* ---- userspace change queue: bounded MPSC with per-cell sequence numbers.
- * A producer claims a cell by CAS on tail, fills it, then publishes it by
- * storing seq = pos + 1; the consumer takes cells strictly in claim order
- * and stops at the first one not yet published, exactly like the BPF ring
- * buffer stops at a reserved-but-unsubmitted record. */
-struct chq_cell {
-	uint64_t seq;
-	uint64_t pos;
-	uint32_t valid; /* 0: discarded */
-	uint32_t pad;
-	struct tkt_change rec;
-};
-
-struct chq {
-	struct chq_cell *cells;
-	uint64_t mask;
-	uint64_t tail __attribute__((aligned(64))); /* producers */
-	uint64_t head __attribute__((aligned(64))); /* consumer only */
-};
 
 struct ev_slot {
 	uint32_t id;
@@ -80,78 +50,6 @@ struct ev_slot {
 	struct tkt_event ev;
 };
 
-struct hc_slot {
-	uint32_t slot; /* 0 = free */
-	uint32_t event_id;
-	uint32_t count;
-};
-
-struct pend {
-	uint32_t used;
-	uint32_t pad;
-	uint64_t since_ns;
-	struct tkt_change rec;
-};
-
-struct xdp_att {
-	struct xdp_program *prog;
-	int ifindex;
-	enum xdp_attach_mode mode;
-	char netns[NAME_MAX + 1]; /* "" = caller's namespace */
-};
-
-struct edge {
-	enum edge_backend backend;
-	bool reused;
-	__u64 *seats; /* mmapped, SEATS_BYTES */
-	int lock_fd;     /* flock: one process per seat table */
-
-	/* bpf backend */
-	struct seat_hold *skel;
-	struct ring_buffer *rb;
-	int ncpus;
-	struct xdp_att att_main, att_peer;
-	enum edge_xdp_mode xdp_mode;
-
-	/* shm backend */
-	int seat_fd;
-	pthread_mutex_t hc_lock;
-	struct hc_slot *hc;
-	uint32_t hc_used;
-
-	pthread_rwlock_t cfg_lock;
-	struct tkt_config cfg;
-
-	pthread_rwlock_t ev_lock;
-	struct ev_slot *ev;
-	uint32_t ev_used;
-
-	struct chq q;
-	__u64 *rl; /* RL_SLOTS GCRA words, indexed by a hash of the peer */
-	uint64_t ustats[TKT_STAT_COUNT];
-
-	/* the consumer (edge_poll_changes) */
-	pthread_mutex_t poll_lock;
-	__u64 *last;        /* per seat: new_word of the last delivered record */
-	uint64_t t_open;    /* records stamped before this are backlog */
-	struct pend *pend;  /* PEND_SLOTS */
-	size_t npend;
-	uint64_t next_flush_ns;
-	uint64_t late; /* delivered out of word order (see edge_stats) */
-	edge_change_cb cb;
-	void *cb_ctx;
-	int cb_err;
-	int delivered;
-};
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * TKT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t unix_offset_ns(void)
 {
 	struct timespec r, m1, m2;
@@ -161,97 +59,16 @@ static uint64_t unix_offset_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &m1);
 	clock_gettime(CLOCK_REALTIME, &r);
 	clock_gettime(CLOCK_MONOTONIC, &m2);
-	mono = ((uint64_t)m1.tv_sec * TKT_NS_PER_SEC + (uint64_t)m1.tv_nsec +
-		(uint64_t)m2.tv_sec * TKT_NS_PER_SEC + (uint64_t)m2.tv_nsec) /
-	       2;
-	real = (uint64_t)r.tv_sec * TKT_NS_PER_SEC + (uint64_t)r.tv_nsec;
+	mono = (tkt_timespec_ns(&m1) + tkt_timespec_ns(&m2)) / 2;
+	real = tkt_timespec_ns(&r);
 	return real - mono;
-}
-
-static uint32_t hash32(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return (uint32_t)x;
-}
-
-/* ---- change queue ---- */
-
-static int chq_init(struct chq *q, unsigned int cap)
-{
-	uint64_t n = 1, i;
-
-	while (n < cap)
-		n <<= 1;
-	q->cells = calloc(n, sizeof(*q->cells));
-	if (!q->cells)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		q->cells[i].seq = i;
-	q->mask = n - 1;
-	q->tail = 0;
-	q->head = 0;
-	return 0;
-}
-
-static struct tkt_change *chq_reserve(struct chq *q)
-{
-	uint64_t pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
-
-	for (;;) {
-		struct chq_cell *c = &q->cells[pos & q->mask];
-		uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
-		int64_t diff = (int64_t)(seq - pos);
-
-		if (diff == 0) {
-			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1,
-							1, __ATOMIC_RELAXED,
-							__ATOMIC_RELAXED)) {
-				c->pos = pos;
-				return &c->rec;
-			}
-		} else if (diff < 0) {
-			return NULL; /* full */
-		} else {
-			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
-		}
-	}
-}
-
-static void chq_publish(struct tkt_change *rec, uint32_t valid)
-{
-	struct chq_cell *c =
-		(struct chq_cell *)((char *)rec - offsetof(struct chq_cell, rec));
-
-	c->valid = valid;
-	__atomic_store_n(&c->seq, c->pos + 1, __ATOMIC_RELEASE);
-}
-
-/* Takes the next published cell; returns 1 with *out filled, 0 if it was a
- * discarded reservation (skip it), -1 if nothing is ready. */
-static int chq_take(struct chq *q, struct tkt_change *out)
-{
-	struct chq_cell *c = &q->cells[q->head & q->mask];
-	int valid;
-
-	if (__atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) != q->head + 1)
-		return -1;
-	valid = c->valid;
-	if (valid)
-		*out = c->rec;
-	__atomic_store_n(&c->seq, q->head + q->mask + 1, __ATOMIC_RELEASE);
-	q->head++;
-	return valid ? 1 : 0;
 }
 
 /* ---- event mirror ---- */
 
 static struct ev_slot *ev_find(struct edge *e, uint32_t id, bool insert)
 {
-	uint32_t i, h = hash32(id);
+	uint32_t i, h = edge_hash32(id);
 
 	for (i = 0; i < EV_SLOTS; i++) {
 		struct ev_slot *s = &e->ev[(h + i) & (EV_SLOTS - 1)];
@@ -270,80 +87,27 @@ static struct ev_slot *ev_find(struct edge *e, uint32_t id, bool insert)
 	return NULL;
 }
 
-/* ---- shm hold counts (under hc_lock) ---- */
-
-static struct hc_slot *hc_find(struct edge *e, uint32_t slot, uint32_t event,
-			       bool insert)
+int edge_mirror_event(struct edge *e, uint32_t event_id,
+		      const struct tkt_event *ev)
 {
-	uint32_t i, h = hash32((uint64_t)slot << 32 | event);
+	struct ev_slot *s = ev_find(e, event_id, true);
 
-	for (i = 0; i < HC_SLOTS; i++) {
-		struct hc_slot *s = &e->hc[(h + i) & (HC_SLOTS - 1)];
-
-		if (s->slot == slot && s->event_id == event)
-			return s;
-		if (!s->slot) {
-			if (!insert || e->hc_used >= TKT_MAX_HOLD_KEYS)
-				return NULL;
-			s->slot = slot;
-			s->event_id = event;
-			s->count = 0;
-			e->hc_used++;
-			return s;
-		}
-	}
-	return NULL;
+	if (!s)
+		return -ENOSPC;
+	s->present = 1;
+	s->ev = *ev;
+	return 0;
 }
 
 /* One count operation, both backends: delta +1 refuses at limit
- * (LIMIT_EXCEEDED), any other delta is a plain add floored at 0. Returns a TKT_* status, or a negative errno when
- * the kernel could not be asked. */
+ * (LIMIT_EXCEEDED), -1 is a release floored at 0. Returns a TKT_* status,
+ * or a negative errno when the kernel could not be asked. */
 static int count_op(struct edge *e, uint32_t slot, uint32_t event,
-		    int32_t delta, uint32_t limit, uint32_t *after)
+		    int32_t delta, uint32_t limit)
 {
-	if (e->backend == EDGE_BACKEND_BPF) {
-		struct tkt_count_args a = {
-			.slot = slot,
-			.event_id = event,
-			.limit = limit,
-			.delta = delta,
-		};
-		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a,
-			    .ctx_size_in = sizeof(a));
-		int err = bpf_prog_test_run_opts(
-			bpf_program__fd(e->skel->progs.hold_count), &o);
-
-		if (err)
-			return -errno;
-		if (after)
-			*after = a.count;
-		return a.result;
-	} else {
-		struct hc_slot *s;
-		int rc = TKT_OK;
-
-		pthread_mutex_lock(&e->hc_lock);
-		s = hc_find(e, slot, event, delta > 0);
-		if (!s) {
-			rc = delta > 0 ? TKT_RATE_LIMITED : TKT_OK;
-			if (after)
-				*after = 0;
-			pthread_mutex_unlock(&e->hc_lock);
-			return rc;
-		}
-		if (delta == 1 && s->count >= limit)
-			rc = TKT_LIMIT_EXCEEDED;
-		else if (delta > 0 && s->count > UINT32_MAX - (uint32_t)delta)
-			s->count = UINT32_MAX;
-		else if (delta < 0 && (uint32_t)-(int64_t)delta > s->count)
-			s->count = 0;
-		else
-			s->count += (uint32_t)delta;
-		if (after)
-			*after = s->count;
-		pthread_mutex_unlock(&e->hc_lock);
-		return rc;
-	}
+	if (e->backend == EDGE_BACKEND_BPF)
+		return edge_bpf_count(e, slot, event, delta, limit);
+	return edge_shm_count(e, slot, event, delta, limit);
 }
 
 /* ---- door ops (struct tkt_door_ops over an edge) ---- */
@@ -356,7 +120,7 @@ static int op_event(void *impl, __u32 event_id, struct tkt_event *ev)
 static int op_count_reserve(void *impl, __u32 slot, __u32 event_id,
 			    __u32 limit)
 {
-	int rc = count_op(impl, slot, event_id, 1, limit, NULL);
+	int rc = count_op(impl, slot, event_id, 1, limit);
 
 	return rc < 0 ? TKT_RATE_LIMITED : rc;
 }
@@ -366,7 +130,7 @@ static void op_count_release(void *impl, __u32 slot, __u32 event_id)
 	/* A failed release can only be the kernel refusing the syscall; the
 	 * count then stays one too high until rebuilt, which errs on the
 	 * side of refusing holds, never of overselling. */
-	(void)count_op(impl, slot, event_id, -1, 0, NULL);
+	(void)count_op(impl, slot, event_id, -1, 0);
 }
 
 static struct tkt_change *op_change_reserve(void *impl)
@@ -398,8 +162,9 @@ static int op_rate_ok(void *impl, const struct tkt_peer *p, __u64 now)
 		return 1;
 	memcpy(&a, p->addr, 8);
 	memcpy(&b, p->addr + 8, 8);
-	return tkt_gcra_take(&e->rl[hash32(a ^ hash32(b)) & (RL_SLOTS - 1)],
-			     now, cfg.rl_rate, cfg.rl_burst);
+	return tkt_gcra_take(
+		&e->rl[edge_hash32(a ^ edge_hash32(b)) & (RL_SLOTS - 1)], now,
+		cfg.rl_rate, cfg.rl_burst);
 }
 
 static void op_stat(void *impl, __u32 index)
@@ -412,7 +177,7 @@ static void op_stat(void *impl, __u32 index)
 
 static __u64 op_now_ns(void *impl)
 {
-	return mono_ns();
+	return tkt_mono_ns();
 }
 
 static const struct tkt_door_ops edge_door_ops = {
@@ -427,9 +192,9 @@ static const struct tkt_door_ops edge_door_ops = {
 	.now_ns = op_now_ns,
 };
 
-/* ---- open / close ---- */
+/* ---- for the backends ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
+int edge_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 	size_t i, n = strlen(path);
@@ -448,24 +213,18 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* A pin directory must sit on bpffs; mount it at /sys/fs/bpf if nothing
- * is there yet (a fresh machine), as `ip` and libxdp would. */
-static int ensure_bpffs(const char *pin_dir)
+int edge_map_seats(struct edge *e, int fd)
 {
-	struct statfs st;
+	void *mem = mmap(NULL, EDGE_SEATS_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
 
-	if (strncmp(pin_dir, "/sys/fs/bpf", 11) != 0)
-		return 0;
-	if (statfs("/sys/fs/bpf", &st) < 0)
+	if (mem == MAP_FAILED)
 		return -errno;
-	if (st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
-		return -errno;
+	e->seats = mem;
 	return 0;
 }
 
-static int lock_path(const char *path, int flags)
+int edge_lock_path(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC, 0600);
 
@@ -480,153 +239,16 @@ static int lock_path(const char *path, int flags)
 	return fd;
 }
 
-static int load_mirrors_from_maps(struct edge *e)
-{
-	int ev_fd = bpf_map__fd(e->skel->maps.events);
-	__u32 key = 0, next;
-	void *prev = NULL;
-	int err;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.config), &key,
-				&e->cfg) < 0)
-		return -errno;
-
-	while ((err = bpf_map_get_next_key(ev_fd, prev, &next)) == 0) {
-		struct tkt_event ev;
-		struct ev_slot *s;
-
-		if (bpf_map_lookup_elem(ev_fd, &next, &ev) == 0) {
-			s = ev_find(e, next, true);
-			if (!s)
-				return -ENOSPC;
-			s->present = 1;
-			s->ev = ev;
-		}
-		key = next;
-		prev = &key;
-	}
-	return err == -ENOENT ? 0 : err;
-}
-
-static int ring_cb(void *ctx, void *data, size_t size);
-static void seed_order(struct edge *e);
-
-static int open_bpf(struct edge *e, const char *pin_dir)
-{
-	char path[PATH_MAX];
-	struct bpf_map *m;
-	void *mem;
-	int err, n;
-
-	err = ensure_bpffs(pin_dir);
-	if (err)
-		return err;
-	err = mkdir_p(pin_dir, 0700);
-	if (err)
-		return err;
-	e->lock_fd = lock_path(pin_dir, O_RDONLY | O_DIRECTORY);
-	if (e->lock_fd < 0)
-		return e->lock_fd;
-
-	e->skel = seat_hold__open();
-	if (!e->skel)
-		return errno ? -errno : -EINVAL;
-	bpf_object__for_each_map(m, e->skel->obj)
-	{
-		n = snprintf(path, sizeof(path), "%s/%s", pin_dir,
-			     bpf_map__name(m));
-		if (n < 0 || (size_t)n >= sizeof(path))
-			return -ENAMETOOLONG;
-		/* libbpf reuses an existing pin (and refuses one whose
-		 * definition differs) or creates the map and pins it */
-		err = bpf_map__set_pin_path(m, path);
-		if (err)
-			return err;
-	}
-	n = snprintf(path, sizeof(path), "%s/seats", pin_dir);
-	e->reused = access(path, F_OK) == 0;
-
-	err = seat_hold__load(e->skel);
-	if (err)
-		return err;
-
-	mem = mmap(NULL, SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   bpf_map__fd(e->skel->maps.seats), 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	e->seats = mem;
-
-	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.changes), ring_cb,
-				 e, NULL);
-	if (!e->rb)
-		return errno ? -errno : -ENOMEM;
-	e->ncpus = libbpf_num_possible_cpus();
-	if (e->ncpus <= 0)
-		return e->ncpus ? e->ncpus : -EINVAL;
-	return load_mirrors_from_maps(e);
-}
-
-static int open_shm(struct edge *e, const char *dir)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	void *mem;
-	int err, n;
-
-	err = mkdir_p(dir, 0700);
-	if (err)
-		return err;
-	n = snprintf(path, sizeof(path), "%s/seats", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	e->seat_fd = lock_path(path, O_RDWR | O_CREAT);
-	if (e->seat_fd < 0)
-		return e->seat_fd;
-	if (fstat(e->seat_fd, &st) < 0)
-		return -errno;
-	if (st.st_size == 0) {
-		if (ftruncate(e->seat_fd, (off_t)SEATS_BYTES) < 0)
-			return -errno;
-		e->reused = false;
-	} else if ((size_t)st.st_size == SEATS_BYTES) {
-		e->reused = true;
-	} else {
-		return -EINVAL; /* not our file, or another layout: keep it */
-	}
-	mem = mmap(NULL, SEATS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   e->seat_fd, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	e->seats = mem;
-	e->hc = calloc(HC_SLOTS, sizeof(*e->hc));
-	return e->hc ? 0 : -ENOMEM;
-}
+/* ---- open / close ---- */
 
 static void close_backend(struct edge *e)
 {
-	if (e->rb) {
-		ring_buffer__free(e->rb);
-		e->rb = NULL;
-	}
 	if (e->seats) {
-		munmap(e->seats, SEATS_BYTES);
+		munmap(e->seats, EDGE_SEATS_BYTES);
 		e->seats = NULL;
 	}
-	if (e->skel) {
-		seat_hold__destroy(e->skel); /* maps stay pinned */
-		e->skel = NULL;
-	}
-	if (e->seat_fd >= 0) {
-		close(e->seat_fd);
-		e->seat_fd = -1;
-	}
-	if (e->lock_fd >= 0) {
-		close(e->lock_fd);
-		e->lock_fd = -1;
-	}
-	free(e->hc);
-	e->hc = NULL;
-	e->hc_used = 0;
+	edge_bpf_close(e);
+	edge_shm_close(e);
 	e->reused = false;
 }
 
@@ -643,23 +265,19 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->seat_fd = -1;
-	e->lock_fd = -1;
-	pthread_mutex_init(&e->hc_lock, NULL);
-	pthread_mutex_init(&e->poll_lock, NULL);
 	pthread_rwlock_init(&e->cfg_lock, NULL);
 	pthread_rwlock_init(&e->ev_lock, NULL);
+	err = edge_reorder_init(e);
 
 	e->ev = calloc(EV_SLOTS, sizeof(*e->ev));
 	e->rl = calloc(RL_SLOTS, sizeof(*e->rl));
-	e->last = calloc(TKT_MAX_SEATS, sizeof(*e->last));
-	e->pend = calloc(PEND_SLOTS, sizeof(*e->pend));
-	if (!e->ev || !e->rl || !e->last || !e->pend) {
+	if (err || !e->ev || !e->rl) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = chq_init(&e->q, opts->queue_capacity ? opts->queue_capacity
-						   : QUEUE_DEFAULT);
+	err = change_queue_init(&e->q, opts->queue_capacity
+					       ? opts->queue_capacity
+					       : QUEUE_DEFAULT);
 	if (err)
 		goto fail;
 
@@ -667,8 +285,8 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	if (opts->backend == EDGE_BACKEND_BPF ||
 	    opts->backend == EDGE_BACKEND_AUTO) {
 		e->backend = EDGE_BACKEND_BPF;
-		err = open_bpf(e, opts->pin_dir ? opts->pin_dir
-						: TKT_PIN_DIR_DEFAULT);
+		err = edge_bpf_open(e, opts->pin_dir ? opts->pin_dir
+						     : TKT_PIN_DIR_DEFAULT);
 		/* Fall back only where BPF is unavailable. Pinned seats that
 		 * fail to load (another definition, say) hold live state: an
 		 * empty shm table in their place would forget every hold. */
@@ -684,12 +302,12 @@ int edge_open(const struct edge_opts *opts, struct edge **out)
 	}
 	if (opts->backend == EDGE_BACKEND_SHM || err == 1) {
 		e->backend = EDGE_BACKEND_SHM;
-		err = open_shm(e, opts->shm_dir ? opts->shm_dir
-						: EDGE_SHM_DIR_DEFAULT);
+		err = edge_shm_open(e, opts->shm_dir ? opts->shm_dir
+						     : EDGE_SHM_DIR_DEFAULT);
 	}
 	if (err)
 		goto fail;
-	seed_order(e);
+	edge_reorder_start(e);
 	*out = e;
 	return 0;
 fail:
@@ -703,13 +321,10 @@ void edge_close(struct edge *e)
 		return;
 	(void)edge_detach_xdp(e);
 	close_backend(e);
-	free(e->q.cells);
+	change_queue_free(&e->q);
 	free(e->ev);
 	free(e->rl);
-	free(e->last);
-	free(e->pend);
-	pthread_mutex_destroy(&e->hc_lock);
-	pthread_mutex_destroy(&e->poll_lock);
+	edge_reorder_free(e);
 	pthread_rwlock_destroy(&e->cfg_lock);
 	pthread_rwlock_destroy(&e->ev_lock);
 	free(e);
@@ -735,34 +350,12 @@ uint64_t edge_seat_read(struct edge *e, uint32_t index)
 	return index < TKT_MAX_SEATS ? tkt_load64(&e->seats[index]) : 0;
 }
 
-int edge_xdp_prog_fd(const struct edge *e)
-{
-	if (e->backend != EDGE_BACKEND_BPF)
-		return -EOPNOTSUPP;
-	return bpf_program__fd(e->skel->progs.xdp_seat_hold);
-}
-
 /* ---- config ---- */
-
-static int write_config(struct edge *e, const struct tkt_config *cfg)
-{
-	__u32 key = 0;
-	int err = 0;
-
-	pthread_rwlock_wrlock(&e->cfg_lock);
-	if (e->backend == EDGE_BACKEND_BPF &&
-	    bpf_map_update_elem(bpf_map__fd(e->skel->maps.config), &key, cfg,
-				BPF_ANY) < 0)
-		err = -errno;
-	if (!err)
-		e->cfg = *cfg;
-	pthread_rwlock_unlock(&e->cfg_lock);
-	return err;
-}
 
 int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 {
 	struct tkt_config c;
+	int err = 0;
 
 	if (!cfg || cfg->udp_port > 65535 ||
 	    (cfg->hold_secs_default &&
@@ -772,7 +365,13 @@ int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 	c = *cfg;
 	if (!c.unix_offset_ns)
 		c.unix_offset_ns = unix_offset_ns();
-	return write_config(e, &c);
+	pthread_rwlock_wrlock(&e->cfg_lock);
+	if (e->backend == EDGE_BACKEND_BPF)
+		err = edge_bpf_write_config(e, &c);
+	if (!err)
+		e->cfg = c;
+	pthread_rwlock_unlock(&e->cfg_lock);
+	return err;
 }
 
 int edge_get_config(struct edge *e, struct tkt_config *out)
@@ -783,42 +382,7 @@ int edge_get_config(struct edge *e, struct tkt_config *out)
 	return 0;
 }
 
-int edge_refresh_clock(struct edge *e)
-{
-	struct tkt_config c;
-
-	edge_get_config(e, &c);
-	c.unix_offset_ns = unix_offset_ns();
-	return write_config(e, &c);
-}
-
 /* ---- events ---- */
-
-/* shm backend: after a restart the words are back but the counts are not;
- * recount the event's HELD/ORDERED words by holder. Called with ev_lock
- * held; takes hc_lock (the only nesting: ev_lock -> hc_lock). */
-static int rebuild_counts(struct edge *e, const struct tkt_event *ev,
-			  uint32_t event_id)
-{
-	uint32_t i;
-
-	for (i = 0; i < ev->nseats; i++) {
-		uint64_t w = tkt_load64(&e->seats[ev->base + i]);
-		uint32_t st = tkt_sw_state(w);
-		int rc;
-
-		if ((st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED) ||
-		    !tkt_sw_holder(w))
-			continue;
-		rc = count_op(e, tkt_sw_holder(w), event_id, 1, UINT32_MAX,
-			      NULL);
-		if (rc < 0)
-			return rc;
-		if (rc != TKT_OK)
-			return -ENOSPC;
-	}
-	return 0;
-}
 
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		   uint32_t nseats, bool owned)
@@ -835,16 +399,15 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		err = -ENOSPC;
 		goto out;
 	}
-	if (e->backend == EDGE_BACKEND_BPF &&
-	    bpf_map_update_elem(bpf_map__fd(e->skel->maps.events), &event_id,
-				&ev, BPF_ANY) < 0) {
-		err = -errno;
-		goto out;
+	if (e->backend == EDGE_BACKEND_BPF) {
+		err = edge_bpf_write_event(e, event_id, &ev);
+		if (err)
+			goto out;
 	}
 	s->ev = ev;
 	s->present = 1;
 	if (e->backend == EDGE_BACKEND_SHM && !s->counted) {
-		err = rebuild_counts(e, &ev, event_id);
+		err = edge_shm_rebuild_counts(e, event_id, &ev);
 		s->counted = 1;
 	}
 out:
@@ -867,30 +430,6 @@ int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out)
 	return err;
 }
 
-int edge_del_event(struct edge *e, uint32_t event_id)
-{
-	struct ev_slot *s;
-	int err = 0;
-
-	pthread_rwlock_wrlock(&e->ev_lock);
-	s = ev_find(e, event_id, false);
-	if (!s || !s->present) {
-		err = -ENOENT;
-		goto out;
-	}
-	if (e->backend == EDGE_BACKEND_BPF &&
-	    bpf_map_delete_elem(bpf_map__fd(e->skel->maps.events),
-				&event_id) < 0 &&
-	    errno != ENOENT) {
-		err = -errno;
-		goto out;
-	}
-	s->present = 0;
-out:
-	pthread_rwlock_unlock(&e->ev_lock);
-	return err;
-}
-
 /* ---- hold counts ---- */
 
 int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
@@ -898,44 +437,10 @@ int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
 {
 	if (!slot || slot > TKT_SLOT_MAX || !count)
 		return -EINVAL;
-	if (e->backend == EDGE_BACKEND_BPF) {
-		struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
-
-		if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.hold_counts),
-					&k, count) < 0) {
-			if (errno != ENOENT)
-				return -errno;
-			*count = 0;
-		}
-		return 0;
-	}
-	pthread_mutex_lock(&e->hc_lock);
-	{
-		struct hc_slot *s = hc_find(e, slot, event_id, false);
-
-		*count = s ? s->count : 0;
-	}
-	pthread_mutex_unlock(&e->hc_lock);
+	if (e->backend == EDGE_BACKEND_BPF)
+		return edge_bpf_hold_count(e, slot, event_id, count);
+	edge_shm_hold_count(e, slot, event_id, count);
 	return 0;
-}
-
-int edge_hold_count_add(struct edge *e, uint32_t slot, uint32_t event_id,
-			int32_t delta, uint32_t *count_after)
-{
-	uint32_t dummy;
-	int rc;
-
-	if (!slot || slot > TKT_SLOT_MAX)
-		return -EINVAL;
-	if (!count_after)
-		count_after = &dummy;
-	if (delta == 0)
-		return edge_hold_count_get(e, slot, event_id, count_after);
-	/* a limit of UINT32_MAX makes +1 an unconditional add */
-	rc = count_op(e, slot, event_id, delta, UINT32_MAX, count_after);
-	if (rc < 0)
-		return rc;
-	return rc == TKT_OK ? 0 : -ENOSPC;
 }
 
 /* ---- seat ops ---- */
@@ -960,7 +465,7 @@ int edge_seat_apply(struct edge *e, enum tkt_change_source source,
 		return -EINVAL;
 	edge_get_config(e, &cfg);
 	edge_door(e, source, &cfg, &d);
-	tkt_door_apply(&d, rq, mono_ns(), res);
+	tkt_door_apply(&d, rq, tkt_mono_ns(), res);
 	return 0;
 }
 
@@ -974,7 +479,7 @@ int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired)
 
 	if (err)
 		return err;
-	now_ms = tkt_ms32(mono_ns());
+	now_ms = tkt_ms32(tkt_mono_ns());
 	for (i = 0; i < ev.nseats; i++) {
 		uint64_t w = tkt_load64(&e->seats[ev.base + i]);
 		uint32_t st = tkt_sw_state(w);
@@ -999,17 +504,17 @@ int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired)
 
 struct tkt_change *edge_change_reserve(struct edge *e)
 {
-	return chq_reserve(&e->q);
+	return change_queue_reserve(&e->q);
 }
 
 void edge_change_submit(struct edge *e, struct tkt_change *rec)
 {
-	chq_publish(rec, 1);
+	change_queue_submit(rec);
 }
 
 void edge_change_discard(struct edge *e, struct tkt_change *rec)
 {
-	chq_publish(rec, 0);
+	change_queue_discard(rec);
 }
 
 int edge_emit_change(struct edge *e, const struct tkt_change *rec)
@@ -1020,246 +525,9 @@ int edge_emit_change(struct edge *e, const struct tkt_change *rec)
 		return -ENOBUFS;
 	*r = *rec;
 	if (!r->mono_ns)
-		r->mono_ns = mono_ns();
+		r->mono_ns = tkt_mono_ns();
 	edge_change_submit(e, r);
 	return 0;
-}
-
-/* ---- the consumer ----
- *
- * Records of one seat can arrive out of order: XDP reserves its ring slot
- * before the CAS, so two CPUs can CAS in the opposite order of their
- * reservations; the userspace queue is a second stream; and a producer
- * preempted between its CAS and its submit holds its record back while the
- * other stream runs on. Each record carries the exact CAS (old_word ->
- * new_word), so they chain: a record is next when its old_word is the
- * new_word last delivered for that seat. Anything else waits for its
- * predecessor, for at most PEND_WAIT_NS (only a producer that died between
- * CAS and submit can make it wait that long).
- *
- * Whole words, not just the 8-bit counter, are compared: a held word also
- * carries its holder and its expiry in ms, so a word does not come back
- * after 256 changes the way a counter does (the XDP door can re-hold one
- * seat 256 times in a few ms while a userspace producer sits preempted).
- * Only an AVAILABLE word (no holder, no expiry) can recur, after exactly 256
- * changes of that seat during one stall.
- *
- * The chains start from the live words when the edge opens; records stamped
- * before that (a backlog left by a previous daemon, already reflected in the
- * words) are delivered as they come. */
-
-static void seed_order(struct edge *e)
-{
-	uint32_t i;
-
-	e->t_open = mono_ns();
-	for (i = 0; i < TKT_MAX_SEATS; i++)
-		e->last[i] = tkt_load64(&e->seats[i]);
-}
-
-static uint32_t pend_key(uint32_t idx, __u64 old_word)
-{
-	return hash32(old_word ^ hash32(idx)) & (PEND_SLOTS - 1);
-}
-
-static struct pend *pend_find(struct edge *e, uint32_t idx, __u64 old_word)
-{
-	uint32_t i = pend_key(idx, old_word);
-
-	while (e->pend[i].used) {
-		struct pend *p = &e->pend[i];
-
-		if (p->rec.seat_index == idx && p->rec.old_word == old_word)
-			return p;
-		i = (i + 1) & (PEND_SLOTS - 1);
-	}
-	return NULL;
-}
-
-/* Removes a waiting record, shifting later ones of its probe run back so
- * lookups never stop early (linear probing without tombstones). */
-static void pend_remove(struct edge *e, struct pend *p)
-{
-	uint32_t i = (uint32_t)(p - e->pend), j = i;
-
-	for (;;) {
-		uint32_t home;
-
-		j = (j + 1) & (PEND_SLOTS - 1);
-		if (!e->pend[j].used)
-			break;
-		home = pend_key(e->pend[j].rec.seat_index,
-				e->pend[j].rec.old_word);
-		/* j may move to i unless its home lies cyclically in (i, j] */
-		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
-			e->pend[i] = e->pend[j];
-			i = j;
-		}
-	}
-	e->pend[i].used = 0;
-	e->npend--;
-}
-
-static int pend_add(struct edge *e, const struct tkt_change *rec)
-{
-	uint32_t i = pend_key(rec->seat_index, rec->old_word);
-
-	if (e->npend >= PEND_MAX)
-		return -ENOSPC;
-	while (e->pend[i].used)
-		i = (i + 1) & (PEND_SLOTS - 1);
-	e->pend[i].used = 1;
-	e->pend[i].since_ns = mono_ns();
-	e->pend[i].rec = *rec;
-	e->npend++;
-	return 0;
-}
-
-static void call_cb(struct edge *e, const struct tkt_change *rec)
-{
-	int rc;
-
-	e->delivered++;
-	rc = e->cb(e->cb_ctx, rec);
-	if (rc < 0 && !e->cb_err)
-		e->cb_err = rc;
-}
-
-/* Delivers rec as the seat's next change, then every waiting record that
- * follows it. */
-static void deliver_chain(struct edge *e, const struct tkt_change *rec)
-{
-	struct tkt_change r = *rec;
-	struct pend *p;
-
-	for (;;) {
-		e->last[r.seat_index] = r.new_word;
-		call_cb(e, &r);
-		if (!e->npend || e->cb_err)
-			return;
-		p = pend_find(e, r.seat_index, r.new_word);
-		if (!p)
-			return;
-		r = p->rec;
-		pend_remove(e, p);
-	}
-}
-
-static void process(struct edge *e, const struct tkt_change *rec)
-{
-	uint32_t idx = rec->seat_index;
-
-	if (idx >= TKT_MAX_SEATS || rec->mono_ns < e->t_open) {
-		call_cb(e, rec); /* no seat to order by, or backlog */
-		return;
-	}
-	if (rec->old_word == e->last[idx]) {
-		deliver_chain(e, rec);
-		return;
-	}
-	if (pend_add(e, rec) < 0) {
-		/* cannot wait: order lost, not data */
-		__atomic_fetch_add(&e->late, 1, __ATOMIC_RELAXED);
-		call_cb(e, rec);
-	}
-}
-
-static int ring_cb(void *ctx, void *data, size_t size)
-{
-	struct edge *e = ctx;
-	struct tkt_change rec;
-
-	if (size < sizeof(rec))
-		return 0;
-	memcpy(&rec, data, sizeof(rec));
-	process(e, &rec);
-	return e->cb_err;
-}
-
-/* A record still waiting after PEND_WAIT_NS will not see its predecessor
- * (its producer died between CAS and submit): deliver it, oldest first,
- * and follow the seat from there. */
-static void flush_stale_pending(struct edge *e)
-{
-	uint64_t now = mono_ns();
-	uint32_t i;
-
-	if (!e->npend || now < e->next_flush_ns)
-		return;
-	e->next_flush_ns = now + PEND_WAIT_NS / 4;
-	while (e->npend && !e->cb_err) {
-		struct pend *oldest = NULL;
-		struct tkt_change rec;
-
-		for (i = 0; i < PEND_SLOTS; i++)
-			if (e->pend[i].used &&
-			    now - e->pend[i].since_ns >= PEND_WAIT_NS &&
-			    (!oldest || e->pend[i].since_ns < oldest->since_ns))
-				oldest = &e->pend[i];
-		if (!oldest)
-			return;
-		rec = oldest->rec;
-		__atomic_fetch_add(&e->late, 1, __ATOMIC_RELAXED);
-		pend_remove(e, oldest);
-		deliver_chain(e, &rec);
-	}
-}
-
-static int drain_once(struct edge *e)
-{
-	struct tkt_change rec;
-	int before = e->delivered, rc, progress = 1;
-
-	while (progress && !e->cb_err) {
-		progress = 0;
-		if (e->rb) {
-			rc = ring_buffer__consume(e->rb);
-			if (rc < 0 && !e->cb_err)
-				return rc;
-			if (rc > 0)
-				progress = 1;
-		}
-		while (!e->cb_err && (rc = chq_take(&e->q, &rec)) >= 0) {
-			progress = 1;
-			if (rc == 1)
-				process(e, &rec);
-		}
-	}
-	if (!e->cb_err)
-		flush_stale_pending(e);
-	if (e->cb_err)
-		return e->cb_err;
-	return e->delivered - before;
-}
-
-int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
-		      int timeout_ms)
-{
-	uint64_t deadline = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms
-								 : 0) *
-						  TKT_NS_PER_MS;
-	int n;
-
-	if (!cb)
-		return -EINVAL;
-	if (pthread_mutex_trylock(&e->poll_lock) != 0)
-		return -EBUSY;
-	e->cb = cb;
-	e->cb_ctx = ctx;
-	e->cb_err = 0;
-	e->delivered = 0;
-	for (;;) {
-		/* polled, not woken: producers submit without wakeups */
-		struct timespec nap = {0, 1000000};
-
-		n = drain_once(e);
-		if (n != 0 || timeout_ms == 0 ||
-		    (timeout_ms > 0 && mono_ns() >= deadline))
-			break;
-		nanosleep(&nap, NULL);
-	}
-	pthread_mutex_unlock(&e->poll_lock);
-	return n;
 }
 
 /* ---- stats ---- */
@@ -1274,168 +542,5 @@ int edge_stats(struct edge *e, struct edge_stats *out)
 		out->user[i] = __atomic_load_n(&e->ustats[i], __ATOMIC_RELAXED);
 	if (e->backend != EDGE_BACKEND_BPF)
 		return 0;
-	{
-		uint64_t *vals = calloc((size_t)e->ncpus, sizeof(uint64_t));
-		int fd = bpf_map__fd(e->skel->maps.stats), c, err = 0;
-
-		if (!vals)
-			return -ENOMEM;
-		for (i = 0; i < TKT_STAT_COUNT && !err; i++) {
-			if (bpf_map_lookup_elem(fd, &i, vals) < 0) {
-				err = -errno;
-				break;
-			}
-			for (c = 0; c < e->ncpus; c++)
-				out->xdp[i] += vals[c];
-		}
-		free(vals);
-		return err;
-	}
-}
-
-/* ---- XDP attach ---- */
-
-static int netns_enter(const char *name, int *saved)
-{
-	char path[PATH_MAX];
-	int fd, err = 0;
-
-	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*saved < 0)
-		return -errno;
-	if (snprintf(path, sizeof(path), "/run/netns/%s", name) >=
-	    (int)sizeof(path)) {
-		err = -ENAMETOOLONG;
-		goto fail;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if (setns(fd, CLONE_NEWNET) < 0)
-		err = -errno;
-	close(fd);
-	if (!err)
-		return 0;
-fail:
-	close(*saved);
-	*saved = -1;
-	return err;
-}
-
-static int netns_leave(int saved)
-{
-	int err = 0;
-
-	if (saved < 0)
-		return 0;
-	if (setns(saved, CLONE_NEWNET) < 0)
-		err = -errno;
-	close(saved);
-	return err;
-}
-
-/* Attaches one program, native first, generic if the driver refuses. */
-static int attach_one(int prog_fd, const char *iface, struct xdp_att *att)
-{
-	struct xdp_program *p;
-	int err;
-
-	att->ifindex = (int)if_nametoindex(iface);
-	if (!att->ifindex)
-		return -errno;
-	p = xdp_program__from_fd(prog_fd);
-	err = libxdp_get_error(p);
-	if (err)
-		return err;
-	att->mode = XDP_MODE_NATIVE;
-	err = xdp_program__attach(p, att->ifindex, XDP_MODE_NATIVE, 0);
-	if (err) {
-		att->mode = XDP_MODE_SKB;
-		err = xdp_program__attach(p, att->ifindex, XDP_MODE_SKB, 0);
-	}
-	if (err) {
-		xdp_program__close(p);
-		return err;
-	}
-	att->prog = p;
-	return 0;
-}
-
-static int detach_one(struct xdp_att *att)
-{
-	int saved = -1, err = 0, err2;
-
-	if (!att->prog)
-		return 0;
-	if (att->netns[0]) {
-		err = netns_enter(att->netns, &saved);
-		if (err)
-			return err;
-	}
-	err = xdp_program__detach(att->prog, att->ifindex, att->mode, 0);
-	err2 = netns_leave(saved);
-	if (!err)
-		err = err2;
-	xdp_program__close(att->prog);
-	memset(att, 0, sizeof(*att));
-	return err;
-}
-
-int edge_attach_xdp(struct edge *e, const char *iface, const char *netns,
-		    const char *peer_iface)
-{
-	int saved = -1, err, err2;
-
-	if (e->backend != EDGE_BACKEND_BPF)
-		return -EOPNOTSUPP;
-	if (!iface || e->att_main.prog)
-		return e->att_main.prog ? -EALREADY : -EINVAL;
-	if (netns && strlen(netns) >= sizeof(e->att_main.netns))
-		return -ENAMETOOLONG;
-
-	if (netns) {
-		err = netns_enter(netns, &saved);
-		if (err)
-			return err;
-	}
-	err = attach_one(bpf_program__fd(e->skel->progs.xdp_seat_hold), iface,
-			 &e->att_main);
-	err2 = netns_leave(saved);
-	if (!err && err2) {
-		/* attached but this thread is stuck in the wrong namespace:
-		 * nothing sensible can follow */
-		return err2;
-	}
-	if (err)
-		return err;
-	if (netns)
-		strcpy(e->att_main.netns, netns);
-
-	if (peer_iface) {
-		err = attach_one(bpf_program__fd(e->skel->progs.xdp_pass),
-				 peer_iface, &e->att_peer);
-		if (err) {
-			detach_one(&e->att_main);
-			return err;
-		}
-	}
-	e->xdp_mode = e->att_main.mode == XDP_MODE_NATIVE ? EDGE_XDP_NATIVE
-							  : EDGE_XDP_GENERIC;
-	return 0;
-}
-
-enum edge_xdp_mode edge_xdp_mode(const struct edge *e)
-{
-	return e->xdp_mode;
-}
-
-int edge_detach_xdp(struct edge *e)
-{
-	int err = detach_one(&e->att_peer);
-	int err2 = detach_one(&e->att_main);
-
-	e->xdp_mode = EDGE_XDP_NONE;
-	return err ? err : err2;
+	return edge_bpf_stats(e, out->xdp);
 }

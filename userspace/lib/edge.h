@@ -79,9 +79,6 @@ uint64_t edge_seat_read(struct edge *e, uint32_t index);
  * CLOCK_MONOTONIC. */
 int edge_set_config(struct edge *e, const struct tkt_config *cfg);
 int edge_get_config(struct edge *e, struct tkt_config *out);
-/* Re-reads both clocks into unix_offset_ns (call when the wall clock
- * steps; cheap enough to call every few seconds). */
-int edge_refresh_clock(struct edge *e);
 
 /* Declares where an event's seats live and whether this node owns it.
  * base + nseats <= TKT_MAX_SEATS. In the shm backend the first declaration
@@ -89,16 +86,12 @@ int edge_refresh_clock(struct edge *e);
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		   uint32_t nseats, bool owned);
 int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out);
-int edge_del_event(struct edge *e, uint32_t event_id);
 
-/* Hold counts (seats a session slot has HELD or ORDERED in an event, both
- * doors). edge_seat_apply keeps them right by itself; these are for
- * inspection and for rebuilding state on a fresh node. */
+/* Hold count (seats a session slot has HELD or ORDERED in an event, both
+ * doors), for inspection: edge_seat_apply keeps the counts right by
+ * itself. */
 int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
 			uint32_t *count);
-/* Adds delta (may be negative; the count never goes below 0). */
-int edge_hold_count_add(struct edge *e, uint32_t slot, uint32_t event_id,
-			int32_t delta, uint32_t *count_after);
 
 /* Runs one seat op with every rule of the seat table (see tkt_door_apply
  * in bpf/hold_door.h) and puts its change record in the stream, stamped

@@ -22,12 +22,13 @@ $(LIBTKT_ASAN): $(LIBTKT_OBJS_ASAN)
 $(LIBTKT_TSAN): $(LIBTKT_OBJS_TSAN)
 	$(archive)
 
-# ---- unit tests: plain, ASan + UBSan, and TSan for the threaded door ----
+# ---- unit tests: plain, ASan + UBSan, and TSan for the threaded parts ----
 
-LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_settings test_worker
+LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_settings test_worker \
+	test_change_queue
 LIBTKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(LIBTKT_UNIT))
-LIBTKT_TESTS_TSAN := $(BUILD)/tests/unit/test_udp_door.tsan $(BUILD)/tests/unit/test_worker.tsan
+LIBTKT_TESTS_TSAN := $(addprefix $(BUILD)/tests/unit/,$(addsuffix .tsan,test_udp_door test_worker test_change_queue))
 
 $(LIBTKT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBTKT)
 	$(link_c)

@@ -1,0 +1,421 @@
+/* The bpf backend of the edge: the BPF object (bpf/seat_hold.bpf.c) loaded
+ * from its skeleton with every map pinned under a bpffs directory, the
+ * seat array mmapped from its map (userspace and XDP CAS the same words),
+ * hold counts kept by the kernel's hold_count program (one set of rules for
+ * both doors), the config and events maps behind edge.c's mirrors, the
+ * ring buffer of XDP change records, and XDP attach and detach through
+ * libxdp.
+ *
+ * Guarantees: pins are reused, never re-created empty (libbpf refuses a
+ * pin whose definition differs, and edge_open then fails rather than
+ * forget live holds); the pin directory is flocked, one process per seat
+ * table; closing detaches XDP and leaves every map pinned.
+ *
+ * Locks: none of its own. The config and events maps are written under
+ * edge.c's cfg_lock and ev_lock, so map and mirror never disagree; the
+ * ring buffer is consumed only under poll_lock (edge_reorder_record's
+ * caller); hold counts are atomic in the kernel. The XDP attachments
+ * (att_main, att_peer, xdp_mode) have no lock: attach and detach come from
+ * the thread that sets the edge up and tears it down. */
+#include "userspace/lib/edge_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+#include <xdp/libxdp.h>
+
+#include "bpf/seat_hold.skel.h"
+
+struct xdp_att {
+	struct xdp_program *prog;
+	int ifindex;
+	enum xdp_attach_mode mode;
+	char netns[NAME_MAX + 1]; /* "" = caller's namespace */
+};
+
+struct edge_bpf {
+	struct seat_hold *skel;
+	struct ring_buffer *rb;
+	int ncpus;
+	int lock_fd; /* flock on the pin directory: one process per table */
+	struct xdp_att att_main, att_peer;
+	enum edge_xdp_mode xdp_mode;
+};
+
+/* ---- open / close ---- */
+
+/* A pin directory must sit on bpffs; mount it at /sys/fs/bpf if nothing
+ * is there yet (a fresh machine), as `ip` and libxdp would. */
+static int ensure_bpffs(const char *pin_dir)
+{
+	struct statfs st;
+
+	if (strncmp(pin_dir, "/sys/fs/bpf", 11) != 0)
+		return 0;
+	if (statfs("/sys/fs/bpf", &st) < 0)
+		return -errno;
+	if (st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		return -errno;
+	return 0;
+}
+
+static int load_mirrors_from_maps(struct edge *e)
+{
+	int ev_fd = bpf_map__fd(e->bpf->skel->maps.events);
+	__u32 key = 0, next;
+	void *prev = NULL;
+	int err;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.config), &key,
+				&e->cfg) < 0)
+		return -errno;
+
+	while ((err = bpf_map_get_next_key(ev_fd, prev, &next)) == 0) {
+		struct tkt_event ev;
+
+		if (bpf_map_lookup_elem(ev_fd, &next, &ev) == 0) {
+			err = edge_mirror_event(e, next, &ev);
+			if (err)
+				return err;
+		}
+		key = next;
+		prev = &key;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+static int ring_cb(void *ctx, void *data, size_t size)
+{
+	struct tkt_change rec;
+
+	if (size < sizeof(rec))
+		return 0;
+	memcpy(&rec, data, sizeof(rec));
+	return edge_reorder_record(ctx, &rec);
+}
+
+int edge_bpf_open(struct edge *e, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct edge_bpf *b;
+	struct bpf_map *m;
+	int err, n;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->lock_fd = -1;
+	e->bpf = b;
+
+	err = ensure_bpffs(pin_dir);
+	if (err)
+		return err;
+	err = edge_mkdir_p(pin_dir, 0700);
+	if (err)
+		return err;
+	b->lock_fd = edge_lock_path(pin_dir, O_RDONLY | O_DIRECTORY);
+	if (b->lock_fd < 0)
+		return b->lock_fd;
+
+	b->skel = seat_hold__open();
+	if (!b->skel)
+		return errno ? -errno : -EINVAL;
+	bpf_object__for_each_map(m, b->skel->obj)
+	{
+		n = snprintf(path, sizeof(path), "%s/%s", pin_dir,
+			     bpf_map__name(m));
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -ENAMETOOLONG;
+		/* libbpf reuses an existing pin (and refuses one whose
+		 * definition differs) or creates the map and pins it */
+		err = bpf_map__set_pin_path(m, path);
+		if (err)
+			return err;
+	}
+	n = snprintf(path, sizeof(path), "%s/seats", pin_dir);
+	e->reused = access(path, F_OK) == 0;
+
+	err = seat_hold__load(b->skel);
+	if (err)
+		return err;
+	err = edge_map_seats(e, bpf_map__fd(b->skel->maps.seats));
+	if (err)
+		return err;
+
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.changes), ring_cb,
+				 e, NULL);
+	if (!b->rb)
+		return errno ? -errno : -ENOMEM;
+	b->ncpus = libbpf_num_possible_cpus();
+	if (b->ncpus <= 0)
+		return b->ncpus ? b->ncpus : -EINVAL;
+	return load_mirrors_from_maps(e);
+}
+
+void edge_bpf_close(struct edge *e)
+{
+	struct edge_bpf *b = e->bpf;
+
+	if (!b)
+		return;
+	if (b->rb)
+		ring_buffer__free(b->rb);
+	if (b->skel)
+		seat_hold__destroy(b->skel); /* maps stay pinned */
+	if (b->lock_fd >= 0)
+		close(b->lock_fd);
+	free(b);
+	e->bpf = NULL;
+}
+
+int edge_xdp_prog_fd(const struct edge *e)
+{
+	if (e->backend != EDGE_BACKEND_BPF)
+		return -EOPNOTSUPP;
+	return bpf_program__fd(e->bpf->skel->progs.xdp_seat_hold);
+}
+
+/* ---- maps ---- */
+
+int edge_bpf_count(struct edge *e, uint32_t slot, uint32_t event_id,
+		   int32_t delta, uint32_t limit)
+{
+	struct tkt_count_args a = {
+		.slot = slot,
+		.event_id = event_id,
+		.limit = limit,
+		.delta = delta,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a,
+		    .ctx_size_in = sizeof(a));
+	int err = bpf_prog_test_run_opts(
+		bpf_program__fd(e->bpf->skel->progs.hold_count), &o);
+
+	if (err)
+		return -errno;
+	return a.result;
+}
+
+int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
+			uint32_t *count)
+{
+	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
+
+	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.hold_counts),
+				&k, count) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		*count = 0;
+	}
+	return 0;
+}
+
+int edge_bpf_write_config(struct edge *e, const struct tkt_config *cfg)
+{
+	__u32 key = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(e->bpf->skel->maps.config), &key,
+				cfg, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+int edge_bpf_write_event(struct edge *e, uint32_t event_id,
+			 const struct tkt_event *ev)
+{
+	if (bpf_map_update_elem(bpf_map__fd(e->bpf->skel->maps.events),
+				&event_id, ev, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+int edge_bpf_stats(struct edge *e, uint64_t *xdp)
+{
+	uint64_t *vals = calloc((size_t)e->bpf->ncpus, sizeof(uint64_t));
+	int fd = bpf_map__fd(e->bpf->skel->maps.stats), c, err = 0;
+	__u32 i;
+
+	if (!vals)
+		return -ENOMEM;
+	for (i = 0; i < TKT_STAT_COUNT && !err; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals) < 0) {
+			err = -errno;
+			break;
+		}
+		for (c = 0; c < e->bpf->ncpus; c++)
+			xdp[i] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+int edge_bpf_consume(struct edge *e)
+{
+	return e->bpf ? ring_buffer__consume(e->bpf->rb) : 0;
+}
+
+/* ---- XDP attach ---- */
+
+static int netns_enter(const char *name, int *saved)
+{
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*saved < 0)
+		return -errno;
+	if (snprintf(path, sizeof(path), "/run/netns/%s", name) >=
+	    (int)sizeof(path)) {
+		err = -ENAMETOOLONG;
+		goto fail;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (setns(fd, CLONE_NEWNET) < 0)
+		err = -errno;
+	close(fd);
+	if (!err)
+		return 0;
+fail:
+	close(*saved);
+	*saved = -1;
+	return err;
+}
+
+static int netns_leave(int saved)
+{
+	int err = 0;
+
+	if (saved < 0)
+		return 0;
+	if (setns(saved, CLONE_NEWNET) < 0)
+		err = -errno;
+	close(saved);
+	return err;
+}
+
+/* Attaches one program, native first, generic if the driver refuses. */
+static int attach_one(int prog_fd, const char *iface, struct xdp_att *att)
+{
+	struct xdp_program *p;
+	int err;
+
+	att->ifindex = (int)if_nametoindex(iface);
+	if (!att->ifindex)
+		return -errno;
+	p = xdp_program__from_fd(prog_fd);
+	err = libxdp_get_error(p);
+	if (err)
+		return err;
+	att->mode = XDP_MODE_NATIVE;
+	err = xdp_program__attach(p, att->ifindex, XDP_MODE_NATIVE, 0);
+	if (err) {
+		att->mode = XDP_MODE_SKB;
+		err = xdp_program__attach(p, att->ifindex, XDP_MODE_SKB, 0);
+	}
+	if (err) {
+		xdp_program__close(p);
+		return err;
+	}
+	att->prog = p;
+	return 0;
+}
+
+static int detach_one(struct xdp_att *att)
+{
+	int saved = -1, err = 0, err2;
+
+	if (!att->prog)
+		return 0;
+	if (att->netns[0]) {
+		err = netns_enter(att->netns, &saved);
+		if (err)
+			return err;
+	}
+	err = xdp_program__detach(att->prog, att->ifindex, att->mode, 0);
+	err2 = netns_leave(saved);
+	if (!err)
+		err = err2;
+	xdp_program__close(att->prog);
+	memset(att, 0, sizeof(*att));
+	return err;
+}
+
+int edge_attach_xdp(struct edge *e, const char *iface, const char *netns,
+		    const char *peer_iface)
+{
+	struct edge_bpf *b = e->bpf;
+	int saved = -1, err, err2;
+
+	if (e->backend != EDGE_BACKEND_BPF)
+		return -EOPNOTSUPP;
+	if (!iface || b->att_main.prog)
+		return b->att_main.prog ? -EALREADY : -EINVAL;
+	if (netns && strlen(netns) >= sizeof(b->att_main.netns))
+		return -ENAMETOOLONG;
+
+	if (netns) {
+		err = netns_enter(netns, &saved);
+		if (err)
+			return err;
+	}
+	err = attach_one(bpf_program__fd(b->skel->progs.xdp_seat_hold), iface,
+			 &b->att_main);
+	err2 = netns_leave(saved);
+	if (!err && err2) {
+		/* attached but this thread is stuck in the wrong namespace:
+		 * nothing sensible can follow */
+		return err2;
+	}
+	if (err)
+		return err;
+	if (netns)
+		strcpy(b->att_main.netns, netns);
+
+	if (peer_iface) {
+		err = attach_one(bpf_program__fd(b->skel->progs.xdp_pass),
+				 peer_iface, &b->att_peer);
+		if (err) {
+			detach_one(&b->att_main);
+			return err;
+		}
+	}
+	b->xdp_mode = b->att_main.mode == XDP_MODE_NATIVE ? EDGE_XDP_NATIVE
+							  : EDGE_XDP_GENERIC;
+	return 0;
+}
+
+enum edge_xdp_mode edge_xdp_mode(const struct edge *e)
+{
+	return e->bpf ? e->bpf->xdp_mode : EDGE_XDP_NONE;
+}
+
+int edge_detach_xdp(struct edge *e)
+{
+	struct edge_bpf *b = e->bpf;
+	int err, err2;
+
+	if (!b)
+		return 0;
+	err = detach_one(&b->att_peer);
+	err2 = detach_one(&b->att_main);
+	b->xdp_mode = EDGE_XDP_NONE;
+	return err ? err : err2;
+}
