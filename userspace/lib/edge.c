@@ -37,6 +37,11 @@
 
 #include "userspace/lib/clock.h"
 
+static int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out);
+static struct tkt_change *edge_change_reserve(struct edge *e);
+static void edge_change_submit(struct edge *e, struct tkt_change *rec);
+static void edge_change_discard(struct edge *e, struct tkt_change *rec);
+
 #define EV_SLOTS (TKT_MAX_EVENTS * 2u)
 #define RL_SLOTS (1u << 16)
 #define QUEUE_DEFAULT (1u << 16)
@@ -415,7 +420,7 @@ out:
 	return err;
 }
 
-int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out)
+static int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out)
 {
 	struct ev_slot *s;
 	int err = -ENOENT;
@@ -502,17 +507,17 @@ int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired)
 
 /* ---- change records ---- */
 
-struct tkt_change *edge_change_reserve(struct edge *e)
+static struct tkt_change *edge_change_reserve(struct edge *e)
 {
 	return change_queue_reserve(&e->q);
 }
 
-void edge_change_submit(struct edge *e, struct tkt_change *rec)
+static void edge_change_submit(struct edge *e, struct tkt_change *rec)
 {
 	change_queue_submit(rec);
 }
 
-void edge_change_discard(struct edge *e, struct tkt_change *rec)
+static void edge_change_discard(struct edge *e, struct tkt_change *rec)
 {
 	change_queue_discard(rec);
 }

@@ -85,7 +85,6 @@ int edge_get_config(struct edge *e, struct tkt_config *out);
  * of an event in a process also rebuilds its hold counts from the words. */
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		   uint32_t nseats, bool owned);
-int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out);
 
 /* Hold count (seats a session slot has HELD or ORDERED in an event, both
  * doors), for inspection: edge_seat_apply keeps the counts right by
@@ -141,13 +140,10 @@ typedef int (*edge_change_cb)(void *ctx, const struct tkt_change *rec);
 int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
 		      int timeout_ms);
 
-/* Userspace change records, for doors that change words themselves under
- * the reserve-before-CAS rule: reserve (NULL when the queue is full: do not
- * change the seat), then submit or discard. edge_emit_change is
- * reserve + copy + submit (-ENOBUFS when full). */
-struct tkt_change *edge_change_reserve(struct edge *e);
-void edge_change_submit(struct edge *e, struct tkt_change *rec);
-void edge_change_discard(struct edge *e, struct tkt_change *rec);
+/* Puts a copy of rec into the userspace change stream as if a door had made
+ * that change (-ENOBUFS when the queue is full): for tests of the
+ * consumer. Doors change words only through edge_seat_apply, which
+ * reserves a record before its CAS and submits or discards it after. */
 int edge_emit_change(struct edge *e, const struct tkt_change *rec);
 
 /* Counters by enum tkt_stat: xdp summed over CPUs (zero in shm), user from
