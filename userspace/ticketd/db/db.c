@@ -316,6 +316,14 @@ bool db_in_transaction(MYSQL *conn)
 	       !(status & SERVER_STATUS_AUTOCOMMIT);
 }
 
+int db_tx_stmt(MYSQL *conn, MYSQL_STMT **out)
+{
+	if (!db_in_transaction(conn))
+		return -EINVAL;
+	*out = mysql_stmt_init(conn);
+	return *out ? 0 : -ENOMEM;
+}
+
 struct db_params {
 	MYSQL_BIND bind[DB_MAX_PARAMS];
 	unsigned long len[DB_MAX_PARAMS];

@@ -80,3 +80,7 @@ int db_errno(unsigned mysql_err);
  * reply on this connection. */
 bool db_in_transaction(MYSQL *conn);
 
+/* A new statement on conn for a write that must belong to the caller's open
+ * transaction: 0 with *out set, -EINVAL outside a transaction, -ENOMEM. */
+int db_tx_stmt(MYSQL *conn, MYSQL_STMT **out);
+

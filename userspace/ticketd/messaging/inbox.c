@@ -18,17 +18,15 @@ int inbox_claim(MYSQL *conn, const char *consumer, const char *message_id)
 	MYSQL_BIND bind[2];
 	unsigned long len[2];
 	MYSQL_STMT *st;
-	int rc = 1;
+	int rc;
 
 	if (!conn || !consumer || !message_id || !*consumer || !*message_id ||
 	    strlen(consumer) > INBOX_CONSUMER_MAX ||
 	    strlen(message_id) > INBOX_MESSAGE_ID_MAX)
 		return -EINVAL;
-	if (!db_in_transaction(conn))
-		return -EINVAL;
-	st = mysql_stmt_init(conn);
-	if (!st)
-		return -ENOMEM;
+	if ((rc = db_tx_stmt(conn, &st)))
+		return rc;
+	rc = 1; /* claimed, unless the insert says otherwise */
 	memset(bind, 0, sizeof(bind));
 	db_bind_str(&bind[0], consumer, &len[0]);
 	db_bind_str(&bind[1], message_id, &len[1]);

@@ -24,11 +24,8 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 	if (!conn || !topic || !key || !payload_json || !*topic || !*key ||
 	    strlen(topic) > OUTBOX_TOPIC_MAX || strlen(key) > OUTBOX_KEY_MAX)
 		return -EINVAL;
-	if (!db_in_transaction(conn))
-		return -EINVAL;
-	st = mysql_stmt_init(conn);
-	if (!st)
-		return -ENOMEM;
+	if ((rc = db_tx_stmt(conn, &st)))
+		return rc;
 	memset(bind, 0, sizeof(bind));
 	db_bind_str(&bind[0], topic, &len[0]);
 	db_bind_str(&bind[1], key, &len[1]);
