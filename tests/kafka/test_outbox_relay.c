@@ -34,11 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/log.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/messaging/inbox.h"
 #include "userspace/ticketd/messaging/kafka_consumer.h"
-#include "userspace/lib/log.h"
 #include "userspace/ticketd/messaging/outbox.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/lib/hex.h"
+#include "userspace/ticketd/commerce/sessions.h"
 
 static const struct tkt_token_key key = {0x0706050403020100ULL,
 					 0x0f0e0d0c0b0a0908ULL};

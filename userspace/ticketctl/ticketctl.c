@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userspace/lib/hex.h"
 #include "userspace/lib/clock.h"
+#include "userspace/lib/hex.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
 

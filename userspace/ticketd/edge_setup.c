@@ -6,8 +6,8 @@
 
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
-#include "userspace/ticketd/ticketd.h"
 #include "userspace/lib/udp_door.h"
+#include "userspace/ticketd/ticketd.h"
 
 int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
 		    uint32_t slot, uint32_t event_id, uint32_t seat_id,

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userspace/ticketd/db/db.h"
 #include "userspace/lib/log.h"
+#include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/ticketd.h"
 
 static const char *const part_names[HEALTH_N_PARTS] = {"redis", "database",

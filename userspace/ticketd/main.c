@@ -16,22 +16,22 @@
 #include <unistd.h>
 
 #include "api/http.h"
-#include "userspace/ticketd/rest/routes.h"
+#include "bpf/seat_word.h"
+#include "userspace/lib/edge.h"
+#include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/commerce/catalog.h"
+#include "userspace/ticketd/commerce/payment_client.h"
+#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
-#include "userspace/lib/log.h"
-#include "userspace/ticketd/commerce/payment_client.h"
-#include "userspace/ticketd/seats/recovery.h"
-#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/live/sse_hub.h"
-#include "userspace/ticketd/ticketd.h"
-#include "bpf/seat_word.h"
-#include "userspace/lib/edge.h"
-#include "userspace/lib/metrics.h"
+#include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/seats/journal.h"
+#include "userspace/ticketd/seats/recovery.h"
+#include "userspace/ticketd/ticketd.h"
 
 /* Changes each event keeps for SSE replay by Last-Event-ID. */
 #define REPLAY_RING 4096

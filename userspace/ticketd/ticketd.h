@@ -8,14 +8,14 @@
 #include <stdint.h>
 
 #include "bpf/session_token.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/commerce/catalog.h"
+#include "userspace/ticketd/commerce/saga.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/health.h"
-#include "userspace/ticketd/seats/journal.h"
-#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
-#include "userspace/ticketd/commerce/saga.h"
+#include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/sweeper.h"
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/commerce/orders.h"
+#include "userspace/ticketd/db/db.h"
 
 #define ORDER_COLS                                                              \
 	"id, session_id, slot, event_id, status, COALESCE(reason, ''), amount,"  \

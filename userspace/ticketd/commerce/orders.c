@@ -12,9 +12,9 @@
 #include "userspace/lib/edge.h"
 #include "userspace/lib/hex.h"
 #include "userspace/lib/log.h"
+#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/messaging/outbox.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
-#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/ticketd.h"
 
 #define ORDERS_TOPIC "ticketing.orders"

@@ -9,13 +9,13 @@
 
 #include "bpf/seat_word.h"
 #include "userspace/lib/edge.h"
-#include "userspace/ticketd/messaging/inbox.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/commerce/orders.h"
+#include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/messaging/inbox.h"
 #include "userspace/ticketd/messaging/outbox.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
 #include "userspace/ticketd/seats/recovery.h"
-#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/ticketd.h"
 
 #define PAYMENTS_TOPIC "ticketing.payments"

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "userspace/lib/log.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/embedded_sql.h"
-#include "userspace/lib/log.h"
 
 static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
 {

@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userspace/lib/clock.h"
 #include "bpf/ticket_maps.h"
-#include "userspace/ticketd/seats/journal.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/seat_view.h"
 #include "userspace/ticketd/ticketd.h"

@@ -24,9 +24,9 @@
 
 #include "userspace/lib/clock.h"
 #include "userspace/lib/kafka.h"
-#include "userspace/ticketd/config.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/ticketd/config.h"
 #include "userspace/ticketd/messaging/outbox.h"
 
 /* Ids marked per UPDATE statement; a shorter list is padded by repeating its

@@ -1,8 +1,8 @@
 /* GET /api/events, /api/events/{id}, /api/events/{id}/seats */
 #include <stdio.h>
 
-#include "userspace/ticketd/rest/routes.h"
 #include "userspace/lib/timefmt.h"
+#include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/seats/seat_view.h"
 #include "userspace/ticketd/ticketd.h"
 

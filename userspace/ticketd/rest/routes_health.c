@@ -1,12 +1,12 @@
 /* GET /healthz, /readyz, /metrics */
 #include <stdlib.h>
 
-#include "userspace/ticketd/rest/routes.h"
-#include "userspace/ticketd/health.h"
-#include "userspace/lib/metrics.h"
-#include "userspace/ticketd/live/sse_hub.h"
-#include "userspace/ticketd/ticketd.h"
 #include "userspace/lib/edge.h"
+#include "userspace/lib/metrics.h"
+#include "userspace/ticketd/health.h"
+#include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/ticketd.h"
 
 void route_healthz(struct http_req *req, struct http_resp *resp)
 {

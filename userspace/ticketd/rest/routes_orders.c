@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userspace/ticketd/rest/routes.h"
-#include "userspace/lib/timefmt.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/saga.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
 
 static json_t *order_json(const struct order *o)

@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "userspace/ticketd/rest/routes.h"
 #include "userspace/lib/timefmt.h"
-#include "userspace/ticketd/seats/holds.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/seats/holds.h"
 #include "userspace/ticketd/ticketd.h"
 
 #define HOLD_SECONDS_MIN 5

@@ -1,8 +1,8 @@
 /* POST /api/sessions */
-#include "userspace/ticketd/rest/routes.h"
-#include "userspace/lib/timefmt.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
 
 void route_create_session(struct http_req *req, struct http_resp *resp)

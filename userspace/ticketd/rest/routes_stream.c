@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
 
 #define SSE_SNDBUF 65536

@@ -8,9 +8,9 @@
 
 #include "bpf/seat_word.h"
 #include "userspace/lib/edge.h"
-#include "userspace/ticketd/seats/journal.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/ticketd.h"
 
 /* A sold seat goes AVAILABLE -> SOLD in one CAS (RESTORE_SOLD, the shared
