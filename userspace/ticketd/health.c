@@ -1,4 +1,3 @@
-#include "userspace/lib/kafka.h"
 #include "userspace/ticketd/health.h"
 
 #include <errno.h>
@@ -9,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/kafka.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/ticketd.h"
