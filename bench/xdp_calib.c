@@ -617,7 +617,6 @@ static int edge_setup(struct bpf_object *obj, const struct calib_opts *o)
 
 	if (o->edge_port) {
 		struct tkt_config cfg;
-		struct timespec rt, mono;
 		uint32_t zero = 0;
 
 		memset(&cfg, 0, sizeof(cfg));
@@ -628,11 +627,7 @@ static int edge_setup(struct bpf_object *obj, const struct calib_opts *o)
 		}
 		if (parse_mint_key(o->mint, &cfg.key) < 0)
 			return -1;
-		clock_gettime(CLOCK_REALTIME, &rt);
-		clock_gettime(CLOCK_MONOTONIC, &mono);
-		cfg.unix_offset_ns =
-			((uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec) -
-			((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec);
+		cfg.unix_offset_ns = tkt_unix_offset_ns();
 		cfg.udp_port = o->edge_port;
 		cfg.hold_limit = o->edge_hold_limit;
 		cfg.rl_rate = o->edge_rl_rate;

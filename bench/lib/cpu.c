@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/clock.h"
+
 int bench_host_cpu_read(struct bench_host_cpu *s)
 {
 	FILE *f = fopen("/proc/stat", "r");
@@ -137,10 +139,7 @@ double bench_self_cpu_s(double *user_s, double *sys_s)
 
 void bench_cpu_read(struct bench_cpu_reading *r, int pid)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	r->t_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	r->t_ns = (int64_t)tkt_mono_ns();
 	bench_self_cpu_s(&r->self_user_s, &r->self_sys_s);
 	bench_host_cpu_read(&r->host);
 	r->pid_s = bench_pid_cpu_s(pid);

@@ -47,4 +47,17 @@ static inline int64_t tkt_unix_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* CLOCK_REALTIME - CLOCK_MONOTONIC in nanoseconds now: adds to a monotonic
+ * reading to give wall-clock time. The realtime read is bracketed by two
+ * monotonic reads, halving the error. */
+static inline uint64_t tkt_unix_offset_ns(void)
+{
+	struct timespec r, m1, m2;
+
+	clock_gettime(CLOCK_MONOTONIC, &m1);
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m2);
+	return tkt_timespec_ns(&r) - (tkt_timespec_ns(&m1) + tkt_timespec_ns(&m2)) / 2;
+}
+
 #endif

@@ -55,20 +55,6 @@ struct ev_slot {
 	struct tkt_event ev;
 };
 
-static uint64_t unix_offset_ns(void)
-{
-	struct timespec r, m1, m2;
-	uint64_t mono, real;
-
-	/* bracket the realtime read to halve the error */
-	clock_gettime(CLOCK_MONOTONIC, &m1);
-	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_MONOTONIC, &m2);
-	mono = (tkt_timespec_ns(&m1) + tkt_timespec_ns(&m2)) / 2;
-	real = tkt_timespec_ns(&r);
-	return real - mono;
-}
-
 /* ---- event mirror ---- */
 
 static struct ev_slot *ev_find(struct edge *e, uint32_t id, bool insert)
@@ -369,7 +355,7 @@ int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 		return -EINVAL;
 	c = *cfg;
 	if (!c.unix_offset_ns)
-		c.unix_offset_ns = unix_offset_ns();
+		c.unix_offset_ns = tkt_unix_offset_ns();
 	pthread_rwlock_wrlock(&e->cfg_lock);
 	if (e->backend == EDGE_BACKEND_BPF)
 		err = edge_bpf_write_config(e, &c);
