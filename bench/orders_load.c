@@ -210,14 +210,9 @@ static void want_write(struct conn *c, bool on)
 
 static int open_conn(struct conn *c)
 {
-	int fd = bench_tcp_open(&opt.target, epfd, EPOLLIN | EPOLLOUT, c);
-
-	if (fd < 0)
-		return -1;
-	c->fd = fd;
 	c->st = C_CONNECTING;
 	c->in_len = 0;
-	return 0;
+	return bench_tcp_open(&opt.target, epfd, EPOLLIN | EPOLLOUT, c, &c->fd);
 }
 
 static void close_conn(struct conn *c)

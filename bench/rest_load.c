@@ -275,11 +275,13 @@ static int parse_answer(struct conn *c, int *status, char *code, size_t codecap,
 
 static int open_conn(struct worker *w, struct conn *c)
 {
-	c->fd = bench_tcp_open(&opt.target, w->epfd, EPOLLIN | EPOLLOUT, c);
-	c->st = c->fd < 0 ? C_CLOSED : C_CONNECTING;
+	c->st = C_CONNECTING;
 	c->in_len = 0;
 	c->out_len = c->out_off = 0;
-	return c->fd < 0 ? -1 : 0;
+	if (!bench_tcp_open(&opt.target, w->epfd, EPOLLIN | EPOLLOUT, c, &c->fd))
+		return 0;
+	c->st = C_CLOSED;
+	return -1;
 }
 
 static void close_conn(struct worker *w, struct conn *c)

@@ -323,7 +323,7 @@ static void conn_close(struct worker *w, struct conn *c)
 	if (c->closed)
 		return;
 	c->closed = true;
-	close(c->fd);
+	bench_epoll_close(w->ep, c->fd); /* leaves the epoll set, then closes */
 	atomic_fetch_sub(&w->open, 1);
 }
 
@@ -345,6 +345,8 @@ static void *worker_loop(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 
+			if (c->closed)
+				continue;
 			if (c->phase == 0) {
 				if (!bench_tcp_connected(c->fd, evs[i].events) ||
 				    write(c->fd, req, (size_t)req_len) != req_len) {
@@ -382,10 +384,9 @@ static void *worker_loop(void *arg)
 
 static int connect_one(struct worker *w, struct conn *c)
 {
-	c->fd = bench_tcp_open(&o.http, w->ep, EPOLLOUT, c);
-	if (c->fd < 0)
-		return -1;
 	c->phase = 0;
+	if (bench_tcp_open(&o.http, w->ep, EPOLLOUT, c, &c->fd))
+		return -1;
 	atomic_fetch_add(&w->open, 1);
 	return 0;
 }
@@ -453,6 +454,7 @@ int main(int argc, char **argv)
 	int snaps = 0, failed = 0, open_end = 0;
 
 	bench_prog = "sse_bench";
+	bench_keep_std_fds();
 	bench_opts_parse(options, &o, usage, argc, argv);
 	n_seats = o.seat_hi - o.seat_lo + 1;
 	if (!o.event || !o.http.addrlen || !o.udp.addrlen || !o.server_pid ||

@@ -2,6 +2,7 @@
 #include "bench/lib/conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "bench/lib/msg.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/wire_codec.h"
 
 int bench_endpoint_parse(const char *text, uint16_t default_port,
@@ -46,13 +48,14 @@ int bench_endpoint_parse(const char *text, uint16_t default_port,
 }
 
 int bench_tcp_open(const struct bench_endpoint *ep, int epfd, uint32_t events,
-		   void *ptr)
+		   void *ptr, int *fd_out)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = ptr};
 	int one = 1;
 	int fd = socket(ep->addr.ss_family,
 			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
+	*fd_out = fd;
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -60,9 +63,10 @@ int bench_tcp_open(const struct bench_endpoint *ep, int epfd, uint32_t events,
 	     errno != EINPROGRESS) ||
 	    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
+		*fd_out = -1;
 		return -1;
 	}
-	return fd;
+	return 0;
 }
 
 int bench_tcp_connect(const struct bench_endpoint *ep)
@@ -163,16 +167,13 @@ void bench_await_connects(int epfd, int pending, int timeout_ms,
 			  bool (*ended)(void *ptr, uint32_t events, void *ctx),
 			  void *ctx)
 {
-	struct timespec t0, t;
+	int64_t t0 = tkt_mono_ms();
 	struct epoll_event evs[256];
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (pending > 0) {
 		int n, waited_ms;
 
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		waited_ms = (int)((t.tv_sec - t0.tv_sec) * 1000 +
-				  (t.tv_nsec - t0.tv_nsec) / 1000000);
+		waited_ms = (int)(tkt_mono_ms() - t0);
 		if (waited_ms >= timeout_ms)
 			break;
 		n = epoll_wait(epfd, evs, 256, 100);
@@ -266,4 +267,15 @@ bool bench_json_str(const char *body, int len, const char *key, char *out,
 	memcpy(out, k, (size_t)(q - k));
 	out[q - k] = '\0';
 	return true;
+}
+
+void bench_keep_std_fds(void)
+{
+	int fd;
+
+	do
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	while (fd >= 0 && fd <= 2 && fcntl(fd, F_SETFD, 0) == 0);
+	if (fd > 2)
+		close(fd);
 }

@@ -26,11 +26,12 @@ struct bench_endpoint {
 int bench_endpoint_parse(const char *text, uint16_t default_port,
 			 struct bench_endpoint *ep);
 
-/* A non-blocking TCP connection to ep (TCP_NODELAY, close-on-exec) whose
- * connect is under way, added to epfd for events with data.ptr = ptr.
- * Returns the socket, or -1 (nothing left open). */
+/* Starts a non-blocking connect to ep and adds the socket to epfd for
+ * events with data ptr. The descriptor is stored in *fd_out before the
+ * socket joins epfd, so a thread already waiting on epfd never sees the
+ * connection without it. Returns 0, or -1 (*fd_out = -1) on failure. */
 int bench_tcp_open(const struct bench_endpoint *ep, int epfd, uint32_t events,
-		   void *ptr);
+		   void *ptr, int *fd_out);
 
 /* A blocking TCP connection to ep; the socket, or -1. */
 int bench_tcp_connect(const struct bench_endpoint *ep);
@@ -98,5 +99,10 @@ int bench_http_answer(const char *in, int len, int cap,
  * into out[cap]; false when absent or longer than cap - 1 (out empty). */
 bool bench_json_str(const char *body, int len, const char *key, char *out,
 		    size_t cap);
+
+/* Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed (a tool
+ * started without standard input), so that no socket ever gets one of
+ * them. Call first thing in main. */
+void bench_keep_std_fds(void);
 
 #endif
