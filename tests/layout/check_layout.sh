@@ -6,7 +6,9 @@
 #   3. main.c of ticketd defines nothing but main (nothing calls up into it);
 #   4. each folder's .mk builds only that folder's sources (and tests/);
 #   5. the shared library's unit tests link no MariaDB, Kafka or
-#      libmicrohttpd.
+#      libmicrohttpd;
+#   6. HTTP handlers (userspace/ticketd/rest/) translate only: no database
+#      connection or SQL in them.
 # Prints one line per broken rule and ends with "N passed, N failed".
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -100,6 +102,9 @@ for t in test_udp_door test_wire_codec test_lib_text test_settings test_worker t
 	[ -z "$need" ] || links+="$t links: $need"$'\n'
 done
 check "shared library tests link no MariaDB, Kafka or libmicrohttpd" "${links%$'\n'}"
+
+sql=$(grep -nE 'MYSQL|mysql_|db_get\(|SELECT |INSERT |UPDATE ' userspace/ticketd/rest/*.c || true)
+check "REST handlers hold no database connection or SQL" "$sql"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -194,3 +194,14 @@ int orders_get(struct ticketd *app, const struct session *s,
 		return rc;
 	return strcmp(out->session_id, s->id_hex) ? -ENOENT : 0;
 }
+
+int orders_get_payment(struct ticketd *app, const char *order_id,
+		       char *payment_id, size_t pid_len, char *status,
+		       size_t st_len)
+{
+	MYSQL *c = db_get(&app->db);
+	int rc = payment_store_get(c, order_id, payment_id, pid_len, status, st_len);
+
+	db_put(&app->db, c);
+	return rc;
+}

@@ -51,6 +51,13 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 int orders_get(struct ticketd *app, const struct session *s,
 	       const char *order_id, struct order *out);
 
+/* The payment recorded for an order (any session's: check the order
+ * first): 0 with its id and status ("APPROVED"/"DECLINED"), -ENOENT when
+ * none is recorded yet, or a negative errno. */
+int orders_get_payment(struct ticketd *app, const char *order_id,
+		       char *payment_id, size_t pid_len, char *status,
+		       size_t st_len);
+
 /* Data access (order_store.c). */
 int order_store_insert(MYSQL *c, const struct order *o, const char *key);
 int order_store_insert_seats(MYSQL *c, const struct order *o,

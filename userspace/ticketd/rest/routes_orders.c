@@ -264,7 +264,6 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 	const char *order_id, *simulate = NULL;
 	json_t *body, *sim;
 	char pid[48], st[16];
-	MYSQL *c;
 	int have_payment;
 
 	if (!api_authenticate(req, resp, &s))
@@ -305,9 +304,8 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "status", o.status));
 		return;
 	}
-	c = db_get(&rest_app(req)->db);
-	have_payment = !payment_store_get(c, o.id, pid, sizeof(pid), st, sizeof(st));
-	db_put(&rest_app(req)->db, c);
+	have_payment = !orders_get_payment(req->app, o.id, pid, sizeof(pid), st,
+					   sizeof(st));
 	if (have_payment) { /* decided already; the saga is ending the order */
 		json_decref(body);
 		http_json(resp, 200,
