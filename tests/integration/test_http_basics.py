@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from conftest import assert_error, infra
+from conftest import assert_error, auth, infra, new_session
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -98,6 +98,27 @@ def test_metrics_count_requests_by_route_and_status(api):
     samples = [l.rsplit(" ", 1)[0] for l in text.splitlines() if l and not l.startswith("#")]
     dups = {x for x in samples if samples.count(x) > 1}
     assert not dups, f"series rendered twice: {sorted(dups)[:5]}"
+
+
+def test_metrics_count_seat_changes_by_status(api, arena):
+    def count(status):
+        text = requests.get(api.base + "/metrics", timeout=5).text
+        m = re.search(rf'^ticketd_seat_changes_total{{status="{status}"}} (\d+)$', text, re.M)
+        assert m, text[-2000:]
+        return int(m.group(1))
+
+    held, available = count("HELD"), count("AVAILABLE")
+    token = new_session(api.base)["token"]
+    seat = arena.take(1)[0]
+    r = requests.post(api.base + "/api/reservations", headers=auth(token), timeout=10,
+                      json={"eventId": arena.event_id, "seatIds": [seat]})
+    assert r.status_code == 201, r.text
+    requests.delete(f"{api.base}/api/reservations/{arena.event_id}/{seat}",
+                    headers=auth(token), timeout=10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (count("HELD") <= held or count("AVAILABLE") <= available):
+        time.sleep(0.05)
+    assert count("HELD") > held and count("AVAILABLE") > available
 
 
 def test_logs_are_json_lines_with_trace_ids(ticketd, api):

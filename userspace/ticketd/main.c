@@ -162,7 +162,8 @@ static void stop_sse(struct ticketd *app)
 }
 
 /* The change stream, its versions continued from the journal, and its
- * sinks: the journal first (durability), then the live streams. */
+ * sinks: the journal first (durability), then the live streams, then the
+ * counters of /metrics. */
 static int start_stream(struct ticketd *app, char *err, size_t errlen)
 {
 	uint64_t *versions = calloc(app->catalog.n_events + 1, sizeof(*versions));
@@ -180,6 +181,8 @@ static int start_stream(struct ticketd *app, char *err, size_t errlen)
 		rc = seat_stream_add_sink(&app->stream, journal_seat_sink, &app->journal);
 	if (!rc)
 		rc = seat_stream_add_sink(&app->stream, sse_hub_seat_sink, app->sse);
+	if (!rc)
+		rc = seat_stream_add_sink(&app->stream, seat_metrics_sink, &app->seat_metrics);
 	if (!rc && (rc = seat_stream_start(&app->stream)))
 		seat_stream_free(&app->stream);
 	if (rc)

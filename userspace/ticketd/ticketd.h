@@ -16,6 +16,7 @@
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
 #include "userspace/ticketd/seats/journal.h"
+#include "userspace/ticketd/seats/seat_metrics.h"
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/sweeper.h"
 
@@ -44,6 +45,7 @@ struct ticketd {
 	const char *hold_path; /* "xdp" or "socket" */
 	struct udp_door *udp;
 	struct seat_stream stream;
+	struct seat_metrics seat_metrics; /* the stream's metrics sink */
 	struct sweeper sweeper;
 	struct journal journal;
 	struct sse_hub *sse; /* live seat streams (SSE) */

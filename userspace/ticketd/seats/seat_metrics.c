@@ -1,0 +1,30 @@
+#include "userspace/ticketd/seats/seat_metrics.h"
+
+#include "userspace/lib/metrics.h"
+#include "userspace/ticketd/seats/seat_stream.h"
+
+void seat_metrics_sink(void *metrics, const struct event_info *e,
+		       const struct seat_event *ev, const struct tkt_change *rec)
+{
+	struct seat_metrics *m = metrics;
+
+	(void)e;
+	(void)rec;
+	if (ev->status <= SEAT_SOLD)
+		atomic_fetch_add(&m->to_status[ev->status], 1);
+}
+
+int seat_metrics_render(struct seat_metrics *m, char **buf, size_t *len,
+			size_t *cap)
+{
+	int rc = metrics_appendf(buf, len, cap,
+				 "# HELP ticketd_seat_changes_total Published seat changes, by the status they lead to.\n"
+				 "# TYPE ticketd_seat_changes_total counter\n");
+
+	for (int s = SEAT_AVAILABLE; s <= SEAT_SOLD; s++)
+		rc |= metrics_appendf(buf, len, cap,
+				      "ticketd_seat_changes_total{status=\"%s\"} %llu\n",
+				      seat_status_name((enum seat_status)s),
+				      (unsigned long long)atomic_load(&m->to_status[s]));
+	return rc;
+}
