@@ -6,13 +6,14 @@
 # rest_hold.md (bench/rest_bench.sh, rendered by bench/rest_render.sh),
 # sse.md (bench/sse_bench.sh), orders.md (bench/orders_bench.sh), then any
 # other bench/results/*.md. bench/results/suites.json (written by
-# bench/run_bench.sh) says which sections this run measured; a section it
-# did not re-measure is marked as coming from an earlier run.
+# bench/run_bench.sh, kept on the machine that ran it, not in git) says
+# which sections this run measured; a section it did not re-measure, or
+# every section when suites.json is absent, is marked as coming from a
+# separate run.
 #   bash bench/render_all.sh > BENCHMARKS.md
-# It reads no raw results: bench/results/*.json other than suites.json are
-# not kept in git (.gitignore), so a clean clone assembles the same file
-# from the .md sections; a section whose .md is missing is skipped, and
-# said so on stderr.
+# It reads no raw results (bench/results/*.json are not kept in git,
+# .gitignore), so a clean clone assembles the file from the .md sections;
+# a section whose .md is missing is skipped, and said so on stderr.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
