@@ -38,6 +38,15 @@ static inline double tkt_mono_seconds(void)
 	return (double)tkt_mono_ns() / 1e9;
 }
 
+/* Wall clock (CLOCK_REALTIME), Unix nanoseconds. */
+static inline uint64_t tkt_unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return tkt_timespec_ns(&ts);
+}
+
 /* Wall clock (CLOCK_REALTIME), Unix milliseconds. */
 static inline int64_t tkt_unix_ms(void)
 {

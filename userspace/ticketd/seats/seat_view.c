@@ -61,8 +61,9 @@ struct seat_counts seat_view_counts(const struct ticketd *app,
 
 uint64_t ticketd_unix_ms_at(uint32_t *mono_ms)
 {
-	uint64_t offset_ms = tkt_unix_offset_ns() / 1000000ull;
+	/* Two clock reads: this runs for every journalled change. */
 	uint64_t mono_ns = tkt_mono_ns();
+	uint64_t offset_ms = (tkt_unix_ns() - mono_ns) / 1000000ull;
 
 	*mono_ms = tkt_ms32(mono_ns);
 	return mono_ns / 1000000ull + offset_ms;
