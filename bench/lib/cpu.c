@@ -10,7 +10,8 @@
 
 #include "userspace/lib/clock.h"
 
-int bench_host_cpu_read(struct bench_host_cpu *s)
+/* Reads /proc/stat; returns 0, or -1 (s->ok false). */
+static int bench_host_cpu_read(struct bench_host_cpu *s)
 {
 	FILE *f = fopen("/proc/stat", "r");
 	unsigned long long v[BENCH_CPU_FIELDS];
@@ -38,7 +39,7 @@ uint64_t bench_host_busy(const struct bench_host_cpu *s)
 	       t[BENCH_CPU_IRQ] + t[BENCH_CPU_SOFTIRQ] + t[BENCH_CPU_STEAL];
 }
 
-uint64_t bench_host_total(const struct bench_host_cpu *s)
+static uint64_t bench_host_total(const struct bench_host_cpu *s)
 {
 	return bench_host_busy(s) + s->ticks[BENCH_CPU_IDLE] +
 	       s->ticks[BENCH_CPU_IOWAIT];

@@ -27,13 +27,9 @@ struct bench_host_cpu {
 	bool ok; /* false when /proc/stat could not be read */
 };
 
-/* Reads /proc/stat; returns 0, or -1 (s->ok false). */
-int bench_host_cpu_read(struct bench_host_cpu *s);
-
 /* Busy ticks (user, nice, system, irq, softirq, steal) and all ticks
  * (busy + idle + iowait) of a reading. */
 uint64_t bench_host_busy(const struct bench_host_cpu *s);
-uint64_t bench_host_total(const struct bench_host_cpu *s);
 
 /* Busy share of all CPUs between two readings in percent, or -1 when
  * either reading failed or no time passed. */

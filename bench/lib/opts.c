@@ -24,7 +24,8 @@ int bench_parse_double(const char *s, double lo, double hi, double *out)
 	return 0;
 }
 
-int bench_parse_range(const char *s, uint32_t *lo, uint32_t *hi)
+/* "A-B" or "A" (then B = A), A <= B, both 32-bit; 0 or -1. */
+static int bench_parse_range(const char *s, uint32_t *lo, uint32_t *hi)
 {
 	unsigned long long a, b;
 	char *end;
@@ -189,8 +190,9 @@ static void usage_row(FILE *f, const struct bench_opt *o)
 	fputc('\n', f);
 }
 
-void bench_opts_usage(FILE *f, const char *usage,
-		      const struct bench_opt *table)
+/* The usage line(s), then one line per option of the table. */
+static void bench_opts_usage(FILE *f, const char *usage,
+			     const struct bench_opt *table)
 {
 	fprintf(f, "%s\n", usage);
 	for (const struct bench_opt *o = table; o->kind != BENCH_OPT_END; o++) {

@@ -90,14 +90,7 @@ struct bench_opt {
 void bench_opts_parse(const struct bench_opt *table, void *settings,
 		      const char *usage, int argc, char **argv);
 
-/* The usage line(s), then one line per option of the table. */
-void bench_opts_usage(FILE *f, const char *usage,
-		      const struct bench_opt *table);
-
 /* A number in lo..hi (the whole string); 0 or -1. */
 int bench_parse_double(const char *s, double lo, double hi, double *out);
-
-/* "A-B" or "A" (then B = A), A <= B, both 32-bit; 0 or -1. */
-int bench_parse_range(const char *s, uint32_t *lo, uint32_t *hi);
 
 #endif

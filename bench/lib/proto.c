@@ -8,7 +8,10 @@
 
 #include "bench/lib/msg.h"
 
-int bench_load_tokens(const char *path, bench_token **out)
+/* Reads session tokens, one 32-hex token a line (blank lines and lines
+ * starting with '#' skipped). Returns the count (at least 1) and *out
+ * (malloc'd), or -1 after a message (a bad line, an empty file). */
+static int bench_load_tokens(const char *path, bench_token **out)
 {
 	bench_token *toks = NULL;
 	char line[256];

@@ -10,11 +10,6 @@
 typedef uint8_t bench_token[TKT_TOKEN_LEN];
 typedef char bench_token_hex[TKT_TOKEN_HEX_LEN + 1];
 
-/* Reads session tokens, one 32-hex token a line (blank lines and lines
- * starting with '#' skipped). Returns the count (at least 1) and *out
- * (malloc'd), or -1 after a message (a bad line, an empty file). */
-int bench_load_tokens(const char *path, bench_token **out);
-
 /* The tokens of --tokens FILE (bench_load_tokens) when file is not NULL,
  * else the one of --token HEX32, else one all-zero token. Returns the
  * count and *out (malloc'd), or -1 after a message. */

@@ -196,7 +196,7 @@ static int load_env(const struct settings_spec *spec, void *cfg, char *err,
 	return 0;
 }
 
-void settings_print_help(const struct settings_spec *spec, FILE *out,
+static void settings_print_help(const struct settings_spec *spec, FILE *out,
 			 const char *argv0)
 {
 	fprintf(out, "usage: %s %s[--SETTING VALUE | --SETTING=VALUE]...\n\n", argv0,

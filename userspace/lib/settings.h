@@ -63,7 +63,4 @@ enum settings_result settings_load(const struct settings_spec *spec, void *cfg,
 int settings_set(const struct settings_spec *spec, void *cfg, const char *name,
 		 const char *value, char *err, size_t errlen);
 
-void settings_print_help(const struct settings_spec *spec, FILE *out,
-			 const char *argv0);
-
 #endif

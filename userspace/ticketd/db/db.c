@@ -306,7 +306,10 @@ int db_errno(unsigned err)
 	}
 }
 
-bool db_in_transaction(MYSQL *conn)
+/* True when conn is inside a transaction that a later COMMIT/ROLLBACK ends
+ * (one was started, or autocommit is off), judged from the server's last
+ * reply on this connection. */
+static bool db_in_transaction(MYSQL *conn)
 {
 	unsigned status = 0;
 

@@ -75,11 +75,6 @@ long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
  * -ENOMEM, -EIO anything else. */
 int db_errno(unsigned mysql_err);
 
-/* True when conn is inside a transaction that a later COMMIT/ROLLBACK ends
- * (one was started, or autocommit is off), judged from the server's last
- * reply on this connection. */
-bool db_in_transaction(MYSQL *conn);
-
 /* A new statement on conn for a write that must belong to the caller's open
  * transaction: 0 with *out set, -EINVAL outside a transaction, -ENOMEM. */
 int db_tx_stmt(MYSQL *conn, MYSQL_STMT **out);
