@@ -302,11 +302,13 @@ static void drop_locked(struct sse_hub *hub, struct sse_client *c, bool reader,
 	}
 }
 
-/* Called (through sse_hub_seat_sink) by the seat change stream's one
- * thread for every change, in version order. Never blocks on a client. */
-static void sse_hub_publish(struct sse_hub *hub, const struct event_info *e,
-		     const struct seat_event *ev, uint64_t change_mono_ns)
+/* The seat change stream's sink: called on its one thread for every
+ * change, in version order. Never blocks on a client. */
+void sse_hub_seat_sink(void *ctx, const struct event_info *e,
+		       const struct seat_event *ev, const struct tkt_change *rec)
 {
+	struct sse_hub *hub = ctx;
+	uint64_t change_mono_ns = rec->mono_ns;
 	struct sse_topic *t;
 	struct sse_frame *f, *stale;
 	uint32_t cap;
@@ -517,12 +519,6 @@ static struct sse_frame *build_replay(struct sse_hub *hub, uint32_t event_id,
 	f->version = after + total;
 	free(rd);
 	return f;
-}
-
-void sse_hub_seat_sink(void *hub, const struct event_info *e,
-		       const struct seat_event *ev, const struct tkt_change *rec)
-{
-	sse_hub_publish(hub, e, ev, rec->mono_ns);
 }
 
 enum plan { PLAN_LIVE, PLAN_REPLAY, PLAN_SNAPSHOT };

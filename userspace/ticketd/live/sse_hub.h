@@ -18,7 +18,7 @@
  * stream's TCP_USER_TIMEOUT is two ping periods) and ends the stream.
  *
  * Threads and locks (also docs/threads.md, "SSE"):
- *   seat_stream thread   sse_hub_publish: topic->lock only, taken after
+ *   seat_stream thread   sse_hub_seat_sink: topic->lock only, taken after
  *                        the event_stream lock is released; wakes the hub
  *                        thread through an eventfd.
  *   HTTP worker threads  sse_hub_subscribe: event_stream->lock (through
@@ -80,8 +80,8 @@ void sse_hub_stop(struct sse_hub *hub);
 
 struct tkt_change;
 
-/* The seat stream's sink (seat_sink_fn; ctx is the hub): sse_hub_publish
- * with the change record's time. */
+/* The seat stream's sink (seat_sink_fn; ctx is the hub): appends the change
+ * to its event's log and wakes the streams waiting for it. */
 void sse_hub_seat_sink(void *hub, const struct event_info *e,
 		       const struct seat_event *ev, const struct tkt_change *rec);
 
