@@ -21,6 +21,7 @@
 #include "userspace/ticketd/seats/sweeper.h"
 
 struct http_server;
+struct addr_limit;
 struct sse_hub;
 struct payment_client;
 struct edge;
@@ -36,6 +37,7 @@ struct ticketd {
 	struct metrics metrics;
 	struct health health;
 	struct http_server *http;
+	struct addr_limit *client_limits; /* per-address REST limits (rest/client_limits.h) */
 
 	/* The seat table (bpf/seat_word.h): one word per seat, shared with
 	 * the XDP program when edge's backend is bpf. Change words only
