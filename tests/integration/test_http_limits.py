@@ -235,6 +235,39 @@ def test_trickled_request_is_cut_at_the_deadline_and_bystanders_are_served(limit
     assert max(t for _, t in bystander) < 1.0
 
 
+def test_a_body_that_never_completes_is_cut_at_the_deadline(limited):
+    s = connect()
+    start = time.monotonic()
+    s.sendall(b"POST /api/sessions HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    try:
+        cut = False
+        while not cut and time.monotonic() - start < DEADLINE_MS / 1000 + 3:
+            try:
+                s.sendall(b" ")
+            except (BrokenPipeError, ConnectionResetError):
+                cut = True
+                break
+            cut = closed_by_server(s, wait=0.2)
+        elapsed = time.monotonic() - start
+    finally:
+        s.close()
+    assert cut and elapsed >= DEADLINE_MS / 1000 - 0.2, elapsed
+
+
+def test_metrics_count_refusals_and_deadline_closes(limited):
+    text = requests.get(limited.base + "/metrics", timeout=5).text
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("ticketd_http_limited_total") or \
+                line.startswith("ticketd_http_deadline_closes_total"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    assert values['ticketd_http_limited_total{limit="session_rate"}'] >= 1
+    assert values['ticketd_http_limited_total{limit="streams_per_addr"}'] >= 1
+    assert values["ticketd_http_deadline_closes_total"] >= 2
+
+
 def test_hundreds_of_slow_connections_leave_a_bystander_fast(limited):
     n = 250
     slow = []

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "userspace/lib/clock.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/ticketd.h"
 
 /* Table size: four entries for every stream that can be open at once keeps
@@ -18,15 +19,15 @@ int client_limits_start(struct ticketd *app)
 
 	if (entries < MIN_ENTRIES)
 		entries = MIN_ENTRIES;
-	app->client_limits = addr_limit_new(entries, app->cfg.session_rate_per_addr,
+	app->limits.table = addr_limit_new(entries, app->cfg.session_rate_per_addr,
 					    (uint32_t)app->cfg.session_burst_per_addr);
-	return app->client_limits ? 0 : -ENOMEM;
+	return app->limits.table ? 0 : -ENOMEM;
 }
 
 void client_limits_stop(struct ticketd *app)
 {
-	addr_limit_free(app->client_limits);
-	app->client_limits = NULL;
+	addr_limit_free(app->limits.table);
+	app->limits.table = NULL;
 }
 
 static unsigned whole_seconds_up(uint64_t ns)
@@ -54,7 +55,7 @@ bool client_session_allowed(struct http_req *req, struct http_resp *resp)
 
 	if (addr_key_from_sockaddr(http_client_addr(req), &key))
 		return true; /* not an IP client: nothing to key on */
-	switch (addr_limit_take(app->client_limits, &key, tkt_mono_ns(), &retry_ns)) {
+	switch (addr_limit_take(app->limits.table, &key, tkt_mono_ns(), &retry_ns)) {
 	case ADDR_LIMIT_OK:
 		return true;
 	case ADDR_LIMIT_FULL:
@@ -63,6 +64,7 @@ bool client_session_allowed(struct http_req *req, struct http_resp *resp)
 	case ADDR_LIMIT_OVER:
 		break;
 	}
+	atomic_fetch_add(&app->limits.sessions_refused, 1);
 	snprintf(msg, sizeof(msg),
 		 "this address creates sessions faster than %d a second (burst %d); "
 		 "retry later",
@@ -81,7 +83,7 @@ bool client_stream_begin(struct http_req *req, struct http_resp *resp,
 	*counted = false;
 	if (addr_key_from_sockaddr(http_client_addr(req), key))
 		return true;
-	switch (addr_limit_acquire(app->client_limits, key,
+	switch (addr_limit_acquire(app->limits.table, key,
 				   (uint32_t)app->cfg.sse_max_streams_per_addr,
 				   tkt_mono_ns())) {
 	case ADDR_LIMIT_OK:
@@ -93,6 +95,7 @@ bool client_stream_begin(struct http_req *req, struct http_resp *resp,
 	case ADDR_LIMIT_OVER:
 		break;
 	}
+	atomic_fetch_add(&app->limits.streams_refused, 1);
 	snprintf(msg, sizeof(msg), "this address already has %d seat streams open",
 		 app->cfg.sse_max_streams_per_addr);
 	http_error(resp, req, 429, "TOO_MANY_STREAMS", msg, NULL);
@@ -102,5 +105,22 @@ bool client_stream_begin(struct http_req *req, struct http_resp *resp,
 
 void client_stream_end(struct ticketd *app, const struct addr_key *key)
 {
-	addr_limit_release(app->client_limits, key);
+	addr_limit_release(app->limits.table, key);
+}
+
+int client_limits_render_metrics(struct ticketd *app, char **buf, size_t *len,
+				 size_t *cap)
+{
+	return metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_http_limited_total Requests refused by a per-address limit.\n"
+		"# TYPE ticketd_http_limited_total counter\n"
+		"ticketd_http_limited_total{limit=\"session_rate\"} %llu\n"
+		"ticketd_http_limited_total{limit=\"streams_per_addr\"} %llu\n"
+		"# HELP ticketd_http_deadline_closes_total Connections shut down for not sending a whole request within http_header_timeout_ms.\n"
+		"# TYPE ticketd_http_deadline_closes_total counter\n"
+		"ticketd_http_deadline_closes_total %llu\n",
+		(unsigned long long)atomic_load(&app->limits.sessions_refused),
+		(unsigned long long)atomic_load(&app->limits.streams_refused),
+		(unsigned long long)http_server_deadline_closes(app->http));
 }

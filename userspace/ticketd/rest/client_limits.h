@@ -5,6 +5,7 @@
 #ifndef TICKETD_CLIENT_LIMITS_H
 #define TICKETD_CLIENT_LIMITS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "api/http.h"
@@ -12,7 +13,12 @@
 
 struct ticketd;
 
-/* Creates app->client_limits from the settings. Returns 0 or -ENOMEM. */
+struct client_limits {
+	struct addr_limit *table; /* set while the HTTP server runs */
+	atomic_uint_least64_t sessions_refused, streams_refused;
+};
+
+/* Creates app->limits' table from the settings. Returns 0 or -ENOMEM. */
 int client_limits_start(struct ticketd *app);
 /* After the HTTP server stopped (streams release their places). */
 void client_limits_stop(struct ticketd *app);
@@ -28,5 +34,10 @@ bool client_session_allowed(struct http_req *req, struct http_resp *resp);
 bool client_stream_begin(struct http_req *req, struct http_resp *resp,
 			 struct addr_key *key, bool *counted);
 void client_stream_end(struct ticketd *app, const struct addr_key *key);
+
+/* Appends the refusal counters and the HTTP server's request-deadline
+ * closes to a Prometheus text. Returns 0 or -ENOMEM. */
+int client_limits_render_metrics(struct ticketd *app, char **buf, size_t *len,
+				 size_t *cap);
 
 #endif
