@@ -204,6 +204,8 @@ start_ticketd() {
 		--pin-dir "$PIN_DIR" --hold-path socket --demo-data \
 		--payment-url "$PAY_BASE" --http-threads "$TD_THREADS" \
 		--http-max-connections 4096 --db-pool "$DB_POOL" \
+		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000 \
+		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 \
 		>>"$TD_LOG" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 90 "$TICKETD_PID" ticketd ||

@@ -24,6 +24,10 @@ PORTS = {
 PAYMENT_DEADLINE_SECONDS = 15
 PIN_DIR = os.environ.get("TICKETD_TEST_PIN_DIR", "/sys/fs/bpf/ticket-test")
 TICKETD = os.path.join(ROOT, "build", "ticketd")
+GENEROUS_LIMITS = ("--session-rate-per-addr", "100000",
+                   "--session-burst-per-addr", "100000",
+                   "--sse-max-streams-per-addr", "100000",
+                   "--http-max-connections-per-addr", "0")
 
 
 class Ticketd:
@@ -47,6 +51,10 @@ class Ticketd:
             "--payment-timeout-ms", "1000",
             "--payment-deadline-seconds", str(PAYMENT_DEADLINE_SECONDS),
             "--dev-mode",
+            # The suites create many sessions and streams from 127.0.0.1:
+            # generous per-address limits here, not weaker defaults
+            # (test_http_limits.py tests the limits themselves).
+            *GENEROUS_LIMITS,
             "--log-level", "debug",
             *extra_args,
         ]

@@ -39,6 +39,12 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	/* #18 http */
+	int http_max_connections_per_addr;
+	int http_header_timeout_ms;
+	int sse_max_streams_per_addr;
+	int session_rate_per_addr;
+	int session_burst_per_addr;
 	char pin_dir[CONFIG_STR_MAX];
 	char state_dir[CONFIG_STR_MAX];
 

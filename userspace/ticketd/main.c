@@ -28,6 +28,7 @@
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/recovery.h"
@@ -313,19 +314,30 @@ static int start_http(struct ticketd *app, char *err, size_t errlen)
 		.port = app->cfg.http_port,
 		.threads = app->cfg.http_threads,
 		.max_connections = app->cfg.http_max_connections,
+		.max_connections_per_addr = app->cfg.http_max_connections_per_addr,
+		.header_timeout_ms = app->cfg.http_header_timeout_ms,
 		.max_body = app->cfg.http_max_body,
 		.app = app,
 		.on_done = on_http_done,
 		.before_stop = before_http_stop,
 	};
+	int rc;
 
-	return http_server_start(&app->http, &o, api_routes, api_n_routes, err,
-				 errlen);
+	if (client_limits_start(app)) {
+		snprintf(err, errlen, "out of memory for the per-address limits");
+		return -ENOMEM;
+	}
+	rc = http_server_start(&app->http, &o, api_routes, api_n_routes, err,
+			       errlen);
+	if (rc)
+		client_limits_stop(app);
+	return rc;
 }
 
 static void stop_http(struct ticketd *app)
 {
 	http_server_stop(app->http);
+	client_limits_stop(app); /* after: ending streams release their places */
 }
 
 /* Runs first at shutdown: pending authorizations fail over to the saga

@@ -2,6 +2,7 @@
 #include "userspace/lib/log.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -10,8 +11,11 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 	struct ticketd *app = req->app;
 	struct session s;
 	char token[33], expires[32];
-	json_t *body = http_body_object(req, resp, true);
+	json_t *body;
 
+	if (!client_session_allowed(req, resp)) /* before any database work */
+		return;
+	body = http_body_object(req, resp, true);
 	if (!body)
 		return;
 	json_decref(body); /* no fields are defined yet; any object is fine */
