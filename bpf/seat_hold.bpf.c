@@ -67,13 +67,15 @@ struct {
 	__uint(max_entries, TKT_MAX_RATE_SOURCES);
 } ratelimit SEC(".maps");
 
-/* Per-CPU counters, indexed by enum tkt_stat (replies by status first). */
+/* Per-CPU counters, indexed by enum tkt_stat (replies by status first).
+ * TKT_STAT_SLOTS entries, more than there are counters, so adding one does
+ * not change the pinned definition (it was "stats", TKT_STAT_COUNT long). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, TKT_STAT_COUNT);
-} stats SEC(".maps");
+	__uint(max_entries, TKT_STAT_SLOTS);
+} door_stats SEC(".maps");
 
 /* struct tkt_change per successful seat change, for ticketd to consume. */
 struct {
@@ -185,7 +187,7 @@ TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &index);
+	__u64 *v = bpf_map_lookup_elem(&door_stats, &index);
 
 	if (v)
 		*v += 1; /* per-CPU: no atomics needed */

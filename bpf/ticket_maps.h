@@ -109,10 +109,19 @@ _Static_assert(sizeof(struct tkt_change) == 40, "change record is 40 bytes");
 enum tkt_stat {
 	TKT_STAT_DROPPED = TKT_STATUS_COUNT, /* could not build a reply */
 	TKT_STAT_PASSED,                     /* not ours: XDP_PASS */
-	TKT_STAT_MALFORMED_DROPPED,          /* < 16 bytes, bad magic, bad UDP */
+	TKT_STAT_MALFORMED_DROPPED,          /* not 40 bytes, bad magic, bad UDP */
 	TKT_STAT_RINGBUF_FULL,               /* answered RATE_LIMITED for it */
+	TKT_STAT_UNSENDABLE,     /* socket door: reply refused by sendmmsg */
+	TKT_STAT_SOURCE_DROPPED, /* source port 0 or non-unicast source */
+	TKT_STAT_RATE_DROPPED,   /* over the per-source limit: no reply */
+	TKT_STAT_REPLAY_DROPPED, /* v2: request id seen or older than window */
 	TKT_STAT_COUNT,
 };
+
+/* Entries of the stats map: room for new counters without changing the
+ * pinned map's definition. */
+#define TKT_STAT_SLOTS 32
+_Static_assert(TKT_STAT_COUNT <= TKT_STAT_SLOTS, "stats map too small");
 
 /* Argument block of the "hold_count" syscall program: lets ticketd change a
  * count with the same kernel atomics the XDP program uses (a map update

@@ -774,14 +774,14 @@ static void stats_count_replies_by_status_and_passes(void **state)
 	pass.after_exp = E_KEEP;
 	pass.count_me_after = 0;
 	for (i = 0; i < TKT_STAT_COUNT; i++) {
-		bpf_map__lookup_elem(skel->maps.stats, &i, 4, vals, 8 * ncpu, 0);
+		bpf_map__lookup_elem(skel->maps.door_stats, &i, 4, vals, 8 * ncpu, 0);
 		for (c = 0; c < ncpu; c++)
 			before[i] += vals[c];
 	}
 	run_fixture(hold);
 	run_fixture(&pass);
 	for (i = 0; i < TKT_STAT_COUNT; i++) {
-		bpf_map__lookup_elem(skel->maps.stats, &i, 4, vals, 8 * ncpu, 0);
+		bpf_map__lookup_elem(skel->maps.door_stats, &i, 4, vals, 8 * ncpu, 0);
 		for (c = 0; c < ncpu; c++)
 			after[i] += vals[c];
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -552,6 +553,49 @@ static void stats_count_socket_replies_by_status(void **state)
 	assert_int_equal(st.xdp[TKT_OK], 0);
 }
 
+/* A worker that dies (here by the test hook, as if its socket failed) is
+ * reported, leaves the SO_REUSEPORT group, and the others keep serving. */
+static void dead_worker_is_reported_and_the_others_serve(void **state)
+{
+	struct fixture *f = *state;
+	struct udp_door_opts o = {.addr = "127.0.0.1", .port = -1,
+				  .workers = 2};
+	struct timespec nap = {0, 20000000};
+	struct tkt_reply rep;
+	char why[160] = "";
+	int i;
+
+	assert_int_equal(udp_door_alive(f->door), 2);
+	assert_true(udp_door_serving(f->door, why, sizeof(why)));
+	udp_door_test_fail_worker(f->door);
+	/* the next datagram wakes one worker, which ends */
+	for (i = 0; i < 50 && udp_door_alive(f->door) == 2; i++) {
+		struct tkt_req r;
+		uint8_t tok[16];
+
+		token(ME, 3600, tok);
+		pkt_req(&r, TKT_OP_QUERY, 1, EV, 1, tok, 0);
+		(void)sendto(f->sock, &r, sizeof(r), 0,
+			     (struct sockaddr *)&f->to, sizeof(f->to));
+		nanosleep(&nap, NULL);
+	}
+	assert_int_equal(udp_door_alive(f->door), 1);
+	assert_false(udp_door_serving(f->door, why, sizeof(why)));
+	assert_string_equal(why, "udpDoor: 1 of 2 socket door workers died");
+	/* every flow now reaches the live worker: fresh sockets all answered */
+	for (i = 0; i < 8; i++) {
+		close(f->sock);
+		f->sock = socket(AF_INET, SOCK_DGRAM, 0);
+		assert_true(f->sock >= 0);
+		setsockopt(f->sock, SOL_SOCKET, SO_RCVTIMEO,
+			   &(struct timeval){.tv_sec = 1}, sizeof(struct timeval));
+		assert_int_equal(ask(f, TKT_OP_QUERY, EV, 1, ME, 0, &rep), TKT_OK);
+	}
+	assert_int_equal(udp_door_stop(f->door), -EIO);
+	assert_int_equal(udp_door_start(f->edge, &o, &f->door), 0);
+	f->to.sin_port = htons(udp_door_port(f->door));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -573,6 +617,7 @@ int main(void)
 		T(sweep_turns_lapsed_holds_available_and_announces_them),
 		T(door_on_ipv6_loopback_answers_too),
 		T(stats_count_socket_replies_by_status),
+		T(dead_worker_is_reported_and_the_others_serve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

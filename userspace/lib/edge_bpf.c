@@ -246,7 +246,7 @@ int edge_bpf_write_event(struct edge *e, uint32_t event_id,
 int edge_bpf_stats(struct edge *e, uint64_t *xdp)
 {
 	uint64_t *vals = calloc((size_t)e->bpf->ncpus, sizeof(uint64_t));
-	int fd = bpf_map__fd(e->bpf->skel->maps.stats), c, err = 0;
+	int fd = bpf_map__fd(e->bpf->skel->maps.door_stats), c, err = 0;
 	__u32 i;
 
 	if (!vals)
