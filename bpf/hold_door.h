@@ -365,19 +365,44 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 /* ---- the UDP protocol ---- */
 
 /* Verdict of a datagram before any state is looked at. */
-#define TKT_REQ_DROP (-1) /* < 16 bytes or wrong magic: no answer at all */
+#define TKT_REQ_DROP (-1) /* not 40 bytes or wrong magic: no answer at all */
 
-/* Checks a request of len bytes. Only the first 16 bytes of req are read
- * unless len == 40, so a caller may pass a zero-padded copy of a shorter
- * datagram. Returns TKT_REQ_DROP, TKT_MALFORMED or TKT_OK. */
+/* The source a reply would go to must be one host: never port 0, nor an
+ * unspecified, multicast or broadcast address (IPv4 0.0.0.0/8, 224.0.0.0/4,
+ * 240.0.0.0/4 with 255.255.255.255; IPv6 :: and ff00::/8). A datagram from
+ * anything else is dropped before it costs anything, and not answered: a
+ * reply there is reflection. peer holds IPv4 as ::ffff:a.b.c.d; sport is
+ * the UDP source port in network byte order. Returns 1 when answerable. */
+TKT_INLINE int tkt_source_ok(const struct tkt_peer *peer, __u16 sport)
+{
+	const __u8 *a = peer->addr;
+	__u8 any = 0;
+	int i;
+
+	if (sport == 0)
+		return 0;
+	for (i = 0; i < 10; i++)
+		any |= a[i];
+	if (!any && a[10] == 0xff && a[11] == 0xff) /* IPv4 */
+		return a[12] != 0 && a[12] < 224;
+	if (a[0] == 0xff) /* IPv6 multicast */
+		return 0;
+	any |= a[10] | a[11] | a[12] | a[13] | a[14] | a[15];
+	return any != 0; /* :: */
+}
+
+/* Checks a request of len bytes. The length and magic are checked first:
+ * anything else gets no answer (so a reply is never larger than its
+ * request). req must be readable for 40 bytes. Returns TKT_REQ_DROP,
+ * TKT_MALFORMED or TKT_OK. */
 TKT_INLINE int tkt_req_check(const struct tkt_req *req, __u32 len)
 {
 	__u32 op, secs;
 	int i;
 
-	if (len < TKT_MIN_ANSWERABLE || tkt_be16(req->magic) != TKT_MAGIC)
+	if (len != sizeof(struct tkt_req) || tkt_be16(req->magic) != TKT_MAGIC)
 		return TKT_REQ_DROP;
-	if (len != sizeof(struct tkt_req) || req->version != TKT_VERSION)
+	if (req->version != TKT_VERSION)
 		return TKT_MALFORMED;
 	op = req->op;
 	if (!tkt_seat_op_on_wire(op))
@@ -392,9 +417,8 @@ TKT_INLINE int tkt_req_check(const struct tkt_req *req, __u32 len)
 	return TKT_OK;
 }
 
-/* Reply header echoed from the request's readable first 16 bytes. The
- * version is ours, so a client speaking another version learns which one
- * we speak. */
+/* Reply header echoed from the request's first 16 bytes. The version is
+ * ours, so a client speaking another version learns which one we speak. */
 TKT_INLINE void tkt_reply_init(struct tkt_reply *rep, const struct tkt_req *req,
 			       __u8 status)
 {
@@ -415,11 +439,15 @@ TKT_INLINE void tkt_reply_init(struct tkt_reply *rep, const struct tkt_req *req,
 #define TKT_DOOR_DROP 0
 #define TKT_DOOR_REPLY 1
 
-/* Serves one request: validation, token (expired or forged ->
- * BAD_CREDENTIAL), per-source rate limit, then tkt_door_apply. Fills the
- * 32-byte reply and returns TKT_DOOR_REPLY, or TKT_DOOR_DROP for a datagram
- * that gets no answer. Counts every outcome in the door's stats. req must be
- * readable for 40 bytes (zero-padded past len). */
+/* Serves one request, in this order: drop what is not a request (length,
+ * magic); drop what is over the source's rate limit (no reply of any
+ * status goes to a flooding source: any reply to a spoofed one is
+ * reflection); then validation (MALFORMED), token (expired or forged ->
+ * BAD_CREDENTIAL) and tkt_door_apply. The source itself (tkt_source_ok) is
+ * checked by the caller, which knows the port. Fills the 32-byte reply and
+ * returns TKT_DOOR_REPLY, or TKT_DOOR_DROP for a datagram that gets no
+ * answer. Counts every outcome in the door's stats. req must be readable
+ * for 40 bytes (zero-padded past len). */
 TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 			      const struct tkt_req *req, __u32 len,
 			      __u64 now_ns, struct tkt_reply *rep)
@@ -435,6 +463,10 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 		tkt_door_stat(d, TKT_STAT_MALFORMED_DROPPED);
 		return TKT_DOOR_DROP;
 	}
+	if (!tkt_door_rate_ok(d, peer, now_ns)) {
+		tkt_door_stat(d, TKT_STAT_RATE_DROPPED);
+		return TKT_DOOR_DROP;
+	}
 	tkt_reply_init(rep, req, TKT_MALFORMED);
 	if (v != TKT_OK)
 		goto out;
@@ -443,10 +475,6 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	if (tkt_token_check(&cfg->key, req->token,
 			    now_unix_ns / TKT_NS_PER_SEC,
 			    &slot) != TKT_TOKEN_VALID)
-		goto out;
-
-	rep->status = TKT_RATE_LIMITED;
-	if (!tkt_door_rate_ok(d, peer, now_ns))
 		goto out;
 
 	secs = tkt_be16(req->hold_secs);

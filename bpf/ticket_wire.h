@@ -12,9 +12,9 @@
 #define TKT_DEFAULT_PORT 7000
 #define TKT_REPLY_OP_BIT 0x80
 
-/* A datagram shorter than this, or with a wrong magic, is dropped silently;
- * longer but otherwise wrong datagrams get TKT_MALFORMED. */
-#define TKT_MIN_ANSWERABLE 16
+/* A datagram that is not exactly one request (40 bytes) or has a wrong
+ * magic is dropped silently; a 40-byte one that is otherwise wrong gets
+ * TKT_MALFORMED. A reply (32 bytes) is never larger than its request. */
 
 #define TKT_HOLD_SECS_DEFAULT 120
 #define TKT_HOLD_SECS_MIN 5

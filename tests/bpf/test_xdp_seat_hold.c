@@ -51,6 +51,12 @@ enum kind {
 	K_FRAG_OFF, /* IPv4 non-zero fragment offset */
 	K_V6_EXT,   /* IPv6 with a hop-by-hop header first */
 	K_SHORT_UDP_LEN, /* UDP length beyond the packet */
+	K_SPORT0,     /* UDP source port 0 */
+	K_MCAST_MAC,  /* Ethernet source with the group bit */
+	K_SRC_ZERO,   /* IPv4 0.0.0.1 / IPv6 :: */
+	K_SRC_MCAST,  /* IPv4 224.0.0.1 / IPv6 ff02::1 */
+	K_SRC_BCAST,  /* IPv4 255.255.255.255 */
+	K_SRC_E,      /* IPv4 240.0.0.1 */
 };
 enum exp { E_KEEP, E_ZERO, E_TTL };
 
@@ -201,7 +207,7 @@ static const struct fx table[] = {
 	 .seat = SEAT, .magic = 0x5459, .before = FREE, .action = XDP_DROP,
 	 .after = FREE, .after_exp = E_KEEP},
 	{.name = "wrong_version_is_malformed", .op = TKT_OP_HOLD,
-	 .event = EV, .seat = SEAT, .version = 2, .before = FREE,
+	 .event = EV, .seat = SEAT, .version = 9, .before = FREE,
 	 .action = XDP_TX, .status = TKT_MALFORMED, .after = FREE,
 	 .after_exp = E_KEEP},
 	{.name = "op_0_is_malformed", .op = 0, .event = EV, .seat = SEAT,
@@ -255,9 +261,39 @@ static const struct fx table[] = {
 	 .event = EV, .seat = SEAT, .secs = 601, .before = W(H, ME, 0),
 	 .count_me = 1, .action = XDP_TX, .status = TKT_MALFORMED,
 	 .after = W(H, ME, 0), .after_exp = E_KEEP, .count_me_after = 1},
-	{.name = "payload_of_41_bytes_is_malformed", .op = TKT_OP_HOLD,
+	{.name = "payload_of_41_bytes_is_dropped", .op = TKT_OP_HOLD,
 	 .event = EV, .seat = SEAT, .len = 41, .before = FREE,
-	 .action = XDP_TX, .status = TKT_MALFORMED, .after = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "payload_of_64_bytes_is_dropped", .op = TKT_OP_HOLD,
+	 .event = EV, .seat = SEAT, .len = 64, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+
+	/* sources a reply must never go to: dropped, seat untouched */
+	{.name = "source_port_0_is_dropped", .kind = K_SPORT0,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "multicast_ethernet_source_is_dropped", .kind = K_MCAST_MAC,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_source_in_0_8_is_dropped", .kind = K_SRC_ZERO,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_multicast_source_is_dropped", .kind = K_SRC_MCAST,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_broadcast_source_is_dropped", .kind = K_SRC_BCAST,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_class_e_source_is_dropped", .kind = K_SRC_E,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv6_unspecified_source_is_dropped", .v6 = 1,
+	 .kind = K_SRC_ZERO, .op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
+	 .before = FREE, .action = XDP_DROP, .after = FREE,
+	 .after_exp = E_KEEP},
+	{.name = "ipv6_multicast_source_is_dropped", .v6 = 1,
+	 .kind = K_SRC_MCAST, .op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
+	 .before = FREE, .action = XDP_DROP, .after = FREE,
 	 .after_exp = E_KEEP},
 	{.name = "forged_token_is_bad_credential", .op = TKT_OP_HOLD,
 	 .event = EV, .seat = SEAT, .tok = T_FORGED, .before = FREE,
@@ -308,9 +344,19 @@ static const struct fx table[] = {
 	{.name = "event_of_another_node_is_wrong_node", .op = TKT_OP_QUERY,
 	 .event = EV_REMOTE, .seat = SEAT, .before = FREE, .action = XDP_TX,
 	 .status = TKT_WRONG_NODE, .after = FREE, .after_exp = E_KEEP},
-	{.name = "over_rate_is_rate_limited", .op = TKT_OP_HOLD, .event = EV,
-	 .seat = SEAT, .rate_limited = 1, .before = FREE, .action = XDP_TX,
-	 .status = TKT_RATE_LIMITED, .after = FREE, .after_exp = E_KEEP},
+	/* over the per-source limit nothing is answered, whatever the
+	 * status would have been */
+	{.name = "over_rate_is_dropped_unanswered", .op = TKT_OP_HOLD,
+	 .event = EV, .seat = SEAT, .rate_limited = 1, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "over_rate_forged_token_is_dropped_unanswered",
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .tok = T_FORGED,
+	 .rate_limited = 1, .before = FREE, .action = XDP_DROP, .after = FREE,
+	 .after_exp = E_KEEP},
+	{.name = "over_rate_malformed_is_dropped_unanswered",
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .pad_byte = 1,
+	 .rate_limited = 1, .before = FREE, .action = XDP_DROP, .after = FREE,
+	 .after_exp = E_KEEP},
 };
 
 /* ---- fixture plumbing ---- */
@@ -502,6 +548,35 @@ static size_t build(const struct fx *f, uint8_t *b)
 	case K_V6_EXT:
 		b[PKT_ETH_LEN + 6] = 0; /* hop-by-hop; bytes after are junk */
 		break;
+	case K_SPORT0:
+		b[(f->v6 ? PKT_ETH_LEN + PKT_IP6_LEN : PKT_ETH_LEN + PKT_IP4_LEN)] = 0;
+		b[(f->v6 ? PKT_ETH_LEN + PKT_IP6_LEN : PKT_ETH_LEN + PKT_IP4_LEN) + 1] = 0;
+		break;
+	case K_MCAST_MAC:
+		b[6] = 0x01; /* 01:00:5e:..., the group bit */
+		break;
+	case K_SRC_ZERO:
+		if (f->v6)
+			memset(b + PKT_ETH_LEN + 8, 0, 16);
+		else
+			memcpy(b + PKT_ETH_LEN + 12, "\0\0\0\1", 4);
+		break;
+	case K_SRC_MCAST:
+		if (f->v6) {
+			memset(b + PKT_ETH_LEN + 8, 0, 16);
+			b[PKT_ETH_LEN + 8] = 0xff;
+			b[PKT_ETH_LEN + 9] = 0x02;
+			b[PKT_ETH_LEN + 23] = 1;
+		} else {
+			memcpy(b + PKT_ETH_LEN + 12, "\xe0\0\0\1", 4);
+		}
+		break;
+	case K_SRC_BCAST:
+		memset(b + PKT_ETH_LEN + 12, 0xff, 4);
+		break;
+	case K_SRC_E:
+		memcpy(b + PKT_ETH_LEN + 12, "\xf0\0\0\1", 4);
+		break;
 	case K_SHORT_UDP_LEN: {
 		/* UDP (and IP) claim 8 more bytes than the frame carries */
 		uint8_t *ip = b + PKT_ETH_LEN, *udp = ip + PKT_IP4_LEN;
@@ -684,9 +759,9 @@ static void every_fixture_gives_its_verdict_reply_and_seat_state(void **state)
 		run_fixture(&table[i]);
 }
 
-/* Every payload length 0..39: below 16 dropped, from 16 answerable but
- * MALFORMED (length is not 40), over IPv4 and IPv6. */
-static void truncated_payload_at_every_length_is_dropped_or_malformed(void **state)
+/* Every payload length 0..39 is dropped unanswered (a reply is never
+ * larger than its request), over IPv4 and IPv6. */
+static void truncated_payload_at_every_length_is_dropped(void **state)
 {
 	int len, v6;
 
@@ -698,8 +773,7 @@ static void truncated_payload_at_every_length_is_dropped_or_malformed(void **sta
 				.op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
 				.len = len, .before = FREE,
 				.after = FREE, .after_exp = E_KEEP,
-				.action = len < 16 ? XDP_DROP : XDP_TX,
-				.status = TKT_MALFORMED,
+				.action = XDP_DROP,
 			};
 
 			/* .len 0 means 40 in the table: build this by hand */
@@ -939,7 +1013,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_fixture_gives_its_verdict_reply_and_seat_state),
-		cmocka_unit_test(truncated_payload_at_every_length_is_dropped_or_malformed),
+		cmocka_unit_test(truncated_payload_at_every_length_is_dropped),
 		cmocka_unit_test(ethernet_padding_after_the_request_is_ignored),
 		cmocka_unit_test(stats_count_replies_by_status_and_passes),
 		cmocka_unit_test(full_ring_buffer_answers_rate_limited_and_leaves_the_seat),

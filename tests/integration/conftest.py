@@ -48,6 +48,9 @@ class Ticketd:
             "--payment-deadline-seconds", str(PAYMENT_DEADLINE_SECONDS),
             "--dev-mode",
             "--log-level", "debug",
+            # the suite sends many requests from 127.0.0.1; the default
+            # per-source limit (500/s) is for real clients
+            "--udp-rate-limit", "100000", "--udp-rate-burst", "100000",
             *extra_args,
         ]
         self.proc = None

@@ -67,6 +67,16 @@ static void peer_of(const struct sockaddr_storage *ss, struct tkt_peer *p)
 	}
 }
 
+/* The source port in network byte order (0 for an unknown family). */
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)ss)->sin_port;
+	if (ss->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port;
+	return 0;
+}
+
 struct batch {
 	struct mmsghdr in[UDP_DOOR_BATCH];
 	struct mmsghdr out[UDP_DOOR_BATCH];
@@ -144,6 +154,10 @@ static int serve_batch(struct worker *wk, struct batch *b)
 		memset(&req, 0, sizeof(req));
 		memcpy(&req, b->rx[i], len < sizeof(req) ? len : sizeof(req));
 		peer_of(&b->from[i], &peer);
+		if (!tkt_source_ok(&peer, port_of(&b->from[i]))) {
+			tkt_door_stat(&door, TKT_STAT_SOURCE_DROPPED);
+			continue;
+		}
 		if (tkt_door_serve(&door, &peer, &req, len, tkt_mono_ns(),
 				   &b->tx[m]) != TKT_DOOR_REPLY)
 			continue;

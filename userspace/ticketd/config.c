@@ -51,9 +51,10 @@ static const struct setting settings[] = {
 	S(udp_port, SETTING_INT, "7000", 1, 65535, "UDP hold protocol port"),
 	S(udp_workers, SETTING_INT, "0", 0, 64,
 	  "socket door worker threads (0: one per core)"),
-	S(udp_rate_limit, SETTING_INT, "200000", 0, 100000000,
-	  "UDP requests per second per source address (0: no limit)"),
-	S(udp_rate_burst, SETTING_INT, "20000", 1, 100000000,
+	S(udp_rate_limit, SETTING_INT, "500", 0, 100000000,
+	  "UDP requests per second per source address, answered or not "
+	  "(0: no limit)"),
+	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
 	S(pin_dir, SETTING_STR, "/sys/fs/bpf/ticket", 0, 0,
 	  "bpffs folder where the edge maps are pinned"),

@@ -46,8 +46,9 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	tc.udp_port = (uint32_t)app->cfg.udp_port;
 	tc.hold_secs_default = (uint32_t)app->cfg.hold_default_seconds;
 	tc.hold_limit = (uint32_t)app->cfg.hold_limit;
-	/* Per source: generous for kiosks behind one address, tight enough
-	 * that one source cannot starve the others. */
+	/* Per source, checked before any answer (docs/protocol.md): room
+	 * for a few hundred buyers behind one NAT address, while a spoofed
+	 * victim gets at most this many 32-byte replies a second. */
 	tc.rl_rate = (uint32_t)app->cfg.udp_rate_limit;
 	tc.rl_burst = (uint32_t)app->cfg.udp_rate_burst;
 	rc = edge_set_config(app->edge, &tc);
