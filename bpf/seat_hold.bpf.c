@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* xdp_seat_hold: the UDP hold protocol (v1) served from XDP.
+/* xdp_seat_hold: the UDP hold protocol (v1 and v2) served from XDP.
  *
  * Ethernet -> IPv4 (no options, no fragments) or IPv6 (UDP directly after
  * the fixed header) -> UDP to the configured port; everything else passes
@@ -76,6 +76,16 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, TKT_STAT_SLOTS);
 } door_stats SEC(".maps");
+
+/* v2 replay window per holder slot (bpf/ticket_maps.h); ticketd mmaps it
+ * to zero a slot's word when the slot gets a new session. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_REPLAY_ENTRIES);
+} replay SEC(".maps");
 
 /* struct tkt_change per successful seat change, for ticketd to consume. */
 struct {
@@ -201,6 +211,11 @@ TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d)
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 {
 	return TKT_SRC_XDP;
+}
+
+TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot)
+{
+	return bpf_map_lookup_elem(&replay, &slot);
 }
 
 /* ---- parsing: one helper per header, each bounds-checks once ---- */

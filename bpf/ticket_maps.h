@@ -44,8 +44,12 @@ struct tkt_config {
 	 * bursts of rl_burst; rl_rate 0 disables the limit. */
 	__u32 rl_rate;
 	__u32 rl_burst;
-	__u32 reserved[5];
+	__u32 flags; /* TKT_CFG_*; was reserved[0] */
+	__u32 reserved[4];
 };
+
+/* tkt_config.flags. All zero is the old behaviour (v1 served). */
+#define TKT_CFG_NO_V1 (1u << 0) /* v1 requests answered MALFORMED (v2 only) */
 
 _Static_assert(sizeof(struct tkt_config) == 64, "config is 64 bytes");
 
@@ -74,6 +78,13 @@ struct tkt_hold_key {
 struct tkt_peer {
 	__u8 addr[16];
 };
+
+/* Replay map (v2): one __u64 per holder slot, index 0..TKT_SLOT_MAX: the
+ * highest request id accepted from that slot (high 32 bits) and a bitmap
+ * of the 32 ids below it (bit k = id - 1 - k seen). One CAS per request.
+ * Zeroed when a slot is given to a new session (edge_replay_reset). */
+#define TKT_REPLAY_ENTRIES (TKT_SLOT_MAX + 1)
+#define TKT_REPLAY_WINDOW 32
 
 enum tkt_change_source {
 	TKT_SRC_XDP = 1,

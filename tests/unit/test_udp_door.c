@@ -103,6 +103,8 @@ static int teardown(void **state)
 	close_edge(f);
 	snprintf(path, sizeof(path), "%s/seats", f->dir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/replay", f->dir);
+	unlink(path);
 	rmdir(f->dir);
 	free(f);
 	return 0;

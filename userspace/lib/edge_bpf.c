@@ -155,6 +155,9 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	err = edge_map_seats(e, bpf_map__fd(b->skel->maps.seats));
 	if (err)
 		return err;
+	err = edge_map_replay(e, bpf_map__fd(b->skel->maps.replay));
+	if (err)
+		return err;
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.changes), ring_cb,
 				 e, NULL);

@@ -56,6 +56,10 @@ static const struct setting settings[] = {
 	  "(0: no limit)"),
 	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
+	/* #18 wire */
+	S(udp_v1, SETTING_BOOL, "true", 0, 0,
+	  "also serve UDP protocol v1 (bearer token, no per-request MAC); "
+	  "false: v1 requests get MALFORMED, v2 only"),
 	S(pin_dir, SETTING_STR, "/sys/fs/bpf/ticket", 0, 0,
 	  "bpffs folder where the edge maps are pinned"),
 	S(state_dir, SETTING_STR, ".run/ticketd", 0, 0,

@@ -39,6 +39,7 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	bool udp_v1; /* #18 wire: serve protocol v1 beside v2 */
 	char pin_dir[CONFIG_STR_MAX];
 	char state_dir[CONFIG_STR_MAX];
 

@@ -51,6 +51,8 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	 * victim gets at most this many 32-byte replies a second. */
 	tc.rl_rate = (uint32_t)app->cfg.udp_rate_limit;
 	tc.rl_burst = (uint32_t)app->cfg.udp_rate_burst;
+	if (!app->cfg.udp_v1)
+		tc.flags |= TKT_CFG_NO_V1;
 	rc = edge_set_config(app->edge, &tc);
 	for (uint32_t i = 0; !rc && i < app->catalog.n_events; i++) {
 		const struct event_info *e = &app->catalog.events[i];
