@@ -584,6 +584,46 @@ static void stats_count_socket_replies_by_status(void **state)
 	assert_int_equal(st.xdp[TKT_OK], 0);
 }
 
+/* Version 2 on the socket door: MAC, replay window, and udp_v1 off. */
+static void v2_is_served_and_v1_can_be_turned_off(void **state)
+{
+	struct fixture *f = *state;
+	struct tkt_config cfg = {.key = key, .udp_port = 7000};
+	struct edge_stats st;
+	struct tkt_reply rep;
+	struct tkt_req r;
+	uint8_t tok[16];
+
+	token(ME, 3600, tok);
+	pkt_req_v2(&r, TKT_OP_HOLD, 1, EV, 95, tok, 0);
+	assert_int_equal(exchange(f, &r, sizeof(r), &rep), 32);
+	assert_int_equal(rep.version, TKT_VERSION_2);
+	assert_int_equal(rep.status, TKT_OK);
+	assert_int_equal(tkt_sw_holder(word(f, 95)), ME);
+	/* the same datagram again: dropped, counted */
+	assert_int_equal(exchange(f, &r, sizeof(r), &rep), -1);
+	assert_int_equal(edge_stats(f->edge, &st), 0);
+	assert_int_equal(st.user[TKT_STAT_REPLAY_DROPPED], 1);
+	/* a recycled slot starts its window again */
+	assert_int_equal(edge_replay_reset(f->edge, ME), 0);
+	assert_int_equal(edge_replay_reset(f->edge, 0), -EINVAL);
+	pkt_req_v2(&r, TKT_OP_QUERY, 1, EV, 95, tok, 0);
+	assert_int_equal(exchange(f, &r, sizeof(r), &rep), 32);
+	assert_int_equal(rep.status, TKT_TAKEN);
+
+	cfg.flags = TKT_CFG_NO_V1;
+	assert_int_equal(edge_set_config(f->edge, &cfg), 0);
+	pkt_req(&r, TKT_OP_RELEASE, 2, EV, 95, tok, 0);
+	assert_int_equal(exchange(f, &r, sizeof(r), &rep), 32);
+	assert_int_equal(rep.status, TKT_MALFORMED);
+	assert_int_equal(rep.version, TKT_VERSION_2);
+	assert_int_equal(tkt_sw_holder(word(f, 95)), ME);
+	pkt_req_v2(&r, TKT_OP_RELEASE, 2, EV, 95, tok, 0);
+	assert_int_equal(exchange(f, &r, sizeof(r), &rep), 32);
+	assert_int_equal(rep.status, TKT_OK);
+	config(f->edge, 0, 0);
+}
+
 /* A worker that dies (here by the test hook, as if its socket failed) is
  * reported, leaves the SO_REUSEPORT group, and the others keep serving. */
 static void dead_worker_is_reported_and_the_others_serve(void **state)
@@ -649,6 +689,7 @@ int main(void)
 		T(door_on_ipv6_loopback_answers_too),
 		T(stats_count_socket_replies_by_status),
 		T(dead_worker_is_reported_and_the_others_serve),
+		T(v2_is_served_and_v1_can_be_turned_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
