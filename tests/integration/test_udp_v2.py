@@ -74,3 +74,24 @@ def test_v2_window_keeps_32_ids_below_the_highest(ticketd, arena):
     assert ask(200)         # jump: the window slides
     assert not ask(100)
     assert ask(170)
+
+
+def test_ticketctl_speaks_v2(ticketd, arena):
+    import json
+    import os
+    import subprocess
+
+    from conftest import PORTS, ROOT
+
+    s = new_session(ticketd.base)
+    seat = arena.take(1)[0]
+    base = [os.path.join(ROOT, "build", "ticketctl"), "--v2", "--json",
+            "--server", f"127.0.0.1:{PORTS['udp']}", "--token", s["token"]]
+    hold = subprocess.run(base + ["hold", str(arena.event_id), str(seat), "60"],
+                          capture_output=True, text=True, timeout=10)
+    assert hold.returncode == 0, hold.stdout + hold.stderr
+    assert json.loads(hold.stdout)["status"] == "OK"
+    # the next call's clock-based request id is larger: not a replay
+    q = subprocess.run(base + ["query", str(arena.event_id), str(seat)],
+                       capture_output=True, text=True, timeout=10)
+    assert json.loads(q.stdout)["status"] == "TAKEN", q.stdout + q.stderr
