@@ -569,6 +569,11 @@ bench_prog_test_run() {
 	# shellcheck disable=SC2046,SC2086
 	prog_test_run prog_test_run_full "$FULL_OBJ" "$FULL_PROG" \
 		${TKB_TESTRUN_ARGS:-$(edge_args 1024)}
+	# the same with protocol v2 requests: the cost of the per-request MAC
+	# and the replay window (docs/protocol.md, "Version 2")
+	# shellcheck disable=SC2046,SC2086
+	prog_test_run prog_test_run_full_v2 "$FULL_OBJ" "$FULL_PROG" \
+		${TKB_TESTRUN_ARGS:-$(edge_args 1024)} --v2
 }
 
 # ---- report ---------------------------------------------------------------------------

@@ -23,6 +23,8 @@
  *   int  tkt_door_rate_ok(struct tkt_door *, const struct tkt_peer *,
  *                         __u64 now_ns);
  *   void tkt_door_stat(struct tkt_door *, __u32 index);
+ *   __u64 *tkt_door_replay(struct tkt_door *, __u32 slot);  v2 window word,
+ *                                            NULL if none (then v2 drops)
  *   __u64 tkt_door_now_ns(struct tkt_door *);       CLOCK_MONOTONIC
  *
  * The BPF object defines them over its maps (bpf/seat_hold.bpf.c); in
@@ -65,6 +67,7 @@ struct tkt_door_ops {
  * batches). */
 struct tkt_door {
 	__u64 *seats; /* TKT_MAX_SEATS words, mmapped */
+	__u64 *replay; /* TKT_REPLAY_ENTRIES words (v2), or NULL */
 	const struct tkt_config *cfg;
 	const struct tkt_door_ops *ops;
 	void *impl;
@@ -133,6 +136,12 @@ TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d)
 	return d->ops->now_ns(d->impl);
 }
 
+TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot)
+{
+	return d->replay && slot < TKT_REPLAY_ENTRIES ? &d->replay[slot]
+						      : (__u64 *)0;
+}
+
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 {
 	return d->source;
@@ -157,6 +166,7 @@ TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index);
 TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d);
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d);
+TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot);
 #endif
 
 /* ---- byte order (wire is big-endian; both targets are little-endian) ---- */
@@ -229,6 +239,50 @@ TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
 			return 1;
 	}
 	return 0;
+}
+
+/* Replay window of v2 request ids, one word per session slot: highest id
+ * accepted (high 32 bits) and a bitmap of the TKT_REPLAY_WINDOW ids below
+ * it (bit k: id hi - 1 - k seen). Takes id, or refuses it: already seen,
+ * older than the window, or the CAS kept losing (a refusal is safe: the
+ * client asks again with a new id). Id 0 is never accepted (a zeroed word
+ * reads as "0 seen"): ids start at 1. */
+#define TKT_REPLAY_OK 0
+#define TKT_REPLAY_SEEN (-1) /* this id was accepted before */
+#define TKT_REPLAY_OLD (-2)  /* more than 32 below the highest */
+#define TKT_REPLAY_BUSY (-3) /* every CAS attempt lost */
+
+TKT_INLINE int tkt_replay_take(__u64 *w, __u32 id)
+{
+	int i;
+
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u64 old = tkt_load64(w), nw;
+		__u32 hi = (__u32)(old >> 32), bits = (__u32)old;
+
+		if (id > hi) {
+			/* slide: bit 0 of (bits << 1 | 1) is hi itself */
+			__u32 d = id - hi;
+			__u64 b = ((__u64)bits << 1) | 1;
+
+			nw = (__u64)id << 32 |
+			     (d - 1 > TKT_REPLAY_WINDOW ? 0
+							: (__u32)(b << (d - 1)));
+		} else {
+			__u32 k = hi - id; /* 1..: bit k - 1 */
+
+			if (k == 0)
+				return TKT_REPLAY_SEEN;
+			if (k > TKT_REPLAY_WINDOW)
+				return TKT_REPLAY_OLD;
+			if (bits & (1u << (k - 1)))
+				return TKT_REPLAY_SEEN;
+			nw = old | (1u << (k - 1));
+		}
+		if (tkt_cas64(w, old, nw))
+			return TKT_REPLAY_OK;
+	}
+	return TKT_REPLAY_BUSY;
 }
 
 /* ---- one operation on one seat ---- */
@@ -365,41 +419,78 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 /* ---- the UDP protocol ---- */
 
 /* Verdict of a datagram before any state is looked at. */
-#define TKT_REQ_DROP (-1) /* < 16 bytes or wrong magic: no answer at all */
+#define TKT_REQ_DROP (-1) /* not 40 bytes or wrong magic: no answer at all */
 
-/* Checks a request of len bytes. Only the first 16 bytes of req are read
- * unless len == 40, so a caller may pass a zero-padded copy of a shorter
- * datagram. Returns TKT_REQ_DROP, TKT_MALFORMED or TKT_OK. */
+/* The source a reply would go to must be one host: never port 0, nor an
+ * unspecified, multicast or broadcast address (IPv4 0.0.0.0/8, 224.0.0.0/4,
+ * 240.0.0.0/4 with 255.255.255.255; IPv6 :: and ff00::/8). A datagram from
+ * anything else is dropped before it costs anything, and not answered: a
+ * reply there is reflection. peer holds IPv4 as ::ffff:a.b.c.d; sport is
+ * the UDP source port in network byte order. Returns 1 when answerable. */
+TKT_INLINE int tkt_source_ok(const struct tkt_peer *peer, __u16 sport)
+{
+	const __u8 *a = peer->addr;
+	__u8 any = 0;
+	int i;
+
+	if (sport == 0)
+		return 0;
+	for (i = 0; i < 10; i++)
+		any |= a[i];
+	if (!any && a[10] == 0xff && a[11] == 0xff) /* IPv4 */
+		return a[12] != 0 && a[12] < 224;
+	if (a[0] == 0xff) /* IPv6 multicast */
+		return 0;
+	any |= a[10] | a[11] | a[12] | a[13] | a[14] | a[15];
+	return any != 0; /* :: */
+}
+
+/* Hold seconds of a request of either version (the field moved). */
+TKT_INLINE __u32 tkt_req_secs(const struct tkt_req *req)
+{
+	if (req->version == TKT_VERSION_2)
+		return tkt_be16(((const struct tkt_req_v2 *)req)->hold_secs);
+	return tkt_be16(req->hold_secs);
+}
+
+/* Checks a request of len bytes. The length and magic are checked first:
+ * anything else gets no answer (so a reply is never larger than its
+ * request). Versions 1 and 2 are both well-formed here; whether v1 is
+ * served is the door's setting (tkt_door_serve). req must be readable for
+ * 40 bytes. Returns TKT_REQ_DROP, TKT_MALFORMED or TKT_OK. */
 TKT_INLINE int tkt_req_check(const struct tkt_req *req, __u32 len)
 {
+	const __u8 *pad = req->pad;
 	__u32 op, secs;
 	int i;
 
-	if (len < TKT_MIN_ANSWERABLE || tkt_be16(req->magic) != TKT_MAGIC)
+	if (len != sizeof(struct tkt_req) || tkt_be16(req->magic) != TKT_MAGIC)
 		return TKT_REQ_DROP;
-	if (len != sizeof(struct tkt_req) || req->version != TKT_VERSION)
+	if (req->version == TKT_VERSION_2)
+		pad = ((const struct tkt_req_v2 *)req)->pad;
+	else if (req->version != TKT_VERSION)
 		return TKT_MALFORMED;
 	op = req->op;
 	if (!tkt_seat_op_on_wire(op))
 		return TKT_MALFORMED;
 	for (i = 0; i < 6; i++)
-		if (req->pad[i])
+		if (pad[i])
 			return TKT_MALFORMED;
-	secs = tkt_be16(req->hold_secs);
+	secs = tkt_req_secs(req);
 	if ((op == TKT_OP_HOLD || op == TKT_OP_EXTEND) && secs != 0 &&
 	    (secs < TKT_HOLD_SECS_MIN || secs > TKT_HOLD_SECS_MAX))
 		return TKT_MALFORMED;
 	return TKT_OK;
 }
 
-/* Reply header echoed from the request's readable first 16 bytes. The
- * version is ours, so a client speaking another version learns which one
- * we speak. */
+/* Reply header echoed from the request's first 16 bytes. The version is
+ * the request's when we speak it, else our newest, so a client speaking
+ * another version learns which one we speak. */
 TKT_INLINE void tkt_reply_init(struct tkt_reply *rep, const struct tkt_req *req,
 			       __u8 status)
 {
 	rep->magic = tkt_be16(TKT_MAGIC);
-	rep->version = TKT_VERSION;
+	rep->version = req->version == TKT_VERSION ? TKT_VERSION : TKT_VERSION_2;
 	rep->op = req->op | TKT_REPLY_OP_BIT;
 	rep->req_id = req->req_id;
 	rep->event_id = req->event_id;
@@ -415,11 +506,18 @@ TKT_INLINE void tkt_reply_init(struct tkt_reply *rep, const struct tkt_req *req,
 #define TKT_DOOR_DROP 0
 #define TKT_DOOR_REPLY 1
 
-/* Serves one request: validation, token (expired or forged ->
- * BAD_CREDENTIAL), per-source rate limit, then tkt_door_apply. Fills the
- * 32-byte reply and returns TKT_DOOR_REPLY, or TKT_DOOR_DROP for a datagram
- * that gets no answer. Counts every outcome in the door's stats. req must be
- * readable for 40 bytes (zero-padded past len). */
+/* Serves one request, in this order: drop what is not a request (length,
+ * magic); drop what is over the source's rate limit (no reply of any
+ * status goes to a flooding source: any reply to a spoofed one is
+ * reflection); then validation (MALFORMED; also v1 while the config says
+ * TKT_CFG_NO_V1), credentials (v1: the token; v2: session id and MAC;
+ * expired or forged -> BAD_CREDENTIAL), for v2 the replay window (a
+ * request id seen before or older than the window is dropped) and
+ * tkt_door_apply. The source itself (tkt_source_ok) is
+ * checked by the caller, which knows the port. Fills the 32-byte reply and
+ * returns TKT_DOOR_REPLY, or TKT_DOOR_DROP for a datagram that gets no
+ * answer. Counts every outcome in the door's stats. req must be readable
+ * for 40 bytes (zero-padded past len). */
 TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 			      const struct tkt_req *req, __u32 len,
 			      __u64 now_ns, struct tkt_reply *rep)
@@ -435,21 +533,40 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 		tkt_door_stat(d, TKT_STAT_MALFORMED_DROPPED);
 		return TKT_DOOR_DROP;
 	}
+	if (!tkt_door_rate_ok(d, peer, now_ns)) {
+		tkt_door_stat(d, TKT_STAT_RATE_DROPPED);
+		return TKT_DOOR_DROP;
+	}
 	tkt_reply_init(rep, req, TKT_MALFORMED);
 	if (v != TKT_OK)
 		goto out;
+	if (req->version == TKT_VERSION && (cfg->flags & TKT_CFG_NO_V1)) {
+		rep->version = TKT_VERSION_2; /* what we speak */
+		goto out;
+	}
 
 	rep->status = TKT_BAD_CREDENTIAL;
-	if (tkt_token_check(&cfg->key, req->token,
-			    now_unix_ns / TKT_NS_PER_SEC,
-			    &slot) != TKT_TOKEN_VALID)
-		goto out;
+	if (req->version == TKT_VERSION_2) {
+		__u64 *win;
 
-	rep->status = TKT_RATE_LIMITED;
-	if (!tkt_door_rate_ok(d, peer, now_ns))
+		if (tkt_v2_check(&cfg->key, (const __u8 *)req,
+				 now_unix_ns / TKT_NS_PER_SEC,
+				 &slot) != TKT_TOKEN_VALID)
+			goto out;
+		/* only a genuine request moves the window */
+		win = tkt_door_replay(d, slot);
+		if (!win || tkt_replay_take(win, tkt_be32(req->req_id)) !=
+				    TKT_REPLAY_OK) {
+			tkt_door_stat(d, TKT_STAT_REPLAY_DROPPED);
+			return TKT_DOOR_DROP;
+		}
+	} else if (tkt_token_check(&cfg->key, req->token,
+				   now_unix_ns / TKT_NS_PER_SEC,
+				   &slot) != TKT_TOKEN_VALID) {
 		goto out;
+	}
 
-	secs = tkt_be16(req->hold_secs);
+	secs = tkt_req_secs(req);
 	if (!secs)
 		secs = cfg->hold_secs_default ? cfg->hold_secs_default
 					      : TKT_HOLD_SECS_DEFAULT;

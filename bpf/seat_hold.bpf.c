@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* xdp_seat_hold: the UDP hold protocol (v1) served from XDP.
+/* xdp_seat_hold: the UDP hold protocol (v1 and v2) served from XDP.
  *
  * Ethernet -> IPv4 (no options, no fragments) or IPv6 (UDP directly after
  * the fixed header) -> UDP to the configured port; everything else passes
@@ -67,13 +67,25 @@ struct {
 	__uint(max_entries, TKT_MAX_RATE_SOURCES);
 } ratelimit SEC(".maps");
 
-/* Per-CPU counters, indexed by enum tkt_stat (replies by status first). */
+/* Per-CPU counters, indexed by enum tkt_stat (replies by status first).
+ * TKT_STAT_SLOTS entries, more than there are counters, so adding one does
+ * not change the pinned definition (it was "stats", TKT_STAT_COUNT long). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, TKT_STAT_COUNT);
-} stats SEC(".maps");
+	__uint(max_entries, TKT_STAT_SLOTS);
+} door_stats SEC(".maps");
+
+/* v2 replay window per holder slot (bpf/ticket_maps.h); ticketd mmaps it
+ * to zero a slot's word when the slot gets a new session. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_REPLAY_ENTRIES);
+} replay SEC(".maps");
 
 /* struct tkt_change per successful seat change, for ticketd to consume. */
 struct {
@@ -185,7 +197,7 @@ TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &index);
+	__u64 *v = bpf_map_lookup_elem(&door_stats, &index);
 
 	if (v)
 		*v += 1; /* per-CPU: no atomics needed */
@@ -199,6 +211,11 @@ TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d)
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 {
 	return TKT_SRC_XDP;
+}
+
+TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot)
+{
+	return bpf_map_lookup_elem(&replay, &slot);
 }
 
 /* ---- parsing: one helper per header, each bounds-checks once ---- */
@@ -309,34 +326,17 @@ static __always_inline __u32 udp_reply_sum(const __u16 *p)
 
 #define REPLY_UDP_LEN (sizeof(struct udphdr) + sizeof(struct tkt_reply))
 
-/* Makes the frame exactly hdr + 32 bytes with the hdr bytes of headers
- * (Ethernet, IP, UDP) kept in front. Shrinking always works; growing (the
- * MALFORMED answer to a 16..31-byte request) needs tailroom that an
- * skb-backed frame (veth, generic XDP) may not have, so then the frame
- * grows at the front instead, by a constant, and the headers move there. */
+/* Makes the frame exactly hdr + 32 bytes, hdr bytes of headers (Ethernet,
+ * IP, UDP) kept in front. Only full 40-byte requests are answered, so this
+ * always shrinks the frame (Ethernet padding included). */
 static __always_inline int fit_reply(struct xdp_md *ctx, const int hdr)
 {
 	int len = (int)(ctx->data_end - ctx->data);
 	int want = hdr + (int)sizeof(struct tkt_reply);
-	__u8 tmp[sizeof(struct ethhdr) + sizeof(struct ipv6hdr) +
-		 sizeof(struct udphdr)];
-	void *data, *end;
 
-	if (!bpf_xdp_adjust_tail(ctx, want - len))
-		return 0;
-	if (want <= len ||
-	    bpf_xdp_adjust_head(ctx, -(int)sizeof(struct tkt_reply)))
+	if (want > len)
 		return -1;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	if (data + sizeof(struct tkt_reply) + hdr > end || hdr > (int)sizeof(tmp))
-		return -1;
-	__builtin_memcpy(tmp, data + sizeof(struct tkt_reply), hdr);
-	__builtin_memcpy(data, tmp, hdr);
-	/* now len + 32 >= hdr + 48 bytes: shrink to the reply */
-	return bpf_xdp_adjust_tail(ctx, want - (len + (int)sizeof(struct tkt_reply)))
-		       ? -1
-		       : 0;
+	return bpf_xdp_adjust_tail(ctx, want - len) ? -1 : 0;
 }
 
 static __always_inline int reply_v4(struct xdp_md *ctx,
@@ -507,19 +507,20 @@ int xdp_seat_hold(struct xdp_md *ctx)
 			return drop_malformed();
 		__builtin_memcpy(peer.addr, &ip6->saddr, 16);
 	}
-	if (ulen < sizeof(*udp))
+	/* only exactly one request is answerable: nothing else is read */
+	if (ulen != sizeof(*udp) + sizeof(req))
 		return drop_malformed();
-	plen = ulen - sizeof(*udp);
+	plen = sizeof(req);
 	payload = c.pos;
-	if (plen < TKT_MIN_ANSWERABLE || payload + TKT_MIN_ANSWERABLE > end)
+	if (payload + sizeof(req) > end)
 		return drop_malformed();
-	if (plen >= sizeof(req)) {
-		if (payload + sizeof(req) > end)
-			return drop_malformed();
-		__builtin_memcpy(&req, payload, sizeof(req));
-	} else {
-		__builtin_memcpy(&req, payload, TKT_MIN_ANSWERABLE);
+	/* never answer what is not one host (reflection to a group, or to a
+	 * port that cannot be a client's) */
+	if ((eth->h_source[0] & 1) || !tkt_source_ok(&peer, udp->source)) {
+		stat_inc(TKT_STAT_SOURCE_DROPPED);
+		return XDP_DROP;
 	}
+	__builtin_memcpy(&req, payload, sizeof(req));
 
 	d.now_ns = bpf_ktime_get_ns();
 	if (tkt_door_serve(&d, &peer, &req, plen, d.now_ns, &rep) ==

@@ -44,8 +44,12 @@ struct tkt_config {
 	 * bursts of rl_burst; rl_rate 0 disables the limit. */
 	__u32 rl_rate;
 	__u32 rl_burst;
-	__u32 reserved[5];
+	__u32 flags; /* TKT_CFG_*; was reserved[0] */
+	__u32 reserved[4];
 };
+
+/* tkt_config.flags. All zero is the old behaviour (v1 served). */
+#define TKT_CFG_NO_V1 (1u << 0) /* v1 requests answered MALFORMED (v2 only) */
 
 _Static_assert(sizeof(struct tkt_config) == 64, "config is 64 bytes");
 
@@ -74,6 +78,13 @@ struct tkt_hold_key {
 struct tkt_peer {
 	__u8 addr[16];
 };
+
+/* Replay map (v2): one __u64 per holder slot, index 0..TKT_SLOT_MAX: the
+ * highest request id accepted from that slot (high 32 bits) and a bitmap
+ * of the 32 ids below it (bit k = id - 1 - k seen). One CAS per request.
+ * Zeroed when a slot is given to a new session (edge_replay_reset). */
+#define TKT_REPLAY_ENTRIES (TKT_SLOT_MAX + 1)
+#define TKT_REPLAY_WINDOW 32
 
 enum tkt_change_source {
 	TKT_SRC_XDP = 1,
@@ -109,10 +120,19 @@ _Static_assert(sizeof(struct tkt_change) == 40, "change record is 40 bytes");
 enum tkt_stat {
 	TKT_STAT_DROPPED = TKT_STATUS_COUNT, /* could not build a reply */
 	TKT_STAT_PASSED,                     /* not ours: XDP_PASS */
-	TKT_STAT_MALFORMED_DROPPED,          /* < 16 bytes, bad magic, bad UDP */
+	TKT_STAT_MALFORMED_DROPPED,          /* not 40 bytes, bad magic, bad UDP */
 	TKT_STAT_RINGBUF_FULL,               /* answered RATE_LIMITED for it */
+	TKT_STAT_UNSENDABLE,     /* socket door: reply refused by sendmmsg */
+	TKT_STAT_SOURCE_DROPPED, /* source port 0 or non-unicast source */
+	TKT_STAT_RATE_DROPPED,   /* over the per-source limit: no reply */
+	TKT_STAT_REPLAY_DROPPED, /* v2: request id seen or older than window */
 	TKT_STAT_COUNT,
 };
+
+/* Entries of the stats map: room for new counters without changing the
+ * pinned map's definition. */
+#define TKT_STAT_SLOTS 32
+_Static_assert(TKT_STAT_COUNT <= TKT_STAT_SLOTS, "stats map too small");
 
 /* Argument block of the "hold_count" syscall program: lets ticketd change a
  * count with the same kernel atomics the XDP program uses (a map update

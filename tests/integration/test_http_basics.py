@@ -83,7 +83,7 @@ def test_readyz_reports_every_part_and_the_hold_path(api):
     body = r.json()
     assert body["status"] == "UP"
     assert body["holdPath"] in ("xdp", "socket")
-    assert set(body["checks"]) == {"redis", "database", "kafka", "seatTable"}
+    assert set(body["checks"]) == {"redis", "database", "kafka", "seatTable", "udpDoor"}
 
 
 def test_metrics_count_requests_by_route_and_status(api):

@@ -215,6 +215,27 @@ int edge_map_seats(struct edge *e, int fd)
 	return 0;
 }
 
+int edge_map_replay(struct edge *e, int fd)
+{
+	void *mem = mmap(NULL, EDGE_REPLAY_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	e->replay = mem;
+	return 0;
+}
+
+int edge_replay_reset(struct edge *e, uint32_t slot)
+{
+	if (!slot || slot > TKT_SLOT_MAX)
+		return -EINVAL;
+	if (!e->replay)
+		return -ENODEV;
+	__atomic_store_n(&e->replay[slot], 0, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 int edge_lock_path(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC, 0600);
@@ -237,6 +258,10 @@ static void close_backend(struct edge *e)
 	if (e->seats) {
 		munmap(e->seats, EDGE_SEATS_BYTES);
 		e->seats = NULL;
+	}
+	if (e->replay) {
+		munmap(e->replay, EDGE_REPLAY_BYTES);
+		e->replay = NULL;
 	}
 	edge_bpf_close(e);
 	edge_shm_close(e);
@@ -440,6 +465,7 @@ void edge_door(struct edge *e, enum tkt_change_source source,
 	       const struct tkt_config *cfg, struct tkt_door *door)
 {
 	door->seats = e->seats;
+	door->replay = e->replay;
 	door->cfg = cfg;
 	door->ops = &edge_door_ops;
 	door->impl = e;

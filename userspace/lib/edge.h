@@ -106,6 +106,12 @@ int edge_seat_apply(struct edge *e, enum tkt_change_source source,
  * the next pass. */
 int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired);
 
+/* Zeroes the v2 replay window of a holder slot (1..TKT_SLOT_MAX), so a
+ * slot given to a new session accepts request ids from 1 again. Call it
+ * whenever a slot is (re)assigned, before its token is handed out. 0,
+ * -EINVAL for a bad slot, -ENODEV when the windows are not mapped. */
+int edge_replay_reset(struct edge *e, uint32_t slot);
+
 /* Fills a door for serving protocol requests with tkt_door_serve() (the
  * socket door). cfg must stay valid and unchanged while the door is used;
  * take it from edge_get_config. */

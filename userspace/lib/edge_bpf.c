@@ -155,6 +155,9 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	err = edge_map_seats(e, bpf_map__fd(b->skel->maps.seats));
 	if (err)
 		return err;
+	err = edge_map_replay(e, bpf_map__fd(b->skel->maps.replay));
+	if (err)
+		return err;
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.changes), ring_cb,
 				 e, NULL);
@@ -246,7 +249,7 @@ int edge_bpf_write_event(struct edge *e, uint32_t event_id,
 int edge_bpf_stats(struct edge *e, uint64_t *xdp)
 {
 	uint64_t *vals = calloc((size_t)e->bpf->ncpus, sizeof(uint64_t));
-	int fd = bpf_map__fd(e->bpf->skel->maps.stats), c, err = 0;
+	int fd = bpf_map__fd(e->bpf->skel->maps.door_stats), c, err = 0;
 	__u32 i;
 
 	if (!vals)

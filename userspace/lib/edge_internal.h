@@ -24,6 +24,8 @@
 
 /* The seat array, in both backends. */
 #define EDGE_SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
+/* The v2 replay windows (TKT_REPLAY_ENTRIES words), in both backends. */
+#define EDGE_REPLAY_BYTES ((size_t)TKT_REPLAY_ENTRIES * sizeof(uint64_t))
 
 struct edge_bpf;
 struct edge_shm;
@@ -34,6 +36,7 @@ struct edge {
 	enum edge_backend backend;
 	bool reused;  /* set by the backend's open */
 	__u64 *seats; /* mmapped by the backend, EDGE_SEATS_BYTES */
+	__u64 *replay; /* mmapped by the backend, EDGE_REPLAY_BYTES */
 
 	/* the backend: one of the two is set */
 	struct edge_bpf *bpf; /* edge_bpf.c */
@@ -89,6 +92,9 @@ int edge_lock_path(const char *path, int flags);
 /* mmaps the seat array shared from fd (the seats map or the seat file)
  * into e->seats; edge_close unmaps it. 0 or a negative errno. */
 int edge_map_seats(struct edge *e, int fd);
+/* mmaps the v2 replay windows shared from fd (the replay map or the
+ * replay file) into e->replay; edge_close unmaps it. 0 or -errno. */
+int edge_map_replay(struct edge *e, int fd);
 /* Puts an event found in the pinned events map into the mirror, while
  * edge_open runs (no lock). 0, or -ENOSPC when the mirror is full. */
 int edge_mirror_event(struct edge *e, uint32_t event_id,

@@ -41,6 +41,34 @@ struct edge_shm {
 
 /* ---- open / close ---- */
 
+/* <dir>/replay: the v2 replay windows, EDGE_REPLAY_BYTES (sparse), kept
+ * across restarts like the seats (a restart must not reopen old request
+ * ids). Covered by the seat file's lock. */
+static int map_replay_file(struct edge *e, const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, err = 0, n;
+
+	n = snprintf(path, sizeof(path), "%s/replay", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (st.st_size == 0 &&
+		 ftruncate(fd, (off_t)EDGE_REPLAY_BYTES) < 0)
+		err = -errno;
+	else if (st.st_size != 0 && (size_t)st.st_size != EDGE_REPLAY_BYTES)
+		err = -EINVAL;
+	if (!err)
+		err = edge_map_replay(e, fd);
+	close(fd); /* the mapping stays */
+	return err;
+}
+
 int edge_shm_open(struct edge *e, const char *dir)
 {
 	char path[PATH_MAX];
@@ -76,6 +104,9 @@ int edge_shm_open(struct edge *e, const char *dir)
 		return -EINVAL; /* not our file, or another layout: keep it */
 	}
 	err = edge_map_seats(e, m->seat_fd);
+	if (err)
+		return err;
+	err = map_replay_file(e, dir);
 	if (err)
 		return err;
 	m->hc = calloc(HC_SLOTS, sizeof(*m->hc));

@@ -51,9 +51,10 @@ static const struct setting settings[] = {
 	S(udp_port, SETTING_INT, "7000", 1, 65535, "UDP hold protocol port"),
 	S(udp_workers, SETTING_INT, "0", 0, 64,
 	  "socket door worker threads (0: one per core)"),
-	S(udp_rate_limit, SETTING_INT, "200000", 0, 100000000,
-	  "UDP requests per second per source address (0: no limit)"),
-	S(udp_rate_burst, SETTING_INT, "20000", 1, 100000000,
+	S(udp_rate_limit, SETTING_INT, "500", 0, 100000000,
+	  "UDP requests per second per source address, answered or not "
+	  "(0: no limit)"),
+	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
 	/* #18 http */
 	S(http_max_connections_per_addr, SETTING_INT, "256", 0, 1000000,
@@ -66,6 +67,10 @@ static const struct setting settings[] = {
 	  "new sessions per second per client address (more: 429 RATE_LIMITED)"),
 	S(session_burst_per_addr, SETTING_INT, "20", 1, 1000000,
 	  "new sessions one client address may create at once"),
+	/* #18 wire */
+	S(udp_v1, SETTING_BOOL, "true", 0, 0,
+	  "also serve UDP protocol v1 (bearer token, no per-request MAC); "
+	  "false: v1 requests get MALFORMED, v2 only"),
 	S(pin_dir, SETTING_STR, "/sys/fs/bpf/ticket", 0, 0,
 	  "bpffs folder where the edge maps are pinned"),
 	S(state_dir, SETTING_STR, ".run/ticketd", 0, 0,

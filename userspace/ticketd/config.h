@@ -45,6 +45,7 @@ struct config {
 	int sse_max_streams_per_addr;
 	int session_rate_per_addr;
 	int session_burst_per_addr;
+	bool udp_v1; /* #18 wire: serve protocol v1 beside v2 */
 	char pin_dir[CONFIG_STR_MAX];
 	char state_dir[CONFIG_STR_MAX];
 

@@ -46,10 +46,13 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	tc.udp_port = (uint32_t)app->cfg.udp_port;
 	tc.hold_secs_default = (uint32_t)app->cfg.hold_default_seconds;
 	tc.hold_limit = (uint32_t)app->cfg.hold_limit;
-	/* Per source: generous for kiosks behind one address, tight enough
-	 * that one source cannot starve the others. */
+	/* Per source, checked before any answer (docs/protocol.md): room
+	 * for a few hundred buyers behind one NAT address, while a spoofed
+	 * victim gets at most this many 32-byte replies a second. */
 	tc.rl_rate = (uint32_t)app->cfg.udp_rate_limit;
 	tc.rl_burst = (uint32_t)app->cfg.udp_rate_burst;
+	if (!app->cfg.udp_v1)
+		tc.flags |= TKT_CFG_NO_V1;
 	rc = edge_set_config(app->edge, &tc);
 	for (uint32_t i = 0; !rc && i < app->catalog.n_events; i++) {
 		const struct event_info *e = &app->catalog.events[i];
