@@ -74,6 +74,10 @@ struct route {
 /* Header value or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
 
+/* The client's address (the connection's peer), or NULL when unknown. */
+struct sockaddr;
+const struct sockaddr *http_client_addr(const struct http_req *req);
+
 /* Sets a JSON body (consumes body). */
 void http_json(struct http_resp *resp, int status, json_t *body);
 

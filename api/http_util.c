@@ -15,6 +15,16 @@ const char *http_header(const struct http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const struct sockaddr *http_client_addr(const struct http_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		req->conn ? MHD_get_connection_info(req->conn,
+						    MHD_CONNECTION_INFO_CLIENT_ADDRESS)
+			  : NULL;
+
+	return ci ? ci->client_addr : NULL;
+}
+
 void http_json(struct http_resp *resp, int status, json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)

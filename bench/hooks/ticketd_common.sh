@@ -135,7 +135,7 @@ tkd_launch() {
 	TKD_CMD=("$TKD_TICKETD" --http-port "$TKD_HTTP_PORT" --db-port "$TKD_MARIADB_PORT"
 		--redis-port "$TKD_REDIS_PORT" --kafka-bootstrap "127.0.0.1:$TKD_KAFKA_PORT"
 		--state-dir "$TKD_STATE_DIR" --pin-dir "$TKD_PIN_DIR" --udp-rate-limit 0
-		--demo-data --payment-url http://127.0.0.1:1 --hold-path "$path" "$@")
+		--origin-hold-limit 0 --demo-data --payment-url http://127.0.0.1:1 --hold-path "$path" "$@")
 	echo "---- $(date -u +%FT%TZ) ${TKD_CMD[*]}" >>"$TKD_LOG"
 	"${TKD_CMD[@]}" >>"$TKD_LOG" 2>&1 &
 	TKD_PID=$!

@@ -46,6 +46,8 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	tc.udp_port = (uint32_t)app->cfg.udp_port;
 	tc.hold_secs_default = (uint32_t)app->cfg.hold_default_seconds;
 	tc.hold_limit = (uint32_t)app->cfg.hold_limit;
+	tc.origin_hold_limit = (uint32_t)app->cfg.origin_hold_limit;
+	tc.hold_lifetime_max_secs = (uint32_t)app->cfg.hold_lifetime_max_seconds;
 	/* Per source: generous for kiosks behind one address, tight enough
 	 * that one source cannot starve the others. */
 	tc.rl_rate = (uint32_t)app->cfg.udp_rate_limit;
