@@ -62,14 +62,18 @@ struct {
 	__uint(max_entries, TKT_MAX_HOLD_KEYS);
 } counts SEC(".maps");
 
+/* The two u32 arrays below are stored as u64 pairs: an ARRAY map rounds
+ * each value up to 8 bytes, and ticketd mmaps them as plain u32 arrays
+ * (entry i at byte 4 * i), so entry i is half (i & 1) of element i / 2. */
+
 /* Session slot -> keyed hash of the client address that created it (31
  * bits, 0 = unknown: not counted per origin). Written by ticketd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, TKT_SLOT_MAX + 1);
+	__type(value, __u64);
+	__uint(max_entries, (TKT_SLOT_MAX + 1) / 2);
 } slot_origin SEC(".maps");
 
 /* Seat index -> monotonic ms (mod 2^32) at which its current hold
@@ -78,8 +82,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, TKT_MAX_SEATS);
+	__type(value, __u64);
+	__uint(max_entries, TKT_MAX_SEATS / 2);
 } seat_since SEC(".maps");
 
 /* Source address -> GCRA theoretical arrival time (ns), per-source limit. */
@@ -189,16 +193,25 @@ TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
 	count_give(slot, event_id);
 }
 
+/* Entry i of a u32 array stored as u64 pairs (see slot_origin). */
+static __always_inline __u32 *u32_entry(void *map, __u32 i)
+{
+	__u32 k = i >> 1;
+	__u32 *p = bpf_map_lookup_elem(map, &k);
+
+	return p ? p + (i & 1) : p;
+}
+
 TKT_INLINE __u32 tkt_door_origin(struct tkt_door *d, __u32 slot)
 {
-	__u32 *p = bpf_map_lookup_elem(&slot_origin, &slot);
+	__u32 *p = u32_entry(&slot_origin, slot);
 
 	return p ? *(volatile __u32 *)p : 0;
 }
 
 TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms)
 {
-	__u32 *p = bpf_map_lookup_elem(&seat_since, &index);
+	__u32 *p = u32_entry(&seat_since, index);
 
 	if (p)
 		*(volatile __u32 *)p = ms;
@@ -206,7 +219,7 @@ TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms)
 
 TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms)
 {
-	__u32 *p = bpf_map_lookup_elem(&seat_since, &index);
+	__u32 *p = u32_entry(&seat_since, index);
 
 	if (!p)
 		return -1;
