@@ -10,7 +10,7 @@
 
 /* How often the count collector runs. Entries reach 0 only when a take is
  * refused after creating its entry (a give of the last unit deletes its
- * entry itself), and the map has room for TKT_MAX_SEATS such entries
+ * entry itself), and the map has room for 2 x TKT_MAX_SEATS such entries
  * beyond every live count, so once a second is plenty. */
 #define COLLECT_NS (1000ull * 1000 * 1000)
 
