@@ -17,6 +17,13 @@
  *                               __u32 limit);   TKT_OK / TKT_LIMIT_EXCEEDED
  *                                               / TKT_RATE_LIMITED (no room)
  *   void tkt_door_count_release(struct tkt_door *, __u32 slot, __u32 event);
+ *                                  (slot may carry TKT_COUNT_ORIGIN_BIT: the
+ *                                  origin's count, same rules)
+ *   __u32 tkt_door_origin(struct tkt_door *, __u32 slot);  slot_origin, 0 =
+ *                                               unknown (not counted)
+ *   void tkt_door_since_set(struct tkt_door *, __u32 index, __u32 ms);
+ *   int  tkt_door_since_get(struct tkt_door *, __u32 index, __u32 *ms);
+ *                                               seat_since; <0 if none
  *   struct tkt_change *tkt_door_change_reserve(struct tkt_door *);  NULL=full
  *   void tkt_door_change_submit(struct tkt_door *, struct tkt_change *);
  *   void tkt_door_change_discard(struct tkt_door *, struct tkt_change *);
@@ -68,6 +75,8 @@ struct tkt_door_ops {
 struct tkt_door {
 	__u64 *seats; /* TKT_MAX_SEATS words, mmapped */
 	__u64 *replay; /* TKT_REPLAY_ENTRIES words (v2), or NULL */
+	__u32 *origins; /* TKT_SLOT_MAX + 1 origin hashes, or NULL (none) */
+	__u32 *since;   /* TKT_MAX_SEATS hold start times, or NULL (no cap) */
 	const struct tkt_config *cfg;
 	const struct tkt_door_ops *ops;
 	void *impl;
@@ -100,6 +109,27 @@ TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
 				       __u32 event_id)
 {
 	d->ops->count_release(d->impl, slot, event_id);
+}
+
+TKT_INLINE __u32 tkt_door_origin(struct tkt_door *d, __u32 slot)
+{
+	if (!d->origins || slot > TKT_SLOT_MAX)
+		return 0;
+	return __atomic_load_n(&d->origins[slot], __ATOMIC_RELAXED);
+}
+
+TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms)
+{
+	if (d->since && index < TKT_MAX_SEATS)
+		__atomic_store_n(&d->since[index], ms, __ATOMIC_RELEASE);
+}
+
+TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms)
+{
+	if (!d->since || index >= TKT_MAX_SEATS)
+		return -1;
+	*ms = __atomic_load_n(&d->since[index], __ATOMIC_ACQUIRE);
+	return 0;
 }
 
 TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
@@ -156,6 +186,9 @@ TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
 				      __u32 event_id, __u32 limit);
 TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
 				       __u32 event_id);
+TKT_INLINE __u32 tkt_door_origin(struct tkt_door *d, __u32 slot);
+TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms);
+TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms);
 TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d);
 TKT_INLINE void tkt_door_change_submit(struct tkt_door *d,
 				       struct tkt_change *rec);
@@ -183,9 +216,30 @@ TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot);
 
 /* ---- counters shared by both doors: plain words, CAS only ---- */
 
-/* Takes one unit of a hold count unless it is at limit. The count is a
- * plain word in a map value or in ticketd's table; a bounded CAS loop keeps
- * it exact under concurrency without locks. */
+/* Count entries shrink. A count word lives in a map entry (BPF hash) or in
+ * ticketd's table; the entry of a key whose count is 0 is deleted, so the
+ * map holds only live counts plus whatever reached 0 since the last
+ * collection. Deleting a hash entry while another CPU may be about to
+ * increment it would lose that increment, so an entry is first retired
+ * with a CAS to TKT_COUNT_DEAD, then deleted:
+ *   - the one who wins the CAS to DEAD (a give taking the last unit, 1 ->
+ *     DEAD, or the collector, 0 -> DEAD) is the only one to delete it;
+ *   - a take that reads DEAD answers TKT_COUNT_GONE and its caller looks
+ *     the key up again (a fresh entry at 0 is created once the dead one is
+ *     gone; until then the NOEXIST insert fails and the lookup finds the
+ *     dead one again: bounded retries, then RATE_LIMITED);
+ *   - a give that reads DEAD does nothing (it cannot happen for a count
+ *     somebody holds: a held unit keeps the word >= 1).
+ * No increment is lost: a word is DEAD only when it was 0 (or 1 given
+ * back), and no CAS from DEAD succeeds. BPF frees a deleted hash element
+ * only after an RCU grace period, so a door that still has a pointer reads
+ * DEAD, never freed memory, and cannot resurrect it. While the dead entry
+ * exists no second entry with its key can be inserted (NOEXIST), so the
+ * delete that follows removes exactly the retired entry. */
+
+/* Takes one unit of a count unless it is at limit (limit < TKT_COUNT_DEAD).
+ * A bounded CAS loop keeps it exact under concurrency without locks.
+ * TKT_COUNT_GONE: the word was retired, look the key up again. */
 TKT_INLINE int tkt_count_take(__u32 *cnt, __u32 limit)
 {
 	int i;
@@ -193,6 +247,8 @@ TKT_INLINE int tkt_count_take(__u32 *cnt, __u32 limit)
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
 		__u32 c = tkt_load32(cnt);
 
+		if (c == TKT_COUNT_DEAD)
+			return TKT_COUNT_GONE;
 		if (c >= limit)
 			return TKT_LIMIT_EXCEEDED;
 		if (tkt_cas32(cnt, c, c + 1))
@@ -203,17 +259,33 @@ TKT_INLINE int tkt_count_take(__u32 *cnt, __u32 limit)
 
 /* Gives one unit back; never below zero (a count of 0 means the books were
  * rebuilt after this hold was made, and underflow would lock the session out
- * for good). */
-TKT_INLINE void tkt_count_give(__u32 *cnt)
+ * for good). Returns 1 when it gave the last unit: the word is now DEAD and
+ * the caller must delete its entry (or, for a word that is no map entry,
+ * store 0). */
+TKT_INLINE int tkt_count_give(__u32 *cnt)
 {
 	int i;
 
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
 		__u32 c = tkt_load32(cnt);
 
-		if (c == 0 || tkt_cas32(cnt, c, c - 1))
-			return;
+		if (c == 0 || c == TKT_COUNT_DEAD)
+			return 0;
+		if (c == 1) {
+			if (tkt_cas32(cnt, 1, TKT_COUNT_DEAD))
+				return 1;
+		} else if (tkt_cas32(cnt, c, c - 1)) {
+			return 0;
+		}
 	}
+	return 0;
+}
+
+/* The collector's half: retires a word at 0. Returns 1 when it did; the
+ * caller must then delete the entry. */
+TKT_INLINE int tkt_count_retire(__u32 *cnt)
+{
+	return tkt_cas32(cnt, 0, TKT_COUNT_DEAD);
 }
 
 /* Generic cell rate algorithm: *tat is the theoretical arrival time of the
@@ -302,16 +374,93 @@ struct tkt_seat_res {
 	__u8 status; /* enum tkt_status */
 	__u8 changed;
 	__u8 seen_state; /* effective state before the op */
-	__u8 pad;
+	/* With status LIMIT_EXCEEDED: 1 when the origin's limit refused
+	 * (origin_hold_limit), 0 when the session's own (hold_limit). */
+	__u8 origin_limited;
 };
+
+/* The count key of slot's origin, 0 when its origin is unknown. */
+TKT_INLINE __u32 tkt_door_origin_key(struct tkt_door *d, __u32 slot)
+{
+	__u32 o = tkt_door_origin(d, slot) & TKT_ORIGIN_HASH_MASK;
+
+	return o ? TKT_COUNT_ORIGIN_BIT | o : 0;
+}
+
+/* The counts a gain for slot reserves: slot's own and, when slot's origin
+ * is known, its origin's (olimit 0 = counted, never refused). *okey gets
+ * the origin key reserved, 0 if none; *by_origin is set when the origin's
+ * limit refused. On refusal nothing stays reserved. */
+TKT_INLINE int tkt_door_gain_reserve(struct tkt_door *d, __u32 slot,
+				     __u32 event_id, __u32 limit,
+				     __u32 olimit, __u32 *okey,
+				     __u8 *by_origin)
+{
+	__u32 k = tkt_door_origin_key(d, slot);
+	int rc = tkt_door_count_reserve(d, slot, event_id, limit);
+
+	*okey = 0;
+	if (rc != TKT_OK || !k)
+		return rc;
+	rc = tkt_door_count_reserve(d, k, event_id,
+				    olimit ? olimit : TKT_COUNT_MAX);
+	if (rc != TKT_OK) {
+		tkt_door_count_release(d, slot, event_id);
+		*by_origin = rc == TKT_LIMIT_EXCEEDED;
+		return rc;
+	}
+	*okey = k;
+	return TKT_OK;
+}
+
+/* Gives back what a gain reserved, or what a claim of slot counted. */
+TKT_INLINE void tkt_door_gain_release(struct tkt_door *d, __u32 slot,
+				      __u32 event_id, __u32 okey)
+{
+	tkt_door_count_release(d, slot, event_id);
+	if (okey)
+		tkt_door_count_release(d, okey, event_id);
+}
+
+/* The hold lifetime cap (hold_lifetime_max_secs) on a refresh: an EXTEND,
+ * or a HOLD of the caller's own live hold, may not push the expiry past
+ * the hold's start (seat_since) + cap. Returns the ttl to use, or 0 when
+ * the cap is already reached: the refresh then changes nothing and
+ * answers OK with the hold's current expiry (the hold runs out then; a
+ * client sees expiresAt not move). A new hold's ttl is cut to the cap
+ * before the transition, so since + cap >= expiry holds from the start.
+ *
+ * seat_since is written right after the CAS that starts a hold, so a
+ * refresh racing that hold's own since write (same session, same seat,
+ * within nanoseconds) reads the previous hold's start. That is harmless:
+ * it either finds the cap reached and grants nothing (the new hold keeps
+ * the expiry it was just given), or it is not clamped and grants at most
+ * now + ttl <= now + cap, i.e. the cap counted from an instant a few
+ * nanoseconds after the true start. The next refresh reads the new since. */
+TKT_INLINE __u32 tkt_door_cap_ttl(struct tkt_door *d, __u32 index,
+				  __u32 now_ms, __u32 ttl_ms, __u32 cap_ms)
+{
+	__u32 since, end;
+
+	if (tkt_door_since_get(d, index, &since) < 0)
+		return ttl_ms;
+	end = since + cap_ms;
+	if (tkt_ms_reached(now_ms, end))
+		return 0;
+	if ((__s32)(end - (now_ms + ttl_ms)) < 0)
+		return end - now_ms;
+	return ttl_ms;
+}
 
 /* Applies one op to one seat with every rule of the seat table: event
  * lookup (absent -> NO_SUCH_SEAT, not owned -> WRONG_NODE), the transition,
- * the hold limit (a count is reserved before the CAS and given back if the
- * CAS loses), one change record reserved before the CAS (no room ->
- * RATE_LIMITED, seat untouched) and submitted only if the CAS wins, and the
- * previous holder's count taken after a won CAS. This is the only code that
- * writes seat words. */
+ * the hold limits (the session's and its origin's counts are reserved
+ * before the CAS and given back if the CAS loses), the hold lifetime cap
+ * (tkt_door_cap_ttl), one change record reserved before the CAS (no room ->
+ * RATE_LIMITED, seat untouched) and submitted only if the CAS wins, the
+ * previous holder's counts given back after a won CAS, and the start time
+ * of a hold it starts (seat_since). This is the only code that writes seat
+ * words. */
 TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq,
 			       __u64 now_ns, struct tkt_seat_res *res)
 {
@@ -321,7 +470,12 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	struct tkt_event ev = {};
 	__u32 now_ms = tkt_ms32(now_ns);
 	__u32 limit = cfg->hold_limit ? cfg->hold_limit : TKT_HOLD_LIMIT_DEFAULT;
+	__u32 olimit = cfg->origin_hold_limit;
+	__u32 cap_ms = cfg->hold_lifetime_max_secs * 1000u;
 	__u32 counted = 0; /* slot we hold a reserved count for */
+	__u32 okey = 0;    /* and the origin key reserved with it */
+	__u32 ttl = rq->ttl_ms;
+	int refresh = rq->op == TKT_SEAT_HOLD || rq->op == TKT_SEAT_EXTEND;
 	__u64 *w;
 	int won = 0, i;
 
@@ -330,7 +484,7 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	res->index = 0;
 	res->changed = 0;
 	res->seen_state = 0;
-	res->pad = 0;
+	res->origin_limited = 0;
 
 	if (tkt_door_event(d, rq->event_id, &ev) < 0) {
 		res->status = TKT_NO_SUCH_SEAT;
@@ -351,11 +505,26 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 		res->status = TKT_NO_SUCH_SEAT;
 		return;
 	}
+	if (refresh && cap_ms && ttl > cap_ms)
+		ttl = cap_ms;
 
 	res->status = TKT_RATE_LIMITED; /* if every CAS attempt loses */
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
-		tkt_seat_transition(tkt_load64(w), rq->op, rq->slot, now_ms,
-				    rq->ttl_ms, &c);
+		__u64 old = tkt_load64(w);
+
+		tkt_seat_transition(old, rq->op, rq->slot, now_ms, ttl, &c);
+		if (c.changed && refresh && cap_ms &&
+		    c.seen_state == TKT_SEAT_HELD) {
+			/* the caller's own live hold: a refresh */
+			__u32 t = tkt_door_cap_ttl(d, res->index, now_ms, ttl,
+						   cap_ms);
+
+			if (!t)
+				tkt_seat_nochange(&c, old, TKT_OK);
+			else if (t != ttl)
+				tkt_seat_transition(old, rq->op, rq->slot,
+						    now_ms, t, &c);
+		}
 		res->word = c.old_word;
 		res->seen_state = c.seen_state;
 		if (!c.changed) {
@@ -363,12 +532,13 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 			break;
 		}
 		if (counted && counted != c.gain_slot) {
-			tkt_door_count_release(d, counted, rq->event_id);
+			tkt_door_gain_release(d, counted, rq->event_id, okey);
 			counted = 0;
 		}
 		if (c.gain_slot && !counted) {
-			int rc = tkt_door_count_reserve(d, c.gain_slot,
-							rq->event_id, limit);
+			int rc = tkt_door_gain_reserve(
+				d, c.gain_slot, rq->event_id, limit, olimit,
+				&okey, &res->origin_limited);
 			if (rc != TKT_OK) {
 				res->status = (__u8)rc;
 				break;
@@ -390,8 +560,15 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	}
 
 	if (won) {
+		/* slot_origin of a slot does not change while it has a
+		 * count (edge_slot_claim), so this is the key its gain
+		 * reserved */
 		if (c.lose_slot)
-			tkt_door_count_release(d, c.lose_slot, rq->event_id);
+			tkt_door_gain_release(d, c.lose_slot, rq->event_id,
+					      tkt_door_origin_key(d, c.lose_slot));
+		if (c.seen_state == TKT_SEAT_AVAILABLE &&
+		    tkt_sw_claimed(c.new_word))
+			tkt_door_since_set(d, res->index, now_ms);
 		if (rec) {
 			rec->mono_ns = tkt_door_now_ns(d);
 			rec->old_word = c.old_word;
@@ -413,7 +590,7 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	if (rec)
 		tkt_door_change_discard(d, rec);
 	if (counted)
-		tkt_door_count_release(d, counted, rq->event_id);
+		tkt_door_gain_release(d, counted, rq->event_id, okey);
 }
 
 /* ---- the UDP protocol ---- */

@@ -50,14 +50,41 @@ struct {
 	__uint(max_entries, 1);
 } config SEC(".maps");
 
-/* {slot, event} -> seats that slot has HELD or ORDERED in that event. */
+/* {slot, event} -> seats that slot has HELD or ORDERED in that event, and
+ * {ORIGIN_BIT | origin hash, event} -> the same for every slot of that
+ * origin. Entries at 0 are retired and deleted (bpf/hold_door.h), so it
+ * shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct tkt_hold_key);
 	__type(value, __u32);
 	__uint(max_entries, TKT_MAX_HOLD_KEYS);
-} hold_counts SEC(".maps");
+} counts SEC(".maps");
+
+/* The two u32 arrays below are stored as u64 pairs: an ARRAY map rounds
+ * each value up to 8 bytes, and ticketd mmaps them as plain u32 arrays
+ * (entry i at byte 4 * i), so entry i is half (i & 1) of element i / 2. */
+
+/* Session slot -> keyed hash of the client address that created it (31
+ * bits, 0 = unknown: not counted per origin). Written by ticketd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, (TKT_SLOT_MAX + 1) / 2);
+} slot_origin SEC(".maps");
+
+/* Seat index -> monotonic ms (mod 2^32) at which its current hold
+ * started: the base of the hold lifetime cap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_MAX_SEATS / 2);
+} seat_since SEC(".maps");
 
 /* Source address -> GCRA theoretical arrival time (ns), per-source limit. */
 struct {
@@ -125,38 +152,91 @@ TKT_INLINE __u64 *tkt_door_seat(struct tkt_door *d, __u32 index)
 	return bpf_map_lookup_elem(&seats, &index);
 }
 
-/* The count word of {slot, event}, created at 0 on first use. Losing the
- * creation race to another CPU is fine: both then find the same entry. */
-TKT_INLINE __u32 *hold_count_word(__u32 slot, __u32 event_id)
+/* One unit of the count of {slot, event} (slot may be an origin key): the
+ * entry is created at 0 on first use (losing the creation race to another
+ * CPU is fine: both then find the same entry); a retired entry is looked up
+ * again (see the retire protocol in bpf/hold_door.h). TKT_OK,
+ * TKT_LIMIT_EXCEEDED, TKT_RATE_LIMITED, or TKT_COUNT_FULL (no room).
+ * Global (not static): the verifier checks it once, not once per path of
+ * its callers, which keeps xdp_seat_hold under the verifier's budget. */
+__noinline int count_take(__u32 slot, __u32 event_id, __u32 limit)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 	__u32 zero = 0, *p;
+	int i, rc;
 
-	p = bpf_map_lookup_elem(&hold_counts, &k);
-	if (p)
-		return p;
-	bpf_map_update_elem(&hold_counts, &k, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&hold_counts, &k);
+	for (i = 0; i < 3; i++) {
+		p = bpf_map_lookup_elem(&counts, &k);
+		if (!p) {
+			bpf_map_update_elem(&counts, &k, &zero, BPF_NOEXIST);
+			p = bpf_map_lookup_elem(&counts, &k);
+			if (!p)
+				return TKT_COUNT_FULL;
+		}
+		rc = tkt_count_take(p, limit);
+		if (rc != TKT_COUNT_GONE)
+			return rc;
+	}
+	return TKT_RATE_LIMITED;
+}
+
+/* Gives one unit back; the last one retires and deletes the entry. */
+__noinline int count_give(__u32 slot, __u32 event_id)
+{
+	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
+	__u32 *p = bpf_map_lookup_elem(&counts, &k);
+
+	if (p && tkt_count_give(p))
+		bpf_map_delete_elem(&counts, &k);
+	return 0;
 }
 
 TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
 				      __u32 event_id, __u32 limit)
 {
-	__u32 *p = hold_count_word(slot, event_id);
+	int rc = count_take(slot, event_id, limit);
 
-	if (!p)
-		return TKT_RATE_LIMITED; /* map full: no room, like the ring */
-	return tkt_count_take(p, limit);
+	return rc == TKT_COUNT_FULL ? TKT_RATE_LIMITED : rc;
 }
 
 TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
 				       __u32 event_id)
 {
-	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
-	__u32 *p = bpf_map_lookup_elem(&hold_counts, &k);
+	count_give(slot, event_id);
+}
+
+/* Entry i of a u32 array stored as u64 pairs (see slot_origin). */
+static __always_inline __u32 *u32_entry(void *map, __u32 i)
+{
+	__u32 k = i >> 1;
+	__u32 *p = bpf_map_lookup_elem(map, &k);
+
+	return p ? p + (i & 1) : p;
+}
+
+TKT_INLINE __u32 tkt_door_origin(struct tkt_door *d, __u32 slot)
+{
+	__u32 *p = u32_entry(&slot_origin, slot);
+
+	return p ? *(volatile __u32 *)p : 0;
+}
+
+TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms)
+{
+	__u32 *p = u32_entry(&seat_since, index);
 
 	if (p)
-		tkt_count_give(p);
+		*(volatile __u32 *)p = ms;
+}
+
+TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms)
+{
+	__u32 *p = u32_entry(&seat_since, index);
+
+	if (!p)
+		return -1;
+	*ms = *(volatile __u32 *)p;
+	return 0;
 }
 
 TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
@@ -543,41 +623,75 @@ int xdp_pass(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* ticketd's way to change a hold count atomically with the XDP program:
- * run through BPF_PROG_TEST_RUN with struct tkt_count_args as context. */
+/* ticketd's way to change a count atomically with the XDP program: run
+ * through BPF_PROG_TEST_RUN with struct tkt_count_args as context. delta +1
+ * is a limited take, -1 a give; any other delta is an unlimited add (for
+ * rebuilding counts from the words), floored at 0. */
 SEC("syscall")
 int hold_count(struct tkt_count_args *a)
 {
-	__u32 slot = a->slot, event_id = a->event_id, limit = a->limit;
+	struct tkt_hold_key k = {.slot = a->slot, .event_id = a->event_id};
+	__u32 limit = a->limit, count = 0, *p;
 	__s32 delta = a->delta, result = TKT_OK;
-	__u32 *p = hold_count_word(slot, event_id), count = 0;
 	int i;
 
-	if (!p) {
-		result = TKT_RATE_LIMITED;
-	} else if (delta == 1) {
-		result = tkt_count_take(p, limit);
+	if (delta == 1) {
+		result = count_take(k.slot, k.event_id, limit);
 	} else if (delta == -1) {
-		tkt_count_give(p);
-	} else {
+		count_give(k.slot, k.event_id);
+	} else if (delta > 0) {
 		result = TKT_RATE_LIMITED;
-		for (i = 0; i < TKT_CAS_RETRIES; i++) {
-			__u32 cur = tkt_load32(p);
-			__s64 want = (__s64)cur + delta;
-
-			if (want < 0)
-				want = 0;
-			if (tkt_cas32(p, cur, (__u32)want)) {
-				result = TKT_OK;
+		for (i = 0; i < delta && i < 1024; i++) {
+			result = count_take(k.slot, k.event_id, TKT_COUNT_MAX);
+			if (result != TKT_OK)
 				break;
-			}
 		}
+	} else {
+		for (i = 0; i < -delta && i < 1024; i++)
+			count_give(k.slot, k.event_id);
 	}
-	if (p)
-		count = tkt_load32(p);
+	p = bpf_map_lookup_elem(&counts, &k);
+	if (p) {
+		count = *(volatile __u32 *)p;
+		if (count == TKT_COUNT_DEAD)
+			count = 0;
+	}
 	/* Written once each at the end: the verifier refuses stores through
 	 * a ctx pointer that the compiler has offset into a register. */
 	a->result = result;
 	a->count = count;
+	return 0;
+}
+
+struct bpf_map;
+
+struct collect_ctx {
+	__u32 seen;
+	__u32 retired;
+};
+
+static long collect_one(struct bpf_map *map, struct tkt_hold_key *k,
+			__u32 *v, struct collect_ctx *c)
+{
+	c->seen++;
+	if (tkt_count_retire(v)) {
+		bpf_map_delete_elem(map, k);
+		c->retired++;
+	}
+	return 0;
+}
+
+/* The collector: retires and deletes every entry of counts at 0 (left by
+ * a take that was refused after creating its entry, or by a rebuild).
+ * ticketd's sweeper runs it periodically and when an insert finds no
+ * room. Context: struct tkt_collect_args (out). */
+SEC("syscall")
+int count_collect(struct tkt_collect_args *a)
+{
+	struct collect_ctx c = {};
+
+	bpf_for_each_map_elem(&counts, collect_one, &c, 0);
+	a->seen = c.seen;
+	a->retired = c.retired;
 	return 0;
 }

@@ -16,9 +16,27 @@
 #define TKT_PIN_DIR_DEFAULT "/sys/fs/bpf/ticket"
 
 #define TKT_MAX_EVENTS 4096
-/* (slot, event) pairs with a live count; entries are never deleted because
- * a delete can race an increment on another CPU and lose it. */
-#define TKT_MAX_HOLD_KEYS (1u << 18)
+/* Entries of the "counts" map: (slot, event) and (origin, event) pairs.
+ * An entry with a non-zero count needs a HELD or ORDERED seat word of that
+ * event, so at most TKT_MAX_SEATS entries of each kind are non-zero; the
+ * rest of the room is headroom for entries at zero between two collections
+ * (see the retire protocol above tkt_count_take in bpf/hold_door.h). */
+#define TKT_MAX_HOLD_KEYS (4u * TKT_MAX_SEATS)
+/* A count word that was retired: its entry is being deleted. A door that
+ * still holds a pointer to it treats it as gone (takes look the key up
+ * again, gives ignore it). Never a real count: limits stay below it. */
+#define TKT_COUNT_DEAD 0xffffffffu
+/* The largest count a take may reach: "no limit". */
+#define TKT_COUNT_MAX (TKT_COUNT_DEAD - 1)
+/* Internal answers of the count primitives (never on the wire): the word
+ * was retired under us (look the key up again), and no room for a key. */
+#define TKT_COUNT_GONE (-1)
+#define TKT_COUNT_FULL (-3)
+/* Counts keyed by a session's origin (the keyed hash of the client address
+ * that created it, slot_origin) set this bit in tkt_hold_key.slot; session
+ * slots are 22 bits, so the two kinds never meet. */
+#define TKT_COUNT_ORIGIN_BIT 0x80000000u
+#define TKT_ORIGIN_HASH_MASK 0x7fffffffu
 #define TKT_MAX_RATE_SOURCES (1u << 16)
 /* Power of two, as the ring buffer requires: ~200k records of backlog. */
 #define TKT_CHANGES_BYTES (8u << 20)
@@ -45,7 +63,13 @@ struct tkt_config {
 	__u32 rl_rate;
 	__u32 rl_burst;
 	__u32 flags; /* TKT_CFG_*; was reserved[0] */
-	__u32 reserved[4];
+	/* Seats all sessions minted from one origin (client address, IPv6 by
+	 * its /64) may hold or order per event, both doors; 0 = no limit. */
+	__u32 origin_hold_limit;
+	/* A hold's total lifetime from the moment it started, extensions and
+	 * refreshes included, seconds; 0 = no cap. */
+	__u32 hold_lifetime_max_secs;
+	__u32 reserved_tail[2];
 };
 
 /* tkt_config.flags. All zero is the old behaviour (v1 served). */
@@ -63,10 +87,12 @@ struct tkt_event {
 	__u32 reserved;
 };
 
-/* Hold-count map key: seats a session slot has HELD or ORDERED in one
- * event, counted across both doors (value: __u32). The invariant is
+/* Count map key: seats a session slot has HELD or ORDERED in one event,
+ * counted across both doors (value: __u32). The invariant is
  * count(slot, event) == number of HELD/ORDERED words (lapsed or not) of that
- * event whose holder is slot. */
+ * event whose holder is slot. With TKT_COUNT_ORIGIN_BIT in slot, the key
+ * counts the same for every slot whose slot_origin is slot's low 31 bits.
+ * An absent key is a count of 0. */
 struct tkt_hold_key {
 	__u32 slot;
 	__u32 event_id;
@@ -142,8 +168,15 @@ struct tkt_count_args {
 	__u32 event_id;
 	__u32 limit; /* for delta +1: refuse at this count */
 	__s32 delta; /* +1 reserve (limited), -1 release, or any (unlimited add) */
-	__s32 result; /* out: TKT_OK, TKT_LIMIT_EXCEEDED, TKT_RATE_LIMITED */
+	__s32 result; /* out: TKT_OK, TKT_LIMIT_EXCEEDED, TKT_RATE_LIMITED,
+			 TKT_COUNT_FULL (no room for a new key) */
 	__u32 count;  /* out: the count after the operation */
+};
+
+/* Out block of the "count_collect" syscall program. */
+struct tkt_collect_args {
+	__u32 seen;    /* entries visited */
+	__u32 retired; /* entries at 0 retired and deleted */
 };
 
 #endif /* TICKET_MAPS_H */

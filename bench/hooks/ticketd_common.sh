@@ -135,7 +135,7 @@ tkd_launch() {
 	TKD_CMD=("$TKD_TICKETD" --http-port "$TKD_HTTP_PORT" --db-port "$TKD_MARIADB_PORT"
 		--redis-port "$TKD_REDIS_PORT" --kafka-bootstrap "127.0.0.1:$TKD_KAFKA_PORT"
 		--state-dir "$TKD_STATE_DIR" --pin-dir "$TKD_PIN_DIR" --udp-rate-limit 0
-		--demo-data --payment-url http://127.0.0.1:1 --hold-path "$path"
+		--origin-hold-limit 0 --demo-data --payment-url http://127.0.0.1:1 --hold-path "$path"
 		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000
 		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 "$@")
 	echo "---- $(date -u +%FT%TZ) ${TKD_CMD[*]}" >>"$TKD_LOG"

@@ -534,7 +534,7 @@ static void put_count(uint32_t slot, uint32_t event, uint32_t n)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event};
 
-	assert_int_equal(bpf_map__update_elem(skel->maps.hold_counts, &k,
+	assert_int_equal(bpf_map__update_elem(skel->maps.counts, &k,
 					      sizeof(k), &n, 4, BPF_ANY),
 			 0);
 }
@@ -544,10 +544,10 @@ static uint32_t get_count(uint32_t slot, uint32_t event)
 	struct tkt_hold_key k = {.slot = slot, .event_id = event};
 	uint32_t n = 0;
 
-	if (bpf_map__lookup_elem(skel->maps.hold_counts, &k, sizeof(k), &n, 4,
+	if (bpf_map__lookup_elem(skel->maps.counts, &k, sizeof(k), &n, 4,
 				 0))
 		return 0;
-	return n;
+	return n == TKT_COUNT_DEAD ? 0 : n;
 }
 
 static void make_token(enum tok t, uint8_t tok[16])

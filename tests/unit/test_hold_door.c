@@ -52,7 +52,9 @@ static void f_count_release(void *impl, __u32 slot, __u32 ev)
 {
 	struct fake *f = impl;
 
-	tkt_count_give(&f->count[slot]);
+	/* the last unit retires the word; a map would delete the entry */
+	if (tkt_count_give(&f->count[slot]))
+		f->count[slot] = 0;
 }
 
 /* Called after the transition was computed and right before the CAS: the

@@ -148,6 +148,8 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	}
 	n = snprintf(path, sizeof(path), "%s/seats", pin_dir);
 	e->reused = access(path, F_OK) == 0;
+	n = snprintf(path, sizeof(path), "%s/counts", pin_dir);
+	e->counts_fresh = access(path, F_OK) != 0;
 
 	err = seat_hold__load(b->skel);
 	if (err)
@@ -155,9 +157,23 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	err = edge_map_seats(e, bpf_map__fd(b->skel->maps.seats));
 	if (err)
 		return err;
-	err = edge_map_replay(e, bpf_map__fd(b->skel->maps.replay));
+	err = edge_map_shared(bpf_map__fd(b->skel->maps.replay),
+			      EDGE_REPLAY_BYTES, (void **)&e->replay);
 	if (err)
 		return err;
+	err = edge_map_shared(bpf_map__fd(b->skel->maps.slot_origin),
+			      EDGE_ORIGINS_BYTES, (void **)&e->origins);
+	if (!err)
+		err = edge_map_shared(bpf_map__fd(b->skel->maps.seat_since),
+				      EDGE_SINCE_BYTES, (void **)&e->since);
+	if (err)
+		return err;
+	/* "hold_counts" was the count map before it could shrink; "counts"
+	 * replaces it and is rebuilt from the words (counts_fresh), so the
+	 * old pin only holds memory now. */
+	n = snprintf(path, sizeof(path), "%s/hold_counts", pin_dir);
+	if (n > 0 && (size_t)n < sizeof(path))
+		(void)unlink(path);
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.changes), ring_cb,
 				 e, NULL);
@@ -218,12 +234,28 @@ int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 
-	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.hold_counts),
-				&k, count) < 0) {
+	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.counts), &k,
+				count) < 0) {
 		if (errno != ENOENT)
 			return -errno;
 		*count = 0;
 	}
+	if (*count == TKT_COUNT_DEAD) /* being deleted */
+		*count = 0;
+	return 0;
+}
+
+int edge_bpf_collect(struct edge *e, uint32_t *seen, uint32_t *retired)
+{
+	struct tkt_collect_args a = {0};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a,
+		    .ctx_size_in = sizeof(a));
+
+	if (bpf_prog_test_run_opts(
+		    bpf_program__fd(e->bpf->skel->progs.count_collect), &o))
+		return -errno;
+	*seen = a.seen;
+	*retired = a.retired;
 	return 0;
 }
 

@@ -71,6 +71,12 @@ static const struct setting settings[] = {
 	S(udp_v1, SETTING_BOOL, "true", 0, 0,
 	  "also serve UDP protocol v1 (bearer token, no per-request MAC); "
 	  "false: v1 requests get MALFORMED, v2 only"),
+	/* #18 counts */
+	S(origin_hold_limit, SETTING_INT, "16", 0, 1000000,
+	  "seats all sessions created from one client address (IPv6: its /64) "
+	  "may hold per event, both doors + orders (0: no limit)"),
+	S(hold_lifetime_max_seconds, SETTING_INT, "1800", 10, 604800,
+	  "a hold's total lifetime, extensions included, seconds"),
 	S(pin_dir, SETTING_STR, "/sys/fs/bpf/ticket", 0, 0,
 	  "bpffs folder where the edge maps are pinned"),
 	S(state_dir, SETTING_STR, ".run/ticketd", 0, 0,

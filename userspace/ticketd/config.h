@@ -62,6 +62,8 @@ struct config {
 	long session_ttl;
 	int hold_default_seconds;
 	int hold_limit;
+	int origin_hold_limit;         /* #18 counts */
+	int hold_lifetime_max_seconds; /* #18 counts */
 	char node_id[CONFIG_STR_MAX];
 	bool demo_data;
 	bool dev_mode;

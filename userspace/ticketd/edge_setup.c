@@ -46,6 +46,8 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	tc.udp_port = (uint32_t)app->cfg.udp_port;
 	tc.hold_secs_default = (uint32_t)app->cfg.hold_default_seconds;
 	tc.hold_limit = (uint32_t)app->cfg.hold_limit;
+	tc.origin_hold_limit = (uint32_t)app->cfg.origin_hold_limit;
+	tc.hold_lifetime_max_secs = (uint32_t)app->cfg.hold_lifetime_max_seconds;
 	/* Per source, checked before any answer (docs/protocol.md): room
 	 * for a few hundred buyers behind one NAT address, while a spoofed
 	 * victim gets at most this many 32-byte replies a second. */

@@ -90,6 +90,18 @@ static void api_holds_error(struct http_req *req, struct http_resp *resp,
 			   json_pack("{s:i}", "limit", rest_app(req)->cfg.hold_limit));
 		return;
 	}
+	case HOLDS_LIMIT_ORIGIN: {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg),
+			 "sessions from one client address may hold at most %d seats per event",
+			 rest_app(req)->cfg.origin_hold_limit);
+		http_error(resp, req, 422, "HOLD_LIMIT_EXCEEDED", msg,
+			   json_pack("{s:i, s:s}", "limit",
+				     rest_app(req)->cfg.origin_hold_limit, "scope",
+				     "address"));
+		return;
+	}
 	case HOLDS_EXPIRED:
 		http_error(resp, req, 410, "RESERVATION_EXPIRED",
 			   "nobody holds this seat (never held, released or lapsed)", NULL);
