@@ -28,6 +28,7 @@
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/privileges.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/recovery.h"
@@ -349,6 +350,8 @@ static const struct step steps[] = {
 	{"schema", start_schema, NULL},
 	{"catalogue", start_catalog, stop_catalog},
 	{"seat table", start_edge, edge_setup_close},
+	/* before the first thread: every thread inherits the reduced sets */
+	{"privileges", privileges_drop, NULL},
 	{"journal", start_journal, stop_journal},
 	{"sse", start_sse, stop_sse},
 	{"seat stream", start_stream, stop_stream},
