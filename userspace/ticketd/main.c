@@ -390,6 +390,20 @@ int main(int argc, char **argv)
 		free(app);
 		return 2;
 	}
+	{
+		const char *secret = NULL;
+		char env[64];
+
+		if (config_hide_secrets(argc, argv, &secret)) {
+			snprintf(env, sizeof(env), "TICKETD_%s", secret);
+			for (char *p = env; *p; p++)
+				*p = (char)toupper((unsigned char)*p);
+			log_msg(LOG_WARN, NULL,
+				"%s was given on the command line, where any local user saw it "
+				"(ps, /proc); pass it as %s or in a 0600 --config file",
+				secret, env);
+		}
+	}
 	/* Signals are taken synchronously by main; every other thread inherits
 	 * the blocked mask. */
 	sigemptyset(&set);
