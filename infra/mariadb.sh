@@ -36,6 +36,8 @@ else
     OS_USER=$(id -un)
 fi
 as_os_user() { if ((EUID == 0)); then setpriv --reuid="$OS_USER" --regid="$OS_USER" --clear-groups -- "$@"; else "$@"; fi; }
+USER_ARGS=() # --user is for root only (mariadbd warns otherwise)
+((EUID == 0)) && USER_ARGS=(--user="$OS_USER")
 
 DIR=$RUN_DIR/mariadb
 if ((EUID == 0)) && ! as_os_user test -x "$RUN_DIR"; then
@@ -86,8 +88,8 @@ init_datadir() {
     say "initialising $DATADIR (first start)"
     rm -rf "$DATADIR.init"
     mkdir -p "$DATADIR.init"
-    chown "$OS_USER:" "$DATADIR.init"
-    if ! mariadb-install-db --no-defaults --datadir="$DATADIR.init" --user="$OS_USER" \
+    ((EUID == 0)) && chown "$OS_USER:" "$DATADIR.init"
+    if ! mariadb-install-db --no-defaults --datadir="$DATADIR.init" "${USER_ARGS[@]}" \
         --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
         >>"$LOG" 2>&1 {LOCK_FD}>&-; then
         show_log_tail "$LOG"
@@ -141,7 +143,7 @@ start() {
     setsid mariadbd --no-defaults \
         --datadir="$DATADIR" --socket="$SOCK" --pid-file="$PIDFILE" \
         --port="$MARIADB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
-        --user="$OS_USER" --tmpdir="$DIR/tmp" --log-error="$LOG" \
+        "${USER_ARGS[@]}" --tmpdir="$DIR/tmp" --log-error="$LOG" \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         --innodb-buffer-pool-size=128M --max-connections=500 \
         </dev/null >>"$LOG" 2>&1 {LOCK_FD}>&- &
