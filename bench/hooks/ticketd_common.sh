@@ -171,7 +171,7 @@ tkd_ensure_event() {
 	TKD_EVENT_ID=$(tkd_event_id)
 	if [ -z "$TKD_EVENT_ID" ]; then
 		tkd_log "adding the event '$TKD_EVENT_NAME' ($((TKD_ROWS * TKD_COLS)) seats) to MariaDB"
-		timeout 60 mariadb -h 127.0.0.1 -P "$TKD_MARIADB_PORT" -u ticket -pticket ticketing -e "
+		MYSQL_PWD=ticket timeout 60 mariadb -h 127.0.0.1 -P "$TKD_MARIADB_PORT" -u ticket ticketing -e "
 			INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
 			VALUES ('$TKD_EVENT_NAME', 'Bench Hall', '2030-01-01 20:00:00', $TKD_ROWS, $TKD_COLS);
 			INSERT INTO seats (event_id, seat_id, r, c, label, price)

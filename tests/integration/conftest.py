@@ -342,6 +342,7 @@ def mariadb_sql(sql):
     """Runs SQL on the test database with the mariadb client."""
     out = subprocess.run(
         ["mariadb", "-h", "127.0.0.1", "-P", str(PORTS["mariadb"]), "-u", "ticket",
-         "-pticket", "-N", "-B", "ticketing", "-e", sql],
+         "-N", "-B", "ticketing", "-e", sql],
+        env=dict(os.environ, MYSQL_PWD="ticket"),  # not in argv, where ps shows it
         check=True, capture_output=True, text=True, timeout=30)
     return out.stdout

@@ -37,6 +37,7 @@
 #include <xdp/libxdp.h>
 
 #include "bpf/seat_hold.skel.h"
+#include "userspace/lib/private_dir.h"
 
 struct xdp_att {
 	struct xdp_program *prog;
@@ -127,9 +128,14 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	err = edge_mkdir_p(pin_dir, 0700);
 	if (err)
 		return err;
-	b->lock_fd = edge_lock_path(pin_dir, O_RDONLY | O_DIRECTORY);
+	b->lock_fd = edge_lock_path(pin_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	if (b->lock_fd < 0)
 		return b->lock_fd;
+	/* Ours alone: another owner, or anyone who can write in it, could
+	 * swap the pinned maps. */
+	err = private_dir_check_fd(b->lock_fd, pin_dir, NULL, 0);
+	if (err)
+		return err;
 
 	b->skel = seat_hold__open();
 	if (!b->skel)

@@ -139,3 +139,46 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
 	}
 	return CONFIG_OK;
 }
+
+/* Settings whose values are secrets: they belong in the environment or a
+ * 0600 config file, not in argv, which every local user can read. */
+static const char *const secret_settings[] = {"db_password"};
+
+/* Does flag (after "--") name setting, with '-' or '_' between words? */
+static bool flag_is(const char *flag, size_t len, const char *setting)
+{
+	if (len != strlen(setting))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (flag[i] != setting[i] && !(flag[i] == '-' && setting[i] == '_'))
+			return false;
+	return true;
+}
+
+int config_hide_secrets(int argc, char **argv, const char **name)
+{
+	int found = 0;
+
+	for (int a = 1; a < argc; a++) {
+		const char *arg = argv[a], *eq;
+		size_t len;
+
+		if (strncmp(arg, "--", 2))
+			continue;
+		arg += 2;
+		eq = strchr(arg, '=');
+		len = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (size_t i = 0; i < sizeof(secret_settings) / sizeof(secret_settings[0]); i++) {
+			char *val;
+
+			if (!flag_is(arg, len, secret_settings[i]))
+				continue;
+			val = eq ? argv[a] + 2 + len + 1 : a + 1 < argc ? argv[a + 1] : NULL;
+			if (val)
+				memset(val, 'x', strlen(val));
+			*name = secret_settings[i];
+			found++;
+		}
+	}
+	return found;
+}

@@ -82,4 +82,10 @@ enum config_result {
 enum config_result config_load(struct config *cfg, int argc, char **argv,
 			       char *err, size_t errlen);
 
+/* Overwrites the values of secret settings (db_password) given as flags in
+ * argv with 'x', so /proc/PID/cmdline and `ps` stop showing them, and
+ * returns how many there were (*name: one of them) so the caller can warn:
+ * they were visible until now. Call after config_load. */
+int config_hide_secrets(int argc, char **argv, const char **name);
+
 #endif /* TICKETD_CONFIG_H */

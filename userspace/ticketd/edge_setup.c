@@ -6,6 +6,7 @@
 
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/private_dir.h"
 #include "userspace/lib/udp_door.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -32,6 +33,18 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	int rc;
 
 	snprintf(shm_dir, sizeof(shm_dir), "%s/shm", app->cfg.state_dir);
+	/* Whoever owns or can write the pin directory can swap the maps under
+	 * the XDP program: refuse one that is not ours (a missing one is
+	 * created 0700 by the edge). */
+	if (strcmp(app->cfg.hold_path, "socket")) {
+		char why[512];
+
+		rc = private_dir_check_path(app->cfg.pin_dir, why, sizeof(why));
+		if (rc && rc != -ENOENT) {
+			snprintf(err, errlen, "pin_dir: %s", why);
+			return rc;
+		}
+	}
 	opts.pin_dir = app->cfg.pin_dir;
 	opts.shm_dir = shm_dir;
 	opts.backend = strcmp(app->cfg.hold_path, "socket") ? EDGE_BACKEND_AUTO

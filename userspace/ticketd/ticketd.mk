@@ -18,8 +18,8 @@ TICKETD_SRCS := $(wildcard userspace/ticketd/*.c userspace/ticketd/*/*.c)
 TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c
 MIGRATIONS   := $(sort $(wildcard userspace/ticketd/db/migrations/*.sql))
 
-TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null)
-TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null) -lpthread
+TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap 2>/dev/null)
+TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap 2>/dev/null) -lpthread
 
 TICKETD_OBJS := $(call objs,,$(TICKETD_SRCS) $(TICKETD_GEN))
 TICKETD_OBJS_ASAN := $(call objs,asan/,$(TICKETD_SRCS) $(TICKETD_GEN))

@@ -103,6 +103,15 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.confirmed),
 			      (unsigned long long)atomic_load(&app->saga.cancelled),
 			      (unsigned long long)atomic_load(&app->saga.duplicates));
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_saga_decisions_rejected_total Payment decisions from"
+			      " Kafka dropped because they do not match a recorded payment.\n"
+			      "# TYPE ticketd_saga_decisions_rejected_total counter\n");
+	for (int i = 0; i < SAGA_REJECT_N; i++)
+		rc |= metrics_appendf(&buf, &len, &cap,
+				      "ticketd_saga_decisions_rejected_total{reason=\"%s\"} %llu\n",
+				      saga_reject_names[i],
+				      (unsigned long long)atomic_load(&app->saga.rejected[i]));
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);

@@ -211,7 +211,7 @@ static void record_and_answer(struct saga_job *job)
 	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED"};
 	char pid[48], st[16];
 	int rc = saga_record_payment(j->app, j->order_id, r->payment_id,
-				     names[r->outcome], r->attempts, pid, sizeof(pid),
+				     names[r->outcome], j->amount, r->attempts, pid, sizeof(pid),
 				     st, sizeof(st));
 
 	if (rc && rc != -EEXIST) {
@@ -230,7 +230,10 @@ static void record_and_answer(struct saga_job *job)
 	}
 	/* Apply now (the Kafka copy of the event will find it done); a
 	 * failure here is retried by that copy. */
-	saga_apply_decision(j->app, j->order_id, st);
+	saga_apply_decision(j->app, &(struct payment_decision){.order_id = j->order_id,
+							       .payment_id = pid,
+							       .status = st,
+							       .amount = j->amount});
 	pay_answer(j, pid, st);
 }
 
