@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the hand-made seeds of fuzz/corpus/<target>/ (committed; rerun
 after changing a layout). Each seed is a valid input or an edge case the
-fuzzer should start from; file names say which."""
+fuzzer should start from; file names say which. Files named regress-* are
+crash inputs of fixed bugs, kept by hand (this script leaves them alone)."""
 import json
 import os
 import struct
