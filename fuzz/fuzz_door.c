@@ -32,7 +32,7 @@
  *   - a reply is a well-formed reply, and no datagram under 16 bytes gets
  *     one.
  * FUZZ_DOOR_TRACE=1 prints each datagram and its answer (for a crash file).
- * Run: make fuzz (see docs/testing.md). */
+ * Run: make fuzz (README.md, "Fuzzing"). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

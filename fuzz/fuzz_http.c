@@ -9,7 +9,7 @@
  * The first byte picks the parser (see enum target), the rest is its input
  * (a body, or a header or path as text up to its first NUL). Each refusal
  * must be a well-formed contract error; each acceptance must have the
- * properties the parser promises. Run: make fuzz (see docs/testing.md). */
+ * properties the parser promises. Run: make fuzz (README.md, "Fuzzing"). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>

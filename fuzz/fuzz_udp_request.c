@@ -6,7 +6,7 @@
  *
  * The same bytes go to every parser: as a datagram of their length to
  * tkt_req_check and tkt_parse_reply, and as text to the command-line
- * parsers. Run: make fuzz (see docs/testing.md). */
+ * parsers. Run: make fuzz (README.md, "Fuzzing"). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
