@@ -30,7 +30,10 @@
  *     ORDERED words of that event with that holder, and stays within the
  *     hold limit; every holder is a slot whose genuine token was seen;
  *   - a reply is a well-formed reply, and no datagram under 16 bytes gets
- *     one.
+ *     one;
+ *   - a datagram changes at most one word, and only when it is answered OK
+ *     with HOLD, RELEASE or EXTEND: every refusal (and every drop) leaves
+ *     the table as it was.
  * FUZZ_DOOR_TRACE=1 prints each datagram and its answer (for a crash file).
  * Run: make fuzz (README.md, "Fuzzing"). */
 #include <dirent.h>
@@ -253,6 +256,32 @@ static void check_table(uint32_t limit)
 	}
 }
 
+static void snapshot(uint64_t *words)
+{
+	for (uint32_t i = 0; i < N_WATCHED; i++)
+		words[i] = edge_seat_read(edge, i);
+}
+
+/* Words that changed while one datagram was served. */
+static void check_changes(const uint64_t *before, int v,
+			  const struct tkt_reply *rep)
+{
+	bool may_change = v == TKT_DOOR_REPLY && rep->status == TKT_OK &&
+			  (rep->op & ~TKT_REPLY_OP_BIT) != TKT_OP_QUERY;
+	int changed = 0;
+
+	for (uint32_t i = 0; i < N_WATCHED; i++) {
+		if (edge_seat_read(edge, i) == before[i])
+			continue;
+		if (!may_change)
+			fail("a refused or dropped datagram changed a word", i,
+			     v == TKT_DOOR_REPLY ? rep->status : 255u);
+		changed++;
+	}
+	if (changed > 1)
+		fail("one datagram changed several words", (uint32_t)changed, 0);
+}
+
 static void check_reply(int v, const struct tkt_reply *rep, uint32_t len)
 {
 	if (v == TKT_DOOR_DROP)
@@ -312,8 +341,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t off = 1; off + REC_LEN <= size; off += REC_LEN) {
 		const uint8_t *ctrl = data + off;
 		uint8_t buf[64] = {0};
+		uint64_t before[N_WATCHED];
 		struct tkt_peer peer = {{0}};
-		struct tkt_reply rep;
+		struct tkt_reply rep = {0};
 		uint32_t len = (ctrl[2] & 0x80) ? 40 : (ctrl[2] & 63);
 		int v;
 
@@ -349,6 +379,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			peer.addr[14] = 2;
 			peer.addr[15] = (uint8_t)(1 + (ctrl[0] & 3));
 		}
+		snapshot(before);
 		v = tkt_door_serve(&door, &peer, (const struct tkt_req *)buf, len,
 				   clock_ns, &rep);
 		if (trace)
@@ -360,6 +391,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					(uint32_t)buf[14] << 8 | buf[15],
 				v == TKT_DOOR_DROP ? "drop" : "status", rep.status);
 		check_reply(v, &rep, len);
+		check_changes(before, v, &rep);
 		check_table(cfg.hold_limit);
 	}
 	drain();
