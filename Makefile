@@ -2,7 +2,7 @@
 # its own folder's sources and tests and nothing else:
 #
 #   bpf/bpf.mk                     XDP object, skeleton, BPF and seat-rule tests
-#   userspace/lib/lib.mk           libtkt.a: shared library (+ its tests, fuzzer)
+#   userspace/lib/lib.mk           libtkt.a: shared library (+ its tests)
 #   api/api.mk                     libapi.a: generic HTTP/SSE layer (+ tests)
 #   userspace/ticketd/ticketd.mk   ticketd (+ its unit and Kafka tests)
 #   userspace/paymentd/paymentd.mk paymentd (+ its tests)
