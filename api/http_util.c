@@ -86,6 +86,12 @@ json_t *http_body_object(const struct http_req *req, struct http_resp *resp,
 	if (!obj) {
 		char msg[256];
 
+		/* jansson quotes the input where it stopped, and may cut a
+		 * UTF-8 sequence there: keep printable ASCII only, or the
+		 * error body could not be built (a 500 instead of this 400). */
+		for (char *p = jerr.text; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+				*p = '?';
 		snprintf(msg, sizeof(msg), "request body is not valid JSON: %s (at %d:%d)",
 			 jerr.text, jerr.line, jerr.column);
 		http_error(resp, req, 400, "MALFORMED_JSON", msg, NULL);
