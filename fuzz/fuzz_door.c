@@ -10,7 +10,9 @@
  *            expired; bit 4 "tidy": set magic and version, and take event and
  *            seat from ctrl[3] (so the fuzzer reaches the seat rules at once);
  *            bits 5-7 how far the clock moves before the datagram
- *   ctrl[1]  slot pick (low 3 bits), among valid and invalid slots
+ *   ctrl[1]  slot pick (low 3 bits), among valid and invalid slots; bit 3
+ *            turns the minted request into protocol v2 (session id at 16,
+ *            hold seconds at 24, the per-request MAC at 32)
  *   ctrl[2]  datagram length: bit 7 set = 40, else the low 6 bits (0..63)
  *   ctrl[3]  with tidy: event 1 + (bits 0-1) (4 does not exist), seat bits 2-7
  *   dgram    40 bytes; bytes past the length are zero, as the doors pad
@@ -282,14 +284,32 @@ static void check_changes(const uint64_t *before, int v,
 		fail("one datagram changed several words", (uint32_t)changed, 0);
 }
 
+/* Rewrites a v1 request carrying a genuine token at 16..32 into the v2
+ * layout: the session id stays, the hold seconds move to 24, and the MAC
+ * keyed by the token covers bytes 0..31 (bpf/session_token.h). */
+static void make_v2(uint8_t *buf)
+{
+	uint8_t token[TKT_TOKEN_LEN];
+	uint64_t mac;
+
+	memcpy(token, buf + 16, sizeof(token));
+	buf[2] = TKT_VERSION_2;
+	buf[24] = buf[32];
+	buf[25] = buf[33];
+	memset(buf + 26, 0, 6);
+	mac = tkt_v2_mac(token, buf);
+	for (int i = 0; i < 8; i++)
+		buf[32 + i] = (uint8_t)(mac >> (8 * i));
+}
+
 static void check_reply(int v, const struct tkt_reply *rep, uint32_t len)
 {
 	if (v == TKT_DOOR_DROP)
 		return;
 	if (v != TKT_DOOR_REPLY)
 		fail("tkt_door_serve returned neither DROP nor REPLY", (uint32_t)v, 0);
-	if (len < TKT_MIN_ANSWERABLE)
-		fail("a datagram under 16 bytes was answered", len, 0);
+	if (len != sizeof(struct tkt_req))
+		fail("a datagram of the wrong length was answered", len, 0);
 	if (tkt_be16(rep->magic) != TKT_MAGIC || !(rep->op & TKT_REPLY_OP_BIT))
 		fail("reply without magic or reply bit", rep->magic, rep->op);
 	if (rep->status >= TKT_STATUS_COUNT)
@@ -367,6 +387,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			tkt_token_mint(&key, slot_pick[ctrl[1] & 7], expiry,
 				       buf + 16);
+			if (ctrl[1] & 0x08) /* as a v2 request */
+				make_v2(buf);
 		}
 		memset(buf + len, 0, sizeof(buf) - len);
 		note_token(buf, len);
