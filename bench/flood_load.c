@@ -669,12 +669,13 @@ static int run_sessions(void)
 
 	printf("{\"mode\":\"sessions\",\"source\":\"%s\",\"rate\":%g,"
 	       "\"conns\":%d,\"duration_s\":%.3f,\"sent\":%llu,"
-	       "\"accepted\":%llu,\"accepted_per_s\":%.1f,"
+	       "\"sent_per_s\":%.1f,\"accepted\":%llu,\"accepted_per_s\":%.1f,"
 	       "\"refused\":{\"429\":%llu,\"503\":%llu,\"connection_refused\":%llu,"
 	       "\"connection_reset\":%llu,\"timeouts\":%llu},"
 	       "\"refused_total\":%llu,\"other\":%llu,",
 	       opt.source ? opt.source : "", opt.rate, opt.conns, secs,
-	       (unsigned long long)sent, (unsigned long long)accepted,
+	       (unsigned long long)sent, (double)sent / secs,
+	       (unsigned long long)accepted,
 	       (double)accepted / secs, (unsigned long long)r429,
 	       (unsigned long long)r503, (unsigned long long)refused_conn,
 	       (unsigned long long)reset, (unsigned long long)timeouts,
