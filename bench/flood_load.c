@@ -513,10 +513,21 @@ struct fconn {
 	int fd;
 	bool busy, connecting;
 	int64_t sent_ns;
+	int64_t reopen_ns; /* a closed connection opens again from then on */
 	char in[2048];
 	int in_len;
 };
 
+
+/* Closes f; it opens again after 10 ms (a server that closes at once must
+ * not turn the flood into a connect storm that runs out of ports). */
+static void fconn_close(int epfd, struct fconn *f)
+{
+	bench_epoll_close(epfd, f->fd);
+	f->fd = -1;
+	f->busy = false;
+	f->reopen_ns = now_ns() + 10000000;
+}
 
 static void fconn_open(int epfd, struct fconn *f)
 {
@@ -570,23 +581,25 @@ static int run_sessions(void)
 			struct fconn *f = &fc[i];
 
 			if (f->fd < 0) {
+				if (now < f->reopen_ns)
+					continue;
 				fconn_open(epfd, f);
-				if (f->fd < 0)
+				if (f->fd < 0) {
 					refused_conn++;
+					f->reopen_ns = now + 10000000;
+				}
 				continue;
 			}
 			if (f->busy && now - f->sent_ns > (int64_t)opt.timeout_ms * 1000000) {
 				timeouts++;
-				bench_epoll_close(epfd, f->fd);
-				f->fd = -1;
+				fconn_close(epfd, f);
 				continue;
 			}
 			if (f->busy || f->connecting)
 				continue;
 			if (send(f->fd, req, (size_t)reqlen, MSG_NOSIGNAL) != reqlen) {
 				reset++;
-				bench_epoll_close(epfd, f->fd);
-				f->fd = -1;
+				fconn_close(epfd, f);
 				continue;
 			}
 			f->busy = true;
@@ -615,8 +628,7 @@ static int run_sessions(void)
 			if (f->connecting) {
 				if (!bench_tcp_connected(f->fd, evs[k].events)) {
 					refused_conn++;
-					bench_epoll_close(epfd, f->fd);
-					f->fd = -1;
+					fconn_close(epfd, f);
 					continue;
 				}
 				f->connecting = false;
@@ -627,8 +639,7 @@ static int run_sessions(void)
 					    (int)sizeof(f->in)) < 0) {
 				if (f->busy)
 					reset++;
-				bench_epoll_close(epfd, f->fd);
-				f->fd = -1;
+				fconn_close(epfd, f);
 				continue;
 			}
 			got = bench_http_answer(f->in, f->in_len,
@@ -637,8 +648,7 @@ static int run_sessions(void)
 				continue;
 			if (got < 0 || !f->busy) {
 				other++;
-				bench_epoll_close(epfd, f->fd);
-				f->fd = -1;
+				fconn_close(epfd, f);
 				continue;
 			}
 			{
@@ -660,8 +670,7 @@ static int run_sessions(void)
 			memmove(f->in, f->in + got, (size_t)(f->in_len - got));
 			f->in_len -= got;
 			if (a.close_after) {
-				bench_epoll_close(epfd, f->fd);
-				f->fd = -1;
+				fconn_close(epfd, f);
 			}
 		}
 	}
@@ -701,7 +710,7 @@ enum slow_state { S_NEW, S_CONNECTING, S_OPEN, S_CUT, S_REFUSED };
 struct slow {
 	int fd;
 	enum slow_state st;
-	bool answered;
+	bool answered, at_once;
 	int64_t open_ns, next_ns;
 	int sent;
 };
@@ -750,12 +759,17 @@ static int parse_sources(const char *s, struct in_addr *first, int *n)
 	return 0;
 }
 
+/* A connection the server closed (or reset): "at once" when within 0.5 s
+ * of its opening, as a server that refuses it after accept does. */
 static void slow_cut(struct slow *s, int epfd, struct bench_hist *h)
 {
+	int64_t lived = now_ns() - s->open_ns;
+
 	bench_epoll_close(epfd, s->fd);
 	s->fd = -1;
 	s->st = S_CUT;
-	bench_hist_add(h, now_ns() - s->open_ns);
+	s->at_once = lived < 500000000;
+	bench_hist_add(h, lived);
 }
 
 static int run_slow(void)
@@ -866,6 +880,7 @@ static int run_slow(void)
 		}
 	}
 	int cut = 0, refused = 0, alive = 0, answered = 0, connecting = 0;
+	int at_once = 0;
 
 	for (int i = 0; i < opened; i++) {
 		cut += sl[i].st == S_CUT;
@@ -873,18 +888,19 @@ static int run_slow(void)
 		alive += sl[i].st == S_OPEN;
 		connecting += sl[i].st == S_CONNECTING;
 		answered += sl[i].answered;
+		at_once += sl[i].at_once;
 		if (sl[i].fd >= 0)
 			close(sl[i].fd);
 	}
 	printf("{\"mode\":\"slow\",\"sources\":\"%s\",\"source_addresses\":%d,"
 	       "\"conns\":%d,\"opened\":%d,\"open_secs\":%g,\"interval_ms\":%d,"
 	       "\"duration_s\":%.3f,\"bytes_sent\":%llu,\"max_open\":%d,"
-	       "\"open_at_end\":%d,\"cut_by_server\":%d,\"answered\":%d,"
-	       "\"refused\":%d,\"still_connecting\":%d,",
+	       "\"open_at_end\":%d,\"cut_by_server\":%d,\"cut_at_once\":%d,"
+	       "\"answered\":%d,\"refused\":%d,\"still_connecting\":%d,",
 	       opt.sources ? opt.sources : "127.0.0.1", nsrc, opt.conns, opened,
 	       opt.open_secs, opt.interval_ms, (double)(now_ns() - t0) / 1e9,
-	       (unsigned long long)bytes, max_open, alive, cut, answered,
-	       refused, connecting);
+	       (unsigned long long)bytes, max_open, alive, cut, at_once,
+	       answered, refused, connecting);
 	bench_hist_json(stdout, "cut_after_s", cut_after, "n,p50,max", 1e9, 2);
 	printf("}\n");
 	close(epfd);

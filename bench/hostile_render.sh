@@ -33,7 +33,7 @@ def tally: (. // {}) | to_entries | map("\(.key): \(.value)") | join(", ");
       elif $id == "garbage" then
         "\($r | map(.flood.sent_per_s) | mms(n0)) datagrams/s (\($r | map(.flood.sent) | sum0) in all), answers to them: \($r | map(.flood.replies) | sum0) (\($r | map(.flood.reply_bytes) | sum0) bytes)"
       elif $id == "slow" then
-        "\($r | map(.flood.max_open) | mms(n0)) of \($r[0].flood.conns) open at most; by the end (\($r[0].flood.duration_s | n0) s): cut by the server \($r | map(.flood.cut_by_server) | mms(n0)) (after \($r | map(.flood.cut_after_s.p50) | mms(r2)) s, median), still open \($r | map(.flood.open_at_end) | mms(n0)), refused \($r | map(.flood.refused) | mms(n0))"
+        "\($r | map(.flood.max_open) | mms(n0)) of \($r[0].flood.conns) open at most; by the end (\($r[0].flood.duration_s | n0) s): cut by the server \($r | map(.flood.cut_by_server) | mms(n0)) (\($r | map(.flood.cut_at_once // 0) | mms(n0)) of them within 0.5 s of opening; after \($r | map(.flood.cut_after_s.p50) | mms(r2)) s, median; answered before the cut \($r | map(.flood.answered) | mms(n0))), still open \($r | map(.flood.open_at_end) | mms(n0)), refused \($r | map(.flood.refused) | mms(n0))"
       else "" end;
   def row($id; $title):
     runs($id) as $r
