@@ -607,7 +607,9 @@ static int run_sessions(void)
 			sent++;
 			allowed -= 1;
 		}
-		if (opt.rate > 0) {
+		/* behind the schedule with every connection busy: wait for an
+		 * answer (1 ms at most), never spin */
+		if (opt.rate > 0 && allowed < 1) {
 			int64_t next = t0 + (int64_t)((double)sent / opt.rate * 1e9);
 
 			wait_ns = next - now_ns();
