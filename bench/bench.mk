@@ -88,6 +88,7 @@ $(SSE_BENCH): private EXTRA_LDLIBS := -lpthread
 
 $(FLOOD_LOAD): bench/flood_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
+$(FLOOD_LOAD): private EXTRA_LDLIBS := -lpthread
 
 $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)

@@ -8,7 +8,8 @@
  *   bystander  one keep-alive connection, --rate cycles/s on a fixed
  *              schedule, each cycle: GET /api/events/E/seats, POST
  *              /api/reservations (one seat of --seats, its own session),
- *              DELETE it when granted; with --udp-target also a UDP HOLD and
+ *              DELETE it when granted; with --udp-target also, from a
+ *              thread of its own on its own schedule, a UDP HOLD and
  *              RELEASE of one seat of --udp-seats (protocol v1, same
  *              session). The first request of a cycle counts its latency
  *              from the cycle's schedule (a stall is not hidden), the others
@@ -37,6 +38,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -354,29 +356,85 @@ static void new_session(struct http_conn *c, struct http_result *r,
 
 /* ---- bystander ------------------------------------------------------------ */
 
+/* The bystander's UDP client: its own thread and schedule, so a lost
+ * datagram (a 2 s wait) never delays the REST requests, nor the reverse. */
+struct udp_client {
+	pthread_t tid;
+	int fd;
+	const uint8_t *token;
+	int64_t t0, t_end, period;
+	struct bench_hist hold, rel; /* RTT, ns */
+	struct bench_tally answers;
+	uint64_t ops, lost;
+};
+
+static void *udp_client_run(void *arg)
+{
+	struct udp_client *u = arg;
+	uint64_t rng = (opt.seed ? opt.seed : 1) * 7919u;
+	uint32_t span = opt.udp_seat_hi - opt.udp_seat_lo + 1;
+
+	for (int64_t sched = u->t0; sched < u->t_end; sched += u->period) {
+		uint32_t seat = opt.udp_seat_lo +
+				(uint32_t)(bench_xorshift(&rng) % span);
+		char key[48];
+		int64_t a, b;
+		int st;
+
+		sleep_until(sched);
+		a = now_ns();
+		st = udp_do(u->fd, TKT_OP_HOLD, opt.event, seat, u->token);
+		b = now_ns();
+		u->ops++;
+		if (st < 0) {
+			u->lost++;
+			bench_tally_add(&u->answers, "hold: no answer", 1);
+			continue;
+		}
+		bench_hist_add(&u->hold, b - a);
+		snprintf(key, sizeof(key), "hold %s", tkt_status_name((unsigned)st));
+		bench_tally_add(&u->answers, key, 1);
+		if (st != TKT_OK)
+			continue;
+		a = now_ns();
+		st = udp_do(u->fd, TKT_OP_RELEASE, opt.event, seat, u->token);
+		b = now_ns();
+		u->ops++;
+		if (st < 0) {
+			u->lost++;
+			bench_tally_add(&u->answers, "release: no answer", 1);
+			continue;
+		}
+		bench_hist_add(&u->rel, b - a);
+		snprintf(key, sizeof(key), "release %s", tkt_status_name((unsigned)st));
+		bench_tally_add(&u->answers, key, 1);
+	}
+	return NULL;
+}
+
 static int run_bystander(void)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
-	struct bench_hist *all = calloc(6, sizeof(*all));
-	struct bench_hist *seats = all + 1, *hold = all + 2, *rel = all + 3,
-			  *uhold = all + 4, *urel = all + 5;
-	struct bench_tally st = {0}, ust = {0};
+	struct bench_hist *all = calloc(4, sizeof(*all));
+	struct bench_hist *seats = all + 1, *hold = all + 2, *rel = all + 3;
+	struct udp_client *u = calloc(1, sizeof(*u));
+	struct bench_tally st = {0};
 	struct http_result r;
 	bench_token_hex tok;
 	uint8_t bin[TKT_TOKEN_LEN];
 	uint64_t rng = opt.seed ? opt.seed : 1, cycles = 0, late = 0;
-	uint64_t n5xx = 0, failures = 0, requests = 0, ulost = 0, uops = 0;
-	int ufd = -1;
+	uint64_t n5xx = 0, failures = 0, requests = 0;
 	char path[96], body[128], key[80];
 	int64_t t0, t_end, period;
 
-	if (!c || !all)
+	if (!c || !all || !u)
 		bench_die("out of memory");
 	c->fd = -1;
+	u->fd = -1;
 	if (opt.udp_target) {
 		udp_target_parse();
-		ufd = socket_from(SOCK_DGRAM, src());
-		if (ufd < 0)
+		u->fd = socket_from(SOCK_DGRAM, src());
+		if (u->fd < 0)
 			bench_die("UDP socket: %s", strerror(errno));
 	}
 	new_session(c, &r, tok, bin);
@@ -388,6 +446,14 @@ static int run_bystander(void)
 	t0 = now_ns();
 	t_end = t0 + (int64_t)(opt.duration * 1e9);
 	snprintf(path, sizeof(path), "/api/events/%u/seats", opt.event);
+	if (u->fd >= 0) {
+		u->token = bin;
+		u->t0 = t0 + period / 2; /* between the REST cycles */
+		u->t_end = t_end;
+		u->period = period;
+		if (pthread_create(&u->tid, NULL, udp_client_run, u))
+			bench_die("pthread_create failed");
+	}
 	for (int64_t sched = t0; sched < t_end; sched += period) {
 		uint32_t span = opt.seat_hi - opt.seat_lo + 1;
 		uint32_t seat = opt.seat_lo + (uint32_t)(bench_xorshift(&rng) % span);
@@ -437,41 +503,6 @@ static int run_bystander(void)
 			n5xx += r.status >= 500;
 			failures += !r.status;
 		}
-		if (ufd >= 0) {
-			uint32_t uspan = opt.udp_seat_hi - opt.udp_seat_lo + 1;
-			uint32_t us = opt.udp_seat_lo +
-				      (uint32_t)(bench_xorshift(&rng) % uspan);
-			int s;
-
-			a = now_ns();
-			s = udp_do(ufd, TKT_OP_HOLD, opt.event, us, bin);
-			b = now_ns();
-			uops++;
-			if (s < 0) {
-				ulost++;
-				bench_tally_add(&ust, "hold: no answer", 1);
-			} else {
-				bench_hist_add(uhold, b - a);
-				snprintf(key, sizeof(key), "hold %s",
-					 tkt_status_name((unsigned)s));
-				bench_tally_add(&ust, key, 1);
-			}
-			if (s == TKT_OK) {
-				a = now_ns();
-				s = udp_do(ufd, TKT_OP_RELEASE, opt.event, us, bin);
-				b = now_ns();
-				uops++;
-				if (s < 0) {
-					ulost++;
-					bench_tally_add(&ust, "release: no answer", 1);
-				} else {
-					bench_hist_add(urel, b - a);
-					snprintf(key, sizeof(key), "release %s",
-						 tkt_status_name((unsigned)s));
-					bench_tally_add(&ust, key, 1);
-				}
-			}
-		}
 	}
 	printf("{\"mode\":\"bystander\",\"source\":\"%s\",\"rate\":%g,"
 	       "\"duration_s\":%g,\"cycles\":%llu,\"late_cycles\":%llu,"
@@ -489,21 +520,23 @@ static int run_bystander(void)
 	hist_json(stdout, "release_ms", rel);
 	putchar(',');
 	bench_tally_json(stdout, "answers", &st);
-	if (ufd >= 0) {
+	if (u->fd >= 0) {
+		pthread_join(u->tid, NULL);
 		printf(",\"udp\":{\"ops\":%llu,\"lost\":%llu,",
-		       (unsigned long long)uops, (unsigned long long)ulost);
-		hist_json(stdout, "hold_rtt_ms", uhold);
+		       (unsigned long long)u->ops, (unsigned long long)u->lost);
+		hist_json(stdout, "hold_rtt_ms", &u->hold);
 		putchar(',');
-		hist_json(stdout, "release_rtt_ms", urel);
+		hist_json(stdout, "release_rtt_ms", &u->rel);
 		putchar(',');
-		bench_tally_json(stdout, "answers", &ust);
+		bench_tally_json(stdout, "answers", &u->answers);
 		putchar('}');
-		close(ufd);
+		close(u->fd);
 	}
 	printf("}\n");
 	http_close(c);
 	free(c);
 	free(all);
+	free(u);
 	return 0;
 }
 

@@ -16,9 +16,9 @@
 #
 # The bystander (build/flood_load --mode bystander) is a normal client on
 # another address (127.0.0.2, its own session): HOSTILE_RATE cycles/s, each
-# GET /api/events/B/seats, POST /api/reservations of one seat, DELETE it,
-# then a UDP HOLD and RELEASE of one seat (protocol v1) with the same
-# session. It measures HOSTILE_SECS s undisturbed, then the same while each
+# GET /api/events/B/seats, POST /api/reservations of one seat of 0-49,
+# DELETE it; and, from a thread of its own on its own schedule, as many UDP
+# HOLD and RELEASE pairs of one seat of 50-99 (protocol v1, same session). It measures HOSTILE_SECS s undisturbed, then the same while each
 # flood runs, in every one of HOSTILE_ROUNDS rounds (so noise spreads over
 # the scenarios):
 #   baseline  nothing else
@@ -156,8 +156,8 @@ readyz_code() {
 
 BYSTANDER_CMD() {
 	echo "$LOAD" --mode bystander --target "$TARGET" --udp-target "$UDP_TARGET" \
-		--source "$BYSTANDER_ADDR" --event "$BY_EVENT" --seats 0-99 \
-		--udp-seats 0-99 --rate "$RATE" --duration "$1" --timeout-ms 2000
+		--source "$BYSTANDER_ADDR" --event "$BY_EVENT" --seats 0-49 \
+		--udp-seats 50-99 --rate "$RATE" --duration "$1" --timeout-ms 2000
 }
 
 # What each flood runs: args [duration]. Printed with "flood_load" in front
