@@ -74,6 +74,7 @@ static struct flood_opts {
 	const char *udp_target;
 	const char *source;
 	const char *sources;
+	const char *token;
 	uint32_t event;
 	uint32_t seat_lo, seat_hi;
 	uint32_t udp_seat_lo, udp_seat_hi;
@@ -437,10 +438,17 @@ static int run_bystander(void)
 		if (u->fd < 0)
 			bench_die("UDP socket: %s", strerror(errno));
 	}
-	new_session(c, &r, tok, bin);
-	if (r.status != 201) {
-		result_key(&r, key, sizeof(key));
-		bench_die("the bystander's session: %s", key);
+	if (opt.token) {
+		if (strlen(opt.token) != TKT_TOKEN_HEX_LEN ||
+		    tkt_token_from_hex(opt.token, bin) < 0)
+			bench_die("--token: 32 hex digits");
+		snprintf(tok, sizeof(tok), "%s", opt.token);
+	} else {
+		new_session(c, &r, tok, bin);
+		if (r.status != 201) {
+			result_key(&r, key, sizeof(key));
+			bench_die("the bystander's session: %s", key);
+		}
 	}
 	period = (int64_t)(1e9 / opt.rate);
 	t0 = now_ns();
@@ -1326,6 +1334,8 @@ static const struct bench_opt options[] = {
 	     .help = "bind every socket to this address (default: any)"),
 	BOPT(STR, "sources", sources, .arg = "A.B.C.D-E",
 	     .help = "slow: the connections' addresses, in turn"),
+	BOPT(STR, "token", token, .arg = "HEX32",
+	     .help = "bystander: this session (default: a new one)"),
 	BOPT_EVENT(event),
 	BOPT_SEATS(seat_lo, seat_hi, "0-99",
 		   "bystander: random seats to hold; probe: the seats to take"),

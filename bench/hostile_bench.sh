@@ -15,11 +15,12 @@
 # and is measured by bench/run_bench.sh), with the three 10 x 10 demo events.
 #
 # The bystander (build/flood_load --mode bystander) is a normal client on
-# another address (127.0.0.2, its own session): HOSTILE_RATE cycles/s, each
-# GET /api/events/B/seats, POST /api/reservations of one seat of 0-49,
-# DELETE it; and, from a thread of its own on its own schedule, as many UDP
-# HOLD and RELEASE pairs of one seat of 50-99 (protocol v1, same session). It measures HOSTILE_SECS s undisturbed, then the same while each
-# flood runs, in every one of HOSTILE_ROUNDS rounds (so noise spreads over
+# another address (127.0.0.2, its own session, made once at the start):
+# HOSTILE_RATE cycles/s, each GET /api/events/B/seats, POST
+# /api/reservations of one seat of 0-49, DELETE it; and, from a thread of
+# its own on its own schedule, as many UDP HOLD and RELEASE pairs of one
+# seat of 50-99 (protocol v1, same session). It measures HOSTILE_SECS s
+# undisturbed, then the same while each flood runs, in every one of HOSTILE_ROUNDS rounds (so noise spreads over
 # the scenarios):
 #   baseline  nothing else
 #   sessions  127.0.0.1 floods POST /api/sessions over 8 connections as fast
@@ -154,8 +155,22 @@ readyz_code() {
 	curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/readyz" || true
 }
 
+# The bystander's one session, made once from its address (a per-address
+# limit on session creation must not refuse it between scenarios).
+bystander_session() {
+	local i
+	for i in $(seq 1 20); do
+		BY_TOKEN=$(curl -s --max-time 5 --interface "$BYSTANDER_ADDR" -X POST "$BASE/api/sessions" |
+			jq -r '.token // empty' 2>/dev/null || true)
+		[[ $BY_TOKEN =~ ^[0-9a-f]{32}$ ]] && return 0
+		sleep 1
+	done
+	die "no session for the bystander from $BYSTANDER_ADDR in 20 tries"
+}
+
 BYSTANDER_CMD() {
 	echo "$LOAD" --mode bystander --target "$TARGET" --udp-target "$UDP_TARGET" \
+		--token "${2:-$BY_TOKEN}" \
 		--source "$BYSTANDER_ADDR" --event "$BY_EVENT" --seats 0-49 \
 		--udp-seats 50-99 --rate "$RATE" --duration "$1" --timeout-ms 2000
 }
@@ -234,6 +249,7 @@ main() {
 	bench_services_up
 	start_ticketd
 	pick_events
+	bystander_session
 	log "bystander event $BY_EVENT, probe event $PROBE_EVENT"
 	take_lock
 	bg0=$(background_busy_pct)
@@ -266,7 +282,7 @@ main() {
 		--argjson rate "$RATE" --argjson ladder_secs "$LADDER_SECS" \
 		--argjson by_event "$BY_EVENT" --argjson probe_event "$PROBE_EVENT" \
 		--arg ticketd "ticketd ${TICKETD_ARGS[*]}" \
-		--arg bystander "$(BYSTANDER_CMD "$SECS" | sed "s|$LOAD|flood_load|")" \
+		--arg bystander "$(BYSTANDER_CMD "$SECS" '<its session>' | sed "s|$LOAD|flood_load|")" \
 		--arg f_sessions "flood_load $(flood_args sessions)" \
 		--arg f_ladder "flood_load $(flood_args ladder RATE)" \
 		--arg f_garbage "flood_load $(flood_args garbage)" \
