@@ -20,8 +20,8 @@
 # /api/reservations of one seat of 0-49, DELETE it; and, from a thread of
 # its own on its own schedule, as many UDP HOLD and RELEASE pairs of one
 # seat of 50-99 (protocol v1, same session). It measures HOSTILE_SECS s
-# undisturbed, then the same while each flood runs, in every one of HOSTILE_ROUNDS rounds (so noise spreads over
-# the scenarios):
+# undisturbed, then the same while each flood runs, in every one of
+# HOSTILE_ROUNDS rounds (so noise spreads over the scenarios):
 #   baseline  nothing else
 #   sessions  127.0.0.1 floods POST /api/sessions over 8 connections as fast
 #             as they are answered (flood_load --mode sessions)
