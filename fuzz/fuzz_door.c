@@ -325,8 +325,12 @@ static void note_token(const uint8_t *dgram, uint32_t len)
 			    TKT_NS_PER_SEC;
 	uint32_t slot = 0;
 
-	if (len >= 32 && tkt_token_check(&key, dgram + 16, now_unix, &slot) ==
-				 TKT_TOKEN_VALID)
+	if (len != sizeof(struct tkt_req))
+		return;
+	if (dgram[2] == TKT_VERSION_2
+		    ? tkt_v2_check(&key, dgram, now_unix, &slot) == TKT_TOKEN_VALID
+		    : tkt_token_check(&key, dgram + 16, now_unix, &slot) ==
+			      TKT_TOKEN_VALID)
 		saw_slot(slot);
 }
 

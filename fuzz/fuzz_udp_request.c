@@ -78,7 +78,8 @@ static void fuzz_reply(const uint8_t *copy, size_t size)
 	if (err != TKT_REPLY_VALID)
 		return;
 	check(size == TKT_REPLY_LEN);
-	check(copy[0] == 0x54 && copy[1] == 0x58 && copy[2] == 1);
+	check(copy[0] == 0x54 && copy[1] == 0x58 &&
+	      (copy[2] == TKT_VERSION || copy[2] == TKT_VERSION_2));
 	check(copy[3] & TKT_REPLY_OP_BIT);
 	check(r.status < TKT_STATUS_COUNT);
 	check((r.op & TKT_REPLY_OP_BIT) == 0);
