@@ -53,7 +53,7 @@ $(LIBTICKETD_ASAN): $(filter-out %/main.o,$(TICKETD_OBJS_ASAN))
 	$(archive)
 
 # ---- unit tests ----
-TICKETD_UNIT := test_config test_sessions
+TICKETD_UNIT := test_config test_sessions test_db_pool
 TICKETD_TESTS := $(addprefix $(BUILD)/tests/unit/,$(TICKETD_UNIT))
 TICKETD_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(TICKETD_UNIT))
 
