@@ -39,6 +39,11 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	/* #18 sessions */
+	int session_slots;
+	long session_slot_grace_seconds;
+	int session_prune_seconds;
+	int db_wait_ms;
 	char pin_dir[CONFIG_STR_MAX];
 	char state_dir[CONFIG_STR_MAX];
 
