@@ -120,6 +120,32 @@ static int start_schema(struct ticketd *app, char *err, size_t errlen)
 	return 0;
 }
 
+static int start_sessions(struct ticketd *app, char *err, size_t errlen)
+{
+	struct sessions *s = &app->sessions;
+	int rc;
+
+	s->db = &app->db;
+	s->key = &app->token_key;
+	s->ttl = app->cfg.session_ttl;
+	s->grace = app->cfg.session_slot_grace_seconds;
+	s->n_slots = (uint32_t)app->cfg.session_slots;
+	s->wait_ms = app->cfg.db_wait_ms;
+	s->prune_ms = app->cfg.session_prune_seconds * 1000;
+	s->claim_slot = NULL; /* the seat-table check is wired by the lead */
+	s->claim_ctx = app;
+	rc = sessions_start(s);
+	if (rc)
+		snprintf(err, errlen, "cannot start the session pruner: %s",
+			 strerror(-rc));
+	return rc;
+}
+
+static void stop_sessions(struct ticketd *app)
+{
+	sessions_stop(&app->sessions);
+}
+
 static int start_catalog(struct ticketd *app, char *err, size_t errlen)
 {
 	return catalog_load(&app->catalog, &app->db, TKT_MAX_SEATS, err, errlen);
@@ -347,6 +373,7 @@ static const struct step steps[] = {
 	{"state", start_state, NULL},
 	{"database", start_db, stop_db},
 	{"schema", start_schema, NULL},
+	{"sessions", start_sessions, stop_sessions},
 	{"catalogue", start_catalog, stop_catalog},
 	{"seat table", start_edge, edge_setup_close},
 	{"journal", start_journal, stop_journal},

@@ -11,6 +11,7 @@
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/commerce/saga.h"
+#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/health.h"
@@ -33,6 +34,7 @@ struct ticketd {
 	struct db_pool db;
 	struct catalog catalog; /* read-only after start */
 	struct tkt_token_key token_key;
+	struct sessions sessions; /* minting, slots, pruning */
 	struct metrics metrics;
 	struct health health;
 	struct http_server *http;

@@ -10,8 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "userspace/lib/clock.h"
 #include "userspace/lib/hex.h"
+#include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/db/db.h"
+
+#define TKT_STR_(x) #x
+#define TKT_STR(x) TKT_STR_(x)
 
 int sessions_load_key(const char *path, struct tkt_token_key *key, char *err,
 		      size_t errlen)
@@ -81,57 +87,183 @@ static int next_slot_seq(MYSQL *conn, unsigned long long *seq)
 	return 0;
 }
 
+/* Takes slot for session id_hex until busy_until (Unix seconds) if no live
+ * session reserves it: 1 taken, 0 reserved by another, -errno. Each
+ * statement is atomic on the slot's row, so two daemons sharing the
+ * database cannot both take it. Not one INSERT ... ON DUPLICATE KEY UPDATE:
+ * our connections use CLIENT_FOUND_ROWS, under which a fresh insert and an
+ * update that kept the old values both report 1 affected row. */
+static int claim_slot_row(MYSQL *conn, uint32_t slot, const char *id_hex,
+			  int64_t busy_until)
+{
+	long long n = db_exec(conn,
+			      "INSERT INTO session_slots (slot, session_id, busy_until)"
+			      " VALUES (?, ?, FROM_UNIXTIME(?))",
+			      "usi", (uint64_t)slot, id_hex, busy_until);
+
+	if (n == -EEXIST)
+		n = db_exec(conn,
+			    "UPDATE session_slots SET session_id = ?,"
+			    " busy_until = FROM_UNIXTIME(?)"
+			    " WHERE slot = ? AND busy_until < NOW(3)",
+			    "siu", id_hex, busy_until, (uint64_t)slot);
+	if (n < 0)
+		return (int)n;
+	return n > 0;
+}
+
 static int insert_session(MYSQL *conn, unsigned long long seq,
 			  const struct session *s)
 {
-	const char *sql = "INSERT INTO sessions (slot_seq, session_id, expires_at)"
-			  " VALUES (?, ?, FROM_UNIXTIME(?))";
-	MYSQL_STMT *st = mysql_stmt_init(conn);
-	MYSQL_BIND b[3] = {0};
-	unsigned long idlen = 16;
-	long long expires = s->expires_unix;
-	int rc = -EIO;
+	long long n = db_exec(conn,
+			      "INSERT INTO sessions (slot_seq, session_id, slot, expires_at)"
+			      " VALUES (?, ?, ?, FROM_UNIXTIME(?))",
+			      "usui", (uint64_t)seq, s->id_hex, (uint64_t)s->slot,
+			      (int64_t)s->expires_unix);
 
-	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
-		goto out;
-	b[0].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[0].buffer = &seq;
-	b[0].is_unsigned = 1;
-	b[1].buffer_type = MYSQL_TYPE_STRING;
-	b[1].buffer = (void *)s->id_hex;
-	b[1].buffer_length = idlen;
-	b[1].length = &idlen;
-	b[2].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[2].buffer = &expires;
-	if (!mysql_stmt_bind_param(st, b) && !mysql_stmt_execute(st))
-		rc = 0;
-out:
-	if (st)
-		mysql_stmt_close(st);
-	return rc;
+	return n < 0 ? (int)n : 0;
 }
 
-int sessions_create(struct db_pool *db, const struct tkt_token_key *key,
-		    long ttl, struct session *out, char token_hex[33])
+int sessions_create(struct sessions *s, const struct sockaddr *origin,
+		    struct session *out, char token_hex[33])
 {
-	MYSQL *conn = db_get(db);
-	unsigned long long seq = 0;
+	uint32_t expiry = (uint32_t)(time(NULL) + s->ttl);
 	uint8_t token[TKT_TOKEN_LEN];
-	int rc;
+	unsigned tries = s->n_slots < SESSIONS_MAX_CANDIDATES ? s->n_slots
+							     : SESSIONS_MAX_CANDIDATES;
+	MYSQL *conn = db_get_timed(s->db, s->wait_ms);
+	int rc = SESSIONS_EXHAUSTED;
 
-	rc = next_slot_seq(conn, &seq);
-	if (!rc) {
-		uint32_t slot = (uint32_t)((seq - 1) % SESSION_SLOTS) + 1;
-
-		tkt_token_mint(key, slot, (uint32_t)(time(NULL) + ttl), token);
-		fill_session(out, token);
-		rc = insert_session(conn, seq, out);
+	if (!conn) {
+		atomic_fetch_add(&s->db_busy, 1);
+		return SESSIONS_DB_BUSY;
 	}
-	db_put(db, conn);
+	for (unsigned i = 0; i < tries; i++) {
+		unsigned long long seq = 0;
+		uint32_t slot;
+		int taken;
+
+		if (next_slot_seq(conn, &seq)) {
+			rc = -EIO;
+			break;
+		}
+		slot = (uint32_t)((seq - 1) % s->n_slots) + 1;
+		if (s->claim_slot && s->claim_slot(s->claim_ctx, slot, origin)) {
+			atomic_fetch_add(&s->slot_seats, 1);
+			continue;
+		}
+		tkt_token_mint(s->key, slot, expiry, token);
+		fill_session(out, token);
+		taken = claim_slot_row(conn, slot, out->id_hex,
+				       (int64_t)expiry + s->grace);
+		if (taken < 0) {
+			rc = -EIO;
+			break;
+		}
+		if (!taken) {
+			atomic_fetch_add(&s->slot_busy, 1);
+			continue;
+		}
+		rc = insert_session(conn, seq, out) ? -EIO : 0;
+		break;
+	}
+	db_put(s->db, conn);
+	if (rc == SESSIONS_EXHAUSTED)
+		atomic_fetch_add(&s->exhausted, 1);
 	if (rc)
 		return rc;
+	atomic_fetch_add(&s->created, 1);
 	hex_encode(token, sizeof(token), token_hex);
 	return 0;
+}
+
+long long sessions_prune(struct sessions *s)
+{
+	MYSQL *conn = db_get_timed(s->db, 1000);
+	long long total = 0;
+
+	if (!conn)
+		return -EBUSY;
+	for (int round = 0; round < SESSIONS_PRUNE_ROUNDS; round++) {
+		/* A row whose slot row still names it and is reserved stays,
+		 * whatever its expiry says. */
+		long long n = db_exec(
+			conn,
+			"DELETE FROM sessions"
+			" WHERE expires_at < NOW(3) - INTERVAL ? SECOND"
+			" AND NOT EXISTS (SELECT 1 FROM session_slots ss"
+			"  WHERE ss.slot = sessions.slot"
+			"  AND ss.session_id = sessions.session_id"
+			"  AND ss.busy_until >= NOW(3))"
+			" LIMIT " TKT_STR(SESSIONS_PRUNE_BATCH),
+			"i", (int64_t)s->grace);
+
+		if (n < 0) {
+			total = total ? total : n;
+			break;
+		}
+		total += n;
+		if (n < SESSIONS_PRUNE_BATCH)
+			break;
+	}
+	db_put(s->db, conn);
+	if (total > 0)
+		atomic_fetch_add(&s->pruned, (unsigned long long)total);
+	return total;
+}
+
+static void *pruner_main(void *arg)
+{
+	struct sessions *s = arg;
+
+	while (!worker_stopping(&s->pruner)) {
+		long long n = sessions_prune(s);
+
+		if (n > 0)
+			log_msg(LOG_INFO, NULL, "pruned %lld expired sessions", n);
+		else if (n < 0 && n != -EBUSY)
+			log_msg(LOG_WARN, NULL, "pruning sessions failed: %s",
+				strerror((int)-n));
+		worker_wait_until(&s->pruner, tkt_mono_ms() + s->prune_ms);
+	}
+	return NULL;
+}
+
+int sessions_start(struct sessions *s)
+{
+	return worker_start(&s->pruner, pruner_main, s);
+}
+
+void sessions_stop(struct sessions *s)
+{
+	worker_stop(&s->pruner);
+}
+
+int sessions_render_metrics(struct sessions *s, char **buf, size_t *len,
+			    size_t *cap)
+{
+	return metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_sessions_created_total Sessions minted.\n"
+		"# TYPE ticketd_sessions_created_total counter\n"
+		"ticketd_sessions_created_total %llu\n"
+		"# HELP ticketd_sessions_refused_total POST /api/sessions answered 503, by reason.\n"
+		"# TYPE ticketd_sessions_refused_total counter\n"
+		"ticketd_sessions_refused_total{reason=\"slots_exhausted\"} %llu\n"
+		"ticketd_sessions_refused_total{reason=\"db_busy\"} %llu\n"
+		"# HELP ticketd_session_slot_skips_total Candidate slots passed over, by reason.\n"
+		"# TYPE ticketd_session_slot_skips_total counter\n"
+		"ticketd_session_slot_skips_total{reason=\"reserved\"} %llu\n"
+		"ticketd_session_slot_skips_total{reason=\"seats\"} %llu\n"
+		"# HELP ticketd_sessions_pruned_total Expired session rows deleted.\n"
+		"# TYPE ticketd_sessions_pruned_total counter\n"
+		"ticketd_sessions_pruned_total %llu\n",
+		(unsigned long long)atomic_load(&s->created),
+		(unsigned long long)atomic_load(&s->exhausted),
+		(unsigned long long)atomic_load(&s->db_busy),
+		(unsigned long long)atomic_load(&s->slot_busy),
+		(unsigned long long)atomic_load(&s->slot_seats),
+		(unsigned long long)atomic_load(&s->pruned));
 }
 
 enum session_auth sessions_check_bearer(const struct tkt_token_key *key,

@@ -103,6 +103,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.cancelled),
 			      (unsigned long long)atomic_load(&app->saga.duplicates));
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
+	rc |= sessions_render_metrics(&app->sessions, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
 	for (int p = 0; p < HEALTH_N_PARTS; p++)
 		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",

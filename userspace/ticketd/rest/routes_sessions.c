@@ -1,9 +1,22 @@
 /* POST /api/sessions */
+#include <microhttpd.h>
+
 #include "userspace/lib/log.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
+
+/* The client's address, for the slot hook; NULL when there is none. */
+static const struct sockaddr *client_address(const struct http_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		req->conn ? MHD_get_connection_info(req->conn,
+						    MHD_CONNECTION_INFO_CLIENT_ADDRESS)
+			  : NULL;
+
+	return ci ? ci->client_addr : NULL;
+}
 
 void route_create_session(struct http_req *req, struct http_resp *resp)
 {
@@ -11,12 +24,33 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 	struct session s;
 	char token[33], expires[32];
 	json_t *body = http_body_object(req, resp, true);
+	int rc;
 
 	if (!body)
 		return;
 	json_decref(body); /* no fields are defined yet; any object is fine */
-	if (sessions_create(&app->db, &app->token_key, app->cfg.session_ttl, &s,
-			    token)) {
+	rc = sessions_create(&app->sessions, client_address(req), &s, token);
+	switch (rc) {
+	case 0:
+		break;
+	case SESSIONS_EXHAUSTED:
+		/* Every slot is reserved by a live session (or its grace):
+		 * refuse; never evict a live session. */
+		log_msg(LOG_WARN, req->trace_id,
+			"no free session slot: refused a session (SESSIONS_EXHAUSTED)");
+		resp->extra_header_name = "Retry-After";
+		resp->extra_header_value = "60";
+		http_error(resp, req, 503, "SESSIONS_EXHAUSTED",
+			   "every session slot is taken by a live session; try again later",
+			   NULL);
+		return;
+	case SESSIONS_DB_BUSY:
+		resp->extra_header_name = "Retry-After";
+		resp->extra_header_value = "1";
+		http_error(resp, req, 503, "SERVICE_BUSY",
+			   "the database is busy; retry in a moment", NULL);
+		return;
+	default:
 		log_msg(LOG_ERROR, req->trace_id, "creating a session failed");
 		http_error(resp, req, 503, "UNAVAILABLE",
 			   "sessions cannot be created right now; try again", NULL);
