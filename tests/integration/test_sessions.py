@@ -134,6 +134,7 @@ def test_recycled_slot_cannot_touch_the_older_sessions_seats(
 
 def test_saturated_pool_answers_service_busy_at_once(ticketd, back_to_default):
     restart(ticketd, "--db-pool", "1", "--db-wait-ms", "50", "--http-threads", "4")
+    someone = new_session(ticketd.base)
     # Another client locks session_slots: ticketd's only connection waits
     # inside the first session request until the lock goes.
     locker = subprocess.Popen(
@@ -156,6 +157,13 @@ def test_saturated_pool_answers_service_busy_at_once(ticketd, back_to_default):
             body = assert_error(r, 503, "SERVICE_BUSY")
             assert r.headers["Retry-After"] == "1", body
             assert took < 1.0
+        # Other handlers that read MariaDB on an HTTP thread do the same.
+        r = requests.get(ticketd.base + "/api/orders/ord_0", timeout=5,
+                         headers=auth(someone["token"]))
+        assert_error(r, 503, "SERVICE_BUSY")
+        r = requests.post(ticketd.base + "/api/payments/authorize", timeout=5,
+                          headers=auth(someone["token"]), json={"orderId": "ord_0"})
+        assert_error(r, 503, "SERVICE_BUSY")
         t.join(15)
         assert not t.is_alive()
         assert first["r"].status_code == 201, first["r"].text

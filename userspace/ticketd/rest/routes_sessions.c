@@ -18,6 +18,14 @@ static const struct sockaddr *client_address(const struct http_req *req)
 	return ci ? ci->client_addr : NULL;
 }
 
+void api_service_busy(struct http_req *req, struct http_resp *resp)
+{
+	resp->extra_header_name = "Retry-After";
+	resp->extra_header_value = "1";
+	http_error(resp, req, 503, "SERVICE_BUSY",
+		   "the database is busy; nothing changed, retry in a moment", NULL);
+}
+
 void route_create_session(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = req->app;
@@ -45,10 +53,7 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 			   NULL);
 		return;
 	case SESSIONS_DB_BUSY:
-		resp->extra_header_name = "Retry-After";
-		resp->extra_header_value = "1";
-		http_error(resp, req, 503, "SERVICE_BUSY",
-			   "the database is busy; retry in a moment", NULL);
+		api_service_busy(req, resp);
 		return;
 	default:
 		log_msg(LOG_ERROR, req->trace_id, "creating a session failed");
