@@ -13,3 +13,17 @@ CREATE TABLE IF NOT EXISTS session_slots (
 -- The slot of each session, and the index the pruning job walks.
 ALTER TABLE sessions ADD COLUMN IF NOT EXISTS slot INT UNSIGNED NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD KEY IF NOT EXISTS sessions_expires (expires_at);
+
+-- Sessions minted before this migration reserve their slots too (their
+-- token's slot is the first 8 hex digits of the id), for a day past their
+-- expiry: longer than any sane grace. Where two live ones already share a
+-- slot, the later expiry wins. MariaDB evaluates the assignments left to
+-- right: session_id must be decided before busy_until changes.
+UPDATE sessions SET slot = CONV(LEFT(session_id, 8), 16, 10) WHERE slot = 0;
+INSERT INTO session_slots (slot, session_id, busy_until)
+  SELECT s.slot, s.session_id, s.expires_at + INTERVAL 1 DAY FROM sessions s
+  WHERE s.expires_at + INTERVAL 1 DAY > NOW(3)
+  ON DUPLICATE KEY UPDATE
+    session_id = IF(VALUES(busy_until) > session_slots.busy_until,
+                    VALUES(session_id), session_slots.session_id),
+    busy_until = GREATEST(session_slots.busy_until, VALUES(busy_until));
