@@ -38,7 +38,10 @@ def slot_of(session):
 
 
 def free_slots_up_to(n):
-    """Ends the reservations of slots 1..n (sessions of earlier tests)."""
+    """Ends the reservations of slots 1..n (sessions of earlier tests). Each
+    test uses its own session ttl: a session id is slot and expiry, so a
+    slot freed this way while its session lives must not be minted again
+    with the same expiry second (the real grace rules that out)."""
     mariadb_sql(f"UPDATE session_slots SET busy_until = NOW(3) - INTERVAL 1 SECOND "
                 f"WHERE slot <= {n}")
 
@@ -79,6 +82,29 @@ def test_live_sessions_never_share_a_slot_and_the_next_is_refused(
         assert r.status_code == 200
 
 
+def test_concurrent_requests_never_get_one_slot_twice(ticketd, back_to_default):
+    free_slots_up_to(8)
+    restart(ticketd, "--session-slots", "8", "--session-ttl", "90",
+            "--http-threads", "4")
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post_session(ticketd.base), range(24)))
+    won = [r.json() for r in answers if r.status_code == 201]
+    for r in answers:  # taken or refused explicitly, never a failure
+        if r.status_code != 201:
+            assert_error(r, 503, "SESSIONS_EXHAUSTED")
+    slots = [slot_of(s) for s in won]
+    assert len(slots) == len(set(slots)) and len(slots) <= 8
+    assert set(slots) <= set(range(1, 9))
+    # Whatever the race left free is still free; then the slots are gone.
+    while len(won) < 8:
+        r = post_session(ticketd.base)
+        assert r.status_code == 201, r.text
+        won.append(r.json())
+    assert sorted(slot_of(s) for s in won) == list(range(1, 9))
+    assert_error(post_session(ticketd.base), 503, "SESSIONS_EXHAUSTED")
+
+
 def test_expired_session_keeps_its_slot_until_the_grace_ends(
         ticketd, back_to_default):
     free_slots_up_to(2)
@@ -100,17 +126,20 @@ def test_expired_session_keeps_its_slot_until_the_grace_ends(
 def test_recycled_slot_cannot_touch_the_older_sessions_seats(
         ticketd, arena, back_to_default):
     free_slots_up_to(1)
-    restart(ticketd, "--session-slots", "1", "--session-ttl", "2")
+    restart(ticketd, "--session-slots", "1", "--session-ttl", "3")
     [x] = arena.take(1)
     ev = arena.event_id
     a = new_session(ticketd.base)
     r = requests.post(ticketd.base + "/api/reservations", headers=auth(a["token"]),
                       json={"eventId": ev, "seatIds": [x], "holdSeconds": 5}, timeout=5)
     assert r.status_code == 201, r.text
-    time.sleep(2.5)
+    held_at = time.monotonic()
+    time.sleep(3.3)
     # A's token lapsed but its hold lives on: the slot stays A's.
+    assert requests.get(ticketd.base + "/api/reservations", headers=auth(a["token"]),
+                        timeout=5).status_code == 401
     assert_error(post_session(ticketd.base), 503, "SESSIONS_EXHAUSTED")
-    time.sleep(3.5)  # the hold lapsed and was swept
+    time.sleep(max(0.0, held_at + 6.0 - time.monotonic()))  # hold lapsed, swept
     end_grace_of(a)
     b = new_session(ticketd.base)
     assert slot_of(b) == slot_of(a)

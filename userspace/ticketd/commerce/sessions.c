@@ -87,29 +87,72 @@ static int next_slot_seq(MYSQL *conn, unsigned long long *seq)
 	return 0;
 }
 
-/* Takes slot for session id_hex until busy_until (Unix seconds) if no live
- * session reserves it: 1 taken, 0 reserved by another, -errno. Each
- * statement is atomic on the slot's row, so two daemons sharing the
- * database cannot both take it. Not one INSERT ... ON DUPLICATE KEY UPDATE:
- * our connections use CLIENT_FOUND_ROWS, under which a fresh insert and an
- * update that kept the old values both report 1 affected row. */
-static int claim_slot_row(MYSQL *conn, uint32_t slot, const char *id_hex,
-			  int64_t busy_until)
+static int match_row(void *ctx, int n, char **values)
 {
-	long long n = db_exec(conn,
-			      "INSERT INTO session_slots (slot, session_id, busy_until)"
-			      " VALUES (?, ?, FROM_UNIXTIME(?))",
-			      "usi", (uint64_t)slot, id_hex, busy_until);
+	const char *want = ctx;
 
-	if (n == -EEXIST)
-		n = db_exec(conn,
-			    "UPDATE session_slots SET session_id = ?,"
-			    " busy_until = FROM_UNIXTIME(?)"
-			    " WHERE slot = ? AND busy_until < NOW(3)",
-			    "siu", id_hex, busy_until, (uint64_t)slot);
+	return n == 1 && values[0] && !strcmp(values[0], want) ? 0 : -ENOENT;
+}
+
+/* Takes slot for the candidate seq (session id_hex) until busy_until (Unix
+ * seconds) if no live session reserves it: 1 taken, 0 reserved by another,
+ * -errno. One statement on the slot's row, which it locks exclusively (a
+ * plain INSERT would take a shared lock on a duplicate, and two requests
+ * upgrading it deadlock), so two daemons sharing the database cannot both
+ * take it.
+ *
+ * MariaDB applies ON DUPLICATE KEY UPDATE assignments left to right, each
+ * seeing the ones before: busy_until must change last, while the others
+ * still compare against its old value. Affected rows: 2 when an ended
+ * reservation was taken over; under CLIENT_FOUND_ROWS (our connections)
+ * both a fresh insert and a reservation left alone count 1, so then the row
+ * is read back. It is told apart by slot_seq, unique per candidate: two
+ * requests in the same second mint the same session id for a slot. */
+static int claim_slot_row(MYSQL *conn, uint32_t slot, unsigned long long seq,
+			  const char *id_hex, int64_t busy_until)
+{
+	char seq_text[24];
+	long long n = db_exec(
+		conn,
+		"INSERT INTO session_slots (slot, slot_seq, session_id, busy_until)"
+		" VALUES (?, ?, ?, FROM_UNIXTIME(?))"
+		" ON DUPLICATE KEY UPDATE"
+		" slot_seq = IF(busy_until < NOW(3), VALUES(slot_seq), slot_seq),"
+		" session_id = IF(busy_until < NOW(3), VALUES(session_id), session_id),"
+		" busy_until = IF(busy_until < NOW(3), VALUES(busy_until), busy_until)",
+		"uusi", (uint64_t)slot, (uint64_t)seq, id_hex, busy_until);
+
 	if (n < 0)
 		return (int)n;
-	return n > 0;
+	if (n != 1)
+		return n == 2;
+	snprintf(seq_text, sizeof(seq_text), "%llu", seq);
+	n = db_select(conn, "SELECT slot_seq FROM session_slots WHERE slot = ?",
+		      match_row, seq_text, "u", (uint64_t)slot);
+	if (n == -ENOENT)
+		return 0;
+	return n < 0 ? (int)n : n == 1;
+}
+
+static int count_rows(void *ctx, int n, char **values)
+{
+	(void)ctx;
+	(void)n;
+	(void)values;
+	return 0;
+}
+
+/* 1 when slot looks reserved (a plain read, no lock), 0 when it looks
+ * free, -errno. Lets a request pass over reserved candidates without
+ * locking their rows: only the one it tries to take is locked. */
+static int slot_looks_reserved(MYSQL *conn, uint32_t slot)
+{
+	long long n = db_select(conn,
+				"SELECT 1 FROM session_slots"
+				" WHERE slot = ? AND busy_until >= NOW(3)",
+				count_rows, NULL, "u", (uint64_t)slot);
+
+	return n < 0 ? (int)n : n > 0;
 }
 
 static int insert_session(MYSQL *conn, unsigned long long seq,
@@ -124,15 +167,61 @@ static int insert_session(MYSQL *conn, unsigned long long seq,
 	return n < 0 ? (int)n : 0;
 }
 
+/* One attempt inside the caller's transaction: walks up to tries candidate
+ * slots, claims the first free one and records the session. 0, or
+ * SESSIONS_EXHAUSTED, -EDEADLK (the transaction was rolled back: try
+ * again), -EIO. Reserved-looking candidates are passed over without a lock;
+ * a candidate lost in a race keeps its row lock until the end of the
+ * transaction, so two requests can only deadlock when their candidates wrap
+ * onto the same slots: with a handful of slots (tests, small deployments). */
+static int claim_and_record(struct sessions *s, MYSQL *conn,
+			    const struct sockaddr *origin, uint32_t expiry,
+			    struct session *out, uint8_t token[TKT_TOKEN_LEN])
+{
+	unsigned tries = s->n_slots < SESSIONS_MAX_CANDIDATES ? s->n_slots
+							     : SESSIONS_MAX_CANDIDATES;
+
+	for (unsigned i = 0; i < tries; i++) {
+		unsigned long long seq = 0;
+		uint32_t slot;
+		int taken;
+
+		if (next_slot_seq(conn, &seq))
+			return -EIO;
+		slot = (uint32_t)((seq - 1) % s->n_slots) + 1;
+		if (s->claim_slot && s->claim_slot(s->claim_ctx, slot, origin)) {
+			atomic_fetch_add(&s->slot_seats, 1);
+			continue;
+		}
+		taken = slot_looks_reserved(conn, slot);
+		if (taken < 0)
+			return taken == -EDEADLK ? -EDEADLK : -EIO;
+		if (taken) {
+			atomic_fetch_add(&s->slot_busy, 1);
+			continue;
+		}
+		tkt_token_mint(s->key, slot, expiry, token);
+		fill_session(out, token);
+		taken = claim_slot_row(conn, slot, seq, out->id_hex,
+				       (int64_t)expiry + s->grace);
+		if (taken < 0)
+			return taken == -EDEADLK ? -EDEADLK : -EIO;
+		if (!taken) {
+			atomic_fetch_add(&s->slot_busy, 1);
+			continue;
+		}
+		return insert_session(conn, seq, out) || mysql_commit(conn) ? -EIO : 0;
+	}
+	return SESSIONS_EXHAUSTED;
+}
+
 int sessions_create(struct sessions *s, const struct sockaddr *origin,
 		    struct session *out, char token_hex[33])
 {
 	uint32_t expiry = (uint32_t)(time(NULL) + s->ttl);
 	uint8_t token[TKT_TOKEN_LEN];
-	unsigned tries = s->n_slots < SESSIONS_MAX_CANDIDATES ? s->n_slots
-							     : SESSIONS_MAX_CANDIDATES;
 	MYSQL *conn = db_get_timed(s->db, s->wait_ms);
-	int rc = SESSIONS_EXHAUSTED;
+	int rc = -EDEADLK;
 
 	if (!conn) {
 		atomic_fetch_add(&s->db_busy, 1);
@@ -141,41 +230,21 @@ int sessions_create(struct sessions *s, const struct sockaddr *origin,
 	/* The claim and the session row commit together: one log flush per
 	 * session instead of two. Row locks keep the claim atomic across
 	 * daemons (a locking read sees the latest committed busy_until). */
-	if (mysql_query(conn, "START TRANSACTION")) {
-		db_put(s->db, conn);
-		return -EIO;
-	}
-	for (unsigned i = 0; i < tries; i++) {
-		unsigned long long seq = 0;
-		uint32_t slot;
-		int taken;
-
-		if (next_slot_seq(conn, &seq)) {
+	for (int attempt = 0; attempt < 3 && rc == -EDEADLK; attempt++) {
+		/* READ COMMITTED: each look at a candidate sees the latest
+		 * committed reservation, not a snapshot from the first one. */
+		if (mysql_query(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED") ||
+		    mysql_query(conn, "START TRANSACTION")) {
 			rc = -EIO;
 			break;
 		}
-		slot = (uint32_t)((seq - 1) % s->n_slots) + 1;
-		if (s->claim_slot && s->claim_slot(s->claim_ctx, slot, origin)) {
-			atomic_fetch_add(&s->slot_seats, 1);
-			continue;
-		}
-		tkt_token_mint(s->key, slot, expiry, token);
-		fill_session(out, token);
-		taken = claim_slot_row(conn, slot, out->id_hex,
-				       (int64_t)expiry + s->grace);
-		if (taken < 0) {
-			rc = -EIO;
-			break;
-		}
-		if (!taken) {
-			atomic_fetch_add(&s->slot_busy, 1);
-			continue;
-		}
-		rc = insert_session(conn, seq, out) || mysql_commit(conn) ? -EIO : 0;
-		break;
+		rc = claim_and_record(s, conn, origin, expiry, out, token);
+		if (rc)
+			mysql_query(conn, "ROLLBACK");
 	}
-	if (rc)
-		mysql_query(conn, "ROLLBACK");
+	if (rc == -EIO || rc == -EDEADLK)
+		log_msg(LOG_WARN, NULL, "creating a session: %s",
+			rc == -EDEADLK ? "deadlocked three times" : mysql_error(conn));
 	db_put(s->db, conn);
 	if (rc == SESSIONS_EXHAUSTED)
 		atomic_fetch_add(&s->exhausted, 1);
