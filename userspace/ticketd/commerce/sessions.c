@@ -210,7 +210,12 @@ static int claim_and_record(struct sessions *s, MYSQL *conn,
 			atomic_fetch_add(&s->slot_busy, 1);
 			continue;
 		}
-		return insert_session(conn, seq, out) || mysql_commit(conn) ? -EIO : 0;
+		taken = insert_session(conn, seq, out);
+		if (taken == -EEXIST) /* the same slot and expiry second again */
+			log_msg(LOG_ERROR, NULL,
+				"session %s is recorded already: did the clock go back?",
+				out->id_hex);
+		return taken || mysql_commit(conn) ? -EIO : 0;
 	}
 	return SESSIONS_EXHAUSTED;
 }
