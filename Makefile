@@ -2,12 +2,13 @@
 # its own folder's sources and tests and nothing else:
 #
 #   bpf/bpf.mk                     XDP object, skeleton, BPF and seat-rule tests
-#   userspace/lib/lib.mk           libtkt.a: shared library (+ its tests, fuzzer)
+#   userspace/lib/lib.mk           libtkt.a: shared library (+ its tests)
 #   api/api.mk                     libapi.a: generic HTTP/SSE layer (+ tests)
 #   userspace/ticketd/ticketd.mk   ticketd (+ its unit and Kafka tests)
 #   userspace/paymentd/paymentd.mk paymentd (+ its tests)
 #   userspace/ticketctl/ticketctl.mk ticketctl
 #   bench/bench.mk                 load tools and benchmark programs
+#   fuzz/fuzz.mk                   libFuzzer harnesses, `make fuzz`
 #
 # `make run` and `make test` are the two commands README.md promises.
 
@@ -29,6 +30,11 @@ LDLIBS_BPF := -lxdp -lbpf -lelf -lz
 # does not combine with ASan, hence a third flavour).
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSANFLAGS  := -fsanitize=thread -fno-omit-frame-pointer
+# libFuzzer flavour: always clang, ASan + UBSan plus the coverage libFuzzer
+# needs; fuzz/fuzz.mk links the harnesses with -fsanitize=fuzzer.
+FUZZ_CC    ?= $(CLANG)
+FUZZFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all -Wno-unknown-warning-option
 
 # Artefacts that more than one fragment links, named here so that the order
 # in which fragments are read does not matter. Each is built by the fragment
@@ -40,22 +46,26 @@ LIBTKT_ASAN   := $(BUILD)/asan/lib/libtkt.a
 LIBTKT_TSAN   := $(BUILD)/tsan/lib/libtkt.a
 LIBAPI        := $(BUILD)/api/libapi.a
 LIBAPI_ASAN   := $(BUILD)/asan/api/libapi.a
+LIBTKT_FUZZ   := $(BUILD)/fuzz/lib/libtkt.a
+LIBAPI_FUZZ   := $(BUILD)/fuzz/api/libapi.a
 
 # Fragments append to these. UNIT_TESTS and ASAN_UNIT_TESTS are run by
 # tests/run_all.sh (every executable in $(BUILD)/tests/unit and
-# $(BUILD)/asan/tests/unit), BPF_TESTS likewise from $(BUILD)/tests/bpf.
+# $(BUILD)/asan/tests/unit), BPF_TESTS likewise from $(BUILD)/tests/bpf,
+# FUZZ_TARGETS (libFuzzer harnesses) from $(BUILD)/fuzz/bin.
 BINS            :=
 UNIT_TESTS      :=
 ASAN_UNIT_TESTS :=
 BPF_TESTS       :=
 KAFKA_TESTS     :=
+FUZZ_TARGETS    :=
 ALL_OBJS        :=
 
 .PHONY: all deps run test bench clean web web-test e2e build-all
 
 all: build-all web
 
-# Objects, in three flavours told apart by their folder under $(BUILD).
+# Objects, in four flavours told apart by their folder under $(BUILD).
 # A fragment gives its objects their library flags with a private
 # target-specific EXTRA_CFLAGS (private: a test binary's flags never leak
 # into the objects it links).
@@ -68,8 +78,12 @@ $(BUILD)/asan/obj/%.o: %.c | $(BPF_SKEL)
 $(BUILD)/tsan/obj/%.o: %.c | $(BPF_SKEL)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TSANFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/obj/%.o: %.c | $(BPF_SKEL)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
 
-# $(call objs,FLAVOUR,SOURCES): object paths; FLAVOUR is empty, asan/ or tsan/.
+# $(call objs,FLAVOUR,SOURCES): object paths; FLAVOUR is empty, asan/, tsan/
+# or fuzz/.
 objs = $(patsubst %.c,$(BUILD)/$(1)obj/%.o,$(2))
 
 # Links a test or tool: its .c sources and archives from the prerequisites,
@@ -93,8 +107,9 @@ include userspace/ticketd/ticketd.mk
 include userspace/paymentd/paymentd.mk
 include userspace/ticketctl/ticketctl.mk
 include bench/bench.mk
+include fuzz/fuzz.mk
 
-BINS += $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(BPF_TESTS) $(KAFKA_TESTS)
+BINS += $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(BPF_TESTS) $(KAFKA_TESTS) $(FUZZ_TARGETS)
 
 build-all: $(BINS)
 

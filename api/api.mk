@@ -1,6 +1,6 @@
 # api/api.mk: libapi.a, the HTTP/SSE layer over libmicrohttpd (server,
-# router, JSON errors, streamed and deferred answers, static files), plain
-# and ASan + UBSan; and its unit test.
+# router, JSON errors, streamed and deferred answers, static files), plain,
+# ASan + UBSan and libFuzzer's flavour (for fuzz/); and its unit test.
 
 API_SRCS := $(wildcard api/*.c)
 API_CFLAGS := $(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null)
@@ -9,12 +9,15 @@ API_LDLIBS := $(shell pkg-config --libs jansson libmicrohttpd 2>/dev/null) -lpth
 
 API_OBJS := $(call objs,,$(API_SRCS))
 API_OBJS_ASAN := $(call objs,asan/,$(API_SRCS))
-$(API_OBJS) $(API_OBJS_ASAN): private EXTRA_CFLAGS := $(API_CFLAGS)
-ALL_OBJS += $(API_OBJS) $(API_OBJS_ASAN)
+API_OBJS_FUZZ := $(call objs,fuzz/,$(API_SRCS))
+$(API_OBJS) $(API_OBJS_ASAN) $(API_OBJS_FUZZ): private EXTRA_CFLAGS := $(API_CFLAGS)
+ALL_OBJS += $(API_OBJS) $(API_OBJS_ASAN) $(API_OBJS_FUZZ)
 
 $(LIBAPI): $(API_OBJS)
 	$(archive)
 $(LIBAPI_ASAN): $(API_OBJS_ASAN)
+	$(archive)
+$(LIBAPI_FUZZ): $(API_OBJS_FUZZ)
 	$(archive)
 
 API_TEST := $(BUILD)/tests/unit/test_http_util

@@ -18,6 +18,7 @@
 #include "userspace/lib/traceparent.h"
 
 struct MHD_Connection;
+struct sockaddr;
 
 #define HTTP_MAX_PARAMS 4
 
@@ -61,6 +62,11 @@ struct http_resp {
 	size_t body_len;
 	const char *content_type;
 	const char *extra_header_name, *extra_header_value;
+	/* > 0: a Retry-After header of that many seconds. */
+	unsigned retry_after;
+	/* The web page or one of its files: the answer also carries the
+	 * Content-Security-Policy and Referrer-Policy headers. */
+	bool page;
 };
 
 typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
@@ -73,6 +79,9 @@ struct route {
 
 /* Header value or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
+
+/* The client's address (the TCP peer), or NULL if unknown. */
+const struct sockaddr *http_client_addr(const struct http_req *req);
 
 /* Sets a JSON body (consumes body). */
 void http_json(struct http_resp *resp, int status, json_t *body);
@@ -134,6 +143,13 @@ struct http_server_opts {
 	int port;
 	int threads;         /* epoll worker threads */
 	int max_connections; /* streams included */
+	/* Connections one client address may have open (0: no cap); more
+	 * are closed at once, before any byte is read. */
+	int max_connections_per_addr;
+	/* A connection must deliver a whole request (headers and body) within
+	 * this many ms of opening, or of its previous answer on a kept-alive
+	 * connection; otherwise it is shut down. 0: no deadline. */
+	int header_timeout_ms;
 	long max_body;       /* larger bodies: 413 PAYLOAD_TOO_LARGE */
 	void *app;           /* handed to every handler as req->app */
 	/* Called once per answered request on the worker thread, after the
@@ -152,5 +168,8 @@ int http_server_start(struct http_server **out,
 		      const struct route *routes, size_t n_routes, char *err,
 		      size_t errlen);
 void http_server_stop(struct http_server *srv);
+
+/* Connections shut down so far for missing the request deadline. */
+uint64_t http_server_deadline_closes(struct http_server *srv);
 
 #endif

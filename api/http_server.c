@@ -1,25 +1,49 @@
 /* libmicrohttpd glue: collects the body (bounded), gives every request a
- * trace id, dispatches through the route table, and records metrics and an
- * access log line when the response is done. */
+ * trace id, dispatches through the route table, records metrics and an
+ * access log line when the response is done, and enforces the request
+ * deadline (below, "Request deadline"). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "api/http.h"
 #include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
 
+/* One connection's place in the request-deadline queue (its socket
+ * context). */
+struct conn_watch {
+	struct conn_watch *prev, *next; /* srv->watch_head list, while armed */
+	uint64_t deadline_ns;           /* CLOCK_MONOTONIC */
+	int fd;
+	bool armed;
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_server_opts opts;
 	const struct route *routes;
 	size_t n_routes;
+
+	/* Request deadline: the connections still waiting for a whole
+	 * request, oldest deadline first (every arm appends now + the same
+	 * timeout, so appending keeps the order). */
+	uint64_t timeout_ns; /* 0: no deadline, no reaper */
+	pthread_mutex_t watch_lock; /* guards the list, every conn_watch, stop */
+	pthread_cond_t watch_cond;  /* the reaper waits on it (CLOCK_MONOTONIC) */
+	struct conn_watch *watch_head, *watch_tail;
+	bool reaper_stop;
+	pthread_t reaper;
+	bool reaper_on;
+	atomic_uint_least64_t reaped;
 };
 
 /* A suspended request waiting for http_deferred_finish. */
@@ -37,6 +61,7 @@ struct req_ctx {
 	char *body;
 	size_t body_len, body_cap;
 	int too_large;
+	bool request_in; /* the request deadline is disarmed */
 	int status;
 	const char *route; /* pattern, for metrics; static */
 	char method[8];
@@ -85,6 +110,175 @@ static struct MHD_Response *stream_response(struct http_resp *resp)
 	return r;
 }
 
+/* The web page's policy: its own scripts, styles and API only (the built
+ * page has no inline script or style; its icon is a data: URL), no
+ * plugins, no <base>, never framed. */
+#define PAGE_CSP                                                              \
+	"default-src 'self'; connect-src 'self'; img-src 'self' data:; "     \
+	"object-src 'none'; base-uri 'none'; form-action 'self'; "           \
+	"frame-ancestors 'none'"
+
+/* ---- Request deadline ----
+ *
+ * libmicrohttpd 0.9.75's MHD_OPTION_CONNECTION_TIMEOUT counts inactivity,
+ * so a client that trickles a byte now and then holds a connection for as
+ * long as it likes. Here each connection gets a deadline when it opens
+ * (MHD_OPTION_NOTIFY_CONNECTION, STARTED) and again after each answer on a
+ * kept-alive connection (on_completed); the access handler disarms it once
+ * the whole request (headers and body) is in. The reaper thread shuts down
+ * (shutdown(2), never close) the socket of every connection past its
+ * deadline; libmicrohttpd then sees the connection fail and closes it
+ * itself. Connections that got their request, including suspended SSE
+ * streams, are never touched.
+ *
+ * No fd-reuse race: the reaper calls shutdown only under watch_lock and
+ * only for an armed watch; notify_connection (CLOSED) takes watch_lock and
+ * disarms the watch before libmicrohttpd closes the socket. In 0.9.75
+ * MHD_cleanup_connections and the failure path of new_connection_process_
+ * both call notify_connection(CLOSED) before MHD_socket_close_chk_, and a
+ * connection that never got STARTED (new_connection_close_) never had a
+ * watch. So while a watch is armed its fd is still this connection's. */
+
+static void watch_unlink(struct http_server *srv, struct conn_watch *w)
+{
+	if (!w->armed)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		srv->watch_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		srv->watch_tail = w->prev;
+	w->prev = w->next = NULL;
+	w->armed = false;
+}
+
+/* (Re)starts w's deadline from now. */
+static void watch_arm(struct http_server *srv, struct conn_watch *w)
+{
+	bool was_empty;
+
+	pthread_mutex_lock(&srv->watch_lock);
+	watch_unlink(srv, w);
+	w->deadline_ns = tkt_mono_ns() + srv->timeout_ns;
+	was_empty = !srv->watch_head;
+	w->prev = srv->watch_tail;
+	if (srv->watch_tail)
+		srv->watch_tail->next = w;
+	else
+		srv->watch_head = w;
+	srv->watch_tail = w;
+	w->armed = true;
+	if (was_empty) /* the reaper may be sleeping with no deadline */
+		pthread_cond_signal(&srv->watch_cond);
+	pthread_mutex_unlock(&srv->watch_lock);
+}
+
+static void watch_disarm(struct http_server *srv, struct conn_watch *w)
+{
+	pthread_mutex_lock(&srv->watch_lock);
+	watch_unlink(srv, w);
+	pthread_mutex_unlock(&srv->watch_lock);
+}
+
+static struct conn_watch *watch_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct conn_watch *w = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		w = calloc(1, sizeof(*w));
+		if (!w) /* no deadline for this one; the idle timeout remains */
+			return;
+		w->fd = http_conn_fd(conn);
+		*socket_context = w;
+		if (w->fd >= 0)
+			watch_arm(srv, w);
+		return;
+	}
+	if (!w)
+		return;
+	watch_disarm(srv, w); /* before libmicrohttpd closes the socket */
+	free(w);
+	*socket_context = NULL;
+}
+
+static void *reaper_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	pthread_mutex_lock(&srv->watch_lock);
+	while (!srv->reaper_stop) {
+		uint64_t now = tkt_mono_ns(), wake;
+		struct timespec ts;
+
+		while (srv->watch_head && srv->watch_head->deadline_ns <= now) {
+			struct conn_watch *w = srv->watch_head;
+
+			watch_unlink(srv, w);
+			shutdown(w->fd, SHUT_RDWR);
+			atomic_fetch_add(&srv->reaped, 1);
+		}
+		wake = srv->watch_head ? srv->watch_head->deadline_ns
+				       : now + srv->timeout_ns;
+		ts.tv_sec = (time_t)(wake / 1000000000u);
+		ts.tv_nsec = (long)(wake % 1000000000u);
+		pthread_cond_timedwait(&srv->watch_cond, &srv->watch_lock, &ts);
+	}
+	pthread_mutex_unlock(&srv->watch_lock);
+	return NULL;
+}
+
+static int reaper_start(struct http_server *srv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_mutex_init(&srv->watch_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->watch_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (!srv->timeout_ns)
+		return 0;
+	rc = pthread_create(&srv->reaper, NULL, reaper_main, srv);
+	if (rc)
+		return -rc;
+	srv->reaper_on = true;
+	return 0;
+}
+
+static void reaper_stop(struct http_server *srv)
+{
+	if (srv->reaper_on) {
+		pthread_mutex_lock(&srv->watch_lock);
+		srv->reaper_stop = true;
+		pthread_cond_signal(&srv->watch_cond);
+		pthread_mutex_unlock(&srv->watch_lock);
+		pthread_join(srv->reaper, NULL);
+		srv->reaper_on = false;
+	}
+	pthread_cond_destroy(&srv->watch_cond);
+	pthread_mutex_destroy(&srv->watch_lock);
+}
+
+uint64_t http_server_deadline_closes(struct http_server *srv)
+{
+	return srv ? atomic_load(&srv->reaped) : 0;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn,
 				 struct req_ctx *ctx, struct http_resp *resp)
 {
@@ -109,6 +303,17 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn,
 						   : "application/json");
 	MHD_add_response_header(r, "Trace-Id", ctx->trace_id);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (resp->page) {
+		MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP);
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	}
+	if (resp->retry_after) {
+		char secs[16];
+
+		snprintf(secs, sizeof(secs), "%u", resp->retry_after);
+		MHD_add_response_header(r, "Retry-After", secs);
+	}
 	if (resp->extra_header_name)
 		MHD_add_response_header(r, resp->extra_header_name,
 					resp->extra_header_value);
@@ -211,6 +416,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_size = 0; /* chunked upload past the limit: discard */
 		return MHD_YES;
 	}
+	if (srv->timeout_ns && !ctx->request_in) {
+		struct conn_watch *w = watch_of(conn);
+
+		ctx->request_in = true; /* the whole request is here */
+		if (w)
+			watch_disarm(srv, w);
+	}
 	if (ctx->deferred.conn) {
 		/* Resumed by http_deferred_finish: the answer is ready. */
 		if (!atomic_load(&ctx->deferred_done))
@@ -251,7 +463,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	struct req_ctx *ctx = *con_cls;
 	double secs;
 
-	(void)conn;
+	if (srv->timeout_ns && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		/* A kept-alive connection: the next request has a deadline too. */
+		struct conn_watch *w = watch_of(conn);
+
+		if (w && w->fd >= 0)
+			watch_arm(srv, w);
+	}
 	if (!ctx)
 		return;
 	secs = tkt_mono_seconds() - ctx->start;
@@ -325,12 +543,21 @@ int http_server_start(struct http_server **out,
 	srv->opts = *opts;
 	srv->routes = routes;
 	srv->n_routes = n_routes;
+	srv->timeout_ns = opts->header_timeout_ms > 0
+				  ? (uint64_t)opts->header_timeout_ms * 1000000u
+				  : 0;
 	addr.sin_port = htons((uint16_t)opts->port);
 	if (inet_pton(AF_INET, opts->addr, &addr.sin_addr) != 1) {
 		snprintf(err, errlen, "http_addr '%s' is not an IPv4 address",
 			 opts->addr);
 		free(srv);
 		return -EINVAL;
+	}
+	if (reaper_start(srv)) {
+		snprintf(err, errlen, "cannot start the request deadline thread");
+		reaper_stop(srv);
+		free(srv);
+		return -EAGAIN;
 	}
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -339,12 +566,18 @@ int http_server_start(struct http_server **out,
 		NULL, MHD_OPTION_SOCK_ADDR, &addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)opts->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)(opts->max_connections_per_addr > 0
+				   ? opts->max_connections_per_addr
+				   : 0),
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 		4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, errlen, "cannot listen on %s:%d (port in use?)",
 			 opts->addr, opts->port);
+		reaper_stop(srv);
 		free(srv);
 		return -EADDRINUSE;
 	}
@@ -358,7 +591,8 @@ void http_server_stop(struct http_server *srv)
 		return;
 	if (srv->opts.before_stop)
 		srv->opts.before_stop(srv->opts.app);
-	MHD_stop_daemon(srv->daemon);
+	MHD_stop_daemon(srv->daemon); /* closes every connection: no watch left */
+	reaper_stop(srv);
 	free(srv);
 }
 

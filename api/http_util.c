@@ -15,6 +15,16 @@ const char *http_header(const struct http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const struct sockaddr *http_client_addr(const struct http_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		req->conn ? MHD_get_connection_info(req->conn,
+						    MHD_CONNECTION_INFO_CLIENT_ADDRESS)
+			  : NULL;
+
+	return ci ? ci->client_addr : NULL;
+}
+
 void http_json(struct http_resp *resp, int status, json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)
@@ -76,6 +86,12 @@ json_t *http_body_object(const struct http_req *req, struct http_resp *resp,
 	if (!obj) {
 		char msg[256];
 
+		/* jansson quotes the input where it stopped, and may cut a
+		 * UTF-8 sequence there: keep printable ASCII only, or the
+		 * error body could not be built (a 500 instead of this 400). */
+		for (char *p = jerr.text; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+				*p = '?';
 		snprintf(msg, sizeof(msg), "request body is not valid JSON: %s (at %d:%d)",
 			 jerr.text, jerr.line, jerr.column);
 		http_error(resp, req, 400, "MALFORMED_JSON", msg, NULL);

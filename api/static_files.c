@@ -46,6 +46,7 @@ void http_send_file(struct http_req *req, struct http_resp *resp,
 	ssize_t n;
 	int fd;
 
+	resp->page = true; /* its security headers, on a 404 too */
 	if (!name[0] || name[0] == '.' || strchr(name, '/')) {
 		http_error(resp, req, 404, "NOT_FOUND", "no such file", NULL);
 		return;

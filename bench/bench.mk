@@ -18,7 +18,14 @@
 #                                     session maker
 #   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
 #   $(BUILD)/sse_bench                seat-stream fan-out client
+#   $(BUILD)/flood_load               hostile clients (session flood, slow
+#                                     headers, UDP garbage, one-address hold
+#                                     probe) and the bystander that measures
+#                                     them (bench/hostile_bench.sh)
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
+#   make bench-hostile                runs bench/hostile_bench.sh alone (about
+#                                     3 minutes); `make bench SUITES=hostile`
+#                                     runs it inside make bench
 
 # ---- bench/lib: libbench.a, plain and ASan + UBSan (for its unit test) ----
 
@@ -57,6 +64,7 @@ XDP_CALIB := $(BUILD)/xdp_calib
 ORDERS_LOAD := $(BUILD)/orders_load
 REST_LOAD := $(BUILD)/rest_load
 SSE_BENCH := $(BUILD)/sse_bench
+FLOOD_LOAD := $(BUILD)/flood_load
 
 # Each tool links libbench.a before libtkt.a (bench/lib uses the wire codec).
 $(UDP_LOAD): bench/udp_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
@@ -78,18 +86,32 @@ $(SSE_BENCH): bench/sse_bench.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
 $(SSE_BENCH): private EXTRA_LDLIBS := -lpthread
 
+$(FLOOD_LOAD): bench/flood_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
+	$(link_c)
+$(FLOOD_LOAD): private EXTRA_LDLIBS := -lpthread
+
 $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH)
+BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH) \
+	$(FLOOD_LOAD)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders
+.PHONY: bench-tools bench-orders bench-hostile
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/orders_bench.sh
+
+bench-hostile: $(FLOOD_LOAD) $(TICKETD)
+	BUILD=$(BUILD) bash bench/hostile_bench.sh
+
+# `make bench SUITES="hostile rest"`: the parts of make bench to run
+# (bench/run_bench.sh's BENCH_SUITES).
+ifdef SUITES
+bench: export BENCH_SUITES := $(SUITES)
+endif
 
 # bench/run_bench.sh reads BUILD from the environment: `make bench BUILD=x`
 # must measure the binaries of x.

@@ -10,11 +10,14 @@
 #           rendered to bench/results/rest_hold.md (bench/rest_render.sh)
 #   orders  bash bench/orders_bench.sh -> bench/results/orders.md (when the
 #           script exists)
+#   hostile bash bench/hostile_bench.sh -> bench/results/hostile.json,
+#           rendered to bench/results/hostile.md (bench/hostile_render.sh):
+#           a bystander's REST and UDP latency beside one address's floods
 #
 # in that order: sse runs against the back ends the UDP daemon paths use
 # (bench/hooks/ticketd_common.sh: Redis, MariaDB and Kafka of
 # infra/services.sh under /tmp/tkbench-svc on private ports), which are
-# stopped after it; rest and orders start their own. A suite whose script
+# stopped after it; rest, orders and hostile start their own. A suite whose script
 # writes no bench/results/<name>.md gets one made from what it printed on
 # stdout. A suite that fails or runs out of time keeps the section of its
 # last good run, marked as such in BENCHMARKS.md.
@@ -39,10 +42,11 @@
 # against Redis + Lua of the same round. Everything it starts it stops
 # (trap); every loop is bounded.
 #
-# Settings (environment): BENCH_SUITES ("udp rest sse orders": which parts
-# run), BENCH_BUDGET (1500 s: the whole run; a suite gets at most what is
-# left of it), BENCH_REST_TIMEOUT (840 s), BENCH_SSE_TIMEOUT (300 s),
-# BENCH_ORDERS_TIMEOUT (420 s), BENCH_REPS (5, 1..20), BENCH_SECS (3,
+# Settings (environment): BENCH_SUITES ("udp rest sse orders hostile":
+# which parts run; `make bench SUITES=hostile` sets it), BENCH_BUDGET
+# (1740 s: the whole run; a suite gets at most what is left of it),
+# BENCH_REST_TIMEOUT (840 s), BENCH_SSE_TIMEOUT (300 s),
+# BENCH_ORDERS_TIMEOUT (420 s), BENCH_HOSTILE_TIMEOUT (300 s), BENCH_REPS (5, 1..20), BENCH_SECS (3,
 # 1..30), BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32),
 # BENCH_THREADS ("1 2"), BENCH_RTT (1: also the one-request-in-flight
 # shape), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
@@ -88,11 +92,12 @@ TEST_RUNS=${BENCH_TEST_RUNS:-200000}
 NAME=${BENCH_NAME:-$(date -u +%Y%m%dT%H%M%SZ)}
 MARKDOWN=${BENCH_MARKDOWN:-BENCHMARKS.md}
 LOCK_WAIT=${BENCH_LOCK_WAIT:-900}
-SUITES=${BENCH_SUITES:-udp rest sse orders}
-BUDGET=${BENCH_BUDGET:-1500}
+SUITES=${BENCH_SUITES:-udp rest sse orders hostile}
+BUDGET=${BENCH_BUDGET:-1740}
 REST_TIMEOUT=${BENCH_REST_TIMEOUT:-840}
 SSE_TIMEOUT=${BENCH_SSE_TIMEOUT:-300}
 ORDERS_TIMEOUT=${BENCH_ORDERS_TIMEOUT:-420}
+HOSTILE_TIMEOUT=${BENCH_HOSTILE_TIMEOUT:-300}
 RESULTS_DIR=bench/results
 OUT=$RESULTS_DIR/$NAME.json
 
@@ -106,11 +111,11 @@ int_in "$TEST_RUNS" 1000 10000000 || die "BENCH_TEST_RUNS must be 1000..10000000
 int_in "$EVENT" 0 4294967295 || die "BENCH_EVENT must be a number"
 int_in "$LOCK_WAIT" 0 3600 || die "BENCH_LOCK_WAIT must be 0..3600"
 int_in "$BUDGET" 60 7200 || die "BENCH_BUDGET must be 60..7200"
-for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT"; do
+for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT" "$HOSTILE_TIMEOUT"; do
 	int_in "$v" 30 3600 || die "BENCH_*_TIMEOUT must be 30..3600"
 done
 for s in $SUITES; do
-	case "$s" in udp | rest | sse | orders) ;; *) die "BENCH_SUITES: unknown '$s' (udp rest sse orders)" ;; esac
+	case "$s" in udp | rest | sse | orders | hostile) ;; *) die "BENCH_SUITES: unknown '$s' (udp rest sse orders hostile)" ;; esac
 done
 suite_on() { [[ " $SUITES " == *" $1 "* ]]; }
 [[ $SEATS =~ ^[0-9]+-[0-9]+$ ]] || die "BENCH_SEATS must be A-B"
@@ -569,6 +574,11 @@ bench_prog_test_run() {
 	# shellcheck disable=SC2046,SC2086
 	prog_test_run prog_test_run_full "$FULL_OBJ" "$FULL_PROG" \
 		${TKB_TESTRUN_ARGS:-$(edge_args 1024)}
+	# the same with protocol v2 requests: the cost of the per-request MAC
+	# and the replay window (docs/protocol.md, "Version 2")
+	# shellcheck disable=SC2046,SC2086
+	prog_test_run prog_test_run_full_v2 "$FULL_OBJ" "$FULL_PROG" \
+		${TKB_TESTRUN_ARGS:-$(edge_args 1024)} --v2
 }
 
 # ---- report ---------------------------------------------------------------------------
@@ -714,7 +724,7 @@ with_services() {
 svc_env() {
 	echo "RUN_DIR=$TKD_RUN_DIR REDIS_PORT=$TKD_REDIS_PORT MARIADB_PORT=$TKD_MARIADB_PORT KAFKA_PORT=$TKD_KAFKA_PORT KAFKA_CONTROLLER_PORT=$TKD_KAFKA_CONTROLLER_PORT"
 }
-# rest and orders start back ends of their own from their defaults: none
+# rest, orders and hostile start back ends of their own from their defaults: none
 # of ours (or a caller's) may leak into them.
 OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT)
 
@@ -759,6 +769,10 @@ other_suites() {
 			suite_record orders "Orders" "bash bench/orders_bench.sh" skipped "bench/orders_bench.sh does not exist yet" "$SUITES_STARTED" 0 "$RESULTS_DIR/orders.md"
 		fi
 	fi
+	if suite_on hostile; then
+		run_suite hostile "Hostile clients" "$HOSTILE_TIMEOUT" "$RESULTS_DIR/hostile.md" \
+			-- "${OWN_SVC[@]}" bash bench/hostile_bench.sh
+	fi
 }
 
 udp_suite() {
@@ -790,7 +804,7 @@ main() {
 	: >"$WORK/suites.jsonl"
 	if suite_on udp; then udp_suite; fi
 	other_suites
-	for s in udp rest sse orders; do
+	for s in udp rest sse orders hostile; do
 		suite_on "$s" || suite_record "$s" "$s" "" "not run" "not in BENCH_SUITES of this make bench" "$SUITES_STARTED" 0 ""
 	done
 	jq -s --arg started "$SUITES_STARTED" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \

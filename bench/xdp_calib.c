@@ -61,13 +61,14 @@ enum xdp_mode { XDP_MODE_NATIVE, XDP_MODE_SKB };
 struct frame {
 	uint16_t len;
 	uint8_t bytes[MAX_FRAME];
+	uint8_t token[TKT_TOKEN_LEN]; /* --v2: the MAC key */
 };
 
 struct calib_opts {
 	enum calib_cmd cmd;
 	const char *iface, *netns, *obj, *prog, *pin_root;
 	int mode; /* enum xdp_mode */
-	bool force, bpf_stats;
+	bool force, bpf_stats, v2;
 	long runs;
 	/* packet sources: raw frames, or the built-in protocol builder */
 	const char *packet_hex[MAX_SETS];
@@ -199,6 +200,9 @@ static const struct bench_opt options[] = {
 	BOPT_SEATS(seat_lo, seat_hi, "0-1023", "seats"),
 	BOPT(STR, "mix", mix, .arg = "OP[,OP...]", .def = "hold,release",
 	     .help = "op cycle per seat"),
+	BOPT(FLAG, "v2", v2,
+	     .help = "protocol v2 requests (MAC); each run gets a\n"
+		     "fresh request id and MAC, outside the timing"),
 	BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = UINT16_MAX, .arg = "S",
 	     .help = "hold seconds (default 0)"),
 	BOPT(U16, "dport", dport, .lo = 1, .hi = UINT16_MAX, .arg = "P",
@@ -523,7 +527,11 @@ static void build_frame(struct frame *f, const struct calib_opts *o,
 	udp[2] = (uint8_t)(o->dport >> 8);
 	udp[3] = (uint8_t)o->dport;
 	udp[5] = UDP_LEN + TKT_REQ_LEN;
-	tkt_build_request(udp + UDP_LEN, TKT_REQ_LEN, q);
+	if (o->v2)
+		tkt_build_request_v2(udp + UDP_LEN, TKT_REQ_LEN, q);
+	else
+		tkt_build_request(udp + UDP_LEN, TKT_REQ_LEN, q);
+	memcpy(f->token, q->token, TKT_TOKEN_LEN);
 	f->len = L4_PAYLOAD_OFF + TKT_REQ_LEN;
 }
 
@@ -900,6 +908,22 @@ static const char *action_name(uint32_t a)
 	return a < 5 ? names[a] : "OTHER";
 }
 
+/* Gives a built v2 request a new request id and the MAC that goes
+ * with it. */
+static void v2_renumber(struct frame *f, uint32_t id)
+{
+	uint8_t *req = f->bytes + L4_PAYLOAD_OFF;
+	uint64_t mac;
+
+	req[4] = (uint8_t)(id >> 24);
+	req[5] = (uint8_t)(id >> 16);
+	req[6] = (uint8_t)(id >> 8);
+	req[7] = (uint8_t)id;
+	mac = tkt_v2_mac(f->token, req);
+	for (int b = 0; b < 8; b++)
+		req[TKT_V2_MAC_OFF + b] = (uint8_t)(mac >> (8 * b));
+}
+
 static int cmd_test_run(const struct calib_opts *o)
 {
 	struct ring_buffer *rb = NULL;
@@ -952,7 +976,7 @@ static int cmd_test_run(const struct calib_opts *o)
 
 	t0 = now_ns();
 	for (long i = 0; i < o->runs; i++) {
-		const struct frame *f = &frames[i % nframes];
+		struct frame *f = &frames[i % nframes];
 		uint8_t out[MAX_FRAME + 256];
 		struct tkt_reply_fields r;
 		/* repeat stays 1: XDP test runs keep the rewritten packet
@@ -964,6 +988,10 @@ static int cmd_test_run(const struct calib_opts *o)
 			    .data_size_in = f->len, .data_out = out,
 			    .data_size_out = sizeof(out), .repeat = 1);
 
+		/* v2: a replayed id would be dropped early, so every run
+		 * gets the next id and its MAC (untimed, in userspace) */
+		if (o->v2 && !o->n_packet_hex)
+			v2_renumber(f, (uint32_t)i + 1);
 		/* interleaved, so drift hits both the same way */
 		if (bpf_prog_test_run_opts(empty_fd, &e) < 0 ||
 		    bpf_prog_test_run_opts(prog_fd, &t) < 0) {

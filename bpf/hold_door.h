@@ -17,12 +17,21 @@
  *                               __u32 limit);   TKT_OK / TKT_LIMIT_EXCEEDED
  *                                               / TKT_RATE_LIMITED (no room)
  *   void tkt_door_count_release(struct tkt_door *, __u32 slot, __u32 event);
+ *                                  (slot may carry TKT_COUNT_ORIGIN_BIT: the
+ *                                  origin's count, same rules)
+ *   __u32 tkt_door_origin(struct tkt_door *, __u32 slot);  slot_origin, 0 =
+ *                                               unknown (not counted)
+ *   void tkt_door_since_set(struct tkt_door *, __u32 index, __u32 ms);
+ *   int  tkt_door_since_get(struct tkt_door *, __u32 index, __u32 *ms);
+ *                                               seat_since; <0 if none
  *   struct tkt_change *tkt_door_change_reserve(struct tkt_door *);  NULL=full
  *   void tkt_door_change_submit(struct tkt_door *, struct tkt_change *);
  *   void tkt_door_change_discard(struct tkt_door *, struct tkt_change *);
  *   int  tkt_door_rate_ok(struct tkt_door *, const struct tkt_peer *,
  *                         __u64 now_ns);
  *   void tkt_door_stat(struct tkt_door *, __u32 index);
+ *   __u64 *tkt_door_replay(struct tkt_door *, __u32 slot);  v2 window word,
+ *                                            NULL if none (then v2 drops)
  *   __u64 tkt_door_now_ns(struct tkt_door *);       CLOCK_MONOTONIC
  *
  * The BPF object defines them over its maps (bpf/seat_hold.bpf.c); in
@@ -65,6 +74,9 @@ struct tkt_door_ops {
  * batches). */
 struct tkt_door {
 	__u64 *seats; /* TKT_MAX_SEATS words, mmapped */
+	__u64 *replay; /* TKT_REPLAY_ENTRIES words (v2), or NULL */
+	__u32 *origins; /* TKT_SLOT_MAX + 1 origin hashes, or NULL (none) */
+	__u32 *since;   /* TKT_MAX_SEATS hold start times, or NULL (no cap) */
 	const struct tkt_config *cfg;
 	const struct tkt_door_ops *ops;
 	void *impl;
@@ -97,6 +109,27 @@ TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
 				       __u32 event_id)
 {
 	d->ops->count_release(d->impl, slot, event_id);
+}
+
+TKT_INLINE __u32 tkt_door_origin(struct tkt_door *d, __u32 slot)
+{
+	if (!d->origins || slot > TKT_SLOT_MAX)
+		return 0;
+	return __atomic_load_n(&d->origins[slot], __ATOMIC_RELAXED);
+}
+
+TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms)
+{
+	if (d->since && index < TKT_MAX_SEATS)
+		__atomic_store_n(&d->since[index], ms, __ATOMIC_RELEASE);
+}
+
+TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms)
+{
+	if (!d->since || index >= TKT_MAX_SEATS)
+		return -1;
+	*ms = __atomic_load_n(&d->since[index], __ATOMIC_ACQUIRE);
+	return 0;
 }
 
 TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
@@ -133,6 +166,12 @@ TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d)
 	return d->ops->now_ns(d->impl);
 }
 
+TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot)
+{
+	return d->replay && slot < TKT_REPLAY_ENTRIES ? &d->replay[slot]
+						      : (__u64 *)0;
+}
+
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 {
 	return d->source;
@@ -147,6 +186,9 @@ TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
 				      __u32 event_id, __u32 limit);
 TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
 				       __u32 event_id);
+TKT_INLINE __u32 tkt_door_origin(struct tkt_door *d, __u32 slot);
+TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms);
+TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms);
 TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d);
 TKT_INLINE void tkt_door_change_submit(struct tkt_door *d,
 				       struct tkt_change *rec);
@@ -157,6 +199,7 @@ TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index);
 TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d);
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d);
+TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot);
 #endif
 
 /* ---- byte order (wire is big-endian; both targets are little-endian) ---- */
@@ -173,9 +216,30 @@ TKT_INLINE __u8 tkt_door_source(struct tkt_door *d);
 
 /* ---- counters shared by both doors: plain words, CAS only ---- */
 
-/* Takes one unit of a hold count unless it is at limit. The count is a
- * plain word in a map value or in ticketd's table; a bounded CAS loop keeps
- * it exact under concurrency without locks. */
+/* Count entries shrink. A count word lives in a map entry (BPF hash) or in
+ * ticketd's table; the entry of a key whose count is 0 is deleted, so the
+ * map holds only live counts plus whatever reached 0 since the last
+ * collection. Deleting a hash entry while another CPU may be about to
+ * increment it would lose that increment, so an entry is first retired
+ * with a CAS to TKT_COUNT_DEAD, then deleted:
+ *   - the one who wins the CAS to DEAD (a give taking the last unit, 1 ->
+ *     DEAD, or the collector, 0 -> DEAD) is the only one to delete it;
+ *   - a take that reads DEAD answers TKT_COUNT_GONE and its caller looks
+ *     the key up again (a fresh entry at 0 is created once the dead one is
+ *     gone; until then the NOEXIST insert fails and the lookup finds the
+ *     dead one again: bounded retries, then RATE_LIMITED);
+ *   - a give that reads DEAD does nothing (it cannot happen for a count
+ *     somebody holds: a held unit keeps the word >= 1).
+ * No increment is lost: a word is DEAD only when it was 0 (or 1 given
+ * back), and no CAS from DEAD succeeds. BPF frees a deleted hash element
+ * only after an RCU grace period, so a door that still has a pointer reads
+ * DEAD, never freed memory, and cannot resurrect it. While the dead entry
+ * exists no second entry with its key can be inserted (NOEXIST), so the
+ * delete that follows removes exactly the retired entry. */
+
+/* Takes one unit of a count unless it is at limit (limit < TKT_COUNT_DEAD).
+ * A bounded CAS loop keeps it exact under concurrency without locks.
+ * TKT_COUNT_GONE: the word was retired, look the key up again. */
 TKT_INLINE int tkt_count_take(__u32 *cnt, __u32 limit)
 {
 	int i;
@@ -183,6 +247,8 @@ TKT_INLINE int tkt_count_take(__u32 *cnt, __u32 limit)
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
 		__u32 c = tkt_load32(cnt);
 
+		if (c == TKT_COUNT_DEAD)
+			return TKT_COUNT_GONE;
 		if (c >= limit)
 			return TKT_LIMIT_EXCEEDED;
 		if (tkt_cas32(cnt, c, c + 1))
@@ -193,17 +259,33 @@ TKT_INLINE int tkt_count_take(__u32 *cnt, __u32 limit)
 
 /* Gives one unit back; never below zero (a count of 0 means the books were
  * rebuilt after this hold was made, and underflow would lock the session out
- * for good). */
-TKT_INLINE void tkt_count_give(__u32 *cnt)
+ * for good). Returns 1 when it gave the last unit: the word is now DEAD and
+ * the caller must delete its entry (or, for a word that is no map entry,
+ * store 0). */
+TKT_INLINE int tkt_count_give(__u32 *cnt)
 {
 	int i;
 
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
 		__u32 c = tkt_load32(cnt);
 
-		if (c == 0 || tkt_cas32(cnt, c, c - 1))
-			return;
+		if (c == 0 || c == TKT_COUNT_DEAD)
+			return 0;
+		if (c == 1) {
+			if (tkt_cas32(cnt, 1, TKT_COUNT_DEAD))
+				return 1;
+		} else if (tkt_cas32(cnt, c, c - 1)) {
+			return 0;
+		}
 	}
+	return 0;
+}
+
+/* The collector's half: retires a word at 0. Returns 1 when it did; the
+ * caller must then delete the entry. */
+TKT_INLINE int tkt_count_retire(__u32 *cnt)
+{
+	return tkt_cas32(cnt, 0, TKT_COUNT_DEAD);
 }
 
 /* Generic cell rate algorithm: *tat is the theoretical arrival time of the
@@ -231,6 +313,50 @@ TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
 	return 0;
 }
 
+/* Replay window of v2 request ids, one word per session slot: highest id
+ * accepted (high 32 bits) and a bitmap of the TKT_REPLAY_WINDOW ids below
+ * it (bit k: id hi - 1 - k seen). Takes id, or refuses it: already seen,
+ * older than the window, or the CAS kept losing (a refusal is safe: the
+ * client asks again with a new id). Id 0 is never accepted (a zeroed word
+ * reads as "0 seen"): ids start at 1. */
+#define TKT_REPLAY_OK 0
+#define TKT_REPLAY_SEEN (-1) /* this id was accepted before */
+#define TKT_REPLAY_OLD (-2)  /* more than 32 below the highest */
+#define TKT_REPLAY_BUSY (-3) /* every CAS attempt lost */
+
+TKT_INLINE int tkt_replay_take(__u64 *w, __u32 id)
+{
+	int i;
+
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u64 old = tkt_load64(w), nw;
+		__u32 hi = (__u32)(old >> 32), bits = (__u32)old;
+
+		if (id > hi) {
+			/* slide: bit 0 of (bits << 1 | 1) is hi itself */
+			__u32 d = id - hi;
+			__u64 b = ((__u64)bits << 1) | 1;
+
+			nw = (__u64)id << 32 |
+			     (d - 1 > TKT_REPLAY_WINDOW ? 0
+							: (__u32)(b << (d - 1)));
+		} else {
+			__u32 k = hi - id; /* 1..: bit k - 1 */
+
+			if (k == 0)
+				return TKT_REPLAY_SEEN;
+			if (k > TKT_REPLAY_WINDOW)
+				return TKT_REPLAY_OLD;
+			if (bits & (1u << (k - 1)))
+				return TKT_REPLAY_SEEN;
+			nw = old | (1u << (k - 1));
+		}
+		if (tkt_cas64(w, old, nw))
+			return TKT_REPLAY_OK;
+	}
+	return TKT_REPLAY_BUSY;
+}
+
 /* ---- one operation on one seat ---- */
 
 struct tkt_seat_req {
@@ -248,16 +374,93 @@ struct tkt_seat_res {
 	__u8 status; /* enum tkt_status */
 	__u8 changed;
 	__u8 seen_state; /* effective state before the op */
-	__u8 pad;
+	/* With status LIMIT_EXCEEDED: 1 when the origin's limit refused
+	 * (origin_hold_limit), 0 when the session's own (hold_limit). */
+	__u8 origin_limited;
 };
+
+/* The count key of slot's origin, 0 when its origin is unknown. */
+TKT_INLINE __u32 tkt_door_origin_key(struct tkt_door *d, __u32 slot)
+{
+	__u32 o = tkt_door_origin(d, slot) & TKT_ORIGIN_HASH_MASK;
+
+	return o ? TKT_COUNT_ORIGIN_BIT | o : 0;
+}
+
+/* The counts a gain for slot reserves: slot's own and, when slot's origin
+ * is known, its origin's (olimit 0 = counted, never refused). *okey gets
+ * the origin key reserved, 0 if none; *by_origin is set when the origin's
+ * limit refused. On refusal nothing stays reserved. */
+TKT_INLINE int tkt_door_gain_reserve(struct tkt_door *d, __u32 slot,
+				     __u32 event_id, __u32 limit,
+				     __u32 olimit, __u32 *okey,
+				     __u8 *by_origin)
+{
+	__u32 k = tkt_door_origin_key(d, slot);
+	int rc = tkt_door_count_reserve(d, slot, event_id, limit);
+
+	*okey = 0;
+	if (rc != TKT_OK || !k)
+		return rc;
+	rc = tkt_door_count_reserve(d, k, event_id,
+				    olimit ? olimit : TKT_COUNT_MAX);
+	if (rc != TKT_OK) {
+		tkt_door_count_release(d, slot, event_id);
+		*by_origin = rc == TKT_LIMIT_EXCEEDED;
+		return rc;
+	}
+	*okey = k;
+	return TKT_OK;
+}
+
+/* Gives back what a gain reserved, or what a claim of slot counted. */
+TKT_INLINE void tkt_door_gain_release(struct tkt_door *d, __u32 slot,
+				      __u32 event_id, __u32 okey)
+{
+	tkt_door_count_release(d, slot, event_id);
+	if (okey)
+		tkt_door_count_release(d, okey, event_id);
+}
+
+/* The hold lifetime cap (hold_lifetime_max_secs) on a refresh: an EXTEND,
+ * or a HOLD of the caller's own live hold, may not push the expiry past
+ * the hold's start (seat_since) + cap. Returns the ttl to use, or 0 when
+ * the cap is already reached: the refresh then changes nothing and
+ * answers OK with the hold's current expiry (the hold runs out then; a
+ * client sees expiresAt not move). A new hold's ttl is cut to the cap
+ * before the transition, so since + cap >= expiry holds from the start.
+ *
+ * seat_since is written right after the CAS that starts a hold, so a
+ * refresh racing that hold's own since write (same session, same seat,
+ * within nanoseconds) reads the previous hold's start. That is harmless:
+ * it either finds the cap reached and grants nothing (the new hold keeps
+ * the expiry it was just given), or it is not clamped and grants at most
+ * now + ttl <= now + cap, i.e. the cap counted from an instant a few
+ * nanoseconds after the true start. The next refresh reads the new since. */
+TKT_INLINE __u32 tkt_door_cap_ttl(struct tkt_door *d, __u32 index,
+				  __u32 now_ms, __u32 ttl_ms, __u32 cap_ms)
+{
+	__u32 since, end;
+
+	if (tkt_door_since_get(d, index, &since) < 0)
+		return ttl_ms;
+	end = since + cap_ms;
+	if (tkt_ms_reached(now_ms, end))
+		return 0;
+	if ((__s32)(end - (now_ms + ttl_ms)) < 0)
+		return end - now_ms;
+	return ttl_ms;
+}
 
 /* Applies one op to one seat with every rule of the seat table: event
  * lookup (absent -> NO_SUCH_SEAT, not owned -> WRONG_NODE), the transition,
- * the hold limit (a count is reserved before the CAS and given back if the
- * CAS loses), one change record reserved before the CAS (no room ->
- * RATE_LIMITED, seat untouched) and submitted only if the CAS wins, and the
- * previous holder's count taken after a won CAS. This is the only code that
- * writes seat words. */
+ * the hold limits (the session's and its origin's counts are reserved
+ * before the CAS and given back if the CAS loses), the hold lifetime cap
+ * (tkt_door_cap_ttl), one change record reserved before the CAS (no room ->
+ * RATE_LIMITED, seat untouched) and submitted only if the CAS wins, the
+ * previous holder's counts given back after a won CAS, and the start time
+ * of a hold it starts (seat_since). This is the only code that writes seat
+ * words. */
 TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq,
 			       __u64 now_ns, struct tkt_seat_res *res)
 {
@@ -267,7 +470,12 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	struct tkt_event ev = {};
 	__u32 now_ms = tkt_ms32(now_ns);
 	__u32 limit = cfg->hold_limit ? cfg->hold_limit : TKT_HOLD_LIMIT_DEFAULT;
+	__u32 olimit = cfg->origin_hold_limit;
+	__u32 cap_ms = cfg->hold_lifetime_max_secs * 1000u;
 	__u32 counted = 0; /* slot we hold a reserved count for */
+	__u32 okey = 0;    /* and the origin key reserved with it */
+	__u32 ttl = rq->ttl_ms;
+	int refresh = rq->op == TKT_SEAT_HOLD || rq->op == TKT_SEAT_EXTEND;
 	__u64 *w;
 	int won = 0, i;
 
@@ -276,7 +484,7 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	res->index = 0;
 	res->changed = 0;
 	res->seen_state = 0;
-	res->pad = 0;
+	res->origin_limited = 0;
 
 	if (tkt_door_event(d, rq->event_id, &ev) < 0) {
 		res->status = TKT_NO_SUCH_SEAT;
@@ -297,11 +505,26 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 		res->status = TKT_NO_SUCH_SEAT;
 		return;
 	}
+	if (refresh && cap_ms && ttl > cap_ms)
+		ttl = cap_ms;
 
 	res->status = TKT_RATE_LIMITED; /* if every CAS attempt loses */
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
-		tkt_seat_transition(tkt_load64(w), rq->op, rq->slot, now_ms,
-				    rq->ttl_ms, &c);
+		__u64 old = tkt_load64(w);
+
+		tkt_seat_transition(old, rq->op, rq->slot, now_ms, ttl, &c);
+		if (c.changed && refresh && cap_ms &&
+		    c.seen_state == TKT_SEAT_HELD) {
+			/* the caller's own live hold: a refresh */
+			__u32 t = tkt_door_cap_ttl(d, res->index, now_ms, ttl,
+						   cap_ms);
+
+			if (!t)
+				tkt_seat_nochange(&c, old, TKT_OK);
+			else if (t != ttl)
+				tkt_seat_transition(old, rq->op, rq->slot,
+						    now_ms, t, &c);
+		}
 		res->word = c.old_word;
 		res->seen_state = c.seen_state;
 		if (!c.changed) {
@@ -309,12 +532,13 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 			break;
 		}
 		if (counted && counted != c.gain_slot) {
-			tkt_door_count_release(d, counted, rq->event_id);
+			tkt_door_gain_release(d, counted, rq->event_id, okey);
 			counted = 0;
 		}
 		if (c.gain_slot && !counted) {
-			int rc = tkt_door_count_reserve(d, c.gain_slot,
-							rq->event_id, limit);
+			int rc = tkt_door_gain_reserve(
+				d, c.gain_slot, rq->event_id, limit, olimit,
+				&okey, &res->origin_limited);
 			if (rc != TKT_OK) {
 				res->status = (__u8)rc;
 				break;
@@ -336,8 +560,15 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	}
 
 	if (won) {
+		/* slot_origin of a slot does not change while it has a
+		 * count (edge_slot_claim), so this is the key its gain
+		 * reserved */
 		if (c.lose_slot)
-			tkt_door_count_release(d, c.lose_slot, rq->event_id);
+			tkt_door_gain_release(d, c.lose_slot, rq->event_id,
+					      tkt_door_origin_key(d, c.lose_slot));
+		if (c.seen_state == TKT_SEAT_AVAILABLE &&
+		    tkt_sw_claimed(c.new_word))
+			tkt_door_since_set(d, res->index, now_ms);
 		if (rec) {
 			rec->mono_ns = tkt_door_now_ns(d);
 			rec->old_word = c.old_word;
@@ -359,47 +590,84 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	if (rec)
 		tkt_door_change_discard(d, rec);
 	if (counted)
-		tkt_door_count_release(d, counted, rq->event_id);
+		tkt_door_gain_release(d, counted, rq->event_id, okey);
 }
 
 /* ---- the UDP protocol ---- */
 
 /* Verdict of a datagram before any state is looked at. */
-#define TKT_REQ_DROP (-1) /* < 16 bytes or wrong magic: no answer at all */
+#define TKT_REQ_DROP (-1) /* not 40 bytes or wrong magic: no answer at all */
 
-/* Checks a request of len bytes. Only the first 16 bytes of req are read
- * unless len == 40, so a caller may pass a zero-padded copy of a shorter
- * datagram. Returns TKT_REQ_DROP, TKT_MALFORMED or TKT_OK. */
+/* The source a reply would go to must be one host: never port 0, nor an
+ * unspecified, multicast or broadcast address (IPv4 0.0.0.0/8, 224.0.0.0/4,
+ * 240.0.0.0/4 with 255.255.255.255; IPv6 :: and ff00::/8). A datagram from
+ * anything else is dropped before it costs anything, and not answered: a
+ * reply there is reflection. peer holds IPv4 as ::ffff:a.b.c.d; sport is
+ * the UDP source port in network byte order. Returns 1 when answerable. */
+TKT_INLINE int tkt_source_ok(const struct tkt_peer *peer, __u16 sport)
+{
+	const __u8 *a = peer->addr;
+	__u8 any = 0;
+	int i;
+
+	if (sport == 0)
+		return 0;
+	for (i = 0; i < 10; i++)
+		any |= a[i];
+	if (!any && a[10] == 0xff && a[11] == 0xff) /* IPv4 */
+		return a[12] != 0 && a[12] < 224;
+	if (a[0] == 0xff) /* IPv6 multicast */
+		return 0;
+	any |= a[10] | a[11] | a[12] | a[13] | a[14] | a[15];
+	return any != 0; /* :: */
+}
+
+/* Hold seconds of a request of either version (the field moved). */
+TKT_INLINE __u32 tkt_req_secs(const struct tkt_req *req)
+{
+	if (req->version == TKT_VERSION_2)
+		return tkt_be16(((const struct tkt_req_v2 *)req)->hold_secs);
+	return tkt_be16(req->hold_secs);
+}
+
+/* Checks a request of len bytes. The length and magic are checked first:
+ * anything else gets no answer (so a reply is never larger than its
+ * request). Versions 1 and 2 are both well-formed here; whether v1 is
+ * served is the door's setting (tkt_door_serve). req must be readable for
+ * 40 bytes. Returns TKT_REQ_DROP, TKT_MALFORMED or TKT_OK. */
 TKT_INLINE int tkt_req_check(const struct tkt_req *req, __u32 len)
 {
+	const __u8 *pad = req->pad;
 	__u32 op, secs;
 	int i;
 
-	if (len < TKT_MIN_ANSWERABLE || tkt_be16(req->magic) != TKT_MAGIC)
+	if (len != sizeof(struct tkt_req) || tkt_be16(req->magic) != TKT_MAGIC)
 		return TKT_REQ_DROP;
-	if (len != sizeof(struct tkt_req) || req->version != TKT_VERSION)
+	if (req->version == TKT_VERSION_2)
+		pad = ((const struct tkt_req_v2 *)req)->pad;
+	else if (req->version != TKT_VERSION)
 		return TKT_MALFORMED;
 	op = req->op;
 	if (!tkt_seat_op_on_wire(op))
 		return TKT_MALFORMED;
 	for (i = 0; i < 6; i++)
-		if (req->pad[i])
+		if (pad[i])
 			return TKT_MALFORMED;
-	secs = tkt_be16(req->hold_secs);
+	secs = tkt_req_secs(req);
 	if ((op == TKT_OP_HOLD || op == TKT_OP_EXTEND) && secs != 0 &&
 	    (secs < TKT_HOLD_SECS_MIN || secs > TKT_HOLD_SECS_MAX))
 		return TKT_MALFORMED;
 	return TKT_OK;
 }
 
-/* Reply header echoed from the request's readable first 16 bytes. The
- * version is ours, so a client speaking another version learns which one
- * we speak. */
+/* Reply header echoed from the request's first 16 bytes. The version is
+ * the request's when we speak it, else our newest, so a client speaking
+ * another version learns which one we speak. */
 TKT_INLINE void tkt_reply_init(struct tkt_reply *rep, const struct tkt_req *req,
 			       __u8 status)
 {
 	rep->magic = tkt_be16(TKT_MAGIC);
-	rep->version = TKT_VERSION;
+	rep->version = req->version == TKT_VERSION ? TKT_VERSION : TKT_VERSION_2;
 	rep->op = req->op | TKT_REPLY_OP_BIT;
 	rep->req_id = req->req_id;
 	rep->event_id = req->event_id;
@@ -415,11 +683,18 @@ TKT_INLINE void tkt_reply_init(struct tkt_reply *rep, const struct tkt_req *req,
 #define TKT_DOOR_DROP 0
 #define TKT_DOOR_REPLY 1
 
-/* Serves one request: validation, token (expired or forged ->
- * BAD_CREDENTIAL), per-source rate limit, then tkt_door_apply. Fills the
- * 32-byte reply and returns TKT_DOOR_REPLY, or TKT_DOOR_DROP for a datagram
- * that gets no answer. Counts every outcome in the door's stats. req must be
- * readable for 40 bytes (zero-padded past len). */
+/* Serves one request, in this order: drop what is not a request (length,
+ * magic); drop what is over the source's rate limit (no reply of any
+ * status goes to a flooding source: any reply to a spoofed one is
+ * reflection); then validation (MALFORMED; also v1 while the config says
+ * TKT_CFG_NO_V1), credentials (v1: the token; v2: session id and MAC;
+ * expired or forged -> BAD_CREDENTIAL), for v2 the replay window (a
+ * request id seen before or older than the window is dropped) and
+ * tkt_door_apply. The source itself (tkt_source_ok) is
+ * checked by the caller, which knows the port. Fills the 32-byte reply and
+ * returns TKT_DOOR_REPLY, or TKT_DOOR_DROP for a datagram that gets no
+ * answer. Counts every outcome in the door's stats. req must be readable
+ * for 40 bytes (zero-padded past len). */
 TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 			      const struct tkt_req *req, __u32 len,
 			      __u64 now_ns, struct tkt_reply *rep)
@@ -435,21 +710,40 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 		tkt_door_stat(d, TKT_STAT_MALFORMED_DROPPED);
 		return TKT_DOOR_DROP;
 	}
+	if (!tkt_door_rate_ok(d, peer, now_ns)) {
+		tkt_door_stat(d, TKT_STAT_RATE_DROPPED);
+		return TKT_DOOR_DROP;
+	}
 	tkt_reply_init(rep, req, TKT_MALFORMED);
 	if (v != TKT_OK)
 		goto out;
+	if (req->version == TKT_VERSION && (cfg->flags & TKT_CFG_NO_V1)) {
+		rep->version = TKT_VERSION_2; /* what we speak */
+		goto out;
+	}
 
 	rep->status = TKT_BAD_CREDENTIAL;
-	if (tkt_token_check(&cfg->key, req->token,
-			    now_unix_ns / TKT_NS_PER_SEC,
-			    &slot) != TKT_TOKEN_VALID)
-		goto out;
+	if (req->version == TKT_VERSION_2) {
+		__u64 *win;
 
-	rep->status = TKT_RATE_LIMITED;
-	if (!tkt_door_rate_ok(d, peer, now_ns))
+		if (tkt_v2_check(&cfg->key, (const __u8 *)req,
+				 now_unix_ns / TKT_NS_PER_SEC,
+				 &slot) != TKT_TOKEN_VALID)
+			goto out;
+		/* only a genuine request moves the window */
+		win = tkt_door_replay(d, slot);
+		if (!win || tkt_replay_take(win, tkt_be32(req->req_id)) !=
+				    TKT_REPLAY_OK) {
+			tkt_door_stat(d, TKT_STAT_REPLAY_DROPPED);
+			return TKT_DOOR_DROP;
+		}
+	} else if (tkt_token_check(&cfg->key, req->token,
+				   now_unix_ns / TKT_NS_PER_SEC,
+				   &slot) != TKT_TOKEN_VALID) {
 		goto out;
+	}
 
-	secs = tkt_be16(req->hold_secs);
+	secs = tkt_req_secs(req);
 	if (!secs)
 		secs = cfg->hold_secs_default ? cfg->hold_secs_default
 					      : TKT_HOLD_SECS_DEFAULT;

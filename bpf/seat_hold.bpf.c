@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* xdp_seat_hold: the UDP hold protocol (v1) served from XDP.
+/* xdp_seat_hold: the UDP hold protocol (v1 and v2) served from XDP.
  *
  * Ethernet -> IPv4 (no options, no fragments) or IPv6 (UDP directly after
  * the fixed header) -> UDP to the configured port; everything else passes
@@ -50,14 +50,41 @@ struct {
 	__uint(max_entries, 1);
 } config SEC(".maps");
 
-/* {slot, event} -> seats that slot has HELD or ORDERED in that event. */
+/* {slot, event} -> seats that slot has HELD or ORDERED in that event, and
+ * {ORIGIN_BIT | origin hash, event} -> the same for every slot of that
+ * origin. Entries at 0 are retired and deleted (bpf/hold_door.h), so it
+ * shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct tkt_hold_key);
 	__type(value, __u32);
 	__uint(max_entries, TKT_MAX_HOLD_KEYS);
-} hold_counts SEC(".maps");
+} counts SEC(".maps");
+
+/* The two u32 arrays below are stored as u64 pairs: an ARRAY map rounds
+ * each value up to 8 bytes, and ticketd mmaps them as plain u32 arrays
+ * (entry i at byte 4 * i), so entry i is half (i & 1) of element i / 2. */
+
+/* Session slot -> keyed hash of the client address that created it (31
+ * bits, 0 = unknown: not counted per origin). Written by ticketd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, (TKT_SLOT_MAX + 1) / 2);
+} slot_origin SEC(".maps");
+
+/* Seat index -> monotonic ms (mod 2^32) at which its current hold
+ * started: the base of the hold lifetime cap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_MAX_SEATS / 2);
+} seat_since SEC(".maps");
 
 /* Source address -> GCRA theoretical arrival time (ns), per-source limit. */
 struct {
@@ -67,13 +94,25 @@ struct {
 	__uint(max_entries, TKT_MAX_RATE_SOURCES);
 } ratelimit SEC(".maps");
 
-/* Per-CPU counters, indexed by enum tkt_stat (replies by status first). */
+/* Per-CPU counters, indexed by enum tkt_stat (replies by status first).
+ * TKT_STAT_SLOTS entries, more than there are counters, so adding one does
+ * not change the pinned definition (it was "stats", TKT_STAT_COUNT long). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, TKT_STAT_COUNT);
-} stats SEC(".maps");
+	__uint(max_entries, TKT_STAT_SLOTS);
+} door_stats SEC(".maps");
+
+/* v2 replay window per holder slot (bpf/ticket_maps.h); ticketd mmaps it
+ * to zero a slot's word when the slot gets a new session. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_REPLAY_ENTRIES);
+} replay SEC(".maps");
 
 /* struct tkt_change per successful seat change, for ticketd to consume. */
 struct {
@@ -113,38 +152,91 @@ TKT_INLINE __u64 *tkt_door_seat(struct tkt_door *d, __u32 index)
 	return bpf_map_lookup_elem(&seats, &index);
 }
 
-/* The count word of {slot, event}, created at 0 on first use. Losing the
- * creation race to another CPU is fine: both then find the same entry. */
-TKT_INLINE __u32 *hold_count_word(__u32 slot, __u32 event_id)
+/* One unit of the count of {slot, event} (slot may be an origin key): the
+ * entry is created at 0 on first use (losing the creation race to another
+ * CPU is fine: both then find the same entry); a retired entry is looked up
+ * again (see the retire protocol in bpf/hold_door.h). TKT_OK,
+ * TKT_LIMIT_EXCEEDED, TKT_RATE_LIMITED, or TKT_COUNT_FULL (no room).
+ * Global (not static): the verifier checks it once, not once per path of
+ * its callers, which keeps xdp_seat_hold under the verifier's budget. */
+__noinline int count_take(__u32 slot, __u32 event_id, __u32 limit)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 	__u32 zero = 0, *p;
+	int i, rc;
 
-	p = bpf_map_lookup_elem(&hold_counts, &k);
-	if (p)
-		return p;
-	bpf_map_update_elem(&hold_counts, &k, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&hold_counts, &k);
+	for (i = 0; i < 3; i++) {
+		p = bpf_map_lookup_elem(&counts, &k);
+		if (!p) {
+			bpf_map_update_elem(&counts, &k, &zero, BPF_NOEXIST);
+			p = bpf_map_lookup_elem(&counts, &k);
+			if (!p)
+				return TKT_COUNT_FULL;
+		}
+		rc = tkt_count_take(p, limit);
+		if (rc != TKT_COUNT_GONE)
+			return rc;
+	}
+	return TKT_RATE_LIMITED;
+}
+
+/* Gives one unit back; the last one retires and deletes the entry. */
+__noinline int count_give(__u32 slot, __u32 event_id)
+{
+	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
+	__u32 *p = bpf_map_lookup_elem(&counts, &k);
+
+	if (p && tkt_count_give(p))
+		bpf_map_delete_elem(&counts, &k);
+	return 0;
 }
 
 TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
 				      __u32 event_id, __u32 limit)
 {
-	__u32 *p = hold_count_word(slot, event_id);
+	int rc = count_take(slot, event_id, limit);
 
-	if (!p)
-		return TKT_RATE_LIMITED; /* map full: no room, like the ring */
-	return tkt_count_take(p, limit);
+	return rc == TKT_COUNT_FULL ? TKT_RATE_LIMITED : rc;
 }
 
 TKT_INLINE void tkt_door_count_release(struct tkt_door *d, __u32 slot,
 				       __u32 event_id)
 {
-	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
-	__u32 *p = bpf_map_lookup_elem(&hold_counts, &k);
+	count_give(slot, event_id);
+}
+
+/* Entry i of a u32 array stored as u64 pairs (see slot_origin). */
+static __always_inline __u32 *u32_entry(void *map, __u32 i)
+{
+	__u32 k = i >> 1;
+	__u32 *p = bpf_map_lookup_elem(map, &k);
+
+	return p ? p + (i & 1) : p;
+}
+
+TKT_INLINE __u32 tkt_door_origin(struct tkt_door *d, __u32 slot)
+{
+	__u32 *p = u32_entry(&slot_origin, slot);
+
+	return p ? *(volatile __u32 *)p : 0;
+}
+
+TKT_INLINE void tkt_door_since_set(struct tkt_door *d, __u32 index, __u32 ms)
+{
+	__u32 *p = u32_entry(&seat_since, index);
 
 	if (p)
-		tkt_count_give(p);
+		*(volatile __u32 *)p = ms;
+}
+
+TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms)
+{
+	__u32 *p = u32_entry(&seat_since, index);
+
+	if (!p)
+		return -1;
+	*ms = *(volatile __u32 *)p;
+	return 0;
 }
 
 TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
@@ -185,7 +277,7 @@ TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &index);
+	__u64 *v = bpf_map_lookup_elem(&door_stats, &index);
 
 	if (v)
 		*v += 1; /* per-CPU: no atomics needed */
@@ -199,6 +291,11 @@ TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d)
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 {
 	return TKT_SRC_XDP;
+}
+
+TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot)
+{
+	return bpf_map_lookup_elem(&replay, &slot);
 }
 
 /* ---- parsing: one helper per header, each bounds-checks once ---- */
@@ -309,34 +406,17 @@ static __always_inline __u32 udp_reply_sum(const __u16 *p)
 
 #define REPLY_UDP_LEN (sizeof(struct udphdr) + sizeof(struct tkt_reply))
 
-/* Makes the frame exactly hdr + 32 bytes with the hdr bytes of headers
- * (Ethernet, IP, UDP) kept in front. Shrinking always works; growing (the
- * MALFORMED answer to a 16..31-byte request) needs tailroom that an
- * skb-backed frame (veth, generic XDP) may not have, so then the frame
- * grows at the front instead, by a constant, and the headers move there. */
+/* Makes the frame exactly hdr + 32 bytes, hdr bytes of headers (Ethernet,
+ * IP, UDP) kept in front. Only full 40-byte requests are answered, so this
+ * always shrinks the frame (Ethernet padding included). */
 static __always_inline int fit_reply(struct xdp_md *ctx, const int hdr)
 {
 	int len = (int)(ctx->data_end - ctx->data);
 	int want = hdr + (int)sizeof(struct tkt_reply);
-	__u8 tmp[sizeof(struct ethhdr) + sizeof(struct ipv6hdr) +
-		 sizeof(struct udphdr)];
-	void *data, *end;
 
-	if (!bpf_xdp_adjust_tail(ctx, want - len))
-		return 0;
-	if (want <= len ||
-	    bpf_xdp_adjust_head(ctx, -(int)sizeof(struct tkt_reply)))
+	if (want > len)
 		return -1;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	if (data + sizeof(struct tkt_reply) + hdr > end || hdr > (int)sizeof(tmp))
-		return -1;
-	__builtin_memcpy(tmp, data + sizeof(struct tkt_reply), hdr);
-	__builtin_memcpy(data, tmp, hdr);
-	/* now len + 32 >= hdr + 48 bytes: shrink to the reply */
-	return bpf_xdp_adjust_tail(ctx, want - (len + (int)sizeof(struct tkt_reply)))
-		       ? -1
-		       : 0;
+	return bpf_xdp_adjust_tail(ctx, want - len) ? -1 : 0;
 }
 
 static __always_inline int reply_v4(struct xdp_md *ctx,
@@ -507,19 +587,20 @@ int xdp_seat_hold(struct xdp_md *ctx)
 			return drop_malformed();
 		__builtin_memcpy(peer.addr, &ip6->saddr, 16);
 	}
-	if (ulen < sizeof(*udp))
+	/* only exactly one request is answerable: nothing else is read */
+	if (ulen != sizeof(*udp) + sizeof(req))
 		return drop_malformed();
-	plen = ulen - sizeof(*udp);
+	plen = sizeof(req);
 	payload = c.pos;
-	if (plen < TKT_MIN_ANSWERABLE || payload + TKT_MIN_ANSWERABLE > end)
+	if (payload + sizeof(req) > end)
 		return drop_malformed();
-	if (plen >= sizeof(req)) {
-		if (payload + sizeof(req) > end)
-			return drop_malformed();
-		__builtin_memcpy(&req, payload, sizeof(req));
-	} else {
-		__builtin_memcpy(&req, payload, TKT_MIN_ANSWERABLE);
+	/* never answer what is not one host (reflection to a group, or to a
+	 * port that cannot be a client's) */
+	if ((eth->h_source[0] & 1) || !tkt_source_ok(&peer, udp->source)) {
+		stat_inc(TKT_STAT_SOURCE_DROPPED);
+		return XDP_DROP;
 	}
+	__builtin_memcpy(&req, payload, sizeof(req));
 
 	d.now_ns = bpf_ktime_get_ns();
 	if (tkt_door_serve(&d, &peer, &req, plen, d.now_ns, &rep) ==
@@ -542,41 +623,75 @@ int xdp_pass(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* ticketd's way to change a hold count atomically with the XDP program:
- * run through BPF_PROG_TEST_RUN with struct tkt_count_args as context. */
+/* ticketd's way to change a count atomically with the XDP program: run
+ * through BPF_PROG_TEST_RUN with struct tkt_count_args as context. delta +1
+ * is a limited take, -1 a give; any other delta is an unlimited add (for
+ * rebuilding counts from the words), floored at 0. */
 SEC("syscall")
 int hold_count(struct tkt_count_args *a)
 {
-	__u32 slot = a->slot, event_id = a->event_id, limit = a->limit;
+	struct tkt_hold_key k = {.slot = a->slot, .event_id = a->event_id};
+	__u32 limit = a->limit, count = 0, *p;
 	__s32 delta = a->delta, result = TKT_OK;
-	__u32 *p = hold_count_word(slot, event_id), count = 0;
 	int i;
 
-	if (!p) {
-		result = TKT_RATE_LIMITED;
-	} else if (delta == 1) {
-		result = tkt_count_take(p, limit);
+	if (delta == 1) {
+		result = count_take(k.slot, k.event_id, limit);
 	} else if (delta == -1) {
-		tkt_count_give(p);
-	} else {
+		count_give(k.slot, k.event_id);
+	} else if (delta > 0) {
 		result = TKT_RATE_LIMITED;
-		for (i = 0; i < TKT_CAS_RETRIES; i++) {
-			__u32 cur = tkt_load32(p);
-			__s64 want = (__s64)cur + delta;
-
-			if (want < 0)
-				want = 0;
-			if (tkt_cas32(p, cur, (__u32)want)) {
-				result = TKT_OK;
+		for (i = 0; i < delta && i < 1024; i++) {
+			result = count_take(k.slot, k.event_id, TKT_COUNT_MAX);
+			if (result != TKT_OK)
 				break;
-			}
 		}
+	} else {
+		for (i = 0; i < -delta && i < 1024; i++)
+			count_give(k.slot, k.event_id);
 	}
-	if (p)
-		count = tkt_load32(p);
+	p = bpf_map_lookup_elem(&counts, &k);
+	if (p) {
+		count = *(volatile __u32 *)p;
+		if (count == TKT_COUNT_DEAD)
+			count = 0;
+	}
 	/* Written once each at the end: the verifier refuses stores through
 	 * a ctx pointer that the compiler has offset into a register. */
 	a->result = result;
 	a->count = count;
+	return 0;
+}
+
+struct bpf_map;
+
+struct collect_ctx {
+	__u32 seen;
+	__u32 retired;
+};
+
+static long collect_one(struct bpf_map *map, struct tkt_hold_key *k,
+			__u32 *v, struct collect_ctx *c)
+{
+	c->seen++;
+	if (tkt_count_retire(v)) {
+		bpf_map_delete_elem(map, k);
+		c->retired++;
+	}
+	return 0;
+}
+
+/* The collector: retires and deletes every entry of counts at 0 (left by
+ * a take that was refused after creating its entry, or by a rebuild).
+ * ticketd's sweeper runs it periodically and when an insert finds no
+ * room. Context: struct tkt_collect_args (out). */
+SEC("syscall")
+int count_collect(struct tkt_collect_args *a)
+{
+	struct collect_ctx c = {};
+
+	bpf_for_each_map_elem(&counts, collect_one, &c, 0);
+	a->seen = c.seen;
+	a->retired = c.retired;
 	return 0;
 }

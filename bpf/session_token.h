@@ -79,6 +79,39 @@ TKT_INLINE __u64 tkt_siphash24_u64(const struct tkt_token_key *key, __u64 m)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+TKT_INLINE __u64 tkt_load_le64(const __u8 *p);
+
+/* SipHash-2-4 of exactly 32 bytes at msg (a v2 request's bytes 0..31). */
+TKT_INLINE __u64 tkt_siphash24_32(const struct tkt_token_key *key,
+				  const __u8 *msg)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ key->k0;
+	__u64 v1 = 0x646f72616e646f6dULL ^ key->k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ key->k0;
+	__u64 v3 = 0x7465646279746573ULL ^ key->k1;
+	__u64 b = ((__u64)32) << 56; /* length 32, no tail bytes */
+	int i;
+
+	for (i = 0; i < 4; i++) { /* constant count: unrolled by clang */
+		__u64 m = tkt_load_le64(msg + 8 * i);
+
+		v3 ^= m;
+		TKT_SIPROUND(v0, v1, v2, v3);
+		TKT_SIPROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	v3 ^= b;
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	TKT_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 TKT_INLINE __u64 tkt_load_le64(const __u8 *p)
 {
 	return (__u64)p[0] | (__u64)p[1] << 8 | (__u64)p[2] << 16 |
@@ -145,6 +178,44 @@ TKT_INLINE void tkt_token_mint(const struct tkt_token_key *key, __u32 slot,
 	tkt_store_be32(token, slot);
 	tkt_store_be32(token + 4, expiry);
 	tkt_token_tag(key, token, token + TKT_SESSION_ID_LEN);
+}
+
+/* Version 2: the MAC of a request's bytes 0..31 under the session's key,
+ * which is the whole token read as a SipHash key. The client has the
+ * token; the edge recomputes the tag from the session id, so it stores no
+ * per-session key. */
+TKT_INLINE __u64 tkt_v2_mac(const __u8 *token, const __u8 *msg)
+{
+	struct tkt_token_key k = {.k0 = tkt_load_le64(token),
+				  .k1 = tkt_load_le64(token + 8)};
+
+	return tkt_siphash24_32(&k, msg);
+}
+
+/* Checks a v2 request (40 bytes at req): its session id (bytes 16..23)
+ * and MAC (32..39). On success stores the holder slot. Same verdicts as
+ * tkt_token_check; the MAC is checked before the expiry. */
+TKT_INLINE int tkt_v2_check(const struct tkt_token_key *key, const __u8 *req,
+			    __u64 now_unix, __u32 *slot)
+{
+	__u8 token[TKT_TOKEN_LEN];
+	const __u8 *sid = req + 16;
+	__u32 s, expiry;
+	int i;
+
+	for (i = 0; i < TKT_SESSION_ID_LEN; i++)
+		token[i] = sid[i];
+	tkt_token_tag(key, token, token + TKT_SESSION_ID_LEN);
+	if (tkt_v2_mac(token, req) != tkt_load_le64(req + 32))
+		return TKT_TOKEN_FORGED;
+	s = tkt_load_be32(sid);
+	expiry = tkt_load_be32(sid + 4);
+	if (s == 0 || s > TKT_SLOT_MAX)
+		return TKT_TOKEN_FORGED;
+	if (now_unix >= expiry)
+		return TKT_TOKEN_EXPIRED;
+	*slot = s;
+	return TKT_TOKEN_VALID;
 }
 
 #endif /* TICKET_SESSION_TOKEN_H */

@@ -16,9 +16,27 @@
 #define TKT_PIN_DIR_DEFAULT "/sys/fs/bpf/ticket"
 
 #define TKT_MAX_EVENTS 4096
-/* (slot, event) pairs with a live count; entries are never deleted because
- * a delete can race an increment on another CPU and lose it. */
-#define TKT_MAX_HOLD_KEYS (1u << 18)
+/* Entries of the "counts" map: (slot, event) and (origin, event) pairs.
+ * An entry with a non-zero count needs a HELD or ORDERED seat word of that
+ * event, so at most TKT_MAX_SEATS entries of each kind are non-zero; the
+ * rest of the room is headroom for entries at zero between two collections
+ * (see the retire protocol above tkt_count_take in bpf/hold_door.h). */
+#define TKT_MAX_HOLD_KEYS (4u * TKT_MAX_SEATS)
+/* A count word that was retired: its entry is being deleted. A door that
+ * still holds a pointer to it treats it as gone (takes look the key up
+ * again, gives ignore it). Never a real count: limits stay below it. */
+#define TKT_COUNT_DEAD 0xffffffffu
+/* The largest count a take may reach: "no limit". */
+#define TKT_COUNT_MAX (TKT_COUNT_DEAD - 1)
+/* Internal answers of the count primitives (never on the wire): the word
+ * was retired under us (look the key up again), and no room for a key. */
+#define TKT_COUNT_GONE (-1)
+#define TKT_COUNT_FULL (-3)
+/* Counts keyed by a session's origin (the keyed hash of the client address
+ * that created it, slot_origin) set this bit in tkt_hold_key.slot; session
+ * slots are 22 bits, so the two kinds never meet. */
+#define TKT_COUNT_ORIGIN_BIT 0x80000000u
+#define TKT_ORIGIN_HASH_MASK 0x7fffffffu
 #define TKT_MAX_RATE_SOURCES (1u << 16)
 /* Power of two, as the ring buffer requires: ~200k records of backlog. */
 #define TKT_CHANGES_BYTES (8u << 20)
@@ -44,8 +62,18 @@ struct tkt_config {
 	 * bursts of rl_burst; rl_rate 0 disables the limit. */
 	__u32 rl_rate;
 	__u32 rl_burst;
-	__u32 reserved[5];
+	__u32 flags; /* TKT_CFG_*; was reserved[0] */
+	/* Seats all sessions minted from one origin (client address, IPv6 by
+	 * its /64) may hold or order per event, both doors; 0 = no limit. */
+	__u32 origin_hold_limit;
+	/* A hold's total lifetime from the moment it started, extensions and
+	 * refreshes included, seconds; 0 = no cap. */
+	__u32 hold_lifetime_max_secs;
+	__u32 reserved_tail[2];
 };
+
+/* tkt_config.flags. All zero is the old behaviour (v1 served). */
+#define TKT_CFG_NO_V1 (1u << 0) /* v1 requests answered MALFORMED (v2 only) */
 
 _Static_assert(sizeof(struct tkt_config) == 64, "config is 64 bytes");
 
@@ -59,10 +87,12 @@ struct tkt_event {
 	__u32 reserved;
 };
 
-/* Hold-count map key: seats a session slot has HELD or ORDERED in one
- * event, counted across both doors (value: __u32). The invariant is
+/* Count map key: seats a session slot has HELD or ORDERED in one event,
+ * counted across both doors (value: __u32). The invariant is
  * count(slot, event) == number of HELD/ORDERED words (lapsed or not) of that
- * event whose holder is slot. */
+ * event whose holder is slot. With TKT_COUNT_ORIGIN_BIT in slot, the key
+ * counts the same for every slot whose slot_origin is slot's low 31 bits.
+ * An absent key is a count of 0. */
 struct tkt_hold_key {
 	__u32 slot;
 	__u32 event_id;
@@ -74,6 +104,13 @@ struct tkt_hold_key {
 struct tkt_peer {
 	__u8 addr[16];
 };
+
+/* Replay map (v2): one __u64 per holder slot, index 0..TKT_SLOT_MAX: the
+ * highest request id accepted from that slot (high 32 bits) and a bitmap
+ * of the 32 ids below it (bit k = id - 1 - k seen). One CAS per request.
+ * Zeroed when a slot is given to a new session (edge_replay_reset). */
+#define TKT_REPLAY_ENTRIES (TKT_SLOT_MAX + 1)
+#define TKT_REPLAY_WINDOW 32
 
 enum tkt_change_source {
 	TKT_SRC_XDP = 1,
@@ -109,10 +146,19 @@ _Static_assert(sizeof(struct tkt_change) == 40, "change record is 40 bytes");
 enum tkt_stat {
 	TKT_STAT_DROPPED = TKT_STATUS_COUNT, /* could not build a reply */
 	TKT_STAT_PASSED,                     /* not ours: XDP_PASS */
-	TKT_STAT_MALFORMED_DROPPED,          /* < 16 bytes, bad magic, bad UDP */
+	TKT_STAT_MALFORMED_DROPPED,          /* not 40 bytes, bad magic, bad UDP */
 	TKT_STAT_RINGBUF_FULL,               /* answered RATE_LIMITED for it */
+	TKT_STAT_UNSENDABLE,     /* socket door: reply refused by sendmmsg */
+	TKT_STAT_SOURCE_DROPPED, /* source port 0 or non-unicast source */
+	TKT_STAT_RATE_DROPPED,   /* over the per-source limit: no reply */
+	TKT_STAT_REPLAY_DROPPED, /* v2: request id seen or older than window */
 	TKT_STAT_COUNT,
 };
+
+/* Entries of the stats map: room for new counters without changing the
+ * pinned map's definition. */
+#define TKT_STAT_SLOTS 32
+_Static_assert(TKT_STAT_COUNT <= TKT_STAT_SLOTS, "stats map too small");
 
 /* Argument block of the "hold_count" syscall program: lets ticketd change a
  * count with the same kernel atomics the XDP program uses (a map update
@@ -122,8 +168,15 @@ struct tkt_count_args {
 	__u32 event_id;
 	__u32 limit; /* for delta +1: refuse at this count */
 	__s32 delta; /* +1 reserve (limited), -1 release, or any (unlimited add) */
-	__s32 result; /* out: TKT_OK, TKT_LIMIT_EXCEEDED, TKT_RATE_LIMITED */
+	__s32 result; /* out: TKT_OK, TKT_LIMIT_EXCEEDED, TKT_RATE_LIMITED,
+			 TKT_COUNT_FULL (no room for a new key) */
 	__u32 count;  /* out: the count after the operation */
+};
+
+/* Out block of the "count_collect" syscall program. */
+struct tkt_collect_args {
+	__u32 seen;    /* entries visited */
+	__u32 retired; /* entries at 0 retired and deleted */
 };
 
 #endif /* TICKET_MAPS_H */

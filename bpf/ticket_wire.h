@@ -1,4 +1,4 @@
-/* UDP hold protocol, version 1: the wire structs (docs/protocol.md).
+/* UDP hold protocol, versions 1 and 2: the wire structs (docs/protocol.md).
  *
  * Included by the XDP program, ticketd's socket door, ticketctl, the load
  * generator and the tests. All integers on the wire are big-endian. */
@@ -9,12 +9,13 @@
 
 #define TKT_MAGIC 0x5458 /* "TX" */
 #define TKT_VERSION 1
+#define TKT_VERSION_2 2 /* per-request MAC and replay window */
 #define TKT_DEFAULT_PORT 7000
 #define TKT_REPLY_OP_BIT 0x80
 
-/* A datagram shorter than this, or with a wrong magic, is dropped silently;
- * longer but otherwise wrong datagrams get TKT_MALFORMED. */
-#define TKT_MIN_ANSWERABLE 16
+/* A datagram that is not exactly one request (40 bytes) or has a wrong
+ * magic is dropped silently; a 40-byte one that is otherwise wrong gets
+ * TKT_MALFORMED. A reply (32 bytes) is never larger than its request. */
 
 #define TKT_HOLD_SECS_DEFAULT 120
 #define TKT_HOLD_SECS_MIN 5
@@ -58,7 +59,25 @@ struct tkt_req {
 	__u8 pad[6];
 } __attribute__((packed));
 
-/* Reply, 32 bytes. */
+/* Request of version 2, 40 bytes: the token's tag never travels. mac =
+ * SipHash-2-4 over bytes 0..31, keyed by the whole 16-byte token (k0 =
+ * le64(session id), k1 = le64(tag)), stored little-endian. */
+struct tkt_req_v2 {
+	__be16 magic;
+	__u8 version;
+	__u8 op;
+	__be32 req_id;
+	__be32 event_id;
+	__be32 seat_id;
+	__u8 session_id[TKT_SESSION_ID_LEN];
+	__be16 hold_secs;
+	__u8 pad[6];
+	__u8 mac[8];
+} __attribute__((packed));
+
+#define TKT_V2_MAC_OFF 32 /* the MAC covers bytes 0..31 */
+
+/* Reply, 32 bytes (both versions; byte 2 says which one answered). */
 struct tkt_reply {
 	__be16 magic;
 	__u8 version;
@@ -86,6 +105,18 @@ TKT_ASSERT_OFF(struct tkt_req, seat_id, 12);
 TKT_ASSERT_OFF(struct tkt_req, token, 16);
 TKT_ASSERT_OFF(struct tkt_req, hold_secs, 32);
 TKT_ASSERT_OFF(struct tkt_req, pad, 34);
+
+_Static_assert(sizeof(struct tkt_req_v2) == 40, "v2 request is 40 bytes");
+TKT_ASSERT_OFF(struct tkt_req_v2, magic, 0);
+TKT_ASSERT_OFF(struct tkt_req_v2, version, 2);
+TKT_ASSERT_OFF(struct tkt_req_v2, op, 3);
+TKT_ASSERT_OFF(struct tkt_req_v2, req_id, 4);
+TKT_ASSERT_OFF(struct tkt_req_v2, event_id, 8);
+TKT_ASSERT_OFF(struct tkt_req_v2, seat_id, 12);
+TKT_ASSERT_OFF(struct tkt_req_v2, session_id, 16);
+TKT_ASSERT_OFF(struct tkt_req_v2, hold_secs, 24);
+TKT_ASSERT_OFF(struct tkt_req_v2, pad, 26);
+TKT_ASSERT_OFF(struct tkt_req_v2, mac, TKT_V2_MAC_OFF);
 
 _Static_assert(sizeof(struct tkt_reply) == 32, "reply is 32 bytes");
 TKT_ASSERT_OFF(struct tkt_reply, magic, 0);

@@ -86,7 +86,7 @@ cat <<INFO
     UDP hold door      $udp_where
     payment gateway    http://127.0.0.1:$PAYMENTD_PORT (paymentd, simulated)
     Redis              redis-cli -p $REDIS_PORT
-    MariaDB            mariadb -h 127.0.0.1 -P $MARIADB_PORT -u ticket -pticket ticketing
+    MariaDB            MARIADB_PORT=$MARIADB_PORT infra/mariadb.sh sql
     Kafka              kcat -b 127.0.0.1:$KAFKA_PORT -C -t ticketing.orders
     logs               $RUN_DIR/logs/
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: unit (plain and ASan+UBSan), BPF, integration against real
-# Redis, MariaDB and Kafka that it starts under .run-test/ on test ports and
-# stops again. Ends with one "N passed, N failed" line; exits non-zero on any
+# Runs every test: unit (plain and ASan+UBSan), a bounded fuzz run, BPF,
+# integration against real Redis, MariaDB and Kafka that it starts under
+# .run-test/ on test ports and stops again. Ends with one "N passed, N failed" line; exits non-zero on any
 # failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +66,9 @@ note "layout of the source tree (tests/layout)"
 for t in tests/layout/*.sh; do
 	run_counted "$t" env BUILD="$BUILD" bash "$t"
 done
+
+note "fuzz (bounded): each libFuzzer harness ${FUZZ_TEST_SECONDS:-8} s from its seeds (fuzz/)"
+run_counted fuzz/run.sh env BUILD="$BUILD" bash fuzz/run.sh --seconds "${FUZZ_TEST_SECONDS:-8}"
 
 note "BPF tests (bpf_prog_test_run, XDP in a namespace)"
 for t in "$BUILD"/tests/bpf/*; do

@@ -135,7 +135,9 @@ tkd_launch() {
 	TKD_CMD=("$TKD_TICKETD" --http-port "$TKD_HTTP_PORT" --db-port "$TKD_MARIADB_PORT"
 		--redis-port "$TKD_REDIS_PORT" --kafka-bootstrap "127.0.0.1:$TKD_KAFKA_PORT"
 		--state-dir "$TKD_STATE_DIR" --pin-dir "$TKD_PIN_DIR" --udp-rate-limit 0
-		--demo-data --payment-url http://127.0.0.1:1 --hold-path "$path" "$@")
+		--origin-hold-limit 0 --demo-data --payment-url http://127.0.0.1:1 --hold-path "$path"
+		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000
+		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 "$@")
 	echo "---- $(date -u +%FT%TZ) ${TKD_CMD[*]}" >>"$TKD_LOG"
 	"${TKD_CMD[@]}" >>"$TKD_LOG" 2>&1 &
 	TKD_PID=$!
@@ -169,7 +171,7 @@ tkd_ensure_event() {
 	TKD_EVENT_ID=$(tkd_event_id)
 	if [ -z "$TKD_EVENT_ID" ]; then
 		tkd_log "adding the event '$TKD_EVENT_NAME' ($((TKD_ROWS * TKD_COLS)) seats) to MariaDB"
-		timeout 60 mariadb -h 127.0.0.1 -P "$TKD_MARIADB_PORT" -u ticket -pticket ticketing -e "
+		MYSQL_PWD=ticket timeout 60 mariadb -h 127.0.0.1 -P "$TKD_MARIADB_PORT" -u ticket ticketing -e "
 			INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
 			VALUES ('$TKD_EVENT_NAME', 'Bench Hall', '2030-01-01 20:00:00', $TKD_ROWS, $TKD_COLS);
 			INSERT INTO seats (event_id, seat_id, r, c, label, price)

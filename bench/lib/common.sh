@@ -24,7 +24,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 svc_pid() { tr -dc '0-9' <"$RUN_DIR/pids/$1.pid" 2>/dev/null || true; }
 
 mariadb_q() { # sql, against MARIADB_PORT
-	timeout 60 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -pticket -N -B ticketing -e "$1"
+	MYSQL_PWD=ticket timeout 60 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -N -B ticketing -e "$1"
 }
 
 # Stops a child of ours: SIGTERM, at most tenths/10 seconds of waiting

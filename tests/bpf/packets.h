@@ -57,6 +57,30 @@ static inline void pkt_req(struct tkt_req *r, uint8_t op, uint32_t req_id,
 	r->hold_secs = htons(secs);
 }
 
+/* A version 2 request: the session id instead of the token, and the MAC
+ * of bytes 0..31 under the whole token (bpf/session_token.h). */
+static inline void pkt_req_v2(struct tkt_req *r, uint8_t op, uint32_t req_id,
+			      uint32_t event, uint32_t seat,
+			      const uint8_t tok[16], uint16_t secs)
+{
+	struct tkt_req_v2 *v = (struct tkt_req_v2 *)r;
+	uint64_t mac;
+	int i;
+
+	memset(v, 0, sizeof(*v));
+	v->magic = htons(TKT_MAGIC);
+	v->version = TKT_VERSION_2;
+	v->op = op;
+	v->req_id = htonl(req_id);
+	v->event_id = htonl(event);
+	v->seat_id = htonl(seat);
+	memcpy(v->session_id, tok, TKT_SESSION_ID_LEN);
+	v->hold_secs = htons(secs);
+	mac = tkt_v2_mac(tok, (const uint8_t *)v);
+	for (i = 0; i < 8; i++)
+		v->mac[i] = (uint8_t)(mac >> (8 * i));
+}
+
 /* RFC 1071 over bytes taken as big-endian pairs; returns the folded sum
  * (not complemented). */
 static inline uint32_t pkt_sum(const uint8_t *p, size_t n, uint32_t sum)

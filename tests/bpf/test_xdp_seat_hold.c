@@ -51,6 +51,12 @@ enum kind {
 	K_FRAG_OFF, /* IPv4 non-zero fragment offset */
 	K_V6_EXT,   /* IPv6 with a hop-by-hop header first */
 	K_SHORT_UDP_LEN, /* UDP length beyond the packet */
+	K_SPORT0,     /* UDP source port 0 */
+	K_MCAST_MAC,  /* Ethernet source with the group bit */
+	K_SRC_ZERO,   /* IPv4 0.0.0.1 / IPv6 :: */
+	K_SRC_MCAST,  /* IPv4 224.0.0.1 / IPv6 ff02::1 */
+	K_SRC_BCAST,  /* IPv4 255.255.255.255 */
+	K_SRC_E,      /* IPv4 240.0.0.1 */
 };
 enum exp { E_KEEP, E_ZERO, E_TTL };
 
@@ -73,6 +79,10 @@ struct fx {
 	uint8_t version; /* 0 = 1 */
 	uint8_t pad_byte;
 	uint16_t dport; /* 0 = PORT */
+	int v2;            /* a version 2 request (MAC, session id) */
+	int no_v1;         /* config flag TKT_CFG_NO_V1 */
+	int tamper_off;    /* v2: byte changed after the MAC (0 = none) */
+	uint8_t tamper_to; /* XORed into it */
 	struct word_spec before;
 	uint32_t ctr_before; /* 0 = 41 */
 	uint32_t count_me, count_other;
@@ -201,7 +211,7 @@ static const struct fx table[] = {
 	 .seat = SEAT, .magic = 0x5459, .before = FREE, .action = XDP_DROP,
 	 .after = FREE, .after_exp = E_KEEP},
 	{.name = "wrong_version_is_malformed", .op = TKT_OP_HOLD,
-	 .event = EV, .seat = SEAT, .version = 2, .before = FREE,
+	 .event = EV, .seat = SEAT, .version = 9, .before = FREE,
 	 .action = XDP_TX, .status = TKT_MALFORMED, .after = FREE,
 	 .after_exp = E_KEEP},
 	{.name = "op_0_is_malformed", .op = 0, .event = EV, .seat = SEAT,
@@ -255,9 +265,39 @@ static const struct fx table[] = {
 	 .event = EV, .seat = SEAT, .secs = 601, .before = W(H, ME, 0),
 	 .count_me = 1, .action = XDP_TX, .status = TKT_MALFORMED,
 	 .after = W(H, ME, 0), .after_exp = E_KEEP, .count_me_after = 1},
-	{.name = "payload_of_41_bytes_is_malformed", .op = TKT_OP_HOLD,
+	{.name = "payload_of_41_bytes_is_dropped", .op = TKT_OP_HOLD,
 	 .event = EV, .seat = SEAT, .len = 41, .before = FREE,
-	 .action = XDP_TX, .status = TKT_MALFORMED, .after = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "payload_of_64_bytes_is_dropped", .op = TKT_OP_HOLD,
+	 .event = EV, .seat = SEAT, .len = 64, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+
+	/* sources a reply must never go to: dropped, seat untouched */
+	{.name = "source_port_0_is_dropped", .kind = K_SPORT0,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "multicast_ethernet_source_is_dropped", .kind = K_MCAST_MAC,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_source_in_0_8_is_dropped", .kind = K_SRC_ZERO,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_multicast_source_is_dropped", .kind = K_SRC_MCAST,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_broadcast_source_is_dropped", .kind = K_SRC_BCAST,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv4_class_e_source_is_dropped", .kind = K_SRC_E,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "ipv6_unspecified_source_is_dropped", .v6 = 1,
+	 .kind = K_SRC_ZERO, .op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
+	 .before = FREE, .action = XDP_DROP, .after = FREE,
+	 .after_exp = E_KEEP},
+	{.name = "ipv6_multicast_source_is_dropped", .v6 = 1,
+	 .kind = K_SRC_MCAST, .op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
+	 .before = FREE, .action = XDP_DROP, .after = FREE,
 	 .after_exp = E_KEEP},
 	{.name = "forged_token_is_bad_credential", .op = TKT_OP_HOLD,
 	 .event = EV, .seat = SEAT, .tok = T_FORGED, .before = FREE,
@@ -268,6 +308,68 @@ static const struct fx table[] = {
 	 .before = W(H, ME, 0), .count_me = 1, .action = XDP_TX,
 	 .status = TKT_BAD_CREDENTIAL, .after = W(H, ME, 0),
 	 .after_exp = E_KEEP, .count_me_after = 1},
+
+	/* version 2: the MAC covers every field but itself */
+	{.name = "v2_hold_of_free_seat_holds_it", .v2 = 1, .op = TKT_OP_HOLD,
+	 .event = EV, .seat = SEAT, .secs = 30, .before = FREE,
+	 .action = XDP_TX, .status = TKT_OK, .changed = 1,
+	 .after = W(H, ME, 0), .after_exp = E_TTL, .count_me_after = 1},
+	{.name = "v2_release_over_ipv6_frees_the_seat", .v2 = 1, .v6 = 1,
+	 .op = TKT_OP_RELEASE, .event = EV, .seat = SEAT,
+	 .before = W(H, ME, 0), .count_me = 1, .action = XDP_TX,
+	 .status = TKT_OK, .changed = 1, .after = FREE, .after_exp = E_ZERO},
+	{.name = "v2_extend_reads_hold_seconds_at_24", .v2 = 1,
+	 .op = TKT_OP_EXTEND, .event = EV, .seat = SEAT, .secs = 400,
+	 .before = W(H, ME, 0), .count_me = 1, .action = XDP_TX,
+	 .status = TKT_OK, .changed = 1, .after = W(H, ME, 0),
+	 .after_exp = E_TTL, .count_me_after = 1},
+	{.name = "v2_is_served_with_v1_off", .v2 = 1, .no_v1 = 1,
+	 .op = TKT_OP_QUERY, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_TX, .status = TKT_OK, .after = FREE,
+	 .after_exp = E_KEEP},
+	{.name = "v1_with_v1_off_is_malformed_and_says_v2", .no_v1 = 1,
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .before = FREE,
+	 .action = XDP_TX, .status = TKT_MALFORMED, .after = FREE,
+	 .after_exp = E_KEEP},
+	{.name = "v2_op_turned_into_release_is_bad_credential", .v2 = 1,
+	 .op = TKT_OP_QUERY, .tamper_off = 3, .tamper_to = TKT_OP_QUERY ^ TKT_OP_RELEASE,
+	 .event = EV, .seat = SEAT, .before = W(H, ME, 0), .count_me = 1,
+	 .action = XDP_TX, .status = TKT_BAD_CREDENTIAL, .after = W(H, ME, 0),
+	 .after_exp = E_KEEP, .count_me_after = 1},
+	{.name = "v2_other_event_is_bad_credential", .v2 = 1,
+	 .op = TKT_OP_HOLD, .tamper_off = 11, .tamper_to = EV ^ EV_REMOTE,
+	 .event = EV, .seat = SEAT, .before = FREE, .action = XDP_TX,
+	 .status = TKT_BAD_CREDENTIAL, .after = FREE, .after_exp = E_KEEP},
+	{.name = "v2_other_seat_is_bad_credential", .v2 = 1,
+	 .op = TKT_OP_HOLD, .tamper_off = 15, .tamper_to = SEAT ^ (SEAT + 1),
+	 .event = EV, .seat = SEAT, .before = FREE, .action = XDP_TX,
+	 .status = TKT_BAD_CREDENTIAL, .after = FREE, .after_exp = E_KEEP},
+	{.name = "v2_other_hold_seconds_is_bad_credential", .v2 = 1,
+	 .op = TKT_OP_EXTEND, .secs = 30, .tamper_off = 25, .tamper_to = 200,
+	 .event = EV, .seat = SEAT, .before = W(H, ME, 0), .count_me = 1,
+	 .action = XDP_TX, .status = TKT_BAD_CREDENTIAL, .after = W(H, ME, 0),
+	 .after_exp = E_KEEP, .count_me_after = 1},
+	{.name = "v2_other_session_id_is_bad_credential", .v2 = 1,
+	 .op = TKT_OP_RELEASE, .tamper_off = 19, .tamper_to = ME ^ OTHER,
+	 .event = EV, .seat = SEAT, .before = W(H, OTHER, 0),
+	 .count_other = 1, .action = XDP_TX, .status = TKT_BAD_CREDENTIAL,
+	 .after = W(H, OTHER, 0), .after_exp = E_KEEP, .count_other_after = 1},
+	{.name = "v2_flipped_mac_is_bad_credential", .v2 = 1,
+	 .op = TKT_OP_HOLD, .tamper_off = 39, .tamper_to = 0x5a,
+	 .event = EV, .seat = SEAT, .before = FREE, .action = XDP_TX,
+	 .status = TKT_BAD_CREDENTIAL, .after = FREE, .after_exp = E_KEEP},
+	{.name = "v2_wrong_tag_key_is_bad_credential", .v2 = 1,
+	 .tok = T_FORGED, .op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
+	 .before = FREE, .action = XDP_TX, .status = TKT_BAD_CREDENTIAL,
+	 .after = FREE, .after_exp = E_KEEP},
+	{.name = "v2_expired_session_is_bad_credential", .v2 = 1,
+	 .tok = T_EXPIRED, .op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
+	 .before = FREE, .action = XDP_TX, .status = TKT_BAD_CREDENTIAL,
+	 .after = FREE, .after_exp = E_KEEP},
+	{.name = "v2_nonzero_padding_is_malformed", .v2 = 1,
+	 .op = TKT_OP_HOLD, .tamper_off = 31, .tamper_to = 1,
+	 .event = EV, .seat = SEAT, .before = FREE, .action = XDP_TX,
+	 .status = TKT_MALFORMED, .after = FREE, .after_exp = E_KEEP},
 
 	/* not ours: passed untouched */
 	{.name = "other_udp_port_passes", .op = TKT_OP_HOLD, .event = EV,
@@ -308,9 +410,19 @@ static const struct fx table[] = {
 	{.name = "event_of_another_node_is_wrong_node", .op = TKT_OP_QUERY,
 	 .event = EV_REMOTE, .seat = SEAT, .before = FREE, .action = XDP_TX,
 	 .status = TKT_WRONG_NODE, .after = FREE, .after_exp = E_KEEP},
-	{.name = "over_rate_is_rate_limited", .op = TKT_OP_HOLD, .event = EV,
-	 .seat = SEAT, .rate_limited = 1, .before = FREE, .action = XDP_TX,
-	 .status = TKT_RATE_LIMITED, .after = FREE, .after_exp = E_KEEP},
+	/* over the per-source limit nothing is answered, whatever the
+	 * status would have been */
+	{.name = "over_rate_is_dropped_unanswered", .op = TKT_OP_HOLD,
+	 .event = EV, .seat = SEAT, .rate_limited = 1, .before = FREE,
+	 .action = XDP_DROP, .after = FREE, .after_exp = E_KEEP},
+	{.name = "over_rate_forged_token_is_dropped_unanswered",
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .tok = T_FORGED,
+	 .rate_limited = 1, .before = FREE, .action = XDP_DROP, .after = FREE,
+	 .after_exp = E_KEEP},
+	{.name = "over_rate_malformed_is_dropped_unanswered",
+	 .op = TKT_OP_HOLD, .event = EV, .seat = SEAT, .pad_byte = 1,
+	 .rate_limited = 1, .before = FREE, .action = XDP_DROP, .after = FREE,
+	 .after_exp = E_KEEP},
 };
 
 /* ---- fixture plumbing ---- */
@@ -326,7 +438,7 @@ static int count_rec(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void set_config(uint32_t rate, uint32_t burst)
+static void set_config_flags(uint32_t rate, uint32_t burst, uint32_t flags)
 {
 	struct tkt_config cfg = {
 		.key = key,
@@ -336,11 +448,24 @@ static void set_config(uint32_t rate, uint32_t burst)
 		.hold_limit = LIMIT,
 		.rl_rate = rate,
 		.rl_burst = burst,
+		.flags = flags,
 	};
 	__u32 k = 0;
 
 	assert_int_equal(bpf_map__update_elem(skel->maps.config, &k, sizeof(k),
 					      &cfg, sizeof(cfg), BPF_ANY),
+			 0);
+}
+
+static void set_config(uint32_t rate, uint32_t burst)
+{
+	set_config_flags(rate, burst, 0);
+}
+
+static void put_replay(uint32_t slot, uint64_t w)
+{
+	assert_int_equal(bpf_map__update_elem(skel->maps.replay, &slot, 4, &w,
+					      8, BPF_ANY),
 			 0);
 }
 
@@ -409,7 +534,7 @@ static void put_count(uint32_t slot, uint32_t event, uint32_t n)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event};
 
-	assert_int_equal(bpf_map__update_elem(skel->maps.hold_counts, &k,
+	assert_int_equal(bpf_map__update_elem(skel->maps.counts, &k,
 					      sizeof(k), &n, 4, BPF_ANY),
 			 0);
 }
@@ -419,10 +544,10 @@ static uint32_t get_count(uint32_t slot, uint32_t event)
 	struct tkt_hold_key k = {.slot = slot, .event_id = event};
 	uint32_t n = 0;
 
-	if (bpf_map__lookup_elem(skel->maps.hold_counts, &k, sizeof(k), &n, 4,
+	if (bpf_map__lookup_elem(skel->maps.counts, &k, sizeof(k), &n, 4,
 				 0))
 		return 0;
-	return n;
+	return n == TKT_COUNT_DEAD ? 0 : n;
 }
 
 static void make_token(enum tok t, uint8_t tok[16])
@@ -457,12 +582,19 @@ static size_t build(const struct fx *f, uint8_t *b)
 	uint16_t c;
 
 	make_token(f->tok, tok);
-	pkt_req(r, f->op, 0xa1b2c3d4, f->event, f->seat, tok, f->secs);
+	if (f->v2) {
+		pkt_req_v2(r, f->op, 0xa1b2c3d4, f->event, f->seat, tok,
+			   f->secs);
+		if (f->tamper_off)
+			payload[f->tamper_off] ^= f->tamper_to;
+	} else {
+		pkt_req(r, f->op, 0xa1b2c3d4, f->event, f->seat, tok, f->secs);
+		r->pad[5] = f->pad_byte;
+	}
 	if (f->magic)
 		r->magic = htons(f->magic);
 	if (f->version)
 		r->version = f->version;
-	r->pad[5] = f->pad_byte;
 
 	n = f->v6 ? pkt_udp6(b, SPORT, dport, payload, plen)
 		  : pkt_udp4(b, SPORT, dport, payload, plen);
@@ -501,6 +633,35 @@ static size_t build(const struct fx *f, uint8_t *b)
 		break;
 	case K_V6_EXT:
 		b[PKT_ETH_LEN + 6] = 0; /* hop-by-hop; bytes after are junk */
+		break;
+	case K_SPORT0:
+		b[(f->v6 ? PKT_ETH_LEN + PKT_IP6_LEN : PKT_ETH_LEN + PKT_IP4_LEN)] = 0;
+		b[(f->v6 ? PKT_ETH_LEN + PKT_IP6_LEN : PKT_ETH_LEN + PKT_IP4_LEN) + 1] = 0;
+		break;
+	case K_MCAST_MAC:
+		b[6] = 0x01; /* 01:00:5e:..., the group bit */
+		break;
+	case K_SRC_ZERO:
+		if (f->v6)
+			memset(b + PKT_ETH_LEN + 8, 0, 16);
+		else
+			memcpy(b + PKT_ETH_LEN + 12, "\0\0\0\1", 4);
+		break;
+	case K_SRC_MCAST:
+		if (f->v6) {
+			memset(b + PKT_ETH_LEN + 8, 0, 16);
+			b[PKT_ETH_LEN + 8] = 0xff;
+			b[PKT_ETH_LEN + 9] = 0x02;
+			b[PKT_ETH_LEN + 23] = 1;
+		} else {
+			memcpy(b + PKT_ETH_LEN + 12, "\xe0\0\0\1", 4);
+		}
+		break;
+	case K_SRC_BCAST:
+		memset(b + PKT_ETH_LEN + 12, 0xff, 4);
+		break;
+	case K_SRC_E:
+		memcpy(b + PKT_ETH_LEN + 12, "\xf0\0\0\1", 4);
 		break;
 	case K_SHORT_UDP_LEN: {
 		/* UDP (and IP) claim 8 more bytes than the frame carries */
@@ -547,11 +708,20 @@ static void check_reply(const struct fx *f, const uint8_t *in, const uint8_t *ou
 
 	/* the reply body */
 	assert_int_equal(rep[0] << 8 | rep[1], TKT_MAGIC);
-	assert_int_equal(rep[2], TKT_VERSION);
-	assert_int_equal(rep[3], f->op | 0x80);
-	assert_int_equal(pkt_be32(rep + 4), 0xa1b2c3d4);
-	assert_int_equal(pkt_be32(rep + 8), f->event);
-	assert_int_equal(pkt_be32(rep + 12), f->seat);
+	/* the request's version when spoken (and allowed), else 2 */
+	assert_int_equal(rep[2], (f->v2 || f->no_v1 ||
+				  (f->version && f->version != TKT_VERSION))
+					 ? TKT_VERSION_2
+					 : TKT_VERSION);
+	/* op, request id, event and seat echo the request as received */
+	assert_int_equal(rep[3], in[l4 + PKT_UDP_LEN + 3] | 0x80);
+	assert_memory_equal(rep + 4, in + l4 + PKT_UDP_LEN + 4, 12);
+	if (!f->tamper_off) {
+		assert_int_equal(rep[3], f->op | 0x80);
+		assert_int_equal(pkt_be32(rep + 4), 0xa1b2c3d4);
+		assert_int_equal(pkt_be32(rep + 8), f->event);
+		assert_int_equal(pkt_be32(rep + 12), f->seat);
+	}
 	if (rep[16] != f->status)
 		fail_msg("%s: status %u, want %d", f->name, rep[16], f->status);
 	assert_int_equal(rep[17] | rep[18] | rep[19], 0);
@@ -601,6 +771,10 @@ static void run_fixture(const struct fx *f)
 	put_word(index, before);
 	put_count(ME, EV, f->count_me);
 	put_count(OTHER, EV, f->count_other);
+	put_replay(ME, 0);
+	put_replay(OTHER, 0);
+	if (f->no_v1)
+		set_config_flags(0, 0, TKT_CFG_NO_V1);
 	if (f->rate_limited) {
 		uint64_t tat = pkt_mono_ns() + 10000000000ull;
 
@@ -617,6 +791,8 @@ static void run_fixture(const struct fx *f)
 				 bpf_program__fd(skel->progs.xdp_seat_hold), &o),
 			 0);
 	t1 = now_ms32();
+	if (f->no_v1)
+		set_config(0, 0);
 	if (f->rate_limited) {
 		set_config(0, 0);
 		bpf_map__delete_elem(skel->maps.ratelimit, &src, sizeof(src), 0);
@@ -684,9 +860,9 @@ static void every_fixture_gives_its_verdict_reply_and_seat_state(void **state)
 		run_fixture(&table[i]);
 }
 
-/* Every payload length 0..39: below 16 dropped, from 16 answerable but
- * MALFORMED (length is not 40), over IPv4 and IPv6. */
-static void truncated_payload_at_every_length_is_dropped_or_malformed(void **state)
+/* Every payload length 0..39 is dropped unanswered (a reply is never
+ * larger than its request), over IPv4 and IPv6. */
+static void truncated_payload_at_every_length_is_dropped(void **state)
 {
 	int len, v6;
 
@@ -698,8 +874,7 @@ static void truncated_payload_at_every_length_is_dropped_or_malformed(void **sta
 				.op = TKT_OP_HOLD, .event = EV, .seat = SEAT,
 				.len = len, .before = FREE,
 				.after = FREE, .after_exp = E_KEEP,
-				.action = len < 16 ? XDP_DROP : XDP_TX,
-				.status = TKT_MALFORMED,
+				.action = XDP_DROP,
 			};
 
 			/* .len 0 means 40 in the table: build this by hand */
@@ -774,14 +949,14 @@ static void stats_count_replies_by_status_and_passes(void **state)
 	pass.after_exp = E_KEEP;
 	pass.count_me_after = 0;
 	for (i = 0; i < TKT_STAT_COUNT; i++) {
-		bpf_map__lookup_elem(skel->maps.stats, &i, 4, vals, 8 * ncpu, 0);
+		bpf_map__lookup_elem(skel->maps.door_stats, &i, 4, vals, 8 * ncpu, 0);
 		for (c = 0; c < ncpu; c++)
 			before[i] += vals[c];
 	}
 	run_fixture(hold);
 	run_fixture(&pass);
 	for (i = 0; i < TKT_STAT_COUNT; i++) {
-		bpf_map__lookup_elem(skel->maps.stats, &i, 4, vals, 8 * ncpu, 0);
+		bpf_map__lookup_elem(skel->maps.door_stats, &i, 4, vals, 8 * ncpu, 0);
 		for (c = 0; c < ncpu; c++)
 			after[i] += vals[c];
 	}
@@ -837,6 +1012,95 @@ static void full_ring_buffer_answers_rate_limited_and_leaves_the_seat(void **sta
 	assert_int_equal(out[14 + 20 + 8 + 16], TKT_OK);
 	ring_buffer__consume(rb);
 	(void)nr;
+}
+
+/* One v2 QUERY of SEAT by ME with request id over IPv4; returns the XDP
+ * action (*status gets the reply status when answered). */
+static int v2_query(uint32_t id, enum tok t, uint8_t *status)
+{
+	uint8_t in[256], out[512], tok[16];
+	struct tkt_req r;
+	size_t n;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out));
+
+	make_token(t, tok);
+	pkt_req_v2(&r, TKT_OP_QUERY, id, EV, SEAT, tok, 0);
+	n = pkt_udp4(in, SPORT, PORT, &r, sizeof(r));
+	o.data_size_in = (__u32)n;
+	assert_int_equal(bpf_prog_test_run_opts(
+				 bpf_program__fd(skel->progs.xdp_seat_hold), &o),
+			 0);
+	*status = o.retval == XDP_TX ? out[42 + 16] : 0xff;
+	return (int)o.retval;
+}
+
+static uint64_t stat_sum(__u32 index)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	uint64_t *vals = calloc((size_t)ncpu, 8), sum = 0;
+
+	bpf_map__lookup_elem(skel->maps.door_stats, &index, 4, vals, 8 * ncpu,
+			     0);
+	for (c = 0; c < ncpu; c++)
+		sum += vals[c];
+	free(vals);
+	return sum;
+}
+
+/* A v2 request id is accepted once: the same datagram again, or an id more
+ * than 32 below the highest accepted, is dropped unanswered; ids inside the
+ * window that were not seen still pass (reordering). Only a request whose
+ * MAC verifies moves the window. */
+static void v2_replay_window_accepts_each_id_once(void **state)
+{
+	static const struct {
+		uint32_t id;
+		int action;
+	} steps[] = {
+		{0, XDP_DROP},     /* id 0 is never valid */
+		{100, XDP_TX},
+		{100, XDP_DROP},   /* the same datagram replayed */
+		{68, XDP_TX},      /* 32 below the highest: last in window */
+		{68, XDP_DROP},
+		{67, XDP_DROP},    /* 33 below: older than the window */
+		{99, XDP_TX},      /* reordered, not seen yet */
+		{101, XDP_TX},
+		{69, XDP_TX},      /* now exactly 32 below */
+		{68, XDP_DROP},    /* fell out of the window */
+		{99, XDP_DROP},    /* still remembered after the slide */
+		{141, XDP_TX},     /* a jump past the window */
+		{109, XDP_TX},     /* 32 below the new highest */
+		{108, XDP_DROP},
+		{101, XDP_DROP},
+		{0xffffffffu, XDP_TX}, /* the largest id */
+		{0xffffffffu, XDP_DROP},
+	};
+	uint64_t before = stat_sum(TKT_STAT_REPLAY_DROPPED), drops = 0;
+	uint8_t status;
+	size_t i;
+
+	(void)state;
+	put_word(SEAT, tkt_sw_pack(A, 0, 0, 0));
+	put_replay(ME, 0);
+	/* a forged request does not move the window */
+	assert_int_equal(v2_query(5000, T_FORGED, &status), XDP_TX);
+	assert_int_equal(status, TKT_BAD_CREDENTIAL);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int act = v2_query(steps[i].id, T_GOOD, &status);
+
+		if (act != steps[i].action)
+			fail_msg("step %zu id %u: action %d, want %d", i,
+				 steps[i].id, act, steps[i].action);
+		if (act == XDP_TX)
+			assert_int_equal(status, TKT_OK);
+		else
+			drops++;
+	}
+	assert_int_equal(stat_sum(TKT_STAT_REPLAY_DROPPED) - before, drops);
+	/* a recycled slot starts clean (edge_replay_reset zeroes the word) */
+	put_replay(ME, 0);
+	assert_int_equal(v2_query(1, T_GOOD, &status), XDP_TX);
 }
 
 /* The syscall program changes counts with the same rules. */
@@ -939,11 +1203,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_fixture_gives_its_verdict_reply_and_seat_state),
-		cmocka_unit_test(truncated_payload_at_every_length_is_dropped_or_malformed),
+		cmocka_unit_test(truncated_payload_at_every_length_is_dropped),
 		cmocka_unit_test(ethernet_padding_after_the_request_is_ignored),
 		cmocka_unit_test(stats_count_replies_by_status_and_passes),
 		cmocka_unit_test(full_ring_buffer_answers_rate_limited_and_leaves_the_seat),
 		cmocka_unit_test(hold_count_program_reserves_up_to_the_limit),
+		cmocka_unit_test(v2_replay_window_accepts_each_id_once),
 		cmocka_unit_test(hold_release_pair_cost_is_reported),
 	};
 

@@ -82,7 +82,10 @@ async function newSessionPage(who, path) {
   const p = await ctx[who].newPage();
   p.on('pageerror', (err) => pageErrors.push(`${who}: ${err.message}`));
   p.on('console', (msg) => {
-    if (msg.type() === 'error') console.log(`[${who} console] ${msg.text()}`);
+    if (msg.type() !== 'error') return;
+    console.log(`[${who} console] ${msg.text()}`);
+    // What the page's Content-Security-Policy blocked is a page bug.
+    if (msg.text().includes('Content Security Policy')) pageErrors.push(`${who}: ${msg.text()}`);
   });
   page[who] = p;
   await p.goto(BASE + path);

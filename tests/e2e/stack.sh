@@ -8,6 +8,8 @@
 # the caller's running services instead (RUN_DIR, REDIS_PORT, MARIADB_PORT,
 # KAFKA_PORT as infra/services.sh reads them) and leaves them alone: that is
 # how tests/run_all.sh can run it after the integration tests.
+# Every browser of the test comes from 127.0.0.1: the per-address limits are
+# set generous here (the defaults stay as they are).
 # Env: E2E_RUN_DIR (tests/e2e/.run), E2E_HTTP_PORT (18093), E2E_PAYMENTD_PORT
 # (18096), E2E_UDP_PORT (17093), E2E_REDIS_PORT (6395), E2E_MARIADB_PORT (3321),
 # E2E_KAFKA_PORT (9110), E2E_KAFKA_CONTROLLER_PORT (9111).
@@ -58,6 +60,8 @@ start)
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd-e2e" --pin-dir /sys/fs/bpf/ticket-e2e \
 		--hold-path socket --demo-data --dev-mode \
 		--payment-url "http://127.0.0.1:$PAYMENTD_PORT" --web-root "$ROOT/web/dist" \
+		--session-rate-per-addr 100000 --session-burst-per-addr 100000 \
+		--sse-max-streams-per-addr 100000 --http-max-connections-per-addr 0 \
 		>>"$LOGS/ticketd.log" 2>&1 &
 	echo $! >"$PIDS/ticketd.pid"
 	for _ in $(seq 1 300); do

@@ -24,6 +24,10 @@ PORTS = {
 PAYMENT_DEADLINE_SECONDS = 15
 PIN_DIR = os.environ.get("TICKETD_TEST_PIN_DIR", "/sys/fs/bpf/ticket-test")
 TICKETD = os.path.join(ROOT, "build", "ticketd")
+GENEROUS_LIMITS = ("--session-rate-per-addr", "100000",
+                   "--session-burst-per-addr", "100000",
+                   "--sse-max-streams-per-addr", "100000",
+                   "--http-max-connections-per-addr", "0")
 
 
 class Ticketd:
@@ -47,7 +51,17 @@ class Ticketd:
             "--payment-timeout-ms", "1000",
             "--payment-deadline-seconds", str(PAYMENT_DEADLINE_SECONDS),
             "--dev-mode",
+            # The suites create many sessions and streams from 127.0.0.1:
+            # generous per-address limits here, not weaker defaults
+            # (test_http_limits.py tests the limits themselves).
+            *GENEROUS_LIMITS,
+            # every test session comes from 127.0.0.1: the per-address hold
+            # limit is on only in the tests of it (test_hold_limits.py)
+            "--origin-hold-limit", "0",
             "--log-level", "debug",
+            # the suite sends many requests from 127.0.0.1; the default
+            # per-source limit (500/s) is for real clients
+            "--udp-rate-limit", "100000", "--udp-rate-burst", "100000",
             *extra_args,
         ]
         self.proc = None
@@ -235,6 +249,51 @@ def udp_packet(op, event_id, seat_id, token_hex, secs=0, req_id=1):
                        seat_id, bytes.fromhex(token_hex), secs)
 
 
+_M64 = (1 << 64) - 1
+
+
+def _rotl(x, b):
+    return ((x << b) | (x >> (64 - b))) & _M64
+
+
+def siphash24(key16, msg):
+    """SipHash-2-4 of msg (a multiple of 8 bytes here) under a 16-byte key,
+    the 64-bit result as an integer (bpf/session_token.h)."""
+    k0, k1 = struct.unpack("<QQ", key16)
+    v = [0x736f6d6570736575 ^ k0, 0x646f72616e646f6d ^ k1,
+         0x6c7967656e657261 ^ k0, 0x7465646279746573 ^ k1]
+
+    def rnd():
+        v[0] = (v[0] + v[1]) & _M64; v[1] = _rotl(v[1], 13); v[1] ^= v[0]
+        v[0] = _rotl(v[0], 32)
+        v[2] = (v[2] + v[3]) & _M64; v[3] = _rotl(v[3], 16); v[3] ^= v[2]
+        v[0] = (v[0] + v[3]) & _M64; v[3] = _rotl(v[3], 21); v[3] ^= v[0]
+        v[2] = (v[2] + v[1]) & _M64; v[1] = _rotl(v[1], 17); v[1] ^= v[2]
+        v[2] = _rotl(v[2], 32)
+
+    assert len(msg) % 8 == 0
+    for (m,) in struct.iter_unpack("<Q", msg):
+        v[3] ^= m
+        rnd(); rnd()
+        v[0] ^= m
+    b = (len(msg) & 0xff) << 56
+    v[3] ^= b
+    rnd(); rnd()
+    v[0] ^= b
+    v[2] ^= 0xff
+    rnd(); rnd(); rnd(); rnd()
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def udp_packet_v2(op, event_id, seat_id, token_hex, secs=0, req_id=1):
+    """A version 2 request: session id (first 8 token bytes) and the MAC of
+    bytes 0..31 keyed by the whole token (docs/protocol.md)."""
+    tok = bytes.fromhex(token_hex)
+    head = struct.pack(">HBBIII8sH6x", 0x5458, 2, UDP_OPS[op], req_id, event_id,
+                       seat_id, tok[:8], secs)
+    return head + struct.pack("<Q", siphash24(tok, head))
+
+
 def udp_send(data, port=None, host="127.0.0.1", timeout=2.0):
     """Sends one datagram; returns the reply bytes or None on timeout."""
     port = port or PORTS["udp"]
@@ -247,10 +306,10 @@ def udp_send(data, port=None, host="127.0.0.1", timeout=2.0):
             return None
 
 
-def udp_parse(reply):
+def udp_parse(reply, version=1):
     magic, ver, op, req_id, ev, seat, status, counter, expiry = struct.unpack(
         ">HBBIIIB3xIQ", reply)
-    assert magic == 0x5458 and ver == 1 and op & 0x80
+    assert magic == 0x5458 and ver == version and op & 0x80
     return {"op": op & 0x7f, "reqId": req_id, "eventId": ev, "seatId": seat,
             "status": UDP_STATUS[status], "counter": counter, "expiryMs": expiry}
 
@@ -259,6 +318,14 @@ def udp(op, event_id, seat_id, token_hex, secs=0, req_id=7, **kw):
     reply = udp_send(udp_packet(op, event_id, seat_id, token_hex, secs, req_id), **kw)
     assert reply is not None, "no UDP reply"
     return udp_parse(reply)
+
+
+def udp_v2(op, event_id, seat_id, token_hex, req_id, secs=0, **kw):
+    """One v2 request; request ids must grow per session (replay window)."""
+    reply = udp_send(udp_packet_v2(op, event_id, seat_id, token_hex, secs, req_id),
+                     **kw)
+    assert reply is not None, "no UDP reply"
+    return udp_parse(reply, version=2)
 
 
 def new_session(base):
@@ -275,6 +342,7 @@ def mariadb_sql(sql):
     """Runs SQL on the test database with the mariadb client."""
     out = subprocess.run(
         ["mariadb", "-h", "127.0.0.1", "-P", str(PORTS["mariadb"]), "-u", "ticket",
-         "-pticket", "-N", "-B", "ticketing", "-e", sql],
+         "-N", "-B", "ticketing", "-e", sql],
+        env=dict(os.environ, MYSQL_PWD="ticket"),  # not in argv, where ps shows it
         check=True, capture_output=True, text=True, timeout=30)
     return out.stdout

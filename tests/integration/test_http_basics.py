@@ -83,7 +83,7 @@ def test_readyz_reports_every_part_and_the_hold_path(api):
     body = r.json()
     assert body["status"] == "UP"
     assert body["holdPath"] in ("xdp", "socket")
-    assert set(body["checks"]) == {"redis", "database", "kafka", "seatTable"}
+    assert set(body["checks"]) == {"redis", "database", "kafka", "seatTable", "udpDoor"}
 
 
 def test_metrics_count_requests_by_route_and_status(api):
@@ -153,3 +153,29 @@ def test_readyz_names_redis_when_it_is_down_and_recovers(api):
             break
         time.sleep(0.2)
     assert requests.get(api.base + "/readyz", timeout=5).status_code == 200
+
+
+def test_every_response_says_nosniff(api):
+    for method, path in (("GET", "/api/events"), ("GET", "/healthz"),
+                         ("GET", "/metrics"), ("GET", "/no/such/route"),
+                         ("POST", "/api/sessions"), ("GET", "/")):
+        r = requests.request(method, api.base + path, timeout=5)
+        assert r.headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_web_page_and_its_files_carry_csp_and_referrer_policy(api):
+    page = requests.get(api.base + "/", timeout=5)
+    assert page.status_code == 200
+    asset = re.search(r'src="(/assets/[^"]+\.js)"', page.text).group(1)
+    for r in (page, requests.get(api.base + asset, timeout=5),
+              requests.get(api.base + "/assets/missing.js", timeout=5)):
+        csp = r.headers["Content-Security-Policy"]
+        for directive in ("default-src 'self'", "connect-src 'self'",
+                          "object-src 'none'", "base-uri 'none'",
+                          "frame-ancestors 'none'"):
+            assert directive in csp, (r.url, csp)
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+    # the API's JSON does not need a page policy
+    assert "Content-Security-Policy" not in requests.get(
+        api.base + "/api/events", timeout=5).headers

@@ -346,11 +346,12 @@ def test_decision_recorded_but_not_applied_is_applied_from_kafka(api, arena):
     s, seats, o = held_order(api, arena)
     oid = o["orderId"]
     payload = json.dumps({"type": "PaymentDecided", "orderId": oid,
-                          "paymentId": "pay_test", "status": "APPROVED", "attempts": 1})
+                          "paymentId": f"pay_{oid}", "status": "APPROVED",
+                          "amount": o["amount"], "attempts": 1})
     mariadb_sql(
         "START TRANSACTION;"
-        f"INSERT INTO payments (id, order_id, status, attempts, decided_at)"
-        f" VALUES ('pay_{oid}', '{oid}', 'APPROVED', 1, NOW(3));"
+        f"INSERT INTO payments (id, order_id, status, amount, attempts, decided_at)"
+        f" VALUES ('pay_{oid}', '{oid}', 'APPROVED', {o['amount']}, 1, NOW(3));"
         f"INSERT INTO outbox (topic, msg_key, payload) VALUES"
         f" ('ticketing.payments', '{oid}', '{payload}');"
         "COMMIT")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The house rules of the source tree, checked on every `make test`:
 #   1. includes between folders point one way: bpf <- userspace/lib <- api
-#      <- programs; bench and tests may use anything below the programs;
+#      <- programs; bench, tests and fuzz may use anything below the
+#      programs (fuzz also the daemon's pure parsers);
 #   2. no include cycle between files;
 #   3. main.c of ticketd defines nothing but main (nothing calls up into it);
 #   4. each folder's .mk builds only that folder's sources (and tests/);
@@ -37,6 +38,7 @@ folder_of() {
 	userspace/ticketctl/*) echo ticketctl ;;
 	bench/*) echo bench ;;
 	tests/*) echo tests ;;
+	fuzz/*) echo fuzz ;;
 	build/*|"$BUILD"/*) echo generated ;;
 	*) echo other ;;
 	esac
@@ -53,11 +55,12 @@ allowed() {
 	ticketctl) echo "bpf lib" ;;
 	bench) echo "bpf lib generated" ;;
 	tests) echo "bpf lib api ticketd paymentd bench generated" ;;
+	fuzz) echo "bpf lib api ticketd generated" ;;
 	*) echo "" ;;
 	esac
 }
 
-sources=$(git ls-files -co --exclude-standard -- 'bpf/*.[ch]' 'userspace/*.[ch]' 'api/*.[ch]' 'bench/*.[ch]' 'tests/*.[ch]')
+sources=$(git ls-files -co --exclude-standard -- 'bpf/*.[ch]' 'userspace/*.[ch]' 'api/*.[ch]' 'bench/*.[ch]' 'tests/*.[ch]' 'fuzz/*.[ch]')
 edges=$(for f in $sources; do
 	sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f" | while read -r inc; do
 		# bpf/ headers include siblings by bare name

@@ -124,6 +124,38 @@ static void bad_env_value_names_the_variable(void **state)
 	unsetenv("TICKETD_DB_POOL");
 }
 
+static void password_flags_are_blanked_in_argv(void **state)
+{
+	char a1[] = "--db-password", a2[] = "s3cret", a3[] = "--db_password=other",
+	     a4[] = "--db-user", a5[] = "ticket", a6[] = "--db-passwordx=keep";
+	char *argv[] = {"ticketd", a1, a2, a3, a4, a5, a6};
+	const char *name = NULL;
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, 6, argv, err, sizeof(err)), CONFIG_OK);
+	assert_string_equal(cfg.db_password, "other");
+	assert_int_equal(config_hide_secrets(7, argv, &name), 2);
+	assert_string_equal(name, "db_password");
+	assert_string_equal(a2, "xxxxxx");
+	assert_string_equal(a3, "--db_password=xxxxx");
+	assert_string_equal(a5, "ticket"); /* not a secret */
+	assert_string_equal(a6, "--db-passwordx=keep");
+	assert_string_equal(cfg.db_password, "other"); /* the value was copied */
+}
+
+static void no_secret_flag_means_nothing_to_hide(void **state)
+{
+	char a1[] = "--db-user", a2[] = "ticket";
+	char *argv[] = {"ticketd", a1, a2};
+	const char *name = NULL;
+
+	(void)state;
+	assert_int_equal(config_hide_secrets(3, argv, &name), 0);
+	assert_null(name);
+}
+
 static void slot_grace_shorter_than_hold_and_payment_is_refused(void **state)
 {
 	struct config cfg;
@@ -164,6 +196,8 @@ int main(void)
 		cmocka_unit_test(slot_grace_shorter_than_hold_and_payment_is_refused),
 		cmocka_unit_test(session_defaults_cover_every_slot_and_bound_the_db_wait),
 		cmocka_unit_test(bad_env_value_names_the_variable),
+		cmocka_unit_test(password_flags_are_blanked_in_argv),
+		cmocka_unit_test(no_secret_flag_means_nothing_to_hide),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

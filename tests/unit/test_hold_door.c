@@ -52,7 +52,9 @@ static void f_count_release(void *impl, __u32 slot, __u32 ev)
 {
 	struct fake *f = impl;
 
-	tkt_count_give(&f->count[slot]);
+	/* the last unit retires the word; a map would delete the entry */
+	if (tkt_count_give(&f->count[slot]))
+		f->count[slot] = 0;
 }
 
 /* Called after the transition was computed and right before the CAS: the
@@ -337,7 +339,7 @@ static void seats_outside_the_event_do_not_exist(void **state)
 	assert_int_equal(res.status, TKT_WRONG_NODE);
 }
 
-static void request_check_drops_short_or_foreign_and_flags_the_rest(void **state)
+static void request_check_drops_wrong_length_or_foreign_and_flags_the_rest(void **state)
 {
 	struct tkt_req r;
 	uint8_t tok[16] = {0};
@@ -345,12 +347,14 @@ static void request_check_drops_short_or_foreign_and_flags_the_rest(void **state
 
 	(void)state;
 	pkt_req(&r, TKT_OP_HOLD, 1, 1, 1, tok, 0);
-	for (len = 0; len < 16; len++)
+	for (len = 0; len < 40; len++)
 		assert_int_equal(tkt_req_check(&r, len), TKT_REQ_DROP);
-	for (len = 16; len < 40; len++)
-		assert_int_equal(tkt_req_check(&r, len), TKT_MALFORMED);
 	assert_int_equal(tkt_req_check(&r, 40), TKT_OK);
-	assert_int_equal(tkt_req_check(&r, 41), TKT_MALFORMED);
+	for (len = 41; len < 2000; len++)
+		assert_int_equal(tkt_req_check(&r, len), TKT_REQ_DROP);
+	r.version = 9;
+	assert_int_equal(tkt_req_check(&r, 40), TKT_MALFORMED);
+	r.version = TKT_VERSION;
 	for (secs = 0; secs < 700; secs++) {
 		int ok = secs == 0 || (secs >= 5 && secs <= 600);
 
@@ -404,6 +408,49 @@ static void gcra_allows_the_burst_then_the_rate(void **state)
 	assert_true(tkt_gcra_take(&tat, t, 0, 0));
 }
 
+static struct tkt_peer peer4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	struct tkt_peer p = {.addr = {[10] = 0xff, [11] = 0xff, a, b, c, d}};
+
+	return p;
+}
+
+/* Replies go to one host on a real port: never port 0, unspecified,
+ * multicast or broadcast sources (IPv4 and IPv6). */
+static void source_must_be_one_host_on_a_real_port(void **state)
+{
+	struct tkt_peer p6 = {.addr = {0xfd, 0x78, [15] = 1}};
+	struct tkt_peer any6 = {0}, mc6 = {.addr = {0xff, 0x02, [15] = 1}};
+	uint16_t port = htons(40000);
+
+	(void)state;
+	assert_true(tkt_source_ok(&p6, port));
+	assert_false(tkt_source_ok(&p6, 0));
+	assert_false(tkt_source_ok(&any6, port));
+	assert_false(tkt_source_ok(&mc6, port));
+	p6.addr[0] = 0xfe; /* fe80::1, link-local unicast: fine */
+	p6.addr[1] = 0x80;
+	assert_true(tkt_source_ok(&p6, port));
+	{
+		struct tkt_peer ok[] = {peer4(1, 0, 0, 1), peer4(10, 78, 0, 1),
+					peer4(127, 0, 0, 1),
+					peer4(223, 255, 255, 254)};
+		struct tkt_peer bad[] = {peer4(0, 0, 0, 0), peer4(0, 1, 2, 3),
+					 peer4(224, 0, 0, 1),
+					 peer4(239, 255, 255, 250),
+					 peer4(240, 0, 0, 1),
+					 peer4(255, 255, 255, 255)};
+		size_t i;
+
+		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			assert_true(tkt_source_ok(&ok[i], port));
+			assert_false(tkt_source_ok(&ok[i], 0));
+		}
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_false(tkt_source_ok(&bad[i], port));
+	}
+}
+
 #define T(name) cmocka_unit_test_setup(name, setup)
 
 int main(void)
@@ -420,7 +467,8 @@ int main(void)
 		T(restore_ordered_losing_its_cas_gives_the_count_back),
 		T(restore_sold_takes_no_count_and_gives_back_the_claims),
 		T(seats_outside_the_event_do_not_exist),
-		T(request_check_drops_short_or_foreign_and_flags_the_rest),
+		T(request_check_drops_wrong_length_or_foreign_and_flags_the_rest),
+		T(source_must_be_one_host_on_a_real_port),
 		T(request_check_refuses_every_op_but_the_wire_ops),
 		T(gcra_allows_the_burst_then_the_rate),
 	};

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/http.h"
@@ -49,11 +50,42 @@ static void ids_must_be_plain_decimal_u32(void **state)
 	assert_int_equal(http_parse_u32("99999999999999999999", &v), -1);
 }
 
+/* A malformed body is 400 MALFORMED_JSON whatever bytes sit where the
+ * parser stopped: jansson's error text may end inside a UTF-8 sequence,
+ * which made the error body unbuildable and the answer a 500 (found by
+ * fuzz/fuzz_http; seed fuzz/corpus/fuzz_http/regress-json-error-cuts-utf8). */
+static void malformed_json_is_400_whatever_its_bytes(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"eventId\":1,\"sr \\u\xd1\x9ep-5}",
+		"{\"a\":\xff}",
+		"\xe2\x82",
+		"{\"\xf0\x9f\x8e\xab\":1,}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct http_req req = {.body = bodies[i], .body_len = strlen(bodies[i])};
+		struct http_resp resp = {0};
+		json_t *err;
+
+		assert_null(http_body_object(&req, &resp, false));
+		assert_int_equal(resp.status, 400);
+		err = json_loadb(resp.body, resp.body_len, 0, NULL);
+		assert_non_null(err);
+		assert_string_equal(json_string_value(json_object_get(err, "code")),
+				    "MALFORMED_JSON");
+		json_decref(err);
+		free(resp.body);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(route_patterns_capture_parameters),
 		cmocka_unit_test(ids_must_be_plain_decimal_u32),
+		cmocka_unit_test(malformed_json_is_400_whatever_its_bytes),
 	};
 	return cmocka_run_group_tests_name("http_util", tests, NULL, NULL);
 }

@@ -30,6 +30,45 @@ static void siphash_matches_the_reference_vector_for_8_bytes(void **state)
 	assert_memory_equal(tag, want, 8);
 }
 
+/* The v2 MAC: SipHash-2-4 of 32 bytes (reference vector 32) and
+ * tkt_v2_check's verdicts. */
+static void siphash_of_32_bytes_matches_the_reference_vector(void **state)
+{
+	__u8 msg[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 32; i++)
+		msg[i] = (__u8)i;
+	assert_int_equal(tkt_siphash24_32(&ref_key, msg), 0x7127512f72f27cceull);
+}
+
+static void v2_check_needs_the_mac_of_the_whole_token(void **state)
+{
+	__u8 tok[16], req[40] = {0x54, 0x58, 2, 1};
+	__u64 mac;
+	__u32 slot = 0;
+	int i, bit;
+
+	(void)state;
+	tkt_token_mint(&ref_key, 77, 2000, tok);
+	memcpy(req + 16, tok, 8);
+	mac = tkt_v2_mac(tok, req);
+	for (i = 0; i < 8; i++)
+		req[32 + i] = (__u8)(mac >> (8 * i));
+	assert_int_equal(tkt_v2_check(&ref_key, req, 1999, &slot),
+			 TKT_TOKEN_VALID);
+	assert_int_equal(slot, 77);
+	assert_int_equal(tkt_v2_check(&ref_key, req, 2000, &slot),
+			 TKT_TOKEN_EXPIRED);
+	for (bit = 0; bit < 40 * 8; bit++) {
+		req[bit / 8] ^= (__u8)(1u << (bit % 8));
+		assert_int_equal(tkt_v2_check(&ref_key, req, 1000, &slot),
+				 TKT_TOKEN_FORGED);
+		req[bit / 8] ^= (__u8)(1u << (bit % 8));
+	}
+}
+
 static void genuine_token_yields_its_slot(void **state)
 {
 	__u8 tok[16];
@@ -129,6 +168,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(siphash_matches_the_reference_vector_for_8_bytes),
+		cmocka_unit_test(siphash_of_32_bytes_matches_the_reference_vector),
+		cmocka_unit_test(v2_check_needs_the_mac_of_the_whole_token),
 		cmocka_unit_test(genuine_token_yields_its_slot),
 		cmocka_unit_test(any_flipped_bit_is_forged),
 		cmocka_unit_test(token_of_another_key_is_forged),

@@ -55,6 +55,33 @@ static void build_request_writes_contract_layout(void **state)
 	assert_memory_equal(buf, hold_bytes, sizeof(hold_bytes));
 }
 
+/* The same HOLD in version 2; the MAC computed independently (Python,
+ * tests/integration/conftest.py siphash24). */
+static const uint8_t hold_bytes_v2[40] = {
+	0x54, 0x58, 0x02, 0x01, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00,
+	0x00, 0x07, 0x00, 0x00, 0x0a, 0x0b, 0x00, 0x00, 0x00, 0x2a,
+	0x67, 0x45, 0x23, 0x01, 0x01, 0x2c, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x92, 0xb2, 0x6e, 0xb9, 0x5b, 0xcc, 0x53, 0x9a,
+};
+
+static void build_request_v2_writes_session_id_and_mac(void **state)
+{
+	struct tkt_request_fields q = hold_request();
+	struct tkt_reply_fields r;
+	uint8_t buf[64], rep[32];
+
+	(void)state;
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(tkt_build_request_v2(buf, sizeof(buf), &q), 40);
+	assert_memory_equal(buf, hold_bytes_v2, sizeof(hold_bytes_v2));
+	assert_int_equal(tkt_build_request_v2(buf, 39, &q), -1);
+	/* a v2 reply parses, and says so */
+	memcpy(rep, ok_reply, sizeof(rep));
+	rep[2] = 2;
+	assert_int_equal(tkt_parse_reply(rep, sizeof(rep), &r), TKT_REPLY_VALID);
+	assert_int_equal(r.version, 2);
+}
+
 static void build_request_refuses_short_buffer_untouched(void **state)
 {
 	struct tkt_request_fields q = hold_request();
@@ -127,7 +154,7 @@ static void parse_reply_rejects_each_bad_header_field(void **state)
 	} cases[] = {
 		{0, 0x55, TKT_REPLY_BAD_MAGIC},
 		{1, 0x00, TKT_REPLY_BAD_MAGIC},
-		{2, 0x02, TKT_REPLY_BAD_VERSION},
+		{2, 0x03, TKT_REPLY_BAD_VERSION},
 		{2, 0x00, TKT_REPLY_BAD_VERSION},
 		{3, 0x01, TKT_REPLY_NOT_A_REPLY},
 		{16, TKT_STATUS_COUNT, TKT_REPLY_BAD_STATUS},
@@ -288,6 +315,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(token_hex_round_trips_and_rejects_bad_text),
 		cmocka_unit_test(build_request_writes_contract_layout),
+		cmocka_unit_test(build_request_v2_writes_session_id_and_mac),
 		cmocka_unit_test(build_request_refuses_short_buffer_untouched),
 		cmocka_unit_test(build_request_zeroes_padding_of_reused_buffer),
 		cmocka_unit_test(parse_reply_reads_every_field),

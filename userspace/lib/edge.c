@@ -25,7 +25,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,15 +92,30 @@ int edge_mirror_event(struct edge *e, uint32_t event_id,
 	return 0;
 }
 
-/* One count operation, both backends: delta +1 refuses at limit
- * (LIMIT_EXCEEDED), -1 is a release floored at 0. Returns a TKT_* status,
- * or a negative errno when the kernel could not be asked. */
-static int count_op(struct edge *e, uint32_t slot, uint32_t event,
-		    int32_t delta, uint32_t limit)
+static int backend_count(struct edge *e, uint32_t slot, uint32_t event,
+			 int32_t delta, uint32_t limit)
 {
 	if (e->backend == EDGE_BACKEND_BPF)
 		return edge_bpf_count(e, slot, event, delta, limit);
 	return edge_shm_count(e, slot, event, delta, limit);
+}
+
+/* One count operation, both backends: delta +1 refuses at limit
+ * (LIMIT_EXCEEDED), -1 is a release floored at 0, other deltas add without
+ * limit. A key that finds no room runs the collector at once and tries
+ * again (entries with a non-zero count can never fill the map: see
+ * TKT_MAX_HOLD_KEYS). Returns a TKT_* status (RATE_LIMITED when there is
+ * still no room), or a negative errno when the kernel could not be asked. */
+static int count_op(struct edge *e, uint32_t slot, uint32_t event,
+		    int32_t delta, uint32_t limit)
+{
+	int rc = backend_count(e, slot, event, delta, limit);
+
+	if (rc == TKT_COUNT_FULL) {
+		(void)edge_counts_collect(e, NULL, NULL);
+		rc = backend_count(e, slot, event, delta, limit);
+	}
+	return rc == TKT_COUNT_FULL ? TKT_RATE_LIMITED : rc;
 }
 
 /* ---- door ops (struct tkt_door_ops over an edge) ---- */
@@ -215,6 +232,26 @@ int edge_map_seats(struct edge *e, int fd)
 	return 0;
 }
 
+int edge_map_shared(int fd, size_t bytes, void **out)
+{
+	void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	*out = mem;
+	return 0;
+}
+
+int edge_replay_reset(struct edge *e, uint32_t slot)
+{
+	if (!slot || slot > TKT_SLOT_MAX)
+		return -EINVAL;
+	if (!e->replay)
+		return -ENODEV;
+	__atomic_store_n(&e->replay[slot], 0, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 int edge_lock_path(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC, 0600);
@@ -238,6 +275,19 @@ static void close_backend(struct edge *e)
 		munmap(e->seats, EDGE_SEATS_BYTES);
 		e->seats = NULL;
 	}
+	if (e->replay) {
+		munmap(e->replay, EDGE_REPLAY_BYTES);
+		e->replay = NULL;
+	}
+	if (e->origins) {
+		munmap(e->origins, EDGE_ORIGINS_BYTES);
+		e->origins = NULL;
+	}
+	if (e->since) {
+		munmap(e->since, EDGE_SINCE_BYTES);
+		e->since = NULL;
+	}
+	e->counts_fresh = false;
 	edge_bpf_close(e);
 	edge_shm_close(e);
 	e->reused = false;
@@ -375,6 +425,37 @@ int edge_get_config(struct edge *e, struct tkt_config *out)
 
 /* ---- events ---- */
 
+/* Counts the event's HELD and ORDERED words by holder (and the holder's
+ * origin) into a count table that did not come from the previous run (the
+ * words did). Called under ev_lock, before any door serves the event.
+ * 0, -ENOSPC when the table is full, or a negative errno. */
+static int rebuild_counts(struct edge *e, uint32_t event_id,
+			  const struct tkt_event *ev)
+{
+	uint32_t i;
+
+	for (i = 0; i < ev->nseats; i++) {
+		uint64_t w = tkt_load64(&e->seats[ev->base + i]);
+		uint32_t h = tkt_sw_holder(w), o;
+		int rc;
+
+		if (!tkt_sw_claimed(w) || !h)
+			continue;
+		/* TKT_COUNT_MAX: a take that no limit refuses */
+		rc = count_op(e, h, event_id, 1, TKT_COUNT_MAX);
+		o = e->origins ? tkt_load32(&e->origins[h]) & TKT_ORIGIN_HASH_MASK
+			       : 0;
+		if (rc == TKT_OK && o)
+			rc = count_op(e, TKT_COUNT_ORIGIN_BIT | o, event_id, 1,
+				      TKT_COUNT_MAX);
+		if (rc < 0)
+			return rc;
+		if (rc != TKT_OK)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		   uint32_t nseats, bool owned)
 {
@@ -397,8 +478,8 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 	}
 	s->ev = ev;
 	s->present = 1;
-	if (e->backend == EDGE_BACKEND_SHM && !s->counted) {
-		err = edge_shm_rebuild_counts(e, event_id, &ev);
+	if (e->counts_fresh && !s->counted) {
+		err = rebuild_counts(e, event_id, &ev);
 		s->counted = 1;
 	}
 out:
@@ -434,12 +515,119 @@ int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
 	return 0;
 }
 
+int edge_origin_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
+			  uint32_t *count)
+{
+	uint32_t o;
+
+	if (!slot || slot > TKT_SLOT_MAX || !count)
+		return -EINVAL;
+	o = e->origins ? tkt_load32(&e->origins[slot]) & TKT_ORIGIN_HASH_MASK : 0;
+	*count = 0;
+	if (!o)
+		return 0;
+	if (e->backend == EDGE_BACKEND_BPF)
+		return edge_bpf_hold_count(e, TKT_COUNT_ORIGIN_BIT | o, event_id,
+					   count);
+	edge_shm_hold_count(e, TKT_COUNT_ORIGIN_BIT | o, event_id, count);
+	return 0;
+}
+
+int edge_counts_collect(struct edge *e, uint32_t *entries, uint32_t *retired)
+{
+	uint32_t seen = 0, n = 0;
+	int err = 0;
+
+	if (e->backend == EDGE_BACKEND_BPF)
+		err = edge_bpf_collect(e, &seen, &n);
+	else
+		edge_shm_collect(e, &seen, &n);
+	if (err)
+		return err;
+	if (entries)
+		*entries = e->backend == EDGE_BACKEND_BPF ? seen - n : seen;
+	if (retired)
+		*retired = n;
+	return 0;
+}
+
+/* ---- session origins ---- */
+
+uint32_t edge_origin_hash(const struct tkt_token_key *key,
+			  const struct sockaddr *origin)
+{
+	/* The hash key is derived from the token key, so it is as secret as
+	 * the tokens: nobody can pick an address that lands in a victim's
+	 * bucket. */
+	struct tkt_token_key k = {
+		.k0 = tkt_siphash24_u64(key, 0x6f726967696e2d30ull), /* "origin-0" */
+		.k1 = tkt_siphash24_u64(key, 0x6f726967696e2d31ull), /* "origin-1" */
+	};
+	uint64_t m, h;
+	uint32_t v;
+
+	if (!origin)
+		return 0;
+	if (origin->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)origin;
+
+		m = 0x0000ffff00000000ull | ntohl(a->sin_addr.s_addr);
+	} else if (origin->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)origin;
+		const uint8_t *b = a->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+		if (!memcmp(b, mapped, sizeof(mapped))) /* IPv4-mapped */
+			m = 0x0000ffff00000000ull | (uint64_t)tkt_load_be32(b + 12);
+		else /* by its /64: one subscriber's prefix */
+			m = (uint64_t)tkt_load_be32(b) << 32 | tkt_load_be32(b + 4);
+	} else {
+		return 0;
+	}
+	h = tkt_siphash24_u64(&k, m);
+	v = (uint32_t)(h ^ h >> 32) & TKT_ORIGIN_HASH_MASK;
+	return v ? v : 1;
+}
+
+int edge_slot_claim(struct edge *e, uint32_t slot, const struct sockaddr *origin)
+{
+	struct tkt_config cfg;
+	uint32_t i, o;
+	int err = 0;
+
+	if (!slot || slot > TKT_SLOT_MAX)
+		return -EINVAL;
+	edge_get_config(e, &cfg);
+	o = edge_origin_hash(&cfg.key, origin);
+	/* A slot that still counts a seat somewhere keeps its origin: the
+	 * door gives an origin's count back by the slot's current origin, so
+	 * changing it under a live claim would move that count. */
+	pthread_rwlock_rdlock(&e->ev_lock);
+	for (i = 0; i < EV_SLOTS && !err; i++) {
+		uint32_t n = 0;
+
+		if (!e->ev[i].used || !e->ev[i].present)
+			continue;
+		if (edge_hold_count_get(e, slot, e->ev[i].id, &n) == 0 && n)
+			err = -EBUSY;
+	}
+	pthread_rwlock_unlock(&e->ev_lock);
+	if (err)
+		return err;
+	if (e->origins)
+		__atomic_store_n(&e->origins[slot], o, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* ---- seat ops ---- */
 
 void edge_door(struct edge *e, enum tkt_change_source source,
 	       const struct tkt_config *cfg, struct tkt_door *door)
 {
 	door->seats = e->seats;
+	door->replay = e->replay;
+	door->origins = e->origins;
+	door->since = e->since;
 	door->cfg = cfg;
 	door->ops = &edge_door_ops;
 	door->impl = e;

@@ -6,7 +6,8 @@
  *        bpffs directory (default /sys/fs/bpf/ticket); the seat array is
  *        mmapped, so userspace and XDP CAS the same words.
  *   shm  no BPF: the seat words live in a file mmapped from a directory
- *        (default /dev/shm/ticket); hold counts in a table in this process.
+ *        (default /dev/shm/ticket), with slot_origin and seat_since beside
+ *        it; hold counts in a table in this process.
  *        Used when BPF maps cannot be created, or on request (--hold-path
  *        socket); the UDP protocol is then served by udp_door.c alone.
  * In both, state survives a daemon restart: pins and the seat file are
@@ -23,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "bpf/hold_door.h"
 #include "bpf/seat_word.h"
@@ -91,6 +93,31 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
  * itself. */
 int edge_hold_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
 			uint32_t *count);
+/* The count of slot's origin in an event (0 when slot's origin is
+ * unknown): seats every session of that origin has HELD or ORDERED. */
+int edge_origin_count_get(struct edge *e, uint32_t slot, uint32_t event_id,
+			  uint32_t *count);
+
+/* The collector: deletes every count entry at 0 (retire protocol in
+ * bpf/hold_door.h), so the count map holds only live counts. *entries
+ * (may be NULL) gets the entries left, *retired (may be NULL) how many
+ * went. The sweeper runs it periodically; a count op that finds the map
+ * full runs it at once. */
+int edge_counts_collect(struct edge *e, uint32_t *entries, uint32_t *retired);
+
+/* Records the origin of a session slot that was just minted: a keyed hash
+ * (key derived from the token key in the config) of the client address
+ * that created it, IPv4 by its address, IPv6 by its /64 (IPv4-mapped
+ * addresses count as IPv4). Seats of all slots with one origin count
+ * towards origin_hold_limit per event. NULL or another family records
+ * "unknown" (not counted). Returns 0, -EINVAL for a bad slot, or -EBUSY
+ * when the slot still has a non-zero count in some declared event (a
+ * recycled slot must not inherit seats; nothing is recorded then). Call
+ * after edge_set_config and before the token is handed out. */
+int edge_slot_claim(struct edge *e, uint32_t slot, const struct sockaddr *origin);
+/* The 31-bit origin hash edge_slot_claim records (never 0 for an address). */
+uint32_t edge_origin_hash(const struct tkt_token_key *key,
+			  const struct sockaddr *origin);
 
 /* Runs one seat op with every rule of the seat table (see tkt_door_apply
  * in bpf/hold_door.h) and puts its change record in the stream, stamped
@@ -105,6 +132,12 @@ int edge_seat_apply(struct edge *e, enum tkt_change_source source,
  * turned in *expired (may be NULL). A word that changes under it is left to
  * the next pass. */
 int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired);
+
+/* Zeroes the v2 replay window of a holder slot (1..TKT_SLOT_MAX), so a
+ * slot given to a new session accepts request ids from 1 again. Call it
+ * whenever a slot is (re)assigned, before its token is handed out. 0,
+ * -EINVAL for a bad slot, -ENODEV when the windows are not mapped. */
+int edge_replay_reset(struct edge *e, uint32_t slot);
 
 /* Fills a door for serving protocol requests with tkt_door_serve() (the
  * socket door). cfg must stay valid and unchanged while the door is used;

@@ -37,6 +37,7 @@
 #include <xdp/libxdp.h>
 
 #include "bpf/seat_hold.skel.h"
+#include "userspace/lib/private_dir.h"
 
 struct xdp_att {
 	struct xdp_program *prog;
@@ -127,9 +128,14 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	err = edge_mkdir_p(pin_dir, 0700);
 	if (err)
 		return err;
-	b->lock_fd = edge_lock_path(pin_dir, O_RDONLY | O_DIRECTORY);
+	b->lock_fd = edge_lock_path(pin_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	if (b->lock_fd < 0)
 		return b->lock_fd;
+	/* Ours alone: another owner, or anyone who can write in it, could
+	 * swap the pinned maps. */
+	err = private_dir_check_fd(b->lock_fd, pin_dir, NULL, 0);
+	if (err)
+		return err;
 
 	b->skel = seat_hold__open();
 	if (!b->skel)
@@ -148,6 +154,8 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	}
 	n = snprintf(path, sizeof(path), "%s/seats", pin_dir);
 	e->reused = access(path, F_OK) == 0;
+	n = snprintf(path, sizeof(path), "%s/counts", pin_dir);
+	e->counts_fresh = access(path, F_OK) != 0;
 
 	err = seat_hold__load(b->skel);
 	if (err)
@@ -155,6 +163,23 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	err = edge_map_seats(e, bpf_map__fd(b->skel->maps.seats));
 	if (err)
 		return err;
+	err = edge_map_shared(bpf_map__fd(b->skel->maps.replay),
+			      EDGE_REPLAY_BYTES, (void **)&e->replay);
+	if (err)
+		return err;
+	err = edge_map_shared(bpf_map__fd(b->skel->maps.slot_origin),
+			      EDGE_ORIGINS_BYTES, (void **)&e->origins);
+	if (!err)
+		err = edge_map_shared(bpf_map__fd(b->skel->maps.seat_since),
+				      EDGE_SINCE_BYTES, (void **)&e->since);
+	if (err)
+		return err;
+	/* "hold_counts" was the count map before it could shrink; "counts"
+	 * replaces it and is rebuilt from the words (counts_fresh), so the
+	 * old pin only holds memory now. */
+	n = snprintf(path, sizeof(path), "%s/hold_counts", pin_dir);
+	if (n > 0 && (size_t)n < sizeof(path))
+		(void)unlink(path);
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.changes), ring_cb,
 				 e, NULL);
@@ -215,12 +240,28 @@ int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 
-	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.hold_counts),
-				&k, count) < 0) {
+	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.counts), &k,
+				count) < 0) {
 		if (errno != ENOENT)
 			return -errno;
 		*count = 0;
 	}
+	if (*count == TKT_COUNT_DEAD) /* being deleted */
+		*count = 0;
+	return 0;
+}
+
+int edge_bpf_collect(struct edge *e, uint32_t *seen, uint32_t *retired)
+{
+	struct tkt_collect_args a = {0};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a,
+		    .ctx_size_in = sizeof(a));
+
+	if (bpf_prog_test_run_opts(
+		    bpf_program__fd(e->bpf->skel->progs.count_collect), &o))
+		return -errno;
+	*seen = a.seen;
+	*retired = a.retired;
 	return 0;
 }
 
@@ -246,7 +287,7 @@ int edge_bpf_write_event(struct edge *e, uint32_t event_id,
 int edge_bpf_stats(struct edge *e, uint64_t *xdp)
 {
 	uint64_t *vals = calloc((size_t)e->bpf->ncpus, sizeof(uint64_t));
-	int fd = bpf_map__fd(e->bpf->skel->maps.stats), c, err = 0;
+	int fd = bpf_map__fd(e->bpf->skel->maps.door_stats), c, err = 0;
 	__u32 i;
 
 	if (!vals)

@@ -24,6 +24,11 @@
 
 /* The seat array, in both backends. */
 #define EDGE_SEATS_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint64_t))
+/* The v2 replay windows (TKT_REPLAY_ENTRIES words), in both backends. */
+#define EDGE_REPLAY_BYTES ((size_t)TKT_REPLAY_ENTRIES * sizeof(uint64_t))
+/* slot_origin and seat_since, in both backends. */
+#define EDGE_ORIGINS_BYTES ((size_t)(TKT_SLOT_MAX + 1) * sizeof(uint32_t))
+#define EDGE_SINCE_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint32_t))
 
 struct edge_bpf;
 struct edge_shm;
@@ -34,6 +39,13 @@ struct edge {
 	enum edge_backend backend;
 	bool reused;  /* set by the backend's open */
 	__u64 *seats; /* mmapped by the backend, EDGE_SEATS_BYTES */
+	__u64 *replay; /* mmapped by the backend, EDGE_REPLAY_BYTES */
+	__u32 *origins; /* slot -> origin hash, EDGE_ORIGINS_BYTES, mmapped */
+	__u32 *since;   /* seat -> hold start ms, EDGE_SINCE_BYTES, mmapped */
+	/* The counts do not come from the previous run (a new count map
+	 * beside reused seats, or the shm backend's table): each event's
+	 * counts are rebuilt from the words when it is first declared. */
+	bool counts_fresh;
 
 	/* the backend: one of the two is set */
 	struct edge_bpf *bpf; /* edge_bpf.c */
@@ -89,6 +101,9 @@ int edge_lock_path(const char *path, int flags);
 /* mmaps the seat array shared from fd (the seats map or the seat file)
  * into e->seats; edge_close unmaps it. 0 or a negative errno. */
 int edge_map_seats(struct edge *e, int fd);
+/* mmaps bytes shared from fd into *out (replay, slot_origin, seat_since);
+ * edge_close unmaps them. 0 or a negative errno. */
+int edge_map_shared(int fd, size_t bytes, void **out);
 /* Puts an event found in the pinned events map into the mirror, while
  * edge_open runs (no lock). 0, or -ENOSPC when the mirror is full. */
 int edge_mirror_event(struct edge *e, uint32_t event_id,
@@ -114,6 +129,8 @@ int edge_bpf_count(struct edge *e, uint32_t slot, uint32_t event_id,
 /* The pinned count (0 when there is none), or a negative errno. */
 int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 			uint32_t *count);
+/* Runs the count_collect program: entries at 0 retired and deleted. */
+int edge_bpf_collect(struct edge *e, uint32_t *seen, uint32_t *retired);
 /* Writes the config map / one entry of the events map: 0 or -errno. */
 int edge_bpf_write_config(struct edge *e, const struct tkt_config *cfg);
 int edge_bpf_write_event(struct edge *e, uint32_t event_id,
@@ -134,16 +151,14 @@ int edge_shm_open(struct edge *e, const char *dir);
  * unmapped the seats. No-op without e->shm. */
 void edge_shm_close(struct edge *e);
 /* The same operation as edge_bpf_count on the process's table; returns a
- * TKT_* status (TKT_RATE_LIMITED when the table has no room for a key). */
+ * TKT_* status (TKT_COUNT_FULL when the table has no room for a key). */
 int edge_shm_count(struct edge *e, uint32_t slot, uint32_t event_id,
 		   int32_t delta, uint32_t limit);
+/* Removes entries at 0 (there are none unless a take was refused after
+ * making one); the number of entries in *seen. */
+void edge_shm_collect(struct edge *e, uint32_t *seen, uint32_t *retired);
 void edge_shm_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 			 uint32_t *count);
-/* Counts the event's HELD and ORDERED words by holder into the table (the
- * words survive a restart, the counts do not). Called under ev_lock. 0 or
- * -ENOSPC. */
-int edge_shm_rebuild_counts(struct edge *e, uint32_t event_id,
-			    const struct tkt_event *ev);
 
 /* ---- edge_reorder.c ---- */
 

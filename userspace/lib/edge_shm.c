@@ -5,11 +5,15 @@
  *
  * Guarantees: the seat file is reused, never re-created empty, and a file
  * of another size is left alone (-EINVAL); it is flocked, one process per
- * seat table. Hold counts do not outlive the process: they are rebuilt
- * from the words the first time an event is declared
- * (edge_shm_rebuild_counts from edge_set_event), and follow the kernel's
- * hold_count rules (+1 refused at the limit, -1 floored at 0, a full table
- * refuses new keys).
+ * seat table. <dir>/slot_origin and <dir>/seat_since are the twins of the
+ * BPF maps of those names (files, so they survive a restart as pins do).
+ * Hold counts (per slot and per origin) do not outlive the process: they
+ * are rebuilt from the words the first time an event is declared
+ * (edge_set_event), and follow the kernel's hold_count rules (+1 refused at
+ * the limit, -1 floored at 0, a full table refuses new keys). An entry
+ * whose count reaches 0 is removed at once, under hc_lock (so no retire
+ * protocol is needed here), with backward-shift deletion so probe chains
+ * stay whole: the table holds only live counts.
  *
  * Locks: hc_lock guards the hold-count table (hc[], hc_used). It is taken
  * inside edge.c's ev_lock when edge_set_event rebuilds counts, the edge's
@@ -21,6 +25,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +39,7 @@ struct hc_slot {
 
 struct edge_shm {
 	int seat_fd; /* the seat file, flocked */
+	int origin_fd, since_fd; /* guarded by the seat file's flock */
 	pthread_mutex_t hc_lock;
 	struct hc_slot *hc; /* HC_SLOTS, open addressing */
 	uint32_t hc_used;
@@ -41,17 +47,42 @@ struct edge_shm {
 
 /* ---- open / close ---- */
 
+/* Opens (creating, zero-filled) <dir>/<name> of bytes and maps it. A file
+ * of another size is left alone (-EINVAL). */
+static int open_twin(const char *dir, const char *name, size_t bytes,
+		     int *fd, void **out)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return -errno;
+	if (fstat(*fd, &st) < 0)
+		return -errno;
+	if (st.st_size == 0 && ftruncate(*fd, (off_t)bytes) < 0)
+		return -errno;
+	if (st.st_size != 0 && (size_t)st.st_size != bytes)
+		return -EINVAL;
+	return edge_map_shared(*fd, bytes, out);
+}
+
 int edge_shm_open(struct edge *e, const char *dir)
 {
 	char path[PATH_MAX];
 	struct edge_shm *m;
 	struct stat st;
-	int err, n;
+	int err, n, fd = -1;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->seat_fd = -1;
+	m->origin_fd = -1;
+	m->since_fd = -1;
 	pthread_mutex_init(&m->hc_lock, NULL);
 	e->shm = m;
 
@@ -78,6 +109,22 @@ int edge_shm_open(struct edge *e, const char *dir)
 	err = edge_map_seats(e, m->seat_fd);
 	if (err)
 		return err;
+	/* <dir>/replay: the v2 replay windows (sparse), kept across restarts
+	 * like the seats (a restart must not reopen old request ids). */
+	err = open_twin(dir, "replay", EDGE_REPLAY_BYTES, &fd, (void **)&e->replay);
+	if (fd >= 0)
+		close(fd); /* the mapping stays */
+	if (err)
+		return err;
+	err = open_twin(dir, "slot_origin", EDGE_ORIGINS_BYTES, &m->origin_fd,
+			(void **)&e->origins);
+	if (err)
+		return err;
+	err = open_twin(dir, "seat_since", EDGE_SINCE_BYTES, &m->since_fd,
+			(void **)&e->since);
+	if (err)
+		return err;
+	e->counts_fresh = true;
 	m->hc = calloc(HC_SLOTS, sizeof(*m->hc));
 	return m->hc ? 0 : -ENOMEM;
 }
@@ -90,6 +137,10 @@ void edge_shm_close(struct edge *e)
 		return;
 	if (m->seat_fd >= 0)
 		close(m->seat_fd);
+	if (m->origin_fd >= 0)
+		close(m->origin_fd);
+	if (m->since_fd >= 0)
+		close(m->since_fd);
 	free(m->hc);
 	pthread_mutex_destroy(&m->hc_lock);
 	free(m);
@@ -121,6 +172,33 @@ static struct hc_slot *hc_find(struct edge_shm *m, uint32_t slot,
 	return NULL;
 }
 
+/* Removes s with backward-shift deletion: every later entry of the run
+ * whose home is not between the hole and itself moves into the hole, so
+ * lookups never stop early at a freed slot. */
+static void hc_remove(struct edge_shm *m, struct hc_slot *s)
+{
+	uint32_t hole = (uint32_t)(s - m->hc), j = hole;
+
+	for (;;) {
+		struct hc_slot *t;
+		uint32_t home;
+
+		j = (j + 1) & (HC_SLOTS - 1);
+		t = &m->hc[j];
+		if (!t->slot)
+			break;
+		home = edge_hash32((uint64_t)t->slot << 32 | t->event_id) &
+		       (HC_SLOTS - 1);
+		/* t may stay if its home lies cyclically in (hole, j] */
+		if (((j - home) & (HC_SLOTS - 1)) < ((j - hole) & (HC_SLOTS - 1)))
+			continue;
+		m->hc[hole] = *t;
+		hole = j;
+	}
+	memset(&m->hc[hole], 0, sizeof(m->hc[hole]));
+	m->hc_used--;
+}
+
 int edge_shm_count(struct edge *e, uint32_t slot, uint32_t event_id,
 		   int32_t delta, uint32_t limit)
 {
@@ -131,18 +209,20 @@ int edge_shm_count(struct edge *e, uint32_t slot, uint32_t event_id,
 	pthread_mutex_lock(&m->hc_lock);
 	s = hc_find(m, slot, event_id, delta > 0);
 	if (!s) {
-		rc = delta > 0 ? TKT_RATE_LIMITED : TKT_OK;
+		rc = delta > 0 ? TKT_COUNT_FULL : TKT_OK;
 		pthread_mutex_unlock(&m->hc_lock);
 		return rc;
 	}
 	if (delta == 1 && s->count >= limit)
 		rc = TKT_LIMIT_EXCEEDED;
-	else if (delta > 0 && s->count > UINT32_MAX - (uint32_t)delta)
-		s->count = UINT32_MAX;
+	else if (delta > 0 && s->count > TKT_COUNT_MAX - (uint32_t)delta)
+		s->count = TKT_COUNT_MAX;
 	else if (delta < 0 && (uint32_t)-(int64_t)delta > s->count)
 		s->count = 0;
 	else
 		s->count += (uint32_t)delta;
+	if (s->count == 0)
+		hc_remove(m, s); /* also a refused take that made the entry */
 	pthread_mutex_unlock(&m->hc_lock);
 	return rc;
 }
@@ -159,22 +239,22 @@ void edge_shm_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 	pthread_mutex_unlock(&m->hc_lock);
 }
 
-int edge_shm_rebuild_counts(struct edge *e, uint32_t event_id,
-			    const struct tkt_event *ev)
+void edge_shm_collect(struct edge *e, uint32_t *seen, uint32_t *retired)
 {
-	uint32_t i;
+	struct edge_shm *m = e->shm;
+	uint32_t i, n = 0;
 
-	for (i = 0; i < ev->nseats; i++) {
-		uint64_t w = tkt_load64(&e->seats[ev->base + i]);
-		uint32_t st = tkt_sw_state(w);
-
-		if ((st != TKT_SEAT_HELD && st != TKT_SEAT_ORDERED) ||
-		    !tkt_sw_holder(w))
-			continue;
-		/* a limit of UINT32_MAX makes +1 an unconditional add */
-		if (edge_shm_count(e, tkt_sw_holder(w), event_id, 1,
-				   UINT32_MAX) != TKT_OK)
-			return -ENOSPC; /* the table is full */
+	pthread_mutex_lock(&m->hc_lock);
+	/* entries reach 0 only transiently (removed by edge_shm_count), but
+	 * a sweep keeps the promise if that ever changes; a removal may
+	 * shift a later entry into i, so i is looked at again */
+	for (i = 0; i < HC_SLOTS; i++) {
+		while (m->hc[i].slot && m->hc[i].count == 0) {
+			hc_remove(m, &m->hc[i]);
+			n++;
+		}
 	}
-	return 0;
+	*seen = m->hc_used;
+	pthread_mutex_unlock(&m->hc_lock);
+	*retired = n;
 }

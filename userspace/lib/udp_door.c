@@ -1,9 +1,18 @@
 /* The socket door (see udp_door.h).
  *
  * Threads: the starter owns struct udp_door; each worker owns its socket
- * and its batch buffers. They share the edge (thread-safe) and stop_fd, an
+ * and its batch buffers. They share the edge (thread-safe), stop_fd, an
  * eventfd that stays readable once written, so one write wakes every
- * worker. Each worker records its first fatal error in its own slot. */
+ * worker, and two atomic counters: alive (workers still serving) and
+ * fail_next (test hook). Each worker records its first fatal error in its
+ * own slot.
+ *
+ * A worker ends only on an error of its own socket (EBADF, ENOTSOCK,
+ * EFAULT, ...). A reply that cannot go to its destination (EINVAL for
+ * port 0, EPERM from a firewall, EHOSTUNREACH, a full buffer, ...) is
+ * skipped and counted as TKT_STAT_UNSENDABLE: one datagram never stops the
+ * door. A worker that does end closes its socket, so SO_REUSEPORT spreads
+ * flows over the live ones, and the door reports fewer workers alive. */
 #include "userspace/lib/udp_door.h"
 
 #include <arpa/inet.h>
@@ -11,6 +20,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -25,7 +36,7 @@
 struct worker {
 	pthread_t thread;
 	bool started;
-	int fd;
+	int fd; /* closed by the worker itself when it dies (then -1) */
 	int err;
 	struct udp_door *door;
 };
@@ -35,6 +46,8 @@ struct udp_door {
 	int stop_fd;
 	uint16_t port;
 	int nworkers;
+	atomic_int alive;     /* workers serving; < nworkers: one died */
+	atomic_int fail_next; /* test hook: workers to fail at next wakeup */
 	struct worker *w;
 };
 
@@ -54,6 +67,16 @@ static void peer_of(const struct sockaddr_storage *ss, struct tkt_peer *p)
 	}
 }
 
+/* The source port in network byte order (0 for an unknown family). */
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)ss)->sin_port;
+	if (ss->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port;
+	return 0;
+}
+
 struct batch {
 	struct mmsghdr in[UDP_DOOR_BATCH];
 	struct mmsghdr out[UDP_DOOR_BATCH];
@@ -64,10 +87,20 @@ struct batch {
 	struct tkt_reply tx[UDP_DOOR_BATCH];
 };
 
-/* Sends all n replies; sendmmsg may stop early (e.g. a full socket
- * buffer). A reply that cannot be sent is lost like any UDP datagram; the
- * client retries with the same request id. */
-static int send_all(int fd, struct mmsghdr *out, int n)
+/* True for an error of the socket itself, after which it cannot serve;
+ * anything else concerns one destination or is transient. */
+static bool socket_error(int err)
+{
+	return err == EBADF || err == ENOTSOCK || err == EFAULT ||
+	       err == EOPNOTSUPP || err == EDESTADDRREQ;
+}
+
+/* Sends all n replies; sendmmsg may stop early at a reply it cannot send
+ * (e.g. to port 0: EINVAL, a firewall: EPERM, an unreachable host, a full
+ * buffer). That reply is skipped and counted, like a lost datagram (the
+ * client asks again); the rest still go. Returns 0, or -errno for an
+ * error of the socket itself. */
+static int send_all(int fd, struct mmsghdr *out, int n, struct tkt_door *d)
 {
 	int done = 0;
 
@@ -77,13 +110,11 @@ static int send_all(int fd, struct mmsghdr *out, int n)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == ENOBUFS ||
-			    errno == ECONNREFUSED || errno == EHOSTUNREACH ||
-			    errno == ENETUNREACH || errno == EPERM) {
-				done++; /* skip the one that failed */
-				continue;
-			}
-			return -errno;
+			if (socket_error(errno))
+				return -errno;
+			tkt_door_stat(d, TKT_STAT_UNSENDABLE);
+			done++; /* skip the one that failed */
+			continue;
 		}
 		done += r;
 	}
@@ -107,7 +138,7 @@ static int serve_batch(struct worker *wk, struct batch *b)
 	}
 	n = recvmmsg(wk->fd, b->in, UDP_DOOR_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0)
-		return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
+		return socket_error(errno) ? -errno : 0;
 
 	/* one config snapshot per batch: key rotation takes effect at the
 	 * next batch */
@@ -123,6 +154,10 @@ static int serve_batch(struct worker *wk, struct batch *b)
 		memset(&req, 0, sizeof(req));
 		memcpy(&req, b->rx[i], len < sizeof(req) ? len : sizeof(req));
 		peer_of(&b->from[i], &peer);
+		if (!tkt_source_ok(&peer, port_of(&b->from[i]))) {
+			tkt_door_stat(&door, TKT_STAT_SOURCE_DROPPED);
+			continue;
+		}
 		if (tkt_door_serve(&door, &peer, &req, len, tkt_mono_ns(),
 				   &b->tx[m]) != TKT_DOOR_REPLY)
 			continue;
@@ -135,7 +170,17 @@ static int serve_batch(struct worker *wk, struct batch *b)
 		b->out[m].msg_hdr.msg_namelen = b->in[i].msg_hdr.msg_namelen;
 		m++;
 	}
-	return m ? send_all(wk->fd, b->out, m) : 0;
+	return m ? send_all(wk->fd, b->out, m, &door) : 0;
+}
+
+/* One pending udp_door_test_fail_worker, if any, for this worker. */
+static bool take_fail(struct udp_door *d)
+{
+	int f = atomic_load(&d->fail_next);
+
+	while (f > 0 && !atomic_compare_exchange_weak(&d->fail_next, &f, f - 1))
+		;
+	return f > 0;
 }
 
 static void *worker_main(void *arg)
@@ -147,11 +192,9 @@ static void *worker_main(void *arg)
 		{.fd = wk->door->stop_fd, .events = POLLIN},
 	};
 
-	if (!b) {
+	if (!b)
 		wk->err = -ENOMEM;
-		return NULL;
-	}
-	for (;;) {
+	while (b) {
 		int rc = poll(pfd, 2, -1);
 
 		if (rc < 0) {
@@ -162,6 +205,23 @@ static void *worker_main(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
+		if (take_fail(wk->door)) {
+			wk->err = -EIO; /* udp_door_test_fail_worker */
+			break;
+		}
+		if (pfd[0].revents & (POLLERR | POLLNVAL)) {
+			int soerr = 0;
+			socklen_t sl = sizeof(soerr);
+
+			/* a pending ICMP error for an earlier reply: read and
+			 * forget it; POLLNVAL means the socket is gone */
+			if (pfd[0].revents & POLLNVAL) {
+				wk->err = -EBADF;
+				break;
+			}
+			(void)getsockopt(wk->fd, SOL_SOCKET, SO_ERROR, &soerr,
+					 &sl);
+		}
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		rc = serve_batch(wk, b);
@@ -171,6 +231,13 @@ static void *worker_main(void *arg)
 		}
 	}
 	free(b);
+	if (wk->err) {
+		/* dying: leave the SO_REUSEPORT group so the kernel stops
+		 * sending flows here (joined before udp_door_stop closes) */
+		close(wk->fd);
+		wk->fd = -1;
+		atomic_fetch_sub(&wk->door->alive, 1);
+	}
 	return NULL;
 }
 
@@ -282,6 +349,7 @@ int udp_door_start(struct edge *edge, const struct udp_door_opts *opts,
 		if (err)
 			goto fail;
 		d->w[i].started = true;
+		atomic_fetch_add(&d->alive, 1);
 	}
 	*out = d;
 	return 0;
@@ -298,6 +366,28 @@ uint16_t udp_door_port(const struct udp_door *door)
 int udp_door_workers(const struct udp_door *door)
 {
 	return door->nworkers;
+}
+
+int udp_door_alive(const struct udp_door *door)
+{
+	return atomic_load(&((struct udp_door *)door)->alive);
+}
+
+bool udp_door_serving(const struct udp_door *door, char *why, size_t len)
+{
+	int alive = udp_door_alive(door);
+
+	if (alive >= door->nworkers)
+		return true;
+	if (why && len)
+		snprintf(why, len, "udpDoor: %d of %d socket door workers died",
+			 door->nworkers - alive, door->nworkers);
+	return false;
+}
+
+void udp_door_test_fail_worker(struct udp_door *door)
+{
+	atomic_fetch_add(&door->fail_next, 1);
 }
 
 int udp_door_stop(struct udp_door *d)

@@ -9,6 +9,8 @@
 #ifndef TICKET_UDP_DOOR_H
 #define TICKET_UDP_DOOR_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "userspace/lib/edge.h"
@@ -32,6 +34,19 @@ int udp_door_start(struct edge *edge, const struct udp_door_opts *opts,
 /* The bound port (useful with port -1) and the number of workers. */
 uint16_t udp_door_port(const struct udp_door *door);
 int udp_door_workers(const struct udp_door *door);
+
+/* Workers still serving. A worker ends only on an error of its own socket
+ * (never because of one datagram); then this drops below udp_door_workers.
+ * Any thread. */
+int udp_door_alive(const struct udp_door *door);
+
+/* True while every worker serves; else false with a reason ("udpDoor: N of
+ * M socket door workers died") in why[len]. For /readyz. */
+bool udp_door_serving(const struct udp_door *door, char *why, size_t len);
+
+/* Test hook: the next worker to wake up (on a datagram) ends as if its
+ * socket had failed. For the tests of udp_door_alive and /readyz only. */
+void udp_door_test_fail_worker(struct udp_door *door);
 
 /* Stops and joins the workers, closes the sockets, frees. Returns the first
  * error a worker hit (negative errno), or 0. NULL is fine. */

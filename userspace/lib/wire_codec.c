@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bpf/session_token.h"
 #include "userspace/lib/hex.h"
 
 _Static_assert(sizeof(struct tkt_req) == TKT_REQ_LEN, "request length");
@@ -98,6 +99,31 @@ int tkt_build_request(void *buf, size_t cap,
 	return TKT_REQ_LEN;
 }
 
+int tkt_build_request_v2(void *buf, size_t cap,
+			 const struct tkt_request_fields *f)
+{
+	uint8_t *p = buf;
+	uint64_t mac;
+	int i;
+
+	if (cap < TKT_REQ_LEN)
+		return -1;
+	memset(p, 0, TKT_REQ_LEN);
+	put_be16(p + offsetof(struct tkt_req_v2, magic), TKT_MAGIC);
+	p[offsetof(struct tkt_req_v2, version)] = TKT_VERSION_2;
+	p[offsetof(struct tkt_req_v2, op)] = f->op;
+	put_be32(p + offsetof(struct tkt_req_v2, req_id), f->req_id);
+	put_be32(p + offsetof(struct tkt_req_v2, event_id), f->event_id);
+	put_be32(p + offsetof(struct tkt_req_v2, seat_id), f->seat_id);
+	memcpy(p + offsetof(struct tkt_req_v2, session_id), f->token,
+	       TKT_SESSION_ID_LEN);
+	put_be16(p + offsetof(struct tkt_req_v2, hold_secs), f->hold_secs);
+	mac = tkt_v2_mac(f->token, p);
+	for (i = 0; i < 8; i++)
+		p[TKT_V2_MAC_OFF + i] = (uint8_t)(mac >> (8 * i));
+	return TKT_REQ_LEN;
+}
+
 /* Checks in wire order, so the error names the first wrong field. */
 enum tkt_reply_err tkt_parse_reply(const void *buf, size_t len,
 				   struct tkt_reply_fields *out)
@@ -112,7 +138,8 @@ enum tkt_reply_err tkt_parse_reply(const void *buf, size_t len,
 		return TKT_REPLY_TOO_LONG;
 	if (get_be16(p + offsetof(struct tkt_reply, magic)) != TKT_MAGIC)
 		return TKT_REPLY_BAD_MAGIC;
-	if (p[offsetof(struct tkt_reply, version)] != TKT_VERSION)
+	if (p[offsetof(struct tkt_reply, version)] != TKT_VERSION &&
+	    p[offsetof(struct tkt_reply, version)] != TKT_VERSION_2)
 		return TKT_REPLY_BAD_VERSION;
 	op = p[offsetof(struct tkt_reply, op)];
 	if (!(op & TKT_REPLY_OP_BIT))
@@ -122,6 +149,7 @@ enum tkt_reply_err tkt_parse_reply(const void *buf, size_t len,
 	if (zero[0] | zero[1] | zero[2])
 		return TKT_REPLY_NONZERO_PAD;
 
+	out->version = p[offsetof(struct tkt_reply, version)];
 	out->op = (uint8_t)(op & ~TKT_REPLY_OP_BIT);
 	out->req_id = get_be32(p + offsetof(struct tkt_reply, req_id));
 	out->event_id = get_be32(p + offsetof(struct tkt_reply, event_id));

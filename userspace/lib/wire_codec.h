@@ -1,4 +1,4 @@
-/* Client side of the UDP hold protocol, version 1 (docs/protocol.md): build a
+/* Client side of the UDP hold protocol, versions 1 and 2 (docs/protocol.md): build a
  * request into a caller's buffer, parse and validate a reply into a plain
  * struct. Pure functions: no I/O, no allocation, no global state, so that
  * ticketctl, the load generator, the unit tests and the fuzzer share them.
@@ -27,6 +27,7 @@ struct tkt_request_fields {
 
 /* A reply in host byte order. */
 struct tkt_reply_fields {
+	uint8_t version; /* 1 or 2 */
 	uint8_t op; /* without TKT_REPLY_OP_BIT */
 	uint32_t req_id;
 	uint32_t event_id;
@@ -42,7 +43,7 @@ enum tkt_reply_err {
 	TKT_REPLY_TOO_SHORT,     /* fewer than 32 bytes */
 	TKT_REPLY_TOO_LONG,      /* more than 32 bytes */
 	TKT_REPLY_BAD_MAGIC,     /* bytes 0-1 are not 0x5458 */
-	TKT_REPLY_BAD_VERSION,   /* byte 2 is not 1 */
+	TKT_REPLY_BAD_VERSION,   /* byte 2 is neither 1 nor 2 */
 	TKT_REPLY_NOT_A_REPLY,   /* op without the high bit: a request */
 	TKT_REPLY_BAD_STATUS,    /* status beyond WRONG_NODE */
 	TKT_REPLY_NONZERO_PAD,   /* bytes 17-19 not zero */
@@ -56,6 +57,14 @@ enum tkt_reply_err {
  * written (TKT_REQ_LEN), or -1 when cap is too small (buf untouched). */
 int tkt_build_request(void *buf, size_t cap,
 		      const struct tkt_request_fields *f);
+
+/* Writes the 40-byte version 2 request for f into buf: the session id
+ * (the token's first 8 bytes) instead of the token, and the MAC of bytes
+ * 0..31 keyed by the whole token. req_id must grow per session (the edge
+ * keeps a 32-id replay window; 0 is never accepted), and a retry takes a
+ * new id. Returns TKT_REQ_LEN, or -1 when cap is too small. */
+int tkt_build_request_v2(void *buf, size_t cap,
+			 const struct tkt_request_fields *f);
 
 /* Parses a datagram of len bytes as a reply. Checks length, magic,
  * version, the reply bit, the status range and the zero bytes; fills *out

@@ -36,6 +36,7 @@ struct ctl_opts {
 	long timeout_ms;
 	bool json;
 	bool have_req_id;
+	bool v2;
 	uint32_t req_id;
 };
 
@@ -49,7 +50,11 @@ static void usage(FILE *f)
 		"                       default $TICKET_SERVER or " DEFAULT_SERVER "\n"
 		"  --token HEX32        session token; default $TICKET_TOKEN\n"
 		"  --timeout-ms N       wait this long for the reply (default %d)\n"
-		"  --req-id N           request id to send (default random)\n"
+		"  --req-id N           request id to send (default random; with\n"
+		"                       --v2 it must grow per session)\n"
+		"  --v2                 speak protocol v2: per-request MAC, the\n"
+		"                       token's tag never sent; default request id\n"
+		"                       grows with the clock (ms towards expiry)\n"
 		"  --json               print the reply as one JSON object\n"
 		"SECONDS (hold, extend) is sent as is: 0 means the server default;\n"
 		"the server answers MALFORMED outside 5..600.\n"
@@ -238,6 +243,23 @@ static int cmd_raw(const struct ctl_opts *o, const char *hex)
 	return exchange(o, msg, (size_t)n, NULL);
 }
 
+/* A v2 request id that grows from one call to the next without state:
+ * 2^32 - 1 minus the milliseconds left until the session expires (bytes
+ * 4..7 of the token). Sessions longer than 49 days start at 1 and need
+ * --req-id. */
+static uint32_t v2_clock_id(const uint8_t *token)
+{
+	struct timespec ts;
+	uint64_t expiry_ms = ((uint64_t)token[4] << 24 | (uint64_t)token[5] << 16 |
+			      (uint64_t)token[6] << 8 | token[7]) * 1000u;
+	uint64_t now_ms, left;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	left = expiry_ms > now_ms ? expiry_ms - now_ms : 0;
+	return left >= UINT32_MAX - 1 ? 1 : (uint32_t)(UINT32_MAX - left);
+}
+
 static int cmd_op(const struct ctl_opts *o, int op, int argc, char **argv)
 {
 	struct tkt_request_fields q = {.op = (uint8_t)op};
@@ -268,10 +290,15 @@ static int cmd_op(const struct ctl_opts *o, int op, int argc, char **argv)
 	}
 	if (o->have_req_id)
 		q.req_id = o->req_id;
+	else if (o->v2)
+		q.req_id = v2_clock_id(q.token);
 	else if (getrandom(&q.req_id, sizeof(q.req_id), 0) !=
 		 sizeof(q.req_id))
 		q.req_id = (uint32_t)(int64_t)(tkt_mono_ns() / 1000) ^ (uint32_t)getpid();
-	tkt_build_request(msg, sizeof(msg), &q);
+	if (o->v2)
+		tkt_build_request_v2(msg, sizeof(msg), &q);
+	else
+		tkt_build_request(msg, sizeof(msg), &q);
 	return exchange(o, msg, sizeof(msg), &q);
 }
 
@@ -283,6 +310,7 @@ int main(int argc, char **argv)
 		{"timeout-ms", required_argument, NULL, 'T'},
 		{"req-id", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
+		{"v2", no_argument, NULL, '2'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -324,6 +352,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			o.json = true;
+			break;
+		case '2':
+			o.v2 = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -52,9 +52,10 @@ static const struct setting settings[] = {
 	S(udp_port, SETTING_INT, "7000", 1, 65535, "UDP hold protocol port"),
 	S(udp_workers, SETTING_INT, "0", 0, 64,
 	  "socket door worker threads (0: one per core)"),
-	S(udp_rate_limit, SETTING_INT, "200000", 0, 100000000,
-	  "UDP requests per second per source address (0: no limit)"),
-	S(udp_rate_burst, SETTING_INT, "20000", 1, 100000000,
+	S(udp_rate_limit, SETTING_INT, "500", 0, 100000000,
+	  "UDP requests per second per source address, answered or not "
+	  "(0: no limit)"),
+	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
 	/* #18 sessions */
 	S(session_slots, SETTING_INT, "4194302", 1, 4194302,
@@ -67,6 +68,27 @@ static const struct setting settings[] = {
 	  "seconds between rounds that delete sessions expired beyond the grace"),
 	S(db_wait_ms, SETTING_INT, "250", 0, 60000,
 	  "longest an HTTP request waits for a database connection (then 503)"),
+	/* #18 http */
+	S(http_max_connections_per_addr, SETTING_INT, "256", 0, 1000000,
+	  "HTTP connections one client address may have open (0: no cap)"),
+	S(http_header_timeout_ms, SETTING_INT, "10000", 0, 600000,
+	  "ms a connection has to send a whole request (0: no deadline)"),
+	S(sse_max_streams_per_addr, SETTING_INT, "32", 1, 1000000,
+	  "open seat streams per client address (more: 429 TOO_MANY_STREAMS)"),
+	S(session_rate_per_addr, SETTING_INT, "2", 1, 1000000,
+	  "new sessions per second per client address (more: 429 RATE_LIMITED)"),
+	S(session_burst_per_addr, SETTING_INT, "20", 1, 1000000,
+	  "new sessions one client address may create at once"),
+	/* #18 wire */
+	S(udp_v1, SETTING_BOOL, "true", 0, 0,
+	  "also serve UDP protocol v1 (bearer token, no per-request MAC); "
+	  "false: v1 requests get MALFORMED, v2 only"),
+	/* #18 counts */
+	S(origin_hold_limit, SETTING_INT, "16", 0, 1000000,
+	  "seats all sessions created from one client address (IPv6: its /64) "
+	  "may hold per event, both doors + orders (0: no limit)"),
+	S(hold_lifetime_max_seconds, SETTING_INT, "1800", 10, 604800,
+	  "a hold's total lifetime, extensions included, seconds"),
 	S(pin_dir, SETTING_STR, "/sys/fs/bpf/ticket", 0, 0,
 	  "bpffs folder where the edge maps are pinned"),
 	S(state_dir, SETTING_STR, ".run/ticketd", 0, 0,
@@ -142,4 +164,47 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
 		return CONFIG_ERROR;
 	}
 	return CONFIG_OK;
+}
+
+/* Settings whose values are secrets: they belong in the environment or a
+ * 0600 config file, not in argv, which every local user can read. */
+static const char *const secret_settings[] = {"db_password"};
+
+/* Does flag (after "--") name setting, with '-' or '_' between words? */
+static bool flag_is(const char *flag, size_t len, const char *setting)
+{
+	if (len != strlen(setting))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (flag[i] != setting[i] && !(flag[i] == '-' && setting[i] == '_'))
+			return false;
+	return true;
+}
+
+int config_hide_secrets(int argc, char **argv, const char **name)
+{
+	int found = 0;
+
+	for (int a = 1; a < argc; a++) {
+		const char *arg = argv[a], *eq;
+		size_t len;
+
+		if (strncmp(arg, "--", 2))
+			continue;
+		arg += 2;
+		eq = strchr(arg, '=');
+		len = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (size_t i = 0; i < sizeof(secret_settings) / sizeof(secret_settings[0]); i++) {
+			char *val;
+
+			if (!flag_is(arg, len, secret_settings[i]))
+				continue;
+			val = eq ? argv[a] + 2 + len + 1 : a + 1 < argc ? argv[a + 1] : NULL;
+			if (val)
+				memset(val, 'x', strlen(val));
+			*name = secret_settings[i];
+			found++;
+		}
+	}
+	return found;
 }

@@ -44,6 +44,13 @@ struct config {
 	long session_slot_grace_seconds;
 	int session_prune_seconds;
 	int db_wait_ms;
+	/* #18 http */
+	int http_max_connections_per_addr;
+	int http_header_timeout_ms;
+	int sse_max_streams_per_addr;
+	int session_rate_per_addr;
+	int session_burst_per_addr;
+	bool udp_v1; /* #18 wire: serve protocol v1 beside v2 */
 	char pin_dir[CONFIG_STR_MAX];
 	char state_dir[CONFIG_STR_MAX];
 
@@ -60,6 +67,8 @@ struct config {
 	long session_ttl;
 	int hold_default_seconds;
 	int hold_limit;
+	int origin_hold_limit;         /* #18 counts */
+	int hold_lifetime_max_seconds; /* #18 counts */
 	char node_id[CONFIG_STR_MAX];
 	bool demo_data;
 	bool dev_mode;
@@ -77,5 +86,11 @@ enum config_result {
  * CONFIG_ERROR, err holds a one-line reason. */
 enum config_result config_load(struct config *cfg, int argc, char **argv,
 			       char *err, size_t errlen);
+
+/* Overwrites the values of secret settings (db_password) given as flags in
+ * argv with 'x', so /proc/PID/cmdline and `ps` stop showing them, and
+ * returns how many there were (*name: one of them) so the caller can warn:
+ * they were visible until now. Call after config_load. */
+int config_hide_secrets(int argc, char **argv, const char **name);
 
 #endif /* TICKETD_CONFIG_H */

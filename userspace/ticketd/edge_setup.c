@@ -6,6 +6,7 @@
 
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/private_dir.h"
 #include "userspace/lib/udp_door.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -32,6 +33,18 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	int rc;
 
 	snprintf(shm_dir, sizeof(shm_dir), "%s/shm", app->cfg.state_dir);
+	/* Whoever owns or can write the pin directory can swap the maps under
+	 * the XDP program: refuse one that is not ours (a missing one is
+	 * created 0700 by the edge). */
+	if (strcmp(app->cfg.hold_path, "socket")) {
+		char why[512];
+
+		rc = private_dir_check_path(app->cfg.pin_dir, why, sizeof(why));
+		if (rc && rc != -ENOENT) {
+			snprintf(err, errlen, "pin_dir: %s", why);
+			return rc;
+		}
+	}
 	opts.pin_dir = app->cfg.pin_dir;
 	opts.shm_dir = shm_dir;
 	opts.backend = strcmp(app->cfg.hold_path, "socket") ? EDGE_BACKEND_AUTO
@@ -46,10 +59,15 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	tc.udp_port = (uint32_t)app->cfg.udp_port;
 	tc.hold_secs_default = (uint32_t)app->cfg.hold_default_seconds;
 	tc.hold_limit = (uint32_t)app->cfg.hold_limit;
-	/* Per source: generous for kiosks behind one address, tight enough
-	 * that one source cannot starve the others. */
+	tc.origin_hold_limit = (uint32_t)app->cfg.origin_hold_limit;
+	tc.hold_lifetime_max_secs = (uint32_t)app->cfg.hold_lifetime_max_seconds;
+	/* Per source, checked before any answer (docs/protocol.md): room
+	 * for a few hundred buyers behind one NAT address, while a spoofed
+	 * victim gets at most this many 32-byte replies a second. */
 	tc.rl_rate = (uint32_t)app->cfg.udp_rate_limit;
 	tc.rl_burst = (uint32_t)app->cfg.udp_rate_burst;
+	if (!app->cfg.udp_v1)
+		tc.flags |= TKT_CFG_NO_V1;
 	rc = edge_set_config(app->edge, &tc);
 	for (uint32_t i = 0; !rc && i < app->catalog.n_events; i++) {
 		const struct event_info *e = &app->catalog.events[i];

@@ -10,11 +10,12 @@
 
 #include "userspace/lib/kafka.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/udp_door.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/ticketd.h"
 
-static const char *const part_names[HEALTH_N_PARTS] = {"redis", "database",
-						       "kafka", "seatTable"};
+static const char *const part_names[HEALTH_N_PARTS] = {
+	"redis", "database", "kafka", "seatTable", "udpDoor"};
 
 const char *health_part_name(enum health_part p)
 {
@@ -92,6 +93,18 @@ static void check_kafka(struct health *h)
 	rd_kafka_metadata_destroy(md);
 }
 
+/* The socket door's workers end only on an error of their own socket;
+ * one that did leaves the door serving fewer flows (or none). */
+static void check_udp_door(struct health *h)
+{
+	char why[160];
+
+	if (!h->app->udp || udp_door_serving(h->app->udp, why, sizeof(why)))
+		set_part(h, HEALTH_UDP, true, NULL);
+	else
+		set_part(h, HEALTH_UDP, false, why);
+}
+
 static void *health_loop(void *arg)
 {
 	struct health *h = arg;
@@ -107,6 +120,7 @@ static void *health_loop(void *arg)
 			set_part(h, HEALTH_SEATS, true, NULL);
 		else
 			set_part(h, HEALTH_SEATS, false, "seat table not mapped");
+		check_udp_door(h);
 		atomic_store(&h->checked, true);
 		for (int i = 0; i < 10 && !atomic_load(&h->stop); i++)
 			usleep(100000);

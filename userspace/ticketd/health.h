@@ -10,8 +10,10 @@
 
 struct ticketd;
 
+/* HEALTH_UDP: the UDP hold door; down when socket door workers died (an
+ * XDP door has no threads to lose and counts as up). */
 enum health_part { HEALTH_REDIS, HEALTH_DATABASE, HEALTH_KAFKA, HEALTH_SEATS,
-		   HEALTH_N_PARTS };
+		   HEALTH_UDP, HEALTH_N_PARTS };
 
 struct health {
 	pthread_t thread;

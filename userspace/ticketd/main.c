@@ -6,7 +6,9 @@
  * answered first (their HTTP connections are suspended and need the
  * server), then the doors close (no new changes), then the threads that
  * consume them stop. Threads and what they own: docs/threads.md. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/lib/private_dir.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/sessions.h"
@@ -28,6 +31,8 @@
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/privileges.h"
+#include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/recovery.h"
@@ -36,24 +41,6 @@
 /* Changes each event keeps for SSE replay by Last-Event-ID. */
 #define REPLAY_RING 4096
 #define SWEEP_MS 100
-
-static int make_dirs(const char *path)
-{
-	char buf[CONFIG_STR_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* Streams and UDP sockets need many descriptors: take the hard limit. */
 static void raise_fd_limit(void)
@@ -84,15 +71,26 @@ static int wait_for_signal(void)
 
 static int start_state(struct ticketd *app, char *err, size_t errlen)
 {
-	char keypath[CONFIG_STR_MAX + 16];
+	char keypath[CONFIG_STR_MAX + 16], why[512];
+	int fd, rc;
 
-	if (make_dirs(app->cfg.state_dir)) {
-		snprintf(err, errlen, "cannot create state_dir %s: %s",
-			 app->cfg.state_dir, strerror(errno));
+	if (private_dir_ensure(app->cfg.state_dir, why, sizeof(why))) {
+		snprintf(err, errlen, "state_dir: %s", why);
 		return -1;
 	}
 	snprintf(keypath, sizeof(keypath), "%s/token.key", app->cfg.state_dir);
-	return sessions_load_key(keypath, &app->token_key, err, errlen);
+	if (sessions_load_key(keypath, &app->token_key, err, errlen))
+		return -1;
+	/* Created 0600; one that others can read lets them mint tokens. */
+	fd = open(keypath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	rc = fd < 0 ? -errno : private_dir_check_fd(fd, keypath, why, sizeof(why));
+	if (fd >= 0)
+		close(fd);
+	if (rc) {
+		snprintf(err, errlen, "token key: %s", rc == -EPERM ? why : strerror(-rc));
+		return -1;
+	}
+	return 0;
 }
 
 static int start_db(struct ticketd *app, char *err, size_t errlen)
@@ -339,19 +337,30 @@ static int start_http(struct ticketd *app, char *err, size_t errlen)
 		.port = app->cfg.http_port,
 		.threads = app->cfg.http_threads,
 		.max_connections = app->cfg.http_max_connections,
+		.max_connections_per_addr = app->cfg.http_max_connections_per_addr,
+		.header_timeout_ms = app->cfg.http_header_timeout_ms,
 		.max_body = app->cfg.http_max_body,
 		.app = app,
 		.on_done = on_http_done,
 		.before_stop = before_http_stop,
 	};
+	int rc;
 
-	return http_server_start(&app->http, &o, api_routes, api_n_routes, err,
-				 errlen);
+	if (client_limits_start(app)) {
+		snprintf(err, errlen, "out of memory for the per-address limits");
+		return -ENOMEM;
+	}
+	rc = http_server_start(&app->http, &o, api_routes, api_n_routes, err,
+			       errlen);
+	if (rc)
+		client_limits_stop(app);
+	return rc;
 }
 
 static void stop_http(struct ticketd *app)
 {
 	http_server_stop(app->http);
+	client_limits_stop(app); /* after: ending streams release their places */
 }
 
 /* Runs first at shutdown: pending authorizations fail over to the saga
@@ -373,9 +382,11 @@ static const struct step steps[] = {
 	{"state", start_state, NULL},
 	{"database", start_db, stop_db},
 	{"schema", start_schema, NULL},
-	{"sessions", start_sessions, stop_sessions},
 	{"catalogue", start_catalog, stop_catalog},
 	{"seat table", start_edge, edge_setup_close},
+	/* before the first thread: every thread inherits the reduced sets */
+	{"privileges", privileges_drop, NULL},
+	{"sessions", start_sessions, stop_sessions},
 	{"journal", start_journal, stop_journal},
 	{"sse", start_sse, stop_sse},
 	{"seat stream", start_stream, stop_stream},
@@ -417,6 +428,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ticketd: log_level: expected debug, info, warn or error\n");
 		free(app);
 		return 2;
+	}
+	{
+		const char *secret = NULL;
+		char env[64];
+
+		if (config_hide_secrets(argc, argv, &secret)) {
+			snprintf(env, sizeof(env), "TICKETD_%s", secret);
+			for (char *p = env; *p; p++)
+				*p = (char)toupper((unsigned char)*p);
+			log_msg(LOG_WARN, NULL,
+				"%s was given on the command line, where any local user saw it "
+				"(ps, /proc); pass it as %s or in a 0600 --config file",
+				secret, env);
+		}
 	}
 	/* Signals are taken synchronously by main; every other thread inherits
 	 * the blocked mask. */

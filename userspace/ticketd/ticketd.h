@@ -16,6 +16,7 @@
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
+#include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/seat_metrics.h"
 #include "userspace/ticketd/seats/seat_stream.h"
@@ -38,6 +39,7 @@ struct ticketd {
 	struct metrics metrics;
 	struct health health;
 	struct http_server *http;
+	struct client_limits limits; /* per-address REST limits */
 
 	/* The seat table (bpf/seat_word.h): one word per seat, shared with
 	 * the XDP program when edge's backend is bpf. Change words only

@@ -2,7 +2,8 @@
 # userspace/ticketd/ (seats/, live/, commerce/, messaging/, db/, rest/ and
 # the composition root main.c), linked with libapi.a and libtkt.a; its unit
 # tests (plain and ASan + UBSan) link libticketd.a, every object but main;
-# and the Kafka tests of the outbox relay.
+# the Kafka tests of the outbox relay; and libFuzzer's flavour of
+# libticketd.a for fuzz/ (fuzz_http).
 #
 # The Kafka test needs running services (it does not start them) and
 # restarts Kafka and MariaDB through infra/kafka.sh and infra/mariadb.sh
@@ -18,13 +19,14 @@ TICKETD_SRCS := $(wildcard userspace/ticketd/*.c userspace/ticketd/*/*.c)
 TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c
 MIGRATIONS   := $(sort $(wildcard userspace/ticketd/db/migrations/*.sql))
 
-TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null)
-TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto 2>/dev/null) -lpthread
+TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap 2>/dev/null)
+TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap 2>/dev/null) -lpthread
 
 TICKETD_OBJS := $(call objs,,$(TICKETD_SRCS) $(TICKETD_GEN))
 TICKETD_OBJS_ASAN := $(call objs,asan/,$(TICKETD_SRCS) $(TICKETD_GEN))
-$(TICKETD_OBJS) $(TICKETD_OBJS_ASAN): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
-ALL_OBJS += $(TICKETD_OBJS) $(TICKETD_OBJS_ASAN)
+TICKETD_OBJS_FUZZ := $(call objs,fuzz/,$(TICKETD_SRCS) $(TICKETD_GEN))
+$(TICKETD_OBJS) $(TICKETD_OBJS_ASAN) $(TICKETD_OBJS_FUZZ): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+ALL_OBJS += $(TICKETD_OBJS) $(TICKETD_OBJS_ASAN) $(TICKETD_OBJS_FUZZ)
 
 # The migrations, embedded as a C array (compiled by the generic object
 # rules from $(BUILD)/gen, hence the two rules for the generated source).
@@ -37,10 +39,14 @@ $(call objs,,$(TICKETD_GEN)): $(TICKETD_GEN)
 $(call objs,asan/,$(TICKETD_GEN)): $(TICKETD_GEN)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+$(call objs,fuzz/,$(TICKETD_GEN)): $(TICKETD_GEN)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
 
 TICKETD := $(BUILD)/ticketd
 LIBTICKETD := $(BUILD)/lib/libticketd.a
 LIBTICKETD_ASAN := $(BUILD)/asan/lib/libticketd.a
+LIBTICKETD_FUZZ := $(BUILD)/fuzz/lib/libticketd.a
 TICKETD_LINK := $(TICKETD_LIBS) $(API_LDLIBS) $(LIBTKT_LDLIBS)
 
 $(TICKETD): $(TICKETD_OBJS) $(LIBAPI) $(LIBTKT)
@@ -51,9 +57,11 @@ $(LIBTICKETD): $(filter-out %/main.o,$(TICKETD_OBJS))
 	$(archive)
 $(LIBTICKETD_ASAN): $(filter-out %/main.o,$(TICKETD_OBJS_ASAN))
 	$(archive)
+$(LIBTICKETD_FUZZ): $(filter-out %/main.o,$(TICKETD_OBJS_FUZZ))
+	$(archive)
 
 # ---- unit tests ----
-TICKETD_UNIT := test_config test_sessions test_db_pool
+TICKETD_UNIT := test_config test_sessions test_db_pool test_rest_parse
 TICKETD_TESTS := $(addprefix $(BUILD)/tests/unit/,$(TICKETD_UNIT))
 TICKETD_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(TICKETD_UNIT))
 

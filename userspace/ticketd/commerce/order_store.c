@@ -167,12 +167,14 @@ int order_store_due(MYSQL *c, char (*ids)[ORDER_ID_LEN + 1], int max)
 }
 
 int payment_store_insert(MYSQL *c, const char *payment_id,
-			 const char *order_id, const char *status, int attempts)
+			 const char *order_id, const char *status,
+			 uint64_t amount, int attempts)
 {
 	long long n = db_exec(c,
-			      "INSERT INTO payments (id, order_id, status, attempts, decided_at)"
-			      " VALUES (?, ?, ?, ?, NOW(3))",
-			      "sssu", payment_id, order_id, status, (uint64_t)attempts);
+			      "INSERT INTO payments (id, order_id, status, amount, attempts,"
+			      " decided_at) VALUES (?, ?, ?, ?, ?, NOW(3))",
+			      "sssuu", payment_id, order_id, status, amount,
+			      (uint64_t)attempts);
 
 	return n < 0 ? (int)n : 0;
 }
@@ -199,6 +201,31 @@ int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
 	long long n = db_select(c, "SELECT id, status FROM payments WHERE order_id = ?",
 				pay_row, &p, "s", order_id);
 
+	if (n < 0)
+		return (int)n;
+	return n ? 0 : -ENOENT;
+}
+
+static int pay_record_row(void *ctx, int n, char **v)
+{
+	struct payment_record *p = ctx;
+
+	(void)n;
+	snprintf(p->id, sizeof(p->id), "%s", v[0]);
+	snprintf(p->order_id, sizeof(p->order_id), "%s", v[1]);
+	snprintf(p->status, sizeof(p->status), "%s", v[2]);
+	p->amount = strtoull(v[3], NULL, 10);
+	return 0;
+}
+
+int payment_store_get_by_id(MYSQL *c, const char *payment_id,
+			    struct payment_record *out)
+{
+	long long n;
+
+	memset(out, 0, sizeof(*out));
+	n = db_select(c, "SELECT id, order_id, status, amount FROM payments WHERE id = ?",
+		      pay_record_row, out, "s", payment_id);
 	if (n < 0)
 		return (int)n;
 	return n ? 0 : -ENOENT;

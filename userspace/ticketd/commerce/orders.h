@@ -16,6 +16,7 @@ struct ticketd;
 struct session;
 
 #define ORDER_ID_LEN 40
+#define PAYMENT_ID_LEN 40 /* payments.id column */
 
 struct order {
 	char id[ORDER_ID_LEN + 1];
@@ -77,8 +78,20 @@ int order_store_insert_sold(MYSQL *c, const struct order *o);
 /* PENDING orders whose deadline has passed (ids), at most max. */
 int order_store_due(MYSQL *c, char (*ids)[ORDER_ID_LEN + 1], int max);
 
+/* A recorded gateway decision (payments row). */
+struct payment_record {
+	char id[PAYMENT_ID_LEN + 1];
+	char order_id[ORDER_ID_LEN + 1];
+	char status[16]; /* APPROVED, DECLINED, FAILED */
+	uint64_t amount; /* what the gateway was asked to charge, minor units */
+};
+
 int payment_store_insert(MYSQL *c, const char *payment_id,
-			 const char *order_id, const char *status, int attempts);
+			 const char *order_id, const char *status,
+			 uint64_t amount, int attempts);
+/* The payment recorded under payment_id: 0, -ENOENT, or a negative errno. */
+int payment_store_get_by_id(MYSQL *c, const char *payment_id,
+			    struct payment_record *out);
 int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
 		      size_t pid_len, char *status, size_t st_len);
 

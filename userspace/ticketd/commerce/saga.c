@@ -82,12 +82,59 @@ static int end_order(struct ticketd *app, MYSQL *c, struct order *o,
 	return rc ? rc : 1;
 }
 
-/* Runs end_order in its own transaction, then moves the seat words. */
+const char *const saga_reject_names[SAGA_REJECT_N] = {
+	[SAGA_REJECT_MALFORMED] = "malformed",
+	[SAGA_REJECT_UNKNOWN_PAYMENT] = "unknown_payment",
+	[SAGA_REJECT_OTHER_ORDER] = "other_order",
+	[SAGA_REJECT_STATUS] = "status_differs",
+	[SAGA_REJECT_AMOUNT] = "amount_differs",
+};
+
+/* A decision that does not match what we recorded changes nothing: it is
+ * logged with the reason and counted. */
+static void reject(struct ticketd *app, const struct payment_decision *d,
+		   enum saga_reject why)
+{
+	atomic_fetch_add(&app->saga.rejected[why], 1);
+	log_json(LOG_WARN, NULL, "saga: dropped a payment decision",
+		 json_pack("{s:s?, s:s?, s:s?, s:I, s:s}", "orderId", d->order_id,
+			   "paymentId", d->payment_id, "status", d->status, "amount",
+			   (json_int_t)d->amount, "reason", saga_reject_names[why]));
+}
+
+/* Compares a decision with the payment we recorded (inside the caller's
+ * transaction). SAGA_REJECT_N when it matches. */
+static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *d,
+				       int *err)
+{
+	struct payment_record rec;
+	int rc = payment_store_get_by_id(c, d->payment_id, &rec);
+
+	*err = 0;
+	if (rc == -ENOENT)
+		return SAGA_REJECT_UNKNOWN_PAYMENT;
+	if (rc) {
+		*err = rc;
+		return SAGA_REJECT_N;
+	}
+	if (strcmp(rec.order_id, d->order_id))
+		return SAGA_REJECT_OTHER_ORDER;
+	if (strcmp(rec.status, d->status))
+		return SAGA_REJECT_STATUS;
+	if (rec.amount != d->amount)
+		return SAGA_REJECT_AMOUNT;
+	return SAGA_REJECT_N;
+}
+
+/* Runs end_order in its own transaction, then moves the seat words. d is
+ * the payment decision being applied (NULL for the deadline and the
+ * compensation paths, which claim no inbox id): it must match the recorded
+ * payment and the order's amount, or nothing changes. */
 static int finish_order(struct ticketd *app, const char *order_id, bool approve,
-			const char *reason, const char *consumer,
-			const char *message_id)
+			const char *reason, const struct payment_decision *d)
 {
 	MYSQL *c = db_get(&app->db);
+	enum saga_reject why = SAGA_REJECT_N;
 	struct order o;
 	int rc;
 
@@ -95,8 +142,17 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 		db_put(&app->db, c);
 		return -EIO;
 	}
-	if (consumer) {
-		rc = inbox_claim(c, consumer, message_id);
+	if (d) {
+		char mid[64];
+
+		why = check_recorded(c, d, &rc);
+		if (rc)
+			goto rollback;
+		if (why != SAGA_REJECT_N)
+			goto drop;
+		/* One decision per order: both paths claim the same inbox id. */
+		snprintf(mid, sizeof(mid), "payment:%s", order_id);
+		rc = inbox_claim(c, SAGA_CONSUMER, mid);
 		if (rc == 0) {
 			atomic_fetch_add(&app->saga.duplicates, 1);
 			mysql_query(c, "ROLLBACK");
@@ -114,6 +170,10 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 	}
 	if (rc)
 		goto rollback;
+	if (d && o.amount != d->amount) { /* the payment does not cover the order */
+		why = SAGA_REJECT_AMOUNT;
+		goto drop;
+	}
 	if (approve && unix_ms() > o.deadline_ms - CONFIRM_MARGIN_MS) {
 		approve = false;
 		reason = "PAYMENT_DEADLINE";
@@ -124,7 +184,7 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 		mysql_query(c, "ROLLBACK");
 		db_put(&app->db, c);
 		log_msg(LOG_ERROR, NULL, "order %s: a seat is already sold; cancelling", order_id);
-		return finish_order(app, order_id, false, "SEAT_ALREADY_SOLD", NULL, NULL);
+		return finish_order(app, order_id, false, "SEAT_ALREADY_SOLD", NULL);
 	}
 	if (rc < 0 || mysql_commit(c))
 		goto rollback;
@@ -138,43 +198,59 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 				   "reason", o.reason));
 	}
 	return 0;
+drop:
+	mysql_query(c, "ROLLBACK"); /* the inbox claim goes too */
+	db_put(&app->db, c);
+	reject(app, d, why);
+	return 0;
 rollback:
 	mysql_query(c, "ROLLBACK");
 	db_put(&app->db, c);
 	return rc < 0 ? rc : -EIO;
 }
 
-int saga_apply_decision(struct ticketd *app, const char *order_id,
-			const char *status)
+int saga_apply_decision(struct ticketd *app, const struct payment_decision *d)
 {
-	char mid[64];
-
-	/* One decision per order: both paths claim the same inbox id. */
-	snprintf(mid, sizeof(mid), "payment:%s", order_id);
-	if (!strcmp(status, "APPROVED"))
-		return finish_order(app, order_id, true, NULL, SAGA_CONSUMER, mid);
-	return finish_order(app, order_id, false,
-			    !strcmp(status, "DECLINED") ? "PAYMENT_DECLINED"
-							: "PAYMENT_FAILED",
-			    SAGA_CONSUMER, mid);
+	if (!d->order_id || !d->payment_id || !d->status || !*d->order_id ||
+	    strlen(d->order_id) > ORDER_ID_LEN || !*d->payment_id ||
+	    strlen(d->payment_id) > PAYMENT_ID_LEN) {
+		reject(app, d, SAGA_REJECT_MALFORMED);
+		return 0;
+	}
+	if (!strcmp(d->status, "APPROVED"))
+		return finish_order(app, d->order_id, true, NULL, d);
+	if (!strcmp(d->status, "DECLINED"))
+		return finish_order(app, d->order_id, false, "PAYMENT_DECLINED", d);
+	if (!strcmp(d->status, "FAILED"))
+		return finish_order(app, d->order_id, false, "PAYMENT_FAILED", d);
+	reject(app, d, SAGA_REJECT_STATUS);
+	return 0;
 }
 
-/* Kafka handler: one recorded payment decision. */
+/* Kafka handler: one payment decision, applied only if it matches the
+ * payment we recorded. Anyone who can produce to the topic can send one. */
 static int on_payment(void *arg, const struct kafka_message *m)
 {
 	struct ticketd *app = arg;
 	json_t *root = json_loadb(m->payload, m->payload ? m->payload_len : 0, 0, NULL);
-	const char *order_id = json_string_value(json_object_get(root, "orderId"));
-	const char *status = json_string_value(json_object_get(root, "status"));
+	json_t *amount = json_object_get(root, "amount");
+	struct payment_decision d = {
+		.order_id = json_string_value(json_object_get(root, "orderId")),
+		.payment_id = json_string_value(json_object_get(root, "paymentId")),
+		.status = json_string_value(json_object_get(root, "status")),
+	};
 	int rc = 0;
 
-	if (!order_id || !status) {
+	if (!d.order_id || !d.payment_id || !d.status || !json_is_integer(amount) ||
+	    json_integer_value(amount) < 0) {
 		log_msg(LOG_WARN, NULL, "saga: skipping malformed payment message at %s/%d/%lld",
 			m->topic, m->partition, (long long)m->offset);
+		atomic_fetch_add(&app->saga.rejected[SAGA_REJECT_MALFORMED], 1);
 		json_decref(root);
 		return 0;
 	}
-	rc = saga_apply_decision(app, order_id, status);
+	d.amount = (uint64_t)json_integer_value(amount);
+	rc = saga_apply_decision(app, &d);
 	json_decref(root);
 	return rc;
 }
@@ -190,7 +266,7 @@ static void *deadline_loop(void *arg)
 
 		db_put(&sg->app->db, c);
 		for (int i = 0; i < n; i++)
-			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL, NULL);
+			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL);
 		struct timespec ts = {0, DEADLINE_POLL_MS * 1000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -309,7 +385,7 @@ void saga_stop(struct saga *sg)
 
 int saga_record_payment(struct ticketd *app, const char *order_id,
 			const char *payment_id, const char *status,
-			int attempts, char *recorded_id, size_t id_len,
+			uint64_t amount, int attempts, char *recorded_id, size_t id_len,
 			char *recorded_status, size_t st_len)
 {
 	MYSQL *c = db_get(&app->db);
@@ -321,7 +397,7 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 		db_put(&app->db, c);
 		return -EIO;
 	}
-	rc = payment_store_insert(c, payment_id, order_id, status, attempts);
+	rc = payment_store_insert(c, payment_id, order_id, status, amount, attempts);
 	if (rc == -EEXIST) {
 		mysql_query(c, "ROLLBACK");
 		rc = payment_store_get(c, order_id, recorded_id, id_len, recorded_status,
@@ -329,9 +405,9 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 		db_put(&app->db, c);
 		return rc ? rc : -EEXIST;
 	}
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:i}", "type", "PaymentDecided", "orderId",
-		       order_id, "paymentId", payment_id, "status", status, "attempts",
-		       attempts);
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "type", "PaymentDecided",
+		       "orderId", order_id, "paymentId", payment_id, "status", status,
+		       "amount", (json_int_t)amount, "attempts", attempts);
 	payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	json_decref(ev);
 	if (rc || !payload || outbox_append(c, PAYMENTS_TOPIC, order_id, payload) ||

@@ -41,6 +41,23 @@ struct saga_job {
 	void (*run)(struct saga_job *job);
 };
 
+/* Why a payment decision read from ticketing.payments was dropped. */
+enum saga_reject {
+	SAGA_REJECT_MALFORMED,       /* a field missing or out of range */
+	SAGA_REJECT_UNKNOWN_PAYMENT, /* no payment recorded under that id */
+	SAGA_REJECT_OTHER_ORDER,     /* the payment is another order's */
+	SAGA_REJECT_STATUS,          /* not the recorded status */
+	SAGA_REJECT_AMOUNT,          /* not the recorded or the order's amount */
+	SAGA_REJECT_N
+};
+extern const char *const saga_reject_names[SAGA_REJECT_N];
+
+/* A payment decision as PaymentDecided carries it. */
+struct payment_decision {
+	const char *order_id, *payment_id, *status;
+	uint64_t amount;
+};
+
 struct saga {
 	struct ticketd *app;
 	pthread_t workers[SAGA_WORKERS];
@@ -57,6 +74,7 @@ struct saga {
 	atomic_bool stop;
 	bool deadline_on;
 	atomic_uint_least64_t confirmed, cancelled, duplicates;
+	atomic_uint_least64_t rejected[SAGA_REJECT_N];
 };
 
 int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen);
@@ -73,17 +91,19 @@ void saga_stop(struct saga *sg);
  * table) restores PENDING orders' seats as ORDERED. */
 int saga_reconcile(struct ticketd *app, bool fresh_table);
 
-/* Ends the order as a recorded decision says (APPROVED, DECLINED or
- * FAILED); a no-op if already applied. 0, or a negative errno to retry. */
-int saga_apply_decision(struct ticketd *app, const char *order_id,
-			const char *status);
+/* Ends the order as a decision says (APPROVED, DECLINED or FAILED) if the
+ * decision matches the payment recorded under its id (same order, status
+ * and amount, and the amount is the order's); otherwise drops it (logged,
+ * counted in rejected[]) and changes nothing. A no-op if already applied.
+ * 0, or a negative errno to retry. */
+int saga_apply_decision(struct ticketd *app, const struct payment_decision *d);
 
 /* Records a gateway decision for an order (payments row + outbox event).
  * If a decision is already recorded, returns it instead (-EEXIST is not an
  * error: *status and payment_id then hold the recorded one). */
 int saga_record_payment(struct ticketd *app, const char *order_id,
 			const char *payment_id, const char *status,
-			int attempts, char *recorded_id, size_t id_len,
+			uint64_t amount, int attempts, char *recorded_id, size_t id_len,
 			char *recorded_status, size_t st_len);
 
 #endif

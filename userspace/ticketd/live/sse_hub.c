@@ -456,7 +456,7 @@ ssize_t sse_client_read(struct sse_client *c, char *buf, size_t max)
 
 /* ---- subscribing ---- */
 
-static bool parse_u64(const char *s, uint64_t *out)
+bool sse_parse_last_event_id(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i;
@@ -606,7 +606,7 @@ enum sse_subscribe_result sse_hub_subscribe(struct sse_hub *hub,
 	uint8_t *status;
 	struct sse_frame *snap, *pre = NULL;
 	uint64_t last = 0, v, n_ring, redis_need;
-	bool have_last = parse_u64(last_event_id, &last);
+	bool have_last = sse_parse_last_event_id(last_event_id, &last);
 	enum plan plan;
 	enum sse_subscribe_result fail;
 	struct sub_plan p = {.plan = PLAN_SNAPSHOT, .fail = SSE_SUBSCRIBED};

@@ -37,6 +37,7 @@
 #ifndef TICKETD_SSE_HUB_H
 #define TICKETD_SSE_HUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -84,6 +85,10 @@ struct tkt_change;
  * to its event's log and wakes the streams waiting for it. */
 void sse_hub_seat_sink(void *hub, const struct event_info *e,
 		       const struct seat_event *ev, const struct tkt_change *rec);
+
+/* Parses a Last-Event-ID value (NULL allowed): a decimal version up to
+ * UINT64_MAX, nothing else. */
+bool sse_parse_last_event_id(const char *s, uint64_t *out);
 
 /* Registers a stream of event_id for connection conn (socket fd). The
  * stream starts with a snapshot, or with the changes after a valid

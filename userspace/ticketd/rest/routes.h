@@ -36,10 +36,6 @@ struct holds_outcome;
 /* Checks the Bearer token; on failure the 401 answer is already set. */
 bool api_authenticate(struct http_req *req, struct http_resp *resp,
 		      struct session *s);
-/* "eventId" and "seatIds"/"seatId" of a body; returns the seat count or -1
- * with the 422 answer set. */
-int api_parse_event_and_seats(struct http_req *req, struct http_resp *resp,
-			      json_t *body, uint32_t *event_id, uint32_t *ids);
 
 /* 503 SERVICE_BUSY with Retry-After: 1: no database connection came free
  * within db_wait_ms; nothing changed. */

@@ -47,7 +47,8 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 	static const char *const names[TKT_STAT_COUNT] = {
 		"OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
 		"RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE",
-		"dropped", "passed", "malformed_dropped", "ringbuf_full"};
+		"dropped", "passed", "malformed_dropped", "ringbuf_full",
+		"unsendable", "source_dropped", "rate_dropped", "replay_dropped"};
 	struct edge_stats st;
 	int rc;
 
@@ -102,8 +103,18 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.confirmed),
 			      (unsigned long long)atomic_load(&app->saga.cancelled),
 			      (unsigned long long)atomic_load(&app->saga.duplicates));
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_saga_decisions_rejected_total Payment decisions from"
+			      " Kafka dropped because they do not match a recorded payment.\n"
+			      "# TYPE ticketd_saga_decisions_rejected_total counter\n");
+	for (int i = 0; i < SAGA_REJECT_N; i++)
+		rc |= metrics_appendf(&buf, &len, &cap,
+				      "ticketd_saga_decisions_rejected_total{reason=\"%s\"} %llu\n",
+				      saga_reject_names[i],
+				      (unsigned long long)atomic_load(&app->saga.rejected[i]));
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= sessions_render_metrics(&app->sessions, &buf, &len, &cap);
+	rc |= client_limits_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
 	for (int p = 0; p < HEALTH_N_PARTS; p++)
 		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",

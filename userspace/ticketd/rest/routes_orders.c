@@ -10,6 +10,7 @@
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/saga.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/parse.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -29,18 +30,6 @@ static json_t *order_json(const struct order *o)
 	if (body && !strcmp(o->status, "CANCELLED"))
 		json_object_set_new(body, "reason", json_string(o->reason));
 	return body;
-}
-
-static bool valid_key(const char *k)
-{
-	size_t n = k ? strlen(k) : 0;
-
-	if (n < 1 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7e)
-			return false;
-	return true;
 }
 
 /* The contract's answer to one orders_create outcome. */
@@ -134,16 +123,8 @@ void route_create_order(struct http_req *req, struct http_resp *resp)
 	}
 	if (!api_authenticate(req, resp, &j->s))
 		goto refuse;
-	if (!key) {
-		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
-			   "the Idempotency-Key header is required (1 to 64 characters)", NULL);
+	if (!api_parse_idempotency_key(req, resp, key))
 		goto refuse;
-	}
-	if (!valid_key(key)) {
-		http_error(resp, req, 400, "IDEMPOTENCY_KEY_REQUIRED",
-			   "Idempotency-Key must be 1 to 64 visible ASCII characters", NULL);
-		goto refuse;
-	}
 	body = http_body_object(req, resp, false);
 	if (!body)
 		goto refuse;
@@ -217,7 +198,7 @@ static void record_and_answer(struct saga_job *job)
 	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED"};
 	char pid[48], st[16];
 	int rc = saga_record_payment(j->app, j->order_id, r->payment_id,
-				     names[r->outcome], r->attempts, pid, sizeof(pid),
+				     names[r->outcome], j->amount, r->attempts, pid, sizeof(pid),
 				     st, sizeof(st));
 
 	if (rc && rc != -EEXIST) {
@@ -236,7 +217,10 @@ static void record_and_answer(struct saga_job *job)
 	}
 	/* Apply now (the Kafka copy of the event will find it done); a
 	 * failure here is retried by that copy. */
-	saga_apply_decision(j->app, j->order_id, st);
+	saga_apply_decision(j->app, &(struct payment_decision){.order_id = j->order_id,
+							       .payment_id = pid,
+							       .status = st,
+							       .amount = j->amount});
 	pay_answer(j, pid, st);
 }
 
@@ -267,8 +251,8 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 	struct session s;
 	struct order o;
 	struct pay_job *j;
-	const char *order_id, *simulate = NULL;
-	json_t *body, *sim;
+	const char *order_id, *simulate;
+	json_t *body;
 	char pid[48], st[16];
 	int have_payment, rc;
 
@@ -277,27 +261,10 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 	body = http_body_object(req, resp, false);
 	if (!body)
 		return;
-	order_id = json_string_value(json_object_get(body, "orderId"));
-	sim = json_object_get(body, "simulate");
-	if (!order_id || !*order_id || strlen(order_id) > ORDER_ID_LEN) {
+	if (!api_parse_payment(req, resp, body, rest_app(req)->cfg.dev_mode,
+			       &order_id, &simulate)) {
 		json_decref(body);
-		http_error(resp, req, 422, "VALIDATION_FAILED",
-			   "orderId must be an order id string",
-			   json_pack("{s:s}", "field", "orderId"));
 		return;
-	}
-	if (sim) {
-		simulate = json_string_value(sim);
-		if (!rest_app(req)->cfg.dev_mode || !simulate ||
-		    (strcmp(simulate, "approve") && strcmp(simulate, "decline"))) {
-			json_decref(body);
-			http_error(resp, req, 422, "VALIDATION_FAILED",
-				   rest_app(req)->cfg.dev_mode
-					   ? "simulate must be \"approve\" or \"decline\""
-					   : "simulate is accepted only in development mode",
-				   json_pack("{s:s}", "field", "simulate"));
-			return;
-		}
 	}
 	rc = orders_get(req->app, &s, order_id, &o);
 	if (rc == -EBUSY) {

@@ -4,12 +4,10 @@
 
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/parse.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/seats/holds.h"
 #include "userspace/ticketd/ticketd.h"
-
-#define HOLD_SECONDS_MIN 5
-#define HOLD_SECONDS_MAX 600
 
 bool api_authenticate(struct http_req *req, struct http_resp *resp,
 		      struct session *s)
@@ -31,23 +29,6 @@ bool api_authenticate(struct http_req *req, struct http_resp *resp,
 			   NULL);
 		return false;
 	}
-}
-
-/* A JSON integer within [min, max]; booleans, reals and strings are not. */
-static bool json_int_in(const json_t *v, json_int_t min, json_int_t max,
-			json_int_t *out)
-{
-	if (!json_is_integer(v))
-		return false;
-	*out = json_integer_value(v);
-	return *out >= min && *out <= max;
-}
-
-static void validation_error(struct http_req *req, struct http_resp *resp,
-			     const char *field, const char *message)
-{
-	http_error(resp, req, 422, "VALIDATION_FAILED", message,
-		   json_pack("{s:s}", "field", field));
 }
 
 static json_t *seat_list_json(const uint32_t *seats, int n)
@@ -90,6 +71,18 @@ static void api_holds_error(struct http_req *req, struct http_resp *resp,
 			   json_pack("{s:i}", "limit", rest_app(req)->cfg.hold_limit));
 		return;
 	}
+	case HOLDS_LIMIT_ORIGIN: {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg),
+			 "sessions from one client address may hold at most %d seats per event",
+			 rest_app(req)->cfg.origin_hold_limit);
+		http_error(resp, req, 422, "HOLD_LIMIT_EXCEEDED", msg,
+			   json_pack("{s:i, s:s}", "limit",
+				     rest_app(req)->cfg.origin_hold_limit, "scope",
+				     "address"));
+		return;
+	}
 	case HOLDS_EXPIRED:
 		http_error(resp, req, 410, "RESERVATION_EXPIRED",
 			   "nobody holds this seat (never held, released or lapsed)", NULL);
@@ -112,77 +105,13 @@ static void api_holds_error(struct http_req *req, struct http_resp *resp,
 	}
 }
 
-/* Parses "seatIds" (1..8 distinct integers) or a single "seatId". */
-static int parse_seat_ids(struct http_req *req, struct http_resp *resp,
-			  json_t *body, uint32_t *ids)
-{
-	json_t *list = json_object_get(body, "seatIds");
-	json_t *one = json_object_get(body, "seatId");
-	json_int_t v;
-	size_t i, n;
-
-	if (list && one) {
-		validation_error(req, resp, "seatIds", "give seatIds or seatId, not both");
-		return -1;
-	}
-	if (one) {
-		if (!json_int_in(one, 0, UINT32_MAX, &v)) {
-			validation_error(req, resp, "seatId",
-					 "seatId must be a non-negative integer");
-			return -1;
-		}
-		ids[0] = (uint32_t)v;
-		return 1;
-	}
-	if (!json_is_array(list)) {
-		validation_error(req, resp, "seatIds",
-				 "seatIds must be an array of 1 to 8 seat ids");
-		return -1;
-	}
-	n = json_array_size(list);
-	if (n < 1 || n > HOLDS_MAX_SEATS) {
-		validation_error(req, resp, "seatIds",
-				 "seatIds must hold 1 to 8 seat ids");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (!json_int_in(json_array_get(list, i), 0, UINT32_MAX, &v)) {
-			validation_error(req, resp, "seatIds",
-					 "every seat id must be a non-negative integer");
-			return -1;
-		}
-		ids[i] = (uint32_t)v;
-		for (size_t k = 0; k < i; k++)
-			if (ids[k] == ids[i]) {
-				validation_error(req, resp, "seatIds",
-						 "seat ids must be distinct");
-				return -1;
-			}
-	}
-	return (int)n;
-}
-
-int api_parse_event_and_seats(struct http_req *req, struct http_resp *resp,
-			      json_t *body, uint32_t *event_id, uint32_t *ids)
-{
-	json_int_t v;
-
-	if (!json_int_in(json_object_get(body, "eventId"), 0, UINT32_MAX, &v)) {
-		validation_error(req, resp, "eventId",
-				 "eventId must be a non-negative integer");
-		return -1;
-	}
-	*event_id = (uint32_t)v;
-	return parse_seat_ids(req, resp, body, ids);
-}
-
 void route_create_reservation(struct http_req *req, struct http_resp *resp)
 {
 	struct session s;
 	struct holds_outcome o;
 	uint32_t event_id, ids[HOLDS_MAX_SEATS];
 	json_int_t secs = rest_app(req)->cfg.hold_default_seconds;
-	json_t *body, *hs;
+	json_t *body;
 	char expires[32];
 	int n;
 
@@ -192,12 +121,8 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	if (!body)
 		return;
 	n = api_parse_event_and_seats(req, resp, body, &event_id, ids);
-	hs = json_object_get(body, "holdSeconds");
-	if (n > 0 && hs && !json_int_in(hs, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, &secs)) {
-		validation_error(req, resp, "holdSeconds",
-				 "holdSeconds must be an integer from 5 to 600");
+	if (n > 0 && !api_parse_hold_seconds(req, resp, body, &secs))
 		n = -1;
-	}
 	json_decref(body);
 	if (n < 0)
 		return;
@@ -237,23 +162,6 @@ void route_list_reservations(struct http_req *req, struct http_resp *resp)
 	http_json(resp, 200, list);
 }
 
-/* {eventId}/{seatId} path parameters. */
-static bool path_seat(struct http_req *req, struct http_resp *resp,
-		      uint32_t *event_id, uint32_t *seat_id)
-{
-	if (http_parse_u32(req->params[0], event_id)) {
-		http_error(resp, req, 422, "VALIDATION_FAILED",
-			   "event id must be a non-negative integer", NULL);
-		return false;
-	}
-	if (http_parse_u32(req->params[1], seat_id)) {
-		http_error(resp, req, 422, "VALIDATION_FAILED",
-			   "seat id must be a non-negative integer", NULL);
-		return false;
-	}
-	return true;
-}
-
 void route_extend_reservation(struct http_req *req, struct http_resp *resp)
 {
 	struct session s;
@@ -265,19 +173,15 @@ void route_extend_reservation(struct http_req *req, struct http_resp *resp)
 	bool ok;
 
 	if (!api_authenticate(req, resp, &s) ||
-	    !path_seat(req, resp, &event_id, &seat_id))
+	    !api_parse_path_seat(req, resp, &event_id, &seat_id))
 		return;
 	body = http_body_object(req, resp, false);
 	if (!body)
 		return;
-	ok = json_int_in(json_object_get(body, "seconds"), HOLD_SECONDS_MIN,
-			 HOLD_SECONDS_MAX, &secs);
+	ok = api_parse_extend_seconds(req, resp, body, &secs);
 	json_decref(body);
-	if (!ok) {
-		validation_error(req, resp, "seconds",
-				 "seconds must be an integer from 5 to 600");
+	if (!ok)
 		return;
-	}
 	holds_extend(req->app, s.slot, event_id, seat_id, (uint32_t)secs, &o);
 	if (o.result != HOLDS_OK) {
 		api_holds_error(req, resp, &o);
@@ -296,7 +200,7 @@ void route_delete_reservation(struct http_req *req, struct http_resp *resp)
 	uint32_t event_id, seat_id;
 
 	if (!api_authenticate(req, resp, &s) ||
-	    !path_seat(req, resp, &event_id, &seat_id))
+	    !api_parse_path_seat(req, resp, &event_id, &seat_id))
 		return;
 	holds_release(req->app, s.slot, event_id, seat_id, &o);
 	if (o.result != HOLDS_OK) {

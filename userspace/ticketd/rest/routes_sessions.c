@@ -1,22 +1,13 @@
 /* POST /api/sessions */
-#include <microhttpd.h>
+#include <errno.h>
 
+#include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
-
-/* The client's address, for the slot hook; NULL when there is none. */
-static const struct sockaddr *client_address(const struct http_req *req)
-{
-	const union MHD_ConnectionInfo *ci =
-		req->conn ? MHD_get_connection_info(req->conn,
-						    MHD_CONNECTION_INFO_CLIENT_ADDRESS)
-			  : NULL;
-
-	return ci ? ci->client_addr : NULL;
-}
 
 void api_service_busy(struct http_req *req, struct http_resp *resp)
 {
@@ -31,13 +22,16 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 	struct ticketd *app = req->app;
 	struct session s;
 	char token[33], expires[32];
-	json_t *body = http_body_object(req, resp, true);
+	json_t *body;
 	int rc;
 
+	if (!client_session_allowed(req, resp)) /* before any database work */
+		return;
+	body = http_body_object(req, resp, true);
 	if (!body)
 		return;
 	json_decref(body); /* no fields are defined yet; any object is fine */
-	rc = sessions_create(&app->sessions, client_address(req), &s, token);
+	rc = sessions_create(&app->sessions, http_client_addr(req), &s, token);
 	switch (rc) {
 	case 0:
 		break;
@@ -61,6 +55,13 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 			   "sessions cannot be created right now; try again", NULL);
 		return;
 	}
+	/* The slot's origin for origin_hold_limit, before the token is out.
+	 * -EBUSY: the recycled slot still counts seats of an older session;
+	 * its origin stays, so those seats stay counted where they were. */
+	if (edge_slot_claim(app->edge, s.slot, http_client_addr(req)) == -EBUSY)
+		log_msg(LOG_WARN, req->trace_id,
+			"session slot %u still holds seats of an older session",
+			s.slot);
 	tkt_format_rfc3339_ms(s.expires_unix * 1000, expires, sizeof(expires));
 	http_json(resp, 201,
 		  json_pack("{s:s, s:s, s:s}", "sessionId", s.id_hex, "token", token,

@@ -15,13 +15,19 @@
  * A stream's socket gets a fixed send buffer (SSE_SNDBUF; the kernel
  * doubles it) instead of autotuning's up to 4 MiB: kernel memory per
  * stream stays bounded, and a client that stops reading shows up in its
- * queue (and is dropped) after that much rather than after megabytes. */
+ * queue (and is dropped) after that much rather than after megabytes.
+ *
+ * One client address may have sse_max_streams_per_addr streams open
+ * (client_limits.h); a stream gives its place back when libmicrohttpd
+ * frees the response, however it ended. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -32,21 +38,38 @@ static const struct sse_conn_ops mhd_ops = {
 	.resume = http_conn_resume,
 };
 
+/* The streamed response's state: the hub's client and the address place
+ * it holds. */
+struct stream {
+	struct sse_client *c;
+	struct ticketd *app;
+	struct addr_key key;
+	bool counted;
+};
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
+	struct stream *st = cls;
+
 	(void)pos;
-	return sse_client_read(cls, buf, max);
+	return sse_client_read(st->c, buf, max);
 }
 
 static void stream_free(void *cls)
 {
-	sse_client_release(cls);
+	struct stream *st = cls;
+
+	sse_client_release(st->c);
+	if (st->counted)
+		client_stream_end(st->app, &st->key);
+	free(st);
 }
 
 void route_seat_stream(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = req->app;
-	struct sse_client *c = NULL;
+	struct stream *st;
+	enum sse_subscribe_result sub;
 	uint32_t id;
 	int fd;
 	char msg[96];
@@ -57,9 +80,25 @@ void route_seat_stream(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "id", req->params[0]));
 		return;
 	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	st->app = app;
+	if (!client_stream_begin(req, resp, &st->key, &st->counted)) {
+		free(st);
+		return;
+	}
 	fd = http_conn_fd(req->conn);
-	switch (sse_hub_subscribe(app->sse, id, http_header(req, "Last-Event-ID"),
-				  &mhd_ops, req->conn, fd, &c)) {
+	sub = sse_hub_subscribe(app->sse, id, http_header(req, "Last-Event-ID"),
+				&mhd_ops, req->conn, fd, &st->c);
+	if (sub != SSE_SUBSCRIBED) {
+		if (st->counted)
+			client_stream_end(app, &st->key);
+		free(st);
+	}
+	switch (sub) {
 	case SSE_SUBSCRIBED:
 		break;
 	case SSE_NO_SUCH_EVENT:
@@ -91,5 +130,5 @@ void route_seat_stream(struct http_req *req, struct http_resp *resp)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	}
-	http_stream(resp, "text/event-stream", stream_read, stream_free, c);
+	http_stream(resp, "text/event-stream", stream_read, stream_free, st);
 }

@@ -56,9 +56,9 @@ static enum holds_result precheck(struct ticketd *app, uint32_t slot,
 	return HOLDS_OK;
 }
 
-static enum holds_result result_of_status(uint8_t status)
+static enum holds_result result_of_status(const struct tkt_seat_res *res)
 {
-	switch (status) {
+	switch (res->status) {
 	case TKT_OK:
 		return HOLDS_OK;
 	case TKT_TAKEN:
@@ -66,7 +66,7 @@ static enum holds_result result_of_status(uint8_t status)
 	case TKT_SOLD:
 		return HOLDS_SOLD;
 	case TKT_LIMIT_EXCEEDED:
-		return HOLDS_LIMIT;
+		return res->origin_limited ? HOLDS_LIMIT_ORIGIN : HOLDS_LIMIT;
 	case TKT_NO_SUCH_SEAT:
 	case TKT_WRONG_NODE:
 		return HOLDS_NO_SEAT;
@@ -81,6 +81,7 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 {
 	const struct event_info *e = catalog_find(&app->catalog, event_id);
 	uint32_t count = 0, limit = (uint32_t)app->cfg.hold_limit;
+	uint32_t olimit = (uint32_t)app->cfg.origin_hold_limit;
 	uint32_t newly[HOLDS_MAX_SEATS];
 	uint64_t last_word = 0;
 	int n_new = 0, new_seats = 0;
@@ -105,6 +106,12 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		out->result = HOLDS_LIMIT;
 		return;
 	}
+	count = 0;
+	edge_origin_count_get(app->edge, slot, event_id, &count);
+	if (olimit && count + (uint32_t)new_seats > olimit) {
+		out->result = HOLDS_LIMIT_ORIGIN;
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		struct tkt_seat_res res;
 
@@ -123,7 +130,7 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 
 			ticketd_seat_op(app, TKT_SRC_REST, TKT_SEAT_RELEASE, slot, event_id, newly[k], 0, &undo);
 		}
-		out->result = result_of_status(res.status);
+		out->result = result_of_status(&res);
 		out->seats[0] = seat_ids[i];
 		out->n_seats = 1;
 		return;

@@ -17,6 +17,7 @@ enum holds_result {
 	HOLDS_UNAVAILABLE,   /* 409 SEAT_UNAVAILABLE, blockers listed */
 	HOLDS_SOLD,          /* 422 SEAT_SOLD, sold seats listed */
 	HOLDS_LIMIT,         /* 422 HOLD_LIMIT_EXCEEDED */
+	HOLDS_LIMIT_ORIGIN,  /* 422 HOLD_LIMIT_EXCEEDED: the per-address limit */
 	HOLDS_EXPIRED,       /* 410 RESERVATION_EXPIRED: nobody holds it */
 	HOLDS_NOT_HOLDER,    /* 403 NOT_HOLDER: someone else holds it */
 	HOLDS_IN_ORDER,      /* 409 SEAT_IN_ORDER: in the caller's pending order */

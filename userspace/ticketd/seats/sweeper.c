@@ -4,8 +4,15 @@
 #include <time.h>
 
 #include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
 #include "userspace/ticketd/ticketd.h"
+
+/* How often the count collector runs. Entries reach 0 only when a take is
+ * refused after creating its entry (a give of the last unit deletes its
+ * entry itself), and the map has room for 2 x TKT_MAX_SEATS such entries
+ * beyond every live count, so once a second is plenty. */
+#define COLLECT_NS (1000ull * 1000 * 1000)
 
 /* One pass over every event's seats; returns how many it expired. */
 static int sweeper_pass(struct ticketd *app)
@@ -29,10 +36,20 @@ static void *sweeper_loop(void *arg)
 	struct timespec pause = {.tv_sec = sw->sweep_ms / 1000,
 				 .tv_nsec = (long)(sw->sweep_ms % 1000) * 1000000L};
 
+	uint64_t next_collect = 0;
+
 	while (!atomic_load(&sw->stop)) {
 		int n = sweeper_pass(sw->app);
+		uint64_t now = tkt_mono_ns();
 
 		atomic_fetch_add(&sw->expired, (uint64_t)n);
+		if (now >= next_collect) {
+			uint32_t retired = 0;
+
+			if (!edge_counts_collect(sw->app->edge, NULL, &retired))
+				atomic_fetch_add(&sw->counts_retired, retired);
+			next_collect = now + COLLECT_NS;
+		}
 		nanosleep(&pause, NULL);
 	}
 	return NULL;

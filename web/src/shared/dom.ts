@@ -18,6 +18,10 @@ export function h<K extends keyof HTMLElementTagNameMap>(
         el.className = String(v);
       } else if (k === 'dataset') {
         Object.assign(el.dataset, v);
+      } else if (k === 'style') {
+        // Through CSSOM: the page's Content-Security-Policy refuses style
+        // attributes (setAttribute('style')), not el.style.
+        el.style.cssText = String(v);
       } else if (v === true) {
         el.setAttribute(k, '');
       } else {

@@ -1,0 +1,51 @@
+# fuzz/fuzz.mk: libFuzzer harnesses (clang, ASan + UBSan), linked with the
+# libFuzzer flavour of the libraries (the root Makefile's $(BUILD)/fuzz/obj
+# objects, archived by each folder's fragment):
+#
+#   fuzz_udp_request  tkt_req_check and the client side of the protocol
+#   fuzz_door         tkt_door_serve against a real seat table (shm edge)
+#   fuzz_http         the REST request parsers, headers and paths
+#
+# Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
+#   make fuzz                       each target FUZZ_SECONDS (300) seconds
+#   make fuzz FUZZ_SECONDS=30 FUZZ_TARGET=fuzz_door   one target, shorter
+# New inputs go to $(BUILD)/fuzz/corpus/<target>/ (the committed seeds stay
+# as they are); crashes to $(BUILD)/fuzz/crashes/<target>/. tests/run_all.sh
+# runs every target for a few seconds ("fuzz (bounded)"). Reproduce a crash
+# with: $(BUILD)/fuzz/bin/<target> <crash file>
+
+FUZZ_NAMES := fuzz_udp_request fuzz_door fuzz_http
+FUZZ_BIN := $(BUILD)/fuzz/bin
+FUZZ_LINKFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+FUZZ_UDP_REQUEST := $(FUZZ_BIN)/fuzz_udp_request
+FUZZ_DOOR := $(FUZZ_BIN)/fuzz_door
+FUZZ_HTTP := $(FUZZ_BIN)/fuzz_http
+
+define link_fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZFLAGS) $(FUZZ_LINKFLAGS) $(EXTRA_CFLAGS) \
+		$(filter %.c,$^) -o $@ $(filter %.o %.a,$^) $(EXTRA_LDLIBS)
+endef
+
+$(FUZZ_UDP_REQUEST): fuzz/fuzz_udp_request.c $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_DOOR): fuzz/fuzz_door.c $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_UDP_REQUEST) $(FUZZ_DOOR): private EXTRA_LDLIBS := $(LIBTKT_LDLIBS)
+
+$(FUZZ_HTTP): fuzz/fuzz_http.c $(LIBTICKETD_FUZZ) $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_HTTP): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(FUZZ_HTTP): private EXTRA_LDLIBS := $(TICKETD_LINK)
+
+FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP)
+
+# ---- runs ----
+FUZZ_SECONDS ?= 300
+FUZZ_TARGET ?= $(FUZZ_NAMES)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS)
+fuzz: fuzz-build
+	@bash fuzz/run.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGET)

@@ -1,0 +1,475 @@
+/* The seat table's accounting (issue #18) on both backends of the edge:
+ * the bpf one (pins under a throwaway bpffs dir, XDP through
+ * bpf_prog_test_run_opts) and the shm one (a throwaway folder). Hold
+ * counts shrink (entries at 0 are retired and deleted), a session that
+ * holds nothing can always hold, counts stay exact while threads take,
+ * give and collect at once, seats are counted per origin (slot_origin) and
+ * refused beyond origin_hold_limit, and refreshes stop at the hold
+ * lifetime cap. Needs root (BPF). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "tests/bpf/packets.h"
+#include "userspace/lib/edge.h"
+
+#define EV 3u
+#define BASE 5000u
+#define NSEATS 8192u
+#define LIMIT 8u
+
+static const struct tkt_token_key key = {.k0 = 0x1111222233334444ull,
+					 .k1 = 0x5555666677778888ull};
+
+static char dir[96];
+static struct edge *edge;
+static enum edge_backend backend;
+
+static void remove_dir(void)
+{
+	char path[256];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void set_config(uint32_t origin_limit, uint32_t cap_secs)
+{
+	struct tkt_config cfg = {.key = key, .udp_port = 7000,
+				 .hold_limit = LIMIT,
+				 .origin_hold_limit = origin_limit,
+				 .hold_lifetime_max_secs = cap_secs};
+
+	assert_int_equal(edge_set_config(edge, &cfg), 0);
+}
+
+static int open_edge(enum edge_backend b)
+{
+	struct edge_opts o = {.backend = b};
+
+	backend = b;
+	if (b == EDGE_BACKEND_BPF) {
+		snprintf(dir, sizeof(dir), "/sys/fs/bpf/ticket-test-counts-%d",
+			 (int)getpid());
+		o.pin_dir = dir;
+	} else {
+		snprintf(dir, sizeof(dir), "/tmp/ticket-test-counts-%d",
+			 (int)getpid());
+		o.shm_dir = dir;
+	}
+	remove_dir();
+	if (edge_open(&o, &edge) || edge_backend(edge) != b)
+		return -1;
+	set_config(0, 0);
+	return edge_set_event(edge, EV, BASE, NSEATS, true) ? -1 : 0;
+}
+
+static int setup_bpf(void **state)
+{
+	(void)state;
+	return open_edge(EDGE_BACKEND_BPF);
+}
+
+static int setup_shm(void **state)
+{
+	(void)state;
+	return open_edge(EDGE_BACKEND_SHM);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	edge_close(edge);
+	edge = NULL;
+	remove_dir();
+	return 0;
+}
+
+/* One op through ticketd's side of the table (both backends). */
+static struct tkt_seat_res op(uint32_t o, uint32_t seat, uint32_t slot,
+			      uint32_t ttl_ms)
+{
+	struct tkt_seat_req rq = {.event_id = EV, .seat_id = seat,
+				  .slot = slot, .ttl_ms = ttl_ms, .op = o};
+	struct tkt_seat_res res;
+
+	assert_int_equal(edge_seat_apply(edge, TKT_SRC_REST, &rq, &res), 0);
+	return res;
+}
+
+static int hold(uint32_t seat, uint32_t slot)
+{
+	return op(TKT_SEAT_HOLD, seat, slot, 600000).status;
+}
+
+static int release(uint32_t seat, uint32_t slot)
+{
+	return op(TKT_SEAT_RELEASE, seat, slot, 0).status;
+}
+
+/* One datagram through the XDP program (bpf backend): status and expiry. */
+static int xdp(uint8_t o, uint32_t seat, uint32_t slot, uint16_t secs,
+	       uint64_t *expiry_ms)
+{
+	uint8_t in[128], out[256], tok[16];
+	struct tkt_req r;
+	size_t n;
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out));
+
+	tkt_token_mint(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
+	pkt_req(&r, o, 1, EV, seat, tok, secs);
+	n = pkt_udp4(in, 40000, 7000, &r, sizeof(r));
+	t.data_size_in = (__u32)n;
+	if (bpf_prog_test_run_opts(edge_xdp_prog_fd(edge), &t) ||
+	    t.retval != XDP_TX)
+		return -1;
+	if (expiry_ms) {
+		const uint8_t *rep = out + 14 + 20 + 8;
+
+		*expiry_ms = (uint64_t)pkt_be32(rep + 24) << 32 | pkt_be32(rep + 28);
+	}
+	return out[14 + 20 + 8 + 16];
+}
+
+static uint32_t count_of(uint32_t slot)
+{
+	uint32_t n = 99;
+
+	assert_int_equal(edge_hold_count_get(edge, slot, EV, &n), 0);
+	return n;
+}
+
+static uint32_t entries(void)
+{
+	uint32_t n = 0;
+
+	assert_int_equal(edge_counts_collect(edge, &n, NULL), 0);
+	return n;
+}
+
+/* ---- counts shrink ---- */
+
+static void released_holds_leave_only_live_counts_after_collection(void **state)
+{
+	uint32_t i, n = 3000;
+
+	(void)state;
+	for (i = 0; i < n; i++)
+		assert_int_equal(hold(i, 1000 + i), TKT_OK);
+	assert_int_equal(entries(), n);
+	for (i = 0; i < n; i += 2) /* half of the sessions let go */
+		assert_int_equal(release(i, 1000 + i), TKT_OK);
+	assert_int_equal(entries(), n / 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(count_of(1000 + i), i % 2);
+	for (i = 1; i < n; i += 2)
+		assert_int_equal(release(i, 1000 + i), TKT_OK);
+	assert_int_equal(entries(), 0);
+}
+
+/* Entries at 0 left behind (a take refused after creating its entry) are
+ * what the collector is for; a session that holds nothing still holds. */
+static void a_flood_of_zero_entries_never_refuses_a_session_that_holds_nothing(void **state)
+{
+	uint32_t i, flood = 50000, left = 0, retired = 0;
+	char path[160];
+	int fd;
+
+	(void)state; /* bpf only: the shm table drops an entry the moment it is 0 */
+	snprintf(path, sizeof(path), "%s/counts", dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	for (i = 0; i < flood; i++) {
+		struct tkt_hold_key k = {.slot = 100000 + i, .event_id = EV};
+		uint32_t zero = 0;
+
+		assert_int_equal(bpf_map_update_elem(fd, &k, &zero, BPF_NOEXIST), 0);
+	}
+	close(fd);
+	assert_int_equal(hold(1, 7), TKT_OK);
+	assert_int_equal(xdp(TKT_OP_HOLD, 2, 8, 60, NULL), TKT_OK);
+	assert_int_equal(edge_counts_collect(edge, &left, &retired), 0);
+	assert_int_equal(retired, flood);
+	assert_int_equal(left, 2);
+	assert_int_equal(count_of(7), 1);
+	assert_int_equal(count_of(8), 1);
+	/* the flood's keys hold again like anyone */
+	assert_int_equal(hold(3, 100000), TKT_OK);
+	assert_int_equal(count_of(100000), 1);
+}
+
+/* ---- exact under concurrency ---- */
+
+#define THREADS 3
+#define SLOT_SHARED 77u
+#define ROUNDS 4000
+
+static int stop_collect;
+
+struct churn {
+	pthread_t th;
+	int id, xdp;
+	uint32_t held; /* seats this thread holds at the end */
+};
+
+static void *churn(void *arg)
+{
+	struct churn *c = arg;
+	/* each thread its own seats, all under one slot, so every hold and
+	 * release moves the same count word, and it keeps dropping to 0 */
+	uint32_t base = (uint32_t)c->id * 4, k;
+	int i, mine[4] = {0};
+
+	for (i = 0; i < ROUNDS; i++) {
+		k = (uint32_t)i % 4;
+		if (!mine[k]) {
+			int st = c->xdp ? xdp(TKT_OP_HOLD, base + k, SLOT_SHARED, 600, NULL)
+					: hold(base + k, SLOT_SHARED);
+
+			mine[k] = st == TKT_OK;
+		} else {
+			int st = c->xdp ? xdp(TKT_OP_RELEASE, base + k, SLOT_SHARED, 0, NULL)
+					: release(base + k, SLOT_SHARED);
+
+			mine[k] = st != TKT_OK;
+		}
+	}
+	for (k = 0; k < 4; k++)
+		c->held += (uint32_t)mine[k];
+	return NULL;
+}
+
+static void *collector(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop_collect, __ATOMIC_ACQUIRE))
+		edge_counts_collect(edge, NULL, NULL);
+	return NULL;
+}
+
+static void take_give_and_collect_at_once_keep_counts_exact(void **state)
+{
+	struct churn c[THREADS] = {0};
+	pthread_t col;
+	uint32_t total = 0, words = 0, i;
+
+	(void)state;
+	/* no session limit in the way: counts up to 12 for one slot */
+	{
+		struct tkt_config cfg = {.key = key, .udp_port = 7000,
+					 .hold_limit = 100};
+
+		assert_int_equal(edge_set_config(edge, &cfg), 0);
+	}
+	__atomic_store_n(&stop_collect, 0, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_create(&col, NULL, collector, NULL), 0);
+	for (i = 0; i < THREADS; i++) {
+		c[i].id = (int)i;
+		c[i].xdp = backend == EDGE_BACKEND_BPF && i % 2 == 0;
+		assert_int_equal(pthread_create(&c[i].th, NULL, churn, &c[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(c[i].th, NULL);
+		total += c[i].held;
+	}
+	__atomic_store_n(&stop_collect, 1, __ATOMIC_RELEASE);
+	pthread_join(col, NULL);
+	for (i = 0; i < THREADS * 4; i++) {
+		uint64_t w = edge_seat_read(edge, BASE + i);
+
+		words += tkt_sw_claimed(w) && tkt_sw_holder(w) == SLOT_SHARED;
+	}
+	assert_int_equal(words, total);
+	assert_int_equal(count_of(SLOT_SHARED), total);
+}
+
+/* ---- per-origin limit ---- */
+
+static struct sockaddr_in v4(const char *a)
+{
+	struct sockaddr_in s = {.sin_family = AF_INET};
+
+	inet_pton(AF_INET, a, &s.sin_addr);
+	return s;
+}
+
+static void sessions_of_one_address_share_the_origin_limit(void **state)
+{
+	struct sockaddr_in a = v4("192.0.2.10"), b = v4("192.0.2.11");
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+	uint32_t s, n = 0, held = 0;
+	struct tkt_seat_res res;
+
+	(void)state;
+	set_config(5, 0);
+	for (s = 200; s < 204; s++) /* four sessions from one address */
+		assert_int_equal(edge_slot_claim(edge, s, (struct sockaddr *)&a), 0);
+	assert_int_equal(edge_slot_claim(edge, 204, (struct sockaddr *)&b), 0);
+	for (s = 200; s < 204; s++) /* one seat each through REST */
+		assert_int_equal(hold(s * 2, s), TKT_OK);
+	for (s = 200; s < 204; s++) { /* a second through the UDP door */
+		if (backend == EDGE_BACKEND_BPF)
+			held += xdp(TKT_OP_HOLD, s * 2 + 1, s, 60, NULL) == TKT_OK;
+		else
+			held += hold(s * 2 + 1, s) == TKT_OK;
+	}
+	assert_int_equal(held, 1); /* 4 + 1 = the limit of 5 */
+	res = op(TKT_SEAT_HOLD, 900, 203, 60000);
+	assert_int_equal(res.status, TKT_LIMIT_EXCEEDED);
+	assert_int_equal(res.origin_limited, 1);
+	assert_int_equal(count_of(203), 1); /* its own, nothing reserved left */
+	assert_int_equal(edge_origin_count_get(edge, 200, EV, &n), 0);
+	assert_int_equal(n, 5);
+	/* another address is not touched */
+	assert_int_equal(hold(901, 204), TKT_OK);
+	/* a release gives the origin's count back */
+	assert_int_equal(release(400, 200), TKT_OK);
+	assert_int_equal(hold(900, 203), TKT_OK);
+	/* a slot that still counts seats keeps its origin */
+	assert_int_equal(edge_slot_claim(edge, 203, (struct sockaddr *)&b), -EBUSY);
+	/* IPv6 by /64; IPv4-mapped counts as the IPv4 address */
+	inet_pton(AF_INET6, "2001:db8:1:2::1", &a6.sin6_addr);
+	n = edge_origin_hash(&key, (struct sockaddr *)&a6);
+	inet_pton(AF_INET6, "2001:db8:1:2:ffff::9", &a6.sin6_addr);
+	assert_int_equal(edge_origin_hash(&key, (struct sockaddr *)&a6), n);
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &a6.sin6_addr);
+	assert_int_not_equal(edge_origin_hash(&key, (struct sockaddr *)&a6), n);
+	inet_pton(AF_INET6, "::ffff:192.0.2.10", &a6.sin6_addr);
+	assert_int_equal(edge_origin_hash(&key, (struct sockaddr *)&a6),
+			 edge_origin_hash(&key, (struct sockaddr *)&a));
+	assert_int_not_equal(edge_origin_hash(&key, (struct sockaddr *)&a), 0);
+}
+
+/* ---- lifetime cap ---- */
+
+static void refreshes_stop_at_the_hold_lifetime_cap(void **state)
+{
+	uint64_t exp = 0;
+	struct tkt_seat_res r;
+	uint32_t now_ms, idx = BASE + 50;
+	char path[160];
+
+	(void)state;
+	set_config(0, 10);
+	r = op(TKT_SEAT_HOLD, 50, 300, 600000);
+	assert_int_equal(r.status, TKT_OK);
+	now_ms = tkt_ms32(r.now_ns);
+	/* a new hold is cut to the cap */
+	assert_true(tkt_sw_expiry(r.word) - now_ms <= 10000);
+	r = op(TKT_SEAT_EXTEND, 50, 300, 600000);
+	assert_int_equal(r.status, TKT_OK);
+	assert_true(tkt_sw_expiry(r.word) - now_ms <= 10000);
+	if (backend == EDGE_BACKEND_BPF) {
+		assert_int_equal(xdp(TKT_OP_EXTEND, 50, 300, 600, &exp), TKT_OK);
+		assert_true(exp / 1000 <= (uint64_t)time(NULL) + 10);
+	}
+	/* the start was 11 s ago: the cap is reached, nothing more is granted
+	 * (OK, the word and its expiry unchanged) */
+	if (backend == EDGE_BACKEND_BPF) {
+		/* u32 entries stored as u64 pairs (bpf/seat_hold.bpf.c) */
+		uint32_t pair[2], k = idx / 2;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/seat_since", dir);
+		fd = bpf_obj_get(path);
+		assert_true(fd >= 0);
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, pair), 0);
+		pair[idx & 1] = now_ms - 11000;
+		assert_int_equal(bpf_map_update_elem(fd, &k, pair, BPF_ANY), 0);
+		close(fd);
+	} else {
+		/* the shm twin is a file of u32s by seat index */
+		FILE *f;
+		uint32_t since = now_ms - 11000;
+
+		snprintf(path, sizeof(path), "%s/seat_since", dir);
+		f = fopen(path, "r+");
+		assert_non_null(f);
+		fseek(f, (long)idx * 4, SEEK_SET);
+		fwrite(&since, 4, 1, f);
+		fclose(f);
+	}
+	{
+		uint64_t before = edge_seat_read(edge, idx);
+
+		r = op(TKT_SEAT_EXTEND, 50, 300, 600000);
+		assert_int_equal(r.status, TKT_OK);
+		assert_int_equal(r.changed, 0);
+		assert_true(edge_seat_read(edge, idx) == before);
+		r = op(TKT_SEAT_HOLD, 50, 300, 600000);
+		assert_int_equal(r.status, TKT_OK);
+		assert_int_equal(r.changed, 0);
+	}
+	/* another seat's new hold starts its own clock */
+	r = op(TKT_SEAT_HOLD, 51, 300, 5000);
+	assert_int_equal(r.status, TKT_OK);
+	r = op(TKT_SEAT_EXTEND, 51, 300, 8000);
+	assert_int_equal(r.status, TKT_OK);
+	assert_int_equal(r.changed, 1);
+}
+
+/* ---- counts are rebuilt over reused seats ---- */
+
+static void a_reopened_shm_table_rebuilds_slot_and_origin_counts(void **state)
+{
+	struct sockaddr_in a = v4("198.51.100.7");
+	struct edge_opts o = {.backend = EDGE_BACKEND_SHM, .shm_dir = dir};
+	uint32_t n = 0;
+
+	(void)state;
+	if (backend != EDGE_BACKEND_SHM)
+		skip();
+	assert_int_equal(edge_slot_claim(edge, 500, (struct sockaddr *)&a), 0);
+	assert_int_equal(hold(700, 500), TKT_OK);
+	assert_int_equal(hold(701, 500), TKT_OK);
+	edge_close(edge);
+	assert_int_equal(edge_open(&o, &edge), 0);
+	set_config(0, 0);
+	assert_int_equal(edge_set_event(edge, EV, BASE, NSEATS, true), 0);
+	assert_int_equal(count_of(500), 2);
+	assert_int_equal(edge_origin_count_get(edge, 500, EV, &n), 0);
+	assert_int_equal(n, 2);
+}
+
+#define B(name) cmocka_unit_test_setup_teardown(name, setup_bpf, teardown)
+#define M(name) cmocka_unit_test_setup_teardown(name, setup_shm, teardown)
+#define BOTH(name) B(name), M(name)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(released_holds_leave_only_live_counts_after_collection),
+		B(a_flood_of_zero_entries_never_refuses_a_session_that_holds_nothing),
+		BOTH(take_give_and_collect_at_once_keep_counts_exact),
+		BOTH(sessions_of_one_address_share_the_origin_limit),
+		BOTH(refreshes_stop_at_the_hold_lifetime_cap),
+		M(a_reopened_shm_table_rebuilds_slot_and_origin_counts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
