@@ -142,8 +142,14 @@ def test_recycled_slot_cannot_touch_the_older_sessions_seats(
     assert requests.get(ticketd.base + "/api/reservations", headers=auth(a["token"]),
                         timeout=5).status_code == 401
     assert_error(post_session(ticketd.base), 503, "SESSIONS_EXHAUSTED")
-    time.sleep(max(0.0, held_at + 6.0 - time.monotonic()))  # hold lapsed, swept
+    # Even with its reservation over, a slot whose seats are still counted
+    # in the seat table is passed over.
     end_grace_of(a)
+    seats_skips = metric(ticketd.base, 'ticketd_session_slot_skips_total{reason="seats"}')
+    assert_error(post_session(ticketd.base), 503, "SESSIONS_EXHAUSTED")
+    assert metric(ticketd.base,
+                  'ticketd_session_slot_skips_total{reason="seats"}') == seats_skips + 1
+    time.sleep(max(0.0, held_at + 6.0 - time.monotonic()))  # hold lapsed, swept
     b = new_session(ticketd.base)
     assert slot_of(b) == slot_of(a)
     h = auth(b["token"])

@@ -130,7 +130,7 @@ static int start_sessions(struct ticketd *app, char *err, size_t errlen)
 	s->n_slots = (uint32_t)app->cfg.session_slots;
 	s->wait_ms = app->cfg.db_wait_ms;
 	s->prune_ms = app->cfg.session_prune_seconds * 1000;
-	s->claim_slot = NULL; /* the seat-table check is wired by the lead */
+	s->claim_slot = ticketd_claim_slot; /* the seat table's word on it */
 	s->claim_ctx = app;
 	rc = sessions_start(s);
 	if (rc)

@@ -68,4 +68,11 @@ int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
 
 bool ticketd_seat_table_usable(const struct ticketd *app);
 
+/* The sessions' claim_slot hook (ctx is the daemon): records the client
+ * address as the slot's origin for origin_hold_limit, or -EBUSY when the
+ * seat table still counts seats of an older session on the slot, which a
+ * new token must never inherit. (edge_setup.c) */
+struct sockaddr;
+int ticketd_claim_slot(void *ctx, uint32_t slot, const struct sockaddr *origin);
+
 #endif

@@ -189,10 +189,6 @@ static int claim_and_record(struct sessions *s, MYSQL *conn,
 		if (next_slot_seq(conn, &seq))
 			return -EIO;
 		slot = (uint32_t)((seq - 1) % s->n_slots) + 1;
-		if (s->claim_slot && s->claim_slot(s->claim_ctx, slot, origin)) {
-			atomic_fetch_add(&s->slot_seats, 1);
-			continue;
-		}
 		taken = slot_looks_reserved(conn, slot);
 		if (taken < 0)
 			return taken == -EDEADLK ? -EDEADLK : -EIO;
@@ -202,12 +198,23 @@ static int claim_and_record(struct sessions *s, MYSQL *conn,
 		}
 		tkt_token_mint(s->key, slot, expiry, token);
 		fill_session(out, token);
+		if (s->claim_slot && mysql_query(conn, "SAVEPOINT candidate"))
+			return -EIO;
 		taken = claim_slot_row(conn, slot, seq, out->id_hex,
 				       (int64_t)expiry + s->grace);
 		if (taken < 0)
 			return taken == -EDEADLK ? -EDEADLK : -EIO;
 		if (!taken) {
 			atomic_fetch_add(&s->slot_busy, 1);
+			continue;
+		}
+		/* Asked only now that this request holds the slot's row lock:
+		 * whatever the hook records (the slot's origin) is for the
+		 * session that gets the slot, never for a live one. */
+		if (s->claim_slot && s->claim_slot(s->claim_ctx, slot, origin)) {
+			atomic_fetch_add(&s->slot_seats, 1);
+			if (mysql_query(conn, "ROLLBACK TO SAVEPOINT candidate"))
+				return -EIO;
 			continue;
 		}
 		taken = insert_session(conn, seq, out);

@@ -31,10 +31,11 @@ struct session {
 int sessions_load_key(const char *path, struct tkt_token_key *key, char *err,
 		      size_t errlen);
 
-/* Asked before a session takes a slot the database says is free: 0 to take
- * it, -EBUSY to skip to the next candidate (e.g. the seat table still has
- * seats whose word carries this slot). origin is the client that asked for
- * the session (NULL when unknown). Runs on the caller's (HTTP) thread. */
+/* Asked once the database gave this request a slot (its row is locked
+ * until the session is recorded): 0 to take it, -EBUSY to give the slot
+ * back and try the next candidate (the seat table still has seats whose
+ * word carries this slot). origin is the client that asked for the session
+ * (NULL when unknown). Runs on the caller's (HTTP) thread. */
 typedef int (*sessions_claim_fn)(void *ctx, uint32_t slot,
 				 const struct sockaddr *origin);
 

@@ -1,7 +1,4 @@
 /* POST /api/sessions */
-#include <errno.h>
-
-#include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
@@ -55,13 +52,6 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 			   "sessions cannot be created right now; try again", NULL);
 		return;
 	}
-	/* The slot's origin for origin_hold_limit, before the token is out.
-	 * -EBUSY: the recycled slot still counts seats of an older session;
-	 * its origin stays, so those seats stay counted where they were. */
-	if (edge_slot_claim(app->edge, s.slot, http_client_addr(req)) == -EBUSY)
-		log_msg(LOG_WARN, req->trace_id,
-			"session slot %u still holds seats of an older session",
-			s.slot);
 	tkt_format_rfc3339_ms(s.expires_unix * 1000, expires, sizeof(expires));
 	http_json(resp, 201,
 		  json_pack("{s:s, s:s, s:s}", "sessionId", s.id_hex, "token", token,
