@@ -173,19 +173,23 @@ def test_recycled_slot_cannot_touch_the_older_sessions_seats(
 def test_saturated_pool_answers_service_busy_at_once(ticketd, back_to_default):
     restart(ticketd, "--db-pool", "1", "--db-wait-ms", "50", "--http-threads", "4")
     someone = new_session(ticketd.base)
-    # Another client locks session_slots: ticketd's only connection waits
-    # inside the first session request until the lock goes.
+    # Another client locks the end of the sessions table (a next-key lock
+    # past the last row): ticketd's only connection waits inside the first
+    # session request, at its INSERT, until that transaction ends.
     locker = subprocess.Popen(
         ["mariadb", "-h", "127.0.0.1", "-P", str(PORTS["mariadb"]), "-u", "ticket",
          "-pticket", "ticketing", "-e",
-         "LOCK TABLES session_slots WRITE; SELECT SLEEP(4); UNLOCK TABLES;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "SELECT @m := COALESCE(MAX(slot_seq), 0) FROM sessions; START TRANSACTION;"
+         " SELECT COUNT(*) FROM sessions WHERE slot_seq >= @m FOR UPDATE;"
+         " SELECT SLEEP(4); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)
         first = {}
         t = threading.Thread(target=lambda: first.update(r=post_session(ticketd.base)))
         t.start()
         time.sleep(0.5)
+        assert t.is_alive(), "the first request should be waiting for the lock"
         busy = []
         for _ in range(3):
             t0 = time.monotonic()
@@ -206,7 +210,8 @@ def test_saturated_pool_answers_service_busy_at_once(ticketd, back_to_default):
         assert not t.is_alive()
         assert first["r"].status_code == 201, first["r"].text
     finally:
-        locker.wait(15)
+        _, err = locker.communicate(timeout=15)
+    assert locker.returncode == 0, err
     assert metric(ticketd.base, 'ticketd_sessions_refused_total{reason="db_busy"}') >= 3
 
 
