@@ -167,13 +167,28 @@ static int insert_session(MYSQL *conn, unsigned long long seq,
 	return n < 0 ? (int)n : 0;
 }
 
+/* Starts a READ COMMITTED transaction in one round trip (our connections
+ * allow several statements in one query). */
+static int begin_read_committed(MYSQL *conn)
+{
+	int status;
+
+	if (mysql_query(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED;"
+			      " START TRANSACTION"))
+		return -EIO;
+	while ((status = mysql_next_result(conn)) == 0)
+		;
+	return status > 0 ? -EIO : 0;
+}
+
 /* One attempt inside the caller's transaction: walks up to tries candidate
  * slots, claims the first free one and records the session. 0, or
  * SESSIONS_EXHAUSTED, -EDEADLK (the transaction was rolled back: try
- * again), -EIO. Reserved-looking candidates are passed over without a lock;
- * a candidate lost in a race keeps its row lock until the end of the
- * transaction, so two requests can only deadlock when their candidates wrap
- * onto the same slots: with a handful of slots (tests, small deployments). */
+ * again), -EIO. Reserved-looking candidates after the first are passed over
+ * without a lock; a candidate lost in a race keeps its row lock until the
+ * end of the transaction, so two requests can only deadlock when their
+ * candidates wrap onto the same slots: with a handful of slots (tests,
+ * small deployments). */
 static int claim_and_record(struct sessions *s, MYSQL *conn,
 			    const struct sockaddr *origin, uint32_t expiry,
 			    struct session *out, uint8_t token[TKT_TOKEN_LEN])
@@ -189,7 +204,9 @@ static int claim_and_record(struct sessions *s, MYSQL *conn,
 		if (next_slot_seq(conn, &seq))
 			return -EIO;
 		slot = (uint32_t)((seq - 1) % s->n_slots) + 1;
-		taken = slot_looks_reserved(conn, slot);
+		/* The first candidate is usually free (the sequence hands
+		 * out the slot used longest ago): claim it straight away. */
+		taken = i ? slot_looks_reserved(conn, slot) : 0;
 		if (taken < 0)
 			return taken == -EDEADLK ? -EDEADLK : -EIO;
 		if (taken) {
@@ -245,8 +262,7 @@ int sessions_create(struct sessions *s, const struct sockaddr *origin,
 	for (int attempt = 0; attempt < 3 && rc == -EDEADLK; attempt++) {
 		/* READ COMMITTED: each look at a candidate sees the latest
 		 * committed reservation, not a snapshot from the first one. */
-		if (mysql_query(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED") ||
-		    mysql_query(conn, "START TRANSACTION")) {
+		if (begin_read_committed(conn)) {
 			rc = -EIO;
 			break;
 		}
