@@ -156,6 +156,34 @@ static void no_secret_flag_means_nothing_to_hide(void **state)
 	assert_null(name);
 }
 
+static void slot_grace_shorter_than_hold_and_payment_is_refused(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 5, "--payment-deadline-seconds", "300",
+			      "--session-slot-grace-seconds", "959"),
+			 CONFIG_ERROR);
+	assert_non_null(strstr(err, "session_slot_grace_seconds"));
+	assert_non_null(strstr(err, "960"));
+	assert_int_equal(load(&cfg, err, 5, "--payment-deadline-seconds", "300",
+			      "--session-slot-grace-seconds", "960"),
+			 CONFIG_OK);
+}
+
+static void session_defaults_cover_every_slot_and_bound_the_db_wait(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 1), CONFIG_OK);
+	assert_int_equal(cfg.session_slots, 4194302);
+	assert_int_equal(cfg.session_slot_grace_seconds, 3600);
+	assert_int_equal(cfg.db_wait_ms, 250);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +193,8 @@ int main(void)
 		cmocka_unit_test(out_of_range_number_is_refused_with_reason),
 		cmocka_unit_test(unknown_option_is_refused),
 		cmocka_unit_test(bad_hold_path_is_refused),
+		cmocka_unit_test(slot_grace_shorter_than_hold_and_payment_is_refused),
+		cmocka_unit_test(session_defaults_cover_every_slot_and_bound_the_db_wait),
 		cmocka_unit_test(bad_env_value_names_the_variable),
 		cmocka_unit_test(password_flags_are_blanked_in_argv),
 		cmocka_unit_test(no_secret_flag_means_nothing_to_hide),

@@ -1,5 +1,6 @@
 #include "userspace/ticketd/config.h"
 
+#include "bpf/ticket_wire.h"
 #include "userspace/lib/settings.h"
 
 #include <ctype.h>
@@ -56,6 +57,17 @@ static const struct setting settings[] = {
 	  "(0: no limit)"),
 	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
+	/* #18 sessions */
+	S(session_slots, SETTING_INT, "4194302", 1, 4194302,
+	  "holder slots sessions may take (1..N); fewer only for tests and "
+	  "small deployments: at most this many live sessions"),
+	S(session_slot_grace_seconds, SETTING_LONG, "3600", 0, 31536000,
+	  "seconds a slot stays reserved after its session expired; at least "
+	  "600 + payment_deadline_seconds + 60"),
+	S(session_prune_seconds, SETTING_INT, "60", 1, 86400,
+	  "seconds between rounds that delete sessions expired beyond the grace"),
+	S(db_wait_ms, SETTING_INT, "250", 0, 60000,
+	  "longest an HTTP request waits for a database connection (then 503)"),
 	/* #18 http */
 	S(http_max_connections_per_addr, SETTING_INT, "256", 0, 1000000,
 	  "HTTP connections one client address may have open (0: no cap)"),
@@ -89,7 +101,7 @@ static const struct setting settings[] = {
 	  "changes a seat stream may fall behind before it is dropped"),
 	S(sse_queue_bytes, SETTING_LONG, "262144", 4096, 1073741824,
 	  "bytes of changes a seat stream may fall behind before it is dropped"),
-	S(session_ttl, SETTING_LONG, "86400", 60, 31536000,
+	S(session_ttl, SETTING_LONG, "86400", 2, 31536000,
 	  "session lifetime, seconds"),
 	S(hold_default_seconds, SETTING_INT, "120", 5, 600, "default hold, seconds"),
 	S(hold_limit, SETTING_INT, "8", 1, 1000,
@@ -135,6 +147,20 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
 	    strcmp(cfg->hold_path, "socket")) {
 		snprintf(err, errlen, "hold_path: expected auto, xdp or socket, got '%s'",
 			 cfg->hold_path);
+		return CONFIG_ERROR;
+	}
+	/* A slot may go to a new session only once no seat word can carry it
+	 * for the old one: a hold made just before the token lapsed (up to
+	 * TKT_HOLD_SECS_MAX), an order waiting for payment and its un-order,
+	 * and a margin for the sweeper. */
+	if (cfg->session_slot_grace_seconds <
+	    TKT_HOLD_SECS_MAX + (long)cfg->payment_deadline_seconds + 60) {
+		snprintf(err, errlen,
+			 "session_slot_grace_seconds: %ld is too short; it must be at "
+			 "least %d (longest hold) + %d (payment_deadline_seconds) + 60 = %ld",
+			 cfg->session_slot_grace_seconds, TKT_HOLD_SECS_MAX,
+			 cfg->payment_deadline_seconds,
+			 TKT_HOLD_SECS_MAX + (long)cfg->payment_deadline_seconds + 60);
 		return CONFIG_ERROR;
 	}
 	return CONFIG_OK;

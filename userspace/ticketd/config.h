@@ -39,6 +39,11 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	/* #18 sessions */
+	int session_slots;
+	long session_slot_grace_seconds;
+	int session_prune_seconds;
+	int db_wait_ms;
 	/* #18 http */
 	int http_max_connections_per_addr;
 	int http_header_timeout_ms;

@@ -160,6 +160,13 @@ void edge_setup_close(struct ticketd *app)
 	app->seats = NULL;
 }
 
+int ticketd_claim_slot(void *ctx, uint32_t slot, const struct sockaddr *origin)
+{
+	struct ticketd *app = ctx;
+
+	return edge_slot_claim(app->edge, slot, origin) == -EBUSY ? -EBUSY : 0;
+}
+
 bool ticketd_seat_table_usable(const struct ticketd *app)
 {
 	return app->seats != NULL;

@@ -118,6 +118,32 @@ static int start_schema(struct ticketd *app, char *err, size_t errlen)
 	return 0;
 }
 
+static int start_sessions(struct ticketd *app, char *err, size_t errlen)
+{
+	struct sessions *s = &app->sessions;
+	int rc;
+
+	s->db = &app->db;
+	s->key = &app->token_key;
+	s->ttl = app->cfg.session_ttl;
+	s->grace = app->cfg.session_slot_grace_seconds;
+	s->n_slots = (uint32_t)app->cfg.session_slots;
+	s->wait_ms = app->cfg.db_wait_ms;
+	s->prune_ms = app->cfg.session_prune_seconds * 1000;
+	s->claim_slot = ticketd_claim_slot; /* the seat table's word on it */
+	s->claim_ctx = app;
+	rc = sessions_start(s);
+	if (rc)
+		snprintf(err, errlen, "cannot start the session pruner: %s",
+			 strerror(-rc));
+	return rc;
+}
+
+static void stop_sessions(struct ticketd *app)
+{
+	sessions_stop(&app->sessions);
+}
+
 static int start_catalog(struct ticketd *app, char *err, size_t errlen)
 {
 	return catalog_load(&app->catalog, &app->db, TKT_MAX_SEATS, err, errlen);
@@ -360,6 +386,7 @@ static const struct step steps[] = {
 	{"seat table", start_edge, edge_setup_close},
 	/* before the first thread: every thread inherits the reduced sets */
 	{"privileges", privileges_drop, NULL},
+	{"sessions", start_sessions, stop_sessions},
 	{"journal", start_journal, stop_journal},
 	{"sse", start_sse, stop_sse},
 	{"seat stream", start_stream, stop_stream},

@@ -11,6 +11,7 @@
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/commerce/saga.h"
+#include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/health.h"
@@ -34,6 +35,7 @@ struct ticketd {
 	struct db_pool db;
 	struct catalog catalog; /* read-only after start */
 	struct tkt_token_key token_key;
+	struct sessions sessions; /* minting, slots, pruning */
 	struct metrics metrics;
 	struct health health;
 	struct http_server *http;
@@ -65,5 +67,12 @@ int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
 		    uint32_t ttl_ms, struct tkt_seat_res *res);
 
 bool ticketd_seat_table_usable(const struct ticketd *app);
+
+/* The sessions' claim_slot hook (ctx is the daemon): records the client
+ * address as the slot's origin for origin_hold_limit, or -EBUSY when the
+ * seat table still counts seats of an older session on the slot, which a
+ * new token must never inherit. (edge_setup.c) */
+struct sockaddr;
+int ticketd_claim_slot(void *ctx, uint32_t slot, const struct sockaddr *origin);
 
 #endif

@@ -186,9 +186,12 @@ out_nocommit:
 int orders_get(struct ticketd *app, const struct session *s,
 	       const char *order_id, struct order *out)
 {
-	MYSQL *c = db_get(&app->db);
-	int rc = order_store_get(c, order_id, false, out);
+	MYSQL *c = db_get_timed(&app->db, app->cfg.db_wait_ms);
+	int rc;
 
+	if (!c)
+		return -EBUSY;
+	rc = order_store_get(c, order_id, false, out);
 	db_put(&app->db, c);
 	if (rc)
 		return rc;
@@ -199,9 +202,12 @@ int orders_get_payment(struct ticketd *app, const char *order_id,
 		       char *payment_id, size_t pid_len, char *status,
 		       size_t st_len)
 {
-	MYSQL *c = db_get(&app->db);
-	int rc = payment_store_get(c, order_id, payment_id, pid_len, status, st_len);
+	MYSQL *c = db_get_timed(&app->db, app->cfg.db_wait_ms);
+	int rc;
 
+	if (!c)
+		return -EBUSY;
+	rc = payment_store_get(c, order_id, payment_id, pid_len, status, st_len);
 	db_put(&app->db, c);
 	return rc;
 }

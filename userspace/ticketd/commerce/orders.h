@@ -48,13 +48,15 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 				 struct order *out, uint32_t *not_held,
 				 int *n_not_held);
 
-/* The caller's order, or -ENOENT (also for another session's order). */
+/* The caller's order, or -ENOENT (also for another session's order), or
+ * -EBUSY when no database connection came free within db_wait_ms (these
+ * run on HTTP threads). */
 int orders_get(struct ticketd *app, const struct session *s,
 	       const char *order_id, struct order *out);
 
 /* The payment recorded for an order (any session's: check the order
  * first): 0 with its id and status ("APPROVED"/"DECLINED"), -ENOENT when
- * none is recorded yet, or a negative errno. */
+ * none is recorded yet, -EBUSY as orders_get, or a negative errno. */
 int orders_get_payment(struct ticketd *app, const char *order_id,
 		       char *payment_id, size_t pid_len, char *status,
 		       size_t st_len);

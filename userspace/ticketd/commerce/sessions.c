@@ -10,8 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "userspace/lib/clock.h"
 #include "userspace/lib/hex.h"
+#include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/db/db.h"
+
+#define TKT_STR_(x) #x
+#define TKT_STR(x) TKT_STR_(x)
 
 int sessions_load_key(const char *path, struct tkt_token_key *key, char *err,
 		      size_t errlen)
@@ -81,57 +87,289 @@ static int next_slot_seq(MYSQL *conn, unsigned long long *seq)
 	return 0;
 }
 
+static int match_row(void *ctx, int n, char **values)
+{
+	const char *want = ctx;
+
+	return n == 1 && values[0] && !strcmp(values[0], want) ? 0 : -ENOENT;
+}
+
+/* Takes slot for the candidate seq (session id_hex) until busy_until (Unix
+ * seconds) if no live session reserves it: 1 taken, 0 reserved by another,
+ * -errno. One statement on the slot's row, which it locks exclusively (a
+ * plain INSERT would take a shared lock on a duplicate, and two requests
+ * upgrading it deadlock), so two daemons sharing the database cannot both
+ * take it.
+ *
+ * MariaDB applies ON DUPLICATE KEY UPDATE assignments left to right, each
+ * seeing the ones before: busy_until must change last, while the others
+ * still compare against its old value. Affected rows: 2 when an ended
+ * reservation was taken over; under CLIENT_FOUND_ROWS (our connections)
+ * both a fresh insert and a reservation left alone count 1, so then the row
+ * is read back. It is told apart by slot_seq, unique per candidate: two
+ * requests in the same second mint the same session id for a slot. */
+static int claim_slot_row(MYSQL *conn, uint32_t slot, unsigned long long seq,
+			  const char *id_hex, int64_t busy_until)
+{
+	char seq_text[24];
+	long long n = db_exec(
+		conn,
+		"INSERT INTO session_slots (slot, slot_seq, session_id, busy_until)"
+		" VALUES (?, ?, ?, FROM_UNIXTIME(?))"
+		" ON DUPLICATE KEY UPDATE"
+		" slot_seq = IF(busy_until < NOW(3), VALUES(slot_seq), slot_seq),"
+		" session_id = IF(busy_until < NOW(3), VALUES(session_id), session_id),"
+		" busy_until = IF(busy_until < NOW(3), VALUES(busy_until), busy_until)",
+		"uusi", (uint64_t)slot, (uint64_t)seq, id_hex, busy_until);
+
+	if (n < 0)
+		return (int)n;
+	if (n != 1)
+		return n == 2;
+	snprintf(seq_text, sizeof(seq_text), "%llu", seq);
+	n = db_select(conn, "SELECT slot_seq FROM session_slots WHERE slot = ?",
+		      match_row, seq_text, "u", (uint64_t)slot);
+	if (n == -ENOENT)
+		return 0;
+	return n < 0 ? (int)n : n == 1;
+}
+
+static int count_rows(void *ctx, int n, char **values)
+{
+	(void)ctx;
+	(void)n;
+	(void)values;
+	return 0;
+}
+
+/* 1 when slot looks reserved (a plain read, no lock), 0 when it looks
+ * free, -errno. Lets a request pass over reserved candidates without
+ * locking their rows: only the one it tries to take is locked. */
+static int slot_looks_reserved(MYSQL *conn, uint32_t slot)
+{
+	long long n = db_select(conn,
+				"SELECT 1 FROM session_slots"
+				" WHERE slot = ? AND busy_until >= NOW(3)",
+				count_rows, NULL, "u", (uint64_t)slot);
+
+	return n < 0 ? (int)n : n > 0;
+}
+
 static int insert_session(MYSQL *conn, unsigned long long seq,
 			  const struct session *s)
 {
-	const char *sql = "INSERT INTO sessions (slot_seq, session_id, expires_at)"
-			  " VALUES (?, ?, FROM_UNIXTIME(?))";
-	MYSQL_STMT *st = mysql_stmt_init(conn);
-	MYSQL_BIND b[3] = {0};
-	unsigned long idlen = 16;
-	long long expires = s->expires_unix;
-	int rc = -EIO;
+	long long n = db_exec(conn,
+			      "INSERT INTO sessions (slot_seq, session_id, slot, expires_at)"
+			      " VALUES (?, ?, ?, FROM_UNIXTIME(?))",
+			      "usui", (uint64_t)seq, s->id_hex, (uint64_t)s->slot,
+			      (int64_t)s->expires_unix);
 
-	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)))
-		goto out;
-	b[0].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[0].buffer = &seq;
-	b[0].is_unsigned = 1;
-	b[1].buffer_type = MYSQL_TYPE_STRING;
-	b[1].buffer = (void *)s->id_hex;
-	b[1].buffer_length = idlen;
-	b[1].length = &idlen;
-	b[2].buffer_type = MYSQL_TYPE_LONGLONG;
-	b[2].buffer = &expires;
-	if (!mysql_stmt_bind_param(st, b) && !mysql_stmt_execute(st))
-		rc = 0;
-out:
-	if (st)
-		mysql_stmt_close(st);
-	return rc;
+	return n < 0 ? (int)n : 0;
 }
 
-int sessions_create(struct db_pool *db, const struct tkt_token_key *key,
-		    long ttl, struct session *out, char token_hex[33])
+/* Starts a READ COMMITTED transaction in one round trip (our connections
+ * allow several statements in one query). */
+static int begin_read_committed(MYSQL *conn)
 {
-	MYSQL *conn = db_get(db);
-	unsigned long long seq = 0;
-	uint8_t token[TKT_TOKEN_LEN];
-	int rc;
+	int status;
 
-	rc = next_slot_seq(conn, &seq);
-	if (!rc) {
-		uint32_t slot = (uint32_t)((seq - 1) % SESSION_SLOTS) + 1;
+	if (mysql_query(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED;"
+			      " START TRANSACTION"))
+		return -EIO;
+	while ((status = mysql_next_result(conn)) == 0)
+		;
+	return status > 0 ? -EIO : 0;
+}
 
-		tkt_token_mint(key, slot, (uint32_t)(time(NULL) + ttl), token);
+/* One attempt inside the caller's transaction: walks up to tries candidate
+ * slots, claims the first free one and records the session. 0, or
+ * SESSIONS_EXHAUSTED, -EDEADLK (the transaction was rolled back: try
+ * again), -EIO. Reserved-looking candidates after the first are passed over
+ * without a lock; a candidate lost in a race keeps its row lock until the
+ * end of the transaction, so two requests can only deadlock when their
+ * candidates wrap onto the same slots: with a handful of slots (tests,
+ * small deployments). */
+static int claim_and_record(struct sessions *s, MYSQL *conn,
+			    const struct sockaddr *origin, uint32_t expiry,
+			    struct session *out, uint8_t token[TKT_TOKEN_LEN])
+{
+	unsigned tries = s->n_slots < SESSIONS_MAX_CANDIDATES ? s->n_slots
+							     : SESSIONS_MAX_CANDIDATES;
+
+	for (unsigned i = 0; i < tries; i++) {
+		unsigned long long seq = 0;
+		uint32_t slot;
+		int taken;
+
+		if (next_slot_seq(conn, &seq))
+			return -EIO;
+		slot = (uint32_t)((seq - 1) % s->n_slots) + 1;
+		/* The first candidate is usually free (the sequence hands
+		 * out the slot used longest ago): claim it straight away. */
+		taken = i ? slot_looks_reserved(conn, slot) : 0;
+		if (taken < 0)
+			return taken == -EDEADLK ? -EDEADLK : -EIO;
+		if (taken) {
+			atomic_fetch_add(&s->slot_busy, 1);
+			continue;
+		}
+		tkt_token_mint(s->key, slot, expiry, token);
 		fill_session(out, token);
-		rc = insert_session(conn, seq, out);
+		if (s->claim_slot && mysql_query(conn, "SAVEPOINT candidate"))
+			return -EIO;
+		taken = claim_slot_row(conn, slot, seq, out->id_hex,
+				       (int64_t)expiry + s->grace);
+		if (taken < 0)
+			return taken == -EDEADLK ? -EDEADLK : -EIO;
+		if (!taken) {
+			atomic_fetch_add(&s->slot_busy, 1);
+			continue;
+		}
+		/* Asked only now that this request holds the slot's row lock:
+		 * whatever the hook records (the slot's origin) is for the
+		 * session that gets the slot, never for a live one. */
+		if (s->claim_slot && s->claim_slot(s->claim_ctx, slot, origin)) {
+			atomic_fetch_add(&s->slot_seats, 1);
+			if (mysql_query(conn, "ROLLBACK TO SAVEPOINT candidate"))
+				return -EIO;
+			continue;
+		}
+		taken = insert_session(conn, seq, out);
+		if (taken == -EEXIST) /* the same slot and expiry second again */
+			log_msg(LOG_ERROR, NULL,
+				"session %s is recorded already: did the clock go back?",
+				out->id_hex);
+		return taken || mysql_commit(conn) ? -EIO : 0;
 	}
-	db_put(db, conn);
+	return SESSIONS_EXHAUSTED;
+}
+
+int sessions_create(struct sessions *s, const struct sockaddr *origin,
+		    struct session *out, char token_hex[33])
+{
+	uint32_t expiry = (uint32_t)(time(NULL) + s->ttl);
+	uint8_t token[TKT_TOKEN_LEN];
+	MYSQL *conn = db_get_timed(s->db, s->wait_ms);
+	int rc = -EDEADLK;
+
+	if (!conn) {
+		atomic_fetch_add(&s->db_busy, 1);
+		return SESSIONS_DB_BUSY;
+	}
+	/* The claim and the session row commit together: one log flush per
+	 * session instead of two. Row locks keep the claim atomic across
+	 * daemons (a locking read sees the latest committed busy_until). */
+	for (int attempt = 0; attempt < 3 && rc == -EDEADLK; attempt++) {
+		/* READ COMMITTED: each look at a candidate sees the latest
+		 * committed reservation, not a snapshot from the first one. */
+		if (begin_read_committed(conn)) {
+			rc = -EIO;
+			break;
+		}
+		rc = claim_and_record(s, conn, origin, expiry, out, token);
+		if (rc)
+			mysql_query(conn, "ROLLBACK");
+	}
+	if (rc == -EIO || rc == -EDEADLK)
+		log_msg(LOG_WARN, NULL, "creating a session: %s",
+			rc == -EDEADLK ? "deadlocked three times" : mysql_error(conn));
+	db_put(s->db, conn);
+	if (rc == SESSIONS_EXHAUSTED)
+		atomic_fetch_add(&s->exhausted, 1);
 	if (rc)
 		return rc;
+	atomic_fetch_add(&s->created, 1);
 	hex_encode(token, sizeof(token), token_hex);
 	return 0;
+}
+
+long long sessions_prune(struct sessions *s)
+{
+	MYSQL *conn = db_get_timed(s->db, 1000);
+	long long total = 0;
+
+	if (!conn)
+		return -EBUSY;
+	for (int round = 0; round < SESSIONS_PRUNE_ROUNDS; round++) {
+		/* A row whose slot row still names it and is reserved stays,
+		 * whatever its expiry says. */
+		long long n = db_exec(
+			conn,
+			"DELETE FROM sessions"
+			" WHERE expires_at < NOW(3) - INTERVAL ? SECOND"
+			" AND NOT EXISTS (SELECT 1 FROM session_slots ss"
+			"  WHERE ss.slot = sessions.slot"
+			"  AND ss.session_id = sessions.session_id"
+			"  AND ss.busy_until >= NOW(3))"
+			" LIMIT " TKT_STR(SESSIONS_PRUNE_BATCH),
+			"i", (int64_t)s->grace);
+
+		if (n < 0) {
+			total = total ? total : n;
+			break;
+		}
+		total += n;
+		if (n < SESSIONS_PRUNE_BATCH)
+			break;
+	}
+	db_put(s->db, conn);
+	if (total > 0)
+		atomic_fetch_add(&s->pruned, (unsigned long long)total);
+	return total;
+}
+
+static void *pruner_main(void *arg)
+{
+	struct sessions *s = arg;
+
+	while (!worker_stopping(&s->pruner)) {
+		long long n = sessions_prune(s);
+
+		if (n > 0)
+			log_msg(LOG_INFO, NULL, "pruned %lld expired sessions", n);
+		else if (n < 0 && n != -EBUSY)
+			log_msg(LOG_WARN, NULL, "pruning sessions failed: %s",
+				strerror((int)-n));
+		worker_wait_until(&s->pruner, tkt_mono_ms() + s->prune_ms);
+	}
+	return NULL;
+}
+
+int sessions_start(struct sessions *s)
+{
+	return worker_start(&s->pruner, pruner_main, s);
+}
+
+void sessions_stop(struct sessions *s)
+{
+	worker_stop(&s->pruner);
+}
+
+int sessions_render_metrics(struct sessions *s, char **buf, size_t *len,
+			    size_t *cap)
+{
+	return metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_sessions_created_total Sessions minted.\n"
+		"# TYPE ticketd_sessions_created_total counter\n"
+		"ticketd_sessions_created_total %llu\n"
+		"# HELP ticketd_sessions_refused_total POST /api/sessions answered 503, by reason.\n"
+		"# TYPE ticketd_sessions_refused_total counter\n"
+		"ticketd_sessions_refused_total{reason=\"slots_exhausted\"} %llu\n"
+		"ticketd_sessions_refused_total{reason=\"db_busy\"} %llu\n"
+		"# HELP ticketd_session_slot_skips_total Candidate slots passed over, by reason.\n"
+		"# TYPE ticketd_session_slot_skips_total counter\n"
+		"ticketd_session_slot_skips_total{reason=\"reserved\"} %llu\n"
+		"ticketd_session_slot_skips_total{reason=\"seats\"} %llu\n"
+		"# HELP ticketd_sessions_pruned_total Expired session rows deleted.\n"
+		"# TYPE ticketd_sessions_pruned_total counter\n"
+		"ticketd_sessions_pruned_total %llu\n",
+		(unsigned long long)atomic_load(&s->created),
+		(unsigned long long)atomic_load(&s->exhausted),
+		(unsigned long long)atomic_load(&s->db_busy),
+		(unsigned long long)atomic_load(&s->slot_busy),
+		(unsigned long long)atomic_load(&s->slot_seats),
+		(unsigned long long)atomic_load(&s->pruned));
 }
 
 enum session_auth sessions_check_bearer(const struct tkt_token_key *key,

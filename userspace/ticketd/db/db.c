@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "userspace/lib/log.h"
@@ -60,7 +61,15 @@ int db_pool_open(struct db_pool *pool, const struct config *cfg,
 		goto fail;
 	}
 	pthread_mutex_init(&pool->lock, NULL);
-	pthread_cond_init(&pool->cond, NULL);
+	{
+		pthread_condattr_t attr;
+
+		/* db_get_timed's deadline is on the monotonic clock. */
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&pool->cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	for (i = 0; i < cfg->db_pool; i++) {
 		int waited = 0;
 
@@ -101,6 +110,31 @@ MYSQL *db_get(struct db_pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 	/* Reconnects (MYSQL_OPT_RECONNECT) if the server went away. */
 	mysql_ping(conn);
+	return conn;
+}
+
+MYSQL *db_get_timed(struct db_pool *pool, int wait_ms)
+{
+	struct timespec deadline;
+	MYSQL *conn = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&pool->lock);
+	while (pool->n_free == 0 && wait_ms > 0)
+		if (pthread_cond_timedwait(&pool->cond, &pool->lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	if (pool->n_free > 0)
+		conn = pool->conns[pool->free_idx[--pool->n_free]];
+	pthread_mutex_unlock(&pool->lock);
+	if (conn)
+		mysql_ping(conn);
 	return conn;
 }
 

@@ -33,6 +33,10 @@ void db_pool_close(struct db_pool *pool);
  * pinged and reconnected if the server went away (one cheap round trip).
  * Return it with db_put. */
 MYSQL *db_get(struct db_pool *pool);
+/* The same, waiting at most wait_ms (<= 0: not at all) for a free
+ * connection; NULL when none came free in time. What the HTTP threads use:
+ * a saturated pool answers 503 at once instead of queueing requests. */
+MYSQL *db_get_timed(struct db_pool *pool, int wait_ms);
 void db_put(struct db_pool *pool, MYSQL *conn);
 
 /* True when the database answers a ping within its timeouts. */

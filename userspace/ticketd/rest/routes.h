@@ -37,6 +37,10 @@ struct holds_outcome;
 bool api_authenticate(struct http_req *req, struct http_resp *resp,
 		      struct session *s);
 
+/* 503 SERVICE_BUSY with Retry-After: 1: no database connection came free
+ * within db_wait_ms; nothing changed. */
+void api_service_busy(struct http_req *req, struct http_resp *resp);
+
 /* Every route, for http_server_start. */
 extern const struct route api_routes[];
 extern const size_t api_n_routes;

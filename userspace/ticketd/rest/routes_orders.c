@@ -144,11 +144,17 @@ void route_get_order(struct http_req *req, struct http_resp *resp)
 {
 	struct session s;
 	struct order o;
+	int rc = -ENOENT;
 
 	if (!api_authenticate(req, resp, &s))
 		return;
-	if (strlen(req->params[0]) > ORDER_ID_LEN ||
-	    orders_get(req->app, &s, req->params[0], &o)) {
+	if (strlen(req->params[0]) <= ORDER_ID_LEN)
+		rc = orders_get(req->app, &s, req->params[0], &o);
+	if (rc == -EBUSY) {
+		api_service_busy(req, resp);
+		return;
+	}
+	if (rc) {
 		http_error(resp, req, 404, "ORDER_NOT_FOUND", "no such order", NULL);
 		return;
 	}
@@ -248,7 +254,7 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 	const char *order_id, *simulate;
 	json_t *body;
 	char pid[48], st[16];
-	int have_payment;
+	int have_payment, rc;
 
 	if (!api_authenticate(req, resp, &s))
 		return;
@@ -260,7 +266,13 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 		json_decref(body);
 		return;
 	}
-	if (orders_get(req->app, &s, order_id, &o)) {
+	rc = orders_get(req->app, &s, order_id, &o);
+	if (rc == -EBUSY) {
+		json_decref(body);
+		api_service_busy(req, resp);
+		return;
+	}
+	if (rc) {
 		json_decref(body);
 		http_error(resp, req, 404, "ORDER_NOT_FOUND", "no such order", NULL);
 		return;
@@ -271,8 +283,13 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "status", o.status));
 		return;
 	}
-	have_payment = !orders_get_payment(req->app, o.id, pid, sizeof(pid), st,
-					   sizeof(st));
+	rc = orders_get_payment(req->app, o.id, pid, sizeof(pid), st, sizeof(st));
+	if (rc == -EBUSY) { /* not known whether a payment exists: do not start one */
+		json_decref(body);
+		api_service_busy(req, resp);
+		return;
+	}
+	have_payment = rc == 0;
 	if (have_payment) { /* decided already; the saga is ending the order */
 		json_decref(body);
 		http_json(resp, 200,
