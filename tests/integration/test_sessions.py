@@ -17,7 +17,8 @@ import time
 import pytest
 import requests
 
-from conftest import (PORTS, assert_error, auth, mariadb_sql, new_session, udp)
+from conftest import (PORTS, assert_error, auth, mariadb_sql, new_session, udp,
+                      udp_packet_v2, udp_parse, udp_send)
 
 
 def restart(ticketd, *extra):
@@ -137,6 +138,8 @@ def test_recycled_slot_cannot_touch_the_older_sessions_seats(
                       json={"eventId": ev, "seatIds": [x], "holdSeconds": 5}, timeout=5)
     assert r.status_code == 201, r.text
     held_at = time.monotonic()
+    # A speaks UDP v2 with high request ids: its replay window moves up.
+    assert udp_send(udp_packet_v2("QUERY", ev, x, a["token"], req_id=1000)) is not None
     time.sleep(3.3)
     # A's token lapsed but its hold lives on: the slot stays A's.
     assert requests.get(ticketd.base + "/api/reservations", headers=auth(a["token"]),
@@ -164,6 +167,9 @@ def test_recycled_slot_cannot_touch_the_older_sessions_seats(
                       headers={**h, "Idempotency-Key": f"recycled-{x}"},
                       json={"eventId": ev, "seatIds": [x]})
     assert_error(r, 409, "SEAT_NOT_HELD")
+    # The recycled slot starts with a clear v2 window: B's first ids count.
+    rep = udp_send(udp_packet_v2("QUERY", ev, x, b["token"], req_id=1))
+    assert rep is not None and udp_parse(rep, version=2)["status"] == "OK"
     assert udp("EXTEND", ev, x, b["token"], secs=60)["status"] != "OK"
     assert udp("RELEASE", ev, x, b["token"])["status"] != "OK"
     seats = requests.get(f"{base}/api/events/{ev}/seats", timeout=5).json()["seats"]

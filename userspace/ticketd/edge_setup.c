@@ -164,7 +164,11 @@ int ticketd_claim_slot(void *ctx, uint32_t slot, const struct sockaddr *origin)
 {
 	struct ticketd *app = ctx;
 
-	return edge_slot_claim(app->edge, slot, origin) == -EBUSY ? -EBUSY : 0;
+	if (edge_slot_claim(app->edge, slot, origin) == -EBUSY)
+		return -EBUSY;
+	/* The old session's v2 window must not drop the new one's ids. */
+	(void)edge_replay_reset(app->edge, slot);
+	return 0;
 }
 
 bool ticketd_seat_table_usable(const struct ticketd *app)
