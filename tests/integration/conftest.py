@@ -58,10 +58,12 @@ class Ticketd:
             # every test session comes from 127.0.0.1: the per-address hold
             # limit is on only in the tests of it (test_hold_limits.py)
             "--origin-hold-limit", "0",
-            "--log-level", "debug",
             # the suite sends many requests from 127.0.0.1; the default
             # per-source limit (500/s) is for real clients
             "--udp-rate-limit", "100000", "--udp-rate-burst", "100000",
+            # last of the base arguments: tests that restart ticketd keep
+            # everything up to here (test_recovery, test_http_limits)
+            "--log-level", "debug",
             *extra_args,
         ]
         self.proc = None

@@ -25,8 +25,7 @@ def restart(ticketd, *extra):
     """Restarts ticketd with the suite's settings (up to the last fixed
     one) and extra ones."""
     ticketd.stop(signal.SIGTERM)
-    last = "--udp-rate-burst" if "--udp-rate-burst" in ticketd.args else "--log-level"
-    base_args = ticketd.args[:ticketd.args.index(last) + 2]
+    base_args = ticketd.args[:ticketd.args.index("--log-level") + 2]
     ticketd.args = base_args + list(extra)
     ticketd.start()
 
