@@ -224,9 +224,12 @@ def test_stream_starts_with_a_snapshot_equal_to_the_seat_map(api, arena):
         static = [{k: v for k, v in x.items() if k != "status"} for x in snap["seats"]]
         assert static == [{k: v for k, v in x.items() if k != "status"}
                           for x in rest["seats"]]
-        # Statuses agree unless a change landed between the two reads.
+        # Statuses agree unless a change landed between the two reads, or a
+        # hold lapsed and awaits its sweep (GET /seats shows a lapsed hold
+        # AVAILABLE at once; the stream announces it within 1 s).
         if [x["status"] for x in snap["seats"]] == [x["status"] for x in rest["seats"]]:
             return
+        time.sleep(0.6)
     pytest.fail("snapshot statuses never matched GET /seats")
 
 
