@@ -53,30 +53,54 @@ TKT_INLINE __u64 tkt_rotl64(__u64 x, int b)
 		v2 = tkt_rotl64(v2, 32);                                       \
 	} while (0)
 
+/* SipHash-2-4's state, in the three steps both message sizes below share:
+ * the keyed start, one compression per 8-byte block, and the finish over
+ * the message length (a multiple of 8 here: no tail bytes). */
+struct tkt_sip {
+	__u64 v0, v1, v2, v3;
+};
+
+TKT_INLINE void tkt_sip_init(struct tkt_sip *s, const struct tkt_token_key *key)
+{
+	s->v0 = 0x736f6d6570736575ULL ^ key->k0;
+	s->v1 = 0x646f72616e646f6dULL ^ key->k1;
+	s->v2 = 0x6c7967656e657261ULL ^ key->k0;
+	s->v3 = 0x7465646279746573ULL ^ key->k1;
+}
+
+TKT_INLINE void tkt_sip_block(struct tkt_sip *s, __u64 m)
+{
+	s->v3 ^= m;
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	s->v0 ^= m;
+}
+
+TKT_INLINE __u64 tkt_sip_finish(struct tkt_sip *s, __u64 len)
+{
+	__u64 b = len << 56;
+
+	s->v3 ^= b;
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	s->v0 ^= b;
+	s->v2 ^= 0xff;
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	TKT_SIPROUND(s->v0, s->v1, s->v2, s->v3);
+	return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+}
+
 /* SipHash-2-4 of exactly 8 bytes, the message given as its little-endian
  * 64-bit value m. */
 TKT_INLINE __u64 tkt_siphash24_u64(const struct tkt_token_key *key, __u64 m)
 {
-	__u64 v0 = 0x736f6d6570736575ULL ^ key->k0;
-	__u64 v1 = 0x646f72616e646f6dULL ^ key->k1;
-	__u64 v2 = 0x6c7967656e657261ULL ^ key->k0;
-	__u64 v3 = 0x7465646279746573ULL ^ key->k1;
-	__u64 b = ((__u64)8) << 56; /* length 8, no tail bytes */
+	struct tkt_sip s;
 
-	v3 ^= m;
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	v0 ^= m;
-	v3 ^= b;
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	v0 ^= b;
-	v2 ^= 0xff;
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	tkt_sip_init(&s, key);
+	tkt_sip_block(&s, m);
+	return tkt_sip_finish(&s, 8);
 }
 
 TKT_INLINE __u64 tkt_load_le64(const __u8 *p);
@@ -85,31 +109,13 @@ TKT_INLINE __u64 tkt_load_le64(const __u8 *p);
 TKT_INLINE __u64 tkt_siphash24_32(const struct tkt_token_key *key,
 				  const __u8 *msg)
 {
-	__u64 v0 = 0x736f6d6570736575ULL ^ key->k0;
-	__u64 v1 = 0x646f72616e646f6dULL ^ key->k1;
-	__u64 v2 = 0x6c7967656e657261ULL ^ key->k0;
-	__u64 v3 = 0x7465646279746573ULL ^ key->k1;
-	__u64 b = ((__u64)32) << 56; /* length 32, no tail bytes */
+	struct tkt_sip s;
 	int i;
 
-	for (i = 0; i < 4; i++) { /* constant count: unrolled by clang */
-		__u64 m = tkt_load_le64(msg + 8 * i);
-
-		v3 ^= m;
-		TKT_SIPROUND(v0, v1, v2, v3);
-		TKT_SIPROUND(v0, v1, v2, v3);
-		v0 ^= m;
-	}
-	v3 ^= b;
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	v0 ^= b;
-	v2 ^= 0xff;
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	TKT_SIPROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	tkt_sip_init(&s, key);
+	for (i = 0; i < 4; i++) /* constant count: unrolled by clang */
+		tkt_sip_block(&s, tkt_load_le64(msg + 8 * i));
+	return tkt_sip_finish(&s, 32);
 }
 
 TKT_INLINE __u64 tkt_load_le64(const __u8 *p)
