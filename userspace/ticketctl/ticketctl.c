@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf/session_token.h"
 #include "userspace/lib/clock.h"
 #include "userspace/lib/hex.h"
 #include "userspace/lib/timefmt.h"
@@ -249,14 +250,10 @@ static int cmd_raw(const struct ctl_opts *o, const char *hex)
  * --req-id. */
 static uint32_t v2_clock_id(const uint8_t *token)
 {
-	struct timespec ts;
-	uint64_t expiry_ms = ((uint64_t)token[4] << 24 | (uint64_t)token[5] << 16 |
-			      (uint64_t)token[6] << 8 | token[7]) * 1000u;
-	uint64_t now_ms, left;
+	uint64_t expiry_ms = (uint64_t)tkt_load_be32(token + 4) * 1000u;
+	uint64_t now_ms = (uint64_t)tkt_unix_ms();
+	uint64_t left = expiry_ms > now_ms ? expiry_ms - now_ms : 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	left = expiry_ms > now_ms ? expiry_ms - now_ms : 0;
 	return left >= UINT32_MAX - 1 ? 1 : (uint32_t)(UINT32_MAX - left);
 }
 
