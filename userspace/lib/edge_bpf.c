@@ -109,6 +109,8 @@ static int ring_cb(void *ctx, void *data, size_t size)
 	return edge_reorder_record(ctx, &rec);
 }
 
+static const char *const retired_pins[] = {"hold_counts", "stats"};
+
 int edge_bpf_open(struct edge *e, const char *pin_dir)
 {
 	char path[PATH_MAX];
@@ -174,12 +176,14 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 				      EDGE_SINCE_BYTES, (void **)&e->since);
 	if (err)
 		return err;
-	/* "hold_counts" was the count map before it could shrink; "counts"
-	 * replaces it and is rebuilt from the words (counts_fresh), so the
-	 * old pin only holds memory now. */
-	n = snprintf(path, sizeof(path), "%s/hold_counts", pin_dir);
-	if (n > 0 && (size_t)n < sizeof(path))
-		(void)unlink(path);
+	/* Pins of maps that newer ones replaced only hold memory now:
+	 * "hold_counts" (never shrank; "counts" is rebuilt from the words,
+	 * counts_fresh) and "stats" (grew into "door_stats"). */
+	for (size_t i = 0; i < sizeof(retired_pins) / sizeof(retired_pins[0]); i++) {
+		n = snprintf(path, sizeof(path), "%s/%s", pin_dir, retired_pins[i]);
+		if (n > 0 && (size_t)n < sizeof(path))
+			(void)unlink(path);
+	}
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.changes), ring_cb,
 				 e, NULL);
