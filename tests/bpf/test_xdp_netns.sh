@@ -46,7 +46,21 @@ ip -n "$ns" addr add 10.78.0.2/24 dev "$vn"
 ip -n "$ns" -6 addr add fd78::2/64 dev "$vn" nodad
 ip -n "$ns" link set "$vn" up
 
+# pins of maps an older build used: the edge removes them when it opens
+mkdir -m 0700 "$pin"
+for old in hold_counts stats; do
+	bpftool map create "$pin/$old" type array key 4 value 8 entries 1 name "$old"
+done
+
 "$driver" "$pin" "$ns" "$vn" "$vh" 10.78.0.2 fd78::2
+
+for old in hold_counts stats; do
+	if [ -e "$pin/$old" ]; then
+		echo "not ok - the retired pin $old is still there"
+		exit 1
+	fi
+done
+echo "ok - retired pins removed"
 
 # detached on the way out: no XDP program left on either end
 if ip -n "$ns" -d link show "$vn" | grep -q "prog/xdp" ||
