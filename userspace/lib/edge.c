@@ -25,9 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userspace/lib/addr_limit.h"
 #include "userspace/lib/clock.h"
 
 static int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out);
@@ -563,28 +562,15 @@ uint32_t edge_origin_hash(const struct tkt_token_key *key,
 		.k0 = tkt_siphash24_u64(key, 0x6f726967696e2d30ull), /* "origin-0" */
 		.k1 = tkt_siphash24_u64(key, 0x6f726967696e2d31ull), /* "origin-1" */
 	};
-	uint64_t m, h;
+	struct addr_key m;
+	uint64_t h;
 	uint32_t v;
 
-	if (!origin)
+	/* IPv4 whole, IPv6 by its /64, mapped IPv4 as IPv4: the same
+	 * addresses the HTTP per-address limits key on. */
+	if (addr_key_from_sockaddr(origin, &m))
 		return 0;
-	if (origin->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)origin;
-
-		m = 0x0000ffff00000000ull | ntohl(a->sin_addr.s_addr);
-	} else if (origin->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)origin;
-		const uint8_t *b = a->sin6_addr.s6_addr;
-		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-		if (!memcmp(b, mapped, sizeof(mapped))) /* IPv4-mapped */
-			m = 0x0000ffff00000000ull | (uint64_t)tkt_load_be32(b + 12);
-		else /* by its /64: one subscriber's prefix */
-			m = (uint64_t)tkt_load_be32(b) << 32 | tkt_load_be32(b + 4);
-	} else {
-		return 0;
-	}
-	h = tkt_siphash24_u64(&k, m);
+	h = tkt_siphash24_u64(&k, m.v);
 	v = (uint32_t)(h ^ h >> 32) & TKT_ORIGIN_HASH_MASK;
 	return v ? v : 1;
 }
