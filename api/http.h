@@ -61,7 +61,6 @@ struct http_resp {
 	char *body; /* malloc'd, owned by the response */
 	size_t body_len;
 	const char *content_type;
-	const char *extra_header_name, *extra_header_value;
 	/* > 0: a Retry-After header of that many seconds. */
 	unsigned retry_after;
 	/* The web page or one of its files: the answer also carries the

@@ -314,9 +314,6 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn,
 		snprintf(secs, sizeof(secs), "%u", resp->retry_after);
 		MHD_add_response_header(r, "Retry-After", secs);
 	}
-	if (resp->extra_header_name)
-		MHD_add_response_header(r, resp->extra_header_name,
-					resp->extra_header_value);
 	ctx->status = resp->status;
 	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);

@@ -149,6 +149,31 @@ def test_stream_cap_per_address_and_a_closed_stream_frees_its_place(limited):
             s.close()
 
 
+def test_a_stream_refused_after_its_place_was_taken_gives_it_back(limited):
+    """The place is taken before the hub is asked; a hub refusal (here: no
+    such event) must hand it back, or a few 404s lock an address out."""
+    ev = first_event_id(limited.base)
+    for _ in range(STREAMS_PER_ADDR * 3):
+        r = requests.get(f"{limited.base}/api/events/4000000000/seats/stream",
+                         timeout=5)
+        assert_error(r, 404, "EVENT_NOT_FOUND")
+    held = []
+    try:
+        # earlier tests' streams may take a moment to end and give theirs back
+        deadline = time.monotonic() + 5
+        while len(held) < STREAMS_PER_ADDR:
+            s, status, head = open_stream(ev)
+            if status == 200:
+                held.append(s)
+                continue
+            s.close()
+            assert time.monotonic() < deadline, head
+            time.sleep(0.1)
+    finally:
+        for s in held:
+            s.close()
+
+
 def test_stream_outlives_the_request_deadline(limited):
     """Streams got their request: the deadline never cuts them."""
     ev = first_event_id(limited.base)

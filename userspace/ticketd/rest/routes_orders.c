@@ -64,8 +64,7 @@ static void answer_order(struct http_req *req, struct http_resp *resp,
 			   "this Idempotency-Key was used for a different request", NULL);
 		return;
 	default:
-		resp->extra_header_name = "Retry-After";
-		resp->extra_header_value = "1";
+		resp->retry_after = 1;
 		http_error(resp, req, 503, "UNAVAILABLE",
 			   "the order could not be stored; nothing was ordered, retry", NULL);
 		return;
@@ -207,8 +206,7 @@ static void record_and_answer(struct saga_job *job)
 
 		snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
 		log_msg(LOG_ERROR, req.trace_id, "recording payment of %s failed", j->order_id);
-		resp.extra_header_name = "Retry-After";
-		resp.extra_header_value = "1";
+		resp.retry_after = 1;
 		http_error(&resp, &req, 503, "UNAVAILABLE",
 			   "the payment outcome could not be recorded; retry", NULL);
 		http_deferred_finish(j->d, &resp);

@@ -97,8 +97,7 @@ static void api_holds_error(struct http_req *req, struct http_resp *resp,
 		return;
 	case HOLDS_BUSY:
 	default:
-		resp->extra_header_name = "Retry-After";
-		resp->extra_header_value = "1";
+		resp->retry_after = 1;
 		http_error(resp, req, 503, "BUSY",
 			   "the seat table is busy; retry in a moment", NULL);
 		return;

@@ -8,8 +8,7 @@
 
 void api_service_busy(struct http_req *req, struct http_resp *resp)
 {
-	resp->extra_header_name = "Retry-After";
-	resp->extra_header_value = "1";
+	resp->retry_after = 1;
 	http_error(resp, req, 503, "SERVICE_BUSY",
 		   "the database is busy; nothing changed, retry in a moment", NULL);
 }
@@ -37,8 +36,7 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 		 * refuse; never evict a live session. */
 		log_msg(LOG_WARN, req->trace_id,
 			"no free session slot: refused a session (SESSIONS_EXHAUSTED)");
-		resp->extra_header_name = "Retry-After";
-		resp->extra_header_value = "60";
+		resp->retry_after = 60;
 		http_error(resp, req, 503, "SESSIONS_EXHAUSTED",
 			   "every session slot is taken by a live session; try again later",
 			   NULL);

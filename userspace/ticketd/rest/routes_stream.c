@@ -109,8 +109,7 @@ void route_seat_stream(struct http_req *req, struct http_resp *resp)
 		snprintf(msg, sizeof(msg), "this server already serves %d seat streams",
 			 app->cfg.sse_max_clients);
 		http_error(resp, req, 503, "TOO_MANY_STREAMS", msg, NULL);
-		resp->extra_header_name = "Retry-After";
-		resp->extra_header_value = "5";
+		resp->retry_after = 5;
 		return;
 	case SSE_SHUTTING_DOWN:
 		http_error(resp, req, 503, "UNAVAILABLE", "the server is shutting down",
