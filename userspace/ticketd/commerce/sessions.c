@@ -87,31 +87,22 @@ static int next_slot_seq(MYSQL *conn, unsigned long long *seq)
 	return 0;
 }
 
-static int match_row(void *ctx, int n, char **values)
-{
-	const char *want = ctx;
-
-	return n == 1 && values[0] && !strcmp(values[0], want) ? 0 : -ENOENT;
-}
-
 /* Takes slot for the candidate seq (session id_hex) until busy_until (Unix
- * seconds) if no live session reserves it: 1 taken, 0 reserved by another,
- * -errno. One statement on the slot's row, which it locks exclusively (a
- * plain INSERT would take a shared lock on a duplicate, and two requests
+ * seconds) if no live session reserves it, and otherwise leaves the
+ * reservation alone: 0 either way (record_session tells which), -errno.
+ * One statement on the slot's row, which it locks exclusively (a plain
+ * INSERT would take a shared lock on a duplicate, and two requests
  * upgrading it deadlock), so two daemons sharing the database cannot both
  * take it.
  *
  * MariaDB applies ON DUPLICATE KEY UPDATE assignments left to right, each
  * seeing the ones before: busy_until must change last, while the others
- * still compare against its old value. Affected rows: 2 when an ended
- * reservation was taken over; under CLIENT_FOUND_ROWS (our connections)
- * both a fresh insert and a reservation left alone count 1, so then the row
- * is read back. It is told apart by slot_seq, unique per candidate: two
- * requests in the same second mint the same session id for a slot. */
+ * still compare against its old value. Affected rows cannot tell a taken
+ * slot from one left alone: under CLIENT_FOUND_ROWS (our connections) both
+ * a fresh insert and a reservation left alone count 1. */
 static int claim_slot_row(MYSQL *conn, uint32_t slot, unsigned long long seq,
 			  const char *id_hex, int64_t busy_until)
 {
-	char seq_text[24];
 	long long n = db_exec(
 		conn,
 		"INSERT INTO session_slots (slot, slot_seq, session_id, busy_until)"
@@ -122,16 +113,7 @@ static int claim_slot_row(MYSQL *conn, uint32_t slot, unsigned long long seq,
 		" busy_until = IF(busy_until < NOW(3), VALUES(busy_until), busy_until)",
 		"uusi", (uint64_t)slot, (uint64_t)seq, id_hex, busy_until);
 
-	if (n < 0)
-		return (int)n;
-	if (n != 1)
-		return n == 2;
-	snprintf(seq_text, sizeof(seq_text), "%llu", seq);
-	n = db_select(conn, "SELECT slot_seq FROM session_slots WHERE slot = ?",
-		      match_row, seq_text, "u", (uint64_t)slot);
-	if (n == -ENOENT)
-		return 0;
-	return n < 0 ? (int)n : n == 1;
+	return n < 0 ? (int)n : 0;
 }
 
 static int count_rows(void *ctx, int n, char **values)
@@ -155,16 +137,22 @@ static int slot_looks_reserved(MYSQL *conn, uint32_t slot)
 	return n < 0 ? (int)n : n > 0;
 }
 
-static int insert_session(MYSQL *conn, unsigned long long seq,
+/* Records the session if, after claim_slot_row, the slot's row names this
+ * claim: 1 recorded, 0 the slot stays another session's, -errno. The claim
+ * is told by slot_seq, unique per candidate (two requests in the same
+ * second mint the same session id for a slot); the row lock claim_slot_row
+ * took keeps the answer true until the commit. */
+static int record_session(MYSQL *conn, unsigned long long seq,
 			  const struct session *s)
 {
 	long long n = db_exec(conn,
 			      "INSERT INTO sessions (slot_seq, session_id, slot, expires_at)"
-			      " VALUES (?, ?, ?, FROM_UNIXTIME(?))",
-			      "usui", (uint64_t)seq, s->id_hex, (uint64_t)s->slot,
-			      (int64_t)s->expires_unix);
+			      " SELECT ?, ?, ?, FROM_UNIXTIME(?) FROM session_slots"
+			      " WHERE slot = ? AND slot_seq = ?",
+			      "usuiuu", (uint64_t)seq, s->id_hex, (uint64_t)s->slot,
+			      (int64_t)s->expires_unix, (uint64_t)s->slot, (uint64_t)seq);
 
-	return n < 0 ? (int)n : 0;
+	return n < 0 ? (int)n : n > 0;
 }
 
 /* Starts a READ COMMITTED transaction in one round trip (our connections
@@ -215,10 +203,14 @@ static int claim_and_record(struct sessions *s, MYSQL *conn,
 		}
 		tkt_token_mint(s->key, slot, expiry, token);
 		fill_session(out, token);
-		if (s->claim_slot && mysql_query(conn, "SAVEPOINT candidate"))
-			return -EIO;
 		taken = claim_slot_row(conn, slot, seq, out->id_hex,
 				       (int64_t)expiry + s->grace);
+		if (!taken)
+			taken = record_session(conn, seq, out);
+		if (taken == -EEXIST) /* the same slot and expiry second again */
+			log_msg(LOG_ERROR, NULL,
+				"session %s is recorded already: did the clock go back?",
+				out->id_hex);
 		if (taken < 0)
 			return taken == -EDEADLK ? -EDEADLK : -EIO;
 		if (!taken) {
@@ -230,16 +222,15 @@ static int claim_and_record(struct sessions *s, MYSQL *conn,
 		 * session that gets the slot, never for a live one. */
 		if (s->claim_slot && s->claim_slot(s->claim_ctx, slot, origin)) {
 			atomic_fetch_add(&s->slot_seats, 1);
-			if (mysql_query(conn, "ROLLBACK TO SAVEPOINT candidate"))
+			/* Rare: give the claim and the session row back by
+			 * starting over (what the transaction held besides them
+			 * were candidates left alone), rather than a SAVEPOINT
+			 * round trip on every request. */
+			if (mysql_rollback(conn) || begin_read_committed(conn))
 				return -EIO;
 			continue;
 		}
-		taken = insert_session(conn, seq, out);
-		if (taken == -EEXIST) /* the same slot and expiry second again */
-			log_msg(LOG_ERROR, NULL,
-				"session %s is recorded already: did the clock go back?",
-				out->id_hex);
-		return taken || mysql_commit(conn) ? -EIO : 0;
+		return mysql_commit(conn) ? -EIO : 0;
 	}
 	return SESSIONS_EXHAUSTED;
 }
