@@ -90,6 +90,18 @@ bench_machine_json() {
 		  mem_mb: $mem_mb, os: $os}'
 }
 
+# Where a benchmark's back ends live and listen (exported for
+# infra/services.sh): RUN_DIR, REDIS_PORT, MARIADB_PORT, KAFKA_PORT and
+# KAFKA_CONTROLLER_PORT, each from the environment when set, else the
+# benchmark's own default. Args: run_dir redis mariadb kafka controller.
+bench_services_env() {
+	export RUN_DIR=${RUN_DIR:-$1}
+	export REDIS_PORT=${REDIS_PORT:-$2}
+	export MARIADB_PORT=${MARIADB_PORT:-$3}
+	export KAFKA_PORT=${KAFKA_PORT:-$4}
+	export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$5}
+}
+
 redis_version() { redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'; }
 
 # The back ends of infra/services.sh (Redis, MariaDB, Kafka) under RUN_DIR,
