@@ -197,11 +197,9 @@ start_ticketd() {
 	"${CLEAN_ENV[@]}" "$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
-		--pin-dir "$PIN_DIR" --hold-path socket --demo-data --origin-hold-limit 0 \
+		--pin-dir "$PIN_DIR" --hold-path socket --demo-data "${BENCH_NO_CLIENT_LIMITS[@]}" \
 		--payment-url "$PAY_BASE" --http-threads "$TD_THREADS" \
 		--http-max-connections 4096 --db-pool "$DB_POOL" \
-		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000 \
-		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 \
 		>>"$TD_LOG" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 90 "$TICKETD_PID" ticketd ||

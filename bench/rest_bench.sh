@@ -192,10 +192,8 @@ start_ticketd() {
 	"$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
-		--pin-dir "$PIN_DIR" --hold-path socket --demo-data --origin-hold-limit 0 \
+		--pin-dir "$PIN_DIR" --hold-path socket --demo-data "${BENCH_NO_CLIENT_LIMITS[@]}" \
 		--http-max-connections 4096 --http-threads "$TD_THREADS" \
-		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000 \
-		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 \
 		>>"$RUN_DIR/logs/ticketd-restbench.log" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 60 "$TICKETD_PID" ticketd "$RUN_DIR/logs/ticketd-restbench.log" || die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-restbench.log)"
