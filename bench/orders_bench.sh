@@ -175,17 +175,9 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- helpers -------------------------------------------------------------------
 
-# no PAYMENTD_* / TICKETD_* from the caller's environment: defaults are
-# measured. An array, not a function: `cmd &` must leave the daemon's own pid
-# in $! (a function in the background is a subshell).
-CLEAN_ENV=(env)
-for v in $(compgen -e); do
-	case $v in PAYMENTD_* | TICKETD_*) CLEAN_ENV+=(-u "$v") ;; esac
-done
-
 start_paymentd() {
 	port_busy "$PAY_PORT" && die "port $PAY_PORT is in use (ORD_PAY_PORT)"
-	"${CLEAN_ENV[@]}" "$PAYMENTD" --port "$PAY_PORT" >>"$PAY_LOG" 2>&1 &
+	"${BENCH_CLEAN_ENV[@]}" "$PAYMENTD" --port "$PAY_PORT" >>"$PAY_LOG" 2>&1 &
 	PAYMENTD_PID=$!
 	wait_http "$PAY_BASE/healthz" 20 "$PAYMENTD_PID" paymentd ||
 		die "paymentd not ready in 20 s (log: $PAY_LOG)"
@@ -194,7 +186,7 @@ start_paymentd() {
 
 start_ticketd() {
 	port_busy "$HTTP_PORT" && die "port $HTTP_PORT is in use (ORD_HTTP_PORT)"
-	"${CLEAN_ENV[@]}" "$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
+	"${BENCH_CLEAN_ENV[@]}" "$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
 		--pin-dir "$PIN_DIR" --hold-path socket --demo-data "${BENCH_NO_CLIENT_LIMITS[@]}" \

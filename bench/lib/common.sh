@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # bench/lib/common.sh: what the benchmark scripts share. Sourced by
-# bench/run_bench.sh, rest_bench.sh, orders_bench.sh, sse_bench.sh and
-# bench/hooks/ticketd_common.sh (more than once does no harm: it sets ROOT
-# and BUILD, moves to ROOT and defines functions). The script defines log()
-# ("[its name] message" on stderr); die() uses it.
+# bench/run_bench.sh, rest_bench.sh, orders_bench.sh, sse_bench.sh,
+# hostile_bench.sh and bench/hooks/ticketd_common.sh (more than once does no
+# harm: it sets ROOT, BUILD and the BENCH_* arrays, moves to ROOT and
+# defines functions). The script defines log() ("[its name] message" on
+# stderr); die() uses it.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
@@ -108,6 +109,19 @@ bench_services_env() {
 BENCH_NO_CLIENT_LIMITS=(--origin-hold-limit 0
 	--session-rate-per-addr 1000000 --session-burst-per-addr 1000000
 	--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0)
+
+# No PAYMENTD_* / TICKETD_* from the caller's environment for the daemons
+# a benchmark starts: their defaults and its own flags are measured. An
+# array, not a function: `cmd &` must leave the daemon's own pid in $! (a
+# function in the background is a subshell).
+bench_clean_env() {
+	local v
+	BENCH_CLEAN_ENV=(env)
+	for v in $(compgen -e); do
+		case $v in PAYMENTD_* | TICKETD_*) BENCH_CLEAN_ENV+=(-u "$v") ;; esac
+	done
+}
+bench_clean_env
 
 redis_version() { redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'; }
 
