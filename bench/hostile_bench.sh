@@ -126,7 +126,8 @@ start_ticketd() {
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT"
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd"
 		--pin-dir "$PIN_DIR" --hold-path socket --demo-data)
-	"$TICKETD" "${TICKETD_ARGS[@]}" >>"$RUN_DIR/logs/ticketd-hostilebench.log" 2>&1 &
+	# its defaults, not the caller's TICKETD_* (ticketd reads those)
+	"${BENCH_CLEAN_ENV[@]}" "$TICKETD" "${TICKETD_ARGS[@]}" >>"$RUN_DIR/logs/ticketd-hostilebench.log" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 60 "$TICKETD_PID" ticketd "$RUN_DIR/logs/ticketd-hostilebench.log" ||
 		die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-hostilebench.log)"
