@@ -369,6 +369,30 @@ struct udp_client {
 	uint64_t ops, lost;
 };
 
+/* One timed request of the bystander's UDP client: its round trip into h
+ * when answered, its answer counted under "<what> <status>" (or "<what>:
+ * no answer"); the status, or -1. */
+static int udp_client_do(struct udp_client *u, uint8_t op, uint32_t seat,
+			 struct bench_hist *h, const char *what)
+{
+	char key[48];
+	int64_t a = now_ns();
+	int st = udp_do(u->fd, op, opt.event, seat, u->token);
+	int64_t b = now_ns();
+
+	u->ops++;
+	if (st < 0) {
+		u->lost++;
+		snprintf(key, sizeof(key), "%s: no answer", what);
+	} else {
+		bench_hist_add(h, b - a);
+		snprintf(key, sizeof(key), "%s %s", what,
+			 tkt_status_name((unsigned)st));
+	}
+	bench_tally_add(&u->answers, key, 1);
+	return st;
+}
+
 static void *udp_client_run(void *arg)
 {
 	struct udp_client *u = arg;
@@ -378,37 +402,10 @@ static void *udp_client_run(void *arg)
 	for (int64_t sched = u->t0; sched < u->t_end; sched += u->period) {
 		uint32_t seat = opt.udp_seat_lo +
 				(uint32_t)(bench_xorshift(&rng) % span);
-		char key[48];
-		int64_t a, b;
-		int st;
 
 		sleep_until(sched);
-		a = now_ns();
-		st = udp_do(u->fd, TKT_OP_HOLD, opt.event, seat, u->token);
-		b = now_ns();
-		u->ops++;
-		if (st < 0) {
-			u->lost++;
-			bench_tally_add(&u->answers, "hold: no answer", 1);
-			continue;
-		}
-		bench_hist_add(&u->hold, b - a);
-		snprintf(key, sizeof(key), "hold %s", tkt_status_name((unsigned)st));
-		bench_tally_add(&u->answers, key, 1);
-		if (st != TKT_OK)
-			continue;
-		a = now_ns();
-		st = udp_do(u->fd, TKT_OP_RELEASE, opt.event, seat, u->token);
-		b = now_ns();
-		u->ops++;
-		if (st < 0) {
-			u->lost++;
-			bench_tally_add(&u->answers, "release: no answer", 1);
-			continue;
-		}
-		bench_hist_add(&u->rel, b - a);
-		snprintf(key, sizeof(key), "release %s", tkt_status_name((unsigned)st));
-		bench_tally_add(&u->answers, key, 1);
+		if (udp_client_do(u, TKT_OP_HOLD, seat, &u->hold, "hold") == TKT_OK)
+			udp_client_do(u, TKT_OP_RELEASE, seat, &u->rel, "release");
 	}
 	return NULL;
 }

@@ -65,11 +65,7 @@ LADDER=${HOSTILE_LADDER:-100 250 500 1000 2000}
 LADDER_SECS=${HOSTILE_LADDER_SECS:-3}
 OUT=${HOSTILE_OUT:-bench/results/hostile.json}
 LOCK_WAIT=${HOSTILE_LOCK_WAIT:-900}
-export RUN_DIR=${RUN_DIR:-/tmp/hostilebench}
-export REDIS_PORT=${REDIS_PORT:-6392}
-export MARIADB_PORT=${MARIADB_PORT:-3318}
-export KAFKA_PORT=${KAFKA_PORT:-9108}
-export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9109}
+bench_services_env /tmp/hostilebench 6392 3318 9108 9109
 HTTP_PORT=${HOSTILE_HTTP_PORT:-18594}
 UDP_PORT=${HOSTILE_UDP_PORT:-17594}
 PIN_DIR=${HOSTILE_PIN_DIR:-/sys/fs/bpf/ticket-hostilebench}
@@ -130,7 +126,8 @@ start_ticketd() {
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT"
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd"
 		--pin-dir "$PIN_DIR" --hold-path socket --demo-data)
-	"$TICKETD" "${TICKETD_ARGS[@]}" >>"$RUN_DIR/logs/ticketd-hostilebench.log" 2>&1 &
+	# its defaults, not the caller's TICKETD_* (ticketd reads those)
+	"${BENCH_CLEAN_ENV[@]}" "$TICKETD" "${TICKETD_ARGS[@]}" >>"$RUN_DIR/logs/ticketd-hostilebench.log" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 60 "$TICKETD_PID" ticketd "$RUN_DIR/logs/ticketd-hostilebench.log" ||
 		die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-hostilebench.log)"

@@ -91,11 +91,7 @@ TD_THREADS=${ORD_TICKETD_THREADS:-2}
 DB_POOL=${ORD_DB_POOL:-8}
 LOCK_WAIT=${ORD_LOCK_WAIT:-900}
 KEEP=${ORD_KEEP:-0}
-export RUN_DIR=${RUN_DIR:-/tmp/ordbench}
-export REDIS_PORT=${REDIS_PORT:-6398}
-export MARIADB_PORT=${MARIADB_PORT:-3323}
-export KAFKA_PORT=${KAFKA_PORT:-9125}
-export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9126}
+bench_services_env /tmp/ordbench 6398 3323 9125 9126
 HTTP_PORT=${ORD_HTTP_PORT:-18380}
 UDP_PORT=${ORD_UDP_PORT:-17380}
 PAY_PORT=${ORD_PAY_PORT:-18385}
@@ -179,17 +175,9 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- helpers -------------------------------------------------------------------
 
-# no PAYMENTD_* / TICKETD_* from the caller's environment: defaults are
-# measured. An array, not a function: `cmd &` must leave the daemon's own pid
-# in $! (a function in the background is a subshell).
-CLEAN_ENV=(env)
-for v in $(compgen -e); do
-	case $v in PAYMENTD_* | TICKETD_*) CLEAN_ENV+=(-u "$v") ;; esac
-done
-
 start_paymentd() {
 	port_busy "$PAY_PORT" && die "port $PAY_PORT is in use (ORD_PAY_PORT)"
-	"${CLEAN_ENV[@]}" "$PAYMENTD" --port "$PAY_PORT" >>"$PAY_LOG" 2>&1 &
+	"${BENCH_CLEAN_ENV[@]}" "$PAYMENTD" --port "$PAY_PORT" >>"$PAY_LOG" 2>&1 &
 	PAYMENTD_PID=$!
 	wait_http "$PAY_BASE/healthz" 20 "$PAYMENTD_PID" paymentd ||
 		die "paymentd not ready in 20 s (log: $PAY_LOG)"
@@ -198,14 +186,12 @@ start_paymentd() {
 
 start_ticketd() {
 	port_busy "$HTTP_PORT" && die "port $HTTP_PORT is in use (ORD_HTTP_PORT)"
-	"${CLEAN_ENV[@]}" "$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
+	"${BENCH_CLEAN_ENV[@]}" "$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
-		--pin-dir "$PIN_DIR" --hold-path socket --demo-data --origin-hold-limit 0 \
+		--pin-dir "$PIN_DIR" --hold-path socket --demo-data "${BENCH_NO_CLIENT_LIMITS[@]}" \
 		--payment-url "$PAY_BASE" --http-threads "$TD_THREADS" \
 		--http-max-connections 4096 --db-pool "$DB_POOL" \
-		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000 \
-		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 \
 		>>"$TD_LOG" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 90 "$TICKETD_PID" ticketd ||

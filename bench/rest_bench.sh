@@ -79,11 +79,7 @@ PERF_SECS=${REST_PERF_SECS:-5}
 TD_THREADS=${REST_TICKETD_THREADS:-2}
 OUT=${REST_OUT:-bench/results/rest_hold.json}
 LOCK_WAIT=${REST_LOCK_WAIT:-900}
-export RUN_DIR=${RUN_DIR:-/tmp/restbench}
-export REDIS_PORT=${REDIS_PORT:-6393}
-export MARIADB_PORT=${MARIADB_PORT:-3319}
-export KAFKA_PORT=${KAFKA_PORT:-9106}
-export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9107}
+bench_services_env /tmp/restbench 6393 3319 9106 9107
 HTTP_PORT=${REST_HTTP_PORT:-18593}
 UDP_PORT=${REST_UDP_PORT:-17593}
 BASE_REDIS_PORT=${REST_BASE_REDIS_PORT:-} # empty: the first free one of 6440..6479
@@ -196,10 +192,8 @@ start_ticketd() {
 	"$TICKETD" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
-		--pin-dir "$PIN_DIR" --hold-path socket --demo-data --origin-hold-limit 0 \
+		--pin-dir "$PIN_DIR" --hold-path socket --demo-data "${BENCH_NO_CLIENT_LIMITS[@]}" \
 		--http-max-connections 4096 --http-threads "$TD_THREADS" \
-		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000 \
-		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 \
 		>>"$RUN_DIR/logs/ticketd-restbench.log" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 60 "$TICKETD_PID" ticketd "$RUN_DIR/logs/ticketd-restbench.log" || die "ticketd not ready in 60 s (log: $RUN_DIR/logs/ticketd-restbench.log)"

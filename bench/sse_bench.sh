@@ -54,11 +54,9 @@ trap cleanup EXIT
 "$BUILD/ticketd" --http-port "$HTTP_PORT" --udp-port "$UDP_PORT" \
 	--db-port "${MARIADB_PORT:-3317}" --redis-port "${REDIS_PORT:-6390}" \
 	--kafka-bootstrap "127.0.0.1:${KAFKA_PORT:-9102}" \
-	--state-dir "$RUN_DIR/ticketd-sse-bench" --hold-path socket --demo-data --origin-hold-limit 0 \
+	--state-dir "$RUN_DIR/ticketd-sse-bench" --hold-path socket --demo-data "${BENCH_NO_CLIENT_LIMITS[@]}" \
 	--http-threads "$HTTP_THREADS" --http-max-connections $((N + 2048)) \
-	--sse-max-clients $((N + 1024)) --sse-max-streams-per-addr 1000000 \
-	--http-max-connections-per-addr 0 --session-rate-per-addr 1000000 \
-	--session-burst-per-addr 1000000 --log-level warn >>"$LOG" 2>&1 &
+	--sse-max-clients $((N + 1024)) --log-level warn >>"$LOG" 2>&1 &
 TICKETD_PID=$!
 for _ in $(seq 300); do
 	curl -sf "$BASE/healthz" >/dev/null 2>&1 && break

@@ -61,7 +61,7 @@ enum xdp_mode { XDP_MODE_NATIVE, XDP_MODE_SKB };
 struct frame {
 	uint16_t len;
 	uint8_t bytes[MAX_FRAME];
-	uint8_t token[TKT_TOKEN_LEN]; /* --v2: the MAC key */
+	struct tkt_request_fields q; /* --v2: rebuilt with each new id */
 };
 
 struct calib_opts {
@@ -531,7 +531,7 @@ static void build_frame(struct frame *f, const struct calib_opts *o,
 		tkt_build_request_v2(udp + UDP_LEN, TKT_REQ_LEN, q);
 	else
 		tkt_build_request(udp + UDP_LEN, TKT_REQ_LEN, q);
-	memcpy(f->token, q->token, TKT_TOKEN_LEN);
+	f->q = *q;
 	f->len = L4_PAYLOAD_OFF + TKT_REQ_LEN;
 }
 
@@ -912,16 +912,8 @@ static const char *action_name(uint32_t a)
  * with it. */
 static void v2_renumber(struct frame *f, uint32_t id)
 {
-	uint8_t *req = f->bytes + L4_PAYLOAD_OFF;
-	uint64_t mac;
-
-	req[4] = (uint8_t)(id >> 24);
-	req[5] = (uint8_t)(id >> 16);
-	req[6] = (uint8_t)(id >> 8);
-	req[7] = (uint8_t)id;
-	mac = tkt_v2_mac(f->token, req);
-	for (int b = 0; b < 8; b++)
-		req[TKT_V2_MAC_OFF + b] = (uint8_t)(mac >> (8 * b));
+	f->q.req_id = id;
+	tkt_build_request_v2(f->bytes + L4_PAYLOAD_OFF, TKT_REQ_LEN, &f->q);
 }
 
 static int cmd_test_run(const struct calib_opts *o)

@@ -14,7 +14,6 @@
 # runs every target for a few seconds ("fuzz (bounded)"). Reproduce a crash
 # with: $(BUILD)/fuzz/bin/<target> <crash file>
 
-FUZZ_NAMES := fuzz_udp_request fuzz_door fuzz_http
 FUZZ_BIN := $(BUILD)/fuzz/bin
 FUZZ_LINKFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
@@ -43,7 +42,8 @@ FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP)
 
 # ---- runs ----
 FUZZ_SECONDS ?= 300
-FUZZ_TARGET ?= $(FUZZ_NAMES)
+# FUZZ_TARGET empty: every harness, one per fuzz/fuzz_*.c (fuzz/run.sh)
+FUZZ_TARGET ?=
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_TARGETS)

@@ -6,6 +6,9 @@
 #
 #   bash fuzz/run.sh [--seconds N] [target...]     default: 300 s, every target
 #
+# Every target: one per harness source fuzz/fuzz_*.c (fuzz/fuzz.mk links
+# each to $BUILD/fuzz/bin/<name>); one that is not built fails the run.
+#
 # Ends with "N passed, N failed" (one per target), like the other sections
 # of tests/run_all.sh.
 set -uo pipefail
@@ -20,7 +23,11 @@ while [ $# -gt 0 ]; do
 	*) targets+=("$1"); shift ;;
 	esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_udp_request fuzz_door fuzz_http)
+if [ ${#targets[@]} -eq 0 ]; then
+	for c in fuzz/fuzz_*.c; do
+		targets+=("$(basename "$c" .c)")
+	done
+fi
 
 passed=0 failed=0
 for t in "${targets[@]}"; do

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: unit (plain and ASan+UBSan), a bounded fuzz run, BPF,
-# integration against real Redis, MariaDB and Kafka that it starts under
-# .run-test/ on test ports and stops again. Ends with one "N passed, N failed" line; exits non-zero on any
-# failure.
+# Runs every test: unit (plain and ASan+UBSan), a bounded fuzz run
+# (FUZZ_TEST_SECONDS per harness, default 8), BPF, integration against real
+# Redis, MariaDB and Kafka that it starts under .run-test/ on test ports and
+# stops again. Ends with one "N passed, N failed" line; exits non-zero on
+# any failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

@@ -22,7 +22,7 @@
 # Uses from run_bench.sh when present: BUILD, WORK, SEATS, MAX_T, WINDOW,
 # TKB_NS, TKB_NS_IF, TKB_HOST_IF, TKB_NS_IP, tkb_peer_accepts_xdp_tx; its
 # log() and the helpers of bench/lib/common.sh (port_busy, svc_pid,
-# stop_pid).
+# stop_pid, BENCH_NO_CLIENT_LIMITS).
 
 TKD_RUN_DIR=${TKD_RUN_DIR:-/tmp/tkbench-svc}
 TKD_REDIS_PORT=${TKD_REDIS_PORT:-6396}
@@ -135,9 +135,8 @@ tkd_launch() {
 	TKD_CMD=("$TKD_TICKETD" --http-port "$TKD_HTTP_PORT" --db-port "$TKD_MARIADB_PORT"
 		--redis-port "$TKD_REDIS_PORT" --kafka-bootstrap "127.0.0.1:$TKD_KAFKA_PORT"
 		--state-dir "$TKD_STATE_DIR" --pin-dir "$TKD_PIN_DIR" --udp-rate-limit 0
-		--origin-hold-limit 0 --demo-data --payment-url http://127.0.0.1:1 --hold-path "$path"
-		--session-rate-per-addr 1000000 --session-burst-per-addr 1000000
-		--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0 "$@")
+		"${BENCH_NO_CLIENT_LIMITS[@]}" --demo-data --payment-url http://127.0.0.1:1
+		--hold-path "$path" "$@")
 	echo "---- $(date -u +%FT%TZ) ${TKD_CMD[*]}" >>"$TKD_LOG"
 	"${TKD_CMD[@]}" >>"$TKD_LOG" 2>&1 &
 	TKD_PID=$!

@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # bench/lib/common.sh: what the benchmark scripts share. Sourced by
-# bench/run_bench.sh, rest_bench.sh, orders_bench.sh, sse_bench.sh and
-# bench/hooks/ticketd_common.sh (more than once does no harm: it sets ROOT
-# and BUILD, moves to ROOT and defines functions). The script defines log()
-# ("[its name] message" on stderr); die() uses it.
+# bench/run_bench.sh, rest_bench.sh, orders_bench.sh, sse_bench.sh,
+# hostile_bench.sh and bench/hooks/ticketd_common.sh (more than once does no
+# harm: it sets ROOT, BUILD and the BENCH_* arrays, moves to ROOT and
+# defines functions). The script defines log() ("[its name] message" on
+# stderr); die() uses it.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
@@ -89,6 +90,38 @@ bench_machine_json() {
 		'{host: $host, kernel: $kernel, cpu: $cpu, ($key): $cores,
 		  mem_mb: $mem_mb, os: $os}'
 }
+
+# Where a benchmark's back ends live and listen (exported for
+# infra/services.sh): RUN_DIR, REDIS_PORT, MARIADB_PORT, KAFKA_PORT and
+# KAFKA_CONTROLLER_PORT, each from the environment when set, else the
+# benchmark's own default. Args: run_dir redis mariadb kafka controller.
+bench_services_env() {
+	export RUN_DIR=${RUN_DIR:-$1}
+	export REDIS_PORT=${REDIS_PORT:-$2}
+	export MARIADB_PORT=${MARIADB_PORT:-$3}
+	export KAFKA_PORT=${KAFKA_PORT:-$4}
+	export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$5}
+}
+
+# ticketd's per-client limits (issue #18) lifted, for the benchmarks of
+# throughput: their load tools speak from one address, and what they measure
+# is not the limits (bench/hostile_bench.sh keeps the defaults: it does).
+BENCH_NO_CLIENT_LIMITS=(--origin-hold-limit 0
+	--session-rate-per-addr 1000000 --session-burst-per-addr 1000000
+	--sse-max-streams-per-addr 1000000 --http-max-connections-per-addr 0)
+
+# No PAYMENTD_* / TICKETD_* from the caller's environment for the daemons
+# a benchmark starts: their defaults and its own flags are measured. An
+# array, not a function: `cmd &` must leave the daemon's own pid in $! (a
+# function in the background is a subshell).
+bench_clean_env() {
+	local v
+	BENCH_CLEAN_ENV=(env)
+	for v in $(compgen -e); do
+		case $v in PAYMENTD_* | TICKETD_*) BENCH_CLEAN_ENV+=(-u "$v") ;; esac
+	done
+}
+bench_clean_env
 
 redis_version() { redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'; }
 
