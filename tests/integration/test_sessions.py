@@ -8,6 +8,7 @@ These tests restart ticketd with a handful of slots. The grace has a floor
 (a hold and a payment must fit in it), so "the grace has passed" is
 simulated by moving a slot's reservation into the past in MariaDB, the one
 thing that cannot be waited for here."""
+import os
 import re
 import signal
 import subprocess
@@ -41,12 +42,14 @@ def slot_of(session):
 
 
 def free_slots_up_to(n):
-    """Ends the reservations of slots 1..n (sessions of earlier tests). Each
-    test uses its own session ttl: a session id is slot and expiry, so a
-    slot freed this way while its session lives must not be minted again
-    with the same expiry second (the real grace rules that out)."""
+    """Ends the reservations of slots 1..n (sessions of earlier tests) and
+    removes their rows, as the grace and the pruner would. A session id is
+    slot and expiry: a slot freed this way while its session still lives
+    could otherwise be minted again with the same expiry second, and the
+    new row would collide with the old one (the real grace rules that
+    out)."""
     mariadb_sql(f"UPDATE session_slots SET busy_until = NOW(3) - INTERVAL 1 SECOND "
-                f"WHERE slot <= {n}")
+                f"WHERE slot <= {n}; DELETE FROM sessions WHERE slot <= {n}")
 
 
 def end_grace_of(session):
@@ -183,10 +186,11 @@ def test_saturated_pool_answers_service_busy_at_once(ticketd, back_to_default):
     # session request, at its INSERT, until that transaction ends.
     locker = subprocess.Popen(
         ["mariadb", "-h", "127.0.0.1", "-P", str(PORTS["mariadb"]), "-u", "ticket",
-         "-pticket", "ticketing", "-e",
+         "ticketing", "-e",
          "SELECT @m := COALESCE(MAX(slot_seq), 0) FROM sessions; START TRANSACTION;"
          " SELECT COUNT(*) FROM sessions WHERE slot_seq >= @m FOR UPDATE;"
          " SELECT SLEEP(4); COMMIT;"],
+        env=dict(os.environ, MYSQL_PWD="ticket"),  # not in argv, where ps shows it
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)
