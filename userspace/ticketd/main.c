@@ -161,7 +161,16 @@ static int start_edge(struct ticketd *app, char *err, size_t errlen)
 
 static int start_journal(struct ticketd *app, char *err, size_t errlen)
 {
-	if (!journal_start(&app->journal, app->cfg.redis_host, app->cfg.redis_port))
+	struct journal_opts o = {
+		.host = app->cfg.redis_host,
+		.port = app->cfg.redis_port,
+		.catalog = &app->catalog,
+		.seats = app->seats,
+		.queue_cap = (uint32_t)app->cfg.journal_queue,
+		.drain_ms = (uint32_t)app->cfg.journal_drain_ms,
+	};
+
+	if (!journal_start(&app->journal, &o))
 		return 0;
 	snprintf(err, errlen, "cannot start the Redis journal");
 	return -1;
@@ -241,6 +250,9 @@ static int start_recovery(struct ticketd *app, char *err, size_t errlen)
 	}
 	if (saga_reconcile(app, !edge_reused(app->edge)))
 		log_msg(LOG_WARN, NULL, "saga: reconciling seat words with orders failed");
+	/* The queue a kill -9 or a stop left unwritten is gone: every hold key
+	 * is rewritten from the table, which is now final. */
+	journal_repair_all(&app->journal);
 	return 0;
 }
 

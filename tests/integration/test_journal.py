@@ -1,0 +1,64 @@
+"""The Redis journal loses nothing silently and stream versions never
+repeat (docs/operations.md, "The journal's invariant"): holds whose journal
+entries did not fit the queue while Redis was away, or died with a kill -9,
+are rewritten from the seat table, so a later fresh node still restores
+them."""
+import signal
+import subprocess
+
+from conftest import PORTS, infra, new_session
+from test_recovery import back_to_default, hold, holds_of, restart  # noqa: F401
+from test_sse import metric, udp_churn, wait_until
+
+
+def redis_get(key):
+    return subprocess.run(["redis-cli", "-p", str(PORTS["redis"]), "GET", key],
+                          capture_output=True, text=True).stdout.strip()
+
+
+def journal_caught_up(base):
+    return (metric(base, "ticketd_journal_queued") == 0
+            and metric(base, "ticketd_journal_seats_to_repair") == 0)
+
+
+def test_holds_that_did_not_fit_the_queue_while_redis_was_down_reach_the_journal(
+        ticketd, api, arena, back_to_default):
+    restart(ticketd, "--journal-queue", "16", sig=signal.SIGTERM)
+    s = new_session(api.base)
+    [churn], keep = arena.take(1), arena.take(2)
+    dropped = metric(api.base, "ticketd_journal_dropped_total")
+    infra("redis.sh", "stop")
+    try:
+        udp_churn(arena.event_id, churn, s["token"], 40)  # fills the queue of 16
+        assert hold(api.base, s["token"], arena.event_id, keep).status_code == 201
+        before = holds_of(api.base, s["token"])
+        assert metric(api.base, "ticketd_journal_dropped_total") >= dropped + 24
+        assert metric(api.base, "ticketd_journal_seats_to_repair") >= 2
+    finally:
+        infra("redis.sh", "start")
+    assert wait_until(lambda: journal_caught_up(api.base), 20), "journal did not catch up"
+    assert metric(api.base, "ticketd_journal_repaired_total") >= 2
+    for sid in keep:
+        assert redis_get(f"tkt:hold:{arena.event_id}:{sid}"), sid
+    restart(ticketd, "--journal-queue", "16", wipe=True)  # kill -9, fresh node
+    assert holds_of(api.base, s["token"]) == before
+
+
+def test_holds_unwritten_at_a_kill_9_are_rewritten_at_the_next_start(
+        ticketd, api, arena, back_to_default):
+    s = new_session(api.base)
+    keep = arena.take(2)
+    infra("redis.sh", "stop")
+    try:
+        assert hold(api.base, s["token"], arena.event_id, keep).status_code == 201
+        before = holds_of(api.base, s["token"])
+        ticketd.stop(signal.SIGKILL)  # the queued entries die with it
+    finally:
+        infra("redis.sh", "start")
+    ticketd.start()  # over the same seat table
+    assert wait_until(lambda: journal_caught_up(api.base), 20), "journal did not catch up"
+    for sid in keep:
+        assert redis_get(f"tkt:hold:{arena.event_id}:{sid}"), sid
+    restart(ticketd, wipe=True)  # kill -9 again, fresh node from Redis
+    assert holds_of(api.base, s["token"]) == before
+
