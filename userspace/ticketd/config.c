@@ -57,6 +57,12 @@ static const struct setting settings[] = {
 	  "(0: no limit)"),
 	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
+	/* #11 journal */
+	S(journal_queue, SETTING_INT, "65536", 16, 16777216,
+	  "Redis journal queue, changes (a change that does not fit marks its "
+	  "seat for a rewrite from the seat table)"),
+	S(journal_drain_ms, SETTING_INT, "5000", 0, 600000,
+	  "graceful stop: how long the journal keeps writing what is queued, ms"),
 	/* #18 sessions */
 	S(session_slots, SETTING_INT, "4194302", 1, 4194302,
 	  "holder slots sessions may take (1..N); fewer only for tests and "

@@ -35,6 +35,7 @@
 #include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/seats/journal.h"
+#include "userspace/ticketd/seats/stream_epoch.h"
 #include "userspace/ticketd/seats/recovery.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -161,7 +162,16 @@ static int start_edge(struct ticketd *app, char *err, size_t errlen)
 
 static int start_journal(struct ticketd *app, char *err, size_t errlen)
 {
-	if (!journal_start(&app->journal, app->cfg.redis_host, app->cfg.redis_port))
+	struct journal_opts o = {
+		.host = app->cfg.redis_host,
+		.port = app->cfg.redis_port,
+		.catalog = &app->catalog,
+		.seats = app->seats,
+		.queue_cap = (uint32_t)app->cfg.journal_queue,
+		.drain_ms = (uint32_t)app->cfg.journal_drain_ms,
+	};
+
+	if (!journal_start(&app->journal, &o))
 		return 0;
 	snprintf(err, errlen, "cannot start the Redis journal");
 	return -1;
@@ -185,7 +195,29 @@ static void stop_sse(struct ticketd *app)
 	sse_hub_stop(app->sse);
 }
 
-/* The change stream, its versions continued from the journal, and its
+/* This run's epoch (seats/stream_epoch.h): above every epoch of an earlier
+ * run, and above the newest version in the journal, so no version repeats
+ * after kill -9. Every event starts at epoch << STREAM_EPOCH_SHIFT. */
+static int start_versions(struct ticketd *app, uint64_t *versions)
+{
+	uint64_t floor = 1, epoch;
+
+	recovery_versions(app, versions); /* the newest journalled */
+	for (uint32_t i = 0; i < app->catalog.n_events; i++)
+		if (stream_epoch_of(versions[i]) + 1 > floor)
+			floor = stream_epoch_of(versions[i]) + 1;
+	if (stream_epoch_take(app->cfg.redis_host, app->cfg.redis_port, app->cfg.state_dir,
+			      floor, &epoch))
+		log_msg(LOG_WARN, NULL, "seat stream: epoch %llu kept neither in Redis nor in "
+			"%s/stream_epoch", (unsigned long long)epoch, app->cfg.state_dir);
+	log_msg(LOG_INFO, NULL, "seat stream: epoch %llu, versions start at %llu",
+		(unsigned long long)epoch, (unsigned long long)(epoch << STREAM_EPOCH_SHIFT));
+	for (uint32_t i = 0; i < app->catalog.n_events; i++)
+		versions[i] = epoch << STREAM_EPOCH_SHIFT;
+	return 0;
+}
+
+/* The change stream, its versions taken from this run's epoch, and its
  * sinks: the journal first (durability), then the live streams, then the
  * counters of /metrics. */
 static int start_stream(struct ticketd *app, char *err, size_t errlen)
@@ -197,8 +229,9 @@ static int start_stream(struct ticketd *app, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	recovery_versions(app, versions);
-	rc = seat_stream_init(&app->stream, &app->catalog, app->edge, versions,
+	rc = start_versions(app, versions);
+	if (!rc)
+		rc = seat_stream_init(&app->stream, &app->catalog, app->edge, versions,
 			      REPLAY_RING);
 	free(versions);
 	if (!rc)
@@ -241,6 +274,9 @@ static int start_recovery(struct ticketd *app, char *err, size_t errlen)
 	}
 	if (saga_reconcile(app, !edge_reused(app->edge)))
 		log_msg(LOG_WARN, NULL, "saga: reconciling seat words with orders failed");
+	/* The queue a kill -9 or a stop left unwritten is gone: every hold key
+	 * is rewritten from the table, which is now final. */
+	journal_repair_all(&app->journal);
 	return 0;
 }
 

@@ -34,10 +34,18 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 				    json_pack("{s:s, s:s}", "status", "DOWN", "reason", why));
 		json_array_append_new(down, json_string(health_part_name(p)));
 	}
+	struct journal_backlog jb;
+
+	/* The journal behind (Redis slow or away) does not make the node
+	 * unready (the seat table is the authority); it is shown. */
+	journal_backlog(&rest_app(req)->journal, &jb);
 	http_json(resp, ready ? 200 : 503,
-		  json_pack("{s:s, s:s, s:o, s:o}", "status", ready ? "UP" : "DOWN",
-			    "holdPath", rest_app(req)->hold_path, "checks", checks, "down",
-			    down));
+		  json_pack("{s:s, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}", "status",
+			    ready ? "UP" : "DOWN", "holdPath", rest_app(req)->hold_path,
+			    "checks", checks, "down", down, "journal", "status",
+			    jb.dirty_seats || jb.lag_ms > 1000 ? "BEHIND" : "OK", "queued",
+			    (int)jb.queued, "seatsToRepair", (int)jb.dirty_seats, "lagMs",
+			    (int)jb.lag_ms));
 }
 
 /* UDP door outcomes, XDP (summed over CPUs) and userspace doors. */
@@ -52,6 +60,8 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 	struct edge_stats st;
 	int rc;
 
+	struct journal_backlog jb;
+
 	if (!app->edge || edge_stats(app->edge, &st))
 		return 0;
 	rc = metrics_appendf(buf, len, cap,
@@ -63,13 +73,28 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 				      "ticketd_udp_outcomes_total{door=\"userspace\",outcome=\"%s\"} %llu\n",
 				      names[i], (unsigned long long)st.xdp[i], names[i],
 				      (unsigned long long)st.user[i]);
+	journal_backlog(&app->journal, &jb);
 	rc |= metrics_appendf(buf, len, cap,
 			      "ticketd_seat_changes_published_total %llu\n"
 			      "ticketd_journal_written_total %llu\n"
-			      "ticketd_journal_dropped_total %llu\n",
+			      "ticketd_journal_dropped_total %llu\n"
+			      "ticketd_journal_errors_total %llu\n"
+			      "ticketd_journal_retries_total %llu\n"
+			      "ticketd_journal_deferred_total %llu\n"
+			      "ticketd_journal_repaired_total %llu\n"
+			      "ticketd_journal_lost_total %llu\n"
+			      "ticketd_journal_queued %u\n"
+			      "ticketd_journal_seats_to_repair %u\n"
+			      "ticketd_journal_lag_seconds %.3f\n",
 			      (unsigned long long)atomic_load(&app->stream.delivered),
 			      (unsigned long long)atomic_load(&app->journal.written),
-			      (unsigned long long)atomic_load(&app->journal.dropped));
+			      (unsigned long long)atomic_load(&app->journal.dropped),
+			      (unsigned long long)atomic_load(&app->journal.errors),
+			      (unsigned long long)atomic_load(&app->journal.retries),
+			      (unsigned long long)atomic_load(&app->journal.deferred),
+			      (unsigned long long)atomic_load(&app->journal.repaired),
+			      (unsigned long long)atomic_load(&app->journal.lost),
+			      jb.queued, jb.dirty_seats, jb.lag_ms / 1000.0);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 
 #include "bpf/seat_word.h"
 #include "bpf/ticket_maps.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/seats/seat_stream.h"
@@ -48,35 +49,15 @@ static int cmp_entry(const void *a, const void *b)
 	return x->version < y->version ? -1 : x->version > y->version;
 }
 
-/* Appends the pipelined commands of a batch (sorted by event, version);
- * returns how many were appended. */
-static int append_batch(redisContext *c, struct journal_entry *b, uint32_t n,
-			char *text)
+/* Hold keys of b[0..n) (sorted by event, version): the last change of each
+ * seat wins (walk backwards and skip seats already done). */
+static int append_holds(redisContext *c, const struct journal_entry *b, uint32_t n)
 {
 	const char *del_argv[BATCH + 1];
 	size_t del_len[BATCH + 1];
 	char keys[BATCH][40];
 	int cmds = 0, n_del = 1;
 
-	qsort(b, n, sizeof(*b), cmp_entry);
-	for (uint32_t i = 0; i < n;) {
-		uint32_t e = b[i].event_id, j = i;
-		size_t len = 0;
-		char key[40], id[32];
-
-		for (; j < n && b[j].event_id == e; j++)
-			len += (size_t)snprintf(text + len, BATCH_TEXT_MAX - len, "%s%" PRIu64 ":%u:%u",
-						j > i ? ";" : "", b[j].version, b[j].seat_id,
-						b[j].status);
-		snprintf(key, sizeof(key), "tkt:seats:%u", e);
-		snprintf(id, sizeof(id), "%" PRIu64 "-0", b[j - 1].version);
-		redisAppendCommand(c, "XADD %s MAXLEN ~ %d %s c %b", key, JOURNAL_STREAM_LEN,
-				   id, text, len);
-		cmds++;
-		i = j;
-	}
-	/* Hold keys: the last change of each seat wins (b is in version order
-	 * within an event, so walk backwards and skip seats already done). */
 	for (uint32_t i = n; i-- > 0;) {
 		const struct journal_entry *x = &b[i];
 		uint32_t state = tkt_sw_state(x->word);
@@ -112,13 +93,40 @@ static int append_batch(redisContext *c, struct journal_entry *b, uint32_t n,
 	return cmds;
 }
 
-/* Sends one pipelined batch; returns 0 when Redis took every command. A
- * stream id at or below the stream's last one (after a version reset) is
- * not a transport failure: it is counted and skipped. */
-static int write_batch(struct journal *j, redisContext *c,
-		       struct journal_entry *batch, uint32_t n, char *text)
+/* Appends the pipelined commands of a batch (sorted here by event,
+ * version); returns how many were appended. */
+static int append_batch(redisContext *c, struct journal_entry *b, uint32_t n,
+			char *text)
 {
-	int cmds = append_batch(c, batch, n, text), rc = 0;
+	int cmds = 0;
+
+	qsort(b, n, sizeof(*b), cmp_entry);
+	for (uint32_t i = 0; i < n;) {
+		uint32_t e = b[i].event_id, j = i;
+		size_t len = 0;
+		char key[40], id[32];
+
+		for (; j < n && b[j].event_id == e; j++)
+			len += (size_t)snprintf(text + len, BATCH_TEXT_MAX - len, "%s%" PRIu64 ":%u:%u",
+						j > i ? ";" : "", b[j].version, b[j].seat_id,
+						b[j].status);
+		snprintf(key, sizeof(key), "tkt:seats:%u", e);
+		snprintf(id, sizeof(id), "%" PRIu64 "-0", b[j - 1].version);
+		redisAppendCommand(c, "XADD %s MAXLEN ~ %d %s c %b", key, JOURNAL_STREAM_LEN,
+				   id, text, len);
+		cmds++;
+		i = j;
+	}
+	return cmds + append_holds(c, b, n);
+}
+
+/* Reads cmds pipelined replies. -EIO: the connection failed (drop it);
+ * 1: at least one error reply; 0: Redis took every command. An XADD id at
+ * or below the stream's top is a batch already written by an attempt whose
+ * replies were lost (versions are never reused, seat_stream.h): success. */
+static int read_replies(struct journal *j, redisContext *c, int cmds)
+{
+	int rc = 0;
 
 	for (int i = 0; i < cmds; i++) {
 		redisReply *r = NULL;
@@ -128,98 +136,257 @@ static int write_batch(struct journal *j, redisContext *c,
 				freeReplyObject(r);
 			return -EIO;
 		}
-		if (r->type == REDIS_REPLY_ERROR)
+		if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "equal or smaller")) {
+			if (!rc)
+				log_msg(LOG_WARN, NULL, "journal: Redis answered %.120s", r->str);
 			rc = 1;
+		}
 		freeReplyObject(r);
 	}
-	if (rc)
-		atomic_fetch_add(&j->failed_batches, 1);
-	atomic_fetch_add(&j->written, n);
-	return 0;
+	(void)j;
+	return rc;
+}
+
+/* ---- the dirty set (under j->lock) ---- */
+
+static void mark_dirty_locked(struct journal *j, uint32_t idx)
+{
+	uint64_t bit = 1ull << (idx % 64);
+
+	if (!j->dirty || idx / 64 >= j->dirty_words) {
+		atomic_fetch_add(&j->lost, 1);
+		return;
+	}
+	if (!(j->dirty[idx / 64] & bit)) {
+		j->dirty[idx / 64] |= bit;
+		j->n_dirty++;
+	}
+}
+
+/* ORs a taken set back (its repair failed). */
+static void restore_dirty_locked(struct journal *j, const uint64_t *set)
+{
+	for (uint32_t w = 0; w < j->dirty_words; w++) {
+		uint64_t add = set[w] & ~j->dirty[w];
+
+		j->dirty[w] |= add;
+		j->n_dirty += (uint32_t)__builtin_popcountll(add);
+	}
+}
+
+/* A seat's hold key as the seat table has it now. */
+static void entry_from_table(const struct journal *j, const struct event_info *e,
+			     uint32_t seat, struct journal_entry *out)
+{
+	uint32_t now_ms;
+	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
+	uint64_t w = tkt_load64(&j->seats[e->seat_base + seat]);
+
+	memset(out, 0, sizeof(*out));
+	out->event_id = e->id;
+	out->seat_id = seat;
+	out->word = w;
+	out->expiry_unix_ms = (int64_t)tkt_sw_expiry_unix_ms(w, now_ms, now_unix_ms);
+}
+
+/* Rewrites the hold key of every seat in set from the seat table. 0, or
+ * the failure as read_replies gives it. */
+static int write_repairs(struct journal *j, redisContext *c, const uint64_t *set,
+			 struct journal_entry *buf)
+{
+	const struct catalog *cat = j->catalog;
+	uint32_t n = 0, done = 0;
+	int rc = 0;
+
+	for (uint32_t ei = 0; ei < cat->n_events && !rc; ei++) {
+		const struct event_info *e = &cat->events[ei];
+
+		for (uint32_t s = 0; s < e->n_seats && !rc; s++) {
+			uint32_t idx = e->seat_base + s;
+
+			if (!(set[idx / 64] >> (idx % 64) & 1))
+				continue;
+			entry_from_table(j, e, s, &buf[n++]);
+			if (n == BATCH) {
+				rc = read_replies(j, c, append_holds(c, buf, n));
+				done += rc ? 0 : n;
+				n = 0;
+			}
+		}
+	}
+	if (!rc && n) {
+		rc = read_replies(j, c, append_holds(c, buf, n));
+		done += rc ? 0 : n;
+	}
+	atomic_fetch_add(&j->repaired, done);
+	return rc;
+}
+
+static int64_t mono_ms(void)
+{
+	return (int64_t)(tkt_mono_ns() / 1000000ull);
+}
+
+/* Sleeps ms, but not past a stop's deadline. */
+static void backoff_sleep(struct journal *j, unsigned ms)
+{
+	int64_t until = mono_ms() + ms;
+
+	pthread_mutex_lock(&j->lock);
+	if (j->stop && j->stop_deadline_ms < until)
+		until = j->stop_deadline_ms;
+	pthread_mutex_unlock(&j->lock);
+	ms = until > mono_ms() ? (unsigned)(until - mono_ms()) : 0;
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
 }
 
 static void *journal_loop(void *arg)
 {
 	struct journal *j = arg;
 	struct journal_entry *batch = calloc(BATCH, sizeof(*batch));
+	uint64_t *taken = j->dirty_words ? calloc(j->dirty_words, sizeof(*taken)) : NULL;
 	char *text = malloc(BATCH_TEXT_MAX);
 	redisContext *c = NULL;
 	unsigned backoff_ms = 50;
+	uint32_t attempts = 0; /* failed attempts at the current head */
 
-	if (!batch || !text) {
+	if (!batch || !text || (j->dirty_words && !taken)) {
 		free(batch);
+		free(taken);
 		free(text);
 		return NULL;
 	}
 	for (;;) {
 		uint32_t n = 0;
+		bool repair = false;
+		int rc = 0;
 
 		pthread_mutex_lock(&j->lock);
-		while (!j->len && !j->stop)
+		while (!j->len && !j->n_dirty && !j->stop)
 			pthread_cond_wait(&j->cond, &j->lock);
-		if (!j->len && j->stop) {
+		if (j->stop && ((!j->len && !j->n_dirty) || mono_ms() >= j->stop_deadline_ms)) {
+			if (j->len || j->n_dirty)
+				log_msg(LOG_WARN, NULL,
+					"journal: stopping with %u changes and %u seats unwritten; "
+					"the next start rewrites holds from the seat table",
+					j->len, j->n_dirty);
+			atomic_fetch_add(&j->lost, (uint64_t)j->len + j->n_dirty);
+			j->len = 0;
 			pthread_mutex_unlock(&j->lock);
 			break;
 		}
 		/* Peek: entries leave the queue only once Redis has them. */
 		while (n < BATCH && n < j->len) {
-			batch[n] = j->q[(j->head + n) % JOURNAL_QUEUE];
+			batch[n] = j->q[(j->head + n) % j->cap];
 			n++;
+		}
+		/* Repairs go out after every entry queued before them, so an
+		 * older queued state never overwrites the repaired one. */
+		if (j->n_dirty && j->len <= BATCH) {
+			memcpy(taken, j->dirty, j->dirty_words * sizeof(*taken));
+			memset(j->dirty, 0, j->dirty_words * sizeof(*j->dirty));
+			j->n_dirty = 0;
+			repair = true;
 		}
 		pthread_mutex_unlock(&j->lock);
 
 		if (!c)
 			c = connect_redis(j->host, j->port);
-		if (c && write_batch(j, c, batch, n, text) == 0) {
+		if (!c)
+			rc = -EIO;
+		else if (n)
+			rc = read_replies(j, c, append_batch(c, batch, n, text));
+		if (!rc && repair)
+			rc = write_repairs(j, c, taken, batch);
+		if (!rc) {
 			atomic_store(&j->connected, true);
+			if (attempts)
+				log_msg(LOG_INFO, NULL, "journal: writing again after %u failed attempts",
+					attempts);
+			atomic_fetch_add(&j->written, n);
 			backoff_ms = 50;
+			attempts = 0;
 			pthread_mutex_lock(&j->lock);
-			j->head = (j->head + n) % JOURNAL_QUEUE;
+			j->head = (j->head + n) % j->cap;
 			j->len -= n;
 			pthread_mutex_unlock(&j->lock);
 			continue;
 		}
-		if (c) {
-			redisFree(c);
-			c = NULL;
-		}
-		if (atomic_exchange(&j->connected, false))
-			log_msg(LOG_WARN, NULL, "journal: Redis %s:%d unreachable; retrying",
-				j->host, j->port);
+		/* A failure: everything stays (or goes back) for the retry. */
+		atomic_fetch_add(&j->errors, 1);
+		attempts++;
 		pthread_mutex_lock(&j->lock);
-		if (j->stop) { /* do not hang shutdown on a dead Redis */
-			atomic_fetch_add(&j->dropped, j->len);
-			j->len = 0;
-			pthread_mutex_unlock(&j->lock);
-			break;
+		if (repair)
+			restore_dirty_locked(j, taken);
+		if (rc > 0 && attempts >= j->batch_attempts && j->dirty) {
+			/* Redis keeps refusing these: their seats are rewritten
+			 * from the table later; the stream entries are lost (a
+			 * gap SSE answers with a snapshot). */
+			for (uint32_t i = 0; i < n; i++)
+				mark_dirty_locked(j, j->q[(j->head + i) % j->cap].seat_index);
+			j->head = (j->head + n) % j->cap;
+			j->len -= n;
+			atomic_fetch_add(&j->deferred, n);
+			log_msg(LOG_WARN, NULL,
+				"journal: %u changes refused %u times; their seats will be "
+				"rewritten from the seat table", n, attempts);
+			attempts = 0;
 		}
 		pthread_mutex_unlock(&j->lock);
-		struct timespec ts = {.tv_sec = backoff_ms / 1000,
-				      .tv_nsec = (long)(backoff_ms % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
-		if (backoff_ms < 2000)
-			backoff_ms *= 2;
+		if (rc < 0) {
+			if (c) {
+				redisFree(c);
+				c = NULL;
+			}
+			if (atomic_exchange(&j->connected, false))
+				log_msg(LOG_WARN, NULL, "journal: Redis %s:%d unreachable; retrying",
+					j->host, j->port);
+		}
+		atomic_fetch_add(&j->retries, 1);
+		backoff_sleep(j, backoff_ms);
+		backoff_ms = backoff_ms * 2 > j->backoff_max_ms ? j->backoff_max_ms : backoff_ms * 2;
 	}
 	if (c)
 		redisFree(c);
 	free(batch);
+	free(taken);
 	free(text);
 	return NULL;
 }
 
-int journal_start(struct journal *j, const char *host, int port)
+int journal_start(struct journal *j, const struct journal_opts *o)
 {
 	memset(j, 0, sizeof(*j));
-	snprintf(j->host, sizeof(j->host), "%s", host);
-	j->port = port;
-	j->q = calloc(JOURNAL_QUEUE, sizeof(*j->q));
+	snprintf(j->host, sizeof(j->host), "%s", o->host);
+	j->port = o->port;
+	j->catalog = o->catalog;
+	j->seats = o->seats;
+	j->cap = o->queue_cap ? o->queue_cap : JOURNAL_QUEUE;
+	j->drain_ms = o->drain_ms;
+	j->batch_attempts = o->batch_attempts ? o->batch_attempts : 8;
+	j->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : 2000;
+	if (j->backoff_max_ms < 50)
+		j->backoff_max_ms = 50;
+	j->q = calloc(j->cap, sizeof(*j->q));
 	if (!j->q)
 		return -ENOMEM;
+	if (o->catalog && o->seats) {
+		j->dirty_words = (o->catalog->seats_used + 63) / 64;
+		j->dirty = calloc(j->dirty_words ? j->dirty_words : 1, sizeof(*j->dirty));
+		if (!j->dirty) {
+			free(j->q);
+			j->q = NULL;
+			return -ENOMEM;
+		}
+	}
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
 	if (pthread_create(&j->thread, NULL, journal_loop, j)) {
 		free(j->q);
+		free(j->dirty);
 		j->q = NULL;
+		j->dirty = NULL;
 		return -EAGAIN;
 	}
 	return 0;
@@ -231,29 +398,61 @@ void journal_stop(struct journal *j)
 		return;
 	pthread_mutex_lock(&j->lock);
 	j->stop = true;
+	j->stop_deadline_ms = mono_ms() + j->drain_ms;
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 	pthread_join(j->thread, NULL);
 	free(j->q);
+	free(j->dirty);
 	j->q = NULL;
+	j->dirty = NULL;
 }
 
-/* Queues one change; never blocks (a full queue drops it and counts). */
-static void journal_push(struct journal *j, const struct journal_entry *e)
+void journal_push(struct journal *j, const struct journal_entry *e)
 {
 	pthread_mutex_lock(&j->lock);
-	if (j->len == JOURNAL_QUEUE) {
-		/* Full (Redis away for long): drop this one and count it. Only
-		 * the writer moves head, so the batch it is writing stays valid. */
+	if (j->len == j->cap) {
+		/* Full (Redis away for long): the seat is rewritten from the
+		 * seat table once the queue has drained. Only the writer moves
+		 * head, so the batch it is writing stays valid. */
 		atomic_fetch_add(&j->dropped, 1);
+		mark_dirty_locked(j, e->seat_index);
 		pthread_mutex_unlock(&j->lock);
 		return;
 	}
-	j->q[(j->head + j->len) % JOURNAL_QUEUE] = *e;
+	j->q[(j->head + j->len) % j->cap] = *e;
+	j->q[(j->head + j->len) % j->cap].queued_ms = (uint32_t)mono_ms();
 	/* The writer sleeps only on an empty queue: wake it on the first
 	 * entry, not on every one (a wake-up is a system call). */
 	if (j->len++ == 0)
 		pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+void journal_repair_all(struct journal *j)
+{
+	const struct catalog *cat = j->catalog;
+
+	if (!j->q || !j->dirty)
+		return;
+	pthread_mutex_lock(&j->lock);
+	for (uint32_t ei = 0; ei < cat->n_events; ei++)
+		for (uint32_t s = 0; s < cat->events[ei].n_seats; s++)
+			mark_dirty_locked(j, cat->events[ei].seat_base + s);
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+void journal_backlog(struct journal *j, struct journal_backlog *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!j->q)
+		return;
+	pthread_mutex_lock(&j->lock);
+	out->queued = j->len;
+	out->dirty_seats = j->n_dirty;
+	if (j->len)
+		out->lag_ms = (uint32_t)mono_ms() - j->q[j->head].queued_ms;
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -407,6 +606,7 @@ void journal_seat_sink(void *journal, const struct event_info *e,
 		.word = rec->new_word,
 		.event_id = e->id,
 		.seat_id = ev->seat_id,
+		.seat_index = e->seat_base + ev->seat_id,
 		.status = ev->status,
 	};
 

@@ -14,11 +14,20 @@
  * its release cost one DEL between them (write amplification bounded by
  * batches and seats, not by changes).
  *
- * Memory is bounded: the queue holds JOURNAL_QUEUE entries; while Redis is
- * unreachable the writer retries with backoff, and entries that do not fit
- * are dropped and counted (journal_dropped). The seat table, not Redis, is
- * the authority: a lost journal entry can at worst lose a hold on a fresh
- * node, never sell a seat twice (sold seats come from MariaDB). */
+ * Nothing is lost silently (docs/operations.md, "The journal's invariant"):
+ * - an error reply or a connection failure is a failure: the batch stays
+ *   queued and is retried with backoff (a new connection after a transport
+ *   failure). A batch that keeps getting error replies is, after
+ *   batch_attempts tries, turned into seats to repair (below); its stream
+ *   entries are gone, which SSE sees as a gap (a snapshot, never a hole).
+ * - a change that does not fit the queue marks its seat dirty (a bitmap over
+ *   the seat table, bounded memory). The writer rewrites a dirty seat's hold
+ *   key from the seat table, the authority for holds, once every entry
+ *   queued before it is written, so an older queued state never lands after
+ *   the repair.
+ * - a graceful stop keeps writing for at most drain_ms; what is left is
+ *   counted and logged, and the next start rewrites every hold key from the
+ *   seat table (journal_repair_all), as it does after kill -9. */
 #ifndef TICKETD_JOURNAL_H
 #define TICKETD_JOURNAL_H
 
@@ -26,6 +35,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <linux/types.h>
 
 #define JOURNAL_QUEUE 65536
 #define JOURNAL_STREAM_LEN 2000 /* entries; one per event per batch */
@@ -35,25 +46,70 @@ struct journal_entry {
 	uint64_t word;          /* seat word after the change */
 	int64_t expiry_unix_ms; /* live hold/order expiry, 0 otherwise */
 	uint32_t event_id, seat_id;
+	uint32_t seat_index;    /* in the seat table (event's seat_base + seat) */
+	uint32_t queued_ms;     /* monotonic ms32 when queued (lag) */
 	uint8_t status;         /* enum seat_status */
+};
+
+struct catalog;
+
+struct journal_opts {
+	const char *host;
+	int port;
+	/* The seat table and its layout, for repairs; without them (NULL) a
+	 * change that cannot be kept is only counted (journal_lost). */
+	const struct catalog *catalog;
+	const __u64 *seats;
+	uint32_t queue_cap;       /* entries; 0: JOURNAL_QUEUE */
+	uint32_t drain_ms;        /* graceful stop: keep writing this long */
+	uint32_t batch_attempts;  /* error replies before a batch becomes repairs; 0: 8 */
+	uint32_t backoff_max_ms;  /* retry backoff cap; 0: 2000 */
 };
 
 struct journal {
 	char host[256];
 	int port;
+	const struct catalog *catalog;
+	const __u64 *seats;
+	uint32_t cap, drain_ms, batch_attempts, backoff_max_ms;
 	pthread_t thread;
-	pthread_mutex_t lock; /* guards the queue and the condition */
+	pthread_mutex_t lock; /* guards the queue, the dirty set, stop */
 	pthread_cond_t cond;
 	struct journal_entry *q;
 	uint32_t head, len;
+	uint64_t *dirty;      /* bit per seat table word: rewrite from the table */
+	uint32_t dirty_words, n_dirty;
 	bool stop;
-	atomic_uint_least64_t written, dropped, failed_batches;
+	int64_t stop_deadline_ms; /* monotonic */
+	/* written: entries Redis took; dropped: changes that did not fit the
+	 * queue (their seats repaired); errors: failed batch attempts (error
+	 * reply or connection); retries: attempts after a failure; deferred:
+	 * entries of batches given up after batch_attempts (seats repaired);
+	 * repaired: hold keys rewritten from the seat table; lost: changes
+	 * neither written nor repairable (no seat table given, or stop). */
+	atomic_uint_least64_t written, dropped, errors, retries, deferred,
+		repaired, lost;
 	atomic_bool connected;
 };
 
-int journal_start(struct journal *j, const char *host, int port);
-/* Writes what is queued (bounded wait) and stops. */
+int journal_start(struct journal *j, const struct journal_opts *o);
+/* Keeps writing what is queued and dirty for at most drain_ms, then stops;
+ * whatever is left is counted in lost and logged. */
 void journal_stop(struct journal *j);
+
+/* Queues one change; never blocks. A full queue marks the seat dirty (and
+ * counts dropped); it is rewritten from the seat table later. */
+void journal_push(struct journal *j, const struct journal_entry *e);
+
+/* Marks every seat of the catalogue dirty: the writer rewrites every hold
+ * key from the seat table (after a restart, once recovery is done). */
+void journal_repair_all(struct journal *j);
+
+struct journal_backlog {
+	uint32_t queued, dirty_seats;
+	uint32_t lag_ms; /* age of the oldest queued entry, 0 when none */
+};
+void journal_backlog(struct journal *j, struct journal_backlog *out);
 
 struct event_info;
 struct seat_event;

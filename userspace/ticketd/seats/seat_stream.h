@@ -3,8 +3,9 @@
  * with its event's next version, updates the published seat map, and hands
  * it to the sinks registered with seat_stream_add_sink (the Redis journal,
  * the SSE hub), in registration order, after the event's lock is released.
- * Versions of an event therefore strictly increase without gaps, in one
- * order that every reader sees.
+ * Versions of an event therefore strictly increase without gaps within a
+ * run, in one order that every reader sees; each run starts above every
+ * earlier one (a new epoch, seats/stream_epoch.h), so none is reused.
  *
  * The published map is what SSE shows: a snapshot and its version are read
  * together under the event's lock, so a snapshot at version v contains

@@ -1,0 +1,457 @@
+/* The Redis journal's writer (userspace/ticketd/seats/journal.c) against a
+ * fake Redis on loopback that can answer error replies, close connections
+ * or refuse XADD: an error reply is a failure and the change is retried; a
+ * full queue and a batch Redis keeps refusing become seats rewritten from
+ * the seat table; a stop is bounded and counts what it leaves. Real
+ * threads; every wait is bounded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
+#include "userspace/ticketd/commerce/catalog.h"
+#include "userspace/ticketd/seats/journal.h"
+#include "userspace/ticketd/seats/seat_view.h"
+
+#define N_SEATS 64
+#define EVENT 7
+#define MAX_ARGS 600
+
+struct fake {
+	int lfd, port;
+	pthread_t th;
+	atomic_bool stop;
+	atomic_int err_next;   /* answer the next N commands with -ERR */
+	atomic_int close_next; /* close the next N connections at once */
+	atomic_bool err_xadd;  /* every XADD gets an error reply */
+	atomic_bool dup_xadd;  /* every XADD gets "equal or smaller" */
+	pthread_mutex_t lock;
+	int set[N_SEATS];      /* 1: last write SET, 2: last write DEL */
+	int xadds;
+};
+
+static int parse_cmd(const char *b, size_t n, char argv[][40], int *argc)
+{
+	size_t p = 0;
+	int k;
+
+	if (n < 4 || b[0] != '*')
+		return 0;
+	k = atoi(b + 1);
+	while (p < n && b[p] != '\n')
+		p++;
+	if (++p > n)
+		return 0;
+	for (int i = 0; i < k; i++) {
+		int len;
+
+		if (p >= n || b[p] != '$')
+			return 0;
+		len = atoi(b + p + 1);
+		while (p < n && b[p] != '\n')
+			p++;
+		if (++p + (size_t)len + 2 > n)
+			return 0;
+		if (i < MAX_ARGS) {
+			int c = len < 39 ? len : 39;
+
+			memcpy(argv[i], b + p, (size_t)c);
+			argv[i][c] = 0;
+		}
+		p += (size_t)len + 2;
+	}
+	*argc = k;
+	return (int)p;
+}
+
+static void seat_of(struct fake *f, const char *key, int how)
+{
+	unsigned e, s;
+
+	if (sscanf(key, "tkt:hold:%u:%u", &e, &s) == 2 && e == EVENT && s < N_SEATS) {
+		pthread_mutex_lock(&f->lock);
+		f->set[s] = how;
+		pthread_mutex_unlock(&f->lock);
+	}
+}
+
+static const char *answer(struct fake *f, char argv[][40], int argc)
+{
+	if (atomic_load(&f->err_next) > 0) {
+		atomic_fetch_sub(&f->err_next, 1);
+		return "-ERR injected\r\n";
+	}
+	if (!strcasecmp(argv[0], "XADD")) {
+		if (atomic_load(&f->err_xadd))
+			return "-WRONGTYPE injected\r\n";
+		if (atomic_load(&f->dup_xadd))
+			return "-ERR The ID specified in XADD is equal or smaller than the "
+			       "target stream top item\r\n";
+		pthread_mutex_lock(&f->lock);
+		f->xadds++;
+		pthread_mutex_unlock(&f->lock);
+		return "$3\r\n1-0\r\n";
+	}
+	if (!strcasecmp(argv[0], "SET")) {
+		seat_of(f, argv[1], 1);
+		return "+OK\r\n";
+	}
+	if (!strcasecmp(argv[0], "DEL")) {
+		for (int i = 1; i < argc && i < MAX_ARGS; i++)
+			seat_of(f, argv[i], 2);
+		return ":1\r\n";
+	}
+	return "+OK\r\n";
+}
+
+static void serve(struct fake *f, int fd)
+{
+	char buf[1 << 16];
+	size_t have = 0;
+
+	while (!atomic_load(&f->stop)) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+		int used, argc;
+		static char argv[MAX_ARGS][40];
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		r = read(fd, buf + have, sizeof(buf) - have);
+		if (r <= 0)
+			return;
+		have += (size_t)r;
+		while ((used = parse_cmd(buf, have, argv, &argc)) > 0) {
+			const char *a = answer(f, argv, argc);
+
+			if (write(fd, a, strlen(a)) < 0)
+				return;
+			memmove(buf, buf + used, have - (size_t)used);
+			have -= (size_t)used;
+		}
+	}
+}
+
+static void *fake_loop(void *arg)
+{
+	struct fake *f = arg;
+
+	while (!atomic_load(&f->stop)) {
+		struct pollfd pfd = {.fd = f->lfd, .events = POLLIN};
+		int fd;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		fd = accept(f->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		if (atomic_load(&f->close_next) > 0) {
+			atomic_fetch_sub(&f->close_next, 1);
+			close(fd);
+			continue;
+		}
+		serve(f, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void fake_start(struct fake *f)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int one = 1;
+
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->lfd >= 0);
+	setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(f->lfd, 8), 0);
+	getsockname(f->lfd, (struct sockaddr *)&a, &len);
+	f->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&f->th, NULL, fake_loop, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	atomic_store(&f->stop, true);
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+}
+
+static int fake_state(struct fake *f, uint32_t seat)
+{
+	int v;
+
+	pthread_mutex_lock(&f->lock);
+	v = f->set[seat];
+	pthread_mutex_unlock(&f->lock);
+	return v;
+}
+
+/* ---- a one-event seat table ---- */
+
+static __u64 seats[N_SEATS];
+static struct event_info event = {.id = EVENT, .n_seats = N_SEATS, .seat_base = 0};
+static struct catalog cat = {.events = &event, .n_events = 1, .seats_used = N_SEATS};
+
+static uint64_t held_word(void)
+{
+	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
+
+	return tkt_sw_pack(TKT_SEAT_HELD, 1, 5, now_ms + 60000);
+}
+
+static void push_hold(struct journal *j, uint32_t seat, uint64_t version)
+{
+	uint32_t now_ms;
+	struct journal_entry e = {
+		.version = version,
+		.word = held_word(),
+		.expiry_unix_ms = (int64_t)ticketd_unix_ms_at(&now_ms) + 60000,
+		.event_id = EVENT,
+		.seat_id = seat,
+		.seat_index = seat,
+		.status = 1,
+	};
+
+	seats[seat] = e.word;
+	journal_push(j, &e);
+}
+
+static void start(struct journal *j, struct fake *f, uint32_t cap, uint32_t attempts,
+		  uint32_t drain_ms)
+{
+	struct journal_opts o = {
+		.host = "127.0.0.1",
+		.port = f->port,
+		.catalog = &cat,
+		.seats = seats,
+		.queue_cap = cap,
+		.drain_ms = drain_ms,
+		.batch_attempts = attempts,
+		.backoff_max_ms = 100,
+	};
+
+	memset(seats, 0, sizeof(seats));
+	assert_int_equal(journal_start(j, &o), 0);
+}
+
+static bool wait_count(atomic_uint_least64_t *c, uint64_t want)
+{
+	int64_t t0 = tkt_mono_ms();
+
+	while (atomic_load(c) < want && tkt_mono_ms() - t0 < 5000)
+		usleep(10000);
+	return atomic_load(c) == want;
+}
+
+static bool wait_written(struct journal *j, uint64_t want)
+{
+	return wait_count(&j->written, want);
+}
+
+static bool wait_state(struct fake *f, uint32_t seat, int want)
+{
+	int64_t t0 = tkt_mono_ms();
+
+	while (tkt_mono_ms() - t0 < 5000) {
+		if (fake_state(f, seat) == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void error_replies_are_failures_and_the_change_is_retried(void **state)
+{
+	struct fake f;
+	struct journal j;
+
+	(void)state;
+	fake_start(&f);
+	atomic_store(&f.err_next, 3);
+	start(&j, &f, 0, 0, 1000);
+	push_hold(&j, 3, 1);
+	assert_true(wait_written(&j, 1));
+	assert_int_equal(fake_state(&f, 3), 1);
+	assert_true(atomic_load(&j.errors) >= 2);
+	assert_true(atomic_load(&j.retries) >= 2);
+	assert_int_equal(atomic_load(&j.deferred), 0);
+	journal_stop(&j);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
+static void a_closed_connection_is_a_failure_and_the_change_is_retried(void **state)
+{
+	struct fake f;
+	struct journal j;
+
+	(void)state;
+	fake_start(&f);
+	atomic_store(&f.close_next, 2);
+	start(&j, &f, 0, 0, 1000);
+	push_hold(&j, 4, 1);
+	assert_true(wait_written(&j, 1));
+	assert_int_equal(fake_state(&f, 4), 1);
+	assert_true(atomic_load(&j.errors) >= 2);
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
+static void a_batch_already_written_counts_as_written(void **state)
+{
+	struct fake f;
+	struct journal j;
+
+	(void)state;
+	fake_start(&f);
+	atomic_store(&f.dup_xadd, true);
+	start(&j, &f, 0, 0, 1000);
+	push_hold(&j, 5, 1);
+	assert_true(wait_written(&j, 1));
+	assert_int_equal(atomic_load(&j.errors), 0);
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
+/* Queue of 16 while Redis is away: 24 changes do not fit; their seats are
+ * rewritten from the table once Redis is back, as the table has them then
+ * (a seat released meanwhile gets a DEL, not its old hold). */
+static void a_full_queue_marks_seats_that_are_rewritten_from_the_table(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_backlog b;
+
+	(void)state;
+	fake_start(&f);
+	atomic_store(&f.close_next, 1000000);
+	start(&j, &f, 16, 0, 1000);
+	for (uint32_t s = 0; s < 40; s++)
+		push_hold(&j, s, s + 1);
+	assert_int_equal(atomic_load(&j.dropped), 24);
+	seats[39] = 0; /* released after its change was dropped */
+	journal_backlog(&j, &b);
+	assert_int_equal(b.queued, 16);
+	assert_int_equal(b.dirty_seats, 24);
+	atomic_store(&f.close_next, 0);
+	for (uint32_t s = 0; s < 39; s++)
+		assert_true(wait_state(&f, s, 1));
+	assert_true(wait_state(&f, 39, 2));
+	assert_true(wait_count(&j.repaired, 24));
+	journal_backlog(&j, &b);
+	assert_int_equal(b.queued + b.dirty_seats, 0);
+	journal_stop(&j);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
+/* Redis refuses the stream entry for good: after batch_attempts tries the
+ * batch is given up as stream entries but its seats' hold keys are still
+ * written, from the table. */
+static void a_batch_refused_for_good_becomes_a_repair(void **state)
+{
+	struct fake f;
+	struct journal j;
+
+	(void)state;
+	fake_start(&f);
+	atomic_store(&f.err_xadd, true);
+	start(&j, &f, 0, 3, 1000);
+	push_hold(&j, 9, 1);
+	assert_true(wait_count(&j.repaired, 1));
+	assert_int_equal(fake_state(&f, 9), 1);
+	assert_int_equal(atomic_load(&j.deferred), 1);
+	assert_true(atomic_load(&j.errors) >= 3);
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
+static void a_stop_is_bounded_and_counts_what_it_leaves(void **state)
+{
+	struct fake f;
+	struct journal j;
+	int64_t t0;
+
+	(void)state;
+	fake_start(&f);
+	atomic_store(&f.close_next, 1000000);
+	start(&j, &f, 0, 0, 300);
+	for (uint32_t s = 0; s < 5; s++)
+		push_hold(&j, s, s + 1);
+	t0 = tkt_mono_ms();
+	journal_stop(&j);
+	assert_true(tkt_mono_ms() - t0 < 3000);
+	assert_int_equal(atomic_load(&j.lost), 5);
+	assert_int_equal(atomic_load(&j.written), 0);
+	fake_stop(&f);
+}
+
+static void a_stop_writes_what_is_queued(void **state)
+{
+	struct fake f;
+	struct journal j;
+
+	(void)state;
+	fake_start(&f);
+	start(&j, &f, 0, 0, 5000);
+	for (uint32_t s = 0; s < N_SEATS; s++)
+		push_hold(&j, s, s + 1);
+	journal_stop(&j);
+	for (uint32_t s = 0; s < N_SEATS; s++)
+		assert_int_equal(fake_state(&f, s), 1);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
+static void repair_all_rewrites_every_seat_from_the_table(void **state)
+{
+	struct fake f;
+	struct journal j;
+
+	(void)state;
+	fake_start(&f);
+	start(&j, &f, 0, 0, 1000);
+	seats[10] = held_word();
+	journal_repair_all(&j);
+	assert_true(wait_state(&f, 10, 1));
+	assert_true(wait_state(&f, 11, 2));
+	assert_true(wait_count(&j.repaired, N_SEATS));
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(error_replies_are_failures_and_the_change_is_retried),
+		cmocka_unit_test(a_closed_connection_is_a_failure_and_the_change_is_retried),
+		cmocka_unit_test(a_batch_already_written_counts_as_written),
+		cmocka_unit_test(a_full_queue_marks_seats_that_are_rewritten_from_the_table),
+		cmocka_unit_test(a_batch_refused_for_good_becomes_a_repair),
+		cmocka_unit_test(a_stop_is_bounded_and_counts_what_it_leaves),
+		cmocka_unit_test(a_stop_writes_what_is_queued),
+		cmocka_unit_test(repair_all_rewrites_every_seat_from_the_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
