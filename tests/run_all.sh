@@ -83,6 +83,11 @@ done
 note "web unit tests (vitest)"
 run_counted web/test.sh bash web/test.sh
 
+note "make run's stop path: signals to the whole group leave nothing running (tests/infra, ~1 min)"
+for t in tests/infra/test_*.sh; do
+	run_counted "$t" env BUILD="$BUILD" bash "$t"
+done
+
 note "integration tests (real Redis, MariaDB, Kafka)"
 cleanup() { bash infra/services.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
