@@ -17,52 +17,115 @@ NS_IF=${TKT_NS_IF:-tkt1}
 HOST_IF=${TKT_HOST_IF:-tkt0}
 NS_ADDR=${TKT_NS_ADDR:-10.77.0.2}
 
+# Signals. A terminal's Ctrl-C (SIGINT) and a SIGTERM to our process group
+# reach every process in the group at once; if the children got them, they
+# would die halfway through starting, or in the middle of the stop sequence
+# (a second signal did, before: mariadbd, the broker and the namespace were
+# left running). So every child runs in its own session (`spawn`) and only
+# this script hears the terminal; on the first INT, TERM or HUP it ignores
+# all further ones and runs the stop sequence to its end: a start still in
+# progress is stopped (its whole session: TERM, 10 s, KILL), then ticketd,
+# paymentd, the namespace and the services, then once more the services for
+# a daemon that an interrupted start forked just before. Every wait is bounded.
 ticketd_pid=
 paymentd_pid=
+step_pid=
+step_interrupted=0
 stopping=0
-# Stops one child: TERM, then KILL after 10 s.
-stop_pid() {
-	local pid=$1
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
+# Starts "$@" in the background in a session of its own; sets spawned_pid
+# (the session id: pid = process group id). A non-interactive shell's
+# background child is not a group leader, so setsid execs without forking.
+spawn() {
+	setsid "$@" &
+	spawned_pid=$!
+}
+# Runs one start step in its own session and waits for it; a signal
+# interrupts the wait (not the step), and stop_all then stops the step.
+run_step() {
+	local rc=0
+	spawn "$@"
+	step_pid=$spawned_pid
+	wait "$step_pid" || rc=$?
+	step_pid=
+	return "$rc"
+}
+# True while any process of the session/group $1 exists.
+group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+# Stops one child and everything in its session: TERM, then KILL after $2 s.
+stop_group() {
+	local pid=$1 grace=${2:-10} ticks
+	[ -n "$pid" ] || return 0
+	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+	for ((ticks = grace * 10; ticks > 0; ticks--)); do
+		group_alive "$pid" || kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if group_alive "$pid" || kill -0 "$pid" 2>/dev/null; then
+		echo "make run: pid $pid still running ${grace}s after SIGTERM; sending SIGKILL" >&2
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		for ((ticks = 50; ticks > 0; ticks--)); do
+			group_alive "$pid" || break
+			sleep 0.1
+		done
+	fi
 	wait "$pid" 2>/dev/null || true
 }
 stop_all() {
+	local rc=$? # the status we exit with
+	trap '' INT TERM HUP # the stop sequence runs to its end, whatever arrives now
 	[ "$stopping" = 1 ] && return
 	stopping=1
 	echo
 	echo "make run: stopping..."
-	stop_pid "$ticketd_pid"
-	stop_pid "$paymentd_pid"
+	if [ -n "$step_pid" ]; then
+		step_interrupted=1
+		stop_group "$step_pid" 10
+	fi
+	stop_group "$ticketd_pid" 10
+	stop_group "$paymentd_pid" 10
+	# Anything else we spawned whose pid was not yet recorded when the
+	# signal came (the trap runs between two commands).
+	local pid
+	for pid in $(jobs -p); do stop_group "$pid" 10; done
 	bash infra/netns.sh down || true
 	bash infra/services.sh stop || true
+	if [ "$step_interrupted" = 1 ]; then
+		# The interrupted start may have forked a daemon that detached
+		# just before it was stopped and shows up only now.
+		sleep 1
+		bash infra/services.sh stop >/dev/null || true
+	fi
 	echo "make run: stopped; data kept in $RUN_DIR"
+	exit "$rc"
+}
+on_signal() {
+	trap '' INT TERM HUP
+	exit "$1"
 }
 trap stop_all EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
 
 mkdir -p "$RUN_DIR/logs"
-bash infra/services.sh start
+run_step bash infra/services.sh start
 hold_args=(--hold-path socket --udp-addr 127.0.0.1)
-if bash infra/netns.sh up; then
+if run_step bash infra/netns.sh up; then
 	hold_args=(--hold-path auto --xdp-netns "$NETNS" --xdp-iface "$NS_IF"
 		--xdp-peer-iface "$HOST_IF")
 else
 	echo "make run: no network namespace; the UDP door runs on a socket at 127.0.0.1:$UDP_PORT"
 fi
 
-./build/paymentd --port "$PAYMENTD_PORT" 2>>"$RUN_DIR/logs/paymentd.log" &
-paymentd_pid=$!
+spawn ./build/paymentd --port "$PAYMENTD_PORT" 2>>"$RUN_DIR/logs/paymentd.log"
+paymentd_pid=$spawned_pid
 
-./build/ticketd --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
+spawn ./build/ticketd --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 	--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
 	--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" --demo-data \
 	--payment-url "http://127.0.0.1:$PAYMENTD_PORT" \
-	"${hold_args[@]}" "$@" 2>>"$RUN_DIR/logs/ticketd.log" &
-ticketd_pid=$!
+	"${hold_args[@]}" "$@" 2>>"$RUN_DIR/logs/ticketd.log"
+ticketd_pid=$spawned_pid
 
 for _ in $(seq 1 300); do
 	if ! kill -0 "$ticketd_pid" 2>/dev/null; then
@@ -91,4 +154,7 @@ cat <<INFO
     logs               $RUN_DIR/logs/
 
 INFO
-wait "$ticketd_pid"
+rc=0
+wait "$ticketd_pid" || rc=$?
+ticketd_pid=
+exit "$rc"

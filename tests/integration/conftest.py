@@ -23,7 +23,8 @@ PORTS = {
 }
 PAYMENT_DEADLINE_SECONDS = 15
 PIN_DIR = os.environ.get("TICKETD_TEST_PIN_DIR", "/sys/fs/bpf/ticket-test")
-TICKETD = os.path.join(ROOT, "build", "ticketd")
+# TICKETD_BIN: another build, e.g. build/asan/ticketd (tests/integration/run.sh --asan)
+TICKETD = os.environ.get("TICKETD_BIN") or os.path.join(ROOT, "build", "ticketd")
 GENEROUS_LIMITS = ("--session-rate-per-addr", "100000",
                    "--session-burst-per-addr", "100000",
                    "--sse-max-streams-per-addr", "100000",

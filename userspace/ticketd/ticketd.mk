@@ -53,6 +53,14 @@ $(TICKETD): $(TICKETD_OBJS) $(LIBAPI) $(LIBTKT)
 	$(link_c)
 $(TICKETD): private EXTRA_LDLIBS := $(TICKETD_LINK)
 
+# ASan + UBSan ticketd: tests/run_all.sh runs the integration suite against
+# it (TICKETD_BIN, see tests/integration/conftest.py and docs/operations.md).
+TICKETD_ASAN := $(BUILD)/asan/ticketd
+$(TICKETD_ASAN): $(TICKETD_OBJS_ASAN) $(LIBAPI_ASAN) $(LIBTKT_ASAN)
+	$(link_c)
+$(TICKETD_ASAN): private EXTRA_LDLIBS := $(TICKETD_LINK)
+$(TICKETD_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
+
 $(LIBTICKETD): $(filter-out %/main.o,$(TICKETD_OBJS))
 	$(archive)
 $(LIBTICKETD_ASAN): $(filter-out %/main.o,$(TICKETD_OBJS_ASAN))
@@ -84,7 +92,7 @@ $(TICKETD_TESTS) $(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN): p
 $(TICKETD_TESTS) $(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN): private EXTRA_LDLIBS := -lcmocka $(TICKETD_LINK)
 $(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
 
-BINS            += $(TICKETD)
+BINS            += $(TICKETD) $(TICKETD_ASAN)
 UNIT_TESTS      += $(TICKETD_TESTS)
 ASAN_UNIT_TESTS += $(TICKETD_TESTS_ASAN)
 KAFKA_TESTS     += $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN)
