@@ -162,7 +162,7 @@ static int on_message(void *arg, const struct kafka_message *m)
 		return -EAGAIN;
 	}
 	pthread_mutex_unlock(&T.lock);
-	conn = db_get(&T.db);
+	conn = db_get_timed(&T.db, 5000);
 	if (mysql_query(conn, "START TRANSACTION")) {
 		db_put(&T.db, conn);
 		return -EIO;
@@ -233,7 +233,7 @@ static void begin(MYSQL *conn)
 
 static long long query_ll(const char *sql, const char *param)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	MYSQL_STMT *st = mysql_stmt_init(conn);
 	MYSQL_BIND p = {0}, r = {0};
 	unsigned long plen = param ? strlen(param) : 0;
@@ -282,7 +282,7 @@ static bool wait_all_sent(int timeout_ms)
 static void append_committed(const char *tag, const char *key_prefix, int n,
 			     int nkeys, uint64_t *ids, char (*keys)[64])
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 
 	begin(conn);
 	for (int i = 0; i < n; i++) {
@@ -345,7 +345,7 @@ static void committed_rows_reach_kafka_in_id_order_with_key_and_header(void **st
 
 static void rolled_back_row_never_reaches_kafka(void **state)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	uint64_t rolled = 0, marker[1];
 	char keys[1][64];
 
@@ -375,7 +375,7 @@ static void failed_handler_call_is_retried_before_later_messages(void **state)
 	uint64_t ids[12];
 	char keys[12][64];
 	struct kafka_consumer_stats before, after;
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 
 	(void)state;
 	kafka_consumer_stats(&T.consumer, &before);
@@ -401,7 +401,7 @@ static void failed_handler_call_is_retried_before_later_messages(void **state)
 
 static void append_outside_a_transaction_is_refused(void **state)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 
 	(void)state;
 	assert_int_equal(outbox_append(conn, T.topic, "k", "{}"), -EINVAL);
@@ -414,7 +414,7 @@ static void append_outside_a_transaction_is_refused(void **state)
 
 static void inbox_claim_is_true_once_then_false(void **state)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	char consumer[64], id[32];
 
 	(void)state;
@@ -551,7 +551,7 @@ static void commit_to_ack_latency_is_a_few_ms(void **state)
 	(void)state;
 	assert_true(wait_all_sent(10000));
 	for (int i = 0; i < N; i++) {
-		MYSQL *conn = db_get(&T.db);
+		MYSQL *conn = db_get_timed(&T.db, 5000);
 		uint64_t id;
 		int64_t t0;
 
@@ -672,7 +672,7 @@ static void sent_rows_past_the_prune_age_are_deleted(void **state)
 
 static int run_sql(const char *sql, const char *param)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	MYSQL_STMT *st = mysql_stmt_init(conn);
 	MYSQL_BIND p = {0};
 	unsigned long plen = strlen(param);

@@ -100,6 +100,7 @@ struct relay_state {
 	unsigned long st_session;
 	char mark_sql[128 + MARK_CHUNK * 2];
 	bool db_down_logged, kafka_failed_logged, leader_known;
+	bool conn_lost; /* s->conn died: replace it (db_ensure) */
 };
 
 /* Starts or lengthens the backoff: doubles from backoff_initial_ms up to
@@ -304,7 +305,12 @@ static int db_ensure(struct outbox_relay *r, struct relay_state *s)
 		db_failed(r, s, "connect", err);
 		return -ECONNREFUSED;
 	}
-	s->conn = db_get(&s->pool);
+	s->conn = db_get_timed(&s->pool, 0); /* its only connection, free */
+	if (!s->conn) {
+		db_pool_close(&s->pool);
+		db_failed(r, s, "connect", "no connection");
+		return -ECONNREFUSED;
+	}
 	return 0;
 }
 
@@ -326,6 +332,16 @@ static void db_release(struct relay_state *s)
 	db_pool_close(&s->pool);
 	s->conn = NULL;
 	s->lock_session = 0;
+	s->conn_lost = false;
+}
+
+/* After an error: a dead connection (the connector never reconnects by
+ * itself) is dropped, so the next iteration's db_ensure opens a new one;
+ * the leader lock went with the old session and is taken again. */
+static void note_lost(struct relay_state *s, unsigned mysql_err)
+{
+	if (db_conn_lost(mysql_err))
+		s->conn_lost = true;
 }
 
 /* Executes statement `which` with params (may be NULL), preparing it first
@@ -339,7 +355,7 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 	unsigned long session = mysql_thread_id(s->conn);
 	MYSQL_STMT *st;
 
-	/* After a silent reconnect the old session's statements are gone. */
+	/* On a new connection the old session's statements are gone. */
 	if (session != s->st_session) {
 		stmts_close(s);
 		s->st_session = session;
@@ -358,6 +374,7 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 			mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH,
 					    &update_max);
 		if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+			note_lost(s, mysql_stmt_errno(st));
 			db_failed(r, s, stmt_what[which], mysql_stmt_error(st));
 			mysql_stmt_close(st);
 			return NULL;
@@ -366,6 +383,7 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 	}
 	if ((params && mysql_stmt_bind_param(st, params)) ||
 	    mysql_stmt_execute(st)) {
+		note_lost(s, mysql_stmt_errno(st));
 		db_failed(r, s, stmt_what[which], mysql_stmt_error(st));
 		mysql_stmt_close(st);
 		s->st[which] = NULL;
@@ -381,13 +399,14 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 static void stmt_failed(struct outbox_relay *r, struct relay_state *s,
 			enum relay_stmt which)
 {
+	note_lost(s, mysql_stmt_errno(s->st[which]));
 	db_failed(r, s, stmt_what[which], mysql_stmt_error(s->st[which]));
 	mysql_stmt_close(s->st[which]);
 	s->st[which] = NULL;
 }
 
 /* True while this relay holds the leader lock. The lock belongs to a
- * MariaDB session; the connector reconnects silently, so a changed session
+ * MariaDB session; after a reconnect (note_lost), a changed session
  * id means the lock went with the old session and must be taken again. */
 static bool leader_check(struct outbox_relay *r, struct relay_state *s)
 {
@@ -564,7 +583,7 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 		return -1;
 	}
 	/* The rows were read on the leader's session: if the connector
-	 * reconnected meanwhile, the lock is gone and so is the right to
+	 * connection was replaced meanwhile, the lock is gone and so is the right to
 	 * publish them. */
 	if (s->lock_session != mysql_thread_id(s->conn)) {
 		mysql_stmt_free_result(st);
@@ -677,6 +696,8 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 	}
 	if (s->rk)
 		rd_kafka_poll(s->rk, 0);
+	if (s->conn_lost)
+		db_release(s);
 	if (db_ensure(r, s))
 		goto wait;
 	if (s->n_acked && mark_sent(r, s))
