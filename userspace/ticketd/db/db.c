@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/embedded_sql.h"
 
@@ -144,7 +145,7 @@ static MYSQL *slot_ready(struct db_pool *pool, int idx, MYSQL *conn)
 {
 	char err[512];
 	int64_t now;
-	bool holdoff;
+	bool holdoff, recovered;
 
 	if (conn && mysql_ping(conn) == 0)
 		return conn;
@@ -164,12 +165,17 @@ static MYSQL *slot_ready(struct db_pool *pool, int idx, MYSQL *conn)
 			atomic_fetch_add(&pool->connect_errors, 1);
 	}
 	if (!conn) {
-		if (!holdoff)
-			log_msg(LOG_WARN, NULL, "database unreachable: %s", err);
+		bool was_down;
+
 		pthread_mutex_lock(&pool->lock);
-		if (!holdoff)
+		was_down = pool->down;
+		if (!holdoff) {
 			pool->retry_at_ms = mono_ms() + DB_RECONNECT_HOLDOFF_MS;
+			pool->down = true;
+		}
 		pthread_mutex_unlock(&pool->lock);
+		if (!holdoff && !was_down) /* once per outage */
+			log_msg(LOG_WARN, NULL, "database unreachable: %s", err);
 		slot_release(pool, idx, NULL);
 		return NULL;
 	}
@@ -177,7 +183,11 @@ static MYSQL *slot_ready(struct db_pool *pool, int idx, MYSQL *conn)
 	pthread_mutex_lock(&pool->lock);
 	pool->conns[idx] = conn;
 	pool->retry_at_ms = 0;
+	recovered = pool->down;
+	pool->down = false;
 	pthread_mutex_unlock(&pool->lock);
+	if (recovered)
+		log_msg(LOG_INFO, NULL, "database reachable again");
 	return conn;
 }
 
@@ -255,6 +265,25 @@ bool db_ping(struct db_pool *pool)
 
 	db_put(pool, conn);
 	return ok;
+}
+
+int db_render_metrics(struct db_pool *pool, char **buf, size_t *len,
+		      size_t *cap)
+{
+	return metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_db_reconnects_total Dead pool connections replaced by new ones.\n"
+		"# TYPE ticketd_db_reconnects_total counter\n"
+		"ticketd_db_reconnects_total %llu\n"
+		"# HELP ticketd_db_connect_errors_total Failed attempts to (re)connect a pool connection.\n"
+		"# TYPE ticketd_db_connect_errors_total counter\n"
+		"ticketd_db_connect_errors_total %llu\n"
+		"# HELP ticketd_db_unavailable_total Pool requests that got no connection (busy past their wait, or the server unreachable).\n"
+		"# TYPE ticketd_db_unavailable_total counter\n"
+		"ticketd_db_unavailable_total %llu\n",
+		(unsigned long long)atomic_load(&pool->reconnects),
+		(unsigned long long)atomic_load(&pool->connect_errors),
+		(unsigned long long)atomic_load(&pool->wait_timeouts));
 }
 
 /* Runs a multi-statement script, draining every result. */

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct config;
@@ -25,12 +26,14 @@ struct config;
 #define DB_WORKER_WAIT_MS 2000
 
 struct db_pool {
-	pthread_mutex_t lock; /* guards conns[], free_idx, n_free, retry_at_ms */
+	pthread_mutex_t lock; /* guards conns[], free_idx, n_free, retry_at_ms,
+			       * down */
 	pthread_cond_t cond;
 	MYSQL **conns; /* NULL: to be (re)connected when next taken */
 	int *free_idx;
 	int n_conns, n_free;
 	int64_t retry_at_ms; /* monotonic; no reconnect attempt before this */
+	bool down;           /* the last connect attempt failed */
 	char host[256], user[256], password[256], name[256];
 	unsigned port;
 	atomic_ullong reconnects;      /* connections replaced */
@@ -70,6 +73,11 @@ MYSQL *db_conn_init(void);
 /* True for client errors that mean the connection is dead (server gone,
  * lost, not connected). */
 bool db_conn_lost(unsigned mysql_err);
+
+/* Appends the pool's counters to /metrics (metrics_appendf); 0 or
+ * -ENOMEM. Any thread. */
+int db_render_metrics(struct db_pool *pool, char **buf, size_t *len,
+		      size_t *cap);
 
 /* True when the database answers a ping within its timeouts (and a
  * connection came free within a second). */
