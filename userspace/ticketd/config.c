@@ -57,6 +57,10 @@ static const struct setting settings[] = {
 	  "(0: no limit)"),
 	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
+	/* #11 db */
+	S(inbox_keep_hours, SETTING_INT, "168", 0, 87600,
+	  "hours consumer inbox claims are kept (de-duplication window; at "
+	  "least the Kafka topics' retention); 0 keeps them for ever"),
 	/* #18 sessions */
 	S(session_slots, SETTING_INT, "4194302", 1, 4194302,
 	  "holder slots sessions may take (1..N); fewer only for tests and "

@@ -39,6 +39,7 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	int inbox_keep_hours; /* #11 db */
 	/* #18 sessions */
 	int session_slots;
 	long session_slot_grace_seconds;
