@@ -12,7 +12,12 @@
  *   later message of its partition;
  * - only one relay per database is active; the relay takes its lock again
  *   and carries on after MariaDB restarts (infra/mariadb.sh, same env);
- * - sent rows older than the prune age are deleted;
+ * - sent rows older than the prune age are deleted; so are inbox claims
+ *   older than inbox_keep_s, newer ones stay;
+ * - a row the broker refuses for good (too large for the topic) and one the
+ *   client refuses (larger than message.max.bytes) are moved to
+ *   outbox_parked and counted; the later row of the parked key is held,
+ *   other keys flow; discarding the parked row lets the held one go;
  * - commit + kick to acknowledgement latency (printed).
  * Env: MARIADB_HOST (127.0.0.1), MARIADB_PORT (3317), KAFKA_PORT (9102),
  * REPO_DIR (.) where infra/kafka.sh lives. The test uses its own topic
@@ -43,6 +48,7 @@
 #include "userspace/ticketd/messaging/outbox_relay.h"
 
 #define MAX_SEEN 20000
+#define TOPIC_MAX_MESSAGE_BYTES "100000"
 
 struct seen {
 	uint64_t id;
@@ -112,6 +118,11 @@ static int admin_topic(const char *topic, bool create)
 		rd_kafka_NewTopic_t *nt =
 			rd_kafka_NewTopic_new(topic, 3, 1, err, sizeof(err));
 
+		/* Small enough that the poisoned-row test can write a row the
+		 * broker refuses, large enough for every batch of small rows. */
+		rd_kafka_NewTopic_set_config(nt, "max.message.bytes",
+					     TOPIC_MAX_MESSAGE_BYTES);
+
 		rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
 		rd_kafka_NewTopic_destroy(nt);
 	} else {
@@ -162,7 +173,7 @@ static int on_message(void *arg, const struct kafka_message *m)
 		return -EAGAIN;
 	}
 	pthread_mutex_unlock(&T.lock);
-	conn = db_get(&T.db);
+	conn = db_get_timed(&T.db, 5000);
 	if (mysql_query(conn, "START TRANSACTION")) {
 		db_put(&T.db, conn);
 		return -EIO;
@@ -233,7 +244,7 @@ static void begin(MYSQL *conn)
 
 static long long query_ll(const char *sql, const char *param)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	MYSQL_STMT *st = mysql_stmt_init(conn);
 	MYSQL_BIND p = {0}, r = {0};
 	unsigned long plen = param ? strlen(param) : 0;
@@ -282,7 +293,7 @@ static bool wait_all_sent(int timeout_ms)
 static void append_committed(const char *tag, const char *key_prefix, int n,
 			     int nkeys, uint64_t *ids, char (*keys)[64])
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 
 	begin(conn);
 	for (int i = 0; i < n; i++) {
@@ -345,7 +356,7 @@ static void committed_rows_reach_kafka_in_id_order_with_key_and_header(void **st
 
 static void rolled_back_row_never_reaches_kafka(void **state)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	uint64_t rolled = 0, marker[1];
 	char keys[1][64];
 
@@ -375,7 +386,7 @@ static void failed_handler_call_is_retried_before_later_messages(void **state)
 	uint64_t ids[12];
 	char keys[12][64];
 	struct kafka_consumer_stats before, after;
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 
 	(void)state;
 	kafka_consumer_stats(&T.consumer, &before);
@@ -401,7 +412,7 @@ static void failed_handler_call_is_retried_before_later_messages(void **state)
 
 static void append_outside_a_transaction_is_refused(void **state)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 
 	(void)state;
 	assert_int_equal(outbox_append(conn, T.topic, "k", "{}"), -EINVAL);
@@ -414,7 +425,7 @@ static void append_outside_a_transaction_is_refused(void **state)
 
 static void inbox_claim_is_true_once_then_false(void **state)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	char consumer[64], id[32];
 
 	(void)state;
@@ -551,7 +562,7 @@ static void commit_to_ack_latency_is_a_few_ms(void **state)
 	(void)state;
 	assert_true(wait_all_sent(10000));
 	for (int i = 0; i < N; i++) {
-		MYSQL *conn = db_get(&T.db);
+		MYSQL *conn = db_get_timed(&T.db, 5000);
 		uint64_t id;
 		int64_t t0;
 
@@ -668,11 +679,138 @@ static void sent_rows_past_the_prune_age_are_deleted(void **state)
 	assert_true(st.rows_pruned >= (uint64_t)ours);
 }
 
+/* Appends one row in its own transaction, returning its id. */
+static uint64_t append_one(MYSQL *conn, const char *key, const char *payload)
+{
+	uint64_t id = 0;
+
+	assert_int_equal(outbox_append_id(conn, T.topic, key, payload, &id), 0);
+	return id;
+}
+
+static long long parked(uint64_t id)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, id);
+	return query_ll("SELECT COUNT(*) FROM outbox_parked WHERE id = ?", num);
+}
+
+static bool wait_parked(uint64_t id, int timeout_ms)
+{
+	int64_t until = now_us() + (int64_t)timeout_ms * 1000;
+
+	do {
+		if (parked(id) == 1)
+			return true;
+		usleep(20000);
+	} while (now_us() < until);
+	return false;
+}
+
+static char *padded_payload(size_t n)
+{
+	char *p = malloc(n + 16);
+
+	assert_non_null(p);
+	memcpy(p, "{\"pad\":\"", 8);
+	memset(p + 8, 'x', n);
+	memcpy(p + 8 + n, "\"}", 3);
+	return p;
+}
+
+static void poisoned_rows_are_parked_and_their_key_held_while_others_flow(void **state)
+{
+	struct outbox_relay_stats before, after;
+	char *too_big_for_topic = padded_payload(2 * atoi(TOPIC_MAX_MESSAGE_BYTES));
+	char *too_big_for_client = padded_payload(1200000); /* > message.max.bytes */
+	uint64_t ok[3], bad, after_bad, big;
+	char num[24];
+	MYSQL *conn;
+
+	(void)state;
+	assert_true(wait_all_sent(10000));
+	outbox_relay_stats(&T.relay, &before);
+	conn = db_get_timed(&T.db, 5000);
+	assert_non_null(conn);
+	begin(conn);
+	ok[0] = append_one(conn, "pk-ok", "{\"n\":0}");
+	bad = append_one(conn, "pk-bad", too_big_for_topic);
+	after_bad = append_one(conn, "pk-bad", "{\"n\":1}");
+	ok[1] = append_one(conn, "pk-ok", "{\"n\":2}");
+	big = append_one(conn, "pk-big", too_big_for_client);
+	ok[2] = append_one(conn, "pk-ok2", "{\"n\":3}");
+	assert_int_equal(mysql_commit(conn), 0);
+	db_put(&T.db, conn);
+	free(too_big_for_topic);
+	free(too_big_for_client);
+	outbox_relay_kick(&T.relay);
+
+	assert_true(wait_parked(bad, 60000));
+	assert_true(wait_parked(big, 60000));
+	assert_true(all_seen(ok, 3, 30000));
+	assert_true(first_seen(ok[0]) < first_seen(ok[1]));
+	/* Held behind its parked predecessor: unsent, never delivered. */
+	usleep(500000);
+	assert_int_equal(first_seen(after_bad), -1);
+	assert_int_equal(first_seen(bad), -1);
+	assert_int_equal(unsent_rows(), 1);
+	/* Only the two poisoned rows were parked, none of their batch mates. */
+	assert_int_equal(query_ll("SELECT COUNT(*) FROM outbox_parked WHERE topic = ?",
+				  T.topic), 2);
+	outbox_relay_stats(&T.relay, &after);
+	assert_true(after.rows_parked >= before.rows_parked + 2);
+
+	/* The operator discards the parked row: the held one goes. */
+	snprintf(num, sizeof(num), "%" PRIu64, bad);
+	assert_int_equal(run_sql("DELETE FROM outbox_parked WHERE id = ?", num), 0);
+	outbox_relay_kick(&T.relay);
+	assert_true(all_seen(&after_bad, 1, 30000));
+	assert_true(wait_all_sent(10000));
+}
+
+static void inbox_claims_past_the_keep_age_are_deleted(void **state)
+{
+	struct outbox_relay_opts o;
+	struct outbox_relay_stats st;
+	char consumer[80], err[256];
+	int64_t until;
+
+	(void)state;
+	snprintf(consumer, sizeof(consumer), "%s-prune", T.inbox_consumer);
+	assert_int_equal(run_sql("INSERT INTO inbox (consumer, message_id, processed_at)"
+				 " VALUES (?, 'old-1', UTC_TIMESTAMP(3) - INTERVAL 3 HOUR)",
+				 consumer), 0);
+	assert_int_equal(run_sql("INSERT INTO inbox (consumer, message_id, processed_at)"
+				 " VALUES (?, 'old-2', UTC_TIMESTAMP(3) - INTERVAL 3 HOUR)",
+				 consumer), 0);
+	assert_int_equal(run_sql("INSERT INTO inbox (consumer, message_id, processed_at)"
+				 " VALUES (?, 'fresh', UTC_TIMESTAMP(3) - INTERVAL 1 HOUR)",
+				 consumer), 0);
+	/* Keep two hours; a restarted relay prunes on its first round. */
+	outbox_relay_stop(&T.relay);
+	outbox_relay_default_opts(&o);
+	o.inbox_keep_s = 2 * 3600;
+	assert_int_equal(outbox_relay_start(&T.relay, &T.db, T.bootstrap, &o, err,
+					    sizeof(err)),
+			 0);
+	until = now_us() + 20000000;
+	while (query_ll("SELECT COUNT(*) FROM inbox WHERE consumer = ?", consumer) > 1 &&
+	       now_us() < until)
+		usleep(20000);
+	assert_int_equal(query_ll("SELECT COUNT(*) FROM inbox WHERE consumer = ?"
+				  " AND message_id LIKE 'old-%'", consumer), 0);
+	assert_int_equal(query_ll("SELECT COUNT(*) FROM inbox WHERE consumer = ?"
+				  " AND message_id = 'fresh'", consumer), 1);
+	outbox_relay_stats(&T.relay, &st);
+	assert_true(st.inbox_pruned >= 2);
+}
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static int run_sql(const char *sql, const char *param)
 {
-	MYSQL *conn = db_get(&T.db);
+	MYSQL *conn = db_get_timed(&T.db, 5000);
 	MYSQL_STMT *st = mysql_stmt_init(conn);
 	MYSQL_BIND p = {0};
 	unsigned long plen = strlen(param);
@@ -770,6 +908,7 @@ static int group_teardown(void **state)
 	outbox_relay_stop(&T.relay);
 	kafka_consumer_stop(&T.consumer);
 	run_sql("DELETE FROM outbox WHERE topic = ?", T.topic);
+	run_sql("DELETE FROM outbox_parked WHERE topic = ?", T.topic);
 	run_sql("DELETE FROM inbox WHERE consumer LIKE CONCAT(?, '%')",
 		T.inbox_consumer);
 	admin_topic(T.topic, false);
@@ -791,7 +930,9 @@ int main(void)
 		cmocka_unit_test(rows_stay_unsent_while_kafka_is_down_then_all_arrive_in_order),
 		cmocka_unit_test(relay_recovers_after_mariadb_restart),
 		cmocka_unit_test(every_message_applied_once_through_the_inbox),
+		cmocka_unit_test(poisoned_rows_are_parked_and_their_key_held_while_others_flow),
 		cmocka_unit_test(sent_rows_past_the_prune_age_are_deleted),
+		cmocka_unit_test(inbox_claims_past_the_keep_age_are_deleted),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,13 +1,20 @@
 /* The pool's timed get: a saturated pool answers "none" within the wait
- * (so an HTTP thread can answer 503 at once), never blocks for good. */
+ * (so an HTTP thread can answer 503 at once), never blocks for good; the
+ * connector never reconnects by itself; a dead connection is replaced when
+ * next taken, and an unreachable server costs a bounded wait. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "userspace/lib/clock.h"
 #include "userspace/ticketd/db/db.h"
@@ -60,9 +67,84 @@ static void saturated_pool_with_no_wait_answers_at_once(void **state)
 	assert_true(tkt_mono_ms() - t0 < 50);
 }
 
+static void connections_never_reconnect_by_themselves(void **state)
+{
+	MYSQL *conn = db_conn_init();
+	my_bool reconnect = 1;
+
+	(void)state;
+	assert_non_null(conn);
+	assert_int_equal(mysql_get_option(conn, MYSQL_OPT_RECONNECT, &reconnect), 0);
+	assert_int_equal(reconnect, 0);
+	mysql_close(conn);
+}
+
+/* A loopback port nobody listens on (bound, then closed). */
+static unsigned closed_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void unreachable_server_answers_null_fast_and_keeps_the_slot(void **state)
+{
+	struct db_pool pool;
+	MYSQL *one[1] = {NULL}; /* a slot waiting to be (re)connected */
+	int idx[1];
+	int64_t t0;
+
+	(void)state;
+	saturated_pool(&pool, one, idx);
+	pool.n_free = 1;
+	idx[0] = 0;
+	snprintf(pool.host, sizeof(pool.host), "127.0.0.1");
+	snprintf(pool.user, sizeof(pool.user), "nobody");
+	pool.port = closed_port();
+	t0 = tkt_mono_ms();
+	assert_null(db_get_timed(&pool, 1000));
+	assert_true(tkt_mono_ms() - t0 < 2000);
+	assert_int_equal(pool.n_free, 1); /* the slot is back, still empty */
+	assert_null(pool.conns[0]);
+	assert_int_equal(atomic_load(&pool.connect_errors), DB_RECONNECT_TRIES);
+	/* Within the hold-off the next borrower does not try again. */
+	t0 = tkt_mono_ms();
+	assert_null(db_get_timed(&pool, 1000));
+	assert_true(tkt_mono_ms() - t0 < 50);
+	assert_int_equal(atomic_load(&pool.connect_errors), DB_RECONNECT_TRIES);
+	assert_int_equal(pool.n_free, 1);
+}
+
+static void dead_connection_is_dropped_when_returned(void **state)
+{
+	struct db_pool pool;
+	MYSQL *one[1];
+	int idx[1];
+
+	(void)state;
+	saturated_pool(&pool, one, idx);
+	one[0] = db_conn_init(); /* never connected: as good as lost */
+	assert_non_null(one[0]);
+	assert_int_not_equal(mysql_ping(one[0]), 0);
+	assert_true(db_conn_lost(mysql_errno(one[0])));
+	db_put(&pool, one[0]);
+	assert_int_equal(pool.n_free, 1);
+	assert_null(pool.conns[0]); /* replaced when next taken */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(connections_never_reconnect_by_themselves),
+		cmocka_unit_test(unreachable_server_answers_null_fast_and_keeps_the_slot),
+		cmocka_unit_test(dead_connection_is_dropped_when_returned),
 		cmocka_unit_test(saturated_pool_gives_up_after_the_wait),
 		cmocka_unit_test(saturated_pool_with_no_wait_answers_at_once),
 	};

@@ -63,6 +63,10 @@ static const struct setting settings[] = {
 	  "seat for a rewrite from the seat table)"),
 	S(journal_drain_ms, SETTING_INT, "5000", 0, 600000,
 	  "graceful stop: how long the journal keeps writing what is queued, ms"),
+	/* #11 db */
+	S(inbox_keep_hours, SETTING_INT, "168", 0, 87600,
+	  "hours consumer inbox claims are kept (de-duplication window; at "
+	  "least the Kafka topics' retention); 0 keeps them for ever"),
 	/* #18 sessions */
 	S(session_slots, SETTING_INT, "4194302", 1, 4194302,
 	  "holder slots sessions may take (1..N); fewer only for tests and "

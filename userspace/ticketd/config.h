@@ -42,6 +42,7 @@ struct config {
 	/* #11 journal */
 	int journal_queue;
 	int journal_drain_ms;
+	int inbox_keep_hours; /* #11 db */
 	/* #18 sessions */
 	int session_slots;
 	long session_slot_grace_seconds;

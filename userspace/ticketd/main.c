@@ -282,8 +282,12 @@ static int start_recovery(struct ticketd *app, char *err, size_t errlen)
 
 static int start_relay(struct ticketd *app, char *err, size_t errlen)
 {
+	struct outbox_relay_opts o;
+
+	outbox_relay_default_opts(&o);
+	o.inbox_keep_s = (long)app->cfg.inbox_keep_hours * 3600;
 	return outbox_relay_start(&app->relay, &app->db, app->cfg.kafka_bootstrap,
-				  NULL, err, errlen);
+				  &o, err, errlen);
 }
 
 static void stop_relay(struct ticketd *app)

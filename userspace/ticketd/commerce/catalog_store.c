@@ -105,11 +105,15 @@ static int load_seats(MYSQL *conn, struct catalog *cat, char *err,
 int catalog_load(struct catalog *cat, struct db_pool *db, uint32_t max_seats,
 		 char *err, size_t errlen)
 {
-	MYSQL *conn = db_get(db);
+	MYSQL *conn = db_get_timed(db, DB_WORKER_WAIT_MS);
 	uint32_t base = 0;
 	int rc;
 
 	memset(cat, 0, sizeof(*cat));
+	if (!conn) {
+		snprintf(err, errlen, "loading the catalog: no database connection");
+		return -ECONNRESET;
+	}
 	rc = load_events(conn, cat, err, errlen);
 	for (uint32_t i = 0; !rc && i < cat->n_events; i++) {
 		struct event_info *e = &cat->events[i];
@@ -220,13 +224,17 @@ static int insert_demo_event(MYSQL *conn, const struct demo_event *d,
 int catalog_seed_demo(struct db_pool *db, int *created, char *err,
 		      size_t errlen)
 {
-	MYSQL *conn = db_get(db);
+	MYSQL *conn = db_get_timed(db, DB_WORKER_WAIT_MS);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	long long count = -1;
 	int rc = 0;
 
 	*created = 0;
+	if (!conn) {
+		snprintf(err, errlen, "demo data: no database connection");
+		return -ECONNRESET;
+	}
 	/* The lock-and-count runs in one transaction so two daemons starting
 	 * together seed once. */
 	if (mysql_query(conn, "START TRANSACTION") ||

@@ -132,7 +132,9 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 	out->created_ms = now_unix_ms;
 	out->deadline_ms = now_unix_ms + (int64_t)app->cfg.payment_deadline_seconds * 1000;
 
-	c = db_get(&app->db);
+	c = db_get_timed(&app->db, app->cfg.db_wait_ms);
+	if (!c)
+		return ORDERS_UNAVAILABLE; /* nothing changed yet */
 	if (mysql_query(c, "START TRANSACTION"))
 		goto out;
 	/* The order row first: its unique (session, key) makes a concurrent

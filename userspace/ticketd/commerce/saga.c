@@ -133,11 +133,13 @@ static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *
 static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 			const char *reason, const struct payment_decision *d)
 {
-	MYSQL *c = db_get(&app->db);
+	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
 	enum saga_reject why = SAGA_REJECT_N;
 	struct order o;
 	int rc;
 
+	if (!c)
+		return -EBUSY; /* retried: the deadline loop, the consumer */
 	if (mysql_query(c, "START TRANSACTION")) {
 		db_put(&app->db, c);
 		return -EIO;
@@ -261,10 +263,10 @@ static void *deadline_loop(void *arg)
 	char ids[64][ORDER_ID_LEN + 1];
 
 	while (!atomic_load(&sg->stop)) {
-		MYSQL *c = db_get(&sg->app->db);
-		int n = order_store_due(c, ids, 64);
+		MYSQL *c = db_get_timed(&sg->app->db, DB_WORKER_WAIT_MS);
+		int n = c ? order_store_due(c, ids, 64) : 0;
 
-		db_put(&sg->app->db, c);
+		db_put(&sg->app->db, c); /* none: tried again next poll */
 		for (int i = 0; i < n; i++)
 			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL);
 		struct timespec ts = {0, DEADLINE_POLL_MS * 1000000L};
@@ -388,11 +390,13 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 			uint64_t amount, int attempts, char *recorded_id, size_t id_len,
 			char *recorded_status, size_t st_len)
 {
-	MYSQL *c = db_get(&app->db);
+	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
 	json_t *ev;
 	char *payload = NULL;
 	int rc;
 
+	if (!c)
+		return -EBUSY;
 	if (mysql_query(c, "START TRANSACTION")) {
 		db_put(&app->db, c);
 		return -EIO;
@@ -470,8 +474,8 @@ int saga_reconcile(struct ticketd *app, bool fresh_table)
 {
 	struct reconcile_ctx ctx = {.app = app, .fresh = fresh_table,
 				    .now_unix_ms = unix_ms()};
-	MYSQL *c = db_get(&app->db);
-	long long n = db_select(
+	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
+	long long n = !c ? -ECONNRESET : db_select(
 		c,
 		"SELECT o.id, o.status, o.slot, os.event_id, os.seat_id,"
 		" CAST(UNIX_TIMESTAMP(o.payment_deadline) * 1000 AS SIGNED)"

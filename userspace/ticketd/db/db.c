@@ -11,27 +11,40 @@
 #include <unistd.h>
 
 #include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/embedded_sql.h"
 
-static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
+MYSQL *db_conn_init(void)
 {
 	unsigned timeout = 3;
-	my_bool reconnect = 1;
+	my_bool reconnect = 0;
 	MYSQL *conn = mysql_init(NULL);
+
+	if (!conn)
+		return NULL;
+	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &(unsigned){10});
+	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &(unsigned){10});
+	/* Never reconnect behind the caller's back: a silent reconnect
+	 * drops an open transaction and runs the rest in autocommit.
+	 * db_get_timed replaces dead connections instead. */
+	mysql_options(conn, MYSQL_OPT_RECONNECT, &reconnect);
+	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* Times are stored and read as UTC on every connection, first or
+	 * replacement. */
+	mysql_options(conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	return conn;
+}
+
+static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
+{
+	MYSQL *conn = db_conn_init();
 
 	if (!conn) {
 		snprintf(err, errlen, "mysql_init: out of memory");
 		return NULL;
 	}
-	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &(unsigned){10});
-	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &(unsigned){10});
-	mysql_options(conn, MYSQL_OPT_RECONNECT, &reconnect);
-	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	/* Times are stored and read as UTC, also after an automatic
-	 * reconnect (an init command is replayed; a plain SET would not). */
-	mysql_options(conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	if (!mysql_real_connect(conn, pool->host, pool->user, pool->password,
 				pool->name, pool->port, NULL,
 				CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS)) {
@@ -41,6 +54,13 @@ static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
 		return NULL;
 	}
 	return conn;
+}
+
+bool db_conn_lost(unsigned err)
+{
+	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST ||
+	       err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR ||
+	       err == CR_COMMANDS_OUT_OF_SYNC || err == ER_CONNECTION_KILLED;
 }
 
 int db_pool_open(struct db_pool *pool, const struct config *cfg,
@@ -99,17 +119,75 @@ void db_pool_close(struct db_pool *pool)
 	pool->n_conns = pool->n_free = 0;
 }
 
-MYSQL *db_get(struct db_pool *pool)
+static int64_t mono_ms(void)
 {
-	MYSQL *conn;
+	struct timespec ts;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Gives slot idx back to the free list with conn (NULL: reconnect later). */
+static void slot_release(struct db_pool *pool, int idx, MYSQL *conn)
+{
 	pthread_mutex_lock(&pool->lock);
-	while (pool->n_free == 0)
-		pthread_cond_wait(&pool->cond, &pool->lock);
-	conn = pool->conns[pool->free_idx[--pool->n_free]];
+	pool->conns[idx] = conn;
+	pool->free_idx[pool->n_free++] = idx;
+	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
-	/* Reconnects (MYSQL_OPT_RECONNECT) if the server went away. */
-	mysql_ping(conn);
+}
+
+/* The borrower of slot idx makes its connection usable: a live one answers
+ * a ping; a dead or missing one is replaced, at most DB_RECONNECT_TRIES
+ * attempts and none during the hold-off after a failure. NULL when the
+ * server cannot be reached (the slot went back to the pool). */
+static MYSQL *slot_ready(struct db_pool *pool, int idx, MYSQL *conn)
+{
+	char err[512];
+	int64_t now;
+	bool holdoff, recovered;
+
+	if (conn && mysql_ping(conn) == 0)
+		return conn;
+	if (conn) {
+		log_msg(LOG_WARN, NULL, "database connection lost (%s); replacing it",
+			mysql_error(conn));
+		mysql_close(conn);
+		conn = NULL;
+	}
+	now = mono_ms();
+	pthread_mutex_lock(&pool->lock);
+	holdoff = now < pool->retry_at_ms;
+	pthread_mutex_unlock(&pool->lock);
+	for (int i = 0; !holdoff && !conn && i < DB_RECONNECT_TRIES; i++) {
+		conn = db_connect(pool, err, sizeof(err));
+		if (!conn)
+			atomic_fetch_add(&pool->connect_errors, 1);
+	}
+	if (!conn) {
+		bool was_down;
+
+		pthread_mutex_lock(&pool->lock);
+		was_down = pool->down;
+		if (!holdoff) {
+			pool->retry_at_ms = mono_ms() + DB_RECONNECT_HOLDOFF_MS;
+			pool->down = true;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		if (!holdoff && !was_down) /* once per outage */
+			log_msg(LOG_WARN, NULL, "database unreachable: %s", err);
+		slot_release(pool, idx, NULL);
+		return NULL;
+	}
+	atomic_fetch_add(&pool->reconnects, 1);
+	pthread_mutex_lock(&pool->lock);
+	pool->conns[idx] = conn;
+	pool->retry_at_ms = 0;
+	recovered = pool->down;
+	pool->down = false;
+	pthread_mutex_unlock(&pool->lock);
+	if (recovered)
+		log_msg(LOG_INFO, NULL, "database reachable again");
 	return conn;
 }
 
@@ -117,6 +195,7 @@ MYSQL *db_get_timed(struct db_pool *pool, int wait_ms)
 {
 	struct timespec deadline;
 	MYSQL *conn = NULL;
+	int idx = -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += wait_ms / 1000;
@@ -130,33 +209,81 @@ MYSQL *db_get_timed(struct db_pool *pool, int wait_ms)
 		if (pthread_cond_timedwait(&pool->cond, &pool->lock, &deadline) ==
 		    ETIMEDOUT)
 			break;
-	if (pool->n_free > 0)
-		conn = pool->conns[pool->free_idx[--pool->n_free]];
+	if (pool->n_free > 0) {
+		idx = pool->free_idx[--pool->n_free];
+		conn = pool->conns[idx];
+	}
 	pthread_mutex_unlock(&pool->lock);
-	if (conn)
-		mysql_ping(conn);
+	if (idx >= 0)
+		conn = slot_ready(pool, idx, conn);
+	if (!conn)
+		atomic_fetch_add(&pool->wait_timeouts, 1);
 	return conn;
+}
+
+/* True when conn is inside a transaction that a later COMMIT/ROLLBACK ends
+ * (one was started, or autocommit is off), judged from the server's last
+ * reply on this connection. */
+static bool db_in_transaction(MYSQL *conn)
+{
+	unsigned status = 0;
+
+	if (mariadb_get_infov(conn, MARIADB_CONNECTION_SERVER_STATUS, &status))
+		return false;
+	return (status & SERVER_STATUS_IN_TRANS) ||
+	       !(status & SERVER_STATUS_AUTOCOMMIT);
 }
 
 void db_put(struct db_pool *pool, MYSQL *conn)
 {
+	bool dead;
+
+	if (!conn)
+		return;
+	/* A transaction never outlives its borrower. */
+	if (!db_conn_lost(mysql_errno(conn)) && db_in_transaction(conn))
+		mysql_rollback(conn);
+	dead = db_conn_lost(mysql_errno(conn));
 	pthread_mutex_lock(&pool->lock);
 	for (int i = 0; i < pool->n_conns; i++)
 		if (pool->conns[i] == conn) {
+			if (dead)
+				pool->conns[i] = NULL; /* replaced when next taken */
 			pool->free_idx[pool->n_free++] = i;
 			break;
 		}
 	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
+	if (dead)
+		mysql_close(conn);
 }
 
 bool db_ping(struct db_pool *pool)
 {
-	MYSQL *conn = db_get(pool);
-	bool ok = mysql_ping(conn) == 0;
+	MYSQL *conn = db_get_timed(pool, 1000);
+	bool ok = conn && mysql_ping(conn) == 0;
 
 	db_put(pool, conn);
 	return ok;
+}
+
+int db_render_metrics(struct db_pool *pool, char **buf, size_t *len,
+		      size_t *cap)
+{
+	return metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_db_reconnects_total Dead pool connections replaced by new ones.\n"
+		"# TYPE ticketd_db_reconnects_total counter\n"
+		"ticketd_db_reconnects_total %llu\n"
+		"# HELP ticketd_db_connect_errors_total Failed attempts to (re)connect a pool connection.\n"
+		"# TYPE ticketd_db_connect_errors_total counter\n"
+		"ticketd_db_connect_errors_total %llu\n"
+		"# HELP ticketd_db_unavailable_total Pool requests that got no connection (busy past their wait, or the server unreachable).\n"
+		"# TYPE ticketd_db_unavailable_total counter\n"
+		"ticketd_db_unavailable_total %llu\n",
+		(unsigned long long)atomic_load(&pool->reconnects),
+		(unsigned long long)atomic_load(&pool->connect_errors),
+		(unsigned long long)atomic_load(&pool->wait_timeouts));
 }
 
 /* Runs a multi-statement script, draining every result. */
@@ -272,10 +399,14 @@ out:
 
 int db_migrate(struct db_pool *pool, char *err, size_t errlen)
 {
-	MYSQL *conn = db_get(pool);
+	MYSQL *conn = db_get_timed(pool, DB_WORKER_WAIT_MS);
 	long long locked = 0;
 	int rc = 0;
 
+	if (!conn) {
+		snprintf(err, errlen, "no database connection");
+		return -ECONNRESET;
+	}
 	if (query_int(conn, "SELECT GET_LOCK('ticketd_migrate', 60)", &locked) ||
 	    locked != 1) {
 		snprintf(err, errlen, "could not take the migration lock");
@@ -330,27 +461,9 @@ int db_errno(unsigned err)
 		return -ETIMEDOUT;
 	case CR_OUT_OF_MEMORY:
 		return -ENOMEM;
-	case CR_SERVER_GONE_ERROR:
-	case CR_SERVER_LOST:
-	case CR_CONNECTION_ERROR:
-	case CR_CONN_HOST_ERROR:
-		return -ECONNRESET;
 	default:
-		return -EIO;
+		return db_conn_lost(err) ? -ECONNRESET : -EIO;
 	}
-}
-
-/* True when conn is inside a transaction that a later COMMIT/ROLLBACK ends
- * (one was started, or autocommit is off), judged from the server's last
- * reply on this connection. */
-static bool db_in_transaction(MYSQL *conn)
-{
-	unsigned status = 0;
-
-	if (mariadb_get_infov(conn, MARIADB_CONNECTION_SERVER_STATUS, &status))
-		return false;
-	return (status & SERVER_STATUS_IN_TRANS) ||
-	       !(status & SERVER_STATUS_AUTOCOMMIT);
 }
 
 int db_tx_stmt(MYSQL *conn, MYSQL_STMT **out)

@@ -8,19 +8,37 @@
 
 #include <mysql.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct config;
 
+/* Connection attempts when a borrowed connection lost its server, and how
+ * long after a failed attempt the next borrower fails at once instead of
+ * trying again (so a dead server costs one connect timeout, not one per
+ * request). */
+#define DB_RECONNECT_TRIES 2
+#define DB_RECONNECT_HOLDOFF_MS 500
+/* What a background worker (saga, relay, recovery, pruners) waits for a
+ * pool connection before it backs off and retries. */
+#define DB_WORKER_WAIT_MS 2000
+
 struct db_pool {
-	pthread_mutex_t lock; /* guards free_idx, n_free */
+	pthread_mutex_t lock; /* guards conns[], free_idx, n_free, retry_at_ms,
+			       * down */
 	pthread_cond_t cond;
-	MYSQL **conns;
+	MYSQL **conns; /* NULL: to be (re)connected when next taken */
 	int *free_idx;
 	int n_conns, n_free;
+	int64_t retry_at_ms; /* monotonic; no reconnect attempt before this */
+	bool down;           /* the last connect attempt failed */
 	char host[256], user[256], password[256], name[256];
 	unsigned port;
+	atomic_ullong reconnects;      /* connections replaced */
+	atomic_ullong connect_errors;  /* failed (re)connect attempts */
+	atomic_ullong wait_timeouts;   /* db_get_timed answered NULL */
 };
 
 /* Connects n connections; -errno-style negative on failure with reason in
@@ -29,17 +47,40 @@ int db_pool_open(struct db_pool *pool, const struct config *cfg,
 		 int wait_seconds, char *err, size_t errlen);
 void db_pool_close(struct db_pool *pool);
 
-/* Borrows a connection, waiting without a bound while all are busy; it is
- * pinged and reconnected if the server went away (one cheap round trip).
- * Return it with db_put. */
-MYSQL *db_get(struct db_pool *pool);
-/* The same, waiting at most wait_ms (<= 0: not at all) for a free
- * connection; NULL when none came free in time. What the HTTP threads use:
- * a saturated pool answers 503 at once instead of queueing requests. */
+/* Borrows a connection, waiting at most wait_ms (<= 0: not at all) for a
+ * free one; return it with db_put. There is no unbounded wait: HTTP
+ * threads pass db_wait_ms and answer 503 + Retry-After on NULL, workers
+ * pass DB_WORKER_WAIT_MS and back off.
+ * The connector never reconnects by itself (MYSQL_OPT_RECONNECT is off: a
+ * silent reconnect would drop an open transaction and run the rest in
+ * autocommit). Instead the connection is pinged here; one that lost its
+ * server is closed and replaced (DB_RECONNECT_TRIES attempts, the session
+ * settings of db_connect applied again). A transaction whose connection
+ * died fails at its next statement or COMMIT, which the caller sees.
+ * NULL when no connection came free in time or the server is unreachable
+ * (the slot stays in the pool, to be reconnected by a later borrower). */
 MYSQL *db_get_timed(struct db_pool *pool, int wait_ms);
+/* Returns a connection. One left inside a transaction (an error path that
+ * did not end it) is rolled back; one whose last error says the server is
+ * gone is closed, to be replaced when next taken. */
 void db_put(struct db_pool *pool, MYSQL *conn);
 
-/* True when the database answers a ping within its timeouts. */
+/* A connection handle with ticketd's options set (reconnect off, timeouts,
+ * utf8mb4, UTC session time zone), not yet connected; NULL without memory.
+ * db_get_timed's reconnects use it too. */
+MYSQL *db_conn_init(void);
+
+/* True for client errors that mean the connection is dead (server gone,
+ * lost, not connected). */
+bool db_conn_lost(unsigned mysql_err);
+
+/* Appends the pool's counters to /metrics (metrics_appendf); 0 or
+ * -ENOMEM. Any thread. */
+int db_render_metrics(struct db_pool *pool, char **buf, size_t *len,
+		      size_t *cap);
+
+/* True when the database answers a ping within its timeouts (and a
+ * connection came free within a second). */
 bool db_ping(struct db_pool *pool);
 
 /* Fill one statement parameter: a string (its length kept in *len, which

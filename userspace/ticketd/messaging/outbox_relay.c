@@ -41,24 +41,33 @@ static const double delay_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
 _Static_assert(N_DELAY_BOUNDS == OUTBOX_RELAY_DELAY_BUCKETS,
 	       "delay_bounds and struct outbox_relay disagree");
 
-enum relay_stmt { ST_LEADER, ST_READ, ST_MARK, ST_BACKLOG, ST_PRUNE, ST_N };
+enum relay_stmt {
+	ST_LEADER, ST_READ, ST_MARK, ST_BACKLOG, ST_PRUNE, ST_PRUNE_INBOX, ST_N
+};
 
 static const char *const stmt_what[ST_N] = {"leader lock", "read", "mark sent",
-					    "backlog", "prune"};
+					    "backlog", "prune", "prune inbox"};
 
 static const char *const stmt_sql[ST_N] = {
 	[ST_LEADER] = "SELECT GET_LOCK(?, 0)",
 	[ST_READ] = "SELECT id, topic, msg_key, payload,"
 		    " TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6))"
 		    " FROM outbox WHERE sent_at IS NULL AND id > ?"
+		    /* Held: a row of the same key is parked (order per key). */
+		    " AND NOT EXISTS (SELECT 1 FROM outbox_parked p"
+		    "  WHERE p.topic = outbox.topic AND p.msg_key = outbox.msg_key)"
 		    " ORDER BY id LIMIT ?",
 	[ST_MARK] = NULL, /* relay_state.mark_sql */
 	[ST_BACKLOG] = "SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND,"
-		       " MIN(created_at), UTC_TIMESTAMP(6)), 0)"
+		       " MIN(created_at), UTC_TIMESTAMP(6)), 0),"
+		       " (SELECT COUNT(*) FROM outbox_parked)"
 		       " FROM outbox WHERE sent_at IS NULL",
 	[ST_PRUNE] = "DELETE FROM outbox WHERE sent_at IS NOT NULL"
 		     " AND sent_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND"
 		     " ORDER BY sent_at LIMIT ?",
+	[ST_PRUNE_INBOX] = "DELETE FROM inbox"
+			   " WHERE processed_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND"
+			   " ORDER BY processed_at LIMIT ?",
 };
 
 /* One produced message awaiting its delivery report (librdkafka's per
@@ -84,6 +93,15 @@ struct relay_state {
 	uint64_t *acked;   /* delivered, not yet marked; max_in_flight slots */
 	size_t n_acked;
 	bool failed;       /* a delivery failed: drain, back off, rescan */
+	/* Poisoned rows. A permanent delivery error may name a whole batch,
+	 * so the smallest such id becomes the suspect and rows are then sent
+	 * one at a time (isolating) until one fails alone, which is parked,
+	 * or the suspect is delivered. A permanent error of the produce call
+	 * itself names its row alone. */
+	uint64_t suspect_id;  /* 0: none */
+	bool isolating;       /* the one message in flight is a probe */
+	uint64_t poison_id;   /* to park once nothing is in flight, 0: none */
+	char poison_err[128];
 	bool cycle_error;  /* any failure in this iteration */
 
 	int backoff_ms; /* current step, 0 after a clean iteration */
@@ -100,6 +118,7 @@ struct relay_state {
 	unsigned long st_session;
 	char mark_sql[128 + MARK_CHUNK * 2];
 	bool db_down_logged, kafka_failed_logged, leader_known;
+	bool conn_lost; /* s->conn died: replace it (db_ensure) */
 };
 
 /* Starts or lengthens the backoff: doubles from backoff_initial_ms up to
@@ -162,6 +181,27 @@ static void kafka_error(rd_kafka_t *rk, int err, const char *reason,
 	tkt_kafka_log_error(rk, err, reason);
 }
 
+/* Errors after which sending the same message again cannot succeed: the
+ * broker or the client refuses the message itself (size, format) or its
+ * destination does not exist. Everything else (brokers down, leader
+ * changes, timeouts) is retried. */
+static bool permanent_error(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Delivery report, called from rd_kafka_poll/flush on the relay thread. A
  * success queues the id for marking; a failure stops reading until the
  * in-flight messages are reported, then the relay backs off and re-reads
@@ -183,9 +223,24 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 		 * waits for marking), so there is always a slot. */
 		if (s->n_acked < (size_t)r->opts.max_in_flight)
 			s->acked[s->n_acked++] = f->id;
+		/* A probe at or past the suspect went through alone (other
+		 * partitions' successes say nothing about the suspect). */
+		if (s->isolating && s->suspect_id && f->id >= s->suspect_id)
+			s->suspect_id = 0;
+		s->isolating = false;
 		observe_delay(r, (int64_t)(tkt_mono_ns() / 1000) - f->created_us);
 	} else {
 		atomic_fetch_add(&r->delivery_failures, 1);
+		if (permanent_error(m->err)) {
+			if (s->isolating && s->in_flight == 0 && !s->poison_id) {
+				s->poison_id = f->id; /* failed alone */
+				snprintf(s->poison_err, sizeof(s->poison_err), "%s",
+					 rd_kafka_err2str(m->err));
+			} else if (!s->suspect_id || f->id < s->suspect_id) {
+				s->suspect_id = f->id;
+			}
+		}
+		s->isolating = false;
 		if (!s->failed && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
 		    m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 			log_json(LOG_WARN, NULL,
@@ -304,7 +359,12 @@ static int db_ensure(struct outbox_relay *r, struct relay_state *s)
 		db_failed(r, s, "connect", err);
 		return -ECONNREFUSED;
 	}
-	s->conn = db_get(&s->pool);
+	s->conn = db_get_timed(&s->pool, 0); /* its only connection, free */
+	if (!s->conn) {
+		db_pool_close(&s->pool);
+		db_failed(r, s, "connect", "no connection");
+		return -ECONNREFUSED;
+	}
 	return 0;
 }
 
@@ -326,6 +386,16 @@ static void db_release(struct relay_state *s)
 	db_pool_close(&s->pool);
 	s->conn = NULL;
 	s->lock_session = 0;
+	s->conn_lost = false;
+}
+
+/* After an error: a dead connection (the connector never reconnects by
+ * itself) is dropped, so the next iteration's db_ensure opens a new one;
+ * the leader lock went with the old session and is taken again. */
+static void note_lost(struct relay_state *s, unsigned mysql_err)
+{
+	if (db_conn_lost(mysql_err))
+		s->conn_lost = true;
 }
 
 /* Executes statement `which` with params (may be NULL), preparing it first
@@ -339,7 +409,7 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 	unsigned long session = mysql_thread_id(s->conn);
 	MYSQL_STMT *st;
 
-	/* After a silent reconnect the old session's statements are gone. */
+	/* On a new connection the old session's statements are gone. */
 	if (session != s->st_session) {
 		stmts_close(s);
 		s->st_session = session;
@@ -358,6 +428,7 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 			mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH,
 					    &update_max);
 		if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+			note_lost(s, mysql_stmt_errno(st));
 			db_failed(r, s, stmt_what[which], mysql_stmt_error(st));
 			mysql_stmt_close(st);
 			return NULL;
@@ -366,6 +437,7 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 	}
 	if ((params && mysql_stmt_bind_param(st, params)) ||
 	    mysql_stmt_execute(st)) {
+		note_lost(s, mysql_stmt_errno(st));
 		db_failed(r, s, stmt_what[which], mysql_stmt_error(st));
 		mysql_stmt_close(st);
 		s->st[which] = NULL;
@@ -381,13 +453,14 @@ static MYSQL_STMT *stmt_exec(struct outbox_relay *r, struct relay_state *s,
 static void stmt_failed(struct outbox_relay *r, struct relay_state *s,
 			enum relay_stmt which)
 {
+	note_lost(s, mysql_stmt_errno(s->st[which]));
 	db_failed(r, s, stmt_what[which], mysql_stmt_error(s->st[which]));
 	mysql_stmt_close(s->st[which]);
 	s->st[which] = NULL;
 }
 
 /* True while this relay holds the leader lock. The lock belongs to a
- * MariaDB session; the connector reconnects silently, so a changed session
+ * MariaDB session; after a reconnect (note_lost), a changed session
  * id means the lock went with the old session and must be taken again. */
 static bool leader_check(struct outbox_relay *r, struct relay_state *s)
 {
@@ -513,6 +586,14 @@ static int produce_row(struct outbox_relay *r, struct relay_state *s,
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return 1;
 	atomic_fetch_add(&r->delivery_failures, 1);
+	if (permanent_error(err) && !s->poison_id) {
+		/* The client refused this message itself: nothing after it
+		 * was produced, so it is parked once the earlier ones are
+		 * reported. */
+		s->poison_id = id;
+		snprintf(s->poison_err, sizeof(s->poison_err), "%s",
+			 rd_kafka_err2str(err));
+	}
 	log_json(LOG_WARN, NULL, "outbox relay: produce failed; backing off",
 		 json_pack("{s:I, s:s, s:s}", "outboxId", (json_int_t)id, "topic",
 			   topic, "error", rd_kafka_err2str(err)));
@@ -564,7 +645,7 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 		return -1;
 	}
 	/* The rows were read on the leader's session: if the connector
-	 * reconnected meanwhile, the lock is gone and so is the right to
+	 * connection was replaced meanwhile, the lock is gone and so is the right to
 	 * publish them. */
 	if (s->lock_session != mysql_thread_id(s->conn)) {
 		mysql_stmt_free_result(st);
@@ -591,8 +672,8 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 /* Refreshes the backlog and lag gauges. */
 static void refresh_backlog(struct outbox_relay *r, struct relay_state *s)
 {
-	MYSQL_BIND res[2];
-	int64_t count = 0, lag = 0;
+	MYSQL_BIND res[3];
+	int64_t count = 0, lag = 0, parked = 0;
 	MYSQL_STMT *st = stmt_exec(r, s, ST_BACKLOG, NULL);
 
 	if (!st)
@@ -600,6 +681,7 @@ static void refresh_backlog(struct outbox_relay *r, struct relay_state *s)
 	memset(res, 0, sizeof(res));
 	db_bind_i64(&res[0], &count);
 	db_bind_i64(&res[1], &lag);
+	db_bind_i64(&res[2], &parked);
 	if (mysql_stmt_bind_result(st, res) || mysql_stmt_fetch(st)) {
 		stmt_failed(r, s, ST_BACKLOG);
 		return;
@@ -607,6 +689,7 @@ static void refresh_backlog(struct outbox_relay *r, struct relay_state *s)
 	mysql_stmt_free_result(st);
 	atomic_store(&r->backlog, count);
 	atomic_store(&r->lag_us, lag < 0 ? 0 : lag);
+	atomic_store(&r->parked, parked);
 }
 
 /* Deletes one batch of rows sent more than prune_after_s ago. Returns true
@@ -629,6 +712,107 @@ static bool prune_sent(struct outbox_relay *r, struct relay_state *s)
 		return false;
 	atomic_fetch_add(&r->rows_pruned, (uint64_t)n);
 	return n == (my_ulonglong)lim;
+}
+
+/* Deletes one batch of inbox claims older than inbox_keep_s (a message
+ * that old is past the topics' retention: it cannot be delivered again).
+ * Returns true when the batch was full. */
+static bool prune_inbox(struct outbox_relay *r, struct relay_state *s)
+{
+	MYSQL_BIND p[2];
+	int64_t age = r->opts.inbox_keep_s, lim = r->opts.prune_batch;
+	MYSQL_STMT *st;
+	my_ulonglong n;
+
+	if (age <= 0)
+		return false; /* kept for ever */
+	memset(p, 0, sizeof(p));
+	db_bind_i64(&p[0], &age);
+	db_bind_i64(&p[1], &lim);
+	st = stmt_exec(r, s, ST_PRUNE_INBOX, p);
+	if (!st)
+		return false;
+	n = mysql_stmt_affected_rows(st);
+	if (n == (my_ulonglong)-1)
+		return false;
+	atomic_fetch_add(&r->inbox_pruned, (uint64_t)n);
+	return n == (my_ulonglong)lim;
+}
+
+struct parked_row {
+	char topic[DB_CELL_MAX], key[DB_CELL_MAX];
+	bool found;
+};
+
+static int parked_row_fn(void *ctx, int n, char **v)
+{
+	struct parked_row *p = ctx;
+
+	(void)n;
+	snprintf(p->topic, sizeof(p->topic), "%s", v[0] ? v[0] : "");
+	snprintf(p->key, sizeof(p->key), "%s", v[1] ? v[1] : "");
+	p->found = true;
+	return 0;
+}
+
+/* Moves the poisoned row s->poison_id to outbox_parked (one transaction)
+ * and logs it; the later rows of its key are held by ST_READ from then on.
+ * Called with nothing in flight. Returns 0, or -1 after a database error
+ * (counted; the row is parked on a later iteration). */
+static int park_poisoned(struct outbox_relay *r, struct relay_state *s)
+{
+	struct parked_row row = {.found = false};
+	uint64_t id = s->poison_id;
+	long long n = 0;
+
+	if (s->lock_session != mysql_thread_id(s->conn)) {
+		/* The lock went with an old session: the next leader finds
+		 * the row by itself. */
+		s->poison_id = 0;
+		return 0;
+	}
+	if (mysql_query(s->conn, "START TRANSACTION")) {
+		note_lost(s, mysql_errno(s->conn));
+		db_failed(r, s, "park", mysql_error(s->conn));
+		return -1;
+	}
+	n = db_select(s->conn,
+		      "SELECT topic, msg_key FROM outbox"
+		      " WHERE id = ? AND sent_at IS NULL FOR UPDATE",
+		      parked_row_fn, &row, "u", id);
+	if (n > 0)
+		n = db_exec(s->conn,
+			    "INSERT INTO outbox_parked (id, topic, msg_key, payload,"
+			    " created_at, parked_at, error)"
+			    " SELECT id, topic, msg_key, payload, created_at,"
+			    " UTC_TIMESTAMP(3), ? FROM outbox WHERE id = ?",
+			    "su", s->poison_err, id);
+	if (n > 0)
+		n = db_exec(s->conn, "DELETE FROM outbox WHERE id = ?", "u", id);
+	if (n < 0 || mysql_commit(s->conn)) {
+		note_lost(s, mysql_errno(s->conn));
+		db_failed(r, s, "park", mysql_error(s->conn));
+		mysql_rollback(s->conn);
+		return -1;
+	}
+	if (row.found) {
+		atomic_fetch_add(&r->rows_parked, 1);
+		atomic_fetch_add(&r->parked, 1);
+		log_json(LOG_ERROR, NULL,
+			 "outbox relay: parked a row Kafka refuses for good; later "
+			 "rows of its key are held until it is replayed or discarded",
+			 json_pack("{s:I, s:s, s:s, s:s}", "outboxId", (json_int_t)id,
+				   "topic", row.topic, "key", row.key, "error",
+				   s->poison_err));
+	}
+	s->poison_id = 0;
+	if (s->suspect_id && id >= s->suspect_id)
+		s->suspect_id = 0;
+	/* The refusal was the row's fault, not Kafka's: no backoff. */
+	s->failed = false;
+	s->backoff_ms = 0;
+	s->backoff_until_ms = 0;
+	return 0;
 }
 
 /* ---- the thread ------------------------------------------------------------ */
@@ -677,9 +861,14 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 	}
 	if (s->rk)
 		rd_kafka_poll(s->rk, 0);
+	if (s->conn_lost)
+		db_release(s);
 	if (db_ensure(r, s))
 		goto wait;
 	if (s->n_acked && mark_sent(r, s))
+		goto wait;
+
+	if (s->in_flight == 0 && s->poison_id && park_poisoned(r, s))
 		goto wait;
 
 	now = tkt_mono_ms();
@@ -688,14 +877,20 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 		if (s->failed && now >= s->backoff_until_ms)
 			s->failed = false;
 	}
+	/* While a suspect is being isolated, one row at a time. */
 	if (s->rk && !s->failed && now >= s->backoff_until_ms &&
 	    s->in_flight < r->opts.max_in_flight &&
+	    (!s->suspect_id || s->in_flight == 0) &&
 	    (s->cursor == 0 || now - s->ahead_since_ms < r->opts.rescan_ms) &&
 	    leader_check(r, s)) {
 		int64_t room = r->opts.max_in_flight - s->in_flight;
 		int limit = room < r->opts.batch_size ? (int)room : r->opts.batch_size;
-		int n = read_and_produce(r, s, limit);
+		int n;
 
+		if (s->suspect_id)
+			limit = 1;
+		n = read_and_produce(r, s, limit);
+		s->isolating = s->suspect_id && n == 1;
 		if (n > 0)
 			rd_kafka_poll(s->rk, 0);
 		/* A full batch: more rows may be waiting. */
@@ -711,8 +906,10 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 		s->next_backlog_ms = now + r->opts.backlog_refresh_ms;
 	}
 	if (now >= s->next_prune_ms) {
-		bool full = !s->cycle_error && atomic_load(&r->leader) &&
-			    prune_sent(r, s);
+		bool leading = !s->cycle_error && atomic_load(&r->leader);
+		bool full = leading && prune_sent(r, s);
+
+		full = (leading && prune_inbox(r, s)) || full;
 
 		s->next_prune_ms = now + (full ? 100 : r->opts.prune_interval_ms);
 	}
@@ -758,8 +955,7 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
-/* The defaults, used when outbox_relay_start gets no options. */
-static void outbox_relay_default_opts(struct outbox_relay_opts *o)
+void outbox_relay_default_opts(struct outbox_relay_opts *o)
 {
 	*o = (struct outbox_relay_opts){
 		.batch_size = 500,
@@ -773,6 +969,7 @@ static void outbox_relay_default_opts(struct outbox_relay_opts *o)
 		.prune_interval_ms = 60000,
 		.prune_after_s = 3600,
 		.prune_batch = 1000,
+		.inbox_keep_s = 7 * 24 * 3600,
 		.lock_name = "ticketd.outbox_relay",
 		.client_id = "ticketd-outbox",
 	};
@@ -788,7 +985,7 @@ static bool opts_valid(const struct outbox_relay_opts *o)
 	       o->backoff_max_ms >= o->backoff_initial_ms &&
 	       o->backlog_refresh_ms > 0 && o->rescan_ms > 0 &&
 	       o->prune_interval_ms > 0 && o->prune_after_s >= 0 &&
-	       o->prune_batch > 0 && o->lock_name && *o->lock_name &&
+	       o->prune_batch > 0 && o->inbox_keep_s >= 0 && o->lock_name && *o->lock_name &&
 	       strlen(o->lock_name) < 64 && o->client_id && *o->client_id &&
 	       strlen(o->client_id) < 64;
 }
@@ -885,6 +1082,9 @@ void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st)
 	st->producer_restarts = atomic_load(&r->producer_restarts);
 	st->db_errors = atomic_load(&r->db_errors);
 	st->rows_pruned = atomic_load(&r->rows_pruned);
+	st->rows_parked = atomic_load(&r->rows_parked);
+	st->inbox_pruned = atomic_load(&r->inbox_pruned);
+	st->parked = atomic_load(&r->parked);
 	st->last_sent_id = atomic_load(&r->last_sent_id);
 	st->backlog = atomic_load(&r->backlog);
 	st->lag_seconds = (double)atomic_load(&r->lag_us) / 1e6;
@@ -917,6 +1117,15 @@ int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
 		"# HELP ticketd_outbox_rows_pruned_total Sent outbox rows deleted.\n"
 		"# TYPE ticketd_outbox_rows_pruned_total counter\n"
 		"ticketd_outbox_rows_pruned_total %" PRIu64 "\n"
+		"# HELP ticketd_outbox_rows_parked_total Outbox rows Kafka refused for good, moved to outbox_parked.\n"
+		"# TYPE ticketd_outbox_rows_parked_total counter\n"
+		"ticketd_outbox_rows_parked_total %" PRIu64 "\n"
+		"# HELP ticketd_outbox_parked_rows Rows in outbox_parked (refreshed with the backlog); their keys' later rows are held.\n"
+		"# TYPE ticketd_outbox_parked_rows gauge\n"
+		"ticketd_outbox_parked_rows %" PRId64 "\n"
+		"# HELP ticketd_inbox_rows_pruned_total Inbox claims older than inbox_keep_hours deleted.\n"
+		"# TYPE ticketd_inbox_rows_pruned_total counter\n"
+		"ticketd_inbox_rows_pruned_total %" PRIu64 "\n"
 		"# HELP ticketd_outbox_backlog_rows Unsent outbox rows (refreshed periodically, -1 unknown).\n"
 		"# TYPE ticketd_outbox_backlog_rows gauge\n"
 		"ticketd_outbox_backlog_rows %" PRId64 "\n"
@@ -930,7 +1139,8 @@ int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
 		"# TYPE ticketd_outbox_relay_leader gauge\n"
 		"ticketd_outbox_relay_leader %d\n",
 		st.rows_sent, st.delivery_failures, st.producer_restarts,
-		st.db_errors, st.rows_pruned, st.backlog, st.lag_seconds,
+		st.db_errors, st.rows_pruned, st.rows_parked, st.parked,
+		st.inbox_pruned, st.backlog, st.lag_seconds,
 		st.in_flight, st.leader ? 1 : 0);
 	rc |= metrics_appendf(
 		buf, len, cap,

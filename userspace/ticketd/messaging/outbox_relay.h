@@ -18,10 +18,19 @@
  * - Kafka down: messages wait in the producer (no message timeout) and rows
  *   stay unsent; librdkafka reconnects with a backoff capped at
  *   backoff_max_ms, and the relay sleeps meanwhile (it never spins).
- * - A row Kafka refuses for good (its topic is missing, it is too large) is
- *   retried with backoff for ever and holds back the rows after it: order
- *   comes first. ticketd_outbox_delivery_failures_total and the lag gauge
- *   show it; the log names the row.
+ * - A row Kafka refuses for good (too large, invalid record, unknown topic
+ *   or partition: permanent_error in outbox_relay.c) is moved to
+ *   outbox_parked with the error (migration 007), logged and counted
+ *   (ticketd_outbox_rows_parked_total, ticketd_outbox_parked_rows). A
+ *   permanent error reported for a batch is first isolated: rows go one at
+ *   a time until one fails alone, so innocent rows of the batch are not
+ *   parked. Order per key: while a row of a (topic, key) is parked, the
+ *   later rows of that key stay unsent in outbox (held, counted in the
+ *   backlog and lag) until an operator replays or discards the parked row
+ *   (docs/operations.md); other keys flow.
+ * - Housekeeping (leader only): sent rows older than prune_after_s and
+ *   inbox claims older than inbox_keep_s are deleted, prune_batch rows a
+ *   statement.
  * - One active relay per database: the relay works only while it holds the
  *   MariaDB user lock opts.lock_name on its own connection, so a second
  *   ticketd node's relay stands by instead of interleaving with this one.
@@ -62,6 +71,8 @@ struct outbox_relay_opts {
 	int prune_interval_ms;  /* how often to prune sent rows (60000) */
 	int prune_after_s;      /* keep sent rows this long (3600) */
 	int prune_batch;        /* rows deleted per statement (1000) */
+	long inbox_keep_s;      /* inbox claims kept this long, 0 for ever
+				 * (7 days: Kafka's default retention) */
 	const char *lock_name;  /* leader lock ("ticketd.outbox_relay") */
 	const char *client_id;  /* Kafka client.id ("ticketd-outbox") */
 };
@@ -73,6 +84,9 @@ struct outbox_relay_stats {
 	uint64_t producer_restarts; /* producers recreated after fatal errors */
 	uint64_t db_errors;         /* failed MariaDB operations */
 	uint64_t rows_pruned;       /* sent rows deleted */
+	uint64_t rows_parked;       /* poisoned rows moved to outbox_parked */
+	uint64_t inbox_pruned;      /* inbox claims deleted */
+	int64_t parked;             /* rows in outbox_parked at the last refresh */
 	uint64_t last_sent_id;      /* highest id this relay marked sent */
 	int64_t backlog;            /* unsent rows at the last refresh, -1 unknown */
 	double lag_seconds;         /* age of the oldest unsent row at that time */
@@ -93,8 +107,8 @@ struct outbox_relay {
 
 	/* Written by the relay thread, read anywhere. */
 	atomic_uint_least64_t rows_sent, delivery_failures, producer_restarts,
-		db_errors, rows_pruned, last_sent_id;
-	atomic_int_least64_t backlog, lag_us, in_flight;
+		db_errors, rows_pruned, last_sent_id, rows_parked, inbox_pruned;
+	atomic_int_least64_t backlog, lag_us, in_flight, parked;
 	atomic_bool leader;
 	/* Publish delay (insert to acknowledgement) histogram, buckets in
 	 * outbox_relay.c. */
@@ -104,6 +118,9 @@ struct outbox_relay {
 	/* Relay thread. */
 	void *priv; /* struct relay_state, outbox_relay.c */
 };
+
+/* Fills o with the defaults (the values in the comments above). */
+void outbox_relay_default_opts(struct outbox_relay_opts *o);
 
 /* Starts the relay thread. db supplies the MariaDB settings; the relay opens
  * one connection of its own (it holds a session lock and must not shrink the

@@ -139,6 +139,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 				      (unsigned long long)atomic_load(&app->saga.rejected[i]));
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= sessions_render_metrics(&app->sessions, &buf, &len, &cap);
+	rc |= db_render_metrics(&app->db, &buf, &len, &cap);
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
 	for (int p = 0; p < HEALTH_N_PARTS; p++)

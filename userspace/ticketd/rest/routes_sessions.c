@@ -46,6 +46,7 @@ void route_create_session(struct http_req *req, struct http_resp *resp)
 		return;
 	default:
 		log_msg(LOG_ERROR, req->trace_id, "creating a session failed");
+		resp->retry_after = 1; /* the database failed mid-way */
 		http_error(resp, req, 503, "UNAVAILABLE",
 			   "sessions cannot be created right now; try again", NULL);
 		return;

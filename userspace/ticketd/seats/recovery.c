@@ -33,11 +33,15 @@ int recovery_restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_
 static int rebuild_sold(struct ticketd *app, struct recovery_report *rep,
 			bool strict, char *err, size_t errlen)
 {
-	MYSQL *conn = db_get(&app->db);
+	MYSQL *conn = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	int rc = 0;
 
+	if (!conn) {
+		snprintf(err, errlen, "reading sold seats: no database connection");
+		return -ECONNRESET;
+	}
 	if (mysql_query(conn, "SELECT event_id, seat_id FROM sold_seats") ||
 	    !(res = mysql_store_result(conn))) {
 		snprintf(err, errlen, "reading sold seats: %s", mysql_error(conn));
