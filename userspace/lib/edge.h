@@ -12,6 +12,9 @@
  *        socket); the UDP protocol is then served by udp_door.c alone.
  * In both, state survives a daemon restart: pins and the seat file are
  * reused, never re-created empty.
+ * Both carry the table's identity (struct tkt_table_meta: database,
+ * event layout, boot), which the caller checks at start: a table that
+ * differs is cleared by edge_reset, never served (see "identity" below).
  *
  * Every seat change from userspace goes through edge_seat_apply() (or a
  * door from edge_door()), which runs the shared rules of bpf/hold_door.h.

@@ -7,6 +7,11 @@
  * of another size is left alone (-EINVAL); it is flocked, one process per
  * seat table. <dir>/slot_origin and <dir>/seat_since are the twins of the
  * BPF maps of those names (files, so they survive a restart as pins do).
+ * <dir>/meta holds the table's identity (struct tkt_table_meta) with the
+ * boot id and the clean-shutdown mark: cleared at open, set again by an
+ * orderly edge_close, so a start can tell a kill on this boot (words and
+ * monotonic expiries still right) from a reboot (the caller treats the
+ * file as fresh).
  * Hold counts (per slot and per origin) do not outlive the process: they
  * are rebuilt from the words the first time an event is declared
  * (edge_set_event), and follow the kernel's hold_count rules (+1 refused at
