@@ -120,6 +120,15 @@ struct {
 	__uint(max_entries, TKT_CHANGES_BYTES);
 } changes SEC(".maps");
 
+/* The table's identity (struct tkt_table_meta at key 0): written and read
+ * by ticketd only, never by the programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct tkt_table_meta);
+	__uint(max_entries, 1);
+} table_meta SEC(".maps");
+
 /* ---- the door hooks of bpf/hold_door.h, over the maps above ---- */
 
 struct tkt_door {

@@ -160,6 +160,28 @@ enum tkt_stat {
 #define TKT_STAT_SLOTS 32
 _Static_assert(TKT_STAT_COUNT <= TKT_STAT_SLOTS, "stats map too small");
 
+/* The seat table's identity ("table_meta" map key 0 in the bpf backend,
+ * the file <dir>/meta in the shm one): what the words were built for.
+ * ticketd compares it with its database at start and treats a table that
+ * differs, or has none (magic 0: older pins, or a rebuild that never
+ * finished), as a fresh node (userspace/ticketd/edge_setup.c). The XDP
+ * program never reads it. */
+#define TKT_META_MAGIC 0x4d544b54u /* "TKTM" */
+#define TKT_META_VERSION 1u
+#define TKT_META_ID_MAX 40 /* a UUID (36 characters) and its NUL */
+struct tkt_table_meta {
+	__u32 magic;   /* TKT_META_MAGIC once written; 0 = none */
+	__u32 version; /* TKT_META_VERSION */
+	__u64 layout;  /* fingerprint of the event layout (edge_layout_mix) */
+	char db_id[TKT_META_ID_MAX];   /* the database's identity */
+	char boot_id[TKT_META_ID_MAX]; /* kernel boot id when written */
+	/* shm: 1 after an orderly close, 0 while a process has it open */
+	__u32 clean;
+	__u32 reserved[7];
+};
+
+_Static_assert(sizeof(struct tkt_table_meta) == 128, "meta is 128 bytes");
+
 /* Argument block of the "hold_count" syscall program: lets ticketd change a
  * count with the same kernel atomics the XDP program uses (a map update
  * from userspace would overwrite a concurrent XDP increment). */

@@ -5,7 +5,9 @@
  * holds nothing can always hold, counts stay exact while threads take,
  * give and collect at once, seats are counted per origin (slot_origin) and
  * refused beyond origin_hold_limit, and refreshes stop at the hold
- * lifetime cap. Needs root (BPF). */
+ * lifetime cap; the table carries the identity it was built for
+ * (database, event layout, boot), a reset leaves nothing of the old
+ * table, and the seat file tells a kill from a reboot. Needs root (BPF). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -456,6 +460,190 @@ static void a_reopened_shm_table_rebuilds_slot_and_origin_counts(void **state)
 	assert_int_equal(n, 2);
 }
 
+/* ---- identity: a table built for another database is never served ---- */
+
+static const struct edge_identity ID_A = {.db_id = "aaaaaaaa-1111-2222-3333-444444444444",
+					  .layout = 0x1234};
+
+static int check(const struct edge_identity *want, const char **reason)
+{
+	char why[256];
+
+	return edge_identity_check(edge, want, reason, why, sizeof(why));
+}
+
+static void reopen(void)
+{
+	struct edge_opts o = {.backend = backend};
+
+	if (backend == EDGE_BACKEND_BPF)
+		o.pin_dir = dir;
+	else
+		o.shm_dir = dir;
+	edge_close(edge);
+	edge = NULL;
+	assert_int_equal(edge_open(&o, &edge), 0);
+}
+
+static void meta_compare_names_the_first_difference(void **state)
+{
+	struct tkt_table_meta m = {.magic = TKT_META_MAGIC,
+				   .version = TKT_META_VERSION,
+				   .layout = 0x1234};
+	struct edge_identity other_db = ID_A, other_layout = ID_A;
+	const char *r = "x";
+	char why[256];
+
+	(void)state;
+	memcpy(m.db_id, ID_A.db_id, sizeof(m.db_id));
+	strcpy(m.boot_id, "boot-1");
+	assert_int_equal(edge_meta_compare(&m, &ID_A, "boot-1", &r, why, sizeof(why)), 0);
+	assert_null(r);
+	assert_int_equal(edge_meta_compare(&m, &ID_A, NULL, &r, why, sizeof(why)), 0);
+	other_db.db_id[0] = 'b';
+	assert_int_equal(edge_meta_compare(&m, &other_db, "boot-1", &r, why, sizeof(why)), 1);
+	assert_string_equal(r, "database");
+	assert_non_null(strstr(why, other_db.db_id));
+	other_layout.layout = 0x1235;
+	assert_int_equal(edge_meta_compare(&m, &other_layout, "boot-1", &r, why, sizeof(why)), 1);
+	assert_string_equal(r, "layout");
+	assert_int_equal(edge_meta_compare(&m, &ID_A, "boot-2", &r, why, sizeof(why)), 1);
+	assert_string_equal(r, "boot");
+	m.magic = 0; /* older pins, or a rebuild that never finished */
+	assert_int_equal(edge_meta_compare(&m, &ID_A, "boot-1", &r, why, sizeof(why)), 1);
+	assert_string_equal(r, "no identity");
+	/* a layout differs when any event's id, base or size does */
+	assert_true(edge_layout_mix(EDGE_LAYOUT_INIT, 1, 0, 100) !=
+		    edge_layout_mix(EDGE_LAYOUT_INIT, 1, 0, 101));
+	assert_true(edge_layout_mix(EDGE_LAYOUT_INIT, 1, 0, 100) !=
+		    edge_layout_mix(EDGE_LAYOUT_INIT, 2, 0, 100));
+	assert_true(edge_layout_mix(EDGE_LAYOUT_INIT, 1, 0, 100) !=
+		    edge_layout_mix(EDGE_LAYOUT_INIT, 1, 100, 100));
+}
+
+static void a_table_keeps_its_identity_across_a_reopen(void **state)
+{
+	struct edge_identity other = ID_A;
+	const char *r = NULL;
+
+	(void)state;
+	assert_int_equal(check(&ID_A, &r), 1);
+	assert_string_equal(r, "no identity"); /* created empty */
+	assert_int_equal(edge_identity_write(edge, &ID_A), 0);
+	assert_int_equal(check(&ID_A, &r), 0);
+	reopen();
+	assert_true(edge_reused(edge));
+	assert_true(edge_closed_cleanly(edge));
+	assert_int_equal(check(&ID_A, &r), 0);
+	other.db_id[0] = 'c';
+	assert_int_equal(check(&other, &r), 1);
+	assert_string_equal(r, "database");
+	other = ID_A;
+	other.layout++;
+	assert_int_equal(check(&other, &r), 1);
+	assert_string_equal(r, "layout");
+}
+
+static void a_reset_leaves_nothing_of_the_old_table(void **state)
+{
+	struct sockaddr_in a = v4("198.51.100.9");
+	struct edge_identity none;
+	const char *r = NULL;
+	uint32_t n = 1;
+
+	(void)state;
+	assert_int_equal(edge_slot_claim(edge, 500, (struct sockaddr *)&a), 0);
+	assert_int_equal(hold(700, 500), TKT_OK);
+	assert_int_equal(op(TKT_SEAT_RESTORE_SOLD, 701, 500, 0).status, TKT_OK);
+	assert_int_equal(edge_identity_write(edge, &ID_A), 0);
+	reopen();
+	set_config(0, 0);
+	assert_true(edge_reused(edge));
+	assert_int_equal(edge_reset(edge), 0);
+	assert_false(edge_reused(edge));
+	/* the identity went first: a crash now leaves a table with none */
+	assert_int_equal(check(&ID_A, &r), 1);
+	assert_string_equal(r, "no identity");
+	for (uint32_t i = 0; i < TKT_MAX_SEATS; i += 997)
+		assert_int_equal(edge_seat_read(edge, i), 0);
+	assert_int_equal(edge_seat_read(edge, BASE + 700), 0);
+	assert_int_equal(edge_seat_read(edge, BASE + 701), 0);
+	/* no event is declared until the new layout says so */
+	assert_int_equal(hold(702, 600), TKT_NO_SUCH_SEAT);
+	assert_int_equal(edge_set_event(edge, EV, BASE, NSEATS, true), 0);
+	assert_int_equal(count_of(500), 0);
+	assert_int_equal(edge_origin_count_get(edge, 500, EV, &n), 0);
+	assert_int_equal(n, 0);
+	/* a new session on slot 500 inherits nothing: it can hold the old
+	 * seats, and cannot release what it never held */
+	assert_int_equal(release(700, 500), TKT_NOT_HOLDER);
+	assert_int_equal(hold(700, 501), TKT_OK);
+	assert_int_equal(hold(701, 500), TKT_OK);
+	assert_int_equal(count_of(500), 1);
+	memset(&none, 0, sizeof(none));
+	assert_int_equal(edge_identity_write(edge, &none), -EINVAL);
+}
+
+static void older_pins_without_meta_have_no_identity(void **state)
+{
+	char path[160];
+	const char *r = NULL;
+
+	(void)state;
+	assert_int_equal(hold(700, 500), TKT_OK);
+	assert_int_equal(edge_identity_write(edge, &ID_A), 0);
+	edge_close(edge);
+	edge = NULL;
+	snprintf(path, sizeof(path), "%s/table_meta", dir);
+	assert_int_equal(unlink(path), 0); /* as pins made before the meta map */
+	reopen();
+	assert_true(edge_reused(edge));
+	assert_int_equal(check(&ID_A, &r), 1);
+	assert_string_equal(r, "no identity");
+}
+
+static void a_seat_file_tells_a_kill_from_a_reboot(void **state)
+{
+	char path[160], boot[TKT_META_ID_MAX];
+	const char *r = NULL;
+	pid_t pid;
+	int fd, st;
+
+	(void)state;
+	assert_int_equal(edge_identity_write(edge, &ID_A), 0);
+	edge_close(edge); /* orderly: the clean mark is set */
+	edge = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct edge_opts o = {.backend = EDGE_BACKEND_SHM, .shm_dir = dir};
+		struct edge *e2;
+
+		_exit(edge_open(&o, &e2) ? 1 : 0); /* dies without closing */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	reopen();
+	/* killed on this boot: the words are still right, reused */
+	assert_true(edge_reused(edge));
+	assert_false(edge_closed_cleanly(edge));
+	assert_int_equal(check(&ID_A, &r), 0);
+	/* written before a reboot: the monotonic expiries mean nothing */
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	memset(boot, 0, sizeof(boot));
+	strcpy(boot, "00000000-0000-0000-0000-000000000000");
+	assert_int_equal(pwrite(fd, boot, sizeof(boot),
+				offsetof(struct tkt_table_meta, boot_id)),
+			 (ssize_t)sizeof(boot));
+	close(fd);
+	reopen();
+	assert_true(edge_closed_cleanly(edge));
+	assert_int_equal(check(&ID_A, &r), 1);
+	assert_string_equal(r, "boot");
+}
+
 #define B(name) cmocka_unit_test_setup_teardown(name, setup_bpf, teardown)
 #define M(name) cmocka_unit_test_setup_teardown(name, setup_shm, teardown)
 #define BOTH(name) B(name), M(name)
@@ -469,6 +657,11 @@ int main(void)
 		BOTH(sessions_of_one_address_share_the_origin_limit),
 		BOTH(refreshes_stop_at_the_hold_lifetime_cap),
 		M(a_reopened_shm_table_rebuilds_slot_and_origin_counts),
+		cmocka_unit_test(meta_compare_names_the_first_difference),
+		BOTH(a_table_keeps_its_identity_across_a_reopen),
+		BOTH(a_reset_leaves_nothing_of_the_old_table),
+		B(older_pins_without_meta_have_no_identity),
+		M(a_seat_file_tells_a_kill_from_a_reboot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -388,6 +389,158 @@ uint64_t *edge_seats(struct edge *e)
 uint64_t edge_seat_read(struct edge *e, uint32_t index)
 {
 	return index < TKT_MAX_SEATS ? tkt_load64(&e->seats[index]) : 0;
+}
+
+/* ---- identity ---- */
+
+uint64_t edge_layout_mix(uint64_t fp, uint32_t event_id, uint32_t base,
+			 uint32_t nseats)
+{
+	uint32_t v[3] = {event_id, base, nseats};
+
+	for (int i = 0; i < 3; i++) {
+		fp ^= v[i];
+		fp *= 0x100000001b3ull; /* FNV-1a prime, over 32-bit pieces */
+		fp ^= fp >> 29;
+	}
+	return fp;
+}
+
+int edge_boot_id(char out[TKT_META_ID_MAX])
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, out, TKT_META_ID_MAX - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	out[n] = 0;
+	out[strcspn(out, "\n")] = 0;
+	return out[0] ? 0 : -EIO;
+}
+
+static void copy_id(char dst[TKT_META_ID_MAX], const char *src)
+{
+	size_t n = strnlen(src, TKT_META_ID_MAX - 1);
+
+	memset(dst, 0, TKT_META_ID_MAX);
+	memcpy(dst, src, n);
+}
+
+int edge_meta_compare(const struct tkt_table_meta *have,
+		      const struct edge_identity *want, const char *boot_id,
+		      const char **reason, char *why, size_t whylen)
+{
+	char a[TKT_META_ID_MAX], b[TKT_META_ID_MAX];
+	const char *r = NULL;
+
+	if (have->magic != TKT_META_MAGIC || have->version != TKT_META_VERSION) {
+		r = "no identity";
+		snprintf(why, whylen, "the table has no identity (older pins or seat "
+			 "file, or a rebuild that did not finish)");
+	} else {
+		copy_id(a, have->db_id);
+		copy_id(b, want->db_id);
+		if (strcmp(a, b)) {
+			r = "database";
+			snprintf(why, whylen, "the table was built for database %s, this "
+				 "is database %s", a, b);
+		} else if (have->layout != want->layout) {
+			r = "layout";
+			snprintf(why, whylen, "the table was built for another event "
+				 "layout (%016llx, now %016llx)",
+				 (unsigned long long)have->layout,
+				 (unsigned long long)want->layout);
+		} else if (boot_id && boot_id[0]) {
+			copy_id(a, have->boot_id);
+			copy_id(b, boot_id);
+			if (strcmp(a, b)) {
+				r = "boot";
+				snprintf(why, whylen, "the table was written before a reboot "
+					 "(boot %s, now %s): its expiries are "
+					 "meaningless", a, b);
+			}
+		}
+	}
+	if (reason)
+		*reason = r;
+	if (!r && whylen)
+		why[0] = 0;
+	return r ? 1 : 0;
+}
+
+static int meta_read(struct edge *e, struct tkt_table_meta *m)
+{
+	return e->backend == EDGE_BACKEND_BPF ? edge_bpf_meta_read(e, m)
+					      : edge_shm_meta_read(e, m);
+}
+
+static int meta_write(struct edge *e, const struct tkt_table_meta *m)
+{
+	return e->backend == EDGE_BACKEND_BPF ? edge_bpf_meta_write(e, m)
+					      : edge_shm_meta_write(e, m);
+}
+
+int edge_identity_check(struct edge *e, const struct edge_identity *want,
+			const char **reason, char *why, size_t whylen)
+{
+	struct tkt_table_meta m;
+	char boot[TKT_META_ID_MAX] = "";
+	int err = meta_read(e, &m);
+
+	if (err)
+		return err;
+	/* BPF maps do not outlive a boot; the seat file may. */
+	if (e->backend == EDGE_BACKEND_SHM && (err = edge_boot_id(boot)))
+		return err;
+	return edge_meta_compare(&m, want, boot, reason, why, whylen);
+}
+
+int edge_reset(struct edge *e)
+{
+	struct tkt_table_meta none = {0};
+	int err = meta_write(e, &none);
+
+	if (err)
+		return err;
+	err = e->backend == EDGE_BACKEND_BPF ? edge_bpf_reset(e) : edge_shm_reset(e);
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&e->ev_lock);
+	memset(e->ev, 0, EV_SLOTS * sizeof(*e->ev));
+	e->ev_used = 0;
+	pthread_rwlock_unlock(&e->ev_lock);
+	e->counts_fresh = true;
+	e->reused = false;
+	edge_reorder_start(e);
+	return 0;
+}
+
+int edge_identity_write(struct edge *e, const struct edge_identity *id)
+{
+	struct tkt_table_meta m;
+	int err;
+
+	if (!id || !id->db_id[0])
+		return -EINVAL;
+	err = meta_read(e, &m); /* keeps the clean mark of the shm file */
+	if (err)
+		return err;
+	m.magic = TKT_META_MAGIC;
+	m.version = TKT_META_VERSION;
+	m.layout = id->layout;
+	copy_id(m.db_id, id->db_id);
+	if (edge_boot_id(m.boot_id))
+		memset(m.boot_id, 0, sizeof(m.boot_id));
+	return meta_write(e, &m);
+}
+
+bool edge_closed_cleanly(const struct edge *e)
+{
+	return !e->unclean;
 }
 
 /* ---- config ---- */

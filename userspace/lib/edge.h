@@ -12,6 +12,9 @@
  *        socket); the UDP protocol is then served by udp_door.c alone.
  * In both, state survives a daemon restart: pins and the seat file are
  * reused, never re-created empty.
+ * Both carry the table's identity (struct tkt_table_meta: database,
+ * event layout, boot), which the caller checks at start: a table that
+ * differs is cleared by edge_reset, never served (see "identity" below).
  *
  * Every seat change from userspace goes through edge_seat_apply() (or a
  * door from edge_door()), which runs the shared rules of bpf/hold_door.h.
@@ -68,6 +71,57 @@ enum edge_backend edge_backend(const struct edge *e);
 /* True when the seat table came from a previous run (pins or seat file
  * existed), false when it was created empty by this edge_open. */
 bool edge_reused(const struct edge *e);
+
+/* ---- identity (struct tkt_table_meta in bpf/ticket_maps.h) ----
+ * A table is only right for the database and event layout it was built
+ * for: the caller compares them at start (edge_identity_check), clears a
+ * table that differs (edge_reset) and rebuilds it, and writes the identity
+ * once the rebuild succeeded (edge_identity_write). */
+struct edge_identity {
+	char db_id[TKT_META_ID_MAX]; /* NUL-terminated, not empty */
+	uint64_t layout;             /* edge_layout_mix over every event */
+};
+
+/* The layout fingerprint: start from EDGE_LAYOUT_INIT and mix in every
+ * event (id, base, seat count) in catalogue order. */
+#define EDGE_LAYOUT_INIT 0x6a09e667f3bcc908ull
+uint64_t edge_layout_mix(uint64_t fp, uint32_t event_id, uint32_t base,
+			 uint32_t nseats);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters) into
+ * out; 0 or a negative errno. */
+int edge_boot_id(char out[TKT_META_ID_MAX]);
+
+/* Compares a stored meta record with want and this boot: 0 when the table
+ * is right for them, else 1 with the first difference in why ("no
+ * identity", "database", "layout", "boot"; *reason gets that word, may be
+ * NULL). boot_id NULL or "" skips the boot check. */
+int edge_meta_compare(const struct tkt_table_meta *have,
+		      const struct edge_identity *want, const char *boot_id,
+		      const char **reason, char *why, size_t whylen);
+
+/* The table's meta record compared with want (edge_meta_compare, with this
+ * boot's id in the shm backend, whose file outlives a reboot): 0 same, 1
+ * differs (why and *reason filled), or a negative errno. */
+int edge_identity_check(struct edge *e, const struct edge_identity *want,
+			const char **reason, char *why, size_t whylen);
+
+/* Makes the table fresh: first the meta record is cleared (a crash during
+ * the rebuild leaves no identity behind), then every seat word, replay
+ * window, slot origin, hold start, hold count, declared event and (bpf)
+ * change record still in the ring buffer. edge_reused is false after it.
+ * Only before any door serves and before edge_poll_changes is first
+ * called (no other thread may use the edge). 0 or a negative errno. */
+int edge_reset(struct edge *e);
+
+/* Stores id (and this boot's id) as the table's identity. Call once the
+ * table has been rebuilt for it. 0 or a negative errno. */
+int edge_identity_write(struct edge *e, const struct edge_identity *id);
+
+/* shm: whether the previous process closed the seat file in order (false
+ * after a kill -9 or a crash; the words are still right on the same boot).
+ * True in the bpf backend and for a table created empty. */
+bool edge_closed_cleanly(const struct edge *e);
 
 /* The TKT_MAX_SEATS seat words (shared with the kernel or the seat file).
  * Read them with atomic loads (edge_seat_read); change them only through

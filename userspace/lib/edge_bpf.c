@@ -288,6 +288,78 @@ int edge_bpf_write_event(struct edge *e, uint32_t event_id,
 	return 0;
 }
 
+int edge_bpf_meta_read(struct edge *e, struct tkt_table_meta *out)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.table_meta), &key,
+				out) < 0)
+		return -errno;
+	return 0;
+}
+
+int edge_bpf_meta_write(struct edge *e, const struct tkt_table_meta *m)
+{
+	__u32 key = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(e->bpf->skel->maps.table_meta), &key,
+				m, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+static int drop_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+/* Deletes every key of a hash map; at most limit rounds. */
+static int empty_hash(int fd, size_t key_size, uint32_t limit)
+{
+	unsigned char key[64];
+
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	for (uint32_t i = 0; i < limit; i++) {
+		if (bpf_map_get_next_key(fd, NULL, key) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		if (bpf_map_delete_elem(fd, key) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+int edge_bpf_reset(struct edge *e)
+{
+	struct seat_hold *k = e->bpf->skel;
+	struct ring_buffer *rb;
+	int err;
+
+	/* preallocated arrays: writing zeroes costs no memory */
+	memset(e->seats, 0, EDGE_SEATS_BYTES);
+	memset(e->replay, 0, EDGE_REPLAY_BYTES);
+	memset(e->origins, 0, EDGE_ORIGINS_BYTES);
+	memset(e->since, 0, EDGE_SINCE_BYTES);
+	err = empty_hash(bpf_map__fd(k->maps.counts), sizeof(struct tkt_hold_key),
+			 2 * TKT_MAX_HOLD_KEYS);
+	if (!err)
+		err = empty_hash(bpf_map__fd(k->maps.events), sizeof(__u32),
+				 2 * TKT_MAX_EVENTS);
+	if (err)
+		return err;
+	/* records of the old words must not reach the stream: drain them
+	 * into a callback that drops them */
+	rb = ring_buffer__new(bpf_map__fd(k->maps.changes), drop_record, NULL, NULL);
+	if (!rb)
+		return errno ? -errno : -ENOMEM;
+	err = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return err < 0 ? err : 0;
+}
+
 int edge_bpf_stats(struct edge *e, uint64_t *xdp)
 {
 	uint64_t *vals = calloc((size_t)e->bpf->ncpus, sizeof(uint64_t));

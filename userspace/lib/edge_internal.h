@@ -38,6 +38,7 @@ struct pend;
 struct edge {
 	enum edge_backend backend;
 	bool reused;  /* set by the backend's open */
+	bool unclean; /* shm: the previous process did not close in order */
 	__u64 *seats; /* mmapped by the backend, EDGE_SEATS_BYTES */
 	__u64 *replay; /* mmapped by the backend, EDGE_REPLAY_BYTES */
 	__u32 *origins; /* slot -> origin hash, EDGE_ORIGINS_BYTES, mmapped */
@@ -135,6 +136,13 @@ int edge_bpf_collect(struct edge *e, uint32_t *seen, uint32_t *retired);
 int edge_bpf_write_config(struct edge *e, const struct tkt_config *cfg);
 int edge_bpf_write_event(struct edge *e, uint32_t event_id,
 			 const struct tkt_event *ev);
+/* Reads / writes the table_meta map (key 0). 0 or -errno. */
+int edge_bpf_meta_read(struct edge *e, struct tkt_table_meta *out);
+int edge_bpf_meta_write(struct edge *e, const struct tkt_table_meta *m);
+/* Zeroes the mmapped arrays (seats, replay, slot_origin, seat_since),
+ * empties the counts and events maps and drops the change records left in
+ * the ring buffer (edge_reset). 0 or -errno. */
+int edge_bpf_reset(struct edge *e);
 /* Adds the XDP counters, summed over CPUs, into xdp[TKT_STAT_COUNT]. */
 int edge_bpf_stats(struct edge *e, uint64_t *xdp);
 /* Hands what the ring buffer holds to edge_reorder_record (consumer only):
@@ -145,11 +153,21 @@ int edge_bpf_consume(struct edge *e);
 /* ---- edge_shm.c ---- */
 
 /* Locks <dir>/seats (created if missing), maps it (edge_map_seats) and
- * makes the hold-count table. Sets e->shm (left for edge_shm_close on error) and e->reused. */
+ * makes the hold-count table; maps <dir>/meta, notes whether the last
+ * process closed in order (e->unclean) and clears the clean mark while
+ * this one runs (edge_shm_close sets it again). Sets e->shm (left for edge_shm_close on error) and e->reused. */
 int edge_shm_open(struct edge *e, const char *dir);
 /* Closes the seat file (it stays) and frees the table, once edge.c has
  * unmapped the seats. No-op without e->shm. */
 void edge_shm_close(struct edge *e);
+/* Reads / writes <dir>/meta (the seat file's identity; clean is kept as
+ * the process sets it). 0 or -errno. */
+int edge_shm_meta_read(struct edge *e, struct tkt_table_meta *out);
+int edge_shm_meta_write(struct edge *e, const struct tkt_table_meta *m);
+/* Zeroes the seat, replay, slot_origin and seat_since files (punching
+ * holes, so sparse files stay sparse) and empties the hold-count table
+ * (edge_reset). 0 or -errno. */
+int edge_shm_reset(struct edge *e);
 /* The same operation as edge_bpf_count on the process's table; returns a
  * TKT_* status (TKT_COUNT_FULL when the table has no room for a key). */
 int edge_shm_count(struct edge *e, uint32_t slot, uint32_t event_id,

@@ -7,6 +7,11 @@
  * of another size is left alone (-EINVAL); it is flocked, one process per
  * seat table. <dir>/slot_origin and <dir>/seat_since are the twins of the
  * BPF maps of those names (files, so they survive a restart as pins do).
+ * <dir>/meta holds the table's identity (struct tkt_table_meta) with the
+ * boot id and the clean-shutdown mark: cleared at open, set again by an
+ * orderly edge_close, so a start can tell a kill on this boot (words and
+ * monotonic expiries still right) from a reboot (the caller treats the
+ * file as fresh).
  * Hold counts (per slot and per origin) do not outlive the process: they
  * are rebuilt from the words the first time an event is declared
  * (edge_set_event), and follow the kernel's hold_count rules (+1 refused at
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +46,9 @@ struct hc_slot {
 struct edge_shm {
 	int seat_fd; /* the seat file, flocked */
 	int origin_fd, since_fd; /* guarded by the seat file's flock */
+	int meta_fd, replay_fd;
+	struct tkt_table_meta *meta; /* <dir>/meta, mmapped */
+	bool opened; /* edge_shm_open finished: close marks the file clean */
 	pthread_mutex_t hc_lock;
 	struct hc_slot *hc; /* HC_SLOTS, open addressing */
 	uint32_t hc_used;
@@ -75,7 +84,7 @@ int edge_shm_open(struct edge *e, const char *dir)
 	char path[PATH_MAX];
 	struct edge_shm *m;
 	struct stat st;
-	int err, n, fd = -1;
+	int err, n;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -83,6 +92,8 @@ int edge_shm_open(struct edge *e, const char *dir)
 	m->seat_fd = -1;
 	m->origin_fd = -1;
 	m->since_fd = -1;
+	m->meta_fd = -1;
+	m->replay_fd = -1;
 	pthread_mutex_init(&m->hc_lock, NULL);
 	e->shm = m;
 
@@ -111,9 +122,8 @@ int edge_shm_open(struct edge *e, const char *dir)
 		return err;
 	/* <dir>/replay: the v2 replay windows (sparse), kept across restarts
 	 * like the seats (a restart must not reopen old request ids). */
-	err = open_twin(dir, "replay", EDGE_REPLAY_BYTES, &fd, (void **)&e->replay);
-	if (fd >= 0)
-		close(fd); /* the mapping stays */
+	err = open_twin(dir, "replay", EDGE_REPLAY_BYTES, &m->replay_fd,
+			(void **)&e->replay);
 	if (err)
 		return err;
 	err = open_twin(dir, "slot_origin", EDGE_ORIGINS_BYTES, &m->origin_fd,
@@ -124,9 +134,76 @@ int edge_shm_open(struct edge *e, const char *dir)
 			(void **)&e->since);
 	if (err)
 		return err;
+	/* <dir>/meta: the identity the words were built for, the boot it
+	 * was written in and the clean-shutdown mark (bpf/ticket_maps.h) */
+	err = open_twin(dir, "meta", sizeof(struct tkt_table_meta), &m->meta_fd,
+			(void **)&m->meta);
+	if (err)
+		return err;
+	e->unclean = e->reused && !tkt_load32(&m->meta->clean);
+	__atomic_store_n(&m->meta->clean, 0, __ATOMIC_SEQ_CST);
+	(void)msync(m->meta, sizeof(*m->meta), MS_SYNC);
 	e->counts_fresh = true;
 	m->hc = calloc(HC_SLOTS, sizeof(*m->hc));
-	return m->hc ? 0 : -ENOMEM;
+	if (!m->hc)
+		return -ENOMEM;
+	m->opened = true;
+	return 0;
+}
+
+int edge_shm_meta_read(struct edge *e, struct tkt_table_meta *out)
+{
+	memcpy(out, e->shm->meta, sizeof(*out));
+	return 0;
+}
+
+int edge_shm_meta_write(struct edge *e, const struct tkt_table_meta *m)
+{
+	struct tkt_table_meta *d = e->shm->meta;
+	uint32_t clean = tkt_load32(&d->clean);
+
+	/* magic last: a record is whole before it counts */
+	__atomic_store_n(&d->magic, 0, __ATOMIC_SEQ_CST);
+	memcpy((char *)d + sizeof(d->magic), (const char *)m + sizeof(m->magic),
+	       sizeof(*d) - sizeof(d->magic));
+	d->clean = clean;
+	__atomic_store_n(&d->magic, m->magic, __ATOMIC_SEQ_CST);
+	if (msync(d, sizeof(*d), MS_SYNC) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Zeroes a mapped file: a punched hole reads as zeroes through the
+ * mapping and gives the memory back; memset where holes are not had. */
+static int zero_file(int fd, void *mem, size_t bytes)
+{
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		      (off_t)bytes) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -errno;
+	memset(mem, 0, bytes);
+	return 0;
+}
+
+int edge_shm_reset(struct edge *e)
+{
+	struct edge_shm *m = e->shm;
+	int err = zero_file(m->seat_fd, e->seats, EDGE_SEATS_BYTES);
+
+	if (!err)
+		err = zero_file(m->replay_fd, e->replay, EDGE_REPLAY_BYTES);
+	if (!err)
+		err = zero_file(m->origin_fd, e->origins, EDGE_ORIGINS_BYTES);
+	if (!err)
+		err = zero_file(m->since_fd, e->since, EDGE_SINCE_BYTES);
+	if (err)
+		return err;
+	pthread_mutex_lock(&m->hc_lock);
+	memset(m->hc, 0, HC_SLOTS * sizeof(*m->hc));
+	m->hc_used = 0;
+	pthread_mutex_unlock(&m->hc_lock);
+	return 0;
 }
 
 void edge_shm_close(struct edge *e)
@@ -141,6 +218,19 @@ void edge_shm_close(struct edge *e)
 		close(m->origin_fd);
 	if (m->since_fd >= 0)
 		close(m->since_fd);
+	if (m->meta) {
+		/* an orderly close: the next process may trust the words
+		 * without wondering whether this one died mid-change */
+		if (m->opened) {
+			__atomic_store_n(&m->meta->clean, 1, __ATOMIC_SEQ_CST);
+			(void)msync(m->meta, sizeof(*m->meta), MS_SYNC);
+		}
+		munmap(m->meta, sizeof(*m->meta));
+	}
+	if (m->meta_fd >= 0)
+		close(m->meta_fd);
+	if (m->replay_fd >= 0)
+		close(m->replay_fd);
 	free(m->hc);
 	pthread_mutex_destroy(&m->hc_lock);
 	free(m);

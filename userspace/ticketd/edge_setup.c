@@ -6,6 +6,7 @@
 
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/lib/private_dir.h"
 #include "userspace/lib/udp_door.h"
 #include "userspace/ticketd/ticketd.h"
@@ -23,6 +24,83 @@ int ticketd_seat_op(struct ticketd *app, uint8_t source, uint32_t op,
 	if (edge_seat_apply(app->edge, (enum tkt_change_source)source, &rq, res))
 		return TKT_MALFORMED;
 	return res->status;
+}
+
+/* The database's identity (migration 005) into id->db_id. */
+static int read_db_identity(struct ticketd *app, struct edge_identity *id,
+			    char *err, size_t errlen)
+{
+	MYSQL *conn = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc = -EIO;
+
+	if (!conn) {
+		snprintf(err, errlen, "reading the database identity: no "
+			 "database connection");
+		return -EIO;
+	}
+	if (mysql_query(conn, "SELECT id FROM database_identity WHERE one = 1") ||
+	    !(res = mysql_store_result(conn))) {
+		snprintf(err, errlen, "reading the database identity: %s",
+			 mysql_error(conn));
+		db_put(&app->db, conn);
+		return -EIO;
+	}
+	row = mysql_fetch_row(res);
+	if (row && row[0] && row[0][0] && strlen(row[0]) < sizeof(id->db_id)) {
+		snprintf(id->db_id, sizeof(id->db_id), "%s", row[0]);
+		rc = 0;
+	} else {
+		snprintf(err, errlen, "the database has no identity row "
+			 "(database_identity, migration 005)");
+	}
+	mysql_free_result(res);
+	db_put(&app->db, conn);
+	return rc;
+}
+
+/* Compares the table's identity with the database's and the catalogue's
+ * event layout; a table that differs (or has none) is cleared before any
+ * event is declared, and recovery rebuilds it as on a fresh node. */
+static int check_identity(struct ticketd *app, char *err, size_t errlen)
+{
+	struct edge_identity *id = &app->table_id;
+	const char *reason = NULL;
+	char why[256];
+	int rc;
+
+	rc = read_db_identity(app, id, err, errlen);
+	if (rc)
+		return rc;
+	id->layout = EDGE_LAYOUT_INIT;
+	for (uint32_t i = 0; i < app->catalog.n_events; i++) {
+		const struct event_info *e = &app->catalog.events[i];
+
+		id->layout = edge_layout_mix(id->layout, e->id, e->seat_base,
+					     e->n_seats);
+	}
+	rc = edge_identity_check(app->edge, id, &reason, why, sizeof(why));
+	if (rc < 0) {
+		reason = "unreadable";
+		snprintf(why, sizeof(why), "the table's identity cannot be read (%s)",
+			 strerror(-rc));
+	}
+	if (rc == 0)
+		return 0;
+	if (edge_reused(app->edge)) {
+		/* the one line that says why every word was dropped */
+		log_msg(LOG_WARN, NULL,
+			"seat table: %s; treating this node as fresh: every seat word, "
+			"hold count and slot origin is cleared and rebuilt from MariaDB "
+			"and Redis", why);
+		app->table_reset_reason = reason;
+	}
+	rc = edge_reset(app->edge);
+	if (rc)
+		snprintf(err, errlen, "cannot clear the stale seat table: %s",
+			 strerror(-rc));
+	return rc;
 }
 
 int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
@@ -55,6 +133,15 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 		return rc;
 	}
 	app->seats = (__u64 *)edge_seats(app->edge);
+	app->table_unclean = edge_reused(app->edge) && !edge_closed_cleanly(app->edge);
+	if (app->table_unclean)
+		log_msg(LOG_WARN, NULL,
+			"seat table: the seat file was not closed in order (kill -9 or a "
+			"crash); on this boot its words and expiries are still right, "
+			"so it is reused");
+	rc = check_identity(app, err, errlen);
+	if (rc)
+		return rc;
 	tc.key = app->token_key;
 	tc.udp_port = (uint32_t)app->cfg.udp_port;
 	tc.hold_secs_default = (uint32_t)app->cfg.hold_default_seconds;
@@ -81,8 +168,9 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	}
 	log_msg(LOG_INFO, NULL, "seat table: %s backend, %s",
 		edge_backend(app->edge) == EDGE_BACKEND_BPF ? "bpf" : "shm",
-		edge_reused(app->edge) ? "reused from the previous run"
-				       : "created empty");
+		edge_reused(app->edge)	     ? "reused from the previous run"
+		: app->table_reset_reason ? "cleared (stale)"
+					     : "created empty");
 	return 0;
 }
 
@@ -174,4 +262,46 @@ int ticketd_claim_slot(void *ctx, uint32_t slot, const struct sockaddr *origin)
 bool ticketd_seat_table_usable(const struct ticketd *app)
 {
 	return app->seats != NULL;
+}
+
+int edge_setup_identify(struct ticketd *app)
+{
+	int rc = edge_identity_write(app->edge, &app->table_id);
+
+	if (rc)
+		log_msg(LOG_WARN, NULL, "seat table: cannot write its identity (%s); "
+			"the next start rebuilds it again", strerror(-rc));
+	return rc;
+}
+
+int edge_setup_render_metrics(struct ticketd *app, char **buf, size_t *len,
+			      size_t *cap)
+{
+	static const char *const reasons[] = {"no identity", "database", "layout",
+					      "boot", "unreadable"};
+	int rc = metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_seat_table_stale_total Starts that found a seat table "
+		"built for another database, event layout or boot (or with no "
+		"identity) and rebuilt it as a fresh node, by reason.\n"
+		"# TYPE ticketd_seat_table_stale_total counter\n");
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		rc |= metrics_appendf(buf, len, cap,
+				      "ticketd_seat_table_stale_total{reason=\"%s\"} %d\n",
+				      reasons[i],
+				      app->table_reset_reason &&
+					      !strcmp(app->table_reset_reason, reasons[i]));
+	rc |= metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_seat_table_unclean_reuse_total Starts that reused a seat "
+		"file its last process did not close in order (same boot).\n"
+		"# TYPE ticketd_seat_table_unclean_reuse_total counter\n"
+		"ticketd_seat_table_unclean_reuse_total %d\n"
+		"# HELP ticketd_journal_foreign_holds_dropped_total Holds in the Redis "
+		"journal of another database, deleted instead of restored at start.\n"
+		"# TYPE ticketd_journal_foreign_holds_dropped_total counter\n"
+		"ticketd_journal_foreign_holds_dropped_total %u\n",
+		app->table_unclean, app->journal_foreign);
+	return rc;
 }

@@ -253,19 +253,28 @@ static void stop_stream(struct ticketd *app)
 	seat_stream_free(&app->stream);
 }
 
-/* A fresh node rebuilds its seat table from MariaDB and Redis; a reused
- * one only marks seats sold meanwhile. Then orders and words agree. */
+/* A fresh node (or one whose stale table edge_setup_open cleared) rebuilds
+ * its seat table from MariaDB and Redis, then stamps it with the
+ * database's identity; a reused one only marks seats sold meanwhile. Then
+ * orders and words agree. */
 static int start_recovery(struct ticketd *app, char *err, size_t errlen)
 {
-	struct recovery_report rep;
+	struct recovery_report rep = {0};
+	const char *why = app->table_reset_reason;
 
+	if (recovery_claim_journal(app, &rep))
+		log_msg(LOG_WARN, NULL, "recovery: cannot check whose Redis journal this is");
+	app->journal_foreign = rep.foreign;
 	if (!edge_reused(app->edge)) {
 		if (recovery_rebuild(app, &rep, err, errlen))
 			return -1;
 		log_json(LOG_INFO, NULL, "seat table rebuilt",
-			 json_pack("{s:i, s:i, s:i, s:i, s:b}", "sold", (int)rep.sold,
-				   "holds", (int)rep.holds, "orders", (int)rep.orders,
-				   "skipped", (int)rep.skipped, "redis", rep.redis_ok));
+			 json_pack("{s:i, s:i, s:i, s:i, s:b, s:s, s:i}", "sold",
+				   (int)rep.sold, "holds", (int)rep.holds, "orders",
+				   (int)rep.orders, "skipped", (int)rep.skipped, "redis",
+				   rep.redis_ok, "stale", why ? why : "",
+				   "foreign", (int)rep.foreign));
+		(void)edge_setup_identify(app);
 	} else if (recovery_sync_sold(app, &rep, err, errlen)) {
 		log_msg(LOG_WARN, NULL, "recovery: %s", err);
 	} else if (rep.sold || rep.skipped) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bpf/session_token.h"
+#include "userspace/lib/edge.h"
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/commerce/saga.h"
@@ -46,6 +47,15 @@ struct ticketd {
 	 * through edge_seat_apply. */
 	struct edge *edge;
 	__u64 *seats;
+	/* What the table must be built for (database identity, event
+	 * layout); set at start, written into the table after a rebuild. */
+	struct edge_identity table_id;
+	/* Set once at start: why a stale table was cleared (NULL: it was
+	 * not), whether a seat file was reused after an unclean stop, and
+	 * how many holds of another database's journal were dropped. */
+	const char *table_reset_reason;
+	int table_unclean;
+	uint32_t journal_foreign;
 	const char *hold_path; /* "xdp" or "socket" */
 	struct udp_door *udp;
 	struct seat_stream stream;

@@ -3,6 +3,7 @@
 
 #include "userspace/lib/edge.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/live/sse_hub.h"
 #include "userspace/ticketd/rest/routes.h"
@@ -112,6 +113,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "ticketd_hold_path{path=\"socket\"} %d\n",
 			      app->hold_path[0] == 'x', app->hold_path[0] == 's');
 	rc |= render_edge_stats(app, &buf, &len, &cap);
+	rc |= edge_setup_render_metrics(app, &buf, &len, &cap);
 	rc |= outbox_relay_render_metrics(&app->relay, &buf, &len, &cap);
 	{
 		struct kafka_consumer *consumers[] = {&app->saga.consumer};

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis.h>
+
 #include "bpf/seat_word.h"
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
@@ -116,7 +118,6 @@ int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 	struct hold_ctx hc = {.app = app, .rep = rep};
 	int rc;
 
-	memset(rep, 0, sizeof(*rep));
 	rc = rebuild_sold(app, rep, true, err, errlen);
 	if (rc)
 		return rc;
@@ -129,10 +130,104 @@ int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 	return 0;
 }
 
+/* The Redis key naming the database whose journal this is. */
+#define JOURNAL_DB_KEY "tkt:journal:db"
+/* Bounds of the sweep over another database's hold keys. */
+#define FOREIGN_SCAN_ROUNDS 100000
+
+static redisContext *redis_open(struct ticketd *app)
+{
+	struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+	redisContext *c = redisConnectWithTimeout(app->cfg.redis_host,
+						  app->cfg.redis_port, tv);
+
+	if (c && c->err) {
+		redisFree(c);
+		c = NULL;
+	}
+	if (c)
+		redisSetTimeout(c, (struct timeval){.tv_sec = 2, .tv_usec = 0});
+	return c;
+}
+
+/* Deletes every tkt:hold:* key; the number deleted, or -EIO. */
+static int drop_hold_keys(redisContext *c)
+{
+	char cursor[32] = "0";
+	int n = 0;
+
+	for (int round = 0; round < FOREIGN_SCAN_ROUNDS; round++) {
+		redisReply *r = redisCommand(c, "SCAN %s MATCH tkt:hold:* COUNT 1000",
+					     cursor);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
+			if (r)
+				freeReplyObject(r);
+			return -EIO;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			redisReply *d = redisCommand(c, "DEL %s",
+						     r->element[1]->element[i]->str);
+
+			if (!d || d->type == REDIS_REPLY_ERROR) {
+				if (d)
+					freeReplyObject(d);
+				freeReplyObject(r);
+				return -EIO;
+			}
+			n += d->type == REDIS_REPLY_INTEGER ? (int)d->integer : 0;
+			freeReplyObject(d);
+		}
+		freeReplyObject(r);
+		if (!strcmp(cursor, "0"))
+			return n;
+	}
+	return -EIO;
+}
+
+int recovery_claim_journal(struct ticketd *app, struct recovery_report *rep)
+{
+	const char *db_id = app->table_id.db_id;
+	redisContext *c = redis_open(app);
+	redisReply *r;
+	int rc = 0;
+
+	if (!c)
+		return -ECONNREFUSED;
+	r = redisCommand(c, "GET %s", JOURNAL_DB_KEY);
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+		rc = -EIO;
+	} else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, db_id)) {
+		/* Holds of sessions this database never made: their slots
+		 * mean other sessions here. Gone, not restored. */
+		rc = drop_hold_keys(c);
+		if (rc >= 0) {
+			log_msg(LOG_WARN, NULL,
+				"recovery: the Redis journal belongs to database %s, this is "
+				"%s: its %d holds are dropped, not restored",
+				r->str, db_id, rc);
+			rep->foreign = (uint32_t)rc;
+			rc = 0;
+		}
+	}
+	if (r)
+		freeReplyObject(r);
+	if (!rc) {
+		r = redisCommand(c, "SET %s %s", JOURNAL_DB_KEY, db_id);
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			rc = -EIO;
+		if (r)
+			freeReplyObject(r);
+	}
+	redisFree(c);
+	return rc;
+}
+
 int recovery_sync_sold(struct ticketd *app, struct recovery_report *rep,
 		       char *err, size_t errlen)
 {
-	memset(rep, 0, sizeof(*rep));
 	return rebuild_sold(app, rep, false, err, errlen);
 }
 

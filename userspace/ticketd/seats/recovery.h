@@ -1,4 +1,6 @@
-/* Rebuilding the seat table on a fresh node (no pinned maps, no seat file):
+/* Rebuilding the seat table on a fresh node (no pinned maps, no seat file,
+ * or a table edge_setup_open cleared because it was built for another
+ * database, event layout or boot):
  * sold seats from MariaDB, then live holds and orders from the Redis
  * journal, all through the ordinary seat rules so hold counts, versions and
  * the journal stay right. Runs before any door or HTTP request is served.
@@ -14,8 +16,19 @@ struct ticketd;
 
 struct recovery_report {
 	uint32_t sold, holds, orders, skipped;
+	uint32_t foreign; /* holds of another database's journal, dropped */
 	int redis_ok;
 };
+
+/* The callers zero the report once; recovery_claim_journal, then
+ * recovery_rebuild or recovery_sync_sold add to it. */
+
+/* Makes the Redis journal this database's (app->table_id.db_id, key
+ * tkt:journal:db): a journal stamped with another database's identity has
+ * its holds deleted (counted in rep->foreign, logged), never restored; an
+ * unstamped one (before migration 005) is kept. Then stamps it. 0, or a
+ * negative errno when Redis cannot be asked. */
+int recovery_claim_journal(struct ticketd *app, struct recovery_report *rep);
 
 int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 		     char *err, size_t errlen);
