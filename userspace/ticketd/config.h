@@ -39,6 +39,9 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	/* #11 pay */
+	int order_settle_margin_seconds;
+	int refund_backoff_ms, refund_backoff_max_ms;
 	/* #18 sessions */
 	int session_slots;
 	long session_slot_grace_seconds;

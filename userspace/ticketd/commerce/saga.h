@@ -31,6 +31,7 @@
 
 struct ticketd;
 struct order;
+struct payment_result;
 
 #define SAGA_WORKERS 6
 
@@ -70,10 +71,17 @@ struct saga {
 	struct kafka_consumer consumer;
 	char instance_id[160];
 	bool consumer_on;
-	pthread_t deadline_thread;
+	pthread_t deadline_thread, refund_thread;
 	atomic_bool stop;
-	bool deadline_on;
+	bool deadline_on, refund_on;
 	atomic_uint_least64_t confirmed, cancelled, duplicates;
+	/* refunds owed (order cancelled behind a possible charge), sent to
+	 * the gateway (attempts), acknowledged, and attempts it failed */
+	atomic_uint_least64_t refunds_owed, refunds_sent, refunds_done, refund_failures;
+	/* SELL found a word not ORDERED after CONFIRMED: repaired to SOLD from
+	 * the database, or not (seat held live by another session) */
+	atomic_uint_least64_t sell_repairs, sell_repair_failures;
+	atomic_uint_least64_t payments_resumed; /* undecided at start, asked again */
 	atomic_uint_least64_t rejected[SAGA_REJECT_N];
 };
 
@@ -97,6 +105,28 @@ int saga_reconcile(struct ticketd *app, bool fresh_table);
  * counted in rejected[]) and changes nothing. A no-op if already applied.
  * 0, or a negative errno to retry. */
 int saga_apply_decision(struct ticketd *app, const struct payment_decision *d);
+
+/* What an order came to after a payment: order status (PENDING,
+ * CONFIRMED, CANCELLED) and reason, the recorded payment (id, status) and
+ * its refund ("", PENDING, DONE). */
+struct saga_outcome {
+	char order_status[16], reason[65];
+	char payment_id[48], payment_status[16], refund_status[8];
+};
+
+/* Records that an authorization of order_id is being asked of the gateway
+ * (before asking): an undecided one is asked again at the next start. */
+int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amount);
+
+/* Records the gateway's answer r for an order, applies it, and reads what
+ * the order came to into out. -EAGAIN when r is no decision
+ * (PAYMENT_UNKNOWN: the request stays recorded), another negative errno
+ * when recording failed. On a saga worker. */
+int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amount,
+			const struct payment_result *r, struct saga_outcome *out);
+
+/* The order's status and its payment as recorded now. */
+int saga_outcome(struct ticketd *app, const char *order_id, struct saga_outcome *out);
 
 /* Records a gateway decision for an order (payments row + outbox event).
  * If a decision is already recorded, returns it instead (-EEXIST is not an
