@@ -29,6 +29,38 @@
 #define REFUND_BATCH 32
 #define RESUME_BATCH 1000
 
+enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id,
+			      uint32_t seat_id, int *sell_status)
+{
+	int st = ops->sell(ops->ctx, event_id, seat_id);
+
+	*sell_status = st;
+	if (st == TKT_OK || st == TKT_SOLD)
+		return SAGA_SELL_OK;
+	return ops->restore_sold(ops->ctx, event_id, seat_id) == 0 ? SAGA_SELL_REPAIRED
+								  : SAGA_SELL_UNREPAIRED;
+}
+
+struct seat_ops_ctx {
+	struct ticketd *app;
+	uint32_t slot;
+};
+
+static int sell_word(void *ctx, uint32_t event_id, uint32_t seat_id)
+{
+	struct seat_ops_ctx *c = ctx;
+
+	return ticketd_seat_op(c->app, TKT_SRC_SAGA, TKT_SEAT_SELL, c->slot, event_id, seat_id,
+			       0, NULL);
+}
+
+static int restore_sold_word(void *ctx, uint32_t event_id, uint32_t seat_id)
+{
+	struct seat_ops_ctx *c = ctx;
+
+	return recovery_restore_sold(c->app, event_id, seat_id);
+}
+
 /* Seat words follow a committed outcome. The ORDERED words stay live for
  * order_settle_margin_seconds beyond the deadline, so SELL normally finds
  * them; if it does not (the commit took longer, or the word was lost), the
@@ -36,24 +68,35 @@
 static void apply_outcome(struct ticketd *app, const struct order *o,
 			  bool sold)
 {
-	for (int i = 0; i < o->n_seats; i++) {
-		int st = ticketd_seat_op(app, TKT_SRC_SAGA, sold ? TKT_SEAT_SELL : TKT_SEAT_CANCEL, o->slot,
-			       o->event_id, o->seats[i], 0, NULL);
+	struct seat_ops_ctx ctx = {.app = app, .slot = o->slot};
+	const struct saga_seat_ops ops = {.sell = sell_word, .restore_sold = restore_sold_word,
+					  .ctx = &ctx};
 
-		if (st == TKT_OK || st == TKT_SOLD || !sold)
+	for (int i = 0; i < o->n_seats; i++) {
+		int st;
+
+		if (!sold) {
+			ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_CANCEL, o->slot, o->event_id,
+					o->seats[i], 0, NULL);
 			continue;
-		if (recovery_restore_sold(app, o->event_id, o->seats[i]) == 0) {
+		}
+		switch (saga_sell_seat(&ops, o->event_id, o->seats[i], &st)) {
+		case SAGA_SELL_OK:
+			break;
+		case SAGA_SELL_REPAIRED:
 			atomic_fetch_add(&app->saga.sell_repairs, 1);
 			log_msg(LOG_WARN, NULL,
 				"order %s: seat %u of event %u was not ORDERED at SELL (%d);"
 				" repaired to SOLD from the database", o->id, o->seats[i],
 				o->event_id, st);
-		} else {
+			break;
+		case SAGA_SELL_UNREPAIRED:
 			atomic_fetch_add(&app->saga.sell_repair_failures, 1);
 			log_msg(LOG_ERROR, NULL,
 				"order %s: seat %u of event %u could not be marked SOLD (%d);"
 				" sold_seats keeps it from a second sale, the next start"
 				" marks it", o->id, o->seats[i], o->event_id, st);
+			break;
 		}
 	}
 }

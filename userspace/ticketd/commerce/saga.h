@@ -106,6 +106,24 @@ int saga_reconcile(struct ticketd *app, bool fresh_table);
  * 0, or a negative errno to retry. */
 int saga_apply_decision(struct ticketd *app, const struct payment_decision *d);
 
+/* How one seat of a CONFIRMED order reached SOLD: SELL found it ORDERED
+ * (or SOLD already); or it did not (the word lapsed: the commit outlasted
+ * the settle margin, or the word was lost) and the word was repaired to
+ * SOLD from the database (recovery_restore_sold); or that failed too (a
+ * live hold of another session sits on it; sold_seats still refuses a
+ * second sale). */
+enum saga_sell { SAGA_SELL_OK, SAGA_SELL_REPAIRED, SAGA_SELL_UNREPAIRED };
+
+/* The seat-word operations saga_sell_seat uses (the daemon's, or a fake). */
+struct saga_seat_ops {
+	int (*sell)(void *ctx, uint32_t event_id, uint32_t seat_id); /* TKT_* */
+	int (*restore_sold)(void *ctx, uint32_t event_id, uint32_t seat_id); /* 0 or <0 */
+	void *ctx;
+};
+
+enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id,
+			      uint32_t seat_id, int *sell_status);
+
 /* What an order came to after a payment: order status (PENDING,
  * CONFIRMED, CANCELLED) and reason, the recorded payment (id, status) and
  * its refund ("", PENDING, DONE). */
