@@ -196,3 +196,18 @@ def test_graceful_stop_with_a_retry_pending_resumes_after_restart(
     assert final["status"] == "CONFIRMED", final
     assert ticketd_metric(api.base, "ticketd_payments_resumed_total") >= 1
     assert refund_row(o["orderId"])[0] == "APPROVED"
+
+
+def test_ordered_seats_stay_off_sale_past_the_deadline_by_the_settle_margin(api, arena):
+    from conftest import udp
+    s, seats, o = new_order(api, arena)
+    q = udp("QUERY", arena.event_id, seats[0], s["token"])
+    assert q["status"] == "TAKEN", q
+    # 30 s (order_settle_margin_seconds) beyond the deadline: a confirmation
+    # committed at the deadline still finds the word ORDERED.
+    margin_ms = q["expiryMs"] - deadline_of(o) * 1000
+    assert 29000 <= margin_ms <= 31000, margin_ms
+    # Cancelling frees the seat at once all the same.
+    r = authorize(api.base, s["token"], o["orderId"], simulate="decline")
+    assert r.json()["orderStatus"] == "CANCELLED", r.text
+    assert udp("QUERY", arena.event_id, seats[0], s["token"])["status"] == "OK"
