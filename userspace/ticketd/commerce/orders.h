@@ -1,6 +1,8 @@
 /* Orders: held seats become an order in one MariaDB transaction (order,
  * its seats, an outbox row) while their seat words move HELD -> ORDERED
- * with the payment deadline as expiry, so a hold cannot lapse under a
+ * with the payment deadline plus order_settle_margin_seconds as expiry (so
+ * a confirmation committed at the deadline still finds them), so a hold
+ * cannot lapse under a
  * pending order. Idempotency keys belong to a session; the unique key
  * (session_id, idempotency_key) serialises concurrent identical requests. */
 #ifndef TICKETD_ORDERS_H

@@ -14,8 +14,15 @@
  * Kafka (which covers a crash between recording and applying). Both claim
  * the inbox id "payment:<orderId>", so exactly one of them acts.
  *
- * A deadline thread cancels PENDING orders whose deadline has passed, so no
- * order stays PENDING, even if no payment ever comes. The conditional
+ * A deadline thread ends PENDING orders whose deadline has passed, so no
+ * order stays PENDING, even if no payment ever comes: it confirms one whose
+ * APPROVED payment is recorded (never applied) while its seat words are
+ * still its own, and cancels the rest. An order cancelled behind a payment
+ * that may have charged (APPROVED late, FAILED) owes a refund in the same
+ * transaction; a refund thread sends owed refunds to the gateway until it
+ * acknowledges (state in payments, so it survives restarts). An
+ * authorization is recorded (payment_requests) before the gateway is
+ * asked; one left undecided by a stop or a crash is asked again at start. The conditional
  * PENDING -> X update makes exactly one of confirm and cancel win. At start
  * the saga reconciles seat words with orders that ended while the daemon was
  * down (or between commit and word update). */
