@@ -142,13 +142,15 @@ class Paymentd:
     def __init__(self):
         self.proc = None
         self.log_path = os.path.join(RUN_DIR, "logs", "paymentd.log")
+        self.args = []  # extra settings (test_payment_faults.py changes them)
 
     def start(self):
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [os.path.join(ROOT, "build", "paymentd"), "--port", str(PORTS["paymentd"]),
-             "--delay_min_ms", "20", "--delay_max_ms", "60"], stdout=log, stderr=log)
+             "--delay_min_ms", "20", "--delay_max_ms", "60", *self.args],
+            stdout=log, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

@@ -517,3 +517,44 @@ def test_logs_are_one_json_object_per_line(paymentd):
     auth = [line for line in lines if line["msg"] == "authorize"]
     assert auth and auth[0]["orderId"] == "logged"
     assert auth[0]["traceId"] == "0af7651916cd43dd8448eb211c80319c"
+
+
+def refund(p, body):
+    return requests.post(p.base + "/v1/refund", data=json.dumps(body), timeout=5)
+
+
+def test_refund_returns_an_approved_charge_once(paymentd):
+    p = paymentd(*FAST)
+    r = p.authorize({"orderId": "ord-ref", "amount": 700, "simulate": "approve"})
+    assert r.status_code == 200 and r.json()["status"] == "APPROVED", r.text
+    assert_error(refund(p, {"orderId": "ord-ref", "amount": 699}), 422, "AMOUNT_DIFFERS")
+    first = refund(p, {"orderId": "ord-ref", "amount": 700})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["status"] == "REFUNDED" and body["amount"] == 700, body
+    assert body["replay"] is False and re.match(r"^ref_[0-9a-f]{16}$", body["refundId"])
+    again = refund(p, {"orderId": "ord-ref", "amount": 700}).json()
+    assert again["replay"] is True and again["refundId"] == body["refundId"]
+    m = p.metrics()
+    assert m['paymentd_refunds_total{outcome="refunded"}'] == 1
+    assert m['paymentd_refunds_total{outcome="replay"}'] == 1
+
+
+def test_refund_of_an_unknown_order_voids_it(paymentd):
+    p = paymentd(*FAST)
+    r = refund(p, {"orderId": "ord-void", "amount": 50})
+    assert r.status_code == 200 and r.json()["status"] == "NOT_CHARGED", r.text
+    # A late authorization of the voided order is never charged.
+    late = p.authorize({"orderId": "ord-void", "amount": 50, "simulate": "approve"})
+    assert late.status_code == 200 and late.json()["status"] == "DECLINED", late.text
+    assert p.metrics()['paymentd_refunds_total{outcome="not_charged"}'] == 1
+
+
+def test_refund_fail_ratio_answers_503_and_bad_bodies_422(paymentd):
+    p = paymentd(*FAST, "--refund-fail-ratio", "1")
+    assert_error(refund(p, {"orderId": "x", "amount": 1}), 503, "GATEWAY_ERROR")
+    assert_error(refund(p, {"orderId": "", "amount": 1}), 422, "VALIDATION_FAILED")
+    assert_error(refund(p, {"orderId": "x", "amount": -1}), 422, "VALIDATION_FAILED")
+    assert_error(refund(p, {"orderId": "x"}), 422, "VALIDATION_FAILED")
+    assert_error(requests.get(p.base + "/v1/refund", timeout=5), 405, "METHOD_NOT_ALLOWED")
+    assert p.metrics()['paymentd_refunds_total{outcome="gateway_error"}'] == 1

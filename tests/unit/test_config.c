@@ -163,12 +163,12 @@ static void slot_grace_shorter_than_hold_and_payment_is_refused(void **state)
 
 	(void)state;
 	assert_int_equal(load(&cfg, err, 5, "--payment-deadline-seconds", "300",
-			      "--session-slot-grace-seconds", "959"),
+			      "--session-slot-grace-seconds", "989"),
 			 CONFIG_ERROR);
 	assert_non_null(strstr(err, "session_slot_grace_seconds"));
-	assert_non_null(strstr(err, "960"));
+	assert_non_null(strstr(err, "990")); /* 600 + 300 + 30 (settle margin) + 60 */
 	assert_int_equal(load(&cfg, err, 5, "--payment-deadline-seconds", "300",
-			      "--session-slot-grace-seconds", "960"),
+			      "--session-slot-grace-seconds", "990"),
 			 CONFIG_OK);
 }
 

@@ -330,6 +330,74 @@ static void ledger_repeats_the_same_decision_at_once(void **state)
 	pay_ledger_destroy(l);
 }
 
+static void refund_of_an_approved_order_returns_its_charge_once(void **state)
+{
+	struct pay_ledger *l;
+	struct pay_result auth;
+	struct pay_refund_result first, again;
+	struct pay_request r = request("order-r", 4200, PAY_SIMULATE_APPROVE);
+
+	(void)state;
+	assert_int_equal(pay_ledger_create(&l, 16), 0);
+	assert_int_equal(pay_ledger_authorize(l, &defaults, 1, &r, &auth), 0);
+	/* Not the charged amount: refused, nothing changes. */
+	assert_int_equal(pay_ledger_refund(l, &defaults, 1, "order-r", 7, 4100, &first),
+			 -ERANGE);
+	assert_int_equal(pay_ledger_refund(l, &defaults, 1, "order-r", 7, 4200, &first), 0);
+	assert_false(first.replay);
+	assert_int_equal(first.status, PAY_REFUNDED);
+	assert_int_equal(first.amount, 4200);
+	assert_int_not_equal(first.refund_id, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pay_ledger_refund(l, &defaults, 1, "order-r", 7, 4200, &again), 0);
+		assert_true(again.replay);
+		assert_int_equal(again.status, PAY_REFUNDED);
+		assert_int_equal(again.refund_id, first.refund_id);
+	}
+	pay_ledger_destroy(l);
+}
+
+static void refund_of_an_unknown_order_voids_it_so_it_is_never_charged(void **state)
+{
+	struct pay_ledger *l;
+	struct pay_result auth;
+	struct pay_refund_result res;
+	struct pay_request r = request("order-v", 900, PAY_SIMULATE_APPROVE);
+
+	(void)state;
+	assert_int_equal(pay_ledger_create(&l, 16), 0);
+	assert_int_equal(pay_ledger_refund(l, &defaults, 1, "order-v", 7, 900, &res), 0);
+	assert_int_equal(res.status, PAY_NOT_CHARGED);
+	assert_int_equal(res.amount, 0);
+	/* A late authorization (even one forcing approval) is declined. */
+	assert_int_equal(pay_ledger_authorize(l, &defaults, 1, &r, &auth), 0);
+	assert_true(auth.replay);
+	assert_int_equal(auth.decision.status, PAY_DECLINED);
+	pay_ledger_destroy(l);
+}
+
+static void refund_gateway_errors_change_nothing_and_follow_their_ratio(void **state)
+{
+	struct pay_sim_config cfg = defaults;
+	struct pay_ledger *l;
+	struct pay_result auth;
+	struct pay_refund_result res;
+	struct pay_request r = request("order-f", 500, PAY_SIMULATE_APPROVE);
+
+	(void)state;
+	cfg.refund_fail_ratio = 1.0;
+	assert_int_equal(pay_ledger_create(&l, 16), 0);
+	assert_int_equal(pay_ledger_authorize(l, &cfg, 1, &r, &auth), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pay_ledger_refund(l, &cfg, 1, "order-f", 7, 500, &res), -EAGAIN);
+	cfg.refund_fail_ratio = 0.0;
+	assert_int_equal(pay_ledger_refund(l, &cfg, 1, "order-f", 7, 500, &res), 0);
+	assert_false(res.replay);
+	assert_int_equal(res.status, PAY_REFUNDED);
+	assert_int_equal(pay_ledger_refund(l, &cfg, 1, "", 0, 500, &res), -EINVAL);
+	pay_ledger_destroy(l);
+}
+
 static void ledger_replay_ignores_a_later_simulate_and_amount(void **state)
 {
 	struct pay_ledger *l;
@@ -575,6 +643,9 @@ int main(void)
 		cmocka_unit_test(config_check_rejects_bad_settings),
 		cmocka_unit_test(ledger_repeats_the_same_decision_at_once),
 		cmocka_unit_test(ledger_replay_ignores_a_later_simulate_and_amount),
+		cmocka_unit_test(refund_of_an_approved_order_returns_its_charge_once),
+		cmocka_unit_test(refund_of_an_unknown_order_voids_it_so_it_is_never_charged),
+		cmocka_unit_test(refund_gateway_errors_change_nothing_and_follow_their_ratio),
 		cmocka_unit_test(ledger_decisions_are_reproducible_per_order),
 		cmocka_unit_test(ledger_gateway_error_is_not_recorded_and_retry_draws_again),
 		cmocka_unit_test(ledger_timeout_decision_is_recorded_for_the_retry),

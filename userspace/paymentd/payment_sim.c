@@ -18,7 +18,8 @@ int pay_sim_config_check(const struct pay_sim_config *cfg, char *err,
 	/* Written as !(x >= 0 && x <= 1) so that NaN fails too. */
 	if (!(cfg->approve_ratio >= 0.0 && cfg->approve_ratio <= 1.0) ||
 	    !(cfg->fail_ratio >= 0.0 && cfg->fail_ratio <= 1.0) ||
-	    !(cfg->timeout_ratio >= 0.0 && cfg->timeout_ratio <= 1.0)) {
+	    !(cfg->timeout_ratio >= 0.0 && cfg->timeout_ratio <= 1.0) ||
+	    !(cfg->refund_fail_ratio >= 0.0 && cfg->refund_fail_ratio <= 1.0)) {
 		snprintf(err, errlen, "ratios must lie in 0..1");
 		return -EINVAL;
 	}
@@ -176,6 +177,9 @@ struct pay_entry {
 	uint32_t next;            /* next entry of the same bucket */
 	uint32_t failed_attempts; /* injected gateway errors so far */
 	bool decided;
+	bool refunded;            /* refund or void answered */
+	uint32_t refund_failures; /* injected refund gateway errors so far */
+	struct pay_refund_result refund;
 	struct pay_decision decision;
 	int64_t amount;
 	char currency[PAY_CURRENCY_LEN + 1];
@@ -336,6 +340,79 @@ int pay_ledger_authorize(struct pay_ledger *l, const struct pay_sim_config *cfg,
 unlock:
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+/* Refund draws come from their own stream, apart from authorizations'. */
+#define REFUND_STREAM 0x524546554E44ULL /* "REFUND" */
+
+int pay_ledger_refund(struct pay_ledger *l, const struct pay_sim_config *cfg,
+		      uint64_t seed, const char *order_id, size_t len,
+		      int64_t amount, struct pay_refund_result *out)
+{
+	struct pay_entry *e;
+	struct pay_rng rng;
+	uint64_t hash;
+	int rc = 0;
+
+	if (!order_id || len < 1 || len > PAY_ORDER_ID_MAX || memchr(order_id, '\0', len))
+		return -EINVAL;
+	hash = fnv1a64(order_id, len);
+	memset(out, 0, sizeof(*out));
+
+	pthread_mutex_lock(&l->lock);
+	e = ledger_find(l, hash, order_id, len);
+	if (e && e->refunded) {
+		*out = e->refund;
+		out->replay = true;
+		goto unlock;
+	}
+	if (e && e->decided && e->decision.status == PAY_APPROVED && amount != e->amount) {
+		rc = -ERANGE;
+		goto unlock;
+	}
+	pay_rng_seed(&rng, pay_stream_seed(seed ^ REFUND_STREAM, order_id, len,
+					   e ? e->refund_failures : 0));
+	out->refund_id = pay_rng_next(&rng);
+	if (!out->refund_id)
+		out->refund_id = 1;
+	if (!e)
+		e = ledger_insert(l, hash, order_id, len);
+	if (!e) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+	if (pay_rng_unit(&rng) < cfg->refund_fail_ratio) {
+		if (e->refund_failures < UINT32_MAX)
+			e->refund_failures++;
+		rc = -EAGAIN;
+		goto unlock;
+	}
+	if (e->decided && e->decision.status == PAY_APPROVED) {
+		out->status = PAY_REFUNDED;
+		out->amount = e->amount;
+	} else {
+		/* Void: a later authorization of this order is declined. */
+		out->status = PAY_NOT_CHARGED;
+		if (!e->decided) {
+			e->decided = true;
+			e->decision.fault = PAY_FAULT_NONE;
+			e->decision.status = PAY_DECLINED;
+			e->decision.delay_ms = 0;
+			e->decision.payment_id = out->refund_id;
+			e->amount = amount;
+			memcpy(e->currency, "EUR", sizeof(e->currency));
+		}
+	}
+	e->refunded = true;
+	e->refund = *out;
+unlock:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+const char *pay_refund_status_name(enum pay_refund_status status)
+{
+	return status == PAY_REFUNDED ? "REFUNDED" : "NOT_CHARGED";
 }
 
 size_t pay_ledger_count(struct pay_ledger *l)

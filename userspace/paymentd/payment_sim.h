@@ -26,6 +26,7 @@ struct pay_sim_config {
 	double fail_ratio;        /* answered 503 GATEWAY_ERROR */
 	double timeout_ratio;     /* hang timeout_hang_ms, then answer */
 	uint32_t timeout_hang_ms;
+	double refund_fail_ratio; /* refunds answered 503 GATEWAY_ERROR */
 };
 
 /* Checks ranges: delays min <= max, ratios in 0..1, fail + timeout <= 1.
@@ -116,6 +117,34 @@ void pay_ledger_destroy(struct pay_ledger *ledger);
 int pay_ledger_authorize(struct pay_ledger *ledger,
 			 const struct pay_sim_config *cfg, uint64_t seed,
 			 const struct pay_request *req, struct pay_result *out);
+
+/* What a refund (void) of an order's charge found. */
+enum pay_refund_status {
+	PAY_REFUNDED = 0,    /* the order was charged: the charge is returned */
+	PAY_NOT_CHARGED = 1, /* declined, never authorized or forgotten: nothing
+			      * to return; the order can no longer be charged */
+};
+
+struct pay_refund_result {
+	bool replay; /* refunded (or voided) before: the same answer again */
+	enum pay_refund_status status;
+	int64_t amount;      /* returned (0 when nothing was charged) */
+	uint64_t refund_id;  /* never 0 */
+};
+
+/* Refunds (voids) one order's charge, once: a repeat answers the first
+ * result with replay set. An order the ledger does not know (never
+ * authorized, evicted, or paymentd restarted) is voided: recorded as
+ * DECLINED, so a late authorization of it is declined, never charged.
+ * amount must equal the authorized amount of a charged order.
+ * Returns 0; -EAGAIN for an injected gateway error (refund_fail_ratio,
+ * nothing changed: retry); -ERANGE for an amount that is not the charged
+ * one (nothing changed); -EINVAL for a bad order id; -ENOMEM. */
+int pay_ledger_refund(struct pay_ledger *ledger, const struct pay_sim_config *cfg,
+		      uint64_t seed, const char *order_id, size_t order_id_len,
+		      int64_t amount, struct pay_refund_result *out);
+
+const char *pay_refund_status_name(enum pay_refund_status status);
 
 /* Orders currently remembered (decided or with failed attempts). */
 size_t pay_ledger_count(struct pay_ledger *ledger);

@@ -1,6 +1,7 @@
 /* paymentd: a small HTTP service standing in for a card gateway.
  *
  *   POST /v1/authorize  {"orderId","amount","currency"?,"simulate"?}
+ *   POST /v1/refund     {"orderId","amount"}  (void or refund, once per order)
  *   GET  /healthz       {"status":"UP"}
  *   GET  /metrics       Prometheus text
  *
@@ -91,6 +92,8 @@ static const struct setting cfg_settings[] = {
 	    "fraction of new authorizations that hang timeout_hang_ms first"),
 	SET("timeout_hang_ms", sim.timeout_hang_ms, SETTING_U32, "10000", 0, 3600000,
 	    "how long an injected timeout hangs before answering, ms"),
+	SET("refund_fail_ratio", sim.refund_fail_ratio, SETTING_RATIO, "0.0", 0, 0,
+	    "fraction of refunds answered 503 GATEWAY_ERROR (the caller retries)"),
 	SET("seed", seed, SETTING_U64, "0", 0, 0,
 	    "random seed; 0 picks one at start (logged); fixed = reproducible"),
 	SET("threads", threads, SETTING_INT, "4", 1, 64, "HTTP worker threads (epoll)"),
@@ -111,7 +114,10 @@ static const struct settings_spec cfg_spec = {
 	.env_prefix = "PAYMENTD_",
 	.intro = "paymentd simulates a card gateway (e.g. PAYMENTD_FAIL_RATIO=0.1 or\n"
 		 "--fail-ratio 0.1 answers 10 % of new authorizations 503).",
-	.outro = "Endpoints: POST /v1/authorize, GET /healthz, GET /metrics.\n"
+	.outro = "Endpoints: POST /v1/authorize, POST /v1/refund, GET /healthz, GET /metrics.\n"
+		 "POST /v1/refund {\"orderId\",\"amount\"} returns an order's charge, or\n"
+		 "voids an order never charged (a later authorize of it is declined);\n"
+		 "once per order: a repeat answers the same (\"replay\":true).\n"
 		 "Orders are remembered in memory only: a restart forgets them.",
 	.table = cfg_settings,
 	.n = sizeof(cfg_settings) / sizeof(cfg_settings[0]),
@@ -127,6 +133,7 @@ struct pd_metrics {
 	atomic_ulong injected_gateway_errors, injected_timeouts;
 	atomic_ulong forced; /* decisions forced by "simulate" */
 	atomic_ulong replays;
+	atomic_ulong refunded, voided, refund_errors, refund_replays;
 	atomic_long pending; /* suspended, waiting for their delay */
 	atomic_ulong responses[N_CODES + 1]; /* last: any other code */
 };
@@ -442,6 +449,15 @@ static void reply_metrics(struct paymentd *pd, struct req_ctx *ctx)
 		"paymentd_idempotent_replays_total %lu\n",
 		LOAD(m->forced), LOAD(m->replays));
 	fprintf(f,
+		"# HELP paymentd_refunds_total Refunds answered, by outcome (refunded: a charge returned; not_charged: a void; gateway_error: injected by refund_fail_ratio; replay: the same refund again).\n"
+		"# TYPE paymentd_refunds_total counter\n"
+		"paymentd_refunds_total{outcome=\"refunded\"} %lu\n"
+		"paymentd_refunds_total{outcome=\"not_charged\"} %lu\n"
+		"paymentd_refunds_total{outcome=\"gateway_error\"} %lu\n"
+		"paymentd_refunds_total{outcome=\"replay\"} %lu\n",
+		LOAD(m->refunded), LOAD(m->voided), LOAD(m->refund_errors),
+		LOAD(m->refund_replays));
+	fprintf(f,
 		"# HELP paymentd_pending_authorizations Authorizations waiting for their simulated delay now.\n"
 		"# TYPE paymentd_pending_authorizations gauge\n"
 		"paymentd_pending_authorizations %ld\n"
@@ -640,6 +656,77 @@ static uint32_t handle_authorize(struct paymentd *pd, struct req_ctx *ctx)
 	return res.decision.delay_ms;
 }
 
+/* POST /v1/refund {"orderId","amount"}: answered at once, no delay. */
+static void handle_refund(struct paymentd *pd, struct req_ctx *ctx)
+{
+	struct pd_metrics *m = &pd->m;
+	struct pay_refund_result res;
+	json_error_t jerr;
+	json_t *root, *v;
+	const char *oid;
+	size_t oid_len;
+	int64_t amount;
+	char rid[24];
+	int rc;
+
+	root = ctx->body_len ? json_loadb(ctx->body, ctx->body_len,
+					  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr)
+			     : NULL;
+	if (!root) {
+		set_error(ctx, 400, "MALFORMED_JSON", "body must be a JSON object");
+		return;
+	}
+	v = json_object_get(root, "orderId");
+	oid = json_string_value(v);
+	oid_len = json_string_length(v);
+	if (!oid || oid_len < 1 || oid_len > PAY_ORDER_ID_MAX || strlen(oid) != oid_len) {
+		json_decref(root);
+		set_error(ctx, 422, "VALIDATION_FAILED",
+			  "orderId must be a string of 1 to 128 bytes without NUL characters");
+		return;
+	}
+	v = json_object_get(root, "amount");
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		json_decref(root);
+		set_error(ctx, 422, "VALIDATION_FAILED",
+			  "amount must be a non-negative integer (minor currency units)");
+		return;
+	}
+	amount = (int64_t)json_integer_value(v);
+	rc = pay_ledger_refund(pd->ledger, &pd->cfg.sim, pd->seed, oid, oid_len, amount, &res);
+	if (rc == -EAGAIN) {
+		atomic_fetch_add_explicit(&m->refund_errors, 1, memory_order_relaxed);
+		json_decref(root);
+		set_error(ctx, 503, "GATEWAY_ERROR", "simulated gateway failure; retry later");
+		return;
+	}
+	if (rc == -ERANGE) {
+		json_decref(root);
+		set_error(ctx, 422, "AMOUNT_DIFFERS", "amount is not the amount charged");
+		return;
+	}
+	if (rc < 0) {
+		json_decref(root);
+		set_error(ctx, rc == -EINVAL ? 422 : 500, "INTERNAL", strerror(-rc));
+		return;
+	}
+	if (res.replay)
+		atomic_fetch_add_explicit(&m->refund_replays, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(res.status == PAY_REFUNDED ? &m->refunded : &m->voided,
+					  1, memory_order_relaxed);
+	snprintf(rid, sizeof(rid), "ref_%016" PRIx64, res.refund_id);
+	log_json(LOG_INFO, ctx->trace_id, "refund",
+		 json_pack("{s:s%, s:s, s:s, s:I, s:b}", "orderId", oid, oid_len, "refundId",
+			   rid, "status", pay_refund_status_name(res.status), "amount",
+			   (json_int_t)res.amount, "replay", res.replay));
+	set_reply_json(ctx, 200,
+		       json_pack("{s:s, s:s%, s:s, s:I, s:b}", "refundId", rid, "orderId", oid,
+				 oid_len, "status", pay_refund_status_name(res.status),
+				 "amount", (json_int_t)res.amount, "replay", res.replay));
+	json_decref(root);
+}
+
 /* Routes a fully received request; returns the delay before replying. */
 static uint32_t route(struct paymentd *pd, struct req_ctx *ctx,
 		      const char *url, const char *method)
@@ -661,6 +748,13 @@ static uint32_t route(struct paymentd *pd, struct req_ctx *ctx,
 			return 0;
 		}
 		return handle_authorize(pd, ctx);
+	}
+	if (!strcmp(url, "/v1/refund")) {
+		if (strcmp(method, "POST"))
+			set_error(ctx, 405, "METHOD_NOT_ALLOWED", "use POST for /v1/refund");
+		else
+			handle_refund(pd, ctx);
+		return 0;
 	}
 	if (get && !strcmp(url, "/healthz")) {
 		set_reply_json(ctx, 200, json_pack("{s:s}", "status", "UP"));

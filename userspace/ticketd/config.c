@@ -67,13 +67,21 @@ static const struct setting settings[] = {
 	S(inbox_keep_hours, SETTING_INT, "168", 0, 87600,
 	  "hours consumer inbox claims are kept (de-duplication window; at "
 	  "least the Kafka topics' retention); 0 keeps them for ever"),
+	/* #11 pay */
+	S(order_settle_margin_seconds, SETTING_INT, "30", 1, 3600,
+	  "seconds an order's seats stay off sale beyond its payment deadline, "
+	  "so a confirmation committed at the deadline still finds them"),
+	S(refund_backoff_ms, SETTING_INT, "1000", 10, 600000,
+	  "wait before re-sending an unacknowledged refund; doubles per attempt"),
+	S(refund_backoff_max_ms, SETTING_INT, "60000", 10, 86400000,
+	  "longest wait between refund attempts"),
 	/* #18 sessions */
 	S(session_slots, SETTING_INT, "4194302", 1, 4194302,
 	  "holder slots sessions may take (1..N); fewer only for tests and "
 	  "small deployments: at most this many live sessions"),
 	S(session_slot_grace_seconds, SETTING_LONG, "3600", 0, 31536000,
 	  "seconds a slot stays reserved after its session expired; at least "
-	  "600 + payment_deadline_seconds + 60"),
+	  "600 + payment_deadline_seconds + order_settle_margin_seconds + 60"),
 	S(session_prune_seconds, SETTING_INT, "60", 1, 86400,
 	  "seconds between rounds that delete sessions expired beyond the grace"),
 	S(db_wait_ms, SETTING_INT, "250", 0, 60000,
@@ -164,13 +172,16 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
 	 * TKT_HOLD_SECS_MAX), an order waiting for payment and its un-order,
 	 * and a margin for the sweeper. */
 	if (cfg->session_slot_grace_seconds <
-	    TKT_HOLD_SECS_MAX + (long)cfg->payment_deadline_seconds + 60) {
+	    TKT_HOLD_SECS_MAX + (long)cfg->payment_deadline_seconds +
+		    cfg->order_settle_margin_seconds + 60) {
 		snprintf(err, errlen,
 			 "session_slot_grace_seconds: %ld is too short; it must be at "
-			 "least %d (longest hold) + %d (payment_deadline_seconds) + 60 = %ld",
+			 "least %d (longest hold) + %d (payment_deadline_seconds) + %d "
+			 "(order_settle_margin_seconds) + 60 = %ld",
 			 cfg->session_slot_grace_seconds, TKT_HOLD_SECS_MAX,
-			 cfg->payment_deadline_seconds,
-			 TKT_HOLD_SECS_MAX + (long)cfg->payment_deadline_seconds + 60);
+			 cfg->payment_deadline_seconds, cfg->order_settle_margin_seconds,
+			 TKT_HOLD_SECS_MAX + (long)cfg->payment_deadline_seconds +
+				 cfg->order_settle_margin_seconds + 60);
 		return CONFIG_ERROR;
 	}
 	return CONFIG_OK;

@@ -43,6 +43,9 @@ struct config {
 	int journal_queue;
 	int journal_drain_ms;
 	int inbox_keep_hours; /* #11 db */
+	/* #11 pay */
+	int order_settle_margin_seconds;
+	int refund_backoff_ms, refund_backoff_max_ms;
 	/* #18 sessions */
 	int session_slots;
 	long session_slot_grace_seconds;

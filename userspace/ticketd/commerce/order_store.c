@@ -206,6 +206,8 @@ int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
 	return n ? 0 : -ENOENT;
 }
 
+#define PAYMENT_COLS "id, order_id, status, amount, COALESCE(refund_status, '')"
+
 static int pay_record_row(void *ctx, int n, char **v)
 {
 	struct payment_record *p = ctx;
@@ -215,7 +217,136 @@ static int pay_record_row(void *ctx, int n, char **v)
 	snprintf(p->order_id, sizeof(p->order_id), "%s", v[1]);
 	snprintf(p->status, sizeof(p->status), "%s", v[2]);
 	p->amount = strtoull(v[3], NULL, 10);
+	snprintf(p->refund_status, sizeof(p->refund_status), "%s", v[4]);
 	return 0;
+}
+
+int payment_store_get_by_order(MYSQL *c, const char *order_id,
+			       struct payment_record *out)
+{
+	long long n;
+
+	memset(out, 0, sizeof(*out));
+	n = db_select(c, "SELECT " PAYMENT_COLS " FROM payments WHERE order_id = ?",
+		      pay_record_row, out, "s", order_id);
+	if (n < 0)
+		return (int)n;
+	return n ? 0 : -ENOENT;
+}
+
+int payment_store_owe_refund(MYSQL *c, const char *payment_id)
+{
+	long long n = db_exec(c,
+			      "UPDATE payments SET refund_status = 'PENDING',"
+			      " refund_next_at = NOW(3)"
+			      " WHERE id = ? AND refund_status IS NULL",
+			      "s", payment_id);
+
+	return n < 0 ? (int)n : (int)(n > 0);
+}
+
+struct refunds_ctx {
+	struct refund_due *out;
+	int n, max;
+};
+
+static int refund_row(void *ctx, int n, char **v)
+{
+	struct refunds_ctx *r = ctx;
+	struct refund_due *d;
+
+	(void)n;
+	if (r->n >= r->max)
+		return 0;
+	d = &r->out[r->n++];
+	snprintf(d->payment_id, sizeof(d->payment_id), "%s", v[0]);
+	snprintf(d->order_id, sizeof(d->order_id), "%s", v[1]);
+	d->amount = strtoull(v[2], NULL, 10);
+	d->attempts = (unsigned)strtoul(v[3], NULL, 10);
+	return 0;
+}
+
+int payment_store_refunds_due(MYSQL *c, struct refund_due *out, int max)
+{
+	struct refunds_ctx r = {.out = out, .max = max};
+	long long n = db_select(c,
+				"SELECT id, order_id, amount, refund_attempts FROM payments"
+				" WHERE refund_status = 'PENDING' AND refund_next_at <= NOW(3)"
+				" ORDER BY refund_next_at LIMIT ?",
+				refund_row, &r, "u", (uint64_t)max);
+
+	return n < 0 ? (int)n : r.n;
+}
+
+int payment_store_refund_attempt(MYSQL *c, const char *payment_id,
+				 uint32_t backoff_ms)
+{
+	long long n = db_exec(c,
+			      "UPDATE payments SET refund_attempts = refund_attempts + 1,"
+			      " refund_next_at = NOW(3) + INTERVAL ? MICROSECOND"
+			      " WHERE id = ? AND refund_status = 'PENDING'",
+			      "us", (uint64_t)backoff_ms * 1000, payment_id);
+
+	return n < 0 ? (int)n : (int)(n > 0);
+}
+
+int payment_store_refund_done(MYSQL *c, const char *payment_id,
+			      const char *result)
+{
+	long long n = db_exec(c,
+			      "UPDATE payments SET refund_status = 'DONE', refund_result = ?,"
+			      " refunded_at = NOW(3), refund_next_at = NULL"
+			      " WHERE id = ? AND refund_status = 'PENDING'",
+			      "ss", result, payment_id);
+
+	return n < 0 ? (int)n : (int)(n > 0);
+}
+
+int payment_request_insert(MYSQL *c, const char *order_id, uint64_t amount)
+{
+	long long n = db_exec(c,
+			      "INSERT IGNORE INTO payment_requests (order_id, amount, requested_at)"
+			      " VALUES (?, ?, NOW(3))",
+			      "su", order_id, amount);
+
+	return n < 0 ? (int)n : 0;
+}
+
+int payment_request_delete(MYSQL *c, const char *order_id)
+{
+	long long n = db_exec(c, "DELETE FROM payment_requests WHERE order_id = ?", "s",
+			      order_id);
+
+	return n < 0 ? (int)n : 0;
+}
+
+struct requests_ctx {
+	struct payment_request *out;
+	int n, max;
+};
+
+static int request_row(void *ctx, int n, char **v)
+{
+	struct requests_ctx *r = ctx;
+
+	(void)n;
+	if (r->n < r->max) {
+		snprintf(r->out[r->n].order_id, sizeof(r->out[r->n].order_id), "%s", v[0]);
+		r->out[r->n++].amount = strtoull(v[1], NULL, 10);
+	}
+	return 0;
+}
+
+int payment_requests_open(MYSQL *c, struct payment_request *out, int max)
+{
+	struct requests_ctx r = {.out = out, .max = max};
+	long long n = db_select(c,
+				"SELECT r.order_id, r.amount FROM payment_requests r"
+				" LEFT JOIN payments p ON p.order_id = r.order_id"
+				" WHERE p.id IS NULL ORDER BY r.requested_at LIMIT ?",
+				request_row, &r, "u", (uint64_t)max);
+
+	return n < 0 ? (int)n : r.n;
 }
 
 int payment_store_get_by_id(MYSQL *c, const char *payment_id,
@@ -224,7 +355,7 @@ int payment_store_get_by_id(MYSQL *c, const char *payment_id,
 	long long n;
 
 	memset(out, 0, sizeof(*out));
-	n = db_select(c, "SELECT id, order_id, status, amount FROM payments WHERE id = ?",
+	n = db_select(c, "SELECT " PAYMENT_COLS " FROM payments WHERE id = ?",
 		      pay_record_row, out, "s", payment_id);
 	if (n < 0)
 		return (int)n;

@@ -153,8 +153,14 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 		goto rollback;
 	}
 	for (ordered = 0; ordered < n; ordered++) {
+		/* Off sale until the deadline plus the settle margin: a
+		 * confirmation committed at the deadline still finds its
+		 * seats ORDERED (the saga cancels the words at once when the
+		 * order is cancelled, so the margin holds only while the
+		 * daemon is down). */
 		int st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_ORDER, s->slot, event_id, out->seats[ordered],
-			       (uint32_t)app->cfg.payment_deadline_seconds * 1000u, NULL);
+			       (uint32_t)(app->cfg.payment_deadline_seconds +
+					  app->cfg.order_settle_margin_seconds) * 1000u, NULL);
 
 		if (st != TKT_OK) { /* lost a race with a release or expiry */
 			not_held[0] = out->seats[ordered];

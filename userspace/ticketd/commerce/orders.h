@@ -1,6 +1,8 @@
 /* Orders: held seats become an order in one MariaDB transaction (order,
  * its seats, an outbox row) while their seat words move HELD -> ORDERED
- * with the payment deadline as expiry, so a hold cannot lapse under a
+ * with the payment deadline plus order_settle_margin_seconds as expiry (so
+ * a confirmation committed at the deadline still finds them), so a hold
+ * cannot lapse under a
  * pending order. Idempotency keys belong to a session; the unique key
  * (session_id, idempotency_key) serialises concurrent identical requests. */
 #ifndef TICKETD_ORDERS_H
@@ -84,6 +86,7 @@ struct payment_record {
 	char order_id[ORDER_ID_LEN + 1];
 	char status[16]; /* APPROVED, DECLINED, FAILED */
 	uint64_t amount; /* what the gateway was asked to charge, minor units */
+	char refund_status[8]; /* "", PENDING or DONE */
 };
 
 int payment_store_insert(MYSQL *c, const char *payment_id,
@@ -94,6 +97,42 @@ int payment_store_get_by_id(MYSQL *c, const char *payment_id,
 			    struct payment_record *out);
 int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
 		      size_t pid_len, char *status, size_t st_len);
+
+/* The payment recorded for an order: 0, -ENOENT, or a negative errno. */
+int payment_store_get_by_order(MYSQL *c, const char *order_id,
+			       struct payment_record *out);
+/* Owes a refund for a payment (refund_status NULL -> PENDING, due now).
+ * 1 when this call owed it, 0 when already owed or done. */
+int payment_store_owe_refund(MYSQL *c, const char *payment_id);
+
+/* An owed refund, as the refund loop sends it. */
+struct refund_due {
+	char payment_id[PAYMENT_ID_LEN + 1];
+	char order_id[ORDER_ID_LEN + 1];
+	uint64_t amount;
+	unsigned attempts; /* sent so far */
+};
+
+/* Owed refunds whose next attempt is due, at most max. */
+int payment_store_refunds_due(MYSQL *c, struct refund_due *out, int max);
+/* Counts one attempt and sets the next one after backoff_ms (the attempt
+ * in flight keeps the row until then). 1 when still owed, 0 otherwise. */
+int payment_store_refund_attempt(MYSQL *c, const char *payment_id,
+				 uint32_t backoff_ms);
+/* PENDING -> DONE with the gateway's answer (REFUNDED or NOT_CHARGED). */
+int payment_store_refund_done(MYSQL *c, const char *payment_id,
+			      const char *result);
+
+/* An authorization asked of the gateway, not yet decided (a
+ * payment_requests row). Insert is idempotent. */
+int payment_request_insert(MYSQL *c, const char *order_id, uint64_t amount);
+int payment_request_delete(MYSQL *c, const char *order_id);
+struct payment_request {
+	char order_id[ORDER_ID_LEN + 1];
+	uint64_t amount;
+};
+/* Requests with no decision recorded yet, at most max. */
+int payment_requests_open(MYSQL *c, struct payment_request *out, int max);
 
 /* JSON payload of an order event for the outbox. */
 char *order_event_json(const char *type, const struct order *o);

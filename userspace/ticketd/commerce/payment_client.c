@@ -21,6 +21,7 @@ struct job {
 	char reply[1024];
 	size_t reply_len;
 	int attempts;
+	bool refund; /* POST /v1/refund, one attempt */
 	uint64_t not_before_ms; /* retry backoff */
 	CURL *easy;
 	payment_done_fn done;
@@ -30,6 +31,7 @@ struct job {
 struct payment_client {
 	struct payment_client_opts opts;
 	char url[512];
+	char refund_url[512];
 	CURLM *multi;
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards incoming and stop */
@@ -60,7 +62,7 @@ static int start_attempt(struct payment_client *pc, struct job *j)
 	j->reply_len = 0;
 	j->reply[0] = '\0';
 	j->attempts++;
-	curl_easy_setopt(j->easy, CURLOPT_URL, pc->url);
+	curl_easy_setopt(j->easy, CURLOPT_URL, j->refund ? pc->refund_url : pc->url);
 	curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body);
 	curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)pc->opts.timeout_ms);
 	curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)pc->opts.timeout_ms);
@@ -82,7 +84,9 @@ static void finish(struct job *j, enum payment_outcome o, const char *pid)
 {
 	struct payment_result r = {.outcome = o, .attempts = j->attempts};
 
-	if (pid && *pid) {
+	if (j->refund && o == PAYMENT_REFUNDED) {
+		snprintf(r.refund_status, sizeof(r.refund_status), "%s", pid);
+	} else if (pid && *pid) {
 		snprintf(r.payment_id, sizeof(r.payment_id), "%s", pid);
 	} else {
 		unsigned char raw[8];
@@ -108,7 +112,17 @@ static void attempt_done(struct payment_client *pc, struct job *j, CURLcode cc)
 	curl_easy_cleanup(j->easy);
 	j->easy = NULL;
 	pc->running--;
-	if (cc == CURLE_OK && code == 200) {
+	if (cc == CURLE_OK && code == 200 && j->refund) {
+		json_t *root = json_loads(j->reply, 0, NULL);
+		const char *st = json_string_value(json_object_get(root, "status"));
+
+		if (st && (!strcmp(st, "REFUNDED") || !strcmp(st, "NOT_CHARGED"))) {
+			finish(j, PAYMENT_REFUNDED, st);
+			json_decref(root);
+			return;
+		}
+		json_decref(root);
+	} else if (cc == CURLE_OK && code == 200) {
 		json_t *root = json_loads(j->reply, 0, NULL);
 		const char *st = json_string_value(json_object_get(root, "status"));
 		const char *pid = json_string_value(json_object_get(root, "paymentId"));
@@ -121,10 +135,10 @@ static void attempt_done(struct payment_client *pc, struct job *j, CURLcode cc)
 		}
 		json_decref(root);
 	}
-	log_msg(LOG_WARN, NULL, "payment gateway attempt %d for %s failed: %s (HTTP %ld)",
-		j->attempts, j->order_id, cc == CURLE_OK ? "bad answer" : curl_easy_strerror(cc),
-		code);
-	if (j->attempts >= pc->opts.max_attempts) {
+	log_msg(LOG_WARN, NULL, "payment gateway %s attempt %d for %s failed: %s (HTTP %ld)",
+		j->refund ? "refund" : "authorization", j->attempts, j->order_id,
+		cc == CURLE_OK ? "bad answer" : curl_easy_strerror(cc), code);
+	if (j->attempts >= (j->refund ? 1 : pc->opts.max_attempts)) {
 		finish(j, PAYMENT_FAILED, NULL);
 		return;
 	}
@@ -150,7 +164,9 @@ static void *client_loop(void *arg)
 		pthread_mutex_unlock(&pc->lock);
 		while ((j = in)) {
 			in = j->next;
-			if (stop || start_attempt(pc, j))
+			if (stop)
+				finish(j, PAYMENT_UNKNOWN, NULL);
+			else if (start_attempt(pc, j))
 				finish(j, PAYMENT_FAILED, NULL);
 		}
 		for (pp = &pc->waiting; (j = *pp);) {
@@ -159,7 +175,11 @@ static void *client_loop(void *arg)
 				continue;
 			}
 			*pp = j->next;
-			if (stop || start_attempt(pc, j))
+			/* Stopping with a retry pending: the gateway may have
+			 * charged on an attempt that timed out. Not FAILED. */
+			if (stop)
+				finish(j, PAYMENT_UNKNOWN, NULL);
+			else if (start_attempt(pc, j))
 				finish(j, PAYMENT_FAILED, NULL);
 		}
 		if (stop && pc->running == 0)
@@ -187,6 +207,7 @@ int payment_client_start(struct payment_client **out,
 	if (pc->opts.max_attempts < 1)
 		pc->opts.max_attempts = 1;
 	snprintf(pc->url, sizeof(pc->url), "%s/v1/authorize", opts->base_url);
+	snprintf(pc->refund_url, sizeof(pc->refund_url), "%s/v1/refund", opts->base_url);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	pc->multi = curl_multi_init();
 	if (!pc->multi) {
@@ -205,9 +226,9 @@ int payment_client_start(struct payment_client **out,
 	return 0;
 }
 
-int payment_client_submit(struct payment_client *pc, const char *order_id,
-			  uint64_t amount, const char *simulate,
-			  payment_done_fn done, void *arg)
+static int submit(struct payment_client *pc, const char *order_id,
+		  uint64_t amount, const char *simulate, bool refund,
+		  payment_done_fn done, void *arg)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	json_t *body;
@@ -216,8 +237,11 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 	if (!j)
 		return -ENOMEM;
 	snprintf(j->order_id, sizeof(j->order_id), "%s", order_id);
-	body = json_pack("{s:s, s:I, s:s}", "orderId", order_id, "amount",
-			 (json_int_t)amount, "currency", "EUR");
+	j->refund = refund;
+	body = refund ? json_pack("{s:s, s:I}", "orderId", order_id, "amount",
+				  (json_int_t)amount)
+		      : json_pack("{s:s, s:I, s:s}", "orderId", order_id, "amount",
+				  (json_int_t)amount, "currency", "EUR");
 	if (body && simulate)
 		json_object_set_new(body, "simulate", json_string(simulate));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -234,7 +258,7 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 	pthread_mutex_lock(&pc->lock);
 	if (pc->stop) {
 		pthread_mutex_unlock(&pc->lock);
-		finish(j, PAYMENT_FAILED, NULL);
+		finish(j, PAYMENT_UNKNOWN, NULL);
 		return 0;
 	}
 	j->next = pc->incoming;
@@ -242,6 +266,19 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 	pthread_mutex_unlock(&pc->lock);
 	curl_multi_wakeup(pc->multi);
 	return 0;
+}
+
+int payment_client_submit(struct payment_client *pc, const char *order_id,
+			  uint64_t amount, const char *simulate,
+			  payment_done_fn done, void *arg)
+{
+	return submit(pc, order_id, amount, simulate, false, done, arg);
+}
+
+int payment_client_refund(struct payment_client *pc, const char *order_id,
+			  uint64_t amount, payment_done_fn done, void *arg)
+{
+	return submit(pc, order_id, amount, NULL, true, done, arg);
 }
 
 void payment_client_stop(struct payment_client *pc)

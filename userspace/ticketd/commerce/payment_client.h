@@ -11,12 +11,18 @@ enum payment_outcome {
 	PAYMENT_APPROVED = 0,
 	PAYMENT_DECLINED = 1,
 	PAYMENT_FAILED = 2, /* the gateway kept failing or timing out */
+	/* The client stopped before the gateway answered (or before a retry):
+	 * the gateway may have decided. Not a decision: the caller leaves the
+	 * request recorded and asks again later. */
+	PAYMENT_UNKNOWN = 3,
+	PAYMENT_REFUNDED = 4, /* a refund acknowledged; see refund_status */
 };
 
 struct payment_result {
 	enum payment_outcome outcome;
 	char payment_id[48]; /* the gateway's, or ours for FAILED */
 	int attempts;
+	char refund_status[16]; /* REFUNDED or NOT_CHARGED (refunds only) */
 };
 
 /* Called once per submitted authorization, on the client's thread. */
@@ -41,8 +47,16 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 			  uint64_t amount, const char *simulate,
 			  payment_done_fn done, void *arg);
 
-/* Fails what is still pending (calling every done), then stops; later
- * submits fail at once (done is called inline). */
+/* Queues one refund (void) of an order's charge: POST /v1/refund, one
+ * attempt (the caller retries with its own backoff). done gets
+ * PAYMENT_REFUNDED when the gateway acknowledged it, PAYMENT_FAILED when it
+ * did not, PAYMENT_UNKNOWN when the client stopped first. */
+int payment_client_refund(struct payment_client *pc, const char *order_id,
+			  uint64_t amount, payment_done_fn done, void *arg);
+
+/* Ends what is still pending with PAYMENT_UNKNOWN (calling every done:
+ * nothing is declared FAILED without an answer), then stops; later submits
+ * end at once the same way (done is called inline). */
 void payment_client_stop(struct payment_client *pc);
 /* Frees a stopped client (after nothing can submit any more). */
 void payment_client_free(struct payment_client *pc);

@@ -8,9 +8,11 @@
 #include <time.h>
 
 #include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/commerce/orders.h"
+#include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/messaging/inbox.h"
 #include "userspace/ticketd/messaging/outbox.h"
@@ -22,25 +24,120 @@
 #define ORDERS_TOPIC "ticketing.orders"
 #define SEATS_TOPIC "ticketing.seats"
 #define SAGA_CONSUMER "ticketd-saga"
-/* An approval this close to the deadline is treated as late: the seat words
- * lapse at the deadline and must not lapse between CONFIRMED and SOLD. */
-#define CONFIRM_MARGIN_MS 1000
 #define DEADLINE_POLL_MS 200
+#define REFUND_POLL_MS 250
+#define REFUND_BATCH 32
+#define RESUME_BATCH 1000
 
-/* Seat words follow a committed outcome. SELL of a word that is no longer
- * this order's (it cannot be: the margin keeps it live) is logged. */
+enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id,
+			      uint32_t seat_id, int *sell_status)
+{
+	int st = ops->sell(ops->ctx, event_id, seat_id);
+
+	*sell_status = st;
+	if (st == TKT_OK || st == TKT_SOLD)
+		return SAGA_SELL_OK;
+	return ops->restore_sold(ops->ctx, event_id, seat_id) == 0 ? SAGA_SELL_REPAIRED
+								  : SAGA_SELL_UNREPAIRED;
+}
+
+struct seat_ops_ctx {
+	struct ticketd *app;
+	uint32_t slot;
+};
+
+static int sell_word(void *ctx, uint32_t event_id, uint32_t seat_id)
+{
+	struct seat_ops_ctx *c = ctx;
+
+	return ticketd_seat_op(c->app, TKT_SRC_SAGA, TKT_SEAT_SELL, c->slot, event_id, seat_id,
+			       0, NULL);
+}
+
+static int restore_sold_word(void *ctx, uint32_t event_id, uint32_t seat_id)
+{
+	struct seat_ops_ctx *c = ctx;
+
+	return recovery_restore_sold(c->app, event_id, seat_id);
+}
+
+/* Seat words follow a committed outcome. The ORDERED words stay live for
+ * order_settle_margin_seconds beyond the deadline, so SELL normally finds
+ * them; if it does not (the commit took longer, or the word was lost), the
+ * database has the sale: the word is repaired to SOLD and counted. */
 static void apply_outcome(struct ticketd *app, const struct order *o,
 			  bool sold)
 {
-	for (int i = 0; i < o->n_seats; i++) {
-		int st = ticketd_seat_op(app, TKT_SRC_SAGA, sold ? TKT_SEAT_SELL : TKT_SEAT_CANCEL, o->slot,
-			       o->event_id, o->seats[i], 0, NULL);
+	struct seat_ops_ctx ctx = {.app = app, .slot = o->slot};
+	const struct saga_seat_ops ops = {.sell = sell_word, .restore_sold = restore_sold_word,
+					  .ctx = &ctx};
 
-		if (st != TKT_OK && sold)
+	for (int i = 0; i < o->n_seats; i++) {
+		int st;
+
+		if (!sold) {
+			ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_CANCEL, o->slot, o->event_id,
+					o->seats[i], 0, NULL);
+			continue;
+		}
+		switch (saga_sell_seat(&ops, o->event_id, o->seats[i], &st)) {
+		case SAGA_SELL_OK:
+			break;
+		case SAGA_SELL_REPAIRED:
+			atomic_fetch_add(&app->saga.sell_repairs, 1);
+			log_msg(LOG_WARN, NULL,
+				"order %s: seat %u of event %u was not ORDERED at SELL (%d);"
+				" repaired to SOLD from the database", o->id, o->seats[i],
+				o->event_id, st);
+			break;
+		case SAGA_SELL_UNREPAIRED:
+			atomic_fetch_add(&app->saga.sell_repair_failures, 1);
 			log_msg(LOG_ERROR, NULL,
-				"order %s: seat %u of event %u could not be marked SOLD (%d)",
-				o->id, o->seats[i], o->event_id, st);
+				"order %s: seat %u of event %u could not be marked SOLD (%d);"
+				" sold_seats keeps it from a second sale, the next start"
+				" marks it", o->id, o->seats[i], o->event_id, st);
+			break;
+		}
 	}
+}
+
+/* Are all of the order's seat words still ORDERED for it (live)? */
+static bool seats_still_ordered(struct ticketd *app, const struct order *o)
+{
+	const struct event_info *e = catalog_find(&app->catalog, o->event_id);
+	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
+
+	if (!e)
+		return false;
+	for (int i = 0; i < o->n_seats; i++) {
+		if (o->seats[i] >= e->n_seats)
+			return false;
+		if (tkt_sw_claimed_by(tkt_load64(&app->seats[e->seat_base + o->seats[i]]),
+				      o->slot, now_ms) != TKT_SEAT_ORDERED)
+			return false;
+	}
+	return true;
+}
+
+/* A payment whose order ends CANCELLED is refunded: APPROVED (charged),
+ * FAILED (the gateway may have charged on an attempt that timed out). */
+static bool charge_possible(const char *status)
+{
+	return !strcmp(status, "APPROVED") || !strcmp(status, "FAILED");
+}
+
+/* Owes a refund inside the caller's transaction; the refund loop sends it. */
+static int owe_refund(struct ticketd *app, MYSQL *c, const char *payment_id,
+		      const char *order_id)
+{
+	int rc = payment_store_owe_refund(c, payment_id);
+
+	if (rc == 1) {
+		atomic_fetch_add(&app->saga.refunds_owed, 1);
+		log_msg(LOG_INFO, NULL, "order %s: cancelled with payment %s; refund owed",
+			order_id, payment_id);
+	}
+	return rc < 0 ? rc : 0;
 }
 
 static int64_t unix_ms(void)
@@ -129,12 +226,19 @@ static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *
 /* Runs end_order in its own transaction, then moves the seat words. d is
  * the payment decision being applied (NULL for the deadline and the
  * compensation paths, which claim no inbox id): it must match the recorded
- * payment and the order's amount, or nothing changes. */
+ * payment and the order's amount, or nothing changes. On the deadline path
+ * (deadline true) a recorded APPROVED payment that was never applied
+ * confirms the order if its seats are still its own. Whenever the order
+ * ends (or has ended) CANCELLED behind a payment that may have charged, a
+ * refund is owed in the same transaction. */
 static int finish_order(struct ticketd *app, const char *order_id, bool approve,
-			const char *reason, const struct payment_decision *d)
+			const char *reason, const struct payment_decision *d,
+			bool deadline)
 {
 	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
 	enum saga_reject why = SAGA_REJECT_N;
+	struct payment_record pay;
+	bool have_pay = false;
 	struct order o;
 	int rc;
 
@@ -176,8 +280,28 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 		why = SAGA_REJECT_AMOUNT;
 		goto drop;
 	}
-	if (approve && unix_ms() > o.deadline_ms - CONFIRM_MARGIN_MS) {
-		approve = false;
+	rc = payment_store_get_by_order(c, order_id, &pay);
+	if (rc && rc != -ENOENT)
+		goto rollback;
+	have_pay = rc == 0;
+	if (strcmp(o.status, "PENDING")) {
+		/* Ended already (the deadline won): a charge behind a
+		 * cancelled order goes back. */
+		rc = 0;
+		if (have_pay && !strcmp(o.status, "CANCELLED") && charge_possible(pay.status))
+			rc = owe_refund(app, c, pay.id, o.id);
+		if (rc < 0 || mysql_commit(c))
+			goto rollback;
+		db_put(&app->db, c);
+		return 0;
+	}
+	if (deadline && have_pay && !strcmp(pay.status, "APPROVED") &&
+	    seats_still_ordered(app, &o)) {
+		/* Approved and recorded, never applied: the sale stands. */
+		approve = true;
+		reason = NULL;
+	} else if (approve && unix_ms() > o.deadline_ms) {
+		approve = false; /* a late approval: cancelled and refunded */
 		reason = "PAYMENT_DEADLINE";
 	}
 	rc = end_order(app, c, &o, approve, reason);
@@ -186,7 +310,13 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 		mysql_query(c, "ROLLBACK");
 		db_put(&app->db, c);
 		log_msg(LOG_ERROR, NULL, "order %s: a seat is already sold; cancelling", order_id);
-		return finish_order(app, order_id, false, "SEAT_ALREADY_SOLD", NULL);
+		return finish_order(app, order_id, false, "SEAT_ALREADY_SOLD", NULL, false);
+	}
+	if (rc == 1 && !approve && have_pay && charge_possible(pay.status)) {
+		int r2 = owe_refund(app, c, pay.id, o.id);
+
+		if (r2 < 0)
+			rc = r2;
 	}
 	if (rc < 0 || mysql_commit(c))
 		goto rollback;
@@ -220,11 +350,11 @@ int saga_apply_decision(struct ticketd *app, const struct payment_decision *d)
 		return 0;
 	}
 	if (!strcmp(d->status, "APPROVED"))
-		return finish_order(app, d->order_id, true, NULL, d);
+		return finish_order(app, d->order_id, true, NULL, d, false);
 	if (!strcmp(d->status, "DECLINED"))
-		return finish_order(app, d->order_id, false, "PAYMENT_DECLINED", d);
+		return finish_order(app, d->order_id, false, "PAYMENT_DECLINED", d, false);
 	if (!strcmp(d->status, "FAILED"))
-		return finish_order(app, d->order_id, false, "PAYMENT_FAILED", d);
+		return finish_order(app, d->order_id, false, "PAYMENT_FAILED", d, false);
 	reject(app, d, SAGA_REJECT_STATUS);
 	return 0;
 }
@@ -257,6 +387,9 @@ static int on_payment(void *arg, const struct kafka_message *m)
 	return rc;
 }
 
+static void *refund_loop(void *arg);
+static void resume_payments(struct saga *sg);
+
 static void *deadline_loop(void *arg)
 {
 	struct saga *sg = arg;
@@ -268,7 +401,7 @@ static void *deadline_loop(void *arg)
 
 		db_put(&sg->app->db, c); /* none: tried again next poll */
 		for (int i = 0; i < n; i++)
-			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL);
+			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL, true);
 		struct timespec ts = {0, DEADLINE_POLL_MS * 1000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -353,6 +486,12 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 		return -EAGAIN;
 	}
 	sg->deadline_on = true;
+	if (pthread_create(&sg->refund_thread, NULL, refund_loop, sg)) {
+		snprintf(err, errlen, "cannot start the refund thread");
+		return -EAGAIN;
+	}
+	sg->refund_on = true;
+	resume_payments(sg);
 	return 0;
 }
 
@@ -380,6 +519,9 @@ void saga_stop(struct saga *sg)
 	if (sg->deadline_on)
 		pthread_join(sg->deadline_thread, NULL);
 	sg->deadline_on = false;
+	if (sg->refund_on)
+		pthread_join(sg->refund_thread, NULL);
+	sg->refund_on = false;
 	if (sg->consumer_on)
 		kafka_consumer_stop(&sg->consumer);
 	sg->consumer_on = false;
@@ -402,6 +544,8 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 		return -EIO;
 	}
 	rc = payment_store_insert(c, payment_id, order_id, status, amount, attempts);
+	if (!rc)
+		rc = payment_request_delete(c, order_id);
 	if (rc == -EEXIST) {
 		mysql_query(c, "ROLLBACK");
 		rc = payment_store_get(c, order_id, recorded_id, id_len, recorded_status,
@@ -427,6 +571,260 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 	snprintf(recorded_id, id_len, "%s", payment_id);
 	snprintf(recorded_status, st_len, "%s", status);
 	return 0;
+}
+
+/* ---- refunds ----------------------------------------------------------- */
+
+struct refund_job {
+	struct saga_job job; /* first */
+	struct ticketd *app;
+	char payment_id[PAYMENT_ID_LEN + 1];
+	char order_id[ORDER_ID_LEN + 1];
+	struct payment_result result;
+};
+
+/* On a saga worker: an acknowledged refund is recorded DONE. */
+static void refund_record(struct saga_job *job)
+{
+	struct refund_job *j = (struct refund_job *)job;
+	MYSQL *c = db_get_timed(&j->app->db, DB_WORKER_WAIT_MS);
+	int rc = -EBUSY;
+
+	if (c) {
+		rc = payment_store_refund_done(c, j->payment_id, j->result.refund_status);
+		db_put(&j->app->db, c);
+	}
+	if (rc == 1) {
+		atomic_fetch_add(&j->app->saga.refunds_done, 1);
+		log_json(LOG_INFO, NULL, "refund acknowledged",
+			 json_pack("{s:s, s:s, s:s}", "orderId", j->order_id, "paymentId",
+				   j->payment_id, "result", j->result.refund_status));
+	} else if (rc < 0) {
+		/* Still PENDING: sent again after its backoff (the gateway
+		 * answers a repeat the same way). */
+		log_msg(LOG_WARN, NULL, "refund of %s: recording the acknowledgement failed (%d)",
+			j->order_id, rc);
+	}
+	free(j);
+}
+
+/* On the payment client's thread: never waits on MariaDB. */
+static void on_refunded(void *arg, const struct payment_result *r)
+{
+	struct refund_job *j = arg;
+
+	if (r->outcome != PAYMENT_REFUNDED) {
+		/* Not acknowledged: the row stays PENDING and is due again
+		 * after the backoff set when it was sent. */
+		if (r->outcome == PAYMENT_FAILED)
+			atomic_fetch_add(&j->app->saga.refund_failures, 1);
+		free(j);
+		return;
+	}
+	j->result = *r;
+	j->job.run = refund_record;
+	saga_submit(&j->app->saga, &j->job);
+}
+
+static uint32_t refund_backoff_ms(const struct ticketd *app, unsigned attempts)
+{
+	uint64_t ms = (uint64_t)app->cfg.refund_backoff_ms << (attempts < 20 ? attempts : 20);
+	/* never before the attempt in flight has timed out */
+	uint64_t floor_ms = (uint64_t)app->cfg.payment_timeout_ms + 500;
+
+	if (ms > (uint64_t)app->cfg.refund_backoff_max_ms)
+		ms = (uint64_t)app->cfg.refund_backoff_max_ms;
+	return (uint32_t)(ms < floor_ms ? floor_ms : ms);
+}
+
+/* Sends every owed refund that is due, each after counting the attempt and
+ * setting the next one in the database: a refund owed survives a stop and
+ * a crash, and is sent until the gateway acknowledges it. */
+static void send_due_refunds(struct saga *sg)
+{
+	struct ticketd *app = sg->app;
+	struct refund_due due[REFUND_BATCH];
+	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
+	int n;
+
+	if (!c)
+		return; /* next round */
+	n = payment_store_refunds_due(c, due, REFUND_BATCH);
+	for (int i = 0; i < n && !atomic_load(&sg->stop); i++) {
+		struct refund_job *j;
+
+		if (payment_store_refund_attempt(c, due[i].payment_id,
+						 refund_backoff_ms(app, due[i].attempts)) != 1)
+			continue;
+		j = calloc(1, sizeof(*j));
+		if (!j)
+			break;
+		j->app = app;
+		snprintf(j->payment_id, sizeof(j->payment_id), "%s", due[i].payment_id);
+		snprintf(j->order_id, sizeof(j->order_id), "%s", due[i].order_id);
+		atomic_fetch_add(&sg->refunds_sent, 1);
+		if (payment_client_refund(app->payments, due[i].order_id, due[i].amount,
+					  on_refunded, j))
+			free(j);
+	}
+	db_put(&app->db, c);
+}
+
+static void *refund_loop(void *arg)
+{
+	struct saga *sg = arg;
+
+	while (!atomic_load(&sg->stop)) {
+		struct timespec ts = {0, REFUND_POLL_MS * 1000000L};
+
+		send_due_refunds(sg);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* ---- payments: record, apply, answer, resume -------------------------- */
+
+int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amount)
+{
+	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
+	int rc;
+
+	if (!c)
+		return -EBUSY;
+	rc = payment_request_insert(c, order_id, amount);
+	db_put(&app->db, c);
+	return rc;
+}
+
+int saga_outcome(struct ticketd *app, const char *order_id, struct saga_outcome *out)
+{
+	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
+	struct payment_record pay;
+	struct order o;
+	int rc;
+
+	if (!c)
+		return -EBUSY;
+	rc = order_store_get(c, order_id, false, &o);
+	if (!rc) {
+		snprintf(out->order_status, sizeof(out->order_status), "%s", o.status);
+		snprintf(out->reason, sizeof(out->reason), "%s", o.reason);
+		rc = payment_store_get_by_order(c, order_id, &pay);
+		if (!rc) {
+			snprintf(out->payment_id, sizeof(out->payment_id), "%s", pay.id);
+			snprintf(out->payment_status, sizeof(out->payment_status), "%s", pay.status);
+			snprintf(out->refund_status, sizeof(out->refund_status), "%s",
+				 pay.refund_status);
+		} else if (rc == -ENOENT) {
+			out->payment_id[0] = out->payment_status[0] = out->refund_status[0] = '\0';
+			rc = 0;
+		}
+	}
+	db_put(&app->db, c);
+	return rc;
+}
+
+int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amount,
+			const struct payment_result *r, struct saga_outcome *out)
+{
+	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED"};
+	char pid[48], st[16];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (r->outcome > PAYMENT_FAILED)
+		return -EAGAIN; /* no decision: the request stays recorded */
+	rc = saga_record_payment(app, order_id, r->payment_id, names[r->outcome], amount,
+				 r->attempts, pid, sizeof(pid), st, sizeof(st));
+	if (rc && rc != -EEXIST)
+		return rc;
+	/* Apply now (the Kafka copy of the event will find it done); a
+	 * failure here is retried by that copy and by the deadline loop. */
+	saga_apply_decision(app, &(struct payment_decision){.order_id = order_id,
+							    .payment_id = pid,
+							    .status = st,
+							    .amount = amount});
+	rc = saga_outcome(app, order_id, out);
+	if (rc) { /* the decision is recorded; its outcome could not be read */
+		snprintf(out->payment_id, sizeof(out->payment_id), "%s", pid);
+		snprintf(out->payment_status, sizeof(out->payment_status), "%s", st);
+		snprintf(out->order_status, sizeof(out->order_status), "PENDING");
+	}
+	return 0;
+}
+
+struct resume_job {
+	struct saga_job job; /* first */
+	struct ticketd *app;
+	struct payment_request req;
+	struct payment_result result;
+};
+
+static void resume_record(struct saga_job *job)
+{
+	struct resume_job *j = (struct resume_job *)job;
+	struct saga_outcome out;
+	int rc = saga_settle_payment(j->app, j->req.order_id, j->req.amount, &j->result, &out);
+
+	if (!rc)
+		log_json(LOG_INFO, NULL, "resumed payment settled",
+			 json_pack("{s:s, s:s, s:s, s:s}", "orderId", j->req.order_id,
+				   "payment", out.payment_status, "order", out.order_status,
+				   "refund", out.refund_status));
+	free(j);
+}
+
+static void on_resumed(void *arg, const struct payment_result *r)
+{
+	struct resume_job *j = arg;
+
+	if (r->outcome > PAYMENT_FAILED) { /* stopped again: next start */
+		free(j);
+		return;
+	}
+	j->result = *r;
+	j->job.run = resume_record;
+	saga_submit(&j->app->saga, &j->job);
+}
+
+/* Asks the gateway again for every authorization left undecided (a
+ * graceful stop with a retry pending, or a crash): the gateway answers an
+ * order idempotently, and the decision is recorded and applied as usual
+ * (cancelled meanwhile: refunded). */
+static void resume_payments(struct saga *sg)
+{
+	struct ticketd *app = sg->app;
+	struct payment_request *reqs = calloc(RESUME_BATCH, sizeof(*reqs));
+	MYSQL *c;
+	int n;
+
+	if (!reqs)
+		return;
+	c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
+	if (!c) {
+		log_msg(LOG_WARN, NULL, "saga: no database connection; undecided payments "
+			"are asked again at the next start");
+		free(reqs);
+		return;
+	}
+	n = payment_requests_open(c, reqs, RESUME_BATCH);
+	db_put(&app->db, c);
+	for (int i = 0; i < n; i++) {
+		struct resume_job *j = calloc(1, sizeof(*j));
+
+		if (!j)
+			break;
+		j->app = app;
+		j->req = reqs[i];
+		atomic_fetch_add(&sg->payments_resumed, 1);
+		if (payment_client_submit(app->payments, reqs[i].order_id, reqs[i].amount,
+					  NULL, on_resumed, j))
+			free(j);
+	}
+	if (n > 0)
+		log_msg(LOG_INFO, NULL, "saga: asking the gateway again for %d undecided payments", n);
+	free(reqs);
 }
 
 struct reconcile_ctx {
@@ -458,7 +856,8 @@ static int reconcile_row(void *ctx, int n, char **v)
 	} else if (rc->fresh && deadline > rc->now_unix_ms) {
 		/* A PENDING order on a rebuilt table: its seats are ORDERED
 		 * again until the same deadline, each in one CAS. */
-		uint32_t ttl = (uint32_t)(deadline - rc->now_unix_ms);
+		uint32_t ttl = (uint32_t)(deadline - rc->now_unix_ms) +
+			       (uint32_t)rc->app->cfg.order_settle_margin_seconds * 1000u;
 
 		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_RESTORE_ORDERED, slot,
 				     event_id, seat_id, ttl, NULL);

@@ -14,8 +14,15 @@
  * Kafka (which covers a crash between recording and applying). Both claim
  * the inbox id "payment:<orderId>", so exactly one of them acts.
  *
- * A deadline thread cancels PENDING orders whose deadline has passed, so no
- * order stays PENDING, even if no payment ever comes. The conditional
+ * A deadline thread ends PENDING orders whose deadline has passed, so no
+ * order stays PENDING, even if no payment ever comes: it confirms one whose
+ * APPROVED payment is recorded (never applied) while its seat words are
+ * still its own, and cancels the rest. An order cancelled behind a payment
+ * that may have charged (APPROVED late, FAILED) owes a refund in the same
+ * transaction; a refund thread sends owed refunds to the gateway until it
+ * acknowledges (state in payments, so it survives restarts). An
+ * authorization is recorded (payment_requests) before the gateway is
+ * asked; one left undecided by a stop or a crash is asked again at start. The conditional
  * PENDING -> X update makes exactly one of confirm and cancel win. At start
  * the saga reconciles seat words with orders that ended while the daemon was
  * down (or between commit and word update). */
@@ -31,6 +38,7 @@
 
 struct ticketd;
 struct order;
+struct payment_result;
 
 #define SAGA_WORKERS 6
 
@@ -70,10 +78,17 @@ struct saga {
 	struct kafka_consumer consumer;
 	char instance_id[160];
 	bool consumer_on;
-	pthread_t deadline_thread;
+	pthread_t deadline_thread, refund_thread;
 	atomic_bool stop;
-	bool deadline_on;
+	bool deadline_on, refund_on;
 	atomic_uint_least64_t confirmed, cancelled, duplicates;
+	/* refunds owed (order cancelled behind a possible charge), sent to
+	 * the gateway (attempts), acknowledged, and attempts it failed */
+	atomic_uint_least64_t refunds_owed, refunds_sent, refunds_done, refund_failures;
+	/* SELL found a word not ORDERED after CONFIRMED: repaired to SOLD from
+	 * the database, or not (seat held live by another session) */
+	atomic_uint_least64_t sell_repairs, sell_repair_failures;
+	atomic_uint_least64_t payments_resumed; /* undecided at start, asked again */
 	atomic_uint_least64_t rejected[SAGA_REJECT_N];
 };
 
@@ -97,6 +112,46 @@ int saga_reconcile(struct ticketd *app, bool fresh_table);
  * counted in rejected[]) and changes nothing. A no-op if already applied.
  * 0, or a negative errno to retry. */
 int saga_apply_decision(struct ticketd *app, const struct payment_decision *d);
+
+/* How one seat of a CONFIRMED order reached SOLD: SELL found it ORDERED
+ * (or SOLD already); or it did not (the word lapsed: the commit outlasted
+ * the settle margin, or the word was lost) and the word was repaired to
+ * SOLD from the database (recovery_restore_sold); or that failed too (a
+ * live hold of another session sits on it; sold_seats still refuses a
+ * second sale). */
+enum saga_sell { SAGA_SELL_OK, SAGA_SELL_REPAIRED, SAGA_SELL_UNREPAIRED };
+
+/* The seat-word operations saga_sell_seat uses (the daemon's, or a fake). */
+struct saga_seat_ops {
+	int (*sell)(void *ctx, uint32_t event_id, uint32_t seat_id); /* TKT_* */
+	int (*restore_sold)(void *ctx, uint32_t event_id, uint32_t seat_id); /* 0 or <0 */
+	void *ctx;
+};
+
+enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id,
+			      uint32_t seat_id, int *sell_status);
+
+/* What an order came to after a payment: order status (PENDING,
+ * CONFIRMED, CANCELLED) and reason, the recorded payment (id, status) and
+ * its refund ("", PENDING, DONE). */
+struct saga_outcome {
+	char order_status[16], reason[65];
+	char payment_id[48], payment_status[16], refund_status[8];
+};
+
+/* Records that an authorization of order_id is being asked of the gateway
+ * (before asking): an undecided one is asked again at the next start. */
+int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amount);
+
+/* Records the gateway's answer r for an order, applies it, and reads what
+ * the order came to into out. -EAGAIN when r is no decision
+ * (PAYMENT_UNKNOWN: the request stays recorded), another negative errno
+ * when recording failed. On a saga worker. */
+int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amount,
+			const struct payment_result *r, struct saga_outcome *out);
+
+/* The order's status and its payment as recorded now. */
+int saga_outcome(struct ticketd *app, const char *order_id, struct saga_outcome *out);
 
 /* Records a gateway decision for an order (payments row + outbox event).
  * If a decision is already recorded, returns it instead (-EEXIST is not an

@@ -139,6 +139,29 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 				      "ticketd_saga_decisions_rejected_total{reason=\"%s\"} %llu\n",
 				      saga_reject_names[i],
 				      (unsigned long long)atomic_load(&app->saga.rejected[i]));
+#define LD(x) (unsigned long long)atomic_load(&app->saga.x)
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_refunds_total Refunds: owed (an order cancelled behind"
+			      " a payment that may have charged), sent (attempts), done"
+			      " (acknowledged by the gateway), failed (attempts the gateway refused).\n"
+			      "# TYPE ticketd_refunds_total counter\n"
+			      "ticketd_refunds_total{state=\"owed\"} %llu\n"
+			      "ticketd_refunds_total{state=\"sent\"} %llu\n"
+			      "ticketd_refunds_total{state=\"done\"} %llu\n"
+			      "ticketd_refunds_total{state=\"failed\"} %llu\n"
+			      "# HELP ticketd_sell_repairs_total Seats of a CONFIRMED order whose word"
+			      " was not ORDERED at SELL, repaired to SOLD from the database, or not.\n"
+			      "# TYPE ticketd_sell_repairs_total counter\n"
+			      "ticketd_sell_repairs_total{result=\"repaired\"} %llu\n"
+			      "ticketd_sell_repairs_total{result=\"failed\"} %llu\n"
+			      "# HELP ticketd_payments_resumed_total Authorizations left undecided"
+			      " (stop or crash) asked of the gateway again at start.\n"
+			      "# TYPE ticketd_payments_resumed_total counter\n"
+			      "ticketd_payments_resumed_total %llu\n",
+			      LD(refunds_owed), LD(refunds_sent), LD(refunds_done),
+			      LD(refund_failures), LD(sell_repairs), LD(sell_repair_failures),
+			      LD(payments_resumed));
+#undef LD
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= sessions_render_metrics(&app->sessions, &buf, &len, &cap);
 	rc |= db_render_metrics(&app->db, &buf, &len, &cap);

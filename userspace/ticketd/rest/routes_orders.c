@@ -171,55 +171,87 @@ struct pay_job {
 	char simulate[16];
 };
 
-static void pay_answer(struct pay_job *j, const char *payment_id,
-		       const char *status)
+/* The answer is what the order came to, never just what the gateway said:
+ * APPROVED only when the order is CONFIRMED; a cancelled order (declined,
+ * gateway failed, late approval, seat sold meanwhile) answers DECLINED with
+ * the order's reason and, when the gateway may have charged, the refund's
+ * state; an order not ended yet answers 202 PENDING. */
+static json_t *payment_answer_json(const char *order_id, const struct saga_outcome *out,
+			    int *status)
 {
-	struct http_resp resp = {0};
 	json_t *body;
 
-	if (!strcmp(status, "FAILED"))
-		body = json_pack("{s:s, s:s, s:s, s:s}", "orderId", j->order_id,
-				 "paymentId", payment_id, "status", "DECLINED", "reason",
-				 "PAYMENT_GATEWAY_FAILED");
-	else
-		body = json_pack("{s:s, s:s, s:s}", "orderId", j->order_id, "paymentId",
-				 payment_id, "status", status);
-	http_json(&resp, 200, body);
-	http_deferred_finish(j->d, &resp);
+	*status = 200;
+	if (!strcmp(out->order_status, "CONFIRMED")) {
+		body = json_pack("{s:s, s:s, s:s, s:s}", "orderId", order_id, "paymentId",
+				 out->payment_id, "status", "APPROVED", "orderStatus",
+				 "CONFIRMED");
+	} else if (!strcmp(out->order_status, "CANCELLED")) {
+		const char *reason = out->reason[0] ? out->reason : "CANCELLED";
+
+		if (!strcmp(out->payment_status, "FAILED"))
+			reason = "PAYMENT_GATEWAY_FAILED";
+		body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "orderId", order_id, "paymentId",
+				 out->payment_id, "status", "DECLINED", "orderStatus",
+				 "CANCELLED", "reason", reason);
+		if (body && out->refund_status[0])
+			json_object_set_new(body, "refund", json_string(out->refund_status));
+	} else {
+		*status = 202;
+		body = json_pack("{s:s, s:s, s:s}", "orderId", order_id, "status", "PENDING",
+				 "orderStatus", "PENDING");
+		if (body && out->payment_id[0])
+			json_object_set_new(body, "paymentId", json_string(out->payment_id));
+	}
+	return body;
+}
+
+static void pay_finish(struct pay_job *j, struct http_resp *resp)
+{
+	http_deferred_finish(j->d, resp);
 	free(j);
 }
 
-/* On a saga worker: record the decision, apply it, answer the client. */
+static void pay_unavailable(struct pay_job *j, const char *what)
+{
+	struct http_resp resp = {0};
+	struct http_req req = {0};
+
+	snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
+	log_msg(LOG_ERROR, req.trace_id, "%s of %s failed", what, j->order_id);
+	resp.retry_after = 1;
+	http_error(&resp, &req, 503, "UNAVAILABLE",
+		   "the payment could not be recorded; nothing was charged, retry", NULL);
+	pay_finish(j, &resp);
+}
+
+/* On a saga worker: record the decision, apply it, answer the client with
+ * what the order came to. */
 static void record_and_answer(struct saga_job *job)
 {
 	struct pay_job *j = (struct pay_job *)job;
-	const struct payment_result *r = &j->result;
-	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED"};
-	char pid[48], st[16];
-	int rc = saga_record_payment(j->app, j->order_id, r->payment_id,
-				     names[r->outcome], j->amount, r->attempts, pid, sizeof(pid),
-				     st, sizeof(st));
+	struct http_resp resp = {0};
+	struct saga_outcome out;
+	json_t *body;
+	int status;
+	int rc = saga_settle_payment(j->app, j->order_id, j->amount, &j->result, &out);
 
-	if (rc && rc != -EEXIST) {
-		struct http_resp resp = {0};
-		struct http_req req = {0};
-
-		snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
-		log_msg(LOG_ERROR, req.trace_id, "recording payment of %s failed", j->order_id);
-		resp.retry_after = 1;
-		http_error(&resp, &req, 503, "UNAVAILABLE",
-			   "the payment outcome could not be recorded; retry", NULL);
-		http_deferred_finish(j->d, &resp);
-		free(j);
-		return;
+	if (rc == -EAGAIN) {
+		/* Stopping before the gateway answered: the request stays
+		 * recorded and is asked again at the next start. */
+		memset(&out, 0, sizeof(out));
+		snprintf(out.order_status, sizeof(out.order_status), "PENDING");
+	} else if (rc) {
+		/* The decision is not recorded; the request row is, so the
+		 * gateway is asked again at the next start. */
+		memset(&out, 0, sizeof(out));
+		snprintf(out.order_status, sizeof(out.order_status), "PENDING");
+		log_msg(LOG_ERROR, http_deferred_trace_id(j->d),
+			"recording payment of %s failed (%d); left pending", j->order_id, rc);
 	}
-	/* Apply now (the Kafka copy of the event will find it done); a
-	 * failure here is retried by that copy. */
-	saga_apply_decision(j->app, &(struct payment_decision){.order_id = j->order_id,
-							       .payment_id = pid,
-							       .status = st,
-							       .amount = j->amount});
-	pay_answer(j, pid, st);
+	body = payment_answer_json(j->order_id, &out, &status);
+	http_json(&resp, status, body);
+	pay_finish(j, &resp);
 }
 
 /* On the payment client's thread: hand the decision to the saga's workers,
@@ -233,15 +265,29 @@ static void on_paid(void *arg, const struct payment_result *r)
 	saga_submit(&j->app->saga, &j->job);
 }
 
+/* On a saga worker: record the request before the gateway is asked, so an
+ * authorization is never lost by a stop or a crash, then ask. */
+static void request_payment(struct saga_job *job)
+{
+	struct pay_job *j = (struct pay_job *)job;
+	struct payment_result unknown = {.outcome = PAYMENT_UNKNOWN};
+
+	if (saga_request_payment(j->app, j->order_id, j->amount)) {
+		pay_unavailable(j, "recording the payment request");
+		return;
+	}
+	if (payment_client_submit(j->app->payments, j->order_id, j->amount,
+				  j->simulate[0] ? j->simulate : NULL, on_paid, j))
+		on_paid(j, &unknown);
+}
+
 static void start_payment(void *arg, struct http_deferred *d)
 {
 	struct pay_job *j = arg;
-	struct payment_result failed = {.outcome = PAYMENT_FAILED};
 
 	j->d = d;
-	if (payment_client_submit(j->app->payments, j->order_id, j->amount,
-				  j->simulate[0] ? j->simulate : NULL, on_paid, j))
-		on_paid(j, &failed);
+	j->job.run = request_payment;
+	saga_submit(&j->app->saga, &j->job);
 }
 
 void route_authorize_payment(struct http_req *req, struct http_resp *resp)
@@ -289,10 +335,12 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 	}
 	have_payment = rc == 0;
 	if (have_payment) { /* decided already; the saga is ending the order */
+		struct saga_outcome out = {.order_status = "PENDING"};
+		int status;
+
 		json_decref(body);
-		http_json(resp, 200,
-			  json_pack("{s:s, s:s, s:s}", "orderId", o.id, "paymentId", pid,
-				    "status", strcmp(st, "APPROVED") ? "DECLINED" : "APPROVED"));
+		snprintf(out.payment_id, sizeof(out.payment_id), "%s", pid);
+		http_json(resp, 202, payment_answer_json(o.id, &out, &status));
 		return;
 	}
 	j = calloc(1, sizeof(*j));
