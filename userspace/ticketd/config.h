@@ -39,6 +39,8 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	/* #11 chaos */
+	int change_queue_records;
 	/* #18 sessions */
 	int session_slots;
 	long session_slot_grace_seconds;
