@@ -40,10 +40,18 @@ import requests  # noqa: E402
 # Checks that fail on main today, each with the #11 helper that fixes it.
 # The lead removes a name once that helper's branch is merged (or sets
 # CHAOS_KNOWN_FAILING="" to see everything counted).
-DEFAULT_KNOWN_FAILING = ""
+#   sold_once@ring      a SELL that finds the change queue full after the order
+#                       is CONFIRMED is only logged: the sold seat shows
+#                       AVAILABLE again (helper pay: keep seats off sale,
+#                       repair from the database)
+#   sse_converge@kill9  stream versions are reused after kill -9, so a client
+#                       resuming with Last-Event-ID can miss a change (helper
+#                       journal: an epoch per boot or durable versions); seen
+#                       in some runs, timing dependent
+DEFAULT_KNOWN_FAILING = "sold_once@ring,sse_converge@kill9"
 
 AUDITS = ["sold_once", "holds_kept", "orders_settled", "payments_settled",
-          "refunds", "outbox_once", "sse_converge", "recovered"]
+          "refunds", "outbox_once", "sse_converge", "sse_versions", "recovered"]
 
 UDP_HOLD_SECS = 300
 REST_HOLD_SECS = 300
@@ -74,7 +82,8 @@ class Recorder:
         self.holds = {}        # (event, seat) -> hold dict (latest ack)
         self.orders = {}       # order id -> order dict
         self.acked = {"udp_hold": 0, "udp_release": 0, "rest_hold": 0,
-                      "rest_release": 0, "order": 0, "authorize": 0}
+                      "rest_release": 0, "order": 0, "authorize": 0,
+                      "burst_hold": 0, "burst_release": 0}
         self.refused = {}      # (kind, answer) -> count
         self.ok_times = {"udp": [], "rest": [], "purchase": []}
         self.lost_seen = []    # holds a release found gone before their expiry
@@ -346,7 +355,21 @@ class SseClient(threading.Thread):
         self.base, self.event_id = base, event_id
         self.lock = threading.Lock()
         self.map, self.version, self.reconnects, self.snapshots = {}, None, 0, 0
+        self.max_v, self.backwards, self.gaps, self.frames = 0, [], [], 0
         self.stop_ev = threading.Event()
+        self.resp = None
+
+    def resync(self):
+        """Starts again from a snapshot (after a divergence was reported, so
+        that the next fault is judged on its own)."""
+        with self.lock:
+            self.version = None
+            r = self.resp
+        if r is not None:
+            try:
+                r.close()
+            except Exception:
+                pass
 
     def run(self):
         while not self.stop_ev.is_set():
@@ -358,9 +381,11 @@ class SseClient(threading.Thread):
                                   headers=hdr, stream=True, timeout=(2, 30)) as r:
                     if r.status_code != 200:
                         raise requests.RequestException(str(r.status_code))
+                    self.resp = r
                     self.consume(r)
-            except (requests.RequestException, ValueError):
+            except (requests.RequestException, ValueError, AttributeError, OSError):
                 pass
+            self.resp = None
             if self.stop_ev.wait(0.5):
                 break
             self.reconnects += 1
@@ -385,13 +410,22 @@ class SseClient(threading.Thread):
     def frame(self, kind, data, fid):
         d = json.loads(data)
         with self.lock:
+            v = d.get("version")
             if kind == "snapshot":
+                if v < self.max_v:  # versions went back: reused after a restart
+                    self.backwards.append((self.max_v, v, "snapshot"))
                 self.map = {x["id"]: x["status"] for x in d["seats"]}
-                self.version = d["version"]
+                self.version = v
                 self.snapshots += 1
             elif kind == "seat":
+                self.frames += 1
+                if v <= self.max_v:
+                    self.backwards.append((self.max_v, v, "seat"))
+                elif self.version is not None and v != self.version + 1:
+                    self.gaps.append((self.version, v))
                 self.map[d["seatId"]] = d["status"]
-                self.version = d["version"]
+                self.version = v
+            self.max_v = max(self.max_v, v)
 
     def view(self):
         with self.lock:
@@ -493,13 +527,17 @@ class Suite:
         seats = requests.get(f"{self.base}/api/events/{self.ev['B']}/seats",
                              timeout=5).json()["seats"]
         shown = {(self.ev["B"], x["id"]) for x in seats if x["status"] == "SOLD"}
-        on_sale = sorted(sold - shown)
+        status = {x["id"]: x["status"] for x in seats}
+        on_sale = [(e, x, status.get(x)) for e, x in sorted(sold - shown)]
         phantom = sorted(shown - sold)
-        ok = not twice and not on_sale and not phantom
+        new = ({x[:2] for x in on_sale} | set(phantom)) - self.sold_seen
+        self.sold_seen |= new
+        ok = not twice and not new
         self.check(fault, "sold_once", ok,
                    f"sold {len(sold)}; sold twice {len(twice)}; sold in DB but not SOLD "
-                   f"on the map {len(on_sale)} {on_sale[:5]}; SOLD without a sale "
-                   f"{len(phantom)} {phantom[:5]}")
+                   f"on the map {len(on_sale)} {on_sale[:5]} (event, seat, shown); "
+                   f"SOLD without a sale "
+                   f"{len(phantom)} {phantom[:5]}; new since the last audit {len(new)}")
 
     # -- every acknowledged hold still held by its session (until its expiry)
     def audit_holds_kept(self, fault):
@@ -581,8 +619,11 @@ class Suite:
         with self.rec.lock:
             answered = {k: v["authorize"] for k, v in self.rec.orders.items() if v["authorize"]}
             due = {k for k, v in self.rec.orders.items() if v["deadline"] + 2.0 < now()}
-        approved_db = sql_rows("SELECT p.order_id, o.status FROM payments p JOIN orders o "
-                               "ON o.id = p.order_id WHERE p.status = 'APPROVED'")
+        with self.rec.lock:
+            ours = set(self.rec.orders)
+        approved_db = [r for r in sql_rows(
+            "SELECT p.order_id, o.status FROM payments p JOIN orders o "
+            "ON o.id = p.order_id WHERE p.status = 'APPROVED'") if r[0] in ours]
         rows = self.order_rows(list(answered)) if answered else {}
         lied = [o for o, a in answered.items()
                 if a == "APPROVED" and rows.get(o, ("?",))[0] == "CANCELLED"]
@@ -613,11 +654,13 @@ class Suite:
         deadline = now() + self.args.drain_seconds
         unsent = None
         while now() < deadline:
-            unsent = int(sql("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"))
+            unsent = int(sql("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL "
+                             f"AND id > {self.outbox_from}"))
             if unsent == 0:
                 break
             time.sleep(0.5)
-        rows = sql_rows("SELECT id, topic FROM outbox WHERE sent_at IS NOT NULL")
+        rows = sql_rows("SELECT id, topic FROM outbox WHERE sent_at IS NOT NULL "
+                        f"AND id > {self.outbox_from}")
         want = {(t, i) for i, t in rows}
         seen, dup = {}, 0
         for topic in sorted({t for _, t in rows} | {"ticketing.orders"}):
@@ -625,12 +668,14 @@ class Suite:
                 k = (topic, oid)
                 seen[k] = seen.get(k, 0) + 1
         dup = sum(n - 1 for n in seen.values() if n > 1)
+        seen = {k: n for k, n in seen.items() if int(k[1]) > self.outbox_from}
+        dup = sum(n - 1 for n in seen.values() if n > 1)
         missing = sorted(want - set(seen))
         extra = sorted(set(seen) - want - {(t, i) for i, t in sql_rows(
             "SELECT id, topic FROM outbox WHERE sent_at IS NULL")})
         self.outbox_figs[fault] = (len(want), dup, len(missing))
         self.check(fault, "outbox_once", not missing and not extra and unsent == 0,
-                   f"{len(want)} rows sent, {unsent} unsent after "
+                   f"{len(want)} rows of this run sent, {unsent} unsent after "
                    f"{self.args.drain_seconds} s; on Kafka: missing {len(missing)} "
                    f"{missing[:3]}, unknown ids {len(extra)}, repeated deliveries (same id) "
                    f"{dup} (consumers dedupe by id)")
@@ -651,10 +696,23 @@ class Suite:
                     break
                 time.sleep(0.5)
             if not ok:
-                bad.append((cl.event_id, len(diff), diff[:5], v))
+                bad.append((cl.event_id, len(diff), [(k, m.get(k), truth[k]) for k in diff[:5]], v))
+                cl.resync()
         self.check(fault, "sse_converge", not bad,
                    f"{len(self.sse)} streams, reconnects "
-                   f"{[cl.reconnects for cl in self.sse]}; differing: {bad}")
+                   f"{[cl.reconnects for cl in self.sse]}; differing (event, seats, "
+                   f"(seat, stream says, map says), last version): {bad}")
+        # versions go up by one per change and are never reused (a client
+        # resuming with Last-Event-ID relies on it)
+        back = [x for cl in self.sse for x in cl.backwards]
+        gaps = [x for cl in self.sse for x in cl.gaps]
+        new_back = back[self.sse_seen[0]:]
+        new_gaps = gaps[self.sse_seen[1]:]
+        self.sse_seen = (len(back), len(gaps))
+        self.check(fault, "sse_versions", not new_back and not new_gaps,
+                   f"{sum(cl.frames for cl in self.sse)} seat frames so far; since the last "
+                   f"audit versions went back {len(new_back)} times {new_back[:3]} "
+                   f"(last seen, then got), skipped {len(new_gaps)} {new_gaps[:3]}")
 
     def audit(self, fault, final=False):
         log(f"audit after {fault}")
@@ -735,7 +793,26 @@ class Suite:
 
     def fault_ring(self):
         before = metric_sum(self.base, "ringbuf_full") or 0
-        acked, busy, sent = ring_burst(self, self.args.burst_seconds)
+        # purchases back to back while the queue is full: orders, sales and
+        # cancellations need change records too
+        stop = threading.Event()
+
+        def buyer():
+            ctx = {"sessions": [], "sock": None}
+            while not stop.is_set():
+                try:
+                    self.driver.purchase_worker(ctx)
+                except requests.RequestException as e:
+                    self.rec.refuse("purchase", type(e).__name__)
+        buyers = [threading.Thread(target=buyer, daemon=True) for _ in range(2)]
+        for b in buyers:
+            b.start()
+        try:
+            acked, busy, sent = ring_burst(self, self.args.burst_seconds)
+        finally:
+            stop.set()
+            for b in buyers:
+                b.join(30)
         after = metric_sum(self.base, "ringbuf_full") or 0
         self.ring_figs = (sent, acked, busy, after - before)
         return now(), (f"UDP burst {self.args.burst_seconds:g} s: {sent} requests, "
@@ -754,6 +831,9 @@ class Suite:
     def run(self):
         a = self.args
         self.losses, self.outbox_figs, self.ring_figs = {}, {}, None
+        self.sse_seen = (0, 0)
+        self.sold_seen = set()
+        self.outbox_from = int(sql("SELECT IFNULL(MAX(id), 0) FROM outbox"))
         self.pay.start()
         self.td = c.Ticketd(extra_args=("--change-queue-records", str(a.queue_records)),
                             name="chaos-ticketd")
@@ -850,8 +930,8 @@ class Suite:
             for o in self.rec.orders.values():
                 auth[o["authorize"] or "no answer"] = auth.get(o["authorize"] or "no answer", 0) + 1
         total = sum(acked.values())
-        out = [f"## Faults ({'full' if a.full else 'short'} form)", ""]
-        out.append(f"- Command: `{a.command}`; run {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
+        out = ["## Faults", ""]
+        out.append(f"- Command: `{a.command}` ({'full' if a.full else 'short'} form); run {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, "
                    f"{self.elapsed:.0f} s. Offered load: UDP holds/releases {a.udp_rate:g}/s, "
                    f"REST holds/releases {a.rest_rate:g}/s, purchases {a.purchase_rate:g}/s "
                    f"(session, hold, order, authorize); 2 SSE clients. ticketd: socket hold "
@@ -960,20 +1040,24 @@ def ring_burst(suite, seconds):
     drain()
     sock.close()
     acked = busy = 0
+    # In the order sent: a pair whose HOLD was answered OK leaves an
+    # acknowledged hold unless its RELEASE was answered OK; an unanswered
+    # RELEASE (a reply this client dropped) leaves it unknown, not counted.
     for r in range(1, req + 1, 2):
         s, seat, _ = pending[r]
         h, rel = answers.get(r), answers.get(r + 1)
         if h == "RATE_LIMITED" or rel == "RATE_LIMITED":
             busy += 1
-        if h == "OK":
-            suite.rec.ok("udp", "udp_hold")
-            if rel == "OK":
-                suite.rec.ok("udp", "udp_release")
-            else:
-                suite.rec.hold(ev["A"], seat, s, "udp-burst", 30, t_start)
-                # the steady worker does not know this session; forget it there
-                s["held"].clear()
-                acked += 1
+        if rel == "OK":
+            suite.rec.ok("udp", "burst_release")
+        if h != "OK":
+            continue
+        suite.rec.ok("udp", "burst_hold")
+        if rel is None or rel == "OK":
+            suite.rec.release(ev["A"], seat, s)
+        else:
+            suite.rec.hold(ev["A"], seat, s, "udp-burst", 30, t_start)
+            acked += 1
     return acked, busy, sent
 
 
