@@ -27,7 +27,7 @@
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
 #   make chaos                        the fault suite, full form
-#                                     (tests/chaos/run.sh --full, about 7
+#                                     (tests/chaos/run.sh --full, about 4
 #                                     minutes, own services under
 #                                     .run-chaos/): writes
 #                                     bench/results/chaos.md; `make test`

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault suite (issue #11, tests/chaos/chaos.py) with the services it needs.
 #   tests/chaos/run.sh [--full|--short] [--external-services] [chaos.py args...]
-# --full (make chaos, about 7 minutes) writes bench/results/chaos.md;
+# --full (make chaos, about 4 minutes) writes bench/results/chaos.md;
 # --short (make test, about 2-3 minutes) writes $RUN_DIR/chaos-short.md.
 # Without --external-services it starts Redis, MariaDB and Kafka itself under
 # CHAOS_RUN_DIR (default .run-chaos/, wiped first) on ports of its own, so
