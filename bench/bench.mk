@@ -26,6 +26,12 @@
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
+#   make chaos                        the fault suite, full form
+#                                     (tests/chaos/run.sh --full, about 4
+#                                     minutes, own services under
+#                                     .run-chaos/): writes
+#                                     bench/results/chaos.md; `make test`
+#                                     runs its short form
 
 # ---- bench/lib: libbench.a, plain and ASan + UBSan (for its unit test) ----
 
@@ -106,6 +112,11 @@ bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh
+
+# The fault suite (issue #11): faults under a steady load, then audits.
+.PHONY: chaos
+chaos: $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash tests/chaos/run.sh --full
 
 # `make bench SUITES="hostile rest"`: the parts of make bench to run
 # (bench/run_bench.sh's BENCH_SUITES).

@@ -6,6 +6,7 @@
 # rest_hold.md (bench/rest_bench.sh, rendered by bench/rest_render.sh),
 # sse.md (bench/sse_bench.sh), orders.md (bench/orders_bench.sh),
 # hostile.md (bench/hostile_bench.sh, rendered by bench/hostile_render.sh),
+# chaos.md (make chaos: tests/chaos/chaos.py --full, its own command),
 # then any other bench/results/*.md. bench/results/suites.json (written by
 # bench/run_bench.sh, kept on the machine that ran it, not in git) says
 # which sections this run measured; a section it did not re-measure, or
@@ -29,10 +30,11 @@ SECTIONS=(
 	"sse|$RESULTS/sse.md|Seat stream (SSE) fan-out|bash bench/sse_bench.sh"
 	"orders|$RESULTS/orders.md|Orders|bash bench/orders_bench.sh"
 	"hostile|$RESULTS/hostile.md|Hostile clients|bash bench/hostile_bench.sh"
+	"chaos|$RESULTS/chaos.md|Faults|make chaos"
 )
 shopt -s nullglob
 for f in "$RESULTS"/*.md; do
-	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | hostile.md) continue ;; esac
+	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | hostile.md | chaos.md) continue ;; esac
 	n=$(basename "$f" .md)
 	SECTIONS+=("$n|$f|$n|")
 done

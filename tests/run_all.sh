@@ -2,7 +2,8 @@
 # Runs every test: unit (plain and ASan+UBSan), a bounded fuzz run
 # (FUZZ_TEST_SECONDS per harness, default 8), BPF, integration against real
 # Redis, MariaDB and Kafka that it starts under .run-test/ on test ports and
-# stops again. Ends with one "N passed, N failed" line; exits non-zero on
+# stops again, then the short form of the fault suite (tests/chaos) over
+# the same services. Ends with one "N passed, N failed" line; exits non-zero on
 # any failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,6 +117,12 @@ if bash infra/services.sh start; then
 	fi
 	note "web end-to-end (Chromium; its own ticketd --dev-mode and paymentd over these services)"
 	run_counted tests/e2e env E2E_EXTERNAL_SERVICES=1 bash tests/e2e/run.sh --with-stack
+	# After the integration suite (its ticketd has stopped): the same services,
+	# ticketd and paymentd of its own on the test ports. CHAOS_TEST=0 skips it.
+	if [ "${CHAOS_TEST:-1}" != 0 ]; then
+		note "fault suite, short form (tests/chaos; make chaos runs the full one)"
+		run_counted tests/chaos env BUILD="$BUILD" bash tests/chaos/run.sh --short --external-services
+	fi
 else
 	failed=$((failed + 1))
 	failures+=("infra/services.sh start")

@@ -75,6 +75,11 @@ static const struct setting settings[] = {
 	  "wait before re-sending an unacknowledged refund; doubles per attempt"),
 	S(refund_backoff_max_ms, SETTING_INT, "60000", 10, 86400000,
 	  "longest wait between refund attempts"),
+	/* #11 chaos */
+	S(change_queue_records, SETTING_INT, "0", 0, 16777216,
+	  "seat change records waiting to be published, at most (0: 65536); "
+	  "small values only for fault tests (a full queue answers "
+	  "RATE_LIMITED / 503 BUSY)"),
 	/* #18 sessions */
 	S(session_slots, SETTING_INT, "4194302", 1, 4194302,
 	  "holder slots sessions may take (1..N); fewer only for tests and "

@@ -46,6 +46,8 @@ struct config {
 	/* #11 pay */
 	int order_settle_margin_seconds;
 	int refund_backoff_ms, refund_backoff_max_ms;
+	/* #11 chaos */
+	int change_queue_records;
 	/* #18 sessions */
 	int session_slots;
 	long session_slot_grace_seconds;

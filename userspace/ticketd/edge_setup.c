@@ -127,6 +127,7 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	opts.shm_dir = shm_dir;
 	opts.backend = strcmp(app->cfg.hold_path, "socket") ? EDGE_BACKEND_AUTO
 							     : EDGE_BACKEND_SHM;
+	opts.queue_capacity = (unsigned int)app->cfg.change_queue_records;
 	rc = edge_open(&opts, &app->edge);
 	if (rc) {
 		snprintf(err, errlen, "cannot open the seat table: %s", strerror(-rc));
