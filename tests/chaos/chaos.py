@@ -435,30 +435,14 @@ class SseClient(threading.Thread):
 
 # ------------------------------------------------------------ the services
 
-class Paymentd:
+class Paymentd(c.Paymentd):
     def __init__(self):
-        self.proc = None
-        self.log_path = os.path.join(c.RUN_DIR, "logs", "chaos-paymentd.log")
+        super().__init__("chaos-paymentd")
 
     def start(self, delay_ms=None):
-        dmin, dmax = (20, 60) if delay_ms is None else (delay_ms, delay_ms)
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self.proc = subprocess.Popen(
-            [os.path.join(ROOT, "build", "paymentd"), "--port", str(c.PORTS["paymentd"]),
-             "--delay-min-ms", str(dmin), "--delay-max-ms", str(dmax)],
-            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
-        for _ in range(200):
-            try:
-                requests.get(f"http://127.0.0.1:{c.PORTS['paymentd']}/healthz", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError("paymentd did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        if delay_ms is None:
+            return super().start()
+        return super().start("--delay-min-ms", str(delay_ms), "--delay-max-ms", str(delay_ms))
 
 
 def infra(script, action):

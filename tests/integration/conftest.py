@@ -139,17 +139,18 @@ def ensure_test_events():
 class Paymentd:
     """The simulated gateway that ticketd calls in the tests."""
 
-    def __init__(self):
+    def __init__(self, name="paymentd"):
         self.proc = None
-        self.log_path = os.path.join(RUN_DIR, "logs", "paymentd.log")
+        self.log_path = os.path.join(RUN_DIR, "logs", name + ".log")
         self.args = []  # extra settings (test_payment_faults.py changes them)
 
-    def start(self):
+    def start(self, *extra):
+        """extra: settings for this start only (a later one wins)."""
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [os.path.join(ROOT, "build", "paymentd"), "--port", str(PORTS["paymentd"]),
-             "--delay_min_ms", "20", "--delay_max_ms", "60", *self.args],
+             "--delay_min_ms", "20", "--delay_max_ms", "60", *self.args, *extra],
             stdout=log, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from conftest import PORTS, auth, mariadb_sql, new_session
-from test_orders import authorize, get_order, hold, order, wait_final
+from conftest import PORTS, auth, mariadb_sql
+from test_orders import authorize, get_order, held_order, wait_final
 from test_payment_guard import record_payment
 
 PAYMENTD = f"http://127.0.0.1:{PORTS['paymentd']}"
@@ -72,15 +72,6 @@ def wait_refund_done(order_id, within=10.0):
     return refund_row(order_id)
 
 
-def new_order(api, arena, n=1):
-    s = new_session(api.base)
-    seats = arena.take(n)
-    hold(api.base, s["token"], arena.event_id, seats)
-    r = order(api.base, s["token"], arena.event_id, seats)
-    assert r.status_code == 201, r.text
-    return s, seats, r.json()
-
-
 def deadline_of(o):
     from datetime import datetime
     return datetime.fromisoformat(o["paymentDeadline"].replace("Z", "+00:00")).timestamp()
@@ -88,7 +79,7 @@ def deadline_of(o):
 
 def test_late_approval_is_cancelled_and_refunded_at_the_gateway(api, arena, gateway):
     gateway("--delay_min_ms", "900", "--delay_max_ms", "900", "--approve_ratio", "1")
-    s, seats, o = new_order(api, arena)
+    s, seats, o = held_order(api, arena, 1)
     time.sleep(max(0.0, deadline_of(o) - time.time() - 0.4))
     r = authorize(api.base, s["token"], o["orderId"])
     # The gateway approved 0.5 s after the deadline: never "APPROVED".
@@ -102,7 +93,7 @@ def test_late_approval_is_cancelled_and_refunded_at_the_gateway(api, arena, gate
 
 
 def test_approval_that_cannot_confirm_is_not_answered_approved(api, arena):
-    s, seats, o = new_order(api, arena)
+    s, seats, o = held_order(api, arena, 1)
     # The seat is sold already (as by another node): confirming must fail.
     mariadb_sql(f"INSERT INTO sold_seats (event_id, seat_id, order_id) VALUES"
                 f" ({arena.event_id}, {seats[0]}, '{o['orderId']}')")
@@ -121,7 +112,7 @@ def test_approval_that_cannot_confirm_is_not_answered_approved(api, arena):
 
 
 def test_deadline_confirms_a_recorded_approval_never_applied(api, arena):
-    s, seats, o = new_order(api, arena)
+    s, seats, o = held_order(api, arena, 1)
     # Recorded (as if ticketd died between recording and applying, with
     # the Kafka copy not yet consumed), never applied.
     record_payment(f"pay_unapplied_{o['orderId'][-12:]}", o["orderId"], "APPROVED", o["amount"])
@@ -135,7 +126,7 @@ def test_deadline_confirms_a_recorded_approval_never_applied(api, arena):
 
 def test_recorded_gateway_failure_is_voided_at_the_gateway(api, arena, gateway):
     gateway("--fail_ratio", "1")
-    s, seats, o = new_order(api, arena)
+    s, seats, o = held_order(api, arena, 1)
     r = authorize(api.base, s["token"], o["orderId"])
     body = r.json()
     assert body["status"] == "DECLINED" and body["reason"] == "PAYMENT_GATEWAY_FAILED", body
@@ -148,7 +139,7 @@ def test_unacknowledged_refund_is_retried_until_the_gateway_acknowledges(
         ticketd, api, arena, gateway, back_to_default):
     restart_ticketd(ticketd, "--refund-backoff-ms", "100", "--refund-backoff-max-ms", "200")
     gateway("--refund_fail_ratio", "1", "--fail_ratio", "1")
-    s, seats, o = new_order(api, arena)
+    s, seats, o = held_order(api, arena, 1)
     assert authorize(api.base, s["token"], o["orderId"]).json()["refund"] == "PENDING"
     time.sleep(3)
     assert refund_row(o["orderId"])[1] == "PENDING"
@@ -166,7 +157,7 @@ def test_graceful_stop_with_a_retry_pending_resumes_after_restart(
     # Many attempts with a doubling backoff: a retry is always pending.
     restart_ticketd(ticketd, "--payment-attempts", "10")
     gateway("--fail_ratio", "1")
-    s, seats, o = new_order(api, arena)
+    s, seats, o = held_order(api, arena, 1)
     with requests.Session() as http:
         import threading
         answer = {}
@@ -200,7 +191,7 @@ def test_graceful_stop_with_a_retry_pending_resumes_after_restart(
 
 def test_ordered_seats_stay_off_sale_past_the_deadline_by_the_settle_margin(api, arena):
     from conftest import udp
-    s, seats, o = new_order(api, arena)
+    s, seats, o = held_order(api, arena, 1)
     q = udp("QUERY", arena.event_id, seats[0], s["token"])
     assert q["status"] == "TAKEN", q
     # 30 s (order_settle_margin_seconds) beyond the deadline: a confirmation
