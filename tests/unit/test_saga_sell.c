@@ -89,6 +89,66 @@ static void failed_repair_is_reported_not_hidden(void **state)
 	assert_int_equal(f.restores, 1);
 }
 
+/* A seat whose SELL the full change queue refused stays on the retry list
+ * until a retry sells it; the others leave it at once. */
+struct queue {
+	int refusals_left[8]; /* per seat id: RATE_LIMITED answers before OK */
+	int sells;
+};
+
+static enum saga_sell queue_sell(void *ctx, const struct saga_unsold *u)
+{
+	struct queue *q = ctx;
+
+	q->sells++;
+	assert_int_equal(u->event_id, 7);
+	assert_int_equal(u->slot, 100 + u->seat_id);
+	if (q->refusals_left[u->seat_id] > 0) {
+		q->refusals_left[u->seat_id]--;
+		return SAGA_SELL_UNREPAIRED;
+	}
+	return SAGA_SELL_OK;
+}
+
+static void refused_sell_is_retried_until_sold(void **state)
+{
+	static struct saga_unsold_list l;
+	struct queue q = {.refusals_left = {0, 2, 0, 1}};
+	uint32_t sold;
+
+	(void)state;
+	saga_unsold_init(&l);
+	for (uint32_t seat = 0; seat < 4; seat++)
+		saga_unsold_add(&l, &(struct saga_unsold){.slot = 100 + seat, .event_id = 7,
+							  .seat_id = seat});
+	assert_int_equal(saga_unsold_count(&l), 4);
+	assert_int_equal(saga_unsold_retry(&l, queue_sell, &q, &sold), 2);
+	assert_int_equal(sold, 2);
+	assert_int_equal(saga_unsold_retry(&l, queue_sell, &q, &sold), 1);
+	assert_int_equal(sold, 1);
+	assert_int_equal(l.items[0].seat_id, 1);
+	assert_int_equal(saga_unsold_retry(&l, queue_sell, &q, &sold), 0);
+	assert_int_equal(sold, 1);
+	assert_int_equal(q.sells, 4 + 2 + 1);
+	assert_int_equal(saga_unsold_retry(&l, queue_sell, &q, &sold), 0);
+	assert_int_equal(q.sells, 7);
+	assert_false(l.overflow);
+}
+
+static void full_retry_list_asks_for_a_full_pass(void **state)
+{
+	static struct saga_unsold_list l;
+
+	(void)state;
+	saga_unsold_init(&l);
+	for (uint32_t i = 0; i < SAGA_UNSOLD_MAX; i++)
+		saga_unsold_add(&l, &(struct saga_unsold){.seat_id = i});
+	assert_false(l.overflow);
+	saga_unsold_add(&l, &(struct saga_unsold){.seat_id = SAGA_UNSOLD_MAX});
+	assert_true(l.overflow);
+	assert_int_equal(saga_unsold_count(&l), SAGA_UNSOLD_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -96,6 +156,8 @@ int main(void)
 		cmocka_unit_test(seat_sold_already_needs_no_repair),
 		cmocka_unit_test(lapsed_word_is_repaired_to_sold_from_the_database),
 		cmocka_unit_test(failed_repair_is_reported_not_hidden),
+		cmocka_unit_test(refused_sell_is_retried_until_sold),
+		cmocka_unit_test(full_retry_list_asks_for_a_full_pass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,54 @@ enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id
 								  : SAGA_SELL_UNREPAIRED;
 }
 
+void saga_unsold_init(struct saga_unsold_list *l)
+{
+	pthread_mutex_init(&l->lock, NULL);
+	l->n = 0;
+	l->overflow = false;
+}
+
+void saga_unsold_add(struct saga_unsold_list *l, const struct saga_unsold *u)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->n < SAGA_UNSOLD_MAX)
+		l->items[l->n++] = *u;
+	else
+		l->overflow = true;
+	pthread_mutex_unlock(&l->lock);
+}
+
+uint32_t saga_unsold_count(struct saga_unsold_list *l)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&l->lock);
+	n = l->n;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+/* Under the lock: a round is at most SAGA_UNSOLD_MAX seat operations of
+ * about a microsecond, and adds are rare. */
+uint32_t saga_unsold_retry(struct saga_unsold_list *l,
+			   enum saga_sell (*sell)(void *ctx, const struct saga_unsold *u),
+			   void *ctx, uint32_t *sold)
+{
+	uint32_t kept = 0, n;
+
+	*sold = 0;
+	pthread_mutex_lock(&l->lock);
+	for (uint32_t i = 0; i < l->n; i++) {
+		if (sell(ctx, &l->items[i]) == SAGA_SELL_UNREPAIRED)
+			l->items[kept++] = l->items[i];
+		else
+			(*sold)++;
+	}
+	n = l->n = kept;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
 struct seat_ops_ctx {
 	struct ticketd *app;
 	uint32_t slot;
@@ -92,10 +140,14 @@ static void apply_outcome(struct ticketd *app, const struct order *o,
 			break;
 		case SAGA_SELL_UNREPAIRED:
 			atomic_fetch_add(&app->saga.sell_repair_failures, 1);
-			log_msg(LOG_ERROR, NULL,
-				"order %s: seat %u of event %u could not be marked SOLD (%d);"
-				" sold_seats keeps it from a second sale, the next start"
-				" marks it", o->id, o->seats[i], o->event_id, st);
+			saga_unsold_add(&app->saga.unsold,
+					&(struct saga_unsold){.slot = o->slot,
+							      .event_id = o->event_id,
+							      .seat_id = o->seats[i]});
+			log_msg(LOG_WARN, NULL,
+				"order %s: seat %u of event %u could not be marked SOLD yet"
+				" (%d); retried until it is (sold_seats keeps it from a"
+				" second sale meanwhile)", o->id, o->seats[i], o->event_id, st);
 			break;
 		}
 	}
@@ -390,6 +442,46 @@ static int on_payment(void *arg, const struct kafka_message *m)
 static void *refund_loop(void *arg);
 static void resume_payments(struct saga *sg);
 
+static enum saga_sell retry_sell(void *ctx, const struct saga_unsold *u)
+{
+	struct seat_ops_ctx c = {.app = ctx, .slot = u->slot};
+	const struct saga_seat_ops ops = {.sell = sell_word, .restore_sold = restore_sold_word,
+					  .ctx = &c};
+	int st;
+
+	return saga_sell_seat(&ops, u->event_id, u->seat_id, &st);
+}
+
+/* Sold seats whose word is not SOLD yet (apply_outcome): one more try
+ * each; after an overflow of the list, a pass over all of sold_seats. */
+static void retry_unsold(struct saga *sg)
+{
+	struct saga_unsold_list *l = &sg->unsold;
+	uint32_t sold, left;
+	bool overflow;
+
+	left = saga_unsold_retry(l, retry_sell, sg->app, &sold);
+	if (sold) {
+		atomic_fetch_add(&sg->unsold_resolved, sold);
+		log_msg(LOG_INFO, NULL, "saga: %u seats of confirmed orders marked SOLD on a "
+			"retry, %u left", sold, left);
+	}
+	pthread_mutex_lock(&l->lock);
+	overflow = l->overflow;
+	l->overflow = false;
+	pthread_mutex_unlock(&l->lock);
+	if (overflow) {
+		struct recovery_report rep = {0};
+		char err[256];
+
+		if (recovery_sync_sold(sg->app, &rep, err, sizeof(err)) || rep.skipped) {
+			pthread_mutex_lock(&l->lock);
+			l->overflow = true; /* again next round */
+			pthread_mutex_unlock(&l->lock);
+		}
+	}
+}
+
 static void *deadline_loop(void *arg)
 {
 	struct saga *sg = arg;
@@ -402,6 +494,7 @@ static void *deadline_loop(void *arg)
 		db_put(&sg->app->db, c); /* none: tried again next poll */
 		for (int i = 0; i < n; i++)
 			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL, true);
+		retry_unsold(sg);
 		struct timespec ts = {0, DEADLINE_POLL_MS * 1000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -461,6 +554,7 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 
 	sg->app = app;
 	pthread_mutex_init(&sg->lock, NULL);
+	saga_unsold_init(&sg->unsold);
 	pthread_cond_init(&sg->cond, NULL);
 	for (sg->n_workers = 0; sg->n_workers < SAGA_WORKERS; sg->n_workers++)
 		if (pthread_create(&sg->workers[sg->n_workers], NULL, worker_loop, sg)) {

@@ -66,6 +66,24 @@ struct payment_decision {
 	uint64_t amount;
 };
 
+/* Seats of CONFIRMED orders whose word could not be made SOLD yet (the
+ * change queue was full, or another session held the seat live): the
+ * deadline thread retries them every round until they are SOLD. Bounded:
+ * an entry that does not fit sets overflow, and the thread then runs a
+ * pass over all of sold_seats instead. A crash loses the list;
+ * saga_reconcile at the next start covers it. Meanwhile sold_seats keeps
+ * the seat from a second sale. */
+#define SAGA_UNSOLD_MAX 4096
+struct saga_unsold {
+	uint32_t slot, event_id, seat_id;
+};
+struct saga_unsold_list {
+	pthread_mutex_t lock;
+	uint32_t n;
+	bool overflow;
+	struct saga_unsold items[SAGA_UNSOLD_MAX];
+};
+
 struct saga {
 	struct ticketd *app;
 	pthread_t workers[SAGA_WORKERS];
@@ -88,6 +106,8 @@ struct saga {
 	/* SELL found a word not ORDERED after CONFIRMED: repaired to SOLD from
 	 * the database, or not (seat held live by another session) */
 	atomic_uint_least64_t sell_repairs, sell_repair_failures;
+	struct saga_unsold_list unsold;        /* those failures, retried */
+	atomic_uint_least64_t unsold_resolved; /* ... and later made SOLD */
 	atomic_uint_least64_t payments_resumed; /* undecided at start, asked again */
 	atomic_uint_least64_t rejected[SAGA_REJECT_N];
 };
@@ -130,6 +150,15 @@ struct saga_seat_ops {
 
 enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id,
 			      uint32_t seat_id, int *sell_status);
+
+void saga_unsold_init(struct saga_unsold_list *l);
+void saga_unsold_add(struct saga_unsold_list *l, const struct saga_unsold *u);
+uint32_t saga_unsold_count(struct saga_unsold_list *l);
+/* Calls sell on every entry and keeps those it answers SAGA_SELL_UNREPAIRED;
+ * *sold counts the others. Returns how many are left. */
+uint32_t saga_unsold_retry(struct saga_unsold_list *l,
+			   enum saga_sell (*sell)(void *ctx, const struct saga_unsold *u),
+			   void *ctx, uint32_t *sold);
 
 /* What an order came to after a payment: order status (PENDING,
  * CONFIRMED, CANCELLED) and reason, the recorded payment (id, status) and

@@ -150,16 +150,24 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "ticketd_refunds_total{state=\"done\"} %llu\n"
 			      "ticketd_refunds_total{state=\"failed\"} %llu\n"
 			      "# HELP ticketd_sell_repairs_total Seats of a CONFIRMED order whose word"
-			      " was not ORDERED at SELL, repaired to SOLD from the database, or not.\n"
+			      " was not ORDERED at SELL, repaired to SOLD from the database, or not"
+			      " (failed: the seat is retried; retried_sold: a retry made it SOLD).\n"
 			      "# TYPE ticketd_sell_repairs_total counter\n"
 			      "ticketd_sell_repairs_total{result=\"repaired\"} %llu\n"
 			      "ticketd_sell_repairs_total{result=\"failed\"} %llu\n"
+			      "ticketd_sell_repairs_total{result=\"retried_sold\"} %llu\n"
+			      "# HELP ticketd_saga_unsold_seats Seats of CONFIRMED orders not SOLD in"
+			      " the seat table yet (change queue full, or held live), retried every"
+			      " 200 ms.\n"
+			      "# TYPE ticketd_saga_unsold_seats gauge\n"
+			      "ticketd_saga_unsold_seats %u\n"
 			      "# HELP ticketd_payments_resumed_total Authorizations left undecided"
 			      " (stop or crash) asked of the gateway again at start.\n"
 			      "# TYPE ticketd_payments_resumed_total counter\n"
 			      "ticketd_payments_resumed_total %llu\n",
 			      LD(refunds_owed), LD(refunds_sent), LD(refunds_done),
 			      LD(refund_failures), LD(sell_repairs), LD(sell_repair_failures),
+			      LD(unsold_resolved), saga_unsold_count(&app->saga.unsold),
 			      LD(payments_resumed));
 #undef LD
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
