@@ -37,17 +37,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import conftest as c  # noqa: E402  (ports, Ticketd, UDP codec, SQL helper)
 import requests  # noqa: E402
 
-# Checks that fail on main today, each with the #11 helper that fixes it.
-# The lead removes a name once that helper's branch is merged (or sets
-# CHAOS_KNOWN_FAILING="" to see everything counted).
-#   sold_once@ring      a SELL that finds the change queue full after the order
-#                       is CONFIRMED is only logged: the sold seat shows
-#                       AVAILABLE again (helper pay: keep seats off sale,
-#                       repair from the database)
-#   sse_converge@kill9  stream versions are reused after kill -9, so a client
-#                       resuming with Last-Event-ID can miss a change (helper
-#                       journal: an epoch per boot or durable versions); seen
-#                       in some runs, timing dependent
+# Checks expected to fail, as audit or audit@fault (none today: the #11
+# fixes made every check pass). CHAOS_KNOWN_FAILING overrides it.
 DEFAULT_KNOWN_FAILING = ""
 
 AUDITS = ["sold_once", "holds_kept", "orders_settled", "payments_settled",
