@@ -98,7 +98,9 @@ for s in "${SECTIONS[@]}"; do
 	fi
 	j=$(suite_json "$name")
 	stale=""
-	if [ "$(jq -r '.status // ""' <<<"$j")" != measured ]; then
+	if [ "$name" = chaos ]; then
+		stale="> Not part of \`make bench\`: \`make chaos\` runs it (\`tests/chaos/run.sh --full\`, about 4 minutes, services of its own under \`.run-chaos/\`); figures of its last run (file of $(mtime_utc "$md"))."
+	elif [ "$(jq -r '.status // ""' <<<"$j")" != measured ]; then
 		stale="> Not measured by this \`make bench\` ($(jq -r 'if . == null then "no record" else .status + (if .reason then ": " + .reason else "" end) end' <<<"$j")); the figures of this section are from a separate run of its benchmark (file of $(mtime_utc "$md")), with the baseline of that run."
 	fi
 	first=$(grep -m1 -E '^#{1,6} ' "$md" || true)
