@@ -74,7 +74,7 @@ $(LIBTICKETD_FUZZ): $(filter-out %/main.o,$(TICKETD_OBJS_FUZZ))
 
 # ---- unit tests ----
 TICKETD_UNIT := test_config test_sessions test_db_pool test_rest_parse test_journal \
-	test_stream_epoch test_saga_sell test_seat_stream
+	test_stream_epoch test_saga_sell test_seat_stream test_sse_hub
 TICKETD_TESTS := $(addprefix $(BUILD)/tests/unit/,$(TICKETD_UNIT))
 TICKETD_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(TICKETD_UNIT))
 
@@ -98,7 +98,7 @@ ALL_OBJS += $(TICKETD_OBJS_TSAN)
 $(LIBTICKETD_TSAN): $(TICKETD_OBJS_TSAN)
 	$(archive)
 
-TICKETD_TESTS_TSAN := $(addprefix $(BUILD)/tests/unit/,$(addsuffix .tsan,test_seat_stream))
+TICKETD_TESTS_TSAN := $(addprefix $(BUILD)/tests/unit/,$(addsuffix .tsan,test_seat_stream test_sse_hub))
 $(TICKETD_TESTS_TSAN): $(BUILD)/tests/unit/%.tsan: tests/unit/%.c $(LIBTICKETD_TSAN) $(LIBTKT_TSAN)
 	$(link_c)
 $(TICKETD_TESTS_TSAN): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
@@ -106,8 +106,8 @@ $(TICKETD_TESTS_TSAN): private EXTRA_LDLIBS := -lcmocka \
 	$(shell pkg-config --libs jansson hiredis 2>/dev/null) $(LIBTKT_LDLIBS)
 $(TICKETD_TESTS_TSAN): private FLAVOUR_CFLAGS := $(TSANFLAGS)
 
-# The threaded tests' fixture (header-only; the link takes the .c).
-TICKETD_STREAM_TESTS := $(foreach t,test_seat_stream,\
+# The threaded tests' shared fixture (header-only; the link takes the .c).
+TICKETD_STREAM_TESTS := $(foreach t,test_seat_stream test_sse_hub,\
 	$(BUILD)/tests/unit/$(t) $(BUILD)/asan/tests/unit/$(t) $(BUILD)/tests/unit/$(t).tsan)
 $(TICKETD_STREAM_TESTS): tests/unit/stream_fixture.h
 
