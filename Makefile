@@ -52,16 +52,19 @@ LIBAPI_FUZZ   := $(BUILD)/fuzz/api/libapi.a
 # Fragments append to these. UNIT_TESTS and ASAN_UNIT_TESTS are run by
 # tests/run_all.sh (every executable in $(BUILD)/tests/unit and
 # $(BUILD)/asan/tests/unit), BPF_TESTS likewise from $(BUILD)/tests/bpf,
-# FUZZ_TARGETS (libFuzzer harnesses) from $(BUILD)/fuzz/bin.
+# FUZZ_TARGETS (libFuzzer harnesses) from $(BUILD)/fuzz/bin. TSAN_TESTS
+# are the TSan unit tests among UNIT_TESTS (*.tsan), which `make tsan-test`
+# runs on their own (no root, no services).
 BINS            :=
 UNIT_TESTS      :=
+TSAN_TESTS      :=
 ASAN_UNIT_TESTS :=
 BPF_TESTS       :=
 KAFKA_TESTS     :=
 FUZZ_TARGETS    :=
 ALL_OBJS        :=
 
-.PHONY: all deps run test bench clean web web-test e2e build-all
+.PHONY: all deps run test bench clean web web-test e2e build-all tsan-test
 
 all: build-all web
 
@@ -132,6 +135,10 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/run_all.sh
+
+# The threaded parts under TSan, quickly (make test runs them too).
+tsan-test: $(TSAN_TESTS)
+	@set -e; for t in $^; do echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 $$t; done
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -2,8 +2,10 @@
 # userspace/ticketd/ (seats/, live/, commerce/, messaging/, db/, rest/ and
 # the composition root main.c), linked with libapi.a and libtkt.a; its unit
 # tests (plain and ASan + UBSan) link libticketd.a, every object but main;
-# the Kafka tests of the outbox relay; and libFuzzer's flavour of
-# libticketd.a for fuzz/ (fuzz_http).
+# the TSan tests of the seat change stream and the SSE hub link a TSan
+# libticketd.a of just those and what they call; the Kafka tests of the
+# outbox relay; and libFuzzer's flavour of libticketd.a for fuzz/
+# (fuzz_http).
 #
 # The Kafka test needs running services (it does not start them) and
 # restarts Kafka and MariaDB through infra/kafka.sh and infra/mariadb.sh
@@ -13,7 +15,9 @@
 #   make kafka-tests && $(BUILD)/tests/kafka/test_outbox_relay
 #   bash infra/services.sh stop
 # There is no TSan build of ticketd: TSan crashes in librdkafka's own
-# threads (an uninstrumented library), before any test runs.
+# threads (an uninstrumented library), before any test runs. The threaded
+# parts that need no Kafka (the seat change stream, the SSE hub) get a TSan
+# flavour of their own objects and TSan unit tests instead.
 
 TICKETD_SRCS := $(wildcard userspace/ticketd/*.c userspace/ticketd/*/*.c)
 TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c
@@ -70,7 +74,7 @@ $(LIBTICKETD_FUZZ): $(filter-out %/main.o,$(TICKETD_OBJS_FUZZ))
 
 # ---- unit tests ----
 TICKETD_UNIT := test_config test_sessions test_db_pool test_rest_parse test_journal \
-	test_stream_epoch test_saga_sell
+	test_stream_epoch test_saga_sell test_seat_stream test_sse_hub
 TICKETD_TESTS := $(addprefix $(BUILD)/tests/unit/,$(TICKETD_UNIT))
 TICKETD_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(TICKETD_UNIT))
 
@@ -78,6 +82,34 @@ $(TICKETD_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBTICKETD) $(LIBAPI) 
 	$(link_c)
 $(TICKETD_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBTICKETD_ASAN) $(LIBAPI_ASAN) $(LIBTKT_ASAN)
 	$(link_c)
+
+# ---- TSan: the seat change stream and the SSE hub ----
+# Only these objects and what they call are instrumented (with the TSan
+# libtkt.a); jansson and hiredis (the journal's Redis replay) are linked
+# plain. tests/run_all.sh runs build/tests/unit/*.tsan with the unit tests.
+TICKETD_TSAN_SRCS := userspace/ticketd/seats/seat_stream.c userspace/ticketd/seats/seat_view.c \
+	userspace/ticketd/live/sse_hub.c userspace/ticketd/seats/journal.c \
+	userspace/ticketd/commerce/catalog.c
+TICKETD_OBJS_TSAN := $(call objs,tsan/,$(TICKETD_TSAN_SRCS))
+LIBTICKETD_TSAN := $(BUILD)/tsan/lib/libticketd.a
+$(TICKETD_OBJS_TSAN): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+ALL_OBJS += $(TICKETD_OBJS_TSAN)
+
+$(LIBTICKETD_TSAN): $(TICKETD_OBJS_TSAN)
+	$(archive)
+
+TICKETD_TESTS_TSAN := $(addprefix $(BUILD)/tests/unit/,$(addsuffix .tsan,test_seat_stream test_sse_hub))
+$(TICKETD_TESTS_TSAN): $(BUILD)/tests/unit/%.tsan: tests/unit/%.c $(LIBTICKETD_TSAN) $(LIBTKT_TSAN)
+	$(link_c)
+$(TICKETD_TESTS_TSAN): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(TICKETD_TESTS_TSAN): private EXTRA_LDLIBS := -lcmocka \
+	$(shell pkg-config --libs jansson hiredis 2>/dev/null) $(LIBTKT_LDLIBS)
+$(TICKETD_TESTS_TSAN): private FLAVOUR_CFLAGS := $(TSANFLAGS)
+
+# The threaded tests' shared fixture (header-only; the link takes the .c).
+TICKETD_STREAM_TESTS := $(foreach t,test_seat_stream test_sse_hub,\
+	$(BUILD)/tests/unit/$(t) $(BUILD)/asan/tests/unit/$(t) $(BUILD)/tests/unit/$(t).tsan)
+$(TICKETD_STREAM_TESTS): tests/unit/stream_fixture.h
 
 # ---- Kafka tests (real MariaDB + Kafka; run by tests/run_all.sh) ----
 TICKETD_KAFKA := $(BUILD)/tests/kafka/test_outbox_relay
@@ -93,7 +125,8 @@ $(TICKETD_TESTS) $(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN): p
 $(TICKETD_TESTS_ASAN) $(TICKETD_KAFKA_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
 
 BINS            += $(TICKETD) $(TICKETD_ASAN)
-UNIT_TESTS      += $(TICKETD_TESTS)
+UNIT_TESTS      += $(TICKETD_TESTS) $(TICKETD_TESTS_TSAN)
+TSAN_TESTS      += $(TICKETD_TESTS_TSAN)
 ASAN_UNIT_TESTS += $(TICKETD_TESTS_ASAN)
 KAFKA_TESTS     += $(TICKETD_KAFKA) $(TICKETD_KAFKA_ASAN)
 

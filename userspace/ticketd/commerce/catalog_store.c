@@ -1,4 +1,4 @@
-/* Data access for events and seats (the catalogue). */
+/* Data access for events and seats (the catalogue); lookups in catalog.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,30 +6,6 @@
 
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/db/db.h"
-
-static int cmp_event(const void *a, const void *b)
-{
-	const struct event_info *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-const struct event_info *catalog_find(const struct catalog *cat, uint32_t id)
-{
-	struct event_info key = {.id = id};
-
-	if (!cat->n_events)
-		return NULL;
-	return bsearch(&key, cat->events, cat->n_events, sizeof(key), cmp_event);
-}
-
-void catalog_free(struct catalog *cat)
-{
-	for (uint32_t i = 0; i < cat->n_events; i++)
-		free(cat->events[i].seats);
-	free(cat->events);
-	memset(cat, 0, sizeof(*cat));
-}
 
 static int load_events(MYSQL *conn, struct catalog *cat, char *err,
 		       size_t errlen)
