@@ -437,7 +437,16 @@ class Paymentd(c.Paymentd):
 
 
 def infra(script, action):
-    c.infra(script, action)
+    """A service start that fails (a broker slower than its start timeout
+    on a loaded machine) is tried once more: the fault is the stop, not a
+    failed start."""
+    try:
+        c.infra(script, action)
+    except subprocess.CalledProcessError:
+        if action != "start":
+            raise
+        log(f"{script} start failed; trying once more")
+        c.infra(script, action)
 
 
 def ready(base):
