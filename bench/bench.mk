@@ -7,7 +7,8 @@
 #                                     tables and --help), conn (endpoints,
 #                                     epoll plumbing, HTTP/1.1), proto
 #                                     (tokens, op cycles), tally (named
-#                                     counters), msg; bench/lib/common.sh is
+#                                     counters), sse (server-sent events
+#                                     off an HTTP answer), msg; bench/lib/common.sh is
 #                                     the scripts' shell counterpart
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects
@@ -59,8 +60,20 @@ $(BENCH_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_ASAN)
 $(BENCH_TESTS) $(BENCH_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
 $(BENCH_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
 
-UNIT_TESTS      += $(BENCH_TESTS)
-ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN)
+# the answers the room benchmark reads (conn.c needs libtkt.a's clock)
+BENCH_TKT_UNIT := test_bench_sse
+BENCH_TKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(BENCH_TKT_UNIT))
+BENCH_TKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(BENCH_TKT_UNIT))
+
+$(BENCH_TKT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBBENCH) $(LIBTKT)
+	$(link_c)
+$(BENCH_TKT_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_ASAN) $(LIBTKT_ASAN)
+	$(link_c)
+$(BENCH_TKT_TESTS) $(BENCH_TKT_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
+$(BENCH_TKT_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
+
+UNIT_TESTS      += $(BENCH_TESTS) $(BENCH_TKT_TESTS)
+ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN) $(BENCH_TKT_TESTS_ASAN)
 
 # ---- the tools ----
 
