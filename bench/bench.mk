@@ -16,7 +16,9 @@
 #   $(BUILD)/orders_load              open-loop purchase load against ticketd
 #                                     (hold, order, authorize, poll), the same
 #                                     schedule against paymentd alone, and a
-#                                     session maker
+#                                     session maker; --room goes through the
+#                                     waiting room first, --closed measures
+#                                     capacity (bench/room_bench.sh)
 #   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
 #   $(BUILD)/sse_bench                seat-stream fan-out client
 #   $(BUILD)/flood_load               hostile clients (session flood, slow
@@ -24,6 +26,9 @@
 #                                     probe) and the bystander that measures
 #                                     them (bench/hostile_bench.sh)
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
+#   make bench-room                   runs bench/room_bench.sh alone (about
+#                                     6 minutes); `make bench SUITES=room`
+#                                     runs it inside make bench
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
@@ -117,11 +122,14 @@ BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH)
 	$(FLOOD_LOAD)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-hostile
+.PHONY: bench-tools bench-orders bench-hostile bench-room
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/orders_bench.sh
+
+bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash bench/room_bench.sh
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh
