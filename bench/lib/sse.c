@@ -3,22 +3,13 @@
 
 #include <string.h>
 
+#include "userspace/lib/hex.h"
+
 void bench_sse_init(struct bench_sse *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->phase = BENCH_SSE_IN_HEAD;
 	s->head.retry_after_s = -1;
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* One complete line of the body (without its line end). */
