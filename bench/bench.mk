@@ -7,7 +7,8 @@
 #                                     tables and --help), conn (endpoints,
 #                                     epoll plumbing, HTTP/1.1), proto
 #                                     (tokens, op cycles), tally (named
-#                                     counters), msg; bench/lib/common.sh is
+#                                     counters), sse (server-sent events
+#                                     off an HTTP answer), msg; bench/lib/common.sh is
 #                                     the scripts' shell counterpart
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects
@@ -15,7 +16,9 @@
 #   $(BUILD)/orders_load              open-loop purchase load against ticketd
 #                                     (hold, order, authorize, poll), the same
 #                                     schedule against paymentd alone, and a
-#                                     session maker
+#                                     session maker; --room goes through the
+#                                     waiting room first, --closed measures
+#                                     capacity (bench/room_bench.sh)
 #   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
 #   $(BUILD)/sse_bench                seat-stream fan-out client
 #   $(BUILD)/flood_load               hostile clients (session flood, slow
@@ -23,6 +26,9 @@
 #                                     probe) and the bystander that measures
 #                                     them (bench/hostile_bench.sh)
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
+#   make bench-room                   runs bench/room_bench.sh alone (about
+#                                     6 minutes); `make bench SUITES=room`
+#                                     runs it inside make bench
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
@@ -59,8 +65,20 @@ $(BENCH_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_ASAN)
 $(BENCH_TESTS) $(BENCH_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
 $(BENCH_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
 
-UNIT_TESTS      += $(BENCH_TESTS)
-ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN)
+# the answers the room benchmark reads (conn.c needs libtkt.a's clock)
+BENCH_TKT_UNIT := test_bench_sse
+BENCH_TKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(BENCH_TKT_UNIT))
+BENCH_TKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(BENCH_TKT_UNIT))
+
+$(BENCH_TKT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBBENCH) $(LIBTKT)
+	$(link_c)
+$(BENCH_TKT_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_ASAN) $(LIBTKT_ASAN)
+	$(link_c)
+$(BENCH_TKT_TESTS) $(BENCH_TKT_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
+$(BENCH_TKT_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
+
+UNIT_TESTS      += $(BENCH_TESTS) $(BENCH_TKT_TESTS)
+ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN) $(BENCH_TKT_TESTS_ASAN)
 
 # ---- the tools ----
 
@@ -104,11 +122,14 @@ BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH)
 	$(FLOOD_LOAD)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-hostile
+.PHONY: bench-tools bench-orders bench-hostile bench-room
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/orders_bench.sh
+
+bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash bench/room_bench.sh
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh

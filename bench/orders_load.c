@@ -44,6 +44,32 @@
  * may end during --drain seconds; a request unanswered for --timeout-ms is
  * an error. Latency percentiles cover the orders that ended.
  *
+ * Waiting room (issue #12), --room: every visitor first joins the event's
+ * room, POST /api/events/{id}/room. "open": straight on to the hold.
+ * "waiting": up to --streams visitors at once follow the SSE stream
+ * GET /api/events/{id}/room/stream?ticket=T on their connection (the gap
+ * between consecutive position updates is measured, the first one from
+ * the join's answer); the others, and a stream that ends or breaks
+ * before admission, poll GET /api/events/{id}/room?ticket=T every
+ * --room-poll-ms without holding a connection meanwhile. "admitted" (or
+ * the stream's "admitted" event): hold, order, authorize as above. The
+ * purchase of an admitted visitor is timed from its admission
+ * ("admitted_end_to_end"); "room_wait" is arrival to admission. Visitors
+ * still in the room when the drain ends count as still waiting, not as
+ * errors. Each visitor should have a session of its own (--tokens): a
+ * session joins once per event.
+ *
+ * Refusals: a 503 or 429 answer to any step is retried after its
+ * Retry-After (seconds, at most --retry-cap; without one 0.5 s, doubling)
+ * at most --retries times per visitor, without holding a connection;
+ * then the visitor fails with that answer. Counted per step and status,
+ * with whether Retry-After came.
+ *
+ * --closed: a closed loop instead (the capacity measurement): --conns
+ * purchases in flight at all times, each connection starting the next
+ * as soon as one ends, during --duration; --count purchases at most.
+ * Latency counts from each purchase's start.
+ *
  * One thread, epoll, HTTP/1.1, one request in flight per connection. Output:
  * one JSON object on stdout (modes orders and gateway); --orders-log FILE
  * writes one line per order (CSV) for a closer look. */
@@ -70,6 +96,7 @@
 #include "bench/lib/msg.h"
 #include "bench/lib/opts.h"
 #include "bench/lib/proto.h"
+#include "bench/lib/sse.h"
 #include "bench/lib/tally.h"
 #include "userspace/lib/clock.h"
 
@@ -122,6 +149,12 @@ static struct orders_opts {
 	int threads_of;
 	struct named_ids watched; /* --watch NAME=TID */
 	double start_grace_s;
+	bool room;	  /* join the waiting room first */
+	int room_poll_ms; /* poll period of a waiting visitor */
+	int streams;	  /* visitors on an SSE stream at once, at most */
+	int retries;	  /* per visitor, after 503/429 */
+	double retry_cap_s;
+	bool closed; /* closed loop */
 } opt; /* the defaults are in options[] */
 
 static bench_token_hex *tokens;
@@ -135,9 +168,14 @@ static int64_t now_ns(void)
 
 /* ---- orders and connections -------------------------------------------- */
 
-enum step { S_NEW, S_HOLD, S_ORDER, S_AUTH, S_GET, S_PARKED, S_DONE };
+enum step { S_NEW, S_HOLD, S_ORDER, S_AUTH, S_GET, S_PARKED, S_DONE, S_JOIN,
+	    S_STREAM, S_RPOLL };
 static const char *const step_name[] = {"new", "hold", "order", "authorize",
-					"get", "parked", "done"};
+					"get", "parked", "done", "join",
+					"room-stream", "room-poll"};
+
+/* what the room said to a visitor */
+enum room_state { R_NONE, R_OPEN, R_WAITING, R_ADMITTED };
 
 enum outcome { O_NONE, O_CONFIRMED, O_CANCELLED, O_NOT_FINAL, O_ERROR,
 	       O_UNFINISHED, O_GW_OK };
@@ -151,17 +189,25 @@ struct order {
 	int64_t t_auth_sent; /* authorize sent */
 	int64_t t_final;     /* final status observed */
 	int64_t next_poll;
+	int64_t t_admit;  /* allowed to buy: admitted, the room open, or
+			   * sched without --room */
+	int64_t t_update; /* the last position update while waiting */
 	int32_t hold_us, order_us, auth_us;
 	uint32_t seats[2];
 	uint8_t nseats;
 	uint8_t step;
 	uint8_t outcome;
 	uint8_t gets;
+	uint8_t resume;	 /* the step to send when a park ends */
+	uint8_t retries; /* after 503/429 */
+	uint8_t room;	 /* enum room_state */
+	bool streamed;	 /* has had its SSE stream */
 	int tok;
 	char id[48];
 	char auth[12];   /* APPROVED, DECLINED */
 	char status[12]; /* CONFIRMED, CANCELLED */
 	char reason[32];
+	char ticket[200]; /* the queue ticket, URL-encoded */
 	struct conn *c;
 	int park_idx;
 };
@@ -177,6 +223,7 @@ struct conn {
 	int out_len, out_off;
 	char in[IN_CAP];
 	int in_len;
+	struct bench_sse *sse; /* the stream of a waiting visitor */
 };
 
 static int epfd;
@@ -201,6 +248,14 @@ static struct {
 	uint64_t *per_sec;
 	int n_sec;
 	int64_t t_last_final;
+	/* the waiting room */
+	struct bench_hist room_wait, admitted_e2e, pos_gap, poll_gap;
+	struct bench_tally room_answers, refusals;
+	uint64_t admitted, still_waiting, streams_opened, stream_fallbacks;
+	uint64_t position_updates, polls;
+	int streams_now, streams_max;
+	/* refusals */
+	uint64_t retries, retry_after_present, retry_after_missing;
 } st;
 
 static void want_write(struct conn *c, bool on)
@@ -241,8 +296,17 @@ static void release_conn(struct conn *c)
 	free_stack[n_free++] = c->idx;
 }
 
-static void park(struct order *o)
+/* Until when: then the step resume is sent. drop: the connection goes
+ * back to the free ones meanwhile (a visitor in the room, a retry). */
+static void park(struct order *o, int64_t when, enum step resume, bool drop)
 {
+	o->next_poll = when;
+	o->resume = (uint8_t)resume;
+	o->step = S_PARKED;
+	if (drop && o->c) {
+		release_conn(o->c);
+		o->c = NULL;
+	}
 	o->park_idx = n_parked;
 	parked[n_parked++] = o;
 }
@@ -260,7 +324,7 @@ static void unpark(struct order *o)
 static void build(struct order *o)
 {
 	struct conn *c = o->c;
-	char body[256], seats[32], path[96], key[80];
+	char body[256], seats[32], path[320], key[80];
 	const char *tok = n_tokens ? tokens[o->tok] : NULL;
 	int n = (int)(o - orders), len;
 
@@ -306,6 +370,27 @@ static void build(struct order *o)
 		snprintf(path, sizeof(path), "/api/orders/%s", o->id);
 		len = bench_http_request(c->out, OUT_CAP, "GET", path,
 					 &opt.target, tok, NULL, NULL);
+		break;
+	case S_JOIN:
+		snprintf(path, sizeof(path), "/api/events/%u/room", opt.event);
+		len = bench_http_request(c->out, OUT_CAP, "POST", path,
+					 &opt.target, tok, NULL, "");
+		break;
+	case S_STREAM:
+		if (!c->sse && !(c->sse = malloc(sizeof(*c->sse))))
+			bench_die("%s", "out of memory");
+		bench_sse_init(c->sse);
+		/* fall through */
+	case S_RPOLL:
+		snprintf(path, sizeof(path), "/api/events/%u/room%s?ticket=%s",
+			 opt.event, o->step == S_STREAM ? "/stream" : "",
+			 o->ticket);
+		len = bench_http_request(c->out, OUT_CAP, "GET", path,
+					 &opt.target, tok,
+					 o->step == S_STREAM
+						 ? "Accept: text/event-stream\r\n"
+						 : NULL,
+					 NULL);
 		break;
 	case S_NEW: /* sessions mode */
 		len = bench_http_request(c->out, OUT_CAP, "POST", "/api/sessions",
@@ -416,19 +501,214 @@ static void http_fail(struct order *o, int status, const char *b, int len, int64
 	fail_order(o, what, t);
 }
 
+/* A 503 or 429 to the step of o: again after Retry-After (ra_s, or a
+ * doubling backoff without one), at most --retries times, without
+ * holding a connection meanwhile; then the visitor fails with it. */
+static void retry_later(struct order *o, enum step step, int status, int ra_s,
+			const char *code, int64_t t)
+{
+	char key[64];
+	double delay;
+
+	snprintf(key, sizeof(key), "%s %d%s", step_name[step], status,
+		 ra_s >= 0 ? "" : " (no Retry-After)");
+	bench_tally_add(&st.refusals, key, 1);
+	if (ra_s >= 0)
+		st.retry_after_present++;
+	else
+		st.retry_after_missing++;
+	if (o->retries >= opt.retries) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "%d %s (after %d retries)", status,
+			 code, o->retries);
+		o->step = (uint8_t)step;
+		fail_order(o, what, t);
+		return;
+	}
+	o->retries++;
+	st.retries++;
+	delay = ra_s >= 0 ? ra_s : 0.5 * (double)(1u << (o->retries - 1));
+	if (delay > opt.retry_cap_s)
+		delay = opt.retry_cap_s;
+	park(o, t + (int64_t)(delay * 1e9), step, true);
+}
+
+/* The ticket of a room answer into o->ticket, URL-encoded. */
+static bool take_ticket(struct order *o, const char *b, int len)
+{
+	char raw[160], *w = o->ticket;
+
+	if (!bench_json_str(b, len, "ticket", raw, sizeof(raw)) || !raw[0])
+		return false;
+	for (const char *p = raw; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch))
+			*w++ = (char)ch;
+		else
+			w += sprintf(w, "%%%02X", ch);
+	}
+	*w = '\0';
+	return true;
+}
+
+/* Allowed to buy from t on: the hold is next. */
+static void room_admit(struct order *o, enum room_state how, int64_t t)
+{
+	o->room = (uint8_t)how;
+	o->t_admit = t;
+	if (how == R_ADMITTED) {
+		st.admitted++;
+		bench_hist_add(&st.room_wait, (t - o->sched) / 1000);
+	}
+	o->step = S_HOLD;
+	send_step(o, t);
+}
+
+/* Waiting: the SSE stream while fewer than --streams visitors have one,
+ * else a poll after --room-poll-ms. */
+static void room_wait(struct order *o, int64_t t)
+{
+	o->t_update = t;
+	if (!o->streamed && st.streams_now < opt.streams) {
+		o->streamed = true;
+		st.streams_opened++;
+		if (++st.streams_now > st.streams_max)
+			st.streams_max = st.streams_now;
+		o->step = S_STREAM;
+		send_step(o, t);
+		return;
+	}
+	park(o, t + (int64_t)opt.room_poll_ms * 1000000LL, S_RPOLL, true);
+}
+
+/* The room's answer to a join or a poll. */
+static void on_room_answer(struct order *o, int status, const char *b, int len,
+			   int64_t t)
+{
+	char state[16];
+
+	if (status != 200 || !bench_json_str(b, len, "state", state, sizeof(state)))
+		{ http_fail(o, status, b, len, t); return; }
+	if (o->step == S_RPOLL) {
+		st.polls++;
+		bench_hist_add(&st.poll_gap, (t - o->t_update) / 1000);
+	}
+	if (o->step == S_JOIN) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "join %s", state);
+		bench_tally_add(&st.room_answers, key, 1);
+	}
+	if (!strcmp(state, "open")) {
+		room_admit(o, R_OPEN, t);
+	} else if (!strcmp(state, "admitted")) {
+		room_admit(o, R_ADMITTED, t);
+	} else if (!strcmp(state, "waiting") &&
+		   (o->ticket[0] || take_ticket(o, b, len))) {
+		o->room = R_WAITING;
+		room_wait(o, t);
+	} else {
+		char what[48];
+
+		snprintf(what, sizeof(what), "state %s", state);
+		fail_order(o, what, t);
+	}
+}
+
+/* ---- the SSE stream of a waiting visitor -------------------------------- */
+
+struct stream_read {
+	struct order *o;
+	int64_t t;
+	bool admitted;
+};
+
+static void on_stream_event(void *ctx, const char *event, const char *data)
+{
+	struct stream_read *r = ctx;
+	struct order *o = r->o;
+
+	(void)data;
+	if (r->admitted)
+		return;
+	if (!strcmp(event, "position") || !strcmp(event, "admitted")) {
+		st.position_updates++;
+		bench_hist_add(&st.pos_gap, (r->t - o->t_update) / 1000);
+		o->t_update = r->t;
+		o->t_sent = r->t; /* the timeout counts from the last update */
+	}
+	if (!strcmp(event, "admitted"))
+		r->admitted = true;
+}
+
+/* The stream is over (admitted, ended, refused or broken): its
+ * connection closes, the visitor buys, polls or retries. */
+static void stream_over(struct conn *c, struct order *o, bool admitted, int64_t t)
+{
+	const struct bench_sse *s = c->sse;
+
+	st.streams_now--;
+	close_conn(c);
+	c->o = o; /* the visitor keeps the connection: it reconnects */
+	if (admitted) {
+		room_admit(o, R_ADMITTED, t);
+	} else if (s && (s->head.status == 503 || s->head.status == 429)) {
+		retry_later(o, S_RPOLL, s->head.status, s->head.retry_after_s,
+			    "-", t);
+	} else if (s && s->phase == BENCH_SSE_ENDED && s->head.status != 200) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "%d", s->head.status);
+		fail_order(o, what, t);
+	} else { /* ended or broke before admission: poll instead */
+		st.stream_fallbacks++;
+		park(o, t + (int64_t)opt.room_poll_ms * 1000000LL, S_RPOLL, true);
+	}
+}
+
+/* Bytes of the stream in c->in. Returns -1 when the stream is over. */
+static int stream_bytes(struct conn *c, int64_t t)
+{
+	struct stream_read r = {.o = c->o, .t = t};
+	enum bench_sse_phase ph;
+
+	ph = bench_sse_feed(c->sse, c->in, (size_t)c->in_len, on_stream_event, &r);
+	c->in_len = 0;
+	if (r.admitted || ph == BENCH_SSE_ENDED || ph == BENCH_SSE_BROKEN) {
+		stream_over(c, r.o, r.admitted, t);
+		return -1;
+	}
+	return 0;
+}
+
 static FILE *tokens_out;
 
 /* One complete answer for the order bound to c. */
-static void on_answer(struct conn *c, int status, const char *b, int len, int64_t t)
+static void on_answer(struct conn *c, const struct bench_http_answer *a,
+		      const char *b, int64_t t)
 {
 	struct order *o = c->o;
 	int64_t us = (t - o->t_sent) / 1000;
-	bool in = t >= t_start; /* every answer of the run counts */
+	int status = a->status, len = a->body_len;
 
 	if (c->fd >= 0)
 		c->st = C_READY;
-	(void)in;
+	if ((status == 503 || status == 429) && o->step != S_NEW) {
+		char code[40];
+
+		if (!bench_json_str(b, len, "code", code, sizeof(code)))
+			snprintf(code, sizeof(code), "-");
+		retry_later(o, (enum step)o->step, status, a->retry_after_s, code, t);
+		return;
+	}
 	switch (o->step) {
+	case S_JOIN:
+	case S_RPOLL:
+		on_room_answer(o, status, b, len, t);
+		return;
 	case S_NEW: { /* a session */
 		char tok[40];
 
@@ -496,9 +776,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 				bench_tally_add(&st.final, "PENDING (not final in time)", 1);
 				{ finish_order(o, O_NOT_FINAL, t); return; }
 			}
-			o->step = S_PARKED;
-			o->next_poll = t + (int64_t)opt.poll_ms * 1000000LL;
-			park(o);
+			park(o, t + (int64_t)opt.poll_ms * 1000000LL, S_GET, false);
 			return;
 		}
 		{
@@ -512,6 +790,7 @@ static void on_answer(struct conn *c, int status, const char *b, int len, int64_
 			bench_tally_add(&st.final, k, 1);
 			bench_hist_add(&st.auth_to_final, (t - o->t_auth_sent) / 1000);
 			bench_hist_add(&st.e2e, (t - o->sched) / 1000);
+			bench_hist_add(&st.admitted_e2e, (t - o->t_admit) / 1000);
 			if (confirmed)
 				st.seats_confirmed += o->nseats;
 			else
@@ -535,6 +814,11 @@ static int on_readable(struct conn *c)
 
 		if (got <= 0)
 			return got;
+		if (c->o && c->o->step == S_STREAM && c->st == C_BUSY) {
+			if (stream_bytes(c, now_ns()) < 0)
+				return 0;
+			continue;
+		}
 		for (;;) {
 			struct bench_http_answer a;
 			int used;
@@ -567,7 +851,7 @@ static int on_readable(struct conn *c)
 					close_conn(c);
 					c->o = o;
 				}
-				on_answer(c, a.status, copy, a.body_len, t);
+				on_answer(c, &a, copy, t);
 			}
 			if (c->fd < 0)
 				return 0;
@@ -869,7 +1153,8 @@ static const struct bench_opt options[] = {
 	BOPT(DOUBLE, "duration", duration, .lo = 0.001, .hi = 600, .arg = "S",
 	     .def = "10", .help = "offered window"),
 	BOPT(INT, "count", count, .lo = 1, .hi = MAX_ORDERS, .arg = "N",
-	     .def = "100", .help = "--mode sessions: how many"),
+	     .def = "100",
+	     .help = "--mode sessions: how many; --closed:\npurchases at most"),
 	BOPT(INT, "conns", conns, .lo = 1, .hi = MAX_CONNS, .arg = "N",
 	     .def = "1000", .help = "keep-alive connections"),
 	BOPT(INT, "hold-seconds", hold_seconds, .lo = 1, .hi = 86400,
@@ -907,6 +1192,21 @@ static const struct bench_opt options[] = {
 	BOPT(DOUBLE, "start-grace", start_grace_s, .lo = 0, .hi = 600,
 	     .arg = "S", .def = "1",
 	     .help = "no order starts later than this after\nthe window"),
+	BOPT(FLAG, "room", room,
+	     .help = "join the event's waiting room first"),
+	BOPT(INT, "room-poll-ms", room_poll_ms, .lo = 10, .hi = 60000,
+	     .arg = "MS", .def = "500",
+	     .help = "a waiting visitor without a stream polls\nthis often"),
+	BOPT(INT, "streams", streams, .lo = 0, .hi = MAX_CONNS, .arg = "N",
+	     .def = "1000",
+	     .help = "waiting visitors on an SSE stream at once,\nat most"),
+	BOPT(INT, "retries", retries, .lo = 0, .hi = 20, .arg = "N",
+	     .def = "3", .help = "per visitor, after a 503 or 429"),
+	BOPT(DOUBLE, "retry-cap", retry_cap_s, .lo = 0, .hi = 600, .arg = "S",
+	     .def = "10", .help = "the longest wait before a retry"),
+	BOPT(FLAG, "closed", closed,
+	     .help = "closed loop: --conns purchases in flight,\n"
+		     "--count at most (the capacity)"),
 	BENCH_OPTS_END,
 };
 
@@ -919,11 +1219,17 @@ static void parse_args(int argc, char **argv)
 	if (opt.mode == M_SESSIONS) {
 		opt.rate = 0; /* as fast as the connections answer */
 		opt.duration = 0;
-	} else if (opt.rate * opt.duration > MAX_ORDERS) {
+	} else if (!opt.closed && opt.rate * opt.duration > MAX_ORDERS) {
 		bench_die("--rate x --duration is %d orders at most", MAX_ORDERS);
 	}
 	if (opt.mode == M_ORDERS && !opt.tokens_path)
 		bench_die("--mode orders needs --tokens");
+	if ((opt.room || opt.closed) && opt.mode != M_ORDERS)
+		bench_die("--room and --closed are for --mode orders");
+	if (opt.closed) {
+		opt.start_grace_s = 0; /* nothing starts after the window */
+		opt.rate = 0;
+	}
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -947,6 +1253,10 @@ static void broken(struct conn *c, int64_t t)
 	struct order *o = c->o;
 	bool waiting = o && c->st != C_READY;
 
+	if (o && o->step == S_STREAM && c->st == C_BUSY) {
+		stream_over(c, o, false, t);
+		return;
+	}
 	close_conn(c);
 	if (o && waiting) {
 		st.conn_errors++;
@@ -1018,7 +1328,10 @@ static void run(void)
 			o->c = c;
 			c->o = o;
 			active++;
-			o->step = opt.mode == M_ORDERS	   ? S_HOLD
+			if (opt.closed)
+				o->sched = t; /* as soon as a connection is free */
+			o->t_admit = o->sched;
+			o->step = opt.mode == M_ORDERS	   ? (opt.room ? S_JOIN : S_HOLD)
 				  : opt.mode == M_GATEWAY ? S_AUTH
 							  : S_NEW;
 			send_step(o, t);
@@ -1028,9 +1341,16 @@ static void run(void)
 		for (int i = 0; i < n_parked;) {
 			struct order *o = parked[i];
 
-			if (o->next_poll <= t) {
+			if (o->next_poll <= t && (o->c || n_free > 0)) {
+				if (!o->c) { /* a visitor in the room, a retry */
+					struct conn *c = &conns[free_stack[--n_free]];
+
+					o->c = c;
+					c->o = o;
+					active++;
+				}
 				unpark(o);
-				o->step = S_GET;
+				o->step = o->resume;
 				send_step(o, t);
 				continue; /* parked[i] is another order now */
 			}
@@ -1049,12 +1369,16 @@ static void run(void)
 					struct order *o = c->o;
 
 					st.timeouts++;
+					if (o->step == S_STREAM && c->st == C_BUSY) {
+						stream_over(c, o, false, t);
+						continue;
+					}
 					close_conn(c);
 					fail_order(o, "timeout", t);
 				}
 			}
 		}
-		if (active == 0 &&
+		if (active == 0 && n_parked == 0 &&
 		    (next >= n_orders ||
 		     (opt.mode != M_SESSIONS &&
 		      t >= t_end + (int64_t)(opt.start_grace_s * 1e9))))
@@ -1099,6 +1423,13 @@ static void run(void)
 	for (int i = 0; i < next; i++) {
 		struct order *o = &orders[i];
 
+		if (o->room == R_WAITING && o->step != S_DONE &&
+		    (o->step == S_STREAM ||
+		     (o->step == S_PARKED && o->resume == S_RPOLL))) {
+			st.still_waiting++; /* the room's queue, not an error */
+			o->outcome = O_UNFINISHED;
+			continue;
+		}
 		if (o->step != S_DONE) {
 			char key[64];
 
@@ -1119,16 +1450,20 @@ static void write_orders_log(void)
 	if (!f)
 		bench_die("cannot write %s", opt.orders_log);
 	fprintf(f, "n,sched_ms,seats,order_id,hold_us,order_us,auth_us,auth_status,"
-		   "final_status,reason,gets,auth_to_final_us,e2e_us,gateway_delay_ms,outcome\n");
+		   "final_status,reason,gets,auth_to_final_us,e2e_us,gateway_delay_ms,outcome,"
+		   "room,room_wait_us,admitted_e2e_us,retries\n");
 	for (int i = 0; i < n_orders; i++) {
 		struct order *o = &orders[i];
 
-		fprintf(f, "%d,%.3f,%d,%s,%d,%d,%d,%s,%s,%s,%d,%lld,%lld,%d,%d\n", i,
+		fprintf(f, "%d,%.3f,%d,%s,%d,%d,%d,%s,%s,%s,%d,%lld,%lld,%d,%d,%d,%lld,%lld,%d\n", i,
 			(double)(o->sched - t_start) / 1e6, o->nseats, o->id, o->hold_us,
 			o->order_us, o->auth_us, o->auth, o->status, o->reason, o->gets,
 			o->t_final && o->t_auth_sent ? (long long)((o->t_final - o->t_auth_sent) / 1000) : -1LL,
 			o->t_final ? (long long)((o->t_final - o->sched) / 1000) : -1LL,
-			gw_map ? gw_delay(o) : -1, o->outcome);
+			gw_map ? gw_delay(o) : -1, o->outcome, o->room,
+			o->room == R_ADMITTED ? (long long)((o->t_admit - o->sched) / 1000) : -1LL,
+			o->t_final && o->t_admit ? (long long)((o->t_final - o->t_admit) / 1000) : -1LL,
+			o->retries);
 	}
 	fclose(f);
 }
@@ -1173,13 +1508,19 @@ int main(int argc, char **argv)
 	rng ^= (uint64_t)opt.seed * 0x2545F4914F6CDD1DULL;
 	if (!rng)
 		rng = 1;
-	n_orders = opt.mode == M_SESSIONS ? opt.count : (int)(opt.rate * opt.duration + 0.5);
+	n_orders = opt.mode == M_SESSIONS || opt.closed
+			   ? opt.count
+			   : (int)(opt.rate * opt.duration + 0.5);
+	if (opt.room && n_tokens < n_orders)
+		bench_err("--room: %d sessions for %d visitors: a session joins once per "
+			  "event, so a reused one finds its place (or admission) again",
+			  n_tokens, n_orders);
 	if (opt.conns > n_orders)
 		opt.conns = n_orders;
 	orders = calloc((size_t)n_orders, sizeof(*orders));
 	conns = calloc((size_t)opt.conns, sizeof(*conns));
 	free_stack = calloc((size_t)opt.conns, sizeof(int));
-	parked = calloc((size_t)opt.conns, sizeof(*parked));
+	parked = calloc((size_t)n_orders + 1, sizeof(*parked));
 	st.n_sec = (int)(opt.duration + opt.drain_s) + 4;
 	st.per_sec = calloc((size_t)st.n_sec, sizeof(uint64_t));
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1294,6 +1635,14 @@ int main(int argc, char **argv)
 		hist_json(o, "gateway_delay", &st.gw_delay);
 		fprintf(o, ",");
 		hist_json(o, "authorize_minus_gateway_delay", &st.auth_minus_delay);
+		fprintf(o, ",");
+		hist_json(o, "admitted_end_to_end", &st.admitted_e2e);
+		fprintf(o, ",");
+		hist_json(o, "room_wait", &st.room_wait);
+		fprintf(o, ",");
+		hist_json(o, "position_update_gap", &st.pos_gap);
+		fprintf(o, ",");
+		hist_json(o, "room_poll_gap", &st.poll_gap);
 	} else {
 		fprintf(o, ",");
 		hist_json(o, "gateway", &st.gw_latency);
@@ -1318,6 +1667,21 @@ int main(int argc, char **argv)
 	bench_tally_json(o, "mismatches", &st.mismatch);
 	fprintf(o, ",");
 	bench_tally_json(o, "errors", &st.errors);
+	fprintf(o, ",\"closed_loop\":%s,\"room\":{\"used\":%s,", opt.closed ? "true" : "false",
+		opt.room ? "true" : "false");
+	bench_tally_json(o, "answers", &st.room_answers);
+	fprintf(o, ",\"admitted\":%llu,\"still_waiting\":%llu,\"streams_opened\":%llu,"
+		   "\"streams_max\":%d,\"stream_fallbacks\":%llu,\"position_updates\":%llu,"
+		   "\"polls\":%llu},\"refusals\":{",
+		(unsigned long long)st.admitted, (unsigned long long)st.still_waiting,
+		(unsigned long long)st.streams_opened, st.streams_max,
+		(unsigned long long)st.stream_fallbacks,
+		(unsigned long long)st.position_updates, (unsigned long long)st.polls);
+	bench_tally_json(o, "by_step", &st.refusals);
+	fprintf(o, ",\"retries\":%llu,\"retry_after_present\":%llu,"
+		   "\"retry_after_missing\":%llu}",
+		(unsigned long long)st.retries, (unsigned long long)st.retry_after_present,
+		(unsigned long long)st.retry_after_missing);
 	fprintf(o, ",\"not_completed\":%llu,\"timeouts\":%llu,\"connection_errors\":%llu,"
 		   "\"parse_errors\":%llu,\"reconnects\":%llu,"
 		   "\"gateway_log\":{\"found\":%llu,\"missing\":%llu},",

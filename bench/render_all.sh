@@ -30,11 +30,12 @@ SECTIONS=(
 	"sse|$RESULTS/sse.md|Seat stream (SSE) fan-out|bash bench/sse_bench.sh"
 	"orders|$RESULTS/orders.md|Orders|bash bench/orders_bench.sh"
 	"hostile|$RESULTS/hostile.md|Hostile clients|bash bench/hostile_bench.sh"
+	"room|$RESULTS/room.md|Waiting room|bash bench/room_bench.sh"
 	"chaos|$RESULTS/chaos.md|Faults|make chaos"
 )
 shopt -s nullglob
 for f in "$RESULTS"/*.md; do
-	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | hostile.md | chaos.md) continue ;; esac
+	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | hostile.md | room.md | chaos.md) continue ;; esac
 	n=$(basename "$f" .md)
 	SECTIONS+=("$n|$f|$n|")
 done

@@ -13,11 +13,14 @@
 #   hostile bash bench/hostile_bench.sh -> bench/results/hostile.json,
 #           rendered to bench/results/hostile.md (bench/hostile_render.sh):
 #           a bystander's REST and UDP latency beside one address's floods
+#   room    bash bench/room_bench.sh -> bench/results/room.json and room.md
+#           (bench/room_render.jq): purchases at 1x, 2x, 5x capacity,
+#           waiting room off and on (issue #12)
 #
 # in that order: sse runs against the back ends the UDP daemon paths use
 # (bench/hooks/ticketd_common.sh: Redis, MariaDB and Kafka of
 # infra/services.sh under /tmp/tkbench-svc on private ports), which are
-# stopped after it; rest, orders and hostile start their own. A suite whose script
+# stopped after it; rest, orders, hostile and room start their own. A suite whose script
 # writes no bench/results/<name>.md gets one made from what it printed on
 # stdout. A suite that fails or runs out of time keeps the section of its
 # last good run, marked as such in BENCHMARKS.md.
@@ -42,11 +45,11 @@
 # against Redis + Lua of the same round. Everything it starts it stops
 # (trap); every loop is bounded.
 #
-# Settings (environment): BENCH_SUITES ("udp rest sse orders hostile":
+# Settings (environment): BENCH_SUITES ("udp rest sse orders hostile room":
 # which parts run; `make bench SUITES=hostile` sets it), BENCH_BUDGET
 # (1740 s: the whole run; a suite gets at most what is left of it),
 # BENCH_REST_TIMEOUT (840 s), BENCH_SSE_TIMEOUT (300 s),
-# BENCH_ORDERS_TIMEOUT (420 s), BENCH_HOSTILE_TIMEOUT (300 s), BENCH_REPS (5, 1..20), BENCH_SECS (3,
+# BENCH_ORDERS_TIMEOUT (420 s), BENCH_HOSTILE_TIMEOUT (300 s), BENCH_ROOM_TIMEOUT (480 s), BENCH_REPS (5, 1..20), BENCH_SECS (3,
 # 1..30), BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32),
 # BENCH_THREADS ("1 2"), BENCH_RTT (1: also the one-request-in-flight
 # shape), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
@@ -92,12 +95,13 @@ TEST_RUNS=${BENCH_TEST_RUNS:-200000}
 NAME=${BENCH_NAME:-$(date -u +%Y%m%dT%H%M%SZ)}
 MARKDOWN=${BENCH_MARKDOWN:-BENCHMARKS.md}
 LOCK_WAIT=${BENCH_LOCK_WAIT:-900}
-SUITES=${BENCH_SUITES:-udp rest sse orders hostile}
+SUITES=${BENCH_SUITES:-udp rest sse orders hostile room}
 BUDGET=${BENCH_BUDGET:-1740}
 REST_TIMEOUT=${BENCH_REST_TIMEOUT:-840}
 SSE_TIMEOUT=${BENCH_SSE_TIMEOUT:-300}
 ORDERS_TIMEOUT=${BENCH_ORDERS_TIMEOUT:-420}
 HOSTILE_TIMEOUT=${BENCH_HOSTILE_TIMEOUT:-300}
+ROOM_TIMEOUT=${BENCH_ROOM_TIMEOUT:-480}
 RESULTS_DIR=bench/results
 OUT=$RESULTS_DIR/$NAME.json
 
@@ -115,7 +119,7 @@ for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT" "$HOSTILE_TIMEOUT"; do
 	int_in "$v" 30 3600 || die "BENCH_*_TIMEOUT must be 30..3600"
 done
 for s in $SUITES; do
-	case "$s" in udp | rest | sse | orders | hostile) ;; *) die "BENCH_SUITES: unknown '$s' (udp rest sse orders hostile)" ;; esac
+	case "$s" in udp | rest | sse | orders | hostile | room) ;; *) die "BENCH_SUITES: unknown '$s' (udp rest sse orders hostile room)" ;; esac
 done
 suite_on() { [[ " $SUITES " == *" $1 "* ]]; }
 [[ $SEATS =~ ^[0-9]+-[0-9]+$ ]] || die "BENCH_SEATS must be A-B"
@@ -773,6 +777,10 @@ other_suites() {
 		run_suite hostile "Hostile clients" "$HOSTILE_TIMEOUT" "$RESULTS_DIR/hostile.md" \
 			-- "${OWN_SVC[@]}" bash bench/hostile_bench.sh
 	fi
+	if suite_on room; then
+		run_suite room "Waiting room" "$ROOM_TIMEOUT" "$RESULTS_DIR/room.md" \
+			-- "${OWN_SVC[@]}" bash bench/room_bench.sh
+	fi
 }
 
 udp_suite() {
@@ -804,7 +812,7 @@ main() {
 	: >"$WORK/suites.jsonl"
 	if suite_on udp; then udp_suite; fi
 	other_suites
-	for s in udp rest sse orders hostile; do
+	for s in udp rest sse orders hostile room; do
 		suite_on "$s" || suite_record "$s" "$s" "" "not run" "not in BENCH_SUITES of this make bench" "$SUITES_STARTED" 0 ""
 	done
 	jq -s --arg started "$SUITES_STARTED" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \

@@ -207,44 +207,85 @@ int bench_http_request(char *out, size_t cap, const char *method,
 	return (size_t)n < cap ? n : -1;
 }
 
+/* The value of the header line at h (after "Name:"), blanks skipped. */
+static const char *header_value(const char *h, const char *hend)
+{
+	while (h < hend && (*h == ' ' || *h == '\t'))
+		h++;
+	return h;
+}
+
+int bench_http_head(const char *in, int hlen, struct bench_http_answer *a)
+{
+	const char *hend = in + hlen - 2; /* the CRLF of the blank line */
+
+	memset(a, 0, sizeof(*a));
+	a->retry_after_s = -1;
+	if (hlen < 16 || memcmp(in, "HTTP/1.", 7) || in[8] != ' ')
+		return -1;
+	a->status = atoi(in + 9);
+	if (a->status < 100 || a->status > 999)
+		return -1;
+	a->body_off = hlen;
+	for (const char *p = memmem(in, (size_t)hlen, "\r\n", 2); p && p < hend;
+	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
+		const char *h = p + 2;
+		const char *eol = memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
+
+		if (!eol)
+			break;
+		if (!strncasecmp(h, "Content-Length:", 15)) {
+			char *e;
+			long v = strtol(header_value(h + 15, eol), &e, 10);
+
+			if (v < 0 || v > INT_MAX || (e != eol && *e != ' '))
+				return -1;
+			a->body_len = (int)v;
+		} else if (!strncasecmp(h, "Connection:", 11)) {
+			for (const char *q = h + 11; q + 5 <= eol; q++)
+				if (!strncasecmp(q, "close", 5))
+					a->close_after = true;
+		} else if (!strncasecmp(h, "Transfer-Encoding:", 18)) {
+			for (const char *q = h + 18; q + 7 <= eol; q++)
+				if (!strncasecmp(q, "chunked", 7))
+					a->chunked = true;
+		} else if (!strncasecmp(h, "Retry-After:", 12)) {
+			/* delay-seconds only; an HTTP-date stays -1 */
+			const char *v = header_value(h + 12, eol);
+			long n = 0;
+			const char *q = v;
+
+			while (q < eol && *q >= '0' && *q <= '9' && n < 86400)
+				n = n * 10 + (*q++ - '0');
+			while (q < eol && *q == ' ')
+				q++;
+			if (q > v && q == eol)
+				a->retry_after_s = (int)n;
+		}
+	}
+	return 0;
+}
+
 int bench_http_answer(const char *in, int len, int cap,
 		      struct bench_http_answer *a)
 {
 	const char *hend = memmem(in, (size_t)len, "\r\n\r\n", 4);
-	long clen = 0;
 	int hlen;
 
 	memset(a, 0, sizeof(*a));
+	a->retry_after_s = -1;
 	if (!hend)
 		return len >= cap ? -1 : 0;
 	hlen = (int)(hend - in) + 4;
-	if (len < 12 || memcmp(in, "HTTP/1.", 7))
+	if (bench_http_head(in, hlen, a) < 0)
 		return -1;
-	a->status = atoi(in + 9);
-	for (const char *p = memmem(in, (size_t)hlen, "\r\n", 2); p && p < hend;
-	     p = memmem(p + 2, (size_t)(hend - p), "\r\n", 2)) {
-		const char *h = p + 2;
-
-		if (!strncasecmp(h, "Content-Length:", 15)) {
-			clen = strtol(h + 15, NULL, 10);
-		} else if (!strncasecmp(h, "Connection:", 11)) {
-			const char *eol =
-				memmem(h, (size_t)(hend + 2 - h), "\r\n", 2);
-
-			for (const char *q = h + 11; eol && q + 5 <= eol; q++)
-				if (!strncasecmp(q, "close", 5))
-					a->close_after = true;
-		} else if (!strncasecmp(h, "Transfer-Encoding:", 18)) {
-			return -1; /* the servers answer with Content-Length */
-		}
-	}
-	if (clen < 0 || hlen + clen > cap)
+	if (a->chunked)
+		return -1; /* the servers answer with Content-Length */
+	if ((long)hlen + a->body_len > cap)
 		return -1;
-	if (len < hlen + clen)
+	if (len < hlen + a->body_len)
 		return 0;
-	a->body_off = hlen;
-	a->body_len = (int)clen;
-	return hlen + (int)clen;
+	return hlen + a->body_len;
 }
 
 bool bench_json_str(const char *body, int len, const char *key, char *out,
@@ -266,6 +307,35 @@ bool bench_json_str(const char *body, int len, const char *key, char *out,
 		return false;
 	memcpy(out, k, (size_t)(q - k));
 	out[q - k] = '\0';
+	return true;
+}
+
+bool bench_json_num(const char *body, int len, const char *key, double *out)
+{
+	char pat[64], num[40];
+	int pl = snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *k, *end = body + len;
+	char *e;
+	size_t n = 0;
+	double v;
+
+	if (pl <= 0 || (size_t)pl >= sizeof(pat))
+		return false;
+	k = memmem(body, (size_t)len, pat, (size_t)pl);
+	if (!k)
+		return false;
+	for (k += pl; k < end && *k == ' '; k++)
+		;
+	while (k + n < end && n < sizeof(num) - 1 && strchr("+-.eE0123456789", k[n]))
+		n++;
+	if (!n)
+		return false; /* null, a string, an object */
+	memcpy(num, k, n);
+	num[n] = '\0';
+	v = strtod(num, &e);
+	if (*e)
+		return false;
+	*out = v;
 	return true;
 }
 

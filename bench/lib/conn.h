@@ -86,8 +86,17 @@ int bench_http_request(char *out, size_t cap, const char *method,
 struct bench_http_answer {
 	int status;
 	int body_off, body_len;
-	bool close_after; /* "Connection: close" */
+	bool close_after;  /* "Connection: close" */
+	bool chunked;      /* "Transfer-Encoding: chunked" */
+	int retry_after_s; /* "Retry-After: N" (delay-seconds), -1 when
+			    * absent or not a number of seconds */
 };
+
+/* Parses a complete head, in[0..hlen) up to and including its blank
+ * line: the status, Content-Length into body_len, chunked, close_after
+ * and retry_after_s (body_off = hlen). Returns 0, or -1 when it is not
+ * an HTTP/1.x head or its Content-Length is not a number. */
+int bench_http_head(const char *in, int hlen, struct bench_http_answer *a);
 
 /* Parses the answer at the start of in[len] (the buffer holds cap bytes).
  * Returns its length when it is complete, 0 when more bytes are needed,
@@ -99,6 +108,9 @@ int bench_http_answer(const char *in, int len, int cap,
  * into out[cap]; false when absent or longer than cap - 1 (out empty). */
 bool bench_json_str(const char *body, int len, const char *key, char *out,
 		    size_t cap);
+/* The number value of "key" in a flat JSON body (its first occurrence)
+ * into *out; false when absent, null or not a number (*out unchanged). */
+bool bench_json_num(const char *body, int len, const char *key, double *out);
 
 /* Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed (a tool
  * started without standard input), so that no socket ever gets one of
