@@ -84,7 +84,7 @@ struct tkt_event {
 	__u32 base;   /* index of seat 0 in the seats array */
 	__u32 nseats; /* seat ids are 0..nseats-1 */
 	__u32 owned;
-	__u32 reserved;
+	__u32 flags; /* TKT_EVENT_*; was reserved (0: no flag set) */
 };
 
 /* Count map key: seats a session slot has HELD or ORDERED in one event,
