@@ -96,13 +96,15 @@ struct {
 
 /* Per-CPU counters, indexed by enum tkt_stat (replies by status first).
  * TKT_STAT_SLOTS entries, more than there are counters, so adding one does
- * not change the pinned definition (it was "stats", TKT_STAT_COUNT long). */
+ * not change the pinned definition (it was "stats", TKT_STAT_COUNT long).
+ * Renamed from "door_stats" when status 10 (NOT_ADMITTED) moved the
+ * indices after the statuses: a reused pin would mislabel its counts. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, TKT_STAT_SLOTS);
-} door_stats SEC(".maps");
+} door_counters SEC(".maps");
 
 /* v2 replay window per holder slot (bpf/ticket_maps.h); ticketd mmaps it
  * to zero a slot's word when the slot gets a new session. */
@@ -286,7 +288,7 @@ TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)
 {
-	__u64 *v = bpf_map_lookup_elem(&door_stats, &index);
+	__u64 *v = bpf_map_lookup_elem(&door_counters, &index);
 
 	if (v)
 		*v += 1; /* per-CPU: no atomics needed */
