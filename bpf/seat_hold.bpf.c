@@ -116,6 +116,16 @@ struct {
 	__uint(max_entries, TKT_REPLAY_ENTRIES);
 } replay SEC(".maps");
 
+/* Holder slot -> its admission through a waiting room (event id, expiry;
+ * bpf/ticket_maps.h). Written by ticketd through the mmap, one store. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_ADMIT_ENTRIES);
+} admits SEC(".maps");
+
 /* struct tkt_change per successful seat change, for ticketd to consume. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -307,6 +317,13 @@ TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot)
 {
 	return bpf_map_lookup_elem(&replay, &slot);
+}
+
+TKT_INLINE __u64 tkt_door_admit(struct tkt_door *d, __u32 slot)
+{
+	__u64 *w = bpf_map_lookup_elem(&admits, &slot);
+
+	return w ? *(volatile __u64 *)w : 0;
 }
 
 /* ---- parsing: one helper per header, each bounds-checks once ---- */

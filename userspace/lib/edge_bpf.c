@@ -175,6 +175,11 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	if (!err)
 		err = edge_map_shared(bpf_map__fd(b->skel->maps.seat_since),
 				      EDGE_SINCE_BYTES, (void **)&e->since);
+	/* pins made before the waiting room have no "admits": libbpf
+	 * created it (empty: nobody admitted) and pinned it at load */
+	if (!err)
+		err = edge_map_shared(bpf_map__fd(b->skel->maps.admits),
+				      EDGE_ADMITS_BYTES, (void **)&e->admits);
 	if (err)
 		return err;
 	/* Pins of maps that newer ones replaced only hold memory now:
@@ -346,6 +351,7 @@ int edge_bpf_reset(struct edge *e)
 	memset(e->replay, 0, EDGE_REPLAY_BYTES);
 	memset(e->origins, 0, EDGE_ORIGINS_BYTES);
 	memset(e->since, 0, EDGE_SINCE_BYTES);
+	memset(e->admits, 0, EDGE_ADMITS_BYTES);
 	err = empty_hash(bpf_map__fd(k->maps.counts), sizeof(struct tkt_hold_key),
 			 2 * TKT_MAX_HOLD_KEYS);
 	if (!err)
