@@ -43,7 +43,7 @@ ASAN_UNIT_TESTS += $(addprefix $(BUILD)/asan/tests/unit/,$(BPF_UNIT))
 BPF_NETNS_DRIVER := $(BUILD)/tests/bpf/tools/xdp_netns_driver
 BPF_RUN_TESTS := $(BUILD)/tests/bpf/test_xdp_seat_hold \
 	$(BUILD)/tests/bpf/test_seat_race $(BUILD)/tests/bpf/test_seat_race.tsan \
-	$(BUILD)/tests/bpf/test_hold_counts
+	$(BUILD)/tests/bpf/test_hold_counts $(BUILD)/tests/bpf/test_admission
 
 $(BUILD)/tests/bpf/test_xdp_seat_hold: tests/bpf/test_xdp_seat_hold.c tests/bpf/packets.h $(BPF_HDRS) $(BPF_SKEL)
 	$(link_c)
@@ -52,6 +52,8 @@ $(BUILD)/tests/bpf/test_seat_race: tests/bpf/test_seat_race.c tests/bpf/packets.
 $(BUILD)/tests/bpf/test_seat_race.tsan: tests/bpf/test_seat_race.c tests/bpf/packets.h $(LIBTKT_TSAN) $(BPF_SKEL)
 	$(link_c)
 $(BUILD)/tests/bpf/test_hold_counts: tests/bpf/test_hold_counts.c tests/bpf/packets.h $(LIBTKT) $(BPF_SKEL)
+	$(link_c)
+$(BUILD)/tests/bpf/test_admission: tests/bpf/test_admission.c tests/bpf/packets.h $(LIBTKT) $(BPF_SKEL)
 	$(link_c)
 $(BPF_NETNS_DRIVER): tests/bpf/xdp_netns_driver.c tests/bpf/packets.h $(LIBTKT) $(BPF_SKEL)
 	$(link_c)

@@ -32,6 +32,8 @@
  *   void tkt_door_stat(struct tkt_door *, __u32 index);
  *   __u64 *tkt_door_replay(struct tkt_door *, __u32 slot);  v2 window word,
  *                                            NULL if none (then v2 drops)
+ *   __u64 tkt_door_admit(struct tkt_door *, __u32 slot);  the slot's
+ *                                            admission word, 0 if none
  *   __u64 tkt_door_now_ns(struct tkt_door *);       CLOCK_MONOTONIC
  *
  * The BPF object defines them over its maps (bpf/seat_hold.bpf.c); in
@@ -77,6 +79,9 @@ struct tkt_door {
 	__u64 *replay; /* TKT_REPLAY_ENTRIES words (v2), or NULL */
 	__u32 *origins; /* TKT_SLOT_MAX + 1 origin hashes, or NULL (none) */
 	__u32 *since;   /* TKT_MAX_SEATS hold start times, or NULL (no cap) */
+	/* TKT_ADMIT_ENTRIES admission words, or NULL (then nobody is
+	 * admitted: a HOLD on an event with a room is refused) */
+	__u64 *admits;
 	const struct tkt_config *cfg;
 	const struct tkt_door_ops *ops;
 	void *impl;
@@ -176,6 +181,13 @@ TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 {
 	return d->source;
 }
+
+TKT_INLINE __u64 tkt_door_admit(struct tkt_door *d, __u32 slot)
+{
+	if (!d->admits || slot >= TKT_ADMIT_ENTRIES)
+		return 0;
+	return __atomic_load_n(&d->admits[slot], __ATOMIC_ACQUIRE);
+}
 #else
 /* BPF: the includer defines struct tkt_door and these. */
 TKT_INLINE const struct tkt_config *tkt_door_config(struct tkt_door *d);
@@ -200,6 +212,7 @@ TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index);
 TKT_INLINE __u64 tkt_door_now_ns(struct tkt_door *d);
 TKT_INLINE __u8 tkt_door_source(struct tkt_door *d);
 TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot);
+TKT_INLINE __u64 tkt_door_admit(struct tkt_door *d, __u32 slot);
 #endif
 
 /* ---- byte order (wire is big-endian; both targets are little-endian) ---- */
@@ -357,6 +370,34 @@ TKT_INLINE int tkt_replay_take(__u64 *w, __u32 id)
 	return TKT_REPLAY_BUSY;
 }
 
+/* ---- admissions (the "admits" word, bpf/ticket_maps.h) ---- */
+
+/* The monotonic clock in admission ticks (2^TKT_ADMIT_SHIFT ns), mod 2^32:
+ * a shift, no division, on the XDP path. */
+TKT_INLINE __u32 tkt_admit_tick(__u64 now_ns)
+{
+	return (__u32)(now_ns >> TKT_ADMIT_SHIFT);
+}
+
+/* The word admitting to event_id for ttl_ms from now_ns: expiry rounded up
+ * to the next tick, so an admission never ends early; never 0 (0 is "none"). */
+TKT_INLINE __u64 tkt_admit_word(__u32 event_id, __u64 now_ns, __u32 ttl_ms)
+{
+	__u64 end = now_ns + (__u64)ttl_ms * TKT_NS_PER_MS;
+	__u32 t = (__u32)((end + (1ull << TKT_ADMIT_SHIFT) - 1) >>
+			  TKT_ADMIT_SHIFT);
+	__u64 w = (__u64)event_id << 32 | t;
+
+	return w ? w : 1;
+}
+
+/* 1 when word is a live admission to event_id at now_ns. */
+TKT_INLINE int tkt_admit_live(__u64 w, __u32 event_id, __u64 now_ns)
+{
+	return w && (__u32)(w >> 32) == event_id &&
+	       (__s32)((__u32)w - tkt_admit_tick(now_ns)) > 0;
+}
+
 /* ---- one operation on one seat ---- */
 
 struct tkt_seat_req {
@@ -453,7 +494,12 @@ TKT_INLINE __u32 tkt_door_cap_ttl(struct tkt_door *d, __u32 index,
 }
 
 /* Applies one op to one seat with every rule of the seat table: event
- * lookup (absent -> NO_SUCH_SEAT, not owned -> WRONG_NODE), the transition,
+ * lookup (absent -> NO_SUCH_SEAT, not owned -> WRONG_NODE), the waiting
+ * room (a HOLD on an event with TKT_EVENT_ROOM by a slot without a live
+ * admission to that event -> NOT_ADMITTED, nothing changed, no record;
+ * only HOLD asks: RELEASE and EXTEND of one's own hold, QUERY and the
+ * daemon's ops go on as before, and an event without the flag costs one
+ * test of the flags already read), the transition,
  * the hold limits (the session's and its origin's counts are reserved
  * before the CAS and given back if the CAS loses), the hold lifetime cap
  * (tkt_door_cap_ttl), one change record reserved before the CAS (no room ->
@@ -503,6 +549,11 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	w = tkt_door_seat(d, res->index);
 	if (!w) {
 		res->status = TKT_NO_SUCH_SEAT;
+		return;
+	}
+	if ((ev.flags & TKT_EVENT_ROOM) && rq->op == TKT_SEAT_HOLD &&
+	    !tkt_admit_live(tkt_door_admit(d, rq->slot), rq->event_id, now_ns)) {
+		res->status = TKT_NOT_ADMITTED;
 		return;
 	}
 	if (refresh && cap_ms && ttl > cap_ms)

@@ -96,13 +96,15 @@ struct {
 
 /* Per-CPU counters, indexed by enum tkt_stat (replies by status first).
  * TKT_STAT_SLOTS entries, more than there are counters, so adding one does
- * not change the pinned definition (it was "stats", TKT_STAT_COUNT long). */
+ * not change the pinned definition (it was "stats", TKT_STAT_COUNT long).
+ * Renamed from "door_stats" when status 10 (NOT_ADMITTED) moved the
+ * indices after the statuses: a reused pin would mislabel its counts. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, TKT_STAT_SLOTS);
-} door_stats SEC(".maps");
+} door_counters SEC(".maps");
 
 /* v2 replay window per holder slot (bpf/ticket_maps.h); ticketd mmaps it
  * to zero a slot's word when the slot gets a new session. */
@@ -113,6 +115,16 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, TKT_REPLAY_ENTRIES);
 } replay SEC(".maps");
+
+/* Holder slot -> its admission through a waiting room (event id, expiry;
+ * bpf/ticket_maps.h). Written by ticketd through the mmap, one store. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_ADMIT_ENTRIES);
+} admits SEC(".maps");
 
 /* struct tkt_change per successful seat change, for ticketd to consume. */
 struct {
@@ -286,7 +298,7 @@ TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)
 {
-	__u64 *v = bpf_map_lookup_elem(&door_stats, &index);
+	__u64 *v = bpf_map_lookup_elem(&door_counters, &index);
 
 	if (v)
 		*v += 1; /* per-CPU: no atomics needed */
@@ -305,6 +317,13 @@ TKT_INLINE __u8 tkt_door_source(struct tkt_door *d)
 TKT_INLINE __u64 *tkt_door_replay(struct tkt_door *d, __u32 slot)
 {
 	return bpf_map_lookup_elem(&replay, &slot);
+}
+
+TKT_INLINE __u64 tkt_door_admit(struct tkt_door *d, __u32 slot)
+{
+	__u64 *w = bpf_map_lookup_elem(&admits, &slot);
+
+	return w ? *(volatile __u64 *)w : 0;
 }
 
 /* ---- parsing: one helper per header, each bounds-checks once ---- */

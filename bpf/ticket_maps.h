@@ -84,8 +84,32 @@ struct tkt_event {
 	__u32 base;   /* index of seat 0 in the seats array */
 	__u32 nseats; /* seat ids are 0..nseats-1 */
 	__u32 owned;
-	__u32 reserved;
+	__u32 flags; /* TKT_EVENT_*; was reserved (0: no flag set) */
 };
+
+/* tkt_event.flags. */
+/* The event has a waiting room: a HOLD needs the holder slot's live
+ * admission to this event ("admits" below), else NOT_ADMITTED. */
+#define TKT_EVENT_ROOM (1u << 0)
+
+/* Admits map ("admits" pin, <dir>/admits in shm): one __u64 per holder
+ * slot, index 0..TKT_SLOT_MAX, the slot's admission through an event's
+ * waiting room, written by ticketd with one atomic store, read by the
+ * doors with one load:
+ *   bits 63..32  event id it admits to
+ *   bits 31..0   expiry: CLOCK_MONOTONIC in ticks of 2^TKT_ADMIT_SHIFT ns
+ *                (16.78 ms), mod 2^32, rounded up
+ * 0 = no admission (an all-zero word for event 0 is written one tick
+ * later, as 1). Live while (__s32)(expiry - now_tick) > 0: the ticks make
+ * a wrap (2^31 ticks, 417 days) longer than any session (session_ttl is
+ * at most a year), so a stale word cannot come back to life within its
+ * session, and a slot given to a new session is cleared (edge_slot_claim).
+ * An admission may outlive its ttl by less than one tick, never fall
+ * short of it. See tkt_admit_word / tkt_admit_live in bpf/hold_door.h. */
+#define TKT_ADMIT_ENTRIES (TKT_SLOT_MAX + 1)
+#define TKT_ADMIT_SHIFT 24
+/* Longest admission edge_admit accepts, ms (about 24.8 days). */
+#define TKT_ADMIT_TTL_MAX_MS 0x7fffffffu
 
 /* Count map key: seats a session slot has HELD or ORDERED in one event,
  * counted across both doors (value: __u32). The invariant is

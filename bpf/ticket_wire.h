@@ -39,7 +39,10 @@ enum tkt_status {
 	TKT_LIMIT_EXCEEDED = 7,
 	TKT_MALFORMED = 8,
 	TKT_WRONG_NODE = 9,
-	TKT_STATUS_COUNT = 10,
+	/* HOLD on an event with a waiting room (TKT_EVENT_ROOM) by a session
+	 * without a live admission to it: join the room over REST first */
+	TKT_NOT_ADMITTED = 10,
+	TKT_STATUS_COUNT = 11,
 };
 
 #define TKT_TOKEN_LEN 16

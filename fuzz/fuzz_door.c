@@ -18,7 +18,9 @@
  *   dgram    40 bytes; bytes past the length are zero, as the doors pad
  *
  * The config byte: hold limit 1 + (bits 0-2); per-source rate limit from
- * bits 3-4 (off, off, 2/s, 1000/s) with burst 1 + (bits 5-6).
+ * bits 3-4 (off, off, 2/s, 1000/s) with burst 1 + (bits 5-6); bit 7 admits
+ * slot picks 0, 3 and 4 to event 2 (it has a waiting room) and pick 1 to
+ * event 1 (the wrong one), for 120 s of the door's clock.
  *
  * The seat table is created once; every input starts from a table with no
  * holds (each hold left by the previous input is released through
@@ -35,7 +37,9 @@
  *     one;
  *   - a datagram changes at most one word, and only when it is answered OK
  *     with HOLD, RELEASE or EXTEND: every refusal (and every drop) leaves
- *     the table as it was.
+ *     the table as it was;
+ *   - a HOLD answered OK on event 2 came from a slot with a live admission
+ *     to it, and NOT_ADMITTED answers only HOLDs on event 2.
  * FUZZ_DOOR_TRACE=1 prints each datagram and its answer (for a crash file).
  * Run: make fuzz (README.md, "Fuzzing"). */
 #include <dirent.h>
@@ -56,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define N_EVENTS 3
 #define N_WATCHED 64 /* seat indices checked: the events and past them */
 #define MAX_SLOTS_SEEN 64
+#define ROOM_EVENT 2u /* has a waiting room */
 
 struct ev_decl {
 	uint32_t id, base, nseats;
@@ -153,6 +158,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			fprintf(stderr, "edge_set_event failed\n");
 			exit(1);
 		}
+	if (edge_set_event_room(edge, ROOM_EVENT, true)) {
+		fprintf(stderr, "edge_set_event_room failed\n");
+		exit(1);
+	}
 	clock_ns = tkt_mono_ns();
 	trace = getenv("FUZZ_DOOR_TRACE") != NULL;
 	return 0;
@@ -318,20 +327,53 @@ static void check_reply(int v, const struct tkt_reply *rep, uint32_t len)
 		fail("reply padding not zero", 0, 0);
 }
 
-/* Mirrors the door's token check, to know which slots may hold. */
-static void note_token(const uint8_t *dgram, uint32_t len)
+/* Mirrors the door's token check, to know which slots may hold; the slot
+ * of a genuine token, else 0. */
+static uint32_t note_token(const uint8_t *dgram, uint32_t len)
 {
 	uint64_t now_unix = (clock_ns + TKT_NS_PER_SEC * 1700000000ull) /
 			    TKT_NS_PER_SEC;
 	uint32_t slot = 0;
 
 	if (len != sizeof(struct tkt_req))
-		return;
+		return 0;
 	if (dgram[2] == TKT_VERSION_2
 		    ? tkt_v2_check(&key, dgram, now_unix, &slot) == TKT_TOKEN_VALID
 		    : tkt_token_check(&key, dgram + 16, now_unix, &slot) ==
-			      TKT_TOKEN_VALID)
+			      TKT_TOKEN_VALID) {
 		saw_slot(slot);
+		return slot;
+	}
+	return 0;
+}
+
+/* The waiting room of event 2: only admitted slots hold there. */
+static void check_room(int v, const struct tkt_reply *rep, const uint8_t *dgram,
+		       uint32_t slot, const struct tkt_door *door)
+{
+	uint32_t ev = (uint32_t)dgram[8] << 24 | (uint32_t)dgram[9] << 16 |
+		      (uint32_t)dgram[10] << 8 | dgram[11];
+	uint64_t w = slot && slot < TKT_ADMIT_ENTRIES ? door->admits[slot] : 0;
+
+	if (v != TKT_DOOR_REPLY)
+		return;
+	if (rep->status == TKT_NOT_ADMITTED &&
+	    (ev != ROOM_EVENT || dgram[3] != TKT_OP_HOLD))
+		fail("NOT_ADMITTED outside a HOLD on the room's event", ev, dgram[3]);
+	if (rep->status == TKT_OK && dgram[3] == TKT_OP_HOLD && ev == ROOM_EVENT &&
+	    !tkt_admit_live(w, ROOM_EVENT, clock_ns))
+		fail("a HOLD on the room's event without an admission", slot, 0);
+}
+
+/* Admits (bit 7 of the config byte) or clears the slots of slot_pick. */
+static void set_admissions(const struct tkt_door *door, bool on)
+{
+	static const uint32_t to[5] = {ROOM_EVENT, 1, 0, ROOM_EVENT, ROOM_EVENT};
+
+	for (int i = 0; i < 5; i++)
+		__atomic_store_n(&door->admits[slot_pick[i]],
+				 on && i != 2 ? tkt_admit_word(to[i], clock_ns, 120000) : 0,
+				 __ATOMIC_RELEASE);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -360,6 +402,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (edge_set_config(edge, &cfg))
 		fail("edge_set_config failed", 0, 0);
 	edge_door(edge, TKT_SRC_SOCKET, &cfg, &door);
+	if (!door.admits)
+		fail("the shm table has no admission words", 0, 0);
+	set_admissions(&door, data[0] & 0x80);
 	check_table(cfg.hold_limit);
 
 	for (size_t off = 1; off + REC_LEN <= size; off += REC_LEN) {
@@ -368,7 +413,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t before[N_WATCHED];
 		struct tkt_peer peer = {{0}};
 		struct tkt_reply rep = {0};
-		uint32_t len = (ctrl[2] & 0x80) ? 40 : (ctrl[2] & 63);
+		uint32_t len = (ctrl[2] & 0x80) ? 40 : (ctrl[2] & 63), slot;
 		int v;
 
 		clock_ns += advance_ns[ctrl[0] >> 5];
@@ -395,7 +440,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				make_v2(buf);
 		}
 		memset(buf + len, 0, sizeof(buf) - len);
-		note_token(buf, len);
+		slot = note_token(buf, len);
 		/* peers: ::ffff:192.0.2.1..3 and ::1 */
 		if ((ctrl[0] & 3) == 3) {
 			peer.addr[15] = 1;
@@ -418,6 +463,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				v == TKT_DOOR_DROP ? "drop" : "status", rep.status);
 		check_reply(v, &rep, len);
 		check_changes(before, v, &rep);
+		check_room(v, &rep, buf, slot, &door);
 		check_table(cfg.hold_limit);
 	}
 	drain();

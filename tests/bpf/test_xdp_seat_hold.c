@@ -949,14 +949,14 @@ static void stats_count_replies_by_status_and_passes(void **state)
 	pass.after_exp = E_KEEP;
 	pass.count_me_after = 0;
 	for (i = 0; i < TKT_STAT_COUNT; i++) {
-		bpf_map__lookup_elem(skel->maps.door_stats, &i, 4, vals, 8 * ncpu, 0);
+		bpf_map__lookup_elem(skel->maps.door_counters, &i, 4, vals, 8 * ncpu, 0);
 		for (c = 0; c < ncpu; c++)
 			before[i] += vals[c];
 	}
 	run_fixture(hold);
 	run_fixture(&pass);
 	for (i = 0; i < TKT_STAT_COUNT; i++) {
-		bpf_map__lookup_elem(skel->maps.door_stats, &i, 4, vals, 8 * ncpu, 0);
+		bpf_map__lookup_elem(skel->maps.door_counters, &i, 4, vals, 8 * ncpu, 0);
 		for (c = 0; c < ncpu; c++)
 			after[i] += vals[c];
 	}
@@ -1040,7 +1040,7 @@ static uint64_t stat_sum(__u32 index)
 	int ncpu = libbpf_num_possible_cpus(), c;
 	uint64_t *vals = calloc((size_t)ncpu, 8), sum = 0;
 
-	bpf_map__lookup_elem(skel->maps.door_stats, &index, 4, vals, 8 * ncpu,
+	bpf_map__lookup_elem(skel->maps.door_counters, &index, 4, vals, 8 * ncpu,
 			     0);
 	for (c = 0; c < ncpu; c++)
 		sum += vals[c];

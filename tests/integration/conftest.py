@@ -247,7 +247,8 @@ import struct
 
 UDP_OPS = {"HOLD": 1, "RELEASE": 2, "EXTEND": 3, "QUERY": 4}
 UDP_STATUS = ["OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
-              "RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE"]
+              "RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE",
+              "NOT_ADMITTED"]
 
 
 def udp_packet(op, event_id, seat_id, token_hex, secs=0, req_id=1):

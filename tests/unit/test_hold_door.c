@@ -451,6 +451,77 @@ static void source_must_be_one_host_on_a_real_port(void **state)
 	}
 }
 
+/* ---- the waiting room (issue #12) ---- */
+
+static __u64 admits[8];
+
+static void hold_on_a_room_event_needs_the_slots_live_admission(void **state)
+{
+	struct tkt_seat_res res;
+
+	(void)state;
+	memset(admits, 0, sizeof(admits));
+	door.admits = admits;
+	fk.ev.flags = TKT_EVENT_ROOM;
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_NOT_ADMITTED);
+	assert_false(res.changed);
+	assert_int_equal(fk.seats[0], 0);
+	assert_int_equal(fk.reserved, 0); /* no record, no count */
+	assert_int_equal(fk.count[ME], 0);
+	/* another event's admission, or an expired one, is none */
+	admits[ME] = tkt_admit_word(2, NOW_NS, 60000);
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_NOT_ADMITTED);
+	admits[ME] = tkt_admit_word(1, NOW_NS - 2 * TKT_NS_PER_SEC, 1000);
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_NOT_ADMITTED);
+	admits[ME] = tkt_admit_word(1, NOW_NS, 60000);
+	apply(TKT_SEAT_HOLD, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(fk.count[ME], 1);
+	/* only HOLD asks: the holder extends and releases without one */
+	admits[ME] = 0;
+	apply(TKT_SEAT_EXTEND, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	apply(TKT_SEAT_QUERY, 0, &res);
+	assert_int_equal(res.status, TKT_TAKEN);
+	apply(TKT_SEAT_HOLD, ME, &res); /* a refresh by HOLD does ask */
+	assert_int_equal(res.status, TKT_NOT_ADMITTED);
+	apply(TKT_SEAT_RELEASE, ME, &res);
+	assert_int_equal(res.status, TKT_OK);
+	/* without the flag nobody is asked */
+	fk.ev.flags = 0;
+	apply(TKT_SEAT_HOLD, OTHER, &res);
+	assert_int_equal(res.status, TKT_OK);
+	door.admits = NULL;
+}
+
+static void admission_word_rounds_up_and_never_reads_as_none(void **state)
+{
+	const __u64 tick = 1ull << TKT_ADMIT_SHIFT;
+	__u64 w;
+
+	(void)state;
+	w = tkt_admit_word(7, NOW_NS, 1000);
+	assert_int_equal(w >> 32, 7);
+	/* live for the whole ttl, gone less than a tick after it */
+	assert_true(tkt_admit_live(w, 7, NOW_NS));
+	assert_true(tkt_admit_live(w, 7, NOW_NS + 1000 * TKT_NS_PER_MS - 1));
+	assert_false(tkt_admit_live(w, 7, NOW_NS + 1000 * TKT_NS_PER_MS + tick));
+	assert_false(tkt_admit_live(w, 8, NOW_NS));
+	assert_false(tkt_admit_live(0, 0, NOW_NS));
+	/* event 0 at a tick that wraps to 0: still not the empty word */
+	w = tkt_admit_word(0, (1ull << (32 + TKT_ADMIT_SHIFT)) - 1000 * TKT_NS_PER_MS, 1000);
+	assert_true(w != 0);
+	/* the clock wraps the tick counter: an admission across it lives */
+	w = tkt_admit_word(3, (1ull << (32 + TKT_ADMIT_SHIFT)) - tick, 5000);
+	assert_true(tkt_admit_live(w, 3, (1ull << (32 + TKT_ADMIT_SHIFT)) + tick));
+	/* a word a year old reads expired, not alive again */
+	w = tkt_admit_word(3, NOW_NS, 1000);
+	assert_false(tkt_admit_live(w, 3, NOW_NS + 365ull * 86400 * TKT_NS_PER_SEC));
+}
+
 #define T(name) cmocka_unit_test_setup(name, setup)
 
 int main(void)
@@ -471,6 +542,8 @@ int main(void)
 		T(source_must_be_one_host_on_a_real_port),
 		T(request_check_refuses_every_op_but_the_wire_ops),
 		T(gcra_allows_the_burst_then_the_rate),
+		T(hold_on_a_room_event_needs_the_slots_live_admission),
+		T(admission_word_rounds_up_and_never_reads_as_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -219,7 +219,7 @@ static void status_names_follow_the_contract_and_round_trip(void **state)
 		"OK",		  "TAKEN",	  "SOLD",
 		"NO_SUCH_SEAT",	  "NOT_HOLDER",	  "BAD_CREDENTIAL",
 		"RATE_LIMITED",	  "LIMIT_EXCEEDED", "MALFORMED",
-		"WRONG_NODE",
+		"WRONG_NODE",	  "NOT_ADMITTED",
 	};
 
 	(void)state;

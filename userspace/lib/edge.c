@@ -287,6 +287,10 @@ static void close_backend(struct edge *e)
 		munmap(e->since, EDGE_SINCE_BYTES);
 		e->since = NULL;
 	}
+	if (e->admits) {
+		munmap(e->admits, EDGE_ADMITS_BYTES);
+		e->admits = NULL;
+	}
 	e->counts_fresh = false;
 	edge_bpf_close(e);
 	edge_shm_close(e);
@@ -623,6 +627,9 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		err = -ENOSPC;
 		goto out;
 	}
+	/* a re-declaration keeps the room (edge_set_event_room's word) */
+	if (s->present)
+		ev.flags = s->ev.flags & TKT_EVENT_ROOM;
 	if (e->backend == EDGE_BACKEND_BPF) {
 		err = edge_bpf_write_event(e, event_id, &ev);
 		if (err)
@@ -634,6 +641,29 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		err = rebuild_counts(e, event_id, &ev);
 		s->counted = 1;
 	}
+out:
+	pthread_rwlock_unlock(&e->ev_lock);
+	return err;
+}
+
+int edge_set_event_room(struct edge *e, uint32_t event_id, bool room)
+{
+	struct ev_slot *s;
+	struct tkt_event ev;
+	int err = 0;
+
+	pthread_rwlock_wrlock(&e->ev_lock);
+	s = ev_find(e, event_id, false);
+	if (!s || !s->present) {
+		err = -ENOENT;
+		goto out;
+	}
+	ev = s->ev;
+	ev.flags = room ? ev.flags | TKT_EVENT_ROOM : ev.flags & ~TKT_EVENT_ROOM;
+	if (e->backend == EDGE_BACKEND_BPF)
+		err = edge_bpf_write_event(e, event_id, &ev);
+	if (!err)
+		s->ev = ev;
 out:
 	pthread_rwlock_unlock(&e->ev_lock);
 	return err;
@@ -755,6 +785,59 @@ int edge_slot_claim(struct edge *e, uint32_t slot, const struct sockaddr *origin
 		return err;
 	if (e->origins)
 		__atomic_store_n(&e->origins[slot], o, __ATOMIC_RELEASE);
+	/* a new session is admitted nowhere until the room says so */
+	(void)edge_admit_clear(e, slot);
+	return 0;
+}
+
+/* ---- waiting-room admissions ---- */
+
+int edge_admit(struct edge *e, uint32_t slot, uint32_t event_id, uint32_t ttl_ms)
+{
+	if (!slot || slot > TKT_SLOT_MAX || !ttl_ms || ttl_ms > TKT_ADMIT_TTL_MAX_MS)
+		return -EINVAL;
+	if (!e->admits)
+		return -ENODEV;
+	__atomic_store_n(&e->admits[slot], tkt_admit_word(event_id, tkt_mono_ns(), ttl_ms),
+			 __ATOMIC_RELEASE);
+	return 0;
+}
+
+int edge_admit_clear(struct edge *e, uint32_t slot)
+{
+	if (!slot || slot > TKT_SLOT_MAX)
+		return -EINVAL;
+	if (!e->admits)
+		return -ENODEV;
+	__atomic_store_n(&e->admits[slot], 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int edge_admit_get(struct edge *e, uint32_t slot, uint32_t *event_id,
+		   uint32_t *left_ms)
+{
+	uint64_t now, w, left_ns;
+	uint32_t ev;
+
+	if (!slot || slot > TKT_SLOT_MAX)
+		return -EINVAL;
+	if (!e->admits)
+		return -ENODEV;
+	w = __atomic_load_n(&e->admits[slot], __ATOMIC_ACQUIRE);
+	now = tkt_mono_ns();
+	ev = (uint32_t)(w >> 32);
+	if (!tkt_admit_live(w, ev, now))
+		return -ENOENT;
+	/* ticks left to the expiry tick, less what of this tick has passed */
+	left_ns = ((uint64_t)((uint32_t)w - tkt_admit_tick(now)) << TKT_ADMIT_SHIFT) -
+		  (now & ((1ull << TKT_ADMIT_SHIFT) - 1));
+	if (event_id)
+		*event_id = ev;
+	if (left_ms) {
+		uint64_t ms = (left_ns + TKT_NS_PER_MS - 1) / TKT_NS_PER_MS;
+
+		*left_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+	}
 	return 0;
 }
 
@@ -767,6 +850,7 @@ void edge_door(struct edge *e, enum tkt_change_source source,
 	door->replay = e->replay;
 	door->origins = e->origins;
 	door->since = e->since;
+	door->admits = e->admits;
 	door->cfg = cfg;
 	door->ops = &edge_door_ops;
 	door->impl = e;

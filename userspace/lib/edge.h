@@ -108,7 +108,8 @@ int edge_identity_check(struct edge *e, const struct edge_identity *want,
 
 /* Makes the table fresh: first the meta record is cleared (a crash during
  * the rebuild leaves no identity behind), then every seat word, replay
- * window, slot origin, hold start, hold count, declared event and (bpf)
+ * window, slot origin, hold start, admission, hold count, declared event
+ * (with its room flag) and (bpf)
  * change record still in the ring buffer. edge_reused is false after it.
  * Only before any door serves and before edge_poll_changes is first
  * called (no other thread may use the edge). 0 or a negative errno. */
@@ -138,9 +139,45 @@ int edge_get_config(struct edge *e, struct tkt_config *out);
 
 /* Declares where an event's seats live and whether this node owns it.
  * base + nseats <= TKT_MAX_SEATS. In the shm backend the first declaration
- * of an event in a process also rebuilds its hold counts from the words. */
+ * of an event in a process also rebuilds its hold counts from the words.
+ * Re-declaring an event keeps its room flag (edge_set_event_room). */
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		   uint32_t nseats, bool owned);
+
+/* ---- waiting rooms and admissions (issue #12) ----
+ * An event with a room (TKT_EVENT_ROOM in its events entry) takes a HOLD,
+ * from every door (XDP, socket, REST through edge_seat_apply), only from a
+ * slot with a live admission to that event; others get TKT_NOT_ADMITTED
+ * and nothing changes. RELEASE, EXTEND and QUERY are not asked: a session
+ * keeps the holds it made, whose lifetime hold_lifetime_max_secs caps.
+ * One admission per slot, for one event at a time (the "admits" word,
+ * bpf/ticket_maps.h); a slot given to a new session starts with none
+ * (edge_slot_claim clears it).
+ *
+ * Order at start: declare the events (edge_set_event), then set every
+ * event's room, on and off alike (edge_set_event_room): the bpf backend's
+ * pins keep the flag across a restart, the shm backend does not, and
+ * edge_reset drops it with the events. */
+
+/* Sets or clears the room flag of a declared event. 0, or -ENOENT when
+ * the event is not declared, or a negative errno from the events map. */
+int edge_set_event_room(struct edge *e, uint32_t event_id, bool room);
+
+/* Admits slot (1..TKT_SLOT_MAX) to event_id for ttl_ms (1..
+ * TKT_ADMIT_TTL_MAX_MS) from now, replacing any admission the slot had
+ * (to this event: a refresh; to another: that one ends). One atomic store,
+ * any thread. The admission may last up to one tick (16.8 ms) longer than
+ * ttl_ms, never shorter. 0, -EINVAL, or -ENODEV without the words. */
+int edge_admit(struct edge *e, uint32_t slot, uint32_t event_id, uint32_t ttl_ms);
+
+/* Ends slot's admission, if any. 0, -EINVAL, -ENODEV. */
+int edge_admit_clear(struct edge *e, uint32_t slot);
+
+/* slot's live admission: the event (*event_id) and the ms left, rounded
+ * up (*left_ms, >= 1); either pointer may be NULL. 0, -ENOENT when it has
+ * none (never admitted, cleared or expired), -EINVAL, -ENODEV. */
+int edge_admit_get(struct edge *e, uint32_t slot, uint32_t *event_id,
+		   uint32_t *left_ms);
 
 /* Hold count (seats a session slot has HELD or ORDERED in an event, both
  * doors), for inspection: edge_seat_apply keeps the counts right by
@@ -164,10 +201,12 @@ int edge_counts_collect(struct edge *e, uint32_t *entries, uint32_t *retired);
  * that created it, IPv4 by its address, IPv6 by its /64 (IPv4-mapped
  * addresses count as IPv4). Seats of all slots with one origin count
  * towards origin_hold_limit per event. NULL or another family records
- * "unknown" (not counted). Returns 0, -EINVAL for a bad slot, or -EBUSY
+ * "unknown" (not counted). On success it also clears the slot's
+ * waiting-room admission (edge_admit_clear): a new session is admitted
+ * nowhere. Returns 0, -EINVAL for a bad slot, or -EBUSY
  * when the slot still has a non-zero count in some declared event (a
- * recycled slot must not inherit seats; nothing is recorded then). Call
- * after edge_set_config and before the token is handed out. */
+ * recycled slot must not inherit seats or admissions; nothing is recorded
+ * then). Call after edge_set_config and before the token is handed out. */
 int edge_slot_claim(struct edge *e, uint32_t slot, const struct sockaddr *origin);
 /* The 31-bit origin hash edge_slot_claim records (never 0 for an address). */
 uint32_t edge_origin_hash(const struct tkt_token_key *key,

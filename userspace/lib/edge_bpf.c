@@ -109,7 +109,8 @@ static int ring_cb(void *ctx, void *data, size_t size)
 	return edge_reorder_record(ctx, &rec);
 }
 
-static const char *const retired_pins[] = {"hold_counts", "stats"};
+static const char *const retired_pins[] = {"hold_counts", "stats",
+					   "door_stats"};
 
 int edge_bpf_open(struct edge *e, const char *pin_dir)
 {
@@ -174,11 +175,18 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	if (!err)
 		err = edge_map_shared(bpf_map__fd(b->skel->maps.seat_since),
 				      EDGE_SINCE_BYTES, (void **)&e->since);
+	/* pins made before the waiting room have no "admits": libbpf
+	 * created it (empty: nobody admitted) and pinned it at load */
+	if (!err)
+		err = edge_map_shared(bpf_map__fd(b->skel->maps.admits),
+				      EDGE_ADMITS_BYTES, (void **)&e->admits);
 	if (err)
 		return err;
 	/* Pins of maps that newer ones replaced only hold memory now:
 	 * "hold_counts" (never shrank; "counts" is rebuilt from the words,
-	 * counts_fresh) and "stats" (grew into "door_stats"). */
+	 * counts_fresh), "stats" (grew into "door_stats") and "door_stats"
+	 * (its indices past the statuses moved when NOT_ADMITTED came:
+	 * "door_counters" starts from zero rather than mislabel them). */
 	for (size_t i = 0; i < sizeof(retired_pins) / sizeof(retired_pins[0]); i++) {
 		n = snprintf(path, sizeof(path), "%s/%s", pin_dir, retired_pins[i]);
 		if (n > 0 && (size_t)n < sizeof(path))
@@ -343,6 +351,7 @@ int edge_bpf_reset(struct edge *e)
 	memset(e->replay, 0, EDGE_REPLAY_BYTES);
 	memset(e->origins, 0, EDGE_ORIGINS_BYTES);
 	memset(e->since, 0, EDGE_SINCE_BYTES);
+	memset(e->admits, 0, EDGE_ADMITS_BYTES);
 	err = empty_hash(bpf_map__fd(k->maps.counts), sizeof(struct tkt_hold_key),
 			 2 * TKT_MAX_HOLD_KEYS);
 	if (!err)
@@ -363,7 +372,7 @@ int edge_bpf_reset(struct edge *e)
 int edge_bpf_stats(struct edge *e, uint64_t *xdp)
 {
 	uint64_t *vals = calloc((size_t)e->bpf->ncpus, sizeof(uint64_t));
-	int fd = bpf_map__fd(e->bpf->skel->maps.door_stats), c, err = 0;
+	int fd = bpf_map__fd(e->bpf->skel->maps.door_counters), c, err = 0;
 	__u32 i;
 
 	if (!vals)

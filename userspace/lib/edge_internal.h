@@ -29,6 +29,8 @@
 /* slot_origin and seat_since, in both backends. */
 #define EDGE_ORIGINS_BYTES ((size_t)(TKT_SLOT_MAX + 1) * sizeof(uint32_t))
 #define EDGE_SINCE_BYTES ((size_t)TKT_MAX_SEATS * sizeof(uint32_t))
+/* The admission words (TKT_ADMIT_ENTRIES), in both backends. */
+#define EDGE_ADMITS_BYTES ((size_t)TKT_ADMIT_ENTRIES * sizeof(uint64_t))
 
 struct edge_bpf;
 struct edge_shm;
@@ -43,6 +45,7 @@ struct edge {
 	__u64 *replay; /* mmapped by the backend, EDGE_REPLAY_BYTES */
 	__u32 *origins; /* slot -> origin hash, EDGE_ORIGINS_BYTES, mmapped */
 	__u32 *since;   /* seat -> hold start ms, EDGE_SINCE_BYTES, mmapped */
+	__u64 *admits;  /* slot -> admission word, EDGE_ADMITS_BYTES, mmapped */
 	/* The counts do not come from the previous run (a new count map
 	 * beside reused seats, or the shm backend's table): each event's
 	 * counts are rebuilt from the words when it is first declared. */
@@ -102,7 +105,8 @@ int edge_lock_path(const char *path, int flags);
 /* mmaps the seat array shared from fd (the seats map or the seat file)
  * into e->seats; edge_close unmaps it. 0 or a negative errno. */
 int edge_map_seats(struct edge *e, int fd);
-/* mmaps bytes shared from fd into *out (replay, slot_origin, seat_since);
+/* mmaps bytes shared from fd into *out (replay, slot_origin, seat_since,
+ * admits);
  * edge_close unmaps them. 0 or a negative errno. */
 int edge_map_shared(int fd, size_t bytes, void **out);
 /* Puts an event found in the pinned events map into the mirror, while
@@ -139,7 +143,8 @@ int edge_bpf_write_event(struct edge *e, uint32_t event_id,
 /* Reads / writes the table_meta map (key 0). 0 or -errno. */
 int edge_bpf_meta_read(struct edge *e, struct tkt_table_meta *out);
 int edge_bpf_meta_write(struct edge *e, const struct tkt_table_meta *m);
-/* Zeroes the mmapped arrays (seats, replay, slot_origin, seat_since),
+/* Zeroes the mmapped arrays (seats, replay, slot_origin, seat_since,
+ * admits),
  * empties the counts and events maps and drops the change records left in
  * the ring buffer (edge_reset). 0 or -errno. */
 int edge_bpf_reset(struct edge *e);
@@ -164,7 +169,7 @@ void edge_shm_close(struct edge *e);
  * the process sets it). 0 or -errno. */
 int edge_shm_meta_read(struct edge *e, struct tkt_table_meta *out);
 int edge_shm_meta_write(struct edge *e, const struct tkt_table_meta *m);
-/* Zeroes the seat, replay, slot_origin and seat_since files (punching
+/* Zeroes the seat, replay, slot_origin, seat_since and admits files (punching
  * holes, so sparse files stay sparse) and empties the hold-count table
  * (edge_reset). 0 or -errno. */
 int edge_shm_reset(struct edge *e);

@@ -5,8 +5,8 @@
  *
  * Guarantees: the seat file is reused, never re-created empty, and a file
  * of another size is left alone (-EINVAL); it is flocked, one process per
- * seat table. <dir>/slot_origin and <dir>/seat_since are the twins of the
- * BPF maps of those names (files, so they survive a restart as pins do).
+ * seat table. <dir>/slot_origin, <dir>/seat_since and <dir>/admits are the
+ * twins of the BPF maps of those names (files, so they survive a restart as pins do).
  * <dir>/meta holds the table's identity (struct tkt_table_meta) with the
  * boot id and the clean-shutdown mark: cleared at open, set again by an
  * orderly edge_close, so a start can tell a kill on this boot (words and
@@ -46,7 +46,7 @@ struct hc_slot {
 struct edge_shm {
 	int seat_fd; /* the seat file, flocked */
 	int origin_fd, since_fd; /* guarded by the seat file's flock */
-	int meta_fd, replay_fd;
+	int meta_fd, replay_fd, admits_fd;
 	struct tkt_table_meta *meta; /* <dir>/meta, mmapped */
 	bool opened; /* edge_shm_open finished: close marks the file clean */
 	pthread_mutex_t hc_lock;
@@ -94,6 +94,7 @@ int edge_shm_open(struct edge *e, const char *dir)
 	m->since_fd = -1;
 	m->meta_fd = -1;
 	m->replay_fd = -1;
+	m->admits_fd = -1;
 	pthread_mutex_init(&m->hc_lock, NULL);
 	e->shm = m;
 
@@ -132,6 +133,12 @@ int edge_shm_open(struct edge *e, const char *dir)
 		return err;
 	err = open_twin(dir, "seat_since", EDGE_SINCE_BYTES, &m->since_fd,
 			(void **)&e->since);
+	if (err)
+		return err;
+	/* <dir>/admits: waiting-room admissions per slot (sparse); a seat
+	 * file from before the room gets an empty one */
+	err = open_twin(dir, "admits", EDGE_ADMITS_BYTES, &m->admits_fd,
+			(void **)&e->admits);
 	if (err)
 		return err;
 	/* <dir>/meta: the identity the words were built for, the boot it
@@ -197,6 +204,8 @@ int edge_shm_reset(struct edge *e)
 		err = zero_file(m->origin_fd, e->origins, EDGE_ORIGINS_BYTES);
 	if (!err)
 		err = zero_file(m->since_fd, e->since, EDGE_SINCE_BYTES);
+	if (!err)
+		err = zero_file(m->admits_fd, e->admits, EDGE_ADMITS_BYTES);
 	if (err)
 		return err;
 	pthread_mutex_lock(&m->hc_lock);
@@ -231,6 +240,8 @@ void edge_shm_close(struct edge *e)
 		close(m->meta_fd);
 	if (m->replay_fd >= 0)
 		close(m->replay_fd);
+	if (m->admits_fd >= 0)
+		close(m->admits_fd);
 	free(m->hc);
 	pthread_mutex_destroy(&m->hc_lock);
 	free(m);

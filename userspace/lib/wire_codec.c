@@ -25,6 +25,7 @@ static const char *const status_names[TKT_STATUS_COUNT] = {
 	[TKT_LIMIT_EXCEEDED] = "LIMIT_EXCEEDED",
 	[TKT_MALFORMED] = "MALFORMED",
 	[TKT_WRONG_NODE] = "WRONG_NODE",
+	[TKT_NOT_ADMITTED] = "NOT_ADMITTED",
 };
 
 static const char *const op_names[] = {

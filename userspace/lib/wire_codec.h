@@ -45,7 +45,7 @@ enum tkt_reply_err {
 	TKT_REPLY_BAD_MAGIC,     /* bytes 0-1 are not 0x5458 */
 	TKT_REPLY_BAD_VERSION,   /* byte 2 is neither 1 nor 2 */
 	TKT_REPLY_NOT_A_REPLY,   /* op without the high bit: a request */
-	TKT_REPLY_BAD_STATUS,    /* status beyond WRONG_NODE */
+	TKT_REPLY_BAD_STATUS,    /* status beyond NOT_ADMITTED */
 	TKT_REPLY_NONZERO_PAD,   /* bytes 17-19 not zero */
 	TKT_REPLY_OP_MISMATCH,   /* op is not the request's */
 	TKT_REPLY_ID_MISMATCH,   /* request id is not the request's */

@@ -56,6 +56,7 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 	static const char *const names[TKT_STAT_COUNT] = {
 		"OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
 		"RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE",
+		"NOT_ADMITTED",
 		"dropped", "passed", "malformed_dropped", "ringbuf_full",
 		"unsendable", "source_dropped", "rate_dropped", "replay_dropped"};
 	struct edge_stats st;

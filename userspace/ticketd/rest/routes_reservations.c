@@ -126,6 +126,16 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	if (n < 0)
 		return;
 	holds_reserve(req->app, s.slot, event_id, ids, n, (uint32_t)secs, &o);
+	if (o.result == HOLDS_NOT_ADMITTED) {
+		char room[64];
+
+		snprintf(room, sizeof(room), "/api/events/%u/room", event_id);
+		http_error(resp, req, 403, "NOT_ADMITTED",
+			   "this event has a waiting room; join it first "
+			   "(POST /api/events/{id}/room)",
+			   json_pack("{s:s}", "room", room));
+		return;
+	}
 	if (o.result != HOLDS_OK) {
 		api_holds_error(req, resp, &o);
 		return;

@@ -70,6 +70,8 @@ static enum holds_result result_of_status(const struct tkt_seat_res *res)
 	case TKT_NO_SUCH_SEAT:
 	case TKT_WRONG_NODE:
 		return HOLDS_NO_SEAT;
+	case TKT_NOT_ADMITTED:
+		return HOLDS_NOT_ADMITTED;
 	default:
 		return HOLDS_BUSY;
 	}

@@ -22,6 +22,7 @@ enum holds_result {
 	HOLDS_NOT_HOLDER,    /* 403 NOT_HOLDER: someone else holds it */
 	HOLDS_IN_ORDER,      /* 409 SEAT_IN_ORDER: in the caller's pending order */
 	HOLDS_BUSY,          /* 503: the change stream is full; retry */
+	HOLDS_NOT_ADMITTED,  /* 403 NOT_ADMITTED: the event has a waiting room */
 };
 
 struct holds_outcome {
