@@ -17,7 +17,7 @@ import requests
 
 from conftest import RUN_DIR, assert_error, auth, mariadb_sql, new_session
 
-N_EVENTS = 15
+N_EVENTS = 16
 ADMIN_KEY_PATH = os.path.join(RUN_DIR, "ticketd", "admin.key")
 
 
@@ -431,3 +431,35 @@ def test_metrics_show_the_room(api, rooms):
     assert f'ticketd_room_queue_length{{event="{ev}"}} 1' in text
     assert f'ticketd_room_rate{{event="{ev}"}} 3.000' in text
     admin_put(api.base, ev, enabled=False)
+
+
+def test_ticketctl_room_shows_and_changes_a_room(api, rooms):
+    import subprocess
+    from conftest import ROOT
+    ev = rooms.pop()
+    ctl = [os.path.join(ROOT, "build", "ticketctl"), "room", str(ev), "--admin", api.base,
+           "--admin-key-file", ADMIN_KEY_PATH]
+    out = subprocess.run(ctl + ["--on", "--rate", "9", "--active-max", "4",
+                                "--starts-at", "2031-01-01T00:00:00Z", "--idle-seconds", "60"],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["enabled"] is True and got["ratePerSecond"] == 9 and got["activeMax"] == 4
+    assert got["startsAt"] == "2031-01-01T00:00:00.000Z" and got["idleSeconds"] == 60
+    out = subprocess.run(ctl + ["--off", "--rate", "auto", "--starts-at", "none"],
+                         capture_output=True, text=True, timeout=20)
+    got = json.loads(out.stdout)
+    assert got["enabled"] is False and got["ratePerSecond"] == 0 and got["startsAt"] is None
+    assert json.loads(subprocess.run(ctl, capture_output=True, text=True,
+                                     timeout=20).stdout)["activeMax"] == 4
+    # refusals: a bad value (ticketd's 422), a wrong key, usage
+    out = subprocess.run(ctl + ["--starts-at", "soon"], capture_output=True, text=True,
+                         timeout=20)
+    assert out.returncode == 1 and "VALIDATION_FAILED" in out.stderr
+    bad_key = os.path.join(RUN_DIR, "wrong.key")
+    with open(bad_key, "w") as f:
+        f.write("0" * 64 + "\n")
+    out = subprocess.run(ctl[:-1] + [bad_key], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 1 and "FORBIDDEN" in out.stderr
+    out = subprocess.run(ctl + ["--rate", "-3"], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 2
