@@ -60,6 +60,7 @@ struct rooms {
 	pthread_mutex_t streams_lock;
 	struct room_stream *waiters; /* parked (suspended) streams */
 	bool closing;
+	atomic_uint enabled; /* rooms that are on: rooms_touch skips none */
 	atomic_uint streams; /* open */
 	atomic_uint_least64_t streams_refused;
 
@@ -106,6 +107,18 @@ static struct room_slot *slot_of(struct rooms *rs, uint32_t event_id)
 }
 
 /* ---- settings and progress ---- */
+
+static void count_enabled(struct rooms *rs)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < rs->n; i++) {
+		pthread_mutex_lock(&rs->slots[i].lock);
+		n += room_enabled(rs->slots[i].r);
+		pthread_mutex_unlock(&rs->slots[i].lock);
+	}
+	atomic_store(&rs->enabled, n);
+}
 
 static void apply_row(void *ctx, uint32_t event_id, const struct room_settings *s)
 {
@@ -339,6 +352,7 @@ int rooms_start(struct rooms **out, struct ticketd *app,
 		goto fail;
 	}
 	load_progress(rs);
+	count_enabled(rs);
 	if (pthread_create(&rs->ticker, NULL, ticker_main, rs)) {
 		snprintf(err, errlen, "cannot start the room ticker");
 		goto fail;
@@ -461,7 +475,7 @@ void rooms_touch(struct rooms *rs, const struct session *s)
 {
 	int64_t now = tkt_unix_ms();
 
-	if (!rs)
+	if (!rs || !atomic_load(&rs->enabled))
 		return;
 	for (uint32_t i = 0; i < rs->n; i++) {
 		struct room_slot *sl = &rs->slots[i];
@@ -506,6 +520,7 @@ enum rooms_result rooms_put(struct rooms *rs, uint32_t event_id,
 	pthread_mutex_lock(&sl->lock);
 	room_configure(sl->r, set, tkt_unix_ms());
 	pthread_mutex_unlock(&sl->lock);
+	count_enabled(rs);
 	log_msg(LOG_INFO, NULL, "room of event %u: %s, rate %u/s, active max %u", event_id,
 		set->enabled ? "on" : "off", set->rate_per_s, set->active_max);
 	return ROOMS_OK;
