@@ -26,7 +26,7 @@ def ensure_room_events():
     for i in range(have, N_EVENTS):
         mariadb_sql(
             f"INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols) "
-            f"VALUES ('Room Test {i}', 'Room Hall', '2030-01-01 20:00:00', 2, 2); "
+            f"VALUES ('Room Test {i}', 'Test Hall', '2030-01-01 20:00:00', 2, 2); "
             f"INSERT INTO seats (event_id, seat_id, r, c, label, price) "
             f"SELECT LAST_INSERT_ID(), seq, seq DIV 2, seq MOD 2, CONCAT('R', seq), 1000 "
             f"FROM seq_0_to_3")
