@@ -79,6 +79,9 @@ struct route {
 /* Header value or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
 
+/* Query-string argument value (decoded) or NULL. */
+const char *http_query(const struct http_req *req, const char *name);
+
 /* The client's address (the TCP peer), or NULL if unknown. */
 const struct sockaddr *http_client_addr(const struct http_req *req);
 

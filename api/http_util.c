@@ -15,6 +15,12 @@ const char *http_header(const struct http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_query(const struct http_req *req, const char *name)
+{
+	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name)
+			 : NULL;
+}
+
 const struct sockaddr *http_client_addr(const struct http_req *req)
 {
 	const union MHD_ConnectionInfo *ci =

@@ -5,6 +5,7 @@
 #   fuzz_udp_request  tkt_req_check and the client side of the protocol
 #   fuzz_door         tkt_door_serve against a real seat table (shm edge)
 #   fuzz_http         the REST request parsers, headers and paths
+#   fuzz_room_ticket  the waiting room's queue ticket parser and check
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -20,6 +21,7 @@ FUZZ_LINKFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_UDP_REQUEST := $(FUZZ_BIN)/fuzz_udp_request
 FUZZ_DOOR := $(FUZZ_BIN)/fuzz_door
 FUZZ_HTTP := $(FUZZ_BIN)/fuzz_http
+FUZZ_ROOM_TICKET := $(FUZZ_BIN)/fuzz_room_ticket
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -38,7 +40,12 @@ $(FUZZ_HTTP): fuzz/fuzz_http.c $(LIBTICKETD_FUZZ) $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
 $(FUZZ_HTTP): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
 $(FUZZ_HTTP): private EXTRA_LDLIBS := $(TICKETD_LINK)
 
-FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP)
+$(FUZZ_ROOM_TICKET): fuzz/fuzz_room_ticket.c $(LIBTICKETD_FUZZ) $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_ROOM_TICKET): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(FUZZ_ROOM_TICKET): private EXTRA_LDLIBS := $(TICKETD_LINK)
+
+FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET)
 
 # ---- runs ----
 FUZZ_SECONDS ?= 300

@@ -110,3 +110,12 @@ put(T, "bearer", http(BEARER, "Bearer 00000001ffffffff0011223344556677"))
 put(T, "bearer-genuine", http(GENUINE, b"\x00\x05bearer   "))
 put(T, "traceparent", http(TRACE, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
 put(T, "traceparent-future", http(TRACE, "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"))
+
+# ---- fuzz_room_ticket: a queue ticket string ----
+T = "fuzz_room_ticket"
+put(T, "valid-shape", "v1.5.17.1764967000123." + "0" * 64)
+put(T, "prequeue", "v1.5.0.1764967000123." + "a" * 64)
+put(T, "max-fields", "v1.4294967295.18446744073709551615.9223372036854775807." + "f" * 64)
+put(T, "leading-zero", "v1.05.1.1." + "0" * 64)
+put(T, "uppercase-mac", "v1.5.1.1." + "A" * 64)
+put(T, "short-mac", "v1.5.1.1." + "0" * 63)

@@ -64,6 +64,37 @@ void metrics_observe_http(struct metrics *m, const char *route,
 	pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_load_snapshot(struct metrics *m, const char *const *routes, int n,
+			   int overload_status, struct metrics_load *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&m->lock);
+	for (int i = 0; i < m->n_hist; i++) {
+		const struct metrics_route_hist *h = &m->hist[i];
+		uint64_t in_buckets = 0;
+		int r;
+
+		for (r = 0; r < n && strcmp(h->route, routes[r]); r++)
+			;
+		if (r == n)
+			continue;
+		for (int b = 0; b < METRICS_N_BUCKETS; b++) {
+			out->buckets[b] += h->buckets[b];
+			in_buckets += h->buckets[b];
+		}
+		out->buckets[METRICS_N_BUCKETS] += h->count - in_buckets;
+	}
+	for (int i = 0; i < m->n_series; i++)
+		if (m->series[i].status == overload_status)
+			out->overloaded += m->series[i].count;
+	pthread_mutex_unlock(&m->lock);
+}
+
+double metrics_bucket_bound(int i)
+{
+	return i >= 0 && i < METRICS_N_BUCKETS ? bucket_bounds[i] : 1e300;
+}
+
 int metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
 	va_list ap;

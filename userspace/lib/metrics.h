@@ -46,6 +46,21 @@ void metrics_observe_http(struct metrics *m, const char *route,
 int metrics_render_http(struct metrics *m, char **buf, size_t *len,
 			size_t *cap);
 
+/* A snapshot of the request series for load-following (the waiting room's
+ * automatic rate): for every route whose pattern is in routes (n of them),
+ * the latency counts per bucket (non-cumulative; the last entry counts
+ * what was slower than the largest bound), and the answers of any route
+ * with status overload_status. Deltas of two snapshots describe the time
+ * between them. */
+struct metrics_load {
+	uint64_t buckets[METRICS_N_BUCKETS + 1];
+	uint64_t overloaded;
+};
+void metrics_load_snapshot(struct metrics *m, const char *const *routes, int n,
+			   int overload_status, struct metrics_load *out);
+/* The upper bound of latency bucket i in seconds (the last: infinity). */
+double metrics_bucket_bound(int i);
+
 /* printf-append helper shared by every metrics producer. */
 __attribute__((format(printf, 4, 5))) int
 metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...);

@@ -2,6 +2,7 @@
  *
  *   ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]
  *   ticketctl [options] raw HEX
+ *   ticketctl room EVENT [room options]   (room_cmd.c)
  *
  * Exit status: 0 the reply says OK, 1 it carries another status, 2 usage
  * error, no valid reply before the timeout, or a socket error. */
@@ -23,6 +24,7 @@
 #include "userspace/lib/hex.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
+#include "userspace/ticketctl/room_cmd.h"
 
 enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_USAGE = 2 };
 
@@ -45,6 +47,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
 		"       ticketctl [options] raw HEX\n"
+		"       ticketctl room EVENT [--on|--off] [--rate N|auto] ... (ticketctl room --help)\n"
 		"options:\n"
 		"  --server HOST:PORT   UDP door (IPv4, name, or [IPv6]:port);\n"
 		"                       default $TICKET_SERVER or " DEFAULT_SERVER "\n"
@@ -364,6 +367,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (strcmp(argv[optind], "room") == 0)
+		return ticketctl_room(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "raw") == 0) {
 		if (argc - optind != 2) {
 			usage(stderr);

@@ -57,6 +57,19 @@ static const struct setting settings[] = {
 	  "(0: no limit)"),
 	S(udp_rate_burst, SETTING_INT, "500", 1, 100000000,
 	  "UDP burst per source address"),
+	/* #12 room */
+	S(room_max_visitors, SETTING_INT, "200000", 1, 50000000,
+	  "visitors one event's waiting room keeps, waiting and admitted (more: "
+	  "503 ROOM_FULL); about 56 bytes each, twice for the hash table"),
+	S(room_max_streams, SETTING_INT, "20000", 1, 1000000,
+	  "open waiting-room streams at most (more: 503 TOO_MANY_STREAMS)"),
+	S(room_auto_rate_min, SETTING_INT, "5", 1, 1000000,
+	  "automatic room rate (rate_per_s 0): lowest visitors/s"),
+	S(room_auto_rate_max, SETTING_INT, "500", 1, 1000000,
+	  "automatic room rate: highest visitors/s"),
+	S(room_auto_target_ms, SETTING_INT, "500", 1, 60000,
+	  "automatic room rate: purchase p95 (POST /api/orders, payments) above "
+	  "this many ms, or any 503, slows admissions down"),
 	/* #11 journal */
 	S(journal_queue, SETTING_INT, "65536", 16, 16777216,
 	  "Redis journal queue, changes (a change that does not fit marks its "

@@ -39,6 +39,11 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	/* #12 room */
+	int room_max_visitors;
+	int room_max_streams;
+	int room_auto_rate_min, room_auto_rate_max;
+	int room_auto_target_ms;
 	/* #11 journal */
 	int journal_queue;
 	int journal_drain_ms;

@@ -34,6 +34,7 @@
 #include "userspace/ticketd/privileges.h"
 #include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/stream_epoch.h"
 #include "userspace/ticketd/seats/recovery.h"
@@ -352,6 +353,44 @@ static int start_doors(struct ticketd *app, char *err, size_t errlen)
 	return edge_setup_doors(app, err, errlen);
 }
 
+/* The waiting rooms' admission marks in the seat table. No-ops on this
+ * branch: the edge's edge_set_event_room / edge_admit / edge_admit_clear
+ * come with the admission mark (issue #12, helper admit). */
+static int room_edge_set_room(void *ctx, uint32_t event_id, bool on)
+{
+	(void)ctx, (void)event_id, (void)on;
+	return 0;
+}
+
+static int room_edge_admit(void *ctx, uint32_t slot, uint32_t event_id, uint32_t ttl_ms)
+{
+	(void)ctx, (void)slot, (void)event_id, (void)ttl_ms;
+	return 0;
+}
+
+static int room_edge_clear(void *ctx, uint32_t slot)
+{
+	(void)ctx, (void)slot;
+	return 0;
+}
+
+static int start_rooms(struct ticketd *app, char *err, size_t errlen)
+{
+	const struct room_edge_ops ops = {
+		.set_room = room_edge_set_room,
+		.admit = room_edge_admit,
+		.clear = room_edge_clear,
+		.ctx = app->edge,
+	};
+
+	return rooms_start(&app->rooms, app, &ops, err, errlen);
+}
+
+static void stop_rooms(struct ticketd *app)
+{
+	rooms_stop(app->rooms);
+}
+
 static int start_health(struct ticketd *app, char *err, size_t errlen)
 {
 	return health_start(&app->health, app, err, errlen);
@@ -377,6 +416,7 @@ static void before_http_stop(void *ctx)
 	struct ticketd *app = ctx;
 
 	sse_hub_close(app->sse);
+	rooms_close(app->rooms);
 }
 
 static int start_http(struct ticketd *app, char *err, size_t errlen)
@@ -445,6 +485,7 @@ static const struct step steps[] = {
 	{"saga", start_saga, stop_saga},
 	{"sweeper", start_sweeper, stop_sweeper},
 	{"udp doors", start_doors, edge_setup_close_doors},
+	{"rooms", start_rooms, stop_rooms},
 	{"health", start_health, stop_health},
 	{"http", start_http, stop_http},
 	{"payments drain", NULL, stop_answering_payments},

@@ -25,6 +25,7 @@
 
 struct http_server;
 struct sse_hub;
+struct rooms;
 struct payment_client;
 struct edge;
 struct udp_door;
@@ -63,6 +64,7 @@ struct ticketd {
 	struct sweeper sweeper;
 	struct journal journal;
 	struct sse_hub *sse; /* live seat streams (SSE) */
+	struct rooms *rooms; /* waiting rooms (room/room_service.h) */
 
 	struct outbox_relay relay;
 	struct payment_client *payments;

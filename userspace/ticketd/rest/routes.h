@@ -29,6 +29,17 @@ void route_asset(struct http_req *req, struct http_resp *resp);
 void route_healthz(struct http_req *req, struct http_resp *resp);
 void route_readyz(struct http_req *req, struct http_resp *resp);
 void route_metrics(struct http_req *req, struct http_resp *resp);
+void route_room_join(struct http_req *req, struct http_resp *resp);
+void route_room_poll(struct http_req *req, struct http_resp *resp);
+void route_room_stream(struct http_req *req, struct http_resp *resp);
+void route_admin_room_get(struct http_req *req, struct http_resp *resp);
+void route_admin_room_put(struct http_req *req, struct http_resp *resp);
+
+/* The seat map's gate (routes_room.c): true when event_id has no active
+ * waiting room or the request's session (Authorization, or the token
+ * query argument) is admitted; otherwise the answer (403 QUEUE_REQUIRED,
+ * or 401 for a bad token) is set. */
+bool api_room_gate(struct http_req *req, struct http_resp *resp, uint32_t event_id);
 
 struct session;
 struct holds_outcome;

@@ -66,7 +66,7 @@ void route_get_seats(struct http_req *req, struct http_resp *resp)
 	uint64_t version;
 	json_t *seats;
 
-	if (!e)
+	if (!e || !api_room_gate(req, resp, e->id))
 		return;
 	/* The version first: the map read after it may already hold changes
 	 * the stream announces next, never miss one it announced. */

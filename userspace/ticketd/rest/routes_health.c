@@ -7,6 +7,7 @@
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/live/sse_hub.h"
 #include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/ticketd.h"
 
 void route_healthz(struct http_req *req, struct http_resp *resp)
@@ -172,6 +173,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      LD(payments_resumed));
 #undef LD
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
+	rc |= rooms_render_metrics(app->rooms, &buf, &len, &cap);
 	rc |= sessions_render_metrics(&app->sessions, &buf, &len, &cap);
 	rc |= db_render_metrics(&app->db, &buf, &len, &cap);
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);

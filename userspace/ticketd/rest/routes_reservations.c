@@ -6,6 +6,7 @@
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/rest/parse.h"
 #include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/seats/holds.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -15,6 +16,8 @@ bool api_authenticate(struct http_req *req, struct http_resp *resp,
 	switch (sessions_check_bearer(&rest_app(req)->token_key,
 				      http_header(req, "Authorization"), s)) {
 	case SESSION_AUTH_OK:
+		/* any request of an admitted visitor keeps its place */
+		rooms_touch(rest_app(req)->rooms, s);
 		return true;
 	case SESSION_AUTH_MISSING:
 		http_error(resp, req, 401, "UNAUTHORIZED",

@@ -80,6 +80,8 @@ void route_seat_stream(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "id", req->params[0]));
 		return;
 	}
+	if (catalog_find(&app->catalog, id) && !api_room_gate(req, resp, id))
+		return;
 	st = calloc(1, sizeof(*st));
 	if (!st) {
 		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);

@@ -1,0 +1,225 @@
+/* ticketctl room: shows and changes an event's waiting room through
+ * ticketd's admin endpoints (GET/PUT /admin/events/{id}/room; docs/api.md,
+ * "Waiting room"), with the admin key of <state_dir>/admin.key.
+ *
+ *   ticketctl room EVENT [--on|--off] [--rate N|auto] [--active-max N]
+ *                  [--starts-at ISO|none] [--idle-seconds N]
+ *                  [--admit-seconds N] [--admin URL] [--admin-key-file PATH]
+ *
+ * Without a change it prints the room; with one it sends only the given
+ * fields and prints the room as stored. Exit: 0 done, 1 ticketd refused
+ * (its error printed), 2 usage error or no answer. */
+#include "userspace/ticketctl/room_cmd.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_ADMIN "http://127.0.0.1:8080"
+#define DEFAULT_KEY_FILE "/var/lib/ticketd/admin.key"
+#define MAX_ANSWER (1 << 20)
+
+static void room_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ticketctl room EVENT [--on|--off] [--rate N|auto] [--active-max N]\n"
+		"                 [--starts-at ISO|none] [--idle-seconds N] [--admit-seconds N]\n"
+		"                 [--admin URL] [--admin-key-file PATH]\n"
+		"  --admin URL            ticketd's HTTP address (default " DEFAULT_ADMIN ");\n"
+		"                         the admin endpoints answer loopback clients only\n"
+		"  --admin-key-file PATH  default $TICKET_ADMIN_KEY_FILE or " DEFAULT_KEY_FILE "\n"
+		"  --rate N|auto          visitors let through per second (auto: follow\n"
+		"                         measured capacity)\n"
+		"  --starts-at ISO|none   sale start, e.g. 2030-01-01T20:00:00Z: visitors who\n"
+		"                         come before are shuffled at that moment\n"
+		"Without a change it prints the room. exit: 0 done, 1 refused, 2 usage or no answer\n");
+}
+
+struct answer {
+	char *buf;
+	size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+	size_t add = size * n;
+	char *nb;
+
+	if (a->len + add > MAX_ANSWER)
+		return 0;
+	nb = realloc(a->buf, a->len + add + 1);
+	if (!nb)
+		return 0;
+	memcpy(nb + a->len, p, add);
+	a->buf = nb;
+	a->len += add;
+	a->buf[a->len] = '\0';
+	return add;
+}
+
+/* The key file's first line (64 hex digits), or -1 after printing why. */
+static int read_key(const char *path, char *key, size_t cap)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "ticketctl: admin key %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(key, (int)cap, f))
+		key[0] = '\0';
+	fclose(f);
+	n = strcspn(key, "\r\n");
+	key[n] = '\0';
+	if (n != 64) {
+		fprintf(stderr, "ticketctl: admin key %s: expected 64 hex digits\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_num(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return errno || end == s || *end || *out < lo || *out > hi ? -1 : 0;
+}
+
+static void print_answer(long status, const struct answer *a, FILE *f)
+{
+	json_t *j = a->buf ? json_loads(a->buf, 0, NULL) : NULL;
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	if (text)
+		fprintf(f, "%s\n", text);
+	else
+		fprintf(f, "HTTP %ld %s\n", status, a->buf ? a->buf : "");
+	free(text);
+	json_decref(j);
+}
+
+int ticketctl_room(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"on", no_argument, NULL, 'o'},
+		{"off", no_argument, NULL, 'f'},
+		{"rate", required_argument, NULL, 'r'},
+		{"active-max", required_argument, NULL, 'a'},
+		{"starts-at", required_argument, NULL, 's'},
+		{"idle-seconds", required_argument, NULL, 'i'},
+		{"admit-seconds", required_argument, NULL, 'm'},
+		{"admin", required_argument, NULL, 'A'},
+		{"admin-key-file", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *admin = DEFAULT_ADMIN, *key_file = getenv("TICKET_ADMIN_KEY_FILE");
+	json_t *body = json_object();
+	char key[80] = "", auth[96], url[512], *text = NULL;
+	struct curl_slist *hdrs = NULL;
+	struct answer a = {0};
+	long v, status = 0, event;
+	int c, ret = 2;
+	CURL *curl = NULL;
+	CURLcode cc;
+
+	if (!key_file || !*key_file)
+		key_file = DEFAULT_KEY_FILE;
+	if (!body)
+		return 2;
+	optind = 0; /* glibc: a full restart, not the "+" mode of main's scan */
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+		case 'f':
+			json_object_set_new(body, "enabled", json_boolean(c == 'o'));
+			break;
+		case 'r':
+			if (!strcmp(optarg, "auto"))
+				json_object_set_new(body, "ratePerSecond", json_string("auto"));
+			else if (!parse_num(optarg, 1, 1000000, &v))
+				json_object_set_new(body, "ratePerSecond", json_integer(v));
+			else
+				goto usage;
+			break;
+		case 'a':
+			if (parse_num(optarg, 1, 10000000, &v))
+				goto usage;
+			json_object_set_new(body, "activeMax", json_integer(v));
+			break;
+		case 'i':
+		case 'm':
+			if (parse_num(optarg, 1, 86400, &v))
+				goto usage;
+			json_object_set_new(body, c == 'i' ? "idleSeconds" : "admitSeconds",
+					    json_integer(v));
+			break;
+		case 's':
+			json_object_set_new(body, "startsAt",
+					    strcmp(optarg, "none") ? json_string(optarg) : json_null());
+			break;
+		case 'A':
+			admin = optarg;
+			break;
+		case 'k':
+			key_file = optarg;
+			break;
+		case 'h':
+			room_usage(stdout);
+			json_decref(body);
+			return 0;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind != 1 || parse_num(argv[optind], 0, 4294967295L, &event))
+		goto usage;
+	if (read_key(key_file, key, sizeof(key)))
+		goto out;
+	snprintf(url, sizeof(url), "%s/admin/events/%ld/room", admin, event);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+	if (!(curl = curl_easy_init()))
+		goto out;
+	hdrs = curl_slist_append(hdrs, auth);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	if (json_object_size(body)) {
+		text = json_dumps(body, JSON_COMPACT);
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+	}
+	cc = curl_easy_perform(curl);
+	if (cc != CURLE_OK) {
+		fprintf(stderr, "ticketctl: %s: %s\n", url, curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	print_answer(status, &a, status == 200 ? stdout : stderr);
+	ret = status == 200 ? 0 : 1;
+	goto out;
+usage:
+	room_usage(stderr);
+out:
+	memset(key, 0, sizeof(key));
+	memset(auth, 0, sizeof(auth));
+	curl_slist_free_all(hdrs);
+	if (curl)
+		curl_easy_cleanup(curl);
+	free(text);
+	free(a.buf);
+	json_decref(body);
+	return ret;
+}

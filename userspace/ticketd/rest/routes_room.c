@@ -1,0 +1,518 @@
+/* The waiting room's REST side (docs/api.md, "Waiting room"):
+ * POST/GET /api/events/{id}/room, GET /api/events/{id}/room/stream (SSE),
+ * the seat map's gate (403 QUEUE_REQUIRED), and the admin endpoints
+ * GET/PUT /admin/events/{id}/room (loopback only, Bearer admin key). The
+ * room itself: userspace/ticketd/room/. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "userspace/lib/timefmt.h"
+#include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/client_limits.h"
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/room/room_service.h"
+#include "userspace/ticketd/ticketd.h"
+
+#define ROOM_SNDBUF 16384
+
+static bool parse_event(struct http_req *req, struct http_resp *resp, uint32_t *id)
+{
+	char msg[64];
+
+	if (http_parse_u32(req->params[0], id)) {
+		http_error(resp, req, 400, "VALIDATION_FAILED",
+			   "event id must be a non-negative integer",
+			   json_pack("{s:s}", "id", req->params[0]));
+		return false;
+	}
+	if (!catalog_find(&rest_app(req)->catalog, *id)) {
+		snprintf(msg, sizeof(msg), "event %u does not exist", *id);
+		http_error(resp, req, 404, "EVENT_NOT_FOUND", msg, NULL);
+		return false;
+	}
+	return true;
+}
+
+static json_t *iso_or_null(int64_t ms)
+{
+	char t[TKT_RFC3339_LEN];
+
+	if (!ms || tkt_format_rfc3339_ms(ms, t, sizeof(t)))
+		return json_null();
+	return json_string(t);
+}
+
+/* Answers a refusal of the room service. */
+static void room_error(struct http_req *req, struct http_resp *resp,
+		       enum rooms_result r, uint32_t event_id)
+{
+	char msg[96];
+
+	switch (r) {
+	case ROOMS_OK:
+		return;
+	case ROOMS_NO_EVENT:
+		snprintf(msg, sizeof(msg), "event %u does not exist", event_id);
+		http_error(resp, req, 404, "EVENT_NOT_FOUND", msg, NULL);
+		return;
+	case ROOMS_TICKET_MALFORMED:
+		http_error(resp, req, 400, "VALIDATION_FAILED",
+			   "ticket is not a queue ticket (v1.<event>.<seq>.<ms>.<mac>)", NULL);
+		return;
+	case ROOMS_TICKET_INVALID:
+		http_error(resp, req, 403, "QUEUE_TICKET_INVALID",
+			   "this queue ticket belongs to another session or event, or was "
+			   "altered; join without it", NULL);
+		return;
+	case ROOMS_NOT_IN_QUEUE:
+		snprintf(msg, sizeof(msg), "/api/events/%u/room", event_id);
+		http_error(resp, req, 404, "NOT_IN_QUEUE",
+			   "this session is not in the waiting room; join it with POST",
+			   json_pack("{s:s}", "room", msg));
+		return;
+	case ROOMS_FULL:
+		http_error(resp, req, 503, "ROOM_FULL",
+			   "the waiting room is full; try again shortly", NULL);
+		resp->retry_after = 5;
+		return;
+	case ROOMS_TOO_MANY_STREAMS:
+		http_error(resp, req, 503, "TOO_MANY_STREAMS",
+			   "this server already serves its limit of room streams; poll "
+			   "GET /api/events/{id}/room instead", NULL);
+		resp->retry_after = 5;
+		return;
+	case ROOMS_DB_BUSY:
+		api_service_busy(req, resp);
+		return;
+	case ROOMS_CLOSED:
+		http_error(resp, req, 503, "UNAVAILABLE", "the server is shutting down", NULL);
+		return;
+	case ROOMS_DB_ERROR:
+	case ROOMS_NOMEM:
+		http_error(resp, req, 503, "UNAVAILABLE", "the room could not be changed now",
+			   NULL);
+		resp->retry_after = 1;
+		return;
+	}
+}
+
+static void answer_view(struct http_resp *resp, uint32_t event_id,
+			const struct rooms_answer *a)
+{
+	const struct room_view *v = &a->view;
+
+	switch (v->state) {
+	case ROOM_OPEN:
+		http_json(resp, 200, json_pack("{s:I, s:s}", "eventId", (json_int_t)event_id,
+					       "state", "open"));
+		return;
+	case ROOM_ADMITTED:
+		http_json(resp, 200,
+			  json_pack("{s:I, s:s, s:s, s:o}", "eventId", (json_int_t)event_id,
+				    "state", "admitted", "ticket", a->ticket, "admittedUntil",
+				    iso_or_null(v->admitted_until_ms)));
+		return;
+	case ROOM_WAITING:
+		http_json(resp, 200,
+			  json_pack("{s:I, s:s, s:s, s:I, s:i, s:o, s:f, s:b}", "eventId",
+				    (json_int_t)event_id, "state", "waiting", "ticket", a->ticket,
+				    "position", (json_int_t)v->position, "estimatedWaitSeconds",
+				    (int)v->wait_seconds, "startsAt", iso_or_null(v->starts_at_ms),
+				    "rate", v->rate, "prequeue", v->prequeue));
+		return;
+	}
+}
+
+void route_room_join(struct http_req *req, struct http_resp *resp)
+{
+	struct rooms_answer a;
+	struct session s;
+	const char *ticket = NULL, *k;
+	json_t *body, *v;
+	enum rooms_result r;
+	uint32_t id;
+
+	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+		return;
+	if (!(body = http_body_object(req, resp, true)))
+		return;
+	json_object_foreach(body, k, v) {
+		if (strcmp(k, "ticket") || !(json_is_string(v) || json_is_null(v))) {
+			http_error(resp, req, 422, "VALIDATION_FAILED",
+				   "the body may only hold \"ticket\" (a string)",
+				   json_pack("{s:s}", "field", k));
+			json_decref(body);
+			return;
+		}
+		ticket = json_string_value(v);
+	}
+	r = rooms_visit(rest_app(req)->rooms, id, &s, ticket, true, &a);
+	json_decref(body);
+	if (r)
+		room_error(req, resp, r, id);
+	else
+		answer_view(resp, id, &a);
+}
+
+void route_room_poll(struct http_req *req, struct http_resp *resp)
+{
+	struct rooms_answer a;
+	struct session s;
+	enum rooms_result r;
+	uint32_t id;
+
+	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+		return;
+	r = rooms_visit(rest_app(req)->rooms, id, &s, http_query(req, "ticket"), false, &a);
+	if (r)
+		room_error(req, resp, r, id);
+	else
+		answer_view(resp, id, &a);
+}
+
+/* A stream's session: the Authorization header, or (EventSource cannot
+ * send headers) the token query argument. */
+static bool stream_session(struct http_req *req, struct http_resp *resp,
+			   struct session *s)
+{
+	const char *tok = http_query(req, "token");
+	char header[64];
+
+	if (http_header(req, "Authorization") || !tok)
+		return api_authenticate(req, resp, s);
+	if (strlen(tok) > 40) {
+		http_error(resp, req, 401, "UNAUTHORIZED", "the token is not valid", NULL);
+		return false;
+	}
+	snprintf(header, sizeof(header), "Bearer %s", tok);
+	if (sessions_check_bearer(&rest_app(req)->token_key, header, s) == SESSION_AUTH_OK) {
+		rooms_touch(rest_app(req)->rooms, s);
+		return true;
+	}
+	http_error(resp, req, 401, "UNAUTHORIZED", "the token is not valid or has expired",
+		   NULL);
+	return false;
+}
+
+/* ---- the room stream ---- */
+
+static const struct room_conn_ops mhd_room_ops = {
+	.suspend = http_conn_suspend,
+	.resume = http_conn_resume,
+};
+
+struct room_stream_resp {
+	struct room_stream *st;
+	struct ticketd *app;
+	struct addr_key key;
+	bool counted;
+};
+
+static ssize_t room_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct room_stream_resp *sr = cls;
+	ssize_t n = room_stream_read(sr->st, buf, max);
+
+	(void)pos;
+	return n < 0 ? HTTP_STREAM_END : n;
+}
+
+static void room_stream_free(void *cls)
+{
+	struct room_stream_resp *sr = cls;
+
+	room_stream_release(sr->st);
+	if (sr->counted)
+		client_stream_end(sr->app, &sr->key);
+	free(sr);
+}
+
+void route_room_stream(struct http_req *req, struct http_resp *resp)
+{
+	struct ticketd *app = req->app;
+	struct room_stream_resp *sr;
+	struct session s;
+	enum rooms_result r;
+	uint32_t id;
+	int fd;
+
+	if (!parse_event(req, resp, &id) || !stream_session(req, resp, &s))
+		return;
+	sr = calloc(1, sizeof(*sr));
+	if (!sr) {
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	sr->app = app;
+	if (!client_stream_begin(req, resp, &sr->key, &sr->counted)) {
+		free(sr);
+		return;
+	}
+	r = rooms_stream_open(app->rooms, id, &s, http_query(req, "ticket"), &mhd_room_ops,
+			      req->conn, &sr->st);
+	if (r) {
+		if (sr->counted)
+			client_stream_end(app, &sr->key);
+		free(sr);
+		room_error(req, resp, r, id);
+		return;
+	}
+	fd = http_conn_fd(req->conn);
+	if (fd >= 0) {
+		/* frames go out every second: a peer that vanished is found
+		 * within a few (best effort both) */
+		unsigned ms = 10000;
+		int sndbuf = ROOM_SNDBUF;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
+	http_stream(resp, "text/event-stream", room_stream_reader, room_stream_free, sr);
+}
+
+/* ---- the seat map's gate ---- */
+
+bool api_room_gate(struct http_req *req, struct http_resp *resp, uint32_t event_id)
+{
+	struct ticketd *app = req->app;
+	struct session s;
+	bool have = false;
+	char room[64];
+
+	if (rooms_gate(app->rooms, event_id, NULL))
+		return true; /* no active room */
+	if (http_header(req, "Authorization") || http_query(req, "token")) {
+		if (!stream_session(req, resp, &s))
+			return false;
+		have = true;
+	}
+	if (have && rooms_gate(app->rooms, event_id, &s))
+		return true;
+	snprintf(room, sizeof(room), "/api/events/%u/room", event_id);
+	http_error(resp, req, 403, "QUEUE_REQUIRED",
+		   "this event has a waiting room; join it and wait for your turn",
+		   json_pack("{s:s}", "room", room));
+	return false;
+}
+
+/* ---- admin ---- */
+
+static bool loopback(const struct sockaddr *sa)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (!memcmp(a->s6_addr, mapped, 12) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+static bool admin_allowed(struct http_req *req, struct http_resp *resp)
+{
+	const char *auth = http_header(req, "Authorization");
+
+	if (!loopback(http_client_addr(req))) {
+		http_error(resp, req, 403, "FORBIDDEN",
+			   "the admin endpoints answer loopback clients only", NULL);
+		return false;
+	}
+	if (!auth) {
+		http_error(resp, req, 401, "UNAUTHORIZED",
+			   "Authorization: Bearer <admin key> is required (state_dir/admin.key)",
+			   NULL);
+		return false;
+	}
+	if (!rooms_admin_authorized(rest_app(req)->rooms, auth)) {
+		http_error(resp, req, 403, "FORBIDDEN", "wrong admin key", NULL);
+		return false;
+	}
+	return true;
+}
+
+static void answer_admin(struct http_req *req, struct http_resp *resp, uint32_t id)
+{
+	struct room_settings set;
+	struct room_stats st;
+	enum rooms_result r = rooms_get(rest_app(req)->rooms, id, &set, &st);
+
+	if (r) {
+		room_error(req, resp, r, id);
+		return;
+	}
+	http_json(resp, 200,
+		  json_pack("{s:I, s:b, s:o, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I,"
+			    " s:I, s:I, s:f, s:I, s:I}}",
+			    "eventId", (json_int_t)id, "enabled", set.enabled, "startsAt",
+			    iso_or_null(set.starts_at_ms), "ratePerSecond",
+			    (json_int_t)set.rate_per_s, "activeMax", (json_int_t)set.active_max,
+			    "idleSeconds", (json_int_t)set.idle_seconds, "admitSeconds",
+			    (json_int_t)set.admit_seconds, "status", "queueLength",
+			    (json_int_t)st.waiting, "prequeue", (json_int_t)st.prequeue,
+			    "active", (json_int_t)st.active, "admittedTotal",
+			    (json_int_t)st.admitted_total, "expiredTotal",
+			    (json_int_t)st.expired_total, "serving", (json_int_t)st.serving,
+			    "nextSeq", (json_int_t)st.next_seq, "rate", st.rate,
+			    "estimatedWaitSeconds", (json_int_t)st.wait_seconds, "visitors",
+			    (json_int_t)st.visitors));
+}
+
+void route_admin_room_get(struct http_req *req, struct http_resp *resp)
+{
+	uint32_t id;
+
+	if (admin_allowed(req, resp) && parse_event(req, resp, &id))
+		answer_admin(req, resp, id);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)" as Unix ms; -1 if not. */
+static int parse_iso(const char *s, int64_t *ms)
+{
+	struct tm tm = {0};
+	int y, mo, d, h, mi, sec, n = 0, frac_ms = 0, digits = 0;
+	int64_t t, off = 0;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+	    n != 19)
+		return -1;
+	s += n;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+			if (digits < 3)
+				frac_ms = frac_ms * 10 + (*s - '0');
+		if (!digits || digits > 9)
+			return -1;
+		for (; digits < 3; digits++)
+			frac_ms *= 10;
+	}
+	if (*s == 'Z' && !s[1]) {
+		off = 0;
+	} else if ((*s == '+' || *s == '-') && strlen(s) == 6 && s[3] == ':' &&
+		   s[1] >= '0' && s[1] <= '2' && s[2] >= '0' && s[2] <= '9' &&
+		   s[4] >= '0' && s[4] <= '5' && s[5] >= '0' && s[5] <= '9') {
+		off = ((s[1] - '0') * 10 + (s[2] - '0')) * 60 + (s[4] - '0') * 10 + (s[5] - '0');
+		if (off > 14 * 60)
+			return -1;
+		off *= *s == '-' ? -60 : 60;
+	} else {
+		return -1;
+	}
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 59 || y < 0 || h < 0 || mi < 0 || sec < 0)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = (int64_t)timegm(&tm);
+	if (tm.tm_mday != d) /* 31 April and the like */
+		return -1;
+	t -= off;
+	if (t < 0)
+		return -1;
+	*ms = t * 1000 + frac_ms;
+	return 0;
+}
+
+/* One unsigned field of the PUT body within lo..hi; "auto" as 0 when
+ * auto_ok. */
+static bool put_u32(struct http_req *req, struct http_resp *resp, const char *name,
+		    json_t *v, uint32_t lo, uint32_t hi, bool auto_ok, uint32_t *out)
+{
+	char msg[96];
+
+	if (auto_ok && json_is_string(v) && !strcmp(json_string_value(v), "auto")) {
+		*out = 0;
+		return true;
+	}
+	if (json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi) {
+		*out = (uint32_t)json_integer_value(v);
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "%s must be an integer %u to %u%s", name, lo, hi,
+		 auto_ok ? " or \"auto\"" : "");
+	http_error(resp, req, 422, "VALIDATION_FAILED", msg, json_pack("{s:s}", "field", name));
+	return false;
+}
+
+void route_admin_room_put(struct http_req *req, struct http_resp *resp)
+{
+	struct room_settings set;
+	struct room_stats st;
+	const char *k, *err;
+	json_t *body, *v;
+	enum rooms_result r;
+	uint32_t id;
+	bool ok = true;
+
+	if (!admin_allowed(req, resp) || !parse_event(req, resp, &id))
+		return;
+	if (!(body = http_body_object(req, resp, false)))
+		return;
+	(void)rooms_get(rest_app(req)->rooms, id, &set, &st);
+	/* camelCase as everywhere in the API; the table's column names are
+	 * accepted too */
+	json_object_foreach(body, k, v) {
+		if (!ok)
+			break;
+		if (!strcmp(k, "enabled")) {
+			if (!(ok = json_is_boolean(v)))
+				http_error(resp, req, 422, "VALIDATION_FAILED",
+					   "enabled must be true or false",
+					   json_pack("{s:s}", "field", k));
+			else
+				set.enabled = json_is_true(v);
+		} else if (!strcmp(k, "startsAt") || !strcmp(k, "starts_at")) {
+			int64_t ms = 0;
+
+			if (!(ok = json_is_null(v) ||
+				   (json_is_string(v) && !parse_iso(json_string_value(v), &ms))))
+				http_error(resp, req, 422, "VALIDATION_FAILED",
+					   "startsAt must be null or an ISO 8601 time with a zone "
+					   "(2030-01-01T20:00:00Z)", json_pack("{s:s}", "field", k));
+			else
+				set.starts_at_ms = ms;
+		} else if (!strcmp(k, "ratePerSecond") || !strcmp(k, "rate_per_s") ||
+			   !strcmp(k, "rate")) {
+			ok = put_u32(req, resp, k, v, 0, ROOM_RATE_MAX, true, &set.rate_per_s);
+		} else if (!strcmp(k, "activeMax") || !strcmp(k, "active_max")) {
+			ok = put_u32(req, resp, k, v, 1, ROOM_ACTIVE_MAX_MAX, false, &set.active_max);
+		} else if (!strcmp(k, "idleSeconds") || !strcmp(k, "idle_seconds")) {
+			ok = put_u32(req, resp, k, v, ROOM_IDLE_MIN, ROOM_IDLE_MAX, false,
+				     &set.idle_seconds);
+		} else if (!strcmp(k, "admitSeconds") || !strcmp(k, "admit_seconds")) {
+			ok = put_u32(req, resp, k, v, ROOM_ADMIT_MIN, ROOM_ADMIT_MAX, false,
+				     &set.admit_seconds);
+		} else if (strcmp(k, "eventId")) {
+			ok = false;
+			http_error(resp, req, 422, "VALIDATION_FAILED", "unknown field",
+				   json_pack("{s:s}", "field", k));
+		}
+	}
+	json_decref(body);
+	if (!ok)
+		return;
+	if ((err = room_settings_check(&set))) {
+		http_error(resp, req, 422, "VALIDATION_FAILED", err, NULL);
+		return;
+	}
+	r = rooms_put(rest_app(req)->rooms, id, &set);
+	if (r)
+		room_error(req, resp, r, id);
+	else
+		answer_admin(req, resp, id);
+}
