@@ -39,6 +39,14 @@ struct config {
 	int udp_workers;
 	int udp_rate_limit;
 	int udp_rate_burst;
+	/* #12 shed */
+	int http_inflight_orders, http_inflight_payments, http_inflight_holds;
+	int http_inflight_sessions, http_inflight_reads;
+	int http_request_budget_ms;
+	int saga_queue_max;
+	int payment_queue_max;
+	long outbox_backlog_max;
+	int overload_retry_after_seconds;
 	/* #11 journal */
 	int journal_queue;
 	int journal_drain_ms;
