@@ -86,6 +86,7 @@ struct route {
  * cap), counted from dispatch to the end of the answer (a deferred answer
  * stays inside until it is sent). Lock-free; any thread. */
 struct http_gate {
+	const char *name; /* the door's (http_door.name) */
 	atomic_int inflight;
 	int max;
 	atomic_uint_least64_t rejected; /* refused by the cap */
@@ -95,7 +96,8 @@ struct http_gate {
 bool http_gate_enter(struct http_gate *g);
 void http_gate_leave(struct http_gate *g);
 
-/* One door of the server: a name (for metrics) and its cap. */
+/* One door of the server: a name (for metrics; must outlive the server)
+ * and its cap. http_server_start copies the doors array. */
 struct http_door {
 	const char *name;
 	int max_inflight; /* 0: no cap */

@@ -360,7 +360,7 @@ static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 			/* A full door answers at once: no handler, no queue. */
 			if (!http_gate_enter(g)) {
 				http_overloaded(resp, &req, srv->opts.overload_retry_after,
-						srv->opts.doors[door].name, "inflight");
+						g->name, "inflight");
 				return;
 			}
 			ctx->gate = g;
@@ -600,8 +600,11 @@ int http_server_start(struct http_server **out,
 			return -ENOMEM;
 		}
 		srv->n_gates = opts->n_doors;
-		for (int i = 0; i < opts->n_doors; i++)
+		for (int i = 0; i < opts->n_doors; i++) {
+			srv->gates[i].name = opts->doors[i].name;
 			srv->gates[i].max = opts->doors[i].max_inflight;
+		}
+		srv->opts.doors = NULL; /* the caller's array; copied into gates */
 		for (size_t i = 0; i < n_routes; i++) {
 			int d = opts->route_door ? opts->route_door(opts->app, &routes[i]) : 0;
 
