@@ -10,6 +10,7 @@
 #define TICKETD_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,7 +33,12 @@ struct http_req {
 	int n_params;
 	struct MHD_Connection *conn;
 	void *app; /* http_server_opts.app */
+	double start; /* tkt_mono_seconds when the request's headers were in */
 };
+
+/* Seconds since the request's headers were in (its time inside the
+ * server so far). */
+double http_req_age(const struct http_req *req);
 
 struct http_deferred;
 typedef void (*http_defer_start_fn)(void *arg, struct http_deferred *d);
@@ -76,6 +82,27 @@ struct route {
 	http_handler handler;
 };
 
+/* A door's in-flight gate: at most max requests inside at once (0: no
+ * cap), counted from dispatch to the end of the answer (a deferred answer
+ * stays inside until it is sent). Lock-free; any thread. */
+struct http_gate {
+	const char *name; /* the door's (http_door.name) */
+	atomic_int inflight;
+	int max;
+	atomic_uint_least64_t rejected; /* refused by the cap */
+};
+
+/* Takes a place; false (counted in rejected, nothing taken) when full. */
+bool http_gate_enter(struct http_gate *g);
+void http_gate_leave(struct http_gate *g);
+
+/* One door of the server: a name (for metrics; must outlive the server)
+ * and its cap. http_server_start copies the doors array. */
+struct http_door {
+	const char *name;
+	int max_inflight; /* 0: no cap */
+};
+
 /* Header value or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
 
@@ -93,6 +120,12 @@ void http_json(struct http_resp *resp, int status, json_t *body);
 void http_error(struct http_resp *resp, const struct http_req *req, int status,
 		const char *code, const char *message, json_t *details);
 
+/* 503 OVERLOADED with Retry-After: retry_after seconds (at least 1) and
+ * details {"door", "reason"}: a bounded queue or cap was full, nothing was
+ * done, retry later. */
+void http_overloaded(struct http_resp *resp, const struct http_req *req,
+		     unsigned retry_after, const char *door, const char *reason);
+
 /* Plain body copied from text. */
 void http_text(struct http_resp *resp, int status, const char *content_type,
 	       const char *text, size_t len);
@@ -105,6 +138,8 @@ void http_defer(struct http_resp *resp, http_defer_start_fn start, void *arg);
 void http_deferred_finish(struct http_deferred *d, struct http_resp *resp);
 /* The trace id of the deferred request. */
 const char *http_deferred_trace_id(const struct http_deferred *d);
+/* Seconds since the deferred request's headers were in. */
+double http_deferred_age(const struct http_deferred *d);
 
 /* Answers 200 with a streamed body of content_type (see http_stream_read_fn);
  * cls now belongs to the response, which frees it with stream_free. */
@@ -153,6 +188,16 @@ struct http_server_opts {
 	 * connection; otherwise it is shut down. 0: no deadline. */
 	int header_timeout_ms;
 	long max_body;       /* larger bodies: 413 PAYLOAD_TOO_LARGE */
+	/* The doors: route_door(app, route) names each route's door by
+	 * index into doors (called once per route at start; out of range:
+	 * doors[0]). The routes of one door share its in-flight cap. NULL:
+	 * no caps. A request that finds its door full is answered at once
+	 * 503 OVERLOADED with Retry-After: overload_retry_after seconds,
+	 * before its handler runs. */
+	const struct http_door *doors;
+	int n_doors;
+	int (*route_door)(void *app, const struct route *rt);
+	unsigned overload_retry_after;
 	void *app;           /* handed to every handler as req->app */
 	/* Called once per answered request on the worker thread, after the
 	 * response is done (route is the matched pattern or "unmatched"). */
@@ -173,5 +218,8 @@ void http_server_stop(struct http_server *srv);
 
 /* Connections shut down so far for missing the request deadline. */
 uint64_t http_server_deadline_closes(struct http_server *srv);
+
+/* A door's gate (in-flight count, refusals), or NULL for no such door. */
+const struct http_gate *http_server_door(struct http_server *srv, int door);
 
 #endif

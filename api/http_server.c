@@ -44,6 +44,11 @@ struct http_server {
 	pthread_t reaper;
 	bool reaper_on;
 	atomic_uint_least64_t reaped;
+
+	/* One gate per door (opts.doors); NULL when no doors were given. */
+	struct http_gate *gates;
+	int n_gates;
+	int *route_gate; /* per route: its door's index in gates */
 };
 
 /* A suspended request waiting for http_deferred_finish. */
@@ -64,6 +69,7 @@ struct req_ctx {
 	bool request_in; /* the request deadline is disarmed */
 	int status;
 	const char *route; /* pattern, for metrics; static */
+	struct http_gate *gate; /* the door place this request holds, or NULL */
 	char method[8];
 	char trace_id[TRACE_ID_LEN + 1];
 };
@@ -331,6 +337,7 @@ static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 		.body_len = ctx->body_len,
 		.conn = conn,
 		.app = srv->opts.app,
+		.start = ctx->start,
 	};
 	char scratch[512];
 	int path_matched = 0;
@@ -346,6 +353,18 @@ static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 		if (strcmp(rt->method, method))
 			continue;
 		ctx->route = rt->pattern;
+		if (srv->n_gates) {
+			int door = srv->route_gate[i];
+			struct http_gate *g = &srv->gates[door];
+
+			/* A full door answers at once: no handler, no queue. */
+			if (!http_gate_enter(g)) {
+				http_overloaded(resp, &req, srv->opts.overload_retry_after,
+						g->name, "inflight");
+				return;
+			}
+			ctx->gate = g;
+		}
 		rt->handler(&req, resp);
 		return;
 	}
@@ -469,6 +488,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	}
 	if (!ctx)
 		return;
+	if (ctx->gate) {
+		http_gate_leave(ctx->gate);
+		ctx->gate = NULL;
+	}
 	secs = tkt_mono_seconds() - ctx->start;
 	if (ctx->status && srv->opts.on_done)
 		srv->opts.on_done(srv->opts.app, ctx->route, ctx->method,
@@ -508,6 +531,18 @@ void http_deferred_finish(struct http_deferred *d, struct http_resp *resp)
 const char *http_deferred_trace_id(const struct http_deferred *d)
 {
 	return d->ctx->trace_id;
+}
+
+double http_deferred_age(const struct http_deferred *d)
+{
+	return tkt_mono_seconds() - d->ctx->start;
+}
+
+const struct http_gate *http_server_door(struct http_server *srv, int door)
+{
+	if (!srv || door < 0 || door >= srv->n_gates)
+		return NULL;
+	return &srv->gates[door];
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -550,9 +585,37 @@ int http_server_start(struct http_server **out,
 		free(srv);
 		return -EINVAL;
 	}
+	if (opts->doors && opts->n_doors > 0) {
+		srv->gates = calloc((size_t)opts->n_doors, sizeof(*srv->gates));
+		if (!srv->gates) {
+			snprintf(err, errlen, "out of memory");
+			free(srv);
+			return -ENOMEM;
+		}
+		srv->route_gate = calloc(n_routes ? n_routes : 1, sizeof(int));
+		if (!srv->route_gate) {
+			snprintf(err, errlen, "out of memory");
+			free(srv->gates);
+			free(srv);
+			return -ENOMEM;
+		}
+		srv->n_gates = opts->n_doors;
+		for (int i = 0; i < opts->n_doors; i++) {
+			srv->gates[i].name = opts->doors[i].name;
+			srv->gates[i].max = opts->doors[i].max_inflight;
+		}
+		srv->opts.doors = NULL; /* the caller's array; copied into gates */
+		for (size_t i = 0; i < n_routes; i++) {
+			int d = opts->route_door ? opts->route_door(opts->app, &routes[i]) : 0;
+
+			srv->route_gate[i] = d >= 0 && d < opts->n_doors ? d : 0;
+		}
+	}
 	if (reaper_start(srv)) {
 		snprintf(err, errlen, "cannot start the request deadline thread");
 		reaper_stop(srv);
+		free(srv->gates);
+		free(srv->route_gate);
 		free(srv);
 		return -EAGAIN;
 	}
@@ -575,6 +638,8 @@ int http_server_start(struct http_server **out,
 		snprintf(err, errlen, "cannot listen on %s:%d (port in use?)",
 			 opts->addr, opts->port);
 		reaper_stop(srv);
+		free(srv->gates);
+		free(srv->route_gate);
 		free(srv);
 		return -EADDRINUSE;
 	}
@@ -590,6 +655,8 @@ void http_server_stop(struct http_server *srv)
 		srv->opts.before_stop(srv->opts.app);
 	MHD_stop_daemon(srv->daemon); /* closes every connection: no watch left */
 	reaper_stop(srv);
+	free(srv->gates);
+	free(srv->route_gate);
 	free(srv);
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "api/http.h"
+#include "userspace/lib/clock.h"
 
 const char *http_header(const struct http_req *req, const char *name)
 {
@@ -59,6 +60,40 @@ void http_error(struct http_resp *resp, const struct http_req *req, int status,
 	else
 		json_decref(details);
 	http_json(resp, status, body);
+}
+
+void http_overloaded(struct http_resp *resp, const struct http_req *req,
+		     unsigned retry_after, const char *door, const char *reason)
+{
+	resp->retry_after = retry_after ? retry_after : 1;
+	http_error(resp, req, 503, "OVERLOADED",
+		   "the server is saturated; nothing was done, retry after the "
+		   "Retry-After delay",
+		   json_pack("{s:s, s:s}", "door", door, "reason", reason));
+}
+
+bool http_gate_enter(struct http_gate *g)
+{
+	if (g->max <= 0) {
+		atomic_fetch_add(&g->inflight, 1);
+		return true;
+	}
+	if (atomic_fetch_add(&g->inflight, 1) >= g->max) {
+		atomic_fetch_sub(&g->inflight, 1);
+		atomic_fetch_add(&g->rejected, 1);
+		return false;
+	}
+	return true;
+}
+
+void http_gate_leave(struct http_gate *g)
+{
+	atomic_fetch_sub(&g->inflight, 1);
+}
+
+double http_req_age(const struct http_req *req)
+{
+	return req->start > 0 ? tkt_mono_seconds() - req->start : 0;
 }
 
 void http_text(struct http_resp *resp, int status, const char *content_type,

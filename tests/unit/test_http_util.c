@@ -80,12 +80,69 @@ static void malformed_json_is_400_whatever_its_bytes(void **state)
 	}
 }
 
+/* The in-flight gate of a door: full means refused at once and counted. */
+static void full_gate_refuses_at_once_and_frees_on_leave(void **state)
+{
+	struct http_gate g = {.max = 2};
+
+	(void)state;
+	assert_true(http_gate_enter(&g));
+	assert_true(http_gate_enter(&g));
+	assert_false(http_gate_enter(&g));
+	assert_int_equal(atomic_load(&g.inflight), 2);
+	assert_int_equal(atomic_load(&g.rejected), 1);
+	http_gate_leave(&g);
+	assert_true(http_gate_enter(&g));
+	assert_false(http_gate_enter(&g));
+	assert_int_equal(atomic_load(&g.rejected), 2);
+}
+
+static void gate_without_cap_only_counts(void **state)
+{
+	struct http_gate g = {.max = 0};
+
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		assert_true(http_gate_enter(&g));
+	assert_int_equal(atomic_load(&g.inflight), 1000);
+	assert_int_equal(atomic_load(&g.rejected), 0);
+}
+
+static void overloaded_is_503_with_retry_after_and_reason(void **state)
+{
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	json_t *body, *details;
+
+	(void)state;
+	strcpy(req.trace_id, "0123456789abcdef0123456789abcdef");
+	http_overloaded(&resp, &req, 0, "orders", "saga_queue");
+	assert_int_equal(resp.status, 503);
+	assert_int_equal(resp.retry_after, 1); /* never 0: the header is always sent */
+	body = json_loadb(resp.body, resp.body_len, 0, NULL);
+	assert_non_null(body);
+	assert_string_equal(json_string_value(json_object_get(body, "code")), "OVERLOADED");
+	details = json_object_get(body, "details");
+	assert_string_equal(json_string_value(json_object_get(details, "door")), "orders");
+	assert_string_equal(json_string_value(json_object_get(details, "reason")),
+			    "saga_queue");
+	json_decref(body);
+	free(resp.body);
+	memset(&resp, 0, sizeof(resp));
+	http_overloaded(&resp, &req, 7, "payments", "inflight");
+	assert_int_equal(resp.retry_after, 7);
+	free(resp.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(route_patterns_capture_parameters),
 		cmocka_unit_test(ids_must_be_plain_decimal_u32),
 		cmocka_unit_test(malformed_json_is_400_whatever_its_bytes),
+		cmocka_unit_test(full_gate_refuses_at_once_and_frees_on_leave),
+		cmocka_unit_test(gate_without_cap_only_counts),
+		cmocka_unit_test(overloaded_is_503_with_retry_after_and_reason),
 	};
 	return cmocka_run_group_tests_name("http_util", tests, NULL, NULL);
 }

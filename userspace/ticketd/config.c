@@ -70,6 +70,36 @@ static const struct setting settings[] = {
 	S(room_auto_target_ms, SETTING_INT, "500", 1, 60000,
 	  "automatic room rate: purchase p95 (POST /api/orders, payments) above "
 	  "this many ms, or any 503, slows admissions down"),
+	/* #12 shed */
+	S(http_inflight_orders, SETTING_INT, "128", 0, 1000000,
+	  "POST /api/orders requests inside ticketd at once, answers pending "
+	  "included (more: 503 OVERLOADED at once; 0: no cap)"),
+	S(http_inflight_payments, SETTING_INT, "128", 0, 1000000,
+	  "POST /api/payments/authorize requests inside ticketd at once, answers "
+	  "pending included (more: 503 OVERLOADED; 0: no cap)"),
+	S(http_inflight_holds, SETTING_INT, "0", 0, 1000000,
+	  "/api/reservations requests being handled at once (more: 503 "
+	  "OVERLOADED; 0: no cap beyond http_threads)"),
+	S(http_inflight_sessions, SETTING_INT, "0", 0, 1000000,
+	  "POST /api/sessions requests being handled at once (more: 503 "
+	  "OVERLOADED; 0: no cap beyond http_threads)"),
+	S(http_inflight_reads, SETTING_INT, "0", 0, 1000000,
+	  "event, seat and order reads being handled at once (more: 503 "
+	  "OVERLOADED; 0: no cap beyond http_threads)"),
+	S(http_request_budget_ms, SETTING_INT, "2000", 0, 600000,
+	  "an order or payment whose work has not started this many ms after its "
+	  "request came in is refused (503 OVERLOADED, nothing done; 0: no budget)"),
+	S(saga_queue_max, SETTING_INT, "256", 1, 1000000,
+	  "new orders and authorizations queued for the saga workers at most "
+	  "(more: 503 OVERLOADED); recorded decisions are always queued"),
+	S(payment_queue_max, SETTING_INT, "256", 1, 1000000,
+	  "authorizations at the payment gateway at once, retries included (more "
+	  "new ones: 503 OVERLOADED)"),
+	S(outbox_backlog_max, SETTING_LONG, "100000", 0, 1000000000,
+	  "unsent outbox rows above which new orders are refused (503 "
+	  "OVERLOADED; 0: no limit)"),
+	S(overload_retry_after_seconds, SETTING_INT, "1", 1, 3600,
+	  "Retry-After of a 503 OVERLOADED answer, seconds"),
 	/* #11 journal */
 	S(journal_queue, SETTING_INT, "65536", 16, 16777216,
 	  "Redis journal queue, changes (a change that does not fit marks its "

@@ -44,6 +44,14 @@ struct config {
 	int room_max_streams;
 	int room_auto_rate_min, room_auto_rate_max;
 	int room_auto_target_ms;
+	/* #12 shed */
+	int http_inflight_orders, http_inflight_payments, http_inflight_holds;
+	int http_inflight_sessions, http_inflight_reads;
+	int http_request_budget_ms;
+	int saga_queue_max;
+	int payment_queue_max;
+	long outbox_backlog_max;
+	int overload_retry_after_seconds;
 	/* #11 journal */
 	int journal_queue;
 	int journal_drain_ms;

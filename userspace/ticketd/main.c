@@ -312,6 +312,7 @@ static int start_payments(struct ticketd *app, char *err, size_t errlen)
 		.timeout_ms = app->cfg.payment_timeout_ms,
 		.max_attempts = app->cfg.payment_attempts,
 		.retry_backoff_ms = 100,
+		.max_pending = app->cfg.payment_queue_max,
 	};
 
 	if (!payment_client_start(&app->payments, &po))
@@ -407,6 +408,9 @@ static void on_http_done(void *ctx, const char *route, const char *method,
 	struct ticketd *app = ctx;
 
 	metrics_observe_http(&app->metrics, route, method, status, seconds);
+	/* A stream's time is its subscription, not a wait. */
+	if (!strstr(route, "/stream"))
+		overload_observe(&app->overload, seconds);
 }
 
 /* libmicrohttpd must not stop with suspended connections: idle streams
@@ -421,6 +425,17 @@ static void before_http_stop(void *ctx)
 
 static int start_http(struct ticketd *app, char *err, size_t errlen)
 {
+	/* Streams and the other routes have no cap here (streams have
+	 * sse_max_clients). */
+	struct http_door doors[DOOR_N] = {
+		[DOOR_OTHER] = {api_door_names[DOOR_OTHER], 0},
+		[DOOR_READS] = {api_door_names[DOOR_READS], app->cfg.http_inflight_reads},
+		[DOOR_SESSIONS] = {api_door_names[DOOR_SESSIONS], app->cfg.http_inflight_sessions},
+		[DOOR_HOLDS] = {api_door_names[DOOR_HOLDS], app->cfg.http_inflight_holds},
+		[DOOR_ORDERS] = {api_door_names[DOOR_ORDERS], app->cfg.http_inflight_orders},
+		[DOOR_PAYMENTS] = {api_door_names[DOOR_PAYMENTS], app->cfg.http_inflight_payments},
+		[DOOR_STREAMS] = {api_door_names[DOOR_STREAMS], 0},
+	};
 	struct http_server_opts o = {
 		.addr = app->cfg.http_addr,
 		.port = app->cfg.http_port,
@@ -432,6 +447,10 @@ static int start_http(struct ticketd *app, char *err, size_t errlen)
 		.app = app,
 		.on_done = on_http_done,
 		.before_stop = before_http_stop,
+		.doors = doors,
+		.n_doors = DOOR_N,
+		.route_door = api_route_door,
+		.overload_retry_after = (unsigned)app->cfg.overload_retry_after_seconds,
 	};
 	int rc;
 

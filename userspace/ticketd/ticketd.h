@@ -18,6 +18,7 @@
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
 #include "userspace/ticketd/rest/client_limits.h"
+#include "userspace/ticketd/rest/overload.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/seat_metrics.h"
 #include "userspace/ticketd/seats/seat_stream.h"
@@ -69,6 +70,7 @@ struct ticketd {
 	struct outbox_relay relay;
 	struct payment_client *payments;
 	struct saga saga;
+	struct overload overload; /* #12: refusals and slow-request counters */
 };
 
 /* One seat op through the shared rules (edge_seat_apply) for the daemon's

@@ -1,6 +1,7 @@
 import './styles.css';
 import { h, clear } from './shared/dom';
 import { useTokenSource } from './shared/http';
+import { installBusyNotice } from './shared/errorView';
 import { SessionStore } from './features/session/session';
 import { mountEventList } from './features/events/EventList';
 import { createLiveBadge } from './features/seatmap/LiveBadge';
@@ -9,6 +10,7 @@ import { mountEventPage } from './app/EventPage';
 import { parseRoute } from './app/router';
 
 useTokenSource(new SessionStore(localStorage));
+installBusyNotice();
 
 const main = document.getElementById('main') as HTMLElement;
 const liveSlot = document.getElementById('live-slot') as HTMLElement;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,11 @@
 #include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
 
+struct payment_client;
+
 struct job {
 	struct job *next;
+	struct payment_client *pc;
 	char order_id[48];
 	char body[256];
 	char reply[1024];
@@ -39,6 +43,7 @@ struct payment_client {
 	bool stop;
 	struct job *waiting;  /* backing off before a retry (thread only) */
 	int running;          /* easy handles in the multi (thread only) */
+	atomic_int pending;   /* jobs alive + reserved places (any thread) */
 };
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -98,8 +103,11 @@ static void finish(struct job *j, enum payment_outcome o, const char *pid)
 			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 		snprintf(r.payment_id, sizeof(r.payment_id), "pay_failed_%s", hex);
 	}
+	struct payment_client *pc = j->pc;
+
 	j->done(j->arg, &r);
 	free(j);
+	atomic_fetch_sub(&pc->pending, 1);
 }
 
 /* Decides what one finished attempt means: an answer, or a retry. */
@@ -228,14 +236,18 @@ int payment_client_start(struct payment_client **out,
 
 static int submit(struct payment_client *pc, const char *order_id,
 		  uint64_t amount, const char *simulate, bool refund,
-		  payment_done_fn done, void *arg)
+		  bool reserved, payment_done_fn done, void *arg)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	json_t *body;
 	char *text;
 
-	if (!j)
+	if (!j) {
+		if (reserved)
+			payment_client_unreserve(pc);
 		return -ENOMEM;
+	}
+	j->pc = pc;
 	snprintf(j->order_id, sizeof(j->order_id), "%s", order_id);
 	j->refund = refund;
 	body = refund ? json_pack("{s:s, s:I}", "orderId", order_id, "amount",
@@ -249,12 +261,16 @@ static int submit(struct payment_client *pc, const char *order_id,
 	if (!text || strlen(text) >= sizeof(j->body)) {
 		free(text);
 		free(j);
+		if (reserved)
+			payment_client_unreserve(pc);
 		return -EINVAL;
 	}
 	strcpy(j->body, text);
 	free(text);
 	j->done = done;
 	j->arg = arg;
+	if (!reserved) /* counted from here; finish() gives it back */
+		atomic_fetch_add(&pc->pending, 1);
 	pthread_mutex_lock(&pc->lock);
 	if (pc->stop) {
 		pthread_mutex_unlock(&pc->lock);
@@ -272,13 +288,41 @@ int payment_client_submit(struct payment_client *pc, const char *order_id,
 			  uint64_t amount, const char *simulate,
 			  payment_done_fn done, void *arg)
 {
-	return submit(pc, order_id, amount, simulate, false, done, arg);
+	return submit(pc, order_id, amount, simulate, false, false, done, arg);
+}
+
+int payment_client_submit_reserved(struct payment_client *pc, const char *order_id,
+				   uint64_t amount, const char *simulate,
+				   payment_done_fn done, void *arg)
+{
+	return submit(pc, order_id, amount, simulate, false, true, done, arg);
+}
+
+int payment_client_reserve(struct payment_client *pc)
+{
+	int n = atomic_load(&pc->pending);
+
+	do {
+		if (pc->opts.max_pending > 0 && n >= pc->opts.max_pending)
+			return -EAGAIN;
+	} while (!atomic_compare_exchange_weak(&pc->pending, &n, n + 1));
+	return 0;
+}
+
+void payment_client_unreserve(struct payment_client *pc)
+{
+	atomic_fetch_sub(&pc->pending, 1);
+}
+
+int payment_client_pending(struct payment_client *pc)
+{
+	return pc ? atomic_load(&pc->pending) : 0;
 }
 
 int payment_client_refund(struct payment_client *pc, const char *order_id,
 			  uint64_t amount, payment_done_fn done, void *arg)
 {
-	return submit(pc, order_id, amount, NULL, true, done, arg);
+	return submit(pc, order_id, amount, NULL, true, false, done, arg);
 }
 
 void payment_client_stop(struct payment_client *pc)

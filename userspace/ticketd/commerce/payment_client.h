@@ -35,17 +35,36 @@ struct payment_client_opts {
 	int timeout_ms;        /* per attempt */
 	int max_attempts;      /* >= 1 */
 	int retry_backoff_ms;  /* before the 2nd attempt; doubles */
+	/* Jobs at the gateway at once (queued, in flight, backing off) that
+	 * payment_client_reserve grants places among (0: no bound). */
+	int max_pending;
 };
 
 int payment_client_start(struct payment_client **out,
 			 const struct payment_client_opts *opts);
 
 /* Queues an authorization; done(arg, ...) is called exactly once, also when
- * the client stops first (then with PAYMENT_FAILED). simulate is NULL or
+ * the client stops first (then with PAYMENT_FAILED). Never refused for
+ * load: for authorizations already recorded (asked again at start); new
+ * ones take a place with payment_client_reserve first. simulate is NULL or
  * "approve"/"decline" (forwarded in development mode only). */
 int payment_client_submit(struct payment_client *pc, const char *order_id,
 			  uint64_t amount, const char *simulate,
 			  payment_done_fn done, void *arg);
+
+/* Takes one of max_pending places for a new authorization, before
+ * anything about it is recorded: -EAGAIN when every place is taken (the
+ * caller answers 503 OVERLOADED; nothing was done). Hand the place to
+ * payment_client_submit_reserved, or back with payment_client_unreserve. */
+int payment_client_reserve(struct payment_client *pc);
+void payment_client_unreserve(struct payment_client *pc);
+/* payment_client_submit on a place taken by payment_client_reserve (the
+ * place is freed when done is called, or at once on an error return). */
+int payment_client_submit_reserved(struct payment_client *pc, const char *order_id,
+				   uint64_t amount, const char *simulate,
+				   payment_done_fn done, void *arg);
+/* Jobs at the gateway now (reserved places included). */
+int payment_client_pending(struct payment_client *pc);
 
 /* Queues one refund (void) of an order's charge: POST /v1/refund, one
  * attempt (the caller retries with its own backoff). done gets

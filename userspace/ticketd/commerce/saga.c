@@ -501,6 +501,41 @@ static void *deadline_loop(void *arg)
 	return NULL;
 }
 
+void saga_queue_init(struct saga_queue *q, int max)
+{
+	q->head = q->tail = NULL;
+	q->n = 0;
+	q->max = max > 0 ? max : 1;
+}
+
+int saga_queue_push(struct saga_queue *q, struct saga_job *job, bool bounded)
+{
+	if (bounded && q->n >= q->max)
+		return -EAGAIN;
+	job->next = NULL;
+	if (q->tail)
+		q->tail->next = job;
+	else
+		q->head = job;
+	q->tail = job;
+	q->n++;
+	return 0;
+}
+
+struct saga_job *saga_queue_pop(struct saga_queue *q)
+{
+	struct saga_job *job = q->head;
+
+	if (!job)
+		return NULL;
+	q->head = job->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	job->next = NULL;
+	return job;
+}
+
 static void *worker_loop(void *arg)
 {
 	struct saga *sg = arg;
@@ -509,15 +544,11 @@ static void *worker_loop(void *arg)
 		struct saga_job *job;
 
 		pthread_mutex_lock(&sg->lock);
-		while (!sg->jobs && !sg->stopping)
+		while (!sg->q.head && !sg->stopping)
 			pthread_cond_wait(&sg->cond, &sg->lock);
-		job = sg->jobs;
-		if (job) {
-			sg->jobs = job->next;
-			if (!sg->jobs)
-				sg->tail = NULL;
+		job = saga_queue_pop(&sg->q);
+		if (job)
 			sg->busy++;
-		}
 		pthread_mutex_unlock(&sg->lock);
 		if (!job)
 			return NULL; /* stopping and drained */
@@ -529,22 +560,45 @@ static void *worker_loop(void *arg)
 	}
 }
 
-void saga_submit(struct saga *sg, struct saga_job *job)
+static int submit(struct saga *sg, struct saga_job *job, bool bounded)
 {
-	job->next = NULL;
+	int rc;
+
 	pthread_mutex_lock(&sg->lock);
 	if (sg->stopping || !sg->n_workers) {
 		pthread_mutex_unlock(&sg->lock);
 		job->run(job);
-		return;
+		return 0;
 	}
-	if (sg->tail)
-		sg->tail->next = job;
-	else
-		sg->jobs = job;
-	sg->tail = job;
-	pthread_cond_signal(&sg->cond);
+	rc = saga_queue_push(&sg->q, job, bounded);
+	if (!rc)
+		pthread_cond_signal(&sg->cond);
 	pthread_mutex_unlock(&sg->lock);
+	if (rc)
+		atomic_fetch_add(&sg->queue_refused, 1);
+	return rc;
+}
+
+void saga_submit(struct saga *sg, struct saga_job *job)
+{
+	submit(sg, job, false);
+}
+
+int saga_try_submit(struct saga *sg, struct saga_job *job)
+{
+	return submit(sg, job, true);
+}
+
+int saga_queued(struct saga *sg)
+{
+	int n;
+
+	if (!sg->app)
+		return 0;
+	pthread_mutex_lock(&sg->lock);
+	n = sg->q.n;
+	pthread_mutex_unlock(&sg->lock);
+	return n;
 }
 
 int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
@@ -555,6 +609,7 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 	sg->app = app;
 	pthread_mutex_init(&sg->lock, NULL);
 	saga_unsold_init(&sg->unsold);
+	saga_queue_init(&sg->q, app->cfg.saga_queue_max);
 	pthread_cond_init(&sg->cond, NULL);
 	for (sg->n_workers = 0; sg->n_workers < SAGA_WORKERS; sg->n_workers++)
 		if (pthread_create(&sg->workers[sg->n_workers], NULL, worker_loop, sg)) {
@@ -596,7 +651,7 @@ void saga_quiesce(struct saga *sg)
 	pthread_mutex_lock(&sg->lock);
 	sg->stopping = true;
 	pthread_cond_broadcast(&sg->cond);
-	while (sg->jobs || sg->busy)
+	while (sg->q.head || sg->busy)
 		pthread_cond_wait(&sg->cond, &sg->lock);
 	pthread_mutex_unlock(&sg->lock);
 }

@@ -49,6 +49,26 @@ struct saga_job {
 	void (*run)(struct saga_job *job);
 };
 
+/* The saga workers' job queue (a FIFO; its lock is saga.lock). Bounded
+ * for new work: a push with bounded set is refused (-EAGAIN) once n
+ * reaches max, so a new order or authorization is answered 503 OVERLOADED
+ * at once instead of waiting behind seconds of work. Work that carries a
+ * decision already made (a gateway answer to record, a refund
+ * acknowledged) is pushed unbounded: refusing it would lose it. Those are
+ * bounded upstream (payment_queue_max authorizations at the gateway, the
+ * refund thread's batches). */
+struct saga_queue {
+	struct saga_job *head, *tail;
+	int n;   /* jobs queued */
+	int max; /* bound for new work (>= 1) */
+};
+
+void saga_queue_init(struct saga_queue *q, int max);
+/* Appends job; -EAGAIN (nothing queued) when bounded and full. */
+int saga_queue_push(struct saga_queue *q, struct saga_job *job, bool bounded);
+/* Takes the oldest job, or NULL. */
+struct saga_job *saga_queue_pop(struct saga_queue *q);
+
 /* Why a payment decision read from ticketing.payments was dropped. */
 enum saga_reject {
 	SAGA_REJECT_MALFORMED,       /* a field missing or out of range */
@@ -88,9 +108,9 @@ struct saga {
 	struct ticketd *app;
 	pthread_t workers[SAGA_WORKERS];
 	int n_workers;
-	pthread_mutex_t lock; /* guards jobs, tail, stopping */
+	pthread_mutex_t lock; /* guards q, busy, stopping */
 	pthread_cond_t cond;
-	struct saga_job *jobs, *tail;
+	struct saga_queue q;
 	int busy;      /* jobs being run by workers */
 	bool stopping; /* no more queueing: saga_submit runs jobs inline */
 	struct kafka_consumer consumer;
@@ -110,12 +130,19 @@ struct saga {
 	atomic_uint_least64_t unsold_resolved; /* ... and later made SOLD */
 	atomic_uint_least64_t payments_resumed; /* undecided at start, asked again */
 	atomic_uint_least64_t rejected[SAGA_REJECT_N];
+	atomic_uint_least64_t queue_refused; /* saga_try_submit found it full */
 };
 
 int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen);
 
-/* Runs job->run(job) on a saga worker (inline once saga_quiesce began). */
+/* Runs job->run(job) on a saga worker (inline once saga_quiesce began).
+ * Always queues: for work that carries a decision already made. */
 void saga_submit(struct saga *sg, struct saga_job *job);
+/* The same for new work (a new order, a new authorization): -EAGAIN, and
+ * job not run, when saga_queue_max jobs are queued already. */
+int saga_try_submit(struct saga *sg, struct saga_job *job);
+/* Jobs queued now (not those running). */
+int saga_queued(struct saga *sg);
 
 /* Waits until every queued job has run; later jobs run inline. Called at
  * shutdown before the HTTP server stops, so no deferred answer is left. */

@@ -177,6 +177,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 	rc |= sessions_render_metrics(&app->sessions, &buf, &len, &cap);
 	rc |= db_render_metrics(&app->db, &buf, &len, &cap);
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);
+	rc |= overload_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
 	for (int p = 0; p < HEALTH_N_PARTS; p++)
 		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",

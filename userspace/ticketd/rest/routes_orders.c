@@ -91,9 +91,17 @@ static void create_and_answer(struct saga_job *job)
 	struct http_req req = {.app = j->app};
 	struct order o;
 	int n_not_held = 0;
-	enum orders_result r = orders_create(j->app, &j->s, j->key, j->event_id,
-					     j->ids, j->n, &o, not_held, &n_not_held);
+	enum orders_result r;
 
+	if (api_deferred_too_old(j->app, j->d)) {
+		/* Queued past its budget: the client has waited long enough;
+		 * refuse before any database work. */
+		api_overloaded_deferred(j->app, j->d, DOOR_ORDERS, OVERLOAD_DEADLINE);
+		free(j);
+		return;
+	}
+	r = orders_create(j->app, &j->s, j->key, j->event_id, j->ids, j->n, &o, not_held,
+			  &n_not_held);
 	snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
 	answer_order(&req, &resp, r, &o, not_held, n_not_held);
 	http_deferred_finish(j->d, &resp);
@@ -106,7 +114,20 @@ static void start_order(void *arg, struct http_deferred *d)
 
 	j->d = d;
 	j->job.run = create_and_answer;
-	saga_submit(&j->app->saga, &j->job);
+	if (saga_try_submit(&j->app->saga, &j->job)) {
+		api_overloaded_deferred(j->app, d, DOOR_ORDERS, OVERLOAD_SAGA_QUEUE);
+		free(j);
+	}
+}
+
+/* Unsent outbox rows past outbox_backlog_max (Kafka away or slow): a new
+ * order would only add to them. The count is the relay's, refreshed every
+ * second (-1: not known yet, not refused). */
+static bool outbox_too_full(const struct ticketd *app)
+{
+	int64_t backlog = atomic_load(&app->relay.backlog);
+
+	return app->cfg.outbox_backlog_max > 0 && backlog >= app->cfg.outbox_backlog_max;
 }
 
 void route_create_order(struct http_req *req, struct http_resp *resp)
@@ -132,6 +153,10 @@ void route_create_order(struct http_req *req, struct http_resp *resp)
 	if (j->n < 0)
 		goto refuse;
 	j->app = req->app;
+	if (outbox_too_full(j->app)) {
+		api_overloaded(req, resp, DOOR_ORDERS, OVERLOAD_OUTBOX_BACKLOG);
+		goto refuse;
+	}
 	snprintf(j->key, sizeof(j->key), "%s", key);
 	http_defer(resp, start_order, j);
 	return;
@@ -169,6 +194,7 @@ struct pay_job {
 	char order_id[ORDER_ID_LEN + 1];
 	uint64_t amount;
 	char simulate[16];
+	bool reserved; /* holds a payment client place (payment_client_reserve) */
 };
 
 /* The answer is what the order came to, never just what the gateway said:
@@ -208,7 +234,18 @@ static json_t *payment_answer_json(const char *order_id, const struct saga_outco
 
 static void pay_finish(struct pay_job *j, struct http_resp *resp)
 {
+	if (j->reserved)
+		payment_client_unreserve(j->app->payments);
 	http_deferred_finish(j->d, resp);
+	free(j);
+}
+
+/* Refused before anything was recorded: gives the gateway place back. */
+static void pay_overloaded(struct pay_job *j, enum overload_reason why)
+{
+	if (j->reserved)
+		payment_client_unreserve(j->app->payments);
+	api_overloaded_deferred(j->app, j->d, DOOR_PAYMENTS, why);
 	free(j);
 }
 
@@ -271,13 +308,22 @@ static void request_payment(struct saga_job *job)
 {
 	struct pay_job *j = (struct pay_job *)job;
 	struct payment_result unknown = {.outcome = PAYMENT_UNKNOWN};
+	int rc;
 
+	if (api_deferred_too_old(j->app, j->d)) {
+		pay_overloaded(j, OVERLOAD_DEADLINE);
+		return;
+	}
 	if (saga_request_payment(j->app, j->order_id, j->amount)) {
 		pay_unavailable(j, "recording the payment request");
 		return;
 	}
-	if (payment_client_submit(j->app->payments, j->order_id, j->amount,
-				  j->simulate[0] ? j->simulate : NULL, on_paid, j))
+	/* The place goes with the job: the client frees it when it calls
+	 * on_paid (or at once on an error return). */
+	j->reserved = false;
+	rc = payment_client_submit_reserved(j->app->payments, j->order_id, j->amount,
+					    j->simulate[0] ? j->simulate : NULL, on_paid, j);
+	if (rc)
 		on_paid(j, &unknown);
 }
 
@@ -287,7 +333,8 @@ static void start_payment(void *arg, struct http_deferred *d)
 
 	j->d = d;
 	j->job.run = request_payment;
-	saga_submit(&j->app->saga, &j->job);
+	if (saga_try_submit(&j->app->saga, &j->job))
+		pay_overloaded(j, OVERLOAD_SAGA_QUEUE);
 }
 
 void route_authorize_payment(struct http_req *req, struct http_resp *resp)
@@ -350,6 +397,14 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	j->app = req->app;
+	if (payment_client_reserve(j->app->payments)) {
+		/* Every gateway place is taken: refuse before recording. */
+		json_decref(body);
+		free(j);
+		api_overloaded(req, resp, DOOR_PAYMENTS, OVERLOAD_PAYMENT_QUEUE);
+		return;
+	}
+	j->reserved = true;
 	snprintf(j->order_id, sizeof(j->order_id), "%s", o.id);
 	j->amount = o.amount;
 	if (simulate)

@@ -1,6 +1,6 @@
 // Shows an error the way support needs it: the server's message, and its
 // trace id in small print.
-import { ApiError } from './http';
+import { ApiError, onBusy, type BusyState } from './http';
 import { h } from './dom';
 
 export function errorMessage(err: unknown): { message: string; traceId: string | null } {
@@ -31,4 +31,34 @@ export function notify(err: unknown): void {
   // Keep the stack short.
   while (area.children.length > 3) area.firstElementChild?.remove();
   setTimeout(() => box.remove(), 12_000);
+}
+
+/** The text of the busy notice for a retry state. */
+export function busyText(state: BusyState): string {
+  const s = state.retryInSeconds;
+  return `The server is busy. Retrying in ${s} s (attempt ${state.attempt}).`;
+}
+
+let busyBox: HTMLElement | null = null;
+
+/** Shows (or, with null, removes) the one "busy, retrying" notice. */
+export function showBusy(state: BusyState | null): void {
+  const area = document.getElementById('notices');
+  if (!state) {
+    busyBox?.remove();
+    busyBox = null;
+    return;
+  }
+  if (!area) return;
+  if (!busyBox || !busyBox.isConnected) {
+    busyBox = h('div', { class: 'notice notice--busy', role: 'status' }, h('p', { class: 'busy__message' }, ''));
+    area.appendChild(busyBox);
+  }
+  const p = busyBox.querySelector('.busy__message');
+  if (p) p.textContent = busyText(state);
+}
+
+/** Makes the page show the server's "busy, retrying" state (call once at start). */
+export function installBusyNotice(): void {
+  onBusy(showBusy);
 }

@@ -1,5 +1,9 @@
-// One fetch wrapper for the REST API: bearer token, JSON in and out, and the
-// contract's error body {"code","message","traceId"} turned into ApiError.
+// One fetch wrapper for the REST API: bearer token, JSON in and out, the
+// contract's error body {"code","message","traceId"} turned into ApiError,
+// and patience with a saturated server: a 503 or 429 carrying Retry-After
+// (nothing was done: OVERLOADED, SERVICE_BUSY, ...) is retried after at
+// least that delay, with exponential backoff and jitter, a bounded number of
+// times, while a "busy, retrying in N s" notice is shown (see onBusy).
 import { observeServerDate } from './clock';
 
 export class ApiError extends Error {
@@ -27,6 +31,88 @@ export function useTokenSource(source: TokenSource): void {
   tokens = source;
 }
 
+/** The page's patience with a saturated server. */
+export const RETRY = {
+  /** Retries after the first answer, at most. */
+  attempts: 4,
+  /** The first backoff step, ms; doubles per retry. */
+  baseMs: 1000,
+  /** Longest wait between two tries, ms. */
+  capMs: 30_000,
+  /** A Retry-After longer than this is not waited for: the error is shown. */
+  maxRetryAfterMs: 30_000,
+};
+
+/** What the page shows while it waits to retry (null: not waiting). */
+export interface BusyState {
+  /** Seconds until the next try. */
+  retryInSeconds: number;
+  /** Which retry comes next (1..RETRY.attempts). */
+  attempt: number;
+  code: string;
+}
+
+let busyListener: ((state: BusyState | null) => void) | null = null;
+
+/** Where retries are announced (errorView's busy notice). */
+export function onBusy(listener: ((state: BusyState | null) => void) | null): void {
+  busyListener = listener;
+}
+
+/**
+ * The Retry-After header in ms: delta-seconds or an HTTP date; null when
+ * absent or unreadable.
+ */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (value === null) return null;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, at - now);
+}
+
+/** Is this answer one to wait out and send again (nothing was done)? */
+export function retryable(status: number, retryAfterMs: number | null): boolean {
+  return (status === 503 || status === 429) && retryAfterMs !== null && retryAfterMs <= RETRY.maxRetryAfterMs;
+}
+
+/**
+ * The wait before retry number `attempt` (0-based): exponential from
+ * RETRY.baseMs, capped, never shorter than Retry-After, plus up to 50 %
+ * jitter so that a crowd told the same Retry-After does not come back in
+ * the same millisecond.
+ */
+export function retryDelayMs(attempt: number, retryAfterMs: number | null, random: () => number = Math.random): number {
+  const expo = Math.min(RETRY.capMs, RETRY.baseMs * 2 ** attempt);
+  const floor = Math.max(expo, retryAfterMs ?? 0);
+  return Math.round(floor * (1 + 0.5 * random()));
+}
+
+/** Waits ms, counting down through the busy listener; rejects on abort. */
+function waitBusy(ms: number, attempt: number, code: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const until = Date.now() + ms;
+    const tick = () => {
+      busyListener?.({ retryInSeconds: Math.max(0, Math.ceil((until - Date.now()) / 1000)), attempt, code });
+    };
+    tick();
+    const timer = setInterval(tick, 1000);
+    const done = setTimeout(() => {
+      clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearInterval(timer);
+      clearTimeout(done);
+      busyListener?.(null);
+      reject(new DOMException('aborted', 'AbortError'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export interface RequestOptions {
   method?: string;
   body?: unknown;
@@ -44,7 +130,29 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     tokens.invalidate(res.token);
     res = await send(path, opts, auth);
   }
+  let waited = false;
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+    const retryAfterMs = parseRetryAfter(res.response.headers.get('Retry-After'));
+    if (!retryable(res.response.status, retryAfterMs)) break;
+    // The same request again is safe: the server did nothing with it
+    // (and orders carry their Idempotency-Key).
+    const code = await peekCode(res.response);
+    waited = true;
+    await waitBusy(retryDelayMs(attempt, retryAfterMs), attempt + 1, code, opts.signal);
+    res = await send(path, opts, auth);
+  }
+  if (waited) busyListener?.(null);
   return read<T>(res.response);
+}
+
+/** The error code of an answer, without consuming its body. */
+async function peekCode(response: Response): Promise<string> {
+  try {
+    const body = JSON.parse(await response.clone().text()) as { code?: string };
+    return body.code ?? `HTTP_${response.status}`;
+  } catch {
+    return `HTTP_${response.status}`;
+  }
 }
 
 async function send(path: string, opts: RequestOptions, auth: boolean): Promise<{ response: Response; token: string | null }> {
