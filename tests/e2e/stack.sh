@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A stack for the end-to-end test: paymentd and ticketd (--dev-mode, serving
 # web/dist) on ports of their own, over Redis, MariaDB and Kafka.
-#   tests/e2e/stack.sh start|stop|url
+#   tests/e2e/stack.sh start|stop|url|admin-key-file
 # By default it also starts its own Redis, MariaDB and Kafka through
 # infra/services.sh (RUN_DIR tests/e2e/.run, ports below), so it can run
 # beside `make run` and the other tests. With E2E_EXTERNAL_SERVICES=1 it uses
@@ -81,8 +81,11 @@ stop)
 url)
 	echo "http://127.0.0.1:$HTTP_PORT"
 	;;
+admin-key-file) # ticketd writes it at start (the room's admin API, issue #12)
+	echo "$RUN_DIR/ticketd-e2e/admin.key"
+	;;
 *)
-	echo "usage: $0 start|stop|url" >&2
+	echo "usage: $0 start|stop|url|admin-key-file" >&2
 	exit 2
 	;;
 esac
