@@ -88,6 +88,72 @@ const storedTicket = (p, eventId) =>
 const markDocument = (p) => p.evaluate(() => (window.__e2eSameDocument = true));
 const sameDocument = (p) => p.evaluate(() => window.__e2eSameDocument === true);
 
+// ---------------------------------------------------------------------------
+// Real mode: ticketd with the waiting room (after the room branch is merged).
+// ---------------------------------------------------------------------------
+const real = {
+  eventId: null,
+  adminKey: null,
+  fields: null,
+  async api(method, path, body, token) {
+    const res = await fetch(BASE + path, {
+      method,
+      headers: { Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    return { status: res.status, body: json };
+  },
+  /** PUT /admin/events/{id}/room, with the names the server itself used in its GET answer. */
+  async putRoom(want) {
+    const cur = await real.api('GET', `/admin/events/${real.eventId}/room`, undefined, real.adminKey);
+    assert.equal(cur.status, 200, `GET admin room: ${cur.status} ${JSON.stringify(cur.body)}`);
+    const next = { ...cur.body };
+    const name = (re, fallback) => Object.keys(next).find((k) => re.test(k)) ?? fallback;
+    for (const [k, v] of Object.entries(want)) {
+      const key =
+        k === 'enabled' ? name(/^enabled$/i, 'enabled')
+        : k === 'rate' ? name(/^rate/i, 'ratePerS')
+        : k === 'activeMax' ? name(/^active_?max$/i, 'activeMax')
+        : k === 'startsAt' ? name(/^starts_?at$/i, 'startsAt')
+        : k;
+      next[key] = v;
+    }
+    for (const k of ['eventId', 'event_id']) delete next[k];
+    const res = await real.api('PUT', `/admin/events/${real.eventId}/room`, next, real.adminKey);
+    assert.ok(res.status >= 200 && res.status < 300, `PUT admin room: ${res.status} ${JSON.stringify(res.body)}`);
+  },
+};
+
+async function realModeSkipReason() {
+  try {
+    const events = await real.api('GET', '/api/events');
+    if (events.status !== 200 || !Array.isArray(events.body) || events.body.length === 0) return `GET /api/events answered ${events.status}`;
+    // The last event: seat_flow.test.mjs uses the first.
+    real.eventId = events.body.at(-1).id;
+    const session = await real.api('POST', '/api/sessions');
+    const probe = await real.api('POST', `/api/events/${real.eventId}/room`, {}, session.body?.token);
+    if (probe.status === 404 && probe.body?.code !== 'EVENT_NOT_FOUND')
+      return `the server has no waiting room yet (POST /api/events/${real.eventId}/room answered 404 ${probe.body?.code ?? ''}); this test runs once the room branch is merged`;
+    const file = process.env.TICKET_ADMIN_KEY_FILE;
+    if (!file) return 'TICKET_ADMIN_KEY_FILE is not set (the admin key switches the room on; run.sh --with-stack sets it)';
+    try {
+      real.adminKey = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      return `cannot read the admin key ${file}: ${e.code ?? e.message}`;
+    }
+    return null;
+  } catch (e) {
+    return `ticketd at ${BASE} cannot be reached: ${e.message}`;
+  }
+}
+
 before(async () => {
   if (FAKE) {
     fake = await startFakeServer(join(HERE, '../../web/dist'));
@@ -213,72 +279,6 @@ if (FAKE) {
   });
 }
 
-// ---------------------------------------------------------------------------
-// Real mode: ticketd with the waiting room (after the room branch is merged).
-// ---------------------------------------------------------------------------
-const real = {
-  eventId: null,
-  adminKey: null,
-  fields: null,
-  async api(method, path, body, token) {
-    const res = await fetch(BASE + path, {
-      method,
-      headers: { Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    let json = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    return { status: res.status, body: json };
-  },
-  /** PUT /admin/events/{id}/room, with the names the server itself used in its GET answer. */
-  async putRoom(want) {
-    const cur = await real.api('GET', `/admin/events/${real.eventId}/room`, undefined, real.adminKey);
-    assert.equal(cur.status, 200, `GET admin room: ${cur.status} ${JSON.stringify(cur.body)}`);
-    const next = { ...cur.body };
-    const name = (re, fallback) => Object.keys(next).find((k) => re.test(k)) ?? fallback;
-    for (const [k, v] of Object.entries(want)) {
-      const key =
-        k === 'enabled' ? name(/^enabled$/i, 'enabled')
-        : k === 'rate' ? name(/^rate/i, 'ratePerS')
-        : k === 'activeMax' ? name(/^active_?max$/i, 'activeMax')
-        : k === 'startsAt' ? name(/^starts_?at$/i, 'startsAt')
-        : k;
-      next[key] = v;
-    }
-    for (const k of ['eventId', 'event_id']) delete next[k];
-    const res = await real.api('PUT', `/admin/events/${real.eventId}/room`, next, real.adminKey);
-    assert.ok(res.status >= 200 && res.status < 300, `PUT admin room: ${res.status} ${JSON.stringify(res.body)}`);
-  },
-};
-
-async function realModeSkipReason() {
-  try {
-    const events = await real.api('GET', '/api/events');
-    if (events.status !== 200 || !Array.isArray(events.body) || events.body.length === 0) return `GET /api/events answered ${events.status}`;
-    // The last event: seat_flow.test.mjs uses the first.
-    real.eventId = events.body.at(-1).id;
-    const session = await real.api('POST', '/api/sessions');
-    const probe = await real.api('POST', `/api/events/${real.eventId}/room`, {}, session.body?.token);
-    if (probe.status === 404 && probe.body?.code !== 'EVENT_NOT_FOUND')
-      return `the server has no waiting room yet (POST /api/events/${real.eventId}/room answered 404 ${probe.body?.code ?? ''}); this test runs once the room branch is merged`;
-    const file = process.env.TICKET_ADMIN_KEY_FILE;
-    if (!file) return 'TICKET_ADMIN_KEY_FILE is not set (the admin key switches the room on; run.sh --with-stack sets it)';
-    try {
-      real.adminKey = readFileSync(file, 'utf8').trim();
-    } catch (e) {
-      return `cannot read the admin key ${file}: ${e.code ?? e.message}`;
-    }
-    return null;
-  } catch (e) {
-    return `ticketd at ${BASE} cannot be reached: ${e.message}`;
-  }
-}
-
 if (!FAKE) {
   step('with_one_place_the_first_visitor_gets_the_map_and_the_second_waits', async () => {
     await real.putRoom({ enabled: true, rate: 5, activeMax: 1, startsAt: null });
@@ -321,11 +321,14 @@ if (!FAKE) {
     await seatMap(c).waitFor({ timeout: 10_000 });
     await markDocument(c);
     await real.putRoom({ enabled: true, activeMax: 2 });
-    // The map may still be on screen: a hold (403 NOT_ADMITTED) or the map
-    // call (403 QUEUE_REQUIRED) sends the page back to the room.
+    // The map is still on screen: a hold (403 NOT_ADMITTED) or the map call
+    // (403 QUEUE_REQUIRED) must send the page back to the room, which it
+    // asks again (POST); whether it then waits or is let in is the room's call.
+    const rejoin = c.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/api/events/${real.eventId}/room`), { timeout: 15_000 });
     const free = c.locator('button.seat[data-state="available"]').first();
     if (await free.count()) await free.click().catch(() => {});
-    await room(c).waitFor({ timeout: 15_000 });
+    await rejoin;
+    await c.locator('[data-testid="waiting-room"], button.seat').first().waitFor({ timeout: 10_000 });
     assert.equal(await sameDocument(c), true);
     await shot(c, 'real-03-back-to-the-room');
   });
