@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A stack for the end-to-end test: paymentd and ticketd (--dev-mode, serving
 # web/dist) on ports of their own, over Redis, MariaDB and Kafka.
-#   tests/e2e/stack.sh start|stop|url
+#   tests/e2e/stack.sh start|stop|url|admin-key-file
 # By default it also starts its own Redis, MariaDB and Kafka through
 # infra/services.sh (RUN_DIR tests/e2e/.run, ports below), so it can run
 # beside `make run` and the other tests. With E2E_EXTERNAL_SERVICES=1 it uses
@@ -11,7 +11,8 @@
 # Every browser of the test comes from 127.0.0.1: the per-address limits are
 # set generous here (the defaults stay as they are).
 # Env: E2E_RUN_DIR (tests/e2e/.run), E2E_HTTP_PORT (18093), E2E_PAYMENTD_PORT
-# (18096), E2E_UDP_PORT (17093), E2E_REDIS_PORT (6395), E2E_MARIADB_PORT (3321),
+# (18096), E2E_UDP_PORT (17093), E2E_PIN_DIR (/sys/fs/bpf/ticket-e2e),
+# E2E_REDIS_PORT (6395), E2E_MARIADB_PORT (3321),
 # E2E_KAFKA_PORT (9110), E2E_KAFKA_CONTROLLER_PORT (9111).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,7 +58,7 @@ start)
 	echo $! >"$PIDS/paymentd.pid"
 	"$ROOT/build/ticketd" --http-port "$HTTP_PORT" --db-port "$MARIADB_PORT" \
 		--redis-port "$REDIS_PORT" --kafka-bootstrap "127.0.0.1:$KAFKA_PORT" \
-		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd-e2e" --pin-dir /sys/fs/bpf/ticket-e2e \
+		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd-e2e" --pin-dir "${E2E_PIN_DIR:-/sys/fs/bpf/ticket-e2e}" \
 		--hold-path socket --demo-data --dev-mode \
 		--payment-url "http://127.0.0.1:$PAYMENTD_PORT" --web-root "$ROOT/web/dist" \
 		--session-rate-per-addr 100000 --session-burst-per-addr 100000 \
@@ -81,8 +82,11 @@ stop)
 url)
 	echo "http://127.0.0.1:$HTTP_PORT"
 	;;
+admin-key-file) # ticketd writes it at start (the room's admin API, issue #12)
+	echo "$RUN_DIR/ticketd-e2e/admin.key"
+	;;
 *)
-	echo "usage: $0 start|stop|url" >&2
+	echo "usage: $0 start|stop|url|admin-key-file" >&2
 	exit 2
 	;;
 esac

@@ -6,7 +6,7 @@ import { SessionStore } from './features/session/session';
 import { mountEventList } from './features/events/EventList';
 import { createLiveBadge } from './features/seatmap/LiveBadge';
 import { mountCheckout } from './features/checkout/CheckoutPage';
-import { mountEventPage } from './app/EventPage';
+import { mountEventGate } from './app/EventGate';
 import { parseRoute } from './app/router';
 
 useTokenSource(new SessionStore(localStorage));
@@ -30,7 +30,7 @@ function route(): void {
     case 'event': {
       const badge = createLiveBadge();
       liveSlot.appendChild(badge.el);
-      unmount = mountEventPage(main, r.eventId, badge);
+      unmount = mountEventGate(main, r.eventId, badge);
       break;
     }
     case 'checkout':

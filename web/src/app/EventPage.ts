@@ -20,7 +20,21 @@ const EXTEND_SECONDS = 120;
 /** While the stream is down, the map is re-read this often. */
 const FALLBACK_POLL_MS = 5_000;
 
-export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBadge): () => void {
+export interface EventPageOptions {
+  /** The waiting-room ticket of an admitted visitor (sent on the seat stream). */
+  ticket?: string | null;
+  /** The server refused the map or a hold because this session is not admitted (any more). */
+  onQueueRequired?: () => void;
+  /** Shown above the map (e.g. "it is your turn"). */
+  notice?: Node | null;
+}
+
+/** Answers that mean "go through the waiting room first". */
+export function needsRoom(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 403 && (err.code === 'QUEUE_REQUIRED' || err.code === 'NOT_ADMITTED');
+}
+
+export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBadge, opts: EventPageOptions = {}): () => void {
   const ctrl = new AbortController();
   const holds = new HoldsStore();
   const pending = new Set<number>();
@@ -48,6 +62,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     h('p', null, h('a', { href: '#/', class: 'back' }, '← All events')),
     title,
     meta,
+    ...(opts.notice ? [opts.notice] : []),
     h('div', { class: 'event__layout' }, h('section', { class: 'event__map', 'aria-label': 'Seat map' }, seatLegend(), grid.el), cart.el),
   );
 
@@ -96,6 +111,10 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       holds.put(granted.seatIds.map((id) => ({ eventId: granted.eventId, seatId: id, expiresAt: granted.expiresAt })));
       cart.open();
     } catch (err) {
+      if (needsRoom(err) && opts.onQueueRequired) {
+        opts.onQueueRequired();
+        return;
+      }
       notify(err);
       // A hold refused because of another session's hold or sale: the
       // stream will show it; if it is slow, re-read the map once.
@@ -147,6 +166,10 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       dispatch({ type: 'snapshot', body: await getSeatMap(eventId, ctrl.signal), from: 'fetch' });
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
+      if (needsRoom(err) && opts.onQueueRequired) {
+        opts.onQueueRequired();
+        return;
+      }
       if (!map) {
         clear(grid.el);
         grid.el.appendChild(errorBox(err));
@@ -180,10 +203,13 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     },
     seat: (change) => dispatch({ type: 'seat', change }),
     status: (s) => {
+      // A stream that drops may have been refused (a waiting room switched
+      // on meanwhile): EventSource hides the status, the map call shows it.
+      if (s === 'reconnecting' && streamStatus === 'live') void refreshMap();
       streamStatus = s;
       badge.set(s);
     },
-  });
+  }, opts.ticket ?? null);
 
   // Countdowns tick; holds past their expiry leave the cart (the server
   // frees them within a second, and the stream will say so).

@@ -1,4 +1,7 @@
 // Hash routes, so that ticketd only ever serves GET / for the page.
+// #/events/{id} goes through the waiting room first (app/EventGate.ts): the
+// room and the seat map share one address, so a reload or a shared link
+// always asks the room again.
 export type Route =
   | { page: 'events' }
   | { page: 'event'; eventId: number }

@@ -1,7 +1,9 @@
 // The live seat map: GET /api/events/{id}/seats/stream through EventSource,
 // which resends Last-Event-ID itself when it reconnects. If the server
 // closes the stream for good (an HTTP error), we open a new one after a
-// back-off; the server then starts with a fresh snapshot.
+// back-off; the server then starts with a fresh snapshot. EventSource cannot
+// send the session token: on an event with a waiting room the stream carries
+// the room ticket (bound to this session) as `?ticket=`.
 import type { SeatChange, SeatMapBody } from './seatMapState';
 
 export type StreamStatus = 'connecting' | 'live' | 'reconnecting';
@@ -18,7 +20,7 @@ export interface SeatStream {
 
 const MAX_BACKOFF_MS = 10_000;
 
-export function openSeatStream(eventId: number, on: StreamHandlers): SeatStream {
+export function openSeatStream(eventId: number, on: StreamHandlers, ticket: string | null = null): SeatStream {
   let es: EventSource | null = null;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -27,7 +29,8 @@ export function openSeatStream(eventId: number, on: StreamHandlers): SeatStream 
   const connect = () => {
     if (closed) return;
     on.status(failures === 0 ? 'connecting' : 'reconnecting');
-    const src = new EventSource(`/api/events/${eventId}/seats/stream`);
+    const query = ticket ? `?ticket=${encodeURIComponent(ticket)}` : '';
+    const src = new EventSource(`/api/events/${eventId}/seats/stream${query}`);
     es = src;
     src.addEventListener('open', () => {
       failures = 0;
