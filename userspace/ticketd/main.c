@@ -354,25 +354,21 @@ static int start_doors(struct ticketd *app, char *err, size_t errlen)
 	return edge_setup_doors(app, err, errlen);
 }
 
-/* The waiting rooms' admission marks in the seat table. No-ops on this
- * branch: the edge's edge_set_event_room / edge_admit / edge_admit_clear
- * come with the admission mark (issue #12, helper admit). */
+/* The waiting rooms' admission marks in the seat table: every door refuses
+ * a HOLD on a room event without one (bpf/hold_door.h, TKT_NOT_ADMITTED). */
 static int room_edge_set_room(void *ctx, uint32_t event_id, bool on)
 {
-	(void)ctx, (void)event_id, (void)on;
-	return 0;
+	return edge_set_event_room(ctx, event_id, on);
 }
 
 static int room_edge_admit(void *ctx, uint32_t slot, uint32_t event_id, uint32_t ttl_ms)
 {
-	(void)ctx, (void)slot, (void)event_id, (void)ttl_ms;
-	return 0;
+	return edge_admit(ctx, slot, event_id, ttl_ms);
 }
 
 static int room_edge_clear(void *ctx, uint32_t slot)
 {
-	(void)ctx, (void)slot;
-	return 0;
+	return edge_admit_clear(ctx, slot);
 }
 
 static int start_rooms(struct ticketd *app, char *err, size_t errlen)
