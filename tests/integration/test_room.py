@@ -17,7 +17,7 @@ import requests
 
 from conftest import RUN_DIR, assert_error, auth, mariadb_sql, new_session
 
-N_EVENTS = 16
+N_EVENTS = 17
 ADMIN_KEY_PATH = os.path.join(RUN_DIR, "ticketd", "admin.key")
 
 
@@ -463,3 +463,28 @@ def test_ticketctl_room_shows_and_changes_a_room(api, rooms):
     assert out.returncode == 1 and "FORBIDDEN" in out.stderr
     out = subprocess.run(ctl + ["--rate", "-3"], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2
+
+
+def test_holds_need_the_admission_at_every_door(api, rooms):
+    """A HOLD on a room event without an admission is refused over REST (403
+    NOT_ADMITTED) and UDP (NOT_ADMITTED), and changes nothing; once admitted
+    the same session holds."""
+    from conftest import udp
+    ev = rooms.pop()
+    admin_put(api.base, ev, enabled=True, ratePerSecond=100, activeMax=10,
+              startsAt=iso_in(60))
+    t = new_session(api.base)["token"]
+    join(api.base, ev, t)
+    hold = {"eventId": ev, "seatIds": [1]}
+    assert_error(requests.post(f"{api.base}/api/reservations", json=hold,
+                               headers=auth(t), timeout=5), 403, "NOT_ADMITTED")
+    assert udp("HOLD", ev, 2, t, secs=60)["status"] == "NOT_ADMITTED"
+    admin_put(api.base, ev, startsAt=None)
+    deadline = time.monotonic() + 5
+    while join(api.base, ev, t)["state"] != "admitted":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    r = requests.post(f"{api.base}/api/reservations", json=hold, headers=auth(t), timeout=5)
+    assert r.status_code == 201, r.text
+    assert udp("HOLD", ev, 2, t, secs=60)["status"] == "OK"
+    admin_put(api.base, ev, enabled=False)
