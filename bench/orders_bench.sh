@@ -154,24 +154,7 @@ LOCKED=
 
 # ---- clean-up ------------------------------------------------------------------
 
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	release_lock
-	stop_ticketd
-	stop_pid "$PAYMENTD_PID" paymentd
-	PAYMENTD_PID=
-	bench_services_down
-	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-	if [ "$KEEP" = 1 ]; then
-		log "kept $RUN_DIR and $WORK (ORD_KEEP=1)"
-	else
-		[ -n "$SERVICES_STARTED" ] && [ -f "$RUN_DIR/.orders-bench" ] && rm -rf "$RUN_DIR"
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
+cleanup() { purchase_cleanup .orders-bench ORD_KEEP; }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
@@ -180,35 +163,10 @@ trap 'log "interrupted"; exit 130' INT TERM
 event_name() { printf 'Orders Bench %s' "$1"; } # tag
 
 # The events: one per measured orders run, and the warm-up's.
-EVENT_TAGS=()
-add_events() {
-	local tag name sql=""
-	EVENT_TAGS=(warmup)
-	for rep in $(seq 1 "$REPS"); do
-		for rate in $RATES; do EVENT_TAGS+=("r$rep-$rate"); done
-	done
-	for tag in "${EVENT_TAGS[@]}"; do
-		name=$(event_name "$tag")
-		sql="$sql INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
-			VALUES ('$name', 'Bench Hall', '2030-01-01 20:00:00', $ROWS, $COLS);
-			INSERT INTO seats (event_id, seat_id, r, c, label, price)
-			SELECT LAST_INSERT_ID(), seq, seq DIV $COLS, seq MOD $COLS,
-			       CONCAT('O', seq), 1000 + (seq DIV $COLS) * 10
-			FROM seq_0_to_$((SEATS_PER_EVENT - 1));"
-	done
-	mariadb_q "$sql" || die "cannot add the events"
-}
-
-declare -A EVENT_ID
-load_event_ids() {
-	local events tag id
-	events=$(curl -sf --max-time 10 "$BASE/api/events") || die "GET /api/events failed"
-	for tag in "${EVENT_TAGS[@]}"; do
-		id=$(jq -r --arg n "$(event_name "$tag")" '[.[] | select(.name == $n)][0].id // empty' <<<"$events")
-		[ -n "$id" ] || die "event '$(event_name "$tag")' is not in the catalogue"
-		EVENT_ID[$tag]=$id
-	done
-}
+EVENT_TAGS=(warmup)
+for rep in $(seq 1 "$REPS"); do
+	for rate in $RATES; do EVENT_TAGS+=("r$rep-$rate"); done
+done
 
 # ticketd's server-side request time per route: {route: {sum, count}}
 ticketd_routes() {
@@ -488,10 +446,10 @@ main() {
 		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/delay \1-\2 ms (uniform), approve ratio \3/' || true)
 	[ -n "$PAY_DEFAULTS" ] || PAY_DEFAULTS='? (not in its log)'
 	start_ticketd # creates the schema
-	add_events
+	purchase_add_events O '1000 + (seq DIV $COLS) * 10'
 	stop_ticketd
 	start_ticketd # loads the new events
-	load_event_ids
+	purchase_load_event_ids
 	log "events: $(for t in "${EVENT_TAGS[@]}"; do printf '%s=%s ' "$t" "${EVENT_ID[$t]}"; done)($ROWS x $COLS seats each)"
 	timeout 300 "$LOAD" --mode sessions --target "127.0.0.1:$HTTP_PORT" --count "$SESSIONS" \
 		--conns 64 --drain 240 >"$WORK/tokens" 2>"$WORK/sessions.err" ||

@@ -126,56 +126,15 @@ PAYMENTD_PID=
 SERVICES_STARTED=
 LOCKED=
 
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	release_lock
-	stop_ticketd
-	stop_pid "$PAYMENTD_PID" paymentd
-	PAYMENTD_PID=
-	bench_services_down
-	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-	if [ "$KEEP" = 1 ]; then
-		log "kept $RUN_DIR and $WORK (ROOM_KEEP=1)"
-	else
-		[ -n "$SERVICES_STARTED" ] && [ -f "$RUN_DIR/.room-bench" ] && rm -rf "$RUN_DIR"
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
+cleanup() { purchase_cleanup .room-bench ROOM_KEEP; }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- events -----------------------------------------------------------------------
 
-TAGS=(cap)
-for f in $FACTORS; do TAGS+=("off-$f" "on-$f"); done
+EVENT_TAGS=(cap)
+for f in $FACTORS; do EVENT_TAGS+=("off-$f" "on-$f"); done
 event_name() { printf 'Room Bench %s' "$1"; }
-
-add_events() {
-	local tag sql=""
-	for tag in "${TAGS[@]}"; do
-		sql="$sql INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
-			VALUES ('$(event_name "$tag")', 'Bench Hall', '2030-01-01 20:00:00', $ROWS, $COLS);
-			INSERT INTO seats (event_id, seat_id, r, c, label, price)
-			SELECT LAST_INSERT_ID(), seq, seq DIV $COLS, seq MOD $COLS,
-			       CONCAT('R', seq), 1000
-			FROM seq_0_to_$((SEATS_PER_EVENT - 1));"
-	done
-	mariadb_q "$sql" || die "cannot add the events"
-}
-
-declare -A EVENT_ID
-load_event_ids() {
-	local events tag id
-	events=$(curl -sf --max-time 10 "$BASE/api/events") || die "GET /api/events failed"
-	for tag in "${TAGS[@]}"; do
-		id=$(jq -r --arg n "$(event_name "$tag")" '[.[] | select(.name == $n)][0].id // empty' <<<"$events")
-		[ -n "$id" ] || die "event '$(event_name "$tag")' is not in the catalogue"
-		EVENT_ID[$tag]=$id
-	done
-}
 
 # ---- ticketd's own counts ------------------------------------------------------------
 
@@ -335,10 +294,10 @@ main() {
 	bench_services_up
 	start_paymentd
 	start_ticketd # creates the schema
-	add_events
+	purchase_add_events R 1000
 	stop_ticketd
 	start_ticketd # loads the new events
-	load_event_ids
+	purchase_load_event_ids
 	make_sessions "$CAP_CONNS"
 	probe_room
 	take_lock

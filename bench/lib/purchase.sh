@@ -62,3 +62,54 @@ audit_q() { # name sql -> {"name": value}
 	[[ $v =~ ^[0-9]+$ ]] || v=-1
 	jq -n --arg k "$1" --argjson v "$v" '{($k): $v}'
 }
+
+# The events of a run, one per tag in EVENT_TAGS, named by the caller's
+# event_name TAG, ROWS x COLS seats each, labelled LABEL<n> and priced by
+# the SQL expression PRICE (of seq, the seat id, and COLS).
+purchase_add_events() { # label price_sql
+	local tag sql=""
+	for tag in "${EVENT_TAGS[@]}"; do
+		sql="$sql INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
+			VALUES ('$(event_name "$tag")', 'Bench Hall', '2030-01-01 20:00:00', $ROWS, $COLS);
+			INSERT INTO seats (event_id, seat_id, r, c, label, price)
+			SELECT LAST_INSERT_ID(), seq, seq DIV $COLS, seq MOD $COLS,
+			       CONCAT('$1', seq), $2
+			FROM seq_0_to_$((SEATS_PER_EVENT - 1));"
+	done
+	mariadb_q "$sql" || die "cannot add the events"
+}
+
+# EVENT_ID[tag]: the catalogue's id of every event of EVENT_TAGS.
+declare -A EVENT_ID
+purchase_load_event_ids() {
+	local events tag id
+	events=$(curl -sf --max-time 10 "$BASE/api/events") || die "GET /api/events failed"
+	for tag in "${EVENT_TAGS[@]}"; do
+		id=$(jq -r --arg n "$(event_name "$tag")" '[.[] | select(.name == $n)][0].id // empty' <<<"$events")
+		[ -n "$id" ] || die "event '$(event_name "$tag")' is not in the catalogue"
+		EVENT_ID[$tag]=$id
+	done
+}
+
+# The EXIT trap of a purchase benchmark: stops what it started, then
+# removes RUN_DIR (only if this run started the services and left its
+# marker file there) and WORK, unless KEEP=1 (keep_var names that setting
+# in the message). Exits with the status the script was ending with.
+purchase_cleanup() { # marker keep_var
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	release_lock
+	stop_ticketd
+	stop_pid "$PAYMENTD_PID" paymentd
+	PAYMENTD_PID=
+	bench_services_down
+	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
+	if [ "$KEEP" = 1 ]; then
+		log "kept $RUN_DIR and $WORK ($2=1)"
+	else
+		[ -n "$SERVICES_STARTED" ] && [ -f "$RUN_DIR/$1" ] && rm -rf "$RUN_DIR"
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}

@@ -5,7 +5,6 @@
  * slot's live admission to that event; nothing else changes. Needs root
  * (BPF). */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -24,6 +23,7 @@
 #include <linux/bpf.h>
 
 #include "tests/bpf/packets.h"
+#include "tests/edge_fixture.h"
 #include "userspace/lib/edge.h"
 
 #define EV 3u   /* has a room */
@@ -40,23 +40,6 @@ static char dir[96];
 static struct edge *edge;
 static enum edge_backend backend;
 
-static void remove_dir(void)
-{
-	char path[256];
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void declare(void)
 {
 	struct tkt_config cfg = {.key = key, .udp_port = 7000, .hold_limit = 8};
@@ -68,28 +51,16 @@ static void declare(void)
 
 static void reopen(void)
 {
-	struct edge_opts o = {.backend = backend};
-
-	if (backend == EDGE_BACKEND_BPF)
-		o.pin_dir = dir;
-	else
-		o.shm_dir = dir;
 	edge_close(edge);
 	edge = NULL;
-	assert_int_equal(edge_open(&o, &edge), 0);
-	assert_int_equal(edge_backend(edge), backend);
+	assert_int_equal(edge_fx_open(backend, dir, &edge), 0);
 }
 
 static int open_edge(enum edge_backend b)
 {
 	backend = b;
-	if (b == EDGE_BACKEND_BPF)
-		snprintf(dir, sizeof(dir), "/sys/fs/bpf/ticket-test-admit-%d",
-			 (int)getpid());
-	else
-		snprintf(dir, sizeof(dir), "/tmp/ticket-test-admit-%d",
-			 (int)getpid());
-	remove_dir();
+	edge_fx_dir(dir, sizeof(dir), b, "admit");
+	edge_fx_remove_dir(dir);
 	reopen();
 	declare();
 	assert_int_equal(edge_set_event_room(edge, EV, true), 0);
@@ -113,7 +84,7 @@ static int teardown(void **state)
 	(void)state;
 	edge_close(edge);
 	edge = NULL;
-	remove_dir();
+	edge_fx_remove_dir(dir);
 	return 0;
 }
 

@@ -9,7 +9,6 @@
  * (database, event layout, boot), a reset leaves nothing of the old
  * table, and the seat file tells a kill from a reboot. Needs root (BPF). */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -30,6 +29,7 @@
 #include <linux/bpf.h>
 
 #include "tests/bpf/packets.h"
+#include "tests/edge_fixture.h"
 #include "userspace/lib/edge.h"
 
 #define EV 3u
@@ -44,23 +44,6 @@ static char dir[96];
 static struct edge *edge;
 static enum edge_backend backend;
 
-static void remove_dir(void)
-{
-	char path[256];
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void set_config(uint32_t origin_limit, uint32_t cap_secs)
 {
 	struct tkt_config cfg = {.key = key, .udp_port = 7000,
@@ -73,20 +56,10 @@ static void set_config(uint32_t origin_limit, uint32_t cap_secs)
 
 static int open_edge(enum edge_backend b)
 {
-	struct edge_opts o = {.backend = b};
-
 	backend = b;
-	if (b == EDGE_BACKEND_BPF) {
-		snprintf(dir, sizeof(dir), "/sys/fs/bpf/ticket-test-counts-%d",
-			 (int)getpid());
-		o.pin_dir = dir;
-	} else {
-		snprintf(dir, sizeof(dir), "/tmp/ticket-test-counts-%d",
-			 (int)getpid());
-		o.shm_dir = dir;
-	}
-	remove_dir();
-	if (edge_open(&o, &edge) || edge_backend(edge) != b)
+	edge_fx_dir(dir, sizeof(dir), b, "counts");
+	edge_fx_remove_dir(dir);
+	if (edge_fx_open(b, dir, &edge))
 		return -1;
 	set_config(0, 0);
 	return edge_set_event(edge, EV, BASE, NSEATS, true) ? -1 : 0;
@@ -109,7 +82,7 @@ static int teardown(void **state)
 	(void)state;
 	edge_close(edge);
 	edge = NULL;
-	remove_dir();
+	edge_fx_remove_dir(dir);
 	return 0;
 }
 
@@ -474,15 +447,9 @@ static int check(const struct edge_identity *want, const char **reason)
 
 static void reopen(void)
 {
-	struct edge_opts o = {.backend = backend};
-
-	if (backend == EDGE_BACKEND_BPF)
-		o.pin_dir = dir;
-	else
-		o.shm_dir = dir;
 	edge_close(edge);
 	edge = NULL;
-	assert_int_equal(edge_open(&o, &edge), 0);
+	assert_int_equal(edge_fx_open(backend, dir, &edge), 0);
 }
 
 static void meta_compare_names_the_first_difference(void **state)

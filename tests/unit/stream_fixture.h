@@ -6,7 +6,6 @@
 #ifndef TICKET_TEST_STREAM_FIXTURE_H
 #define TICKET_TEST_STREAM_FIXTURE_H
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "bpf/seat_word.h"
+#include "tests/edge_fixture.h"
 #include "userspace/lib/edge.h"
 #include "userspace/ticketd/commerce/catalog.h"
 
@@ -36,23 +36,6 @@ struct fx {
 	struct catalog cat;
 	struct event_info ev[FX_EVENTS];
 };
-
-static inline void fx_rmdir(const char *dir)
-{
-	char path[128];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* The edge (queue_capacity records in its userspace change queue) and the
  * catalogue of its events. 0 or -1. */
@@ -107,7 +90,7 @@ static inline void fx_close(struct fx *f)
 	f->edge = NULL;
 	for (int i = 0; i < FX_EVENTS; i++)
 		free(f->ev[i].seats);
-	fx_rmdir(f->dir);
+	edge_fx_remove_dir(f->dir);
 }
 
 /* Holds writers while closed (fx_gate_set), without spinning. */
