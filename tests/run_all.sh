@@ -84,7 +84,7 @@ done
 note "web unit tests (vitest)"
 run_counted web/test.sh bash web/test.sh
 
-note "make run's stop path: signals to the whole group leave nothing running (tests/infra, ~1 min)"
+note "infra scripts: bounded waits; make run's stop path leaves nothing running (tests/infra, ~1 min)"
 for t in tests/infra/test_*.sh; do
 	run_counted "$t" env BUILD="$BUILD" bash "$t"
 done

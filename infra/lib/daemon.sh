@@ -84,6 +84,19 @@ set a different port (see infra/README.md) or stop that process"
     fi
 }
 
+# A process we just launched with `setsid [nohup] daemon ... &`: $! names the
+# forked shell, which becomes setsid, then nohup, then the daemon. Until the
+# last exec its command name is one of the launchers; on a loaded machine a
+# first check can land there, and that is not an exit.
+pid_starting() { # pid comm
+    pid_is "$1" "$2" && return 0
+    local launcher
+    for launcher in bash setsid nohup; do
+        pid_is "$1" "$launcher" && return 0
+    done
+    return 1
+}
+
 # Polls "$@" until it succeeds (returns 0), the process $WAIT_PID dies
 # (returns 2) or $1 seconds pass (returns 1).
 wait_until() { # seconds cmd...
@@ -92,7 +105,7 @@ wait_until() { # seconds cmd...
     local deadline=$((SECONDS + limit)) delay=0.05
     while :; do
         if "$@" >/dev/null 2>&1; then return 0; fi
-        if [[ -n ${WAIT_PID:-} ]] && ! pid_is "$WAIT_PID" "$WAIT_COMM"; then return 2; fi
+        if [[ -n ${WAIT_PID:-} ]] && ! pid_starting "$WAIT_PID" "$WAIT_COMM"; then return 2; fi
         ((SECONDS < deadline)) || return 1
         sleep "$delay"
         [[ $delay == 0.05 ]] && delay=0.1 || delay=0.2
