@@ -467,8 +467,8 @@ def test_ticketctl_room_shows_and_changes_a_room(api, rooms):
 
 def test_holds_need_the_admission_at_every_door(api, rooms):
     """A HOLD on a room event without an admission is refused over REST (403
-    NOT_ADMITTED) and UDP (NOT_ADMITTED), and changes nothing; once admitted
-    the same session holds."""
+    NOT_ADMITTED) and UDP (NOT_ADMITTED), and changes nothing, even when the
+    seat is taken; once admitted the same session holds."""
     from conftest import udp
     ev = rooms.pop()
     admin_put(api.base, ev, enabled=True, ratePerSecond=100, activeMax=10,
@@ -487,4 +487,10 @@ def test_holds_need_the_admission_at_every_door(api, rooms):
     r = requests.post(f"{api.base}/api/reservations", json=hold, headers=auth(t), timeout=5)
     assert r.status_code == 201, r.text
     assert udp("HOLD", ev, 2, t, secs=60)["status"] == "OK"
+    # a session without an admission learns nothing about the seats: the
+    # refusal comes before "taken", at both doors
+    other = new_session(api.base)["token"]
+    assert_error(requests.post(f"{api.base}/api/reservations", json=hold,
+                               headers=auth(other), timeout=5), 403, "NOT_ADMITTED")
+    assert udp("HOLD", ev, 2, other, secs=60)["status"] == "NOT_ADMITTED"
     admin_put(api.base, ev, enabled=False)

@@ -841,6 +841,23 @@ int edge_admit_get(struct edge *e, uint32_t slot, uint32_t *event_id,
 	return 0;
 }
 
+bool edge_may_hold(struct edge *e, uint32_t slot, uint32_t event_id)
+{
+	struct ev_slot *s;
+	bool room;
+
+	pthread_rwlock_rdlock(&e->ev_lock);
+	s = ev_find(e, event_id, false);
+	room = s && s->present && (s->ev.flags & TKT_EVENT_ROOM);
+	pthread_rwlock_unlock(&e->ev_lock);
+	if (!room)
+		return true;
+	if (!slot || slot > TKT_SLOT_MAX || !e->admits)
+		return false;
+	return tkt_admit_live(__atomic_load_n(&e->admits[slot], __ATOMIC_ACQUIRE),
+			      event_id, tkt_mono_ns());
+}
+
 /* ---- seat ops ---- */
 
 void edge_door(struct edge *e, enum tkt_change_source source,

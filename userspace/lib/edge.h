@@ -179,6 +179,13 @@ int edge_admit_clear(struct edge *e, uint32_t slot);
 int edge_admit_get(struct edge *e, uint32_t slot, uint32_t *event_id,
 		   uint32_t *left_ms);
 
+/* True when a HOLD by slot on event_id would pass the admission check:
+ * the event has no room (or is not declared), or slot has a live admission
+ * to it. For doors that judge a request before its seat ops (REST answers
+ * NOT_ADMITTED before it says whether the seats are free); the seat op
+ * checks again, atomically with the change. */
+bool edge_may_hold(struct edge *e, uint32_t slot, uint32_t event_id);
+
 /* Hold count (seats a session slot has HELD or ORDERED in an event, both
  * doors), for inspection: edge_seat_apply keeps the counts right by
  * itself. */

@@ -99,6 +99,11 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 			out->result = HOLDS_NO_SEAT;
 			return;
 		}
+	/* refused sessions learn nothing about the seats */
+	if (!edge_may_hold(app->edge, slot, event_id)) {
+		out->result = HOLDS_NOT_ADMITTED;
+		return;
+	}
 	out->result = precheck(app, slot, e, seat_ids, n, secs * 1000u, out,
 			       &new_seats);
 	if (out->result != HOLDS_OK)
