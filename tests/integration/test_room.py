@@ -430,6 +430,16 @@ def test_metrics_show_the_room(api, rooms):
         assert f'{name}{{event="{ev}"}}' in text, name
     assert f'ticketd_room_queue_length{{event="{ev}"}} 1' in text
     assert f'ticketd_room_rate{{event="{ev}"}} 3.000' in text
+    assert 'ticketd_http_inflight{door="room"} 0' in text
+    # a waiting visitor's open stream is a stream, never an in-flight read
+    t = new_session(api.base)["token"]
+    ticket = join(api.base, ev, t)["ticket"]
+    with requests.get(f"{api.base}/api/events/{ev}/room/stream", params={"ticket": ticket},
+                      headers=auth(t), stream=True, timeout=10) as r:
+        assert r.status_code == 200
+        text = requests.get(f"{api.base}/metrics", timeout=5).text
+    assert 'ticketd_http_inflight{door="reads"} 0' in text
+    assert 'ticketd_http_inflight{door="streams"} 1' in text
     admin_put(api.base, ev, enabled=False)
 
 

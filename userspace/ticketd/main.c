@@ -421,8 +421,9 @@ static void before_http_stop(void *ctx)
 
 static int start_http(struct ticketd *app, char *err, size_t errlen)
 {
-	/* Streams and the other routes have no cap here (streams have
-	 * sse_max_clients). */
+	/* Streams, the room and the other routes have no cap here (streams
+	 * have sse_max_clients and room_max_streams, the room
+	 * room_max_visitors). */
 	struct http_door doors[DOOR_N] = {
 		[DOOR_OTHER] = {api_door_names[DOOR_OTHER], 0},
 		[DOOR_READS] = {api_door_names[DOOR_READS], app->cfg.http_inflight_reads},
@@ -431,6 +432,7 @@ static int start_http(struct ticketd *app, char *err, size_t errlen)
 		[DOOR_ORDERS] = {api_door_names[DOOR_ORDERS], app->cfg.http_inflight_orders},
 		[DOOR_PAYMENTS] = {api_door_names[DOOR_PAYMENTS], app->cfg.http_inflight_payments},
 		[DOOR_STREAMS] = {api_door_names[DOOR_STREAMS], 0},
+		[DOOR_ROOM] = {api_door_names[DOOR_ROOM], 0},
 	};
 	struct http_server_opts o = {
 		.addr = app->cfg.http_addr,

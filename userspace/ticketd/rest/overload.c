@@ -9,8 +9,8 @@
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/ticketd.h"
 
-const char *const api_door_names[DOOR_N] = {"other",  "reads",    "sessions", "holds",
-					    "orders", "payments", "streams"};
+const char *const api_door_names[DOOR_N] = {
+	"other", "reads", "sessions", "holds", "orders", "payments", "streams", "room"};
 const char *const overload_reason_names[OVERLOAD_N] = {
 	"inflight", "saga_queue", "payment_queue", "outbox_backlog", "deadline"};
 
@@ -27,8 +27,12 @@ int api_route_door(void *app, const struct route *rt)
 		return DOOR_HOLDS;
 	if (!strcmp(p, "/api/sessions"))
 		return DOOR_SESSIONS;
-	if (!strcmp(p, "/api/events/{id}/seats/stream"))
+	/* a stream is one long request: it must not hold a reads place */
+	if (!strcmp(p, "/api/events/{id}/seats/stream") ||
+	    !strcmp(p, "/api/events/{id}/room/stream"))
 		return DOOR_STREAMS;
+	if (!strcmp(p, "/api/events/{id}/room"))
+		return DOOR_ROOM;
 	if (!strcmp(rt->method, "GET") &&
 	    (!strncmp(p, "/api/events", 11) || !strcmp(p, "/api/orders/{id}")))
 		return DOOR_READS;

@@ -34,7 +34,9 @@ enum api_door {
 	DOOR_HOLDS,    /* /api/reservations */
 	DOOR_ORDERS,   /* POST /api/orders */
 	DOOR_PAYMENTS, /* POST /api/payments/authorize */
-	DOOR_STREAMS,  /* seat streams (their own cap: sse_max_clients) */
+	DOOR_STREAMS,  /* seat and room streams (their own caps: sse_max_clients,
+			* room_max_streams) */
+	DOOR_ROOM,     /* joining and polling a waiting room (room_max_visitors) */
 	DOOR_N
 };
 extern const char *const api_door_names[DOOR_N];
