@@ -45,6 +45,9 @@ export async function startFakeServer(distDir) {
   };
   const error = (res, status, code, message, details) => json(res, status, { code, message, traceId: 'fake', details });
   const bearer = (req) => /^Bearer ([0-9a-f]{32})$/i.exec(req.headers.authorization ?? '')?.[1] ?? null;
+  // A stream's session as ticketd takes it: the header, or (EventSource
+  // cannot send one) the token query argument.
+  const streamSession = (req, url) => bearer(req) ?? (/^[0-9a-f]{32}$/i.exec(url.searchParams.get('token') ?? '')?.[0] ?? null);
   const waitSeconds = (p) => p * 2;
 
   function answer(eventId, v) {
@@ -124,9 +127,12 @@ export async function startFakeServer(distDir) {
       const eventId = Number(m[1]);
       if (eventId !== 1) return json(res, 200, { eventId, state: 'open' });
       if (m[2]) {
-        // The stream: addressed by the ticket (EventSource sends no token).
-        const token = tickets.get(url.searchParams.get('ticket') ?? '');
-        if (!token) return error(res, 403, 'QUEUE_TICKET_INVALID', 'this ticket is not valid');
+        // The stream: the session (?token= from EventSource) and its ticket.
+        const token = streamSession(req, url);
+        if (!token) return error(res, 401, 'UNAUTHORIZED', 'no token');
+        const asked = url.searchParams.get('ticket');
+        if (asked && tickets.get(asked) !== token) return error(res, 403, 'QUEUE_TICKET_INVALID', 'this ticket is not valid');
+        if (!visitors.has(token)) return error(res, 404, 'NOT_IN_QUEUE', 'this session is not in the queue');
         if (room.streamDown) return error(res, 503, 'OVERLOADED', 'busy', undefined);
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
         res.write(': hello\n\n');
@@ -164,8 +170,7 @@ export async function startFakeServer(distDir) {
     m = /^\/api\/events\/(\d+)\/seats(\/stream)?$/.exec(path);
     if (m && req.method === 'GET') {
       const eventId = Number(m[1]);
-      let token = bearer(req);
-      if (m[2]) token = tickets.get(url.searchParams.get('ticket') ?? '') ?? null;
+      const token = m[2] ? streamSession(req, url) : bearer(req);
       const v = token ? visitors.get(token) : null;
       if (eventId === 1 && room.enabled && !v?.admitted)
         return error(res, 403, 'QUEUE_REQUIRED', 'this event has a waiting room; join it first', { room: `/api/events/${eventId}/room` });

@@ -21,7 +21,7 @@ const EXTEND_SECONDS = 120;
 const FALLBACK_POLL_MS = 5_000;
 
 export interface EventPageOptions {
-  /** The waiting-room ticket of an admitted visitor (sent on the seat stream). */
+  /** The waiting-room ticket of an admitted visitor: the event has a room, so the seat stream sends the session. */
   ticket?: string | null;
   /** The server refused the map or a hold because this session is not admitted (any more). */
   onQueueRequired?: () => void;
@@ -209,7 +209,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       streamStatus = s;
       badge.set(s);
     },
-  }, opts.ticket ?? null);
+  }, opts.ticket != null);
 
   // Countdowns tick; holds past their expiry leave the cart (the server
   // frees them within a second, and the stream will say so).

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { api, ApiError, onBusy, parseRetryAfter, retryable, retryDelayMs, RETRY, type BusyState } from './http';
+import { api, ApiError, onBusy, parseRetryAfter, retryable, retryDelayMs, RETRY, streamTokenQuery, useTokenSource, type BusyState } from './http';
 
 function answer(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
@@ -35,6 +35,15 @@ describe('retry timing', () => {
     expect(retryable(500, 1000)).toBe(false);
     expect(retryable(409, 1000)).toBe(false);
     expect(retryable(503, 60_000)).toBe(false); // SESSIONS_EXHAUSTED: shown, not waited
+  });
+});
+
+describe('stream URLs', () => {
+  it('carry_the_token_in_hand_and_nothing_without_one', () => {
+    useTokenSource({ token: async () => 'x', current: () => ({ token: 'b'.repeat(32) }), invalidate() {} });
+    expect(streamTokenQuery()).toBe(`token=${'b'.repeat(32)}`);
+    useTokenSource({ token: async () => 'x', current: () => null, invalidate() {} });
+    expect(streamTokenQuery()).toBe('');
   });
 });
 

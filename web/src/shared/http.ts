@@ -21,6 +21,8 @@ export class ApiError extends Error {
 
 export interface TokenSource {
   token(): Promise<string>;
+  /** The token in hand, if any, without asking for one (for stream URLs). */
+  current?(): { token: string } | null;
   /** Forgets a token the server refused, so the next call gets a new one. */
   invalidate(token: string): void;
 }
@@ -29,6 +31,16 @@ let tokens: TokenSource | null = null;
 
 export function useTokenSource(source: TokenSource): void {
   tokens = source;
+}
+
+/**
+ * `token=<session token>` for a stream's URL: EventSource cannot send the
+ * Authorization header, so on a room event ticketd takes the session from
+ * the query (it never logs query strings). Empty without a token in hand.
+ */
+export function streamTokenQuery(): string {
+  const t = tokens?.current?.()?.token;
+  return t ? `token=${encodeURIComponent(t)}` : '';
 }
 
 /** The page's patience with a saturated server. */

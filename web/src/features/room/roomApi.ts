@@ -1,14 +1,14 @@
 // The waiting room's REST calls (session token as everywhere) and its
-// stream's address. EventSource cannot send the token: the stream is
-// addressed by the queue ticket, which the server bound to this session.
-import { api } from '../../shared/http';
+// stream's address. EventSource cannot send the token's header: the stream
+// carries it as `token=`, beside the queue ticket.
+import { api, streamTokenQuery } from '../../shared/http';
 
 export interface RoomApi {
   /** POST /api/events/{id}/room: join, or rejoin with a ticket kept from before a reload. */
   join(eventId: number, ticket: string | null, signal?: AbortSignal): Promise<unknown>;
   /** GET /api/events/{id}/room?ticket=: a poll, and the heartbeat of an admitted visitor. */
   poll(eventId: number, ticket: string, signal?: AbortSignal): Promise<unknown>;
-  /** The URL of GET /api/events/{id}/room/stream?ticket=. */
+  /** The URL of GET /api/events/{id}/room/stream?ticket=&token=. */
   streamUrl(eventId: number, ticket: string): string;
 }
 
@@ -24,6 +24,7 @@ export const roomApi: RoomApi = {
     return api<unknown>(`/api/events/${eventId}/room?ticket=${encodeURIComponent(ticket)}`, { signal });
   },
   streamUrl(eventId, ticket) {
-    return `/api/events/${eventId}/room/stream?ticket=${encodeURIComponent(ticket)}`;
+    const token = streamTokenQuery();
+    return `/api/events/${eventId}/room/stream?ticket=${encodeURIComponent(ticket)}${token ? `&${token}` : ''}`;
   },
 };

@@ -105,7 +105,7 @@ beforeEach(() => {
   vi.useFakeTimers();
   server = fakeServer();
   vi.stubGlobal('fetch', server.fetch);
-  useTokenSource({ token: async () => 'a'.repeat(32), invalidate() {} });
+  useTokenSource({ token: async () => 'a'.repeat(32), current: () => ({ token: 'a'.repeat(32) }), invalidate() {} });
   storage = new MemoryStorage();
   views = [];
   FakeEventSource.all = [];
@@ -139,7 +139,8 @@ describe('room session', () => {
     await flush();
     expect(lastView()).toMatchObject({ kind: 'waiting', position: 40, startPosition: 40, estimatedWaitSeconds: 80 });
     const es = FakeEventSource.last();
-    expect(es.url).toBe(`${ROOM}/stream?ticket=${encodeURIComponent(T1)}`);
+    // EventSource sends no header: the session goes in the query, as ticketd takes it.
+    expect(es.url).toBe(`${ROOM}/stream?ticket=${encodeURIComponent(T1)}&token=${'a'.repeat(32)}`);
     es.emit('open');
     expect(lastView()).toMatchObject({ kind: 'waiting', link: 'stream' });
     es.emit('position', { position: 10, estimatedWaitSeconds: 20, state: 'waiting' });

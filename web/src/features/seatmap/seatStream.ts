@@ -2,8 +2,9 @@
 // which resends Last-Event-ID itself when it reconnects. If the server
 // closes the stream for good (an HTTP error), we open a new one after a
 // back-off; the server then starts with a fresh snapshot. EventSource cannot
-// send the session token: on an event with a waiting room the stream carries
-// the room ticket (bound to this session) as `?ticket=`.
+// send the session token's header: on an event with a waiting room (where
+// the stream is for admitted sessions only) it carries it as `?token=`.
+import { streamTokenQuery } from '../../shared/http';
 import type { SeatChange, SeatMapBody } from './seatMapState';
 
 export type StreamStatus = 'connecting' | 'live' | 'reconnecting';
@@ -20,7 +21,8 @@ export interface SeatStream {
 
 const MAX_BACKOFF_MS = 10_000;
 
-export function openSeatStream(eventId: number, on: StreamHandlers, ticket: string | null = null): SeatStream {
+/** `withSession`: send the session (an event with a waiting room). */
+export function openSeatStream(eventId: number, on: StreamHandlers, withSession = false): SeatStream {
   let es: EventSource | null = null;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -29,7 +31,9 @@ export function openSeatStream(eventId: number, on: StreamHandlers, ticket: stri
   const connect = () => {
     if (closed) return;
     on.status(failures === 0 ? 'connecting' : 'reconnecting');
-    const query = ticket ? `?ticket=${encodeURIComponent(ticket)}` : '';
+    // Built anew on every (re)connect: the session may have been renewed.
+    const token = withSession ? streamTokenQuery() : '';
+    const query = token ? `?${token}` : '';
     const src = new EventSource(`/api/events/${eventId}/seats/stream${query}`);
     es = src;
     src.addEventListener('open', () => {
