@@ -22,10 +22,12 @@ never() { return 1; }
 flag_set() { [[ -e $RUN_DIR/flag ]]; }
 
 # The launcher chain stays a shell for 0.4 s, then setsid, nohup, sleep.
-( sleep 0.4; exec setsid nohup sleep 3 ) </dev/null >/dev/null 2>&1 &
+# (wait_until's limit counts whole seconds of $SECONDS: 2 waits 1-2 s.)
+( sleep 0.4; exec setsid nohup sleep 5 ) </dev/null >/dev/null 2>&1 &
 pid=$!
-rc=0; WAIT_PID=$pid WAIT_COMM=sleep wait_until 1 never || rc=$?
+rc=0; WAIT_PID=$pid WAIT_COMM=sleep wait_until 2 never || rc=$?
 check "a daemon still in its launcher is not taken for an exit" 1 "$rc"
+for _ in {1..30}; do pid_is "$pid" sleep && break; sleep 0.1; done
 check "after its exec it is the daemon" 0 "$(pid_is "$pid" sleep && echo 0 || echo 1)"
 kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 
