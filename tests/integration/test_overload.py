@@ -15,6 +15,7 @@ import requests
 
 from conftest import PORTS, auth, mariadb_sql, new_session
 from test_orders import authorize, hold, order, wait_final
+from test_room import admin_put, rooms  # noqa: F401 (rooms: the room events' fixture)
 
 FAST = 0.5  # an overload answer comes at once: well under this, seconds
 
@@ -223,3 +224,35 @@ def test_outbox_backlog_refuses_new_orders(api, arena, restart):
         time.sleep(0.2)
     r = order(api.base, t2, arena.event_id, s2, key)
     assert r.status_code == 201, r.text
+
+
+def test_room_auto_rate_follows_the_purchase_path(api, arena, restart, rooms):
+    """A room on the automatic rate lets more through while purchases are
+    quick and fewer as soon as authorizations fill half their door, before
+    any of them has answered (docs/api.md, Waiting room)."""
+    restart(("--http-inflight-payments", "4"),
+            ("--delay-min-ms", "4000", "--delay-max-ms", "4000"))
+    ev = rooms.pop()
+    admin_put(api.base, ev, enabled=True, rate="auto", startsAt=None)
+    rate = lambda: metric(api.base, "ticketd_room_rate", event=str(ev))  # noqa: E731
+    low = rate()
+    deadline = time.monotonic() + 5
+    while rate() <= low:
+        assert time.monotonic() < deadline, f"the automatic rate stayed at {low}"
+        time.sleep(0.1)
+    orders = pending_orders(api, arena, 2)
+    pool = cf.ThreadPoolExecutor(2)
+    try:
+        slow = [pool.submit(authorize, api.base, t, o, "approve") for t, o in orders]
+        assert wait_metric(api.base, "ticketd_http_inflight", 2, door="payments")
+        high = rate()
+        deadline = time.monotonic() + 3
+        while rate() >= high:
+            assert time.monotonic() < deadline, f"the rate stayed at {high} with 2 of 4 in flight"
+            time.sleep(0.1)
+        assert not any(f.done() for f in slow), "it fell only after the answers"
+        for f in slow:
+            assert f.result(timeout=30).json()["orderStatus"] == "CONFIRMED"
+    finally:
+        pool.shutdown(wait=True)
+        admin_put(api.base, ev, enabled=False)

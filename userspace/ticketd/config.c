@@ -69,7 +69,8 @@ static const struct setting settings[] = {
 	  "automatic room rate: highest visitors/s"),
 	S(room_auto_target_ms, SETTING_INT, "500", 1, 60000,
 	  "automatic room rate: purchase p95 (POST /api/orders, payments) above "
-	  "this many ms, or any 503, slows admissions down"),
+	  "this many ms, any 503, or purchases in flight at half their cap "
+	  "slow admissions down"),
 	/* #12 shed */
 	S(http_inflight_orders, SETTING_INT, "128", 0, 1000000,
 	  "POST /api/orders requests inside ticketd at once, answers pending "

@@ -39,6 +39,24 @@ int api_route_door(void *app, const struct route *rt)
 	return DOOR_OTHER;
 }
 
+double overload_purchase_fill(struct ticketd *app)
+{
+	static const enum api_door purchase[] = {DOOR_ORDERS, DOOR_PAYMENTS};
+	double fill = 0;
+
+	for (size_t i = 0; i < sizeof(purchase) / sizeof(purchase[0]); i++) {
+		const struct http_gate *g = app->http ? http_server_door(app->http, purchase[i]) : NULL;
+		double f;
+
+		if (!g || g->max <= 0)
+			continue;
+		f = (double)atomic_load(&g->inflight) / (double)g->max;
+		if (f > fill)
+			fill = f;
+	}
+	return fill;
+}
+
 void api_overloaded(struct http_req *req, struct http_resp *resp,
 		    enum api_door door, enum overload_reason why)
 {

@@ -77,6 +77,11 @@ void api_overloaded_deferred(struct ticketd *app, struct http_deferred *d,
 /* Has a deferred request already used up http_request_budget_ms? */
 int api_deferred_too_old(struct ticketd *app, struct http_deferred *d);
 
+/* How full the purchase doors are now: the larger of in-flight orders and
+ * in-flight authorizations over their caps (0 for an uncapped door). The
+ * waiting room's automatic rate reads it. */
+double overload_purchase_fill(struct ticketd *app);
+
 /* Records one answered request's time inside ticketd (not streams). */
 void overload_observe(struct overload *o, double seconds);
 

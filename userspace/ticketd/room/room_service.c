@@ -21,6 +21,7 @@
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/db/db.h"
+#include "userspace/ticketd/rest/overload.h"
 #include "userspace/ticketd/room/room_store.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -32,11 +33,13 @@
 
 /* The automatic rate (rate_per_s 0): additive increase, multiplicative
  * decrease, once a second, from the purchase routes' latency p95 over the
- * last second and the overload answers (503) meanwhile. One rate for
+ * last second, the overload answers (503) meanwhile and the purchases in
+ * flight now (half a door's cap or more: the saga is behind). One rate for
  * every automatic room: they share the machine's capacity. */
 #define AUTO_STEP_MS 1000
 #define AUTO_DECREASE 0.7
 #define AUTO_INCREASE 0.1
+#define AUTO_FILL_MAX 0.5
 
 struct room_slot {
 	pthread_mutex_t lock; /* guards r */
@@ -235,7 +238,8 @@ static void follow_capacity(struct rooms *rs)
 	}
 	p95 = quantile(d, 0.95);
 	if (now.overloaded > rs->last_load.overloaded ||
-	    (n && p95 * 1000.0 > c->room_auto_target_ms))
+	    (n && p95 * 1000.0 > c->room_auto_target_ms) ||
+	    overload_purchase_fill(rs->app) >= AUTO_FILL_MAX)
 		rate *= AUTO_DECREASE;
 	else
 		rate += rate * AUTO_INCREASE > 1.0 ? rate * AUTO_INCREASE : 1.0;
