@@ -28,7 +28,7 @@
 #define TICK_MS 100
 /* Parked streams are woken at most this often when positions moved, and
  * at least once a second: a frame a second while waiting. */
-#define WAKE_MS 250
+#define WAKE_MS 500
 #define FRAME_EVERY_MS 1000
 
 /* The automatic rate (rate_per_s 0): additive increase, multiplicative
@@ -92,6 +92,11 @@ struct room_stream {
 	int64_t last_frame_ms;
 	uint64_t last_position;
 	int last_state;
+	/* the ticket last sent: an HMAC, formatted again only when the place
+	 * changes (the draw), not on every frame */
+	char ticket[ROOM_TICKET_MAX];
+	uint64_t ticket_seq;
+	int64_t ticket_issued_ms;
 };
 
 static uint64_t sid_of(const struct session *s)
@@ -628,14 +633,17 @@ static void next_frame(struct room_stream *st, int64_t now_mono)
 	} else if (!st->sent || v.position != st->last_position ||
 		   (int)v.state != st->last_state ||
 		   now_mono - st->last_frame_ms >= FRAME_EVERY_MS) {
-		char ticket[ROOM_TICKET_MAX];
-
-		room_ticket_format(st->rs->key, sl->event_id, v.seq, v.issued_ms,
-				   st->sid_bytes, ticket);
+		if (!st->ticket[0] || v.seq != st->ticket_seq ||
+		    v.issued_ms != st->ticket_issued_ms) {
+			room_ticket_format(st->rs->key, sl->event_id, v.seq, v.issued_ms,
+					   st->sid_bytes, st->ticket);
+			st->ticket_seq = v.seq;
+			st->ticket_issued_ms = v.issued_ms;
+		}
 		n = snprintf(st->buf, sizeof(st->buf),
 			     "event: position\ndata: {\"state\":\"waiting\",\"position\":%" PRIu64
 			     ",\"estimatedWaitSeconds\":%u,\"prequeue\":%s,\"ticket\":\"%s\"}\n\n",
-			     v.position, v.wait_seconds, v.prequeue ? "true" : "false", ticket);
+			     v.position, v.wait_seconds, v.prequeue ? "true" : "false", st->ticket);
 		/* a later rejoin through this stream keeps the drawn seq */
 		st->claim.seq = v.seq;
 		st->claim.issued_ms = v.issued_ms;

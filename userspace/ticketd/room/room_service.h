@@ -10,7 +10,7 @@
  *                  takes a room's lock, drops it, then streams_lock (a
  *                  leaf) to park its connection.
  *   room ticker    every 100 ms: each room's lock in turn (draw, serving
- *                  counter, idle admissions); every 250 ms with news (or
+ *                  counter, idle admissions); every 500 ms with news (or
  *                  every second) it takes the parked streams off under
  *                  streams_lock and resumes them after unlocking; once a
  *                  second the automatic rate and the progress file. */
