@@ -31,12 +31,15 @@
 #      the oversell audit against MariaDB.
 #
 # Settings (environment): ROOM_FACTORS ("1 2 5"), ROOM_SECS (20),
-# ROOM_DRAIN_SECS (10), ROOM_CAP_SECS (12), ROOM_CAP_CONNS (256), ROOM_CONNS
-# (3000, connections per run), ROOM_STREAMS (1000, waiting visitors on an
-# SSE stream at once; the others poll), ROOM_POLL_MS (500), ROOM_RETRIES (3),
-# ROOM_IDLE_SECONDS (5), ROOM_ACTIVE_MAX (computed), ROOM_RATE (C),
-# ROOM_MAX_SESSIONS (40000), ROOM_ROWS/ROOM_COLS (250/200), ROOM_TICKETD_THREADS
-# (2), ROOM_DB_POOL (8), ROOM_OUT, ROOM_MD, ROOM_LOCK_WAIT (900), ROOM_KEEP
+# ROOM_DRAIN_SECS (10), ROOM_CAP_SECS (12), ROOM_CAP_CONNS (100: under the
+# orders and payments in-flight caps of 128, so the closed loop measures
+# completions, not refusals), ROOM_CONNS (17000, client connections per
+# run, streams included), ROOM_STREAMS (14000, waiting visitors on an SSE
+# stream at once, as the web page does; the others poll), ROOM_POLL_MS
+# (500), ROOM_RETRIES (3), ROOM_IDLE_SECONDS (5), ROOM_ACTIVE_MAX
+# (computed), ROOM_RATE (C), ROOM_MAX_SESSIONS (40000), ROOM_ROWS/ROOM_COLS
+# (250/200), ROOM_TICKETD_THREADS (2), ROOM_TICKETD_MAX_CONNS (18000),
+# ROOM_DB_POOL (8), ROOM_OUT, ROOM_MD, ROOM_LOCK_WAIT (900), ROOM_KEEP
 # (0), RUN_DIR (/tmp/roombench), REDIS_PORT (6388), MARIADB_PORT (3314),
 # KAFKA_PORT (9140), KAFKA_CONTROLLER_PORT (9141), ROOM_HTTP_PORT (18393),
 # ROOM_UDP_PORT (17393), ROOM_PAY_PORT (18398), ROOM_PIN_DIR
@@ -63,9 +66,9 @@ FACTORS=${ROOM_FACTORS:-1 2 5}
 SECS=${ROOM_SECS:-20}
 DRAIN_SECS=${ROOM_DRAIN_SECS:-10}
 CAP_SECS=${ROOM_CAP_SECS:-12}
-CAP_CONNS=${ROOM_CAP_CONNS:-256}
-CONNS=${ROOM_CONNS:-3000}
-STREAMS=${ROOM_STREAMS:-1000}
+CAP_CONNS=${ROOM_CAP_CONNS:-100}
+CONNS=${ROOM_CONNS:-17000}
+STREAMS=${ROOM_STREAMS:-14000}
 ROOM_POLL=${ROOM_POLL_MS:-500}
 RETRIES=${ROOM_RETRIES:-3}
 IDLE=${ROOM_IDLE_SECONDS:-5}
@@ -73,6 +76,7 @@ MAX_SESSIONS=${ROOM_MAX_SESSIONS:-40000}
 ROWS=${ROOM_ROWS:-250}
 COLS=${ROOM_COLS:-200}
 TD_THREADS=${ROOM_TICKETD_THREADS:-2}
+TD_MAX_CONNS=${ROOM_TICKETD_MAX_CONNS:-18000}
 DB_POOL=${ROOM_DB_POOL:-8}
 LOCK_WAIT=${ROOM_LOCK_WAIT:-900}
 KEEP=${ROOM_KEEP:-0}
@@ -93,8 +97,8 @@ int_in "$SECS" 1 120 || die "ROOM_SECS must be 1..120"
 int_in "$DRAIN_SECS" 1 120 || die "ROOM_DRAIN_SECS must be 1..120"
 int_in "$CAP_SECS" 4 120 || die "ROOM_CAP_SECS must be 4..120"
 int_in "$CAP_CONNS" 1 4000 || die "ROOM_CAP_CONNS must be 1..4000"
-int_in "$CONNS" 1 10000 || die "ROOM_CONNS must be 1..10000"
-int_in "$STREAMS" 0 10000 || die "ROOM_STREAMS must be 0..10000"
+int_in "$CONNS" 1 19000 || die "ROOM_CONNS must be 1..19000"
+int_in "$STREAMS" 0 19000 || die "ROOM_STREAMS must be 0..19000"
 int_in "$ROOM_POLL" 10 10000 || die "ROOM_POLL_MS must be 10..10000"
 int_in "$RETRIES" 0 20 || die "ROOM_RETRIES must be 0..20"
 int_in "$IDLE" 1 600 || die "ROOM_IDLE_SECONDS must be 1..600"
@@ -112,8 +116,10 @@ for b in ticketd paymentd orders_load; do
 	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" -ge $((CONNS + STREAMS + 512)) ] ||
-	die "open-file limit $(ulimit -n) is below $((CONNS + STREAMS + 512))"
+# a stream holds one of the CONNS connections while it is open
+[ "$STREAMS" -lt "$CONNS" ] || die "ROOM_STREAMS ($STREAMS) must be below ROOM_CONNS ($CONNS): streams use its connections"
+[ "$(ulimit -n)" -ge $((CONNS + 512)) ] ||
+	die "open-file limit $(ulimit -n) is below $((CONNS + 512))"
 
 WORK=$(mktemp -d /tmp/roombench-work.XXXXXX)
 LOAD=$WORK/orders_load
@@ -180,25 +186,19 @@ probe_room() {
 	log "waiting room API: $ROOM_API (POST /api/events/{id}/room answered $code)"
 }
 
-# Turns the room of an event on. The admin fields as the REST API spells
-# them (camelCase) or, refused with 400, as the table does. Prints the
-# body ticketd kept (GET after the PUT); fails when both are refused.
+# Turns the room of an event on (PUT /admin/events/{id}/room, docs/api.md)
+# and prints the settings ticketd kept (its GET after the PUT).
 room_on() { # event rate active_max
 	local key body code
 	key=$(cat "$RUN_DIR/ticketd/admin.key" 2>/dev/null) || { log "no $RUN_DIR/ticketd/admin.key"; return 1; }
-	for body in \
-		"{\"enabled\":true,\"ratePerS\":$2,\"activeMax\":$3,\"idleSeconds\":$IDLE,\"startsAt\":null}" \
-		"{\"enabled\":true,\"rate_per_s\":$2,\"active_max\":$3,\"idle_seconds\":$IDLE,\"starts_at\":null}"; do
-		code=$(curl -s -o "$WORK/put.json" -w '%{http_code}' --max-time 5 -X PUT \
-			-H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
-			--data "$body" "$BASE/admin/events/$1/room")
-		case $code in
-		200 | 204) break ;;
-		400) log "PUT /admin/events/$1/room refused $body: $(head -c 200 "$WORK/put.json")" ;;
-		*) log "PUT /admin/events/$1/room answered $code: $(head -c 200 "$WORK/put.json")"; return 1 ;;
-		esac
-	done
-	case $code in 200 | 204) ;; *) return 1 ;; esac
+	body="{\"enabled\":true,\"ratePerSecond\":$2,\"activeMax\":$3,\"idleSeconds\":$IDLE,\"startsAt\":null}"
+	code=$(curl -s -o "$WORK/put.json" -w '%{http_code}' --max-time 5 -X PUT \
+		-H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+		--data "$body" "$BASE/admin/events/$1/room")
+	if [ "$code" != 200 ]; then
+		log "PUT /admin/events/$1/room $body answered $code: $(head -c 200 "$WORK/put.json")"
+		return 1
+	fi
 	curl -sf --max-time 5 -H "Authorization: Bearer $key" "$BASE/admin/events/$1/room" || echo "$body"
 }
 

@@ -4,7 +4,7 @@
 # started for a run, their metrics, waiting until ticketd settled, audit
 # queries. Sourced after bench/lib/common.sh; the functions read the
 # caller's settings when called: PAYMENTD, PAY_PORT, PAY_BASE, PAY_LOG,
-# TICKETD, HTTP_PORT, UDP_PORT, BASE, TD_LOG, TD_THREADS, DB_POOL,
+# TICKETD, HTTP_PORT, UDP_PORT, BASE, TD_LOG, TD_THREADS, DB_POOL, TD_MAX_CONNS (4096),
 # PIN_DIR, RUN_DIR, REDIS_PORT, MARIADB_PORT, KAFKA_PORT; they set
 # PAYMENTD_PID and TICKETD_PID.
 
@@ -24,7 +24,7 @@ start_ticketd() {
 		--udp-port "$UDP_PORT" --state-dir "$RUN_DIR/ticketd" \
 		--pin-dir "$PIN_DIR" --hold-path socket --demo-data "${BENCH_NO_CLIENT_LIMITS[@]}" \
 		--payment-url "$PAY_BASE" --http-threads "$TD_THREADS" \
-		--http-max-connections 4096 --db-pool "$DB_POOL" \
+		--http-max-connections "${TD_MAX_CONNS:-4096}" --db-pool "$DB_POOL" \
 		>>"$TD_LOG" 2>&1 &
 	TICKETD_PID=$!
 	wait_http "$BASE/readyz" 90 "$TICKETD_PID" ticketd ||
