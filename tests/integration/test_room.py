@@ -82,6 +82,14 @@ def poll(base, event_id, token, ticket=None):
                         headers=auth(token))
 
 
+def wait_admitted(base, event_id, token, within=5):
+    """Joins (polls) until the session is admitted; fails after within s."""
+    deadline = time.monotonic() + within
+    while join(base, event_id, token)["state"] != "admitted":
+        assert time.monotonic() < deadline, "not admitted in time"
+        time.sleep(0.1)
+
+
 def seq_of(ticket):
     return int(ticket.split(".")[2])
 
@@ -138,10 +146,7 @@ def test_join_waits_with_position_in_join_order(api, rooms):
     ev = rooms.pop()
     admin_put(api.base, ev, enabled=True, ratePerSecond=1, activeMax=1, startsAt=None)
     blocker = new_session(api.base)["token"]  # takes the one place
-    deadline = time.monotonic() + 5
-    while join(api.base, ev, blocker)["state"] != "admitted":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_admitted(api.base, ev, blocker)
     tokens = [new_session(api.base)["token"] for _ in range(3)]
     answers = [join(api.base, ev, t) for t in tokens]
     for a in answers:
@@ -221,10 +226,7 @@ def test_seat_map_needs_admission(api, rooms):
     assert_error(requests.get(seats, headers=auth(t), timeout=5), 403, "QUEUE_REQUIRED")
     assert_error(requests.get(seats, headers=auth("f" * 32), timeout=5), 401, "UNAUTHORIZED")
     admin_put(api.base, ev, startsAt=None, ratePerSecond=100)
-    deadline = time.monotonic() + 5
-    while join(api.base, ev, t)["state"] != "admitted":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_admitted(api.base, ev, t)
     assert requests.get(seats, headers=auth(t), timeout=5).status_code == 200
     with requests.get(seats + "/stream", params={"token": t}, stream=True, timeout=5) as r:
         assert r.status_code == 200
@@ -308,10 +310,7 @@ def test_idle_admitted_visitor_frees_its_place(api, rooms):
               startsAt=None)
     a = new_session(api.base)["token"]
     b = new_session(api.base)["token"]
-    deadline = time.monotonic() + 5
-    while join(api.base, ev, a)["state"] != "admitted":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_admitted(api.base, ev, a)
     assert join(api.base, ev, b)["state"] == "waiting"
     start = time.monotonic()
     while join(api.base, ev, b)["state"] != "admitted":
@@ -331,10 +330,7 @@ def test_activity_keeps_the_place(api, rooms):
     admin_put(api.base, ev, enabled=True, ratePerSecond=100, activeMax=1, idleSeconds=5,
               startsAt=None)
     a = new_session(api.base)["token"]
-    deadline = time.monotonic() + 5
-    while join(api.base, ev, a)["state"] != "admitted":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_admitted(api.base, ev, a)
     # any request of the session counts: its reservations list here
     for _ in range(8):
         time.sleep(1)
@@ -349,10 +345,7 @@ def test_ticket_survives_a_restart(api, rooms, ticketd):
     ev = rooms.pop()
     admin_put(api.base, ev, enabled=True, ratePerSecond=1, activeMax=1, startsAt=None)
     blocker = new_session(api.base)["token"]
-    deadline = time.monotonic() + 5
-    while join(api.base, ev, blocker)["state"] != "admitted":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_admitted(api.base, ev, blocker)
     t = new_session(api.base)["token"]
     before = join(api.base, ev, t)
     assert before["state"] == "waiting"
@@ -490,10 +483,7 @@ def test_holds_need_the_admission_at_every_door(api, rooms):
                                headers=auth(t), timeout=5), 403, "NOT_ADMITTED")
     assert udp("HOLD", ev, 2, t, secs=60)["status"] == "NOT_ADMITTED"
     admin_put(api.base, ev, startsAt=None)
-    deadline = time.monotonic() + 5
-    while join(api.base, ev, t)["state"] != "admitted":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_admitted(api.base, ev, t)
     r = requests.post(f"{api.base}/api/reservations", json=hold, headers=auth(t), timeout=5)
     assert r.status_code == 201, r.text
     assert udp("HOLD", ev, 2, t, secs=60)["status"] == "OK"

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AttemptStore, newIdempotencyKey, sameSeats } from './checkoutAttempt';
 import { devSimulate } from './devToggle';
-
-class MemoryStorage implements Storage {
-  private m = new Map<string, string>();
-  get length() { return this.m.size; }
-  clear() { this.m.clear(); }
-  getItem(k: string) { return this.m.get(k) ?? null; }
-  key(i: number) { return [...this.m.keys()][i] ?? null; }
-  removeItem(k: string) { this.m.delete(k); }
-  setItem(k: string, v: string) { this.m.set(k, v); }
-}
+import { MemoryStorage } from '../../testing/memoryStorage';
 
 describe('checkout attempt', () => {
   it('keys_are_32_hex_and_unique', () => {

@@ -12,16 +12,7 @@ import {
   shouldAnnounce,
   ANNOUNCE_EVERY_MS,
 } from './roomModel';
-
-class MemoryStorage implements Storage {
-  private m = new Map<string, string>();
-  get length() { return this.m.size; }
-  clear() { this.m.clear(); }
-  getItem(k: string) { return this.m.get(k) ?? null; }
-  key(i: number) { return [...this.m.keys()][i] ?? null; }
-  removeItem(k: string) { this.m.delete(k); }
-  setItem(k: string, v: string) { this.m.set(k, v); }
-}
+import { MemoryStorage } from '../../testing/memoryStorage';
 
 describe('formatWait', () => {
   it('says_less_than_a_minute_under_60_s', () => {

@@ -4,16 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useTokenSource } from '../../shared/http';
 import { roomApi } from './roomApi';
 import { createRoomSession, HEARTBEAT_MS, POLL_MAX_MS, POLL_MIN_MS, type EventSourceLike, type RoomSession, type RoomView } from './roomSession';
-
-class MemoryStorage implements Storage {
-  private m = new Map<string, string>();
-  get length() { return this.m.size; }
-  clear() { this.m.clear(); }
-  getItem(k: string) { return this.m.get(k) ?? null; }
-  key(i: number) { return [...this.m.keys()][i] ?? null; }
-  removeItem(k: string) { this.m.delete(k); }
-  setItem(k: string, v: string) { this.m.set(k, v); }
-}
+import { MemoryStorage } from '../../testing/memoryStorage';
 
 class FakeEventSource implements EventSourceLike {
   static all: FakeEventSource[] = [];

@@ -1,15 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { SessionStore, isUsable, type Session } from './session';
-
-class MemoryStorage implements Storage {
-  private m = new Map<string, string>();
-  get length() { return this.m.size; }
-  clear() { this.m.clear(); }
-  getItem(k: string) { return this.m.get(k) ?? null; }
-  key(i: number) { return [...this.m.keys()][i] ?? null; }
-  removeItem(k: string) { this.m.delete(k); }
-  setItem(k: string, v: string) { this.m.set(k, v); }
-}
+import { MemoryStorage } from '../../testing/memoryStorage';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 const session = (n: number, expiresAt = '2026-11-28T12:00:00Z'): Session => ({
