@@ -180,7 +180,9 @@ format_storage() {
         printf '%s\n' "$id" >"$CLUSTER_ID_FILE"
     fi
     say "formatting storage in $DATADIR (cluster id $id)"
-    if ! kafka_tool kafka.tools.StorageTool format -t "$id" -c "$PROPS" --ignore-formatted \
+    # --cluster-id=ID: a random id may start with '-', which the tool's
+    # argument parser would take for an option after a separate -t
+    if ! kafka_tool kafka.tools.StorageTool format --cluster-id="$id" -c "$PROPS" --ignore-formatted \
         >>"$TOOLS_LOG" 2>&1; then
         show_log_tail "$TOOLS_LOG"
         die "formatting Kafka storage failed"

@@ -88,12 +88,15 @@ set a different port (see infra/README.md) or stop that process"
 # forked shell, which becomes setsid, then nohup, then the daemon. Until the
 # last exec its command name is one of the launchers; on a loaded machine a
 # first check can land there, and that is not an exit.
+# The name is read once: checking it against each name in turn could miss
+# an exec that lands between two reads.
 pid_starting() { # pid comm
-    pid_is "$1" "$2" && return 0
-    local launcher
-    for launcher in bash setsid nohup; do
-        pid_is "$1" "$launcher" && return 0
-    done
+    local state name
+    [[ $1 =~ ^[0-9]+$ && -r /proc/$1/stat ]] || return 1
+    state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ $state != Z && $state != X ]] || return 1
+    name=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
+    case $name in "$2" | bash | setsid | nohup) return 0 ;; esac
     return 1
 }
 
