@@ -350,8 +350,9 @@ part_rest() {
 quiet() { # max
 	local p b i
 	for ((i = 0; i < $1 * 4; i++)); do
-		p=$(metric "$PAY_BASE" paymentd_pending_authorizations)
-		b=$(metric "$BASE" ticketd_outbox_backlog_rows)
+		# (awk stops reading at the match: curl may then fail with 23)
+		p=$(metric "$PAY_BASE" paymentd_pending_authorizations) || true
+		b=$(metric "$BASE" ticketd_outbox_backlog_rows) || true
 		[ "${p:-1}" = 0 ] && [ "${b:-1}" = 0 ] && return 0
 		sleep 0.25
 	done
