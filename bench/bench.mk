@@ -12,6 +12,8 @@
 #                                     the scripts' shell counterpart
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects
+#   $(BUILD)/hold_cost                ns per hold of the real XDP program as the seat
+#                                     table grows (bpf_prog_test_run; bench/plots_bench.sh)
 #   $(BUILD)/bench/xdp_trivial.bpf.o  the calibration XDP program
 #   $(BUILD)/orders_load              open-loop purchase load against ticketd
 #                                     (hold, order, authorize, poll), the same
@@ -89,6 +91,7 @@ ORDERS_LOAD := $(BUILD)/orders_load
 REST_LOAD := $(BUILD)/rest_load
 SSE_BENCH := $(BUILD)/sse_bench
 FLOOD_LOAD := $(BUILD)/flood_load
+HOLD_COST := $(BUILD)/hold_cost
 
 # Each tool links libbench.a before libtkt.a (bench/lib uses the wire codec).
 $(UDP_LOAD): bench/udp_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
@@ -114,12 +117,16 @@ $(FLOOD_LOAD): bench/flood_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
 $(FLOOD_LOAD): private EXTRA_LDLIBS := -lpthread
 
+$(HOLD_COST): bench/hold_cost.c $(LIBBENCH) $(LIBTKT) $(BPF_SKEL) $(LIBBENCH_HDRS)
+	$(link_c)
+$(HOLD_COST): private EXTRA_LDLIBS := $(LDLIBS_BPF)
+
 $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH) \
-	$(FLOOD_LOAD)
+	$(FLOOD_LOAD) $(HOLD_COST)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 .PHONY: bench-tools bench-orders bench-hostile bench-room
