@@ -2,10 +2,53 @@
 #include "userspace/ticketd/messaging/outbox.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "userspace/ticketd/db/db.h"
+
+/* The registered new-row signal (outbox.h): fn and arg, guarded by lock. */
+static struct {
+	pthread_rwlock_t lock;
+	outbox_wake_fn fn;
+	void *arg;
+} wake = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+int outbox_wake_register(outbox_wake_fn fn, void *arg)
+{
+	int rc = 0;
+
+	if (!fn)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&wake.lock);
+	if (wake.fn) {
+		rc = -EBUSY;
+	} else {
+		wake.fn = fn;
+		wake.arg = arg;
+	}
+	pthread_rwlock_unlock(&wake.lock);
+	return rc;
+}
+
+void outbox_wake_clear(void *arg)
+{
+	pthread_rwlock_wrlock(&wake.lock);
+	if (wake.fn && wake.arg == arg) {
+		wake.fn = NULL;
+		wake.arg = NULL;
+	}
+	pthread_rwlock_unlock(&wake.lock);
+}
+
+static void wake_relay(void)
+{
+	pthread_rwlock_rdlock(&wake.lock);
+	if (wake.fn)
+		wake.fn(wake.arg);
+	pthread_rwlock_unlock(&wake.lock);
+}
 
 /* Inserts the row; the caller's transaction decides its fate. created_at is
  * written in UTC explicitly so lag and pruning do not depend on a session's
@@ -36,6 +79,8 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 	else if (id)
 		*id = (uint64_t)mysql_stmt_insert_id(st);
 	mysql_stmt_close(st);
+	if (rc == 0)
+		wake_relay();
 	return rc;
 }
 
