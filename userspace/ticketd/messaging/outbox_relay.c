@@ -290,7 +290,7 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 			   char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char num[3][24];
+	char num[4][24];
 	int rc = 0;
 
 	if (!conf) {
@@ -301,6 +301,7 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 	snprintf(num[1], sizeof(num[1]), "%d",
 		 r->opts.max_in_flight > 100000 ? r->opts.max_in_flight : 100000);
 	snprintf(num[2], sizeof(num[2]), "%d", r->opts.backoff_max_ms);
+	snprintf(num[3], sizeof(num[3]), "%d", r->opts.batch_bytes);
 	/* message.timeout.ms=0 (never): a message that timed out in the queue
 	 * lets later messages of its partition through (librdkafka skips it
 	 * with an epoch bump), which would reorder a key once the relay
@@ -311,6 +312,9 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 	    (rc = tkt_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "acks", "all", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "linger.ms", num[0], err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "batch.size", num[3], err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "compression.codec", r->compression, err,
+				     errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "message.timeout.ms", "0", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "queue.buffering.max.messages", num[1], err,
 			   errlen)) ||
@@ -1060,7 +1064,9 @@ void outbox_relay_default_opts(struct outbox_relay_opts *o)
 	*o = (struct outbox_relay_opts){
 		.batch_size = 500,
 		.max_in_flight = 10000,
-		.linger_ms = 1,
+		.linger_ms = 5,
+		.batch_bytes = 1000000,
+		.compression = "lz4",
 		.idle_poll_ms = 1000,
 		.wake_delay_ms = 2,
 		.backoff_initial_ms = 100,
@@ -1082,6 +1088,8 @@ static bool opts_valid(const struct outbox_relay_opts *o)
 {
 	return o->batch_size > 0 && o->max_in_flight >= o->batch_size &&
 	       o->linger_ms >= 0 && o->idle_poll_ms > 0 &&
+	       o->batch_bytes > 0 && o->compression && *o->compression &&
+	       strlen(o->compression) < 16 &&
 	       o->wake_delay_ms >= 0 && o->wake_delay_ms <= 1000 &&
 	       o->backoff_initial_ms > 0 &&
 	       o->backoff_max_ms >= o->backoff_initial_ms &&
@@ -1125,8 +1133,10 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
 	snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", bootstrap);
 	snprintf(r->lock_name, sizeof(r->lock_name), "%s", r->opts.lock_name);
 	snprintf(r->client_id, sizeof(r->client_id), "%s", r->opts.client_id);
+	snprintf(r->compression, sizeof(r->compression), "%s", r->opts.compression);
 	r->opts.lock_name = r->lock_name;
 	r->opts.client_id = r->client_id;
+	r->opts.compression = r->compression;
 	r->shared_db = db;
 	atomic_store(&r->backlog, -1);
 

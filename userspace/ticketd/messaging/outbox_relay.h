@@ -71,9 +71,13 @@
 struct outbox_relay_opts {
 	int batch_size;         /* rows read per query (500) */
 	int max_in_flight;      /* produced, not yet reported (10000) */
-	int linger_ms;          /* librdkafka linger.ms (1): the relay batches
-				 * by reading many rows at once; every ms here
-				 * is added to each commit-to-ack latency */
+	int linger_ms;          /* librdkafka linger.ms (5): rows of several
+				 * reads share one produce request; every ms
+				 * here is added to each commit-to-ack latency */
+	int batch_bytes;        /* librdkafka batch.size (1000000) */
+	const char *compression; /* compression.codec ("lz4"): one the broker
+				  * jars and Debian's librdkafka both have;
+				  * lz4 costs the least CPU on either side */
 	int idle_poll_ms;       /* look for rows without a signal (1000): rows
 				 * of other nodes and operators wait this long */
 	int wake_delay_ms;      /* first read after a new-row signal (2) */
@@ -116,6 +120,7 @@ struct outbox_relay {
 	char bootstrap[256];
 	char lock_name[64];
 	char client_id[64];
+	char compression[16];
 	struct db_pool *shared_db; /* settings for the relay's own connection */
 
 	struct worker w; /* the relay thread; kicked by outbox_relay_kick and
