@@ -245,11 +245,13 @@ static void rewind_to(struct kafka_consumer *c, const rd_kafka_message_t *m)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Hands one message to the handler; on success stores its offset for the
- * next commit, on failure rewinds and backs off. */
-static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
+/* The handler's view of m (valid while m lives). */
+static void fill_message(struct kafka_message *km, const rd_kafka_message_t *m)
 {
-	struct kafka_message km = {
+	const void *v;
+	size_t vlen;
+
+	*km = (struct kafka_message){
 		.topic = rd_kafka_topic_name(m->rkt),
 		.partition = m->partition,
 		.offset = m->offset,
@@ -260,34 +262,55 @@ static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
 		.payload_len = m->len,
 		.priv = m,
 	};
-	const void *v;
-	size_t vlen;
-	int rc;
-
-	if (!kafka_message_header(&km, OUTBOX_ID_HEADER, &v, &vlen) && v &&
-	    vlen < sizeof(km.outbox_id_str)) {
+	if (!kafka_message_header(km, OUTBOX_ID_HEADER, &v, &vlen) && v &&
+	    vlen < sizeof(km->outbox_id_str)) {
 		char *end;
 
-		memcpy(km.outbox_id_str, v, vlen);
-		km.outbox_id_str[vlen] = '\0';
-		km.outbox_id = strtoull(km.outbox_id_str, &end, 10);
-		if (*end || end == km.outbox_id_str)
-			km.outbox_id = 0;
+		memcpy(km->outbox_id_str, v, vlen);
+		km->outbox_id_str[vlen] = '\0';
+		km->outbox_id = strtoull(km->outbox_id_str, &end, 10);
+		if (*end || end == km->outbox_id_str)
+			km->outbox_id = 0;
 	}
+}
+
+/* Stores offset+1 of each message of ms[0..n) for the next commit (the
+ * last one of each partition counts: a partition's messages come in
+ * offset order). */
+static void store_offsets(struct kafka_consumer *c,
+			  const struct kafka_message *ms, int n)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+
+	if (!l)
+		return;
+	for (int i = 0; i < n; i++) {
+		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+			l, ms[i].topic, ms[i].partition);
+
+		if (!p)
+			p = rd_kafka_topic_partition_list_add(l, ms[i].topic,
+							      ms[i].partition);
+		p->offset = ms[i].offset + 1;
+	}
+	if (!rd_kafka_offsets_store(c->rk, l))
+		c->commit_due = true;
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Hands one message to the handler; on success stores its offset for the
+ * next commit, on failure rewinds and backs off. */
+static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
+{
+	struct kafka_message km;
+	int rc;
+
+	fill_message(&km, m);
 	rc = c->opts.handler(c->opts.arg, &km);
 	if (rc == 0) {
-		rd_kafka_topic_partition_list_t *l =
-			rd_kafka_topic_partition_list_new(1);
-
 		atomic_fetch_add(&c->handled, 1);
 		c->backoff_ms = 0;
-		if (l) {
-			rd_kafka_topic_partition_list_add(l, km.topic, m->partition)
-				->offset = m->offset + 1;
-			if (!rd_kafka_offsets_store(c->rk, l))
-				c->commit_due = true;
-			rd_kafka_topic_partition_list_destroy(l);
-		}
+		store_offsets(c, &km, 1);
 		return;
 	}
 	atomic_fetch_add(&c->handler_failures, 1);
