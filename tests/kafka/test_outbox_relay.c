@@ -23,7 +23,12 @@
  *   of its commit because outbox_append signals the relay (latency and
  *   relay SELECTs per row printed); a row whose transaction commits after
  *   a later row's, inside the relay's re-read steps, goes too; the signal
- *   has one registration per process.
+ *   has one registration per process;
+ * - the producer compresses (lz4 by default; zstd works too, an unknown
+ *   codec is refused at start);
+ * - inbox_claim_many claims new ids in one statement and reports the ones
+ *   processed before; a consumer batch whose transaction fails is handed
+ *   again as a whole and every message is applied exactly once.
  * Env: MARIADB_HOST (127.0.0.1), MARIADB_PORT (3317), KAFKA_PORT (9102),
  * REPO_DIR (.) where infra/kafka.sh lives. The test uses its own topic
  * (outbox-test.<pid>.<time>) and deletes its rows and topic at the end. It
@@ -768,6 +773,179 @@ static void rows_compressed_with_zstd_or_lz4_reach_the_consumer(void **state)
 	}
 }
 
+static void inbox_claim_many_claims_new_ids_and_reports_old_ones(void **state)
+{
+	MYSQL *conn = db_get_timed(&T.db, 5000);
+	char consumer[80];
+	const char *ids[] = {"m1", "m2", "m3", "m1"};
+	const char *bad[] = {"ok", ""};
+	bool claimed[4];
+
+	(void)state;
+	snprintf(consumer, sizeof(consumer), "%s-many", T.inbox_consumer);
+	begin(conn);
+	assert_int_equal(inbox_claim(conn, consumer, "m2"), 1);
+	assert_int_equal(mysql_commit(conn), 0);
+
+	begin(conn);
+	assert_int_equal(inbox_claim_many(conn, consumer, ids, 4, claimed), 2);
+	assert_true(claimed[0] && !claimed[1] && claimed[2] && !claimed[3]);
+	mysql_rollback(conn);
+	begin(conn);
+	/* Rolled back: claimable again, in one statement this time. */
+	assert_int_equal(inbox_claim_many(conn, consumer, ids, 1, claimed), 1);
+	assert_int_equal(inbox_claim_many(conn, consumer, ids + 2, 1, claimed), 1);
+	assert_int_equal(inbox_claim_many(conn, consumer, bad, 2, claimed), -EINVAL);
+	assert_int_equal(inbox_claim_many(conn, consumer, ids, 0, claimed), -EINVAL);
+	assert_int_equal(mysql_commit(conn), 0);
+	db_put(&T.db, conn);
+	assert_int_equal(query_ll("SELECT COUNT(*) FROM inbox WHERE consumer = ?",
+				  consumer), 3);
+}
+
+/* The batch consumer of the test below: claims and applies a batch in one
+ * transaction (the effect is a row of outbox_test_effects). */
+static struct {
+	pthread_mutex_t lock; /* guards the fields below */
+	char consumer[80];
+	int failures_left, failed, max_batch;
+} B = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int insert_effect(MYSQL *conn, const char *consumer, const char *id)
+{
+	static const char sql[] =
+		"INSERT INTO outbox_test_effects (consumer, message_id) VALUES (?, ?)";
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+	MYSQL_BIND b[2];
+	unsigned long len[2] = {strlen(consumer), strlen(id)};
+	int rc = -EIO;
+
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = b[1].buffer_type = MYSQL_TYPE_STRING;
+	b[0].buffer = (void *)consumer;
+	b[1].buffer = (void *)id;
+	b[0].length = &len[0];
+	b[1].length = &len[1];
+	if (st && !mysql_stmt_prepare(st, sql, sizeof(sql) - 1) &&
+	    !mysql_stmt_bind_param(st, b) && !mysql_stmt_execute(st))
+		rc = 0;
+	if (st)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+static int on_batch(void *arg, const struct kafka_message *ms, int n)
+{
+	const char *ids[64];
+	bool claimed[64];
+	bool fail = false;
+	MYSQL *conn;
+	int k = 0, rc;
+
+	(void)arg;
+	for (int i = 0; i < n && k < 64; i++)
+		if (!strcmp(ms[i].topic, T.topic) && ms[i].outbox_id)
+			ids[k++] = ms[i].outbox_id_str;
+	if (k == 0)
+		return 0;
+	conn = db_get_timed(&T.db, 5000);
+	if (!conn)
+		return -EBUSY;
+	if (mysql_query(conn, "START TRANSACTION")) {
+		db_put(&T.db, conn);
+		return -EIO;
+	}
+	rc = inbox_claim_many(conn, B.consumer, ids, k, claimed);
+	for (int i = 0; rc >= 0 && i < k; i++)
+		if (claimed[i] && insert_effect(conn, B.consumer, ids[i]))
+			rc = -EIO;
+	pthread_mutex_lock(&B.lock);
+	if (rc >= 0 && k > 1 && B.failures_left > 0) {
+		B.failures_left--; /* the commit "fails" after the work */
+		B.failed++;
+		fail = true;
+	}
+	if (k > B.max_batch)
+		B.max_batch = k;
+	pthread_mutex_unlock(&B.lock);
+	if (rc < 0 || fail || mysql_commit(conn)) {
+		mysql_rollback(conn);
+		db_put(&T.db, conn);
+		return rc < 0 ? rc : -EIO;
+	}
+	db_put(&T.db, conn);
+	return 0;
+}
+
+static void failed_consumer_batch_is_redelivered_and_applied_once(void **state)
+{
+	struct kafka_consumer bc;
+	struct kafka_consumer_opts co;
+	struct kafka_consumer_stats st;
+	uint64_t ids[40];
+	char keys[40][64], err[256], group[96];
+	long long effects = 0, distinct = 0, ours = 0;
+	int64_t until;
+	MYSQL *conn;
+
+	(void)state;
+	conn = db_get_timed(&T.db, 5000);
+	assert_int_equal(mysql_query(conn, "CREATE TABLE IF NOT EXISTS outbox_test_effects ("
+					   " n BIGINT AUTO_INCREMENT PRIMARY KEY,"
+					   " consumer VARCHAR(80) NOT NULL,"
+					   " message_id VARCHAR(128) NOT NULL) ENGINE=InnoDB"),
+			 0);
+	db_put(&T.db, conn);
+	snprintf(B.consumer, sizeof(B.consumer), "%s-batch", T.inbox_consumer);
+	snprintf(group, sizeof(group), "%s-batch", T.inbox_consumer);
+	/* Waiting before the consumer starts, so its first fetch brings many. */
+	append_committed("batch", "batch", 40, 4, ids, keys);
+	assert_true(wait_all_sent(10000));
+	B.failures_left = 1;
+
+	kafka_consumer_default_opts(&co);
+	co.group_id = group;
+	co.topics[0] = T.topic;
+	co.batch_handler = on_batch;
+	assert_int_equal(kafka_consumer_start(&bc, T.bootstrap, &co, err, sizeof(err)), 0);
+	until = now_us() + 30000000;
+	do {
+		char sql[256];
+
+		snprintf(sql, sizeof(sql),
+			 "SELECT COUNT(*) FROM outbox_test_effects WHERE consumer = ?"
+			 " AND message_id BETWEEN %" PRIu64 " AND %" PRIu64
+			 " AND LENGTH(message_id) = LENGTH('%" PRIu64 "')",
+			 ids[0], ids[39], ids[0]);
+		ours = query_ll(sql, B.consumer);
+		if (ours >= 40)
+			break;
+		usleep(20000);
+	} while (now_us() < until);
+	usleep(300000); /* redeliveries, if any, land meanwhile */
+	kafka_consumer_stats(&bc, &st);
+	kafka_consumer_stop(&bc);
+
+	effects = query_ll("SELECT COUNT(*) FROM outbox_test_effects WHERE consumer = ?",
+			   B.consumer);
+	distinct = query_ll("SELECT COUNT(DISTINCT message_id) FROM outbox_test_effects"
+			    " WHERE consumer = ?", B.consumer);
+	print_message("batch consumer: %" PRIu64 " messages in %" PRIu64
+		      " committed batches (largest %d), %d failed batch(es)\n",
+		      st.handled, st.batches, B.max_batch, B.failed);
+	run_sql("DELETE FROM outbox_test_effects WHERE consumer = ?", B.consumer);
+	run_sql("DELETE FROM inbox WHERE consumer = ?", B.consumer);
+	conn = db_get_timed(&T.db, 5000);
+	mysql_query(conn, "DROP TABLE IF EXISTS outbox_test_effects");
+	db_put(&T.db, conn);
+	assert_int_equal(ours, 40);
+	assert_int_equal(effects, distinct); /* each applied once */
+	assert_int_equal(B.failed, 1);
+	assert_true(st.handler_failures >= 1);
+	assert_true(B.max_batch > 1);
+	assert_true(st.batches < st.handled); /* fewer commits than messages */
+}
+
 static void every_message_applied_once_through_the_inbox(void **state)
 {
 	size_t distinct = 0;
@@ -1111,6 +1289,8 @@ int main(void)
 		cmocka_unit_test(late_commit_inside_the_reread_steps_is_published),
 		cmocka_unit_test(producer_compresses_with_lz4_by_default_and_refuses_unknown_codecs),
 		cmocka_unit_test(rows_compressed_with_zstd_or_lz4_reach_the_consumer),
+		cmocka_unit_test(inbox_claim_many_claims_new_ids_and_reports_old_ones),
+		cmocka_unit_test(failed_consumer_batch_is_redelivered_and_applied_once),
 		cmocka_unit_test(rows_stay_unsent_while_kafka_is_down_then_all_arrive_in_order),
 		cmocka_unit_test(relay_recovers_after_mariadb_restart),
 		cmocka_unit_test(every_message_applied_once_through_the_inbox),
