@@ -42,11 +42,11 @@ void outbox_wake_clear(void *arg)
 	pthread_rwlock_unlock(&wake.lock);
 }
 
-static void wake_relay(void)
+static void wake_relay(unsigned rows)
 {
 	pthread_rwlock_rdlock(&wake.lock);
 	if (wake.fn)
-		wake.fn(wake.arg);
+		wake.fn(wake.arg, rows);
 	pthread_rwlock_unlock(&wake.lock);
 }
 
@@ -80,7 +80,7 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 		*id = (uint64_t)mysql_stmt_insert_id(st);
 	mysql_stmt_close(st);
 	if (rc == 0)
-		wake_relay();
+		wake_relay(1);
 	return rc;
 }
 

@@ -43,7 +43,7 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
  * One registration per process (the only state of this file, guarded by a
  * rwlock: appends take it shared, register and clear exclusively, so a
  * clear returns only after every running call of fn has returned). */
-typedef void (*outbox_wake_fn)(void *arg);
+typedef void (*outbox_wake_fn)(void *arg, unsigned rows);
 
 /* Registers fn(arg). Returns 0, -EINVAL (fn NULL), or -EBUSY (another is
  * registered: a second relay in one process stays unsignalled and polls). */

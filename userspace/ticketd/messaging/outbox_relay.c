@@ -1191,11 +1191,11 @@ void outbox_relay_kick(struct outbox_relay *r)
 	worker_kick(&r->w);
 }
 
-void outbox_relay_notify(void *relay)
+void outbox_relay_notify(void *relay, unsigned rows)
 {
 	struct outbox_relay *r = relay;
 
-	atomic_fetch_add(&r->signals, 1);
+	atomic_fetch_add(&r->signals, rows);
 	worker_kick(&r->w);
 }
 

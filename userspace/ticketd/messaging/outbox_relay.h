@@ -111,7 +111,7 @@ struct outbox_relay_stats {
 	bool leader;                /* holds the leader lock */
 	uint64_t reads;             /* SELECTs of unsent rows */
 	uint64_t empty_reads;       /* of them, those that found none */
-	uint64_t signals;           /* new-row signals (outbox_relay_notify) */
+	uint64_t signals;           /* rows announced by new-row signals */
 };
 
 struct outbox_relay {
@@ -173,10 +173,10 @@ void outbox_relay_stop(struct outbox_relay *r);
  * signal); any thread, between start and stop. */
 void outbox_relay_kick(struct outbox_relay *r);
 
-/* The new-row signal (an outbox_wake_fn; arg is the relay): rows will be
- * committed soon, read them. start registers it with outbox_wake_register
+/* The new-row signal (an outbox_wake_fn; arg is the relay): `rows` rows
+ * will be committed soon, read them. start registers it with outbox_wake_register
  * when no other relay of this process did; stop clears it. Any thread. */
-void outbox_relay_notify(void *relay);
+void outbox_relay_notify(void *relay, unsigned rows);
 
 /* Copies the current counters and gauges. Any thread, also after stop. */
 void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st);
