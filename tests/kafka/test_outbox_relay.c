@@ -26,6 +26,9 @@
  *   has one registration per process;
  * - the producer compresses (lz4 by default; zstd works too, an unknown
  *   codec is refused at start);
+ * - outbox_append_many writes its rows in order with one signal; they reach
+ *   Kafka in id order; one invalid row refuses the whole call, nothing
+ *   written;
  * - inbox_claim_many claims new ids in one statement and reports the ones
  *   processed before; a consumer batch whose transaction fails is handed
  *   again as a whole and every message is applied exactly once.
@@ -773,6 +776,63 @@ static void rows_compressed_with_zstd_or_lz4_reach_the_consumer(void **state)
 	}
 }
 
+static void append_many_rows_reach_kafka_in_order_and_bad_input_writes_nothing(void **state)
+{
+	struct outbox_msg ms[40], bad[2];
+	char keys[40][16], payloads[40][32];
+	struct outbox_relay_stats st0, st1;
+	MYSQL *conn = db_get_timed(&T.db, 5000);
+	int64_t until;
+	long at[40];
+
+	(void)state;
+	assert_true(wait_all_sent(10000));
+	for (int i = 0; i < 40; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "many-%d", i % 3);
+		snprintf(payloads[i], sizeof(payloads[i]), "{\"many\":%d}", i);
+		ms[i] = (struct outbox_msg){T.topic, keys[i], payloads[i]};
+	}
+	bad[0] = ms[0];
+	bad[1] = (struct outbox_msg){T.topic, "", "{}"};
+	assert_int_equal(outbox_append_many(conn, ms, 2), -EINVAL); /* no tx */
+	outbox_relay_stats(&T.relay, &st0);
+	begin(conn);
+	assert_int_equal(outbox_append_many(conn, bad, 2), -EINVAL);
+	assert_int_equal(outbox_append_many(conn, ms, 0), -EINVAL);
+	assert_int_equal(outbox_append_many(conn, ms, 40), 0); /* two chunks */
+	assert_int_equal(mysql_commit(conn), 0);
+	db_put(&T.db, conn);
+	outbox_relay_stats(&T.relay, &st1);
+	assert_int_equal(st1.signals - st0.signals, 40);
+	/* No kick: the signal alone brings them. */
+	assert_true(wait_all_sent(5000));
+	until = now_us() + 20000000;
+	for (;;) {
+		bool all = true;
+
+		pthread_mutex_lock(&T.lock);
+		for (int i = 0; i < 40; i++) {
+			at[i] = -1;
+			for (size_t j = 0; j < T.n_seen && at[i] < 0; j++)
+				if (!strcmp(T.seen[j].payload, payloads[i]))
+					at[i] = (long)j;
+			all = all && at[i] >= 0;
+		}
+		pthread_mutex_unlock(&T.lock);
+		if (all || now_us() > until)
+			break;
+		usleep(10000);
+	}
+	for (int i = 0; i < 40; i++) {
+		assert_true(at[i] >= 0);
+		/* One key's rows in the order given. */
+		if (i >= 3)
+			assert_true(at[i - 3] < at[i]);
+	}
+	assert_int_equal(query_ll("SELECT COUNT(*) FROM outbox WHERE topic = ?"
+				  " AND msg_key = ''", T.topic), 0);
+}
+
 static void inbox_claim_many_claims_new_ids_and_reports_old_ones(void **state)
 {
 	MYSQL *conn = db_get_timed(&T.db, 5000);
@@ -1289,6 +1349,7 @@ int main(void)
 		cmocka_unit_test(late_commit_inside_the_reread_steps_is_published),
 		cmocka_unit_test(producer_compresses_with_lz4_by_default_and_refuses_unknown_codecs),
 		cmocka_unit_test(rows_compressed_with_zstd_or_lz4_reach_the_consumer),
+		cmocka_unit_test(append_many_rows_reach_kafka_in_order_and_bad_input_writes_nothing),
 		cmocka_unit_test(inbox_claim_many_claims_new_ids_and_reports_old_ones),
 		cmocka_unit_test(failed_consumer_batch_is_redelivered_and_applied_once),
 		cmocka_unit_test(rows_stay_unsent_while_kafka_is_down_then_all_arrive_in_order),

@@ -33,6 +33,21 @@ int outbox_append(MYSQL *conn, const char *topic, const char *key,
 int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 		     const char *payload_json, uint64_t *id);
 
+/* One row for outbox_append_many. */
+struct outbox_msg {
+	const char *topic;
+	const char *key;
+	const char *payload_json;
+};
+
+/* Appends n rows (in this order, so ascending ids) with one multi-row
+ * INSERT per 32 rows, on conn inside an open transaction, and signals the
+ * relay once. Same rules and errors as outbox_append; any invalid row
+ * (NULL, empty or too long topic or key, NULL payload) or n < 1 fails with
+ * -EINVAL before anything is written. After another error the caller rolls
+ * back (some chunks may be inserted). */
+int outbox_append_many(MYSQL *conn, const struct outbox_msg *msgs, int n);
+
 /* The new-row signal. After inserting a row, outbox_append calls the
  * registered wake function (the relay's outbox_relay_notify), so the relay
  * wakes on new rows instead of polling. The row is not committed yet when
