@@ -1007,7 +1007,11 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 
 		full = (leading && prune_inbox(r, s)) || full;
 
-		s->next_prune_ms = now + (full ? 100 : r->opts.prune_interval_ms);
+		/* Not leading (yet: a predecessor's lock may still be held
+		 * for a moment): try again soon, not a whole interval later. */
+		s->next_prune_ms = now + (full ? 100
+					   : leading ? r->opts.prune_interval_ms
+						     : r->opts.backlog_refresh_ms);
 	}
 	/* Reports served by this iteration's polls are marked at once, not
 	 * at the next wake (which may be the idle poll). */
