@@ -111,6 +111,20 @@ static const struct setting settings[] = {
 	S(inbox_keep_hours, SETTING_INT, "168", 0, 87600,
 	  "hours consumer inbox claims are kept (de-duplication window; at "
 	  "least the Kafka topics' retention); 0 keeps them for ever"),
+	/* #13 outbox */
+	S(outbox_idle_poll_ms, SETTING_INT, "1000", 10, 600000,
+	  "the outbox relay looks for unsignalled rows (another node's, an "
+	  "operator's replay) this often, ms; new rows of this node wake it"),
+	S(outbox_wake_delay_ms, SETTING_INT, "2", 0, 1000,
+	  "the outbox relay reads this long after a new-row signal, ms (the "
+	  "commit lands, concurrent orders share one SELECT)"),
+	S(kafka_linger_ms, SETTING_INT, "5", 0, 1000,
+	  "outbox producer linger.ms: messages wait this long to share a "
+	  "batch (one produce request) with later ones"),
+	S(kafka_batch_bytes, SETTING_INT, "1000000", 1024, 100000000,
+	  "outbox producer batch.size, bytes (a batch is sent when full)"),
+	S(kafka_compression, SETTING_STR, "lz4", 0, 0,
+	  "outbox producer compression.codec: none, lz4, zstd, gzip or snappy"),
 	/* #11 pay */
 	S(order_settle_margin_seconds, SETTING_INT, "30", 1, 3600,
 	  "seconds an order's seats stay off sale beyond its payment deadline, "

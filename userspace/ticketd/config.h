@@ -56,6 +56,12 @@ struct config {
 	int journal_queue;
 	int journal_drain_ms;
 	int inbox_keep_hours; /* #11 db */
+	/* #13 outbox: relay and producer */
+	int outbox_idle_poll_ms;
+	int outbox_wake_delay_ms;
+	int kafka_linger_ms;
+	int kafka_batch_bytes;
+	char kafka_compression[CONFIG_STR_MAX];
 	/* #11 pay */
 	int order_settle_margin_seconds;
 	int refund_backoff_ms, refund_backoff_max_ms;

@@ -296,6 +296,11 @@ static int start_relay(struct ticketd *app, char *err, size_t errlen)
 
 	outbox_relay_default_opts(&o);
 	o.inbox_keep_s = (long)app->cfg.inbox_keep_hours * 3600;
+	o.idle_poll_ms = app->cfg.outbox_idle_poll_ms;
+	o.wake_delay_ms = app->cfg.outbox_wake_delay_ms;
+	o.linger_ms = app->cfg.kafka_linger_ms;
+	o.batch_bytes = app->cfg.kafka_batch_bytes;
+	o.compression = app->cfg.kafka_compression;
 	return outbox_relay_start(&app->relay, &app->db, app->cfg.kafka_bootstrap,
 				  &o, err, errlen);
 }

@@ -6,6 +6,7 @@
 #define TICKETD_INBOX_H
 
 #include <mysql.h>
+#include <stdbool.h>
 
 /* Column limits of the inbox table (001_schema.sql). */
 #define INBOX_CONSUMER_MAX 64
@@ -23,5 +24,16 @@
  * detected by the primary key (error 1062), which only undoes this one
  * statement, so the caller's transaction stays usable. */
 int inbox_claim(MYSQL *conn, const char *consumer, const char *message_id);
+
+/* inbox_claim for n message ids at once (a consumer's batch), inside the
+ * caller's open transaction: one multi-row INSERT per 32 ids; when one of
+ * them was processed already, that statement alone is undone and its ids
+ * are claimed one by one. claimed[i] says whether ids[i] is newly claimed
+ * (apply its effects). Returns how many were claimed (0..n), or a negative
+ * errno as inbox_claim (-EINVAL before anything is written: NULL, n < 1,
+ * or any id empty or too long). After an error the caller rolls back. An id
+ * given twice is claimed once (its first occurrence). */
+int inbox_claim_many(MYSQL *conn, const char *consumer,
+		     const char *const *ids, int n, bool *claimed);
 
 #endif

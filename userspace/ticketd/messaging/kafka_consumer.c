@@ -127,12 +127,14 @@ static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_resp_err_t rerr;
 	rd_kafka_t *rk;
+	char fetch_wait[24];
 	int rc = 0;
 
 	if (!conf) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	snprintf(fetch_wait, sizeof(fetch_wait), "%d", c->opts.fetch_wait_ms);
 	if ((rc = tkt_kafka_conf_set(conf, "bootstrap.servers", c->bootstrap, err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "group.id", c->group_id, err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "client.id", c->client_id, err, errlen)) ||
@@ -144,9 +146,10 @@ static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
 	    (rc = tkt_kafka_conf_set(conf, "enable.partition.eof", "false", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "socket.nagle.disable", "true", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "log.connection.close", "false", err, errlen)) ||
-	    /* Deliver as soon as a message is there: the saga's end-to-end
-	     * time budget is seconds, not the default half-second fetch wait. */
-	    (rc = tkt_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, errlen)) ||
+	    /* fetch.min.bytes stays 1: the broker answers a fetch as soon as
+	     * a message is there, so the wait only bounds how often an idle
+	     * consumer asks (10/s at 100 ms, each a broker request). */
+	    (rc = tkt_kafka_conf_set(conf, "fetch.wait.max.ms", fetch_wait, err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "session.timeout.ms", "6000", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", err, errlen)) ||
 	    (c->instance_id[0] &&
@@ -183,6 +186,12 @@ static int consumer_create(struct kafka_consumer *c, char *err, size_t errlen)
 		rd_kafka_destroy(rk);
 		return -EINVAL;
 	}
+	if (c->opts.batch_handler &&
+	    !(c->queue = rd_kafka_queue_get_consumer(rk))) {
+		rd_kafka_destroy(rk);
+		snprintf(err, errlen, "no consumer queue");
+		return -ENOMEM;
+	}
 	c->rk = rk;
 	c->commit_due = false;
 	c->next_commit_ms = tkt_mono_ms() + c->opts.commit_interval_ms;
@@ -196,6 +205,10 @@ static void consumer_destroy(struct kafka_consumer *c, bool graceful)
 
 	if (!rk)
 		return;
+	if (c->queue) {
+		rd_kafka_queue_destroy(c->queue);
+		c->queue = NULL;
+	}
 	if (graceful) {
 		commit_sync(c, rk);
 		rd_kafka_consumer_close(rk);
@@ -245,11 +258,13 @@ static void rewind_to(struct kafka_consumer *c, const rd_kafka_message_t *m)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Hands one message to the handler; on success stores its offset for the
- * next commit, on failure rewinds and backs off. */
-static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
+/* The handler's view of m (valid while m lives). */
+static void fill_message(struct kafka_message *km, const rd_kafka_message_t *m)
 {
-	struct kafka_message km = {
+	const void *v;
+	size_t vlen;
+
+	*km = (struct kafka_message){
 		.topic = rd_kafka_topic_name(m->rkt),
 		.partition = m->partition,
 		.offset = m->offset,
@@ -260,34 +275,55 @@ static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
 		.payload_len = m->len,
 		.priv = m,
 	};
-	const void *v;
-	size_t vlen;
-	int rc;
-
-	if (!kafka_message_header(&km, OUTBOX_ID_HEADER, &v, &vlen) && v &&
-	    vlen < sizeof(km.outbox_id_str)) {
+	if (!kafka_message_header(km, OUTBOX_ID_HEADER, &v, &vlen) && v &&
+	    vlen < sizeof(km->outbox_id_str)) {
 		char *end;
 
-		memcpy(km.outbox_id_str, v, vlen);
-		km.outbox_id_str[vlen] = '\0';
-		km.outbox_id = strtoull(km.outbox_id_str, &end, 10);
-		if (*end || end == km.outbox_id_str)
-			km.outbox_id = 0;
+		memcpy(km->outbox_id_str, v, vlen);
+		km->outbox_id_str[vlen] = '\0';
+		km->outbox_id = strtoull(km->outbox_id_str, &end, 10);
+		if (*end || end == km->outbox_id_str)
+			km->outbox_id = 0;
 	}
+}
+
+/* Stores offset+1 of each message of ms[0..n) for the next commit (the
+ * last one of each partition counts: a partition's messages come in
+ * offset order). */
+static void store_offsets(struct kafka_consumer *c,
+			  const struct kafka_message *ms, int n)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+
+	if (!l)
+		return;
+	for (int i = 0; i < n; i++) {
+		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+			l, ms[i].topic, ms[i].partition);
+
+		if (!p)
+			p = rd_kafka_topic_partition_list_add(l, ms[i].topic,
+							      ms[i].partition);
+		p->offset = ms[i].offset + 1;
+	}
+	if (!rd_kafka_offsets_store(c->rk, l))
+		c->commit_due = true;
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Hands one message to the handler; on success stores its offset for the
+ * next commit, on failure rewinds and backs off. */
+static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
+{
+	struct kafka_message km;
+	int rc;
+
+	fill_message(&km, m);
 	rc = c->opts.handler(c->opts.arg, &km);
 	if (rc == 0) {
-		rd_kafka_topic_partition_list_t *l =
-			rd_kafka_topic_partition_list_new(1);
-
 		atomic_fetch_add(&c->handled, 1);
 		c->backoff_ms = 0;
-		if (l) {
-			rd_kafka_topic_partition_list_add(l, km.topic, m->partition)
-				->offset = m->offset + 1;
-			if (!rd_kafka_offsets_store(c->rk, l))
-				c->commit_due = true;
-			rd_kafka_topic_partition_list_destroy(l);
-		}
+		store_offsets(c, &km, 1);
 		return;
 	}
 	atomic_fetch_add(&c->handler_failures, 1);
@@ -299,6 +335,74 @@ static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
 				   "outboxId", km.outbox_id_str, "rc", rc));
 	rewind_to(c, m);
 	back_off(c);
+}
+
+/* Hands a batch to the batch handler. On success stores every offset; on
+ * failure rewinds each partition of the batch to its first message in it
+ * (the whole batch comes again) and backs off. */
+static void handle_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs,
+			 int n)
+{
+	int rc;
+
+	for (int i = 0; i < n; i++)
+		fill_message(&c->kms[i], msgs[i]);
+	rc = c->opts.batch_handler(c->opts.arg, c->kms, n);
+	if (rc == 0) {
+		atomic_fetch_add(&c->handled, (uint64_t)n);
+		atomic_fetch_add(&c->batches, 1);
+		c->backoff_ms = 0;
+		store_offsets(c, c->kms, n);
+		return;
+	}
+	atomic_fetch_add(&c->handler_failures, 1);
+	if (c->backoff_ms == 0)
+		log_json(LOG_WARN, NULL, "kafka consumer: batch handler failed; will retry",
+			 json_pack("{s:s, s:i, s:s, s:i, s:I, s:i}", "group", c->group_id,
+				   "messages", n, "topic", c->kms[0].topic, "partition",
+				   (int)c->kms[0].partition, "offset",
+				   (json_int_t)c->kms[0].offset, "rc", rc));
+	for (int i = 0; i < n; i++) {
+		bool first = true;
+
+		for (int j = 0; j < i && first; j++)
+			first = msgs[j]->rkt != msgs[i]->rkt ||
+				msgs[j]->partition != msgs[i]->partition;
+		if (first)
+			rewind_to(c, msgs[i]);
+	}
+	back_off(c);
+}
+
+/* Batch mode's poll: takes what is waiting (up to batch_max, at most 100 ms
+ * for the first), drops error events after counting them, hands the rest
+ * to handle_batch. */
+static void poll_batch(struct kafka_consumer *c)
+{
+	rd_kafka_message_t **msgs = (rd_kafka_message_t **)c->batch;
+	ssize_t got = rd_kafka_consume_batch_queue(c->queue, 100, msgs,
+						   (size_t)c->opts.batch_max);
+	int n = 0;
+
+	for (ssize_t i = 0; i < got; i++) {
+		rd_kafka_message_t *m = msgs[i];
+
+		if (!m->err) {
+			msgs[n++] = m;
+			continue;
+		}
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			atomic_fetch_add(&c->errors, 1);
+			log_json(LOG_WARN, NULL, "kafka consumer: error",
+				 json_pack("{s:s, s:s}", "group", c->group_id,
+					   "error", rd_kafka_message_errstr(m)));
+		}
+		rd_kafka_message_destroy(m);
+	}
+	if (n > 0)
+		handle_batch(c, msgs, n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
 }
 
 static void *consumer_main(void *arg)
@@ -320,7 +424,12 @@ static void *consumer_main(void *arg)
 				continue;
 			}
 		}
-		m = rd_kafka_consumer_poll(c->rk, 100);
+		if (c->queue) {
+			poll_batch(c);
+			m = NULL;
+		} else {
+			m = rd_kafka_consumer_poll(c->rk, 100);
+		}
 		if (m && !m->err) {
 			handle(c, m);
 		} else if (m && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -360,9 +469,19 @@ void kafka_consumer_default_opts(struct kafka_consumer_opts *o)
 		.client_id = "ticketd-consumer",
 		.auto_offset_reset = "earliest",
 		.commit_interval_ms = 200,
+		.batch_max = 64,
+		.fetch_wait_ms = 100,
 		.retry_initial_ms = 100,
 		.retry_max_ms = 5000,
 	};
+}
+
+static void kafka_consumer_free_batch(struct kafka_consumer *c)
+{
+	free(c->batch);
+	free(c->kms);
+	c->batch = NULL;
+	c->kms = NULL;
 }
 
 static int copy_str(char *dst, size_t cap, const char *src)
@@ -382,7 +501,10 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (!opts || !opts->handler || opts->commit_interval_ms <= 0 ||
+	if (!opts || !opts->handler == !opts->batch_handler ||
+	    (opts->batch_handler && (opts->batch_max < 1 || opts->batch_max > 10000)) ||
+	    opts->fetch_wait_ms < 1 || opts->fetch_wait_ms > 60000 ||
+	    opts->commit_interval_ms <= 0 ||
 	    opts->retry_initial_ms <= 0 ||
 	    opts->retry_max_ms < opts->retry_initial_ms ||
 	    copy_str(c->bootstrap, sizeof(c->bootstrap), bootstrap) ||
@@ -417,14 +539,24 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 		c->opts.topics[i] = c->topics[i];
 	c->opts.topics[c->n_topics] = NULL;
 
+	if (c->opts.batch_handler &&
+	    (!(c->batch = calloc((size_t)c->opts.batch_max, sizeof(*c->batch))) ||
+	     !(c->kms = calloc((size_t)c->opts.batch_max, sizeof(*c->kms))))) {
+		kafka_consumer_free_batch(c);
+		snprintf(err, errlen, "kafka consumer: out of memory");
+		return -ENOMEM;
+	}
 	rc = consumer_create(c, err, errlen);
-	if (rc)
+	if (rc) {
+		kafka_consumer_free_batch(c);
 		return rc;
+	}
 	rc = worker_start(&c->w, consumer_main, c);
 	if (rc) {
 		snprintf(err, errlen, "kafka consumer: pthread_create: %s",
 			 strerror(-rc));
 		consumer_destroy(c, false);
+		kafka_consumer_free_batch(c);
 	}
 	return rc;
 }
@@ -432,6 +564,7 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 void kafka_consumer_stop(struct kafka_consumer *c)
 {
 	worker_stop(&c->w);
+	kafka_consumer_free_batch(c);
 }
 
 void kafka_consumer_stats(struct kafka_consumer *c,
@@ -441,6 +574,7 @@ void kafka_consumer_stats(struct kafka_consumer *c,
 	st->handler_failures = atomic_load(&c->handler_failures);
 	st->errors = atomic_load(&c->errors);
 	st->restarts = atomic_load(&c->restarts);
+	st->batches = atomic_load(&c->batches);
 	st->assigned = atomic_load(&c->assigned_partitions) > 0;
 }
 
@@ -460,6 +594,8 @@ int kafka_consumer_render_metrics(struct kafka_consumer *const *cs, int n,
 		 "Consumers recreated after a fatal error."},
 		{"ticketd_consumer_assigned", "gauge",
 		 "1 when the consumer has partitions assigned."},
+		{"ticketd_consumer_batches_total", "counter",
+		 "Batches a batch handler finished (one transaction each)."},
 	};
 	int rc = 0;
 
@@ -469,7 +605,7 @@ int kafka_consumer_render_metrics(struct kafka_consumer *const *cs, int n,
 				      fam[f].type);
 		for (int i = 0; i < n; i++) {
 			struct kafka_consumer_stats st;
-			uint64_t v[] = {0, 0, 0, 0, 0};
+			uint64_t v[] = {0, 0, 0, 0, 0, 0};
 
 			kafka_consumer_stats(cs[i], &st);
 			v[0] = st.handled;
@@ -477,6 +613,7 @@ int kafka_consumer_render_metrics(struct kafka_consumer *const *cs, int n,
 			v[2] = st.errors;
 			v[3] = st.restarts;
 			v[4] = st.assigned;
+			v[5] = st.batches;
 			rc |= metrics_appendf(buf, len, cap,
 					      "%s{consumer=\"%s\"} %" PRIu64 "\n",
 					      fam[f].name, cs[i]->group_id, v[f]);

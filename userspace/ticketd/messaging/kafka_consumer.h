@@ -8,6 +8,18 @@
  * handler de-duplicates by claiming the message id (the `outbox-id` header)
  * with inbox_claim() in the same transaction as its effects.
  *
+ * Batches: with a batch handler the thread hands up to batch_max messages
+ * that are waiting at once (several partitions mixed, each partition in
+ * offset order) to one call, so the handler can claim their ids
+ * (inbox_claim_many) and apply their effects in one transaction: one commit
+ * for many messages. The batch succeeds or fails as a whole: on failure
+ * every partition of the batch is rewound to its first message in it and
+ * the whole batch comes again (the rolled-back transaction took the claims
+ * with it, so each message is still applied once).
+ *
+ * Offsets are committed in batches too: stored after the handler, committed
+ * every commit_interval_ms (asynchronously), at a rebalance and at stop.
+ *
  * Threads: kafka_consumer_start creates one thread that owns the librdkafka
  * consumer and calls the handler; messages of one partition are handled one
  * at a time in offset order. kafka_consumer_stop, _stats and
@@ -49,10 +61,18 @@ struct kafka_message {
  * rewound to it; later messages of that partition wait). */
 typedef int (*kafka_handler_fn)(void *arg, const struct kafka_message *m);
 
+/* Handles n >= 1 messages as one unit: return 0 when all are done (their
+ * effects committed, or skipped), or a negative errno to have the whole
+ * batch handed again after a backoff (commit nothing then). */
+typedef int (*kafka_batch_handler_fn)(void *arg, const struct kafka_message *ms,
+				      int n);
+
 struct kafka_consumer_opts {
 	const char *group_id;
 	const char *topics[KAFKA_CONSUMER_MAX_TOPICS + 1]; /* NULL-terminated */
-	kafka_handler_fn handler;
+	kafka_handler_fn handler;      /* one of handler and batch_handler */
+	kafka_batch_handler_fn batch_handler;
+	int batch_max;                 /* messages per batch_handler call (64) */
 	void *arg;                     /* handler's first argument */
 	const char *client_id;         /* "ticketd-consumer" */
 	/* Static group membership (group.instance.id): a member restarted with
@@ -62,12 +82,17 @@ struct kafka_consumer_opts {
 	const char *instance_id;
 	const char *auto_offset_reset; /* where a new group starts: "earliest" */
 	int commit_interval_ms;        /* commit handled offsets this often (200) */
+	int fetch_wait_ms;             /* fetch.wait.max.ms (100): how long the
+					* broker holds an empty fetch; data
+					* answers it at once, so this only sets
+					* the idle fetch rate */
 	int retry_initial_ms;          /* first backoff after a failure (100) */
 	int retry_max_ms;              /* backoff cap (5000) */
 };
 
 struct kafka_consumer_stats {
 	uint64_t handled;          /* messages the handler finished */
+	uint64_t batches;          /* batch_handler calls that succeeded */
 	uint64_t handler_failures; /* handler calls that asked for a retry */
 	uint64_t errors;           /* consumer errors (broker, commit, ...) */
 	uint64_t restarts;         /* consumers recreated after fatal errors */
@@ -84,11 +109,14 @@ struct kafka_consumer {
 
 	struct worker w; /* the consumer thread; stop ends a backoff early */
 
-	atomic_uint_least64_t handled, handler_failures, errors, restarts;
+	atomic_uint_least64_t handled, handler_failures, errors, restarts, batches;
 	atomic_int assigned_partitions;
 
 	/* Consumer thread. */
 	void *rk;          /* rd_kafka_t */
+	void *queue;       /* its consumer queue (rd_kafka_queue_t), batch mode */
+	void **batch;      /* batch_max rd_kafka_message_t slots, batch mode */
+	struct kafka_message *kms; /* batch_max, batch mode */
 	bool commit_due;   /* offsets stored since the last commit */
 	int64_t next_commit_ms;
 	int backoff_ms;

@@ -33,4 +33,39 @@ int outbox_append(MYSQL *conn, const char *topic, const char *key,
 int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 		     const char *payload_json, uint64_t *id);
 
+/* One row for outbox_append_many. */
+struct outbox_msg {
+	const char *topic;
+	const char *key;
+	const char *payload_json;
+};
+
+/* Appends n rows (in this order, so ascending ids) with one multi-row
+ * INSERT per 32 rows, on conn inside an open transaction, and signals the
+ * relay once. Same rules and errors as outbox_append; any invalid row
+ * (NULL, empty or too long topic or key, NULL payload) or n < 1 fails with
+ * -EINVAL before anything is written. After another error the caller rolls
+ * back (some chunks may be inserted). */
+int outbox_append_many(MYSQL *conn, const struct outbox_msg *msgs, int n);
+
+/* The new-row signal. After inserting a row, outbox_append calls the
+ * registered wake function (the relay's outbox_relay_notify), so the relay
+ * wakes on new rows instead of polling. The row is not committed yet when
+ * the signal comes: the relay reads a moment later and re-reads after
+ * short steps (outbox_relay.h). The function must be cheap and must not
+ * block (it runs inside the writer's transaction).
+ *
+ * One registration per process (the only state of this file, guarded by a
+ * rwlock: appends take it shared, register and clear exclusively, so a
+ * clear returns only after every running call of fn has returned). */
+typedef void (*outbox_wake_fn)(void *arg, unsigned rows);
+
+/* Registers fn(arg). Returns 0, -EINVAL (fn NULL), or -EBUSY (another is
+ * registered: a second relay in one process stays unsignalled and polls). */
+int outbox_wake_register(outbox_wake_fn fn, void *arg);
+
+/* Removes the registration when it is arg's (no-op otherwise); after it
+ * returns, fn(arg) is not running and will not be called again. */
+void outbox_wake_clear(void *arg);
+
 #endif

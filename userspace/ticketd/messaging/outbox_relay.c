@@ -6,7 +6,9 @@
  * pruning) runs on its own timers. Between iterations the thread sleeps on
  * r->w until a kick, a librdkafka queue event, a timer or stop.
  *
- * Reading is allowed only when: this relay holds the leader lock, every
+ * Reading happens when one is due (read_at: a new-row signal plus
+ * wake_delay_ms, a kick, a chase step, the idle poll, a full batch, the end
+ * of a failure) and is allowed only when: this relay holds the leader lock, every
  * delivered row is already marked (n_acked == 0), no failure is being
  * drained or backed off, and fewer than max_in_flight messages await their
  * reports. When nothing is in flight the cursor resets, so the next read
@@ -28,6 +30,13 @@
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/messaging/outbox.h"
+
+/* Re-reads after a read found fewer rows than were signalled (ms after the
+ * previous read): the signalling transactions are still committing. The
+ * longer steps cover a commit slowed by a busy disk (88 ms in all); a
+ * commit later still is found by a post-commit kick or the idle poll. */
+static const int chase_steps_ms[] = {1, 2, 5, 10, 20, 50};
+#define N_CHASE_STEPS (int)(sizeof(chase_steps_ms) / sizeof(chase_steps_ms[0]))
 
 /* Ids marked per UPDATE statement; a shorter list is padded by repeating its
  * last id, so one prepared text serves every size. */
@@ -104,6 +113,16 @@ struct relay_state {
 	char poison_err[128];
 	bool cycle_error;  /* any failure in this iteration */
 
+	/* When to read (see the file comment). */
+	int64_t read_at;       /* next read due (monotonic ms), 0: none */
+	int64_t next_idle_ms;  /* safety-net read */
+	int64_t last_read_ms;
+	uint64_t signals_seen; /* r->signals at the last look */
+	uint64_t credited;     /* signals matched by rows read, <= signals_seen */
+	int chase_step;        /* next chase_steps_ms index */
+	bool missing_behind;   /* the chase gave up while ahead of the oldest
+				* unsent row: re-read once the cursor resets */
+
 	int backoff_ms; /* current step, 0 after a clean iteration */
 	int64_t backoff_until_ms;
 	int64_t next_backlog_ms, next_prune_ms;
@@ -144,6 +163,13 @@ static void db_failed(struct outbox_relay *r, struct relay_state *s,
 			 json_pack("{s:s, s:s}", "op", what, "error", why));
 	s->db_down_logged = true;
 	back_off(r, s);
+}
+
+/* Makes a read due at `at` (or earlier, when one is already due sooner). */
+static void schedule_read(struct relay_state *s, int64_t at)
+{
+	if (!s->read_at || at < s->read_at)
+		s->read_at = at;
 }
 
 /* ---- librdkafka callbacks -------------------------------------------- */
@@ -264,7 +290,7 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 			   char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char num[3][24];
+	char num[4][24];
 	int rc = 0;
 
 	if (!conf) {
@@ -275,6 +301,7 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 	snprintf(num[1], sizeof(num[1]), "%d",
 		 r->opts.max_in_flight > 100000 ? r->opts.max_in_flight : 100000);
 	snprintf(num[2], sizeof(num[2]), "%d", r->opts.backoff_max_ms);
+	snprintf(num[3], sizeof(num[3]), "%d", r->opts.batch_bytes);
 	/* message.timeout.ms=0 (never): a message that timed out in the queue
 	 * lets later messages of its partition through (librdkafka skips it
 	 * with an epoch bump), which would reorder a key once the relay
@@ -285,6 +312,9 @@ static int producer_create(struct outbox_relay *r, struct relay_state *s,
 	    (rc = tkt_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "acks", "all", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "linger.ms", num[0], err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "batch.size", num[3], err, errlen)) ||
+	    (rc = tkt_kafka_conf_set(conf, "compression.codec", r->compression, err,
+				     errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "message.timeout.ms", "0", err, errlen)) ||
 	    (rc = tkt_kafka_conf_set(conf, "queue.buffering.max.messages", num[1], err,
 			   errlen)) ||
@@ -812,10 +842,63 @@ static int park_poisoned(struct outbox_relay *r, struct relay_state *s)
 	s->failed = false;
 	s->backoff_ms = 0;
 	s->backoff_until_ms = 0;
+	schedule_read(s, tkt_mono_ms()); /* the other keys go on */
 	return 0;
 }
 
 /* ---- the thread ------------------------------------------------------------ */
+
+/* Turns signals and kicks that arrived since the last look into a due
+ * read. A signal comes from inside the writer's transaction, so its read
+ * waits wake_delay_ms; a kick comes after the commit, so it reads as soon
+ * as the previous read is wake_delay_ms old (kicks under load coalesce). */
+static void take_signals(struct outbox_relay *r, struct relay_state *s,
+			 int64_t now)
+{
+	uint64_t sig = atomic_load(&r->signals);
+
+	if (sig != s->signals_seen) {
+		s->signals_seen = sig;
+		s->chase_step = 0;
+		schedule_read(s, now + r->opts.wake_delay_ms);
+	}
+	if (atomic_exchange(&r->read_now, false)) {
+		int64_t at = s->last_read_ms + r->opts.wake_delay_ms;
+
+		schedule_read(s, at > now ? at : now);
+	}
+	if (now >= s->next_idle_ms)
+		schedule_read(s, now);
+}
+
+/* After a read that produced n of limit rows: a full batch reads on at
+ * once; fewer rows than signals chase the missing ones in short steps,
+ * then give up (they were rolled back, are held, or committed behind the
+ * cursor: missing_behind re-reads from the oldest row once it resets). */
+static void after_read(struct outbox_relay *r, struct relay_state *s, int n,
+		       int limit, int64_t now)
+{
+	atomic_fetch_add(&r->reads, 1);
+	if (n == 0)
+		atomic_fetch_add(&r->empty_reads, 1);
+	s->last_read_ms = now;
+	s->next_idle_ms = now + r->opts.idle_poll_ms;
+	if (n > 0)
+		s->credited += (uint64_t)n;
+	if (s->credited > s->signals_seen)
+		s->credited = s->signals_seen; /* rows of others, re-reads */
+	if (n == limit && !s->failed) {
+		schedule_read(s, now);
+	} else if (s->credited < s->signals_seen) {
+		if (s->chase_step < N_CHASE_STEPS) {
+			schedule_read(s, now + chase_steps_ms[s->chase_step++]);
+		} else {
+			s->credited = s->signals_seen;
+			if (s->cursor)
+				s->missing_behind = true;
+		}
+	}
+}
 
 /* Sleeps until deadline_ms (monotonic), a kick, a Kafka event or stop. */
 static void relay_wait(struct outbox_relay *r, int64_t deadline_ms)
@@ -872,13 +955,23 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 		goto wait;
 
 	now = tkt_mono_ms();
+	take_signals(r, s, now);
 	if (s->in_flight == 0) {
+		if (s->cursor && (s->missing_behind || s->suspect_id)) {
+			/* Back to the oldest unsent row: a late commit behind
+			 * the cursor, or the next probe of an isolation. */
+			s->missing_behind = false;
+			schedule_read(s, now);
+		}
 		s->cursor = 0;
-		if (s->failed && now >= s->backoff_until_ms)
+		if (s->failed && now >= s->backoff_until_ms) {
 			s->failed = false;
+			schedule_read(s, now);
+		}
 	}
 	/* While a suspect is being isolated, one row at a time. */
-	if (s->rk && !s->failed && now >= s->backoff_until_ms &&
+	if (s->read_at && now >= s->read_at && s->rk && !s->failed &&
+	    now >= s->backoff_until_ms &&
 	    s->in_flight < r->opts.max_in_flight &&
 	    (!s->suspect_id || s->in_flight == 0) &&
 	    (s->cursor == 0 || now - s->ahead_since_ms < r->opts.rescan_ms) &&
@@ -889,10 +982,13 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 
 		if (s->suspect_id)
 			limit = 1;
+		s->read_at = 0;
 		n = read_and_produce(r, s, limit);
 		s->isolating = s->suspect_id && n == 1;
 		if (n > 0)
 			rd_kafka_poll(s->rk, 0);
+		if (n >= 0)
+			after_read(r, s, n, limit, tkt_mono_ms());
 		/* A full batch: more rows may be waiting. */
 		more = n == limit && !s->failed;
 	}
@@ -911,8 +1007,16 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 
 		full = (leading && prune_inbox(r, s)) || full;
 
-		s->next_prune_ms = now + (full ? 100 : r->opts.prune_interval_ms);
+		/* Not leading (yet: a predecessor's lock may still be held
+		 * for a moment): try again soon, not a whole interval later. */
+		s->next_prune_ms = now + (full ? 100
+					   : leading ? r->opts.prune_interval_ms
+						     : r->opts.backlog_refresh_ms);
 	}
+	/* Reports served by this iteration's polls are marked at once, not
+	 * at the next wake (which may be the idle poll). */
+	if (s->n_acked && !s->cycle_error)
+		more = true;
 	if (!s->cycle_error && !s->failed) {
 		/* Healthy and idle: the next failure starts a fresh backoff. A
 		 * failing row keeps messages in flight until it fails, so its
@@ -922,7 +1026,11 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 	}
 wait:
 	now = tkt_mono_ms();
-	*deadline = now + r->opts.idle_poll_ms;
+	*deadline = s->next_idle_ms > now ? s->next_idle_ms : now + r->opts.idle_poll_ms;
+	/* A due read that is blocked (in flight, failure, standby) waits for
+	 * the event that unblocks it, not for its own time. */
+	if (s->read_at > now)
+		*deadline = min64(*deadline, s->read_at);
 	/* Delivery reports wake us through queue_event: librdkafka empties
 	 * its queue under its lock when serving it, so an event arriving after
 	 * the last rd_kafka_poll always finds it empty and signals. */
@@ -960,8 +1068,11 @@ void outbox_relay_default_opts(struct outbox_relay_opts *o)
 	*o = (struct outbox_relay_opts){
 		.batch_size = 500,
 		.max_in_flight = 10000,
-		.linger_ms = 1,
-		.idle_poll_ms = 200,
+		.linger_ms = 5,
+		.batch_bytes = 1000000,
+		.compression = "lz4",
+		.idle_poll_ms = 1000,
+		.wake_delay_ms = 2,
 		.backoff_initial_ms = 100,
 		.backoff_max_ms = 5000,
 		.backlog_refresh_ms = 1000,
@@ -981,6 +1092,9 @@ static bool opts_valid(const struct outbox_relay_opts *o)
 {
 	return o->batch_size > 0 && o->max_in_flight >= o->batch_size &&
 	       o->linger_ms >= 0 && o->idle_poll_ms > 0 &&
+	       o->batch_bytes > 0 && o->compression && *o->compression &&
+	       strlen(o->compression) < 16 &&
+	       o->wake_delay_ms >= 0 && o->wake_delay_ms <= 1000 &&
 	       o->backoff_initial_ms > 0 &&
 	       o->backoff_max_ms >= o->backoff_initial_ms &&
 	       o->backlog_refresh_ms > 0 && o->rescan_ms > 0 &&
@@ -1023,8 +1137,10 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
 	snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", bootstrap);
 	snprintf(r->lock_name, sizeof(r->lock_name), "%s", r->opts.lock_name);
 	snprintf(r->client_id, sizeof(r->client_id), "%s", r->opts.client_id);
+	snprintf(r->compression, sizeof(r->compression), "%s", r->opts.compression);
 	r->opts.lock_name = r->lock_name;
 	r->opts.client_id = r->client_id;
+	r->opts.compression = r->compression;
 	r->shared_db = db;
 	atomic_store(&r->backlog, -1);
 
@@ -1054,6 +1170,8 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
 		producer_destroy(r, s, 0);
 		goto fail;
 	}
+	/* -EBUSY: another relay of this process is signalled; this one polls. */
+	(void)outbox_wake_register(outbox_relay_notify, r);
 	return 0;
 fail:
 	state_free(s);
@@ -1065,6 +1183,7 @@ void outbox_relay_stop(struct outbox_relay *r)
 {
 	if (!r->w.started)
 		return;
+	outbox_wake_clear(r); /* no signal runs or comes after this */
 	worker_stop(&r->w);
 	state_free(r->priv);
 	r->priv = NULL;
@@ -1072,6 +1191,15 @@ void outbox_relay_stop(struct outbox_relay *r)
 
 void outbox_relay_kick(struct outbox_relay *r)
 {
+	atomic_store(&r->read_now, true);
+	worker_kick(&r->w);
+}
+
+void outbox_relay_notify(void *relay, unsigned rows)
+{
+	struct outbox_relay *r = relay;
+
+	atomic_fetch_add(&r->signals, rows);
 	worker_kick(&r->w);
 }
 
@@ -1090,6 +1218,9 @@ void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st)
 	st->lag_seconds = (double)atomic_load(&r->lag_us) / 1e6;
 	st->in_flight = atomic_load(&r->in_flight);
 	st->leader = atomic_load(&r->leader);
+	st->reads = atomic_load(&r->reads);
+	st->empty_reads = atomic_load(&r->empty_reads);
+	st->signals = atomic_load(&r->signals);
 }
 
 int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
@@ -1137,11 +1268,21 @@ int outbox_relay_render_metrics(struct outbox_relay *r, char **buf,
 		"ticketd_outbox_in_flight %" PRId64 "\n"
 		"# HELP ticketd_outbox_relay_leader 1 when this relay holds the leader lock.\n"
 		"# TYPE ticketd_outbox_relay_leader gauge\n"
-		"ticketd_outbox_relay_leader %d\n",
+		"ticketd_outbox_relay_leader %d\n"
+		"# HELP ticketd_outbox_relay_reads_total SELECTs of unsent outbox rows.\n"
+		"# TYPE ticketd_outbox_relay_reads_total counter\n"
+		"ticketd_outbox_relay_reads_total %" PRIu64 "\n"
+		"# HELP ticketd_outbox_relay_empty_reads_total SELECTs of unsent outbox rows that found none.\n"
+		"# TYPE ticketd_outbox_relay_empty_reads_total counter\n"
+		"ticketd_outbox_relay_empty_reads_total %" PRIu64 "\n"
+		"# HELP ticketd_outbox_relay_signals_total New-row signals from outbox_append.\n"
+		"# TYPE ticketd_outbox_relay_signals_total counter\n"
+		"ticketd_outbox_relay_signals_total %" PRIu64 "\n",
 		st.rows_sent, st.delivery_failures, st.producer_restarts,
 		st.db_errors, st.rows_pruned, st.rows_parked, st.parked,
 		st.inbox_pruned, st.backlog, st.lag_seconds,
-		st.in_flight, st.leader ? 1 : 0);
+		st.in_flight, st.leader ? 1 : 0, st.reads, st.empty_reads,
+		st.signals);
 	rc |= metrics_appendf(
 		buf, len, cap,
 		"# HELP ticketd_outbox_publish_delay_seconds Time from outbox insert to Kafka acknowledgement.\n"

@@ -11,10 +11,21 @@
  *   with no message timeout, so one key's rows (one partition) reach Kafka in
  *   id order without gaps. The first occurrence of each id in a partition is
  *   in id order even when retries add duplicates.
+ * - Wake-up: outbox_append signals the relay (outbox_relay_notify,
+ *   registered by start through outbox_wake_register) from inside the
+ *   writer's transaction. The relay reads wake_delay_ms later (the commit
+ *   lands meanwhile, and the rows of concurrent transactions are read by
+ *   one SELECT); while fewer rows were found than were signalled, it
+ *   re-reads after 1, 2, 5, 10, 20 and 50 ms, then gives up (a rolled-back
+ *   row is signalled too; a commit later than that is found by a
+ *   post-commit outbox_relay_kick or the idle poll). idle_poll_ms is only the safety net for rows no signal
+ *   announced (another node's, an operator's replay); delivery reports do
+ *   not cause reads.
  * - Rows committed late (a smaller id becoming visible after larger ones
  *   were produced) are picked up: the relay reads from the oldest unsent row
- *   whenever nothing is in flight, and drains at least once a second
- *   (rescan_ms) under continuous load to make that happen.
+ *   when nothing is in flight (at once when signalled rows are still
+ *   missing), and drains at least once a second (rescan_ms) under
+ *   continuous load to make that happen.
  * - Kafka down: messages wait in the producer (no message timeout) and rows
  *   stay unsent; librdkafka reconnects with a backoff capped at
  *   backoff_max_ms, and the relay sleeps meanwhile (it never spins).
@@ -60,10 +71,16 @@
 struct outbox_relay_opts {
 	int batch_size;         /* rows read per query (500) */
 	int max_in_flight;      /* produced, not yet reported (10000) */
-	int linger_ms;          /* librdkafka linger.ms (1): the relay batches
-				 * by reading many rows at once; every ms here
-				 * is added to each commit-to-ack latency */
-	int idle_poll_ms;       /* look for rows without a kick (200) */
+	int linger_ms;          /* librdkafka linger.ms (5): rows of several
+				 * reads share one produce request; every ms
+				 * here is added to each commit-to-ack latency */
+	int batch_bytes;        /* librdkafka batch.size (1000000) */
+	const char *compression; /* compression.codec ("lz4"): one the broker
+				  * jars and Debian's librdkafka both have;
+				  * lz4 costs the least CPU on either side */
+	int idle_poll_ms;       /* look for rows without a signal (1000): rows
+				 * of other nodes and operators wait this long */
+	int wake_delay_ms;      /* first read after a new-row signal (2) */
 	int backoff_initial_ms; /* first wait after a failure (100) */
 	int backoff_max_ms;     /* cap of the doubling backoff (5000) */
 	int backlog_refresh_ms; /* backlog and lag gauges (1000) */
@@ -92,6 +109,9 @@ struct outbox_relay_stats {
 	double lag_seconds;         /* age of the oldest unsent row at that time */
 	int64_t in_flight;          /* produced, no delivery report yet */
 	bool leader;                /* holds the leader lock */
+	uint64_t reads;             /* SELECTs of unsent rows */
+	uint64_t empty_reads;       /* of them, those that found none */
+	uint64_t signals;           /* rows announced by new-row signals */
 };
 
 struct outbox_relay {
@@ -100,6 +120,7 @@ struct outbox_relay {
 	char bootstrap[256];
 	char lock_name[64];
 	char client_id[64];
+	char compression[16];
 	struct db_pool *shared_db; /* settings for the relay's own connection */
 
 	struct worker w; /* the relay thread; kicked by outbox_relay_kick and
@@ -110,6 +131,11 @@ struct outbox_relay {
 		db_errors, rows_pruned, last_sent_id, rows_parked, inbox_pruned;
 	atomic_int_least64_t backlog, lag_us, in_flight, parked;
 	atomic_bool leader;
+	atomic_uint_least64_t reads, empty_reads;
+	/* New-row signals (outbox_relay_notify) and post-commit kicks
+	 * (outbox_relay_kick), from any thread; the relay thread compares. */
+	atomic_uint_least64_t signals;
+	atomic_bool read_now;
 	/* Publish delay (insert to acknowledgement) histogram, buckets in
 	 * outbox_relay.c. */
 	atomic_uint_least64_t delay_buckets[OUTBOX_RELAY_DELAY_BUCKETS];
@@ -141,11 +167,16 @@ int outbox_relay_start(struct outbox_relay *r, struct db_pool *db,
  * Safe to call on a relay that was never started or already stopped. */
 void outbox_relay_stop(struct outbox_relay *r);
 
-/* Wakes the relay now: call after committing a transaction that appended
- * outbox rows (without a kick the relay still finds them within
- * idle_poll_ms). Cheap (a mutex and a condition signal); any thread, between
- * start and stop. */
+/* Wakes the relay to read now: optional after committing a transaction
+ * that appended outbox rows (outbox_append already signalled the relay;
+ * a kick saves the wait for the commit). Cheap (a mutex and a condition
+ * signal); any thread, between start and stop. */
 void outbox_relay_kick(struct outbox_relay *r);
+
+/* The new-row signal (an outbox_wake_fn; arg is the relay): `rows` rows
+ * will be committed soon, read them. start registers it with outbox_wake_register
+ * when no other relay of this process did; stop clears it. Any thread. */
+void outbox_relay_notify(void *relay, unsigned rows);
 
 /* Copies the current counters and gauges. Any thread, also after stop. */
 void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st);
