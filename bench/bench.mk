@@ -19,6 +19,12 @@
 #                                     session maker; --room goes through the
 #                                     waiting room first, --closed measures
 #                                     capacity (bench/room_bench.sh)
+#   $(BUILD)/vu_load                  the prior design's 1000-user scenario:
+#                                     virtual users looping events, seat map,
+#                                     hold, order, authorize, status; closed
+#                                     (user stages) or open loop (arrival
+#                                     rates), think time off or on
+#                                     (bench/vu_bench.sh)
 #   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
 #   $(BUILD)/sse_bench                seat-stream fan-out client
 #   $(BUILD)/flood_load               hostile clients (session flood, slow
@@ -86,6 +92,7 @@ BENCH_BPF_OBJ := $(BUILD)/bench/xdp_trivial.bpf.o
 UDP_LOAD := $(BUILD)/udp_load
 XDP_CALIB := $(BUILD)/xdp_calib
 ORDERS_LOAD := $(BUILD)/orders_load
+VU_LOAD := $(BUILD)/vu_load
 REST_LOAD := $(BUILD)/rest_load
 SSE_BENCH := $(BUILD)/sse_bench
 FLOOD_LOAD := $(BUILD)/flood_load
@@ -100,6 +107,9 @@ $(XDP_CALIB): bench/xdp_calib.c $(LIBBENCH) $(LIBTKT) $(BPF_SKEL) $(LIBBENCH_HDR
 $(XDP_CALIB): private EXTRA_LDLIBS := $(LDLIBS_BPF)
 
 $(ORDERS_LOAD): bench/orders_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
+	$(link_c)
+
+$(VU_LOAD): bench/vu_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
 
 $(REST_LOAD): bench/rest_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
@@ -118,8 +128,8 @@ $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH) \
-	$(FLOOD_LOAD)
+BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
+	$(SSE_BENCH) $(FLOOD_LOAD)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 .PHONY: bench-tools bench-orders bench-hostile bench-room
