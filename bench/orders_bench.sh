@@ -446,7 +446,7 @@ main() {
 		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/delay \1-\2 ms (uniform), approve ratio \3/' || true)
 	[ -n "$PAY_DEFAULTS" ] || PAY_DEFAULTS='? (not in its log)'
 	start_ticketd # creates the schema
-	purchase_add_events O '1000 + (seq DIV $COLS) * 10'
+	purchase_add_events O "1000 + (seq DIV $COLS) * 10"
 	stop_ticketd
 	start_ticketd # loads the new events
 	purchase_load_event_ids
