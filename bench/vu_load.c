@@ -754,7 +754,7 @@ static void on_answer(struct user *u, const struct bench_http_answer *a,
 			break;
 		record_ok(u, t);
 		u->has_order = true;
-		stg[u->step_stage].orders_created++;
+		stg[u->iter_stage].orders_created++;
 		tot.orders_created++;
 		begin_step(u, ST_AUTH, t, true);
 		return;
@@ -767,7 +767,7 @@ static void on_answer(struct user *u, const struct bench_http_answer *a,
 		return;
 	case ST_STATUS: {
 		char s[16], r[40], k[64];
-		struct stage_stats *sg = &stg[u->step_stage];
+		struct stage_stats *sg = &stg[u->iter_stage];
 		bool confirmed;
 
 		if (status != 200 || !bench_json_str(b, len, "status", s, sizeof(s)))
