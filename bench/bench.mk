@@ -32,6 +32,9 @@
 #                                     probe) and the bystander that measures
 #                                     them (bench/hostile_bench.sh)
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
+#   make bench-vu                     runs bench/vu_bench.sh alone (about 4
+#                                     minutes); `make bench SUITES=vu` runs
+#                                     it inside make bench
 #   make bench-room                   runs bench/room_bench.sh alone (about
 #                                     6 minutes); `make bench SUITES=room`
 #                                     runs it inside make bench
@@ -132,11 +135,14 @@ BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
 	$(SSE_BENCH) $(FLOOD_LOAD)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-hostile bench-room
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/orders_bench.sh
+
+bench-vu: $(VU_LOAD) $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash bench/vu_bench.sh
 
 bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/room_bench.sh
