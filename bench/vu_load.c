@@ -428,7 +428,8 @@ static void begin_step(struct user *u, enum step s, int64_t t, bool think)
 	if (think && !u->first_action && !stopping && opt.think_hi > 0) {
 		int64_t ms = opt.think_lo + rnd(opt.think_hi - opt.think_lo + 1);
 
-		u->think_ns += ms * 1000000LL;
+		if (u->t_iter0) /* the pause before a purchase is not in it */
+			u->think_ns += ms * 1000000LL;
 		park(u, t + ms * 1000000LL, s);
 		return;
 	}

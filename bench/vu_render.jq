@@ -56,6 +56,11 @@ def at($n): [.result.stages[] | select(.users == $n)][0];
   "| zero oversell (audit after all runs) | \($targets | map(select(. != null) | ($r.audit.db.seat_in_two_confirmed_orders == 0 and $r.audit.db.seat_sold_twice == 0) | met) | map(. + ": \($r.audit.db.seat_sold_twice + $r.audit.db.seat_in_two_confirmed_orders) seats sold twice of \($r.audit.db.sold_seats_total) sold") | join(" | ")) |",
   "| authorize p95 (floor: the gateway's delay, \(if $pay then "\($pay.delay_min_ms)–\($pay.delay_max_ms) ms" else "?" end)) | \($targets | map(select(. != null) | "\(.s.steps.authorize.latency_ms.p95 | num) ms") | join(" | ")) |",
   "",
+  ( ($by.off // null) as $x | if $x == null then empty else
+    ($x.result.stages | max_by(.iterations_per_s)) as $best
+    | ($x | at($top)) as $s
+    | "Without think time every user always has a request out: the machine tops out at about \($best.iterations_per_s | num) purchases/s (\($best.users) users, CPU \($best.cpu.host_busy_pct) % busy), so at \($top) users (\($s.iterations_per_s | num) purchases/s) the latencies are mostly waiting in line, and the order and payment doors' in-flight caps answer 503 with `Retry-After` (\($s | refused) refusals). With think time (a person's pace) and in the open-loop runs below capacity they are the service times." end ),
+  "",
   "### Beside the prior design",
   "",
   "Hold p95 (their figure: the reservation request; ours: `POST /api/reservations`, conflicts included) per number of users. Their SLO: p95 < 300 ms, error rate < 0.5 %, oversell 0.",
