@@ -746,7 +746,8 @@ run_suite() {
 	fi
 	if [ "$cap" -gt "$left" ]; then cap=$left; fi
 	touch "$WORK/suite-$name.stamp"
-	log "suite $name: $* (at most ${cap}s)"
+	# the command without the env prefix of OWN_SVC (results paths)
+	log "suite $name: $(sed -E 's/^env( -u [A-Z_]+| [A-Z_]+=[^ ]*)* //' <<<"$*") (at most ${cap}s)"
 	t0=$(date +%s)
 	timeout -k 60 "$cap" "$@" >"$WORK/suite-$name.out" \
 		2> >(tee "$WORK/suite-$name.err" >&2) &
