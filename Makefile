@@ -64,7 +64,7 @@ KAFKA_TESTS     :=
 FUZZ_TARGETS    :=
 ALL_OBJS        :=
 
-.PHONY: all deps run test bench clean web web-test e2e build-all tsan-test
+.PHONY: all deps run test bench bench-quick clean web web-test e2e build-all tsan-test
 
 all: build-all web
 
@@ -143,6 +143,13 @@ tsan-test: $(TSAN_TESTS)
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run_bench.sh
+
+# A smoke run of every benchmark suite in under 3 minutes (tiny durations,
+# results in a temporary folder, never over bench/results or BENCHMARKS.md);
+# fails when a suite fails. tests/run_all.sh (make test) runs it.
+bench-quick:
+	@$(MAKE) --no-print-directory build-all
+	@BUILD=$(BUILD) BENCH_QUICK=1 bash bench/run_bench.sh
 
 clean:
 	rm -rf $(BUILD)

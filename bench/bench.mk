@@ -21,6 +21,12 @@
 #                                     session maker; --room goes through the
 #                                     waiting room first, --closed measures
 #                                     capacity (bench/room_bench.sh)
+#   $(BUILD)/vu_load                  the prior design's 1000-user scenario:
+#                                     virtual users looping events, seat map,
+#                                     hold, order, authorize, status; closed
+#                                     (user stages) or open loop (arrival
+#                                     rates), think time off or on
+#                                     (bench/vu_bench.sh)
 #   $(BUILD)/rest_load                closed/paced REST or Redis + Lua hold load
 #   $(BUILD)/sse_bench                seat-stream fan-out client
 #   $(BUILD)/flood_load               hostile clients (session flood, slow
@@ -28,6 +34,9 @@
 #                                     probe) and the bystander that measures
 #                                     them (bench/hostile_bench.sh)
 #   make bench-orders                 runs bench/orders_bench.sh (about 4 minutes)
+#   make bench-vu                     runs bench/vu_bench.sh alone (about 4
+#                                     minutes); `make bench SUITES=vu` runs
+#                                     it inside make bench
 #   make bench-room                   runs bench/room_bench.sh alone (about
 #                                     6 minutes); `make bench SUITES=room`
 #                                     runs it inside make bench
@@ -88,6 +97,7 @@ BENCH_BPF_OBJ := $(BUILD)/bench/xdp_trivial.bpf.o
 UDP_LOAD := $(BUILD)/udp_load
 XDP_CALIB := $(BUILD)/xdp_calib
 ORDERS_LOAD := $(BUILD)/orders_load
+VU_LOAD := $(BUILD)/vu_load
 REST_LOAD := $(BUILD)/rest_load
 SSE_BENCH := $(BUILD)/sse_bench
 FLOOD_LOAD := $(BUILD)/flood_load
@@ -103,6 +113,9 @@ $(XDP_CALIB): bench/xdp_calib.c $(LIBBENCH) $(LIBTKT) $(BPF_SKEL) $(LIBBENCH_HDR
 $(XDP_CALIB): private EXTRA_LDLIBS := $(LDLIBS_BPF)
 
 $(ORDERS_LOAD): bench/orders_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
+	$(link_c)
+
+$(VU_LOAD): bench/vu_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
 	$(link_c)
 
 $(REST_LOAD): bench/rest_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
@@ -125,15 +138,18 @@ $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(REST_LOAD) $(SSE_BENCH) \
-	$(FLOOD_LOAD) $(HOLD_COST)
+BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
+	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-hostile bench-room
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/orders_bench.sh
+
+bench-vu: $(VU_LOAD) $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash bench/vu_bench.sh
 
 bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/room_bench.sh

@@ -16,8 +16,14 @@
 #   room    bash bench/room_bench.sh -> bench/results/room.json and room.md
 #           (bench/room_render.jq): purchases at 1x, 2x, 5x capacity,
 #           waiting room off and on (issue #12)
+#   vu      bash bench/vu_bench.sh -> bench/results/vu.json and vu.md
+#           (bench/vu_render.jq): the prior design's 1000-user scenario,
+#           virtual users ramped 200, 400, 1000, think time off and on,
+#           open loop, oversell audit (issue #13)
+#   plots   bash bench/plots_bench.sh (when that file exists; skipped with
+#           a note when not): p99 against offered load, as PNG plots
 #
-# in that order: sse runs against the back ends the UDP daemon paths use
+# in that order (vu runs after orders, plots last): sse runs against the back ends the UDP daemon paths use
 # (bench/hooks/ticketd_common.sh: Redis, MariaDB and Kafka of
 # infra/services.sh under /tmp/tkbench-svc on private ports), which are
 # stopped after it; rest, orders, hostile and room start their own. A suite whose script
@@ -45,11 +51,21 @@
 # against Redis + Lua of the same round. Everything it starts it stops
 # (trap); every loop is bounded.
 #
-# Settings (environment): BENCH_SUITES ("udp rest sse orders hostile room":
+# `make bench-quick` (BENCH_QUICK=1): a smoke run of every suite in well
+# under 3 minutes: each script with tiny durations, rates and repetitions
+# through its own settings (quick_settings below; a setting the caller
+# gives wins), results into a temporary folder (never over
+# bench/results/*.md or BENCHMARKS.md), and a non-zero exit when a suite
+# failed, timed out or was cut by the budget. `make test` runs it.
+#
+# Settings (environment): BENCH_SUITES ("udp rest sse orders vu hostile room plots":
 # which parts run; `make bench SUITES=hostile` sets it), BENCH_BUDGET
 # (1740 s: the whole run; a suite gets at most what is left of it),
 # BENCH_REST_TIMEOUT (840 s), BENCH_SSE_TIMEOUT (300 s),
-# BENCH_ORDERS_TIMEOUT (420 s), BENCH_HOSTILE_TIMEOUT (300 s), BENCH_ROOM_TIMEOUT (480 s), BENCH_REPS (5, 1..20), BENCH_SECS (3,
+# BENCH_ORDERS_TIMEOUT (420 s), BENCH_HOSTILE_TIMEOUT (300 s), BENCH_ROOM_TIMEOUT (480 s),
+# BENCH_VU_TIMEOUT (420 s), BENCH_PLOTS_TIMEOUT (600 s), BENCH_QUICK (0),
+# BENCH_RESULTS_DIR (bench/results; with BENCH_QUICK=1 a temporary folder,
+# removed unless BENCH_KEEP_QUICK=1), BENCH_REPS (5, 1..20), BENCH_SECS (3,
 # 1..30), BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32),
 # BENCH_THREADS ("1 2"), BENCH_RTT (1: also the one-request-in-flight
 # shape), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
@@ -81,6 +97,46 @@ set -euo pipefail
 # shellcheck source=bench/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh" # ROOT (the cwd), BUILD, helpers
 
+QUICK=${BENCH_QUICK:-0}
+case $QUICK in 0 | 1) ;; *) echo "[bench] error: BENCH_QUICK must be 0 or 1" >&2; exit 1 ;; esac
+QUICK_DIR=
+# The smoke run's settings: the smallest load each script accepts that
+# still goes through all of its steps. The caller's own values win.
+quick_settings() {
+	local kv name
+	for kv in \
+		BENCH_REPS=1 BENCH_SECS=1 BENCH_WARMUP=0.2 BENCH_THREADS=1 BENCH_RTT=0 \
+		BENCH_TEST_RUNS=1000 BENCH_BUDGET=175 BENCH_LOCK_WAIT=600 \
+		BENCH_REST_TIMEOUT=60 BENCH_SSE_TIMEOUT=40 BENCH_ORDERS_TIMEOUT=60 \
+		BENCH_HOSTILE_TIMEOUT=60 BENCH_ROOM_TIMEOUT=60 BENCH_VU_TIMEOUT=60 \
+		BENCH_PLOTS_TIMEOUT=60 \
+		SSE_SUBSCRIBERS=200 SSE_RATE=10 SSE_SECS=2 \
+		REST_RUNS=1 REST_SECS=1 REST_CONNS=20 REST_THREADS=1 REST_SESSIONS=20 \
+		REST_ROWS=10 REST_COLS=20 REST_WRK=0 REST_RATES=200 REST_RATE_RUNS=1 \
+		REST_STORM_SECS=1 REST_PERF=0 \
+		ORD_RATES=20 ORD_TARGET_RATE=20 ORD_REPS=1 ORD_SECS=2 ORD_REF_SECS=2 \
+		ORD_GW_SECS=1 ORD_WARMUP_SECS=1 ORD_SESSIONS=40 ORD_ROWS=10 ORD_COLS=10 \
+		ORD_CONNS=20 ORD_DRAIN_SECS=5 \
+		VU_STAGES="5 20" VU_STAGE_SECS=1 VU_THINK_MS=50-150 VU_OPEN_RATES=10 \
+		VU_OPEN_SECS=1 VU_OPEN_CONNS=20 VU_EVENTS=4 VU_DRAIN_SECS=5 \
+		HOSTILE_ROUNDS=1 HOSTILE_SECS=1 HOSTILE_RATE=20 HOSTILE_GARBAGE_RATE=1000 \
+		HOSTILE_SLOW_CONNS=20 HOSTILE_SLOW_SECS=6 HOSTILE_LADDER=100 \
+		HOSTILE_LADDER_SECS=1 \
+		ROOM_FACTORS=1 ROOM_SECS=2 ROOM_DRAIN_SECS=3 ROOM_CAP_SECS=4 \
+		ROOM_CAP_CONNS=10 ROOM_CONNS=200 ROOM_STREAMS=100 ROOM_ROWS=20 \
+		ROOM_COLS=20 ROOM_MAX_SESSIONS=200 ROOM_TICKETD_MAX_CONNS=2000 \
+		PLOTS_QUICK=1; do
+		name=${kv%%=*}
+		[ -n "${!name+set}" ] || export "$kv"
+	done
+}
+if [ "$QUICK" = 1 ]; then
+	quick_settings
+	QUICK_DIR=$(mktemp -d /tmp/tkbench-quick.XXXXXX)
+	export BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$QUICK_DIR/results}
+	export BENCH_MARKDOWN=${BENCH_MARKDOWN:-$QUICK_DIR/BENCHMARKS.md}
+fi
+
 REPS=${BENCH_REPS:-5}
 SECS=${BENCH_SECS:-3}
 WARMUP=${BENCH_WARMUP:-0.5}
@@ -95,14 +151,17 @@ TEST_RUNS=${BENCH_TEST_RUNS:-200000}
 NAME=${BENCH_NAME:-$(date -u +%Y%m%dT%H%M%SZ)}
 MARKDOWN=${BENCH_MARKDOWN:-BENCHMARKS.md}
 LOCK_WAIT=${BENCH_LOCK_WAIT:-900}
-SUITES=${BENCH_SUITES:-udp rest sse orders hostile room}
-BUDGET=${BENCH_BUDGET:-1740}
+SUITES=${BENCH_SUITES:-udp rest sse orders vu hostile room plots}
+BUDGET=${BENCH_BUDGET:-2400}
 REST_TIMEOUT=${BENCH_REST_TIMEOUT:-840}
 SSE_TIMEOUT=${BENCH_SSE_TIMEOUT:-300}
 ORDERS_TIMEOUT=${BENCH_ORDERS_TIMEOUT:-420}
 HOSTILE_TIMEOUT=${BENCH_HOSTILE_TIMEOUT:-300}
 ROOM_TIMEOUT=${BENCH_ROOM_TIMEOUT:-480}
-RESULTS_DIR=bench/results
+VU_TIMEOUT=${BENCH_VU_TIMEOUT:-420}
+PLOTS_TIMEOUT=${BENCH_PLOTS_TIMEOUT:-600}
+RESULTS_DIR=${BENCH_RESULTS_DIR:-bench/results}
+export BENCH_RESULTS_DIR=$RESULTS_DIR # for the suites (bench/plots_bench.sh)
 OUT=$RESULTS_DIR/$NAME.json
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -115,11 +174,13 @@ int_in "$TEST_RUNS" 1000 10000000 || die "BENCH_TEST_RUNS must be 1000..10000000
 int_in "$EVENT" 0 4294967295 || die "BENCH_EVENT must be a number"
 int_in "$LOCK_WAIT" 0 3600 || die "BENCH_LOCK_WAIT must be 0..3600"
 int_in "$BUDGET" 60 7200 || die "BENCH_BUDGET must be 60..7200"
-for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT" "$HOSTILE_TIMEOUT"; do
+for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT" "$HOSTILE_TIMEOUT" \
+	"$ROOM_TIMEOUT" "$VU_TIMEOUT" "$PLOTS_TIMEOUT"; do
 	int_in "$v" 30 3600 || die "BENCH_*_TIMEOUT must be 30..3600"
 done
+ALL_SUITES="udp rest sse orders vu hostile room plots"
 for s in $SUITES; do
-	case "$s" in udp | rest | sse | orders | hostile | room) ;; *) die "BENCH_SUITES: unknown '$s' (udp rest sse orders hostile room)" ;; esac
+	[[ " $ALL_SUITES " == *" $s "* ]] || die "BENCH_SUITES: unknown '$s' ($ALL_SUITES)"
 done
 suite_on() { [[ " $SUITES " == *" $1 "* ]]; }
 [[ $SEATS =~ ^[0-9]+-[0-9]+$ ]] || die "BENCH_SEATS must be A-B"
@@ -220,6 +281,13 @@ cleanup() {
 	udp_teardown
 	services_down
 	rm -rf "$WORK"
+	if [ -n "$QUICK_DIR" ]; then
+		if [ "${BENCH_KEEP_QUICK:-0}" = 1 ] || [ "$rc" != 0 ]; then
+			log "bench-quick: results kept in $QUICK_DIR"
+		else
+			rm -rf "$QUICK_DIR"
+		fi
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -666,15 +734,20 @@ run_suite() {
 	shift 5
 	SUITE_RC=1
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	left=$((BUDGET - ($(date +%s) - RUN_T0) - 45)) # 45 s for assembling and clean-up
-	if [ "$left" -lt 60 ]; then
+	# 45 s for assembling and clean-up, a suite needs at least a minute
+	# (bench-quick: 5 s and 15 s)
+	local reserve=45 least=60
+	if [ "$QUICK" = 1 ]; then reserve=5 least=15; fi
+	left=$((BUDGET - ($(date +%s) - RUN_T0) - reserve))
+	if [ "$left" -lt "$least" ]; then
 		log "suite $name: skipped, the time budget (BENCH_BUDGET=${BUDGET}s) is used up"
 		suite_record "$name" "$title" "$*" skipped "the time budget of make bench (BENCH_BUDGET=${BUDGET}s) was used up" "$started" 0 "$md"
 		return 0
 	fi
 	if [ "$cap" -gt "$left" ]; then cap=$left; fi
 	touch "$WORK/suite-$name.stamp"
-	log "suite $name: $* (at most ${cap}s)"
+	# the command without the env prefix of OWN_SVC (results paths)
+	log "suite $name: $(sed -E 's/^env( -u [A-Z_]+| [A-Z_]+=[^ ]*)* //' <<<"$*") (at most ${cap}s)"
 	t0=$(date +%s)
 	timeout -k 60 "$cap" "$@" >"$WORK/suite-$name.out" \
 		2> >(tee "$WORK/suite-$name.err" >&2) &
@@ -730,7 +803,13 @@ svc_env() {
 }
 # rest, orders and hostile start back ends of their own from their defaults: none
 # of ours (or a caller's) may leak into them.
-OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT)
+OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT
+	"SSE_OUT=${SSE_OUT:-$RESULTS_DIR/sse.json}"
+	"REST_OUT=${REST_OUT:-$RESULTS_DIR/rest_hold.json}"
+	"ORD_OUT=${ORD_OUT:-$RESULTS_DIR/orders.json}" "ORD_MD=${ORD_MD:-$RESULTS_DIR/orders.md}"
+	"HOSTILE_OUT=${HOSTILE_OUT:-$RESULTS_DIR/hostile.json}"
+	"ROOM_OUT=${ROOM_OUT:-$RESULTS_DIR/room.json}" "ROOM_MD=${ROOM_MD:-$RESULTS_DIR/room.md}"
+	"VU_OUT=${VU_OUT:-$RESULTS_DIR/vu.json}" "VU_MD=${VU_MD:-$RESULTS_DIR/vu.md}")
 
 # sse first, while the UDP part's back ends still run (it needs some and
 # starts none), then rest and orders with their own.
@@ -745,7 +824,7 @@ other_suites() {
 			env_sse=$(svc_env)
 			# shellcheck disable=SC2086
 			run_suite sse "Seat stream (SSE) fan-out" "$SSE_TIMEOUT" "$RESULTS_DIR/sse.md" \
-				-- env $env_sse bash bench/sse_bench.sh
+				-- env $env_sse "SSE_OUT=${SSE_OUT:-$RESULTS_DIR/sse.json}" bash bench/sse_bench.sh
 			suite_md_from_stdout sse "Seat stream (SSE) fan-out" "$RESULTS_DIR/sse.md" \
 				"$env_sse bash bench/sse_bench.sh"
 		fi
@@ -773,6 +852,10 @@ other_suites() {
 			suite_record orders "Orders" "bash bench/orders_bench.sh" skipped "bench/orders_bench.sh does not exist yet" "$SUITES_STARTED" 0 "$RESULTS_DIR/orders.md"
 		fi
 	fi
+	if suite_on vu; then
+		run_suite vu "The prior design's 1000-user scenario" "$VU_TIMEOUT" "$RESULTS_DIR/vu.md" \
+			-- "${OWN_SVC[@]}" bash bench/vu_bench.sh
+	fi
 	if suite_on hostile; then
 		run_suite hostile "Hostile clients" "$HOSTILE_TIMEOUT" "$RESULTS_DIR/hostile.md" \
 			-- "${OWN_SVC[@]}" bash bench/hostile_bench.sh
@@ -780,6 +863,15 @@ other_suites() {
 	if suite_on room; then
 		run_suite room "Waiting room" "$ROOM_TIMEOUT" "$RESULTS_DIR/room.md" \
 			-- "${OWN_SVC[@]}" bash bench/room_bench.sh
+	fi
+	if suite_on plots; then
+		if [ -f bench/plots_bench.sh ]; then
+			run_suite plots "Plots" "$PLOTS_TIMEOUT" "$RESULTS_DIR/plots.md" \
+				-- "${OWN_SVC[@]}" bash bench/plots_bench.sh
+		else
+			log "suite plots: skipped: bench/plots_bench.sh does not exist (yet)"
+			suite_record plots "Plots" "bash bench/plots_bench.sh" skipped "bench/plots_bench.sh does not exist" "$SUITES_STARTED" 0 "$RESULTS_DIR/plots.md"
+		fi
 	fi
 }
 
@@ -812,7 +904,7 @@ main() {
 	: >"$WORK/suites.jsonl"
 	if suite_on udp; then udp_suite; fi
 	other_suites
-	for s in udp rest sse orders hostile room; do
+	for s in $ALL_SUITES; do
 		suite_on "$s" || suite_record "$s" "$s" "" "not run" "not in BENCH_SUITES of this make bench" "$SUITES_STARTED" 0 ""
 	done
 	jq -s --arg started "$SUITES_STARTED" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -823,6 +915,19 @@ main() {
 	bash bench/render_all.sh >"$MARKDOWN.tmp"
 	mv "$MARKDOWN.tmp" "$MARKDOWN"
 	log "wrote $MARKDOWN ($(($(date +%s) - RUN_T0))s in all)"
+	if [ "$QUICK" = 1 ]; then
+		# every suite asked must have run; a missing optional script
+		# (plots) is skipped, not failed
+		local bad
+		bad=$(jq -r '[.suites[] | select(.status != "measured" and .status != "not run"
+			and (.reason // "" | test("does not exist") | not))
+			| "\(.name): \(.status)\(if .reason then " (" + .reason + ")" else "" end)"] | join("; ")' \
+			"$RESULTS_DIR/suites.json")
+		if [ -n "$bad" ]; then
+			die "bench-quick: $bad"
+		fi
+		log "bench-quick: every suite ran ($(jq -r '[.suites[] | "\(.name) \(.status) \(.seconds)s"] | join(", ")' "$RESULTS_DIR/suites.json")) in $(($(date +%s) - RUN_T0))s"
+	fi
 }
 
 main "$@"

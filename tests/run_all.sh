@@ -3,8 +3,8 @@
 # (FUZZ_TEST_SECONDS per harness, default 8), BPF, integration against real
 # Redis, MariaDB and Kafka that it starts under .run-test/ on test ports and
 # stops again, then the short form of the fault suite (tests/chaos) over
-# the same services. Ends with one "N passed, N failed" line; exits non-zero on
-# any failure.
+# the same services, then a smoke run of every benchmark (make bench-quick).
+# Ends with one "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -129,6 +129,19 @@ else
 fi
 cleanup
 trap - EXIT
+
+# Every benchmark suite once with tiny settings (make bench-quick, under 3
+# minutes, own services on the benchmarks' ports, results in a temporary
+# folder): a broken benchmark fails the tests. BENCH_QUICK_TEST=0 skips it.
+if [ "${BENCH_QUICK_TEST:-1}" != 0 ]; then
+	note "benchmarks, smoke run (make bench-quick: every suite of make bench, tiny; about 3 minutes)"
+	if BUILD="$BUILD" BENCH_QUICK=1 bash bench/run_bench.sh; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("make bench-quick (bench/run_bench.sh with BENCH_QUICK=1)")
+	fi
+fi
 
 echo
 if [ "${#failures[@]}" -gt 0 ]; then
