@@ -32,8 +32,10 @@
 # rest and purchase share one ticketd (socket hold path) and paymentd on
 # back ends of our own (infra/services.sh under RUN_DIR, ports below).
 #
-# Settings (environment): PLOTS_QUICK (0), PLOTS_OUT_DIR (bench/results;
-# quick: a temporary folder), PLOTS_PARTS, PLOTS_UDP_RATES (requests/s),
+# Settings (environment): PLOTS_QUICK (0), PLOTS_OUT_DIR (BENCH_RESULTS_DIR
+# under bench/run_bench.sh, else bench/results; quick alone: a temporary
+# folder), PLOTS_PARTS (make bench-quick: "udp cost"; the REST and purchase
+# loads are smoke-tested by its rest and orders suites), PLOTS_UDP_RATES (requests/s),
 # PLOTS_REST_RATES (holds/s), PLOTS_BUY_RATES (orders/s), PLOTS_SECS (2, per
 # point; purchases PLOTS_BUY_SECS 5), PLOTS_REPS (3, runs per UDP and REST
 # point, the median is plotted; quick 1), PLOTS_COST_SEATS ("1000 10000 100000
@@ -149,6 +151,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 WORK=$(mktemp -d /tmp/plotsbench-work.XXXXXX)
 if [ -n "${PLOTS_OUT_DIR:-}" ]; then
 	OUT_DIR=$PLOTS_OUT_DIR
+elif [ -n "${BENCH_RESULTS_DIR:-}" ]; then # under bench/run_bench.sh
+	OUT_DIR=$BENCH_RESULTS_DIR
 elif [ "$QUICK" = 1 ]; then
 	OUT_DIR=$WORK/out
 else
