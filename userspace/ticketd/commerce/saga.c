@@ -912,13 +912,18 @@ static void *refund_loop(void *arg)
 
 int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amount)
 {
-	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
-	int rc;
+	int rc = -ECONNRESET;
 
-	if (!c)
-		return -EBUSY;
-	rc = payment_request_insert(c, order_id, amount);
-	db_put(&app->db, c);
+	/* Lent without a ping (db_get_tx): a connection that died in the
+	 * pool fails the insert, which is tried once more on another. */
+	for (int attempt = 0; attempt < 2 && rc == -ECONNRESET; attempt++) {
+		MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+
+		if (!c)
+			return -EBUSY;
+		rc = payment_request_insert(c, order_id, amount);
+		db_put(&app->db, c);
+	}
 	return rc;
 }
 
