@@ -195,8 +195,9 @@ out_nocommit:
 }
 
 /* One read on a connection lent without a ping (db_get_tx): one that
- * turns out dead is dropped and the read tried once more on another. Any
- * database failure is -EBUSY (the caller answers 503), never "not found". */
+ * turns out dead is dropped and the read tried once more on another; still
+ * no live connection is -EBUSY (503), as when the ping failed. Other
+ * failures are the store's errors (answered 404 as the contract says). */
 static int read_order(struct ticketd *app, const char *order_id, struct order *out,
 		      char *pay_id, size_t pid_len, char *pay_status, size_t st_len)
 {
@@ -212,7 +213,7 @@ static int read_order(struct ticketd *app, const char *order_id, struct order *o
 			    : order_store_get(c, order_id, false, out);
 		db_put(&app->db, c);
 	}
-	return rc && rc != -ENOENT ? -EBUSY : rc;
+	return rc == -ECONNRESET ? -EBUSY : rc;
 }
 
 int orders_get(struct ticketd *app, const struct session *s,
