@@ -358,3 +358,45 @@ def test_decision_recorded_but_not_applied_is_applied_from_kafka(api, arena):
     final = wait_final(api.base, s["token"], oid, within=5)
     assert final["status"] == "CONFIRMED"
     assert statuses(api.base, arena.event_id, seats) == ["SOLD", "SOLD"]
+
+
+def _db_status(*names):
+    out = mariadb_sql("SHOW GLOBAL STATUS WHERE Variable_name IN ("
+                      + ", ".join(f"'{n}'" for n in names) + ")")
+    vals = dict(line.split("\t") for line in out.strip().splitlines())
+    return {n: int(vals[n]) for n in names}
+
+
+def test_purchase_is_two_commits_and_reuses_prepared_statements(api, arena):
+    """One order is one transaction (order, seats in one INSERT, outbox), and
+    recording and applying its payment is one more: two COMMITs per
+    purchase, and each statement is prepared once per pooled connection, not
+    once per call (SHOW GLOBAL STATUS deltas; ticketd's background loops
+    run meanwhile, hence the slack)."""
+    def held():
+        s = new_session(api.base)  # a session is a commit of its own
+        seats = arena.take(2)
+        hold(api.base, s["token"], arena.event_id, seats)
+        return s, seats
+
+    def purchase(s, seats):
+        r = order(api.base, s["token"], arena.event_id, seats)
+        assert r.status_code == 201, r.text
+        r = authorize(api.base, s["token"], r.json()["orderId"], simulate="approve")
+        assert r.status_code == 200 and r.json()["status"] == "APPROVED", r.text
+
+    for _ in range(12):  # every pool connection has prepared the statements
+        purchase(*held())
+    n = 10
+    ready = [held() for _ in range(n)]
+    before = _db_status("Com_commit", "Com_stmt_prepare", "Com_stmt_execute")
+    for s, seats in ready:
+        purchase(s, seats)
+    after = _db_status("Com_commit", "Com_stmt_prepare", "Com_stmt_execute")
+    d = {k: after[k] - before[k] for k in before}
+    print("per purchase:", {k: v / n for k, v in d.items()})
+    assert d["Com_commit"] <= 2 * n + 3, d
+    # left: the outbox's and the inbox's statements (messaging/), 5 per
+    # purchase, prepared at each call
+    assert d["Com_stmt_prepare"] <= 6 * n, d
+    assert d["Com_stmt_execute"] >= 8 * n, d

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -139,12 +140,40 @@ static void dead_connection_is_dropped_when_returned(void **state)
 	assert_null(pool.conns[0]); /* replaced when next taken */
 }
 
+/* A connection that died in the pool is caught by db_begin's START
+ * TRANSACTION and replaced in its slot; when the server cannot be reached
+ * the borrower gets -ECONNRESET and NULL, and the slot is back in the pool
+ * (so db_put(NULL) after it is right). */
+static void begin_on_a_dead_connection_replaces_it_once(void **state)
+{
+	struct db_pool pool;
+	MYSQL *one[1];
+	int idx[1];
+	MYSQL *conn;
+
+	(void)state;
+	saturated_pool(&pool, one, idx);
+	snprintf(pool.host, sizeof(pool.host), "127.0.0.1");
+	snprintf(pool.user, sizeof(pool.user), "nobody");
+	pool.port = closed_port();
+	one[0] = conn = db_conn_init(); /* lent out, never connected: as good as dead */
+	assert_non_null(conn);
+	assert_int_equal(db_begin(&pool, &conn), -ECONNRESET);
+	assert_null(conn);
+	assert_int_equal(pool.n_free, 1);
+	assert_null(pool.conns[0]);
+	assert_int_equal(atomic_load(&pool.connect_errors), DB_RECONNECT_TRIES);
+	db_put(&pool, conn);
+	assert_int_equal(pool.n_free, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(connections_never_reconnect_by_themselves),
 		cmocka_unit_test(unreachable_server_answers_null_fast_and_keeps_the_slot),
 		cmocka_unit_test(dead_connection_is_dropped_when_returned),
+		cmocka_unit_test(begin_on_a_dead_connection_replaces_it_once),
 		cmocka_unit_test(saturated_pool_gives_up_after_the_wait),
 		cmocka_unit_test(saturated_pool_with_no_wait_answers_at_once),
 	};

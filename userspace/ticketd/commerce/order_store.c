@@ -8,16 +8,34 @@
 #include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/db/db.h"
 
+/* An order's row and, in the same statement, its seats (ascending, comma
+ * separated): one round trip instead of two. */
 #define ORDER_COLS                                                              \
-	"id, session_id, slot, event_id, status, COALESCE(reason, ''), amount,"  \
-	" CAST(UNIX_TIMESTAMP(created_at) * 1000 AS SIGNED),"                     \
-	" CAST(UNIX_TIMESTAMP(payment_deadline) * 1000 AS SIGNED), request_hash"
+	"o.id, o.session_id, o.slot, o.event_id, o.status, COALESCE(o.reason, ''),"  \
+	" o.amount, CAST(UNIX_TIMESTAMP(o.created_at) * 1000 AS SIGNED),"           \
+	" CAST(UNIX_TIMESTAMP(o.payment_deadline) * 1000 AS SIGNED), o.request_hash," \
+	" (SELECT GROUP_CONCAT(os.seat_id ORDER BY os.seat_id SEPARATOR ',')"        \
+	"  FROM order_seats os WHERE os.order_id = o.id)"
+#define ORDER_NCOLS 11
+
+/* "3,17,18" -> seats; at most HOLDS_MAX_SEATS are kept. */
+static void parse_seats(struct order *o, const char *list)
+{
+	o->n_seats = 0;
+	while (list && *list && o->n_seats < HOLDS_MAX_SEATS) {
+		char *end;
+
+		o->seats[o->n_seats++] = (uint32_t)strtoul(list, &end, 10);
+		list = *end == ',' ? end + 1 : NULL;
+	}
+}
 
 static int order_row(void *ctx, int n, char **v)
 {
 	struct order *o = ctx;
 
-	(void)n;
+	if (n < ORDER_NCOLS)
+		return -EIO;
 	snprintf(o->id, sizeof(o->id), "%s", v[0]);
 	snprintf(o->session_id, sizeof(o->session_id), "%s", v[1]);
 	o->slot = (uint32_t)strtoul(v[2], NULL, 10);
@@ -28,27 +46,8 @@ static int order_row(void *ctx, int n, char **v)
 	o->created_ms = strtoll(v[7], NULL, 10);
 	o->deadline_ms = strtoll(v[8], NULL, 10);
 	snprintf(o->request_hash, sizeof(o->request_hash), "%s", v[9]);
+	parse_seats(o, v[10]);
 	return 0;
-}
-
-static int seat_row(void *ctx, int n, char **v)
-{
-	struct order *o = ctx;
-
-	(void)n;
-	if (o->n_seats < HOLDS_MAX_SEATS)
-		o->seats[o->n_seats++] = (uint32_t)strtoul(v[0], NULL, 10);
-	return 0;
-}
-
-static int load_seats(MYSQL *c, struct order *o)
-{
-	long long n;
-
-	o->n_seats = 0;
-	n = db_select(c, "SELECT seat_id FROM order_seats WHERE order_id = ? ORDER BY seat_id",
-		      seat_row, o, "s", o->id);
-	return n < 0 ? (int)n : 0;
 }
 
 int order_store_insert(MYSQL *c, const struct order *o, const char *key)
@@ -66,19 +65,40 @@ int order_store_insert(MYSQL *c, const struct order *o, const char *key)
 	return n < 0 ? (int)n : 0;
 }
 
+/* "INSERT ... VALUES " head followed by n copies of row, comma separated,
+ * into buf. The text depends only on n, so each n is one cached statement. */
+static void multi_row_sql(char *buf, size_t len, const char *head, const char *row,
+			  int n)
+{
+	size_t at = (size_t)snprintf(buf, len, "%s", head);
+
+	for (int i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : "", row);
+}
+
 int order_store_insert_seats(MYSQL *c, const struct order *o,
 			     const uint32_t *prices)
 {
+	struct db_arg args[4 * HOLDS_MAX_SEATS];
+	char types[4 * HOLDS_MAX_SEATS + 1];
+	char sql[128 + 16 * HOLDS_MAX_SEATS];
+	long long n;
+
+	if (o->n_seats < 1 || o->n_seats > HOLDS_MAX_SEATS)
+		return -EINVAL;
+	multi_row_sql(sql, sizeof(sql),
+		      "INSERT INTO order_seats (order_id, event_id, seat_id, price) VALUES ",
+		      "(?, ?, ?, ?)", o->n_seats);
 	for (int i = 0; i < o->n_seats; i++) {
-		long long n = db_exec(c,
-				      "INSERT INTO order_seats (order_id, event_id, seat_id, price)"
-				      " VALUES (?, ?, ?, ?)",
-				      "suuu", o->id, (uint64_t)o->event_id,
-				      (uint64_t)o->seats[i], (uint64_t)prices[i]);
-		if (n < 0)
-			return (int)n;
+		args[4 * i] = (struct db_arg){.s = o->id};
+		args[4 * i + 1] = (struct db_arg){.u = o->event_id};
+		args[4 * i + 2] = (struct db_arg){.u = o->seats[i]};
+		args[4 * i + 3] = (struct db_arg){.u = prices[i]};
+		memcpy(types + 4 * i, "suuu", 4);
 	}
-	return 0;
+	types[4 * o->n_seats] = '\0';
+	n = db_exec_args(c, sql, types, args);
+	return n < 0 ? (int)n : 0;
 }
 
 int order_store_find_by_key(MYSQL *c, const char *session_id, const char *key,
@@ -88,14 +108,12 @@ int order_store_find_by_key(MYSQL *c, const char *session_id, const char *key,
 
 	memset(out, 0, sizeof(*out));
 	n = db_select(c,
-		      "SELECT " ORDER_COLS " FROM orders WHERE session_id = ?"
-		      " AND idempotency_key = ?",
+		      "SELECT " ORDER_COLS " FROM orders o WHERE o.session_id = ?"
+		      " AND o.idempotency_key = ?",
 		      order_row, out, "ss", session_id, key);
 	if (n < 0)
 		return (int)n;
-	if (n == 0)
-		return -ENOENT;
-	return load_seats(c, out);
+	return n == 0 ? -ENOENT : 0;
 }
 
 int order_store_get(MYSQL *c, const char *order_id, bool for_update,
@@ -105,14 +123,47 @@ int order_store_get(MYSQL *c, const char *order_id, bool for_update,
 
 	memset(out, 0, sizeof(*out));
 	n = db_select(c,
-		      for_update ? "SELECT " ORDER_COLS " FROM orders WHERE id = ? FOR UPDATE"
-				 : "SELECT " ORDER_COLS " FROM orders WHERE id = ?",
+		      for_update ? "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ? FOR UPDATE"
+				 : "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?",
 		      order_row, out, "s", order_id);
 	if (n < 0)
 		return (int)n;
-	if (n == 0)
-		return -ENOENT;
-	return load_seats(c, out);
+	return n == 0 ? -ENOENT : 0;
+}
+
+struct order_pay_ctx {
+	struct order *o;
+	char *pid, *st;
+	size_t pid_len, st_len;
+};
+
+static int order_pay_row(void *ctx, int n, char **v)
+{
+	struct order_pay_ctx *p = ctx;
+	int rc = order_row(p->o, n - 2, v);
+
+	if (rc)
+		return rc;
+	snprintf(p->pid, p->pid_len, "%s", v[ORDER_NCOLS] ? v[ORDER_NCOLS] : "");
+	snprintf(p->st, p->st_len, "%s", v[ORDER_NCOLS + 1] ? v[ORDER_NCOLS + 1] : "");
+	return 0;
+}
+
+int order_store_get_with_payment(MYSQL *c, const char *order_id, struct order *out,
+				 char *payment_id, size_t pid_len, char *status,
+				 size_t st_len)
+{
+	struct order_pay_ctx p = {out, payment_id, status, pid_len, st_len};
+	long long n;
+
+	memset(out, 0, sizeof(*out));
+	n = db_select(c,
+		      "SELECT " ORDER_COLS ", p.id, p.status FROM orders o"
+		      " LEFT JOIN payments p ON p.order_id = o.id WHERE o.id = ?",
+		      order_pay_row, &p, "s", order_id);
+	if (n < 0)
+		return (int)n;
+	return n == 0 ? -ENOENT : 0;
 }
 
 int order_store_finish(MYSQL *c, const char *order_id, const char *status,
@@ -128,15 +179,28 @@ int order_store_finish(MYSQL *c, const char *order_id, const char *status,
 
 int order_store_insert_sold(MYSQL *c, const struct order *o)
 {
+	struct db_arg args[3 * HOLDS_MAX_SEATS];
+	char types[3 * HOLDS_MAX_SEATS + 1];
+	char sql[128 + 16 * HOLDS_MAX_SEATS];
+	long long n;
+
+	if (o->n_seats < 1 || o->n_seats > HOLDS_MAX_SEATS)
+		return -EINVAL;
+	/* One statement: a seat sold already fails all of it (-EEXIST), and
+	 * InnoDB undoes just this statement, so the caller's transaction
+	 * goes on. */
+	multi_row_sql(sql, sizeof(sql),
+		      "INSERT INTO sold_seats (event_id, seat_id, order_id) VALUES ",
+		      "(?, ?, ?)", o->n_seats);
 	for (int i = 0; i < o->n_seats; i++) {
-		long long n = db_exec(c,
-				      "INSERT INTO sold_seats (event_id, seat_id, order_id)"
-				      " VALUES (?, ?, ?)",
-				      "uus", (uint64_t)o->event_id, (uint64_t)o->seats[i], o->id);
-		if (n < 0)
-			return (int)n;
+		args[3 * i] = (struct db_arg){.u = o->event_id};
+		args[3 * i + 1] = (struct db_arg){.u = o->seats[i]};
+		args[3 * i + 2] = (struct db_arg){.s = o->id};
+		memcpy(types + 3 * i, "uus", 3);
 	}
-	return 0;
+	types[3 * o->n_seats] = '\0';
+	n = db_exec_args(c, sql, types, args);
+	return n < 0 ? (int)n : 0;
 }
 
 struct due_ctx {
@@ -357,6 +421,39 @@ int payment_store_get_by_id(MYSQL *c, const char *payment_id,
 	memset(out, 0, sizeof(*out));
 	n = db_select(c, "SELECT " PAYMENT_COLS " FROM payments WHERE id = ?",
 		      pay_record_row, out, "s", payment_id);
+	if (n < 0)
+		return (int)n;
+	return n ? 0 : -ENOENT;
+}
+
+struct pay_claim_ctx {
+	struct payment_record *p;
+	bool *claimed;
+};
+
+static int pay_claim_row(void *ctx, int n, char **v)
+{
+	struct pay_claim_ctx *pc = ctx;
+	int rc = pay_record_row(pc->p, n - 1, v);
+
+	*pc->claimed = v[5] && strcmp(v[5], "0");
+	return rc;
+}
+
+int payment_store_get_claimed(MYSQL *c, const char *payment_id, const char *consumer,
+			      const char *message_id, struct payment_record *out,
+			      bool *claimed)
+{
+	struct pay_claim_ctx pc = {out, claimed};
+	long long n;
+
+	memset(out, 0, sizeof(*out));
+	*claimed = false;
+	n = db_select(c,
+		      "SELECT " PAYMENT_COLS ", EXISTS(SELECT 1 FROM inbox i"
+		      " WHERE i.consumer = ? AND i.message_id = ?)"
+		      " FROM payments WHERE id = ?",
+		      pay_claim_row, &pc, "sss", consumer, message_id, payment_id);
 	if (n < 0)
 		return (int)n;
 	return n ? 0 : -ENOENT;

@@ -132,11 +132,14 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 	out->created_ms = now_unix_ms;
 	out->deadline_ms = now_unix_ms + (int64_t)app->cfg.payment_deadline_seconds * 1000;
 
-	c = db_get_timed(&app->db, app->cfg.db_wait_ms);
+	c = db_get_tx(&app->db, app->cfg.db_wait_ms);
 	if (!c)
 		return ORDERS_UNAVAILABLE; /* nothing changed yet */
-	if (mysql_query(c, "START TRANSACTION"))
+	if (db_begin(&app->db, &c)) {
+		if (!c)
+			return ORDERS_UNAVAILABLE; /* the server is away */
 		goto out;
+	}
 	/* The order row first: its unique (session, key) makes a concurrent
 	 * request with the same key wait here until this one commits. */
 	rc = order_store_insert(c, out, idempotency_key);
@@ -191,16 +194,44 @@ out_nocommit:
 	return result;
 }
 
+/* One read on a connection lent without a ping (db_get_tx): one that
+ * turns out dead is dropped and the read tried once more on another; still
+ * no live connection is -EBUSY (503), as when the ping failed. Other
+ * failures are the store's errors (answered 404 as the contract says). */
+static int read_order(struct ticketd *app, const char *order_id, struct order *out,
+		      char *pay_id, size_t pid_len, char *pay_status, size_t st_len)
+{
+	int rc = -ECONNRESET;
+
+	for (int attempt = 0; attempt < 2 && rc == -ECONNRESET; attempt++) {
+		MYSQL *c = db_get_tx(&app->db, app->cfg.db_wait_ms);
+
+		if (!c)
+			return -EBUSY;
+		rc = pay_id ? order_store_get_with_payment(c, order_id, out, pay_id, pid_len,
+							   pay_status, st_len)
+			    : order_store_get(c, order_id, false, out);
+		db_put(&app->db, c);
+	}
+	return rc == -ECONNRESET ? -EBUSY : rc;
+}
+
 int orders_get(struct ticketd *app, const struct session *s,
 	       const char *order_id, struct order *out)
 {
-	MYSQL *c = db_get_timed(&app->db, app->cfg.db_wait_ms);
-	int rc;
+	int rc = read_order(app, order_id, out, NULL, 0, NULL, 0);
 
-	if (!c)
-		return -EBUSY;
-	rc = order_store_get(c, order_id, false, out);
-	db_put(&app->db, c);
+	if (rc)
+		return rc;
+	return strcmp(out->session_id, s->id_hex) ? -ENOENT : 0;
+}
+
+int orders_get_with_payment(struct ticketd *app, const struct session *s,
+			    const char *order_id, struct order *out, char *payment_id,
+			    size_t pid_len, char *status, size_t st_len)
+{
+	int rc = read_order(app, order_id, out, payment_id, pid_len, status, st_len);
+
 	if (rc)
 		return rc;
 	return strcmp(out->session_id, s->id_hex) ? -ENOENT : 0;

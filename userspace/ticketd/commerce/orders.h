@@ -56,6 +56,13 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 int orders_get(struct ticketd *app, const struct session *s,
 	       const char *order_id, struct order *out);
 
+/* orders_get and, in the same statement, the payment recorded for the
+ * order: its id and status ("APPROVED"/"DECLINED"/"FAILED"), both "" when
+ * none is recorded yet. */
+int orders_get_with_payment(struct ticketd *app, const struct session *s,
+			    const char *order_id, struct order *out, char *payment_id,
+			    size_t pid_len, char *status, size_t st_len);
+
 /* The payment recorded for an order (any session's: check the order
  * first): 0 with its id and status ("APPROVED"/"DECLINED"), -ENOENT when
  * none is recorded yet, -EBUSY as orders_get, or a negative errno. */
@@ -71,6 +78,11 @@ int order_store_find_by_key(MYSQL *c, const char *session_id, const char *key,
 			    struct order *out);
 int order_store_get(MYSQL *c, const char *order_id, bool for_update,
 		    struct order *out);
+/* order_store_get (no lock) and the order's payment id and status ("" when
+ * none) in one statement. */
+int order_store_get_with_payment(MYSQL *c, const char *order_id, struct order *out,
+				 char *payment_id, size_t pid_len, char *status,
+				 size_t st_len);
 /* PENDING -> status; returns 1 if this call made the change, 0 if the order
  * was no longer PENDING. */
 int order_store_finish(MYSQL *c, const char *order_id, const char *status,
@@ -95,6 +107,12 @@ int payment_store_insert(MYSQL *c, const char *payment_id,
 /* The payment recorded under payment_id: 0, -ENOENT, or a negative errno. */
 int payment_store_get_by_id(MYSQL *c, const char *payment_id,
 			    struct payment_record *out);
+/* payment_store_get_by_id, and in the same read whether consumer has
+ * claimed message_id in the inbox (committed claims only): the cheap
+ * duplicate check before a transaction. */
+int payment_store_get_claimed(MYSQL *c, const char *payment_id, const char *consumer,
+			      const char *message_id, struct payment_record *out,
+			      bool *claimed);
 int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
 		      size_t pid_len, char *status, size_t st_len);
 

@@ -251,14 +251,11 @@ static void reject(struct ticketd *app, const struct payment_decision *d,
 			   (json_int_t)d->amount, "reason", saga_reject_names[why]));
 }
 
-/* Compares a decision with the payment we recorded (inside the caller's
- * transaction). SAGA_REJECT_N when it matches. */
-static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *d,
-				       int *err)
+/* Compares a decision with the payment recorded under its id (rec, or
+ * rc -ENOENT when none). SAGA_REJECT_N when it matches. */
+static enum saga_reject compare_recorded(const struct payment_decision *d,
+					 const struct payment_record *rec, int rc, int *err)
 {
-	struct payment_record rec;
-	int rc = payment_store_get_by_id(c, d->payment_id, &rec);
-
 	*err = 0;
 	if (rc == -ENOENT)
 		return SAGA_REJECT_UNKNOWN_PAYMENT;
@@ -266,39 +263,151 @@ static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *
 		*err = rc;
 		return SAGA_REJECT_N;
 	}
-	if (strcmp(rec.order_id, d->order_id))
+	if (strcmp(rec->order_id, d->order_id))
 		return SAGA_REJECT_OTHER_ORDER;
-	if (strcmp(rec.status, d->status))
+	if (strcmp(rec->status, d->status))
 		return SAGA_REJECT_STATUS;
-	if (rec.amount != d->amount)
+	if (rec->amount != d->amount)
 		return SAGA_REJECT_AMOUNT;
 	return SAGA_REJECT_N;
 }
 
-/* Runs end_order in its own transaction, then moves the seat words. d is
- * the payment decision being applied (NULL for the deadline and the
- * compensation paths, which claim no inbox id): it must match the recorded
- * payment and the order's amount, or nothing changes. On the deadline path
- * (deadline true) a recorded APPROVED payment that was never applied
- * confirms the order if its seats are still its own. Whenever the order
- * ends (or has ended) CANCELLED behind a payment that may have charged, a
- * refund is owed in the same transaction. */
+/* compare_recorded against the payments row (inside the caller's
+ * transaction). */
+static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *d,
+				       int *err)
+{
+	struct payment_record rec;
+	int rc = payment_store_get_by_id(c, d->payment_id, &rec);
+
+	return compare_recorded(d, &rec, rc, err);
+}
+
+/* What end_locked did inside the caller's transaction. */
+struct ending {
+	bool ended;   /* this transaction ended the order */
+	bool approve; /* ... CONFIRMED (false: CANCELLED) */
+};
+
+/* Ends the order o, read FOR UPDATE in c's open transaction, as approve
+ * and reason say, given the payment recorded for it (pay, NULL when none).
+ * On the deadline path (deadline true) a recorded APPROVED payment that was
+ * never applied confirms the order if its seats are still its own; a late
+ * approval cancels it; a seat sold already cancels it (SEAT_ALREADY_SOLD:
+ * the failed multi-row INSERT is undone alone, the transaction goes on).
+ * Whenever the order ends (or has ended) CANCELLED behind a payment that
+ * may have charged, a refund is owed in the same transaction. 0, or <0
+ * (the caller rolls back). */
+static int end_locked(struct ticketd *app, MYSQL *c, struct order *o, bool approve,
+		      const char *reason, const struct payment_record *pay, bool deadline,
+		      struct ending *e)
+{
+	int rc;
+
+	e->ended = e->approve = false;
+	if (strcmp(o->status, "PENDING")) {
+		/* Ended already (the deadline won): a charge behind a
+		 * cancelled order goes back. */
+		if (pay && !strcmp(o->status, "CANCELLED") && charge_possible(pay->status))
+			return owe_refund(app, c, pay->id, o->id);
+		return 0;
+	}
+	if (deadline && pay && !strcmp(pay->status, "APPROVED") &&
+	    seats_still_ordered(app, o)) {
+		/* Approved and recorded, never applied: the sale stands. */
+		approve = true;
+		reason = NULL;
+	} else if (approve && unix_ms() > o->deadline_ms) {
+		approve = false; /* a late approval: cancelled and refunded */
+		reason = "PAYMENT_DEADLINE";
+	}
+	rc = end_order(app, c, o, approve, reason);
+	if (rc == -EEXIST) {
+		/* A seat is sold already: compensate instead of confirming. */
+		log_msg(LOG_ERROR, NULL, "order %s: a seat is already sold; cancelling", o->id);
+		approve = false;
+		rc = end_order(app, c, o, false, "SEAT_ALREADY_SOLD");
+	}
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && !approve && pay && charge_possible(pay->status)) {
+		int r2 = owe_refund(app, c, pay->id, o->id);
+
+		if (r2 < 0)
+			return r2;
+	}
+	e->ended = rc == 1;
+	e->approve = approve;
+	return 0;
+}
+
+/* After the commit of an ending: the seat words follow, counted, logged. */
+static void ended(struct ticketd *app, const struct order *o, const struct ending *e)
+{
+	if (!e->ended)
+		return;
+	outbox_relay_kick(&app->relay);
+	apply_outcome(app, o, e->approve);
+	atomic_fetch_add(e->approve ? &app->saga.confirmed : &app->saga.cancelled, 1);
+	log_json(LOG_INFO, NULL, "order ended",
+		 json_pack("{s:s, s:s, s:s}", "orderId", o->id, "status", o->status,
+			   "reason", o->reason));
+}
+
+/* Runs end_locked in its own transaction, then moves the seat words. d is
+ * the payment decision being applied (NULL for the deadline path, which
+ * claims no inbox id): it must match the recorded payment and the order's
+ * amount, or nothing changes. */
 static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 			const char *reason, const struct payment_decision *d,
 			bool deadline)
 {
-	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
+	MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
 	enum saga_reject why = SAGA_REJECT_N;
 	struct payment_record pay;
-	bool have_pay = false;
+	struct ending e;
 	struct order o;
 	int rc;
 
 	if (!c)
 		return -EBUSY; /* retried: the deadline loop, the consumer */
-	if (mysql_query(c, "START TRANSACTION")) {
+	if (d) {
+		/* One read first: the usual decision here is the Kafka copy
+		 * of one already applied (its claim committed), dropped or
+		 * counted without a transaction. */
+		bool claimed;
+		char mid0[64];
+
+		snprintf(mid0, sizeof(mid0), "payment:%s", order_id);
+		rc = payment_store_get_claimed(c, d->payment_id, SAGA_CONSUMER, mid0, &pay,
+					       &claimed);
+		if (rc == -ECONNRESET) { /* lent without a ping: one more try */
+			db_put(&app->db, c);
+			c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+			if (!c)
+				return -EBUSY;
+			rc = payment_store_get_claimed(c, d->payment_id, SAGA_CONSUMER, mid0,
+						       &pay, &claimed);
+		}
+		why = compare_recorded(d, &pay, rc, &rc);
+		if (rc) {
+			db_put(&app->db, c);
+			return rc;
+		}
+		if (why != SAGA_REJECT_N) {
+			db_put(&app->db, c);
+			reject(app, d, why);
+			return 0;
+		}
+		if (claimed) {
+			atomic_fetch_add(&app->saga.duplicates, 1);
+			db_put(&app->db, c);
+			return 0;
+		}
+	}
+	if ((rc = db_begin(&app->db, &c))) {
 		db_put(&app->db, c);
-		return -EIO;
+		return rc;
 	}
 	if (d) {
 		char mid[64];
@@ -335,52 +444,11 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 	rc = payment_store_get_by_order(c, order_id, &pay);
 	if (rc && rc != -ENOENT)
 		goto rollback;
-	have_pay = rc == 0;
-	if (strcmp(o.status, "PENDING")) {
-		/* Ended already (the deadline won): a charge behind a
-		 * cancelled order goes back. */
-		rc = 0;
-		if (have_pay && !strcmp(o.status, "CANCELLED") && charge_possible(pay.status))
-			rc = owe_refund(app, c, pay.id, o.id);
-		if (rc < 0 || mysql_commit(c))
-			goto rollback;
-		db_put(&app->db, c);
-		return 0;
-	}
-	if (deadline && have_pay && !strcmp(pay.status, "APPROVED") &&
-	    seats_still_ordered(app, &o)) {
-		/* Approved and recorded, never applied: the sale stands. */
-		approve = true;
-		reason = NULL;
-	} else if (approve && unix_ms() > o.deadline_ms) {
-		approve = false; /* a late approval: cancelled and refunded */
-		reason = "PAYMENT_DEADLINE";
-	}
-	rc = end_order(app, c, &o, approve, reason);
-	if (rc == -EEXIST) {
-		/* A seat is sold already: compensate instead of confirming. */
-		mysql_query(c, "ROLLBACK");
-		db_put(&app->db, c);
-		log_msg(LOG_ERROR, NULL, "order %s: a seat is already sold; cancelling", order_id);
-		return finish_order(app, order_id, false, "SEAT_ALREADY_SOLD", NULL, false);
-	}
-	if (rc == 1 && !approve && have_pay && charge_possible(pay.status)) {
-		int r2 = owe_refund(app, c, pay.id, o.id);
-
-		if (r2 < 0)
-			rc = r2;
-	}
+	rc = end_locked(app, c, &o, approve, reason, rc == 0 ? &pay : NULL, deadline, &e);
 	if (rc < 0 || mysql_commit(c))
 		goto rollback;
 	db_put(&app->db, c);
-	outbox_relay_kick(&app->relay);
-	if (rc == 1) {
-		apply_outcome(app, &o, approve);
-		atomic_fetch_add(approve ? &app->saga.confirmed : &app->saga.cancelled, 1);
-		log_json(LOG_INFO, NULL, "order ended",
-			 json_pack("{s:s, s:s, s:s}", "orderId", o.id, "status", o.status,
-				   "reason", o.reason));
-	}
+	ended(app, &o, &e);
 	return 0;
 drop:
 	mysql_query(c, "ROLLBACK"); /* the inbox claim goes too */
@@ -676,21 +744,33 @@ void saga_stop(struct saga *sg)
 	sg->consumer_on = false;
 }
 
+/* The PaymentDecided event (ticketing.payments), or NULL without memory. */
+static char *payment_event_json(const char *order_id, const char *payment_id,
+				const char *status, uint64_t amount, int attempts)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "type", "PaymentDecided",
+			       "orderId", order_id, "paymentId", payment_id, "status",
+			       status, "amount", (json_int_t)amount, "attempts", attempts);
+	char *payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+
+	json_decref(ev);
+	return payload;
+}
+
 int saga_record_payment(struct ticketd *app, const char *order_id,
 			const char *payment_id, const char *status,
 			uint64_t amount, int attempts, char *recorded_id, size_t id_len,
 			char *recorded_status, size_t st_len)
 {
-	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
-	json_t *ev;
+	MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
 	char *payload = NULL;
 	int rc;
 
 	if (!c)
 		return -EBUSY;
-	if (mysql_query(c, "START TRANSACTION")) {
+	if ((rc = db_begin(&app->db, &c))) {
 		db_put(&app->db, c);
-		return -EIO;
+		return rc;
 	}
 	rc = payment_store_insert(c, payment_id, order_id, status, amount, attempts);
 	if (!rc)
@@ -702,11 +782,7 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 		db_put(&app->db, c);
 		return rc ? rc : -EEXIST;
 	}
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "type", "PaymentDecided",
-		       "orderId", order_id, "paymentId", payment_id, "status", status,
-		       "amount", (json_int_t)amount, "attempts", attempts);
-	payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	json_decref(ev);
+	payload = payment_event_json(order_id, payment_id, status, amount, attempts);
 	if (rc || !payload || outbox_append(c, PAYMENTS_TOPIC, order_id, payload) ||
 	    mysql_commit(c)) {
 		mysql_query(c, "ROLLBACK");
@@ -836,13 +912,18 @@ static void *refund_loop(void *arg)
 
 int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amount)
 {
-	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
-	int rc;
+	int rc = -ECONNRESET;
 
-	if (!c)
-		return -EBUSY;
-	rc = payment_request_insert(c, order_id, amount);
-	db_put(&app->db, c);
+	/* Lent without a ping (db_get_tx): a connection that died in the
+	 * pool fails the insert, which is tried once more on another. */
+	for (int attempt = 0; attempt < 2 && rc == -ECONNRESET; attempt++) {
+		MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+
+		if (!c)
+			return -EBUSY;
+		rc = payment_request_insert(c, order_id, amount);
+		db_put(&app->db, c);
+	}
 	return rc;
 }
 
@@ -874,6 +955,99 @@ int saga_outcome(struct ticketd *app, const char *order_id, struct saga_outcome 
 	return rc;
 }
 
+/* Records a gateway decision and applies it in one transaction: the order
+ * row locked first (as every path that ends an order does), the payments
+ * row, the request row gone, the PaymentDecided outbox row, the inbox claim
+ * "payment:<order>" (so the event's Kafka copy finds it applied), and the
+ * order's end with its own outbox rows (end_locked). No other transaction
+ * can hold that claim meanwhile: the Kafka copy exists only once this one
+ * has committed. -EEXIST (nothing done) when a decision is recorded for the
+ * order already, another negative errno when the transaction failed: the
+ * caller then takes the slower path (record, apply, read). On 0, out holds
+ * what the order came to. */
+static int settle_at_once(struct ticketd *app, const char *order_id,
+			  const char *payment_id,
+			  const char *status, uint64_t amount, int attempts,
+			  struct saga_outcome *out)
+{
+	MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+	struct payment_record pay = {0};
+	const char *reason = NULL;
+	bool approve = !strcmp(status, "APPROVED");
+	char *payload = NULL, mid[64];
+	struct ending e = {0};
+	struct order o;
+	int rc;
+
+	if (!c)
+		return -EBUSY;
+	if ((rc = db_begin(&app->db, &c))) {
+		db_put(&app->db, c);
+		return rc;
+	}
+	rc = order_store_get(c, order_id, true, &o);
+	if (rc)
+		goto rollback; /* -ENOENT too: a payment needs its order */
+	rc = payment_store_insert(c, payment_id, order_id, status, amount, attempts);
+	if (rc)
+		goto rollback; /* -EEXIST: decided already */
+	rc = payment_request_delete(c, order_id);
+	payload = payment_event_json(order_id, payment_id, status, amount, attempts);
+	if (!rc && !payload)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = outbox_append(c, PAYMENTS_TOPIC, order_id, payload);
+	if (rc)
+		goto rollback;
+	snprintf(pay.id, sizeof(pay.id), "%s", payment_id);
+	snprintf(pay.order_id, sizeof(pay.order_id), "%s", order_id);
+	snprintf(pay.status, sizeof(pay.status), "%s", status);
+	pay.amount = amount;
+	if (o.amount == amount) {
+		snprintf(mid, sizeof(mid), "payment:%s", order_id);
+		rc = inbox_claim(c, SAGA_CONSUMER, mid);
+		if (rc < 0)
+			goto rollback;
+		if (!approve)
+			reason = !strcmp(status, "DECLINED") ? "PAYMENT_DECLINED" : "PAYMENT_FAILED";
+		if (rc == 1)
+			rc = end_locked(app, c, &o, approve, reason, &pay, false, &e);
+		if (rc < 0)
+			goto rollback;
+	} else {
+		/* Not the order's amount: recorded, and the decision dropped as
+		 * saga_apply_decision drops it; the deadline ends the order. */
+		reject(app, &(struct payment_decision){.order_id = order_id,
+						       .payment_id = payment_id,
+						       .status = status, .amount = amount},
+		       SAGA_REJECT_AMOUNT);
+	}
+	if (mysql_commit(c)) {
+		rc = -EIO;
+		goto rollback;
+	}
+	db_put(&app->db, c);
+	free(payload);
+	if (!e.ended)
+		outbox_relay_kick(&app->relay); /* the PaymentDecided row */
+	ended(app, &o, &e);
+	snprintf(out->order_status, sizeof(out->order_status), "%s", o.status);
+	snprintf(out->reason, sizeof(out->reason), "%s", o.reason);
+	snprintf(out->payment_id, sizeof(out->payment_id), "%s", payment_id);
+	snprintf(out->payment_status, sizeof(out->payment_status), "%s", status);
+	/* A cancelled order behind a possible charge owes its refund now
+	 * (owed by this transaction, or before it: refunds start PENDING). */
+	out->refund_status[0] = '\0';
+	if (!strcmp(o.status, "CANCELLED") && charge_possible(status))
+		snprintf(out->refund_status, sizeof(out->refund_status), "PENDING");
+	return 0;
+rollback:
+	mysql_query(c, "ROLLBACK");
+	db_put(&app->db, c);
+	free(payload);
+	return rc < 0 ? rc : -EIO;
+}
+
 int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amount,
 			const struct payment_result *r, struct saga_outcome *out)
 {
@@ -884,12 +1058,22 @@ int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amou
 	memset(out, 0, sizeof(*out));
 	if (r->outcome > PAYMENT_FAILED)
 		return -EAGAIN; /* no decision: the request stays recorded */
+	rc = settle_at_once(app, order_id, r->payment_id, names[r->outcome], amount,
+			    r->attempts, out);
+	if (!rc)
+		return 0;
+	/* A decision is recorded already (-EEXIST: a repeat of the
+	 * authorization), or the one transaction failed (a lock wait, a
+	 * deadlock, a commit whose outcome is unknown): record on its own,
+	 * or read what is recorded, apply it if it is not yet (the Kafka
+	 * copy of the event will find it done), and answer what the order
+	 * came to. */
+	memset(out, 0, sizeof(*out));
 	rc = saga_record_payment(app, order_id, r->payment_id, names[r->outcome], amount,
 				 r->attempts, pid, sizeof(pid), st, sizeof(st));
 	if (rc && rc != -EEXIST)
 		return rc;
-	/* Apply now (the Kafka copy of the event will find it done); a
-	 * failure here is retried by that copy and by the deadline loop. */
+	/* A failure here is retried by the Kafka copy and the deadline loop. */
 	saga_apply_decision(app, &(struct payment_decision){.order_id = order_id,
 							    .payment_id = pid,
 							    .status = st,

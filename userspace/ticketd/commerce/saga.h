@@ -9,10 +9,13 @@
  *       order CANCELLED with a reason, outbox event; seat words released.
  *
  * The decision is applied twice over, idempotently: at once by the thread
- * that recorded it (so an order ends within milliseconds and does not
- * depend on Kafka being up), and again when the event comes back from
- * Kafka (which covers a crash between recording and applying). Both claim
- * the inbox id "payment:<orderId>", so exactly one of them acts.
+ * that got the gateway's answer, in the same transaction that records it
+ * (saga_settle_payment: one commit, so an order ends within milliseconds
+ * and does not depend on Kafka being up), and again when the event comes
+ * back from Kafka (which covers a decision recorded by another path, e.g.
+ * an older daemon that recorded and applied in two steps). Both claim the
+ * inbox id "payment:<orderId>", so exactly one of them acts; the Kafka copy
+ * of an applied one is recognised by one read, without a transaction.
  *
  * A deadline thread ends PENDING orders whose deadline has passed, so no
  * order stays PENDING, even if no payment ever comes: it confirms one whose

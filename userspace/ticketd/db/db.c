@@ -14,6 +14,64 @@
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/embedded_sql.h"
+#include "userspace/ticketd/db/stmt_cache.h"
+
+/* A pooled connection's statement cache, kept in the connector's user data
+ * of the MYSQL handle under this key (so db_exec and db_select, which get
+ * only the handle, find it) and freed with the handle (db_conn_close). */
+#define DB_STMTS_KEY "ticketd.stmts"
+
+struct db_conn_stmts {
+	struct stmt_cache cache;
+	struct db_pool *pool; /* its counters */
+};
+
+static struct db_conn_stmts *conn_stmts(MYSQL *conn)
+{
+	void *p = NULL;
+
+	if (mysql_get_optionv(conn, MARIADB_OPT_USERDATA, (void *)DB_STMTS_KEY, &p))
+		return NULL;
+	return p;
+}
+
+static void *stmt_prepare(void *ctx, const char *sql, int *err)
+{
+	MYSQL *conn = ctx;
+	MYSQL_STMT *st = mysql_stmt_init(conn);
+
+	if (!st) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+		*err = db_errno(mysql_stmt_errno(st));
+		log_msg(LOG_ERROR, NULL, "prepare failed: %s: %s", mysql_stmt_error(st), sql);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void stmt_close(void *ctx, void *stmt)
+{
+	(void)ctx;
+	mysql_stmt_close(stmt);
+}
+
+/* Closes a connection and its cached statements. */
+static void db_conn_close(MYSQL *conn)
+{
+	struct db_conn_stmts *s = conn_stmts(conn);
+
+	if (s) {
+		const struct stmt_cache_ops ops = {stmt_prepare, stmt_close, conn};
+
+		stmt_cache_clear(&s->cache, &ops);
+		free(s);
+	}
+	mysql_close(conn);
+}
 
 MYSQL *db_conn_init(void)
 {
@@ -37,9 +95,10 @@ MYSQL *db_conn_init(void)
 	return conn;
 }
 
-static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
+static MYSQL *db_connect(struct db_pool *pool, char *err, size_t errlen)
 {
 	MYSQL *conn = db_conn_init();
+	struct db_conn_stmts *stmts;
 
 	if (!conn) {
 		snprintf(err, errlen, "mysql_init: out of memory");
@@ -52,6 +111,15 @@ static MYSQL *db_connect(const struct db_pool *pool, char *err, size_t errlen)
 			 mysql_error(conn));
 		mysql_close(conn);
 		return NULL;
+	}
+	stmts = calloc(1, sizeof(*stmts));
+	if (stmts) {
+		stmt_cache_init(&stmts->cache);
+		stmts->pool = pool;
+		if (mysql_optionsv(conn, MARIADB_OPT_USERDATA, (void *)DB_STMTS_KEY,
+				   (void *)stmts)) {
+			free(stmts); /* works uncached */
+		}
 	}
 	return conn;
 }
@@ -76,7 +144,8 @@ int db_pool_open(struct db_pool *pool, const struct config *cfg,
 	pool->port = (unsigned)cfg->db_port;
 	pool->conns = calloc((size_t)cfg->db_pool, sizeof(*pool->conns));
 	pool->free_idx = calloc((size_t)cfg->db_pool, sizeof(*pool->free_idx));
-	if (!pool->conns || !pool->free_idx) {
+	pool->returned_ms = calloc((size_t)cfg->db_pool, sizeof(*pool->returned_ms));
+	if (!pool->conns || !pool->free_idx || !pool->returned_ms) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -111,11 +180,13 @@ void db_pool_close(struct db_pool *pool)
 {
 	for (int i = 0; i < pool->n_conns; i++)
 		if (pool->conns[i])
-			mysql_close(pool->conns[i]);
+			db_conn_close(pool->conns[i]);
 	free(pool->conns);
 	free(pool->free_idx);
+	free(pool->returned_ms);
 	pool->conns = NULL;
 	pool->free_idx = NULL;
+	pool->returned_ms = NULL;
 	pool->n_conns = pool->n_free = 0;
 }
 
@@ -141,18 +212,22 @@ static void slot_release(struct db_pool *pool, int idx, MYSQL *conn)
  * a ping; a dead or missing one is replaced, at most DB_RECONNECT_TRIES
  * attempts and none during the hold-off after a failure. NULL when the
  * server cannot be reached (the slot went back to the pool). */
-static MYSQL *slot_ready(struct db_pool *pool, int idx, MYSQL *conn)
+static MYSQL *slot_ready(struct db_pool *pool, int idx, MYSQL *conn,
+			 bool trust_recent)
 {
 	char err[512];
 	int64_t now;
 	bool holdoff, recovered;
 
+	if (conn && trust_recent && pool->returned_ms &&
+	    mono_ms() - pool->returned_ms[idx] < DB_PING_IDLE_MS)
+		return conn; /* db_begin catches one that died meanwhile */
 	if (conn && mysql_ping(conn) == 0)
 		return conn;
 	if (conn) {
 		log_msg(LOG_WARN, NULL, "database connection lost (%s); replacing it",
 			mysql_error(conn));
-		mysql_close(conn);
+		db_conn_close(conn);
 		conn = NULL;
 	}
 	now = mono_ms();
@@ -191,7 +266,7 @@ static MYSQL *slot_ready(struct db_pool *pool, int idx, MYSQL *conn)
 	return conn;
 }
 
-MYSQL *db_get_timed(struct db_pool *pool, int wait_ms)
+static MYSQL *pool_get(struct db_pool *pool, int wait_ms, bool trust_recent)
 {
 	struct timespec deadline;
 	MYSQL *conn = NULL;
@@ -215,10 +290,63 @@ MYSQL *db_get_timed(struct db_pool *pool, int wait_ms)
 	}
 	pthread_mutex_unlock(&pool->lock);
 	if (idx >= 0)
-		conn = slot_ready(pool, idx, conn);
+		conn = slot_ready(pool, idx, conn, trust_recent);
 	if (!conn)
 		atomic_fetch_add(&pool->wait_timeouts, 1);
 	return conn;
+}
+
+MYSQL *db_get_timed(struct db_pool *pool, int wait_ms)
+{
+	return pool_get(pool, wait_ms, false);
+}
+
+MYSQL *db_get_tx(struct db_pool *pool, int wait_ms)
+{
+	return pool_get(pool, wait_ms, true);
+}
+
+/* The slot of a borrowed connection, or -1. */
+static int slot_of(struct db_pool *pool, MYSQL *conn)
+{
+	int idx = -1;
+
+	pthread_mutex_lock(&pool->lock);
+	for (int i = 0; i < pool->n_conns; i++)
+		if (pool->conns[i] == conn) {
+			idx = i;
+			break;
+		}
+	pthread_mutex_unlock(&pool->lock);
+	return idx;
+}
+
+int db_begin(struct db_pool *pool, MYSQL **conn)
+{
+	int idx;
+
+	if (!mysql_query(*conn, "START TRANSACTION"))
+		return 0;
+	if (!db_conn_lost(mysql_errno(*conn)))
+		return db_errno(mysql_errno(*conn));
+	/* The server went away while the connection sat in the pool:
+	 * nothing of the transaction happened yet, so a replacement may
+	 * start it again. */
+	idx = slot_of(pool, *conn);
+	if (idx < 0)
+		return -ECONNRESET; /* not a pooled connection: db_put drops it */
+	log_msg(LOG_WARN, NULL, "database connection lost (%s); replacing it",
+		mysql_error(*conn));
+	pthread_mutex_lock(&pool->lock);
+	pool->conns[idx] = NULL;
+	pthread_mutex_unlock(&pool->lock);
+	db_conn_close(*conn);
+	*conn = slot_ready(pool, idx, NULL, false); /* NULL: the slot went back */
+	if (!*conn)
+		return -ECONNRESET;
+	if (mysql_query(*conn, "START TRANSACTION"))
+		return db_errno(mysql_errno(*conn));
+	return 0;
 }
 
 /* True when conn is inside a transaction that a later COMMIT/ROLLBACK ends
@@ -236,6 +364,7 @@ static bool db_in_transaction(MYSQL *conn)
 
 void db_put(struct db_pool *pool, MYSQL *conn)
 {
+	int64_t now;
 	bool dead;
 
 	if (!conn)
@@ -244,18 +373,21 @@ void db_put(struct db_pool *pool, MYSQL *conn)
 	if (!db_conn_lost(mysql_errno(conn)) && db_in_transaction(conn))
 		mysql_rollback(conn);
 	dead = db_conn_lost(mysql_errno(conn));
+	now = mono_ms();
 	pthread_mutex_lock(&pool->lock);
 	for (int i = 0; i < pool->n_conns; i++)
 		if (pool->conns[i] == conn) {
 			if (dead)
 				pool->conns[i] = NULL; /* replaced when next taken */
+			else if (pool->returned_ms)
+				pool->returned_ms[i] = now;
 			pool->free_idx[pool->n_free++] = i;
 			break;
 		}
 	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
 	if (dead)
-		mysql_close(conn);
+		db_conn_close(conn);
 }
 
 bool db_ping(struct db_pool *pool)
@@ -280,10 +412,18 @@ int db_render_metrics(struct db_pool *pool, char **buf, size_t *len,
 		"ticketd_db_connect_errors_total %llu\n"
 		"# HELP ticketd_db_unavailable_total Pool requests that got no connection (busy past their wait, or the server unreachable).\n"
 		"# TYPE ticketd_db_unavailable_total counter\n"
-		"ticketd_db_unavailable_total %llu\n",
+		"ticketd_db_unavailable_total %llu\n"
+		"# HELP ticketd_db_statements_prepared_total Statements prepared on a pool connection (each is then kept for reuse on that connection).\n"
+		"# TYPE ticketd_db_statements_prepared_total counter\n"
+		"ticketd_db_statements_prepared_total %llu\n"
+		"# HELP ticketd_db_statements_reused_total Executions of a statement already prepared on its connection.\n"
+		"# TYPE ticketd_db_statements_reused_total counter\n"
+		"ticketd_db_statements_reused_total %llu\n",
 		(unsigned long long)atomic_load(&pool->reconnects),
 		(unsigned long long)atomic_load(&pool->connect_errors),
-		(unsigned long long)atomic_load(&pool->wait_timeouts));
+		(unsigned long long)atomic_load(&pool->wait_timeouts),
+		(unsigned long long)atomic_load(&pool->stmt_prepares),
+		(unsigned long long)atomic_load(&pool->stmt_reuses));
 }
 
 /* Runs a multi-statement script, draining every result. */
@@ -448,7 +588,7 @@ int db_migrate(struct db_pool *pool, char *err, size_t errlen)
 	return rc;
 }
 
-#define DB_MAX_PARAMS 16
+#define DB_MAX_PARAMS 40
 
 int db_errno(unsigned err)
 {
@@ -482,7 +622,53 @@ struct db_params {
 	my_bool null[DB_MAX_PARAMS];
 };
 
-static int bind_params(struct db_params *p, const char *types, va_list ap)
+/* Gives back a statement of prepare: a cached one stays prepared for the
+ * next call (its result set freed), unless the call failed in a way that
+ * may have left it unusable; an uncached one is closed. */
+static void stmt_done(MYSQL *conn, MYSQL_STMT *st, bool cached, bool failed)
+{
+	struct db_conn_stmts *s;
+
+	if (!cached) {
+		mysql_stmt_close(st);
+		return;
+	}
+	if (!failed) {
+		mysql_stmt_free_result(st);
+		return;
+	}
+	s = conn_stmts(conn);
+	if (s) {
+		const struct stmt_cache_ops ops = {stmt_prepare, stmt_close, conn};
+
+		stmt_cache_evict(&s->cache, &ops, st);
+	}
+}
+
+/* Where the parameters come from: the caller's variadic list, or an array
+ * (db_exec_args). */
+struct arg_src {
+	va_list *ap;
+	const struct db_arg *args;
+	size_t k;
+};
+
+static const char *arg_s(struct arg_src *a)
+{
+	return a->args ? a->args[a->k++].s : va_arg(*a->ap, const char *);
+}
+
+static uint64_t arg_u(struct arg_src *a)
+{
+	return a->args ? a->args[a->k++].u : va_arg(*a->ap, uint64_t);
+}
+
+static int64_t arg_i(struct arg_src *a)
+{
+	return a->args ? a->args[a->k++].i : va_arg(*a->ap, int64_t);
+}
+
+static int bind_params(struct db_params *p, const char *types, struct arg_src *ap)
 {
 	size_t n = strlen(types);
 
@@ -494,7 +680,7 @@ static int bind_params(struct db_params *p, const char *types, va_list ap)
 
 		switch (types[k]) {
 		case 's': {
-			const char *s = va_arg(ap, const char *);
+			const char *s = arg_s(ap);
 
 			b->buffer_type = MYSQL_TYPE_STRING;
 			if (!s) {
@@ -509,13 +695,13 @@ static int bind_params(struct db_params *p, const char *types, va_list ap)
 			break;
 		}
 		case 'u':
-			p->u[k] = va_arg(ap, uint64_t);
+			p->u[k] = arg_u(ap);
 			b->buffer_type = MYSQL_TYPE_LONGLONG;
 			b->buffer = &p->u[k];
 			b->is_unsigned = 1;
 			break;
 		case 'i':
-			p->i[k] = va_arg(ap, int64_t);
+			p->i[k] = arg_i(ap);
 			b->buffer_type = MYSQL_TYPE_LONGLONG;
 			b->buffer = &p->i[k];
 			break;
@@ -526,42 +712,48 @@ static int bind_params(struct db_params *p, const char *types, va_list ap)
 	return 0;
 }
 
+/* The statement for sql on conn with the parameters bound: the
+ * connection's cached one (*cached true; give it back with stmt_done), or,
+ * on a connection without a cache, a new one. NULL with *rc set on error. */
 static MYSQL_STMT *prepare(MYSQL *conn, const char *sql, const char *types,
-			   va_list ap, struct db_params *p, int *rc)
+			   struct arg_src *ap, struct db_params *p, int *rc, bool *cached)
 {
-	MYSQL_STMT *st = mysql_stmt_init(conn);
+	struct db_conn_stmts *s = conn_stmts(conn);
+	MYSQL_STMT *st;
 
-	if (!st) {
-		*rc = -ENOMEM;
-		return NULL;
+	*cached = s != NULL;
+	if (s) {
+		const struct stmt_cache_ops ops = {stmt_prepare, stmt_close, conn};
+		bool hit;
+
+		st = stmt_cache_get(&s->cache, &ops, sql, &hit, rc);
+		if (st)
+			atomic_fetch_add(hit ? &s->pool->stmt_reuses : &s->pool->stmt_prepares, 1);
+	} else {
+		st = stmt_prepare(conn, sql, rc);
 	}
-	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
-		*rc = db_errno(mysql_stmt_errno(st));
-		log_msg(LOG_ERROR, NULL, "prepare failed: %s: %s", mysql_stmt_error(st), sql);
-		mysql_stmt_close(st);
+	if (!st)
 		return NULL;
-	}
 	*rc = bind_params(p, types, ap);
 	if (!*rc && *types && mysql_stmt_bind_param(st, p->bind))
 		*rc = db_errno(mysql_stmt_errno(st));
 	if (*rc) {
-		mysql_stmt_close(st);
+		stmt_done(conn, st, *cached, true);
 		return NULL;
 	}
 	return st;
 }
 
-long long db_exec(MYSQL *conn, const char *sql, const char *types, ...)
+static long long exec_stmt(MYSQL *conn, const char *sql, const char *types,
+			   struct arg_src *src)
 {
 	struct db_params p;
 	MYSQL_STMT *st;
+	bool cached;
 	long long n;
-	va_list ap;
 	int rc;
 
-	va_start(ap, types);
-	st = prepare(conn, sql, types, ap, &p, &rc);
-	va_end(ap);
+	st = prepare(conn, sql, types, src, &p, &rc, &cached);
 	if (!st)
 		return rc;
 	if (mysql_stmt_execute(st)) {
@@ -571,8 +763,30 @@ long long db_exec(MYSQL *conn, const char *sql, const char *types, ...)
 	} else {
 		n = (long long)mysql_stmt_affected_rows(st);
 	}
-	mysql_stmt_close(st);
+	/* A duplicate key leaves the statement as good as before. */
+	stmt_done(conn, st, cached, n < 0 && n != -EEXIST);
 	return n;
+}
+
+long long db_exec(MYSQL *conn, const char *sql, const char *types, ...)
+{
+	struct arg_src src = {0};
+	long long n;
+	va_list ap;
+
+	va_start(ap, types);
+	src.ap = &ap;
+	n = exec_stmt(conn, sql, types, &src);
+	va_end(ap);
+	return n;
+}
+
+long long db_exec_args(MYSQL *conn, const char *sql, const char *types,
+		       const struct db_arg *args)
+{
+	struct arg_src src = {.args = args};
+
+	return exec_stmt(conn, sql, types, &src);
 }
 
 long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
@@ -588,11 +802,14 @@ long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,
 	my_bool *nulls = NULL;
 	long long n = 0;
 	unsigned ncols;
+	bool cached;
+	struct arg_src src = {0};
 	va_list ap;
 	int rc;
 
 	va_start(ap, types);
-	st = prepare(conn, sql, types, ap, &p, &rc);
+	src.ap = &ap;
+	st = prepare(conn, sql, types, &src, &p, &rc, &cached);
 	va_end(ap);
 	if (!st)
 		return rc;
@@ -654,7 +871,7 @@ out:
 	free(values);
 	free(lens);
 	free(nulls);
-	mysql_stmt_close(st);
+	stmt_done(conn, st, cached, n < 0);
 	return n;
 }
 

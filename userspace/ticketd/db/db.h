@@ -24,6 +24,10 @@ struct config;
 /* What a background worker (saga, relay, recovery, pruners) waits for a
  * pool connection before it backs off and retries. */
 #define DB_WORKER_WAIT_MS 2000
+/* db_get_tx trusts a connection given back healthy less than this long ago
+ * without a ping (one round trip saved per borrow under load); idle longer,
+ * it is pinged as by db_get_timed. */
+#define DB_PING_IDLE_MS 1000
 
 struct db_pool {
 	pthread_mutex_t lock; /* guards conns[], free_idx, n_free, retry_at_ms,
@@ -31,6 +35,9 @@ struct db_pool {
 	pthread_cond_t cond;
 	MYSQL **conns; /* NULL: to be (re)connected when next taken */
 	int *free_idx;
+	int64_t *returned_ms; /* per slot: monotonic ms when last given back
+			       * healthy (db_get_tx skips the ping within
+			       * DB_PING_IDLE_MS) */
 	int n_conns, n_free;
 	int64_t retry_at_ms; /* monotonic; no reconnect attempt before this */
 	bool down;           /* the last connect attempt failed */
@@ -39,6 +46,8 @@ struct db_pool {
 	atomic_ullong reconnects;      /* connections replaced */
 	atomic_ullong connect_errors;  /* failed (re)connect attempts */
 	atomic_ullong wait_timeouts;   /* db_get_timed answered NULL */
+	atomic_ullong stmt_prepares;   /* statements prepared (cache misses) */
+	atomic_ullong stmt_reuses;     /* executions of an already prepared one */
 };
 
 /* Connects n connections; -errno-style negative on failure with reason in
@@ -60,6 +69,19 @@ void db_pool_close(struct db_pool *pool);
  * NULL when no connection came free in time or the server is unreachable
  * (the slot stays in the pool, to be reconnected by a later borrower). */
 MYSQL *db_get_timed(struct db_pool *pool, int wait_ms);
+/* As db_get_timed for a caller whose first statement is db_begin (or that
+ * treats -ECONNRESET from its first statement as "retry"): a connection
+ * given back healthy within DB_PING_IDLE_MS is lent without a ping. */
+MYSQL *db_get_tx(struct db_pool *pool, int wait_ms);
+
+/* START TRANSACTION on *conn (from db_get_tx or db_get_timed). When the
+ * connection turns out dead (the server restarted while it sat in the
+ * pool), it is replaced in its slot and the transaction started on the
+ * replacement, once: *conn then is the replacement, or NULL when the server
+ * cannot be reached (the slot is back in the pool; db_put(NULL) is a no-op).
+ * 0 or a negative errno as db_errno. */
+int db_begin(struct db_pool *pool, MYSQL **conn);
+
 /* Returns a connection. One left inside a transaction (an error path that
  * did not end it) is rolled back; one whose last error says the server is
  * gone is closed, to be replaced when next taken. */
@@ -94,9 +116,8 @@ void db_bind_i64(MYSQL_BIND *b, int64_t *v);
  * under a named lock so concurrent daemons do not race. */
 int db_migrate(struct db_pool *pool, char *err, size_t errlen);
 
-#endif
-
-/* Prepared statements with the parameters given inline. types has one
+/* Prepared statements with the parameters given inline, each prepared once
+ * per pooled connection and reused (db/stmt_cache.h). types has one
  * letter per parameter: 's' const char * (NULL = SQL NULL), 'u' uint64_t,
  * 'i' int64_t. */
 
@@ -104,6 +125,17 @@ int db_migrate(struct db_pool *pool, char *err, size_t errlen);
  * errno: -EEXIST duplicate key, -EDEADLK deadlock, -ETIMEDOUT lock wait,
  * -ECONNRESET server gone, -EIO anything else. */
 long long db_exec(MYSQL *conn, const char *sql, const char *types, ...);
+
+/* As db_exec with the parameters in an array (a statement whose parameter
+ * count varies, such as a multi-row INSERT): args[k] gives parameter k by
+ * types[k] ('s' .s, 'u' .u, 'i' .i). At most 40 parameters. */
+struct db_arg {
+	const char *s;
+	uint64_t u;
+	int64_t i;
+};
+long long db_exec_args(MYSQL *conn, const char *sql, const char *types,
+		       const struct db_arg *args);
 
 /* Runs a query and calls row(ctx, n, values) for each result row; values
  * are NUL-terminated strings (NULL for SQL NULL, at most DB_CELL_MAX-1
@@ -124,3 +156,4 @@ int db_errno(unsigned mysql_err);
  * transaction: 0 with *out set, -EINVAL outside a transaction, -ENOMEM. */
 int db_tx_stmt(MYSQL *conn, MYSQL_STMT **out);
 
+#endif

@@ -357,7 +357,9 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 		json_decref(body);
 		return;
 	}
-	rc = orders_get(req->app, &s, order_id, &o);
+	/* The order and its payment, if any, in one read. */
+	rc = orders_get_with_payment(req->app, &s, order_id, &o, pid, sizeof(pid), st,
+				     sizeof(st));
 	if (rc == -EBUSY) {
 		json_decref(body);
 		api_service_busy(req, resp);
@@ -374,13 +376,7 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "status", o.status));
 		return;
 	}
-	rc = orders_get_payment(req->app, o.id, pid, sizeof(pid), st, sizeof(st));
-	if (rc == -EBUSY) { /* not known whether a payment exists: do not start one */
-		json_decref(body);
-		api_service_busy(req, resp);
-		return;
-	}
-	have_payment = rc == 0;
+	have_payment = pid[0] != '\0';
 	if (have_payment) { /* decided already; the saga is ending the order */
 		struct saga_outcome out = {.order_status = "PENDING"};
 		int status;
