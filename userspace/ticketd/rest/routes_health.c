@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "userspace/lib/edge.h"
+#include "userspace/lib/edge_view.h"
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
@@ -54,12 +55,6 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 			     size_t *cap)
 {
-	static const char *const names[TKT_STAT_COUNT] = {
-		"OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
-		"RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE",
-		"NOT_ADMITTED",
-		"dropped", "passed", "malformed_dropped", "ringbuf_full",
-		"unsendable", "source_dropped", "rate_dropped", "replay_dropped"};
 	struct edge_stats st;
 	int rc;
 
@@ -74,7 +69,7 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 		rc |= metrics_appendf(buf, len, cap,
 				      "ticketd_udp_outcomes_total{door=\"xdp\",outcome=\"%s\"} %llu\n"
 				      "ticketd_udp_outcomes_total{door=\"userspace\",outcome=\"%s\"} %llu\n",
-				      names[i], (unsigned long long)st.xdp[i], names[i],
+				      edge_stat_name(i), (unsigned long long)st.xdp[i], edge_stat_name(i),
 				      (unsigned long long)st.user[i]);
 	journal_backlog(&app->journal, &jb);
 	rc |= metrics_appendf(buf, len, cap,
