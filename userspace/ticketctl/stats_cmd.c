@@ -109,14 +109,49 @@ struct stats {
 	json_t *events;        /* array, built as the events are read */
 };
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The declared event ids, sorted: at most TKT_MAX_EVENTS (twice that many
+ * steps, should the map change under us). */
+static int event_ids(int fd, uint32_t *ids, uint32_t *n)
+{
+	uint32_t key = 0, next;
+	void *prev = NULL;
+
+	*n = 0;
+	for (uint32_t round = 0; round < 2 * TKT_MAX_EVENTS; round++) {
+		if (bpf_map_get_next_key(fd, prev, &next) < 0) {
+			if (errno != ENOENT)
+				return -errno;
+			break;
+		}
+		key = next;
+		prev = &key;
+		if (*n < TKT_MAX_EVENTS)
+			ids[(*n)++] = key;
+	}
+	qsort(ids, *n, sizeof(*ids), cmp_u32);
+	return 0;
+}
+
 static int collect_events(const struct pins_opts *o, struct stats_fds *f,
 			  struct stats *s)
 {
+	static uint32_t ids[TKT_MAX_EVENTS];
+	uint32_t n_ids, now_ms = tkt_ms32(tkt_mono_ns());
 	__u64 *seats;
-	uint32_t key = 0, next, now_ms = tkt_ms32(tkt_mono_ns());
-	void *prev = NULL;
-	int err = 0;
+	int err = event_ids(f->events, ids, &n_ids);
 
+	if (err) {
+		pins_fail(o, "cannot read events", "%s/events: %s", o->pin_dir,
+			  strerror(-err));
+		return PINS_EXIT_USAGE;
+	}
 	seats = mmap(NULL, (size_t)TKT_MAX_SEATS * sizeof(uint64_t), PROT_READ,
 		     MAP_SHARED, f->seats, 0);
 	if (seats == MAP_FAILED) {
@@ -124,20 +159,12 @@ static int collect_events(const struct pins_opts *o, struct stats_fds *f,
 			  strerror(errno));
 		return PINS_EXIT_USAGE;
 	}
-	/* at most TKT_MAX_EVENTS keys (twice, should they change under us) */
-	for (uint32_t round = 0; round < 2 * TKT_MAX_EVENTS; round++) {
+	for (uint32_t i = 0; i < n_ids; i++) {
 		struct tkt_event ev;
 		struct seat_tally t;
 		uint32_t n;
 
-		if (bpf_map_get_next_key(f->events, prev, &next) < 0) {
-			if (errno != ENOENT)
-				err = -errno;
-			break;
-		}
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(f->events, &key, &ev) < 0)
+		if (bpf_map_lookup_elem(f->events, &ids[i], &ev) < 0)
 			continue; /* deleted meanwhile */
 		n = ev.base >= TKT_MAX_SEATS ? 0
 		    : ev.nseats > TKT_MAX_SEATS - ev.base ? TKT_MAX_SEATS - ev.base
@@ -146,7 +173,7 @@ static int collect_events(const struct pins_opts *o, struct stats_fds *f,
 		json_array_append_new(
 			s->events,
 			json_pack("{s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I}",
-				  "eventId", (json_int_t)key, "base",
+				  "eventId", (json_int_t)ids[i], "base",
 				  (json_int_t)ev.base, "nseats", (json_int_t)ev.nseats,
 				  "owned", ev.owned != 0, "room",
 				  (ev.flags & TKT_EVENT_ROOM) != 0, "available",
@@ -157,11 +184,6 @@ static int collect_events(const struct pins_opts *o, struct stats_fds *f,
 				  (json_int_t)t.lapsed));
 	}
 	munmap(seats, (size_t)TKT_MAX_SEATS * sizeof(uint64_t));
-	if (err) {
-		pins_fail(o, "cannot read events", "%s/events: %s", o->pin_dir,
-			  strerror(-err));
-		return PINS_EXIT_USAGE;
-	}
 	return 0;
 }
 
