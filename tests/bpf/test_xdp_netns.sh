@@ -62,6 +62,35 @@ for old in hold_counts stats; do
 done
 echo "ok - retired pins removed"
 
+# The SRE view of what just ran, from the pins the driver left behind, with
+# no process holding them: ticketctl stats / seat (docs/operations.md,
+# "Inspecting the edge"). Seat 7 of event 1 was held and released over IPv4.
+ctl="$build/ticketctl"
+[ -x "$ctl" ] || { echo "missing $ctl (make it first)" >&2; exit 1; }
+stats=$("$ctl" stats --pin-dir "$pin" --json)
+seat=$("$ctl" seat 1 7 --pin-dir "$pin" --json)
+if ! python3 - "$stats" "$seat" <<'PY'
+import json, sys
+s, seat = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+c = s["doorCounters"]
+assert c["OK"] >= 3 and c["TAKEN"] >= 2, c            # HOLD, RELEASE, v2 QUERY; QUERY, HOLD
+assert c["WRONG_NODE"] >= 1 and c["BAD_CREDENTIAL"] >= 1, c
+assert c["malformed_dropped"] >= 1 and c["replay_dropped"] >= 1, c
+fill = {m["map"]: m for m in s["maps"]}
+assert fill["events"]["entries"] == 2, fill
+r = s["ringbuf"]                                      # two records a run, consumed
+assert r["producerPos"] >= 2 * 48 and r["unreadBytes"] == 0, r
+[ev] = [e for e in s["events"] if e["eventId"] == 1]
+assert ev["nseats"] == 100 and ev["available"] == 100, ev
+w = seat["seat"]
+assert w["state"] == "AVAILABLE" and w["holderSlot"] == 0 and w["counter"] >= 2, w
+PY
+then
+	echo "not ok - ticketctl stats / seat read the driver's counters and words"
+	exit 1
+fi
+echo "ok - ticketctl stats / seat read the driver's counters and words"
+
 # detached on the way out: no XDP program left on either end
 if ip -n "$ns" -d link show "$vn" | grep -q "prog/xdp" ||
 	ip -d link show "$vh" | grep -q "prog/xdp"; then

@@ -517,6 +517,7 @@ int edge_reset(struct edge *e)
 	memset(e->ev, 0, EV_SLOTS * sizeof(*e->ev));
 	e->ev_used = 0;
 	pthread_rwlock_unlock(&e->ev_lock);
+	__atomic_store_n(&e->counts_entries, 0, __ATOMIC_RELAXED);
 	e->counts_fresh = true;
 	e->reused = false;
 	edge_reorder_start(e);
@@ -726,8 +727,10 @@ int edge_counts_collect(struct edge *e, uint32_t *entries, uint32_t *retired)
 		edge_shm_collect(e, &seen, &n);
 	if (err)
 		return err;
+	seen = e->backend == EDGE_BACKEND_BPF ? seen - n : seen;
+	__atomic_store_n(&e->counts_entries, seen, __ATOMIC_RELAXED);
 	if (entries)
-		*entries = e->backend == EDGE_BACKEND_BPF ? seen - n : seen;
+		*entries = seen;
 	if (retired)
 		*retired = n;
 	return 0;
@@ -962,4 +965,45 @@ int edge_stats(struct edge *e, struct edge_stats *out)
 	if (e->backend != EDGE_BACKEND_BPF)
 		return 0;
 	return edge_bpf_stats(e, out->xdp);
+}
+
+/* ---- map fill ---- */
+
+const char *edge_map_name(enum edge_map_id m)
+{
+	static const char *const names[EDGE_MAP_N] = {"events", "counts",
+						      "ratelimit"};
+
+	return (unsigned)m < EDGE_MAP_N ? names[m] : NULL;
+}
+
+int edge_map_fill(struct edge *e, struct edge_map_fill *out)
+{
+	uint32_t n = 0, max = RL_SLOTS;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&e->ev_lock);
+	out->entries[EDGE_MAP_EVENTS] = e->ev_used;
+	pthread_rwlock_unlock(&e->ev_lock);
+	out->max_entries[EDGE_MAP_EVENTS] = TKT_MAX_EVENTS;
+	out->entries[EDGE_MAP_COUNTS] =
+		__atomic_load_n(&e->counts_entries, __ATOMIC_RELAXED);
+	out->max_entries[EDGE_MAP_COUNTS] = TKT_MAX_HOLD_KEYS;
+	if (e->backend == EDGE_BACKEND_BPF) {
+		err = edge_bpf_ratelimit_fill(e, &n, &max);
+	} else {
+		for (uint32_t i = 0; i < RL_SLOTS; i++)
+			n += __atomic_load_n(&e->rl[i], __ATOMIC_RELAXED) != 0;
+	}
+	out->entries[EDGE_MAP_RATELIMIT] = n;
+	out->max_entries[EDGE_MAP_RATELIMIT] = max;
+	return err;
+}
+
+int edge_ring_state(struct edge *e, uint64_t *unread, uint64_t *size)
+{
+	if (e->backend != EDGE_BACKEND_BPF)
+		return -EOPNOTSUPP;
+	return edge_bpf_ring_state(e, unread, size);
 }

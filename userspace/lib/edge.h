@@ -291,4 +291,36 @@ struct edge_stats {
 };
 int edge_stats(struct edge *e, struct edge_stats *out);
 
+/* ---- fill of the maps with a limit (/metrics, issue #14) ---- */
+enum edge_map_id {
+	EDGE_MAP_EVENTS = 0, /* declared events; max TKT_MAX_EVENTS */
+	EDGE_MAP_COUNTS,     /* hold-count entries; max TKT_MAX_HOLD_KEYS */
+	EDGE_MAP_RATELIMIT,  /* per-source rate-limit state (see below) */
+	EDGE_MAP_N,
+};
+/* "events", "counts", "ratelimit": the pin names in the bpf backend. */
+const char *edge_map_name(enum edge_map_id m);
+
+struct edge_map_fill {
+	uint64_t entries[EDGE_MAP_N];
+	uint64_t max_entries[EDGE_MAP_N];
+};
+/* Fills out, in both backends:
+ *   events     the event mirror (exact, no syscall);
+ *   counts     the entries edge_counts_collect left at its last run (the
+ *              sweeper runs it once a second; 0 before the first run): the
+ *              collector visits every entry anyway, so this costs nothing;
+ *   ratelimit  bpf: entries of the XDP door's LRU map, counted now by
+ *              batched lookups (at most TKT_MAX_RATE_SOURCES, a few ms);
+ *              shm: the non-zero words of the socket door's per-source
+ *              table (RL_SLOTS, hashed: sources may share a word).
+ * Because of the ratelimit count, call it from a background thread every
+ * few seconds, not on every scrape. 0 or a negative errno. */
+int edge_map_fill(struct edge *e, struct edge_map_fill *out);
+
+/* The XDP change ring buffer: its data size and the bytes ticketd has not
+ * consumed yet. Cheap (two loads through a read-only mapping made for the
+ * call). -EOPNOTSUPP in the shm backend, which has no ring buffer. */
+int edge_ring_state(struct edge *e, uint64_t *unread, uint64_t *size);
+
 #endif /* TICKET_EDGE_H */

@@ -37,6 +37,7 @@
 #include <xdp/libxdp.h>
 
 #include "bpf/seat_hold.skel.h"
+#include "userspace/lib/edge_peek.h"
 #include "userspace/lib/private_dir.h"
 
 struct xdp_att {
@@ -386,6 +387,24 @@ int edge_bpf_stats(struct edge *e, uint64_t *xdp)
 			xdp[i] += vals[c];
 	}
 	free(vals);
+	return err;
+}
+
+int edge_bpf_ratelimit_fill(struct edge *e, uint32_t *entries, uint32_t *max)
+{
+	int fd = bpf_map__fd(e->bpf->skel->maps.ratelimit);
+
+	*max = bpf_map__max_entries(e->bpf->skel->maps.ratelimit);
+	return peek_count_entries(fd, entries);
+}
+
+int edge_bpf_ring_state(struct edge *e, uint64_t *unread, uint64_t *size)
+{
+	struct peek_ring r;
+	int err = peek_ring(bpf_map__fd(e->bpf->skel->maps.changes), &r);
+
+	*unread = r.unread;
+	*size = r.size;
 	return err;
 }
 

@@ -68,6 +68,9 @@ struct edge {
 	struct change_queue q;
 	__u64 *rl; /* RL_SLOTS GCRA words, indexed by a hash of the peer */
 	uint64_t ustats[TKT_STAT_COUNT];
+	/* entries left by the last edge_counts_collect (edge_map_fill);
+	 * atomic: the collector and the reader run on different threads */
+	uint32_t counts_entries;
 
 	/* the consumer (edge_reorder.c), under poll_lock */
 	pthread_mutex_t poll_lock;
@@ -150,6 +153,10 @@ int edge_bpf_meta_write(struct edge *e, const struct tkt_table_meta *m);
 int edge_bpf_reset(struct edge *e);
 /* Adds the XDP counters, summed over CPUs, into xdp[TKT_STAT_COUNT]. */
 int edge_bpf_stats(struct edge *e, uint64_t *xdp);
+/* Entries of the ratelimit LRU map and its max_entries (edge_map_fill). */
+int edge_bpf_ratelimit_fill(struct edge *e, uint32_t *entries, uint32_t *max);
+/* The change ring buffer's size and unread bytes (edge_ring_state). */
+int edge_bpf_ring_state(struct edge *e, uint64_t *unread, uint64_t *size);
 /* Hands what the ring buffer holds to edge_reorder_record (consumer only):
  * the number of records, 0 in the shm backend, or a negative error (the
  * callback's among them). */

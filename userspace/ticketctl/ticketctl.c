@@ -3,6 +3,8 @@
  *   ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]
  *   ticketctl [options] raw HEX
  *   ticketctl room EVENT [room options]   (room_cmd.c)
+ *   ticketctl stats [--pin-dir DIR] [--json]          (stats_cmd.c)
+ *   ticketctl seat EVENT SEAT [--pin-dir DIR] [--json] (seat_cmd.c)
  *
  * Exit status: 0 the reply says OK, 1 it carries another status, 2 usage
  * error, no valid reply before the timeout, or a socket error. */
@@ -25,6 +27,8 @@
 #include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
 #include "userspace/ticketctl/room_cmd.h"
+#include "userspace/ticketctl/seat_cmd.h"
+#include "userspace/ticketctl/stats_cmd.h"
 
 enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_USAGE = 2 };
 
@@ -48,6 +52,8 @@ static void usage(FILE *f)
 		"usage: ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
 		"       ticketctl [options] raw HEX\n"
 		"       ticketctl room EVENT [--on|--off] [--rate N|auto] ... (ticketctl room --help)\n"
+		"       ticketctl stats [--pin-dir DIR] [--json]   (from the pinned maps, root)\n"
+		"       ticketctl seat EVENT SEAT [--pin-dir DIR] [--json]\n"
 		"options:\n"
 		"  --server HOST:PORT   UDP door (IPv4, name, or [IPv6]:port);\n"
 		"                       default $TICKET_SERVER or " DEFAULT_SERVER "\n"
@@ -369,6 +375,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "room") == 0)
 		return ticketctl_room(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "stats") == 0)
+		return ticketctl_stats(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "seat") == 0)
+		return ticketctl_seat(argc - optind, argv + optind);
 	if (strcmp(argv[optind], "raw") == 0) {
 		if (argc - optind != 2) {
 			usage(stderr);

@@ -1,7 +1,9 @@
 /* GET /healthz, /readyz, /metrics */
 #include <stdlib.h>
 
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
+#include "userspace/lib/edge_view.h"
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
@@ -50,16 +52,69 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 			    (int)jb.lag_ms));
 }
 
+/* The fill of the edge's maps with a limit (the sweeper's sample, every
+ * 5 s) and the XDP change ring buffer (read now: two loads). */
+static int render_edge_fill(struct ticketd *app, char **buf, size_t *len,
+			    size_t *cap)
+{
+	struct edge_map_fill f;
+	uint64_t taken, unread, size;
+	int rc;
+
+	rc = metrics_appendf(buf, len, cap,
+			     "# HELP ticketd_edge_backend Where the seat table lives: bpf"
+			     " (pinned maps, XDP) or shm (a file, socket door only).\n"
+			     "# TYPE ticketd_edge_backend gauge\n"
+			     "ticketd_edge_backend{backend=\"bpf\"} %d\n"
+			     "ticketd_edge_backend{backend=\"shm\"} %d\n",
+			     edge_backend(app->edge) == EDGE_BACKEND_BPF,
+			     edge_backend(app->edge) == EDGE_BACKEND_SHM);
+	if (sweeper_fill(&app->sweeper, &f, &taken) == 0) {
+		rc |= metrics_appendf(
+			buf, len, cap,
+			"# HELP ticketd_bpf_map_entries Entries of the edge's maps with a"
+			" limit (shm: their userspace twins), sampled every 5 s.\n"
+			"# TYPE ticketd_bpf_map_entries gauge\n");
+		for (int m = 0; m < EDGE_MAP_N; m++)
+			rc |= metrics_appendf(buf, len, cap,
+					      "ticketd_bpf_map_entries{map=\"%s\"} %llu\n",
+					      edge_map_name(m),
+					      (unsigned long long)f.entries[m]);
+		rc |= metrics_appendf(buf, len, cap,
+				      "# HELP ticketd_bpf_map_max_entries The limit of each of"
+				      " those maps.\n"
+				      "# TYPE ticketd_bpf_map_max_entries gauge\n");
+		for (int m = 0; m < EDGE_MAP_N; m++)
+			rc |= metrics_appendf(buf, len, cap,
+					      "ticketd_bpf_map_max_entries{map=\"%s\"} %llu\n",
+					      edge_map_name(m),
+					      (unsigned long long)f.max_entries[m]);
+		rc |= metrics_appendf(buf, len, cap,
+				      "# HELP ticketd_bpf_map_sample_age_seconds Age of the"
+				      " map-entries sample.\n"
+				      "# TYPE ticketd_bpf_map_sample_age_seconds gauge\n"
+				      "ticketd_bpf_map_sample_age_seconds %.3f\n",
+				      (double)(tkt_mono_ns() - taken) / 1e9);
+	}
+	if (edge_ring_state(app->edge, &unread, &size) == 0)
+		rc |= metrics_appendf(
+			buf, len, cap,
+			"# HELP ticketd_bpf_ringbuf_unread_bytes Bytes of XDP change records"
+			" ticketd has not consumed yet (a full buffer makes XDP answer"
+			" RATE_LIMITED: outcome ringbuf_full).\n"
+			"# TYPE ticketd_bpf_ringbuf_unread_bytes gauge\n"
+			"ticketd_bpf_ringbuf_unread_bytes %llu\n"
+			"# HELP ticketd_bpf_ringbuf_size_bytes Size of the change ring buffer.\n"
+			"# TYPE ticketd_bpf_ringbuf_size_bytes gauge\n"
+			"ticketd_bpf_ringbuf_size_bytes %llu\n",
+			(unsigned long long)unread, (unsigned long long)size);
+	return rc;
+}
+
 /* UDP door outcomes, XDP (summed over CPUs) and userspace doors. */
 static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 			     size_t *cap)
 {
-	static const char *const names[TKT_STAT_COUNT] = {
-		"OK", "TAKEN", "SOLD", "NO_SUCH_SEAT", "NOT_HOLDER", "BAD_CREDENTIAL",
-		"RATE_LIMITED", "LIMIT_EXCEEDED", "MALFORMED", "WRONG_NODE",
-		"NOT_ADMITTED",
-		"dropped", "passed", "malformed_dropped", "ringbuf_full",
-		"unsendable", "source_dropped", "rate_dropped", "replay_dropped"};
 	struct edge_stats st;
 	int rc;
 
@@ -74,7 +129,7 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 		rc |= metrics_appendf(buf, len, cap,
 				      "ticketd_udp_outcomes_total{door=\"xdp\",outcome=\"%s\"} %llu\n"
 				      "ticketd_udp_outcomes_total{door=\"userspace\",outcome=\"%s\"} %llu\n",
-				      names[i], (unsigned long long)st.xdp[i], names[i],
+				      edge_stat_name(i), (unsigned long long)st.xdp[i], edge_stat_name(i),
 				      (unsigned long long)st.user[i]);
 	journal_backlog(&app->journal, &jb);
 	rc |= metrics_appendf(buf, len, cap,
@@ -115,6 +170,8 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "ticketd_hold_path{path=\"socket\"} %d\n",
 			      app->hold_path[0] == 'x', app->hold_path[0] == 's');
 	rc |= render_edge_stats(app, &buf, &len, &cap);
+	if (app->edge)
+		rc |= render_edge_fill(app, &buf, &len, &cap);
 	rc |= edge_setup_render_metrics(app, &buf, &len, &cap);
 	rc |= outbox_relay_render_metrics(&app->relay, &buf, &len, &cap);
 	{

@@ -13,6 +13,8 @@
  * entry itself), and the map has room for 2 x TKT_MAX_SEATS such entries
  * beyond every live count, so once a second is plenty. */
 #define COLLECT_NS (1000ull * 1000 * 1000)
+/* How often the map fill is sampled for /metrics (see sweeper.h). */
+#define FILL_NS (5000ull * 1000 * 1000)
 
 /* One pass over every event's seats; returns how many it expired. */
 static int sweeper_pass(struct ticketd *app)
@@ -30,13 +32,39 @@ static int sweeper_pass(struct ticketd *app)
 	return n;
 }
 
+static void sample_fill(struct sweeper *sw)
+{
+	struct edge_map_fill f;
+
+	if (edge_map_fill(sw->app->edge, &f))
+		return; /* keep the previous sample; its age shows */
+	for (int m = 0; m < EDGE_MAP_N; m++) {
+		atomic_store(&sw->fill_entries[m], f.entries[m]);
+		atomic_store(&sw->fill_max[m], f.max_entries[m]);
+	}
+	atomic_store(&sw->fill_taken_ns, tkt_mono_ns());
+}
+
+int sweeper_fill(struct sweeper *sw, struct edge_map_fill *out,
+		 uint64_t *taken_ns)
+{
+	*taken_ns = atomic_load(&sw->fill_taken_ns);
+	if (!*taken_ns)
+		return -EAGAIN;
+	for (int m = 0; m < EDGE_MAP_N; m++) {
+		out->entries[m] = atomic_load(&sw->fill_entries[m]);
+		out->max_entries[m] = atomic_load(&sw->fill_max[m]);
+	}
+	return 0;
+}
+
 static void *sweeper_loop(void *arg)
 {
 	struct sweeper *sw = arg;
 	struct timespec pause = {.tv_sec = sw->sweep_ms / 1000,
 				 .tv_nsec = (long)(sw->sweep_ms % 1000) * 1000000L};
 
-	uint64_t next_collect = 0;
+	uint64_t next_collect = 0, next_fill = 0;
 
 	while (!atomic_load(&sw->stop)) {
 		int n = sweeper_pass(sw->app);
@@ -49,6 +77,11 @@ static void *sweeper_loop(void *arg)
 			if (!edge_counts_collect(sw->app->edge, NULL, &retired))
 				atomic_fetch_add(&sw->counts_retired, retired);
 			next_collect = now + COLLECT_NS;
+		}
+		/* after a collect, so the first sample has the count entries */
+		if (now >= next_fill) {
+			sample_fill(sw);
+			next_fill = now + FILL_NS;
 		}
 		nanosleep(&pause, NULL);
 	}
