@@ -385,7 +385,7 @@ static int start_rooms(struct ticketd *app, char *err, size_t errlen)
 		.ctx = app->edge,
 	};
 
-	return rooms_start(&app->rooms, app, &ops, err, errlen);
+	return rooms_start(&app->rooms, app, &ops, overload_purchase_fill, err, errlen);
 }
 
 static void stop_rooms(struct ticketd *app)

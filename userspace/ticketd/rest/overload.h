@@ -79,7 +79,7 @@ int api_deferred_too_old(struct ticketd *app, struct http_deferred *d);
 
 /* How full the purchase doors are now: the larger of in-flight orders and
  * in-flight authorizations over their caps (0 for an uncapped door). The
- * waiting room's automatic rate reads it. */
+ * waiting room's automatic rate reads it (main.c hands it to rooms_start). */
 double overload_purchase_fill(struct ticketd *app);
 
 /* Records one answered request's time inside ticketd (not streams). */

@@ -21,7 +21,6 @@
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/db/db.h"
-#include "userspace/ticketd/rest/overload.h"
 #include "userspace/ticketd/room/room_store.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -49,6 +48,7 @@ struct room_slot {
 
 struct rooms {
 	struct ticketd *app;
+	rooms_fill_fn purchase_fill; /* NULL: the rate ignores in-flight purchases */
 	struct room_slot *slots; /* parallel to app->catalog.events */
 	uint32_t n;
 	uint8_t key[ROOM_KEY_LEN];
@@ -244,7 +244,7 @@ static void follow_capacity(struct rooms *rs)
 	p95 = quantile(d, 0.95);
 	if (now.overloaded > rs->last_load.overloaded ||
 	    (n && p95 * 1000.0 > c->room_auto_target_ms) ||
-	    overload_purchase_fill(rs->app) >= AUTO_FILL_MAX)
+	    (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX))
 		rate *= AUTO_DECREASE;
 	else
 		rate += rate * AUTO_INCREASE > 1.0 ? rate * AUTO_INCREASE : 1.0;
@@ -302,7 +302,8 @@ static int noop_set_room(void *ctx, uint32_t e, bool on)
 }
 
 int rooms_start(struct rooms **out, struct ticketd *app,
-		const struct room_edge_ops *ops, char *err, size_t errlen)
+		const struct room_edge_ops *ops, rooms_fill_fn fill, char *err,
+		size_t errlen)
 {
 	struct rooms *rs = calloc(1, sizeof(*rs));
 	char path[CONFIG_STR_MAX + 16];
@@ -316,6 +317,7 @@ int rooms_start(struct rooms **out, struct ticketd *app,
 		return -1;
 	}
 	rs->app = app;
+	rs->purchase_fill = fill;
 	rs->auto_rate = app->cfg.room_auto_rate_min;
 	pthread_mutex_init(&rs->streams_lock, NULL);
 	snprintf(rs->state_path, sizeof(rs->state_path), "%s/room.state", app->cfg.state_dir);

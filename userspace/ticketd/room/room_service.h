@@ -29,11 +29,18 @@ struct ticketd;
 struct session;
 struct rooms;
 
+/* How full the purchase doors are now (in-flight over cap, 0 when
+ * uncapped), for the automatic rate; main.c wires the HTTP layer's. */
+typedef double (*rooms_fill_fn)(struct ticketd *app);
+
 /* Loads the keys (<state_dir>/room.key, <state_dir>/admin.key: created
  * 0600), the settings and the progress file, and starts the ticker. ops
- * marks admissions in the seat table. 0 or -1 with err filled. */
+ * marks admissions in the seat table; fill (may be NULL) tells the
+ * automatic rate how full the purchase doors are. 0 or -1 with err
+ * filled. */
 int rooms_start(struct rooms **out, struct ticketd *app,
-		const struct room_edge_ops *ops, char *err, size_t errlen);
+		const struct room_edge_ops *ops, rooms_fill_fn fill, char *err,
+		size_t errlen);
 /* Ends every room stream and refuses new ones (before the HTTP server
  * stops: no connection may stay suspended). */
 void rooms_close(struct rooms *rs);
