@@ -165,7 +165,10 @@ def test_saga_queue_bound_and_request_budget(api, arena, restart):
         seats = arena.take(1)
         hold(api.base, s["token"], arena.event_id, seats)
         sessions.append((s["token"], seats, str(uuid.uuid4())))
-    blocker = block_order_inserts(arena.event_id, [(t, k) for t, _, k in sessions], 3)
+    # the workers stay blocked (6 s) long enough for all nine to arrive and the
+    # queue to be read twice, also on a loaded CI machine (a 3 s block once
+    # ended before the second read, and the queue had drained)
+    blocker = block_order_inserts(arena.event_id, [(t, k) for t, _, k in sessions], 6)
     try:
         pool = cf.ThreadPoolExecutor(9)
         # more than the workers plus the queue: the workers block on
