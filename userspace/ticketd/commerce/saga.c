@@ -669,6 +669,18 @@ int saga_queued(struct saga *sg)
 	return n;
 }
 
+int saga_busy(struct saga *sg)
+{
+	int n;
+
+	if (!sg->app)
+		return 0;
+	pthread_mutex_lock(&sg->lock);
+	n = sg->busy;
+	pthread_mutex_unlock(&sg->lock);
+	return n;
+}
+
 int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 {
 	struct kafka_consumer_opts o;

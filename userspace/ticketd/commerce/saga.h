@@ -146,6 +146,8 @@ void saga_submit(struct saga *sg, struct saga_job *job);
 int saga_try_submit(struct saga *sg, struct saga_job *job);
 /* Jobs queued now (not those running). */
 int saga_queued(struct saga *sg);
+/* Saga workers running a job now. */
+int saga_busy(struct saga *sg);
 
 /* Waits until every queued job has run; later jobs run inline. Called at
  * shutdown before the HTTP server stops, so no deferred answer is left. */

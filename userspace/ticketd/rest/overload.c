@@ -147,10 +147,14 @@ int overload_render_metrics(struct ticketd *app, char **buf, size_t *len,
 		" refused above saga_queue_max).\n"
 		"# TYPE ticketd_saga_queue_jobs gauge\n"
 		"ticketd_saga_queue_jobs %d\n"
+		"# HELP ticketd_saga_workers_busy Saga workers running a job now.\n"
+		"# TYPE ticketd_saga_workers_busy gauge\n"
+		"ticketd_saga_workers_busy %d\n"
 		"# HELP ticketd_payment_queue_jobs Authorizations and refunds at the payment"
 		" client (new authorizations refused above payment_queue_max).\n"
 		"# TYPE ticketd_payment_queue_jobs gauge\n"
 		"ticketd_payment_queue_jobs %d\n",
-		saga_queued(&app->saga), payment_client_pending(app->payments));
+		saga_queued(&app->saga), saga_busy(&app->saga),
+		payment_client_pending(app->payments));
 	return rc;
 }
