@@ -165,19 +165,27 @@ def test_saga_queue_bound_and_request_budget(api, arena, restart):
         seats = arena.take(1)
         hold(api.base, s["token"], arena.event_id, seats)
         sessions.append((s["token"], seats, str(uuid.uuid4())))
-    # the workers stay blocked (6 s) long enough for all nine to arrive and the
-    # queue to be read twice, also on a loaded CI machine (a 3 s block once
-    # ended before the second read, and the queue had drained)
+    # the workers stay blocked (6 s) long enough for the steps below, also
+    # on a loaded CI machine (a 3 s block once ended too early)
     blocker = block_order_inserts(arena.event_id, [(t, k) for t, _, k in sessions], 6)
     try:
         pool = cf.ThreadPoolExecutor(9)
-        # more than the workers plus the queue: the workers block on
-        # MariaDB, one job waits, the rest are refused at once
-        busy = [pool.submit(timed, order, api.base, t, arena.event_id, seats, key)
-                for t, seats, key in sessions[:9]]
-        # all nine reach ticketd within a few seconds, also under ASan
+        # more than the workers plus the queue, one step at a time (a job
+        # sits in the queue until a worker wakes for it, so a burst could be
+        # refused before any worker is busy): six block every worker on
+        # MariaDB, the seventh waits in the queue, the rest are refused
+        busy = []
+        for i, (t, seats, key) in enumerate(sessions[:6]):
+            busy.append(pool.submit(timed, order, api.base, t, arena.event_id, seats, key))
+            assert wait_metric(api.base, "ticketd_saga_workers_busy", i + 1, within=10), \
+                f"saga worker {i + 1} never blocked"
+        t, seats, key = sessions[6]
+        busy.append(pool.submit(timed, order, api.base, t, arena.event_id, seats, key))
         assert wait_metric(api.base, "ticketd_saga_queue_jobs", 1, within=10), \
             "no job ever waited in the saga queue"
+        busy += [pool.submit(timed, order, api.base, t, arena.event_id, seats, key)
+                 for t, seats, key in sessions[7:9]]
+        assert metric(api.base, "ticketd_saga_workers_busy") == 6
         assert metric(api.base, "ticketd_saga_queue_jobs") == 1
         token, seats, key = sessions[9]
         r, elapsed = timed(order, api.base, token, arena.event_id, seats, key)
