@@ -112,6 +112,17 @@ static void bad_hold_path_is_refused(void **state)
 	assert_int_equal(load(&cfg, err, 3, "--hold-path", "socket"), CONFIG_OK);
 }
 
+static void unknown_compression_codec_is_refused(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 3, "--kafka-compression", "brotli"), CONFIG_ERROR);
+	assert_non_null(strstr(err, "kafka_compression"));
+	assert_int_equal(load(&cfg, err, 3, "--kafka-compression", "zstd"), CONFIG_OK);
+}
+
 static void bad_env_value_names_the_variable(void **state)
 {
 	struct config cfg;
@@ -193,6 +204,7 @@ int main(void)
 		cmocka_unit_test(out_of_range_number_is_refused_with_reason),
 		cmocka_unit_test(unknown_option_is_refused),
 		cmocka_unit_test(bad_hold_path_is_refused),
+		cmocka_unit_test(unknown_compression_codec_is_refused),
 		cmocka_unit_test(slot_grace_shorter_than_hold_and_payment_is_refused),
 		cmocka_unit_test(session_defaults_cover_every_slot_and_bound_the_db_wait),
 		cmocka_unit_test(bad_env_value_names_the_variable),

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -229,6 +230,19 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
 		snprintf(err, errlen, "hold_path: expected auto, xdp or socket, got '%s'",
 			 cfg->hold_path);
 		return CONFIG_ERROR;
+	}
+	{
+		static const char *const codecs[] = {"none", "lz4", "zstd", "gzip", "snappy"};
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+			known |= !strcmp(cfg->kafka_compression, codecs[i]);
+		if (!known) {
+			snprintf(err, errlen,
+				 "kafka_compression: expected none, lz4, zstd, gzip or snappy, "
+				 "got '%s'", cfg->kafka_compression);
+			return CONFIG_ERROR;
+		}
 	}
 	/* A slot may go to a new session only once no seat word can carry it
 	 * for the old one: a hold made just before the token lapsed (up to
