@@ -8,7 +8,8 @@
 #                                     epoll plumbing, HTTP/1.1), proto
 #                                     (tokens, op cycles), tally (named
 #                                     counters), sse (server-sent events
-#                                     off an HTTP answer), msg; bench/lib/common.sh is
+#                                     off an HTTP answer), msg, bpf_obj (open one
+#                                     program of an object); bench/lib/common.sh is
 #                                     the scripts' shell counterpart
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects

@@ -36,6 +36,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "bench/lib/bpf_obj.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
 #include "bench/lib/opts.h"
@@ -270,32 +271,13 @@ static int setup_maps(struct bpf_object *obj, const struct cost_opts *o,
 
 static struct bpf_object *load(const struct cost_opts *o, int *prog_fd)
 {
-	struct bpf_program *p, *want = NULL;
+	struct bpf_program *want;
 	struct bpf_object *obj;
-	struct bpf_map *map;
 	int err;
 
-	obj = bpf_object__open_file(o->obj, NULL);
-	if (!obj) {
-		fprintf(stderr, "hold_cost: open %s: %s\n", o->obj,
-			strerror(errno));
+	obj = bench_bpf_open_one("hold_cost", o->obj, o->prog, NULL, &want);
+	if (!obj)
 		return NULL;
-	}
-	bpf_object__for_each_program(p, obj) {
-		bool mine = strcmp(bpf_program__name(p), o->prog) == 0;
-
-		if (mine)
-			want = p;
-		bpf_program__set_autoload(p, mine);
-	}
-	/* private maps only: never touch a live edge's pins */
-	bpf_object__for_each_map(map, obj)
-		bpf_map__set_pin_path(map, NULL);
-	if (!want) {
-		fprintf(stderr, "hold_cost: no program %s in %s\n", o->prog,
-			o->obj);
-		goto fail;
-	}
 	err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "hold_cost: load %s: %s\n", o->obj,

@@ -34,6 +34,7 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
+#include "bench/lib/bpf_obj.h"
 #include "bench/lib/hist.h"
 #include "bench/lib/msg.h"
 #include "bench/lib/opts.h"
@@ -388,34 +389,14 @@ static int map_update(struct bpf_object *obj, const char *spec)
 static struct bpf_object *load_object(const struct calib_opts *o,
 				      struct bpf_program **progp)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_root);
-	struct bpf_program *p, *want = NULL;
+	struct bpf_program *want;
 	struct bpf_object *obj;
-	struct bpf_map *map;
 	int err;
 
-	obj = bpf_object__open_file(o->obj, &oo);
-	if (!obj) {
-		fprintf(stderr, "xdp_calib: open %s: %s\n", o->obj,
-			strerror(errno));
-		return NULL;
-	}
-	bpf_object__for_each_program(p, obj) {
-		bool mine = strcmp(bpf_program__name(p), o->prog) == 0;
-
-		if (mine)
-			want = p;
-		bpf_program__set_autoload(p, mine);
-	}
-	if (!want) {
-		fprintf(stderr, "xdp_calib: no program %s in %s\n", o->prog,
-			o->obj);
-		goto fail;
-	}
 	/* Without --pin-root, never touch bpffs: private maps only. */
-	if (!o->pin_root)
-		bpf_object__for_each_map(map, obj)
-			bpf_map__set_pin_path(map, NULL);
+	obj = bench_bpf_open_one("xdp_calib", o->obj, o->prog, o->pin_root, &want);
+	if (!obj)
+		return NULL;
 	for (int i = 0; i < o->n_sets; i++)
 		if (set_global(obj, o->sets[i]) < 0)
 			goto fail;
