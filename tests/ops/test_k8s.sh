@@ -102,6 +102,61 @@ else
 	skip "build/ticketd not built: ticketd.conf keys not checked against ticketd --help"
 fi
 
+echo "== test_k8s: ticketd with the DaemonSet's config and capabilities"
+# The ConfigMap's ticketd.conf and exactly the capabilities the DaemonSet
+# adds (setpriv bounding set), against the test services: ticketd must get
+# ready on the BPF seat table. The Services' names are replaced by the local
+# ports (environment settings win over the file, as in the pod).
+REDIS_PORT=${REDIS_PORT:-6390} MARIADB_PORT=${MARIADB_PORT:-3317} KAFKA_PORT=${KAFKA_PORT:-9102}
+HTTP_PORT=$((${TICKETD_TEST_HTTP_PORT:-18080} + 1)) UDP_PORT=$((${TICKETD_TEST_UDP_PORT:-17000} + 1))
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+caps=$(grep -E '^ +add: \[' "$DS" | head -1 | tr -d '[]",' | sed 's/^ *add: *//' |
+	tr 'A-Z' 'a-z' | sed 's/\([a-z_]*\)/+\1/g; s/ /,/g')
+if ((EUID != 0)) || ! command -v setpriv >/dev/null || [[ ! -x $ROOT/build/ticketd ]]; then
+	skip "needs root, setpriv and build/ticketd: DaemonSet config and capabilities not run"
+elif ! port_open "$REDIS_PORT" || ! port_open "$MARIADB_PORT" || ! port_open "$KAFKA_PORT"; then
+	skip "test services not running on 127.0.0.1:$REDIS_PORT/$MARIADB_PORT/$KAFKA_PORT (infra/services.sh start): DaemonSet config and capabilities not run"
+elif port_open "$HTTP_PORT"; then
+	bad "port $HTTP_PORT is taken: cannot start ticketd with the DaemonSet's settings"
+else
+	sed -n '/^  ticketd.conf: |$/,$p' "$K8S/ticketd-config.yaml" | tail -n +2 | sed 's/^    //' >"$TMP/ticketd.conf"
+	chmod 600 "$TMP/ticketd.conf"
+	pin=/sys/fs/bpf/ticket-k8s-test-$$
+	echo "starting ticketd with $TMP/ticketd.conf, bounding set $caps, HTTP port $HTTP_PORT"
+	TICKETD_CONFIG=$TMP/ticketd.conf TICKETD_REDIS_HOST=127.0.0.1 TICKETD_REDIS_PORT=$REDIS_PORT \
+		TICKETD_DB_HOST=127.0.0.1 TICKETD_DB_PORT=$MARIADB_PORT TICKETD_DB_PASSWORD=${MARIADB_PASSWORD:-ticket} \
+		TICKETD_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT TICKETD_PAYMENT_URL=http://127.0.0.1:9 \
+		TICKETD_HTTP_ADDR=127.0.0.1 TICKETD_HTTP_PORT=$HTTP_PORT TICKETD_UDP_ADDR=127.0.0.1 \
+		TICKETD_UDP_PORT=$UDP_PORT TICKETD_PIN_DIR=$pin TICKETD_STATE_DIR=$TMP/state \
+		setpriv --bounding-set="-all,$caps" --inh-caps=-all -- "$ROOT/build/ticketd" \
+		>"$TMP/ticketd.log" 2>&1 9>&- &
+	tpid=$!
+	ready=""
+	for _ in $(seq 1 150); do # 30 s at most
+		ready=$(curl -s -m 1 "http://127.0.0.1:$HTTP_PORT/readyz" || true)
+		[[ $ready == *'"status":"UP"'* ]] && break
+		kill -0 "$tpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	metrics=$(curl -s -m 2 "http://127.0.0.1:$HTTP_PORT/metrics" || true)
+	kill -TERM "$tpid" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$tpid" 2>/dev/null
+	wait "$tpid" 2>/dev/null
+	rm -rf "$pin"
+	if [[ $ready == *'"status":"UP"'* && $ready == *'"holdPath":"socket"'* ]]; then
+		ok "ticketd is ready with the ConfigMap's settings under $caps only"
+	else
+		bad "ticketd not ready with the ConfigMap's settings under $caps: ${ready:-no answer}"
+		tail -5 "$TMP/ticketd.log" | sed 's/^/     /'
+	fi
+	grep -q 'ticketd_edge_backend{backend="bpf"} 1' <<<"$metrics" &&
+		ok "the seat table is the BPF backend (maps pinned on bpffs)" ||
+		bad "ticketd fell back to the shm seat table under $caps"
+	grep -q '"privileges: keeping capabilities' "$TMP/ticketd.log" &&
+		ok "ticketd logged the capabilities it kept" || bad "no privileges line in ticketd's log"
+fi
+
 echo "== test_k8s: the set"
 for f in "${MANIFESTS[@]}"; do
 	grep -q "^  - $f\$" "$K8S/kustomization.yaml" && ok "kustomization.yaml lists $f" ||
