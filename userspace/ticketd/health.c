@@ -42,6 +42,16 @@ void health_why(struct health *h, enum health_part p, char *out, size_t len)
 	pthread_mutex_unlock(&h->lock);
 }
 
+bool health_ready(struct health *h)
+{
+	if (!atomic_load(&h->checked))
+		return false;
+	for (int p = 0; p < HEALTH_N_PARTS; p++)
+		if (!atomic_load(&h->up[p]))
+			return false;
+	return true;
+}
+
 static void check_redis(struct health *h)
 {
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 500000};

@@ -32,6 +32,9 @@ void health_stop(struct health *h);
 
 const char *health_part_name(enum health_part p);
 
+/* Whether /readyz answers 200: a full round done and every part up. */
+bool health_ready(struct health *h);
+
 /* Copies the reason a part is down (empty when up). */
 void health_why(struct health *h, enum health_part p, char *out, size_t len);
 

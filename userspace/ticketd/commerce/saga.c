@@ -349,6 +349,8 @@ static void ended(struct ticketd *app, const struct order *o, const struct endin
 	outbox_relay_kick(&app->relay);
 	apply_outcome(app, o, e->approve);
 	atomic_fetch_add(e->approve ? &app->saga.confirmed : &app->saga.cancelled, 1);
+	if (!e->approve && !strcmp(o->reason, "PAYMENT_DEADLINE"))
+		atomic_fetch_add(&app->saga.deadline_missed, 1);
 	log_json(LOG_INFO, NULL, "order ended",
 		 json_pack("{s:s, s:s, s:s}", "orderId", o->id, "status", o->status,
 			   "reason", o->reason));

@@ -123,6 +123,9 @@ struct saga {
 	atomic_bool stop;
 	bool deadline_on, refund_on;
 	atomic_uint_least64_t confirmed, cancelled, duplicates;
+	/* orders cancelled for their payment deadline (PAYMENT_DEADLINE, a
+	 * late approval included) */
+	atomic_uint_least64_t deadline_missed;
 	/* refunds owed (order cancelled behind a possible charge), sent to
 	 * the gateway (attempts), acknowledged, and attempts it failed */
 	atomic_uint_least64_t refunds_owed, refunds_sent, refunds_done, refund_failures;

@@ -185,10 +185,16 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "# TYPE ticketd_orders_ended_total counter\n"
 			      "ticketd_orders_ended_total{status=\"CONFIRMED\"} %llu\n"
 			      "ticketd_orders_ended_total{status=\"CANCELLED\"} %llu\n"
-			      "ticketd_saga_duplicates_total %llu\n",
+			      "ticketd_saga_duplicates_total %llu\n"
+			      "# HELP ticketd_orders_deadline_missed_total Orders cancelled because"
+			      " their payment did not complete by the payment deadline"
+			      " (PAYMENT_DEADLINE, late approvals included).\n"
+			      "# TYPE ticketd_orders_deadline_missed_total counter\n"
+			      "ticketd_orders_deadline_missed_total %llu\n",
 			      (unsigned long long)atomic_load(&app->saga.confirmed),
 			      (unsigned long long)atomic_load(&app->saga.cancelled),
-			      (unsigned long long)atomic_load(&app->saga.duplicates));
+			      (unsigned long long)atomic_load(&app->saga.duplicates),
+			      (unsigned long long)atomic_load(&app->saga.deadline_missed));
 	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_saga_decisions_rejected_total Payment decisions from"
 			      " Kafka dropped because they do not match a recorded payment.\n"
@@ -236,9 +242,17 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);
 	rc |= overload_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_dependency_up Whether each part /readyz checks is usable.\n"
+			      "# TYPE ticketd_dependency_up gauge\n");
 	for (int p = 0; p < HEALTH_N_PARTS; p++)
 		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",
 				      health_part_name(p), (int)atomic_load(&app->health.up[p]));
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_ready 1 when /readyz answers 200, 0 when it answers 503.\n"
+			      "# TYPE ticketd_ready gauge\n"
+			      "ticketd_ready %d\n",
+			      health_ready(&app->health));
 	if (rc) {
 		free(buf);
 		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
