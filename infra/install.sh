@@ -2,7 +2,8 @@
 # Installs what the project needs on Debian 12, as root; idempotent and quick
 # when everything is already there (make deps runs it before run/test/bench).
 #   1. Debian packages from infra/packages.txt that are missing (one apt run)
-#   2. pytest for python3 (pip, only if missing)
+#   2. pytest, requests and kubernetes-validate (the offline schema checker
+#      of tests/ops/test_k8s.sh) for python3 (pip, only if missing)
 #   3. bpffs mounted at /sys/fs/bpf
 #   4. Kafka broker jars (version pinned in infra/kafka/pom.xml) in .deps/kafka/libs
 # Env: DEPS_DIR (<repo>/.deps), KAFKA_FALLBACK_VERSION (4.1.1).
@@ -117,6 +118,16 @@ install_requests() {
         die "could not install python requests"
 }
 
+# The Kubernetes manifests' schema checker; optional: without it
+# tests/ops/test_k8s.sh checks YAML syntax only and says so.
+install_kubernetes_validate() {
+    command -v kubernetes-validate >/dev/null && return 0
+    say "kubernetes-validate missing; installing it with pip"
+    timeout 300 python3 -m pip install -q kubernetes-validate 2>/dev/null ||
+        timeout 300 python3 -m pip install -q --break-system-packages kubernetes-validate ||
+        say "could not install kubernetes-validate; the manifests get a YAML syntax check only"
+}
+
 # --- 3. bpffs -----------------------------------------------------------------
 
 mount_bpffs() {
@@ -198,5 +209,6 @@ check_node
 install_packages
 install_pytest
 install_requests
+install_kubernetes_validate
 mount_bpffs
 fetch_kafka
