@@ -24,7 +24,7 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter -W
 WARN       += $(if $(findstring clang,$(CC)),-Wno-unknown-warning-option)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(WARN) -I$(ROOT) -I$(BUILD)
-LDLIBS_BPF := -lxdp -lbpf -lelf -lz
+LDLIBS_BPF := -lbpf -lelf -lz
 
 # Sanitizer builds: ASan + UBSan, and TSan for the threaded parts (TSan
 # does not combine with ASan, hence a third flavour).

@@ -27,7 +27,7 @@ TKB_BUILD=${TKB_BUILD:-${BUILD:-build}}
 
 tkb_log() { printf '[netns] %s\n' "$*" >&2; }
 
-# Mounts bpffs if missing (libxdp and pinning need it; harmless otherwise).
+# Mounts bpffs if missing (pinning needs it; harmless otherwise).
 tkb_bpffs() {
 	if ! mountpoint -q /sys/fs/bpf; then
 		mount -t bpf bpf /sys/fs/bpf

@@ -9,7 +9,7 @@ source bench/hooks/ticketd_common.sh
 bench_xdp_full_start() {
 	local name
 	# No other XDP program on either end: the calibration steps attach
-	# theirs with plain netlink, and libxdp (ticketd) will not replace a
+	# theirs with plain netlink, and ticketd's BPF link will not replace a
 	# program it did not load.
 	tkb_detach
 	"$TKB_BUILD/xdp_calib" --detach --iface "$TKB_HOST_IF" >/dev/null 2>&1 || true

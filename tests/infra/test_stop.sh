@@ -86,7 +86,7 @@ check_clean() {
 	ip link show dev "$TKT_HOST_IF" >/dev/null 2>&1 && left+="link $TKT_HOST_IF "
 	if [[ -z $left ]]; then ok "$round: namespace down"; else bad "$round: left up: $left"; fi
 	# The seat maps stay pinned on purpose (holds outlive a restart); a
-	# pinned program or link, or libxdp's dispatcher pins, must not.
+	# pinned program or link must not.
 	left=
 	for p in "$PIN_DIR"/*; do
 		[[ -e $p ]] || continue

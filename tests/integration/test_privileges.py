@@ -17,10 +17,11 @@ from conftest import (PIN_DIR, PORTS, RUN_DIR, Ticketd, auth, mariadb_sql, new_s
                       udp)
 
 # Capability numbers (linux/capability.h) of what ticketd keeps with XDP:
-# detaching through libxdp at stop (netlink; the dispatcher looked up by id,
-# loaded as an extension program; setns into the XDP namespace).
+# the door attaches after the drop, as a BPF link (CAP_BPF, CAP_NET_ADMIN),
+# and enters the XDP namespace first when it has one (CAP_SYS_ADMIN).
 CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 12, 21, 38, 39
-XDP_KEEPS = {CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF}
+XDP_KEEPS = {CAP_NET_ADMIN, CAP_BPF}
+XDP_NETNS_KEEPS = XDP_KEEPS | {CAP_SYS_ADMIN}
 APP_GRANTS = {"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "INDEX",
               "REFERENCES"}
 NOBODY = 65534
@@ -124,7 +125,7 @@ def test_xdp_door_keeps_only_what_detaching_needs(own_ticketd, netns, arena):
     ns, ns_if, host_if = netns["TKT_NETNS"], netns["TKT_NS_IF"], netns["TKT_HOST_IF"]
     d = own_ticketd("--hold-path", "xdp", "--xdp-netns", ns, "--xdp-iface", ns_if,
                     "--xdp-peer-iface", host_if)
-    assert_keeps(d.proc.pid, XDP_KEEPS)
+    assert_keeps(d.proc.pid, XDP_NETNS_KEEPS)
     hold_both_ways(d.base, arena.event_id, arena.take(2),
                    udp_host=netns["TKT_NS_ADDR"].split("/")[0])
     link = subprocess.run(["ip", "-n", ns, "link", "show", ns_if], capture_output=True,
@@ -134,6 +135,28 @@ def test_xdp_door_keeps_only_what_detaching_needs(own_ticketd, netns, arena):
     link = subprocess.run(["ip", "-n", ns, "link", "show", ns_if], capture_output=True,
                           text=True, timeout=10).stdout
     assert "prog/xdp" not in link, "XDP still attached after stop: " + link
+
+
+
+def test_xdp_in_its_own_namespace_needs_no_sys_admin_and_a_crash_detaches(own_ticketd, netns):
+    # the host end of the test veth, in ticketd's own namespace: no setns
+    host_if = netns["TKT_HOST_IF"]
+    d = own_ticketd("--hold-path", "xdp", "--xdp-iface", host_if)
+    assert_keeps(d.proc.pid, XDP_KEEPS)
+    link = subprocess.run(["ip", "link", "show", host_if], capture_output=True, text=True,
+                          timeout=10).stdout
+    assert "prog/xdp" in link, link
+    # the program hangs on ticketd's link: killed, nothing is left answering
+    d.proc.kill()
+    d.proc.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        link = subprocess.run(["ip", "link", "show", host_if], capture_output=True,
+                              text=True, timeout=10).stdout
+        if "prog/xdp" not in link:
+            break
+        time.sleep(0.1)
+    assert "prog/xdp" not in link, "XDP still attached after ticketd was killed: " + link
 
 
 def refused(run, *extra, name):

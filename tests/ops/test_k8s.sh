@@ -180,8 +180,8 @@ done
 if command -v kubectl >/dev/null; then
 	check "kubectl kustomize infra/k8s/base renders" kubectl kustomize "$K8S"
 	kubectl kustomize "$XDP" >"$TMP/xdp.yaml" 2>&1
-	check "kubectl kustomize infra/k8s/xdp adds the iface and SYS_ADMIN" \
-		bash -c "grep -q TICKETD_XDP_IFACE '$TMP/xdp.yaml' && grep -q SYS_ADMIN '$TMP/xdp.yaml'"
+	check "kubectl kustomize infra/k8s/xdp adds the iface and no SYS_ADMIN" \
+		bash -c "grep -q TICKETD_XDP_IFACE '$TMP/xdp.yaml' && ! grep -q SYS_ADMIN '$TMP/xdp.yaml'"
 	if have_validator; then
 		check "schema: the rendered xdp overlay" kubernetes-validate --strict --quiet "$TMP/xdp.yaml"
 	fi

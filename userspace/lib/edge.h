@@ -245,7 +245,9 @@ int edge_replay_reset(struct edge *e, uint32_t slot);
 void edge_door(struct edge *e, enum tkt_change_source source,
 	       const struct tkt_config *cfg, struct tkt_door *door);
 
-/* Attaches xdp_seat_hold to iface through libxdp, in driver mode or, if
+/* Attaches xdp_seat_hold to iface as a BPF link (detached when ticketd's
+ * descriptor closes, even on a crash; an interface already running another
+ * XDP program is refused with -EBUSY), in driver mode or, if
  * that fails, in generic mode. With netns (a name under /run/netns), iface
  * is looked up and attached inside that namespace (the calling thread
  * enters it and returns). With peer_iface, xdp_pass is attached to that

@@ -3,8 +3,9 @@
  * seat array mmapped from its map (userspace and XDP CAS the same words),
  * hold counts kept by the kernel's hold_count program (one set of rules for
  * both doors), the config and events maps behind edge.c's mirrors, the
- * ring buffer of XDP change records, and XDP attach and detach through
- * libxdp.
+ * ring buffer of XDP change records, and XDP attach and detach as BPF
+ * links (the kernel detaches a link when its last descriptor closes, so a
+ * killed ticketd leaves no program answering on the interface).
  *
  * Guarantees: pins are reused, never re-created empty (libbpf refuses a
  * pin whose definition differs, and edge_open then fails rather than
@@ -33,18 +34,17 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
-#include <xdp/libxdp.h>
 
 #include "bpf/seat_hold.skel.h"
 #include "userspace/lib/edge_peek.h"
 #include "userspace/lib/private_dir.h"
 
 struct xdp_att {
-	struct xdp_program *prog;
+	int link_fd; /* 0: not attached (descriptor 0 is stdin, never a link) */
 	int ifindex;
-	enum xdp_attach_mode mode;
-	char netns[NAME_MAX + 1]; /* "" = caller's namespace */
+	bool native;
 };
 
 struct edge_bpf {
@@ -457,48 +457,41 @@ static int netns_leave(int saved)
 }
 
 /* Attaches one program, native first, generic if the driver refuses. */
+/* Attaches prog_fd to iface as a BPF link, in driver mode or, if that
+ * fails, in generic mode. A link needs CAP_NET_ADMIN and CAP_BPF (no
+ * dispatcher, no lookup by id), and it refuses an interface that already
+ * runs an XDP program (EBUSY) instead of replacing it. */
 static int attach_one(int prog_fd, const char *iface, struct xdp_att *att)
 {
-	struct xdp_program *p;
-	int err;
+	LIBBPF_OPTS(bpf_link_create_opts, native, .flags = XDP_FLAGS_DRV_MODE);
+	LIBBPF_OPTS(bpf_link_create_opts, generic, .flags = XDP_FLAGS_SKB_MODE);
+	int fd;
 
 	att->ifindex = (int)if_nametoindex(iface);
 	if (!att->ifindex)
 		return -errno;
-	p = xdp_program__from_fd(prog_fd);
-	err = libxdp_get_error(p);
-	if (err)
-		return err;
-	att->mode = XDP_MODE_NATIVE;
-	err = xdp_program__attach(p, att->ifindex, XDP_MODE_NATIVE, 0);
-	if (err) {
-		att->mode = XDP_MODE_SKB;
-		err = xdp_program__attach(p, att->ifindex, XDP_MODE_SKB, 0);
+	att->native = true;
+	fd = bpf_link_create(prog_fd, att->ifindex, BPF_XDP, &native);
+	if (fd < 0 && fd != -EBUSY) {
+		att->native = false;
+		fd = bpf_link_create(prog_fd, att->ifindex, BPF_XDP, &generic);
 	}
-	if (err) {
-		xdp_program__close(p);
-		return err;
-	}
-	att->prog = p;
+	if (fd < 0)
+		return fd;
+	att->link_fd = fd;
 	return 0;
 }
 
+/* Closing the link detaches the program wherever the interface lives: no
+ * namespace to enter, no capability needed. */
 static int detach_one(struct xdp_att *att)
 {
-	int saved = -1, err = 0, err2;
+	int err = 0;
 
-	if (!att->prog)
+	if (!att->link_fd)
 		return 0;
-	if (att->netns[0]) {
-		err = netns_enter(att->netns, &saved);
-		if (err)
-			return err;
-	}
-	err = xdp_program__detach(att->prog, att->ifindex, att->mode, 0);
-	err2 = netns_leave(saved);
-	if (!err)
-		err = err2;
-	xdp_program__close(att->prog);
+	if (close(att->link_fd) < 0)
+		err = -errno;
 	memset(att, 0, sizeof(*att));
 	return err;
 }
@@ -511,9 +504,9 @@ int edge_attach_xdp(struct edge *e, const char *iface, const char *netns,
 
 	if (e->backend != EDGE_BACKEND_BPF)
 		return -EOPNOTSUPP;
-	if (!iface || b->att_main.prog)
-		return b->att_main.prog ? -EALREADY : -EINVAL;
-	if (netns && strlen(netns) >= sizeof(b->att_main.netns))
+	if (!iface || b->att_main.link_fd)
+		return b->att_main.link_fd ? -EALREADY : -EINVAL;
+	if (netns && strlen(netns) > NAME_MAX)
 		return -ENAMETOOLONG;
 
 	if (netns) {
@@ -531,8 +524,6 @@ int edge_attach_xdp(struct edge *e, const char *iface, const char *netns,
 	}
 	if (err)
 		return err;
-	if (netns)
-		strcpy(b->att_main.netns, netns);
 
 	if (peer_iface) {
 		err = attach_one(bpf_program__fd(b->skel->progs.xdp_pass),
@@ -542,8 +533,7 @@ int edge_attach_xdp(struct edge *e, const char *iface, const char *netns,
 			return err;
 		}
 	}
-	b->xdp_mode = b->att_main.mode == XDP_MODE_NATIVE ? EDGE_XDP_NATIVE
-							  : EDGE_XDP_GENERIC;
+	b->xdp_mode = b->att_main.native ? EDGE_XDP_NATIVE : EDGE_XDP_GENERIC;
 	return 0;
 }
 

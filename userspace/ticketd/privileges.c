@@ -11,11 +11,10 @@
 #include "userspace/lib/log.h"
 #include "userspace/ticketd/ticketd.h"
 
-/* XDP is attached by the UDP door step, after the drop, and detached at
- * stop through libxdp: netlink (CAP_NET_ADMIN), the dispatcher looked up by
- * program id (BPF_PROG_GET_FD_BY_ID: CAP_SYS_ADMIN) and loaded as an
- * extension program (CAP_BPF, CAP_PERFMON), and setns into xdp_netns
- * (CAP_SYS_ADMIN). Everything else ticketd does with BPF after the seat
+/* XDP is attached by the UDP door step, after the drop, as a BPF link:
+ * BPF_LINK_CREATE on an XDP hook (CAP_BPF, CAP_NET_ADMIN), and setns into
+ * xdp_netns when one is set (CAP_SYS_ADMIN). Detaching is closing the link:
+ * no capability. Everything else ticketd does with BPF after the seat
  * table is open works on descriptors it already holds (map reads and
  * writes, BPF_PROG_TEST_RUN of hold_count, the mmapped seat array and ring
  * buffer) and needs no capability. */
@@ -33,12 +32,15 @@ static bool wants_low_port(const struct ticketd *app)
 
 const char *privileges_needed(const struct ticketd *app)
 {
+	bool low = wants_low_port(app);
+
+	if (wants_xdp(app) && app->cfg.xdp_netns[0])
+		return low ? "cap_net_admin,cap_sys_admin,cap_bpf,cap_net_bind_service=ep"
+			   : "cap_net_admin,cap_sys_admin,cap_bpf=ep";
 	if (wants_xdp(app))
-		return wants_low_port(app)
-			       ? "cap_net_admin,cap_sys_admin,cap_bpf,cap_perfmon,"
-				 "cap_net_bind_service=ep"
-			       : "cap_net_admin,cap_sys_admin,cap_bpf,cap_perfmon=ep";
-	return wants_low_port(app) ? "cap_net_bind_service=ep" : "=";
+		return low ? "cap_net_admin,cap_bpf,cap_net_bind_service=ep"
+			   : "cap_net_admin,cap_bpf=ep";
+	return low ? "cap_net_bind_service=ep" : "=";
 }
 
 int privileges_drop(struct ticketd *app, char *err, size_t errlen)
