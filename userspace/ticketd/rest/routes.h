@@ -35,6 +35,10 @@ void route_room_stream(struct http_req *req, struct http_resp *resp);
 void route_admin_room_get(struct http_req *req, struct http_resp *resp);
 void route_admin_room_put(struct http_req *req, struct http_resp *resp);
 
+/* The admin endpoints' gate (routes_room.c): true for a loopback client
+ * with the admin key as Bearer token; otherwise the 403/401 is set. */
+bool api_admin_allowed(struct http_req *req, struct http_resp *resp);
+
 /* The seat map's gate (routes_room.c): true when event_id has no active
  * waiting room or the request's session (Authorization, or the token
  * query argument) is admitted; otherwise the answer (403 QUEUE_REQUIRED,
