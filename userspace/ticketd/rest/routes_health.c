@@ -12,10 +12,18 @@
 #include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/ticketd.h"
 
+/* The release; packaging may set it (-DTICKETD_VERSION=...). */
+#ifndef TICKETD_VERSION
+#define TICKETD_VERSION "0.1.0"
+#endif
+
 void route_healthz(struct http_req *req, struct http_resp *resp)
 {
-	(void)req;
-	http_json(resp, 200, json_pack("{s:s}", "status", "UP"));
+	uint64_t up_ns = tkt_mono_ns() - rest_app(req)->started_mono_ns;
+
+	http_json(resp, 200,
+		  json_pack("{s:s, s:s, s:I}", "status", "UP", "version", TICKETD_VERSION,
+			    "uptimeSeconds", (json_int_t)(up_ns / 1000000000u)));
 }
 
 void route_readyz(struct http_req *req, struct http_resp *resp)
@@ -39,13 +47,19 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 		json_array_append_new(down, json_string(health_part_name(p)));
 	}
 	struct journal_backlog jb;
+	bool draining = drain_on(&rest_app(req)->drain);
 
+	/* Draining (POST /admin/drain): not ready, so load balancers move
+	 * the traffic away, whatever the parts say. */
+	if (draining)
+		ready = false;
 	/* The journal behind (Redis slow or away) does not make the node
 	 * unready (the seat table is the authority); it is shown. */
 	journal_backlog(&rest_app(req)->journal, &jb);
 	http_json(resp, ready ? 200 : 503,
-		  json_pack("{s:s, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}", "status",
-			    ready ? "UP" : "DOWN", "holdPath", rest_app(req)->hold_path,
+		  json_pack("{s:s, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}", "status",
+			    ready ? "UP" : "DOWN", "reason", draining ? "draining" : NULL,
+			    "draining", draining, "holdPath", rest_app(req)->hold_path,
 			    "checks", checks, "down", down, "journal", "status",
 			    jb.dirty_seats || jb.lag_ms > 1000 ? "BEHIND" : "OK", "queued",
 			    (int)jb.queued, "seatsToRepair", (int)jb.dirty_seats, "lagMs",
@@ -236,6 +250,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);
 	rc |= overload_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
+	rc |= drain_render_metrics(app, &buf, &len, &cap);
 	for (int p = 0; p < HEALTH_N_PARTS; p++)
 		rc |= metrics_appendf(&buf, &len, &cap, "ticketd_dependency_up{part=\"%s\"} %d\n",
 				      health_part_name(p), (int)atomic_load(&app->health.up[p]));
