@@ -11,7 +11,6 @@
  * (its error printed), 2 usage error or no answer. */
 #include "userspace/ticketctl/room_cmd.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -19,9 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_ADMIN "http://127.0.0.1:8080"
-#define DEFAULT_KEY_FILE "/var/lib/ticketd/admin.key"
-#define MAX_ANSWER (1 << 20)
+#include "userspace/ticketctl/ctl_http.h"
+
+#define DEFAULT_ADMIN CTL_DEFAULT_URL
+#define DEFAULT_KEY_FILE CTL_DEFAULT_KEY_FILE
 
 static void room_usage(FILE *f)
 {
@@ -39,51 +39,6 @@ static void room_usage(FILE *f)
 		"Without a change it prints the room. exit: 0 done, 1 refused, 2 usage or no answer\n");
 }
 
-struct answer {
-	char *buf;
-	size_t len;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-	struct answer *a = arg;
-	size_t add = size * n;
-	char *nb;
-
-	if (a->len + add > MAX_ANSWER)
-		return 0;
-	nb = realloc(a->buf, a->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + a->len, p, add);
-	a->buf = nb;
-	a->len += add;
-	a->buf[a->len] = '\0';
-	return add;
-}
-
-/* The key file's first line (64 hex digits), or -1 after printing why. */
-static int read_key(const char *path, char *key, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f) {
-		fprintf(stderr, "ticketctl: admin key %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (!fgets(key, (int)cap, f))
-		key[0] = '\0';
-	fclose(f);
-	n = strcspn(key, "\r\n");
-	key[n] = '\0';
-	if (n != 64) {
-		fprintf(stderr, "ticketctl: admin key %s: expected 64 hex digits\n", path);
-		return -1;
-	}
-	return 0;
-}
-
 static int parse_num(const char *s, long lo, long hi, long *out)
 {
 	char *end;
@@ -93,15 +48,15 @@ static int parse_num(const char *s, long lo, long hi, long *out)
 	return errno || end == s || *end || *out < lo || *out > hi ? -1 : 0;
 }
 
-static void print_answer(long status, const struct answer *a, FILE *f)
+static void print_answer(long status, const struct ctl_answer *a, FILE *f)
 {
-	json_t *j = a->buf ? json_loads(a->buf, 0, NULL) : NULL;
+	json_t *j = a->body ? json_loads(a->body, 0, NULL) : NULL;
 	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 
 	if (text)
 		fprintf(f, "%s\n", text);
 	else
-		fprintf(f, "HTTP %ld %s\n", status, a->buf ? a->buf : "");
+		fprintf(f, "HTTP %ld %s\n", status, a->body ? a->body : "");
 	free(text);
 	json_decref(j);
 }
@@ -123,13 +78,10 @@ int ticketctl_room(int argc, char **argv)
 	};
 	const char *admin = DEFAULT_ADMIN, *key_file = getenv("TICKET_ADMIN_KEY_FILE");
 	json_t *body = json_object();
-	char key[80] = "", auth[96], url[512], *text = NULL;
-	struct curl_slist *hdrs = NULL;
-	struct answer a = {0};
-	long v, status = 0, event;
+	char key[80] = "", url[512], err[600], *text = NULL;
+	struct ctl_answer a = {0};
+	long v, event;
 	int c, ret = 2;
-	CURL *curl = NULL;
-	CURLcode cc;
 
 	if (!key_file || !*key_file)
 		key_file = DEFAULT_KEY_FILE;
@@ -182,44 +134,26 @@ int ticketctl_room(int argc, char **argv)
 	}
 	if (argc - optind != 1 || parse_num(argv[optind], 0, 4294967295L, &event))
 		goto usage;
-	if (read_key(key_file, key, sizeof(key)))
+	if (ctl_read_key(key_file, key, sizeof(key), err, sizeof(err))) {
+		fprintf(stderr, "ticketctl: %s\n", err);
 		goto out;
+	}
 	snprintf(url, sizeof(url), "%s/admin/events/%ld/room", admin, event);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-	if (!(curl = curl_easy_init()))
-		goto out;
-	hdrs = curl_slist_append(hdrs, auth);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	if (json_object_size(body)) {
+	if (json_object_size(body))
 		text = json_dumps(body, JSON_COMPACT);
-		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-	}
-	cc = curl_easy_perform(curl);
-	if (cc != CURLE_OK) {
-		fprintf(stderr, "ticketctl: %s: %s\n", url, curl_easy_strerror(cc));
+	if (ctl_http(text ? "PUT" : "GET", url, key, text, 10000L, &a, err, sizeof(err))) {
+		fprintf(stderr, "ticketctl: %s\n", err);
 		goto out;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	print_answer(status, &a, status == 200 ? stdout : stderr);
-	ret = status == 200 ? 0 : 1;
+	print_answer(a.status, &a, a.status == 200 ? stdout : stderr);
+	ret = a.status == 200 ? 0 : 1;
 	goto out;
 usage:
 	room_usage(stderr);
 out:
-	memset(key, 0, sizeof(key));
-	memset(auth, 0, sizeof(auth));
-	curl_slist_free_all(hdrs);
-	if (curl)
-		curl_easy_cleanup(curl);
+	explicit_bzero(key, sizeof(key));
 	free(text);
-	free(a.buf);
+	ctl_answer_free(&a);
 	json_decref(body);
 	return ret;
 }

@@ -8,13 +8,13 @@
 TICKETCTL := $(BUILD)/ticketctl
 TICKETCTL_SRCS := userspace/ticketctl/ticketctl.c userspace/ticketctl/room_cmd.c \
 	userspace/ticketctl/stats_cmd.c userspace/ticketctl/seat_cmd.c \
-	userspace/ticketctl/pins.c
+	userspace/ticketctl/pins.c userspace/ticketctl/ctl_http.c
 
 $(TICKETCTL): $(TICKETCTL_SRCS) $(LIBTKT)
 	$(link_c)
 $(TICKETCTL): private EXTRA_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
 $(TICKETCTL): private EXTRA_LDLIBS := $(shell pkg-config --libs libcurl jansson 2>/dev/null) $(LIBTKT_LDLIBS)
 $(TICKETCTL): userspace/ticketctl/room_cmd.h userspace/ticketctl/stats_cmd.h \
-	userspace/ticketctl/seat_cmd.h userspace/ticketctl/pins.h
+	userspace/ticketctl/seat_cmd.h userspace/ticketctl/pins.h userspace/ticketctl/ctl_http.h
 
 BINS += $(TICKETCTL)
