@@ -8,7 +8,7 @@
  *
  * Without a change it prints the room; with one it sends only the given
  * fields and prints the room as stored. Exit: 0 done, 1 ticketd refused
- * (its error printed), 2 usage error or no answer. */
+ * (its error printed) or did not answer, 2 usage error. */
 #include "userspace/ticketctl/room_cmd.h"
 
 #include <errno.h>
@@ -36,7 +36,7 @@ static void room_usage(FILE *f)
 		"                         measured capacity)\n"
 		"  --starts-at ISO|none   sale start, e.g. 2030-01-01T20:00:00Z: visitors who\n"
 		"                         come before are shuffled at that moment\n"
-		"Without a change it prints the room. exit: 0 done, 1 refused, 2 usage or no answer\n");
+		"Without a change it prints the room. exit: 0 done, 1 refused or no answer, 2 usage\n");
 }
 
 static int parse_num(const char *s, long lo, long hi, long *out)
@@ -81,12 +81,12 @@ int ticketctl_room(int argc, char **argv)
 	char key[80] = "", url[512], err[600], *text = NULL;
 	struct ctl_answer a = {0};
 	long v, event;
-	int c, ret = 2;
+	int c, ret = CTL_EXIT_ERROR;
 
 	if (!key_file || !*key_file)
 		key_file = DEFAULT_KEY_FILE;
 	if (!body)
-		return 2;
+		return CTL_EXIT_ERROR;
 	optind = 0; /* glibc: a full restart, not the "+" mode of main's scan */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -150,6 +150,7 @@ int ticketctl_room(int argc, char **argv)
 	goto out;
 usage:
 	room_usage(stderr);
+	ret = CTL_EXIT_USAGE;
 out:
 	explicit_bzero(key, sizeof(key));
 	free(text);

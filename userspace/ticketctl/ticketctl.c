@@ -6,8 +6,10 @@
  *   ticketctl stats [--pin-dir DIR] [--json]          (stats_cmd.c)
  *   ticketctl seat EVENT SEAT [--pin-dir DIR] [--json] (seat_cmd.c)
  *
- * Exit status: 0 the reply says OK, 1 it carries another status, 2 usage
- * error, no valid reply before the timeout, or a socket error. */
+ * Exit status, one scheme for every command (userspace/ticketctl/ctl_http.h,
+ * docs/ops/ticketctl.md): 0 done (the reply says OK), 1 an error (the reply
+ * carries another status, no valid reply before the timeout, a socket
+ * error), 2 usage error, 3 not ready or degraded (status, drain --wait). */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -30,7 +32,7 @@
 #include "userspace/ticketctl/seat_cmd.h"
 #include "userspace/ticketctl/stats_cmd.h"
 
-enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
 #define DEFAULT_SERVER "127.0.0.1:7000"
 #define DEFAULT_TIMEOUT_MS 1000
@@ -68,7 +70,7 @@ static void usage(FILE *f)
 		"SECONDS (hold, extend) is sent as is: 0 means the server default;\n"
 		"the server answers MALFORMED outside 5..600.\n"
 		"raw sends the bytes of HEX unchanged and prints whatever reply comes.\n"
-		"exit: 0 OK, 1 other status, 2 usage error, timeout or socket error\n",
+		"exit: 0 OK, 1 other status, timeout or socket error, 2 usage error\n",
 		DEFAULT_TIMEOUT_MS);
 }
 
@@ -175,12 +177,12 @@ static int exchange(const struct ctl_opts *o, const uint8_t *msg, size_t len,
 	struct tkt_reply_fields r;
 	enum tkt_reply_err last = TKT_REPLY_VALID;
 	int64_t start, deadline;
-	int fd, ret = EXIT_USAGE;
+	int fd, ret = EXIT_ERROR;
 	unsigned skipped = 0;
 
 	fd = open_connected(o->server);
 	if (fd < 0)
-		return EXIT_USAGE;
+		return EXIT_ERROR;
 	start = (int64_t)(tkt_mono_ns() / 1000);
 	deadline = start + o->timeout_ms * 1000;
 	if (send(fd, msg, len, 0) != (ssize_t)len) {
