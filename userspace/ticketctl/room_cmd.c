@@ -14,24 +14,25 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "userspace/ticketctl/ctl_http.h"
 
-#define DEFAULT_ADMIN CTL_DEFAULT_URL
-#define DEFAULT_KEY_FILE CTL_DEFAULT_KEY_FILE
 
 static void room_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ticketctl room EVENT [--on|--off] [--rate N|auto] [--active-max N]\n"
 		"                 [--starts-at ISO|none] [--idle-seconds N] [--admit-seconds N]\n"
-		"                 [--admin URL] [--admin-key-file PATH]\n"
-		"  --admin URL            ticketd's HTTP address (default " DEFAULT_ADMIN ");\n"
+		"                 [--admin URL] [--admin-key-file PATH] [--json]\n"
+		"  --admin URL            ticketd's HTTP address (default $TICKET_URL or\n"
+		"                         " CTL_DEFAULT_URL ");\n"
 		"                         the admin endpoints answer loopback clients only\n"
-		"  --admin-key-file PATH  default $TICKET_ADMIN_KEY_FILE or " DEFAULT_KEY_FILE "\n"
+		"  --admin-key-file PATH  default $TICKET_ADMIN_KEY_FILE or " CTL_DEFAULT_KEY_FILE "\n"
+		"  --json                 the room as one line of JSON (default: indented JSON)\n"
 		"  --rate N|auto          visitors let through per second (auto: follow\n"
 		"                         measured capacity)\n"
 		"  --starts-at ISO|none   sale start, e.g. 2030-01-01T20:00:00Z: visitors who\n"
@@ -48,10 +49,12 @@ static int parse_num(const char *s, long lo, long hi, long *out)
 	return errno || end == s || *end || *out < lo || *out > hi ? -1 : 0;
 }
 
-static void print_answer(long status, const struct ctl_answer *a, FILE *f)
+static void print_answer(long status, const struct ctl_answer *a, bool compact, FILE *f)
 {
 	json_t *j = a->body ? json_loads(a->body, 0, NULL) : NULL;
-	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	char *text = j ? json_dumps(j, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
+					       JSON_PRESERVE_ORDER)
+		       : NULL;
 
 	if (text)
 		fprintf(f, "%s\n", text);
@@ -73,18 +76,18 @@ int ticketctl_room(int argc, char **argv)
 		{"admit-seconds", required_argument, NULL, 'm'},
 		{"admin", required_argument, NULL, 'A'},
 		{"admin-key-file", required_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *admin = DEFAULT_ADMIN, *key_file = getenv("TICKET_ADMIN_KEY_FILE");
+	const char *admin = ctl_default_url(), *key_file = ctl_default_key_file();
+	bool compact = false;
 	json_t *body = json_object();
 	char key[80] = "", url[512], err[600], *text = NULL;
 	struct ctl_answer a = {0};
 	long v, event;
 	int c, ret = CTL_EXIT_ERROR;
 
-	if (!key_file || !*key_file)
-		key_file = DEFAULT_KEY_FILE;
 	if (!body)
 		return CTL_EXIT_ERROR;
 	optind = 0; /* glibc: a full restart, not the "+" mode of main's scan */
@@ -124,6 +127,9 @@ int ticketctl_room(int argc, char **argv)
 		case 'k':
 			key_file = optarg;
 			break;
+		case 'j':
+			compact = true;
+			break;
 		case 'h':
 			room_usage(stdout);
 			json_decref(body);
@@ -145,7 +151,7 @@ int ticketctl_room(int argc, char **argv)
 		fprintf(stderr, "ticketctl: %s\n", err);
 		goto out;
 	}
-	print_answer(a.status, &a, a.status == 200 ? stdout : stderr);
+	print_answer(a.status, &a, compact, a.status == 200 ? stdout : stderr);
 	ret = a.status == 200 ? 0 : 1;
 	goto out;
 usage:
