@@ -119,6 +119,21 @@ static void sums_pick_the_metric_and_the_labels(void **state)
 	assert_int_equal(prom_sum(NULL, "x", NULL, &sum), 0);
 }
 
+static void first_label_reads_the_version_of_build_info(void **state)
+{
+	const char *text = "# HELP ticketd_build_info x\n"
+			   "ticketd_build_info_total{version=\"no\"} 1\n"
+			   "ticketd_build_info{version=\"1.2.3\"} 1\n"
+			   "ticketd_build_info{version=\"later\"} 1\n";
+	char v[16];
+
+	(void)state;
+	assert_true(prom_first_label(text, "ticketd_build_info", "version", v, sizeof(v)));
+	assert_string_equal(v, "1.2.3");
+	assert_false(prom_first_label(text, "ticketd_build_info", "commit", v, sizeof(v)));
+	assert_false(prom_first_label(text, "absent", "version", v, sizeof(v)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -127,6 +142,7 @@ int main(void)
 		cmocka_unit_test(quoted_brace_comma_and_escapes_stay_in_the_value),
 		cmocka_unit_test(comments_blank_and_broken_lines_are_told_apart),
 		cmocka_unit_test(sums_pick_the_metric_and_the_labels),
+		cmocka_unit_test(first_label_reads_the_version_of_build_info),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -160,3 +160,21 @@ int prom_sum(const char *text, const char *name, const char *const *match, doubl
 	}
 	return n;
 }
+
+bool prom_first_label(const char *text, const char *name, const char *key, char *out,
+		      size_t cap)
+{
+	size_t want = strlen(name);
+
+	while (text && *text) {
+		const char *eol = strchr(text, '\n'), *nm, *lb;
+		size_t len = eol ? (size_t)(eol - text) : strlen(text), nl, ll;
+		double v;
+
+		if (prom_parse_line(text, len, &nm, &nl, &lb, &ll, &v) == 1 && nl == want &&
+		    !memcmp(nm, name, want))
+			return prom_label(lb, ll, key, out, cap);
+		text = eol ? eol + 1 : NULL;
+	}
+	return false;
+}

@@ -23,4 +23,9 @@ bool prom_label(const char *labels, size_t labels_len, const char *key, char *ou
  * any; a value ending in '*' matches by prefix). Returns how many samples were summed (0: none, *sum 0). */
 int prom_sum(const char *text, const char *name, const char *const *match, double *sum);
 
+/* The value of label key on the first sample of metric name in text
+ * (e.g. version of ticketd_build_info) into out; false when none. */
+bool prom_first_label(const char *text, const char *name, const char *key, char *out,
+		      size_t cap);
+
 #endif

@@ -3,7 +3,8 @@
  *
  *   ticketctl status [--admin URL] [--timeout-ms N] [--json]
  *
- * Shows the version and uptime, readiness with the part that is down (or
+ * Shows the version and uptime (ticketd_build_info, ticketd_uptime_seconds
+ * of /metrics), readiness with the part that is down (or
  * "draining"), the live UDP hold path (xdp or socket), the seat table's
  * backend and a few counters an operator looks at first. No admin key
  * needed. Exit: 0 ready, 1 unreachable or not answering, 2 usage, 3
@@ -196,14 +197,20 @@ int ticketctl_status(int argc, char **argv)
 	}
 	{
 		const char *bpf[] = {"backend", "bpf", NULL}, *shm[] = {"backend", "shm", NULL};
-		double b = 0, s = 0;
+		double b = 0, s = 0, up = -1;
+		char version[64];
 
 		prom_sum(m.body, "ticketd_edge_backend", bpf, &b);
 		prom_sum(m.body, "ticketd_edge_backend", shm, &s);
-		out = json_pack("{s:s, s:b, s:b, s:s?, s:O?, s:O?, s:s, s:b, s:O, s:o}", "url", base,
+		if (!prom_first_label(m.body, "ticketd_build_info", "version", version,
+				      sizeof(version)))
+			version[0] = '\0';
+		if (!prom_sum(m.body, "ticketd_uptime_seconds", NULL, &up))
+			up = -1;
+		out = json_pack("{s:s, s:b, s:b, s:s?, s:o, s:O?, s:s, s:b, s:O, s:o}", "url", base,
 				"reachable", 1, "ready", status == 200, "version",
-				json_string_value(json_object_get(health, "version")),
-				"uptimeSeconds", json_object_get(health, "uptimeSeconds"),
+				version[0] ? version : NULL, "uptimeSeconds",
+				up >= 0 ? json_integer((json_int_t)up) : json_null(),
 				"holdPath", json_object_get(ready, "holdPath"), "backend",
 				b > 0 ? "bpf" : s > 0 ? "shm" : "none", "draining",
 				json_is_true(json_object_get(ready, "draining")), "readiness", ready,

@@ -73,7 +73,7 @@ struct ticketd {
 	struct saga saga;
 	struct overload overload; /* #12: refusals and slow-request counters */
 	struct drain drain;       /* POST /admin/drain (rest/drain.h) */
-	uint64_t started_mono_ns; /* for uptimeSeconds in /healthz */
+	uint64_t started_mono_ns; /* for ticketd_uptime_seconds */
 };
 
 /* One seat op through the shared rules (edge_seat_apply) for the daemon's

@@ -12,18 +12,16 @@
 #include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/ticketd.h"
 
-/* The release; packaging may set it (-DTICKETD_VERSION=...). */
+/* The release, for ticketd_build_info; packaging may set it
+ * (-DTICKETD_VERSION=...). */
 #ifndef TICKETD_VERSION
 #define TICKETD_VERSION "0.1.0"
 #endif
 
 void route_healthz(struct http_req *req, struct http_resp *resp)
 {
-	uint64_t up_ns = tkt_mono_ns() - rest_app(req)->started_mono_ns;
-
-	http_json(resp, 200,
-		  json_pack("{s:s, s:s, s:I}", "status", "UP", "version", TICKETD_VERSION,
-			    "uptimeSeconds", (json_int_t)(up_ns / 1000000000u)));
+	(void)req;
+	http_json(resp, 200, json_pack("{s:s}", "status", "UP"));
 }
 
 void route_readyz(struct http_req *req, struct http_resp *resp)
@@ -177,6 +175,15 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 	size_t len = 0, cap = 0;
 	int rc = metrics_render_http(&app->metrics, &buf, &len, &cap);
 
+	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_build_info The running release (value 1).\n"
+			      "# TYPE ticketd_build_info gauge\n"
+			      "ticketd_build_info{version=\"%s\"} 1\n"
+			      "# HELP ticketd_uptime_seconds Seconds since this process started.\n"
+			      "# TYPE ticketd_uptime_seconds gauge\n"
+			      "ticketd_uptime_seconds %.3f\n",
+			      TICKETD_VERSION,
+			      (double)(tkt_mono_ns() - app->started_mono_ns) / 1e9);
 	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_hold_path Which UDP hold door is live.\n"
 			      "# TYPE ticketd_hold_path gauge\n"
