@@ -175,8 +175,8 @@ int ticketctl_drain(int argc, char **argv)
 		st = next;
 	}
 	if (wait) {
-		json_object_set_new(st, "waitedSeconds",
-				    json_real((double)(tkt_mono_ns() - start) / 1e9));
+		json_object_set_new(st, "waitedMs",
+				    json_integer((json_int_t)((tkt_mono_ns() - start) / 1000000u)));
 		json_object_set_new(st, "timedOut", json_boolean(timed_out));
 	}
 	if (json) {

@@ -31,22 +31,25 @@ static const char status_usage[] =
 	"  --json            one JSON object\n"
 	"exit: 0 ready, 1 unreachable, 2 usage, 3 not ready (a dependency down, or draining)\n";
 
-/* The counters shown: label, metric, label filters. */
+/* The counters shown: label, metric, label filters, and whether no
+ * sample means 0 (series that appear with their first event) rather than
+ * "not exported here" (null). */
 struct counter {
 	const char *key;
 	const char *metric;
 	const char *match[5];
+	bool zero_if_absent;
 };
 
 static const struct counter counters[] = {
-	{"udpOkXdp", "ticketd_udp_outcomes_total", {"door", "xdp", "outcome", "OK", NULL}},
-	{"udpOkSocket", "ticketd_udp_outcomes_total", {"door", "userspace", "outcome", "OK", NULL}},
-	{"ordersConfirmed", "ticketd_orders_ended_total", {"status", "CONFIRMED", NULL}},
-	{"ordersCancelled", "ticketd_orders_ended_total", {"status", "CANCELLED", NULL}},
-	{"orderedSeats", "ticketd_ordered_seats", {NULL}},
-	{"http5xx", "ticketd_http_requests_total", {"status", "5*", NULL}},
-	{"journalLagSeconds", "ticketd_journal_lag_seconds", {NULL}},
-	{"ringbufUnreadBytes", "ticketd_bpf_ringbuf_unread_bytes", {NULL}},
+	{"udpOkXdp", "ticketd_udp_outcomes_total", {"door", "xdp", "outcome", "OK", NULL}, false},
+	{"udpOkSocket", "ticketd_udp_outcomes_total", {"door", "userspace", "outcome", "OK", NULL}, false},
+	{"ordersConfirmed", "ticketd_orders_ended_total", {"status", "CONFIRMED", NULL}, false},
+	{"ordersCancelled", "ticketd_orders_ended_total", {"status", "CANCELLED", NULL}, false},
+	{"orderedSeats", "ticketd_ordered_seats", {NULL}, false},
+	{"http5xx", "ticketd_http_requests_total", {"status", "5*", NULL}, true},
+	{"journalLagSeconds", "ticketd_journal_lag_seconds", {NULL}, false},
+	{"ringbufUnreadBytes", "ticketd_bpf_ringbuf_unread_bytes", {NULL}, false},
 };
 #define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
 
@@ -190,10 +193,12 @@ int ticketctl_status(int argc, char **argv)
 	for (size_t i = 0; i < N_COUNTERS; i++) {
 		double sum;
 
+		int n = prom_sum(m.body, counters[i].metric, counters[i].match, &sum);
+
 		json_object_set_new(cnt, counters[i].key,
-				    prom_sum(m.body, counters[i].metric, counters[i].match, &sum)
-					    ? json_real(sum)
-					    : json_null());
+				    !n && !counters[i].zero_if_absent ? json_null()
+				    : sum == (double)(json_int_t)sum ? json_integer((json_int_t)sum)
+								       : json_real(sum));
 	}
 	{
 		const char *bpf[] = {"backend", "bpf", NULL}, *shm[] = {"backend", "shm", NULL};
