@@ -245,6 +245,64 @@ def test_drain_wait_lets_an_order_in_flight_finish(ticketd, arena, undrain):
     assert got["status"] == "CONFIRMED"
 
 
+@pytest.fixture
+def xdp_ticketd(ticketd):
+    """The suite's ticketd restarted with the XDP door on a veth pair into
+    a namespace of our own (infra/netns.sh), then back as it was."""
+    if os.geteuid() != 0:
+        pytest.skip("XDP needs root")
+    n = os.getpid() % 100
+    net = {"TKT_NETNS": f"tctl{n}", "TKT_HOST_IF": f"tctl{n}h", "TKT_NS_IF": f"tctl{n}n",
+           "TKT_HOST_ADDR": f"10.77.{150 + n}.1/24", "TKT_NS_ADDR": f"10.77.{150 + n}.2/24",
+           "TKT_HOST_ADDR6": f"fd77:{150 + n}::1/64", "TKT_NS_ADDR6": f"fd77:{150 + n}::2/64"}
+    env = dict(os.environ, **net)
+    netns = os.path.join(ROOT, "infra", "netns.sh")
+    if subprocess.run(["bash", netns, "up"], env=env, capture_output=True).returncode:
+        pytest.skip("cannot create a network namespace here")
+    base_args = ticketd.args[:ticketd.args.index("--log-level") + 2]
+    try:
+        ticketd.stop()
+        ticketd.args = base_args + ["--hold-path", "auto", "--xdp-netns", net["TKT_NETNS"],
+                                    "--xdp-iface", net["TKT_NS_IF"], "--xdp-peer-iface",
+                                    net["TKT_HOST_IF"]]
+        ticketd.start()
+        if requests.get(ticketd.base + "/readyz", timeout=5).json()["holdPath"] != "xdp":
+            pytest.skip("XDP could not be attached here: ticketd fell back to the socket door")
+        yield ticketd, net, f"10.77.{150 + n}.2:{PORTS['udp']}"
+    finally:
+        ticketd.stop()
+        ticketd.args = base_args
+        ticketd.start()
+        subprocess.run(["bash", netns, "down"], env=env, capture_output=True)
+
+
+def xdp_attached(net):
+    out = subprocess.run(["ip", "netns", "exec", net["TKT_NETNS"], "ip", "link", "show", "dev",
+                          net["TKT_NS_IF"]], capture_output=True, text=True).stdout
+    return "prog/xdp" in out
+
+
+def test_drain_detaches_xdp_and_undo_attaches_it_again(xdp_ticketd, arena):
+    ticketd, net, door = xdp_ticketd
+    s = new_session(ticketd.base)
+    seats = arena.take(3)
+
+    def udp_hold_at(seat):
+        return ctl("--server", door, "--token", s["token"], "--timeout-ms", "500", "hold",
+                   str(arena.event_id), str(seat))
+
+    assert udp_hold_at(seats[0]).returncode == 0 and xdp_attached(net)
+    st = ctl("drain", *http(ticketd), "--json")
+    assert st.returncode == 0 and json.loads(st.stdout)["udpDoor"] == "closed"
+    assert not xdp_attached(net)
+    assert udp_hold_at(seats[1]).returncode == 1  # nobody answers on the port now
+    assert ctl("status", *http(ticketd)).returncode == 3
+    u = ctl("drain", "--undo", *http(ticketd), "--json")
+    assert u.returncode == 0 and json.loads(u.stdout)["udpDoor"] == "xdp"
+    assert xdp_attached(net)
+    assert udp_hold_at(seats[2]).returncode == 0
+
+
 def test_drain_needs_the_admin_key_and_takes_no_stray_options(ticketd, undrain):
     bad = os.path.join(RUN_DIR, "wrong-drain.key")
     with open(bad, "w") as f:
