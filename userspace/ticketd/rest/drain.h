@@ -34,6 +34,10 @@ static inline bool drain_on(struct drain *d)
 	return atomic_load(&d->on);
 }
 
+/* app->hold_path, read under the lock that drain's undo writes it under
+ * (it may change from xdp to socket when XDP cannot be attached again). */
+const char *drain_hold_path(struct ticketd *app);
+
 /* While draining: sets 503 DRAINING with Retry-After and returns true. */
 bool drain_refuse_hold(struct http_req *req, struct http_resp *resp);
 

@@ -31,6 +31,16 @@ void drain_destroy(struct drain *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
+const char *drain_hold_path(struct ticketd *app)
+{
+	const char *path;
+
+	pthread_mutex_lock(&app->drain.lock);
+	path = app->hold_path;
+	pthread_mutex_unlock(&app->drain.lock);
+	return path;
+}
+
 bool drain_refuse_hold(struct http_req *req, struct http_resp *resp)
 {
 	if (!drain_on(&rest_app(req)->drain))

@@ -57,7 +57,7 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 	http_json(resp, ready ? 200 : 503,
 		  json_pack("{s:s, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}", "status",
 			    ready ? "UP" : "DOWN", "reason", draining ? "draining" : NULL,
-			    "draining", draining, "holdPath", rest_app(req)->hold_path,
+			    "draining", draining, "holdPath", drain_hold_path(rest_app(req)),
 			    "checks", checks, "down", down, "journal", "status",
 			    jb.dirty_seats || jb.lag_ms > 1000 ? "BEHIND" : "OK", "queued",
 			    (int)jb.queued, "seatsToRepair", (int)jb.dirty_seats, "lagMs",
@@ -171,6 +171,7 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 void route_metrics(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = req->app;
+	const char *hold_path = drain_hold_path(app);
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	int rc = metrics_render_http(&app->metrics, &buf, &len, &cap);
@@ -189,7 +190,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "# TYPE ticketd_hold_path gauge\n"
 			      "ticketd_hold_path{path=\"xdp\"} %d\n"
 			      "ticketd_hold_path{path=\"socket\"} %d\n",
-			      app->hold_path[0] == 'x', app->hold_path[0] == 's');
+			      hold_path[0] == 'x', hold_path[0] == 's');
 	rc |= render_edge_stats(app, &buf, &len, &cap);
 	if (app->edge)
 		rc |= render_edge_fill(app, &buf, &len, &cap);
