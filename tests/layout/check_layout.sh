@@ -54,7 +54,7 @@ allowed() {
 	paymentd) echo "lib" ;;
 	ticketctl) echo "bpf lib" ;;
 	bench) echo "bpf lib generated" ;;
-	tests) echo "bpf lib api ticketd paymentd bench generated" ;;
+	tests) echo "bpf lib api ticketd paymentd ticketctl bench generated" ;;
 	fuzz) echo "bpf lib api ticketd generated" ;;
 	*) echo "" ;;
 	esac

@@ -90,7 +90,7 @@ int pins_dir_check(const struct pins_opts *o)
 			pins_fail(o, "not permitted",
 				  "%s: %s (the pins are root's: run as root)",
 				  o->pin_dir, strerror(e));
-			return PINS_EXIT_USAGE;
+			return PINS_EXIT_ERROR;
 		}
 		pins_fail(o, "no such pin directory",
 			  "%s: %s (is ticketd running with another --pin-dir, or "
@@ -117,7 +117,7 @@ int pins_open(const struct pins_opts *o, const char *name)
 			  "%s/%s: %s (reading pinned maps needs root%s)",
 			  o->pin_dir, name, strerror(-fd),
 			  geteuid() ? "; you are not" : " and CAP_BPF");
-		return -PINS_EXIT_USAGE;
+		return -PINS_EXIT_ERROR;
 	}
 	if (fd == -ENOENT) {
 		pins_fail(o, "no such pin",
@@ -128,7 +128,7 @@ int pins_open(const struct pins_opts *o, const char *name)
 	}
 	pins_fail(o, "cannot open pin", "%s/%s: %s", o->pin_dir, name,
 		  strerror(-fd));
-	return -PINS_EXIT_USAGE;
+	return -PINS_EXIT_ERROR;
 }
 
 uint64_t pins_unix_ms(int config_fd, uint64_t mono_ns)

@@ -7,10 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Exit statuses of the map commands: 0 shown, 1 not found (no such pin
- * directory or pin, event unknown, seat out of range), 2 usage error or a
- * map that cannot be read (not root, wrong file). */
-enum { PINS_EXIT_OK = 0, PINS_EXIT_NOT_FOUND = 1, PINS_EXIT_USAGE = 2 };
+/* Exit statuses of the map commands, ticketctl's one scheme (ctl_http.h):
+ * 0 shown, 1 an error (no such pin directory or pin, event unknown, seat
+ * out of range, a map that cannot be read: not root, wrong file), 2 usage
+ * error. */
+enum { PINS_EXIT_OK = 0, PINS_EXIT_NOT_FOUND = 1, PINS_EXIT_ERROR = 1, PINS_EXIT_USAGE = 2 };
 
 struct pins_opts {
 	const char *pin_dir; /* --pin-dir, default $TICKET_PIN_DIR or TKT_PIN_DIR_DEFAULT */
@@ -28,7 +29,7 @@ int pins_parse(int argc, char **argv, const char *usage, struct pins_opts *o,
 int pins_dir_check(const struct pins_opts *o);
 
 /* Opens <pin_dir>/<name>: the fd, or -(exit status) after printing why
- * (missing pin: NOT_FOUND; not permitted: USAGE with a hint about root). */
+ * (missing pin: NOT_FOUND; not permitted: ERROR with a hint about root). */
 int pins_open(const struct pins_opts *o, const char *name);
 
 /* The wall clock that goes with the monotonic reading mono_ns, ms: from

@@ -8,80 +8,36 @@
  *
  * Without a change it prints the room; with one it sends only the given
  * fields and prints the room as stored. Exit: 0 done, 1 ticketd refused
- * (its error printed), 2 usage error or no answer. */
+ * (its error printed) or did not answer, 2 usage error. */
 #include "userspace/ticketctl/room_cmd.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_ADMIN "http://127.0.0.1:8080"
-#define DEFAULT_KEY_FILE "/var/lib/ticketd/admin.key"
-#define MAX_ANSWER (1 << 20)
+#include "userspace/ticketctl/ctl_http.h"
+
 
 static void room_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ticketctl room EVENT [--on|--off] [--rate N|auto] [--active-max N]\n"
 		"                 [--starts-at ISO|none] [--idle-seconds N] [--admit-seconds N]\n"
-		"                 [--admin URL] [--admin-key-file PATH]\n"
-		"  --admin URL            ticketd's HTTP address (default " DEFAULT_ADMIN ");\n"
+		"                 [--admin URL] [--admin-key-file PATH] [--json]\n"
+		"  --admin URL            ticketd's HTTP address (default $TICKET_URL or\n"
+		"                         " CTL_DEFAULT_URL ");\n"
 		"                         the admin endpoints answer loopback clients only\n"
-		"  --admin-key-file PATH  default $TICKET_ADMIN_KEY_FILE or " DEFAULT_KEY_FILE "\n"
+		"  --admin-key-file PATH  default $TICKET_ADMIN_KEY_FILE or " CTL_DEFAULT_KEY_FILE "\n"
+		"  --json                 the room as one line of JSON (default: indented JSON)\n"
 		"  --rate N|auto          visitors let through per second (auto: follow\n"
 		"                         measured capacity)\n"
 		"  --starts-at ISO|none   sale start, e.g. 2030-01-01T20:00:00Z: visitors who\n"
 		"                         come before are shuffled at that moment\n"
-		"Without a change it prints the room. exit: 0 done, 1 refused, 2 usage or no answer\n");
-}
-
-struct answer {
-	char *buf;
-	size_t len;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-	struct answer *a = arg;
-	size_t add = size * n;
-	char *nb;
-
-	if (a->len + add > MAX_ANSWER)
-		return 0;
-	nb = realloc(a->buf, a->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + a->len, p, add);
-	a->buf = nb;
-	a->len += add;
-	a->buf[a->len] = '\0';
-	return add;
-}
-
-/* The key file's first line (64 hex digits), or -1 after printing why. */
-static int read_key(const char *path, char *key, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f) {
-		fprintf(stderr, "ticketctl: admin key %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (!fgets(key, (int)cap, f))
-		key[0] = '\0';
-	fclose(f);
-	n = strcspn(key, "\r\n");
-	key[n] = '\0';
-	if (n != 64) {
-		fprintf(stderr, "ticketctl: admin key %s: expected 64 hex digits\n", path);
-		return -1;
-	}
-	return 0;
+		"Without a change it prints the room. exit: 0 done, 1 refused or no answer, 2 usage\n");
 }
 
 static int parse_num(const char *s, long lo, long hi, long *out)
@@ -93,15 +49,17 @@ static int parse_num(const char *s, long lo, long hi, long *out)
 	return errno || end == s || *end || *out < lo || *out > hi ? -1 : 0;
 }
 
-static void print_answer(long status, const struct answer *a, FILE *f)
+static void print_answer(long status, const struct ctl_answer *a, bool compact, FILE *f)
 {
-	json_t *j = a->buf ? json_loads(a->buf, 0, NULL) : NULL;
-	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_t *j = a->body ? json_loads(a->body, 0, NULL) : NULL;
+	char *text = j ? json_dumps(j, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
+					       JSON_PRESERVE_ORDER)
+		       : NULL;
 
 	if (text)
 		fprintf(f, "%s\n", text);
 	else
-		fprintf(f, "HTTP %ld %s\n", status, a->buf ? a->buf : "");
+		fprintf(f, "HTTP %ld %s\n", status, a->body ? a->body : "");
 	free(text);
 	json_decref(j);
 }
@@ -118,23 +76,20 @@ int ticketctl_room(int argc, char **argv)
 		{"admit-seconds", required_argument, NULL, 'm'},
 		{"admin", required_argument, NULL, 'A'},
 		{"admin-key-file", required_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *admin = DEFAULT_ADMIN, *key_file = getenv("TICKET_ADMIN_KEY_FILE");
+	const char *admin = ctl_default_url(), *key_file = ctl_default_key_file();
+	bool compact = false;
 	json_t *body = json_object();
-	char key[80] = "", auth[96], url[512], *text = NULL;
-	struct curl_slist *hdrs = NULL;
-	struct answer a = {0};
-	long v, status = 0, event;
-	int c, ret = 2;
-	CURL *curl = NULL;
-	CURLcode cc;
+	char key[80] = "", url[512], err[600], *text = NULL;
+	struct ctl_answer a = {0};
+	long v, event;
+	int c, ret = CTL_EXIT_ERROR;
 
-	if (!key_file || !*key_file)
-		key_file = DEFAULT_KEY_FILE;
 	if (!body)
-		return 2;
+		return CTL_EXIT_ERROR;
 	optind = 0; /* glibc: a full restart, not the "+" mode of main's scan */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -172,6 +127,9 @@ int ticketctl_room(int argc, char **argv)
 		case 'k':
 			key_file = optarg;
 			break;
+		case 'j':
+			compact = true;
+			break;
 		case 'h':
 			room_usage(stdout);
 			json_decref(body);
@@ -182,44 +140,27 @@ int ticketctl_room(int argc, char **argv)
 	}
 	if (argc - optind != 1 || parse_num(argv[optind], 0, 4294967295L, &event))
 		goto usage;
-	if (read_key(key_file, key, sizeof(key)))
+	if (ctl_read_key(key_file, key, sizeof(key), err, sizeof(err))) {
+		fprintf(stderr, "ticketctl: %s\n", err);
 		goto out;
+	}
 	snprintf(url, sizeof(url), "%s/admin/events/%ld/room", admin, event);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-	if (!(curl = curl_easy_init()))
-		goto out;
-	hdrs = curl_slist_append(hdrs, auth);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	if (json_object_size(body)) {
+	if (json_object_size(body))
 		text = json_dumps(body, JSON_COMPACT);
-		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-	}
-	cc = curl_easy_perform(curl);
-	if (cc != CURLE_OK) {
-		fprintf(stderr, "ticketctl: %s: %s\n", url, curl_easy_strerror(cc));
+	if (ctl_http(text ? "PUT" : "GET", url, key, text, 10000L, &a, err, sizeof(err))) {
+		fprintf(stderr, "ticketctl: %s\n", err);
 		goto out;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	print_answer(status, &a, status == 200 ? stdout : stderr);
-	ret = status == 200 ? 0 : 1;
+	print_answer(a.status, &a, compact, a.status == 200 ? stdout : stderr);
+	ret = a.status == 200 ? 0 : 1;
 	goto out;
 usage:
 	room_usage(stderr);
+	ret = CTL_EXIT_USAGE;
 out:
-	memset(key, 0, sizeof(key));
-	memset(auth, 0, sizeof(auth));
-	curl_slist_free_all(hdrs);
-	if (curl)
-		curl_easy_cleanup(curl);
+	explicit_bzero(key, sizeof(key));
 	free(text);
-	free(a.buf);
+	ctl_answer_free(&a);
 	json_decref(body);
 	return ret;
 }

@@ -8,8 +8,8 @@
  * seats map and the hold start from seat_since, and prints state, holder
  * slot (with its hold count in the event), expiry (ms from now and wall
  * time, through the config map's unix offset) and the raw word. Read-only.
- * Exit: 0 shown, 1 not found (pin directory, event, seat), 2 usage or a
- * map that cannot be read (pins.h). */
+ * Exit: 0 shown, 1 not found (pin directory, event, seat) or a map that
+ * cannot be read, 2 usage (pins.h). */
 #include "userspace/ticketctl/seat_cmd.h"
 
 #include <errno.h>
@@ -32,7 +32,7 @@ static const char seat_usage[] =
 	"  reads the seat word from the pinned maps (no ticketd needed; root)\n"
 	"  --pin-dir DIR  default $TICKET_PIN_DIR or " TKT_PIN_DIR_DEFAULT "\n"
 	"  --json         one JSON object (the word as a \"0x...\" string)\n"
-	"exit: 0 shown, 1 no such pin directory, event or seat, 2 usage or unreadable map\n";
+	"exit: 0 shown, 1 no such pin directory, event or seat, or unreadable map, 2 usage\n";
 
 static int parse_id(const char *s, uint32_t *out)
 {
@@ -113,13 +113,13 @@ static int print_json(const struct pins_opts *o, uint32_t event_id,
 	char *text;
 
 	if (!j)
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	json_object_set_new(j, "holderCount",
 			    have_count ? json_integer(count) : json_null());
 	text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!text)
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	printf("%s\n", text);
 	free(text);
 	return PINS_EXIT_OK;
@@ -151,7 +151,7 @@ int ticketctl_seat(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (bpf_map_lookup_elem(f.events, &event_id, &ev) < 0) {
-		rc = errno == ENOENT ? PINS_EXIT_NOT_FOUND : PINS_EXIT_USAGE;
+		rc = errno == ENOENT ? PINS_EXIT_NOT_FOUND : PINS_EXIT_ERROR;
 		pins_fail(&o, "event unknown",
 			  "event %u is not in %s/events (%s)", event_id,
 			  o.pin_dir, strerror(errno));
@@ -167,7 +167,7 @@ int ticketctl_seat(int argc, char **argv)
 	index = ev.base + seat_id;
 	mono = tkt_mono_ns();
 	if (bpf_map_lookup_elem(f.seats, &index, &word) < 0) {
-		rc = PINS_EXIT_USAGE;
+		rc = PINS_EXIT_ERROR;
 		pins_fail(&o, "cannot read seat", "seats[%u]: %s", index,
 			  strerror(errno));
 		goto out;

@@ -10,8 +10,8 @@
  * from the config map (never the token key), and per declared event its
  * seats by state, lapsed holds apart. Read-only: the seat array is mapped
  * PROT_READ and the ring buffer's positions are only looked at.
- * Exit: 0 shown, 1 no such pin directory or pin, 2 usage or a map that
- * cannot be read (pins.h). */
+ * Exit: 0 shown, 1 no such pin directory or pin, or a map that cannot be
+ * read, 2 usage (pins.h). */
 #include "userspace/ticketctl/stats_cmd.h"
 
 #include <errno.h>
@@ -37,7 +37,7 @@ static const char stats_usage[] =
 	"  read from the pinned maps (no ticketd needed; root)\n"
 	"  --pin-dir DIR  default $TICKET_PIN_DIR or " TKT_PIN_DIR_DEFAULT "\n"
 	"  --json         one JSON object\n"
-	"exit: 0 shown, 1 no such pin directory or pin, 2 usage or unreadable map\n";
+	"exit: 0 shown, 1 no such pin directory or pin, or unreadable map, 2 usage\n";
 
 /* The maps with a limit, in the order they are shown. */
 static const char *const limited_maps[] = {"events", "counts", "ratelimit"};
@@ -150,14 +150,14 @@ static int collect_events(const struct pins_opts *o, struct stats_fds *f,
 	if (err) {
 		pins_fail(o, "cannot read events", "%s/events: %s", o->pin_dir,
 			  strerror(-err));
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	}
 	seats = mmap(NULL, (size_t)TKT_MAX_SEATS * sizeof(uint64_t), PROT_READ,
 		     MAP_SHARED, f->seats, 0);
 	if (seats == MAP_FAILED) {
 		pins_fail(o, "cannot map seats", "%s/seats: %s", o->pin_dir,
 			  strerror(errno));
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	}
 	for (uint32_t i = 0; i < n_ids; i++) {
 		struct tkt_event ev;
@@ -196,7 +196,7 @@ static int collect(const struct pins_opts *o, struct stats_fds *f,
 	err = peek_percpu_sum(f->counters, 0, TKT_STAT_COUNT, s->counters);
 	if (err) {
 		pins_fail(o, "cannot read door_counters", "%s", strerror(-err));
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	}
 	for (size_t i = 0; i < N_LIMITED; i++) {
 		err = peek_map_limits(f->limited[i], NULL, &s->max_entries[i]);
@@ -205,19 +205,19 @@ static int collect(const struct pins_opts *o, struct stats_fds *f,
 		if (err) {
 			pins_fail(o, "cannot count entries", "%s/%s: %s",
 				  o->pin_dir, limited_maps[i], strerror(-err));
-			return PINS_EXIT_USAGE;
+			return PINS_EXIT_ERROR;
 		}
 	}
 	err = peek_ring(f->changes, &s->ring);
 	if (err) {
 		pins_fail(o, "cannot read the ring buffer", "%s/changes: %s",
 			  o->pin_dir, strerror(-err));
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	}
 	if (bpf_map_lookup_elem(f->config, &zero, &s->cfg) < 0) {
 		pins_fail(o, "cannot read config", "%s/config: %s", o->pin_dir,
 			  strerror(errno));
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	}
 	explicit_bzero(&s->cfg.key, sizeof(s->cfg.key)); /* never shown */
 	return collect_events(o, f, s);
@@ -261,11 +261,11 @@ static int print_json(const struct pins_opts *o, struct stats *s)
 		      (json_int_t)s->cfg.hold_lifetime_max_secs, "events",
 		      s->events);
 	if (!j)
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!text)
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	printf("%s\n", text);
 	free(text);
 	return PINS_EXIT_OK;
@@ -335,7 +335,7 @@ int ticketctl_stats(int argc, char **argv)
 		return rc;
 	s.events = json_array();
 	if (!s.events)
-		return PINS_EXIT_USAGE;
+		return PINS_EXIT_ERROR;
 	rc = open_fds(&o, &f);
 	if (!rc)
 		rc = collect(&o, &f, &s);

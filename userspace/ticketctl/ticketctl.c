@@ -5,9 +5,15 @@
  *   ticketctl room EVENT [room options]   (room_cmd.c)
  *   ticketctl stats [--pin-dir DIR] [--json]          (stats_cmd.c)
  *   ticketctl seat EVENT SEAT [--pin-dir DIR] [--json] (seat_cmd.c)
+ *   ticketctl pins [--pin-dir DIR] [--json]            (pins_cmd.c)
+ *   ticketctl status [--admin URL] [--json]            (status_cmd.c)
+ *   ticketctl events [EVENT] [--admin URL] [--json]    (events_cmd.c)
+ *   ticketctl drain [--wait] [--undo] [--json]         (drain_cmd.c)
  *
- * Exit status: 0 the reply says OK, 1 it carries another status, 2 usage
- * error, no valid reply before the timeout, or a socket error. */
+ * Exit status, one scheme for every command (userspace/ticketctl/ctl_http.h,
+ * docs/ops/ticketctl.md): 0 done (the reply says OK), 1 an error (the reply
+ * carries another status, no valid reply before the timeout, a socket
+ * error), 2 usage error, 3 not ready or degraded (status, drain --wait). */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -26,11 +32,26 @@
 #include "userspace/lib/hex.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
+#include "userspace/ticketctl/drain_cmd.h"
+#include "userspace/ticketctl/events_cmd.h"
+#include "userspace/ticketctl/pins_cmd.h"
 #include "userspace/ticketctl/room_cmd.h"
 #include "userspace/ticketctl/seat_cmd.h"
 #include "userspace/ticketctl/stats_cmd.h"
+#include "userspace/ticketctl/status_cmd.h"
 
-enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_STATUS = 1, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+/* The commands with their own options (each has --help). */
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{"status", ticketctl_status}, {"events", ticketctl_events},
+	{"seat", ticketctl_seat},     {"stats", ticketctl_stats},
+	{"pins", ticketctl_pins},     {"drain", ticketctl_drain},
+	{"room", ticketctl_room},
+};
 
 #define DEFAULT_SERVER "127.0.0.1:7000"
 #define DEFAULT_TIMEOUT_MS 1000
@@ -49,12 +70,19 @@ struct ctl_opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
-		"       ticketctl [options] raw HEX\n"
-		"       ticketctl room EVENT [--on|--off] [--rate N|auto] ... (ticketctl room --help)\n"
-		"       ticketctl stats [--pin-dir DIR] [--json]   (from the pinned maps, root)\n"
-		"       ticketctl seat EVENT SEAT [--pin-dir DIR] [--json]\n"
-		"options:\n"
+		"usage: ticketctl COMMAND [options]   (ticketctl COMMAND --help for its options)\n"
+		"operations (every one takes --json):\n"
+		"  status                 health, readiness, version, uptime, hold path, counters\n"
+		"  events [EVENT]         events: seats, sold, held, free, waiting room on/off\n"
+		"  seat EVENT SEAT        one seat word from the pinned maps (root)\n"
+		"  stats                  door counters, map fill, seats by state (pinned maps, root)\n"
+		"  pins                   maps and programs pinned under the pin dir (root)\n"
+		"  drain [--wait|--undo]  stop taking holds, let orders finish (admin key)\n"
+		"  room EVENT [...]       show or change an event's waiting room (admin key)\n"
+		"UDP hold protocol (one request, one answer):\n"
+		"  ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
+		"  ticketctl [options] raw HEX\n"
+		"options of the UDP commands:\n"
 		"  --server HOST:PORT   UDP door (IPv4, name, or [IPv6]:port);\n"
 		"                       default $TICKET_SERVER or " DEFAULT_SERVER "\n"
 		"  --token HEX32        session token; default $TICKET_TOKEN\n"
@@ -68,7 +96,11 @@ static void usage(FILE *f)
 		"SECONDS (hold, extend) is sent as is: 0 means the server default;\n"
 		"the server answers MALFORMED outside 5..600.\n"
 		"raw sends the bytes of HEX unchanged and prints whatever reply comes.\n"
-		"exit: 0 OK, 1 other status, 2 usage error, timeout or socket error\n",
+		"environment: TICKET_URL (ticketd's HTTP address), TICKET_ADMIN_KEY_FILE,\n"
+		"  TICKET_PIN_DIR, TICKET_SERVER, TICKET_TOKEN\n"
+		"exit (every command): 0 done, 1 error (refused, not found, unreachable,\n"
+		"  timeout, a reply other than OK), 2 usage error, 3 not ready or degraded\n"
+		"  (status: not ready or draining; drain --wait: orders still in flight)\n",
 		DEFAULT_TIMEOUT_MS);
 }
 
@@ -175,12 +207,12 @@ static int exchange(const struct ctl_opts *o, const uint8_t *msg, size_t len,
 	struct tkt_reply_fields r;
 	enum tkt_reply_err last = TKT_REPLY_VALID;
 	int64_t start, deadline;
-	int fd, ret = EXIT_USAGE;
+	int fd, ret = EXIT_ERROR;
 	unsigned skipped = 0;
 
 	fd = open_connected(o->server);
 	if (fd < 0)
-		return EXIT_USAGE;
+		return EXIT_ERROR;
 	start = (int64_t)(tkt_mono_ns() / 1000);
 	deadline = start + o->timeout_ms * 1000;
 	if (send(fd, msg, len, 0) != (ssize_t)len) {
@@ -373,12 +405,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(argv[optind], "room") == 0)
-		return ticketctl_room(argc - optind, argv + optind);
-	if (strcmp(argv[optind], "stats") == 0)
-		return ticketctl_stats(argc - optind, argv + optind);
-	if (strcmp(argv[optind], "seat") == 0)
-		return ticketctl_seat(argc - optind, argv + optind);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			return commands[i].run(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
 	if (strcmp(argv[optind], "raw") == 0) {
 		if (argc - optind != 2) {
 			usage(stderr);

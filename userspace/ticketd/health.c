@@ -108,8 +108,13 @@ static void check_kafka(struct health *h)
 static void check_udp_door(struct health *h)
 {
 	char why[160];
+	bool serving;
 
-	if (!h->app->udp || udp_door_serving(h->app->udp, why, sizeof(why)))
+	/* A drain (rest/drain.h) stops and frees the door under this lock */
+	pthread_mutex_lock(&h->app->drain.lock);
+	serving = !h->app->udp || udp_door_serving(h->app->udp, why, sizeof(why));
+	pthread_mutex_unlock(&h->app->drain.lock);
+	if (serving)
 		set_part(h, HEALTH_UDP, true, NULL);
 	else
 		set_part(h, HEALTH_UDP, false, why);

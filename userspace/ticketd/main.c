@@ -19,6 +19,7 @@
 
 #include "api/http.h"
 #include "bpf/seat_word.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
@@ -563,6 +564,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	metrics_init(&app->metrics);
+	drain_init(&app->drain);
+	app->started_mono_ns = tkt_mono_ns();
 	raise_fd_limit();
 
 	for (; started < N_STEPS; started++) {
@@ -586,6 +589,7 @@ int main(int argc, char **argv)
 	while (started-- > 0)
 		if (steps[started].stop)
 			steps[started].stop(app);
+	drain_destroy(&app->drain);
 	metrics_destroy(&app->metrics);
 	free(app);
 	return rc;

@@ -18,6 +18,7 @@
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
 #include "userspace/ticketd/rest/client_limits.h"
+#include "userspace/ticketd/rest/drain.h"
 #include "userspace/ticketd/rest/overload.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/seat_metrics.h"
@@ -71,6 +72,8 @@ struct ticketd {
 	struct payment_client *payments;
 	struct saga saga;
 	struct overload overload; /* #12: refusals and slow-request counters */
+	struct drain drain;       /* POST /admin/drain (rest/drain.h) */
+	uint64_t started_mono_ns; /* for ticketd_uptime_seconds */
 };
 
 /* One seat op through the shared rules (edge_seat_apply) for the daemon's

@@ -34,6 +34,13 @@ void route_room_poll(struct http_req *req, struct http_resp *resp);
 void route_room_stream(struct http_req *req, struct http_resp *resp);
 void route_admin_room_get(struct http_req *req, struct http_resp *resp);
 void route_admin_room_put(struct http_req *req, struct http_resp *resp);
+void route_admin_drain_get(struct http_req *req, struct http_resp *resp);
+void route_admin_drain_start(struct http_req *req, struct http_resp *resp);
+void route_admin_drain_stop(struct http_req *req, struct http_resp *resp);
+
+/* The admin endpoints' gate (routes_room.c): true for a loopback client
+ * with the admin key as Bearer token; otherwise the 403/401 is set. */
+bool api_admin_allowed(struct http_req *req, struct http_resp *resp);
 
 /* The seat map's gate (routes_room.c): true when event_id has no active
  * waiting room or the request's session (Authorization, or the token

@@ -12,6 +12,12 @@
 #include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/ticketd.h"
 
+/* The release, for ticketd_build_info; packaging may set it
+ * (-DTICKETD_VERSION=...). */
+#ifndef TICKETD_VERSION
+#define TICKETD_VERSION "0.1.0"
+#endif
+
 void route_healthz(struct http_req *req, struct http_resp *resp)
 {
 	(void)req;
@@ -39,13 +45,19 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 		json_array_append_new(down, json_string(health_part_name(p)));
 	}
 	struct journal_backlog jb;
+	bool draining = drain_on(&rest_app(req)->drain);
 
+	/* Draining (POST /admin/drain): not ready, so load balancers move
+	 * the traffic away, whatever the parts say. */
+	if (draining)
+		ready = false;
 	/* The journal behind (Redis slow or away) does not make the node
 	 * unready (the seat table is the authority); it is shown. */
 	journal_backlog(&rest_app(req)->journal, &jb);
 	http_json(resp, ready ? 200 : 503,
-		  json_pack("{s:s, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}", "status",
-			    ready ? "UP" : "DOWN", "holdPath", rest_app(req)->hold_path,
+		  json_pack("{s:s, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}", "status",
+			    ready ? "UP" : "DOWN", "reason", draining ? "draining" : NULL,
+			    "draining", draining, "holdPath", drain_hold_path(rest_app(req)),
 			    "checks", checks, "down", down, "journal", "status",
 			    jb.dirty_seats || jb.lag_ms > 1000 ? "BEHIND" : "OK", "queued",
 			    (int)jb.queued, "seatsToRepair", (int)jb.dirty_seats, "lagMs",
@@ -159,16 +171,26 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 void route_metrics(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = req->app;
+	const char *hold_path = drain_hold_path(app);
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	int rc = metrics_render_http(&app->metrics, &buf, &len, &cap);
 
 	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_build_info The running release (value 1).\n"
+			      "# TYPE ticketd_build_info gauge\n"
+			      "ticketd_build_info{version=\"%s\"} 1\n"
+			      "# HELP ticketd_uptime_seconds Seconds since this process started.\n"
+			      "# TYPE ticketd_uptime_seconds gauge\n"
+			      "ticketd_uptime_seconds %.3f\n",
+			      TICKETD_VERSION,
+			      (double)(tkt_mono_ns() - app->started_mono_ns) / 1e9);
+	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_hold_path Which UDP hold door is live.\n"
 			      "# TYPE ticketd_hold_path gauge\n"
 			      "ticketd_hold_path{path=\"xdp\"} %d\n"
 			      "ticketd_hold_path{path=\"socket\"} %d\n",
-			      app->hold_path[0] == 'x', app->hold_path[0] == 's');
+			      hold_path[0] == 'x', hold_path[0] == 's');
 	rc |= render_edge_stats(app, &buf, &len, &cap);
 	if (app->edge)
 		rc |= render_edge_fill(app, &buf, &len, &cap);
@@ -242,6 +264,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);
 	rc |= overload_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
+	rc |= drain_render_metrics(app, &buf, &len, &cap);
 	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_dependency_up Whether each part /readyz checks is usable.\n"
 			      "# TYPE ticketd_dependency_up gauge\n");
@@ -252,7 +275,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "# HELP ticketd_ready 1 when /readyz answers 200, 0 when it answers 503.\n"
 			      "# TYPE ticketd_ready gauge\n"
 			      "ticketd_ready %d\n",
-			      health_ready(&app->health));
+			      health_ready(&app->health) && !drain_on(&app->drain));
 	if (rc) {
 		free(buf);
 		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);

@@ -117,7 +117,7 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	char expires[32];
 	int n;
 
-	if (!api_authenticate(req, resp, &s))
+	if (drain_refuse_hold(req, resp) || !api_authenticate(req, resp, &s))
 		return;
 	body = http_body_object(req, resp, false);
 	if (!body)

@@ -320,7 +320,7 @@ static bool loopback(const struct sockaddr *sa)
 	return false;
 }
 
-static bool admin_allowed(struct http_req *req, struct http_resp *resp)
+bool api_admin_allowed(struct http_req *req, struct http_resp *resp)
 {
 	const char *auth = http_header(req, "Authorization");
 
@@ -373,7 +373,7 @@ void route_admin_room_get(struct http_req *req, struct http_resp *resp)
 {
 	uint32_t id;
 
-	if (admin_allowed(req, resp) && parse_event(req, resp, &id))
+	if (api_admin_allowed(req, resp) && parse_event(req, resp, &id))
 		answer_admin(req, resp, id);
 }
 
@@ -459,7 +459,7 @@ void route_admin_room_put(struct http_req *req, struct http_resp *resp)
 	uint32_t id;
 	bool ok = true;
 
-	if (!admin_allowed(req, resp) || !parse_event(req, resp, &id))
+	if (!api_admin_allowed(req, resp) || !parse_event(req, resp, &id))
 		return;
 	if (!(body = http_body_object(req, resp, false)))
 		return;
