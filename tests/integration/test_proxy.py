@@ -45,7 +45,7 @@ TRUSTED = ["--trusted-proxies", "127.0.0.1",
            "--sse-ping-seconds", "1"]
 UNTRUSTED = TRUSTED[2:]
 # The proxy's defaults (infra/nginx.sh).
-HOLD_BURST, ORDER_BURST, STREAMS_PER_ADDR = 40, 10, 32
+HOLD_BURST, ORDER_BURST, STREAMS_PER_ADDR, CONNS_PER_ADDR = 40, 10, 32, 64
 ADMIN_KEY_PATH = os.path.join(RUN_DIR, "ticketd", "admin.key")
 
 _sources = itertools.count(1)
@@ -381,6 +381,32 @@ def test_stream_cap_per_address_at_the_proxy(proxied):
     finally:
         for s in socks:
             s.close()
+
+
+def test_requests_in_progress_per_address_are_capped_at_the_proxy(proxied):
+    # Requests whose body never comes stay in progress at the proxy.
+    src, path = fresh_source(), "/api/events"
+    socks = []
+    try:
+        for _ in range(CONNS_PER_ADDR):
+            s = socket.create_connection((proxied.host, proxied.port), timeout=5,
+                                         source_address=(src, 0))
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
+                      .encode())
+            socks.append(s)
+        time.sleep(0.2)  # let nginx read every head
+        e = error_of(*proxied.request("POST", path, source=src, body="{}"),
+                     429, "RATE_LIMITED")
+        assert e["details"] == {"by": "proxy"}
+        # another address is served
+        assert proxied.request("POST", path, source=fresh_source(), body="{}")[0] == 405
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + 3
+    while proxied.request("POST", path, source=src, body="{}")[0] == 429:
+        assert time.monotonic() < deadline, "closed requests kept their places"
+        time.sleep(0.1)
 
 
 def test_too_large_body_is_413_in_ticketds_shape(proxied):
