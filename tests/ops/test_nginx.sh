@@ -73,7 +73,6 @@ step "services (Redis, MariaDB, Kafka) on the test ports"
 if bash infra/services.sh status >/dev/null 2>&1; then
 	echo "already running"
 else
-	rm -rf "${TICKETD_TEST_PIN_DIR:-/sys/fs/bpf/ticket-test}"
 	bash infra/services.sh start 9>&- || { fail "services did not start"; exit; }
 	started_services=1
 fi
