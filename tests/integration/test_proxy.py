@@ -423,6 +423,17 @@ def test_proxy_answers_carry_the_trace_id_of_traceparent(proxied):
     assert st == 200 and h["trace-id"] == tid  # ticketd's, passed through
 
 
+def test_query_strings_stay_out_of_the_access_log(proxied):
+    # Room streams take the session token as ?token=: it must not be logged.
+    secret = uuid.uuid4().hex
+    assert proxied.request("GET", f"/api/events/1/room/stream?token={secret}")[0] == 401
+    assert proxied.request("GET", f"/api/events?ticket={secret}")[0] == 200
+    with open(os.path.join(RUN_DIR, "logs", "nginx-access.log")) as f:
+        log = f.read()
+    assert "/api/events/1/room/stream" in log
+    assert secret not in log
+
+
 def test_web_page_and_api_answers_are_ticketds(proxied, ticketd):
     for path in ("/", "/api/events/1", "/healthz", "/nope"):
         d = requests.get(ticketd.direct + path, timeout=5)
