@@ -14,12 +14,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "userspace/lib/traceparent.h"
 
 struct MHD_Connection;
-struct sockaddr;
 
 #define HTTP_MAX_PARAMS 4
 
@@ -34,6 +34,10 @@ struct http_req {
 	struct MHD_Connection *conn;
 	void *app; /* http_server_opts.app */
 	double start; /* tkt_mono_seconds when the request's headers were in */
+	/* The client named by a trusted proxy (http_server_opts.
+	 * trusted_proxies, api/forwarded.h); ss_family AF_UNSPEC when the
+	 * TCP peer is the client. */
+	struct sockaddr_storage forwarded;
 };
 
 /* Seconds since the request's headers were in (its time inside the
@@ -109,7 +113,8 @@ const char *http_header(const struct http_req *req, const char *name);
 /* Query-string argument value (decoded) or NULL. */
 const char *http_query(const struct http_req *req, const char *name);
 
-/* The client's address (the TCP peer), or NULL if unknown. */
+/* The client's address, or NULL if unknown: the TCP peer, or the address
+ * a trusted proxy forwarded (http_server_opts.trusted_proxies). */
 const struct sockaddr *http_client_addr(const struct http_req *req);
 
 /* Sets a JSON body (consumes body). */
@@ -188,6 +193,10 @@ struct http_server_opts {
 	 * connection; otherwise it is shut down. 0: no deadline. */
 	int header_timeout_ms;
 	long max_body;       /* larger bodies: 413 PAYLOAD_TOO_LARGE */
+	/* Reverse proxies whose X-Forwarded-For names the client (addresses
+	 * and blocks, api/forwarded.h); NULL or empty: none, the TCP peer is
+	 * the client. The per-address connection cap still counts TCP peers. */
+	const char *trusted_proxies;
 	/* The doors: route_door(app, route) names each route's door by
 	 * index into doors (called once per route at start; out of range:
 	 * doors[0]). The routes of one door share its in-flight cap. NULL:

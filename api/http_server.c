@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "api/forwarded.h"
 #include "api/http.h"
 #include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
@@ -32,6 +34,7 @@ struct http_server {
 	struct http_server_opts opts;
 	const struct route *routes;
 	size_t n_routes;
+	struct http_proxies proxies; /* opts.trusted_proxies, parsed */
 
 	/* Request deadline: the connections still waiting for a whole
 	 * request, oldest deadline first (every arm appends now + the same
@@ -326,6 +329,45 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn,
 	return ret;
 }
 
+/* Collects the values of every X-Forwarded-For header, in order. */
+struct xff_values {
+	const char *v[8];
+	int n;
+	bool overflow; /* more headers than v holds */
+};
+
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind,
+				   const char *key, const char *value)
+{
+	struct xff_values *x = cls;
+
+	(void)kind;
+	if (key && value && !strcasecmp(key, "X-Forwarded-For")) {
+		if (x->n == (int)(sizeof(x->v) / sizeof(x->v[0]))) {
+			x->overflow = true;
+			return MHD_NO;
+		}
+		x->v[x->n++] = value;
+	}
+	return MHD_YES;
+}
+
+/* Fills req->forwarded when a trusted proxy names another client. */
+static void resolve_client(struct http_server *srv, struct http_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct xff_values x = {.n = 0};
+
+	if (!ci || !http_proxies_has(&srv->proxies, ci->client_addr))
+		return;
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &x);
+	if (x.overflow) /* the last ones, which the proxies added, are unseen */
+		return;
+	http_forwarded_client(&srv->proxies, ci->client_addr, x.v, x.n,
+			      &req->forwarded);
+}
+
 static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 		     struct MHD_Connection *conn, const char *url,
 		     const char *method, struct http_resp *resp)
@@ -343,6 +385,8 @@ static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 	int path_matched = 0;
 
 	memcpy(req.trace_id, ctx->trace_id, sizeof(req.trace_id));
+	if (srv->proxies.n)
+		resolve_client(srv, &req);
 	for (size_t i = 0; i < srv->n_routes; i++) {
 		const struct route *rt = &srv->routes[i];
 
@@ -578,6 +622,11 @@ int http_server_start(struct http_server **out,
 	srv->timeout_ns = opts->header_timeout_ms > 0
 				  ? (uint64_t)opts->header_timeout_ms * 1000000u
 				  : 0;
+	srv->opts.trusted_proxies = NULL; /* the caller's string; parsed here */
+	if (http_proxies_parse(opts->trusted_proxies, &srv->proxies, err, errlen)) {
+		free(srv);
+		return -EINVAL;
+	}
 	addr.sin_port = htons((uint16_t)opts->port);
 	if (inet_pton(AF_INET, opts->addr, &addr.sin_addr) != 1) {
 		snprintf(err, errlen, "http_addr '%s' is not an IPv4 address",

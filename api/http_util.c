@@ -24,10 +24,13 @@ const char *http_query(const struct http_req *req, const char *name)
 
 const struct sockaddr *http_client_addr(const struct http_req *req)
 {
-	const union MHD_ConnectionInfo *ci =
-		req->conn ? MHD_get_connection_info(req->conn,
-						    MHD_CONNECTION_INFO_CLIENT_ADDRESS)
-			  : NULL;
+	const union MHD_ConnectionInfo *ci;
+
+	if (req->forwarded.ss_family != AF_UNSPEC)
+		return (const struct sockaddr *)&req->forwarded;
+	ci = req->conn ? MHD_get_connection_info(req->conn,
+						 MHD_CONNECTION_INFO_CLIENT_ADDRESS)
+		       : NULL;
 
 	return ci ? ci->client_addr : NULL;
 }

@@ -35,7 +35,12 @@ class Ticketd:
     """A ticketd process with its log captured in RUN_DIR/logs."""
 
     def __init__(self, extra_args=(), name="ticketd"):
-        self.base = f"http://127.0.0.1:{PORTS['http']}"
+        # direct: ticketd's own port. base: where the tests send requests,
+        # the same unless TICKETD_TEST_BASE_URL names a proxy in front of
+        # it (tests/ops/test_nginx.sh runs a subset of the suite through
+        # nginx that way).
+        self.direct = f"http://127.0.0.1:{PORTS['http']}"
+        self.base = os.environ.get("TICKETD_TEST_BASE_URL", "").rstrip("/") or self.direct
         self.log_path = os.path.join(RUN_DIR, "logs", f"{name}.log")
         self.args = [
             TICKETD,
@@ -80,7 +85,7 @@ class Ticketd:
                 raise RuntimeError(f"ticketd exited with {self.proc.returncode}; "
                                    f"see {self.log_path}:\n{self.log_tail()}")
             try:
-                if requests.get(self.base + want, timeout=1).status_code == 200:
+                if requests.get(self.direct + want, timeout=1).status_code == 200:
                     return self
             except requests.RequestException:
                 pass

@@ -1,4 +1,8 @@
-/* Trace ids, route matching, ids and times of the HTTP layer. */
+/* Trace ids, route matching, ids and times of the HTTP layer; the client
+ * address behind trusted proxies (api/forwarded.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/forwarded.h"
 #include "api/http.h"
 #include "userspace/lib/hex.h"
 
@@ -134,6 +139,204 @@ static void overloaded_is_503_with_retry_after_and_reason(void **state)
 	free(resp.body);
 }
 
+/* ---- trusted proxies and X-Forwarded-For (api/forwarded.h) ---- */
+
+static struct sockaddr_storage sa(const char *text)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, text, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, text, &s4->sin_addr), 1);
+	}
+	return ss;
+}
+
+static bool trusts(const struct http_proxies *p, const char *addr)
+{
+	struct sockaddr_storage ss = sa(addr);
+
+	return http_proxies_has(p, (struct sockaddr *)&ss);
+}
+
+/* The client ticketd sees for a request from peer with these headers, as
+ * text ("peer" when the peer itself is the client). */
+static const char *client_of(const struct http_proxies *p, const char *peer,
+			     const char *const *xff, int n)
+{
+	static char text[INET6_ADDRSTRLEN];
+	struct sockaddr_storage ss = sa(peer), out;
+
+	if (!http_forwarded_client(p, (struct sockaddr *)&ss, xff, n, &out))
+		return "peer";
+	if (out.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&out)->sin_addr, text,
+			  sizeof(text));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&out)->sin6_addr, text,
+			  sizeof(text));
+	return text;
+}
+
+static struct http_proxies proxies(const char *spec)
+{
+	struct http_proxies p;
+	char err[160];
+
+	assert_int_equal(http_proxies_parse(spec, &p, err, sizeof(err)), 0);
+	return p;
+}
+
+static void trusted_proxies_are_addresses_and_blocks(void **state)
+{
+	struct http_proxies p = proxies(" 127.0.0.1, ::1 10.0.0.0/8,2001:db8::/32 "
+					"192.168.7.129/25");
+
+	(void)state;
+	assert_int_equal(p.n, 5);
+	assert_true(trusts(&p, "127.0.0.1"));
+	assert_false(trusts(&p, "127.0.0.2"));
+	assert_true(trusts(&p, "::ffff:127.0.0.1")); /* mapped counts as IPv4 */
+	assert_true(trusts(&p, "::1"));
+	assert_true(trusts(&p, "10.200.3.4"));
+	assert_false(trusts(&p, "11.0.0.1"));
+	assert_true(trusts(&p, "2001:db8:ffff::1"));
+	assert_false(trusts(&p, "2001:db9::1"));
+	assert_true(trusts(&p, "192.168.7.200")); /* host bits of the block ignored */
+	assert_false(trusts(&p, "192.168.7.100"));
+	p = proxies("::ffff:10.0.0.0/104");
+	assert_true(trusts(&p, "10.9.9.9"));
+	assert_false(trusts(&p, "11.9.9.9"));
+}
+
+static void trusted_proxies_refuse_what_is_not_an_address(void **state)
+{
+	static const char *const bad[] = {
+		"localhost", "10.0.0.0/33", "::/129", "1.2.3.4/", "1.2.3.4/x",
+		"1.2.3", "127.0.0.1,10.0.0.0/8,nope", "::ffff:10.0.0.0/8", "1.2.3.4/-1",
+	};
+	struct http_proxies p;
+	char err[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(http_proxies_parse(bad[i], &p, err, sizeof(err)), -EINVAL);
+		assert_int_equal(p.n, 0);
+		assert_non_null(strstr(err, "trusted_proxies"));
+	}
+	assert_int_equal(http_proxies_parse("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+					    &p, err, sizeof(err)),
+			 -EINVAL); /* not addresses, and too many anyway */
+	assert_int_equal(http_proxies_parse("1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 "
+					    "1.1.1.6 1.1.1.7 1.1.1.8 1.1.1.9 1.1.1.10 "
+					    "1.1.1.11 1.1.1.12 1.1.1.13 1.1.1.14 "
+					    "1.1.1.15 1.1.1.16 1.1.1.17",
+					    &p, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "more than 16"));
+}
+
+static void no_trusted_proxy_means_the_peer_is_the_client(void **state)
+{
+	static const char *const xff[] = {"198.51.100.7"};
+	struct http_proxies p = proxies("");
+
+	(void)state;
+	assert_int_equal(p.n, 0);
+	assert_string_equal(client_of(&p, "127.0.0.1", xff, 1), "peer");
+	p = proxies(" ,  ");
+	assert_int_equal(p.n, 0);
+	assert_string_equal(client_of(&p, "127.0.0.1", xff, 1), "peer");
+}
+
+static void header_from_an_untrusted_peer_is_ignored(void **state)
+{
+	static const char *const xff[] = {"198.51.100.7"};
+	struct http_proxies p = proxies("127.0.0.1");
+
+	(void)state;
+	assert_string_equal(client_of(&p, "127.0.0.5", xff, 1), "peer");
+	assert_string_equal(client_of(&p, "127.0.0.1", xff, 1), "198.51.100.7");
+	assert_string_equal(client_of(&p, "127.0.0.1", NULL, 0), "peer");
+}
+
+static void client_cannot_choose_its_address_through_the_proxy(void **state)
+{
+	/* The client sent "X-Forwarded-For: 10.9.9.9"; the proxy appended the
+	 * address it saw. */
+	static const char *const xff[] = {"10.9.9.9, 198.51.100.7"};
+	struct http_proxies p = proxies("127.0.0.1");
+
+	(void)state;
+	assert_string_equal(client_of(&p, "127.0.0.1", xff, 1), "198.51.100.7");
+}
+
+static void chain_of_trusted_proxies_is_walked_from_the_right(void **state)
+{
+	static const char *const one[] = {"203.0.113.9, 10.1.2.3"};
+	static const char *const two[] = {"203.0.113.9", "10.1.2.3"};
+	static const char *const spoof[] = {"127.0.0.1, 203.0.113.9, 10.1.2.3"};
+	static const char *const all[] = {"10.0.0.7"};
+	static const char *const self[] = {"127.0.0.1"};
+	struct http_proxies p = proxies("127.0.0.1,10.0.0.0/8");
+
+	(void)state;
+	assert_string_equal(client_of(&p, "127.0.0.1", one, 1), "203.0.113.9");
+	assert_string_equal(client_of(&p, "127.0.0.1", two, 2), "203.0.113.9");
+	assert_string_equal(client_of(&p, "127.0.0.1", spoof, 1), "203.0.113.9");
+	/* every hop trusted: the leftmost one is the client */
+	assert_string_equal(client_of(&p, "127.0.0.1", all, 1), "10.0.0.7");
+	assert_string_equal(client_of(&p, "127.0.0.1", self, 1), "peer");
+}
+
+static void forwarded_entries_with_ports_brackets_and_mapped_addresses(void **state)
+{
+	static const char *const cases[][2] = {
+		{"198.51.100.7:5678", "198.51.100.7"},
+		{"[2001:db8::5]:443", "2001:db8::5"},
+		{"[2001:db8::5]", "2001:db8::5"},
+		{" 2001:db8::5 ", "2001:db8::5"},
+		{"::ffff:198.51.100.7", "198.51.100.7"},
+		{"\t198.51.100.7", "198.51.100.7"},
+	};
+	struct http_proxies p = proxies("127.0.0.1");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *const xff[] = {cases[i][0]};
+
+		assert_string_equal(client_of(&p, "127.0.0.1", xff, 1), cases[i][1]);
+	}
+}
+
+static void malformed_entry_ends_the_walk_at_the_last_trusted_hop(void **state)
+{
+	static const char *const bad[] = {
+		"unknown", "", " ", "198.51.100.7:", "198.51.100.7:x", "[2001:db8::5",
+		"[2001:db8::5]x", "[198.51.100.7]", "2001:db8::5%eth0", "1.2.3.4.5",
+		"198.51.100.7,", "a.b.c.d", "[]:80",
+	};
+	static const char *const mid[] = {"203.0.113.9, unknown, 10.1.2.3"};
+	struct http_proxies p = proxies("127.0.0.1,10.0.0.0/8");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *const xff[] = {bad[i]};
+
+		assert_string_equal(client_of(&p, "127.0.0.1", xff, 1), "peer");
+	}
+	assert_string_equal(client_of(&p, "127.0.0.1", mid, 1), "10.1.2.3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +346,14 @@ int main(void)
 		cmocka_unit_test(full_gate_refuses_at_once_and_frees_on_leave),
 		cmocka_unit_test(gate_without_cap_only_counts),
 		cmocka_unit_test(overloaded_is_503_with_retry_after_and_reason),
+		cmocka_unit_test(trusted_proxies_are_addresses_and_blocks),
+		cmocka_unit_test(trusted_proxies_refuse_what_is_not_an_address),
+		cmocka_unit_test(no_trusted_proxy_means_the_peer_is_the_client),
+		cmocka_unit_test(header_from_an_untrusted_peer_is_ignored),
+		cmocka_unit_test(client_cannot_choose_its_address_through_the_proxy),
+		cmocka_unit_test(chain_of_trusted_proxies_is_walked_from_the_right),
+		cmocka_unit_test(forwarded_entries_with_ports_brackets_and_mapped_addresses),
+		cmocka_unit_test(malformed_entry_ends_the_walk_at_the_last_trusted_hop),
 	};
 	return cmocka_run_group_tests_name("http_util", tests, NULL, NULL);
 }

@@ -153,6 +153,11 @@ static const struct setting settings[] = {
 	/* #18 http */
 	S(http_max_connections_per_addr, SETTING_INT, "256", 0, 1000000,
 	  "HTTP connections one client address may have open (0: no cap)"),
+	S(trusted_proxies, SETTING_STR, "", 0, 0,
+	  "reverse proxies (addresses, address/prefix; comma-separated) whose "
+	  "X-Forwarded-For names the client for the per-address limits and the "
+	  "admin routes' loopback check (empty: none, the TCP peer is the "
+	  "client)"),
 	S(http_header_timeout_ms, SETTING_INT, "10000", 0, 600000,
 	  "ms a connection has to send a whole request (0: no deadline)"),
 	S(sse_max_streams_per_addr, SETTING_INT, "32", 1, 1000000,

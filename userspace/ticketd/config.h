@@ -74,6 +74,7 @@ struct config {
 	int db_wait_ms;
 	/* #18 http */
 	int http_max_connections_per_addr;
+	char trusted_proxies[CONFIG_STR_MAX]; /* #15 nginx: api/forwarded.h */
 	int http_header_timeout_ms;
 	int sse_max_streams_per_addr;
 	int session_rate_per_addr;

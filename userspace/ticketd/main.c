@@ -448,6 +448,7 @@ static int start_http(struct ticketd *app, char *err, size_t errlen)
 		.max_connections_per_addr = app->cfg.http_max_connections_per_addr,
 		.header_timeout_ms = app->cfg.http_header_timeout_ms,
 		.max_body = app->cfg.http_max_body,
+		.trusted_proxies = app->cfg.trusted_proxies,
 		.app = app,
 		.on_done = on_http_done,
 		.before_stop = before_http_stop,
