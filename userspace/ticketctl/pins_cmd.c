@@ -7,8 +7,8 @@
  * and the entries counted now for hash maps (batched lookups, about 1 ms
  * per 10 000 entries); for every pinned program: id, type, name and the
  * interfaces where it is the attached XDP program. ticketd pins only its
- * maps (docs/ops/ticketctl.md); its XDP program is attached through
- * libxdp's dispatcher, pinned by libxdp under /sys/fs/bpf/xdp/.
+ * maps (docs/ops/ticketctl.md); its XDP program hangs on a BPF link it
+ * holds open, not pinned, so it goes with ticketd.
  * Exit: 0 shown, 1 no such pin directory or a pin that cannot be read, 2
  * usage (pins.h). */
 #include "userspace/ticketctl/pins_cmd.h"
