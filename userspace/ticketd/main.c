@@ -236,7 +236,7 @@ static int start_stream(struct ticketd *app, char *err, size_t errlen)
 			      REPLAY_RING);
 	free(versions);
 	if (!rc)
-		rc = seat_stream_add_sink(&app->stream, journal_seat_sink, &app->journal);
+		rc = seat_stream_add_batch_sink(&app->stream, journal_seat_batch_sink, &app->journal);
 	if (!rc)
 		rc = seat_stream_add_sink(&app->stream, sse_hub_seat_sink, app->sse);
 	if (!rc)

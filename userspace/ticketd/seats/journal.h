@@ -11,8 +11,10 @@
  *                            trimmed to about JOURNAL_STREAM_LEN entries.
  *
  * Within a batch a seat's hold key gets only its last state, so a hold and
- * its release cost one DEL between them (write amplification bounded by
- * batches and seats, not by changes).
+ * its release cost one DEL between them: write amplification is bounded by
+ * batches and seats, not by changes. Each batch is one
+ * pipeline, one round trip. The stream entry keeps every change (SSE
+ * replays need contiguous versions).
  *
  * Nothing is lost silently (docs/operations.md, "The journal's invariant"):
  * - an error reply or a connection failure is a failure: the batch stays
@@ -89,6 +91,8 @@ struct journal {
 	 * neither written nor repairable (no seat table given, or stop). */
 	atomic_uint_least64_t written, dropped, errors, retries, deferred,
 		repaired, lost;
+	/* round_trips: pipelines sent (one per batch, plus repairs) */
+	atomic_uint_least64_t round_trips;
 	atomic_bool connected;
 };
 
@@ -100,6 +104,8 @@ void journal_stop(struct journal *j);
 /* Queues one change; never blocks. A full queue marks the seat dirty (and
  * counts dropped); it is rewritten from the seat table later. */
 void journal_push(struct journal *j, const struct journal_entry *e);
+/* Queues e[0..n) in order under one hold of the queue's lock. */
+void journal_push_batch(struct journal *j, const struct journal_entry *e, uint32_t n);
 
 /* Marks every seat of the catalogue dirty: the writer rewrites every hold
  * key from the seat table (after a restart, once recovery is done). */
@@ -119,6 +125,11 @@ struct tkt_change;
  * every published change with its hold's wall-clock expiry. */
 void journal_seat_sink(void *journal, const struct event_info *e,
 		       const struct seat_event *ev, const struct tkt_change *rec);
+/* The same as a batch sink (seat_batch_sink_fn): one clock reading and one
+ * hold of the queue's lock per batch; the writer takes what a batch queued
+ * as one pipeline. */
+struct seat_change;
+void journal_seat_batch_sink(void *journal, const struct seat_change *ch, uint32_t n);
 
 /* Last version journalled for an event (0 when none or Redis is down). */
 uint64_t journal_last_version(const char *host, int port, uint32_t event_id);
