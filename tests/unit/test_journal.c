@@ -507,10 +507,75 @@ static void a_batch_is_one_pipeline_with_the_last_state_per_seat(void **state)
 	fake_stop(&f);
 }
 
+/* A key this run has deleted and not written since is known absent: a
+ * hold and its release within one later batch cost no hold-key command at
+ * all. A key it never deleted may be left from an earlier run: its release
+ * is always a DEL. */
+static void a_key_known_absent_gets_no_del(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[2];
+
+	(void)state;
+	fake_start(&f);
+	start(&j, &f, 0, 0, 1000);
+	b[0] = change(4, 1, true);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 1));
+	b[0] = change(4, 2, false);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 2));
+	assert_int_equal(fake_count(&f, &f.sets[4]), 1);
+	assert_int_equal(fake_count(&f, &f.dels[4]), 1);
+	b[0] = change(4, 3, true);
+	b[1] = change(4, 4, false);
+	journal_push_batch(&j, b, 2);
+	assert_true(wait_written(&j, 4));
+	assert_int_equal(fake_count(&f, &f.sets[4]), 1);
+	assert_int_equal(fake_count(&f, &f.dels[4]), 1);
+	assert_int_equal(atomic_load(&j.dels_skipped), 1);
+	/* seat 5: never written by this run */
+	b[0] = change(5, 5, false);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 5));
+	assert_int_equal(fake_count(&f, &f.dels[5]), 1);
+	assert_int_equal(fake_count(&f, &f.xadds), 4);
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
+/* A DEL Redis refused leaves the key possibly there: the next release of
+ * that seat sends its DEL again. */
+static void a_refused_del_is_not_taken_as_done(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[2];
+
+	(void)state;
+	fake_start(&f);
+	start(&j, &f, 0, 5, 1000);
+	b[0] = change(6, 1, true);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 1));
+	/* the release's pipeline: XADD refused, DEL taken; then retried */
+	atomic_store(&f.err_next, 1);
+	b[0] = change(6, 2, false);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 2));
+	assert_true(atomic_load(&j.errors) >= 1);
+	assert_int_equal(fake_count(&f, &f.dels[6]), 2);
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_batch_is_one_pipeline_with_the_last_state_per_seat),
+		cmocka_unit_test(a_key_known_absent_gets_no_del),
+		cmocka_unit_test(a_refused_del_is_not_taken_as_done),
 		cmocka_unit_test(error_replies_are_failures_and_the_change_is_retried),
 		cmocka_unit_test(a_closed_connection_is_a_failure_and_the_change_is_retried),
 		cmocka_unit_test(a_batch_already_written_counts_as_written),

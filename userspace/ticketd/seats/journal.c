@@ -36,8 +36,9 @@ static redisContext *connect_redis(const char *host, int port)
 /* One batch becomes, per event, ONE stream entry holding all its changes
  * ("c" = "version:seat:status" joined by ';', id = the last version), and,
  * per seat, only the last state of its hold key (SET with PXAT, or one
- * multi-key DEL). A hold and its release in the same batch cost one DEL:
- * Redis work grows with batches and seats, not with every change.
+ * multi-key DEL). A hold and its release in the same batch cost one DEL,
+ * or nothing when the writer knows the key is absent (below): Redis work
+ * grows with batches and seats, not with every change.
  *
  * The whole batch is one pipeline: its commands are formatted in RESP by
  * hand into one reused buffer (no printf, no allocation per change), sent
@@ -57,6 +58,10 @@ struct writer {
 		uint32_t gen;
 	} *seen;
 	uint32_t gen;
+	/* Seat table indexes of the pipeline's DELs: their keys are known
+	 * absent once Redis has taken it. */
+	uint32_t *del_idx;
+	uint32_t n_del_idx;
 	const char *del_key[BATCH];
 	size_t del_len[BATCH];
 	char keys[BATCH][24];
@@ -74,7 +79,8 @@ static int writer_init(struct writer *w)
 	w->out = malloc(w->cap);
 	w->text = malloc((size_t)BATCH * TEXT_PER_ENTRY);
 	w->seen = calloc(SEEN_SLOTS, sizeof(*w->seen));
-	return w->batch && w->out && w->text && w->seen ? 0 : -ENOMEM;
+	w->del_idx = calloc(BATCH, sizeof(*w->del_idx));
+	return w->batch && w->out && w->text && w->seen && w->del_idx ? 0 : -ENOMEM;
 }
 
 static void writer_free(struct writer *w)
@@ -83,12 +89,14 @@ static void writer_free(struct writer *w)
 	free(w->out);
 	free(w->text);
 	free(w->seen);
+	free(w->del_idx);
 }
 
 static void pipe_reset(struct writer *w)
 {
 	w->len = 0;
 	w->cmds = 0;
+	w->n_del_idx = 0;
 }
 
 /* Decimal digits of v, written to end backwards; returns the first. */
@@ -186,9 +194,15 @@ static bool seen_first(struct writer *w, uint32_t event_id, uint32_t seat_id)
 	return true;
 }
 
+static bool bit_get(const uint64_t *set, uint32_t words, uint32_t idx)
+{
+	return idx / 64 < words && (set[idx / 64] >> (idx % 64) & 1);
+}
+
 /* Hold keys of b[0..n) (in publication order per seat): the last change
  * of each seat wins (walk backwards, skip seats already done). A seat
- * whose last state has no key gets a DEL. Returns 0 or -ENOMEM. */
+ * whose last state has no key gets a DEL, unless the writer knows its key
+ * is absent already (j->maybe_key). Returns 0 or -ENOMEM. */
 static int append_holds(struct journal *j, struct writer *w,
 			const struct journal_entry *b, uint32_t n)
 {
@@ -200,9 +214,9 @@ static int append_holds(struct journal *j, struct writer *w,
 	}
 	if (pipe_room(w, (size_t)n * OUT_PER_ENTRY + 64))
 		return -ENOMEM;
-	(void)j;
 	for (uint32_t i = n; i-- > 0;) {
 		const struct journal_entry *x = &b[i];
+		bool known = j->maybe_key && x->seat_index / 64 < j->dirty_words;
 		char *key;
 		size_t klen;
 
@@ -224,12 +238,21 @@ static int append_holds(struct journal *j, struct writer *w,
 			put(w, "$4\r\nPXAT\r\n", 10);
 			put_bulk_u64(w, (uint64_t)x->expiry_unix_ms);
 			w->cmds++;
+			/* from now on the key may exist, whatever the reply */
+			if (known)
+				j->maybe_key[x->seat_index / 64] |= 1ull << (x->seat_index % 64);
 			continue;
+		}
+		if (known && !bit_get(j->maybe_key, j->dirty_words, x->seat_index)) {
+			atomic_fetch_add(&j->dels_skipped, 1);
+			continue; /* deleted already and not written since */
 		}
 		key = w->keys[n_del];
 		w->del_key[n_del] = key;
 		w->del_len[n_del] = hold_key(key, x->event_id, x->seat_id);
 		n_del++;
+		if (known)
+			w->del_idx[w->n_del_idx++] = x->seat_index;
 	}
 	if (n_del) {
 		put_head(w, '*', (uint64_t)n_del + 1);
@@ -335,7 +358,8 @@ static int read_replies(struct journal *j, redisContext *c, int cmds)
 
 /* Sends the pipeline built in w in one write and reads every reply (one
  * round trip); 0, or the failure as read_replies gives it (-ENOMEM counts
- * as a failed attempt, retried). Empties w either way. */
+ * as a failed attempt, retried). On success the DELs' keys are known
+ * absent. Empties w either way. */
 static int pipe_send(struct journal *j, redisContext *c, struct writer *w, int built)
 {
 	int rc = built;
@@ -349,6 +373,9 @@ static int pipe_send(struct journal *j, redisContext *c, struct writer *w, int b
 	}
 	if (rc == -ENOMEM)
 		rc = 1;
+	if (!rc)
+		for (uint32_t i = 0; i < w->n_del_idx; i++)
+			j->maybe_key[w->del_idx[i] / 64] &= ~(1ull << (w->del_idx[i] % 64));
 	pipe_reset(w);
 	return rc;
 }
@@ -582,19 +609,28 @@ int journal_start(struct journal *j, const struct journal_opts *o)
 	if (o->catalog && o->seats) {
 		j->dirty_words = (o->catalog->seats_used + 63) / 64;
 		j->dirty = calloc(j->dirty_words ? j->dirty_words : 1, sizeof(*j->dirty));
-		if (!j->dirty) {
+		/* every key may exist until this run has deleted it */
+		j->maybe_key = malloc((j->dirty_words ? j->dirty_words : 1) * sizeof(*j->maybe_key));
+		if (!j->dirty || !j->maybe_key) {
 			free(j->q);
+			free(j->dirty);
+			free(j->maybe_key);
 			j->q = NULL;
+			j->dirty = NULL;
+			j->maybe_key = NULL;
 			return -ENOMEM;
 		}
+		memset(j->maybe_key, 0xff, (j->dirty_words ? j->dirty_words : 1) * sizeof(*j->maybe_key));
 	}
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
 	if (pthread_create(&j->thread, NULL, journal_loop, j)) {
 		free(j->q);
 		free(j->dirty);
+		free(j->maybe_key);
 		j->q = NULL;
 		j->dirty = NULL;
+		j->maybe_key = NULL;
 		return -EAGAIN;
 	}
 	return 0;
@@ -612,8 +648,10 @@ void journal_stop(struct journal *j)
 	pthread_join(j->thread, NULL);
 	free(j->q);
 	free(j->dirty);
+	free(j->maybe_key);
 	j->q = NULL;
 	j->dirty = NULL;
+	j->maybe_key = NULL;
 }
 
 /* Queues n entries under one hold of the lock (q: the queue's slots). */

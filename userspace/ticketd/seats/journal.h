@@ -11,8 +11,9 @@
  *                            trimmed to about JOURNAL_STREAM_LEN entries.
  *
  * Within a batch a seat's hold key gets only its last state, so a hold and
- * its release cost one DEL between them: write amplification is bounded by
- * batches and seats, not by changes. Each batch is one
+ * its release cost one DEL between them, and nothing when the key is known
+ * absent (deleted by this run and not written since): write amplification
+ * is bounded by batches and seats, not by changes. Each batch is one
  * pipeline, one round trip. The stream entry keeps every change (SSE
  * replays need contiguous versions).
  *
@@ -81,6 +82,11 @@ struct journal {
 	uint32_t head, len;
 	uint64_t *dirty;      /* bit per seat table word: rewrite from the table */
 	uint32_t dirty_words, n_dirty;
+	/* bit per seat table word: its hold key may exist in Redis (writer
+	 * thread only). Set when a SET is sent, cleared once Redis took a DEL
+	 * of it; a seat whose key is known absent needs no DEL. All set at
+	 * start (keys of an earlier run). */
+	uint64_t *maybe_key;
 	bool stop;
 	int64_t stop_deadline_ms; /* monotonic */
 	/* written: entries Redis took; dropped: changes that did not fit the
@@ -91,8 +97,9 @@ struct journal {
 	 * neither written nor repairable (no seat table given, or stop). */
 	atomic_uint_least64_t written, dropped, errors, retries, deferred,
 		repaired, lost;
-	/* round_trips: pipelines sent (one per batch, plus repairs) */
-	atomic_uint_least64_t round_trips;
+	/* round_trips: pipelines sent (one per batch, plus repairs);
+	 * dels_skipped: DELs left out because the key was known absent */
+	atomic_uint_least64_t round_trips, dels_skipped;
 	atomic_bool connected;
 };
 
