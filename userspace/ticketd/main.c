@@ -238,7 +238,7 @@ static int start_stream(struct ticketd *app, char *err, size_t errlen)
 	if (!rc)
 		rc = seat_stream_add_batch_sink(&app->stream, journal_seat_batch_sink, &app->journal);
 	if (!rc)
-		rc = seat_stream_add_sink(&app->stream, sse_hub_seat_sink, app->sse);
+		rc = seat_stream_add_batch_sink(&app->stream, sse_hub_seat_batch_sink, app->sse);
 	if (!rc)
 		rc = seat_stream_add_batch_sink(&app->stream, seat_metrics_batch_sink, &app->seat_metrics);
 	if (!rc && (rc = seat_stream_start(&app->stream)))
