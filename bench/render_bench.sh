@@ -27,9 +27,9 @@ def statuses: if . == null or . == {} then "–" else (to_entries | map("\(.key)
 # (parameter names must not shadow builtins: jq binds $top as filter top too)
 def bar($val; $top): if $val == null or $top == null or $top == 0 then ""
   else ("█" * ([1, ($val / $top * 40 | round)] | max)) end;
-# ticketd's own CPU (its process, all threads, over the measured window)
-# and that plus its Redis journal's, per decision, round by round, for the
-# daemon's paths
+# the CPU of ticketd alone (its process, all threads, over the measured window)
+# and that plus its Redis journal, per decision, round by round, for the
+# paths of the daemon
 def med: sort | if length == 0 then null elif length % 2 == 1 then .[(length - 1) / 2]
   else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 def spread_of: if length == 0 then null else {median: med, min: min, max: max, n: length} end;
