@@ -64,7 +64,7 @@ struct writer {
 	uint32_t n_del_idx;
 	const char *del_key[BATCH];
 	size_t del_len[BATCH];
-	char keys[BATCH][24];
+	char keys[BATCH][40];
 };
 
 #define SEEN_SLOTS (BATCH * 4)
@@ -162,8 +162,9 @@ static int pipe_room(struct writer *w, size_t n)
 	return 0;
 }
 
-/* "tkt:hold:E:S" into buf; returns its length. */
-static size_t hold_key(char buf[24], uint32_t event_id, uint32_t seat_id)
+/* "tkt:hold:E:S" into buf (at most 9 + 10 + 1 + 10 bytes); returns its
+ * length. */
+static size_t hold_key(char buf[40], uint32_t event_id, uint32_t seat_id)
 {
 	char tmp[24], *p = tmp + sizeof(tmp), *b;
 	size_t n;
