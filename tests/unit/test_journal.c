@@ -570,9 +570,50 @@ static void a_refused_del_is_not_taken_as_done(void **state)
 	fake_stop(&f);
 }
 
+/* Changes pushed one by one within the linger time after a pipeline go out
+ * together in the next one, not one pipeline each. */
+static void changes_within_the_linger_share_one_pipeline(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[1];
+	struct journal_opts o = {
+		.host = "127.0.0.1",
+		.catalog = &cat,
+		.seats = seats,
+		.drain_ms = 1000,
+		.backoff_max_ms = 100,
+		.linger_ms = 300,
+	};
+
+	(void)state;
+	fake_start(&f);
+	o.port = f.port;
+	memset(seats, 0, sizeof(seats));
+	assert_int_equal(journal_start(&j, &o), 0);
+	b[0] = change(0, 1, true);
+	journal_push_batch(&j, b, 1); /* nothing sent before: at once */
+	assert_true(wait_written(&j, 1));
+	assert_int_equal(atomic_load(&j.round_trips), 1);
+	for (uint32_t s = 1; s <= 10; s++) {
+		b[0] = change(s, s + 1, true);
+		journal_push_batch(&j, b, 1);
+		usleep(2000);
+	}
+	assert_true(wait_written(&j, 11));
+	assert_int_equal(atomic_load(&j.round_trips), 2);
+	assert_int_equal(fake_count(&f, &f.xadds), 2);
+	for (uint32_t s = 0; s <= 10; s++)
+		assert_int_equal(fake_state(&f, s), 1);
+	journal_stop(&j);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(changes_within_the_linger_share_one_pipeline),
 		cmocka_unit_test(a_batch_is_one_pipeline_with_the_last_state_per_seat),
 		cmocka_unit_test(a_key_known_absent_gets_no_del),
 		cmocka_unit_test(a_refused_del_is_not_taken_as_done),

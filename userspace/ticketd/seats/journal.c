@@ -477,6 +477,21 @@ static void backoff_sleep(struct journal *j, unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Waits on j->cond (j->lock held) for at most ms. */
+static void cond_wait_ms(struct journal *j, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+}
+
 static void *journal_loop(void *arg)
 {
 	struct journal *j = arg;
@@ -486,6 +501,7 @@ static void *journal_loop(void *arg)
 	redisContext *c = NULL;
 	unsigned backoff_ms = 50;
 	uint32_t attempts = 0; /* failed attempts at the current head */
+	int64_t last_send_ms = 0; /* monotonic; 0: nothing sent yet */
 
 	if (writer_init(&w) || (j->dirty_words && !taken)) {
 		log_msg(LOG_ERROR, NULL, "journal: no memory for the writer; not journalling");
@@ -502,6 +518,13 @@ static void *journal_loop(void *arg)
 		pthread_mutex_lock(&j->lock);
 		while (!j->len && !j->n_dirty && !j->stop)
 			pthread_cond_wait(&j->cond, &j->lock);
+		/* Linger: at most one pipeline per linger_ms unless a full
+		 * batch is waiting, so a busy stream's changes go out in few
+		 * large batches (fewer round trips, more holds and releases
+		 * meeting in one batch) rather than one per poll. */
+		while (!j->stop && j->len < BATCH && last_send_ms &&
+		       mono_ms() < last_send_ms + j->linger_ms)
+			cond_wait_ms(j, (unsigned)(last_send_ms + j->linger_ms - mono_ms()));
 		if (j->stop && ((!j->len && !j->n_dirty) || mono_ms() >= j->stop_deadline_ms)) {
 			if (j->len || j->n_dirty)
 				log_msg(LOG_WARN, NULL,
@@ -528,6 +551,7 @@ static void *journal_loop(void *arg)
 		}
 		pthread_mutex_unlock(&j->lock);
 
+		last_send_ms = mono_ms();
 		if (!c)
 			c = connect_redis(j->host, j->port);
 		if (!c)
@@ -600,6 +624,7 @@ int journal_start(struct journal *j, const struct journal_opts *o)
 	j->seats = o->seats;
 	j->cap = o->queue_cap ? o->queue_cap : JOURNAL_QUEUE;
 	j->drain_ms = o->drain_ms;
+	j->linger_ms = o->linger_ms ? o->linger_ms : JOURNAL_LINGER_MS;
 	j->batch_attempts = o->batch_attempts ? o->batch_attempts : 8;
 	j->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : 2000;
 	if (j->backoff_max_ms < 50)
@@ -660,6 +685,7 @@ static void push_locked(struct journal *j, const struct journal_entry *e, uint32
 			uint32_t now_ms)
 {
 	bool was_empty = j->len == 0;
+	uint32_t before = j->len;
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct journal_entry *slot;
@@ -678,9 +704,10 @@ static void push_locked(struct journal *j, const struct journal_entry *e, uint32
 		slot->queued_ms = now_ms;
 		j->len++;
 	}
-	/* The writer sleeps only on an empty queue: wake it when entries
-	 * arrive in one, not on every entry (a wake-up is a system call). */
-	if (was_empty && j->len)
+	/* The writer sleeps on an empty queue, or lingers on a short one:
+	 * wake it when entries arrive in an empty one or a full batch is
+	 * there, not on every entry (a wake-up is a system call). */
+	if ((was_empty && j->len) || (before < BATCH && j->len >= BATCH))
 		pthread_cond_signal(&j->cond);
 }
 

@@ -43,6 +43,7 @@
 
 #define JOURNAL_QUEUE 65536
 #define JOURNAL_STREAM_LEN 2000 /* entries; one per event per batch */
+#define JOURNAL_LINGER_MS 5     /* at most one pipeline per this, unless a batch is full */
 
 struct journal_entry {
 	uint64_t version;
@@ -67,6 +68,8 @@ struct journal_opts {
 	uint32_t drain_ms;        /* graceful stop: keep writing this long */
 	uint32_t batch_attempts;  /* error replies before a batch becomes repairs; 0: 8 */
 	uint32_t backoff_max_ms;  /* retry backoff cap; 0: 2000 */
+	uint32_t linger_ms;       /* pipelines at most this often unless a
+				   * batch is full; 0: JOURNAL_LINGER_MS */
 };
 
 struct journal {
@@ -74,7 +77,7 @@ struct journal {
 	int port;
 	const struct catalog *catalog;
 	const __u64 *seats;
-	uint32_t cap, drain_ms, batch_attempts, backoff_max_ms;
+	uint32_t cap, drain_ms, batch_attempts, backoff_max_ms, linger_ms;
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards the queue, the dirty set, stop */
 	pthread_cond_t cond;
