@@ -41,6 +41,7 @@ struct fake {
 	atomic_bool dup_xadd;  /* every XADD gets "equal or smaller" */
 	pthread_mutex_t lock;
 	int set[N_SEATS];      /* 1: last write SET, 2: last write DEL */
+	int sets[N_SEATS], dels[N_SEATS]; /* SETs of the seat, DELs naming it */
 	int xadds;
 };
 
@@ -85,6 +86,10 @@ static void seat_of(struct fake *f, const char *key, int how)
 	if (sscanf(key, "tkt:hold:%u:%u", &e, &s) == 2 && e == EVENT && s < N_SEATS) {
 		pthread_mutex_lock(&f->lock);
 		f->set[s] = how;
+		if (how == 1)
+			f->sets[s]++;
+		else
+			f->dels[s]++;
 		pthread_mutex_unlock(&f->lock);
 	}
 }
@@ -194,6 +199,16 @@ static void fake_stop(struct fake *f)
 	atomic_store(&f->stop, true);
 	pthread_join(f->th, NULL);
 	close(f->lfd);
+}
+
+static int fake_count(struct fake *f, const int *what)
+{
+	int v;
+
+	pthread_mutex_lock(&f->lock);
+	v = *what;
+	pthread_mutex_unlock(&f->lock);
+	return v;
 }
 
 static int fake_state(struct fake *f, uint32_t seat)
@@ -440,9 +455,168 @@ static void repair_all_rewrites_every_seat_from_the_table(void **state)
 	fake_stop(&f);
 }
 
+/* A change of seat (held or released), as the seat stream's sink makes it. */
+static struct journal_entry change(uint32_t seat, uint64_t version, bool held)
+{
+	uint32_t now_ms;
+	struct journal_entry e = {
+		.version = version,
+		.word = held ? held_word() : 0,
+		.expiry_unix_ms = held ? (int64_t)ticketd_unix_ms_at(&now_ms) + 60000 : 0,
+		.event_id = EVENT,
+		.seat_id = seat,
+		.seat_index = seat,
+		.status = held ? 1 : 0,
+	};
+
+	seats[seat] = e.word;
+	return e;
+}
+
+/* One pushed batch is one pipeline (one round trip) with one stream entry;
+ * each seat's hold key gets only its last state: held, released, held
+ * again is one SET; held then released is one DEL. */
+static void a_batch_is_one_pipeline_with_the_last_state_per_seat(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[6];
+
+	(void)state;
+	fake_start(&f);
+	start(&j, &f, 0, 0, 1000);
+	b[0] = change(1, 1, true);
+	b[1] = change(1, 2, false);
+	b[2] = change(1, 3, true);
+	b[3] = change(2, 4, true);
+	b[4] = change(3, 5, true);
+	b[5] = change(3, 6, false);
+	journal_push_batch(&j, b, 6);
+	assert_true(wait_written(&j, 6));
+	assert_int_equal(atomic_load(&j.round_trips), 1);
+	assert_int_equal(fake_count(&f, &f.xadds), 1);
+	assert_int_equal(fake_count(&f, &f.sets[1]), 1);
+	assert_int_equal(fake_count(&f, &f.dels[1]), 0);
+	assert_int_equal(fake_count(&f, &f.sets[2]), 1);
+	assert_int_equal(fake_count(&f, &f.sets[3]), 0);
+	assert_int_equal(fake_count(&f, &f.dels[3]), 1);
+	assert_int_equal(fake_state(&f, 1), 1);
+	assert_int_equal(fake_state(&f, 3), 2);
+	journal_stop(&j);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
+/* A key this run has deleted and not written since is known absent: a
+ * hold and its release within one later batch cost no hold-key command at
+ * all. A key it never deleted may be left from an earlier run: its release
+ * is always a DEL. */
+static void a_key_known_absent_gets_no_del(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[2];
+
+	(void)state;
+	fake_start(&f);
+	start(&j, &f, 0, 0, 1000);
+	b[0] = change(4, 1, true);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 1));
+	b[0] = change(4, 2, false);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 2));
+	assert_int_equal(fake_count(&f, &f.sets[4]), 1);
+	assert_int_equal(fake_count(&f, &f.dels[4]), 1);
+	b[0] = change(4, 3, true);
+	b[1] = change(4, 4, false);
+	journal_push_batch(&j, b, 2);
+	assert_true(wait_written(&j, 4));
+	assert_int_equal(fake_count(&f, &f.sets[4]), 1);
+	assert_int_equal(fake_count(&f, &f.dels[4]), 1);
+	assert_int_equal(atomic_load(&j.dels_skipped), 1);
+	/* seat 5: never written by this run */
+	b[0] = change(5, 5, false);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 5));
+	assert_int_equal(fake_count(&f, &f.dels[5]), 1);
+	assert_int_equal(fake_count(&f, &f.xadds), 4);
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
+/* A DEL Redis refused leaves the key possibly there: the next release of
+ * that seat sends its DEL again. */
+static void a_refused_del_is_not_taken_as_done(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[2];
+
+	(void)state;
+	fake_start(&f);
+	start(&j, &f, 0, 5, 1000);
+	b[0] = change(6, 1, true);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 1));
+	/* the release's pipeline: XADD refused, DEL taken; then retried */
+	atomic_store(&f.err_next, 1);
+	b[0] = change(6, 2, false);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 2));
+	assert_true(atomic_load(&j.errors) >= 1);
+	assert_int_equal(fake_count(&f, &f.dels[6]), 2);
+	journal_stop(&j);
+	fake_stop(&f);
+}
+
+/* Changes pushed one by one within the linger time after a pipeline go out
+ * together in the next one, not one pipeline each. */
+static void changes_within_the_linger_share_one_pipeline(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[1];
+	struct journal_opts o = {
+		.host = "127.0.0.1",
+		.catalog = &cat,
+		.seats = seats,
+		.drain_ms = 1000,
+		.backoff_max_ms = 100,
+		.linger_ms = 300,
+	};
+
+	(void)state;
+	fake_start(&f);
+	o.port = f.port;
+	memset(seats, 0, sizeof(seats));
+	assert_int_equal(journal_start(&j, &o), 0);
+	b[0] = change(0, 1, true);
+	journal_push_batch(&j, b, 1); /* nothing sent before: at once */
+	assert_true(wait_written(&j, 1));
+	assert_int_equal(atomic_load(&j.round_trips), 1);
+	for (uint32_t s = 1; s <= 10; s++) {
+		b[0] = change(s, s + 1, true);
+		journal_push_batch(&j, b, 1);
+		usleep(2000);
+	}
+	assert_true(wait_written(&j, 11));
+	assert_int_equal(atomic_load(&j.round_trips), 2);
+	assert_int_equal(fake_count(&f, &f.xadds), 2);
+	for (uint32_t s = 0; s <= 10; s++)
+		assert_int_equal(fake_state(&f, s), 1);
+	journal_stop(&j);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(changes_within_the_linger_share_one_pipeline),
+		cmocka_unit_test(a_batch_is_one_pipeline_with_the_last_state_per_seat),
+		cmocka_unit_test(a_key_known_absent_gets_no_del),
+		cmocka_unit_test(a_refused_del_is_not_taken_as_done),
 		cmocka_unit_test(error_replies_are_failures_and_the_change_is_retried),
 		cmocka_unit_test(a_closed_connection_is_a_failure_and_the_change_is_retried),
 		cmocka_unit_test(a_batch_already_written_counts_as_written),

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "tests/unit/stream_fixture.h"
+#include "userspace/lib/clock.h"
 #include "userspace/ticketd/live/sse_hub.h"
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/seat_view.h"
@@ -590,7 +591,7 @@ static void streams_stay_contiguous_through_drops_reconnects_and_close(void **st
 	assert_int_equal(seat_stream_init(&app.stream, &app.catalog, app.edge,
 					  start_version, RING_CAP), 0);
 	assert_int_equal(seat_stream_add_sink(&app.stream, record_sink, NULL), 0);
-	assert_int_equal(seat_stream_add_sink(&app.stream, sse_hub_seat_sink, app.sse), 0);
+	assert_int_equal(seat_stream_add_batch_sink(&app.stream, sse_hub_seat_batch_sink, app.sse), 0);
 	assert_int_equal(seat_stream_start(&app.stream), 0);
 
 	for (uint32_t i = 0; i < WRITERS; i++) {
@@ -689,9 +690,81 @@ static void streams_stay_contiguous_through_drops_reconnects_and_close(void **st
 	fx_close(&fx);
 }
 
+/* An event nobody streams: its changes are counted as published but get
+ * no frame (no stream could ever read one); a stream opened afterwards
+ * still starts with the snapshot at the current version. */
+static void changes_without_streams_get_no_frame(void **state)
+{
+	const struct event_info *e;
+	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
+	struct sub *s;
+	struct sse_client *c = NULL;
+	char buf[1 << 16];
+	ssize_t got;
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(fx_open(&fx, 4096), 0);
+	e = &fx.ev[0];
+	memset(&app, 0, sizeof(app));
+	app.catalog = fx.cat;
+	app.edge = fx.edge;
+	app.seats = (__u64 *)edge_seats(fx.edge);
+	snprintf(app.cfg.redis_host, sizeof(app.cfg.redis_host), "127.0.0.1");
+	app.cfg.redis_port = 1;
+	app.cfg.sse_ping_seconds = 1;
+	app.cfg.sse_max_clients = 4;
+	app.cfg.sse_queue_events = QUEUE_EVENTS;
+	app.cfg.sse_queue_bytes = 65536;
+	assert_int_equal(sse_hub_start(&app.sse, &app), 0);
+	assert_int_equal(seat_stream_init(&app.stream, &app.catalog, app.edge, NULL, RING_CAP), 0);
+	assert_int_equal(seat_stream_add_batch_sink(&app.stream, sse_hub_seat_batch_sink, app.sse), 0);
+	assert_int_equal(seat_stream_start(&app.stream), 0);
+	for (uint32_t i = 0; i < 50; i++) {
+		/* a backlog record (stamped before the edge opened): delivered
+		 * as it comes */
+		struct tkt_change r = {
+			.new_word = i % 2 ? 0 : tkt_sw_pack(TKT_SEAT_HELD, 1, 1, now_ms + 60000),
+			.event_id = e->id,
+			.seat_id = i / 2,
+			.seat_index = e->seat_base + i / 2,
+		};
+
+		assert_int_equal(edge_emit_change(fx.edge, &r), 0);
+	}
+	t0 = tkt_mono_ms();
+	while (atomic_load(&app.stream.delivered) < 50 && tkt_mono_ms() - t0 < 5000)
+		usleep(1000);
+	assert_int_equal(atomic_load(&app.stream.delivered), 50);
+	assert_int_equal(metric("ticketd_sse_changes_published_total "), 50);
+	assert_int_equal(metric("ticketd_sse_changes_unframed_total "), 50);
+	/* a stream opened now starts at version 50 */
+	s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	pthread_mutex_init(&s->conn.lock, NULL);
+	pthread_cond_init(&s->conn.cond, NULL);
+	assert_int_equal(sse_hub_subscribe(app.sse, e->id, NULL, &ops, &s->conn, -1, &c),
+			 SSE_SUBSCRIBED);
+	got = sse_client_read(c, buf, sizeof(buf) - 1);
+	assert_true(got > 0);
+	buf[got] = 0;
+	assert_non_null(strstr(buf, "event: snapshot\nid: 50\n"));
+	sse_client_release(c);
+	seat_stream_stop(&app.stream);
+	sse_hub_close(app.sse);
+	sse_hub_stop(app.sse);
+	app.sse = NULL;
+	seat_stream_free(&app.stream);
+	pthread_mutex_destroy(&s->conn.lock);
+	pthread_cond_destroy(&s->conn.cond);
+	free(s);
+	fx_close(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(changes_without_streams_get_no_frame),
 		cmocka_unit_test(streams_stay_contiguous_through_drops_reconnects_and_close),
 	};
 

@@ -237,11 +237,11 @@ static int start_stream(struct ticketd *app, char *err, size_t errlen)
 			      REPLAY_RING);
 	free(versions);
 	if (!rc)
-		rc = seat_stream_add_sink(&app->stream, journal_seat_sink, &app->journal);
+		rc = seat_stream_add_batch_sink(&app->stream, journal_seat_batch_sink, &app->journal);
 	if (!rc)
-		rc = seat_stream_add_sink(&app->stream, sse_hub_seat_sink, app->sse);
+		rc = seat_stream_add_batch_sink(&app->stream, sse_hub_seat_batch_sink, app->sse);
 	if (!rc)
-		rc = seat_stream_add_sink(&app->stream, seat_metrics_sink, &app->seat_metrics);
+		rc = seat_stream_add_batch_sink(&app->stream, seat_metrics_batch_sink, &app->seat_metrics);
 	if (!rc && (rc = seat_stream_start(&app->stream)))
 		seat_stream_free(&app->stream);
 	if (rc)

@@ -118,6 +118,7 @@ struct sse_hub {
 	atomic_uint_least64_t events_sent, snapshots_sent, pings_sent;
 	atomic_uint_least64_t replays_ring, replays_redis, replay_fallbacks;
 	atomic_uint_least64_t dropped_slow, peer_gone, rejected_limit, published;
+	atomic_uint_least64_t unframed; /* published with no stream: no frame made */
 	atomic_uint_least64_t delay_buckets[N_DELAY_BUCKETS];
 	atomic_uint_least64_t delay_count, delay_sum_ns;
 };
@@ -350,6 +351,45 @@ void sse_hub_seat_sink(void *ctx, const struct event_info *e,
 	atomic_fetch_add(&hub->published, 1);
 	if (signal)
 		hub_kick(hub);
+}
+
+/* The same for a batch (seat_batch_sink_fn): per run of one event's
+ * changes, one hold of the topic's lock to look for streams and one to
+ * append. With no stream of the event the changes get no frame at all: a
+ * stream that subscribes later starts at the log's end, at or after the
+ * version it was shown (every change of the batch was versioned before
+ * the sink was called), so nothing could ever read them. */
+void sse_hub_seat_batch_sink(void *ctx, const struct seat_change *ch, uint32_t n)
+{
+	struct sse_hub *hub = ctx;
+
+	if (!hub)
+		return;
+	for (uint32_t i = 0; i < n;) {
+		const struct event_info *e = ch[i].event;
+		struct sse_topic *t = &hub->topics[e - hub->app->catalog.events];
+		struct sse_frame *stale;
+		uint32_t k = i;
+		bool any;
+
+		while (k < n && ch[k].event == e)
+			k++;
+		pthread_mutex_lock(&t->lock);
+		any = t->clients != NULL;
+		stale = any ? NULL : t->snap;
+		if (!any)
+			t->snap = NULL;
+		pthread_mutex_unlock(&t->lock);
+		if (any) {
+			for (uint32_t x = i; x < k; x++)
+				sse_hub_seat_sink(hub, e, &ch[x].ev, &ch[x].rec);
+		} else {
+			frame_unref(stale);
+			atomic_fetch_add(&hub->published, k - i);
+			atomic_fetch_add(&hub->unframed, k - i);
+		}
+		i = k;
+	}
 }
 
 /* ---- reading ---- */
@@ -1006,6 +1046,9 @@ int sse_hub_render_metrics(struct sse_hub *hub, char **buf, size_t *len,
 		"# HELP ticketd_sse_changes_published_total Seat changes published to the hub.\n"
 		"# TYPE ticketd_sse_changes_published_total counter\n"
 		"ticketd_sse_changes_published_total %llu\n"
+		"# HELP ticketd_sse_changes_unframed_total Seat changes published while their event had no stream (no frame made).\n"
+		"# TYPE ticketd_sse_changes_unframed_total counter\n"
+		"ticketd_sse_changes_unframed_total %llu\n"
 		"# HELP ticketd_sse_fanout_delay_seconds From a change record to its frame handed to the HTTP server, per stream.\n"
 		"# TYPE ticketd_sse_fanout_delay_seconds histogram\n",
 		atomic_load(&hub->subscribers),
@@ -1018,7 +1061,8 @@ int sse_hub_render_metrics(struct sse_hub *hub, char **buf, size_t *len,
 		(unsigned long long)atomic_load(&hub->dropped_slow),
 		(unsigned long long)atomic_load(&hub->peer_gone),
 		(unsigned long long)atomic_load(&hub->rejected_limit),
-		(unsigned long long)atomic_load(&hub->published));
+		(unsigned long long)atomic_load(&hub->published),
+		(unsigned long long)atomic_load(&hub->unframed));
 	for (size_t b = 0; b < N_DELAY_BUCKETS; b++) {
 		cum += atomic_load(&hub->delay_buckets[b]);
 		rc |= metrics_appendf(buf, len, cap,

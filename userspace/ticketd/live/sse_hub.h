@@ -86,6 +86,11 @@ struct tkt_change;
 void sse_hub_seat_sink(void *hub, const struct event_info *e,
 		       const struct seat_event *ev, const struct tkt_change *rec);
 
+/* The same as a batch sink (seat_batch_sink_fn): changes of an event
+ * with no stream get no frame (no stream could read them). */
+struct seat_change;
+void sse_hub_seat_batch_sink(void *hub, const struct seat_change *ch, uint32_t n);
+
 /* Parses a Last-Event-ID value (NULL allowed): a decimal version up to
  * UINT64_MAX, nothing else. */
 bool sse_parse_last_event_id(const char *s, uint64_t *out);

@@ -153,6 +153,9 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 			      "ticketd_journal_deferred_total %llu\n"
 			      "ticketd_journal_repaired_total %llu\n"
 			      "ticketd_journal_lost_total %llu\n"
+			      "ticketd_journal_round_trips_total %llu\n"
+			      "ticketd_journal_dels_skipped_total %llu\n"
+			      "ticketd_seat_change_batches_total %llu\n"
 			      "ticketd_journal_queued %u\n"
 			      "ticketd_journal_seats_to_repair %u\n"
 			      "ticketd_journal_lag_seconds %.3f\n",
@@ -164,6 +167,9 @@ static int render_edge_stats(struct ticketd *app, char **buf, size_t *len,
 			      (unsigned long long)atomic_load(&app->journal.deferred),
 			      (unsigned long long)atomic_load(&app->journal.repaired),
 			      (unsigned long long)atomic_load(&app->journal.lost),
+			      (unsigned long long)atomic_load(&app->journal.round_trips),
+			      (unsigned long long)atomic_load(&app->journal.dels_skipped),
+			      (unsigned long long)atomic_load(&app->stream.batches),
 			      jb.queued, jb.dirty_seats, jb.lag_ms / 1000.0);
 	return rc;
 }

@@ -16,7 +16,7 @@
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/seat_view.h"
 
-#define BATCH 512
+#define BATCH 1024 /* entries per pipeline (one round trip) */
 
 static redisContext *connect_redis(const char *host, int port)
 {
@@ -36,9 +36,234 @@ static redisContext *connect_redis(const char *host, int port)
 /* One batch becomes, per event, ONE stream entry holding all its changes
  * ("c" = "version:seat:status" joined by ';', id = the last version), and,
  * per seat, only the last state of its hold key (SET with PXAT, or one
- * multi-key DEL). A hold and its release in the same batch cost one DEL:
- * Redis work grows with batches and seats, not with every change. */
-#define BATCH_TEXT_MAX (BATCH * 40)
+ * multi-key DEL). A hold and its release in the same batch cost one DEL,
+ * or nothing when the writer knows the key is absent (below): Redis work
+ * grows with batches and seats, not with every change.
+ *
+ * The whole batch is one pipeline: its commands are formatted in RESP by
+ * hand into one reused buffer (no printf, no allocation per change), sent
+ * with one write and answered with one read loop (one round trip). */
+
+/* The writer's buffers, allocated once (journal_loop's thread only). */
+struct writer {
+	struct journal_entry *batch;
+	char *out;       /* the pipeline being built, RESP */
+	size_t len, cap;
+	int cmds;        /* commands in out */
+	char *text;      /* an XADD's "c" value */
+	/* The batch's seats already given their last state: an open
+	 * addressing set keyed by (event, seat), valid where gen matches. */
+	struct seen {
+		uint64_t key;
+		uint32_t gen;
+	} *seen;
+	uint32_t gen;
+	/* Seat table indexes of the pipeline's DELs: their keys are known
+	 * absent once Redis has taken it. */
+	uint32_t *del_idx;
+	uint32_t n_del_idx;
+	const char *del_key[BATCH];
+	size_t del_len[BATCH];
+	char keys[BATCH][40];
+};
+
+#define SEEN_SLOTS (BATCH * 4)
+#define OUT_PER_ENTRY 192 /* RESP bytes of one entry's SET or DEL key, at most */
+#define TEXT_PER_ENTRY 40 /* "version:seat:status;" at most */
+
+static int writer_init(struct writer *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->cap = (size_t)BATCH * (OUT_PER_ENTRY + TEXT_PER_ENTRY) + 4096;
+	w->batch = calloc(BATCH, sizeof(*w->batch));
+	w->out = malloc(w->cap);
+	w->text = malloc((size_t)BATCH * TEXT_PER_ENTRY);
+	w->seen = calloc(SEEN_SLOTS, sizeof(*w->seen));
+	w->del_idx = calloc(BATCH, sizeof(*w->del_idx));
+	return w->batch && w->out && w->text && w->seen && w->del_idx ? 0 : -ENOMEM;
+}
+
+static void writer_free(struct writer *w)
+{
+	free(w->batch);
+	free(w->out);
+	free(w->text);
+	free(w->seen);
+	free(w->del_idx);
+}
+
+static void pipe_reset(struct writer *w)
+{
+	w->len = 0;
+	w->cmds = 0;
+	w->n_del_idx = 0;
+}
+
+/* Decimal digits of v, written to end backwards; returns the first. */
+static char *dec(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+static void put(struct writer *w, const void *p, size_t n)
+{
+	memcpy(w->out + w->len, p, n);
+	w->len += n;
+}
+
+static void put_u64(struct writer *w, uint64_t v)
+{
+	char tmp[20], *b = dec(tmp + sizeof(tmp), v);
+
+	put(w, b, (size_t)(tmp + sizeof(tmp) - b));
+}
+
+/* "*n\r\n" or "$n\r\n" */
+static void put_head(struct writer *w, char kind, uint64_t n)
+{
+	w->out[w->len++] = kind;
+	put_u64(w, n);
+	put(w, "\r\n", 2);
+}
+
+static void put_bulk(struct writer *w, const char *p, size_t n)
+{
+	put_head(w, '$', n);
+	put(w, p, n);
+	put(w, "\r\n", 2);
+}
+
+static void put_bulk_u64(struct writer *w, uint64_t v)
+{
+	char tmp[20], *b = dec(tmp + sizeof(tmp), v);
+
+	put_bulk(w, b, (size_t)(tmp + sizeof(tmp) - b));
+}
+
+/* Makes sure n more bytes fit in out (grows it; never in practice, the
+ * initial size covers a full batch). */
+static int pipe_room(struct writer *w, size_t n)
+{
+	char *nb;
+	size_t cap;
+
+	if (w->len + n <= w->cap)
+		return 0;
+	cap = (w->len + n) * 2;
+	nb = realloc(w->out, cap);
+	if (!nb)
+		return -ENOMEM;
+	w->out = nb;
+	w->cap = cap;
+	return 0;
+}
+
+/* "tkt:hold:E:S" into buf (at most 9 + 10 + 1 + 10 bytes); returns its
+ * length. */
+static size_t hold_key(char buf[40], uint32_t event_id, uint32_t seat_id)
+{
+	char tmp[24], *p = tmp + sizeof(tmp), *b;
+	size_t n;
+
+	b = dec(p, seat_id);
+	*--b = ':';
+	b = dec(b, event_id);
+	n = (size_t)(p - b);
+	memcpy(buf, "tkt:hold:", 9);
+	memcpy(buf + 9, b, n);
+	return 9 + n;
+}
+
+/* True the first time (event, seat) is seen since the set was emptied
+ * (w->gen advanced). */
+static bool seen_first(struct writer *w, uint32_t event_id, uint32_t seat_id)
+{
+	uint64_t key = (uint64_t)event_id << 32 | seat_id;
+	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) & (SEEN_SLOTS - 1);
+
+	while (w->seen[i].gen == w->gen) {
+		if (w->seen[i].key == key)
+			return false;
+		i = (i + 1) & (SEEN_SLOTS - 1);
+	}
+	w->seen[i].gen = w->gen;
+	w->seen[i].key = key;
+	return true;
+}
+
+static bool bit_get(const uint64_t *set, uint32_t words, uint32_t idx)
+{
+	return idx / 64 < words && (set[idx / 64] >> (idx % 64) & 1);
+}
+
+/* Hold keys of b[0..n) (in publication order per seat): the last change
+ * of each seat wins (walk backwards, skip seats already done). A seat
+ * whose last state has no key gets a DEL, unless the writer knows its key
+ * is absent already (j->maybe_key). Returns 0 or -ENOMEM. */
+static int append_holds(struct journal *j, struct writer *w,
+			const struct journal_entry *b, uint32_t n)
+{
+	int n_del = 0;
+
+	if (++w->gen == 0) { /* wrapped: forget every stamp */
+		memset(w->seen, 0, SEEN_SLOTS * sizeof(*w->seen));
+		w->gen = 1;
+	}
+	if (pipe_room(w, (size_t)n * OUT_PER_ENTRY + 64))
+		return -ENOMEM;
+	for (uint32_t i = n; i-- > 0;) {
+		const struct journal_entry *x = &b[i];
+		bool known = j->maybe_key && x->seat_index / 64 < j->dirty_words;
+		char *key;
+		size_t klen;
+
+		if (!seen_first(w, x->event_id, x->seat_id))
+			continue;
+		if (tkt_sw_claimed(x->word) && x->expiry_unix_ms > 0) {
+			char val[64], *p = val + sizeof(val), *v;
+
+			/* "slot:state:expiry" */
+			v = dec(p, (uint64_t)x->expiry_unix_ms);
+			*--v = ':';
+			v = dec(v, tkt_sw_state(x->word));
+			*--v = ':';
+			v = dec(v, tkt_sw_holder(x->word));
+			klen = hold_key(w->keys[n_del], x->event_id, x->seat_id);
+			put(w, "*5\r\n$3\r\nSET\r\n", 13);
+			put_bulk(w, w->keys[n_del], klen);
+			put_bulk(w, v, (size_t)(p - v));
+			put(w, "$4\r\nPXAT\r\n", 10);
+			put_bulk_u64(w, (uint64_t)x->expiry_unix_ms);
+			w->cmds++;
+			/* from now on the key may exist, whatever the reply */
+			if (known)
+				j->maybe_key[x->seat_index / 64] |= 1ull << (x->seat_index % 64);
+			continue;
+		}
+		if (known && !bit_get(j->maybe_key, j->dirty_words, x->seat_index)) {
+			atomic_fetch_add(&j->dels_skipped, 1);
+			continue; /* deleted already and not written since */
+		}
+		key = w->keys[n_del];
+		w->del_key[n_del] = key;
+		w->del_len[n_del] = hold_key(key, x->event_id, x->seat_id);
+		n_del++;
+		if (known)
+			w->del_idx[w->n_del_idx++] = x->seat_index;
+	}
+	if (n_del) {
+		put_head(w, '*', (uint64_t)n_del + 1);
+		put(w, "$3\r\nDEL\r\n", 9);
+		for (int k = 0; k < n_del; k++)
+			put_bulk(w, w->del_key[k], w->del_len[k]);
+		w->cmds++;
+	}
+	return 0;
+}
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -49,75 +274,60 @@ static int cmp_entry(const void *a, const void *b)
 	return x->version < y->version ? -1 : x->version > y->version;
 }
 
-/* Hold keys of b[0..n) (sorted by event, version): the last change of each
- * seat wins (walk backwards and skip seats already done). */
-static int append_holds(redisContext *c, const struct journal_entry *b, uint32_t n)
+/* Appends the pipelined commands of w->batch[0..n) (sorted here by event,
+ * version; queued in publication order, so usually sorted already).
+ * 0 or -ENOMEM. */
+static int append_batch(struct journal *j, struct writer *w, uint32_t n)
 {
-	const char *del_argv[BATCH + 1];
-	size_t del_len[BATCH + 1];
-	char keys[BATCH][40];
-	int cmds = 0, n_del = 1;
+	struct journal_entry *b = w->batch;
+	bool sorted = true;
 
-	for (uint32_t i = n; i-- > 0;) {
-		const struct journal_entry *x = &b[i];
-		uint32_t state = tkt_sw_state(x->word);
-		bool seen = false;
-
-		for (uint32_t k = i + 1; k < n && b[k].event_id == x->event_id; k++)
-			if (b[k].seat_id == x->seat_id) {
-				seen = true;
-				break;
-			}
-		if (seen)
-			continue;
-		snprintf(keys[i], sizeof(keys[i]), "tkt:hold:%u:%u", x->event_id, x->seat_id);
-		if (tkt_sw_claimed(x->word) && x->expiry_unix_ms > 0) {
-			char val[64], pxat[24];
-
-			snprintf(val, sizeof(val), "%u:%u:%" PRId64, tkt_sw_holder(x->word), state,
-				 x->expiry_unix_ms);
-			snprintf(pxat, sizeof(pxat), "%" PRId64, x->expiry_unix_ms);
-			redisAppendCommand(c, "SET %s %s PXAT %s", keys[i], val, pxat);
-			cmds++;
-		} else {
-			del_argv[n_del] = keys[i];
-			del_len[n_del++] = strlen(keys[i]);
-		}
-	}
-	if (n_del > 1) {
-		del_argv[0] = "DEL";
-		del_len[0] = 3;
-		redisAppendCommandArgv(c, n_del, del_argv, del_len);
-		cmds++;
-	}
-	return cmds;
-}
-
-/* Appends the pipelined commands of a batch (sorted here by event,
- * version); returns how many were appended. */
-static int append_batch(redisContext *c, struct journal_entry *b, uint32_t n,
-			char *text)
-{
-	int cmds = 0;
-
-	qsort(b, n, sizeof(*b), cmp_entry);
+	for (uint32_t i = 1; i < n && sorted; i++)
+		sorted = cmp_entry(&b[i - 1], &b[i]) < 0;
+	if (!sorted)
+		qsort(b, n, sizeof(*b), cmp_entry);
 	for (uint32_t i = 0; i < n;) {
-		uint32_t e = b[i].event_id, j = i;
-		size_t len = 0;
-		char key[40], id[32];
+		uint32_t e = b[i].event_id, k = i;
+		char *t = w->text;
 
-		for (; j < n && b[j].event_id == e; j++)
-			len += (size_t)snprintf(text + len, BATCH_TEXT_MAX - len, "%s%" PRIu64 ":%u:%u",
-						j > i ? ";" : "", b[j].version, b[j].seat_id,
-						b[j].status);
-		snprintf(key, sizeof(key), "tkt:seats:%u", e);
-		snprintf(id, sizeof(id), "%" PRIu64 "-0", b[j - 1].version);
-		redisAppendCommand(c, "XADD %s MAXLEN ~ %d %s c %b", key, JOURNAL_STREAM_LEN,
-				   id, text, len);
-		cmds++;
-		i = j;
+		for (; k < n && b[k].event_id == e; k++) {
+			char tmp[64], *end = tmp + sizeof(tmp), *p;
+
+			p = dec(end, b[k].status);
+			*--p = ':';
+			p = dec(p, b[k].seat_id);
+			*--p = ':';
+			p = dec(p, b[k].version);
+			if (k > i)
+				*t++ = ';';
+			memcpy(t, p, (size_t)(end - p));
+			t += end - p;
+		}
+		if (pipe_room(w, (size_t)(t - w->text) + 256))
+			return -ENOMEM;
+		/* XADD tkt:seats:E MAXLEN ~ N <last version>-0 c <text> */
+		{
+			char key[32], id[32], *p;
+			size_t klen;
+
+			p = dec(key + sizeof(key), e);
+			klen = (size_t)(key + sizeof(key) - p);
+			memmove(key + 10, p, klen);
+			memcpy(key, "tkt:seats:", 10);
+			p = dec(id + sizeof(id) - 2, b[k - 1].version);
+			memcpy(id + sizeof(id) - 2, "-0", 2);
+			put(w, "*8\r\n$4\r\nXADD\r\n", 14);
+			put_bulk(w, key, 10 + klen);
+			put(w, "$6\r\nMAXLEN\r\n$1\r\n~\r\n", 19);
+			put_bulk_u64(w, JOURNAL_STREAM_LEN);
+			put_bulk(w, p, (size_t)(id + sizeof(id) - p));
+			put(w, "$1\r\nc\r\n", 7);
+			put_bulk(w, w->text, (size_t)(t - w->text));
+			w->cmds++;
+		}
+		i = k;
 	}
-	return cmds + append_holds(c, b, n);
+	return append_holds(j, w, b, n);
 }
 
 /* Reads cmds pipelined replies. -EIO: the connection failed (drop it);
@@ -144,6 +354,30 @@ static int read_replies(struct journal *j, redisContext *c, int cmds)
 		freeReplyObject(r);
 	}
 	(void)j;
+	return rc;
+}
+
+/* Sends the pipeline built in w in one write and reads every reply (one
+ * round trip); 0, or the failure as read_replies gives it (-ENOMEM counts
+ * as a failed attempt, retried). On success the DELs' keys are known
+ * absent. Empties w either way. */
+static int pipe_send(struct journal *j, redisContext *c, struct writer *w, int built)
+{
+	int rc = built;
+
+	if (!rc && w->cmds) {
+		atomic_fetch_add(&j->round_trips, 1);
+		if (redisAppendFormattedCommand(c, w->out, w->len) != REDIS_OK)
+			rc = -EIO;
+		else
+			rc = read_replies(j, c, w->cmds);
+	}
+	if (rc == -ENOMEM)
+		rc = 1;
+	if (!rc)
+		for (uint32_t i = 0; i < w->n_del_idx; i++)
+			j->maybe_key[w->del_idx[i] / 64] &= ~(1ull << (w->del_idx[i] % 64));
+	pipe_reset(w);
 	return rc;
 }
 
@@ -185,6 +419,7 @@ static void entry_from_table(const struct journal *j, const struct event_info *e
 	memset(out, 0, sizeof(*out));
 	out->event_id = e->id;
 	out->seat_id = seat;
+	out->seat_index = e->seat_base + seat;
 	out->word = w;
 	out->expiry_unix_ms = (int64_t)tkt_sw_expiry_unix_ms(w, now_ms, now_unix_ms);
 }
@@ -192,9 +427,10 @@ static void entry_from_table(const struct journal *j, const struct event_info *e
 /* Rewrites the hold key of every seat in set from the seat table. 0, or
  * the failure as read_replies gives it. */
 static int write_repairs(struct journal *j, redisContext *c, const uint64_t *set,
-			 struct journal_entry *buf)
+			 struct writer *w)
 {
 	const struct catalog *cat = j->catalog;
+	struct journal_entry *buf = w->batch;
 	uint32_t n = 0, done = 0;
 	int rc = 0;
 
@@ -208,14 +444,14 @@ static int write_repairs(struct journal *j, redisContext *c, const uint64_t *set
 				continue;
 			entry_from_table(j, e, s, &buf[n++]);
 			if (n == BATCH) {
-				rc = read_replies(j, c, append_holds(c, buf, n));
+				rc = pipe_send(j, c, w, append_holds(j, w, buf, n));
 				done += rc ? 0 : n;
 				n = 0;
 			}
 		}
 	}
 	if (!rc && n) {
-		rc = read_replies(j, c, append_holds(c, buf, n));
+		rc = pipe_send(j, c, w, append_holds(j, w, buf, n));
 		done += rc ? 0 : n;
 	}
 	atomic_fetch_add(&j->repaired, done);
@@ -241,22 +477,39 @@ static void backoff_sleep(struct journal *j, unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Waits on j->cond (j->lock held) for at most ms. */
+static void cond_wait_ms(struct journal *j, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+}
+
 static void *journal_loop(void *arg)
 {
 	struct journal *j = arg;
-	struct journal_entry *batch = calloc(BATCH, sizeof(*batch));
+	struct writer w;
+	struct journal_entry *batch;
 	uint64_t *taken = j->dirty_words ? calloc(j->dirty_words, sizeof(*taken)) : NULL;
-	char *text = malloc(BATCH_TEXT_MAX);
 	redisContext *c = NULL;
 	unsigned backoff_ms = 50;
 	uint32_t attempts = 0; /* failed attempts at the current head */
+	int64_t last_send_ms = 0; /* monotonic; 0: nothing sent yet */
 
-	if (!batch || !text || (j->dirty_words && !taken)) {
-		free(batch);
+	if (writer_init(&w) || (j->dirty_words && !taken)) {
+		log_msg(LOG_ERROR, NULL, "journal: no memory for the writer; not journalling");
+		writer_free(&w);
 		free(taken);
-		free(text);
 		return NULL;
 	}
+	batch = w.batch;
 	for (;;) {
 		uint32_t n = 0;
 		bool repair = false;
@@ -265,6 +518,13 @@ static void *journal_loop(void *arg)
 		pthread_mutex_lock(&j->lock);
 		while (!j->len && !j->n_dirty && !j->stop)
 			pthread_cond_wait(&j->cond, &j->lock);
+		/* Linger: at most one pipeline per linger_ms unless a full
+		 * batch is waiting, so a busy stream's changes go out in few
+		 * large batches (fewer round trips, more holds and releases
+		 * meeting in one batch) rather than one per poll. */
+		while (!j->stop && j->len < BATCH && last_send_ms &&
+		       mono_ms() < last_send_ms + j->linger_ms)
+			cond_wait_ms(j, (unsigned)(last_send_ms + j->linger_ms - mono_ms()));
 		if (j->stop && ((!j->len && !j->n_dirty) || mono_ms() >= j->stop_deadline_ms)) {
 			if (j->len || j->n_dirty)
 				log_msg(LOG_WARN, NULL,
@@ -291,14 +551,15 @@ static void *journal_loop(void *arg)
 		}
 		pthread_mutex_unlock(&j->lock);
 
+		last_send_ms = mono_ms();
 		if (!c)
 			c = connect_redis(j->host, j->port);
 		if (!c)
 			rc = -EIO;
 		else if (n)
-			rc = read_replies(j, c, append_batch(c, batch, n, text));
+			rc = pipe_send(j, c, &w, append_batch(j, &w, n));
 		if (!rc && repair)
-			rc = write_repairs(j, c, taken, batch);
+			rc = write_repairs(j, c, taken, &w);
 		if (!rc) {
 			atomic_store(&j->connected, true);
 			if (attempts)
@@ -349,9 +610,8 @@ static void *journal_loop(void *arg)
 	}
 	if (c)
 		redisFree(c);
-	free(batch);
+	writer_free(&w);
 	free(taken);
-	free(text);
 	return NULL;
 }
 
@@ -364,6 +624,7 @@ int journal_start(struct journal *j, const struct journal_opts *o)
 	j->seats = o->seats;
 	j->cap = o->queue_cap ? o->queue_cap : JOURNAL_QUEUE;
 	j->drain_ms = o->drain_ms;
+	j->linger_ms = o->linger_ms ? o->linger_ms : JOURNAL_LINGER_MS;
 	j->batch_attempts = o->batch_attempts ? o->batch_attempts : 8;
 	j->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : 2000;
 	if (j->backoff_max_ms < 50)
@@ -374,19 +635,28 @@ int journal_start(struct journal *j, const struct journal_opts *o)
 	if (o->catalog && o->seats) {
 		j->dirty_words = (o->catalog->seats_used + 63) / 64;
 		j->dirty = calloc(j->dirty_words ? j->dirty_words : 1, sizeof(*j->dirty));
-		if (!j->dirty) {
+		/* every key may exist until this run has deleted it */
+		j->maybe_key = malloc((j->dirty_words ? j->dirty_words : 1) * sizeof(*j->maybe_key));
+		if (!j->dirty || !j->maybe_key) {
 			free(j->q);
+			free(j->dirty);
+			free(j->maybe_key);
 			j->q = NULL;
+			j->dirty = NULL;
+			j->maybe_key = NULL;
 			return -ENOMEM;
 		}
+		memset(j->maybe_key, 0xff, (j->dirty_words ? j->dirty_words : 1) * sizeof(*j->maybe_key));
 	}
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
 	if (pthread_create(&j->thread, NULL, journal_loop, j)) {
 		free(j->q);
 		free(j->dirty);
+		free(j->maybe_key);
 		j->q = NULL;
 		j->dirty = NULL;
+		j->maybe_key = NULL;
 		return -EAGAIN;
 	}
 	return 0;
@@ -404,28 +674,54 @@ void journal_stop(struct journal *j)
 	pthread_join(j->thread, NULL);
 	free(j->q);
 	free(j->dirty);
+	free(j->maybe_key);
 	j->q = NULL;
 	j->dirty = NULL;
+	j->maybe_key = NULL;
+}
+
+/* Queues n entries under one hold of the lock (q: the queue's slots). */
+static void push_locked(struct journal *j, const struct journal_entry *e, uint32_t n,
+			uint32_t now_ms)
+{
+	bool was_empty = j->len == 0;
+	uint32_t before = j->len;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct journal_entry *slot;
+
+		if (j->len == j->cap) {
+			/* Full (Redis away for long): the seat is rewritten
+			 * from the seat table once the queue has drained. Only
+			 * the writer moves head, so the batch it is writing
+			 * stays valid. */
+			atomic_fetch_add(&j->dropped, 1);
+			mark_dirty_locked(j, e[i].seat_index);
+			continue;
+		}
+		slot = &j->q[(j->head + j->len) % j->cap];
+		*slot = e[i];
+		slot->queued_ms = now_ms;
+		j->len++;
+	}
+	/* The writer sleeps on an empty queue, or lingers on a short one:
+	 * wake it when entries arrive in an empty one or a full batch is
+	 * there, not on every entry (a wake-up is a system call). */
+	if ((was_empty && j->len) || (before < BATCH && j->len >= BATCH))
+		pthread_cond_signal(&j->cond);
 }
 
 void journal_push(struct journal *j, const struct journal_entry *e)
 {
+	journal_push_batch(j, e, 1);
+}
+
+void journal_push_batch(struct journal *j, const struct journal_entry *e, uint32_t n)
+{
+	uint32_t now_ms = (uint32_t)mono_ms();
+
 	pthread_mutex_lock(&j->lock);
-	if (j->len == j->cap) {
-		/* Full (Redis away for long): the seat is rewritten from the
-		 * seat table once the queue has drained. Only the writer moves
-		 * head, so the batch it is writing stays valid. */
-		atomic_fetch_add(&j->dropped, 1);
-		mark_dirty_locked(j, e->seat_index);
-		pthread_mutex_unlock(&j->lock);
-		return;
-	}
-	j->q[(j->head + j->len) % j->cap] = *e;
-	j->q[(j->head + j->len) % j->cap].queued_ms = (uint32_t)mono_ms();
-	/* The writer sleeps only on an empty queue: wake it on the first
-	 * entry, not on every one (a wake-up is a system call). */
-	if (j->len++ == 0)
-		pthread_cond_signal(&j->cond);
+	push_locked(j, e, n, now_ms);
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -598,26 +894,55 @@ int journal_read_since(const char *host, int port, uint32_t event_id,
 	return n;
 }
 
+/* A journal entry for one published change; now_ms and now_unix_ms are
+ * one clock reading (the record's own expiry, even if it has lapsed since:
+ * the journal then writes a key that is already gone, which is harmless). */
+static void entry_of(struct journal_entry *je, const struct event_info *e,
+		     const struct seat_event *ev, const struct tkt_change *rec,
+		     uint32_t now_ms, uint64_t now_unix_ms)
+{
+	je->version = ev->version;
+	je->word = rec->new_word;
+	je->expiry_unix_ms = 0;
+	je->event_id = e->id;
+	je->seat_id = ev->seat_id;
+	je->seat_index = e->seat_base + ev->seat_id;
+	je->queued_ms = 0;
+	je->status = ev->status;
+	if (tkt_sw_claimed(rec->new_word))
+		je->expiry_unix_ms = (int64_t)now_unix_ms +
+				     (int32_t)(tkt_sw_expiry(rec->new_word) - now_ms);
+}
+
 void journal_seat_sink(void *journal, const struct event_info *e,
 		       const struct seat_event *ev, const struct tkt_change *rec)
 {
-	struct journal_entry je = {
-		.version = ev->version,
-		.word = rec->new_word,
-		.event_id = e->id,
-		.seat_id = ev->seat_id,
-		.seat_index = e->seat_base + ev->seat_id,
-		.status = ev->status,
-	};
+	struct journal_entry je;
+	uint32_t now_ms;
+	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
 
-	/* The record's own expiry (even if it has lapsed since: the journal
-	 * then writes a key that is already gone, which is harmless). */
-	if (tkt_sw_claimed(rec->new_word)) {
-		uint32_t now_ms;
-		uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
-
-		je.expiry_unix_ms = (int64_t)now_unix_ms +
-				    (int32_t)(tkt_sw_expiry(rec->new_word) - now_ms);
-	}
+	entry_of(&je, e, ev, rec, now_ms, now_unix_ms);
 	journal_push(journal, &je);
+}
+
+#define SINK_CHUNK 256
+
+void journal_seat_batch_sink(void *journal, const struct seat_change *ch, uint32_t n)
+{
+	struct journal *j = journal;
+	struct journal_entry buf[SINK_CHUNK];
+	uint32_t now_ms;
+	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
+	uint32_t mono = (uint32_t)mono_ms();
+
+	for (uint32_t i = 0; i < n;) {
+		uint32_t k = 0;
+
+		for (; k < SINK_CHUNK && i < n; k++, i++)
+			entry_of(&buf[k], ch[i].event, &ch[i].ev, &ch[i].rec, now_ms,
+				 now_unix_ms);
+		pthread_mutex_lock(&j->lock);
+		push_locked(j, buf, k, mono);
+		pthread_mutex_unlock(&j->lock);
+	}
 }

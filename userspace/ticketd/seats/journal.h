@@ -11,8 +11,11 @@
  *                            trimmed to about JOURNAL_STREAM_LEN entries.
  *
  * Within a batch a seat's hold key gets only its last state, so a hold and
- * its release cost one DEL between them (write amplification bounded by
- * batches and seats, not by changes).
+ * its release cost one DEL between them, and nothing when the key is known
+ * absent (deleted by this run and not written since): write amplification
+ * is bounded by batches and seats, not by changes. Each batch is one
+ * pipeline, one round trip. The stream entry keeps every change (SSE
+ * replays need contiguous versions).
  *
  * Nothing is lost silently (docs/operations.md, "The journal's invariant"):
  * - an error reply or a connection failure is a failure: the batch stays
@@ -40,6 +43,7 @@
 
 #define JOURNAL_QUEUE 65536
 #define JOURNAL_STREAM_LEN 2000 /* entries; one per event per batch */
+#define JOURNAL_LINGER_MS 5     /* at most one pipeline per this, unless a batch is full */
 
 struct journal_entry {
 	uint64_t version;
@@ -64,6 +68,8 @@ struct journal_opts {
 	uint32_t drain_ms;        /* graceful stop: keep writing this long */
 	uint32_t batch_attempts;  /* error replies before a batch becomes repairs; 0: 8 */
 	uint32_t backoff_max_ms;  /* retry backoff cap; 0: 2000 */
+	uint32_t linger_ms;       /* pipelines at most this often unless a
+				   * batch is full; 0: JOURNAL_LINGER_MS */
 };
 
 struct journal {
@@ -71,7 +77,7 @@ struct journal {
 	int port;
 	const struct catalog *catalog;
 	const __u64 *seats;
-	uint32_t cap, drain_ms, batch_attempts, backoff_max_ms;
+	uint32_t cap, drain_ms, batch_attempts, backoff_max_ms, linger_ms;
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards the queue, the dirty set, stop */
 	pthread_cond_t cond;
@@ -79,6 +85,11 @@ struct journal {
 	uint32_t head, len;
 	uint64_t *dirty;      /* bit per seat table word: rewrite from the table */
 	uint32_t dirty_words, n_dirty;
+	/* bit per seat table word: its hold key may exist in Redis (writer
+	 * thread only). Set when a SET is sent, cleared once Redis took a DEL
+	 * of it; a seat whose key is known absent needs no DEL. All set at
+	 * start (keys of an earlier run). */
+	uint64_t *maybe_key;
 	bool stop;
 	int64_t stop_deadline_ms; /* monotonic */
 	/* written: entries Redis took; dropped: changes that did not fit the
@@ -89,6 +100,9 @@ struct journal {
 	 * neither written nor repairable (no seat table given, or stop). */
 	atomic_uint_least64_t written, dropped, errors, retries, deferred,
 		repaired, lost;
+	/* round_trips: pipelines sent (one per batch, plus repairs);
+	 * dels_skipped: DELs left out because the key was known absent */
+	atomic_uint_least64_t round_trips, dels_skipped;
 	atomic_bool connected;
 };
 
@@ -100,6 +114,8 @@ void journal_stop(struct journal *j);
 /* Queues one change; never blocks. A full queue marks the seat dirty (and
  * counts dropped); it is rewritten from the seat table later. */
 void journal_push(struct journal *j, const struct journal_entry *e);
+/* Queues e[0..n) in order under one hold of the queue's lock. */
+void journal_push_batch(struct journal *j, const struct journal_entry *e, uint32_t n);
 
 /* Marks every seat of the catalogue dirty: the writer rewrites every hold
  * key from the seat table (after a restart, once recovery is done). */
@@ -119,6 +135,11 @@ struct tkt_change;
  * every published change with its hold's wall-clock expiry. */
 void journal_seat_sink(void *journal, const struct event_info *e,
 		       const struct seat_event *ev, const struct tkt_change *rec);
+/* The same as a batch sink (seat_batch_sink_fn): one clock reading and one
+ * hold of the queue's lock per batch; the writer takes what a batch queued
+ * as one pipeline. */
+struct seat_change;
+void journal_seat_batch_sink(void *journal, const struct seat_change *ch, uint32_t n);
 
 /* Last version journalled for an event (0 when none or Redis is down). */
 uint64_t journal_last_version(const char *host, int port, uint32_t event_id);

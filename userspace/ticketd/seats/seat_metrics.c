@@ -14,6 +14,19 @@ void seat_metrics_sink(void *metrics, const struct event_info *e,
 		atomic_fetch_add(&m->to_status[ev->status], 1);
 }
 
+void seat_metrics_batch_sink(void *metrics, const struct seat_change *ch, uint32_t n)
+{
+	struct seat_metrics *m = metrics;
+	uint64_t by[SEAT_SOLD + 1] = {0};
+
+	for (uint32_t i = 0; i < n; i++)
+		if (ch[i].ev.status <= SEAT_SOLD)
+			by[ch[i].ev.status]++;
+	for (int s = 0; s <= SEAT_SOLD; s++)
+		if (by[s])
+			atomic_fetch_add(&m->to_status[s], by[s]);
+}
+
 int seat_metrics_render(struct seat_metrics *m, char **buf, size_t *len,
 			size_t *cap)
 {

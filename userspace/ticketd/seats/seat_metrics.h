@@ -21,6 +21,10 @@ struct seat_metrics {
 void seat_metrics_sink(void *metrics, const struct event_info *e,
 		       const struct seat_event *ev, const struct tkt_change *rec);
 
+/* The same per batch (seat_batch_sink_fn): one atomic add per status. */
+struct seat_change;
+void seat_metrics_batch_sink(void *metrics, const struct seat_change *ch, uint32_t n);
+
 /* Appends the counters (metrics_appendf); 0 or -ENOMEM. Any thread. */
 int seat_metrics_render(struct seat_metrics *m, char **buf, size_t *len,
 			size_t *cap);

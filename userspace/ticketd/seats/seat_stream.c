@@ -25,12 +25,17 @@ int seat_stream_init(struct seat_stream *s, const struct catalog *cat,
 	__u64 *seats = (__u64 *)edge_seats(edge);
 
 	memset(s, 0, sizeof(*s));
+	s->batch = calloc(SEAT_STREAM_BATCH, sizeof(*s->batch));
+	if (!s->batch)
+		return -ENOMEM;
 	s->catalog = cat;
 	s->edge = edge;
 	s->n_events = cat->n_events;
 	s->events = calloc(cat->n_events ? cat->n_events : 1, sizeof(*s->events));
-	if (!s->events)
+	if (!s->events) {
+		seat_stream_free(s);
 		return -ENOMEM;
+	}
 	for (uint32_t i = 0; i < cat->n_events; i++) {
 		struct event_stream *es = &s->events[i];
 		const struct event_info *e = &cat->events[i];
@@ -65,6 +70,9 @@ void seat_stream_free(struct seat_stream *s)
 	free(s->events);
 	s->events = NULL;
 	s->n_events = 0;
+	free(s->batch);
+	s->batch = NULL;
+	s->n_batch = 0;
 }
 
 int seat_stream_add_sink(struct seat_stream *s, seat_sink_fn fn, void *ctx)
@@ -72,6 +80,19 @@ int seat_stream_add_sink(struct seat_stream *s, seat_sink_fn fn, void *ctx)
 	if (s->n_sinks >= SEAT_STREAM_MAX_SINKS)
 		return -ENOSPC;
 	s->sinks[s->n_sinks].fn = fn;
+	s->sinks[s->n_sinks].batch = NULL;
+	s->sinks[s->n_sinks].ctx = ctx;
+	s->n_sinks++;
+	return 0;
+}
+
+int seat_stream_add_batch_sink(struct seat_stream *s, seat_batch_sink_fn fn,
+			       void *ctx)
+{
+	if (s->n_sinks >= SEAT_STREAM_MAX_SINKS)
+		return -ENOSPC;
+	s->sinks[s->n_sinks].fn = NULL;
+	s->sinks[s->n_sinks].batch = fn;
 	s->sinks[s->n_sinks].ctx = ctx;
 	s->n_sinks++;
 	return 0;
@@ -135,42 +156,75 @@ uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id)
 	return v;
 }
 
-/* Versions one change record, updates the published map and the replay
- * ring under the event's lock, then hands the change to every sink. */
-static int seat_stream_apply(struct seat_stream *s, const struct tkt_change *rec)
+/* Versions the gathered batch: each run of one event's records under one
+ * hold of that event's lock (published map, counts, replay ring), then
+ * hands the whole batch to every sink, after the locks are released. */
+static void seat_stream_flush(struct seat_stream *s)
 {
-	struct event_stream *es = seat_stream_event(s, rec->event_id);
-	struct seat_event ev;
-	uint8_t st;
+	struct event_stream *es = NULL;
+	uint32_t n = s->n_batch;
 
-	if (!es || rec->seat_id >= es->event->n_seats) {
+	if (!n)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		struct seat_change *ch = &s->batch[i];
+		struct event_stream *next = &s->events[ch->event - s->catalog->events];
+		uint32_t seat = ch->rec.seat_id;
+		/* The record's raw state, not its state "now": a hold
+		 * published late must not look lapsed; a lapse is announced
+		 * by the sweeper's record. */
+		uint8_t st = (uint8_t)seat_status_of_state(tkt_sw_state(ch->rec.new_word));
+
+		if (next != es) {
+			if (es)
+				pthread_mutex_unlock(&es->lock);
+			es = next;
+			pthread_mutex_lock(&es->lock);
+		}
+		count_add(&es->counts, es->status[seat], -1);
+		es->status[seat] = st;
+		count_add(&es->counts, st, 1);
+		ch->ev.version = ++es->version;
+		ch->ev.seat_id = seat;
+		ch->ev.status = st;
+		es->ring[es->ring_head] = ch->ev;
+		es->ring_head = es->ring_head + 1 == es->ring_cap ? 0 : es->ring_head + 1;
+		if (es->ring_len < es->ring_cap)
+			es->ring_len++;
+	}
+	pthread_mutex_unlock(&es->lock);
+	atomic_fetch_add(&s->delivered, n);
+	atomic_fetch_add(&s->batches, 1);
+	for (int k = 0; k < s->n_sinks; k++) {
+		if (s->sinks[k].batch) {
+			s->sinks[k].batch(s->sinks[k].ctx, s->batch, n);
+			continue;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			s->sinks[k].fn(s->sinks[k].ctx, s->batch[i].event, &s->batch[i].ev,
+				       &s->batch[i].rec);
+	}
+	s->n_batch = 0;
+}
+
+/* Gathers one change record into the batch (published when the poll that
+ * delivers it returns, or at once when the batch is full). */
+static int on_change(void *ctx, const struct tkt_change *rec)
+{
+	struct seat_stream *s = ctx;
+	const struct event_info *e = catalog_find(s->catalog, rec->event_id);
+	struct seat_change *ch;
+
+	if (!e || rec->seat_id >= e->n_seats) {
 		atomic_fetch_add(&s->unknown_event, 1);
 		return 0;
 	}
-	/* The record's raw state, not its state "now": a hold published late
-	 * must not look lapsed; a lapse is announced by the sweeper's record. */
-	st = (uint8_t)seat_status_of_state(tkt_sw_state(rec->new_word));
-	pthread_mutex_lock(&es->lock);
-	count_add(&es->counts, es->status[rec->seat_id], -1);
-	es->status[rec->seat_id] = st;
-	count_add(&es->counts, st, 1);
-	ev.version = ++es->version;
-	ev.seat_id = rec->seat_id;
-	ev.status = st;
-	es->ring[es->ring_head] = ev;
-	es->ring_head = (es->ring_head + 1) % es->ring_cap;
-	if (es->ring_len < es->ring_cap)
-		es->ring_len++;
-	pthread_mutex_unlock(&es->lock);
-	atomic_fetch_add(&s->delivered, 1);
-	for (int i = 0; i < s->n_sinks; i++)
-		s->sinks[i].fn(s->sinks[i].ctx, es->event, &ev, rec);
+	ch = &s->batch[s->n_batch++];
+	ch->event = e;
+	ch->rec = *rec;
+	if (s->n_batch == SEAT_STREAM_BATCH)
+		seat_stream_flush(s);
 	return 0;
-}
-
-static int on_change(void *ctx, const struct tkt_change *rec)
-{
-	return seat_stream_apply(ctx, rec);
 }
 
 static void *stream_loop(void *arg)
@@ -180,6 +234,7 @@ static void *stream_loop(void *arg)
 	while (!atomic_load(&s->stop)) {
 		int n = edge_poll_changes(s->edge, on_change, s, 50);
 
+		seat_stream_flush(s);
 		if (n < 0 && n != -EINTR) {
 			log_msg(LOG_ERROR, NULL, "seat change stream: poll failed (%d)", n);
 			struct timespec ts = {0, 10 * 1000 * 1000};
@@ -188,6 +243,7 @@ static void *stream_loop(void *arg)
 	}
 	/* Whatever is still queued is published before we stop. */
 	edge_poll_changes(s->edge, on_change, s, 0);
+	seat_stream_flush(s);
 	return NULL;
 }
 

@@ -1,8 +1,16 @@
 /* The one change path: a single thread consumes every seat-word change
  * (XDP ring buffer and ticketd's own doors, via edge_poll_changes), stamps it
  * with its event's next version, updates the published seat map, and hands
- * it to the sinks registered with seat_stream_add_sink (the Redis journal,
- * the SSE hub), in registration order, after the event's lock is released.
+ * it to the sinks registered with seat_stream_add_sink or
+ * seat_stream_add_batch_sink (the Redis journal, the SSE hub, metrics), in
+ * registration order, after the event's lock is released.
+ *
+ * Changes are published in batches: the records one poll of the change
+ * stream delivers (at most SEAT_STREAM_BATCH) are versioned under one hold
+ * of each event's lock, then handed to every sink at once, in the order
+ * they came (each event's versions ascending within and across batches).
+ * A batch sink gets the whole batch in one call; a per-change sink gets its
+ * changes one by one, in the same order.
  * Versions of an event therefore strictly increase without gaps within a
  * run, in one order that every reader sees; each run starts above every
  * earlier one (a new epoch, seats/stream_epoch.h), so none is reused.
@@ -19,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bpf/ticket_maps.h"
 #include "userspace/ticketd/seats/seat_view.h"
 
 struct catalog;
@@ -50,7 +59,21 @@ typedef void (*seat_sink_fn)(void *ctx, const struct event_info *e,
 			     const struct seat_event *ev,
 			     const struct tkt_change *rec);
 
+/* One change of a batch, as every sink sees it. */
+struct seat_change {
+	const struct event_info *event;
+	struct seat_event ev;
+	struct tkt_change rec; /* the change record it was made from */
+};
+
+/* A consumer of whole batches: ch[0..n) in publication order, on the
+ * stream's thread with no lock held; it must not block. */
+typedef void (*seat_batch_sink_fn)(void *ctx, const struct seat_change *ch,
+				   uint32_t n);
+
 #define SEAT_STREAM_MAX_SINKS 4
+/* Records versioned and handed to the sinks together, at most. */
+#define SEAT_STREAM_BATCH 1024
 
 struct seat_stream {
 	const struct catalog *catalog;
@@ -58,13 +81,19 @@ struct seat_stream {
 	struct event_stream *events; /* parallel to catalog->events */
 	uint32_t n_events;
 	struct {
-		seat_sink_fn fn;
+		seat_sink_fn fn;          /* per change, or */
+		seat_batch_sink_fn batch; /* per batch */
 		void *ctx;
 	} sinks[SEAT_STREAM_MAX_SINKS];
 	int n_sinks;
+	/* The batch being gathered (stream thread only): records not yet
+	 * versioned, then the published changes. */
+	struct seat_change *batch;
+	uint32_t n_batch;
 	pthread_t thread;
 	atomic_bool stop;
-	atomic_uint_least64_t delivered, unknown_event;
+	/* delivered: changes published; batches: batches handed to the sinks */
+	atomic_uint_least64_t delivered, unknown_event, batches;
 };
 
 /* Builds the published map from the seat table (edge_seats(edge)) as it is
@@ -76,6 +105,8 @@ int seat_stream_init(struct seat_stream *s, const struct catalog *catalog,
 /* Registers a sink (before seat_stream_start); -ENOSPC past
  * SEAT_STREAM_MAX_SINKS. */
 int seat_stream_add_sink(struct seat_stream *s, seat_sink_fn fn, void *ctx);
+int seat_stream_add_batch_sink(struct seat_stream *s, seat_batch_sink_fn fn,
+			       void *ctx);
 int seat_stream_start(struct seat_stream *s);
 void seat_stream_stop(struct seat_stream *s);
 void seat_stream_free(struct seat_stream *s);
