@@ -74,6 +74,12 @@ class Ticketd:
         ]
         self.proc = None
 
+    def own_url(self):
+        """ticketd's own address: the last --http-port of its arguments
+        (a test may run one on another port and point base at it)."""
+        ports = [self.args[i + 1] for i, a in enumerate(self.args[:-1]) if a == "--http-port"]
+        return f"http://127.0.0.1:{ports[-1]}" if ports else self.direct
+
     def start(self, wait_ready=True, timeout=30):
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         log = open(self.log_path, "ab")
@@ -85,7 +91,7 @@ class Ticketd:
                 raise RuntimeError(f"ticketd exited with {self.proc.returncode}; "
                                    f"see {self.log_path}:\n{self.log_tail()}")
             try:
-                if requests.get(self.direct + want, timeout=1).status_code == 200:
+                if requests.get(self.own_url() + want, timeout=1).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
