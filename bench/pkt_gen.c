@@ -377,8 +377,9 @@ static void *worker_main(void *arg)
 			want = due > (double)w->c.sent
 				       ? (uint64_t)(due - (double)w->c.sent)
 				       : 0;
-			if (want > (uint64_t)o->batch)
-				want = (uint64_t)o->batch;
+			/* behind after a long sleep: catch up, a ring at a time */
+			if (want > (uint64_t)o->tx_frames)
+				want = (uint64_t)o->tx_frames;
 		}
 		if (want > cap - w->c.sent)
 			want = cap - w->c.sent;
