@@ -98,7 +98,9 @@ render() {
 	"- Background load when each round started (busy share of all CPUs over one second): \([.runs[] | .background_busy_pct] | unique | map(tostring + " %") | join(", ")).",
 	"- Machine: \(.machine.cpu), \(.machine.cores) cores, kernel \(.machine.kernel).",
 	(if (.skipped | length) > 0 then "- Not measured: " + (.skipped | join("; ")) + "." else empty end),
-	"- Commands (first round): " + ([.runs[] | select(.round == 1) | "`\(.command | sub("^[^ ]*/"; "build/"))`"] | unique | join("; ")) + "."
+	"- Commands (first round): " + ([.runs[] | select(.round == 1) | "`\(.command | sub("^[^ ]*/"; "build/") | sub("--dst-mac [^ ]+"; "--dst-mac MAC")
+		| sub("--tokens [^ ]+"; "--tokens FILE") | sub("--server-pid [0-9]+"; "--server-pid PID")
+		| sub("--event [0-9]+"; "--event E"))`"] | unique | join("; ")) + "."
 	' "$1"
 }
 if [ "${1:-}" = --render ]; then
