@@ -29,8 +29,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -507,6 +510,25 @@ static void die(const char *msg)
 	exit(2);
 }
 
+/* Whether the driver of iface is veth: the generator floods, so it only
+ * ever sends into a veth pair (bench/netns.sh's), never out of a NIC. */
+static bool is_veth(const char *iface)
+{
+	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	ifr.ifr_data = (void *)&info;
+	ok = ioctl(fd, SIOCETHTOOL, &ifr) == 0 && strcmp(info.driver, "veth") == 0;
+	close(fd);
+	return ok;
+}
+
 static void setup(struct gen_opts *o)
 {
 	struct in_addr in;
@@ -527,6 +549,9 @@ static void setup(struct gen_opts *o)
 	o->ifindex = (int)if_nametoindex(o->iface);
 	if (o->ifindex == 0)
 		die("--iface: no such interface");
+	if (!is_veth(o->iface))
+		die("--iface: not a veth (pkt_gen sends only into a veth pair, "
+		    "e.g. bench/netns.sh's tkb0)");
 	if (o->tx_frames % (TX_BLOCK_SIZE / TX_FRAME_SIZE))
 		die("--tx-frames must be a multiple of 16");
 	o->nops = bench_parse_mix(o->mix, o->ops, MAX_OPS);
