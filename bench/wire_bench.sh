@@ -71,8 +71,8 @@ render() {
 	"",
 	"Softirq CPU per decision: the softirq column of `/proc/stat` summed over all CPUs, its delta over the measured window divided by the replies counted in it. It holds the NAPI work of both veth ends (the XDP program, XDP_TX, the reply'"'"'s way into the packet socket); this kernel has no `CONFIG_IRQ_TIME_ACCOUNTING`, so it is tick-sampled (10 ms ticks: a few per cent of error over a window). Softirq that runs inside the generator'"'"'s `send()` is also in the generator'"'"'s system time, so the two columns overlap. NET_RX/decision: the `NET_RX` row of `/proc/softirqs` over the same window.",
 	"",
-	"| path | threads | decisions/s, median (min–max) | of the ceiling, same round | softirq ns/decision | softirq ns/decision over the ceiling'"'"'s | NET_RX softirqs/decision | lost frames | generator CPU ns/decision | serving process ns/decision | statuses (all rounds) |",
-	"|---|---|---|---|---|---|---|---|---|---|---|",
+	"| path | threads | decisions/s, median (min–max) | of the ceiling, same round | softirq ns/decision | softirq ns/decision over the ceiling'"'"'s | program ns/run (bpf_stats) | NET_RX softirqs/decision | lost frames | generator CPU ns/decision | serving process ns/decision | statuses (all rounds) |",
+	"|---|---|---|---|---|---|---|---|---|---|---|---|",
 	(.runs | group_by(.path) | sort_by({ceiling: 0, xdp_prog: 1, xdp_full: 2}[.[0].path] // 9)[]
 	 | group_by(.threads)[]
 	 | . as $g
@@ -86,7 +86,7 @@ render() {
 		if .[0].path == "ceiling" or $cs == null then "–" else spread(
 			if .gen.cpu.softirq_ns_per_decision == null then null
 			else .gen.cpu.softirq_ns_per_decision - $cs end) end
-	   ) | \([.[] | .gen.cpu.net_rx_per_decision | select(. != null)] | med | if . == null then "–" else ((. * 100 | round) / 100 | tostring) end) | \(
+	   ) | \(spread(.bpf.ns_per_run)) | \([.[] | .gen.cpu.net_rx_per_decision | select(. != null)] | med | if . == null then "–" else ((. * 100 | round) / 100 | tostring) end) | \(
 		[.[] | .gen.lost] | add) of \([.[] | .gen.sent] | add) | \(spread(.gen.cpu.self_ns_per_decision)) | \(
 		spread(.gen.cpu.server_ns_per_decision))\(
 		if .[0].aux_ns_per_decision != null then " (+ journal Redis \(spread(.aux_ns_per_decision)))" else "" end) | \(
@@ -94,7 +94,8 @@ render() {
 		| map("\(.[0].key) \(map(.value) | add)") | join(", ")) |"),
 	"",
 	"- Ratio column: each round'"'"'s figure over the ceiling'"'"'s of the same round and thread count, median (min–max) over the rounds. The softirq column beside it subtracts the ceiling'"'"'s median softirq ns/decision at that thread count: what the real program (and under ticketd its change consumer'"'"'s wake-ups) adds per decision on the same path.",
-	"- Lost frames: frames sent minus replies counted over the whole run (warm-up and a 300 ms drain included). Serving process: xdp_calib (drains the ring) or ticketd (`/proc/PID/stat` over the window); under ticketd the journal Redis is measured over the whole run.",
+	"- Program ns/run: `run_time_ns / run_cnt` of the XDP program on `tkb1` over each run (`kernel.bpf_stats_enabled=1` for the whole suite, which itself adds two clock reads per run to every path): the part of the softirq figure that is the program itself; the rest is the veth pair (skb to XDP on `tkb1`, XDP_TX, the reply through `tkb0` into the packet socket).
+- Lost frames: frames sent minus replies counted over the whole run (warm-up and a 300 ms drain included). Serving process: xdp_calib (drains the ring) or ticketd (`/proc/PID/stat` over the window); under ticketd the journal Redis is measured over the whole run.",
 	"- Background load when each round started (busy share of all CPUs over one second): \([.runs[] | .background_busy_pct] | unique | map(tostring + " %") | join(", ")).",
 	"- Machine: \(.machine.cpu), \(.machine.cores) cores, kernel \(.machine.kernel).",
 	(if (.skipped | length) > 0 then "- Not measured: " + (.skipped | join("; ")) + "." else empty end),
@@ -162,6 +163,7 @@ WINDOW=$(((SLOTS + MAX_T - 1) / MAX_T))
 DRIVER_PID=
 HOOK_UP=
 NETNS_UP=
+STATS_BEFORE=
 
 cleanup() {
 	local rc=$?
@@ -173,6 +175,9 @@ cleanup() {
 	if [ -n "$NETNS_UP" ]; then
 		tkb_detach
 		tkb_netns_down
+	fi
+	if [ -n "$STATS_BEFORE" ]; then
+		sysctl -q -w kernel.bpf_stats_enabled="$STATS_BEFORE" >/dev/null
 	fi
 	rm -rf "$WORK"
 	release_lock
@@ -188,11 +193,23 @@ pid_cpu_ns() {
 	echo $((${ticks:-0} * 1000000000 / $(getconf CLK_TCK)))
 }
 
+# run_time_ns and run_cnt of the XDP program on tkb1 (bpf_stats), or null.
+prog_stats() {
+	local id
+	id=$(ip -j -n "$TKB_NS" link show "$TKB_NS_IF" 2>/dev/null | jq -r '.[0].xdp.prog.id // empty')
+	if [ -z "$id" ]; then
+		echo null
+		return
+	fi
+	bpftool prog show id "$id" -j 2>/dev/null |
+		jq -c '{run_time_ns: (.run_time_ns // 0), run_cnt: (.run_cnt // 0)}' || echo null
+}
+
 # One measurement. Args: path round threads background tokens-file
 # server-pid aux-pid. Appends a line to $WORK/runs.jsonl.
 measure() {
 	local path=$1 r=$2 t=$3 bg=$4 tokens=$5 spid=$6 apid=$7 mac out a0=0 a1=0
-	local cmd
+	local cmd b0 b1
 	mac=$(ip netns exec "$TKB_NS" cat "/sys/class/net/$TKB_NS_IF/address")
 	cmd=("$PKT_GEN" --iface "$TKB_HOST_IF" --dst-mac "$mac" --src-ip "$TKB_HOST_IP"
 		--dst-ip "$TKB_NS_IP" --dst-port 7000 --threads "$t" --slots "$SLOTS"
@@ -202,17 +219,23 @@ measure() {
 	if [ -n "$spid" ]; then cmd+=(--server-pid "$spid"); fi
 	out=$WORK/$path.$r.$t.json
 	if [ -n "$apid" ]; then a0=$(pid_cpu_ns "$apid"); fi
+	b0=$(prog_stats)
 	if ! timeout $((SECS + 30)) "${cmd[@]}" >"$out" 2>"$out.err"; then
 		log "$path t$t round $r: pkt_gen failed: $(tail -n 2 "$out.err" | tr '\n' ' ')"
 		[ -s "$out" ] || return 0
 	fi
 	if [ -n "$apid" ]; then a1=$(pid_cpu_ns "$apid"); fi
-	jq -c --arg path "$path" --argjson r "$r" --argjson t "$t" --argjson bg "$bg" \
+	b1=$(prog_stats)
+	jq -c --argjson b0 "$b0" --argjson b1 "$b1" --arg path "$path" --argjson r "$r" --argjson t "$t" --argjson bg "$bg" \
 		--arg cmd "${cmd[*]}" --argjson aux "$((a1 - a0))" --arg apid "$apid" '
 		{path: $path, round: $r, threads: $t, background_busy_pct: $bg,
 		 command: $cmd, gen: .,
 		 aux_ns_per_decision: (if $apid == "" or .received == 0 then null
-			else $aux / .received end)}' "$out" >>"$WORK/runs.jsonl"
+			else $aux / .received end),
+		 bpf: (if $b0 == null or $b1 == null or ($b1.run_cnt - $b0.run_cnt) <= 0 then null
+		       else {run_cnt: ($b1.run_cnt - $b0.run_cnt),
+			     ns_per_run: (($b1.run_time_ns - $b0.run_time_ns) /
+					  ($b1.run_cnt - $b0.run_cnt))} end)}' "$out" >>"$WORK/runs.jsonl"
 	log "$(jq -r --arg p "$path" --argjson r "$r" '"\($p) t\(.threads) round \($r): \(.decisions_per_s) decisions/s, softirq \(.cpu.softirq_ns_per_decision) ns/decision, lost \(.lost), statuses \(.status | tostring)"' "$out")"
 }
 
@@ -276,6 +299,9 @@ T0=$(date +%s)
 log "$ROUNDS rounds, ${SECS}s flat out per measurement, threads: $THREADS_LIST, ticketd path: $USE_TICKETD"
 tkb_netns_up
 NETNS_UP=1
+# the program's own time per run (bpf_stats), beside the softirq figure
+STATS_BEFORE=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null
 : >"$WORK/runs.jsonl"
 skips=()
 have_prog=1 have_full=$USE_TICKETD
