@@ -13,6 +13,11 @@
 #                                     the scripts' shell counterpart
 #   $(BUILD)/udp_load                 load generator, UDP or Redis + Lua
 #   $(BUILD)/xdp_calib                attach / detach / prog_test_run of XDP objects
+#   $(BUILD)/pkt_gen                  hold-protocol frames through a PF_PACKET TX
+#                                     ring (qdisc bypass) on the host-side veth,
+#                                     replies counted off a PF_PACKET RX ring: the
+#                                     load beyond the socket ceiling
+#                                     (bench/wire_bench.sh, issue #14)
 #   $(BUILD)/hold_cost                ns per hold of the real XDP program as the seat
 #                                     table grows (bpf_prog_test_run; bench/plots_bench.sh)
 #   $(BUILD)/bench/xdp_trivial.bpf.o  the calibration XDP program
@@ -40,6 +45,9 @@
 #                                     it inside make bench
 #   make bench-room                   runs bench/room_bench.sh alone (about
 #                                     6 minutes); `make bench SUITES=room`
+#                                     runs it inside make bench
+#   make bench-wire                   runs bench/wire_bench.sh alone (about
+#                                     4 minutes); `make bench SUITES=wire`
 #                                     runs it inside make bench
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
@@ -89,8 +97,20 @@ $(BENCH_TKT_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_A
 $(BENCH_TKT_TESTS) $(BENCH_TKT_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
 $(BENCH_TKT_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
 
-UNIT_TESTS      += $(BENCH_TESTS) $(BENCH_TKT_TESTS)
-ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN) $(BENCH_TKT_TESTS_ASAN)
+# pkt_gen's frame builder and reply parser (bench/pkt_gen_frame.c)
+PKT_GEN_UNIT := test_pkt_gen_frame
+PKT_GEN_TESTS := $(addprefix $(BUILD)/tests/unit/,$(PKT_GEN_UNIT))
+PKT_GEN_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(PKT_GEN_UNIT))
+
+$(PKT_GEN_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c bench/pkt_gen_frame.c bench/pkt_gen_frame.h $(LIBTKT)
+	$(link_c)
+$(PKT_GEN_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c bench/pkt_gen_frame.c bench/pkt_gen_frame.h $(LIBTKT_ASAN)
+	$(link_c)
+$(PKT_GEN_TESTS) $(PKT_GEN_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka $(LIBTKT_LDLIBS)
+$(PKT_GEN_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
+
+UNIT_TESTS      += $(BENCH_TESTS) $(BENCH_TKT_TESTS) $(PKT_GEN_TESTS)
+ASAN_UNIT_TESTS += $(BENCH_TESTS_ASAN) $(BENCH_TKT_TESTS_ASAN) $(PKT_GEN_TESTS_ASAN)
 
 # ---- the tools ----
 
@@ -103,6 +123,7 @@ REST_LOAD := $(BUILD)/rest_load
 SSE_BENCH := $(BUILD)/sse_bench
 FLOOD_LOAD := $(BUILD)/flood_load
 HOLD_COST := $(BUILD)/hold_cost
+PKT_GEN := $(BUILD)/pkt_gen
 
 # Each tool links libbench.a before libtkt.a (bench/lib uses the wire codec).
 $(UDP_LOAD): bench/udp_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
@@ -135,15 +156,19 @@ $(HOLD_COST): bench/hold_cost.c $(LIBBENCH) $(LIBTKT) $(BPF_SKEL) $(LIBBENCH_HDR
 	$(link_c)
 $(HOLD_COST): private EXTRA_LDLIBS := $(LDLIBS_BPF)
 
+$(PKT_GEN): bench/pkt_gen.c bench/pkt_gen_frame.c bench/pkt_gen_frame.h $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
+	$(link_c)
+$(PKT_GEN): private EXTRA_LDLIBS := -lpthread
+
 $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
-	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST)
+	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST) $(PKT_GEN)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
@@ -157,6 +182,9 @@ bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh
+
+bench-wire: $(PKT_GEN) $(XDP_CALIB) $(BENCH_BPF_OBJ) $(BPF_OBJ) $(TICKETD)
+	BUILD=$(BUILD) bash bench/wire_bench.sh
 
 # The fault suite (issue #11): faults under a steady load, then audits.
 .PHONY: chaos
