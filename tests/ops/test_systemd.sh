@@ -11,9 +11,12 @@
 #    `systemd-analyze verify` on the units installed into a scratch PREFIX;
 #  - READY=1, WATCHDOG=1 and STOPPING=1 reach a NOTIFY_SOCKET (a socat
 #    datagram listener): paymentd once it listens; ticketd only once
-#    /readyz says 200 (not while Kafka is unreachable), then its pings.
+#    /readyz says 200 (not while Kafka is unreachable), then its pings;
+#  - ticketd under the unit's capability set (as root, setpriv) attaches
+#    XDP in a namespace of its own, and not without CAP_SYS_ADMIN or
+#    CAP_NET_ADMIN.
 # Needs the test services for ticketd (tests/ops/run.sh starts them);
-# about 30 s.
+# about 25 s.
 # Env: BUILD (build), test ports as tests/run_all.sh.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -168,6 +171,47 @@ else
 fi
 check "ticketd: stops cleanly (exit 0)" stop_pid "$td"
 check "ticketd: STOPPING=1 at stop" wait_msg tok STOPPING=1 2
+
+# The unit's capabilities, applied the way systemd applies them to a root
+# service (the bounding set; setpriv), are enough to attach XDP in a
+# namespace of our own, and each of CAP_NET_ADMIN and CAP_SYS_ADMIN is
+# needed (without one the attach is refused). CAP_BPF and CAP_PERFMON are
+# what privileges.c keeps; CAP_SYS_ADMIN covers them as well on this kernel.
+nn=$((OPS_UDP_PORT % 250))
+export TKT_NETNS=opx$nn TKT_HOST_IF=opx${nn}h TKT_NS_IF=opx${nn}n TKT_HOST_ADDR=10.214.$nn.1/24 \
+	TKT_NS_ADDR=10.214.$nn.2/24 TKT_HOST_ADDR6=fd14:$(printf %x "$nn")::1/64 \
+	TKT_NS_ADDR6=fd14:$(printf %x "$nn")::2/64
+if ! command -v setpriv >/dev/null; then
+	skip "setpriv not installed (util-linux): unit capabilities not tried"
+elif ! bash infra/netns.sh up >"$tmp/netns.log" 2>&1; then
+	skip "cannot create a network namespace here: unit capabilities not tried"
+else
+	unit_caps=$(val "$T" CapabilityBoundingSet | tr 'A-Z ' 'a-z\n' | awk NF | sed 's/^cap_/+/' | paste -sd, -)
+	xdp_run() { # xdp_run CAPS: hold path /readyz reports for a ticketd with that bounding set
+		local caps=$1 pid hp
+		rm -rf "$OPS_PIN_DIR" "$tmp/xstate"
+		setpriv --bounding-set="-all,$caps" --inh-caps=-all "$BUILD/ticketd" \
+			$(ticketd_args "$tmp/xstate") --hold-path xdp --xdp-netns "$TKT_NETNS" \
+			--xdp-iface "$TKT_NS_IF" --xdp-peer-iface "$TKT_HOST_IF" 2>>"$tmp/xdp.log" &
+		pid=$!
+		for _ in $(seq 150); do
+			kill -0 "$pid" 2>/dev/null || break
+			hp=$(curl -s --max-time 1 "http://127.0.0.1:$OPS_HTTP_PORT/readyz" 2>/dev/null |
+				sed -n 's/.*"holdPath":"\([a-z]*\)".*/\1/p')
+			[ -n "$hp" ] && break
+			sleep 0.2
+		done
+		stop_pid "$pid" >/dev/null 2>&1
+		printf '%s' "${hp:-none}"
+	}
+	got=$(xdp_run "$unit_caps")
+	check "ticketd with the unit's capabilities ($unit_caps) attaches XDP (holdPath $got)" test "$got" = xdp
+	for drop in sys_admin net_admin; do
+		got=$(xdp_run "$(tr ',' '\n' <<<"$unit_caps" | grep -vx "+$drop" | paste -sd, -)")
+		check "without cap_$drop ticketd cannot attach XDP (holdPath $got)" test "$got" != xdp
+	done
+	bash infra/netns.sh down >/dev/null 2>&1 || true
+fi
 check "paymentd: stops cleanly (exit 0)" stop_pid "$pay"
 check "paymentd: STOPPING=1 at stop" wait_msg pay STOPPING=1 2
 finish
