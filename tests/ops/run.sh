@@ -21,10 +21,11 @@ failures=()
 started_services=0
 if ! bash infra/services.sh status >/dev/null 2>&1; then
 	echo "ops: starting the test services (infra/services.sh, $RUN_DIR)"
-	if bash infra/services.sh start 9>&- >"$ROOT/.ops-services.log" 2>&1; then
+	mkdir -p "$RUN_DIR"
+	if bash infra/services.sh start 9>&- >"$RUN_DIR/ops-services.log" 2>&1; then
 		started_services=1
 	else
-		tail -20 "$ROOT/.ops-services.log"
+		tail -20 "$RUN_DIR/ops-services.log"
 		echo "ops: the test services did not start; tests that need them fail"
 	fi
 fi
