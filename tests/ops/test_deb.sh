@@ -47,13 +47,13 @@ for f in ./usr/sbin/ticketd ./usr/sbin/paymentd ./usr/bin/ticketctl ./usr/lib/ti
 	check "package holds $f" grep -q " $f\$" <<<"$contents"
 done
 if command -v lintian >/dev/null; then
-	lint=$(lintian --no-tag-display-limit "$deb" 2>&1)
+	lint=$(lintian --tag-display-limit 0 "$deb" 2>&1)
 	if grep -q '^E: ' <<<"$lint"; then
 		echo "lintian (errors, reported):"
 	else
 		echo "lintian: no errors"
 	fi
-	printf '%s\n' "$lint" | grep -E '^[EW]: ' | head -30
+	grep -E '^[EW]: ' <<<"$lint" | head -30
 else
 	skip "lintian not installed"
 fi
