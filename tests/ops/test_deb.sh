@@ -33,7 +33,7 @@ fi
 deb=$(sed -n 's/^deb: \(.*\.deb\)$/\1/p' <<<"$out" | tail -1)
 check "make deb names a .deb ($deb)" test -f "$deb"
 ctl=$(dpkg-deb -f "$deb")
-for lib in libbpf1 libxdp1 libmicrohttpd12 libhiredis librdkafka1 libmariadb3 libjansson4 libcurl4 libcap2 libsystemd0; do
+for lib in libbpf1 libmicrohttpd12 libhiredis librdkafka1 libmariadb3 libjansson4 libcurl4 libcap2 libsystemd0; do
 	check "Depends: $lib" grep -q "^Depends:.* $lib" <<<"$ctl"
 done
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles 2>/dev/null)
