@@ -13,7 +13,8 @@
 #    datagram listener): paymentd once it listens; ticketd only once
 #    /readyz says 200 (not while Kafka is unreachable), then its pings;
 #  - ticketd under the unit's capability set (as root, setpriv) attaches
-#    XDP to a veth of its own, and not without CAP_BPF or CAP_NET_ADMIN.
+#    XDP to a veth of its own, and not without CAP_BPF, CAP_PERFMON or
+#    CAP_NET_ADMIN.
 # Needs the test services for ticketd (tests/ops/run.sh starts them);
 # about 25 s.
 # Env: BUILD (build), test ports as tests/run_all.sh.
@@ -179,8 +180,9 @@ check "ticketd: STOPPING=1 at stop" wait_msg tok STOPPING=1 2
 
 # The unit's capabilities, applied the way systemd applies them to a root
 # service (the bounding set; setpriv), are enough to attach XDP to an
-# interface (a veth pair of our own in this namespace), and CAP_BPF and
-# CAP_NET_ADMIN are each needed (without one the door is no XDP door).
+# interface (a veth pair of our own in this namespace), and CAP_BPF,
+# CAP_PERFMON and CAP_NET_ADMIN are each needed (without one the door is
+# no XDP door).
 nn=$((OPS_UDP_PORT % 250))
 vh=opx${nn}h vn=opx${nn}n
 if [ "$link_attach" = 0 ]; then
@@ -211,7 +213,7 @@ else
 	got=$(xdp_run "$unit_caps")
 	check "ticketd with the unit's capabilities ($unit_caps) attaches XDP to $vn (holdPath $got)" test "$got" = xdp
 	check "the XDP program left $vn at stop" sh -c "! ip link show '$vn' | grep -q 'prog/xdp'"
-	for drop in bpf net_admin; do
+	for drop in bpf perfmon net_admin; do
 		got=$(xdp_run "$(tr ',' '\n' <<<"$unit_caps" | grep -vx "+$drop" | paste -sd, -)")
 		check "without cap_$drop ticketd cannot attach XDP (holdPath $got)" test "$got" != xdp
 	done
