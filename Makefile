@@ -154,6 +154,82 @@ bench-quick:
 clean:
 	rm -rf $(BUILD)
 
+# ---- install, uninstall, Debian package (docs/ops/install.md) ----
+# `make install` builds the programs and the web page, then installs them
+# with the BPF object, man pages generated from each program's --help
+# (docs/man), the systemd units (infra/systemd, paths rewritten for PREFIX)
+# and a default config file (kept if one exists). DESTDIR is honoured. The
+# database migrations and the XDP program are built into ticketd; the
+# object is installed for inspection only. `make deb`: infra/debian/build.sh.
+VERSION       := ${shell sed -n '1s/^[^(]*(\([^)-]*\).*/\1/p' infra/debian/changelog}
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+SBINDIR       ?= $(PREFIX)/sbin
+LIBDIR        ?= $(PREFIX)/lib
+DATADIR       ?= $(PREFIX)/share
+MANDIR        ?= $(DATADIR)/man
+# /usr installs configuration in /etc and units in /lib, others under PREFIX
+SYSCONFDIR    ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+# StateDirectory=ticketd in the unit: always /var/lib/ticketd
+STATEDIR      ?= /var/lib/ticketd
+# Rewrites the Debian paths written in units, config and man pages.
+INSTALL_PATHS := sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/ticketd|$(SYSCONFDIR)/ticketd|g' \
+	-e 's|/usr/lib/ticketd|$(LIBDIR)/ticketd|g' -e 's|/usr/share/ticketd|$(DATADIR)/ticketd|g' \
+	-e 's|/lib/systemd/system|$(SYSTEMDUNITDIR)|g' -e 's|@WEBDIR@|$(DATADIR)/ticketd/web|g' \
+	-e 's|@STATEDIR@|$(STATEDIR)|g'
+MAN_PAGES     := ticketd paymentd ticketctl
+
+.PHONY: install install-build uninstall deb test-ops
+install-build: $(TICKETD) $(PAYMENTD) $(TICKETCTL) $(BPF_OBJ) web
+
+install: install-build
+	@echo "install: programs, BPF object, web page, man pages, units, config under $(DESTDIR)$(PREFIX)"
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/ticketd \
+		$(DESTDIR)$(DATADIR)/ticketd/web $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/ticketd
+	install -m 0755 $(TICKETD) $(PAYMENTD) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(TICKETCTL) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(BPF_OBJ) $(DESTDIR)$(LIBDIR)/ticketd/
+	cp -R web/dist/. $(DESTDIR)$(DATADIR)/ticketd/web/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/ticketd/web
+	set -e; for p in $(MAN_PAGES); do \
+		sh docs/man/mkman.sh docs/man/$$p.8.in $(BUILD)/$$p $(VERSION) | $(INSTALL_PATHS) \
+			> $(DESTDIR)$(MANDIR)/man8/$$p.8; \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man8/$$p.8; done
+	set -e; for u in ticketd.service paymentd.service; do \
+		$(INSTALL_PATHS) infra/systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
+	@# A config file that exists is the operator's: never overwritten.
+	@set -e; c=$(DESTDIR)$(SYSCONFDIR)/ticketd/ticketd.conf; \
+	if [ -e $$c ]; then echo "install: keeping $$c"; else \
+		(umask 077; $(INSTALL_PATHS) infra/systemd/ticketd.conf.in > $$c); chmod 0600 $$c; \
+		echo "install: wrote $$c (0600)"; fi; \
+	e=$(DESTDIR)$(SYSCONFDIR)/ticketd/paymentd.env; \
+	if [ -e $$e ]; then echo "install: keeping $$e"; else \
+		install -m 0644 infra/systemd/paymentd.env $$e; echo "install: wrote $$e"; fi
+
+# Removes what install put there; config files only when unchanged.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ticketd $(DESTDIR)$(SBINDIR)/paymentd $(DESTDIR)$(BINDIR)/ticketctl
+	rm -rf $(DESTDIR)$(LIBDIR)/ticketd $(DESTDIR)$(DATADIR)/ticketd
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .8,$(MAN_PAGES)))
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/ticketd.service $(DESTDIR)$(SYSTEMDUNITDIR)/paymentd.service
+	@set -e; d=$(DESTDIR)$(SYSCONFDIR)/ticketd; \
+	if [ -f $$d/ticketd.conf ] && $(INSTALL_PATHS) infra/systemd/ticketd.conf.in | cmp -s - $$d/ticketd.conf; then \
+		rm -f $$d/ticketd.conf; fi; \
+	if [ -f $$d/paymentd.env ] && cmp -s infra/systemd/paymentd.env $$d/paymentd.env; then \
+		rm -f $$d/paymentd.env; fi; \
+	rmdir $$d 2>/dev/null || echo "uninstall: kept $$d (changed config files)"
+
+# The Debian package, from this tree (dpkg-buildpackage; infra/debian).
+deb: install-build
+	@BUILD=$(BUILD) bash infra/debian/build.sh
+
+# Operations tests (tests/ops/test_*.sh): install, package, systemd.
+test-ops: install-build
+	@BUILD=$(BUILD) bash tests/ops/run.sh
+
 # Lists for tests/run_all.sh.
 .PHONY: print-kafka-tests
 print-kafka-tests:

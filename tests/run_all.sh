@@ -2,8 +2,9 @@
 # Runs every test: unit (plain and ASan+UBSan), a bounded fuzz run
 # (FUZZ_TEST_SECONDS per harness, default 8), BPF, integration against real
 # Redis, MariaDB and Kafka that it starts under .run-test/ on test ports and
-# stops again, then the short form of the fault suite (tests/chaos) over
-# the same services, then a smoke run of every benchmark (make bench-quick).
+# stops again, the operations tests (tests/ops) and the short form of the
+# fault suite (tests/chaos) over the same services, then a smoke run of
+# every benchmark (make bench-quick).
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -117,6 +118,10 @@ if bash infra/services.sh start; then
 	fi
 	note "web end-to-end (Chromium; its own ticketd --dev-mode and paymentd over these services)"
 	run_counted tests/e2e env E2E_EXTERNAL_SERVICES=1 bash tests/e2e/run.sh --with-stack
+	# make test-ops: every tests/ops/test_*.sh (install, the Debian package,
+	# the systemd units and sd_notify, ...) over these services.
+	note "operations (tests/ops, make test-ops: install, Debian package, systemd; ~1 min)"
+	run_counted tests/ops env BUILD="$BUILD" bash tests/ops/run.sh
 	# After the integration suite (its ticketd has stopped): the same services,
 	# ticketd and paymentd of its own on the test ports. CHAOS_TEST=0 skips it.
 	if [ "${CHAOS_TEST:-1}" != 0 ]; then

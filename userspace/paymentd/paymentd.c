@@ -47,6 +47,9 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -952,6 +955,97 @@ static int stop_signals_wait(int rd)
 }
 
 /* Lets the process hold max_connections sockets plus some slack. */
+/* ---- systemd (infra/systemd/paymentd.service, Type=notify) ----------------
+ * Under systemd (NOTIFY_SOCKET set): READY=1 once the listener is up and,
+ * when WatchdogSec= is set, a thread that sends WATCHDOG=1 every half
+ * period while GET /healthz on our own listener answers 200 within a
+ * quarter period. Without NOTIFY_SOCKET nothing of this runs. */
+struct notifier {
+	pthread_t thread;
+	atomic_bool stop;
+	bool running;
+	struct sockaddr_in addr;
+	int64_t period_ms;
+};
+
+static bool notifier_alive(const struct sockaddr_in *addr, int64_t timeout_ms)
+{
+	static const char req[] = "GET /healthz HTTP/1.0\r\nHost: paymentd\r\n\r\n";
+	struct timeval tv = {.tv_sec = timeout_ms / 1000,
+			     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+	char buf[32] = {0};
+	bool ok = false;
+	ssize_t got;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	/* connect honours SO_SNDTIMEO on Linux */
+	if (!setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) &&
+	    !setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) &&
+	    !connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) &&
+	    send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1 &&
+	    (got = recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL)) > 12)
+		ok = !strncmp(buf, "HTTP/1.", 7) && !strncmp(buf + 8, " 200", 4);
+	close(fd);
+	return ok;
+}
+
+static void *notifier_main(void *arg)
+{
+	struct notifier *n = arg;
+
+	while (!atomic_load(&n->stop)) {
+		int64_t next = tkt_mono_ms() + n->period_ms;
+
+		if (notifier_alive(&n->addr, n->period_ms / 2 > 0 ? n->period_ms / 2 : 1))
+			sd_notify(0, "WATCHDOG=1");
+		else
+			log_msg(LOG_WARN, NULL, "systemd watchdog: /healthz did not answer; "
+				"no WATCHDOG=1 this time");
+		while (!atomic_load(&n->stop) && tkt_mono_ms() < next) {
+			struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
+
+			nanosleep(&tick, NULL);
+		}
+	}
+	return NULL;
+}
+
+static void notifier_start(struct notifier *n, const struct sockaddr_in *listen_addr)
+{
+	const char *sock = getenv("NOTIFY_SOCKET");
+	uint64_t usec = 0;
+
+	memset(n, 0, sizeof(*n));
+	if (!sock || !*sock)
+		return;
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	log_msg(LOG_INFO, NULL, "systemd: READY=1 sent");
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec < 2000)
+		return;
+	n->addr = *listen_addr;
+	if (n->addr.sin_addr.s_addr == htonl(INADDR_ANY))
+		n->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	n->period_ms = (int64_t)(usec / 2000);
+	if (pthread_create(&n->thread, NULL, notifier_main, n)) {
+		log_msg(LOG_WARN, NULL, "systemd: cannot start the watchdog thread");
+		return;
+	}
+	n->running = true;
+}
+
+static void notifier_stop(struct notifier *n)
+{
+	if (getenv("NOTIFY_SOCKET"))
+		sd_notify(0, "STOPPING=1");
+	if (!n->running)
+		return;
+	atomic_store(&n->stop, true);
+	pthread_join(n->thread, NULL);
+	n->running = false;
+}
+
 static void raise_fd_limit(struct pd_config *cfg)
 {
 	struct rlimit rl;
@@ -979,6 +1073,7 @@ static void raise_fd_limit(struct pd_config *cfg)
 int main(int argc, char **argv)
 {
 	static struct paymentd pd; /* owned by main; static only for its size */
+	struct notifier notifier;
 	struct sockaddr_in addr = {.sin_family = AF_INET};
 	char err[512], seed_text[24];
 	int sig, rc, stop_rd;
@@ -1061,8 +1156,10 @@ int main(int argc, char **argv)
 			   "timeoutRatio", pd.cfg.sim.timeout_ratio, "timeoutHangMs",
 			   (int)pd.cfg.sim.timeout_hang_ms, "threads", pd.cfg.threads,
 			   "maxConnections", pd.cfg.max_connections));
+	notifier_start(&notifier, &addr);
 
 	sig = stop_signals_wait(stop_rd);
+	notifier_stop(&notifier);
 	log_json(LOG_INFO, NULL, "stopping",
 		 json_pack("{s:i, s:I}", "signal", sig, "pending",
 			   (json_int_t)atomic_load(&pd.m.pending)));

@@ -17,7 +17,9 @@ PAYMENTD_UNIT_ASAN := $(BUILD)/asan/tests/unit/test_payment_sim
 
 $(PAYMENTD): $(PAYMENTD_OBJS) $(LIBTKT)
 	$(link_c)
-$(PAYMENTD): private EXTRA_LDLIBS := $(PAYMENTD_LIBS) $(LIBTKT_LDLIBS)
+# sd_notify (paymentd.c; infra/systemd/paymentd.service)
+$(PAYMENTD): private EXTRA_LDLIBS := $(PAYMENTD_LIBS) $(LIBTKT_LDLIBS) \
+	$(shell pkg-config --libs libsystemd 2>/dev/null)
 
 $(PAYMENTD_UNIT): tests/unit/test_payment_sim.c $(call objs,,userspace/paymentd/payment_sim.c)
 	$(link_c)

@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <systemd/sd-daemon.h>
+
 #include "api/http.h"
 #include "bpf/seat_word.h"
 #include "userspace/lib/clock.h"
@@ -68,6 +71,119 @@ static int wait_for_signal(void)
 	if (sigwait(&set, &sig))
 		return -1;
 	return sig;
+}
+
+/* ---- systemd (infra/systemd/ticketd.service, Type=notify) ----
+ * Under systemd (NOTIFY_SOCKET set) a thread tells the service manager
+ * READY=1 once /readyz would answer 200 (the health checker's verdicts),
+ * and, when WatchdogSec= is set, WATCHDOG=1 every half period while GET
+ * /healthz on our own listener answers 200 within a quarter period. Without
+ * NOTIFY_SOCKET no thread starts and sd_notify is never called. */
+struct notifier {
+	pthread_t thread;
+	atomic_bool stop;
+	bool running;
+	struct ticketd *app;
+	uint64_t watchdog_us; /* 0: no watchdog */
+};
+
+static bool notifier_ready(struct ticketd *app)
+{
+	if (!atomic_load(&app->health.checked))
+		return false;
+	for (int p = 0; p < HEALTH_N_PARTS; p++)
+		if (!atomic_load(&app->health.up[p]))
+			return false;
+	return true;
+}
+
+static size_t notifier_discard(char *data, size_t size, size_t n, void *ctx)
+{
+	(void)data;
+	(void)ctx;
+	return size * n;
+}
+
+static bool notifier_alive(struct ticketd *app, long timeout_ms)
+{
+	const char *host = app->cfg.http_addr;
+	char url[CONFIG_STR_MAX + 64];
+	long code = 0;
+	CURL *c;
+
+	if (!*host || !strcmp(host, "0.0.0.0"))
+		host = "127.0.0.1";
+	else if (!strcmp(host, "::"))
+		host = "::1";
+	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d/healthz" : "http://%s:%d/healthz",
+		 host, app->cfg.http_port);
+	c = curl_easy_init();
+	if (!c)
+		return false;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, notifier_discard);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	return code == 200;
+}
+
+static void *notifier_main(void *arg)
+{
+	struct notifier *n = arg;
+	int64_t period_ms = (int64_t)(n->watchdog_us / 2000), next_ping = 0;
+	bool ready = false;
+
+	while (!atomic_load(&n->stop)) {
+		struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
+
+		if (!ready && notifier_ready(n->app)) {
+			sd_notify(0, "READY=1\nSTATUS=serving");
+			log_msg(LOG_INFO, NULL, "systemd: READY=1 sent");
+			ready = true;
+		}
+		if (period_ms > 0 && tkt_mono_ms() >= next_ping) {
+			if (notifier_alive(n->app, period_ms / 2 > 0 ? period_ms / 2 : 1))
+				sd_notify(0, "WATCHDOG=1");
+			else
+				log_msg(LOG_WARN, NULL, "systemd watchdog: /healthz did not answer; "
+					"no WATCHDOG=1 this time");
+			next_ping = tkt_mono_ms() + period_ms;
+		}
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
+static void notifier_start(struct notifier *n, struct ticketd *app)
+{
+	const char *sock = getenv("NOTIFY_SOCKET");
+	uint64_t usec = 0;
+
+	memset(n, 0, sizeof(*n));
+	if (!sock || !*sock)
+		return;
+	n->app = app;
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		n->watchdog_us = usec;
+	if (pthread_create(&n->thread, NULL, notifier_main, n)) {
+		log_msg(LOG_WARN, NULL, "systemd: cannot start the notifier thread");
+		return;
+	}
+	n->running = true;
+}
+
+static void notifier_stop(struct notifier *n)
+{
+	if (!n->running)
+		return;
+	sd_notify(0, "STOPPING=1");
+	atomic_store(&n->stop, true);
+	pthread_join(n->thread, NULL);
+	n->running = false;
 }
 
 /* ---- start and stop steps ---- */
@@ -520,6 +636,7 @@ static const struct step steps[] = {
 int main(int argc, char **argv)
 {
 	struct ticketd *app = calloc(1, sizeof(*app));
+	struct notifier notifier = {0};
 	char err[512];
 	sigset_t set;
 	size_t started = 0;
@@ -584,7 +701,9 @@ int main(int argc, char **argv)
 			 json_pack("{s:s, s:i, s:i, s:s}", "httpAddr", app->cfg.http_addr,
 				   "httpPort", app->cfg.http_port, "events",
 				   (int)app->catalog.n_events, "holdPath", app->hold_path));
+		notifier_start(&notifier, app);
 		log_msg(LOG_INFO, NULL, "stopping on signal %d", wait_for_signal());
+		notifier_stop(&notifier);
 		rc = 0;
 	}
 	while (started-- > 0)

@@ -48,6 +48,8 @@ $(call objs,fuzz/,$(TICKETD_GEN)): $(TICKETD_GEN)
 	$(FUZZ_CC) $(CFLAGS) $(FUZZFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
 
 TICKETD := $(BUILD)/ticketd
+# sd_notify (main.c; infra/systemd/ticketd.service): only the daemon links it.
+TICKETD_SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
 LIBTICKETD := $(BUILD)/lib/libticketd.a
 LIBTICKETD_ASAN := $(BUILD)/asan/lib/libticketd.a
 LIBTICKETD_FUZZ := $(BUILD)/fuzz/lib/libticketd.a
@@ -55,14 +57,14 @@ TICKETD_LINK := $(TICKETD_LIBS) $(API_LDLIBS) $(LIBTKT_LDLIBS)
 
 $(TICKETD): $(TICKETD_OBJS) $(LIBAPI) $(LIBTKT)
 	$(link_c)
-$(TICKETD): private EXTRA_LDLIBS := $(TICKETD_LINK)
+$(TICKETD): private EXTRA_LDLIBS := $(TICKETD_LINK) $(TICKETD_SYSTEMD_LIBS)
 
 # ASan + UBSan ticketd: tests/run_all.sh runs the integration suite against
 # it (TICKETD_BIN, see tests/integration/conftest.py and docs/operations.md).
 TICKETD_ASAN := $(BUILD)/asan/ticketd
 $(TICKETD_ASAN): $(TICKETD_OBJS_ASAN) $(LIBAPI_ASAN) $(LIBTKT_ASAN)
 	$(link_c)
-$(TICKETD_ASAN): private EXTRA_LDLIBS := $(TICKETD_LINK)
+$(TICKETD_ASAN): private EXTRA_LDLIBS := $(TICKETD_LINK) $(TICKETD_SYSTEMD_LIBS)
 $(TICKETD_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
 
 $(LIBTICKETD): $(filter-out %/main.o,$(TICKETD_OBJS))
