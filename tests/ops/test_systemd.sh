@@ -52,13 +52,9 @@ check "$T: bpffs writable under ProtectSystem=strict" test "$(val "$T" ReadWrite
 xdp_caps=$( (grep -o '"cap_[a-z_,]*=ep"' userspace/ticketd/privileges.c | tr -d '"' | sed 's/=ep$//' |
 	grep -v -e sys_admin -e net_bind_service | head -1 | tr ',' '\n'; echo cap_perfmon) |
 	tr a-z A-Z | sort -u | awk NF | tr '\n' ' ')
-link_attach=1
-[ "$xdp_caps" = "CAP_PERFMON " ] && link_attach=0 # this tree's XDP attach needs CAP_SYS_ADMIN (libxdp)
 for key in CapabilityBoundingSet AmbientCapabilities; do
 	got=$(val "$T" "$key" | tr ' ' '\n' | awk NF | sort | tr '\n' ' ')
-	if [ "$link_attach" = 0 ]; then
-		skip "$T: $key ($got): this tree attaches XDP through libxdp (CAP_SYS_ADMIN); the unit is for the BPF-link attach"
-	elif [ "$got" = "$xdp_caps" ]; then
+	if [ "$got" = "$xdp_caps" ]; then
 		ok "$T: $key is privileges.c's XDP set and CAP_PERFMON ($got)"
 	else
 		fail "$T: $key is '$got', want '$xdp_caps' (privileges.c and CAP_PERFMON)"
@@ -185,9 +181,7 @@ check "ticketd: STOPPING=1 at stop" wait_msg tok STOPPING=1 2
 # no XDP door).
 nn=$((OPS_UDP_PORT % 250))
 vh=opx${nn}h vn=opx${nn}n
-if [ "$link_attach" = 0 ]; then
-	skip "XDP under the unit's capabilities: this tree attaches through libxdp (CAP_SYS_ADMIN)"
-elif ! command -v setpriv >/dev/null; then
+if ! command -v setpriv >/dev/null; then
 	skip "setpriv not installed (util-linux): unit capabilities not tried"
 elif ! { ip link del "$vh" 2>/dev/null; ip link add "$vh" type veth peer name "$vn" &&
 	ip link set "$vh" up && ip link set "$vn" up; } 2>"$tmp/veth.log"; then
