@@ -11,7 +11,8 @@
  *   struct tkt_door;                         opaque to this file
  *   const struct tkt_config *tkt_door_config(struct tkt_door *);
  *   int  tkt_door_event(struct tkt_door *, __u32 event_id, struct tkt_event *);
- *                                            0 found, <0 absent
+ *                                            0 found, <0 absent (an entry
+ *                                            with nseats 0 counts as absent)
  *   __u64 *tkt_door_seat(struct tkt_door *, __u32 index);   NULL if none
  *   int  tkt_door_count_reserve(struct tkt_door *, __u32 slot, __u32 event,
  *                               __u32 limit);   TKT_OK / TKT_LIMIT_EXCEEDED
@@ -532,7 +533,10 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	res->seen_state = 0;
 	res->origin_limited = 0;
 
-	if (tkt_door_event(d, rq->event_id, &ev) < 0) {
+	/* An event without seats is no event: the XDP door's events array
+	 * has an entry of zeroes for every id never declared, and both doors
+	 * must answer alike. */
+	if (tkt_door_event(d, rq->event_id, &ev) < 0 || !ev.nseats) {
 		res->status = TKT_NO_SUCH_SEAT;
 		return;
 	}

@@ -34,9 +34,12 @@ struct {
 	__uint(max_entries, TKT_MAX_SEATS);
 } seats SEC(".maps");
 
-/* Event id -> struct tkt_event (base index, seat count, owned here?). */
+/* Event id (0..TKT_MAX_EVENTS-1, the index) -> struct tkt_event (base
+ * index, seat count, owned here?); nseats 0 = no such event. An array: one
+ * bounds check and an add instead of hashing the id (was a hash; ticketd
+ * replaces an old pin, bpf/README.md). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct tkt_event);
 	__uint(max_entries, TKT_MAX_EVENTS);
@@ -160,8 +163,11 @@ TKT_INLINE const struct tkt_config *tkt_door_config(struct tkt_door *d)
 TKT_INLINE int tkt_door_event(struct tkt_door *d, __u32 event_id,
 			      struct tkt_event *ev)
 {
-	struct tkt_event *e = bpf_map_lookup_elem(&events, &event_id);
+	struct tkt_event *e;
 
+	if (event_id >= TKT_MAX_EVENTS)
+		return -1; /* out of the table's range: NO_SUCH_SEAT */
+	e = bpf_map_lookup_elem(&events, &event_id);
 	if (!e)
 		return -1;
 	*ev = *e;

@@ -15,6 +15,10 @@
 
 #define TKT_PIN_DIR_DEFAULT "/sys/fs/bpf/ticket"
 
+/* Event ids the edge serves: 0..TKT_MAX_EVENTS-1, the index of the
+ * "events" array. edge_set_event refuses a larger id (-ERANGE, so ticketd
+ * does not start with such an event), and a request for one answers
+ * NO_SUCH_SEAT in both doors. */
 #define TKT_MAX_EVENTS 4096
 /* Entries of the "counts" map: (slot, event) and (origin, event) pairs.
  * An entry with a non-zero count needs a HELD or ORDERED seat word of that
@@ -77,7 +81,8 @@ struct tkt_config {
 
 _Static_assert(sizeof(struct tkt_config) == 64, "config is 64 bytes");
 
-/* Events map: event id -> where its seats live. Absent -> NO_SUCH_SEAT;
+/* Events map: event id -> where its seats live. Absent (in the array: an
+ * entry with nseats 0, never declared) -> NO_SUCH_SEAT;
  * present but owned == 0 -> WRONG_NODE (the shard map gives the event to
  * another node; the entry stays so the answer is precise). */
 struct tkt_event {

@@ -29,6 +29,7 @@
 #define EV 1u       /* owned, seats 0..99 at base 0 */
 #define EV_REMOTE 2 /* not owned, base 100 */
 #define EV_ABSENT 3
+#define EV_EMPTY 4 /* declared with no seats, not owned: as absent */
 #define SEAT 7u
 #define LIMIT 8u
 #define DEFAULT_SECS 120u
@@ -407,6 +408,19 @@ static const struct fx table[] = {
 	 .op = TKT_OP_HOLD, .event = EV, .seat = 100, .before = FREE,
 	 .action = XDP_TX, .status = TKT_NO_SUCH_SEAT, .after = FREE,
 	 .after_exp = E_KEEP},
+	/* the events map is an array indexed by id (TKT_MAX_EVENTS): past
+	 * its end, and an entry without seats, there is no such event */
+	{.name = "event_id_past_the_event_table_is_no_such_seat",
+	 .op = TKT_OP_HOLD, .event = TKT_MAX_EVENTS, .seat = SEAT,
+	 .before = FREE, .action = XDP_TX, .status = TKT_NO_SUCH_SEAT,
+	 .after = FREE, .after_exp = E_KEEP},
+	{.name = "largest_event_id_is_no_such_seat", .op = TKT_OP_QUERY,
+	 .event = 0xffffffffu, .seat = SEAT, .before = FREE, .action = XDP_TX,
+	 .status = TKT_NO_SUCH_SEAT, .after = FREE, .after_exp = E_KEEP},
+	{.name = "event_without_seats_is_no_such_seat_not_wrong_node",
+	 .op = TKT_OP_QUERY, .event = EV_EMPTY, .seat = 0, .before = FREE,
+	 .action = XDP_TX, .status = TKT_NO_SUCH_SEAT, .after = FREE,
+	 .after_exp = E_KEEP},
 	{.name = "event_of_another_node_is_wrong_node", .op = TKT_OP_QUERY,
 	 .event = EV_REMOTE, .seat = SEAT, .before = FREE, .action = XDP_TX,
 	 .status = TKT_WRONG_NODE, .after = FREE, .after_exp = E_KEEP},
@@ -473,6 +487,7 @@ static int setup(void **state)
 {
 	struct tkt_event ev1 = {.base = 0, .nseats = 100, .owned = 1};
 	struct tkt_event ev2 = {.base = 100, .nseats = 50, .owned = 0};
+	struct tkt_event ev_empty = {.base = 200, .nseats = 0, .owned = 0};
 	__u32 id;
 
 	(void)state;
@@ -485,6 +500,9 @@ static int setup(void **state)
 	bpf_map__update_elem(skel->maps.events, &id, 4, &ev1, sizeof(ev1), 0);
 	id = EV_REMOTE;
 	bpf_map__update_elem(skel->maps.events, &id, 4, &ev2, sizeof(ev2), 0);
+	id = EV_EMPTY;
+	bpf_map__update_elem(skel->maps.events, &id, 4, &ev_empty,
+			     sizeof(ev_empty), 0);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.changes), count_rec, NULL,
 			      NULL);
 	return rb ? 0 : -1;

@@ -620,7 +620,10 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 	struct ev_slot *s;
 	int err = 0;
 
-	if (base >= TKT_MAX_SEATS || nseats > TKT_MAX_SEATS - base)
+	/* event ids index the XDP door's events array; the socket door
+	 * refuses the same ids so both answer alike */
+	if (event_id >= TKT_MAX_EVENTS || base >= TKT_MAX_SEATS ||
+	    nseats > TKT_MAX_SEATS - base)
 		return -ERANGE;
 	pthread_rwlock_wrlock(&e->ev_lock);
 	s = ev_find(e, event_id, true);

@@ -138,7 +138,9 @@ int edge_set_config(struct edge *e, const struct tkt_config *cfg);
 int edge_get_config(struct edge *e, struct tkt_config *out);
 
 /* Declares where an event's seats live and whether this node owns it.
- * base + nseats <= TKT_MAX_SEATS. In the shm backend the first declaration
+ * base + nseats <= TKT_MAX_SEATS and event_id < TKT_MAX_EVENTS (the index
+ * of the XDP door's events array), else -ERANGE; an event with nseats 0
+ * answers as an unknown one (NO_SUCH_SEAT). In the shm backend the first declaration
  * of an event in a process also rebuilds its hold counts from the words.
  * Re-declaring an event keeps its room flag (edge_set_event_room). */
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
