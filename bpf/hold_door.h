@@ -327,6 +327,33 @@ TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
 	return 0;
 }
 
+/* The rate-limit bucket of a source: a keyed hash of its 16 address bytes
+ * (IPv4 as ::ffff:a.b.c.d, IPv6 whole) into TKT_RL_BUCKETS, the same in
+ * both doors. Fixed memory and one array load instead of an LRU hash (no
+ * insert, no eviction). Two sources in one bucket share one budget:
+ * that errs towards limiting, never towards letting a flood through. The
+ * trade-off against spoofed sources: a flood from many (spoofed)
+ * addresses lands in many buckets and may share a legitimate source's,
+ * eating its budget (1 in 65536 per flooding address, and only while the
+ * flood lasts), where the LRU map instead evicted sources and gave them a
+ * fresh burst. The seed (tkt_config.rl_seed, drawn at random by ticketd)
+ * keeps anyone from choosing addresses that land on a victim's bucket: a
+ * multiply-xor mix, not a cryptographic MAC, so a source that observes
+ * its own limit for long enough could learn which of its addresses
+ * collide with each other, not with a victim it cannot observe. */
+TKT_INLINE __u32 tkt_rl_bucket(__u64 seed, const struct tkt_peer *p)
+{
+	__u64 a, b, h;
+
+	__builtin_memcpy(&a, p->addr, 8);
+	__builtin_memcpy(&b, p->addr + 8, 8);
+	h = (a ^ seed) * 0x9e3779b97f4a7c15ull;
+	h ^= (b + (seed >> 32 | seed << 32)) * 0xc2b2ae3d27d4eb4full;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (__u32)(h >> 48) & (TKT_RL_BUCKETS - 1);
+}
+
 /* Replay window of v2 request ids, one word per session slot: highest id
  * accepted (high 32 bits) and a bitmap of the TKT_REPLAY_WINDOW ids below
  * it (bit k: id hi - 1 - k seen). Takes id, or refuses it: already seen,

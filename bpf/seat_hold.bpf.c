@@ -89,12 +89,15 @@ struct {
 	__uint(max_entries, TKT_MAX_SEATS / 2);
 } seat_since SEC(".maps");
 
-/* Source address -> GCRA theoretical arrival time (ns), per-source limit. */
+/* Bucket (tkt_rl_bucket: keyed hash of the source address) -> GCRA
+ * theoretical arrival time (ns), the per-source limit; 0 = never used.
+ * Was an LRU hash keyed by the address (ticketd removes an old pin). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct tkt_peer);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, TKT_MAX_RATE_SOURCES);
+	__uint(max_entries, TKT_RL_BUCKETS);
 } ratelimit SEC(".maps");
 
 /* Per-CPU counters, indexed by enum tkt_stat (replies by status first).
@@ -288,17 +291,15 @@ TKT_INLINE void tkt_door_change_discard(struct tkt_door *d,
 TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 				__u64 now_ns)
 {
+	__u32 b;
 	__u64 *tat;
 
 	if (!d->cfg->rl_rate)
 		return 1;
-	tat = bpf_map_lookup_elem(&ratelimit, p);
-	if (!tat) {
-		bpf_map_update_elem(&ratelimit, p, &now_ns, BPF_NOEXIST);
-		tat = bpf_map_lookup_elem(&ratelimit, p);
-		if (!tat)
-			return 1; /* cannot track it: do not punish it */
-	}
+	b = tkt_rl_bucket(d->cfg->rl_seed, p);
+	tat = bpf_map_lookup_elem(&ratelimit, &b);
+	if (!tat)
+		return 1; /* cannot happen: b < TKT_RL_BUCKETS */
 	return tkt_gcra_take(tat, now_ns, d->cfg->rl_rate, d->cfg->rl_burst);
 }
 

@@ -41,7 +41,9 @@
  * slots are 22 bits, so the two kinds never meet. */
 #define TKT_COUNT_ORIGIN_BIT 0x80000000u
 #define TKT_ORIGIN_HASH_MASK 0x7fffffffu
-#define TKT_MAX_RATE_SOURCES (1u << 16)
+/* Buckets of the per-source rate limit ("ratelimit" array, and the socket
+ * door's twin): a source uses bucket tkt_rl_bucket(seed, source). */
+#define TKT_RL_BUCKETS (1u << 16)
 /* Power of two, as the ring buffer requires: ~200k records of backlog. */
 #define TKT_CHANGES_BYTES (8u << 20)
 
@@ -73,7 +75,10 @@ struct tkt_config {
 	/* A hold's total lifetime from the moment it started, extensions and
 	 * refreshes included, seconds; 0 = no cap. */
 	__u32 hold_lifetime_max_secs;
-	__u32 reserved_tail[2];
+	/* Key of the hash that picks a source's rate-limit bucket
+	 * (tkt_rl_bucket); edge_set_config draws one when it is 0. Was
+	 * reserved_tail[2]: same size, pins stay compatible. */
+	__u64 rl_seed;
 };
 
 /* tkt_config.flags. All zero is the old behaviour (v1 served). */
@@ -127,9 +132,9 @@ struct tkt_hold_key {
 	__u32 event_id;
 };
 
-/* Rate-limit map key: the source address; IPv4 as ::ffff:a.b.c.d. The value
- * is a __u64 theoretical arrival time in monotonic ns (GCRA), one word so it
- * can be updated with a single CAS from any CPU. */
+/* A request's source address; IPv4 as ::ffff:a.b.c.d. Its rate-limit
+ * bucket is a __u64 theoretical arrival time in monotonic ns (GCRA), one
+ * word so it can be updated with a single CAS from any CPU. */
 struct tkt_peer {
 	__u8 addr[16];
 };

@@ -312,10 +312,10 @@ struct edge_map_fill {
  *   counts     the entries edge_counts_collect left at its last run (the
  *              sweeper runs it once a second; 0 before the first run): the
  *              collector visits every entry anyway, so this costs nothing;
- *   ratelimit  bpf: entries of the XDP door's LRU map, counted now by
- *              batched lookups (at most TKT_MAX_RATE_SOURCES, a few ms);
- *              shm: the non-zero words of the socket door's per-source
- *              table (RL_SLOTS, hashed: sources may share a word).
+ *   ratelimit  the buckets in use (non-zero words) of TKT_RL_BUCKETS:
+ *              bpf: the XDP door's array, read now by batched lookups (a
+ *              few ms); shm: the socket door's twin. Sources hash into
+ *              buckets (tkt_rl_bucket) and may share one.
  * Because of the ratelimit count, call it from a background thread every
  * few seconds, not on every scrape. 0 or a negative errno. */
 int edge_map_fill(struct edge *e, struct edge_map_fill *out);

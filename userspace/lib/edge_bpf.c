@@ -121,7 +121,8 @@ static const struct {
 	const char *name;
 	enum bpf_map_type type; /* the type it has now */
 } retyped_pins[] = {
-	{"events", BPF_MAP_TYPE_ARRAY}, /* was a hash */
+	{"events", BPF_MAP_TYPE_ARRAY},    /* was a hash */
+	{"ratelimit", BPF_MAP_TYPE_ARRAY}, /* was an LRU hash */
 };
 
 static int drop_retyped_pins(const char *pin_dir)

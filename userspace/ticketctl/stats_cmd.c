@@ -223,6 +223,7 @@ static int collect(const struct pins_opts *o, struct stats_fds *f,
 		return PINS_EXIT_USAGE;
 	}
 	explicit_bzero(&s->cfg.key, sizeof(s->cfg.key)); /* never shown */
+	s->cfg.rl_seed = 0; /* nor the rate-limit hash key */
 	return collect_events(o, f, s);
 }
 
