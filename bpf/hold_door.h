@@ -305,16 +305,12 @@ TKT_INLINE int tkt_count_retire(__u32 *cnt)
 /* Generic cell rate algorithm: *tat is the theoretical arrival time of the
  * next request. A request is allowed while it would not push tat more than
  * burst intervals ahead of now. One word, one CAS, exact integer math. */
-TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
-			     __u32 burst)
+TKT_INLINE int tkt_gcra_take_iv(__u64 *tat, __u64 now_ns, __u64 interval,
+				__u32 burst)
 {
-	__u64 interval, tau;
+	__u64 tau = interval * (burst ? burst : 1);
 	int i;
 
-	if (rate == 0)
-		return 1;
-	interval = TKT_NS_PER_SEC / rate;
-	tau = interval * (burst ? burst : 1);
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
 		__u64 old = tkt_load64(tat);
 		__u64 t = (__s64)(old - now_ns) > 0 ? old : now_ns;
@@ -325,6 +321,21 @@ TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
 			return 1;
 	}
 	return 0;
+}
+
+/* The interval between requests at rate per second (rate > 0): a
+ * division the XDP door does once per rate, not once per packet. */
+TKT_INLINE __u64 tkt_gcra_interval(__u32 rate)
+{
+	return TKT_NS_PER_SEC / rate;
+}
+
+TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
+			     __u32 burst)
+{
+	if (rate == 0)
+		return 1;
+	return tkt_gcra_take_iv(tat, now_ns, tkt_gcra_interval(rate), burst);
 }
 
 /* The rate-limit bucket of a source: a keyed hash of its 16 address bytes
@@ -535,14 +546,15 @@ TKT_INLINE __u32 tkt_door_cap_ttl(struct tkt_door *d, __u32 index,
  * previous holder's counts given back after a won CAS, and the start time
  * of a hold it starts (seat_since). This is the only code that writes seat
  * words. */
-TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq,
-			       __u64 now_ns, struct tkt_seat_res *res)
+/* now_ms is tkt_ms32(now_ns), derived once by the caller (a division). */
+TKT_INLINE void tkt_door_apply_at(struct tkt_door *d,
+				  const struct tkt_seat_req *rq, __u64 now_ns,
+				  __u32 now_ms, struct tkt_seat_res *res)
 {
 	const struct tkt_config *cfg = tkt_door_config(d);
 	struct tkt_seat_change c = {};
 	struct tkt_change *rec = (struct tkt_change *)0;
 	struct tkt_event ev = {};
-	__u32 now_ms = tkt_ms32(now_ns);
 	__u32 limit = cfg->hold_limit ? cfg->hold_limit : TKT_HOLD_LIMIT_DEFAULT;
 	__u32 olimit = cfg->origin_hold_limit;
 	__u32 cap_ms = cfg->hold_lifetime_max_secs * 1000u;
@@ -675,6 +687,12 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 		tkt_door_gain_release(d, counted, rq->event_id, okey);
 }
 
+TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq,
+			       __u64 now_ns, struct tkt_seat_res *res)
+{
+	tkt_door_apply_at(d, rq, now_ns, tkt_ms32(now_ns), res);
+}
+
 /* ---- the UDP protocol ---- */
 
 /* Verdict of a datagram before any state is looked at. */
@@ -784,7 +802,10 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	const struct tkt_config *cfg = tkt_door_config(d);
 	struct tkt_seat_req sr = {};
 	struct tkt_seat_res res = {};
-	__u64 now_unix_ns = now_ns + cfg->unix_offset_ns;
+	/* every unit of time this request needs, derived once from the one
+	 * clock reading: two divisions a request */
+	__u64 now_unix_ms = (now_ns + cfg->unix_offset_ns) / TKT_NS_PER_MS;
+	__u32 now_ms = tkt_ms32(now_ns);
 	__u32 secs, slot = 0;
 	int v = tkt_req_check(req, len);
 
@@ -808,9 +829,8 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	if (req->version == TKT_VERSION_2) {
 		__u64 *win;
 
-		if (tkt_v2_check(&cfg->key, (const __u8 *)req,
-				 now_unix_ns / TKT_NS_PER_SEC,
-				 &slot) != TKT_TOKEN_VALID)
+		if (tkt_v2_check_ms(&cfg->key, (const __u8 *)req, now_unix_ms,
+				    &slot) != TKT_TOKEN_VALID)
 			goto out;
 		/* only a genuine request moves the window */
 		win = tkt_door_replay(d, slot);
@@ -819,9 +839,8 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 			tkt_door_stat(d, TKT_STAT_REPLAY_DROPPED);
 			return TKT_DOOR_DROP;
 		}
-	} else if (tkt_token_check(&cfg->key, req->token,
-				   now_unix_ns / TKT_NS_PER_SEC,
-				   &slot) != TKT_TOKEN_VALID) {
+	} else if (tkt_token_check_ms(&cfg->key, req->token, now_unix_ms,
+				      &slot) != TKT_TOKEN_VALID) {
 		goto out;
 	}
 
@@ -834,7 +853,7 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	sr.slot = slot;
 	sr.ttl_ms = secs * 1000u;
 	sr.op = req->op;
-	tkt_door_apply(d, &sr, now_ns, &res);
+	tkt_door_apply_at(d, &sr, now_ns, now_ms, &res);
 
 	rep->status = res.status;
 	switch (res.status) {
@@ -845,9 +864,8 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	case TKT_LIMIT_EXCEEDED:
 		/* the seat exists: show its counter and live expiry */
 		rep->counter = tkt_be32(tkt_sw_counter(res.word));
-		rep->expiry_ms = tkt_be64(tkt_sw_expiry_unix_ms(
-			res.word, tkt_ms32(now_ns),
-			now_unix_ns / TKT_NS_PER_MS));
+		rep->expiry_ms = tkt_be64(
+			tkt_sw_expiry_unix_ms(res.word, now_ms, now_unix_ms));
 		break;
 	default:
 		break;

@@ -149,6 +149,11 @@ struct {
 
 /* ---- the door hooks of bpf/hold_door.h, over the maps above ---- */
 
+/* The GCRA interval of the configured rate, cached: rate << 32 |
+ * TKT_NS_PER_SEC / rate (the interval fits 32 bits), recomputed when the
+ * rate changes, so the division is not paid per packet. */
+__u64 rl_interval;
+
 struct tkt_door {
 	const struct tkt_config *cfg;
 	/* The one bpf_ktime_get_ns() of this decision: a clock read costs
@@ -291,16 +296,21 @@ TKT_INLINE void tkt_door_change_discard(struct tkt_door *d,
 TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 				__u64 now_ns)
 {
-	__u32 b;
-	__u64 *tat;
+	__u32 rate = d->cfg->rl_rate, b;
+	__u64 *tat, iv = rl_interval;
 
-	if (!d->cfg->rl_rate)
+	if (!rate)
 		return 1;
+	/* rate << 32 | interval, one word so no CPU reads a torn pair */
+	if ((__u32)(iv >> 32) != rate) {
+		iv = (__u64)rate << 32 | tkt_gcra_interval(rate);
+		rl_interval = iv;
+	}
 	b = tkt_rl_bucket(d->cfg->rl_seed, p);
 	tat = bpf_map_lookup_elem(&ratelimit, &b);
 	if (!tat)
 		return 1; /* cannot happen: b < TKT_RL_BUCKETS */
-	return tkt_gcra_take(tat, now_ns, d->cfg->rl_rate, d->cfg->rl_burst);
+	return tkt_gcra_take_iv(tat, now_ns, (__u32)iv, d->cfg->rl_burst);
 }
 
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)

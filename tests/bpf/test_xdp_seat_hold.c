@@ -1030,6 +1030,30 @@ static void sources_sharing_a_bucket_share_one_budget(void **state)
 	set_config(0, 0);
 }
 
+/* The XDP door caches the interval of the configured rate (a division
+ * per rate, not per packet): a new rate applies from the next packet. */
+static void rate_change_applies_to_the_next_packet(void **state)
+{
+	struct tkt_peer a = {.addr = {[10] = 0xff, [11] = 0xff, 10, 78, 0, 9}};
+	__u32 ba = tkt_rl_bucket(0, &a);
+	uint64_t zero = 0;
+
+	(void)state;
+	bpf_map__update_elem(skel->maps.ratelimit, &ba, sizeof(ba), &zero, 8, 0);
+	set_config(1, 1); /* one a second */
+	assert_int_equal(query_from(&a), XDP_TX);
+	assert_int_equal(query_from(&a), XDP_DROP);
+	bpf_map__update_elem(skel->maps.ratelimit, &ba, sizeof(ba), &zero, 8, 0);
+	set_config(1000000000, 1); /* one a nanosecond */
+	assert_int_equal(query_from(&a), XDP_TX);
+	assert_int_equal(query_from(&a), XDP_TX);
+	bpf_map__update_elem(skel->maps.ratelimit, &ba, sizeof(ba), &zero, 8, 0);
+	set_config(1, 1);
+	assert_int_equal(query_from(&a), XDP_TX);
+	assert_int_equal(query_from(&a), XDP_DROP);
+	set_config(0, 0);
+}
+
 /* Replies are counted per status in the per-CPU stats map. */
 static void stats_count_replies_by_status_and_passes(void **state)
 {
@@ -1307,6 +1331,7 @@ int main(void)
 		cmocka_unit_test(ethernet_padding_after_the_request_is_ignored),
 		cmocka_unit_test(stats_count_replies_by_status_and_passes),
 		cmocka_unit_test(sources_sharing_a_bucket_share_one_budget),
+		cmocka_unit_test(rate_change_applies_to_the_next_packet),
 		cmocka_unit_test(full_ring_buffer_answers_rate_limited_and_leaves_the_seat),
 		cmocka_unit_test(hold_count_program_reserves_up_to_the_limit),
 		cmocka_unit_test(v2_replay_window_accepts_each_id_once),

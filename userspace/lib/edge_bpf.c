@@ -192,6 +192,10 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 		return errno ? -errno : -EINVAL;
 	bpf_object__for_each_map(m, b->skel->obj)
 	{
+		/* .bss (the XDP door's rate interval cache) is private to
+		 * each load: nothing in it outlives the program */
+		if (bpf_map__is_internal(m))
+			continue;
 		n = snprintf(path, sizeof(path), "%s/%s", pin_dir,
 			     bpf_map__name(m));
 		if (n < 0 || (size_t)n >= sizeof(path))
