@@ -55,8 +55,8 @@ struct {
 
 /* {slot, event} -> seats that slot has HELD or ORDERED in that event, and
  * {ORIGIN_BIT | origin hash, event} -> the same for every slot of that
- * origin. Entries at 0 are retired and deleted (bpf/hold_door.h), so it
- * shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
+ * origin. Entries at 0 are retired and deleted by count_collect (ticketd
+ * runs it every second; bpf/hold_door.h), so it shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -215,14 +215,15 @@ __noinline int count_take(__u32 slot, __u32 event_id, __u32 limit)
 	return TKT_RATE_LIMITED;
 }
 
-/* Gives one unit back; the last one retires and deletes the entry. */
+/* Gives one unit back; an entry at 0 stays for count_collect to retire
+ * and delete (tkt_count_drop: no delete and re-insert per hold/release). */
 __noinline int count_give(__u32 slot, __u32 event_id)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 	__u32 *p = bpf_map_lookup_elem(&counts, &k);
 
-	if (p && tkt_count_give(p))
-		bpf_map_delete_elem(&counts, &k);
+	if (p)
+		tkt_count_drop(p);
 	return 0;
 }
 
