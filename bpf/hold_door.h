@@ -11,7 +11,8 @@
  *   struct tkt_door;                         opaque to this file
  *   const struct tkt_config *tkt_door_config(struct tkt_door *);
  *   int  tkt_door_event(struct tkt_door *, __u32 event_id, struct tkt_event *);
- *                                            0 found, <0 absent
+ *                                            0 found, <0 absent (an entry
+ *                                            with nseats 0 counts as absent)
  *   __u64 *tkt_door_seat(struct tkt_door *, __u32 index);   NULL if none
  *   int  tkt_door_count_reserve(struct tkt_door *, __u32 slot, __u32 event,
  *                               __u32 limit);   TKT_OK / TKT_LIMIT_EXCEEDED
@@ -236,7 +237,9 @@ TKT_INLINE __u64 tkt_door_admit(struct tkt_door *d, __u32 slot);
  * increment it would lose that increment, so an entry is first retired
  * with a CAS to TKT_COUNT_DEAD, then deleted:
  *   - the one who wins the CAS to DEAD (a give taking the last unit, 1 ->
- *     DEAD, or the collector, 0 -> DEAD) is the only one to delete it;
+ *     DEAD, or the collector, 0 -> DEAD) is the only one to delete it (the
+ *     XDP door's gives use tkt_count_drop, which stops at 0, so there only
+ *     the collector retires);
  *   - a take that reads DEAD answers TKT_COUNT_GONE and its caller looks
  *     the key up again (a fresh entry at 0 is created once the dead one is
  *     gone; until then the NOEXIST insert fails and the lookup finds the
@@ -294,6 +297,30 @@ TKT_INLINE int tkt_count_give(__u32 *cnt)
 	return 0;
 }
 
+/* Gives one unit back, floored at 0, and leaves the word at 0 for the
+ * collector (tkt_count_retire) instead of retiring it: the XDP door's
+ * give. A session that holds and releases again and again then reuses its
+ * entry (lookup, CAS) instead of deleting it at every release and
+ * inserting it again at the next hold (a hash insert allocates and a
+ * delete waits for RCU; ~30 ns a decision). The entry lingers at 0 until
+ * the next collection (ticketd runs it every second, and at once when a
+ * take finds the map full), which TKT_MAX_HOLD_KEYS leaves room for;
+ * counts stay exact, as the retire protocol above only ever needed a word
+ * at 0 to be retired by exactly one CAS. */
+TKT_INLINE void tkt_count_drop(__u32 *cnt)
+{
+	int i;
+
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u32 c = tkt_load32(cnt);
+
+		if (c == 0 || c == TKT_COUNT_DEAD)
+			return;
+		if (tkt_cas32(cnt, c, c - 1))
+			return;
+	}
+}
+
 /* The collector's half: retires a word at 0. Returns 1 when it did; the
  * caller must then delete the entry. */
 TKT_INLINE int tkt_count_retire(__u32 *cnt)
@@ -304,16 +331,12 @@ TKT_INLINE int tkt_count_retire(__u32 *cnt)
 /* Generic cell rate algorithm: *tat is the theoretical arrival time of the
  * next request. A request is allowed while it would not push tat more than
  * burst intervals ahead of now. One word, one CAS, exact integer math. */
-TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
-			     __u32 burst)
+TKT_INLINE int tkt_gcra_take_iv(__u64 *tat, __u64 now_ns, __u64 interval,
+				__u32 burst)
 {
-	__u64 interval, tau;
+	__u64 tau = interval * (burst ? burst : 1);
 	int i;
 
-	if (rate == 0)
-		return 1;
-	interval = TKT_NS_PER_SEC / rate;
-	tau = interval * (burst ? burst : 1);
 	for (i = 0; i < TKT_CAS_RETRIES; i++) {
 		__u64 old = tkt_load64(tat);
 		__u64 t = (__s64)(old - now_ns) > 0 ? old : now_ns;
@@ -324,6 +347,48 @@ TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
 			return 1;
 	}
 	return 0;
+}
+
+/* The interval between requests at rate per second (rate > 0): a
+ * division the XDP door does once per rate, not once per packet. */
+TKT_INLINE __u64 tkt_gcra_interval(__u32 rate)
+{
+	return TKT_NS_PER_SEC / rate;
+}
+
+TKT_INLINE int tkt_gcra_take(__u64 *tat, __u64 now_ns, __u32 rate,
+			     __u32 burst)
+{
+	if (rate == 0)
+		return 1;
+	return tkt_gcra_take_iv(tat, now_ns, tkt_gcra_interval(rate), burst);
+}
+
+/* The rate-limit bucket of a source: a keyed hash of its 16 address bytes
+ * (IPv4 as ::ffff:a.b.c.d, IPv6 whole) into TKT_RL_BUCKETS, the same in
+ * both doors. Fixed memory and one array load instead of an LRU hash (no
+ * insert, no eviction). Two sources in one bucket share one budget:
+ * that errs towards limiting, never towards letting a flood through. The
+ * trade-off against spoofed sources: a flood from many (spoofed)
+ * addresses lands in many buckets and may share a legitimate source's,
+ * eating its budget (1 in 65536 per flooding address, and only while the
+ * flood lasts), where the LRU map instead evicted sources and gave them a
+ * fresh burst. The seed (tkt_config.rl_seed, drawn at random by ticketd)
+ * keeps anyone from choosing addresses that land on a victim's bucket: a
+ * multiply-xor mix, not a cryptographic MAC, so a source that observes
+ * its own limit for long enough could learn which of its addresses
+ * collide with each other, not with a victim it cannot observe. */
+TKT_INLINE __u32 tkt_rl_bucket(__u64 seed, const struct tkt_peer *p)
+{
+	__u64 a, b, h;
+
+	__builtin_memcpy(&a, p->addr, 8);
+	__builtin_memcpy(&b, p->addr + 8, 8);
+	h = (a ^ seed) * 0x9e3779b97f4a7c15ull;
+	h ^= (b + (seed >> 32 | seed << 32)) * 0xc2b2ae3d27d4eb4full;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (__u32)(h >> 48) & (TKT_RL_BUCKETS - 1);
 }
 
 /* Replay window of v2 request ids, one word per session slot: highest id
@@ -507,14 +572,15 @@ TKT_INLINE __u32 tkt_door_cap_ttl(struct tkt_door *d, __u32 index,
  * previous holder's counts given back after a won CAS, and the start time
  * of a hold it starts (seat_since). This is the only code that writes seat
  * words. */
-TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq,
-			       __u64 now_ns, struct tkt_seat_res *res)
+/* now_ms is tkt_ms32(now_ns), derived once by the caller (a division). */
+TKT_INLINE void tkt_door_apply_at(struct tkt_door *d,
+				  const struct tkt_seat_req *rq, __u64 now_ns,
+				  __u32 now_ms, struct tkt_seat_res *res)
 {
 	const struct tkt_config *cfg = tkt_door_config(d);
 	struct tkt_seat_change c = {};
 	struct tkt_change *rec = (struct tkt_change *)0;
 	struct tkt_event ev = {};
-	__u32 now_ms = tkt_ms32(now_ns);
 	__u32 limit = cfg->hold_limit ? cfg->hold_limit : TKT_HOLD_LIMIT_DEFAULT;
 	__u32 olimit = cfg->origin_hold_limit;
 	__u32 cap_ms = cfg->hold_lifetime_max_secs * 1000u;
@@ -532,7 +598,10 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 	res->seen_state = 0;
 	res->origin_limited = 0;
 
-	if (tkt_door_event(d, rq->event_id, &ev) < 0) {
+	/* An event without seats is no event: the XDP door's events array
+	 * has an entry of zeroes for every id never declared, and both doors
+	 * must answer alike. */
+	if (tkt_door_event(d, rq->event_id, &ev) < 0 || !ev.nseats) {
 		res->status = TKT_NO_SUCH_SEAT;
 		return;
 	}
@@ -644,6 +713,12 @@ TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq
 		tkt_door_gain_release(d, counted, rq->event_id, okey);
 }
 
+TKT_INLINE void tkt_door_apply(struct tkt_door *d, const struct tkt_seat_req *rq,
+			       __u64 now_ns, struct tkt_seat_res *res)
+{
+	tkt_door_apply_at(d, rq, now_ns, tkt_ms32(now_ns), res);
+}
+
 /* ---- the UDP protocol ---- */
 
 /* Verdict of a datagram before any state is looked at. */
@@ -753,7 +828,10 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	const struct tkt_config *cfg = tkt_door_config(d);
 	struct tkt_seat_req sr = {};
 	struct tkt_seat_res res = {};
-	__u64 now_unix_ns = now_ns + cfg->unix_offset_ns;
+	/* every unit of time this request needs, derived once from the one
+	 * clock reading: two divisions a request */
+	__u64 now_unix_ms = (now_ns + cfg->unix_offset_ns) / TKT_NS_PER_MS;
+	__u32 now_ms = tkt_ms32(now_ns);
 	__u32 secs, slot = 0;
 	int v = tkt_req_check(req, len);
 
@@ -777,9 +855,8 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	if (req->version == TKT_VERSION_2) {
 		__u64 *win;
 
-		if (tkt_v2_check(&cfg->key, (const __u8 *)req,
-				 now_unix_ns / TKT_NS_PER_SEC,
-				 &slot) != TKT_TOKEN_VALID)
+		if (tkt_v2_check_ms(&cfg->key, (const __u8 *)req, now_unix_ms,
+				    &slot) != TKT_TOKEN_VALID)
 			goto out;
 		/* only a genuine request moves the window */
 		win = tkt_door_replay(d, slot);
@@ -788,9 +865,8 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 			tkt_door_stat(d, TKT_STAT_REPLAY_DROPPED);
 			return TKT_DOOR_DROP;
 		}
-	} else if (tkt_token_check(&cfg->key, req->token,
-				   now_unix_ns / TKT_NS_PER_SEC,
-				   &slot) != TKT_TOKEN_VALID) {
+	} else if (tkt_token_check_ms(&cfg->key, req->token, now_unix_ms,
+				      &slot) != TKT_TOKEN_VALID) {
 		goto out;
 	}
 
@@ -803,7 +879,7 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	sr.slot = slot;
 	sr.ttl_ms = secs * 1000u;
 	sr.op = req->op;
-	tkt_door_apply(d, &sr, now_ns, &res);
+	tkt_door_apply_at(d, &sr, now_ns, now_ms, &res);
 
 	rep->status = res.status;
 	switch (res.status) {
@@ -814,9 +890,8 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	case TKT_LIMIT_EXCEEDED:
 		/* the seat exists: show its counter and live expiry */
 		rep->counter = tkt_be32(tkt_sw_counter(res.word));
-		rep->expiry_ms = tkt_be64(tkt_sw_expiry_unix_ms(
-			res.word, tkt_ms32(now_ns),
-			now_unix_ns / TKT_NS_PER_MS));
+		rep->expiry_ms = tkt_be64(
+			tkt_sw_expiry_unix_ms(res.word, now_ms, now_unix_ms));
 		break;
 	default:
 		break;

@@ -34,9 +34,12 @@ struct {
 	__uint(max_entries, TKT_MAX_SEATS);
 } seats SEC(".maps");
 
-/* Event id -> struct tkt_event (base index, seat count, owned here?). */
+/* Event id (0..TKT_MAX_EVENTS-1, the index) -> struct tkt_event (base
+ * index, seat count, owned here?); nseats 0 = no such event. An array: one
+ * bounds check and an add instead of hashing the id (was a hash; ticketd
+ * replaces an old pin, bpf/README.md). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct tkt_event);
 	__uint(max_entries, TKT_MAX_EVENTS);
@@ -52,8 +55,8 @@ struct {
 
 /* {slot, event} -> seats that slot has HELD or ORDERED in that event, and
  * {ORIGIN_BIT | origin hash, event} -> the same for every slot of that
- * origin. Entries at 0 are retired and deleted (bpf/hold_door.h), so it
- * shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
+ * origin. Entries at 0 are retired and deleted by count_collect (ticketd
+ * runs it every second; bpf/hold_door.h), so it shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -86,12 +89,15 @@ struct {
 	__uint(max_entries, TKT_MAX_SEATS / 2);
 } seat_since SEC(".maps");
 
-/* Source address -> GCRA theoretical arrival time (ns), per-source limit. */
+/* Bucket (tkt_rl_bucket: keyed hash of the source address) -> GCRA
+ * theoretical arrival time (ns), the per-source limit; 0 = never used.
+ * Was an LRU hash keyed by the address (ticketd removes an old pin). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct tkt_peer);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, TKT_MAX_RATE_SOURCES);
+	__uint(max_entries, TKT_RL_BUCKETS);
 } ratelimit SEC(".maps");
 
 /* Per-CPU counters, indexed by enum tkt_stat (replies by status first).
@@ -143,6 +149,11 @@ struct {
 
 /* ---- the door hooks of bpf/hold_door.h, over the maps above ---- */
 
+/* The GCRA interval of the configured rate, cached: rate << 32 |
+ * TKT_NS_PER_SEC / rate (the interval fits 32 bits), recomputed when the
+ * rate changes, so the division is not paid per packet. */
+__u64 rl_interval;
+
 struct tkt_door {
 	const struct tkt_config *cfg;
 	/* The one bpf_ktime_get_ns() of this decision: a clock read costs
@@ -160,8 +171,11 @@ TKT_INLINE const struct tkt_config *tkt_door_config(struct tkt_door *d)
 TKT_INLINE int tkt_door_event(struct tkt_door *d, __u32 event_id,
 			      struct tkt_event *ev)
 {
-	struct tkt_event *e = bpf_map_lookup_elem(&events, &event_id);
+	struct tkt_event *e;
 
+	if (event_id >= TKT_MAX_EVENTS)
+		return -1; /* out of the table's range: NO_SUCH_SEAT */
+	e = bpf_map_lookup_elem(&events, &event_id);
 	if (!e)
 		return -1;
 	*ev = *e;
@@ -201,14 +215,15 @@ __noinline int count_take(__u32 slot, __u32 event_id, __u32 limit)
 	return TKT_RATE_LIMITED;
 }
 
-/* Gives one unit back; the last one retires and deletes the entry. */
+/* Gives one unit back; an entry at 0 stays for count_collect to retire
+ * and delete (tkt_count_drop: no delete and re-insert per hold/release). */
 __noinline int count_give(__u32 slot, __u32 event_id)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 	__u32 *p = bpf_map_lookup_elem(&counts, &k);
 
-	if (p && tkt_count_give(p))
-		bpf_map_delete_elem(&counts, &k);
+	if (p)
+		tkt_count_drop(p);
 	return 0;
 }
 
@@ -282,18 +297,21 @@ TKT_INLINE void tkt_door_change_discard(struct tkt_door *d,
 TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
 				__u64 now_ns)
 {
-	__u64 *tat;
+	__u32 rate = d->cfg->rl_rate, b;
+	__u64 *tat, iv = rl_interval;
 
-	if (!d->cfg->rl_rate)
+	if (!rate)
 		return 1;
-	tat = bpf_map_lookup_elem(&ratelimit, p);
-	if (!tat) {
-		bpf_map_update_elem(&ratelimit, p, &now_ns, BPF_NOEXIST);
-		tat = bpf_map_lookup_elem(&ratelimit, p);
-		if (!tat)
-			return 1; /* cannot track it: do not punish it */
+	/* rate << 32 | interval, one word so no CPU reads a torn pair */
+	if ((__u32)(iv >> 32) != rate) {
+		iv = (__u64)rate << 32 | tkt_gcra_interval(rate);
+		rl_interval = iv;
 	}
-	return tkt_gcra_take(tat, now_ns, d->cfg->rl_rate, d->cfg->rl_burst);
+	b = tkt_rl_bucket(d->cfg->rl_seed, p);
+	tat = bpf_map_lookup_elem(&ratelimit, &b);
+	if (!tat)
+		return 1; /* cannot happen: b < TKT_RL_BUCKETS */
+	return tkt_gcra_take_iv(tat, now_ns, (__u32)iv, d->cfg->rl_burst);
 }
 
 TKT_INLINE void tkt_door_stat(struct tkt_door *d, __u32 index)

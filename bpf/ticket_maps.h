@@ -15,6 +15,10 @@
 
 #define TKT_PIN_DIR_DEFAULT "/sys/fs/bpf/ticket"
 
+/* Event ids the edge serves: 0..TKT_MAX_EVENTS-1, the index of the
+ * "events" array. edge_set_event refuses a larger id (-ERANGE, so ticketd
+ * does not start with such an event), and a request for one answers
+ * NO_SUCH_SEAT in both doors. */
 #define TKT_MAX_EVENTS 4096
 /* Entries of the "counts" map: (slot, event) and (origin, event) pairs.
  * An entry with a non-zero count needs a HELD or ORDERED seat word of that
@@ -37,7 +41,9 @@
  * slots are 22 bits, so the two kinds never meet. */
 #define TKT_COUNT_ORIGIN_BIT 0x80000000u
 #define TKT_ORIGIN_HASH_MASK 0x7fffffffu
-#define TKT_MAX_RATE_SOURCES (1u << 16)
+/* Buckets of the per-source rate limit ("ratelimit" array, and the socket
+ * door's twin): a source uses bucket tkt_rl_bucket(seed, source). */
+#define TKT_RL_BUCKETS (1u << 16)
 /* Power of two, as the ring buffer requires: ~200k records of backlog. */
 #define TKT_CHANGES_BYTES (8u << 20)
 
@@ -69,7 +75,10 @@ struct tkt_config {
 	/* A hold's total lifetime from the moment it started, extensions and
 	 * refreshes included, seconds; 0 = no cap. */
 	__u32 hold_lifetime_max_secs;
-	__u32 reserved_tail[2];
+	/* Key of the hash that picks a source's rate-limit bucket
+	 * (tkt_rl_bucket); edge_set_config draws one when it is 0. Was
+	 * reserved_tail[2]: same size, pins stay compatible. */
+	__u64 rl_seed;
 };
 
 /* tkt_config.flags. All zero is the old behaviour (v1 served). */
@@ -77,7 +86,8 @@ struct tkt_config {
 
 _Static_assert(sizeof(struct tkt_config) == 64, "config is 64 bytes");
 
-/* Events map: event id -> where its seats live. Absent -> NO_SUCH_SEAT;
+/* Events map: event id -> where its seats live. Absent (in the array: an
+ * entry with nseats 0, never declared) -> NO_SUCH_SEAT;
  * present but owned == 0 -> WRONG_NODE (the shard map gives the event to
  * another node; the entry stays so the answer is precise). */
 struct tkt_event {
@@ -122,9 +132,9 @@ struct tkt_hold_key {
 	__u32 event_id;
 };
 
-/* Rate-limit map key: the source address; IPv4 as ::ffff:a.b.c.d. The value
- * is a __u64 theoretical arrival time in monotonic ns (GCRA), one word so it
- * can be updated with a single CAS from any CPU. */
+/* A request's source address; IPv4 as ::ffff:a.b.c.d. Its rate-limit
+ * bucket is a __u64 theoretical arrival time in monotonic ns (GCRA), one
+ * word so it can be updated with a single CAS from any CPU. */
 struct tkt_peer {
 	__u8 addr[16];
 };

@@ -169,6 +169,37 @@ static void released_holds_leave_only_live_counts_after_collection(void **state)
 	assert_int_equal(entries(), 0);
 }
 
+/* The last give leaves the entry at 0 (the next hold of that session
+ * reuses it: no delete and insert per hold/release); the collector
+ * retires it. bpf only: the shm table drops an entry the moment it is 0. */
+static void a_released_count_stays_at_zero_until_collected(void **state)
+{
+	struct tkt_hold_key k = {.slot = 5, .event_id = EV};
+	uint32_t v = 99, retired = 0, left = 0;
+	char path[160];
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/counts", dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(xdp(TKT_OP_HOLD, 3, 5, 60, NULL), TKT_OK);
+	assert_int_equal(xdp(TKT_OP_RELEASE, 3, 5, 0, NULL), TKT_OK);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(count_of(5), 0);
+	/* held again: the same entry counts it */
+	assert_int_equal(xdp(TKT_OP_HOLD, 3, 5, 60, NULL), TKT_OK);
+	assert_int_equal(count_of(5), 1);
+	assert_int_equal(release(3, 5), TKT_OK);
+	assert_int_equal(edge_counts_collect(edge, &left, &retired), 0);
+	assert_int_equal(retired, 1);
+	assert_int_equal(left, 0);
+	assert_true(bpf_map_lookup_elem(fd, &k, &v) < 0);
+	assert_int_equal(errno, ENOENT);
+	close(fd);
+}
+
 /* Entries at 0 left behind (a take refused after creating its entry) are
  * what the collector is for; a session that holds nothing still holds. */
 static void a_flood_of_zero_entries_never_refuses_a_session_that_holds_nothing(void **state)
@@ -620,6 +651,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(released_holds_leave_only_live_counts_after_collection),
 		B(a_flood_of_zero_entries_never_refuses_a_session_that_holds_nothing),
+		B(a_released_count_stays_at_zero_until_collected),
 		BOTH(take_give_and_collect_at_once_keep_counts_exact),
 		BOTH(sessions_of_one_address_share_the_origin_limit),
 		BOTH(refreshes_stop_at_the_hold_lifetime_cap),

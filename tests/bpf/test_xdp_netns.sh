@@ -52,7 +52,21 @@ for old in hold_counts stats; do
 	bpftool map create "$pin/$old" type array key 4 value 8 entries 1 name "$old"
 done
 
+# pins whose map type changed under the same name (events: hash -> array,
+# ratelimit: LRU hash -> array): the edge replaces them instead of failing
+bpftool map create "$pin/events" type hash key 4 value 16 entries 4096 name events
+bpftool map create "$pin/ratelimit" type lru_hash key 16 value 8 entries 65536 name ratelimit
+
 "$driver" "$pin" "$ns" "$vn" "$vh" 10.78.0.2 fd78::2
+
+for m in events ratelimit; do
+	t=$(bpftool -j map show pinned "$pin/$m" | python3 -c 'import json,sys; print(json.load(sys.stdin)["type"])')
+	if [ "$t" != array ]; then
+		echo "not ok - the $m pin of the old type was not replaced (type $t)"
+		exit 1
+	fi
+done
+echo "ok - pins of a changed map type replaced"
 
 for old in hold_counts stats; do
 	if [ -e "$pin/$old" ]; then

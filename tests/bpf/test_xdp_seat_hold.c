@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "bpf/hold_door.h"
 #include "bpf/seat_hold.skel.h"
 #include "bpf/seat_word.h"
 #include "tests/bpf/packets.h"
@@ -29,6 +30,7 @@
 #define EV 1u       /* owned, seats 0..99 at base 0 */
 #define EV_REMOTE 2 /* not owned, base 100 */
 #define EV_ABSENT 3
+#define EV_EMPTY 4 /* declared with no seats, not owned: as absent */
 #define SEAT 7u
 #define LIMIT 8u
 #define DEFAULT_SECS 120u
@@ -407,6 +409,19 @@ static const struct fx table[] = {
 	 .op = TKT_OP_HOLD, .event = EV, .seat = 100, .before = FREE,
 	 .action = XDP_TX, .status = TKT_NO_SUCH_SEAT, .after = FREE,
 	 .after_exp = E_KEEP},
+	/* the events map is an array indexed by id (TKT_MAX_EVENTS): past
+	 * its end, and an entry without seats, there is no such event */
+	{.name = "event_id_past_the_event_table_is_no_such_seat",
+	 .op = TKT_OP_HOLD, .event = TKT_MAX_EVENTS, .seat = SEAT,
+	 .before = FREE, .action = XDP_TX, .status = TKT_NO_SUCH_SEAT,
+	 .after = FREE, .after_exp = E_KEEP},
+	{.name = "largest_event_id_is_no_such_seat", .op = TKT_OP_QUERY,
+	 .event = 0xffffffffu, .seat = SEAT, .before = FREE, .action = XDP_TX,
+	 .status = TKT_NO_SUCH_SEAT, .after = FREE, .after_exp = E_KEEP},
+	{.name = "event_without_seats_is_no_such_seat_not_wrong_node",
+	 .op = TKT_OP_QUERY, .event = EV_EMPTY, .seat = 0, .before = FREE,
+	 .action = XDP_TX, .status = TKT_NO_SUCH_SEAT, .after = FREE,
+	 .after_exp = E_KEEP},
 	{.name = "event_of_another_node_is_wrong_node", .op = TKT_OP_QUERY,
 	 .event = EV_REMOTE, .seat = SEAT, .before = FREE, .action = XDP_TX,
 	 .status = TKT_WRONG_NODE, .after = FREE, .after_exp = E_KEEP},
@@ -473,6 +488,7 @@ static int setup(void **state)
 {
 	struct tkt_event ev1 = {.base = 0, .nseats = 100, .owned = 1};
 	struct tkt_event ev2 = {.base = 100, .nseats = 50, .owned = 0};
+	struct tkt_event ev_empty = {.base = 200, .nseats = 0, .owned = 0};
 	__u32 id;
 
 	(void)state;
@@ -485,6 +501,9 @@ static int setup(void **state)
 	bpf_map__update_elem(skel->maps.events, &id, 4, &ev1, sizeof(ev1), 0);
 	id = EV_REMOTE;
 	bpf_map__update_elem(skel->maps.events, &id, 4, &ev2, sizeof(ev2), 0);
+	id = EV_EMPTY;
+	bpf_map__update_elem(skel->maps.events, &id, 4, &ev_empty,
+			     sizeof(ev_empty), 0);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.changes), count_rec, NULL,
 			      NULL);
 	return rb ? 0 : -1;
@@ -765,6 +784,8 @@ static void run_fixture(const struct fx *f)
 	uint32_t t0, t1, ttl;
 	size_t n = build(f, in);
 	struct tkt_peer src = {.addr = {[10] = 0xff, [11] = 0xff, 10, 78, 0, 1}};
+	__u32 bucket = tkt_rl_bucket(0, &src); /* set_config: seed 0 */
+	uint64_t tat = pkt_mono_ns() + 10000000000ull;
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)n,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
@@ -776,11 +797,10 @@ static void run_fixture(const struct fx *f)
 	if (f->no_v1)
 		set_config_flags(0, 0, TKT_CFG_NO_V1);
 	if (f->rate_limited) {
-		uint64_t tat = pkt_mono_ns() + 10000000000ull;
-
 		set_config(1, 1);
-		assert_int_equal(bpf_map__update_elem(skel->maps.ratelimit, &src,
-						      sizeof(src), &tat, 8, 0),
+		assert_int_equal(bpf_map__update_elem(skel->maps.ratelimit,
+						      &bucket, sizeof(bucket),
+						      &tat, 8, 0),
 				 0);
 	}
 	ring_buffer__consume(rb);
@@ -795,7 +815,9 @@ static void run_fixture(const struct fx *f)
 		set_config(0, 0);
 	if (f->rate_limited) {
 		set_config(0, 0);
-		bpf_map__delete_elem(skel->maps.ratelimit, &src, sizeof(src), 0);
+		tat = 0;
+		bpf_map__update_elem(skel->maps.ratelimit, &bucket,
+				     sizeof(bucket), &tat, 8, 0);
 	}
 
 	if ((int)o.retval != f->action)
@@ -928,6 +950,108 @@ static void ethernet_padding_after_the_request_is_ignored(void **state)
 	assert_int_equal(o.retval, XDP_TX);
 	assert_int_equal(o.data_size_out, 14 + 20 + 8 + 32);
 	assert_int_equal(out[14 + 20 + 8 + 16], TKT_OK);
+}
+
+/* Runs a QUERY of EV from IPv4 source 10.a.b.c (the frame's address
+ * rewritten, checksum fixed); returns the XDP action. */
+static __u32 query_from(const struct tkt_peer *src)
+{
+	struct fx q = {.op = TKT_OP_QUERY, .event = EV, .seat = SEAT};
+	uint8_t in[256], out[512], *ip = in + PKT_ETH_LEN;
+	size_t n = build(&q, in);
+	uint16_t c;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)n,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	memcpy(ip + 12, src->addr + 12, 4);
+	ip[10] = ip[11] = 0;
+	c = (uint16_t)~pkt_sum(ip, 20, 0);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	in[PKT_ETH_LEN + PKT_IP4_LEN + 6] = 0; /* UDP checksum: none */
+	in[PKT_ETH_LEN + PKT_IP4_LEN + 7] = 0;
+	assert_int_equal(bpf_prog_test_run_opts(
+				 bpf_program__fd(skel->progs.xdp_seat_hold), &o),
+			 0);
+	return o.retval;
+}
+
+/* Per-source limit in a fixed array of buckets picked by a keyed hash of
+ * the source (tkt_rl_bucket): a source whose bucket is spent is dropped
+ * unanswered, whichever address spent it (two sources in one bucket share
+ * it), while a source in another bucket is served; the seed moves
+ * sources between buckets. */
+static void sources_sharing_a_bucket_share_one_budget(void **state)
+{
+	const __u64 seed = 0x0123456789abcdefull;
+	struct tkt_peer a = {.addr = {[10] = 0xff, [11] = 0xff, 10, 78, 0, 1}};
+	struct tkt_peer b = a, other = a;
+	struct tkt_config cfg = {.key = key, .unix_offset_ns = unix_offset,
+				 .udp_port = PORT, .hold_limit = LIMIT,
+				 .rl_rate = 1, .rl_burst = 1, .rl_seed = seed};
+	__u32 ba = tkt_rl_bucket(seed, &a), i, k = 0, moved = 0;
+	uint64_t spent = pkt_mono_ns() + 10000000000ull, zero = 0;
+
+	(void)state;
+	/* another address with a's bucket, and one with a different one */
+	for (i = 1; i < (1u << 24); i++) {
+		b.addr[13] = (__u8)(i >> 16);
+		b.addr[14] = (__u8)(i >> 8);
+		b.addr[15] = (__u8)i;
+		if (memcmp(&b, &a, sizeof(a)) && tkt_rl_bucket(seed, &b) == ba)
+			break;
+	}
+	assert_true(i < (1u << 24));
+	other.addr[15] = 2;
+	if (tkt_rl_bucket(seed, &other) == ba)
+		other.addr[15] = 3;
+	assert_int_not_equal(tkt_rl_bucket(seed, &other), ba);
+	/* the seed decides the bucket: most addresses move with it */
+	for (i = 0; i < 256; i++) {
+		struct tkt_peer p = a;
+
+		p.addr[15] = (__u8)i;
+		moved += tkt_rl_bucket(seed, &p) != tkt_rl_bucket(seed + 1, &p);
+	}
+	assert_true(moved > 250);
+
+	assert_int_equal(bpf_map__update_elem(skel->maps.config, &k, sizeof(k),
+					      &cfg, sizeof(cfg), BPF_ANY),
+			 0);
+	assert_int_equal(bpf_map__update_elem(skel->maps.ratelimit, &ba,
+					      sizeof(ba), &spent, 8, 0),
+			 0);
+	assert_int_equal(query_from(&a), XDP_DROP);
+	assert_int_equal(query_from(&b), XDP_DROP);
+	assert_int_equal(query_from(&other), XDP_TX);
+	/* a's bucket free again: a is answered */
+	bpf_map__update_elem(skel->maps.ratelimit, &ba, sizeof(ba), &zero, 8, 0);
+	assert_int_equal(query_from(&a), XDP_TX);
+	set_config(0, 0);
+}
+
+/* The XDP door caches the interval of the configured rate (a division
+ * per rate, not per packet): a new rate applies from the next packet. */
+static void rate_change_applies_to_the_next_packet(void **state)
+{
+	struct tkt_peer a = {.addr = {[10] = 0xff, [11] = 0xff, 10, 78, 0, 9}};
+	__u32 ba = tkt_rl_bucket(0, &a);
+	uint64_t zero = 0;
+
+	(void)state;
+	bpf_map__update_elem(skel->maps.ratelimit, &ba, sizeof(ba), &zero, 8, 0);
+	set_config(1, 1); /* one a second */
+	assert_int_equal(query_from(&a), XDP_TX);
+	assert_int_equal(query_from(&a), XDP_DROP);
+	bpf_map__update_elem(skel->maps.ratelimit, &ba, sizeof(ba), &zero, 8, 0);
+	set_config(1000000000, 1); /* one a nanosecond */
+	assert_int_equal(query_from(&a), XDP_TX);
+	assert_int_equal(query_from(&a), XDP_TX);
+	bpf_map__update_elem(skel->maps.ratelimit, &ba, sizeof(ba), &zero, 8, 0);
+	set_config(1, 1);
+	assert_int_equal(query_from(&a), XDP_TX);
+	assert_int_equal(query_from(&a), XDP_DROP);
+	set_config(0, 0);
 }
 
 /* Replies are counted per status in the per-CPU stats map. */
@@ -1206,6 +1330,8 @@ int main(void)
 		cmocka_unit_test(truncated_payload_at_every_length_is_dropped),
 		cmocka_unit_test(ethernet_padding_after_the_request_is_ignored),
 		cmocka_unit_test(stats_count_replies_by_status_and_passes),
+		cmocka_unit_test(sources_sharing_a_bucket_share_one_budget),
+		cmocka_unit_test(rate_change_applies_to_the_next_packet),
 		cmocka_unit_test(full_ring_buffer_answers_rate_limited_and_leaves_the_seat),
 		cmocka_unit_test(hold_count_program_reserves_up_to_the_limit),
 		cmocka_unit_test(v2_replay_window_accepts_each_id_once),

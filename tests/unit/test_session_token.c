@@ -142,6 +142,29 @@ static void token_is_expired_from_its_expiry_second_on(void **state)
 			 TKT_TOKEN_EXPIRED);
 }
 
+/* The doors compare in milliseconds (no division on the XDP path): the
+ * last millisecond before the expiry second is valid, the second itself
+ * is not, as with the clock in seconds. */
+static void token_in_milliseconds_expires_at_the_same_instant(void **state)
+{
+	__u8 tok[16];
+	__u32 slot = 0;
+
+	(void)state;
+	tkt_token_mint(&ref_key, 5, 1700000000u, tok);
+	assert_int_equal(tkt_token_check_ms(&ref_key, tok, 1699999999999ull,
+					    &slot),
+			 TKT_TOKEN_VALID);
+	assert_int_equal(tkt_token_check_ms(&ref_key, tok, 1700000000000ull,
+					    &slot),
+			 TKT_TOKEN_EXPIRED);
+	/* an expiry of 0xffffffff seconds does not overflow the product */
+	tkt_token_mint(&ref_key, 5, 0xffffffffu, tok);
+	assert_int_equal(tkt_token_check_ms(&ref_key, tok, 1700000000000ull,
+					    &slot),
+			 TKT_TOKEN_VALID);
+}
+
 static void minted_token_is_slot_and_expiry_big_endian_then_tag(void **state)
 {
 	__u8 tok[16], tag[8];
@@ -175,6 +198,7 @@ int main(void)
 		cmocka_unit_test(token_of_another_key_is_forged),
 		cmocka_unit_test(slot_zero_or_beyond_22_bits_is_forged),
 		cmocka_unit_test(token_is_expired_from_its_expiry_second_on),
+		cmocka_unit_test(token_in_milliseconds_expires_at_the_same_instant),
 		cmocka_unit_test(minted_token_is_slot_and_expiry_big_endian_then_tag),
 	};
 

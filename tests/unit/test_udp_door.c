@@ -309,6 +309,32 @@ static void events_unknown_or_elsewhere_are_refused(void **state)
 			 TKT_WRONG_NODE);
 }
 
+/* Event ids index the XDP door's events array: the edge refuses to
+ * declare one past it, so the socket door answers it as the XDP door
+ * does (NO_SUCH_SEAT); an event declared with no seats is no event in
+ * both doors, even when another node owns it. */
+static void event_ids_past_the_event_table_are_refused_alike(void **state)
+{
+	struct fixture *f = *state;
+	struct tkt_reply rep;
+
+	assert_int_equal(edge_set_event(f->edge, TKT_MAX_EVENTS, 200, 10, true),
+			 -ERANGE);
+	assert_int_equal(edge_set_event(f->edge, UINT32_MAX, 200, 10, true),
+			 -ERANGE);
+	assert_int_equal(edge_set_event(f->edge, TKT_MAX_EVENTS - 1, 200, 10,
+					true),
+			 0);
+	assert_int_equal(ask(f, TKT_OP_QUERY, TKT_MAX_EVENTS, 1, ME, 0, &rep),
+			 TKT_NO_SUCH_SEAT);
+	assert_int_equal(ask(f, TKT_OP_QUERY, TKT_MAX_EVENTS - 1, 1, ME, 0,
+			     &rep),
+			 TKT_OK);
+	assert_int_equal(edge_set_event(f->edge, 5, 300, 0, false), 0);
+	assert_int_equal(ask(f, TKT_OP_QUERY, 5, 0, ME, 0, &rep),
+			 TKT_NO_SUCH_SEAT);
+}
+
 static void ninth_hold_in_an_event_is_limit_exceeded(void **state)
 {
 	struct fixture *f = *state;
@@ -685,6 +711,7 @@ int main(void)
 		T(record_without_predecessor_is_delivered_after_a_wait),
 		T(userspace_queue_full_refuses_the_change),
 		T(reopened_shm_edge_keeps_words_and_rebuilds_counts),
+		T(event_ids_past_the_event_table_are_refused_alike),
 		T(sweep_turns_lapsed_holds_available_and_announces_them),
 		T(door_on_ipv6_loopback_answers_too),
 		T(stats_count_socket_replies_by_status),

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +46,7 @@ static void edge_change_submit(struct edge *e, struct tkt_change *rec);
 static void edge_change_discard(struct edge *e, struct tkt_change *rec);
 
 #define EV_SLOTS (TKT_MAX_EVENTS * 2u)
-#define RL_SLOTS (1u << 16)
+#define RL_SLOTS TKT_RL_BUCKETS
 #define QUEUE_DEFAULT (1u << 16)
 
 struct ev_slot {
@@ -156,23 +157,17 @@ static void op_change_discard(void *impl, struct tkt_change *rec)
 	edge_change_discard(impl, rec);
 }
 
-/* Userspace per-source limit: a fixed table of GCRA words indexed by a
- * hash of the address. Two sources sharing a word share a budget; with
- * 65536 words that is rare and errs towards limiting, never towards
- * letting a flood through. */
+/* Userspace per-source limit: the XDP door's bucket array, same hash and
+ * seed (tkt_rl_bucket), so both doors limit a source alike. */
 static int op_rate_ok(void *impl, const struct tkt_peer *p, __u64 now)
 {
 	struct edge *e = impl;
 	struct tkt_config cfg;
-	uint64_t a, b;
 
 	if (edge_get_config(e, &cfg) < 0 || !cfg.rl_rate)
 		return 1;
-	memcpy(&a, p->addr, 8);
-	memcpy(&b, p->addr + 8, 8);
-	return tkt_gcra_take(
-		&e->rl[edge_hash32(a ^ edge_hash32(b)) & (RL_SLOTS - 1)], now,
-		cfg.rl_rate, cfg.rl_burst);
+	return tkt_gcra_take(&e->rl[tkt_rl_bucket(cfg.rl_seed, p)], now,
+			     cfg.rl_rate, cfg.rl_burst);
 }
 
 static void op_stat(void *impl, __u32 index)
@@ -564,6 +559,17 @@ int edge_set_config(struct edge *e, const struct tkt_config *cfg)
 	if (!c.unix_offset_ns)
 		c.unix_offset_ns = tkt_unix_offset_ns();
 	pthread_rwlock_wrlock(&e->cfg_lock);
+	/* the rate-limit hash key: kept across config changes (a new one
+	 * would move every source to another bucket), drawn the first time */
+	if (!c.rl_seed)
+		c.rl_seed = e->cfg.rl_seed;
+	while (!c.rl_seed) {
+		if (getrandom(&c.rl_seed, sizeof(c.rl_seed), 0) !=
+		    (ssize_t)sizeof(c.rl_seed)) {
+			pthread_rwlock_unlock(&e->cfg_lock);
+			return errno ? -errno : -EIO;
+		}
+	}
 	if (e->backend == EDGE_BACKEND_BPF)
 		err = edge_bpf_write_config(e, &c);
 	if (!err)
@@ -620,7 +626,10 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 	struct ev_slot *s;
 	int err = 0;
 
-	if (base >= TKT_MAX_SEATS || nseats > TKT_MAX_SEATS - base)
+	/* event ids index the XDP door's events array; the socket door
+	 * refuses the same ids so both answer alike */
+	if (event_id >= TKT_MAX_EVENTS || base >= TKT_MAX_SEATS ||
+	    nseats > TKT_MAX_SEATS - base)
 		return -ERANGE;
 	pthread_rwlock_wrlock(&e->ev_lock);
 	s = ev_find(e, event_id, true);

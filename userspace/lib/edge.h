@@ -138,7 +138,9 @@ int edge_set_config(struct edge *e, const struct tkt_config *cfg);
 int edge_get_config(struct edge *e, struct tkt_config *out);
 
 /* Declares where an event's seats live and whether this node owns it.
- * base + nseats <= TKT_MAX_SEATS. In the shm backend the first declaration
+ * base + nseats <= TKT_MAX_SEATS and event_id < TKT_MAX_EVENTS (the index
+ * of the XDP door's events array), else -ERANGE; an event with nseats 0
+ * answers as an unknown one (NO_SUCH_SEAT). In the shm backend the first declaration
  * of an event in a process also rebuilds its hold counts from the words.
  * Re-declaring an event keeps its room flag (edge_set_event_room). */
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
@@ -312,10 +314,10 @@ struct edge_map_fill {
  *   counts     the entries edge_counts_collect left at its last run (the
  *              sweeper runs it once a second; 0 before the first run): the
  *              collector visits every entry anyway, so this costs nothing;
- *   ratelimit  bpf: entries of the XDP door's LRU map, counted now by
- *              batched lookups (at most TKT_MAX_RATE_SOURCES, a few ms);
- *              shm: the non-zero words of the socket door's per-source
- *              table (RL_SLOTS, hashed: sources may share a word).
+ *   ratelimit  the buckets in use (non-zero words) of TKT_RL_BUCKETS:
+ *              bpf: the XDP door's array, read now by batched lookups (a
+ *              few ms); shm: the socket door's twin. Sources hash into
+ *              buckets (tkt_rl_bucket) and may share one.
  * Because of the ratelimit count, call it from a background thread every
  * few seconds, not on every scrape. 0 or a negative errno. */
 int edge_map_fill(struct edge *e, struct edge_map_fill *out);

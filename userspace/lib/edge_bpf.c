@@ -78,26 +78,26 @@ static int ensure_bpffs(const char *pin_dir)
 static int load_mirrors_from_maps(struct edge *e)
 {
 	int ev_fd = bpf_map__fd(e->bpf->skel->maps.events);
-	__u32 key = 0, next;
-	void *prev = NULL;
+	__u32 key = 0;
 	int err;
 
 	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.config), &key,
 				&e->cfg) < 0)
 		return -errno;
 
-	while ((err = bpf_map_get_next_key(ev_fd, prev, &next)) == 0) {
+	/* an array indexed by event id: entries never declared are zeroes */
+	for (key = 0; key < TKT_MAX_EVENTS; key++) {
 		struct tkt_event ev;
 
-		if (bpf_map_lookup_elem(ev_fd, &next, &ev) == 0) {
-			err = edge_mirror_event(e, next, &ev);
-			if (err)
-				return err;
-		}
-		key = next;
-		prev = &key;
+		if (bpf_map_lookup_elem(ev_fd, &key, &ev) < 0)
+			return -errno;
+		if (!ev.nseats)
+			continue;
+		err = edge_mirror_event(e, key, &ev);
+		if (err)
+			return err;
 	}
-	return err == -ENOENT ? 0 : err;
+	return 0;
 }
 
 static int ring_cb(void *ctx, void *data, size_t size)
@@ -112,6 +112,49 @@ static int ring_cb(void *ctx, void *data, size_t size)
 
 static const char *const retired_pins[] = {"hold_counts", "stats",
 					   "door_stats"};
+
+/* Pins whose map type changed while the name stayed: what they hold is
+ * rebuilt at every start (events: declared again from the database) or
+ * may be forgotten (ratelimit: rate history), so a pin of the old type is
+ * removed before the load instead of failing it. Never the seat words. */
+static const struct {
+	const char *name;
+	enum bpf_map_type type; /* the type it has now */
+} retyped_pins[] = {
+	{"events", BPF_MAP_TYPE_ARRAY},    /* was a hash */
+	{"ratelimit", BPF_MAP_TYPE_ARRAY}, /* was an LRU hash */
+};
+
+static int drop_retyped_pins(const char *pin_dir)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(retyped_pins) / sizeof(retyped_pins[0]); i++) {
+		struct bpf_map_info info;
+		__u32 len = sizeof(info);
+		int fd, n, err = 0;
+
+		n = snprintf(path, sizeof(path), "%s/%s", pin_dir,
+			     retyped_pins[i].name);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -ENAMETOOLONG;
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+			err = -errno;
+		close(fd);
+		if (err)
+			return err;
+		if (info.type != retyped_pins[i].type && unlink(path) < 0)
+			return -errno;
+	}
+	return 0;
+}
 
 int edge_bpf_open(struct edge *e, const char *pin_dir)
 {
@@ -141,11 +184,18 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	if (err)
 		return err;
 
+	err = drop_retyped_pins(pin_dir);
+	if (err)
+		return err;
 	b->skel = seat_hold__open();
 	if (!b->skel)
 		return errno ? -errno : -EINVAL;
 	bpf_object__for_each_map(m, b->skel->obj)
 	{
+		/* .bss (the XDP door's rate interval cache) is private to
+		 * each load: nothing in it outlives the program */
+		if (bpf_map__is_internal(m))
+			continue;
 		n = snprintf(path, sizeof(path), "%s/%s", pin_dir,
 			     bpf_map__name(m));
 		if (n < 0 || (size_t)n >= sizeof(path))
@@ -355,9 +405,13 @@ int edge_bpf_reset(struct edge *e)
 	memset(e->admits, 0, EDGE_ADMITS_BYTES);
 	err = empty_hash(bpf_map__fd(k->maps.counts), sizeof(struct tkt_hold_key),
 			 2 * TKT_MAX_HOLD_KEYS);
-	if (!err)
-		err = empty_hash(bpf_map__fd(k->maps.events), sizeof(__u32),
-				 2 * TKT_MAX_EVENTS);
+	for (__u32 id = 0; !err && id < TKT_MAX_EVENTS; id++) {
+		static const struct tkt_event none;
+
+		if (bpf_map_update_elem(bpf_map__fd(k->maps.events), &id, &none,
+					BPF_ANY) < 0)
+			err = -errno;
+	}
 	if (err)
 		return err;
 	/* records of the old words must not reach the stream: drain them

@@ -153,7 +153,7 @@ int edge_bpf_meta_write(struct edge *e, const struct tkt_table_meta *m);
 int edge_bpf_reset(struct edge *e);
 /* Adds the XDP counters, summed over CPUs, into xdp[TKT_STAT_COUNT]. */
 int edge_bpf_stats(struct edge *e, uint64_t *xdp);
-/* Entries of the ratelimit LRU map and its max_entries (edge_map_fill). */
+/* Buckets in use of the ratelimit array and its size (edge_map_fill). */
 int edge_bpf_ratelimit_fill(struct edge *e, uint32_t *entries, uint32_t *max);
 /* The change ring buffer's size and unread bytes (edge_ring_state). */
 int edge_bpf_ring_state(struct edge *e, uint64_t *unread, uint64_t *size);

@@ -104,10 +104,29 @@ static int count_by_keys(int fd, uint32_t key_size, uint64_t limit,
 	return err;
 }
 
+/* Values of n entries of size bytes each at vals that are not all zero:
+ * the entries in use of an array map (never-declared events, buckets never
+ * touched). */
+static uint64_t count_nonzero(const unsigned char *vals, uint32_t n,
+			      uint32_t size)
+{
+	uint64_t used = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *v = vals + (size_t)i * size;
+		unsigned char any = 0;
+
+		for (uint32_t b = 0; b < size; b++)
+			any |= v[b];
+		used += any != 0;
+	}
+	return used;
+}
+
 int peek_count_entries(int fd, uint32_t *count)
 {
 	struct bpf_map_info info;
-	uint64_t token[8], n = 0, limit;
+	uint64_t token[8], n = 0, visited = 0, limit;
 	unsigned char *keys, *vals;
 	bool first = true;
 	int err = map_info(fd, &info);
@@ -129,8 +148,9 @@ int peek_count_entries(int fd, uint32_t *count)
 					      keys, vals, &got, &opts);
 
 		if (rc < 0 && errno != ENOENT) {
-			if (first && (errno == EINVAL || errno == ENOTSUP ||
-				      errno == EOPNOTSUPP || errno == ENOSPC)) {
+			if (first && info.type != BPF_MAP_TYPE_ARRAY &&
+			    (errno == EINVAL || errno == ENOTSUP ||
+			     errno == EOPNOTSUPP || errno == ENOSPC)) {
 				err = count_by_keys(fd, info.key_size, limit,
 						    count);
 				goto out;
@@ -139,8 +159,12 @@ int peek_count_entries(int fd, uint32_t *count)
 			break;
 		}
 		first = false;
-		n += got;
-		if (rc < 0 || n > limit) /* ENOENT: that was the last batch */
+		visited += got;
+		if (info.type == BPF_MAP_TYPE_ARRAY)
+			n += count_nonzero(vals, got, info.value_size);
+		else
+			n += got;
+		if (rc < 0 || visited > limit) /* ENOENT: the last batch */
 			break;
 	}
 	*count = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);

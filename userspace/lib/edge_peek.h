@@ -23,7 +23,8 @@ int peek_percpu_sum(int fd, uint32_t first, uint32_t n, uint64_t *out);
 
 /* Number of entries of a hash or LRU hash map, by batched lookups (4096
  * keys a call), falling back to key-by-key iteration where batches are
- * refused. Visits at most 2 x max_entries keys; an entry inserted or
+ * refused. For a plain array: the entries whose value is not all zeroes
+ * (batched lookups only). Visits at most 2 x max_entries keys; an entry inserted or
  * deleted while it counts may be counted or not. Costs about 1 ms per
  * 10 000 entries: not for every scrape of a large map. */
 int peek_count_entries(int fd, uint32_t *count);

@@ -133,7 +133,7 @@ int ticketctl_seat(int argc, char **argv)
 	struct edge_seat_view v;
 	uint32_t event_id, seat_id, index, since = 0, count = 0;
 	uint64_t word, pair, mono;
-	int first, rc, have_count = 0;
+	int first, rc, have_count = 0, lookup_err;
 
 	if (pins_parse(argc, argv, seat_usage, &o, &first, &rc) < 0)
 		return rc;
@@ -150,11 +150,16 @@ int ticketctl_seat(int argc, char **argv)
 	rc = open_fds(&o, &f);
 	if (rc)
 		goto out;
-	if (bpf_map_lookup_elem(f.events, &event_id, &ev) < 0) {
-		rc = errno == ENOENT ? PINS_EXIT_NOT_FOUND : PINS_EXIT_ERROR;
+	/* the events map is an array indexed by id: an id past its end is
+	 * ENOENT, one never declared reads nseats 0 */
+	lookup_err = bpf_map_lookup_elem(f.events, &event_id, &ev) < 0 ? errno : 0;
+	if (!lookup_err && !ev.nseats)
+		lookup_err = ENOENT;
+	if (lookup_err) {
+		rc = lookup_err == ENOENT ? PINS_EXIT_NOT_FOUND : PINS_EXIT_ERROR;
 		pins_fail(&o, "event unknown",
 			  "event %u is not in %s/events (%s)", event_id,
-			  o.pin_dir, strerror(errno));
+			  o.pin_dir, strerror(lookup_err));
 		goto out;
 	}
 	if (seat_id >= ev.nseats || ev.base + (uint64_t)seat_id >= TKT_MAX_SEATS) {

@@ -116,8 +116,10 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The declared event ids, sorted: at most TKT_MAX_EVENTS (twice that many
- * steps, should the map change under us). */
+/* The ids of the events map, sorted: at most TKT_MAX_EVENTS (twice that
+ * many steps, should the map change under us). The map is an array indexed
+ * by event id, so every id is there; collect_events skips the entries
+ * never declared (nseats 0). */
 static int event_ids(int fd, uint32_t *ids, uint32_t *n)
 {
 	uint32_t key = 0, next;
@@ -164,8 +166,9 @@ static int collect_events(const struct pins_opts *o, struct stats_fds *f,
 		struct seat_tally t;
 		uint32_t n;
 
-		if (bpf_map_lookup_elem(f->events, &ids[i], &ev) < 0)
-			continue; /* deleted meanwhile */
+		if (bpf_map_lookup_elem(f->events, &ids[i], &ev) < 0 ||
+		    !ev.nseats)
+			continue; /* an array entry never declared */
 		n = ev.base >= TKT_MAX_SEATS ? 0
 		    : ev.nseats > TKT_MAX_SEATS - ev.base ? TKT_MAX_SEATS - ev.base
 							  : ev.nseats;
@@ -220,6 +223,7 @@ static int collect(const struct pins_opts *o, struct stats_fds *f,
 		return PINS_EXIT_ERROR;
 	}
 	explicit_bzero(&s->cfg.key, sizeof(s->cfg.key)); /* never shown */
+	s->cfg.rl_seed = 0; /* nor the rate-limit hash key */
 	return collect_events(o, f, s);
 }
 

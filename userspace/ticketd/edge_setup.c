@@ -161,6 +161,13 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 		const struct event_info *e = &app->catalog.events[i];
 
 		rc = edge_set_event(app->edge, e->id, e->seat_base, e->n_seats, true);
+		if (rc == -ERANGE) {
+			snprintf(err, errlen,
+				 "cannot configure the seat table: event %u "
+				 "does not fit it (event ids 0..%u, %u seats in all)",
+				 (unsigned)e->id, TKT_MAX_EVENTS - 1, TKT_MAX_SEATS);
+			return rc;
+		}
 	}
 	if (rc) {
 		snprintf(err, errlen, "cannot configure the seat table: %s",
