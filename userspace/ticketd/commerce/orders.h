@@ -113,6 +113,12 @@ int payment_store_get_by_id(MYSQL *c, const char *payment_id,
 int payment_store_get_claimed(MYSQL *c, const char *payment_id, const char *consumer,
 			      const char *message_id, struct payment_record *out,
 			      bool *claimed);
+/* payment_store_get_claimed for n payment ids in one read per 16: for
+ * each, found[i] (out[i] filled) and whether consumer has claimed
+ * "<claim_prefix><the recorded order id>". 0 or a negative errno. */
+int payment_store_get_claimed_many(MYSQL *c, const char *const *payment_ids, int n,
+				   const char *consumer, const char *claim_prefix,
+				   struct payment_record *out, bool *found, bool *claimed);
 int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
 		      size_t pid_len, char *status, size_t st_len);
 
