@@ -63,13 +63,6 @@ int orders_get_with_payment(struct ticketd *app, const struct session *s,
 			    const char *order_id, struct order *out, char *payment_id,
 			    size_t pid_len, char *status, size_t st_len);
 
-/* The payment recorded for an order (any session's: check the order
- * first): 0 with its id and status ("APPROVED"/"DECLINED"), -ENOENT when
- * none is recorded yet, -EBUSY as orders_get, or a negative errno. */
-int orders_get_payment(struct ticketd *app, const char *order_id,
-		       char *payment_id, size_t pid_len, char *status,
-		       size_t st_len);
-
 /* Data access (order_store.c). */
 int order_store_insert(MYSQL *c, const struct order *o, const char *key);
 int order_store_insert_seats(MYSQL *c, const struct order *o,
