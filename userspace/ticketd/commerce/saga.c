@@ -346,7 +346,6 @@ static void ended(struct ticketd *app, const struct order *o, const struct endin
 {
 	if (!e->ended)
 		return;
-	outbox_relay_kick(&app->relay);
 	apply_outcome(app, o, e->approve);
 	atomic_fetch_add(e->approve ? &app->saga.confirmed : &app->saga.cancelled, 1);
 	log_json(LOG_INFO, NULL, "order ended",
@@ -888,7 +887,6 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 	}
 	db_put(&app->db, c);
 	free(payload);
-	outbox_relay_kick(&app->relay);
 	snprintf(recorded_id, id_len, "%s", payment_id);
 	snprintf(recorded_status, st_len, "%s", status);
 	return 0;
@@ -1124,8 +1122,6 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	}
 	db_put(&app->db, c);
 	free(payload);
-	if (!e.ended)
-		outbox_relay_kick(&app->relay); /* the PaymentDecided row */
 	ended(app, &o, &e);
 	snprintf(out->order_status, sizeof(out->order_status), "%s", o.status);
 	snprintf(out->reason, sizeof(out->reason), "%s", o.reason);

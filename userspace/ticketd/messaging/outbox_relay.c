@@ -35,7 +35,7 @@
  * previous read): the signalling transactions are still committing. The
  * longer steps cover a commit slowed by a busy disk (88 ms in all); a
  * commit later still is found by a post-commit kick or the idle poll. */
-static const int chase_steps_ms[] = {1, 2, 5, 10, 20, 50};
+static const int chase_steps_ms[] = {1, 2, 5, 10, 20, 50, 100, 200, 500};
 #define N_CHASE_STEPS (int)(sizeof(chase_steps_ms) / sizeof(chase_steps_ms[0]))
 
 /* Ids marked per UPDATE statement; a shorter list is padded by repeating its
