@@ -44,7 +44,9 @@
 # (500), ORD_TARGET_P95_MS (1000), ORD_REPS (3), ORD_SECS (20, the target
 # rate's runs), ORD_REF_SECS (10, the other rates), ORD_GW_SECS (5),
 # ORD_WARMUP_SECS (3), ORD_SESSIONS (5000), ORD_ROWS/ORD_COLS (200/100),
-# ORD_CONNS (1000), ORD_POLL_MS (20), ORD_DRAIN_SECS (25: how long in-flight
+# ORD_CONNS (1000), ORD_PERF (1: perf record -g of ticketd for the first
+# ORD_PERF_SECS (10) of the first round's target-rate run, when perf is
+# installed; 0: none), ORD_POLL_MS (20), ORD_DRAIN_SECS (25: how long in-flight
 # orders may take to end after the offered window), ORD_TIMEOUT_MS (30000: one
 # request unanswered this long is an error),
 # ORD_TICKETD_THREADS (2), ORD_DB_POOL (8), ORD_OUT (bench/results/orders.json),
@@ -92,6 +94,10 @@ DRAIN_SECS=${ORD_DRAIN_SECS:-25}
 TD_THREADS=${ORD_TICKETD_THREADS:-2}
 DB_POOL=${ORD_DB_POOL:-8}
 LOCK_WAIT=${ORD_LOCK_WAIT:-900}
+PERF=${ORD_PERF:-1}
+PERF_SECS=${ORD_PERF_SECS:-10}
+int_in "$PERF_SECS" 1 120 || { echo "ORD_PERF_SECS must be 1..120" >&2; exit 1; }
+PERF_PID=
 KEEP=${ORD_KEEP:-0}
 bench_services_env /tmp/ordbench 6398 3323 9125 9126
 HTTP_PORT=${ORD_HTTP_PORT:-18380}
@@ -181,9 +187,43 @@ ticketd_routes() {
 mariadb_status() {
 	mariadb_q "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Com_commit',
 		'Com_rollback','Com_select','Com_insert','Com_update','Innodb_data_fsyncs',
-		'Innodb_os_log_fsyncs','Innodb_row_lock_waits','Innodb_row_lock_time')" |
+		'Innodb_os_log_fsyncs','Innodb_row_lock_waits','Innodb_row_lock_time',
+		'Com_stmt_prepare','Com_stmt_execute','Com_stmt_close')" |
 		jq -R -s 'split("\n") | map(select(length > 0) | split("\t"))
 			| map({(.[0]): (.[1] | tonumber)}) | add // {}'
+}
+
+# ticketd's context switches so far, summed over its threads (threads that
+# ended meanwhile drop out: a lower bound for the delta)
+ticketd_ctxsw() {
+	cat /proc/"$TICKETD_PID"/task/*/status 2>/dev/null |
+		awk '/^voluntary_ctxt_switches/{v+=$2} /^nonvoluntary_ctxt_switches/{n+=$2}
+			END{printf "{\"voluntary\":%d,\"nonvoluntary\":%d}\n", v, n}'
+}
+
+# Where ticketd's CPU goes: perf samples (call graphs) of ticketd for the
+# first PERF_SECS of the first round's target-rate run; the top entries of
+# `perf report --no-children`, self time by symbol. PERF=0 or no perf: none.
+perf_start() { # out run_secs
+	PERF_PID=
+	[ "$PERF" = 1 ] && command -v perf >/dev/null || return 0
+	[ "$2" -lt "$PERF_SECS" ] && PERF_SECS=$2
+	timeout $((PERF_SECS + 30)) perf record -q -g -F 499 -p "$TICKETD_PID" -o "$1" \
+		-- sleep "$PERF_SECS" >/dev/null 2>"$1.err" &
+	PERF_PID=$!
+}
+
+perf_finish() { # data -> $WORK/perf.json
+	[ -n "$PERF_PID" ] || return 0
+	wait "$PERF_PID" || true
+	PERF_PID=
+	[ -s "$1" ] || { log "perf record wrote nothing: $(tail -n 2 "$1.err" 2>/dev/null)"; return 0; }
+	timeout 120 perf report -i "$1" --stdio --no-children --sort dso,symbol -g none \
+		--percent-limit 1 2>/dev/null |
+		awk '/^ +[0-9.]+%/{$1=$1; sub(/( -)+$/, ""); print}' | head -n 25 |
+		jq -R -s --argjson secs "$PERF_SECS" '{secs: $secs, top: (split("\n") | map(select(length > 0)))}' \
+		>"$WORK/perf.json" || true
+	log "perf (ticketd, ${PERF_SECS}s): $(jq -r '.top[0:5] | join(" | ")' "$WORK/perf.json" 2>/dev/null)"
 }
 
 delta_json() { # before after -> after - before for numbers, per key (nested one level)
@@ -245,11 +285,15 @@ run_one() {
 	out=$WORK/runs/$kind-$tag.json
 	r0=$(ticketd_routes)
 	m0=$(mariadb_status)
+	c0=$(ticketd_ctxsw)
+	[ "$kind:$rep:$rate" = "orders:1:$TARGET_RATE" ] && perf_start "$WORK/perf.data" "$secs"
 	# shellcheck disable=SC2086
 	timeout $((secs + DRAIN_SECS + 60)) $cmd >"$out.raw" 2>"$out.err" ||
 		die "$kind $tag: orders_load failed: $(tail -n 3 "$out.err")"
 	r1=$(ticketd_routes)
 	m1=$(mariadb_status)
+	c1=$(ticketd_ctxsw)
+	[ "$kind:$rep:$rate" = "orders:1:$TARGET_RATE" ] && perf_finish "$WORK/perf.data"
 	settle_s=0
 	[ "$kind" = orders ] && settle_s=$(settle)
 	jq -c --arg kind "$kind" --argjson rate "$rate" --argjson rep "$rep" \
@@ -257,11 +301,12 @@ run_one() {
 		--arg tag "$tag" --arg command "$shown" --argjson event "$ev" \
 		--argjson routes "$(delta_json "$r0" "$r1")" \
 		--argjson mariadb "$(delta_json "$m0" "$m1")" \
+		--argjson ctxsw "$(delta_json "$c0" "$c1")" \
 		'{kind: $kind, rate: $rate, rep: $rep, tag: $tag, event_id: $event,
 		  command: $command, result: ., settle_s: $settle_s,
 		  side: {ticketd_routes: ($routes | with_entries(select(.value.count > 0)
 				| .value += {mean_ms: (1000 * .value.sum / .value.count)})),
-			 mariadb: $mariadb}}' "$out.raw" >"$out"
+			 mariadb: $mariadb, ticketd_ctxsw: $ctxsw}}' "$out.raw" >"$out"
 	rm -f "$out.raw"
 	if [ "$kind" = orders ]; then
 		log "$(jq -r '.result as $r | "orders \(.tag) @\(.rate)/s: sustained \($r.sustained.per_s)/s, completed \($r.completed)/\($r.offered), e2e p50 \($r.latency_us.end_to_end.p50/1000|floor) p95 \($r.latency_us.end_to_end.p95/1000|floor) p99 \($r.latency_us.end_to_end.p99/1000|floor) ms, authorize->final p95 \($r.latency_us.authorize_to_final.p95/1000|floor) ms, ticketd adds p50 \($r.latency_us.authorize_minus_gateway_delay.p50/1000) ms to authorize; final \($r.final_status|tostring); errors \($r.errors|tostring); CPU ticketd \($r.cpu.processes.ticketd.core_pct)% mariadbd \($r.cpu.processes.mariadbd.core_pct)% kafka \($r.cpu.processes.kafka.core_pct)% host \($r.cpu.host_busy_pct)%; not started \($r.not_started); settled in \(.settle_s) s; watch \($r.watch | map_values(.states) | tostring)"' "$out")"
@@ -399,6 +444,7 @@ assemble() { # started finished bg0 bg1 setup_s measure_s lock_wait_s
 	jq -n --slurpfile runs "$WORK/runs.json" --slurpfile audit "$WORK/audit.json" \
 		--slurpfile machine <(machine_json) \
 		--slurpfile roles "$WORK/thread_roles.json" \
+		--slurpfile perf <(cat "$WORK/perf.json" 2>/dev/null || echo null) \
 		--arg started "$1" --arg finished "$2" --arg bg0 "$3" --arg bg1 "$4" \
 		--argjson setup_s "$5" --argjson measure_s "$6" --argjson lock_wait_s "$7" \
 		--arg build "$BUILD_INFO" --arg run_id "$RUN_ID" \
