@@ -67,14 +67,7 @@ set -euo pipefail
 OUT=${ORD_OUT:-bench/results/orders.json}
 MD=${ORD_MD:-bench/results/orders.md}
 
-if [ "${1:-}" = --render ]; then
-	[ -s "${2:-$OUT}" ] || {
-		echo "orders_bench: ${2:-$OUT} missing: raw results are not kept in git (bash bench/orders_bench.sh writes it); $MD keeps the last rendered section" >&2
-		exit 1
-	}
-	jq -r -f bench/orders_render.jq "${2:-$OUT}"
-	exit 0
-fi
+[ "${1:-}" = --render ] && purchase_render orders_bench bench/orders_render.jq "${2:-}"
 
 RATES=${ORD_RATES:-100 500}
 TARGET_RATE=${ORD_TARGET_RATE:-500}
@@ -131,38 +124,11 @@ for r in $RATES; do
 	[ $((2 * r * s)) -le "$SEATS_PER_EVENT" ] ||
 		die "rate $r for ${s}s may need $((2 * r * s)) seats; the event has $SEATS_PER_EVENT (ORD_ROWS x ORD_COLS)"
 done
-case $RUN_DIR in
-/tmp/?*) ;;
-*) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
-esac
+purchase_preflight $((CONNS * 2 + 512)) ticketd paymentd orders_load
 
-for tool in jq curl mariadb timeout flock awk; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-for b in ticketd paymentd orders_load; do
-	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
-done
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" -ge $((CONNS * 2 + 512)) ] ||
-	die "open-file limit $(ulimit -n) is below $((CONNS * 2 + 512))"
-
-WORK=$(mktemp -d /tmp/ordbench-work.XXXXXX)
+purchase_work orders ORD_KEEP # WORK, TICKETD, PAYMENTD, logs, the EXIT trap
 LOAD=$WORK/orders_load
-TICKETD=$WORK/ticketd   # copies: a rebuild of the tree during the run cannot touch them
-PAYMENTD=$WORK/paymentd
-TD_LOG=$RUN_DIR/logs/ticketd-ordbench.log
-PAY_LOG=$RUN_DIR/logs/paymentd-ordbench.log
-TICKETD_PID=
-PAYMENTD_PID=
 WATCH=
-SERVICES_STARTED=
-LOCKED=
-
-# ---- clean-up ------------------------------------------------------------------
-
-cleanup() { purchase_cleanup .orders-bench ORD_KEEP; }
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- helpers -------------------------------------------------------------------
 
@@ -465,37 +431,12 @@ main() {
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	t0=$(date +%s)
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
-	cp "$BUILD/ticketd" "$TICKETD"
-	cp "$BUILD/paymentd" "$PAYMENTD"
 	cp "$BUILD/orders_load" "$LOAD"
+	purchase_stack_up O "1000 + (seq DIV $COLS) * 10"
 	LOAD_INFO="$BUILD/orders_load (bench/bench.mk) sha256 $(sha256sum "$LOAD" | cut -c1-12)"
 	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), paymentd sha256 $(sha256sum "$PAYMENTD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf 2>/dev/null || echo ' + uncommitted changes in userspace/api/bpf'); orders_load: $LOAD_INFO"
-
-	# one instance per RUN_DIR (it is wiped and its ports reused): a second
-	# one fails at once instead of stopping the first one's services
-	exec 7>"$RUN_DIR.instance.lock"
-	flock -n 7 || die "another bench/orders_bench.sh uses $RUN_DIR (holds $RUN_DIR.instance.lock)"
-	# a fresh RUN_DIR: stop what an interrupted run left there, then wipe it
-	if [ -d "$RUN_DIR" ]; then
-		[ -f "$RUN_DIR/.orders-bench" ] || [ -z "$(find "$RUN_DIR" -type f -not -path "$RUN_DIR/logs/*" -not -path "$RUN_DIR/pids/*.lock" | head -n 1)" ] ||
-			die "$RUN_DIR exists and is not this benchmark's (no .orders-bench marker)"
-		timeout 180 bash infra/services.sh stop >&2 || true
-		rm -rf "$RUN_DIR"
-	fi
-	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-	mkdir -p "$RUN_DIR/logs"
-	touch "$RUN_DIR/.orders-bench"
-
-	bench_services_up
-	start_paymentd
-	PAY_DEFAULTS=$(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" |
-		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/delay \1-\2 ms (uniform), approve ratio \3/' || true)
+	PAY_DEFAULTS=$(purchase_pay_defaults | awk '{printf "delay %s-%s ms (uniform), approve ratio %s", $1, $2, $3}')
 	[ -n "$PAY_DEFAULTS" ] || PAY_DEFAULTS='? (not in its log)'
-	start_ticketd # creates the schema
-	purchase_add_events O "1000 + (seq DIV $COLS) * 10"
-	stop_ticketd
-	start_ticketd # loads the new events
-	purchase_load_event_ids
 	log "events: $(for t in "${EVENT_TAGS[@]}"; do printf '%s=%s ' "$t" "${EVENT_ID[$t]}"; done)($ROWS x $COLS seats each)"
 	timeout 300 "$LOAD" --mode sessions --target "127.0.0.1:$HTTP_PORT" --count "$SESSIONS" \
 		--conns 64 --drain 240 >"$WORK/tokens" 2>"$WORK/sessions.err" ||
