@@ -919,6 +919,9 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 	int64_t now;
 	bool more = false;
 
+	/* Before take_signals reads the count: a signal after this kicks
+	 * again (outbox_relay_notify). */
+	atomic_store(&r->signal_kicked, false);
 	s->cycle_error = false;
 	if (s->rk && rd_kafka_fatal_error(s->rk, err, sizeof(err))) {
 		log_json(LOG_ERROR, NULL,
@@ -1200,7 +1203,11 @@ void outbox_relay_notify(void *relay, unsigned rows)
 	struct outbox_relay *r = relay;
 
 	atomic_fetch_add(&r->signals, rows);
-	worker_kick(&r->w);
+	/* The first signal of an iteration wakes the relay; the others are
+	 * counted, and found by that iteration's take_signals or the next's
+	 * (whose start cleared the flag after this one was set). */
+	if (!atomic_exchange(&r->signal_kicked, true))
+		worker_kick(&r->w);
 }
 
 void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st)

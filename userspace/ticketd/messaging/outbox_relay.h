@@ -139,6 +139,9 @@ struct outbox_relay {
 	 * (outbox_relay_kick), from any thread; the relay thread compares. */
 	atomic_uint_least64_t signals;
 	atomic_bool read_now;
+	/* A signal kicked the relay since its current iteration began: later
+	 * signals only count (one wake-up per iteration, not one per row). */
+	atomic_bool signal_kicked;
 	/* Publish delay (insert to acknowledgement) histogram, buckets in
 	 * outbox_relay.c. */
 	atomic_uint_least64_t delay_buckets[OUTBOX_RELAY_DELAY_BUCKETS];
