@@ -717,7 +717,11 @@ static void *worker_loop(void *arg)
 		job->run(job);
 		pthread_mutex_lock(&sg->lock);
 		sg->busy--;
-		pthread_cond_broadcast(&sg->cond);
+		/* Only saga_quiesce waits for busy to fall (idle workers wait
+		 * for jobs, which submit signals): waking every idle worker
+		 * after every job cost each of them a context switch. */
+		if (sg->stopping && !sg->busy && !sg->q.head)
+			pthread_cond_broadcast(&sg->cond);
 		pthread_mutex_unlock(&sg->lock);
 	}
 }
