@@ -44,7 +44,9 @@
 # (500), ORD_TARGET_P95_MS (1000), ORD_REPS (3), ORD_SECS (20, the target
 # rate's runs), ORD_REF_SECS (10, the other rates), ORD_GW_SECS (5),
 # ORD_WARMUP_SECS (3), ORD_SESSIONS (5000), ORD_ROWS/ORD_COLS (200/100),
-# ORD_CONNS (1000), ORD_POLL_MS (20), ORD_DRAIN_SECS (25: how long in-flight
+# ORD_CONNS (1000), ORD_PERF (1: perf record -g of ticketd for the first
+# ORD_PERF_SECS (10) of the first round's target-rate run, when perf is
+# installed; 0: none), ORD_POLL_MS (20), ORD_DRAIN_SECS (25: how long in-flight
 # orders may take to end after the offered window), ORD_TIMEOUT_MS (30000: one
 # request unanswered this long is an error),
 # ORD_TICKETD_THREADS (2), ORD_DB_POOL (8), ORD_OUT (bench/results/orders.json),
@@ -65,14 +67,7 @@ set -euo pipefail
 OUT=${ORD_OUT:-bench/results/orders.json}
 MD=${ORD_MD:-bench/results/orders.md}
 
-if [ "${1:-}" = --render ]; then
-	[ -s "${2:-$OUT}" ] || {
-		echo "orders_bench: ${2:-$OUT} missing: raw results are not kept in git (bash bench/orders_bench.sh writes it); $MD keeps the last rendered section" >&2
-		exit 1
-	}
-	jq -r -f bench/orders_render.jq "${2:-$OUT}"
-	exit 0
-fi
+[ "${1:-}" = --render ] && purchase_render orders_bench bench/orders_render.jq "${2:-}"
 
 RATES=${ORD_RATES:-100 500}
 TARGET_RATE=${ORD_TARGET_RATE:-500}
@@ -92,6 +87,10 @@ DRAIN_SECS=${ORD_DRAIN_SECS:-25}
 TD_THREADS=${ORD_TICKETD_THREADS:-2}
 DB_POOL=${ORD_DB_POOL:-8}
 LOCK_WAIT=${ORD_LOCK_WAIT:-900}
+PERF=${ORD_PERF:-1}
+PERF_SECS=${ORD_PERF_SECS:-10}
+int_in "$PERF_SECS" 1 120 || { echo "ORD_PERF_SECS must be 1..120" >&2; exit 1; }
+PERF_PID=
 KEEP=${ORD_KEEP:-0}
 bench_services_env /tmp/ordbench 6398 3323 9125 9126
 HTTP_PORT=${ORD_HTTP_PORT:-18380}
@@ -125,38 +124,11 @@ for r in $RATES; do
 	[ $((2 * r * s)) -le "$SEATS_PER_EVENT" ] ||
 		die "rate $r for ${s}s may need $((2 * r * s)) seats; the event has $SEATS_PER_EVENT (ORD_ROWS x ORD_COLS)"
 done
-case $RUN_DIR in
-/tmp/?*) ;;
-*) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
-esac
+purchase_preflight $((CONNS * 2 + 512)) ticketd paymentd orders_load
 
-for tool in jq curl mariadb timeout flock awk; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-for b in ticketd paymentd orders_load; do
-	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
-done
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" -ge $((CONNS * 2 + 512)) ] ||
-	die "open-file limit $(ulimit -n) is below $((CONNS * 2 + 512))"
-
-WORK=$(mktemp -d /tmp/ordbench-work.XXXXXX)
+purchase_work orders ORD_KEEP # WORK, TICKETD, PAYMENTD, logs, the EXIT trap
 LOAD=$WORK/orders_load
-TICKETD=$WORK/ticketd   # copies: a rebuild of the tree during the run cannot touch them
-PAYMENTD=$WORK/paymentd
-TD_LOG=$RUN_DIR/logs/ticketd-ordbench.log
-PAY_LOG=$RUN_DIR/logs/paymentd-ordbench.log
-TICKETD_PID=
-PAYMENTD_PID=
 WATCH=
-SERVICES_STARTED=
-LOCKED=
-
-# ---- clean-up ------------------------------------------------------------------
-
-cleanup() { purchase_cleanup .orders-bench ORD_KEEP; }
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- helpers -------------------------------------------------------------------
 
@@ -181,9 +153,43 @@ ticketd_routes() {
 mariadb_status() {
 	mariadb_q "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Com_commit',
 		'Com_rollback','Com_select','Com_insert','Com_update','Innodb_data_fsyncs',
-		'Innodb_os_log_fsyncs','Innodb_row_lock_waits','Innodb_row_lock_time')" |
+		'Innodb_os_log_fsyncs','Innodb_row_lock_waits','Innodb_row_lock_time',
+		'Com_stmt_prepare','Com_stmt_execute','Com_stmt_close')" |
 		jq -R -s 'split("\n") | map(select(length > 0) | split("\t"))
 			| map({(.[0]): (.[1] | tonumber)}) | add // {}'
+}
+
+# ticketd's context switches so far, summed over its threads (threads that
+# ended meanwhile drop out: a lower bound for the delta)
+ticketd_ctxsw() {
+	cat /proc/"$TICKETD_PID"/task/*/status 2>/dev/null |
+		awk '/^voluntary_ctxt_switches/{v+=$2} /^nonvoluntary_ctxt_switches/{n+=$2}
+			END{printf "{\"voluntary\":%d,\"nonvoluntary\":%d}\n", v, n}'
+}
+
+# Where ticketd's CPU goes: perf samples (call graphs) of ticketd for the
+# first PERF_SECS of the first round's target-rate run; the top entries of
+# `perf report --no-children`, self time by symbol. PERF=0 or no perf: none.
+perf_start() { # out run_secs
+	PERF_PID=
+	[ "$PERF" = 1 ] && command -v perf >/dev/null || return 0
+	[ "$2" -lt "$PERF_SECS" ] && PERF_SECS=$2
+	timeout $((PERF_SECS + 30)) perf record -q -g -F 499 -p "$TICKETD_PID" -o "$1" \
+		-- sleep "$PERF_SECS" >/dev/null 2>"$1.err" &
+	PERF_PID=$!
+}
+
+perf_finish() { # data -> $WORK/perf.json
+	[ -n "$PERF_PID" ] || return 0
+	wait "$PERF_PID" || true
+	PERF_PID=
+	[ -s "$1" ] || { log "perf record wrote nothing: $(tail -n 2 "$1.err" 2>/dev/null)"; return 0; }
+	timeout 120 perf report -i "$1" --stdio --no-children --sort dso,symbol -g none \
+		--percent-limit 1 2>/dev/null |
+		awk '/^ +[0-9.]+%/{$1=$1; sub(/( -)+$/, ""); print}' | head -n 25 |
+		jq -R -s --argjson secs "$PERF_SECS" '{secs: $secs, top: (split("\n") | map(select(length > 0)))}' \
+		>"$WORK/perf.json" || true
+	log "perf (ticketd, ${PERF_SECS}s): $(jq -r '.top[0:5] | join(" | ")' "$WORK/perf.json" 2>/dev/null)"
 }
 
 delta_json() { # before after -> after - before for numbers, per key (nested one level)
@@ -245,11 +251,15 @@ run_one() {
 	out=$WORK/runs/$kind-$tag.json
 	r0=$(ticketd_routes)
 	m0=$(mariadb_status)
+	c0=$(ticketd_ctxsw)
+	[ "$kind:$rep:$rate" = "orders:1:$TARGET_RATE" ] && perf_start "$WORK/perf.data" "$secs"
 	# shellcheck disable=SC2086
 	timeout $((secs + DRAIN_SECS + 60)) $cmd >"$out.raw" 2>"$out.err" ||
 		die "$kind $tag: orders_load failed: $(tail -n 3 "$out.err")"
 	r1=$(ticketd_routes)
 	m1=$(mariadb_status)
+	c1=$(ticketd_ctxsw)
+	[ "$kind:$rep:$rate" = "orders:1:$TARGET_RATE" ] && perf_finish "$WORK/perf.data"
 	settle_s=0
 	[ "$kind" = orders ] && settle_s=$(settle)
 	jq -c --arg kind "$kind" --argjson rate "$rate" --argjson rep "$rep" \
@@ -257,11 +267,12 @@ run_one() {
 		--arg tag "$tag" --arg command "$shown" --argjson event "$ev" \
 		--argjson routes "$(delta_json "$r0" "$r1")" \
 		--argjson mariadb "$(delta_json "$m0" "$m1")" \
+		--argjson ctxsw "$(delta_json "$c0" "$c1")" \
 		'{kind: $kind, rate: $rate, rep: $rep, tag: $tag, event_id: $event,
 		  command: $command, result: ., settle_s: $settle_s,
 		  side: {ticketd_routes: ($routes | with_entries(select(.value.count > 0)
 				| .value += {mean_ms: (1000 * .value.sum / .value.count)})),
-			 mariadb: $mariadb}}' "$out.raw" >"$out"
+			 mariadb: $mariadb, ticketd_ctxsw: $ctxsw}}' "$out.raw" >"$out"
 	rm -f "$out.raw"
 	if [ "$kind" = orders ]; then
 		log "$(jq -r '.result as $r | "orders \(.tag) @\(.rate)/s: sustained \($r.sustained.per_s)/s, completed \($r.completed)/\($r.offered), e2e p50 \($r.latency_us.end_to_end.p50/1000|floor) p95 \($r.latency_us.end_to_end.p95/1000|floor) p99 \($r.latency_us.end_to_end.p99/1000|floor) ms, authorize->final p95 \($r.latency_us.authorize_to_final.p95/1000|floor) ms, ticketd adds p50 \($r.latency_us.authorize_minus_gateway_delay.p50/1000) ms to authorize; final \($r.final_status|tostring); errors \($r.errors|tostring); CPU ticketd \($r.cpu.processes.ticketd.core_pct)% mariadbd \($r.cpu.processes.mariadbd.core_pct)% kafka \($r.cpu.processes.kafka.core_pct)% host \($r.cpu.host_busy_pct)%; not started \($r.not_started); settled in \(.settle_s) s; watch \($r.watch | map_values(.states) | tostring)"' "$out")"
@@ -399,6 +410,7 @@ assemble() { # started finished bg0 bg1 setup_s measure_s lock_wait_s
 	jq -n --slurpfile runs "$WORK/runs.json" --slurpfile audit "$WORK/audit.json" \
 		--slurpfile machine <(machine_json) \
 		--slurpfile roles "$WORK/thread_roles.json" \
+		--slurpfile perf <(cat "$WORK/perf.json" 2>/dev/null || echo null) \
 		--arg started "$1" --arg finished "$2" --arg bg0 "$3" --arg bg1 "$4" \
 		--argjson setup_s "$5" --argjson measure_s "$6" --argjson lock_wait_s "$7" \
 		--arg build "$BUILD_INFO" --arg run_id "$RUN_ID" \
@@ -419,37 +431,12 @@ main() {
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	t0=$(date +%s)
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
-	cp "$BUILD/ticketd" "$TICKETD"
-	cp "$BUILD/paymentd" "$PAYMENTD"
 	cp "$BUILD/orders_load" "$LOAD"
+	purchase_stack_up O "1000 + (seq DIV $COLS) * 10"
 	LOAD_INFO="$BUILD/orders_load (bench/bench.mk) sha256 $(sha256sum "$LOAD" | cut -c1-12)"
 	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), paymentd sha256 $(sha256sum "$PAYMENTD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf 2>/dev/null || echo ' + uncommitted changes in userspace/api/bpf'); orders_load: $LOAD_INFO"
-
-	# one instance per RUN_DIR (it is wiped and its ports reused): a second
-	# one fails at once instead of stopping the first one's services
-	exec 7>"$RUN_DIR.instance.lock"
-	flock -n 7 || die "another bench/orders_bench.sh uses $RUN_DIR (holds $RUN_DIR.instance.lock)"
-	# a fresh RUN_DIR: stop what an interrupted run left there, then wipe it
-	if [ -d "$RUN_DIR" ]; then
-		[ -f "$RUN_DIR/.orders-bench" ] || [ -z "$(find "$RUN_DIR" -type f -not -path "$RUN_DIR/logs/*" -not -path "$RUN_DIR/pids/*.lock" | head -n 1)" ] ||
-			die "$RUN_DIR exists and is not this benchmark's (no .orders-bench marker)"
-		timeout 180 bash infra/services.sh stop >&2 || true
-		rm -rf "$RUN_DIR"
-	fi
-	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-	mkdir -p "$RUN_DIR/logs"
-	touch "$RUN_DIR/.orders-bench"
-
-	bench_services_up
-	start_paymentd
-	PAY_DEFAULTS=$(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" |
-		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/delay \1-\2 ms (uniform), approve ratio \3/' || true)
+	PAY_DEFAULTS=$(purchase_pay_defaults | awk '{printf "delay %s-%s ms (uniform), approve ratio %s", $1, $2, $3}')
 	[ -n "$PAY_DEFAULTS" ] || PAY_DEFAULTS='? (not in its log)'
-	start_ticketd # creates the schema
-	purchase_add_events O "1000 + (seq DIV $COLS) * 10"
-	stop_ticketd
-	start_ticketd # loads the new events
-	purchase_load_event_ids
 	log "events: $(for t in "${EVENT_TAGS[@]}"; do printf '%s=%s ' "$t" "${EVENT_ID[$t]}"; done)($ROWS x $COLS seats each)"
 	timeout 300 "$LOAD" --mode sessions --target "127.0.0.1:$HTTP_PORT" --count "$SESSIONS" \
 		--conns 64 --drain 240 >"$WORK/tokens" 2>"$WORK/sessions.err" ||

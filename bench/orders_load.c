@@ -493,11 +493,9 @@ static int setup_order(struct order *o, int n)
 
 static void http_fail(struct order *o, int status, const char *b, int len, int64_t t)
 {
-	char code[40], what[64];
+	char what[64];
 
-	if (!bench_json_str(b, len, "code", code, sizeof(code)))
-		snprintf(code, sizeof(code), "-");
-	snprintf(what, sizeof(what), "%d %s", status, code);
+	bench_http_error_what(status, b, len, what, sizeof(what));
 	fail_order(o, what, t);
 }
 

@@ -97,7 +97,7 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
   "| rate | command | server-side mean ms per route | MariaDB per order | busiest ticketd threads (first round) |",
   "|---|---|---|---|---|",
   ($rates[] as $rate | $by[$rate | tostring].orders as $o |
-    "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–" | gsub("\\?\\? \\((?<l>lib[a-z]+)[^)]*\\)"; "\(.l)")) |"),
+    "| \($rate)/s | \(cmd_o($rate)) | \($o.server_mean_ms | to_entries | map("\(.key) \(.value | cell)") | join("; ")) | commits \($o.mariadb_per_order.commits | cell), data fsyncs \($o.mariadb_per_order.fsyncs | cell), log fsyncs \($o.mariadb_per_order.log_fsyncs | cell), statements \($o.mariadb_per_order.questions | cell) (prepared-statement executions \($o.mariadb_per_order.executes | cell), prepares \($o.mariadb_per_order.prepares | cell)), row lock waits \($o.mariadb_per_order.row_lock_waits | cell) | \($o.ticketd_threads[0] // "–" | gsub("\\?\\? \\((?<l>lib[a-z]+)[^)]*\\)"; "\(.l)")) |"),
   "",
   "What ticketd's threads were doing during the orders runs: share of 10 ms samples of `/proc/<pid>/task/<tid>/syscall` (`running` = on a CPU or waiting for one; `poll timeout 10000 ms` = libmariadb waiting for MariaDB's answer, 10 s being the read timeout ticketd sets in userspace/ticketd/db/db.c; `poll timeout 0..20 ms` = curl's multi loop in the payment client waiting for the gateway; `epoll_wait` = an idle HTTP worker; `futex` = waiting on a lock or condition: a free connection of the database pool, or an empty job queue (idle saga workers)). Threads found by their start routine (gdb backtrace after start).",
   "",
@@ -110,6 +110,22 @@ def counters: to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" th
     | "- \($rate)/s, share of the samples each watched thread spent waiting for MariaDB or running (busy), busiest first: \(
         $ts | to_entries | map({k: .key, b: (((.value.pct["poll timeout 10000 ms"] // 0) + (.value.pct.running // 0)) * 10 | round / 10)})
         | sort_by(-.b) | map("\(.k) \(.b)%") | join(", "))."),
+  "",
+  "### Where ticketd's CPU goes",
+  "",
+  "Context switches of ticketd per completed order (`/proc/<pid>/task/*/status`, summed over its threads, deltas over each orders run):",
+  "",
+  "| rate | command | voluntary | involuntary | all |",
+  "|---|---|---|---|---|",
+  ($rates[] as $rate | $by[$rate | tostring].orders.ticketd_ctxsw_per_order as $x | select($x != null) |
+    "| \($rate)/s | \(cmd_o($rate)) | \($x.voluntary | cell) | \($x.nonvoluntary | cell) | \($x.all | cell) |"),
+  "",
+  (if $r.ticketd_perf == null or ($r.ticketd_perf.top | length) == 0 then "No perf profile in this run (ORD_PERF=0 or perf missing)." else
+    ("`perf record -g -F 499 -p <ticketd pid>` over the first \($r.ticketd_perf.secs) s of the first round's \($r.target.rate)/s run, then `perf report --stdio --no-children --sort dso,symbol -g none --percent-limit 1`: self time by library and symbol (entries of at least 1%):",
+     "",
+     "```",
+     ($r.ticketd_perf.top[]),
+     "```") end),
   "",
   "### Audit (MariaDB, after the runs)",
   "",

@@ -119,7 +119,15 @@ def per_order($runs; f):
               fsyncs: per_order($o; .side.mariadb.Innodb_data_fsyncs),
               log_fsyncs: per_order($o; .side.mariadb.Innodb_os_log_fsyncs),
               questions: per_order($o; .side.mariadb.Questions),
-              row_lock_waits: per_order($o; .side.mariadb.Innodb_row_lock_waits)
+              row_lock_waits: per_order($o; .side.mariadb.Innodb_row_lock_waits),
+              prepares: per_order($o; .side.mariadb.Com_stmt_prepare),
+              executes: per_order($o; .side.mariadb.Com_stmt_execute)
+            },
+            ticketd_ctxsw_per_order: {
+              voluntary: per_order($o; .side.ticketd_ctxsw.voluntary),
+              nonvoluntary: per_order($o; .side.ticketd_ctxsw.nonvoluntary),
+              all: per_order($o; if .side.ticketd_ctxsw == null then null
+                else (.side.ticketd_ctxsw.voluntary + .side.ticketd_ctxsw.nonvoluntary) end)
             }
           },
           gateway: {
@@ -136,6 +144,7 @@ def per_order($runs; f):
           }
         }
     ],
+    ticketd_perf: ($perf[0] // null),
     audit: $audit[0],
     runs: $runs[0],
     warmup_runs: ($warmup | length)

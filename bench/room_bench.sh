@@ -53,14 +53,7 @@ set -euo pipefail
 OUT=${ROOM_OUT:-bench/results/room.json}
 MD=${ROOM_MD:-bench/results/room.md}
 
-if [ "${1:-}" = --render ]; then
-	[ -s "${2:-$OUT}" ] || {
-		echo "room_bench: ${2:-$OUT} missing: raw results are not kept in git (bash bench/room_bench.sh writes it); $MD keeps the last rendered section" >&2
-		exit 1
-	}
-	jq -r -f bench/room_render.jq "${2:-$OUT}"
-	exit 0
-fi
+[ "${1:-}" = --render ] && purchase_render room_bench bench/room_render.jq "${2:-}"
 
 FACTORS=${ROOM_FACTORS:-1 2 5}
 SECS=${ROOM_SECS:-20}
@@ -105,36 +98,12 @@ int_in "$IDLE" 1 600 || die "ROOM_IDLE_SECONDS must be 1..600"
 int_in "$MAX_SESSIONS" 100 200000 || die "ROOM_MAX_SESSIONS must be 100..200000"
 int_in "$ROWS" 1 1000 && int_in "$COLS" 1 1000 || die "ROOM_ROWS/ROOM_COLS: 1..1000"
 SEATS_PER_EVENT=$((ROWS * COLS))
-case $RUN_DIR in
-/tmp/?*) ;;
-*) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
-esac
-for tool in jq curl mariadb timeout flock awk; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-for b in ticketd paymentd orders_load; do
-	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
-done
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # a stream holds one of the CONNS connections while it is open
 [ "$STREAMS" -lt "$CONNS" ] || die "ROOM_STREAMS ($STREAMS) must be below ROOM_CONNS ($CONNS): streams use its connections"
-[ "$(ulimit -n)" -ge $((CONNS + 512)) ] ||
-	die "open-file limit $(ulimit -n) is below $((CONNS + 512))"
+purchase_preflight $((CONNS + 512)) ticketd paymentd orders_load
 
-WORK=$(mktemp -d /tmp/roombench-work.XXXXXX)
+purchase_work room ROOM_KEEP # WORK, TICKETD, PAYMENTD, logs, the EXIT trap
 LOAD=$WORK/orders_load
-TICKETD=$WORK/ticketd # copies: a rebuild of the tree during the run cannot touch them
-PAYMENTD=$WORK/paymentd
-TD_LOG=$RUN_DIR/logs/ticketd-roombench.log
-PAY_LOG=$RUN_DIR/logs/paymentd-roombench.log
-TICKETD_PID=
-PAYMENTD_PID=
-SERVICES_STARTED=
-LOCKED=
-
-cleanup() { purchase_cleanup .room-bench ROOM_KEEP; }
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
 
 # ---- events -----------------------------------------------------------------------
 
@@ -275,29 +244,10 @@ main() {
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	t0=$(date +%s)
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
-	cp "$BUILD/ticketd" "$TICKETD"
-	cp "$BUILD/paymentd" "$PAYMENTD"
 	cp "$BUILD/orders_load" "$LOAD"
+	cp "$BUILD/ticketd" "$TICKETD"
 	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), orders_load sha256 $(sha256sum "$LOAD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf bench 2>/dev/null || echo ' + uncommitted changes')"
-	exec 7>"$RUN_DIR.instance.lock"
-	flock -n 7 || die "another bench/room_bench.sh uses $RUN_DIR"
-	if [ -d "$RUN_DIR" ]; then
-		[ -f "$RUN_DIR/.room-bench" ] || [ -z "$(find "$RUN_DIR" -type f -not -path "$RUN_DIR/logs/*" -not -path "$RUN_DIR/pids/*.lock" | head -n 1)" ] ||
-			die "$RUN_DIR exists and is not this benchmark's (no .room-bench marker)"
-		timeout 180 bash infra/services.sh stop >&2 || true
-		rm -rf "$RUN_DIR"
-	fi
-	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-	mkdir -p "$RUN_DIR/logs"
-	touch "$RUN_DIR/.room-bench"
-
-	bench_services_up
-	start_paymentd
-	start_ticketd # creates the schema
-	purchase_add_events R 1000
-	stop_ticketd
-	start_ticketd # loads the new events
-	purchase_load_event_ids
+	purchase_stack_up R 1000
 	make_sessions "$CAP_CONNS"
 	probe_room
 	take_lock

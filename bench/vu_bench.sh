@@ -71,14 +71,7 @@ set -euo pipefail
 OUT=${VU_OUT:-bench/results/vu.json}
 MD=${VU_MD:-bench/results/vu.md}
 
-if [ "${1:-}" = --render ]; then
-	[ -s "${2:-$OUT}" ] || {
-		echo "vu_bench: ${2:-$OUT} missing: raw results are not kept in git (bash bench/vu_bench.sh writes it); $MD keeps the last rendered section" >&2
-		exit 1
-	}
-	jq -r -f bench/vu_render.jq "${2:-$OUT}"
-	exit 0
-fi
+[ "${1:-}" = --render ] && purchase_render vu_bench bench/vu_render.jq "${2:-}"
 
 STAGES=${VU_STAGES:-200 400 1000}
 STAGE_SECS=${VU_STAGE_SECS:-15}
@@ -141,36 +134,12 @@ int_in "$BUDGET" 60 3600 || die "VU_BUDGET must be 60..3600"
 [ -z "$TD_THREADS" ] || int_in "$TD_THREADS" 1 64 || die "VU_TICKETD_THREADS must be 1..64"
 [ -z "$DB_POOL" ] || int_in "$DB_POOL" 1 256 || die "VU_DB_POOL must be 1..256"
 SEATS_PER_EVENT=$((ROWS * COLS))
-case $RUN_DIR in
-/tmp/?*) ;;
-*) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
-esac
-for tool in jq curl mariadb timeout flock awk; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-for b in ticketd paymentd orders_load vu_load; do
-	[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
-done
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NEED_FDS=$((MAX_USERS > OPEN_CONNS ? MAX_USERS : OPEN_CONNS))
-[ "$(ulimit -n)" -ge $((NEED_FDS + 512)) ] ||
-	die "open-file limit $(ulimit -n) is below $((NEED_FDS + 512))"
+purchase_preflight $((NEED_FDS + 512)) ticketd paymentd orders_load vu_load
 
-WORK=$(mktemp -d /tmp/vubench-work.XXXXXX)
+purchase_work vu VU_KEEP # WORK, TICKETD, PAYMENTD, logs, the EXIT trap
 LOAD=$WORK/vu_load
 SESS=$WORK/orders_load
-TICKETD=$WORK/ticketd # copies: a rebuild of the tree during the run cannot touch them
-PAYMENTD=$WORK/paymentd
-TD_LOG=$RUN_DIR/logs/ticketd-vubench.log
-PAY_LOG=$RUN_DIR/logs/paymentd-vubench.log
-TICKETD_PID=
-PAYMENTD_PID=
-SERVICES_STARTED=
-LOCKED=
-
-cleanup() { purchase_cleanup .vu-bench VU_KEEP; }
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
 
 # Seconds left of VU_BUDGET (at least 1).
 left() {
@@ -288,10 +257,9 @@ main() {
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	t0=$(date +%s)
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")" "$WORK/runs"
-	cp "$BUILD/ticketd" "$TICKETD"
-	cp "$BUILD/paymentd" "$PAYMENTD"
 	cp "$BUILD/vu_load" "$LOAD"
 	cp "$BUILD/orders_load" "$SESS"
+	cp "$BUILD/ticketd" "$TICKETD" # for its --help before the stack is up
 	BUILD_INFO="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), vu_load sha256 $(sha256sum "$LOAD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf bench 2>/dev/null || echo ' + uncommitted changes')"
 	td_threads=${TD_THREADS:-$(ticketd_default http-threads)}
 	db_pool=${DB_POOL:-$(ticketd_default db-pool)}
@@ -300,27 +268,8 @@ main() {
 	TD_THREADS=$td_threads DB_POOL=$db_pool
 	TD_MAX_CONNS=$(ticketd_default http-max-connections)
 	TD_MAX_CONNS=${TD_MAX_CONNS:-16000}
-	exec 7>"$RUN_DIR.instance.lock"
-	flock -n 7 || die "another bench/vu_bench.sh uses $RUN_DIR"
-	if [ -d "$RUN_DIR" ]; then
-		[ -f "$RUN_DIR/.vu-bench" ] || [ -z "$(find "$RUN_DIR" -type f -not -path "$RUN_DIR/logs/*" -not -path "$RUN_DIR/pids/*.lock" | head -n 1)" ] ||
-			die "$RUN_DIR exists and is not this benchmark's (no .vu-bench marker)"
-		timeout 180 bash infra/services.sh stop >&2 || true
-		rm -rf "$RUN_DIR"
-	fi
-	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-	mkdir -p "$RUN_DIR/logs"
-	touch "$RUN_DIR/.vu-bench"
-
-	bench_services_up
-	start_paymentd
-	PAY_DEFAULTS=$(grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" |
-		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/\1 \2 \3/' || true)
-	start_ticketd # creates the schema
-	purchase_add_events V "1000 + (seq DIV $COLS) * 10"
-	stop_ticketd
-	start_ticketd # loads the new events
-	purchase_load_event_ids
+	purchase_stack_up V "1000 + (seq DIV $COLS) * 10"
+	PAY_DEFAULTS=$(purchase_pay_defaults)
 	event_range
 	log "events: $EVENTS of $ROWS x $COLS seats, ids $RANGE"
 	make_sessions "$MAX_USERS" "$WORK/tokens-off"

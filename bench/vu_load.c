@@ -573,11 +573,9 @@ static void record_ok(struct user *u, int64_t t)
 static void http_error(struct user *u, int status, const char *b, int len,
 		       int64_t t)
 {
-	char code[40], what[64];
+	char what[64];
 
-	if (!bench_json_str(b, len, "code", code, sizeof(code)))
-		snprintf(code, sizeof(code), "-");
-	snprintf(what, sizeof(what), "%d %s", status, code);
+	bench_http_error_what(status, b, len, what, sizeof(what));
 	step_error(u, what, t);
 }
 

@@ -349,3 +349,13 @@ void bench_keep_std_fds(void)
 	if (fd > 2)
 		close(fd);
 }
+
+void bench_http_error_what(int status, const char *body, int len, char *what,
+			   size_t cap)
+{
+	char code[40];
+
+	if (!bench_json_str(body, len, "code", code, sizeof(code)))
+		snprintf(code, sizeof(code), "-");
+	snprintf(what, cap, "%d %s", status, code);
+}

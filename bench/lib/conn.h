@@ -108,6 +108,10 @@ int bench_http_answer(const char *in, int len, int cap,
  * into out[cap]; false when absent or longer than cap - 1 (out empty). */
 bool bench_json_str(const char *body, int len, const char *key, char *out,
 		    size_t cap);
+/* An error answer named for the tallies: "<status> <its JSON code>" ("-"
+ * for the code when the body has none) into what[cap]. */
+void bench_http_error_what(int status, const char *body, int len, char *what,
+			   size_t cap);
 /* The number value of "key" in a flat JSON body (its first occurrence)
  * into *out; false when absent, null or not a number (*out unchanged). */
 bool bench_json_num(const char *body, int len, const char *key, double *out);

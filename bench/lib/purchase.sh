@@ -1,12 +1,101 @@
 # shellcheck shell=bash
 # bench/lib/purchase.sh: what the purchase benchmarks share
-# (bench/orders_bench.sh, bench/room_bench.sh): paymentd and ticketd
-# started for a run, their metrics, waiting until ticketd settled, audit
+# (bench/orders_bench.sh, bench/room_bench.sh, bench/vu_bench.sh): their
+# --render entry, the checks before a run, the work folder and the clean-up
+# trap, a fresh RUN_DIR, paymentd and ticketd started for a run with the
+# run's events, their metrics, waiting until ticketd settled, audit
 # queries. Sourced after bench/lib/common.sh; the functions read the
 # caller's settings when called: PAYMENTD, PAY_PORT, PAY_BASE, PAY_LOG,
 # TICKETD, HTTP_PORT, UDP_PORT, BASE, TD_LOG, TD_THREADS, DB_POOL, TD_MAX_CONNS (4096),
 # PIN_DIR, RUN_DIR, REDIS_PORT, MARIADB_PORT, KAFKA_PORT; they set
 # PAYMENTD_PID and TICKETD_PID.
+
+# `NAME.sh --render [JSON]`: the markdown again from the JSON (default
+# OUT) with the jq program render, then exit.
+purchase_render() { # name render json
+	[ -s "${3:-$OUT}" ] || {
+		echo "$1: ${3:-$OUT} missing: raw results are not kept in git (bash bench/$1.sh writes it); $MD keeps the last rendered section" >&2
+		exit 1
+	}
+	jq -r -f "$2" "${3:-$OUT}"
+	exit 0
+}
+
+# Before a run: RUN_DIR under /tmp, the tools, the binaries of BUILD, and
+# the open-file limit raised to the hard one and at least fds.
+purchase_preflight() { # fds binary...
+	local fds=$1 tool b
+	shift
+	case $RUN_DIR in
+	/tmp/?*) ;;
+	*) die "RUN_DIR must be a folder under /tmp (it is wiped at the start): $RUN_DIR" ;;
+	esac
+	for tool in jq curl mariadb timeout flock awk; do
+		command -v "$tool" >/dev/null || die "$tool is not installed"
+	done
+	for b in "$@"; do
+		[ -x "$BUILD/$b" ] && [ -s "$BUILD/$b" ] || die "$BUILD/$b missing: make $BUILD/$b"
+	done
+	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	[ "$(ulimit -n)" -ge "$fds" ] || die "open-file limit $(ulimit -n) is below $fds"
+}
+
+# The run's work folder WORK (/tmp/NAME-work.*), where TICKETD and PAYMENTD
+# are copied (a rebuild of the tree during the run cannot touch them), the
+# logs TD_LOG and PAY_LOG, and the EXIT trap purchase_cleanup (marker
+# .NAME-bench in RUN_DIR; keep_var names the KEEP setting).
+purchase_work() { # name keep_var
+	WORK=$(mktemp -d "/tmp/$1bench-work.XXXXXX")
+	TICKETD=$WORK/ticketd
+	PAYMENTD=$WORK/paymentd
+	TD_LOG=$RUN_DIR/logs/ticketd-$1bench.log
+	PAY_LOG=$RUN_DIR/logs/paymentd-$1bench.log
+	PURCHASE_MARKER=.$1-bench
+	PURCHASE_SCRIPT=bench/$1_bench.sh
+	PURCHASE_KEEP_VAR=$2
+	TICKETD_PID=
+	PAYMENTD_PID=
+	SERVICES_STARTED=
+	LOCKED=
+	trap 'purchase_cleanup "$PURCHASE_MARKER" "$PURCHASE_KEEP_VAR"' EXIT
+	trap 'log "interrupted"; exit 130' INT TERM
+}
+
+# Copies ticketd and paymentd into WORK; a fresh RUN_DIR (one instance per
+# RUN_DIR: it is wiped and its ports reused, so a second one fails at once
+# instead of stopping the first one's services; what an interrupted run
+# left there is stopped first); then the services, paymentd, and ticketd
+# with the events of EVENT_TAGS (purchase_add_events label price_sql)
+# loaded in its catalogue (EVENT_ID).
+purchase_stack_up() { # label price_sql
+	cp "$BUILD/ticketd" "$TICKETD"
+	cp "$BUILD/paymentd" "$PAYMENTD"
+	exec 7>"$RUN_DIR.instance.lock"
+	flock -n 7 || die "another $PURCHASE_SCRIPT uses $RUN_DIR (holds $RUN_DIR.instance.lock)"
+	if [ -d "$RUN_DIR" ]; then
+		[ -f "$RUN_DIR/$PURCHASE_MARKER" ] || [ -z "$(find "$RUN_DIR" -type f -not -path "$RUN_DIR/logs/*" -not -path "$RUN_DIR/pids/*.lock" | head -n 1)" ] ||
+			die "$RUN_DIR exists and is not this benchmark's (no $PURCHASE_MARKER marker)"
+		timeout 180 bash infra/services.sh stop >&2 || true
+		rm -rf "$RUN_DIR"
+	fi
+	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
+	mkdir -p "$RUN_DIR/logs"
+	touch "$RUN_DIR/$PURCHASE_MARKER"
+
+	bench_services_up
+	start_paymentd
+	start_ticketd # creates the schema
+	purchase_add_events "$1" "$2"
+	stop_ticketd
+	start_ticketd # loads the new events
+	purchase_load_event_ids
+}
+
+# paymentd's delay and approve ratio from its log: "MIN MAX RATIO", or "".
+purchase_pay_defaults() {
+	grep -m1 -o '"delayMinMs".*"approveRatio":[0-9.]*' "$PAY_LOG" |
+		sed -E 's/"delayMinMs":([0-9]+),"delayMaxMs":([0-9]+),"approveRatio":([0-9.]+)/\1 \2 \3/' || true
+}
 
 start_paymentd() {
 	port_busy "$PAY_PORT" && die "port $PAY_PORT is in use (ORD_PAY_PORT)"

@@ -134,3 +134,28 @@ def test_dropped_decision_is_logged_with_its_reason(ticketd, api, arena):
              and x.get("paymentId") == "pay_log_probe_0001"]
     assert lines and lines[-1]["reason"] == "unknown_payment", lines
     assert lines[-1]["orderId"] == o["orderId"]
+
+
+def saga_counter(base, name):
+    text = requests.get(base + "/metrics", timeout=5).text
+    m = re.search(r'^%s(\{consumer="ticketd-saga"\})? (\d+)$' % name, text, re.M)
+    return int(m.group(2)) if m else 0
+
+
+def test_kafka_copies_of_applied_decisions_are_dropped_in_batches(api, arena):
+    """The saga consumer takes payment messages in batches: the Kafka copy
+    of a decision applied when the gateway answered is found claimed by
+    the batch's one read and counted as a duplicate."""
+    b0 = saga_counter(api.base, "ticketd_consumer_batches_total")
+    d0 = saga_counter(api.base, "ticketd_saga_duplicates_total")
+    s, _, o = held_order(api, arena)
+    r = authorize(api.base, s["token"], o["orderId"], simulate="approve")
+    assert r.status_code == 200 and r.json()["status"] == "APPROVED", r.text
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if saga_counter(api.base, "ticketd_saga_duplicates_total") > d0:
+            break
+        time.sleep(0.1)
+    assert saga_counter(api.base, "ticketd_saga_duplicates_total") > d0
+    assert saga_counter(api.base, "ticketd_consumer_batches_total") > b0
+    assert wait_final(api.base, s["token"], o["orderId"])["status"] == "CONFIRMED"

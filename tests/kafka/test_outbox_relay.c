@@ -740,6 +740,25 @@ static void late_commit_inside_the_reread_steps_is_published(void **state)
 	assert_true(all_seen((uint64_t[]){ida, idb}, 2, 2000));
 }
 
+/* A commit 300 ms after its signal (a writer under load; nobody kicks the
+ * relay after a commit) is still found by the signal's re-reads, long
+ * before the idle poll (10 s here). */
+static void commit_300_ms_after_its_signal_is_published_without_the_idle_poll(void **state)
+{
+	MYSQL *a = db_get_timed(&T.db, 5000);
+	uint64_t ida;
+
+	(void)state;
+	assert_true(wait_all_sent(10000));
+	restart_relay_polling_rarely();
+	begin(a);
+	assert_int_equal(outbox_append_id(a, T.topic, "slow-commit", "{}", &ida), 0);
+	usleep(300000);
+	assert_int_equal(mysql_commit(a), 0);
+	db_put(&T.db, a);
+	assert_true(wait_sent(ida, 2000));
+}
+
 static void producer_compresses_with_lz4_by_default_and_refuses_unknown_codecs(void **state)
 {
 	struct outbox_relay_opts o;
@@ -837,6 +856,31 @@ static void append_many_rows_reach_kafka_in_order_and_bad_input_writes_nothing(v
 	}
 	assert_int_equal(query_ll("SELECT COUNT(*) FROM outbox WHERE topic = ?"
 				  " AND msg_key = ''", T.topic), 0);
+}
+
+/* outbox_append and inbox_claim go through the connection's statement
+ * cache: the second of each on one connection prepares nothing. */
+static void appends_and_claims_reuse_their_prepared_statements(void **state)
+{
+	MYSQL *conn = db_get_timed(&T.db, 5000);
+	char consumer[80], mid[32];
+	uint64_t prepared = 0, id = 0;
+
+	(void)state;
+	snprintf(consumer, sizeof(consumer), "%s-cache", T.inbox_consumer);
+	for (int round = 0; round < 2; round++) {
+		if (round == 1)
+			prepared = atomic_load(&T.db.stmt_prepares);
+		begin(conn);
+		snprintf(mid, sizeof(mid), "c%d", round);
+		assert_int_equal(outbox_append_id(conn, T.topic, "cache-key", "{}", &id), 0);
+		assert_true(id > 0);
+		assert_int_equal(inbox_claim(conn, consumer, mid), 1);
+		assert_int_equal(inbox_claim(conn, consumer, mid), 0); /* a duplicate */
+		mysql_rollback(conn);
+	}
+	assert_int_equal(atomic_load(&T.db.stmt_prepares), prepared);
+	db_put(&T.db, conn);
 }
 
 static void inbox_claim_many_claims_new_ids_and_reports_old_ones(void **state)
@@ -1353,9 +1397,11 @@ int main(void)
 		cmocka_unit_test(commit_to_ack_latency_is_a_few_ms),
 		cmocka_unit_test(signalled_rows_reach_kafka_without_kick_or_idle_poll),
 		cmocka_unit_test(late_commit_inside_the_reread_steps_is_published),
+		cmocka_unit_test(commit_300_ms_after_its_signal_is_published_without_the_idle_poll),
 		cmocka_unit_test(producer_compresses_with_lz4_by_default_and_refuses_unknown_codecs),
 		cmocka_unit_test(rows_compressed_with_zstd_or_lz4_reach_the_consumer),
 		cmocka_unit_test(append_many_rows_reach_kafka_in_order_and_bad_input_writes_nothing),
+		cmocka_unit_test(appends_and_claims_reuse_their_prepared_statements),
 		cmocka_unit_test(inbox_claim_many_claims_new_ids_and_reports_old_ones),
 		cmocka_unit_test(failed_consumer_batch_is_redelivered_and_applied_once),
 		cmocka_unit_test(rows_stay_unsent_while_kafka_is_down_then_all_arrive_in_order),

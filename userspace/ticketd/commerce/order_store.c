@@ -459,6 +459,63 @@ int payment_store_get_claimed(MYSQL *c, const char *payment_id, const char *cons
 	return n ? 0 : -ENOENT;
 }
 
+/* Ids per lookup statement; a shorter list is padded with its last id so
+ * every lookup is the same (cached) statement. */
+#define CLAIMED_CHUNK 16
+
+struct pay_claim_many_ctx {
+	const char *const *payment_ids;
+	int n;
+	struct payment_record *out;
+	bool *found, *claimed;
+};
+
+static int pay_claim_many_row(void *ctx, int n, char **v)
+{
+	struct pay_claim_many_ctx *pc = ctx;
+
+	for (int i = 0; i < pc->n; i++)
+		if (!pc->found[i] && !strcmp(pc->payment_ids[i], v[0])) {
+			pay_record_row(&pc->out[i], n - 1, v);
+			pc->claimed[i] = v[5] && strcmp(v[5], "0");
+			pc->found[i] = true;
+		}
+	return 0;
+}
+
+int payment_store_get_claimed_many(MYSQL *c, const char *const *payment_ids, int n,
+				   const char *consumer, const char *claim_prefix,
+				   struct payment_record *out, bool *found, bool *claimed)
+{
+	if (n < 1)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		found[i] = claimed[i] = false;
+	}
+	for (int at = 0; at < n; at += CLAIMED_CHUNK) {
+		int k = n - at < CLAIMED_CHUNK ? n - at : CLAIMED_CHUNK;
+		struct pay_claim_many_ctx pc = {payment_ids + at, k, out + at, found + at,
+						 claimed + at};
+		const char *const *ids = payment_ids + at;
+		long long got;
+
+#define ID(j) ids[(j) < k ? (j) : k - 1]
+		got = db_select(c,
+				"SELECT " PAYMENT_COLS ", EXISTS(SELECT 1 FROM inbox i"
+				" WHERE i.consumer = ? AND i.message_id = CONCAT(?, order_id))"
+				" FROM payments WHERE id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				pay_claim_many_row, &pc, "ssssssssssssssssss", consumer,
+				claim_prefix, ID(0), ID(1), ID(2), ID(3), ID(4), ID(5), ID(6),
+				ID(7), ID(8), ID(9), ID(10), ID(11), ID(12), ID(13), ID(14),
+				ID(15));
+#undef ID
+		if (got < 0)
+			return (int)got;
+	}
+	return 0;
+}
+
 char *order_event_json(const char *type, const struct order *o)
 {
 	json_t *seats = json_array(), *body;

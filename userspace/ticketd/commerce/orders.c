@@ -176,7 +176,6 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 	if (!payload || order_store_insert_seats(c, out, prices) ||
 	    outbox_append(c, ORDERS_TOPIC, out->id, payload) || mysql_commit(c))
 		goto rollback;
-	outbox_relay_kick(&app->relay);
 	result = ORDERS_CREATED;
 	goto out_nocommit;
 rollback:
@@ -235,18 +234,4 @@ int orders_get_with_payment(struct ticketd *app, const struct session *s,
 	if (rc)
 		return rc;
 	return strcmp(out->session_id, s->id_hex) ? -ENOENT : 0;
-}
-
-int orders_get_payment(struct ticketd *app, const char *order_id,
-		       char *payment_id, size_t pid_len, char *status,
-		       size_t st_len)
-{
-	MYSQL *c = db_get_timed(&app->db, app->cfg.db_wait_ms);
-	int rc;
-
-	if (!c)
-		return -EBUSY;
-	rc = payment_store_get(c, order_id, payment_id, pid_len, status, st_len);
-	db_put(&app->db, c);
-	return rc;
 }

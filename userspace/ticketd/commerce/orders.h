@@ -63,13 +63,6 @@ int orders_get_with_payment(struct ticketd *app, const struct session *s,
 			    const char *order_id, struct order *out, char *payment_id,
 			    size_t pid_len, char *status, size_t st_len);
 
-/* The payment recorded for an order (any session's: check the order
- * first): 0 with its id and status ("APPROVED"/"DECLINED"), -ENOENT when
- * none is recorded yet, -EBUSY as orders_get, or a negative errno. */
-int orders_get_payment(struct ticketd *app, const char *order_id,
-		       char *payment_id, size_t pid_len, char *status,
-		       size_t st_len);
-
 /* Data access (order_store.c). */
 int order_store_insert(MYSQL *c, const struct order *o, const char *key);
 int order_store_insert_seats(MYSQL *c, const struct order *o,
@@ -113,6 +106,12 @@ int payment_store_get_by_id(MYSQL *c, const char *payment_id,
 int payment_store_get_claimed(MYSQL *c, const char *payment_id, const char *consumer,
 			      const char *message_id, struct payment_record *out,
 			      bool *claimed);
+/* payment_store_get_claimed for n payment ids in one read per 16: for
+ * each, found[i] (out[i] filled) and whether consumer has claimed
+ * "<claim_prefix><the recorded order id>". 0 or a negative errno. */
+int payment_store_get_claimed_many(MYSQL *c, const char *const *payment_ids, int n,
+				   const char *consumer, const char *claim_prefix,
+				   struct payment_record *out, bool *found, bool *claimed);
 int payment_store_get(MYSQL *c, const char *order_id, char *payment_id,
 		      size_t pid_len, char *status, size_t st_len);
 

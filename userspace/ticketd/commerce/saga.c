@@ -346,7 +346,6 @@ static void ended(struct ticketd *app, const struct order *o, const struct endin
 {
 	if (!e->ended)
 		return;
-	outbox_relay_kick(&app->relay);
 	apply_outcome(app, o, e->approve);
 	atomic_fetch_add(e->approve ? &app->saga.confirmed : &app->saga.cancelled, 1);
 	if (!e->approve && !strcmp(o->reason, "PAYMENT_DEADLINE"))
@@ -481,31 +480,126 @@ int saga_apply_decision(struct ticketd *app, const struct payment_decision *d)
 	return 0;
 }
 
-/* Kafka handler: one payment decision, applied only if it matches the
- * payment we recorded. Anyone who can produce to the topic can send one. */
-static int on_payment(void *arg, const struct kafka_message *m)
+/* Reads one payment message into d (its strings point into *root, which
+ * the caller frees). false, counted and logged, when it is malformed. */
+static bool parse_payment(struct ticketd *app, const struct kafka_message *m, json_t **root,
+			  struct payment_decision *d)
 {
-	struct ticketd *app = arg;
-	json_t *root = json_loadb(m->payload, m->payload ? m->payload_len : 0, 0, NULL);
-	json_t *amount = json_object_get(root, "amount");
-	struct payment_decision d = {
-		.order_id = json_string_value(json_object_get(root, "orderId")),
-		.payment_id = json_string_value(json_object_get(root, "paymentId")),
-		.status = json_string_value(json_object_get(root, "status")),
-	};
-	int rc = 0;
+	json_t *amount;
 
-	if (!d.order_id || !d.payment_id || !d.status || !json_is_integer(amount) ||
+	*root = json_loadb(m->payload, m->payload ? m->payload_len : 0, 0, NULL);
+	amount = json_object_get(*root, "amount");
+	*d = (struct payment_decision){
+		.order_id = json_string_value(json_object_get(*root, "orderId")),
+		.payment_id = json_string_value(json_object_get(*root, "paymentId")),
+		.status = json_string_value(json_object_get(*root, "status")),
+	};
+	if (!d->order_id || !d->payment_id || !d->status || !json_is_integer(amount) ||
 	    json_integer_value(amount) < 0) {
 		log_msg(LOG_WARN, NULL, "saga: skipping malformed payment message at %s/%d/%lld",
 			m->topic, m->partition, (long long)m->offset);
 		atomic_fetch_add(&app->saga.rejected[SAGA_REJECT_MALFORMED], 1);
-		json_decref(root);
-		return 0;
+		return false;
 	}
-	d.amount = (uint64_t)json_integer_value(amount);
-	rc = saga_apply_decision(app, &d);
-	json_decref(root);
+	d->amount = (uint64_t)json_integer_value(amount);
+	return true;
+}
+
+/* Kafka batch handler: payment decisions, each applied only if it matches
+ * the payment we recorded (anyone who can produce to the topic can send
+ * one). The usual message is the copy of a decision settle_at_once applied
+ * already, its claim "payment:<order>" committed with it: one read per 16
+ * messages finds those (dropped as duplicates, or rejected when they do
+ * not match the record) without a transaction. The others (the settle
+ * transaction failed, or a decision recorded elsewhere) are applied one by
+ * one (saga_apply_decision: their own claim and transaction). A failure
+ * has the whole batch handed again; what was applied is then found
+ * claimed. */
+static int on_payments(void *arg, const struct kafka_message *ms, int n)
+{
+	struct ticketd *app = arg;
+	json_t **roots = calloc((size_t)n, sizeof(*roots));
+	struct payment_decision *ds = calloc((size_t)n, sizeof(*ds));
+	struct payment_record *recs = calloc((size_t)n, sizeof(*recs));
+	const char **ids = calloc((size_t)n, sizeof(*ids));
+	bool *ok = calloc((size_t)n, sizeof(*ok)), *found = calloc((size_t)n, sizeof(*found));
+	bool *claimed = calloc((size_t)n, sizeof(*claimed));
+	int *at = calloc((size_t)n, sizeof(*at));
+	int k = 0, rc = 0;
+	MYSQL *c = NULL;
+
+	if (!roots || !ds || !recs || !ids || !ok || !found || !claimed || !at) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		ok[i] = parse_payment(app, &ms[i], &roots[i], &ds[i]);
+		/* Ids too long for the tables and unknown statuses:
+		 * saga_apply_decision rejects them, before any lookup. */
+		if (ok[i] && strlen(ds[i].order_id) <= ORDER_ID_LEN && *ds[i].order_id &&
+		    *ds[i].payment_id && strlen(ds[i].payment_id) <= PAYMENT_ID_LEN &&
+		    (!strcmp(ds[i].status, "APPROVED") || !strcmp(ds[i].status, "DECLINED") ||
+		     !strcmp(ds[i].status, "FAILED"))) {
+			at[k] = i;
+			ids[k++] = ds[i].payment_id;
+		}
+	}
+	if (k) {
+		c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+		if (!c) {
+			rc = -EBUSY;
+			goto out;
+		}
+		rc = payment_store_get_claimed_many(c, ids, k, SAGA_CONSUMER, "payment:", recs,
+						    found, claimed);
+		if (rc == -ECONNRESET) { /* lent without a ping: one more try */
+			db_put(&app->db, c);
+			c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+			if (!c) {
+				rc = -EBUSY;
+				goto out;
+			}
+			rc = payment_store_get_claimed_many(c, ids, k, SAGA_CONSUMER, "payment:",
+							    recs, found, claimed);
+		}
+		db_put(&app->db, c);
+		if (rc)
+			goto out;
+	}
+	for (int j = 0, i = 0; i < n; i++) {
+		const struct payment_decision *d = &ds[i];
+		enum saga_reject why;
+		int err;
+
+		if (!ok[i])
+			continue;
+		if (j < k && at[j] == i) {
+			why = compare_recorded(d, &recs[j], found[j] ? 0 : -ENOENT, &err);
+			if (why != SAGA_REJECT_N) {
+				reject(app, d, why);
+				j++;
+				continue;
+			}
+			if (claimed[j++]) {
+				atomic_fetch_add(&app->saga.duplicates, 1);
+				continue;
+			}
+		}
+		rc = saga_apply_decision(app, d);
+		if (rc)
+			goto out;
+	}
+out:
+	for (int i = 0; roots && i < n; i++)
+		json_decref(roots[i]);
+	free(roots);
+	free(ds);
+	free(recs);
+	free(ids);
+	free(ok);
+	free(found);
+	free(claimed);
+	free(at);
 	return rc;
 }
 
@@ -625,7 +719,11 @@ static void *worker_loop(void *arg)
 		job->run(job);
 		pthread_mutex_lock(&sg->lock);
 		sg->busy--;
-		pthread_cond_broadcast(&sg->cond);
+		/* Only saga_quiesce waits for busy to fall (idle workers wait
+		 * for jobs, which submit signals): waking every idle worker
+		 * after every job cost each of them a context switch. */
+		if (sg->stopping && !sg->busy && !sg->q.head)
+			pthread_cond_broadcast(&sg->cond);
 		pthread_mutex_unlock(&sg->lock);
 	}
 }
@@ -702,7 +800,8 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 	o.group_id = SAGA_CONSUMER;
 	o.topics[0] = PAYMENTS_TOPIC;
 	o.topics[1] = NULL;
-	o.handler = on_payment;
+	o.batch_handler = on_payments;
+	o.batch_max = 64;
 	o.arg = app;
 	o.client_id = "ticketd-saga";
 	snprintf(sg->instance_id, sizeof(sg->instance_id), "saga-%s", app->cfg.node_id);
@@ -806,7 +905,6 @@ int saga_record_payment(struct ticketd *app, const char *order_id,
 	}
 	db_put(&app->db, c);
 	free(payload);
-	outbox_relay_kick(&app->relay);
 	snprintf(recorded_id, id_len, "%s", payment_id);
 	snprintf(recorded_status, st_len, "%s", status);
 	return 0;
@@ -1042,8 +1140,6 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	}
 	db_put(&app->db, c);
 	free(payload);
-	if (!e.ended)
-		outbox_relay_kick(&app->relay); /* the PaymentDecided row */
 	ended(app, &o, &e);
 	snprintf(out->order_status, sizeof(out->order_status), "%s", o.status);
 	snprintf(out->reason, sizeof(out->reason), "%s", o.reason);

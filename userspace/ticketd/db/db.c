@@ -588,7 +588,7 @@ int db_migrate(struct db_pool *pool, char *err, size_t errlen)
 	return rc;
 }
 
-#define DB_MAX_PARAMS 40
+#define DB_MAX_PARAMS DB_ROWS_MAX_PARAMS
 
 int db_errno(unsigned err)
 {
@@ -745,7 +745,7 @@ static MYSQL_STMT *prepare(MYSQL *conn, const char *sql, const char *types,
 }
 
 static long long exec_stmt(MYSQL *conn, const char *sql, const char *types,
-			   struct arg_src *src)
+			   struct arg_src *src, uint64_t *insert_id)
 {
 	struct db_params p;
 	MYSQL_STMT *st;
@@ -762,6 +762,8 @@ static long long exec_stmt(MYSQL *conn, const char *sql, const char *types,
 			log_msg(LOG_WARN, NULL, "statement failed: %s", mysql_stmt_error(st));
 	} else {
 		n = (long long)mysql_stmt_affected_rows(st);
+		if (insert_id)
+			*insert_id = (uint64_t)mysql_stmt_insert_id(st);
 	}
 	/* A duplicate key leaves the statement as good as before. */
 	stmt_done(conn, st, cached, n < 0 && n != -EEXIST);
@@ -776,7 +778,7 @@ long long db_exec(MYSQL *conn, const char *sql, const char *types, ...)
 
 	va_start(ap, types);
 	src.ap = &ap;
-	n = exec_stmt(conn, sql, types, &src);
+	n = exec_stmt(conn, sql, types, &src, NULL);
 	va_end(ap);
 	return n;
 }
@@ -786,7 +788,41 @@ long long db_exec_args(MYSQL *conn, const char *sql, const char *types,
 {
 	struct arg_src src = {.args = args};
 
-	return exec_stmt(conn, sql, types, &src);
+	return exec_stmt(conn, sql, types, &src, NULL);
+}
+
+long long db_insert_rows(MYSQL *conn, const char *head, const char *row,
+			 const char *row_types, const struct db_arg *args, int n,
+			 uint64_t *insert_id)
+{
+	size_t per = strlen(row_types), hl = strlen(head), rl = strlen(row);
+	char types[DB_MAX_PARAMS + 1], *sql;
+	struct arg_src src = {.args = args};
+	size_t off;
+	long long rc;
+
+	if (!conn || n < 1 || !per || per * (size_t)n > DB_MAX_PARAMS)
+		return -EINVAL;
+	if (!db_in_transaction(conn))
+		return -EINVAL;
+	sql = malloc(hl + (size_t)n * (rl + 1) + 1);
+	if (!sql)
+		return -ENOMEM;
+	/* Placeholders only: the text depends on n, never on the values. */
+	memcpy(sql, head, hl);
+	off = hl;
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sql[off++] = ',';
+		memcpy(sql + off, row, rl);
+		off += rl;
+		memcpy(types + (size_t)i * per, row_types, per);
+	}
+	sql[off] = '\0';
+	types[per * (size_t)n] = '\0';
+	rc = exec_stmt(conn, sql, types, &src, insert_id);
+	free(sql);
+	return rc;
 }
 
 long long db_select(MYSQL *conn, const char *sql, db_row_fn row, void *ctx,

@@ -128,7 +128,7 @@ long long db_exec(MYSQL *conn, const char *sql, const char *types, ...);
 
 /* As db_exec with the parameters in an array (a statement whose parameter
  * count varies, such as a multi-row INSERT): args[k] gives parameter k by
- * types[k] ('s' .s, 'u' .u, 'i' .i). At most 40 parameters. */
+ * types[k] ('s' .s, 'u' .u, 'i' .i). At most DB_ROWS_MAX_PARAMS parameters. */
 struct db_arg {
 	const char *s;
 	uint64_t u;
@@ -136,6 +136,19 @@ struct db_arg {
 };
 long long db_exec_args(MYSQL *conn, const char *sql, const char *types,
 		       const struct db_arg *args);
+
+/* A multi-row INSERT inside the caller's open transaction: head (up to
+ * "VALUES "), then n copies of row (a parenthesised tuple with one
+ * placeholder per letter of row_types) separated by commas; args holds
+ * n * strlen(row_types) parameters, row by row. Prepared once per
+ * connection for each n and reused, as db_exec. Returns the affected rows
+ * or a negative errno as db_exec (-EINVAL outside a transaction or past
+ * DB_ROWS_MAX_PARAMS parameters); *insert_id (when not NULL) gets the
+ * first new row's AUTO_INCREMENT id. */
+#define DB_ROWS_MAX_PARAMS 96
+long long db_insert_rows(MYSQL *conn, const char *head, const char *row,
+			 const char *row_types, const struct db_arg *args, int n,
+			 uint64_t *insert_id);
 
 /* Runs a query and calls row(ctx, n, values) for each result row; values
  * are NUL-terminated strings (NULL for SQL NULL, at most DB_CELL_MAX-1

@@ -51,35 +51,47 @@ static void wake_relay(unsigned rows)
 	pthread_rwlock_unlock(&wake.lock);
 }
 
-/* Inserts the row; the caller's transaction decides its fate. created_at is
- * written in UTC explicitly so lag and pruning do not depend on a session's
- * time_zone. */
+/* Rows per multi-row INSERT. */
+#define APPEND_CHUNK 32
+
+static bool msg_valid(const struct outbox_msg *m)
+{
+	return m->topic && m->key && m->payload_json && *m->topic && *m->key &&
+	       strlen(m->topic) <= OUTBOX_TOPIC_MAX &&
+	       strlen(m->key) <= OUTBOX_KEY_MAX;
+}
+
+/* Inserts msgs[0..n) (n <= APPEND_CHUNK) with one statement, cached per
+ * connection for each n; *id (when not NULL) gets the first row's id. The
+ * caller's transaction decides their fate. created_at is written in UTC
+ * explicitly so lag and pruning do not depend on a session's time_zone. */
+static int append_chunk(MYSQL *conn, const struct outbox_msg *msgs, int n,
+			uint64_t *id)
+{
+	struct db_arg args[3 * APPEND_CHUNK];
+	long long rc;
+
+	memset(args, 0, sizeof(args));
+	for (int i = 0; i < n; i++) {
+		args[3 * i].s = msgs[i].topic;
+		args[3 * i + 1].s = msgs[i].key;
+		args[3 * i + 2].s = msgs[i].payload_json;
+	}
+	rc = db_insert_rows(conn,
+			    "INSERT INTO outbox (topic, msg_key, payload, created_at) VALUES ",
+			    "(?, ?, ?, UTC_TIMESTAMP(3))", "sss", args, n, id);
+	return rc < 0 ? (int)rc : 0;
+}
+
 int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 		     const char *payload_json, uint64_t *id)
 {
-	static const char sql[] =
-		"INSERT INTO outbox (topic, msg_key, payload, created_at)"
-		" VALUES (?, ?, ?, UTC_TIMESTAMP(3))";
-	MYSQL_BIND bind[3];
-	unsigned long len[3];
-	MYSQL_STMT *st;
-	int rc = 0;
+	const struct outbox_msg m = {topic, key, payload_json};
+	int rc;
 
-	if (!conn || !topic || !key || !payload_json || !*topic || !*key ||
-	    strlen(topic) > OUTBOX_TOPIC_MAX || strlen(key) > OUTBOX_KEY_MAX)
+	if (!conn || !msg_valid(&m))
 		return -EINVAL;
-	if ((rc = db_tx_stmt(conn, &st)))
-		return rc;
-	memset(bind, 0, sizeof(bind));
-	db_bind_str(&bind[0], topic, &len[0]);
-	db_bind_str(&bind[1], key, &len[1]);
-	db_bind_str(&bind[2], payload_json, &len[2]);
-	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
-	    mysql_stmt_bind_param(st, bind) || mysql_stmt_execute(st))
-		rc = db_errno(mysql_stmt_errno(st));
-	else if (id)
-		*id = (uint64_t)mysql_stmt_insert_id(st);
-	mysql_stmt_close(st);
+	rc = append_chunk(conn, &m, 1, id);
 	if (rc == 0)
 		wake_relay(1);
 	return rc;
@@ -92,49 +104,6 @@ int outbox_append(MYSQL *conn, const char *topic, const char *key,
 	return outbox_append_id(conn, topic, key, payload_json, NULL);
 }
 
-/* Rows per multi-row INSERT. */
-#define APPEND_CHUNK 32
-
-static bool msg_valid(const struct outbox_msg *m)
-{
-	return m->topic && m->key && m->payload_json && *m->topic && *m->key &&
-	       strlen(m->topic) <= OUTBOX_TOPIC_MAX &&
-	       strlen(m->key) <= OUTBOX_KEY_MAX;
-}
-
-/* Inserts msgs[0..n) (n <= APPEND_CHUNK) with one statement. */
-static int append_chunk(MYSQL *conn, const struct outbox_msg *msgs, int n)
-{
-	static const char head[] =
-		"INSERT INTO outbox (topic, msg_key, payload, created_at) VALUES ";
-	static const char row[] = "(?, ?, ?, UTC_TIMESTAMP(3))";
-	char sql[sizeof(head) + APPEND_CHUNK * (sizeof(row) + 1)];
-	MYSQL_BIND bind[3 * APPEND_CHUNK];
-	unsigned long len[3 * APPEND_CHUNK];
-	size_t off = 0;
-	MYSQL_STMT *st;
-	int rc = 0;
-
-	/* Placeholders only: the text depends on n, never on the values. */
-	off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s", head);
-	for (int i = 0; i < n; i++)
-		off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s%s",
-					i ? "," : "", row);
-	if ((rc = db_tx_stmt(conn, &st)))
-		return rc;
-	memset(bind, 0, sizeof(bind));
-	for (int i = 0; i < n; i++) {
-		db_bind_str(&bind[3 * i], msgs[i].topic, &len[3 * i]);
-		db_bind_str(&bind[3 * i + 1], msgs[i].key, &len[3 * i + 1]);
-		db_bind_str(&bind[3 * i + 2], msgs[i].payload_json, &len[3 * i + 2]);
-	}
-	if (mysql_stmt_prepare(st, sql, off) || mysql_stmt_bind_param(st, bind) ||
-	    mysql_stmt_execute(st))
-		rc = db_errno(mysql_stmt_errno(st));
-	mysql_stmt_close(st);
-	return rc;
-}
-
 int outbox_append_many(MYSQL *conn, const struct outbox_msg *msgs, int n)
 {
 	if (!conn || !msgs || n < 1)
@@ -144,7 +113,7 @@ int outbox_append_many(MYSQL *conn, const struct outbox_msg *msgs, int n)
 			return -EINVAL;
 	for (int at = 0; at < n; at += APPEND_CHUNK) {
 		int rc = append_chunk(conn, msgs + at,
-				      n - at < APPEND_CHUNK ? n - at : APPEND_CHUNK);
+				      n - at < APPEND_CHUNK ? n - at : APPEND_CHUNK, NULL);
 
 		if (rc)
 			return rc;

@@ -35,7 +35,7 @@
  * previous read): the signalling transactions are still committing. The
  * longer steps cover a commit slowed by a busy disk (88 ms in all); a
  * commit later still is found by a post-commit kick or the idle poll. */
-static const int chase_steps_ms[] = {1, 2, 5, 10, 20, 50};
+static const int chase_steps_ms[] = {1, 2, 5, 10, 20, 50, 100, 200, 500};
 #define N_CHASE_STEPS (int)(sizeof(chase_steps_ms) / sizeof(chase_steps_ms[0]))
 
 /* Ids marked per UPDATE statement; a shorter list is padded by repeating its
@@ -919,6 +919,9 @@ static bool relay_step(struct outbox_relay *r, struct relay_state *s,
 	int64_t now;
 	bool more = false;
 
+	/* Before take_signals reads the count: a signal after this kicks
+	 * again (outbox_relay_notify). */
+	atomic_store(&r->signal_kicked, false);
 	s->cycle_error = false;
 	if (s->rk && rd_kafka_fatal_error(s->rk, err, sizeof(err))) {
 		log_json(LOG_ERROR, NULL,
@@ -1200,7 +1203,11 @@ void outbox_relay_notify(void *relay, unsigned rows)
 	struct outbox_relay *r = relay;
 
 	atomic_fetch_add(&r->signals, rows);
-	worker_kick(&r->w);
+	/* The first signal of an iteration wakes the relay; the others are
+	 * counted, and found by that iteration's take_signals or the next's
+	 * (whose start cleared the flag after this one was set). */
+	if (!atomic_exchange(&r->signal_kicked, true))
+		worker_kick(&r->w);
 }
 
 void outbox_relay_stats(struct outbox_relay *r, struct outbox_relay_stats *st)

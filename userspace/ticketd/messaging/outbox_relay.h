@@ -16,9 +16,12 @@
  *   writer's transaction. The relay reads wake_delay_ms later (the commit
  *   lands meanwhile, and the rows of concurrent transactions are read by
  *   one SELECT); while fewer rows were found than were signalled, it
- *   re-reads after 1, 2, 5, 10, 20 and 50 ms, then gives up (a rolled-back
- *   row is signalled too; a commit later than that is found by a
- *   post-commit outbox_relay_kick or the idle poll). idle_poll_ms is only the safety net for rows no signal
+ *   re-reads after 1, 2, 5, 10, 20, 50, 100, 200 and 500 ms, then gives up
+ *   (a rolled-back row is signalled too; a commit later than that is found
+ *   by the idle poll). The writers do not kick the relay after their
+ *   commit: the signal and its re-reads cover a commit under load, and a
+ *   kick per order cost a relay wake-up and read each. idle_poll_ms is
+ *   only the safety net for rows no signal
  *   announced (another node's, an operator's replay); delivery reports do
  *   not cause reads.
  * - Rows committed late (a smaller id becoming visible after larger ones
@@ -136,6 +139,9 @@ struct outbox_relay {
 	 * (outbox_relay_kick), from any thread; the relay thread compares. */
 	atomic_uint_least64_t signals;
 	atomic_bool read_now;
+	/* A signal kicked the relay since its current iteration began: later
+	 * signals only count (one wake-up per iteration, not one per row). */
+	atomic_bool signal_kicked;
 	/* Publish delay (insert to acknowledgement) histogram, buckets in
 	 * outbox_relay.c. */
 	atomic_uint_least64_t delay_buckets[OUTBOX_RELAY_DELAY_BUCKETS];
