@@ -97,7 +97,11 @@ $(BENCH_TKT_TESTS_ASAN): $(BUILD)/asan/tests/unit/%: tests/unit/%.c $(LIBBENCH_A
 $(BENCH_TKT_TESTS) $(BENCH_TKT_TESTS_ASAN): private EXTRA_LDLIBS := -lcmocka
 $(BENCH_TKT_TESTS_ASAN): private FLAVOUR_CFLAGS := $(SANFLAGS)
 
-# pkt_gen's frame builder and reply parser (bench/pkt_gen_frame.c)
+# pkt_gen's frame builder and reply parser (bench/pkt_gen_frame.c); its
+# libFuzzer flavour is archived here for the fuzz_pkt_gen_reply harness
+LIBPKT_GEN_FUZZ := $(BUILD)/fuzz/bench/libpkt_gen.a
+$(LIBPKT_GEN_FUZZ): $(call objs,fuzz/,bench/pkt_gen_frame.c)
+	$(archive)
 PKT_GEN_UNIT := test_pkt_gen_frame
 PKT_GEN_TESTS := $(addprefix $(BUILD)/tests/unit/,$(PKT_GEN_UNIT))
 PKT_GEN_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(PKT_GEN_UNIT))

@@ -53,7 +53,7 @@ $(FUZZ_FORWARDED): fuzz/fuzz_forwarded.c $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
 	$(link_fuzz)
 $(FUZZ_FORWARDED): private EXTRA_LDLIBS := $(TICKETD_LINK)
 
-$(FUZZ_PKT_GEN_REPLY): fuzz/fuzz_pkt_gen_reply.c bench/pkt_gen_frame.c bench/pkt_gen_frame.h $(LIBTKT_FUZZ)
+$(FUZZ_PKT_GEN_REPLY): fuzz/fuzz_pkt_gen_reply.c $(LIBPKT_GEN_FUZZ) $(LIBTKT_FUZZ)
 	$(link_fuzz)
 $(FUZZ_PKT_GEN_REPLY): private EXTRA_LDLIBS := $(LIBTKT_LDLIBS)
 
