@@ -378,6 +378,19 @@ fail:
 	return -1;
 }
 
+/* The ticker reads the HTTP server's door gates (the purchase fill): it
+ * is joined before that server stops, in rooms_close, and again (a no-op)
+ * here. */
+static void stop_ticker(struct rooms *rs)
+{
+	if (!rs->ticker_on)
+		return;
+	atomic_store(&rs->stop, true);
+	pthread_join(rs->ticker, NULL);
+	rs->ticker_on = false;
+	save_progress(rs);
+}
+
 void rooms_close(struct rooms *rs)
 {
 	if (!rs)
@@ -386,17 +399,14 @@ void rooms_close(struct rooms *rs)
 	rs->closing = true;
 	pthread_mutex_unlock(&rs->streams_lock);
 	wake_streams(rs); /* each reads "closing" and ends */
+	stop_ticker(rs);
 }
 
 void rooms_stop(struct rooms *rs)
 {
 	if (!rs)
 		return;
-	if (rs->ticker_on) {
-		atomic_store(&rs->stop, true);
-		pthread_join(rs->ticker, NULL);
-		save_progress(rs);
-	}
+	stop_ticker(rs);
 	for (uint32_t i = 0; rs->slots && i < rs->n; i++) {
 		room_free(rs->slots[i].r);
 		pthread_mutex_destroy(&rs->slots[i].lock);

@@ -41,8 +41,9 @@ typedef double (*rooms_fill_fn)(struct ticketd *app);
 int rooms_start(struct rooms **out, struct ticketd *app,
 		const struct room_edge_ops *ops, rooms_fill_fn fill, char *err,
 		size_t errlen);
-/* Ends every room stream and refuses new ones (before the HTTP server
- * stops: no connection may stay suspended). */
+/* Ends every room stream and refuses new ones, and stops the ticker (it
+ * reads the HTTP server's gates); before the HTTP server stops: no
+ * connection may stay suspended. */
 void rooms_close(struct rooms *rs);
 /* Stops the ticker (writing the progress file) and frees. NULL is fine. */
 void rooms_stop(struct rooms *rs);
