@@ -7,6 +7,7 @@
 #   fuzz_http         the REST request parsers, headers and paths
 #   fuzz_room_ticket  the waiting room's queue ticket parser and check
 #   fuzz_forwarded    the trusted-proxy list and X-Forwarded-For walk
+#   fuzz_traceparent  the W3C traceparent parser and formatter
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -24,6 +25,7 @@ FUZZ_DOOR := $(FUZZ_BIN)/fuzz_door
 FUZZ_HTTP := $(FUZZ_BIN)/fuzz_http
 FUZZ_ROOM_TICKET := $(FUZZ_BIN)/fuzz_room_ticket
 FUZZ_FORWARDED := $(FUZZ_BIN)/fuzz_forwarded
+FUZZ_TRACEPARENT := $(FUZZ_BIN)/fuzz_traceparent
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -51,7 +53,11 @@ $(FUZZ_FORWARDED): fuzz/fuzz_forwarded.c $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
 	$(link_fuzz)
 $(FUZZ_FORWARDED): private EXTRA_LDLIBS := $(TICKETD_LINK)
 
-FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) $(FUZZ_FORWARDED)
+$(FUZZ_TRACEPARENT): fuzz/fuzz_traceparent.c $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_TRACEPARENT): private EXTRA_LDLIBS := $(LIBTKT_LDLIBS)
+
+FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) $(FUZZ_FORWARDED) $(FUZZ_TRACEPARENT)
 
 # ---- runs ----
 FUZZ_SECONDS ?= 300
