@@ -17,6 +17,7 @@
 #include "userspace/lib/clock.h"
 #include "userspace/lib/hex.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 
 struct trace_attr {
 	char key[TRACE_KEY_MAX];
@@ -103,6 +104,12 @@ struct trace_span *trace_span_begin(const char *name, enum trace_kind kind,
 	s->start_ns = tkt_unix_ns();
 	atomic_fetch_add(&tr.started, 1);
 	return s;
+}
+
+void trace_span_name(struct trace_span *s, const char *name)
+{
+	if (s && name)
+		snprintf(s->name, sizeof(s->name), "%s", name);
 }
 
 static struct trace_attr *attr_slot(struct trace_span *s, const char *key)
@@ -209,6 +216,28 @@ void trace_get_stats(struct trace_stats *out)
 	out->exported = atomic_load(&tr.exported);
 	out->dropped = atomic_load(&tr.dropped);
 	out->export_failures = atomic_load(&tr.failures);
+}
+
+int trace_render_metrics(char **buf, size_t *len, size_t *cap)
+{
+	struct trace_stats st;
+
+	trace_get_stats(&st);
+	return metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_trace_spans_started_total Spans begun (tracing on).\n"
+		"# TYPE ticketd_trace_spans_started_total counter\n"
+		"ticketd_trace_spans_started_total %" PRIu64 "\n"
+		"# HELP ticketd_trace_spans_exported_total Spans the OTLP collector accepted.\n"
+		"# TYPE ticketd_trace_spans_exported_total counter\n"
+		"ticketd_trace_spans_exported_total %" PRIu64 "\n"
+		"# HELP ticketd_trace_spans_dropped_total Spans lost: export queue full or export failed.\n"
+		"# TYPE ticketd_trace_spans_dropped_total counter\n"
+		"ticketd_trace_spans_dropped_total %" PRIu64 "\n"
+		"# HELP ticketd_trace_export_failures_total OTLP POSTs that failed or timed out.\n"
+		"# TYPE ticketd_trace_export_failures_total counter\n"
+		"ticketd_trace_export_failures_total %" PRIu64 "\n",
+		st.started, st.exported, st.dropped, st.export_failures) ? -ENOMEM : 0;
 }
 
 /* ---- OTLP JSON (opentelemetry-proto, ExportTraceServiceRequest) ---- */

@@ -16,6 +16,7 @@
 #define TKT_LIB_TRACE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "userspace/lib/traceparent.h"
@@ -57,6 +58,8 @@ bool trace_enabled(void);
  * trace id starts a new trace. NULL when tracing is off or out of memory. */
 struct trace_span *trace_span_begin(const char *name, enum trace_kind kind,
 				    const struct traceparent *parent);
+/* Renames the span (copied; cut to TRACE_NAME_MAX - 1). */
+void trace_span_name(struct trace_span *s, const char *name);
 /* Attributes past TRACE_MAX_ATTRS are ignored; texts are cut to fit. */
 void trace_span_attr(struct trace_span *s, const char *key, const char *value);
 void trace_span_attr_int(struct trace_span *s, const char *key, int64_t value);
@@ -83,5 +86,8 @@ struct trace_stats {
 	uint64_t export_failures; /* POSTs that failed or timed out */
 };
 void trace_get_stats(struct trace_stats *out);
+/* Appends the counters in Prometheus text (ticketd_trace_spans_*_total;
+ * zeros when off) with metrics_appendf. 0 or -ENOMEM. */
+int trace_render_metrics(char **buf, size_t *len, size_t *cap);
 
 #endif
