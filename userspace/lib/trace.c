@@ -210,6 +210,24 @@ void trace_current_enter(const struct trace_span *s, struct traceparent *prev)
 		current = c;
 }
 
+struct trace_scope trace_scope_begin(const char *name, enum trace_kind kind)
+{
+	struct trace_scope sc = {.span = trace_span_begin(name, kind, NULL)};
+
+	if (sc.span)
+		trace_current_enter(sc.span, &sc.prev);
+	return sc;
+}
+
+void trace_scope_exit(struct trace_scope *sc)
+{
+	if (!sc->span)
+		return;
+	trace_current_set(&sc->prev, NULL);
+	trace_span_end(sc->span);
+	sc->span = NULL;
+}
+
 void trace_get_stats(struct trace_stats *out)
 {
 	out->started = atomic_load(&tr.started);

@@ -79,6 +79,22 @@ void trace_current_set(const struct traceparent *ctx, struct traceparent *prev);
 /* trace_span_context(s) becomes current; the previous context goes to prev. */
 void trace_current_enter(const struct trace_span *s, struct traceparent *prev);
 
+/* A span for the rest of a C scope, current while the scope runs: one line
+ * at a call site (the commerce and messaging hooks),
+ *   TRACE_SCOPE(ts, "order.create");
+ *   trace_span_attr(ts.span, "order.id", id);
+ * ends the span and restores the previous context on every return path
+ * (the cleanup attribute, gcc and clang). */
+struct trace_scope {
+	struct trace_span *span; /* NULL when tracing is off */
+	struct traceparent prev;
+};
+struct trace_scope trace_scope_begin(const char *name, enum trace_kind kind);
+void trace_scope_exit(struct trace_scope *sc);
+#define TRACE_SCOPE(var, name)                                                \
+	struct trace_scope var __attribute__((cleanup(trace_scope_exit))) =   \
+		trace_scope_begin((name), TRACE_INTERNAL)
+
 struct trace_stats {
 	uint64_t started;  /* spans begun */
 	uint64_t exported; /* spans the collector accepted */
