@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/db/db.h"
 
 /* The registered new-row signal (outbox.h): fn and arg, guarded by lock. */
@@ -51,6 +52,19 @@ static void wake_relay(unsigned rows)
 	pthread_rwlock_unlock(&wake.lock);
 }
 
+/* #15 tracing: the calling thread's trace context, or SQL NULL. */
+static void outbox_bind_trace(MYSQL_BIND *b, char tp[TRACEPARENT_LEN + 1],
+			      unsigned long *len)
+{
+	struct traceparent cur;
+
+	trace_current_get(&cur);
+	if (traceparent_format(&cur, tp))
+		b->buffer_type = MYSQL_TYPE_NULL;
+	else
+		db_bind_str(b, tp, len);
+}
+
 /* Inserts the row; the caller's transaction decides its fate. created_at is
  * written in UTC explicitly so lag and pruning do not depend on a session's
  * time_zone. */
@@ -58,10 +72,11 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 		     const char *payload_json, uint64_t *id)
 {
 	static const char sql[] =
-		"INSERT INTO outbox (topic, msg_key, payload, created_at)"
-		" VALUES (?, ?, ?, UTC_TIMESTAMP(3))";
-	MYSQL_BIND bind[3];
-	unsigned long len[3];
+		"INSERT INTO outbox (topic, msg_key, payload, created_at, traceparent)"
+		" VALUES (?, ?, ?, UTC_TIMESTAMP(3), ?)";
+	MYSQL_BIND bind[4];
+	unsigned long len[4];
+	char tp[TRACEPARENT_LEN + 1];
 	MYSQL_STMT *st;
 	int rc = 0;
 
@@ -74,6 +89,7 @@ int outbox_append_id(MYSQL *conn, const char *topic, const char *key,
 	db_bind_str(&bind[0], topic, &len[0]);
 	db_bind_str(&bind[1], key, &len[1]);
 	db_bind_str(&bind[2], payload_json, &len[2]);
+	outbox_bind_trace(&bind[3], tp, &len[3]); /* #15 tracing */
 	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) ||
 	    mysql_stmt_bind_param(st, bind) || mysql_stmt_execute(st))
 		rc = db_errno(mysql_stmt_errno(st));
