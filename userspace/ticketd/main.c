@@ -490,7 +490,9 @@ static void stop_answering_payments(struct ticketd *app)
 static int start_tracing(struct ticketd *app, char *err, size_t errlen)
 {
 	struct trace_opts o = {.url = app->cfg.otlp_traces_url,
-			       .service_name = app->cfg.otlp_service_name};
+			       .service_name = app->cfg.otlp_service_name,
+			       .queue_max = app->cfg.otlp_queue_spans,
+			       .timeout_ms = app->cfg.otlp_timeout_ms};
 	int rc = trace_start(&o);
 
 	if (rc)
