@@ -1,8 +1,17 @@
 /* The span recorder: off by default, ids and parents, the per-thread
  * current context, and a bounded queue that drops (and counts) instead of
- * waiting when the collector is unreachable. Links libtkt.a only; the
- * collector URL is a closed loopback port. */
+ * waiting when the collector is unreachable, and the OTLP JSON a collector
+ * receives (a one-connection receiver on a loopback port). Links libtkt.a
+ * only. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +116,125 @@ static int stop(void **state)
 		       : -1;
 }
 
+/* A one-request HTTP receiver: keeps the body, answers 200. */
+struct receiver {
+	int fd;
+	char body[16384];
+};
+
+static void *receive_one(void *arg)
+{
+	struct receiver *rc = arg;
+	char buf[20000];
+	size_t got = 0;
+	int c = accept(rc->fd, NULL, NULL);
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				 "Connection: close\r\n\r\n{}";
+
+	while (c >= 0 && got < sizeof(buf) - 1) {
+		ssize_t n = read(c, buf + got, sizeof(buf) - 1 - got);
+		char *hdr_end, *cl;
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		hdr_end = strstr(buf, "\r\n\r\n");
+		cl = strcasestr(buf, "Content-Length:");
+		if (hdr_end && cl &&
+		    got >= (size_t)(hdr_end + 4 - buf) + strtoul(cl + 15, NULL, 10)) {
+			snprintf(rc->body, sizeof(rc->body), "%s", hdr_end + 4);
+			break;
+		}
+	}
+	if (c >= 0) {
+		if (write(c, ok, sizeof(ok) - 1) < 0)
+			rc->body[0] = '\0';
+		close(c);
+	}
+	return NULL;
+}
+
+static const char *attr_of(json_t *span, const char *key, const char *type)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(json_object_get(span, "attributes"), i, a)
+		if (!strcmp(json_string_value(json_object_get(a, "key")), key))
+			return json_string_value(
+				json_object_get(json_object_get(a, "value"), type));
+	return NULL;
+}
+
+static void exported_json_is_otlp(void **state)
+{
+	struct receiver rc = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	struct trace_opts o = {.service_name = "unit", .interval_ms = 20};
+	struct traceparent parent;
+	struct trace_stats st;
+	struct trace_span *s;
+	char url[64];
+	pthread_t t;
+	json_t *root, *spans, *sp;
+
+	(void)state;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(rc.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(rc.fd, 1), 0);
+	getsockname(rc.fd, (struct sockaddr *)&a, &alen);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/traces", ntohs(a.sin_port));
+	o.url = url;
+	assert_int_equal(pthread_create(&t, NULL, receive_one, &rc), 0);
+	assert_int_equal(trace_start(&o), 0);
+	traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+			  &parent);
+	s = trace_span_begin("GET /api/events", TRACE_SERVER, &parent);
+	trace_span_attr(s, "http.route", "/api/events");
+	trace_span_attr_int(s, "http.response.status_code", 503);
+	trace_span_error(s, "server error");
+	trace_span_end(s);
+	pthread_join(t, NULL);
+	trace_stop();
+	close(rc.fd);
+	trace_get_stats(&st);
+	assert_int_equal(st.exported, 1);
+
+	root = json_loads(rc.body, 0, NULL);
+	assert_non_null(root);
+	spans = json_object_get(json_array_get(json_object_get(json_array_get(
+		json_object_get(root, "resourceSpans"), 0), "scopeSpans"), 0), "spans");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(json_array_get(
+			json_object_get(json_object_get(json_array_get(json_object_get(
+				root, "resourceSpans"), 0), "resource"), "attributes"), 0),
+			"value"), "stringValue")),
+		"unit");
+	sp = json_array_get(spans, 0);
+	assert_string_equal(json_string_value(json_object_get(sp, "traceId")),
+			    "4bf92f3577b34da6a3ce929d0e0e4736");
+	assert_string_equal(json_string_value(json_object_get(sp, "parentSpanId")),
+			    "00f067aa0ba902b7");
+	assert_int_equal(strlen(json_string_value(json_object_get(sp, "spanId"))), 16);
+	assert_string_equal(json_string_value(json_object_get(sp, "name")), "GET /api/events");
+	assert_int_equal(json_integer_value(json_object_get(sp, "kind")), 2);
+	/* unix nanoseconds as decimal strings (OTLP JSON's fixed64) */
+	assert_true(strtoull(json_string_value(json_object_get(sp, "startTimeUnixNano")),
+			     NULL, 10) > 1600000000000000000ull);
+	assert_true(strtoull(json_string_value(json_object_get(sp, "endTimeUnixNano")), NULL,
+			     10) >=
+		    strtoull(json_string_value(json_object_get(sp, "startTimeUnixNano")), NULL,
+			     10));
+	assert_string_equal(attr_of(sp, "http.route", "stringValue"), "/api/events");
+	assert_string_equal(attr_of(sp, "http.response.status_code", "intValue"), "503");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(sp, "status"),
+							    "code")),
+			 2);
+	json_decref(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest off[] = {
@@ -116,7 +244,12 @@ int main(void)
 		cmocka_unit_test(children_share_the_trace_and_name_their_parent),
 		cmocka_unit_test(full_queue_drops_and_counts_without_waiting),
 	};
+	const struct CMUnitTest json[] = {
+		cmocka_unit_test(exported_json_is_otlp),
+	};
 	int rc = cmocka_run_group_tests(off, NULL, NULL);
 
-	return rc | cmocka_run_group_tests(on, start, stop);
+	rc |= cmocka_run_group_tests(on, start, stop);
+	/* after stop: the recorder starts again with a reachable URL */
+	return rc | cmocka_run_group_tests(json, NULL, NULL);
 }
