@@ -77,13 +77,16 @@ static void payment_span_begin(struct job *j)
 		j->hdrs = curl_slist_append(NULL, tp);
 }
 
-/* Ends the call's span; its context is current while done runs, so the
- * work done hands off continues the trace. */
-static void payment_span_end(struct job *j, enum payment_outcome o)
+/* Ends the call's span; its context is current while done runs (prev gets
+ * the thread's context to restore after), so the work done hands off
+ * continues the trace. */
+static void payment_span_end(struct job *j, enum payment_outcome o,
+			     struct traceparent *prev)
 {
 	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED",
 					    "UNKNOWN", "REFUNDED"};
 
+	trace_current_get(prev);
 	trace_current_enter(j->span, NULL);
 	trace_span_attr(j->span, "payment.outcome", names[o]);
 	trace_span_attr_int(j->span, "payment.attempts", j->attempts);
@@ -138,10 +141,11 @@ static void finish(struct job *j, enum payment_outcome o, const char *pid)
 		snprintf(r.payment_id, sizeof(r.payment_id), "pay_failed_%s", hex);
 	}
 	struct payment_client *pc = j->pc;
+	struct traceparent prev;
 
-	payment_span_end(j, o); /* #15 tracing */
+	payment_span_end(j, o, &prev); /* #15 tracing */
 	j->done(j->arg, &r);
-	trace_current_set(NULL, NULL);
+	trace_current_set(&prev, NULL); /* inline on a submitter when stopping */
 	free(j);
 	atomic_fetch_sub(&pc->pending, 1);
 }
