@@ -734,6 +734,8 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 			return produced ? produced : -1;
 		}
 		s->buf[0][len[0]] = '\0'; /* topic: librdkafka wants a C string */
+		if (!tp_null && tp_len < sizeof(tp))
+			tp[tp_len] = '\0'; /* #15 tracing */
 		if (produce_row(r, s, id, s->buf[0], s->buf[1], len[1], s->buf[2],
 				len[2], read_us - age_us,
 				tp_null || tp_len >= sizeof(tp) ? NULL : tp))
