@@ -19,6 +19,7 @@
 #include "api/http.h"
 #include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/trace.h"
 
 /* One connection's place in the request-deadline queue (its socket
  * context). */
@@ -75,6 +76,7 @@ struct req_ctx {
 	struct http_gate *gate; /* the door place this request holds, or NULL */
 	char method[8];
 	char trace_id[TRACE_ID_LEN + 1];
+	struct trace_span *span; /* the server span (NULL: tracing off) */
 };
 
 static const char ROUTE_UNMATCHED[] = "unmatched";
@@ -419,6 +421,44 @@ static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 		http_error(resp, &req, 404, "NOT_FOUND", "no such route", NULL);
 }
 
+/* The request's server span: the caller's traceparent is its parent,
+ * else it starts the trace named by trace_id. NULL when tracing is off. */
+static struct trace_span *http_span_begin(struct MHD_Connection *conn,
+					  const char *trace_id, const char *method)
+{
+	struct traceparent parent;
+	char name[TRACE_NAME_MAX];
+
+	if (!trace_enabled())
+		return NULL;
+	if (traceparent_parse(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							   "traceparent"),
+			      &parent)) {
+		snprintf(parent.trace_id, sizeof(parent.trace_id), "%s", trace_id);
+		parent.flags = 1;
+	}
+	snprintf(name, sizeof(name), "HTTP %s", method);
+	return trace_span_begin(name, TRACE_SERVER, &parent);
+}
+
+/* Names the span after the route template (low cardinality) and ends it. */
+static void http_span_end(struct trace_span *span, const char *method,
+			  const char *route, int status)
+{
+	char name[TRACE_NAME_MAX];
+
+	if (!span)
+		return;
+	snprintf(name, sizeof(name), "%s %s", method, route);
+	trace_span_name(span, name);
+	trace_span_attr(span, "http.request.method", method);
+	trace_span_attr(span, "http.route", route);
+	trace_span_attr_int(span, "http.response.status_code", status);
+	if (status >= 500 || !status)
+		trace_span_error(span, status ? "server error" : "no answer sent");
+	trace_span_end(span);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -441,6 +481,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		trace_id_from_traceparent(
 			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
 			ctx->trace_id);
+		ctx->span = http_span_begin(conn, ctx->trace_id, method);
 		*con_cls = ctx;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -500,6 +541,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			 max_body);
 		http_error(&resp, &req, 413, "PAYLOAD_TOO_LARGE", msg, NULL);
 	} else {
+		struct traceparent outer;
+
+		/* Handlers and the work they hand off see the server span as
+		 * the current context (trace.h). */
+		trace_current_enter(ctx->span, &outer);
 		dispatch(srv, ctx, conn, url, method, &resp);
 		if (resp.defer_start) {
 			/* Suspend first, then start the work, so a quick finish
@@ -509,8 +555,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			free(resp.body);
 			MHD_suspend_connection(conn);
 			resp.defer_start(resp.defer_arg, &ctx->deferred);
+			trace_current_set(&outer, NULL);
 			return MHD_YES;
 		}
+		trace_current_set(&outer, NULL);
 	}
 	(void)version;
 	return send_resp(conn, ctx, &resp);
@@ -537,6 +585,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		ctx->gate = NULL;
 	}
 	secs = tkt_mono_seconds() - ctx->start;
+	http_span_end(ctx->span, ctx->method, ctx->route, ctx->status);
 	if (ctx->status && srv->opts.on_done)
 		srv->opts.on_done(srv->opts.app, ctx->route, ctx->method,
 				  ctx->status, secs);

@@ -8,6 +8,7 @@
 #   fuzz_room_ticket  the waiting room's queue ticket parser and check
 #   fuzz_forwarded    the trusted-proxy list and X-Forwarded-For walk
 #   fuzz_pkt_gen_reply  bench/pkt_gen's frame builder and reply parser
+#   fuzz_traceparent  the W3C traceparent parser and formatter
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -26,6 +27,7 @@ FUZZ_HTTP := $(FUZZ_BIN)/fuzz_http
 FUZZ_ROOM_TICKET := $(FUZZ_BIN)/fuzz_room_ticket
 FUZZ_FORWARDED := $(FUZZ_BIN)/fuzz_forwarded
 FUZZ_PKT_GEN_REPLY := $(FUZZ_BIN)/fuzz_pkt_gen_reply
+FUZZ_TRACEPARENT := $(FUZZ_BIN)/fuzz_traceparent
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -57,8 +59,12 @@ $(FUZZ_PKT_GEN_REPLY): fuzz/fuzz_pkt_gen_reply.c $(LIBPKT_GEN_FUZZ) $(LIBTKT_FUZ
 	$(link_fuzz)
 $(FUZZ_PKT_GEN_REPLY): private EXTRA_LDLIBS := $(LIBTKT_LDLIBS)
 
+$(FUZZ_TRACEPARENT): fuzz/fuzz_traceparent.c $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_TRACEPARENT): private EXTRA_LDLIBS := $(LIBTKT_LDLIBS)
+
 FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) \
-	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY)
+	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY) $(FUZZ_TRACEPARENT)
 
 # ---- runs ----
 FUZZ_SECONDS ?= 300

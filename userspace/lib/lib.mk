@@ -5,9 +5,9 @@
 # libtkt.a, libbpf, jansson and cmocka.
 
 LIBTKT_SRCS := $(wildcard userspace/lib/*.c)
-LIBTKT_CFLAGS := $(shell pkg-config --cflags jansson rdkafka 2>/dev/null)
+LIBTKT_CFLAGS := $(shell pkg-config --cflags jansson rdkafka libcurl 2>/dev/null)
 # What a program linking libtkt.a adds (it pulls only the objects it uses).
-LIBTKT_LDLIBS := $(LDLIBS_BPF) $(shell pkg-config --libs jansson 2>/dev/null) -lpthread
+LIBTKT_LDLIBS := $(LDLIBS_BPF) $(shell pkg-config --libs jansson libcurl 2>/dev/null) -lpthread
 
 LIBTKT_OBJS := $(call objs,,$(LIBTKT_SRCS))
 LIBTKT_OBJS_ASAN := $(call objs,asan/,$(LIBTKT_SRCS))
@@ -28,10 +28,10 @@ $(LIBTKT_FUZZ): $(LIBTKT_OBJS_FUZZ)
 # ---- unit tests: plain, ASan + UBSan, and TSan for the threaded parts ----
 
 LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_settings test_worker \
-	test_change_queue test_addr_limit test_private_dir test_edge_view
+	test_change_queue test_addr_limit test_private_dir test_edge_view test_traceparent test_trace
 LIBTKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(LIBTKT_UNIT))
-LIBTKT_TESTS_TSAN := $(addprefix $(BUILD)/tests/unit/,$(addsuffix .tsan,test_udp_door test_worker test_change_queue test_addr_limit))
+LIBTKT_TESTS_TSAN := $(addprefix $(BUILD)/tests/unit/,$(addsuffix .tsan,test_udp_door test_worker test_change_queue test_addr_limit test_trace))
 
 $(LIBTKT_TESTS): $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBTKT)
 	$(link_c)

@@ -1,5 +1,6 @@
 #include "userspace/lib/traceparent.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/types.h>
@@ -31,6 +32,39 @@ static int traceparent_valid(const char *tp)
 	if (len > 55 && (!strncmp(tp, "00", 2) || tp[55] != '-'))
 		return 0;
 	return strspn(tp + 3, "0") < 32 && strspn(tp + 36, "0") < 16;
+}
+
+static uint8_t hex_byte(const char *s)
+{
+	return (uint8_t)(hex_digit(s[0]) << 4 | hex_digit(s[1]));
+}
+
+int traceparent_parse(const char *tp, struct traceparent *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!traceparent_valid(tp))
+		return -1;
+	out->version = hex_byte(tp);
+	memcpy(out->trace_id, tp + 3, TRACE_ID_LEN);
+	memcpy(out->parent_id, tp + 36, SPAN_ID_LEN);
+	out->flags = hex_byte(tp + 53);
+	return 0;
+}
+
+int traceparent_format(const struct traceparent *tp,
+		       char out[TRACEPARENT_LEN + 1])
+{
+	out[0] = '\0';
+	if (strlen(tp->trace_id) != TRACE_ID_LEN ||
+	    strlen(tp->parent_id) != SPAN_ID_LEN ||
+	    !is_lower_hex(tp->trace_id, TRACE_ID_LEN) ||
+	    !is_lower_hex(tp->parent_id, SPAN_ID_LEN) ||
+	    strspn(tp->trace_id, "0") == TRACE_ID_LEN ||
+	    strspn(tp->parent_id, "0") == SPAN_ID_LEN)
+		return -1;
+	snprintf(out, TRACEPARENT_LEN + 1, "00-%s-%s-%02x", tp->trace_id,
+		 tp->parent_id, tp->flags);
+	return 0;
 }
 
 int trace_id_parse(const char *tp, char out[TRACE_ID_LEN + 1])

@@ -56,6 +56,7 @@
 #include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/settings.h"
+#include "userspace/lib/trace.h"
 #include "userspace/lib/traceparent.h"
 #include "userspace/paymentd/payment_sim.h"
 
@@ -74,6 +75,7 @@ struct pd_config {
 	int ledger_size;
 	int idle_timeout_s;
 	char log_level[CFG_STR_MAX];
+	char otlp_traces_url[256]; /* #15 tracing: "" = off */
 };
 
 #define SET(name, field, type, def, min, max, help)                           \
@@ -110,6 +112,9 @@ static const struct setting cfg_settings[] = {
 	    "close a connection idle this long, seconds"),
 	SET("log_level", log_level, SETTING_STR, "info", 0, 0,
 	    "debug, info, warn or error"),
+	SET("otlp_traces_url", otlp_traces_url, SETTING_STR, "", 0, 0,
+	    "OTLP/HTTP JSON traces endpoint for a server span per request "
+	    "(docs/ops/tracing.md; empty: off)"),
 };
 
 static const struct settings_spec cfg_spec = {
@@ -363,6 +368,7 @@ struct req_ctx {
 	const char *content_type; /* static */
 	uint64_t start_ns;
 	char trace_id[TRACE_ID_LEN + 1];
+	struct trace_span *span; /* #15 tracing: NULL when off */
 };
 
 static const char CT_JSON[] = "application/json";
@@ -771,6 +777,35 @@ static uint32_t route(struct paymentd *pd, struct req_ctx *ctx,
 	return 0;
 }
 
+/* #15 tracing: a server span per request, child of the caller's
+ * traceparent (ticketd's payment.authorize span). */
+static struct trace_span *pd_span_begin(struct MHD_Connection *conn,
+					const char *method, const char *url)
+{
+	struct traceparent parent;
+	struct trace_span *s;
+	char name[TRACE_NAME_MAX];
+
+	if (!trace_enabled())
+		return NULL;
+	traceparent_parse(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      "traceparent"),
+			  &parent); /* invalid or none: a new trace */
+	snprintf(name, sizeof(name), "%s %s", method, url);
+	s = trace_span_begin(name, TRACE_SERVER, &parent);
+	trace_span_attr(s, "http.request.method", method);
+	trace_span_attr(s, "url.path", url);
+	return s;
+}
+
+static void pd_span_end(struct trace_span *s, unsigned status)
+{
+	trace_span_attr_int(s, "http.response.status_code", status);
+	if (status >= 500)
+		trace_span_error(s, "gateway error");
+	trace_span_end(s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -793,6 +828,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 							       "traceparent"),
 				   ctx->trace_id))
 			ctx->trace_id[0] = '\0';
+		ctx->span = pd_span_begin(conn, method, url); /* #15 tracing */
 		*con_cls = ctx;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -878,6 +914,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		log_json(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOG_DEBUG : LOG_INFO,
 			 ctx->trace_id, "request", f);
 	}
+	pd_span_end(ctx->span, ctx->status); /* #15 tracing */
 	free(ctx->body);
 	free(ctx->reply);
 	free(ctx);
@@ -1115,6 +1152,16 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERROR, NULL, "signal handlers: %s", strerror(-stop_rd));
 		return 1;
 	}
+	/* #15 tracing: after the signal mask, which its thread inherits */
+	{
+		struct trace_opts to = {.url = pd.cfg.otlp_traces_url,
+					.service_name = "paymentd"};
+
+		if ((rc = trace_start(&to)) < 0) {
+			log_msg(LOG_ERROR, NULL, "trace exporter: %s", strerror(-rc));
+			return 1;
+		}
+	}
 
 	if ((rc = pay_ledger_create(&pd.ledger, (size_t)pd.cfg.ledger_size)) < 0) {
 		log_msg(LOG_ERROR, NULL, "ledger: %s", strerror(-rc));
@@ -1177,6 +1224,7 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(pd.daemon);
 	timer_destroy(&pd.timer);
 	pay_ledger_destroy(pd.ledger);
+	trace_stop(); /* #15 tracing: after the last request's span */
 	log_msg(LOG_INFO, NULL, "stopped");
 	return 0;
 }

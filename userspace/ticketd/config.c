@@ -200,6 +200,17 @@ static const struct setting settings[] = {
 	S(dev_mode, SETTING_BOOL, "false", 0, 0,
 	  "development mode: allows \"simulate\" on payment authorize"),
 	S(log_level, SETTING_STR, "info", 0, 0, "debug, info, warn or error"),
+	/* #15 tracing (docs/ops/tracing.md) */
+	S(otlp_traces_url, SETTING_STR, "", 0, 0,
+	  "OTLP/HTTP JSON traces endpoint of a collector, e.g. "
+	  "http://127.0.0.1:4318/v1/traces (empty: tracing off)"),
+	S(otlp_service_name, SETTING_STR, "ticketd", 0, 0,
+	  "service.name of the exported spans"),
+	S(otlp_queue_spans, SETTING_INT, "2048", 1, 1000000,
+	  "finished spans waiting for export at most (more: dropped, counted in "
+	  "ticketd_trace_spans_dropped_total)"),
+	S(otlp_timeout_ms, SETTING_INT, "2000", 50, 60000,
+	  "longest one export POST may take, ms"),
 };
 
 static const struct settings_spec spec = {

@@ -102,6 +102,10 @@ struct config {
 	bool demo_data;
 	bool dev_mode;
 	char log_level[CONFIG_STR_MAX];
+	char otlp_traces_url[CONFIG_STR_MAX];   /* #15 tracing: "" = off */
+	char otlp_service_name[CONFIG_STR_MAX]; /* #15 tracing */
+	int otlp_queue_spans;                   /* #15 tracing */
+	int otlp_timeout_ms;                    /* #15 tracing */
 };
 
 enum config_result {

@@ -27,6 +27,7 @@
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
 #include "userspace/lib/private_dir.h"
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/sessions.h"
@@ -601,6 +602,26 @@ static void stop_answering_payments(struct ticketd *app)
 	saga_quiesce(&app->saga);
 }
 
+/* Span export (docs/ops/tracing.md): off unless otlp_traces_url is set. */
+static int start_tracing(struct ticketd *app, char *err, size_t errlen)
+{
+	struct trace_opts o = {.url = app->cfg.otlp_traces_url,
+			       .service_name = app->cfg.otlp_service_name,
+			       .queue_max = app->cfg.otlp_queue_spans,
+			       .timeout_ms = app->cfg.otlp_timeout_ms};
+	int rc = trace_start(&o);
+
+	if (rc)
+		snprintf(err, errlen, "trace exporter: %s", strerror(-rc));
+	return rc;
+}
+
+static void stop_tracing(struct ticketd *app)
+{
+	(void)app;
+	trace_stop();
+}
+
 struct step {
 	const char *name;
 	int (*start)(struct ticketd *app, char *err, size_t errlen);
@@ -615,6 +636,7 @@ static const struct step steps[] = {
 	{"seat table", start_edge, edge_setup_close},
 	/* before the first thread: every thread inherits the reduced sets */
 	{"privileges", privileges_drop, NULL},
+	{"tracing", start_tracing, stop_tracing},
 	{"sessions", start_sessions, stop_sessions},
 	{"journal", start_journal, stop_journal},
 	{"sse", start_sse, stop_sse},

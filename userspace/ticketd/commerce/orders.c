@@ -12,6 +12,7 @@
 #include "userspace/lib/edge.h"
 #include "userspace/lib/hex.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/messaging/outbox.h"
 #include "userspace/ticketd/messaging/outbox_relay.h"
@@ -106,7 +107,9 @@ enum orders_result orders_create(struct ticketd *app, const struct session *s,
 	char *payload = NULL;
 	int ordered = 0, rc;
 	MYSQL *c;
+	TRACE_SCOPE(ts, "order.create"); /* #15 tracing */
 
+	trace_span_attr_int(ts.span, "event.id", event_id);
 	*n_not_held = 0;
 	if (!e)
 		return ORDERS_NO_EVENT;

@@ -14,6 +14,7 @@
 
 #include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/trace.h"
 
 struct payment_client;
 
@@ -30,6 +31,8 @@ struct job {
 	CURL *easy;
 	payment_done_fn done;
 	void *arg;
+	struct trace_span *span;   /* #15: the gateway call (NULL: off) */
+	struct curl_slist *hdrs;   /* #15: its traceparent header */
 };
 
 struct payment_client {
@@ -59,6 +62,40 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
+/* #15 tracing: a client span per gateway call (all its attempts), child of
+ * the submitter's context; paymentd gets it as traceparent. */
+static void payment_span_begin(struct job *j)
+{
+	struct traceparent ctx;
+	char tp[13 + TRACEPARENT_LEN + 1] = "traceparent: ";
+
+	j->span = trace_span_begin(j->refund ? "payment.refund" : "payment.authorize",
+				   TRACE_CLIENT, NULL);
+	trace_span_attr(j->span, "order.id", j->order_id);
+	trace_span_context(j->span, &ctx);
+	if (j->span && !traceparent_format(&ctx, tp + 13))
+		j->hdrs = curl_slist_append(NULL, tp);
+}
+
+/* Ends the call's span; its context is current while done runs (prev gets
+ * the thread's context to restore after), so the work done hands off
+ * continues the trace. */
+static void payment_span_end(struct job *j, enum payment_outcome o,
+			     struct traceparent *prev)
+{
+	static const char *const names[] = {"APPROVED", "DECLINED", "FAILED",
+					    "UNKNOWN", "REFUNDED"};
+
+	trace_current_get(prev);
+	trace_current_enter(j->span, NULL);
+	trace_span_attr(j->span, "payment.outcome", names[o]);
+	trace_span_attr_int(j->span, "payment.attempts", j->attempts);
+	if (o == PAYMENT_FAILED || o == PAYMENT_UNKNOWN)
+		trace_span_error(j->span, names[o]);
+	trace_span_end(j->span);
+	curl_slist_free_all(j->hdrs);
+}
+
 static int start_attempt(struct payment_client *pc, struct job *j)
 {
 	j->easy = curl_easy_init();
@@ -75,7 +112,7 @@ static int start_attempt(struct payment_client *pc, struct job *j)
 	curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
 	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
-	curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
 	if (curl_multi_add_handle(pc->multi, j->easy) != CURLM_OK) {
 		curl_easy_cleanup(j->easy);
 		j->easy = NULL;
@@ -104,8 +141,11 @@ static void finish(struct job *j, enum payment_outcome o, const char *pid)
 		snprintf(r.payment_id, sizeof(r.payment_id), "pay_failed_%s", hex);
 	}
 	struct payment_client *pc = j->pc;
+	struct traceparent prev;
 
+	payment_span_end(j, o, &prev); /* #15 tracing */
 	j->done(j->arg, &r);
+	trace_current_set(&prev, NULL); /* inline on a submitter when stopping */
 	free(j);
 	atomic_fetch_sub(&pc->pending, 1);
 }
@@ -269,6 +309,7 @@ static int submit(struct payment_client *pc, const char *order_id,
 	free(text);
 	j->done = done;
 	j->arg = arg;
+	payment_span_begin(j); /* #15 tracing */
 	if (!reserved) /* counted from here; finish() gives it back */
 		atomic_fetch_add(&pc->pending, 1);
 	pthread_mutex_lock(&pc->lock);

@@ -11,6 +11,7 @@
 #include "userspace/lib/clock.h"
 #include "userspace/lib/edge.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/sessions.h"
@@ -369,7 +370,9 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 	struct ending e;
 	struct order o;
 	int rc;
+	TRACE_SCOPE(ts, approve ? "saga.confirm" : "saga.compensate"); /* #15 */
 
+	trace_span_attr(ts.span, "order.id", order_id);
 	if (!c)
 		return -EBUSY; /* retried: the deadline loop, the consumer */
 	if (d) {
@@ -716,7 +719,9 @@ static void *worker_loop(void *arg)
 		pthread_mutex_unlock(&sg->lock);
 		if (!job)
 			return NULL; /* stopping and drained */
+		trace_current_set(&job->trace, NULL); /* #15: job may free itself */
 		job->run(job);
+		trace_current_set(NULL, NULL);
 		pthread_mutex_lock(&sg->lock);
 		sg->busy--;
 		/* Only saga_quiesce waits for busy to fall (idle workers wait
@@ -732,6 +737,7 @@ static int submit(struct saga *sg, struct saga_job *job, bool bounded)
 {
 	int rc;
 
+	trace_current_get(&job->trace); /* #15: the worker continues this trace */
 	pthread_mutex_lock(&sg->lock);
 	if (sg->stopping || !sg->n_workers) {
 		pthread_mutex_unlock(&sg->lock);
@@ -1090,6 +1096,9 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	struct ending e = {0};
 	struct order o;
 	int rc;
+	TRACE_SCOPE(ts, approve ? "saga.confirm" : "saga.compensate"); /* #15 */
+
+	trace_span_attr(ts.span, "order.id", order_id);
 
 	if (!c)
 		return -EBUSY;

@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "userspace/lib/traceparent.h"
 #include "userspace/ticketd/messaging/kafka_consumer.h"
 
 struct ticketd;
@@ -50,6 +51,7 @@ struct payment_result;
 struct saga_job {
 	struct saga_job *next;
 	void (*run)(struct saga_job *job);
+	struct traceparent trace; /* the submitter's context (#15 tracing) */
 };
 
 /* The saga workers' job queue (a FIFO; its lock is saga.lock). Bounded

@@ -18,6 +18,7 @@
 #include "userspace/lib/kafka.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/messaging/outbox.h"
 
 /* Sleeps the current backoff step (then doubles it, up to the cap), or
@@ -311,15 +312,57 @@ static void store_offsets(struct kafka_consumer *c,
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* #15 tracing: a kafka.consume span, child of the producer's span named by
+ * the message's traceparent header (messages without one start none);
+ * current while the handler runs, so its work continues the trace. */
+static struct trace_span *consume_span_begin(const struct kafka_consumer *c,
+					     const struct kafka_message *km)
+{
+	char text[TRACEPARENT_LEN + 8];
+	struct traceparent parent;
+	struct trace_span *span;
+	const void *v;
+	size_t n;
+
+	if (!trace_enabled() || kafka_message_header(km, "traceparent", &v, &n) ||
+	    !v || n >= sizeof(text))
+		return NULL;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	if (traceparent_parse(text, &parent))
+		return NULL;
+	span = trace_span_begin("kafka.consume", TRACE_CONSUMER, &parent);
+	trace_span_attr(span, "messaging.system", "kafka");
+	trace_span_attr(span, "messaging.destination.name", km->topic);
+	trace_span_attr(span, "messaging.consumer.group.name", c->group_id);
+	trace_span_attr_int(span, "messaging.kafka.offset", km->offset);
+	trace_span_attr(span, "outbox.id", km->outbox_id_str);
+	trace_current_enter(span, NULL);
+	return span;
+}
+
+static void consume_span_end(struct trace_span *span, int rc)
+{
+	if (!span)
+		return;
+	trace_current_set(NULL, NULL);
+	if (rc)
+		trace_span_error(span, "handler failed; will retry");
+	trace_span_end(span);
+}
+
 /* Hands one message to the handler; on success stores its offset for the
  * next commit, on failure rewinds and backs off. */
 static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
 {
 	struct kafka_message km;
+	struct trace_span *span;
 	int rc;
 
 	fill_message(&km, m);
+	span = consume_span_begin(c, &km); /* #15 tracing */
 	rc = c->opts.handler(c->opts.arg, &km);
+	consume_span_end(span, rc);
 	if (rc == 0) {
 		atomic_fetch_add(&c->handled, 1);
 		c->backoff_ms = 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/db/db.h"
 
 /* The registered new-row signal (outbox.h): fn and arg, guarded by lock. */
@@ -51,8 +52,8 @@ static void wake_relay(unsigned rows)
 	pthread_rwlock_unlock(&wake.lock);
 }
 
-/* Rows per multi-row INSERT. */
-#define APPEND_CHUNK 32
+/* Rows per multi-row INSERT (4 parameters a row, DB_ROWS_MAX_PARAMS). */
+#define APPEND_CHUNK 24
 
 static bool msg_valid(const struct outbox_msg *m)
 {
@@ -64,22 +65,31 @@ static bool msg_valid(const struct outbox_msg *m)
 /* Inserts msgs[0..n) (n <= APPEND_CHUNK) with one statement, cached per
  * connection for each n; *id (when not NULL) gets the first row's id. The
  * caller's transaction decides their fate. created_at is written in UTC
- * explicitly so lag and pruning do not depend on a session's time_zone. */
+ * explicitly so lag and pruning do not depend on a session's time_zone.
+ * Each row carries the calling thread's trace context (#15 tracing), or
+ * SQL NULL. */
 static int append_chunk(MYSQL *conn, const struct outbox_msg *msgs, int n,
 			uint64_t *id)
 {
-	struct db_arg args[3 * APPEND_CHUNK];
+	struct db_arg args[4 * APPEND_CHUNK];
+	char tp[TRACEPARENT_LEN + 1];
+	struct traceparent cur;
+	const char *trace;
 	long long rc;
 
+	trace_current_get(&cur);
+	trace = traceparent_format(&cur, tp) ? NULL : tp;
 	memset(args, 0, sizeof(args));
 	for (int i = 0; i < n; i++) {
-		args[3 * i].s = msgs[i].topic;
-		args[3 * i + 1].s = msgs[i].key;
-		args[3 * i + 2].s = msgs[i].payload_json;
+		args[4 * i].s = msgs[i].topic;
+		args[4 * i + 1].s = msgs[i].key;
+		args[4 * i + 2].s = msgs[i].payload_json;
+		args[4 * i + 3].s = trace;
 	}
 	rc = db_insert_rows(conn,
-			    "INSERT INTO outbox (topic, msg_key, payload, created_at) VALUES ",
-			    "(?, ?, ?, UTC_TIMESTAMP(3))", "sss", args, n, id);
+			    "INSERT INTO outbox (topic, msg_key, payload, created_at, traceparent)"
+			    " VALUES ",
+			    "(?, ?, ?, UTC_TIMESTAMP(3), ?)", "ssss", args, n, id);
 	return rc < 0 ? (int)rc : 0;
 }
 

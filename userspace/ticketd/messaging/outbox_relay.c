@@ -28,6 +28,7 @@
 #include "userspace/lib/kafka.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/messaging/outbox.h"
 
@@ -60,7 +61,8 @@ static const char *const stmt_what[ST_N] = {"leader lock", "read", "mark sent",
 static const char *const stmt_sql[ST_N] = {
 	[ST_LEADER] = "SELECT GET_LOCK(?, 0)",
 	[ST_READ] = "SELECT id, topic, msg_key, payload,"
-		    " TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6))"
+		    " TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6)),"
+		    " traceparent"
 		    " FROM outbox WHERE sent_at IS NULL AND id > ?"
 		    /* Held: a row of the same key is parked (order per key). */
 		    " AND NOT EXISTS (SELECT 1 FROM outbox_parked p"
@@ -85,6 +87,7 @@ static const char *const stmt_sql[ST_N] = {
 struct in_flight_msg {
 	uint64_t id;
 	int64_t created_us; /* row's insert time on the monotonic clock */
+	struct trace_span *span; /* #15: outbox.send, ended by the report */
 };
 
 /* Everything the relay thread owns (r->priv). */
@@ -279,6 +282,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 			back_off(r, s);
 		s->failed = true;
 	}
+	if (m->err) /* #15 tracing */
+		trace_span_error(f->span, rd_kafka_err2str(m->err));
+	trace_span_end(f->span);
 	free(f);
 }
 
@@ -584,16 +590,43 @@ static int bind_text(MYSQL_BIND *b, char **buf, unsigned long *cap,
 	return 0;
 }
 
+/* #15 tracing: an outbox.send span per message whose row carries a
+ * trace context (rows without one start no trace), ended by its delivery
+ * report. Its context goes into tp, the message's traceparent header:
+ * with tracing off, the row's own context is passed on unchanged. */
+static struct trace_span *relay_span_begin(const char *row_tp, const char *topic,
+					   uint64_t id, char tp[TRACEPARENT_LEN + 1])
+{
+	struct traceparent parent, ctx;
+	struct trace_span *span = NULL;
+
+	tp[0] = '\0';
+	if (!row_tp || traceparent_parse(row_tp, &parent))
+		return NULL;
+	span = trace_span_begin("outbox.send", TRACE_PRODUCER, &parent);
+	trace_span_attr(span, "messaging.system", "kafka");
+	trace_span_attr(span, "messaging.destination.name", topic);
+	trace_span_attr_int(span, "outbox.id", (int64_t)id);
+	if (span)
+		trace_span_context(span, &ctx);
+	else
+		ctx = parent;
+	traceparent_format(&ctx, tp);
+	return span;
+}
+
 /* Hands one row to the producer. Returns 0, 1 when the local queue is full
  * (try again after reports), or -1 after a produce failure (counted and
  * logged; reading stops and the relay backs off). */
 static int produce_row(struct outbox_relay *r, struct relay_state *s,
 		       uint64_t id, const char *topic, const char *key,
 		       unsigned long key_len, const char *payload,
-		       unsigned long payload_len, int64_t created_us)
+		       unsigned long payload_len, int64_t created_us,
+		       const char *row_tp)
 {
 	struct in_flight_msg *f = malloc(sizeof(*f));
-	char idbuf[24];
+	char idbuf[24], tp[TRACEPARENT_LEN + 1];
+	rd_kafka_headers_t *hdrs;
 	rd_kafka_resp_err_t err;
 
 	if (!f)
@@ -601,17 +634,23 @@ static int produce_row(struct outbox_relay *r, struct relay_state *s,
 	f->id = id;
 	f->created_us = created_us;
 	snprintf(idbuf, sizeof(idbuf), "%" PRIu64, id);
+	f->span = relay_span_begin(row_tp, topic, id, tp); /* #15 tracing */
+	hdrs = rd_kafka_headers_new(2);
+	rd_kafka_header_add(hdrs, OUTBOX_ID_HEADER, -1, idbuf, -1);
+	if (tp[0])
+		rd_kafka_header_add(hdrs, "traceparent", -1, tp, -1);
 	err = rd_kafka_producev(
 		s->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
 		RD_KAFKA_V_VALUE((void *)payload, payload_len),
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_HEADER(OUTBOX_ID_HEADER, idbuf, -1),
-		RD_KAFKA_V_OPAQUE(f), RD_KAFKA_V_END);
+		RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(f), RD_KAFKA_V_END);
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		s->in_flight++;
 		atomic_store(&r->in_flight, s->in_flight);
 		return 0;
 	}
+	rd_kafka_headers_destroy(hdrs); /* kept by librdkafka only on success */
+	trace_span_end(f->span); /* #15: not produced (the row is read again) */
 	free(f);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return 1;
@@ -637,7 +676,10 @@ static int produce_row(struct outbox_relay *r, struct relay_state *s,
 static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 			    int limit)
 {
-	MYSQL_BIND p[2], res[5];
+	MYSQL_BIND p[2], res[6];
+	char tp[TRACEPARENT_LEN + 1]; /* #15 tracing: the row's traceparent */
+	unsigned long tp_len = 0;
+	my_bool tp_null = 1;
 	MYSQL_RES *meta;
 	MYSQL_FIELD *fields;
 	unsigned long len[3];
@@ -661,6 +703,11 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 	memset(res, 0, sizeof(res));
 	db_bind_u64(&res[0], &id);
 	db_bind_i64(&res[4], &age_us);
+	res[5].buffer_type = MYSQL_TYPE_STRING; /* #15 tracing */
+	res[5].buffer = tp;
+	res[5].buffer_length = sizeof(tp);
+	res[5].length = &tp_len;
+	res[5].is_null = &tp_null;
 	for (int i = 0; i < 3; i++)
 		if (bind_text(&res[1 + i], &s->buf[i], &s->cap[i],
 			      fields[1 + i].max_length, &len[i])) {
@@ -687,8 +734,11 @@ static int read_and_produce(struct outbox_relay *r, struct relay_state *s,
 			return produced ? produced : -1;
 		}
 		s->buf[0][len[0]] = '\0'; /* topic: librdkafka wants a C string */
+		if (!tp_null && tp_len < sizeof(tp))
+			tp[tp_len] = '\0'; /* #15 tracing */
 		if (produce_row(r, s, id, s->buf[0], s->buf[1], len[1], s->buf[2],
-				len[2], read_us - age_us))
+				len[2], read_us - age_us,
+				tp_null || tp_len >= sizeof(tp) ? NULL : tp))
 			break;
 		if (s->cursor == 0)
 			s->ahead_since_ms = tkt_mono_ms();

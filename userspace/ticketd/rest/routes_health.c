@@ -5,6 +5,7 @@
 #include "userspace/lib/edge.h"
 #include "userspace/lib/edge_view.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/lib/trace.h"
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/live/sse_hub.h"
@@ -271,6 +272,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 	rc |= overload_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
 	rc |= drain_render_metrics(app, &buf, &len, &cap);
+	rc |= trace_render_metrics(&buf, &len, &cap); /* #15 tracing */
 	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_dependency_up Whether each part /readyz checks is usable.\n"
 			      "# TYPE ticketd_dependency_up gauge\n");
