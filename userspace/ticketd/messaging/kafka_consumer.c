@@ -313,10 +313,11 @@ static void store_offsets(struct kafka_consumer *c,
 }
 
 /* #15 tracing: a kafka.consume span, child of the producer's span named by
- * the message's traceparent header (messages without one start none);
- * current while the handler runs, so its work continues the trace. */
+ * the message's traceparent header (messages without one start none); with
+ * enter, current while the handler runs, so its work continues the trace
+ * (one message at a time; a batch's spans only time the batch). */
 static struct trace_span *consume_span_begin(const struct kafka_consumer *c,
-					     const struct kafka_message *km)
+					     const struct kafka_message *km, bool enter)
 {
 	char text[TRACEPARENT_LEN + 8];
 	struct traceparent parent;
@@ -337,15 +338,17 @@ static struct trace_span *consume_span_begin(const struct kafka_consumer *c,
 	trace_span_attr(span, "messaging.consumer.group.name", c->group_id);
 	trace_span_attr_int(span, "messaging.kafka.offset", km->offset);
 	trace_span_attr(span, "outbox.id", km->outbox_id_str);
-	trace_current_enter(span, NULL);
+	if (enter)
+		trace_current_enter(span, NULL);
 	return span;
 }
 
-static void consume_span_end(struct trace_span *span, int rc)
+static void consume_span_end(struct trace_span *span, int rc, bool entered)
 {
 	if (!span)
 		return;
-	trace_current_set(NULL, NULL);
+	if (entered)
+		trace_current_set(NULL, NULL);
 	if (rc)
 		trace_span_error(span, "handler failed; will retry");
 	trace_span_end(span);
@@ -360,9 +363,9 @@ static void handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
 	int rc;
 
 	fill_message(&km, m);
-	span = consume_span_begin(c, &km); /* #15 tracing */
+	span = consume_span_begin(c, &km, true); /* #15 tracing */
 	rc = c->opts.handler(c->opts.arg, &km);
-	consume_span_end(span, rc);
+	consume_span_end(span, rc, true);
 	if (rc == 0) {
 		atomic_fetch_add(&c->handled, 1);
 		c->backoff_ms = 0;
@@ -388,9 +391,13 @@ static void handle_batch(struct kafka_consumer *c, rd_kafka_message_t **msgs,
 {
 	int rc;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		fill_message(&c->kms[i], msgs[i]);
+		c->spans[i] = consume_span_begin(c, &c->kms[i], false); /* #15 tracing */
+	}
 	rc = c->opts.batch_handler(c->opts.arg, c->kms, n);
+	for (int i = 0; i < n; i++)
+		consume_span_end(c->spans[i], rc, false);
 	if (rc == 0) {
 		atomic_fetch_add(&c->handled, (uint64_t)n);
 		atomic_fetch_add(&c->batches, 1);
@@ -523,8 +530,10 @@ static void kafka_consumer_free_batch(struct kafka_consumer *c)
 {
 	free(c->batch);
 	free(c->kms);
+	free(c->spans);
 	c->batch = NULL;
 	c->kms = NULL;
+	c->spans = NULL;
 }
 
 static int copy_str(char *dst, size_t cap, const char *src)
@@ -584,7 +593,8 @@ int kafka_consumer_start(struct kafka_consumer *c, const char *bootstrap,
 
 	if (c->opts.batch_handler &&
 	    (!(c->batch = calloc((size_t)c->opts.batch_max, sizeof(*c->batch))) ||
-	     !(c->kms = calloc((size_t)c->opts.batch_max, sizeof(*c->kms))))) {
+	     !(c->kms = calloc((size_t)c->opts.batch_max, sizeof(*c->kms))) ||
+	     !(c->spans = calloc((size_t)c->opts.batch_max, sizeof(*c->spans))))) {
 		kafka_consumer_free_batch(c);
 		snprintf(err, errlen, "kafka consumer: out of memory");
 		return -ENOMEM;

@@ -35,6 +35,8 @@
 
 #include "userspace/lib/worker.h"
 
+struct trace_span;
+
 #define KAFKA_CONSUMER_MAX_TOPICS 16
 
 /* One message as the handler sees it; valid only during the handler call. */
@@ -117,6 +119,7 @@ struct kafka_consumer {
 	void *queue;       /* its consumer queue (rd_kafka_queue_t), batch mode */
 	void **batch;      /* batch_max rd_kafka_message_t slots, batch mode */
 	struct kafka_message *kms; /* batch_max, batch mode */
+	struct trace_span **spans; /* batch_max, batch mode: kafka.consume spans */
 	bool commit_due;   /* offsets stored since the last commit */
 	int64_t next_commit_ms;
 	int backoff_ms;
