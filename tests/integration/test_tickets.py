@@ -225,3 +225,61 @@ def test_offline_batch_reports_duplicates_with_the_winning_scan(api, confirmed):
     r = requests.post(api.base + "/api/checkin/batch", headers=scanner_auth(),
                       json={"scans": []}, timeout=5)
     assert_error(r, 422, "VALIDATION_FAILED")
+
+
+# ---- ticketctl checkin (docs/ops/ticketctl.md#checkin) ----
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+CTL = os.path.join(ROOT, "build", "ticketctl")
+
+
+def ctl(*args):
+    env = dict(os.environ, TICKET_SCANNER_KEY_FILE=os.path.join(STATE_DIR, "scanner.key"))
+    return subprocess.run([CTL, "checkin", *args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def test_ticketctl_checkin_exit_codes(api, confirmed):
+    ticket = confirmed[3]["tickets"][0]["ticket"]
+    url = ["--url", api.base]
+    r = ctl(ticket, "--scanner", "ctl-1", *url)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("OK: seat ") and "ctl-1" in r.stdout
+    r = ctl(ticket, "--json", *url)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert json.loads(r.stdout)["details"]["scanner"] == "ctl-1"
+    r = ctl(ticket[:-2] + "AA", *url)
+    assert r.returncode == 3 and "TICKET_INVALID" in r.stdout
+    assert ctl(*url).returncode == 2
+    assert ctl(ticket, "--bogus", *url).returncode == 2
+    r = ctl(ticket, "--scanner-key-file", "/nonexistent", *url)
+    assert r.returncode == 1
+    r = ctl(ticket, "--url", "http://127.0.0.1:1")
+    assert r.returncode == 1
+
+
+def test_ticketctl_checkin_batch(api, confirmed, tmp_path):
+    tickets = [t["ticket"] for t in confirmed[3]["tickets"]]
+    url = ["--url", api.base]
+    lines = tmp_path / "scans.jsonl"
+    lines.write_text("\n".join(json.dumps(s) for s in [
+        {"ticket": tickets[0], "scannedAt": "2026-12-06T19:00:00Z", "scanner": "door-x"},
+        {"ticket": tickets[1], "scannedAt": "2026-12-06T19:00:01Z", "scanner": "door-x"},
+    ]) + "\n")
+    r = ctl("--batch", str(lines), *url)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 accepted, 0 duplicate" in r.stdout
+    arr = tmp_path / "scans.json"
+    arr.write_text(json.dumps([
+        {"ticket": tickets[0], "scannedAt": "2026-12-06T19:05:00Z", "scanner": "door-y"}]))
+    r = ctl("--batch", str(arr), "--json", *url)
+    assert r.returncode == 3, r.stdout + r.stderr
+    body = json.loads(r.stdout)
+    assert body["duplicate"] == 1
+    assert body["results"][0]["firstScan"]["scanner"] == "door-x"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    assert ctl("--batch", str(bad), *url).returncode == 1
