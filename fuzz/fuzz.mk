@@ -7,6 +7,7 @@
 #   fuzz_http         the REST request parsers, headers and paths
 #   fuzz_room_ticket  the waiting room's queue ticket parser and check
 #   fuzz_forwarded    the trusted-proxy list and X-Forwarded-For walk
+#   fuzz_ticket       the signed ticket parser and its Ed25519 check
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -24,6 +25,7 @@ FUZZ_DOOR := $(FUZZ_BIN)/fuzz_door
 FUZZ_HTTP := $(FUZZ_BIN)/fuzz_http
 FUZZ_ROOM_TICKET := $(FUZZ_BIN)/fuzz_room_ticket
 FUZZ_FORWARDED := $(FUZZ_BIN)/fuzz_forwarded
+FUZZ_TICKET := $(FUZZ_BIN)/fuzz_ticket
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -51,7 +53,13 @@ $(FUZZ_FORWARDED): fuzz/fuzz_forwarded.c $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
 	$(link_fuzz)
 $(FUZZ_FORWARDED): private EXTRA_LDLIBS := $(TICKETD_LINK)
 
-FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) $(FUZZ_FORWARDED)
+$(FUZZ_TICKET): fuzz/fuzz_ticket.c $(LIBTICKETD_FUZZ) $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_TICKET): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(FUZZ_TICKET): private EXTRA_LDLIBS := $(TICKETD_LINK)
+
+FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) $(FUZZ_FORWARDED) \
+	$(FUZZ_TICKET)
 
 # ---- runs ----
 FUZZ_SECONDS ?= 300
