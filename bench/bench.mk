@@ -41,6 +41,8 @@
 #   make bench-room                   runs bench/room_bench.sh alone (about
 #                                     6 minutes); `make bench SUITES=room`
 #                                     runs it inside make bench
+#   make bench-checkin                runs bench/checkin_bench.sh alone (about
+#                                     a minute): accepted ticket check-ins/s
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
@@ -143,7 +145,7 @@ BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
 	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-checkin
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
@@ -154,6 +156,9 @@ bench-vu: $(VU_LOAD) $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 
 bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/room_bench.sh
+
+bench-checkin: $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash bench/checkin_bench.sh
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh

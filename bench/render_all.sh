@@ -7,7 +7,8 @@
 # sse.md (bench/sse_bench.sh), orders.md (bench/orders_bench.sh),
 # vu.md (bench/vu_bench.sh, rendered by bench/vu_render.jq),
 # hostile.md (bench/hostile_bench.sh, rendered by bench/hostile_render.sh),
-# room.md (bench/room_bench.sh), plots.md (bench/plots_bench.sh),
+# room.md (bench/room_bench.sh), checkin.md (bench/checkin_bench.sh),
+# plots.md (bench/plots_bench.sh),
 # chaos.md (make chaos: tests/chaos/chaos.py --full, its own command),
 # then any other bench/results/*.md. bench/results/suites.json (written by
 # bench/run_bench.sh, kept on the machine that ran it, not in git) says
@@ -34,12 +35,13 @@ SECTIONS=(
 	"vu|$RESULTS/vu.md|The prior design's 1000-user scenario|bash bench/vu_bench.sh"
 	"hostile|$RESULTS/hostile.md|Hostile clients|bash bench/hostile_bench.sh"
 	"room|$RESULTS/room.md|Waiting room|bash bench/room_bench.sh"
+	"checkin|$RESULTS/checkin.md|Check-in|bash bench/checkin_bench.sh"
 	"plots|$RESULTS/plots.md|Plots|bash bench/plots_bench.sh"
 	"chaos|$RESULTS/chaos.md|Faults|make chaos"
 )
 shopt -s nullglob
 for f in "$RESULTS"/*.md; do
-	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | vu.md | hostile.md | room.md | plots.md | chaos.md) continue ;; esac
+	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | vu.md | hostile.md | room.md | checkin.md | plots.md | chaos.md) continue ;; esac
 	n=$(basename "$f" .md)
 	SECTIONS+=("$n|$f|$n|")
 done
