@@ -118,6 +118,11 @@ def test_tickets_are_the_buyers_and_only_for_confirmed_orders(api, arena, confir
     r = requests.get(f"{api.base}/api/orders/{order_id}/tickets/{free_seat}.png",
                      headers=auth(s["token"]), timeout=5)
     assert_error(r, 404, "TICKET_NOT_FOUND")
+    r = requests.get(f"{api.base}/api/orders/{order_id}/tickets/{seats[0]}.gif",
+                     headers=auth(s["token"]), timeout=5)
+    assert_error(r, 404, "NOT_FOUND")
+    r = requests.get(f"{api.base}/api/orders/{order_id}/tickets/{seats[0]}.gif", timeout=5)
+    assert_error(r, 401, "UNAUTHORIZED")
     ps, pseats, pending = held_order(api, arena, 1)
     body = assert_error(tickets_of(api, ps["token"], pending["orderId"]), 409,
                         "ORDER_NOT_CONFIRMED")

@@ -125,6 +125,11 @@ void route_order_ticket_image(struct http_req *req, struct http_resp *resp)
 	bool png;
 	int i, rc;
 
+	struct session s;
+
+	/* the token first, as on every Bearer route */
+	if (!api_authenticate(req, resp, &s))
+		return;
 	if (!parse_image_name(req->params[1], &seat, &png)) {
 		http_error(resp, req, 404, "NOT_FOUND",
 			   "ask for <seatId>.png or <seatId>.svg", NULL);
