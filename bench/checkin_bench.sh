@@ -28,7 +28,8 @@
 #      were in flight when wrk stopped).
 #
 # Settings (environment): CHECKIN_REPS (5), CHECKIN_SECS (5),
-# CHECKIN_CONNS (32), CHECKIN_THREADS (2), CHECKIN_TICKETS (60000),
+# CHECKIN_CONNS (32), CHECKIN_THREADS (2), CHECKIN_TICKETS (120000: a
+# round that runs out of its slice wraps and scans duplicates, said so),
 # CHECKIN_TICKETD_THREADS (2), CHECKIN_DB_POOL (8), CHECKIN_OUT,
 # CHECKIN_MD, CHECKIN_LOCK_WAIT (900), CHECKIN_KEEP (0), RUN_DIR
 # (/tmp/checkinbench), REDIS_PORT (6371), MARIADB_PORT (3371), KAFKA_PORT
@@ -50,7 +51,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	THREADS=${CHECKIN_THREADS:-1} TICKETS=${CHECKIN_TICKETS:-2000}
 else
 	REPS=${CHECKIN_REPS:-5} SECS=${CHECKIN_SECS:-5} CONNS=${CHECKIN_CONNS:-32}
-	THREADS=${CHECKIN_THREADS:-2} TICKETS=${CHECKIN_TICKETS:-60000}
+	THREADS=${CHECKIN_THREADS:-2} TICKETS=${CHECKIN_TICKETS:-120000}
 fi
 TD_THREADS=${CHECKIN_TICKETD_THREADS:-2}
 DB_POOL=${CHECKIN_DB_POOL:-8}
@@ -128,7 +129,7 @@ make_tickets() {
 	[ "$(wc -l <"$WORK/tickets")" -eq "$TICKETS" ] ||
 		die "expected $TICKETS tickets, got $(wc -l <"$WORK/tickets")"
 	# each round its own slice: never a ticket scanned before
-	split -n "l/$REPS" -d -a 2 "$WORK/tickets" "$WORK/slice."
+	split -l "$((TICKETS / REPS))" -d -a 2 "$WORK/tickets" "$WORK/slice."
 }
 
 # One round: wrk against slice $1; its JSON line into $WORK/round.$1.json.
@@ -140,6 +141,8 @@ round() {
 		>"$WORK/wrk.$n.out" || die "wrk failed: $(tail -n 3 "$WORK/wrk.$n.out")"
 	grep '^{' "$WORK/wrk.$n.out" | tail -n 1 |
 		jq -c '. + {per_s: (.accepted / (.duration_us / 1e6))}' >"$WORK/round.$n.json"
+	[ "$(jq .duplicate "$WORK/round.$n.json")" = 0 ] ||
+		log "round $((n + 1)): its $((TICKETS / REPS)) tickets ran out (duplicates scanned): raise CHECKIN_TICKETS"
 	log "round $((n + 1))/$REPS: $(jq -r '"\(.per_s | floor) check-ins/s, p50 \(.p50_us / 1000) ms, p99 \(.p99_us / 1000) ms, \(.duplicate) duplicates, \(.other) other"' "$WORK/round.$n.json")"
 }
 
