@@ -296,9 +296,9 @@ void route_checkin(struct http_req *req, struct http_resp *resp)
 	}
 	switch (r) {
 	case CHECKIN_ACCEPTED:
-	case CHECKIN_REPLAYED:
 		http_json(resp, 200, scan_json(&scan, r, &out, app));
 		break;
+	case CHECKIN_REPLAYED: /* same scanner, same millisecond: still a second scan */
 	case CHECKIN_DUPLICATE:
 		http_error(resp, req, 409, "ALREADY_USED", "this ticket has already been scanned",
 			   json_pack("{s:s, s:o, s:I}", "scanner", out.first_scanner,
