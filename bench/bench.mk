@@ -49,6 +49,8 @@
 #   make bench-wire                   runs bench/wire_bench.sh alone (about
 #                                     4 minutes); `make bench SUITES=wire`
 #                                     runs it inside make bench
+#   make bench-checkin                runs bench/checkin_bench.sh alone (about
+#                                     a minute): accepted ticket check-ins/s
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
@@ -172,7 +174,7 @@ BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
 	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST) $(PKT_GEN)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire bench-checkin
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
@@ -183,6 +185,9 @@ bench-vu: $(VU_LOAD) $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 
 bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/room_bench.sh
+
+bench-checkin: $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash bench/checkin_bench.sh
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh

@@ -9,6 +9,7 @@
 #   fuzz_forwarded    the trusted-proxy list and X-Forwarded-For walk
 #   fuzz_pkt_gen_reply  bench/pkt_gen's frame builder and reply parser
 #   fuzz_traceparent  the W3C traceparent parser and formatter
+#   fuzz_ticket       the signed ticket parser and its Ed25519 check
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -28,6 +29,7 @@ FUZZ_ROOM_TICKET := $(FUZZ_BIN)/fuzz_room_ticket
 FUZZ_FORWARDED := $(FUZZ_BIN)/fuzz_forwarded
 FUZZ_PKT_GEN_REPLY := $(FUZZ_BIN)/fuzz_pkt_gen_reply
 FUZZ_TRACEPARENT := $(FUZZ_BIN)/fuzz_traceparent
+FUZZ_TICKET := $(FUZZ_BIN)/fuzz_ticket
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -63,8 +65,13 @@ $(FUZZ_TRACEPARENT): fuzz/fuzz_traceparent.c $(LIBTKT_FUZZ)
 	$(link_fuzz)
 $(FUZZ_TRACEPARENT): private EXTRA_LDLIBS := $(LIBTKT_LDLIBS)
 
+$(FUZZ_TICKET): fuzz/fuzz_ticket.c $(LIBTICKETD_FUZZ) $(LIBAPI_FUZZ) $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_TICKET): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(FUZZ_TICKET): private EXTRA_LDLIBS := $(TICKETD_LINK)
+
 FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) \
-	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY) $(FUZZ_TRACEPARENT)
+	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY) $(FUZZ_TRACEPARENT) $(FUZZ_TICKET)
 
 # ---- runs ----
 FUZZ_SECONDS ?= 300

@@ -119,3 +119,25 @@ put(T, "max-fields", "v1.4294967295.18446744073709551615.9223372036854775807." +
 put(T, "leading-zero", "v1.05.1.1." + "0" * 64)
 put(T, "uppercase-mac", "v1.5.1.1." + "A" * 64)
 put(T, "short-mac", "v1.5.1.1." + "0" * 63)
+
+# ---- fuzz_ticket: a signed ticket (docs/tickets.md) ----
+# Signed with the harness's fixed key (seed of 32 bytes 7) when Python's
+# cryptography package is there, so the fuzzer starts from tickets that
+# verify; otherwise only the unsigned shapes are written.
+T = "fuzz_ticket"
+SIG0 = "A" * 86
+put(T, "shape-zero-sig", "v1.1.5.ord_0123456789abcdef01234567.1." + SIG0)
+put(T, "max-fields", "v1.4294967295.4294967295." + "o" * 40 + ".4294967295." + SIG0)
+put(T, "leading-zero", "v1.01.5.ord_a.1." + SIG0)
+put(T, "padded-sig", "v1.1.5.ord_a.1." + SIG0 + "==")
+put(T, "serial-zero", "v1.1.5.ord_a.0." + SIG0)
+try:
+    import base64
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    _key = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)
+    for name, text in [("signed", "v1.3.42.ord_0123456789abcdef01234567.2"),
+                       ("signed-min", "v1.0.0.o.1")]:
+        sig = base64.urlsafe_b64encode(_key.sign(text.encode())).rstrip(b"=").decode()
+        put(T, name, text + "." + sig)
+except ImportError:
+    pass

@@ -9,6 +9,7 @@
  *   ticketctl status [--admin URL] [--json]            (status_cmd.c)
  *   ticketctl events [EVENT] [--admin URL] [--json]    (events_cmd.c)
  *   ticketctl drain [--wait] [--undo] [--json]         (drain_cmd.c)
+ *   ticketctl checkin TICKET | --batch FILE [--json]   (checkin_cmd.c)
  *
  * Exit status, one scheme for every command (userspace/ticketctl/ctl_http.h,
  * docs/ops/ticketctl.md): 0 done (the reply says OK), 1 an error (the reply
@@ -32,6 +33,7 @@
 #include "userspace/lib/hex.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/lib/wire_codec.h"
+#include "userspace/ticketctl/checkin_cmd.h"
 #include "userspace/ticketctl/drain_cmd.h"
 #include "userspace/ticketctl/events_cmd.h"
 #include "userspace/ticketctl/pins_cmd.h"
@@ -50,7 +52,7 @@ static const struct {
 	{"status", ticketctl_status}, {"events", ticketctl_events},
 	{"seat", ticketctl_seat},     {"stats", ticketctl_stats},
 	{"pins", ticketctl_pins},     {"drain", ticketctl_drain},
-	{"room", ticketctl_room},
+	{"room", ticketctl_room},     {"checkin", ticketctl_checkin},
 };
 
 #define DEFAULT_SERVER "127.0.0.1:7000"
@@ -79,6 +81,8 @@ static void usage(FILE *f)
 		"  pins                   maps and programs pinned under the pin dir (root)\n"
 		"  drain [--wait|--undo]  stop taking holds, let orders finish (admin key)\n"
 		"  room EVENT [...]       show or change an event's waiting room (admin key)\n"
+		"  checkin TICKET         let a ticket in, once; --batch FILE uploads offline\n"
+		"                         scans (scanner key; exit 3: refused)\n"
 		"UDP hold protocol (one request, one answer):\n"
 		"  ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
 		"  ticketctl [options] raw HEX\n"
@@ -100,7 +104,8 @@ static void usage(FILE *f)
 		"  TICKET_PIN_DIR, TICKET_SERVER, TICKET_TOKEN\n"
 		"exit (every command): 0 done, 1 error (refused, not found, unreachable,\n"
 		"  timeout, a reply other than OK), 2 usage error, 3 not ready or degraded\n"
-		"  (status: not ready or draining; drain --wait: orders still in flight)\n",
+		"  (status: not ready or draining; drain --wait: orders still in flight;\n"
+		"  checkin: refused, e.g. already used)\n",
 		DEFAULT_TIMEOUT_MS);
 }
 

@@ -4,7 +4,8 @@
 # libcurl and jansson; `ticketctl stats` and `ticketctl seat` (stats_cmd.c,
 # seat_cmd.c, pins.c) read the pinned BPF maps with libbpf (edge_peek.c,
 # edge_view.c from libtkt.a); `ticketctl status`, `events` and `drain`
-# speak HTTP to ticketd (ctl_http.c; prom_text.c reads /metrics), `pins`
+# speak HTTP to ticketd (ctl_http.c; prom_text.c reads /metrics), so does
+# `checkin` (checkin_cmd.c, the scanner key), `pins`
 # lists the pin directory. Its unit test: test_prom_text.
 
 TICKETCTL := $(BUILD)/ticketctl
@@ -13,7 +14,7 @@ TICKETCTL_SRCS := userspace/ticketctl/ticketctl.c userspace/ticketctl/room_cmd.c
 	userspace/ticketctl/pins.c userspace/ticketctl/ctl_http.c \
 	userspace/ticketctl/prom_text.c userspace/ticketctl/status_cmd.c \
 	userspace/ticketctl/events_cmd.c userspace/ticketctl/drain_cmd.c \
-	userspace/ticketctl/pins_cmd.c
+	userspace/ticketctl/pins_cmd.c userspace/ticketctl/checkin_cmd.c
 
 $(TICKETCTL): $(TICKETCTL_SRCS) $(LIBTKT)
 	$(link_c)
@@ -23,7 +24,7 @@ $(TICKETCTL): userspace/ticketctl/room_cmd.h userspace/ticketctl/stats_cmd.h \
 	userspace/ticketctl/seat_cmd.h userspace/ticketctl/pins.h userspace/ticketctl/ctl_http.h \
 	userspace/ticketctl/prom_text.h userspace/ticketctl/status_cmd.h \
 	userspace/ticketctl/events_cmd.h userspace/ticketctl/drain_cmd.h \
-	userspace/ticketctl/pins_cmd.h
+	userspace/ticketctl/pins_cmd.h userspace/ticketctl/checkin_cmd.h
 
 BINS += $(TICKETCTL)
 

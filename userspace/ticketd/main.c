@@ -31,6 +31,7 @@
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/commerce/tickets.h"
 #include "userspace/ticketd/config.h"
 #include "userspace/ticketd/db/db.h"
 #include "userspace/ticketd/edge_setup.h"
@@ -472,6 +473,18 @@ static void stop_sweeper(struct ticketd *app)
 	sweeper_stop(&app->sweeper);
 }
 
+/* The ticket signing key and the scanners' key, in the state directory. */
+static int start_tickets(struct ticketd *app, char *err, size_t errlen)
+{
+	return ticket_service_open(&app->tickets, app->cfg.state_dir, err, errlen);
+}
+
+static void stop_tickets(struct ticketd *app)
+{
+	ticket_service_close(app->tickets);
+	app->tickets = NULL;
+}
+
 static int start_doors(struct ticketd *app, char *err, size_t errlen)
 {
 	return edge_setup_doors(app, err, errlen);
@@ -648,6 +661,7 @@ static const struct step steps[] = {
 	{"sweeper", start_sweeper, stop_sweeper},
 	{"udp doors", start_doors, edge_setup_close_doors},
 	{"rooms", start_rooms, stop_rooms},
+	{"tickets", start_tickets, stop_tickets},
 	{"health", start_health, stop_health},
 	{"http", start_http, stop_http},
 	{"payments drain", NULL, stop_answering_payments},

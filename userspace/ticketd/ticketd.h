@@ -33,6 +33,7 @@ struct edge;
 struct udp_door;
 struct tkt_change;
 struct tkt_seat_res;
+struct ticket_service;
 
 struct ticketd {
 	struct config cfg;
@@ -67,6 +68,7 @@ struct ticketd {
 	struct journal journal;
 	struct sse_hub *sse; /* live seat streams (SSE) */
 	struct rooms *rooms; /* waiting rooms (room/room_service.h) */
+	struct ticket_service *tickets; /* signing and scanner keys (commerce/tickets.h) */
 
 	struct outbox_relay relay;
 	struct payment_client *payments;

@@ -23,8 +23,8 @@ TICKETD_SRCS := $(wildcard userspace/ticketd/*.c userspace/ticketd/*/*.c)
 TICKETD_GEN  := $(BUILD)/gen/migrations_sql.c
 MIGRATIONS   := $(sort $(wildcard userspace/ticketd/db/migrations/*.sql))
 
-TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap 2>/dev/null)
-TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap 2>/dev/null) -lpthread
+TICKETD_CFLAGS := $(shell pkg-config --cflags libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap libsodium libqrencode libpng 2>/dev/null)
+TICKETD_LIBS   := $(shell pkg-config --libs libmariadb jansson libmicrohttpd hiredis rdkafka libcurl libcrypto libcap libsodium libqrencode libpng 2>/dev/null) -lpthread
 
 TICKETD_OBJS := $(call objs,,$(TICKETD_SRCS) $(TICKETD_GEN))
 TICKETD_OBJS_ASAN := $(call objs,asan/,$(TICKETD_SRCS) $(TICKETD_GEN))
@@ -77,7 +77,7 @@ $(LIBTICKETD_FUZZ): $(filter-out %/main.o,$(TICKETD_OBJS_FUZZ))
 # ---- unit tests ----
 TICKETD_UNIT := test_config test_sessions test_db_pool test_stmt_cache test_rest_parse test_journal \
 	test_stream_epoch test_saga_sell test_seat_stream test_sse_hub test_room \
-	test_overload_bounds
+	test_overload_bounds test_tickets
 TICKETD_TESTS := $(addprefix $(BUILD)/tests/unit/,$(TICKETD_UNIT))
 TICKETD_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(TICKETD_UNIT))
 

@@ -37,6 +37,11 @@ void route_admin_room_put(struct http_req *req, struct http_resp *resp);
 void route_admin_drain_get(struct http_req *req, struct http_resp *resp);
 void route_admin_drain_start(struct http_req *req, struct http_resp *resp);
 void route_admin_drain_stop(struct http_req *req, struct http_resp *resp);
+void route_order_tickets(struct http_req *req, struct http_resp *resp);
+void route_order_ticket_image(struct http_req *req, struct http_resp *resp);
+void route_ticket_key(struct http_req *req, struct http_resp *resp);
+void route_checkin(struct http_req *req, struct http_resp *resp);
+void route_checkin_batch(struct http_req *req, struct http_resp *resp);
 
 /* The admin endpoints' gate (routes_room.c): true for a loopback client
  * with the admin key as Bearer token; otherwise the 403/401 is set. */
