@@ -136,3 +136,20 @@ int checkins_parse_time(const char *s, int64_t *ms)
 	*ms = (int64_t)t * 1000 + frac;
 	return 0;
 }
+
+int checkins_record_pooled(struct db_pool *pool, int wait_ms, const struct ticket_service *ts,
+			   const struct checkin_scan *scan, enum checkin_result *r,
+			   struct checkin_outcome *out)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		MYSQL *c = db_get_tx(pool, wait_ms);
+
+		if (!c)
+			return -EBUSY;
+		*r = checkins_record(ts, c, scan, out);
+		db_put(pool, c);
+		if (*r != CHECKIN_ERROR || out->err != -ECONNRESET)
+			return 0;
+	}
+	return 0;
+}

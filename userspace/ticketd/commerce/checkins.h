@@ -43,6 +43,14 @@ enum checkin_result checkins_record(const struct ticket_service *ts, MYSQL *c,
 				    const struct checkin_scan *scan,
 				    struct checkin_outcome *out);
 
+/* checkins_record on a connection from pool (waiting at most wait_ms),
+ * tried again once on a connection that turned out dead. 0 with *r set,
+ * or -EBUSY when no connection came free. */
+struct db_pool;
+int checkins_record_pooled(struct db_pool *pool, int wait_ms, const struct ticket_service *ts,
+			   const struct checkin_scan *scan, enum checkin_result *r,
+			   struct checkin_outcome *out);
+
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" into Unix ms; 0 or -EINVAL. */
 int checkins_parse_time(const char *s, int64_t *ms);
 

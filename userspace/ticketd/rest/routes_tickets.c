@@ -245,24 +245,6 @@ static json_t *scan_json(const struct checkin_scan *scan, enum checkin_result r,
 	return o;
 }
 
-/* One scan on a pooled connection, tried again once on a connection that
- * turned out dead. -EBUSY when none came free. */
-static int record(struct ticketd *app, const struct checkin_scan *scan,
-		  enum checkin_result *r, struct checkin_outcome *out)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		MYSQL *c = db_get_tx(&app->db, app->cfg.db_wait_ms);
-
-		if (!c)
-			return -EBUSY;
-		*r = checkins_record(app->tickets, c, scan, out);
-		db_put(&app->db, c);
-		if (*r != CHECKIN_ERROR || out->err != -ECONNRESET)
-			return 0;
-	}
-	return 0;
-}
-
 void route_checkin(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = rest_app(req);
@@ -289,7 +271,7 @@ void route_checkin(struct http_req *req, struct http_resp *resp)
 	scan.ticket = json_string_value(ticket);
 	scan.len = json_string_length(ticket);
 	scan.scanned_at_ms = ticketd_unix_ms_at(&mono);
-	if (record(app, &scan, &r, &out)) {
+	if (checkins_record_pooled(&app->db, app->cfg.db_wait_ms, app->tickets, &scan, &r, &out)) {
 		json_decref(body);
 		api_service_busy(req, resp);
 		return;
@@ -365,7 +347,7 @@ void route_checkin_batch(struct http_req *req, struct http_resp *resp)
 		json_t *one;
 
 		out.why = "each scan needs ticket, scannedAt (RFC 3339 UTC) and a valid scanner";
-		if (batch_scan(json_array_get(scans, i), &scan) && record(app, &scan, &r, &out)) {
+		if (batch_scan(json_array_get(scans, i), &scan) && checkins_record_pooled(&app->db, app->cfg.db_wait_ms, app->tickets, &scan, &r, &out)) {
 			r = CHECKIN_ERROR;
 			out.err = -EBUSY;
 		}
