@@ -464,12 +464,14 @@ ceiling_down() { tkb_detach; }
 
 # The real program without ticketd: xdp_calib loads it with private maps,
 # configures them as ticketd would (random token key, an event with the
-# benchmark's seats, no rate limit, default hold limit), mints one token per
-# slot, attaches it to tkb1 and drains its ring buffer until stopped.
+# benchmark's seats, default hold limit, and the per-source rate limit on at
+# a rate that never refuses, so every check of a decision runs), mints one
+# token per slot, attaches it to tkb1 and drains its ring buffer until
+# stopped.
 TESTRUN_KEY=$(od -An -N16 -tx8 /dev/urandom | awk '{print $1 "," $2}')
 edge_args() { # how many tokens to mint
 	echo --edge-config 7000 --edge-event "$EVENT:$((${SEATS#*-} + 1))" \
-		--mint "$TESTRUN_KEY" --slots "1-$1"
+		--edge-limits 0,1000000000,1000000 --mint "$TESTRUN_KEY" --slots "1-$1"
 }
 
 xdp_prog_up() {
