@@ -135,6 +135,14 @@ export interface RequestOptions {
 }
 
 export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  return read<T>(await request(path, opts));
+}
+
+/**
+ * The final answer to a request: the token and busy retries done, the body
+ * not read yet.
+ */
+async function request(path: string, opts: RequestOptions): Promise<Response> {
   const auth = opts.auth ?? true;
   let res = await send(path, opts, auth);
   if (res.response.status === 401 && auth && tokens && res.token) {
@@ -154,7 +162,7 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     res = await send(path, opts, auth);
   }
   if (waited) busyListener?.(null);
-  return read<T>(res.response);
+  return res.response;
 }
 
 /** The error code of an answer, without consuming its body. */
