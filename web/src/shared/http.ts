@@ -139,6 +139,17 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
 }
 
 /**
+ * A binary answer (an image) with the same token, retries and error body
+ * as api(): for files behind the Authorization header, which an <img src>
+ * cannot send; show them through URL.createObjectURL.
+ */
+export async function apiBlob(path: string, opts: RequestOptions = {}): Promise<Blob> {
+  const response = await request(path, { ...opts, headers: { Accept: '*/*', ...opts.headers } });
+  if (!response.ok) return read<never>(response);
+  return response.blob();
+}
+
+/**
  * The final answer to a request: the token and busy retries done, the body
  * not read yet.
  */
