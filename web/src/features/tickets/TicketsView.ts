@@ -63,7 +63,7 @@ export function mountTickets(host: HTMLElement, orderId: string, eventName: stri
 
   const ticketBlock = (t: Ticket, count: number, event: string | null) => {
     const qr = h('div', { class: 'ticket__qr', 'data-qr': 'loading' }, h('span', { class: 'muted' }, 'Loading QR code…'));
-    const text = h('textarea', { class: 'ticket__text', readonly: true, rows: 3, spellcheck: 'false', 'aria-label': `Ticket text for seat ${t.seatLabel}` });
+    const text = h('textarea', { class: 'ticket__text', readonly: true, rows: 4, spellcheck: 'false', 'aria-label': `Ticket text for seat ${t.seatLabel}` });
     text.value = t.ticket;
     text.addEventListener('focus', () => text.select());
     const copy = h('button', { type: 'button', class: 'btn btn--small ticket__copy' }, 'Copy');
