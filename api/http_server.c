@@ -125,7 +125,7 @@ static struct MHD_Response *stream_response(struct http_resp *resp)
  * page has no inline script or style; its icon is a data: URL), no
  * plugins, no <base>, never framed. */
 #define PAGE_CSP                                                              \
-	"default-src 'self'; connect-src 'self'; img-src 'self' data:; "     \
+	"default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; " \
 	"object-src 'none'; base-uri 'none'; form-action 'self'; "           \
 	"frame-ancestors 'none'"
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 
 // The same policy ticketd sends with the page (api/http_server.c PAGE_CSP).
 const CSP =
-  "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; " +
+  "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; object-src 'none'; " +
   "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const ROWS = 4;

@@ -135,6 +135,25 @@ export interface RequestOptions {
 }
 
 export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  return read<T>(await request(path, opts));
+}
+
+/**
+ * A binary answer (an image) with the same token, retries and error body
+ * as api(): for files behind the Authorization header, which an <img src>
+ * cannot send; show them through URL.createObjectURL.
+ */
+export async function apiBlob(path: string, opts: RequestOptions = {}): Promise<Blob> {
+  const response = await request(path, { ...opts, headers: { Accept: '*/*', ...opts.headers } });
+  if (!response.ok) return read<never>(response);
+  return response.blob();
+}
+
+/**
+ * The final answer to a request: the token and busy retries done, the body
+ * not read yet.
+ */
+async function request(path: string, opts: RequestOptions): Promise<Response> {
   const auth = opts.auth ?? true;
   let res = await send(path, opts, auth);
   if (res.response.status === 401 && auth && tokens && res.token) {
@@ -154,7 +173,7 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     res = await send(path, opts, auth);
   }
   if (waited) busyListener?.(null);
-  return read<T>(res.response);
+  return res.response;
 }
 
 /** The error code of an answer, without consuming its body. */

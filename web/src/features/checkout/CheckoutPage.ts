@@ -14,6 +14,7 @@ import { AttemptStore, type Attempt } from './checkoutAttempt';
 import { devSimulate } from './devToggle';
 import { formatRemaining, remainingMs } from '../../shared/countdown';
 import { serverNow } from '../../shared/clock';
+import { mountTickets } from '../tickets/TicketsView';
 
 const POLL_MS = 400;
 const POLL_GIVE_UP_MS = 60_000;
@@ -28,6 +29,7 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
   let running = false;
   let holdEnds: string | null = null;
   let holdTimer: ReturnType<typeof setInterval> | undefined;
+  let unmountTickets: (() => void) | null = null;
 
   clear(root);
   const heading = h('h1', null, 'Checkout');
@@ -98,6 +100,10 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
     const back = h('a', { href: `#/events/${eventId}`, class: 'btn' }, 'Back to the seat map');
     if (order.status === 'CONFIRMED') {
       showStatus('CONFIRMED', 'Your seats are booked.', h('p', { class: 'muted' }, 'Order ', h('code', null, order.orderId)));
+      setActions(back);
+      unmountTickets?.();
+      unmountTickets = mountTickets(root, order.orderId, event?.name ?? null);
+      return;
     } else {
       showStatus('CANCELLED', 'The order was cancelled.', h('p', { class: 'reason', 'data-testid': 'order-reason' }, `Reason: ${order.reason ?? 'not given'}`));
     }
@@ -219,5 +225,6 @@ export function mountCheckout(root: HTMLElement, eventId: number): () => void {
   return () => {
     ctrl.abort();
     clearInterval(holdTimer);
+    unmountTickets?.();
   };
 }
