@@ -76,7 +76,13 @@ def bpf_pins(ticketd):
 
 
 def check_metrics(base):
+    # the map fill is sampled by the sweeper (every 5 s, the first right
+    # after start, which can take a moment under ASan): wait for one
+    deadline = time.monotonic() + 15
     m = metrics(base)
+    while "ticketd_bpf_map_sample_age_seconds" not in m and time.monotonic() < deadline:
+        time.sleep(0.2)
+        m = metrics(base)
     for name in DOOR_COUNTERS:
         for door in ("xdp", "userspace"):
             assert f'ticketd_udp_outcomes_total{{door="{door}",outcome="{name}"}}' in m
