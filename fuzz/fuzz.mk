@@ -10,6 +10,7 @@
 #   fuzz_pkt_gen_reply  bench/pkt_gen's frame builder and reply parser
 #   fuzz_traceparent  the W3C traceparent parser and formatter
 #   fuzz_ticket       the signed ticket parser and its Ed25519 check
+#   fuzz_best         best available's seat choice on random seat maps
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -30,6 +31,7 @@ FUZZ_FORWARDED := $(FUZZ_BIN)/fuzz_forwarded
 FUZZ_PKT_GEN_REPLY := $(FUZZ_BIN)/fuzz_pkt_gen_reply
 FUZZ_TRACEPARENT := $(FUZZ_BIN)/fuzz_traceparent
 FUZZ_TICKET := $(FUZZ_BIN)/fuzz_ticket
+FUZZ_BEST := $(FUZZ_BIN)/fuzz_best
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -70,6 +72,11 @@ $(FUZZ_TICKET): fuzz/fuzz_ticket.c $(LIBTICKETD_FUZZ) $(LIBAPI_FUZZ) $(LIBTKT_FU
 $(FUZZ_TICKET): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
 $(FUZZ_TICKET): private EXTRA_LDLIBS := $(TICKETD_LINK)
 
+# the seat choice is a pure function: its one object is all it links
+$(FUZZ_BEST): fuzz/fuzz_best.c $(BUILD)/fuzz/obj/userspace/ticketd/seats/best.o
+	$(link_fuzz)
+
+FUZZ_TARGETS += $(FUZZ_BEST)
 FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) \
 	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY) $(FUZZ_TRACEPARENT) $(FUZZ_TICKET)
 

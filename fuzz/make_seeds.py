@@ -141,3 +141,16 @@ try:
         put(T, name, text + "." + sig)
 except ImportError:
     pass
+
+
+# ---- fuzz_best: rows, cols, count, then one bit per seat (1 = taken) ----
+T = "fuzz_best"
+put(T, "10x10-empty-2", bytes([9, 9, 2]) + bytes(13))
+put(T, "10x10-full-1", bytes([9, 9, 1]) + b"\xff" * 13)
+put(T, "10x10-checker-3", bytes([9, 9, 3]) + b"\x55" * 13)
+put(T, "1x1-free-1", bytes([0, 0, 1, 0]))
+put(T, "1x8-count-8", bytes([0, 7, 8, 0]))
+put(T, "40x40-sparse-8", bytes([39, 39, 8]) + b"\xf7" * 200)
+put(T, "3x10-orphan-3", bytes([2, 9, 3]) + bytes([0x03, 0x03, 0x0c, 0x0c]))
+put(T, "count-0", bytes([4, 4, 0]))
+put(T, "count-9", bytes([4, 4, 9]))

@@ -16,6 +16,7 @@ const struct route api_routes[] = {
 	{"DELETE", "/admin/drain", route_admin_drain_stop},
 	{"POST", "/api/sessions", route_create_session},
 	{"POST", "/api/reservations", route_create_reservation},
+	{"POST", "/api/reservations/best", route_best_reservation},
 	{"GET", "/api/reservations", route_list_reservations},
 	{"POST", "/api/reservations/{eventId}/{seatId}/extend", route_extend_reservation},
 	{"DELETE", "/api/reservations/{eventId}/{seatId}", route_delete_reservation},

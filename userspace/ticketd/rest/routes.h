@@ -18,6 +18,7 @@ void route_get_seats(struct http_req *req, struct http_resp *resp);
 void route_seat_stream(struct http_req *req, struct http_resp *resp);
 void route_create_session(struct http_req *req, struct http_resp *resp);
 void route_create_reservation(struct http_req *req, struct http_resp *resp);
+void route_best_reservation(struct http_req *req, struct http_resp *resp);
 void route_list_reservations(struct http_req *req, struct http_resp *resp);
 void route_extend_reservation(struct http_req *req, struct http_resp *resp);
 void route_delete_reservation(struct http_req *req, struct http_resp *resp);

@@ -7,6 +7,7 @@
 #include "userspace/ticketd/rest/parse.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/room/room_service.h"
+#include "userspace/ticketd/seats/best_hold.h"
 #include "userspace/ticketd/seats/holds.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -148,6 +149,109 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 		  json_pack("{s:I, s:o, s:s, s:I}", "eventId", (json_int_t)event_id,
 			    "seatIds", seat_list_json(ids, n), "expiresAt", expires,
 			    "holdSeconds", secs));
+}
+
+/* The body of POST /api/reservations/best: eventId, count (1..8), the
+ * optional accessible (a boolean; the catalogue marks no accessible seats
+ * yet, so it changes nothing) and holdSeconds. */
+static bool parse_best(struct http_req *req, struct http_resp *resp,
+		       json_t *body, uint32_t *event_id, int *count,
+		       json_int_t *secs)
+{
+	json_t *v = json_object_get(body, "eventId"), *acc;
+	const char *field = NULL, *msg = NULL;
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > UINT32_MAX) {
+		field = "eventId";
+		msg = "eventId must be a non-negative integer";
+	} else if (v = json_object_get(body, "count"), !json_is_integer(v) ||
+		   json_integer_value(v) < 1 ||
+		   json_integer_value(v) > HOLDS_MAX_SEATS) {
+		field = "count";
+		msg = "count must be an integer from 1 to 8";
+	} else if ((acc = json_object_get(body, "accessible")) &&
+		   !json_is_boolean(acc)) {
+		field = "accessible";
+		msg = "accessible must be a boolean";
+	}
+	if (field) {
+		http_error(resp, req, 422, "VALIDATION_FAILED", msg,
+			   json_pack("{s:s}", "field", field));
+		return false;
+	}
+	*event_id = (uint32_t)json_integer_value(json_object_get(body, "eventId"));
+	*count = (int)json_integer_value(v);
+	return api_parse_hold_seconds(req, resp, body, secs);
+}
+
+/* As POST /api/reservations answers a session outside the waiting room. */
+static void not_admitted(struct http_req *req, struct http_resp *resp,
+			 uint32_t event_id)
+{
+	char room[64];
+
+	snprintf(room, sizeof(room), "/api/events/%u/room", event_id);
+	http_error(resp, req, 403, "NOT_ADMITTED",
+		   "this event has a waiting room; join it first "
+		   "(POST /api/events/{id}/room)",
+		   json_pack("{s:s}", "room", room));
+}
+
+void route_best_reservation(struct http_req *req, struct http_resp *resp)
+{
+	struct session s;
+	struct best_hold_outcome o;
+	uint32_t event_id;
+	json_int_t secs = rest_app(req)->cfg.hold_default_seconds;
+	json_t *body;
+	char expires[32];
+	int count;
+	bool ok;
+
+	if (drain_refuse_hold(req, resp) || !api_authenticate(req, resp, &s))
+		return;
+	body = http_body_object(req, resp, false);
+	if (!body)
+		return;
+	ok = parse_best(req, resp, body, &event_id, &count, &secs);
+	json_decref(body);
+	if (!ok)
+		return;
+	best_hold(req->app, s.slot, event_id, count, (uint32_t)secs, &o);
+	switch (o.result) {
+	case BEST_HOLD_OK:
+		break;
+	case BEST_HOLD_NOT_ENOUGH:
+		http_error(resp, req, 409, "NOT_ENOUGH_SEATS",
+			   "the event has fewer free seats than count; nothing was held",
+			   json_pack("{s:i}", "count", count));
+		return;
+	case BEST_HOLD_CONFLICT:
+		resp->retry_after = 1;
+		http_error(resp, req, 409, "CONFLICT_RETRY",
+			   "other buyers took the chosen seats on every attempt; "
+			   "nothing was held, retry",
+			   json_pack("{s:i}", "attempts", o.attempts));
+		return;
+	case BEST_HOLD_NO_MEMORY:
+		resp->retry_after = 1;
+		http_error(resp, req, 503, "BUSY",
+			   "no memory for the seat map; retry in a moment", NULL);
+		return;
+	default:
+		if (o.holds.result == HOLDS_NOT_ADMITTED)
+			not_admitted(req, resp, event_id);
+		else
+			api_holds_error(req, resp, &o.holds);
+		return;
+	}
+	tkt_format_rfc3339_ms(o.holds.expires_unix_ms, expires, sizeof(expires));
+	http_json(resp, 201,
+		  json_pack("{s:I, s:o, s:s, s:I, s:b}", "eventId",
+			    (json_int_t)event_id, "seatIds",
+			    seat_list_json(o.seats, o.n_seats), "expiresAt",
+			    expires, "holdSeconds", secs, "together", o.together));
 }
 
 void route_list_reservations(struct http_req *req, struct http_resp *resp)
