@@ -15,6 +15,8 @@
 
 #include "userspace/ticketd/commerce/payment_client.h"
 #include "userspace/ticketd/commerce/saga.h"
+#include "api/http.h"
+#include "userspace/ticketd/rest/overload.h"
 
 static void full_saga_queue_refuses_new_work(void **state)
 {
@@ -121,9 +123,32 @@ static void payment_places_are_bounded_and_given_back(void **state)
 	payment_client_free(pc);
 }
 
+/* Every route with work behind it sits behind a door whose in-flight cap
+ * an operator can set: an order's tickets (signed, QR images drawn per
+ * request) are reads, best available is a hold. */
+static void routes_go_through_their_doors(void **state)
+{
+	static const struct {
+		struct route rt;
+		int door;
+	} cases[] = {
+		{{"GET", "/api/orders/{id}/tickets", NULL}, DOOR_READS},
+		{{"GET", "/api/orders/{id}/tickets/{file}", NULL}, DOOR_READS},
+		{{"GET", "/api/orders/{id}", NULL}, DOOR_READS},
+		{{"POST", "/api/reservations/best", NULL}, DOOR_HOLDS},
+		{{"POST", "/api/orders", NULL}, DOOR_ORDERS},
+		{{"GET", "/api/events/{id}/seats/stream", NULL}, DOOR_STREAMS},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(api_route_door(NULL, &cases[i].rt), cases[i].door);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(routes_go_through_their_doors),
 		cmocka_unit_test(full_saga_queue_refuses_new_work),
 		cmocka_unit_test(recorded_decisions_are_queued_past_the_bound),
 		cmocka_unit_test(saga_queue_bound_is_at_least_one),
