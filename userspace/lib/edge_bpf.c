@@ -59,7 +59,7 @@ struct edge_bpf {
 /* ---- open / close ---- */
 
 /* A pin directory must sit on bpffs; mount it at /sys/fs/bpf if nothing
- * is there yet (a fresh machine), as `ip` and libxdp would. */
+ * is there yet (a fresh machine), as `ip` would. */
 static int ensure_bpffs(const char *pin_dir)
 {
 	struct statfs st;
