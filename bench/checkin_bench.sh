@@ -172,20 +172,9 @@ main() {
 	local started bg rows accepted build
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	mkdir -p "$(dirname "$OUT")" "$(dirname "$MD")"
-	cp "$BUILD/ticketd" "$TICKETD"
-	cp "$BUILD/paymentd" "$PAYMENTD"
+	PURCHASE_MARKER=.checkin-bench PURCHASE_SCRIPT=bench/checkin_bench.sh
+	purchase_fresh_run_dir
 	build="ticketd sha256 $(sha256sum "$TICKETD" | cut -c1-12), tree $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- userspace api bpf bench 2>/dev/null || echo ' + uncommitted changes')."
-	exec 7>"$RUN_DIR.instance.lock"
-	flock -n 7 || die "another bench/checkin_bench.sh uses $RUN_DIR"
-	if [ -d "$RUN_DIR" ]; then
-		[ -f "$RUN_DIR/.checkin-bench" ] || [ -z "$(find "$RUN_DIR" -type f -not -path "$RUN_DIR/logs/*" -not -path "$RUN_DIR/pids/*.lock" | head -n 1)" ] ||
-			die "$RUN_DIR exists and is not this benchmark's (no .checkin-bench marker)"
-		timeout 180 bash infra/services.sh stop >&2 || true
-		rm -rf "$RUN_DIR"
-	fi
-	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-	mkdir -p "$RUN_DIR/logs"
-	touch "$RUN_DIR/.checkin-bench"
 
 	bench_services_up
 	start_paymentd

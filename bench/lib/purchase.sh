@@ -61,13 +61,11 @@ purchase_work() { # name keep_var
 	trap 'log "interrupted"; exit 130' INT TERM
 }
 
-# Copies ticketd and paymentd into WORK; a fresh RUN_DIR (one instance per
-# RUN_DIR: it is wiped and its ports reused, so a second one fails at once
-# instead of stopping the first one's services; what an interrupted run
-# left there is stopped first); then the services, paymentd, and ticketd
-# with the events of EVENT_TAGS (purchase_add_events label price_sql)
-# loaded in its catalogue (EVENT_ID).
-purchase_stack_up() { # label price_sql
+# Copies ticketd and paymentd into WORK and makes a fresh RUN_DIR (one
+# instance per RUN_DIR: it is wiped and its ports reused, so a second one
+# fails at once instead of stopping the first one's services; what an
+# interrupted run left there is stopped first), marked PURCHASE_MARKER.
+purchase_fresh_run_dir() {
 	cp "$BUILD/ticketd" "$TICKETD"
 	cp "$BUILD/paymentd" "$PAYMENTD"
 	exec 7>"$RUN_DIR.instance.lock"
@@ -81,7 +79,13 @@ purchase_stack_up() { # label price_sql
 	[ -d "$PIN_DIR" ] && rm -rf "$PIN_DIR"
 	mkdir -p "$RUN_DIR/logs"
 	touch "$RUN_DIR/$PURCHASE_MARKER"
+}
 
+# purchase_fresh_run_dir, then the services, paymentd, and ticketd with the
+# events of EVENT_TAGS (purchase_add_events label price_sql) loaded in its
+# catalogue (EVENT_ID).
+purchase_stack_up() { # label price_sql
+	purchase_fresh_run_dir
 	bench_services_up
 	start_paymentd
 	start_ticketd # creates the schema
