@@ -51,6 +51,9 @@
 #                                     runs it inside make bench
 #   make bench-checkin                runs bench/checkin_bench.sh alone (about
 #                                     a minute): accepted ticket check-ins/s
+#   make bench-best                   runs bench/best_bench.sh alone (about
+#                                     a minute): best available at 1,000
+#                                     connections on a 20,000-seat map
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
@@ -174,7 +177,7 @@ BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
 	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST) $(PKT_GEN)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire bench-checkin
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire bench-checkin bench-best
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
@@ -188,6 +191,9 @@ bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 
 bench-checkin: $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/checkin_bench.sh
+
+bench-best: $(REST_LOAD) $(TICKETD) $(PAYMENTD)
+	BUILD=$(BUILD) bash bench/best_bench.sh
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh

@@ -32,6 +32,11 @@
  * --grant-log FILE writes "<token index> <seat>" for every granted hold:
  * with --release 0 and a long hold this is the oversell audit's input.
  *
+ * --best N (http only): the hold is best available instead,
+ *   POST /api/reservations/best {"eventId":E,"count":N,"holdSeconds":H},
+ * and the release gives back every seat of its answer's "seatIds", one
+ * DELETE each (each a release in the release histogram).
+ *
  * Threads: each owns its connections, epoll set and statistics; main merges
  * after the join. Output: one JSON object on stdout. */
 #include <errno.h>
@@ -90,6 +95,7 @@ static struct rest_opts {
 	int server_pid;
 	uint32_t seed;
 	double rate; /* holds/s in total; 0 = closed loop */
+	int best;    /* --best N: seats per best-available hold; 0 = off */
 } opt; /* the defaults are in options[] */
 
 static bench_token_hex *tokens;
@@ -105,6 +111,8 @@ struct conn {
 	int idx; /* global connection number */
 	enum cstate st;
 	uint32_t seat;
+	uint32_t held[8]; /* --best: the seats of the last granted hold */
+	int n_held, rel_i; /* how many, and which one is being released */
 	int tok;      /* token index of the request in flight */
 	int tok_turn; /* which of the connection's tokens comes next */
 	int64_t sent_ns;  /* latency origin: the send, or the schedule (--rate) */
@@ -170,7 +178,17 @@ static void build_hold(struct conn *c)
 	c->tok = per ? c->idx + (c->tok_turn % per) * opt.conns : c->idx % n_tokens;
 	c->tok_turn++;
 	c->seat = opt.seat_lo + (uint32_t)(bench_xorshift(&c->rng) % span);
-	if (opt.mode == MODE_HTTP) {
+	if (opt.mode == MODE_HTTP && opt.best) {
+		char body[128];
+
+		snprintf(body, sizeof(body),
+			 "{\"eventId\":%u,\"count\":%d,\"holdSeconds\":%d}",
+			 opt.event, opt.best, opt.hold_seconds);
+		c->out_len = bench_http_request(c->out, OUT_CAP, "POST",
+						"/api/reservations/best",
+						&opt.target, tokens[c->tok],
+						NULL, body);
+	} else if (opt.mode == MODE_HTTP) {
 		char body[128];
 
 		snprintf(body, sizeof(body),
@@ -203,6 +221,8 @@ static void build_hold(struct conn *c)
 
 static void build_release(struct conn *c)
 {
+	if (opt.best)
+		c->seat = c->held[c->rel_i];
 	if (opt.mode == MODE_HTTP) {
 		char path[64];
 
@@ -230,6 +250,28 @@ static void build_release(struct conn *c)
 static void reopen(struct worker *w, struct conn *c, int64_t t);
 
 /* ---- responses -------------------------------------------------------- */
+
+/* --best: the "seatIds" of a granted best-available hold into c->held. */
+static void parse_seat_ids(struct conn *c, const char *body, size_t len)
+{
+	const char *p = memmem(body, len, "\"seatIds\":[", 11);
+	const char *end = body + len;
+
+	c->n_held = 0;
+	if (!p)
+		return;
+	for (p += 11; p < end && *p != ']' && c->n_held < 8;) {
+		char *q;
+		unsigned long v = strtoul(p, &q, 10);
+
+		if (q == p)
+			break;
+		c->held[c->n_held++] = (uint32_t)v;
+		p = q;
+		if (p < end && *p == ',')
+			p++;
+	}
+}
 
 /* Returns the bytes of one complete answer in c->in (0: need more, -1:
  * malformed) and its status: the HTTP status, or for Redis the integer
@@ -264,6 +306,8 @@ static int parse_answer(struct conn *c, int *status, char *code, size_t codecap,
 		return used;
 	*status = a.status;
 	*close_after = a.close_after;
+	if (opt.best && c->st == C_WAIT_HOLD && a.status == 201)
+		parse_seat_ids(c, c->in + a.body_off, a.body_len);
 	if (a.status >= 300 && a.body_len > 0)
 		bench_json_str(c->in + a.body_off, a.body_len, "code", code,
 			       codecap);
@@ -397,12 +441,19 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 			st->hold_status[s]++;
 			bench_tally_add(&st->codes, code, 1);
 		}
-		if (ok && opt.grant_log)
-			add_grant(w, c->tok, c->seat);
-		if (ok && opt.release)
+		if (!opt.best) {
+			c->held[0] = c->seat;
+			c->n_held = 1;
+		} else if (!ok) {
+			c->n_held = 0;
+		}
+		for (int i = 0; ok && opt.grant_log && i < c->n_held; i++)
+			add_grant(w, c->tok, c->held[i]);
+		c->rel_i = 0;
+		if (ok && opt.release && c->n_held)
 			return send_req(w, c, false);
 		if (ok && in_window)
-			st->holds_unreleased++;
+			st->holds_unreleased += (uint64_t)c->n_held;
 	} else if (c->st == C_WAIT_REL) {
 		if (in_window) {
 			bench_hist_add(&st->rel, us);
@@ -412,6 +463,8 @@ static int on_answer(struct worker *w, struct conn *c, int status,
 		}
 		if (!release_done(status))
 			st->holds_unreleased++;
+		if (++c->rel_i < c->n_held)
+			return send_req(w, c, false);
 	}
 	c->st = C_IDLE;
 	if (t >= t_end_ns)
@@ -588,7 +641,7 @@ static void *worker_main(void *arg)
 					if (measuring(t))
 						w->st.timeouts++;
 					if (c->st == C_WAIT_REL)
-						w->st.holds_unreleased++;
+						w->st.holds_unreleased += (uint64_t)(c->n_held - c->rel_i);
 					reopen(w, c, t);
 				}
 			}
@@ -600,7 +653,7 @@ static void *worker_main(void *arg)
 		if (c->st == C_WAIT_HOLD || c->st == C_WAIT_REL)
 			w->st.in_flight_at_end++;
 		if (c->st == C_WAIT_REL)
-			w->st.holds_unreleased++;
+			w->st.holds_unreleased += (uint64_t)(c->n_held - c->rel_i);
 		close_conn(w, c);
 	}
 	(void)started;
@@ -696,6 +749,9 @@ static const struct bench_opt options[] = {
 	     .def = "1", .help = "seat choice seed"),
 	BOPT(DOUBLE, "rate", rate, .lo = 0, .hi = 1e7, .arg = "HOLDS_PER_S",
 	     .help = "paced holds in total (default 0: closed loop)"),
+	BOPT(INT, "best", best, .lo = 0, .hi = 8, .arg = "N",
+	     .help = "hold N seats by best available instead\n"
+		     "(http only; default 0: one given seat)"),
 	BENCH_OPTS_END,
 };
 
@@ -707,6 +763,8 @@ static void parse_args(int argc, char **argv)
 		bench_die("--tokens is required");
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
+	if (opt.best && opt.mode != MODE_HTTP)
+		bench_die("--best needs --mode http");
 }
 
 static void status_json(FILE *f, const char *name, const uint64_t *s)
@@ -841,12 +899,12 @@ int main(int argc, char **argv)
 		   "\"connected\":%d,\"threads\":%d,\"duration_s\":%.3f,"
 		   "\"connect_s\":%.3f,\"drain_s\":%.3f,\"event\":%u,"
 		   "\"seats\":\"%u-%u\",\"hold_seconds\":%d,\"release\":%s,"
-		   "\"tokens\":%d,\"rate\":%.1f,\"late_sends\":%llu,",
+		   "\"tokens\":%d,\"rate\":%.1f,\"late_sends\":%llu,\"best\":%d,",
 		opt.mode == MODE_HTTP ? "http" : "redis", opt.target.host, opt.target.port,
 		opt.conns, connected, opt.threads, secs, connect_s,
 		(double)(t_done - t_end_ns) / 1e9, opt.event, opt.seat_lo,
 		opt.seat_hi, opt.hold_seconds, opt.release ? "true" : "false",
-		n_tokens, opt.rate, (unsigned long long)tot.late_sends);
+		n_tokens, opt.rate, (unsigned long long)tot.late_sends, opt.best);
 	fprintf(o, "\"requests\":%llu,\"requests_per_s\":%.1f,"
 		   "\"holds\":%llu,\"holds_per_s\":%.1f,\"holds_granted\":%llu,"
 		   "\"holds_granted_per_s\":%.1f,\"releases\":%llu,",
