@@ -10,6 +10,8 @@
 #                                       against its scripted stand-in server
 #                                       (fake_room_server.mjs): no ticketd needed
 # room_flow.test.mjs skips itself against a ticketd without the waiting room.
+# categories_flow and admin_flow serve issue 17's new fields and admin routes
+# with page.route fixtures (fixtures.mjs); the page itself comes from ticketd.
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 # Screenshots go to tests/e2e/screenshots/.
 set -uo pipefail
@@ -27,7 +29,7 @@ fail() {
 with_stack=0 fake_room=0
 [[ ${1:-} == --with-stack ]] && with_stack=1
 [[ ${1:-} == --fake-room ]] && fake_room=1
-tests=(seat_flow.test.mjs tickets_flow.test.mjs room_flow.test.mjs)
+tests=(seat_flow.test.mjs tickets_flow.test.mjs picker_flow.test.mjs categories_flow.test.mjs admin_flow.test.mjs room_flow.test.mjs)
 
 [[ -x $CHROMIUM_PATH ]] || fail "no browser at $CHROMIUM_PATH (Debian package chromium; infra/install.sh installs it)"
 
