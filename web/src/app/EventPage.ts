@@ -107,7 +107,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     picker.update({
       categories: map?.categories ?? [],
       sections: map?.sections ?? [],
-      accessible: map ? [...map.seats.values()].some((x) => x.accessible) : false,
+      accessible: map?.hasAccessible ?? false,
       saleOpen,
     });
     cart.render(holds.forEvent(eventId), map?.seats ?? null, pending);

@@ -82,12 +82,9 @@ export function createSeatGrid(onSeat: (seatId: number, look: SeatLook) => void)
         }
         return;
       }
-      const layout = [...state.seats.values()].map((s) => `${s.section ?? ''}${s.accessible ? 'a' : ''}${s.companion ? 'c' : ''}`).join(',');
-      const lists = JSON.stringify([state.categories, state.sections]);
-      const want = `${state.eventId}:${state.rows}x${state.cols}:${state.seats.size}:${lists}:${layout}`;
-      if (want !== shape) {
+      if (state.layoutKey !== shape) {
         build(state);
-        shape = want;
+        shape = state.layoutKey;
       }
       const ctx = seatContext(state);
       const saleOpen = view.saleOpen ?? true;

@@ -74,6 +74,14 @@ export interface SeatMapState {
   /** The event's categories and sections, in the server's order (empty when it has none). */
   categories: readonly Category[];
   sections: readonly Section[];
+  /**
+   * What only a snapshot can change (sections, categories, accessible and
+   * companion seats), as a key: the grid rebuilds when it differs. Seat
+   * changes keep it, so they cost no walk over a large map.
+   */
+  layoutKey: string;
+  /** The map has wheelchair spaces (from the snapshot). */
+  hasAccessible: boolean;
 }
 
 export type SnapshotSource = 'stream' | 'fetch';
@@ -109,7 +117,14 @@ export function reduceSeatMap(state: SeatMapState | null, action: SeatMapAction)
       const same = state !== null && state.eventId === b.eventId;
       const categories = Array.isArray(b.categories) ? b.categories : same ? state.categories : [];
       const sections = Array.isArray(b.sections) ? b.sections : same ? state.sections : [];
-      return { eventId: b.eventId, rows: b.rows, cols: b.cols, version: b.version, seats, seatVersions, categories, sections };
+      let hasAccessible = false;
+      const layout: string[] = [];
+      for (const s of b.seats) {
+        if (s.accessible) hasAccessible = true;
+        layout.push(`${s.id}:${s.section ?? ''}${s.category ?? ''}${s.accessible ? 'a' : ''}${s.companion ? 'c' : ''}`);
+      }
+      const layoutKey = `${b.eventId}:${b.rows}x${b.cols}:${JSON.stringify([categories, sections])}:${layout.join(',')}`;
+      return { eventId: b.eventId, rows: b.rows, cols: b.cols, version: b.version, seats, seatVersions, categories, sections, layoutKey, hasAccessible };
     }
     case 'seat': {
       const c = action.change;

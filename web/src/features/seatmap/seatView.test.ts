@@ -134,6 +134,18 @@ describe('seat map state with categories', () => {
     expect(s2?.seats.get(0)?.category).toBe(1);
   });
 
+  it('the_layout_key_changes_with_a_snapshot_of_another_layout_not_with_seat_changes', () => {
+    const s = state({ categories: CATS, sections: SECTIONS, seats: [seat(0, 0, 0, { section: 1 }), seat(1, 0, 1, { section: 1 })] });
+    expect(s.hasAccessible).toBe(false);
+    const changed = reduceSeatMap(s, { type: 'seat', change: { seatId: 1, status: 'HELD', version: 2 } });
+    expect(changed?.layoutKey).toBe(s.layoutKey);
+    const again = state({ categories: CATS, sections: SECTIONS, seats: [seat(0, 0, 0, { section: 1 }), seat(1, 0, 1, { section: 1, status: 'SOLD' })] });
+    expect(again.layoutKey).toBe(s.layoutKey);
+    const other = state({ categories: CATS, sections: SECTIONS, seats: [seat(0, 0, 0, { section: 1, accessible: true }), seat(1, 0, 1, { section: 1 })] });
+    expect(other.layoutKey).not.toBe(s.layoutKey);
+    expect(other.hasAccessible).toBe(true);
+  });
+
   it('a_snapshot_without_the_lists_keeps_the_known_ones_of_that_event', () => {
     const s = state({ categories: CATS, sections: SECTIONS, seats: [seat(0, 0, 0)] });
     const next = reduceSeatMap(s, { type: 'snapshot', from: 'stream', body: { eventId: 9, rows: 4, cols: 3, version: 5, seats: [seat(0, 0, 0)] } });
