@@ -27,6 +27,9 @@ export interface SectionDraft {
   rows: RowDraft[];
 }
 
+/** The event's own fields, as typed (the create form's first part). */
+export type BasicsDraft = Pick<EventDraft, 'name' | 'venue' | 'startsAt' | 'saleStartsAt' | 'saleEndsAt' | 'holdLimit' | 'holdSeconds' | 'maxHoldSeconds'>;
+
 export interface EventDraft {
   name: string;
   venue: string;
@@ -145,17 +148,17 @@ function optionalInt(text: string, min: number, max: number): number | null | un
   return n < min || n > max ? null : n;
 }
 
-/** Checks the whole form; every problem at once, each with the path of its input. */
-export function buildCreateBody(d: EventDraft): BuildResult {
-  const errors: FieldError[] = [];
-  const err = (path: string, message: string) => errors.push({ path, message });
+/** The event's own fields of a create or edit form: reported through err, returned as sent. */
+export type Basics = Omit<CreateEventBody, 'categories' | 'sections'>;
+
+function checkBasics(d: BasicsDraft, err: (path: string, message: string) => void): Basics {
   const name = d.name.trim();
   const venue = d.venue.trim();
   if (!name) err('name', 'Name the event.');
   if (!venue) err('venue', 'Name the venue.');
   const startsAt = localToIso(d.startsAt);
   if (!startsAt) err('startsAt', 'Give the start date and time.');
-  const body: CreateEventBody = { name, venue, startsAt: startsAt ?? '', categories: [], sections: [] };
+  const body: Basics = { name, venue, startsAt: startsAt ?? '' };
 
   const saleStartsAt = d.saleStartsAt.trim() ? localToIso(d.saleStartsAt) : undefined;
   const saleEndsAt = d.saleEndsAt.trim() ? localToIso(d.saleEndsAt) : undefined;
@@ -165,7 +168,7 @@ export function buildCreateBody(d: EventDraft): BuildResult {
   if (saleStartsAt) body.saleStartsAt = saleStartsAt;
   if (saleEndsAt) body.saleEndsAt = saleEndsAt;
 
-  const ints: [keyof EventDraft & ('holdLimit' | 'holdSeconds' | 'maxHoldSeconds'), number, number, string][] = [
+  const ints: [keyof BasicsDraft & ('holdLimit' | 'holdSeconds' | 'maxHoldSeconds'), number, number, string][] = [
     ['holdLimit', 1, 1000, 'The hold limit is 1 to 1000 seats.'],
     ['holdSeconds', 5, 600, 'The hold time is 5 to 600 seconds.'],
     ['maxHoldSeconds', 5, 86_400, 'The longest hold is 5 to 86400 seconds.'],
@@ -175,6 +178,14 @@ export function buildCreateBody(d: EventDraft): BuildResult {
     if (v === null) err(key, message);
     else if (v !== undefined) body[key] = v;
   }
+  return body;
+}
+
+/** Checks the whole form; every problem at once, each with the path of its input. */
+export function buildCreateBody(d: EventDraft): BuildResult {
+  const errors: FieldError[] = [];
+  const err = (path: string, message: string) => errors.push({ path, message });
+  const body: CreateEventBody = { ...checkBasics(d, err), categories: [], sections: [] };
 
   d.categories.forEach((c, i) => {
     const cname = c.name.trim();
