@@ -3,8 +3,8 @@
 // fixtures in the agreed shapes (fixtures.mjs); the page comes from the real
 // ticketd at TICKETD_URL. It pastes a key (a refused one first), lists the
 // events with their state, creates an event from the form and checks the
-// body sent, publishes the draft, blocks two seats on the preview and reads
-// the audit log.
+// body sent, publishes the draft, edits it (PATCH), blocks two seats on the
+// preview and reads the audit log.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -74,6 +74,11 @@ before(async () => {
     let m = /^POST \/admin\/events\/(\d+)\/publish$/.exec(call);
     if (m) {
       events = events.map((e) => (e.id === Number(m[1]) ? { ...e, state: 'PUBLISHED' } : e));
+      return json(route, 200, events.find((e) => e.id === Number(m[1])));
+    }
+    m = /^PATCH \/admin\/events\/(\d+)$/.exec(call);
+    if (m) {
+      events = events.map((e) => (e.id === Number(m[1]) ? { ...e, ...req.postDataJSON() } : e));
       return json(route, 200, events.find((e) => e.id === Number(m[1])));
     }
     m = /^PUT \/admin\/events\/(\d+)\/blocked$/.exec(call);
@@ -173,6 +178,17 @@ step('publish_turns_a_draft_published', async () => {
   await row(9004).getByRole('button', { name: /^Publish/ }).click();
   await row(9004).locator('[data-testid="event-state"]', { hasText: 'PUBLISHED' }).waitFor({ timeout: 5_000 });
   assert.ok(sent.some((s) => s.call === 'POST /admin/events/9004/publish'));
+});
+
+step('edit_sends_only_the_changed_fields', async () => {
+  await row(9004).getByRole('button', { name: /^Edit/ }).click();
+  const panel = page.locator('[data-testid="admin-edit"]');
+  await panel.getByLabel('Sale ends (UTC, optional)').fill('2030-04-30T22:00');
+  await panel.getByLabel('Venue').fill('Small Hall');
+  await panel.locator('[data-testid="admin-edit-save"]').click();
+  await page.locator('[data-testid="admin-message"]', { hasText: 'Event 9004 saved.' }).waitFor({ timeout: 5_000 });
+  assert.deepEqual(sent.find((s) => s.call === 'PATCH /admin/events/9004').body, { venue: 'Small Hall', saleEndsAt: '2030-04-30T22:00:00.000Z' });
+  await row(9004).getByText('Small Hall').waitFor();
 });
 
 step('seats_are_blocked_by_clicking_them_on_the_preview', async () => {

@@ -15,12 +15,16 @@ import { adminApi, type AdminEvent } from './adminApi';
 import { AdminKeyStore } from './adminKey';
 import {
   adminErrorText,
+  basicsOf,
   buildCreateBody,
+  buildPatchBody,
   emptyDraft,
   emptyRow,
   nextRowLabel,
   type AuditEntry,
+  type BasicsDraft,
   type EventDraft,
+  type FieldError,
 } from './adminModel';
 
 const AUDIT_LIMIT = 50;
@@ -99,6 +103,9 @@ export function mountAdminPage(root: HTMLElement): () => void {
     eventsBody,
   );
 
+  // ---- edit an event's own fields (PATCH) ----
+  const editPanel = h('section', { class: 'admin__panel', 'aria-labelledby': 'admin-edit-title', hidden: true, 'data-testid': 'admin-edit' });
+
   // ---- seats: block and unblock on a preview ----
   const seatsPanel = h('section', { class: 'admin__panel', 'aria-labelledby': 'admin-seats-title', hidden: true, 'data-testid': 'admin-seats' });
 
@@ -133,7 +140,7 @@ export function mountAdminPage(root: HTMLElement): () => void {
     auditBody,
   );
 
-  const work = h('div', { class: 'admin__work' }, message, eventsPanel, seatsPanel, createPanel, auditPanel);
+  const work = h('div', { class: 'admin__work' }, message, eventsPanel, editPanel, seatsPanel, createPanel, auditPanel);
   root.append(h('p', null, h('a', { href: '#/', class: 'back' }, '← All events')), h('h1', null, 'Admin'), keyPanel, work);
 
   const key = () => keys.get();
@@ -221,6 +228,7 @@ export function mountAdminPage(root: HTMLElement): () => void {
                 'td',
                 { class: 'admin__actions' },
                 e.state === 'DRAFT' ? actionButton('publish', e, 'Publish') : null,
+                e.state !== 'CANCELLED' ? actionButton('edit', e, 'Edit') : null,
                 e.state !== 'CANCELLED' ? actionButton('cancel', e, 'Cancel') : null,
                 actionButton('seats', e, 'Block seats'),
                 actionButton('audit', e, 'Audit'),
@@ -257,6 +265,9 @@ export function mountAdminPage(root: HTMLElement): () => void {
         break;
       case 'seats':
         void openSeats(e);
+        break;
+      case 'edit':
+        openEdit(e);
         break;
       case 'audit':
         auditEvent.value = String(id);
@@ -389,8 +400,8 @@ export function mountAdminPage(root: HTMLElement): () => void {
   }
 
   // ---- create form ----
-  function field(path: string, label: string, value: string, attrs: Record<string, unknown> = {}): HTMLElement {
-    const id = `admin-f-${path.replace(/\./g, '-')}`;
+  function field(path: string, label: string, value: string, attrs: Record<string, unknown> = {}, prefix = 'admin-f'): HTMLElement {
+    const id = `${prefix}-${path.replace(/\./g, '-')}`;
     return h(
       'p',
       { class: 'admin__field' },
@@ -402,24 +413,101 @@ export function mountAdminPage(root: HTMLElement): () => void {
   function renderForm(): void {
     clear(createForm);
     createForm.append(
-      h(
-        'fieldset',
-        { class: 'admin__fieldset' },
-        h('legend', null, 'Event'),
-        field('name', 'Name', draft.name, { required: true }),
-        field('venue', 'Venue', draft.venue, { required: true }),
-        field('startsAt', 'Starts (UTC)', draft.startsAt, { type: 'datetime-local', required: true }),
-        field('saleStartsAt', 'Sale opens (UTC, optional)', draft.saleStartsAt, { type: 'datetime-local' }),
-        field('saleEndsAt', 'Sale ends (UTC, optional)', draft.saleEndsAt, { type: 'datetime-local' }),
-        field('holdLimit', 'Hold limit per buyer (optional)', draft.holdLimit, { inputmode: 'numeric' }),
-        field('holdSeconds', 'Hold time, seconds (optional)', draft.holdSeconds, { inputmode: 'numeric' }),
-        field('maxHoldSeconds', 'Longest hold, seconds (optional)', draft.maxHoldSeconds, { inputmode: 'numeric' }),
-      ),
+      basicsFieldset(draft, 'admin-f'),
       dynamic,
       formProblems,
       h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'admin-create-submit' }, 'Create draft event'),
     );
     renderDynamic();
+  }
+
+  /** The event's own fields, for the create form and the edit form (ids apart by prefix). */
+  function basicsFieldset(d: BasicsDraft, prefix: string): HTMLElement {
+    return h(
+      'fieldset',
+      { class: 'admin__fieldset' },
+      h('legend', null, 'Event'),
+      field('name', 'Name', d.name, { required: true }, prefix),
+      field('venue', 'Venue', d.venue, { required: true }, prefix),
+      field('startsAt', 'Starts (UTC)', d.startsAt, { type: 'datetime-local', required: true }, prefix),
+      field('saleStartsAt', 'Sale opens (UTC, optional)', d.saleStartsAt, { type: 'datetime-local' }, prefix),
+      field('saleEndsAt', 'Sale ends (UTC, optional)', d.saleEndsAt, { type: 'datetime-local' }, prefix),
+      field('holdLimit', 'Hold limit per buyer (optional)', d.holdLimit, { inputmode: 'numeric' }, prefix),
+      field('holdSeconds', 'Hold time, seconds (optional)', d.holdSeconds, { inputmode: 'numeric' }, prefix),
+      field('maxHoldSeconds', 'Longest hold, seconds (optional)', d.maxHoldSeconds, { inputmode: 'numeric' }, prefix),
+    );
+  }
+
+  /** Lists a form's problems in an alert, each a link to its input, and marks the inputs invalid. */
+  function showProblems(box: HTMLElement, form: HTMLElement, errors: FieldError[], lead: string): void {
+    clear(box);
+    for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    const list = h('ul', null);
+    for (const e of errors) {
+      const input = form.querySelector<HTMLElement>(`[data-path="${e.path}"]`);
+      input?.setAttribute('aria-invalid', 'true');
+      list.append(h('li', null, input ? h('a', { href: '#', 'data-focus': e.path, class: 'admin__errlink' }, e.message) : e.message));
+    }
+    box.append(h('div', { class: 'error', role: 'alert' }, h('p', { class: 'error__message' }, lead), list));
+    box.onclick = (ev) => {
+      const a = (ev.target as Element).closest<HTMLElement>('a[data-focus]');
+      if (!a) return;
+      ev.preventDefault();
+      form.querySelector<HTMLElement>(`[data-path="${a.dataset.focus}"]`)?.focus();
+    };
+  }
+
+  function openEdit(e: AdminEvent): void {
+    const before = basicsOf(e);
+    const now: BasicsDraft = { ...before };
+    const problems = h('div', { 'data-testid': 'admin-edit-errors' });
+    const close = h('button', { type: 'button', class: 'btn' }, 'Close');
+    const form = h(
+      'form',
+      { class: 'admin__form', novalidate: true },
+      basicsFieldset(now, 'admin-e'),
+      problems,
+      h('div', { class: 'admin__inline' }, h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'admin-edit-save' }, 'Save changes'), close),
+    );
+    const onEdit = (ev: Event) => {
+      const t = ev.target as HTMLInputElement;
+      const k = t.dataset?.path as keyof BasicsDraft | undefined;
+      if (k && k in now) {
+        now[k] = t.value;
+        t.removeAttribute('aria-invalid');
+      }
+    };
+    form.addEventListener('input', onEdit);
+    form.addEventListener('change', onEdit);
+    close.addEventListener('click', () => {
+      editPanel.hidden = true;
+      clear(editPanel);
+    });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const built = buildPatchBody(before, now);
+      if (!built.ok) {
+        showProblems(problems, form, built.errors, 'Please fix these before saving:');
+        return;
+      }
+      const k = key();
+      if (!k) return;
+      clear(problems);
+      adminApi
+        .patchEvent(k, e.id, built.body)
+        .then(async () => {
+          say(`Event ${e.id} saved.`);
+          editPanel.hidden = true;
+          clear(editPanel);
+          await loadEvents();
+        })
+        .catch((err) => problems.append(problemBox(err)));
+    });
+    clear(editPanel);
+    editPanel.hidden = false;
+    editPanel.append(h('h2', { id: 'admin-edit-title' }, `Edit event ${e.id}: ${e.name}`), h('p', { class: 'muted' }, 'Only the fields you change are sent. Empty a sale time to remove it. Times are UTC.'), form);
+    editPanel.scrollIntoView({ block: 'start' });
+    form.querySelector<HTMLElement>('input')?.focus();
   }
 
   function categoryOptions(selected: string): HTMLElement[] {
@@ -577,21 +665,7 @@ export function mountAdminPage(root: HTMLElement): () => void {
     for (const el of createForm.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
     const built = buildCreateBody(draft);
     if (!built.ok) {
-      const list = h('ul', null);
-      for (const e of built.errors) {
-        const input = createForm.querySelector<HTMLElement>(`[data-path="${e.path}"]`);
-        input?.setAttribute('aria-invalid', 'true');
-        list.append(
-          h(
-            'li',
-            null,
-            input
-              ? h('a', { href: '#', 'data-focus': e.path, class: 'admin__errlink' }, e.message)
-              : e.message,
-          ),
-        );
-      }
-      formProblems.append(h('div', { class: 'error', role: 'alert' }, h('p', { class: 'error__message' }, 'Please fix these before creating the event:'), list));
+      showProblems(formProblems, createForm, built.errors, 'Please fix these before creating the event:');
       return;
     }
     const k = key();
@@ -611,13 +685,6 @@ export function mountAdminPage(root: HTMLElement): () => void {
       if (submit) submit.disabled = false;
     }
   }
-
-  formProblems.addEventListener('click', (ev) => {
-    const a = (ev.target as Element).closest<HTMLElement>('a[data-focus]');
-    if (!a) return;
-    ev.preventDefault();
-    createForm.querySelector<HTMLElement>(`[data-path="${a.dataset.focus}"]`)?.focus();
-  });
 
   // ---- audit ----
   auditForm.addEventListener('submit', (ev) => {

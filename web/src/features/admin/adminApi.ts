@@ -3,7 +3,7 @@
 // the admin key instead of the buyer's session token.
 import { api } from '../../shared/http';
 import type { EventSummary } from '../events/eventsApi';
-import { parseAdminEvents, parseAudit, type AuditEntry, type CreateEventBody } from './adminModel';
+import { parseAdminEvents, parseAudit, type AuditEntry, type CreateEventBody, type PatchBody } from './adminModel';
 
 export type EventState = 'DRAFT' | 'PUBLISHED' | 'CANCELLED';
 
@@ -24,6 +24,9 @@ export const adminApi = {
   },
   createEvent(key: string, body: CreateEventBody): Promise<AdminEvent> {
     return call<AdminEvent>(key, '/admin/events', 'POST', body);
+  },
+  patchEvent(key: string, id: number, body: PatchBody): Promise<AdminEvent> {
+    return call<AdminEvent>(key, `/admin/events/${id}`, 'PATCH', body);
   },
   publish(key: string, id: number): Promise<AdminEvent> {
     return call<AdminEvent>(key, `/admin/events/${id}/publish`, 'POST', {});

@@ -4,7 +4,10 @@ import { MemoryStorage } from '../../testing/memoryStorage';
 import { AdminKeyStore, normalizeAdminKey } from './adminKey';
 import {
   adminErrorText,
+  basicsOf,
   buildCreateBody,
+  buildPatchBody,
+  isoToLocal,
   emptyDraft,
   localToIso,
   nextRowLabel,
@@ -116,6 +119,55 @@ describe('admin form -> POST /admin/events body', () => {
     expect(nextRowLabel('B')).toBe('C');
     expect(nextRowLabel('Z')).toBe('AA');
     expect(nextRowLabel('9')).toBe('10');
+  });
+});
+
+describe('admin edit form -> PATCH /admin/events/{id} body', () => {
+  const event = {
+    id: 4,
+    name: 'Gala',
+    venue: 'Opera House',
+    startsAt: '2027-06-01T19:30:00.000Z',
+    saleStartsAt: '2027-05-01T10:00:00.000Z',
+    saleEndsAt: null,
+    rows: 1,
+    cols: 1,
+    available: 1,
+    held: 0,
+    sold: 0,
+    state: 'DRAFT',
+    holdLimit: 6,
+  };
+
+  it('shows_the_event_in_the_forms_utc_fields', () => {
+    expect(basicsOf(event)).toEqual({
+      name: 'Gala',
+      venue: 'Opera House',
+      startsAt: '2027-06-01T19:30',
+      saleStartsAt: '2027-05-01T10:00',
+      saleEndsAt: '',
+      holdLimit: '6',
+      holdSeconds: '',
+      maxHoldSeconds: '',
+    });
+    expect(isoToLocal('nonsense')).toBe('');
+  });
+
+  it('sends_only_what_changed_and_null_for_an_emptied_sale_time', () => {
+    const before = basicsOf(event);
+    expect(buildPatchBody(before, { ...before, saleStartsAt: '', saleEndsAt: '2027-05-31T23:00', holdLimit: '4' })).toEqual({
+      ok: true,
+      body: { holdLimit: 4, saleStartsAt: null, saleEndsAt: '2027-05-31T23:00:00.000Z' },
+    });
+    expect(buildPatchBody(before, { ...before, name: ' Gala II ' })).toEqual({ ok: true, body: { name: 'Gala II' } });
+  });
+
+  it('refuses_an_unchanged_or_invalid_form', () => {
+    const before = basicsOf(event);
+    expect(buildPatchBody(before, { ...before })).toEqual({ ok: false, errors: [{ path: 'name', message: 'Nothing changed.' }] });
+    const r = buildPatchBody(before, { ...before, saleEndsAt: '2027-04-01T10:00' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0].path).toBe('saleEndsAt');
   });
 });
 

@@ -232,6 +232,52 @@ export function buildCreateBody(d: EventDraft): BuildResult {
   return errors.length ? { ok: false, errors } : { ok: true, body };
 }
 
+/** An ISO time as a datetime-local value in UTC ("2027-06-01T19:30"); '' for none. */
+export function isoToLocal(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? '' : new Date(t).toISOString().slice(0, 16);
+}
+
+/** An event's own fields as the edit form shows them. */
+export function basicsOf(e: AdminEvent): BasicsDraft {
+  const n = (x: unknown) => (typeof x === 'number' ? String(x) : '');
+  return {
+    name: e.name ?? '',
+    venue: e.venue ?? '',
+    startsAt: isoToLocal(e.startsAt),
+    saleStartsAt: isoToLocal(e.saleStartsAt),
+    saleEndsAt: isoToLocal(e.saleEndsAt),
+    holdLimit: n(e.holdLimit),
+    holdSeconds: n(e.holdSeconds),
+    maxHoldSeconds: n(e.maxHoldSeconds),
+  };
+}
+
+export type PatchBody = Partial<Omit<Basics, 'saleStartsAt' | 'saleEndsAt'>> & { saleStartsAt?: string | null; saleEndsAt?: string | null };
+
+export type PatchResult = { ok: true; body: PatchBody } | { ok: false; errors: FieldError[] };
+
+/**
+ * The body of PATCH /admin/events/{id}: only the fields that differ from
+ * what the form started with; a sale time emptied is sent as null (no
+ * limit). Nothing changed is an error of its own.
+ */
+export function buildPatchBody(before: BasicsDraft, after: BasicsDraft): PatchResult {
+  const errors: FieldError[] = [];
+  const checked = checkBasics(after, (path, message) => errors.push({ path, message }));
+  if (errors.length) return { ok: false, errors };
+  const was = checkBasics(before, () => {});
+  const body: PatchBody = {};
+  for (const k of ['name', 'venue', 'startsAt', 'holdLimit', 'holdSeconds', 'maxHoldSeconds'] as const) {
+    if (checked[k] !== undefined && checked[k] !== was[k]) (body as Record<string, unknown>)[k] = checked[k];
+  }
+  for (const k of ['saleStartsAt', 'saleEndsAt'] as const) {
+    if (checked[k] !== was[k]) body[k] = checked[k] ?? null;
+  }
+  return Object.keys(body).length ? { ok: true, body } : { ok: false, errors: [{ path: 'name', message: 'Nothing changed.' }] };
+}
+
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** GET /admin/events: a list of events (or {"events": [...]}); entries without an id are left out. */
