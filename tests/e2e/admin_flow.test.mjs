@@ -54,6 +54,10 @@ before(async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, locale: 'en-IE' });
   page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    // The admin page is a chunk loaded on demand: the page's CSP must let it in.
+    if (msg.type() === 'error' && msg.text().includes('Content Security Policy')) pageErrors.push(msg.text());
+  });
   page.on('dialog', (d) => d.accept());
   await page.route(/\/(admin\/|api\/events\/9001\/seats$)/, async (route) => {
     const req = route.request();
