@@ -55,17 +55,19 @@ before(async () => {
     if (msg.type() === 'error' && msg.text().includes('Content Security Policy')) pageErrors.push(msg.text());
   });
   const soon = () => new Date(Date.now() + 120_000).toISOString();
+  const SALES = {
+    9001: {},
+    9002: { saleStartsAt: new Date(Date.now() + 3_600_000).toISOString() },
+    9003: { saleStartsAt: '2026-01-01T10:00:00.000Z', saleEndsAt: '2026-02-01T10:00:00.000Z' },
+  };
+  await page.route(/\/api\/events$/, (route) => json(route, 200, [9001, 9002, 9003].map((id) => eventSummary(id, SALES[id]))));
   await page.route(/\/api\/(events\/900\d|reservations)/, async (route) => {
     const req = route.request();
     const path = new URL(req.url()).pathname;
     const m = /^\/api\/events\/(900\d)(\/.*)?$/.exec(path);
     if (m) {
       const id = Number(m[1]);
-      const sale = {
-        9001: {},
-        9002: { saleStartsAt: new Date(Date.now() + 3_600_000).toISOString() },
-        9003: { saleStartsAt: '2026-01-01T10:00:00.000Z', saleEndsAt: '2026-02-01T10:00:00.000Z' },
-      }[id];
+      const sale = SALES[id];
       switch (m[2] ?? '') {
         case '':
           return json(route, 200, eventSummary(id, sale));
@@ -100,6 +102,15 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+});
+
+step('the_event_list_says_when_a_sale_opens_or_ended', async () => {
+  await page.goto(`${BASE}/#/`);
+  const card = (id) => page.locator('.card').filter({ has: page.locator(`a[href="#/events/${id}"]`) });
+  await card(9003).waitFor({ timeout: 15_000 });
+  assert.equal(await card(9001).locator('.card__sale').count(), 0);
+  assert.match(await card(9002).locator('.card__sale').innerText(), /^Sale opens .+ UTC$/);
+  assert.equal(await card(9003).locator('.card__sale').innerText(), 'Sale ended');
 });
 
 step('the_map_shows_categories_with_prices_and_sections', async () => {
@@ -141,7 +152,7 @@ step('the_picker_sends_the_chosen_category_section_and_accessible_and_says_not_t
   await picker.getByLabel('Seats', { exact: true }).selectOption('2');
   await picker.getByLabel('Category').selectOption({ label: 'Premium (€150.00)' });
   await picker.getByLabel('Section').selectOption({ label: 'Stalls' });
-  await picker.getByLabel('Wheelchair spaces').check();
+  await picker.getByLabel('Accessible seats').check();
   await picker.locator('[data-testid="picker-submit"]').click();
   await picker.locator('[data-testid="picker-apart"]').waitFor({ timeout: 5_000 });
   assert.deepEqual(sent.best[0], { eventId: EV, count: 2, categories: [1], sections: [1], accessible: true });

@@ -306,7 +306,12 @@ export function mountAdminPage(root: HTMLElement): () => void {
       if ((err as Error).name === 'AbortError') return;
       preview = null;
       clear(seatsPanel);
+      const draftHint =
+        e.state === 'DRAFT' && (err as { status?: number }).status === 404
+          ? h('p', { class: 'muted' }, 'A draft\'s seat map may not be public yet: give blocked seats in the rows of the create form, or block them once it is published.')
+          : null;
       seatsPanel.append(h('h2', { id: 'admin-seats-title' }, `Block seats: ${e.name}`), problemBox(err));
+      if (draftHint) seatsPanel.append(draftHint);
     }
     seatsPanel.scrollIntoView({ block: 'start' });
   }

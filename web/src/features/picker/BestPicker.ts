@@ -49,7 +49,7 @@ export function createBestPicker(deps: BestPickerDeps): BestPicker {
     h('p', { class: 'picker__field' }, h('label', { for: control.id }, label), control);
   const categoryRow = field('Category', category);
   const sectionRow = field('Section', section);
-  const accessibleRow = h('p', { class: 'picker__field picker__check' }, accessible, h('label', { for: accessible.id }, 'Wheelchair spaces'));
+  const accessibleRow = h('p', { class: 'picker__field picker__check' }, accessible, h('label', { for: accessible.id }, 'Accessible seats (wheelchair spaces)'));
   const form = h(
     'form',
     { class: 'picker__form', novalidate: true },
