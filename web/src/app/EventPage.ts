@@ -1,6 +1,8 @@
-// The event page: the live seat map beside the cart. The map is the
-// server's (snapshot + stream); "mine" comes from the server's answers to
-// our own calls and GET /api/reservations. Nothing changes colour on a guess.
+// The event page: the live seat map beside the best-available picker and
+// the cart, under the sale window's notice when the sale is not open. The
+// map is the server's (snapshot + stream); "mine" comes from the server's
+// answers to our own calls and GET /api/reservations. Nothing changes colour
+// on a guess.
 import { h, clear } from '../shared/dom';
 import { errorBox, notify } from '../shared/errorView';
 import { ApiError } from '../shared/http';
