@@ -22,7 +22,7 @@ export default defineConfig({
   },
   server: {
     // `npm run dev` talks to a running ticketd (REST and SSE on one origin).
-    proxy: { '/api': { target: backend, changeOrigin: false } },
+    proxy: { '/api': { target: backend, changeOrigin: false }, '/admin': { target: backend, changeOrigin: false } },
   },
   test: {
     include: ['src/**/*.test.ts'],

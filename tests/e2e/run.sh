@@ -10,6 +10,8 @@
 #                                       against its scripted stand-in server
 #                                       (fake_room_server.mjs): no ticketd needed
 # room_flow.test.mjs skips itself against a ticketd without the waiting room.
+# categories_flow and admin_flow serve issue 17's new fields and admin routes
+# with page.route fixtures (fixtures.mjs); the page itself comes from ticketd.
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 # Screenshots go to tests/e2e/screenshots/.
 set -uo pipefail
@@ -30,6 +32,8 @@ with_stack=0 fake_room=0
 tests=(seat_flow.test.mjs tickets_flow.test.mjs room_flow.test.mjs)
 
 [[ -x $CHROMIUM_PATH ]] || fail "no browser at $CHROMIUM_PATH (Debian package chromium; infra/install.sh installs it)"
+# Issue 17's page features: the picker against ticketd, the rest on fixtures.
+tests+=(picker_flow.test.mjs categories_flow.test.mjs admin_flow.test.mjs)
 
 # playwright-core, reinstalled only when package-lock.json changed.
 stamp=$here/node_modules/.lock-sha256

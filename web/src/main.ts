@@ -1,7 +1,7 @@
 import './styles.css';
 import { h, clear } from './shared/dom';
 import { useTokenSource } from './shared/http';
-import { installBusyNotice } from './shared/errorView';
+import { errorBox, installBusyNotice } from './shared/errorView';
 import { SessionStore } from './features/session/session';
 import { mountEventList } from './features/events/EventList';
 import { createLiveBadge } from './features/seatmap/LiveBadge';
@@ -37,6 +37,28 @@ function route(): void {
       document.title = 'Checkout · Tickets';
       unmount = mountCheckout(main, r.eventId);
       break;
+    case 'admin': {
+      // The admin page is a chunk of its own: buyers never download it.
+      document.title = 'Admin · Tickets';
+      let gone = false;
+      let inner: (() => void) | null = null;
+      unmount = () => {
+        gone = true;
+        inner?.();
+      };
+      clear(main);
+      main.append(h('p', { class: 'muted' }, 'Loading the admin page…'));
+      import('./features/admin/AdminPage')
+        .then((m) => {
+          if (!gone) inner = m.mountAdminPage(main);
+        })
+        .catch((err) => {
+          if (gone) return;
+          clear(main);
+          main.append(errorBox(err));
+        });
+      break;
+    }
     case 'not-found':
       clear(main);
       main.append(h('h1', null, 'Page not found'), h('p', null, h('a', { href: '#/' }, 'See all events')));

@@ -1,6 +1,8 @@
-// The event page: the live seat map beside the cart. The map is the
-// server's (snapshot + stream); "mine" comes from the server's answers to
-// our own calls and GET /api/reservations. Nothing changes colour on a guess.
+// The event page: the live seat map beside the best-available picker and
+// the cart, under the sale window's notice when the sale is not open. The
+// map is the server's (snapshot + stream); "mine" comes from the server's
+// answers to our own calls and GET /api/reservations. Nothing changes colour
+// on a guess.
 import { h, clear } from '../shared/dom';
 import { errorBox, notify } from '../shared/errorView';
 import { ApiError } from '../shared/http';
@@ -10,7 +12,10 @@ import { formatEventDate } from '../features/events/eventDate';
 import { getSeatMap } from '../features/seatmap/seatMapApi';
 import { reduceSeatMap, type SeatMapAction, type SeatMapState } from '../features/seatmap/seatMapState';
 import { openSeatStream, type StreamStatus } from '../features/seatmap/seatStream';
-import { createSeatGrid, seatLegend } from '../features/seatmap/SeatGrid';
+import { createSeatGrid, createSeatLegend } from '../features/seatmap/SeatGrid';
+import { saleNoticeText, saleWindow, type SaleWindow } from '../features/events/saleWindow';
+import { holdBest } from '../features/picker/bestApi';
+import { createBestPicker } from '../features/picker/BestPicker';
 import type { LiveBadge } from '../features/seatmap/LiveBadge';
 import { extendHold, holdSeats, listHolds, releaseHold } from '../features/cart/holdsApi';
 import { HoldsStore } from '../features/cart/holdsStore';
@@ -43,6 +48,9 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
   let reconcileTimer: ReturnType<typeof setTimeout> | undefined;
   /** Counts our own hold changes, so an older GET /api/reservations cannot undo a newer answer. */
   let changes = 0;
+  /** The event's sale times (from GET /api/events/{id}); open until we know better. */
+  let sale: { startsAt: string | null; endsAt: string | null } = { startsAt: null, endsAt: null };
+  let saleState: SaleWindow = { state: 'open' };
 
   clear(root);
   const title = h('h1', { class: 'event__title' }, 'Event');
@@ -50,6 +58,26 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
   const grid = createSeatGrid((seatId, look) => {
     if (look === 'available') void hold(seatId);
     else if (look === 'mine') void release(seatId);
+  });
+  const legend = createSeatLegend();
+  const saleNotice = h('p', { class: 'sale-notice', 'data-testid': 'sale-notice', hidden: true });
+  const saleSpoken = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
+  const picker = createBestPicker({
+    eventId,
+    hold: holdBest,
+    onGranted: (granted) => {
+      changes++;
+      holds.put(granted.seatIds.map((id) => ({ eventId: granted.eventId, seatId: id, expiresAt: granted.expiresAt })));
+      cart.open();
+    },
+    onRefused: (err) => {
+      if (needsRoom(err) && opts.onQueueRequired) {
+        opts.onQueueRequired();
+        return true;
+      }
+      return false;
+    },
+    seatLabel: (id) => map?.seats.get(id)?.label ?? `#${id}`,
   });
   const cart = createCartDrawer({
     extend: (seatId) => void extend(seatId),
@@ -63,12 +91,27 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     title,
     meta,
     ...(opts.notice ? [opts.notice] : []),
-    h('div', { class: 'event__layout' }, h('section', { class: 'event__map', 'aria-label': 'Seat map' }, seatLegend(), grid.el), cart.el),
+    saleNotice,
+    saleSpoken,
+    h(
+      'div',
+      { class: 'event__layout' },
+      h('section', { class: 'event__map', 'aria-label': 'Seat map' }, legend.el, grid.el),
+      h('div', { class: 'event__side' }, picker.el, cart.el),
+    ),
   );
 
   const render = () => {
     const mine = new Set(holds.forEvent(eventId).map((x) => x.seatId));
-    grid.render(map, { mine, pending });
+    const saleOpen = saleState.state === 'open';
+    grid.render(map, { mine, pending, saleOpen });
+    legend.update(map);
+    picker.update({
+      categories: map?.categories ?? [],
+      sections: map?.sections ?? [],
+      accessible: map?.hasAccessible ?? false,
+      saleOpen,
+    });
     cart.render(holds.forEvent(eventId), map?.seats ?? null, pending);
   };
   holds.subscribe(render);
@@ -101,8 +144,25 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     reconcileTimer = setTimeout(() => void reconcile(), 150);
   };
 
+  /** The sale window now; re-renders when it opened or closed since the last look. */
+  const checkSale = () => {
+    const next = saleWindow(sale.startsAt, sale.endsAt, serverNow());
+    const text = saleNoticeText(next);
+    if (saleNotice.textContent !== text) saleNotice.textContent = text;
+    saleNotice.hidden = text === '';
+    saleNotice.dataset.sale = next.state;
+    if (next.state !== saleState.state) {
+      // Spoken once when the sale opens while the page is open; the countdown itself is not a live region.
+      if (saleState.state === 'before' && next.state === 'open') saleSpoken.textContent = 'The sale is open: choose your seats.';
+      saleState = next;
+      render();
+    } else {
+      saleState = next;
+    }
+  };
+
   async function hold(seatId: number): Promise<void> {
-    if (pending.has(seatId)) return;
+    if (pending.has(seatId) || saleState.state !== 'open') return;
     pending.add(seatId);
     render();
     try {
@@ -184,6 +244,8 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       clear(meta);
       meta.append(e.venue, ' · ', h('time', { datetime: e.startsAt }, formatEventDate(e.startsAt)));
       document.title = `${e.name} · Tickets`;
+      sale = { startsAt: e.saleStartsAt ?? null, endsAt: e.saleEndsAt ?? null };
+      checkSale();
     })
     .catch((err) => {
       if ((err as Error).name === 'AbortError') return;
@@ -215,6 +277,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
   // frees them within a second, and the stream will say so).
   const ticker = setInterval(() => {
     cart.tick();
+    checkSale();
     if (holds.dropExpired(serverNow())) scheduleReconcile();
   }, 250);
   const poller = setInterval(() => {

@@ -8,5 +8,7 @@ describe('router', () => {
     expect(parseRoute('#/events/3')).toEqual({ page: 'event', eventId: 3 });
     expect(parseRoute('#/events/3/checkout')).toEqual({ page: 'checkout', eventId: 3 });
     expect(parseRoute('#/events/x')).toEqual({ page: 'not-found' });
+    expect(parseRoute('#/admin')).toEqual({ page: 'admin' });
+    expect(parseRoute('#/admin/x')).toEqual({ page: 'not-found' });
   });
 });

@@ -3,6 +3,8 @@ import { h, clear } from '../../shared/dom';
 import { errorBox } from '../../shared/errorView';
 import { listEvents, type EventSummary } from './eventsApi';
 import { formatEventDate } from './eventDate';
+import { saleWindow } from './saleWindow';
+import { serverNow } from '../../shared/clock';
 
 export function mountEventList(root: HTMLElement): () => void {
   const ctrl = new AbortController();
@@ -41,6 +43,7 @@ function render(body: HTMLElement, events: EventSummary[]): void {
           { class: 'card' },
           h('h2', { class: 'card__title' }, h('a', { href: `#/events/${e.id}`, class: 'event-link' }, e.name)),
           h('p', { class: 'card__meta' }, e.venue, ' · ', h('time', { datetime: e.startsAt }, formatEventDate(e.startsAt))),
+          saleLine(e),
           h(
             'p',
             { class: 'card__counts' },
@@ -52,4 +55,12 @@ function render(body: HTMLElement, events: EventSummary[]): void {
       ),
     ),
   );
+}
+
+/** "Sale opens …" or "Sale ended" under an event whose sale window is not open now; nothing otherwise. */
+function saleLine(e: EventSummary): HTMLElement | null {
+  const w = saleWindow(e.saleStartsAt, e.saleEndsAt, serverNow());
+  if (w.state === 'before') return h('p', { class: 'card__sale', 'data-sale': 'before' }, 'Sale opens ', h('time', { datetime: w.opensAt }, formatEventDate(w.opensAt)));
+  if (w.state === 'ended') return h('p', { class: 'card__sale', 'data-sale': 'ended' }, 'Sale ended');
+  return null;
 }

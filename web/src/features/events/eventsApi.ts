@@ -1,4 +1,5 @@
 import { api } from '../../shared/http';
+import type { Category, Section } from '../seatmap/seatMapState';
 
 export interface EventSummary {
   id: number;
@@ -10,6 +11,12 @@ export interface EventSummary {
   available: number;
   held: number;
   sold: number;
+  /** When holds open and close (ISO); null or absent: no limit. */
+  saleStartsAt?: string | null;
+  saleEndsAt?: string | null;
+  /** Empty or absent on events without them (the demo events). */
+  categories?: Category[];
+  sections?: Section[];
 }
 
 export function listEvents(signal?: AbortSignal): Promise<EventSummary[]> {

@@ -9,7 +9,8 @@
 // taken when it is not older than what we have: it may have been read
 // before changes the stream already delivered.
 
-export type SeatStatus = 'AVAILABLE' | 'HELD' | 'SOLD';
+/** BLOCKED: taken off sale by the organiser (a kill seat); never selectable. */
+export type SeatStatus = 'AVAILABLE' | 'HELD' | 'SOLD' | 'BLOCKED';
 
 export interface Seat {
   id: number;
@@ -18,6 +19,27 @@ export interface Seat {
   label: string;
   price: number;
   status: SeatStatus;
+  /** Section id (an event with sections); absent otherwise. */
+  section?: number;
+  /** Category (price level) id; absent when the seat has none. */
+  category?: number;
+  /** A wheelchair place (absent when false). */
+  accessible?: boolean;
+  /** A companion seat beside an accessible one (absent when false). */
+  companion?: boolean;
+}
+
+/** A price level of an event: its seats' colour on the map and its price (minor units). */
+export interface Category {
+  id: number;
+  name: string;
+  price: number;
+  color: string;
+}
+
+export interface Section {
+  id: number;
+  name: string;
 }
 
 /** The body of GET /api/events/{id}/seats and of the stream's `snapshot`. */
@@ -27,6 +49,9 @@ export interface SeatMapBody {
   cols: number;
   version: number;
   seats: Seat[];
+  /** Absent or empty on events without categories (the demo events). */
+  categories?: Category[];
+  sections?: Section[];
 }
 
 /** One `seat` event of the stream. */
@@ -46,6 +71,17 @@ export interface SeatMapState {
   seats: ReadonlyMap<number, Seat>;
   /** The version of the change that last touched each seat (the snapshot's for untouched ones). */
   seatVersions: ReadonlyMap<number, number>;
+  /** The event's categories and sections, in the server's order (empty when it has none). */
+  categories: readonly Category[];
+  sections: readonly Section[];
+  /**
+   * What only a snapshot can change (sections, categories, accessible and
+   * companion seats), as a key: the grid rebuilds when it differs. Seat
+   * changes keep it, so they cost no walk over a large map.
+   */
+  layoutKey: string;
+  /** The map has wheelchair spaces (from the snapshot). */
+  hasAccessible: boolean;
 }
 
 export type SnapshotSource = 'stream' | 'fetch';
@@ -54,7 +90,7 @@ export type SeatMapAction =
   | { type: 'snapshot'; body: SeatMapBody; from: SnapshotSource }
   | { type: 'seat'; change: SeatChange };
 
-const STATUSES: ReadonlySet<string> = new Set(['AVAILABLE', 'HELD', 'SOLD']);
+const STATUSES: ReadonlySet<string> = new Set(['AVAILABLE', 'HELD', 'SOLD', 'BLOCKED']);
 
 export function isSeatStatus(s: unknown): s is SeatStatus {
   return typeof s === 'string' && STATUSES.has(s);
@@ -76,7 +112,19 @@ export function reduceSeatMap(state: SeatMapState | null, action: SeatMapAction)
         seats.set(s.id, { ...s });
         seatVersions.set(s.id, b.version);
       }
-      return { eventId: b.eventId, rows: b.rows, cols: b.cols, version: b.version, seats, seatVersions };
+      // A snapshot without the lists (a server that leaves them out of the
+      // stream's frames) keeps the ones already known for this event.
+      const same = state !== null && state.eventId === b.eventId;
+      const categories = Array.isArray(b.categories) ? b.categories : same ? state.categories : [];
+      const sections = Array.isArray(b.sections) ? b.sections : same ? state.sections : [];
+      let hasAccessible = false;
+      const layout: string[] = [];
+      for (const s of b.seats) {
+        if (s.accessible) hasAccessible = true;
+        layout.push(`${s.id}:${s.section ?? ''}${s.category ?? ''}${s.accessible ? 'a' : ''}${s.companion ? 'c' : ''}`);
+      }
+      const layoutKey = `${b.eventId}:${b.rows}x${b.cols}:${JSON.stringify([categories, sections])}:${layout.join(',')}`;
+      return { eventId: b.eventId, rows: b.rows, cols: b.cols, version: b.version, seats, seatVersions, categories, sections, layoutKey, hasAccessible };
     }
     case 'seat': {
       const c = action.change;
@@ -96,7 +144,7 @@ export function reduceSeatMap(state: SeatMapState | null, action: SeatMapAction)
 }
 
 /** What a seat looks like to this session. */
-export type SeatLook = 'available' | 'mine' | 'held' | 'sold' | 'pending';
+export type SeatLook = 'available' | 'mine' | 'held' | 'sold' | 'blocked' | 'pending';
 
 /**
  * A seat's look from the server's status and what this session knows from
@@ -105,6 +153,7 @@ export type SeatLook = 'available' | 'mine' | 'held' | 'sold' | 'pending';
  */
 export function seatLook(status: SeatStatus, mine: boolean, pending: boolean): SeatLook {
   if (status === 'SOLD') return 'sold';
+  if (status === 'BLOCKED') return 'blocked';
   if (mine) return 'mine';
   // Our own hold request is in flight and the stream already says HELD:
   // most likely ours, but we do not know yet, so say neither.
