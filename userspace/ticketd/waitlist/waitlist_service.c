@@ -805,19 +805,24 @@ enum waitlist_result waitlist_join(struct waitlist *wl, uint32_t event_id,
 		pthread_mutex_unlock(&wl->lock);
 		return WLS_EXISTS;
 	}
-	/* the published map: a seat freed a moment ago counts as free */
+	pthread_mutex_unlock(&wl->lock);
+	/* the published map (a seat freed a moment ago counts as free), read
+	 * without our lock: the stream's event lock never nests with it */
 	if (seat_stream_with_event(&wl->app->stream, event_id, read_available, &av) ||
-	    av.available) {
-		pthread_mutex_unlock(&wl->lock);
+	    av.available)
 		return WLS_SEATS_AVAILABLE;
-	}
+	pthread_mutex_lock(&wl->lock);
 	first = q->live == 0;
 	r = wl_join(q, s->id, s->slot, (int64_t)s->expires_unix * 1000, count, tkt_unix_ms(),
 		    &wl->ops, &e);
 	if (r == WL_OK)
 		view_of(e, q->live, out);
+	else if (r == WL_EXISTS) /* joined meanwhile by a twin request */
+		view_of(e, wl_find(q, s->id, &pos) ? pos : 0, out);
 	atomic_store(&wl->waiting[idx], q->live);
 	pthread_mutex_unlock(&wl->lock);
+	if (r == WL_EXISTS)
+		return WLS_EXISTS;
 	if (r == WL_FULL)
 		return WLS_FULL;
 	if (r != WL_OK)
