@@ -15,6 +15,7 @@ import type { LiveBadge } from '../features/seatmap/LiveBadge';
 import { extendHold, holdSeats, listHolds, releaseHold } from '../features/cart/holdsApi';
 import { HoldsStore } from '../features/cart/holdsStore';
 import { createCartDrawer } from '../features/cart/CartDrawer';
+import { mountWaitlist } from '../features/waitlist/WaitlistPanel';
 
 const EXTEND_SECONDS = 120;
 /** While the stream is down, the map is re-read this often. */
@@ -58,11 +59,19 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       location.hash = `#/events/${eventId}/checkout`;
     },
   });
+  // Sold out: the waiting list; its offers are holds of ours (the cart re-reads them).
+  const waitlist = mountWaitlist(eventId, {
+    onOffer: () => scheduleReconcile(),
+    checkout: () => {
+      location.hash = `#/events/${eventId}/checkout`;
+    },
+  });
   root.append(
     h('p', null, h('a', { href: '#/', class: 'back' }, '← All events')),
     title,
     meta,
     ...(opts.notice ? [opts.notice] : []),
+    waitlist.el,
     h('div', { class: 'event__layout' }, h('section', { class: 'event__map', 'aria-label': 'Seat map' }, seatLegend(), grid.el), cart.el),
   );
 
@@ -70,6 +79,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     const mine = new Set(holds.forEvent(eventId).map((x) => x.seatId));
     grid.render(map, { mine, pending });
     cart.render(holds.forEvent(eventId), map?.seats ?? null, pending);
+    waitlist.seatMap(map);
   };
   holds.subscribe(render);
 
@@ -228,6 +238,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
   return () => {
     ctrl.abort();
     stream.close();
+    waitlist.close();
     clearInterval(ticker);
     clearInterval(poller);
     clearTimeout(reconcileTimer);
