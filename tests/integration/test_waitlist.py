@@ -5,9 +5,12 @@ offer lapsing to the next waiter, buying an offer, leaving with an offer,
 a restart keeping the list, and hostile input that changes nothing.
 
 Each test gets an event of its own ("Waitlist Test N", 2 x 2 seats,
-created once), which one session sells out by holding every seat. ticketd
-runs here with 3-second offers."""
+created once), which one session sells out by holding every seat (for 30
+s, and released at the end). ticketd runs here with 3-second offers; the
+lists of these events left by an earlier run are wiped from Redis before
+it starts."""
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -15,7 +18,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import assert_error, auth, mariadb_sql, new_session
+from conftest import PORTS, assert_error, auth, mariadb_sql, new_session
 
 N_EVENTS = 6
 OFFER_SECONDS = 3
@@ -30,11 +33,26 @@ def ensure_events():
             f"INSERT INTO seats (event_id, seat_id, r, c, label, price) "
             f"SELECT LAST_INSERT_ID(), seq, seq DIV 2, seq MOD 2, CONCAT('W', seq), 1000 "
             f"FROM seq_0_to_3")
+    if not int(mariadb_sql("SELECT COUNT(*) FROM events WHERE name = 'Waitlist Timing'").strip()):
+        mariadb_sql(
+            "INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols) "
+            "VALUES ('Waitlist Timing', 'Test Hall', '2030-01-01 20:00:00', 4, 8); "
+            "INSERT INTO seats (event_id, seat_id, r, c, label, price) "
+            "SELECT LAST_INSERT_ID(), seq, seq DIV 8, seq MOD 8, CONCAT('T', seq), 1000 "
+            "FROM seq_0_to_31")
+
+
+class Events(list):
+    timing = None
 
 
 @pytest.fixture(scope="module")
 def events(ticketd):
     ensure_events()
+    ids = mariadb_sql("SELECT id FROM events WHERE name LIKE 'Waitlist T%'").split()
+    for i in ids:  # an earlier run's waiters
+        subprocess.run(["redis-cli", "-p", str(PORTS["redis"]), "DEL", f"tkt:wl:{i}",
+                        f"tkt:wl:{i}:e"], check=True, capture_output=True, timeout=10)
     saved = list(ticketd.args)
     ticketd.args += ["--waitlist-offer-seconds", str(OFFER_SECONDS)]
     ticketd.stop()
@@ -42,7 +60,8 @@ def events(ticketd):
     evs = requests.get(ticketd.base + "/api/events", timeout=5).json()
     ids = sorted(e["id"] for e in evs if e["name"].startswith("Waitlist Test "))
     assert len(ids) == N_EVENTS
-    yield list(ids)
+    Events.timing = [e["id"] for e in evs if e["name"] == "Waitlist Timing"][0]
+    yield Events(ids)
     ticketd.args = saved
     ticketd.stop()
     ticketd.start()
@@ -59,13 +78,32 @@ def sell_out(base, ev):
     seats = free_seats(base, ev)
     if seats:
         r = requests.post(f"{base}/api/reservations", headers=auth(holder), timeout=5,
-                          json={"eventId": ev, "seatIds": seats, "holdSeconds": 300})
+                          json={"eventId": ev, "seatIds": seats, "holdSeconds": 30})
         assert r.status_code == 201, r.text
+    CLEANUP.append(lambda: [requests.delete(f"{base}/api/reservations/{ev}/{s}",
+                                            headers=auth(holder), timeout=5) for s in seats])
     return holder, seats
 
 
+CLEANUP = []
+
+
+@pytest.fixture(autouse=True)
+def cleanup():
+    """Gives back what a test held, whatever its outcome."""
+    yield
+    while CLEANUP:
+        try:
+            CLEANUP.pop()()
+        except requests.RequestException:
+            pass
+
+
 def join(base, ev, token, count=1, want=201):
-    """Joins; the published seat map may lag the hold by a moment."""
+    """Joins (and leaves at the end of the test); the published seat map may
+    lag the hold by a moment."""
+    CLEANUP.append(lambda: requests.delete(f"{base}/api/events/{ev}/waitlist",
+                                           headers=auth(token), timeout=5))
     deadline = time.monotonic() + 2
     while True:
         r = requests.post(f"{base}/api/events/{ev}/waitlist", json={"count": count},
@@ -121,7 +159,7 @@ class StreamReader(threading.Thread):
                     self.frames.append((time.monotonic(), name, json.loads(line[6:])))
                     if name == "gone":
                         break
-        except requests.RequestException:
+        except Exception:  # closed under it by close(): missing frames fail the test
             pass
 
     def wait_for(self, name, limit_s):
@@ -163,7 +201,7 @@ def test_release_offers_to_first_waiter_then_lapses_to_the_next(api, events):
     assert s1.status == 200
     assert s1.wait_for("position", 3)[2] == {"position": 1}
     seat = seats[0]
-    released = time.monotonic()
+    released = time.monotonic()  # the release request's start
     r = requests.delete(f"{api.base}/api/reservations/{ev}/{seat}", headers=auth(holder),
                         timeout=5)
     assert r.status_code == 204, r.text
@@ -190,6 +228,11 @@ def test_release_offers_to_first_waiter_then_lapses_to_the_next(api, events):
                       json={"eventId": ev, "seatIds": [seat]}, timeout=10)
     assert r.status_code == 201, r.text
     wait_gone(api.base, ev, w2, 2)  # an ordered offer ends the entry
+    # declined (--dev-mode): the order ends CANCELLED now and the seat is
+    # free again, not sold, so the next run finds this event as it was
+    r = requests.post(f"{api.base}/api/payments/authorize", headers=auth(w2), timeout=10,
+                      json={"orderId": r.json()["orderId"], "simulate": "decline"})
+    assert r.status_code == 200 and r.json()["status"] == "DECLINED", r.text
     m = requests.get(api.base + "/metrics", timeout=5).text
     for name in ("ticketd_waitlist_entries", "ticketd_waitlist_offers_total",
                  "ticketd_waitlist_offer_lapsed_total"):
@@ -258,3 +301,58 @@ def test_hostile_input_is_refused_and_changes_nothing(api, events):
     assert_error(requests.get(stream, params={"token": t}, timeout=5), 404, "NOT_ON_WAITLIST")
     # the empty body means one seat
     assert requests.post(url, headers=auth(t), timeout=5).json()["count"] == 1
+
+
+def metric(base, name):
+    for line in requests.get(base + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(name)
+
+
+def test_release_to_offer_takes_milliseconds(api, events):
+    """Each of 16 releases reaches the next waiter's stream as an offer;
+    prints the delays (release request sent -> offer frame read) and the
+    server's own figure (change record -> offer hold)."""
+    ev, n = events.timing, 16
+    holders = []
+    for chunk in range(0, 32, 8):  # --hold-limit 8 a session
+        seats = [s for s in free_seats(api.base, ev) if chunk <= s < chunk + 8]
+        t = new_session(api.base)["token"]
+        if seats:
+            r = requests.post(f"{api.base}/api/reservations", headers=auth(t), timeout=5,
+                              json={"eventId": ev, "seatIds": seats, "holdSeconds": 30})
+            assert r.status_code == 201, r.text
+        holders.append((t, seats))
+        CLEANUP.append(lambda t=t, seats=seats: [requests.delete(
+            f"{api.base}/api/reservations/{ev}/{s}", headers=auth(t), timeout=5) for s in seats])
+    waiters = [new_session(api.base)["token"] for _ in range(n)]
+    for w in waiters:
+        join(api.base, ev, w)
+    streams = [StreamReader(api.base, ev, w) for w in waiters]
+    for st in streams:
+        st.wait_for("position", 3)
+    count0 = metric(api.base, "ticketd_waitlist_offer_delay_seconds_count")
+    sum0 = metric(api.base, "ticketd_waitlist_offer_delay_seconds_sum")
+    to_release = [(t, s) for t, seats in holders for s in seats][:n]
+    assert len(to_release) == n, "the timing event has fewer held seats than waiters"
+    delays = []
+    try:
+        for (t, seat), st in zip(to_release, streams):
+            released = time.monotonic()  # the request's start: an upper bound
+            r = requests.delete(f"{api.base}/api/reservations/{ev}/{seat}", headers=auth(t), timeout=5)
+            assert r.status_code == 204, r.text
+            when, _, offer = st.wait_for("offer", 3)
+            assert offer["seatIds"] == [seat]
+            delays.append(max(0.0, when - released) * 1000)
+    finally:
+        for st in streams:
+            st.close()
+    delays.sort()
+    made = metric(api.base, "ticketd_waitlist_offer_delay_seconds_count") - count0
+    server_ms = (metric(api.base, "ticketd_waitlist_offer_delay_seconds_sum") - sum0) / max(made, 1) * 1000
+    print(f"release sent -> offer frame over {n} releases: p50 {delays[n // 2]:.1f} ms, "
+          f"p90 {delays[int(n * 0.9)]:.1f} ms, max {delays[-1]:.1f} ms; "
+          f"server (change record -> hold): mean {server_ms:.2f} ms over {made:.0f}")
+    assert made >= n
+    assert delays[n // 2] < 100, delays

@@ -369,6 +369,8 @@ static void *store_loop(void *arg)
 			uint32_t sn = 0;
 			struct store_op *all = snapshot(wl, &sn);
 
+			/* the snapshot is newer than the batch taken with it */
+			n = 0;
 			/* a failed rewrite is tried again: resync set again */
 			if (!all || store_write(wl, all, sn, true)) {
 				pthread_mutex_lock(&wl->store_lock);
