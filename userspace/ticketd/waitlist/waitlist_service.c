@@ -110,11 +110,14 @@ struct waitlist_stream {
 	int64_t last_frame_ms;
 };
 
+/* The event's queue, or -1. The queues are made for the catalogue as it
+ * was at start: an event added later has none (answered as unknown). */
 static int64_t event_index(const struct waitlist *wl, uint32_t event_id)
 {
 	const struct event_info *e = catalog_find(&wl->app->catalog, event_id);
+	int64_t idx = e ? (int64_t)(e - wl->app->catalog.events) : -1;
 
-	return e ? (int64_t)(e - wl->app->catalog.events) : -1;
+	return idx >= 0 && (uint32_t)idx < wl->n && wl->q[idx].event_id == event_id ? idx : -1;
 }
 
 /* ---- the seat table, through the REST hold rules ---- */
