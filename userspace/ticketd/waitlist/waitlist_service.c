@@ -610,7 +610,8 @@ void waitlist_seat_batch_sink(void *ctx, const struct seat_change *ch, uint32_t 
 		if (ch[i].ev.status != SEAT_AVAILABLE)
 			continue;
 		idx = ch[i].event - wl->app->catalog.events;
-		if (idx < 0 || (uint32_t)idx >= wl->n || !atomic_load(&wl->waiting[idx]))
+		if (idx < 0 || (uint32_t)idx >= wl->n || wl->q[idx].event_id != ch[i].event->id ||
+		    !atomic_load(&wl->waiting[idx]))
 			continue;
 		if (!signal)
 			pthread_mutex_lock(&wl->notes_lock);
