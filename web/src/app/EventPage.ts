@@ -71,9 +71,9 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
     title,
     meta,
     ...(opts.notice ? [opts.notice] : []),
-    waitlist.el,
     h('div', { class: 'event__layout' }, h('section', { class: 'event__map', 'aria-label': 'Seat map' }, seatLegend(), grid.el), cart.el),
   );
+  meta.after(waitlist.el);
 
   const render = () => {
     const mine = new Set(holds.forEvent(eventId).map((x) => x.seatId));
