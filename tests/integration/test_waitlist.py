@@ -18,9 +18,9 @@ import uuid
 import pytest
 import requests
 
-from conftest import PORTS, assert_error, auth, mariadb_sql, new_session
+from conftest import PORTS, assert_error, auth, infra, mariadb_sql, new_session
 
-N_EVENTS = 6
+N_EVENTS = 7
 OFFER_SECONDS = 3
 
 
@@ -274,6 +274,39 @@ def test_restart_keeps_the_list(api, events, ticketd):
     assert requests.delete(f"{api.base}/api/events/{ev}/waitlist", headers=auth(w1),
                            timeout=5).status_code == 204
     assert get(api.base, ev, w2).json()["position"] == 1
+
+
+def redis_entry(ev, token):
+    """The stored entry of the session of token (its id: the token's first
+    8 bytes), or ""."""
+    out = subprocess.run(["redis-cli", "-p", str(PORTS["redis"]), "HGET", f"tkt:wl:{ev}:e",
+                          token[:16]], capture_output=True, text=True, timeout=10)
+    return out.stdout.strip()
+
+
+def test_a_join_while_redis_is_down_answers_at_once_and_is_stored_later(api, events):
+    ev = events.pop()
+    sell_out(api.base, ev)
+    w = new_session(api.base)["token"]
+    errors = metric(api.base, "ticketd_waitlist_store_errors_total")
+    infra("redis.sh", "stop")
+    try:
+        t0 = time.monotonic()
+        assert join(api.base, ev, w)["position"] == 1
+        took = time.monotonic() - t0
+        assert took < 0.5, f"a join waited {took:.2f}s on Redis"
+        deadline = time.monotonic() + 5  # the store thread keeps trying
+        while metric(api.base, "ticketd_waitlist_store_errors_total") == errors:
+            assert time.monotonic() < deadline, "no failed write counted"
+            time.sleep(0.1)
+    finally:
+        infra("redis.sh", "start")
+    deadline = time.monotonic() + 10
+    while not redis_entry(ev, w):
+        assert time.monotonic() < deadline, "the join never reached Redis"
+        time.sleep(0.1)
+    slot, count = redis_entry(ev, w).split()[:2]
+    assert int(count) == 1 and int(slot) > 0
 
 
 def test_hostile_input_is_refused_and_changes_nothing(api, events):
