@@ -1,8 +1,10 @@
 """The waiting list of sold-out events (issue #17; docs/api.md, "Waiting
 list") against a real ticketd: joining only when sold out, positions, an
 offer to the first waiter when a holder releases (GET and the stream), the
-offer lapsing to the next waiter, buying an offer, leaving with an offer,
-a restart keeping the list, and hostile input that changes nothing.
+offer lapsing to the next waiter, buying an offer (and a cancelled order's
+seat going to the next waiter), leaving with an offer, a restart keeping
+the list, a join while Redis is down, the release-to-offer delay, and
+hostile input that changes nothing.
 
 Each test gets an event of its own ("Waitlist Test N", 2 x 2 seats,
 created once), which one session sells out by holding every seat (for 30
@@ -195,6 +197,8 @@ def test_release_offers_to_first_waiter_then_lapses_to_the_next(api, events):
     again = join(api.base, ev, w1, count=3, want=200)  # the same entry
     assert again["position"] == 1 and again["count"] == 1
     assert join(api.base, ev, w2, count=2)["position"] == 2
+    w3 = new_session(api.base)["token"]
+    assert join(api.base, ev, w3)["position"] == 3
     assert get(api.base, ev, w2).json() == {**get(api.base, ev, w2).json(), "position": 2}
 
     s1 = StreamReader(api.base, ev, w1)
@@ -228,11 +232,14 @@ def test_release_offers_to_first_waiter_then_lapses_to_the_next(api, events):
                       json={"eventId": ev, "seatIds": [seat]}, timeout=10)
     assert r.status_code == 201, r.text
     wait_gone(api.base, ev, w2, 2)  # an ordered offer ends the entry
-    # declined (--dev-mode): the order ends CANCELLED now and the seat is
-    # free again, not sold, so the next run finds this event as it was
+    assert get(api.base, ev, w3).json()["position"] == 1
+    # declined (--dev-mode): the order ends CANCELLED, its seat comes back
+    # and goes to the next waiter (and the event is as it was for the
+    # next run: nothing sold)
     r = requests.post(f"{api.base}/api/payments/authorize", headers=auth(w2), timeout=10,
                       json={"orderId": r.json()["orderId"], "simulate": "decline"})
     assert r.status_code == 200 and r.json()["status"] == "DECLINED", r.text
+    assert wait_offer(api.base, ev, w3, 3)["offer"]["seatIds"] == [seat]
     m = requests.get(api.base + "/metrics", timeout=5).text
     for name in ("ticketd_waitlist_entries", "ticketd_waitlist_offers_total",
                  "ticketd_waitlist_offer_lapsed_total"):
