@@ -11,6 +11,8 @@
 #   fuzz_traceparent  the W3C traceparent parser and formatter
 #   fuzz_ticket       the signed ticket parser and its Ed25519 check
 #   fuzz_best         best available's seat choice on random seat maps
+#   fuzz_waitlist     the waiting-list core under random joins, leaves,
+#                     freed seats and lapses, against a plain model
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -32,6 +34,7 @@ FUZZ_PKT_GEN_REPLY := $(FUZZ_BIN)/fuzz_pkt_gen_reply
 FUZZ_TRACEPARENT := $(FUZZ_BIN)/fuzz_traceparent
 FUZZ_TICKET := $(FUZZ_BIN)/fuzz_ticket
 FUZZ_BEST := $(FUZZ_BIN)/fuzz_best
+FUZZ_WAITLIST := $(FUZZ_BIN)/fuzz_waitlist
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -76,7 +79,11 @@ $(FUZZ_TICKET): private EXTRA_LDLIBS := $(TICKETD_LINK)
 $(FUZZ_BEST): fuzz/fuzz_best.c $(BUILD)/fuzz/obj/userspace/ticketd/seats/best.o
 	$(link_fuzz)
 
-FUZZ_TARGETS += $(FUZZ_BEST)
+# the waiting-list core is pure too
+$(FUZZ_WAITLIST): fuzz/fuzz_waitlist.c $(BUILD)/fuzz/obj/userspace/ticketd/waitlist/waitlist.o
+	$(link_fuzz)
+
+FUZZ_TARGETS += $(FUZZ_BEST) $(FUZZ_WAITLIST)
 FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) \
 	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY) $(FUZZ_TRACEPARENT) $(FUZZ_TICKET)
 

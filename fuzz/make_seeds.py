@@ -154,3 +154,17 @@ put(T, "40x40-sparse-8", bytes([39, 39, 8]) + b"\xf7" * 200)
 put(T, "3x10-orphan-3", bytes([2, 9, 3]) + bytes([0x03, 0x03, 0x0c, 0x0c]))
 put(T, "count-0", bytes([4, 4, 0]))
 put(T, "count-9", bytes([4, 4, 9]))
+
+
+# ---- fuzz_waitlist: 3 bytes an operation: op % 6 (0 join, 1 leave, 2 seat
+# freed, 3 time passes, 4 an offered seat ordered, 5 refuse a slot), a, b ----
+T = "fuzz_waitlist"
+put(T, "join-two-free-one", bytes([0, 1, 1, 0, 2, 0, 2, 5, 120]))
+put(T, "offer-lapses-to-next", bytes([0, 1, 0, 0, 2, 0, 2, 5, 3, 3, 0, 5, 2, 5, 3]))
+put(T, "partial-offer-grows", bytes([0, 1, 3, 0, 2, 0, 2, 1, 60, 3, 0, 10, 2, 2, 60, 2, 3, 60]))
+put(T, "ordered-offer-leaves", bytes([0, 1, 1, 2, 4, 30, 4, 4, 0]))
+put(T, "leave-with-offer", bytes([0, 1, 2, 2, 4, 30, 1, 1, 0, 2, 4, 30]))
+put(T, "expired-session-skipped", bytes([0, 1, 0x80, 0, 2, 0, 3, 0, 5, 2, 6, 30]))
+put(T, "refused-then-next", bytes([5, 1, 1, 0, 1, 0, 0, 2, 0, 2, 7, 30]))
+put(T, "fill-and-churn", b"".join(bytes([0, i, 1]) for i in range(40)) +
+    b"".join(bytes([1, i, 0]) for i in range(0, 40, 2)) + b"".join(bytes([0, 40 + i, 2]) for i in range(8)))

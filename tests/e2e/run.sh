@@ -29,7 +29,7 @@ fail() {
 with_stack=0 fake_room=0
 [[ ${1:-} == --with-stack ]] && with_stack=1
 [[ ${1:-} == --fake-room ]] && fake_room=1
-tests=(seat_flow.test.mjs tickets_flow.test.mjs room_flow.test.mjs)
+tests=(seat_flow.test.mjs tickets_flow.test.mjs room_flow.test.mjs waitlist_flow.test.mjs)
 
 [[ -x $CHROMIUM_PATH ]] || fail "no browser at $CHROMIUM_PATH (Debian package chromium; infra/install.sh installs it)"
 # Issue 17's page features: the picker against ticketd, the rest on fixtures.

@@ -63,6 +63,7 @@ start)
 		--payment-url "http://127.0.0.1:$PAYMENTD_PORT" --web-root "$ROOT/web/dist" \
 		--session-rate-per-addr 100000 --session-burst-per-addr 100000 \
 		--sse-max-streams-per-addr 100000 --http-max-connections-per-addr 0 \
+		--origin-hold-limit 0 \
 		>>"$LOGS/ticketd.log" 2>&1 &
 	echo $! >"$PIDS/ticketd.pid"
 	for _ in $(seq 1 300); do

@@ -138,6 +138,12 @@ static void routes_go_through_their_doors(void **state)
 		{{"POST", "/api/reservations/best", NULL}, DOOR_HOLDS},
 		{{"POST", "/api/orders", NULL}, DOOR_ORDERS},
 		{{"GET", "/api/events/{id}/seats/stream", NULL}, DOOR_STREAMS},
+		/* the waiting list: joining and leaving hold and release seats;
+		 * its stream is one long request */
+		{{"POST", "/api/events/{id}/waitlist", NULL}, DOOR_HOLDS},
+		{{"DELETE", "/api/events/{id}/waitlist", NULL}, DOOR_HOLDS},
+		{{"GET", "/api/events/{id}/waitlist", NULL}, DOOR_READS},
+		{{"GET", "/api/events/{id}/waitlist/stream", NULL}, DOOR_STREAMS},
 	};
 
 	(void)state;

@@ -72,6 +72,14 @@ static const struct setting settings[] = {
 	  "automatic room rate: purchase p95 (POST /api/orders, payments) above "
 	  "this many ms, any 503, or purchases in flight at half their cap "
 	  "slow admissions down"),
+	/* #17 waiting list */
+	S(waitlist_offer_seconds, SETTING_INT, "120", 1, 3600,
+	  "how long a waiting-list offer holds its seats for the waiter"),
+	S(waitlist_max_entries, SETTING_INT, "100000", 1, 10000000,
+	  "waiters one event's waiting list keeps (more: 503 WAITLIST_FULL); "
+	  "about 72 bytes each"),
+	S(waitlist_max_streams, SETTING_INT, "10000", 1, 1000000,
+	  "open waiting-list streams at most (more: 503 TOO_MANY_STREAMS)"),
 	/* #12 shed */
 	S(http_inflight_orders, SETTING_INT, "128", 0, 1000000,
 	  "POST /api/orders requests inside ticketd at once, answers pending "

@@ -44,6 +44,8 @@ struct config {
 	int room_max_streams;
 	int room_auto_rate_min, room_auto_rate_max;
 	int room_auto_target_ms;
+	/* #17 waiting list */
+	int waitlist_offer_seconds, waitlist_max_entries, waitlist_max_streams;
 	/* #12 shed */
 	int http_inflight_orders, http_inflight_payments, http_inflight_holds;
 	int http_inflight_sessions, http_inflight_reads;

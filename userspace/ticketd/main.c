@@ -37,6 +37,7 @@
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/health.h"
 #include "userspace/ticketd/live/sse_hub.h"
+#include "userspace/ticketd/waitlist/waitlist_service.h"
 #include "userspace/ticketd/privileges.h"
 #include "userspace/ticketd/rest/client_limits.h"
 #include "userspace/ticketd/rest/routes.h"
@@ -360,6 +361,8 @@ static int start_stream(struct ticketd *app, char *err, size_t errlen)
 		rc = seat_stream_add_batch_sink(&app->stream, sse_hub_seat_batch_sink, app->sse);
 	if (!rc)
 		rc = seat_stream_add_batch_sink(&app->stream, seat_metrics_batch_sink, &app->seat_metrics);
+	if (!rc)
+		rc = seat_stream_add_batch_sink(&app->stream, waitlist_seat_batch_sink, app->waitlist);
 	if (!rc && (rc = seat_stream_start(&app->stream)))
 		seat_stream_free(&app->stream);
 	if (rc)
@@ -524,6 +527,32 @@ static void stop_rooms(struct ticketd *app)
 	rooms_stop(app->rooms);
 }
 
+/* The waiting lists, loaded from Redis before the seat stream (their sink)
+ * starts; their offer worker once the table is recovered and served. */
+static int start_waitlist(struct ticketd *app, char *err, size_t errlen)
+{
+	return waitlist_create(&app->waitlist, app, err, errlen);
+}
+
+static void stop_waitlist(struct ticketd *app)
+{
+	waitlist_free(app->waitlist);
+	app->waitlist = NULL;
+}
+
+static int start_waitlist_offers(struct ticketd *app, char *err, size_t errlen)
+{
+	if (!waitlist_start_offers(app->waitlist))
+		return 0;
+	snprintf(err, errlen, "cannot start the waiting list's offer worker");
+	return -1;
+}
+
+static void stop_waitlist_offers(struct ticketd *app)
+{
+	waitlist_stop_offers(app->waitlist);
+}
+
 static int start_health(struct ticketd *app, char *err, size_t errlen)
 {
 	return health_start(&app->health, app, err, errlen);
@@ -553,6 +582,7 @@ static void before_http_stop(void *ctx)
 
 	sse_hub_close(app->sse);
 	rooms_close(app->rooms);
+	waitlist_close(app->waitlist);
 }
 
 static int start_http(struct ticketd *app, char *err, size_t errlen)
@@ -653,6 +683,7 @@ static const struct step steps[] = {
 	{"sessions", start_sessions, stop_sessions},
 	{"journal", start_journal, stop_journal},
 	{"sse", start_sse, stop_sse},
+	{"waitlist", start_waitlist, stop_waitlist},
 	{"seat stream", start_stream, stop_stream},
 	{"recovery", start_recovery, NULL},
 	{"outbox relay", start_relay, stop_relay},
@@ -661,6 +692,7 @@ static const struct step steps[] = {
 	{"sweeper", start_sweeper, stop_sweeper},
 	{"udp doors", start_doors, edge_setup_close_doors},
 	{"rooms", start_rooms, stop_rooms},
+	{"waitlist offers", start_waitlist_offers, stop_waitlist_offers},
 	{"tickets", start_tickets, stop_tickets},
 	{"health", start_health, stop_health},
 	{"http", start_http, stop_http},

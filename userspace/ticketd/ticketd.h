@@ -28,6 +28,7 @@
 struct http_server;
 struct sse_hub;
 struct rooms;
+struct waitlist;
 struct payment_client;
 struct edge;
 struct udp_door;
@@ -68,6 +69,7 @@ struct ticketd {
 	struct journal journal;
 	struct sse_hub *sse; /* live seat streams (SSE) */
 	struct rooms *rooms; /* waiting rooms (room/room_service.h) */
+	struct waitlist *waitlist; /* sold-out events (waitlist/waitlist_service.h) */
 	struct ticket_service *tickets; /* signing and scanner keys (commerce/tickets.h) */
 
 	struct outbox_relay relay;

@@ -29,8 +29,12 @@ int api_route_door(void *app, const struct route *rt)
 		return DOOR_SESSIONS;
 	/* a stream is one long request: it must not hold a reads place */
 	if (!strcmp(p, "/api/events/{id}/seats/stream") ||
-	    !strcmp(p, "/api/events/{id}/room/stream"))
+	    !strcmp(p, "/api/events/{id}/room/stream") ||
+	    !strcmp(p, "/api/events/{id}/waitlist/stream"))
 		return DOOR_STREAMS;
+	/* joining and leaving hold and release seats */
+	if (!strcmp(p, "/api/events/{id}/waitlist") && strcmp(rt->method, "GET"))
+		return DOOR_HOLDS;
 	if (!strcmp(p, "/api/events/{id}/room"))
 		return DOOR_ROOM;
 	/* reads, and the tickets of an order (each answer signs tickets or

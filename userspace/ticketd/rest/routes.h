@@ -33,6 +33,10 @@ void route_metrics(struct http_req *req, struct http_resp *resp);
 void route_room_join(struct http_req *req, struct http_resp *resp);
 void route_room_poll(struct http_req *req, struct http_resp *resp);
 void route_room_stream(struct http_req *req, struct http_resp *resp);
+void route_waitlist_join(struct http_req *req, struct http_resp *resp);
+void route_waitlist_get(struct http_req *req, struct http_resp *resp);
+void route_waitlist_leave(struct http_req *req, struct http_resp *resp);
+void route_waitlist_stream(struct http_req *req, struct http_resp *resp);
 void route_admin_room_get(struct http_req *req, struct http_resp *resp);
 void route_admin_room_put(struct http_req *req, struct http_resp *resp);
 void route_admin_drain_get(struct http_req *req, struct http_resp *resp);
@@ -56,6 +60,12 @@ bool api_room_gate(struct http_req *req, struct http_resp *resp, uint32_t event_
 
 struct session;
 struct holds_outcome;
+
+/* A stream's session (routes_room.c): the Authorization header, or the
+ * token query argument (EventSource cannot send headers); on failure the
+ * 401 answer is already set. */
+bool api_stream_session(struct http_req *req, struct http_resp *resp,
+			struct session *s);
 
 /* Checks the Bearer token; on failure the 401 answer is already set. */
 bool api_authenticate(struct http_req *req, struct http_resp *resp,

@@ -12,6 +12,7 @@
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/ticketd.h"
+#include "userspace/ticketd/waitlist/waitlist_service.h"
 
 /* The release, for ticketd_build_info; packaging may set it
  * (-DTICKETD_VERSION=...). */
@@ -266,6 +267,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 #undef LD
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= rooms_render_metrics(app->rooms, &buf, &len, &cap);
+	rc |= waitlist_render_metrics(app->waitlist, &buf, &len, &cap);
 	rc |= sessions_render_metrics(&app->sessions, &buf, &len, &cap);
 	rc |= db_render_metrics(&app->db, &buf, &len, &cap);
 	rc |= client_limits_render_metrics(app, &buf, &len, &cap);

@@ -176,9 +176,7 @@ void route_room_poll(struct http_req *req, struct http_resp *resp)
 		answer_view(resp, id, &a);
 }
 
-/* A stream's session: the Authorization header, or (EventSource cannot
- * send headers) the token query argument. */
-static bool stream_session(struct http_req *req, struct http_resp *resp,
+bool api_stream_session(struct http_req *req, struct http_resp *resp,
 			   struct session *s)
 {
 	const char *tok = http_query(req, "token");
@@ -242,7 +240,7 @@ void route_room_stream(struct http_req *req, struct http_resp *resp)
 	uint32_t id;
 	int fd;
 
-	if (!parse_event(req, resp, &id) || !stream_session(req, resp, &s))
+	if (!parse_event(req, resp, &id) || !api_stream_session(req, resp, &s))
 		return;
 	sr = calloc(1, sizeof(*sr));
 	if (!sr) {
@@ -288,7 +286,7 @@ bool api_room_gate(struct http_req *req, struct http_resp *resp, uint32_t event_
 	if (rooms_gate(app->rooms, event_id, NULL))
 		return true; /* no active room */
 	if (http_header(req, "Authorization") || http_query(req, "token")) {
-		if (!stream_session(req, resp, &s))
+		if (!api_stream_session(req, resp, &s))
 			return false;
 		have = true;
 	}

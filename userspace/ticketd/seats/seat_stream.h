@@ -71,7 +71,7 @@ struct seat_change {
 typedef void (*seat_batch_sink_fn)(void *ctx, const struct seat_change *ch,
 				   uint32_t n);
 
-#define SEAT_STREAM_MAX_SINKS 4
+#define SEAT_STREAM_MAX_SINKS 6
 /* Records versioned and handed to the sinks together, at most. */
 #define SEAT_STREAM_BATCH 1024
 

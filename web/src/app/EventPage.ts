@@ -20,6 +20,7 @@ import type { LiveBadge } from '../features/seatmap/LiveBadge';
 import { extendHold, holdSeats, listHolds, releaseHold } from '../features/cart/holdsApi';
 import { HoldsStore } from '../features/cart/holdsStore';
 import { createCartDrawer } from '../features/cart/CartDrawer';
+import { mountWaitlist } from '../features/waitlist/WaitlistPanel';
 
 const EXTEND_SECONDS = 120;
 /** While the stream is down, the map is re-read this often. */
@@ -86,6 +87,13 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       location.hash = `#/events/${eventId}/checkout`;
     },
   });
+  // Sold out: the waiting list; its offers are holds of ours (the cart re-reads them).
+  const waitlist = mountWaitlist(eventId, {
+    onOffer: () => scheduleReconcile(),
+    checkout: () => {
+      location.hash = `#/events/${eventId}/checkout`;
+    },
+  });
   root.append(
     h('p', null, h('a', { href: '#/', class: 'back' }, '← All events')),
     title,
@@ -100,6 +108,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       h('div', { class: 'event__side' }, picker.el, cart.el),
     ),
   );
+  meta.after(waitlist.el);
 
   const render = () => {
     const mine = new Set(holds.forEvent(eventId).map((x) => x.seatId));
@@ -113,6 +122,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
       saleOpen,
     });
     cart.render(holds.forEvent(eventId), map?.seats ?? null, pending);
+    waitlist.seatMap(map);
   };
   holds.subscribe(render);
 
@@ -291,6 +301,7 @@ export function mountEventPage(root: HTMLElement, eventId: number, badge: LiveBa
   return () => {
     ctrl.abort();
     stream.close();
+    waitlist.close();
     clearInterval(ticker);
     clearInterval(poller);
     clearTimeout(reconcileTimer);

@@ -1,0 +1,257 @@
+/* The waiting list of a sold-out event (docs/api.md, "Waiting list"):
+ * POST/GET/DELETE /api/events/{id}/waitlist and its stream (SSE). The
+ * lists themselves: userspace/ticketd/waitlist/. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "userspace/lib/timefmt.h"
+#include "userspace/ticketd/commerce/sessions.h"
+#include "userspace/ticketd/rest/client_limits.h"
+#include "userspace/ticketd/rest/routes.h"
+#include "userspace/ticketd/ticketd.h"
+#include "userspace/ticketd/waitlist/waitlist_service.h"
+
+#define WAITLIST_SNDBUF 16384
+
+static bool parse_event(struct http_req *req, struct http_resp *resp, uint32_t *id)
+{
+	char msg[64];
+
+	if (http_parse_u32(req->params[0], id)) {
+		http_error(resp, req, 400, "VALIDATION_FAILED",
+			   "event id must be a non-negative integer",
+			   json_pack("{s:s}", "id", req->params[0]));
+		return false;
+	}
+	if (!catalog_find(&rest_app(req)->catalog, *id)) {
+		snprintf(msg, sizeof(msg), "event %u does not exist", *id);
+		http_error(resp, req, 404, "EVENT_NOT_FOUND", msg, NULL);
+		return false;
+	}
+	return true;
+}
+
+static json_t *iso(int64_t ms)
+{
+	char t[TKT_RFC3339_LEN];
+
+	if (!ms || tkt_format_rfc3339_ms(ms, t, sizeof(t)))
+		return json_null();
+	return json_string(t);
+}
+
+static void waitlist_error(struct http_req *req, struct http_resp *resp,
+			   enum waitlist_result r, uint32_t event_id)
+{
+	char msg[128];
+
+	switch (r) {
+	case WLS_OK:
+	case WLS_EXISTS:
+		return;
+	case WLS_NO_EVENT:
+		snprintf(msg, sizeof(msg), "event %u does not exist", event_id);
+		http_error(resp, req, 404, "EVENT_NOT_FOUND", msg, NULL);
+		return;
+	case WLS_SEATS_AVAILABLE:
+		snprintf(msg, sizeof(msg), "/api/events/%u/seats", event_id);
+		http_error(resp, req, 409, "SEATS_AVAILABLE",
+			   "this event still has free seats; hold them instead",
+			   json_pack("{s:s}", "seats", msg));
+		return;
+	case WLS_FULL:
+		http_error(resp, req, 503, "WAITLIST_FULL",
+			   "the waiting list of this event is full", NULL);
+		resp->retry_after = 60;
+		return;
+	case WLS_NOT_FOUND:
+		http_error(resp, req, 404, "NOT_ON_WAITLIST",
+			   "this session is not on the waiting list; join it with POST", NULL);
+		return;
+	case WLS_TOO_MANY_STREAMS:
+		http_error(resp, req, 503, "TOO_MANY_STREAMS",
+			   "this server already serves its limit of waiting-list streams; "
+			   "poll GET /api/events/{id}/waitlist instead", NULL);
+		resp->retry_after = 5;
+		return;
+	case WLS_CLOSED:
+		http_error(resp, req, 503, "UNAVAILABLE", "the server is shutting down", NULL);
+		return;
+	case WLS_NOMEM:
+		http_error(resp, req, 503, "UNAVAILABLE", "the waiting list cannot take this now",
+			   NULL);
+		resp->retry_after = 1;
+		return;
+	}
+}
+
+static json_t *offer_json(const struct waitlist_view *v)
+{
+	json_t *seats;
+
+	if (!v->n_offer)
+		return json_null();
+	seats = json_array();
+	for (uint8_t i = 0; seats && i < v->n_offer; i++)
+		json_array_append_new(seats, json_integer(v->offer[i]));
+	return json_pack("{s:o, s:o}", "seatIds", seats, "expiresAt", iso(v->offer_expires_ms));
+}
+
+static json_t *position_json(const struct waitlist_view *v)
+{
+	return v->position ? json_integer(v->position) : json_null();
+}
+
+void route_waitlist_join(struct http_req *req, struct http_resp *resp)
+{
+	struct waitlist_view v;
+	struct session s;
+	json_t *body, *val;
+	const char *k;
+	enum waitlist_result r;
+	uint32_t id;
+	json_int_t count = 1;
+
+	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+		return;
+	if (!(body = http_body_object(req, resp, true)))
+		return;
+	json_object_foreach(body, k, val) {
+		if (!strcmp(k, "count") && json_is_integer(val) && json_integer_value(val) >= 1 &&
+		    json_integer_value(val) <= WL_COUNT_MAX) {
+			count = json_integer_value(val);
+			continue;
+		}
+		http_error(resp, req, 422, "VALIDATION_FAILED",
+			   strcmp(k, "count") ? "the body may only hold \"count\""
+					      : "count must be an integer 1 to 4",
+			   json_pack("{s:s}", "field", k));
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	r = waitlist_join(rest_app(req)->waitlist, id, &s, (uint8_t)count, &v);
+	if (r != WLS_OK && r != WLS_EXISTS) {
+		waitlist_error(req, resp, r, id);
+		return;
+	}
+	http_json(resp, r == WLS_OK ? 201 : 200,
+		  json_pack("{s:I, s:o, s:i, s:o, s:o}", "eventId", (json_int_t)id, "position",
+			    position_json(&v), "count", (int)v.count, "joinedAt",
+			    iso(v.joined_ms), "offer", offer_json(&v)));
+}
+
+void route_waitlist_get(struct http_req *req, struct http_resp *resp)
+{
+	struct waitlist_view v;
+	struct session s;
+	enum waitlist_result r;
+	uint32_t id;
+
+	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+		return;
+	r = waitlist_get(rest_app(req)->waitlist, id, &s, &v);
+	if (r) {
+		waitlist_error(req, resp, r, id);
+		return;
+	}
+	http_json(resp, 200,
+		  json_pack("{s:I, s:o, s:i, s:o, s:o}", "eventId", (json_int_t)id, "position",
+			    position_json(&v), "count", (int)v.count, "joinedAt",
+			    iso(v.joined_ms), "offer", offer_json(&v)));
+}
+
+void route_waitlist_leave(struct http_req *req, struct http_resp *resp)
+{
+	struct session s;
+	enum waitlist_result r;
+	uint32_t id;
+
+	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+		return;
+	r = waitlist_leave(rest_app(req)->waitlist, id, &s);
+	if (r) {
+		waitlist_error(req, resp, r, id);
+		return;
+	}
+	http_text(resp, 204, "application/json", "", 0);
+}
+
+/* ---- the stream ---- */
+
+static const struct waitlist_conn_ops mhd_waitlist_ops = {
+	.suspend = http_conn_suspend,
+	.resume = http_conn_resume,
+};
+
+struct waitlist_stream_resp {
+	struct waitlist_stream *st;
+	struct ticketd *app;
+	struct addr_key key;
+	bool counted;
+};
+
+static ssize_t waitlist_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct waitlist_stream_resp *sr = cls;
+	ssize_t n = waitlist_stream_read(sr->st, buf, max);
+
+	(void)pos;
+	return n < 0 ? HTTP_STREAM_END : n;
+}
+
+static void waitlist_stream_free(void *cls)
+{
+	struct waitlist_stream_resp *sr = cls;
+
+	waitlist_stream_release(sr->st);
+	if (sr->counted)
+		client_stream_end(sr->app, &sr->key);
+	free(sr);
+}
+
+void route_waitlist_stream(struct http_req *req, struct http_resp *resp)
+{
+	struct ticketd *app = req->app;
+	struct waitlist_stream_resp *sr;
+	struct session s;
+	enum waitlist_result r;
+	uint32_t id;
+	int fd;
+
+	if (!parse_event(req, resp, &id) || !api_stream_session(req, resp, &s))
+		return;
+	sr = calloc(1, sizeof(*sr));
+	if (!sr) {
+		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+		return;
+	}
+	sr->app = app;
+	if (!client_stream_begin(req, resp, &sr->key, &sr->counted)) {
+		free(sr);
+		return;
+	}
+	r = waitlist_stream_open(app->waitlist, id, &s, &mhd_waitlist_ops, req->conn, &sr->st);
+	if (r) {
+		if (sr->counted)
+			client_stream_end(app, &sr->key);
+		free(sr);
+		waitlist_error(req, resp, r, id);
+		return;
+	}
+	fd = http_conn_fd(req->conn);
+	if (fd >= 0) {
+		/* frames go out at least every 15 s: a vanished peer is found
+		 * (best effort both) */
+		unsigned ms = 30000;
+		int sndbuf = WAITLIST_SNDBUF;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
+	http_stream(resp, "text/event-stream", waitlist_stream_reader, waitlist_stream_free, sr);
+}
