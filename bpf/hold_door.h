@@ -471,6 +471,9 @@ struct tkt_seat_req {
 	__u32 slot;   /* caller's holder slot (0 for QUERY/EXPIRE) */
 	__u32 ttl_ms; /* HOLD, EXTEND, ORDER */
 	__u32 op;     /* enum tkt_seat_op */
+	/* 1: ttl_ms is the config's default (hold seconds 0 on the wire),
+	 * which the event's own default replaces */
+	__u32 ttl_default;
 };
 
 struct tkt_seat_res {
@@ -624,6 +627,24 @@ TKT_INLINE void tkt_door_apply_at(struct tkt_door *d,
 	    !tkt_admit_live(tkt_door_admit(d, rq->slot), rq->event_id, now_ns)) {
 		res->status = TKT_NOT_ADMITTED;
 		return;
+	}
+	/* the event's own policy (TKT_EVENT_* bits), one test when it has none */
+	if (ev.flags & ~TKT_EVENT_ROOM) {
+		__u32 v;
+
+		if ((ev.flags & TKT_EVENT_CLOSED) && rq->op == TKT_SEAT_HOLD) {
+			res->status = TKT_NOT_ADMITTED;
+			return;
+		}
+		v = (ev.flags >> TKT_EVENT_LIMIT_SHIFT) & TKT_EVENT_LIMIT_MAX;
+		if (v)
+			limit = v;
+		v = (ev.flags >> TKT_EVENT_LIFE_SHIFT) & TKT_EVENT_LIFE_MAX;
+		if (v)
+			cap_ms = v * 1000u;
+		v = (ev.flags >> TKT_EVENT_SECS_SHIFT) & TKT_EVENT_SECS_MAX;
+		if (v && refresh && rq->ttl_default)
+			ttl = v * 1000u;
 	}
 	if (refresh && cap_ms && ttl > cap_ms)
 		ttl = cap_ms;
@@ -878,6 +899,7 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	sr.seat_id = tkt_be32(req->seat_id);
 	sr.slot = slot;
 	sr.ttl_ms = secs * 1000u;
+	sr.ttl_default = !tkt_req_secs(req);
 	sr.op = req->op;
 	tkt_door_apply_at(d, &sr, now_ns, now_ms, &res);
 
