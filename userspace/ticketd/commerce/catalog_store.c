@@ -7,8 +7,8 @@
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/db/db.h"
 
-static int load_events(MYSQL *conn, struct catalog *cat, char *err,
-		       size_t errlen)
+static int load_events(MYSQL *conn, struct catalog *cat, uint32_t max_seats,
+		       char *err, size_t errlen)
 {
 	const char *sql =
 		"SELECT id, name, venue,"
@@ -16,21 +16,21 @@ static int load_events(MYSQL *conn, struct catalog *cat, char *err,
 		" seat_rows, seat_cols FROM events ORDER BY id";
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	uint32_t n = 0;
+	uint32_t base = 0;
+	int rc = 0;
 
 	if (mysql_query(conn, sql) || !(res = mysql_store_result(conn))) {
 		snprintf(err, errlen, "loading events: %s", mysql_error(conn));
 		return -EIO;
 	}
-	cat->events = calloc(mysql_num_rows(res) + 1, sizeof(*cat->events));
-	if (!cat->events) {
-		mysql_free_result(res);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	while ((row = mysql_fetch_row(res))) {
-		struct event_info *e = &cat->events[n++];
+	while (!rc && (row = mysql_fetch_row(res))) {
+		struct event_info *e = calloc(1, sizeof(*e));
 
+		if (!e) {
+			snprintf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			break;
+		}
 		e->id = (uint32_t)strtoul(row[0], NULL, 10);
 		snprintf(e->name, sizeof(e->name), "%s", row[1]);
 		snprintf(e->venue, sizeof(e->venue), "%s", row[2]);
@@ -38,10 +38,38 @@ static int load_events(MYSQL *conn, struct catalog *cat, char *err,
 		e->rows = (uint16_t)atoi(row[4]);
 		e->cols = (uint16_t)atoi(row[5]);
 		e->n_seats = (uint32_t)e->rows * e->cols;
+		if (e->n_seats > max_seats - base) {
+			snprintf(err, errlen, "events need more than the seat table's %u seats",
+				 max_seats);
+			event_info_free(e);
+			rc = -ENOSPC;
+			break;
+		}
+		e->seat_base = base;
+		base += e->n_seats;
+		e->seats = calloc(e->n_seats ? e->n_seats : 1, sizeof(*e->seats));
+		if (!e->seats) {
+			event_info_free(e);
+			snprintf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			break;
+		}
+		/* Seats missing from the seats table still get a usable label. */
+		for (uint32_t s = 0; s < e->n_seats; s++) {
+			e->seats[s].r = (uint16_t)(s / e->cols);
+			e->seats[s].c = (uint16_t)(s % e->cols);
+			snprintf(e->seats[s].label, sizeof(e->seats[s].label), "R%uC%u",
+				 e->seats[s].r + 1u, e->seats[s].c + 1u);
+		}
+		rc = catalog_put(cat, e);
+		if (rc == -ERANGE)
+			snprintf(err, errlen, "event id %u is outside 1..%u", (unsigned)e->id,
+				 CATALOG_MAX_EVENTS - 1);
+		else if (rc)
+			snprintf(err, errlen, "out of memory");
 	}
-	cat->n_events = n;
 	mysql_free_result(res);
-	return 0;
+	return rc;
 }
 
 static int load_seats(MYSQL *conn, struct catalog *cat, char *err,
@@ -57,7 +85,8 @@ static int load_seats(MYSQL *conn, struct catalog *cat, char *err,
 		return -EIO;
 	}
 	while ((row = mysql_fetch_row(res))) {
-		struct event_info *e = (struct event_info *)catalog_find(
+		/* not yet visible to any other thread: still ours to fill */
+		struct event_info *e = (struct event_info *)catalog_get(
 			cat, (uint32_t)strtoul(row[0], NULL, 10));
 		uint32_t sid = (uint32_t)strtoul(row[1], NULL, 10);
 
@@ -81,42 +110,20 @@ static int load_seats(MYSQL *conn, struct catalog *cat, char *err,
 int catalog_load(struct catalog *cat, struct db_pool *db, uint32_t max_seats,
 		 char *err, size_t errlen)
 {
-	MYSQL *conn = db_get_timed(db, DB_WORKER_WAIT_MS);
-	uint32_t base = 0;
-	int rc;
+	MYSQL *conn;
+	int rc = catalog_init(cat);
 
-	memset(cat, 0, sizeof(*cat));
+	if (rc) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	conn = db_get_timed(db, DB_WORKER_WAIT_MS);
 	if (!conn) {
 		snprintf(err, errlen, "loading the catalog: no database connection");
+		catalog_free(cat);
 		return -ECONNRESET;
 	}
-	rc = load_events(conn, cat, err, errlen);
-	for (uint32_t i = 0; !rc && i < cat->n_events; i++) {
-		struct event_info *e = &cat->events[i];
-
-		if (e->n_seats > max_seats - base) {
-			snprintf(err, errlen, "events need more than the seat table's %u seats",
-				 max_seats);
-			rc = -ENOSPC;
-			break;
-		}
-		e->seat_base = base;
-		base += e->n_seats;
-		e->seats = calloc(e->n_seats, sizeof(*e->seats));
-		if (!e->seats) {
-			snprintf(err, errlen, "out of memory");
-			rc = -ENOMEM;
-			break;
-		}
-		/* Seats missing from the seats table still get a usable label. */
-		for (uint32_t s = 0; s < e->n_seats; s++) {
-			e->seats[s].r = (uint16_t)(s / e->cols);
-			e->seats[s].c = (uint16_t)(s % e->cols);
-			snprintf(e->seats[s].label, sizeof(e->seats[s].label), "R%uC%u",
-				 e->seats[s].r + 1u, e->seats[s].c + 1u);
-		}
-	}
-	cat->seats_used = base;
+	rc = load_events(conn, cat, max_seats, err, errlen);
 	if (!rc)
 		rc = load_seats(conn, cat, err, errlen);
 	db_put(db, conn);

@@ -24,8 +24,10 @@ void route_list_events(struct http_req *req, struct http_resp *resp)
 	const struct catalog *cat = &rest_app(req)->catalog;
 	json_t *list = json_array();
 
-	for (uint32_t i = 0; list && i < cat->n_events; i++)
-		json_array_append_new(list, event_json(req->app, &cat->events[i]));
+	const struct event_info *e;
+
+	for (uint32_t cur = 0; list && (e = catalog_next(cat, &cur));)
+		json_array_append_new(list, event_json(req->app, e));
 	http_json(resp, 200, list);
 }
 
