@@ -44,7 +44,7 @@ void route_ticket_key(struct http_req *req, struct http_resp *resp);
 void route_checkin(struct http_req *req, struct http_resp *resp);
 void route_checkin_batch(struct http_req *req, struct http_resp *resp);
 
-/* The admin endpoints' gate (routes_room.c): true for a loopback client
+/* The admin endpoints' gate (admin_auth.c): true for a loopback client
  * with the admin key as Bearer token; otherwise the 403/401 is set. */
 bool api_admin_allowed(struct http_req *req, struct http_resp *resp);
 
