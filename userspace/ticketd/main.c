@@ -657,6 +657,7 @@ static const struct step steps[] = {
 	{"sse", start_sse, stop_sse},
 	{"seat stream", start_stream, stop_stream},
 	{"recovery", start_recovery, NULL},
+	{"catalogue refresh", catalog_live_start, catalog_live_stop},
 	{"outbox relay", start_relay, stop_relay},
 	{"payment client", start_payments, stop_payments},
 	{"saga", start_saga, stop_saga},

@@ -107,6 +107,13 @@ int catalog_load(struct catalog *cat, struct db_pool *db, uint32_t max_seats,
 int catalog_load_event(struct db_pool *db, uint32_t id, struct event_info **out,
 		       char *err, size_t errlen);
 
+/* catalog_version.version: grows with every change of any event. */
+int catalog_read_version(struct db_pool *db, uint64_t *version);
+/* Calls fn for every event's id and revision. */
+int catalog_read_revisions(struct db_pool *db,
+			   void (*fn)(void *ctx, uint32_t id, uint64_t revision),
+			   void *ctx);
+
 /* Inserts the demo events (3 x 10 x 10, prices by row) when the events
  * table is empty. Sets *created to the number of events inserted. */
 int catalog_seed_demo(struct db_pool *db, int *created, char *err,

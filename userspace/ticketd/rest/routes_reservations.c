@@ -68,11 +68,12 @@ static void api_holds_error(struct http_req *req, struct http_resp *resp,
 	case HOLDS_LIMIT: {
 		char msg[96];
 
+		int limit = o->limit ? (int)o->limit : rest_app(req)->cfg.hold_limit;
+
 		snprintf(msg, sizeof(msg),
-			 "a session may hold at most %d seats per event",
-			 rest_app(req)->cfg.hold_limit);
+			 "a session may hold at most %d seats per event", limit);
 		http_error(resp, req, 422, "HOLD_LIMIT_EXCEEDED", msg,
-			   json_pack("{s:i}", "limit", rest_app(req)->cfg.hold_limit));
+			   json_pack("{s:i}", "limit", limit));
 		return;
 	}
 	case HOLDS_LIMIT_ORIGIN: {
@@ -116,6 +117,7 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	json_int_t secs = rest_app(req)->cfg.hold_default_seconds;
 	json_t *body;
 	char expires[32];
+	bool own_secs;
 	int n;
 
 	if (drain_refuse_hold(req, resp) || !api_authenticate(req, resp, &s))
@@ -126,8 +128,9 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	n = api_parse_event_and_seats(req, resp, body, &event_id, ids);
 	if (n > 0 && !api_parse_hold_seconds(req, resp, body, &secs))
 		n = -1;
+	own_secs = json_object_get(body, "holdSeconds") != NULL;
 	json_decref(body);
-	if (n < 0)
+	if (n < 0 || !api_sale_gate(req, resp, event_id, own_secs ? NULL : &secs))
 		return;
 	holds_reserve(req->app, s.slot, event_id, ids, n, (uint32_t)secs, &o);
 	if (o.result == HOLDS_NOT_ADMITTED) {
@@ -207,7 +210,7 @@ void route_best_reservation(struct http_req *req, struct http_resp *resp)
 	json_t *body;
 	char expires[32];
 	int count;
-	bool ok;
+	bool ok, own_secs;
 
 	if (drain_refuse_hold(req, resp) || !api_authenticate(req, resp, &s))
 		return;
@@ -215,8 +218,9 @@ void route_best_reservation(struct http_req *req, struct http_resp *resp)
 	if (!body)
 		return;
 	ok = parse_best(req, resp, body, &event_id, &count, &secs);
+	own_secs = json_object_get(body, "holdSeconds") != NULL;
 	json_decref(body);
-	if (!ok)
+	if (!ok || !api_sale_gate(req, resp, event_id, own_secs ? NULL : &secs))
 		return;
 	best_hold(req->app, s.slot, event_id, count, (uint32_t)secs, &o);
 	switch (o.result) {

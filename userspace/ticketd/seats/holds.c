@@ -94,6 +94,9 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		out->result = HOLDS_NO_EVENT;
 		return;
 	}
+	if (e->hold_limit) /* the event's own (#17) */
+		limit = e->hold_limit;
+	out->limit = limit;
 	for (int i = 0; i < n; i++)
 		if (seat_ids[i] >= e->n_seats) {
 			out->result = HOLDS_NO_SEAT;

@@ -1,0 +1,51 @@
+/* The live catalogue (#17): a changed event goes into the running daemon
+ * without a restart. catalog_live_publish puts a new snapshot of one event
+ * into the catalogue (commerce/catalog.h), the events map (declared the
+ * first time the event is not a DRAFT, its closed bit and hold policy
+ * kept current), and the seat words of its kill seats (blocked: SOLD
+ * without a sale; unblocked: AVAILABLE again). A thread of its own checks
+ * catalog_version every catalog_refresh_ms and publishes every event whose
+ * revision changed (another node's admin change), and opens and closes
+ * events at their sale window's edges. Neither holds a lock a hold takes:
+ * the hold paths read snapshots and the events map only. */
+#ifndef TICKETD_CATALOG_LIVE_H
+#define TICKETD_CATALOG_LIVE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "userspace/ticketd/commerce/catalog.h"
+
+struct ticketd;
+
+struct catalog_live {
+	/* Serialises publishers (admin requests, the refresher); never
+	 * taken on a hold path. */
+	pthread_mutex_t lock;
+	uint32_t *door_flags; /* by event id: the flags last written */
+	uint64_t version;     /* catalog_version last seen */
+	pthread_t thread;
+	bool thread_on;
+	atomic_bool stop;
+	atomic_uint_least64_t reloads, refresh_errors;
+};
+
+/* Publishes e (owned from now on) into the running daemon. 0 or a
+ * negative errno (the catalogue has e even then; the events map or a seat
+ * word could not follow, logged). */
+int catalog_live_publish(struct ticketd *app, struct event_info *e);
+
+/* Reloads event id from the database and publishes it. */
+int catalog_live_reload(struct ticketd *app, uint32_t id);
+
+/* Releases every live hold of an event (a cancelled one). */
+void catalog_live_release_holds(struct ticketd *app, const struct event_info *e);
+
+/* At start, after recovery and before the doors open: kill seats' words
+ * made SOLD, every event's policy written; then the refresher thread. */
+int catalog_live_start(struct ticketd *app, char *err, size_t errlen);
+void catalog_live_stop(struct ticketd *app);
+
+#endif
