@@ -121,6 +121,53 @@ out:
 	return rc;
 }
 
+int catalog_live_block(struct ticketd *app, const struct event_info *e,
+		       const uint32_t *ids, int n, uint32_t *failed)
+{
+	struct event_info *pre = event_info_dup(e);
+	int done = 0, rc = 0;
+
+	if (!pre)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		pre->seats[ids[i]].flags |= SEAT_BLOCKED;
+	pthread_mutex_lock(&app->live.lock);
+	/* the map and the stream say BLOCKED from the change on */
+	if (catalog_put(&app->catalog, pre)) {
+		pthread_mutex_unlock(&app->live.lock);
+		return -ENOMEM;
+	}
+	for (; done < n; done++) {
+		if (e->seats[ids[done]].flags & SEAT_BLOCKED)
+			continue;
+		if (ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_RESTORE_SOLD, SESSION_SLOT_SYSTEM,
+				    e->id, ids[done], 0, NULL) != TKT_OK) {
+			*failed = ids[done];
+			rc = -EBUSY;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&app->live.lock);
+	if (rc)
+		catalog_live_block_undo(app, e, ids, done);
+	return rc;
+}
+
+void catalog_live_block_undo(struct ticketd *app, const struct event_info *e,
+			     const uint32_t *ids, int n)
+{
+	struct event_info *orig = event_info_dup(e);
+
+	pthread_mutex_lock(&app->live.lock);
+	for (int i = 0; i < n; i++)
+		if (!(e->seats[ids[i]].flags & SEAT_BLOCKED))
+			ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_UNBLOCK, SESSION_SLOT_SYSTEM,
+					e->id, ids[i], 0, NULL);
+	if (orig)
+		catalog_put(&app->catalog, orig);
+	pthread_mutex_unlock(&app->live.lock);
+}
+
 int catalog_live_reload(struct ticketd *app, uint32_t id)
 {
 	struct event_info *e;

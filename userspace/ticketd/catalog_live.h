@@ -37,6 +37,17 @@ struct catalog_live {
  * word could not follow, logged). */
 int catalog_live_publish(struct ticketd *app, struct event_info *e);
 
+/* Blocks seats ids[0..n) of the published event e in this daemon, all or
+ * none: a snapshot that calls them BLOCKED first, then each free seat's
+ * word made SOLD (RESTORE_SOLD: a held, ordered or sold seat refuses).
+ * 0, or -EBUSY with *failed the seat that refused (nothing blocked), or
+ * -ENOMEM. The database's flags are the caller's to write next. */
+int catalog_live_block(struct ticketd *app, const struct event_info *e,
+		       const uint32_t *ids, int n, uint32_t *failed);
+/* Takes back catalog_live_block of ids[0..n) (e is the snapshot before). */
+void catalog_live_block_undo(struct ticketd *app, const struct event_info *e,
+			     const uint32_t *ids, int n);
+
 /* Reloads event id from the database and publishes it. */
 int catalog_live_reload(struct ticketd *app, uint32_t id);
 

@@ -155,13 +155,16 @@ static void frame_unref(struct sse_frame *f)
 #define SEAT_FRAME_MAX 128
 
 /* The wire form of one change; returns its length. */
-static size_t format_seat(char *out, uint64_t version, uint32_t seat_id,
-			  uint8_t status)
+/* e (may be NULL) names a kill seat's SOLD "BLOCKED". */
+static size_t format_seat(char *out, const struct event_info *e, uint64_t version,
+			  uint32_t seat_id, uint8_t status)
 {
 	int n = snprintf(out, SEAT_FRAME_MAX,
 			 "event: seat\nid: %" PRIu64 "\ndata: {\"seatId\":%" PRIu32
 			 ",\"status\":\"%s\",\"version\":%" PRIu64 "}\n\n",
-			 version, seat_id, seat_status_name(status > SEAT_SOLD ? SEAT_AVAILABLE : status),
+			 version, seat_id,
+			 e ? seat_view_status_name(e, seat_id, status)
+			   : seat_status_name(status > SEAT_SOLD ? SEAT_AVAILABLE : status),
 			 version);
 
 	return n > 0 && n < SEAT_FRAME_MAX ? (size_t)n : 0;
@@ -190,10 +193,19 @@ static int topic_seat_json(struct sse_topic *t)
 		json_decref(label);
 		if (!lj)
 			return -ENOMEM;
+		if (si->flags & SEAT_GAP) { /* no seat: left out of the map */
+			free(lj);
+			t->seat_off[s] = (uint32_t)len;
+			continue;
+		}
 		n = snprintf(tmp, sizeof(tmp),
 			     "{\"id\":%" PRIu32 ",\"r\":%u,\"c\":%u,\"label\":%s,"
-			     "\"price\":%" PRIu32 ",\"status\":\"",
-			     s, (unsigned)si->r, (unsigned)si->c, lj, si->price);
+			     "\"price\":%" PRIu32 "%s%.0u%s%.0u%s%s,\"status\":\"",
+			     s, (unsigned)si->r, (unsigned)si->c, lj, si->price,
+			     si->section ? ",\"section\":" : "", si->section,
+			     si->category ? ",\"category\":" : "", si->category,
+			     si->flags & SEAT_ACCESSIBLE ? ",\"accessible\":true" : "",
+			     si->flags & SEAT_COMPANION ? ",\"companion\":true" : "");
 		free(lj);
 		if (n < 0 || (size_t)n >= sizeof(tmp))
 			return -EINVAL;
@@ -219,26 +231,38 @@ static struct sse_frame *build_snapshot(const struct sse_topic *t, uint64_t v,
 					const uint8_t *status)
 {
 	const struct event_info *e = t->event;
-	size_t cap = t->seat_off[e->n_seats] + (size_t)e->n_seats * 16 + 256;
+	/* the newest snapshot's kill seats (the grid never changes once the
+	 * event is published) */
+	const struct event_info *now = catalog_find(&t->hub->app->catalog, e->id);
+	const char *cats = e->categories_json ? e->categories_json : "[]";
+	const char *secs = e->sections_json ? e->sections_json : "[]";
+	size_t cap = t->seat_off[e->n_seats] + (size_t)e->n_seats * 16 + 256 +
+		     strlen(cats) + strlen(secs);
 	struct sse_frame *f = frame_new(cap);
+	bool first = true;
 	char *p;
 	int n;
 
+	if (!now || now->n_seats != e->n_seats)
+		now = e;
 	if (!f)
 		return NULL;
 	p = f->data;
 	n = snprintf(p, 200,
 		     "event: snapshot\nid: %" PRIu64 "\ndata: {\"eventId\":%" PRIu32
-		     ",\"rows\":%u,\"cols\":%u,\"version\":%" PRIu64 ",\"seats\":[",
+		     ",\"rows\":%u,\"cols\":%u,\"version\":%" PRIu64 ",\"categories\":",
 		     v, e->id, (unsigned)e->rows, (unsigned)e->cols, v);
 	p += n;
+	p += sprintf(p, "%s,\"sections\":%s,\"seats\":[", cats, secs);
 	for (uint32_t s = 0; s < e->n_seats; s++) {
-		const char *name = seat_status_name(status[s] > SEAT_SOLD ? SEAT_AVAILABLE
-									   : status[s]);
+		const char *name = seat_view_status_name(now, s, status[s]);
 		size_t plen = t->seat_off[s + 1] - t->seat_off[s], nlen = strlen(name);
 
-		if (s)
+		if (e->seats[s].flags & SEAT_GAP)
+			continue;
+		if (!first)
 			*p++ = ',';
+		first = false;
 		memcpy(p, t->seat_json + t->seat_off[s], plen);
 		p += plen;
 		memcpy(p, name, nlen);
@@ -327,7 +351,7 @@ void sse_hub_seat_sink(void *ctx, const struct event_info *e,
 	cap = hub->queue_events;
 	f = frame_new(SEAT_FRAME_MAX);
 	if (f) {
-		f->len = format_seat(f->data, ev->version, ev->seat_id, ev->status);
+		f->len = format_seat(f->data, e, ev->version, ev->seat_id, ev->status);
 		f->version = ev->version;
 		f->mono_ns = change_mono_ns;
 	}
@@ -563,7 +587,8 @@ static struct sse_frame *build_replay(struct sse_hub *hub, uint32_t event_id,
 	for (uint64_t i = 0; i < total; i++) {
 		const struct seat_event *ev = i < redis_need ? &rd[i] : &ring[i - redis_need];
 
-		p += format_seat(p, ev->version, ev->seat_id, ev->status);
+		p += format_seat(p, catalog_find(&hub->app->catalog, event_id), ev->version,
+				 ev->seat_id, ev->status);
 	}
 	f->len = (size_t)(p - f->data);
 	f->version = after + total;

@@ -463,32 +463,29 @@ void route_admin_events_blocked(struct http_req *req, struct http_resp *resp)
 {
 	const struct event_info *e;
 	struct ticketd *app = rest_app(req);
-	uint32_t ids[BLOCK_MAX_SEATS], done[BLOCK_MAX_SEATS], first = 0;
-	bool blocked, live;
-	int n, n_done = 0, rc;
+	uint32_t ids[BLOCK_MAX_SEATS], first = 0;
+	bool blocked, taken = false;
+	int n, rc;
 	MYSQL *c;
 
 	if (!api_admin_allowed(req, resp) || !(e = admin_event(req, resp)) ||
 	    (n = parse_blocked(req, resp, e, ids, &blocked)) < 0)
 		return;
-	live = e->state != EVENT_DRAFT;
 	/* Blocking takes the words first (free seats only, all or none), so
-	 * no buyer can hold a seat the map is about to call BLOCKED. */
-	for (int i = 0; live && blocked && i < n; i++) {
-		if (e->seats[ids[i]].flags & SEAT_BLOCKED)
-			continue;
-		rc = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_RESTORE_SOLD, SESSION_SLOT_SYSTEM,
-				     e->id, ids[i], 0, NULL);
-		if (rc != TKT_OK) {
-			for (int k = 0; k < n_done; k++)
-				ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_UNBLOCK,
-						SESSION_SLOT_SYSTEM, e->id, done[k], 0, NULL);
+	 * no buyer can hold a seat the map calls BLOCKED. */
+	if (blocked && e->state != EVENT_DRAFT) {
+		rc = catalog_live_block(app, e, ids, n, &first);
+		if (rc == -EBUSY) {
 			http_error(resp, req, 409, "SEAT_UNAVAILABLE",
 				   "a seat is held, in an order or sold; nothing was blocked",
-				   json_pack("{s:[I]}", "seatIds", (json_int_t)ids[i]));
+				   json_pack("{s:[I]}", "seatIds", (json_int_t)first));
 			return;
 		}
-		done[n_done++] = ids[i];
+		if (rc) {
+			http_error(resp, req, 503, "BUSY", "out of memory; retry", NULL);
+			return;
+		}
+		taken = true;
 	}
 	if (!(c = begin(req, resp)))
 		goto undo;
@@ -508,9 +505,8 @@ void route_admin_events_blocked(struct http_req *req, struct http_resp *resp)
 	answer_event(req, resp, 200, e->id, json_pack("{s:b}", "blocked", blocked));
 	return;
 undo:
-	for (int k = 0; k < n_done; k++)
-		ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_UNBLOCK, SESSION_SLOT_SYSTEM, e->id,
-				done[k], 0, NULL);
+	if (taken)
+		catalog_live_block_undo(app, e, ids, n);
 }
 
 void route_admin_audit(struct http_req *req, struct http_resp *resp)
