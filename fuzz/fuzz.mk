@@ -11,6 +11,7 @@
 #   fuzz_traceparent  the W3C traceparent parser and formatter
 #   fuzz_ticket       the signed ticket parser and its Ed25519 check
 #   fuzz_best         best available's seat choice on random seat maps
+#   fuzz_layout       the admin API's event description and seat-map builder
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -32,6 +33,7 @@ FUZZ_PKT_GEN_REPLY := $(FUZZ_BIN)/fuzz_pkt_gen_reply
 FUZZ_TRACEPARENT := $(FUZZ_BIN)/fuzz_traceparent
 FUZZ_TICKET := $(FUZZ_BIN)/fuzz_ticket
 FUZZ_BEST := $(FUZZ_BIN)/fuzz_best
+FUZZ_LAYOUT := $(FUZZ_BIN)/fuzz_layout
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -77,6 +79,15 @@ $(FUZZ_BEST): fuzz/fuzz_best.c $(BUILD)/fuzz/obj/userspace/ticketd/seats/best.o
 	$(link_fuzz)
 
 FUZZ_TARGETS += $(FUZZ_BEST)
+
+# the layout builder needs jansson, the catalogue's snapshot helpers and
+# the time parser only
+$(FUZZ_LAYOUT): fuzz/fuzz_layout.c $(BUILD)/fuzz/obj/userspace/ticketd/commerce/event_layout.o \
+		$(BUILD)/fuzz/obj/userspace/ticketd/commerce/catalog.o $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_LAYOUT): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(FUZZ_LAYOUT): private EXTRA_LDLIBS := $(TICKETD_LINK)
+FUZZ_TARGETS += $(FUZZ_LAYOUT)
 FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) \
 	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY) $(FUZZ_TRACEPARENT) $(FUZZ_TICKET)
 

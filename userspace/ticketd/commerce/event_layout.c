@@ -388,7 +388,7 @@ int event_spec_parse(const json_t *body, bool create, struct event_spec *out,
 		for (k = 0; k < sizeof(known) / sizeof(known[0]) && strcmp(key, known[k]); k++)
 			;
 		if (k == sizeof(known) / sizeof(known[0]))
-			return fail(err, key, "unknown field");
+			return fail(err, *key ? key : "body", "unknown field \"%.64s\"", key);
 	}
 	if (create) {
 		static const char *const need[] = {"name", "venue", "startsAt", "sections"};
