@@ -561,6 +561,14 @@ TKT_INLINE __u32 tkt_door_cap_ttl(struct tkt_door *d, __u32 index,
 	return ttl_ms;
 }
 
+/* v when v != 0 and use is 1, else dflt; no branch (v < 2^31). */
+TKT_INLINE __u32 tkt_pick(__u32 v, __u32 dflt, __u32 use)
+{
+	__u32 m = 0u - ((((v | (0u - v)) >> 31) & use) & 1u);
+
+	return (v & m) | (dflt & ~m);
+}
+
 /* Applies one op to one seat with every rule of the seat table: event
  * lookup (absent -> NO_SUCH_SEAT, not owned -> WRONG_NODE), the waiting
  * room (a HOLD on an event with TKT_EVENT_ROOM by a slot without a live
@@ -628,24 +636,18 @@ TKT_INLINE void tkt_door_apply_at(struct tkt_door *d,
 		res->status = TKT_NOT_ADMITTED;
 		return;
 	}
-	/* the event's own policy (TKT_EVENT_* bits), one test when it has none */
-	if (ev.flags & ~TKT_EVENT_ROOM) {
-		__u32 v;
-
-		if ((ev.flags & TKT_EVENT_CLOSED) && rq->op == TKT_SEAT_HOLD) {
-			res->status = TKT_NOT_ADMITTED;
-			return;
-		}
-		v = (ev.flags >> TKT_EVENT_LIMIT_SHIFT) & TKT_EVENT_LIMIT_MAX;
-		if (v)
-			limit = v;
-		v = (ev.flags >> TKT_EVENT_LIFE_SHIFT) & TKT_EVENT_LIFE_MAX;
-		if (v)
-			cap_ms = v * 1000u;
-		v = (ev.flags >> TKT_EVENT_SECS_SHIFT) & TKT_EVENT_SECS_MAX;
-		if (v && refresh && rq->ttl_default)
-			ttl = v * 1000u;
+	if ((ev.flags & TKT_EVENT_CLOSED) && rq->op == TKT_SEAT_HOLD) {
+		res->status = TKT_NOT_ADMITTED;
+		return;
 	}
+	/* The event's own hold policy replaces the config's where it has a
+	 * field, chosen without a branch (tkt_pick): a branch here would
+	 * double the verifier's walk of everything below. */
+	limit = tkt_pick((ev.flags >> TKT_EVENT_LIMIT_SHIFT) & TKT_EVENT_LIMIT_MAX, limit, 1);
+	cap_ms = tkt_pick(((ev.flags >> TKT_EVENT_LIFE_SHIFT) & TKT_EVENT_LIFE_MAX) * 1000u,
+			  cap_ms, 1);
+	ttl = tkt_pick(((ev.flags >> TKT_EVENT_SECS_SHIFT) & TKT_EVENT_SECS_MAX) * 1000u, ttl,
+		       rq->ttl_default & (__u32)refresh & 1u);
 	if (refresh && cap_ms && ttl > cap_ms)
 		ttl = cap_ms;
 
