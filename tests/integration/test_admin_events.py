@@ -223,3 +223,30 @@ def test_the_sale_window_closes_both_doors(api):
     assert udp("QUERY", eid, 0, s["token"])["status"] == "OK"
     ev = requests.get(f"{api.base}/api/events/{eid}", timeout=5).json()
     assert ev["saleStartsAt"] == "2030-01-01T00:00:00.000Z"
+
+
+def test_ticketctl_drives_the_admin_api(api, tmp_path):
+    import json
+    import subprocess
+    from conftest import ROOT
+    env = dict(os.environ, TICKET_URL=api.base, TICKET_ADMIN_KEY_FILE=ADMIN_KEY_PATH)
+    ctl = os.path.join(ROOT, "build", "ticketctl")
+    spec = tmp_path / "ev.json"
+    spec.write_text(json.dumps(dict(GALA, name="Admin CLI")))
+
+    def run(*args):
+        return subprocess.run([ctl, "events", *args], env=env, capture_output=True,
+                              text=True, timeout=30)
+    out = run("create", str(spec), "--json")
+    assert out.returncode == 0, out.stderr
+    eid = json.loads(out.stdout)["id"]
+    out = run("publish", str(eid))
+    assert out.returncode == 0 and "PUBLISHED" in out.stdout, out.stderr
+    out = run("block", str(eid), "8")
+    assert out.returncode == 0 and "2 blocked" in out.stdout, out.stdout
+    assert run("cancel", str(eid)).returncode == 0
+    out = run("cancel", str(eid))
+    assert out.returncode == 1 and "EVENT_CANCELLED" in out.stderr
+    out = run("audit", str(eid), "--json")
+    assert [a["action"] for a in json.loads(out.stdout)] == ["cancel", "block", "publish",
+                                                             "create"]

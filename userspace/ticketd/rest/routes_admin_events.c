@@ -167,7 +167,9 @@ static int finish(struct http_req *req, struct http_resp *resp, MYSQL *c,
 	int rc;
 
 	actor_of(req, &a);
-	rc = body ? audit_insert(c, a.key, a.client, action, event_id, body, result) : -ENOMEM;
+	rc = body ? audit_insert(c, a.key, a.client, action, event_id,
+				 req->body_len ? body : NULL, result)
+		  : -ENOMEM;
 	free(body);
 	if (!rc)
 		rc = catalog_bump(c);
