@@ -10,6 +10,7 @@
 #include "bpf/ticket_maps.h"
 #include "userspace/lib/clock.h"
 #include "userspace/lib/log.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/edge_setup.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -187,18 +188,30 @@ int catalog_live_reload(struct ticketd *app, uint32_t id)
 	return catalog_live_publish(app, e);
 }
 
+struct refresh_ctx {
+	struct ticketd *app;
+	int failed;
+};
+
 static void on_revision(void *ctx, uint32_t id, uint64_t revision)
 {
-	struct ticketd *app = ctx;
-	const struct event_info *e = catalog_get(&app->catalog, id);
+	struct refresh_ctx *r = ctx;
+	const struct event_info *e = catalog_get(&r->app->catalog, id);
 
-	if (id && id < CATALOG_MAX_EVENTS && (!e || e->revision != revision))
-		catalog_live_reload(app, id);
+	if (id && id < CATALOG_MAX_EVENTS && (!e || e->revision != revision)) {
+		int rc = catalog_live_reload(r->app, id);
+
+		/* gone meanwhile or too large: nothing to retry */
+		r->failed += rc && rc != -ENOENT && rc != -ENOSPC;
+	}
 }
 
-/* Every event whose revision differs from its snapshot's, reloaded. */
+/* Every event whose revision differs from its snapshot's, reloaded; the
+ * version is taken as seen only when every reload worked, so a failed one
+ * is tried again next period. */
 static void refresh(struct ticketd *app)
 {
+	struct refresh_ctx r = {.app = app};
 	uint64_t v;
 
 	if (catalog_read_version(&app->db, &v)) {
@@ -207,7 +220,7 @@ static void refresh(struct ticketd *app)
 	}
 	if (v == app->live.version)
 		return;
-	if (catalog_read_revisions(&app->db, on_revision, app))
+	if (catalog_read_revisions(&app->db, on_revision, &r) || r.failed)
 		atomic_fetch_add(&app->live.refresh_errors, 1);
 	else
 		app->live.version = v;
@@ -246,6 +259,31 @@ static void *live_loop(void *arg)
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
+}
+
+int catalog_live_render_metrics(struct ticketd *app, char **buf, size_t *len, size_t *cap)
+{
+	uint32_t n[3] = {0}, cur = 0;
+	const struct event_info *e;
+
+	while ((e = catalog_next_any(&app->catalog, &cur)))
+		n[e->state < 3 ? e->state : 0]++;
+	return metrics_appendf(
+		buf, len, cap,
+		"# HELP ticketd_catalog_events Events in the catalogue by state (#17).\n"
+		"# TYPE ticketd_catalog_events gauge\n"
+		"ticketd_catalog_events{state=\"published\"} %u\n"
+		"ticketd_catalog_events{state=\"draft\"} %u\n"
+		"ticketd_catalog_events{state=\"cancelled\"} %u\n"
+		"# HELP ticketd_catalog_reloads_total Event snapshots published since start.\n"
+		"# TYPE ticketd_catalog_reloads_total counter\n"
+		"ticketd_catalog_reloads_total %llu\n"
+		"# HELP ticketd_catalog_refresh_errors_total Catalogue checks that failed (retried).\n"
+		"# TYPE ticketd_catalog_refresh_errors_total counter\n"
+		"ticketd_catalog_refresh_errors_total %llu\n",
+		n[EVENT_PUBLISHED], n[EVENT_DRAFT], n[EVENT_CANCELLED],
+		(unsigned long long)atomic_load(&app->live.reloads),
+		(unsigned long long)atomic_load(&app->live.refresh_errors));
 }
 
 int catalog_live_start(struct ticketd *app, char *err, size_t errlen)

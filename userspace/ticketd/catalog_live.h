@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "userspace/ticketd/commerce/catalog.h"
@@ -56,6 +57,10 @@ void catalog_live_release_holds(struct ticketd *app, const struct event_info *e)
 
 /* At start, after recovery and before the doors open: kill seats' words
  * made SOLD, every event's policy written; then the refresher thread. */
+/* ticketd_catalog_events{state}, ticketd_catalog_reloads_total and
+ * ticketd_catalog_refresh_errors_total (metrics_appendf). */
+int catalog_live_render_metrics(struct ticketd *app, char **buf, size_t *len, size_t *cap);
+
 int catalog_live_start(struct ticketd *app, char *err, size_t errlen);
 void catalog_live_stop(struct ticketd *app);
 
