@@ -41,6 +41,18 @@ def admin(method, path, body=None, key=None, base=None):
 BASE = [None]
 
 
+def own_address():
+    """A non-loopback IPv4 address of this machine, or None."""
+    import socket
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: picks the route's source
+            addr = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if addr.startswith("127.") else addr
+
+
 @pytest.fixture(scope="module")
 def gala(api):
     BASE[0] = api.base
@@ -157,6 +169,7 @@ def test_admin_routes_refuse_without_the_key(api, gala):
 def test_a_second_node_on_the_same_database_sees_a_new_event(api, gala):
     http_port, udp_port = PORTS["http"] + 30, PORTS["udp"] + 30
     d = Ticketd(name="ticketd-admin-b", extra_args=[
+        "--http-addr", "0.0.0.0",  # so a non-loopback client can be refused
         "--http-port", str(http_port), "--udp-port", str(udp_port),
         "--state-dir", os.path.join(RUN_DIR, "ticketd-admin-b"), "--redis-port", "1",
         "--catalog-refresh-ms", "500"])
@@ -179,6 +192,13 @@ def test_a_second_node_on_the_same_database_sees_a_new_event(api, gala):
         s = new_session(other)
         assert udp("HOLD", eid, 0, s["token"], port=udp_port)["status"] == "OK"
         assert udp("HOLD", eid, 5, s["token"], port=udp_port)["status"] == "SOLD"  # blocked
+        # the admin routes answer loopback clients only, even with the key
+        addr = own_address()
+        if addr:
+            r = requests.get(f"http://{addr}:{http_port}/admin/events",
+                             headers=auth(admin_key()), timeout=5)
+            assert_error(r, 403, "FORBIDDEN")
+            assert "loopback" in r.json()["message"]
     finally:
         d.stop()
 
