@@ -142,6 +142,14 @@ def test_the_layout_changes_only_while_a_draft_and_bad_bodies_name_the_field(api
     eid = gala["id"]
     r = admin("PATCH", f"/admin/events/{eid}", {"name": "Admin Gala (late show)"})
     assert r.status_code == 200 and r.json()["name"] == "Admin Gala (late show)"
+    # a published event's policy reaches both doors at once
+    r = admin("PATCH", f"/admin/events/{eid}", {"holdLimit": 1})
+    assert r.status_code == 200 and r.json()["holdLimit"] == 1
+    s = new_session(api.base)
+    assert udp("HOLD", eid, 15, s["token"])["status"] == "OK"
+    assert udp("HOLD", eid, 13, s["token"])["status"] == "LIMIT_EXCEEDED"
+    assert udp("RELEASE", eid, 15, s["token"])["status"] == "OK"
+    assert admin("PATCH", f"/admin/events/{eid}", {"holdLimit": 4}).status_code == 200
     assert_error(admin("PATCH", f"/admin/events/{eid}", {"categories": GALA["categories"],
                                                         "sections": GALA["sections"]}),
                  409, "EVENT_NOT_DRAFT")
@@ -204,12 +212,24 @@ def test_a_second_node_on_the_same_database_sees_a_new_event(api, gala):
 
 
 def test_cancel_releases_holds_refuses_new_ones_and_is_audited(api, gala):
+    import uuid
     eid = gala["id"]
     s = new_session(api.base)
     assert udp("HOLD", eid, 14, s["token"])["status"] == "OK"
+    # a pending order of the event ends with it
+    buyer = new_session(api.base)
+    assert udp("HOLD", eid, 16, buyer["token"])["status"] == "OK"
+    r = requests.post(f"{api.base}/api/orders", json={"eventId": eid, "seatIds": [16]},
+                      headers={**auth(buyer["token"]), "Idempotency-Key": str(uuid.uuid4())},
+                      timeout=10)
+    assert r.status_code == 201, r.text
+    oid = r.json()["orderId"]
     r = admin("POST", f"/admin/events/{eid}/cancel")
     assert r.status_code == 200, r.text
-    assert r.json()["state"] == "CANCELLED"
+    assert r.json()["state"] == "CANCELLED" and r.json()["ordersCancelled"] == 1
+    o = requests.get(f"{api.base}/api/orders/{oid}", headers=auth(buyer["token"]), timeout=5)
+    assert o.json()["status"] == "CANCELLED" and o.json()["reason"] == "EVENT_CANCELLED"
+    assert udp("QUERY", eid, 16, s["token"])["status"] == "OK"  # the order's seat is free
     assert udp("QUERY", eid, 14, s["token"])["status"] == "OK"  # released
     assert udp("HOLD", eid, 14, s["token"])["status"] == "NOT_ADMITTED"
     body = assert_error(requests.post(f"{api.base}/api/reservations", headers=auth(s["token"]),
