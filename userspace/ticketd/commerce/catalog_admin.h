@@ -47,6 +47,45 @@ long long catalog_sold_among(MYSQL *conn, uint32_t event_id, const uint32_t *ids
 /* PENDING orders of an event: up to max ids (ORDER_ID_LEN + 1 each). */
 int catalog_pending_orders(MYSQL *conn, uint32_t event_id, char (*ids)[48], int max);
 
+/* ---- the admin operations (catalog_admin.c): one transaction each ---- */
+
+struct db_pool;
+
+/* Who asks, as the audit row keeps it. */
+struct admin_actor {
+	const char *key;     /* the admin key's fingerprint */
+	const char *client;  /* the caller's address */
+	const char *request; /* the request body, or NULL */
+};
+
+enum admin_result {
+	ADMIN_OK = 0,
+	ADMIN_BUSY,       /* no database connection came free in time */
+	ADMIN_DB,         /* the database failed; nothing changed */
+	ADMIN_NO_IDS,     /* no event id left (CATALOG_MAX_EVENTS) */
+	ADMIN_NO_SEATS,   /* no seat-table room left */
+	ADMIN_SOLD,       /* unblock of a sold seat (*first) */
+};
+
+/* Each: under the catalogue's lock, the change, its audit row (action,
+ * result text) and catalog_version + 1, committed together or not at all.
+ * wait_ms bounds the wait for a connection. */
+enum admin_result admin_create_event(struct db_pool *db, int wait_ms, struct event_info *e,
+				     uint32_t max_seats, const struct admin_actor *a);
+enum admin_result admin_update_event(struct db_pool *db, int wait_ms, struct event_info *e,
+				     bool layout, uint32_t old_n_seats, uint32_t max_seats,
+				     const struct admin_actor *a);
+enum admin_result admin_set_state(struct db_pool *db, int wait_ms, uint32_t id,
+				  enum event_state st, const char *action, const char *result,
+				  const struct admin_actor *a);
+enum admin_result admin_set_blocked(struct db_pool *db, int wait_ms, const struct event_info *e,
+				    const uint32_t *ids, size_t n, bool blocked,
+				    const struct admin_actor *a, uint32_t *first);
+/* Up to max PENDING order ids of an event; -1 without a connection. */
+int admin_pending_orders(struct db_pool *db, uint32_t event_id, char (*ids)[48], int max);
+enum admin_result admin_audit(struct db_pool *db, int wait_ms, uint32_t event_id,
+			      uint32_t limit, json_t *out);
+
 /* One audit row. event_id 0: none. */
 int audit_insert(MYSQL *conn, const char *actor, const char *client,
 		 const char *action, uint32_t event_id, const char *request,

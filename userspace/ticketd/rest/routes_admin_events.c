@@ -2,7 +2,8 @@
  * GET/POST /admin/events, PATCH /admin/events/{id}, POST .../publish and
  * .../cancel, PUT .../blocked, GET /admin/audit. Loopback only with the
  * admin key (admin_auth.c). Each change is one transaction under the
- * catalogue's row lock with its audit row; once committed, the event is
+ * catalogue's row lock with its audit row (commerce/catalog_admin.c); once
+ * committed, the event is
  * reloaded and published into this daemon (catalog_live.c), and other
  * nodes follow within catalog_refresh_ms. */
 #include <arpa/inet.h>
@@ -128,65 +129,47 @@ static void validation_error(struct http_req *req, struct http_resp *resp,
 		   json_pack("{s:s}", "field", err->field));
 }
 
-static void db_failed(struct http_req *req, struct http_resp *resp, int rc)
+/* Answers a refusal of the catalogue's transaction; false when ADMIN_OK. */
+static bool refused(struct http_req *req, struct http_resp *resp, enum admin_result r)
 {
-	resp->retry_after = 1;
-	http_error(resp, req, 503, "UNAVAILABLE",
-		   rc == -ECONNRESET ? "the database is unreachable; nothing changed"
-				     : "the database failed; nothing changed",
-		   NULL);
-}
-
-/* A transaction under the catalogue's lock; NULL with the answer set. */
-static MYSQL *begin(struct http_req *req, struct http_resp *resp)
-{
-	struct ticketd *app = rest_app(req);
-	MYSQL *c = db_get_tx(&app->db, app->cfg.db_wait_ms);
-	int rc;
-
-	if (!c) {
+	switch (r) {
+	case ADMIN_OK:
+		return false;
+	case ADMIN_BUSY:
 		api_service_busy(req, resp);
-		return NULL;
+		break;
+	case ADMIN_NO_IDS:
+		http_error(resp, req, 409, "CATALOG_FULL",
+			   "no event id is left (at most 4095 events)", NULL);
+		break;
+	case ADMIN_NO_SEATS:
+		http_error(resp, req, 409, "CATALOG_FULL",
+			   "the seat table has no room left for this event", NULL);
+		break;
+	case ADMIN_SOLD:
+	case ADMIN_DB:
+	default:
+		resp->retry_after = 1;
+		http_error(resp, req, 503, "UNAVAILABLE", "the database failed; nothing changed",
+			   NULL);
+		break;
 	}
-	if ((rc = db_begin(&app->db, &c)) || (rc = catalog_lock(c))) {
-		db_put(&app->db, c);
-		db_failed(req, resp, rc);
-		return NULL;
-	}
-	return c;
+	return true;
 }
 
-/* Writes the audit row, bumps the version and commits; 0, or the answer
- * is set (nothing changed). */
-static int finish(struct http_req *req, struct http_resp *resp, MYSQL *c,
-		  const char *action, uint32_t event_id, const char *result)
-{
-	struct ticketd *app = rest_app(req);
+/* The audit row's who and what of this request; free body after. */
+struct audit_who {
 	struct actor a;
-	char *body = body_text(req);
-	int rc;
+	char *body;
+	struct admin_actor who;
+};
 
-	actor_of(req, &a);
-	rc = body ? audit_insert(c, a.key, a.client, action, event_id,
-				 req->body_len ? body : NULL, result)
-		  : -ENOMEM;
-	free(body);
-	if (!rc)
-		rc = catalog_bump(c);
-	if (!rc && mysql_query(c, "COMMIT"))
-		rc = db_errno(mysql_errno(c));
-	if (rc)
-		mysql_query(c, "ROLLBACK");
-	db_put(&app->db, c);
-	if (rc)
-		db_failed(req, resp, rc);
-	return rc;
-}
-
-static void rollback(struct http_req *req, MYSQL *c)
+static void who_of(struct http_req *req, struct audit_who *w)
 {
-	mysql_query(c, "ROLLBACK");
-	db_put(&rest_app(req)->db, c);
+	actor_of(req, &w->a);
+	w->body = req->body_len ? body_text(req) : NULL;
+	w->who = (struct admin_actor){.key = w->a.key, .client = w->a.client,
+				      .request = w->body};
 }
 
 /* Reloads the event into this daemon and answers it with status. */
@@ -246,11 +229,13 @@ void route_admin_events_list(struct http_req *req, struct http_resp *resp)
 
 void route_admin_events_create(struct http_req *req, struct http_resp *resp)
 {
+	struct ticketd *app = rest_app(req);
 	struct event_spec spec;
 	struct spec_error err;
 	struct event_info *e;
+	struct audit_who w;
+	enum admin_result res;
 	json_t *body;
-	MYSQL *c;
 	int rc;
 
 	if (!api_admin_allowed(req, resp) || !(body = http_body_object(req, resp, false)))
@@ -271,40 +256,25 @@ void route_admin_events_create(struct http_req *req, struct http_resp *resp)
 			http_error(resp, req, 503, "BUSY", "out of memory; retry", NULL);
 		return;
 	}
-	if (!(c = begin(req, resp))) {
-		event_info_free(e);
-		return;
-	}
-	rc = catalog_insert_event(c, e, TKT_MAX_SEATS);
-	if (rc == -ERANGE || rc == -ENOSPC) {
-		rollback(req, c);
-		event_info_free(e);
-		http_error(resp, req, 409, "CATALOG_FULL",
-			   rc == -ERANGE ? "no event id is left (at most 4095 events)"
-					 : "the seat table has no room left for this event",
-			   NULL);
-		return;
-	}
-	if (rc) {
-		rollback(req, c);
-		event_info_free(e);
-		db_failed(req, resp, rc);
-		return;
-	}
-	if (!finish(req, resp, c, "create", e->id, "201 DRAFT"))
+	who_of(req, &w);
+	res = admin_create_event(&app->db, app->cfg.db_wait_ms, e, TKT_MAX_SEATS, &w.who);
+	free(w.body);
+	if (!refused(req, resp, res))
 		answer_event(req, resp, 201, e->id, NULL);
 	event_info_free(e);
 }
 
 void route_admin_events_patch(struct http_req *req, struct http_resp *resp)
 {
+	struct ticketd *app = rest_app(req);
 	const struct event_info *cur;
 	struct event_spec spec;
 	struct spec_error err;
 	struct event_info *e = NULL;
+	struct audit_who w;
+	enum admin_result res;
 	uint32_t old_n;
 	json_t *body;
-	MYSQL *c;
 	int rc;
 
 	if (!api_admin_allowed(req, resp) || !(cur = admin_event(req, resp)) ||
@@ -331,33 +301,22 @@ void route_admin_events_patch(struct http_req *req, struct http_resp *resp)
 			http_error(resp, req, 503, "BUSY", "out of memory; retry", NULL);
 		return;
 	}
-	if (!(c = begin(req, resp))) {
-		event_spec_free(&spec);
-		event_info_free(e);
-		return;
-	}
-	rc = catalog_update_event(c, e, spec.have & SPEC_LAYOUT, old_n, TKT_MAX_SEATS);
+	who_of(req, &w);
+	res = admin_update_event(&app->db, app->cfg.db_wait_ms, e, spec.have & SPEC_LAYOUT, old_n,
+				 TKT_MAX_SEATS, &w.who);
+	free(w.body);
 	event_spec_free(&spec);
-	if (rc) {
-		rollback(req, c);
-		event_info_free(e);
-		if (rc == -ENOSPC)
-			http_error(resp, req, 409, "CATALOG_FULL",
-				   "the seat table has no room left for this event", NULL);
-		else
-			db_failed(req, resp, rc);
-		return;
-	}
-	if (!finish(req, resp, c, "update", e->id, "200"))
+	if (!refused(req, resp, res))
 		answer_event(req, resp, 200, e->id, NULL);
 	event_info_free(e);
 }
 
 void route_admin_events_publish(struct http_req *req, struct http_resp *resp)
 {
+	struct ticketd *app = rest_app(req);
 	const struct event_info *e;
-	MYSQL *c;
-	int rc;
+	struct audit_who w;
+	enum admin_result res;
 
 	if (!api_admin_allowed(req, resp) || !(e = admin_event(req, resp)))
 		return;
@@ -366,25 +325,23 @@ void route_admin_events_publish(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "state", state_name(e->state)));
 		return;
 	}
-	if (!(c = begin(req, resp)))
-		return;
-	if ((rc = catalog_set_state(c, e->id, EVENT_PUBLISHED))) {
-		rollback(req, c);
-		db_failed(req, resp, rc);
-		return;
-	}
-	if (!finish(req, resp, c, "publish", e->id, "200 PUBLISHED"))
+	who_of(req, &w);
+	res = admin_set_state(&app->db, app->cfg.db_wait_ms, e->id, EVENT_PUBLISHED, "publish",
+			      "200 PUBLISHED", &w.who);
+	free(w.body);
+	if (!refused(req, resp, res))
 		answer_event(req, resp, 200, e->id, NULL);
 }
 
 void route_admin_events_cancel(struct http_req *req, struct http_resp *resp)
 {
-	const struct event_info *e;
 	struct ticketd *app = rest_app(req);
+	const struct event_info *e;
 	char (*ids)[48] = NULL;
-	int n = 0, ended = 0, rc;
+	int n = 0, ended = 0;
+	struct audit_who w;
+	enum admin_result res;
 	uint32_t id;
-	MYSQL *c;
 
 	if (!api_admin_allowed(req, resp) || !(e = admin_event(req, resp)))
 		return;
@@ -394,24 +351,18 @@ void route_admin_events_cancel(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	id = e->id;
-	if (!(c = begin(req, resp)))
-		return;
-	if ((rc = catalog_set_state(c, id, EVENT_CANCELLED))) {
-		rollback(req, c);
-		db_failed(req, resp, rc);
-		return;
-	}
-	if (finish(req, resp, c, "cancel", id, "200 CANCELLED"))
+	who_of(req, &w);
+	res = admin_set_state(&app->db, app->cfg.db_wait_ms, id, EVENT_CANCELLED, "cancel",
+			      "200 CANCELLED", &w.who);
+	free(w.body);
+	if (refused(req, resp, res))
 		return;
 	/* closed to holds and live holds released (catalog_live_publish),
 	 * then the pending orders end as their deadline would end them */
 	catalog_live_reload(app, id);
 	ids = calloc(1000, sizeof(*ids));
-	c = ids ? db_get_timed(&app->db, DB_WORKER_WAIT_MS) : NULL;
-	if (c) {
-		n = catalog_pending_orders(c, id, ids, 1000);
-		db_put(&app->db, c);
-	}
+	if (ids)
+		n = admin_pending_orders(&app->db, id, ids, 1000);
 	for (int i = 0; i < n; i++)
 		ended += !saga_cancel_order(app, ids[i], "EVENT_CANCELLED");
 	free(ids);
@@ -467,8 +418,9 @@ void route_admin_events_blocked(struct http_req *req, struct http_resp *resp)
 	struct ticketd *app = rest_app(req);
 	uint32_t ids[BLOCK_MAX_SEATS], first = 0;
 	bool blocked, taken = false;
+	struct audit_who w;
+	enum admin_result res;
 	int n, rc;
-	MYSQL *c;
 
 	if (!api_admin_allowed(req, resp) || !(e = admin_event(req, resp)) ||
 	    (n = parse_blocked(req, resp, e, ids, &blocked)) < 0)
@@ -489,24 +441,17 @@ void route_admin_events_blocked(struct http_req *req, struct http_resp *resp)
 		}
 		taken = true;
 	}
-	if (!(c = begin(req, resp)))
-		goto undo;
-	if (!blocked && catalog_sold_among(c, e->id, ids, (size_t)n, &first) > 0) {
-		rollback(req, c);
+	who_of(req, &w);
+	res = admin_set_blocked(&app->db, app->cfg.db_wait_ms, e, ids, (size_t)n, blocked, &w.who,
+				&first);
+	free(w.body);
+	if (res == ADMIN_SOLD) {
 		http_error(resp, req, 409, "SEAT_UNAVAILABLE", "a seat is sold; nothing changed",
 			   json_pack("{s:[I]}", "seatIds", (json_int_t)first));
+	} else if (!refused(req, resp, res)) {
+		answer_event(req, resp, 200, e->id, json_pack("{s:b}", "blocked", blocked));
 		return;
 	}
-	if ((rc = catalog_set_blocked(c, e, ids, (size_t)n, blocked))) {
-		rollback(req, c);
-		db_failed(req, resp, rc);
-		goto undo;
-	}
-	if (finish(req, resp, c, blocked ? "block" : "unblock", e->id, "200"))
-		goto undo;
-	answer_event(req, resp, 200, e->id, json_pack("{s:b}", "blocked", blocked));
-	return;
-undo:
 	if (taken)
 		catalog_live_block_undo(app, e, ids, n);
 }
@@ -516,9 +461,8 @@ void route_admin_audit(struct http_req *req, struct http_resp *resp)
 	struct ticketd *app = rest_app(req);
 	const char *ev = http_query(req, "eventId"), *lim = http_query(req, "limit");
 	uint32_t event_id = 0, limit = AUDIT_LIMIT_DEFAULT;
+	enum admin_result res;
 	json_t *list;
-	MYSQL *c;
-	int rc;
 
 	if (!api_admin_allowed(req, resp))
 		return;
@@ -529,17 +473,10 @@ void route_admin_audit(struct http_req *req, struct http_resp *resp)
 			   json_pack("{s:s}", "field", ev && http_parse_u32(ev, &event_id) ? "eventId" : "limit"));
 		return;
 	}
-	c = db_get_timed(&app->db, app->cfg.db_wait_ms);
-	if (!c) {
-		api_service_busy(req, resp);
-		return;
-	}
 	list = json_array();
-	rc = list ? audit_list(c, event_id, limit, list) : -ENOMEM;
-	db_put(&app->db, c);
-	if (rc) {
+	res = list ? admin_audit(&app->db, app->cfg.db_wait_ms, event_id, limit, list) : ADMIN_DB;
+	if (refused(req, resp, res)) {
 		json_decref(list);
-		db_failed(req, resp, rc);
 		return;
 	}
 	http_json(resp, 200, list);
