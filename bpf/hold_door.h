@@ -471,6 +471,9 @@ struct tkt_seat_req {
 	__u32 slot;   /* caller's holder slot (0 for QUERY/EXPIRE) */
 	__u32 ttl_ms; /* HOLD, EXTEND, ORDER */
 	__u32 op;     /* enum tkt_seat_op */
+	/* 1: ttl_ms is the config's default (hold seconds 0 on the wire),
+	 * which the event's own default replaces */
+	__u32 ttl_default;
 };
 
 struct tkt_seat_res {
@@ -558,6 +561,14 @@ TKT_INLINE __u32 tkt_door_cap_ttl(struct tkt_door *d, __u32 index,
 	return ttl_ms;
 }
 
+/* v when v != 0 and use is 1, else dflt; no branch (v < 2^31). */
+TKT_INLINE __u32 tkt_pick(__u32 v, __u32 dflt, __u32 use)
+{
+	__u32 m = 0u - ((((v | (0u - v)) >> 31) & use) & 1u);
+
+	return (v & m) | (dflt & ~m);
+}
+
 /* Applies one op to one seat with every rule of the seat table: event
  * lookup (absent -> NO_SUCH_SEAT, not owned -> WRONG_NODE), the waiting
  * room (a HOLD on an event with TKT_EVENT_ROOM by a slot without a live
@@ -625,6 +636,18 @@ TKT_INLINE void tkt_door_apply_at(struct tkt_door *d,
 		res->status = TKT_NOT_ADMITTED;
 		return;
 	}
+	if ((ev.flags & TKT_EVENT_CLOSED) && rq->op == TKT_SEAT_HOLD) {
+		res->status = TKT_NOT_ADMITTED;
+		return;
+	}
+	/* The event's own hold policy replaces the config's where it has a
+	 * field, chosen without a branch (tkt_pick): a branch here would
+	 * double the verifier's walk of everything below. */
+	limit = tkt_pick((ev.flags >> TKT_EVENT_LIMIT_SHIFT) & TKT_EVENT_LIMIT_MAX, limit, 1);
+	cap_ms = tkt_pick(((ev.flags >> TKT_EVENT_LIFE_SHIFT) & TKT_EVENT_LIFE_MAX) * 1000u,
+			  cap_ms, 1);
+	ttl = tkt_pick(((ev.flags >> TKT_EVENT_SECS_SHIFT) & TKT_EVENT_SECS_MAX) * 1000u, ttl,
+		       rq->ttl_default & (__u32)refresh & 1u);
 	if (refresh && cap_ms && ttl > cap_ms)
 		ttl = cap_ms;
 
@@ -878,6 +901,7 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 	sr.seat_id = tkt_be32(req->seat_id);
 	sr.slot = slot;
 	sr.ttl_ms = secs * 1000u;
+	sr.ttl_default = !tkt_req_secs(req);
 	sr.op = req->op;
 	tkt_door_apply_at(d, &sr, now_ns, now_ms, &res);
 

@@ -67,7 +67,8 @@ enum tkt_seat_op {
 	TKT_SEAT_RESTORE_ORDERED = 10, /* what HOLD may take -> holder's ORDERED
 					  until now + ttl */
 	TKT_SEAT_RESTORE_SOLD = 11,    /* what HOLD may take -> SOLD */
-	TKT_SEAT_OP_MAX = 11,
+	TKT_SEAT_UNBLOCK = 12,         /* SOLD -> AVAILABLE (a kill seat freed) */
+	TKT_SEAT_OP_MAX = 12,
 };
 
 _Static_assert((int)TKT_SEAT_HOLD == (int)TKT_OP_HOLD &&
@@ -421,6 +422,19 @@ TKT_INLINE void tkt_seat_restore_sold(__u64 w, __u32 slot, __u32 now_ms,
 			       : tkt_sw_lapsed_holder(w, now_ms);
 }
 
+/* UNBLOCK (daemon only): a kill seat (SOLD with no sale: the admin API
+ * blocks a seat with RESTORE_SOLD) becomes AVAILABLE again. The caller has
+ * checked that no sale exists; anything but SOLD is left alone, status OK
+ * and changed == 0. */
+TKT_INLINE void tkt_seat_unblock(__u64 w, struct tkt_seat_change *c)
+{
+	if (tkt_sw_state(w) == TKT_SEAT_SOLD) {
+		tkt_seat_set(c, tkt_sw_bump(w, TKT_SEAT_AVAILABLE, 0, 0));
+		return;
+	}
+	tkt_seat_nochange(c, w, TKT_OK);
+}
+
 /* EXPIRE: the sweeper makes a lapsed hold or order AVAILABLE. Anything else
  * is left alone with status OK and changed == 0: there is nothing to do. */
 TKT_INLINE void tkt_seat_expire(__u64 w, __u32 now_ms,
@@ -502,6 +516,9 @@ TKT_INLINE void tkt_seat_transition(__u64 w, __u32 op, __u32 slot,
 		return;
 	case TKT_SEAT_RESTORE_SOLD:
 		tkt_seat_restore_sold(w, slot, now_ms, c);
+		return;
+	case TKT_SEAT_UNBLOCK:
+		tkt_seat_unblock(w, c);
 		return;
 #endif
 	default:

@@ -101,6 +101,29 @@ struct tkt_event {
 /* The event has a waiting room: a HOLD needs the holder slot's live
  * admission to this event ("admits" below), else NOT_ADMITTED. */
 #define TKT_EVENT_ROOM (1u << 0)
+/* The event sells nothing now (outside its sale window, or cancelled): a
+ * HOLD is refused NOT_ADMITTED with nothing changed; RELEASE, EXTEND and
+ * QUERY go on as before. */
+#define TKT_EVENT_CLOSED (1u << 1)
+/* The event's own hold policy, 0 in a field = the config's value:
+ *   bits 2..7    hold limit per session (1..63)
+ *   bits 8..17   hold seconds for hold seconds 0 on the wire (5..600)
+ *   bits 18..31  hold lifetime cap, seconds (1..16383) */
+#define TKT_EVENT_LIMIT_SHIFT 2
+#define TKT_EVENT_LIMIT_MAX 63u
+#define TKT_EVENT_SECS_SHIFT 8
+#define TKT_EVENT_SECS_MAX 1023u
+#define TKT_EVENT_LIFE_SHIFT 18
+#define TKT_EVENT_LIFE_MAX 16383u
+#define TKT_EVENT_POLICY_MASK (~(TKT_EVENT_ROOM | TKT_EVENT_CLOSED))
+
+TKT_INLINE __u32 tkt_event_policy(__u32 hold_limit, __u32 hold_secs,
+				  __u32 life_secs)
+{
+	return (hold_limit & TKT_EVENT_LIMIT_MAX) << TKT_EVENT_LIMIT_SHIFT |
+	       (hold_secs & TKT_EVENT_SECS_MAX) << TKT_EVENT_SECS_SHIFT |
+	       (life_secs & TKT_EVENT_LIFE_MAX) << TKT_EVENT_LIFE_SHIFT;
+}
 
 /* Admits map ("admits" pin, <dir>/admits in shm): one __u64 per holder
  * slot, index 0..TKT_SLOT_MAX, the slot's admission through an event's

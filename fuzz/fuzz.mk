@@ -13,6 +13,7 @@
 #   fuzz_best         best available's seat choice on random seat maps
 #   fuzz_waitlist     the waiting-list core under random joins, leaves,
 #                     freed seats and lapses, against a plain model
+#   fuzz_layout       the admin API's event description and seat-map builder
 #
 # Seeds and dictionaries live in fuzz/corpus/<target>/ and fuzz/<target>.dict.
 #   make fuzz                       each target FUZZ_SECONDS (300) seconds
@@ -35,6 +36,7 @@ FUZZ_TRACEPARENT := $(FUZZ_BIN)/fuzz_traceparent
 FUZZ_TICKET := $(FUZZ_BIN)/fuzz_ticket
 FUZZ_BEST := $(FUZZ_BIN)/fuzz_best
 FUZZ_WAITLIST := $(FUZZ_BIN)/fuzz_waitlist
+FUZZ_LAYOUT := $(FUZZ_BIN)/fuzz_layout
 
 define link_fuzz
 	@mkdir -p $(@D)
@@ -84,6 +86,15 @@ $(FUZZ_WAITLIST): fuzz/fuzz_waitlist.c $(BUILD)/fuzz/obj/userspace/ticketd/waitl
 	$(link_fuzz)
 
 FUZZ_TARGETS += $(FUZZ_BEST) $(FUZZ_WAITLIST)
+
+# the layout builder needs jansson, the catalogue's snapshot helpers and
+# the time parser only
+$(FUZZ_LAYOUT): fuzz/fuzz_layout.c $(BUILD)/fuzz/obj/userspace/ticketd/commerce/event_layout.o \
+		$(BUILD)/fuzz/obj/userspace/ticketd/commerce/catalog.o $(LIBTKT_FUZZ)
+	$(link_fuzz)
+$(FUZZ_LAYOUT): private EXTRA_CFLAGS := $(TICKETD_CFLAGS)
+$(FUZZ_LAYOUT): private EXTRA_LDLIBS := $(TICKETD_LINK)
+FUZZ_TARGETS += $(FUZZ_LAYOUT)
 FUZZ_TARGETS += $(FUZZ_UDP_REQUEST) $(FUZZ_DOOR) $(FUZZ_HTTP) $(FUZZ_ROOM_TICKET) \
 	$(FUZZ_FORWARDED) $(FUZZ_PKT_GEN_REPLY) $(FUZZ_TRACEPARENT) $(FUZZ_TICKET)
 

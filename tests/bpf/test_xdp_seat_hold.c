@@ -1251,6 +1251,57 @@ static void hold_count_program_reserves_up_to_the_limit(void **state)
 	assert_int_equal(a.count, 0); /* floored */
 }
 
+/* #17: one v1 request to the program; the reply's status and expiry. */
+static void v1_op(uint8_t op, uint32_t ev, uint32_t seat, uint16_t secs, uint8_t *status,
+		  uint64_t *expiry_ms)
+{
+	uint8_t in[256], out[512], tok[16];
+	struct tkt_req r;
+	size_t n;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out));
+
+	make_token(T_GOOD, tok);
+	pkt_req(&r, op, 1, ev, seat, tok, secs);
+	n = pkt_udp4(in, SPORT, PORT, &r, sizeof(r));
+	o.data_size_in = (__u32)n;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_seat_hold), &o),
+			 0);
+	assert_int_equal(o.retval, XDP_TX);
+	*status = out[42 + 16];
+	*expiry_ms = 0;
+	for (int i = 0; i < 8; i++)
+		*expiry_ms = *expiry_ms << 8 | out[42 + 24 + i];
+}
+
+/* #17: the XDP program reads an event's closed bit and hold policy from
+ * its events map entry, as the socket door does (bpf/hold_door.h). */
+static void event_policy_applies_in_the_xdp_program(void **state)
+{
+	struct tkt_event ev = {.base = 300, .nseats = 10, .owned = 1,
+			       .flags = tkt_event_policy(1, 30, 0)};
+	uint32_t id = 77;
+	uint64_t exp, now;
+	uint8_t st;
+
+	(void)state;
+	bpf_map__update_elem(skel->maps.events, &id, 4, &ev, sizeof(ev), 0);
+	now = (pkt_real_ns()) / 1000000ull;
+	v1_op(TKT_OP_HOLD, id, 0, 0, &st, &exp);
+	assert_int_equal(st, TKT_OK);
+	/* the event's default hold: 30 s, not the config's 120 */
+	assert_true(exp >= now + 29000 && exp <= now + 31000);
+	v1_op(TKT_OP_HOLD, id, 1, 0, &st, &exp);
+	assert_int_equal(st, TKT_LIMIT_EXCEEDED); /* holdLimit 1 */
+	ev.flags |= TKT_EVENT_CLOSED;
+	bpf_map__update_elem(skel->maps.events, &id, 4, &ev, sizeof(ev), 0);
+	v1_op(TKT_OP_HOLD, id, 2, 0, &st, &exp);
+	assert_int_equal(st, TKT_NOT_ADMITTED);
+	assert_int_equal(get_word(300 + 2), 0);
+	v1_op(TKT_OP_RELEASE, id, 0, 0, &st, &exp); /* closed: release still works */
+	assert_int_equal(st, TKT_OK);
+}
+
 /* Cost of the program itself: a HOLD and a RELEASE of one seat, run
  * alternately (test runs keep map changes, so repeating one HOLD would
  * measure TAKEN-free re-holds). Printed, not asserted. */
@@ -1334,6 +1385,7 @@ int main(void)
 		cmocka_unit_test(rate_change_applies_to_the_next_packet),
 		cmocka_unit_test(full_ring_buffer_answers_rate_limited_and_leaves_the_seat),
 		cmocka_unit_test(hold_count_program_reserves_up_to_the_limit),
+		cmocka_unit_test(event_policy_applies_in_the_xdp_program),
 		cmocka_unit_test(v2_replay_window_accepts_each_id_once),
 		cmocka_unit_test(hold_release_pair_cost_is_reported),
 	};

@@ -179,3 +179,54 @@ def test_race_of_16_buyers(api, best_events):
     assert 1 <= len(won) <= 8
     held = {i for i, st in seat_status(api.base, ev).items() if st != "AVAILABLE"}
     assert held == taken  # failures left nothing behind
+
+
+# ---- #17: categories, sections, accessible seats and kill seats ----
+
+MAPPED = {
+    "name": "Best Mapped", "venue": "Test Hall", "startsAt": "2030-06-01T19:00:00Z",
+    "categories": [{"id": 1, "name": "Premium", "price": 9000, "color": "#b03a2e"},
+                   {"id": 2, "name": "Standard", "price": 5000, "color": "#2e86c1"}],
+    "sections": [
+        {"id": 1, "name": "Stalls", "rows": [
+            {"label": "A", "seats": 6, "category": 1, "blocked": [3, 4]},
+            {"label": "B", "seats": 6, "category": 1, "accessible": [6], "companions": [5]}]},
+        {"id": 2, "name": "Circle", "rows": [{"label": "C", "seats": 6, "category": 2}]}],
+}
+
+
+@pytest.fixture(scope="module")
+def mapped(api, best_events):
+    with open(ADMIN_KEY_PATH) as f:
+        key = f.read().strip()
+    r = requests.post(api.base + "/admin/events", json=MAPPED, headers=auth(key), timeout=10)
+    assert r.status_code == 201, r.text
+    eid = r.json()["id"]
+    r = requests.post(f"{api.base}/admin/events/{eid}/publish", headers=auth(key), timeout=10)
+    assert r.status_code == 200, r.text
+    return eid
+
+
+def test_kill_seats_are_never_chosen_and_filters_choose_among_ids(api, mapped):
+    # A3 and A4 (ids 2, 3) are blocked: the front row's centre pair is not
+    r = best(api.base, new_session(api.base)["token"], mapped, 2)
+    assert r.status_code == 201, r.text
+    assert not set(r.json()["seatIds"]) & {2, 3}
+    r = best(api.base, new_session(api.base)["token"], mapped, 2, sections=[2])
+    assert r.status_code == 201, r.text
+    assert all(12 <= s < 18 for s in r.json()["seatIds"]) and r.json()["together"]
+    r = best(api.base, new_session(api.base)["token"], mapped, 1, categories=[2])
+    assert r.status_code == 201 and 12 <= r.json()["seatIds"][0] < 18
+    tok = new_session(api.base)["token"]
+    body = assert_error(best(api.base, tok, mapped, 1, categories=[0]), 422, "VALIDATION_FAILED")
+    assert body["details"]["field"] == "categories"
+    assert_error(best(api.base, tok, mapped, 1, sections=[9]), 409, "NOT_ENOUGH_SEATS")
+
+
+def test_accessible_puts_the_accessible_seat_first_with_its_companion(api, mapped):
+    r = best(api.base, new_session(api.base)["token"], mapped, 2, accessible=True)
+    assert r.status_code == 201, r.text
+    assert r.json()["seatIds"] == [10, 11] and r.json()["together"]  # B5 companion, B6
+    # the only accessible seat is held now: nothing accessible is left
+    assert_error(best(api.base, new_session(api.base)["token"], mapped, 1, accessible=True),
+                 409, "NOT_ENOUGH_SEATS")

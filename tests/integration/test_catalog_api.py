@@ -13,7 +13,9 @@ def test_demo_data_has_three_events_of_ten_by_ten(api):
     assert len(events) == 3
     for e in r.json():
         assert set(e) == {"id", "name", "venue", "startsAt", "rows", "cols",
-                          "available", "held", "sold"}
+                          "available", "held", "sold",
+                          # #17, a contract addition (docs/api.md)
+                          "saleStartsAt", "saleEndsAt", "categories", "sections"}
         assert isinstance(e["id"], int)
         assert e["available"] + e["held"] + e["sold"] == e["rows"] * e["cols"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", e["startsAt"])

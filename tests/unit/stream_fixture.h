@@ -78,10 +78,36 @@ static inline int fx_open(struct fx *f, unsigned queue_capacity)
 			return -1;
 		base += e->n_seats;
 	}
-	f->cat.events = f->ev;
+	/* the fixture's own events, never freed by the catalogue */
+	if (catalog_init(&f->cat))
+		return -1;
+	for (int i = 0; i < FX_EVENTS; i++)
+		atomic_store(&f->cat.by_id[f->ev[i].id], &f->ev[i]);
+	f->cat.max_id = fx_event_id[FX_EVENTS - 1];
 	f->cat.n_events = FX_EVENTS;
 	f->cat.seats_used = base;
 	return 0;
+}
+
+/* Per-event values (by fixture index) as the by-id array seat_stream_init
+ * takes. */
+static inline const uint64_t *fx_by_id(const uint64_t v[FX_EVENTS])
+{
+	static uint64_t out[CATALOG_MAX_EVENTS];
+
+	memset(out, 0, sizeof(out));
+	for (int i = 0; i < FX_EVENTS; i++)
+		out[fx_event_id[i]] = v[i];
+	return out;
+}
+
+/* The fixture's index (0..FX_EVENTS-1) of an event. */
+static inline long fx_index(const struct event_info *e)
+{
+	for (long i = 0; i < FX_EVENTS; i++)
+		if (fx_event_id[i] == e->id)
+			return i;
+	return -1;
 }
 
 static inline void fx_close(struct fx *f)
@@ -90,6 +116,8 @@ static inline void fx_close(struct fx *f)
 	f->edge = NULL;
 	for (int i = 0; i < FX_EVENTS; i++)
 		free(f->ev[i].seats);
+	free(f->cat.by_id);
+	f->cat.by_id = NULL;
 	edge_fx_remove_dir(f->dir);
 }
 

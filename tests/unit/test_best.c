@@ -156,6 +156,59 @@ static void edge_sizes(void **st)
 	pick(4, BEST_OK, false, n4);
 }
 
+/* #17 accessible: 'a' an accessible free seat, '.' free, 'x' taken. */
+static uint8_t acc[MAXS];
+
+static void agrid(const char *const *lines, uint32_t n)
+{
+	grid(lines, n);
+	for (uint32_t r = 0; r < n; r++)
+		for (uint32_t c = 0; c < cols; c++) {
+			acc[r * cols + c] = lines[r][c] == 'a';
+			map[r * cols + c] |= lines[r][c] == 'a';
+		}
+}
+
+static void apick(int count, enum best_result want, bool want_together,
+		  const uint32_t *want_ids)
+{
+	uint32_t out[BEST_MAX_COUNT];
+	bool together = !want_together;
+
+	assert_int_equal(best_pick_accessible(rows, cols, map, acc, count, out, &together), want);
+	if (want != BEST_OK)
+		return;
+	assert_int_equal(together, want_together);
+	for (int i = 0; i < count; i++)
+		assert_int_equal(out[i], want_ids[i]);
+}
+
+static void accessible_seat_first_with_its_neighbours(void **st)
+{
+	/* the front row has no accessible seat; row 1 has two: the one
+	 * nearer the centre, with a block of 3 around it */
+	static const char *const g[] = {"..........", "a....a...x", ".........."};
+	static const uint32_t three[] = {13, 14, 15}, one[] = {15}; /* left on a tie */
+
+	(void)st;
+	agrid(g, 3);
+	apick(3, BEST_OK, true, three);
+	apick(1, BEST_OK, true, one);
+}
+
+static void accessible_seat_without_a_block_takes_the_nearest(void **st)
+{
+	static const char *const g[] = {"xxxxaxxxxx", "x........x"};
+	static const uint32_t want[] = {4, 13, 14}; /* left on a tie */
+	static const char *const none[] = {"..........", ".........."};
+
+	(void)st;
+	agrid(g, 2);
+	apick(3, BEST_OK, false, want); /* the seat, then the nearest below it */
+	agrid(none, 2);
+	apick(2, BEST_NOT_ENOUGH, false, NULL); /* no accessible seat */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +221,8 @@ int main(void)
 		cmocka_unit_test(not_enough),
 		cmocka_unit_test(count_8),
 		cmocka_unit_test(edge_sizes),
+		cmocka_unit_test(accessible_seat_first_with_its_neighbours),
+		cmocka_unit_test(accessible_seat_without_a_block_takes_the_nearest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

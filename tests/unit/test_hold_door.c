@@ -522,6 +522,49 @@ static void admission_word_rounds_up_and_never_reads_as_none(void **state)
 	assert_false(tkt_admit_live(w, 3, NOW_NS + 365ull * 86400 * TKT_NS_PER_SEC));
 }
 
+/* #17: an event's entry closes it to holds and carries its own limit,
+ * default hold and lifetime cap, each replacing the config's. */
+static void an_events_own_policy_replaces_the_configs(void **state)
+{
+	struct tkt_seat_req rq = {.event_id = 1, .seat_id = 0, .slot = ME, .ttl_ms = 120000,
+				  .op = TKT_SEAT_HOLD, .ttl_default = 1};
+	struct tkt_seat_res res;
+
+	(void)state;
+	fk.cfg.hold_lifetime_max_secs = 0;
+	fk.ev.flags = tkt_event_policy(3, 30, 0);
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_OK);
+	/* the event's 30 s, not the wire default's 120 s */
+	assert_int_equal(tkt_sw_expiry(res.word) - tkt_ms32(NOW_NS), 30000);
+	rq.seat_id = 1;
+	rq.ttl_default = 0; /* hold seconds on the wire win */
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(tkt_sw_expiry(res.word) - tkt_ms32(NOW_NS), 120000);
+	rq.seat_id = 2; /* limit 3 (the config says 2) */
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_OK);
+	rq.seat_id = 3;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_LIMIT_EXCEEDED);
+	/* a lifetime cap of 10 s caps a 120 s hold of seat 4 by another */
+	fk.ev.flags = tkt_event_policy(0, 0, 10);
+	rq.seat_id = 4;
+	rq.slot = OTHER;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(tkt_sw_expiry(res.word) - tkt_ms32(NOW_NS), 10000);
+	/* closed: a HOLD is refused untouched; a QUERY answers */
+	fk.ev.flags = TKT_EVENT_CLOSED;
+	rq.seat_id = 5;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_NOT_ADMITTED);
+	assert_int_equal(fk.seats[5], 0);
+	rq.op = TKT_SEAT_QUERY;
+	tkt_door_apply(&door, &rq, NOW_NS, &res);
+	assert_int_equal(res.status, TKT_OK);
+}
+
 #define T(name) cmocka_unit_test_setup(name, setup)
 
 int main(void)
@@ -543,6 +586,7 @@ int main(void)
 		T(request_check_refuses_every_op_but_the_wire_ops),
 		T(gcra_allows_the_burst_then_the_rate),
 		T(hold_on_a_room_event_needs_the_slots_live_admission),
+		T(an_events_own_policy_replaces_the_configs),
 		T(admission_word_rounds_up_and_never_reads_as_none),
 	};
 

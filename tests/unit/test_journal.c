@@ -225,7 +225,18 @@ static int fake_state(struct fake *f, uint32_t seat)
 
 static __u64 seats[N_SEATS];
 static struct event_info event = {.id = EVENT, .n_seats = N_SEATS, .seat_base = 0};
-static struct catalog cat = {.events = &event, .n_events = 1, .seats_used = N_SEATS};
+static struct catalog cat;
+
+/* The one event, never freed by the catalogue. */
+static void cat_setup(void)
+{
+	if (!cat.by_id && !catalog_init(&cat)) {
+		atomic_store(&cat.by_id[EVENT], &event);
+		cat.max_id = EVENT;
+		cat.n_events = 1;
+		cat.seats_used = N_SEATS;
+	}
+}
 
 static uint64_t held_word(void)
 {
@@ -612,6 +623,7 @@ static void changes_within_the_linger_share_one_pipeline(void **state)
 
 int main(void)
 {
+	cat_setup();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(changes_within_the_linger_share_one_pipeline),
 		cmocka_unit_test(a_batch_is_one_pipeline_with_the_last_state_per_seat),

@@ -44,7 +44,7 @@ static void count_sink_fn(void *ctx, const struct event_info *e,
 			  const struct seat_event *ev, const struct tkt_change *rec)
 {
 	struct count_sink *k = ctx;
-	long ei = e - fx.cat.events;
+	long ei = fx_index(e);
 	uint32_t idx;
 
 	if (ei < 0 || ei >= FX_EVENTS || rec->event_id != e->id ||
@@ -184,7 +184,7 @@ static void every_sink_sees_every_change_once_in_version_order(void **state)
 	rd.done = &done;
 	/* a small queue: writers also meet a full one (refused, unchanged) */
 	assert_int_equal(fx_open(&fx, 1024), 0);
-	assert_int_equal(seat_stream_init(&s, &fx.cat, fx.edge, start_version, RING_CAP), 0);
+	assert_int_equal(seat_stream_init(&s, &fx.cat, fx.edge, fx_by_id(start_version), RING_CAP), 0);
 	for (int k = 0; k < 2; k++) {
 		memset(&sinks[k], 0, sizeof(sinks[k]));
 		for (int ei = 0; ei < FX_EVENTS; ei++)
@@ -297,7 +297,7 @@ static void batch_sink_fn(void *ctx, const struct seat_change *ch, uint32_t n)
 	if (n > b->max_n)
 		b->max_n = n;
 	for (uint32_t i = 0; i < n; i++) {
-		long ei = ch[i].event - fx.cat.events;
+		long ei = fx_index(ch[i].event);
 
 		if (ch[i].ev.version != b->last_version[ei] + 1 ||
 		    ch[i].ev.seat_id != ch[i].rec.seat_id || ch[i].rec.event_id != ch[i].event->id)
@@ -343,7 +343,7 @@ static void a_poll_is_published_in_batches(void **state)
 	memset(&b, 0, sizeof(b));
 	memset(&q, 0, sizeof(q));
 	assert_int_equal(fx_open(&fx, 4096), 0);
-	assert_int_equal(seat_stream_init(&s, &fx.cat, fx.edge, start_version, RING_CAP), 0);
+	assert_int_equal(seat_stream_init(&s, &fx.cat, fx.edge, fx_by_id(start_version), RING_CAP), 0);
 	for (int ei = 0; ei < FX_EVENTS; ei++)
 		b.last_version[ei] = start_version[ei];
 	assert_int_equal(seat_stream_add_batch_sink(&s, batch_sink_fn, &b), 0);

@@ -56,7 +56,8 @@ struct row {
 	KEEP(A, l, m, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),                       \
 	MOVE(A, l, m, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, SAME,    \
 	     NONE_),                                                           \
-	MOVE(A, l, m, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, NONE_)
+	MOVE(A, l, m, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, NONE_), \
+	KEEP(A, l, m, TKT_SEAT_UNBLOCK, TKT_OK)
 
 #define SOLD_ROWS(l, m)                                                        \
 	KEEP(S, l, m, TKT_SEAT_HOLD, TKT_SOLD),                                \
@@ -69,7 +70,8 @@ struct row {
 	KEEP(S, l, m, TKT_SEAT_EXPIRE, TKT_OK),                                \
 	KEEP(S, l, m, TKT_SEAT_UNORDER, TKT_SOLD),                             \
 	KEEP(S, l, m, TKT_SEAT_RESTORE_ORDERED, TKT_SOLD),                     \
-	KEEP(S, l, m, TKT_SEAT_RESTORE_SOLD, TKT_SOLD)
+	KEEP(S, l, m, TKT_SEAT_RESTORE_SOLD, TKT_SOLD),                        \
+	MOVE(S, l, m, TKT_SEAT_UNBLOCK, A, NONE_, EXP_ZERO, NONE_, NONE_)
 
 static const struct row table[] = {
 	AVAILABLE_ROWS(0, 0),
@@ -89,6 +91,7 @@ static const struct row table[] = {
 	KEEP(H, 0, 1, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
 	MOVE(H, 0, 1, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	MOVE(H, 0, 1, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, SAME),
+	KEEP(H, 0, 1, TKT_SEAT_UNBLOCK, TKT_OK),
 	/* HELD, live, other's */
 	KEEP(H, 0, 0, TKT_SEAT_HOLD, TKT_TAKEN),
 	KEEP(H, 0, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -101,6 +104,7 @@ static const struct row table[] = {
 	KEEP(H, 0, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
 	KEEP(H, 0, 0, TKT_SEAT_RESTORE_ORDERED, TKT_TAKEN),
 	KEEP(H, 0, 0, TKT_SEAT_RESTORE_SOLD, TKT_TAKEN),
+	KEEP(H, 0, 0, TKT_SEAT_UNBLOCK, TKT_OK),
 	/* HELD, lapsed, mine: free again, re-taking it is count-neutral */
 	MOVE(H, 1, 1, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	KEEP(H, 1, 1, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -113,6 +117,7 @@ static const struct row table[] = {
 	KEEP(H, 1, 1, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
 	MOVE(H, 1, 1, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	MOVE(H, 1, 1, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, SAME),
+	KEEP(H, 1, 1, TKT_SEAT_UNBLOCK, TKT_OK),
 	/* HELD, lapsed, other's: a steal moves the count */
 	MOVE(H, 1, 0, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, SAME, OTHR),
 	KEEP(H, 1, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -125,6 +130,7 @@ static const struct row table[] = {
 	KEEP(H, 1, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
 	MOVE(H, 1, 0, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, SAME, OTHR),
 	MOVE(H, 1, 0, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, OTHR),
+	KEEP(H, 1, 0, TKT_SEAT_UNBLOCK, TKT_OK),
 
 	/* ORDERED, live, mine */
 	KEEP(O, 0, 1, TKT_SEAT_HOLD, TKT_TAKEN),
@@ -138,6 +144,7 @@ static const struct row table[] = {
 	MOVE(O, 0, 1, TKT_SEAT_UNORDER, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	KEEP(O, 0, 1, TKT_SEAT_RESTORE_ORDERED, TKT_TAKEN),
 	KEEP(O, 0, 1, TKT_SEAT_RESTORE_SOLD, TKT_TAKEN),
+	KEEP(O, 0, 1, TKT_SEAT_UNBLOCK, TKT_OK),
 	/* ORDERED, live, other's */
 	KEEP(O, 0, 0, TKT_SEAT_HOLD, TKT_TAKEN),
 	KEEP(O, 0, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -150,6 +157,7 @@ static const struct row table[] = {
 	KEEP(O, 0, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
 	KEEP(O, 0, 0, TKT_SEAT_RESTORE_ORDERED, TKT_TAKEN),
 	KEEP(O, 0, 0, TKT_SEAT_RESTORE_SOLD, TKT_TAKEN),
+	KEEP(O, 0, 0, TKT_SEAT_UNBLOCK, TKT_OK),
 	/* ORDERED, lapsed (deadline passed), mine: cancellable, not sellable */
 	MOVE(O, 1, 1, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	KEEP(O, 1, 1, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -162,6 +170,7 @@ static const struct row table[] = {
 	MOVE(O, 1, 1, TKT_SEAT_UNORDER, H, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	MOVE(O, 1, 1, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, NONE_, NONE_),
 	MOVE(O, 1, 1, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, SAME),
+	KEEP(O, 1, 1, TKT_SEAT_UNBLOCK, TKT_OK),
 	/* ORDERED, lapsed, other's */
 	MOVE(O, 1, 0, TKT_SEAT_HOLD, H, SAME, EXP_NOW_TTL, SAME, OTHR),
 	KEEP(O, 1, 0, TKT_SEAT_RELEASE, TKT_NOT_HOLDER),
@@ -174,6 +183,7 @@ static const struct row table[] = {
 	KEEP(O, 1, 0, TKT_SEAT_UNORDER, TKT_NOT_HOLDER),
 	MOVE(O, 1, 0, TKT_SEAT_RESTORE_ORDERED, O, SAME, EXP_NOW_TTL, SAME, OTHR),
 	MOVE(O, 1, 0, TKT_SEAT_RESTORE_SOLD, S, NONE_, EXP_ZERO, NONE_, OTHR),
+	KEEP(O, 1, 0, TKT_SEAT_UNBLOCK, TKT_OK),
 
 	SOLD_ROWS(0, 0),
 	SOLD_ROWS(0, 1),

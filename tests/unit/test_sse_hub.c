@@ -66,7 +66,7 @@ static struct history hist[FX_EVENTS]; /* the stream's thread; read after stop *
 static void record_sink(void *ctx, const struct event_info *e,
 			const struct seat_event *ev, const struct tkt_change *rec)
 {
-	struct history *h = &hist[e - app.catalog.events];
+	struct history *h = &hist[fx_index(e)];
 
 	(void)ctx;
 	(void)rec;
@@ -589,7 +589,7 @@ static void streams_stay_contiguous_through_drops_reconnects_and_close(void **st
 	/* main.c's order: the hub, then the stream with the hub as a sink */
 	assert_int_equal(sse_hub_start(&app.sse, &app), 0);
 	assert_int_equal(seat_stream_init(&app.stream, &app.catalog, app.edge,
-					  start_version, RING_CAP), 0);
+					  fx_by_id(start_version), RING_CAP), 0);
 	assert_int_equal(seat_stream_add_sink(&app.stream, record_sink, NULL), 0);
 	assert_int_equal(seat_stream_add_batch_sink(&app.stream, sse_hub_seat_batch_sink, app.sse), 0);
 	assert_int_equal(seat_stream_start(&app.stream), 0);

@@ -637,9 +637,10 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		err = -ENOSPC;
 		goto out;
 	}
-	/* a re-declaration keeps the room (edge_set_event_room's word) */
+	/* a re-declaration keeps the room (edge_set_event_room's word) and
+	 * the event's policy (edge_set_event_policy's) */
 	if (s->present)
-		ev.flags = s->ev.flags & TKT_EVENT_ROOM;
+		ev.flags = s->ev.flags;
 	if (e->backend == EDGE_BACKEND_BPF) {
 		err = edge_bpf_write_event(e, event_id, &ev);
 		if (err)
@@ -670,6 +671,29 @@ int edge_set_event_room(struct edge *e, uint32_t event_id, bool room)
 	}
 	ev = s->ev;
 	ev.flags = room ? ev.flags | TKT_EVENT_ROOM : ev.flags & ~TKT_EVENT_ROOM;
+	if (e->backend == EDGE_BACKEND_BPF)
+		err = edge_bpf_write_event(e, event_id, &ev);
+	if (!err)
+		s->ev = ev;
+out:
+	pthread_rwlock_unlock(&e->ev_lock);
+	return err;
+}
+
+int edge_set_event_policy(struct edge *e, uint32_t event_id, uint32_t flags)
+{
+	struct ev_slot *s;
+	struct tkt_event ev;
+	int err = 0;
+
+	pthread_rwlock_wrlock(&e->ev_lock);
+	s = ev_find(e, event_id, false);
+	if (!s || !s->present) {
+		err = -ENOENT;
+		goto out;
+	}
+	ev = s->ev;
+	ev.flags = (ev.flags & TKT_EVENT_ROOM) | (flags & ~TKT_EVENT_ROOM);
 	if (e->backend == EDGE_BACKEND_BPF)
 		err = edge_bpf_write_event(e, event_id, &ev);
 	if (!err)

@@ -164,6 +164,10 @@ int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 /* Sets or clears the room flag of a declared event. 0, or -ENOENT when
  * the event is not declared, or a negative errno from the events map. */
 int edge_set_event_room(struct edge *e, uint32_t event_id, bool room);
+/* Sets an event's TKT_EVENT_CLOSED bit and hold policy (flags as
+ * bpf/ticket_maps.h packs them; the room bit is kept); -ENOENT for an event
+ * never declared. */
+int edge_set_event_policy(struct edge *e, uint32_t event_id, uint32_t flags);
 
 /* Admits slot (1..TKT_SLOT_MAX) to event_id for ttl_ms (1..
  * TKT_ADMIT_TTL_MAX_MS) from now, replacing any admission the slot had

@@ -14,4 +14,8 @@
  * year 9999, which RFC 3339's four-digit year cannot show. */
 int tkt_format_rfc3339_ms(int64_t unix_ms, char *out, size_t cap);
 
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)" (1970..9999) as Unix
+ * ms in *ms; 0, or -1 if it is not. */
+int tkt_parse_rfc3339_ms(const char *s, int64_t *ms);
+
 #endif

@@ -4,6 +4,12 @@
  *
  *   ticketctl events [EVENT] [--admin URL] [--admin-key-file PATH] [--json]
  *
+ * and the admin API of the live catalogue (#17, docs/api.md "Admin:
+ * events"), with the admin key:
+ *
+ *   ticketctl events create FILE.json | publish ID | cancel ID
+ *                    | block ID SEAT... [--unblock] | audit [ID] [--json]
+ *
  * Exit: 0 shown, 1 unreachable, refused or no such event, 2 usage. */
 #include "userspace/ticketctl/events_cmd.h"
 
@@ -19,7 +25,13 @@
 
 static const char events_usage[] =
 	"usage: ticketctl events [EVENT] [--admin URL] [--admin-key-file PATH] [--json]\n"
+	"       ticketctl events create FILE.json | publish ID | cancel ID\n"
+	"                        | block ID SEAT... [--unblock] | audit [ID] [options]\n"
 	"  every event (or EVENT): id, name, seats, sold, held, free, waiting room on/off\n"
+	"  create: a DRAFT from FILE.json (the body of POST /admin/events); publish,\n"
+	"  cancel: the event's state; block: kill seats (--unblock frees them);\n"
+	"  audit: the newest admin changes (of ID)\n"
+	"  --unblock              block: unblock the seats instead\n"
 	"  --admin URL            ticketd's HTTP address (default $TICKET_URL or " CTL_DEFAULT_URL ")\n"
 	"  --admin-key-file PATH  to read the waiting rooms (default $TICKET_ADMIN_KEY_FILE\n"
 	"                         or " CTL_DEFAULT_KEY_FILE "); without it ROOM shows '-'\n"
@@ -63,12 +75,193 @@ static json_t *row(const char *base, const char *key, json_t *ev)
 			 json_object_get(ev, "available"), "room", room_on(base, key, id));
 }
 
+/* The body of FILE ("-": stdin), NUL-terminated; NULL with err set. */
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+
+	if (!f || !buf) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (len + 1 < cap || len > (1u << 20))
+			break;
+		cap *= 2;
+		char *nb = realloc(buf, cap);
+
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = nb;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	buf[len] = 0;
+	return buf;
+}
+
+static bool parse_id(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return !errno && *s && !*end && *out >= 0 && *out <= 4294967295LL;
+}
+
+/* One admin request; prints the answer (JSON, or a line). Exit code. */
+static int admin_call(const char *verb, const char *method, const char *url,
+		      const char *key, const char *body, bool json)
+{
+	struct ctl_answer a = {0};
+	char err[600];
+	json_t *got;
+	int rc = CTL_EXIT_ERROR;
+
+	if (ctl_http(method, url, key, body, TIMEOUT_MS, &a, err, sizeof(err))) {
+		fprintf(stderr, "ticketctl: %s\n", err);
+		return CTL_EXIT_ERROR;
+	}
+	got = a.body ? json_loads(a.body, 0, NULL) : NULL;
+	if (a.status < 200 || a.status > 299) {
+		json_t *code = json_object_get(got, "code"), *msg = json_object_get(got, "message"),
+		       *det = json_object_get(got, "details");
+		char *d = det ? json_dumps(det, JSON_COMPACT) : NULL;
+
+		fprintf(stderr, "ticketctl: %s: HTTP %ld %s: %s%s%s\n", verb, a.status,
+			json_is_string(code) ? json_string_value(code) : "",
+			json_is_string(msg) ? json_string_value(msg) : "", d ? " " : "", d ? d : "");
+		free(d);
+		if (json && a.body)
+			printf("%s\n", a.body);
+	} else if (json) {
+		char *text = got ? json_dumps(got, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+		printf("%s\n", text ? text : "");
+		free(text);
+		rc = CTL_EXIT_OK;
+	} else if (json_is_array(got)) { /* audit */
+		size_t i;
+		json_t *r;
+
+		printf("%-24s %-8s %-8s %-16s %-15s %s\n", "AT", "EVENT", "ACTION", "ACTOR", "CLIENT",
+		       "RESULT");
+		json_array_foreach(got, i, r) {
+			json_t *ev = json_object_get(r, "eventId");
+			char evs[16] = "-";
+
+			if (json_is_integer(ev))
+				snprintf(evs, sizeof(evs), "%lld", (long long)json_integer_value(ev));
+			printf("%-24s %-8s %-8s %-16s %-15s %s\n",
+			       json_string_value(json_object_get(r, "at")) ?: "", evs,
+			       json_string_value(json_object_get(r, "action")) ?: "",
+			       json_string_value(json_object_get(r, "actor")) ?: "",
+			       json_string_value(json_object_get(r, "client")) ?: "",
+			       json_string_value(json_object_get(r, "result")) ?: "");
+		}
+		rc = CTL_EXIT_OK;
+	} else {
+		printf("event %lld: %s, %s (%lld seats, %lld blocked)\n",
+		       (long long)json_integer_value(json_object_get(got, "id")),
+		       json_string_value(json_object_get(got, "state")) ?: "?",
+		       json_string_value(json_object_get(got, "name")) ?: "",
+		       (long long)json_integer_value(json_object_get(got, "seats")),
+		       (long long)json_integer_value(json_object_get(got, "blockedSeats")));
+		rc = CTL_EXIT_OK;
+	}
+	json_decref(got);
+	ctl_answer_free(&a);
+	return rc;
+}
+
+/* ticketctl events VERB ...: the admin API. args[0] is the verb. */
+static int events_admin(const char *base, const char *key_file, bool json, bool unblock,
+			int n, char **args)
+{
+	char key[80], url[512], err[600], *body = NULL;
+	const char *verb = args[0];
+	long long id = -1;
+	int rc = CTL_EXIT_USAGE;
+
+	if (ctl_read_key(key_file, key, sizeof(key), err, sizeof(err))) {
+		fprintf(stderr, "ticketctl: %s\n", err);
+		return CTL_EXIT_ERROR;
+	}
+	if (!strcmp(verb, "create") && n == 2) {
+		body = read_file(args[1], err, sizeof(err));
+		if (!body) {
+			fprintf(stderr, "ticketctl: %s\n", err);
+			rc = CTL_EXIT_ERROR;
+			goto out;
+		}
+		snprintf(url, sizeof(url), "%s/admin/events", base);
+		rc = admin_call(verb, "POST", url, key, body, json);
+	} else if ((!strcmp(verb, "publish") || !strcmp(verb, "cancel")) && n == 2 &&
+		   parse_id(args[1], &id)) {
+		snprintf(url, sizeof(url), "%s/admin/events/%lld/%s", base, id, verb);
+		rc = admin_call(verb, "POST", url, key, NULL, json);
+	} else if (!strcmp(verb, "block") && n >= 3 && parse_id(args[1], &id)) {
+		json_t *seats = json_array(), *j;
+
+		for (int i = 2; i < n; i++) {
+			long long s;
+
+			if (!parse_id(args[i], &s)) {
+				json_decref(seats);
+				goto out;
+			}
+			json_array_append_new(seats, json_integer(s));
+		}
+		j = json_pack("{s:o, s:b}", "seatIds", seats, "blocked", !unblock);
+		body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		snprintf(url, sizeof(url), "%s/admin/events/%lld/blocked", base, id);
+		rc = body ? admin_call(verb, "PUT", url, key, body, json) : CTL_EXIT_ERROR;
+	} else if (!strcmp(verb, "audit") && n <= 2 && (n == 1 || parse_id(args[1], &id))) {
+		if (id >= 0)
+			snprintf(url, sizeof(url), "%s/admin/audit?eventId=%lld&limit=100", base, id);
+		else
+			snprintf(url, sizeof(url), "%s/admin/audit?limit=100", base);
+		rc = admin_call(verb, "GET", url, key, NULL, json);
+	}
+	if (rc == CTL_EXIT_USAGE)
+		fputs(events_usage, stderr);
+out:
+	explicit_bzero(key, sizeof(key));
+	free(body);
+	return rc;
+}
+
+static bool is_verb(const char *s)
+{
+	static const char *const verbs[] = {"create", "publish", "cancel", "block", "audit"};
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(s, verbs[i]))
+			return true;
+	return false;
+}
+
 int ticketctl_events(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"admin", required_argument, NULL, 'A'},
 		{"admin-key-file", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},
+		{"unblock", no_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -76,7 +269,7 @@ int ticketctl_events(int argc, char **argv)
 	char key[80], url[512], err[600], *text, *end;
 	struct ctl_answer a = {0};
 	json_t *got = NULL, *rows = NULL, *ev;
-	bool json = false, have_key;
+	bool json = false, have_key, unblock = false;
 	long long one = -1;
 	size_t i;
 	int c, rc = CTL_EXIT_ERROR;
@@ -93,6 +286,9 @@ int ticketctl_events(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'u':
+			unblock = true;
+			break;
 		case 'h':
 			fputs(events_usage, stdout);
 			return CTL_EXIT_OK;
@@ -101,7 +297,9 @@ int ticketctl_events(int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 1)
+	if (argc - optind >= 1 && is_verb(argv[optind]))
+		return events_admin(base, key_file, json, unblock, argc - optind, argv + optind);
+	if (argc - optind > 1 || unblock)
 		goto usage;
 	if (argc - optind == 1) {
 		errno = 0;

@@ -184,6 +184,8 @@ static const struct setting settings[] = {
 	  "may hold per event, both doors + orders (0: no limit)"),
 	S(hold_lifetime_max_seconds, SETTING_INT, "1800", 10, 604800,
 	  "a hold's total lifetime, extensions included, seconds"),
+	S(catalog_refresh_ms, SETTING_INT, "2000", 100, 600000,
+	  "how often the catalogue is checked for events another node changed, ms"),
 	S(pin_dir, SETTING_STR, "/sys/fs/bpf/ticket", 0, 0,
 	  "bpffs folder where the edge maps are pinned"),
 	S(state_dir, SETTING_STR, ".run/ticketd", 0, 0,

@@ -100,6 +100,7 @@ struct config {
 	int hold_limit;
 	int origin_hold_limit;         /* #18 counts */
 	int hold_lifetime_max_seconds; /* #18 counts */
+	int catalog_refresh_ms;        /* #17 live catalogue (catalog_live.c) */
 	char node_id[CONFIG_STR_MAX];
 	bool demo_data;
 	bool dev_mode;

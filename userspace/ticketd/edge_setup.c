@@ -74,9 +74,9 @@ static int check_identity(struct ticketd *app, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	id->layout = EDGE_LAYOUT_INIT;
-	for (uint32_t i = 0; i < app->catalog.n_events; i++) {
-		const struct event_info *e = &app->catalog.events[i];
+	const struct event_info *e;
 
+	for (uint32_t cur = 0; (e = catalog_next(&app->catalog, &cur));) {
 		id->layout = edge_layout_mix(id->layout, e->id, e->seat_base,
 					     e->n_seats);
 	}
@@ -157,9 +157,9 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	if (!app->cfg.udp_v1)
 		tc.flags |= TKT_CFG_NO_V1;
 	rc = edge_set_config(app->edge, &tc);
-	for (uint32_t i = 0; !rc && i < app->catalog.n_events; i++) {
-		const struct event_info *e = &app->catalog.events[i];
+	const struct event_info *e;
 
+	for (uint32_t cur = 0; !rc && (e = catalog_next(&app->catalog, &cur));) {
 		rc = edge_set_event(app->edge, e->id, e->seat_base, e->n_seats, true);
 		if (rc == -ERANGE) {
 			snprintf(err, errlen,

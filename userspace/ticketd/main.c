@@ -324,7 +324,7 @@ static int start_versions(struct ticketd *app, uint64_t *versions)
 	uint64_t floor = 1, epoch;
 
 	recovery_versions(app, versions); /* the newest journalled */
-	for (uint32_t i = 0; i < app->catalog.n_events; i++)
+	for (uint32_t i = 0; i < CATALOG_MAX_EVENTS; i++)
 		if (stream_epoch_of(versions[i]) + 1 > floor)
 			floor = stream_epoch_of(versions[i]) + 1;
 	if (stream_epoch_take(app->cfg.redis_host, app->cfg.redis_port, app->cfg.state_dir,
@@ -333,7 +333,7 @@ static int start_versions(struct ticketd *app, uint64_t *versions)
 			"%s/stream_epoch", (unsigned long long)epoch, app->cfg.state_dir);
 	log_msg(LOG_INFO, NULL, "seat stream: epoch %llu, versions start at %llu",
 		(unsigned long long)epoch, (unsigned long long)(epoch << STREAM_EPOCH_SHIFT));
-	for (uint32_t i = 0; i < app->catalog.n_events; i++)
+	for (uint32_t i = 0; i < CATALOG_MAX_EVENTS; i++)
 		versions[i] = epoch << STREAM_EPOCH_SHIFT;
 	return 0;
 }
@@ -343,7 +343,7 @@ static int start_versions(struct ticketd *app, uint64_t *versions)
  * counters of /metrics. */
 static int start_stream(struct ticketd *app, char *err, size_t errlen)
 {
-	uint64_t *versions = calloc(app->catalog.n_events + 1, sizeof(*versions));
+	uint64_t *versions = calloc(CATALOG_MAX_EVENTS, sizeof(*versions));
 	int rc;
 
 	if (!versions) {
@@ -354,6 +354,8 @@ static int start_stream(struct ticketd *app, char *err, size_t errlen)
 	if (!rc)
 		rc = seat_stream_init(&app->stream, &app->catalog, app->edge, versions,
 			      REPLAY_RING);
+	if (!rc) /* every id's version is the epoch's first */
+		seat_stream_set_first_version(&app->stream, versions[0]);
 	free(versions);
 	if (!rc)
 		rc = seat_stream_add_batch_sink(&app->stream, journal_seat_batch_sink, &app->journal);
@@ -686,6 +688,7 @@ static const struct step steps[] = {
 	{"waitlist", start_waitlist, stop_waitlist},
 	{"seat stream", start_stream, stop_stream},
 	{"recovery", start_recovery, NULL},
+	{"catalogue refresh", catalog_live_start, catalog_live_stop},
 	{"outbox relay", start_relay, stop_relay},
 	{"payment client", start_payments, stop_payments},
 	{"saga", start_saga, stop_saga},
@@ -768,7 +771,7 @@ int main(int argc, char **argv)
 		log_json(LOG_INFO, NULL, "ticketd serving",
 			 json_pack("{s:s, s:i, s:i, s:s}", "httpAddr", app->cfg.http_addr,
 				   "httpPort", app->cfg.http_port, "events",
-				   (int)app->catalog.n_events, "holdPath", app->hold_path));
+				   (int)atomic_load(&app->catalog.n_events), "holdPath", app->hold_path));
 		notifier_start(&notifier, app);
 		log_msg(LOG_INFO, NULL, "stopping on signal %d", wait_for_signal());
 		notifier_stop(&notifier);

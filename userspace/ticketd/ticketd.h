@@ -10,6 +10,7 @@
 #include "bpf/session_token.h"
 #include "userspace/lib/edge.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/ticketd/catalog_live.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/commerce/saga.h"
 #include "userspace/ticketd/commerce/sessions.h"
@@ -39,7 +40,8 @@ struct ticket_service;
 struct ticketd {
 	struct config cfg;
 	struct db_pool db;
-	struct catalog catalog; /* read-only after start */
+	struct catalog catalog; /* snapshots by event id (commerce/catalog.h) */
+	struct catalog_live live; /* publishes catalogue changes (catalog_live.h) */
 	struct tkt_token_key token_key;
 	struct sessions sessions; /* minting, slots, pruning */
 	struct metrics metrics;

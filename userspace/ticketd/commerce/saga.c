@@ -649,6 +649,11 @@ static void retry_unsold(struct saga *sg)
 	}
 }
 
+int saga_cancel_order(struct ticketd *app, const char *order_id, const char *reason)
+{
+	return finish_order(app, order_id, false, reason, NULL, true);
+}
+
 static void *deadline_loop(void *arg)
 {
 	struct saga *sg = arg;

@@ -163,6 +163,12 @@ void saga_stop(struct saga *sg);
  * table) restores PENDING orders' seats as ORDERED. */
 int saga_reconcile(struct ticketd *app, bool fresh_table);
 
+/* Ends a PENDING order as its deadline would (CANCELLED with reason, its
+ * seats released; CONFIRMED instead when an APPROVED payment is recorded):
+ * how a cancelled event's pending orders end. 0, or a negative errno to
+ * retry. */
+int saga_cancel_order(struct ticketd *app, const char *order_id, const char *reason);
+
 /* Ends the order as a decision says (APPROVED, DECLINED or FAILED) if the
  * decision matches the payment recorded under its id (same order, status
  * and amount, and the amount is the order's); otherwise drops it (logged,

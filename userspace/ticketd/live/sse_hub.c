@@ -92,8 +92,10 @@ struct sse_topic {
 
 struct sse_hub {
 	struct ticketd *app;
-	struct sse_topic *topics; /* parallel to app->catalog.events */
-	uint32_t n_topics;
+	/* CATALOG_MAX_EVENTS topics by event id, made at start or, for an
+	 * event published later, at first need under create_lock */
+	_Atomic(struct sse_topic *) *topics;
+	pthread_mutex_t create_lock;
 	uint32_t queue_events, max_clients;
 	size_t queue_bytes;
 	unsigned ping_ms;
@@ -123,6 +125,8 @@ struct sse_hub {
 	atomic_uint_least64_t delay_count, delay_sum_ns;
 };
 
+static struct sse_topic *topic_of(struct sse_hub *hub, const struct event_info *e);
+
 static struct sse_frame *frame_new(size_t cap)
 {
 	struct sse_frame *f = malloc(sizeof(*f) + cap);
@@ -151,13 +155,16 @@ static void frame_unref(struct sse_frame *f)
 #define SEAT_FRAME_MAX 128
 
 /* The wire form of one change; returns its length. */
-static size_t format_seat(char *out, uint64_t version, uint32_t seat_id,
-			  uint8_t status)
+/* e (may be NULL) names a kill seat's SOLD "BLOCKED". */
+static size_t format_seat(char *out, const struct event_info *e, uint64_t version,
+			  uint32_t seat_id, uint8_t status)
 {
 	int n = snprintf(out, SEAT_FRAME_MAX,
 			 "event: seat\nid: %" PRIu64 "\ndata: {\"seatId\":%" PRIu32
 			 ",\"status\":\"%s\",\"version\":%" PRIu64 "}\n\n",
-			 version, seat_id, seat_status_name(status > SEAT_SOLD ? SEAT_AVAILABLE : status),
+			 version, seat_id,
+			 e ? seat_view_status_name(e, seat_id, status)
+			   : seat_status_name(status > SEAT_SOLD ? SEAT_AVAILABLE : status),
 			 version);
 
 	return n > 0 && n < SEAT_FRAME_MAX ? (size_t)n : 0;
@@ -186,10 +193,19 @@ static int topic_seat_json(struct sse_topic *t)
 		json_decref(label);
 		if (!lj)
 			return -ENOMEM;
+		if (si->flags & SEAT_GAP) { /* no seat: left out of the map */
+			free(lj);
+			t->seat_off[s] = (uint32_t)len;
+			continue;
+		}
 		n = snprintf(tmp, sizeof(tmp),
 			     "{\"id\":%" PRIu32 ",\"r\":%u,\"c\":%u,\"label\":%s,"
-			     "\"price\":%" PRIu32 ",\"status\":\"",
-			     s, (unsigned)si->r, (unsigned)si->c, lj, si->price);
+			     "\"price\":%" PRIu32 "%s%.0u%s%.0u%s%s,\"status\":\"",
+			     s, (unsigned)si->r, (unsigned)si->c, lj, si->price,
+			     si->section ? ",\"section\":" : "", si->section,
+			     si->category ? ",\"category\":" : "", si->category,
+			     si->flags & SEAT_ACCESSIBLE ? ",\"accessible\":true" : "",
+			     si->flags & SEAT_COMPANION ? ",\"companion\":true" : "");
 		free(lj);
 		if (n < 0 || (size_t)n >= sizeof(tmp))
 			return -EINVAL;
@@ -215,26 +231,38 @@ static struct sse_frame *build_snapshot(const struct sse_topic *t, uint64_t v,
 					const uint8_t *status)
 {
 	const struct event_info *e = t->event;
-	size_t cap = t->seat_off[e->n_seats] + (size_t)e->n_seats * 16 + 256;
+	/* the newest snapshot's kill seats (the grid never changes once the
+	 * event is published) */
+	const struct event_info *now = catalog_find(&t->hub->app->catalog, e->id);
+	const char *cats = e->categories_json ? e->categories_json : "[]";
+	const char *secs = e->sections_json ? e->sections_json : "[]";
+	size_t cap = t->seat_off[e->n_seats] + (size_t)e->n_seats * 16 + 256 +
+		     strlen(cats) + strlen(secs);
 	struct sse_frame *f = frame_new(cap);
+	bool first = true;
 	char *p;
 	int n;
 
+	if (!now || now->n_seats != e->n_seats)
+		now = e;
 	if (!f)
 		return NULL;
 	p = f->data;
 	n = snprintf(p, 200,
 		     "event: snapshot\nid: %" PRIu64 "\ndata: {\"eventId\":%" PRIu32
-		     ",\"rows\":%u,\"cols\":%u,\"version\":%" PRIu64 ",\"seats\":[",
+		     ",\"rows\":%u,\"cols\":%u,\"version\":%" PRIu64 ",\"categories\":",
 		     v, e->id, (unsigned)e->rows, (unsigned)e->cols, v);
 	p += n;
+	p += sprintf(p, "%s,\"sections\":%s,\"seats\":[", cats, secs);
 	for (uint32_t s = 0; s < e->n_seats; s++) {
-		const char *name = seat_status_name(status[s] > SEAT_SOLD ? SEAT_AVAILABLE
-									   : status[s]);
+		const char *name = seat_view_status_name(now, s, status[s]);
 		size_t plen = t->seat_off[s + 1] - t->seat_off[s], nlen = strlen(name);
 
-		if (s)
+		if (e->seats[s].flags & SEAT_GAP)
+			continue;
+		if (!first)
 			*p++ = ',';
+		first = false;
 		memcpy(p, t->seat_json + t->seat_off[s], plen);
 		p += plen;
 		memcpy(p, name, nlen);
@@ -317,11 +345,13 @@ void sse_hub_seat_sink(void *ctx, const struct event_info *e,
 
 	if (!hub)
 		return;
-	t = &hub->topics[e - hub->app->catalog.events];
+	t = topic_of(hub, e);
+	if (!t)
+		return;
 	cap = hub->queue_events;
 	f = frame_new(SEAT_FRAME_MAX);
 	if (f) {
-		f->len = format_seat(f->data, ev->version, ev->seat_id, ev->status);
+		f->len = format_seat(f->data, e, ev->version, ev->seat_id, ev->status);
 		f->version = ev->version;
 		f->mono_ns = change_mono_ns;
 	}
@@ -367,13 +397,17 @@ void sse_hub_seat_batch_sink(void *ctx, const struct seat_change *ch, uint32_t n
 		return;
 	for (uint32_t i = 0; i < n;) {
 		const struct event_info *e = ch[i].event;
-		struct sse_topic *t = &hub->topics[e - hub->app->catalog.events];
+		struct sse_topic *t = topic_of(hub, e);
 		struct sse_frame *stale;
 		uint32_t k = i;
 		bool any;
 
-		while (k < n && ch[k].event == e)
+		while (k < n && ch[k].event->id == e->id)
 			k++;
+		if (!t) {
+			i = k;
+			continue;
+		}
 		pthread_mutex_lock(&t->lock);
 		any = t->clients != NULL;
 		stale = any ? NULL : t->snap;
@@ -553,7 +587,8 @@ static struct sse_frame *build_replay(struct sse_hub *hub, uint32_t event_id,
 	for (uint64_t i = 0; i < total; i++) {
 		const struct seat_event *ev = i < redis_need ? &rd[i] : &ring[i - redis_need];
 
-		p += format_seat(p, ev->version, ev->seat_id, ev->status);
+		p += format_seat(p, catalog_find(&hub->app->catalog, event_id), ev->version,
+				 ev->seat_id, ev->status);
 	}
 	f->len = (size_t)(p - f->data);
 	f->version = after + total;
@@ -660,8 +695,8 @@ enum sse_subscribe_result sse_hub_subscribe(struct sse_hub *hub,
 		atomic_fetch_add(&hub->rejected_limit, 1);
 		return SSE_TOO_MANY_STREAMS;
 	}
-	t = &hub->topics[e - hub->app->catalog.events];
-	c = calloc(1, sizeof(*c));
+	t = topic_of(hub, e);
+	c = t ? calloc(1, sizeof(*c)) : NULL;
 	if (!c) {
 		atomic_fetch_sub(&hub->subscribers, 1);
 		return SSE_NO_MEMORY;
@@ -887,10 +922,14 @@ static void *hub_loop(void *arg)
 				peer_gone(hub, evs[i].data.ptr);
 		}
 		if (!atomic_load(&hub->closing))
-			for (uint32_t i = 0; i < hub->n_topics; i++) {
-				wake_topic(&hub->topics[i], ping, false);
+			for (uint32_t i = 0; i < CATALOG_MAX_EVENTS; i++) {
+				struct sse_topic *t = atomic_load(&hub->topics[i]);
+
+				if (!t)
+					continue;
+				wake_topic(t, ping, false);
 				if (scan)
-					scan_topic(hub, &hub->topics[i]);
+					scan_topic(hub, t);
 			}
 		pthread_mutex_unlock(&hub->resume_lock);
 	}
@@ -910,12 +949,50 @@ static void topic_free(struct sse_topic *t, uint32_t cap)
 	free(t->seat_json);
 	free(t->seat_off);
 	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static struct sse_topic *topic_new(struct sse_hub *hub, const struct event_info *e)
+{
+	struct sse_topic *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->hub = hub;
+	t->event = e;
+	pthread_mutex_init(&t->lock, NULL);
+	t->log = calloc(hub->queue_events, sizeof(*t->log));
+	if (!t->log || topic_seat_json(t)) {
+		topic_free(t, hub->queue_events);
+		return NULL;
+	}
+	return t;
+}
+
+/* The event's topic, made at first need for an event published after
+ * start; NULL when there is no memory for it. */
+static struct sse_topic *topic_of(struct sse_hub *hub, const struct event_info *e)
+{
+	struct sse_topic *t = atomic_load_explicit(&hub->topics[e->id], memory_order_acquire);
+
+	if (t)
+		return t;
+	pthread_mutex_lock(&hub->create_lock);
+	t = atomic_load(&hub->topics[e->id]);
+	if (!t) {
+		t = topic_new(hub, e);
+		if (t)
+			atomic_store_explicit(&hub->topics[e->id], t, memory_order_release);
+	}
+	pthread_mutex_unlock(&hub->create_lock);
+	return t;
 }
 
 int sse_hub_start(struct sse_hub **out, struct ticketd *app)
 {
 	struct sse_hub *hub = calloc(1, sizeof(*hub));
 	const struct catalog *cat = &app->catalog;
+	const struct event_info *e;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -929,6 +1006,7 @@ int sse_hub_start(struct sse_hub **out, struct ticketd *app)
 	hub->ping_ms = (unsigned)app->cfg.sse_ping_seconds * 1000u;
 	pthread_mutex_init(&hub->lock, NULL);
 	pthread_mutex_init(&hub->resume_lock, NULL);
+	pthread_mutex_init(&hub->create_lock, NULL);
 	hub->epfd = epoll_create1(EPOLL_CLOEXEC);
 	hub->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (hub->epfd < 0 || hub->evfd < 0) {
@@ -943,23 +1021,12 @@ int sse_hub_start(struct sse_hub **out, struct ticketd *app)
 			goto fail;
 		}
 	}
-	hub->topics = calloc(cat->n_events ? cat->n_events : 1, sizeof(*hub->topics));
+	hub->topics = calloc(CATALOG_MAX_EVENTS, sizeof(*hub->topics));
 	if (!hub->topics)
 		goto fail;
-	for (uint32_t i = 0; i < cat->n_events; i++) {
-		struct sse_topic *t = &hub->topics[i];
-
-		t->hub = hub;
-		t->event = &cat->events[i];
-		pthread_mutex_init(&t->lock, NULL);
-		hub->n_topics = i + 1;
-		t->log = calloc(hub->queue_events, sizeof(*t->log));
-		if (!t->log)
+	for (uint32_t cur = 0; (e = catalog_next(cat, &cur));)
+		if (!topic_of(hub, e))
 			goto fail;
-		rc = topic_seat_json(t);
-		if (rc)
-			goto fail;
-	}
 	rc = -pthread_create(&hub->thread, NULL, hub_loop, hub);
 	if (rc)
 		goto fail;
@@ -977,8 +1044,12 @@ void sse_hub_close(struct sse_hub *hub)
 		return;
 	atomic_store(&hub->closing, true);
 	pthread_mutex_lock(&hub->resume_lock);
-	for (uint32_t i = 0; i < hub->n_topics; i++)
-		wake_topic(&hub->topics[i], false, true);
+	for (uint32_t i = 0; i < CATALOG_MAX_EVENTS; i++) {
+		struct sse_topic *t = atomic_load(&hub->topics[i]);
+
+		if (t)
+			wake_topic(t, false, true);
+	}
 	pthread_mutex_unlock(&hub->resume_lock);
 }
 
@@ -995,9 +1066,14 @@ void sse_hub_stop(struct sse_hub *hub)
 	if (atomic_load(&hub->subscribers))
 		log_msg(LOG_WARN, NULL, "sse: %u streams still open at stop",
 			atomic_load(&hub->subscribers));
-	for (uint32_t i = 0; i < hub->n_topics; i++)
-		topic_free(&hub->topics[i], hub->queue_events);
+	for (uint32_t i = 0; hub->topics && i < CATALOG_MAX_EVENTS; i++) {
+		struct sse_topic *t = atomic_load(&hub->topics[i]);
+
+		if (t)
+			topic_free(t, hub->queue_events);
+	}
 	free(hub->topics);
+	pthread_mutex_destroy(&hub->create_lock);
 	if (hub->epfd >= 0)
 		close(hub->epfd);
 	if (hub->evfd >= 0)

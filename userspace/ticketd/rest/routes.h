@@ -39,6 +39,13 @@ void route_waitlist_leave(struct http_req *req, struct http_resp *resp);
 void route_waitlist_stream(struct http_req *req, struct http_resp *resp);
 void route_admin_room_get(struct http_req *req, struct http_resp *resp);
 void route_admin_room_put(struct http_req *req, struct http_resp *resp);
+void route_admin_events_list(struct http_req *req, struct http_resp *resp);
+void route_admin_events_create(struct http_req *req, struct http_resp *resp);
+void route_admin_events_patch(struct http_req *req, struct http_resp *resp);
+void route_admin_events_publish(struct http_req *req, struct http_resp *resp);
+void route_admin_events_cancel(struct http_req *req, struct http_resp *resp);
+void route_admin_events_blocked(struct http_req *req, struct http_resp *resp);
+void route_admin_audit(struct http_req *req, struct http_resp *resp);
 void route_admin_drain_get(struct http_req *req, struct http_resp *resp);
 void route_admin_drain_start(struct http_req *req, struct http_resp *resp);
 void route_admin_drain_stop(struct http_req *req, struct http_resp *resp);
@@ -48,7 +55,7 @@ void route_ticket_key(struct http_req *req, struct http_resp *resp);
 void route_checkin(struct http_req *req, struct http_resp *resp);
 void route_checkin_batch(struct http_req *req, struct http_resp *resp);
 
-/* The admin endpoints' gate (routes_room.c): true for a loopback client
+/* The admin endpoints' gate (admin_auth.c): true for a loopback client
  * with the admin key as Bearer token; otherwise the 403/401 is set. */
 bool api_admin_allowed(struct http_req *req, struct http_resp *resp);
 
@@ -57,6 +64,14 @@ bool api_admin_allowed(struct http_req *req, struct http_resp *resp);
  * query argument) is admitted; otherwise the answer (403 QUEUE_REQUIRED,
  * or 401 for a bad token) is set. */
 bool api_room_gate(struct http_req *req, struct http_resp *resp, uint32_t event_id);
+
+/* The live catalogue's gate for a new hold (sale_gate.c, #17): true when
+ * the event does not exist (the caller answers that) or sells now;
+ * otherwise 403 SALE_NOT_OPEN is set (a DRAFT is no event; a CANCELLED one
+ * or one outside its sale window). secs (when not NULL: the body gave no
+ * holdSeconds) becomes the event's own default hold, if it has one. */
+bool api_sale_gate(struct http_req *req, struct http_resp *resp, uint32_t event_id,
+		   json_int_t *secs);
 
 struct session;
 struct holds_outcome;

@@ -61,9 +61,9 @@ static uint32_t ordered_seats(const struct ticketd *app)
 
 	if (!app->seats)
 		return 0;
-	for (uint32_t i = 0; i < app->catalog.n_events; i++) {
-		const struct event_info *e = &app->catalog.events[i];
+	const struct event_info *e;
 
+	for (uint32_t cur = 0; (e = catalog_next(&app->catalog, &cur));) {
 		for (uint32_t s = 0; s < e->n_seats; s++) {
 			__u64 w = tkt_load64(&app->seats[e->seat_base + s]);
 

@@ -6,17 +6,54 @@
 #include "userspace/ticketd/seats/seat_view.h"
 #include "userspace/ticketd/ticketd.h"
 
+static json_t *time_or_null(int64_t ms)
+{
+	char t[32];
+
+	if (!ms || tkt_format_rfc3339_ms(ms, t, sizeof(t)))
+		return json_null();
+	return json_string(t);
+}
+
+/* A JSON array kept as text in the snapshot ([] for none). */
+static json_t *array_text(const char *text)
+{
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+
+	if (json_is_array(a))
+		return a;
+	json_decref(a);
+	return json_array();
+}
+
+/* The sections as the public map shows them: id and name. */
+static json_t *sections_json(const struct event_info *e)
+{
+	json_t *all = array_text(e->sections_json), *out = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(all, i, v)
+		json_array_append_new(out, json_pack("{s:O, s:O}", "id", json_object_get(v, "id"),
+						     "name", json_object_get(v, "name")));
+	json_decref(all);
+	return out;
+}
+
 static json_t *event_json(const struct ticketd *app, const struct event_info *e)
 {
 	struct seat_counts c = seat_view_counts(app, e);
 	char starts[32];
 
 	tkt_format_rfc3339_ms(e->starts_at_ms, starts, sizeof(starts));
-	return json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I}", "id",
-			 (json_int_t)e->id, "name", e->name, "venue", e->venue,
-			 "startsAt", starts, "rows", (int)e->rows, "cols",
-			 (int)e->cols, "available", (json_int_t)c.available, "held",
-			 (json_int_t)c.held, "sold", (json_int_t)c.sold);
+	/* saleStartsAt .. sections: #17, a contract addition (docs/api.md) */
+	return json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+			 "id", (json_int_t)e->id, "name", e->name, "venue", e->venue,
+			 "startsAt", starts, "rows", (int)e->rows, "cols", (int)e->cols,
+			 "available", (json_int_t)c.available, "held", (json_int_t)c.held,
+			 "sold", (json_int_t)c.sold, "saleStartsAt",
+			 time_or_null(e->sale_starts_ms), "saleEndsAt",
+			 time_or_null(e->sale_ends_ms), "categories",
+			 array_text(e->categories_json), "sections", sections_json(e));
 }
 
 void route_list_events(struct http_req *req, struct http_resp *resp)
@@ -24,8 +61,10 @@ void route_list_events(struct http_req *req, struct http_resp *resp)
 	const struct catalog *cat = &rest_app(req)->catalog;
 	json_t *list = json_array();
 
-	for (uint32_t i = 0; list && i < cat->n_events; i++)
-		json_array_append_new(list, event_json(req->app, &cat->events[i]));
+	const struct event_info *e;
+
+	for (uint32_t cur = 0; list && (e = catalog_next(cat, &cur));)
+		json_array_append_new(list, event_json(req->app, e));
 	http_json(resp, 200, list);
 }
 
@@ -74,16 +113,29 @@ void route_get_seats(struct http_req *req, struct http_resp *resp)
 	seats = json_array();
 	for (uint32_t s = 0; seats && s < e->n_seats; s++) {
 		const struct seat_info *si = &e->seats[s];
+		json_t *o;
 
-		json_array_append_new(
-			seats,
-			json_pack("{s:I, s:i, s:i, s:s, s:I, s:s}", "id", (json_int_t)s,
-				  "r", (int)si->r, "c", (int)si->c, "label", si->label,
-				  "price", (json_int_t)si->price, "status",
-				  seat_status_name(seat_view_status(req->app, e, s))));
+		if (si->flags & SEAT_GAP)
+			continue; /* a short row's padding is no seat */
+		o = json_pack("{s:I, s:i, s:i, s:s, s:I}", "id", (json_int_t)s, "r", (int)si->r,
+			      "c", (int)si->c, "label", si->label, "price",
+			      (json_int_t)si->price);
+		if (si->section)
+			json_object_set_new(o, "section", json_integer(si->section));
+		if (si->category)
+			json_object_set_new(o, "category", json_integer(si->category));
+		if (si->flags & SEAT_ACCESSIBLE)
+			json_object_set_new(o, "accessible", json_true());
+		if (si->flags & SEAT_COMPANION)
+			json_object_set_new(o, "companion", json_true());
+		json_object_set_new(o, "status",
+				    json_string(seat_view_status_name(
+					    e, s, seat_view_status(req->app, e, s))));
+		json_array_append_new(seats, o);
 	}
 	http_json(resp, 200,
-		  json_pack("{s:I, s:i, s:i, s:I, s:o}", "eventId", (json_int_t)e->id,
+		  json_pack("{s:I, s:i, s:i, s:I, s:o, s:o, s:o}", "eventId", (json_int_t)e->id,
 			    "rows", (int)e->rows, "cols", (int)e->cols, "version",
-			    (json_int_t)version, "seats", seats));
+			    (json_int_t)version, "categories", array_text(e->categories_json),
+			    "sections", sections_json(e), "seats", seats));
 }

@@ -274,6 +274,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 	rc |= overload_render_metrics(app, &buf, &len, &cap);
 	rc |= seat_metrics_render(&app->seat_metrics, &buf, &len, &cap);
 	rc |= drain_render_metrics(app, &buf, &len, &cap);
+	rc |= catalog_live_render_metrics(app, &buf, &len, &cap); /* #17 */
 	rc |= trace_render_metrics(&buf, &len, &cap); /* #15 tracing */
 	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_dependency_up Whether each part /readyz checks is usable.\n"

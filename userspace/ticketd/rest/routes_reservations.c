@@ -68,11 +68,12 @@ static void api_holds_error(struct http_req *req, struct http_resp *resp,
 	case HOLDS_LIMIT: {
 		char msg[96];
 
+		int limit = o->limit ? (int)o->limit : rest_app(req)->cfg.hold_limit;
+
 		snprintf(msg, sizeof(msg),
-			 "a session may hold at most %d seats per event",
-			 rest_app(req)->cfg.hold_limit);
+			 "a session may hold at most %d seats per event", limit);
 		http_error(resp, req, 422, "HOLD_LIMIT_EXCEEDED", msg,
-			   json_pack("{s:i}", "limit", rest_app(req)->cfg.hold_limit));
+			   json_pack("{s:i}", "limit", limit));
 		return;
 	}
 	case HOLDS_LIMIT_ORIGIN: {
@@ -116,6 +117,7 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	json_int_t secs = rest_app(req)->cfg.hold_default_seconds;
 	json_t *body;
 	char expires[32];
+	bool own_secs;
 	int n;
 
 	if (drain_refuse_hold(req, resp) || !api_authenticate(req, resp, &s))
@@ -126,8 +128,9 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 	n = api_parse_event_and_seats(req, resp, body, &event_id, ids);
 	if (n > 0 && !api_parse_hold_seconds(req, resp, body, &secs))
 		n = -1;
+	own_secs = json_object_get(body, "holdSeconds") != NULL;
 	json_decref(body);
-	if (n < 0)
+	if (n < 0 || !api_sale_gate(req, resp, event_id, own_secs ? NULL : &secs))
 		return;
 	holds_reserve(req->app, s.slot, event_id, ids, n, (uint32_t)secs, &o);
 	if (o.result == HOLDS_NOT_ADMITTED) {
@@ -151,16 +154,45 @@ void route_create_reservation(struct http_req *req, struct http_resp *resp)
 			    "holdSeconds", secs));
 }
 
+/* An optional list of 1..BEST_FILTER_MAX ids (1..65535) of the best
+ * body; false with msg set. */
+static bool parse_ids(json_t *body, const char *key, uint16_t *ids, int *n,
+		      const char **msg)
+{
+	json_t *arr = json_object_get(body, key), *v;
+	size_t i;
+
+	*n = 0;
+	if (!arr)
+		return true;
+	if (!json_is_array(arr) || !json_array_size(arr) ||
+	    json_array_size(arr) > BEST_FILTER_MAX) {
+		*msg = "must be an array of 1 to 64 ids";
+		return false;
+	}
+	json_array_foreach(arr, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 65535) {
+			*msg = "must hold ids from 1 to 65535";
+			return false;
+		}
+		ids[(*n)++] = (uint16_t)json_integer_value(v);
+	}
+	return true;
+}
+
 /* The body of POST /api/reservations/best: eventId, count (1..8), the
- * optional accessible (a boolean; the catalogue marks no accessible seats
- * yet, so it changes nothing) and holdSeconds. */
+ * optional accessible (a boolean: the first seat accessible, #17),
+ * categories and sections (ids to choose among, #17) and holdSeconds. */
 static bool parse_best(struct http_req *req, struct http_resp *resp,
 		       json_t *body, uint32_t *event_id, int *count,
-		       json_int_t *secs)
+		       json_int_t *secs, struct best_filter *f)
 {
 	json_t *v = json_object_get(body, "eventId"), *acc;
 	const char *field = NULL, *msg = NULL;
+	char text[96];
 
+	memset(f, 0, sizeof(*f));
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > UINT32_MAX) {
 		field = "eventId";
@@ -174,12 +206,21 @@ static bool parse_best(struct http_req *req, struct http_resp *resp,
 		   !json_is_boolean(acc)) {
 		field = "accessible";
 		msg = "accessible must be a boolean";
+	} else if (!parse_ids(body, "categories", f->categories, &f->n_categories, &msg)) {
+		field = "categories";
+	} else if (!parse_ids(body, "sections", f->sections, &f->n_sections, &msg)) {
+		field = "sections";
 	}
 	if (field) {
-		http_error(resp, req, 422, "VALIDATION_FAILED", msg,
+		if (strcmp(field, "categories") && strcmp(field, "sections"))
+			snprintf(text, sizeof(text), "%s", msg);
+		else
+			snprintf(text, sizeof(text), "%s %s", field, msg);
+		http_error(resp, req, 422, "VALIDATION_FAILED", text,
 			   json_pack("{s:s}", "field", field));
 		return false;
 	}
+	f->accessible = json_is_true(json_object_get(body, "accessible"));
 	*event_id = (uint32_t)json_integer_value(json_object_get(body, "eventId"));
 	*count = (int)json_integer_value(v);
 	return api_parse_hold_seconds(req, resp, body, secs);
@@ -202,23 +243,25 @@ void route_best_reservation(struct http_req *req, struct http_resp *resp)
 {
 	struct session s;
 	struct best_hold_outcome o;
+	struct best_filter filter;
 	uint32_t event_id;
 	json_int_t secs = rest_app(req)->cfg.hold_default_seconds;
 	json_t *body;
 	char expires[32];
 	int count;
-	bool ok;
+	bool ok, own_secs;
 
 	if (drain_refuse_hold(req, resp) || !api_authenticate(req, resp, &s))
 		return;
 	body = http_body_object(req, resp, false);
 	if (!body)
 		return;
-	ok = parse_best(req, resp, body, &event_id, &count, &secs);
+	ok = parse_best(req, resp, body, &event_id, &count, &secs, &filter);
+	own_secs = json_object_get(body, "holdSeconds") != NULL;
 	json_decref(body);
-	if (!ok)
+	if (!ok || !api_sale_gate(req, resp, event_id, own_secs ? NULL : &secs))
 		return;
-	best_hold(req->app, s.slot, event_id, count, (uint32_t)secs, &o);
+	best_hold(req->app, s.slot, event_id, count, (uint32_t)secs, &filter, &o);
 	switch (o.result) {
 	case BEST_HOLD_OK:
 		break;

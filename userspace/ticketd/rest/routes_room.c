@@ -301,45 +301,6 @@ bool api_room_gate(struct http_req *req, struct http_resp *resp, uint32_t event_
 
 /* ---- admin ---- */
 
-static bool loopback(const struct sockaddr *sa)
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	if (!sa)
-		return false;
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (!memcmp(a->s6_addr, mapped, 12) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
-
-bool api_admin_allowed(struct http_req *req, struct http_resp *resp)
-{
-	const char *auth = http_header(req, "Authorization");
-
-	if (!loopback(http_client_addr(req))) {
-		http_error(resp, req, 403, "FORBIDDEN",
-			   "the admin endpoints answer loopback clients only", NULL);
-		return false;
-	}
-	if (!auth) {
-		http_error(resp, req, 401, "UNAUTHORIZED",
-			   "Authorization: Bearer <admin key> is required (state_dir/admin.key)",
-			   NULL);
-		return false;
-	}
-	if (!rooms_admin_authorized(rest_app(req)->rooms, auth)) {
-		http_error(resp, req, 403, "FORBIDDEN", "wrong admin key", NULL);
-		return false;
-	}
-	return true;
-}
-
 static void answer_admin(struct http_req *req, struct http_resp *resp, uint32_t id)
 {
 	struct room_settings set;
@@ -373,57 +334,6 @@ void route_admin_room_get(struct http_req *req, struct http_resp *resp)
 
 	if (api_admin_allowed(req, resp) && parse_event(req, resp, &id))
 		answer_admin(req, resp, id);
-}
-
-/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)" as Unix ms; -1 if not. */
-static int parse_iso(const char *s, int64_t *ms)
-{
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, n = 0, frac_ms = 0, digits = 0;
-	int64_t t, off = 0;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n != 19)
-		return -1;
-	s += n;
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
-			if (digits < 3)
-				frac_ms = frac_ms * 10 + (*s - '0');
-		if (!digits || digits > 9)
-			return -1;
-		for (; digits < 3; digits++)
-			frac_ms *= 10;
-	}
-	if (*s == 'Z' && !s[1]) {
-		off = 0;
-	} else if ((*s == '+' || *s == '-') && strlen(s) == 6 && s[3] == ':' &&
-		   s[1] >= '0' && s[1] <= '2' && s[2] >= '0' && s[2] <= '9' &&
-		   s[4] >= '0' && s[4] <= '5' && s[5] >= '0' && s[5] <= '9') {
-		off = ((s[1] - '0') * 10 + (s[2] - '0')) * 60 + (s[4] - '0') * 10 + (s[5] - '0');
-		if (off > 14 * 60)
-			return -1;
-		off *= *s == '-' ? -60 : 60;
-	} else {
-		return -1;
-	}
-	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 59 || y < 0 || h < 0 || mi < 0 || sec < 0)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = (int64_t)timegm(&tm);
-	if (tm.tm_mday != d) /* 31 April and the like */
-		return -1;
-	t -= off;
-	if (t < 0)
-		return -1;
-	*ms = t * 1000 + frac_ms;
-	return 0;
 }
 
 /* One unsigned field of the PUT body within lo..hi; "auto" as 0 when
@@ -478,7 +388,7 @@ void route_admin_room_put(struct http_req *req, struct http_resp *resp)
 			int64_t ms = 0;
 
 			if (!(ok = json_is_null(v) ||
-				   (json_is_string(v) && !parse_iso(json_string_value(v), &ms))))
+				   (json_is_string(v) && !tkt_parse_rfc3339_ms(json_string_value(v), &ms))))
 				http_error(resp, req, 422, "VALIDATION_FAILED",
 					   "startsAt must be null or an ISO 8601 time with a zone "
 					   "(2030-01-01T20:00:00Z)", json_pack("{s:s}", "field", k));

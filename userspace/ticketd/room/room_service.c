@@ -49,8 +49,13 @@ struct room_slot {
 struct rooms {
 	struct ticketd *app;
 	rooms_fill_fn purchase_fill; /* NULL: the rate ignores in-flight purchases */
-	struct room_slot *slots; /* parallel to app->catalog.events */
-	uint32_t n;
+	/* CATALOG_MAX_EVENTS places, the first n in use and never moved; an
+	 * event published after start takes the next at first need */
+	struct room_slot *slots;
+	_Atomic uint32_t n;
+	_Atomic uint16_t *slot_by_id; /* place + 1 by event id, 0: none */
+	pthread_mutex_t create_lock;  /* a leaf: guards making places */
+	struct room_edge_ops ops;
 	uint8_t key[ROOM_KEY_LEN];
 	char admin_key[2 * ROOM_KEY_LEN + 1];
 	char state_path[CONFIG_STR_MAX + 16];
@@ -107,11 +112,27 @@ static uint64_t sid_of(const struct session *s)
 	return v;
 }
 
+static int slot_init(struct rooms *rs, uint32_t i, uint32_t event_id);
+
 static struct room_slot *slot_of(struct rooms *rs, uint32_t event_id)
 {
 	const struct event_info *e = catalog_find(&rs->app->catalog, event_id);
+	uint32_t i;
 
-	return e ? &rs->slots[e - rs->app->catalog.events] : NULL;
+	if (!e)
+		return NULL;
+	i = atomic_load_explicit(&rs->slot_by_id[e->id], memory_order_acquire);
+	if (i)
+		return &rs->slots[i - 1];
+	pthread_mutex_lock(&rs->create_lock);
+	i = atomic_load(&rs->slot_by_id[e->id]);
+	if (!i && !slot_init(rs, atomic_load(&rs->n), e->id)) {
+		i = atomic_load(&rs->n) + 1;
+		atomic_store_explicit(&rs->slot_by_id[e->id], (uint16_t)i, memory_order_release);
+		atomic_store_explicit(&rs->n, i, memory_order_release);
+	}
+	pthread_mutex_unlock(&rs->create_lock);
+	return i ? &rs->slots[i - 1] : NULL;
 }
 
 /* ---- settings and progress ---- */
@@ -301,13 +322,32 @@ static int noop_set_room(void *ctx, uint32_t e, bool on)
 	return 0;
 }
 
+/* Makes place i the room of event_id, off (and the edge told so: a seat
+ * table reused from an earlier run may carry an old flag). */
+static int slot_init(struct rooms *rs, uint32_t i, uint32_t event_id)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = tkt_mono_ns() ^ ((uint64_t)i << 32);
+	rs->slots[i].event_id = event_id;
+	rs->slots[i].r = room_new(event_id, &rs->ops,
+				  (uint32_t)rs->app->cfg.room_max_visitors, seed);
+	if (!rs->slots[i].r)
+		return -ENOMEM;
+	room_configure(rs->slots[i].r, &(struct room_settings){
+		.rate_per_s = ROOM_DEFAULT_RATE, .active_max = ROOM_DEFAULT_ACTIVE_MAX,
+		.idle_seconds = ROOM_DEFAULT_IDLE_SECONDS,
+		.admit_seconds = ROOM_DEFAULT_ADMIT_SECONDS}, tkt_unix_ms());
+	return 0;
+}
+
 int rooms_start(struct rooms **out, struct ticketd *app,
 		const struct room_edge_ops *ops, rooms_fill_fn fill, char *err,
 		size_t errlen)
 {
 	struct rooms *rs = calloc(1, sizeof(*rs));
 	char path[CONFIG_STR_MAX + 16];
-	uint64_t seed;
 	MYSQL *conn;
 	long long n;
 
@@ -327,29 +367,22 @@ int rooms_start(struct rooms **out, struct ticketd *app,
 	snprintf(path, sizeof(path), "%s/admin.key", app->cfg.state_dir);
 	if (room_secret_load(path, (uint8_t[ROOM_KEY_LEN]){0}, rs->admin_key, err, errlen))
 		goto fail;
-	rs->n = app->catalog.n_events;
-	rs->slots = calloc(rs->n + 1, sizeof(*rs->slots));
-	if (!rs->slots)
+	rs->ops = *ops;
+	if (!rs->ops.set_room)
+		rs->ops.set_room = noop_set_room;
+	pthread_mutex_init(&rs->create_lock, NULL);
+	rs->slots = calloc(CATALOG_MAX_EVENTS, sizeof(*rs->slots));
+	rs->slot_by_id = calloc(CATALOG_MAX_EVENTS, sizeof(*rs->slot_by_id));
+	if (!rs->slots || !rs->slot_by_id)
 		goto nomem;
-	for (uint32_t i = 0; i < rs->n; i++) {
-		struct room_edge_ops o = *ops;
-
-		if (!o.set_room)
-			o.set_room = noop_set_room;
-		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-			seed = tkt_mono_ns() ^ ((uint64_t)i << 32);
+	for (uint32_t i = 0; i < CATALOG_MAX_EVENTS; i++)
 		pthread_mutex_init(&rs->slots[i].lock, NULL);
-		rs->slots[i].event_id = app->catalog.events[i].id;
-		rs->slots[i].r = room_new(rs->slots[i].event_id, &o,
-					  (uint32_t)app->cfg.room_max_visitors, seed);
-		if (!rs->slots[i].r)
-			goto nomem;
-		/* off, and the edge told so (a seat table reused from an
-		 * earlier run may carry an old flag) */
-		room_configure(rs->slots[i].r, &(struct room_settings){
-			.rate_per_s = ROOM_DEFAULT_RATE, .active_max = ROOM_DEFAULT_ACTIVE_MAX,
-			.idle_seconds = ROOM_DEFAULT_IDLE_SECONDS,
-			.admit_seconds = ROOM_DEFAULT_ADMIT_SECONDS}, tkt_unix_ms());
+	{
+		const struct event_info *e;
+
+		for (uint32_t cur = 0; (e = catalog_next(&app->catalog, &cur));)
+			if (!slot_of(rs, e->id))
+				goto nomem;
 	}
 	conn = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
 	if (!conn) {
@@ -407,11 +440,14 @@ void rooms_stop(struct rooms *rs)
 	if (!rs)
 		return;
 	stop_ticker(rs);
-	for (uint32_t i = 0; rs->slots && i < rs->n; i++) {
+	for (uint32_t i = 0; rs->slots && i < CATALOG_MAX_EVENTS; i++) {
 		room_free(rs->slots[i].r);
 		pthread_mutex_destroy(&rs->slots[i].lock);
 	}
 	free(rs->slots);
+	free((void *)rs->slot_by_id);
+	if (rs->ops.set_room)
+		pthread_mutex_destroy(&rs->create_lock);
 	pthread_mutex_destroy(&rs->streams_lock);
 	OPENSSL_cleanse(rs->key, sizeof(rs->key));
 	OPENSSL_cleanse(rs->admin_key, sizeof(rs->admin_key));

@@ -1,6 +1,7 @@
 #include "userspace/ticketd/seats/best.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Twice the distance of a span's centre from the row's centre: integers
  * only, and the same for both halves of a symmetric row. */
@@ -143,4 +144,107 @@ enum best_result best_pick(uint32_t rows, uint32_t cols,
 		return BEST_OK;
 	}
 	return scattered(rows, cols, free_map, n, out);
+}
+
+/* The best block of n adjacent free seats of a row that contains column a
+ * (nearest the row's centre, the left one on a tie); false if none. */
+static bool block_around(const uint8_t *row, uint32_t cols, uint32_t a, uint32_t n,
+			 uint32_t *start)
+{
+	bool found = false;
+	uint32_t best_d = 0;
+	uint32_t lo = a + 1 >= n ? a + 1 - n : 0;
+
+	for (uint32_t s = lo; s <= a && s + n <= cols; s++) {
+		uint32_t c = s, d;
+
+		while (c < s + n && row[c])
+			c++;
+		if (c < s + n)
+			continue;
+		d = centre_dist2(s, n, cols);
+		if (!found || d < best_d) {
+			found = true;
+			best_d = d;
+			*start = s;
+		}
+	}
+	return found;
+}
+
+enum best_result best_pick_accessible(uint32_t rows, uint32_t cols,
+				      const uint8_t *free_map, const uint8_t *accessible,
+				      int count, uint32_t *out, bool *together)
+{
+	uint32_t n = (uint32_t)count, first = UINT32_MAX;
+	uint64_t first_key = UINT64_MAX;
+	struct {
+		uint64_t key;
+		uint32_t id;
+	} pick[BEST_MAX_COUNT];
+	uint32_t have = 0;
+
+	*together = false;
+	if (count < 1 || count > BEST_MAX_COUNT || !rows || !cols || !free_map || !accessible)
+		return BEST_BAD_INPUT;
+	/* Together: front row first; in it the accessible seats nearest the
+	 * centre first, each with the best block of n free seats around it */
+	for (uint32_t r = 0; r < rows; r++) {
+		const uint8_t *row = free_map + (size_t)r * cols;
+		uint32_t best_s = 0, best_d = UINT32_MAX;
+
+		for (uint32_t c = 0; c < cols; c++) {
+			uint32_t id = r * cols + c, s, d;
+
+			if (!row[c] || !accessible[id])
+				continue;
+			d = centre_dist2(c, 1, cols);
+			/* front row first, then nearest the centre, then left */
+			if (((uint64_t)r << 42 | (uint64_t)d << 21 | c) < first_key) {
+				first_key = (uint64_t)r << 42 | (uint64_t)d << 21 | c;
+				first = id;
+			}
+			if (n <= cols && d < best_d && block_around(row, cols, c, n, &s)) {
+				best_d = d;
+				best_s = s;
+			}
+		}
+		if (best_d != UINT32_MAX) {
+			for (uint32_t i = 0; i < n; i++)
+				out[i] = r * cols + best_s + i;
+			*together = true;
+			return BEST_OK;
+		}
+	}
+	if (first == UINT32_MAX)
+		return BEST_NOT_ENOUGH; /* no accessible seat is free */
+	/* Not together: the frontmost accessible free seat, then the free
+	 * seats nearest it (same row first, then the nearest rows) */
+	{
+		uint32_t ar = first / cols, ac = first % cols;
+
+		pick[have].key = 0;
+		pick[have++].id = first;
+		for (uint32_t id = 0; id < rows * cols; id++) {
+			uint32_t r = id / cols, c = id % cols, k;
+			uint64_t dr = r > ar ? r - ar : ar - r, dc = c > ac ? c - ac : ac - c;
+			uint64_t key = ((dr << 20 | dc) << 32) | id;
+
+			if (!free_map[id] || id == first || n == 1)
+				continue;
+			if (have == n && key >= pick[n - 1].key)
+				continue;
+			k = have < n ? have++ : n - 1;
+			for (; k > 1 && pick[k - 1].key > key; k--)
+				pick[k] = pick[k - 1];
+			pick[k].key = key;
+			pick[k].id = id;
+		}
+	}
+	if (have < n)
+		return BEST_NOT_ENOUGH;
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = pick[i].id;
+	sort_ids(out, (int)n);
+	return BEST_OK;
 }

@@ -37,4 +37,16 @@ enum best_result best_pick(uint32_t rows, uint32_t cols,
 			   const uint8_t *free_map, int count, uint32_t *out,
 			   bool *together);
 
+/* The same with the first seat accessible (accessible[id] nonzero) and the
+ * others beside it (its companions or neighbours, which are free seats of
+ * free_map): together, the front row that has an accessible free seat
+ * inside a block of count adjacent free seats, the accessible seat nearest
+ * the row's centre and its block nearest the centre; otherwise the
+ * frontmost accessible free seat (nearest the centre) and the free seats
+ * nearest it (same row first), not together. BEST_NOT_ENOUGH when no
+ * accessible seat is free or the grid has fewer than count free seats. */
+enum best_result best_pick_accessible(uint32_t rows, uint32_t cols,
+				      const uint8_t *free_map, const uint8_t *accessible,
+				      int count, uint32_t *out, bool *together);
+
 #endif

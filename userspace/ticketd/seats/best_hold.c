@@ -9,22 +9,37 @@
 #include "userspace/ticketd/seats/best.h"
 #include "userspace/ticketd/ticketd.h"
 
+static bool listed(const uint16_t *ids, int n, uint16_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return !n;
+}
+
 /* Free = AVAILABLE to every transition now (a lapsed hold counts as free;
- * the caller's own holds do not: best available adds new seats). */
+ * the caller's own holds do not: best available adds new seats; a kill
+ * seat or a gap is SOLD), and of the categories and sections asked for. */
 static void read_map(struct ticketd *app, const struct event_info *e,
-		     uint8_t *map)
+		     const struct best_filter *f, uint8_t *map, uint8_t *accessible)
 {
 	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
 
 	for (uint32_t s = 0; s < e->n_seats; s++) {
 		uint64_t w = tkt_load64(&app->seats[e->seat_base + s]);
+		const struct seat_info *si = &e->seats[s];
 
-		map[s] = tkt_sw_effective_state(w, now_ms) == TKT_SEAT_AVAILABLE;
+		map[s] = tkt_sw_effective_state(w, now_ms) == TKT_SEAT_AVAILABLE &&
+			 !(si->flags & (SEAT_BLOCKED | SEAT_GAP)) &&
+			 listed(f->categories, f->n_categories, si->category) &&
+			 listed(f->sections, f->n_sections, si->section);
+		accessible[s] = map[s] && (si->flags & SEAT_ACCESSIBLE);
 	}
 }
 
 void best_hold(struct ticketd *app, uint32_t slot, uint32_t event_id,
-	       int count, uint32_t secs, struct best_hold_outcome *out)
+	       int count, uint32_t secs, const struct best_filter *f,
+	       struct best_hold_outcome *out)
 {
 	const struct event_info *e = catalog_find(&app->catalog, event_id);
 	uint32_t lost[BEST_HOLD_ATTEMPTS * HOLDS_MAX_SEATS];
@@ -46,7 +61,7 @@ void best_hold(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		out->result = BEST_HOLD_NOT_ENOUGH;
 		return;
 	}
-	map = malloc(e->n_seats);
+	map = malloc(2 * (size_t)e->n_seats);
 	if (!map) {
 		out->result = BEST_HOLD_NO_MEMORY;
 		return;
@@ -56,13 +71,15 @@ void best_hold(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		bool together;
 
 		out->attempts = a + 1;
-		read_map(app, e, map);
+		read_map(app, e, f, map, map + e->n_seats);
 		/* a seat that just beat us may read free again (its CAS is
 		 * still landing): keep it out of this request's choices */
 		for (int i = 0; i < n_lost; i++)
 			map[lost[i]] = 0;
-		if (best_pick(e->rows, e->cols, map, count, out->seats,
-			      &together) != BEST_OK) {
+		if ((f->accessible ? best_pick_accessible(e->rows, e->cols, map, map + e->n_seats,
+							  count, out->seats, &together)
+				   : best_pick(e->rows, e->cols, map, count, out->seats,
+					       &together)) != BEST_OK) {
 			out->result = BEST_HOLD_NOT_ENOUGH;
 			break;
 		}

@@ -35,7 +35,19 @@ struct best_hold_outcome {
 
 /* Holds count (1..HOLDS_MAX_SEATS) best available seats of event_id for
  * the session slot for secs seconds, or nothing. */
+/* What the buyer asks for beyond count (#17): only seats of these
+ * categories / sections (none listed: any), the first seat accessible. */
+#define BEST_FILTER_MAX 64
+struct best_filter {
+	uint16_t categories[BEST_FILTER_MAX];
+	int n_categories;
+	uint16_t sections[BEST_FILTER_MAX];
+	int n_sections;
+	bool accessible;
+};
+
 void best_hold(struct ticketd *app, uint32_t slot, uint32_t event_id,
-	       int count, uint32_t secs, struct best_hold_outcome *out);
+	       int count, uint32_t secs, const struct best_filter *f,
+	       struct best_hold_outcome *out);
 
 #endif

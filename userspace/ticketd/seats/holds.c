@@ -94,6 +94,9 @@ void holds_reserve(struct ticketd *app, uint32_t slot, uint32_t event_id,
 		out->result = HOLDS_NO_EVENT;
 		return;
 	}
+	if (e->hold_limit) /* the event's own (#17) */
+		limit = e->hold_limit;
+	out->limit = limit;
 	for (int i = 0; i < n; i++)
 		if (seat_ids[i] >= e->n_seats) {
 			out->result = HOLDS_NO_SEAT;
@@ -213,9 +216,9 @@ int holds_list(struct ticketd *app, uint32_t slot, struct holds_entry *out,
 	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
 	int n = 0;
 
-	for (uint32_t i = 0; i < app->catalog.n_events && n < max; i++) {
-		const struct event_info *e = &app->catalog.events[i];
+	const struct event_info *e;
 
+	for (uint32_t cur = 0; n < max && (e = catalog_next(&app->catalog, &cur));) {
 		for (uint32_t s = 0; s < e->n_seats && n < max; s++) {
 			uint64_t w = tkt_load64(&app->seats[e->seat_base + s]);
 

@@ -30,6 +30,7 @@ struct holds_outcome {
 	uint32_t seats[HOLDS_MAX_SEATS]; /* blockers, for UNAVAILABLE and SOLD */
 	int n_seats;
 	int64_t expires_unix_ms; /* for OK */
+	uint32_t limit;          /* for LIMIT: the event's seats per session */
 };
 
 /* Holds every seat for secs seconds for the session slot, or none. Seat ids

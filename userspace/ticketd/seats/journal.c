@@ -434,9 +434,9 @@ static int write_repairs(struct journal *j, redisContext *c, const uint64_t *set
 	uint32_t n = 0, done = 0;
 	int rc = 0;
 
-	for (uint32_t ei = 0; ei < cat->n_events && !rc; ei++) {
-		const struct event_info *e = &cat->events[ei];
+	const struct event_info *e;
 
+	for (uint32_t cur = 0; !rc && (e = catalog_next(cat, &cur));) {
 		for (uint32_t s = 0; s < e->n_seats && !rc; s++) {
 			uint32_t idx = e->seat_base + s;
 
@@ -633,7 +633,8 @@ int journal_start(struct journal *j, const struct journal_opts *o)
 	if (!j->q)
 		return -ENOMEM;
 	if (o->catalog && o->seats) {
-		j->dirty_words = (o->catalog->seats_used + 63) / 64;
+		/* the whole table: events published later take fresh ranges */
+		j->dirty_words = (TKT_MAX_SEATS + 63) / 64;
 		j->dirty = calloc(j->dirty_words ? j->dirty_words : 1, sizeof(*j->dirty));
 		/* every key may exist until this run has deleted it */
 		j->maybe_key = malloc((j->dirty_words ? j->dirty_words : 1) * sizeof(*j->maybe_key));
@@ -732,9 +733,11 @@ void journal_repair_all(struct journal *j)
 	if (!j->q || !j->dirty)
 		return;
 	pthread_mutex_lock(&j->lock);
-	for (uint32_t ei = 0; ei < cat->n_events; ei++)
-		for (uint32_t s = 0; s < cat->events[ei].n_seats; s++)
-			mark_dirty_locked(j, cat->events[ei].seat_base + s);
+	const struct event_info *e;
+
+	for (uint32_t cur = 0; (e = catalog_next(cat, &cur));)
+		for (uint32_t s = 0; s < e->n_seats; s++)
+			mark_dirty_locked(j, e->seat_base + s);
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }

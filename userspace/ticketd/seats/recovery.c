@@ -233,7 +233,10 @@ int recovery_sync_sold(struct ticketd *app, struct recovery_report *rep,
 
 void recovery_versions(struct ticketd *app, uint64_t *out)
 {
-	for (uint32_t i = 0; i < app->catalog.n_events; i++)
-		out[i] = journal_last_version(app->cfg.redis_host, app->cfg.redis_port,
-					      app->catalog.events[i].id);
+	const struct event_info *e;
+	uint32_t cur = 0;
+
+	while ((e = catalog_next(&app->catalog, &cur)))
+		out[e->id] = journal_last_version(app->cfg.redis_host, app->cfg.redis_port,
+						  e->id);
 }

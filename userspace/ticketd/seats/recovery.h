@@ -44,7 +44,7 @@ int recovery_restore_sold(struct ticketd *app, uint32_t event_id,
 			  uint32_t seat_id);
 
 /* Each event's last journalled version (0 where Redis has none), so SSE
- * versions keep growing across restarts. out has catalog.n_events slots. */
+ * versions keep growing across restarts. out has CATALOG_MAX_EVENTS slots, by event id. */
 void recovery_versions(struct ticketd *app, uint64_t *out);
 
 #endif

@@ -17,12 +17,45 @@ static void count_add(struct seat_counts *c, uint8_t st, int delta)
 	*slot = (uint32_t)((int64_t)*slot + delta);
 }
 
+/* Builds one event's published map from the seat table as it is now. */
+static struct event_stream *event_stream_new(struct seat_stream *s,
+					     const struct event_info *e,
+					     uint64_t version)
+{
+	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
+	__u64 *seats = (__u64 *)edge_seats(s->edge);
+	struct event_stream *es = calloc(1, sizeof(*es));
+
+	if (!es)
+		return NULL;
+	pthread_mutex_init(&es->lock, NULL);
+	es->event = e;
+	es->version = version;
+	es->status = calloc(e->n_seats ? e->n_seats : 1, 1);
+	es->ring = calloc(s->ring_cap, sizeof(*es->ring));
+	es->ring_cap = s->ring_cap;
+	if (!es->status || !es->ring) {
+		free(es->status);
+		free(es->ring);
+		pthread_mutex_destroy(&es->lock);
+		free(es);
+		return NULL;
+	}
+	for (uint32_t sid = 0; sid < e->n_seats; sid++) {
+		uint64_t w = tkt_load64(&seats[e->seat_base + sid]);
+
+		es->status[sid] = (uint8_t)seat_status_of_state(tkt_sw_effective_state(w, now_ms));
+		count_add(&es->counts, es->status[sid], 1);
+	}
+	return es;
+}
+
 int seat_stream_init(struct seat_stream *s, const struct catalog *cat,
 		     struct edge *edge, const uint64_t *start_versions,
 		     uint32_t ring_cap)
 {
-	uint32_t now_ms = tkt_ms32(tkt_mono_ns());
-	__u64 *seats = (__u64 *)edge_seats(edge);
+	const struct event_info *e;
+	uint32_t cur = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->batch = calloc(SEAT_STREAM_BATCH, sizeof(*s->batch));
@@ -30,49 +63,49 @@ int seat_stream_init(struct seat_stream *s, const struct catalog *cat,
 		return -ENOMEM;
 	s->catalog = cat;
 	s->edge = edge;
-	s->n_events = cat->n_events;
-	s->events = calloc(cat->n_events ? cat->n_events : 1, sizeof(*s->events));
+	s->ring_cap = ring_cap;
+	pthread_mutex_init(&s->create_lock, NULL);
+	s->events = calloc(CATALOG_MAX_EVENTS, sizeof(*s->events));
 	if (!s->events) {
 		seat_stream_free(s);
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < cat->n_events; i++) {
-		struct event_stream *es = &s->events[i];
-		const struct event_info *e = &cat->events[i];
+	while ((e = catalog_next(cat, &cur))) {
+		struct event_stream *es =
+			event_stream_new(s, e, start_versions ? start_versions[e->id] : 0);
 
-		pthread_mutex_init(&es->lock, NULL);
-		es->event = e;
-		es->version = start_versions ? start_versions[i] : 0;
-		es->status = calloc(e->n_seats, 1);
-		es->ring = calloc(ring_cap, sizeof(*es->ring));
-		es->ring_cap = ring_cap;
-		if (!es->status || !es->ring) {
+		if (!es) {
 			seat_stream_free(s);
 			return -ENOMEM;
 		}
-		for (uint32_t sid = 0; sid < e->n_seats; sid++) {
-			uint64_t w = tkt_load64(&seats[e->seat_base + sid]);
-
-			es->status[sid] = (uint8_t)seat_status_of_state(tkt_sw_effective_state(w, now_ms));
-			count_add(&es->counts, es->status[sid], 1);
-		}
+		atomic_store(&s->events[e->id], es);
 	}
 	return 0;
 }
 
+void seat_stream_set_first_version(struct seat_stream *s, uint64_t version)
+{
+	s->first_version = version;
+}
+
 void seat_stream_free(struct seat_stream *s)
 {
-	for (uint32_t i = 0; s->events && i < s->n_events; i++) {
-		free(s->events[i].status);
-		free(s->events[i].ring);
-		pthread_mutex_destroy(&s->events[i].lock);
+	for (uint32_t i = 0; s->events && i < CATALOG_MAX_EVENTS; i++) {
+		struct event_stream *es = atomic_load(&s->events[i]);
+
+		if (!es)
+			continue;
+		free(es->status);
+		free(es->ring);
+		pthread_mutex_destroy(&es->lock);
+		free(es);
 	}
 	free(s->events);
 	s->events = NULL;
-	s->n_events = 0;
 	free(s->batch);
 	s->batch = NULL;
 	s->n_batch = 0;
+	pthread_mutex_destroy(&s->create_lock);
 }
 
 int seat_stream_add_sink(struct seat_stream *s, seat_sink_fn fn, void *ctx)
@@ -98,14 +131,28 @@ int seat_stream_add_batch_sink(struct seat_stream *s, seat_batch_sink_fn fn,
 	return 0;
 }
 
+/* The event's stream, made at first need for an event published after
+ * start (its seats are all free then: a new range of the table). */
 static struct event_stream *seat_stream_event(struct seat_stream *s,
 					      uint32_t event_id)
 {
 	const struct event_info *e = catalog_find(s->catalog, event_id);
+	struct event_stream *es;
 
 	if (!e)
 		return NULL;
-	return &s->events[e - s->catalog->events];
+	es = atomic_load_explicit(&s->events[e->id], memory_order_acquire);
+	if (es)
+		return es;
+	pthread_mutex_lock(&s->create_lock);
+	es = atomic_load(&s->events[e->id]);
+	if (!es) {
+		es = event_stream_new(s, e, s->first_version);
+		if (es)
+			atomic_store_explicit(&s->events[e->id], es, memory_order_release);
+	}
+	pthread_mutex_unlock(&s->create_lock);
+	return es;
 }
 
 int seat_stream_with_event(struct seat_stream *s, uint32_t event_id,
@@ -168,7 +215,7 @@ static void seat_stream_flush(struct seat_stream *s)
 		return;
 	for (uint32_t i = 0; i < n; i++) {
 		struct seat_change *ch = &s->batch[i];
-		struct event_stream *next = &s->events[ch->event - s->catalog->events];
+		struct event_stream *next = seat_stream_event(s, ch->event->id);
 		uint32_t seat = ch->rec.seat_id;
 		/* The record's raw state, not its state "now": a hold
 		 * published late must not look lapsed; a lapse is announced
@@ -215,7 +262,7 @@ static int on_change(void *ctx, const struct tkt_change *rec)
 	const struct event_info *e = catalog_find(s->catalog, rec->event_id);
 	struct seat_change *ch;
 
-	if (!e || rec->seat_id >= e->n_seats) {
+	if (!e || rec->seat_id >= e->n_seats || !seat_stream_event(s, e->id)) {
 		atomic_fetch_add(&s->unknown_event, 1);
 		return 0;
 	}

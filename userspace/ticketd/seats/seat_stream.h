@@ -78,8 +78,12 @@ typedef void (*seat_batch_sink_fn)(void *ctx, const struct seat_change *ch,
 struct seat_stream {
 	const struct catalog *catalog;
 	struct edge *edge;
-	struct event_stream *events; /* parallel to catalog->events */
-	uint32_t n_events;
+	/* CATALOG_MAX_EVENTS streams by event id, made at start or, for an
+	 * event published later, at first need under create_lock */
+	_Atomic(struct event_stream *) *events;
+	pthread_mutex_t create_lock;
+	uint32_t ring_cap;
+	uint64_t first_version; /* a later event's first version */
 	struct {
 		seat_sink_fn fn;          /* per change, or */
 		seat_batch_sink_fn batch; /* per batch */
@@ -97,7 +101,8 @@ struct seat_stream {
 };
 
 /* Builds the published map from the seat table (edge_seats(edge)) as it is
- * now, with each event's version starting at start_versions[i] (NULL: 0).
+ * now, with each event's version starting at start_versions[id] (indexed
+ * by event id, CATALOG_MAX_EVENTS long; NULL: 0).
  * Call before the edge's doors open and before seat_stream_start. */
 int seat_stream_init(struct seat_stream *s, const struct catalog *catalog,
 		     struct edge *edge, const uint64_t *start_versions,
@@ -108,6 +113,9 @@ int seat_stream_add_sink(struct seat_stream *s, seat_sink_fn fn, void *ctx);
 int seat_stream_add_batch_sink(struct seat_stream *s, seat_batch_sink_fn fn,
 			       void *ctx);
 int seat_stream_start(struct seat_stream *s);
+/* The version an event published after start begins at (this run's
+ * epoch, as start_versions for the others). */
+void seat_stream_set_first_version(struct seat_stream *s, uint64_t version);
 void seat_stream_stop(struct seat_stream *s);
 void seat_stream_free(struct seat_stream *s);
 

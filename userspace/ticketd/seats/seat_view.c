@@ -11,6 +11,14 @@ const char *seat_status_name(enum seat_status s)
 	return names[s];
 }
 
+const char *seat_view_status_name(const struct event_info *e, uint32_t sid,
+				  enum seat_status st)
+{
+	if (st == SEAT_SOLD && sid < e->n_seats && (e->seats[sid].flags & SEAT_BLOCKED))
+		return "BLOCKED";
+	return seat_status_name(st > SEAT_SOLD ? SEAT_AVAILABLE : st);
+}
+
 enum seat_status seat_status_of_state(uint32_t state)
 {
 	switch (state) {

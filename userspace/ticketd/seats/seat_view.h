@@ -16,6 +16,11 @@ struct seat_counts {
 
 const char *seat_status_name(enum seat_status s);
 
+/* The status a seat map shows for seat sid of e with status st: "BLOCKED"
+ * for a kill seat (its word is SOLD without a sale), else st's name. */
+const char *seat_view_status_name(const struct event_info *e, uint32_t sid,
+				  enum seat_status st);
+
 /* The contract's status of a seat-word state (TKT_SEAT_*): ORDERED shows
  * HELD (off sale, not sold). */
 enum seat_status seat_status_of_state(uint32_t state);

@@ -21,12 +21,15 @@ static int sweeper_pass(struct ticketd *app)
 {
 	int n = 0;
 
-	for (uint32_t i = 0; i < app->catalog.n_events; i++) {
+	const struct event_info *e;
+	uint32_t cur = 0;
+
+	while ((e = catalog_next(&app->catalog, &cur))) {
 		uint32_t expired = 0;
 
 		/* edge_sweep reads cheaply and EXPIREs through the shared rules;
 		 * a seat it could not change now is retried next pass. */
-		if (!edge_sweep(app->edge, app->catalog.events[i].id, &expired))
+		if (!edge_sweep(app->edge, e->id, &expired))
 			n += (int)expired;
 	}
 	return n;

@@ -56,7 +56,8 @@ struct waitlist {
 	uint32_t max_streams;
 
 	pthread_mutex_t lock; /* guards q[] */
-	struct wl_queue *q;   /* parallel to app->catalog.events */
+	struct wl_queue *q;   /* one per event at start (catalog_next order) */
+	uint16_t *idx_by_id;  /* CATALOG_MAX_EVENTS: queue index + 1, 0: none */
 	/* live entries of each queue, for the sink (written under lock) */
 	atomic_uint *waiting;
 	struct wl_ops ops;
@@ -114,8 +115,9 @@ struct waitlist_stream {
  * was at start: an event added later has none (answered as unknown). */
 static int64_t event_index(const struct waitlist *wl, uint32_t event_id)
 {
-	const struct event_info *e = catalog_find(&wl->app->catalog, event_id);
-	int64_t idx = e ? (int64_t)(e - wl->app->catalog.events) : -1;
+	int64_t idx = event_id < CATALOG_MAX_EVENTS && catalog_find(&wl->app->catalog, event_id)
+			      ? (int64_t)wl->idx_by_id[event_id] - 1
+			      : -1;
 
 	return idx >= 0 && (uint32_t)idx < wl->n && wl->q[idx].event_id == event_id ? idx : -1;
 }
@@ -275,7 +277,7 @@ static int store_write(struct waitlist *wl, const struct store_op *ops, uint32_t
 		return -1;
 	if (wipe_first)
 		for (uint32_t i = 0; i < wl->n; i++) {
-			uint32_t id = wl->app->catalog.events[i].id;
+			uint32_t id = wl->q[i].event_id;
 
 			redisAppendCommand(c, "DEL tkt:wl:%u tkt:wl:%u:e", id, id);
 			sent++;
@@ -492,8 +494,11 @@ int waitlist_create(struct waitlist **out, struct ticketd *app, char *err,
 		    size_t errlen)
 {
 	struct waitlist *wl = calloc(1, sizeof(*wl));
-	uint32_t n = app->catalog.n_events;
+	const struct event_info *e;
+	uint32_t n = 0, cur = 0;
 
+	while (catalog_next(&app->catalog, &cur))
+		n++;
 	*out = NULL;
 	if (!wl)
 		goto nomem;
@@ -504,9 +509,10 @@ int waitlist_create(struct waitlist **out, struct ticketd *app, char *err,
 	wl->q = calloc(n ? n : 1, sizeof(*wl->q));
 	wl->waiting = calloc(n ? n : 1, sizeof(*wl->waiting));
 	wl->rescan = calloc(n ? n : 1, sizeof(*wl->rescan));
+	wl->idx_by_id = calloc(CATALOG_MAX_EVENTS, sizeof(*wl->idx_by_id));
 	wl->notes = calloc(NOTES_CAP, sizeof(*wl->notes));
 	wl->sops = calloc(STORE_CAP, sizeof(*wl->sops));
-	if (!wl->q || !wl->waiting || !wl->rescan || !wl->notes || !wl->sops)
+	if (!wl->q || !wl->waiting || !wl->rescan || !wl->idx_by_id || !wl->notes || !wl->sops)
 		goto nomem;
 	wl->ops = (struct wl_ops){.hold = op_hold, .claim = op_claim, .release = op_release,
 				  .changed = op_changed, .ctx = wl};
@@ -516,9 +522,11 @@ int waitlist_create(struct waitlist **out, struct ticketd *app, char *err,
 	pthread_mutex_init(&wl->store_lock, NULL);
 	pthread_cond_init(&wl->store_cond, NULL);
 	pthread_mutex_init(&wl->streams_lock, NULL);
-	for (uint32_t i = 0; i < n; i++)
-		wl_queue_init(&wl->q[i], app->catalog.events[i].id,
-			      (uint32_t)app->cfg.waitlist_max_entries);
+	cur = 0;
+	for (uint32_t i = 0; i < n && (e = catalog_next(&app->catalog, &cur)); i++) {
+		wl_queue_init(&wl->q[i], e->id, (uint32_t)app->cfg.waitlist_max_entries);
+		wl->idx_by_id[e->id] = (uint16_t)(i + 1);
+	}
 	load(wl);
 	if (pthread_create(&wl->store, NULL, store_loop, wl)) {
 		snprintf(err, errlen, "cannot start the waiting list's store thread");
@@ -533,6 +541,7 @@ nomem:
 		free(wl->q);
 		free(wl->waiting);
 		free(wl->rescan);
+		free(wl->idx_by_id);
 		free(wl->notes);
 		free(wl->sops);
 		free(wl);
@@ -592,6 +601,7 @@ void waitlist_free(struct waitlist *wl)
 	free(wl->q);
 	free(wl->waiting);
 	free(wl->rescan);
+	free(wl->idx_by_id);
 	free(wl->notes);
 	free(wl->sops);
 	free(wl);
@@ -609,7 +619,7 @@ void waitlist_seat_batch_sink(void *ctx, const struct seat_change *ch, uint32_t 
 
 		if (ch[i].ev.status != SEAT_AVAILABLE)
 			continue;
-		idx = ch[i].event - wl->app->catalog.events;
+		idx = (int64_t)wl->idx_by_id[ch[i].event->id] - 1;
 		if (idx < 0 || (uint32_t)idx >= wl->n || wl->q[idx].event_id != ch[i].event->id ||
 		    !atomic_load(&wl->waiting[idx]))
 			continue;
@@ -635,10 +645,12 @@ void waitlist_seat_batch_sink(void *ctx, const struct seat_change *ch, uint32_t 
 /* Under lock: offers every free seat of queue i. */
 static void scan_event(struct waitlist *wl, uint32_t i, int64_t now_ms)
 {
-	const struct event_info *e = &wl->app->catalog.events[i];
 	struct wl_queue *q = &wl->q[i];
+	const struct event_info *e = catalog_find(&wl->app->catalog, q->event_id);
 	uint32_t now32 = tkt_ms32(tkt_mono_ns());
 
+	if (!e)
+		return;
 	for (uint32_t s = 0; s < e->n_seats && q->live; s++) {
 		uint64_t w = tkt_load64(&wl->app->seats[e->seat_base + s]);
 
