@@ -290,3 +290,36 @@ def test_ticketctl_drives_the_admin_api(api, tmp_path):
     out = run("audit", str(eid), "--json")
     assert [a["action"] for a in json.loads(out.stdout)] == ["cancel", "block", "publish",
                                                              "create"]
+
+
+def test_an_event_published_after_start_has_a_waiting_list(api):
+    """The waiting lists follow the live catalogue: a sold-out event
+    published while ticketd runs takes joins and makes offers."""
+    BASE[0] = api.base
+    body = {"name": "Admin Waitlist", "venue": "Test Hall", "startsAt": "2030-05-02T19:00:00Z",
+            "categories": [{"id": 1, "name": "All", "price": 5000, "color": "#2e86c1"}],
+            "sections": [{"id": 1, "name": "Hall", "rows": [{"label": "A", "seats": 2,
+                                                             "category": 1}]}]}
+    r = admin("POST", "/admin/events", body)
+    assert r.status_code == 201, r.text
+    eid = r.json()["id"]
+    assert admin("POST", f"/admin/events/{eid}/publish").status_code == 200
+    holder, waiter = new_session(api.base), new_session(api.base)
+    r = requests.post(f"{api.base}/api/reservations", headers=auth(holder["token"]),
+                      json={"eventId": eid, "seatIds": [0, 1]}, timeout=5)
+    assert r.status_code == 201, r.text
+    url = f"{api.base}/api/events/{eid}/waitlist"
+    r = requests.post(url, headers=auth(waiter["token"]), json={"count": 1}, timeout=5)
+    assert r.status_code == 201, r.text
+    assert r.json()["position"] == 1
+    r = requests.delete(f"{api.base}/api/reservations/{eid}/1",
+                        headers=auth(holder["token"]), timeout=5)
+    assert r.status_code == 204, r.text
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        offer = requests.get(url, headers=auth(waiter["token"]), timeout=5).json().get("offer")
+        if offer:
+            break
+        time.sleep(0.05)
+    assert offer and offer["seatIds"] == [1], offer
+    assert requests.delete(url, headers=auth(waiter["token"]), timeout=5).status_code == 204

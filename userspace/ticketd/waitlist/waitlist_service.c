@@ -56,8 +56,7 @@ struct waitlist {
 	uint32_t max_streams;
 
 	pthread_mutex_t lock; /* guards q[] */
-	struct wl_queue *q;   /* one per event at start (catalog_next order) */
-	uint16_t *idx_by_id;  /* CATALOG_MAX_EVENTS: queue index + 1, 0: none */
+	struct wl_queue *q;   /* one per possible event id (n = CATALOG_MAX_EVENTS) */
 	/* live entries of each queue, for the sink (written under lock) */
 	atomic_uint *waiting;
 	struct wl_ops ops;
@@ -111,15 +110,14 @@ struct waitlist_stream {
 	int64_t last_frame_ms;
 };
 
-/* The event's queue, or -1. The queues are made for the catalogue as it
- * was at start: an event added later has none (answered as unknown). */
+/* The event's queue (its index is the event id), or -1 for an id that is
+ * not a published event of the live catalogue: an event published after
+ * start has its (empty) queue ready like the others. */
 static int64_t event_index(const struct waitlist *wl, uint32_t event_id)
 {
-	int64_t idx = event_id < CATALOG_MAX_EVENTS && catalog_find(&wl->app->catalog, event_id)
-			      ? (int64_t)wl->idx_by_id[event_id] - 1
-			      : -1;
-
-	return idx >= 0 && (uint32_t)idx < wl->n && wl->q[idx].event_id == event_id ? idx : -1;
+	return event_id < wl->n && catalog_find(&wl->app->catalog, event_id)
+		       ? (int64_t)event_id
+		       : -1;
 }
 
 /* ---- the seat table, through the REST hold rules ---- */
@@ -279,6 +277,8 @@ static int store_write(struct waitlist *wl, const struct store_op *ops, uint32_t
 		for (uint32_t i = 0; i < wl->n; i++) {
 			uint32_t id = wl->q[i].event_id;
 
+			if (!wl->q[i].used && !catalog_find(&wl->app->catalog, id))
+				continue; /* no such event, nothing of it written */
 			redisAppendCommand(c, "DEL tkt:wl:%u tkt:wl:%u:e", id, id);
 			sent++;
 		}
@@ -446,6 +446,17 @@ static int parse_entry(const char *sid_hex, const char *val, struct wl_entry *e)
 	return 0;
 }
 
+/* The id of the catalogue's next event after *cur (catalog_next), or
+ * wl->n when there is none. */
+static uint32_t next_event(const struct waitlist *wl, uint32_t *cur)
+{
+	const struct event_info *e = catalog_next(&wl->app->catalog, cur);
+
+	return e && e->id < wl->n ? e->id : wl->n;
+}
+
+/* The lists of the events published at start (a later event's starts
+ * empty: nobody can have joined it before it was published). */
 static void load(struct waitlist *wl)
 {
 	redisContext *c = redis_open(wl, 2000);
@@ -455,7 +466,7 @@ static void load(struct waitlist *wl)
 		log_msg(LOG_WARN, NULL, "waitlist: Redis did not answer; the lists start empty");
 		return;
 	}
-	for (uint32_t i = 0; i < wl->n; i++) {
+	for (uint32_t cur = 0, i; (i = next_event(wl, &cur)) < wl->n;) {
 		struct wl_queue *q = &wl->q[i];
 		redisReply *r = redisCommand(c, "HGETALL tkt:wl:%u:e", q->event_id);
 
@@ -494,11 +505,8 @@ int waitlist_create(struct waitlist **out, struct ticketd *app, char *err,
 		    size_t errlen)
 {
 	struct waitlist *wl = calloc(1, sizeof(*wl));
-	const struct event_info *e;
-	uint32_t n = 0, cur = 0;
+	uint32_t n = CATALOG_MAX_EVENTS;
 
-	while (catalog_next(&app->catalog, &cur))
-		n++;
 	*out = NULL;
 	if (!wl)
 		goto nomem;
@@ -506,13 +514,12 @@ int waitlist_create(struct waitlist **out, struct ticketd *app, char *err,
 	wl->n = n;
 	wl->offer_secs = (uint32_t)app->cfg.waitlist_offer_seconds;
 	wl->max_streams = (uint32_t)app->cfg.waitlist_max_streams;
-	wl->q = calloc(n ? n : 1, sizeof(*wl->q));
-	wl->waiting = calloc(n ? n : 1, sizeof(*wl->waiting));
-	wl->rescan = calloc(n ? n : 1, sizeof(*wl->rescan));
-	wl->idx_by_id = calloc(CATALOG_MAX_EVENTS, sizeof(*wl->idx_by_id));
+	wl->q = calloc(n, sizeof(*wl->q));
+	wl->waiting = calloc(n, sizeof(*wl->waiting));
+	wl->rescan = calloc(n, sizeof(*wl->rescan));
 	wl->notes = calloc(NOTES_CAP, sizeof(*wl->notes));
 	wl->sops = calloc(STORE_CAP, sizeof(*wl->sops));
-	if (!wl->q || !wl->waiting || !wl->rescan || !wl->idx_by_id || !wl->notes || !wl->sops)
+	if (!wl->q || !wl->waiting || !wl->rescan || !wl->notes || !wl->sops)
 		goto nomem;
 	wl->ops = (struct wl_ops){.hold = op_hold, .claim = op_claim, .release = op_release,
 				  .changed = op_changed, .ctx = wl};
@@ -522,11 +529,8 @@ int waitlist_create(struct waitlist **out, struct ticketd *app, char *err,
 	pthread_mutex_init(&wl->store_lock, NULL);
 	pthread_cond_init(&wl->store_cond, NULL);
 	pthread_mutex_init(&wl->streams_lock, NULL);
-	cur = 0;
-	for (uint32_t i = 0; i < n && (e = catalog_next(&app->catalog, &cur)); i++) {
-		wl_queue_init(&wl->q[i], e->id, (uint32_t)app->cfg.waitlist_max_entries);
-		wl->idx_by_id[e->id] = (uint16_t)(i + 1);
-	}
+	for (uint32_t i = 0; i < n; i++)
+		wl_queue_init(&wl->q[i], i, (uint32_t)app->cfg.waitlist_max_entries);
 	load(wl);
 	if (pthread_create(&wl->store, NULL, store_loop, wl)) {
 		snprintf(err, errlen, "cannot start the waiting list's store thread");
@@ -541,7 +545,6 @@ nomem:
 		free(wl->q);
 		free(wl->waiting);
 		free(wl->rescan);
-		free(wl->idx_by_id);
 		free(wl->notes);
 		free(wl->sops);
 		free(wl);
@@ -601,7 +604,6 @@ void waitlist_free(struct waitlist *wl)
 	free(wl->q);
 	free(wl->waiting);
 	free(wl->rescan);
-	free(wl->idx_by_id);
 	free(wl->notes);
 	free(wl->sops);
 	free(wl);
@@ -619,9 +621,8 @@ void waitlist_seat_batch_sink(void *ctx, const struct seat_change *ch, uint32_t 
 
 		if (ch[i].ev.status != SEAT_AVAILABLE)
 			continue;
-		idx = (int64_t)wl->idx_by_id[ch[i].event->id] - 1;
-		if (idx < 0 || (uint32_t)idx >= wl->n || wl->q[idx].event_id != ch[i].event->id ||
-		    !atomic_load(&wl->waiting[idx]))
+		idx = ch[i].event->id;
+		if ((uint32_t)idx >= wl->n || !atomic_load(&wl->waiting[idx]))
 			continue;
 		if (!signal)
 			pthread_mutex_lock(&wl->notes_lock);
