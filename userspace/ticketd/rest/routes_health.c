@@ -58,7 +58,7 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 	struct shards *sh = &rest_app(req)->shards;
 
 	http_json(resp, ready ? 200 : 503,
-		  json_pack("{s:s, s:s, s:i, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}",
+		  json_pack("{s:s, s:i, s:s, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}",
 			    "node", rest_app(req)->cfg.node_id, "ownedEvents",
 			    sh->on ? (int)atomic_load(&sh->owned_events)
 				   : (int)rest_app(req)->catalog.n_events,

@@ -207,7 +207,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			   err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign"
 			   : rd_kafka_assignment_lost(rk)	    ? "lost"
 								    : "revoke",
-			   parts->cnt, "cooperative", coop));
+			   "partitions", parts->cnt, "cooperative", coop));
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, parts);
@@ -240,7 +240,8 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
  * count is refused. 0 or -EINVAL (err filled). */
 static int ensure_topic(struct shards *s, rd_kafka_t *rk, char *err, size_t errlen)
 {
-	for (int round = 0; round < 2; round++) {
+	/* a topic just created shows in metadata a moment later */
+	for (int round = 0; round < 40; round++) {
 		const struct rd_kafka_metadata *md = NULL;
 		rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, SHARDS_TOPIC, NULL);
 		rd_kafka_resp_err_t rerr;
@@ -270,8 +271,12 @@ static int ensure_topic(struct shards *s, rd_kafka_t *rk, char *err, size_t errl
 			}
 			return 0;
 		}
-		if (round)
-			break;
+		if (round) {
+			struct timespec wait = {.tv_sec = 0, .tv_nsec = 250 * 1000000L};
+
+			nanosleep(&wait, NULL);
+			continue;
+		}
 		{
 			char why[256];
 			rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
