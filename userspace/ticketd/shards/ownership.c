@@ -488,10 +488,9 @@ static void *shards_main(void *arg)
 
 /* ---- start, stop ---- */
 
-int shards_start(struct shards *s, struct ticketd *app, char *err, size_t errlen)
+int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen)
 {
 	uint32_t n = app->catalog.n_events;
-	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->app = app;
@@ -509,6 +508,31 @@ int shards_start(struct shards *s, struct ticketd *app, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	atomic_store(&s->ready, true);
+	return 0;
+}
+
+void shards_free(struct shards *s)
+{
+	atomic_store(&s->ready, false);
+	json_decref(s->nodes_json);
+	s->nodes_json = NULL;
+	free(s->want);
+	free(s->owners);
+	free((void *)s->epochs);
+	s->want = NULL;
+	s->owners = NULL;
+	s->epochs = NULL;
+	pthread_mutex_destroy(&s->lock);
+}
+
+int shards_start(struct shards *s, char *err, size_t errlen)
+{
+	struct ticketd *app = s->app;
+	int rc;
+
+	if (!s->on)
+		return 0;
 	rc = consumer_create(s, err, errlen);
 	if (rc)
 		return rc;
@@ -548,15 +572,6 @@ void shards_stop(struct shards *s)
 		redisFree(s->redis);
 		s->redis = NULL;
 	}
-	json_decref(s->nodes_json);
-	s->nodes_json = NULL;
-	free(s->want);
-	free(s->owners);
-	free((void *)s->epochs);
-	s->want = NULL;
-	s->owners = NULL;
-	s->epochs = NULL;
-	pthread_mutex_destroy(&s->lock);
 }
 
 /* ---- readers ---- */
@@ -590,13 +605,15 @@ uint64_t shards_epoch(struct shards *s, uint32_t event_id)
 
 	if (!s->on)
 		return UINT64_MAX;
+	if (!atomic_load(&s->ready))
+		return 0;
 	idx = index_of(s, event_id);
 	return idx < 0 ? 0 : atomic_load(&s->epochs[idx]);
 }
 
 void shards_fenced(struct shards *s, uint32_t event_id)
 {
-	int idx = s->on ? index_of(s, event_id) : -1;
+	int idx = atomic_load(&s->ready) ? index_of(s, event_id) : -1;
 
 	atomic_fetch_add(&s->fenced, 1);
 	if (idx < 0)

@@ -53,6 +53,7 @@ struct redisContext;
 struct shards {
 	struct ticketd *app;
 	bool on;
+	atomic_bool ready; /* on, and the arrays below exist */
 	uint32_t partitions;
 	char node[SHARD_NODE_MAX];
 	void *rk; /* rd_kafka_t, the group member */
@@ -74,7 +75,12 @@ struct shards {
 	atomic_uint_least64_t rebuild_us_last;
 };
 
-int shards_start(struct shards *s, struct ticketd *app, char *err, size_t errlen);
+/* The state every thread may ask (shards_epoch, shards_where): before
+ * the journal starts; freed after it stopped. */
+int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen);
+void shards_free(struct shards *s);
+/* Joins the group and starts the shards thread (nothing when off). */
+int shards_start(struct shards *s, char *err, size_t errlen);
 /* Leaves the group (its events are given up through the revoke callback)
  * and stops the thread. */
 void shards_stop(struct shards *s);
