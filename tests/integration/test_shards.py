@@ -6,11 +6,13 @@ owner. Then kill -9 of one node: within 10 s the other serves every event,
 the dead node's acknowledged (journaled) holds are held by the same sessions
 there, and no seat is held by two sessions. Prints the failover time (last
 ack by the old owner to first ack by the new one)."""
+import json
 import os
 import shutil
 import signal
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -111,6 +113,20 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         assert m["events"][str(e)]["epoch"] >= 1
         assert m["events"][str(e)]["udp"].endswith(":" + str(udp_port(nodes[owner_of[e]])))
 
+    # ticketctl shards: the same map as a table, and as JSON
+    ctl = os.path.join(os.path.dirname(__file__), "..", "..", "build", "ticketctl")
+    out = subprocess.run([ctl, "shards", "--admin", b.own_url()], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert f"partitions {PARTITIONS}" in out.stdout
+    for e in events:
+        assert any(l.split()[:2] == [str(e), owner_of[e]] for l in out.stdout.splitlines()), \
+            out.stdout
+    assert "sa" in out.stdout and "sb" in out.stdout
+    out = subprocess.run([ctl, "shards", "--json", "--admin", a.own_url()],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and json.loads(out.stdout)["partitions"] == PARTITIONS
+
     sessions = [new_session(a.own_url())["token"] for _ in range(3)]
     held = []  # (event, seat, token) acknowledged by the owner
     start = 30
@@ -197,7 +213,6 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
 
 
 def redis_cli(*args):
-    import subprocess
     return subprocess.run(["redis-cli", "-p", str(PORTS["redis"]), *args], check=True,
                           capture_output=True, text=True, timeout=10).stdout.strip()
 

@@ -8,6 +8,7 @@
  *   ticketctl pins [--pin-dir DIR] [--json]            (pins_cmd.c)
  *   ticketctl status [--admin URL] [--json]            (status_cmd.c)
  *   ticketctl events [EVENT] [--admin URL] [--json]    (events_cmd.c)
+ *   ticketctl shards [--admin URL] [--json]            (shards_cmd.c)
  *   ticketctl drain [--wait] [--undo] [--json]         (drain_cmd.c)
  *   ticketctl checkin TICKET | --batch FILE [--json]   (checkin_cmd.c)
  *
@@ -38,6 +39,7 @@
 #include "userspace/ticketctl/events_cmd.h"
 #include "userspace/ticketctl/pins_cmd.h"
 #include "userspace/ticketctl/room_cmd.h"
+#include "userspace/ticketctl/shards_cmd.h"
 #include "userspace/ticketctl/seat_cmd.h"
 #include "userspace/ticketctl/stats_cmd.h"
 #include "userspace/ticketctl/status_cmd.h"
@@ -53,6 +55,7 @@ static const struct {
 	{"seat", ticketctl_seat},     {"stats", ticketctl_stats},
 	{"pins", ticketctl_pins},     {"drain", ticketctl_drain},
 	{"room", ticketctl_room},     {"checkin", ticketctl_checkin},
+	{"shards", ticketctl_shards},
 };
 
 #define DEFAULT_SERVER "127.0.0.1:7000"
@@ -83,6 +86,7 @@ static void usage(FILE *f)
 		"  room EVENT [...]       show or change an event's waiting room (admin key)\n"
 		"  checkin TICKET         let a ticket in, once; --batch FILE uploads offline\n"
 		"                         scans (scanner key; exit 3: refused)\n"
+		"  shards                 multi-node shard map: nodes, each event's owner\n"
 		"UDP hold protocol (one request, one answer):\n"
 		"  ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
 		"  ticketctl [options] raw HEX\n"
