@@ -147,6 +147,11 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         assert raw[24:28] == socket.inet_aton("127.0.0.1"), raw.hex()
         assert struct.unpack(">H", raw[28:30])[0] == udp_port(owner), raw.hex()
         assert raw[30:32] == b"\0\0"
+        out = subprocess.run([ctl, "--server", f"127.0.0.1:{udp_port(other)}", "--token",
+                              sessions[0], "query", str(e), str(seats[0])],
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode == 1 and \
+            f"WRONG_NODE owner=127.0.0.1:{udp_port(owner)}" in out.stdout, out.stdout
         # REST: 307 to the owner, same path and query
         r = requests.get(other.own_url() + f"/api/events/{e}/seats?x=1",
                          allow_redirects=False, timeout=5)

@@ -167,11 +167,29 @@ static int open_connected(const char *endpoint)
 static void print_reply(const struct ctl_opts *o,
 			const struct tkt_reply_fields *r, int64_t rtt_us)
 {
-	char when[40] = "";
-	bool has_when = r->expiry_ms != 0 &&
+	char when[40] = "", owner[32];
+	bool has_owner = tkt_reply_owner(r, owner, sizeof(owner)) == 0;
+	bool has_when = r->status != TKT_WRONG_NODE && r->expiry_ms != 0 &&
 			tkt_format_rfc3339_ms(r->expiry_ms, when,
 					      sizeof(when)) == 0;
 
+	if (r->status == TKT_WRONG_NODE) {
+		/* the expiry field names the owner (docs/protocol.md) */
+		if (o->json)
+			printf("{\"op\":\"%s\",\"opCode\":%u,\"requestId\":%u,"
+			       "\"eventId\":%u,\"seatId\":%u,\"status\":\"%s\","
+			       "\"statusCode\":%u,\"owner\":%s%s%s,\"rttUs\":%lld}\n",
+			       tkt_op_name(r->op), r->op, r->req_id, r->event_id, r->seat_id,
+			       tkt_status_name(r->status), r->status, has_owner ? "\"" : "",
+			       has_owner ? owner : "null", has_owner ? "\"" : "",
+			       (long long)rtt_us);
+		else
+			printf("%s event=%u seat=%u: %s owner=%s rtt=%.3fms\n",
+			       tkt_op_name(r->op), r->event_id, r->seat_id,
+			       tkt_status_name(r->status), has_owner ? owner : "unknown",
+			       (double)rtt_us / 1000.0);
+		return;
+	}
 	if (o->json) {
 		printf("{\"op\":\"%s\",\"opCode\":%u,\"requestId\":%u,"
 		       "\"eventId\":%u,\"seatId\":%u,\"status\":\"%s\","
