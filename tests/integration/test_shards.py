@@ -244,6 +244,9 @@ def test_journal_write_refused_by_a_newer_epoch_gives_the_event_up():
         assert udp_parse(hold(c, tok, event, seats[0]))["status"] == "OK"
         time.sleep(0.3)
         assert redis_cli("GET", f"tkt:hold:{event}:{seats[0]}").startswith(f"{int(tok[:8], 16)}:")
+        stream = requests.get(c.own_url() + f"/api/events/{event}/seats/stream",
+                              stream=True, timeout=5)
+        assert stream.status_code == 200
         redis_cli("INCR", f"tkt:shard:epoch:{event}")  # "another node" took it
         assert udp_parse(hold(c, tok, event, seats[1]))["status"] == "OK"  # not known yet
         deadline = time.monotonic() + 5
@@ -251,6 +254,16 @@ def test_journal_write_refused_by_a_newer_epoch_gives_the_event_up():
             time.sleep(0.05)
         assert owned(c) == n_events - 1
         assert udp_parse(hold(c, tok, event, seats[1], op="QUERY"))["status"] == "WRONG_NODE"
+        # its seat stream ended (a client that reconnects is redirected);
+        # a stream that stays open would time out here
+        t0 = time.monotonic()
+        for _ in stream.iter_content(4096):
+            pass
+        assert time.monotonic() - t0 < 5
+        r = requests.get(c.own_url() + f"/api/events/{event}/seats/stream",
+                         allow_redirects=False, timeout=5)
+        assert r.status_code == 503 and r.json()["code"] == "EVENT_MOVING", r.text
+        assert r.headers["Retry-After"] == "1"
         # its write never reached the journal
         assert redis_cli("EXISTS", f"tkt:hold:{event}:{seats[1]}") == "0"
         metrics = requests.get(c.own_url() + "/metrics", timeout=5).text

@@ -52,8 +52,9 @@ static void malformed_owner_json_is_refused(void **state)
 		"{\"node\":\"n1\",\"udp\":\"a:1\",\"http\":\"b:2\",\"epoch\":-1}",
 		"{\"node\":\"\",\"udp\":\"a:1\",\"http\":\"b:2\",\"epoch\":1}",
 		"{\"node\":5,\"udp\":\"a:1\",\"http\":\"b:2\",\"epoch\":1}",
-		"{\"node\":\"n1234567890123456789012345678901234\",\"udp\":\"a:1\","
-		"\"http\":\"b:2\",\"epoch\":1}", /* longer than a node id */
+		/* longer than a node id */
+		("{\"node\":\"n1234567890123456789012345678901234\",\"udp\":\"a:1\","
+		 "\"http\":\"b:2\",\"epoch\":1}"),
 	};
 	struct shard_owner o;
 

@@ -15,6 +15,7 @@
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/commerce/saga.h"
+#include "userspace/ticketd/live/sse_hub.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/recovery.h"
 #include "userspace/ticketd/seats/seat_stream.h"
@@ -76,6 +77,8 @@ static void give_up(struct shards *s, uint32_t idx, const char *why)
 	s->want[idx] = 0;
 	if (!was)
 		return;
+	/* its streams end: a client that reconnects is sent to the owner */
+	sse_hub_end_event(s->app->sse, id);
 	c = redis_of(s);
 	if (c)
 		(void)shard_map_withdraw(c, id, s->node);
@@ -620,6 +623,7 @@ void shards_fenced(struct shards *s, uint32_t event_id)
 		return;
 	if (atomic_exchange(&s->epochs[idx], 0)) {
 		(void)edge_set_event_owned(s->app->edge, event_id, TKT_OWNED_NO, 0, 0);
+		sse_hub_end_event(s->app->sse, event_id);
 		atomic_fetch_sub(&s->owned_events, 1);
 		atomic_fetch_add(&s->giveups, 1);
 		log_msg(LOG_WARN, NULL,
