@@ -167,6 +167,21 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         assert r.status_code == 307 and r.json()["code"] == "WRONG_NODE", r.text
         r = requests.get(owner.own_url() + f"/api/events/{e}/seats", timeout=5)
         assert r.status_code == 200
+    # a payment goes to the owner of its order's event (its saga sells)
+    e0 = events[0]
+    owner = nodes[owner_of[e0]]
+    other = b if owner is a else a
+    seat = free_seats(owner, sessions[2], e0, 1, 60)[0]
+    assert udp_parse(hold(owner, sessions[2], e0, seat))["status"] == "OK"
+    r = requests.post(owner.own_url() + "/api/orders", timeout=5,
+                      headers={**auth(sessions[2]), "Idempotency-Key": f"shards-{time.time()}"},
+                      json={"eventId": e0, "seatIds": [seat]})
+    assert r.status_code == 201, r.text
+    r = requests.post(other.own_url() + "/api/payments/authorize", headers=auth(sessions[2]),
+                      json={"orderId": r.json()["orderId"]}, allow_redirects=False, timeout=5)
+    assert r.status_code == 307, r.text
+    assert r.headers["Location"] == owner.own_url() + "/api/payments/authorize"
+
     time.sleep(0.5)  # the journal writes every few ms: acknowledged is journaled
 
     # kill -9 the node with the most held seats; the survivor takes over

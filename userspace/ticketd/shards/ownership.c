@@ -14,6 +14,7 @@
 #include "userspace/lib/kafka.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/commerce/saga.h"
 #include "userspace/ticketd/live/sse_hub.h"
 #include "userspace/ticketd/seats/journal.h"
@@ -682,4 +683,29 @@ int shards_render_metrics(struct shards *s, char **buf, size_t *len, size_t *cap
 		owned, (unsigned long long)atomic_load(&s->rebalances),
 		(unsigned long long)atomic_load(&s->fenced),
 		(double)atomic_load(&s->rebuild_us_last) / 1e6);
+}
+
+int shards_order_event(struct shards *s, const char *order_id, uint32_t *event_id)
+{
+	struct order o;
+	MYSQL *c;
+	int rc;
+
+	if (!s->on || !order_id || strlen(order_id) > ORDER_ID_LEN)
+		return -ENOENT;
+	c = db_get_timed(&s->app->db, s->app->cfg.db_wait_ms);
+	if (!c)
+		return -EBUSY;
+	rc = order_store_get(c, order_id, false, &o);
+	db_put(&s->app->db, c);
+	if (rc)
+		return rc < 0 ? rc : -ENOENT;
+	*event_id = o.event_id;
+	return 0;
+}
+
+bool shards_serves(struct shards *s, uint32_t event_id)
+{
+	return !s->on || edge_event_owned(s->app->edge, event_id) == (int)TKT_OWNED_YES ||
+	       edge_event_owned(s->app->edge, event_id) == (int)TKT_OWNED_REBUILD;
 }

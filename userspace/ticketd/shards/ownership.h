@@ -102,6 +102,17 @@ uint64_t shards_epoch(struct shards *s, uint32_t event_id);
  * took the event; stop serving it at once (counted). Any thread. */
 void shards_fenced(struct shards *s, uint32_t event_id);
 
+/* The event of an order (multi-node: POST /api/payments/authorize goes to
+ * the owner of its order's event, whose saga changes the seat words). 0,
+ * -ENOENT (off, or no such order), -EBUSY (no database connection within
+ * db_wait_ms) or a negative errno. An HTTP thread. */
+int shards_order_event(struct shards *s, const char *order_id, uint32_t *event_id);
+
+/* Whether this node changes event_id's seat words: always when off; else
+ * while it serves the event or rebuilds it. The saga skips the words of
+ * other nodes' events (their owner applies the outcome). Any thread. */
+bool shards_serves(struct shards *s, uint32_t event_id);
+
 /* GET /api/shards: {"partitions","node","nodes":{...},"events":{...}}. */
 json_t *shards_json(struct shards *s);
 
