@@ -286,3 +286,17 @@ def test_journal_write_refused_by_a_newer_epoch_gives_the_event_up():
         assert fenced and int(fenced[0].split()[1]) >= 1, fenced
     finally:
         c.stop()
+
+
+def test_a_node_with_another_partition_count_refuses_to_start():
+    """ticketing.shards exists with PARTITIONS partitions: a node asking
+    for another count says so and exits."""
+    d, state = node("sa")
+    shutil.rmtree(state, ignore_errors=True)
+    d.start()  # the topic exists from here on, also when this test runs alone
+    d.stop()
+    d.args += ["--shard-partitions", str(PARTITIONS * 2)]
+    with pytest.raises(RuntimeError) as err:
+        d.start(timeout=30)
+    assert f"has {PARTITIONS} partitions, shard_partitions is {PARTITIONS * 2}" in str(err.value)
+    d.stop()
