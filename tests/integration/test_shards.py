@@ -269,6 +269,8 @@ def test_journal_write_refused_by_a_newer_epoch_gives_the_event_up():
             time.sleep(0.05)
         assert owned(c) == n_events - 1
         assert udp_parse(hold(c, tok, event, seats[1], op="QUERY"))["status"] == "WRONG_NODE"
+        time.sleep(1.5)  # not taken back (and the other owner fenced) by a retry
+        assert owned(c) == n_events - 1
         # its seat stream ended (a client that reconnects is redirected);
         # a stream that stays open would time out here
         t0 = time.monotonic()

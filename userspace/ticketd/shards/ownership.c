@@ -75,7 +75,7 @@ static void give_up(struct shards *s, uint32_t idx, const char *why)
 	redisContext *c;
 
 	(void)edge_set_event_owned(s->app->edge, id, TKT_OWNED_NO, 0, 0);
-	s->want[idx] = 0;
+	atomic_store(&s->want[idx], 0);
 	if (!was)
 		return;
 	/* its streams end: a client that reconnects is sent to the owner */
@@ -122,6 +122,8 @@ static int take_over(struct shards *s, uint32_t idx)
 	char err[256] = "";
 	int rc;
 
+	if (atomic_load(&s->epochs[idx]))
+		return 0; /* served already (an assignment seen twice) */
 	if (!c)
 		return -ECONNREFUSED;
 	rc = shard_epoch_take(c, id, &epoch);
@@ -188,7 +190,7 @@ static void each_event_of(struct shards *s, const rd_kafka_topic_partition_list_
 			    (uint32_t)p->partition)
 				continue;
 			if (assign) {
-				s->want[k] = 1;
+				atomic_store(&s->want[k], 1);
 				(void)take_over(s, k);
 			} else {
 				give_up(s, k, "partition revoked");
@@ -482,7 +484,7 @@ static void *shards_main(void *arg)
 			/* a takeover that failed (Redis or MariaDB away) is
 			 * tried again while the partition stays ours */
 			for (uint32_t k = 0; k < s->n_events; k++)
-				if (s->want[k] && !atomic_load(&s->epochs[k]))
+				if (atomic_load(&s->want[k]) && !atomic_load(&s->epochs[k]))
 					(void)take_over(s, k);
 			refresh(s);
 		}
@@ -521,7 +523,7 @@ void shards_free(struct shards *s)
 	atomic_store(&s->ready, false);
 	json_decref(s->nodes_json);
 	s->nodes_json = NULL;
-	free(s->want);
+	free((void *)s->want);
 	free(s->owners);
 	free((void *)s->epochs);
 	s->want = NULL;
@@ -622,6 +624,8 @@ void shards_fenced(struct shards *s, uint32_t event_id)
 	atomic_fetch_add(&s->fenced, 1);
 	if (idx < 0)
 		return;
+	/* not taken back by the retry loop: only a new assignment does */
+	atomic_store(&s->want[idx], 0);
 	if (atomic_exchange(&s->epochs[idx], 0)) {
 		(void)edge_set_event_owned(s->app->edge, event_id, TKT_OWNED_NO, 0, 0);
 		sse_hub_end_event(s->app->sse, event_id);
