@@ -184,6 +184,16 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
 
     time.sleep(0.5)  # the journal writes every few ms: acknowledged is journaled
 
+    # GET /api/events on every node: the owners' counts (published each second)
+    def counts(d):
+        return {e["id"]: (e["available"], e["held"], e["sold"])
+                for e in requests.get(d.own_url() + "/api/events", timeout=5).json()}
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and counts(a) != counts(b):
+        time.sleep(0.2)
+    assert counts(a) == counts(b)
+    assert all(counts(a)[e][1] >= 1 for e, _, _ in held)
+
     # kill -9 the node with the most held seats; the survivor takes over
     victim_name = max(nodes, key=lambda n: sum(owner_of[e] == n for e, _, _ in held))
     victim, survivor = nodes[victim_name], (b if nodes[victim_name] is a else a)
