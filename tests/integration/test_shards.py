@@ -5,7 +5,11 @@ answers WRONG_NODE with the owner's UDP address, and REST answers 307 to the
 owner. Then kill -9 of one node: within 10 s the other serves every event,
 the dead node's acknowledged (journaled) holds are held by the same sessions
 there, and no seat is held by two sessions. Prints the failover time (last
-ack by the old owner to first ack by the new one)."""
+ack by the old owner to first ack by the new one).
+
+SHARDS_TEST_BPF=1 runs the nodes with the seat table in pinned BPF maps
+(pin dirs <TICKETD_TEST_PIN_DIR>-sa and -sb, left behind: remove them)
+instead of shared memory."""
 import json
 import os
 import shutil
@@ -18,7 +22,7 @@ import time
 import pytest
 import requests
 
-from conftest import (PORTS, RUN_DIR, Ticketd, auth, ensure_test_events, new_session,
+from conftest import (PIN_DIR, PORTS, RUN_DIR, Ticketd, auth, ensure_test_events, new_session,
                       udp_packet, udp_parse, udp_send)
 
 PARTITIONS = 4
@@ -32,6 +36,10 @@ def node(name):
     args = ["--node-id", name, "--shard-partitions", str(PARTITIONS),
             "--http-port", str(PORTS["http"] + off), "--udp-port", str(PORTS["udp"] + off),
             "--state-dir", state, "--log-level", "info"]
+    if os.environ.get("SHARDS_TEST_BPF") == "1":
+        # the seat table in pinned BPF maps (socket door still), one pin
+        # dir per node: SHARDS_TEST_BPF=1 pytest tests/integration/test_shards.py
+        args += ["--hold-path", "auto", "--pin-dir", f"{PIN_DIR}-{name}"]
     return Ticketd(extra_args=args, name=f"ticketd-shards-{name}"), state
 
 
