@@ -250,6 +250,35 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
     assert {v["node"] for v in m["events"].values()} == {survivor.args[survivor.args.index("--node-id") + 1]}
 
 
+def rebalances(d):
+    for line in requests.get(d.own_url() + "/metrics", timeout=5).text.splitlines():
+        if line.startswith("ticketd_shard_rebalances_total "):
+            return int(line.split()[1])
+    raise AssertionError("no ticketd_shard_rebalances_total")
+
+
+def test_a_node_restarted_within_the_session_timeout_keeps_its_events(two_nodes):
+    """Static membership: kill -9 and an immediate restart with the same
+    node id gets the node its own events back; the other node sees no
+    rebalance at all."""
+    a, b, n_events = two_nodes
+    before = {e: v["node"] for e, v in shard_map(a)["events"].items()}
+    seen_by_a = rebalances(a)
+    t_kill = time.monotonic()
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(5)
+    b.start()
+    if time.monotonic() - t_kill > 2.5:  # a loaded machine: not "within"
+        pytest.skip(f"the restart took {time.monotonic() - t_kill:.1f} s, "
+                    f"about the session timeout (3 s)")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and owned(a) + owned(b) != n_events:
+        time.sleep(0.1)
+    time.sleep(1.5)  # a refresh of both maps
+    assert {e: v["node"] for e, v in shard_map(a)["events"].items()} == before
+    assert rebalances(a) == seen_by_a
+
+
 def redis_cli(*args):
     return subprocess.run(["redis-cli", "-p", str(PORTS["redis"]), *args], check=True,
                           capture_output=True, text=True, timeout=10).stdout.strip()
