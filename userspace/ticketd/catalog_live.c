@@ -50,6 +50,10 @@ static void apply_blocks(struct ticketd *app, const struct event_info *old,
 {
 	bool same_grid = old && old->n_seats == e->n_seats && old->seat_base == e->seat_base;
 
+	/* multi-node: another node serves it; its words here are stale and
+	 * a takeover applies the kill seats again (catalog_live_apply_blocks) */
+	if (edge_event_owned(app->edge, e->id) == (int)TKT_OWNED_NO)
+		return;
 	for (uint32_t s = 0; s < e->n_seats; s++) {
 		bool want = blocked(e, s), had = same_grid && blocked(old, s);
 		int st;
@@ -63,6 +67,17 @@ static void apply_blocks(struct ticketd *app, const struct event_info *old,
 			log_msg(LOG_WARN, NULL, "event %u seat %u: cannot %s it (status %d)",
 				e->id, s, want ? "block" : "unblock", st);
 	}
+}
+
+void catalog_live_apply_blocks(struct ticketd *app, uint32_t id)
+{
+	const struct event_info *e;
+
+	pthread_mutex_lock(&app->live.lock);
+	e = catalog_find(&app->catalog, id);
+	if (e)
+		apply_blocks(app, NULL, e);
+	pthread_mutex_unlock(&app->live.lock);
 }
 
 void catalog_live_release_holds(struct ticketd *app, const struct event_info *e)
@@ -92,8 +107,11 @@ int catalog_live_publish(struct ticketd *app, struct event_info *e)
 	cancelled = e->state == EVENT_CANCELLED && (!old || old->state != EVENT_CANCELLED);
 	flags = event_door_flags(e, (int64_t)tkt_unix_ms());
 	if (fresh) {
-		/* declared closed: nothing sells until its kill seats are SOLD */
-		rc = edge_set_event(app->edge, id, e->seat_base, e->n_seats, true);
+		/* declared closed: nothing sells until its kill seats are SOLD;
+		 * multi-node: not served until the group gives it to us
+		 * (shards/ownership.c takes it over, kill seats included) */
+		rc = edge_set_event(app->edge, id, e->seat_base, e->n_seats,
+				    !app->cfg.shards_on);
 		if (!rc)
 			rc = set_flags(app, id, flags | TKT_EVENT_CLOSED);
 	}

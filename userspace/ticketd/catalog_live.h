@@ -52,6 +52,11 @@ void catalog_live_block_undo(struct ticketd *app, const struct event_info *e,
 /* Reloads event id from the database and publishes it. */
 int catalog_live_reload(struct ticketd *app, uint32_t id);
 
+/* Makes the kill seats of event id SOLD words again: a node that takes
+ * the event over (shards/ownership.c) rebuilt its words from sold_seats
+ * and the journal, where kill seats are not. */
+void catalog_live_apply_blocks(struct ticketd *app, uint32_t id);
+
 /* Releases every live hold of an event (a cancelled one). */
 void catalog_live_release_holds(struct ticketd *app, const struct event_info *e);
 

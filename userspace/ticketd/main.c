@@ -281,6 +281,18 @@ static int start_edge(struct ticketd *app, char *err, size_t errlen)
 	return edge_setup_open(app, err, errlen);
 }
 
+/* The journal's fencing hooks (multi-node): the epoch this node took for
+ * an event, and a refusal, which gives the event up. */
+static uint64_t journal_epoch_of(void *ctx, uint32_t event_id)
+{
+	return shards_epoch(ctx, event_id);
+}
+
+static void journal_fenced(void *ctx, uint32_t event_id)
+{
+	shards_fenced(ctx, event_id);
+}
+
 static int start_journal(struct ticketd *app, char *err, size_t errlen)
 {
 	struct journal_opts o = {
@@ -290,6 +302,9 @@ static int start_journal(struct ticketd *app, char *err, size_t errlen)
 		.seats = app->seats,
 		.queue_cap = (uint32_t)app->cfg.journal_queue,
 		.drain_ms = (uint32_t)app->cfg.journal_drain_ms,
+		.epoch_of = app->cfg.shards_on ? journal_epoch_of : NULL,
+		.on_fenced = journal_fenced,
+		.fence_ctx = &app->shards,
 	};
 
 	if (!journal_start(&app->journal, &o))
@@ -387,6 +402,15 @@ static int start_recovery(struct ticketd *app, char *err, size_t errlen)
 	struct recovery_report rep = {0};
 	const char *why = app->table_reset_reason;
 
+	if (app->cfg.shards_on) {
+		/* multi-node: each event is rebuilt when this node takes it
+		 * over (shards/ownership.c); the journal holds other nodes'
+		 * events too, so nothing here may rewrite it. The table is
+		 * this database's: a restart reuses it (every event's words
+		 * are cleared when it is taken over) */
+		(void)edge_setup_identify(app);
+		return 0;
+	}
 	if (recovery_claim_journal(app, &rep))
 		log_msg(LOG_WARN, NULL, "recovery: cannot check whose Redis journal this is");
 	app->journal_foreign = rep.foreign;
@@ -555,6 +579,30 @@ static void stop_waitlist_offers(struct ticketd *app)
 	waitlist_stop_offers(app->waitlist);
 }
 
+/* Multi-node (issue #16): joins the group whose assignment says which
+ * events this node serves; off without node_id. */
+static int start_shards(struct ticketd *app, char *err, size_t errlen)
+{
+	return shards_start(&app->shards, err, errlen);
+}
+
+/* What the journal's fencing asks (which epoch an event's writes carry)
+ * exists before the journal starts and after it stopped. */
+static int start_shard_state(struct ticketd *app, char *err, size_t errlen)
+{
+	return shards_init(&app->shards, app, err, errlen);
+}
+
+static void stop_shard_state(struct ticketd *app)
+{
+	shards_free(&app->shards);
+}
+
+static void stop_shards(struct ticketd *app)
+{
+	shards_stop(&app->shards);
+}
+
 static int start_health(struct ticketd *app, char *err, size_t errlen)
 {
 	return health_start(&app->health, app, err, errlen);
@@ -617,6 +665,7 @@ static int start_http(struct ticketd *app, char *err, size_t errlen)
 		.doors = doors,
 		.n_doors = DOOR_N,
 		.route_door = api_route_door,
+		.route_guard = api_route_guard,
 		.overload_retry_after = (unsigned)app->cfg.overload_retry_after_seconds,
 	};
 	int rc;
@@ -683,6 +732,7 @@ static const struct step steps[] = {
 	{"privileges", privileges_drop, NULL},
 	{"tracing", start_tracing, stop_tracing},
 	{"sessions", start_sessions, stop_sessions},
+	{"shard state", start_shard_state, stop_shard_state},
 	{"journal", start_journal, stop_journal},
 	{"sse", start_sse, stop_sse},
 	{"waitlist", start_waitlist, stop_waitlist},
@@ -697,6 +747,7 @@ static const struct step steps[] = {
 	{"rooms", start_rooms, stop_rooms},
 	{"waitlist offers", start_waitlist_offers, stop_waitlist_offers},
 	{"tickets", start_tickets, stop_tickets},
+	{"shards", start_shards, stop_shards},
 	{"health", start_health, stop_health},
 	{"http", start_http, stop_http},
 	{"payments drain", NULL, stop_answering_payments},

@@ -219,6 +219,10 @@ int holds_list(struct ticketd *app, uint32_t slot, struct holds_entry *out,
 	const struct event_info *e;
 
 	for (uint32_t cur = 0; n < max && (e = catalog_next(&app->catalog, &cur));) {
+		/* multi-node: the words of an event served elsewhere are
+		 * stale (cleared when it is taken over again) */
+		if (edge_event_owned(app->edge, e->id) != (int)TKT_OWNED_YES)
+			continue;
 		for (uint32_t s = 0; s < e->n_seats && n < max; s++) {
 			uint64_t w = tkt_load64(&app->seats[e->seat_base + s]);
 
