@@ -128,9 +128,12 @@ web-test:
 e2e: build-all web
 	@bash tests/e2e/run.sh --with-stack
 
+# NODES=N: N edge nodes, one network namespace and XDP program each
+# (infra/nodes.sh, docs/ops/multinode.md); 1 is the single node.
+NODES ?= 1
 run: deps
 	@$(MAKE) --no-print-directory all
-	@bash infra/run.sh
+	@NODES=$(NODES) bash infra/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
