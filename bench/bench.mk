@@ -55,6 +55,9 @@
 #                                     runs it inside make bench
 #   make bench-checkin                runs bench/checkin_bench.sh alone (about
 #                                     a minute): accepted ticket check-ins/s
+#   make bench-nodes                  runs bench/nodes_bench.sh alone (about
+#                                     3 minutes): three edge nodes, holds/s
+#                                     per node, failover time (issue 16)
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
@@ -182,7 +185,7 @@ BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
 	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST) $(PKT_GEN) $(NODE_FOLLOW)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire bench-checkin
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire bench-checkin bench-nodes
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
@@ -196,6 +199,9 @@ bench-room: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
 
 bench-checkin: $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/checkin_bench.sh
+
+bench-nodes: $(UDP_LOAD) $(NODE_FOLLOW) $(TICKETD)
+	BUILD=$(BUILD) bash bench/nodes_bench.sh
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh

@@ -26,6 +26,10 @@
 #           ceiling beside the real program's figure (issue #14)
 #   checkin bash bench/checkin_bench.sh -> bench/results/checkin.json and
 #           checkin.md: accepted ticket check-ins/s (issue #17)
+#   nodes   bash bench/nodes_bench.sh -> bench/results/nodes.json and
+#           nodes.md: holds/s per node with 1, 2, 3 of three edge nodes
+#           loaded (XDP in a namespace each), one event's peak on one node,
+#           failover time over kill -9s (issue 16)
 #   plots   bash bench/plots_bench.sh (when that file exists; skipped with
 #           a note when not): p99 against offered load, as PNG plots
 #
@@ -64,12 +68,12 @@
 # bench/results/*.md or BENCHMARKS.md), and a non-zero exit when a suite
 # failed, timed out or was cut by the budget. `make test` runs it.
 #
-# Settings (environment): BENCH_SUITES ("udp rest sse orders vu hostile room wire checkin plots":
+# Settings (environment): BENCH_SUITES ("udp rest sse orders vu hostile room wire checkin nodes plots":
 # which parts run; `make bench SUITES=hostile` sets it), BENCH_BUDGET
 # (1740 s: the whole run; a suite gets at most what is left of it),
 # BENCH_REST_TIMEOUT (840 s), BENCH_SSE_TIMEOUT (300 s),
 # BENCH_ORDERS_TIMEOUT (420 s), BENCH_HOSTILE_TIMEOUT (300 s), BENCH_ROOM_TIMEOUT (480 s),
-# BENCH_CHECKIN_TIMEOUT (240 s),
+# BENCH_CHECKIN_TIMEOUT (240 s), BENCH_NODES_TIMEOUT (420 s),
 # BENCH_VU_TIMEOUT (420 s), BENCH_WIRE_TIMEOUT (420 s), BENCH_PLOTS_TIMEOUT (600 s), BENCH_QUICK (0),
 # BENCH_RESULTS_DIR (bench/results; with BENCH_QUICK=1 a temporary folder,
 # removed unless BENCH_KEEP_QUICK=1), BENCH_REPS (5, 1..20), BENCH_SECS (3,
@@ -117,6 +121,7 @@ quick_settings() {
 		BENCH_REST_TIMEOUT=60 BENCH_SSE_TIMEOUT=40 BENCH_ORDERS_TIMEOUT=60 \
 		BENCH_HOSTILE_TIMEOUT=60 BENCH_ROOM_TIMEOUT=60 BENCH_VU_TIMEOUT=60 \
 		BENCH_PLOTS_TIMEOUT=60 BENCH_WIRE_TIMEOUT=45 BENCH_CHECKIN_TIMEOUT=60 \
+		BENCH_NODES_TIMEOUT=90 \
 		SSE_SUBSCRIBERS=200 SSE_RATE=10 SSE_SECS=2 \
 		REST_RUNS=1 REST_SECS=1 REST_CONNS=20 REST_THREADS=1 REST_SESSIONS=20 \
 		REST_ROWS=10 REST_COLS=20 REST_WRK=0 REST_RATES=200 REST_RATE_RUNS=1 \
@@ -158,7 +163,7 @@ TEST_RUNS=${BENCH_TEST_RUNS:-200000}
 NAME=${BENCH_NAME:-$(date -u +%Y%m%dT%H%M%SZ)}
 MARKDOWN=${BENCH_MARKDOWN:-BENCHMARKS.md}
 LOCK_WAIT=${BENCH_LOCK_WAIT:-900}
-SUITES=${BENCH_SUITES:-udp rest sse orders vu hostile room wire checkin plots}
+SUITES=${BENCH_SUITES:-udp rest sse orders vu hostile room wire checkin nodes plots}
 BUDGET=${BENCH_BUDGET:-2400}
 REST_TIMEOUT=${BENCH_REST_TIMEOUT:-840}
 SSE_TIMEOUT=${BENCH_SSE_TIMEOUT:-300}
@@ -169,6 +174,7 @@ VU_TIMEOUT=${BENCH_VU_TIMEOUT:-420}
 PLOTS_TIMEOUT=${BENCH_PLOTS_TIMEOUT:-600}
 WIRE_TIMEOUT=${BENCH_WIRE_TIMEOUT:-420}
 CHECKIN_TIMEOUT=${BENCH_CHECKIN_TIMEOUT:-240}
+NODES_TIMEOUT=${BENCH_NODES_TIMEOUT:-420}
 RESULTS_DIR=${BENCH_RESULTS_DIR:-bench/results}
 export BENCH_RESULTS_DIR=$RESULTS_DIR # for the suites (bench/plots_bench.sh)
 OUT=$RESULTS_DIR/$NAME.json
@@ -184,10 +190,11 @@ int_in "$EVENT" 0 4294967295 || die "BENCH_EVENT must be a number"
 int_in "$LOCK_WAIT" 0 3600 || die "BENCH_LOCK_WAIT must be 0..3600"
 int_in "$BUDGET" 60 7200 || die "BENCH_BUDGET must be 60..7200"
 for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT" "$HOSTILE_TIMEOUT" \
-	"$ROOM_TIMEOUT" "$VU_TIMEOUT" "$PLOTS_TIMEOUT" "$WIRE_TIMEOUT" "$CHECKIN_TIMEOUT"; do
+	"$ROOM_TIMEOUT" "$VU_TIMEOUT" "$PLOTS_TIMEOUT" "$WIRE_TIMEOUT" "$CHECKIN_TIMEOUT" \
+	"$NODES_TIMEOUT"; do
 	int_in "$v" 30 3600 || die "BENCH_*_TIMEOUT must be 30..3600"
 done
-ALL_SUITES="udp rest sse orders vu hostile room wire checkin plots"
+ALL_SUITES="udp rest sse orders vu hostile room wire checkin nodes plots"
 for s in $SUITES; do
 	[[ " $ALL_SUITES " == *" $s "* ]] || die "BENCH_SUITES: unknown '$s' ($ALL_SUITES)"
 done
@@ -823,7 +830,8 @@ OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CON
 	"VU_OUT=${VU_OUT:-$RESULTS_DIR/vu.json}" "VU_MD=${VU_MD:-$RESULTS_DIR/vu.md}"
 	"WIRE_OUT=${WIRE_OUT:-$RESULTS_DIR/wire.json}" "WIRE_MD=${WIRE_MD:-$RESULTS_DIR/wire.md}"
 	"CHECKIN_OUT=${CHECKIN_OUT:-$RESULTS_DIR/checkin.json}"
-	"CHECKIN_MD=${CHECKIN_MD:-$RESULTS_DIR/checkin.md}")
+	"CHECKIN_MD=${CHECKIN_MD:-$RESULTS_DIR/checkin.md}"
+	"NODES_OUT=${NODES_OUT:-$RESULTS_DIR/nodes.json}" "NODES_MD=${NODES_MD:-$RESULTS_DIR/nodes.md}")
 
 # sse first, while the UDP part's back ends still run (it needs some and
 # starts none), then rest and orders with their own.
@@ -885,6 +893,10 @@ other_suites() {
 	if suite_on checkin; then
 		run_suite checkin "Check-in" "$CHECKIN_TIMEOUT" "$RESULTS_DIR/checkin.md" \
 			-- "${OWN_SVC[@]}" bash bench/checkin_bench.sh
+	fi
+	if suite_on nodes; then
+		run_suite nodes "Edge nodes" "$NODES_TIMEOUT" "$RESULTS_DIR/nodes.md" \
+			-- "${OWN_SVC[@]}" bash bench/nodes_bench.sh
 	fi
 	if suite_on plots; then
 		if [ -f bench/plots_bench.sh ]; then
