@@ -137,6 +137,8 @@ run_nodes() {
 	for ((i = 1; i <= NODES; i++)); do
 		spawn bash infra/nodes.sh exec "$i" "$@" 2>>"$RUN_DIR/logs/ticketd-n$i.log"
 		node_pids+=("$spawned_pid")
+		mkdir -p "${NODES_DIR:-$RUN_DIR/nodes}"
+		echo "$spawned_pid" >"${NODES_DIR:-$RUN_DIR/nodes}/n$i.pid" # for nodes.sh addrs/status
 		# node 1 ready before the others start; the others side by side
 		if ((i == 1 || i == NODES)); then
 			for ((t = 0; t < 300; t++)); do
