@@ -4,7 +4,8 @@
  * owns the event, and follows WRONG_NODE replies: the owner's IPv4 address
  * is at reply offset 24 and its UDP port at 28 (network order; zeros while
  * the owner is unknown: then it waits --retry-ms and asks an entry node).
- * A request unanswered for --timeout-ms is sent again, after
+ * --pace-ms spaces one event's requests. A request unanswered for
+ * --timeout-ms is sent again, after
  * --fail-after such timeouts in a row to the next --entry node (a client
  * that knows every node's address, as from DNS).
  *
@@ -49,6 +50,7 @@ struct opts {
 	int timeout_ms;
 	int retry_ms;
 	int fail_after;
+	double pace_ms;
 	uint16_t hold_secs;
 	bool quiet;
 };
@@ -193,6 +195,7 @@ static void on_reply(struct ev *e, const uint8_t *buf, ssize_t n, const struct o
 	} else {
 		e->other[r.status]++;
 	}
+	e->wake_at = t + o->pace_ms / 1e3;
 	next_op(e, o);
 }
 
@@ -233,6 +236,9 @@ int main(int argc, char **argv)
 		     .def = "20", .help = "wait after a WRONG_NODE without an owner"),
 		BOPT(INT, "fail-after", fail_after, .lo = 1, .hi = 1000, .arg = "N",
 		     .def = "3", .help = "timeouts in a row before the next entry node"),
+		BOPT(DOUBLE, "pace-ms", pace_ms, .lo = 0, .hi = 10000, .arg = "MS", .def = "0",
+		     .help = "wait after each answer before the event's next request\n"
+			     "(0: the next goes at once; the gap resolution is about this)"),
 		BOPT(U16, "hold-secs", hold_secs, .lo = 0, .hi = 600, .arg = "S", .def = "30",
 		     .help = "HOLD seconds"),
 		BOPT(FLAG, "quiet", quiet, .help = "no progress line on stderr"),
@@ -308,7 +314,8 @@ int main(int argc, char **argv)
 			if (e->sent_at == 0 && t >= e->wake_at)
 				send_req(e, token, &o);
 		}
-		if (poll(pfd, (nfds_t)o.n_events, 5) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)o.n_events, o.pace_ms > 0 && o.pace_ms < 5 ? 1 : 5) < 0 &&
+		    errno != EINTR)
 			break;
 		for (int i = 0; i < o.n_events; i++) {
 			uint8_t buf[256];

@@ -389,7 +389,7 @@ def wait_order(cluster, o, within):
 def start_follow(cluster, secs):
     tok = c.new_session(cluster.http["n1"])["token"]
     args = [NODE_FOLLOW, "--token", tok, "--seats", FOLLOW_SEATS, "--duration", str(secs),
-            "--timeout-ms", "50", "--quiet"]
+            "--timeout-ms", "50", "--pace-ms", "2", "--quiet"]
     for name in cluster.http:
         args += ["--entry", "%s:%d" % cluster.udp[name]]
     for e in cluster.events:
