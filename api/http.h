@@ -73,6 +73,8 @@ struct http_resp {
 	const char *content_type;
 	/* > 0: a Retry-After header of that many seconds. */
 	unsigned retry_after;
+	/* Non-empty: a Location header (a redirect). */
+	char location[512];
 	/* The web page or one of its files: the answer also carries the
 	 * Content-Security-Policy and Referrer-Policy headers. */
 	bool page;
@@ -110,6 +112,9 @@ struct http_door {
 /* Header value or NULL. */
 const char *http_header(const struct http_req *req, const char *name);
 
+/* The request's query string as received ("?a=1&b=2", arguments
+ * re-encoded), or "" without one, into buf; false when it does not fit. */
+bool http_query_string(const struct http_req *req, char *buf, size_t len);
 /* Query-string argument value (decoded) or NULL. */
 const char *http_query(const struct http_req *req, const char *name);
 
@@ -216,6 +221,11 @@ struct http_server_opts {
 	 * program can end its suspended streams (libmicrohttpd must not stop
 	 * with suspended connections). */
 	void (*before_stop)(void *app);
+	/* Called before a matched route's handler (and before its door's
+	 * cap), with the route: false when it has answered already (resp
+	 * set; the handler does not run). NULL: every route runs. */
+	bool (*route_guard)(void *app, const struct route *rt,
+			    struct http_req *req, struct http_resp *resp);
 };
 
 /* Starts listening; routes must outlive the server. */

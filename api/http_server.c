@@ -319,6 +319,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn,
 		MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP);
 		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	}
+	if (resp->location[0])
+		MHD_add_response_header(r, "Location", resp->location);
 	if (resp->retry_after) {
 		char secs[16];
 
@@ -399,6 +401,9 @@ static void dispatch(struct http_server *srv, struct req_ctx *ctx,
 		if (strcmp(rt->method, method))
 			continue;
 		ctx->route = rt->pattern;
+		if (srv->opts.route_guard &&
+		    !srv->opts.route_guard(srv->opts.app, rt, &req, resp))
+			return;
 		if (srv->n_gates) {
 			int door = srv->route_gate[i];
 			struct http_gate *g = &srv->gates[door];

@@ -22,6 +22,62 @@ const char *http_query(const struct http_req *req, const char *name)
 			 : NULL;
 }
 
+struct query_buf {
+	char *p;
+	size_t len, used;
+	bool ok;
+};
+
+static void query_put(struct query_buf *q, const char *s, bool encode)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s && q->ok; s++) {
+		unsigned char c = (unsigned char)*s;
+		bool plain = !encode || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+			     c == '~';
+
+		if (q->used + (plain ? 1 : 3) >= q->len) {
+			q->ok = false;
+			return;
+		}
+		if (plain) {
+			q->p[q->used++] = (char)c;
+		} else {
+			q->p[q->used++] = '%';
+			q->p[q->used++] = hex[c >> 4];
+			q->p[q->used++] = hex[c & 15];
+		}
+	}
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query_buf *q = cls;
+
+	(void)kind;
+	query_put(q, q->used ? "&" : "?", false);
+	query_put(q, key ? key : "", true);
+	if (value) {
+		query_put(q, "=", false);
+		query_put(q, value, true);
+	}
+	return q->ok ? MHD_YES : MHD_NO;
+}
+
+bool http_query_string(const struct http_req *req, char *buf, size_t len)
+{
+	struct query_buf q = {.p = buf, .len = len, .used = 0, .ok = len > 0};
+
+	if (req->conn && q.ok)
+		MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+	if (len)
+		buf[q.ok ? q.used : 0] = '\0';
+	return q.ok;
+}
+
 const struct sockaddr *http_client_addr(const struct http_req *req)
 {
 	const union MHD_ConnectionInfo *ci;

@@ -483,6 +483,10 @@ struct tkt_seat_res {
 	/* With status LIMIT_EXCEEDED: 1 when the origin's limit refused
 	 * (origin_hold_limit), 0 when the session's own (hold_limit). */
 	__u8 origin_limited;
+	/* With status WRONG_NODE: the owner from the events entry (network
+	 * order, 0 when unknown), for the reply (tkt_door_serve). */
+	__u32 owner_ip;
+	__u16 owner_port;
 };
 
 /* The count key of slot's origin, 0 when its origin is unknown. */
@@ -597,6 +601,8 @@ TKT_INLINE void tkt_door_apply_at(struct tkt_door *d,
 	res->changed = 0;
 	res->seen_state = 0;
 	res->origin_limited = 0;
+	res->owner_ip = 0;
+	res->owner_port = 0;
 
 	/* An event without seats is no event: the XDP door's events array
 	 * has an entry of zeroes for every id never declared, and both doors
@@ -605,8 +611,12 @@ TKT_INLINE void tkt_door_apply_at(struct tkt_door *d,
 		res->status = TKT_NO_SUCH_SEAT;
 		return;
 	}
-	if (!ev.owned) {
+	if (ev.owned != TKT_OWNED_YES &&
+	    !(ev.owned == TKT_OWNED_REBUILD &&
+	      tkt_door_source(d) == TKT_SRC_SAGA)) {
 		res->status = TKT_WRONG_NODE;
+		res->owner_ip = ev.owner_ip;
+		res->owner_port = ev.owner_port;
 		return;
 	}
 	if (rq->seat_id >= ev.nseats || ev.base >= TKT_MAX_SEATS ||
@@ -893,6 +903,16 @@ TKT_INLINE int tkt_door_serve(struct tkt_door *d, const struct tkt_peer *peer,
 		rep->expiry_ms = tkt_be64(
 			tkt_sw_expiry_unix_ms(res.word, now_ms, now_unix_ms));
 		break;
+	case TKT_WRONG_NODE: {
+		/* the owner, so the client can go straight there: IPv4 at
+		 * 24..27, UDP port at 28..29 (both network order), counter
+		 * and bytes 30..31 zero; all zero when the owner is unknown */
+		__u8 *x = (__u8 *)&rep->expiry_ms;
+
+		__builtin_memcpy(x, &res.owner_ip, 4);
+		__builtin_memcpy(x + 4, &res.owner_port, 2);
+		break;
+	}
 	default:
 		break;
 	}

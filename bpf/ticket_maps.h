@@ -93,9 +93,36 @@ _Static_assert(sizeof(struct tkt_config) == 64, "config is 64 bytes");
 struct tkt_event {
 	__u32 base;   /* index of seat 0 in the seats array */
 	__u32 nseats; /* seat ids are 0..nseats-1 */
-	__u32 owned;
+	__u32 owned; /* TKT_OWNED_* */
 	__u32 flags; /* TKT_EVENT_*; was reserved (0: no flag set) */
+	/* The owner when owned is not TKT_OWNED_YES (issue #16): its IPv4
+	 * address and UDP port, network byte order, as the bytes a
+	 * WRONG_NODE reply carries at offsets 24..29; 0 when unknown. Added
+	 * in 24-byte entries: ticketd drops an "events" pin of the older
+	 * 16-byte size (the entries are declared again at every start). */
+	__u32 owner_ip;
+	__u16 owner_port;
+	__u16 owner_pad;
 };
+
+_Static_assert(sizeof(struct tkt_event) == 24, "events entry is 24 bytes");
+
+TKT_INLINE void tkt_event_set_owner(struct tkt_event *ev, __u32 ip_be,
+				    __u16 port_be)
+{
+	ev->owner_ip = ip_be;
+	ev->owner_port = port_be;
+	ev->owner_pad = 0;
+}
+
+/* tkt_event.owned. Multi-node (issue #16): an event another node owns is
+ * TKT_OWNED_NO; while this node takes it over (its words rebuilt from
+ * MariaDB and the journal) it is TKT_OWNED_REBUILD, which every door
+ * answers WRONG_NODE except the daemon's own restore ops (source
+ * TKT_SRC_SAGA); then TKT_OWNED_YES. */
+#define TKT_OWNED_NO 0u
+#define TKT_OWNED_YES 1u
+#define TKT_OWNED_REBUILD 2u
 
 /* tkt_event.flags. */
 /* The event has a waiting room: a HOLD needs the holder slot's live
@@ -152,6 +179,10 @@ enum tkt_change_source {
 	TKT_SRC_REST = 3,
 	TKT_SRC_SWEEPER = 4,
 	TKT_SRC_SAGA = 5,
+	/* ownership moved (issue #16): the words of an event this node does
+	 * not own are cleared; its journal belongs to the owner, so the
+	 * journal sink skips these records */
+	TKT_SRC_SHARD = 6,
 };
 
 /* One record per successful seat-word change, in the "changes" ring buffer

@@ -139,6 +139,9 @@ transaction.state.log.num.partitions=3
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# ticketd's shard group (issue #16) uses a 3 s session timeout so a dead
+# node's events move within seconds; the default floor is 6 s.
+group.min.session.timeout.ms=1000
 num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1

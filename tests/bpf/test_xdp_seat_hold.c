@@ -952,6 +952,67 @@ static void ethernet_padding_after_the_request_is_ignored(void **state)
 	assert_int_equal(out[14 + 20 + 8 + 16], TKT_OK);
 }
 
+/* WRONG_NODE names the owner (issue #16): the events entry's owner
+ * address and port go into reply bytes 24..29 (network order), the
+ * counter and bytes 30..31 stay zero; an unknown owner is all zero. */
+static uint8_t wrong_node_reply(uint8_t *rep_out)
+{
+	uint8_t in[256], out[512], tok[16];
+	struct tkt_req r;
+	size_t n;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out));
+
+	make_token(T_GOOD, tok);
+	pkt_req(&r, TKT_OP_HOLD, 1, EV_REMOTE, SEAT, tok, 0);
+	n = pkt_udp4(in, SPORT, PORT, &r, sizeof(r));
+	o.data_size_in = (__u32)n;
+	assert_int_equal(bpf_prog_test_run_opts(
+				 bpf_program__fd(skel->progs.xdp_seat_hold), &o),
+			 0);
+	assert_int_equal(o.retval, XDP_TX);
+	assert_int_equal(o.data_size_out, 14 + 20 + 8 + 32);
+	memcpy(rep_out, out + 14 + 20 + 8, 32);
+	return rep_out[16];
+}
+
+static void wrong_node_reply_carries_the_owner(void **state)
+{
+	static const uint8_t ip[4] = {10, 77, 1, 2};
+	struct tkt_event ev = {.base = 100, .nseats = 50, .owned = TKT_OWNED_NO};
+	__u32 id = EV_REMOTE, ip_be;
+	__u16 port_be = htons(7001);
+	uint8_t rep[32];
+
+	(void)state;
+	memcpy(&ip_be, ip, 4);
+	tkt_event_set_owner(&ev, ip_be, port_be);
+	assert_int_equal(bpf_map__update_elem(skel->maps.events, &id, 4, &ev,
+					      sizeof(ev), BPF_ANY),
+			 0);
+	assert_int_equal(wrong_node_reply(rep), TKT_WRONG_NODE);
+	assert_int_equal(pkt_be32(rep + 20), 0);
+	assert_memory_equal(rep + 24, ip, 4);
+	assert_int_equal(rep[28] << 8 | rep[29], 7001);
+	assert_int_equal(rep[30] | rep[31], 0);
+
+	/* while rebuilding, the wire gets WRONG_NODE too (the owner is this
+	 * node, known to nobody yet: zero) */
+	ev.owned = TKT_OWNED_REBUILD;
+	tkt_event_set_owner(&ev, 0, 0);
+	assert_int_equal(bpf_map__update_elem(skel->maps.events, &id, 4, &ev,
+					      sizeof(ev), BPF_ANY),
+			 0);
+	assert_int_equal(wrong_node_reply(rep), TKT_WRONG_NODE);
+	for (int i = 20; i < 32; i++)
+		assert_int_equal(rep[i], 0);
+
+	ev.owned = TKT_OWNED_NO;
+	assert_int_equal(bpf_map__update_elem(skel->maps.events, &id, 4, &ev,
+					      sizeof(ev), BPF_ANY),
+			 0);
+}
+
 /* Runs a QUERY of EV from IPv4 source 10.a.b.c (the frame's address
  * rewritten, checksum fixed); returns the XDP action. */
 static __u32 query_from(const struct tkt_peer *src)
@@ -1329,6 +1390,7 @@ int main(void)
 		cmocka_unit_test(every_fixture_gives_its_verdict_reply_and_seat_state),
 		cmocka_unit_test(truncated_payload_at_every_length_is_dropped),
 		cmocka_unit_test(ethernet_padding_after_the_request_is_ignored),
+		cmocka_unit_test(wrong_node_reply_carries_the_owner),
 		cmocka_unit_test(stats_count_replies_by_status_and_passes),
 		cmocka_unit_test(sources_sharing_a_bucket_share_one_budget),
 		cmocka_unit_test(rate_change_applies_to_the_next_packet),

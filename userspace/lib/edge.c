@@ -679,6 +679,93 @@ out:
 	return err;
 }
 
+int edge_set_event_owned(struct edge *e, uint32_t event_id, uint32_t owned,
+			 uint32_t owner_ip, uint16_t owner_port)
+{
+	struct ev_slot *s;
+	struct tkt_event ev;
+	int err = 0;
+
+	pthread_rwlock_wrlock(&e->ev_lock);
+	s = ev_find(e, event_id, false);
+	if (!s || !s->present) {
+		err = -ENOENT;
+		goto out;
+	}
+	ev = s->ev;
+	ev.owned = owned;
+	tkt_event_set_owner(&ev, owner_ip, owner_port);
+	if (e->backend == EDGE_BACKEND_BPF)
+		err = edge_bpf_write_event(e, event_id, &ev);
+	if (!err)
+		s->ev = ev;
+out:
+	pthread_rwlock_unlock(&e->ev_lock);
+	return err;
+}
+
+int edge_event_owned(struct edge *e, uint32_t event_id)
+{
+	struct tkt_event ev;
+	int err = edge_get_event(e, event_id, &ev);
+
+	return err ? err : (int)ev.owned;
+}
+
+int edge_event_clear(struct edge *e, uint32_t event_id, uint32_t *cleared)
+{
+	struct tkt_event ev;
+	uint32_t n = 0;
+	int err = edge_get_event(e, event_id, &ev);
+
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < ev.nseats; i++) {
+		__u64 *w = &e->seats[ev.base + i];
+
+		for (;;) {
+			__u64 old = tkt_load64(w), nw;
+			uint32_t h = tkt_sw_holder(old), o;
+			struct tkt_change *rec;
+
+			if (tkt_sw_state(old) == TKT_SEAT_AVAILABLE)
+				break;
+			rec = edge_change_reserve(e);
+			if (!rec)
+				return -ENOBUFS;
+			nw = tkt_sw_bump(old, TKT_SEAT_AVAILABLE, 0, 0);
+			if (!__atomic_compare_exchange_n(w, &old, nw, false, __ATOMIC_SEQ_CST,
+							 __ATOMIC_SEQ_CST)) {
+				edge_change_discard(e, rec);
+				continue;
+			}
+			if (tkt_sw_claimed(old) && h) {
+				(void)count_op(e, h, event_id, -1, 0);
+				o = e->origins ? tkt_load32(&e->origins[h]) & TKT_ORIGIN_HASH_MASK
+					       : 0;
+				if (o)
+					(void)count_op(e, TKT_COUNT_ORIGIN_BIT | o, event_id, -1, 0);
+			}
+			rec->mono_ns = tkt_mono_ns();
+			rec->old_word = old;
+			rec->new_word = nw;
+			rec->event_id = event_id;
+			rec->seat_id = i;
+			rec->seat_index = ev.base + i;
+			rec->op = TKT_SEAT_EXPIRE;
+			rec->source = TKT_SRC_SHARD;
+			rec->reserved[0] = 0;
+			rec->reserved[1] = 0;
+			edge_change_submit(e, rec);
+			n++;
+			break;
+		}
+	}
+	if (cleared)
+		*cleared = n;
+	return 0;
+}
+
 static int edge_get_event(struct edge *e, uint32_t event_id, struct tkt_event *out)
 {
 	struct ev_slot *s;

@@ -146,6 +146,23 @@ int edge_get_config(struct edge *e, struct tkt_config *out);
 int edge_set_event(struct edge *e, uint32_t event_id, uint32_t base,
 		   uint32_t nseats, bool owned);
 
+/* ---- ownership (issue #16, multi-node) ----
+ * Sets a declared event's owned state (TKT_OWNED_NO, _REBUILD, _YES) and
+ * the owner's IPv4 address and UDP port (network order, 0 when unknown),
+ * which every door puts into a WRONG_NODE reply. One write of the events
+ * entry: doors see the new state with their next request. 0, -ENOENT when
+ * the event is not declared, or a negative errno. */
+int edge_set_event_owned(struct edge *e, uint32_t event_id, uint32_t owned,
+			 uint32_t owner_ip, uint16_t owner_port);
+/* The event's owned state (>= 0), or -ENOENT. */
+int edge_event_owned(struct edge *e, uint32_t event_id);
+/* Makes every word of the event AVAILABLE (counts given back), one change
+ * record each with source TKT_SRC_SHARD: for an event this node does not
+ * own (TKT_OWNED_NO or _REBUILD), before it is rebuilt. *cleared (may be
+ * NULL) gets how many words changed. 0, -ENOENT, or -ENOBUFS when the
+ * change queue is full (call again). */
+int edge_event_clear(struct edge *e, uint32_t event_id, uint32_t *cleared);
+
 /* ---- waiting rooms and admissions (issue #12) ----
  * An event with a room (TKT_EVENT_ROOM in its events entry) takes a HOLD,
  * from every door (XDP, socket, REST through edge_seat_apply), only from a

@@ -113,16 +113,18 @@ static int ring_cb(void *ctx, void *data, size_t size)
 static const char *const retired_pins[] = {"hold_counts", "stats",
 					   "door_stats"};
 
-/* Pins whose map type changed while the name stayed: what they hold is
+/* Pins whose map type (or value size) changed while the name stayed: what they hold is
  * rebuilt at every start (events: declared again from the database) or
  * may be forgotten (ratelimit: rate history), so a pin of the old type is
  * removed before the load instead of failing it. Never the seat words. */
 static const struct {
 	const char *name;
 	enum bpf_map_type type; /* the type it has now */
+	__u32 value_size;       /* and its value size (0: not checked) */
 } retyped_pins[] = {
-	{"events", BPF_MAP_TYPE_ARRAY},    /* was a hash */
-	{"ratelimit", BPF_MAP_TYPE_ARRAY}, /* was an LRU hash */
+	/* was a hash; 16-byte entries before the owner (issue #16) */
+	{"events", BPF_MAP_TYPE_ARRAY, sizeof(struct tkt_event)},
+	{"ratelimit", BPF_MAP_TYPE_ARRAY, 0}, /* was an LRU hash */
 };
 
 static int drop_retyped_pins(const char *pin_dir)
@@ -150,7 +152,10 @@ static int drop_retyped_pins(const char *pin_dir)
 		close(fd);
 		if (err)
 			return err;
-		if (info.type != retyped_pins[i].type && unlink(path) < 0)
+		if ((info.type != retyped_pins[i].type ||
+		     (retyped_pins[i].value_size &&
+		      info.value_size != retyped_pins[i].value_size)) &&
+		    unlink(path) < 0)
 			return -errno;
 	}
 	return 0;

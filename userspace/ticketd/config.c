@@ -194,7 +194,21 @@ static const struct setting settings[] = {
 	S(hold_limit, SETTING_INT, "8", 1, 1000,
 	  "seats one session may hold per event (both doors + orders)"),
 	S(node_id, SETTING_STR, "", 0, 0,
-	  "this node's name, unique among live nodes (empty: host:http_port)"),
+	  "this node's name, unique among live nodes; setting it ([a-z0-9-], 1 to "
+	  "32 characters) turns on multi-node mode: this node owns only the events "
+	  "whose partitions of ticketing.shards the group ticketd-shards gives it "
+	  "(empty: one node owns every event; named host:http_port)"),
+	/* #16 multi-node */
+	S(shard_partitions, SETTING_INT, "16", 1, 4096,
+	  "multi-node: partitions of the Kafka topic ticketing.shards (created "
+	  "with this many; a topic with another count is refused); event e "
+	  "belongs to partition e % this"),
+	S(advertise_udp, SETTING_STR, "", 0, 0,
+	  "multi-node: HOST:PORT published for this node's UDP door (empty: "
+	  "udp_addr:udp_port)"),
+	S(advertise_http, SETTING_STR, "", 0, 0,
+	  "multi-node: HOST:PORT published for this node's REST API (empty: "
+	  "http_addr:http_port)"),
 	S(demo_data, SETTING_BOOL, "false", 0, 0,
 	  "create 3 demo events of 10 x 10 seats when there are none"),
 	S(dev_mode, SETTING_BOOL, "false", 0, 0,
@@ -234,6 +248,40 @@ enum config_result config_load(struct config *cfg, int argc, char **argv,
 		return CONFIG_ERROR;
 	case SETTINGS_OK:
 		break;
+	}
+	cfg->shards_on = cfg->node_id[0] != '\0';
+	if (cfg->shards_on) {
+		size_t n = strlen(cfg->node_id);
+		bool ok = n >= 1 && n <= 32;
+
+		for (size_t i = 0; ok && i < n; i++) {
+			char c = cfg->node_id[i];
+
+			ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+		}
+		if (!ok) {
+			snprintf(err, errlen,
+				 "node_id: expected 1 to 32 of a-z, 0-9 and '-', got '%s'",
+				 cfg->node_id);
+			return CONFIG_ERROR;
+		}
+	}
+	if (!cfg->advertise_udp[0])
+		snprintf(cfg->advertise_udp, sizeof(cfg->advertise_udp), "%.200s:%d",
+			 cfg->udp_addr, cfg->udp_port);
+	if (!cfg->advertise_http[0])
+		snprintf(cfg->advertise_http, sizeof(cfg->advertise_http), "%.200s:%d",
+			 cfg->http_addr, cfg->http_port);
+	for (int k = 0; k < 2; k++) {
+		const char *v = k ? cfg->advertise_http : cfg->advertise_udp;
+		const char *colon = strrchr(v, ':');
+		long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+		if (!colon || colon == v || port < 1 || port > 65535) {
+			snprintf(err, errlen, "%s: expected HOST:PORT, got '%s'",
+				 k ? "advertise_http" : "advertise_udp", v);
+			return CONFIG_ERROR;
+		}
 	}
 	if (!cfg->node_id[0]) {
 		char host[128] = "ticketd";

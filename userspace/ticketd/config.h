@@ -99,6 +99,12 @@ struct config {
 	int origin_hold_limit;         /* #18 counts */
 	int hold_lifetime_max_seconds; /* #18 counts */
 	char node_id[CONFIG_STR_MAX];
+	/* #16 multi-node: on when node_id was given (config file, env or
+	 * flag); then node_id is [a-z0-9-]{1,32} */
+	bool shards_on;
+	int shard_partitions;                /* partitions of ticketing.shards */
+	char advertise_udp[CONFIG_STR_MAX];  /* HOST:PORT; "" = udp_addr:udp_port */
+	char advertise_http[CONFIG_STR_MAX]; /* HOST:PORT; "" = http_addr:http_port */
 	bool demo_data;
 	bool dev_mode;
 	char log_level[CONFIG_STR_MAX];

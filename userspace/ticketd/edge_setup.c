@@ -160,7 +160,10 @@ int edge_setup_open(struct ticketd *app, char *err, size_t errlen)
 	for (uint32_t i = 0; !rc && i < app->catalog.n_events; i++) {
 		const struct event_info *e = &app->catalog.events[i];
 
-		rc = edge_set_event(app->edge, e->id, e->seat_base, e->n_seats, true);
+		/* multi-node: served only once the group gives it to us
+		 * (shards/ownership.c) */
+		rc = edge_set_event(app->edge, e->id, e->seat_base, e->n_seats,
+				    !app->cfg.shards_on);
 		if (rc == -ERANGE) {
 			snprintf(err, errlen,
 				 "cannot configure the seat table: event %u "

@@ -382,6 +382,12 @@ static int start_recovery(struct ticketd *app, char *err, size_t errlen)
 	struct recovery_report rep = {0};
 	const char *why = app->table_reset_reason;
 
+	if (app->cfg.shards_on) {
+		/* multi-node: each event is rebuilt when this node takes it
+		 * over (shards/ownership.c); the journal holds other nodes'
+		 * events too, so nothing here may rewrite it */
+		return 0;
+	}
 	if (recovery_claim_journal(app, &rep))
 		log_msg(LOG_WARN, NULL, "recovery: cannot check whose Redis journal this is");
 	app->journal_foreign = rep.foreign;
@@ -524,6 +530,18 @@ static void stop_rooms(struct ticketd *app)
 	rooms_stop(app->rooms);
 }
 
+/* Multi-node (issue #16): joins the group whose assignment says which
+ * events this node serves; off without node_id. */
+static int start_shards(struct ticketd *app, char *err, size_t errlen)
+{
+	return shards_start(&app->shards, app, err, errlen);
+}
+
+static void stop_shards(struct ticketd *app)
+{
+	shards_stop(&app->shards);
+}
+
 static int start_health(struct ticketd *app, char *err, size_t errlen)
 {
 	return health_start(&app->health, app, err, errlen);
@@ -585,6 +603,7 @@ static int start_http(struct ticketd *app, char *err, size_t errlen)
 		.doors = doors,
 		.n_doors = DOOR_N,
 		.route_door = api_route_door,
+		.route_guard = api_route_guard,
 		.overload_retry_after = (unsigned)app->cfg.overload_retry_after_seconds,
 	};
 	int rc;
@@ -662,6 +681,7 @@ static const struct step steps[] = {
 	{"udp doors", start_doors, edge_setup_close_doors},
 	{"rooms", start_rooms, stop_rooms},
 	{"tickets", start_tickets, stop_tickets},
+	{"shards", start_shards, stop_shards},
 	{"health", start_health, stop_health},
 	{"http", start_http, stop_http},
 	{"payments drain", NULL, stop_answering_payments},

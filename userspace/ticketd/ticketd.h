@@ -24,6 +24,7 @@
 #include "userspace/ticketd/seats/seat_metrics.h"
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/sweeper.h"
+#include "userspace/ticketd/shards/ownership.h"
 
 struct http_server;
 struct sse_hub;
@@ -75,6 +76,7 @@ struct ticketd {
 	struct saga saga;
 	struct overload overload; /* #12: refusals and slow-request counters */
 	struct drain drain;       /* POST /admin/drain (rest/drain.h) */
+	struct shards shards;     /* #16: which events this node serves */
 	uint64_t started_mono_ns; /* for ticketd_uptime_seconds */
 };
 

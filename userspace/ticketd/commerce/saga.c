@@ -1281,6 +1281,7 @@ static void resume_payments(struct saga *sg)
 
 struct reconcile_ctx {
 	struct ticketd *app;
+	int64_t only_event; /* -1: every event */
 	bool fresh;
 	int64_t now_unix_ms;
 	int fixed;
@@ -1297,6 +1298,8 @@ static int reconcile_row(void *ctx, int n, char **v)
 	int st;
 
 	(void)n;
+	if (rc->only_event >= 0 && event_id != (uint64_t)rc->only_event)
+		return 0;
 	if (!strcmp(v[1], "CONFIRMED")) {
 		st = ticketd_seat_op(rc->app, TKT_SRC_SAGA, TKT_SEAT_SELL, slot, event_id, seat_id, 0, NULL);
 		/* The word lapsed while the daemon was down: sold is sold. */
@@ -1321,9 +1324,10 @@ static int reconcile_row(void *ctx, int n, char **v)
 	return 0;
 }
 
-int saga_reconcile(struct ticketd *app, bool fresh_table)
+static int reconcile(struct ticketd *app, bool fresh_table, int64_t only_event)
 {
 	struct reconcile_ctx ctx = {.app = app, .fresh = fresh_table,
+				    .only_event = only_event,
 				    .now_unix_ms = unix_ms()};
 	MYSQL *c = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
 	long long n = !c ? -ECONNRESET : db_select(
@@ -1342,4 +1346,14 @@ int saga_reconcile(struct ticketd *app, bool fresh_table)
 		log_msg(LOG_INFO, NULL, "saga: reconciled %d seat words with their orders",
 			ctx.fixed);
 	return 0;
+}
+
+int saga_reconcile(struct ticketd *app, bool fresh_table)
+{
+	return reconcile(app, fresh_table, -1);
+}
+
+int saga_reconcile_event(struct ticketd *app, uint32_t event_id)
+{
+	return reconcile(app, true, event_id);
 }

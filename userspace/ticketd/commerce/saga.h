@@ -162,6 +162,9 @@ void saga_stop(struct saga *sg);
 /* Re-applies finished orders' outcomes to their seat words, and (on a fresh
  * table) restores PENDING orders' seats as ORDERED. */
 int saga_reconcile(struct ticketd *app, bool fresh_table);
+/* The same for one event a node takes over (multi-node, issue #16), as on
+ * a rebuilt table: its orders' seats are made SOLD, free or ORDERED again. */
+int saga_reconcile_event(struct ticketd *app, uint32_t event_id);
 
 /* Ends the order as a decision says (APPROVED, DECLINED or FAILED) if the
  * decision matches the payment recorded under its id (same order, status

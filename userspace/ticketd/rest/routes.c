@@ -3,6 +3,7 @@
 
 const struct route api_routes[] = {
 	{"GET", "/api/events", route_list_events},
+	{"GET", "/api/shards", route_shards},
 	{"GET", "/api/events/{id}", route_get_event},
 	{"GET", "/api/events/{id}/seats", route_get_seats},
 	{"GET", "/api/events/{id}/seats/stream", route_seat_stream},

@@ -43,6 +43,13 @@ void route_order_ticket_image(struct http_req *req, struct http_resp *resp);
 void route_ticket_key(struct http_req *req, struct http_resp *resp);
 void route_checkin(struct http_req *req, struct http_resp *resp);
 void route_checkin_batch(struct http_req *req, struct http_resp *resp);
+void route_shards(struct http_req *req, struct http_resp *resp);
+
+/* The HTTP server's route_guard (routes_shards.c): in multi-node mode, a
+ * request naming an event another node serves is answered 307 WRONG_NODE
+ * (Location: the owner), or 503 EVENT_MOVING while nobody does. */
+bool api_route_guard(void *app, const struct route *rt, struct http_req *req,
+		     struct http_resp *resp);
 
 /* The admin endpoints' gate (routes_room.c): true for a loopback client
  * with the admin key as Bearer token; otherwise the 403/401 is set. */

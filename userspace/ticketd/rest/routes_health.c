@@ -55,8 +55,14 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 	/* The journal behind (Redis slow or away) does not make the node
 	 * unready (the seat table is the authority); it is shown. */
 	journal_backlog(&rest_app(req)->journal, &jb);
+	struct shards *sh = &rest_app(req)->shards;
+
 	http_json(resp, ready ? 200 : 503,
-		  json_pack("{s:s, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}", "status",
+		  json_pack("{s:s, s:i, s:s, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}",
+			    "node", rest_app(req)->cfg.node_id, "ownedEvents",
+			    sh->on ? (int)atomic_load(&sh->owned_events)
+				   : (int)rest_app(req)->catalog.n_events,
+			    "status",
 			    ready ? "UP" : "DOWN", "reason", draining ? "draining" : NULL,
 			    "draining", draining, "holdPath", drain_hold_path(rest_app(req)),
 			    "checks", checks, "down", down, "journal", "status",
@@ -203,6 +209,7 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 		rc |= render_edge_fill(app, &buf, &len, &cap);
 	rc |= edge_setup_render_metrics(app, &buf, &len, &cap);
 	rc |= outbox_relay_render_metrics(&app->relay, &buf, &len, &cap);
+	rc |= shards_render_metrics(&app->shards, &buf, &len, &cap);
 	{
 		struct kafka_consumer *consumers[] = {&app->saga.consumer};
 

@@ -216,6 +216,10 @@ int holds_list(struct ticketd *app, uint32_t slot, struct holds_entry *out,
 	for (uint32_t i = 0; i < app->catalog.n_events && n < max; i++) {
 		const struct event_info *e = &app->catalog.events[i];
 
+		/* multi-node: the words of an event served elsewhere are
+		 * stale (cleared when it is taken over again) */
+		if (edge_event_owned(app->edge, e->id) != (int)TKT_OWNED_YES)
+			continue;
 		for (uint32_t s = 0; s < e->n_seats && n < max; s++) {
 			uint64_t w = tkt_load64(&app->seats[e->seat_base + s]);
 

@@ -789,9 +789,8 @@ static int parse_hold(const char *key, const char *val, struct journal_hold *h)
 	return 0;
 }
 
-int journal_scan_holds(const char *host, int port,
-		       int (*cb)(void *ctx, const struct journal_hold *h),
-		       void *ctx)
+static int scan_holds(const char *host, int port, const char *match,
+		      int (*cb)(void *ctx, const struct journal_hold *h), void *ctx)
 {
 	redisContext *c = connect_redis(host, port);
 	char cursor[32] = "0";
@@ -800,8 +799,8 @@ int journal_scan_holds(const char *host, int port,
 	if (!c)
 		return -ECONNREFUSED;
 	do {
-		redisReply *r = redisCommand(c, "SCAN %s MATCH tkt:hold:* COUNT 1000",
-					     cursor);
+		redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000",
+					     cursor, match);
 
 		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 			if (r)
@@ -827,6 +826,23 @@ int journal_scan_holds(const char *host, int port,
 	} while (!rc && strcmp(cursor, "0"));
 	redisFree(c);
 	return rc < 0 ? rc : n;
+}
+
+int journal_scan_holds(const char *host, int port,
+		       int (*cb)(void *ctx, const struct journal_hold *h),
+		       void *ctx)
+{
+	return scan_holds(host, port, "tkt:hold:*", cb, ctx);
+}
+
+int journal_scan_event_holds(const char *host, int port, uint32_t event_id,
+			     int (*cb)(void *ctx, const struct journal_hold *h),
+			     void *ctx)
+{
+	char match[40];
+
+	snprintf(match, sizeof(match), "tkt:hold:%u:*", event_id);
+	return scan_holds(host, port, match, cb, ctx);
 }
 
 int journal_read_since(const char *host, int port, uint32_t event_id,
@@ -921,6 +937,8 @@ void journal_seat_sink(void *journal, const struct event_info *e,
 	uint32_t now_ms;
 	uint64_t now_unix_ms = ticketd_unix_ms_at(&now_ms);
 
+	if (rec->source == TKT_SRC_SHARD)
+		return;
 	entry_of(&je, e, ev, rec, now_ms, now_unix_ms);
 	journal_push(journal, &je);
 }
@@ -938,9 +956,16 @@ void journal_seat_batch_sink(void *journal, const struct seat_change *ch, uint32
 	for (uint32_t i = 0; i < n;) {
 		uint32_t k = 0;
 
-		for (; k < SINK_CHUNK && i < n; k++, i++)
-			entry_of(&buf[k], ch[i].event, &ch[i].ev, &ch[i].rec, now_ms,
+		for (; k < SINK_CHUNK && i < n; i++) {
+			/* an event given up (multi-node): its journal is the
+			 * new owner's */
+			if (ch[i].rec.source == TKT_SRC_SHARD)
+				continue;
+			entry_of(&buf[k++], ch[i].event, &ch[i].ev, &ch[i].rec, now_ms,
 				 now_unix_ms);
+		}
+		if (!k)
+			continue;
 		pthread_mutex_lock(&j->lock);
 		push_locked(j, buf, k, mono);
 		pthread_mutex_unlock(&j->lock);

@@ -156,6 +156,11 @@ int journal_scan_holds(const char *host, int port,
 		       int (*cb)(void *ctx, const struct journal_hold *h),
 		       void *ctx);
 
+/* The same for one event's hold keys (tkt:hold:<event>:*). */
+int journal_scan_event_holds(const char *host, int port, uint32_t event_id,
+			     int (*cb)(void *ctx, const struct journal_hold *h),
+			     void *ctx);
+
 /* Seat changes of an event with version > after, oldest first, up to max.
  * Returns how many were written to out, or a negative errno. */
 struct seat_event;

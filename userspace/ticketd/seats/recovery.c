@@ -33,18 +33,26 @@ int recovery_restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_
  * table was offline) a seat someone holds live is logged and counted, and
  * the database's primary key still refuses a second sale. */
 static int rebuild_sold(struct ticketd *app, struct recovery_report *rep,
-			bool strict, char *err, size_t errlen)
+			bool strict, int64_t only_event, char *err, size_t errlen)
 {
 	MYSQL *conn = db_get_timed(&app->db, DB_WORKER_WAIT_MS);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
+	char sql[96];
 	int rc = 0;
 
 	if (!conn) {
 		snprintf(err, errlen, "reading sold seats: no database connection");
 		return -ECONNRESET;
 	}
-	if (mysql_query(conn, "SELECT event_id, seat_id FROM sold_seats") ||
+	/* only_event is a number we format, never client input */
+	if (only_event >= 0)
+		snprintf(sql, sizeof(sql),
+			 "SELECT event_id, seat_id FROM sold_seats WHERE event_id = %lld",
+			 (long long)only_event);
+	else
+		snprintf(sql, sizeof(sql), "SELECT event_id, seat_id FROM sold_seats");
+	if (mysql_query(conn, sql) ||
 	    !(res = mysql_store_result(conn))) {
 		snprintf(err, errlen, "reading sold seats: %s", mysql_error(conn));
 		db_put(&app->db, conn);
@@ -118,7 +126,7 @@ int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 	struct hold_ctx hc = {.app = app, .rep = rep};
 	int rc;
 
-	rc = rebuild_sold(app, rep, true, err, errlen);
+	rc = rebuild_sold(app, rep, true, -1, err, errlen);
 	if (rc)
 		return rc;
 	rc = journal_scan_holds(app->cfg.redis_host, app->cfg.redis_port,
@@ -127,6 +135,25 @@ int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 	if (rc < 0)
 		log_msg(LOG_WARN, NULL,
 			"recovery: Redis unreachable, live holds cannot be restored");
+	return 0;
+}
+
+int recovery_rebuild_event(struct ticketd *app, uint32_t event_id,
+			   struct recovery_report *rep, char *err, size_t errlen)
+{
+	struct hold_ctx hc = {.app = app, .rep = rep};
+	int rc;
+
+	rc = rebuild_sold(app, rep, false, event_id, err, errlen);
+	if (rc)
+		return rc;
+	rc = journal_scan_event_holds(app->cfg.redis_host, app->cfg.redis_port, event_id,
+				      restore_hold, &hc);
+	rep->redis_ok = rc >= 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "Redis unreachable, the event's holds cannot be restored");
+		return rc;
+	}
 	return 0;
 }
 
@@ -228,7 +255,7 @@ int recovery_claim_journal(struct ticketd *app, struct recovery_report *rep)
 int recovery_sync_sold(struct ticketd *app, struct recovery_report *rep,
 		       char *err, size_t errlen)
 {
-	return rebuild_sold(app, rep, false, err, errlen);
+	return rebuild_sold(app, rep, false, -1, err, errlen);
 }
 
 void recovery_versions(struct ticketd *app, uint64_t *out)

@@ -33,6 +33,14 @@ int recovery_claim_journal(struct ticketd *app, struct recovery_report *rep);
 int recovery_rebuild(struct ticketd *app, struct recovery_report *rep,
 		     char *err, size_t errlen);
 
+/* Multi-node (issue #16): rebuilds one event a node takes over, whose
+ * words were cleared (edge_event_clear) and which is TKT_OWNED_REBUILD:
+ * sold seats from MariaDB, then live holds and orders from its journal
+ * keys. A seat that cannot be restored is counted in rep->skipped. 0, or
+ * a negative errno (err filled) when MariaDB or Redis cannot be read. */
+int recovery_rebuild_event(struct ticketd *app, uint32_t event_id,
+			   struct recovery_report *rep, char *err, size_t errlen);
+
 /* On a reused table: makes seats sold in MariaDB meanwhile SOLD too. */
 int recovery_sync_sold(struct ticketd *app, struct recovery_report *rep,
 		       char *err, size_t errlen);

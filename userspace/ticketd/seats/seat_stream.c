@@ -156,6 +156,24 @@ uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id)
 	return v;
 }
 
+int seat_stream_rebase(struct seat_stream *s, uint32_t event_id, uint64_t version)
+{
+	struct event_stream *es = seat_stream_event(s, event_id);
+
+	if (!es)
+		return -ENOENT;
+	pthread_mutex_lock(&es->lock);
+	if (version > es->version) {
+		es->version = version;
+		/* versions below it are of another run or node: a client
+		 * asking for them gets a snapshot */
+		es->ring_len = 0;
+		es->ring_head = 0;
+	}
+	pthread_mutex_unlock(&es->lock);
+	return 0;
+}
+
 /* Versions the gathered batch: each run of one event's records under one
  * hold of that event's lock (published map, counts, replay ring), then
  * hands the whole batch to every sink, after the locks are released. */

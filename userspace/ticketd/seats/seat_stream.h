@@ -134,6 +134,11 @@ int seat_stream_with_event(struct seat_stream *s, uint32_t event_id,
 void seat_stream_view_replay(const struct seat_stream_view *v, uint64_t from,
 			     uint64_t n, struct seat_event *out);
 
+/* Moves the event's version up to version (never down) and empties its
+ * replay ring: for an event this node takes over from another (issue #16),
+ * whose versions must continue above the other node's. 0 or -ENOENT. */
+int seat_stream_rebase(struct seat_stream *s, uint32_t event_id, uint64_t version);
+
 /* The event's version published so far (0 for an unknown event). */
 uint64_t seat_stream_version(struct seat_stream *s, uint32_t event_id);
 
