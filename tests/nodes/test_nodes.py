@@ -163,6 +163,25 @@ class Cluster:
                 raise AssertionError(f"{what} not within {within}s: {own}")
             time.sleep(0.1)
 
+    def wait_settled(self, within):
+        """Until every live node owns events, together all of the catalogue
+        (node 1 starts first and owns everything until the others join)."""
+        total = len(requests.get(self.http["n1"] + "/api/events", timeout=5).json())
+        deadline = time.monotonic() + within
+        while True:
+            owned = {}
+            for n in self.live():
+                try:
+                    owned[n] = self.readyz(n).get("ownedEvents", 0)
+                except requests.RequestException:
+                    owned[n] = 0
+            if all(owned.values()) and sum(owned.values()) == total:
+                return owned
+            if time.monotonic() > deadline:
+                raise AssertionError(f"events not split over {self.live()} within {within}s: "
+                                     f"{owned} of {total}")
+            time.sleep(0.2)
+
     def readyz(self, name):
         return requests.get(self.http[name] + "/readyz", timeout=2).json()
 
@@ -282,13 +301,20 @@ def multinode(cl):
 
 def test_1_shard_map_gives_each_event_to_one_live_node(cluster):
     multinode(cluster)
+    cluster.wait_settled(30)
     own = cluster.wait_owned(lambda o: all(o.values()), 30, "every event owned")
     m = cluster.shards()
     assert m["partitions"] >= 1
     assert set(m["nodes"]) >= set(cluster.http), m["nodes"]
-    for name in cluster.http:  # every node's map says the same
-        assert {e: (cluster.shards(name)["events"].get(str(e)) or {}).get("node")
-                for e in cluster.events} == own
+    for name in cluster.http:  # every node's map says the same (refreshed every second)
+        deadline = time.monotonic() + 5
+        while True:
+            theirs = {e: (cluster.shards(name)["events"].get(str(e)) or {}).get("node")
+                      for e in cluster.events}
+            if theirs == own or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert theirs == own, (name, theirs, own)
     counts = {n: sum(1 for v in own.values() if v == n) for n in cluster.http}
     log(f"owners of events {cluster.events}: {own}; per node {counts}")
     for name in cluster.http:
