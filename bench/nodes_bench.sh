@@ -109,7 +109,8 @@ BASE=http://127.0.0.1:$NODES_HTTP_BASE
 # the schema: node 1 once, alone
 log "node 1 alone once: migrations and demo data"
 bash infra/nodes.sh start 1 "${TICKETD_ARGS[@]}" >/dev/null
-bash infra/nodes.sh stop 1 >/dev/null 2>&1
+# KILL: nothing of it is needed again, and a graceful stop drains for seconds
+bash infra/nodes.sh stop-node 1 KILL >/dev/null 2>&1
 log "adding $EVENTS events of 32 x 64 seats"
 for ((k = 0; k < EVENTS; k++)); do
 	mariadb_q "INSERT INTO events (name, venue, starts_at, seat_rows, seat_cols)
@@ -155,6 +156,26 @@ wait_all_owned() { # within-seconds [node that must own at least one]
 	done
 	return 1
 }
+# settled: every live node owns events, together the whole catalogue (n1
+# starts first and owns everything until the others join)
+wait_split() { # within-seconds
+	local t total sum zero n o
+	total=$(curl -sf --max-time 5 "$BASE/api/events" | jq length)
+	for ((t = 0; t < $1 * 5; t++)); do
+		sum=0 zero=0
+		for n in "${!HTTP[@]}"; do
+			kill -0 "${PID[$n]}" 2>/dev/null || continue
+			o=$(curl -sf --max-time 2 "http://${HTTP[$n]}/readyz" | jq -r '.ownedEvents // 0') || o=0
+			sum=$((sum + o))
+			[ "$o" -gt 0 ] || zero=1
+		done
+		[ "$zero" = 0 ] && [ "$sum" -eq "$total" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+wait_split 60 || die "the events are not split over the nodes in 60 s (is this ticketd multi-node?)"
+sleep 1.5 # the shard map is republished every second
 MAP=$(wait_all_owned 60) || die "the shard map does not give every event an owner (is this ticketd multi-node?)"
 log "owners: $(tr '\n' ' ' <<<"$MAP")"
 
@@ -171,7 +192,8 @@ first_event_of() { awk -v n="$1" '$2 == n {print $1; exit}' <<<"$MAP"; }
 busy_sample() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
 busy_pct() { # before after
 	awk -v a="$1" -v b="$2" 'BEGIN{split(a,x," ");split(b,y," ");
-		busy=y[1]-x[1]; total=busy+y[2]-x[2]; printf "%.1f", total > 0 ? 100*busy/total : 0}'
+		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0; if (total > 0) pct=100*busy/total;
+		printf "%.1f", pct}'
 }
 : >"$WORK/holds.jsonl"
 BACKGROUND=$(background_busy_pct)
@@ -229,6 +251,8 @@ moves_since() { # t0_ms events... -> moved events' gaps after t0 (event gap_ms)
 		 | "\(.move.event) \(.move.gap_ms)"' "$WORK/follow.jsonl" 2>/dev/null || true
 }
 for ((x = 1; x <= KILLS; x++)); do
+	wait_split 30 || die "the events are not split over the nodes before kill $x"
+	sleep 1.5
 	MAP=$(wait_all_owned 30) || die "not every event has an owner before kill $x"
 	victim=$(awk '{print $2}' <<<"$MAP" | sort | uniq -c | sort -k1,1nr -k2 | awk 'NR==1{print $2}')
 	mapfile -t moved < <(awk -v n="$victim" '$2 == n {print $1}' <<<"$MAP")
