@@ -327,6 +327,11 @@ render() {
 	  + " | \($tot | med | k) (\($tot | spread)) | \(if $one then (($per | med) / $one * 100 | round | tostring) + "%" else "-" end)"
 	  + " | \([$g[] | .busy_pct] | med)% | \([$g[] | .p99_us] | med | round) |"),
 	"",
+	( ([.holds[] | select(.loaded == 1) | .per_s] | med) as $one |
+	  ([.holds[] | select(.loaded == 3)] | group_by(.round) | map(map(.per_s) | add) | med) as $three |
+	  if $one and $three then
+	  "Shared-CPU effect: three loaded nodes together answer \($three / $one * 100 | round / 100)x what one loaded node answers alone (3x would be linear). Each node works alone on its events (no cross-node call on the hold path), so the shortfall is the \(.machine.cores) cores that every client thread and every node'"'"'s XDP softirq share here (the machine was busy \([.holds[] | select(.loaded == 3) | .busy_pct] | med)% with three loaded). On machines of their own the per-node figure would stay at the one-loaded figure; this run cannot show that.\n"
+	  else empty end),
 	"One event on one node (the limit of sharding by event: an event lives on one node), two client threads: **\([.single_event[] | .per_s] | med | k) decisions/s** median (\([.single_event[] | .per_s] | spread)), p99 \([.single_event[] | .p99_us] | med | round) us. This is the peak rate of one event here; more nodes do not raise it.",
 	"",
 	"### Failover (kill -9 of the node with the most events)",
