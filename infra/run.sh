@@ -162,8 +162,7 @@ run_nodes() {
 	bash infra/nodes.sh addrs "$NODES" | sed 's/^/    /'
 	cat <<INFO
     web page and REST  http://127.0.0.1:$HTTP_PORT/ (any node; a non-owner redirects)
-    shard map          ./build/ticketctl --admin http://127.0.0.1:$HTTP_PORT shards
-                       curl -s http://127.0.0.1:$HTTP_PORT/api/shards
+    shard map          curl -s http://127.0.0.1:$HTTP_PORT/api/shards | jq .events
     payment gateway    http://127.0.0.1:$PAYMENTD_PORT (paymentd, simulated)
     Redis              redis-cli -p $REDIS_PORT hgetall tkt:shards
     MariaDB            MARIADB_PORT=$MARIADB_PORT infra/mariadb.sh sql
