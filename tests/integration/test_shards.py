@@ -6,11 +6,13 @@ owner. Then kill -9 of one node: within 10 s the other serves every event,
 the dead node's acknowledged (journaled) holds are held by the same sessions
 there, and no seat is held by two sessions. Prints the failover time (last
 ack by the old owner to first ack by the new one)."""
+import json
 import os
 import shutil
 import signal
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -53,14 +55,18 @@ def hold(d, token, event, seat, op="HOLD", secs=120, req_id=7):
 
 
 def free_seats(d, token, event, n, start):
-    """n seats of event that the owner d says are free (QUERY OK)."""
+    """n seats of event that the owner d says are free (QUERY OK), from
+    seat start on (then from 0); None when the event has fewer."""
     out = []
-    for seat in range(start, start + 400):
-        if udp_parse(hold(d, token, event, seat, op="QUERY"))["status"] == "OK":
+    for seat in list(range(start, start + 400)) + list(range(0, start)):
+        st = udp_parse(hold(d, token, event, seat, op="QUERY"))["status"]
+        if st == "NO_SUCH_SEAT":
+            continue
+        if st == "OK":
             out.append(seat)
             if len(out) == n:
                 return out
-    raise AssertionError(f"no {n} free seats in event {event}")
+    return None
 
 
 @pytest.fixture
@@ -107,6 +113,20 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         assert m["events"][str(e)]["epoch"] >= 1
         assert m["events"][str(e)]["udp"].endswith(":" + str(udp_port(nodes[owner_of[e]])))
 
+    # ticketctl shards: the same map as a table, and as JSON
+    ctl = os.path.join(os.path.dirname(__file__), "..", "..", "build", "ticketctl")
+    out = subprocess.run([ctl, "shards", "--admin", b.own_url()], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert f"partitions {PARTITIONS}" in out.stdout
+    for e in events:
+        assert any(l.split()[:2] == [str(e), owner_of[e]] for l in out.stdout.splitlines()), \
+            out.stdout
+    assert "sa" in out.stdout and "sb" in out.stdout
+    out = subprocess.run([ctl, "shards", "--json", "--admin", a.own_url()],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and json.loads(out.stdout)["partitions"] == PARTITIONS
+
     sessions = [new_session(a.own_url())["token"] for _ in range(3)]
     held = []  # (event, seat, token) acknowledged by the owner
     start = 30
@@ -114,6 +134,8 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         owner = nodes[owner_of[e]]
         other = b if owner is a else a
         seats = free_seats(owner, sessions[0], e, len(sessions), start)
+        if seats is None:  # a small event of another suite, all taken
+            continue
         for seat, tok in zip(seats, sessions):
             rep = udp_parse(hold(owner, tok, e, seat))
             assert rep["status"] == "OK", (e, seat, rep)
@@ -125,6 +147,11 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         assert raw[24:28] == socket.inet_aton("127.0.0.1"), raw.hex()
         assert struct.unpack(">H", raw[28:30])[0] == udp_port(owner), raw.hex()
         assert raw[30:32] == b"\0\0"
+        out = subprocess.run([ctl, "--server", f"127.0.0.1:{udp_port(other)}", "--token",
+                              sessions[0], "query", str(e), str(seats[0])],
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode == 1 and \
+            f"WRONG_NODE owner=127.0.0.1:{udp_port(owner)}" in out.stdout, out.stdout
         # REST: 307 to the owner, same path and query
         r = requests.get(other.own_url() + f"/api/events/{e}/seats?x=1",
                          allow_redirects=False, timeout=5)
@@ -140,6 +167,21 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         assert r.status_code == 307 and r.json()["code"] == "WRONG_NODE", r.text
         r = requests.get(owner.own_url() + f"/api/events/{e}/seats", timeout=5)
         assert r.status_code == 200
+    # a payment goes to the owner of its order's event (its saga sells)
+    e0 = events[0]
+    owner = nodes[owner_of[e0]]
+    other = b if owner is a else a
+    seat = free_seats(owner, sessions[2], e0, 1, 60)[0]
+    assert udp_parse(hold(owner, sessions[2], e0, seat))["status"] == "OK"
+    r = requests.post(owner.own_url() + "/api/orders", timeout=5,
+                      headers={**auth(sessions[2]), "Idempotency-Key": f"shards-{time.time()}"},
+                      json={"eventId": e0, "seatIds": [seat]})
+    assert r.status_code == 201, r.text
+    r = requests.post(other.own_url() + "/api/payments/authorize", headers=auth(sessions[2]),
+                      json={"orderId": r.json()["orderId"]}, allow_redirects=False, timeout=5)
+    assert r.status_code == 307, r.text
+    assert r.headers["Location"] == owner.own_url() + "/api/payments/authorize"
+
     time.sleep(0.5)  # the journal writes every few ms: acknowledged is journaled
 
     # kill -9 the node with the most held seats; the survivor takes over
@@ -188,3 +230,73 @@ def test_two_nodes_split_events_redirect_and_fail_over(two_nodes):
         assert holders.get((e, seat)) == tok, (e, seat)
     m = shard_map(survivor)
     assert {v["node"] for v in m["events"].values()} == {survivor.args[survivor.args.index("--node-id") + 1]}
+
+
+def redis_cli(*args):
+    return subprocess.run(["redis-cli", "-p", str(PORTS["redis"]), *args], check=True,
+                          capture_output=True, text=True, timeout=10).stdout.strip()
+
+
+def test_journal_write_refused_by_a_newer_epoch_gives_the_event_up():
+    """A node that lost an event without knowing it (another node INCRed
+    the event's fencing epoch) cannot write into the journal: its write is
+    refused, it stops serving the event at once and counts it."""
+    ensure_test_events()
+    c, state = node("sa")
+    shutil.rmtree(state, ignore_errors=True)
+    c.start()
+    try:
+        n_events = len(requests.get(c.own_url() + "/api/events", timeout=5).json())
+        deadline = time.monotonic() + 20  # the earlier test's members expire first
+        while time.monotonic() < deadline and owned(c) != n_events:
+            time.sleep(0.2)
+        assert owned(c) == n_events, c.log_tail()
+        event = [e["id"] for e in requests.get(c.own_url() + "/api/events", timeout=5).json()
+                 if e["name"] == "Test Arena B"][0]
+        tok = new_session(c.own_url())["token"]
+        seats = free_seats(c, tok, event, 2, 300)
+        assert seats, "no free seats"
+        assert udp_parse(hold(c, tok, event, seats[0]))["status"] == "OK"
+        time.sleep(0.3)
+        assert redis_cli("GET", f"tkt:hold:{event}:{seats[0]}").startswith(f"{int(tok[:8], 16)}:")
+        stream = requests.get(c.own_url() + f"/api/events/{event}/seats/stream",
+                              stream=True, timeout=5)
+        assert stream.status_code == 200
+        redis_cli("INCR", f"tkt:shard:epoch:{event}")  # "another node" took it
+        assert udp_parse(hold(c, tok, event, seats[1]))["status"] == "OK"  # not known yet
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and owned(c) != n_events - 1:
+            time.sleep(0.05)
+        assert owned(c) == n_events - 1
+        assert udp_parse(hold(c, tok, event, seats[1], op="QUERY"))["status"] == "WRONG_NODE"
+        # its seat stream ended (a client that reconnects is redirected);
+        # a stream that stays open would time out here
+        t0 = time.monotonic()
+        for _ in stream.iter_content(4096):
+            pass
+        assert time.monotonic() - t0 < 5
+        r = requests.get(c.own_url() + f"/api/events/{event}/seats/stream",
+                         allow_redirects=False, timeout=5)
+        assert r.status_code == 503 and r.json()["code"] == "EVENT_MOVING", r.text
+        assert r.headers["Retry-After"] == "1"
+        # its write never reached the journal
+        assert redis_cli("EXISTS", f"tkt:hold:{event}:{seats[1]}") == "0"
+        metrics = requests.get(c.own_url() + "/metrics", timeout=5).text
+        fenced = [l for l in metrics.splitlines() if l.startswith("ticketd_shard_fenced_total ")]
+        assert fenced and int(fenced[0].split()[1]) >= 1, fenced
+    finally:
+        c.stop()
+
+
+def test_a_node_with_another_partition_count_refuses_to_start():
+    """ticketing.shards exists with PARTITIONS partitions: a node asking
+    for another count says so and exits."""
+    d, state = node("sa")
+    shutil.rmtree(state, ignore_errors=True)
+    d.start()  # the topic exists from here on, also when this test runs alone
+    d.stop()
+    d.args += ["--shard-partitions", str(PARTITIONS * 2)]
+    with pytest.raises(RuntimeError) as err:
+        d.start(timeout=30)
+    assert f"has {PARTITIONS} partitions, shard_partitions is {PARTITIONS * 2}" in str(err.value)
+    d.stop()

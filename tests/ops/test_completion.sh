@@ -39,9 +39,9 @@ complete_line() {
 check "it registers _ticketctl for ticketctl" "complete -F _ticketctl ticketctl" \
 	"$(bash --norc --noprofile -c "source $comp && complete -p ticketctl")"
 check "bash -n accepts it" "0" "$(bash -n "$comp"; echo $?)"
-check "the commands" "checkin drain events extend help hold pins query raw release room seat stats status" \
+check "the commands" "checkin drain events extend help hold pins query raw release room seat shards stats status" \
 	"$(complete_line ticketctl "")"
-check "commands by prefix" "seat stats status" "$(complete_line ticketctl s)"
+check "commands by prefix" "seat shards stats status" "$(complete_line ticketctl s)"
 check "checkin's options" "--scanner --scanner-key-file" "$(complete_line ticketctl checkin --sc)"
 check "drain's options" "--wait --wait-timeout" "$(complete_line ticketctl drain --wa)"
 check "status's options after an earlier one" "--json" \
@@ -59,7 +59,7 @@ rm -rf "$tmp"
 
 # Every completed option exists in the command's --help.
 if [ -x "$ctl" ]; then
-	for cmd in status events drain room seat stats pins checkin; do
+	for cmd in status events drain room seat stats pins checkin shards; do
 		missing=
 		for opt in $(bash --norc --noprofile -c "source $comp && _ticketctl_opts $cmd"); do
 			[ "$opt" = --help ] && continue # every command takes it

@@ -112,6 +112,38 @@ static void bad_hold_path_is_refused(void **state)
 	assert_int_equal(load(&cfg, err, 3, "--hold-path", "socket"), CONFIG_OK);
 }
 
+/* Multi-node (issue #16) is off without node_id, on with a valid one;
+ * the advertised addresses default to the listen addresses. */
+static void node_id_switches_multi_node_on_and_must_be_a_plain_name(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	unsetenv("TICKETD_NODE_ID");
+	assert_int_equal(load(&cfg, err, 1), CONFIG_OK);
+	assert_false(cfg.shards_on);
+	assert_int_equal(cfg.shard_partitions, 16);
+	assert_string_equal(cfg.advertise_udp, "127.0.0.1:7000");
+	assert_string_equal(cfg.advertise_http, "127.0.0.1:8080");
+	assert_int_equal(load(&cfg, err, 7, "--node-id", "edge-2", "--udp-port", "7002",
+			      "--advertise-http", "10.0.0.5:80"),
+			 CONFIG_OK);
+	assert_true(cfg.shards_on);
+	assert_string_equal(cfg.node_id, "edge-2");
+	assert_string_equal(cfg.advertise_udp, "127.0.0.1:7002");
+	assert_string_equal(cfg.advertise_http, "10.0.0.5:80");
+	assert_int_equal(load(&cfg, err, 3, "--node-id", "Edge_2"), CONFIG_ERROR);
+	assert_non_null(strstr(err, "node_id"));
+	assert_int_equal(load(&cfg, err, 3, "--node-id",
+			      "a23456789012345678901234567890123"), CONFIG_ERROR);
+	assert_int_equal(load(&cfg, err, 5, "--node-id", "n1", "--advertise-udp", "nohost"),
+			 CONFIG_ERROR);
+	assert_non_null(strstr(err, "advertise_udp"));
+	assert_int_equal(load(&cfg, err, 5, "--node-id", "n1", "--shard-partitions", "0"),
+			 CONFIG_ERROR);
+}
+
 static void unknown_compression_codec_is_refused(void **state)
 {
 	struct config cfg;
@@ -205,6 +237,7 @@ int main(void)
 		cmocka_unit_test(unknown_option_is_refused),
 		cmocka_unit_test(bad_hold_path_is_refused),
 		cmocka_unit_test(unknown_compression_codec_is_refused),
+		cmocka_unit_test(node_id_switches_multi_node_on_and_must_be_a_plain_name),
 		cmocka_unit_test(slot_grace_shorter_than_hold_and_payment_is_refused),
 		cmocka_unit_test(session_defaults_cover_every_slot_and_bound_the_db_wait),
 		cmocka_unit_test(bad_env_value_names_the_variable),

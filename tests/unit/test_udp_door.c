@@ -309,6 +309,49 @@ static void events_unknown_or_elsewhere_are_refused(void **state)
 			 TKT_WRONG_NODE);
 }
 
+/* The socket door puts the owner into WRONG_NODE as the XDP door does
+ * (issue #16): address at 24..27, port at 28..29, counter and 30..31
+ * zero; an event being rebuilt answers WRONG_NODE to the wire but takes
+ * the daemon's restore ops (source TKT_SRC_SAGA), and a cleared event has
+ * no claimed word left. */
+static void wrong_node_names_the_owner_and_rebuild_admits_only_restores(void **state)
+{
+	struct fixture *f = *state;
+	struct tkt_reply rep;
+	const uint8_t *b = (const uint8_t *)&rep;
+	uint32_t ip = htonl(0x0a4d0102); /* 10.77.1.2 */
+	struct tkt_seat_req rq = {.event_id = EV, .seat_id = 4, .slot = ME,
+				  .ttl_ms = 5000, .op = TKT_SEAT_HOLD};
+	struct tkt_seat_res res;
+	uint32_t cleared = 0;
+
+	assert_int_equal(edge_set_event_owned(f->edge, EV_REMOTE, TKT_OWNED_NO, ip,
+					      htons(7003)), 0);
+	assert_int_equal(ask(f, TKT_OP_HOLD, EV_REMOTE, 1, ME, 0, &rep), TKT_WRONG_NODE);
+	assert_int_equal(rep.counter, 0);
+	assert_int_equal(b[24], 10);
+	assert_int_equal(b[25], 77);
+	assert_int_equal(b[26], 1);
+	assert_int_equal(b[27], 2);
+	assert_int_equal(b[28] << 8 | b[29], 7003);
+	assert_int_equal(b[30] | b[31], 0);
+
+	assert_int_equal(ask(f, TKT_OP_HOLD, EV, 4, ME, 0, &rep), TKT_OK);
+	assert_int_equal(edge_event_owned(f->edge, EV), (int)TKT_OWNED_YES);
+	assert_int_equal(edge_set_event_owned(f->edge, EV, TKT_OWNED_REBUILD, 0, 0), 0);
+	assert_int_equal(ask(f, TKT_OP_QUERY, EV, 4, ME, 0, &rep), TKT_WRONG_NODE);
+	assert_int_equal(pkt_be64(b + 24), 0);
+	assert_int_equal(edge_event_clear(f->edge, EV, &cleared), 0);
+	assert_int_equal(cleared, 1);
+	assert_int_equal(tkt_sw_state(word(f, 4)), TKT_SEAT_AVAILABLE);
+	assert_int_equal(edge_seat_apply(f->edge, TKT_SRC_REST, &rq, &res), 0);
+	assert_int_equal(res.status, TKT_WRONG_NODE);
+	assert_int_equal(edge_seat_apply(f->edge, TKT_SRC_SAGA, &rq, &res), 0);
+	assert_int_equal(res.status, TKT_OK);
+	assert_int_equal(edge_set_event_owned(f->edge, EV, TKT_OWNED_YES, 0, 0), 0);
+	assert_int_equal(ask(f, TKT_OP_QUERY, EV, 4, ME, 0, &rep), TKT_TAKEN);
+}
+
 /* Event ids index the XDP door's events array: the edge refuses to
  * declare one past it, so the socket door answers it as the XDP door
  * does (NO_SUCH_SEAT); an event declared with no seats is no event in
@@ -704,6 +747,7 @@ int main(void)
 		T(full_length_but_wrong_datagram_gets_malformed),
 		T(forged_or_expired_token_is_bad_credential),
 		T(events_unknown_or_elsewhere_are_refused),
+		T(wrong_node_names_the_owner_and_rebuild_admits_only_restores),
 		T(ninth_hold_in_an_event_is_limit_exceeded),
 		T(over_the_rate_nothing_is_answered),
 		T(order_then_sell_moves_the_seat_to_sold_and_frees_the_count),

@@ -310,6 +310,24 @@ static void token_hex_round_trips_and_rejects_bad_text(void **state)
 	assert_int_equal(t[0], 0x77);
 }
 
+/* WRONG_NODE carries the owner in the expiry field (issue #16). */
+static void wrong_node_reply_names_its_owner(void **state)
+{
+	struct tkt_reply_fields r = {.status = TKT_WRONG_NODE,
+				     .expiry_ms = 0x0a4d01021b580000ull};
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(tkt_reply_owner(&r, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "10.77.1.2:7000");
+	assert_int_equal(tkt_reply_owner(&r, buf, 8), -1);
+	r.expiry_ms = 0;
+	assert_int_equal(tkt_reply_owner(&r, buf, sizeof(buf)), -1);
+	r.expiry_ms = 0x0a4d01021b580000ull;
+	r.status = TKT_TAKEN;
+	assert_int_equal(tkt_reply_owner(&r, buf, sizeof(buf)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +344,7 @@ int main(void)
 		cmocka_unit_test(status_names_follow_the_contract_and_round_trip),
 		cmocka_unit_test(op_names_round_trip_and_reject_unknown),
 		cmocka_unit_test(split_endpoint_handles_v4_v6_names_and_defaults),
+		cmocka_unit_test(wrong_node_reply_names_its_owner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

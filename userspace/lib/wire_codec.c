@@ -269,3 +269,17 @@ int tkt_split_endpoint(const char *text, uint16_t default_port, char *host,
 	host[hlen] = '\0';
 	return 0;
 }
+
+int tkt_reply_owner(const struct tkt_reply_fields *r, char *buf, size_t len)
+{
+	uint64_t x = r->expiry_ms; /* bytes 24..31 read big-endian */
+	unsigned port = (unsigned)(x >> 16) & 0xffffu;
+	int n;
+
+	if (r->status != TKT_WRONG_NODE || !(x >> 32) || !port)
+		return -1;
+	n = snprintf(buf, len, "%u.%u.%u.%u:%u", (unsigned)(x >> 56) & 0xffu,
+		     (unsigned)(x >> 48) & 0xffu, (unsigned)(x >> 40) & 0xffu,
+		     (unsigned)(x >> 32) & 0xffu, port);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}

@@ -79,6 +79,12 @@ enum tkt_reply_err tkt_reply_matches(const struct tkt_reply_fields *r,
 
 /* Names; never NULL ("UNKNOWN" for values out of range). */
 const char *tkt_status_name(unsigned int status);
+
+/* The owner a WRONG_NODE reply names (docs/protocol.md, "WRONG_NODE names
+ * the owner"): its IPv4 address and UDP port from the expiry field, as
+ * "a.b.c.d:port" into buf. 0, or -1 when r is not WRONG_NODE, names no
+ * owner (all zero) or buf is too small. */
+int tkt_reply_owner(const struct tkt_reply_fields *r, char *buf, size_t len);
 const char *tkt_op_name(unsigned int op);
 const char *tkt_reply_err_name(enum tkt_reply_err err);
 

@@ -8,6 +8,7 @@
  *   ticketctl pins [--pin-dir DIR] [--json]            (pins_cmd.c)
  *   ticketctl status [--admin URL] [--json]            (status_cmd.c)
  *   ticketctl events [EVENT] [--admin URL] [--json]    (events_cmd.c)
+ *   ticketctl shards [--admin URL] [--json]            (shards_cmd.c)
  *   ticketctl drain [--wait] [--undo] [--json]         (drain_cmd.c)
  *   ticketctl checkin TICKET | --batch FILE [--json]   (checkin_cmd.c)
  *
@@ -38,6 +39,7 @@
 #include "userspace/ticketctl/events_cmd.h"
 #include "userspace/ticketctl/pins_cmd.h"
 #include "userspace/ticketctl/room_cmd.h"
+#include "userspace/ticketctl/shards_cmd.h"
 #include "userspace/ticketctl/seat_cmd.h"
 #include "userspace/ticketctl/stats_cmd.h"
 #include "userspace/ticketctl/status_cmd.h"
@@ -53,6 +55,7 @@ static const struct {
 	{"seat", ticketctl_seat},     {"stats", ticketctl_stats},
 	{"pins", ticketctl_pins},     {"drain", ticketctl_drain},
 	{"room", ticketctl_room},     {"checkin", ticketctl_checkin},
+	{"shards", ticketctl_shards},
 };
 
 #define DEFAULT_SERVER "127.0.0.1:7000"
@@ -83,6 +86,7 @@ static void usage(FILE *f)
 		"  room EVENT [...]       show or change an event's waiting room (admin key)\n"
 		"  checkin TICKET         let a ticket in, once; --batch FILE uploads offline\n"
 		"                         scans (scanner key; exit 3: refused)\n"
+		"  shards                 multi-node shard map: nodes, each event's owner\n"
 		"UDP hold protocol (one request, one answer):\n"
 		"  ticketctl [options] hold|release|extend|query EVENT SEAT [SECONDS]\n"
 		"  ticketctl [options] raw HEX\n"
@@ -163,11 +167,29 @@ static int open_connected(const char *endpoint)
 static void print_reply(const struct ctl_opts *o,
 			const struct tkt_reply_fields *r, int64_t rtt_us)
 {
-	char when[40] = "";
-	bool has_when = r->expiry_ms != 0 &&
+	char when[40] = "", owner[32];
+	bool has_owner = tkt_reply_owner(r, owner, sizeof(owner)) == 0;
+	bool has_when = r->status != TKT_WRONG_NODE && r->expiry_ms != 0 &&
 			tkt_format_rfc3339_ms(r->expiry_ms, when,
 					      sizeof(when)) == 0;
 
+	if (r->status == TKT_WRONG_NODE) {
+		/* the expiry field names the owner (docs/protocol.md) */
+		if (o->json)
+			printf("{\"op\":\"%s\",\"opCode\":%u,\"requestId\":%u,"
+			       "\"eventId\":%u,\"seatId\":%u,\"status\":\"%s\","
+			       "\"statusCode\":%u,\"owner\":%s%s%s,\"rttUs\":%lld}\n",
+			       tkt_op_name(r->op), r->op, r->req_id, r->event_id, r->seat_id,
+			       tkt_status_name(r->status), r->status, has_owner ? "\"" : "",
+			       has_owner ? owner : "null", has_owner ? "\"" : "",
+			       (long long)rtt_us);
+		else
+			printf("%s event=%u seat=%u: %s owner=%s rtt=%.3fms\n",
+			       tkt_op_name(r->op), r->event_id, r->seat_id,
+			       tkt_status_name(r->status), has_owner ? owner : "unknown",
+			       (double)rtt_us / 1000.0);
+		return;
+	}
 	if (o->json) {
 		printf("{\"op\":\"%s\",\"opCode\":%u,\"requestId\":%u,"
 		       "\"eventId\":%u,\"seatId\":%u,\"status\":\"%s\","

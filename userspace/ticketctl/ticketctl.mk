@@ -14,7 +14,8 @@ TICKETCTL_SRCS := userspace/ticketctl/ticketctl.c userspace/ticketctl/room_cmd.c
 	userspace/ticketctl/pins.c userspace/ticketctl/ctl_http.c \
 	userspace/ticketctl/prom_text.c userspace/ticketctl/status_cmd.c \
 	userspace/ticketctl/events_cmd.c userspace/ticketctl/drain_cmd.c \
-	userspace/ticketctl/pins_cmd.c userspace/ticketctl/checkin_cmd.c
+	userspace/ticketctl/pins_cmd.c userspace/ticketctl/checkin_cmd.c \
+	userspace/ticketctl/shards_cmd.c
 
 $(TICKETCTL): $(TICKETCTL_SRCS) $(LIBTKT)
 	$(link_c)

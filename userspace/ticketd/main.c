@@ -280,6 +280,18 @@ static int start_edge(struct ticketd *app, char *err, size_t errlen)
 	return edge_setup_open(app, err, errlen);
 }
 
+/* The journal's fencing hooks (multi-node): the epoch this node took for
+ * an event, and a refusal, which gives the event up. */
+static uint64_t journal_epoch_of(void *ctx, uint32_t event_id)
+{
+	return shards_epoch(ctx, event_id);
+}
+
+static void journal_fenced(void *ctx, uint32_t event_id)
+{
+	shards_fenced(ctx, event_id);
+}
+
 static int start_journal(struct ticketd *app, char *err, size_t errlen)
 {
 	struct journal_opts o = {
@@ -289,6 +301,9 @@ static int start_journal(struct ticketd *app, char *err, size_t errlen)
 		.seats = app->seats,
 		.queue_cap = (uint32_t)app->cfg.journal_queue,
 		.drain_ms = (uint32_t)app->cfg.journal_drain_ms,
+		.epoch_of = app->cfg.shards_on ? journal_epoch_of : NULL,
+		.on_fenced = journal_fenced,
+		.fence_ctx = &app->shards,
 	};
 
 	if (!journal_start(&app->journal, &o))
@@ -534,7 +549,19 @@ static void stop_rooms(struct ticketd *app)
  * events this node serves; off without node_id. */
 static int start_shards(struct ticketd *app, char *err, size_t errlen)
 {
-	return shards_start(&app->shards, app, err, errlen);
+	return shards_start(&app->shards, err, errlen);
+}
+
+/* What the journal's fencing asks (which epoch an event's writes carry)
+ * exists before the journal starts and after it stopped. */
+static int start_shard_state(struct ticketd *app, char *err, size_t errlen)
+{
+	return shards_init(&app->shards, app, err, errlen);
+}
+
+static void stop_shard_state(struct ticketd *app)
+{
+	shards_free(&app->shards);
 }
 
 static void stop_shards(struct ticketd *app)
@@ -670,6 +697,7 @@ static const struct step steps[] = {
 	{"privileges", privileges_drop, NULL},
 	{"tracing", start_tracing, stop_tracing},
 	{"sessions", start_sessions, stop_sessions},
+	{"shard state", start_shard_state, stop_shard_state},
 	{"journal", start_journal, stop_journal},
 	{"sse", start_sse, stop_sse},
 	{"seat stream", start_stream, stop_stream},

@@ -121,6 +121,13 @@ static void apply_outcome(struct ticketd *app, const struct order *o,
 	const struct saga_seat_ops ops = {.sell = sell_word, .restore_sold = restore_sold_word,
 					  .ctx = &ctx};
 
+	/* multi-node: another node's event; its owner changes its words
+	 * (and rebuilds them from MariaDB when it takes the event over) */
+	if (!shards_serves(&app->shards, o->event_id)) {
+		log_msg(LOG_INFO, NULL, "order %s: event %u is served by another node; its "
+			"seat words are that node's to change", o->id, o->event_id);
+		return;
+	}
 	for (int i = 0; i < o->n_seats; i++) {
 		int st;
 

@@ -61,6 +61,7 @@ struct sse_client {
 	uint64_t min_version;           /* log frames up to it are covered */
 	size_t off;                     /* bytes of the cursor frame sent */
 	uint64_t ping_gen;
+	uint64_t end_gen; /* t->end_gen when it subscribed */
 	bool suspended, dropped, released;
 	bool peer_gone; /* dropped because the peer hung up */
 	struct sse_client *gnext; /* hub->graveyard, after release */
@@ -83,6 +84,8 @@ struct sse_topic {
 	uint64_t ping_gen;
 	bool wake;    /* frames arrived while there were waiters */
 	bool closing; /* the hub is closing: streams end */
+	/* sse_hub_end_event: streams that subscribed before it end */
+	uint64_t end_gen;
 	struct sse_frame *snap; /* last snapshot built, if still current */
 	/* Read-only after start: each seat's JSON up to its status, e.g.
 	 * {"id":3,"r":0,"c":3,"label":"A4","price":5000,"status":" */
@@ -444,7 +447,7 @@ ssize_t sse_client_read(struct sse_client *c, char *buf, size_t max)
 		pthread_mutex_unlock(&t->lock);
 		return gone ? SSE_READ_END : SSE_READ_ABORT;
 	}
-	if (t->closing) {
+	if (t->closing || c->end_gen != t->end_gen) {
 		pthread_mutex_unlock(&t->lock);
 		return n ? (ssize_t)n : SSE_READ_END;
 	}
@@ -612,6 +615,7 @@ static void subscribe_locked(void *ctx, const struct seat_stream_view *view)
 			if (p->plan == PLAN_SNAPSHOT && t->snap && t->snap->version == v)
 				p->snap = frame_ref(t->snap);
 			c->cursor = t->next;
+			c->end_gen = t->end_gen;
 			c->min_version = v;
 			c->ping_gen = t->ping_gen;
 			c->next = t->clients;
@@ -979,6 +983,23 @@ void sse_hub_close(struct sse_hub *hub)
 	pthread_mutex_lock(&hub->resume_lock);
 	for (uint32_t i = 0; i < hub->n_topics; i++)
 		wake_topic(&hub->topics[i], false, true);
+	pthread_mutex_unlock(&hub->resume_lock);
+}
+
+void sse_hub_end_event(struct sse_hub *hub, uint32_t event_id)
+{
+	const struct event_info *e = hub ? catalog_find(&hub->app->catalog, event_id) : NULL;
+	struct sse_topic *t;
+
+	if (!e)
+		return;
+	t = &hub->topics[e - hub->app->catalog.events];
+	pthread_mutex_lock(&hub->resume_lock);
+	pthread_mutex_lock(&t->lock);
+	t->end_gen++;
+	t->wake = true;
+	pthread_mutex_unlock(&t->lock);
+	wake_topic(t, false, false);
 	pthread_mutex_unlock(&hub->resume_lock);
 }
 

@@ -79,6 +79,11 @@ void sse_hub_close(struct sse_hub *hub);
  * and the seat change stream have stopped. NULL is fine. */
 void sse_hub_stop(struct sse_hub *hub);
 
+/* Ends every open stream of one event cleanly (multi-node, issue #16: the
+ * event moved to another node; a client that reconnects is redirected
+ * there). Streams that subscribe later are not affected. Any thread. */
+void sse_hub_end_event(struct sse_hub *hub, uint32_t event_id);
+
 struct tkt_change;
 
 /* The seat stream's sink (seat_sink_fn; ctx is the hub): appends the change

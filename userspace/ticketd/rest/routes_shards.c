@@ -18,6 +18,15 @@ static bool named_event(const struct route *rt, struct http_req *req, uint32_t *
 	if (!strncmp(p, "/api/events/{id}", 16) || !strncmp(p, "/admin/events/{id}", 18) ||
 	    !strncmp(p, "/api/reservations/{eventId}", 27))
 		return req->n_params > 0 && http_parse_u32(req->params[0], event_id) == 0;
+	if (!strcmp(rt->method, "POST") && !strcmp(p, "/api/payments/authorize")) {
+		/* the order's event: its owner's saga changes the words */
+		json_t *body = req->body ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+		const char *id = json_string_value(json_object_get(body, "orderId"));
+		bool ok = id && !shards_order_event(&rest_app(req)->shards, id, event_id);
+
+		json_decref(body);
+		return ok;
+	}
 	if (!strcmp(rt->method, "POST") &&
 	    (!strcmp(p, "/api/reservations") || !strcmp(p, "/api/reservations/best") ||
 	     !strcmp(p, "/api/orders"))) {

@@ -65,6 +65,9 @@ struct writer {
 	const char *del_key[BATCH];
 	size_t del_len[BATCH];
 	char keys[BATCH][40];
+	/* per command of out: the event a fenced hold-key write is for,
+	 * UINT32_MAX for the others */
+	uint32_t cmd_event[2 * BATCH + 2];
 };
 
 #define SEEN_SLOTS (BATCH * 4)
@@ -200,6 +203,57 @@ static bool bit_get(const uint64_t *set, uint32_t words, uint32_t idx)
 	return idx / 64 < words && (set[idx / 64] >> (idx % 64) & 1);
 }
 
+/* Multi-node (issue #16): one hold key's write as a script that checks
+ * the event's fencing epoch first, atomically: a node that lost the event
+ * without knowing it yet cannot write into the new owner's journal. */
+static const char fence_lua[] =
+	"if redis.call('GET',KEYS[1])~=ARGV[1] then return redis.error_reply('FENCED') end "
+	"if ARGV[2]=='S' then return redis.call('SET',KEYS[2],ARGV[3],'PXAT',ARGV[4]) end "
+	"return redis.call('DEL',KEYS[2])";
+
+static void append_fenced(struct journal *j, struct writer *w,
+			  const struct journal_entry *x, bool known)
+{
+	uint64_t epoch = j->epoch_of(j->fence_ctx, x->event_id);
+	char key[40], ekey[48], val[64], *p = val + sizeof(val), *v = p;
+	size_t klen, elen;
+	bool set = tkt_sw_claimed(x->word) && x->expiry_unix_ms > 0;
+
+	if (!epoch) { /* not served here (any more): not ours to write */
+		atomic_fetch_add(&j->unowned, 1);
+		return;
+	}
+	if (!set && known && !bit_get(j->maybe_key, j->dirty_words, x->seat_index)) {
+		atomic_fetch_add(&j->dels_skipped, 1);
+		return;
+	}
+	klen = hold_key(key, x->event_id, x->seat_id);
+	elen = (size_t)snprintf(ekey, sizeof(ekey), "tkt:shard:epoch:%u", x->event_id);
+	if (set) {
+		v = dec(p, (uint64_t)x->expiry_unix_ms);
+		*--v = ':';
+		v = dec(v, tkt_sw_state(x->word));
+		*--v = ':';
+		v = dec(v, tkt_sw_holder(x->word));
+	}
+	put(w, "*9\r\n$4\r\nEVAL\r\n", 14);
+	put_bulk(w, fence_lua, sizeof(fence_lua) - 1);
+	put(w, "$1\r\n2\r\n", 7);
+	put_bulk(w, ekey, elen);
+	put_bulk(w, key, klen);
+	put_bulk_u64(w, epoch);
+	put_bulk(w, set ? "S" : "D", 1);
+	put_bulk(w, v, (size_t)(p - v));
+	put_bulk_u64(w, set ? (uint64_t)x->expiry_unix_ms : 0);
+	w->cmd_event[w->cmds++] = x->event_id;
+	if (known) {
+		if (set)
+			j->maybe_key[x->seat_index / 64] |= 1ull << (x->seat_index % 64);
+		else
+			w->del_idx[w->n_del_idx++] = x->seat_index;
+	}
+}
+
 /* Hold keys of b[0..n) (in publication order per seat): the last change
  * of each seat wins (walk backwards, skip seats already done). A seat
  * whose last state has no key gets a DEL, unless the writer knows its key
@@ -213,7 +267,8 @@ static int append_holds(struct journal *j, struct writer *w,
 		memset(w->seen, 0, SEEN_SLOTS * sizeof(*w->seen));
 		w->gen = 1;
 	}
-	if (pipe_room(w, (size_t)n * OUT_PER_ENTRY + 64))
+	if (pipe_room(w, (size_t)n * (OUT_PER_ENTRY + (j->epoch_of ? sizeof(fence_lua) + 96 : 0)) +
+			      64))
 		return -ENOMEM;
 	for (uint32_t i = n; i-- > 0;) {
 		const struct journal_entry *x = &b[i];
@@ -223,6 +278,10 @@ static int append_holds(struct journal *j, struct writer *w,
 
 		if (!seen_first(w, x->event_id, x->seat_id))
 			continue;
+		if (j->epoch_of) {
+			append_fenced(j, w, x, known);
+			continue;
+		}
 		if (tkt_sw_claimed(x->word) && x->expiry_unix_ms > 0) {
 			char val[64], *p = val + sizeof(val), *v;
 
@@ -238,7 +297,7 @@ static int append_holds(struct journal *j, struct writer *w,
 			put_bulk(w, v, (size_t)(p - v));
 			put(w, "$4\r\nPXAT\r\n", 10);
 			put_bulk_u64(w, (uint64_t)x->expiry_unix_ms);
-			w->cmds++;
+			w->cmd_event[w->cmds++] = UINT32_MAX;
 			/* from now on the key may exist, whatever the reply */
 			if (known)
 				j->maybe_key[x->seat_index / 64] |= 1ull << (x->seat_index % 64);
@@ -260,7 +319,7 @@ static int append_holds(struct journal *j, struct writer *w,
 		put(w, "$3\r\nDEL\r\n", 9);
 		for (int k = 0; k < n_del; k++)
 			put_bulk(w, w->del_key[k], w->del_len[k]);
-		w->cmds++;
+		w->cmd_event[w->cmds++] = UINT32_MAX;
 	}
 	return 0;
 }
@@ -323,7 +382,7 @@ static int append_batch(struct journal *j, struct writer *w, uint32_t n)
 			put_bulk(w, p, (size_t)(id + sizeof(id) - p));
 			put(w, "$1\r\nc\r\n", 7);
 			put_bulk(w, w->text, (size_t)(t - w->text));
-			w->cmds++;
+			w->cmd_event[w->cmds++] = UINT32_MAX;
 		}
 		i = k;
 	}
@@ -334,9 +393,9 @@ static int append_batch(struct journal *j, struct writer *w, uint32_t n)
  * 1: at least one error reply; 0: Redis took every command. An XADD id at
  * or below the stream's top is a batch already written by an attempt whose
  * replies were lost (versions are never reused, seat_stream.h): success. */
-static int read_replies(struct journal *j, redisContext *c, int cmds)
+static int read_replies(struct journal *j, redisContext *c, const struct writer *w)
 {
-	int rc = 0;
+	int rc = 0, cmds = w->cmds;
 
 	for (int i = 0; i < cmds; i++) {
 		redisReply *r = NULL;
@@ -346,7 +405,14 @@ static int read_replies(struct journal *j, redisContext *c, int cmds)
 				freeReplyObject(r);
 			return -EIO;
 		}
-		if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "equal or smaller")) {
+		if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "FENCED") &&
+		    w->cmd_event[i] != UINT32_MAX) {
+			/* another node took the event: its write is dropped,
+			 * never retried, and the event is given up here */
+			atomic_fetch_add(&j->fenced, 1);
+			if (j->on_fenced)
+				j->on_fenced(j->fence_ctx, w->cmd_event[i]);
+		} else if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "equal or smaller")) {
 			if (!rc)
 				log_msg(LOG_WARN, NULL, "journal: Redis answered %.120s", r->str);
 			rc = 1;
@@ -370,7 +436,7 @@ static int pipe_send(struct journal *j, redisContext *c, struct writer *w, int b
 		if (redisAppendFormattedCommand(c, w->out, w->len) != REDIS_OK)
 			rc = -EIO;
 		else
-			rc = read_replies(j, c, w->cmds);
+			rc = read_replies(j, c, w);
 	}
 	if (rc == -ENOMEM)
 		rc = 1;
@@ -625,6 +691,9 @@ int journal_start(struct journal *j, const struct journal_opts *o)
 	j->cap = o->queue_cap ? o->queue_cap : JOURNAL_QUEUE;
 	j->drain_ms = o->drain_ms;
 	j->linger_ms = o->linger_ms ? o->linger_ms : JOURNAL_LINGER_MS;
+	j->epoch_of = o->epoch_of;
+	j->on_fenced = o->on_fenced;
+	j->fence_ctx = o->fence_ctx;
 	j->batch_attempts = o->batch_attempts ? o->batch_attempts : 8;
 	j->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : 2000;
 	if (j->backoff_max_ms < 50)

@@ -70,6 +70,14 @@ struct journal_opts {
 	uint32_t backoff_max_ms;  /* retry backoff cap; 0: 2000 */
 	uint32_t linger_ms;       /* pipelines at most this often unless a
 				   * batch is full; 0: JOURNAL_LINGER_MS */
+	/* Multi-node fencing (issue #16; NULL: off): epoch_of gives the epoch
+	 * an event's hold-key writes carry (0: not served here, the write is
+	 * dropped and counted in unowned); each write checks it against
+	 * tkt:shard:epoch:<event> in the same Lua script, and a refusal calls
+	 * on_fenced (journal thread). */
+	uint64_t (*epoch_of)(void *ctx, uint32_t event_id);
+	void (*on_fenced)(void *ctx, uint32_t event_id);
+	void *fence_ctx;
 };
 
 struct journal {
@@ -78,6 +86,9 @@ struct journal {
 	const struct catalog *catalog;
 	const __u64 *seats;
 	uint32_t cap, drain_ms, batch_attempts, backoff_max_ms, linger_ms;
+	uint64_t (*epoch_of)(void *ctx, uint32_t event_id);
+	void (*on_fenced)(void *ctx, uint32_t event_id);
+	void *fence_ctx;
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards the queue, the dirty set, stop */
 	pthread_cond_t cond;
@@ -103,6 +114,10 @@ struct journal {
 	/* round_trips: pipelines sent (one per batch, plus repairs);
 	 * dels_skipped: DELs left out because the key was known absent */
 	atomic_uint_least64_t round_trips, dels_skipped;
+	/* fenced: hold-key writes refused by the event's epoch (another node
+	 * owns it); unowned: writes dropped because this node no longer
+	 * serves the event (multi-node only) */
+	atomic_uint_least64_t fenced, unowned;
 	atomic_bool connected;
 };
 

@@ -14,7 +14,9 @@
 #include "userspace/lib/kafka.h"
 #include "userspace/lib/log.h"
 #include "userspace/lib/metrics.h"
+#include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/commerce/saga.h"
+#include "userspace/ticketd/live/sse_hub.h"
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/recovery.h"
 #include "userspace/ticketd/seats/seat_stream.h"
@@ -76,6 +78,8 @@ static void give_up(struct shards *s, uint32_t idx, const char *why)
 	s->want[idx] = 0;
 	if (!was)
 		return;
+	/* its streams end: a client that reconnects is sent to the owner */
+	sse_hub_end_event(s->app->sse, id);
 	c = redis_of(s);
 	if (c)
 		(void)shard_map_withdraw(c, id, s->node);
@@ -488,10 +492,9 @@ static void *shards_main(void *arg)
 
 /* ---- start, stop ---- */
 
-int shards_start(struct shards *s, struct ticketd *app, char *err, size_t errlen)
+int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen)
 {
 	uint32_t n = app->catalog.n_events;
-	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->app = app;
@@ -509,6 +512,31 @@ int shards_start(struct shards *s, struct ticketd *app, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	atomic_store(&s->ready, true);
+	return 0;
+}
+
+void shards_free(struct shards *s)
+{
+	atomic_store(&s->ready, false);
+	json_decref(s->nodes_json);
+	s->nodes_json = NULL;
+	free(s->want);
+	free(s->owners);
+	free((void *)s->epochs);
+	s->want = NULL;
+	s->owners = NULL;
+	s->epochs = NULL;
+	pthread_mutex_destroy(&s->lock);
+}
+
+int shards_start(struct shards *s, char *err, size_t errlen)
+{
+	struct ticketd *app = s->app;
+	int rc;
+
+	if (!s->on)
+		return 0;
 	rc = consumer_create(s, err, errlen);
 	if (rc)
 		return rc;
@@ -548,15 +576,6 @@ void shards_stop(struct shards *s)
 		redisFree(s->redis);
 		s->redis = NULL;
 	}
-	json_decref(s->nodes_json);
-	s->nodes_json = NULL;
-	free(s->want);
-	free(s->owners);
-	free((void *)s->epochs);
-	s->want = NULL;
-	s->owners = NULL;
-	s->epochs = NULL;
-	pthread_mutex_destroy(&s->lock);
 }
 
 /* ---- readers ---- */
@@ -590,19 +609,22 @@ uint64_t shards_epoch(struct shards *s, uint32_t event_id)
 
 	if (!s->on)
 		return UINT64_MAX;
+	if (!atomic_load(&s->ready))
+		return 0;
 	idx = index_of(s, event_id);
 	return idx < 0 ? 0 : atomic_load(&s->epochs[idx]);
 }
 
 void shards_fenced(struct shards *s, uint32_t event_id)
 {
-	int idx = s->on ? index_of(s, event_id) : -1;
+	int idx = atomic_load(&s->ready) ? index_of(s, event_id) : -1;
 
 	atomic_fetch_add(&s->fenced, 1);
 	if (idx < 0)
 		return;
 	if (atomic_exchange(&s->epochs[idx], 0)) {
 		(void)edge_set_event_owned(s->app->edge, event_id, TKT_OWNED_NO, 0, 0);
+		sse_hub_end_event(s->app->sse, event_id);
 		atomic_fetch_sub(&s->owned_events, 1);
 		atomic_fetch_add(&s->giveups, 1);
 		log_msg(LOG_WARN, NULL,
@@ -661,4 +683,29 @@ int shards_render_metrics(struct shards *s, char **buf, size_t *len, size_t *cap
 		owned, (unsigned long long)atomic_load(&s->rebalances),
 		(unsigned long long)atomic_load(&s->fenced),
 		(double)atomic_load(&s->rebuild_us_last) / 1e6);
+}
+
+int shards_order_event(struct shards *s, const char *order_id, uint32_t *event_id)
+{
+	struct order o;
+	MYSQL *c;
+	int rc;
+
+	if (!s->on || !order_id || strlen(order_id) > ORDER_ID_LEN)
+		return -ENOENT;
+	c = db_get_timed(&s->app->db, s->app->cfg.db_wait_ms);
+	if (!c)
+		return -EBUSY;
+	rc = order_store_get(c, order_id, false, &o);
+	db_put(&s->app->db, c);
+	if (rc)
+		return rc < 0 ? rc : -ENOENT;
+	*event_id = o.event_id;
+	return 0;
+}
+
+bool shards_serves(struct shards *s, uint32_t event_id)
+{
+	return !s->on || edge_event_owned(s->app->edge, event_id) == (int)TKT_OWNED_YES ||
+	       edge_event_owned(s->app->edge, event_id) == (int)TKT_OWNED_REBUILD;
 }

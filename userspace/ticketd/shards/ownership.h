@@ -53,6 +53,7 @@ struct redisContext;
 struct shards {
 	struct ticketd *app;
 	bool on;
+	atomic_bool ready; /* on, and the arrays below exist */
 	uint32_t partitions;
 	char node[SHARD_NODE_MAX];
 	void *rk; /* rd_kafka_t, the group member */
@@ -74,7 +75,12 @@ struct shards {
 	atomic_uint_least64_t rebuild_us_last;
 };
 
-int shards_start(struct shards *s, struct ticketd *app, char *err, size_t errlen);
+/* The state every thread may ask (shards_epoch, shards_where): before
+ * the journal starts; freed after it stopped. */
+int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen);
+void shards_free(struct shards *s);
+/* Joins the group and starts the shards thread (nothing when off). */
+int shards_start(struct shards *s, char *err, size_t errlen);
 /* Leaves the group (its events are given up through the revoke callback)
  * and stops the thread. */
 void shards_stop(struct shards *s);
@@ -95,6 +101,17 @@ uint64_t shards_epoch(struct shards *s, uint32_t event_id);
 /* A journal write of event_id was refused by its epoch: another node
  * took the event; stop serving it at once (counted). Any thread. */
 void shards_fenced(struct shards *s, uint32_t event_id);
+
+/* The event of an order (multi-node: POST /api/payments/authorize goes to
+ * the owner of its order's event, whose saga changes the seat words). 0,
+ * -ENOENT (off, or no such order), -EBUSY (no database connection within
+ * db_wait_ms) or a negative errno. An HTTP thread. */
+int shards_order_event(struct shards *s, const char *order_id, uint32_t *event_id);
+
+/* Whether this node changes event_id's seat words: always when off; else
+ * while it serves the event or rebuilds it. The saga skips the words of
+ * other nodes' events (their owner applies the outcome). Any thread. */
+bool shards_serves(struct shards *s, uint32_t event_id);
 
 /* GET /api/shards: {"partitions","node","nodes":{...},"events":{...}}. */
 json_t *shards_json(struct shards *s);
