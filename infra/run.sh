@@ -162,7 +162,8 @@ run_nodes() {
 	bash infra/nodes.sh addrs "$NODES" | sed 's/^/    /'
 	cat <<INFO
     web page and REST  http://127.0.0.1:$HTTP_PORT/ (any node; a non-owner redirects)
-    shard map          curl -s http://127.0.0.1:$HTTP_PORT/api/shards | jq .events
+    shard map          ./build/ticketctl shards --admin http://127.0.0.1:$HTTP_PORT
+                       (or curl -s http://127.0.0.1:$HTTP_PORT/api/shards)
     payment gateway    http://127.0.0.1:$PAYMENTD_PORT (paymentd, simulated)
     Redis              redis-cli -p $REDIS_PORT hgetall tkt:shards
     MariaDB            MARIADB_PORT=$MARIADB_PORT infra/mariadb.sh sql
