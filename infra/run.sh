@@ -6,7 +6,9 @@
 # NODES=N (`make run NODES=3`, 1..8): N ticketd edge nodes instead of one,
 # each in a network namespace of its own with its own veth and XDP program
 # (infra/nodes.sh: 10.77.<i>.2:7000, HTTP 127.0.0.1:8080+i-1), sharing the
-# services and paymentd; Ctrl-C stops them all and removes the namespaces.
+# services and paymentd; a node that exits leaves the others running
+# (`bash infra/nodes.sh start-node I` brings it back); Ctrl-C stops them all
+# and removes the namespaces.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -101,7 +103,9 @@ stop_all() {
 	# signal came (the trap runs between two commands).
 	local pid
 	for pid in $(jobs -p); do stop_group "$pid" 10; done
-	if ((NODES > 1)); then bash infra/nodes.sh down "$NODES" || true; else bash infra/netns.sh down || true; fi
+	# NODES > 1: also a node brought back by hand (infra/nodes.sh
+	# start-node), found by its pid file; then the namespaces
+	if ((NODES > 1)); then bash infra/nodes.sh stop "$NODES" || true; else bash infra/netns.sh down || true; fi
 	bash infra/services.sh stop || true
 	if [ "$step_interrupted" = 1 ]; then
 		# The interrupted start may have forked a daemon that detached
@@ -169,14 +173,27 @@ run_nodes() {
     MariaDB            MARIADB_PORT=$MARIADB_PORT infra/mariadb.sh sql
     Kafka              kcat -b 127.0.0.1:$KAFKA_PORT -L
     logs               $RUN_DIR/logs/ticketd-n<i>.log
-    kill one node      kill -9 <its pid>  (its events move to the others)
+    kill one node      kill -9 <its pid>  (its events move to the others; make run stays up)
+    bring it back      bash infra/nodes.sh start-node <i>
 
 INFO
-	local rc=0
-	# until the first node exits (or a signal comes)
-	wait -n "${node_pids[@]}" || rc=$?
-	echo "make run: a node exited (status $rc); stopping everything" >&2
-	exit "$rc"
+	# In the foreground until Ctrl-C, whatever happens to a node: a node
+	# that dies is the point of the exercise (its events move to the
+	# others); `bash infra/nodes.sh start-node I` brings it back, and the
+	# stop sequence stops that one too (infra/nodes.sh stop).
+	local gone=()
+	while :; do
+		for ((i = 1; i <= NODES; i++)); do
+			[ -z "${gone[i]:-}" ] || continue
+			if ! kill -0 "${node_pids[i - 1]}" 2>/dev/null; then
+				gone[i]=1
+				echo "make run: node n$i (pid ${node_pids[i - 1]}) exited; the others take its events over." \
+					"Bring it back with: bash infra/nodes.sh start-node $i" >&2
+			fi
+		done
+		sleep 1 &
+		wait $! || true
+	done
 }
 if ((NODES > 1)); then run_nodes "$@"; fi
 
