@@ -47,7 +47,9 @@ N = 3
 HTTP_PORT = int(os.environ.get("TICKETD_TEST_HTTP_PORT", "18080"))
 # derived from the test ports, so two checkouts' runs do not collide
 NODES_ENV = {
-    "NODES_HTTP_BASE": os.environ.get("NODES_TEST_HTTP_BASE", str(HTTP_PORT + 219)),
+    # four ports per checkout above 20000, apart from every fixed port here
+    "NODES_HTTP_BASE": os.environ.get("NODES_TEST_HTTP_BASE",
+                                      str(20000 + (HTTP_PORT % 1000) * 4)),
     "NODES_NETNS_PREFIX": f"tkt-nodes{HTTP_PORT % 1000}-",
     "NODES_IF_PREFIX": f"tn{HTTP_PORT % 1000}n",
     "NODES_NET_BASE": str(100 + (HTTP_PORT % 40) * 3),
