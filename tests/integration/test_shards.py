@@ -254,11 +254,19 @@ def test_journal_write_refused_by_a_newer_epoch_gives_the_event_up():
         event = [e["id"] for e in requests.get(c.own_url() + "/api/events", timeout=5).json()
                  if e["name"] == "Test Arena B"][0]
         tok = new_session(c.own_url())["token"]
-        seats = free_seats(c, tok, event, 2, 300)
+        seats = free_seats(c, tok, event, 3, 300)
         assert seats, "no free seats"
         assert udp_parse(hold(c, tok, event, seats[0]))["status"] == "OK"
         time.sleep(0.3)
         assert redis_cli("GET", f"tkt:hold:{event}:{seats[0]}").startswith(f"{int(tok[:8], 16)}:")
+        # the fencing script is loaded again when Redis forgot it
+        redis_cli("SCRIPT", "FLUSH")
+        assert udp_parse(hold(c, tok, event, seats[2]))["status"] == "OK"
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and \
+                redis_cli("EXISTS", f"tkt:hold:{event}:{seats[2]}") != "1":
+            time.sleep(0.05)
+        assert redis_cli("EXISTS", f"tkt:hold:{event}:{seats[2]}") == "1"
         stream = requests.get(c.own_url() + f"/api/events/{event}/seats/stream",
                               stream=True, timeout=5)
         assert stream.status_code == 200
@@ -269,6 +277,8 @@ def test_journal_write_refused_by_a_newer_epoch_gives_the_event_up():
             time.sleep(0.05)
         assert owned(c) == n_events - 1
         assert udp_parse(hold(c, tok, event, seats[1], op="QUERY"))["status"] == "WRONG_NODE"
+        time.sleep(1.5)  # not taken back (and the other owner fenced) by a retry
+        assert owned(c) == n_events - 1
         # its seat stream ended (a client that reconnects is redirected);
         # a stream that stays open would time out here
         t0 = time.monotonic()

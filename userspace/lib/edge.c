@@ -997,6 +997,12 @@ int edge_sweep(struct edge *e, uint32_t event_id, uint32_t *expired)
 
 	if (err)
 		return err;
+	if (expired)
+		*expired = 0;
+	/* another node's event (or one being rebuilt): its words are not
+	 * served here, and every EXPIRE would be refused anyway */
+	if (ev.owned != TKT_OWNED_YES)
+		return 0;
 	now_ms = tkt_ms32(tkt_mono_ns());
 	for (i = 0; i < ev.nseats; i++) {
 		uint64_t w = tkt_load64(&e->seats[ev.base + i]);

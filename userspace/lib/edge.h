@@ -245,7 +245,8 @@ uint32_t edge_origin_hash(const struct tkt_token_key *key,
 int edge_seat_apply(struct edge *e, enum tkt_change_source source,
 		    const struct tkt_seat_req *rq, struct tkt_seat_res *res);
 
-/* The sweeper's pass over one event: every HELD or ORDERED word whose
+/* The sweeper's pass over one event it serves (owned TKT_OWNED_YES;
+ * others are skipped): every HELD or ORDERED word whose
  * expiry has been reached becomes AVAILABLE (op EXPIRE, source SWEEPER,
  * one change record each, holder's count given back). Stores how many it
  * turned in *expired (may be NULL). A word that changes under it is left to

@@ -400,7 +400,10 @@ static int start_recovery(struct ticketd *app, char *err, size_t errlen)
 	if (app->cfg.shards_on) {
 		/* multi-node: each event is rebuilt when this node takes it
 		 * over (shards/ownership.c); the journal holds other nodes'
-		 * events too, so nothing here may rewrite it */
+		 * events too, so nothing here may rewrite it. The table is
+		 * this database's: a restart reuses it (every event's words
+		 * are cleared when it is taken over) */
+		(void)edge_setup_identify(app);
 		return 0;
 	}
 	if (recovery_claim_journal(app, &rep))

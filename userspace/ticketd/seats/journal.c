@@ -68,6 +68,8 @@ struct writer {
 	/* per command of out: the event a fenced hold-key write is for,
 	 * UINT32_MAX for the others */
 	uint32_t cmd_event[2 * BATCH + 2];
+	/* the fencing script's SHA1 on this connection ("" until loaded) */
+	char sha[41];
 };
 
 #define SEEN_SLOTS (BATCH * 4)
@@ -211,6 +213,21 @@ static const char fence_lua[] =
 	"if ARGV[2]=='S' then return redis.call('SET',KEYS[2],ARGV[3],'PXAT',ARGV[4]) end "
 	"return redis.call('DEL',KEYS[2])";
 
+/* SCRIPT LOAD of fence_lua on c: its SHA1 into sha. 0 or -EIO. */
+static int load_fence_script(redisContext *c, char sha[41])
+{
+	redisReply *r = redisCommand(c, "SCRIPT LOAD %s", fence_lua);
+	int rc = -EIO;
+
+	if (r && r->type == REDIS_REPLY_STRING && r->len == 40) {
+		memcpy(sha, r->str, 41);
+		rc = 0;
+	}
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
 static void append_fenced(struct journal *j, struct writer *w,
 			  const struct journal_entry *x, bool known)
 {
@@ -236,8 +253,8 @@ static void append_fenced(struct journal *j, struct writer *w,
 		*--v = ':';
 		v = dec(v, tkt_sw_holder(x->word));
 	}
-	put(w, "*9\r\n$4\r\nEVAL\r\n", 14);
-	put_bulk(w, fence_lua, sizeof(fence_lua) - 1);
+	put(w, "*9\r\n$7\r\nEVALSHA\r\n", 17);
+	put_bulk(w, w->sha, 40);
 	put(w, "$1\r\n2\r\n", 7);
 	put_bulk(w, ekey, elen);
 	put_bulk(w, key, klen);
@@ -267,8 +284,7 @@ static int append_holds(struct journal *j, struct writer *w,
 		memset(w->seen, 0, SEEN_SLOTS * sizeof(*w->seen));
 		w->gen = 1;
 	}
-	if (pipe_room(w, (size_t)n * (OUT_PER_ENTRY + (j->epoch_of ? sizeof(fence_lua) + 96 : 0)) +
-			      64))
+	if (pipe_room(w, (size_t)n * (OUT_PER_ENTRY + (j->epoch_of ? 160 : 0)) + 64))
 		return -ENOMEM;
 	for (uint32_t i = n; i-- > 0;) {
 		const struct journal_entry *x = &b[i];
@@ -393,7 +409,7 @@ static int append_batch(struct journal *j, struct writer *w, uint32_t n)
  * 1: at least one error reply; 0: Redis took every command. An XADD id at
  * or below the stream's top is a batch already written by an attempt whose
  * replies were lost (versions are never reused, seat_stream.h): success. */
-static int read_replies(struct journal *j, redisContext *c, const struct writer *w)
+static int read_replies(struct journal *j, redisContext *c, struct writer *w)
 {
 	int rc = 0, cmds = w->cmds;
 
@@ -413,6 +429,8 @@ static int read_replies(struct journal *j, redisContext *c, const struct writer 
 			if (j->on_fenced)
 				j->on_fenced(j->fence_ctx, w->cmd_event[i]);
 		} else if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "equal or smaller")) {
+			if (strstr(r->str, "NOSCRIPT"))
+				w->sha[0] = '\0'; /* script cache flushed: load it again */
 			if (!rc)
 				log_msg(LOG_WARN, NULL, "journal: Redis answered %.120s", r->str);
 			rc = 1;
@@ -620,6 +638,10 @@ static void *journal_loop(void *arg)
 		last_send_ms = mono_ms();
 		if (!c)
 			c = connect_redis(j->host, j->port);
+		if (c && j->epoch_of && !w.sha[0] && load_fence_script(c, w.sha)) {
+			redisFree(c);
+			c = NULL;
+		}
 		if (!c)
 			rc = -EIO;
 		else if (n)
@@ -666,6 +688,7 @@ static void *journal_loop(void *arg)
 				redisFree(c);
 				c = NULL;
 			}
+			w.sha[0] = '\0';
 			if (atomic_exchange(&j->connected, false))
 				log_msg(LOG_WARN, NULL, "journal: Redis %s:%d unreachable; retrying",
 					j->host, j->port);

@@ -64,6 +64,8 @@ static int index_of(const struct shards *s, uint32_t event_id)
 	return e ? (int)(e - s->app->catalog.events) : -1;
 }
 
+static int clear_words(struct shards *s, uint32_t id);
+
 /* ---- giving an event up ---- */
 
 /* Stops serving the event at once: the doors answer WRONG_NODE from the
@@ -75,11 +77,18 @@ static void give_up(struct shards *s, uint32_t idx, const char *why)
 	redisContext *c;
 
 	(void)edge_set_event_owned(s->app->edge, id, TKT_OWNED_NO, 0, 0);
-	s->want[idx] = 0;
+	atomic_store(&s->owner_set[idx], 0);
+	atomic_store(&s->want[idx], 0);
 	if (!was)
 		return;
 	/* its streams end: a client that reconnects is sent to the owner */
 	sse_hub_end_event(s->app->sse, id);
+	/* its words are the new owner's now: cleared here (records the
+	 * journal skips), so no stale hold counts towards a session's limit
+	 * and nothing lingers until the event comes back */
+	if (clear_words(s, id))
+		log_msg(LOG_WARN, NULL, "shards: event %u given up with its words "
+			"uncleared (change queue full); they are cleared when it comes back", id);
 	c = redis_of(s);
 	if (c)
 		(void)shard_map_withdraw(c, id, s->node);
@@ -122,6 +131,8 @@ static int take_over(struct shards *s, uint32_t idx)
 	char err[256] = "";
 	int rc;
 
+	if (atomic_load(&s->epochs[idx]))
+		return 0; /* served already (an assignment seen twice) */
 	if (!c)
 		return -ECONNREFUSED;
 	rc = shard_epoch_take(c, id, &epoch);
@@ -136,6 +147,7 @@ static int take_over(struct shards *s, uint32_t idx)
 			(unsigned long long)sepoch);
 	(void)seat_stream_rebase(&app->stream, id, sepoch << STREAM_EPOCH_SHIFT);
 	rc = clear_words(s, id);
+	atomic_store(&s->owner_set[idx], 0);
 	if (!rc)
 		rc = edge_set_event_owned(app->edge, id, TKT_OWNED_REBUILD, 0, 0);
 	/* the epoch first: the rebuild's own journal writes carry it */
@@ -188,7 +200,7 @@ static void each_event_of(struct shards *s, const rd_kafka_topic_partition_list_
 			    (uint32_t)p->partition)
 				continue;
 			if (assign) {
-				s->want[k] = 1;
+				atomic_store(&s->want[k], 1);
 				(void)take_over(s, k);
 			} else {
 				give_up(s, k, "partition revoked");
@@ -453,8 +465,11 @@ static void refresh(struct shards *s)
 			continue; /* ours: served, owner fields stay zero */
 		if (o->node[0] && strcmp(o->node, s->node))
 			(void)shard_addr_ipv4(o->udp, &ip, &port);
-		if (edge_event_owned(s->app->edge, id) == (int)TKT_OWNED_NO)
-			(void)edge_set_event_owned(s->app->edge, id, TKT_OWNED_NO, ip, port);
+		/* one write when the owner changed (the doors read the entry) */
+		if (edge_event_owned(s->app->edge, id) == (int)TKT_OWNED_NO &&
+		    atomic_load(&s->owner_set[k]) != ((uint64_t)ip << 16 | port | 1ull << 48) &&
+		    !edge_set_event_owned(s->app->edge, id, TKT_OWNED_NO, ip, port))
+			atomic_store(&s->owner_set[k], (uint64_t)ip << 16 | port | 1ull << 48);
 	}
 	pthread_mutex_lock(&s->lock);
 	for (uint32_t k = 0; k < s->n_events; k++)
@@ -482,7 +497,7 @@ static void *shards_main(void *arg)
 			/* a takeover that failed (Redis or MariaDB away) is
 			 * tried again while the partition stays ours */
 			for (uint32_t k = 0; k < s->n_events; k++)
-				if (s->want[k] && !atomic_load(&s->epochs[k]))
+				if (atomic_load(&s->want[k]) && !atomic_load(&s->epochs[k]))
 					(void)take_over(s, k);
 			refresh(s);
 		}
@@ -506,9 +521,10 @@ int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen)
 	snprintf(s->node, sizeof(s->node), "%s", app->cfg.node_id);
 	s->n_events = n;
 	s->want = calloc(n ? n : 1, 1);
+	s->owner_set = calloc(n ? n : 1, sizeof(*s->owner_set));
 	s->owners = calloc(n ? n : 1, sizeof(*s->owners));
 	s->epochs = calloc(n ? n : 1, sizeof(*s->epochs));
-	if (!s->want || !s->owners || !s->epochs) {
+	if (!s->want || !s->owners || !s->epochs || !s->owner_set) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -521,7 +537,9 @@ void shards_free(struct shards *s)
 	atomic_store(&s->ready, false);
 	json_decref(s->nodes_json);
 	s->nodes_json = NULL;
-	free(s->want);
+	free((void *)s->want);
+	free((void *)s->owner_set);
+	s->owner_set = NULL;
 	free(s->owners);
 	free((void *)s->epochs);
 	s->want = NULL;
@@ -622,8 +640,11 @@ void shards_fenced(struct shards *s, uint32_t event_id)
 	atomic_fetch_add(&s->fenced, 1);
 	if (idx < 0)
 		return;
+	/* not taken back by the retry loop: only a new assignment does */
+	atomic_store(&s->want[idx], 0);
 	if (atomic_exchange(&s->epochs[idx], 0)) {
 		(void)edge_set_event_owned(s->app->edge, event_id, TKT_OWNED_NO, 0, 0);
+		atomic_store(&s->owner_set[idx], 0);
 		sse_hub_end_event(s->app->sse, event_id);
 		atomic_fetch_sub(&s->owned_events, 1);
 		atomic_fetch_add(&s->giveups, 1);

@@ -62,9 +62,13 @@ struct shards {
 	atomic_bool stop;
 	struct redisContext *redis; /* the shards thread's */
 	uint32_t n_events;          /* catalogue events, indexes below */
-	/* per catalogue index, shards thread only: the partition is ours
-	 * and the event should be served (retried until it is) */
-	uint8_t *want;
+	/* per catalogue index: the partition is ours and the event should
+	 * be served (the shards thread retries until it is); cleared by a
+	 * revoke and by a fencing refusal (journal thread) */
+	_Atomic uint8_t *want;
+	/* the owner address refresh last wrote into each event's entry
+	 * (1 << 48 | ip << 16 | port); 0 after any other write of it */
+	_Atomic uint64_t *owner_set;
 	pthread_mutex_t lock; /* guards owners, epochs, nodes_json */
 	struct shard_owner *owners; /* last read from tkt:shards; node "" unknown */
 	_Atomic uint64_t *epochs;   /* our fencing epoch while we serve it, else 0 */
