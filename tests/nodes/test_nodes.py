@@ -18,7 +18,9 @@ network namespace (NODES_HOLD_PATH=socket: socket doors on 127.0.0.1), with
   4. the killed node restarts with the same id and takes events back while
      holds go on: no gap above REJOIN_GAP_BOUND_S;
   5. audit: no seat sold twice (MariaDB), every sold seat SOLD on its
-     owner's seat table and nothing SOLD without a sale, every acknowledged
+     owner's seat table and nothing SOLD without a sale, the seat words of
+     all three nodes' pinned maps (ticketctl seat): only the owner has the
+     event owned, with SOLD / HELD words for the sales and holds; every acknowledged
      hold still held (EXTEND by its session answers OK) or counted as lost,
      every order CONFIRMED or CANCELLED.
 
@@ -483,6 +485,15 @@ def test_3_kill_9_moves_the_nodes_events_within_the_bound(cluster):
     assert not lost, lost[:5]
 
 
+def seat_word(name, e, seat):
+    """The seat word in node name's pinned maps (ticketctl seat --json)."""
+    out = subprocess.run([os.path.join(ROOT, os.environ.get("BUILD", "build"), "ticketctl"),
+                          "seat", str(e), str(seat), "--json", "--pin-dir",
+                          f"{NODES_ENV['NODES_PIN_BASE']}-{name}"],
+                         capture_output=True, text=True, timeout=10, check=True)
+    return json.loads(out.stdout)
+
+
 def audit_holds(cluster, t_kill=None):
     """EXTEND of every live acknowledged hold by its session, at the owner:
     OK means still held. Returns (lost before the window, lost in it)."""
@@ -543,6 +554,28 @@ def test_5_audit_sold_once_holds_kept_orders_terminal(cluster):
         assert r.status_code == 200, r.text
         shown |= {(e, x["id"]) for x in r.json()["seats"] if x["status"] == "SOLD"}
     assert sold == shown, (sorted(sold - shown)[:5], sorted(shown - sold)[:5])
+    # the seat words of every node (its pinned maps, read by ticketctl):
+    # exactly the owner has the event marked owned, and its word says SOLD
+    # for each sale and HELD for each live acknowledged hold. Another node
+    # may keep stale words of an event it lost by dying (a given-up event
+    # is cleared, a killed node's table is reused at its restart): unowned,
+    # they answer nothing, and a takeover clears them first; counted.
+    own = cluster.owners()
+    live = {(h["event"], h["seat"]) for h in S.holds if h["expires"] > time.time() + 5}
+    bad, stale = [], 0
+    for e, seat in sorted(sold | live):
+        for name in cluster.http:
+            w = seat_word(name, e, seat)
+            state = w["seat"]["effectiveState"]
+            if name == own[e]:
+                want = "SOLD" if (e, seat) in sold else "HELD"
+                if not w["event"]["owned"] or state != want:
+                    bad.append((e, seat, name, w["event"]["owned"], state, want))
+            elif w["event"]["owned"]:
+                bad.append((e, seat, name, "owned by a non-owner", state))
+            elif state != "AVAILABLE":
+                stale += 1
+    assert not bad, bad[:5]
     lost, _ = audit_holds(cluster)
     assert not lost, lost[:5]
     pending = []
@@ -550,7 +583,9 @@ def test_5_audit_sold_once_holds_kept_orders_terminal(cluster):
         st = wait_order(cluster, o, within=c.PAYMENT_DEADLINE_SECONDS + 10)
         if st not in ("CONFIRMED", "CANCELLED"):
             pending.append((o["id"], st))
-    log(f"audit: {len(sold)} seats sold, none twice, all SOLD on their owners; "
+    log(f"audit: {len(sold)} seats sold, none twice, all SOLD on their owners' seat words, "
+        f"no event owned by two nodes' tables ({len(sold | live)} seats x {N} nodes read; "
+        f"{stale} stale words in unowned tables); "
         f"{len(S.holds)} acknowledged holds, 0 lost; {len(S.orders)} orders, "
         f"{len(pending)} not terminal")
     assert not pending, pending
