@@ -8,8 +8,12 @@
 
 static json_t *event_json(const struct ticketd *app, const struct event_info *e)
 {
-	struct seat_counts c = seat_view_counts(app, e);
+	struct seat_counts c;
 	char starts[32];
+
+	/* multi-node: an event served elsewhere, as its owner counted it */
+	if (!shards_counts((struct shards *)&app->shards, e->id, &c.available, &c.held, &c.sold))
+		c = seat_view_counts(app, e);
 
 	tkt_format_rfc3339_ms(e->starts_at_ms, starts, sizeof(starts));
 	return json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I}", "id",

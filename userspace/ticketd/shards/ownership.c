@@ -20,6 +20,7 @@
 #include "userspace/ticketd/seats/journal.h"
 #include "userspace/ticketd/seats/recovery.h"
 #include "userspace/ticketd/seats/seat_stream.h"
+#include "userspace/ticketd/seats/seat_view.h"
 #include "userspace/ticketd/seats/stream_epoch.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -434,6 +435,58 @@ static json_t *read_nodes(redisContext *c)
 	return out;
 }
 
+/* The counts of every event served here go to tkt:shard:counts (one
+ * pipeline); those of the others come back into s->counts, for
+ * GET /api/events on every node. */
+static void exchange_counts(struct shards *s, redisContext *c)
+{
+	redisReply *r;
+	int sent = 0;
+
+	for (uint32_t k = 0; k < s->n_events; k++) {
+		const struct event_info *e = &s->app->catalog.events[k];
+		struct seat_counts sc;
+		char v[48];
+
+		if (!atomic_load(&s->epochs[k]))
+			continue;
+		sc = seat_view_counts(s->app, e);
+		snprintf(v, sizeof(v), "%u:%u:%u", sc.available, sc.held, sc.sold);
+		if (redisAppendCommand(c, "HSET %s %u %s", SHARD_COUNTS_KEY, e->id, v) == REDIS_OK)
+			sent++;
+	}
+	for (int i = 0; i < sent; i++) {
+		if (redisGetReply(c, (void **)&r) != REDIS_OK)
+			return;
+		freeReplyObject(r);
+	}
+	r = redisCommand(c, "HGETALL %s", SHARD_COUNTS_KEY);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		unsigned a, h, so;
+		int idx;
+
+		if (r->element[i]->type != REDIS_REPLY_STRING ||
+		    r->element[i + 1]->type != REDIS_REPLY_STRING ||
+		    sscanf(r->element[i + 1]->str, "%u:%u:%u", &a, &h, &so) != 3)
+			continue;
+		idx = index_of(s, (uint32_t)strtoul(r->element[i]->str, NULL, 10));
+		if (idx < 0)
+			continue;
+		s->counts[idx].available = a;
+		s->counts[idx].held = h;
+		s->counts[idx].sold = so;
+		s->counts[idx].known = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	freeReplyObject(r);
+}
+
 /* Beats tkt:nodes, reads the map, and gives every event served elsewhere
  * its owner's UDP address in the events entry (WRONG_NODE replies). */
 static void refresh(struct shards *s)
@@ -456,6 +509,7 @@ static void refresh(struct shards *s)
 		return;
 	}
 	nodes = read_nodes(c);
+	exchange_counts(s, c);
 	for (uint32_t k = 0; k < s->n_events; k++) {
 		const struct shard_owner *o = &rc.owners[k];
 		uint32_t id = s->app->catalog.events[k].id, ip = 0;
@@ -522,9 +576,10 @@ int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen)
 	s->n_events = n;
 	s->want = calloc(n ? n : 1, 1);
 	s->owner_set = calloc(n ? n : 1, sizeof(*s->owner_set));
+	s->counts = calloc(n ? n : 1, sizeof(*s->counts));
 	s->owners = calloc(n ? n : 1, sizeof(*s->owners));
 	s->epochs = calloc(n ? n : 1, sizeof(*s->epochs));
-	if (!s->want || !s->owners || !s->epochs || !s->owner_set) {
+	if (!s->want || !s->owners || !s->epochs || !s->owner_set || !s->counts) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -539,6 +594,8 @@ void shards_free(struct shards *s)
 	s->nodes_json = NULL;
 	free((void *)s->want);
 	free((void *)s->owner_set);
+	free(s->counts);
+	s->counts = NULL;
 	s->owner_set = NULL;
 	free(s->owners);
 	free((void *)s->epochs);
@@ -729,4 +786,26 @@ bool shards_serves(struct shards *s, uint32_t event_id)
 {
 	return !s->on || edge_event_owned(s->app->edge, event_id) == (int)TKT_OWNED_YES ||
 	       edge_event_owned(s->app->edge, event_id) == (int)TKT_OWNED_REBUILD;
+}
+
+bool shards_counts(struct shards *s, uint32_t event_id, uint32_t *available, uint32_t *held,
+		   uint32_t *sold)
+{
+	int idx;
+	bool known = false;
+
+	if (!s->on || !atomic_load(&s->ready) || shards_serves(s, event_id))
+		return false;
+	idx = index_of(s, event_id);
+	if (idx < 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	if (s->counts[idx].known) {
+		*available = s->counts[idx].available;
+		*held = s->counts[idx].held;
+		*sold = s->counts[idx].sold;
+		known = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return known;
 }

@@ -69,6 +69,12 @@ struct shards {
 	/* the owner address refresh last wrote into each event's entry
 	 * (1 << 48 | ip << 16 | port); 0 after any other write of it */
 	_Atomic uint64_t *owner_set;
+	/* per catalogue index, under lock: an event's seat counts as its
+	 * owner last published them (tkt:shard:counts) */
+	struct shard_counts {
+		uint32_t available, held, sold;
+		bool known;
+	} *counts;
 	pthread_mutex_t lock; /* guards owners, epochs, nodes_json */
 	struct shard_owner *owners; /* last read from tkt:shards; node "" unknown */
 	_Atomic uint64_t *epochs;   /* our fencing epoch while we serve it, else 0 */
@@ -116,6 +122,12 @@ int shards_order_event(struct shards *s, const char *order_id, uint32_t *event_i
  * while it serves the event or rebuilds it. The saga skips the words of
  * other nodes' events (their owner applies the outcome). Any thread. */
 bool shards_serves(struct shards *s, uint32_t event_id);
+
+/* An event served elsewhere: its counts as its owner published them
+ * (within a second or two); false when served here (read the table) or
+ * not known yet. */
+bool shards_counts(struct shards *s, uint32_t event_id, uint32_t *available, uint32_t *held,
+		   uint32_t *sold);
 
 /* GET /api/shards: {"partitions","node","nodes":{...},"events":{...}}. */
 json_t *shards_json(struct shards *s);

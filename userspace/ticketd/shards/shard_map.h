@@ -25,6 +25,9 @@
 #define SHARD_MAP_KEY "tkt:shards"
 #define SHARD_NODES_KEY "tkt:nodes"
 #define SHARD_EPOCH_PREFIX "tkt:shard:epoch:"
+/* hash, field = event id, value = "available:held:sold" as its owner
+ * counted them last (every second), for GET /api/events on every node */
+#define SHARD_COUNTS_KEY "tkt:shard:counts"
 #define SHARD_NODE_MAX 33  /* [a-z0-9-]{1,32} and its NUL */
 #define SHARD_ADDR_MAX 128 /* HOST:PORT and its NUL */
 
