@@ -60,8 +60,7 @@ void route_readyz(struct http_req *req, struct http_resp *resp)
 	http_json(resp, ready ? 200 : 503,
 		  json_pack("{s:s, s:i, s:s, s:s?, s:b, s:s, s:o, s:o, s:{s:s, s:i, s:i, s:i}}",
 			    "node", rest_app(req)->cfg.node_id, "ownedEvents",
-			    sh->on ? (int)atomic_load(&sh->owned_events)
-				   : (int)rest_app(req)->catalog.n_events,
+			    (int)shards_owned_events(sh),
 			    "status",
 			    ready ? "UP" : "DOWN", "reason", draining ? "draining" : NULL,
 			    "draining", draining, "holdPath", drain_hold_path(rest_app(req)),

@@ -58,11 +58,14 @@ static redisContext *redis_of(struct shards *s)
 	return s->redis;
 }
 
+/* The arrays below are indexed by event id (0..TKT_MAX_EVENTS-1, the
+ * events map's index): an event published while the daemon runs needs no
+ * new room. -1 for an id that is no catalogue event. */
 static int index_of(const struct shards *s, uint32_t event_id)
 {
-	const struct event_info *e = catalog_find(&s->app->catalog, event_id);
-
-	return e ? (int)(e - s->app->catalog.events) : -1;
+	return event_id < TKT_MAX_EVENTS && catalog_find(&s->app->catalog, event_id)
+		       ? (int)event_id
+		       : -1;
 }
 
 static int clear_words(struct shards *s, uint32_t id);
@@ -73,13 +76,12 @@ static int clear_words(struct shards *s, uint32_t id);
  * next request on. Then the shard map entry goes, if still ours. */
 static void give_up(struct shards *s, uint32_t idx, const char *why)
 {
-	uint32_t id = s->app->catalog.events[idx].id;
+	uint32_t id = idx;
 	bool was = atomic_exchange(&s->epochs[idx], 0) != 0;
 	redisContext *c;
 
 	(void)edge_set_event_owned(s->app->edge, id, TKT_OWNED_NO, 0, 0);
 	atomic_store(&s->owner_set[idx], 0);
-	atomic_store(&s->want[idx], 0);
 	if (!was)
 		return;
 	/* its streams end: a client that reconnects is sent to the owner */
@@ -124,7 +126,7 @@ static int clear_words(struct shards *s, uint32_t id)
 static int take_over(struct shards *s, uint32_t idx)
 {
 	struct ticketd *app = s->app;
-	uint32_t id = app->catalog.events[idx].id;
+	uint32_t id = idx;
 	struct recovery_report rep = {0};
 	struct shard_owner me = {0};
 	uint64_t epoch = 0, sepoch = 0, t0 = tkt_mono_ns(), floor;
@@ -194,17 +196,17 @@ static void each_event_of(struct shards *s, const rd_kafka_topic_partition_list_
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *p = &parts->elems[i];
 
-		if (strcmp(p->topic, SHARDS_TOPIC) || p->partition < 0)
+		if (strcmp(p->topic, SHARDS_TOPIC) || p->partition < 0 ||
+		    (uint32_t)p->partition >= s->partitions)
 			continue;
-		for (uint32_t k = 0; k < s->n_events; k++) {
-			if (shard_partition_of(s->app->catalog.events[k].id, s->partitions) !=
-			    (uint32_t)p->partition)
-				continue;
+		atomic_store(&s->assigned[p->partition], assign);
+		for (uint32_t id = (uint32_t)p->partition; id < TKT_MAX_EVENTS; id += s->partitions) {
 			if (assign) {
-				atomic_store(&s->want[k], 1);
-				(void)take_over(s, k);
+				atomic_store(&s->fenced_out[id], 0);
+				if (catalog_find(&s->app->catalog, id))
+					(void)take_over(s, id);
 			} else {
-				give_up(s, k, "partition revoked");
+				give_up(s, id, "partition revoked");
 			}
 		}
 	}
@@ -443,12 +445,12 @@ static void exchange_counts(struct shards *s, redisContext *c)
 	redisReply *r;
 	int sent = 0;
 
-	for (uint32_t k = 0; k < s->n_events; k++) {
-		const struct event_info *e = &s->app->catalog.events[k];
+	for (uint32_t k = 0; k < TKT_MAX_EVENTS; k++) {
+		const struct event_info *e;
 		struct seat_counts sc;
 		char v[48];
 
-		if (!atomic_load(&s->epochs[k]))
+		if (!atomic_load(&s->epochs[k]) || !(e = catalog_find(&s->app->catalog, k)))
 			continue;
 		sc = seat_view_counts(s->app, e);
 		snprintf(v, sizeof(v), "%u:%u:%u", sc.available, sc.held, sc.sold);
@@ -501,7 +503,7 @@ static void refresh(struct shards *s)
 	snprintf(me.udp, sizeof(me.udp), "%s", s->app->cfg.advertise_udp);
 	snprintf(me.http, sizeof(me.http), "%s", s->app->cfg.advertise_http);
 	(void)shard_node_beat(c, s->node, &me);
-	rc.owners = calloc(s->n_events ? s->n_events : 1, sizeof(*rc.owners));
+	rc.owners = calloc(TKT_MAX_EVENTS, sizeof(*rc.owners));
 	if (!rc.owners)
 		return;
 	if (shard_map_read(c, on_map_entry, &rc) < 0) {
@@ -510,13 +512,13 @@ static void refresh(struct shards *s)
 	}
 	nodes = read_nodes(c);
 	exchange_counts(s, c);
-	for (uint32_t k = 0; k < s->n_events; k++) {
+	for (uint32_t k = 0; k < TKT_MAX_EVENTS; k++) {
 		const struct shard_owner *o = &rc.owners[k];
-		uint32_t id = s->app->catalog.events[k].id, ip = 0;
+		uint32_t id = k, ip = 0;
 		uint16_t port = 0;
 
-		if (atomic_load(&s->epochs[k]))
-			continue; /* ours: served, owner fields stay zero */
+		if (atomic_load(&s->epochs[k]) || !catalog_find(&s->app->catalog, k))
+			continue; /* ours (owner fields stay zero), or no event */
 		if (o->node[0] && strcmp(o->node, s->node))
 			(void)shard_addr_ipv4(o->udp, &ip, &port);
 		/* one write when the owner changed (the doors read the entry) */
@@ -526,7 +528,7 @@ static void refresh(struct shards *s)
 			atomic_store(&s->owner_set[k], (uint64_t)ip << 16 | port | 1ull << 48);
 	}
 	pthread_mutex_lock(&s->lock);
-	for (uint32_t k = 0; k < s->n_events; k++)
+	for (uint32_t k = 0; k < TKT_MAX_EVENTS; k++)
 		if (!atomic_load(&s->epochs[k]))
 			s->owners[k] = rc.owners[k];
 	if (nodes) {
@@ -548,11 +550,16 @@ static void *shards_main(void *arg)
 			rd_kafka_message_destroy(m); /* nothing is ever produced there */
 		if (tkt_mono_ms() >= s->next_refresh_ms) {
 			s->next_refresh_ms = tkt_mono_ms() + REFRESH_MS;
-			/* a takeover that failed (Redis or MariaDB away) is
-			 * tried again while the partition stays ours */
-			for (uint32_t k = 0; k < s->n_events; k++)
-				if (atomic_load(&s->want[k]) && !atomic_load(&s->epochs[k]))
-					(void)take_over(s, k);
+			/* a takeover that failed (Redis or MariaDB away), or
+			 * an event published since, is taken over while its
+			 * partition stays ours (not one a newer epoch fenced
+			 * off: that waits for a new assignment) */
+			for (uint32_t id = 0; id < TKT_MAX_EVENTS; id++)
+				if (atomic_load(&s->assigned[id % s->partitions]) &&
+				    !atomic_load(&s->fenced_out[id]) &&
+				    !atomic_load(&s->epochs[id]) &&
+				    catalog_find(&s->app->catalog, id))
+					(void)take_over(s, id);
 			refresh(s);
 		}
 	}
@@ -563,7 +570,7 @@ static void *shards_main(void *arg)
 
 int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen)
 {
-	uint32_t n = app->catalog.n_events;
+	uint32_t n = TKT_MAX_EVENTS;
 
 	memset(s, 0, sizeof(*s));
 	s->app = app;
@@ -573,13 +580,14 @@ int shards_init(struct shards *s, struct ticketd *app, char *err, size_t errlen)
 		return 0;
 	s->partitions = (uint32_t)app->cfg.shard_partitions;
 	snprintf(s->node, sizeof(s->node), "%s", app->cfg.node_id);
-	s->n_events = n;
-	s->want = calloc(n ? n : 1, 1);
-	s->owner_set = calloc(n ? n : 1, sizeof(*s->owner_set));
-	s->counts = calloc(n ? n : 1, sizeof(*s->counts));
-	s->owners = calloc(n ? n : 1, sizeof(*s->owners));
-	s->epochs = calloc(n ? n : 1, sizeof(*s->epochs));
-	if (!s->want || !s->owners || !s->epochs || !s->owner_set || !s->counts) {
+	s->assigned = calloc(s->partitions, sizeof(*s->assigned));
+	s->fenced_out = calloc(n, sizeof(*s->fenced_out));
+	s->owner_set = calloc(n, sizeof(*s->owner_set));
+	s->counts = calloc(n, sizeof(*s->counts));
+	s->owners = calloc(n, sizeof(*s->owners));
+	s->epochs = calloc(n, sizeof(*s->epochs));
+	if (!s->assigned || !s->fenced_out || !s->owners || !s->epochs || !s->owner_set ||
+	    !s->counts) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -592,14 +600,16 @@ void shards_free(struct shards *s)
 	atomic_store(&s->ready, false);
 	json_decref(s->nodes_json);
 	s->nodes_json = NULL;
-	free((void *)s->want);
+	free((void *)s->assigned);
+	free((void *)s->fenced_out);
+	s->assigned = NULL;
+	s->fenced_out = NULL;
 	free((void *)s->owner_set);
 	free(s->counts);
 	s->counts = NULL;
 	s->owner_set = NULL;
 	free(s->owners);
 	free((void *)s->epochs);
-	s->want = NULL;
 	s->owners = NULL;
 	s->epochs = NULL;
 	pthread_mutex_destroy(&s->lock);
@@ -698,7 +708,7 @@ void shards_fenced(struct shards *s, uint32_t event_id)
 	if (idx < 0)
 		return;
 	/* not taken back by the retry loop: only a new assignment does */
-	atomic_store(&s->want[idx], 0);
+	atomic_store(&s->fenced_out[idx], 1);
 	if (atomic_exchange(&s->epochs[idx], 0)) {
 		(void)edge_set_event_owned(s->app->edge, event_id, TKT_OWNED_NO, 0, 0);
 		atomic_store(&s->owner_set[idx], 0);
@@ -716,13 +726,13 @@ json_t *shards_json(struct shards *s)
 	json_t *events = json_object(), *out;
 
 	pthread_mutex_lock(&s->lock);
-	for (uint32_t k = 0; s->on && k < s->n_events; k++) {
+	for (uint32_t k = 0; s->on && k < TKT_MAX_EVENTS; k++) {
 		const struct shard_owner *o = &s->owners[k];
 		char id[16];
 
-		if (!o->node[0])
+		if (!o->node[0] || !catalog_find(&s->app->catalog, k))
 			continue;
-		snprintf(id, sizeof(id), "%u", s->app->catalog.events[k].id);
+		snprintf(id, sizeof(id), "%u", k);
 		json_object_set_new(events, id,
 				    json_pack("{s:s, s:s, s:s, s:I}", "node", o->node, "udp",
 					      o->udp, "http", o->http, "epoch",
@@ -738,7 +748,7 @@ json_t *shards_json(struct shards *s)
 
 int shards_render_metrics(struct shards *s, char **buf, size_t *len, size_t *cap)
 {
-	uint32_t owned = s->on ? atomic_load(&s->owned_events) : s->app->catalog.n_events;
+	uint32_t owned = shards_owned_events(s);
 
 	return metrics_appendf(
 		buf, len, cap,
@@ -808,4 +818,15 @@ bool shards_counts(struct shards *s, uint32_t event_id, uint32_t *available, uin
 	}
 	pthread_mutex_unlock(&s->lock);
 	return known;
+}
+
+uint32_t shards_owned_events(struct shards *s)
+{
+	uint32_t n = 0;
+
+	if (s->on)
+		return atomic_load(&s->owned_events);
+	for (uint32_t id = 0; id < TKT_MAX_EVENTS; id++)
+		n += catalog_find(&s->app->catalog, id) != NULL;
+	return n;
 }

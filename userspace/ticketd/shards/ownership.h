@@ -61,21 +61,24 @@ struct shards {
 	bool running;
 	atomic_bool stop;
 	struct redisContext *redis; /* the shards thread's */
-	uint32_t n_events;          /* catalogue events, indexes below */
-	/* per catalogue index: the partition is ours and the event should
-	 * be served (the shards thread retries until it is); cleared by a
-	 * revoke and by a fencing refusal (journal thread) */
-	_Atomic uint8_t *want;
+	/* per partition: assigned to this node; its events should be served
+	 * (the shards thread retries until they are, events published
+	 * later included) */
+	_Atomic uint8_t *assigned;
+	/* per event id: a newer epoch fenced this node off (journal thread);
+	 * not taken back until its partition is assigned again */
+	_Atomic uint8_t *fenced_out;
 	/* the owner address refresh last wrote into each event's entry
 	 * (1 << 48 | ip << 16 | port); 0 after any other write of it */
 	_Atomic uint64_t *owner_set;
-	/* per catalogue index, under lock: an event's seat counts as its
+	/* per event id, under lock: an event's seat counts as its
 	 * owner last published them (tkt:shard:counts) */
 	struct shard_counts {
 		uint32_t available, held, sold;
 		bool known;
 	} *counts;
 	pthread_mutex_t lock; /* guards owners, epochs, nodes_json */
+	/* per event id (0..TKT_MAX_EVENTS-1) */
 	struct shard_owner *owners; /* last read from tkt:shards; node "" unknown */
 	_Atomic uint64_t *epochs;   /* our fencing epoch while we serve it, else 0 */
 	json_t *nodes_json;         /* tkt:nodes as last read */
@@ -128,6 +131,9 @@ bool shards_serves(struct shards *s, uint32_t event_id);
  * not known yet. */
 bool shards_counts(struct shards *s, uint32_t event_id, uint32_t *available, uint32_t *held,
 		   uint32_t *sold);
+
+/* Events this node serves: every catalogue event when off. */
+uint32_t shards_owned_events(struct shards *s);
 
 /* GET /api/shards: {"partitions","node","nodes":{...},"events":{...}}. */
 json_t *shards_json(struct shards *s);
