@@ -128,9 +128,12 @@ web-test:
 e2e: build-all web
 	@bash tests/e2e/run.sh --with-stack
 
+# NODES=N: N edge nodes, one network namespace and XDP program each
+# (infra/nodes.sh, docs/ops/multinode.md); 1 is the single node.
+NODES ?= 1
 run: deps
 	@$(MAKE) --no-print-directory all
-	@bash infra/run.sh
+	@NODES=$(NODES) bash infra/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -144,7 +147,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run_bench.sh
 
-# A smoke run of every benchmark suite in under 3 minutes (tiny durations,
+# A smoke run of every benchmark suite in about 4 minutes (tiny durations,
 # results in a temporary folder, never over bench/results or BENCHMARKS.md);
 # fails when a suite fails. tests/run_all.sh (make test) runs it.
 bench-quick:

@@ -18,6 +18,10 @@
 #                                     replies counted off a PF_PACKET RX ring: the
 #                                     load beyond the socket ceiling
 #                                     (bench/wire_bench.sh, issue #14)
+#   $(BUILD)/node_follow              UDP holds on events spread over several
+#                                     edge nodes, following WRONG_NODE to the
+#                                     owner; prints every ownership move with
+#                                     its gap (bench/nodes_bench.sh, issue 16)
 #   $(BUILD)/hold_cost                ns per hold of the real XDP program as the seat
 #                                     table grows (bpf_prog_test_run; bench/plots_bench.sh)
 #   $(BUILD)/bench/xdp_trivial.bpf.o  the calibration XDP program
@@ -54,6 +58,9 @@
 #   make bench-best                   runs bench/best_bench.sh alone (about
 #                                     a minute): best available at 1,000
 #                                     connections on a 20,000-seat map
+#   make bench-nodes                  runs bench/nodes_bench.sh alone (about
+#                                     3 minutes): three edge nodes, holds/s
+#                                     per node, failover time (issue 16)
 #   make bench-hostile                runs bench/hostile_bench.sh alone (about
 #                                     3 minutes); `make bench SUITES=hostile`
 #                                     runs it inside make bench
@@ -133,6 +140,7 @@ SSE_BENCH := $(BUILD)/sse_bench
 FLOOD_LOAD := $(BUILD)/flood_load
 HOLD_COST := $(BUILD)/hold_cost
 PKT_GEN := $(BUILD)/pkt_gen
+NODE_FOLLOW := $(BUILD)/node_follow
 
 # Each tool links libbench.a before libtkt.a (bench/lib uses the wire codec).
 $(UDP_LOAD): bench/udp_load.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
@@ -169,15 +177,18 @@ $(PKT_GEN): bench/pkt_gen.c bench/pkt_gen_frame.c bench/pkt_gen_frame.h $(LIBBEN
 	$(link_c)
 $(PKT_GEN): private EXTRA_LDLIBS := -lpthread
 
+$(NODE_FOLLOW): bench/node_follow.c $(LIBBENCH) $(LIBTKT) $(LIBBENCH_HDRS)
+	$(link_c)
+
 $(BENCH_BPF_OBJ): bench/xdp_trivial.bpf.c bpf/ticket_wire.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 BENCH_TOOLS := $(UDP_LOAD) $(XDP_CALIB) $(ORDERS_LOAD) $(VU_LOAD) $(REST_LOAD) \
-	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST) $(PKT_GEN)
+	$(SSE_BENCH) $(FLOOD_LOAD) $(HOLD_COST) $(PKT_GEN) $(NODE_FOLLOW)
 BINS += $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
-.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire bench-checkin bench-best
+.PHONY: bench-tools bench-orders bench-vu bench-hostile bench-room bench-wire bench-checkin bench-best bench-nodes
 bench-tools: $(TICKETCTL) $(BENCH_TOOLS) $(BENCH_BPF_OBJ)
 
 bench-orders: $(ORDERS_LOAD) $(TICKETD) $(PAYMENTD)
@@ -194,6 +205,9 @@ bench-checkin: $(TICKETD) $(PAYMENTD)
 
 bench-best: $(REST_LOAD) $(TICKETD) $(PAYMENTD)
 	BUILD=$(BUILD) bash bench/best_bench.sh
+
+bench-nodes: $(UDP_LOAD) $(NODE_FOLLOW) $(TICKETD)
+	BUILD=$(BUILD) bash bench/nodes_bench.sh
 
 bench-hostile: $(FLOOD_LOAD) $(TICKETD)
 	BUILD=$(BUILD) bash bench/hostile_bench.sh

@@ -9,6 +9,7 @@
 # hostile.md (bench/hostile_bench.sh, rendered by bench/hostile_render.sh),
 # room.md (bench/room_bench.sh), wire.md (bench/wire_bench.sh),
 # checkin.md (bench/checkin_bench.sh), best.md (bench/best_bench.sh),
+# nodes.md (bench/nodes_bench.sh),
 # plots.md (bench/plots_bench.sh),
 # chaos.md (make chaos: tests/chaos/chaos.py --full, its own command),
 # then any other bench/results/*.md. bench/results/suites.json (written by
@@ -39,12 +40,13 @@ SECTIONS=(
 	"wire|$RESULTS/wire.md|XDP path beyond the socket ceiling (raw frames)|bash bench/wire_bench.sh"
 	"checkin|$RESULTS/checkin.md|Check-in|bash bench/checkin_bench.sh"
 	"best|$RESULTS/best.md|Best available|bash bench/best_bench.sh"
+	"nodes|$RESULTS/nodes.md|Edge nodes|bash bench/nodes_bench.sh"
 	"plots|$RESULTS/plots.md|Plots|bash bench/plots_bench.sh"
 	"chaos|$RESULTS/chaos.md|Faults|make chaos"
 )
 shopt -s nullglob
 for f in "$RESULTS"/*.md; do
-	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | vu.md | hostile.md | room.md | wire.md | checkin.md | best.md | plots.md | chaos.md) continue ;; esac
+	case "$(basename "$f")" in udp.md | rest_hold.md | sse.md | orders.md | vu.md | hostile.md | room.md | wire.md | checkin.md | best.md | nodes.md | plots.md | chaos.md) continue ;; esac
 	n=$(basename "$f" .md)
 	SECTIONS+=("$n|$f|$n|")
 done

@@ -29,6 +29,10 @@
 #   best    bash bench/best_bench.sh -> bench/results/best.json and best.md:
 #           best available at 1,000 connections on a 20,000-seat map,
 #           beside one-seat holds (issue #17)
+#   nodes   bash bench/nodes_bench.sh -> bench/results/nodes.json and
+#           nodes.md: holds/s per node with 1, 2, 3 of three edge nodes
+#           loaded (XDP in a namespace each), one event's peak on one node,
+#           failover time over kill -9s (issue 16)
 #   plots   bash bench/plots_bench.sh (when that file exists; skipped with
 #           a note when not): p99 against offered load, as PNG plots
 #
@@ -60,19 +64,19 @@
 # against Redis + Lua of the same round. Everything it starts it stops
 # (trap); every loop is bounded.
 #
-# `make bench-quick` (BENCH_QUICK=1): a smoke run of every suite in well
-# under 3 minutes: each script with tiny durations, rates and repetitions
+# `make bench-quick` (BENCH_QUICK=1): a smoke run of every suite in about
+# 4 minutes: each script with tiny durations, rates and repetitions
 # through its own settings (quick_settings below; a setting the caller
 # gives wins), results into a temporary folder (never over
 # bench/results/*.md or BENCHMARKS.md), and a non-zero exit when a suite
 # failed, timed out or was cut by the budget. `make test` runs it.
 #
-# Settings (environment): BENCH_SUITES ("udp rest sse orders vu hostile room wire checkin best plots":
+# Settings (environment): BENCH_SUITES ("udp rest sse orders vu hostile room wire checkin best nodes plots":
 # which parts run; `make bench SUITES=hostile` sets it), BENCH_BUDGET
-# (1740 s: the whole run; a suite gets at most what is left of it),
+# (2700 s: the whole run; a suite gets at most what is left of it),
 # BENCH_REST_TIMEOUT (840 s), BENCH_SSE_TIMEOUT (300 s),
 # BENCH_ORDERS_TIMEOUT (420 s), BENCH_HOSTILE_TIMEOUT (300 s), BENCH_ROOM_TIMEOUT (480 s),
-# BENCH_CHECKIN_TIMEOUT (240 s), BENCH_BEST_TIMEOUT (240 s),
+# BENCH_CHECKIN_TIMEOUT (240 s), BENCH_BEST_TIMEOUT (240 s), BENCH_NODES_TIMEOUT (420 s),
 # BENCH_VU_TIMEOUT (420 s), BENCH_WIRE_TIMEOUT (420 s), BENCH_PLOTS_TIMEOUT (600 s), BENCH_QUICK (0),
 # BENCH_RESULTS_DIR (bench/results; with BENCH_QUICK=1 a temporary folder,
 # removed unless BENCH_KEEP_QUICK=1), BENCH_REPS (5, 1..20), BENCH_SECS (3,
@@ -116,10 +120,11 @@ quick_settings() {
 	local kv name
 	for kv in \
 		BENCH_REPS=1 BENCH_SECS=1 BENCH_WARMUP=0.2 BENCH_THREADS=1 BENCH_RTT=0 \
-		BENCH_TEST_RUNS=1000 BENCH_BUDGET=240 BENCH_LOCK_WAIT=600 \
+		BENCH_TEST_RUNS=1000 BENCH_BUDGET=300 BENCH_LOCK_WAIT=600 \
 		BENCH_REST_TIMEOUT=60 BENCH_SSE_TIMEOUT=40 BENCH_ORDERS_TIMEOUT=60 \
 		BENCH_HOSTILE_TIMEOUT=60 BENCH_ROOM_TIMEOUT=60 BENCH_VU_TIMEOUT=60 \
 		BENCH_PLOTS_TIMEOUT=60 BENCH_WIRE_TIMEOUT=45 BENCH_CHECKIN_TIMEOUT=60 BENCH_BEST_TIMEOUT=60 \
+		BENCH_NODES_TIMEOUT=90 \
 		SSE_SUBSCRIBERS=200 SSE_RATE=10 SSE_SECS=2 \
 		REST_RUNS=1 REST_SECS=1 REST_CONNS=20 REST_THREADS=1 REST_SESSIONS=20 \
 		REST_ROWS=10 REST_COLS=20 REST_WRK=0 REST_RATES=200 REST_RATE_RUNS=1 \
@@ -161,8 +166,8 @@ TEST_RUNS=${BENCH_TEST_RUNS:-200000}
 NAME=${BENCH_NAME:-$(date -u +%Y%m%dT%H%M%SZ)}
 MARKDOWN=${BENCH_MARKDOWN:-BENCHMARKS.md}
 LOCK_WAIT=${BENCH_LOCK_WAIT:-900}
-SUITES=${BENCH_SUITES:-udp rest sse orders vu hostile room wire checkin best plots}
-BUDGET=${BENCH_BUDGET:-2400}
+SUITES=${BENCH_SUITES:-udp rest sse orders vu hostile room wire checkin best nodes plots}
+BUDGET=${BENCH_BUDGET:-2700}
 REST_TIMEOUT=${BENCH_REST_TIMEOUT:-840}
 SSE_TIMEOUT=${BENCH_SSE_TIMEOUT:-300}
 ORDERS_TIMEOUT=${BENCH_ORDERS_TIMEOUT:-420}
@@ -173,6 +178,7 @@ PLOTS_TIMEOUT=${BENCH_PLOTS_TIMEOUT:-600}
 WIRE_TIMEOUT=${BENCH_WIRE_TIMEOUT:-420}
 CHECKIN_TIMEOUT=${BENCH_CHECKIN_TIMEOUT:-240}
 BEST_TIMEOUT=${BENCH_BEST_TIMEOUT:-240}
+NODES_TIMEOUT=${BENCH_NODES_TIMEOUT:-420}
 RESULTS_DIR=${BENCH_RESULTS_DIR:-bench/results}
 export BENCH_RESULTS_DIR=$RESULTS_DIR # for the suites (bench/plots_bench.sh)
 OUT=$RESULTS_DIR/$NAME.json
@@ -188,10 +194,11 @@ int_in "$EVENT" 0 4294967295 || die "BENCH_EVENT must be a number"
 int_in "$LOCK_WAIT" 0 3600 || die "BENCH_LOCK_WAIT must be 0..3600"
 int_in "$BUDGET" 60 7200 || die "BENCH_BUDGET must be 60..7200"
 for v in "$REST_TIMEOUT" "$SSE_TIMEOUT" "$ORDERS_TIMEOUT" "$HOSTILE_TIMEOUT" \
-	"$ROOM_TIMEOUT" "$VU_TIMEOUT" "$PLOTS_TIMEOUT" "$WIRE_TIMEOUT" "$CHECKIN_TIMEOUT" "$BEST_TIMEOUT"; do
+	"$ROOM_TIMEOUT" "$VU_TIMEOUT" "$PLOTS_TIMEOUT" "$WIRE_TIMEOUT" "$CHECKIN_TIMEOUT" \
+	"$BEST_TIMEOUT" "$NODES_TIMEOUT"; do
 	int_in "$v" 30 3600 || die "BENCH_*_TIMEOUT must be 30..3600"
 done
-ALL_SUITES="udp rest sse orders vu hostile room wire checkin best plots"
+ALL_SUITES="udp rest sse orders vu hostile room wire checkin best nodes plots"
 for s in $SUITES; do
 	[[ " $ALL_SUITES " == *" $s "* ]] || die "BENCH_SUITES: unknown '$s' ($ALL_SUITES)"
 done
@@ -828,7 +835,8 @@ OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CON
 	"WIRE_OUT=${WIRE_OUT:-$RESULTS_DIR/wire.json}" "WIRE_MD=${WIRE_MD:-$RESULTS_DIR/wire.md}"
 	"CHECKIN_OUT=${CHECKIN_OUT:-$RESULTS_DIR/checkin.json}"
 	"CHECKIN_MD=${CHECKIN_MD:-$RESULTS_DIR/checkin.md}"
-	"BEST_OUT=${BEST_OUT:-$RESULTS_DIR/best.json}" "BEST_MD=${BEST_MD:-$RESULTS_DIR/best.md}")
+	"BEST_OUT=${BEST_OUT:-$RESULTS_DIR/best.json}" "BEST_MD=${BEST_MD:-$RESULTS_DIR/best.md}"
+	"NODES_OUT=${NODES_OUT:-$RESULTS_DIR/nodes.json}" "NODES_MD=${NODES_MD:-$RESULTS_DIR/nodes.md}")
 
 # sse first, while the UDP part's back ends still run (it needs some and
 # starts none), then rest and orders with their own.
@@ -894,6 +902,10 @@ other_suites() {
 	if suite_on best; then
 		run_suite best "Best available" "$BEST_TIMEOUT" "$RESULTS_DIR/best.md" \
 			-- "${OWN_SVC[@]}" bash bench/best_bench.sh
+	fi
+	if suite_on nodes; then
+		run_suite nodes "Edge nodes" "$NODES_TIMEOUT" "$RESULTS_DIR/nodes.md" \
+			-- "${OWN_SVC[@]}" bash bench/nodes_bench.sh
 	fi
 	if suite_on plots; then
 		if [ -f bench/plots_bench.sh ]; then

@@ -3,6 +3,12 @@
 # MariaDB, Kafka, the UDP namespace and ticketd (with demo data, serving the
 # web page); Ctrl-C or SIGTERM stops everything it started. Data lives in
 # .run/ and is kept between runs.
+# NODES=N (`make run NODES=3`, 1..8): N ticketd edge nodes instead of one,
+# each in a network namespace of its own with its own veth and XDP program
+# (infra/nodes.sh: 10.77.<i>.2:7000, HTTP 127.0.0.1:8080+i-1), sharing the
+# services and paymentd; a node that exits leaves the others running
+# (`bash infra/nodes.sh start-node I` brings it back); Ctrl-C stops them all
+# and removes the namespaces.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -16,6 +22,13 @@ NETNS=${TKT_NETNS:-ticket}
 NS_IF=${TKT_NS_IF:-tkt1}
 HOST_IF=${TKT_HOST_IF:-tkt0}
 NS_ADDR=${TKT_NS_ADDR:-10.77.0.2}
+NODES=${NODES:-1}
+[[ $NODES =~ ^[1-8]$ ]] || { echo "make run: NODES must be 1..8, not '$NODES'" >&2; exit 2; }
+if ((NODES > 1)) && ((PAYMENTD_PORT >= HTTP_PORT && PAYMENTD_PORT < HTTP_PORT + NODES)); then
+	echo "make run: the nodes' HTTP ports $HTTP_PORT..$((HTTP_PORT + NODES - 1)) include PAYMENTD_PORT $PAYMENTD_PORT; set HTTP_PORT or PAYMENTD_PORT" >&2
+	exit 2
+fi
+export NODES_HTTP_BASE=$HTTP_PORT UDP_PORT PAYMENTD_PORT
 
 # Signals. A terminal's Ctrl-C (SIGINT) and a SIGTERM to our process group
 # reach every process in the group at once; if the children got them, they
@@ -28,6 +41,7 @@ NS_ADDR=${TKT_NS_ADDR:-10.77.0.2}
 # paymentd, the namespace and the services, then once more the services for
 # a daemon that an interrupted start forked just before. Every wait is bounded.
 ticketd_pid=
+node_pids=()
 paymentd_pid=
 step_pid=
 step_interrupted=0
@@ -82,12 +96,16 @@ stop_all() {
 		stop_group "$step_pid" 10
 	fi
 	stop_group "$ticketd_pid" 10
+	local node_pid
+	for node_pid in "${node_pids[@]}"; do stop_group "$node_pid" 10; done
 	stop_group "$paymentd_pid" 10
 	# Anything else we spawned whose pid was not yet recorded when the
 	# signal came (the trap runs between two commands).
 	local pid
 	for pid in $(jobs -p); do stop_group "$pid" 10; done
-	bash infra/netns.sh down || true
+	# NODES > 1: also a node brought back by hand (infra/nodes.sh
+	# start-node), found by its pid file; then the namespaces
+	if ((NODES > 1)); then bash infra/nodes.sh stop "$NODES" || true; else bash infra/netns.sh down || true; fi
 	bash infra/services.sh stop || true
 	if [ "$step_interrupted" = 1 ]; then
 		# The interrupted start may have forked a daemon that detached
@@ -109,6 +127,76 @@ trap 'on_signal 129' HUP
 
 mkdir -p "$RUN_DIR/logs"
 run_step bash infra/services.sh start
+
+# NODES > 1: the nodes of infra/nodes.sh, each in a session of its own
+# (spawn), node 1 first (it creates the demo data), then the others.
+run_nodes() {
+	local i t ready up
+	if ! run_step bash infra/nodes.sh up "$NODES"; then
+		echo "make run: no network namespaces; the nodes' UDP doors run on sockets at 127.0.0.1:$((UDP_PORT + 1))..."
+		export NODES_HOLD_PATH=socket
+	fi
+	spawn ./build/paymentd --port "$PAYMENTD_PORT" 2>>"$RUN_DIR/logs/paymentd.log"
+	paymentd_pid=$spawned_pid
+	for ((i = 1; i <= NODES; i++)); do
+		spawn bash infra/nodes.sh exec "$i" "$@" 2>>"$RUN_DIR/logs/ticketd-n$i.log"
+		node_pids+=("$spawned_pid")
+		mkdir -p "${NODES_DIR:-$RUN_DIR/nodes}"
+		echo "$spawned_pid" >"${NODES_DIR:-$RUN_DIR/nodes}/n$i.pid" # for nodes.sh addrs/status
+		# node 1 ready before the others start; the others side by side
+		if ((i == 1 || i == NODES)); then
+			for ((t = 0; t < 300; t++)); do
+				ready=0
+				for ((up = 1; up <= i; up++)); do
+					if ! kill -0 "${node_pids[up - 1]}" 2>/dev/null; then
+						echo "make run: node n$up exited; last log lines:" >&2
+						tail -20 "$RUN_DIR/logs/ticketd-n$up.log" >&2
+						exit 1
+					fi
+					curl -fsS -o /dev/null "http://127.0.0.1:$((HTTP_PORT + up - 1))/readyz" 2>/dev/null &&
+						ready=$((ready + 1))
+				done
+				((ready == i)) && break
+				sleep 0.2
+			done
+		fi
+	done
+	echo
+	echo "  ticketing edge: $NODES nodes are up (Ctrl-C stops everything)"
+	bash infra/nodes.sh addrs "$NODES" | sed 's/^/    /'
+	cat <<INFO
+    web page and REST  http://127.0.0.1:$HTTP_PORT/ (any node; a non-owner redirects)
+    shard map          ./build/ticketctl shards --admin http://127.0.0.1:$HTTP_PORT
+                       (or curl -s http://127.0.0.1:$HTTP_PORT/api/shards)
+    payment gateway    http://127.0.0.1:$PAYMENTD_PORT (paymentd, simulated)
+    Redis              redis-cli -p $REDIS_PORT hgetall tkt:shards
+    MariaDB            MARIADB_PORT=$MARIADB_PORT infra/mariadb.sh sql
+    Kafka              kcat -b 127.0.0.1:$KAFKA_PORT -L
+    logs               $RUN_DIR/logs/ticketd-n<i>.log
+    kill one node      kill -9 <its pid>  (its events move to the others; make run stays up)
+    bring it back      bash infra/nodes.sh start-node <i>
+
+INFO
+	# In the foreground until Ctrl-C, whatever happens to a node: a node
+	# that dies is the point of the exercise (its events move to the
+	# others); `bash infra/nodes.sh start-node I` brings it back, and the
+	# stop sequence stops that one too (infra/nodes.sh stop).
+	local gone=()
+	while :; do
+		for ((i = 1; i <= NODES; i++)); do
+			[ -z "${gone[i]:-}" ] || continue
+			if ! kill -0 "${node_pids[i - 1]}" 2>/dev/null; then
+				gone[i]=1
+				echo "make run: node n$i (pid ${node_pids[i - 1]}) exited; the others take its events over." \
+					"Bring it back with: bash infra/nodes.sh start-node $i" >&2
+			fi
+		done
+		sleep 1 &
+		wait $! || true
+	done
+}
+if ((NODES > 1)); then run_nodes "$@"; fi
+
 hold_args=(--hold-path socket --udp-addr 127.0.0.1)
 if run_step bash infra/netns.sh up; then
 	hold_args=(--hold-path auto --xdp-netns "$NETNS" --xdp-iface "$NS_IF"

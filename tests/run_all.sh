@@ -2,7 +2,8 @@
 # Runs every test: unit (plain and ASan+UBSan), a bounded fuzz run
 # (FUZZ_TEST_SECONDS per harness, default 8), BPF, integration against real
 # Redis, MariaDB and Kafka that it starts under .run-test/ on test ports and
-# stops again, the operations tests (tests/ops) and the short form of the
+# stops again, the multi-node test (tests/nodes), the operations tests
+# (tests/ops) and the short form of the
 # fault suite (tests/chaos) over the same services, then a smoke run of
 # every benchmark (make bench-quick).
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
@@ -122,6 +123,13 @@ if bash infra/services.sh start; then
 	# the systemd units and sd_notify, ...) over these services.
 	note "operations (tests/ops, make test-ops: install, Debian package, systemd; ~1 min)"
 	run_counted tests/ops env BUILD="$BUILD" bash tests/ops/run.sh
+	# Three edge nodes over these services, XDP in a namespace each: holds
+	# and purchases across them, kill -9 of one, its events moving, its
+	# return, the audit (issue 16; about a minute). NODES_TEST=0 skips it.
+	if [ "${NODES_TEST:-1}" != 0 ]; then
+		note "multi-node (tests/nodes: three ticketd nodes, kill -9, failover, audit; ~1 min)"
+		run_counted tests/nodes env BUILD="$BUILD" bash tests/nodes/run.sh
+	fi
 	# After the integration suite (its ticketd has stopped): the same services,
 	# ticketd and paymentd of its own on the test ports. CHAOS_TEST=0 skips it.
 	if [ "${CHAOS_TEST:-1}" != 0 ]; then
@@ -139,7 +147,7 @@ trap - EXIT
 # minutes, own services on the benchmarks' ports, results in a temporary
 # folder): a broken benchmark fails the tests. BENCH_QUICK_TEST=0 skips it.
 if [ "${BENCH_QUICK_TEST:-1}" != 0 ]; then
-	note "benchmarks, smoke run (make bench-quick: every suite of make bench, tiny; about 3 minutes)"
+	note "benchmarks, smoke run (make bench-quick: every suite of make bench, tiny; about 4 minutes)"
 	if BUILD="$BUILD" BENCH_QUICK=1 bash bench/run_bench.sh; then
 		passed=$((passed + 1))
 	else

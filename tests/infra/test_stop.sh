@@ -9,7 +9,8 @@
 # which forwards SIGTERM once more). After each round: no process of the
 # group, no mariadbd / redis-server / broker / ticketd / paymentd of this
 # run, none of its ports listening, no namespace or veth, no pid files, no
-# pins but the seat maps. Ends with "N passed, N failed"; about 60 s (the
+# pins but the seat maps; last a round of `make run NODES=2` (no node
+# namespace left). Ends with "N passed, N failed"; about 75 s (the
 # first round initialises MariaDB's datadir). Run by tests/run_all.sh; alone:
 #   bash tests/infra/test_stop.sh
 # Env: BUILD (build), STOP_TEST_RUN_DIR (<repo>/.run-stop-test),
@@ -138,7 +139,7 @@ wait_ready() { # seconds
 	local deadline=$((SECONDS + $1))
 	while ((SECONDS < deadline)); do
 		kill -0 "$pgid" 2>/dev/null || return 1
-		round_log | grep -q 'ticketing edge is up' &&
+		round_log | grep -q 'ticketing edge is up\|nodes are up' &&
 			curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -206,8 +207,33 @@ sig INT
 wait_exit
 check_clean "$round"
 
+# Round 6: `make run NODES=2` (infra/nodes.sh: a namespace, veth and
+# ticketd per node), Ctrl-C after ready: every node stopped, every node
+# namespace and veth removed.
+round="round 6 (NODES=2, INT after ready)"
+export NODES_NETNS_PREFIX=tktstopn NODES_IF_PREFIX=tkstn NODES_NET=10.76 NODES_NET_BASE=10
+export NODES_PIN_BASE=$PIN_DIR-node
+RUN_ARGS=() # run.sh's arguments go to every node: no shared --pin-dir
+NODES=2 start_stack run
+if wait_ready "$READY_TIMEOUT" && curl -fsS "http://127.0.0.1:$((HTTP_PORT + 1))/readyz" >/dev/null 2>&1; then
+	ok "$round: two nodes ready in $((SECONDS - t0)) s"
+else
+	bad "$round: the nodes are not ready"
+fi
+sig INT
+wait_exit
+PORTS+=("$((HTTP_PORT + 1))")
+check_clean "$round"
+left=
+for i in 1 2; do
+	[[ -e /run/netns/tktstopn$i ]] && left+="netns tktstopn$i "
+	ip link show dev "tkstn${i}h" >/dev/null 2>&1 && left+="link tkstn${i}h "
+done
+if [[ -z $left ]]; then ok "$round: node namespaces down"; else bad "$round: left up: $left"; fi
+[[ $EUID == 0 ]] && bash infra/nodes.sh down 2 >>"$LOG" 2>&1
+
 force_clean >/dev/null 2>&1
-rm -rf "$PIN_DIR"
+rm -rf "$PIN_DIR" "$PIN_DIR"-node-n1 "$PIN_DIR"-node-n2
 if ((failed)); then
 	echo "--- last lines of $LOG"
 	tail -40 "$LOG"
