@@ -25,7 +25,7 @@ import requests
 from conftest import (PIN_DIR, PORTS, RUN_DIR, Ticketd, auth, ensure_test_events, new_session,
                       udp_packet, udp_parse, udp_send)
 
-PARTITIONS = 4
+PARTITIONS = 16  # the default: tests/nodes shares the topic (its count is fixed at creation)
 # ports away from the shared ticketd's and the other suites' (+1..+10)
 OFFSETS = {"sa": 40, "sb": 41}
 
