@@ -15,6 +15,7 @@
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/rest/client_limits.h"
+#include "userspace/ticketd/rest/parked_stream.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/room/room_service.h"
 #include "userspace/ticketd/ticketd.h"
@@ -205,73 +206,41 @@ static const struct room_conn_ops mhd_room_ops = {
 	.resume = http_conn_resume,
 };
 
-struct room_stream_resp {
-	struct room_stream *st;
-	struct ticketd *app;
-	struct addr_key key;
-	bool counted;
-};
-
-static ssize_t room_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t room_read(void *st, char *buf, size_t max)
 {
-	struct room_stream_resp *sr = cls;
-	ssize_t n = room_stream_read(sr->st, buf, max);
-
-	(void)pos;
-	return n < 0 ? HTTP_STREAM_END : n;
+	return room_stream_read(st, buf, max);
 }
 
-static void room_stream_free(void *cls)
+static void room_release(void *st)
 {
-	struct room_stream_resp *sr = cls;
-
-	room_stream_release(sr->st);
-	if (sr->counted)
-		client_stream_end(sr->app, &sr->key);
-	free(sr);
+	room_stream_release(st);
 }
 
 void route_room_stream(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = req->app;
-	struct room_stream_resp *sr;
+	struct parked_stream *ps;
+	struct room_stream *st;
 	struct session s;
 	enum rooms_result r;
 	uint32_t id;
-	int fd;
 
 	if (!parse_event(req, resp, &id) || !api_stream_session(req, resp, &s))
 		return;
-	sr = calloc(1, sizeof(*sr));
-	if (!sr) {
-		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+	ps = parked_stream_begin(req, resp, room_read, room_release);
+	if (!ps)
 		return;
-	}
-	sr->app = app;
-	if (!client_stream_begin(req, resp, &sr->key, &sr->counted)) {
-		free(sr);
-		return;
-	}
 	r = rooms_stream_open(app->rooms, id, &s, http_query(req, "ticket"), &mhd_room_ops,
-			      req->conn, &sr->st);
+			      req->conn, &st);
 	if (r) {
-		if (sr->counted)
-			client_stream_end(app, &sr->key);
-		free(sr);
+		parked_stream_abort(ps);
 		room_error(req, resp, r, id);
 		return;
 	}
-	fd = http_conn_fd(req->conn);
-	if (fd >= 0) {
-		/* frames go out every second: a peer that vanished is found
-		 * within a few (best effort both) */
-		unsigned ms = 10000;
-		int sndbuf = ROOM_SNDBUF;
-
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	}
-	http_stream(resp, "text/event-stream", room_stream_reader, room_stream_free, sr);
+	ps->st = st;
+	/* frames go out every second: a peer that vanished is found within a
+	 * few */
+	parked_stream_answer(req, resp, ps, 10000, ROOM_SNDBUF);
 }
 
 /* ---- the seat map's gate ---- */

@@ -11,6 +11,7 @@
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/rest/client_limits.h"
+#include "userspace/ticketd/rest/parked_stream.h"
 #include "userspace/ticketd/rest/routes.h"
 #include "userspace/ticketd/ticketd.h"
 #include "userspace/ticketd/waitlist/waitlist_service.h"
@@ -188,70 +189,37 @@ static const struct waitlist_conn_ops mhd_waitlist_ops = {
 	.resume = http_conn_resume,
 };
 
-struct waitlist_stream_resp {
-	struct waitlist_stream *st;
-	struct ticketd *app;
-	struct addr_key key;
-	bool counted;
-};
-
-static ssize_t waitlist_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t waitlist_read(void *st, char *buf, size_t max)
 {
-	struct waitlist_stream_resp *sr = cls;
-	ssize_t n = waitlist_stream_read(sr->st, buf, max);
-
-	(void)pos;
-	return n < 0 ? HTTP_STREAM_END : n;
+	return waitlist_stream_read(st, buf, max);
 }
 
-static void waitlist_stream_free(void *cls)
+static void waitlist_release(void *st)
 {
-	struct waitlist_stream_resp *sr = cls;
-
-	waitlist_stream_release(sr->st);
-	if (sr->counted)
-		client_stream_end(sr->app, &sr->key);
-	free(sr);
+	waitlist_stream_release(st);
 }
 
 void route_waitlist_stream(struct http_req *req, struct http_resp *resp)
 {
 	struct ticketd *app = req->app;
-	struct waitlist_stream_resp *sr;
+	struct parked_stream *ps;
+	struct waitlist_stream *st;
 	struct session s;
 	enum waitlist_result r;
 	uint32_t id;
-	int fd;
 
 	if (!parse_event(req, resp, &id) || !api_stream_session(req, resp, &s))
 		return;
-	sr = calloc(1, sizeof(*sr));
-	if (!sr) {
-		http_error(resp, req, 503, "UNAVAILABLE", "out of memory", NULL);
+	ps = parked_stream_begin(req, resp, waitlist_read, waitlist_release);
+	if (!ps)
 		return;
-	}
-	sr->app = app;
-	if (!client_stream_begin(req, resp, &sr->key, &sr->counted)) {
-		free(sr);
-		return;
-	}
-	r = waitlist_stream_open(app->waitlist, id, &s, &mhd_waitlist_ops, req->conn, &sr->st);
+	r = waitlist_stream_open(app->waitlist, id, &s, &mhd_waitlist_ops, req->conn, &st);
 	if (r) {
-		if (sr->counted)
-			client_stream_end(app, &sr->key);
-		free(sr);
+		parked_stream_abort(ps);
 		waitlist_error(req, resp, r, id);
 		return;
 	}
-	fd = http_conn_fd(req->conn);
-	if (fd >= 0) {
-		/* frames go out at least every 15 s: a vanished peer is found
-		 * (best effort both) */
-		unsigned ms = 30000;
-		int sndbuf = WAITLIST_SNDBUF;
-
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	}
-	http_stream(resp, "text/event-stream", waitlist_stream_reader, waitlist_stream_free, sr);
+	ps->st = st;
+	/* frames go out at least every 15 s: a vanished peer is found */
+	parked_stream_answer(req, resp, ps, 30000, WAITLIST_SNDBUF);
 }
