@@ -657,7 +657,11 @@ out:
 	return err;
 }
 
-int edge_set_event_room(struct edge *e, uint32_t event_id, bool room)
+/* Changes a declared event's entry with change(ev, arg) under ev_lock,
+ * writing it to the events map first (BPF backend): -ENOENT when the event
+ * is not declared, or the map write's error (nothing changed then). */
+static int update_event(struct edge *e, uint32_t event_id,
+			void (*change)(struct tkt_event *ev, const void *arg), const void *arg)
 {
 	struct ev_slot *s;
 	struct tkt_event ev;
@@ -670,7 +674,7 @@ int edge_set_event_room(struct edge *e, uint32_t event_id, bool room)
 		goto out;
 	}
 	ev = s->ev;
-	ev.flags = room ? ev.flags | TKT_EVENT_ROOM : ev.flags & ~TKT_EVENT_ROOM;
+	change(&ev, arg);
 	if (e->backend == EDGE_BACKEND_BPF)
 		err = edge_bpf_write_event(e, event_id, &ev);
 	if (!err)
@@ -680,52 +684,49 @@ out:
 	return err;
 }
 
+static void change_room(struct tkt_event *ev, const void *arg)
+{
+	bool room = *(const bool *)arg;
+
+	ev->flags = room ? ev->flags | TKT_EVENT_ROOM : ev->flags & ~TKT_EVENT_ROOM;
+}
+
+int edge_set_event_room(struct edge *e, uint32_t event_id, bool room)
+{
+	return update_event(e, event_id, change_room, &room);
+}
+
+static void change_policy(struct tkt_event *ev, const void *arg)
+{
+	uint32_t flags = *(const uint32_t *)arg;
+
+	ev->flags = (ev->flags & TKT_EVENT_ROOM) | (flags & ~TKT_EVENT_ROOM);
+}
+
 int edge_set_event_policy(struct edge *e, uint32_t event_id, uint32_t flags)
 {
-	struct ev_slot *s;
-	struct tkt_event ev;
-	int err = 0;
+	return update_event(e, event_id, change_policy, &flags);
+}
 
-	pthread_rwlock_wrlock(&e->ev_lock);
-	s = ev_find(e, event_id, false);
-	if (!s || !s->present) {
-		err = -ENOENT;
-		goto out;
-	}
-	ev = s->ev;
-	ev.flags = (ev.flags & TKT_EVENT_ROOM) | (flags & ~TKT_EVENT_ROOM);
-	if (e->backend == EDGE_BACKEND_BPF)
-		err = edge_bpf_write_event(e, event_id, &ev);
-	if (!err)
-		s->ev = ev;
-out:
-	pthread_rwlock_unlock(&e->ev_lock);
-	return err;
+struct owned_arg {
+	uint32_t owned, ip;
+	uint16_t port;
+};
+
+static void change_owned(struct tkt_event *ev, const void *arg)
+{
+	const struct owned_arg *o = arg;
+
+	ev->owned = o->owned;
+	tkt_event_set_owner(ev, o->ip, o->port);
 }
 
 int edge_set_event_owned(struct edge *e, uint32_t event_id, uint32_t owned,
 			 uint32_t owner_ip, uint16_t owner_port)
 {
-	struct ev_slot *s;
-	struct tkt_event ev;
-	int err = 0;
+	struct owned_arg o = {owned, owner_ip, owner_port};
 
-	pthread_rwlock_wrlock(&e->ev_lock);
-	s = ev_find(e, event_id, false);
-	if (!s || !s->present) {
-		err = -ENOENT;
-		goto out;
-	}
-	ev = s->ev;
-	ev.owned = owned;
-	tkt_event_set_owner(&ev, owner_ip, owner_port);
-	if (e->backend == EDGE_BACKEND_BPF)
-		err = edge_bpf_write_event(e, event_id, &ev);
-	if (!err)
-		s->ev = ev;
-out:
-	pthread_rwlock_unlock(&e->ev_lock);
-	return err;
+	return update_event(e, event_id, change_owned, &o);
 }
 
 int edge_event_owned(struct edge *e, uint32_t event_id)
