@@ -5,13 +5,13 @@
 // events with their state, creates an event from the form and checks the
 // body sent, publishes the draft, edits it (PATCH), blocks two seats on the
 // preview and reads the audit log.
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS as ARGS } from './browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, steps } from './browser.mjs';
 import { apiError, eventSummary, json, seatMap } from './fixtures.mjs';
 
 const BASE = (process.env.TICKETD_URL || 'http://127.0.0.1:18080').replace(/\/+$/, '');
@@ -27,25 +27,10 @@ let events = [
   { ...eventSummary(9001), state: 'PUBLISHED' },
   { ...eventSummary(9004, { name: 'Draft Night', categories: [], sections: [] }), state: 'DRAFT' },
 ];
-let broken = null;
 
 mkdirSync(SHOTS, { recursive: true });
 
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) {
-      t.skip(`after the failure of "${broken}"`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      broken = name;
-      await page?.screenshot({ path: join(SHOTS, 'failure-admin.png'), fullPage: true }).catch(() => {});
-      throw err;
-    }
-  });
-}
+const step = steps('admin', () => page);
 
 const row = (id) => page.locator(`tr[data-event-id="${id}"]`);
 

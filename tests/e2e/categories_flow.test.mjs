@@ -5,13 +5,13 @@
 // admin API), so this test serves them with page.route fixtures in the
 // agreed shapes (fixtures.mjs); the page and the session come from the real
 // ticketd at TICKETD_URL.
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS as ARGS } from './browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, steps } from './browser.mjs';
 import { apiError, eventSummary, json, seatMap, snapshotStream } from './fixtures.mjs';
 
 const BASE = (process.env.TICKETD_URL || 'http://127.0.0.1:18080').replace(/\/+$/, '');
@@ -24,25 +24,10 @@ const pageErrors = [];
 const sent = { holds: [], best: [] };
 let held = []; // GET /api/reservations, as the fixture server would answer
 let bestAnswers = [];
-let broken = null;
 
 mkdirSync(SHOTS, { recursive: true });
 
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) {
-      t.skip(`after the failure of "${broken}"`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      broken = name;
-      await page?.screenshot({ path: join(SHOTS, 'failure-categories.png'), fullPage: true }).catch(() => {});
-      throw err;
-    }
-  });
-}
+const step = steps('categories', () => page);
 
 const seat = (id) => page.locator(`button.seat[data-seat-id="${id}"]`);
 

@@ -4,13 +4,13 @@
 // mine and land in the cart; asking for eight more is refused by the
 // server's hold limit and the picker says so. The held seats are given back
 // at the end.
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS as ARGS } from './browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, steps } from './browser.mjs';
 
 const BASE = (process.env.TICKETD_URL || 'http://127.0.0.1:18080').replace(/\/+$/, '');
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
@@ -20,25 +20,10 @@ let page;
 let eventId;
 let mine = [];
 const pageErrors = [];
-let broken = null;
 
 mkdirSync(SHOTS, { recursive: true });
 
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) {
-      t.skip(`after the failure of "${broken}"`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      broken = name;
-      await page?.screenshot({ path: join(SHOTS, 'failure-picker.png'), fullPage: true }).catch(() => {});
-      throw err;
-    }
-  });
-}
+const step = steps('picker', () => page);
 
 before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });

@@ -5,13 +5,13 @@
 // in print media only the tickets show, one block per ticket.
 //   TICKETD_URL   ticketd base URL (default http://127.0.0.1:18080), --dev-mode
 //   CHROMIUM_PATH the browser (default /usr/bin/chromium)
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS as ARGS } from './browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, steps } from './browser.mjs';
 
 const BASE = (process.env.TICKETD_URL || 'http://127.0.0.1:18080').replace(/\/+$/, '');
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
@@ -22,25 +22,10 @@ let context;
 let page;
 const pageErrors = [];
 let seatIds = [];
-let broken = null;
 
 mkdirSync(SHOTS, { recursive: true });
 
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) {
-      t.skip(`after the failure of "${broken}"`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      broken = name;
-      await page?.screenshot({ path: join(SHOTS, 'failure-tickets.png'), fullPage: true }).catch(() => {});
-      throw err;
-    }
-  });
-}
+const step = steps('tickets', () => page);
 
 before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });

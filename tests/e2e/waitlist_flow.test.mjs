@@ -7,13 +7,13 @@
 // ordinary checkout. The holders' other seats are released at the end.
 //   TICKETD_URL   ticketd base URL (default http://127.0.0.1:18080)
 //   CHROMIUM_PATH the browser (default /usr/bin/chromium)
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS as ARGS } from './browser.mjs';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, steps } from './browser.mjs';
 
 const BASE = (process.env.TICKETD_URL || 'http://127.0.0.1:18080').replace(/\/+$/, '');
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
@@ -27,25 +27,10 @@ const pageErrors = [];
 let eventId;
 const holders = []; // [{ token, seats: [ids] }]
 let offered = null;
-let broken = null;
 
 mkdirSync(SHOTS, { recursive: true });
 
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) {
-      t.skip(`after the failure of "${broken}"`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      broken = name;
-      await page?.screenshot({ path: join(SHOTS, 'failure-waitlist.png'), fullPage: true }).catch(() => {});
-      throw err;
-    }
-  });
-}
+const step = steps('waitlist', () => page);
 
 async function api(method, path, token, body) {
   const res = await fetch(BASE + path, {
