@@ -83,6 +83,14 @@ bool api_sale_gate(struct http_req *req, struct http_resp *resp, uint32_t event_
 struct session;
 struct holds_outcome;
 
+/* The {id} path parameter of an event's route (event_param.c): 400
+ * VALIDATION_FAILED when it is not a number, 404 EVENT_NOT_FOUND when the
+ * live catalogue has no such published event. */
+bool api_event_param(struct http_req *req, struct http_resp *resp, uint32_t *id);
+
+/* A Unix time in ms as an RFC 3339 JSON string, null for 0 (event_param.c). */
+json_t *api_time_or_null(int64_t ms);
+
 /* A stream's session (routes_room.c): the Authorization header, or the
  * token query argument (EventSource cannot send headers); on failure the
  * 401 answer is already set. */

@@ -22,33 +22,6 @@
 
 #define ROOM_SNDBUF 16384
 
-static bool parse_event(struct http_req *req, struct http_resp *resp, uint32_t *id)
-{
-	char msg[64];
-
-	if (http_parse_u32(req->params[0], id)) {
-		http_error(resp, req, 400, "VALIDATION_FAILED",
-			   "event id must be a non-negative integer",
-			   json_pack("{s:s}", "id", req->params[0]));
-		return false;
-	}
-	if (!catalog_find(&rest_app(req)->catalog, *id)) {
-		snprintf(msg, sizeof(msg), "event %u does not exist", *id);
-		http_error(resp, req, 404, "EVENT_NOT_FOUND", msg, NULL);
-		return false;
-	}
-	return true;
-}
-
-static json_t *iso_or_null(int64_t ms)
-{
-	char t[TKT_RFC3339_LEN];
-
-	if (!ms || tkt_format_rfc3339_ms(ms, t, sizeof(t)))
-		return json_null();
-	return json_string(t);
-}
-
 /* Answers a refusal of the room service. */
 static void room_error(struct http_req *req, struct http_resp *resp,
 		       enum rooms_result r, uint32_t event_id)
@@ -117,14 +90,14 @@ static void answer_view(struct http_resp *resp, uint32_t event_id,
 		http_json(resp, 200,
 			  json_pack("{s:I, s:s, s:s, s:o}", "eventId", (json_int_t)event_id,
 				    "state", "admitted", "ticket", a->ticket, "admittedUntil",
-				    iso_or_null(v->admitted_until_ms)));
+				    api_time_or_null(v->admitted_until_ms)));
 		return;
 	case ROOM_WAITING:
 		http_json(resp, 200,
 			  json_pack("{s:I, s:s, s:s, s:I, s:i, s:o, s:f, s:b}", "eventId",
 				    (json_int_t)event_id, "state", "waiting", "ticket", a->ticket,
 				    "position", (json_int_t)v->position, "estimatedWaitSeconds",
-				    (int)v->wait_seconds, "startsAt", iso_or_null(v->starts_at_ms),
+				    (int)v->wait_seconds, "startsAt", api_time_or_null(v->starts_at_ms),
 				    "rate", v->rate, "prequeue", v->prequeue));
 		return;
 	}
@@ -139,7 +112,7 @@ void route_room_join(struct http_req *req, struct http_resp *resp)
 	enum rooms_result r;
 	uint32_t id;
 
-	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+	if (!api_event_param(req, resp, &id) || !api_authenticate(req, resp, &s))
 		return;
 	if (!(body = http_body_object(req, resp, true)))
 		return;
@@ -168,7 +141,7 @@ void route_room_poll(struct http_req *req, struct http_resp *resp)
 	enum rooms_result r;
 	uint32_t id;
 
-	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+	if (!api_event_param(req, resp, &id) || !api_authenticate(req, resp, &s))
 		return;
 	r = rooms_visit(rest_app(req)->rooms, id, &s, http_query(req, "ticket"), false, &a);
 	if (r)
@@ -225,7 +198,7 @@ void route_room_stream(struct http_req *req, struct http_resp *resp)
 	enum rooms_result r;
 	uint32_t id;
 
-	if (!parse_event(req, resp, &id) || !api_stream_session(req, resp, &s))
+	if (!api_event_param(req, resp, &id) || !api_stream_session(req, resp, &s))
 		return;
 	ps = parked_stream_begin(req, resp, room_read, room_release);
 	if (!ps)
@@ -284,7 +257,7 @@ static void answer_admin(struct http_req *req, struct http_resp *resp, uint32_t 
 		  json_pack("{s:I, s:b, s:o, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I,"
 			    " s:I, s:I, s:f, s:I, s:I}}",
 			    "eventId", (json_int_t)id, "enabled", set.enabled, "startsAt",
-			    iso_or_null(set.starts_at_ms), "ratePerSecond",
+			    api_time_or_null(set.starts_at_ms), "ratePerSecond",
 			    (json_int_t)set.rate_per_s, "activeMax", (json_int_t)set.active_max,
 			    "idleSeconds", (json_int_t)set.idle_seconds, "admitSeconds",
 			    (json_int_t)set.admit_seconds, "status", "queueLength",
@@ -301,7 +274,7 @@ void route_admin_room_get(struct http_req *req, struct http_resp *resp)
 {
 	uint32_t id;
 
-	if (api_admin_allowed(req, resp) && parse_event(req, resp, &id))
+	if (api_admin_allowed(req, resp) && api_event_param(req, resp, &id))
 		answer_admin(req, resp, id);
 }
 
@@ -336,7 +309,7 @@ void route_admin_room_put(struct http_req *req, struct http_resp *resp)
 	uint32_t id;
 	bool ok = true;
 
-	if (!api_admin_allowed(req, resp) || !parse_event(req, resp, &id))
+	if (!api_admin_allowed(req, resp) || !api_event_param(req, resp, &id))
 		return;
 	if (!(body = http_body_object(req, resp, false)))
 		return;

@@ -18,33 +18,6 @@
 
 #define WAITLIST_SNDBUF 16384
 
-static bool parse_event(struct http_req *req, struct http_resp *resp, uint32_t *id)
-{
-	char msg[64];
-
-	if (http_parse_u32(req->params[0], id)) {
-		http_error(resp, req, 400, "VALIDATION_FAILED",
-			   "event id must be a non-negative integer",
-			   json_pack("{s:s}", "id", req->params[0]));
-		return false;
-	}
-	if (!catalog_find(&rest_app(req)->catalog, *id)) {
-		snprintf(msg, sizeof(msg), "event %u does not exist", *id);
-		http_error(resp, req, 404, "EVENT_NOT_FOUND", msg, NULL);
-		return false;
-	}
-	return true;
-}
-
-static json_t *iso(int64_t ms)
-{
-	char t[TKT_RFC3339_LEN];
-
-	if (!ms || tkt_format_rfc3339_ms(ms, t, sizeof(t)))
-		return json_null();
-	return json_string(t);
-}
-
 static void waitlist_error(struct http_req *req, struct http_resp *resp,
 			   enum waitlist_result r, uint32_t event_id)
 {
@@ -99,7 +72,7 @@ static json_t *offer_json(const struct waitlist_view *v)
 	seats = json_array();
 	for (uint8_t i = 0; seats && i < v->n_offer; i++)
 		json_array_append_new(seats, json_integer(v->offer[i]));
-	return json_pack("{s:o, s:o}", "seatIds", seats, "expiresAt", iso(v->offer_expires_ms));
+	return json_pack("{s:o, s:o}", "seatIds", seats, "expiresAt", api_time_or_null(v->offer_expires_ms));
 }
 
 static json_t *position_json(const struct waitlist_view *v)
@@ -117,7 +90,7 @@ void route_waitlist_join(struct http_req *req, struct http_resp *resp)
 	uint32_t id;
 	json_int_t count = 1;
 
-	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+	if (!api_event_param(req, resp, &id) || !api_authenticate(req, resp, &s))
 		return;
 	if (!(body = http_body_object(req, resp, true)))
 		return;
@@ -143,7 +116,7 @@ void route_waitlist_join(struct http_req *req, struct http_resp *resp)
 	http_json(resp, r == WLS_OK ? 201 : 200,
 		  json_pack("{s:I, s:o, s:i, s:o, s:o}", "eventId", (json_int_t)id, "position",
 			    position_json(&v), "count", (int)v.count, "joinedAt",
-			    iso(v.joined_ms), "offer", offer_json(&v)));
+			    api_time_or_null(v.joined_ms), "offer", offer_json(&v)));
 }
 
 void route_waitlist_get(struct http_req *req, struct http_resp *resp)
@@ -153,7 +126,7 @@ void route_waitlist_get(struct http_req *req, struct http_resp *resp)
 	enum waitlist_result r;
 	uint32_t id;
 
-	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+	if (!api_event_param(req, resp, &id) || !api_authenticate(req, resp, &s))
 		return;
 	r = waitlist_get(rest_app(req)->waitlist, id, &s, &v);
 	if (r) {
@@ -163,7 +136,7 @@ void route_waitlist_get(struct http_req *req, struct http_resp *resp)
 	http_json(resp, 200,
 		  json_pack("{s:I, s:o, s:i, s:o, s:o}", "eventId", (json_int_t)id, "position",
 			    position_json(&v), "count", (int)v.count, "joinedAt",
-			    iso(v.joined_ms), "offer", offer_json(&v)));
+			    api_time_or_null(v.joined_ms), "offer", offer_json(&v)));
 }
 
 void route_waitlist_leave(struct http_req *req, struct http_resp *resp)
@@ -172,7 +145,7 @@ void route_waitlist_leave(struct http_req *req, struct http_resp *resp)
 	enum waitlist_result r;
 	uint32_t id;
 
-	if (!parse_event(req, resp, &id) || !api_authenticate(req, resp, &s))
+	if (!api_event_param(req, resp, &id) || !api_authenticate(req, resp, &s))
 		return;
 	r = waitlist_leave(rest_app(req)->waitlist, id, &s);
 	if (r) {
@@ -208,7 +181,7 @@ void route_waitlist_stream(struct http_req *req, struct http_resp *resp)
 	enum waitlist_result r;
 	uint32_t id;
 
-	if (!parse_event(req, resp, &id) || !api_stream_session(req, resp, &s))
+	if (!api_event_param(req, resp, &id) || !api_stream_session(req, resp, &s))
 		return;
 	ps = parked_stream_begin(req, resp, waitlist_read, waitlist_release);
 	if (!ps)
