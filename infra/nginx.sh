@@ -158,7 +158,8 @@ start() {
 		fi
 		die "pid $pid runs but does not answer on $URL; try '$0 stop'"
 	fi
-	rm -f "$PIDFILE"
+	# a killed nginx leaves its unix socket behind (bind would fail)
+	rm -f "$PIDFILE" "$PREFIX/tmp/follow.sock"
 	check
 	ensure_port_free "$NGINX_PORT" NGINX_PORT
 	# nginx forks its master into the background and writes the pid file.
