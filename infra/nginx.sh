@@ -11,7 +11,9 @@
 #     render  only write the config, print its folder
 # Env (defaults match `make run`): RUN_DIR (<repo>/.run), NGINX_ADDR
 # (127.0.0.1), NGINX_PORT (8088), TICKETD_UPSTREAM (127.0.0.1:$HTTP_PORT,
-# HTTP_PORT 8080), the limits below; docs/ops/nginx.md describes them.
+# HTTP_PORT 8080), NGINX_UPSTREAMS (several ticketd nodes, host:port each,
+# blanks or commas between; default TICKETD_UPSTREAM alone), the limits
+# below; docs/ops/nginx.md describes them.
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true # "&" in a value stays "&"
 SVC=nginx
@@ -23,6 +25,8 @@ NGINX_PORT=${NGINX_PORT:-8088}
 check_port NGINX_PORT "$NGINX_PORT"
 HTTP_PORT=${HTTP_PORT:-8080}
 TICKETD_UPSTREAM=${TICKETD_UPSTREAM:-127.0.0.1:$HTTP_PORT}
+# Several nodes: nginx follows a node's 307 WRONG_NODE to the owner itself.
+NGINX_UPSTREAMS=${NGINX_UPSTREAMS:-$TICKETD_UPSTREAM}
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 TEMPLATES=$INFRA_DIR/nginx
 PREFIX=$RUN_DIR/nginx
@@ -54,7 +58,8 @@ PLACEHOLDERS=(NGINX_LISTEN TICKETD_UPSTREAM NGINX_HOLD_RATE NGINX_HOLD_BURST
 	NGINX_CONNS_PER_ADDR NGINX_STREAMS_PER_ADDR NGINX_STREAM_TIMEOUT
 	NGINX_MAX_BODY NGINX_UPSTREAM_KEEPALIVE NGINX_WORKERS
 	NGINX_WORKER_CONNECTIONS NGINX_RLIMIT_NOFILE NGINX_PREFIX NGINX_LOG_DIR
-	NGINX_PID_FILE NGINX_LIMIT_EXEMPT_GEO NGINX_REAL_IP_CONF)
+	NGINX_PID_FILE NGINX_LIMIT_EXEMPT_GEO NGINX_REAL_IP_CONF
+	NGINX_FRONT_SERVERS NGINX_NODE_SERVERS NGINX_NODE_HOSTS)
 
 # A value goes into the config as it is: refuse what could end a directive.
 check_value() { # name value
@@ -88,7 +93,8 @@ render_file() { # template output
 render() {
 	local name
 	for name in "${PLACEHOLDERS[@]}"; do
-		case $name in NGINX_LIMIT_EXEMPT_GEO | NGINX_REAL_IP_CONF) continue ;; esac
+		case $name in NGINX_LIMIT_EXEMPT_GEO | NGINX_REAL_IP_CONF | NGINX_FRONT_SERVERS | \
+			NGINX_NODE_SERVERS | NGINX_NODE_HOSTS) continue ;; esac
 		check_value "$name" "${!name}"
 	done
 	NGINX_LIMIT_EXEMPT_GEO=$(list_lines '    %s 1;\n' "$NGINX_LIMIT_EXEMPT")
@@ -98,7 +104,22 @@ render() {
     real_ip_header X-Forwarded-For;
     real_ip_recursive on;"
 	fi
-	export NGINX_LIMIT_EXEMPT_GEO NGINX_REAL_IP_CONF
+	# the nodes: host:port each (the 307's Location names them so)
+	local a nodes=()
+	for a in ${NGINX_UPSTREAMS//,/ }; do
+		[[ $a =~ ^[A-Za-z0-9.-]+:[0-9]+$|^\[[0-9A-Fa-f:.]+\]:[0-9]+$ ]] ||
+			die "NGINX_UPSTREAMS: '$a' is not host:port"
+		nodes+=("$a")
+	done
+	((${#nodes[@]} >= 1)) || die "NGINX_UPSTREAMS is empty"
+	NGINX_NODE_SERVERS=$(list_lines '    server %s max_fails=0;\n' "${nodes[*]}")
+	NGINX_NODE_HOSTS=$(list_lines '    "%s" 1;\n' "${nodes[*]}")
+	if ((${#nodes[@]} == 1)); then # one node: straight to it, as before
+		NGINX_FRONT_SERVERS="    server ${nodes[0]} max_fails=0;"
+	else
+		NGINX_FRONT_SERVERS="    server unix:$PREFIX/tmp/follow.sock max_fails=0;"
+	fi
+	export NGINX_LIMIT_EXEMPT_GEO NGINX_REAL_IP_CONF NGINX_FRONT_SERVERS NGINX_NODE_SERVERS NGINX_NODE_HOSTS
 	mkdir -p "$PREFIX/conf" "$PREFIX/tmp"
 	render_file "$TEMPLATES/nginx.conf" "$PREFIX/conf/nginx.conf"
 	render_file "$TEMPLATES/ticketing.conf" "$PREFIX/conf/ticketing.conf"
@@ -132,12 +153,13 @@ start() {
 	local pid
 	if pid=$(our_pid); then
 		if answers; then
-			say "already running (pid $pid, $URL -> $TICKETD_UPSTREAM)"
+			say "already running (pid $pid, $URL -> $NGINX_UPSTREAMS)"
 			return 0
 		fi
 		die "pid $pid runs but does not answer on $URL; try '$0 stop'"
 	fi
-	rm -f "$PIDFILE"
+	# a killed nginx leaves its unix socket behind (bind would fail)
+	rm -f "$PIDFILE" "$PREFIX/tmp/follow.sock"
 	check
 	ensure_port_free "$NGINX_PORT" NGINX_PORT
 	# nginx forks its master into the background and writes the pid file.
@@ -151,7 +173,7 @@ start() {
 		show_log_tail "$LOG"
 		die "nginx does not answer on $URL"
 	fi
-	say "started (pid $pid, $URL -> ticketd $TICKETD_UPSTREAM; config $PREFIX/conf, logs $LOG_DIR/nginx-*.log)"
+	say "started (pid $pid, $URL -> ticketd $NGINX_UPSTREAMS; config $PREFIX/conf, logs $LOG_DIR/nginx-*.log)"
 }
 
 stop() {
@@ -173,7 +195,7 @@ status() {
 	local pid
 	if pid=$(our_pid); then
 		if answers; then
-			say "running (pid $pid, $URL -> ticketd $TICKETD_UPSTREAM)"
+			say "running (pid $pid, $URL -> ticketd $NGINX_UPSTREAMS)"
 			return 0
 		fi
 		say "pid $pid runs but does not answer on $URL"

@@ -8,7 +8,9 @@
 # (infra/nodes.sh: 10.77.<i>.2:7000, HTTP 127.0.0.1:8080+i-1), sharing the
 # services and paymentd; a node that exits leaves the others running
 # (`bash infra/nodes.sh start-node I` brings it back); Ctrl-C stops them all
-# and removes the namespaces.
+# and removes the namespaces. nginx (infra/nginx.sh) runs in front of them on
+# 127.0.0.1:$NGINX_PORT (8088): one origin for the web page, nginx follows a
+# node's 307 to the event's owner itself.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -23,6 +25,8 @@ NS_IF=${TKT_NS_IF:-tkt1}
 HOST_IF=${TKT_HOST_IF:-tkt0}
 NS_ADDR=${TKT_NS_ADDR:-10.77.0.2}
 NODES=${NODES:-1}
+NGINX_PORT=${NGINX_PORT:-8088}
+nginx_started=0
 [[ $NODES =~ ^[1-8]$ ]] || { echo "make run: NODES must be 1..8, not '$NODES'" >&2; exit 2; }
 if ((NODES > 1)) && ((PAYMENTD_PORT >= HTTP_PORT && PAYMENTD_PORT < HTTP_PORT + NODES)); then
 	echo "make run: the nodes' HTTP ports $HTTP_PORT..$((HTTP_PORT + NODES - 1)) include PAYMENTD_PORT $PAYMENTD_PORT; set HTTP_PORT or PAYMENTD_PORT" >&2
@@ -99,6 +103,7 @@ stop_all() {
 	local node_pid
 	for node_pid in "${node_pids[@]}"; do stop_group "$node_pid" 10; done
 	stop_group "$paymentd_pid" 10
+	if [ "$nginx_started" = 1 ]; then bash infra/nginx.sh stop || true; fi
 	# Anything else we spawned whose pid was not yet recorded when the
 	# signal came (the trap runs between two commands).
 	local pid
@@ -138,6 +143,9 @@ run_nodes() {
 	fi
 	spawn ./build/paymentd --port "$PAYMENTD_PORT" 2>>"$RUN_DIR/logs/paymentd.log"
 	paymentd_pid=$spawned_pid
+	# nginx in front connects from 127.0.0.1: its X-Forwarded-For names the
+	# client for the nodes' per-address limits
+	export NODES_ARGS="--trusted-proxies 127.0.0.1 ${NODES_ARGS:-}"
 	for ((i = 1; i <= NODES; i++)); do
 		spawn bash infra/nodes.sh exec "$i" "$@" 2>>"$RUN_DIR/logs/ticketd-n$i.log"
 		node_pids+=("$spawned_pid")
@@ -161,11 +169,22 @@ run_nodes() {
 			done
 		fi
 	done
+	# one origin in front of all nodes: nginx re-sends a request that a
+	# non-owner answers with 307 to the owner itself (docs/ops/nginx.md)
+	local ups=""
+	for ((i = 1; i <= NODES; i++)); do ups+="127.0.0.1:$((HTTP_PORT + i - 1)) "; done
+	if NGINX_UPSTREAMS=$ups NGINX_PORT=$NGINX_PORT run_step bash infra/nginx.sh start; then
+		nginx_started=1
+	else
+		echo "make run: nginx did not start (make deps installs it); the page works only for the events of the node that served it" >&2
+	fi
 	echo
 	echo "  ticketing edge: $NODES nodes are up (Ctrl-C stops everything)"
 	bash infra/nodes.sh addrs "$NODES" | sed 's/^/    /'
 	cat <<INFO
-    web page and REST  http://127.0.0.1:$HTTP_PORT/ (any node; a non-owner redirects)
+    web page and REST  http://127.0.0.1:$NGINX_PORT/ (nginx in front of all nodes; it follows
+                       a node's 307 to the event's owner)
+    one node directly  http://127.0.0.1:$HTTP_PORT/ (a non-owner answers 307 to the owner)
     shard map          ./build/ticketctl shards --admin http://127.0.0.1:$HTTP_PORT
                        (or curl -s http://127.0.0.1:$HTTP_PORT/api/shards)
     payment gateway    http://127.0.0.1:$PAYMENTD_PORT (paymentd, simulated)

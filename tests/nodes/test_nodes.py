@@ -9,6 +9,11 @@ network namespace (NODES_HOLD_PATH=socket: socket doors on 127.0.0.1), with
   2. sessions hold seats over UDP and REST on every event, sent to any node
      and following WRONG_NODE (the owner in the reply) and 307 to the owner;
      purchases through the owner;
+  2b. nginx in front of the three (infra/nginx.sh, NGINX_UPSTREAMS): for an
+     event of each node, through nginx only, the seat map, a hold with the
+     Authorization header, an order and its payment, and the seat stream's
+     change; nginx follows every 307 itself (never hands one on), and does
+     not follow a Location that is not one of its nodes;
   3. kill -9 of the node with the most events while build/node_follow keeps
      holding on every event: its events move to the others within
      FAILOVER_BOUND_S (printed: last OK from the old owner to the first
@@ -44,6 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import conftest as c  # noqa: E402  (ports, paymentd, UDP codec, SQL)
+from test_sse import Stream  # noqa: E402  (an SSE stream over a raw socket)
 
 N = 3
 HTTP_PORT = int(os.environ.get("TICKETD_TEST_HTTP_PORT", "18080"))
@@ -70,6 +76,7 @@ TICKETD_ARGS = [
     "--payment-deadline-seconds", str(c.PAYMENT_DEADLINE_SECONDS),
     "--dev-mode", *c.GENEROUS_LIMITS, "--origin-hold-limit", "0",
     "--udp-rate-limit", "0", "--log-level", "info",
+    "--trusted-proxies", "127.0.0.1",  # nginx of test 2b
 ]
 FAILOVER_BOUND_S = float(os.environ.get("NODES_FAILOVER_BOUND_S", "15"))
 REJOIN_GAP_BOUND_S = float(os.environ.get("NODES_REJOIN_GAP_BOUND_S", "5"))
@@ -383,6 +390,97 @@ def test_2_holds_over_udp_and_rest_and_purchases_through_the_owner(cluster):
         st = wait_order(cluster, o, within=10)
         assert st == "CONFIRMED", (o, st)
     log(f"{len(S.orders)} orders confirmed, one per event")
+
+
+# ---- 2b -----------------------------------------------------------------------
+
+# the fourth of the checkout's four ports (NODES_HTTP_BASE + 3)
+NGINX_PORT = int(NODES_ENV["NODES_HTTP_BASE"]) + 3
+NGINX_RUN = os.path.join(c.RUN_DIR, "nodes-nginx")
+
+
+def nginx_sh(cmd, upstreams):
+    env = dict(os.environ, RUN_DIR=NGINX_RUN, NGINX_PORT=str(NGINX_PORT),
+               NGINX_UPSTREAMS=" ".join(upstreams), NGINX_WORKERS="1",
+               NGINX_LIMIT_EXEMPT="127.0.0.1")  # the proxy's limits are test_nginx.sh's
+    out = subprocess.run(["bash", os.path.join(ROOT, "infra", "nginx.sh"), cmd], env=env,
+                         cwd=ROOT, timeout=30, capture_output=True, text=True)
+    assert out.returncode == 0 or cmd == "stop", f"nginx.sh {cmd}: {out.stderr}"
+    return out
+
+
+def access_statuses(name):
+    path = os.path.join(NGINX_RUN, "logs", name)
+    with open(path) as f:
+        return [line.split('"')[2].split()[0] for line in f if line.count('"') >= 2]
+
+
+def test_2b_nginx_in_front_follows_the_307_to_the_owner(cluster):
+    multinode(cluster)
+    own = cluster.wait_owned(lambda o: all(o.values()), 10, "every event owned")
+    one = {}
+    for e, n in sorted(own.items()):
+        one.setdefault(n, e)
+    assert set(one) == set(cluster.http), f"a node owns no event: {own}"
+    nodes = {n: u.split("//", 1)[1] for n, u in cluster.http.items()}
+    nginx_sh("stop", nodes.values())
+    for name in ("nginx-access.log", "nginx-follow.log"):  # this run's lines only
+        try:
+            os.remove(os.path.join(NGINX_RUN, "logs", name))
+        except FileNotFoundError:
+            pass
+    nginx_sh("start", nodes.values())
+    base = f"http://127.0.0.1:{NGINX_PORT}"
+    try:
+        for n, e in sorted(one.items()):
+            for _ in range(3):  # round robin over the nodes: two land on non-owners
+                r = requests.get(f"{base}/api/events/{e}/seats", allow_redirects=False, timeout=5)
+                assert r.status_code == 200, (n, e, r.status_code, r.text)
+                assert len(r.json()["seats"]) == ROWS * COLS
+            tok = c.new_session(base)["token"]
+            st = Stream(NGINX_PORT, e)
+            try:
+                snap = st.next(timeout=3)
+                assert st.status == 200 and snap["event"] == "snapshot", (st.status, snap)
+                r = requests.post(f"{base}/api/reservations", headers=c.auth(tok),
+                                  json={"eventId": e, "seatIds": [80]},
+                                  allow_redirects=False, timeout=5)
+                assert r.status_code == 201, (n, e, r.status_code, r.text)
+                change = st.next(timeout=3)
+                assert change["event"] == "seat" and change["json"]["seatId"] == 80, change
+                assert change["json"]["status"] == "HELD", change
+            finally:
+                st.close()
+            r = requests.post(f"{base}/api/orders", allow_redirects=False, timeout=10,
+                              headers=dict(c.auth(tok), **{"Idempotency-Key": str(uuid.uuid4())}),
+                              json={"eventId": e, "seatIds": [80]})
+            assert r.status_code in (200, 201, 202), (n, e, r.status_code, r.text)
+            o = dict(id=r.json()["orderId"], token=tok, event=e, seats=[80])
+            S.orders.append(o)  # test 5 sees it CONFIRMED
+            r = requests.post(f"{base}/api/payments/authorize", headers=c.auth(tok),
+                              json={"orderId": o["id"], "simulate": "approve"},
+                              allow_redirects=False, timeout=10)
+            assert r.status_code == 200 and r.json()["status"] == "APPROVED", r.text
+        front = access_statuses("nginx-access.log")
+        followed = sum(1 for line in open(os.path.join(NGINX_RUN, "logs", "nginx-follow.log"))
+                       if "upstream=307 " in line)
+        log(f"through nginx: {len(front)} requests on events {sorted(one.values())} of "
+            f"{sorted(one)}, {followed} answered 307 by a non-owner and followed by nginx")
+        assert "307" not in front, "nginx handed a 307 to the client"
+        assert followed > 0, "no request landed on a non-owner"
+        # nginx that knows only two of the nodes: a 307 to the third is not followed
+        n3 = sorted(one)[-1]
+        nginx_sh("reload", [a for n, a in nodes.items() if n != n3])
+        deadline = time.monotonic() + 5
+        while True:  # (the reload takes effect when the new workers run)
+            r = requests.get(f"{base}/api/events/{one[n3]}/seats", allow_redirects=False,
+                             timeout=5)
+            if r.status_code != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 502 and r.json()["code"] == "BAD_GATEWAY", (r.status_code, r.text)
+    finally:
+        nginx_sh("stop", nodes.values())
 
 
 def owner_url(cluster, e):
