@@ -63,22 +63,36 @@ static int get_uint(json_t *obj, const char *name, int64_t *out)
 	return 0;
 }
 
-int shard_owner_parse(const char *json, struct shard_owner *out)
+/* json as an object with string members "udp" and "http" copied into
+ * udp and http; NULL (and -EINVAL in *rc) when it is not one. */
+static json_t *load_addrs(const char *json, char *udp, size_t udp_len, char *http,
+			  size_t http_len, int *rc)
 {
 	json_t *j = json_loads(json, 0, NULL);
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		*rc = -EINVAL;
+		return NULL;
+	}
+	*rc = copy_str(j, "udp", udp, udp_len, true);
+	if (!*rc)
+		*rc = copy_str(j, "http", http, http_len, true);
+	return j;
+}
+
+int shard_owner_parse(const char *json, struct shard_owner *out)
+{
+	json_t *j;
 	int64_t epoch = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return -EINVAL;
-	}
-	rc = copy_str(j, "node", out->node, sizeof(out->node), true);
+	j = load_addrs(json, out->udp, sizeof(out->udp), out->http, sizeof(out->http), &rc);
+	if (!j)
+		return rc;
 	if (!rc)
-		rc = copy_str(j, "udp", out->udp, sizeof(out->udp), true);
-	if (!rc)
-		rc = copy_str(j, "http", out->http, sizeof(out->http), true);
+		rc = copy_str(j, "node", out->node, sizeof(out->node), true);
 	if (!rc)
 		rc = get_uint(j, "epoch", &epoch);
 	out->epoch = (uint64_t)epoch;
@@ -90,17 +104,13 @@ int shard_owner_parse(const char *json, struct shard_owner *out)
 
 int shard_node_parse(const char *json, struct shard_node *out)
 {
-	json_t *j = json_loads(json, 0, NULL);
+	json_t *j;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return -EINVAL;
-	}
-	rc = copy_str(j, "udp", out->udp, sizeof(out->udp), true);
-	if (!rc)
-		rc = copy_str(j, "http", out->http, sizeof(out->http), true);
+	j = load_addrs(json, out->udp, sizeof(out->udp), out->http, sizeof(out->http), &rc);
+	if (!j)
+		return rc;
 	if (!rc)
 		rc = get_uint(j, "seenAt", &out->seen_at_ms);
 	json_decref(j);
