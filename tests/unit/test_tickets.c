@@ -17,6 +17,7 @@
 #include <png.h>
 #include <qrencode.h>
 
+#include "userspace/ticketd/commerce/checkins.h"
 #include "userspace/ticketd/commerce/tickets.h"
 
 static struct ticket_keys keys, other;
@@ -296,6 +297,23 @@ static void scanner_ids_are_short_and_plain(void **state)
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
 }
 
+/* scannedAt of an offline check-in: RFC 3339 in UTC only, a real date. */
+static void scan_times_are_utc_rfc3339(void **state)
+{
+	int64_t ms = 0;
+
+	(void)state;
+	assert_int_equal(checkins_parse_time("2026-12-06T18:00:00.100Z", &ms), 0);
+	assert_int_equal(ms, 1796580000100LL);
+	assert_int_equal(checkins_parse_time("2026-12-06T18:00:05Z", &ms), 0);
+	assert_int_equal(ms, 1796580005000LL);
+	assert_int_equal(checkins_parse_time("2026-12-06T19:00:00+01:00", &ms), -EINVAL);
+	assert_int_equal(checkins_parse_time("2026-02-31T00:00:00Z", &ms), -EINVAL);
+	assert_int_equal(checkins_parse_time("2026-12-06T18:00:00", &ms), -EINVAL);
+	assert_int_equal(checkins_parse_time("yesterday", &ms), -EINVAL);
+	assert_int_equal(checkins_parse_time("", &ms), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +328,7 @@ int main(void)
 		cmocka_unit_test(qr_of_nothing_is_refused),
 		cmocka_unit_test(keys_are_created_private_and_kept),
 		cmocka_unit_test(scanner_ids_are_short_and_plain),
+		cmocka_unit_test(scan_times_are_utc_rfc3339),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/db/db.h"
 
@@ -103,37 +103,10 @@ enum checkin_result checkins_record(const struct ticket_service *ts, MYSQL *c,
 
 int checkins_parse_time(const char *s, int64_t *ms)
 {
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, used = 0;
-	int64_t frac = 0, unit = 100;
-	time_t t;
+	size_t n = strlen(s);
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
-	    used != 19)
+	if (!n || s[n - 1] != 'Z' || tkt_parse_rfc3339_ms(s, ms))
 		return -EINVAL;
-	s += used;
-	if (*s == '.') {
-		s++;
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		for (; *s >= '0' && *s <= '9'; s++) {
-			frac += (*s - '0') * unit;
-			unit /= 10;
-		}
-	}
-	if (strcmp(s, "Z") || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
-	    d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	*ms = (int64_t)t * 1000 + frac;
 	return 0;
 }
 

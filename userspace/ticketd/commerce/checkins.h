@@ -51,7 +51,8 @@ int checkins_record_pooled(struct db_pool *pool, int wait_ms, const struct ticke
 			   const struct checkin_scan *scan, enum checkin_result *r,
 			   struct checkin_outcome *out);
 
-/* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" into Unix ms; 0 or -EINVAL. */
+/* Parses "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" (RFC 3339 in UTC, a real date)
+ * into Unix ms; 0 or -EINVAL. */
 int checkins_parse_time(const char *s, int64_t *ms);
 
 #endif
