@@ -437,17 +437,58 @@ static __always_inline void swap_macs(struct ethhdr *eth)
 	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
 }
 
-/* Sum of the UDP header and the 32-byte reply as 16-bit words. */
-static __always_inline __u32 udp_reply_sum(const __u16 *p)
+/* The wire structs are packed (alignment 1), so clang copies and reads
+ * them a byte at a time unless it knows better. The program keeps its
+ * request and reply in these 8-byte aligned copies and moves them between
+ * packet and stack in 8-byte words: the reads of fields and the token's
+ * little-endian loads then become word loads (about 150 byte loads and
+ * stores fewer per request; x86 allows the unaligned packet accesses). */
+union req_buf {
+	struct tkt_req r;
+	__u64 w[sizeof(struct tkt_req) / 8];
+};
+
+union reply_buf {
+	struct tkt_reply r;
+	__u64 w[sizeof(struct tkt_reply) / 8];
+};
+
+_Static_assert(sizeof(union req_buf) == sizeof(struct tkt_req), "req words");
+_Static_assert(sizeof(union reply_buf) == sizeof(struct tkt_reply),
+	       "reply words");
+
+/* One's complement sum of the 32-byte reply as 16-bit words (folded to 32
+ * bits; byte order as loaded, like every sum here): summed as 32-bit words
+ * into 64 bits, which folds to the same 16-bit sum. */
+static __always_inline __u32 reply_sum(const union reply_buf *rep)
 {
-	__u32 sum = 0;
+	__u64 sum = 0;
 	int i;
 
 #pragma unroll
-	for (i = 0; i < (int)(sizeof(struct udphdr) +
-			      sizeof(struct tkt_reply)) / 2; i++)
-		sum += p[i];
-	return sum;
+	for (i = 0; i < (int)(sizeof(rep->w) / sizeof(rep->w[0])); i++)
+		sum += (rep->w[i] & 0xffffffffull) + (rep->w[i] >> 32);
+	sum = (sum & 0xffffffffull) + (sum >> 32);
+	sum = (sum & 0xffffffffull) + (sum >> 32);
+	return (__u32)(sum & 0xffff) + (__u32)(sum >> 16);
+}
+
+/* Writes the reply after the UDP header, one 8-byte word at a time. */
+static __always_inline void put_reply(struct udphdr *udp,
+				      const union reply_buf *rep)
+{
+	__u64 *dst = (__u64 *)(udp + 1);
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(rep->w) / sizeof(rep->w[0])); i++)
+		dst[i] = rep->w[i];
+}
+
+/* The UDP header's part of its checksum (check itself is 0 here). */
+static __always_inline __u32 udp_hdr_sum(const struct udphdr *udp)
+{
+	return (__u32)udp->source + udp->dest + udp->len;
 }
 
 #define REPLY_UDP_LEN (sizeof(struct udphdr) + sizeof(struct tkt_reply))
@@ -466,7 +507,7 @@ static __always_inline int fit_reply(struct xdp_md *ctx, const int hdr)
 }
 
 static __always_inline int reply_v4(struct xdp_md *ctx,
-				    const struct tkt_reply *rep)
+				    const union reply_buf *rep)
 {
 	const int l4 = sizeof(struct ethhdr) + sizeof(struct iphdr);
 	void *data, *end;
@@ -505,19 +546,19 @@ static __always_inline int reply_v4(struct xdp_md *ctx,
 	udp->dest = port;
 	udp->len = bpf_htons(REPLY_UDP_LEN);
 	udp->check = 0;
-	__builtin_memcpy(udp + 1, rep, sizeof(*rep));
+	put_reply(udp, rep);
 
 	/* pseudo-header: addresses, protocol, UDP length */
 	sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
 	      (ip->daddr >> 16) + bpf_htons(IPPROTO_UDP) +
 	      bpf_htons(REPLY_UDP_LEN);
-	sum += udp_reply_sum((const __u16 *)udp);
+	sum += udp_hdr_sum(udp) + reply_sum(rep);
 	udp->check = csum_fold(sum) ?: 0xffff;
 	return 0;
 }
 
 static __always_inline int reply_v6(struct xdp_md *ctx,
-				    const struct tkt_reply *rep)
+				    const union reply_buf *rep)
 {
 	const int l4 = sizeof(struct ethhdr) + sizeof(struct ipv6hdr);
 	struct in6_addr addr;
@@ -551,7 +592,7 @@ static __always_inline int reply_v6(struct xdp_md *ctx,
 	udp->dest = port;
 	udp->len = bpf_htons(REPLY_UDP_LEN);
 	udp->check = 0;
-	__builtin_memcpy(udp + 1, rep, sizeof(*rep));
+	put_reply(udp, rep);
 
 	/* pseudo-header (RFC 8200 8.1); the checksum is mandatory in IPv6 */
 	w = (__u16 *)&ip6->saddr;
@@ -559,7 +600,7 @@ static __always_inline int reply_v6(struct xdp_md *ctx,
 	for (i = 0; i < 16; i++) /* saddr and daddr, adjacent */
 		sum += w[i];
 	sum += bpf_htons(REPLY_UDP_LEN) + bpf_htons(IPPROTO_UDP);
-	sum += udp_reply_sum((const __u16 *)udp);
+	sum += udp_hdr_sum(udp) + reply_sum(rep);
 	udp->check = csum_fold(sum) ?: 0xffff;
 	return 0;
 }
@@ -585,14 +626,15 @@ int xdp_seat_hold(struct xdp_md *ctx)
 	struct ipv6hdr *ip6 = (struct ipv6hdr *)0;
 	struct iphdr *ip4 = (struct iphdr *)0;
 	struct tkt_peer peer = {};
-	struct tkt_req req = {};
-	struct tkt_reply rep;
+	union req_buf req = {};
+	union reply_buf rep;
+	const __u64 *src;
 	struct tkt_door d;
 	struct ethhdr *eth;
 	struct udphdr *udp;
 	__u32 key = 0, ulen, plen;
 	void *payload;
-	int proto, rc;
+	int proto, rc, i;
 
 	d.cfg = bpf_map_lookup_elem(&config, &key);
 	if (!d.cfg || !d.cfg->udp_port)
@@ -634,11 +676,11 @@ int xdp_seat_hold(struct xdp_md *ctx)
 		__builtin_memcpy(peer.addr, &ip6->saddr, 16);
 	}
 	/* only exactly one request is answerable: nothing else is read */
-	if (ulen != sizeof(*udp) + sizeof(req))
+	if (ulen != sizeof(*udp) + sizeof(req.r))
 		return drop_malformed();
-	plen = sizeof(req);
+	plen = sizeof(req.r);
 	payload = c.pos;
-	if (payload + sizeof(req) > end)
+	if (payload + sizeof(req.r) > end)
 		return drop_malformed();
 	/* never answer what is not one host (reflection to a group, or to a
 	 * port that cannot be a client's) */
@@ -646,10 +688,13 @@ int xdp_seat_hold(struct xdp_md *ctx)
 		stat_inc(TKT_STAT_SOURCE_DROPPED);
 		return XDP_DROP;
 	}
-	__builtin_memcpy(&req, payload, sizeof(req));
+	src = payload;
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(req.w) / sizeof(req.w[0])); i++)
+		req.w[i] = src[i];
 
 	d.now_ns = bpf_ktime_get_ns();
-	if (tkt_door_serve(&d, &peer, &req, plen, d.now_ns, &rep) ==
+	if (tkt_door_serve(&d, &peer, &req.r, plen, d.now_ns, &rep.r) ==
 	    TKT_DOOR_DROP)
 		return XDP_DROP;
 
