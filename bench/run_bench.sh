@@ -785,7 +785,8 @@ run_suite() {
 		# its last error line says why (for the header of BENCHMARKS.md);
 		# give tee a moment to write it
 		sleep 0.5
-		reason="exit status $SUITE_RC$(grep -i 'error' "$WORK/suite-$name.err" 2>/dev/null |
+		# (none: grep fails, which must not end this script under set -e)
+		reason="exit status $SUITE_RC$({ grep -i 'error' "$WORK/suite-$name.err" 2>/dev/null || true; } |
 			tail -n 1 | tr '|' '/' | cut -c1-200 | sed 's/^/: /')"
 		;;
 	esac
