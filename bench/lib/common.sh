@@ -68,12 +68,13 @@ wait_http() {
 	return 1
 }
 
-# Busy share of all CPUs over one second while nothing of ours runs: other
-# work on the machine skews every figure, so the reports carry it.
+# Busy share of all CPUs over one second (BENCH_BG_SECS; make bench-quick
+# takes less) while nothing of ours runs: other work on the machine skews
+# every figure, so the reports carry it.
 background_busy_pct() {
 	local a b
 	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	sleep 1
+	sleep "${BENCH_BG_SECS:-1}"
 	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
 	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
 		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
