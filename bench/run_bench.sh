@@ -39,7 +39,8 @@
 # in that order (vu runs after orders, wire before plots, plots last): sse runs against the back ends the UDP daemon paths use
 # (bench/hooks/ticketd_common.sh: Redis, MariaDB and Kafka of
 # infra/services.sh under /tmp/tkbench-svc on private ports), which are
-# stopped after it; rest, orders, hostile and room start their own. A suite whose script
+# stopped after it; rest, orders, hostile, room and the others start their
+# own (not under bench-quick: see below). A suite whose script
 # writes no bench/results/<name>.md gets one made from what it printed on
 # stdout. A suite that fails or runs out of time keeps the section of its
 # last good run, marked as such in BENCHMARKS.md.
@@ -64,12 +65,16 @@
 # against Redis + Lua of the same round. Everything it starts it stops
 # (trap); every loop is bounded.
 #
-# `make bench-quick` (BENCH_QUICK=1): a smoke run of every suite in about
-# 4 minutes: each script with tiny durations, rates and repetitions
-# through its own settings (quick_settings below; a setting the caller
-# gives wins), results into a temporary folder (never over
-# bench/results/*.md or BENCHMARKS.md), and a non-zero exit when a suite
-# failed, timed out or was cut by the budget. `make test` runs it.
+# `make bench-quick` (BENCH_QUICK=1): a smoke run of every suite in under
+# 3 minutes (about 150 s on a quiet 2-core machine; each suite's time is
+# logged): each script with tiny durations, rates and repetitions through
+# its own settings (quick_settings below, the one place that decides them;
+# a setting the caller gives wins), the back ends of the UDP part shared by
+# every suite instead of each starting its own (each empties them first and
+# gets a RUN_DIR of its own in the temporary folder; see shared_env),
+# results into a temporary folder (never over bench/results/*.md or
+# BENCHMARKS.md), and a non-zero exit when a suite failed, timed out or was
+# cut by the budget. `make test` runs it.
 #
 # Settings (environment): BENCH_SUITES ("udp rest sse orders vu hostile room wire checkin best nodes plots":
 # which parts run; `make bench SUITES=hostile` sets it), BENCH_BUDGET
@@ -153,6 +158,10 @@ if [ "$QUICK" = 1 ]; then
 	QUICK_DIR=$(mktemp -d /tmp/tkbench-quick.XXXXXX)
 	export BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$QUICK_DIR/results}
 	export BENCH_MARKDOWN=${BENCH_MARKDOWN:-$QUICK_DIR/BENCHMARKS.md}
+	# the back ends of bench/hooks/ticketd_common.sh, which every suite
+	# shares here: a folder of their own, apart from make bench's, made
+	# fresh by every smoke run (quick_services_fresh), removed after it
+	export TKD_RUN_DIR=/tmp/tkbench-quick-svc
 fi
 
 REPS=${BENCH_REPS:-5}
@@ -308,7 +317,7 @@ cleanup() {
 		if [ "${BENCH_KEEP_QUICK:-0}" = 1 ] || [ "$rc" != 0 ]; then
 			log "bench-quick: results kept in $QUICK_DIR"
 		else
-			rm -rf "$QUICK_DIR"
+			rm -rf "$QUICK_DIR" "$TKD_RUN_DIR"
 		fi
 	fi
 	exit "$rc"
@@ -774,7 +783,10 @@ run_suite() {
 	# the command without the env prefix of OWN_SVC (results paths)
 	log "suite $name: $(sed -E 's/^env( -u [A-Z_]+| [A-Z_]+=[^ ]*)* //' <<<"$*") (at most ${cap}s)"
 	t0=$(date +%s)
-	timeout -k 60 "$cap" "$@" >"$WORK/suite-$name.out" \
+	# shared back ends: a RUN_DIR of the suite's own (shared_env)
+	local own_dir=()
+	if [ -n "$SHARED" ]; then own_dir=(env "RUN_DIR=$QUICK_DIR/run/$name"); fi
+	timeout -k 60 "$cap" "${own_dir[@]}" "$@" >"$WORK/suite-$name.out" \
 		2> >(tee "$WORK/suite-$name.err" >&2) &
 	SUITE_PID=$!
 	SUITE_RC=0
@@ -827,9 +839,17 @@ with_services() {
 svc_env() {
 	echo "RUN_DIR=$TKD_RUN_DIR REDIS_PORT=$TKD_REDIS_PORT MARIADB_PORT=$TKD_MARIADB_PORT KAFKA_PORT=$TKD_KAFKA_PORT KAFKA_CONTROLLER_PORT=$TKD_KAFKA_CONTROLLER_PORT"
 }
-# rest, orders and hostile start back ends of their own from their defaults: none
-# of ours (or a caller's) may leak into them.
-OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT
+# bench-quick: the suites after sse share those back ends instead of
+# starting and stopping their own (a few seconds each); each suite empties
+# them first (bench_services_reset in bench/lib/common.sh) and gets a
+# RUN_DIR of its own under QUICK_DIR (run_suite). Set by other_suites.
+SHARED=
+# rest, orders, hostile and the others start back ends of their own from
+# their defaults: none of ours (or a caller's) may leak into them; with
+# SHARED, the shared ones (shared_env).
+OWN_SVC_UNSET=(-u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT
+	-u BENCH_SHARED_SVC)
+OWN_SVC=(env "${OWN_SVC_UNSET[@]}"
 	"SSE_OUT=${SSE_OUT:-$RESULTS_DIR/sse.json}"
 	"REST_OUT=${REST_OUT:-$RESULTS_DIR/rest_hold.json}"
 	"ORD_OUT=${ORD_OUT:-$RESULTS_DIR/orders.json}" "ORD_MD=${ORD_MD:-$RESULTS_DIR/orders.md}"
@@ -841,9 +861,19 @@ OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CON
 	"CHECKIN_MD=${CHECKIN_MD:-$RESULTS_DIR/checkin.md}"
 	"BEST_OUT=${BEST_OUT:-$RESULTS_DIR/best.json}" "BEST_MD=${BEST_MD:-$RESULTS_DIR/best.md}"
 	"NODES_OUT=${NODES_OUT:-$RESULTS_DIR/nodes.json}" "NODES_MD=${NODES_MD:-$RESULTS_DIR/nodes.md}")
+shared_env() {
+	SHARED=1
+	OWN_SVC=(env "BENCH_SHARED_SVC=$TKD_RUN_DIR" "REDIS_PORT=$TKD_REDIS_PORT"
+		"MARIADB_PORT=$TKD_MARIADB_PORT" "KAFKA_PORT=$TKD_KAFKA_PORT"
+		"KAFKA_CONTROLLER_PORT=$TKD_KAFKA_CONTROLLER_PORT"
+		"${OWN_SVC[@]:$((1 + ${#OWN_SVC_UNSET[@]}))}")
+	mkdir -p "$QUICK_DIR/run"
+	log "bench-quick: the suites share the back ends under $TKD_RUN_DIR"
+}
 
 # sse first, while the UDP part's back ends still run (it needs some and
-# starts none), then rest and orders with their own.
+# starts none), then rest, orders and the others with their own (with
+# those shared under bench-quick).
 other_suites() {
 	local env_sse
 	if suite_on sse; then
@@ -860,7 +890,11 @@ other_suites() {
 				"$env_sse bash bench/sse_bench.sh"
 		fi
 	fi
-	services_down
+	if [ "$QUICK" = 1 ] && with_services; then
+		shared_env
+	else
+		services_down
+	fi
 	if suite_on rest; then
 		if [ -f bench/rest_bench.sh ]; then
 			run_suite rest "REST holds" "$REST_TIMEOUT" "$RESULTS_DIR/rest_hold.md" \
@@ -936,8 +970,9 @@ udp_suite() {
 	bench_prog_test_run
 	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	udp_teardown
-	# ticketd's back ends stay up for sse (other_suites stops them)
-	if ! suite_on sse; then services_down; fi
+	# ticketd's back ends stay up for sse and bench-quick's other suites
+	# (other_suites stops them)
+	if ! suite_on sse && [ "$QUICK" != 1 ]; then services_down; fi
 	assemble "$started" "$finished"
 	log "wrote $OUT"
 	bash bench/render_bench.sh "$OUT" >"$RESULTS_DIR/udp.md.tmp"
@@ -946,9 +981,21 @@ udp_suite() {
 	suite_record udp "UDP hold path" "bash bench/run_bench.sh (BENCH_SUITES=udp)" measured "" "$started" "$(($(date +%s) - t0))" "$RESULTS_DIR/udp.md"
 }
 
+# bench-quick's back ends (bench/hooks/ticketd_common.sh under a
+# TKD_RUN_DIR of their own: the suites' orders, check-ins and events must
+# not reach those of make bench) are fresh every time: nothing of an
+# earlier smoke run is found again; what an interrupted one left running is
+# stopped first.
+quick_services_fresh() {
+	[ -d "$TKD_RUN_DIR" ] || return 0
+	RUN_DIR=$TKD_RUN_DIR timeout 180 bash infra/services.sh stop >&2 || true
+	rm -rf "$TKD_RUN_DIR"
+}
+
 main() {
 	local s
 	: >"$WORK/suites.jsonl"
+	if [ "$QUICK" = 1 ]; then quick_services_fresh; fi
 	if suite_on udp; then udp_suite; fi
 	other_suites
 	for s in $ALL_SUITES; do
