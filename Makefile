@@ -147,7 +147,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run_bench.sh
 
-# A smoke run of every benchmark suite in about 4 minutes (tiny durations,
+# A smoke run of every benchmark suite in about 2.5 minutes (tiny durations,
 # results in a temporary folder, never over bench/results or BENCHMARKS.md);
 # fails when a suite fails. tests/run_all.sh (make test) runs it.
 bench-quick:

@@ -44,7 +44,8 @@
 # Settings (environment): HOSTILE_ROUNDS (3, 1..10), HOSTILE_SECS (4, 1..30),
 # HOSTILE_RATE (50 cycles/s), HOSTILE_GARBAGE_RATE (50000),
 # HOSTILE_SLOW_CONNS (2000), HOSTILE_SLOW_SECS (14), HOSTILE_LADDER
-# ("100 250 500 1000 2000"), HOSTILE_LADDER_SECS (3), HOSTILE_OUT
+# ("100 250 500 1000 2000"), HOSTILE_LADDER_SECS (3), HOSTILE_SETTLE_SECS
+# (1: the pause after each measurement), HOSTILE_OUT
 # (bench/results/hostile.json), RUN_DIR (/tmp/hostilebench), REDIS_PORT
 # (6392), MARIADB_PORT (3318), KAFKA_PORT (9108), KAFKA_CONTROLLER_PORT
 # (9109), HOSTILE_HTTP_PORT (18594), HOSTILE_UDP_PORT (17594),
@@ -61,6 +62,7 @@ RATE=${HOSTILE_RATE:-50}
 GARBAGE_RATE=${HOSTILE_GARBAGE_RATE:-50000}
 SLOW_CONNS=${HOSTILE_SLOW_CONNS:-2000}
 SLOW_SECS=${HOSTILE_SLOW_SECS:-14}
+SETTLE_SECS=${HOSTILE_SETTLE_SECS:-1}
 LADDER=${HOSTILE_LADDER:-100 250 500 1000 2000}
 LADDER_SECS=${HOSTILE_LADDER_SECS:-3}
 OUT=${HOSTILE_OUT:-bench/results/hostile.json}
@@ -86,6 +88,7 @@ int_in "$SLOW_CONNS" 1 10000 || die "HOSTILE_SLOW_CONNS must be 1..10000"
 int_in "$SLOW_SECS" $((SECS + 5)) 120 || die "HOSTILE_SLOW_SECS must be HOSTILE_SECS+5..120"
 int_in "$LADDER_SECS" 1 30 || die "HOSTILE_LADDER_SECS must be 1..30"
 for r in $LADDER; do int_in "$r" 1 1000000 || die "HOSTILE_LADDER: $r"; done
+[[ $SETTLE_SECS =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "HOSTILE_SETTLE_SECS must be a number of seconds"
 
 for tool in jq curl timeout flock ss; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -218,7 +221,7 @@ measure() {
 		'{id: $id, scenario: $sc, round: $round, bystander: ., flood: $fl,
 		  readyz_after: $ready, ticketd_alive: $alive}' "$out.by" >"$out.json"
 	log "$(jq -r '"\(.id) round \(.round): bystander REST p50 \(.bystander.rest_ms.p50) p99 \(.bystander.rest_ms.p99) max \(.bystander.rest_ms.max) ms, 5xx \(.bystander["5xx"]), failures \(.bystander.failures), UDP hold p99 \(.bystander.udp.hold_rtt_ms.p99) ms lost \(.bystander.udp.lost)\(if .flood == null then "" elif .flood.mode == "sessions" then "; flood: \(.flood.sent) sent, \(.flood.accepted) accepted, \(.flood.refused_total) refused" elif .flood.mode == "garbage" then "; flood: \(.flood.sent) datagrams, \(.flood.replies) replies" else "; slow: \(.flood.max_open) open at most, \(.flood.cut_by_server) cut, \(.flood.open_at_end) open at the end, \(.flood.refused) refused" end); readyz \(.readyz_after)"' "$out.json")"
-	sleep 1 # let the server settle
+	sleep "$SETTLE_SECS" # let the server settle
 }
 
 probe() { # id [--udp-first]

@@ -46,8 +46,8 @@
 # REST_THREADS (2, load generator threads), REST_SESSIONS (2000),
 # REST_ROWS/REST_COLS (100/100), REST_HOLD_SECS (10), REST_WRK (1),
 # REST_RATES ("1000 10000", holds/s; "" = none), REST_RATE_RUNS (5),
-# REST_STORM_SECS (5), REST_PERF (1), REST_PERF_SECS (5),
-# REST_TICKETD_THREADS (2), REST_OUT (bench/results/rest_hold.json),
+# REST_STORM_SECS (5), REST_PERF (1), REST_PERF_SECS (5), REST_WARMUP_SECS
+# (3, the uncounted warm-up of ticketd and of Redis+Lua), REST_TICKETD_THREADS (2), REST_OUT (bench/results/rest_hold.json),
 # RUN_DIR (/tmp/restbench), REDIS_PORT (6393), MARIADB_PORT (3319),
 # KAFKA_PORT (9106), KAFKA_CONTROLLER_PORT (9107), REST_HTTP_PORT (18593),
 # REST_UDP_PORT (17593), REST_BASE_REDIS_PORT (the baseline's Redis; default
@@ -76,6 +76,7 @@ RATE_RUNS=${REST_RATE_RUNS:-5}
 STORM_SECS=${REST_STORM_SECS:-5}
 PERF=${REST_PERF:-1}
 PERF_SECS=${REST_PERF_SECS:-5}
+WARMUP_SECS=${REST_WARMUP_SECS:-3}
 TD_THREADS=${REST_TICKETD_THREADS:-2}
 OUT=${REST_OUT:-bench/results/rest_hold.json}
 LOCK_WAIT=${REST_LOCK_WAIT:-900}
@@ -99,6 +100,7 @@ int_in "$STORM_SECS" 1 60 || die "REST_STORM_SECS must be 1..60"
 int_in "$RATE_RUNS" 1 20 || die "REST_RATE_RUNS must be 1..20"
 for r in $RATES; do int_in "$r" 1 1000000 || die "REST_RATES: $r"; done
 int_in "$PERF_SECS" 1 30 || die "REST_PERF_SECS must be 1..30"
+int_in "$WARMUP_SECS" 1 30 || die "REST_WARMUP_SECS must be 1..30"
 [ "$SESSIONS" -ge "$CONNS" ] || die "REST_SESSIONS must be >= REST_CONNS (no shared sessions)"
 SEATS="0-$((ROWS * COLS - 1))"
 
@@ -542,11 +544,11 @@ main() {
 	take_lock
 	bg0=$(background_busy_pct)
 	log "background CPU busy before the runs: $bg0 %"
-	log "warm-up (3 s each, not counted)"
+	log "warm-up ($WARMUP_SECS s each, not counted)"
 	# shellcheck disable=SC2046
-	timeout 60 $(fill "$HTTP_CMD") --duration 3 >/dev/null 2>&1 || true
+	timeout 60 $(fill "$HTTP_CMD") --duration "$WARMUP_SECS" >/dev/null 2>&1 || true
 	# shellcheck disable=SC2046
-	timeout 60 $(fill "$REDIS_CMD") --duration 3 >/dev/null 2>&1 || true
+	timeout 60 $(fill "$REDIS_CMD") --duration "$WARMUP_SECS" >/dev/null 2>&1 || true
 	for r in $(seq 1 "$RUNS"); do
 		run_load rest rest "$r" "$HTTP_CMD --duration $SECS"
 		run_load redis redis "$r" "$REDIS_CMD --duration $SECS"

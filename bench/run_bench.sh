@@ -39,7 +39,8 @@
 # in that order (vu runs after orders, wire before plots, plots last): sse runs against the back ends the UDP daemon paths use
 # (bench/hooks/ticketd_common.sh: Redis, MariaDB and Kafka of
 # infra/services.sh under /tmp/tkbench-svc on private ports), which are
-# stopped after it; rest, orders, hostile and room start their own. A suite whose script
+# stopped after it; rest, orders, hostile, room and the others start their
+# own (not under bench-quick: see below). A suite whose script
 # writes no bench/results/<name>.md gets one made from what it printed on
 # stdout. A suite that fails or runs out of time keeps the section of its
 # last good run, marked as such in BENCHMARKS.md.
@@ -64,12 +65,16 @@
 # against Redis + Lua of the same round. Everything it starts it stops
 # (trap); every loop is bounded.
 #
-# `make bench-quick` (BENCH_QUICK=1): a smoke run of every suite in about
-# 4 minutes: each script with tiny durations, rates and repetitions
-# through its own settings (quick_settings below; a setting the caller
-# gives wins), results into a temporary folder (never over
-# bench/results/*.md or BENCHMARKS.md), and a non-zero exit when a suite
-# failed, timed out or was cut by the budget. `make test` runs it.
+# `make bench-quick` (BENCH_QUICK=1): a smoke run of every suite in under
+# 3 minutes (about 150 s on a quiet 2-core machine; each suite's time is
+# logged): each script with tiny durations, rates and repetitions through
+# its own settings (quick_settings below, the one place that decides them;
+# a setting the caller gives wins), the back ends of the UDP part shared by
+# every suite instead of each starting its own (each empties them first and
+# gets a RUN_DIR of its own in the temporary folder; see shared_env),
+# results into a temporary folder (never over bench/results/*.md or
+# BENCHMARKS.md), and a non-zero exit when a suite failed, timed out or was
+# cut by the budget. `make test` runs it.
 #
 # Settings (environment): BENCH_SUITES ("udp rest sse orders vu hostile room wire checkin best nodes plots":
 # which parts run; `make bench SUITES=hostile` sets it), BENCH_BUDGET
@@ -115,7 +120,9 @@ QUICK=${BENCH_QUICK:-0}
 case $QUICK in 0 | 1) ;; *) echo "[bench] error: BENCH_QUICK must be 0 or 1" >&2; exit 1 ;; esac
 QUICK_DIR=
 # The smoke run's settings: the smallest load each script accepts that
-# still goes through all of its steps. The caller's own values win.
+# still goes through all of its steps, and the shortest pauses that only
+# matter for real figures (warm-ups, the background-load sample, settling,
+# perf). The caller's own values win.
 quick_settings() {
 	local kv name
 	for kv in \
@@ -124,22 +131,23 @@ quick_settings() {
 		BENCH_REST_TIMEOUT=60 BENCH_SSE_TIMEOUT=40 BENCH_ORDERS_TIMEOUT=60 \
 		BENCH_HOSTILE_TIMEOUT=60 BENCH_ROOM_TIMEOUT=60 BENCH_VU_TIMEOUT=60 \
 		BENCH_PLOTS_TIMEOUT=60 BENCH_WIRE_TIMEOUT=45 BENCH_CHECKIN_TIMEOUT=60 BENCH_BEST_TIMEOUT=60 \
-		BENCH_NODES_TIMEOUT=90 \
+		BENCH_NODES_TIMEOUT=90 BENCH_BG_SECS=0.2 \
 		SSE_SUBSCRIBERS=200 SSE_RATE=10 SSE_SECS=2 \
 		REST_RUNS=1 REST_SECS=1 REST_CONNS=20 REST_THREADS=1 REST_SESSIONS=20 \
 		REST_ROWS=10 REST_COLS=20 REST_WRK=0 REST_RATES=200 REST_RATE_RUNS=1 \
-		REST_STORM_SECS=1 REST_PERF=0 \
+		REST_STORM_SECS=1 REST_PERF=0 REST_WARMUP_SECS=1 \
 		ORD_RATES=20 ORD_TARGET_RATE=20 ORD_REPS=1 ORD_SECS=2 ORD_REF_SECS=2 \
 		ORD_GW_SECS=1 ORD_WARMUP_SECS=1 ORD_SESSIONS=40 ORD_ROWS=10 ORD_COLS=10 \
-		ORD_CONNS=20 ORD_DRAIN_SECS=5 \
+		ORD_CONNS=20 ORD_DRAIN_SECS=5 ORD_PERF=0 \
 		VU_STAGES="5 20" VU_STAGE_SECS=1 VU_THINK_MS=50-150 VU_OPEN_RATES=10 \
 		VU_OPEN_SECS=1 VU_OPEN_CONNS=20 VU_EVENTS=4 VU_DRAIN_SECS=5 \
 		HOSTILE_ROUNDS=1 HOSTILE_SECS=1 HOSTILE_RATE=20 HOSTILE_GARBAGE_RATE=1000 \
 		HOSTILE_SLOW_CONNS=20 HOSTILE_SLOW_SECS=6 HOSTILE_LADDER=100 \
-		HOSTILE_LADDER_SECS=1 \
+		HOSTILE_LADDER_SECS=1 HOSTILE_SETTLE_SECS=0.2 \
 		ROOM_FACTORS=1 ROOM_SECS=2 ROOM_DRAIN_SECS=3 ROOM_CAP_SECS=4 \
 		ROOM_CAP_CONNS=10 ROOM_CONNS=200 ROOM_STREAMS=100 ROOM_ROWS=20 \
 		ROOM_COLS=20 ROOM_MAX_SESSIONS=200 ROOM_TICKETD_MAX_CONNS=2000 \
+		NODES_WINDOW=16 \
 		PLOTS_QUICK=1 PLOTS_PARTS="udp cost"; do
 		name=${kv%%=*}
 		[ -n "${!name+set}" ] || export "$kv"
@@ -150,6 +158,10 @@ if [ "$QUICK" = 1 ]; then
 	QUICK_DIR=$(mktemp -d /tmp/tkbench-quick.XXXXXX)
 	export BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$QUICK_DIR/results}
 	export BENCH_MARKDOWN=${BENCH_MARKDOWN:-$QUICK_DIR/BENCHMARKS.md}
+	# the back ends of bench/hooks/ticketd_common.sh, which every suite
+	# shares here: a folder of their own, apart from make bench's, made
+	# fresh by every smoke run (quick_services_fresh), removed after it
+	export TKD_RUN_DIR=/tmp/tkbench-quick-svc
 fi
 
 REPS=${BENCH_REPS:-5}
@@ -305,7 +317,7 @@ cleanup() {
 		if [ "${BENCH_KEEP_QUICK:-0}" = 1 ] || [ "$rc" != 0 ]; then
 			log "bench-quick: results kept in $QUICK_DIR"
 		else
-			rm -rf "$QUICK_DIR"
+			rm -rf "$QUICK_DIR" "$TKD_RUN_DIR"
 		fi
 	fi
 	exit "$rc"
@@ -771,7 +783,10 @@ run_suite() {
 	# the command without the env prefix of OWN_SVC (results paths)
 	log "suite $name: $(sed -E 's/^env( -u [A-Z_]+| [A-Z_]+=[^ ]*)* //' <<<"$*") (at most ${cap}s)"
 	t0=$(date +%s)
-	timeout -k 60 "$cap" "$@" >"$WORK/suite-$name.out" \
+	# shared back ends: a RUN_DIR of the suite's own (shared_env)
+	local own_dir=()
+	if [ -n "$SHARED" ]; then own_dir=(env "RUN_DIR=$QUICK_DIR/run/$name"); fi
+	timeout -k 60 "$cap" "${own_dir[@]}" "$@" >"$WORK/suite-$name.out" \
 		2> >(tee "$WORK/suite-$name.err" >&2) &
 	SUITE_PID=$!
 	SUITE_RC=0
@@ -785,7 +800,8 @@ run_suite() {
 		# its last error line says why (for the header of BENCHMARKS.md);
 		# give tee a moment to write it
 		sleep 0.5
-		reason="exit status $SUITE_RC$(grep -i 'error' "$WORK/suite-$name.err" 2>/dev/null |
+		# (none: grep fails, which must not end this script under set -e)
+		reason="exit status $SUITE_RC$({ grep -i 'error' "$WORK/suite-$name.err" 2>/dev/null || true; } |
 			tail -n 1 | tr '|' '/' | cut -c1-200 | sed 's/^/: /')"
 		;;
 	esac
@@ -823,9 +839,17 @@ with_services() {
 svc_env() {
 	echo "RUN_DIR=$TKD_RUN_DIR REDIS_PORT=$TKD_REDIS_PORT MARIADB_PORT=$TKD_MARIADB_PORT KAFKA_PORT=$TKD_KAFKA_PORT KAFKA_CONTROLLER_PORT=$TKD_KAFKA_CONTROLLER_PORT"
 }
-# rest, orders and hostile start back ends of their own from their defaults: none
-# of ours (or a caller's) may leak into them.
-OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT
+# bench-quick: the suites after sse share those back ends instead of
+# starting and stopping their own (a few seconds each); each suite empties
+# them first (bench_services_reset in bench/lib/common.sh) and gets a
+# RUN_DIR of its own under QUICK_DIR (run_suite). Set by other_suites.
+SHARED=
+# rest, orders, hostile and the others start back ends of their own from
+# their defaults: none of ours (or a caller's) may leak into them; with
+# SHARED, the shared ones (shared_env).
+OWN_SVC_UNSET=(-u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CONTROLLER_PORT
+	-u BENCH_SHARED_SVC)
+OWN_SVC=(env "${OWN_SVC_UNSET[@]}"
 	"SSE_OUT=${SSE_OUT:-$RESULTS_DIR/sse.json}"
 	"REST_OUT=${REST_OUT:-$RESULTS_DIR/rest_hold.json}"
 	"ORD_OUT=${ORD_OUT:-$RESULTS_DIR/orders.json}" "ORD_MD=${ORD_MD:-$RESULTS_DIR/orders.md}"
@@ -837,9 +861,19 @@ OWN_SVC=(env -u RUN_DIR -u REDIS_PORT -u MARIADB_PORT -u KAFKA_PORT -u KAFKA_CON
 	"CHECKIN_MD=${CHECKIN_MD:-$RESULTS_DIR/checkin.md}"
 	"BEST_OUT=${BEST_OUT:-$RESULTS_DIR/best.json}" "BEST_MD=${BEST_MD:-$RESULTS_DIR/best.md}"
 	"NODES_OUT=${NODES_OUT:-$RESULTS_DIR/nodes.json}" "NODES_MD=${NODES_MD:-$RESULTS_DIR/nodes.md}")
+shared_env() {
+	SHARED=1
+	OWN_SVC=(env "BENCH_SHARED_SVC=$TKD_RUN_DIR" "REDIS_PORT=$TKD_REDIS_PORT"
+		"MARIADB_PORT=$TKD_MARIADB_PORT" "KAFKA_PORT=$TKD_KAFKA_PORT"
+		"KAFKA_CONTROLLER_PORT=$TKD_KAFKA_CONTROLLER_PORT"
+		"${OWN_SVC[@]:$((1 + ${#OWN_SVC_UNSET[@]}))}")
+	mkdir -p "$QUICK_DIR/run"
+	log "bench-quick: the suites share the back ends under $TKD_RUN_DIR"
+}
 
 # sse first, while the UDP part's back ends still run (it needs some and
-# starts none), then rest and orders with their own.
+# starts none), then rest, orders and the others with their own (with
+# those shared under bench-quick).
 other_suites() {
 	local env_sse
 	if suite_on sse; then
@@ -856,7 +890,11 @@ other_suites() {
 				"$env_sse bash bench/sse_bench.sh"
 		fi
 	fi
-	services_down
+	if [ "$QUICK" = 1 ] && with_services; then
+		shared_env
+	else
+		services_down
+	fi
 	if suite_on rest; then
 		if [ -f bench/rest_bench.sh ]; then
 			run_suite rest "REST holds" "$REST_TIMEOUT" "$RESULTS_DIR/rest_hold.md" \
@@ -932,8 +970,9 @@ udp_suite() {
 	bench_prog_test_run
 	finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	udp_teardown
-	# ticketd's back ends stay up for sse (other_suites stops them)
-	if ! suite_on sse; then services_down; fi
+	# ticketd's back ends stay up for sse and bench-quick's other suites
+	# (other_suites stops them)
+	if ! suite_on sse && [ "$QUICK" != 1 ]; then services_down; fi
 	assemble "$started" "$finished"
 	log "wrote $OUT"
 	bash bench/render_bench.sh "$OUT" >"$RESULTS_DIR/udp.md.tmp"
@@ -942,9 +981,21 @@ udp_suite() {
 	suite_record udp "UDP hold path" "bash bench/run_bench.sh (BENCH_SUITES=udp)" measured "" "$started" "$(($(date +%s) - t0))" "$RESULTS_DIR/udp.md"
 }
 
+# bench-quick's back ends (bench/hooks/ticketd_common.sh under a
+# TKD_RUN_DIR of their own: the suites' orders, check-ins and events must
+# not reach those of make bench) are fresh every time: nothing of an
+# earlier smoke run is found again; what an interrupted one left running is
+# stopped first.
+quick_services_fresh() {
+	[ -d "$TKD_RUN_DIR" ] || return 0
+	RUN_DIR=$TKD_RUN_DIR timeout 180 bash infra/services.sh stop >&2 || true
+	rm -rf "$TKD_RUN_DIR"
+}
+
 main() {
 	local s
 	: >"$WORK/suites.jsonl"
+	if [ "$QUICK" = 1 ]; then quick_services_fresh; fi
 	if suite_on udp; then udp_suite; fi
 	other_suites
 	for s in $ALL_SUITES; do

@@ -147,7 +147,7 @@ trap - EXIT
 # minutes, own services on the benchmarks' ports, results in a temporary
 # folder): a broken benchmark fails the tests. BENCH_QUICK_TEST=0 skips it.
 if [ "${BENCH_QUICK_TEST:-1}" != 0 ]; then
-	note "benchmarks, smoke run (make bench-quick: every suite of make bench, tiny; about 4 minutes)"
+	note "benchmarks, smoke run (make bench-quick: every suite of make bench, tiny; about 2.5 minutes)"
 	if BUILD="$BUILD" BENCH_QUICK=1 bash bench/run_bench.sh; then
 		passed=$((passed + 1))
 	else

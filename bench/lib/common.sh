@@ -21,8 +21,10 @@ int_in() { # value lo hi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# The pid of a service of infra/services.sh under RUN_DIR, or nothing.
-svc_pid() { tr -dc '0-9' <"$RUN_DIR/pids/$1.pid" 2>/dev/null || true; }
+# The pid of a service of infra/services.sh under RUN_DIR (under
+# BENCH_SHARED_SVC when the suite shares those of make bench-quick), or
+# nothing.
+svc_pid() { tr -dc '0-9' <"${BENCH_SHARED_SVC:-$RUN_DIR}/pids/$1.pid" 2>/dev/null || true; }
 
 mariadb_q() { # sql, against MARIADB_PORT
 	MYSQL_PWD=ticket timeout 60 mariadb -h 127.0.0.1 -P "$MARIADB_PORT" -u ticket -N -B ticketing -e "$1"
@@ -68,12 +70,13 @@ wait_http() {
 	return 1
 }
 
-# Busy share of all CPUs over one second while nothing of ours runs: other
-# work on the machine skews every figure, so the reports carry it.
+# Busy share of all CPUs over one second (BENCH_BG_SECS; make bench-quick
+# takes less) while nothing of ours runs: other work on the machine skews
+# every figure, so the reports carry it.
 background_busy_pct() {
 	local a b
 	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-	sleep 1
+	sleep "${BENCH_BG_SECS:-1}"
 	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
 	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");
 		busy=y[1]-x[1]; total=busy+y[2]-x[2]; pct=0;
@@ -127,8 +130,13 @@ redis_version() { redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'; }
 
 # The back ends of infra/services.sh (Redis, MariaDB, Kafka) under RUN_DIR,
 # on the ports of the environment; one retry after a stop. From the first
-# try on, SERVICES_STARTED says that bench_services_down is due.
+# try on, SERVICES_STARTED says that bench_services_down is due. Under
+# make bench-quick (BENCH_SHARED_SVC set) the shared ones, emptied.
 bench_services_up() {
+	if [ -n "${BENCH_SHARED_SVC:-}" ]; then
+		bench_services_reset
+		return 0
+	fi
 	log "starting Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT under $RUN_DIR"
 	SERVICES_STARTED=1
 	if ! timeout 300 bash infra/services.sh start >&2; then
@@ -136,6 +144,25 @@ bench_services_up() {
 		timeout 180 bash infra/services.sh stop >&2 || true
 		timeout 300 bash infra/services.sh start >&2 || die "infra/services.sh start failed twice"
 	fi
+}
+
+# make bench-quick runs its suites against one set of back ends that
+# bench/run_bench.sh starts once: BENCH_SHARED_SVC names their RUN_DIR,
+# REDIS_PORT, MARIADB_PORT and KAFKA_PORT point at them, and RUN_DIR is the
+# suite's own folder (its ticketd's state and logs). The suite starts and
+# stops none; it empties them instead, as its own fresh ones would be: Redis
+# flushed, the application database dropped and made again (ticketd's
+# migrations fill it, the application user's grants stay). The Kafka topics
+# keep what earlier suites wrote: ticketd's consumer groups committed their
+# offsets when those suites' ticketd stopped, and it reads on from there.
+bench_services_reset() {
+	log "sharing the back ends under $BENCH_SHARED_SVC (Redis :$REDIS_PORT, MariaDB :$MARIADB_PORT, Kafka :$KAFKA_PORT): flushing Redis, making the database anew"
+	redis-cli -p "$REDIS_PORT" flushall >/dev/null || die "the shared Redis on :$REDIS_PORT does not answer"
+	# shellcheck disable=SC2016 # the backticks are SQL quoting
+	printf '%s\n' 'DROP DATABASE IF EXISTS `ticketing`;' \
+		'CREATE DATABASE `ticketing` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;' |
+		timeout 60 mariadb --no-defaults --protocol=socket -S "$BENCH_SHARED_SVC/mariadb/mariadb.sock" -u root ||
+		die "cannot make the database of the shared MariaDB (:$MARIADB_PORT) anew"
 }
 
 bench_services_down() {
