@@ -44,7 +44,8 @@ static redisContext *connect_redis(const char *host, int port)
  * hand into one reused buffer (no printf, no allocation per change), sent
  * with one write and answered with one read loop (one round trip). */
 
-/* The writer's buffers, allocated once (journal_loop's thread only). */
+/* The writer's buffers, allocated once, on the heap (journal_loop's
+ * thread only). */
 struct writer {
 	struct journal_entry *batch;
 	char *out;       /* the pipeline being built, RESP */
@@ -579,7 +580,7 @@ static void cond_wait_ms(struct journal *j, unsigned ms)
 static void *journal_loop(void *arg)
 {
 	struct journal *j = arg;
-	struct writer w;
+	struct writer *w = malloc(sizeof(*w));
 	struct journal_entry *batch;
 	uint64_t *taken = j->dirty_words ? calloc(j->dirty_words, sizeof(*taken)) : NULL;
 	redisContext *c = NULL;
@@ -587,13 +588,15 @@ static void *journal_loop(void *arg)
 	uint32_t attempts = 0; /* failed attempts at the current head */
 	int64_t last_send_ms = 0; /* monotonic; 0: nothing sent yet */
 
-	if (writer_init(&w) || (j->dirty_words && !taken)) {
+	if (!w || writer_init(w) || (j->dirty_words && !taken)) {
 		log_msg(LOG_ERROR, NULL, "journal: no memory for the writer; not journalling");
-		writer_free(&w);
+		if (w)
+			writer_free(w);
+		free(w);
 		free(taken);
 		return NULL;
 	}
-	batch = w.batch;
+	batch = w->batch;
 	for (;;) {
 		uint32_t n = 0;
 		bool repair = false;
@@ -638,16 +641,16 @@ static void *journal_loop(void *arg)
 		last_send_ms = mono_ms();
 		if (!c)
 			c = connect_redis(j->host, j->port);
-		if (c && j->epoch_of && !w.sha[0] && load_fence_script(c, w.sha)) {
+		if (c && j->epoch_of && !w->sha[0] && load_fence_script(c, w->sha)) {
 			redisFree(c);
 			c = NULL;
 		}
 		if (!c)
 			rc = -EIO;
 		else if (n)
-			rc = pipe_send(j, c, &w, append_batch(j, &w, n));
+			rc = pipe_send(j, c, w, append_batch(j, w, n));
 		if (!rc && repair)
-			rc = write_repairs(j, c, taken, &w);
+			rc = write_repairs(j, c, taken, w);
 		if (!rc) {
 			atomic_store(&j->connected, true);
 			if (attempts)
@@ -688,7 +691,7 @@ static void *journal_loop(void *arg)
 				redisFree(c);
 				c = NULL;
 			}
-			w.sha[0] = '\0';
+			w->sha[0] = '\0';
 			if (atomic_exchange(&j->connected, false))
 				log_msg(LOG_WARN, NULL, "journal: Redis %s:%d unreachable; retrying",
 					j->host, j->port);
@@ -699,7 +702,8 @@ static void *journal_loop(void *arg)
 	}
 	if (c)
 		redisFree(c);
-	writer_free(&w);
+	writer_free(w);
+	free(w);
 	free(taken);
 	return NULL;
 }
