@@ -16,7 +16,7 @@
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/seat_view.h"
 
-#define BATCH 1024 /* entries per pipeline (one round trip) */
+#define BATCH 4096 /* entries per pipeline (one round trip) */
 
 static redisContext *connect_redis(const char *host, int port)
 {

@@ -43,7 +43,7 @@
 
 #define JOURNAL_QUEUE 65536
 #define JOURNAL_STREAM_LEN 2000 /* entries; one per event per batch */
-#define JOURNAL_LINGER_MS 5     /* at most one pipeline per this, unless a batch is full */
+#define JOURNAL_LINGER_MS 10    /* at most one pipeline per this, unless a batch is full */
 
 struct journal_entry {
 	uint64_t version;
