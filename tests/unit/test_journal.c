@@ -621,11 +621,50 @@ static void changes_within_the_linger_share_one_pipeline(void **state)
 	fake_stop(&f);
 }
 
+/* A writer idle on an empty queue once the linger is over is woken by the
+ * next push and writes it at once (pushes while it lingers do not wake
+ * it; the linger test above shows they still go out together). */
+static void a_push_wakes_an_idle_writer_at_once(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[1];
+	struct journal_opts o = {
+		.host = "127.0.0.1",
+		.catalog = &cat,
+		.seats = seats,
+		.drain_ms = 1000,
+		.backoff_max_ms = 100,
+		.linger_ms = 200,
+	};
+	int64_t t0;
+
+	(void)state;
+	fake_start(&f);
+	o.port = f.port;
+	memset(seats, 0, sizeof(seats));
+	assert_int_equal(journal_start(&j, &o), 0);
+	b[0] = change(0, 1, true);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 1));
+	usleep(300 * 1000); /* past the linger: the writer sleeps, idle */
+	b[0] = change(1, 2, true);
+	t0 = tkt_mono_ms();
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 2));
+	assert_true(tkt_mono_ms() - t0 < 150);
+	assert_int_equal(atomic_load(&j.round_trips), 2);
+	journal_stop(&j);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	cat_setup();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(changes_within_the_linger_share_one_pipeline),
+		cmocka_unit_test(a_push_wakes_an_idle_writer_at_once),
 		cmocka_unit_test(a_batch_is_one_pipeline_with_the_last_state_per_seat),
 		cmocka_unit_test(a_key_known_absent_gets_no_del),
 		cmocka_unit_test(a_refused_del_is_not_taken_as_done),

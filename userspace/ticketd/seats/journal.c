@@ -603,8 +603,11 @@ static void *journal_loop(void *arg)
 		int rc = 0;
 
 		pthread_mutex_lock(&j->lock);
-		while (!j->len && !j->n_dirty && !j->stop)
+		while (!j->len && !j->n_dirty && !j->stop) {
+			j->idle = true;
 			pthread_cond_wait(&j->cond, &j->lock);
+		}
+		j->idle = false;
 		/* Linger: at most one pipeline per linger_ms unless a full
 		 * batch is waiting, so a busy stream's changes go out in few
 		 * large batches (fewer round trips, more holds and releases
@@ -623,10 +626,14 @@ static void *journal_loop(void *arg)
 			pthread_mutex_unlock(&j->lock);
 			break;
 		}
-		/* Peek: entries leave the queue only once Redis has them. */
-		while (n < BATCH && n < j->len) {
-			batch[n] = j->q[(j->head + n) % j->cap];
-			n++;
+		/* Peek: entries leave the queue only once Redis has them (at
+		 * most two spans of the ring). */
+		n = j->len < BATCH ? j->len : BATCH;
+		if (n) {
+			uint32_t first = j->cap - j->head < n ? j->cap - j->head : n;
+
+			memcpy(batch, &j->q[j->head], first * sizeof(*batch));
+			memcpy(batch + first, j->q, (n - first) * sizeof(*batch));
 		}
 		/* Repairs go out after every entry queued before them, so an
 		 * older queued state never overwrites the repaired one. */
@@ -781,8 +788,9 @@ void journal_stop(struct journal *j)
 static void push_locked(struct journal *j, const struct journal_entry *e, uint32_t n,
 			uint32_t now_ms)
 {
-	bool was_empty = j->len == 0;
 	uint32_t before = j->len;
+	uint32_t tail = j->cap - j->head > j->len ? j->head + j->len
+						   : j->len - (j->cap - j->head);
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct journal_entry *slot;
@@ -796,15 +804,18 @@ static void push_locked(struct journal *j, const struct journal_entry *e, uint32
 			mark_dirty_locked(j, e[i].seat_index);
 			continue;
 		}
-		slot = &j->q[(j->head + j->len) % j->cap];
+		slot = &j->q[tail];
 		*slot = e[i];
 		slot->queued_ms = now_ms;
 		j->len++;
+		if (++tail == j->cap)
+			tail = 0;
 	}
-	/* The writer sleeps on an empty queue, or lingers on a short one:
-	 * wake it when entries arrive in an empty one or a full batch is
-	 * there, not on every entry (a wake-up is a system call). */
-	if ((was_empty && j->len) || (before < BATCH && j->len >= BATCH))
+	/* The writer sleeps on an empty queue, or lingers on a short one
+	 * until its time is up: wake it when it sleeps and there is work, or
+	 * when a full batch is there, not on every push (a wake-up is two
+	 * context switches). */
+	if ((j->idle && (j->len || j->n_dirty)) || (before < BATCH && j->len >= BATCH))
 		pthread_cond_signal(&j->cond);
 }
 

@@ -102,6 +102,9 @@ struct journal {
 	 * start (keys of an earlier run). */
 	uint64_t *maybe_key;
 	bool stop;
+	/* the writer waits for an empty queue to fill (not lingering): only
+	 * then does a push need to wake it */
+	bool idle;
 	int64_t stop_deadline_ms; /* monotonic */
 	/* written: entries Redis took; dropped: changes that did not fit the
 	 * queue (their seats repaired); errors: failed batch attempts (error
