@@ -34,7 +34,9 @@ static redisContext *connect_redis(const char *host, int port)
 }
 
 /* One batch becomes, per event, ONE stream entry holding all its changes
- * ("c" = "version:seat:status" joined by ';', id = the last version), and,
+ * ("c" = "version:seat:status" joined by ';', the version left out where
+ * it is the previous change's next: "version:seat:status;seat:status;...";
+ * id = the last version), and,
  * per seat, only the last state of its hold key (SET with PXAT, or one
  * multi-key DEL). A hold and its release in the same batch cost one DEL,
  * or nothing when the writer knows the key is absent (below): Redis work
@@ -372,8 +374,12 @@ static int append_batch(struct journal *j, struct writer *w, uint32_t n)
 			p = dec(end, b[k].status);
 			*--p = ':';
 			p = dec(p, b[k].seat_id);
-			*--p = ':';
-			p = dec(p, b[k].version);
+			/* the version only where it is not the previous one's
+			 * next (always the first: versions are 10+ digits) */
+			if (k == i || b[k].version != b[k - 1].version + 1) {
+				*--p = ':';
+				p = dec(p, b[k].version);
+			}
 			if (k > i)
 				*t++ = ';';
 			memcpy(t, p, (size_t)(end - p));
@@ -955,6 +961,66 @@ int journal_scan_event_holds(const char *host, int port, uint32_t event_id,
 	return scan_holds(host, port, match, cb, ctx);
 }
 
+/* Parses up to 3 decimal numbers separated by ':' from *p (stopping at
+ * ';' or the end, which it steps over); how many, or -1 when malformed. */
+static int parse_token(const char **p, uint64_t f[3])
+{
+	const char *q = *p;
+	int k = 0;
+
+	for (;;) {
+		uint64_t v = 0;
+		const char *start = q;
+
+		while (*q >= '0' && *q <= '9' && q - start < 20)
+			v = v * 10 + (uint64_t)(*q++ - '0');
+		if (q == start || k == 3)
+			return -1;
+		f[k++] = v;
+		if (*q == ':') {
+			q++;
+			continue;
+		}
+		if (*q == ';')
+			q++;
+		else if (*q)
+			return -1;
+		*p = q;
+		return k;
+	}
+}
+
+int journal_unpack_changes(const char *packed, uint64_t after, struct seat_event *out,
+			   int max, int *n)
+{
+	uint64_t prev = 0;
+	bool have_prev = false;
+
+	/* "version:seat:status" tokens joined by ';' in version order; a
+	 * token without its version ("seat:status") is the previous one's
+	 * next */
+	for (const char *p = packed; *p && *n < max;) {
+		uint64_t f[3], v;
+		int k = parse_token(&p, f);
+
+		if (k == 3)
+			v = f[0];
+		else if (k == 2 && have_prev)
+			v = prev + 1;
+		else
+			return -1;
+		prev = v;
+		have_prev = true;
+		if (v <= after)
+			continue;
+		out[*n].version = v;
+		out[*n].seat_id = (uint32_t)f[k - 2];
+		out[*n].status = (uint8_t)f[k - 1];
+		(*n)++;
+	}
+	return 0;
+}
+
 int journal_read_since(const char *host, int port, uint32_t event_id,
 		       uint64_t after, struct seat_event *out, int max)
 {
@@ -996,24 +1062,8 @@ int journal_read_since(const char *host, int port, uint32_t event_id,
 				out[n++] = ev;
 			continue;
 		}
-		/* "version:seat:status;..." in version order */
-		for (const char *p = packed; *p && n < max;) {
-			unsigned long long v;
-			unsigned seat, st;
-			int used = 0;
-
-			if (sscanf(p, "%llu:%u:%u%n", &v, &seat, &st, &used) != 3 || !used)
-				break;
-			p += used;
-			if (*p == ';')
-				p++;
-			if (v <= after)
-				continue;
-			out[n].version = v;
-			out[n].seat_id = seat;
-			out[n].status = (uint8_t)st;
-			n++;
-		}
+		if (journal_unpack_changes(packed, after, out, max, &n) < 0)
+			continue; /* a malformed entry: what it gave stands */
 	}
 	freeReplyObject(r);
 	redisFree(c);
