@@ -54,8 +54,15 @@ struct writer {
 	size_t len, cap;
 	int cmds;        /* commands in out */
 	char *text;      /* an XADD's "c" value */
-	/* The batch's seats already given their last state: an open
-	 * addressing set keyed by (event, seat), valid where gen matches. */
+	/* The batch's seats already given their last state: a bit per seat
+	 * table word (TKT_MAX_SEATS), cleared again after each batch; an
+	 * event's seats are one range of the table, so a batch touches few
+	 * of its cache lines (a hash set's random slots missed the cache on
+	 * nearly every change). */
+	uint64_t *seen_bits;
+	/* The same for a seat index past the table (none in practice): an
+	 * open addressing set keyed by (event, seat), valid where gen
+	 * matches. */
 	struct seen {
 		uint64_t key;
 		uint32_t gen;
@@ -87,8 +94,11 @@ static int writer_init(struct writer *w)
 	w->out = malloc(w->cap);
 	w->text = malloc((size_t)BATCH * TEXT_PER_ENTRY);
 	w->seen = calloc(SEEN_SLOTS, sizeof(*w->seen));
+	w->seen_bits = calloc(TKT_MAX_SEATS / 64, sizeof(*w->seen_bits));
 	w->del_idx = calloc(BATCH, sizeof(*w->del_idx));
-	return w->batch && w->out && w->text && w->seen && w->del_idx ? 0 : -ENOMEM;
+	if (!w->batch || !w->out || !w->text || !w->seen || !w->seen_bits || !w->del_idx)
+		return -ENOMEM;
+	return 0;
 }
 
 static void writer_free(struct writer *w)
@@ -97,6 +107,7 @@ static void writer_free(struct writer *w)
 	free(w->out);
 	free(w->text);
 	free(w->seen);
+	free(w->seen_bits);
 	free(w->del_idx);
 }
 
@@ -203,6 +214,21 @@ static bool seen_first(struct writer *w, uint32_t event_id, uint32_t seat_id)
 	return true;
 }
 
+/* True the first time x's seat is seen in this batch (append_holds
+ * clears the bits when it is done). */
+static bool seen_first_entry(struct writer *w, const struct journal_entry *x)
+{
+	uint64_t bit = 1ull << (x->seat_index % 64), *word;
+
+	if (x->seat_index >= TKT_MAX_SEATS)
+		return seen_first(w, x->event_id, x->seat_id);
+	word = &w->seen_bits[x->seat_index / 64];
+	if (*word & bit)
+		return false;
+	*word |= bit;
+	return true;
+}
+
 static bool bit_get(const uint64_t *set, uint32_t words, uint32_t idx)
 {
 	return idx / 64 < words && (set[idx / 64] >> (idx % 64) & 1);
@@ -295,7 +321,7 @@ static int append_holds(struct journal *j, struct writer *w,
 		char *key;
 		size_t klen;
 
-		if (!seen_first(w, x->event_id, x->seat_id))
+		if (!seen_first_entry(w, x))
 			continue;
 		if (j->epoch_of) {
 			append_fenced(j, w, x, known);
@@ -333,6 +359,9 @@ static int append_holds(struct journal *j, struct writer *w,
 		if (known)
 			w->del_idx[w->n_del_idx++] = x->seat_index;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		if (b[i].seat_index < TKT_MAX_SEATS)
+			w->seen_bits[b[i].seat_index / 64] = 0;
 	if (n_del) {
 		put_head(w, '*', (uint64_t)n_del + 1);
 		put(w, "$3\r\nDEL\r\n", 9);
