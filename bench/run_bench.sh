@@ -86,8 +86,10 @@
 # BENCH_RESULTS_DIR (bench/results; with BENCH_QUICK=1 a temporary folder,
 # removed unless BENCH_KEEP_QUICK=1), BENCH_REPS (5, 1..20), BENCH_SECS (3,
 # 1..30), BENCH_WARMUP (0.5), BENCH_WINDOW (64), BENCH_BATCH (32),
-# BENCH_THREADS ("1 2"), BENCH_RTT (1: also the one-request-in-flight
-# shape), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
+# BENCH_THREADS ("1 2"), BENCH_PATHS ("ceiling xdp_prog xdp_full
+# socket_door redis": which UDP paths the rounds measure; a short run of
+# one path with its same-run ceiling is BENCH_PATHS="ceiling xdp_full"),
+# BENCH_RTT (1: also the one-request-in-flight shape), BENCH_SEATS (0-16383), BENCH_EVENT (1), BENCH_MIX (hold,release),
 # BENCH_TEST_RUNS (200000), BENCH_NAME (UTC time stamp), BENCH_MARKDOWN
 # (BENCHMARKS.md), BENCH_LOCK_WAIT (900 s: how long to wait for another
 # benchmark to finish), BUILD (build).
@@ -170,6 +172,7 @@ WARMUP=${BENCH_WARMUP:-0.5}
 WINDOW=${BENCH_WINDOW:-64}
 BATCH=${BENCH_BATCH:-32}
 THREADS_LIST=${BENCH_THREADS:-1 2}
+PATHS=${BENCH_PATHS:-ceiling xdp_prog xdp_full socket_door redis}
 RTT=${BENCH_RTT:-1}
 SEATS=${BENCH_SEATS:-0-16383}
 EVENT=${BENCH_EVENT:-1}
@@ -216,6 +219,11 @@ for s in $SUITES; do
 done
 suite_on() { [[ " $SUITES " == *" $1 "* ]]; }
 [[ $SEATS =~ ^[0-9]+-[0-9]+$ ]] || die "BENCH_SEATS must be A-B"
+for p in $PATHS; do
+	[[ " ceiling xdp_prog xdp_full socket_door redis " == *" $p "* ]] ||
+		die "BENCH_PATHS: unknown '$p' (ceiling xdp_prog xdp_full socket_door redis)"
+done
+path_on() { [[ " $PATHS " == *" $1 "* ]]; }
 MAX_T=1
 for t in $THREADS_LIST; do
 	int_in "$t" 1 64 || die "BENCH_THREADS: $t"
@@ -602,17 +610,19 @@ bench_rounds() {
 	for r in $(seq 1 "$REPS"); do
 		bg=$(background_busy_pct)
 		log "round $r of $REPS (background load $bg %)"
-		ceiling_up || die "cannot attach the trivial program"
-		if [ "$r" = 1 ] && [ -x "$BUILD/ticketctl" ] &&
-			! "$BUILD/ticketctl" --server "$TKB_NS_IP:7000" \
-				--token 00000000000000000000000000000000 \
-				hold "$EVENT" 0 >/dev/null; then
-			die "the trivial program does not answer on $TKB_NS_IP:7000"
+		if path_on ceiling; then
+			ceiling_up || die "cannot attach the trivial program"
+			if [ "$r" = 1 ] && [ -x "$BUILD/ticketctl" ] &&
+				! "$BUILD/ticketctl" --server "$TKB_NS_IP:7000" \
+					--token 00000000000000000000000000000000 \
+					hold "$EVENT" 0 >/dev/null; then
+				die "the trivial program does not answer on $TKB_NS_IP:7000"
+			fi
+			measure_round ceiling "trivial XDP program (ceiling)" xdp_trivial \
+				xdp "$r" "$bg"
+			ceiling_down
 		fi
-		measure_round ceiling "trivial XDP program (ceiling)" xdp_trivial \
-			xdp "$r" "$bg"
-		ceiling_down
-		if [ "$have_prog" = 1 ]; then
+		if [ "$have_prog" = 1 ] && path_on xdp_prog; then
 			if xdp_prog_up; then
 				measure_round xdp_prog "full XDP program, no daemon (xdp_calib drains the ring)" \
 					xdp_prog xdp "$r" "$bg"
@@ -621,19 +631,21 @@ bench_rounds() {
 			fi
 			xdp_prog_down
 		fi
-		if [ -z "$why_full" ]; then
+		if [ -z "$why_full" ] && path_on xdp_full; then
 			daemon_round xdp_full xdp "full XDP program under ticketd" \
 				"$r" "$bg" || fail_full=$((fail_full + 1))
 		fi
-		if [ -z "$why_sock" ]; then
+		if [ -z "$why_sock" ] && path_on socket_door; then
 			daemon_round socket_door process \
 				"ticketd socket door (recvmmsg/sendmmsg)" "$r" "$bg" ||
 				fail_sock=$((fail_sock + 1))
 		fi
-		redis_up
-		measure_round redis "Redis 7 + Lua (EVALSHA, pipelined)" redis_lua \
-			process "$r" "$bg"
-		redis_down
+		if path_on redis; then
+			redis_up
+			measure_round redis "Redis 7 + Lua (EVALSHA, pipelined)" redis_lua \
+				process "$r" "$bg"
+			redis_down
+		fi
 	done
 	log "redis keys left after the runs: $(redis-cli -p "$REDIS_PORT" dbsize) (1 = the sold set only)"
 	if [ "$fail_full" -eq "$REPS" ]; then

@@ -25,6 +25,7 @@
 #include "userspace/lib/clock.h"
 #include "userspace/ticketd/commerce/catalog.h"
 #include "userspace/ticketd/seats/journal.h"
+#include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/seat_view.h"
 
 #define N_SEATS 64
@@ -43,6 +44,7 @@ struct fake {
 	int set[N_SEATS];      /* 1: last write SET, 2: last write DEL */
 	int sets[N_SEATS], dels[N_SEATS]; /* SETs of the seat, DELs naming it */
 	int xadds;
+	char last_c[40]; /* the last XADD's "c" value (its first 39 bytes) */
 };
 
 static int parse_cmd(const char *b, size_t n, char argv[][40], int *argc)
@@ -108,6 +110,8 @@ static const char *answer(struct fake *f, char argv[][40], int argc)
 			       "target stream top item\r\n";
 		pthread_mutex_lock(&f->lock);
 		f->xadds++;
+		if (argc >= 8 && argc <= MAX_ARGS)
+			memcpy(f->last_c, argv[7], sizeof(f->last_c));
 		pthread_mutex_unlock(&f->lock);
 		return "$3\r\n1-0\r\n";
 	}
@@ -513,9 +517,67 @@ static void a_batch_is_one_pipeline_with_the_last_state_per_seat(void **state)
 	assert_int_equal(fake_count(&f, &f.dels[3]), 1);
 	assert_int_equal(fake_state(&f, 1), 1);
 	assert_int_equal(fake_state(&f, 3), 2);
+	/* the stream entry keeps every change, in version order, each
+	 * version after the first implied */
+	{
+		struct seat_event ev[8];
+		static const uint32_t seat[6] = {1, 1, 1, 2, 3, 3};
+		static const uint8_t st[6] = {1, 0, 1, 1, 1, 0};
+		char c[40];
+		int n = 0;
+
+		pthread_mutex_lock(&f.lock);
+		memcpy(c, f.last_c, sizeof(c));
+		pthread_mutex_unlock(&f.lock);
+		assert_string_equal(c, "1:1:1;1:0;1:1;2:1;3:1;3:0");
+		assert_int_equal(journal_unpack_changes(c, 0, ev, 8, &n), 0);
+		assert_int_equal(n, 6);
+		for (int i = 0; i < 6; i++) {
+			assert_int_equal(ev[i].version, (uint64_t)i + 1);
+			assert_int_equal(ev[i].seat_id, seat[i]);
+			assert_int_equal(ev[i].status, st[i]);
+		}
+	}
 	journal_stop(&j);
 	assert_int_equal(atomic_load(&j.lost), 0);
 	fake_stop(&f);
+}
+
+/* A stream entry's "c": every version written ("v:s:st", older journals),
+ * or left out where it is the previous one's next; a gap writes it again;
+ * only versions after `after` are kept; a malformed token ends the entry. */
+static void stream_text_unpacks_every_form(void **state)
+{
+	struct seat_event ev[8];
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(journal_unpack_changes("4294967297:5:1;4294967298:5:0", 0, ev, 8, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ev[1].version, 4294967298ull);
+	assert_int_equal(ev[1].seat_id, 5);
+	assert_int_equal(ev[1].status, 0);
+	n = 0;
+	assert_int_equal(journal_unpack_changes("10:1:1;2:1;20:3:2;4:0", 10, ev, 8, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ev[0].version, 11);
+	assert_int_equal(ev[0].seat_id, 2);
+	assert_int_equal(ev[1].version, 20);
+	assert_int_equal(ev[1].status, 2);
+	assert_int_equal(ev[2].version, 21);
+	assert_int_equal(ev[2].seat_id, 4);
+	n = 0;
+	assert_int_equal(journal_unpack_changes("10:1:1;2:1", 0, ev, 1, &n), 0);
+	assert_int_equal(n, 1); /* max */
+	n = 0;
+	assert_int_equal(journal_unpack_changes("5:1;6:1:1", 0, ev, 8, &n), -1);
+	assert_int_equal(n, 0); /* no version to follow */
+	n = 0;
+	assert_int_equal(journal_unpack_changes("7:1:1;x;8:1:0", 0, ev, 8, &n), -1);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(journal_unpack_changes("7:1:1:1", 0, ev, 8, &n), -1);
+	assert_int_equal(n, 0);
 }
 
 /* A key this run has deleted and not written since is known absent: a
@@ -621,11 +683,51 @@ static void changes_within_the_linger_share_one_pipeline(void **state)
 	fake_stop(&f);
 }
 
+/* A writer idle on an empty queue once the linger is over is woken by the
+ * next push and writes it at once (pushes while it lingers do not wake
+ * it; the linger test above shows they still go out together). */
+static void a_push_wakes_an_idle_writer_at_once(void **state)
+{
+	struct fake f;
+	struct journal j;
+	struct journal_entry b[1];
+	struct journal_opts o = {
+		.host = "127.0.0.1",
+		.catalog = &cat,
+		.seats = seats,
+		.drain_ms = 1000,
+		.backoff_max_ms = 100,
+		.linger_ms = 200,
+	};
+	int64_t t0;
+
+	(void)state;
+	fake_start(&f);
+	o.port = f.port;
+	memset(seats, 0, sizeof(seats));
+	assert_int_equal(journal_start(&j, &o), 0);
+	b[0] = change(0, 1, true);
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 1));
+	usleep(300 * 1000); /* past the linger: the writer sleeps, idle */
+	b[0] = change(1, 2, true);
+	t0 = tkt_mono_ms();
+	journal_push_batch(&j, b, 1);
+	assert_true(wait_written(&j, 2));
+	assert_true(tkt_mono_ms() - t0 < 150);
+	assert_int_equal(atomic_load(&j.round_trips), 2);
+	journal_stop(&j);
+	assert_int_equal(atomic_load(&j.lost), 0);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	cat_setup();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(changes_within_the_linger_share_one_pipeline),
+		cmocka_unit_test(a_push_wakes_an_idle_writer_at_once),
+		cmocka_unit_test(stream_text_unpacks_every_form),
 		cmocka_unit_test(a_batch_is_one_pipeline_with_the_last_state_per_seat),
 		cmocka_unit_test(a_key_known_absent_gets_no_del),
 		cmocka_unit_test(a_refused_del_is_not_taken_as_done),

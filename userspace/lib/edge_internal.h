@@ -80,6 +80,7 @@ struct edge {
 	size_t npend;
 	uint64_t next_flush_ns;
 	uint64_t late; /* delivered out of word order (see edge_stats) */
+	bool busy;     /* the last nap brought BUSY_RECORDS or more */
 	edge_change_cb cb;
 	void *cb_ctx;
 	int cb_err;

@@ -48,6 +48,10 @@
  * stalled producer makes anything wait, and its own record is late by the
  * stall already. */
 #define PEND_WAIT_NS (750 * TKT_NS_PER_MS)
+/* The consumer's nap when the stream is empty, and the records a poll
+ * brings that make it busy (edge_poll_changes). */
+#define NAP_NS (1 * TKT_NS_PER_MS)
+#define BUSY_RECORDS 128
 
 struct pend {
 	uint32_t used;
@@ -256,6 +260,7 @@ int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
 	uint64_t wait_ns =
 		(uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * TKT_NS_PER_MS;
 	uint64_t deadline = tkt_mono_ns() + wait_ns;
+	bool napped = false;
 	int n;
 
 	if (!cb)
@@ -267,15 +272,24 @@ int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
 	e->cb_err = 0;
 	e->delivered = 0;
 	for (;;) {
-		/* polled, not woken: producers submit without wakeups */
-		struct timespec nap = {0, 1000000};
+		/* polled, not woken: producers submit without wakeups. A
+		 * busy stream (the last nap brought BUSY_RECORDS or more)
+		 * naps twice as long: half the wake-ups and hand-offs to
+		 * the sinks, each with twice the records, still far inside
+		 * the 1 s a change has to reach SSE. */
+		struct timespec nap = {0, e->busy ? 2 * NAP_NS : NAP_NS};
 
 		n = drain_once(e);
 		if (n != 0 || timeout_ms == 0 ||
 		    (timeout_ms > 0 && tkt_mono_ns() >= deadline))
 			break;
 		nanosleep(&nap, NULL);
+		napped = true;
 	}
+	/* records found at once (they came while the caller handled the
+	 * last ones) say nothing about the rate */
+	if (napped && n >= 0)
+		e->busy = n >= BUSY_RECORDS;
 	pthread_mutex_unlock(&e->poll_lock);
 	return n;
 }

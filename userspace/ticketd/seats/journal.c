@@ -16,7 +16,7 @@
 #include "userspace/ticketd/seats/seat_stream.h"
 #include "userspace/ticketd/seats/seat_view.h"
 
-#define BATCH 1024 /* entries per pipeline (one round trip) */
+#define BATCH 4096 /* entries per pipeline (one round trip) */
 
 static redisContext *connect_redis(const char *host, int port)
 {
@@ -34,7 +34,9 @@ static redisContext *connect_redis(const char *host, int port)
 }
 
 /* One batch becomes, per event, ONE stream entry holding all its changes
- * ("c" = "version:seat:status" joined by ';', id = the last version), and,
+ * ("c" = "version:seat:status" joined by ';', the version left out where
+ * it is the previous change's next: "version:seat:status;seat:status;...";
+ * id = the last version), and,
  * per seat, only the last state of its hold key (SET with PXAT, or one
  * multi-key DEL). A hold and its release in the same batch cost one DEL,
  * or nothing when the writer knows the key is absent (below): Redis work
@@ -44,15 +46,23 @@ static redisContext *connect_redis(const char *host, int port)
  * hand into one reused buffer (no printf, no allocation per change), sent
  * with one write and answered with one read loop (one round trip). */
 
-/* The writer's buffers, allocated once (journal_loop's thread only). */
+/* The writer's buffers, allocated once, on the heap (journal_loop's
+ * thread only). */
 struct writer {
 	struct journal_entry *batch;
 	char *out;       /* the pipeline being built, RESP */
 	size_t len, cap;
 	int cmds;        /* commands in out */
 	char *text;      /* an XADD's "c" value */
-	/* The batch's seats already given their last state: an open
-	 * addressing set keyed by (event, seat), valid where gen matches. */
+	/* The batch's seats already given their last state: a bit per seat
+	 * table word (TKT_MAX_SEATS), cleared again after each batch; an
+	 * event's seats are one range of the table, so a batch touches few
+	 * of its cache lines (a hash set's random slots missed the cache on
+	 * nearly every change). */
+	uint64_t *seen_bits;
+	/* The same for a seat index past the table (none in practice): an
+	 * open addressing set keyed by (event, seat), valid where gen
+	 * matches. */
 	struct seen {
 		uint64_t key;
 		uint32_t gen;
@@ -84,8 +94,11 @@ static int writer_init(struct writer *w)
 	w->out = malloc(w->cap);
 	w->text = malloc((size_t)BATCH * TEXT_PER_ENTRY);
 	w->seen = calloc(SEEN_SLOTS, sizeof(*w->seen));
+	w->seen_bits = calloc(TKT_MAX_SEATS / 64, sizeof(*w->seen_bits));
 	w->del_idx = calloc(BATCH, sizeof(*w->del_idx));
-	return w->batch && w->out && w->text && w->seen && w->del_idx ? 0 : -ENOMEM;
+	if (!w->batch || !w->out || !w->text || !w->seen || !w->seen_bits || !w->del_idx)
+		return -ENOMEM;
+	return 0;
 }
 
 static void writer_free(struct writer *w)
@@ -94,6 +107,7 @@ static void writer_free(struct writer *w)
 	free(w->out);
 	free(w->text);
 	free(w->seen);
+	free(w->seen_bits);
 	free(w->del_idx);
 }
 
@@ -200,6 +214,21 @@ static bool seen_first(struct writer *w, uint32_t event_id, uint32_t seat_id)
 	return true;
 }
 
+/* True the first time x's seat is seen in this batch (append_holds
+ * clears the bits when it is done). */
+static bool seen_first_entry(struct writer *w, const struct journal_entry *x)
+{
+	uint64_t bit = 1ull << (x->seat_index % 64), *word;
+
+	if (x->seat_index >= TKT_MAX_SEATS)
+		return seen_first(w, x->event_id, x->seat_id);
+	word = &w->seen_bits[x->seat_index / 64];
+	if (*word & bit)
+		return false;
+	*word |= bit;
+	return true;
+}
+
 static bool bit_get(const uint64_t *set, uint32_t words, uint32_t idx)
 {
 	return idx / 64 < words && (set[idx / 64] >> (idx % 64) & 1);
@@ -292,7 +321,7 @@ static int append_holds(struct journal *j, struct writer *w,
 		char *key;
 		size_t klen;
 
-		if (!seen_first(w, x->event_id, x->seat_id))
+		if (!seen_first_entry(w, x))
 			continue;
 		if (j->epoch_of) {
 			append_fenced(j, w, x, known);
@@ -330,6 +359,9 @@ static int append_holds(struct journal *j, struct writer *w,
 		if (known)
 			w->del_idx[w->n_del_idx++] = x->seat_index;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		if (b[i].seat_index < TKT_MAX_SEATS)
+			w->seen_bits[b[i].seat_index / 64] = 0;
 	if (n_del) {
 		put_head(w, '*', (uint64_t)n_del + 1);
 		put(w, "$3\r\nDEL\r\n", 9);
@@ -371,8 +403,12 @@ static int append_batch(struct journal *j, struct writer *w, uint32_t n)
 			p = dec(end, b[k].status);
 			*--p = ':';
 			p = dec(p, b[k].seat_id);
-			*--p = ':';
-			p = dec(p, b[k].version);
+			/* the version only where it is not the previous one's
+			 * next (always the first: versions are 10+ digits) */
+			if (k == i || b[k].version != b[k - 1].version + 1) {
+				*--p = ':';
+				p = dec(p, b[k].version);
+			}
 			if (k > i)
 				*t++ = ';';
 			memcpy(t, p, (size_t)(end - p));
@@ -579,7 +615,7 @@ static void cond_wait_ms(struct journal *j, unsigned ms)
 static void *journal_loop(void *arg)
 {
 	struct journal *j = arg;
-	struct writer w;
+	struct writer *w = malloc(sizeof(*w));
 	struct journal_entry *batch;
 	uint64_t *taken = j->dirty_words ? calloc(j->dirty_words, sizeof(*taken)) : NULL;
 	redisContext *c = NULL;
@@ -587,21 +623,26 @@ static void *journal_loop(void *arg)
 	uint32_t attempts = 0; /* failed attempts at the current head */
 	int64_t last_send_ms = 0; /* monotonic; 0: nothing sent yet */
 
-	if (writer_init(&w) || (j->dirty_words && !taken)) {
+	if (!w || writer_init(w) || (j->dirty_words && !taken)) {
 		log_msg(LOG_ERROR, NULL, "journal: no memory for the writer; not journalling");
-		writer_free(&w);
+		if (w)
+			writer_free(w);
+		free(w);
 		free(taken);
 		return NULL;
 	}
-	batch = w.batch;
+	batch = w->batch;
 	for (;;) {
 		uint32_t n = 0;
 		bool repair = false;
 		int rc = 0;
 
 		pthread_mutex_lock(&j->lock);
-		while (!j->len && !j->n_dirty && !j->stop)
+		while (!j->len && !j->n_dirty && !j->stop) {
+			j->idle = true;
 			pthread_cond_wait(&j->cond, &j->lock);
+		}
+		j->idle = false;
 		/* Linger: at most one pipeline per linger_ms unless a full
 		 * batch is waiting, so a busy stream's changes go out in few
 		 * large batches (fewer round trips, more holds and releases
@@ -620,10 +661,14 @@ static void *journal_loop(void *arg)
 			pthread_mutex_unlock(&j->lock);
 			break;
 		}
-		/* Peek: entries leave the queue only once Redis has them. */
-		while (n < BATCH && n < j->len) {
-			batch[n] = j->q[(j->head + n) % j->cap];
-			n++;
+		/* Peek: entries leave the queue only once Redis has them (at
+		 * most two spans of the ring). */
+		n = j->len < BATCH ? j->len : BATCH;
+		if (n) {
+			uint32_t first = j->cap - j->head < n ? j->cap - j->head : n;
+
+			memcpy(batch, &j->q[j->head], first * sizeof(*batch));
+			memcpy(batch + first, j->q, (n - first) * sizeof(*batch));
 		}
 		/* Repairs go out after every entry queued before them, so an
 		 * older queued state never overwrites the repaired one. */
@@ -638,16 +683,16 @@ static void *journal_loop(void *arg)
 		last_send_ms = mono_ms();
 		if (!c)
 			c = connect_redis(j->host, j->port);
-		if (c && j->epoch_of && !w.sha[0] && load_fence_script(c, w.sha)) {
+		if (c && j->epoch_of && !w->sha[0] && load_fence_script(c, w->sha)) {
 			redisFree(c);
 			c = NULL;
 		}
 		if (!c)
 			rc = -EIO;
 		else if (n)
-			rc = pipe_send(j, c, &w, append_batch(j, &w, n));
+			rc = pipe_send(j, c, w, append_batch(j, w, n));
 		if (!rc && repair)
-			rc = write_repairs(j, c, taken, &w);
+			rc = write_repairs(j, c, taken, w);
 		if (!rc) {
 			atomic_store(&j->connected, true);
 			if (attempts)
@@ -688,7 +733,7 @@ static void *journal_loop(void *arg)
 				redisFree(c);
 				c = NULL;
 			}
-			w.sha[0] = '\0';
+			w->sha[0] = '\0';
 			if (atomic_exchange(&j->connected, false))
 				log_msg(LOG_WARN, NULL, "journal: Redis %s:%d unreachable; retrying",
 					j->host, j->port);
@@ -699,7 +744,8 @@ static void *journal_loop(void *arg)
 	}
 	if (c)
 		redisFree(c);
-	writer_free(&w);
+	writer_free(w);
+	free(w);
 	free(taken);
 	return NULL;
 }
@@ -777,8 +823,9 @@ void journal_stop(struct journal *j)
 static void push_locked(struct journal *j, const struct journal_entry *e, uint32_t n,
 			uint32_t now_ms)
 {
-	bool was_empty = j->len == 0;
 	uint32_t before = j->len;
+	uint32_t tail = j->cap - j->head > j->len ? j->head + j->len
+						   : j->len - (j->cap - j->head);
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct journal_entry *slot;
@@ -792,15 +839,18 @@ static void push_locked(struct journal *j, const struct journal_entry *e, uint32
 			mark_dirty_locked(j, e[i].seat_index);
 			continue;
 		}
-		slot = &j->q[(j->head + j->len) % j->cap];
+		slot = &j->q[tail];
 		*slot = e[i];
 		slot->queued_ms = now_ms;
 		j->len++;
+		if (++tail == j->cap)
+			tail = 0;
 	}
-	/* The writer sleeps on an empty queue, or lingers on a short one:
-	 * wake it when entries arrive in an empty one or a full batch is
-	 * there, not on every entry (a wake-up is a system call). */
-	if ((was_empty && j->len) || (before < BATCH && j->len >= BATCH))
+	/* The writer sleeps on an empty queue, or lingers on a short one
+	 * until its time is up: wake it when it sleeps and there is work, or
+	 * when a full batch is there, not on every push (a wake-up is two
+	 * context switches). */
+	if ((j->idle && (j->len || j->n_dirty)) || (before < BATCH && j->len >= BATCH))
 		pthread_cond_signal(&j->cond);
 }
 
@@ -940,6 +990,66 @@ int journal_scan_event_holds(const char *host, int port, uint32_t event_id,
 	return scan_holds(host, port, match, cb, ctx);
 }
 
+/* Parses up to 3 decimal numbers separated by ':' from *p (stopping at
+ * ';' or the end, which it steps over); how many, or -1 when malformed. */
+static int parse_token(const char **p, uint64_t f[3])
+{
+	const char *q = *p;
+	int k = 0;
+
+	for (;;) {
+		uint64_t v = 0;
+		const char *start = q;
+
+		while (*q >= '0' && *q <= '9' && q - start < 20)
+			v = v * 10 + (uint64_t)(*q++ - '0');
+		if (q == start || k == 3)
+			return -1;
+		f[k++] = v;
+		if (*q == ':') {
+			q++;
+			continue;
+		}
+		if (*q == ';')
+			q++;
+		else if (*q)
+			return -1;
+		*p = q;
+		return k;
+	}
+}
+
+int journal_unpack_changes(const char *packed, uint64_t after, struct seat_event *out,
+			   int max, int *n)
+{
+	uint64_t prev = 0;
+	bool have_prev = false;
+
+	/* "version:seat:status" tokens joined by ';' in version order; a
+	 * token without its version ("seat:status") is the previous one's
+	 * next */
+	for (const char *p = packed; *p && *n < max;) {
+		uint64_t f[3], v;
+		int k = parse_token(&p, f);
+
+		if (k == 3)
+			v = f[0];
+		else if (k == 2 && have_prev)
+			v = prev + 1;
+		else
+			return -1;
+		prev = v;
+		have_prev = true;
+		if (v <= after)
+			continue;
+		out[*n].version = v;
+		out[*n].seat_id = (uint32_t)f[k - 2];
+		out[*n].status = (uint8_t)f[k - 1];
+		(*n)++;
+	}
+	return 0;
+}
+
 int journal_read_since(const char *host, int port, uint32_t event_id,
 		       uint64_t after, struct seat_event *out, int max)
 {
@@ -981,24 +1091,8 @@ int journal_read_since(const char *host, int port, uint32_t event_id,
 				out[n++] = ev;
 			continue;
 		}
-		/* "version:seat:status;..." in version order */
-		for (const char *p = packed; *p && n < max;) {
-			unsigned long long v;
-			unsigned seat, st;
-			int used = 0;
-
-			if (sscanf(p, "%llu:%u:%u%n", &v, &seat, &st, &used) != 3 || !used)
-				break;
-			p += used;
-			if (*p == ';')
-				p++;
-			if (v <= after)
-				continue;
-			out[n].version = v;
-			out[n].seat_id = seat;
-			out[n].status = (uint8_t)st;
-			n++;
-		}
+		if (journal_unpack_changes(packed, after, out, max, &n) < 0)
+			continue; /* a malformed entry: what it gave stands */
 	}
 	freeReplyObject(r);
 	redisFree(c);

@@ -7,7 +7,9 @@
  *                            lapses or is sold. Live holds and orders only.
  *   tkt:seats:{event}        stream, one entry per event per written batch:
  *                            id "<last version>-0", field c =
- *                            "version:seat:status;..." in version order;
+ *                            "version:seat:status;..." in version order,
+ *                            a change whose version is the previous
+ *                            one's next written "seat:status";
  *                            trimmed to about JOURNAL_STREAM_LEN entries.
  *
  * Within a batch a seat's hold key gets only its last state, so a hold and
@@ -43,7 +45,7 @@
 
 #define JOURNAL_QUEUE 65536
 #define JOURNAL_STREAM_LEN 2000 /* entries; one per event per batch */
-#define JOURNAL_LINGER_MS 5     /* at most one pipeline per this, unless a batch is full */
+#define JOURNAL_LINGER_MS 10    /* at most one pipeline per this, unless a batch is full */
 
 struct journal_entry {
 	uint64_t version;
@@ -102,6 +104,9 @@ struct journal {
 	 * start (keys of an earlier run). */
 	uint64_t *maybe_key;
 	bool stop;
+	/* the writer waits for an empty queue to fill (not lingering): only
+	 * then does a push need to wake it */
+	bool idle;
 	int64_t stop_deadline_ms; /* monotonic */
 	/* written: entries Redis took; dropped: changes that did not fit the
 	 * queue (their seats repaired); errors: failed batch attempts (error
@@ -155,6 +160,12 @@ void journal_seat_sink(void *journal, const struct event_info *e,
  * as one pipeline. */
 struct seat_change;
 void journal_seat_batch_sink(void *journal, const struct seat_change *ch, uint32_t n);
+
+/* Appends to out[*n..max) the changes with version > after of one stream
+ * entry's "c" field (journal.h, top). 0, or -1 when it is malformed (what
+ * came before the fault is kept). */
+int journal_unpack_changes(const char *packed, uint64_t after, struct seat_event *out,
+			   int max, int *n);
 
 /* Last version journalled for an event (0 when none or Redis is down). */
 uint64_t journal_last_version(const char *host, int port, uint32_t event_id);

@@ -233,7 +233,10 @@ static void seat_stream_flush(struct seat_stream *s)
 		return;
 	for (uint32_t i = 0; i < n; i++) {
 		struct seat_change *ch = &s->batch[i];
-		struct event_stream *next = seat_stream_event(s, ch->event->id);
+		/* a run of one event's changes looks its stream up once */
+		struct event_stream *next = i && ch->event == s->batch[i - 1].event
+						    ? es
+						    : seat_stream_event(s, ch->event->id);
 		uint32_t seat = ch->rec.seat_id;
 		/* The record's raw state, not its state "now": a hold
 		 * published late must not look lapsed; a lapse is announced
@@ -277,10 +280,16 @@ static void seat_stream_flush(struct seat_stream *s)
 static int on_change(void *ctx, const struct tkt_change *rec)
 {
 	struct seat_stream *s = ctx;
-	const struct event_info *e = catalog_find(s->catalog, rec->event_id);
+	const struct event_info *e;
 	struct seat_change *ch;
 
-	if (!e || rec->seat_id >= e->n_seats || !seat_stream_event(s, e->id)) {
+	/* the batch's previous change was of the same event: its catalogue
+	 * entry and stream are known good for the batch's lifetime */
+	if (s->n_batch && s->batch[s->n_batch - 1].event->id == rec->event_id)
+		e = s->batch[s->n_batch - 1].event;
+	else if ((e = catalog_find(s->catalog, rec->event_id)) && !seat_stream_event(s, e->id))
+		e = NULL;
+	if (!e || rec->seat_id >= e->n_seats) {
 		atomic_fetch_add(&s->unknown_event, 1);
 		return 0;
 	}

@@ -8,10 +8,10 @@
 #include "userspace/lib/edge.h"
 #include "userspace/ticketd/ticketd.h"
 
-/* How often the count collector runs. Entries reach 0 only when a take is
- * refused after creating its entry (a give of the last unit deletes its
- * entry itself), and the map has room for 2 x TKT_MAX_SEATS such entries
- * beyond every live count, so once a second is plenty. */
+/* How often the count collector's schedule is looked at
+ * (sweeper_collect_due). Entries at 0 stay until it runs (a give leaves
+ * its entry for reuse), and the map has room for 2 x TKT_MAX_SEATS such
+ * entries beyond every live count, so once a second is plenty. */
 #define COLLECT_NS (1000ull * 1000 * 1000)
 /* How often the map fill is sampled for /metrics (see sweeper.h). */
 #define FILL_NS (5000ull * 1000 * 1000)
@@ -33,6 +33,26 @@ static int sweeper_pass(struct ticketd *app)
 			n += (int)expired;
 	}
 	return n;
+}
+
+bool sweeper_collect_due(struct sweeper_collect *c, uint64_t now_ns,
+			 uint64_t rate_limited)
+{
+	bool refused = rate_limited == UINT64_MAX || rate_limited != c->rate_limited;
+
+	c->rate_limited = rate_limited;
+	return !c->last_ns || refused || c->entries >= SWEEPER_COLLECT_BUSY ||
+	       now_ns - c->last_ns >= SWEEPER_COLLECT_IDLE_NS;
+}
+
+/* RATE_LIMITED answers of both doors so far; UINT64_MAX when unknown. */
+static uint64_t rate_limited_answers(struct edge *e)
+{
+	struct edge_stats st;
+
+	if (edge_stats(e, &st))
+		return UINT64_MAX;
+	return st.xdp[TKT_RATE_LIMITED] + st.user[TKT_RATE_LIMITED];
 }
 
 static void sample_fill(struct sweeper *sw)
@@ -68,6 +88,7 @@ static void *sweeper_loop(void *arg)
 				 .tv_nsec = (long)(sw->sweep_ms % 1000) * 1000000L};
 
 	uint64_t next_collect = 0, next_fill = 0;
+	struct sweeper_collect collect = {0};
 
 	while (!atomic_load(&sw->stop)) {
 		int n = sweeper_pass(sw->app);
@@ -75,10 +96,15 @@ static void *sweeper_loop(void *arg)
 
 		atomic_fetch_add(&sw->expired, (uint64_t)n);
 		if (now >= next_collect) {
-			uint32_t retired = 0;
+			uint32_t retired = 0, entries = 0;
 
-			if (!edge_counts_collect(sw->app->edge, NULL, &retired))
+			if (sweeper_collect_due(&collect, now,
+						rate_limited_answers(sw->app->edge)) &&
+			    !edge_counts_collect(sw->app->edge, &entries, &retired)) {
 				atomic_fetch_add(&sw->counts_retired, retired);
+				collect.last_ns = now;
+				collect.entries = entries;
+			}
 			next_collect = now + COLLECT_NS;
 		}
 		/* after a collect, so the first sample has the count entries */
