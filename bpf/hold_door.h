@@ -303,8 +303,8 @@ TKT_INLINE int tkt_count_give(__u32 *cnt)
  * entry (lookup, CAS) instead of deleting it at every release and
  * inserting it again at the next hold (a hash insert allocates and a
  * delete waits for RCU; ~30 ns a decision). The entry lingers at 0 until
- * the next collection (ticketd runs it every second, and at once when a
- * take finds the map full), which TKT_MAX_HOLD_KEYS leaves room for;
+ * the next collection (ticketd runs it every second while the map is
+ * busy or a take found it full, every 5 s otherwise), which TKT_MAX_HOLD_KEYS leaves room for;
  * counts stay exact, as the retire protocol above only ever needed a word
  * at 0 to be retired by exactly one CAS. */
 TKT_INLINE void tkt_count_drop(__u32 *cnt)

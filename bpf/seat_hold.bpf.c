@@ -56,7 +56,7 @@ struct {
 /* {slot, event} -> seats that slot has HELD or ORDERED in that event, and
  * {ORIGIN_BIT | origin hash, event} -> the same for every slot of that
  * origin. Entries at 0 are retired and deleted by count_collect (ticketd
- * runs it every second; bpf/hold_door.h), so it shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
+ * runs it every 1-5 s; bpf/hold_door.h), so it shrinks. Replaces "hold_counts" (never shrank; its pin is removed). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
