@@ -25,10 +25,15 @@
 #include "userspace/ticketd/ticketd.h"
 
 #define TICK_MS 100
-/* Parked streams are woken at most this often when positions moved, and
- * at least once a second: a frame a second while waiting. */
-#define WAKE_MS 500
-#define FRAME_EVERY_MS 1000
+/* Parked streams wait in a ring of tick buckets by the time their next
+ * frame is due (at most --room-frame-ms ahead, up to 5 s): the ticker
+ * resumes one bucket a tick, so the frames of all streams spread over the
+ * interval instead of leaving in one wave. */
+#define WAKE_BUCKETS 64
+/* A tick this late (its gap from the last one) is counted. */
+#define TICK_LATE_MS 250
+/* The longest tick gap is reported over windows of this length. */
+#define TICK_WINDOW_MS 10000
 
 /* The automatic rate (rate_per_s 0): additive increase, multiplicative
  * decrease, once a second, from the purchase routes' latency p95 over the
@@ -64,19 +69,24 @@ struct rooms {
 	bool ticker_on;
 	atomic_bool stop;
 
-	/* guards waiters and closing; a leaf */
+	/* guards due, wake_tick and closing; a leaf */
 	pthread_mutex_t streams_lock;
-	struct room_stream *waiters; /* parked (suspended) streams */
+	/* parked (suspended) streams by the tick their next frame is due */
+	struct room_stream *due[WAKE_BUCKETS];
+	int64_t wake_tick; /* the last tick whose bucket was woken */
 	bool closing;
 	atomic_uint enabled; /* rooms that are on: rooms_touch skips none */
 	atomic_uint streams; /* open */
 	atomic_uint_least64_t streams_refused;
+	atomic_uint_least64_t frames;	  /* stream frames sent */
+	atomic_uint_least64_t ticks_late; /* ticks TICK_LATE_MS after the last */
+	atomic_int_least64_t tick_gap_max_ms; /* of the last whole window */
 
 	/* the ticker's alone */
 	double auto_rate;
 	struct metrics_load last_load;
-	int64_t last_auto_ms, last_save_ms, last_wake_ms;
-	bool news;
+	int64_t last_auto_ms, last_save_ms;
+	int64_t last_tick_ms, window_ms, window_gap_ms;
 };
 
 struct room_stream {
@@ -89,14 +99,12 @@ struct room_stream {
 	bool has_claim;
 	const struct room_conn_ops *ops;
 	void *conn;
-	struct room_stream *next; /* in waiters */
+	struct room_stream *next; /* in its due bucket */
 	char buf[512];
 	size_t len, off;
 	bool done;
-	bool sent;
-	int64_t last_frame_ms;
-	uint64_t last_position;
-	int last_state;
+	bool park;     /* the frame in buf went out: park on the next read */
+	int64_t due_ms; /* monotonic: when the next frame is due */
 	/* the ticket last sent: an HMAC, formatted again only when the place
 	 * changes (the draw), not on every frame */
 	char ticket[ROOM_TICKET_MAX];
@@ -215,20 +223,70 @@ static void save_progress(struct rooms *rs)
 
 /* ---- the ticker ---- */
 
-static void wake_streams(struct rooms *rs)
+/* The bucket of a stream due at tick t (a tick already woken: the next). */
+static uint32_t due_bucket(const struct rooms *rs, int64_t t)
 {
-	struct room_stream *list, *next;
+	if (t <= rs->wake_tick)
+		t = rs->wake_tick + 1;
+	return (uint32_t)(t % WAKE_BUCKETS);
+}
+
+/* Resumes the parked streams due by tick now_tick (all of them when all
+ * is true: closing). */
+static void wake_streams(struct rooms *rs, int64_t now_tick, bool all)
+{
+	struct room_stream *list = NULL, *next;
 
 	pthread_mutex_lock(&rs->streams_lock);
-	list = rs->waiters;
-	rs->waiters = NULL;
+	if (all || now_tick - rs->wake_tick >= WAKE_BUCKETS) {
+		for (uint32_t b = 0; b < WAKE_BUCKETS; b++) {
+			for (struct room_stream *st = rs->due[b]; st; st = next) {
+				next = st->next;
+				st->next = list;
+				list = st;
+			}
+			rs->due[b] = NULL;
+		}
+	} else {
+		for (int64_t t = rs->wake_tick + 1; t <= now_tick; t++) {
+			uint32_t b = (uint32_t)(t % WAKE_BUCKETS);
+
+			for (struct room_stream *st = rs->due[b]; st; st = next) {
+				next = st->next;
+				st->next = list;
+				list = st;
+			}
+			rs->due[b] = NULL;
+		}
+	}
+	if (now_tick > rs->wake_tick)
+		rs->wake_tick = now_tick;
 	pthread_mutex_unlock(&rs->streams_lock);
-	/* Each was suspended before it joined the list and stays suspended
+	/* Each was suspended before it joined its bucket and stays suspended
 	 * (so it cannot be freed) until this resume. */
 	for (; list; list = next) {
 		next = list->next;
 		list->next = NULL;
 		list->ops->resume(list->conn);
+	}
+}
+
+/* The ticker's own timing: a tick that came TICK_LATE_MS or more after the
+ * last one is counted, and the longest gap of each TICK_WINDOW_MS window
+ * is kept for the metrics. */
+static void tick_timing(struct rooms *rs, int64_t mono)
+{
+	int64_t gap = rs->last_tick_ms ? mono - rs->last_tick_ms : 0;
+
+	rs->last_tick_ms = mono;
+	if (gap >= TICK_LATE_MS)
+		atomic_fetch_add(&rs->ticks_late, 1);
+	if (gap > rs->window_gap_ms)
+		rs->window_gap_ms = gap;
+	if (mono - rs->window_ms >= TICK_WINDOW_MS) {
+		atomic_store(&rs->tick_gap_max_ms, rs->window_gap_ms);
+		rs->window_ms = mono;
+		rs->window_gap_ms = 0;
 	}
 }
 
@@ -280,12 +338,14 @@ static void follow_capacity(struct rooms *rs)
 static void *ticker_main(void *arg)
 {
 	struct rooms *rs = arg;
+	struct timespec next;
 
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&rs->stop)) {
-		struct timespec ts = {0, TICK_MS * 1000000L};
 		int64_t now = tkt_unix_ms(), mono = tkt_mono_ms();
 		bool auto_step = mono - rs->last_auto_ms >= AUTO_STEP_MS;
 
+		tick_timing(rs, mono);
 		if (auto_step) {
 			rs->last_auto_ms = mono;
 			follow_capacity(rs);
@@ -296,20 +356,25 @@ static void *ticker_main(void *arg)
 			pthread_mutex_lock(&sl->lock);
 			if (auto_step)
 				room_set_auto_rate(sl->r, rs->auto_rate);
-			rs->news |= room_tick(sl->r, now);
+			(void)room_tick(sl->r, now);
 			pthread_mutex_unlock(&sl->lock);
 		}
-		if ((rs->news && mono - rs->last_wake_ms >= WAKE_MS) ||
-		    mono - rs->last_wake_ms >= FRAME_EVERY_MS) {
-			rs->last_wake_ms = mono;
-			rs->news = false;
-			wake_streams(rs);
-		}
+		wake_streams(rs, mono / TICK_MS, false);
 		if (mono - rs->last_save_ms >= 1000) {
 			rs->last_save_ms = mono;
 			save_progress(rs);
 		}
-		nanosleep(&ts, NULL);
+		/* the next tick on the 100 ms grid, whatever this one cost; a
+		 * tick that overran by more than one starts the grid again */
+		next.tv_nsec += TICK_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		if ((int64_t)next.tv_sec * 1000 + next.tv_nsec / 1000000 < tkt_mono_ms() - TICK_MS)
+			clock_gettime(CLOCK_MONOTONIC, &next);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
 	}
 	return NULL;
 }
@@ -359,6 +424,7 @@ int rooms_start(struct rooms **out, struct ticketd *app,
 	rs->app = app;
 	rs->purchase_fill = fill;
 	rs->auto_rate = app->cfg.room_auto_rate_min;
+	rs->wake_tick = tkt_mono_ms() / TICK_MS;
 	pthread_mutex_init(&rs->streams_lock, NULL);
 	snprintf(rs->state_path, sizeof(rs->state_path), "%s/room.state", app->cfg.state_dir);
 	snprintf(path, sizeof(path), "%s/room.key", app->cfg.state_dir);
@@ -431,7 +497,7 @@ void rooms_close(struct rooms *rs)
 	pthread_mutex_lock(&rs->streams_lock);
 	rs->closing = true;
 	pthread_mutex_unlock(&rs->streams_lock);
-	wake_streams(rs); /* each reads "closing" and ends */
+	wake_streams(rs, 0, true); /* each reads "closing" and ends */
 	stop_ticker(rs);
 }
 
@@ -650,8 +716,25 @@ enum rooms_result rooms_stream_open(struct rooms *rs, uint32_t event_id,
 	return ROOMS_OK;
 }
 
-/* Formats the frame the visitor needs now, if any: on a change, and at
- * least once a second. */
+/* When the next frame of a waiting visitor is due: --room-frame-ms from
+ * now, or sooner when its turn comes before (position / rate), so an
+ * admission is not left waiting for the frame interval. */
+static int64_t frame_due(const struct room_stream *st, const struct room_view *v,
+			 int64_t now_mono)
+{
+	int64_t every = st->rs->app->cfg.room_frame_ms, turn;
+
+	if (!v->prequeue && v->position > 0 && v->rate > 0) {
+		double ms = (double)v->position * 1000.0 / v->rate;
+
+		turn = ms < (double)every ? (int64_t)ms : every;
+		return now_mono + (turn > 0 ? turn : 0);
+	}
+	return now_mono + every;
+}
+
+/* Formats the frame the visitor needs now (it is due): its place, or its
+ * admission (the last frame). */
 static void next_frame(struct room_stream *st, int64_t now_mono)
 {
 	struct room_slot *sl = &st->rs->slots[st->idx];
@@ -678,9 +761,7 @@ static void next_frame(struct room_stream *st, int64_t now_mono)
 			     "event: admitted\ndata: {\"state\":\"admitted\",\"admittedUntil\":\"%s\"}\n\n",
 			     until);
 		st->done = true;
-	} else if (!st->sent || v.position != st->last_position ||
-		   (int)v.state != st->last_state ||
-		   now_mono - st->last_frame_ms >= FRAME_EVERY_MS) {
+	} else {
 		if (!st->ticket[0] || v.seq != st->ticket_seq ||
 		    v.issued_ms != st->ticket_issued_ms) {
 			room_ticket_format(st->rs->key, sl->event_id, v.seq, v.issued_ms,
@@ -696,14 +777,14 @@ static void next_frame(struct room_stream *st, int64_t now_mono)
 		st->claim.seq = v.seq;
 		st->claim.issued_ms = v.issued_ms;
 		st->has_claim = true;
+		st->due_ms = frame_due(st, &v, now_mono);
 	}
 	if (n > 0 && (size_t)n < sizeof(st->buf)) {
 		st->len = (size_t)n;
 		st->off = 0;
-		st->sent = true;
-		st->last_frame_ms = now_mono;
-		st->last_position = v.position;
-		st->last_state = (int)v.state;
+		atomic_fetch_add_explicit(&st->rs->frames, 1, memory_order_relaxed);
+	} else {
+		st->done = true; /* cannot happen: the frames fit buf */
 	}
 }
 
@@ -719,23 +800,29 @@ ssize_t room_stream_read(struct room_stream *st, char *buf, size_t max)
 		pthread_mutex_unlock(&rs->streams_lock);
 		if (st->done || closing)
 			return -1;
-		st->len = st->off = 0;
-		next_frame(st, tkt_mono_ms());
-		if (st->off == st->len) {
-			if (st->done)
-				return -1;
-			/* nothing new: park until the ticker wakes us */
+		if (st->park) {
+			/* the last frame went out: park until the ticker wakes
+			 * us when the next one is due */
+			uint32_t b;
+
+			st->park = false;
 			pthread_mutex_lock(&rs->streams_lock);
 			if (rs->closing) {
 				pthread_mutex_unlock(&rs->streams_lock);
 				return -1;
 			}
 			st->ops->suspend(st->conn);
-			st->next = rs->waiters;
-			rs->waiters = st;
+			b = due_bucket(rs, st->due_ms / TICK_MS);
+			st->next = rs->due[b];
+			rs->due[b] = st;
 			pthread_mutex_unlock(&rs->streams_lock);
 			return 0;
 		}
+		st->len = st->off = 0;
+		next_frame(st, tkt_mono_ms());
+		if (st->off == st->len)
+			return -1;
+		st->park = !st->done;
 	}
 	n = st->len - st->off < max ? st->len - st->off : max;
 	memcpy(buf, st->buf + st->off, n);
@@ -799,7 +886,21 @@ int rooms_render_metrics(struct rooms *rs, char **buf, size_t *len, size_t *cap)
 	rc |= metrics_appendf(buf, len, cap,
 		"# HELP ticketd_room_streams Open waiting-room streams.\n"
 		"# TYPE ticketd_room_streams gauge\nticketd_room_streams %u\n"
-		"ticketd_room_streams_refused_total %" PRIu64 "\n",
-		atomic_load(&rs->streams), (uint64_t)atomic_load(&rs->streams_refused));
+		"ticketd_room_streams_refused_total %" PRIu64 "\n"
+		"# HELP ticketd_room_stream_frames_total Frames sent on waiting-room"
+		" streams.\n# TYPE ticketd_room_stream_frames_total counter\n"
+		"ticketd_room_stream_frames_total %" PRIu64 "\n"
+		"# HELP ticketd_room_ticks_late_total Room ticker ticks that came %d ms"
+		" or more after the last (100 ms apart when on time).\n"
+		"# TYPE ticketd_room_ticks_late_total counter\n"
+		"ticketd_room_ticks_late_total %" PRIu64 "\n"
+		"# HELP ticketd_room_tick_gap_max_seconds Longest gap between two room"
+		" ticker ticks in the last whole %d s window.\n"
+		"# TYPE ticketd_room_tick_gap_max_seconds gauge\n"
+		"ticketd_room_tick_gap_max_seconds %.3f\n",
+		atomic_load(&rs->streams), (uint64_t)atomic_load(&rs->streams_refused),
+		(uint64_t)atomic_load(&rs->frames), TICK_LATE_MS,
+		(uint64_t)atomic_load(&rs->ticks_late), TICK_WINDOW_MS / 1000,
+		(double)atomic_load(&rs->tick_gap_max_ms) / 1000.0);
 	return rc;
 }
