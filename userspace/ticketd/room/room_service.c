@@ -21,6 +21,7 @@
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/db/db.h"
+#include "userspace/ticketd/room/room_auto.h"
 #include "userspace/ticketd/room/room_store.h"
 #include "userspace/ticketd/ticketd.h"
 
@@ -35,14 +36,13 @@
 /* The longest tick gap is reported over windows of this length. */
 #define TICK_WINDOW_MS 10000
 
-/* The automatic rate (rate_per_s 0): additive increase, multiplicative
- * decrease, once a second, from the purchase routes' latency p95 over the
- * last second, the overload answers (503) meanwhile and the purchases in
- * flight now (half a door's cap or more: the saga is behind). One rate for
- * every automatic room: they share the machine's capacity. */
+/* The automatic rate (rate_per_s 0) and the brake of fixed rates
+ * (room_auto.h), once a second, from the purchase routes' latency p95 over
+ * the last second, the overload answers (503) meanwhile, the purchases in
+ * flight now (half a door's cap or more: the saga is behind) and the
+ * authorizations answered in that second (the purchases served). One
+ * controller for every room: they share the machine's capacity. */
 #define AUTO_STEP_MS 1000
-#define AUTO_DECREASE 0.7
-#define AUTO_INCREASE 0.1
 #define AUTO_FILL_MAX 0.5
 
 struct room_slot {
@@ -83,8 +83,9 @@ struct rooms {
 	atomic_int_least64_t tick_gap_max_ms; /* of the last whole window */
 
 	/* the ticker's alone */
-	double auto_rate;
-	struct metrics_load last_load;
+	struct room_auto ctl;
+	struct metrics_load last_load, last_auth;
+	double fixed_sum; /* rate_per_s of the fixed rooms that are on */
 	int64_t last_auto_ms, last_save_ms;
 	int64_t last_tick_ms, window_ms, window_gap_ms;
 };
@@ -307,32 +308,35 @@ static double quantile(const uint64_t *b, double q)
 	return metrics_bucket_bound(METRICS_N_BUCKETS);
 }
 
-static void follow_capacity(struct rooms *rs)
+static void follow_capacity(struct rooms *rs, double secs)
 {
 	static const char *const purchase[] = {"/api/orders", "/api/payments/authorize"};
+	static const char *const authorize[] = {"/api/payments/authorize"};
 	const struct config *c = &rs->app->cfg;
-	struct metrics_load now;
-	uint64_t d[METRICS_N_BUCKETS + 1], n = 0;
-	double p95, rate = rs->auto_rate;
+	struct metrics_load now, auth;
+	uint64_t d[METRICS_N_BUCKETS + 1], n = 0, n_auth = 0, refused;
+	double p95, served;
+	bool congested;
 
 	metrics_load_snapshot(&rs->app->metrics, purchase, 2, 503, &now);
+	metrics_load_snapshot(&rs->app->metrics, authorize, 1, 503, &auth);
 	for (int i = 0; i <= METRICS_N_BUCKETS; i++) {
 		d[i] = now.buckets[i] - rs->last_load.buckets[i];
 		n += d[i];
+		n_auth += auth.buckets[i] - rs->last_auth.buckets[i];
 	}
+	refused = now.overloaded - rs->last_load.overloaded;
 	p95 = quantile(d, 0.95);
-	if (now.overloaded > rs->last_load.overloaded ||
-	    (n && p95 * 1000.0 > c->room_auto_target_ms) ||
-	    (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX))
-		rate *= AUTO_DECREASE;
-	else
-		rate += rate * AUTO_INCREASE > 1.0 ? rate * AUTO_INCREASE : 1.0;
-	if (rate < c->room_auto_rate_min)
-		rate = c->room_auto_rate_min;
-	if (rate > c->room_auto_rate_max)
-		rate = c->room_auto_rate_max;
-	rs->auto_rate = rate;
+	congested = refused > 0 || (n && p95 * 1000.0 > c->room_auto_target_ms) ||
+		    (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX);
+	/* authorizations answered, less every 503 (a lower bound) */
+	served = n_auth > refused ? (double)(n_auth - refused) : 0.0;
+	if (secs > 0)
+		served /= secs;
+	room_auto_step(&rs->ctl, congested, served, rs->fixed_sum,
+		       c->room_auto_rate_min, c->room_auto_rate_max);
 	rs->last_load = now;
+	rs->last_auth = auth;
 }
 
 static void *ticker_main(void *arg)
@@ -344,21 +348,29 @@ static void *ticker_main(void *arg)
 	while (!atomic_load(&rs->stop)) {
 		int64_t now = tkt_unix_ms(), mono = tkt_mono_ms();
 		bool auto_step = mono - rs->last_auto_ms >= AUTO_STEP_MS;
+		double fixed_sum = 0;
 
 		tick_timing(rs, mono);
 		if (auto_step) {
+			follow_capacity(rs, rs->last_auto_ms ? (double)(mono - rs->last_auto_ms) / 1000.0 : 1.0);
 			rs->last_auto_ms = mono;
-			follow_capacity(rs);
 		}
 		for (uint32_t i = 0; i < rs->n; i++) {
 			struct room_slot *sl = &rs->slots[i];
+			struct room_settings set;
 
 			pthread_mutex_lock(&sl->lock);
-			if (auto_step)
-				room_set_auto_rate(sl->r, rs->auto_rate);
+			if (auto_step) {
+				room_set_auto_rate(sl->r, rs->ctl.rate);
+				room_set_brake(sl->r, rs->ctl.brake);
+			}
+			room_get_settings(sl->r, &set);
+			if (set.enabled)
+				fixed_sum += set.rate_per_s;
 			(void)room_tick(sl->r, now);
 			pthread_mutex_unlock(&sl->lock);
 		}
+		rs->fixed_sum = fixed_sum;
 		wake_streams(rs, mono / TICK_MS, false);
 		if (mono - rs->last_save_ms >= 1000) {
 			rs->last_save_ms = mono;
@@ -423,7 +435,7 @@ int rooms_start(struct rooms **out, struct ticketd *app,
 	}
 	rs->app = app;
 	rs->purchase_fill = fill;
-	rs->auto_rate = app->cfg.room_auto_rate_min;
+	room_auto_init(&rs->ctl, app->cfg.room_auto_rate_min);
 	rs->wake_tick = tkt_mono_ms() / TICK_MS;
 	pthread_mutex_init(&rs->streams_lock, NULL);
 	snprintf(rs->state_path, sizeof(rs->state_path), "%s/room.state", app->cfg.state_dir);
