@@ -31,7 +31,7 @@ def pct($cap): if $cap > 0 then (100 * . / $cap | round | tostring) + " %" else 
   "- Command: `bash bench/room_bench.sh` (\($r.started) to \($r.finished), \($r.seconds) s); each run's own command is listed below.",
   "- Machine: \($r.machine.cpu), \($r.machine.nproc) cores, \($r.machine.mem_mb) MiB, \($r.machine.os), kernel \($r.machine.kernel); CPU busy \($r.background_busy_pct[0]) % before the runs, \($r.background_busy_pct[1]) % after. \($r.build).",
   "- Capacity: **\($r.capacity) purchases/s** (closed loop, \($r.cap_conns) purchases in flight for \($r.cap_secs) s, steady part; admitted e2e p50 \($cap.result.latency_us.admitted_end_to_end.p50 | ms) ms) [cap].",
-  "- Room settings when on: rate \($r.room_rate)/s, active_max \($r.active_max // "–"), idle_seconds \($r.idle_seconds) (what ticketd kept: \($top.room // "–" | tostring))." ,
+  "- Room settings when on: rate \($r.room_rate)/s (a fixed rate: the most, which ticketd brakes while the purchase path is congested; docs/api.md, \"Waiting room\"), active_max \($r.active_max // "–"), idle_seconds \($r.idle_seconds) (what ticketd kept: \($top.room // "–" | tostring))." ,
   (if $r.room_on_skipped then "- **Room on: not measured** — \($r.room_on_skipped)." else empty end),
   "- CPU of a run: % of one core over the run's wall time (2 cores in all), for the load generator (`orders_load`, one thread, on the same cores: its own CPU), ticketd, MariaDB, and the host's busy share.",
   "- One run per cell (the whole suite has a 6-minute budget); spreads are over the seconds of a run (completions per second, min–max) and the percentiles of its visitors.",
