@@ -446,6 +446,12 @@ def test_stream_frames_come_every_frame_interval(api, rooms):
         value(before, "ticketd_room_stream_frames_total") + 6
     assert value(text, "ticketd_room_ticks_late_total") >= 0
     assert 0 <= value(text, "ticketd_room_tick_gap_max_seconds") < 5
+    # the server finds the closed stream at its next frame (parked until then)
+    deadline = time.monotonic() + 3
+    while value(requests.get(f"{api.base}/metrics", timeout=5).text, "ticketd_room_streams") > \
+            value(before, "ticketd_room_streams"):
+        assert time.monotonic() < deadline, "the closed stream stayed open"
+        time.sleep(0.1)
     admin_put(api.base, ev, enabled=False)
 
 

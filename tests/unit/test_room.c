@@ -218,18 +218,20 @@ static void brake_slows_a_fixed_rate(void **state)
 }
 
 /* The automatic rate doubles until the first congestion, but never past
- * 4 x served + min: idle, it does not run away. */
+ * 4 x max(served, min) + min: idle, it does not run away. */
 static void auto_rate_slow_start_is_bounded_by_what_is_served(void **state)
 {
 	struct room_auto a;
 
 	(void)state;
 	room_auto_init(&a, 5);
+	room_auto_step(&a, false, 0, 0, 5, 500);
+	assert_near(a.rate, 10.0);
 	for (int i = 0; i < 10; i++)
 		room_auto_step(&a, false, 0, 0, 5, 500);
-	assert_near(a.rate, 5.0); /* nobody buys: no growth */
-	room_auto_step(&a, false, 5, 0, 5, 500);
-	assert_near(a.rate, 10.0);
+	assert_near(a.rate, 25.0); /* nobody buys: 4 x min + min at most */
+	room_auto_step(&a, false, 10, 0, 5, 500);
+	assert_near(a.rate, 45.0); /* 4 x 10 + 5 */
 	for (double served = 10; served < 300; served *= 2)
 		room_auto_step(&a, false, served, 0, 5, 500);
 	assert_true(a.slow_start);

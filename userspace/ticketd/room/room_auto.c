@@ -29,7 +29,7 @@ void room_auto_step(struct room_auto *a, bool congested, double served,
 		if (rate < floor_rate)
 			rate = floor_rate < a->rate ? floor_rate : a->rate;
 	} else {
-		double cap = ROOM_AUTO_CAP * served + rate_min;
+		double cap = ROOM_AUTO_CAP * (served > rate_min ? served : rate_min) + rate_min;
 
 		if (a->slow_start)
 			rate *= 2.0;

@@ -6,8 +6,8 @@
  * rate_per_s x brake, brake in (0, 1]).
  *
  * Automatic rate: doubles each second until the first congestion (slow
- * start), then grows by 10 % (at least 1); never past 4 x served + min, so
- * it cannot run away while nobody buys. Congested: x 0.7, but not below
+ * start), then grows by 10 % (at least 1); never past 4 x max(served, min)
+ * + min, so it cannot run away while nobody buys (5 x min + ... at most). Congested: x 0.7, but not below
  * 0.9 x served (what the path did serve, kept a little under so its queue
  * drains): the rate follows the measured capacity instead of collapsing.
  * The brake does the same as a fraction of the fixed rates (1: none).
