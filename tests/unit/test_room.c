@@ -225,19 +225,19 @@ static void auto_rate_slow_start_is_bounded_by_what_is_served(void **state)
 
 	(void)state;
 	room_auto_init(&a, 5);
-	room_auto_step(&a, false, 0, 0, 5, 500);
+	room_auto_step(&a, false, false, 0, 0, 5, 500);
 	assert_near(a.rate, 10.0);
 	for (int i = 0; i < 10; i++)
-		room_auto_step(&a, false, 0, 0, 5, 500);
+		room_auto_step(&a, false, false, 0, 0, 5, 500);
 	assert_near(a.rate, 25.0); /* nobody buys: 4 x min + min at most */
-	room_auto_step(&a, false, 10, 0, 5, 500);
+	room_auto_step(&a, false, false, 10, 0, 5, 500);
 	assert_near(a.rate, 45.0); /* 4 x 10 + 5 */
 	for (double served = 10; served < 300; served *= 2)
-		room_auto_step(&a, false, served, 0, 5, 500);
+		room_auto_step(&a, false, false, served, 0, 5, 500);
 	assert_true(a.slow_start);
 	assert_true(a.rate >= 300 && a.rate <= 500);
-	room_auto_step(&a, false, 1000, 0, 5, 500);
-	room_auto_step(&a, false, 1000, 0, 5, 500);
+	room_auto_step(&a, false, false, 1000, 0, 5, 500);
+	room_auto_step(&a, false, false, 1000, 0, 5, 500);
 	assert_near(a.rate, 500.0); /* the max */
 	assert_near(a.brake, 1.0);
 }
@@ -252,22 +252,22 @@ static void auto_rate_settles_under_the_served_rate(void **state)
 	(void)state;
 	room_auto_init(&a, 5);
 	a.rate = 400;
-	room_auto_step(&a, true, 200, 0, 5, 500);
+	room_auto_step(&a, true, true, 200, 0, 5, 500);
 	assert_near(a.rate, 280.0);
 	assert_false(a.slow_start);
-	room_auto_step(&a, true, 200, 0, 5, 500);
+	room_auto_step(&a, true, true, 200, 0, 5, 500);
 	assert_near(a.rate, 196.0);
-	room_auto_step(&a, true, 200, 0, 5, 500);
+	room_auto_step(&a, true, true, 200, 0, 5, 500);
 	assert_near(a.rate, 180.0); /* the floor: 0.9 x 200 */
 	for (int i = 0; i < 20; i++)
-		room_auto_step(&a, true, 200, 0, 5, 500);
+		room_auto_step(&a, true, true, 200, 0, 5, 500);
 	assert_near(a.rate, 180.0);
-	room_auto_step(&a, true, 0, 0, 5, 500); /* a second with nothing served */
+	room_auto_step(&a, true, true, 0, 0, 5, 500); /* a second with nothing served */
 	assert_near(a.rate, 126.0);
-	room_auto_step(&a, false, 126, 0, 5, 500);
+	room_auto_step(&a, false, false, 126, 0, 5, 500);
 	assert_near(a.rate, 138.6); /* + 10 % */
 	for (int i = 0; i < 100; i++)
-		room_auto_step(&a, true, 0, 0, 5, 500);
+		room_auto_step(&a, true, true, 0, 0, 5, 500);
 	assert_near(a.rate, 5.0); /* the min */
 }
 
@@ -280,25 +280,29 @@ static void brake_follows_the_served_rate(void **state)
 
 	(void)state;
 	room_auto_init(&a, 5);
-	room_auto_step(&a, true, 200, 400, 5, 500);
+	room_auto_step(&a, true, true, 200, 400, 5, 500);
 	assert_near(a.brake, 0.7);
-	room_auto_step(&a, true, 200, 400, 5, 500);
+	room_auto_step(&a, true, true, 200, 400, 5, 500);
 	assert_near(a.brake, 0.49);
-	room_auto_step(&a, true, 200, 400, 5, 500);
+	room_auto_step(&a, true, true, 200, 400, 5, 500);
 	assert_near(a.brake, 0.45); /* 180 / 400 */
-	room_auto_step(&a, true, 0, 400, 5, 500);
-	room_auto_step(&a, true, 0, 400, 5, 500);
-	room_auto_step(&a, true, 0, 400, 5, 500);
+	room_auto_step(&a, true, true, 0, 400, 5, 500);
+	room_auto_step(&a, true, true, 0, 400, 5, 500);
+	room_auto_step(&a, true, true, 0, 400, 5, 500);
 	assert_true(a.brake > 0.15 && a.brake < 0.16);
 	for (int i = 0; i < 10; i++)
-		room_auto_step(&a, true, 0, 400, 5, 500);
+		room_auto_step(&a, true, true, 0, 400, 5, 500);
 	assert_near(a.brake, 0.0125); /* min / fixed */
 	for (int i = 0; i < 30; i++)
-		room_auto_step(&a, false, 0, 400, 5, 500);
+		room_auto_step(&a, false, false, 0, 400, 5, 500);
 	assert_near(a.brake, 1.0);
-	room_auto_step(&a, true, 10, 400, 5, 500);
-	room_auto_step(&a, true, 10, 0, 5, 500);
+	room_auto_step(&a, true, true, 10, 400, 5, 500);
+	room_auto_step(&a, true, true, 10, 0, 5, 500);
 	assert_near(a.brake, 1.0); /* no fixed room on */
+	room_auto_step(&a, true, false, 10, 400, 5, 500);
+	assert_near(a.brake, 1.0); /* doors half full but quick: no brake */
+	room_auto_step(&a, true, true, 100, 400, 5, 500);
+	assert_near(a.brake, 0.7);
 }
 
 static void active_cap_is_never_exceeded(void **state)

@@ -15,7 +15,7 @@ static double clamp(double v, double lo, double hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-void room_auto_step(struct room_auto *a, bool congested, double served,
+void room_auto_step(struct room_auto *a, bool congested, bool slow, double served,
 		    double fixed_sum, double rate_min, double rate_max)
 {
 	double rate = a->rate, floor_rate, b;
@@ -41,7 +41,7 @@ void room_auto_step(struct room_auto *a, bool congested, double served,
 	a->rate = clamp(rate, rate_min, rate_max);
 
 	b = a->brake;
-	if (fixed_sum <= 0 || !congested) {
+	if (fixed_sum <= 0 || !slow) {
 		b = fixed_sum <= 0 ? 1.0 : b * ROOM_BRAKE_RELEASE;
 	} else {
 		double floor_b = floor_rate / fixed_sum;

@@ -33,10 +33,13 @@ struct room_auto {
 
 void room_auto_init(struct room_auto *a, double rate_min);
 
-/* One second: congested or not, served purchases/s in it, and the sum of
- * the fixed rates of the rooms that are on (0: none; the brake then
+/* One second: congested or not (every signal: the automatic rate),
+ * slow (latency over the target or a 503: the brake; doors half full
+ * alone are normal work at a fixed rate near capacity, the payment round
+ * trip keeps many in flight), served purchases/s in it, and the sum of the
+ * fixed rates of the rooms that are on (0: none; the brake then
  * releases). Keeps the rate within rate_min..rate_max. */
-void room_auto_step(struct room_auto *a, bool congested, double served,
+void room_auto_step(struct room_auto *a, bool congested, bool slow, double served,
 		    double fixed_sum, double rate_min, double rate_max);
 
 #endif

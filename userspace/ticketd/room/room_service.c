@@ -316,7 +316,7 @@ static void follow_capacity(struct rooms *rs, double secs)
 	struct metrics_load now, auth;
 	uint64_t d[METRICS_N_BUCKETS + 1], n = 0, n_auth = 0, refused;
 	double p95, served;
-	bool congested;
+	bool congested, slow;
 
 	metrics_load_snapshot(&rs->app->metrics, purchase, 2, 503, &now);
 	metrics_load_snapshot(&rs->app->metrics, authorize, 1, 503, &auth);
@@ -327,13 +327,13 @@ static void follow_capacity(struct rooms *rs, double secs)
 	}
 	refused = now.overloaded - rs->last_load.overloaded;
 	p95 = quantile(d, 0.95);
-	congested = refused > 0 || (n && p95 * 1000.0 > c->room_auto_target_ms) ||
-		    (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX);
+	slow = refused > 0 || (n && p95 * 1000.0 > c->room_auto_target_ms);
+	congested = slow || (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX);
 	/* authorizations answered, less every 503 (a lower bound) */
 	served = n_auth > refused ? (double)(n_auth - refused) : 0.0;
 	if (secs > 0)
 		served /= secs;
-	room_auto_step(&rs->ctl, congested, served, rs->fixed_sum,
+	room_auto_step(&rs->ctl, congested, slow, served, rs->fixed_sum,
 		       c->room_auto_rate_min, c->room_auto_rate_max);
 	rs->last_load = now;
 	rs->last_auth = auth;
