@@ -14,6 +14,7 @@
 
 #include "userspace/ticketd/room/room.h"
 #include "userspace/ticketd/room/room_auto.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/room/room_ticket.h"
 
 #define T0 1900000000000LL /* a fixed wall-clock start, ms */
@@ -305,6 +306,32 @@ static void brake_follows_the_served_rate(void **state)
 	assert_near(a.brake, 0.7);
 }
 
+/* The controller's input: latency and 503s of the purchase routes only; a
+ * full room door's 503 says nothing of the purchase path. */
+static void load_snapshot_counts_only_its_routes(void **state)
+{
+	static const char *const purchase[] = {"/api/orders", "/api/payments/authorize"};
+	struct metrics m;
+	struct metrics_load l;
+
+	(void)state;
+	metrics_init(&m);
+	metrics_observe_http(&m, "/api/events/{id}/room", "GET", 503, 0.001);
+	metrics_observe_http(&m, "/api/events/{id}/room", "GET", 200, 0.001);
+	metrics_observe_http(&m, "/api/orders", "POST", 201, 0.01);
+	metrics_observe_http(&m, "/api/payments/authorize", "POST", 503, 0.001);
+	metrics_load_snapshot(&m, purchase, 2, 503, &l);
+	assert_int_equal(l.overloaded, 1);
+	{
+		uint64_t n = 0;
+
+		for (int i = 0; i <= METRICS_N_BUCKETS; i++)
+			n += l.buckets[i];
+		assert_int_equal(n, 2);
+	}
+	metrics_destroy(&m);
+}
+
 static void active_cap_is_never_exceeded(void **state)
 {
 	struct room *r = new_room(1000, 3, 0);
@@ -588,6 +615,7 @@ int main(void)
 		cmocka_unit_test(auto_rate_slow_start_is_bounded_by_what_is_served),
 		cmocka_unit_test(auto_rate_settles_under_the_served_rate),
 		cmocka_unit_test(brake_follows_the_served_rate),
+		cmocka_unit_test(load_snapshot_counts_only_its_routes),
 		cmocka_unit_test(active_cap_is_never_exceeded),
 		cmocka_unit_test(idle_admitted_visitor_frees_its_place),
 		cmocka_unit_test(activity_keeps_an_admitted_visitor),

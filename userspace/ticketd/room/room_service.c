@@ -329,8 +329,10 @@ static void follow_capacity(struct rooms *rs, double secs)
 	p95 = quantile(d, 0.95);
 	slow = refused > 0 || (n && p95 * 1000.0 > c->room_auto_target_ms);
 	congested = slow || (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX);
-	/* authorizations answered, less every 503 (a lower bound) */
-	served = n_auth > refused ? (double)(n_auth - refused) : 0.0;
+	/* authorizations answered, less their 503s */
+	served = n_auth > auth.overloaded - rs->last_auth.overloaded
+			 ? (double)(n_auth - (auth.overloaded - rs->last_auth.overloaded))
+			 : 0.0;
 	if (secs > 0)
 		served /= secs;
 	room_auto_step(&rs->ctl, congested, slow, served, rs->fixed_sum,
