@@ -44,6 +44,11 @@
  * controller for every room: they share the machine's capacity. */
 #define AUTO_STEP_MS 1000
 #define AUTO_FILL_MAX 0.5
+/* The purchases served: the best second of the last AUTO_PEAK_SECONDS (a
+ * second of the last one alone follows the controller's own cuts down in
+ * a spiral). 503s count as congestion above this share of the answers. */
+#define AUTO_PEAK_SECONDS 10
+#define AUTO_REFUSED_SHARE 0.02
 
 struct room_slot {
 	pthread_mutex_t lock; /* guards r */
@@ -86,6 +91,8 @@ struct rooms {
 	struct room_auto ctl;
 	struct metrics_load last_load, last_auth;
 	double fixed_sum; /* rate_per_s of the fixed rooms that are on */
+	double served[AUTO_PEAK_SECONDS]; /* purchases/s of the last seconds */
+	uint32_t served_at;
 	int64_t last_auto_ms, last_save_ms;
 	int64_t last_tick_ms, window_ms, window_gap_ms;
 };
@@ -327,7 +334,8 @@ static void follow_capacity(struct rooms *rs, double secs)
 	}
 	refused = now.overloaded - rs->last_load.overloaded;
 	p95 = quantile(d, 0.95);
-	slow = refused > 0 || (n && p95 * 1000.0 > c->room_auto_target_ms);
+	slow = (double)refused > AUTO_REFUSED_SHARE * (double)n ||
+	       (n && p95 * 1000.0 > c->room_auto_target_ms);
 	congested = slow || (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX);
 	/* authorizations answered, less their 503s */
 	served = n_auth > auth.overloaded - rs->last_auth.overloaded
@@ -335,6 +343,10 @@ static void follow_capacity(struct rooms *rs, double secs)
 			 : 0.0;
 	if (secs > 0)
 		served /= secs;
+	rs->served[rs->served_at++ % AUTO_PEAK_SECONDS] = served;
+	for (int i = 0; i < AUTO_PEAK_SECONDS; i++)
+		if (rs->served[i] > served)
+			served = rs->served[i];
 	room_auto_step(&rs->ctl, congested, slow, served, rs->fixed_sum,
 		       c->room_auto_rate_min, c->room_auto_rate_max);
 	rs->last_load = now;
