@@ -209,7 +209,8 @@ struct order {
 	char reason[32];
 	char ticket[200]; /* the queue ticket, URL-encoded */
 	struct conn *c;
-	int park_idx;
+	int park_idx;	 /* in parked[park_heap], -1: not parked */
+	uint8_t park_heap; /* 0: keeps its connection, 1: needs a free one */
 };
 
 enum cstate { C_CLOSED, C_CONNECTING, C_READY, C_BUSY };
@@ -231,8 +232,14 @@ static struct conn *conns;
 static int *free_stack, n_free;
 static struct order *orders;
 static int n_orders;
-static struct order **parked;
-static int n_parked;
+/* Parked orders in two min-heaps by next_poll: those that keep their
+ * connection and those that need a free one when due (a heap, not a list
+ * scanned every loop: with 20 000 visitors in the room the scan was what
+ * kept this loop busy). */
+static struct park_heap {
+	struct order **a;
+	int n;
+} parked[2];
 static int active; /* orders bound to a connection */
 static int64_t t_start, t_end;
 static uint32_t seat_cursor;
@@ -298,8 +305,51 @@ static void release_conn(struct conn *c)
 
 /* Until when: then the step resume is sent. drop: the connection goes
  * back to the free ones meanwhile (a visitor in the room, a retry). */
+static void heap_set(struct park_heap *h, int i, struct order *o)
+{
+	h->a[i] = o;
+	o->park_idx = i;
+}
+
+static void heap_up(struct park_heap *h, int i)
+{
+	struct order *o = h->a[i];
+
+	while (i > 0 && h->a[(i - 1) / 2]->next_poll > o->next_poll) {
+		heap_set(h, i, h->a[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(h, i, o);
+}
+
+static void heap_down(struct park_heap *h, int i)
+{
+	struct order *o = h->a[i];
+
+	for (;;) {
+		int k = 2 * i + 1;
+
+		if (k >= h->n)
+			break;
+		if (k + 1 < h->n && h->a[k + 1]->next_poll < h->a[k]->next_poll)
+			k++;
+		if (h->a[k]->next_poll >= o->next_poll)
+			break;
+		heap_set(h, i, h->a[k]);
+		i = k;
+	}
+	heap_set(h, i, o);
+}
+
+static int n_parked(void)
+{
+	return parked[0].n + parked[1].n;
+}
+
 static void park(struct order *o, int64_t when, enum step resume, bool drop)
 {
+	struct park_heap *h;
+
 	o->next_poll = when;
 	o->resume = (uint8_t)resume;
 	o->step = S_PARKED;
@@ -307,17 +357,24 @@ static void park(struct order *o, int64_t when, enum step resume, bool drop)
 		release_conn(o->c);
 		o->c = NULL;
 	}
-	o->park_idx = n_parked;
-	parked[n_parked++] = o;
+	o->park_heap = o->c ? 0 : 1;
+	h = &parked[o->park_heap];
+	h->a[h->n] = o;
+	heap_up(h, h->n++);
 }
 
 static void unpark(struct order *o)
 {
-	struct order *last = parked[--n_parked];
+	struct park_heap *h = &parked[o->park_heap];
+	int i = o->park_idx;
+	struct order *last = h->a[--h->n];
 
-	last->park_idx = o->park_idx;
-	parked[o->park_idx] = last;
 	o->park_idx = -1;
+	if (last == o)
+		return;
+	heap_set(h, i, last);
+	heap_up(h, i);
+	heap_down(h, last->park_idx);
 }
 
 /* Builds the request of the order's current step into its connection. */
@@ -1335,12 +1392,15 @@ static void run(void)
 			send_step(o, t);
 			bench_hist_add(&st.start_lag, (t - o->sched) / 1000);
 		}
-		/* polls that are due */
-		for (int i = 0; i < n_parked;) {
-			struct order *o = parked[i];
+		/* polls that are due: on their own connection, or on a
+		 * free one (a visitor in the room, a retry) while any is */
+		for (int h = 0; h < 2; h++) {
+			struct park_heap *ph = &parked[h];
 
-			if (o->next_poll <= t && (o->c || n_free > 0)) {
-				if (!o->c) { /* a visitor in the room, a retry */
+			while (ph->n && ph->a[0]->next_poll <= t && (h == 0 || n_free > 0)) {
+				struct order *o = ph->a[0];
+
+				if (!o->c) {
 					struct conn *c = &conns[free_stack[--n_free]];
 
 					o->c = c;
@@ -1350,11 +1410,9 @@ static void run(void)
 				unpark(o);
 				o->step = o->resume;
 				send_step(o, t);
-				continue; /* parked[i] is another order now */
 			}
-			if (o->next_poll - t < wait_ns)
-				wait_ns = o->next_poll - t;
-			i++;
+			if (ph->n && ph->a[0]->next_poll > t && ph->a[0]->next_poll - t < wait_ns)
+				wait_ns = ph->a[0]->next_poll - t;
 		}
 		/* unanswered requests */
 		if (t - last_scan > 50000000LL) {
@@ -1376,7 +1434,7 @@ static void run(void)
 				}
 			}
 		}
-		if (active == 0 && n_parked == 0 &&
+		if (active == 0 && n_parked() == 0 &&
 		    (next >= n_orders ||
 		     (opt.mode != M_SESSIONS &&
 		      t >= t_end + (int64_t)(opt.start_grace_s * 1e9))))
@@ -1518,11 +1576,12 @@ int main(int argc, char **argv)
 	orders = calloc((size_t)n_orders, sizeof(*orders));
 	conns = calloc((size_t)opt.conns, sizeof(*conns));
 	free_stack = calloc((size_t)opt.conns, sizeof(int));
-	parked = calloc((size_t)n_orders + 1, sizeof(*parked));
+	parked[0].a = calloc((size_t)n_orders + 1, sizeof(*parked[0].a));
+	parked[1].a = calloc((size_t)n_orders + 1, sizeof(*parked[1].a));
 	st.n_sec = (int)(opt.duration + opt.drain_s) + 4;
 	st.per_sec = calloc((size_t)st.n_sec, sizeof(uint64_t));
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!orders || !conns || !free_stack || !parked || !st.per_sec || epfd < 0)
+	if (!orders || !conns || !free_stack || !parked[0].a || !parked[1].a || !st.per_sec || epfd < 0)
 		bench_die("%s", "out of resources");
 	for (int i = 0; i < opt.conns; i++) {
 		conns[i].fd = -1;

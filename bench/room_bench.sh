@@ -36,10 +36,14 @@
 # completions, not refusals), ROOM_CONNS (17000, client connections per
 # run, streams included), ROOM_STREAMS (14000, waiting visitors on an SSE
 # stream at once, as the web page does; the others poll), ROOM_POLL_MS
-# (500), ROOM_RETRIES (3), ROOM_IDLE_SECONDS (5), ROOM_ACTIVE_MAX
+# (2000: the web page's poll period, POLL_MIN_MS of
+# web/src/features/room/roomSession.ts; docs/api.md asks for 1-5 s),
+# ROOM_RETRIES (3), ROOM_IDLE_SECONDS (5), ROOM_ACTIVE_MAX
 # (computed), ROOM_RATE (C), ROOM_MAX_SESSIONS (40000), ROOM_ROWS/ROOM_COLS
 # (250/200), ROOM_TICKETD_THREADS (2), ROOM_TICKETD_MAX_CONNS (18000),
-# ROOM_DB_POOL (8), ROOM_OUT, ROOM_MD, ROOM_LOCK_WAIT (900), ROOM_KEEP
+# ROOM_DB_POOL (8), ROOM_KINDS ("off on": which runs of each factor; one
+# of them alone is for trying a change on one cell, never for the
+# published section), ROOM_OUT, ROOM_MD, ROOM_LOCK_WAIT (900), ROOM_KEEP
 # (0), RUN_DIR (/tmp/roombench), REDIS_PORT (6388), MARIADB_PORT (3314),
 # KAFKA_PORT (9140), KAFKA_CONTROLLER_PORT (9141), ROOM_HTTP_PORT (18393),
 # ROOM_UDP_PORT (17393), ROOM_PAY_PORT (18398), ROOM_PIN_DIR
@@ -62,7 +66,7 @@ CAP_SECS=${ROOM_CAP_SECS:-12}
 CAP_CONNS=${ROOM_CAP_CONNS:-100}
 CONNS=${ROOM_CONNS:-17000}
 STREAMS=${ROOM_STREAMS:-14000}
-ROOM_POLL=${ROOM_POLL_MS:-500}
+ROOM_POLL=${ROOM_POLL_MS:-2000}
 RETRIES=${ROOM_RETRIES:-3}
 IDLE=${ROOM_IDLE_SECONDS:-5}
 MAX_SESSIONS=${ROOM_MAX_SESSIONS:-40000}
@@ -73,6 +77,7 @@ TD_MAX_CONNS=${ROOM_TICKETD_MAX_CONNS:-18000}
 DB_POOL=${ROOM_DB_POOL:-8}
 LOCK_WAIT=${ROOM_LOCK_WAIT:-900}
 KEEP=${ROOM_KEEP:-0}
+KINDS=${ROOM_KINDS:-off on}
 POLL_MS=20      # GET the order again while PENDING
 TIMEOUT_MS=15000 # one request unanswered this long is an error
 bench_services_env /tmp/roombench 6388 3314 9140 9141
@@ -181,7 +186,7 @@ run_one() {
 	args=(--mode orders --target "127.0.0.1:$HTTP_PORT" --event "$ev" --seats "0-$((SEATS_PER_EVENT - 1))"
 		--max-seats 1 --poll-ms "$POLL_MS" --timeout-ms "$TIMEOUT_MS" --retries "$RETRIES"
 		--key-prefix "$RUN_ID-$tag" --pid "ticketd=$TICKETD_PID" --pid "paymentd=$PAYMENTD_PID"
-		--pid "mariadbd=$(svc_pid mariadb)")
+		--pid "mariadbd=$(svc_pid mariadb)" --threads-of "$TICKETD_PID")
 	if [ "$kind" = capacity ]; then
 		args+=(--closed --conns "$CAP_CONNS" --count "$SEATS_PER_EVENT" --duration "$CAP_SECS" --drain 10
 			--tokens "$WORK/tokens")
@@ -193,7 +198,7 @@ run_one() {
 	shown="build/orders_load ${args[*]}"
 	shown=${shown//$WORK\/tokens/<session tokens>}
 	shown=${shown//$RUN_ID-/<run>-}
-	shown=$(sed -E 's/--pid [a-z]+=[0-9]*//g; s/  +/ /g' <<<"$shown")
+	shown=$(sed -E 's/--pid [a-z]+=[0-9]*//g; s/--threads-of [0-9]+//g; s/  +/ /g' <<<"$shown")
 	c0=$(ticketd_counts)
 	timeout $((SECS + CAP_SECS + DRAIN_SECS + 60)) "$LOAD" "${args[@]}" >"$out.raw" 2>"$out.err" ||
 		die "$tag: orders_load failed: $(tail -n 3 "$out.err")"
@@ -271,13 +276,14 @@ main() {
 	take_lock
 
 	for f in $FACTORS; do
-		run_one "off-$f" off $((f * cap))
+		[[ " $KINDS " == *" off "* ]] && run_one "off-$f" off $((f * cap))
+		[[ " $KINDS " == *" on "* ]] || continue
 		if [ "$ROOM_API" != yes ]; then
 			skipped="POST /api/events/{id}/room answered 404: this ticketd has no waiting room"
 			continue
 		fi
 		if [ -z "${active:-}" ]; then
-			p50=$(jq -r '.result.latency_us.admitted_end_to_end.p50 // 0' "$WORK/runs/off-$f.json")
+			p50=$(jq -r '.result.latency_us.admitted_end_to_end.p50 // 0' "$WORK/runs/off-$f.json" 2>/dev/null || echo 0)
 			active=${ROOM_ACTIVE_MAX:-$(awk -v c="$rate" -v p="$p50" -v i="$IDLE" 'BEGIN{a = c * (p / 1e6 + i) * 1.2; printf "%d", (a < 10 ? 10 : a + 0.999)}')}
 			log "room settings: rate $rate/s, active_max $active (purchase p50 $((p50 / 1000)) ms + idle ${IDLE}s, x 1.2)"
 		fi

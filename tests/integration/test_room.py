@@ -412,6 +412,49 @@ def test_hostile_input_changes_nothing(api, rooms):
     admin_put(api.base, ev, enabled=False)
 
 
+def test_stream_frames_come_every_frame_interval(api, rooms):
+    """A waiting visitor whose place does not move (the pre-queue) still
+    gets a frame every --room-frame-ms (750 ms by default): under the 1 s
+    between updates the issue asks for, and not two a second."""
+    ev = rooms.pop()
+    admin_put(api.base, ev, enabled=True, ratePerSecond=1, activeMax=5, startsAt=iso_in(60))
+    t = new_session(api.base)["token"]
+    ticket = join(api.base, ev, t)["ticket"]
+    before = requests.get(f"{api.base}/metrics", timeout=5).text
+    arrivals = []
+    with requests.get(f"{api.base}/api/events/{ev}/room/stream", params={"ticket": ticket},
+                      headers=auth(t), stream=True, timeout=10) as r:
+        assert r.status_code == 200
+        deadline = time.monotonic() + 6
+        for line in r.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                arrivals.append(time.monotonic())
+                assert json.loads(line[6:])["prequeue"] is True
+            if len(arrivals) >= 6 or time.monotonic() > deadline:
+                break
+    assert len(arrivals) >= 6, arrivals
+    gaps = [b - a for a, b in zip(arrivals[1:], arrivals[2:])]
+    assert all(0.55 <= g <= 0.98 for g in gaps), gaps
+    text = requests.get(f"{api.base}/metrics", timeout=5).text
+
+    def value(body, name):
+        for line in body.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        raise AssertionError(f"{name} missing")
+    assert value(text, "ticketd_room_stream_frames_total") >= \
+        value(before, "ticketd_room_stream_frames_total") + 6
+    assert value(text, "ticketd_room_ticks_late_total") >= 0
+    assert 0 <= value(text, "ticketd_room_tick_gap_max_seconds") < 5
+    # the server finds the closed stream at its next frame (parked until then)
+    deadline = time.monotonic() + 3
+    while value(requests.get(f"{api.base}/metrics", timeout=5).text, "ticketd_room_streams") > \
+            value(before, "ticketd_room_streams"):
+        assert time.monotonic() < deadline, "the closed stream stayed open"
+        time.sleep(0.1)
+    admin_put(api.base, ev, enabled=False)
+
+
 def test_metrics_show_the_room(api, rooms):
     ev = rooms.pop()
     admin_put(api.base, ev, enabled=True, ratePerSecond=3, activeMax=5, startsAt=iso_in(60))

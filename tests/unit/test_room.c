@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "userspace/ticketd/room/room.h"
+#include "userspace/ticketd/room/room_auto.h"
+#include "userspace/lib/metrics.h"
 #include "userspace/ticketd/room/room_ticket.h"
 
 #define T0 1900000000000LL /* a fixed wall-clock start, ms */
@@ -184,6 +186,150 @@ static void rate_lets_that_many_through_per_second(void **state)
 	assert_int_equal(st.active, (uint32_t)admitted);
 	assert_int_equal(edge.admits, admitted);
 	room_free(r);
+}
+
+#define assert_near(x, want) assert_true((x) > (want) - 1e-6 && (x) < (want) + 1e-6)
+
+/* A braked fixed rate lets rate x brake through; released, the set rate. */
+static void brake_slows_a_fixed_rate(void **state)
+{
+	struct room *r = new_room(10, 100000, 0);
+	struct room_view v;
+	int64_t now = T0;
+	int admitted = 0;
+
+	(void)state;
+	room_set_brake(r, 0.5);
+	for (int i = 0; i < 100; i++)
+		visit(r, i, now, &v);
+	assert_true(v.rate > 4.99 && v.rate < 5.01);
+	run_until(r, &now, T0 + 4000);
+	for (int i = 0; i < 100; i++)
+		admitted += visit(r, i, now, &v) == ROOM_ADMITTED;
+	assert_in_range(admitted, 19, 21);
+	room_set_brake(r, 0.0); /* out of range: ignored */
+	room_set_brake(r, 1.5);
+	room_set_brake(r, 1.0);
+	run_until(r, &now, T0 + 6000);
+	admitted = 0;
+	for (int i = 0; i < 100; i++)
+		admitted += visit(r, i, now, &v) == ROOM_ADMITTED;
+	assert_in_range(admitted, 39, 41);
+	room_free(r);
+}
+
+/* The automatic rate doubles until the first congestion, but never past
+ * 4 x max(served, min) + min: idle, it does not run away. */
+static void auto_rate_slow_start_is_bounded_by_what_is_served(void **state)
+{
+	struct room_auto a;
+
+	(void)state;
+	room_auto_init(&a, 5);
+	room_auto_step(&a, false, false, 0, 0, 5, 500);
+	assert_near(a.rate, 10.0);
+	for (int i = 0; i < 10; i++)
+		room_auto_step(&a, false, false, 0, 0, 5, 500);
+	assert_near(a.rate, 25.0); /* nobody buys: 4 x min + min at most */
+	room_auto_step(&a, false, false, 10, 0, 5, 500);
+	assert_near(a.rate, 45.0); /* 4 x 10 + 5 */
+	for (double served = 10; served < 300; served *= 2)
+		room_auto_step(&a, false, false, served, 0, 5, 500);
+	assert_true(a.slow_start);
+	assert_true(a.rate >= 300 && a.rate <= 500);
+	room_auto_step(&a, false, false, 1000, 0, 5, 500);
+	room_auto_step(&a, false, false, 1000, 0, 5, 500);
+	assert_near(a.rate, 500.0); /* the max */
+	assert_near(a.brake, 1.0);
+}
+
+/* Congested, the rate falls by 30 % a second but not below 0.9 x what
+ * the purchase path served: it settles at the measured capacity instead
+ * of collapsing; then grows by 10 % a second (after the slow start). */
+static void auto_rate_settles_under_the_served_rate(void **state)
+{
+	struct room_auto a;
+
+	(void)state;
+	room_auto_init(&a, 5);
+	a.rate = 400;
+	room_auto_step(&a, true, true, 200, 0, 5, 500);
+	assert_near(a.rate, 280.0);
+	assert_false(a.slow_start);
+	room_auto_step(&a, true, true, 200, 0, 5, 500);
+	assert_near(a.rate, 196.0);
+	room_auto_step(&a, true, true, 200, 0, 5, 500);
+	assert_near(a.rate, 180.0); /* the floor: 0.9 x 200 */
+	for (int i = 0; i < 20; i++)
+		room_auto_step(&a, true, true, 200, 0, 5, 500);
+	assert_near(a.rate, 180.0);
+	room_auto_step(&a, true, true, 0, 0, 5, 500); /* a second with nothing served */
+	assert_near(a.rate, 126.0);
+	room_auto_step(&a, false, false, 126, 0, 5, 500);
+	assert_near(a.rate, 138.6); /* + 10 % */
+	for (int i = 0; i < 100; i++)
+		room_auto_step(&a, true, true, 0, 0, 5, 500);
+	assert_near(a.rate, 5.0); /* the min */
+}
+
+/* The brake of the fixed rates: congested, it goes down to 0.9 x served /
+ * the fixed rates (30 % a second at most); not congested it releases by
+ * 25 % a second up to 1; no fixed room: 1. */
+static void brake_follows_the_served_rate(void **state)
+{
+	struct room_auto a;
+
+	(void)state;
+	room_auto_init(&a, 5);
+	room_auto_step(&a, true, true, 200, 400, 5, 500);
+	assert_near(a.brake, 0.7);
+	room_auto_step(&a, true, true, 200, 400, 5, 500);
+	assert_near(a.brake, 0.49);
+	room_auto_step(&a, true, true, 200, 400, 5, 500);
+	assert_near(a.brake, 0.45); /* 180 / 400 */
+	room_auto_step(&a, true, true, 0, 400, 5, 500);
+	room_auto_step(&a, true, true, 0, 400, 5, 500);
+	room_auto_step(&a, true, true, 0, 400, 5, 500);
+	assert_true(a.brake > 0.15 && a.brake < 0.16);
+	for (int i = 0; i < 10; i++)
+		room_auto_step(&a, true, true, 0, 400, 5, 500);
+	assert_near(a.brake, 0.0125); /* min / fixed */
+	for (int i = 0; i < 30; i++)
+		room_auto_step(&a, false, false, 0, 400, 5, 500);
+	assert_near(a.brake, 1.0);
+	room_auto_step(&a, true, true, 10, 400, 5, 500);
+	room_auto_step(&a, true, true, 10, 0, 5, 500);
+	assert_near(a.brake, 1.0); /* no fixed room on */
+	room_auto_step(&a, true, false, 10, 400, 5, 500);
+	assert_near(a.brake, 1.0); /* doors half full but quick: no brake */
+	room_auto_step(&a, true, true, 100, 400, 5, 500);
+	assert_near(a.brake, 0.7);
+}
+
+/* The controller's input: latency and 503s of the purchase routes only; a
+ * full room door's 503 says nothing of the purchase path. */
+static void load_snapshot_counts_only_its_routes(void **state)
+{
+	static const char *const purchase[] = {"/api/orders", "/api/payments/authorize"};
+	struct metrics m;
+	struct metrics_load l;
+
+	(void)state;
+	metrics_init(&m);
+	metrics_observe_http(&m, "/api/events/{id}/room", "GET", 503, 0.001);
+	metrics_observe_http(&m, "/api/events/{id}/room", "GET", 200, 0.001);
+	metrics_observe_http(&m, "/api/orders", "POST", 201, 0.01);
+	metrics_observe_http(&m, "/api/payments/authorize", "POST", 503, 0.001);
+	metrics_load_snapshot(&m, purchase, 2, 503, &l);
+	assert_int_equal(l.overloaded, 1);
+	{
+		uint64_t n = 0;
+
+		for (int i = 0; i <= METRICS_N_BUCKETS; i++)
+			n += l.buckets[i];
+		assert_int_equal(n, 2);
+	}
+	metrics_destroy(&m);
 }
 
 static void active_cap_is_never_exceeded(void **state)
@@ -465,6 +611,11 @@ int main(void)
 		cmocka_unit_test(prequeue_draw_is_a_permutation_not_join_order),
 		cmocka_unit_test(after_the_start_first_come_first_served),
 		cmocka_unit_test(rate_lets_that_many_through_per_second),
+		cmocka_unit_test(brake_slows_a_fixed_rate),
+		cmocka_unit_test(auto_rate_slow_start_is_bounded_by_what_is_served),
+		cmocka_unit_test(auto_rate_settles_under_the_served_rate),
+		cmocka_unit_test(brake_follows_the_served_rate),
+		cmocka_unit_test(load_snapshot_counts_only_its_routes),
 		cmocka_unit_test(active_cap_is_never_exceeded),
 		cmocka_unit_test(idle_admitted_visitor_frees_its_place),
 		cmocka_unit_test(activity_keeps_an_admitted_visitor),

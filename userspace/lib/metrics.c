@@ -84,9 +84,16 @@ void metrics_load_snapshot(struct metrics *m, const char *const *routes, int n,
 		}
 		out->buckets[METRICS_N_BUCKETS] += h->count - in_buckets;
 	}
-	for (int i = 0; i < m->n_series; i++)
-		if (m->series[i].status == overload_status)
+	for (int i = 0; i < m->n_series; i++) {
+		int r;
+
+		if (m->series[i].status != overload_status)
+			continue;
+		for (r = 0; r < n && strcmp(m->series[i].route, routes[r]); r++)
+			;
+		if (r < n)
 			out->overloaded += m->series[i].count;
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -49,8 +49,9 @@ int metrics_render_http(struct metrics *m, char **buf, size_t *len,
 /* A snapshot of the request series for load-following (the waiting room's
  * automatic rate): for every route whose pattern is in routes (n of them),
  * the latency counts per bucket (non-cumulative; the last entry counts
- * what was slower than the largest bound), and the answers of any route
- * with status overload_status. Deltas of two snapshots describe the time
+ * what was slower than the largest bound), and the answers of those
+ * routes with status overload_status (another route's 503, a full room
+ * door, says nothing of them). Deltas of two snapshots describe the time
  * between them. */
 struct metrics_load {
 	uint64_t buckets[METRICS_N_BUCKETS + 1];

@@ -64,6 +64,9 @@ static const struct setting settings[] = {
 	  "503 ROOM_FULL); about 56 bytes each, twice for the hash table"),
 	S(room_max_streams, SETTING_INT, "20000", 1, 1000000,
 	  "open waiting-room streams at most (more: 503 TOO_MANY_STREAMS)"),
+	S(room_frame_ms, SETTING_INT, "750", 100, 5000,
+	  "a waiting-room stream gets a position frame this often (sooner when "
+	  "its turn comes); frames of all streams are spread over the interval"),
 	S(room_auto_rate_min, SETTING_INT, "5", 1, 1000000,
 	  "automatic room rate (rate_per_s 0): lowest visitors/s"),
 	S(room_auto_rate_max, SETTING_INT, "500", 1, 1000000,

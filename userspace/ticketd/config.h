@@ -42,6 +42,7 @@ struct config {
 	/* #12 room */
 	int room_max_visitors;
 	int room_max_streams;
+	int room_frame_ms;
 	int room_auto_rate_min, room_auto_rate_max;
 	int room_auto_target_ms;
 	/* #17 waiting list */

@@ -38,6 +38,7 @@ struct room {
 	int64_t drawn_at_ms;
 	uint64_t credit;            /* visitors owed by the rate, in 1/1000 */
 	double auto_rate;
+	double brake; /* share of rate_per_s admitted now, (0, 1] */
 	int64_t last_tick_ms, last_sweep_ms;
 
 	uint32_t waiting, prequeue, active;
@@ -171,6 +172,7 @@ struct room *room_new(uint32_t event_id, const struct room_edge_ops *ops,
 	r->rng = seed;
 	r->next_seq = 1;
 	r->auto_rate = AUTO_RATE_START;
+	r->brake = 1.0;
 	r->set.active_max = ROOM_DEFAULT_ACTIVE_MAX;
 	r->set.rate_per_s = ROOM_DEFAULT_RATE;
 	r->set.idle_seconds = ROOM_DEFAULT_IDLE_SECONDS;
@@ -243,9 +245,15 @@ void room_set_auto_rate(struct room *r, double rate)
 		r->auto_rate = rate;
 }
 
+void room_set_brake(struct room *r, double brake)
+{
+	if (brake > 0 && brake <= 1.0)
+		r->brake = brake;
+}
+
 static double current_rate(const struct room *r)
 {
-	return r->set.rate_per_s ? (double)r->set.rate_per_s : r->auto_rate;
+	return r->set.rate_per_s ? (double)r->set.rate_per_s * r->brake : r->auto_rate;
 }
 
 static bool before_start(const struct room *r, int64_t now)

@@ -38,7 +38,8 @@ struct room_edge_ops {
 struct room_settings {
 	bool enabled;
 	int64_t starts_at_ms;   /* wall clock; 0: already open */
-	uint32_t rate_per_s;    /* 0: automatic (room_set_auto_rate) */
+	uint32_t rate_per_s;    /* 0: automatic (room_set_auto_rate); else the
+				 * most, braked by room_set_brake */
 	uint32_t active_max;    /* admitted visitors active at once */
 	uint32_t idle_seconds;  /* no request for this long: place lost */
 	uint32_t admit_seconds; /* lifetime of an admission mark, refreshed */
@@ -140,6 +141,11 @@ void room_set_progress(struct room *r, const struct room_progress *p);
 /* The automatic rate (rate_per_s 0) in visitors per second, set by the
  * service from measured capacity. */
 void room_set_auto_rate(struct room *r, double rate);
+
+/* The brake of a fixed rate (rate_per_s > 0): the room admits
+ * rate_per_s x brake per second, brake in (0, 1] (1: the set rate; the
+ * service lowers it while the purchase path is congested, room_auto.h). */
+void room_set_brake(struct room *r, double brake);
 
 /* One visit of session sid (its seat-table slot): joins or polls. claim is
  * the visitor's checked ticket or NULL. A session the room does not know

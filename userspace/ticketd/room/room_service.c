@@ -21,24 +21,34 @@
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/db/db.h"
+#include "userspace/ticketd/room/room_auto.h"
 #include "userspace/ticketd/room/room_store.h"
 #include "userspace/ticketd/ticketd.h"
 
 #define TICK_MS 100
-/* Parked streams are woken at most this often when positions moved, and
- * at least once a second: a frame a second while waiting. */
-#define WAKE_MS 500
-#define FRAME_EVERY_MS 1000
+/* Parked streams wait in a ring of tick buckets by the time their next
+ * frame is due (at most --room-frame-ms ahead, up to 5 s): the ticker
+ * resumes one bucket a tick, so the frames of all streams spread over the
+ * interval instead of leaving in one wave. */
+#define WAKE_BUCKETS 64
+/* A tick this late (its gap from the last one) is counted. */
+#define TICK_LATE_MS 250
+/* The longest tick gap is reported over windows of this length. */
+#define TICK_WINDOW_MS 10000
 
-/* The automatic rate (rate_per_s 0): additive increase, multiplicative
- * decrease, once a second, from the purchase routes' latency p95 over the
- * last second, the overload answers (503) meanwhile and the purchases in
- * flight now (half a door's cap or more: the saga is behind). One rate for
- * every automatic room: they share the machine's capacity. */
+/* The automatic rate (rate_per_s 0) and the brake of fixed rates
+ * (room_auto.h), once a second, from the purchase routes' latency p95 over
+ * the last second, the overload answers (503) meanwhile, the purchases in
+ * flight now (half a door's cap or more: the saga is behind) and the
+ * authorizations answered in that second (the purchases served). One
+ * controller for every room: they share the machine's capacity. */
 #define AUTO_STEP_MS 1000
-#define AUTO_DECREASE 0.7
-#define AUTO_INCREASE 0.1
 #define AUTO_FILL_MAX 0.5
+/* The purchases served: the best second of the last AUTO_PEAK_SECONDS (a
+ * second of the last one alone follows the controller's own cuts down in
+ * a spiral). 503s count as congestion above this share of the answers. */
+#define AUTO_PEAK_SECONDS 10
+#define AUTO_REFUSED_SHARE 0.02
 
 struct room_slot {
 	pthread_mutex_t lock; /* guards r */
@@ -64,19 +74,27 @@ struct rooms {
 	bool ticker_on;
 	atomic_bool stop;
 
-	/* guards waiters and closing; a leaf */
+	/* guards due, wake_tick and closing; a leaf */
 	pthread_mutex_t streams_lock;
-	struct room_stream *waiters; /* parked (suspended) streams */
+	/* parked (suspended) streams by the tick their next frame is due */
+	struct room_stream *due[WAKE_BUCKETS];
+	int64_t wake_tick; /* the last tick whose bucket was woken */
 	bool closing;
 	atomic_uint enabled; /* rooms that are on: rooms_touch skips none */
 	atomic_uint streams; /* open */
 	atomic_uint_least64_t streams_refused;
+	atomic_uint_least64_t frames;	  /* stream frames sent */
+	atomic_uint_least64_t ticks_late; /* ticks TICK_LATE_MS after the last */
+	atomic_int_least64_t tick_gap_max_ms; /* of the last whole window */
 
 	/* the ticker's alone */
-	double auto_rate;
-	struct metrics_load last_load;
-	int64_t last_auto_ms, last_save_ms, last_wake_ms;
-	bool news;
+	struct room_auto ctl;
+	struct metrics_load last_load, last_auth;
+	double fixed_sum; /* rate_per_s of the fixed rooms that are on */
+	double served[AUTO_PEAK_SECONDS]; /* purchases/s of the last seconds */
+	uint32_t served_at;
+	int64_t last_auto_ms, last_save_ms;
+	int64_t last_tick_ms, window_ms, window_gap_ms;
 };
 
 struct room_stream {
@@ -89,14 +107,12 @@ struct room_stream {
 	bool has_claim;
 	const struct room_conn_ops *ops;
 	void *conn;
-	struct room_stream *next; /* in waiters */
+	struct room_stream *next; /* in its due bucket */
 	char buf[512];
 	size_t len, off;
 	bool done;
-	bool sent;
-	int64_t last_frame_ms;
-	uint64_t last_position;
-	int last_state;
+	bool park;     /* the frame in buf went out: park on the next read */
+	int64_t due_ms; /* monotonic: when the next frame is due */
 	/* the ticket last sent: an HMAC, formatted again only when the place
 	 * changes (the draw), not on every frame */
 	char ticket[ROOM_TICKET_MAX];
@@ -215,20 +231,70 @@ static void save_progress(struct rooms *rs)
 
 /* ---- the ticker ---- */
 
-static void wake_streams(struct rooms *rs)
+/* The bucket of a stream due at tick t (a tick already woken: the next). */
+static uint32_t due_bucket(const struct rooms *rs, int64_t t)
 {
-	struct room_stream *list, *next;
+	if (t <= rs->wake_tick)
+		t = rs->wake_tick + 1;
+	return (uint32_t)(t % WAKE_BUCKETS);
+}
+
+/* Resumes the parked streams due by tick now_tick (all of them when all
+ * is true: closing). */
+static void wake_streams(struct rooms *rs, int64_t now_tick, bool all)
+{
+	struct room_stream *list = NULL, *next;
 
 	pthread_mutex_lock(&rs->streams_lock);
-	list = rs->waiters;
-	rs->waiters = NULL;
+	if (all || now_tick - rs->wake_tick >= WAKE_BUCKETS) {
+		for (uint32_t b = 0; b < WAKE_BUCKETS; b++) {
+			for (struct room_stream *st = rs->due[b]; st; st = next) {
+				next = st->next;
+				st->next = list;
+				list = st;
+			}
+			rs->due[b] = NULL;
+		}
+	} else {
+		for (int64_t t = rs->wake_tick + 1; t <= now_tick; t++) {
+			uint32_t b = (uint32_t)(t % WAKE_BUCKETS);
+
+			for (struct room_stream *st = rs->due[b]; st; st = next) {
+				next = st->next;
+				st->next = list;
+				list = st;
+			}
+			rs->due[b] = NULL;
+		}
+	}
+	if (now_tick > rs->wake_tick)
+		rs->wake_tick = now_tick;
 	pthread_mutex_unlock(&rs->streams_lock);
-	/* Each was suspended before it joined the list and stays suspended
+	/* Each was suspended before it joined its bucket and stays suspended
 	 * (so it cannot be freed) until this resume. */
 	for (; list; list = next) {
 		next = list->next;
 		list->next = NULL;
 		list->ops->resume(list->conn);
+	}
+}
+
+/* The ticker's own timing: a tick that came TICK_LATE_MS or more after the
+ * last one is counted, and the longest gap of each TICK_WINDOW_MS window
+ * is kept for the metrics. */
+static void tick_timing(struct rooms *rs, int64_t mono)
+{
+	int64_t gap = rs->last_tick_ms ? mono - rs->last_tick_ms : 0;
+
+	rs->last_tick_ms = mono;
+	if (gap >= TICK_LATE_MS)
+		atomic_fetch_add(&rs->ticks_late, 1);
+	if (gap > rs->window_gap_ms)
+		rs->window_gap_ms = gap;
+	if (mono - rs->window_ms >= TICK_WINDOW_MS) {
+		atomic_store(&rs->tick_gap_max_ms, rs->window_gap_ms);
+		rs->window_ms = mono;
+		rs->window_gap_ms = 0;
 	}
 }
 
@@ -249,67 +315,92 @@ static double quantile(const uint64_t *b, double q)
 	return metrics_bucket_bound(METRICS_N_BUCKETS);
 }
 
-static void follow_capacity(struct rooms *rs)
+static void follow_capacity(struct rooms *rs, double secs)
 {
 	static const char *const purchase[] = {"/api/orders", "/api/payments/authorize"};
+	static const char *const authorize[] = {"/api/payments/authorize"};
 	const struct config *c = &rs->app->cfg;
-	struct metrics_load now;
-	uint64_t d[METRICS_N_BUCKETS + 1], n = 0;
-	double p95, rate = rs->auto_rate;
+	struct metrics_load now, auth;
+	uint64_t d[METRICS_N_BUCKETS + 1], n = 0, n_auth = 0, refused;
+	double p95, served;
+	bool congested, slow;
 
 	metrics_load_snapshot(&rs->app->metrics, purchase, 2, 503, &now);
+	metrics_load_snapshot(&rs->app->metrics, authorize, 1, 503, &auth);
 	for (int i = 0; i <= METRICS_N_BUCKETS; i++) {
 		d[i] = now.buckets[i] - rs->last_load.buckets[i];
 		n += d[i];
+		n_auth += auth.buckets[i] - rs->last_auth.buckets[i];
 	}
+	refused = now.overloaded - rs->last_load.overloaded;
 	p95 = quantile(d, 0.95);
-	if (now.overloaded > rs->last_load.overloaded ||
-	    (n && p95 * 1000.0 > c->room_auto_target_ms) ||
-	    (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX))
-		rate *= AUTO_DECREASE;
-	else
-		rate += rate * AUTO_INCREASE > 1.0 ? rate * AUTO_INCREASE : 1.0;
-	if (rate < c->room_auto_rate_min)
-		rate = c->room_auto_rate_min;
-	if (rate > c->room_auto_rate_max)
-		rate = c->room_auto_rate_max;
-	rs->auto_rate = rate;
+	slow = (double)refused > AUTO_REFUSED_SHARE * (double)n ||
+	       (n && p95 * 1000.0 > c->room_auto_target_ms);
+	congested = slow || (rs->purchase_fill && rs->purchase_fill(rs->app) >= AUTO_FILL_MAX);
+	/* authorizations answered, less their 503s */
+	served = n_auth > auth.overloaded - rs->last_auth.overloaded
+			 ? (double)(n_auth - (auth.overloaded - rs->last_auth.overloaded))
+			 : 0.0;
+	if (secs > 0)
+		served /= secs;
+	rs->served[rs->served_at++ % AUTO_PEAK_SECONDS] = served;
+	for (int i = 0; i < AUTO_PEAK_SECONDS; i++)
+		if (rs->served[i] > served)
+			served = rs->served[i];
+	room_auto_step(&rs->ctl, congested, slow, served, rs->fixed_sum,
+		       c->room_auto_rate_min, c->room_auto_rate_max);
 	rs->last_load = now;
+	rs->last_auth = auth;
 }
 
 static void *ticker_main(void *arg)
 {
 	struct rooms *rs = arg;
+	struct timespec next;
 
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&rs->stop)) {
-		struct timespec ts = {0, TICK_MS * 1000000L};
 		int64_t now = tkt_unix_ms(), mono = tkt_mono_ms();
 		bool auto_step = mono - rs->last_auto_ms >= AUTO_STEP_MS;
+		double fixed_sum = 0;
 
+		tick_timing(rs, mono);
 		if (auto_step) {
+			follow_capacity(rs, rs->last_auto_ms ? (double)(mono - rs->last_auto_ms) / 1000.0 : 1.0);
 			rs->last_auto_ms = mono;
-			follow_capacity(rs);
 		}
 		for (uint32_t i = 0; i < rs->n; i++) {
 			struct room_slot *sl = &rs->slots[i];
+			struct room_settings set;
 
 			pthread_mutex_lock(&sl->lock);
-			if (auto_step)
-				room_set_auto_rate(sl->r, rs->auto_rate);
-			rs->news |= room_tick(sl->r, now);
+			if (auto_step) {
+				room_set_auto_rate(sl->r, rs->ctl.rate);
+				room_set_brake(sl->r, rs->ctl.brake);
+			}
+			room_get_settings(sl->r, &set);
+			if (set.enabled)
+				fixed_sum += set.rate_per_s;
+			(void)room_tick(sl->r, now);
 			pthread_mutex_unlock(&sl->lock);
 		}
-		if ((rs->news && mono - rs->last_wake_ms >= WAKE_MS) ||
-		    mono - rs->last_wake_ms >= FRAME_EVERY_MS) {
-			rs->last_wake_ms = mono;
-			rs->news = false;
-			wake_streams(rs);
-		}
+		rs->fixed_sum = fixed_sum;
+		wake_streams(rs, mono / TICK_MS, false);
 		if (mono - rs->last_save_ms >= 1000) {
 			rs->last_save_ms = mono;
 			save_progress(rs);
 		}
-		nanosleep(&ts, NULL);
+		/* the next tick on the 100 ms grid, whatever this one cost; a
+		 * tick that overran by more than one starts the grid again */
+		next.tv_nsec += TICK_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		if ((int64_t)next.tv_sec * 1000 + next.tv_nsec / 1000000 < tkt_mono_ms() - TICK_MS)
+			clock_gettime(CLOCK_MONOTONIC, &next);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
 	}
 	return NULL;
 }
@@ -358,7 +449,8 @@ int rooms_start(struct rooms **out, struct ticketd *app,
 	}
 	rs->app = app;
 	rs->purchase_fill = fill;
-	rs->auto_rate = app->cfg.room_auto_rate_min;
+	room_auto_init(&rs->ctl, app->cfg.room_auto_rate_min);
+	rs->wake_tick = tkt_mono_ms() / TICK_MS;
 	pthread_mutex_init(&rs->streams_lock, NULL);
 	snprintf(rs->state_path, sizeof(rs->state_path), "%s/room.state", app->cfg.state_dir);
 	snprintf(path, sizeof(path), "%s/room.key", app->cfg.state_dir);
@@ -431,7 +523,7 @@ void rooms_close(struct rooms *rs)
 	pthread_mutex_lock(&rs->streams_lock);
 	rs->closing = true;
 	pthread_mutex_unlock(&rs->streams_lock);
-	wake_streams(rs); /* each reads "closing" and ends */
+	wake_streams(rs, 0, true); /* each reads "closing" and ends */
 	stop_ticker(rs);
 }
 
@@ -650,8 +742,25 @@ enum rooms_result rooms_stream_open(struct rooms *rs, uint32_t event_id,
 	return ROOMS_OK;
 }
 
-/* Formats the frame the visitor needs now, if any: on a change, and at
- * least once a second. */
+/* When the next frame of a waiting visitor is due: --room-frame-ms from
+ * now, or sooner when its turn comes before (position / rate), so an
+ * admission is not left waiting for the frame interval. */
+static int64_t frame_due(const struct room_stream *st, const struct room_view *v,
+			 int64_t now_mono)
+{
+	int64_t every = st->rs->app->cfg.room_frame_ms, turn;
+
+	if (!v->prequeue && v->position > 0 && v->rate > 0) {
+		double ms = (double)v->position * 1000.0 / v->rate;
+
+		turn = ms < (double)every ? (int64_t)ms : every;
+		return now_mono + (turn > 0 ? turn : 0);
+	}
+	return now_mono + every;
+}
+
+/* Formats the frame the visitor needs now (it is due): its place, or its
+ * admission (the last frame). */
 static void next_frame(struct room_stream *st, int64_t now_mono)
 {
 	struct room_slot *sl = &st->rs->slots[st->idx];
@@ -678,9 +787,7 @@ static void next_frame(struct room_stream *st, int64_t now_mono)
 			     "event: admitted\ndata: {\"state\":\"admitted\",\"admittedUntil\":\"%s\"}\n\n",
 			     until);
 		st->done = true;
-	} else if (!st->sent || v.position != st->last_position ||
-		   (int)v.state != st->last_state ||
-		   now_mono - st->last_frame_ms >= FRAME_EVERY_MS) {
+	} else {
 		if (!st->ticket[0] || v.seq != st->ticket_seq ||
 		    v.issued_ms != st->ticket_issued_ms) {
 			room_ticket_format(st->rs->key, sl->event_id, v.seq, v.issued_ms,
@@ -696,14 +803,14 @@ static void next_frame(struct room_stream *st, int64_t now_mono)
 		st->claim.seq = v.seq;
 		st->claim.issued_ms = v.issued_ms;
 		st->has_claim = true;
+		st->due_ms = frame_due(st, &v, now_mono);
 	}
 	if (n > 0 && (size_t)n < sizeof(st->buf)) {
 		st->len = (size_t)n;
 		st->off = 0;
-		st->sent = true;
-		st->last_frame_ms = now_mono;
-		st->last_position = v.position;
-		st->last_state = (int)v.state;
+		atomic_fetch_add_explicit(&st->rs->frames, 1, memory_order_relaxed);
+	} else {
+		st->done = true; /* cannot happen: the frames fit buf */
 	}
 }
 
@@ -719,23 +826,29 @@ ssize_t room_stream_read(struct room_stream *st, char *buf, size_t max)
 		pthread_mutex_unlock(&rs->streams_lock);
 		if (st->done || closing)
 			return -1;
-		st->len = st->off = 0;
-		next_frame(st, tkt_mono_ms());
-		if (st->off == st->len) {
-			if (st->done)
-				return -1;
-			/* nothing new: park until the ticker wakes us */
+		if (st->park) {
+			/* the last frame went out: park until the ticker wakes
+			 * us when the next one is due */
+			uint32_t b;
+
+			st->park = false;
 			pthread_mutex_lock(&rs->streams_lock);
 			if (rs->closing) {
 				pthread_mutex_unlock(&rs->streams_lock);
 				return -1;
 			}
 			st->ops->suspend(st->conn);
-			st->next = rs->waiters;
-			rs->waiters = st;
+			b = due_bucket(rs, st->due_ms / TICK_MS);
+			st->next = rs->due[b];
+			rs->due[b] = st;
 			pthread_mutex_unlock(&rs->streams_lock);
 			return 0;
 		}
+		st->len = st->off = 0;
+		next_frame(st, tkt_mono_ms());
+		if (st->off == st->len)
+			return -1;
+		st->park = !st->done;
 	}
 	n = st->len - st->off < max ? st->len - st->off : max;
 	memcpy(buf, st->buf + st->off, n);
@@ -799,7 +912,21 @@ int rooms_render_metrics(struct rooms *rs, char **buf, size_t *len, size_t *cap)
 	rc |= metrics_appendf(buf, len, cap,
 		"# HELP ticketd_room_streams Open waiting-room streams.\n"
 		"# TYPE ticketd_room_streams gauge\nticketd_room_streams %u\n"
-		"ticketd_room_streams_refused_total %" PRIu64 "\n",
-		atomic_load(&rs->streams), (uint64_t)atomic_load(&rs->streams_refused));
+		"ticketd_room_streams_refused_total %" PRIu64 "\n"
+		"# HELP ticketd_room_stream_frames_total Frames sent on waiting-room"
+		" streams.\n# TYPE ticketd_room_stream_frames_total counter\n"
+		"ticketd_room_stream_frames_total %" PRIu64 "\n"
+		"# HELP ticketd_room_ticks_late_total Room ticker ticks that came %d ms"
+		" or more after the last (100 ms apart when on time).\n"
+		"# TYPE ticketd_room_ticks_late_total counter\n"
+		"ticketd_room_ticks_late_total %" PRIu64 "\n"
+		"# HELP ticketd_room_tick_gap_max_seconds Longest gap between two room"
+		" ticker ticks in the last whole %d s window.\n"
+		"# TYPE ticketd_room_tick_gap_max_seconds gauge\n"
+		"ticketd_room_tick_gap_max_seconds %.3f\n",
+		atomic_load(&rs->streams), (uint64_t)atomic_load(&rs->streams_refused),
+		(uint64_t)atomic_load(&rs->frames), TICK_LATE_MS,
+		(uint64_t)atomic_load(&rs->ticks_late), TICK_WINDOW_MS / 1000,
+		(double)atomic_load(&rs->tick_gap_max_ms) / 1000.0);
 	return rc;
 }
