@@ -31,6 +31,14 @@ GENEROUS_LIMITS = ("--session-rate-per-addr", "100000",
                    "--http-max-connections-per-addr", "0")
 
 
+def metric(base, name):
+    """The value of the series `name` (labels included, as printed) in
+    ticketd's /metrics at base; None when it is not there."""
+    for line in requests.get(base + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
 class Ticketd:
     """A ticketd process with its log captured in RUN_DIR/logs."""
 

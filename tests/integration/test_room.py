@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import RUN_DIR, assert_error, auth, mariadb_sql, new_session
+from conftest import RUN_DIR, assert_error, auth, mariadb_sql, metric, new_session
 
 N_EVENTS = 17
 ADMIN_KEY_PATH = os.path.join(RUN_DIR, "ticketd", "admin.key")
@@ -420,7 +420,8 @@ def test_stream_frames_come_every_frame_interval(api, rooms):
     admin_put(api.base, ev, enabled=True, ratePerSecond=1, activeMax=5, startsAt=iso_in(60))
     t = new_session(api.base)["token"]
     ticket = join(api.base, ev, t)["ticket"]
-    before = requests.get(f"{api.base}/metrics", timeout=5).text
+    frames0 = metric(api.base, "ticketd_room_stream_frames_total")
+    streams0 = metric(api.base, "ticketd_room_streams")
     arrivals = []
     with requests.get(f"{api.base}/api/events/{ev}/room/stream", params={"ticket": ticket},
                       headers=auth(t), stream=True, timeout=10) as r:
@@ -435,21 +436,12 @@ def test_stream_frames_come_every_frame_interval(api, rooms):
     assert len(arrivals) >= 6, arrivals
     gaps = [b - a for a, b in zip(arrivals[1:], arrivals[2:])]
     assert all(0.55 <= g <= 0.98 for g in gaps), gaps
-    text = requests.get(f"{api.base}/metrics", timeout=5).text
-
-    def value(body, name):
-        for line in body.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[-1])
-        raise AssertionError(f"{name} missing")
-    assert value(text, "ticketd_room_stream_frames_total") >= \
-        value(before, "ticketd_room_stream_frames_total") + 6
-    assert value(text, "ticketd_room_ticks_late_total") >= 0
-    assert 0 <= value(text, "ticketd_room_tick_gap_max_seconds") < 5
+    assert metric(api.base, "ticketd_room_stream_frames_total") >= frames0 + 6
+    assert metric(api.base, "ticketd_room_ticks_late_total") >= 0
+    assert 0 <= metric(api.base, "ticketd_room_tick_gap_max_seconds") < 5
     # the server finds the closed stream at its next frame (parked until then)
     deadline = time.monotonic() + 3
-    while value(requests.get(f"{api.base}/metrics", timeout=5).text, "ticketd_room_streams") > \
-            value(before, "ticketd_room_streams"):
+    while metric(api.base, "ticketd_room_streams") > streams0:
         assert time.monotonic() < deadline, "the closed stream stayed open"
         time.sleep(0.1)
     admin_put(api.base, ev, enabled=False)

@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from conftest import (PORTS, RUN_DIR, Ticketd, assert_error, auth, new_session, udp,
+from conftest import (PORTS, RUN_DIR, Ticketd, assert_error, auth, metric, new_session, udp,
                       udp_packet, udp_parse)
 
 # A thousand streams need file descriptors here and in the ticketd that the
@@ -173,12 +173,6 @@ def seat_ev(ev):
 def hold(base, token, event_id, seat_ids, **extra):
     return requests.post(base + "/api/reservations", headers=auth(token), timeout=10,
                          json={"eventId": event_id, "seatIds": seat_ids, **extra})
-
-
-def metric(base, name):
-    text = requests.get(base + "/metrics", timeout=5).text
-    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def udp_churn(event_id, seat_id, token, n, between=None):

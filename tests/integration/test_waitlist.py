@@ -20,7 +20,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import PORTS, assert_error, auth, infra, mariadb_sql, new_session
+from conftest import PORTS, assert_error, auth, infra, mariadb_sql, metric, new_session
 
 N_EVENTS = 7
 OFFER_SECONDS = 3
@@ -341,13 +341,6 @@ def test_hostile_input_is_refused_and_changes_nothing(api, events):
     assert_error(requests.get(stream, params={"token": t}, timeout=5), 404, "NOT_ON_WAITLIST")
     # the empty body means one seat
     assert requests.post(url, headers=auth(t), timeout=5).json()["count"] == 1
-
-
-def metric(base, name):
-    for line in requests.get(base + "/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(name)
 
 
 def test_release_to_offer_takes_milliseconds(api, events):
