@@ -31,9 +31,13 @@ GENEROUS_LIMITS = ("--session-rate-per-addr", "100000",
                    "--http-max-connections-per-addr", "0")
 
 
-def metric(base, name):
-    """The value of the series `name` (labels included, as printed) in
-    ticketd's /metrics at base; None when it is not there."""
+def metric(base, name, **labels):
+    """The value of the series `name` in the /metrics at base (ticketd's or
+    paymentd's); None when it is not there. The labels are either part of
+    `name` as printed or given as keywords, in the order they are printed:
+    metric(base, "ticketd_room_rate", event="4")."""
+    if labels:
+        name += "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
     for line in requests.get(base + "/metrics", timeout=5).text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[-1])

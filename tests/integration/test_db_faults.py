@@ -11,7 +11,7 @@ import uuid
 
 import requests
 
-from conftest import PAYMENT_DEADLINE_SECONDS, auth, infra, mariadb_sql, new_session
+from conftest import PAYMENT_DEADLINE_SECONDS, auth, infra, mariadb_sql, metric, new_session
 
 FAST = 3.0  # seconds: a 503 must come well before any client timeout
 
@@ -20,13 +20,6 @@ def timed(fn):
     t0 = time.monotonic()
     r = fn()
     return r, time.monotonic() - t0
-
-
-def metric(text, name):
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no metric {name}")
 
 
 def wait_until(pred, timeout):
@@ -83,9 +76,8 @@ def test_database_down_answers_503_fast_and_recovers(ticketd, arena):
         f"SELECT COUNT(*) FROM order_seats WHERE order_id = '{oid}'").split() == ["2"]
     assert wait_until(lambda: requests.get(base + "/readyz", timeout=5)
                       .status_code == 200, 15)
-    metrics = requests.get(base + "/metrics", timeout=5).text
-    assert metric(metrics, "ticketd_db_reconnects_total") >= 1
-    assert metric(metrics, "ticketd_db_unavailable_total") >= 1
+    assert (metric(base, "ticketd_db_reconnects_total") or 0) >= 1
+    assert (metric(base, "ticketd_db_unavailable_total") or 0) >= 1
     log = "".join(ticketd.log_tail(400))
     assert "database connection lost" in log or "database unreachable" in log
     # The saga's deadline worker came back too: the unpaid order ends by its

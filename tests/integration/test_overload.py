@@ -5,15 +5,13 @@ docs/operations.md, Overload). Each test restarts the suite's ticketd with
 one tiny bound (and paymentd slow where it needs a queue to fill), then the
 defaults. Runs against real MariaDB, Kafka and paymentd."""
 import concurrent.futures as cf
-import re
 import subprocess
 import time
 import uuid
 
 import pytest
-import requests
 
-from conftest import PORTS, auth, mariadb_sql, new_session
+from conftest import PORTS, auth, mariadb_sql, metric, new_session
 from test_orders import authorize, hold, order, wait_final
 from test_room import admin_put, rooms  # noqa: F401 (rooms: the room events' fixture)
 
@@ -35,14 +33,6 @@ def restart(ticketd, paymentd):
         ticketd.start(wait_ready=ready)
     yield go
     go()
-
-
-def metric(base, name, **labels):
-    text = requests.get(base + "/metrics", timeout=5).text
-    sel = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pat = "^" + re.escape(name) + (r"\{" + re.escape(sel) + r"\}" if sel else "") + r" (\S+)$"
-    m = re.search(pat, text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def wait_metric(base, name, want, within=5.0, **labels):

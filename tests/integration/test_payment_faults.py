@@ -4,14 +4,13 @@ refund sent to paymentd until it acknowledges; authorize answers what the
 order came to; a graceful stop leaves an undecided payment pending, asked
 again at the next start (docs/api.md, "POST /api/payments/authorize" and
 "Refunds"). Runs against real MariaDB, Kafka, paymentd."""
-import re
 import signal
 import time
 
 import pytest
 import requests
 
-from conftest import PORTS, auth, mariadb_sql
+from conftest import PORTS, auth, mariadb_sql, metric
 from test_orders import authorize, get_order, held_order, wait_final
 from test_payment_guard import record_payment
 
@@ -44,15 +43,7 @@ def back_to_default(ticketd):
 
 
 def paymentd_metric(name):
-    text = requests.get(PAYMENTD + "/metrics", timeout=5).text
-    m = re.search("^" + re.escape(name) + r" (\d+)$", text, re.M)
-    return int(m.group(1)) if m else 0
-
-
-def ticketd_metric(base, name):
-    text = requests.get(base + "/metrics", timeout=5).text
-    m = re.search("^" + re.escape(name) + r" (\d+)$", text, re.M)
-    return int(m.group(1)) if m else 0
+    return int(metric(PAYMENTD, name) or 0)
 
 
 def refund_row(order_id):
@@ -185,7 +176,7 @@ def test_graceful_stop_with_a_retry_pending_resumes_after_restart(
     restart_ticketd(ticketd)
     final = wait_final(api.base, s["token"], o["orderId"], within=10.0)
     assert final["status"] == "CONFIRMED", final
-    assert ticketd_metric(api.base, "ticketd_payments_resumed_total") >= 1
+    assert metric(api.base, "ticketd_payments_resumed_total") >= 1
     assert refund_row(o["orderId"])[0] == "APPROVED"
 
 

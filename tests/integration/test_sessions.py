@@ -9,7 +9,6 @@ These tests restart ticketd with a handful of slots. The grace has a floor
 simulated by moving a slot's reservation into the past in MariaDB, the one
 thing that cannot be waited for here."""
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -18,7 +17,7 @@ import time
 import pytest
 import requests
 
-from conftest import (PORTS, assert_error, auth, mariadb_sql, new_session, udp,
+from conftest import (PORTS, assert_error, auth, mariadb_sql, metric, new_session, udp,
                       udp_packet_v2, udp_parse, udp_send)
 
 
@@ -60,13 +59,6 @@ def end_grace_of(session):
 
 def post_session(base):
     return requests.post(base + "/api/sessions", timeout=5)
-
-
-def metric(base, line_prefix):
-    text = requests.get(base + "/metrics", timeout=5).text
-    m = re.search("^" + re.escape(line_prefix) + r" (\d+)$", text, re.M)
-    assert m, f"{line_prefix} missing from /metrics"
-    return int(m.group(1))
 
 
 def test_live_sessions_never_share_a_slot_and_the_next_is_refused(
