@@ -50,12 +50,13 @@ static int parse_id(const char *s, uint32_t *out)
 }
 
 struct seat_fds {
-	int events, seats, since, counts, config;
+	int events, seats, since, counts, config, slot_counts;
 };
 
 static void close_fds(struct seat_fds *f)
 {
-	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config};
+	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config,
+		      &f->slot_counts};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (*all[i] >= 0)
@@ -66,8 +67,9 @@ static void close_fds(struct seat_fds *f)
 static int open_fds(const struct pins_opts *o, struct seat_fds *f)
 {
 	static const char *const names[] = {"events", "seats", "seat_since",
-					    "counts", "config"};
-	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config};
+					    "counts", "config", "slot_counts"};
+	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config,
+		      &f->slot_counts};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		*all[i] = -1;
@@ -188,8 +190,13 @@ int ticketctl_seat(int argc, char **argv)
 			      pins_unix_ms(f.config, mono), &v);
 	if (v.claimed && v.holder) {
 		struct tkt_hold_key k = {.slot = v.holder, .event_id = event_id};
+		uint64_t sw = 0;
 
-		if (bpf_map_lookup_elem(f.counts, &k, &count) == 0)
+		/* the slot's own word when it counts this event, else counts */
+		if (bpf_map_lookup_elem(f.slot_counts, &v.holder, &sw) == 0 &&
+		    (uint32_t)(sw >> 32) == event_id + 1)
+			have_count = 1, count = (uint32_t)sw;
+		else if (bpf_map_lookup_elem(f.counts, &k, &count) == 0)
 			have_count = 1;
 		else if (errno == ENOENT)
 			have_count = 1, count = 0;
