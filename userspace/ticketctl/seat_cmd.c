@@ -24,6 +24,7 @@
 #include "bpf/seat_word.h"
 #include "bpf/ticket_maps.h"
 #include "userspace/lib/clock.h"
+#include "userspace/lib/edge_peek.h"
 #include "userspace/lib/edge_view.h"
 #include "userspace/ticketctl/pins.h"
 
@@ -67,10 +68,10 @@ static void close_fds(struct seat_fds *f)
 static int open_fds(const struct pins_opts *o, struct seat_fds *f)
 {
 	static const char *const names[] = {"events", "seats", "seat_since",
-					    "counts", "config", "slot_counts"};
-	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config,
-		      &f->slot_counts};
+					    "counts", "config"};
+	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config};
 
+	f->slot_counts = -1;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		*all[i] = -1;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -80,6 +81,9 @@ static int open_fds(const struct pins_opts *o, struct seat_fds *f)
 			return -fd;
 		*all[i] = fd;
 	}
+	/* pins of a ticketd older than slot_counts have every count in
+	 * "counts": read them without it */
+	f->slot_counts = peek_pin_open(o->pin_dir, "slot_counts");
 	return 0;
 }
 
@@ -193,7 +197,8 @@ int ticketctl_seat(int argc, char **argv)
 		uint64_t sw = 0;
 
 		/* the slot's own word when it counts this event, else counts */
-		if (bpf_map_lookup_elem(f.slot_counts, &v.holder, &sw) == 0 &&
+		if (f.slot_counts >= 0 &&
+		    bpf_map_lookup_elem(f.slot_counts, &v.holder, &sw) == 0 &&
 		    (uint32_t)(sw >> 32) == event_id + 1)
 			have_count = 1, count = (uint32_t)sw;
 		else if (bpf_map_lookup_elem(f.counts, &k, &count) == 0)
