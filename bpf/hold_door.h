@@ -328,6 +328,62 @@ TKT_INLINE int tkt_count_retire(__u32 *cnt)
 	return tkt_cas32(cnt, 0, TKT_COUNT_DEAD);
 }
 
+/* The slot_counts word (bpf/ticket_maps.h) of one session slot: the
+ * count of (slot, event_id) if the word counts event_id, or the word is
+ * still free and takes event_id now. TKT_OK, TKT_LIMIT_EXCEEDED,
+ * TKT_RATE_LIMITED (every CAS lost), or TKT_COUNT_ELSEWHERE: the word
+ * counts another event, count the pair in the counts hash. */
+TKT_INLINE int tkt_slot_count_take(__u64 *w, __u32 event_id, __u32 limit)
+{
+	__u32 tag = event_id + 1;
+	int i;
+
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u64 old = tkt_load64(w);
+		__u32 t = (__u32)(old >> 32), c = (__u32)old;
+
+		if (t && t != tag)
+			return TKT_COUNT_ELSEWHERE;
+		if (c >= limit)
+			return TKT_LIMIT_EXCEEDED;
+		if (tkt_cas64(w, old, (__u64)tag << 32 | (c + 1)))
+			return TKT_OK;
+	}
+	return TKT_RATE_LIMITED;
+}
+
+/* Gives one unit of (slot, event_id) back to the slot's word, floored at
+ * 0; the word keeps its event. TKT_OK, or TKT_COUNT_ELSEWHERE when the
+ * word does not count event_id (give to the counts hash instead). */
+TKT_INLINE int tkt_slot_count_give(__u64 *w, __u32 event_id)
+{
+	__u32 tag = event_id + 1;
+	int i;
+
+	for (i = 0; i < TKT_CAS_RETRIES; i++) {
+		__u64 old = tkt_load64(w);
+		__u32 c = (__u32)old;
+
+		if ((__u32)(old >> 32) != tag)
+			return TKT_COUNT_ELSEWHERE;
+		if (c == 0)
+			return TKT_OK;
+		if (tkt_cas64(w, old, old - 1))
+			return TKT_OK;
+	}
+	return TKT_OK;
+}
+
+/* The count of (slot, event_id) in the word: 1 and *count when the word
+ * counts event_id, else 0 (the count is in the counts hash). */
+TKT_INLINE int tkt_slot_count_get(__u64 word, __u32 event_id, __u32 *count)
+{
+	if ((__u32)(word >> 32) != event_id + 1)
+		return 0;
+	*count = (__u32)word;
+	return 1;
+}
+
 /* Generic cell rate algorithm: *tat is the theoretical arrival time of the
  * next request. A request is allowed while it would not push tat more than
  * burst intervals ahead of now. One word, one CAS, exact integer math. */

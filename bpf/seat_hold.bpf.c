@@ -65,6 +65,19 @@ struct {
 	__uint(max_entries, TKT_MAX_HOLD_KEYS);
 } counts SEC(".maps");
 
+/* Session slot -> the count of one event of that slot's, kept out of
+ * counts (bpf/ticket_maps.h, above TKT_SLOT_COUNT_ENTRIES): a take of
+ * the slot's first event is one array load and one CAS instead of a hash
+ * lookup in counts' 64 MiB of buckets. ticketd mmaps it (reads a count,
+ * frees the word of a slot given to a new session, zeroes it on reset). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TKT_SLOT_COUNT_ENTRIES);
+} slot_counts SEC(".maps");
+
 /* The two u32 arrays below are stored as u64 pairs: an ARRAY map rounds
  * each value up to 8 bytes, and ticketd mmaps them as plain u32 arrays
  * (entry i at byte 4 * i), so entry i is half (i & 1) of element i / 2. */
@@ -198,8 +211,16 @@ __noinline int count_take(__u32 slot, __u32 event_id, __u32 limit)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 	__u32 zero = 0, *p;
+	__u64 *w;
 	int i, rc;
 
+	/* a session slot's own word first (origin keys are hashes: counts) */
+	w = bpf_map_lookup_elem(&slot_counts, &slot);
+	if (w) {
+		rc = tkt_slot_count_take(w, event_id, limit);
+		if (rc != TKT_COUNT_ELSEWHERE)
+			return rc;
+	}
 	for (i = 0; i < 3; i++) {
 		p = bpf_map_lookup_elem(&counts, &k);
 		if (!p) {
@@ -220,11 +241,33 @@ __noinline int count_take(__u32 slot, __u32 event_id, __u32 limit)
 __noinline int count_give(__u32 slot, __u32 event_id)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
-	__u32 *p = bpf_map_lookup_elem(&counts, &k);
+	__u64 *w = bpf_map_lookup_elem(&slot_counts, &slot);
+	__u32 *p;
 
+	if (w && tkt_slot_count_give(w, event_id) == TKT_OK)
+		return 0;
+	p = bpf_map_lookup_elem(&counts, &k);
 	if (p)
 		tkt_count_drop(p);
 	return 0;
+}
+
+/* The count of {slot, event} wherever it lives (0 if none). */
+static __always_inline __u32 count_get(__u32 slot, __u32 event_id)
+{
+	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
+	__u64 *w = bpf_map_lookup_elem(&slot_counts, &slot);
+	__u32 count = 0, *p;
+
+	if (w && tkt_slot_count_get(tkt_load64(w), event_id, &count))
+		return count;
+	p = bpf_map_lookup_elem(&counts, &k);
+	if (p) {
+		count = *(volatile __u32 *)p;
+		if (count == TKT_COUNT_DEAD)
+			count = 0;
+	}
+	return count;
 }
 
 TKT_INLINE int tkt_door_count_reserve(struct tkt_door *d, __u32 slot,
@@ -722,7 +765,7 @@ SEC("syscall")
 int hold_count(struct tkt_count_args *a)
 {
 	struct tkt_hold_key k = {.slot = a->slot, .event_id = a->event_id};
-	__u32 limit = a->limit, count = 0, *p;
+	__u32 limit = a->limit, count;
 	__s32 delta = a->delta, result = TKT_OK;
 	int i;
 
@@ -741,12 +784,7 @@ int hold_count(struct tkt_count_args *a)
 		for (i = 0; i < -delta && i < 1024; i++)
 			count_give(k.slot, k.event_id);
 	}
-	p = bpf_map_lookup_elem(&counts, &k);
-	if (p) {
-		count = *(volatile __u32 *)p;
-		if (count == TKT_COUNT_DEAD)
-			count = 0;
-	}
+	count = count_get(k.slot, k.event_id);
 	/* Written once each at the end: the verifier refuses stores through
 	 * a ctx pointer that the compiler has offset into a register. */
 	a->result = result;

@@ -36,6 +36,9 @@
  * was retired under us (look the key up again), and no room for a key. */
 #define TKT_COUNT_GONE (-1)
 #define TKT_COUNT_FULL (-3)
+/* The slot's own word ("slot_counts") counts another event: the count of
+ * this (slot, event) pair lives in "counts". */
+#define TKT_COUNT_ELSEWHERE (-4)
 /* Counts keyed by a session's origin (the keyed hash of the client address
  * that created it, slot_origin) set this bit in tkt_hold_key.slot; session
  * slots are 22 bits, so the two kinds never meet. */
@@ -181,6 +184,18 @@ struct tkt_hold_key {
 	__u32 slot;
 	__u32 event_id;
 };
+
+/* "slot_counts": one __u64 per session slot (index 0..TKT_SLOT_MAX), the
+ * count of one (slot, event) pair kept out of the "counts" hash: event id
+ * + 1 in the high 32 bits (0 = no event yet), the count in the low 32.
+ * The first event a slot counts a seat in takes the word, and the word
+ * keeps that event (at any count, 0 included) until the slot is given to
+ * a new session with nothing counted (edge_slot_claim) or the table is
+ * reset; the pair's count is then always in the word, never in "counts",
+ * and every other event of the slot is counted in "counts" as before. So
+ * a pair's count has exactly one home, chosen by the word's event, and a
+ * take is one array load and one CAS instead of a hash lookup. */
+#define TKT_SLOT_COUNT_ENTRIES (TKT_SLOT_MAX + 1)
 
 /* A request's source address; IPv4 as ::ffff:a.b.c.d. Its rate-limit
  * bucket is a __u64 theoretical arrival time in monotonic ns (GCRA), one

@@ -35,6 +35,11 @@
 #define EV 3u
 #define BASE 5000u
 #define NSEATS 8192u
+/* a second event: a slot's first event is counted in its slot_counts
+ * word (bpf), any other in the counts hash */
+#define EV2 4u
+#define BASE2 (BASE + NSEATS)
+#define NSEATS2 4096u
 #define LIMIT 8u
 
 static const struct tkt_token_key key = {.k0 = 0x1111222233334444ull,
@@ -62,6 +67,8 @@ static int open_edge(enum edge_backend b)
 	if (edge_fx_open(b, dir, &edge))
 		return -1;
 	set_config(0, 0);
+	if (edge_set_event(edge, EV2, BASE2, NSEATS2, true))
+		return -1;
 	return edge_set_event(edge, EV, BASE, NSEATS, true) ? -1 : 0;
 }
 
@@ -87,6 +94,17 @@ static int teardown(void **state)
 }
 
 /* One op through ticketd's side of the table (both backends). */
+static struct tkt_seat_res op_ev(uint32_t ev, uint32_t o, uint32_t seat,
+				 uint32_t slot, uint32_t ttl_ms)
+{
+	struct tkt_seat_req rq = {.event_id = ev, .seat_id = seat,
+				  .slot = slot, .ttl_ms = ttl_ms, .op = o};
+	struct tkt_seat_res res;
+
+	assert_int_equal(edge_seat_apply(edge, TKT_SRC_REST, &rq, &res), 0);
+	return res;
+}
+
 static struct tkt_seat_res op(uint32_t o, uint32_t seat, uint32_t slot,
 			      uint32_t ttl_ms)
 {
@@ -109,8 +127,17 @@ static int release(uint32_t seat, uint32_t slot)
 }
 
 /* One datagram through the XDP program (bpf backend): status and expiry. */
+static int xdp_ev(uint32_t ev, uint8_t o, uint32_t seat, uint32_t slot,
+		  uint16_t secs, uint64_t *expiry_ms);
+
 static int xdp(uint8_t o, uint32_t seat, uint32_t slot, uint16_t secs,
 	       uint64_t *expiry_ms)
+{
+	return xdp_ev(EV, o, seat, slot, secs, expiry_ms);
+}
+
+static int xdp_ev(uint32_t ev, uint8_t o, uint32_t seat, uint32_t slot,
+		  uint16_t secs, uint64_t *expiry_ms)
 {
 	uint8_t in[128], out[256], tok[16];
 	struct tkt_req r;
@@ -119,7 +146,7 @@ static int xdp(uint8_t o, uint32_t seat, uint32_t slot, uint16_t secs,
 		    .data_size_out = sizeof(out));
 
 	tkt_token_mint(&key, slot, (uint32_t)(time(NULL) + 3600), tok);
-	pkt_req(&r, o, 1, EV, seat, tok, secs);
+	pkt_req(&r, o, 1, ev, seat, tok, secs);
 	n = pkt_udp4(in, 40000, 7000, &r, sizeof(r));
 	t.data_size_in = (__u32)n;
 	if (bpf_prog_test_run_opts(edge_xdp_prog_fd(edge), &t) ||
@@ -151,22 +178,45 @@ static uint32_t entries(void)
 
 /* ---- counts shrink ---- */
 
+static uint32_t count_in(uint32_t slot, uint32_t ev)
+{
+	uint32_t n = 99;
+
+	assert_int_equal(edge_hold_count_get(edge, slot, ev, &n), 0);
+	return n;
+}
+
 static void released_holds_leave_only_live_counts_after_collection(void **state)
 {
 	uint32_t i, n = 3000;
+	/* every session holds a seat of EV2 first: in bpf that count is in
+	 * the session's slot_counts word, its EV count in the counts hash;
+	 * the shm table has both in its one table */
+	uint32_t first = backend == EDGE_BACKEND_SHM ? n : 0;
 
 	(void)state;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		assert_int_equal(op_ev(EV2, TKT_SEAT_HOLD, i, 1000 + i, 600000).status,
+				 TKT_OK);
 		assert_int_equal(hold(i, 1000 + i), TKT_OK);
-	assert_int_equal(entries(), n);
+	}
+	assert_int_equal(entries(), first + n);
 	for (i = 0; i < n; i += 2) /* half of the sessions let go */
 		assert_int_equal(release(i, 1000 + i), TKT_OK);
-	assert_int_equal(entries(), n / 2);
-	for (i = 0; i < n; i++)
+	assert_int_equal(entries(), first + n / 2);
+	for (i = 0; i < n; i++) {
 		assert_int_equal(count_of(1000 + i), i % 2);
+		assert_int_equal(count_in(1000 + i, EV2), 1);
+	}
 	for (i = 1; i < n; i += 2)
 		assert_int_equal(release(i, 1000 + i), TKT_OK);
+	assert_int_equal(entries(), first);
+	for (i = 0; i < n; i++)
+		assert_int_equal(op_ev(EV2, TKT_SEAT_RELEASE, i, 1000 + i, 0).status,
+				 TKT_OK);
 	assert_int_equal(entries(), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(count_in(1000 + i, EV2), 0);
 }
 
 /* The last give leaves the entry at 0 (the next hold of that session
@@ -183,6 +233,9 @@ static void a_released_count_stays_at_zero_until_collected(void **state)
 	snprintf(path, sizeof(path), "%s/counts", dir);
 	fd = bpf_obj_get(path);
 	assert_true(fd >= 0);
+	/* slot 5's first event is EV2 (its slot_counts word): EV is counted
+	 * in the counts hash */
+	assert_int_equal(xdp_ev(EV2, TKT_OP_HOLD, 3, 5, 60, NULL), TKT_OK);
 	assert_int_equal(xdp(TKT_OP_HOLD, 3, 5, 60, NULL), TKT_OK);
 	assert_int_equal(xdp(TKT_OP_RELEASE, 3, 5, 0, NULL), TKT_OK);
 	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
@@ -223,7 +276,7 @@ static void a_flood_of_zero_entries_never_refuses_a_session_that_holds_nothing(v
 	assert_int_equal(xdp(TKT_OP_HOLD, 2, 8, 60, NULL), TKT_OK);
 	assert_int_equal(edge_counts_collect(edge, &left, &retired), 0);
 	assert_int_equal(retired, flood);
-	assert_int_equal(left, 2);
+	assert_int_equal(left, 0); /* both counted in their slot's word */
 	assert_int_equal(count_of(7), 1);
 	assert_int_equal(count_of(8), 1);
 	/* the flood's keys hold again like anyone */
@@ -464,6 +517,112 @@ static void a_reopened_shm_table_rebuilds_slot_and_origin_counts(void **state)
 	assert_int_equal(n, 2);
 }
 
+/* ---- slot_counts (bpf): a slot's first event in its own word ---- */
+
+static uint64_t slot_word(uint32_t slot)
+{
+	char path[160];
+	uint64_t w = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/slot_counts", dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, &w), 0);
+	close(fd);
+	return w;
+}
+
+/* The limit holds per pair in either home, through ticketd and XDP alike,
+ * and the sweeper's EXPIRE of a lapsed hold gives back in either home. */
+static void each_event_of_a_slot_has_its_own_limit_in_either_home(void **state)
+{
+	uint32_t i, slot = 40;
+
+	(void)state;
+	assert_int_equal(op_ev(EV2, TKT_SEAT_HOLD, 0, slot, 1).status, TKT_OK);
+	assert_int_equal(slot_word(slot), (uint64_t)(EV2 + 1) << 32 | 1);
+	for (i = 0; i < LIMIT - 1; i++)
+		assert_int_equal(hold(i, slot), TKT_OK);
+	assert_int_equal(op(TKT_SEAT_HOLD, LIMIT - 1, slot, 1).status, TKT_OK);
+	assert_int_equal(hold(LIMIT, slot), TKT_LIMIT_EXCEEDED);
+	assert_int_equal(xdp(TKT_OP_HOLD, LIMIT, slot, 60, NULL),
+			 TKT_LIMIT_EXCEEDED);
+	assert_int_equal(count_of(slot), LIMIT);
+	for (i = 1; i < LIMIT; i++)
+		assert_int_equal(xdp_ev(EV2, TKT_OP_HOLD, i, slot, 60, NULL), TKT_OK);
+	assert_int_equal(op_ev(EV2, TKT_SEAT_HOLD, LIMIT, slot, 600000).status,
+			 TKT_LIMIT_EXCEEDED);
+	assert_int_equal(count_in(slot, EV2), LIMIT);
+	assert_int_equal(slot_word(slot), (uint64_t)(EV2 + 1) << 32 | LIMIT);
+	/* seat 0 of EV2 and seat LIMIT - 1 of EV held for 1 ms: lapsed */
+	usleep(5000);
+	assert_int_equal(op_ev(EV2, TKT_SEAT_EXPIRE, 0, 0, 0).changed, 1);
+	assert_int_equal(count_in(slot, EV2), LIMIT - 1);
+	assert_int_equal(op(TKT_SEAT_EXPIRE, LIMIT - 1, 0, 0).changed, 1);
+	assert_int_equal(count_of(slot), LIMIT - 1);
+	assert_int_equal(xdp(TKT_OP_HOLD, LIMIT, slot, 60, NULL), TKT_OK);
+	assert_int_equal(xdp_ev(EV2, TKT_OP_HOLD, 0, slot, 60, NULL), TKT_OK);
+	assert_int_equal(count_of(slot), LIMIT);
+	assert_int_equal(count_in(slot, EV2), LIMIT);
+}
+
+/* A slot given to a new session with nothing counted gets its word back
+ * for the new session's first event; a word that counts is kept. */
+static void a_slot_given_to_a_new_session_frees_its_word(void **state)
+{
+	struct sockaddr_in a = v4("192.0.2.20");
+	uint32_t slot = 41;
+
+	(void)state;
+	assert_int_equal(op_ev(EV2, TKT_SEAT_HOLD, 5, slot, 600000).status, TKT_OK);
+	assert_int_equal(edge_slot_claim(edge, slot, (struct sockaddr *)&a), -EBUSY);
+	assert_int_equal(slot_word(slot), (uint64_t)(EV2 + 1) << 32 | 1);
+	assert_int_equal(op_ev(EV2, TKT_SEAT_RELEASE, 5, slot, 0).status, TKT_OK);
+	assert_int_equal(slot_word(slot), (uint64_t)(EV2 + 1) << 32);
+	assert_int_equal(edge_slot_claim(edge, slot, (struct sockaddr *)&a), 0);
+	assert_int_equal(slot_word(slot), 0);
+	assert_int_equal(hold(5, slot), TKT_OK);
+	assert_int_equal(slot_word(slot), (uint64_t)(EV + 1) << 32 | 1);
+	assert_int_equal(count_of(slot), 1);
+}
+
+/* Pins where counts or slot_counts is missing (pins made before
+ * slot_counts have only counts): both start empty and every count is
+ * rebuilt from the words once, never counted twice. */
+static void a_count_pin_without_its_pair_is_rebuilt_not_doubled(void **state)
+{
+	static const char *const gone[] = {"slot_counts", "counts"};
+	uint32_t slot = 42;
+	char path[160];
+
+	(void)state;
+	assert_int_equal(op_ev(EV2, TKT_SEAT_HOLD, 9, slot, 600000).status, TKT_OK);
+	assert_int_equal(hold(9, slot), TKT_OK);
+	assert_int_equal(hold(10, slot), TKT_OK);
+	for (size_t i = 0; i < 2; i++) {
+		edge_close(edge);
+		edge = NULL;
+		snprintf(path, sizeof(path), "%s/%s", dir, gone[i]);
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(edge_fx_open(backend, dir, &edge), 0);
+		set_config(0, 0);
+		assert_int_equal(edge_set_event(edge, EV2, BASE2, NSEATS2, true), 0);
+		assert_int_equal(edge_set_event(edge, EV, BASE, NSEATS, true), 0);
+		assert_int_equal(count_in(slot, EV2), 1);
+		assert_int_equal(count_of(slot), 2);
+	}
+	/* and a plain reopen keeps both as they are */
+	edge_close(edge);
+	edge = NULL;
+	assert_int_equal(edge_fx_open(backend, dir, &edge), 0);
+	set_config(0, 0);
+	assert_int_equal(edge_set_event(edge, EV2, BASE2, NSEATS2, true), 0);
+	assert_int_equal(edge_set_event(edge, EV, BASE, NSEATS, true), 0);
+	assert_int_equal(count_in(slot, EV2), 1);
+	assert_int_equal(count_of(slot), 2);
+}
+
 /* ---- identity: a table built for another database is never served ---- */
 
 static const struct edge_identity ID_A = {.db_id = "aaaaaaaa-1111-2222-3333-444444444444",
@@ -652,6 +811,9 @@ int main(void)
 		BOTH(released_holds_leave_only_live_counts_after_collection),
 		B(a_flood_of_zero_entries_never_refuses_a_session_that_holds_nothing),
 		B(a_released_count_stays_at_zero_until_collected),
+		B(each_event_of_a_slot_has_its_own_limit_in_either_home),
+		B(a_slot_given_to_a_new_session_frees_its_word),
+		B(a_count_pin_without_its_pair_is_rebuilt_not_doubled),
 		BOTH(take_give_and_collect_at_once_keep_counts_exact),
 		BOTH(sessions_of_one_address_share_the_origin_limit),
 		BOTH(refreshes_stop_at_the_hold_lifetime_cap),

@@ -105,6 +105,14 @@ then
 fi
 echo "ok - ticketctl stats / seat read the driver's counters and words"
 
+# pins of a ticketd older than slot_counts: ticketctl seat reads them still
+rm -f "$pin/slot_counts"
+if ! "$ctl" seat 1 7 --pin-dir "$pin" --json >/dev/null; then
+	echo "not ok - ticketctl seat reads pins without slot_counts"
+	exit 1
+fi
+echo "ok - ticketctl seat reads pins without slot_counts"
+
 # detached on the way out: no XDP program left on either end
 if ip -n "$ns" -d link show "$vn" | grep -q "prog/xdp" ||
 	ip -d link show "$vh" | grep -q "prog/xdp"; then

@@ -33,6 +33,7 @@
 #define EV_EMPTY 4 /* declared with no seats, not owned: as absent */
 #define SEAT 7u
 #define LIMIT 8u
+#define COUNTS_ROOM 4096u /* entries of the counts hash in these tests */
 #define DEFAULT_SECS 120u
 
 static const struct tkt_token_key key = {.k0 = 0x0123456789abcdefull,
@@ -493,8 +494,12 @@ static int setup(void **state)
 
 	(void)state;
 	unix_offset = pkt_real_ns() - pkt_mono_ns();
-	skel = seat_hold__open_and_load();
+	skel = seat_hold__open();
 	if (!skel)
+		return -1;
+	/* a counts hash small enough to fill (full_counts_map_...) */
+	if (bpf_map__set_max_entries(skel->maps.counts, COUNTS_ROOM) ||
+	    seat_hold__load(skel))
 		return -1;
 	set_config(0, 0);
 	id = EV;
@@ -549,10 +554,25 @@ static uint64_t get_word(uint32_t index)
 	return w;
 }
 
+/* A count lives in the slot's slot_counts word when that word counts the
+ * event (or is free: then the fixture gives it this event), else in the
+ * counts hash (bpf/ticket_maps.h); never in both. */
 static void put_count(uint32_t slot, uint32_t event, uint32_t n)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event};
+	uint64_t w = 0;
 
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.slot_counts, &slot, 4,
+					      &w, 8, 0),
+			 0);
+	if (!(w >> 32) || (uint32_t)(w >> 32) == event + 1) {
+		w = (uint64_t)(event + 1) << 32 | n;
+		assert_int_equal(bpf_map__update_elem(skel->maps.slot_counts,
+						      &slot, 4, &w, 8, BPF_ANY),
+				 0);
+		(void)bpf_map__delete_elem(skel->maps.counts, &k, sizeof(k), 0);
+		return;
+	}
 	assert_int_equal(bpf_map__update_elem(skel->maps.counts, &k,
 					      sizeof(k), &n, 4, BPF_ANY),
 			 0);
@@ -561,8 +581,12 @@ static void put_count(uint32_t slot, uint32_t event, uint32_t n)
 static uint32_t get_count(uint32_t slot, uint32_t event)
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event};
+	uint64_t w = 0;
 	uint32_t n = 0;
 
+	if (bpf_map__lookup_elem(skel->maps.slot_counts, &slot, 4, &w, 8, 0) == 0 &&
+	    (uint32_t)(w >> 32) == event + 1)
+		return (uint32_t)w;
 	if (bpf_map__lookup_elem(skel->maps.counts, &k, sizeof(k), &n, 4,
 				 0))
 		return 0;
@@ -1363,6 +1387,176 @@ static void event_policy_applies_in_the_xdp_program(void **state)
 	assert_int_equal(st, TKT_OK);
 }
 
+/* One v1 request by slot ME or OTHER; the reply's status. */
+static uint8_t v1_as(enum tok t, uint8_t op, uint32_t ev, uint32_t seat)
+{
+	uint8_t in[256], out[512], tok[16];
+	struct tkt_req r;
+	size_t n;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out));
+
+	make_token(t, tok);
+	pkt_req(&r, op, 1, ev, seat, tok, 60);
+	n = pkt_udp4(in, SPORT, PORT, &r, sizeof(r));
+	o.data_size_in = (__u32)n;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_seat_hold), &o),
+			 0);
+	assert_int_equal(o.retval, XDP_TX);
+	return out[42 + 16];
+}
+
+static uint64_t slot_word(uint32_t slot)
+{
+	uint64_t w = 0;
+
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.slot_counts, &slot, 4,
+					      &w, 8, 0),
+			 0);
+	return w;
+}
+
+static int hash_count(uint32_t slot, uint32_t event, uint32_t *n)
+{
+	struct tkt_hold_key k = {.slot = slot, .event_id = event};
+
+	return bpf_map__lookup_elem(skel->maps.counts, &k, sizeof(k), n, 4, 0);
+}
+
+/* The slot's first event is counted in its slot_counts word, a second
+ * event in the counts hash; the limit holds for each pair on its own,
+ * gives (a release, a lapsed hold taken over) find each count where it
+ * is, and the word keeps its event at 0. */
+static void the_hold_limit_counts_each_event_of_a_session_apart(void **state)
+{
+	struct tkt_event ev2 = {.base = 400, .nseats = 20, .owned = 1};
+	uint32_t id2 = 78, n = 0, i;
+	struct tkt_hold_key k = {.slot = ME, .event_id = EV};
+
+	(void)state;
+	bpf_map__update_elem(skel->maps.events, &id2, 4, &ev2, sizeof(ev2), 0);
+	for (i = 0; i < LIMIT + 1; i++) {
+		put_word(400 + i, 0);
+		put_word(20 + i, 0);
+	}
+	/* a slot with nothing counted anywhere, its word free */
+	assert_int_equal(bpf_map__update_elem(skel->maps.slot_counts, &(uint32_t){ME},
+					      4, &(uint64_t){0}, 8, BPF_ANY),
+			 0);
+	(void)bpf_map__delete_elem(skel->maps.counts, &k, sizeof(k), 0);
+
+	/* event 78 first: it takes the word */
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, id2, 0), TKT_OK);
+	assert_int_equal(slot_word(ME), (uint64_t)(id2 + 1) << 32 | 1);
+	/* EV then goes to the hash, with a limit of its own */
+	for (i = 0; i < LIMIT; i++)
+		assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, EV, 20 + i), TKT_OK);
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, EV, 20 + LIMIT),
+			 TKT_LIMIT_EXCEEDED);
+	assert_int_equal(hash_count(ME, EV, &n), 0);
+	assert_int_equal(n, LIMIT);
+	assert_int_equal(get_count(ME, EV), LIMIT);
+	assert_int_equal(slot_word(ME), (uint64_t)(id2 + 1) << 32 | 1);
+	for (i = 1; i < LIMIT; i++)
+		assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, id2, i), TKT_OK);
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, id2, LIMIT),
+			 TKT_LIMIT_EXCEEDED);
+	assert_int_equal(get_count(ME, id2), LIMIT);
+	assert_true(hash_count(ME, id2, &n) != 0); /* never in both */
+
+	/* a release gives back where the count is */
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_RELEASE, EV, 20), TKT_OK);
+	assert_int_equal(get_count(ME, EV), LIMIT - 1);
+	assert_int_equal(get_count(ME, id2), LIMIT);
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_RELEASE, id2, 0), TKT_OK);
+	assert_int_equal(get_count(ME, id2), LIMIT - 1);
+	assert_int_equal(get_count(ME, EV), LIMIT - 1);
+
+	/* a lapsed hold of ME taken over by OTHER: ME's count is given back
+	 * in either home */
+	put_word(20 + 1, tkt_sw_pack(TKT_SEAT_HELD, 0, ME, now_ms32() - 1000));
+	assert_int_equal(v1_as(T_OTHER, TKT_OP_HOLD, EV, 20 + 1), TKT_OK);
+	assert_int_equal(get_count(ME, EV), LIMIT - 2);
+	put_word(400 + 1, tkt_sw_pack(TKT_SEAT_HELD, 0, ME, now_ms32() - 1000));
+	assert_int_equal(v1_as(T_OTHER, TKT_OP_HOLD, id2, 1), TKT_OK);
+	assert_int_equal(get_count(ME, id2), LIMIT - 2);
+
+	/* down to 0 the word keeps its event: EV stays in the hash */
+	for (i = 2; i < LIMIT; i++)
+		assert_int_equal(v1_as(T_GOOD, TKT_OP_RELEASE, id2, i), TKT_OK);
+	assert_int_equal(slot_word(ME), (uint64_t)(id2 + 1) << 32);
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, EV, 20), TKT_OK);
+	assert_int_equal(hash_count(ME, EV, &n), 0);
+	assert_int_equal(n, LIMIT - 1);
+	assert_int_equal(slot_word(ME), (uint64_t)(id2 + 1) << 32);
+
+	/* leave ME and OTHER as the other tests expect: nothing held */
+	for (i = 0; i < LIMIT + 1; i++) {
+		put_word(400 + i, 0);
+		put_word(20 + i, 0);
+	}
+	for (i = 0; i < 2; i++) {
+		uint32_t slot = i ? OTHER : ME;
+		struct tkt_hold_key a = {.slot = slot, .event_id = EV};
+		struct tkt_hold_key b = {.slot = slot, .event_id = id2};
+
+		assert_int_equal(bpf_map__update_elem(skel->maps.slot_counts, &slot,
+						      4, &(uint64_t){0}, 8, BPF_ANY),
+				 0);
+		(void)bpf_map__delete_elem(skel->maps.counts, &a, sizeof(a), 0);
+		(void)bpf_map__delete_elem(skel->maps.counts, &b, sizeof(b), 0);
+	}
+}
+
+/* A full counts hash refuses, cleanly (RATE_LIMITED, seat untouched), only
+ * what needs a new entry there: a slot's second event. Its first event is
+ * counted in its slot_counts word and holds as before; once the collector
+ * has retired the entries at 0 the second event holds too. */
+static void a_full_counts_map_refuses_only_a_second_event(void **state)
+{
+	struct tkt_event ev3 = {.base = 450, .nseats = 10, .owned = 1};
+	struct tkt_collect_args ca = {0};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ca, .ctx_size_in = sizeof(ca));
+	uint32_t id3 = 79, i, zero = 0, filled = 0;
+
+	(void)state;
+	bpf_map__update_elem(skel->maps.events, &id3, 4, &ev3, sizeof(ev3), 0);
+	put_word(450, 0);
+	put_word(30, 0);
+	assert_int_equal(bpf_map__update_elem(skel->maps.slot_counts, &(uint32_t){ME},
+					      4, &(uint64_t){0}, 8, BPF_ANY),
+			 0);
+	for (i = 0; i < 2 * COUNTS_ROOM; i++) {
+		struct tkt_hold_key k = {.slot = 200000 + i, .event_id = EV};
+
+		if (bpf_map__update_elem(skel->maps.counts, &k, sizeof(k), &zero,
+					 4, BPF_NOEXIST))
+			break;
+		filled++;
+	}
+	assert_true(i < 2 * COUNTS_ROOM); /* it did fill */
+	assert_true(filled > 0);
+
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, EV, 30), TKT_OK);
+	assert_int_equal(get_count(ME, EV), 1);
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, id3, 0), TKT_RATE_LIMITED);
+	assert_int_equal(get_word(450), 0);
+	assert_int_equal(get_count(ME, id3), 0);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.count_collect), &o),
+			 0);
+	assert_true(ca.retired >= filled);
+	assert_int_equal(v1_as(T_GOOD, TKT_OP_HOLD, id3, 0), TKT_OK);
+	assert_int_equal(get_count(ME, id3), 1);
+
+	put_word(450, 0);
+	put_word(30, 0);
+	put_count(ME, id3, 0);
+	assert_int_equal(bpf_map__update_elem(skel->maps.slot_counts, &(uint32_t){ME},
+					      4, &(uint64_t){0}, 8, BPF_ANY),
+			 0);
+}
+
 /* Cost of the program itself: a HOLD and a RELEASE of one seat, run
  * alternately (test runs keep map changes, so repeating one HOLD would
  * measure TAKEN-free re-holds). Printed, not asserted. */
@@ -1448,6 +1642,8 @@ int main(void)
 		cmocka_unit_test(full_ring_buffer_answers_rate_limited_and_leaves_the_seat),
 		cmocka_unit_test(hold_count_program_reserves_up_to_the_limit),
 		cmocka_unit_test(event_policy_applies_in_the_xdp_program),
+		cmocka_unit_test(the_hold_limit_counts_each_event_of_a_session_apart),
+		cmocka_unit_test(a_full_counts_map_refuses_only_a_second_event),
 		cmocka_unit_test(v2_replay_window_accepts_each_id_once),
 		cmocka_unit_test(hold_release_pair_cost_is_reported),
 	};

@@ -567,6 +567,42 @@ static void an_events_own_policy_replaces_the_configs(void **state)
 
 #define T(name) cmocka_unit_test_setup(name, setup)
 
+/* The slot_counts word (bpf/ticket_maps.h): a free word takes the first
+ * event that counts in it and keeps it at 0; another event is sent to
+ * the counts hash (ELSEWHERE) by take, give and get alike; the limit is
+ * the pair's own, and a refused take does not claim a free word. */
+static void a_slot_word_counts_one_event_and_keeps_it(void **state)
+{
+	__u64 w = 0;
+	__u32 n = 99;
+
+	(void)state;
+	assert_int_equal(tkt_slot_count_take(&w, 7, 0), TKT_LIMIT_EXCEEDED);
+	assert_int_equal(w, 0); /* still free */
+	assert_int_equal(tkt_slot_count_get(w, 7, &n), 0);
+	assert_int_equal(tkt_slot_count_give(&w, 7), TKT_COUNT_ELSEWHERE);
+	assert_int_equal(tkt_slot_count_take(&w, 7, 2), TKT_OK);
+	assert_int_equal(w, (__u64)8 << 32 | 1);
+	assert_int_equal(tkt_slot_count_take(&w, 7, 2), TKT_OK);
+	assert_int_equal(tkt_slot_count_take(&w, 7, 2), TKT_LIMIT_EXCEEDED);
+	assert_int_equal(tkt_slot_count_take(&w, 9, 2), TKT_COUNT_ELSEWHERE);
+	assert_int_equal(tkt_slot_count_give(&w, 9), TKT_COUNT_ELSEWHERE);
+	assert_int_equal(tkt_slot_count_get(w, 9, &n), 0);
+	assert_int_equal(tkt_slot_count_get(w, 7, &n), 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(tkt_slot_count_give(&w, 7), TKT_OK);
+	assert_int_equal(tkt_slot_count_give(&w, 7), TKT_OK);
+	assert_int_equal(tkt_slot_count_give(&w, 7), TKT_OK); /* floored */
+	assert_int_equal(w, (__u64)8 << 32); /* at 0, still event 7's */
+	assert_int_equal(tkt_slot_count_take(&w, 9, 2), TKT_COUNT_ELSEWHERE);
+	/* event 0 is an event like any other (the tag is id + 1) */
+	w = 0;
+	assert_int_equal(tkt_slot_count_take(&w, 0, 1), TKT_OK);
+	assert_int_equal(tkt_slot_count_get(w, 0, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(tkt_slot_count_take(&w, 0, 1), TKT_LIMIT_EXCEEDED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +624,7 @@ int main(void)
 		T(hold_on_a_room_event_needs_the_slots_live_admission),
 		T(an_events_own_policy_replaces_the_configs),
 		T(admission_word_rounds_up_and_never_reads_as_none),
+		T(a_slot_word_counts_one_event_and_keeps_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

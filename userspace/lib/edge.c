@@ -909,6 +909,9 @@ int edge_slot_claim(struct edge *e, uint32_t slot, const struct sockaddr *origin
 		return err;
 	if (e->origins)
 		__atomic_store_n(&e->origins[slot], o, __ATOMIC_RELEASE);
+	/* the new session's first event gets the slot's own count word */
+	if (e->backend == EDGE_BACKEND_BPF)
+		edge_bpf_slot_count_free(e, slot);
 	/* a new session is admitted nowhere until the room says so */
 	(void)edge_admit_clear(e, slot);
 	return 0;

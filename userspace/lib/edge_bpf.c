@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -54,7 +55,11 @@ struct edge_bpf {
 	int lock_fd; /* flock on the pin directory: one process per table */
 	struct xdp_att att_main, att_peer;
 	enum edge_xdp_mode xdp_mode;
+	/* slot_counts, mmapped: TKT_SLOT_COUNT_ENTRIES words */
+	__u64 *slot_counts;
 };
+
+#define SLOT_COUNTS_BYTES ((size_t)TKT_SLOT_COUNT_ENTRIES * sizeof(__u64))
 
 /* ---- open / close ---- */
 
@@ -161,6 +166,30 @@ static int drop_retyped_pins(const char *pin_dir)
 	return 0;
 }
 
+/* A pair's count lives in "counts" or in its slot's "slot_counts" word,
+ * never both (bpf/ticket_maps.h), so the two maps only make sense together:
+ * when one of them is pinned without the other (pins made before
+ * slot_counts, whose counts are all in "counts"), the one left is removed
+ * and both start empty, and the counts are rebuilt from the seat words
+ * (counts_fresh). */
+static int pair_count_pins(const char *pin_dir)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	int n, m, has_a, has_b;
+
+	n = snprintf(a, sizeof(a), "%s/counts", pin_dir);
+	m = snprintf(b, sizeof(b), "%s/slot_counts", pin_dir);
+	if (n < 0 || (size_t)n >= sizeof(a) || m < 0 || (size_t)m >= sizeof(b))
+		return -ENAMETOOLONG;
+	has_a = access(a, F_OK) == 0;
+	has_b = access(b, F_OK) == 0;
+	if (has_a && !has_b && unlink(a) < 0)
+		return -errno;
+	if (has_b && !has_a && unlink(b) < 0)
+		return -errno;
+	return 0;
+}
+
 int edge_bpf_open(struct edge *e, const char *pin_dir)
 {
 	char path[PATH_MAX];
@@ -190,6 +219,8 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 		return err;
 
 	err = drop_retyped_pins(pin_dir);
+	if (!err)
+		err = pair_count_pins(pin_dir);
 	if (err)
 		return err;
 	b->skel = seat_hold__open();
@@ -236,6 +267,9 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	if (!err)
 		err = edge_map_shared(bpf_map__fd(b->skel->maps.admits),
 				      EDGE_ADMITS_BYTES, (void **)&e->admits);
+	if (!err)
+		err = edge_map_shared(bpf_map__fd(b->skel->maps.slot_counts),
+				      SLOT_COUNTS_BYTES, (void **)&b->slot_counts);
 	if (err)
 		return err;
 	/* Pins of maps that newer ones replaced only hold memory now:
@@ -267,6 +301,8 @@ void edge_bpf_close(struct edge *e)
 		return;
 	if (b->rb)
 		ring_buffer__free(b->rb);
+	if (b->slot_counts)
+		munmap(b->slot_counts, SLOT_COUNTS_BYTES);
 	if (b->skel)
 		seat_hold__destroy(b->skel); /* maps stay pinned */
 	if (b->lock_fd >= 0)
@@ -308,6 +344,10 @@ int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 {
 	struct tkt_hold_key k = {.slot = slot, .event_id = event_id};
 
+	if (slot < TKT_SLOT_COUNT_ENTRIES &&
+	    tkt_slot_count_get(tkt_load64(&e->bpf->slot_counts[slot]), event_id,
+			       count))
+		return 0;
 	if (bpf_map_lookup_elem(bpf_map__fd(e->bpf->skel->maps.counts), &k,
 				count) < 0) {
 		if (errno != ENOENT)
@@ -317,6 +357,19 @@ int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 	if (*count == TKT_COUNT_DEAD) /* being deleted */
 		*count = 0;
 	return 0;
+}
+
+void edge_bpf_slot_count_free(struct edge *e, uint32_t slot)
+{
+	__u64 *w, old;
+
+	if (slot >= TKT_SLOT_COUNT_ENTRIES)
+		return;
+	w = &e->bpf->slot_counts[slot];
+	old = tkt_load64(w);
+	/* only a word that counts nothing: a count must stay where it is */
+	if (old && !(__u32)old)
+		(void)tkt_cas64(w, old, 0);
 }
 
 int edge_bpf_collect(struct edge *e, uint32_t *seen, uint32_t *retired)
@@ -408,6 +461,7 @@ int edge_bpf_reset(struct edge *e)
 	memset(e->origins, 0, EDGE_ORIGINS_BYTES);
 	memset(e->since, 0, EDGE_SINCE_BYTES);
 	memset(e->admits, 0, EDGE_ADMITS_BYTES);
+	memset(e->bpf->slot_counts, 0, SLOT_COUNTS_BYTES);
 	err = empty_hash(bpf_map__fd(k->maps.counts), sizeof(struct tkt_hold_key),
 			 2 * TKT_MAX_HOLD_KEYS);
 	for (__u32 id = 0; !err && id < TKT_MAX_EVENTS; id++) {

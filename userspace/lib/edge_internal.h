@@ -138,6 +138,10 @@ int edge_bpf_count(struct edge *e, uint32_t slot, uint32_t event_id,
 /* The pinned count (0 when there is none), or a negative errno. */
 int edge_bpf_hold_count(struct edge *e, uint32_t slot, uint32_t event_id,
 			uint32_t *count);
+/* Frees the slot_counts word of a slot that counts nothing there (its
+ * event stays otherwise): the slot's next first event gets the word. For
+ * a slot given to a new session (edge_slot_claim). */
+void edge_bpf_slot_count_free(struct edge *e, uint32_t slot);
 /* Runs the count_collect program: entries at 0 retired and deleted. */
 int edge_bpf_collect(struct edge *e, uint32_t *seen, uint32_t *retired);
 /* Writes the config map / one entry of the events map: 0 or -errno. */
@@ -148,7 +152,7 @@ int edge_bpf_write_event(struct edge *e, uint32_t event_id,
 int edge_bpf_meta_read(struct edge *e, struct tkt_table_meta *out);
 int edge_bpf_meta_write(struct edge *e, const struct tkt_table_meta *m);
 /* Zeroes the mmapped arrays (seats, replay, slot_origin, seat_since,
- * admits),
+ * admits, slot_counts),
  * empties the counts and events maps and drops the change records left in
  * the ring buffer (edge_reset). 0 or -errno. */
 int edge_bpf_reset(struct edge *e);

@@ -24,6 +24,7 @@
 #include "bpf/seat_word.h"
 #include "bpf/ticket_maps.h"
 #include "userspace/lib/clock.h"
+#include "userspace/lib/edge_peek.h"
 #include "userspace/lib/edge_view.h"
 #include "userspace/ticketctl/pins.h"
 
@@ -50,12 +51,13 @@ static int parse_id(const char *s, uint32_t *out)
 }
 
 struct seat_fds {
-	int events, seats, since, counts, config;
+	int events, seats, since, counts, config, slot_counts;
 };
 
 static void close_fds(struct seat_fds *f)
 {
-	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config};
+	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config,
+		      &f->slot_counts};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (*all[i] >= 0)
@@ -69,6 +71,7 @@ static int open_fds(const struct pins_opts *o, struct seat_fds *f)
 					    "counts", "config"};
 	int *all[] = {&f->events, &f->seats, &f->since, &f->counts, &f->config};
 
+	f->slot_counts = -1;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		*all[i] = -1;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -78,6 +81,9 @@ static int open_fds(const struct pins_opts *o, struct seat_fds *f)
 			return -fd;
 		*all[i] = fd;
 	}
+	/* pins of a ticketd older than slot_counts have every count in
+	 * "counts": read them without it */
+	f->slot_counts = peek_pin_open(o->pin_dir, "slot_counts");
 	return 0;
 }
 
@@ -188,8 +194,14 @@ int ticketctl_seat(int argc, char **argv)
 			      pins_unix_ms(f.config, mono), &v);
 	if (v.claimed && v.holder) {
 		struct tkt_hold_key k = {.slot = v.holder, .event_id = event_id};
+		uint64_t sw = 0;
 
-		if (bpf_map_lookup_elem(f.counts, &k, &count) == 0)
+		/* the slot's own word when it counts this event, else counts */
+		if (f.slot_counts >= 0 &&
+		    bpf_map_lookup_elem(f.slot_counts, &v.holder, &sw) == 0 &&
+		    (uint32_t)(sw >> 32) == event_id + 1)
+			have_count = 1, count = (uint32_t)sw;
+		else if (bpf_map_lookup_elem(f.counts, &k, &count) == 0)
 			have_count = 1;
 		else if (errno == ENOENT)
 			have_count = 1, count = 0;
