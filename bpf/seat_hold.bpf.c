@@ -9,8 +9,10 @@
  * interface with XDP_TX.
  *
  * Also here: xdp_pass (for the host-side veth peer, which must run an XDP
- * program for XDP_TX frames to arrive) and hold_count, a syscall program
- * through which ticketd changes hold counts with the same atomics. */
+ * program for XDP_TX frames to arrive), hold_count, a syscall program
+ * through which ticketd changes hold counts with the same atomics, and
+ * change_flush, which writes a quiet CPU's batch of change records to the
+ * ring. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -348,8 +350,10 @@ TKT_INLINE void tkt_door_change_submit(struct tkt_door *d,
 				       struct tkt_change *rec)
 {
 	struct tkt_change_half *h = d->half;
-	__u32 n = *(volatile __u32 *)&h->n + 1;
+	__u32 n;
 
+	barrier(); /* the record's fields are written before it counts */
+	n = *(volatile __u32 *)&h->n + 1;
 	if (n == 1)
 		h->first_ns = d->now_ns;
 	*(volatile __u32 *)&h->n = n;
