@@ -209,7 +209,7 @@ enum tkt_change_source {
 };
 
 /* One record per successful seat-word change, in the "changes" ring buffer
- * (XDP) or ticketd's userspace queue (other doors). old_word -> new_word is
+ * (XDP, in batches: below) or ticketd's userspace queue (other doors). old_word -> new_word is
  * exactly the CAS that happened; the counters in them let the consumer put
  * records of one seat back in causal order (see edge_poll_changes). */
 struct tkt_change {
