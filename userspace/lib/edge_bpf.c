@@ -53,6 +53,7 @@ struct xdp_att {
  * quiet (edge_bpf_flush): a change waits at most about this long, plus the
  * consumer's nap, before it is in the ring. */
 #define FLUSH_EVERY_NS (1 * TKT_NS_PER_MS)
+#define FLUSH_RETRY_NS (1000 * TKT_NS_PER_MS)
 
 struct edge_bpf {
 	struct seat_hold *skel;
@@ -515,7 +516,9 @@ int edge_bpf_flush(struct edge *e, bool force)
 	now = tkt_mono_ns();
 	if (!force && now < b->next_flush_ns)
 		return 0;
-	b->next_flush_ns = now + FLUSH_EVERY_NS;
+	/* after a failure, the next look in a second: the caller reports
+	 * each failure, and the ring is consumed meanwhile all the same */
+	b->next_flush_ns = now + FLUSH_RETRY_NS;
 	/* one read of every CPU's batch; a CPU seen empty is left alone
 	 * (what it gets after this read waits for the next tick) */
 	fd = bpf_map__fd(b->skel->maps.change_batch);
@@ -539,6 +542,7 @@ int edge_bpf_flush(struct edge *e, bool force)
 		if (o.retval == TKT_FLUSH_DONE)
 			done++;
 	}
+	b->next_flush_ns = now + FLUSH_EVERY_NS;
 	return done;
 }
 

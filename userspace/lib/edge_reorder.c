@@ -237,11 +237,12 @@ static void flush_stale_pending(struct edge *e)
 static int drain_once(struct edge *e, bool force)
 {
 	struct tkt_change rec;
-	int before = e->delivered, rc, progress = 1;
+	int before = e->delivered, rc, progress = 1, flush_err;
 
-	rc = edge_bpf_flush(e, force);
-	if (rc < 0)
-		return rc;
+	/* a flush that failed (retried in a second) must not stop the
+	 * ring and the queue from being consumed: its error is returned
+	 * only if this drain brings nothing */
+	flush_err = edge_bpf_flush(e, force);
 	while (progress && !e->cb_err) {
 		progress = 0;
 		rc = edge_bpf_consume(e);
@@ -260,6 +261,8 @@ static int drain_once(struct edge *e, bool force)
 		flush_stale_pending(e);
 	if (e->cb_err)
 		return e->cb_err;
+	if (flush_err < 0 && e->delivered == before)
+		return flush_err;
 	return e->delivered - before;
 }
 
