@@ -9,8 +9,10 @@
  * interface with XDP_TX.
  *
  * Also here: xdp_pass (for the host-side veth peer, which must run an XDP
- * program for XDP_TX frames to arrive) and hold_count, a syscall program
- * through which ticketd changes hold counts with the same atomics. */
+ * program for XDP_TX frames to arrive), hold_count, a syscall program
+ * through which ticketd changes hold counts with the same atomics, and
+ * change_flush, which writes a quiet CPU's batch of change records to the
+ * ring. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -151,6 +153,18 @@ struct {
 	__uint(max_entries, TKT_CHANGES_BYTES);
 } changes SEC(".maps");
 
+/* This CPU's batch of change records not yet in the ring (struct
+ * tkt_change_batch, bpf/ticket_maps.h): the XDP program fills it, and
+ * writes it to the ring when full or old; change_flush writes it for a
+ * CPU that went quiet. Pinned like the rest: changes a batch holds when
+ * ticketd stops reach the ring through the next daemon's flush. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct tkt_change_batch);
+	__uint(max_entries, 1);
+} change_batch SEC(".maps");
+
 /* The table's identity (struct tkt_table_meta at key 0): written and read
  * by ticketd only, never by the programs. */
 struct {
@@ -174,6 +188,10 @@ struct tkt_door {
 	 * stamped with the reading the request was served at instead of a
 	 * second one after the CAS. */
 	__u64 now_ns;
+	/* Set by tkt_door_change_reserve: the half of this CPU's change
+	 * batch the reserved record is in, and its busy flag */
+	struct tkt_change_half *half;
+	__u32 *busy;
 };
 
 TKT_INLINE const struct tkt_config *tkt_door_config(struct tkt_door *d)
@@ -318,23 +336,83 @@ TKT_INLINE int tkt_door_since_get(struct tkt_door *d, __u32 index, __u32 *ms)
 	return 0;
 }
 
-TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
+#define barrier() asm volatile("" ::: "memory")
+
+/* Writes a half's changes to the ring as one record (no wakeup: ticketd
+ * polls the ring, and a wakeup would cost more than the rest of the
+ * program). 0 (also for an empty half), or <0 when the ring has no room:
+ * the half is then kept whole, for the next try, and nothing is lost. */
+static __always_inline int half_flush(struct tkt_change_half *h)
 {
-	return bpf_ringbuf_reserve(&changes, sizeof(struct tkt_change), 0);
+	__u32 n = *(volatile __u32 *)&h->n;
+
+	if (n == 0 || n > TKT_CHANGE_BATCH)
+		return 0;
+	if (bpf_ringbuf_output(&changes, h->rec,
+			       n * sizeof(struct tkt_change), BPF_RB_NO_WAKEUP))
+		return -1;
+	*(volatile __u32 *)&h->n = 0;
+	return 0;
 }
 
-/* No wakeups: ticketd polls the ring, and a wakeup per record would cost
- * more than the rest of the program. */
+/* A record is the next slot of this CPU's current half (busy set until
+ * submit or discard). NULL when the half is full and the ring cannot take
+ * it (nothing is lost: the caller answers RATE_LIMITED and counts it). */
+TKT_INLINE struct tkt_change *tkt_door_change_reserve(struct tkt_door *d)
+{
+	__u32 k = 0, n;
+	struct tkt_change_batch *b = bpf_map_lookup_elem(&change_batch, &k);
+	struct tkt_change_half *h;
+
+	if (!b)
+		return (struct tkt_change *)0; /* cannot happen */
+	*(volatile __u32 *)&b->busy = 1;
+	barrier();
+	h = &b->half[*(volatile __u32 *)&b->cur & 1];
+	n = *(volatile __u32 *)&h->n;
+	if (n >= TKT_CHANGE_BATCH) {
+		/* full: its last write found the ring full */
+		if (half_flush(h) < 0) {
+			barrier();
+			*(volatile __u32 *)&b->busy = 0;
+			return (struct tkt_change *)0;
+		}
+	}
+	/* read again (0 after a write-out) and masked, so both ways
+	 * leave the verifier one and the same state */
+	n = *(volatile __u32 *)&h->n & (TKT_CHANGE_BATCH - 1);
+	d->half = h;
+	d->busy = &b->busy;
+	return &h->rec[n];
+}
+
+/* Commits the slot; the half goes to the ring when that fills it or when
+ * its first change is TKT_CHANGE_BATCH_AGE_NS old. A ring with no room
+ * keeps it for the next reserve, or change_flush, to retry. */
 TKT_INLINE void tkt_door_change_submit(struct tkt_door *d,
 				       struct tkt_change *rec)
 {
-	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	struct tkt_change_half *h = d->half;
+	__u32 n;
+
+	barrier(); /* the record's fields are written before it counts */
+	n = *(volatile __u32 *)&h->n + 1;
+	if (n == 1)
+		h->first_ns = d->now_ns;
+	*(volatile __u32 *)&h->n = n;
+	if (n >= TKT_CHANGE_BATCH ||
+	    d->now_ns - h->first_ns >= TKT_CHANGE_BATCH_AGE_NS)
+		half_flush(h);
+	barrier();
+	*(volatile __u32 *)d->busy = 0;
 }
 
+/* A slot left unused is simply not counted. */
 TKT_INLINE void tkt_door_change_discard(struct tkt_door *d,
 					struct tkt_change *rec)
 {
-	bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+	barrier();
+	*(volatile __u32 *)d->busy = 0;
 }
 
 TKT_INLINE int tkt_door_rate_ok(struct tkt_door *d, const struct tkt_peer *p,
@@ -823,4 +901,51 @@ int count_collect(struct tkt_collect_args *a)
 	a->seen = c.seen;
 	a->retired = c.retired;
 	return 0;
+}
+
+/* The flush for a CPU that went quiet: writes this CPU's change batch to
+ * the ring. ticketd runs it with BPF_PROG_TEST_RUN on each CPU whose batch
+ * is not empty (BPF_F_TEST_RUN_ON_CPU), about once a millisecond; one
+ * flush at a time. On another CPU than the caller's it runs from an IPI
+ * with interrupts off (net/bpf/test_run.c: smp_call_function_single), so
+ * the XDP program cannot start under it, but it may have interrupted one
+ * between reserve and submit: busy then says so and it does nothing. On
+ * the caller's own CPU it runs with preemption off (get_cpu), and the XDP
+ * softirq may interrupt it at any instruction; it never finds busy set
+ * then (process context does not run inside a softirq), and the XDP
+ * program only touches half[cur]: a half is written out only once cur
+ * points away from it. So neither ever waits for the other. Only this CPU
+ * touches its entry: no atomics, only program order (barrier).
+ *
+ * First a half a full ring left behind (not cur), then the current one
+ * (after switching cur to the empty half). Returns TKT_FLUSH_*. */
+SEC("raw_tp")
+int change_flush(void *ctx)
+{
+	__u32 k = 0, c;
+	struct tkt_change_batch *b = bpf_map_lookup_elem(&change_batch, &k);
+	struct tkt_change_half *h;
+	int rc = TKT_FLUSH_EMPTY;
+
+	if (!b)
+		return TKT_FLUSH_EMPTY;
+	if (*(volatile __u32 *)&b->busy)
+		return TKT_FLUSH_BUSY;
+	c = *(volatile __u32 *)&b->cur & 1;
+	h = &b->half[c ^ 1];
+	if (*(volatile __u32 *)&h->n) {
+		/* left behind by a full ring: not cur, no XDP writes it */
+		if (half_flush(h) < 0)
+			return TKT_FLUSH_FULL;
+		rc = TKT_FLUSH_DONE;
+	}
+	h = &b->half[c];
+	if (!*(volatile __u32 *)&h->n)
+		return rc;
+	/* from here the XDP program fills the other (empty) half */
+	*(volatile __u32 *)&b->cur = c ^ 1;
+	barrier();
+	if (half_flush(h) < 0)
+		return TKT_FLUSH_FULL;
+	return TKT_FLUSH_DONE;
 }

@@ -224,7 +224,7 @@ enum tkt_change_source {
 };
 
 /* One record per successful seat-word change, in the "changes" ring buffer
- * (XDP) or ticketd's userspace queue (other doors). old_word -> new_word is
+ * (XDP, in batches: below) or ticketd's userspace queue (other doors). old_word -> new_word is
  * exactly the CAS that happened; the counters in them let the consumer put
  * records of one seat back in causal order (see edge_poll_changes). */
 struct tkt_change {
@@ -243,6 +243,66 @@ struct tkt_change {
 };
 
 _Static_assert(sizeof(struct tkt_change) == 40, "change record is 40 bytes");
+
+/* The XDP program hands its change records to the ring in batches (issue
+ * #14): each CPU collects up to TKT_CHANGE_BATCH of them in its entry of
+ * the per-CPU "change_batch" map and writes them to the ring as one record
+ * when the batch is full, or at the first change TKT_CHANGE_BATCH_AGE_NS
+ * or more after the batch's first (by the packet clock); ticketd runs the
+ * change_flush program on every CPU whose batch is not empty about once a
+ * millisecond, so a CPU that goes quiet does not keep its changes.
+ *
+ * A ring record is n (1..TKT_CHANGE_BATCH) struct tkt_change back to back
+ * and nothing else: its size says n (tkt_change_record_count). Records
+ * are internal to the program and ticketd, never on the wire.
+ *
+ * Each CPU's entry has two halves. The XDP program only ever touches
+ * half[cur]: it reserves the slot rec[n] (busy set), and its submit
+ * commits it (n + 1) and writes the half to the ring when full or old.
+ * change_flush writes out the other half if a full ring left it there,
+ * then switches cur and writes out the half it left. Run from an IPI on
+ * that CPU it may have interrupted the XDP program: then it finds busy
+ * and does nothing (ticketd tries at its next tick). Run on its caller's
+ * own CPU the XDP program may interrupt it: it then finds cur either not
+ * yet switched (its changes go out with the half the flush writes) or
+ * switched (they go into the half the flush does not touch), so the XDP
+ * program never waits and never falls back. Only one flush may run at a
+ * time (ticketd's consumer, under its poll lock). See change_flush in
+ * bpf/seat_hold.bpf.c. */
+#define TKT_CHANGE_BATCH 16u
+#define TKT_CHANGE_BATCH_AGE_NS (1 * TKT_NS_PER_MS)
+
+struct tkt_change_half {
+	__u32 n;        /* changes in rec[0..n), not yet in the ring */
+	__u32 pad;
+	__u64 first_ns; /* the packet clock of rec[0] */
+	struct tkt_change rec[TKT_CHANGE_BATCH];
+};
+
+struct tkt_change_batch {
+	__u32 cur;  /* the half the XDP program fills (0 or 1) */
+	__u32 busy; /* 1 while the XDP program is in half[cur] */
+	struct tkt_change_half half[2];
+};
+
+_Static_assert(sizeof(struct tkt_change_batch) == 8 + 2 * (16 + 40 * 16),
+	       "change batch layout");
+
+/* Changes in a ring record of size bytes, or -1 when the size is not that
+ * of 1..TKT_CHANGE_BATCH changes. */
+TKT_INLINE int tkt_change_record_count(__u64 size)
+{
+	if (size == 0 || size % sizeof(struct tkt_change) != 0 ||
+	    size / sizeof(struct tkt_change) > TKT_CHANGE_BATCH)
+		return -1;
+	return (int)(size / sizeof(struct tkt_change));
+}
+
+/* change_flush's return value (the test run's retval). */
+#define TKT_FLUSH_EMPTY 0 /* nothing was waiting */
+#define TKT_FLUSH_DONE 1  /* the batch went to the ring */
+#define TKT_FLUSH_BUSY 2  /* the XDP program was in it: try again later */
+#define TKT_FLUSH_FULL 3  /* the ring had no room: the changes are kept */
 
 /* Per-CPU counters in the stats map (and ticketd's own for the socket
  * door). Indices 0..TKT_STATUS_COUNT-1 count replies by status. */

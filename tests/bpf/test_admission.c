@@ -2,8 +2,9 @@
  * backends of the edge: the bpf one (pins under a throwaway bpffs dir, the
  * XDP program through bpf_prog_test_run_opts) and the shm one (a throwaway
  * folder, edge_seat_apply). A HOLD on an event with a room needs the
- * slot's live admission to that event; nothing else changes. Needs root
- * (BPF). */
+ * slot's live admission to that event; nothing else changes. Also, on the
+ * bpf backend, the consumer's side of the XDP program's per-CPU change
+ * batches: the flush tick, a restart and a reset. Needs root (BPF). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -322,6 +323,46 @@ static void older_pins_without_the_admits_map_get_an_empty_one(void **state)
 	assert_int_equal(hold_all_doors(EV, 1, 70), TKT_OK);
 }
 
+/* ---- the XDP program's change batches reach the consumer (bpf) ---- */
+
+/* A change the XDP program batched on a CPU that then gets nothing more
+ * reaches a waiting poll through the consumer's flush tick (not a forced
+ * flush: the poll before it has just looked). */
+static void a_quiet_cpus_batch_reaches_a_waiting_poll(void **state)
+{
+	struct timespec t0, t1;
+	int n = 0, i;
+
+	(void)state;
+	(void)changes();
+	assert_int_equal(xdp(TKT_OP_HOLD, EV2, 20, 30), TKT_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 20 && n == 0; i++)
+		assert_true(edge_poll_changes(edge, count_cb, &n, 50) >= 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(n, 1);
+	/* one tick (1 ms) and a nap or two, far from the 50 ms a poll waits */
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L +
+			    (t1.tv_nsec - t0.tv_nsec) <
+		    40 * 1000000L);
+}
+
+/* Changes batched when the daemon stops are in the pinned batch; the next
+ * daemon's first poll hands them over. A reset drops them with the ring. */
+static void batched_changes_outlive_a_restart_but_not_a_reset(void **state)
+{
+	(void)state;
+	(void)changes();
+	assert_int_equal(xdp(TKT_OP_HOLD, EV2, 21, 31), TKT_OK);
+	reopen();
+	declare();
+	assert_int_equal(changes(), 1);
+	assert_int_equal(xdp(TKT_OP_HOLD, EV2, 22, 31), TKT_OK);
+	assert_int_equal(edge_reset(edge), 0);
+	declare();
+	assert_int_equal(changes(), 0);
+}
+
 #define B(name) cmocka_unit_test_setup_teardown(name, setup_bpf, teardown)
 #define M(name) cmocka_unit_test_setup_teardown(name, setup_shm, teardown)
 #define BOTH(name) B(name), M(name)
@@ -336,6 +377,8 @@ int main(void)
 		BOTH(bad_arguments_change_nothing),
 		BOTH(admissions_and_rooms_outlive_a_restart_but_not_a_reset),
 		BOTH(older_pins_without_the_admits_map_get_an_empty_one),
+		B(a_quiet_cpus_batch_reaches_a_waiting_poll),
+		B(batched_changes_outlive_a_restart_but_not_a_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,14 @@
 /* xdp_seat_hold through bpf_prog_test_run_opts: a table of crafted packets,
  * each with the seat word and hold counts before, the expected verdict, the
- * expected reply and the seat word, hold counts and change records after.
- * Needs root (loads BPF). The object is loaded from its skeleton without
- * pins, so nothing outlives the test. */
+ * expected reply and the seat word, hold counts and change records after;
+ * then the per-CPU batching of change records (a full batch is one ring
+ * record, change_flush writes a partial one, backs off a busy one and
+ * leaves a half the XDP program may be filling alone, a full ring keeps
+ * every change). Needs root (loads BPF). The object is loaded from its
+ * skeleton without pins, so nothing outlives the test. The test pins
+ * itself to one CPU so that its test runs share one batch. */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -41,8 +47,12 @@ static const struct tkt_token_key key = {.k0 = 0x0123456789abcdefull,
 
 static struct seat_hold *skel;
 static struct ring_buffer *rb;
-static int nrecords;
+static int nrecords; /* changes consumed (a ring record has 1..16) */
+static int nring;    /* ring records consumed */
 static struct tkt_change last_rec;
+static struct tkt_change recs[64]; /* the first changes consumed */
+static int cpu; /* the one CPU the test runs on */
+static int ncpus;
 
 enum tok { T_GOOD, T_FORGED, T_EXPIRED, T_OTHER };
 enum kind {
@@ -447,11 +457,77 @@ static uint64_t unix_offset;
 
 static int count_rec(void *ctx, void *data, size_t size)
 {
+	int n = tkt_change_record_count(size), i;
+
 	(void)ctx;
-	assert_int_equal(size, sizeof(struct tkt_change));
-	memcpy(&last_rec, data, sizeof(last_rec));
-	nrecords++;
+	assert_true(n >= 1);
+	for (i = 0; i < n; i++) {
+		memcpy(&last_rec, (char *)data + i * sizeof(last_rec),
+		       sizeof(last_rec));
+		if (nrecords < (int)(sizeof(recs) / sizeof(recs[0])))
+			recs[nrecords] = last_rec;
+		nrecords++;
+	}
+	nring++;
 	return 0;
+}
+
+/* change_flush on CPU c: its TKT_FLUSH_* */
+static int flush_on(int c)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .flags = BPF_F_TEST_RUN_ON_CPU,
+		    .cpu = (__u32)c);
+
+	assert_int_equal(bpf_prog_test_run_opts(
+				 bpf_program__fd(skel->progs.change_flush), &o),
+			 0);
+	return (int)o.retval;
+}
+
+/* Writes every CPU's batch to the ring, then consumes it. */
+static void flush_all_and_consume(void)
+{
+	int c;
+
+	for (c = 0; c < ncpus; c++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o,
+			    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)c);
+
+		if (bpf_prog_test_run_opts(
+			    bpf_program__fd(skel->progs.change_flush), &o) < 0)
+			assert_int_equal(errno, ENXIO); /* offline CPU */
+	}
+	ring_buffer__consume(rb);
+}
+
+/* This CPU's entry of change_batch, read or written (the others kept). */
+static void batch_get(struct tkt_change_batch *b)
+{
+	struct tkt_change_batch *all = calloc((size_t)ncpus, sizeof(*all));
+	__u32 k = 0;
+
+	assert_non_null(all);
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.change_batch, &k, 4, all,
+					      (size_t)ncpus * sizeof(*all), 0),
+			 0);
+	*b = all[cpu];
+	free(all);
+}
+
+static void batch_put(const struct tkt_change_batch *b)
+{
+	struct tkt_change_batch *all = calloc((size_t)ncpus, sizeof(*all));
+	__u32 k = 0;
+
+	assert_non_null(all);
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.change_batch, &k, 4, all,
+					      (size_t)ncpus * sizeof(*all), 0),
+			 0);
+	all[cpu] = *b;
+	assert_int_equal(bpf_map__update_elem(skel->maps.change_batch, &k, 4, all,
+					      (size_t)ncpus * sizeof(*all), 0),
+			 0);
+	free(all);
 }
 
 static void set_config_flags(uint32_t rate, uint32_t burst, uint32_t flags)
@@ -492,7 +568,17 @@ static int setup(void **state)
 	struct tkt_event ev_empty = {.base = 200, .nseats = 0, .owned = 0};
 	__u32 id;
 
+	cpu_set_t set;
+
 	(void)state;
+	cpu = sched_getcpu();
+	ncpus = libbpf_num_possible_cpus();
+	if (cpu < 0 || ncpus <= 0)
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -1;
 	unix_offset = pkt_real_ns() - pkt_mono_ns();
 	skel = seat_hold__open();
 	if (!skel)
@@ -827,7 +913,7 @@ static void run_fixture(const struct fx *f)
 						      &tat, 8, 0),
 				 0);
 	}
-	ring_buffer__consume(rb);
+	flush_all_and_consume();
 	nrecords = 0;
 
 	t0 = now_ms32();
@@ -879,7 +965,7 @@ static void run_fixture(const struct fx *f)
 			 f->count_me_after, f->count_other_after);
 
 	/* exactly one change record per change, describing that CAS */
-	ring_buffer__consume(rb);
+	flush_all_and_consume();
 	if (nrecords != f->changed)
 		fail_msg("%s: %d records, want %d", f->name, nrecords,
 			 f->changed);
@@ -1174,28 +1260,37 @@ static void stats_count_replies_by_status_and_passes(void **state)
 	assert_int_equal(after[TKT_STAT_PASSED] - before[TKT_STAT_PASSED], 1);
 }
 
+static uint64_t stat_sum(__u32 index);
+
 /* With the ring buffer full the seat is left alone and the client is told
- * to back off; nothing changes silently. */
+ * to back off; nothing changes silently. Batching adds one batch of room
+ * (the changes wait in it) and loses nothing: every change answered OK
+ * comes out of the ring once it is drained, and each refused request is
+ * counted once in TKT_STAT_RINGBUF_FULL. */
 static void full_ring_buffer_answers_rate_limited_and_leaves_the_seat(void **state)
 {
 	uint8_t in[256], out[512], tok[16];
 	struct tkt_req hold, rel;
-	size_t nh, nr;
-	uint32_t index = SEAT, i;
+	size_t nh;
+	uint32_t index = SEAT, i, ok = 0, j;
 	uint8_t status = TKT_OK;
-	uint64_t w;
+	uint64_t w, full_before;
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
 		    .data_size_out = sizeof(out));
 
 	(void)state;
 	put_word(index, tkt_sw_pack(A, 0, 0, 0));
 	put_count(ME, EV, 0);
-	ring_buffer__consume(rb);
+	flush_all_and_consume();
 	make_token(T_GOOD, tok);
 	pkt_req(&hold, TKT_OP_HOLD, 1, EV, SEAT, tok, 0);
 	pkt_req(&rel, TKT_OP_RELEASE, 2, EV, SEAT, tok, 0);
-	/* do not consume: alternate hold and release until the ring is full */
-	for (i = 0; i < TKT_CHANGES_BYTES / 48 + 10 && status == TKT_OK; i++) {
+	full_before = stat_sum(TKT_STAT_RINGBUF_FULL);
+	/* do not consume: alternate hold and release until the ring is full
+	 * (16 changes in 648 bytes) and then the batch */
+	for (i = 0; i < TKT_CHANGES_BYTES / 40 + 4 * TKT_CHANGE_BATCH &&
+		    status == TKT_OK;
+	     i++) {
 		nh = (i & 1) ? pkt_udp4(in, SPORT, PORT, &rel, sizeof(rel))
 			     : pkt_udp4(in, SPORT, PORT, &hold, sizeof(hold));
 		o.data_size_in = (__u32)nh;
@@ -1206,21 +1301,261 @@ static void full_ring_buffer_answers_rate_limited_and_leaves_the_seat(void **sta
 					 &o),
 				 0);
 		status = out[14 + 20 + 8 + 16];
+		if (status == TKT_OK)
+			ok++;
 	}
 	assert_int_equal(status, TKT_RATE_LIMITED);
 	assert_int_equal(get_word(index), w); /* untouched */
 	assert_int_equal(get_count(ME, EV), tkt_sw_state(w) == H ? 1 : 0);
-	/* once drained, the same request goes through */
+	/* each refused request is counted once */
+	for (j = 0; j < 2; j++) {
+		o.data_size_out = sizeof(out);
+		assert_int_equal(bpf_prog_test_run_opts(
+					 bpf_program__fd(skel->progs.xdp_seat_hold),
+					 &o),
+				 0);
+		assert_int_equal(out[14 + 20 + 8 + 16], TKT_RATE_LIMITED);
+	}
+	assert_int_equal(stat_sum(TKT_STAT_RINGBUF_FULL) - full_before, 3);
+	assert_int_equal(get_word(index), w);
+	/* the flush cannot write the full batch either: it keeps it */
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_FULL);
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_FULL);
+	/* once drained, every change answered OK is there, and the same
+	 * request goes through */
 	nrecords = 0;
 	ring_buffer__consume(rb);
-	assert_int_equal((uint32_t)nrecords, i - 1);
+	flush_all_and_consume();
+	assert_int_equal((uint32_t)nrecords, ok);
+	assert_int_equal(ok, i - 1);
 	o.data_size_out = sizeof(out);
 	assert_int_equal(bpf_prog_test_run_opts(
 				 bpf_program__fd(skel->progs.xdp_seat_hold), &o),
 			 0);
 	assert_int_equal(out[14 + 20 + 8 + 16], TKT_OK);
+	flush_all_and_consume();
+}
+
+/* One HOLD (odd k: RELEASE) of SEAT by ME; its reply status. */
+static uint8_t hold_or_release(uint32_t k)
+{
+	uint8_t in[256], out[512], tok[16];
+	struct tkt_req r;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out));
+
+	make_token(T_GOOD, tok);
+	pkt_req(&r, (k & 1) ? TKT_OP_RELEASE : TKT_OP_HOLD, k + 1, EV, SEAT,
+		tok, 0);
+	o.data_size_in = (__u32)pkt_udp4(in, SPORT, PORT, &r, sizeof(r));
+	assert_int_equal(bpf_prog_test_run_opts(
+				 bpf_program__fd(skel->progs.xdp_seat_hold), &o),
+			 0);
+	return out[42 + 16];
+}
+
+/* When the scenario began (batch_start): a scenario that took as long as
+ * the batch's age bound may have seen its batch go out early, by the age
+ * rule, on a loaded machine; it is then run again (at most 5 times). */
+static uint64_t t_start;
+
+#define STILL_WAITING()                                                    \
+	do {                                                               \
+		ring_buffer__consume(rb);                                  \
+		if (nring && pkt_mono_ns() - t_start >= TKT_CHANGE_BATCH_AGE_NS) \
+			return 1;                                          \
+		assert_int_equal(nring, 0);                                \
+	} while (0)
+
+#define RETRIED(scenario)                                                  \
+	do {                                                               \
+		int try_;                                                  \
+		for (try_ = 0; try_ < 5; try_++)                           \
+			if (!scenario())                                   \
+				return;                                    \
+		fail_msg(#scenario ": too slow 5 times");                   \
+	} while (0)
+
+static void batch_start(void)
+{
+	put_word(SEAT, tkt_sw_pack(A, 0, 0, 0));
+	put_count(ME, EV, 0);
+	flush_all_and_consume();
+	nrecords = 0;
+	nring = 0;
+	t_start = pkt_mono_ns();
+}
+
+/* The changes consumed chain: each one's old word is the last one's new. */
+static void assert_chained(int n)
+{
+	int i;
+
+	for (i = 1; i < n; i++)
+		assert_int_equal(recs[i].old_word, recs[i - 1].new_word);
+}
+
+/* TKT_CHANGE_BATCH changes on one CPU are one ring record of that many
+ * changes, in order; a decision that changes nothing adds nothing. */
+static int try_a_full_batch_is_one_ring_record(void)
+{
+	struct tkt_change_batch b, b2;
+	uint32_t k;
+
+	batch_start();
+	for (k = 0; k < TKT_CHANGE_BATCH - 1; k++) {
+		assert_int_equal(hold_or_release(k), TKT_OK);
+		if (k == 5) {
+			/* a RELEASE of a seat nobody holds: no change */
+			batch_get(&b);
+			(void)hold_or_release(1);
+			batch_get(&b2);
+			assert_int_equal(b2.half[b2.cur & 1].n, b.half[b.cur & 1].n);
+		}
+	}
+	STILL_WAITING();
+	batch_get(&b);
+	assert_int_equal(b.busy, 0);
+	assert_int_equal(b.half[b.cur & 1].n, TKT_CHANGE_BATCH - 1);
+	assert_int_equal(hold_or_release(k), TKT_OK);
 	ring_buffer__consume(rb);
-	(void)nr;
+	assert_int_equal(nring, 1);
+	assert_int_equal(nrecords, (int)TKT_CHANGE_BATCH);
+	assert_chained(nrecords);
+	assert_int_equal(recs[TKT_CHANGE_BATCH - 1].new_word, get_word(SEAT));
+	batch_get(&b);
+	assert_int_equal(b.half[0].n + b.half[1].n, 0);	return 0;
+}
+
+static void a_full_batch_is_one_ring_record(void **state)
+{
+	(void)state;
+	RETRIED(try_a_full_batch_is_one_ring_record);
+}
+
+/* A batch whose first change is a millisecond old goes out with the next
+ * change, without a flush. */
+static void an_old_batch_goes_out_with_the_next_change(void **state)
+{
+	struct timespec ms2 = {0, 2000000};
+
+	(void)state;
+	batch_start();
+	assert_int_equal(hold_or_release(0), TKT_OK);
+	nanosleep(&ms2, NULL);
+	ring_buffer__consume(rb);
+	assert_int_equal(nring, 0);
+	assert_int_equal(hold_or_release(1), TKT_OK);
+	ring_buffer__consume(rb);
+	assert_int_equal(nring, 1);
+	assert_int_equal(nrecords, 2);
+	assert_chained(2);
+}
+
+/* change_flush writes a partial batch as one record, finds nothing the
+ * second time, and switches the XDP program to the other half. */
+static int try_change_flush_writes_a_partial_batch(void)
+{
+	struct tkt_change_batch b;
+	uint32_t cur;
+
+	batch_start();
+	batch_get(&b);
+	cur = b.cur & 1;
+	assert_int_equal(hold_or_release(0), TKT_OK);
+	assert_int_equal(hold_or_release(1), TKT_OK);
+	assert_int_equal(hold_or_release(2), TKT_OK);
+	STILL_WAITING();
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_DONE);
+	ring_buffer__consume(rb);
+	assert_int_equal(nring, 1);
+	assert_int_equal(nrecords, 3);
+	assert_chained(3);
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_EMPTY);
+	batch_get(&b);
+	assert_int_equal(b.cur & 1, cur ^ 1);
+	assert_int_equal(b.half[0].n + b.half[1].n, 0);
+	/* and the next change lands in the half now current */
+	assert_int_equal(hold_or_release(3), TKT_OK);
+	batch_get(&b);
+	assert_int_equal(b.half[cur ^ 1].n, 1);
+	assert_int_equal(b.half[cur].n, 0);
+	flush_all_and_consume();
+	assert_int_equal(nrecords, 4);
+	assert_chained(4);	return 0;
+}
+
+static void change_flush_writes_a_partial_batch(void **state)
+{
+	(void)state;
+	RETRIED(try_change_flush_writes_a_partial_batch);
+}
+
+/* A flush that interrupted the XDP program between reserve and submit
+ * (busy set) leaves the batch alone; the next one writes it. */
+static int try_change_flush_backs_off_a_busy_batch(void)
+{
+	struct tkt_change_batch b;
+
+	batch_start();
+	assert_int_equal(hold_or_release(0), TKT_OK);
+	assert_int_equal(hold_or_release(1), TKT_OK);
+	batch_get(&b);
+	STILL_WAITING();
+	b.busy = 1;
+	batch_put(&b);
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_BUSY);
+	ring_buffer__consume(rb);
+	assert_int_equal(nring, 0);
+	batch_get(&b);
+	assert_int_equal(b.half[b.cur & 1].n, 2);
+	b.busy = 0;
+	batch_put(&b);
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_DONE);
+	ring_buffer__consume(rb);
+	assert_int_equal(nring, 1);
+	assert_int_equal(nrecords, 2);	return 0;
+}
+
+static void change_flush_backs_off_a_busy_batch(void **state)
+{
+	(void)state;
+	RETRIED(try_change_flush_backs_off_a_busy_batch);
+}
+
+/* The XDP program interrupting a flush on its own CPU after the flush
+ * switched cur (the state it finds: the old half still full, cur on the
+ * empty one) fills the current half only; the next flush writes both,
+ * the half left behind first, and nothing is lost or written twice. */
+static int try_xdp_under_a_flush_fills_only_the_current_half(void)
+{
+	struct tkt_change_batch b;
+	uint32_t old;
+
+	batch_start();
+	assert_int_equal(hold_or_release(0), TKT_OK);
+	assert_int_equal(hold_or_release(1), TKT_OK);
+	batch_get(&b);
+	old = b.cur & 1;
+	b.cur = old ^ 1; /* what the flush does before its write */
+	batch_put(&b);
+	assert_int_equal(hold_or_release(2), TKT_OK);
+	batch_get(&b);
+	assert_int_equal(b.half[old].n, 2);
+	assert_int_equal(b.half[old ^ 1].n, 1);
+	STILL_WAITING();
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_DONE);
+	ring_buffer__consume(rb);
+	assert_int_equal(nring, 2);
+	assert_int_equal(nrecords, 3);
+	assert_chained(3);
+	assert_int_equal(flush_on(cpu), TKT_FLUSH_EMPTY);	return 0;
+}
+
+static void xdp_under_a_flush_fills_only_the_current_half(void **state)
+{
+	(void)state;
+	RETRIED(try_xdp_under_a_flush_fills_only_the_current_half);
 }
 
 /* One v2 QUERY of SEAT by ME with request id over IPv4; returns the XDP
@@ -1640,6 +1975,11 @@ int main(void)
 		cmocka_unit_test(sources_sharing_a_bucket_share_one_budget),
 		cmocka_unit_test(rate_change_applies_to_the_next_packet),
 		cmocka_unit_test(full_ring_buffer_answers_rate_limited_and_leaves_the_seat),
+		cmocka_unit_test(a_full_batch_is_one_ring_record),
+		cmocka_unit_test(an_old_batch_goes_out_with_the_next_change),
+		cmocka_unit_test(change_flush_writes_a_partial_batch),
+		cmocka_unit_test(change_flush_backs_off_a_busy_batch),
+		cmocka_unit_test(xdp_under_a_flush_fills_only_the_current_half),
 		cmocka_unit_test(hold_count_program_reserves_up_to_the_limit),
 		cmocka_unit_test(event_policy_applies_in_the_xdp_program),
 		cmocka_unit_test(the_hold_limit_counts_each_event_of_a_session_apart),

@@ -39,6 +39,8 @@
 #include <linux/magic.h>
 
 #include "bpf/seat_hold.skel.h"
+#include "userspace/lib/change_record.h"
+#include "userspace/lib/clock.h"
 #include "userspace/lib/edge_peek.h"
 #include "userspace/lib/private_dir.h"
 
@@ -48,10 +50,20 @@ struct xdp_att {
 	bool native;
 };
 
+/* How often the consumer writes out the change batches of CPUs that went
+ * quiet (edge_bpf_flush): a change waits at most about this long, plus the
+ * consumer's nap, before it is in the ring. */
+#define FLUSH_EVERY_NS (1 * TKT_NS_PER_MS)
+#define FLUSH_RETRY_NS (1000 * TKT_NS_PER_MS)
+
 struct edge_bpf {
 	struct seat_hold *skel;
 	struct ring_buffer *rb;
 	int ncpus;
+	/* the consumer's (poll_lock): every CPU's change batch as last
+	 * read, and when edge_bpf_flush looks next */
+	struct tkt_change_batch *batches;
+	uint64_t next_flush_ns;
 	int lock_fd; /* flock on the pin directory: one process per table */
 	struct xdp_att att_main, att_peer;
 	enum edge_xdp_mode xdp_mode;
@@ -105,14 +117,19 @@ static int load_mirrors_from_maps(struct edge *e)
 	return 0;
 }
 
+static int ring_change(void *ctx, const struct tkt_change *rec)
+{
+	return edge_reorder_record(ctx, rec);
+}
+
+/* One ring record: the changes of one batch of the XDP program, in the
+ * order it made them. A record of a size no batch has cannot come from
+ * the program; it is skipped (as one shorter than a change always was). */
 static int ring_cb(void *ctx, void *data, size_t size)
 {
-	struct tkt_change rec;
+	int rc = change_record_split(data, size, ring_change, ctx);
 
-	if (size < sizeof(rec))
-		return 0;
-	memcpy(&rec, data, sizeof(rec));
-	return edge_reorder_record(ctx, &rec);
+	return rc == -EBADMSG ? 0 : rc;
 }
 
 static const char *const retired_pins[] = {"hold_counts", "stats",
@@ -290,6 +307,9 @@ int edge_bpf_open(struct edge *e, const char *pin_dir)
 	b->ncpus = libbpf_num_possible_cpus();
 	if (b->ncpus <= 0)
 		return b->ncpus ? b->ncpus : -EINVAL;
+	b->batches = calloc((size_t)b->ncpus, sizeof(*b->batches));
+	if (!b->batches)
+		return -ENOMEM;
 	return load_mirrors_from_maps(e);
 }
 
@@ -307,6 +327,7 @@ void edge_bpf_close(struct edge *e)
 		seat_hold__destroy(b->skel); /* maps stay pinned */
 	if (b->lock_fd >= 0)
 		close(b->lock_fd);
+	free(b->batches);
 	free(b);
 	e->bpf = NULL;
 }
@@ -473,8 +494,19 @@ int edge_bpf_reset(struct edge *e)
 	}
 	if (err)
 		return err;
-	/* records of the old words must not reach the stream: drain them
-	 * into a callback that drops them */
+	/* records of the old words must not reach the stream: drop the
+	 * changes waiting in the per-CPU batches, then drain the ring into a
+	 * callback that drops them */
+	memset(e->bpf->batches, 0,
+	       (size_t)e->bpf->ncpus * sizeof(*e->bpf->batches));
+	{
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(k->maps.change_batch), &zero,
+					e->bpf->batches, BPF_ANY) < 0)
+			return -errno;
+	}
+
 	rb = ring_buffer__new(bpf_map__fd(k->maps.changes), drop_record, NULL, NULL);
 	if (!rb)
 		return errno ? -errno : -ENOMEM;
@@ -524,6 +556,48 @@ int edge_bpf_ring_state(struct edge *e, uint64_t *unread, uint64_t *size)
 int edge_bpf_consume(struct edge *e)
 {
 	return e->bpf ? ring_buffer__consume(e->bpf->rb) : 0;
+}
+
+int edge_bpf_flush(struct edge *e, bool force)
+{
+	struct edge_bpf *b = e->bpf;
+	int fd, prog, c, done = 0;
+	uint64_t now;
+	__u32 zero = 0;
+
+	if (!b)
+		return 0;
+	now = tkt_mono_ns();
+	if (!force && now < b->next_flush_ns)
+		return 0;
+	/* after a failure, the next look in a second: the caller reports
+	 * each failure, and the ring is consumed meanwhile all the same */
+	b->next_flush_ns = now + FLUSH_RETRY_NS;
+	/* one read of every CPU's batch; a CPU seen empty is left alone
+	 * (what it gets after this read waits for the next tick) */
+	fd = bpf_map__fd(b->skel->maps.change_batch);
+	if (bpf_map_lookup_elem(fd, &zero, b->batches) < 0)
+		return -errno;
+	prog = bpf_program__fd(b->skel->progs.change_flush);
+	for (c = 0; c < b->ncpus; c++) {
+		const struct tkt_change_batch *cb = &b->batches[c];
+		LIBBPF_OPTS(bpf_test_run_opts, o,
+			    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = (__u32)c);
+
+		if (!cb->half[0].n && !cb->half[1].n)
+			continue;
+		if (bpf_prog_test_run_opts(prog, &o) < 0) {
+			if (errno == ENXIO)
+				continue; /* offline: nothing runs there */
+			return -errno;
+		}
+		/* BUSY (the XDP program was in it) and FULL (no room in
+		 * the ring) keep the changes for the next tick */
+		if (o.retval == TKT_FLUSH_DONE)
+			done++;
+	}
+	b->next_flush_ns = now + FLUSH_EVERY_NS;
+	return done;
 }
 
 /* ---- XDP attach ---- */

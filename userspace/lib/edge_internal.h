@@ -166,6 +166,12 @@ int edge_bpf_ring_state(struct edge *e, uint64_t *unread, uint64_t *size);
  * the number of records, 0 in the shm backend, or a negative error (the
  * callback's among them). */
 int edge_bpf_consume(struct edge *e);
+/* Writes the change batches of the XDP program that hold changes to the
+ * ring, running change_flush on each such CPU (consumer only: one flush at
+ * a time). Does nothing within 1 ms of its last look (1 s after a
+ * failure) unless force. The number of CPUs written out, 0 in the shm
+ * backend, or -errno. */
+int edge_bpf_flush(struct edge *e, bool force);
 
 /* ---- edge_shm.c ---- */
 

@@ -3,9 +3,12 @@
  * queue (change_queue.c) to one callback, each seat's records in the order
  * its word changed.
  *
- * Records of one seat can arrive out of order: XDP reserves its ring slot
- * before the CAS, so two CPUs can CAS in the opposite order of their
- * reservations; the userspace queue is a second stream; and a producer
+ * Records of one seat can arrive out of order: the XDP program keeps each
+ * CPU's changes in a batch that reaches the ring when full, about 1 ms
+ * old, or written out by edge_bpf_flush (called here at most once a
+ * millisecond, at once by a poll that does not wait), so another CPU's
+ * later change of that seat can come first; the userspace queue is a
+ * second stream; and a producer
  * preempted between its CAS and its submit holds its record back while the
  * other stream runs on. Each record carries the exact CAS (old_word ->
  * new_word), so they chain: a record is next when its old_word is the
@@ -228,11 +231,18 @@ static void flush_stale_pending(struct edge *e)
 	}
 }
 
-static int drain_once(struct edge *e)
+/* force: write out the XDP program's change batches now, not at most
+ * once a millisecond (a poll that does not wait must see every change
+ * made before it). */
+static int drain_once(struct edge *e, bool force)
 {
 	struct tkt_change rec;
-	int before = e->delivered, rc, progress = 1;
+	int before = e->delivered, rc, progress = 1, flush_err;
 
+	/* a flush that failed (retried in a second) must not stop the
+	 * ring and the queue from being consumed: its error is returned
+	 * only if this drain brings nothing */
+	flush_err = edge_bpf_flush(e, force);
 	while (progress && !e->cb_err) {
 		progress = 0;
 		rc = edge_bpf_consume(e);
@@ -251,6 +261,8 @@ static int drain_once(struct edge *e)
 		flush_stale_pending(e);
 	if (e->cb_err)
 		return e->cb_err;
+	if (flush_err < 0 && e->delivered == before)
+		return flush_err;
 	return e->delivered - before;
 }
 
@@ -279,7 +291,7 @@ int edge_poll_changes(struct edge *e, edge_change_cb cb, void *ctx,
 		 * the 1 s a change has to reach SSE. */
 		struct timespec nap = {0, e->busy ? 2 * NAP_NS : NAP_NS};
 
-		n = drain_once(e);
+		n = drain_once(e, timeout_ms == 0);
 		if (n != 0 || timeout_ms == 0 ||
 		    (timeout_ms > 0 && tkt_mono_ns() >= deadline))
 			break;

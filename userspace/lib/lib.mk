@@ -28,7 +28,8 @@ $(LIBTKT_FUZZ): $(LIBTKT_OBJS_FUZZ)
 # ---- unit tests: plain, ASan + UBSan, and TSan for the threaded parts ----
 
 LIBTKT_UNIT := test_udp_door test_wire_codec test_lib_text test_settings test_worker \
-	test_change_queue test_addr_limit test_private_dir test_edge_view test_traceparent test_trace
+	test_change_queue test_addr_limit test_private_dir test_edge_view test_traceparent test_trace \
+	test_change_record
 LIBTKT_TESTS := $(addprefix $(BUILD)/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(LIBTKT_UNIT))
 LIBTKT_TESTS_TSAN := $(addprefix $(BUILD)/tests/unit/,$(addsuffix .tsan,test_udp_door test_worker test_change_queue test_addr_limit test_trace))
