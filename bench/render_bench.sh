@@ -129,7 +129,7 @@ def tfig:
    else empty end),
   "### Cost of one program run (bpf_prog_test_run_opts)",
   "",
-  "One test run per packet (repeat 1: an XDP test run keeps the rewritten packet between repeats, so a second repeat would see the reply), packets rotating over hold/release of the seats, interleaved with an empty program (`return XDP_PASS`) whose time is the harness overhead. Net = program minus empty program. The full program here is set up by xdp_calib as ticketd would (1024 sessions, the per-source rate limit on at a rate that never refuses: every check runs).",
+  "One test run per packet (repeat 1: an XDP test run keeps the rewritten packet between repeats, so a second repeat would see the reply), packets rotating over hold/release of the seats, interleaved with an empty program (`return XDP_PASS`) whose time is the harness overhead. Net = program minus empty program. The full program here is set up by xdp_calib as ticketd would (1024 sessions, 4 an origin in `slot_origin` so the origin'"'"'s hold count runs too, and the per-source rate limit on at a rate that never refuses: every check runs; `prog_test_run_full_no_origins` is the same without origins, the set-up the figure had before).",
   "",
   "| series | program | object | runs × reps | ns/run | empty program ns/run | net ns/run | kernel bpf_stats ns/run | XDP actions | reply statuses |",
   "|---|---|---|---|---|---|---|---|---|---|",

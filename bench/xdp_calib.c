@@ -88,6 +88,7 @@ struct calib_opts {
 	uint16_t edge_port;   /* config.udp_port; 0 = leave config alone */
 	uint32_t edge_hold_limit, edge_rl_rate, edge_rl_burst;
 	uint32_t edge_event, edge_nseats; /* events[edge_event]; 0 seats = none */
+	uint32_t origins; /* slot_origin: --slots spread over N origins; 0 = none */
 	/* attach: stay, drain ring buffers, detach on exit */
 	uint32_t serve_s;
 	const char *tokens_out;
@@ -177,6 +178,10 @@ static const struct bench_opt options[] = {
 	     .help = "hold limit (0 = 8), rate limit (0 = off)"),
 	BOPT(FUNC, "edge-event", edge_event, .parse = parse_edge_event,
 	     .arg = "E:N", .help = "events[E] = seats 0..N-1 at index 0, owned"),
+	BOPT(U32, "origins", origins, .lo = 1, .hi = TKT_SLOT_MAX, .arg = "N",
+	     .help = "slot_origin: the --slots in N blocks of one origin\n"
+		     "each (keyed hash, as ticketd records), origin\n"
+		     "hold limit never reached; needs --mint"),
 	BENCH_OPT_HEADING("attach only:"),
 	BOPT(U32, "serve", serve_s, .lo = 1, .hi = MAX_SERVE_S, .arg = "SECS",
 	     .help = "stay attached SECS draining the ring buffers,\n"
@@ -597,6 +602,54 @@ static int write_tokens(const char *path, uint8_t (*toks)[TKT_TOKEN_LEN],
 	return 0;
 }
 
+/* slot_origin as ticketd's edge_slot_claim leaves it: slots --slots
+ * lo..hi in o->origins contiguous blocks, one origin a block (4 slots an
+ * origin for 1024 slots over 256), each origin a keyed 31-bit hash, never
+ * 0 (edge_origin_hash hashes the client address; here the block's
+ * number). The map stores the u32 entries as u64 pairs (entry i is half
+ * i & 1 of element i / 2, bpf/seat_hold.bpf.c). */
+static int set_origins(struct bpf_object *obj, const struct calib_opts *o)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "slot_origin");
+	uint32_t n = o->slot_hi - o->slot_lo + 1, s;
+	struct tkt_token_key key, k;
+	int fd;
+
+	if (!o->mint || parse_mint_key(o->mint, &key) < 0) {
+		fprintf(stderr, "xdp_calib: --origins needs --mint\n");
+		return -1;
+	}
+	if (!map || bpf_map__value_size(map) != sizeof(uint64_t)) {
+		fprintf(stderr, "xdp_calib: the object has no slot_origin map "
+				"of u64 pairs\n");
+		return -1;
+	}
+	if (o->origins > n) {
+		fprintf(stderr, "xdp_calib: --origins %u: more than the %u "
+				"slots\n", o->origins, n);
+		return -1;
+	}
+	k.k0 = tkt_siphash24_u64(&key, 0x6f726967696e2d30ull); /* "origin-0" */
+	k.k1 = tkt_siphash24_u64(&key, 0x6f726967696e2d31ull); /* "origin-1" */
+	fd = bpf_map__fd(map);
+	for (s = o->slot_lo; s <= o->slot_hi && s <= TKT_SLOT_MAX; s++) {
+		uint64_t b = (uint64_t)(s - o->slot_lo) * o->origins / n;
+		uint64_t h = tkt_siphash24_u64(&k, b);
+		uint32_t v = (uint32_t)(h ^ h >> 32) & TKT_ORIGIN_HASH_MASK;
+		uint32_t key_i = s / 2, pair[2] = {0, 0};
+
+		if (bpf_map_lookup_elem(fd, &key_i, pair) < 0)
+			goto fail;
+		pair[s & 1] = v ? v : 1;
+		if (bpf_map_update_elem(fd, &key_i, pair, BPF_ANY) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "xdp_calib: slot_origin: %s\n", strerror(errno));
+	return -1;
+}
+
 /* Sets up the real program's config and events maps (bpf/ticket_maps.h)
  * the way ticketd would: token key, wall-clock offset, port, limits, one
  * event. Does nothing without --edge-config / --edge-event. */
@@ -621,6 +674,9 @@ static int edge_setup(struct bpf_object *obj, const struct calib_opts *o)
 		cfg.hold_limit = o->edge_hold_limit;
 		cfg.rl_rate = o->edge_rl_rate;
 		cfg.rl_burst = o->edge_rl_burst;
+		/* every origin counted, none ever refused */
+		if (o->origins)
+			cfg.origin_hold_limit = TKT_COUNT_MAX;
 		map = bpf_object__find_map_by_name(obj, "config");
 		if (!map || bpf_map__value_size(map) != sizeof(cfg) ||
 		    bpf_map_update_elem(bpf_map__fd(map), &zero, &cfg,
@@ -630,6 +686,8 @@ static int edge_setup(struct bpf_object *obj, const struct calib_opts *o)
 			return -1;
 		}
 	}
+	if (o->origins && set_origins(obj, o) < 0)
+		return -1;
 	if (o->edge_nseats) {
 		struct tkt_event ev;
 
