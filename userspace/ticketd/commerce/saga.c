@@ -459,6 +459,7 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 	if (rc < 0 || mysql_commit(c))
 		goto rollback;
 	db_put(&app->db, c);
+	order_cache_put(&app->order_cache, &o); /* kept only when ended */
 	ended(app, &o, &e);
 	return 0;
 drop:
@@ -1161,6 +1162,7 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	}
 	db_put(&app->db, c);
 	free(payload);
+	order_cache_put(&app->order_cache, &o); /* kept only when ended */
 	ended(app, &o, &e);
 	snprintf(out->order_status, sizeof(out->order_status), "%s", o.status);
 	snprintf(out->reason, sizeof(out->reason), "%s", o.reason);

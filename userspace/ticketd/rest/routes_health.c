@@ -232,6 +232,17 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.duplicates),
 			      (unsigned long long)atomic_load(&app->saga.deadline_missed));
 	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_order_cache_total Reads of an order answered from"
+			      " the copies of ended orders (hit) or from MariaDB (miss), and"
+			      " ended orders copied (stored).\n"
+			      "# TYPE ticketd_order_cache_total counter\n"
+			      "ticketd_order_cache_total{result=\"hit\"} %llu\n"
+			      "ticketd_order_cache_total{result=\"miss\"} %llu\n"
+			      "ticketd_order_cache_total{result=\"stored\"} %llu\n",
+			      (unsigned long long)atomic_load(&app->order_cache.hits),
+			      (unsigned long long)atomic_load(&app->order_cache.misses),
+			      (unsigned long long)atomic_load(&app->order_cache.stored));
+	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_saga_decisions_rejected_total Payment decisions from"
 			      " Kafka dropped because they do not match a recorded payment.\n"
 			      "# TYPE ticketd_saga_decisions_rejected_total counter\n");
