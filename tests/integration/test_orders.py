@@ -402,6 +402,67 @@ def test_purchase_is_two_commits_and_reuses_prepared_statements(api, arena):
     assert d["Com_stmt_execute"] >= 8 * n, d
 
 
+def test_settling_a_payment_writes_its_outbox_rows_in_one_insert(api, arena):
+    """Recording and applying a decision puts PaymentDecided, OrderConfirmed
+    and the seats' row into the outbox with one multi-row INSERT, and
+    leaves the request row to the deadline loop's bulk prune: per purchase
+    8 INSERTs (order, its seats, OrderCreated, the request, the payment, the
+    inbox claim, the sold seats, the three settle rows) and no DELETE of its
+    own (it was 10 INSERTs and a DELETE)."""
+    def held():
+        s = new_session(api.base)
+        seats = arena.take(2)
+        hold(api.base, s["token"], arena.event_id, seats)
+        return s, seats
+
+    n = 10
+    ready = [held() for _ in range(n)]
+    oids = []
+    time.sleep(1.2)  # a prune of earlier tests' rows is behind us
+    before = _db_status("Com_insert", "Com_delete")
+    for s, seats in ready:
+        r = order(api.base, s["token"], arena.event_id, seats)
+        assert r.status_code == 201, r.text
+        oids.append(r.json()["orderId"])
+        r = authorize(api.base, s["token"], oids[-1], simulate="approve")
+        assert r.status_code == 200 and r.json()["orderStatus"] == "CONFIRMED", r.text
+    after = _db_status("Com_insert", "Com_delete")
+    d = {k: after[k] - before[k] for k in before}
+    print("per purchase:", {k: v / n for k, v in d.items()})
+    assert d["Com_insert"] <= 8 * n + 2, d
+    assert d["Com_delete"] <= 4, d  # the prune's, not one per purchase
+    # the outbox rows are all there, in order: payment, order, seats
+    ids = "', '".join(oids)
+    rows = mariadb_sql("SELECT msg_key, topic FROM outbox WHERE msg_key IN"
+                       f" ('{ids}') ORDER BY id").split("\n")
+    got = {}
+    for line in filter(None, rows):
+        key, topic = line.split("\t")
+        got.setdefault(key, []).append(topic)
+    for oid in oids:
+        assert got[oid] == ["ticketing.orders", "ticketing.payments", "ticketing.orders",
+                            "ticketing.seats"], (oid, got[oid])
+
+
+def test_decided_payment_requests_are_pruned_in_bulk(api, arena):
+    """The settle transaction leaves its payment_requests row; the deadline
+    loop deletes decided ones within about a second, counted."""
+    s, _, o = held_order(api, arena)
+    before = metric(api.base, "ticketd_payment_requests_pruned_total")
+    r = authorize(api.base, s["token"], o["orderId"], simulate="decline")
+    assert r.status_code == 200 and r.json()["orderStatus"] == "CANCELLED", r.text
+    deadline = time.time() + 5
+    left = None
+    while time.time() < deadline:
+        left = int(mariadb_sql("SELECT COUNT(*) FROM payment_requests"
+                               f" WHERE order_id = '{o['orderId']}'").strip())
+        if left == 0:
+            break
+        time.sleep(0.1)
+    assert left == 0
+    assert metric(api.base, "ticketd_payment_requests_pruned_total") >= before + 1
+
+
 def test_an_ended_order_is_read_from_memory(api, arena):
     """GET of an ended order (it never changes again) is answered from
     ticketd's copy, counted as a hit, with no statement at MariaDB; a

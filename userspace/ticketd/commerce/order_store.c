@@ -384,6 +384,68 @@ int payment_request_delete(MYSQL *c, const char *order_id)
 	return n < 0 ? (int)n : 0;
 }
 
+#define PRUNE_CHUNK 32
+
+struct decided_ctx {
+	char (*ids)[ORDER_ID_LEN + 1];
+	int n, max;
+};
+
+static int decided_row(void *ctx, int n, char **v)
+{
+	struct decided_ctx *d = ctx;
+
+	(void)n;
+	if (d->n < d->max)
+		snprintf(d->ids[d->n++], ORDER_ID_LEN + 1, "%s", v[0]);
+	return 0;
+}
+
+int payment_requests_prune(MYSQL *c, int max)
+{
+	char (*ids)[ORDER_ID_LEN + 1];
+	struct decided_ctx d;
+	char sql[128 + 4 * PRUNE_CHUNK];
+	long long n, deleted = 0;
+
+	if (max < 1)
+		return -EINVAL;
+	ids = calloc((size_t)max, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	d = (struct decided_ctx){.ids = ids, .max = max};
+	n = db_select(c,
+		      "SELECT r.order_id FROM payment_requests r"
+		      " JOIN payments p ON p.order_id = r.order_id LIMIT ?",
+		      decided_row, &d, "u", (uint64_t)max);
+	if (n < 0) {
+		free(ids);
+		return (int)n;
+	}
+	/* One text for every chunk: a short one repeats its last id. */
+	multi_row_sql(sql, sizeof(sql),
+		      "DELETE FROM payment_requests WHERE order_id IN (", "?", PRUNE_CHUNK);
+	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), ")");
+	for (int at = 0; at < d.n; at += PRUNE_CHUNK) {
+		struct db_arg args[PRUNE_CHUNK];
+		char types[PRUNE_CHUNK + 1];
+		int k = d.n - at < PRUNE_CHUNK ? d.n - at : PRUNE_CHUNK;
+
+		for (int i = 0; i < PRUNE_CHUNK; i++)
+			args[i] = (struct db_arg){.s = ids[at + (i < k ? i : k - 1)]};
+		memset(types, 's', PRUNE_CHUNK);
+		types[PRUNE_CHUNK] = '\0';
+		n = db_exec_args(c, sql, types, args);
+		if (n < 0) {
+			free(ids);
+			return (int)n;
+		}
+		deleted += n;
+	}
+	free(ids);
+	return (int)deleted;
+}
+
 struct requests_ctx {
 	struct payment_request *out;
 	int n, max;

@@ -144,6 +144,12 @@ int payment_store_refund_done(MYSQL *c, const char *payment_id,
  * payment_requests row). Insert is idempotent. */
 int payment_request_insert(MYSQL *c, const char *order_id, uint64_t amount);
 int payment_request_delete(MYSQL *c, const char *order_id);
+/* Deletes up to max request rows whose decision is recorded (a payments
+ * row for the order): the settle transaction leaves its request row behind
+ * (payment_requests_open skips it), and this clears them in bulk. One
+ * consistent read, then deletes by primary key only (no range locks in the
+ * way of new requests). The number deleted, or a negative errno. */
+int payment_requests_prune(MYSQL *c, int max);
 struct payment_request {
 	char order_id[ORDER_ID_LEN + 1];
 	uint64_t amount;

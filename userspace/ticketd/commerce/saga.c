@@ -29,6 +29,8 @@
 #define REFUND_POLL_MS 250
 #define REFUND_BATCH 32
 #define RESUME_BATCH 1000
+#define REQUEST_PRUNE_MS 1000  /* decided payment_requests rows cleared this often */
+#define REQUEST_PRUNE_BATCH 2000
 
 enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id,
 			      uint32_t seat_id, int *sell_status)
@@ -207,14 +209,28 @@ static int64_t unix_ms(void)
 	return (int64_t)ticketd_unix_ms_at(&mono);
 }
 
-/* Ends a PENDING order in one transaction on c (already started). Returns
- * 1 when this call ended it, 0 when it was no longer PENDING, <0 on error
- * (the caller rolls back). */
+/* What end_locked did inside the caller's transaction. lead (set by the
+ * caller, may be NULL) is an outbox row of the caller's that goes into the
+ * same multi-row INSERT as the order's own rows, ahead of them, when the
+ * order ends here; lead_done says whether it did (if not, the caller
+ * appends it alone). */
+struct ending {
+	bool ended;   /* this transaction ended the order */
+	bool approve; /* ... CONFIRMED (false: CANCELLED) */
+	const struct outbox_msg *lead;
+	bool lead_done;
+};
+
+/* Ends a PENDING order in one transaction on c (already started): its
+ * outbox rows (e->lead first, when set, then the order's and, confirmed,
+ * the seats' row) in one statement. Returns 1 when this call ended it, 0
+ * when it was no longer PENDING, <0 on error (the caller rolls back). */
 static int end_order(struct ticketd *app, MYSQL *c, struct order *o,
-		     bool approve, const char *reason)
+		     bool approve, const char *reason, struct ending *e)
 {
+	struct outbox_msg msgs[3];
 	char *payload;
-	int rc;
+	int rc, n = 0;
 
 	if (approve) {
 		rc = order_store_insert_sold(c, o);
@@ -232,11 +248,17 @@ static int end_order(struct ticketd *app, MYSQL *c, struct order *o,
 	payload = order_event_json(approve ? "OrderConfirmed" : "OrderCancelled", o);
 	if (!payload)
 		return -ENOMEM;
-	rc = outbox_append(c, ORDERS_TOPIC, o->id, payload);
-	if (!rc && approve)
-		rc = outbox_append(c, SEATS_TOPIC, o->id, payload);
+	if (e->lead)
+		msgs[n++] = *e->lead;
+	msgs[n++] = (struct outbox_msg){ORDERS_TOPIC, o->id, payload};
+	if (approve)
+		msgs[n++] = (struct outbox_msg){SEATS_TOPIC, o->id, payload};
+	rc = outbox_append_many(c, msgs, n);
 	free(payload);
-	return rc ? rc : 1;
+	if (rc)
+		return rc;
+	e->lead_done = e->lead != NULL;
+	return 1;
 }
 
 const char *const saga_reject_names[SAGA_REJECT_N] = {
@@ -291,12 +313,6 @@ static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *
 	return compare_recorded(d, &rec, rc, err);
 }
 
-/* What end_locked did inside the caller's transaction. */
-struct ending {
-	bool ended;   /* this transaction ended the order */
-	bool approve; /* ... CONFIRMED (false: CANCELLED) */
-};
-
 /* Ends the order o, read FOR UPDATE in c's open transaction, as approve
  * and reason say, given the payment recorded for it (pay, NULL when none).
  * On the deadline path (deadline true) a recorded APPROVED payment that was
@@ -329,12 +345,12 @@ static int end_locked(struct ticketd *app, MYSQL *c, struct order *o, bool appro
 		approve = false; /* a late approval: cancelled and refunded */
 		reason = "PAYMENT_DEADLINE";
 	}
-	rc = end_order(app, c, o, approve, reason);
+	rc = end_order(app, c, o, approve, reason, e);
 	if (rc == -EEXIST) {
 		/* A seat is sold already: compensate instead of confirming. */
 		log_msg(LOG_ERROR, NULL, "order %s: a seat is already sold; cancelling", o->id);
 		approve = false;
-		rc = end_order(app, c, o, false, "SEAT_ALREADY_SOLD");
+		rc = end_order(app, c, o, false, "SEAT_ALREADY_SOLD", e);
 	}
 	if (rc < 0)
 		return rc;
@@ -374,7 +390,7 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 	MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
 	enum saga_reject why = SAGA_REJECT_N;
 	struct payment_record pay;
-	struct ending e;
+	struct ending e = {0};
 	struct order o;
 	int rc;
 	TRACE_SCOPE(ts, approve ? "saga.confirm" : "saga.compensate"); /* #15 */
@@ -666,11 +682,21 @@ static void *deadline_loop(void *arg)
 {
 	struct saga *sg = arg;
 	char ids[64][ORDER_ID_LEN + 1];
+	int64_t next_prune_ms = 0;
 
 	while (!atomic_load(&sg->stop)) {
 		MYSQL *c = db_get_timed(&sg->app->db, DB_WORKER_WAIT_MS);
 		int n = c ? order_store_due(c, ids, 64) : 0;
 
+		if (c && tkt_mono_ms() >= next_prune_ms) {
+			int pruned = payment_requests_prune(c, REQUEST_PRUNE_BATCH);
+
+			/* a full batch: more may be left, again next poll */
+			next_prune_ms = tkt_mono_ms() +
+					(pruned == REQUEST_PRUNE_BATCH ? 0 : REQUEST_PRUNE_MS);
+			if (pruned > 0)
+				atomic_fetch_add(&sg->requests_pruned, (uint64_t)pruned);
+		}
 		db_put(&sg->app->db, c); /* none: tried again next poll */
 		for (int i = 0; i < n; i++)
 			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL, true);
@@ -1106,6 +1132,7 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	const char *reason = NULL;
 	bool approve = !strcmp(status, "APPROVED");
 	char *payload = NULL, mid[64];
+	struct outbox_msg lead;
 	struct ending e = {0};
 	struct order o;
 	int rc;
@@ -1125,14 +1152,17 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	rc = payment_store_insert(c, payment_id, order_id, status, amount, attempts);
 	if (rc)
 		goto rollback; /* -EEXIST: decided already */
-	rc = payment_request_delete(c, order_id);
+	/* The request row stays: decided now, it is skipped at a start and
+	 * deleted in bulk by the deadline loop (payment_requests_prune). */
 	payload = payment_event_json(order_id, payment_id, status, amount, attempts);
-	if (!rc && !payload)
+	if (!payload) {
 		rc = -ENOMEM;
-	if (!rc)
-		rc = outbox_append(c, PAYMENTS_TOPIC, order_id, payload);
-	if (rc)
 		goto rollback;
+	}
+	/* The PaymentDecided row goes with the order's rows when the order
+	 * ends here (one INSERT), else alone before the commit. */
+	lead = (struct outbox_msg){PAYMENTS_TOPIC, order_id, payload};
+	e.lead = &lead;
 	snprintf(pay.id, sizeof(pay.id), "%s", payment_id);
 	snprintf(pay.order_id, sizeof(pay.order_id), "%s", order_id);
 	snprintf(pay.status, sizeof(pay.status), "%s", status);
@@ -1156,6 +1186,8 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 						       .status = status, .amount = amount},
 		       SAGA_REJECT_AMOUNT);
 	}
+	if (!e.lead_done && (rc = outbox_append(c, PAYMENTS_TOPIC, order_id, payload)))
+		goto rollback;
 	if (mysql_commit(c)) {
 		rc = -EIO;
 		goto rollback;

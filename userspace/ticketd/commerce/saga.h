@@ -137,6 +137,7 @@ struct saga {
 	struct saga_unsold_list unsold;        /* those failures, retried */
 	atomic_uint_least64_t unsold_resolved; /* ... and later made SOLD */
 	atomic_uint_least64_t payments_resumed; /* undecided at start, asked again */
+	atomic_uint_least64_t requests_pruned;  /* decided payment_requests rows deleted */
 	atomic_uint_least64_t rejected[SAGA_REJECT_N];
 	atomic_uint_least64_t queue_refused; /* saga_try_submit found it full */
 };

@@ -276,11 +276,16 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "# HELP ticketd_payments_resumed_total Authorizations left undecided"
 			      " (stop or crash) asked of the gateway again at start.\n"
 			      "# TYPE ticketd_payments_resumed_total counter\n"
-			      "ticketd_payments_resumed_total %llu\n",
+			      "ticketd_payments_resumed_total %llu\n"
+			      "# HELP ticketd_payment_requests_pruned_total Rows of decided"
+			      " authorizations deleted from payment_requests (in bulk, every"
+			      " second, by the deadline loop).\n"
+			      "# TYPE ticketd_payment_requests_pruned_total counter\n"
+			      "ticketd_payment_requests_pruned_total %llu\n",
 			      LD(refunds_owed), LD(refunds_sent), LD(refunds_done),
 			      LD(refund_failures), LD(sell_repairs), LD(sell_repair_failures),
 			      LD(unsold_resolved), saga_unsold_count(&app->saga.unsold),
-			      LD(payments_resumed));
+			      LD(payments_resumed), LD(requests_pruned));
 #undef LD
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= rooms_render_metrics(app->rooms, &buf, &len, &cap);
