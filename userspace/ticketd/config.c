@@ -127,7 +127,7 @@ static const struct setting settings[] = {
 	S(outbox_idle_poll_ms, SETTING_INT, "1000", 10, 600000,
 	  "the outbox relay looks for unsignalled rows (another node's, an "
 	  "operator's replay) this often, ms; new rows of this node wake it"),
-	S(outbox_wake_delay_ms, SETTING_INT, "2", 0, 1000,
+	S(outbox_wake_delay_ms, SETTING_INT, "10", 0, 1000,
 	  "the outbox relay reads this long after a new-row signal, ms (the "
 	  "commit lands, concurrent orders share one SELECT)"),
 	S(kafka_linger_ms, SETTING_INT, "5", 0, 1000,
