@@ -131,6 +131,77 @@ int order_store_get(MYSQL *c, const char *order_id, bool for_update,
 	return n == 0 ? -ENOENT : 0;
 }
 
+struct orders_many_ctx {
+	const char *const *ids;
+	int n;
+	struct order *out;
+	bool *found;
+};
+
+static int orders_many_row(void *ctx, int n, char **v)
+{
+	struct orders_many_ctx *m = ctx;
+
+	for (int i = 0; i < m->n; i++)
+		if (!m->found[i] && !strcmp(m->ids[i], v[0])) {
+			int rc = order_row(&m->out[i], n, v);
+
+			if (rc)
+				return rc;
+			m->found[i] = true;
+		}
+	return 0;
+}
+
+int order_store_lock_many(MYSQL *c, const char *const *ids, int n, struct order *out,
+			  bool *found)
+{
+	struct orders_many_ctx m = {ids, n, out, found};
+	long long got;
+
+	if (n < 1 || n > ORDER_LOCK_MANY)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		found[i] = false;
+	}
+#define ID(j) ids[(j) < n ? (j) : n - 1]
+	got = db_select(c,
+			"SELECT " ORDER_COLS " FROM orders o WHERE o.id IN (?,?,?,?,?,?,?,?)"
+			" ORDER BY o.id FOR UPDATE",
+			orders_many_row, &m, "ssssssss", ID(0), ID(1), ID(2), ID(3), ID(4),
+			ID(5), ID(6), ID(7));
+#undef ID
+	return got < 0 ? (int)got : 0;
+}
+
+int order_store_finish_many(MYSQL *c, const char *const *ids, const bool *approve, int n)
+{
+	const char *conf[ORDER_LOCK_MANY], *all[ORDER_LOCK_MANY];
+	long long got;
+	int k = 0;
+
+	if (n < 1 || n > ORDER_LOCK_MANY)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (approve[i])
+			conf[k++] = ids[i];
+	/* '' is no order's id: it pads the confirmed list */
+	for (int i = k; i < ORDER_LOCK_MANY; i++)
+		conf[i] = "";
+	for (int i = 0; i < ORDER_LOCK_MANY; i++)
+		all[i] = ids[i < n ? i : n - 1];
+#define L(a) a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+	got = db_exec(c,
+		      "UPDATE orders SET"
+		      " status = IF(id IN (?,?,?,?,?,?,?,?), 'CONFIRMED', 'CANCELLED'),"
+		      " reason = IF(id IN (?,?,?,?,?,?,?,?), NULL, 'PAYMENT_DECLINED')"
+		      " WHERE id IN (?,?,?,?,?,?,?,?) AND status = 'PENDING'",
+		      "ssssssssssssssssssssssss", L(conf), L(conf), L(all));
+#undef L
+	return (int)got;
+}
+
 struct order_pay_ctx {
 	struct order *o;
 	char *pid, *st;

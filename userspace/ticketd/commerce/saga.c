@@ -707,6 +707,53 @@ static void *deadline_loop(void *arg)
 	return NULL;
 }
 
+void saga_batcher_init(struct saga_batcher *b, int max_takers)
+{
+	pthread_mutex_init(&b->lock, NULL);
+	b->head = b->tail = NULL;
+	b->n = b->takers = 0;
+	b->max_takers = max_takers > 0 ? max_takers : 1;
+}
+
+bool saga_batcher_add(struct saga_batcher *b, struct saga_job *job)
+{
+	bool need;
+
+	job->next = NULL;
+	pthread_mutex_lock(&b->lock);
+	if (b->tail)
+		b->tail->next = job;
+	else
+		b->head = job;
+	b->tail = job;
+	b->n++;
+	need = b->takers < b->max_takers;
+	if (need)
+		b->takers++;
+	pthread_mutex_unlock(&b->lock);
+	return need;
+}
+
+int saga_batcher_take(struct saga_batcher *b, struct saga_job **out, int max, bool *again)
+{
+	int k = 0;
+
+	pthread_mutex_lock(&b->lock);
+	while (k < max && b->head) {
+		out[k] = b->head;
+		b->head = b->head->next;
+		out[k++]->next = NULL;
+		b->n--;
+	}
+	if (!b->head)
+		b->tail = NULL;
+	*again = b->n > 0; /* this taker stays counted: queued again */
+	if (!*again)
+		b->takers--;
+	pthread_mutex_unlock(&b->lock);
+	return k;
+}
+
 void saga_queue_init(struct saga_queue *q, int max)
 {
 	q->head = q->tail = NULL;
@@ -835,6 +882,7 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 	pthread_mutex_init(&sg->lock, NULL);
 	saga_unsold_init(&sg->unsold);
 	saga_queue_init(&sg->q, app->cfg.saga_queue_max);
+	saga_batcher_init(&sg->settle, SAGA_WORKERS);
 	pthread_cond_init(&sg->cond, NULL);
 	for (sg->n_workers = 0; sg->n_workers < SAGA_WORKERS; sg->n_workers++)
 		if (pthread_create(&sg->workers[sg->n_workers], NULL, worker_loop, sg)) {
@@ -1250,6 +1298,192 @@ int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amou
 		snprintf(out->order_status, sizeof(out->order_status), "PENDING");
 	}
 	return 0;
+}
+
+/* The orders of items[0..n) that one plain transaction can settle: found
+ * PENDING, of the answer's amount, an APPROVED before the deadline or a
+ * DECLINED, each order once. pick[] gets their indexes; returns how many. */
+static int settle_eligible(const struct saga_settle_item *items, int n,
+			   const struct order *o, const bool *found, int *pick)
+{
+	int64_t now = unix_ms();
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct payment_result *r = items[i].r;
+		bool dup = false;
+
+		for (int j = 0; j < i && !dup; j++)
+			dup = !strcmp(items[i].order_id, items[j].order_id);
+		if (dup || !found[i] || strcmp(o[i].status, "PENDING") ||
+		    o[i].amount != items[i].amount || !r->payment_id[0] ||
+		    strlen(r->payment_id) > PAYMENT_ID_LEN ||
+		    (r->outcome != PAYMENT_APPROVED && r->outcome != PAYMENT_DECLINED) ||
+		    (r->outcome == PAYMENT_APPROVED && now > o[i].deadline_ms))
+			continue;
+		pick[k++] = i;
+	}
+	return k;
+}
+
+/* The one transaction of saga_settle_many for the eligible items; done[i]
+ * set for each it settled (out filled). Returns how many (0: it did not
+ * commit, nothing of it stays). */
+static int settle_batch(struct ticketd *app, struct saga_settle_item *items, int n,
+			bool *done)
+{
+	const char *ids[SAGA_SETTLE_BATCH], *pids[SAGA_SETTLE_BATCH];
+	const char *mids_p[SAGA_SETTLE_BATCH];
+	char mids[SAGA_SETTLE_BATCH][64];
+	char *pay_json[SAGA_SETTLE_BATCH] = {0}, *ord_json[SAGA_SETTLE_BATCH] = {0};
+	struct order o[SAGA_SETTLE_BATCH], lo[SAGA_SETTLE_BATCH];
+	bool found[SAGA_SETTLE_BATCH], approve[SAGA_SETTLE_BATCH], claimed[SAGA_SETTLE_BATCH];
+	struct db_arg args[DB_ROWS_MAX_PARAMS];
+	struct outbox_msg msgs[3 * SAGA_SETTLE_BATCH];
+	int pick[SAGA_SETTLE_BATCH], k = 0, m = 0, rows = 0;
+	MYSQL *c;
+	TRACE_SCOPE(ts, "saga.settle_batch"); /* #15 */
+
+	trace_span_attr_int(ts.span, "orders", n);
+	c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+	if (!c)
+		return 0;
+	if (db_begin(&app->db, &c)) {
+		db_put(&app->db, c);
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		ids[i] = items[i].order_id;
+	if (order_store_lock_many(c, ids, n, lo, found))
+		goto rollback;
+	k = settle_eligible(items, n, lo, found, pick);
+	if (k < 2) /* one alone goes the usual way */
+		goto rollback;
+	for (int j = 0; j < k; j++) {
+		const struct saga_settle_item *it = &items[pick[j]];
+
+		o[j] = lo[pick[j]];
+		ids[j] = it->order_id;
+		pids[j] = it->r->payment_id;
+		approve[j] = it->r->outcome == PAYMENT_APPROVED;
+		_Static_assert(SAGA_SETTLE_BATCH <= ORDER_LOCK_MANY, "one lock statement");
+		_Static_assert(5 * SAGA_SETTLE_BATCH <= DB_ROWS_MAX_PARAMS, "one payments INSERT");
+		snprintf(mids[j], sizeof(mids[j]), "payment:%s", it->order_id);
+		mids_p[j] = mids[j];
+		args[5 * j] = (struct db_arg){.s = pids[j]};
+		args[5 * j + 1] = (struct db_arg){.s = it->order_id};
+		args[5 * j + 2] = (struct db_arg){.s = approve[j] ? "APPROVED" : "DECLINED"};
+		args[5 * j + 3] = (struct db_arg){.u = it->amount};
+		args[5 * j + 4] = (struct db_arg){.u = (uint64_t)it->r->attempts};
+	}
+	/* The payments (a decision recorded already fails it: -EEXIST). */
+	if (db_insert_rows(c,
+			   "INSERT INTO payments (id, order_id, status, amount, attempts,"
+			   " decided_at) VALUES ",
+			   "(?, ?, ?, ?, ?, NOW(3))", "sssuu", args, k, NULL) < 0)
+		goto rollback;
+	/* The claims the Kafka copies will find. */
+	if (inbox_claim_many(c, SAGA_CONSUMER, mids_p, k, claimed) != k)
+		goto rollback;
+	/* The sold seats, DB_ROWS_MAX_PARAMS / 3 rows per statement (a seat
+	 * sold already fails it: that order goes the usual way). */
+	for (int j = 0; j <= k; j++) {
+		bool flush = j == k || rows + o[j].n_seats > DB_ROWS_MAX_PARAMS / 3;
+
+		if (flush && rows) {
+			if (db_insert_rows(c, "INSERT INTO sold_seats (event_id, seat_id, order_id) VALUES ",
+					   "(?, ?, ?)", "uus", args, rows, NULL) < 0)
+				goto rollback;
+			rows = 0;
+		}
+		if (j == k || !approve[j])
+			continue;
+		for (int s = 0; s < o[j].n_seats; s++, rows++) {
+			args[3 * rows] = (struct db_arg){.u = o[j].event_id};
+			args[3 * rows + 1] = (struct db_arg){.u = o[j].seats[s]};
+			args[3 * rows + 2] = (struct db_arg){.s = o[j].id};
+		}
+	}
+	if (order_store_finish_many(c, ids, approve, k) != k)
+		goto rollback;
+	for (int j = 0; j < k; j++) {
+		const struct saga_settle_item *it = &items[pick[j]];
+
+		snprintf(o[j].status, sizeof(o[j].status), "%s",
+			 approve[j] ? "CONFIRMED" : "CANCELLED");
+		snprintf(o[j].reason, sizeof(o[j].reason), "%s",
+			 approve[j] ? "" : "PAYMENT_DECLINED");
+		pay_json[j] = payment_event_json(it->order_id, pids[j],
+						 approve[j] ? "APPROVED" : "DECLINED", it->amount,
+						 it->r->attempts);
+		ord_json[j] = order_event_json(approve[j] ? "OrderConfirmed" : "OrderCancelled",
+					       &o[j]);
+		if (!pay_json[j] || !ord_json[j])
+			goto rollback;
+		msgs[m++] = (struct outbox_msg){PAYMENTS_TOPIC, it->order_id, pay_json[j]};
+		msgs[m++] = (struct outbox_msg){ORDERS_TOPIC, it->order_id, ord_json[j]};
+		if (approve[j])
+			msgs[m++] = (struct outbox_msg){SEATS_TOPIC, it->order_id, ord_json[j]};
+	}
+	if (outbox_append_many(c, msgs, m) || mysql_commit(c))
+		goto rollback;
+	db_put(&app->db, c);
+	for (int j = 0; j < k; j++) {
+		struct saga_settle_item *it = &items[pick[j]];
+		const struct ending e = {.ended = true, .approve = approve[j]};
+
+		order_cache_put(&app->order_cache, &o[j]);
+		ended(app, &o[j], &e);
+		snprintf(it->out.order_status, sizeof(it->out.order_status), "%s", o[j].status);
+		snprintf(it->out.reason, sizeof(it->out.reason), "%s", o[j].reason);
+		snprintf(it->out.payment_id, sizeof(it->out.payment_id), "%s", pids[j]);
+		snprintf(it->out.payment_status, sizeof(it->out.payment_status), "%s",
+			 approve[j] ? "APPROVED" : "DECLINED");
+		it->out.refund_status[0] = '\0'; /* neither may have charged behind a cancel */
+		it->rc = 0;
+		done[pick[j]] = true;
+		free(pay_json[j]);
+		free(ord_json[j]);
+	}
+	return k;
+rollback:
+	mysql_query(c, "ROLLBACK");
+	db_put(&app->db, c);
+	for (int j = 0; j < k; j++) {
+		free(pay_json[j]);
+		free(ord_json[j]);
+	}
+	return 0;
+}
+
+void saga_settle_many(struct ticketd *app, struct saga_settle_item *items, int n)
+{
+	bool done[SAGA_SETTLE_BATCH] = {0};
+	int k = 0;
+
+	if (n > SAGA_SETTLE_BATCH)
+		n = SAGA_SETTLE_BATCH;
+	for (int i = 0; i < n; i++) {
+		memset(&items[i].out, 0, sizeof(items[i].out));
+		items[i].rc = -EAGAIN;
+	}
+	if (n > 1) {
+		if (items[0].trace) /* #15: the batch's span under the first */
+			trace_current_set(items[0].trace, NULL);
+		k = settle_batch(app, items, n, done);
+	}
+	if (k) {
+		atomic_fetch_add(&app->saga.settle_batches, 1);
+		atomic_fetch_add(&app->saga.settled_batched, (uint64_t)k);
+	}
+	for (int i = 0; i < n; i++) {
+		if (done[i])
+			continue;
+		if (items[i].trace) /* #15: each continues its own trace */
+			trace_current_set(items[i].trace, NULL);
+		items[i].rc = saga_settle_payment(app, items[i].order_id, items[i].amount,
+						  items[i].r, &items[i].out);
+	}
 }
 
 struct resume_job {

@@ -281,11 +281,20 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      " authorizations deleted from payment_requests (in bulk, every"
 			      " second, by the deadline loop).\n"
 			      "# TYPE ticketd_payment_requests_pruned_total counter\n"
-			      "ticketd_payment_requests_pruned_total %llu\n",
+			      "ticketd_payment_requests_pruned_total %llu\n"
+			      "# HELP ticketd_saga_settle_batches_total Transactions that settled"
+			      " two or more gateway answers together.\n"
+			      "# TYPE ticketd_saga_settle_batches_total counter\n"
+			      "ticketd_saga_settle_batches_total %llu\n"
+			      "# HELP ticketd_saga_settled_in_batches_total Orders settled by those"
+			      " transactions.\n"
+			      "# TYPE ticketd_saga_settled_in_batches_total counter\n"
+			      "ticketd_saga_settled_in_batches_total %llu\n",
 			      LD(refunds_owed), LD(refunds_sent), LD(refunds_done),
 			      LD(refund_failures), LD(sell_repairs), LD(sell_repair_failures),
 			      LD(unsold_resolved), saga_unsold_count(&app->saga.unsold),
-			      LD(payments_resumed), LD(requests_pruned));
+			      LD(payments_resumed), LD(requests_pruned), LD(settle_batches),
+			      LD(settled_batched));
 #undef LD
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= rooms_render_metrics(app->rooms, &buf, &len, &cap);
