@@ -711,7 +711,8 @@ void saga_batcher_init(struct saga_batcher *b, int max_takers)
 {
 	pthread_mutex_init(&b->lock, NULL);
 	b->head = b->tail = NULL;
-	b->n = b->takers = 0;
+	atomic_store(&b->n, 0);
+	b->takers = 0;
 	b->max_takers = max_takers > 0 ? max_takers : 1;
 }
 
@@ -759,11 +760,13 @@ void saga_queue_init(struct saga_queue *q, int max)
 	q->head = q->tail = NULL;
 	q->n = 0;
 	q->max = max > 0 ? max : 1;
+	q->gathered = NULL;
 }
 
 int saga_queue_push(struct saga_queue *q, struct saga_job *job, bool bounded)
 {
-	if (bounded && q->n >= q->max)
+	if (bounded &&
+	    q->n + (q->gathered ? atomic_load(&q->gathered->n) : 0) >= q->max)
 		return -EAGAIN;
 	job->next = NULL;
 	if (q->tail)
@@ -856,7 +859,7 @@ int saga_queued(struct saga *sg)
 	if (!sg->app)
 		return 0;
 	pthread_mutex_lock(&sg->lock);
-	n = sg->q.n;
+	n = sg->q.n + atomic_load(&sg->settle.n); /* answers gathered wait too */
 	pthread_mutex_unlock(&sg->lock);
 	return n;
 }
@@ -883,6 +886,7 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 	saga_unsold_init(&sg->unsold);
 	saga_queue_init(&sg->q, app->cfg.saga_queue_max);
 	saga_batcher_init(&sg->settle, SAGA_WORKERS);
+	sg->q.gathered = &sg->settle;
 	pthread_cond_init(&sg->cond, NULL);
 	for (sg->n_workers = 0; sg->n_workers < SAGA_WORKERS; sg->n_workers++)
 		if (pthread_create(&sg->workers[sg->n_workers], NULL, worker_loop, sg)) {

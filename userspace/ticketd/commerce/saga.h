@@ -62,14 +62,19 @@ struct saga_job {
  * acknowledged) is pushed unbounded: refusing it would lose it. Those are
  * bounded upstream (payment_queue_max authorizations at the gateway, the
  * refund thread's batches). */
+struct saga_batcher;
 struct saga_queue {
 	struct saga_job *head, *tail;
 	int n;   /* jobs queued */
 	int max; /* bound for new work (>= 1) */
+	/* Gateway answers gathered for settling (saga.settle) wait for a
+	 * worker too: they count toward max (NULL: none). */
+	const struct saga_batcher *gathered;
 };
 
 void saga_queue_init(struct saga_queue *q, int max);
-/* Appends job; -EAGAIN (nothing queued) when bounded and full. */
+/* Appends job; -EAGAIN (nothing queued) when bounded and full (the jobs
+ * queued plus the answers gathered reach max). */
 int saga_queue_push(struct saga_queue *q, struct saga_job *job, bool bounded);
 /* Takes the oldest job, or NULL. */
 struct saga_job *saga_queue_pop(struct saga_queue *q);
@@ -84,7 +89,7 @@ struct saga_job *saga_queue_pop(struct saga_queue *q);
 struct saga_batcher {
 	pthread_mutex_t lock;
 	struct saga_job *head, *tail;
-	int n;             /* jobs gathered */
+	atomic_int n;      /* jobs gathered (changed under lock, read anywhere) */
 	int takers;        /* takers queued, not yet taken */
 	int max_takers;
 };
