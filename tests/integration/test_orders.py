@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from conftest import (PAYMENT_DEADLINE_SECONDS, PORTS, assert_error, auth, infra,
-                      mariadb_sql, new_session)
+                      mariadb_sql, metric, new_session)
 
 
 def hold(base, token, event_id, seat_ids):
@@ -400,3 +400,106 @@ def test_purchase_is_two_commits_and_reuses_prepared_statements(api, arena):
     # purchase, prepared at each call
     assert d["Com_stmt_prepare"] <= 6 * n, d
     assert d["Com_stmt_execute"] >= 8 * n, d
+
+
+def test_settling_a_payment_writes_its_outbox_rows_in_one_insert(api, arena):
+    """Recording and applying a decision puts PaymentDecided, OrderConfirmed
+    and the seats' row into the outbox with one multi-row INSERT, and
+    leaves the request row to the deadline loop's bulk prune: per purchase
+    8 INSERTs (order, its seats, OrderCreated, the request, the payment, the
+    inbox claim, the sold seats, the three settle rows) and no DELETE of its
+    own (it was 10 INSERTs and a DELETE)."""
+    def held():
+        s = new_session(api.base)
+        seats = arena.take(2)
+        hold(api.base, s["token"], arena.event_id, seats)
+        return s, seats
+
+    n = 10
+    ready = [held() for _ in range(n)]
+    oids = []
+    time.sleep(1.2)  # a prune of earlier tests' rows is behind us
+    before = _db_status("Com_insert", "Com_delete")
+    for s, seats in ready:
+        r = order(api.base, s["token"], arena.event_id, seats)
+        assert r.status_code == 201, r.text
+        oids.append(r.json()["orderId"])
+        r = authorize(api.base, s["token"], oids[-1], simulate="approve")
+        assert r.status_code == 200 and r.json()["orderStatus"] == "CONFIRMED", r.text
+    after = _db_status("Com_insert", "Com_delete")
+    d = {k: after[k] - before[k] for k in before}
+    print("per purchase:", {k: v / n for k, v in d.items()})
+    assert d["Com_insert"] <= 8 * n + 2, d
+    assert d["Com_delete"] <= 4, d  # the prune's, not one per purchase
+    # the outbox rows are all there, in order: payment, order, seats
+    ids = "', '".join(oids)
+    rows = mariadb_sql("SELECT msg_key, topic FROM outbox WHERE msg_key IN"
+                       f" ('{ids}') ORDER BY id").split("\n")
+    got = {}
+    for line in filter(None, rows):
+        key, topic = line.split("\t")
+        got.setdefault(key, []).append(topic)
+    for oid in oids:
+        assert got[oid] == ["ticketing.orders", "ticketing.payments", "ticketing.orders",
+                            "ticketing.seats"], (oid, got[oid])
+
+
+def test_decided_payment_requests_are_pruned_in_bulk(api, arena):
+    """The settle transaction leaves its payment_requests row; the deadline
+    loop deletes decided ones within about a second, counted."""
+    s, _, o = held_order(api, arena)
+    before = metric(api.base, "ticketd_payment_requests_pruned_total")
+    r = authorize(api.base, s["token"], o["orderId"], simulate="decline")
+    assert r.status_code == 200 and r.json()["orderStatus"] == "CANCELLED", r.text
+    deadline = time.time() + 5
+    left = None
+    while time.time() < deadline:
+        left = int(mariadb_sql("SELECT COUNT(*) FROM payment_requests"
+                               f" WHERE order_id = '{o['orderId']}'").strip())
+        if left == 0:
+            break
+        time.sleep(0.1)
+    assert left == 0
+    assert metric(api.base, "ticketd_payment_requests_pruned_total") >= before + 1
+
+
+def test_an_ended_order_is_read_from_memory(api, arena):
+    """GET of an ended order (it never changes again) is answered from
+    ticketd's copy, counted as a hit, with no statement at MariaDB; a
+    PENDING one is read from MariaDB each time (a miss)."""
+    s, _, o = held_order(api, arena)
+    oid = o["orderId"]
+    hit = 'ticketd_order_cache_total{result="hit"}'
+    miss = 'ticketd_order_cache_total{result="miss"}'
+    m0 = metric(api.base, miss)
+    assert get_order(api.base, s["token"], oid).json()["status"] == "PENDING"
+    assert metric(api.base, miss) >= m0 + 1
+    r = authorize(api.base, s["token"], oid, simulate="approve")
+    assert r.status_code == 200 and r.json()["orderStatus"] == "CONFIRMED", r.text
+    h0 = metric(api.base, hit)
+    before = _db_status("Com_stmt_execute")
+    answers = [get_order(api.base, s["token"], oid) for _ in range(20)]
+    after = _db_status("Com_stmt_execute")
+    assert all(a.status_code == 200 for a in answers)
+    body = answers[-1].json()
+    assert body["status"] == "CONFIRMED" and body["orderId"] == oid
+    assert body["seatIds"] == o["seatIds"] and body["amount"] == o["amount"]
+    assert body["createdAt"] == o["createdAt"]
+    assert body["paymentDeadline"] == o["paymentDeadline"]
+    assert metric(api.base, hit) >= h0 + 20
+    # the background loops (deadline poll, relay) run meanwhile: far fewer
+    # than the 20 reads
+    assert after["Com_stmt_execute"] - before["Com_stmt_execute"] < 10
+    # still another session's order is not found, and a second authorize
+    # is refused from the copy as from the row
+    other = new_session(api.base)
+    assert_error(get_order(api.base, other["token"], oid), 404, "ORDER_NOT_FOUND")
+    assert_error(authorize(api.base, s["token"], oid), 409, "ORDER_NOT_PENDING")
+    # a cancelled order keeps its reason
+    s2, _, o2 = held_order(api, arena)
+    r = authorize(api.base, s2["token"], o2["orderId"], simulate="decline")
+    assert r.status_code == 200, r.text
+    h1 = metric(api.base, hit)
+    body = get_order(api.base, s2["token"], o2["orderId"]).json()
+    assert body["status"] == "CANCELLED" and body["reason"] == "PAYMENT_DECLINED"
+    assert metric(api.base, hit) >= h1 + 1

@@ -227,10 +227,30 @@ static void session_defaults_cover_every_slot_and_bound_the_db_wait(void **state
 	assert_int_equal(cfg.db_wait_ms, 250);
 }
 
+/* An authorization stays inside ticketd while the gateway takes its time
+ * (paymentd's default delay: up to 300 ms): at issue #13's 1000 orders/s
+ * about 300 wait there at once, which the payments door and the gateway
+ * places must both admit (128 refused a share of them at 500/s). */
+static void payment_bounds_admit_the_gateway_delay_at_1000_per_s(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, err, 1), CONFIG_OK);
+	assert_int_equal(cfg.payment_queue_max, 512);
+	assert_int_equal(cfg.http_inflight_payments, 640);
+	assert_true(cfg.payment_queue_max >= 1000 * 300 / 1000);
+	/* the door also holds those being recorded and settled */
+	assert_true(cfg.http_inflight_payments > cfg.payment_queue_max);
+	assert_int_equal(cfg.http_inflight_orders, 128);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_match_the_contract),
+		cmocka_unit_test(payment_bounds_admit_the_gateway_delay_at_1000_per_s),
 		cmocka_unit_test(file_then_env_then_flags_win_in_order),
 		cmocka_unit_test(bare_boolean_flag_means_true),
 		cmocka_unit_test(out_of_range_number_is_refused_with_reason),

@@ -55,6 +55,37 @@ static void recorded_decisions_are_queued_past_the_bound(void **state)
 	assert_null(q.tail);
 }
 
+/* Gateway answers gathered for settling together wait for a worker as
+ * much as queued jobs do: new work is refused when both together reach
+ * the bound (else batching would let the backlog grow past it). */
+static void gathered_answers_count_toward_the_bound(void **state)
+{
+	struct saga_queue q;
+	struct saga_batcher b;
+	struct saga_job jobs[6];
+
+	(void)state;
+	saga_queue_init(&q, 3);
+	saga_batcher_init(&b, 1);
+	q.gathered = &b;
+	assert_int_equal(saga_queue_push(&q, &jobs[0], true), 0);
+	assert_true(saga_batcher_add(&b, &jobs[1]));
+	assert_false(saga_batcher_add(&b, &jobs[2]));
+	assert_int_equal(saga_queue_push(&q, &jobs[3], true), -EAGAIN);
+	/* decisions are still queued */
+	assert_int_equal(saga_queue_push(&q, &jobs[4], false), 0);
+	{
+		struct saga_job *got[8];
+		bool again;
+
+		assert_int_equal(saga_batcher_take(&b, got, 8, &again), 2);
+		assert_false(again);
+	}
+	/* the answers taken, there is room again */
+	assert_int_equal(q.n, 2);
+	assert_int_equal(saga_queue_push(&q, &jobs[5], true), 0);
+}
+
 static void saga_queue_bound_is_at_least_one(void **state)
 {
 	struct saga_queue q;
@@ -157,6 +188,7 @@ int main(void)
 		cmocka_unit_test(routes_go_through_their_doors),
 		cmocka_unit_test(full_saga_queue_refuses_new_work),
 		cmocka_unit_test(recorded_decisions_are_queued_past_the_bound),
+		cmocka_unit_test(gathered_answers_count_toward_the_bound),
 		cmocka_unit_test(saga_queue_bound_is_at_least_one),
 		cmocka_unit_test(payment_places_are_bounded_and_given_back),
 	};

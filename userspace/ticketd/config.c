@@ -87,7 +87,7 @@ static const struct setting settings[] = {
 	S(http_inflight_orders, SETTING_INT, "128", 0, 1000000,
 	  "POST /api/orders requests inside ticketd at once, answers pending "
 	  "included (more: 503 OVERLOADED at once; 0: no cap)"),
-	S(http_inflight_payments, SETTING_INT, "128", 0, 1000000,
+	S(http_inflight_payments, SETTING_INT, "640", 0, 1000000,
 	  "POST /api/payments/authorize requests inside ticketd at once, answers "
 	  "pending included (more: 503 OVERLOADED; 0: no cap)"),
 	S(http_inflight_holds, SETTING_INT, "0", 0, 1000000,
@@ -105,7 +105,7 @@ static const struct setting settings[] = {
 	S(saga_queue_max, SETTING_INT, "256", 1, 1000000,
 	  "new orders and authorizations queued for the saga workers at most "
 	  "(more: 503 OVERLOADED); recorded decisions are always queued"),
-	S(payment_queue_max, SETTING_INT, "256", 1, 1000000,
+	S(payment_queue_max, SETTING_INT, "512", 1, 1000000,
 	  "authorizations at the payment gateway at once, retries included (more "
 	  "new ones: 503 OVERLOADED)"),
 	S(outbox_backlog_max, SETTING_LONG, "100000", 0, 1000000000,
@@ -127,7 +127,7 @@ static const struct setting settings[] = {
 	S(outbox_idle_poll_ms, SETTING_INT, "1000", 10, 600000,
 	  "the outbox relay looks for unsignalled rows (another node's, an "
 	  "operator's replay) this often, ms; new rows of this node wake it"),
-	S(outbox_wake_delay_ms, SETTING_INT, "2", 0, 1000,
+	S(outbox_wake_delay_ms, SETTING_INT, "10", 0, 1000,
 	  "the outbox relay reads this long after a new-row signal, ms (the "
 	  "commit lands, concurrent orders share one SELECT)"),
 	S(kafka_linger_ms, SETTING_INT, "5", 0, 1000,

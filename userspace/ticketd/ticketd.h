@@ -12,6 +12,7 @@
 #include "userspace/lib/metrics.h"
 #include "userspace/ticketd/catalog_live.h"
 #include "userspace/ticketd/commerce/catalog.h"
+#include "userspace/ticketd/commerce/order_cache.h"
 #include "userspace/ticketd/commerce/saga.h"
 #include "userspace/ticketd/commerce/sessions.h"
 #include "userspace/ticketd/config.h"
@@ -78,6 +79,7 @@ struct ticketd {
 	struct outbox_relay relay;
 	struct payment_client *payments;
 	struct saga saga;
+	struct order_cache order_cache; /* ended orders (commerce/order_cache.h) */
 	struct overload overload; /* #12: refusals and slow-request counters */
 	struct drain drain;       /* POST /admin/drain (rest/drain.h) */
 	struct shards shards;     /* #16: which events this node serves */

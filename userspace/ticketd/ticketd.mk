@@ -78,7 +78,7 @@ $(LIBTICKETD_FUZZ): $(filter-out %/main.o,$(TICKETD_OBJS_FUZZ))
 TICKETD_UNIT := test_config test_sessions test_db_pool test_stmt_cache test_rest_parse test_journal \
 	test_stream_epoch test_saga_sell test_seat_stream test_sse_hub test_room \
 	test_overload_bounds test_tickets test_best test_waitlist test_event_layout test_catalog \
-	test_shard_map test_sweeper
+	test_shard_map test_sweeper test_order_cache test_saga_batcher
 TICKETD_TESTS := $(addprefix $(BUILD)/tests/unit/,$(TICKETD_UNIT))
 TICKETD_TESTS_ASAN := $(addprefix $(BUILD)/asan/tests/unit/,$(TICKETD_UNIT))
 

@@ -131,6 +131,77 @@ int order_store_get(MYSQL *c, const char *order_id, bool for_update,
 	return n == 0 ? -ENOENT : 0;
 }
 
+struct orders_many_ctx {
+	const char *const *ids;
+	int n;
+	struct order *out;
+	bool *found;
+};
+
+static int orders_many_row(void *ctx, int n, char **v)
+{
+	struct orders_many_ctx *m = ctx;
+
+	for (int i = 0; i < m->n; i++)
+		if (!m->found[i] && !strcmp(m->ids[i], v[0])) {
+			int rc = order_row(&m->out[i], n, v);
+
+			if (rc)
+				return rc;
+			m->found[i] = true;
+		}
+	return 0;
+}
+
+int order_store_lock_many(MYSQL *c, const char *const *ids, int n, struct order *out,
+			  bool *found)
+{
+	struct orders_many_ctx m = {ids, n, out, found};
+	long long got;
+
+	if (n < 1 || n > ORDER_LOCK_MANY)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		found[i] = false;
+	}
+#define ID(j) ids[(j) < n ? (j) : n - 1]
+	got = db_select(c,
+			"SELECT " ORDER_COLS " FROM orders o WHERE o.id IN (?,?,?,?,?,?,?,?)"
+			" ORDER BY o.id FOR UPDATE",
+			orders_many_row, &m, "ssssssss", ID(0), ID(1), ID(2), ID(3), ID(4),
+			ID(5), ID(6), ID(7));
+#undef ID
+	return got < 0 ? (int)got : 0;
+}
+
+int order_store_finish_many(MYSQL *c, const char *const *ids, const bool *approve, int n)
+{
+	const char *conf[ORDER_LOCK_MANY], *all[ORDER_LOCK_MANY];
+	long long got;
+	int k = 0;
+
+	if (n < 1 || n > ORDER_LOCK_MANY)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (approve[i])
+			conf[k++] = ids[i];
+	/* '' is no order's id: it pads the confirmed list */
+	for (int i = k; i < ORDER_LOCK_MANY; i++)
+		conf[i] = "";
+	for (int i = 0; i < ORDER_LOCK_MANY; i++)
+		all[i] = ids[i < n ? i : n - 1];
+#define L(a) a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+	got = db_exec(c,
+		      "UPDATE orders SET"
+		      " status = IF(id IN (?,?,?,?,?,?,?,?), 'CONFIRMED', 'CANCELLED'),"
+		      " reason = IF(id IN (?,?,?,?,?,?,?,?), NULL, 'PAYMENT_DECLINED')"
+		      " WHERE id IN (?,?,?,?,?,?,?,?) AND status = 'PENDING'",
+		      "ssssssssssssssssssssssss", L(conf), L(conf), L(all));
+#undef L
+	return (int)got;
+}
+
 struct order_pay_ctx {
 	struct order *o;
 	char *pid, *st;
@@ -382,6 +453,68 @@ int payment_request_delete(MYSQL *c, const char *order_id)
 			      order_id);
 
 	return n < 0 ? (int)n : 0;
+}
+
+#define PRUNE_CHUNK 32
+
+struct decided_ctx {
+	char (*ids)[ORDER_ID_LEN + 1];
+	int n, max;
+};
+
+static int decided_row(void *ctx, int n, char **v)
+{
+	struct decided_ctx *d = ctx;
+
+	(void)n;
+	if (d->n < d->max)
+		snprintf(d->ids[d->n++], ORDER_ID_LEN + 1, "%s", v[0]);
+	return 0;
+}
+
+int payment_requests_prune(MYSQL *c, int max)
+{
+	char (*ids)[ORDER_ID_LEN + 1];
+	struct decided_ctx d;
+	char sql[128 + 4 * PRUNE_CHUNK];
+	long long n, deleted = 0;
+
+	if (max < 1)
+		return -EINVAL;
+	ids = calloc((size_t)max, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	d = (struct decided_ctx){.ids = ids, .max = max};
+	n = db_select(c,
+		      "SELECT r.order_id FROM payment_requests r"
+		      " JOIN payments p ON p.order_id = r.order_id LIMIT ?",
+		      decided_row, &d, "u", (uint64_t)max);
+	if (n < 0) {
+		free(ids);
+		return (int)n;
+	}
+	/* One text for every chunk: a short one repeats its last id. */
+	multi_row_sql(sql, sizeof(sql),
+		      "DELETE FROM payment_requests WHERE order_id IN (", "?", PRUNE_CHUNK);
+	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), ")");
+	for (int at = 0; at < d.n; at += PRUNE_CHUNK) {
+		struct db_arg args[PRUNE_CHUNK];
+		char types[PRUNE_CHUNK + 1];
+		int k = d.n - at < PRUNE_CHUNK ? d.n - at : PRUNE_CHUNK;
+
+		for (int i = 0; i < PRUNE_CHUNK; i++)
+			args[i] = (struct db_arg){.s = ids[at + (i < k ? i : k - 1)]};
+		memset(types, 's', PRUNE_CHUNK);
+		types[PRUNE_CHUNK] = '\0';
+		n = db_exec_args(c, sql, types, args);
+		if (n < 0) {
+			free(ids);
+			return (int)n;
+		}
+		deleted += n;
+	}
+	free(ids);
+	return (int)deleted;
 }
 
 struct requests_ctx {

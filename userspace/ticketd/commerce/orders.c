@@ -205,6 +205,13 @@ static int read_order(struct ticketd *app, const char *order_id, struct order *o
 {
 	int rc = -ECONNRESET;
 
+	/* An ended order never changes: its copy needs no round trip (and
+	 * its payment, ended or not, is not asked for then). */
+	if (order_cache_get(&app->order_cache, order_id, out)) {
+		if (pay_id)
+			pay_id[0] = pay_status[0] = '\0';
+		return 0;
+	}
 	for (int attempt = 0; attempt < 2 && rc == -ECONNRESET; attempt++) {
 		MYSQL *c = db_get_tx(&app->db, app->cfg.db_wait_ms);
 
@@ -215,6 +222,8 @@ static int read_order(struct ticketd *app, const char *order_id, struct order *o
 			    : order_store_get(c, order_id, false, out);
 		db_put(&app->db, c);
 	}
+	if (rc == 0)
+		order_cache_put(&app->order_cache, out); /* kept only when ended */
 	return rc == -ECONNRESET ? -EBUSY : rc;
 }
 

@@ -80,6 +80,17 @@ int order_store_get_with_payment(MYSQL *c, const char *order_id, struct order *o
  * was no longer PENDING. */
 int order_store_finish(MYSQL *c, const char *order_id, const char *status,
 		       const char *reason);
+/* Orders per order_store_lock_many / order_store_finish_many call. */
+#define ORDER_LOCK_MANY 8
+/* Reads and locks (FOR UPDATE, in id order) up to ORDER_LOCK_MANY orders
+ * in one statement: found[i] says whether ids[i] exists (out[i] filled).
+ * 0 or a negative errno. */
+int order_store_lock_many(MYSQL *c, const char *const *ids, int n, struct order *out,
+			  bool *found);
+/* PENDING -> CONFIRMED (approve[i]) or CANCELLED PAYMENT_DECLINED for up to
+ * ORDER_LOCK_MANY distinct orders in one statement: how many changed, or a
+ * negative errno. */
+int order_store_finish_many(MYSQL *c, const char *const *ids, const bool *approve, int n);
 /* sold_seats rows for every seat; -EEXIST when a seat is already sold. */
 int order_store_insert_sold(MYSQL *c, const struct order *o);
 /* PENDING orders whose deadline has passed (ids), at most max. */
@@ -144,6 +155,12 @@ int payment_store_refund_done(MYSQL *c, const char *payment_id,
  * payment_requests row). Insert is idempotent. */
 int payment_request_insert(MYSQL *c, const char *order_id, uint64_t amount);
 int payment_request_delete(MYSQL *c, const char *order_id);
+/* Deletes up to max request rows whose decision is recorded (a payments
+ * row for the order): the settle transaction leaves its request row behind
+ * (payment_requests_open skips it), and this clears them in bulk. One
+ * consistent read, then deletes by primary key only (no range locks in the
+ * way of new requests). The number deleted, or a negative errno. */
+int payment_requests_prune(MYSQL *c, int max);
 struct payment_request {
 	char order_id[ORDER_ID_LEN + 1];
 	uint64_t amount;

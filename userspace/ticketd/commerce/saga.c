@@ -29,6 +29,8 @@
 #define REFUND_POLL_MS 250
 #define REFUND_BATCH 32
 #define RESUME_BATCH 1000
+#define REQUEST_PRUNE_MS 1000  /* decided payment_requests rows cleared this often */
+#define REQUEST_PRUNE_BATCH 2000
 
 enum saga_sell saga_sell_seat(const struct saga_seat_ops *ops, uint32_t event_id,
 			      uint32_t seat_id, int *sell_status)
@@ -207,14 +209,28 @@ static int64_t unix_ms(void)
 	return (int64_t)ticketd_unix_ms_at(&mono);
 }
 
-/* Ends a PENDING order in one transaction on c (already started). Returns
- * 1 when this call ended it, 0 when it was no longer PENDING, <0 on error
- * (the caller rolls back). */
+/* What end_locked did inside the caller's transaction. lead (set by the
+ * caller, may be NULL) is an outbox row of the caller's that goes into the
+ * same multi-row INSERT as the order's own rows, ahead of them, when the
+ * order ends here; lead_done says whether it did (if not, the caller
+ * appends it alone). */
+struct ending {
+	bool ended;   /* this transaction ended the order */
+	bool approve; /* ... CONFIRMED (false: CANCELLED) */
+	const struct outbox_msg *lead;
+	bool lead_done;
+};
+
+/* Ends a PENDING order in one transaction on c (already started): its
+ * outbox rows (e->lead first, when set, then the order's and, confirmed,
+ * the seats' row) in one statement. Returns 1 when this call ended it, 0
+ * when it was no longer PENDING, <0 on error (the caller rolls back). */
 static int end_order(struct ticketd *app, MYSQL *c, struct order *o,
-		     bool approve, const char *reason)
+		     bool approve, const char *reason, struct ending *e)
 {
+	struct outbox_msg msgs[3];
 	char *payload;
-	int rc;
+	int rc, n = 0;
 
 	if (approve) {
 		rc = order_store_insert_sold(c, o);
@@ -232,11 +248,17 @@ static int end_order(struct ticketd *app, MYSQL *c, struct order *o,
 	payload = order_event_json(approve ? "OrderConfirmed" : "OrderCancelled", o);
 	if (!payload)
 		return -ENOMEM;
-	rc = outbox_append(c, ORDERS_TOPIC, o->id, payload);
-	if (!rc && approve)
-		rc = outbox_append(c, SEATS_TOPIC, o->id, payload);
+	if (e->lead)
+		msgs[n++] = *e->lead;
+	msgs[n++] = (struct outbox_msg){ORDERS_TOPIC, o->id, payload};
+	if (approve)
+		msgs[n++] = (struct outbox_msg){SEATS_TOPIC, o->id, payload};
+	rc = outbox_append_many(c, msgs, n);
 	free(payload);
-	return rc ? rc : 1;
+	if (rc)
+		return rc;
+	e->lead_done = e->lead != NULL;
+	return 1;
 }
 
 const char *const saga_reject_names[SAGA_REJECT_N] = {
@@ -291,12 +313,6 @@ static enum saga_reject check_recorded(MYSQL *c, const struct payment_decision *
 	return compare_recorded(d, &rec, rc, err);
 }
 
-/* What end_locked did inside the caller's transaction. */
-struct ending {
-	bool ended;   /* this transaction ended the order */
-	bool approve; /* ... CONFIRMED (false: CANCELLED) */
-};
-
 /* Ends the order o, read FOR UPDATE in c's open transaction, as approve
  * and reason say, given the payment recorded for it (pay, NULL when none).
  * On the deadline path (deadline true) a recorded APPROVED payment that was
@@ -329,12 +345,12 @@ static int end_locked(struct ticketd *app, MYSQL *c, struct order *o, bool appro
 		approve = false; /* a late approval: cancelled and refunded */
 		reason = "PAYMENT_DEADLINE";
 	}
-	rc = end_order(app, c, o, approve, reason);
+	rc = end_order(app, c, o, approve, reason, e);
 	if (rc == -EEXIST) {
 		/* A seat is sold already: compensate instead of confirming. */
 		log_msg(LOG_ERROR, NULL, "order %s: a seat is already sold; cancelling", o->id);
 		approve = false;
-		rc = end_order(app, c, o, false, "SEAT_ALREADY_SOLD");
+		rc = end_order(app, c, o, false, "SEAT_ALREADY_SOLD", e);
 	}
 	if (rc < 0)
 		return rc;
@@ -374,7 +390,7 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 	MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
 	enum saga_reject why = SAGA_REJECT_N;
 	struct payment_record pay;
-	struct ending e;
+	struct ending e = {0};
 	struct order o;
 	int rc;
 	TRACE_SCOPE(ts, approve ? "saga.confirm" : "saga.compensate"); /* #15 */
@@ -459,6 +475,7 @@ static int finish_order(struct ticketd *app, const char *order_id, bool approve,
 	if (rc < 0 || mysql_commit(c))
 		goto rollback;
 	db_put(&app->db, c);
+	order_cache_put(&app->order_cache, &o); /* kept only when ended */
 	ended(app, &o, &e);
 	return 0;
 drop:
@@ -665,11 +682,21 @@ static void *deadline_loop(void *arg)
 {
 	struct saga *sg = arg;
 	char ids[64][ORDER_ID_LEN + 1];
+	int64_t next_prune_ms = 0;
 
 	while (!atomic_load(&sg->stop)) {
 		MYSQL *c = db_get_timed(&sg->app->db, DB_WORKER_WAIT_MS);
 		int n = c ? order_store_due(c, ids, 64) : 0;
 
+		if (c && tkt_mono_ms() >= next_prune_ms) {
+			int pruned = payment_requests_prune(c, REQUEST_PRUNE_BATCH);
+
+			/* a full batch: more may be left, again next poll */
+			next_prune_ms = tkt_mono_ms() +
+					(pruned == REQUEST_PRUNE_BATCH ? 0 : REQUEST_PRUNE_MS);
+			if (pruned > 0)
+				atomic_fetch_add(&sg->requests_pruned, (uint64_t)pruned);
+		}
 		db_put(&sg->app->db, c); /* none: tried again next poll */
 		for (int i = 0; i < n; i++)
 			finish_order(sg->app, ids[i], false, "PAYMENT_DEADLINE", NULL, true);
@@ -680,16 +707,66 @@ static void *deadline_loop(void *arg)
 	return NULL;
 }
 
+void saga_batcher_init(struct saga_batcher *b, int max_takers)
+{
+	pthread_mutex_init(&b->lock, NULL);
+	b->head = b->tail = NULL;
+	atomic_store(&b->n, 0);
+	b->takers = 0;
+	b->max_takers = max_takers > 0 ? max_takers : 1;
+}
+
+bool saga_batcher_add(struct saga_batcher *b, struct saga_job *job)
+{
+	bool need;
+
+	job->next = NULL;
+	pthread_mutex_lock(&b->lock);
+	if (b->tail)
+		b->tail->next = job;
+	else
+		b->head = job;
+	b->tail = job;
+	b->n++;
+	need = b->takers < b->max_takers;
+	if (need)
+		b->takers++;
+	pthread_mutex_unlock(&b->lock);
+	return need;
+}
+
+int saga_batcher_take(struct saga_batcher *b, struct saga_job **out, int max, bool *again)
+{
+	int k = 0;
+
+	pthread_mutex_lock(&b->lock);
+	while (k < max && b->head) {
+		out[k] = b->head;
+		b->head = b->head->next;
+		out[k++]->next = NULL;
+		b->n--;
+	}
+	if (!b->head)
+		b->tail = NULL;
+	*again = b->n > 0; /* this taker stays counted: queued again */
+	if (!*again)
+		b->takers--;
+	pthread_mutex_unlock(&b->lock);
+	return k;
+}
+
 void saga_queue_init(struct saga_queue *q, int max)
 {
 	q->head = q->tail = NULL;
 	q->n = 0;
 	q->max = max > 0 ? max : 1;
+	q->gathered = NULL;
 }
 
 int saga_queue_push(struct saga_queue *q, struct saga_job *job, bool bounded)
 {
-	if (bounded && q->n >= q->max)
+	if (bounded &&
+	    q->n + (q->gathered ? atomic_load(&q->gathered->n) : 0) >= q->max)
 		return -EAGAIN;
 	job->next = NULL;
 	if (q->tail)
@@ -782,7 +859,7 @@ int saga_queued(struct saga *sg)
 	if (!sg->app)
 		return 0;
 	pthread_mutex_lock(&sg->lock);
-	n = sg->q.n;
+	n = sg->q.n + atomic_load(&sg->settle.n); /* answers gathered wait too */
 	pthread_mutex_unlock(&sg->lock);
 	return n;
 }
@@ -808,6 +885,8 @@ int saga_start(struct saga *sg, struct ticketd *app, char *err, size_t errlen)
 	pthread_mutex_init(&sg->lock, NULL);
 	saga_unsold_init(&sg->unsold);
 	saga_queue_init(&sg->q, app->cfg.saga_queue_max);
+	saga_batcher_init(&sg->settle, SAGA_WORKERS);
+	sg->q.gathered = &sg->settle;
 	pthread_cond_init(&sg->cond, NULL);
 	for (sg->n_workers = 0; sg->n_workers < SAGA_WORKERS; sg->n_workers++)
 		if (pthread_create(&sg->workers[sg->n_workers], NULL, worker_loop, sg)) {
@@ -1105,6 +1184,7 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	const char *reason = NULL;
 	bool approve = !strcmp(status, "APPROVED");
 	char *payload = NULL, mid[64];
+	struct outbox_msg lead;
 	struct ending e = {0};
 	struct order o;
 	int rc;
@@ -1124,14 +1204,17 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 	rc = payment_store_insert(c, payment_id, order_id, status, amount, attempts);
 	if (rc)
 		goto rollback; /* -EEXIST: decided already */
-	rc = payment_request_delete(c, order_id);
+	/* The request row stays: decided now, it is skipped at a start and
+	 * deleted in bulk by the deadline loop (payment_requests_prune). */
 	payload = payment_event_json(order_id, payment_id, status, amount, attempts);
-	if (!rc && !payload)
+	if (!payload) {
 		rc = -ENOMEM;
-	if (!rc)
-		rc = outbox_append(c, PAYMENTS_TOPIC, order_id, payload);
-	if (rc)
 		goto rollback;
+	}
+	/* The PaymentDecided row goes with the order's rows when the order
+	 * ends here (one INSERT), else alone before the commit. */
+	lead = (struct outbox_msg){PAYMENTS_TOPIC, order_id, payload};
+	e.lead = &lead;
 	snprintf(pay.id, sizeof(pay.id), "%s", payment_id);
 	snprintf(pay.order_id, sizeof(pay.order_id), "%s", order_id);
 	snprintf(pay.status, sizeof(pay.status), "%s", status);
@@ -1155,12 +1238,15 @@ static int settle_at_once(struct ticketd *app, const char *order_id,
 						       .status = status, .amount = amount},
 		       SAGA_REJECT_AMOUNT);
 	}
+	if (!e.lead_done && (rc = outbox_append(c, PAYMENTS_TOPIC, order_id, payload)))
+		goto rollback;
 	if (mysql_commit(c)) {
 		rc = -EIO;
 		goto rollback;
 	}
 	db_put(&app->db, c);
 	free(payload);
+	order_cache_put(&app->order_cache, &o); /* kept only when ended */
 	ended(app, &o, &e);
 	snprintf(out->order_status, sizeof(out->order_status), "%s", o.status);
 	snprintf(out->reason, sizeof(out->reason), "%s", o.reason);
@@ -1216,6 +1302,192 @@ int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amou
 		snprintf(out->order_status, sizeof(out->order_status), "PENDING");
 	}
 	return 0;
+}
+
+/* The orders of items[0..n) that one plain transaction can settle: found
+ * PENDING, of the answer's amount, an APPROVED before the deadline or a
+ * DECLINED, each order once. pick[] gets their indexes; returns how many. */
+static int settle_eligible(const struct saga_settle_item *items, int n,
+			   const struct order *o, const bool *found, int *pick)
+{
+	int64_t now = unix_ms();
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct payment_result *r = items[i].r;
+		bool dup = false;
+
+		for (int j = 0; j < i && !dup; j++)
+			dup = !strcmp(items[i].order_id, items[j].order_id);
+		if (dup || !found[i] || strcmp(o[i].status, "PENDING") ||
+		    o[i].amount != items[i].amount || !r->payment_id[0] ||
+		    strlen(r->payment_id) > PAYMENT_ID_LEN ||
+		    (r->outcome != PAYMENT_APPROVED && r->outcome != PAYMENT_DECLINED) ||
+		    (r->outcome == PAYMENT_APPROVED && now > o[i].deadline_ms))
+			continue;
+		pick[k++] = i;
+	}
+	return k;
+}
+
+/* The one transaction of saga_settle_many for the eligible items; done[i]
+ * set for each it settled (out filled). Returns how many (0: it did not
+ * commit, nothing of it stays). */
+static int settle_batch(struct ticketd *app, struct saga_settle_item *items, int n,
+			bool *done)
+{
+	const char *ids[SAGA_SETTLE_BATCH], *pids[SAGA_SETTLE_BATCH];
+	const char *mids_p[SAGA_SETTLE_BATCH];
+	char mids[SAGA_SETTLE_BATCH][64];
+	char *pay_json[SAGA_SETTLE_BATCH] = {0}, *ord_json[SAGA_SETTLE_BATCH] = {0};
+	struct order o[SAGA_SETTLE_BATCH], lo[SAGA_SETTLE_BATCH];
+	bool found[SAGA_SETTLE_BATCH], approve[SAGA_SETTLE_BATCH], claimed[SAGA_SETTLE_BATCH];
+	struct db_arg args[DB_ROWS_MAX_PARAMS];
+	struct outbox_msg msgs[3 * SAGA_SETTLE_BATCH];
+	int pick[SAGA_SETTLE_BATCH], k = 0, m = 0, rows = 0;
+	MYSQL *c;
+	TRACE_SCOPE(ts, "saga.settle_batch"); /* #15 */
+
+	trace_span_attr_int(ts.span, "orders", n);
+	c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
+	if (!c)
+		return 0;
+	if (db_begin(&app->db, &c)) {
+		db_put(&app->db, c);
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		ids[i] = items[i].order_id;
+	if (order_store_lock_many(c, ids, n, lo, found))
+		goto rollback;
+	k = settle_eligible(items, n, lo, found, pick);
+	if (k < 2) /* one alone goes the usual way */
+		goto rollback;
+	for (int j = 0; j < k; j++) {
+		const struct saga_settle_item *it = &items[pick[j]];
+
+		o[j] = lo[pick[j]];
+		ids[j] = it->order_id;
+		pids[j] = it->r->payment_id;
+		approve[j] = it->r->outcome == PAYMENT_APPROVED;
+		_Static_assert(SAGA_SETTLE_BATCH <= ORDER_LOCK_MANY, "one lock statement");
+		_Static_assert(5 * SAGA_SETTLE_BATCH <= DB_ROWS_MAX_PARAMS, "one payments INSERT");
+		snprintf(mids[j], sizeof(mids[j]), "payment:%s", it->order_id);
+		mids_p[j] = mids[j];
+		args[5 * j] = (struct db_arg){.s = pids[j]};
+		args[5 * j + 1] = (struct db_arg){.s = it->order_id};
+		args[5 * j + 2] = (struct db_arg){.s = approve[j] ? "APPROVED" : "DECLINED"};
+		args[5 * j + 3] = (struct db_arg){.u = it->amount};
+		args[5 * j + 4] = (struct db_arg){.u = (uint64_t)it->r->attempts};
+	}
+	/* The payments (a decision recorded already fails it: -EEXIST). */
+	if (db_insert_rows(c,
+			   "INSERT INTO payments (id, order_id, status, amount, attempts,"
+			   " decided_at) VALUES ",
+			   "(?, ?, ?, ?, ?, NOW(3))", "sssuu", args, k, NULL) < 0)
+		goto rollback;
+	/* The claims the Kafka copies will find. */
+	if (inbox_claim_many(c, SAGA_CONSUMER, mids_p, k, claimed) != k)
+		goto rollback;
+	/* The sold seats, DB_ROWS_MAX_PARAMS / 3 rows per statement (a seat
+	 * sold already fails it: that order goes the usual way). */
+	for (int j = 0; j <= k; j++) {
+		bool flush = j == k || rows + o[j].n_seats > DB_ROWS_MAX_PARAMS / 3;
+
+		if (flush && rows) {
+			if (db_insert_rows(c, "INSERT INTO sold_seats (event_id, seat_id, order_id) VALUES ",
+					   "(?, ?, ?)", "uus", args, rows, NULL) < 0)
+				goto rollback;
+			rows = 0;
+		}
+		if (j == k || !approve[j])
+			continue;
+		for (int s = 0; s < o[j].n_seats; s++, rows++) {
+			args[3 * rows] = (struct db_arg){.u = o[j].event_id};
+			args[3 * rows + 1] = (struct db_arg){.u = o[j].seats[s]};
+			args[3 * rows + 2] = (struct db_arg){.s = o[j].id};
+		}
+	}
+	if (order_store_finish_many(c, ids, approve, k) != k)
+		goto rollback;
+	for (int j = 0; j < k; j++) {
+		const struct saga_settle_item *it = &items[pick[j]];
+
+		snprintf(o[j].status, sizeof(o[j].status), "%s",
+			 approve[j] ? "CONFIRMED" : "CANCELLED");
+		snprintf(o[j].reason, sizeof(o[j].reason), "%s",
+			 approve[j] ? "" : "PAYMENT_DECLINED");
+		pay_json[j] = payment_event_json(it->order_id, pids[j],
+						 approve[j] ? "APPROVED" : "DECLINED", it->amount,
+						 it->r->attempts);
+		ord_json[j] = order_event_json(approve[j] ? "OrderConfirmed" : "OrderCancelled",
+					       &o[j]);
+		if (!pay_json[j] || !ord_json[j])
+			goto rollback;
+		msgs[m++] = (struct outbox_msg){PAYMENTS_TOPIC, it->order_id, pay_json[j]};
+		msgs[m++] = (struct outbox_msg){ORDERS_TOPIC, it->order_id, ord_json[j]};
+		if (approve[j])
+			msgs[m++] = (struct outbox_msg){SEATS_TOPIC, it->order_id, ord_json[j]};
+	}
+	if (outbox_append_many(c, msgs, m) || mysql_commit(c))
+		goto rollback;
+	db_put(&app->db, c);
+	for (int j = 0; j < k; j++) {
+		struct saga_settle_item *it = &items[pick[j]];
+		const struct ending e = {.ended = true, .approve = approve[j]};
+
+		order_cache_put(&app->order_cache, &o[j]);
+		ended(app, &o[j], &e);
+		snprintf(it->out.order_status, sizeof(it->out.order_status), "%s", o[j].status);
+		snprintf(it->out.reason, sizeof(it->out.reason), "%s", o[j].reason);
+		snprintf(it->out.payment_id, sizeof(it->out.payment_id), "%s", pids[j]);
+		snprintf(it->out.payment_status, sizeof(it->out.payment_status), "%s",
+			 approve[j] ? "APPROVED" : "DECLINED");
+		it->out.refund_status[0] = '\0'; /* neither may have charged behind a cancel */
+		it->rc = 0;
+		done[pick[j]] = true;
+		free(pay_json[j]);
+		free(ord_json[j]);
+	}
+	return k;
+rollback:
+	mysql_query(c, "ROLLBACK");
+	db_put(&app->db, c);
+	for (int j = 0; j < k; j++) {
+		free(pay_json[j]);
+		free(ord_json[j]);
+	}
+	return 0;
+}
+
+void saga_settle_many(struct ticketd *app, struct saga_settle_item *items, int n)
+{
+	bool done[SAGA_SETTLE_BATCH] = {0};
+	int k = 0;
+
+	if (n > SAGA_SETTLE_BATCH)
+		n = SAGA_SETTLE_BATCH;
+	for (int i = 0; i < n; i++) {
+		memset(&items[i].out, 0, sizeof(items[i].out));
+		items[i].rc = -EAGAIN;
+	}
+	if (n > 1) {
+		if (items[0].trace) /* #15: the batch's span under the first */
+			trace_current_set(items[0].trace, NULL);
+		k = settle_batch(app, items, n, done);
+	}
+	if (k) {
+		atomic_fetch_add(&app->saga.settle_batches, 1);
+		atomic_fetch_add(&app->saga.settled_batched, (uint64_t)k);
+	}
+	for (int i = 0; i < n; i++) {
+		if (done[i])
+			continue;
+		if (items[i].trace) /* #15: each continues its own trace */
+			trace_current_set(items[i].trace, NULL);
+		items[i].rc = saga_settle_payment(app, items[i].order_id, items[i].amount,
+						  items[i].r, &items[i].out);
+	}
 }
 
 struct resume_job {

@@ -62,17 +62,47 @@ struct saga_job {
  * acknowledged) is pushed unbounded: refusing it would lose it. Those are
  * bounded upstream (payment_queue_max authorizations at the gateway, the
  * refund thread's batches). */
+struct saga_batcher;
 struct saga_queue {
 	struct saga_job *head, *tail;
 	int n;   /* jobs queued */
 	int max; /* bound for new work (>= 1) */
+	/* Gateway answers gathered for settling (saga.settle) wait for a
+	 * worker too: they count toward max (NULL: none). */
+	const struct saga_batcher *gathered;
 };
 
 void saga_queue_init(struct saga_queue *q, int max);
-/* Appends job; -EAGAIN (nothing queued) when bounded and full. */
+/* Appends job; -EAGAIN (nothing queued) when bounded and full (the jobs
+ * queued plus the answers gathered reach max). */
 int saga_queue_push(struct saga_queue *q, struct saga_job *job, bool bounded);
 /* Takes the oldest job, or NULL. */
 struct saga_job *saga_queue_pop(struct saga_queue *q);
+
+/* Gateway answers waiting to be settled together (saga_settle_many): the
+ * payment client adds each answer's job here, and a "taker" job on the
+ * saga queue takes whatever has gathered, up to a batch. While workers
+ * are free every answer gets a taker of its own at once (a batch of one,
+ * no wait added); when they are busy the answers gather behind the queued
+ * takers (at most max_takers), so a busy saga settles several orders per
+ * transaction. Thread-safe. */
+struct saga_batcher {
+	pthread_mutex_t lock;
+	struct saga_job *head, *tail;
+	atomic_int n;      /* jobs gathered (changed under lock, read anywhere) */
+	int takers;        /* takers queued, not yet taken */
+	int max_takers;
+};
+
+void saga_batcher_init(struct saga_batcher *b, int max_takers);
+/* Adds job. True when the caller must queue a new taker (the number of
+ * queued takers was below max_takers and now counts it). */
+bool saga_batcher_add(struct saga_batcher *b, struct saga_job *job);
+/* For a taker: moves up to max gathered jobs (oldest first) into out and
+ * returns how many. *again is true when jobs are left: the caller queues
+ * its taker once more (still counted); false when it is no longer counted.
+ * Whenever jobs are gathered, at least one taker is queued. */
+int saga_batcher_take(struct saga_batcher *b, struct saga_job **out, int max, bool *again);
 
 /* Why a payment decision read from ticketing.payments was dropped. */
 enum saga_reject {
@@ -137,6 +167,10 @@ struct saga {
 	struct saga_unsold_list unsold;        /* those failures, retried */
 	atomic_uint_least64_t unsold_resolved; /* ... and later made SOLD */
 	atomic_uint_least64_t payments_resumed; /* undecided at start, asked again */
+	atomic_uint_least64_t requests_pruned;  /* decided payment_requests rows deleted */
+	struct saga_batcher settle;             /* gateway answers to settle */
+	/* transactions that settled two or more orders, and those orders */
+	atomic_uint_least64_t settle_batches, settled_batched;
 	atomic_uint_least64_t rejected[SAGA_REJECT_N];
 	atomic_uint_least64_t queue_refused; /* saga_try_submit found it full */
 };
@@ -224,6 +258,29 @@ int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amo
  * when recording failed. On a saga worker. */
 int saga_settle_payment(struct ticketd *app, const char *order_id, uint64_t amount,
 			const struct payment_result *r, struct saga_outcome *out);
+
+/* Orders settled in one transaction at most (saga_settle_many). */
+#define SAGA_SETTLE_BATCH 8
+
+/* One gateway answer to settle (saga_settle_many). */
+struct saga_settle_item {
+	const char *order_id;
+	uint64_t amount;
+	const struct payment_result *r;
+	const struct traceparent *trace; /* #15: its context (NULL: none) */
+	struct saga_outcome out; /* what the order came to */
+	int rc;                  /* as saga_settle_payment's */
+};
+
+/* saga_settle_payment for items[0..n) (n <= SAGA_SETTLE_BATCH). Those a
+ * plain ending covers (the order PENDING and of the answer's amount, an
+ * APPROVED before the deadline or a DECLINED) are settled in one
+ * transaction: the orders locked in id order, one multi-row INSERT each
+ * for payments, inbox claims, sold seats and outbox rows, one UPDATE of
+ * the orders. The others, and all of them when that transaction fails
+ * (a seat sold meanwhile, a decision recorded already, a deadlock), go
+ * through saga_settle_payment one by one. On a saga worker. */
+void saga_settle_many(struct ticketd *app, struct saga_settle_item *items, int n);
 
 /* The order's status and its payment as recorded now. */
 int saga_outcome(struct ticketd *app, const char *order_id, struct saga_outcome *out);

@@ -232,6 +232,17 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      (unsigned long long)atomic_load(&app->saga.duplicates),
 			      (unsigned long long)atomic_load(&app->saga.deadline_missed));
 	rc |= metrics_appendf(&buf, &len, &cap,
+			      "# HELP ticketd_order_cache_total Reads of an order answered from"
+			      " the copies of ended orders (hit) or from MariaDB (miss), and"
+			      " ended orders copied (stored).\n"
+			      "# TYPE ticketd_order_cache_total counter\n"
+			      "ticketd_order_cache_total{result=\"hit\"} %llu\n"
+			      "ticketd_order_cache_total{result=\"miss\"} %llu\n"
+			      "ticketd_order_cache_total{result=\"stored\"} %llu\n",
+			      (unsigned long long)atomic_load(&app->order_cache.hits),
+			      (unsigned long long)atomic_load(&app->order_cache.misses),
+			      (unsigned long long)atomic_load(&app->order_cache.stored));
+	rc |= metrics_appendf(&buf, &len, &cap,
 			      "# HELP ticketd_saga_decisions_rejected_total Payment decisions from"
 			      " Kafka dropped because they do not match a recorded payment.\n"
 			      "# TYPE ticketd_saga_decisions_rejected_total counter\n");
@@ -265,11 +276,25 @@ void route_metrics(struct http_req *req, struct http_resp *resp)
 			      "# HELP ticketd_payments_resumed_total Authorizations left undecided"
 			      " (stop or crash) asked of the gateway again at start.\n"
 			      "# TYPE ticketd_payments_resumed_total counter\n"
-			      "ticketd_payments_resumed_total %llu\n",
+			      "ticketd_payments_resumed_total %llu\n"
+			      "# HELP ticketd_payment_requests_pruned_total Rows of decided"
+			      " authorizations deleted from payment_requests (in bulk, every"
+			      " second, by the deadline loop).\n"
+			      "# TYPE ticketd_payment_requests_pruned_total counter\n"
+			      "ticketd_payment_requests_pruned_total %llu\n"
+			      "# HELP ticketd_saga_settle_batches_total Transactions that settled"
+			      " two or more gateway answers together.\n"
+			      "# TYPE ticketd_saga_settle_batches_total counter\n"
+			      "ticketd_saga_settle_batches_total %llu\n"
+			      "# HELP ticketd_saga_settled_in_batches_total Orders settled by those"
+			      " transactions.\n"
+			      "# TYPE ticketd_saga_settled_in_batches_total counter\n"
+			      "ticketd_saga_settled_in_batches_total %llu\n",
 			      LD(refunds_owed), LD(refunds_sent), LD(refunds_done),
 			      LD(refund_failures), LD(sell_repairs), LD(sell_repair_failures),
 			      LD(unsold_resolved), saga_unsold_count(&app->saga.unsold),
-			      LD(payments_resumed));
+			      LD(payments_resumed), LD(requests_pruned), LD(settle_batches),
+			      LD(settled_batched));
 #undef LD
 	rc |= sse_hub_render_metrics(app->sse, &buf, &len, &cap);
 	rc |= rooms_render_metrics(app->rooms, &buf, &len, &cap);

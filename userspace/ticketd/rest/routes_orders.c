@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "userspace/lib/log.h"
+#include "userspace/lib/trace.h"
 #include "userspace/lib/timefmt.h"
 #include "userspace/ticketd/commerce/orders.h"
 #include "userspace/ticketd/commerce/payment_client.h"
@@ -262,16 +263,14 @@ static void pay_unavailable(struct pay_job *j, const char *what)
 	pay_finish(j, &resp);
 }
 
-/* On a saga worker: record the decision, apply it, answer the client with
- * what the order came to. */
-static void record_and_answer(struct saga_job *job)
+/* Answers the client with what the order came to (rc and out as
+ * saga_settle_payment left them). */
+static void answer_settled(struct pay_job *j, int rc, struct saga_outcome *outp)
 {
-	struct pay_job *j = (struct pay_job *)job;
 	struct http_resp resp = {0};
-	struct saga_outcome out;
+	struct saga_outcome out = *outp;
 	json_t *body;
 	int status;
-	int rc = saga_settle_payment(j->app, j->order_id, j->amount, &j->result, &out);
 
 	if (rc == -EAGAIN) {
 		/* Stopping before the gateway answered: the request stays
@@ -291,15 +290,71 @@ static void record_and_answer(struct saga_job *job)
 	pay_finish(j, &resp);
 }
 
+/* On a saga worker: record the decision, apply it, answer the client with
+ * what the order came to. */
+static void record_and_answer(struct saga_job *job)
+{
+	struct pay_job *j = (struct pay_job *)job;
+	struct saga_outcome out;
+	int rc = saga_settle_payment(j->app, j->order_id, j->amount, &j->result, &out);
+
+	answer_settled(j, rc, &out);
+}
+
+/* A taker of gathered gateway answers (saga.settle): settles up to
+ * SAGA_SETTLE_BATCH of them together, then answers each client. */
+struct settle_taker {
+	struct saga_job job; /* first */
+	struct ticketd *app;
+};
+
+static void settle_gathered(struct saga_job *job)
+{
+	struct ticketd *app = ((struct settle_taker *)job)->app;
+	struct saga_job *got[SAGA_SETTLE_BATCH];
+	struct saga_settle_item items[SAGA_SETTLE_BATCH];
+	bool again;
+	int n = saga_batcher_take(&app->saga.settle, got, SAGA_SETTLE_BATCH, &again);
+
+	if (again) /* more gathered: another worker may take them meanwhile */
+		saga_submit(&app->saga, job);
+	else
+		free(job);
+	for (int i = 0; i < n; i++) {
+		struct pay_job *j = (struct pay_job *)got[i];
+
+		items[i] = (struct saga_settle_item){.order_id = j->order_id,
+						     .amount = j->amount, .r = &j->result,
+						     .trace = &j->job.trace};
+	}
+	if (n)
+		saga_settle_many(app, items, n);
+	for (int i = 0; i < n; i++)
+		answer_settled((struct pay_job *)got[i], items[i].rc, &items[i].out);
+}
+
 /* On the payment client's thread: hand the decision to the saga's workers,
- * so the one gateway thread never waits on MariaDB. */
+ * so the one gateway thread never waits on MariaDB. It joins the answers
+ * gathered for settling together (saga_batcher); a taker is queued when
+ * fewer than one per worker are. */
 static void on_paid(void *arg, const struct payment_result *r)
 {
 	struct pay_job *j = arg;
+	struct settle_taker *t = calloc(1, sizeof(*t));
 
 	j->result = *r;
-	j->job.run = record_and_answer;
-	saga_submit(&j->app->saga, &j->job);
+	if (!t) { /* alone, as before batching */
+		j->job.run = record_and_answer;
+		saga_submit(&j->app->saga, &j->job);
+		return;
+	}
+	t->app = j->app;
+	t->job.run = settle_gathered;
+	trace_current_get(&j->job.trace); /* #15: its settling continues this */
+	if (saga_batcher_add(&j->app->saga.settle, &j->job))
+		saga_submit(&t->app->saga, &t->job);
+	else
+		free(t);
 }
 
 /* On a saga worker: record the request before the gateway is asked, so an
