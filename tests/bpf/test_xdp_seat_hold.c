@@ -1065,7 +1065,11 @@ static void ethernet_padding_after_the_request_is_ignored(void **state)
 /* WRONG_NODE names the owner (issue #16): the events entry's owner
  * address and port go into reply bytes 24..29 (network order), the
  * counter and bytes 30..31 stay zero; an unknown owner is all zero. */
-static uint8_t wrong_node_reply(uint8_t *rep_out)
+/* One v1 request of slot t's token through the program, which must answer
+ * it in place (XDP_TX, a 32-byte reply): the reply into rep_out, its status
+ * returned. */
+static uint8_t v1_reply(enum tok t, uint8_t op, uint32_t ev, uint32_t seat, uint16_t hold_s,
+			uint8_t rep_out[32])
 {
 	uint8_t in[256], out[512], tok[16];
 	struct tkt_req r;
@@ -1073,8 +1077,8 @@ static uint8_t wrong_node_reply(uint8_t *rep_out)
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
 		    .data_size_out = sizeof(out));
 
-	make_token(T_GOOD, tok);
-	pkt_req(&r, TKT_OP_HOLD, 1, EV_REMOTE, SEAT, tok, 0);
+	make_token(t, tok);
+	pkt_req(&r, op, 1, ev, seat, tok, hold_s);
 	n = pkt_udp4(in, SPORT, PORT, &r, sizeof(r));
 	o.data_size_in = (__u32)n;
 	assert_int_equal(bpf_prog_test_run_opts(
@@ -1084,6 +1088,11 @@ static uint8_t wrong_node_reply(uint8_t *rep_out)
 	assert_int_equal(o.data_size_out, 14 + 20 + 8 + 32);
 	memcpy(rep_out, out + 14 + 20 + 8, 32);
 	return rep_out[16];
+}
+
+static uint8_t wrong_node_reply(uint8_t *rep_out)
+{
+	return v1_reply(T_GOOD, TKT_OP_HOLD, EV_REMOTE, SEAT, 0, rep_out);
 }
 
 static void wrong_node_reply_carries_the_owner(void **state)
@@ -1725,20 +1734,9 @@ static void event_policy_applies_in_the_xdp_program(void **state)
 /* One v1 request by slot ME or OTHER; the reply's status. */
 static uint8_t v1_as(enum tok t, uint8_t op, uint32_t ev, uint32_t seat)
 {
-	uint8_t in[256], out[512], tok[16];
-	struct tkt_req r;
-	size_t n;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
-		    .data_size_out = sizeof(out));
+	uint8_t rep[32];
 
-	make_token(t, tok);
-	pkt_req(&r, op, 1, ev, seat, tok, 60);
-	n = pkt_udp4(in, SPORT, PORT, &r, sizeof(r));
-	o.data_size_in = (__u32)n;
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xdp_seat_hold), &o),
-			 0);
-	assert_int_equal(o.retval, XDP_TX);
-	return out[42 + 16];
+	return v1_reply(t, op, ev, seat, 60, rep);
 }
 
 static uint64_t slot_word(uint32_t slot)
