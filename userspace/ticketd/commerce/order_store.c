@@ -437,14 +437,30 @@ int payment_store_refund_done(MYSQL *c, const char *payment_id,
 	return n < 0 ? (int)n : (int)(n > 0);
 }
 
-int payment_request_insert(MYSQL *c, const char *order_id, uint64_t amount)
+static int amount_row(void *ctx, int n, char **v)
 {
-	long long n = db_exec(c,
-			      "INSERT IGNORE INTO payment_requests (order_id, amount, requested_at)"
-			      " VALUES (?, ?, NOW(3))",
-			      "su", order_id, amount);
+	(void)n;
+	*(uint64_t *)ctx = v[0] ? strtoull(v[0], NULL, 10) : 0;
+	return 0;
+}
 
-	return n < 0 ? (int)n : 0;
+int payment_request_claim(MYSQL *c, const char *order_id, const char *session_id,
+			  uint64_t *amount)
+{
+	long long n;
+
+	*amount = 0;
+	/* The order's checks and the request row in one statement: the row
+	 * is inserted only for the session's own PENDING order without a
+	 * recorded decision, and RETURNING gives its amount back. */
+	n = db_select(c,
+		      "INSERT IGNORE INTO payment_requests (order_id, amount, requested_at)"
+		      " SELECT o.id, o.amount, NOW(3) FROM orders o WHERE o.id = ?"
+		      " AND o.session_id = ? AND o.status = 'PENDING'"
+		      " AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id)"
+		      " RETURNING amount",
+		      amount_row, amount, "ss", order_id, session_id);
+	return n < 0 ? (int)n : n > 0;
 }
 
 int payment_request_delete(MYSQL *c, const char *order_id)

@@ -152,9 +152,16 @@ int payment_store_refund_done(MYSQL *c, const char *payment_id,
 			      const char *result);
 
 /* An authorization asked of the gateway, not yet decided (a
- * payment_requests row). Insert is idempotent. */
-int payment_request_insert(MYSQL *c, const char *order_id, uint64_t amount);
+ * payment_requests row). */
 int payment_request_delete(MYSQL *c, const char *order_id);
+/* Records the request of session_id's order order_id in one statement, only
+ * when the order is PENDING, the session's and without a recorded
+ * decision: 1 (recorded, *amount the order's amount), 0 (nothing recorded:
+ * no such order of the session, not PENDING, decided already, or the
+ * request row there already; the caller reads the order to tell which),
+ * or a negative errno. */
+int payment_request_claim(MYSQL *c, const char *order_id, const char *session_id,
+			  uint64_t *amount);
 /* Deletes up to max request rows whose decision is recorded (a payments
  * row for the order): the settle transaction leaves its request row behind
  * (payment_requests_open skips it), and this clears them in bulk. One

@@ -1119,18 +1119,17 @@ static void *refund_loop(void *arg)
 
 /* ---- payments: record, apply, answer, resume -------------------------- */
 
-int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amount)
+int saga_claim_payment(struct ticketd *app, const char *order_id, const char *session_id,
+		       uint64_t *amount)
 {
 	int rc = -ECONNRESET;
 
-	/* Lent without a ping (db_get_tx): a connection that died in the
-	 * pool fails the insert, which is tried once more on another. */
 	for (int attempt = 0; attempt < 2 && rc == -ECONNRESET; attempt++) {
 		MYSQL *c = db_get_tx(&app->db, DB_WORKER_WAIT_MS);
 
 		if (!c)
 			return -EBUSY;
-		rc = payment_request_insert(c, order_id, amount);
+		rc = payment_request_claim(c, order_id, session_id, amount);
 		db_put(&app->db, c);
 	}
 	return rc;

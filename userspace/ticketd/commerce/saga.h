@@ -248,9 +248,14 @@ struct saga_outcome {
 	char payment_id[48], payment_status[16], refund_status[8];
 };
 
-/* Records that an authorization of order_id is being asked of the gateway
- * (before asking): an undecided one is asked again at the next start. */
-int saga_request_payment(struct ticketd *app, const char *order_id, uint64_t amount);
+/* Records that an authorization of session_id's order order_id is being
+ * asked of the gateway (before asking; an undecided one is asked again at
+ * the next start), in one statement together with the order's checks
+ * (payment_request_claim): 1 recorded (*amount the order's), 0 nothing
+ * recorded (read the order to tell why), -EBUSY no connection, another
+ * negative errno on failure. On a saga worker. */
+int saga_claim_payment(struct ticketd *app, const char *order_id, const char *session_id,
+		       uint64_t *amount);
 
 /* Records the gateway's answer r for an order, applies it, and reads what
  * the order came to into out. -EAGAIN when r is no decision

@@ -193,6 +193,7 @@ struct pay_job {
 	struct ticketd *app;
 	struct http_deferred *d;
 	char order_id[ORDER_ID_LEN + 1];
+	char session_id[sizeof(((struct session *)0)->id_hex)];
 	uint64_t amount;
 	char simulate[16];
 	bool reserved; /* holds a payment client place (payment_client_reserve) */
@@ -357,8 +358,50 @@ static void on_paid(void *arg, const struct payment_result *r)
 		free(t);
 }
 
+/* Nothing was recorded by the claim: the order is someone else's or
+ * missing (404), not PENDING (409), decided already (202), or PENDING
+ * with its request row there already (an authorize again while the first
+ * is asked: the gateway is asked again, as the contract allows). Returns
+ * true when the job goes on to the gateway (j->amount set). */
+static bool pay_read_why(struct pay_job *j)
+{
+	struct http_resp resp = {0};
+	struct http_req req = {.app = j->app};
+	struct session s = {0};
+	struct order o;
+	char pid[48], st[16];
+	int rc;
+
+	snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
+	snprintf(s.id_hex, sizeof(s.id_hex), "%s", j->session_id);
+	rc = orders_get_with_payment(j->app, &s, j->order_id, &o, pid, sizeof(pid), st,
+				     sizeof(st));
+	if (rc == -EBUSY) {
+		api_service_busy(&req, &resp);
+	} else if (rc) {
+		http_error(&resp, &req, 404, "ORDER_NOT_FOUND", "no such order", NULL);
+	} else if (strcmp(o.status, "PENDING")) {
+		http_error(&resp, &req, 409, "ORDER_NOT_PENDING", "the order is not pending",
+			   json_pack("{s:s}", "status", o.status));
+	} else if (pid[0]) { /* decided already; the saga is ending the order */
+		struct saga_outcome out = {.order_status = "PENDING"};
+		int status;
+
+		snprintf(out.payment_id, sizeof(out.payment_id), "%s", pid);
+		http_json(&resp, 202, payment_answer_json(o.id, &out, &status));
+	} else {
+		j->amount = o.amount;
+		return true;
+	}
+	pay_finish(j, &resp);
+	return false;
+}
+
 /* On a saga worker: record the request before the gateway is asked, so an
- * authorization is never lost by a stop or a crash, then ask. */
+ * authorization is never lost by a stop or a crash, then ask. The order's
+ * checks (the session's, PENDING, not decided) and the request row are one
+ * statement (saga_claim_payment); the order is read only when that
+ * recorded nothing, to answer why. */
 static void request_payment(struct saga_job *job)
 {
 	struct pay_job *j = (struct pay_job *)job;
@@ -369,10 +412,22 @@ static void request_payment(struct saga_job *job)
 		pay_overloaded(j, OVERLOAD_DEADLINE);
 		return;
 	}
-	if (saga_request_payment(j->app, j->order_id, j->amount)) {
+	rc = saga_claim_payment(j->app, j->order_id, j->session_id, &j->amount);
+	if (rc == -EBUSY) {
+		struct http_resp resp = {0};
+		struct http_req req = {.app = j->app};
+
+		snprintf(req.trace_id, sizeof(req.trace_id), "%s", http_deferred_trace_id(j->d));
+		api_service_busy(&req, &resp);
+		pay_finish(j, &resp);
+		return;
+	}
+	if (rc < 0) {
 		pay_unavailable(j, "recording the payment request");
 		return;
 	}
+	if (rc == 0 && !pay_read_why(j))
+		return;
 	/* The place goes with the job: the client frees it when it calls
 	 * on_paid (or at once on an error return). */
 	j->reserved = false;
@@ -392,6 +447,9 @@ static void start_payment(void *arg, struct http_deferred *d)
 		pay_overloaded(j, OVERLOAD_SAGA_QUEUE);
 }
 
+/* No database work on the HTTP thread: an ended order is answered from
+ * ticketd's memory (order_cache), everything else on a saga worker
+ * (request_payment). */
 void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 {
 	struct session s;
@@ -399,8 +457,6 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 	struct pay_job *j;
 	const char *order_id, *simulate;
 	json_t *body;
-	char pid[48], st[16];
-	int have_payment, rc;
 
 	if (!api_authenticate(req, resp, &s))
 		return;
@@ -412,33 +468,14 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 		json_decref(body);
 		return;
 	}
-	/* The order and its payment, if any, in one read. */
-	rc = orders_get_with_payment(req->app, &s, order_id, &o, pid, sizeof(pid), st,
-				     sizeof(st));
-	if (rc == -EBUSY) {
+	if (order_cache_get(&rest_app(req)->order_cache, order_id, &o)) {
 		json_decref(body);
-		api_service_busy(req, resp);
-		return;
-	}
-	if (rc) {
-		json_decref(body);
-		http_error(resp, req, 404, "ORDER_NOT_FOUND", "no such order", NULL);
-		return;
-	}
-	if (strcmp(o.status, "PENDING")) {
-		json_decref(body);
-		http_error(resp, req, 409, "ORDER_NOT_PENDING", "the order is not pending",
-			   json_pack("{s:s}", "status", o.status));
-		return;
-	}
-	have_payment = pid[0] != '\0';
-	if (have_payment) { /* decided already; the saga is ending the order */
-		struct saga_outcome out = {.order_status = "PENDING"};
-		int status;
-
-		json_decref(body);
-		snprintf(out.payment_id, sizeof(out.payment_id), "%s", pid);
-		http_json(resp, 202, payment_answer_json(o.id, &out, &status));
+		if (strcmp(o.session_id, s.id_hex))
+			http_error(resp, req, 404, "ORDER_NOT_FOUND", "no such order", NULL);
+		else
+			http_error(resp, req, 409, "ORDER_NOT_PENDING",
+				   "the order is not pending",
+				   json_pack("{s:s}", "status", o.status));
 		return;
 	}
 	j = calloc(1, sizeof(*j));
@@ -456,8 +493,8 @@ void route_authorize_payment(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	j->reserved = true;
-	snprintf(j->order_id, sizeof(j->order_id), "%s", o.id);
-	j->amount = o.amount;
+	snprintf(j->order_id, sizeof(j->order_id), "%s", order_id);
+	snprintf(j->session_id, sizeof(j->session_id), "%s", s.id_hex);
 	if (simulate)
 		snprintf(j->simulate, sizeof(j->simulate), "%s", simulate);
 	json_decref(body);
