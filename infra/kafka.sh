@@ -7,6 +7,9 @@
 #      KAFKA_LIBS ($DEPS_DIR/kafka/libs, DEPS_DIR=<repo>/.deps), KAFKA_HEAP (512m), JAVA (java),
 #      KAFKA_TOPICS ("ticketing.seats ticketing.orders ticketing.payments"),
 #      KAFKA_TOPIC_PARTITIONS (3), KAFKA_START_TIMEOUT (60 s),
+#      KAFKA_JIT (c1: the JVM compiles with C1 only, the fastest start;
+#      full: C1 then C2, ~1.3 s longer to answer, about a third less broker
+#      CPU per message once warm -- for long runs such as benchmarks),
 #      KAFKA_JVM_OPTS (extra broker JVM options, after and so overriding ours),
 #      KAFKA_CDS (1: keep a class-data-sharing archive of the broker's classes,
 #      written when a broker started without one stops; halves the start time).
@@ -39,13 +42,24 @@ LOG=$LOG_DIR/kafka.log       # broker log (log4j)
 OUT=$LOG_DIR/kafka.out       # JVM stdout/stderr (crashes, JVM warnings)
 TOOLS_LOG=$LOG_DIR/kafka-tools.log
 KAFKA_CDS=${KAFKA_CDS:-1}
+KAFKA_JIT=${KAFKA_JIT:-c1}
+case $KAFKA_JIT in
+c1) JIT_OPTS=(-XX:TieredStopAtLevel=1) ;;
+full) JIT_OPTS=() ;;
+*) die "KAFKA_JIT must be c1 or full, not '$KAFKA_JIT'" ;;
+esac
 CDS_DIR=$(dirname "$KAFKA_LIBS")/cds
 CDS_PENDING=$DIR/cds.pending # archive the running broker writes when it exits
 
-# Small heap, serial GC and C1 only: the broker carries a few thousand
-# messages a second at most here, and on 2 cores these cut its start time
-# (~3.1 s -> ~2.6 s; the CDS archive below takes it to ~1.3 s).
-JVM_OPTS=(-Xmx"$KAFKA_HEAP" -Xms256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+# Small heap, serial GC and (KAFKA_JIT=c1) C1 only: the broker carries a few
+# thousand messages a second at most here, and on 2 cores these cut its start
+# time (~3.1 s -> ~2.6 s; the CDS archive below takes it to ~1.3 s). C1-only
+# code costs more CPU per request once warm: the orders benchmark measured
+# the broker at 1.75 -> 1.12 CPU ms per order at 100/s and 0.43 -> 0.39 at
+# 500/s with C2 (KAFKA_JIT=full), which answered ~1.3 s later (1.3-3.3 s ->
+# 2.6-7.2 s, three starts each on a loaded machine); tests start the broker
+# often, so they keep C1.
+JVM_OPTS=(-Xmx"$KAFKA_HEAP" -Xms256m -XX:+UseSerialGC "${JIT_OPTS[@]}"
     -Xshare:auto -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djava.net.preferIPv4Stack=true)
 read -r -a EXTRA_JVM_OPTS <<<"${KAFKA_JVM_OPTS:-}"
 JVM_OPTS+=("${EXTRA_JVM_OPTS[@]}")

@@ -31,7 +31,9 @@
  *   written;
  * - inbox_claim_many claims new ids in one statement and reports the ones
  *   processed before; a consumer batch whose transaction fails is handed
- *   again as a whole and every message is applied exactly once.
+ *   again as a whole and every message is applied exactly once;
+ * - a steady trickle reaches a default consumer in about one fetch response
+ *   per fetch wait, not one per produce request (fetch.min.bytes 65536).
  * Env: MARIADB_HOST (127.0.0.1), MARIADB_PORT (3317), KAFKA_PORT (9102),
  * REPO_DIR (.) where infra/kafka.sh lives. The test uses its own topic
  * (outbox-test.<pid>.<time>) and deletes its rows and topic at the end. It
@@ -46,6 +48,7 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -768,7 +771,7 @@ static void producer_compresses_with_lz4_by_default_and_refuses_unknown_codecs(v
 	(void)state;
 	outbox_relay_default_opts(&o);
 	assert_string_equal(o.compression, "lz4");
-	assert_true(o.linger_ms >= 2);
+	assert_int_equal(o.linger_ms, 20);
 	o.compression = "brotli";
 	assert_int_equal(outbox_relay_start(&other, &T.db, T.bootstrap, &o, err,
 					    sizeof(err)),
@@ -1297,6 +1300,98 @@ static int run_sql(const char *sql, const char *param)
 	return rc;
 }
 
+/* Counts what a plain batch consumer is handed: messages and handler calls. */
+static struct {
+	atomic_int msgs, calls;
+} F;
+
+static int on_count(void *arg, const struct kafka_message *ms, int n)
+{
+	(void)arg;
+	(void)ms;
+	atomic_fetch_add(&F.msgs, n);
+	atomic_fetch_add(&F.calls, 1);
+	return 0;
+}
+
+/* The consumer asks the broker to hold a fetch until fetch_min_bytes are
+ * there (65536 by default; 0 and above 100000000 refused) or fetch_wait_ms
+ * passed: a steady flow then costs the broker about one fetch per wait, not
+ * one per produce request (fetch.min.bytes 1 did that). A trickle (a row
+ * every 10 ms for a second) still arrives whole, within a wait or so. */
+static void steady_flow_is_fetched_in_few_responses(void **state)
+{
+	struct kafka_consumer fc;
+	struct kafka_consumer_opts co;
+	struct kafka_consumer_stats st;
+	char err[256], group[96], val[32];
+	size_t vlen = sizeof(val);
+	int64_t until, t0;
+	int base = 0, calls0, calls, last = -1;
+	enum { ROWS = 100 };
+
+	(void)state;
+	kafka_consumer_default_opts(&co);
+	assert_int_equal(co.fetch_min_bytes, 65536);
+	assert_int_equal(co.fetch_wait_ms, 100);
+	snprintf(group, sizeof(group), "%s-flow", T.inbox_consumer);
+	co.group_id = group;
+	co.topics[0] = T.topic;
+	co.batch_handler = on_count;
+	co.fetch_min_bytes = 0;
+	assert_int_equal(kafka_consumer_start(&fc, T.bootstrap, &co, err, sizeof(err)),
+			 -EINVAL);
+	co.fetch_min_bytes = 100000001;
+	assert_int_equal(kafka_consumer_start(&fc, T.bootstrap, &co, err, sizeof(err)),
+			 -EINVAL);
+	kafka_consumer_default_opts(&co);
+	co.group_id = group;
+	co.topics[0] = T.topic;
+	co.batch_handler = on_count;
+	atomic_store(&F.msgs, 0);
+	atomic_store(&F.calls, 0);
+	assert_int_equal(kafka_consumer_start(&fc, T.bootstrap, &co, err, sizeof(err)), 0);
+	/* Assigned, and what earlier tests left on the topic is handled: no
+	 * new message for 500 ms. */
+	until = now_us() + 20000000;
+	do {
+		usleep(500000);
+		kafka_consumer_stats(&fc, &st);
+		if (st.assigned && atomic_load(&F.msgs) == last)
+			break;
+		last = atomic_load(&F.msgs);
+	} while (now_us() < until);
+	assert_true(st.assigned);
+	/* What librdkafka sends the broker in each fetch request. */
+	assert_non_null(fc.rk);
+	assert_int_equal(rd_kafka_conf_get(rd_kafka_conf((rd_kafka_t *)fc.rk),
+					   "fetch.min.bytes", val, &vlen),
+			 RD_KAFKA_CONF_OK);
+	assert_string_equal(val, "65536");
+	base = atomic_load(&F.msgs);
+	calls0 = atomic_load(&F.calls);
+
+	t0 = now_us();
+	for (int i = 0; i < ROWS; i++) {
+		MYSQL *conn = db_get_timed(&T.db, 5000);
+
+		begin(conn);
+		assert_int_equal(outbox_append(conn, T.topic, "flow", "{\"flow\":1}"), 0);
+		assert_int_equal(mysql_commit(conn), 0);
+		db_put(&T.db, conn);
+		usleep(10000);
+	}
+	until = now_us() + 10000000;
+	while (atomic_load(&F.msgs) - base < ROWS && now_us() < until)
+		usleep(5000);
+	calls = atomic_load(&F.calls) - calls0;
+	print_message("steady flow: %d rows over %.2f s handed in %d calls\n", ROWS,
+		      (double)(now_us() - t0) / 1e6, calls);
+	assert_int_equal(atomic_load(&F.msgs) - base, ROWS);
+	assert_true(calls <= ROWS);
+	kafka_consumer_stop(&fc);
+}
+
 static int group_setup(void **state)
 {
 	struct config cfg;
@@ -1404,6 +1499,7 @@ int main(void)
 		cmocka_unit_test(appends_and_claims_reuse_their_prepared_statements),
 		cmocka_unit_test(inbox_claim_many_claims_new_ids_and_reports_old_ones),
 		cmocka_unit_test(failed_consumer_batch_is_redelivered_and_applied_once),
+		cmocka_unit_test(steady_flow_is_fetched_in_few_responses),
 		cmocka_unit_test(rows_stay_unsent_while_kafka_is_down_then_all_arrive_in_order),
 		cmocka_unit_test(relay_recovers_after_mariadb_restart),
 		cmocka_unit_test(every_message_applied_once_through_the_inbox),

@@ -36,6 +36,7 @@ static void defaults_match_the_contract(void **state)
 	assert_int_equal(cfg.db_port, 3307);
 	assert_int_equal(cfg.redis_port, 6380);
 	assert_string_equal(cfg.kafka_bootstrap, "127.0.0.1:9092");
+	assert_int_equal(cfg.kafka_linger_ms, 20);
 	assert_int_equal(cfg.udp_port, 7000);
 	assert_int_equal(cfg.hold_default_seconds, 120);
 	assert_int_equal(cfg.hold_limit, 8);

@@ -130,7 +130,7 @@ static const struct setting settings[] = {
 	S(outbox_wake_delay_ms, SETTING_INT, "10", 0, 1000,
 	  "the outbox relay reads this long after a new-row signal, ms (the "
 	  "commit lands, concurrent orders share one SELECT)"),
-	S(kafka_linger_ms, SETTING_INT, "5", 0, 1000,
+	S(kafka_linger_ms, SETTING_INT, "20", 0, 1000,
 	  "outbox producer linger.ms: messages wait this long to share a "
 	  "batch (one produce request) with later ones"),
 	S(kafka_batch_bytes, SETTING_INT, "1000000", 1024, 100000000,

@@ -85,9 +85,15 @@ struct kafka_consumer_opts {
 	const char *auto_offset_reset; /* where a new group starts: "earliest" */
 	int commit_interval_ms;        /* commit handled offsets this often (200) */
 	int fetch_wait_ms;             /* fetch.wait.max.ms (100): how long the
-					* broker holds an empty fetch; data
-					* answers it at once, so this only sets
-					* the idle fetch rate */
+					* broker holds a fetch that has fewer
+					* than fetch_min_bytes to give */
+	int fetch_min_bytes;           /* fetch.min.bytes (65536): the broker
+					* answers a fetch once this much is
+					* there or fetch_wait_ms passed, so a
+					* steady flow is fetched about every
+					* fetch_wait_ms in one response, not
+					* once per produce request; 1 answers
+					* at once (a fetch per arrival) */
 	int retry_initial_ms;          /* first backoff after a failure (100) */
 	int retry_max_ms;              /* backoff cap (5000) */
 };

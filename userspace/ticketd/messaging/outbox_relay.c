@@ -1121,7 +1121,7 @@ void outbox_relay_default_opts(struct outbox_relay_opts *o)
 	*o = (struct outbox_relay_opts){
 		.batch_size = 500,
 		.max_in_flight = 10000,
-		.linger_ms = 5,
+		.linger_ms = 20,
 		.batch_bytes = 1000000,
 		.compression = "lz4",
 		.idle_poll_ms = 1000,

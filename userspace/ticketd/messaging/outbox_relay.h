@@ -74,9 +74,11 @@
 struct outbox_relay_opts {
 	int batch_size;         /* rows read per query (500) */
 	int max_in_flight;      /* produced, not yet reported (10000) */
-	int linger_ms;          /* librdkafka linger.ms (5): rows of several
-				 * reads share one produce request; every ms
-				 * here is added to each commit-to-ack latency */
+	int linger_ms;          /* librdkafka linger.ms (20): rows of several
+				 * reads share one produce request (at most
+				 * ~50 a second, each a broker request and a
+				 * consumer's fetch); every ms here is added
+				 * to each commit-to-ack latency */
 	int batch_bytes;        /* librdkafka batch.size (1000000) */
 	const char *compression; /* compression.codec ("lz4"): one the broker
 				  * jars and Debian's librdkafka both have;
