@@ -44,7 +44,7 @@
 # (1000, issue #13; 500 was issue #6's), ORD_TARGET_P95_MS (1000),
 # ORD_TARGET_CPU_MS (2: all services' CPU ms per completed order), ORD_REPS (3), ORD_SECS (20, the target
 # rate's runs), ORD_REF_SECS (10, the other rates), ORD_GW_SECS (5),
-# ORD_WARMUP_SECS (3), ORD_SESSIONS (5000), ORD_ROWS/ORD_COLS (400/100),
+# ORD_WARMUP_SECS (10: long enough for the broker's C2 to compile its hot paths), ORD_SESSIONS (5000), ORD_ROWS/ORD_COLS (400/100),
 # ORD_CONNS (1000), ORD_PERF (1: perf record -g of ticketd for the first
 # ORD_PERF_SECS (10) of the first round's target-rate run, when perf is
 # installed; 0: none), ORD_POLL_MS (20), ORD_DRAIN_SECS (25: how long in-flight
@@ -79,7 +79,7 @@ REPS=${ORD_REPS:-3}
 SECS=${ORD_SECS:-20}
 REF_SECS=${ORD_REF_SECS:-10}
 GW_SECS=${ORD_GW_SECS:-5}
-WARMUP_SECS=${ORD_WARMUP_SECS:-3}
+WARMUP_SECS=${ORD_WARMUP_SECS:-10}
 SESSIONS=${ORD_SESSIONS:-5000}
 ROWS=${ORD_ROWS:-400}
 COLS=${ORD_COLS:-100}

@@ -85,7 +85,7 @@ struct outbox_relay_opts {
 				  * lz4 costs the least CPU on either side */
 	int idle_poll_ms;       /* look for rows without a signal (1000): rows
 				 * of other nodes and operators wait this long */
-	int wake_delay_ms;      /* first read after a new-row signal (2) */
+	int wake_delay_ms;      /* first read after a new-row signal (10) */
 	int backoff_initial_ms; /* first wait after a failure (100) */
 	int backoff_max_ms;     /* cap of the doubling backoff (5000) */
 	int backlog_refresh_ms; /* backlog and lag gauges (1000) */
