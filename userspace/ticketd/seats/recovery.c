@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis.h>
 
@@ -18,10 +19,30 @@
 /* A sold seat goes AVAILABLE -> SOLD in one CAS (RESTORE_SOLD, the shared
  * rules' HOLD, ORDER, SELL as one step) under ticketd's own slot: no special
  * write path, and no moment at which another session could hold the seat. */
+/* How long one restore waits, 1 ms at a time, while the change queue is
+ * full (RATE_LIMITED): the seat stream runs before recovery and drains it,
+ * so a queue smaller than the seats to restore only makes recovery wait. */
+#define RESTORE_FULL_RETRIES 500
+
+/* One restoring seat op, retried while the door answers RATE_LIMITED. */
+static int restore_op(struct ticketd *app, uint32_t op, uint32_t slot, uint32_t event_id,
+		      uint32_t seat_id, uint32_t hold_ms)
+{
+	const struct timespec ms = {.tv_nsec = 1000000};
+	int st = TKT_RATE_LIMITED;
+
+	for (int i = 0; i <= RESTORE_FULL_RETRIES && st == TKT_RATE_LIMITED; i++) {
+		if (i)
+			nanosleep(&ms, NULL);
+		st = ticketd_seat_op(app, TKT_SRC_SAGA, op, slot, event_id, seat_id, hold_ms,
+				     NULL);
+	}
+	return st;
+}
+
 int recovery_restore_sold(struct ticketd *app, uint32_t event_id, uint32_t seat_id)
 {
-	int st = ticketd_seat_op(app, TKT_SRC_SAGA, TKT_SEAT_RESTORE_SOLD, SESSION_SLOT_SYSTEM,
-				 event_id, seat_id, 0, NULL);
+	int st = restore_op(app, TKT_SEAT_RESTORE_SOLD, SESSION_SLOT_SYSTEM, event_id, seat_id, 0);
 
 	if (st == TKT_SOLD)
 		return 0; /* already there */
@@ -105,10 +126,9 @@ static int restore_hold(void *ctx, const struct journal_hold *h)
 	}
 	/* One CAS either way: a journaled order is ORDERED again without a
 	 * HELD word in between. */
-	st = ticketd_seat_op(hc->app, TKT_SRC_SAGA,
-			     h->state == TKT_SEAT_ORDERED ? TKT_SEAT_RESTORE_ORDERED
-							  : TKT_SEAT_HOLD,
-			     h->slot, h->event_id, h->seat_id, (uint32_t)left, NULL);
+	st = restore_op(hc->app,
+			h->state == TKT_SEAT_ORDERED ? TKT_SEAT_RESTORE_ORDERED : TKT_SEAT_HOLD,
+			h->slot, h->event_id, h->seat_id, (uint32_t)left);
 	if (st != TKT_OK) {
 		hc->rep->skipped++; /* unknown event, sold meanwhile, ... */
 		return 0;
