@@ -500,8 +500,8 @@ static void flush_all_and_consume(void)
 	ring_buffer__consume(rb);
 }
 
-/* This CPU's entry of change_batch, read or written (the others kept). */
-static void batch_get(struct tkt_change_batch *b)
+/* Every CPU's entry of change_batch (freed by the caller). */
+static struct tkt_change_batch *batch_all(void)
 {
 	struct tkt_change_batch *all = calloc((size_t)ncpus, sizeof(*all));
 	__u32 k = 0;
@@ -510,19 +510,23 @@ static void batch_get(struct tkt_change_batch *b)
 	assert_int_equal(bpf_map__lookup_elem(skel->maps.change_batch, &k, 4, all,
 					      (size_t)ncpus * sizeof(*all), 0),
 			 0);
+	return all;
+}
+
+/* This CPU's entry of change_batch, read or written (the others kept). */
+static void batch_get(struct tkt_change_batch *b)
+{
+	struct tkt_change_batch *all = batch_all();
+
 	*b = all[cpu];
 	free(all);
 }
 
 static void batch_put(const struct tkt_change_batch *b)
 {
-	struct tkt_change_batch *all = calloc((size_t)ncpus, sizeof(*all));
+	struct tkt_change_batch *all = batch_all();
 	__u32 k = 0;
 
-	assert_non_null(all);
-	assert_int_equal(bpf_map__lookup_elem(skel->maps.change_batch, &k, 4, all,
-					      (size_t)ncpus * sizeof(*all), 0),
-			 0);
 	all[cpu] = *b;
 	assert_int_equal(bpf_map__update_elem(skel->maps.change_batch, &k, 4, all,
 					      (size_t)ncpus * sizeof(*all), 0),
